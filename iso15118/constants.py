@@ -1,0 +1,65 @@
+"""Protocol constants: namespaces, V2GTP payload types, ports.
+
+Timing constants live in :mod:`iso15118.session.timers`, next to the code that enforces them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Final
+
+__all__ = [
+    "NS_APP_PROTOCOL",
+    "NS_ISO20_AC",
+    "NS_ISO20_ACDP",
+    "NS_ISO20_COMMON_MESSAGES",
+    "NS_ISO20_COMMON_TYPES",
+    "NS_ISO20_DC",
+    "NS_ISO20_WPT",
+    "NS_XMLDSIG",
+    "SDP_MULTICAST_ADDRESS",
+    "SDP_SERVER_PORT",
+    "TCP_PORT_RANGE",
+    "V2GTP_HEADER_LENGTH",
+    "V2GTP_VERSION",
+    "PayloadType",
+]
+
+NS_APP_PROTOCOL: Final = "urn:iso:15118:2:2010:AppProtocol"
+NS_ISO20_COMMON_TYPES: Final = "urn:iso:std:iso:15118:-20:CommonTypes"
+NS_ISO20_COMMON_MESSAGES: Final = "urn:iso:std:iso:15118:-20:CommonMessages"
+NS_ISO20_AC: Final = "urn:iso:std:iso:15118:-20:AC"
+NS_ISO20_DC: Final = "urn:iso:std:iso:15118:-20:DC"
+NS_ISO20_WPT: Final = "urn:iso:std:iso:15118:-20:WPT"
+NS_ISO20_ACDP: Final = "urn:iso:std:iso:15118:-20:ACDP"
+NS_XMLDSIG: Final = "http://www.w3.org/2000/09/xmldsig#"
+
+V2GTP_VERSION: Final = 0x01
+V2GTP_HEADER_LENGTH: Final = 8
+
+#: UDP port of the SECC's SDP server [V2G20-139].
+SDP_SERVER_PORT: Final = 15118
+#: SDP requests go to the link-local all-nodes multicast group [V2G20-139].
+SDP_MULTICAST_ADDRESS: Final = "ff02::1"
+#: The SECC's TCP port is taken from the IANA dynamic range.
+TCP_PORT_RANGE: Final = (49152, 65535)
+
+
+class PayloadType(IntEnum):
+    """V2GTP payload types (ISO 15118-20 table "V2GTP payload types")."""
+
+    SAP = 0x8001
+    """SupportedAppProtocolReq/Res (and all DIN 70121 / ISO 15118-2 traffic)."""
+    ISO20_COMMON = 0x8002
+    ISO20_AC = 0x8003
+    ISO20_DC = 0x8004
+    ISO20_ACDP = 0x8005
+    ISO20_WPT = 0x8006
+    SCHEDULE_RENEGOTIATION = 0x8101
+    METERING_CONFIRMATION = 0x8102
+    ACD_SYSTEM_STATUS = 0x8103
+    PARKING_STATUS = 0x8104
+    SDP_REQUEST = 0x9000
+    SDP_RESPONSE = 0x9001
+    SDP_REQUEST_WIRELESS = 0x9002
+    SDP_RESPONSE_WIRELESS = 0x9003

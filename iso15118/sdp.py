@@ -1,0 +1,1 @@
+"""SDP payloads (placeholder module created with the foundation; see issue 3)."""

@@ -1,0 +1,1 @@
+"""V2GTP framing (placeholder module created with the foundation; see issue 3)."""
