@@ -23,6 +23,8 @@ __all__ = [
     "V2GTP_HEADER_LENGTH",
     "V2GTP_VERSION",
     "PayloadType",
+    "SdpSecurity",
+    "SdpTransport",
 ]
 
 NS_APP_PROTOCOL: Final = "urn:iso:15118:2:2010:AppProtocol"
@@ -63,3 +65,18 @@ class PayloadType(IntEnum):
     SDP_RESPONSE = 0x9001
     SDP_REQUEST_WIRELESS = 0x9002
     SDP_RESPONSE_WIRELESS = 0x9003
+
+
+class SdpSecurity(IntEnum):
+    """SDP security byte: what transport security the EVCC asks for and the SECC offers."""
+
+    TLS = 0x00
+    """Secured with TLS (the only choice for ISO 15118-20)."""
+    NONE = 0x10
+    """No transport security (DIN 70121 / ISO 15118-2 EIM fallback only)."""
+
+
+class SdpTransport(IntEnum):
+    """SDP transport-protocol byte (0x10, reserved for UDP, is not supported)."""
+
+    TCP = 0x00
