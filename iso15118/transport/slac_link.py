@@ -1,0 +1,208 @@
+"""asyncio runners for SLAC over a raw Ethernet interface: :func:`run_slac` and :func:`run_modem_standin`.
+
+:func:`run_slac` drives an EV or EVSE state machine (:mod:`iso15118.slac`) over one AF_PACKET socket:
+frames in, frames out, the machine's deadline armed on the event loop. With ``modem_standin=True`` a
+:class:`~iso15118.slac.modem.ModemStandIn` sits in-process between the machine (port ``host``) and the
+wire (port ``line``): it answers this host's CM_SET_KEY.REQ, answers a peer's CM_SET_KEY.REQ arriving
+from the wire, and produces the CM_ATTEN_PROFILE.IND frames a real EVSE modem would (locally for an
+EVSE, on the wire toward the peer EVSE for an EV). One stand-in per link is enough.
+
+:func:`run_modem_standin` serves the same model on several interfaces at once, e.g. in a middle network
+namespace whose kernel bridge joins the EV's and the EVSE's veth links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from iso15118.errors import SlacError
+from iso15118.slac.ev import EvMachine
+from iso15118.slac.events import Matched, MatchingFailed, SlacEvent, Step
+from iso15118.slac.evse import EvseMachine
+from iso15118.slac.machine import Role, SlacMachine
+from iso15118.slac.mme import ETHERTYPE_HOMEPLUG
+from iso15118.slac.modem import ModemKey, ModemStandIn
+from iso15118.slac.timers import SlacConfig
+from iso15118.transport.ethernet import RawEthernetSocket
+
+__all__ = ["MatchingError", "SlacResult", "run_modem_standin", "run_slac"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlacResult:
+    """A successful match. All times are seconds since :func:`run_slac` started.
+
+    ``steps`` lists every frame sent/received and timer of the run; ``sound_times`` when each sound was
+    sent (EV) or received (EVSE); ``sounding_window`` the EVSE's TT_EVSE_match_MNBC window.
+    """
+
+    role: Role
+    iface: str
+    own_mac: bytes
+    peer_mac: bytes
+    nid: bytes
+    nmk: bytes
+    run_id: bytes
+    attenuation_db: float
+    num_sounds: int
+    attempts: int
+    duration: float
+    steps: tuple[Step, ...]
+    sound_times: tuple[float, ...]
+    sounding_window: tuple[float, float] | None
+    key_result: int | None
+    modem_keys: tuple[ModemKey, ...] = ()
+
+
+class MatchingError(SlacError):
+    """Matching failed; ``step`` names where, ``steps`` what happened until then (relative times)."""
+
+    def __init__(self, reason: str, *, step: str, steps: tuple[Step, ...] = ()) -> None:
+        self.reason = reason
+        self.step = step
+        self.steps = steps
+        super().__init__(f"SLAC failed at {step}: {reason}")
+
+
+def _relative(steps: tuple[Step, ...], t0: float) -> tuple[Step, ...]:
+    return tuple(Step(name=s.name, at=s.at - t0) for s in steps)
+
+
+class _Driver:
+    """Moves frames between the machine, the optional in-process modem stand-in and the socket."""
+
+    def __init__(self, machine: SlacMachine, sock: RawEthernetSocket, modem: ModemStandIn | None) -> None:
+        self.machine, self.sock, self.modem = machine, sock, modem
+
+    def from_line(self, frame: bytes, now: float) -> None:
+        self._route([("line>", frame)], now)
+
+    def flush(self, now: float) -> None:
+        self._route([("host>", f) for f in self.machine.frames_to_send()], now)
+
+    def _route(self, pending: list[tuple[str, bytes]], now: float) -> None:
+        # "host>"/"line>": a frame leaving the machine / arriving from the wire; "host"/"line": deliver.
+        while pending:
+            where, frame = pending.pop(0)
+            if where in ("host>", "line>") and self.modem is not None:
+                pending.extend(self.modem.receive(where[:-1], frame, now))
+                continue
+            if where in ("host>", "line"):
+                self.sock.send(frame)
+            else:
+                self.machine.receive_frame(frame, now)
+                pending.extend(("host>", f) for f in self.machine.frames_to_send())
+
+
+async def run_slac(
+    iface: str,
+    role: Literal["ev", "evse"] | Role,
+    *,
+    config: SlacConfig | None = None,
+    modem_standin: bool = False,
+    timeout: float | None = None,
+    on_event: Callable[[SlacEvent], None] | None = None,
+) -> SlacResult:
+    """Run SLAC matching as ``role`` on interface ``iface`` and return the result once matched.
+
+    ``config`` sets timers and keys (defaults: ISO 15118-3 Table A.1); ``modem_standin`` plays the PLC
+    modem(s) in-process for links without real modems (veth); ``timeout`` bounds the whole run in seconds
+    (None: the standard's own timers end it); ``on_event`` sees every machine event (frames ignored,
+    failed attempts). Raises :class:`MatchingError` when matching fails or times out, and OSError when the
+    interface cannot be opened (root or CAP_NET_RAW is needed).
+    """
+    role = Role(role)
+    loop = asyncio.get_running_loop()
+    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+    with RawEthernetSocket(iface, ethertype=ETHERTYPE_HOMEPLUG) as sock:
+        machine: SlacMachine = (EvMachine if role is Role.EV else EvseMachine)(mac=sock.mac, config=config)
+        modem = ModemStandIn(["host", "line"]) if modem_standin else None
+        driver = _Driver(machine, sock, modem)
+        sock.add_reader(loop, inbox.put_nowait)
+        try:
+            t0 = loop.time()
+            end = None if timeout is None else t0 + timeout
+            machine.start(t0)
+            driver.flush(t0)
+            while True:
+                for event in machine.events():
+                    _log.debug("slac %s: %s", role, event)
+                    if on_event is not None:
+                        on_event(event)
+                    if isinstance(event, Matched):
+                        return _result(event, role, iface, sock.mac, t0, modem)
+                    if isinstance(event, MatchingFailed):
+                        raise MatchingError(event.reason, step=event.step, steps=_relative(event.steps, t0))
+                if end is not None and loop.time() >= end:
+                    raise MatchingError(f"no match within {timeout:g} s (state: {machine.state.value})",
+                                        step="timeout", steps=_relative(machine.steps, t0))
+                deadline = machine.next_deadline()
+                wake = min((t for t in (deadline, end) if t is not None), default=None)
+                frame: bytes | None = None
+                try:
+                    async with asyncio.timeout_at(wake):
+                        frame = await inbox.get()
+                except TimeoutError:
+                    pass
+                now = loop.time()
+                if frame is not None:
+                    driver.from_line(frame, now)
+                    while not inbox.empty():
+                        driver.from_line(inbox.get_nowait(), now)
+                machine.handle_timer(now)
+                driver.flush(now)
+        finally:
+            sock.remove_reader(loop)
+
+
+def _result(
+    event: Matched, role: Role, iface: str, own_mac: bytes, t0: float, modem: ModemStandIn | None
+) -> SlacResult:
+    window = event.sounding_window
+    return SlacResult(
+        role=role, iface=iface, own_mac=own_mac, peer_mac=event.peer_mac, nid=event.nid, nmk=event.nmk,
+        run_id=event.run_id, attenuation_db=event.attenuation_db, num_sounds=event.num_sounds,
+        attempts=event.attempts, duration=event.at - t0, steps=_relative(event.steps, t0),
+        sound_times=tuple(t - t0 for t in event.sound_times),
+        sounding_window=None if window is None else (window[0] - t0, window[1] - t0),
+        key_result=event.key_result, modem_keys=tuple(modem.keys) if modem is not None else (),
+    )
+
+
+async def run_modem_standin(
+    ifaces: Sequence[str], *, forward: bool = False, modem: ModemStandIn | None = None
+) -> None:
+    """Play the PLC modems for the hosts behind ``ifaces`` until cancelled.
+
+    Sockets are ETH_P_ALL (a kernel bridge port hands nothing to ethertype-bound sockets) and skip the
+    frames the bridge forwards out of the port. With ``forward=False`` the kernel (a bridge) carries the
+    traffic and only HomePlug frames are read; ``forward=True`` makes this a user-space bridge for every
+    ethertype. Pass ``modem`` to inspect what it did (keys set, sounds seen, profiles sent).
+    """
+    loop = asyncio.get_running_loop()
+    model = modem if modem is not None else ModemStandIn(list(ifaces), forward=forward)
+    if set(model.ports) != set(ifaces):
+        raise SlacError(f"modem stand-in ports {model.ports} do not match the interfaces {list(ifaces)}")
+    sockets = {
+        name: RawEthernetSocket(name, ethertype=None, only=None if forward else ETHERTYPE_HOMEPLUG)
+        for name in ifaces
+    }
+    try:
+        for name, sock in sockets.items():
+
+            def handle(frame: bytes, port: str = name) -> None:
+                for out_port, out in model.receive(port, frame, loop.time()):
+                    sockets[out_port].send(out)
+
+            sock.add_reader(loop, handle)
+        await asyncio.Event().wait()
+    finally:
+        for sock in sockets.values():
+            sock.remove_reader(loop)
+            sock.close()
