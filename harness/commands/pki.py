@@ -1,0 +1,219 @@
+"""`v2g pki`: make, show and check ISO 15118-20 test PKIs.
+
+* ``v2g pki init DIR [--algorithm secp521r1|ed448] [--force] [--evccid ...] [--emaid ...] [--secc-id ...]``
+  writes the complete test PKI (refuses to touch an existing one unless ``--force``, which first moves the
+  old files to ``DIR/replaced-<time>/``).
+* ``v2g pki show DIR`` prints the certificates found under DIR as issuer trees (any directory of PEM/DER
+  certificates, not only ours).
+* ``v2g pki verify CERT --roots DIR`` validates CERT (a certificate or a leaf-first PEM chain) up to the
+  self-signed certificates under DIR, using the other certificates there as intermediates; prints ``OK`` and
+  the chain, or ``FAILED`` and the reason (exit code 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+
+from iso15118.errors import CertificateError, ConfigError
+from iso15118.security.certs import (
+    STRICT,
+    TOLERANT,
+    ChainValidationError,
+    Purpose,
+    describe_certificate,
+    load_certificates,
+    subject_of,
+    validate_chain,
+)
+from iso15118.security.pki import init_pki, verify_pki_layout
+from iso15118.security.profiles import (
+    DEFAULT_EMAID,
+    DEFAULT_EVCCID,
+    DEFAULT_OEM,
+    DEFAULT_PCID,
+    DEFAULT_SECC_ID,
+)
+
+__all__ = ["register"]
+
+_CERT_SUFFIXES = (".pem", ".der", ".crt", ".cer")
+_SKIPPED_DIRS = ("private", "chains")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``pki init|show|verify`` to the `v2g` parser."""
+    pki = subparsers.add_parser("pki", help="make, show and check ISO 15118-20 test PKIs")
+    sub = pki.add_subparsers(dest="pki_command", metavar="ACTION", required=True)
+
+    init = sub.add_parser("init", help="write a complete -20 test PKI to DIR")
+    init.add_argument("directory", type=Path, metavar="DIR")
+    init.add_argument("--algorithm", choices=("secp521r1", "ed448"), default="secp521r1")
+    init.add_argument("--force", action="store_true",
+                      help="replace an existing PKI (its files are moved to DIR/replaced-<time>/)")
+    init.add_argument("--evccid", default=DEFAULT_EVCCID, help="vehicle certificate CN")
+    init.add_argument("--emaid", default=DEFAULT_EMAID, help="contract certificate CN (separators removed)")
+    init.add_argument("--secc-id", default=DEFAULT_SECC_ID, help="SECC certificate CN")
+    init.add_argument("--pcid", default=DEFAULT_PCID, help="OEM provisioning certificate CN")
+    init.add_argument("--oem", default=DEFAULT_OEM, help="O of the OEM chain")
+    init.set_defaults(func=_init)
+
+    show = sub.add_parser("show", help="print the certificate trees found under DIR")
+    show.add_argument("directory", type=Path, metavar="DIR")
+    show.set_defaults(func=_show)
+
+    verify = sub.add_parser("verify", help="validate CERT up to the roots under DIR")
+    verify.add_argument("certificate", type=Path, metavar="CERT", help="certificate or leaf-first PEM chain")
+    verify.add_argument("--roots", type=Path, required=True, metavar="DIR",
+                        help="directory (or PEM bundle) with the trusted roots and any intermediates")
+    verify.add_argument("--purpose", choices=["auto", *(p.value for p in Purpose)], default="auto",
+                        help="end-entity use to check (auto: none for CA certificates, 'any' otherwise)")
+    verify.add_argument("--at", type=_timestamp, default=None, metavar="TIME",
+                        help="validate at this ISO 8601 time (default: now)")
+    verify.add_argument("--tolerant", action="store_true",
+                        help="lab policy: also accept P-256/P-384 keys and SHA-256/384 signatures")
+    verify.set_defaults(func=_verify)
+
+
+def _timestamp(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _init(args: argparse.Namespace) -> int:
+    layout = init_pki(args.directory, algorithm=args.algorithm, force=args.force, evccid=args.evccid,
+                      emaid=args.emaid, secc_id=args.secc_id, pcid=args.pcid, oem=args.oem)
+    problems = verify_pki_layout(args.directory)
+    print(f"wrote a {layout.algorithm.value} ISO 15118-20 test PKI to {layout.directory} "
+          f"({len(layout.entities)} certificates, see {layout.readme.name})")
+    for problem in problems:  # a fresh PKI has none; say so loudly if it ever does
+        print(f"problem: {problem}")
+    return 1 if problems else 0
+
+
+def _certificate_files(directory: Path) -> list[Path]:
+    if directory.is_file():
+        return [directory]
+    if not directory.is_dir():
+        raise ConfigError(f"{directory} is neither a directory nor a file")
+    files = []
+    order = {suffix: rank for rank, suffix in enumerate(_CERT_SUFFIXES)}  # PEM files name a certificate first
+    ranked = sorted(directory.rglob("*"), key=lambda p: (p.parent, p.stem, order.get(p.suffix.lower(), 9)))
+    for path in ranked:
+        parts = path.relative_to(directory).parts[:-1]
+        if any(p in _SKIPPED_DIRS or p.startswith("replaced-") for p in parts):
+            continue
+        if path.is_file() and path.suffix.lower() in _CERT_SUFFIXES and ".key" not in path.name:
+            files.append(path)
+    return files
+
+
+def _collect(directory: Path) -> list[tuple[x509.Certificate, Path]]:
+    """Every distinct certificate under ``directory`` with the first file that holds it."""
+    seen: dict[bytes, tuple[x509.Certificate, Path]] = {}
+    for path in _certificate_files(directory):
+        data = path.read_bytes()
+        if path.suffix.lower() != ".der" and b"-----BEGIN CERTIFICATE" not in data:
+            continue
+        try:
+            certs = load_certificates(data, source=str(path))
+        except CertificateError:
+            continue
+        for cert in certs:
+            seen.setdefault(cert.public_bytes(serialization.Encoding.DER), (cert, path))
+    if not seen:
+        raise ConfigError(f"no certificates found under {directory}")
+    return list(seen.values())
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert == issuer or cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):  # just "not this issuer"
+        return False
+    return True
+
+
+def _describe(cert: x509.Certificate, path: Path, base: Path, indent: str) -> list[str]:
+    info = describe_certificate(cert)
+    path_length = info.path_length if info.path_length is not None else "none"
+    ca = f"CA pathLen={path_length}" if info.ca else "end entity"
+    where = path.relative_to(base) if path.is_relative_to(base) else path
+    return [
+        f"{indent}{info.subject}  [{where}]",
+        f"{indent}    issuer   {'self-signed' if info.self_signed else info.issuer}",
+        f"{indent}    valid    {info.not_before:%Y-%m-%d %H:%M:%S}Z .. {info.not_after:%Y-%m-%d %H:%M:%S}Z",
+        f"{indent}    key      {info.key_type}, signed {info.signature}, {info.der_size} bytes DER",
+        f"{indent}    usage    {ca}; {', '.join(info.key_usage) or 'no keyUsage'}",
+    ]
+
+
+def _show(args: argparse.Namespace) -> int:
+    base = args.directory
+    found = _collect(base)
+    certs = [c for c, _ in found]
+    parent = {i: next((j for j, p in enumerate(certs) if _issued_by(c, p)), None)
+              for i, c in enumerate(certs)}
+    children: dict[int | None, list[int]] = {}
+    for index, issuer in parent.items():
+        children.setdefault(issuer, []).append(index)
+    lines: list[str] = []
+
+    def walk(index: int, depth: int) -> None:
+        cert, path = found[index]
+        lines.extend(_describe(cert, path, base, "    " * depth))
+        for child in children.get(index, []):
+            walk(child, depth + 1)
+
+    for top in children.get(None, []):
+        if found[top][0].issuer != found[top][0].subject:
+            lines.append(f"(issuer not found: {found[top][0].issuer.rfc4514_string()})")
+        walk(top, 0)
+        lines.append("")
+    print("\n".join(lines).rstrip())
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    chain = load_certificates(args.certificate.read_bytes(), source=str(args.certificate))
+    pool = [c for c, _ in _collect(args.roots)]
+    roots = [c for c in pool if c.issuer == c.subject and _issued_by_self(c)]
+    if not roots:
+        raise ConfigError(f"no self-signed root certificates under {args.roots}")
+    intermediates = [*chain[1:], *(c for c in pool if c not in roots)]
+    leaf = chain[0]
+    if args.purpose == "auto":
+        purpose = None if describe_certificate(leaf).ca else Purpose.ANY
+    else:
+        purpose = Purpose(args.purpose)
+    now = args.at or dt.datetime.now(dt.UTC)
+    try:
+        result = validate_chain(leaf, intermediates, roots, now=now, purpose=purpose,
+                                policy=TOLERANT if args.tolerant else STRICT)
+    except ChainValidationError as exc:
+        print(f"FAILED: {args.certificate}: {exc}")
+        return 1
+    what = f"end-entity certificate (purpose {purpose.value})" if purpose else "certificate"
+    print(f"OK: {subject_of(leaf)} is a valid {what}, {result.algorithm.value}, "
+          f"at {now:%Y-%m-%d %H:%M:%S}Z")
+    for depth, cert in enumerate(result.certificates):
+        print(f"  {'  ' * depth}{'└─ ' if depth else ''}{subject_of(cert)}")
+    return 0
+
+
+def _issued_by_self(cert: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):  # not a genuine self-signature
+        return False
+    return True

@@ -1,0 +1,354 @@
+"""TLS for ISO 15118-20: :class:`ssl.SSLContext` factories for the SECC and the EVCC, and handshake reports.
+
+No sockets here; :mod:`iso15118.transport` wraps connections with these contexts.
+
+What the strict (default) contexts enforce, and how:
+
+========================================  ================================================================
+TLS 1.3 only `[V2G20-1264]` `[V2G20-2356]`  ``minimum_version = maximum_version = TLSv1_3`` (ssl)
+cipher suites TLS_AES_256_GCM_SHA384,       ``SSL_CTX_set_ciphersuites`` via :mod:`.libssl`; nothing else
+TLS_CHACHA20_POLY1305_SHA256, in this       can be negotiated (Python's ``set_ciphers`` only affects
+order `[V2G20-1856]` `[V2G20-1858]`         TLS <= 1.2)
+groups secp521r1, x448 `[V2G20-1634]`       ``SSL_CTX_set1_groups_list("P-521:X448")`` via :mod:`.libssl`
+`[V2G20-1637]`
+signature algorithms ecdsa_secp521r1_sha512, ``SSL_CTX_set1_sigalgs_list`` and ``..._client_sigalgs_list``
+ed448 `[V2G20-1667]` `[V2G20-1668]`         via :mod:`.libssl`: offered, accepted, and used for client auth
+peer chain verified against the trusted     ``verify_mode = CERT_REQUIRED`` (EVCC; SECC when mutual auth is
+roots; no hostname check (link-local)       required, else ``CERT_OPTIONAL``), ``load_verify_locations``,
+                                            ``check_hostname = False``, ``VERIFY_X509_STRICT``
+certificate_authorities (server: in         ``SSL_CTX_set_client_CA_list`` / ``SSL_CTX_set0_CA_list`` via
+CertificateRequest `[V2G20-2401]`; client:  :mod:`.libssl`, from the trusted roots
+in ClientHello `[V2G20-1006]`)
+-20 profile of the peer's leaf (secp521r1/  :func:`check_peer` after the handshake (Python 3.11 exposes the
+Ed448 key, digitalSignature)                leaf only, so Sub-CAs are checked by OpenSSL's rules alone)
+========================================  ================================================================
+
+Not enforced / not available from CPython: OCSP stapling `[V2G20-2388]` and status_request
+`[V2G20-2372]`, max_fragment_length `[V2G20-2446]`, choosing the server chain from the client's
+certificate_authorities `[V2G20-1007]` (one chain per context).
+
+:attr:`TlsMode.TOLERANT` is the separate lab mode for peers such as Josev (TLS 1.2, prime256v1, SHA-256
+certificates): TLS 1.2 and 1.3, the -20 parameters first and P-256/P-384/X25519, AES-128 and
+SHA-256/384 signatures after them. It must be asked for explicitly.
+
+Key logging: ``TlsConfig.keylog_filename`` makes OpenSSL append NSS key-log lines (TLS 1.3:
+CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, ...) so Wireshark
+or tshark can decrypt a capture. The library reads no environment variables: callers honour
+``SSLKEYLOGFILE`` with :func:`keylog_from_environment` (the `v2g` harness does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from cryptography import x509
+
+from iso15118.errors import ConfigError, SecurityError
+from iso15118.security import libssl
+from iso15118.security.certs import (
+    STRICT,
+    TOLERANT,
+    ChainValidationError,
+    Defect,
+    Purpose,
+    check_end_entity,
+    describe_certificate,
+    load_certificates,
+    subject_of,
+)
+from iso15118.security.issuing import PROFILE_ALGORITHMS, key_algorithm_of
+
+__all__ = [
+    "CIPHERSUITES",
+    "GROUPS",
+    "SIGALGS",
+    "HandshakeInfo",
+    "TlsConfig",
+    "TlsMode",
+    "check_peer",
+    "describe_handshake",
+    "evcc_context",
+    "keylog_from_environment",
+    "secc_context",
+    "tls_failure",
+]
+
+CIPHERSUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"  # table 6 [V2G20-1856/1858]
+GROUPS = "P-521:X448"  # table 7 [V2G20-1634/1637]
+SIGALGS = "ecdsa_secp521r1_sha512:ed448"  # table 8 [V2G20-1667/1668]
+
+_TOLERANT_CIPHERSUITES = CIPHERSUITES + ":TLS_AES_128_GCM_SHA256"
+_TOLERANT_GROUPS = GROUPS + ":P-256:P-384:X25519"
+_TOLERANT_SIGALGS = SIGALGS + ":ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384"
+_TOLERANT_TLS12_CIPHERS = ":".join((
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA256",  # the last one: ISO 15118-2 peers
+))
+
+
+class TlsMode(StrEnum):
+    """Strict -20 TLS, or the explicitly chosen lab mode for non-conforming peers."""
+
+    STRICT = "strict"
+    TOLERANT = "tolerant"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsConfig:
+    """What a TLS endpoint presents and trusts.
+
+    ``certificate_chain``: PEM, leaf first, then Sub-CA 2 and Sub-CA 1 (the PKI's ``chains/*_chain.pem``).
+    ``trust_roots``: PEM files of the roots to verify the peer with (EVCC: V2G roots; SECC: OEM and V2G
+    roots for vehicle certificates). ``require_client_certificate`` applies to the SECC only.
+    """
+
+    certificate_chain: Path | None = None
+    private_key: Path | None = None
+    trust_roots: tuple[Path, ...] = ()
+    require_client_certificate: bool = True
+    mode: TlsMode = TlsMode.STRICT
+    keylog_filename: Path | None = None
+    send_ca_names: bool = True
+
+    def with_keylog_from(self, environ: Mapping[str, str]) -> TlsConfig:
+        """This config with ``keylog_filename`` from SSLKEYLOGFILE in ``environ``, unless one is set."""
+        if self.keylog_filename is not None:
+            return self
+        return dataclasses.replace(self, keylog_filename=keylog_from_environment(environ))
+
+
+def keylog_from_environment(environ: Mapping[str, str]) -> Path | None:
+    """The key-log path named by ``SSLKEYLOGFILE`` in ``environ`` (pass ``os.environ``), or None."""
+    value = environ.get("SSLKEYLOGFILE", "").strip()
+    return Path(value) if value else None
+
+
+def _apply_parameters(context: ssl.SSLContext, config: TlsConfig, *, server: bool) -> None:
+    strict = config.mode is TlsMode.STRICT
+    context.minimum_version = ssl.TLSVersion.TLSv1_3 if strict else ssl.TLSVersion.TLSv1_2
+    context.maximum_version = ssl.TLSVersion.TLSv1_3
+    context.options |= ssl.OP_NO_COMPRESSION
+    if strict:
+        context.verify_flags |= ssl.VERIFY_X509_STRICT
+    else:
+        context.set_ciphers(_TOLERANT_TLS12_CIPHERS)
+    ok, reason = libssl.available()
+    if not ok:
+        if strict:
+            raise ConfigError(f"strict -20 TLS needs the libssl bridge, which is unavailable here: {reason}")
+        return
+    libssl.set_ciphersuites(context, CIPHERSUITES if strict else _TOLERANT_CIPHERSUITES)
+    libssl.set_groups(context, GROUPS if strict else _TOLERANT_GROUPS)
+    libssl.set_sigalgs(context, SIGALGS if strict else _TOLERANT_SIGALGS)
+    if server:
+        libssl.set_client_sigalgs(context, SIGALGS if strict else _TOLERANT_SIGALGS)
+
+
+def _load_identity(context: ssl.SSLContext, config: TlsConfig) -> None:
+    if config.certificate_chain is None or config.private_key is None:
+        raise ConfigError("a TLS identity needs both certificate_chain and private_key")
+    if config.mode is TlsMode.STRICT:
+        # OpenSSL would only fail the handshake obscurely ("unsupported protocol") with such a key.
+        try:
+            data = config.certificate_chain.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {config.certificate_chain}: {exc}") from None
+        leaf = load_certificates(data, source=str(config.certificate_chain))[0]
+        algorithm = key_algorithm_of(leaf.public_key())
+        if algorithm not in PROFILE_ALGORITHMS:
+            found = algorithm.value if algorithm else type(leaf.public_key()).__name__
+            raise ConfigError(
+                f"{config.certificate_chain}: strict -20 TLS needs a secp521r1 or Ed448 certificate "
+                f"[V2G20-2674] [V2G20-2319], this one has a {found} key (lab peers: mode=tolerant)"
+            )
+    try:
+        context.load_cert_chain(config.certificate_chain, config.private_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot load TLS identity {config.certificate_chain} / {config.private_key}: {exc}"
+        ) from None
+
+
+def _load_roots(context: ssl.SSLContext, config: TlsConfig, *, server: bool) -> None:
+    for root in config.trust_roots:
+        try:
+            context.load_verify_locations(cafile=root)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"cannot load trusted root {root}: {exc}") from None
+    if config.send_ca_names and libssl.available()[0]:
+        libssl.set_ca_names(context, [str(root) for root in config.trust_roots], server=server)
+
+
+def secc_context(config: TlsConfig) -> ssl.SSLContext:
+    """A server context for the SECC: its chain and key, client certificates checked against ``trust_roots``.
+
+    Mutual authentication `[V2G20-1264]`: ``verify_mode`` is CERT_REQUIRED when
+    ``require_client_certificate`` (the default), otherwise CERT_OPTIONAL; with no ``trust_roots`` and no
+    requirement, no client certificate is requested.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    _apply_parameters(context, config, server=True)
+    _load_identity(context, config)
+    if config.require_client_certificate and not config.trust_roots:
+        raise ConfigError("mutual authentication needs trust_roots (OEM / V2G roots) to verify vehicles with")
+    if config.trust_roots:
+        _load_roots(context, config, server=True)
+        context.verify_mode = ssl.CERT_REQUIRED if config.require_client_certificate else ssl.CERT_OPTIONAL
+    else:
+        context.verify_mode = ssl.CERT_NONE
+    context.num_tickets = 0  # no session resumption: every -20 session authenticates afresh
+    if config.keylog_filename is not None:
+        context.keylog_filename = str(config.keylog_filename)
+    return context
+
+
+def evcc_context(config: TlsConfig) -> ssl.SSLContext:
+    """A client context for the EVCC: verifies the SECC against ``trust_roots`` (V2G roots), no hostname.
+
+    With ``certificate_chain``/``private_key`` set it presents the vehicle certificate when asked.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    _apply_parameters(context, config, server=False)
+    context.check_hostname = False  # link-local peers have no name to check
+    context.verify_mode = ssl.CERT_REQUIRED
+    if not config.trust_roots:
+        raise ConfigError("the EVCC needs trust_roots (V2G roots) to verify the SECC with")
+    _load_roots(context, config, server=False)
+    if config.certificate_chain is not None or config.private_key is not None:
+        _load_identity(context, config)
+    if config.keylog_filename is not None:
+        context.keylog_filename = str(config.keylog_filename)
+    return context
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandshakeInfo:
+    """What a finished handshake negotiated and whom it authenticated."""
+
+    version: str
+    cipher: str
+    group: str | None
+    peer_signature: str | None
+    peer_subject: str | None
+    peer_key: str | None
+    peer_certificate: bytes | None
+
+    def summary(self) -> str:
+        """One line for logs: version, cipher, group, peer."""
+        peer = self.peer_subject or "no peer certificate"
+        extra = f", {self.peer_key} key signed {self.peer_signature}" if self.peer_key else ""
+        return f"{self.version} {self.cipher} group {self.group or '?'}; peer {peer}{extra}"
+
+
+def describe_handshake(connection: ssl.SSLObject | ssl.SSLSocket) -> HandshakeInfo:
+    """Describe the finished handshake of ``connection`` (an SSLObject from asyncio, or an SSLSocket)."""
+    cipher = connection.cipher()
+    der = connection.getpeercert(binary_form=True)
+    cert = x509.load_der_x509_certificate(der) if der else None
+    return HandshakeInfo(
+        version=connection.version() or "?",
+        cipher=cipher[0] if cipher else "?",
+        group=libssl.negotiated_group(connection),
+        peer_signature=libssl.peer_signature(connection),
+        peer_subject=subject_of(cert) if cert is not None else None,
+        peer_key=describe_certificate(cert).key_type if cert is not None else None,
+        peer_certificate=der,
+    )
+
+
+def check_peer(
+    connection: ssl.SSLObject | ssl.SSLSocket,
+    *,
+    purpose: Purpose,
+    now: dt.datetime,
+    mode: TlsMode = TlsMode.STRICT,
+) -> HandshakeInfo:
+    """Describe the handshake and check the peer's leaf against the -20 profile (strict) or lab rules.
+
+    ``purpose`` is :attr:`Purpose.SECC_TLS` on the EVCC and :attr:`Purpose.VEHICLE_TLS` on the SECC.
+    Raises :class:`~iso15118.security.certs.ChainValidationError` (wrong algorithm, wrong key usage...);
+    a missing peer certificate is accepted here, because ``verify_mode`` already decided whether one is
+    required.
+    """
+    info = describe_handshake(connection)
+    if info.peer_certificate is not None:
+        cert = x509.load_der_x509_certificate(info.peer_certificate)
+        policy = STRICT if mode is TlsMode.STRICT else TOLERANT
+        check_end_entity(cert, purpose=purpose, now=now, policy=policy)
+    return info
+
+
+# OpenSSL X509_V_ERR_* codes -> our defects.
+_VERIFY_DEFECTS: dict[int, Defect] = {
+    2: Defect.UNKNOWN_ISSUER,  # unable to get issuer certificate
+    4: Defect.BAD_SIGNATURE,  # unable to decrypt certificate's signature
+    7: Defect.BAD_SIGNATURE,  # certificate signature failure
+    9: Defect.NOT_YET_VALID,
+    10: Defect.EXPIRED,
+    18: Defect.UNKNOWN_ISSUER,  # self-signed leaf
+    19: Defect.UNKNOWN_ISSUER,  # self-signed certificate in chain
+    20: Defect.UNKNOWN_ISSUER,  # unable to get local issuer certificate
+    21: Defect.UNKNOWN_ISSUER,  # unable to verify the first certificate
+    25: Defect.PATH_TOO_LONG,  # path length constraint exceeded
+    26: Defect.WRONG_KEY_USAGE,  # unsupported certificate purpose
+    32: Defect.WRONG_KEY_USAGE,  # key usage does not include certificate signing
+    34: Defect.UNSUPPORTED_EXTENSION,  # unhandled critical extension
+    39: Defect.WRONG_KEY_USAGE,  # key usage does not include digital signature
+    76: Defect.WRONG_ALGORITHM,  # unsupported signature algorithm
+    77: Defect.WRONG_ALGORITHM,  # signature algorithm mismatch
+    78: Defect.WRONG_ALGORITHM,  # signature algorithm inconsistency
+    79: Defect.NOT_A_CA,  # invalid CA certificate (OpenSSL 3.0)
+    92: Defect.WRONG_KEY_USAGE,  # CA certificate without keyUsage (strict)
+}
+
+# SSLError.reason -> (defect or None, sentence). Alerts name what the peer disliked about *our* side.
+_REASONS: dict[str, tuple[Defect | None, str]] = {
+    "UNSUPPORTED_PROTOCOL": (None, "the peer offered no TLS version we accept (-20 needs TLS 1.3)"),
+    "TLSV1_ALERT_PROTOCOL_VERSION": (None, "the peer refused our TLS version (-20 needs TLS 1.3)"),
+    "WRONG_SSL_VERSION": (None, "the peer offered no TLS version we accept (-20 needs TLS 1.3)"),
+    "NO_SHARED_CIPHER": (None, "no cipher suite in common (-20: AES-256-GCM-SHA384, CHACHA20-POLY1305)"),
+    "NO_SUITABLE_KEY_SHARE": (None, "no key-exchange group in common (-20: secp521r1, x448)"),
+    "NO_SHARED_GROUPS": (None, "no key-exchange group in common (-20: secp521r1, x448)"),
+    "NO_SUITABLE_SIGNATURE_ALGORITHM": (
+        Defect.WRONG_ALGORITHM, "no signature algorithm in common (-20: ecdsa_secp521r1_sha512, ed448)"),
+    "NO_SHARED_SIGNATURE_ALGORITHMS": (
+        Defect.WRONG_ALGORITHM, "no signature algorithm in common (-20: ecdsa_secp521r1_sha512, ed448)"),
+    "WRONG_SIGNATURE_TYPE": (Defect.WRONG_ALGORITHM, "the peer signed with an algorithm we do not accept"),
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": (None, "the vehicle sent no certificate, but mutual authentication "
+                                                "is required [V2G20-1264]"),
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (None, "the SECC requires a vehicle certificate and we sent none "
+                                                "[V2G20-1264]"),
+    "TLSV1_ALERT_UNKNOWN_CA": (Defect.UNKNOWN_ISSUER, "the peer does not trust our certificate's issuer"),
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": (Defect.EXPIRED, "the peer says our certificate has expired"),
+    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": (Defect.WRONG_KEY_USAGE, "the peer refused our key usage"),
+    "SSLV3_ALERT_BAD_CERTIFICATE": (None, "the peer refused our certificate"),
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": (None, "the peer aborted the handshake (no acceptable parameters)"),
+}
+
+
+def tls_failure(exc: ssl.SSLError) -> SecurityError:
+    """Translate an :class:`ssl.SSLError` from a handshake into a clear :class:`SecurityError`.
+
+    Certificate problems become :class:`ChainValidationError` with the matching :class:`Defect`.
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = int(exc.verify_code or 0)
+        message = str(exc.verify_message or exc.reason or exc)
+        defect = _VERIFY_DEFECTS.get(code)
+        if defect is not None:
+            return ChainValidationError(defect, f"peer certificate refused: {message} (X509 error {code})")
+        return SecurityError(f"peer certificate refused: {message} (X509 error {code})")
+    reason = str(getattr(exc, "reason", "") or "")
+    known = _REASONS.get(reason)
+    if known is None:
+        return SecurityError(f"TLS handshake failed: {reason or exc}")
+    defect, sentence = known
+    if defect is not None:
+        return ChainValidationError(defect, f"{sentence} ({reason})")
+    return SecurityError(f"TLS handshake refused: {sentence} ({reason})")
