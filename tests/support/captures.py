@@ -268,20 +268,29 @@ def _reassemble_tcp(segments: list[_Packet], isn: int | None, where: str) -> lis
 
 
 def _deframe(chunks: list[_Chunk], where: str) -> list[tuple[bytes, bytes, float, int]]:
-    """Frames of one direction with the time and number of the packet that completed each."""
+    """Frames of one direction with the time and number of the packet that completed each.
+
+    A frame is complete when the last of the packets carrying its bytes has arrived (segments may have
+    come out of order), i.e. at the highest frame number among them.
+    """
     buffer = b""
-    ends: list[tuple[int, float, int]] = []  # (end offset in the stream, time, frame number)
+    spans: list[tuple[int, int, float, int]] = []  # (start, end offset in the stream, time, frame number)
     for data, time, number in chunks:
+        spans.append((len(buffer), len(buffer) + len(data), time, number))
         buffer += data
-        ends.append((len(buffer), time, number))
     result = []
-    offset = 0
-    index = 0
+    start = 0
+    first = 0  # the first span that may overlap the current frame
     for header, payload in split_v2gtp(buffer, where=where):
-        offset += len(header) + len(payload)
-        while ends[index][0] < offset:
-            index += 1
-        result.append((header, payload, ends[index][1], ends[index][2]))
+        end = start + len(header) + len(payload)
+        while spans[first][1] <= start:
+            first += 1
+        last = first
+        while last + 1 < len(spans) and spans[last + 1][0] < end:
+            last += 1
+        _, _, time, number = max(spans[first : last + 1], key=lambda span: span[3])
+        result.append((header, payload, time, number))
+        start = end
     return result
 
 
