@@ -6,7 +6,8 @@ as private construct Structs behind two typed functions, :func:`pack_frame` and 
 message values themselves are the frozen dataclasses of :mod:`iso15118.slac.messages`, re-exported here.
 
 Wire facts enforced here: ethertype 0x88E1; an MMV=1 header with a two-byte FMI field, so the payload starts
-at byte 19; MMTYPE, MVFLength and AMLEN little-endian, every other multi-byte field an opaque byte string;
+at byte 19; MMTYPE, MVFLength, AMLEN and CipherSuite little-endian (as Wireshark decodes them), every other
+multi-byte field an opaque byte string;
 frames zero-padded to the 60-byte Ethernet minimum (veth does not pad, and pyslac reads fixed sizes).
 Every malformed frame raises :class:`MmeError` naming the byte offset and the rule it broke.
 """
@@ -149,12 +150,12 @@ _LAYOUTS: Final[dict[MMType, Struct]] = {
     MMType.CM_SLAC_PARM_REQ: Struct(
         *_APP_SEC, "run_id" / Bytes(8),
         "cipher_suites" / If(lambda ctx: ctx.security_type == SecurityType.PUBLIC_KEY,
-                             PrefixedArray(Int8ub, Int16ub)),
+                             PrefixedArray(Int8ub, Int16ul)),
     ),
     MMType.CM_SLAC_PARM_CNF: Struct(
         "m_sound_target" / Bytes(6), "num_sounds" / Int8ub, "time_out" / Int8ub, "resp_type" / Int8ub,
         "forwarding_sta" / Bytes(6), *_APP_SEC, "run_id" / Bytes(8),
-        "cipher_suite" / If(lambda ctx: ctx.security_type == SecurityType.PUBLIC_KEY, Int16ub),
+        "cipher_suite" / If(lambda ctx: ctx.security_type == SecurityType.PUBLIC_KEY, Int16ul),
     ),
     MMType.CM_START_ATTEN_CHAR_IND: Struct(
         *_APP_SEC, "num_sounds" / Int8ub, "time_out" / Int8ub, "resp_type" / Int8ub,

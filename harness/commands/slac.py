@@ -1,0 +1,106 @@
+"""`v2g slac`: run SLAC matching (ISO 15118-3) as EV or EVSE on a raw Ethernet interface and report it.
+
+Prints the logical network (NID, NMK), the peer's MAC and the time of every step; ``--json`` prints the
+same as one JSON object. A failure prints the steps up to it and ends with one clean error line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from iso15118.slac.mme import format_mac
+from iso15118.slac.timers import SlacConfig
+from iso15118.transport.slac_link import MatchingError, SlacResult, run_slac
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``slac`` command."""
+    parser = subparsers.add_parser(
+        "slac",
+        help="run SLAC matching (ISO 15118-3) on a raw Ethernet interface",
+        description="Run SLAC matching as EV or EVSE over HomePlug Green PHY MMEs on IFACE (needs root "
+        "or CAP_NET_RAW) and print NID, NMK, the peer's MAC and the timing of every step.",
+    )
+    parser.add_argument("--iface", required=True, help="network interface, e.g. eth1 or a veth end")
+    parser.add_argument("--role", required=True, choices=["ev", "evse"], help="which side to play")
+    parser.add_argument(
+        "--modem-standin",
+        action="store_true",
+        help="play the PLC modem(s) in-process, for links without real modems such as veth: answer "
+        "CM_SET_KEY.REQ and produce CM_ATTEN_PROFILE.IND per sound (one stand-in per link)",
+    )
+    parser.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help="give up after S seconds (default: the standard's timers decide)")
+    parser.add_argument("--nmk", default=None, metavar="HEX",
+                        help="EVSE: the network membership key as 32 hex digits (default: random)")
+    parser.add_argument("--settle", type=float, default=0.0, metavar="S",
+                        help="EVSE: pause after the modem confirmed CM_SET_KEY (Qualcomm's reference: 10 s)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.set_defaults(func=_run)
+
+
+def _config(args: argparse.Namespace) -> SlacConfig:
+    nmk = None
+    if args.nmk is not None:
+        try:
+            nmk = bytes.fromhex(args.nmk)
+        except ValueError:
+            raise ValueError(f"--nmk must be hex digits, got {args.nmk!r}") from None
+    return SlacConfig(nmk=nmk, settle_time=args.settle)
+
+
+def _as_json(result: SlacResult) -> str:
+    return json.dumps({
+        "role": str(result.role),
+        "iface": result.iface,
+        "own_mac": format_mac(result.own_mac),
+        "peer_mac": format_mac(result.peer_mac),
+        "nid": result.nid.hex(),
+        "nmk": result.nmk.hex(),
+        "run_id": result.run_id.hex(),
+        "attenuation_db": round(result.attenuation_db, 2),
+        "num_sounds": result.num_sounds,
+        "attempts": result.attempts,
+        "duration_s": round(result.duration, 6),
+        "sound_times_s": [round(t, 6) for t in result.sound_times],
+        "sounding_window_s": None if result.sounding_window is None else [round(t, 6) for t in
+                                                                           result.sounding_window],
+        "steps": [{"at_s": round(s.at, 6), "step": s.name} for s in result.steps],
+    })
+
+
+def _as_text(result: SlacResult) -> str:
+    attempts = "1 attempt" if result.attempts == 1 else f"{result.attempts} attempts"
+    lines = [
+        f"matched as {result.role} on {result.iface} ({format_mac(result.own_mac)}) with "
+        f"{format_mac(result.peer_mac)} in {result.duration:.3f} s ({attempts})",
+        f"  NID    {result.nid.hex()}",
+        f"  NMK    {result.nmk.hex()}",
+        f"  RunID  {result.run_id.hex()}",
+        f"  attenuation {result.attenuation_db:.1f} dB averaged over {result.num_sounds} sounds",
+    ]
+    if result.sounding_window is not None:
+        start, end = result.sounding_window
+        lines.append(f"  sounding window {start:.3f}-{end:.3f} s")
+    lines.append("  steps:")
+    lines.extend(f"    {step.at:8.3f} s  {step.name}" for step in result.steps)
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    try:
+        result = asyncio.run(run_slac(args.iface, args.role, config=config, modem_standin=args.modem_standin,
+                                      timeout=args.timeout))
+    except MatchingError as exc:
+        if exc.steps:
+            print("steps until the failure:")
+            for step in exc.steps:
+                print(f"  {step.at:8.3f} s  {step.name}")
+        raise
+    print(_as_json(result) if args.json else _as_text(result))
+    return 0
