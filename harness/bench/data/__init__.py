@@ -1,0 +1,1 @@
+"""Device parameter files of the virtual test bench (TOML); read by :mod:`harness.bench.params`."""

@@ -1,0 +1,117 @@
+"""The time series a bench run records: one :class:`Sample` per interval, plus the limits to judge it by.
+
+Owns :class:`Sample`, :class:`TraceMeta` (the scenario's limits and efficiencies, copied from the data
+when the bench is built, so the invariant checker judges the samples against the *data*, not against the
+models that produced them), :class:`TraceEvent` and :class:`Trace`.
+
+Signs: ``port_w`` positive = into the truck (charge), negative = out of it (ISO 15118-20); ``grid_w``
+positive = import from the grid; ``pw_w`` positive = into the Powerwall. Powers are averages over the
+interval ``[t, t + dt)``; energies of the stores (``pack_wh``, ``pw_wh``) are at its end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.bench.grid import Window
+from harness.bench.wallconnector import OutageRecord
+
+__all__ = ["Sample", "Trace", "TraceEvent", "TraceMeta"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sample:
+    """One interval of the bench."""
+
+    t: float
+    dt: float
+    grid_up: bool
+    gateway: str
+    home_powered: bool  # the home's wiring has voltage (grid or backup)
+    port_cmd_w: float  # what the caller asked to flow through the charge port
+    port_w: float  # what flowed
+    outlets_on: bool
+    outlet_w: float  # total served by the outlets (includes V2V)
+    outlet_detail: tuple[tuple[str, float], ...]
+    v2v_w: float
+    home_load_w: float
+    home_served_w: float
+    grid_w: float
+    solar_w: float  # used
+    solar_curtailed_w: float
+    pw_w: float
+    soc_pct: float
+    pack_wh: float
+    pw_wh: float | None
+    event_w: float  # grid-support request active (0 when none)
+    reason: str  # the policy's reason for the setpoint in force
+
+    @property
+    def exporting(self) -> bool:
+        """True when power leaves the truck through the charge port."""
+        return self.port_w < 0.0
+
+    @property
+    def home_unserved_w(self) -> float:
+        """Home demand that was not met."""
+        return max(0.0, self.home_load_w - self.home_served_w)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceMeta:
+    """What the samples are judged against (all from the scenario's data)."""
+
+    scenario: str
+    vehicle: str
+    trim: str
+    plug: str
+    capacity_wh: float
+    start_pack_wh: float
+    reserve_pct: float
+    charge_limit_pct: float
+    charge_efficiency: float
+    discharge_efficiency: float
+    outlet_efficiency: float
+    max_charge_w: float  # trim's onboard charger
+    max_export_w: float  # trim's charge-port export (0 without V2H)
+    owner_max_export_w: float | None
+    v2h_offered: bool
+    connector_max_w: float
+    connector_bidirectional: bool
+    v2l_total_w: float
+    outlet_ratings: tuple[tuple[str, float], ...]
+    v2v_max_w: float
+    max_transfer_s: float
+    outages: tuple[Window, ...]
+    pw_capacity_wh: float | None
+    pw_start_wh: float | None
+    pw_max_w: float | None
+    pw_charge_efficiency: float | None
+    pw_discharge_efficiency: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceEvent:
+    """A discrete happening (loop refused, outage transferred, reserve reached, ...)."""
+
+    t: float
+    kind: str
+    detail: str
+
+
+@dataclass(slots=True, kw_only=True)
+class Trace:
+    """A bench run: its meta data, samples, discrete events and the gateway's outage records."""
+
+    meta: TraceMeta
+    samples: list[Sample] = field(default_factory=list)
+    events: list[TraceEvent] = field(default_factory=list)
+    outages: tuple[OutageRecord, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        """Time covered by the samples."""
+        if not self.samples:
+            return 0.0
+        last = self.samples[-1]
+        return last.t + last.dt - self.samples[0].t

@@ -1,0 +1,270 @@
+"""The virtual Cybertruck: pack, trim limits, onboard charger, outlets (V2L), V2V, reserve, efficiencies.
+
+Owns :class:`Vehicle` (the truck's state and what it does with a requested power), :class:`VehicleLimits`
+(what the EV side of the protocol reports: the numbers of the BPT charge-parameter and charge-loop
+messages), :class:`VehicleSettings` (the owner's choices) and :class:`RescuedEV` (the other car of a V2V
+rescue). Sign convention everywhere: positive = power into the truck (charge), negative = out of it
+through the charge port (discharge), the ISO 15118-20 convention `[V2G20-1034/1035]`. All powers are AC
+powers at the port or outlet; the pack sees them through the charger's efficiencies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from harness.bench.battery import Battery
+from harness.bench.params import VehicleParams
+from iso15118.errors import ConfigError
+
+__all__ = [
+    "OutletFlow",
+    "Plug",
+    "PortFlow",
+    "RescuedEV",
+    "RescuedEVParams",
+    "Vehicle",
+    "VehicleLimits",
+    "VehicleSettings",
+]
+
+_EPS_WH = 1e-6
+
+
+class Plug(StrEnum):
+    """What the truck's charge port is connected to."""
+
+    NONE = "none"
+    WALL_CONNECTOR = "wall_connector"
+    OWN_OUTLET = "own_outlet"  # the "loop myth": the wall connector fed from the truck's own outlet
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleSettings:
+    """The owner's settings and the starting state."""
+
+    start_soc_pct: float
+    reserve_pct: float
+    charge_limit_pct: float
+    max_export_w: float | None = None  # owner cap on charge-port export (grid support, V2H); None = hardware
+    plug: Plug = Plug.WALL_CONNECTOR
+    outlets_enabled: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("start_soc_pct", "reserve_pct", "charge_limit_pct"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 100.0:
+                raise ConfigError(f"vehicle {name} must be within [0, 100] %, got {value:g}")
+        if self.reserve_pct > self.charge_limit_pct:
+            raise ConfigError(
+                f"vehicle reserve_pct ({self.reserve_pct:g} %) is above"
+                f" charge_limit_pct ({self.charge_limit_pct:g} %)"
+            )
+        if self.max_export_w is not None and self.max_export_w < 0.0:
+            raise ConfigError(f"vehicle max_export_w must be >= 0 W, got {self.max_export_w:g}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleLimits:
+    """What the truck reports to the EVSE now; powers are magnitudes in W, energies AC-side Wh.
+
+    Energy requests follow ISO 15118-20 (positive = energy the truck can still take, negative = energy it
+    can give): target = to the charge limit, max = to 100 %, min = to the reserve; the V2X window is
+    [reserve, charge limit], so min <= v2x_min <= v2x_max <= max holds `[V2G20-2125]`.
+    """
+
+    bpt_offered: bool
+    max_charge_w: float
+    min_charge_w: float
+    max_discharge_w: float
+    min_discharge_w: float
+    soc_pct: float
+    reserve_pct: float
+    charge_limit_pct: float
+    capacity_wh: float
+    target_energy_wh: float
+    max_energy_wh: float
+    min_energy_wh: float
+    v2x_max_energy_wh: float
+    v2x_min_energy_wh: float
+
+    def clamp(self, power_w: float) -> float:
+        """Bound a requested power to these limits (below a minimum magnitude the answer is 0)."""
+        if power_w > 0.0:
+            if self.max_charge_w <= 0.0 or power_w < self.min_charge_w:
+                return 0.0
+            return min(power_w, self.max_charge_w)
+        if power_w < 0.0:
+            if not self.bpt_offered or self.max_discharge_w <= 0.0 or -power_w < self.min_discharge_w:
+                return 0.0
+            return max(power_w, -self.max_discharge_w)
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortFlow:
+    """What one interval did at the charge port."""
+
+    ac_w: float  # signed AC power at the port
+    dc_wh: float  # signed DC energy into the pack
+    loss_wh: float  # conversion loss (>= 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutletFlow:
+    """What one interval did at the outlets."""
+
+    outlets_on: bool
+    served_w: Mapping[str, float]  # AC power served per outlet id
+    total_w: float
+    dc_wh: float  # DC energy taken from the pack (>= 0)
+    loss_wh: float
+
+
+class Vehicle:
+    """The truck: applies port and outlet power to its pack within the trim's limits and the reserve."""
+
+    def __init__(self, params: VehicleParams, settings: VehicleSettings) -> None:
+        self.params = params
+        self.settings = settings
+        self.pack = Battery(capacity_wh=params.capacity_wh, soc_pct=settings.start_soc_pct)
+
+    @property
+    def soc_pct(self) -> float:
+        """State of charge (%)."""
+        return self.pack.soc_pct
+
+    def refuses_plug(self) -> bool:
+        """True when the charge port is fed from the truck's own outlet: charging from itself is refused."""
+        return self.settings.plug is Plug.OWN_OUTLET
+
+    def export_cap_w(self) -> float:
+        """Largest export through the charge port: trim hardware and the owner's cap (W, magnitude)."""
+        cap = self.params.max_export_w
+        if self.settings.max_export_w is not None:
+            cap = min(cap, self.settings.max_export_w)
+        return cap
+
+    def limits(self) -> VehicleLimits:
+        """The numbers the EV side of the protocol reports now."""
+        pack, s, ch = self.pack, self.settings, self.params.charger
+        plugged = s.plug is Plug.WALL_CONNECTOR
+        can_charge = plugged and pack.headroom_to(s.charge_limit_pct) > _EPS_WH
+        can_export = plugged and self.params.v2h.offered and pack.available_above(s.reserve_pct) > _EPS_WH
+        return VehicleLimits(
+            bpt_offered=self.params.v2h.offered,
+            max_charge_w=self.params.max_charge_w if can_charge else 0.0,
+            min_charge_w=ch.min_charge_w,
+            max_discharge_w=self.export_cap_w() if can_export else 0.0,
+            min_discharge_w=ch.min_discharge_w,
+            soc_pct=pack.soc_pct,
+            reserve_pct=s.reserve_pct,
+            charge_limit_pct=s.charge_limit_pct,
+            capacity_wh=pack.capacity_wh,
+            target_energy_wh=self._ac_energy(pack.energy_at(s.charge_limit_pct) - pack.energy_wh),
+            max_energy_wh=self._ac_energy(pack.capacity_wh - pack.energy_wh),
+            min_energy_wh=self._ac_energy(pack.energy_at(s.reserve_pct) - pack.energy_wh),
+            v2x_max_energy_wh=self._ac_energy(pack.energy_at(s.charge_limit_pct) - pack.energy_wh),
+            v2x_min_energy_wh=self._ac_energy(pack.energy_at(s.reserve_pct) - pack.energy_wh),
+        )
+
+    def _ac_energy(self, dc_delta_wh: float) -> float:
+        ch = self.params.charger
+        if dc_delta_wh >= 0.0:
+            return dc_delta_wh / ch.charge_efficiency
+        return dc_delta_wh * ch.discharge_efficiency
+
+    def accepts(self, power_w: float, dt: float | None = None) -> float:
+        """What the truck actually does when asked for ``power_w``: clamped to its limits.
+
+        With ``dt`` (s) the power is also cut so that the interval neither passes the charge limit nor
+        takes the pack below the reserve. The truck never exports below the reserve, never beyond its
+        trim's limit, and a trim without V2H never exports at all.
+        """
+        if self.refuses_plug() or not math.isfinite(power_w):
+            return 0.0
+        power = self.limits().clamp(power_w)
+        if dt is None or dt <= 0.0 or power == 0.0:
+            return power
+        ch = self.params.charger
+        if power > 0.0:
+            cap = self.pack.headroom_to(self.settings.charge_limit_pct) / ch.charge_efficiency * 3600.0 / dt
+            return min(power, cap)
+        cap = self.pack.available_above(self.settings.reserve_pct) * ch.discharge_efficiency * 3600.0 / dt
+        return max(power, -cap)
+
+    def charge_port(self, ac_w: float, dt: float) -> PortFlow:
+        """Move ``ac_w`` (already accepted) through the onboard charger for ``dt`` seconds."""
+        ch = self.params.charger
+        ac_wh = ac_w * dt / 3600.0
+        dc_wh = ac_wh * ch.charge_efficiency if ac_wh >= 0.0 else ac_wh / ch.discharge_efficiency
+        applied = self.pack.apply(dc_wh)
+        if applied != dc_wh:  # the pack was full or empty: the port carried only what the cells took
+            ac_wh = applied / ch.charge_efficiency if applied >= 0.0 else applied * ch.discharge_efficiency
+        return PortFlow(
+            ac_w=ac_wh * 3600.0 / dt if dt > 0 else 0.0, dc_wh=applied, loss_wh=abs(ac_wh - applied)
+        )
+
+    def outlets_available(self, *, port_exporting: bool) -> bool:
+        """Outlets are switched off whenever the charge port exports, and at or below the reserve."""
+        return (
+            self.settings.outlets_enabled
+            and not port_exporting
+            and self.pack.available_above(self.settings.reserve_pct) > _EPS_WH
+        )
+
+    def supply_outlets(self, demand_w: Mapping[str, float], dt: float, *, port_exporting: bool) -> OutletFlow:
+        """Serve the outlet loads for ``dt`` s within each outlet's rating, the V2L total and the reserve."""
+        v2l = self.params.v2l
+        if not self.outlets_available(port_exporting=port_exporting):
+            return OutletFlow(outlets_on=False, served_w={}, total_w=0.0, dc_wh=0.0, loss_wh=0.0)
+        served: dict[str, float] = {}
+        for outlet_id, want in demand_w.items():
+            outlet = v2l.outlet(outlet_id)
+            if outlet is None:
+                raise ConfigError(f"{self.params.name} has no outlet {outlet_id!r}")
+            served[outlet_id] = min(max(0.0, want), outlet.power_w)
+        total = sum(served.values())
+        scale = 1.0 if total <= v2l.max_total_power_w else v2l.max_total_power_w / total
+        if dt > 0.0 and total > 0.0:
+            available_ac_w = (
+                self.pack.available_above(self.settings.reserve_pct) * v2l.efficiency * 3600.0 / dt
+            )
+            scale = min(scale, available_ac_w / total)
+        served = {k: v * scale for k, v in served.items()}
+        total = sum(served.values())
+        ac_wh = total * dt / 3600.0
+        dc_wh = -self.pack.apply(-ac_wh / v2l.efficiency)
+        return OutletFlow(outlets_on=True, served_w=served, total_w=total, dc_wh=dc_wh, loss_wh=dc_wh - ac_wh)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RescuedEVParams:
+    """The other EV of a V2V rescue."""
+
+    name: str
+    capacity_kwh: float
+    start_soc_pct: float
+    target_soc_pct: float
+    charge_efficiency: float
+
+
+class RescuedEV:
+    """Another virtual EV charged from the truck's outlet through the mobile connector."""
+
+    def __init__(self, params: RescuedEVParams) -> None:
+        self.params = params
+        self.pack = Battery(capacity_wh=params.capacity_kwh * 1000.0, soc_pct=params.start_soc_pct)
+
+    def demand_w(self, cap_w: float, dt: float) -> float:
+        """AC power it draws now (0 once at its target), at most ``cap_w``."""
+        room_ac_wh = self.pack.headroom_to(self.params.target_soc_pct) / self.params.charge_efficiency
+        if room_ac_wh <= _EPS_WH:
+            return 0.0
+        return min(cap_w, room_ac_wh * 3600.0 / dt) if dt > 0.0 else cap_w
+
+    def receive(self, ac_w: float, dt: float) -> float:
+        """Charge with ``ac_w`` for ``dt`` seconds; returns the DC energy stored (Wh)."""
+        return self.pack.apply(ac_w * dt / 3600.0 * self.params.charge_efficiency)
