@@ -1,0 +1,364 @@
+"""Python bindings for a compiled schema: which class each complex type becomes, and its fields.
+
+A complex type becomes a frozen dataclass named after the XSD type (a trailing ``Type`` dropped). Its
+fields follow the grammar's positions in schema order, so base-type fields come first and a derived type
+can subclass its base:
+
+* an attribute use -> a field (``None`` when an optional attribute is absent);
+* an element position -> one field per element that may occur there (the particle's element and its
+  substitution-group members); ``None`` when absent; a tuple when it may repeat;
+* simple content -> a field ``value``.
+
+A content model that a fixed set of fields cannot represent losslessly — mixed content, wildcards,
+repeated model groups, the same element name at two positions — is *generic*: its children are kept
+in order in one field ``content`` as ``str`` (text) and ``(element local name, value)`` items.
+
+Enumerated simple types become ``StrEnum`` classes. Names are valid, unique Python identifiers; each
+field keeps its XSD name in its metadata.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from exi.datatypes import Datatype
+from exi.errors import SchemaError
+from exi.grammar import END, SchemaGrammar, TypeGrammar
+from exi.model import UNBOUNDED, QName, clark
+
+__all__ = ["Bindings", "ClassSpec", "EnumSpec", "FieldSpec", "build_bindings", "snake_case"]
+
+FieldKind = Literal["attribute", "element", "value", "content"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a generated class."""
+
+    name: str
+    xml: QName
+    kind: FieldKind
+    position: int
+    member: int
+    repeated: bool
+    optional: bool
+    min_occurs: int
+    max_occurs: int
+    type_key: QName | None
+    datatype: Datatype | None
+    abstract: bool = False
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A generated dataclass for one complex type."""
+
+    key: QName
+    name: str
+    module: str
+    base: QName | None
+    fields: tuple[FieldSpec, ...]
+    inherited: int
+    """How many leading fields come from the base class."""
+    generic: bool
+    abstract: bool
+
+
+@dataclass(frozen=True)
+class EnumSpec:
+    """A generated StrEnum for an enumerated simple type."""
+
+    key: tuple[str, str, tuple[str, ...]]
+    name: str
+    module: str
+    values: tuple[str, ...]
+    members: tuple[str, ...]
+    """Python member names, parallel to ``values``."""
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """All classes and enums of a schema set."""
+
+    classes: dict[QName, ClassSpec]
+    enums: dict[tuple[str, str, tuple[str, ...]], EnumSpec]
+
+    def enum_for(self, dt: Datatype, context: QName) -> EnumSpec:
+        """The enum class of an enumerated datatype (anonymous ones are keyed by their element)."""
+        return self.enums[enum_key(dt, context)]
+
+
+def snake_case(name: str, tokens: Mapping[str, str] | None = None) -> str:
+    """``EVMaximumChargePower_L2`` -> ``ev_maximum_charge_power_l2``; keywords get a trailing ``_``."""
+    for old, new in (tokens or {}).items():
+        name = name.replace(old, new)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    s = re.sub(r"[^0-9A-Za-z_]", "_", s).lower()
+    s = re.sub(r"_+", "_", s).strip("_") or "field"
+    if s[0].isdigit():
+        s = "_" + s
+    if keyword.iskeyword(s):
+        s += "_"
+    return s
+
+
+def _identifier(name: str) -> str:
+    s = re.sub(r"[^0-9A-Za-z_]", "_", name)
+    if not s or s[0].isdigit():
+        s = "_" + s
+    if keyword.iskeyword(s):
+        s += "_"
+    return s
+
+
+def enum_key(dt: Datatype, context: QName) -> tuple[str, str, tuple[str, ...]]:
+    """Identity of an enumeration: its named type, or (for anonymous ones) the element it belongs to."""
+    if dt.name:
+        return (dt.type_ns, dt.name, dt.values)
+    return (context[0], f"{context[1]}@enum", dt.values)
+
+
+def _class_name(key: QName) -> str:
+    local = key[1].split("@", 1)[0]
+    if local.endswith("Type") and len(local) > 4 and "@" not in key[1]:
+        local = local[:-4]
+    return _identifier(local)
+
+
+def _enum_name(key: tuple[str, str, tuple[str, ...]]) -> str:
+    local = key[1].split("@", 1)[0]
+    if local.endswith("Type") and len(local) > 4:
+        local = local[:-4]
+    local = local[:1].upper() + local[1:]
+    return _identifier(local)
+
+
+def _member_names(values: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values:
+        name = _identifier(v)
+        if name.startswith("__") or name in out:
+            name = f"V_{len(out)}"
+        out.append(name)
+    return tuple(out)
+
+
+def _mandatory(tg: TypeGrammar, position: int) -> bool:
+    """True when every valid content passes through ``position``."""
+    seen = {0}
+    todo = [0]
+    while todo:
+        st = tg.states[todo.pop()]
+        for prod in st.productions:
+            if prod.event == "EE":
+                return False
+            if prod.position == position or prod.position == END:
+                continue
+            for sid, state in enumerate(tg.states):
+                if state.position == prod.position and sid not in seen:
+                    seen.add(sid)
+                    todo.append(sid)
+    return True
+
+
+def _is_generic(tg: TypeGrammar) -> bool:
+    if tg.mixed:
+        return True
+    names: set[QName] = set()
+    for pos in tg.positions:
+        if pos.kind == "SE*" or pos.in_repeated_group:
+            return True
+        if pos.kind == "SE":
+            if len(pos.members) > 1 and pos.max_occurs != 1:
+                return True
+            for m in pos.members:
+                if m.qname in names:
+                    return True
+                names.add(m.qname)
+    return False
+
+
+def build_bindings(
+    grammar: SchemaGrammar,
+    module_of: Mapping[str, str],
+    *,
+    tokens: Mapping[str, str] | None = None,
+    base_of: Mapping[QName, QName | None] | None = None,
+    enumerations: Iterable[Datatype] = (),
+) -> Bindings:
+    """Lay out the classes and enums of a schema set.
+
+    ``module_of`` maps each target namespace to the module its classes go into; ``base_of`` gives each
+    type's XSD base type (for Python inheritance).
+    """
+    base_of = base_of or {}
+    classes: dict[QName, ClassSpec] = {}
+    enums: dict[tuple[str, str, tuple[str, ...]], EnumSpec] = {}
+    used: dict[str, set[str]] = {}
+
+    def module(ns: str) -> str:
+        if ns not in module_of:
+            raise SchemaError(f"no module is configured for namespace {ns!r}")
+        return module_of[ns]
+
+    def unique(mod: str, wanted: str, fallback: str) -> str:
+        taken = used.setdefault(mod, set())
+        name = wanted if wanted not in taken else fallback
+        n = 2
+        while name in taken:
+            name = f"{fallback}{n}"
+            n += 1
+        taken.add(name)
+        return name
+
+    def register_enum(dt: Datatype, context: QName) -> None:
+        key = enum_key(dt, context)
+        if key in enums:
+            return
+        mod = module(key[0] if key[0] in module_of else context[0])
+        name = unique(mod, _enum_name(key), _enum_name(key) + "Enum")
+        enums[key] = EnumSpec(key, name, mod, dt.values, _member_names(dt.values))
+
+    # Every named enumeration of the set gets its class, used or not, so that a namespace's module is
+    # the same whichever schema set it is compiled in.
+    for dt in sorted(enumerations, key=lambda d: (d.type_ns, d.name)):
+        if dt.type_ns in module_of:
+            register_enum(dt, (dt.type_ns, dt.name))
+    # Class names next, named types before anonymous ones, so that names are stable.
+    ordered = sorted(grammar.types, key=lambda k: ("@" in k[1], k[1], k[0]))
+    names: dict[QName, str] = {}
+    for key in ordered:
+        mod = module(key[0])
+        names[key] = unique(mod, _class_name(key), _identifier(key[1].split("@", 1)[0]) + "Type")
+    for key in ordered:
+        tg = grammar.types[key]
+        generic = _is_generic(tg)
+        fields: list[FieldSpec] = []
+        taken: set[str] = set()
+
+        def fname(xml: QName, suffix: str = "", taken: set[str] = taken) -> str:
+            base = snake_case(xml[1], tokens) + suffix
+            name = base
+            n = 2
+            while name in taken:
+                name = f"{base}_{n}"
+                n += 1
+            taken.add(name)
+            return name
+
+        for pos in tg.positions:
+            if pos.kind == "AT":
+                m = pos.members[0]
+                assert pos.datatype is not None
+                if pos.datatype.kind == "enum":
+                    register_enum(pos.datatype, m.qname)
+                fields.append(
+                    FieldSpec(
+                        fname(m.qname),
+                        m.qname,
+                        "attribute",
+                        pos.index,
+                        0,
+                        False,
+                        not pos.required,
+                        pos.min_occurs,
+                        1,
+                        None,
+                        pos.datatype,
+                    )
+                )
+            elif pos.kind == "CH":
+                assert pos.datatype is not None
+                if pos.datatype.kind == "enum":
+                    register_enum(pos.datatype, key)
+                fields.append(
+                    FieldSpec(
+                        fname(("", "value")),
+                        ("", "value"),
+                        "value",
+                        pos.index,
+                        0,
+                        False,
+                        False,
+                        1,
+                        1,
+                        None,
+                        pos.datatype,
+                    )
+                )
+            elif pos.kind == "SE" and not generic:
+                mandatory = _mandatory(tg, pos.index)
+                repeated = pos.max_occurs == UNBOUNDED or pos.max_occurs > 1
+                for mi, m in enumerate(pos.members):
+                    if m.datatype is not None and m.datatype.kind == "enum":
+                        register_enum(m.datatype, m.qname)
+                    optional = not mandatory or len(pos.members) > 1 or pos.min_occurs == 0
+                    fields.append(
+                        FieldSpec(
+                            fname(m.qname),
+                            m.qname,
+                            "element",
+                            pos.index,
+                            mi,
+                            repeated,
+                            optional,
+                            pos.min_occurs,
+                            pos.max_occurs,
+                            m.type_key,
+                            m.datatype,
+                            m.abstract,
+                        )
+                    )
+            elif generic:
+                for m in pos.members:
+                    if m.datatype is not None and m.datatype.kind == "enum":
+                        register_enum(m.datatype, m.qname)
+        if generic:
+            if any(p.counted for p in tg.positions):
+                raise SchemaError(f"type {clark(key)}: bounded repetition inside generic content is not supported")
+            fields.append(
+                FieldSpec(
+                    fname(("", "content")), ("", "content"), "content", END, 0, True, True, 0, UNBOUNDED, None, None
+                )
+            )
+        classes[key] = ClassSpec(
+            key, names[key], module(key[0]), base_of.get(key), tuple(fields), 0, generic, tg.abstract
+        )
+    # A derived class may only subclass its base when the base's fields are a prefix of its own.
+    fixed: dict[QName, ClassSpec] = {}
+    for key, spec in classes.items():
+        base = spec.base
+        if base is not None:
+            bspec = classes.get(base)
+            ok = bspec is not None and not bspec.generic and not spec.generic and _prefix(bspec, spec)
+            if not ok:
+                spec = ClassSpec(spec.key, spec.name, spec.module, None, spec.fields, 0, spec.generic, spec.abstract)
+            else:
+                assert bspec is not None
+                spec = ClassSpec(
+                    spec.key, spec.name, spec.module, base, spec.fields, len(bspec.fields), spec.generic, spec.abstract
+                )
+        fixed[key] = spec
+    return Bindings(fixed, enums)
+
+
+def _prefix(base: ClassSpec, derived: ClassSpec) -> bool:
+    if len(base.fields) > len(derived.fields):
+        return False
+    for a, b in zip(base.fields, derived.fields, strict=False):
+        if (a.name, a.xml, a.kind, a.repeated, a.optional, a.type_key, a.datatype) != (
+            b.name,
+            b.xml,
+            b.kind,
+            b.repeated,
+            b.optional,
+            b.type_key,
+            b.datatype,
+        ):
+            return False
+    return True

@@ -1,0 +1,170 @@
+"""Documents and fragments: the EXI header, the DocContent / FragmentContent grammars, padding.
+
+A :class:`Codec` wraps one generated codec module (see :mod:`exi.codegen_codec`) and offers
+``encode`` / ``decode`` for documents and ``encode_fragment`` / ``decode_fragment`` for fragments.
+
+The header is the single byte 0x80 (distinguishing bits ``10``, no options, final version 1): the ISO
+15118 profile agrees every option out of band, so a stream with a cookie or an options document is
+refused with a clear error. After the root element the document's ED costs no bits; the stream is
+padded with zero bits to a whole byte. A fragment ends with an explicit ED code (EXI §8.4.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from exi.datatypes import bits_for
+from exi.errors import DecodeError, EncodeError
+from exi.generic import _dec_element, _enc_element
+from exi.model import QName, clark
+
+__all__ = ["Codec", "Document"]
+
+HEADER = 0x80
+
+
+@dataclass(frozen=True)
+class Document:
+    """A decoded document or fragment: the root element's qualified name and its value."""
+
+    root: QName
+    value: Any
+
+
+class _Roots:
+    def __init__(self, rows: tuple[tuple[Any, ...], ...]) -> None:
+        self.rows = rows
+        self.by_name: dict[str, list[int]] = {}
+        self.by_class: dict[type, list[int]] = {}
+        for i, row in enumerate(rows):
+            ns, local = row[0], row[1]
+            self.by_name.setdefault(local, []).append(i)
+            self.by_name.setdefault(clark((ns, local)), []).append(i)
+            cls = row[4]
+            if isinstance(cls, type):
+                self.by_class.setdefault(cls, []).append(i)
+
+    def find(self, obj: Any, root: str | QName | None, what: str) -> int:
+        if root is not None:
+            key = clark(root) if isinstance(root, tuple) else root
+            found = self.by_name.get(key, [])
+            if len(found) != 1:
+                reason = "is ambiguous (give {namespace}local)" if found else "is not declared in this schema set"
+                raise EncodeError(f"{what} {key} {reason}")
+            return found[0]
+        found = self.by_class.get(type(obj), [])
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise EncodeError(f"no {what} of this schema set has the type {type(obj).__name__}; give the root")
+        names = ", ".join(self.rows[i][1] for i in found)
+        raise EncodeError(f"several {what}s have the type {type(obj).__name__} ({names}); give the root")
+
+
+class Codec:
+    """Encoder and decoder for one compiled schema set."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.name: str = module.NAME
+        self.namespaces: tuple[str, ...] = module.NAMESPACES
+        self._doc = _Roots(module.DOCUMENT)
+        self._frag = _Roots(module.FRAGMENT)
+        self._doc_width = bits_for(len(module.DOCUMENT) + 1)
+        self._frag_width = bits_for(len(module.FRAGMENT) + 2)
+
+    @property
+    def root_elements(self) -> list[QName]:
+        """The global elements (possible document roots) in EXI order."""
+        return [(row[0], row[1]) for row in self._doc.rows]
+
+    def root_for(self, obj: Any) -> QName:
+        """The global element a value's class belongs to (raises if none or several)."""
+        row = self._doc.rows[self._doc.find(obj, None, "global element")]
+        return (row[0], row[1])
+
+    def _encode(self, obj: Any, row: tuple[Any, ...], code: int, width: int, fragment: bool) -> bytes:
+        acc, n = (HEADER << width) | code, 8 + width
+        member = (row[1], row[2], row[3], row[4] if not isinstance(row[4], type) else None)
+        try:
+            if row[2] is None and row[4] is None:
+                raise EncodeError("this element is declared with differing types; it cannot be a fragment root")
+            acc, n = _enc_element(acc, n, obj, member)
+        except EncodeError as exc:
+            raise exc.within(row[1]) from None
+        if fragment:
+            acc, n = (acc << width) | (len(self._frag.rows) + 1), n + width
+        pad = -n % 8
+        return (acc << pad).to_bytes((n + pad) // 8, "big")
+
+    def encode(self, obj: Any, root: str | QName | None = None) -> bytes:
+        """Encode a document whose root element is ``root`` (inferred from the value's class if omitted)."""
+        i = self._doc.find(obj, root, "global element")
+        return self._encode(obj, self._doc.rows[i], i, self._doc_width, False)
+
+    def encode_fragment(self, obj: Any, root: str | QName | None = None) -> bytes:
+        """Encode an element fragment (used for signature digests): header, SE, content, ED, padding."""
+        i = self._frag.find(obj, root, "element")
+        return self._encode(obj, self._frag.rows[i], i, self._frag_width, True)
+
+    def _decode(self, data: bytes, fragment: bool) -> Document:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise DecodeError("input must be bytes", bit_offset=0)
+        data = bytes(data)
+        if not data:
+            raise DecodeError("empty stream", bit_offset=0)
+        if data[0] != HEADER:
+            hint = " (an EXI cookie '$EXI')" if data[:4] == b"$EXI" else ""
+            raise DecodeError(
+                f"EXI header must be 0x80 (no cookie, no options, version 1); found 0x{data[0]:02x}{hint}",
+                bit_offset=0,
+            )
+        D, T = int.from_bytes(data, "big"), len(data) * 8
+        rows = self._frag.rows if fragment else self._doc.rows
+        width = self._frag_width if fragment else self._doc_width
+        if 8 + width > T:
+            raise DecodeError("unexpected end of stream", bit_offset=8)
+        code = (D >> (T - 8 - width)) & ((1 << width) - 1)
+        if code >= len(rows):
+            what = "SE(*) (an element not declared in this schema set)" if code == len(rows) else f"code {code}"
+            if fragment and code == len(rows) + 1:
+                what = "ED (an empty fragment)"
+            raise DecodeError(f"unsupported root event {what}", bit_offset=8)
+        row = rows[code]
+        if row[3] is None and row[4] is None:
+            raise DecodeError(f"element {row[1]} is declared with differing types; not supported", bit_offset=8)
+        member = (row[1], row[2], row[3], row[4] if not isinstance(row[4], type) else None)
+        p = 8 + width
+        try:
+            value, p = _dec_element(D, T, p, member)
+        except DecodeError as exc:
+            raise exc.within(row[1]) from None
+        except (ValueError, IndexError, TypeError) as exc:
+            raise DecodeError(f"malformed stream: {exc}", bit_offset=p, path=[row[1]]) from None
+        if fragment:
+            if T - p < width:
+                raise DecodeError("unexpected end of stream before the fragment's ED", bit_offset=p)
+            end = (D >> (T - p - width)) & ((1 << width) - 1)
+            if end != len(rows) + 1:
+                raise DecodeError(
+                    f"expected ED (code {len(rows) + 1}) after the fragment's element, found {end}", bit_offset=p
+                )
+            p += width
+        rest = T - p
+        if rest >= 8:
+            raise DecodeError(f"{rest // 8} unexpected byte(s) after the end of the document", bit_offset=p)
+        return Document((row[0], row[1]), value)
+
+    def decode_document(self, data: bytes) -> Document:
+        """Decode a document, returning its root element name and value."""
+        return self._decode(data, False)
+
+    def decode(self, data: bytes) -> Any:
+        """Decode a document and return the root element's value."""
+        return self._decode(data, False).value
+
+    def decode_fragment(self, data: bytes) -> Document:
+        """Decode an element fragment."""
+        return self._decode(data, True)

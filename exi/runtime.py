@@ -1,0 +1,435 @@
+"""Primitive EXI value coding used by the generated encoders and decoders (bit-packed, MSB first).
+
+Speed matters here more than anywhere else, so the representation is deliberately plain:
+
+* the **encoder** threads ``(acc, n)`` through every call: ``acc`` is a Python int holding the ``n``
+  bits written so far (the newest bit is the least significant); writing ``w`` bits of ``v`` is
+  ``acc = (acc << w) | v``;
+* the **decoder** threads ``(D, T, p)``: the whole stream as one int ``D`` of ``T`` bits and the read
+  position ``p``; reading ``w`` bits is ``(D >> (T - p - w)) & mask``. Reading past the end makes the
+  shift count negative, which Python reports as ``ValueError``; generated code turns that into a
+  :class:`~exi.errors.DecodeError` at the right bit offset.
+
+Helpers named ``w_el_*`` / ``r_el_*`` code a whole simple-typed element's content after its SE code:
+the CH event (1 bit, code 0), the value, and the EE event (1 bit, code 0). An empty string or binary
+value is written the way EXIficient writes ``<X/>``: the escape (code 1) and the second-level EE
+(``000``), and both forms are accepted when decoding (EXI §8.5.4.4.1; exi-codec-guide pitfall 9).
+
+Strings are always coded as string-table misses (``valuePartitionCapacity = 0``, the ISO 15118 profile):
+length + 2, then each code point. A decoder meeting a table hit (length prefix 0 or 1) reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from exi.errors import DecodeError, EncodeError
+
+__all__ = [
+    "DecodeError",
+    "EncodeError",
+]
+
+# ---------------------------------------------------------------------------------------------------
+# Encoding
+# ---------------------------------------------------------------------------------------------------
+
+
+def w_uint(acc: int, n: int, v: int) -> tuple[int, int]:
+    """Unsigned Integer (EXI §7.1.6): little-endian base-128 groups, continuation bit 0x80."""
+    if v.__class__ is not int and not isinstance(v, int):
+        raise EncodeError("an unsigned integer must be an int", value=v)
+    if v < 128:
+        if v < 0:
+            raise EncodeError("an unsigned integer must be >= 0", value=v)
+        return (acc << 8) | v, n + 8
+    while v >= 128:
+        acc = (acc << 8) | 0x80 | (v & 0x7F)
+        n += 8
+        v >>= 7
+    return (acc << 8) | v, n + 8
+
+
+def w_int(acc: int, n: int, v: int) -> tuple[int, int]:
+    """Integer (EXI §7.1.5): sign bit, then the magnitude (or -v-1 for negatives) as Unsigned Integer."""
+    if not isinstance(v, int):
+        raise EncodeError("an integer must be an int", value=v)
+    if v >= 0:
+        if v < 128:
+            return (acc << 9) | v, n + 9
+        return w_uint(acc << 1, n + 1, v)
+    v = -v - 1
+    if v < 128:
+        return (acc << 9) | 256 | v, n + 9
+    return w_uint((acc << 1) | 1, n + 1, v)
+
+
+def w_str(acc: int, n: int, s: str) -> tuple[int, int]:
+    """String value as a string-table miss: Unsigned Integer (length + 2), then each code point."""
+    if s.__class__ is not str and not isinstance(s, str):
+        raise EncodeError("a string value must be a str", value=s)
+    length = len(s)
+    if s.isascii():
+        acc, n = w_uint(acc, n, length + 2)
+        if length:
+            acc = (acc << (length << 3)) | int.from_bytes(s.encode("ascii"), "big")
+            n += length << 3
+        return acc, n
+    acc, n = w_uint(acc, n, length + 2)
+    for ch in s:
+        acc, n = w_uint(acc, n, ord(ch))
+    return acc, n
+
+
+def w_bin(acc: int, n: int, b: bytes) -> tuple[int, int]:
+    """Binary (EXI §7.1.1): length as Unsigned Integer, then the octets."""
+    if not isinstance(b, (bytes, bytearray, memoryview)):
+        raise EncodeError("a binary value must be bytes", value=b)
+    length = len(b)
+    acc, n = w_uint(acc, n, length)
+    if length:
+        acc = (acc << (length << 3)) | int.from_bytes(b, "big")
+        n += length << 3
+    return acc, n
+
+
+def check_int(v: int, lo: int | None, hi: int | None) -> None:
+    """Reject a value outside [lo, hi] (the type's effective range)."""
+    if v.__class__ is not int and (not isinstance(v, int) or isinstance(v, bool)):
+        raise EncodeError("expected an int", value=v)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise EncodeError(f"value outside the type's range [{lo}..{hi}]", value=v)
+
+
+def check_len(v: str | bytes, exact: int | None, lo: int | None, hi: int | None) -> None:
+    """Reject a value whose length violates the type's length facets."""
+    size = len(v)
+    if exact is not None and size != exact:
+        raise EncodeError(f"length must be exactly {exact} (is {size})", value=v)
+    if lo is not None and size < lo:
+        raise EncodeError(f"length must be at least {lo} (is {size})", value=v)
+    if hi is not None and size > hi:
+        raise EncodeError(f"length must be at most {hi} (is {size})", value=v)
+
+
+def w_el_uint(acc: int, n: int, v: int, lo: int | None, hi: int | None) -> tuple[int, int]:
+    """A simple element with an Unsigned Integer value: CH, value, EE."""
+    check_int(v, lo, hi)
+    if v < 128:
+        return (((acc << 9) | v) << 1), n + 10
+    acc, n = w_uint(acc << 1, n + 1, v)
+    return acc << 1, n + 1
+
+
+def w_el_int(acc: int, n: int, v: int, lo: int | None, hi: int | None) -> tuple[int, int]:
+    """A simple element with an Integer value: CH, value, EE."""
+    check_int(v, lo, hi)
+    acc, n = w_int(acc << 1, n + 1, v)
+    return acc << 1, n + 1
+
+
+def w_el_nbit(acc: int, n: int, v: int, lo: int, hi: int, bits: int) -> tuple[int, int]:
+    """A simple element with an n-bit bounded integer value: CH, value - lo in ``bits`` bits, EE."""
+    check_int(v, lo, hi)
+    return ((acc << (bits + 1)) | (v - lo)) << 1, n + bits + 2
+
+
+def w_el_bool(acc: int, n: int, v: bool) -> tuple[int, int]:
+    """A simple boolean element: CH, 1 bit, EE."""
+    if v is True:
+        return (acc << 3) | 0b010, n + 3
+    if v is False:
+        return acc << 3, n + 3
+    raise EncodeError("expected a bool", value=v)
+
+
+def w_el_str(
+    acc: int, n: int, v: str, exact: int | None, lo: int | None, hi: int | None, empty_bits: int, empty_code: int
+) -> tuple[int, int]:
+    """A simple string element: CH, value, EE — or, for "", the escape and second-level EE."""
+    if v.__class__ is not str and not isinstance(v, str):
+        raise EncodeError("expected a str", value=v)
+    if exact is not None or lo is not None or hi is not None:
+        check_len(v, exact, lo, hi)
+    if not v:
+        return (acc << empty_bits) | empty_code, n + empty_bits
+    acc, n = w_str(acc << 1, n + 1, v)
+    return acc << 1, n + 1
+
+
+def w_el_bin(
+    acc: int, n: int, v: bytes, exact: int | None, lo: int | None, hi: int | None, empty_bits: int, empty_code: int
+) -> tuple[int, int]:
+    """A simple binary element: CH, value, EE — or, for b"", the escape and second-level EE."""
+    if not isinstance(v, (bytes, bytearray)):
+        raise EncodeError("expected bytes", value=v)
+    if exact is not None or lo is not None or hi is not None:
+        check_len(v, exact, lo, hi)
+    if not v:
+        return (acc << empty_bits) | empty_code, n + empty_bits
+    acc, n = w_bin(acc << 1, n + 1, v)
+    return acc << 1, n + 1
+
+
+def w_el_enum(acc: int, n: int, v: str, index: Mapping[str, int], bits: int) -> tuple[int, int]:
+    """A simple enumerated element: CH, the value's index in ``bits`` bits, EE."""
+    i = index.get(v)
+    if i is None:
+        raise EncodeError(f"not one of the enumerated values ({', '.join(index)})", value=v)
+    return ((acc << (bits + 1)) | i) << 1, n + bits + 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------------------------------
+
+
+def r_uint(D: int, T: int, p: int) -> tuple[int, int]:
+    """Read an Unsigned Integer. The group count is bounded by the bits left in the stream."""
+    b = (D >> (T - p - 8)) & 0xFF
+    p += 8
+    if b < 128:
+        return b, p
+    v = b & 0x7F
+    shift = 7
+    while True:
+        b = (D >> (T - p - 8)) & 0xFF
+        p += 8
+        v |= (b & 0x7F) << shift
+        if b < 128:
+            return v, p
+        shift += 7
+
+
+def r_int(D: int, T: int, p: int) -> tuple[int, int]:
+    """Read an Integer (sign bit + Unsigned Integer)."""
+    negative = (D >> (T - p - 1)) & 1
+    v, p = r_uint(D, T, p + 1)
+    return (-v - 1 if negative else v), p
+
+
+def _chars_left(T: int, p: int, count: int) -> None:
+    # Each code point takes at least one octet: refuse impossible lengths before allocating anything.
+    if count * 8 > T - p:
+        raise DecodeError(f"declared length {count} exceeds the {max(T - p, 0) // 8} octets left", bit_offset=p)
+
+
+def r_str(D: int, T: int, p: int) -> tuple[str, int]:
+    """Read a String value (always a string-table miss under the ISO 15118 options)."""
+    start = p
+    length, p = r_uint(D, T, p)
+    if length < 2:
+        raise DecodeError(
+            "string-table hit, but the value partition capacity is 0 (ISO 15118 EXI profile)", bit_offset=start
+        )
+    length -= 2
+    if not length:
+        return "", p
+    _chars_left(T, p, length)
+    nbits = length << 3
+    raw = ((D >> (T - p - nbits)) & ((1 << nbits) - 1)).to_bytes(length, "big")
+    if raw.isascii():
+        return raw.decode("ascii"), p + nbits
+    out = []
+    for _ in range(length):
+        cp, p = r_uint(D, T, p)
+        if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+            raise DecodeError(f"invalid character code point {cp:#x}", bit_offset=p)
+        out.append(chr(cp))
+    return "".join(out), p
+
+
+def r_bin(D: int, T: int, p: int) -> tuple[bytes, int]:
+    """Read a Binary value (length-prefixed octets); the length is checked against what is left first."""
+    start = p
+    length, p = r_uint(D, T, p)
+    if not length:
+        return b"", p
+    nbits = length << 3
+    if nbits > T - p:
+        raise DecodeError(f"declared length {length} exceeds the {max(T - p, 0) // 8} octets left", bit_offset=start)
+    return ((D >> (T - p - nbits)) & ((1 << nbits) - 1)).to_bytes(length, "big"), p + nbits
+
+
+def _ee(D: int, T: int, p: int) -> int:
+    if (D >> (T - p - 1)) & 1:
+        raise DecodeError("expected the end of a simple element (EE); found an undeclared production", bit_offset=p)
+    return p + 1
+
+
+def check_range(v: int, lo: int | None, hi: int | None, p: int) -> None:
+    """Decoder side: reject a value outside the type's range."""
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+
+
+def _simple_escape(D: int, T: int, p: int, empty_bits: int, what: str) -> int:
+    """After the escape bit of a simple element's CH state: accept only second-level EE (empty value)."""
+    width = empty_bits - 1
+    code = (D >> (T - p - width)) & ((1 << width) - 1)
+    if code != 0:
+        raise DecodeError(f"undeclared production (second-level code {code}) in a {what} element", bit_offset=p)
+    return p + width
+
+
+def r_el_uint(D: int, T: int, p: int, lo: int | None, hi: int | None) -> tuple[int, int]:
+    """Simple element content: CH, Unsigned Integer, EE."""
+    if (D >> (T - p - 1)) & 1:
+        raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
+    start = p + 1
+    v, p = r_uint(D, T, start)
+    check_range(v, lo, hi, start)
+    return v, _ee(D, T, p)
+
+
+def r_el_int(D: int, T: int, p: int, lo: int | None, hi: int | None) -> tuple[int, int]:
+    """Simple element content: CH, Integer, EE."""
+    if (D >> (T - p - 1)) & 1:
+        raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
+    start = p + 1
+    v, p = r_int(D, T, start)
+    check_range(v, lo, hi, start)
+    return v, _ee(D, T, p)
+
+
+def r_el_nbit(D: int, T: int, p: int, lo: int, hi: int, bits: int) -> tuple[int, int]:
+    """Simple element content: CH, n-bit integer (offset ``lo``), EE."""
+    w = bits + 2
+    x = (D >> (T - p - w)) & ((1 << w) - 1)
+    if x >> (bits + 1):
+        raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
+    if x & 1:
+        raise DecodeError(
+            "expected the end of a simple element (EE); found an undeclared production", bit_offset=p + w - 1
+        )
+    v = ((x >> 1) & ((1 << bits) - 1)) + lo
+    if v > hi:
+        raise DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p + 1)
+    return v, p + w
+
+
+def r_el_bool(D: int, T: int, p: int) -> tuple[bool, int]:
+    """Simple element content: CH, 1 bit, EE."""
+    x = (D >> (T - p - 3)) & 0b111
+    if x & 0b101:
+        raise DecodeError("expected a boolean element's value and end; found an undeclared production", bit_offset=p)
+    return bool(x & 0b010), p + 3
+
+
+def r_el_str(
+    D: int, T: int, p: int, exact: int | None, lo: int | None, hi: int | None, empty_bits: int
+) -> tuple[str, int]:
+    """Simple element content: CH, String, EE (or the escape + second-level EE of an empty value)."""
+    if (D >> (T - p - 1)) & 1:
+        return "", _simple_escape(D, T, p + 1, empty_bits, "string")
+    start = p + 1
+    v, p = r_str(D, T, start)
+    if exact is not None or lo is not None or hi is not None:
+        check_length(v, exact, lo, hi, start)
+    return v, _ee(D, T, p)
+
+
+def r_el_bin(
+    D: int, T: int, p: int, exact: int | None, lo: int | None, hi: int | None, empty_bits: int
+) -> tuple[bytes, int]:
+    """Simple element content: CH, Binary, EE (or the escape + second-level EE of an empty value)."""
+    if (D >> (T - p - 1)) & 1:
+        return b"", _simple_escape(D, T, p + 1, empty_bits, "binary")
+    start = p + 1
+    v, p = r_bin(D, T, start)
+    if exact is not None or lo is not None or hi is not None:
+        check_length(v, exact, lo, hi, start)
+    return v, _ee(D, T, p)
+
+
+def r_el_enum(D: int, T: int, p: int, values: tuple[Any, ...], bits: int) -> tuple[Any, int]:
+    """Simple element content: CH, enumeration index in ``bits`` bits, EE."""
+    w = bits + 2
+    x = (D >> (T - p - w)) & ((1 << w) - 1)
+    if x >> (bits + 1):
+        raise DecodeError("expected an enumerated value; found an undeclared production", bit_offset=p)
+    if x & 1:
+        raise DecodeError(
+            "expected the end of a simple element (EE); found an undeclared production", bit_offset=p + w - 1
+        )
+    i = (x >> 1) & ((1 << bits) - 1)
+    if i >= len(values):
+        raise DecodeError(f"enumeration index {i} out of range (type has {len(values)} values)", bit_offset=p + 1)
+    return values[i], p + w
+
+
+def check_length(v: str | bytes, exact: int | None, lo: int | None, hi: int | None, p: int) -> None:
+    """Decoder side: reject a value whose length violates the type's length facets."""
+    size = len(v)
+    if (exact is not None and size != exact) or (lo is not None and size < lo) or (hi is not None and size > hi):
+        want = f"exactly {exact}" if exact is not None else f"{lo or 0}..{hi if hi is not None else 'unbounded'}"
+        raise DecodeError(f"value length {size} violates the type's length facet ({want})", bit_offset=p)
+
+
+def r_nbit_value(D: int, T: int, p: int, lo: int, hi: int, bits: int) -> tuple[int, int]:
+    """An n-bit bounded integer value without event codes (attribute values)."""
+    v = ((D >> (T - p - bits)) & ((1 << bits) - 1)) + lo if bits else lo
+    if v > hi:
+        raise DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+    return v, p + bits
+
+
+def bad_event(code: int, width: int, p: int, offered: str) -> DecodeError:
+    """The error for an event code that is an escape to undeclared productions or out of range."""
+    return DecodeError(
+        f"event code {code} ({width} bits) is not a declared production here; expected one of: {offered}",
+        bit_offset=p,
+    )
+
+
+def premature(exc: Exception, T: int, p: int) -> DecodeError:
+    """Turn a low-level failure of the decoder into a DecodeError at bit ``p``."""
+    if isinstance(exc, ValueError) and "negative shift count" in str(exc):
+        return DecodeError(f"unexpected end of stream ({T} bits in all)", bit_offset=p)
+    return DecodeError(f"malformed stream: {exc}", bit_offset=p)
+
+
+def r_enum(D: int, T: int, p: int, values: tuple[Any, ...], bits: int) -> tuple[Any, int]:
+    """An enumeration index without event codes (attribute values)."""
+    i = (D >> (T - p - bits)) & ((1 << bits) - 1) if bits else 0
+    if i >= len(values):
+        raise DecodeError(f"enumeration index {i} out of range (type has {len(values)} values)", bit_offset=p)
+    return values[i], p + bits
+
+
+def w_bool(v: bool) -> int:
+    """The bit of a boolean value."""
+    if v is True:
+        return 1
+    if v is False:
+        return 0
+    raise EncodeError("expected a bool", value=v)
+
+
+def enum_index(v: str, index: Mapping[str, int]) -> int:
+    """The schema-order index of an enumerated value."""
+    i = index.get(v)
+    if i is None:
+        raise EncodeError(f"not one of the enumerated values ({', '.join(index)})", value=v)
+    return i
+
+
+def missing(name: str) -> EncodeError:
+    """The error for an absent required element or attribute."""
+    return EncodeError(f"required {'attribute' if name.startswith('@') else 'element'} {name.lstrip('@')} is missing")
+
+
+def not_allowed(name: str, offered: str, state: int | None = None) -> EncodeError:
+    """The error for an element the grammar does not allow at this point."""
+    return EncodeError(f"{name} is not allowed here (the schema allows: {offered})")
+
+
+def abstract(name: str) -> EncodeError:
+    """The error for an element whose type is abstract (it needs xsi:type, which ISO 15118 never uses)."""
+    return EncodeError(f"element {name} has an abstract type and cannot be encoded")
+
+
+def stream_int(data: bytes) -> tuple[int, int]:
+    """The stream as ``(D, T)``."""
+    return int.from_bytes(data, "big"), len(data) * 8
