@@ -18,6 +18,7 @@ from tests.support.captures import (
     split_v2gtp,
     tshark_follow,
 )
+from tests.support.oracle import ExiOracle, Op, OracleRequest
 from tests.support.shared import shared_path
 
 # name -> (TLS?, the -20 payload types its session must carry, per shared/peers/README.md and slac-facts §7)
@@ -154,3 +155,20 @@ def test_split_v2gtp_names_what_is_wrong() -> None:
         split_v2gtp(good + good[:-1])
     with pytest.raises(CaptureError, match="5 trailing bytes at offset 12"):
         split_v2gtp(good + good[:5])
+
+
+SCHEMA_OF_TYPE = {0x8001: "appprotocol", 0x8002: "iso20-common", 0x8003: "iso20-ac", 0x8004: "iso20-dc"}
+
+
+def test_every_captured_message_roundtrips_through_exificient(capture: str, exi_oracle: ExiOracle) -> None:
+    """The captures are golden vectors: EXIficient decodes each payload and re-encodes it bit-exactly."""
+    frames = _frames(capture)
+    decoded = exi_oracle.batch(
+        [OracleRequest(op=Op.DECODE, schema=SCHEMA_OF_TYPE[f.payload_type], data=f.payload) for f in frames]
+    )
+    failures = [(f.frame_number, r.error) for f, r in zip(frames, decoded, strict=True) if not r.ok]
+    assert failures == []
+    encoded = exi_oracle.batch(
+        [OracleRequest(op=Op.ENCODE, schema=r.request.schema, data=r.unwrap()) for r in decoded]
+    )
+    assert [r.unwrap() for r in encoded] == [f.payload for f in frames]
