@@ -117,7 +117,7 @@ class _Packet:
     time: float
     stream: int
     src: str
-    dst: str
+    dst_port: int
     syn: bool
     ack: bool
     seq: int | None
@@ -172,25 +172,10 @@ def _hexes(value: str) -> list[bytes]:
 def _packets(pcapng: Path, keylog: Path | None) -> list[_Packet]:
     if not pcapng.is_file():
         raise CaptureError(f"capture {pcapng} does not exist")
+    wanted = f"(tcp or udp.port == {SDP_PORT}) and not icmp and not icmpv6"  # not ICMP errors quoting them
+    output = ["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t"]
     columns = [arg for name in _FIELDS for arg in ("-e", name)]
-    out = _tshark(
-        [
-            "-r",
-            str(pcapng),
-            *_prefs(keylog),
-            "-Y",
-            f"tcp or udp.port == {SDP_PORT}",
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-            "-E",
-            "separator=/t",
-            *columns,
-        ]
-    )
+    out = _tshark(["-r", str(pcapng), *_prefs(keylog), "-Y", wanted, *output, *columns])
     packets = []
     for line in out.splitlines():
         cols = line.split("\t")
@@ -207,7 +192,7 @@ def _packets(pcapng: Path, keylog: Path | None) -> list[_Packet]:
                 time=float(row["frame.time_epoch"]),
                 stream=int(row["tcp.stream"]) if tcp else -1,
                 src=f"[{addr_src}]:{src_port}",
-                dst=f":{dst_port}",
+                dst_port=int(dst_port or 0),
                 syn=row["tcp.flags.syn"] in ("1", "True"),
                 ack=row["tcp.flags.ack"] in ("1", "True"),
                 seq=int(row["tcp.seq_raw"]) if row["tcp.seq_raw"] else None,
@@ -305,7 +290,7 @@ def _extract_cached(
         if packet.stream >= 0:
             streams[packet.stream].append(packet)
         elif include_sdp and packet.udp_payload:
-            direction = Direction.EV_TO_EVSE if packet.dst == f":{SDP_PORT}" else Direction.EVSE_TO_EV
+            direction = Direction.EV_TO_EVSE if packet.dst_port == SDP_PORT else Direction.EVSE_TO_EV
             where = f"{pcapng.name} UDP frame {packet.number}"
             for header, payload in split_v2gtp(packet.udp_payload, where=where):
                 frames.append(
