@@ -108,13 +108,7 @@ def check_interface(iface: str) -> CheckResult:
             f"{iface} is up but has no carrier",
             "connect the cable / power the PLC modem (for a veth end: bring its peer up)",
         )
-    kind = (
-        "loopback"
-        if flags & _IFF_LOOPBACK
-        else "multicast-capable"
-        if flags & _IFF_MULTICAST
-        else "no multicast"
-    )
+    kind = "loopback" if flags & _IFF_LOOPBACK else "multicast-capable" if flags & _IFF_MULTICAST else "no multicast"
     return _ok(name, f"{iface} (index {index}) is up with carrier, {kind}")
 
 
@@ -149,8 +143,7 @@ def check_link_local(iface: str) -> CheckResult:
     return _fail(
         name,
         f"{iface} has no IPv6 link-local address ({dad})",
-        f"bring the link up (ip link set {iface} up); if it is up: ip link set {iface} addrgenmode eui64, "
-        f"then down/up",
+        f"bring the link up (ip link set {iface} up); if it is up: ip link set {iface} addrgenmode eui64, then down/up",
     )
 
 
@@ -281,9 +274,7 @@ def check_library(distribution: str, minimum: str, pin: str | None = None) -> Ch
     if pin is not None and version != pin:
         return _fail(name, f"{version} installed, {pin} required", f"pip install {distribution}=={pin}")
     if _version_tuple(version) < _version_tuple(minimum):
-        return _fail(
-            name, f"{version} installed, >= {minimum} required", f"pip install -U '{distribution}>={minimum}'"
-        )
+        return _fail(name, f"{version} installed, >= {minimum} required", f"pip install -U '{distribution}>={minimum}'")
     return _ok(name, version)
 
 

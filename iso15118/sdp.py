@@ -80,9 +80,7 @@ class SdpResponse:
 
     def __post_init__(self) -> None:
         if not isinstance(self.address, IPv6Address):
-            raise FramingError(
-                f"SECC address must be an IPv6Address, got {self.address!r}", rule=RULE_RESPONSE
-            )
+            raise FramingError(f"SECC address must be an IPv6Address, got {self.address!r}", rule=RULE_RESPONSE)
         if not 0 <= self.port <= 0xFFFF:
             raise FramingError(f"SECC port {self.port} does not fit 16 bits", offset=16, rule=RULE_RESPONSE)
 
@@ -103,9 +101,7 @@ def _transport(value: int, offset: int, rule: str) -> SdpTransport:
         return SdpTransport(value)
     except ValueError:
         note = " (0x10, reserved for UDP, is not supported)" if value == 0x10 else " (0x00 = TCP)"
-        raise FramingError(
-            f"unknown transport protocol byte 0x{value:02X}{note}", offset=offset, rule=rule
-        ) from None
+        raise FramingError(f"unknown transport protocol byte 0x{value:02X}{note}", offset=offset, rule=rule) from None
 
 
 def _check_length(payload: bytes, expected: int, what: str, base: int, rule: str) -> None:
@@ -192,9 +188,7 @@ def pack_request_datagram(request: SdpRequest) -> bytes:
 
 def unpack_request_datagram(datagram: bytes) -> SdpRequest:
     """Decode and validate a complete SDP request datagram; offsets in errors count from its first byte."""
-    return _unpack_request(
-        _datagram_payload(datagram, PayloadType.SDP_REQUEST, "SDP request"), V2GTP_HEADER_LENGTH
-    )
+    return _unpack_request(_datagram_payload(datagram, PayloadType.SDP_REQUEST, "SDP request"), V2GTP_HEADER_LENGTH)
 
 
 def pack_response_datagram(response: SdpResponse) -> bytes:
@@ -204,6 +198,4 @@ def pack_response_datagram(response: SdpResponse) -> bytes:
 
 def unpack_response_datagram(datagram: bytes) -> SdpResponse:
     """Decode and validate a complete SDP response datagram; offsets in errors count from its first byte."""
-    return _unpack_response(
-        _datagram_payload(datagram, PayloadType.SDP_RESPONSE, "SDP response"), V2GTP_HEADER_LENGTH
-    )
+    return _unpack_response(_datagram_payload(datagram, PayloadType.SDP_RESPONSE, "SDP response"), V2GTP_HEADER_LENGTH)

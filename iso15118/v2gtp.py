@@ -89,9 +89,7 @@ def _payload_type(value: int) -> int:
 def pack_header(payload_type: int, length: int) -> bytes:
     """Return the 8-byte V2GTP header for a payload of ``length`` bytes of type ``payload_type``."""
     if not 0 <= payload_type <= 0xFFFF:
-        raise FramingError(
-            f"payload type {payload_type} does not fit 16 bits", offset=2, rule=RULE_PAYLOAD_TYPE
-        )
+        raise FramingError(f"payload type {payload_type} does not fit 16 bits", offset=2, rule=RULE_PAYLOAD_TYPE)
     if not 0 <= length <= _MAX_U32:
         raise FramingError(f"payload length {length} does not fit 32 bits", offset=4, rule=RULE_LENGTH)
     return bytes(
@@ -132,9 +130,7 @@ def _check_header(
             rule=RULE_INVERSE,
         )
     if known_payload_types is not None and payload_type not in known_payload_types:
-        raise FramingError(
-            f"unknown payload type 0x{payload_type:04X}", offset=base + 2, rule=RULE_PAYLOAD_TYPE
-        )
+        raise FramingError(f"unknown payload type 0x{payload_type:04X}", offset=base + 2, rule=RULE_PAYLOAD_TYPE)
     if max_payload_length is not None and length > max_payload_length:
         raise FramingError(
             f"payload length {length} exceeds the maximum of {max_payload_length} bytes",
@@ -231,9 +227,7 @@ class Deframer:
                 if len(buf) - self._pos < length:
                     break
                 end = self._pos + length
-                frames.append(
-                    Frame(payload_type=self._header.payload_type, payload=bytes(buf[self._pos : end]))
-                )
+                frames.append(Frame(payload_type=self._header.payload_type, payload=bytes(buf[self._pos : end])))
                 self._pos = end
                 self._header = None
         except FramingError as exc:

@@ -17,9 +17,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check interface, IPv6, SDP port, multicast, raw-socket rights, PKI and libraries",
         description="Print each check as OK / FAIL / SKIP with a fix; exit 0 when nothing failed, else 1.",
     )
-    parser.add_argument(
-        "--iface", metavar="IF", help="network interface to the EV/EVSE (e.g. eth1, a veth end)"
-    )
+    parser.add_argument("--iface", metavar="IF", help="network interface to the EV/EVSE (e.g. eth1, a veth end)")
     parser.add_argument("--pki", metavar="DIR", type=Path, help="PKI folder to verify")
     parser.set_defaults(func=run)
 

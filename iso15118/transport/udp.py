@@ -130,9 +130,7 @@ def link_local_address(iface: str) -> IPv6Address:
         if entry.usable:
             return entry.address
     if link_local:
-        state = (
-            "failed duplicate address detection" if link_local[0].dad_failed else "is still tentative (DAD)"
-        )
+        state = "failed duplicate address detection" if link_local[0].dad_failed else "is still tentative (DAD)"
         raise ConfigError(f"the link-local address {link_local[0].address} of {iface} {state}")
     raise ConfigError(f"{iface} has no IPv6 link-local address (is the link up and IPv6 enabled on it?)")
 
@@ -180,9 +178,7 @@ def open_sdp_server_socket(iface: str, port: int = SDP_SERVER_PORT) -> socket.so
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
         except OSError as exc:
             # The kernel delivers ff02::1 to unjoined sockets too (IPV6_MULTICAST_ALL), so go on.
-            log.warning(
-                "cannot join %s on %s (%s); relying on all-nodes delivery", SDP_MULTICAST_ADDRESS, iface, exc
-            )
+            log.warning("cannot join %s on %s (%s); relying on all-nodes delivery", SDP_MULTICAST_ADDRESS, iface, exc)
         sock.setblocking(False)
     except BaseException:
         sock.close()
@@ -245,9 +241,7 @@ class SdpServer:
     def response(self) -> SdpResponse:
         """The response this server announces (resolves the link-local address if none was given)."""
         address = self._address if self._address is not None else link_local_address(self.iface)
-        return SdpResponse(
-            address=address, port=self.tcp_port, security=self.security, transport=SdpTransport.TCP
-        )
+        return SdpResponse(address=address, port=self.tcp_port, security=self.security, transport=SdpTransport.TCP)
 
     def answer(self, datagram: bytes, *, peer: str = "?") -> bytes | None:
         """The response datagram for a received datagram, or ``None`` (logged) if it is no valid request."""
@@ -266,7 +260,8 @@ class SdpServer:
         """Bind the socket and start answering; raises if the interface or port cannot be used."""
         if self._transport is not None:
             return
-        self._response = pack_response_datagram(self.response)  # fail early without a link-local address
+        announced = self.response  # fails early (ConfigError) without a usable link-local address
+        self._response = pack_response_datagram(announced)
         sock = open_sdp_server_socket(self.iface, self.port)
         loop = asyncio.get_running_loop()
         try:
@@ -275,7 +270,7 @@ class SdpServer:
             sock.close()
             raise
         self._transport = transport
-        log.info("SDP server on %s:%d announces %s", self.iface, self.port, self.response)
+        log.info("SDP server on %s:%d announces %s", self.iface, self.port, announced)
 
     async def stop(self) -> None:
         """Stop answering and release the socket (idempotent)."""
@@ -354,9 +349,7 @@ async def discover_secc(
     Invalid datagrams are logged and ignored. Raises :class:`SdpTimeoutError` when no valid answer came.
     """
     if timeout_per_try <= 0 or max_tries < 1:
-        raise ConfigError(
-            f"SDP needs timeout_per_try > 0 and max_tries >= 1, got {timeout_per_try}, {max_tries}"
-        )
+        raise ConfigError(f"SDP needs timeout_per_try > 0 and max_tries >= 1, got {timeout_per_try}, {max_tries}")
     index = interface_index(iface)
     target = _scoped(destination, port, index)
     request = pack_request_datagram(SdpRequest(security=security, transport=SdpTransport.TCP))
@@ -380,11 +373,8 @@ async def discover_secc(
                 except FramingError as exc:
                     log.info("SDP client on %s: ignoring datagram from %s: %s", iface, addr[0], exc)
                     continue
-                return SdpResult(
-                    response=response, iface=iface, scope_id=index, tries=tries, responder=str(addr[0])
-                )
+                return SdpResult(response=response, iface=iface, scope_id=index, tries=tries, responder=str(addr[0]))
     # [V2G20-161]: at most max_tries consecutive requests, then give up.
     raise SdpTimeoutError(
-        f"no SECC answered SDP on {iface}: {max_tries} requests sent, "
-        f"{timeout_per_try:g} s wait each [V2G20-161]"
+        f"no SECC answered SDP on {iface}: {max_tries} requests sent, {timeout_per_try:g} s wait each [V2G20-161]"
     )

@@ -188,8 +188,6 @@ def test_arbitrary_datagrams_decode_or_fail_cleanly(data: bytes) -> None:
         else:
             # Whatever decoded re-encodes to the very same bytes.
             repacked = (
-                pack_request_datagram(result)
-                if isinstance(result, SdpRequest)
-                else pack_response_datagram(result)
+                pack_request_datagram(result) if isinstance(result, SdpRequest) else pack_response_datagram(result)
             )
             assert repacked == data

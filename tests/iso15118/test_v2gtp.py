@@ -45,9 +45,7 @@ _BUILTIN: list[Frame] = [
     Frame(payload_type=PayloadType.ISO20_COMMON, payload=b""),
     Frame(payload_type=PayloadType.SAP, payload=b"\x80"),
     Frame(payload_type=PayloadType.ISO20_AC, payload=bytes(range(256))),
-    Frame(
-        payload_type=PayloadType.ISO20_DC, payload=bytes([0x01, 0xFE, 0x80, 0x02]) * 25
-    ),  # header look-alike
+    Frame(payload_type=PayloadType.ISO20_DC, payload=bytes([0x01, 0xFE, 0x80, 0x02]) * 25),  # header look-alike
     Frame(payload_type=PayloadType.METERING_CONFIRMATION, payload=b"\xff" * 5000),
 ]
 
@@ -135,9 +133,7 @@ def test_construct_layout_and_deframer_fast_path_agree(data: bytes) -> None:
     else:
         assert isinstance(expected, V2GTPHeader)
         if expected.payload_length <= 64:
-            assert frames[0] == Frame(
-                payload_type=expected.payload_type, payload=b"\x00" * expected.payload_length
-            )
+            assert frames[0] == Frame(payload_type=expected.payload_type, payload=b"\x00" * expected.payload_length)
         else:
             assert frames == []
 
@@ -190,9 +186,7 @@ def test_recorded_wire_headers_match() -> None:
     assert checked > 0
 
 
-@pytest.mark.parametrize(
-    "item", ALL_FRAMES, ids=[n for n, _ in SHARED_FRAMES] + [f"builtin{i}" for i in range(6)]
-)
+@pytest.mark.parametrize("item", ALL_FRAMES, ids=[n for n, _ in SHARED_FRAMES] + [f"builtin{i}" for i in range(6)])
 def test_every_split_point(item: Frame) -> None:
     """Each framed stream, cut into two chunks at every byte boundary, yields exactly its frame."""
     stream = frame(item.payload_type, item.payload)

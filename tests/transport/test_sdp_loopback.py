@@ -90,9 +90,7 @@ async def test_server_answers_every_valid_request_and_ignores_the_rest() -> None
             for datagram in invalid:
                 await loop.sock_sendto(peer, datagram, ("::1", port))
             for security in (SdpSecurity.TLS, SdpSecurity.NONE, SdpSecurity.TLS):  # answer EVERY valid one
-                await loop.sock_sendto(
-                    peer, pack_request_datagram(SdpRequest(security=security)), ("::1", port)
-                )
+                await loop.sock_sendto(peer, pack_request_datagram(SdpRequest(security=security)), ("::1", port))
             answers = []
             while (received := await _recv(peer, 0.3)) is not None:
                 answers.append(received)
@@ -100,9 +98,7 @@ async def test_server_answers_every_valid_request_and_ignores_the_rest() -> None
     for data, source in answers:
         # Unicast from the SDP port back to the request's source [V2G20-143..151].
         assert source == ("::1", port)
-        assert unpack_response_datagram(data) == SdpResponse(
-            address=LOOPBACK, port=51000, security=SdpSecurity.NONE
-        )
+        assert unpack_response_datagram(data) == SdpResponse(address=LOOPBACK, port=51000, security=SdpSecurity.NONE)
     assert (server.answered, server.ignored) == (3, 4)
 
 
@@ -145,18 +141,16 @@ async def test_late_answer_to_earlier_try_is_accepted_and_junk_ignored() -> None
             await asyncio.sleep(2.5 * timeout)
             await loop.sock_sendto(responder, pack_response_datagram(answer), addr)
             requests = 1
-            while await _recv(responder, 0.05) is not None:
+            while await _recv(responder, 3 * timeout) is not None:
                 requests += 1
             return requests
 
         task = asyncio.create_task(respond())
-        result = await discover_secc(
-            "lo", destination="::1", port=port, timeout_per_try=timeout, max_tries=20
-        )
+        result = await discover_secc("lo", destination="::1", port=port, timeout_per_try=timeout, max_tries=20)
         requests = await task
     assert result.response == answer
-    assert result.tries >= 3  # the answer came while the third try's window was open
-    assert requests >= 3  # later requests were sent and never answered: the accepted one answered try 1
+    assert result.tries >= 2  # accepted while a later try was pending (the answer is to try 1 only)
+    assert requests == result.tries  # every later request reached the responder and stayed unanswered
     assert result.host == "fe80::99%lo"
     assert result.sockaddr == ("fe80::99", 60000, 0, socket.if_nametoindex("lo"))
 

@@ -7,6 +7,7 @@ Namespace ``a`` plays the SECC (SdpServer, or a hand-written responder), namespa
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import struct
 import threading
@@ -19,6 +20,7 @@ import pytest
 from harness.netns import VethPair, join_result, netns_available, run_in_netns, veth_pair
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
 from iso15118.sdp import SdpRequest, SdpResponse, pack_request_datagram, pack_response_datagram
+from iso15118.transport import udp
 from iso15118.transport.udp import SDP_MAX_TRIES, SdpResult, SdpServer, SdpTimeoutError, discover_secc
 
 pytestmark = pytest.mark.root
@@ -68,9 +70,7 @@ def test_client_finds_server_by_multicast(veth: VethPair) -> None:
     finally:
         stop.set()
     answered = join_result(*server, timeout=10)
-    assert result.response == SdpResponse(
-        address=IPv6Address(veth.lladdr_a), port=50123, security=SdpSecurity.TLS
-    )
+    assert result.response == SdpResponse(address=IPv6Address(veth.lladdr_a), port=50123, security=SdpSecurity.TLS)
     assert result.responder == veth.lladdr_a
     assert 1 <= result.tries <= SDP_MAX_TRIES
     assert 1 <= answered <= result.tries
@@ -132,7 +132,7 @@ def test_late_answer_to_first_try_is_accepted(veth: VethPair) -> None:
     result: SdpResult = join_result(*client, timeout=10)
     requests, answers = join_result(*responder, timeout=10)
     assert result.response == answer
-    assert result.tries >= 3
+    assert result.tries >= 2  # accepted while a later try was pending (the answer is to try 1 only)
     assert (requests, answers) == (result.tries, 1)
 
 
@@ -170,12 +170,29 @@ def test_server_listens_on_its_interface_only(veth: VethPair) -> None:
         assert ready.wait(10), "SDP server did not start"
         probe = _start(
             veth.ns_a,
-            lambda: discover_secc(
-                "lo", destination="::1", port=SDP_SERVER_PORT, timeout_per_try=0.05, max_tries=2
-            ),
+            lambda: discover_secc("lo", destination="::1", port=SDP_SERVER_PORT, timeout_per_try=0.05, max_tries=2),
         )
         with pytest.raises(SdpTimeoutError):
             join_result(*probe, timeout=10)
     finally:
         stop.set()
     assert join_result(*server, timeout=10) == 0
+
+
+def test_fallback_when_bindtodevice_is_refused(
+    veth: VethPair, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without SO_BINDTODEVICE (old kernel, no privilege) the server binds to ff02::1%iface instead."""
+    caplog.set_level(logging.INFO, logger=udp.__name__)
+    monkeypatch.setattr(udp, "_bind_to_device", lambda sock, iface: False)
+    stop, ready = threading.Event(), threading.Event()
+    server = _start(veth.ns_a, lambda: _serve(veth.if_a, stop, ready, 50125))
+    try:
+        assert ready.wait(10), "SDP server did not start"
+        client = _start(veth.ns_b, lambda: discover_secc(veth.if_b, timeout_per_try=0.25, max_tries=8))
+        result: SdpResult = join_result(*client, timeout=10)
+    finally:
+        stop.set()
+    assert join_result(*server, timeout=10) >= 1
+    assert result.response == SdpResponse(address=IPv6Address(veth.lladdr_a), port=50125)
+    assert f"binding to ff02::1%{veth.if_a}" in caplog.text
