@@ -180,20 +180,32 @@ class Vehicle:
         """What the truck actually does when asked for ``power_w``: clamped to its limits.
 
         With ``dt`` (s) the power is also cut so that the interval neither passes the charge limit nor
-        takes the pack below the reserve. The truck never exports below the reserve, never beyond its
-        trim's limit, and a trim without V2H never exports at all.
+        takes the pack below the reserve; such a finishing interval may run below the minimum power.
+        The truck never exports below the reserve, never beyond its trim's limit, and a trim without
+        V2H never exports at all. Idempotent: accepting an accepted power changes nothing.
         """
-        if self.refuses_plug() or not math.isfinite(power_w):
+        if self.refuses_plug() or not math.isfinite(power_w) or power_w == 0.0:
             return 0.0
-        power = self.limits().clamp(power_w)
-        if dt is None or dt <= 0.0 or power == 0.0:
-            return power
+        lim = self.limits()
         ch = self.params.charger
-        if power > 0.0:
-            cap = self.pack.headroom_to(self.settings.charge_limit_pct) / ch.charge_efficiency * 3600.0 / dt
-            return min(power, cap)
-        cap = self.pack.available_above(self.settings.reserve_pct) * ch.discharge_efficiency * 3600.0 / dt
-        return max(power, -cap)
+        if power_w > 0.0:
+            power, minimum = min(power_w, lim.max_charge_w), lim.min_charge_w
+            room_wh = self.pack.headroom_to(self.settings.charge_limit_pct) / ch.charge_efficiency
+        else:
+            if not lim.bpt_offered:
+                return 0.0
+            power, minimum = min(-power_w, lim.max_discharge_w), lim.min_discharge_w
+            room_wh = self.pack.available_above(self.settings.reserve_pct) * ch.discharge_efficiency
+        if power <= 0.0:
+            return 0.0
+        finishing = False
+        if dt is not None and dt > 0.0:
+            cap = room_wh * 3600.0 / dt
+            if power >= cap:
+                power, finishing = cap, True
+        if power < minimum and not finishing:
+            return 0.0
+        return math.copysign(power, power_w)
 
     def charge_port(self, ac_w: float, dt: float) -> PortFlow:
         """Move ``ac_w`` (already accepted) through the onboard charger for ``dt`` seconds."""
