@@ -2,13 +2,25 @@
 
 Each function returns lines of Python (without indentation) operating on the generated functions'
 locals: ``acc``/``n`` (encoder), ``D``/``T``/``p`` (decoder) and ``v`` (the value).
+
+For the hot path, constant event-code bits that precede a simple element's content (its SE code, or
+the "must be 0" codes of states with a single production) are *fused* with the content into one
+shift/or on encoding and one read on decoding: a RationalNumber's exponent is one 11-bit read. Values
+that do not fit the fast path (long integers, strings, binary) fall back to the helpers of
+:mod:`exi.runtime`.
 """
 
 from __future__ import annotations
 
 from exi.datatypes import Datatype
 
-__all__ = ["decode_element_value", "decode_plain_value", "encode_element_value", "encode_plain_value"]
+__all__ = [
+    "decode_element_value",
+    "decode_plain_value",
+    "encode_element_value",
+    "encode_plain_value",
+    "prefix_check",
+]
 
 
 def _facets(dt: Datatype) -> str:
@@ -19,39 +31,140 @@ def _has_len(dt: Datatype) -> bool:
     return dt.length is not None or dt.min_length is not None or dt.max_length is not None
 
 
-def encode_element_value(dt: Datatype, enum_index: str) -> list[str]:
-    """A simple-typed element's content (CH, value, EE) after its SE code."""
-    if dt.kind == "uint":
-        return [f"acc, n = w_el_uint(acc, n, v, {dt.lo!r}, {dt.hi!r})"]
-    if dt.kind == "int":
-        return [f"acc, n = w_el_int(acc, n, v, {dt.lo!r}, {dt.hi!r})"]
-    if dt.kind == "nbit":
-        return [f"acc, n = w_el_nbit(acc, n, v, {dt.lo!r}, {dt.hi!r}, {dt.bits})"]
-    if dt.kind == "boolean":
-        return ["acc, n = w_el_bool(acc, n, v)"]
-    if dt.kind == "string":
-        # The empty value: escape (1) + second-level EE (000) of the simple type grammar's first state.
-        return [f"acc, n = w_el_str(acc, n, v, {_facets(dt)}, 4, 8)"]
-    if dt.kind == "binary":
-        return [f"acc, n = w_el_bin(acc, n, v, {_facets(dt)}, 4, 8)"]
-    return [f"acc, n = w_el_enum(acc, n, v, {enum_index}, {dt.bits})"]
+def _range_test(dt: Datatype) -> str:
+    parts = []
+    if dt.lo is not None:
+        parts.append(f"v < {dt.lo}")
+    if dt.hi is not None:
+        parts.append(f"v > {dt.hi}")
+    return " or ".join(parts)
 
 
-def decode_element_value(dt: Datatype, enum_values: str) -> list[str]:
-    """Decode a simple-typed element's content (CH, value, EE) into ``v``."""
-    if dt.kind == "uint":
-        return [f"v, p = r_el_uint(D, T, p, {dt.lo!r}, {dt.hi!r})"]
-    if dt.kind == "int":
-        return [f"v, p = r_el_int(D, T, p, {dt.lo!r}, {dt.hi!r})"]
+def _write(code: int, width: int, extra: str, extra_width: int) -> list[str]:
+    """acc/n update writing ``code`` (``width`` bits) then ``extra`` (``extra_width`` bits)."""
+    total = width + extra_width
+    head = f"({code} << {extra_width}) | " if code else ""
+    return [f"acc = (acc << {total}) | {head}{extra}", f"n += {total}"]
+
+
+def _flush(code: int, width: int) -> list[str]:
+    if not width:
+        return []
+    if code:
+        return [f"acc = (acc << {width}) | {code}", f"n += {width}"]
+    return [f"acc <<= {width}", f"n += {width}"]
+
+
+def encode_element_value(dt: Datatype, enum_index: str, code: int, width: int) -> list[str]:
+    """Write ``code``/``width`` (pending event bits), then a simple element's content: CH, value, EE."""
+    name = repr(dt.describe())
     if dt.kind == "nbit":
-        return [f"v, p = r_el_nbit(D, T, p, {dt.lo!r}, {dt.hi!r}, {dt.bits})"]
+        return [
+            f"if v.__class__ is not int or {_range_test(dt)}: raise bad_value(v, {name})",
+            *_write(code, width, f"((v - {dt.lo}) << 1)", dt.bits + 2),
+        ]
     if dt.kind == "boolean":
-        return ["v, p = r_el_bool(D, T, p)"]
-    if dt.kind == "string":
-        return [f"v, p = r_el_str(D, T, p, {_facets(dt)}, 4)"]
-    if dt.kind == "binary":
-        return [f"v, p = r_el_bin(D, T, p, {_facets(dt)}, 4)"]
-    return [f"v, p = r_el_enum(D, T, p, {enum_values}, {dt.bits})"]
+        return _write(code, width, "(w_bool(v) << 1)", 3)
+    if dt.kind == "enum":
+        return [f"i = enum_index(v, {enum_index})", *_write(code, width, "(i << 1)", dt.bits + 2)]
+    if dt.kind == "uint":
+        test = _range_test(dt)
+        return [
+            f"if v.__class__ is not int{' or ' + test if test else ''}: raise bad_value(v, {name})",
+            "if v < 128:",
+            *("    " + line for line in _write(code, width, "(v << 1)", 10)),
+            "else:",
+            *("    " + line for line in _flush(code, width)),
+            "    acc, n = w_el_uint_raw(acc, n, v)",
+        ]
+    if dt.kind == "int":
+        test = _range_test(dt)
+        return [
+            f"if v.__class__ is not int{' or ' + test if test else ''}: raise bad_value(v, {name})",
+            "if 0 <= v < 128:",
+            *("    " + line for line in _write(code, width, "(v << 1)", 11)),
+            "elif -128 <= v < 0:",
+            *("    " + line for line in _write(code, width, "((256 - v - 1) << 1)", 11)),
+            "else:",
+            *("    " + line for line in _flush(code, width)),
+            "    acc, n = w_el_int_raw(acc, n, v)",
+        ]
+    fn = "w_el_str" if dt.kind == "string" else "w_el_bin"
+    # The empty value: escape (1) + second-level EE (000) of the simple type grammar's first state.
+    return [*_flush(code, width), f"acc, n = {fn}(acc, n, v, {_facets(dt)}, 4, 8)"]
+
+
+def prefix_check(zeros: int, what: str) -> list[str]:
+    """Check and skip ``zeros`` bits that must all be 0 (codes of single-production states)."""
+    if not zeros:
+        return []
+    return [
+        f"if (D >> (T - p - {zeros})) & {(1 << zeros) - 1}: raise undeclared(D, T, p, {zeros}, {what!r})",
+        f"p += {zeros}",
+    ]
+
+
+def decode_element_value(dt: Datatype, enum_values: str, zeros: int, what: str) -> list[str]:
+    """Check ``zeros`` pending zero bits, then decode a simple element's content (CH, value, EE) into ``v``."""
+    k = zeros
+    if dt.kind == "nbit":
+        w = k + dt.bits + 2
+        bad = (((1 << k) - 1) << (dt.bits + 2)) | (1 << (dt.bits + 1)) | 1
+        lines = [
+            f"x = (D >> (T - p - {w})) & {(1 << w) - 1}",
+            f"if x & {bad}: raise fused_error(x, {bad}, {w}, p, {what!r})",
+            f"v = ((x >> 1) & {(1 << dt.bits) - 1}) + {dt.lo}" if dt.lo else f"v = (x >> 1) & {(1 << dt.bits) - 1}",
+        ]
+        assert dt.lo is not None and dt.hi is not None
+        if dt.hi < dt.lo + (1 << dt.bits) - 1:
+            lines.append(f"if v > {dt.hi}: raise out_of_range(v, {dt.lo}, {dt.hi}, p)")
+        return [*lines, f"p += {w}"]
+    if dt.kind == "boolean":
+        w = k + 3
+        bad = (((1 << k) - 1) << 3) | 0b101
+        return [
+            f"x = (D >> (T - p - {w})) & {(1 << w) - 1}",
+            f"if x & {bad}: raise fused_error(x, {bad}, {w}, p, {what!r})",
+            "v = (x & 2) == 2",
+            f"p += {w}",
+        ]
+    if dt.kind == "enum":
+        w = k + dt.bits + 2
+        bad = (((1 << k) - 1) << (dt.bits + 2)) | (1 << (dt.bits + 1)) | 1
+        return [
+            f"x = (D >> (T - p - {w})) & {(1 << w) - 1}",
+            f"if x & {bad}: raise fused_error(x, {bad}, {w}, p, {what!r})",
+            f"v = {enum_values}[(x >> 1) & {(1 << dt.bits) - 1}]",
+            f"p += {w}",
+        ]
+    if dt.kind in ("uint", "int"):
+        signed = dt.kind == "int"
+        w = k + (11 if signed else 10)
+        prefix_bad = ((1 << k) - 1) << (w - k)
+        bad = prefix_bad | (1 << (w - k - 1)) | (1 << 8) | 1
+        slow = "r_el_int" if signed else "r_el_uint"
+        fast = ["v = (x >> 1) & 127"]
+        if signed:
+            fast.append("if x & 512: v = -v - 1")
+        test = _range_test(dt)
+        if (
+            test
+            and not (signed and (dt.lo or 0) <= -128 and (dt.hi or 0) >= 127)
+            and not (not signed and (dt.lo or 0) <= 0 and (dt.hi is None or dt.hi >= 127))
+        ):
+            fast.append(f"if {test}: raise out_of_range(v, {dt.lo}, {dt.hi}, p)")
+        return [
+            f"x = (D >> (T - p - {w})) & {(1 << w) - 1}",
+            f"if not x & {bad}:",
+            *("    " + line for line in fast),
+            f"    p += {w}",
+            f"elif x & {prefix_bad}: raise fused_error(x, {prefix_bad}, {w}, p, {what!r})" if k else "else:",
+            *(["else:"] if k else []),
+            f"    p += {k}" if k else "    pass",
+            f"    v, p = {slow}(D, T, p, {dt.lo!r}, {dt.hi!r})",
+        ]
+    fn = "r_el_str" if dt.kind == "string" else "r_el_bin"
+    return [*prefix_check(k, what), f"v, p = {fn}(D, T, p, {_facets(dt)}, 4)"]
 
 
 def encode_plain_value(dt: Datatype, enum_index: str) -> list[str]:

@@ -433,3 +433,59 @@ def abstract(name: str) -> EncodeError:
 def stream_int(data: bytes) -> tuple[int, int]:
     """The stream as ``(D, T)``."""
     return int.from_bytes(data, "big"), len(data) * 8
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers of the fused fast paths (see exi.codegen_values)
+# ---------------------------------------------------------------------------------------------------
+
+
+def bad_value(v: object, what: str) -> EncodeError:
+    """The error for a value of the wrong type or outside its type's range."""
+    if not isinstance(v, int) or isinstance(v, bool):
+        return EncodeError(f"expected an int for {what}", value=v)
+    return EncodeError(f"value outside {what}", value=v)
+
+
+def w_el_uint_raw(acc: int, n: int, v: int) -> tuple[int, int]:
+    """CH, Unsigned Integer, EE for an already-checked value."""
+    acc, n = w_uint(acc << 1, n + 1, v)
+    return acc << 1, n + 1
+
+
+def w_el_int_raw(acc: int, n: int, v: int) -> tuple[int, int]:
+    """CH, Integer, EE for an already-checked value."""
+    acc, n = w_int(acc << 1, n + 1, v)
+    return acc << 1, n + 1
+
+
+def fused_error(x: int, bad: int, width: int, p: int, what: str) -> DecodeError:
+    """The error for a fused read in which a bit that must be 0 (an event code) is 1."""
+    first = width - (x & bad).bit_length()
+    return DecodeError(f"undeclared production (escape to second-level events) at {what}", bit_offset=p + first)
+
+
+def undeclared(D: int, T: int, p: int, zeros: int, what: str) -> DecodeError:
+    """The error for event-code bits that must be 0 but are not."""
+    x = (D >> (T - p - zeros)) & ((1 << zeros) - 1)
+    return fused_error(x, (1 << zeros) - 1, zeros, p, what)
+
+
+def out_of_range(v: int, lo: int | None, hi: int | None, p: int) -> DecodeError:
+    """The error for a decoded value outside its type's range."""
+    return DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+
+
+def only_one(names: str) -> EncodeError:
+    """The error for two alternatives of one choice / substitution group being present."""
+    return EncodeError(f"only one of {names} may be present")
+
+
+def too_many(name: str, most: int, count: int) -> EncodeError:
+    """The error for a list longer than maxOccurs."""
+    return EncodeError(f"at most {most} {name} allowed", value=count).within(name)
+
+
+def too_few(name: str, least: int, count: int) -> EncodeError:
+    """The error for a non-empty list shorter than minOccurs."""
+    return EncodeError(f"at least {least} {name} required", value=count).within(name)

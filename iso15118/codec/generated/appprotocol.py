@@ -8,26 +8,17 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from __future__ import annotations
-
-from typing import Any
-
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import (
-    DecodeError, EncodeError, abstract, bad_event, check_int, check_len, check_length,
-    check_range, enum_index, missing, not_allowed, premature, r_bin, r_el_bin, r_el_bool,
-    r_el_enum, r_el_int, r_el_nbit, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str,
-    r_uint, w_bin, w_bool, w_el_bin, w_el_bool, w_el_enum, w_el_int, w_el_nbit, w_el_str,
-    w_el_uint, w_int, w_str, w_uint,
-)
+from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
 from iso15118.messages.generated import app_protocol as _app_protocol
 
+_object_new = object.__new__
 _T0 = {1: (1, 2), 2: (0, 1)}
 _EI1 = {'OK_SuccessfulNegotiation': 0, 'OK_SuccessfulNegotiationWithMinorDeviation': 1, 'Failed_NoNegotiation': 2}
 _EV2 = (_app_protocol.ResponseCode.OK_SuccessfulNegotiation, _app_protocol.ResponseCode.OK_SuccessfulNegotiationWithMinorDeviation, _app_protocol.ResponseCode.Failed_NoNegotiation, )
 
 
-def _e_AppProtocolType(acc: int, n: int, o: Any) -> tuple[int, int]:
+def _e_AppProtocolType(acc, n, o):
     """Encode AppProtocolType."""
     f = ""
     s = 0
@@ -42,30 +33,40 @@ def _e_AppProtocolType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.version_number_major
         if v is None: raise missing('VersionNumberMajor')
         f = 'VersionNumberMajor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.version_number_minor
         if v is None: raise missing('VersionNumberMinor')
         f = 'VersionNumberMinor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 3
         v = o.schema_id
         if v is None: raise missing('SchemaID')
         f = 'SchemaID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'idType [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 4
         v = o.priority
         if v is None: raise missing('Priority')
         f = 'Priority'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 1, 20, 5)
+        if v.__class__ is not int or v < 1 or v > 20: raise bad_value(v, 'priorityType [1..20]')
+        acc = (acc << 8) | ((v - 1) << 1)
+        n += 8
         s = 5
         acc <<= 1
         n += 1
@@ -76,73 +77,88 @@ def _e_AppProtocolType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AppProtocolType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AppProtocolType(D, T, p, _new=_object_new, _C=_app_protocol.AppProtocol, _s0=_app_protocol.AppProtocol.protocol_namespace.__set__, _s1=_app_protocol.AppProtocol.version_number_major.__set__, _s2=_app_protocol.AppProtocol.version_number_minor.__set__, _s3=_app_protocol.AppProtocol.schema_id.__set__, _s4=_app_protocol.AppProtocol.priority.__set__):
     """Decode AppProtocolType."""
     f = ""
     try:
-        x_protocol_namespace = None
-        x_version_number_major = None
-        x_version_number_minor = None
-        x_schema_id = None
-        x_priority = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ProtocolNamespace')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'ProtocolNamespace'
-        v, p = r_el_str(D, T, p, None, None, 100, 4)
-        x_protocol_namespace = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'VersionNumberMajor')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ProtocolNamespace')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 100, 4)
+        x0 = v
         nxt = 1
         f = 'VersionNumberMajor'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_version_number_major = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'VersionNumberMinor')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'VersionNumberMajor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x1 = v
         nxt = 2
         f = 'VersionNumberMinor'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_version_number_minor = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SchemaID')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'VersionNumberMinor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x2 = v
         nxt = 3
         f = 'SchemaID'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_schema_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Priority')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'SchemaID')
+        v = (x >> 1) & 255
+        p += 11
+        x3 = v
         nxt = 4
         f = 'Priority'
-        v, p = r_el_nbit(D, T, p, 1, 20, 5)
-        x_priority = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'Priority')
+        v = ((x >> 1) & 31) + 1
+        if v > 20: raise out_of_range(v, 1, 20, p)
+        p += 8
+        x4 = v
         nxt = -1
-        return _app_protocol.AppProtocol(protocol_namespace=x_protocol_namespace, version_number_major=x_version_number_major, version_number_minor=x_version_number_minor, schema_id=x_schema_id, priority=x_priority), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_supportedAppProtocolReq_anonymous(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_supportedAppProtocolReq_anonymous(acc, n, o):
     """Encode supportedAppProtocolReq@anonymous."""
     f = ""
     s = 0
     try:
         items = o.app_protocol
         cnt = len(items)
-        if cnt > 20: raise EncodeError('at most 20 AppProtocol allowed', value=cnt).within('AppProtocol')
+        if cnt > 20: raise too_many('AppProtocol', 20, cnt)
         if cnt == 0: raise missing('AppProtocol')
         if cnt:
-            f = 'AppProtocol'
             for i, v in enumerate(items):
+                f = 'AppProtocol'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -152,7 +168,7 @@ def _e_supportedAppProtocolReq_anonymous(acc: int, n: int, o: Any) -> tuple[int,
                 acc, n = _e_AppProtocolType(acc, n, v)
             s = 2 if cnt == 20 else 1
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AppProtocol, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AppProtocol, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -162,39 +178,41 @@ def _e_supportedAppProtocolReq_anonymous(acc: int, n: int, o: Any) -> tuple[int,
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_supportedAppProtocolReq_anonymous(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_supportedAppProtocolReq_anonymous(D, T, p, _new=_object_new, _C=_app_protocol.supportedAppProtocolReq, _s0=_app_protocol.supportedAppProtocolReq.app_protocol.__set__):
     """Decode supportedAppProtocolReq@anonymous."""
     f = ""
     try:
-        x_app_protocol = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AppProtocol')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'AppProtocol'
             v, p = _d_AppProtocolType(D, T, p)
-            x_app_protocol.append(v)
-            k = len(x_app_protocol)
+            x0.append(v)
+            k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'AppProtocol, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _app_protocol.supportedAppProtocolReq(app_protocol=tuple(x_app_protocol)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_supportedAppProtocolRes_anonymous(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_supportedAppProtocolRes_anonymous(acc, n, o):
     """Encode supportedAppProtocolRes@anonymous."""
     f = ""
     s = 0
@@ -202,19 +220,19 @@ def _e_supportedAppProtocolRes_anonymous(acc: int, n: int, o: Any) -> tuple[int,
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI1, 2)
+        i = enum_index(v, _EI1)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 1
         v = o.schema_id
         if v is not None:
             f = 'SchemaID'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+            if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'idType [0..255]')
+            acc = (acc << 12) | ((v - 0) << 1)
+            n += 12
             s = 2
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SchemaID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SchemaID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -224,32 +242,38 @@ def _e_supportedAppProtocolRes_anonymous(acc: int, n: int, o: Any) -> tuple[int,
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_supportedAppProtocolRes_anonymous(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_supportedAppProtocolRes_anonymous(D, T, p, _new=_object_new, _C=_app_protocol.supportedAppProtocolRes, _s0=_app_protocol.supportedAppProtocolRes.response_code.__set__, _s1=_app_protocol.supportedAppProtocolRes.schema_id.__set__):
     """Decode supportedAppProtocolRes@anonymous."""
     f = ""
     try:
-        x_response_code = None
-        x_schema_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV2, 2)
-        x_response_code = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'ResponseCode')
+        v = _EV2[(x >> 1) & 3]
+        p += 5
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SchemaID, EE')
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'SchemaID'
-            v, p = r_el_nbit(D, T, p, 0, 255, 8)
-            x_schema_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if x & 513: raise fused_error(x, 513, 10, p, 'SchemaID')
+            v = (x >> 1) & 255
+            p += 10
+            x1 = v
             nxt = -1
-        return _app_protocol.supportedAppProtocolRes(response_code=x_response_code, schema_id=x_schema_id), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:

@@ -12,24 +12,15 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from __future__ import annotations
-
-from typing import Any
-
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import (
-    DecodeError, EncodeError, abstract, bad_event, check_int, check_len, check_length,
-    check_range, enum_index, missing, not_allowed, premature, r_bin, r_el_bin, r_el_bool,
-    r_el_enum, r_el_int, r_el_nbit, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str,
-    r_uint, w_bin, w_bool, w_el_bin, w_el_bool, w_el_enum, w_el_int, w_el_nbit, w_el_str,
-    w_el_uint, w_int, w_str, w_uint,
-)
+from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
 from iso15118.messages.generated import din_body as _din_body
 from iso15118.messages.generated import din_header as _din_header
 from iso15118.messages.generated import din_msgdef as _din_msgdef
 from iso15118.messages.generated import din_types as _din_types
 from iso15118.messages.generated import xmldsig as _xmldsig
 
+_object_new = object.__new__
 _EI0 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
 _EV1 = (_din_types.EVSENotification.None_, _din_types.EVSENotification.StopCharging, _din_types.EVSENotification.ReNegotiation, )
 _T2 = {0: (35, 6), 1: (0, 1)}
@@ -41,85 +32,72 @@ _T7 = {1: (1, 2), 2: (0, 1)}
 _T8 = {0: (1, 2), 1: (0, 1)}
 _EI9 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
 _EV10 = (_din_types.EVRequestedEnergyTransfer.AC_single_phase_core, _din_types.EVRequestedEnergyTransfer.AC_three_phase_core, _din_types.EVRequestedEnergyTransfer.DC_core, _din_types.EVRequestedEnergyTransfer.DC_extended, _din_types.EVRequestedEnergyTransfer.DC_combo_core, _din_types.EVRequestedEnergyTransfer.DC_unique, )
-_T11 = {2: (0, 1)}
-_T12 = {3: (0, 2)}
-_T13 = {3: (1, 2)}
-_T14 = {3: (2, 2)}
-_T15 = {4: (0, 1)}
-_T16 = {3: (1, 2), 4: (0, 2)}
-_T17 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T18 = {0: (1, 2), 1: (0, 2)}
-_T19 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_EI20 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_EV21 = (_din_types.CostKind.relativePricePercentage, _din_types.CostKind.RenewableGenerationPercentage, _din_types.CostKind.CarbonDioxideEmission, )
-_T22 = {2: (1, 2), 3: (0, 1)}
-_T23 = {2: (1, 3), 3: (0, 3)}
-_T24 = {2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T25 = {2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T26 = {2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_T27 = {7: (1, 2), 8: (0, 2)}
-_T28 = {7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_T29 = {7: (1, 3), 8: (0, 2)}
-_T30 = {7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T31 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T32 = {4: (1, 3), 5: (0, 3)}
-_T33 = {4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T34 = {4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T35 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T36 = {6: (1, 2), 7: (0, 1)}
-_T37 = {8: (1, 2), 9: (0, 1)}
-_EI38 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
-_EV39 = (_din_types.IsolationLevel.Invalid, _din_types.IsolationLevel.Valid, _din_types.IsolationLevel.Warning, _din_types.IsolationLevel.Fault, )
-_EI40 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_EV41 = (_din_types.DC_EVSEStatusCode.EVSE_NotReady, _din_types.DC_EVSEStatusCode.EVSE_Ready, _din_types.DC_EVSEStatusCode.EVSE_Shutdown, _din_types.DC_EVSEStatusCode.EVSE_UtilityInterruptEvent, _din_types.DC_EVSEStatusCode.EVSE_IsolationMonitoringActive, _din_types.DC_EVSEStatusCode.EVSE_EmergencyShutdown, _din_types.DC_EVSEStatusCode.EVSE_Malfunction, _din_types.DC_EVSEStatusCode.Reserved_8, _din_types.DC_EVSEStatusCode.Reserved_9, _din_types.DC_EVSEStatusCode.Reserved_A, _din_types.DC_EVSEStatusCode.Reserved_B, _din_types.DC_EVSEStatusCode.Reserved_C, )
-_T42 = {1: (1, 2), 2: (0, 2)}
-_EI43 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_EV44 = (_din_types.DC_EVErrorCode.NO_ERROR, _din_types.DC_EVErrorCode.FAILED_RESSTemperatureInhibit, _din_types.DC_EVErrorCode.FAILED_EVShiftPosition, _din_types.DC_EVErrorCode.FAILED_ChargerConnectorLockFault, _din_types.DC_EVErrorCode.FAILED_EVRESSMalfunction, _din_types.DC_EVErrorCode.FAILED_ChargingCurrentdifferential, _din_types.DC_EVErrorCode.FAILED_ChargingVoltageOutOfRange, _din_types.DC_EVErrorCode.Reserved_A, _din_types.DC_EVErrorCode.Reserved_B, _din_types.DC_EVErrorCode.Reserved_C, _din_types.DC_EVErrorCode.FAILED_ChargingSystemIncompatibility, _din_types.DC_EVErrorCode.NoData, )
-_T45 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T46 = {1: (0, 1)}
-_T47 = {0: (1, 2), 2: (0, 2)}
-_T48 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T49 = {4: (1, 2), 5: (0, 2)}
-_T50 = {6: (0, 1)}
-_T51 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T52 = {1: (1, 3), 2: (0, 3)}
-_T53 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
-_T54 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T55 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_EI56 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_EV57 = (_din_types.FaultCode.ParsingError, _din_types.FaultCode.NoTLSRootCertificatAvailable, _din_types.FaultCode.UnknownError, )
-_EI58 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
-_EV59 = (_din_types.Value.bool, _din_types.Value.byte, _din_types.Value.short, _din_types.Value.int, _din_types.Value.physicalValue, _din_types.Value.string, )
-_T60 = {2: (1, 3)}
-_T61 = {2: (2, 3)}
-_T62 = {2: (3, 3)}
-_T63 = {2: (4, 3)}
-_T64 = {2: (5, 3)}
-_T65 = {3: (0, 1), 4: (0, 1), 5: (0, 1), 6: (0, 1), 7: (0, 1), 8: (0, 1)}
-_EI66 = {'Contract': 0, 'ExternalPayment': 1}
-_EV67 = (_din_types.PaymentOption.Contract, _din_types.PaymentOption.ExternalPayment, )
-_EI68 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
-_EV69 = (_din_types.UnitSymbol.h, _din_types.UnitSymbol.m, _din_types.UnitSymbol.s, _din_types.UnitSymbol.A, _din_types.UnitSymbol.Ah, _din_types.UnitSymbol.V, _din_types.UnitSymbol.VA, _din_types.UnitSymbol.W, _din_types.UnitSymbol.W_s, _din_types.UnitSymbol.Wh, )
-_T70 = {1: (1, 3), 2: (0, 2)}
-_T71 = {1: (2, 3), 2: (1, 2)}
-_T72 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
-_T73 = {0: (1, 3), 1: (0, 3)}
-_T74 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
-_T75 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
-_T76 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_T77 = {0: (1, 3), 1: (0, 2)}
-_T78 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T79 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_EI80 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
-_EV81 = (_din_types.EVSESupportedEnergyTransfer.AC_single_phase_core, _din_types.EVSESupportedEnergyTransfer.AC_three_phase_core, _din_types.EVSESupportedEnergyTransfer.DC_core, _din_types.EVSESupportedEnergyTransfer.DC_extended, _din_types.EVSESupportedEnergyTransfer.DC_combo_core, _din_types.EVSESupportedEnergyTransfer.DC_dual, _din_types.EVSESupportedEnergyTransfer.AC_core1p_DC_extended, _din_types.EVSESupportedEnergyTransfer.AC_single_DC_core, _din_types.EVSESupportedEnergyTransfer.AC_single_phase_three_phase_core_DC_extended, _din_types.EVSESupportedEnergyTransfer.AC_core3p_DC_extended, )
-_EI82 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_EV83 = (_din_types.ServiceCategory.EVCharging, _din_types.ServiceCategory.Internet, _din_types.ServiceCategory.ContractCertificate, _din_types.ServiceCategory.OtherCustom, )
-_T84 = {3: (1, 2), 4: (0, 1)}
-_T85 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T86 = {0: (16, 5), 1: (8, 4)}
+_T11 = {3: (1, 2), 4: (0, 2)}
+_T12 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_T13 = {0: (1, 2), 1: (0, 2)}
+_T14 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
+_EI15 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_EV16 = (_din_types.CostKind.relativePricePercentage, _din_types.CostKind.RenewableGenerationPercentage, _din_types.CostKind.CarbonDioxideEmission, )
+_T17 = {2: (1, 2), 3: (0, 1)}
+_T18 = {2: (1, 3), 3: (0, 3)}
+_T19 = {2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T20 = {2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T21 = {2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_T22 = {7: (1, 2), 8: (0, 2)}
+_T23 = {7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_T24 = {7: (1, 3), 8: (0, 2)}
+_T25 = {7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T26 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_T27 = {4: (1, 3), 5: (0, 3)}
+_T28 = {4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_T29 = {4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T30 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T31 = {6: (1, 2), 7: (0, 1)}
+_T32 = {8: (1, 2), 9: (0, 1)}
+_EI33 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
+_EV34 = (_din_types.IsolationLevel.Invalid, _din_types.IsolationLevel.Valid, _din_types.IsolationLevel.Warning, _din_types.IsolationLevel.Fault, )
+_EI35 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_EV36 = (_din_types.DC_EVSEStatusCode.EVSE_NotReady, _din_types.DC_EVSEStatusCode.EVSE_Ready, _din_types.DC_EVSEStatusCode.EVSE_Shutdown, _din_types.DC_EVSEStatusCode.EVSE_UtilityInterruptEvent, _din_types.DC_EVSEStatusCode.EVSE_IsolationMonitoringActive, _din_types.DC_EVSEStatusCode.EVSE_EmergencyShutdown, _din_types.DC_EVSEStatusCode.EVSE_Malfunction, _din_types.DC_EVSEStatusCode.Reserved_8, _din_types.DC_EVSEStatusCode.Reserved_9, _din_types.DC_EVSEStatusCode.Reserved_A, _din_types.DC_EVSEStatusCode.Reserved_B, _din_types.DC_EVSEStatusCode.Reserved_C, )
+_T37 = {1: (1, 2), 2: (0, 2)}
+_T38 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_EI39 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_EV40 = (_din_types.DC_EVErrorCode.NO_ERROR, _din_types.DC_EVErrorCode.FAILED_RESSTemperatureInhibit, _din_types.DC_EVErrorCode.FAILED_EVShiftPosition, _din_types.DC_EVErrorCode.FAILED_ChargerConnectorLockFault, _din_types.DC_EVErrorCode.FAILED_EVRESSMalfunction, _din_types.DC_EVErrorCode.FAILED_ChargingCurrentdifferential, _din_types.DC_EVErrorCode.FAILED_ChargingVoltageOutOfRange, _din_types.DC_EVErrorCode.Reserved_A, _din_types.DC_EVErrorCode.Reserved_B, _din_types.DC_EVErrorCode.Reserved_C, _din_types.DC_EVErrorCode.FAILED_ChargingSystemIncompatibility, _din_types.DC_EVErrorCode.NoData, )
+_T41 = {0: (1, 2), 2: (0, 2)}
+_T42 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T43 = {4: (1, 2), 5: (0, 2)}
+_T44 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T45 = {1: (1, 3), 2: (0, 3)}
+_T46 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
+_T47 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T48 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_EI49 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_EV50 = (_din_types.FaultCode.ParsingError, _din_types.FaultCode.NoTLSRootCertificatAvailable, _din_types.FaultCode.UnknownError, )
+_EI51 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
+_EV52 = (_din_types.Value.bool, _din_types.Value.byte, _din_types.Value.short, _din_types.Value.int, _din_types.Value.physicalValue, _din_types.Value.string, )
+_EI53 = {'Contract': 0, 'ExternalPayment': 1}
+_EV54 = (_din_types.PaymentOption.Contract, _din_types.PaymentOption.ExternalPayment, )
+_EI55 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
+_EV56 = (_din_types.UnitSymbol.h, _din_types.UnitSymbol.m, _din_types.UnitSymbol.s, _din_types.UnitSymbol.A, _din_types.UnitSymbol.Ah, _din_types.UnitSymbol.V, _din_types.UnitSymbol.VA, _din_types.UnitSymbol.W, _din_types.UnitSymbol.W_s, _din_types.UnitSymbol.Wh, )
+_T57 = {1: (1, 3), 2: (0, 2)}
+_T58 = {1: (2, 3), 2: (1, 2)}
+_T59 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
+_T60 = {0: (1, 3), 1: (0, 3)}
+_T61 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
+_T62 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
+_T63 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T64 = {0: (1, 3), 1: (0, 2)}
+_T65 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T66 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_EI67 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
+_EV68 = (_din_types.EVSESupportedEnergyTransfer.AC_single_phase_core, _din_types.EVSESupportedEnergyTransfer.AC_three_phase_core, _din_types.EVSESupportedEnergyTransfer.DC_core, _din_types.EVSESupportedEnergyTransfer.DC_extended, _din_types.EVSESupportedEnergyTransfer.DC_combo_core, _din_types.EVSESupportedEnergyTransfer.DC_dual, _din_types.EVSESupportedEnergyTransfer.AC_core1p_DC_extended, _din_types.EVSESupportedEnergyTransfer.AC_single_DC_core, _din_types.EVSESupportedEnergyTransfer.AC_single_phase_three_phase_core_DC_extended, _din_types.EVSESupportedEnergyTransfer.AC_core3p_DC_extended, )
+_EI69 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_EV70 = (_din_types.ServiceCategory.EVCharging, _din_types.ServiceCategory.Internet, _din_types.ServiceCategory.ContractCertificate, _din_types.ServiceCategory.OtherCustom, )
+_T71 = {3: (1, 2), 4: (0, 1)}
+_T72 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T73 = {0: (16, 5), 1: (8, 4)}
 
 
-def _e_AC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+def _e_AC_EVChargeParameterType(acc, n, o):
     """Encode AC_EVChargeParameterType."""
     f = ""
     s = 0
@@ -127,9 +105,14 @@ def _e_AC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.departure_time
         if v is None: raise missing('DepartureTime')
         f = 'DepartureTime'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.e_amount
         if v is None: raise missing('EAmount')
@@ -168,62 +151,69 @@ def _e_AC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.AC_EVChargeParameter, _s0=_din_types.AC_EVChargeParameter.departure_time.__set__, _s1=_din_types.AC_EVChargeParameter.e_amount.__set__, _s2=_din_types.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_din_types.AC_EVChargeParameter.ev_max_current.__set__, _s4=_din_types.AC_EVChargeParameter.ev_min_current.__set__):
     """Decode AC_EVChargeParameterType."""
     f = ""
     try:
-        x_departure_time = None
-        x_e_amount = None
-        x_ev_max_voltage = None
-        x_ev_max_current = None
-        x_ev_min_current = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DepartureTime')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'DepartureTime'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_departure_time = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EAmount')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'DepartureTime')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         nxt = 1
         f = 'EAmount'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_e_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaxVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EAmount')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVMaxVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_max_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaxCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaxVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMaxCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_max_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaxCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVMinCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_min_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x4 = v
         nxt = -1
-        return _din_types.AC_EVChargeParameter(departure_time=x_departure_time, e_amount=x_e_amount, ev_max_voltage=x_ev_max_voltage, ev_max_current=x_ev_max_current, ev_min_current=x_ev_min_current), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_EVSEChargeParameterType(acc, n, o):
     """Encode AC_EVSEChargeParameterType."""
     f = ""
     s = 0
@@ -265,54 +255,56 @@ def _e_AC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.AC_EVSEChargeParameter, _s0=_din_types.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_din_types.AC_EVSEChargeParameter.evse_max_voltage.__set__, _s2=_din_types.AC_EVSEChargeParameter.evse_max_current.__set__, _s3=_din_types.AC_EVSEChargeParameter.evse_min_current.__set__):
     """Decode AC_EVSEChargeParameterType."""
     f = ""
     try:
-        x_ac_evse_status = None
-        x_evse_max_voltage = None
-        x_evse_max_current = None
-        x_evse_min_current = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AC_EVSEStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'AC_EVSEStatus'
-        v, p = _d_AC_EVSEStatusType(D, T, p)
-        x_ac_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaxVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'AC_EVSEStatus')
         p += 1
+        v, p = _d_AC_EVSEStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVSEMaxVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_max_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaxCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaxVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEMaxCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_max_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaxCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVSEMinCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_min_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x3 = v
         nxt = -1
-        return _din_types.AC_EVSEChargeParameter(ac_evse_status=x_ac_evse_status, evse_max_voltage=x_evse_max_voltage, evse_max_current=x_evse_max_current, evse_min_current=x_evse_min_current), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_EVSEStatusType(acc, n, o):
     """Encode AC_EVSEStatusType."""
     f = ""
     s = 0
@@ -320,30 +312,33 @@ def _e_AC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.power_switch_closed
         if v is None: raise missing('PowerSwitchClosed')
         f = 'PowerSwitchClosed'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 1
         v = o.rcd
         if v is None: raise missing('RCD')
         f = 'RCD'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 2
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 3
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI0, 2)
+        i = enum_index(v, _EI0)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 4
         acc <<= 1
         n += 1
@@ -354,54 +349,64 @@ def _e_AC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din_types.AC_EVSEStatus, _s0=_din_types.AC_EVSEStatus.power_switch_closed.__set__, _s1=_din_types.AC_EVSEStatus.rcd.__set__, _s2=_din_types.AC_EVSEStatus.notification_max_delay.__set__, _s3=_din_types.AC_EVSEStatus.evse_notification.__set__):
     """Decode AC_EVSEStatusType."""
     f = ""
     try:
-        x_power_switch_closed = None
-        x_rcd = None
-        x_notification_max_delay = None
-        x_evse_notification = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PowerSwitchClosed')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'PowerSwitchClosed'
-        v, p = r_el_bool(D, T, p)
-        x_power_switch_closed = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RCD')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'PowerSwitchClosed')
+        v = (x & 2) == 2
+        p += 4
+        x0 = v
         nxt = 1
         f = 'RCD'
-        v, p = r_el_bool(D, T, p)
-        x_rcd = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'RCD')
+        v = (x & 2) == 2
+        p += 4
+        x1 = v
         nxt = 2
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x2 = v
         nxt = 3
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV1, 2)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
+        v = _EV1[(x >> 1) & 3]
+        p += 5
+        x3 = v
         nxt = -1
-        return _din_types.AC_EVSEStatus(power_switch_closed=x_power_switch_closed, rcd=x_rcd, notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BodyBaseType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BodyBaseType(acc, n, o):
     """Encode BodyBaseType."""
     f = ""
     s = 0
@@ -415,22 +420,24 @@ def _e_BodyBaseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BodyBaseType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_din_msgdef.BodyBase):
     """Decode BodyBaseType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_msgdef.BodyBase(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BodyType(acc, n, o):
     """Encode BodyType."""
     f = ""
     s = 0
@@ -438,10 +445,11 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.body_element
         if v is not None:
             f = 'BodyElement'
-            acc <<= 6
-            n += 6
             raise abstract('BodyElement')
             s = 1
+            acc <<= 6
+            n += 6
+        if s == 1 and o.cable_check_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.cable_check_req
         if v is not None:
             f = 'CableCheckReq'
@@ -449,6 +457,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CableCheckReqType(acc, n, v)
             s = 1
+        if s == 1 and o.cable_check_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.cable_check_res
         if v is not None:
             f = 'CableCheckRes'
@@ -456,6 +465,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CableCheckResType(acc, n, v)
             s = 1
+        if s == 1 and o.certificate_installation_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.certificate_installation_req
         if v is not None:
             f = 'CertificateInstallationReq'
@@ -463,6 +473,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CertificateInstallationReqType(acc, n, v)
             s = 1
+        if s == 1 and o.certificate_installation_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.certificate_installation_res
         if v is not None:
             f = 'CertificateInstallationRes'
@@ -470,6 +481,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CertificateInstallationResType(acc, n, v)
             s = 1
+        if s == 1 and o.certificate_update_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.certificate_update_req
         if v is not None:
             f = 'CertificateUpdateReq'
@@ -477,6 +489,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CertificateUpdateReqType(acc, n, v)
             s = 1
+        if s == 1 and o.certificate_update_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.certificate_update_res
         if v is not None:
             f = 'CertificateUpdateRes'
@@ -484,6 +497,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CertificateUpdateResType(acc, n, v)
             s = 1
+        if s == 1 and o.charge_parameter_discovery_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.charge_parameter_discovery_req
         if v is not None:
             f = 'ChargeParameterDiscoveryReq'
@@ -491,6 +505,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ChargeParameterDiscoveryReqType(acc, n, v)
             s = 1
+        if s == 1 and o.charge_parameter_discovery_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.charge_parameter_discovery_res
         if v is not None:
             f = 'ChargeParameterDiscoveryRes'
@@ -498,6 +513,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ChargeParameterDiscoveryResType(acc, n, v)
             s = 1
+        if s == 1 and o.charging_status_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.charging_status_req
         if v is not None:
             f = 'ChargingStatusReq'
@@ -505,6 +521,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ChargingStatusReqType(acc, n, v)
             s = 1
+        if s == 1 and o.charging_status_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.charging_status_res
         if v is not None:
             f = 'ChargingStatusRes'
@@ -512,6 +529,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ChargingStatusResType(acc, n, v)
             s = 1
+        if s == 1 and o.contract_authentication_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.contract_authentication_req
         if v is not None:
             f = 'ContractAuthenticationReq'
@@ -519,6 +537,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ContractAuthenticationReqType(acc, n, v)
             s = 1
+        if s == 1 and o.contract_authentication_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.contract_authentication_res
         if v is not None:
             f = 'ContractAuthenticationRes'
@@ -526,6 +545,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ContractAuthenticationResType(acc, n, v)
             s = 1
+        if s == 1 and o.current_demand_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.current_demand_req
         if v is not None:
             f = 'CurrentDemandReq'
@@ -533,6 +553,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CurrentDemandReqType(acc, n, v)
             s = 1
+        if s == 1 and o.current_demand_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.current_demand_res
         if v is not None:
             f = 'CurrentDemandRes'
@@ -540,6 +561,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CurrentDemandResType(acc, n, v)
             s = 1
+        if s == 1 and o.metering_receipt_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.metering_receipt_req
         if v is not None:
             f = 'MeteringReceiptReq'
@@ -547,6 +569,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_MeteringReceiptReqType(acc, n, v)
             s = 1
+        if s == 1 and o.metering_receipt_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.metering_receipt_res
         if v is not None:
             f = 'MeteringReceiptRes'
@@ -554,6 +577,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_MeteringReceiptResType(acc, n, v)
             s = 1
+        if s == 1 and o.payment_details_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.payment_details_req
         if v is not None:
             f = 'PaymentDetailsReq'
@@ -561,6 +585,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PaymentDetailsReqType(acc, n, v)
             s = 1
+        if s == 1 and o.payment_details_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.payment_details_res
         if v is not None:
             f = 'PaymentDetailsRes'
@@ -568,6 +593,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PaymentDetailsResType(acc, n, v)
             s = 1
+        if s == 1 and o.power_delivery_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.power_delivery_req
         if v is not None:
             f = 'PowerDeliveryReq'
@@ -575,6 +601,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PowerDeliveryReqType(acc, n, v)
             s = 1
+        if s == 1 and o.power_delivery_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.power_delivery_res
         if v is not None:
             f = 'PowerDeliveryRes'
@@ -582,6 +609,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PowerDeliveryResType(acc, n, v)
             s = 1
+        if s == 1 and o.pre_charge_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.pre_charge_req
         if v is not None:
             f = 'PreChargeReq'
@@ -589,6 +617,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PreChargeReqType(acc, n, v)
             s = 1
+        if s == 1 and o.pre_charge_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.pre_charge_res
         if v is not None:
             f = 'PreChargeRes'
@@ -596,6 +625,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PreChargeResType(acc, n, v)
             s = 1
+        if s == 1 and o.service_detail_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_detail_req
         if v is not None:
             f = 'ServiceDetailReq'
@@ -603,6 +633,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServiceDetailReqType(acc, n, v)
             s = 1
+        if s == 1 and o.service_detail_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_detail_res
         if v is not None:
             f = 'ServiceDetailRes'
@@ -610,6 +641,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServiceDetailResType(acc, n, v)
             s = 1
+        if s == 1 and o.service_discovery_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_discovery_req
         if v is not None:
             f = 'ServiceDiscoveryReq'
@@ -617,6 +649,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServiceDiscoveryReqType(acc, n, v)
             s = 1
+        if s == 1 and o.service_discovery_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_discovery_res
         if v is not None:
             f = 'ServiceDiscoveryRes'
@@ -624,6 +657,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServiceDiscoveryResType(acc, n, v)
             s = 1
+        if s == 1 and o.service_payment_selection_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_payment_selection_req
         if v is not None:
             f = 'ServicePaymentSelectionReq'
@@ -631,6 +665,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServicePaymentSelectionReqType(acc, n, v)
             s = 1
+        if s == 1 and o.service_payment_selection_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_payment_selection_res
         if v is not None:
             f = 'ServicePaymentSelectionRes'
@@ -638,6 +673,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServicePaymentSelectionResType(acc, n, v)
             s = 1
+        if s == 1 and o.session_setup_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.session_setup_req
         if v is not None:
             f = 'SessionSetupReq'
@@ -645,6 +681,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_SessionSetupReqType(acc, n, v)
             s = 1
+        if s == 1 and o.session_setup_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.session_setup_res
         if v is not None:
             f = 'SessionSetupRes'
@@ -652,6 +689,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_SessionSetupResType(acc, n, v)
             s = 1
+        if s == 1 and o.session_stop_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.session_stop_req
         if v is not None:
             f = 'SessionStopReq'
@@ -659,6 +697,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_SessionStopType(acc, n, v)
             s = 1
+        if s == 1 and o.session_stop_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.session_stop_res
         if v is not None:
             f = 'SessionStopRes'
@@ -666,6 +705,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_SessionStopResType(acc, n, v)
             s = 1
+        if s == 1 and o.welding_detection_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.welding_detection_req
         if v is not None:
             f = 'WeldingDetectionReq'
@@ -673,6 +713,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_WeldingDetectionReqType(acc, n, v)
             s = 1
+        if s == 1 and o.welding_detection_res is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.welding_detection_res
         if v is not None:
             f = 'WeldingDetectionRes'
@@ -681,7 +722,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = _e_WeldingDetectionResType(acc, n, v)
             s = 1
         cw = _T2.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -691,45 +732,46 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BodyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BodyType(D, T, p, _new=_object_new, _C=_din_msgdef.Body, _s0=_din_msgdef.Body.body_element.__set__, _s1=_din_msgdef.Body.cable_check_req.__set__, _s2=_din_msgdef.Body.cable_check_res.__set__, _s3=_din_msgdef.Body.certificate_installation_req.__set__, _s4=_din_msgdef.Body.certificate_installation_res.__set__, _s5=_din_msgdef.Body.certificate_update_req.__set__, _s6=_din_msgdef.Body.certificate_update_res.__set__, _s7=_din_msgdef.Body.charge_parameter_discovery_req.__set__, _s8=_din_msgdef.Body.charge_parameter_discovery_res.__set__, _s9=_din_msgdef.Body.charging_status_req.__set__, _s10=_din_msgdef.Body.charging_status_res.__set__, _s11=_din_msgdef.Body.contract_authentication_req.__set__, _s12=_din_msgdef.Body.contract_authentication_res.__set__, _s13=_din_msgdef.Body.current_demand_req.__set__, _s14=_din_msgdef.Body.current_demand_res.__set__, _s15=_din_msgdef.Body.metering_receipt_req.__set__, _s16=_din_msgdef.Body.metering_receipt_res.__set__, _s17=_din_msgdef.Body.payment_details_req.__set__, _s18=_din_msgdef.Body.payment_details_res.__set__, _s19=_din_msgdef.Body.power_delivery_req.__set__, _s20=_din_msgdef.Body.power_delivery_res.__set__, _s21=_din_msgdef.Body.pre_charge_req.__set__, _s22=_din_msgdef.Body.pre_charge_res.__set__, _s23=_din_msgdef.Body.service_detail_req.__set__, _s24=_din_msgdef.Body.service_detail_res.__set__, _s25=_din_msgdef.Body.service_discovery_req.__set__, _s26=_din_msgdef.Body.service_discovery_res.__set__, _s27=_din_msgdef.Body.service_payment_selection_req.__set__, _s28=_din_msgdef.Body.service_payment_selection_res.__set__, _s29=_din_msgdef.Body.session_setup_req.__set__, _s30=_din_msgdef.Body.session_setup_res.__set__, _s31=_din_msgdef.Body.session_stop_req.__set__, _s32=_din_msgdef.Body.session_stop_res.__set__, _s33=_din_msgdef.Body.welding_detection_req.__set__, _s34=_din_msgdef.Body.welding_detection_res.__set__):
     """Decode BodyType."""
     f = ""
     try:
-        x_body_element = None
-        x_cable_check_req = None
-        x_cable_check_res = None
-        x_certificate_installation_req = None
-        x_certificate_installation_res = None
-        x_certificate_update_req = None
-        x_certificate_update_res = None
-        x_charge_parameter_discovery_req = None
-        x_charge_parameter_discovery_res = None
-        x_charging_status_req = None
-        x_charging_status_res = None
-        x_contract_authentication_req = None
-        x_contract_authentication_res = None
-        x_current_demand_req = None
-        x_current_demand_res = None
-        x_metering_receipt_req = None
-        x_metering_receipt_res = None
-        x_payment_details_req = None
-        x_payment_details_res = None
-        x_power_delivery_req = None
-        x_power_delivery_res = None
-        x_pre_charge_req = None
-        x_pre_charge_res = None
-        x_service_detail_req = None
-        x_service_detail_res = None
-        x_service_discovery_req = None
-        x_service_discovery_res = None
-        x_service_payment_selection_req = None
-        x_service_payment_selection_res = None
-        x_session_setup_req = None
-        x_session_setup_res = None
-        x_session_stop_req = None
-        x_session_stop_res = None
-        x_welding_detection_req = None
-        x_welding_detection_res = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
+        x14 = None
+        x15 = None
+        x16 = None
+        x17 = None
+        x18 = None
+        x19 = None
+        x20 = None
+        x21 = None
+        x22 = None
+        x23 = None
+        x24 = None
+        x25 = None
+        x26 = None
+        x27 = None
+        x28 = None
+        x29 = None
+        x30 = None
+        x31 = None
+        x32 = None
+        x33 = None
+        x34 = None
         c = (D >> (T - p - 6)) & 63
         if c >= 36: raise bad_event(c, 6, p, 'BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE')
         p += 6
@@ -737,291 +779,293 @@ def _d_BodyType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'BodyElement'
             raise DecodeError('element BodyElement has an abstract type', bit_offset=p)
-            x_body_element = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x0 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'CableCheckReq'
             v, p = _d_CableCheckReqType(D, T, p)
-            x_cable_check_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'CableCheckRes'
             v, p = _d_CableCheckResType(D, T, p)
-            x_cable_check_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'CertificateInstallationReq'
             v, p = _d_CertificateInstallationReqType(D, T, p)
-            x_certificate_installation_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'CertificateInstallationRes'
             v, p = _d_CertificateInstallationResType(D, T, p)
-            x_certificate_installation_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'CertificateUpdateReq'
             v, p = _d_CertificateUpdateReqType(D, T, p)
-            x_certificate_update_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'CertificateUpdateRes'
             v, p = _d_CertificateUpdateResType(D, T, p)
-            x_certificate_update_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 7:
             f = 'ChargeParameterDiscoveryReq'
             v, p = _d_ChargeParameterDiscoveryReqType(D, T, p)
-            x_charge_parameter_discovery_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 8:
             f = 'ChargeParameterDiscoveryRes'
             v, p = _d_ChargeParameterDiscoveryResType(D, T, p)
-            x_charge_parameter_discovery_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x8 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 9:
             f = 'ChargingStatusReq'
             v, p = _d_ChargingStatusReqType(D, T, p)
-            x_charging_status_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x9 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 10:
             f = 'ChargingStatusRes'
             v, p = _d_ChargingStatusResType(D, T, p)
-            x_charging_status_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x10 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 11:
             f = 'ContractAuthenticationReq'
             v, p = _d_ContractAuthenticationReqType(D, T, p)
-            x_contract_authentication_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x11 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 12:
             f = 'ContractAuthenticationRes'
             v, p = _d_ContractAuthenticationResType(D, T, p)
-            x_contract_authentication_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x12 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 13:
             f = 'CurrentDemandReq'
             v, p = _d_CurrentDemandReqType(D, T, p)
-            x_current_demand_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x13 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 14:
             f = 'CurrentDemandRes'
             v, p = _d_CurrentDemandResType(D, T, p)
-            x_current_demand_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x14 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 15:
             f = 'MeteringReceiptReq'
             v, p = _d_MeteringReceiptReqType(D, T, p)
-            x_metering_receipt_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x15 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 16:
             f = 'MeteringReceiptRes'
             v, p = _d_MeteringReceiptResType(D, T, p)
-            x_metering_receipt_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x16 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 17:
             f = 'PaymentDetailsReq'
             v, p = _d_PaymentDetailsReqType(D, T, p)
-            x_payment_details_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x17 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 18:
             f = 'PaymentDetailsRes'
             v, p = _d_PaymentDetailsResType(D, T, p)
-            x_payment_details_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x18 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 19:
             f = 'PowerDeliveryReq'
             v, p = _d_PowerDeliveryReqType(D, T, p)
-            x_power_delivery_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x19 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 20:
             f = 'PowerDeliveryRes'
             v, p = _d_PowerDeliveryResType(D, T, p)
-            x_power_delivery_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x20 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 21:
             f = 'PreChargeReq'
             v, p = _d_PreChargeReqType(D, T, p)
-            x_pre_charge_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x21 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 22:
             f = 'PreChargeRes'
             v, p = _d_PreChargeResType(D, T, p)
-            x_pre_charge_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x22 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 23:
             f = 'ServiceDetailReq'
             v, p = _d_ServiceDetailReqType(D, T, p)
-            x_service_detail_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x23 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 24:
             f = 'ServiceDetailRes'
             v, p = _d_ServiceDetailResType(D, T, p)
-            x_service_detail_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x24 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 25:
             f = 'ServiceDiscoveryReq'
             v, p = _d_ServiceDiscoveryReqType(D, T, p)
-            x_service_discovery_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x25 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 26:
             f = 'ServiceDiscoveryRes'
             v, p = _d_ServiceDiscoveryResType(D, T, p)
-            x_service_discovery_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x26 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 27:
             f = 'ServicePaymentSelectionReq'
             v, p = _d_ServicePaymentSelectionReqType(D, T, p)
-            x_service_payment_selection_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x27 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 28:
             f = 'ServicePaymentSelectionRes'
             v, p = _d_ServicePaymentSelectionResType(D, T, p)
-            x_service_payment_selection_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x28 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 29:
             f = 'SessionSetupReq'
             v, p = _d_SessionSetupReqType(D, T, p)
-            x_session_setup_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x29 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 30:
             f = 'SessionSetupRes'
             v, p = _d_SessionSetupResType(D, T, p)
-            x_session_setup_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x30 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 31:
             f = 'SessionStopReq'
             v, p = _d_SessionStopType(D, T, p)
-            x_session_stop_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x31 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 32:
             f = 'SessionStopRes'
             v, p = _d_SessionStopResType(D, T, p)
-            x_session_stop_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x32 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 33:
             f = 'WeldingDetectionReq'
             v, p = _d_WeldingDetectionReqType(D, T, p)
-            x_welding_detection_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x33 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 34:
             f = 'WeldingDetectionRes'
             v, p = _d_WeldingDetectionResType(D, T, p)
-            x_welding_detection_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x34 = v
             nxt = -1
-        return _din_msgdef.Body(body_element=x_body_element, cable_check_req=x_cable_check_req, cable_check_res=x_cable_check_res, certificate_installation_req=x_certificate_installation_req, certificate_installation_res=x_certificate_installation_res, certificate_update_req=x_certificate_update_req, certificate_update_res=x_certificate_update_res, charge_parameter_discovery_req=x_charge_parameter_discovery_req, charge_parameter_discovery_res=x_charge_parameter_discovery_res, charging_status_req=x_charging_status_req, charging_status_res=x_charging_status_res, contract_authentication_req=x_contract_authentication_req, contract_authentication_res=x_contract_authentication_res, current_demand_req=x_current_demand_req, current_demand_res=x_current_demand_res, metering_receipt_req=x_metering_receipt_req, metering_receipt_res=x_metering_receipt_res, payment_details_req=x_payment_details_req, payment_details_res=x_payment_details_res, power_delivery_req=x_power_delivery_req, power_delivery_res=x_power_delivery_res, pre_charge_req=x_pre_charge_req, pre_charge_res=x_pre_charge_res, service_detail_req=x_service_detail_req, service_detail_res=x_service_detail_res, service_discovery_req=x_service_discovery_req, service_discovery_res=x_service_discovery_res, service_payment_selection_req=x_service_payment_selection_req, service_payment_selection_res=x_service_payment_selection_res, session_setup_req=x_session_setup_req, session_setup_res=x_session_setup_res, session_stop_req=x_session_stop_req, session_stop_res=x_session_stop_res, welding_detection_req=x_welding_detection_req, welding_detection_res=x_welding_detection_res), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        _s14(o, x14)
+        _s15(o, x15)
+        _s16(o, x16)
+        _s17(o, x17)
+        _s18(o, x18)
+        _s19(o, x19)
+        _s20(o, x20)
+        _s21(o, x21)
+        _s22(o, x22)
+        _s23(o, x23)
+        _s24(o, x24)
+        _s25(o, x25)
+        _s26(o, x26)
+        _s27(o, x27)
+        _s28(o, x28)
+        _s29(o, x29)
+        _s30(o, x30)
+        _s31(o, x31)
+        _s32(o, x32)
+        _s33(o, x33)
+        _s34(o, x34)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CableCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CableCheckReqType(acc, n, o):
     """Encode CableCheckReqType."""
     f = ""
     s = 0
@@ -1042,30 +1086,32 @@ def _e_CableCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CableCheckReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_din_body.CableCheckReq, _s0=_din_body.CableCheckReq.dc_ev_status.__set__):
     """Decode CableCheckReqType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = -1
-        return _din_body.CableCheckReq(dc_ev_status=x_dc_ev_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CableCheckResType(acc, n, o):
     """Encode CableCheckResType."""
     f = ""
     s = 0
@@ -1073,9 +1119,9 @@ def _e_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.dc_evse_status
         if v is None: raise missing('DC_EVSEStatus')
@@ -1087,9 +1133,9 @@ def _e_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 1)
+        i = enum_index(v, _EI5)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 3
         acc <<= 1
         n += 1
@@ -1100,46 +1146,50 @@ def _e_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CableCheckResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_din_body.CableCheckRes, _s0=_din_body.CableCheckRes.response_code.__set__, _s1=_din_body.CableCheckRes.dc_evse_status.__set__, _s2=_din_body.CableCheckRes.evse_processing.__set__):
     """Decode CableCheckResType."""
     f = ""
     try:
-        x_response_code = None
-        x_dc_evse_status = None
-        x_evse_processing = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV6, 1)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEProcessing')
+        v = _EV6[(x >> 1) & 1]
+        p += 4
+        x2 = v
         nxt = -1
-        return _din_body.CableCheckRes(response_code=x_response_code, dc_evse_status=x_dc_evse_status, evse_processing=x_evse_processing), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CanonicalizationMethodType(acc, n, o):
     """Encode CanonicalizationMethodType."""
     f = ""
     s = 0
@@ -1151,7 +1201,8 @@ def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CanonicalizationMethodType(D, T, p):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
@@ -1162,7 +1213,8 @@ def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateChainType(acc, n, o):
     """Encode CertificateChainType."""
     f = ""
     s = 0
@@ -1182,7 +1234,7 @@ def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = _e_SubCertificatesType(acc, n, v)
             s = 2
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1192,19 +1244,19 @@ def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_din_types.CertificateChain, _s0=_din_types.CertificateChain.certificate.__set__, _s1=_din_types.CertificateChain.sub_certificates.__set__):
     """Decode CertificateChainType."""
     f = ""
     try:
-        x_certificate = None
-        x_sub_certificates = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Certificate')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Certificate'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Certificate')
+        p += 1
         v, p = r_el_bin(D, T, p, None, None, 1200, 4)
-        x_certificate = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
         p += 2
@@ -1212,19 +1264,22 @@ def _d_CertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'SubCertificates'
             v, p = _d_SubCertificatesType(D, T, p)
-            x_sub_certificates = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _din_types.CertificateChain(certificate=x_certificate, sub_certificates=x_sub_certificates), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateInstallationReqType(acc, n, o):
     """Encode CertificateInstallationReqType."""
     f = ""
     s = 0
@@ -1240,7 +1295,7 @@ def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, in
         if v is None: raise missing('OEMProvisioningCert')
         f = 'OEMProvisioningCert'
         cw = _T8.get(s)
-        if cw is None: raise not_allowed('OEMProvisioningCert', '@Id, OEMProvisioningCert | OEMProvisioningCert', s)
+        if cw is None: raise not_allowed('OEMProvisioningCert', '@Id, OEMProvisioningCert | OEMProvisioningCert')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, 1200, 4, 8)
@@ -1268,14 +1323,15 @@ def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateInstallationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_din_body.CertificateInstallationReq, _s0=_din_body.CertificateInstallationReq.id.__set__, _s1=_din_body.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_din_body.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__, _s3=_din_body.CertificateInstallationReq.dh_params.__set__):
     """Decode CertificateInstallationReqType."""
     f = ""
     try:
-        x_id = None
-        x_oem_provisioning_cert = None
-        x_list_of_root_certificate_i_ds = None
-        x_dh_params = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, OEMProvisioningCert')
         p += 2
@@ -1283,40 +1339,42 @@ def _d_CertificateInstallationReqType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'OEMProvisioningCert')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'OEMProvisioningCert'
         v, p = r_el_bin(D, T, p, None, None, 1200, 4)
-        x_oem_provisioning_cert = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ListOfRootCertificateIDs')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'ListOfRootCertificateIDs'
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
-        x_list_of_root_certificate_i_ds = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DHParams')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'DHParams'
-        v, p = r_el_bin(D, T, p, None, None, 256, 4)
-        x_dh_params = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHParams')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 256, 4)
+        x3 = v
         nxt = -1
-        return _din_body.CertificateInstallationReq(id=x_id, oem_provisioning_cert=x_oem_provisioning_cert, list_of_root_certificate_i_ds=x_list_of_root_certificate_i_ds, dh_params=x_dh_params), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateInstallationResType(acc, n, o):
     """Encode CertificateInstallationResType."""
     f = ""
     s = 0
@@ -1331,9 +1389,9 @@ def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 2
         v = o.contract_signature_cert_chain
         if v is None: raise missing('ContractSignatureCertChain')
@@ -1372,70 +1430,73 @@ def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateInstallationResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_din_body.CertificateInstallationRes, _s0=_din_body.CertificateInstallationRes.id.__set__, _s1=_din_body.CertificateInstallationRes.response_code.__set__, _s2=_din_body.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_din_body.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_din_body.CertificateInstallationRes.dh_params.__set__, _s5=_din_body.CertificateInstallationRes.contract_id.__set__):
     """Decode CertificateInstallationResType."""
     f = ""
     try:
-        x_id = None
-        x_response_code = None
-        x_contract_signature_cert_chain = None
-        x_contract_signature_encrypted_private_key = None
-        x_dh_params = None
-        x_contract_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureCertChain')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x1 = v
         nxt = 2
         f = 'ContractSignatureCertChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_contract_signature_cert_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureEncryptedPrivateKey')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'ContractSignatureEncryptedPrivateKey'
-        v, p = r_el_bin(D, T, p, None, None, 128, 4)
-        x_contract_signature_encrypted_private_key = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DHParams')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureEncryptedPrivateKey')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 128, 4)
+        x3 = v
         nxt = 4
         f = 'DHParams'
-        v, p = r_el_bin(D, T, p, None, None, 256, 4)
-        x_dh_params = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHParams')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 256, 4)
+        x4 = v
         nxt = 5
         f = 'ContractID'
-        v, p = r_el_str(D, T, p, None, None, 24, 4)
-        x_contract_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 24, 4)
+        x5 = v
         nxt = -1
-        return _din_body.CertificateInstallationRes(id=x_id, response_code=x_response_code, contract_signature_cert_chain=x_contract_signature_cert_chain, contract_signature_encrypted_private_key=x_contract_signature_encrypted_private_key, dh_params=x_dh_params, contract_id=x_contract_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateUpdateReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateUpdateReqType(acc, n, o):
     """Encode CertificateUpdateReqType."""
     f = ""
     s = 0
@@ -1451,7 +1512,7 @@ def _e_CertificateUpdateReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('ContractSignatureCertChain')
         f = 'ContractSignatureCertChain'
         cw = _T8.get(s)
-        if cw is None: raise not_allowed('ContractSignatureCertChain', '@Id, ContractSignatureCertChain | ContractSignatureCertChain', s)
+        if cw is None: raise not_allowed('ContractSignatureCertChain', '@Id, ContractSignatureCertChain | ContractSignatureCertChain')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_CertificateChainType(acc, n, v)
@@ -1486,15 +1547,16 @@ def _e_CertificateUpdateReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateUpdateReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_din_body.CertificateUpdateReq, _s0=_din_body.CertificateUpdateReq.id.__set__, _s1=_din_body.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_din_body.CertificateUpdateReq.contract_id.__set__, _s3=_din_body.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__, _s4=_din_body.CertificateUpdateReq.dh_params.__set__):
     """Decode CertificateUpdateReqType."""
     f = ""
     try:
-        x_id = None
-        x_contract_signature_cert_chain = None
-        x_contract_id = None
-        x_list_of_root_certificate_i_ds = None
-        x_dh_params = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, ContractSignatureCertChain')
         p += 2
@@ -1502,47 +1564,49 @@ def _d_CertificateUpdateReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureCertChain')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ContractSignatureCertChain'
         v, p = _d_CertificateChainType(D, T, p)
-        x_contract_signature_cert_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractID')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'ContractID'
-        v, p = r_el_str(D, T, p, None, None, 24, 4)
-        x_contract_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ListOfRootCertificateIDs')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 24, 4)
+        x2 = v
         nxt = 3
         f = 'ListOfRootCertificateIDs'
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
-        x_list_of_root_certificate_i_ds = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DHParams')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'DHParams'
-        v, p = r_el_bin(D, T, p, None, None, 256, 4)
-        x_dh_params = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHParams')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 256, 4)
+        x4 = v
         nxt = -1
-        return _din_body.CertificateUpdateReq(id=x_id, contract_signature_cert_chain=x_contract_signature_cert_chain, contract_id=x_contract_id, list_of_root_certificate_i_ds=x_list_of_root_certificate_i_ds, dh_params=x_dh_params), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateUpdateResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateUpdateResType(acc, n, o):
     """Encode CertificateUpdateResType."""
     f = ""
     s = 0
@@ -1557,9 +1621,9 @@ def _e_CertificateUpdateResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 2
         v = o.contract_signature_cert_chain
         if v is None: raise missing('ContractSignatureCertChain')
@@ -1592,9 +1656,17 @@ def _e_CertificateUpdateResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.retry_counter
         if v is None: raise missing('RetryCounter')
         f = 'RetryCounter'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 7
         acc <<= 1
         n += 1
@@ -1605,78 +1677,87 @@ def _e_CertificateUpdateResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateUpdateResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_din_body.CertificateUpdateRes, _s0=_din_body.CertificateUpdateRes.id.__set__, _s1=_din_body.CertificateUpdateRes.response_code.__set__, _s2=_din_body.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_din_body.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_din_body.CertificateUpdateRes.dh_params.__set__, _s5=_din_body.CertificateUpdateRes.contract_id.__set__, _s6=_din_body.CertificateUpdateRes.retry_counter.__set__):
     """Decode CertificateUpdateResType."""
     f = ""
     try:
-        x_id = None
-        x_response_code = None
-        x_contract_signature_cert_chain = None
-        x_contract_signature_encrypted_private_key = None
-        x_dh_params = None
-        x_contract_id = None
-        x_retry_counter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureCertChain')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x1 = v
         nxt = 2
         f = 'ContractSignatureCertChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_contract_signature_cert_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureEncryptedPrivateKey')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'ContractSignatureEncryptedPrivateKey'
-        v, p = r_el_bin(D, T, p, None, None, 128, 4)
-        x_contract_signature_encrypted_private_key = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DHParams')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureEncryptedPrivateKey')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 128, 4)
+        x3 = v
         nxt = 4
         f = 'DHParams'
-        v, p = r_el_bin(D, T, p, None, None, 256, 4)
-        x_dh_params = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHParams')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 256, 4)
+        x4 = v
         nxt = 5
         f = 'ContractID'
-        v, p = r_el_str(D, T, p, None, None, 24, 4)
-        x_contract_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RetryCounter')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 24, 4)
+        x5 = v
         nxt = 6
         f = 'RetryCounter'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_retry_counter = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'RetryCounter')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x6 = v
         nxt = -1
-        return _din_body.CertificateUpdateRes(id=x_id, response_code=x_response_code, contract_signature_cert_chain=x_contract_signature_cert_chain, contract_signature_encrypted_private_key=x_contract_signature_encrypted_private_key, dh_params=x_dh_params, contract_id=x_contract_id, retry_counter=x_retry_counter), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -1684,9 +1765,9 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_requested_energy_transfer_type
         if v is None: raise missing('EVRequestedEnergyTransferType')
         f = 'EVRequestedEnergyTransferType'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI9, 3)
+        i = enum_index(v, _EI9)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 1
         v = o.ac_ev_charge_parameter
         if v is not None:
@@ -1695,6 +1776,7 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
             n += 2
             acc, n = _e_AC_EVChargeParameterType(acc, n, v)
             s = 2
+        if s == 2 and o.dc_ev_charge_parameter is not None: raise only_one('AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
         v = o.dc_ev_charge_parameter
         if v is not None:
             f = 'DC_EVChargeParameter'
@@ -1702,17 +1784,17 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
             n += 2
             acc, n = _e_DC_EVChargeParameterType(acc, n, v)
             s = 2
+        if s == 2 and o.ev_charge_parameter is not None: raise only_one('AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
         v = o.ev_charge_parameter
         if v is not None:
             f = 'EVChargeParameter'
-            acc = (acc << 2) | 2
-            n += 2
             raise abstract('EVChargeParameter')
             s = 2
-        cw = _T11.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+            acc = (acc << 2) | 2
+            n += 2
+        if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -1720,21 +1802,22 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_din_body.ChargeParameterDiscoveryReq, _s0=_din_body.ChargeParameterDiscoveryReq.ev_requested_energy_transfer_type.__set__, _s1=_din_body.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s2=_din_body.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s3=_din_body.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_ev_requested_energy_transfer_type = None
-        x_ac_ev_charge_parameter = None
-        x_dc_ev_charge_parameter = None
-        x_ev_charge_parameter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVRequestedEnergyTransferType')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'EVRequestedEnergyTransferType'
-        v, p = r_el_enum(D, T, p, _EV10, 3)
-        x_ev_requested_energy_transfer_type = v
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'EVRequestedEnergyTransferType')
+        v = _EV10[(x >> 1) & 7]
+        p += 6
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
         p += 2
@@ -1742,35 +1825,38 @@ def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 1:
             f = 'AC_EVChargeParameter'
             v, p = _d_AC_EVChargeParameterType(D, T, p)
-            x_ac_ev_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'DC_EVChargeParameter'
             v, p = _d_DC_EVChargeParameterType(D, T, p)
-            x_dc_ev_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'EVChargeParameter'
             raise DecodeError('element EVChargeParameter has an abstract type', bit_offset=p)
-            x_ev_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _din_body.ChargeParameterDiscoveryReq(ev_requested_energy_transfer_type=x_ev_requested_energy_transfer_type, ac_ev_charge_parameter=x_ac_ev_charge_parameter, dc_ev_charge_parameter=x_dc_ev_charge_parameter, ev_charge_parameter=x_ev_charge_parameter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -1778,16 +1864,16 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 1)
+        i = enum_index(v, _EI5)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 2
         v = o.sa_schedule_list
         if v is not None:
@@ -1796,44 +1882,43 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
             n += 2
             acc, n = _e_SAScheduleListType(acc, n, v)
             s = 3
+        if s == 3 and o.sa_schedules is not None: raise only_one('SAScheduleList, SASchedules')
         v = o.sa_schedules
         if v is not None:
             f = 'SASchedules'
-            acc = (acc << 2) | 1
-            n += 2
             raise abstract('SASchedules')
             s = 3
+            acc = (acc << 2) | 1
+            n += 2
         v = o.ac_evse_charge_parameter
         if v is not None:
             f = 'AC_EVSEChargeParameter'
-            cw = _T12.get(s)
-            if cw is None: raise not_allowed('AC_EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 3: raise not_allowed('AC_EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules')
+            acc <<= 2
+            n += 2
             acc, n = _e_AC_EVSEChargeParameterType(acc, n, v)
             s = 4
+        if s == 4 and o.dc_evse_charge_parameter is not None: raise only_one('AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
         v = o.dc_evse_charge_parameter
         if v is not None:
             f = 'DC_EVSEChargeParameter'
-            cw = _T13.get(s)
-            if cw is None: raise not_allowed('DC_EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 3: raise not_allowed('DC_EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = _e_DC_EVSEChargeParameterType(acc, n, v)
             s = 4
+        if s == 4 and o.evse_charge_parameter is not None: raise only_one('AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
         v = o.evse_charge_parameter
         if v is not None:
             f = 'EVSEChargeParameter'
-            cw = _T14.get(s)
-            if cw is None: raise not_allowed('EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 3: raise not_allowed('EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules')
             raise abstract('EVSEChargeParameter')
             s = 4
-        cw = _T15.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | EE | SAScheduleList, SASchedules', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+            acc = (acc << 2) | 2
+            n += 2
+        if s != 4: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | EE | SAScheduleList, SASchedules')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -1841,31 +1926,32 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_din_body.ChargeParameterDiscoveryRes, _s0=_din_body.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_din_body.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_din_body.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_din_body.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_din_body.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_din_body.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_din_body.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_response_code = None
-        x_evse_processing = None
-        x_sa_schedule_list = None
-        x_sa_schedules = None
-        x_ac_evse_charge_parameter = None
-        x_dc_evse_charge_parameter = None
-        x_evse_charge_parameter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV6, 1)
-        x_evse_processing = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEProcessing')
+        v = _EV6[(x >> 1) & 1]
+        p += 4
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SAScheduleList, SASchedules')
         p += 2
@@ -1873,7 +1959,7 @@ def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 2:
             f = 'SAScheduleList'
             v, p = _d_SAScheduleListType(D, T, p)
-            x_sa_schedule_list = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
             p += 2
@@ -1881,7 +1967,7 @@ def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 3:
             f = 'SASchedules'
             raise DecodeError('element SASchedules has an abstract type', bit_offset=p)
-            x_sa_schedules = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
             p += 2
@@ -1889,35 +1975,41 @@ def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 4:
             f = 'AC_EVSEChargeParameter'
             v, p = _d_AC_EVSEChargeParameterType(D, T, p)
-            x_ac_evse_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'DC_EVSEChargeParameter'
             v, p = _d_DC_EVSEChargeParameterType(D, T, p)
-            x_dc_evse_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'EVSEChargeParameter'
             raise DecodeError('element EVSEChargeParameter has an abstract type', bit_offset=p)
-            x_evse_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _din_body.ChargeParameterDiscoveryRes(response_code=x_response_code, evse_processing=x_evse_processing, sa_schedule_list=x_sa_schedule_list, sa_schedules=x_sa_schedules, ac_evse_charge_parameter=x_ac_evse_charge_parameter, dc_evse_charge_parameter=x_dc_evse_charge_parameter, evse_charge_parameter=x_evse_charge_parameter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargingProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargingProfileType(acc, n, o):
     """Encode ChargingProfileType."""
     f = ""
     s = 0
@@ -1925,16 +2017,24 @@ def _e_ChargingProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sa_schedule_tuple_id
         if v is None: raise missing('SAScheduleTupleID')
         f = 'SAScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'SAIDType [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 1
         items = o.profile_entry
         cnt = len(items)
         if cnt == 0: raise missing('ProfileEntry')
         if cnt:
-            f = 'ProfileEntry'
             for i, v in enumerate(items):
+                f = 'ProfileEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -1952,41 +2052,50 @@ def _e_ChargingProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargingProfileType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_din_types.ChargingProfile, _s0=_din_types.ChargingProfile.sa_schedule_tuple_id.__set__, _s1=_din_types.ChargingProfile.profile_entry.__set__):
     """Decode ChargingProfileType."""
     f = ""
     try:
-        x_sa_schedule_tuple_id = None
-        x_profile_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTupleID')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'SAScheduleTupleID'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_sa_schedule_tuple_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ProfileEntry')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'SAScheduleTupleID')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'ProfileEntry'
             v, p = _d_ProfileEntryType(D, T, p)
-            x_profile_entry.append(v)
-            k = len(x_profile_entry)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.ChargingProfile(sa_schedule_tuple_id=x_sa_schedule_tuple_id, profile_entry=tuple(x_profile_entry)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargingStatusReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargingStatusReqType(acc, n, o):
     """Encode ChargingStatusReqType."""
     f = ""
     s = 0
@@ -2000,22 +2109,24 @@ def _e_ChargingStatusReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargingStatusReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_din_body.ChargingStatusReq):
     """Decode ChargingStatusReqType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_body.ChargingStatusReq(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargingStatusResType(acc, n, o):
     """Encode ChargingStatusResType."""
     f = ""
     s = 0
@@ -2023,9 +2134,9 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.evse_id
         if v is None: raise missing('EVSEID')
@@ -2037,9 +2148,17 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sa_schedule_tuple_id
         if v is None: raise missing('SAScheduleTupleID')
         f = 'SAScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'SAIDType [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 3
         v = o.evse_max_current
         if v is not None:
@@ -2051,8 +2170,8 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_info
         if v is not None:
             f = 'MeterInfo'
-            cw = _T16.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEMaxCurrent, MeterInfo, ReceiptRequired | MeterInfo, ReceiptRequired', s)
+            cw = _T11.get(s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEMaxCurrent, MeterInfo, ReceiptRequired | MeterInfo, ReceiptRequired')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -2060,11 +2179,12 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.receipt_required
         if v is None: raise missing('ReceiptRequired')
         f = 'ReceiptRequired'
-        cw = _T17.get(s)
-        if cw is None: raise not_allowed('ReceiptRequired', 'EVSEMaxCurrent, MeterInfo, ReceiptRequired | MeterInfo, ReceiptRequired | ReceiptRequired', s)
+        cw = _T12.get(s)
+        if cw is None: raise not_allowed('ReceiptRequired', 'EVSEMaxCurrent, MeterInfo, ReceiptRequired | MeterInfo, ReceiptRequired | ReceiptRequired')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 6
         v = o.ac_evse_status
         if v is None: raise missing('AC_EVSEStatus')
@@ -2082,38 +2202,43 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargingStatusResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din_body.ChargingStatusRes, _s0=_din_body.ChargingStatusRes.response_code.__set__, _s1=_din_body.ChargingStatusRes.evse_id.__set__, _s2=_din_body.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_din_body.ChargingStatusRes.evse_max_current.__set__, _s4=_din_body.ChargingStatusRes.meter_info.__set__, _s5=_din_body.ChargingStatusRes.receipt_required.__set__, _s6=_din_body.ChargingStatusRes.ac_evse_status.__set__):
     """Decode ChargingStatusResType."""
     f = ""
     try:
-        x_response_code = None
-        x_evse_id = None
-        x_sa_schedule_tuple_id = None
-        x_evse_max_current = None
-        x_meter_info = None
-        x_receipt_required = None
-        x_ac_evse_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEID')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'EVSEID'
-        v, p = r_el_bin(D, T, p, None, None, 32, 4)
-        x_evse_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTupleID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 32, 4)
+        x1 = v
         nxt = 2
         f = 'SAScheduleTupleID'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_sa_schedule_tuple_id = v
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'SAScheduleTupleID')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired')
         p += 2
@@ -2121,7 +2246,7 @@ def _d_ChargingStatusResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'EVSEMaxCurrent'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_max_current = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired')
             p += 2
@@ -2129,33 +2254,42 @@ def _d_ChargingStatusResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ReceiptRequired')
-            p += 1
+            x4 = v
             nxt = 5
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ReceiptRequired'
-        v, p = r_el_bool(D, T, p)
-        x_receipt_required = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'ReceiptRequired')
+        v = (x & 2) == 2
+        p += 3
+        x5 = v
         nxt = 6
         f = 'AC_EVSEStatus'
-        v, p = _d_AC_EVSEStatusType(D, T, p)
-        x_ac_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'AC_EVSEStatus')
         p += 1
+        v, p = _d_AC_EVSEStatusType(D, T, p)
+        x6 = v
         nxt = -1
-        return _din_body.ChargingStatusRes(response_code=x_response_code, evse_id=x_evse_id, sa_schedule_tuple_id=x_sa_schedule_tuple_id, evse_max_current=x_evse_max_current, meter_info=x_meter_info, receipt_required=x_receipt_required, ac_evse_status=x_ac_evse_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ConsumptionCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ConsumptionCostType(acc, n, o):
     """Encode ConsumptionCostType."""
     f = ""
     s = 0
@@ -2163,15 +2297,20 @@ def _e_ConsumptionCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.start_value
         if v is None: raise missing('startValue')
         f = 'startValue'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         items = o.cost
         cnt = len(items)
         if cnt:
-            f = 'Cost'
             for i, v in enumerate(items):
+                f = 'Cost'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -2189,19 +2328,24 @@ def _e_ConsumptionCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ConsumptionCostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_din_types.ConsumptionCost, _s0=_din_types.ConsumptionCost.start_value.__set__, _s1=_din_types.ConsumptionCost.cost.__set__):
     """Decode ConsumptionCostType."""
     f = ""
     try:
-        x_start_value = None
-        x_cost = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'startValue')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'startValue'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_start_value = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'startValue')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
         p += 2
@@ -2209,21 +2353,25 @@ def _d_ConsumptionCostType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 1:
             f = 'Cost'
             v, p = _d_CostType(D, T, p)
-            x_cost.append(v)
-            k = len(x_cost)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.ConsumptionCost(start_value=x_start_value, cost=tuple(x_cost)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ContractAuthenticationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ContractAuthenticationReqType(acc, n, o):
     """Encode ContractAuthenticationReqType."""
     f = ""
     s = 0
@@ -2238,14 +2386,14 @@ def _e_ContractAuthenticationReqType(acc: int, n: int, o: Any) -> tuple[int, int
         v = o.gen_challenge
         if v is not None:
             f = 'GenChallenge'
-            cw = _T18.get(s)
-            if cw is None: raise not_allowed('GenChallenge', '@Id, GenChallenge, EE | GenChallenge, EE', s)
+            cw = _T13.get(s)
+            if cw is None: raise not_allowed('GenChallenge', '@Id, GenChallenge, EE | GenChallenge, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_str(acc, n, v, None, None, None, 4, 8)
             s = 2
-        cw = _T19.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Id, GenChallenge, EE | EE | GenChallenge, EE', s)
+        cw = _T14.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Id, GenChallenge, EE | EE | GenChallenge, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2255,12 +2403,13 @@ def _e_ContractAuthenticationReqType(acc: int, n: int, o: Any) -> tuple[int, int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ContractAuthenticationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ContractAuthenticationReqType(D, T, p, _new=_object_new, _C=_din_body.ContractAuthenticationReq, _s0=_din_body.ContractAuthenticationReq.id.__set__, _s1=_din_body.ContractAuthenticationReq.gen_challenge.__set__):
     """Decode ContractAuthenticationReqType."""
     f = ""
     try:
-        x_id = None
-        x_gen_challenge = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE')
         p += 2
@@ -2268,7 +2417,7 @@ def _d_ContractAuthenticationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE')
             p += 2
@@ -2276,19 +2425,22 @@ def _d_ContractAuthenticationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'GenChallenge'
             v, p = r_el_str(D, T, p, None, None, None, 4)
-            x_gen_challenge = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _din_body.ContractAuthenticationReq(id=x_id, gen_challenge=x_gen_challenge), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ContractAuthenticationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ContractAuthenticationResType(acc, n, o):
     """Encode ContractAuthenticationResType."""
     f = ""
     s = 0
@@ -2296,16 +2448,16 @@ def _e_ContractAuthenticationResType(acc: int, n: int, o: Any) -> tuple[int, int
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 1)
+        i = enum_index(v, _EI5)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 2
         acc <<= 1
         n += 1
@@ -2316,38 +2468,42 @@ def _e_ContractAuthenticationResType(acc: int, n: int, o: Any) -> tuple[int, int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ContractAuthenticationResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ContractAuthenticationResType(D, T, p, _new=_object_new, _C=_din_body.ContractAuthenticationRes, _s0=_din_body.ContractAuthenticationRes.response_code.__set__, _s1=_din_body.ContractAuthenticationRes.evse_processing.__set__):
     """Decode ContractAuthenticationResType."""
     f = ""
     try:
-        x_response_code = None
-        x_evse_processing = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV6, 1)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEProcessing')
+        v = _EV6[(x >> 1) & 1]
+        p += 4
+        x1 = v
         nxt = -1
-        return _din_body.ContractAuthenticationRes(response_code=x_response_code, evse_processing=x_evse_processing), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CostType(acc, n, o):
     """Encode CostType."""
     f = ""
     s = 0
@@ -2355,26 +2511,31 @@ def _e_CostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.cost_kind
         if v is None: raise missing('costKind')
         f = 'costKind'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI20, 2)
+        i = enum_index(v, _EI15)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 1
         v = o.amount
         if v is None: raise missing('amount')
         f = 'amount'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.amount_multiplier
         if v is not None:
             f = 'amountMultiplier'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_nbit(acc, n, v, -3, 3, 3)
+            if v.__class__ is not int or v < -3 or v > 3: raise bad_value(v, 'unitMultiplierType [-3..3]')
+            acc = (acc << 7) | ((v - -3) << 1)
+            n += 7
             s = 3
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | amountMultiplier, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | amountMultiplier, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2384,47 +2545,60 @@ def _e_CostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CostType(D, T, p, _new=_object_new, _C=_din_types.Cost, _s0=_din_types.Cost.cost_kind.__set__, _s1=_din_types.Cost.amount.__set__, _s2=_din_types.Cost.amount_multiplier.__set__):
     """Decode CostType."""
     f = ""
     try:
-        x_cost_kind = None
-        x_amount = None
-        x_amount_multiplier = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'costKind')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'costKind'
-        v, p = r_el_enum(D, T, p, _EV21, 2)
-        x_cost_kind = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'amount')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'costKind')
+        v = _EV16[(x >> 1) & 3]
+        p += 5
+        x0 = v
         nxt = 1
         f = 'amount'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_amount = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'amount')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'amountMultiplier'
-            v, p = r_el_nbit(D, T, p, -3, 3, 3)
-            x_amount_multiplier = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 5)) & 31
+            if x & 17: raise fused_error(x, 17, 5, p, 'amountMultiplier')
+            v = ((x >> 1) & 7) + -3
+            if v > 3: raise out_of_range(v, -3, 3, p)
+            p += 5
+            x2 = v
             nxt = -1
-        return _din_types.Cost(cost_kind=x_cost_kind, amount=x_amount, amount_multiplier=x_amount_multiplier), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CurrentDemandReqType(acc, n, o):
     """Encode CurrentDemandReqType."""
     f = ""
     s = 0
@@ -2453,8 +2627,8 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_maximum_current_limit
         if v is not None:
             f = 'EVMaximumCurrentLimit'
-            cw = _T23.get(s)
-            if cw is None: raise not_allowed('EVMaximumCurrentLimit', 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', s)
+            cw = _T18.get(s)
+            if cw is None: raise not_allowed('EVMaximumCurrentLimit', 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2462,8 +2636,8 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_maximum_power_limit
         if v is not None:
             f = 'EVMaximumPowerLimit'
-            cw = _T24.get(s)
-            if cw is None: raise not_allowed('EVMaximumPowerLimit', 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', s)
+            cw = _T19.get(s)
+            if cw is None: raise not_allowed('EVMaximumPowerLimit', 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2471,20 +2645,22 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.bulk_charging_complete
         if v is not None:
             f = 'BulkChargingComplete'
-            cw = _T25.get(s)
-            if cw is None: raise not_allowed('BulkChargingComplete', 'BulkChargingComplete, ChargingComplete | EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', s)
+            cw = _T20.get(s)
+            if cw is None: raise not_allowed('BulkChargingComplete', 'BulkChargingComplete, ChargingComplete | EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 6
         v = o.charging_complete
         if v is None: raise missing('ChargingComplete')
         f = 'ChargingComplete'
-        cw = _T26.get(s)
-        if cw is None: raise not_allowed('ChargingComplete', 'BulkChargingComplete, ChargingComplete | ChargingComplete | EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', s)
+        cw = _T21.get(s)
+        if cw is None: raise not_allowed('ChargingComplete', 'BulkChargingComplete, ChargingComplete | ChargingComplete | EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 7
         v = o.remaining_time_to_full_so_c
         if v is not None:
@@ -2496,8 +2672,8 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.remaining_time_to_bulk_so_c
         if v is not None:
             f = 'RemainingTimeToBulkSoC'
-            cw = _T27.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToBulkSoC', 'RemainingTimeToBulkSoC, EVTargetVoltage | RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage', s)
+            cw = _T22.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToBulkSoC', 'RemainingTimeToBulkSoC, EVTargetVoltage | RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2505,8 +2681,8 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_target_voltage
         if v is None: raise missing('EVTargetVoltage')
         f = 'EVTargetVoltage'
-        cw = _T28.get(s)
-        if cw is None: raise not_allowed('EVTargetVoltage', 'EVTargetVoltage | RemainingTimeToBulkSoC, EVTargetVoltage | RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage', s)
+        cw = _T23.get(s)
+        if cw is None: raise not_allowed('EVTargetVoltage', 'EVTargetVoltage | RemainingTimeToBulkSoC, EVTargetVoltage | RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2520,34 +2696,33 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din_body.CurrentDemandReq, _s0=_din_body.CurrentDemandReq.dc_ev_status.__set__, _s1=_din_body.CurrentDemandReq.ev_target_current.__set__, _s2=_din_body.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_din_body.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_din_body.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_din_body.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_din_body.CurrentDemandReq.charging_complete.__set__, _s7=_din_body.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_din_body.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_din_body.CurrentDemandReq.ev_target_voltage.__set__):
     """Decode CurrentDemandReqType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        x_ev_target_current = None
-        x_ev_maximum_voltage_limit = None
-        x_ev_maximum_current_limit = None
-        x_ev_maximum_power_limit = None
-        x_bulk_charging_complete = None
-        x_charging_complete = None
-        x_remaining_time_to_full_so_c = None
-        x_remaining_time_to_bulk_so_c = None
-        x_ev_target_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVTargetCurrent'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetCurrent')
+        p += 1
         v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_target_current = v
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
         p += 3
@@ -2555,7 +2730,7 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVMaximumVoltageLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_maximum_voltage_limit = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             p += 3
@@ -2563,7 +2738,7 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'EVMaximumCurrentLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_maximum_current_limit = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             p += 2
@@ -2571,22 +2746,27 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'EVMaximumPowerLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_maximum_power_limit = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
             f = 'BulkChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_bulk_charging_complete = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ChargingComplete')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'BulkChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ChargingComplete'
-        v, p = r_el_bool(D, T, p)
-        x_charging_complete = v
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+        v = (x & 2) == 2
+        p += 3
+        x6 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
         p += 2
@@ -2594,7 +2774,7 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 7:
             f = 'RemainingTimeToFullSoC'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_remaining_time_to_full_so_c = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage')
             p += 2
@@ -2602,26 +2782,36 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'RemainingTimeToBulkSoC'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_remaining_time_to_bulk_so_c = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetVoltage')
-            p += 1
+            x8 = v
             nxt = 9
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetVoltage'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_target_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x9 = v
         nxt = -1
-        return _din_body.CurrentDemandReq(dc_ev_status=x_dc_ev_status, ev_target_current=x_ev_target_current, ev_maximum_voltage_limit=x_ev_maximum_voltage_limit, ev_maximum_current_limit=x_ev_maximum_current_limit, ev_maximum_power_limit=x_ev_maximum_power_limit, bulk_charging_complete=x_bulk_charging_complete, charging_complete=x_charging_complete, remaining_time_to_full_so_c=x_remaining_time_to_full_so_c, remaining_time_to_bulk_so_c=x_remaining_time_to_bulk_so_c, ev_target_voltage=x_ev_target_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CurrentDemandResType(acc, n, o):
     """Encode CurrentDemandResType."""
     f = ""
     s = 0
@@ -2629,9 +2819,9 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.dc_evse_status
         if v is None: raise missing('DC_EVSEStatus')
@@ -2657,23 +2847,20 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_current_limit_achieved
         if v is None: raise missing('EVSECurrentLimitAchieved')
         f = 'EVSECurrentLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 5
         v = o.evse_voltage_limit_achieved
         if v is None: raise missing('EVSEVoltageLimitAchieved')
         f = 'EVSEVoltageLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 6
         v = o.evse_power_limit_achieved
         if v is None: raise missing('EVSEPowerLimitAchieved')
         f = 'EVSEPowerLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 7
         v = o.evse_maximum_voltage_limit
         if v is not None:
@@ -2685,8 +2872,8 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_maximum_current_limit
         if v is not None:
             f = 'EVSEMaximumCurrentLimit'
-            cw = _T29.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumCurrentLimit', 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE', s)
+            cw = _T24.get(s)
+            if cw is None: raise not_allowed('EVSEMaximumCurrentLimit', 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2694,14 +2881,14 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_maximum_power_limit
         if v is not None:
             f = 'EVSEMaximumPowerLimit'
-            cw = _T30.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumPowerLimit', 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE | EVSEMaximumPowerLimit, EE | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE', s)
+            cw = _T25.get(s)
+            if cw is None: raise not_allowed('EVSEMaximumPowerLimit', 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE | EVSEMaximumPowerLimit, EE | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
             s = 10
-        cw = _T31.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE | EVSEMaximumPowerLimit, EE | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE', s)
+        cw = _T26.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE | EVSEMaximumPowerLimit, EE | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2711,69 +2898,67 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din_body.CurrentDemandRes, _s0=_din_body.CurrentDemandRes.response_code.__set__, _s1=_din_body.CurrentDemandRes.dc_evse_status.__set__, _s2=_din_body.CurrentDemandRes.evse_present_voltage.__set__, _s3=_din_body.CurrentDemandRes.evse_present_current.__set__, _s4=_din_body.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_din_body.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_din_body.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_din_body.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_din_body.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_din_body.CurrentDemandRes.evse_maximum_power_limit.__set__):
     """Decode CurrentDemandResType."""
     f = ""
     try:
-        x_response_code = None
-        x_dc_evse_status = None
-        x_evse_present_voltage = None
-        x_evse_present_current = None
-        x_evse_current_limit_achieved = None
-        x_evse_voltage_limit_achieved = None
-        x_evse_power_limit_achieved = None
-        x_evse_maximum_voltage_limit = None
-        x_evse_maximum_current_limit = None
-        x_evse_maximum_power_limit = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVSEPresentCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_present_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSECurrentLimitAchieved')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVSECurrentLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_current_limit_achieved = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEVoltageLimitAchieved')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSECurrentLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x4 = v
         nxt = 5
         f = 'EVSEVoltageLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_voltage_limit_achieved = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPowerLimitAchieved')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEVoltageLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x5 = v
         nxt = 6
         f = 'EVSEPowerLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_power_limit_achieved = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEPowerLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x6 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
         p += 3
@@ -2781,7 +2966,7 @@ def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 7:
             f = 'EVSEMaximumVoltageLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_maximum_voltage_limit = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
             p += 2
@@ -2789,7 +2974,7 @@ def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'EVSEMaximumCurrentLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_maximum_current_limit = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EE')
             p += 2
@@ -2797,19 +2982,30 @@ def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 9:
             f = 'EVSEMaximumPowerLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_maximum_power_limit = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x9 = v
             nxt = -1
-        return _din_body.CurrentDemandRes(response_code=x_response_code, dc_evse_status=x_dc_evse_status, evse_present_voltage=x_evse_present_voltage, evse_present_current=x_evse_present_current, evse_current_limit_achieved=x_evse_current_limit_achieved, evse_voltage_limit_achieved=x_evse_voltage_limit_achieved, evse_power_limit_achieved=x_evse_power_limit_achieved, evse_maximum_voltage_limit=x_evse_maximum_voltage_limit, evse_maximum_current_limit=x_evse_maximum_current_limit, evse_maximum_power_limit=x_evse_maximum_power_limit), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVChargeParameterType(acc, n, o):
     """Encode DC_EVChargeParameterType."""
     f = ""
     s = 0
@@ -2838,8 +3034,8 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_maximum_voltage_limit
         if v is None: raise missing('EVMaximumVoltageLimit')
         f = 'EVMaximumVoltageLimit'
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('EVMaximumVoltageLimit', 'EVMaximumPowerLimit, EVMaximumVoltageLimit | EVMaximumVoltageLimit', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('EVMaximumVoltageLimit', 'EVMaximumPowerLimit, EVMaximumVoltageLimit | EVMaximumVoltageLimit')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2854,8 +3050,8 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_energy_request
         if v is not None:
             f = 'EVEnergyRequest'
-            cw = _T32.get(s)
-            if cw is None: raise not_allowed('EVEnergyRequest', 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE', s)
+            cw = _T27.get(s)
+            if cw is None: raise not_allowed('EVEnergyRequest', 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2863,23 +3059,27 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.full_soc
         if v is not None:
             f = 'FullSOC'
-            cw = _T33.get(s)
-            if cw is None: raise not_allowed('FullSOC', 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE', s)
+            cw = _T28.get(s)
+            if cw is None: raise not_allowed('FullSOC', 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 7
         v = o.bulk_soc
         if v is not None:
             f = 'BulkSOC'
-            cw = _T34.get(s)
-            if cw is None: raise not_allowed('BulkSOC', 'BulkSOC, EE | EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE', s)
+            cw = _T29.get(s)
+            if cw is None: raise not_allowed('BulkSOC', 'BulkSOC, EE | EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 8
-        cw = _T35.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BulkSOC, EE | EE | EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE', s)
+        cw = _T30.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BulkSOC, EE | EE | EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2889,32 +3089,31 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.DC_EVChargeParameter, _s0=_din_types.DC_EVChargeParameter.dc_ev_status.__set__, _s1=_din_types.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s2=_din_types.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s3=_din_types.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s4=_din_types.DC_EVChargeParameter.ev_energy_capacity.__set__, _s5=_din_types.DC_EVChargeParameter.ev_energy_request.__set__, _s6=_din_types.DC_EVChargeParameter.full_soc.__set__, _s7=_din_types.DC_EVChargeParameter.bulk_soc.__set__):
     """Decode DC_EVChargeParameterType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        x_ev_maximum_current_limit = None
-        x_ev_maximum_power_limit = None
-        x_ev_maximum_voltage_limit = None
-        x_ev_energy_capacity = None
-        x_ev_energy_request = None
-        x_full_soc = None
-        x_bulk_soc = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumCurrentLimit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVMaximumCurrentLimit'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumCurrentLimit')
+        p += 1
         v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_maximum_current_limit = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit')
         p += 2
@@ -2922,14 +3121,13 @@ def _d_DC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVMaximumPowerLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_maximum_power_limit = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMaximumVoltageLimit')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMaximumVoltageLimit'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_maximum_voltage_limit = v
+        x3 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE')
         p += 3
@@ -2937,7 +3135,7 @@ def _d_DC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'EVEnergyCapacity'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_energy_capacity = v
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE')
             p += 3
@@ -2945,35 +3143,52 @@ def _d_DC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'EVEnergyRequest'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_energy_request = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE')
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'FullSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_full_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'FullSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE')
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'BulkSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_bulk_soc = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'BulkSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x7 = v
             nxt = -1
-        return _din_types.DC_EVChargeParameter(dc_ev_status=x_dc_ev_status, ev_maximum_current_limit=x_ev_maximum_current_limit, ev_maximum_power_limit=x_ev_maximum_power_limit, ev_maximum_voltage_limit=x_ev_maximum_voltage_limit, ev_energy_capacity=x_ev_energy_capacity, ev_energy_request=x_ev_energy_request, full_soc=x_full_soc, bulk_soc=x_bulk_soc), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVPowerDeliveryParameterType(acc, n, o):
     """Encode DC_EVPowerDeliveryParameterType."""
     f = ""
     s = 0
@@ -2988,18 +3203,18 @@ def _e_DC_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.bulk_charging_complete
         if v is not None:
             f = 'BulkChargingComplete'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 5) | (w_bool(v) << 1)
+            n += 5
             s = 2
         v = o.charging_complete
         if v is None: raise missing('ChargingComplete')
         f = 'ChargingComplete'
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('ChargingComplete', 'BulkChargingComplete, ChargingComplete | ChargingComplete', s)
+        if cw is None: raise not_allowed('ChargingComplete', 'BulkChargingComplete, ChargingComplete | ChargingComplete')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         acc <<= 1
         n += 1
@@ -3010,47 +3225,56 @@ def _e_DC_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVPowerDeliveryParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din_types.DC_EVPowerDeliveryParameter, _s0=_din_types.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_din_types.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_din_types.DC_EVPowerDeliveryParameter.charging_complete.__set__):
     """Decode DC_EVPowerDeliveryParameterType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        x_bulk_charging_complete = None
-        x_charging_complete = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'DC_EVStatus'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
+        p += 1
         v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'BulkChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_bulk_charging_complete = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ChargingComplete')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'BulkChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ChargingComplete'
-        v, p = r_el_bool(D, T, p)
-        x_charging_complete = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = -1
-        return _din_types.DC_EVPowerDeliveryParameter(dc_ev_status=x_dc_ev_status, bulk_charging_complete=x_bulk_charging_complete, charging_complete=x_charging_complete), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVSEChargeParameterType(acc, n, o):
     """Encode DC_EVSEChargeParameterType."""
     f = ""
     s = 0
@@ -3079,8 +3303,8 @@ def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_maximum_voltage_limit
         if v is None: raise missing('EVSEMaximumVoltageLimit')
         f = 'EVSEMaximumVoltageLimit'
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('EVSEMaximumVoltageLimit', 'EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit | EVSEMaximumVoltageLimit', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('EVSEMaximumVoltageLimit', 'EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit | EVSEMaximumVoltageLimit')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PhysicalValueType(acc, n, v)
@@ -3109,8 +3333,8 @@ def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_peak_current_ripple
         if v is None: raise missing('EVSEPeakCurrentRipple')
         f = 'EVSEPeakCurrentRipple'
-        cw = _T36.get(s)
-        if cw is None: raise not_allowed('EVSEPeakCurrentRipple', 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple | EVSEPeakCurrentRipple', s)
+        cw = _T31.get(s)
+        if cw is None: raise not_allowed('EVSEPeakCurrentRipple', 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple | EVSEPeakCurrentRipple')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PhysicalValueType(acc, n, v)
@@ -3122,8 +3346,8 @@ def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_PhysicalValueType(acc, n, v)
             s = 9
-        cw = _T37.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEEnergyToBeDelivered, EE', s)
+        cw = _T32.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEEnergyToBeDelivered, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3133,33 +3357,32 @@ def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.DC_EVSEChargeParameter, _s0=_din_types.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_din_types.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_din_types.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_din_types.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_din_types.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_din_types.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_din_types.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_din_types.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_din_types.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
     """Decode DC_EVSEChargeParameterType."""
     f = ""
     try:
-        x_dc_evse_status = None
-        x_evse_maximum_current_limit = None
-        x_evse_maximum_power_limit = None
-        x_evse_maximum_voltage_limit = None
-        x_evse_minimum_current_limit = None
-        x_evse_minimum_voltage_limit = None
-        x_evse_current_regulation_tolerance = None
-        x_evse_peak_current_ripple = None
-        x_evse_energy_to_be_delivered = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
         nxt = 0
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumCurrentLimit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVSEMaximumCurrentLimit'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumCurrentLimit')
+        p += 1
         v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_maximum_current_limit = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit')
         p += 2
@@ -3167,28 +3390,25 @@ def _d_DC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEMaximumPowerLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_maximum_power_limit = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumVoltageLimit')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEMaximumVoltageLimit'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_maximum_voltage_limit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumCurrentLimit')
-        p += 1
+        x3 = v
         nxt = 4
         f = 'EVSEMinimumCurrentLimit'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_minimum_current_limit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumVoltageLimit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumCurrentLimit')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVSEMinimumVoltageLimit'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltageLimit')
+        p += 1
         v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_minimum_voltage_limit = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple')
         p += 2
@@ -3196,14 +3416,13 @@ def _d_DC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 6:
             f = 'EVSECurrentRegulationTolerance'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_current_regulation_tolerance = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEPeakCurrentRipple')
-            p += 1
+            x6 = v
             nxt = 7
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEPeakCurrentRipple'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_peak_current_ripple = v
+        x7 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE')
         p += 2
@@ -3211,19 +3430,29 @@ def _d_DC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'EVSEEnergyToBeDelivered'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_energy_to_be_delivered = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x8 = v
             nxt = -1
-        return _din_types.DC_EVSEChargeParameter(dc_evse_status=x_dc_evse_status, evse_maximum_current_limit=x_evse_maximum_current_limit, evse_maximum_power_limit=x_evse_maximum_power_limit, evse_maximum_voltage_limit=x_evse_maximum_voltage_limit, evse_minimum_current_limit=x_evse_minimum_current_limit, evse_minimum_voltage_limit=x_evse_minimum_voltage_limit, evse_current_regulation_tolerance=x_evse_current_regulation_tolerance, evse_peak_current_ripple=x_evse_peak_current_ripple, evse_energy_to_be_delivered=x_evse_energy_to_be_delivered), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVSEStatusType(acc, n, o):
     """Encode DC_EVSEStatusType."""
     f = ""
     s = 0
@@ -3231,32 +3460,39 @@ def _e_DC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_isolation_status
         if v is not None:
             f = 'EVSEIsolationStatus'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_enum(acc, n, v, _EI38, 2)
+            i = enum_index(v, _EI33)
+            acc = (acc << 6) | (i << 1)
+            n += 6
             s = 1
         v = o.evse_status_code
         if v is None: raise missing('EVSEStatusCode')
         f = 'EVSEStatusCode'
         cw = _T8.get(s)
-        if cw is None: raise not_allowed('EVSEStatusCode', 'EVSEIsolationStatus, EVSEStatusCode | EVSEStatusCode', s)
+        if cw is None: raise not_allowed('EVSEStatusCode', 'EVSEIsolationStatus, EVSEStatusCode | EVSEStatusCode')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI40, 4)
+        i = enum_index(v, _EI35)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 2
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 3
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI0, 2)
+        i = enum_index(v, _EI0)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 4
         acc <<= 1
         n += 1
@@ -3267,55 +3503,70 @@ def _e_DC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din_types.DC_EVSEStatus, _s0=_din_types.DC_EVSEStatus.evse_isolation_status.__set__, _s1=_din_types.DC_EVSEStatus.evse_status_code.__set__, _s2=_din_types.DC_EVSEStatus.notification_max_delay.__set__, _s3=_din_types.DC_EVSEStatus.evse_notification.__set__):
     """Decode DC_EVSEStatusType."""
     f = ""
     try:
-        x_evse_isolation_status = None
-        x_evse_status_code = None
-        x_notification_max_delay = None
-        x_evse_notification = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'EVSEIsolationStatus'
-            v, p = r_el_enum(D, T, p, _EV39, 2)
-            x_evse_isolation_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEStatusCode')
-            p += 1
+            x = (D >> (T - p - 4)) & 15
+            if x & 9: raise fused_error(x, 9, 4, p, 'EVSEIsolationStatus')
+            v = _EV34[(x >> 1) & 3]
+            p += 4
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEStatusCode'
-        v, p = r_el_enum(D, T, p, _EV41, 4)
-        x_evse_status_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 33: raise fused_error(x, 33, 6, p, 'EVSEStatusCode')
+        v = _EV36[(x >> 1) & 15]
+        p += 6
+        x1 = v
         nxt = 2
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x2 = v
         nxt = 3
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV1, 2)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
+        v = _EV1[(x >> 1) & 3]
+        p += 5
+        x3 = v
         nxt = -1
-        return _din_types.DC_EVSEStatus(evse_isolation_status=x_evse_isolation_status, evse_status_code=x_evse_status_code, notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVStatusType(acc, n, o):
     """Encode DC_EVStatusType."""
     f = ""
     s = 0
@@ -3323,41 +3574,42 @@ def _e_DC_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_ready
         if v is None: raise missing('EVReady')
         f = 'EVReady'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 1
         v = o.ev_cabin_conditioning
         if v is not None:
             f = 'EVCabinConditioning'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 5) | (w_bool(v) << 1)
+            n += 5
             s = 2
         v = o.evress_conditioning
         if v is not None:
             f = 'EVRESSConditioning'
-            cw = _T42.get(s)
-            if cw is None: raise not_allowed('EVRESSConditioning', 'EVCabinConditioning, EVRESSConditioning, EVErrorCode | EVRESSConditioning, EVErrorCode', s)
+            cw = _T37.get(s)
+            if cw is None: raise not_allowed('EVRESSConditioning', 'EVCabinConditioning, EVRESSConditioning, EVErrorCode | EVRESSConditioning, EVErrorCode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 3
         v = o.ev_error_code
         if v is None: raise missing('EVErrorCode')
         f = 'EVErrorCode'
-        cw = _T45.get(s)
-        if cw is None: raise not_allowed('EVErrorCode', 'EVCabinConditioning, EVRESSConditioning, EVErrorCode | EVErrorCode | EVRESSConditioning, EVErrorCode', s)
+        cw = _T38.get(s)
+        if cw is None: raise not_allowed('EVErrorCode', 'EVCabinConditioning, EVRESSConditioning, EVErrorCode | EVErrorCode | EVRESSConditioning, EVErrorCode')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI43, 4)
+        i = enum_index(v, _EI39)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 4
         v = o.evresssoc
         if v is None: raise missing('EVRESSSOC')
         f = 'EVRESSSOC'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+        if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+        acc = (acc << 10) | ((v - 0) << 1)
+        n += 10
         s = 5
         acc <<= 1
         n += 1
@@ -3368,64 +3620,80 @@ def _e_DC_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_din_types.DC_EVStatus, _s0=_din_types.DC_EVStatus.ev_ready.__set__, _s1=_din_types.DC_EVStatus.ev_cabin_conditioning.__set__, _s2=_din_types.DC_EVStatus.evress_conditioning.__set__, _s3=_din_types.DC_EVStatus.ev_error_code.__set__, _s4=_din_types.DC_EVStatus.evresssoc.__set__):
     """Decode DC_EVStatusType."""
     f = ""
     try:
-        x_ev_ready = None
-        x_ev_cabin_conditioning = None
-        x_evress_conditioning = None
-        x_ev_error_code = None
-        x_evresssoc = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVReady')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'EVReady'
-        v, p = r_el_bool(D, T, p)
-        x_ev_ready = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVReady')
+        v = (x & 2) == 2
+        p += 4
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVCabinConditioning, EVRESSConditioning, EVErrorCode')
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'EVCabinConditioning'
-            v, p = r_el_bool(D, T, p)
-            x_ev_cabin_conditioning = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'EVCabinConditioning')
+            v = (x & 2) == 2
+            p += 3
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVRESSConditioning, EVErrorCode')
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVRESSConditioning'
-            v, p = r_el_bool(D, T, p)
-            x_evress_conditioning = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVErrorCode')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'EVRESSConditioning')
+            v = (x & 2) == 2
+            p += 3
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVErrorCode'
-        v, p = r_el_enum(D, T, p, _EV44, 4)
-        x_ev_error_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVRESSSOC')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 33: raise fused_error(x, 33, 6, p, 'EVErrorCode')
+        v = _EV40[(x >> 1) & 15]
+        p += 6
+        x3 = v
         nxt = 4
         f = 'EVRESSSOC'
-        v, p = r_el_nbit(D, T, p, 0, 100, 7)
-        x_evresssoc = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 10)) & 1023
+        if x & 769: raise fused_error(x, 769, 10, p, 'EVRESSSOC')
+        v = (x >> 1) & 127
+        if v > 100: raise out_of_range(v, 0, 100, p)
+        p += 10
+        x4 = v
         nxt = -1
-        return _din_types.DC_EVStatus(ev_ready=x_ev_ready, ev_cabin_conditioning=x_ev_cabin_conditioning, evress_conditioning=x_evress_conditioning, ev_error_code=x_ev_error_code, evresssoc=x_evresssoc), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DSAKeyValueType(acc, n, o):
     """Encode DSAKeyValueType."""
     f = ""
     s = 0
@@ -3440,17 +3708,16 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.q
         if v is not None:
             f = 'Q'
-            cw = _T46.get(s)
-            if cw is None: raise not_allowed('Q', 'P, G, Y | Q', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('Q', 'P, G, Y | Q')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 2
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T47.get(s)
-            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q', s)
+            cw = _T41.get(s)
+            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3458,8 +3725,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T48.get(s)
-        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y', s)
+        cw = _T42.get(s)
+        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3474,8 +3741,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3483,14 +3750,13 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pgen_counter
         if v is not None:
             f = 'PgenCounter'
-            cw = _T50.get(s)
-            if cw is None: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 6: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T51.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE', s)
+        cw = _T44.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3500,17 +3766,18 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
-        x_p = None
-        x_q = None
-        x_g = None
-        x_y = None
-        x_j = None
-        x_seed = None
-        x_pgen_counter = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
         p += 2
@@ -3518,15 +3785,14 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'P'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_p = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Q')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'Q'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_q = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
             p += 2
@@ -3534,14 +3800,13 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'G'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_g = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Y')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Y'
         v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_y = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
         p += 2
@@ -3549,7 +3814,7 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'J'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_j = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
             p += 2
@@ -3557,27 +3822,34 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'Seed'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_seed = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PgenCounter')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'PgenCounter'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_pgen_counter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _xmldsig.DSAKeyValue(p=x_p, q=x_q, g=x_g, y=x_y, j=x_j, seed=x_seed, pgen_counter=x_pgen_counter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DigestMethodType(acc, n, o):
     """Encode DigestMethodType."""
     f = ""
     s = 0
@@ -3589,7 +3861,8 @@ def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DigestMethodType(D, T, p):
     """Decode DigestMethodType."""
     f = ""
     try:
@@ -3600,7 +3873,8 @@ def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVChargeParameterType(acc, n, o):
     """Encode EVChargeParameterType."""
     f = ""
     s = 0
@@ -3614,22 +3888,24 @@ def _e_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.EVChargeParameter):
     """Decode EVChargeParameterType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_types.EVChargeParameter(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPowerDeliveryParameterType(acc, n, o):
     """Encode EVPowerDeliveryParameterType."""
     f = ""
     s = 0
@@ -3643,22 +3919,24 @@ def _e_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPowerDeliveryParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din_types.EVPowerDeliveryParameter):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_types.EVPowerDeliveryParameter(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEChargeParameterType(acc, n, o):
     """Encode EVSEChargeParameterType."""
     f = ""
     s = 0
@@ -3672,22 +3950,24 @@ def _e_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.EVSEChargeParameter):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_types.EVSEChargeParameter(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEStatusType(acc, n, o):
     """Encode EVSEStatusType."""
     f = ""
     s = 0
@@ -3701,22 +3981,24 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_din_types.EVSEStatus):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_types.EVSEStatus(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVStatusType(acc, n, o):
     """Encode EVStatusType."""
     f = ""
     s = 0
@@ -3730,22 +4012,24 @@ def _e_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVStatusType(D, T, p, _new=_object_new, _C=_din_types.EVStatus):
     """Decode EVStatusType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_types.EVStatus(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EntryType(acc, n, o):
     """Encode EntryType."""
     f = ""
     s = 0
@@ -3757,17 +4041,17 @@ def _e_EntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_RelativeTimeIntervalType(acc, n, v)
             s = 1
+        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            acc = (acc << 2) | 1
-            n += 2
             raise abstract('TimeInterval')
             s = 1
-        cw = _T46.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RelativeTimeInterval, TimeInterval', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+            acc = (acc << 2) | 1
+            n += 2
+        if s != 1: raise not_allowed('end of element (a required element is missing)', 'EE | RelativeTimeInterval, TimeInterval')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -3775,12 +4059,13 @@ def _e_EntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EntryType(D, T, p, _new=_object_new, _C=_din_types.Entry, _s0=_din_types.Entry.relative_time_interval.__set__, _s1=_din_types.Entry.time_interval.__set__):
     """Decode EntryType."""
     f = ""
     try:
-        x_relative_time_interval = None
-        x_time_interval = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
         p += 2
@@ -3788,27 +4073,29 @@ def _d_EntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'RelativeTimeInterval'
             v, p = _d_RelativeTimeIntervalType(D, T, p)
-            x_relative_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x0 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'TimeInterval'
             raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _din_types.Entry(relative_time_interval=x_relative_time_interval, time_interval=x_time_interval), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_IntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_IntervalType(acc, n, o):
     """Encode IntervalType."""
     f = ""
     s = 0
@@ -3822,22 +4109,24 @@ def _e_IntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_IntervalType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_IntervalType(D, T, p, _new=_object_new, _C=_din_types.Interval):
     """Decode IntervalType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_types.Interval(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyInfoType(acc, n, o):
     """Encode KeyInfoType."""
     f = ""
     s = 0
@@ -3849,7 +4138,8 @@ def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyInfoType(D, T, p):
     """Decode KeyInfoType."""
     f = ""
     try:
@@ -3860,7 +4150,8 @@ def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyValueType(acc, n, o):
     """Encode KeyValueType."""
     f = ""
     s = 0
@@ -3872,7 +4163,8 @@ def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyValueType(D, T, p):
     """Decode KeyValueType."""
     f = ""
     try:
@@ -3883,7 +4175,8 @@ def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ListOfRootCertificateIDsType(acc, n, o):
     """Encode ListOfRootCertificateIDsType."""
     f = ""
     s = 0
@@ -3892,8 +4185,8 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
         cnt = len(items)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
-            f = 'RootCertificateID'
             for i, v in enumerate(items):
+                f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -3911,33 +4204,36 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ListOfRootCertificateIDsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_din_types.ListOfRootCertificateIDs, _s0=_din_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
-        x_root_certificate_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RootCertificateID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'RootCertificateID'
             v, p = r_el_str(D, T, p, None, None, 40, 4)
-            x_root_certificate_id.append(v)
-            k = len(x_root_certificate_id)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.ListOfRootCertificateIDs(root_certificate_id=tuple(x_root_certificate_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ManifestType(acc, n, o):
     """Encode ManifestType."""
     f = ""
     s = 0
@@ -3953,11 +4249,11 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     cw = _T8.get(s)
-                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference', s)
+                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -3974,12 +4270,13 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
-        x_id = None
-        x_reference = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
         p += 2
@@ -3987,29 +4284,32 @@ def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Reference')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Manifest(id=x_id, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MessageHeaderType(acc, n, o):
     """Encode MessageHeaderType."""
     f = ""
     s = 0
@@ -4031,14 +4331,14 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.signature
         if v is not None:
             f = 'Signature'
-            cw = _T42.get(s)
-            if cw is None: raise not_allowed('Signature', 'Notification, Signature, EE | Signature, EE', s)
+            cw = _T37.get(s)
+            if cw is None: raise not_allowed('Signature', 'Notification, Signature, EE | Signature, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T45.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Notification, Signature, EE | Signature, EE', s)
+        cw = _T38.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Notification, Signature, EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4048,20 +4348,20 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_din_header.MessageHeader, _s0=_din_header.MessageHeader.session_id.__set__, _s1=_din_header.MessageHeader.notification.__set__, _s2=_din_header.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x_session_id = None
-        x_notification = None
-        x_signature = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SessionID'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
+        p += 1
         v, p = r_el_bin(D, T, p, None, None, 8, 4)
-        x_session_id = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE')
         p += 2
@@ -4069,7 +4369,7 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'Notification'
             v, p = _d_NotificationType(D, T, p)
-            x_notification = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
             p += 2
@@ -4077,19 +4377,23 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Signature'
             v, p = _d_SignatureType(D, T, p)
-            x_signature = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _din_header.MessageHeader(session_id=x_session_id, notification=x_notification, signature=x_signature), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeterInfoType(acc, n, o):
     """Encode MeterInfoType."""
     f = ""
     s = 0
@@ -4111,8 +4415,8 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sig_meter_reading
         if v is not None:
             f = 'SigMeterReading'
-            cw = _T52.get(s)
-            if cw is None: raise not_allowed('SigMeterReading', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE', s)
+            cw = _T45.get(s)
+            if cw is None: raise not_allowed('SigMeterReading', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, 32, 4, 8)
@@ -4120,23 +4424,39 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T53.get(s)
-            if cw is None: raise not_allowed('MeterStatus', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE', s)
+            cw = _T46.get(s)
+            if cw is None: raise not_allowed('MeterStatus', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'meterStatusType [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 4
         v = o.t_meter
         if v is not None:
             f = 'TMeter'
-            cw = _T54.get(s)
-            if cw is None: raise not_allowed('TMeter', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE | TMeter, EE', s)
+            cw = _T47.get(s)
+            if cw is None: raise not_allowed('TMeter', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE | TMeter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -9223372036854775808, 9223372036854775807)
+            if v.__class__ is not int or v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(v, 'long [-9223372036854775808..9223372036854775807]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 5
-        cw = _T55.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE | TMeter, EE', s)
+        cw = _T48.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE | TMeter, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4146,22 +4466,22 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din_types.MeterInfo, _s0=_din_types.MeterInfo.meter_id.__set__, _s1=_din_types.MeterInfo.meter_reading.__set__, _s2=_din_types.MeterInfo.sig_meter_reading.__set__, _s3=_din_types.MeterInfo.meter_status.__set__, _s4=_din_types.MeterInfo.t_meter.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x_meter_id = None
-        x_meter_reading = None
-        x_sig_meter_reading = None
-        x_meter_status = None
-        x_t_meter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MeterID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'MeterID'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
+        p += 1
         v, p = r_el_str(D, T, p, None, None, 32, 4)
-        x_meter_id = v
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE')
         p += 3
@@ -4169,7 +4489,7 @@ def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'MeterReading'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_meter_reading = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
             p += 3
@@ -4177,35 +4497,55 @@ def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SigMeterReading'
             v, p = r_el_bin(D, T, p, None, None, 32, 4)
-            x_sig_meter_reading = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE')
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'MeterStatus'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_meter_status = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'TMeter'
-            v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
-            x_t_meter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+            x4 = v
             nxt = -1
-        return _din_types.MeterInfo(meter_id=x_meter_id, meter_reading=x_meter_reading, sig_meter_reading=x_sig_meter_reading, meter_status=x_meter_status, t_meter=x_t_meter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeteringReceiptReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeteringReceiptReqType(acc, n, o):
     """Encode MeteringReceiptReqType."""
     f = ""
     s = 0
@@ -4221,7 +4561,7 @@ def _e_MeteringReceiptReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('SessionID')
         f = 'SessionID'
         cw = _T8.get(s)
-        if cw is None: raise not_allowed('SessionID', '@Id, SessionID | SessionID', s)
+        if cw is None: raise not_allowed('SessionID', '@Id, SessionID | SessionID')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, 8, 4, 8)
@@ -4229,15 +4569,23 @@ def _e_MeteringReceiptReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sa_schedule_tuple_id
         if v is not None:
             f = 'SAScheduleTupleID'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'SAIDType [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            elif -128 <= v < 0:
+                acc = (acc << 13) | ((256 - v - 1) << 1)
+                n += 13
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_int_raw(acc, n, v)
             s = 3
         v = o.meter_info
         if v is None: raise missing('MeterInfo')
         f = 'MeterInfo'
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('MeterInfo', 'MeterInfo | SAScheduleTupleID, MeterInfo', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('MeterInfo', 'MeterInfo | SAScheduleTupleID, MeterInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_MeterInfoType(acc, n, v)
@@ -4251,14 +4599,15 @@ def _e_MeteringReceiptReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeteringReceiptReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_din_body.MeteringReceiptReq, _s0=_din_body.MeteringReceiptReq.id.__set__, _s1=_din_body.MeteringReceiptReq.session_id.__set__, _s2=_din_body.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_din_body.MeteringReceiptReq.meter_info.__set__):
     """Decode MeteringReceiptReqType."""
     f = ""
     try:
-        x_id = None
-        x_session_id = None
-        x_sa_schedule_tuple_id = None
-        x_meter_info = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID')
         p += 2
@@ -4266,41 +4615,51 @@ def _d_MeteringReceiptReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SessionID'
         v, p = r_el_bin(D, T, p, None, None, 8, 4)
-        x_session_id = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo')
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'SAScheduleTupleID'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_sa_schedule_tuple_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfo')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfo'
         v, p = _d_MeterInfoType(D, T, p)
-        x_meter_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x3 = v
         nxt = -1
-        return _din_body.MeteringReceiptReq(id=x_id, session_id=x_session_id, sa_schedule_tuple_id=x_sa_schedule_tuple_id, meter_info=x_meter_info), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeteringReceiptResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeteringReceiptResType(acc, n, o):
     """Encode MeteringReceiptResType."""
     f = ""
     s = 0
@@ -4308,9 +4667,9 @@ def _e_MeteringReceiptResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.ac_evse_status
         if v is None: raise missing('AC_EVSEStatus')
@@ -4328,38 +4687,41 @@ def _e_MeteringReceiptResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeteringReceiptResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_din_body.MeteringReceiptRes, _s0=_din_body.MeteringReceiptRes.response_code.__set__, _s1=_din_body.MeteringReceiptRes.ac_evse_status.__set__):
     """Decode MeteringReceiptResType."""
     f = ""
     try:
-        x_response_code = None
-        x_ac_evse_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'AC_EVSEStatus'
-        v, p = _d_AC_EVSEStatusType(D, T, p)
-        x_ac_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'AC_EVSEStatus')
         p += 1
+        v, p = _d_AC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = -1
-        return _din_body.MeteringReceiptRes(response_code=x_response_code, ac_evse_status=x_ac_evse_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_NotificationType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_NotificationType(acc, n, o):
     """Encode NotificationType."""
     f = ""
     s = 0
@@ -4367,9 +4729,9 @@ def _e_NotificationType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.fault_code
         if v is None: raise missing('FaultCode')
         f = 'FaultCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI56, 2)
+        i = enum_index(v, _EI49)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 1
         v = o.fault_msg
         if v is not None:
@@ -4379,7 +4741,7 @@ def _e_NotificationType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = w_el_str(acc, n, v, None, None, 64, 4, 8)
             s = 2
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | FaultMsg, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | FaultMsg, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4389,19 +4751,20 @@ def _e_NotificationType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_NotificationType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_NotificationType(D, T, p, _new=_object_new, _C=_din_types.Notification, _s0=_din_types.Notification.fault_code.__set__, _s1=_din_types.Notification.fault_msg.__set__):
     """Decode NotificationType."""
     f = ""
     try:
-        x_fault_code = None
-        x_fault_msg = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'FaultCode')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'FaultCode'
-        v, p = r_el_enum(D, T, p, _EV57, 2)
-        x_fault_code = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'FaultCode')
+        v = _EV50[(x >> 1) & 3]
+        p += 5
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE')
         p += 2
@@ -4409,19 +4772,22 @@ def _d_NotificationType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'FaultMsg'
             v, p = r_el_str(D, T, p, None, None, 64, 4)
-            x_fault_msg = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _din_types.Notification(fault_code=x_fault_code, fault_msg=x_fault_msg), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ObjectType(acc, n, o):
     """Encode ObjectType."""
     f = ""
     s = 0
@@ -4433,7 +4799,8 @@ def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ObjectType(D, T, p):
     """Decode ObjectType."""
     f = ""
     try:
@@ -4444,7 +4811,8 @@ def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PGPDataType(acc, n, o):
     """Encode PGPDataType."""
     f = ""
     s = 0
@@ -4456,7 +4824,8 @@ def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PGPDataType(D, T, p):
     """Decode PGPDataType."""
     f = ""
     try:
@@ -4467,7 +4836,8 @@ def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PMaxScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PMaxScheduleEntryType(acc, n, o):
     """Encode PMaxScheduleEntryType."""
     f = ""
     s = 0
@@ -4479,21 +4849,29 @@ def _e_PMaxScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_RelativeTimeIntervalType(acc, n, v)
             s = 1
+        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            acc = (acc << 2) | 1
-            n += 2
             raise abstract('TimeInterval')
             s = 1
+            acc = (acc << 2) | 1
+            n += 2
         v = o.p_max
         if v is None: raise missing('PMax')
         f = 'PMax'
-        cw = _T46.get(s)
-        if cw is None: raise not_allowed('PMax', 'PMax | RelativeTimeInterval, TimeInterval', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if s != 1: raise not_allowed('PMax', 'PMax | RelativeTimeInterval, TimeInterval')
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'PMaxType [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -4504,13 +4882,14 @@ def _e_PMaxScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PMaxScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_din_types.PMaxScheduleEntry, _s0=_din_types.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_din_types.PMaxScheduleEntry.time_interval.__set__, _s2=_din_types.PMaxScheduleEntry.p_max.__set__):
     """Decode PMaxScheduleEntryType."""
     f = ""
     try:
-        x_relative_time_interval = None
-        x_time_interval = None
-        x_p_max = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
         p += 2
@@ -4518,34 +4897,43 @@ def _d_PMaxScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'RelativeTimeInterval'
             v, p = _d_RelativeTimeIntervalType(D, T, p)
-            x_relative_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PMax')
-            p += 1
+            x0 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'TimeInterval'
             raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PMax')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'PMax'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_p_max = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1281:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 11
+        else:
+            pass
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x2 = v
         nxt = -1
-        return _din_types.PMaxScheduleEntry(relative_time_interval=x_relative_time_interval, time_interval=x_time_interval, p_max=x_p_max), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PMaxScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PMaxScheduleType(acc, n, o):
     """Encode PMaxScheduleType."""
     f = ""
     s = 0
@@ -4553,16 +4941,24 @@ def _e_PMaxScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.p_max_schedule_id
         if v is None: raise missing('PMaxScheduleID')
         f = 'PMaxScheduleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'SAIDType [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 1
         items = o.p_max_schedule_entry
         cnt = len(items)
         if cnt == 0: raise missing('PMaxScheduleEntry')
         if cnt:
-            f = 'PMaxScheduleEntry'
             for i, v in enumerate(items):
+                f = 'PMaxScheduleEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -4580,41 +4976,50 @@ def _e_PMaxScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PMaxScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_din_types.PMaxSchedule, _s0=_din_types.PMaxSchedule.p_max_schedule_id.__set__, _s1=_din_types.PMaxSchedule.p_max_schedule_entry.__set__):
     """Decode PMaxScheduleType."""
     f = ""
     try:
-        x_p_max_schedule_id = None
-        x_p_max_schedule_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PMaxScheduleID')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'PMaxScheduleID'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_p_max_schedule_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PMaxScheduleEntry')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'PMaxScheduleID')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'PMaxScheduleEntry'
             v, p = _d_PMaxScheduleEntryType(D, T, p)
-            x_p_max_schedule_entry.append(v)
-            k = len(x_p_max_schedule_entry)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.PMaxSchedule(p_max_schedule_id=x_p_max_schedule_id, p_max_schedule_entry=tuple(x_p_max_schedule_entry)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ParameterSetType(acc, n, o):
     """Encode ParameterSetType."""
     f = ""
     s = 0
@@ -4622,16 +5027,24 @@ def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.parameter_set_id
         if v is None: raise missing('ParameterSetID')
         f = 'ParameterSetID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 1
         items = o.parameter
         cnt = len(items)
         if cnt == 0: raise missing('Parameter')
         if cnt:
-            f = 'Parameter'
             for i, v in enumerate(items):
+                f = 'Parameter'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -4649,41 +5062,50 @@ def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ParameterSetType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_din_types.ParameterSet, _s0=_din_types.ParameterSet.parameter_set_id.__set__, _s1=_din_types.ParameterSet.parameter.__set__):
     """Decode ParameterSetType."""
     f = ""
     try:
-        x_parameter_set_id = None
-        x_parameter = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ParameterSetID')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'ParameterSetID'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_parameter_set_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Parameter')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'ParameterSetID')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'Parameter'
             v, p = _d_ParameterType(D, T, p)
-            x_parameter.append(v)
-            k = len(x_parameter)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.ParameterSet(parameter_set_id=x_parameter_set_id, parameter=tuple(x_parameter)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ParameterType(acc, n, o):
     """Encode ParameterType."""
     f = ""
     s = 0
@@ -4700,65 +5122,74 @@ def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         f = '@ValueType'
         acc <<= 1
         n += 1
-        acc = (acc << 3) | enum_index(v, _EI58)
+        acc = (acc << 3) | enum_index(v, _EI51)
         n += 3
         s = 2
         v = o.bool_value
         if v is not None:
             f = 'boolValue'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 6) | (w_bool(v) << 1)
+            n += 6
             s = 3
         v = o.byte_value
         if v is not None:
             f = 'byteValue'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('byteValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, -128, 127, 8)
+            if s != 2: raise not_allowed('byteValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            if v.__class__ is not int or v < -128 or v > 127: raise bad_value(v, 'byte [-128..127]')
+            acc = (acc << 13) | (1 << 10) | ((v - -128) << 1)
+            n += 13
             s = 4
         v = o.short_value
         if v is not None:
             f = 'shortValue'
-            cw = _T61.get(s)
-            if cw is None: raise not_allowed('shortValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if s != 2: raise not_allowed('shortValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 14) | (2 << 11) | (v << 1)
+                n += 14
+            elif -128 <= v < 0:
+                acc = (acc << 14) | (2 << 11) | ((256 - v - 1) << 1)
+                n += 14
+            else:
+                acc = (acc << 3) | 2
+                n += 3
+                acc, n = w_el_int_raw(acc, n, v)
             s = 5
         v = o.int_value
         if v is not None:
             f = 'intValue'
-            cw = _T62.get(s)
-            if cw is None: raise not_allowed('intValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_int(acc, n, v, -2147483648, 2147483647)
+            if s != 2: raise not_allowed('intValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            if v.__class__ is not int or v < -2147483648 or v > 2147483647: raise bad_value(v, 'int [-2147483648..2147483647]')
+            if 0 <= v < 128:
+                acc = (acc << 14) | (3 << 11) | (v << 1)
+                n += 14
+            elif -128 <= v < 0:
+                acc = (acc << 14) | (3 << 11) | ((256 - v - 1) << 1)
+                n += 14
+            else:
+                acc = (acc << 3) | 3
+                n += 3
+                acc, n = w_el_int_raw(acc, n, v)
             s = 6
         v = o.physical_value
         if v is not None:
             f = 'physicalValue'
-            cw = _T63.get(s)
-            if cw is None: raise not_allowed('physicalValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 2: raise not_allowed('physicalValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            acc = (acc << 3) | 4
+            n += 3
             acc, n = _e_PhysicalValueType(acc, n, v)
             s = 7
         v = o.string_value
         if v is not None:
             f = 'stringValue'
-            cw = _T64.get(s)
-            if cw is None: raise not_allowed('stringValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 2: raise not_allowed('stringValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            acc = (acc << 3) | 5
+            n += 3
             acc, n = w_el_str(acc, n, v, None, None, None, 4, 8)
             s = 8
-        cw = _T65.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (3, 4, 5, 6, 7, 8): raise not_allowed('end of element (a required element is missing)', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -4766,92 +5197,115 @@ def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ParameterType(D, T, p, _new=_object_new, _C=_din_types.Parameter, _s0=_din_types.Parameter.name.__set__, _s1=_din_types.Parameter.value_type.__set__, _s2=_din_types.Parameter.bool_value.__set__, _s3=_din_types.Parameter.byte_value.__set__, _s4=_din_types.Parameter.short_value.__set__, _s5=_din_types.Parameter.int_value.__set__, _s6=_din_types.Parameter.physical_value.__set__, _s7=_din_types.Parameter.string_value.__set__):
     """Decode ParameterType."""
     f = ""
     try:
-        x_name = None
-        x_value_type = None
-        x_bool_value = None
-        x_byte_value = None
-        x_short_value = None
-        x_int_value = None
-        x_physical_value = None
-        x_string_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Name')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = '@Name'
-        v, p = r_str(D, T, p)
-        x_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@ValueType')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Name')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = '@ValueType'
-        v, p = r_enum(D, T, p, _EV59, 3)
-        x_value_type = v
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@ValueType')
+        p += 1
+        v, p = r_enum(D, T, p, _EV52, 3)
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
         p += 3
         nxt = (2, 3, 4, 5, 6, 7)[c]
         if nxt == 2:
             f = 'boolValue'
-            v, p = r_el_bool(D, T, p)
-            x_bool_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'boolValue')
+            v = (x & 2) == 2
+            p += 3
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'byteValue'
-            v, p = r_el_nbit(D, T, p, -128, 127, 8)
-            x_byte_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if x & 513: raise fused_error(x, 513, 10, p, 'byteValue')
+            v = ((x >> 1) & 255) + -128
+            p += 10
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'shortValue'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_short_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'intValue'
-            v, p = r_el_int(D, T, p, -2147483648, 2147483647)
-            x_int_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'physicalValue'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_physical_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 7:
             f = 'stringValue'
             v, p = r_el_str(D, T, p, None, None, None, 4)
-            x_string_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
-        return _din_types.Parameter(name=x_name, value_type=x_value_type, bool_value=x_bool_value, byte_value=x_byte_value, short_value=x_short_value, int_value=x_int_value, physical_value=x_physical_value, string_value=x_string_value), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PaymentDetailsReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PaymentDetailsReqType(acc, n, o):
     """Encode PaymentDetailsReqType."""
     f = ""
     s = 0
@@ -4879,38 +5333,40 @@ def _e_PaymentDetailsReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PaymentDetailsReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_din_body.PaymentDetailsReq, _s0=_din_body.PaymentDetailsReq.contract_id.__set__, _s1=_din_body.PaymentDetailsReq.contract_signature_cert_chain.__set__):
     """Decode PaymentDetailsReqType."""
     f = ""
     try:
-        x_contract_id = None
-        x_contract_signature_cert_chain = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ContractID'
-        v, p = r_el_str(D, T, p, None, None, 24, 4)
-        x_contract_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureCertChain')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 24, 4)
+        x0 = v
         nxt = 1
         f = 'ContractSignatureCertChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_contract_signature_cert_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x1 = v
         nxt = -1
-        return _din_body.PaymentDetailsReq(contract_id=x_contract_id, contract_signature_cert_chain=x_contract_signature_cert_chain), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PaymentDetailsResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PaymentDetailsResType(acc, n, o):
     """Encode PaymentDetailsResType."""
     f = ""
     s = 0
@@ -4918,9 +5374,9 @@ def _e_PaymentDetailsResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.gen_challenge
         if v is None: raise missing('GenChallenge')
@@ -4932,9 +5388,17 @@ def _e_PaymentDetailsResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.date_time_now
         if v is None: raise missing('DateTimeNow')
         f = 'DateTimeNow'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -9223372036854775808, 9223372036854775807)
+        if v.__class__ is not int or v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(v, 'long [-9223372036854775808..9223372036854775807]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 3
         acc <<= 1
         n += 1
@@ -4945,46 +5409,55 @@ def _e_PaymentDetailsResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PaymentDetailsResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_din_body.PaymentDetailsRes, _s0=_din_body.PaymentDetailsRes.response_code.__set__, _s1=_din_body.PaymentDetailsRes.gen_challenge.__set__, _s2=_din_body.PaymentDetailsRes.date_time_now.__set__):
     """Decode PaymentDetailsResType."""
     f = ""
     try:
-        x_response_code = None
-        x_gen_challenge = None
-        x_date_time_now = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'GenChallenge')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'GenChallenge'
-        v, p = r_el_str(D, T, p, None, None, None, 4)
-        x_gen_challenge = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DateTimeNow')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'GenChallenge')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, None, 4)
+        x1 = v
         nxt = 2
         f = 'DateTimeNow'
-        v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
-        x_date_time_now = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'DateTimeNow')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+        x2 = v
         nxt = -1
-        return _din_body.PaymentDetailsRes(response_code=x_response_code, gen_challenge=x_gen_challenge, date_time_now=x_date_time_now), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PaymentOptionsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PaymentOptionsType(acc, n, o):
     """Encode PaymentOptionsType."""
     f = ""
     s = 0
@@ -4993,15 +5466,17 @@ def _e_PaymentOptionsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('PaymentOption')
         if cnt:
-            f = 'PaymentOption'
             for i, v in enumerate(items):
+                f = 'PaymentOption'
                 if i == 0:
                     acc <<= 1
                     n += 1
                 else:
                     acc <<= 2
                     n += 2
-                acc, n = w_el_enum(acc, n, v, _EI66, 1)
+                i = enum_index(v, _EI53)
+                acc = (acc << 3) | (i << 1)
+                n += 3
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -5012,33 +5487,39 @@ def _e_PaymentOptionsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PaymentOptionsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PaymentOptionsType(D, T, p, _new=_object_new, _C=_din_types.PaymentOptions, _s0=_din_types.PaymentOptions.payment_option.__set__):
     """Decode PaymentOptionsType."""
     f = ""
     try:
-        x_payment_option = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PaymentOption')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'PaymentOption'
-            v, p = r_el_enum(D, T, p, _EV67, 1)
-            x_payment_option.append(v)
-            k = len(x_payment_option)
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'PaymentOption')
+            v = _EV54[(x >> 1) & 1]
+            p += 3
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.PaymentOptions(payment_option=tuple(x_payment_option)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PhysicalValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PhysicalValueType(acc, n, o):
     """Encode PhysicalValueType."""
     f = ""
     s = 0
@@ -5046,25 +5527,33 @@ def _e_PhysicalValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.multiplier
         if v is None: raise missing('Multiplier')
         f = 'Multiplier'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, -3, 3, 3)
+        if v.__class__ is not int or v < -3 or v > 3: raise bad_value(v, 'unitMultiplierType [-3..3]')
+        acc = (acc << 6) | ((v - -3) << 1)
+        n += 6
         s = 1
         v = o.unit
         if v is not None:
             f = 'Unit'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_enum(acc, n, v, _EI68, 4)
+            i = enum_index(v, _EI55)
+            acc = (acc << 8) | (i << 1)
+            n += 8
             s = 2
         v = o.value
         if v is None: raise missing('Value')
         f = 'Value'
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('Value', 'Unit, Value | Value', s)
+        if cw is None: raise not_allowed('Value', 'Unit, Value | Value')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        elif -128 <= v < 0:
+            acc = (acc << 11) | ((256 - v - 1) << 1)
+            n += 11
+        else:
+            acc, n = w_el_int_raw(acc, n, v)
         s = 3
         acc <<= 1
         n += 1
@@ -5075,47 +5564,62 @@ def _e_PhysicalValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PhysicalValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_din_types.PhysicalValue, _s0=_din_types.PhysicalValue.multiplier.__set__, _s1=_din_types.PhysicalValue.unit.__set__, _s2=_din_types.PhysicalValue.value.__set__):
     """Decode PhysicalValueType."""
     f = ""
     try:
-        x_multiplier = None
-        x_unit = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Multiplier')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Multiplier'
-        v, p = r_el_nbit(D, T, p, -3, 3, 3)
-        x_multiplier = v
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'Multiplier')
+        v = ((x >> 1) & 7) + -3
+        if v > 3: raise out_of_range(v, -3, 3, p)
+        p += 6
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Unit, Value')
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'Unit'
-            v, p = r_el_enum(D, T, p, _EV69, 4)
-            x_unit = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Value')
-            p += 1
+            x = (D >> (T - p - 6)) & 63
+            if x & 33: raise fused_error(x, 33, 6, p, 'Unit')
+            v = _EV56[(x >> 1) & 15]
+            p += 6
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Value'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1281:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 11
+        else:
+            pass
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x2 = v
         nxt = -1
-        return _din_types.PhysicalValue(multiplier=x_multiplier, unit=x_unit, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerDeliveryReqType(acc, n, o):
     """Encode PowerDeliveryReqType."""
     f = ""
     s = 0
@@ -5123,9 +5627,8 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ready_to_charge_state
         if v is None: raise missing('ReadyToChargeState')
         f = 'ReadyToChargeState'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 1
         v = o.charging_profile
         if v is not None:
@@ -5137,23 +5640,24 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.dc_ev_power_delivery_parameter
         if v is not None:
             f = 'DC_EVPowerDeliveryParameter'
-            cw = _T70.get(s)
-            if cw is None: raise not_allowed('DC_EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', s)
+            cw = _T57.get(s)
+            if cw is None: raise not_allowed('DC_EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DC_EVPowerDeliveryParameterType(acc, n, v)
             s = 3
+        if s == 3 and o.ev_power_delivery_parameter is not None: raise only_one('DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter')
         v = o.ev_power_delivery_parameter
         if v is not None:
             f = 'EVPowerDeliveryParameter'
-            cw = _T71.get(s)
-            if cw is None: raise not_allowed('EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             raise abstract('EVPowerDeliveryParameter')
             s = 3
-        cw = _T72.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | EE', s)
+        cw = _T59.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5163,21 +5667,22 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerDeliveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_din_body.PowerDeliveryReq, _s0=_din_body.PowerDeliveryReq.ready_to_charge_state.__set__, _s1=_din_body.PowerDeliveryReq.charging_profile.__set__, _s2=_din_body.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s3=_din_body.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
     """Decode PowerDeliveryReqType."""
     f = ""
     try:
-        x_ready_to_charge_state = None
-        x_charging_profile = None
-        x_dc_ev_power_delivery_parameter = None
-        x_ev_power_delivery_parameter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ReadyToChargeState')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'ReadyToChargeState'
-        v, p = r_el_bool(D, T, p)
-        x_ready_to_charge_state = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'ReadyToChargeState')
+        v = (x & 2) == 2
+        p += 4
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
         p += 3
@@ -5185,7 +5690,7 @@ def _d_PowerDeliveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'ChargingProfile'
             v, p = _d_ChargingProfileType(D, T, p)
-            x_charging_profile = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
             p += 2
@@ -5193,27 +5698,31 @@ def _d_PowerDeliveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'DC_EVPowerDeliveryParameter'
             v, p = _d_DC_EVPowerDeliveryParameterType(D, T, p)
-            x_dc_ev_power_delivery_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'EVPowerDeliveryParameter'
             raise DecodeError('element EVPowerDeliveryParameter has an abstract type', bit_offset=p)
-            x_ev_power_delivery_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _din_body.PowerDeliveryReq(ready_to_charge_state=x_ready_to_charge_state, charging_profile=x_charging_profile, dc_ev_power_delivery_parameter=x_dc_ev_power_delivery_parameter, ev_power_delivery_parameter=x_ev_power_delivery_parameter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerDeliveryResType(acc, n, o):
     """Encode PowerDeliveryResType."""
     f = ""
     s = 0
@@ -5221,9 +5730,9 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.ac_evse_status
         if v is not None:
@@ -5232,6 +5741,7 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_AC_EVSEStatusType(acc, n, v)
             s = 2
+        if s == 2 and o.dc_evse_status is not None: raise only_one('AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         v = o.dc_evse_status
         if v is not None:
             f = 'DC_EVSEStatus'
@@ -5239,17 +5749,17 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_DC_EVSEStatusType(acc, n, v)
             s = 2
+        if s == 2 and o.evse_status is not None: raise only_one('AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         v = o.evse_status
         if v is not None:
             f = 'EVSEStatus'
-            acc = (acc << 2) | 2
-            n += 2
             raise abstract('EVSEStatus')
             s = 2
-        cw = _T11.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+            acc = (acc << 2) | 2
+            n += 2
+        if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -5257,21 +5767,22 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerDeliveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_din_body.PowerDeliveryRes, _s0=_din_body.PowerDeliveryRes.response_code.__set__, _s1=_din_body.PowerDeliveryRes.ac_evse_status.__set__, _s2=_din_body.PowerDeliveryRes.dc_evse_status.__set__, _s3=_din_body.PowerDeliveryRes.evse_status.__set__):
     """Decode PowerDeliveryResType."""
     f = ""
     try:
-        x_response_code = None
-        x_ac_evse_status = None
-        x_dc_evse_status = None
-        x_evse_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         p += 2
@@ -5279,35 +5790,38 @@ def _d_PowerDeliveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'AC_EVSEStatus'
             v, p = _d_AC_EVSEStatusType(D, T, p)
-            x_ac_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'DC_EVSEStatus'
             v, p = _d_DC_EVSEStatusType(D, T, p)
-            x_dc_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'EVSEStatus'
             raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
-            x_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _din_body.PowerDeliveryRes(response_code=x_response_code, ac_evse_status=x_ac_evse_status, dc_evse_status=x_dc_evse_status, evse_status=x_evse_status), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PreChargeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PreChargeReqType(acc, n, o):
     """Encode PreChargeReqType."""
     f = ""
     s = 0
@@ -5342,46 +5856,48 @@ def _e_PreChargeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PreChargeReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_din_body.PreChargeReq, _s0=_din_body.PreChargeReq.dc_ev_status.__set__, _s1=_din_body.PreChargeReq.ev_target_voltage.__set__, _s2=_din_body.PreChargeReq.ev_target_current.__set__):
     """Decode PreChargeReqType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        x_ev_target_voltage = None
-        x_ev_target_current = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVTargetVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_target_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVTargetCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_target_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = -1
-        return _din_body.PreChargeReq(dc_ev_status=x_dc_ev_status, ev_target_voltage=x_ev_target_voltage, ev_target_current=x_ev_target_current), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PreChargeResType(acc, n, o):
     """Encode PreChargeResType."""
     f = ""
     s = 0
@@ -5389,9 +5905,9 @@ def _e_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.dc_evse_status
         if v is None: raise missing('DC_EVSEStatus')
@@ -5416,46 +5932,49 @@ def _e_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PreChargeResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_din_body.PreChargeRes, _s0=_din_body.PreChargeRes.response_code.__set__, _s1=_din_body.PreChargeRes.dc_evse_status.__set__, _s2=_din_body.PreChargeRes.evse_present_voltage.__set__):
     """Decode PreChargeResType."""
     f = ""
     try:
-        x_response_code = None
-        x_dc_evse_status = None
-        x_evse_present_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = -1
-        return _din_body.PreChargeRes(response_code=x_response_code, dc_evse_status=x_dc_evse_status, evse_present_voltage=x_evse_present_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ProfileEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ProfileEntryType(acc, n, o):
     """Encode ProfileEntryType."""
     f = ""
     s = 0
@@ -5463,16 +5982,29 @@ def _e_ProfileEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charging_profile_entry_start
         if v is None: raise missing('ChargingProfileEntryStart')
         f = 'ChargingProfileEntryStart'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.charging_profile_entry_max_power
         if v is None: raise missing('ChargingProfileEntryMaxPower')
         f = 'ChargingProfileEntryMaxPower'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'PMaxType [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -5483,38 +6015,51 @@ def _e_ProfileEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ProfileEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din_types.ProfileEntry, _s0=_din_types.ProfileEntry.charging_profile_entry_start.__set__, _s1=_din_types.ProfileEntry.charging_profile_entry_max_power.__set__):
     """Decode ProfileEntryType."""
     f = ""
     try:
-        x_charging_profile_entry_start = None
-        x_charging_profile_entry_max_power = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargingProfileEntryStart')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ChargingProfileEntryStart'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_charging_profile_entry_start = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargingProfileEntryMaxPower')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargingProfileEntryStart')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         nxt = 1
         f = 'ChargingProfileEntryMaxPower'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_charging_profile_entry_max_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'ChargingProfileEntryMaxPower')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x1 = v
         nxt = -1
-        return _din_types.ProfileEntry(charging_profile_entry_start=x_charging_profile_entry_start, charging_profile_entry_max_power=x_charging_profile_entry_max_power), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RSAKeyValueType(acc, n, o):
     """Encode RSAKeyValueType."""
     f = ""
     s = 0
@@ -5542,38 +6087,40 @@ def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
     f = ""
     try:
-        x_modulus = None
-        x_exponent = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Modulus')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Modulus'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_modulus = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'Exponent'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x1 = v
         nxt = -1
-        return _xmldsig.RSAKeyValue(modulus=x_modulus, exponent=x_exponent), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReferenceType(acc, n, o):
     """Encode ReferenceType."""
     f = ""
     s = 0
@@ -5588,8 +6135,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.type
         if v is not None:
             f = '@Type'
-            cw = _T73.get(s)
-            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod', s)
+            cw = _T60.get(s)
+            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -5597,8 +6144,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T74.get(s)
-            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod', s)
+            cw = _T61.get(s)
+            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -5606,8 +6153,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T75.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod', s)
+            cw = _T62.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
@@ -5615,8 +6162,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.digest_method
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
-        cw = _T76.get(s)
-        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod', s)
+        cw = _T63.get(s)
+        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_DigestMethodType(acc, n, v)
@@ -5637,16 +6184,17 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
-        x_id = None
-        x_type = None
-        x_uri = None
-        x_transforms = None
-        x_digest_method = None
-        x_digest_value = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
@@ -5654,7 +6202,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
             p += 3
@@ -5662,7 +6210,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
             p += 2
@@ -5670,7 +6218,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
             p += 2
@@ -5678,33 +6226,38 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'DigestMethod')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'DigestMethod'
         v, p = _d_DigestMethodType(D, T, p)
-        x_digest_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DigestValue')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'DigestValue'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_digest_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x5 = v
         nxt = -1
-        return _xmldsig.Reference(id=x_id, type=x_type, uri=x_uri, transforms=x_transforms, digest_method=x_digest_method, digest_value=x_digest_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RelativeTimeIntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RelativeTimeIntervalType(acc, n, o):
     """Encode RelativeTimeIntervalType."""
     f = ""
     s = 0
@@ -5712,19 +6265,29 @@ def _e_RelativeTimeIntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.start
         if v is None: raise missing('start')
         f = 'start'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.duration
         if v is not None:
             f = 'duration'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 2
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | duration, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | duration, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5734,39 +6297,53 @@ def _e_RelativeTimeIntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RelativeTimeIntervalType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din_types.RelativeTimeInterval, _s0=_din_types.RelativeTimeInterval.start.__set__, _s1=_din_types.RelativeTimeInterval.duration.__set__):
     """Decode RelativeTimeIntervalType."""
     f = ""
     try:
-        x_start = None
-        x_duration = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'start')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'start'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_start = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'start')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'duration'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_duration = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x1 = v
             nxt = -1
-        return _din_types.RelativeTimeInterval(start=x_start, duration=x_duration), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RetrievalMethodType(acc, n, o):
     """Encode RetrievalMethodType."""
     f = ""
     s = 0
@@ -5781,8 +6358,8 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T77.get(s)
-            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE', s)
+            cw = _T64.get(s)
+            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -5790,14 +6367,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T78.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE', s)
+            cw = _T65.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T79.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE', s)
+        cw = _T66.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5807,13 +6384,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
-        x_type = None
-        x_uri = None
-        x_transforms = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
         p += 3
@@ -5821,7 +6399,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
             p += 2
@@ -5829,7 +6407,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
             p += 2
@@ -5837,19 +6415,23 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _xmldsig.RetrievalMethod(type=x_type, uri=x_uri, transforms=x_transforms), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SAScheduleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SAScheduleListType(acc, n, o):
     """Encode SAScheduleListType."""
     f = ""
     s = 0
@@ -5858,8 +6440,8 @@ def _e_SAScheduleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SAScheduleTuple')
         if cnt:
-            f = 'SAScheduleTuple'
             for i, v in enumerate(items):
+                f = 'SAScheduleTuple'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -5877,33 +6459,36 @@ def _e_SAScheduleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SAScheduleListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_din_types.SAScheduleList, _s0=_din_types.SAScheduleList.sa_schedule_tuple.__set__):
     """Decode SAScheduleListType."""
     f = ""
     try:
-        x_sa_schedule_tuple = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTuple')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'SAScheduleTuple'
             v, p = _d_SAScheduleTupleType(D, T, p)
-            x_sa_schedule_tuple.append(v)
-            k = len(x_sa_schedule_tuple)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.SAScheduleList(sa_schedule_tuple=tuple(x_sa_schedule_tuple)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SAScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SAScheduleTupleType(acc, n, o):
     """Encode SAScheduleTupleType."""
     f = ""
     s = 0
@@ -5911,9 +6496,17 @@ def _e_SAScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sa_schedule_tuple_id
         if v is None: raise missing('SAScheduleTupleID')
         f = 'SAScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'SAIDType [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 1
         v = o.p_max_schedule
         if v is None: raise missing('PMaxSchedule')
@@ -5929,8 +6522,8 @@ def _e_SAScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_SalesTariffType(acc, n, v)
             s = 3
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SalesTariff, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SalesTariff, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5940,27 +6533,32 @@ def _e_SAScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SAScheduleTupleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_din_types.SAScheduleTuple, _s0=_din_types.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_din_types.SAScheduleTuple.p_max_schedule.__set__, _s2=_din_types.SAScheduleTuple.sales_tariff.__set__):
     """Decode SAScheduleTupleType."""
     f = ""
     try:
-        x_sa_schedule_tuple_id = None
-        x_p_max_schedule = None
-        x_sales_tariff = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTupleID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SAScheduleTupleID'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_sa_schedule_tuple_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PMaxSchedule')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'SAScheduleTupleID')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x0 = v
         nxt = 1
         f = 'PMaxSchedule'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PMaxSchedule')
+        p += 1
         v, p = _d_PMaxScheduleType(D, T, p)
-        x_p_max_schedule = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE')
         p += 2
@@ -5968,19 +6566,23 @@ def _d_SAScheduleTupleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SalesTariff'
             v, p = _d_SalesTariffType(D, T, p)
-            x_sales_tariff = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _din_types.SAScheduleTuple(sa_schedule_tuple_id=x_sa_schedule_tuple_id, p_max_schedule=x_p_max_schedule, sales_tariff=x_sales_tariff), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SASchedulesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SASchedulesType(acc, n, o):
     """Encode SASchedulesType."""
     f = ""
     s = 0
@@ -5994,22 +6596,24 @@ def _e_SASchedulesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SASchedulesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_din_types.SASchedules):
     """Decode SASchedulesType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_types.SASchedules(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SPKIDataType(acc, n, o):
     """Encode SPKIDataType."""
     f = ""
     s = 0
@@ -6021,7 +6625,8 @@ def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SPKIDataType(D, T, p):
     """Decode SPKIDataType."""
     f = ""
     try:
@@ -6032,7 +6637,8 @@ def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SalesTariffEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SalesTariffEntryType(acc, n, o):
     """Encode SalesTariffEntryType."""
     f = ""
     s = 0
@@ -6044,27 +6650,27 @@ def _e_SalesTariffEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_RelativeTimeIntervalType(acc, n, v)
             s = 1
+        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            acc = (acc << 2) | 1
-            n += 2
             raise abstract('TimeInterval')
             s = 1
+            acc = (acc << 2) | 1
+            n += 2
         v = o.e_price_level
         if v is None: raise missing('EPriceLevel')
         f = 'EPriceLevel'
-        cw = _T46.get(s)
-        if cw is None: raise not_allowed('EPriceLevel', 'EPriceLevel | RelativeTimeInterval, TimeInterval', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if s != 1: raise not_allowed('EPriceLevel', 'EPriceLevel | RelativeTimeInterval, TimeInterval')
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 2
         items = o.consumption_cost
         cnt = len(items)
         if cnt:
-            f = 'ConsumptionCost'
             for i, v in enumerate(items):
+                f = 'ConsumptionCost'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -6082,14 +6688,15 @@ def _e_SalesTariffEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SalesTariffEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_din_types.SalesTariffEntry, _s0=_din_types.SalesTariffEntry.relative_time_interval.__set__, _s1=_din_types.SalesTariffEntry.time_interval.__set__, _s2=_din_types.SalesTariffEntry.e_price_level.__set__, _s3=_din_types.SalesTariffEntry.consumption_cost.__set__):
     """Decode SalesTariffEntryType."""
     f = ""
     try:
-        x_relative_time_interval = None
-        x_time_interval = None
-        x_e_price_level = None
-        x_consumption_cost = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
         p += 2
@@ -6097,22 +6704,23 @@ def _d_SalesTariffEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'RelativeTimeInterval'
             v, p = _d_RelativeTimeIntervalType(D, T, p)
-            x_relative_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EPriceLevel')
-            p += 1
+            x0 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'TimeInterval'
             raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EPriceLevel')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EPriceLevel'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_e_price_level = v
+        x = (D >> (T - p - 10)) & 1023
+        if x & 513: raise fused_error(x, 513, 10, p, 'EPriceLevel')
+        v = (x >> 1) & 255
+        p += 10
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
         p += 2
@@ -6120,21 +6728,27 @@ def _d_SalesTariffEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 3:
             f = 'ConsumptionCost'
             v, p = _d_ConsumptionCostType(D, T, p)
-            x_consumption_cost.append(v)
-            k = len(x_consumption_cost)
+            x3.append(v)
+            k = len(x3)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.SalesTariffEntry(relative_time_interval=x_relative_time_interval, time_interval=x_time_interval, e_price_level=x_e_price_level, consumption_cost=tuple(x_consumption_cost)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SalesTariffType(acc, n, o):
     """Encode SalesTariffType."""
     f = ""
     s = 0
@@ -6149,9 +6763,17 @@ def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sales_tariff_id
         if v is None: raise missing('SalesTariffID')
         f = 'SalesTariffID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'SAIDType [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         v = o.sales_tariff_description
         if v is not None:
@@ -6163,18 +6785,20 @@ def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.num_e_price_levels
         if v is None: raise missing('NumEPriceLevels')
         f = 'NumEPriceLevels'
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('NumEPriceLevels', 'NumEPriceLevels | SalesTariffDescription, NumEPriceLevels', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('NumEPriceLevels', 'NumEPriceLevels | SalesTariffDescription, NumEPriceLevels')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 10) | ((v - 0) << 1)
+        n += 10
         s = 4
         items = o.sales_tariff_entry
         cnt = len(items)
         if cnt == 0: raise missing('SalesTariffEntry')
         if cnt:
-            f = 'SalesTariffEntry'
             for i, v in enumerate(items):
+                f = 'SalesTariffEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6192,29 +6816,34 @@ def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SalesTariffType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din_types.SalesTariff, _s0=_din_types.SalesTariff.id.__set__, _s1=_din_types.SalesTariff.sales_tariff_id.__set__, _s2=_din_types.SalesTariff.sales_tariff_description.__set__, _s3=_din_types.SalesTariff.num_e_price_levels.__set__, _s4=_din_types.SalesTariff.sales_tariff_entry.__set__):
     """Decode SalesTariffType."""
     f = ""
     try:
-        x_id = None
-        x_sales_tariff_id = None
-        x_sales_tariff_description = None
-        x_num_e_price_levels = None
-        x_sales_tariff_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SalesTariffID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'SalesTariffID'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_sales_tariff_id = v
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'SalesTariffID')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels')
         p += 2
@@ -6222,36 +6851,44 @@ def _d_SalesTariffType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SalesTariffDescription'
             v, p = r_el_str(D, T, p, None, None, 32, 4)
-            x_sales_tariff_description = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'NumEPriceLevels')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'NumEPriceLevels'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_num_e_price_levels = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SalesTariffEntry')
-        p += 1
+        x = (D >> (T - p - 10)) & 1023
+        if x & 513: raise fused_error(x, 513, 10, p, 'NumEPriceLevels')
+        v = (x >> 1) & 255
+        p += 10
+        x3 = v
         nxt = 4
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 4:
             f = 'SalesTariffEntry'
             v, p = _d_SalesTariffEntryType(D, T, p)
-            x_sales_tariff_entry.append(v)
-            k = len(x_sales_tariff_entry)
+            x4.append(v)
+            k = len(x4)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.SalesTariff(id=x_id, sales_tariff_id=x_sales_tariff_id, sales_tariff_description=x_sales_tariff_description, num_e_price_levels=x_num_e_price_levels, sales_tariff_entry=tuple(x_sales_tariff_entry)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SelectedServiceListType(acc, n, o):
     """Encode SelectedServiceListType."""
     f = ""
     s = 0
@@ -6260,8 +6897,8 @@ def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SelectedService')
         if cnt:
-            f = 'SelectedService'
             for i, v in enumerate(items):
+                f = 'SelectedService'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6279,33 +6916,36 @@ def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SelectedServiceListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_din_types.SelectedServiceList, _s0=_din_types.SelectedServiceList.selected_service.__set__):
     """Decode SelectedServiceListType."""
     f = ""
     try:
-        x_selected_service = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedService')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'SelectedService'
             v, p = _d_SelectedServiceType(D, T, p)
-            x_selected_service.append(v)
-            k = len(x_selected_service)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.SelectedServiceList(selected_service=tuple(x_selected_service)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SelectedServiceType(acc, n, o):
     """Encode SelectedServiceType."""
     f = ""
     s = 0
@@ -6313,19 +6953,32 @@ def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.parameter_set_id
         if v is not None:
             f = 'ParameterSetID'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            elif -128 <= v < 0:
+                acc = (acc << 13) | ((256 - v - 1) << 1)
+                n += 13
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_int_raw(acc, n, v)
             s = 2
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSetID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSetID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6335,39 +6988,54 @@ def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SelectedServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din_types.SelectedService, _s0=_din_types.SelectedService.service_id.__set__, _s1=_din_types.SelectedService.parameter_set_id.__set__):
     """Decode SelectedServiceType."""
     f = ""
     try:
-        x_service_id = None
-        x_parameter_set_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'ParameterSetID'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_parameter_set_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x1 = v
             nxt = -1
-        return _din_types.SelectedService(service_id=x_service_id, parameter_set_id=x_parameter_set_id), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceChargeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceChargeType(acc, n, o):
     """Encode ServiceChargeType."""
     f = ""
     s = 0
@@ -6382,16 +7050,15 @@ def _e_ServiceChargeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.free_service
         if v is None: raise missing('FreeService')
         f = 'FreeService'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 2
         v = o.energy_transfer_type
         if v is None: raise missing('EnergyTransferType')
         f = 'EnergyTransferType'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI80, 4)
+        i = enum_index(v, _EI67)
+        acc = (acc << 7) | (i << 1)
+        n += 7
         s = 3
         acc <<= 1
         n += 1
@@ -6402,46 +7069,50 @@ def _e_ServiceChargeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceChargeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceChargeType(D, T, p, _new=_object_new, _C=_din_types.ServiceCharge, _s0=_din_types.ServiceCharge.service_tag.__set__, _s1=_din_types.ServiceCharge.free_service.__set__, _s2=_din_types.ServiceCharge.energy_transfer_type.__set__):
     """Decode ServiceChargeType."""
     f = ""
     try:
-        x_service_tag = None
-        x_free_service = None
-        x_energy_transfer_type = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceTag')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ServiceTag'
-        v, p = _d_ServiceTagType(D, T, p)
-        x_service_tag = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'FreeService')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceTag')
         p += 1
+        v, p = _d_ServiceTagType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'FreeService'
-        v, p = r_el_bool(D, T, p)
-        x_free_service = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EnergyTransferType')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'FreeService')
+        v = (x & 2) == 2
+        p += 4
+        x1 = v
         nxt = 2
         f = 'EnergyTransferType'
-        v, p = r_el_enum(D, T, p, _EV81, 4)
-        x_energy_transfer_type = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 7)) & 127
+        if x & 97: raise fused_error(x, 97, 7, p, 'EnergyTransferType')
+        v = _EV68[(x >> 1) & 15]
+        p += 7
+        x2 = v
         nxt = -1
-        return _din_types.ServiceCharge(service_tag=x_service_tag, free_service=x_free_service, energy_transfer_type=x_energy_transfer_type), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDetailReqType(acc, n, o):
     """Encode ServiceDetailReqType."""
     f = ""
     s = 0
@@ -6449,9 +7120,14 @@ def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         acc <<= 1
         n += 1
@@ -6462,30 +7138,37 @@ def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDetailReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_din_body.ServiceDetailReq, _s0=_din_body.ServiceDetailReq.service_id.__set__):
     """Decode ServiceDetailReqType."""
     f = ""
     try:
-        x_service_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = -1
-        return _din_body.ServiceDetailReq(service_id=x_service_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDetailResType(acc, n, o):
     """Encode ServiceDetailResType."""
     f = ""
     s = 0
@@ -6493,16 +7176,21 @@ def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.service_parameter_list
         if v is not None:
@@ -6511,8 +7199,8 @@ def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_ServiceParameterListType(acc, n, v)
             s = 3
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceParameterList, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceParameterList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6522,27 +7210,32 @@ def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDetailResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_din_body.ServiceDetailRes, _s0=_din_body.ServiceDetailRes.response_code.__set__, _s1=_din_body.ServiceDetailRes.service_id.__set__, _s2=_din_body.ServiceDetailRes.service_parameter_list.__set__):
     """Decode ServiceDetailResType."""
     f = ""
     try:
-        x_response_code = None
-        x_service_id = None
-        x_service_parameter_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
         p += 2
@@ -6550,19 +7243,23 @@ def _d_ServiceDetailResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'ServiceParameterList'
             v, p = _d_ServiceParameterListType(D, T, p)
-            x_service_parameter_list = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _din_body.ServiceDetailRes(response_code=x_response_code, service_id=x_service_id, service_parameter_list=x_service_parameter_list), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDiscoveryReqType(acc, n, o):
     """Encode ServiceDiscoveryReqType."""
     f = ""
     s = 0
@@ -6577,14 +7274,16 @@ def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_category
         if v is not None:
             f = 'ServiceCategory'
-            cw = _T18.get(s)
-            if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory, EE | ServiceScope, ServiceCategory, EE', s)
+            cw = _T13.get(s)
+            if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory, EE | ServiceScope, ServiceCategory, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_enum(acc, n, v, _EI82, 2)
+            i = enum_index(v, _EI69)
+            acc = (acc << 4) | (i << 1)
+            n += 4
             s = 2
-        cw = _T19.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceCategory, EE | ServiceScope, ServiceCategory, EE', s)
+        cw = _T14.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceCategory, EE | ServiceScope, ServiceCategory, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6594,12 +7293,13 @@ def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_din_body.ServiceDiscoveryReq, _s0=_din_body.ServiceDiscoveryReq.service_scope.__set__, _s1=_din_body.ServiceDiscoveryReq.service_category.__set__):
     """Decode ServiceDiscoveryReqType."""
     f = ""
     try:
-        x_service_scope = None
-        x_service_category = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE')
         p += 2
@@ -6607,27 +7307,33 @@ def _d_ServiceDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'ServiceScope'
             v, p = r_el_str(D, T, p, None, None, 32, 4)
-            x_service_scope = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
             f = 'ServiceCategory'
-            v, p = r_el_enum(D, T, p, _EV83, 2)
-            x_service_category = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 4)) & 15
+            if x & 9: raise fused_error(x, 9, 4, p, 'ServiceCategory')
+            v = _EV70[(x >> 1) & 3]
+            p += 4
+            x1 = v
             nxt = -1
-        return _din_body.ServiceDiscoveryReq(service_scope=x_service_scope, service_category=x_service_category), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDiscoveryResType(acc, n, o):
     """Encode ServiceDiscoveryResType."""
     f = ""
     s = 0
@@ -6635,9 +7341,9 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.payment_options
         if v is None: raise missing('PaymentOptions')
@@ -6660,8 +7366,8 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_ServiceTagListType(acc, n, v)
             s = 4
-        cw = _T84.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceList, EE', s)
+        cw = _T71.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6671,35 +7377,34 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_din_body.ServiceDiscoveryRes, _s0=_din_body.ServiceDiscoveryRes.response_code.__set__, _s1=_din_body.ServiceDiscoveryRes.payment_options.__set__, _s2=_din_body.ServiceDiscoveryRes.charge_service.__set__, _s3=_din_body.ServiceDiscoveryRes.service_list.__set__):
     """Decode ServiceDiscoveryResType."""
     f = ""
     try:
-        x_response_code = None
-        x_payment_options = None
-        x_charge_service = None
-        x_service_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PaymentOptions')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'PaymentOptions'
-        v, p = _d_PaymentOptionsType(D, T, p)
-        x_payment_options = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargeService')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PaymentOptions')
         p += 1
+        v, p = _d_PaymentOptionsType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'ChargeService'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ChargeService')
+        p += 1
         v, p = _d_ServiceChargeType(D, T, p)
-        x_charge_service = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE')
         p += 2
@@ -6707,19 +7412,24 @@ def _d_ServiceDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'ServiceList'
             v, p = _d_ServiceTagListType(D, T, p)
-            x_service_list = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _din_body.ServiceDiscoveryRes(response_code=x_response_code, payment_options=x_payment_options, charge_service=x_charge_service, service_list=x_service_list), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceParameterListType(acc, n, o):
     """Encode ServiceParameterListType."""
     f = ""
     s = 0
@@ -6728,8 +7438,8 @@ def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('ParameterSet')
         if cnt:
-            f = 'ParameterSet'
             for i, v in enumerate(items):
+                f = 'ParameterSet'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6747,33 +7457,36 @@ def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceParameterListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_din_types.ServiceParameterList, _s0=_din_types.ServiceParameterList.parameter_set.__set__):
     """Decode ServiceParameterListType."""
     f = ""
     try:
-        x_parameter_set = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ParameterSet')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'ParameterSet'
             v, p = _d_ParameterSetType(D, T, p)
-            x_parameter_set.append(v)
-            k = len(x_parameter_set)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.ServiceParameterList(parameter_set=tuple(x_parameter_set)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServicePaymentSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServicePaymentSelectionReqType(acc, n, o):
     """Encode ServicePaymentSelectionReqType."""
     f = ""
     s = 0
@@ -6781,9 +7494,9 @@ def _e_ServicePaymentSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.selected_payment_option
         if v is None: raise missing('SelectedPaymentOption')
         f = 'SelectedPaymentOption'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI66, 1)
+        i = enum_index(v, _EI53)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 1
         v = o.selected_service_list
         if v is None: raise missing('SelectedServiceList')
@@ -6801,38 +7514,41 @@ def _e_ServicePaymentSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServicePaymentSelectionReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServicePaymentSelectionReqType(D, T, p, _new=_object_new, _C=_din_body.ServicePaymentSelectionReq, _s0=_din_body.ServicePaymentSelectionReq.selected_payment_option.__set__, _s1=_din_body.ServicePaymentSelectionReq.selected_service_list.__set__):
     """Decode ServicePaymentSelectionReqType."""
     f = ""
     try:
-        x_selected_payment_option = None
-        x_selected_service_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedPaymentOption')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'SelectedPaymentOption'
-        v, p = r_el_enum(D, T, p, _EV67, 1)
-        x_selected_payment_option = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedServiceList')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'SelectedPaymentOption')
+        v = _EV54[(x >> 1) & 1]
+        p += 4
+        x0 = v
         nxt = 1
         f = 'SelectedServiceList'
-        v, p = _d_SelectedServiceListType(D, T, p)
-        x_selected_service_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SelectedServiceList')
         p += 1
+        v, p = _d_SelectedServiceListType(D, T, p)
+        x1 = v
         nxt = -1
-        return _din_body.ServicePaymentSelectionReq(selected_payment_option=x_selected_payment_option, selected_service_list=x_selected_service_list), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServicePaymentSelectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServicePaymentSelectionResType(acc, n, o):
     """Encode ServicePaymentSelectionResType."""
     f = ""
     s = 0
@@ -6840,9 +7556,9 @@ def _e_ServicePaymentSelectionResType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         acc <<= 1
         n += 1
@@ -6853,30 +7569,33 @@ def _e_ServicePaymentSelectionResType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServicePaymentSelectionResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServicePaymentSelectionResType(D, T, p, _new=_object_new, _C=_din_body.ServicePaymentSelectionRes, _s0=_din_body.ServicePaymentSelectionRes.response_code.__set__):
     """Decode ServicePaymentSelectionResType."""
     f = ""
     try:
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = -1
-        return _din_body.ServicePaymentSelectionRes(response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceTagListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceTagListType(acc, n, o):
     """Encode ServiceTagListType."""
     f = ""
     s = 0
@@ -6885,8 +7604,8 @@ def _e_ServiceTagListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Service')
         if cnt:
-            f = 'Service'
             for i, v in enumerate(items):
+                f = 'Service'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6904,33 +7623,36 @@ def _e_ServiceTagListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceTagListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceTagListType(D, T, p, _new=_object_new, _C=_din_types.ServiceTagList, _s0=_din_types.ServiceTagList.service.__set__):
     """Decode ServiceTagListType."""
     f = ""
     try:
-        x_service = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Service')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Service'
             v, p = _d_ServiceType(D, T, p)
-            x_service.append(v)
-            k = len(x_service)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.ServiceTagList(service=tuple(x_service)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceTagType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceTagType(acc, n, o):
     """Encode ServiceTagType."""
     f = ""
     s = 0
@@ -6938,9 +7660,14 @@ def _e_ServiceTagType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.service_name
         if v is not None:
@@ -6953,10 +7680,12 @@ def _e_ServiceTagType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('ServiceCategory')
         f = 'ServiceCategory'
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory | ServiceName, ServiceCategory', s)
+        if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory | ServiceName, ServiceCategory')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI82, 2)
+        i = enum_index(v, _EI69)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 3
         v = o.service_scope
         if v is not None:
@@ -6965,8 +7694,8 @@ def _e_ServiceTagType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = w_el_str(acc, n, v, None, None, 32, 4, 8)
             s = 4
-        cw = _T84.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceScope, EE', s)
+        cw = _T71.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceScope, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6976,21 +7705,26 @@ def _e_ServiceTagType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceTagType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din_types.ServiceTag, _s0=_din_types.ServiceTag.service_id.__set__, _s1=_din_types.ServiceTag.service_name.__set__, _s2=_din_types.ServiceTag.service_category.__set__, _s3=_din_types.ServiceTag.service_scope.__set__):
     """Decode ServiceTagType."""
     f = ""
     try:
-        x_service_id = None
-        x_service_name = None
-        x_service_category = None
-        x_service_scope = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
         p += 2
@@ -6998,14 +7732,16 @@ def _d_ServiceTagType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'ServiceName'
             v, p = r_el_str(D, T, p, None, None, 32, 4)
-            x_service_name = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ServiceCategory')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ServiceCategory'
-        v, p = r_el_enum(D, T, p, _EV83, 2)
-        x_service_category = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 9: raise fused_error(x, 9, 4, p, 'ServiceCategory')
+        v = _EV70[(x >> 1) & 3]
+        p += 4
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, EE')
         p += 2
@@ -7013,19 +7749,24 @@ def _d_ServiceTagType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'ServiceScope'
             v, p = r_el_str(D, T, p, None, None, 32, 4)
-            x_service_scope = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _din_types.ServiceTag(service_id=x_service_id, service_name=x_service_name, service_category=x_service_category, service_scope=x_service_scope), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceType(acc, n, o):
     """Encode ServiceType."""
     f = ""
     s = 0
@@ -7040,9 +7781,8 @@ def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.free_service
         if v is None: raise missing('FreeService')
         f = 'FreeService'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 2
         acc <<= 1
         n += 1
@@ -7053,38 +7793,41 @@ def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceType(D, T, p, _new=_object_new, _C=_din_types.Service, _s0=_din_types.Service.service_tag.__set__, _s1=_din_types.Service.free_service.__set__):
     """Decode ServiceType."""
     f = ""
     try:
-        x_service_tag = None
-        x_free_service = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceTag')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ServiceTag'
-        v, p = _d_ServiceTagType(D, T, p)
-        x_service_tag = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'FreeService')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceTag')
         p += 1
+        v, p = _d_ServiceTagType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'FreeService'
-        v, p = r_el_bool(D, T, p)
-        x_free_service = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'FreeService')
+        v = (x & 2) == 2
+        p += 4
+        x1 = v
         nxt = -1
-        return _din_types.Service(service_tag=x_service_tag, free_service=x_free_service), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionSetupReqType(acc, n, o):
     """Encode SessionSetupReqType."""
     f = ""
     s = 0
@@ -7105,30 +7848,32 @@ def _e_SessionSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionSetupReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_din_body.SessionSetupReq, _s0=_din_body.SessionSetupReq.evcc_id.__set__):
     """Decode SessionSetupReqType."""
     f = ""
     try:
-        x_evcc_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVCCID')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'EVCCID'
-        v, p = r_el_bin(D, T, p, None, None, 8, 4)
-        x_evcc_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVCCID')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 8, 4)
+        x0 = v
         nxt = -1
-        return _din_body.SessionSetupReq(evcc_id=x_evcc_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionSetupResType(acc, n, o):
     """Encode SessionSetupResType."""
     f = ""
     s = 0
@@ -7136,9 +7881,9 @@ def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.evse_id
         if v is None: raise missing('EVSEID')
@@ -7150,12 +7895,20 @@ def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.date_time_now
         if v is not None:
             f = 'DateTimeNow'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_int(acc, n, v, -9223372036854775808, 9223372036854775807)
+            if v.__class__ is not int or v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(v, 'long [-9223372036854775808..9223372036854775807]')
+            if 0 <= v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            elif -128 <= v < 0:
+                acc = (acc << 13) | ((256 - v - 1) << 1)
+                n += 13
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_int_raw(acc, n, v)
             s = 3
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DateTimeNow, EE | EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DateTimeNow, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7165,47 +7918,58 @@ def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionSetupResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_din_body.SessionSetupRes, _s0=_din_body.SessionSetupRes.response_code.__set__, _s1=_din_body.SessionSetupRes.evse_id.__set__, _s2=_din_body.SessionSetupRes.date_time_now.__set__):
     """Decode SessionSetupResType."""
     f = ""
     try:
-        x_response_code = None
-        x_evse_id = None
-        x_date_time_now = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEID')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'EVSEID'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
+        p += 1
         v, p = r_el_bin(D, T, p, None, None, 32, 4)
-        x_evse_id = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DateTimeNow, EE')
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'DateTimeNow'
-            v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
-            x_date_time_now = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+            x2 = v
             nxt = -1
-        return _din_body.SessionSetupRes(response_code=x_response_code, evse_id=x_evse_id, date_time_now=x_date_time_now), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionStopResType(acc, n, o):
     """Encode SessionStopResType."""
     f = ""
     s = 0
@@ -7213,9 +7977,9 @@ def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         acc <<= 1
         n += 1
@@ -7226,30 +7990,33 @@ def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionStopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_din_body.SessionStopRes, _s0=_din_body.SessionStopRes.response_code.__set__):
     """Decode SessionStopResType."""
     f = ""
     try:
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = -1
-        return _din_body.SessionStopRes(response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionStopType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionStopType(acc, n, o):
     """Encode SessionStopType."""
     f = ""
     s = 0
@@ -7263,22 +8030,24 @@ def _e_SessionStopType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionStopType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionStopType(D, T, p, _new=_object_new, _C=_din_body.SessionStop):
     """Decode SessionStopType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _din_body.SessionStop(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureMethodType(acc, n, o):
     """Encode SignatureMethodType."""
     f = ""
     s = 0
@@ -7290,7 +8059,8 @@ def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureMethodType(D, T, p):
     """Decode SignatureMethodType."""
     f = ""
     try:
@@ -7301,7 +8071,8 @@ def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertiesType(acc, n, o):
     """Encode SignaturePropertiesType."""
     f = ""
     s = 0
@@ -7317,11 +8088,11 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
-            f = 'SignatureProperty'
             for i, v in enumerate(items):
+                f = 'SignatureProperty'
                 if i == 0:
                     cw = _T8.get(s)
-                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty', s)
+                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -7338,12 +8109,13 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
-        x_id = None
-        x_signature_property = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
         p += 2
@@ -7351,29 +8123,32 @@ def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignatureProperty')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'SignatureProperty'
             v, p = _d_SignaturePropertyType(D, T, p)
-            x_signature_property.append(v)
-            k = len(x_signature_property)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignatureProperties(id=x_id, signature_property=tuple(x_signature_property)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertyType(acc, n, o):
     """Encode SignaturePropertyType."""
     f = ""
     s = 0
@@ -7385,7 +8160,8 @@ def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertyType(D, T, p):
     """Decode SignaturePropertyType."""
     f = ""
     try:
@@ -7396,7 +8172,8 @@ def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureType(acc, n, o):
     """Encode SignatureType."""
     f = ""
     s = 0
@@ -7412,7 +8189,7 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
         cw = _T8.get(s)
-        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo', s)
+        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_SignedInfoType(acc, n, v)
@@ -7434,11 +8211,11 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         items = o.object
         cnt = len(items)
         if cnt:
-            f = 'Object'
             for i, v in enumerate(items):
+                f = 'Object'
                 if i == 0:
-                    cw = _T16.get(s)
-                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE', s)
+                    cw = _T11.get(s)
+                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -7446,8 +8223,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
             s = 5
-        cw = _T85.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE', s)
+        cw = _T72.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7457,15 +8234,16 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
-        x_id = None
-        x_signed_info = None
-        x_signature_value = None
-        x_key_info = None
-        x_object = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
         p += 2
@@ -7473,21 +8251,19 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignedInfo')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SignedInfo'
         v, p = _d_SignedInfoType(D, T, p)
-        x_signed_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureValue')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureValue'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
+        p += 1
         v, p = _d_SignatureValueType(D, T, p)
-        x_signature_value = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
         p += 2
@@ -7495,7 +8271,7 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'KeyInfo'
             v, p = _d_KeyInfoType(D, T, p)
-            x_key_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
@@ -7503,21 +8279,28 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'Object'
             v, p = _d_ObjectType(D, T, p)
-            x_object.append(v)
-            k = len(x_object)
+            x4.append(v)
+            k = len(x4)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Signature(id=x_id, signed_info=x_signed_info, signature_value=x_signature_value, key_info=x_key_info, object=tuple(x_object)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureValueType(acc, n, o):
     """Encode SignatureValueType."""
     f = ""
     s = 0
@@ -7532,17 +8315,17 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T86[s]
+            cw = _T73[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-        else:
-            cw = _T8.get(s)
-            if cw is None: raise not_allowed('value', '@Id, CH | CH', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        cw = _T8.get(s)
+        if cw is None: raise not_allowed('value', '@Id, CH | CH')
+        acc = (acc << cw[1]) | cw[0]
+        n += cw[1]
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -7550,47 +8333,57 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
                 raise bad_event(c, 2, p, '@Id, CH')
             p += 5
-            return _xmldsig.SignatureValue(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
                     raise bad_event(c, 1, p, 'CH')
                 p += 4
-                return _xmldsig.SignatureValue(id=x_id, value=b""), p
+                o = _new(_C)
+                _s0(o, x0)
+                _s1(o, b"")
+                return o, p
             p += 1
             nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _xmldsig.SignatureValue(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedInfoType(acc, n, o):
     """Encode SignedInfoType."""
     f = ""
     s = 0
@@ -7606,7 +8399,7 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
         cw = _T8.get(s)
-        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod', s)
+        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_CanonicalizationMethodType(acc, n, v)
@@ -7622,8 +8415,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -7641,14 +8434,15 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
-        x_id = None
-        x_canonicalization_method = None
-        x_signature_method = None
-        x_reference = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
         p += 2
@@ -7656,43 +8450,46 @@ def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'CanonicalizationMethod')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'CanonicalizationMethod'
         v, p = _d_CanonicalizationMethodType(D, T, p)
-        x_canonicalization_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureMethod')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureMethod'
-        v, p = _d_SignatureMethodType(D, T, p)
-        x_signature_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Reference')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
+        v, p = _d_SignatureMethodType(D, T, p)
+        x2 = v
         nxt = 3
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 3:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x3.append(v)
+            k = len(x3)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignedInfo(id=x_id, canonicalization_method=x_canonicalization_method, signature_method=x_signature_method, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SubCertificatesType(acc, n, o):
     """Encode SubCertificatesType."""
     f = ""
     s = 0
@@ -7701,8 +8498,8 @@ def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Certificate')
         if cnt:
-            f = 'Certificate'
             for i, v in enumerate(items):
+                f = 'Certificate'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -7720,33 +8517,36 @@ def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SubCertificatesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_din_types.SubCertificates, _s0=_din_types.SubCertificates.certificate.__set__):
     """Decode SubCertificatesType."""
     f = ""
     try:
-        x_certificate = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Certificate')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Certificate'
             v, p = r_el_bin(D, T, p, None, None, 1200, 4)
-            x_certificate.append(v)
-            k = len(x_certificate)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _din_types.SubCertificates(certificate=tuple(x_certificate)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformType(acc, n, o):
     """Encode TransformType."""
     f = ""
     s = 0
@@ -7758,7 +8558,8 @@ def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformType(D, T, p):
     """Decode TransformType."""
     f = ""
     try:
@@ -7769,7 +8570,8 @@ def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformsType(acc, n, o):
     """Encode TransformsType."""
     f = ""
     s = 0
@@ -7778,8 +8580,8 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
-            f = 'Transform'
             for i, v in enumerate(items):
+                f = 'Transform'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -7797,33 +8599,36 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
-        x_transform = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Transform')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Transform'
             v, p = _d_TransformType(D, T, p)
-            x_transform.append(v)
-            k = len(x_transform)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Transforms(transform=tuple(x_transform)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2G_Message_anonymous(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2G_Message_anonymous(acc, n, o):
     """Encode V2G_Message@anonymous."""
     f = ""
     s = 0
@@ -7851,38 +8656,40 @@ def _e_V2G_Message_anonymous(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2G_Message_anonymous(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_din_msgdef.V2G_Message, _s0=_din_msgdef.V2G_Message.header.__set__, _s1=_din_msgdef.V2G_Message.body.__set__):
     """Decode V2G_Message@anonymous."""
     f = ""
     try:
-        x_header = None
-        x_body = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Body')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'Body'
-        v, p = _d_BodyType(D, T, p)
-        x_body = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Body')
         p += 1
+        v, p = _d_BodyType(D, T, p)
+        x1 = v
         nxt = -1
-        return _din_msgdef.V2G_Message(header=x_header, body=x_body), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WeldingDetectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WeldingDetectionReqType(acc, n, o):
     """Encode WeldingDetectionReqType."""
     f = ""
     s = 0
@@ -7903,30 +8710,32 @@ def _e_WeldingDetectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WeldingDetectionReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_din_body.WeldingDetectionReq, _s0=_din_body.WeldingDetectionReq.dc_ev_status.__set__):
     """Decode WeldingDetectionReqType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = -1
-        return _din_body.WeldingDetectionReq(dc_ev_status=x_dc_ev_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WeldingDetectionResType(acc, n, o):
     """Encode WeldingDetectionResType."""
     f = ""
     s = 0
@@ -7934,9 +8743,9 @@ def _e_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI3, 5)
+        i = enum_index(v, _EI3)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.dc_evse_status
         if v is None: raise missing('DC_EVSEStatus')
@@ -7961,46 +8770,49 @@ def _e_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WeldingDetectionResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_din_body.WeldingDetectionRes, _s0=_din_body.WeldingDetectionRes.response_code.__set__, _s1=_din_body.WeldingDetectionRes.dc_evse_status.__set__, _s2=_din_body.WeldingDetectionRes.evse_present_voltage.__set__):
     """Decode WeldingDetectionResType."""
     f = ""
     try:
-        x_response_code = None
-        x_dc_evse_status = None
-        x_evse_present_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV4, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV4[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = -1
-        return _din_body.WeldingDetectionRes(response_code=x_response_code, dc_evse_status=x_dc_evse_status, evse_present_voltage=x_evse_present_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509DataType(acc, n, o):
     """Encode X509DataType."""
     f = ""
     s = 0
@@ -8012,7 +8824,8 @@ def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509DataType(D, T, p):
     """Decode X509DataType."""
     f = ""
     try:
@@ -8023,7 +8836,8 @@ def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509IssuerSerialType(acc, n, o):
     """Encode X509IssuerSerialType."""
     f = ""
     s = 0
@@ -8038,9 +8852,17 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.x509_serial_number
         if v is None: raise missing('X509SerialNumber')
         f = 'X509SerialNumber'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, None, None)
+        if v.__class__ is not int: raise bad_value(v, 'integer [None..None]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -8051,31 +8873,38 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509IssuerSerialType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
     f = ""
     try:
-        x_x509_issuer_name = None
-        x_x509_serial_number = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509IssuerName')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'X509IssuerName'
-        v, p = r_el_str(D, T, p, None, None, None, 4)
-        x_x509_issuer_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509SerialNumber')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'X509SerialNumber'
-        v, p = r_el_int(D, T, p, None, None)
-        x_x509_serial_number = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, None, None)
+        x1 = v
         nxt = -1
-        return _xmldsig.X509IssuerSerial(x509_issuer_name=x_x509_issuer_name, x509_serial_number=x_x509_serial_number), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8281,7 +9110,7 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _din_types.EVChargeParameter),
     ('urn:din:70121:2012:MsgDataTypes', 'EVEnergyCapacity', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVEnergyRequest', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI43, _EV44)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI39, _EV40)),
     ('urn:din:70121:2012:MsgDataTypes', 'EVMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
@@ -8301,7 +9130,7 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'EVSECurrentRegulationTolerance', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEEnergyToBeDelivered', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVSEID', None, None, ('binary', None, None, 0, None, None, 32, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 2, None, None, None, _EI38, _EV39)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 2, None, None, None, _EI33, _EV34)),
     ('urn:din:70121:2012:MsgBody', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
@@ -8321,15 +9150,15 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVSEProcessing', None, None, ('enum', None, None, 1, None, None, None, _EI5, _EV6)),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _din_types.EVSEStatus),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI40, _EV41)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI35, _EV36)),
     ('urn:din:70121:2012:MsgBody', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _din_types.EVStatus),
     ('urn:din:70121:2012:MsgBody', 'EVTargetCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVTargetVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EnergyTransferType', None, None, ('enum', None, None, 4, None, None, None, _EI80, _EV81)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EnergyTransferType', None, None, ('enum', None, None, 4, None, None, None, _EI67, _EV68)),
     ('urn:din:70121:2012:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _din_types.Entry),
     ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI56, _EV57)),
+    ('urn:din:70121:2012:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI49, _EV50)),
     ('urn:din:70121:2012:MsgDataTypes', 'FaultMsg', None, None, ('string', None, None, 0, None, None, 64, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'FreeService', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'FullSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
@@ -8370,7 +9199,7 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'ParameterSetID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _din_body.PaymentDetailsReq),
     ('urn:din:70121:2012:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _din_body.PaymentDetailsRes),
-    ('urn:din:70121:2012:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI66, _EV67)),
+    ('urn:din:70121:2012:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54)),
     ('urn:din:70121:2012:MsgBody', 'PaymentOptions', _e_PaymentOptionsType, _d_PaymentOptionsType, _din_types.PaymentOptions),
     ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _din_body.PowerDeliveryReq),
@@ -8404,12 +9233,12 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _din_types.SalesTariffEntry),
     ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI66, _EV67)),
+    ('urn:din:70121:2012:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54)),
     ('urn:din:70121:2012:MsgDataTypes', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _din_types.SelectedService),
     ('urn:din:70121:2012:MsgBody', 'SelectedServiceList', _e_SelectedServiceListType, _d_SelectedServiceListType, _din_types.SelectedServiceList),
     ('urn:din:70121:2012:MsgDataTypes', 'Service', _e_ServiceType, _d_ServiceType, _din_types.Service),
-    ('urn:din:70121:2012:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI82, _EV83)),
-    ('urn:din:70121:2012:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI82, _EV83)),
+    ('urn:din:70121:2012:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70)),
     ('urn:din:70121:2012:MsgDataTypes', 'ServiceCharge', _e_ServiceChargeType, _d_ServiceChargeType, _din_types.ServiceCharge),
     ('urn:din:70121:2012:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _din_body.ServiceDetailReq),
     ('urn:din:70121:2012:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _din_body.ServiceDetailRes),
@@ -8443,7 +9272,7 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _din_types.Interval),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:din:70121:2012:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 4, None, None, None, _EI68, _EV69)),
+    ('urn:din:70121:2012:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 4, None, None, None, _EI55, _EV56)),
     ('urn:din:70121:2012:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _din_msgdef.V2G_Message),
     ('urn:din:70121:2012:MsgDataTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _din_body.WeldingDetectionReq),
@@ -8462,7 +9291,7 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'amountMultiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'boolValue', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'byteValue', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI20, _EV21)),
+    ('urn:din:70121:2012:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI15, _EV16)),
     ('urn:din:70121:2012:MsgDataTypes', 'duration', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'physicalValue', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),

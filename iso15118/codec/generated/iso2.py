@@ -12,24 +12,15 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from __future__ import annotations
-
-from typing import Any
-
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import (
-    DecodeError, EncodeError, abstract, bad_event, check_int, check_len, check_length,
-    check_range, enum_index, missing, not_allowed, premature, r_bin, r_el_bin, r_el_bool,
-    r_el_enum, r_el_int, r_el_nbit, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str,
-    r_uint, w_bin, w_bool, w_el_bin, w_el_bool, w_el_enum, w_el_int, w_el_nbit, w_el_str,
-    w_el_uint, w_int, w_str, w_uint,
-)
+from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
 from iso15118.messages.generated import iso2_body as _iso2_body
 from iso15118.messages.generated import iso2_header as _iso2_header
 from iso15118.messages.generated import iso2_msgdef as _iso2_msgdef
 from iso15118.messages.generated import iso2_types as _iso2_types
 from iso15118.messages.generated import xmldsig as _xmldsig
 
+_object_new = object.__new__
 _T0 = {0: (1, 2), 1: (0, 1)}
 _EI1 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
 _EV2 = (_iso2_types.EVSENotification.None_, _iso2_types.EVSENotification.StopCharging, _iso2_types.EVSENotification.ReNegotiation, )
@@ -44,92 +35,80 @@ _T10 = {2: (1, 2), 3: (0, 1)}
 _T11 = {6: (1, 2), 7: (0, 1)}
 _EI12 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
 _EV13 = (_iso2_types.EnergyTransferMode.AC_single_phase_core, _iso2_types.EnergyTransferMode.AC_three_phase_core, _iso2_types.EnergyTransferMode.DC_core, _iso2_types.EnergyTransferMode.DC_extended, _iso2_types.EnergyTransferMode.DC_combo_core, _iso2_types.EnergyTransferMode.DC_unique, )
-_T14 = {3: (0, 1)}
-_T15 = {2: (2, 3), 3: (0, 2)}
-_T16 = {2: (3, 3), 3: (1, 2)}
-_T17 = {2: (4, 3), 3: (2, 2)}
-_T18 = {4: (0, 1)}
-_EI19 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_EV20 = (_iso2_types.ServiceCategory.EVCharging, _iso2_types.ServiceCategory.Internet, _iso2_types.ServiceCategory.ContractCertificate, _iso2_types.ServiceCategory.OtherCustom, )
-_T21 = {1: (1, 2), 2: (0, 1)}
-_T22 = {3: (1, 2), 4: (0, 1)}
-_T23 = {3: (1, 3), 4: (0, 2)}
-_T24 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T25 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_EI26 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_EV27 = (_iso2_types.CostKind.relativePricePercentage, _iso2_types.CostKind.RenewableGenerationPercentage, _iso2_types.CostKind.CarbonDioxideEmission, )
-_T28 = {2: (1, 3), 3: (0, 3)}
-_T29 = {2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T30 = {2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T31 = {2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_T32 = {7: (1, 2), 8: (0, 2)}
-_T33 = {7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_T34 = {7: (1, 3), 8: (0, 2)}
-_T35 = {7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T36 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T37 = {12: (1, 2), 13: (0, 2)}
-_T38 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
-_T39 = {5: (1, 3), 6: (0, 3)}
-_T40 = {5: (2, 3), 6: (1, 3), 7: (0, 2)}
-_T41 = {5: (3, 3), 6: (2, 3), 7: (1, 2), 8: (0, 2)}
-_T42 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_T43 = {8: (1, 2), 9: (0, 1)}
-_EI44 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
-_EV45 = (_iso2_types.IsolationLevel.Invalid, _iso2_types.IsolationLevel.Valid, _iso2_types.IsolationLevel.Warning, _iso2_types.IsolationLevel.Fault, _iso2_types.IsolationLevel.No_IMD, )
-_EI46 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_EV47 = (_iso2_types.DC_EVSEStatusCode.EVSE_NotReady, _iso2_types.DC_EVSEStatusCode.EVSE_Ready, _iso2_types.DC_EVSEStatusCode.EVSE_Shutdown, _iso2_types.DC_EVSEStatusCode.EVSE_UtilityInterruptEvent, _iso2_types.DC_EVSEStatusCode.EVSE_IsolationMonitoringActive, _iso2_types.DC_EVSEStatusCode.EVSE_EmergencyShutdown, _iso2_types.DC_EVSEStatusCode.EVSE_Malfunction, _iso2_types.DC_EVSEStatusCode.Reserved_8, _iso2_types.DC_EVSEStatusCode.Reserved_9, _iso2_types.DC_EVSEStatusCode.Reserved_A, _iso2_types.DC_EVSEStatusCode.Reserved_B, _iso2_types.DC_EVSEStatusCode.Reserved_C, )
-_EI48 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_EV49 = (_iso2_types.DC_EVErrorCode.NO_ERROR, _iso2_types.DC_EVErrorCode.FAILED_RESSTemperatureInhibit, _iso2_types.DC_EVErrorCode.FAILED_EVShiftPosition, _iso2_types.DC_EVErrorCode.FAILED_ChargerConnectorLockFault, _iso2_types.DC_EVErrorCode.FAILED_EVRESSMalfunction, _iso2_types.DC_EVErrorCode.FAILED_ChargingCurrentdifferential, _iso2_types.DC_EVErrorCode.FAILED_ChargingVoltageOutOfRange, _iso2_types.DC_EVErrorCode.Reserved_A, _iso2_types.DC_EVErrorCode.Reserved_B, _iso2_types.DC_EVErrorCode.Reserved_C, _iso2_types.DC_EVErrorCode.FAILED_ChargingSystemIncompatibility, _iso2_types.DC_EVErrorCode.NoData, )
-_T50 = {1: (0, 1)}
-_T51 = {0: (1, 2), 2: (0, 2)}
-_T52 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T53 = {4: (1, 2), 5: (0, 2)}
-_T54 = {6: (0, 1)}
-_T55 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T56 = {1: (1, 2), 2: (0, 2)}
-_T57 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T58 = {1: (1, 3), 2: (0, 3)}
-_T59 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
-_T60 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T61 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T62 = {2: (0, 1)}
-_EI63 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_EV64 = (_iso2_types.FaultCode.ParsingError, _iso2_types.FaultCode.NoTLSRootCertificatAvailable, _iso2_types.FaultCode.UnknownError, )
-_T65 = {1: (1, 3)}
-_T66 = {1: (2, 3)}
-_T67 = {1: (3, 3)}
-_T68 = {1: (4, 3)}
-_T69 = {1: (5, 3)}
-_T70 = {2: (0, 1), 3: (0, 1), 4: (0, 1), 5: (0, 1), 6: (0, 1), 7: (0, 1)}
-_EI71 = {'Contract': 0, 'ExternalPayment': 1}
-_EV72 = (_iso2_types.PaymentOption.Contract, _iso2_types.PaymentOption.ExternalPayment, )
-_EI73 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
-_EV74 = (_iso2_types.UnitSymbol.h, _iso2_types.UnitSymbol.m, _iso2_types.UnitSymbol.s, _iso2_types.UnitSymbol.A, _iso2_types.UnitSymbol.V, _iso2_types.UnitSymbol.W, _iso2_types.UnitSymbol.Wh, )
-_EI75 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
-_EV76 = (_iso2_types.ChargeProgress.Start, _iso2_types.ChargeProgress.Stop, _iso2_types.ChargeProgress.Renegotiate, )
-_T77 = {2: (1, 3), 3: (0, 2)}
-_T78 = {2: (2, 3), 3: (1, 2)}
-_T79 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
-_T80 = {0: (1, 3), 1: (0, 3)}
-_T81 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
-_T82 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
-_T83 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_T84 = {0: (1, 3), 1: (0, 2)}
-_T85 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T86 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T87 = {1: (0, 2)}
-_T88 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
-_T89 = {2: (1, 2), 3: (0, 2)}
-_T90 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_T91 = {5: (1, 2), 6: (0, 1)}
-_EI92 = {'Terminate': 0, 'Pause': 1}
-_EV93 = (_iso2_types.ChargingSession.Terminate, _iso2_types.ChargingSession.Pause, )
-_T94 = {3: (1, 2), 4: (0, 2)}
-_T95 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T96 = {0: (16, 5), 1: (8, 4)}
+_T14 = {2: (2, 3), 3: (0, 2)}
+_T15 = {2: (3, 3), 3: (1, 2)}
+_T16 = {2: (4, 3), 3: (2, 2)}
+_T17 = {1: (1, 2), 2: (0, 1)}
+_EI18 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
+_EV19 = (_iso2_types.ServiceCategory.EVCharging, _iso2_types.ServiceCategory.Internet, _iso2_types.ServiceCategory.ContractCertificate, _iso2_types.ServiceCategory.OtherCustom, )
+_T20 = {3: (1, 2), 4: (0, 1)}
+_T21 = {3: (1, 3), 4: (0, 2)}
+_T22 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T23 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_EI24 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
+_EV25 = (_iso2_types.CostKind.relativePricePercentage, _iso2_types.CostKind.RenewableGenerationPercentage, _iso2_types.CostKind.CarbonDioxideEmission, )
+_T26 = {2: (1, 3), 3: (0, 3)}
+_T27 = {2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T28 = {2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T29 = {2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_T30 = {7: (1, 2), 8: (0, 2)}
+_T31 = {7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_T32 = {7: (1, 3), 8: (0, 2)}
+_T33 = {7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T34 = {7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_T35 = {12: (1, 2), 13: (0, 2)}
+_T36 = {12: (2, 2), 13: (1, 2), 14: (0, 1)}
+_T37 = {5: (1, 3), 6: (0, 3)}
+_T38 = {5: (2, 3), 6: (1, 3), 7: (0, 2)}
+_T39 = {5: (3, 3), 6: (2, 3), 7: (1, 2), 8: (0, 2)}
+_T40 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_T41 = {8: (1, 2), 9: (0, 1)}
+_EI42 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
+_EV43 = (_iso2_types.IsolationLevel.Invalid, _iso2_types.IsolationLevel.Valid, _iso2_types.IsolationLevel.Warning, _iso2_types.IsolationLevel.Fault, _iso2_types.IsolationLevel.No_IMD, )
+_EI44 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
+_EV45 = (_iso2_types.DC_EVSEStatusCode.EVSE_NotReady, _iso2_types.DC_EVSEStatusCode.EVSE_Ready, _iso2_types.DC_EVSEStatusCode.EVSE_Shutdown, _iso2_types.DC_EVSEStatusCode.EVSE_UtilityInterruptEvent, _iso2_types.DC_EVSEStatusCode.EVSE_IsolationMonitoringActive, _iso2_types.DC_EVSEStatusCode.EVSE_EmergencyShutdown, _iso2_types.DC_EVSEStatusCode.EVSE_Malfunction, _iso2_types.DC_EVSEStatusCode.Reserved_8, _iso2_types.DC_EVSEStatusCode.Reserved_9, _iso2_types.DC_EVSEStatusCode.Reserved_A, _iso2_types.DC_EVSEStatusCode.Reserved_B, _iso2_types.DC_EVSEStatusCode.Reserved_C, )
+_EI46 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
+_EV47 = (_iso2_types.DC_EVErrorCode.NO_ERROR, _iso2_types.DC_EVErrorCode.FAILED_RESSTemperatureInhibit, _iso2_types.DC_EVErrorCode.FAILED_EVShiftPosition, _iso2_types.DC_EVErrorCode.FAILED_ChargerConnectorLockFault, _iso2_types.DC_EVErrorCode.FAILED_EVRESSMalfunction, _iso2_types.DC_EVErrorCode.FAILED_ChargingCurrentdifferential, _iso2_types.DC_EVErrorCode.FAILED_ChargingVoltageOutOfRange, _iso2_types.DC_EVErrorCode.Reserved_A, _iso2_types.DC_EVErrorCode.Reserved_B, _iso2_types.DC_EVErrorCode.Reserved_C, _iso2_types.DC_EVErrorCode.FAILED_ChargingSystemIncompatibility, _iso2_types.DC_EVErrorCode.NoData, )
+_T48 = {0: (1, 2), 2: (0, 2)}
+_T49 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T50 = {4: (1, 2), 5: (0, 2)}
+_T51 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T52 = {1: (1, 2), 2: (0, 2)}
+_T53 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T54 = {1: (1, 3), 2: (0, 3)}
+_T55 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
+_T56 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T57 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_EI58 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
+_EV59 = (_iso2_types.FaultCode.ParsingError, _iso2_types.FaultCode.NoTLSRootCertificatAvailable, _iso2_types.FaultCode.UnknownError, )
+_EI60 = {'Contract': 0, 'ExternalPayment': 1}
+_EV61 = (_iso2_types.PaymentOption.Contract, _iso2_types.PaymentOption.ExternalPayment, )
+_EI62 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
+_EV63 = (_iso2_types.UnitSymbol.h, _iso2_types.UnitSymbol.m, _iso2_types.UnitSymbol.s, _iso2_types.UnitSymbol.A, _iso2_types.UnitSymbol.V, _iso2_types.UnitSymbol.W, _iso2_types.UnitSymbol.Wh, )
+_EI64 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
+_EV65 = (_iso2_types.ChargeProgress.Start, _iso2_types.ChargeProgress.Stop, _iso2_types.ChargeProgress.Renegotiate, )
+_T66 = {2: (1, 3), 3: (0, 2)}
+_T67 = {2: (2, 3), 3: (1, 2)}
+_T68 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
+_T69 = {0: (1, 3), 1: (0, 3)}
+_T70 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
+_T71 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
+_T72 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T73 = {0: (1, 3), 1: (0, 2)}
+_T74 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T75 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T76 = {1: (2, 2), 2: (1, 2), 3: (1, 2), 4: (0, 1)}
+_T77 = {2: (1, 2), 3: (0, 2)}
+_T78 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T79 = {5: (1, 2), 6: (0, 1)}
+_EI80 = {'Terminate': 0, 'Pause': 1}
+_EV81 = (_iso2_types.ChargingSession.Terminate, _iso2_types.ChargingSession.Pause, )
+_T82 = {3: (1, 2), 4: (0, 2)}
+_T83 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T84 = {0: (16, 5), 1: (8, 4)}
 
 
-def _e_AC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+def _e_AC_EVChargeParameterType(acc, n, o):
     """Encode AC_EVChargeParameterType."""
     f = ""
     s = 0
@@ -137,15 +116,20 @@ def _e_AC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.e_amount
         if v is None: raise missing('EAmount')
         f = 'EAmount'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('EAmount', 'DepartureTime, EAmount | EAmount', s)
+        if cw is None: raise not_allowed('EAmount', 'DepartureTime, EAmount | EAmount')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PhysicalValueType(acc, n, v)
@@ -180,63 +164,72 @@ def _e_AC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.AC_EVChargeParameter, _s0=_iso2_types.AC_EVChargeParameter.departure_time.__set__, _s1=_iso2_types.AC_EVChargeParameter.e_amount.__set__, _s2=_iso2_types.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_iso2_types.AC_EVChargeParameter.ev_max_current.__set__, _s4=_iso2_types.AC_EVChargeParameter.ev_min_current.__set__):
     """Decode AC_EVChargeParameterType."""
     f = ""
     try:
-        x_departure_time = None
-        x_e_amount = None
-        x_ev_max_voltage = None
-        x_ev_max_current = None
-        x_ev_min_current = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EAmount')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EAmount')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EAmount'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_e_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaxVoltage')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaxVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_max_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaxCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaxVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMaxCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_max_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaxCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVMinCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_min_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x4 = v
         nxt = -1
-        return _iso2_types.AC_EVChargeParameter(departure_time=x_departure_time, e_amount=x_e_amount, ev_max_voltage=x_ev_max_voltage, ev_max_current=x_ev_max_current, ev_min_current=x_ev_min_current), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_EVSEChargeParameterType(acc, n, o):
     """Encode AC_EVSEChargeParameterType."""
     f = ""
     s = 0
@@ -271,46 +264,48 @@ def _e_AC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.AC_EVSEChargeParameter, _s0=_iso2_types.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_iso2_types.AC_EVSEChargeParameter.evse_nominal_voltage.__set__, _s2=_iso2_types.AC_EVSEChargeParameter.evse_max_current.__set__):
     """Decode AC_EVSEChargeParameterType."""
     f = ""
     try:
-        x_ac_evse_status = None
-        x_evse_nominal_voltage = None
-        x_evse_max_current = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AC_EVSEStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'AC_EVSEStatus'
-        v, p = _d_AC_EVSEStatusType(D, T, p)
-        x_ac_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENominalVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'AC_EVSEStatus')
         p += 1
+        v, p = _d_AC_EVSEStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVSENominalVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_nominal_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaxCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSENominalVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEMaxCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_max_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaxCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso2_types.AC_EVSEChargeParameter(ac_evse_status=x_ac_evse_status, evse_nominal_voltage=x_evse_nominal_voltage, evse_max_current=x_evse_max_current), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_EVSEStatusType(acc, n, o):
     """Encode AC_EVSEStatusType."""
     f = ""
     s = 0
@@ -318,23 +313,27 @@ def _e_AC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI1, 2)
+        i = enum_index(v, _EI1)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.rcd
         if v is None: raise missing('RCD')
         f = 'RCD'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 3
         acc <<= 1
         n += 1
@@ -345,46 +344,55 @@ def _e_AC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2_types.AC_EVSEStatus, _s0=_iso2_types.AC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2_types.AC_EVSEStatus.evse_notification.__set__, _s2=_iso2_types.AC_EVSEStatus.rcd.__set__):
     """Decode AC_EVSEStatusType."""
     f = ""
     try:
-        x_notification_max_delay = None
-        x_evse_notification = None
-        x_rcd = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV2, 2)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RCD')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
+        v = _EV2[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = 2
         f = 'RCD'
-        v, p = r_el_bool(D, T, p)
-        x_rcd = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'RCD')
+        v = (x & 2) == 2
+        p += 4
+        x2 = v
         nxt = -1
-        return _iso2_types.AC_EVSEStatus(notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification, rcd=x_rcd), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AuthorizationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AuthorizationReqType(acc, n, o):
     """Encode AuthorizationReqType."""
     f = ""
     s = 0
@@ -400,13 +408,13 @@ def _e_AuthorizationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'GenChallenge'
             cw = _T3.get(s)
-            if cw is None: raise not_allowed('GenChallenge', '@Id, GenChallenge, EE | GenChallenge, EE', s)
+            if cw is None: raise not_allowed('GenChallenge', '@Id, GenChallenge, EE | GenChallenge, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, 16, None, None, 4, 8)
             s = 2
         cw = _T4.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Id, GenChallenge, EE | EE | GenChallenge, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Id, GenChallenge, EE | EE | GenChallenge, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -416,12 +424,13 @@ def _e_AuthorizationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AuthorizationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso2_body.AuthorizationReq, _s0=_iso2_body.AuthorizationReq.id.__set__, _s1=_iso2_body.AuthorizationReq.gen_challenge.__set__):
     """Decode AuthorizationReqType."""
     f = ""
     try:
-        x_id = None
-        x_gen_challenge = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE')
         p += 2
@@ -429,7 +438,7 @@ def _d_AuthorizationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE')
             p += 2
@@ -437,19 +446,22 @@ def _d_AuthorizationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'GenChallenge'
             v, p = r_el_bin(D, T, p, 16, None, None, 4)
-            x_gen_challenge = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _iso2_body.AuthorizationReq(id=x_id, gen_challenge=x_gen_challenge), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AuthorizationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AuthorizationResType(acc, n, o):
     """Encode AuthorizationResType."""
     f = ""
     s = 0
@@ -457,16 +469,16 @@ def _e_AuthorizationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI7, 2)
+        i = enum_index(v, _EI7)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         acc <<= 1
         n += 1
@@ -477,38 +489,42 @@ def _e_AuthorizationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AuthorizationResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AuthorizationResType(D, T, p, _new=_object_new, _C=_iso2_body.AuthorizationRes, _s0=_iso2_body.AuthorizationRes.response_code.__set__, _s1=_iso2_body.AuthorizationRes.evse_processing.__set__):
     """Decode AuthorizationResType."""
     f = ""
     try:
-        x_response_code = None
-        x_evse_processing = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV8, 2)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV8[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = -1
-        return _iso2_body.AuthorizationRes(response_code=x_response_code, evse_processing=x_evse_processing), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BodyBaseType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BodyBaseType(acc, n, o):
     """Encode BodyBaseType."""
     f = ""
     s = 0
@@ -522,22 +538,24 @@ def _e_BodyBaseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BodyBaseType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_iso2_body.BodyBase):
     """Decode BodyBaseType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso2_body.BodyBase(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BodyType(acc, n, o):
     """Encode BodyType."""
     f = ""
     s = 0
@@ -549,6 +567,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_AuthorizationReqType(acc, n, v)
             s = 1
+        if s == 1 and o.authorization_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.authorization_res
         if v is not None:
             f = 'AuthorizationRes'
@@ -556,13 +575,15 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_AuthorizationResType(acc, n, v)
             s = 1
+        if s == 1 and o.body_element is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.body_element
         if v is not None:
             f = 'BodyElement'
-            acc = (acc << 6) | 2
-            n += 6
             raise abstract('BodyElement')
             s = 1
+            acc = (acc << 6) | 2
+            n += 6
+        if s == 1 and o.cable_check_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.cable_check_req
         if v is not None:
             f = 'CableCheckReq'
@@ -570,6 +591,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CableCheckReqType(acc, n, v)
             s = 1
+        if s == 1 and o.cable_check_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.cable_check_res
         if v is not None:
             f = 'CableCheckRes'
@@ -577,6 +599,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CableCheckResType(acc, n, v)
             s = 1
+        if s == 1 and o.certificate_installation_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.certificate_installation_req
         if v is not None:
             f = 'CertificateInstallationReq'
@@ -584,6 +607,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CertificateInstallationReqType(acc, n, v)
             s = 1
+        if s == 1 and o.certificate_installation_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.certificate_installation_res
         if v is not None:
             f = 'CertificateInstallationRes'
@@ -591,6 +615,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CertificateInstallationResType(acc, n, v)
             s = 1
+        if s == 1 and o.certificate_update_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.certificate_update_req
         if v is not None:
             f = 'CertificateUpdateReq'
@@ -598,6 +623,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CertificateUpdateReqType(acc, n, v)
             s = 1
+        if s == 1 and o.certificate_update_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.certificate_update_res
         if v is not None:
             f = 'CertificateUpdateRes'
@@ -605,6 +631,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CertificateUpdateResType(acc, n, v)
             s = 1
+        if s == 1 and o.charge_parameter_discovery_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.charge_parameter_discovery_req
         if v is not None:
             f = 'ChargeParameterDiscoveryReq'
@@ -612,6 +639,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ChargeParameterDiscoveryReqType(acc, n, v)
             s = 1
+        if s == 1 and o.charge_parameter_discovery_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.charge_parameter_discovery_res
         if v is not None:
             f = 'ChargeParameterDiscoveryRes'
@@ -619,6 +647,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ChargeParameterDiscoveryResType(acc, n, v)
             s = 1
+        if s == 1 and o.charging_status_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.charging_status_req
         if v is not None:
             f = 'ChargingStatusReq'
@@ -626,6 +655,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ChargingStatusReqType(acc, n, v)
             s = 1
+        if s == 1 and o.charging_status_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.charging_status_res
         if v is not None:
             f = 'ChargingStatusRes'
@@ -633,6 +663,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ChargingStatusResType(acc, n, v)
             s = 1
+        if s == 1 and o.current_demand_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.current_demand_req
         if v is not None:
             f = 'CurrentDemandReq'
@@ -640,6 +671,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CurrentDemandReqType(acc, n, v)
             s = 1
+        if s == 1 and o.current_demand_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.current_demand_res
         if v is not None:
             f = 'CurrentDemandRes'
@@ -647,6 +679,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_CurrentDemandResType(acc, n, v)
             s = 1
+        if s == 1 and o.metering_receipt_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.metering_receipt_req
         if v is not None:
             f = 'MeteringReceiptReq'
@@ -654,6 +687,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_MeteringReceiptReqType(acc, n, v)
             s = 1
+        if s == 1 and o.metering_receipt_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.metering_receipt_res
         if v is not None:
             f = 'MeteringReceiptRes'
@@ -661,6 +695,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_MeteringReceiptResType(acc, n, v)
             s = 1
+        if s == 1 and o.payment_details_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.payment_details_req
         if v is not None:
             f = 'PaymentDetailsReq'
@@ -668,6 +703,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PaymentDetailsReqType(acc, n, v)
             s = 1
+        if s == 1 and o.payment_details_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.payment_details_res
         if v is not None:
             f = 'PaymentDetailsRes'
@@ -675,6 +711,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PaymentDetailsResType(acc, n, v)
             s = 1
+        if s == 1 and o.payment_service_selection_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.payment_service_selection_req
         if v is not None:
             f = 'PaymentServiceSelectionReq'
@@ -682,6 +719,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PaymentServiceSelectionReqType(acc, n, v)
             s = 1
+        if s == 1 and o.payment_service_selection_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.payment_service_selection_res
         if v is not None:
             f = 'PaymentServiceSelectionRes'
@@ -689,6 +727,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PaymentServiceSelectionResType(acc, n, v)
             s = 1
+        if s == 1 and o.power_delivery_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.power_delivery_req
         if v is not None:
             f = 'PowerDeliveryReq'
@@ -696,6 +735,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PowerDeliveryReqType(acc, n, v)
             s = 1
+        if s == 1 and o.power_delivery_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.power_delivery_res
         if v is not None:
             f = 'PowerDeliveryRes'
@@ -703,6 +743,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PowerDeliveryResType(acc, n, v)
             s = 1
+        if s == 1 and o.pre_charge_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.pre_charge_req
         if v is not None:
             f = 'PreChargeReq'
@@ -710,6 +751,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PreChargeReqType(acc, n, v)
             s = 1
+        if s == 1 and o.pre_charge_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.pre_charge_res
         if v is not None:
             f = 'PreChargeRes'
@@ -717,6 +759,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_PreChargeResType(acc, n, v)
             s = 1
+        if s == 1 and o.service_detail_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_detail_req
         if v is not None:
             f = 'ServiceDetailReq'
@@ -724,6 +767,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServiceDetailReqType(acc, n, v)
             s = 1
+        if s == 1 and o.service_detail_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_detail_res
         if v is not None:
             f = 'ServiceDetailRes'
@@ -731,6 +775,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServiceDetailResType(acc, n, v)
             s = 1
+        if s == 1 and o.service_discovery_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_discovery_req
         if v is not None:
             f = 'ServiceDiscoveryReq'
@@ -738,6 +783,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServiceDiscoveryReqType(acc, n, v)
             s = 1
+        if s == 1 and o.service_discovery_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.service_discovery_res
         if v is not None:
             f = 'ServiceDiscoveryRes'
@@ -745,6 +791,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_ServiceDiscoveryResType(acc, n, v)
             s = 1
+        if s == 1 and o.session_setup_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.session_setup_req
         if v is not None:
             f = 'SessionSetupReq'
@@ -752,6 +799,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_SessionSetupReqType(acc, n, v)
             s = 1
+        if s == 1 and o.session_setup_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.session_setup_res
         if v is not None:
             f = 'SessionSetupRes'
@@ -759,6 +807,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_SessionSetupResType(acc, n, v)
             s = 1
+        if s == 1 and o.session_stop_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.session_stop_req
         if v is not None:
             f = 'SessionStopReq'
@@ -766,6 +815,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_SessionStopReqType(acc, n, v)
             s = 1
+        if s == 1 and o.session_stop_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.session_stop_res
         if v is not None:
             f = 'SessionStopRes'
@@ -773,6 +823,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_SessionStopResType(acc, n, v)
             s = 1
+        if s == 1 and o.welding_detection_req is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.welding_detection_req
         if v is not None:
             f = 'WeldingDetectionReq'
@@ -780,6 +831,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 6
             acc, n = _e_WeldingDetectionReqType(acc, n, v)
             s = 1
+        if s == 1 and o.welding_detection_res is not None: raise only_one('AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.welding_detection_res
         if v is not None:
             f = 'WeldingDetectionRes'
@@ -788,7 +840,7 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = _e_WeldingDetectionResType(acc, n, v)
             s = 1
         cw = _T9.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -798,45 +850,46 @@ def _e_BodyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BodyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BodyType(D, T, p, _new=_object_new, _C=_iso2_body.Body, _s0=_iso2_body.Body.authorization_req.__set__, _s1=_iso2_body.Body.authorization_res.__set__, _s2=_iso2_body.Body.body_element.__set__, _s3=_iso2_body.Body.cable_check_req.__set__, _s4=_iso2_body.Body.cable_check_res.__set__, _s5=_iso2_body.Body.certificate_installation_req.__set__, _s6=_iso2_body.Body.certificate_installation_res.__set__, _s7=_iso2_body.Body.certificate_update_req.__set__, _s8=_iso2_body.Body.certificate_update_res.__set__, _s9=_iso2_body.Body.charge_parameter_discovery_req.__set__, _s10=_iso2_body.Body.charge_parameter_discovery_res.__set__, _s11=_iso2_body.Body.charging_status_req.__set__, _s12=_iso2_body.Body.charging_status_res.__set__, _s13=_iso2_body.Body.current_demand_req.__set__, _s14=_iso2_body.Body.current_demand_res.__set__, _s15=_iso2_body.Body.metering_receipt_req.__set__, _s16=_iso2_body.Body.metering_receipt_res.__set__, _s17=_iso2_body.Body.payment_details_req.__set__, _s18=_iso2_body.Body.payment_details_res.__set__, _s19=_iso2_body.Body.payment_service_selection_req.__set__, _s20=_iso2_body.Body.payment_service_selection_res.__set__, _s21=_iso2_body.Body.power_delivery_req.__set__, _s22=_iso2_body.Body.power_delivery_res.__set__, _s23=_iso2_body.Body.pre_charge_req.__set__, _s24=_iso2_body.Body.pre_charge_res.__set__, _s25=_iso2_body.Body.service_detail_req.__set__, _s26=_iso2_body.Body.service_detail_res.__set__, _s27=_iso2_body.Body.service_discovery_req.__set__, _s28=_iso2_body.Body.service_discovery_res.__set__, _s29=_iso2_body.Body.session_setup_req.__set__, _s30=_iso2_body.Body.session_setup_res.__set__, _s31=_iso2_body.Body.session_stop_req.__set__, _s32=_iso2_body.Body.session_stop_res.__set__, _s33=_iso2_body.Body.welding_detection_req.__set__, _s34=_iso2_body.Body.welding_detection_res.__set__):
     """Decode BodyType."""
     f = ""
     try:
-        x_authorization_req = None
-        x_authorization_res = None
-        x_body_element = None
-        x_cable_check_req = None
-        x_cable_check_res = None
-        x_certificate_installation_req = None
-        x_certificate_installation_res = None
-        x_certificate_update_req = None
-        x_certificate_update_res = None
-        x_charge_parameter_discovery_req = None
-        x_charge_parameter_discovery_res = None
-        x_charging_status_req = None
-        x_charging_status_res = None
-        x_current_demand_req = None
-        x_current_demand_res = None
-        x_metering_receipt_req = None
-        x_metering_receipt_res = None
-        x_payment_details_req = None
-        x_payment_details_res = None
-        x_payment_service_selection_req = None
-        x_payment_service_selection_res = None
-        x_power_delivery_req = None
-        x_power_delivery_res = None
-        x_pre_charge_req = None
-        x_pre_charge_res = None
-        x_service_detail_req = None
-        x_service_detail_res = None
-        x_service_discovery_req = None
-        x_service_discovery_res = None
-        x_session_setup_req = None
-        x_session_setup_res = None
-        x_session_stop_req = None
-        x_session_stop_res = None
-        x_welding_detection_req = None
-        x_welding_detection_res = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
+        x14 = None
+        x15 = None
+        x16 = None
+        x17 = None
+        x18 = None
+        x19 = None
+        x20 = None
+        x21 = None
+        x22 = None
+        x23 = None
+        x24 = None
+        x25 = None
+        x26 = None
+        x27 = None
+        x28 = None
+        x29 = None
+        x30 = None
+        x31 = None
+        x32 = None
+        x33 = None
+        x34 = None
         c = (D >> (T - p - 6)) & 63
         if c >= 36: raise bad_event(c, 6, p, 'AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE')
         p += 6
@@ -844,291 +897,293 @@ def _d_BodyType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'AuthorizationReq'
             v, p = _d_AuthorizationReqType(D, T, p)
-            x_authorization_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x0 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'AuthorizationRes'
             v, p = _d_AuthorizationResType(D, T, p)
-            x_authorization_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'BodyElement'
             raise DecodeError('element BodyElement has an abstract type', bit_offset=p)
-            x_body_element = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'CableCheckReq'
             v, p = _d_CableCheckReqType(D, T, p)
-            x_cable_check_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'CableCheckRes'
             v, p = _d_CableCheckResType(D, T, p)
-            x_cable_check_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'CertificateInstallationReq'
             v, p = _d_CertificateInstallationReqType(D, T, p)
-            x_certificate_installation_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'CertificateInstallationRes'
             v, p = _d_CertificateInstallationResType(D, T, p)
-            x_certificate_installation_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 7:
             f = 'CertificateUpdateReq'
             v, p = _d_CertificateUpdateReqType(D, T, p)
-            x_certificate_update_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 8:
             f = 'CertificateUpdateRes'
             v, p = _d_CertificateUpdateResType(D, T, p)
-            x_certificate_update_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x8 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 9:
             f = 'ChargeParameterDiscoveryReq'
             v, p = _d_ChargeParameterDiscoveryReqType(D, T, p)
-            x_charge_parameter_discovery_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x9 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 10:
             f = 'ChargeParameterDiscoveryRes'
             v, p = _d_ChargeParameterDiscoveryResType(D, T, p)
-            x_charge_parameter_discovery_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x10 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 11:
             f = 'ChargingStatusReq'
             v, p = _d_ChargingStatusReqType(D, T, p)
-            x_charging_status_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x11 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 12:
             f = 'ChargingStatusRes'
             v, p = _d_ChargingStatusResType(D, T, p)
-            x_charging_status_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x12 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 13:
             f = 'CurrentDemandReq'
             v, p = _d_CurrentDemandReqType(D, T, p)
-            x_current_demand_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x13 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 14:
             f = 'CurrentDemandRes'
             v, p = _d_CurrentDemandResType(D, T, p)
-            x_current_demand_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x14 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 15:
             f = 'MeteringReceiptReq'
             v, p = _d_MeteringReceiptReqType(D, T, p)
-            x_metering_receipt_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x15 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 16:
             f = 'MeteringReceiptRes'
             v, p = _d_MeteringReceiptResType(D, T, p)
-            x_metering_receipt_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x16 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 17:
             f = 'PaymentDetailsReq'
             v, p = _d_PaymentDetailsReqType(D, T, p)
-            x_payment_details_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x17 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 18:
             f = 'PaymentDetailsRes'
             v, p = _d_PaymentDetailsResType(D, T, p)
-            x_payment_details_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x18 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 19:
             f = 'PaymentServiceSelectionReq'
             v, p = _d_PaymentServiceSelectionReqType(D, T, p)
-            x_payment_service_selection_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x19 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 20:
             f = 'PaymentServiceSelectionRes'
             v, p = _d_PaymentServiceSelectionResType(D, T, p)
-            x_payment_service_selection_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x20 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 21:
             f = 'PowerDeliveryReq'
             v, p = _d_PowerDeliveryReqType(D, T, p)
-            x_power_delivery_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x21 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 22:
             f = 'PowerDeliveryRes'
             v, p = _d_PowerDeliveryResType(D, T, p)
-            x_power_delivery_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x22 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 23:
             f = 'PreChargeReq'
             v, p = _d_PreChargeReqType(D, T, p)
-            x_pre_charge_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x23 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 24:
             f = 'PreChargeRes'
             v, p = _d_PreChargeResType(D, T, p)
-            x_pre_charge_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x24 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 25:
             f = 'ServiceDetailReq'
             v, p = _d_ServiceDetailReqType(D, T, p)
-            x_service_detail_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x25 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 26:
             f = 'ServiceDetailRes'
             v, p = _d_ServiceDetailResType(D, T, p)
-            x_service_detail_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x26 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 27:
             f = 'ServiceDiscoveryReq'
             v, p = _d_ServiceDiscoveryReqType(D, T, p)
-            x_service_discovery_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x27 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 28:
             f = 'ServiceDiscoveryRes'
             v, p = _d_ServiceDiscoveryResType(D, T, p)
-            x_service_discovery_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x28 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 29:
             f = 'SessionSetupReq'
             v, p = _d_SessionSetupReqType(D, T, p)
-            x_session_setup_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x29 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 30:
             f = 'SessionSetupRes'
             v, p = _d_SessionSetupResType(D, T, p)
-            x_session_setup_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x30 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 31:
             f = 'SessionStopReq'
             v, p = _d_SessionStopReqType(D, T, p)
-            x_session_stop_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x31 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 32:
             f = 'SessionStopRes'
             v, p = _d_SessionStopResType(D, T, p)
-            x_session_stop_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x32 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 33:
             f = 'WeldingDetectionReq'
             v, p = _d_WeldingDetectionReqType(D, T, p)
-            x_welding_detection_req = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x33 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 34:
             f = 'WeldingDetectionRes'
             v, p = _d_WeldingDetectionResType(D, T, p)
-            x_welding_detection_res = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x34 = v
             nxt = -1
-        return _iso2_body.Body(authorization_req=x_authorization_req, authorization_res=x_authorization_res, body_element=x_body_element, cable_check_req=x_cable_check_req, cable_check_res=x_cable_check_res, certificate_installation_req=x_certificate_installation_req, certificate_installation_res=x_certificate_installation_res, certificate_update_req=x_certificate_update_req, certificate_update_res=x_certificate_update_res, charge_parameter_discovery_req=x_charge_parameter_discovery_req, charge_parameter_discovery_res=x_charge_parameter_discovery_res, charging_status_req=x_charging_status_req, charging_status_res=x_charging_status_res, current_demand_req=x_current_demand_req, current_demand_res=x_current_demand_res, metering_receipt_req=x_metering_receipt_req, metering_receipt_res=x_metering_receipt_res, payment_details_req=x_payment_details_req, payment_details_res=x_payment_details_res, payment_service_selection_req=x_payment_service_selection_req, payment_service_selection_res=x_payment_service_selection_res, power_delivery_req=x_power_delivery_req, power_delivery_res=x_power_delivery_res, pre_charge_req=x_pre_charge_req, pre_charge_res=x_pre_charge_res, service_detail_req=x_service_detail_req, service_detail_res=x_service_detail_res, service_discovery_req=x_service_discovery_req, service_discovery_res=x_service_discovery_res, session_setup_req=x_session_setup_req, session_setup_res=x_session_setup_res, session_stop_req=x_session_stop_req, session_stop_res=x_session_stop_res, welding_detection_req=x_welding_detection_req, welding_detection_res=x_welding_detection_res), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        _s14(o, x14)
+        _s15(o, x15)
+        _s16(o, x16)
+        _s17(o, x17)
+        _s18(o, x18)
+        _s19(o, x19)
+        _s20(o, x20)
+        _s21(o, x21)
+        _s22(o, x22)
+        _s23(o, x23)
+        _s24(o, x24)
+        _s25(o, x25)
+        _s26(o, x26)
+        _s27(o, x27)
+        _s28(o, x28)
+        _s29(o, x29)
+        _s30(o, x30)
+        _s31(o, x31)
+        _s32(o, x32)
+        _s33(o, x33)
+        _s34(o, x34)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CableCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CableCheckReqType(acc, n, o):
     """Encode CableCheckReqType."""
     f = ""
     s = 0
@@ -1149,30 +1204,32 @@ def _e_CableCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CableCheckReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_iso2_body.CableCheckReq, _s0=_iso2_body.CableCheckReq.dc_ev_status.__set__):
     """Decode CableCheckReqType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso2_body.CableCheckReq(dc_ev_status=x_dc_ev_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CableCheckResType(acc, n, o):
     """Encode CableCheckResType."""
     f = ""
     s = 0
@@ -1180,9 +1237,9 @@ def _e_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.dc_evse_status
         if v is None: raise missing('DC_EVSEStatus')
@@ -1194,9 +1251,9 @@ def _e_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI7, 2)
+        i = enum_index(v, _EI7)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         acc <<= 1
         n += 1
@@ -1207,46 +1264,50 @@ def _e_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CableCheckResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_iso2_body.CableCheckRes, _s0=_iso2_body.CableCheckRes.response_code.__set__, _s1=_iso2_body.CableCheckRes.dc_evse_status.__set__, _s2=_iso2_body.CableCheckRes.evse_processing.__set__):
     """Decode CableCheckResType."""
     f = ""
     try:
-        x_response_code = None
-        x_dc_evse_status = None
-        x_evse_processing = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV8, 2)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV8[(x >> 1) & 3]
+        p += 5
+        x2 = v
         nxt = -1
-        return _iso2_body.CableCheckRes(response_code=x_response_code, dc_evse_status=x_dc_evse_status, evse_processing=x_evse_processing), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CanonicalizationMethodType(acc, n, o):
     """Encode CanonicalizationMethodType."""
     f = ""
     s = 0
@@ -1258,7 +1319,8 @@ def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CanonicalizationMethodType(D, T, p):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
@@ -1269,7 +1331,8 @@ def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateChainType(acc, n, o):
     """Encode CertificateChainType."""
     f = ""
     s = 0
@@ -1285,7 +1348,7 @@ def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('Certificate')
         f = 'Certificate'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('Certificate', '@Id, Certificate | Certificate', s)
+        if cw is None: raise not_allowed('Certificate', '@Id, Certificate | Certificate')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, 800, 4, 8)
@@ -1298,7 +1361,7 @@ def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = _e_SubCertificatesType(acc, n, v)
             s = 3
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1308,13 +1371,14 @@ def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso2_types.CertificateChain, _s0=_iso2_types.CertificateChain.id.__set__, _s1=_iso2_types.CertificateChain.certificate.__set__, _s2=_iso2_types.CertificateChain.sub_certificates.__set__):
     """Decode CertificateChainType."""
     f = ""
     try:
-        x_id = None
-        x_certificate = None
-        x_sub_certificates = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Certificate')
         p += 2
@@ -1322,14 +1386,13 @@ def _d_CertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Certificate')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Certificate'
         v, p = r_el_bin(D, T, p, None, None, 800, 4)
-        x_certificate = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
         p += 2
@@ -1337,19 +1400,23 @@ def _d_CertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SubCertificates'
             v, p = _d_SubCertificatesType(D, T, p)
-            x_sub_certificates = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso2_types.CertificateChain(id=x_id, certificate=x_certificate, sub_certificates=x_sub_certificates), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateInstallationReqType(acc, n, o):
     """Encode CertificateInstallationReqType."""
     f = ""
     s = 0
@@ -1384,46 +1451,48 @@ def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateInstallationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso2_body.CertificateInstallationReq, _s0=_iso2_body.CertificateInstallationReq.id.__set__, _s1=_iso2_body.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_iso2_body.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__):
     """Decode CertificateInstallationReqType."""
     f = ""
     try:
-        x_id = None
-        x_oem_provisioning_cert = None
-        x_list_of_root_certificate_i_ds = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'OEMProvisioningCert')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'OEMProvisioningCert'
-        v, p = r_el_bin(D, T, p, None, None, 800, 4)
-        x_oem_provisioning_cert = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ListOfRootCertificateIDs')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'OEMProvisioningCert')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 800, 4)
+        x1 = v
         nxt = 2
         f = 'ListOfRootCertificateIDs'
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
-        x_list_of_root_certificate_i_ds = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso2_body.CertificateInstallationReq(id=x_id, oem_provisioning_cert=x_oem_provisioning_cert, list_of_root_certificate_i_ds=x_list_of_root_certificate_i_ds), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateInstallationResType(acc, n, o):
     """Encode CertificateInstallationResType."""
     f = ""
     s = 0
@@ -1431,9 +1500,9 @@ def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.sa_provisioning_certificate_chain
         if v is None: raise missing('SAProvisioningCertificateChain')
@@ -1479,70 +1548,73 @@ def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateInstallationResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_iso2_body.CertificateInstallationRes, _s0=_iso2_body.CertificateInstallationRes.response_code.__set__, _s1=_iso2_body.CertificateInstallationRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2_body.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_iso2_body.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2_body.CertificateInstallationRes.d_hpublickey.__set__, _s5=_iso2_body.CertificateInstallationRes.emaid.__set__):
     """Decode CertificateInstallationResType."""
     f = ""
     try:
-        x_response_code = None
-        x_sa_provisioning_certificate_chain = None
-        x_contract_signature_cert_chain = None
-        x_contract_signature_encrypted_private_key = None
-        x_d_hpublickey = None
-        x_emaid = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAProvisioningCertificateChain')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'SAProvisioningCertificateChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_sa_provisioning_certificate_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureCertChain')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SAProvisioningCertificateChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'ContractSignatureCertChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_contract_signature_cert_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureEncryptedPrivateKey')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'ContractSignatureEncryptedPrivateKey'
-        v, p = _d_ContractSignatureEncryptedPrivateKeyType(D, T, p)
-        x_contract_signature_encrypted_private_key = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DHpublickey')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureEncryptedPrivateKey')
         p += 1
+        v, p = _d_ContractSignatureEncryptedPrivateKeyType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'DHpublickey'
-        v, p = _d_DiffieHellmanPublickeyType(D, T, p)
-        x_d_hpublickey = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'eMAID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHpublickey')
         p += 1
+        v, p = _d_DiffieHellmanPublickeyType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'eMAID'
-        v, p = _d_EMAIDType(D, T, p)
-        x_emaid = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'eMAID')
         p += 1
+        v, p = _d_EMAIDType(D, T, p)
+        x5 = v
         nxt = -1
-        return _iso2_body.CertificateInstallationRes(response_code=x_response_code, sa_provisioning_certificate_chain=x_sa_provisioning_certificate_chain, contract_signature_cert_chain=x_contract_signature_cert_chain, contract_signature_encrypted_private_key=x_contract_signature_encrypted_private_key, d_hpublickey=x_d_hpublickey, emaid=x_emaid), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateUpdateReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateUpdateReqType(acc, n, o):
     """Encode CertificateUpdateReqType."""
     f = ""
     s = 0
@@ -1584,54 +1656,56 @@ def _e_CertificateUpdateReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateUpdateReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_iso2_body.CertificateUpdateReq, _s0=_iso2_body.CertificateUpdateReq.id.__set__, _s1=_iso2_body.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_iso2_body.CertificateUpdateReq.emaid.__set__, _s3=_iso2_body.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__):
     """Decode CertificateUpdateReqType."""
     f = ""
     try:
-        x_id = None
-        x_contract_signature_cert_chain = None
-        x_emaid = None
-        x_list_of_root_certificate_i_ds = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureCertChain')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ContractSignatureCertChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_contract_signature_cert_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'eMAID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'eMAID'
-        v, p = r_el_str(D, T, p, None, 14, 15, 4)
-        x_emaid = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ListOfRootCertificateIDs')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'eMAID')
         p += 1
+        v, p = r_el_str(D, T, p, None, 14, 15, 4)
+        x2 = v
         nxt = 3
         f = 'ListOfRootCertificateIDs'
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
-        x_list_of_root_certificate_i_ds = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso2_body.CertificateUpdateReq(id=x_id, contract_signature_cert_chain=x_contract_signature_cert_chain, emaid=x_emaid, list_of_root_certificate_i_ds=x_list_of_root_certificate_i_ds), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateUpdateResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateUpdateResType(acc, n, o):
     """Encode CertificateUpdateResType."""
     f = ""
     s = 0
@@ -1639,9 +1713,9 @@ def _e_CertificateUpdateResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.sa_provisioning_certificate_chain
         if v is None: raise missing('SAProvisioningCertificateChain')
@@ -1681,12 +1755,20 @@ def _e_CertificateUpdateResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.retry_counter
         if v is not None:
             f = 'RetryCounter'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            elif -128 <= v < 0:
+                acc = (acc << 13) | ((256 - v - 1) << 1)
+                n += 13
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_int_raw(acc, n, v)
             s = 7
         cw = _T11.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RetryCounter, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RetryCounter, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1696,79 +1778,90 @@ def _e_CertificateUpdateResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateUpdateResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_iso2_body.CertificateUpdateRes, _s0=_iso2_body.CertificateUpdateRes.response_code.__set__, _s1=_iso2_body.CertificateUpdateRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2_body.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_iso2_body.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2_body.CertificateUpdateRes.d_hpublickey.__set__, _s5=_iso2_body.CertificateUpdateRes.emaid.__set__, _s6=_iso2_body.CertificateUpdateRes.retry_counter.__set__):
     """Decode CertificateUpdateResType."""
     f = ""
     try:
-        x_response_code = None
-        x_sa_provisioning_certificate_chain = None
-        x_contract_signature_cert_chain = None
-        x_contract_signature_encrypted_private_key = None
-        x_d_hpublickey = None
-        x_emaid = None
-        x_retry_counter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAProvisioningCertificateChain')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'SAProvisioningCertificateChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_sa_provisioning_certificate_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureCertChain')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SAProvisioningCertificateChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'ContractSignatureCertChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_contract_signature_cert_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureEncryptedPrivateKey')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'ContractSignatureEncryptedPrivateKey'
-        v, p = _d_ContractSignatureEncryptedPrivateKeyType(D, T, p)
-        x_contract_signature_encrypted_private_key = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DHpublickey')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureEncryptedPrivateKey')
         p += 1
+        v, p = _d_ContractSignatureEncryptedPrivateKeyType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'DHpublickey'
-        v, p = _d_DiffieHellmanPublickeyType(D, T, p)
-        x_d_hpublickey = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'eMAID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHpublickey')
         p += 1
+        v, p = _d_DiffieHellmanPublickeyType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'eMAID'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'eMAID')
+        p += 1
         v, p = _d_EMAIDType(D, T, p)
-        x_emaid = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RetryCounter, EE')
         p += 2
         nxt = (6, -1)[c]
         if nxt == 6:
             f = 'RetryCounter'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_retry_counter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x6 = v
             nxt = -1
-        return _iso2_body.CertificateUpdateRes(response_code=x_response_code, sa_provisioning_certificate_chain=x_sa_provisioning_certificate_chain, contract_signature_cert_chain=x_contract_signature_cert_chain, contract_signature_encrypted_private_key=x_contract_signature_encrypted_private_key, d_hpublickey=x_d_hpublickey, emaid=x_emaid, retry_counter=x_retry_counter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -1776,18 +1869,25 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.max_entries_sa_schedule_tuple
         if v is not None:
             f = 'MaxEntriesSAScheduleTuple'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.requested_energy_transfer_mode
         if v is None: raise missing('RequestedEnergyTransferMode')
         f = 'RequestedEnergyTransferMode'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('RequestedEnergyTransferMode', 'MaxEntriesSAScheduleTuple, RequestedEnergyTransferMode | RequestedEnergyTransferMode', s)
+        if cw is None: raise not_allowed('RequestedEnergyTransferMode', 'MaxEntriesSAScheduleTuple, RequestedEnergyTransferMode | RequestedEnergyTransferMode')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI12, 3)
+        i = enum_index(v, _EI12)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.ac_ev_charge_parameter
         if v is not None:
@@ -1796,6 +1896,7 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
             n += 2
             acc, n = _e_AC_EVChargeParameterType(acc, n, v)
             s = 3
+        if s == 3 and o.dc_ev_charge_parameter is not None: raise only_one('AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
         v = o.dc_ev_charge_parameter
         if v is not None:
             f = 'DC_EVChargeParameter'
@@ -1803,17 +1904,17 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
             n += 2
             acc, n = _e_DC_EVChargeParameterType(acc, n, v)
             s = 3
+        if s == 3 and o.ev_charge_parameter is not None: raise only_one('AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
         v = o.ev_charge_parameter
         if v is not None:
             f = 'EVChargeParameter'
-            acc = (acc << 2) | 2
-            n += 2
             raise abstract('EVChargeParameter')
             s = 3
-        cw = _T14.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+            acc = (acc << 2) | 2
+            n += 2
+        if s != 3: raise not_allowed('end of element (a required element is missing)', 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -1821,30 +1922,39 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2_body.ChargeParameterDiscoveryReq, _s0=_iso2_body.ChargeParameterDiscoveryReq.max_entries_sa_schedule_tuple.__set__, _s1=_iso2_body.ChargeParameterDiscoveryReq.requested_energy_transfer_mode.__set__, _s2=_iso2_body.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s3=_iso2_body.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s4=_iso2_body.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_max_entries_sa_schedule_tuple = None
-        x_requested_energy_transfer_mode = None
-        x_ac_ev_charge_parameter = None
-        x_dc_ev_charge_parameter = None
-        x_ev_charge_parameter = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'MaxEntriesSAScheduleTuple, RequestedEnergyTransferMode')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'MaxEntriesSAScheduleTuple'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_max_entries_sa_schedule_tuple = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'RequestedEnergyTransferMode')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'RequestedEnergyTransferMode'
-        v, p = r_el_enum(D, T, p, _EV13, 3)
-        x_requested_energy_transfer_mode = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 17: raise fused_error(x, 17, 5, p, 'RequestedEnergyTransferMode')
+        v = _EV13[(x >> 1) & 7]
+        p += 5
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
         p += 2
@@ -1852,35 +1962,39 @@ def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 2:
             f = 'AC_EVChargeParameter'
             v, p = _d_AC_EVChargeParameterType(D, T, p)
-            x_ac_ev_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'DC_EVChargeParameter'
             v, p = _d_DC_EVChargeParameterType(D, T, p)
-            x_dc_ev_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'EVChargeParameter'
             raise DecodeError('element EVChargeParameter has an abstract type', bit_offset=p)
-            x_ev_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso2_body.ChargeParameterDiscoveryReq(max_entries_sa_schedule_tuple=x_max_entries_sa_schedule_tuple, requested_energy_transfer_mode=x_requested_energy_transfer_mode, ac_ev_charge_parameter=x_ac_ev_charge_parameter, dc_ev_charge_parameter=x_dc_ev_charge_parameter, ev_charge_parameter=x_ev_charge_parameter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -1888,16 +2002,16 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI7, 2)
+        i = enum_index(v, _EI7)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.sa_schedule_list
         if v is not None:
@@ -1906,44 +2020,46 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
             n += 3
             acc, n = _e_SAScheduleListType(acc, n, v)
             s = 3
+        if s == 3 and o.sa_schedules is not None: raise only_one('SAScheduleList, SASchedules')
         v = o.sa_schedules
         if v is not None:
             f = 'SASchedules'
-            acc = (acc << 3) | 1
-            n += 3
             raise abstract('SASchedules')
             s = 3
+            acc = (acc << 3) | 1
+            n += 3
         v = o.ac_evse_charge_parameter
         if v is not None:
             f = 'AC_EVSEChargeParameter'
-            cw = _T15.get(s)
-            if cw is None: raise not_allowed('AC_EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', s)
+            cw = _T14.get(s)
+            if cw is None: raise not_allowed('AC_EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_AC_EVSEChargeParameterType(acc, n, v)
             s = 4
+        if s == 4 and o.dc_evse_charge_parameter is not None: raise only_one('AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
         v = o.dc_evse_charge_parameter
         if v is not None:
             f = 'DC_EVSEChargeParameter'
-            cw = _T16.get(s)
-            if cw is None: raise not_allowed('DC_EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', s)
+            cw = _T15.get(s)
+            if cw is None: raise not_allowed('DC_EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DC_EVSEChargeParameterType(acc, n, v)
             s = 4
+        if s == 4 and o.evse_charge_parameter is not None: raise only_one('AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
         v = o.evse_charge_parameter
         if v is not None:
             f = 'EVSEChargeParameter'
-            cw = _T17.get(s)
-            if cw is None: raise not_allowed('EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', s)
+            cw = _T16.get(s)
+            if cw is None: raise not_allowed('EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             raise abstract('EVSEChargeParameter')
             s = 4
-        cw = _T18.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | EE | SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 4: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | EE | SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -1951,31 +2067,32 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2_body.ChargeParameterDiscoveryRes, _s0=_iso2_body.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_iso2_body.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_iso2_body.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_iso2_body.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_iso2_body.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_iso2_body.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_iso2_body.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_response_code = None
-        x_evse_processing = None
-        x_sa_schedule_list = None
-        x_sa_schedules = None
-        x_ac_evse_charge_parameter = None
-        x_dc_evse_charge_parameter = None
-        x_evse_charge_parameter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV8, 2)
-        x_evse_processing = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV8[(x >> 1) & 3]
+        p += 5
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
         p += 3
@@ -1983,7 +2100,7 @@ def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 2:
             f = 'SAScheduleList'
             v, p = _d_SAScheduleListType(D, T, p)
-            x_sa_schedule_list = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
             p += 2
@@ -1991,7 +2108,7 @@ def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 3:
             f = 'SASchedules'
             raise DecodeError('element SASchedules has an abstract type', bit_offset=p)
-            x_sa_schedules = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
             p += 2
@@ -1999,35 +2116,41 @@ def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 4:
             f = 'AC_EVSEChargeParameter'
             v, p = _d_AC_EVSEChargeParameterType(D, T, p)
-            x_ac_evse_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'DC_EVSEChargeParameter'
             v, p = _d_DC_EVSEChargeParameterType(D, T, p)
-            x_dc_evse_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'EVSEChargeParameter'
             raise DecodeError('element EVSEChargeParameter has an abstract type', bit_offset=p)
-            x_evse_charge_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _iso2_body.ChargeParameterDiscoveryRes(response_code=x_response_code, evse_processing=x_evse_processing, sa_schedule_list=x_sa_schedule_list, sa_schedules=x_sa_schedules, ac_evse_charge_parameter=x_ac_evse_charge_parameter, dc_evse_charge_parameter=x_dc_evse_charge_parameter, evse_charge_parameter=x_evse_charge_parameter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeServiceType(acc, n, o):
     """Encode ChargeServiceType."""
     f = ""
     s = 0
@@ -2035,9 +2158,14 @@ def _e_ChargeServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.service_name
         if v is not None:
@@ -2049,11 +2177,13 @@ def _e_ChargeServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_category
         if v is None: raise missing('ServiceCategory')
         f = 'ServiceCategory'
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory | ServiceName, ServiceCategory', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory | ServiceName, ServiceCategory')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI19, 2)
+        i = enum_index(v, _EI18)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 3
         v = o.service_scope
         if v is not None:
@@ -2065,11 +2195,12 @@ def _e_ChargeServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.free_service
         if v is None: raise missing('FreeService')
         f = 'FreeService'
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('FreeService', 'FreeService | ServiceScope, FreeService', s)
+        cw = _T20.get(s)
+        if cw is None: raise not_allowed('FreeService', 'FreeService | ServiceScope, FreeService')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 5
         v = o.supported_energy_transfer_mode
         if v is None: raise missing('SupportedEnergyTransferMode')
@@ -2087,23 +2218,28 @@ def _e_ChargeServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2_types.ChargeService, _s0=_iso2_types.ChargeService.service_id.__set__, _s1=_iso2_types.ChargeService.service_name.__set__, _s2=_iso2_types.ChargeService.service_category.__set__, _s3=_iso2_types.ChargeService.service_scope.__set__, _s4=_iso2_types.ChargeService.free_service.__set__, _s5=_iso2_types.ChargeService.supported_energy_transfer_mode.__set__):
     """Decode ChargeServiceType."""
     f = ""
     try:
-        x_service_id = None
-        x_service_name = None
-        x_service_category = None
-        x_service_scope = None
-        x_free_service = None
-        x_supported_energy_transfer_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
         p += 2
@@ -2111,14 +2247,16 @@ def _d_ChargeServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'ServiceName'
             v, p = r_el_str(D, T, p, None, None, 32, 4)
-            x_service_name = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ServiceCategory')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ServiceCategory'
-        v, p = r_el_enum(D, T, p, _EV20, 2)
-        x_service_category = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 9: raise fused_error(x, 9, 4, p, 'ServiceCategory')
+        v = _EV19[(x >> 1) & 3]
+        p += 4
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService')
         p += 2
@@ -2126,44 +2264,52 @@ def _d_ChargeServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'ServiceScope'
             v, p = r_el_str(D, T, p, None, None, 64, 4)
-            x_service_scope = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'FreeService')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'FreeService'
-        v, p = r_el_bool(D, T, p)
-        x_free_service = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SupportedEnergyTransferMode')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'FreeService')
+        v = (x & 2) == 2
+        p += 3
+        x4 = v
         nxt = 5
         f = 'SupportedEnergyTransferMode'
-        v, p = _d_SupportedEnergyTransferModeType(D, T, p)
-        x_supported_energy_transfer_mode = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SupportedEnergyTransferMode')
         p += 1
+        v, p = _d_SupportedEnergyTransferModeType(D, T, p)
+        x5 = v
         nxt = -1
-        return _iso2_types.ChargeService(service_id=x_service_id, service_name=x_service_name, service_category=x_service_category, service_scope=x_service_scope, free_service=x_free_service, supported_energy_transfer_mode=x_supported_energy_transfer_mode), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargingProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargingProfileType(acc, n, o):
     """Encode ChargingProfileType."""
     f = ""
     s = 0
     try:
         items = o.profile_entry
         cnt = len(items)
-        if cnt > 24: raise EncodeError('at most 24 ProfileEntry allowed', value=cnt).within('ProfileEntry')
+        if cnt > 24: raise too_many('ProfileEntry', 24, cnt)
         if cnt == 0: raise missing('ProfileEntry')
         if cnt:
-            f = 'ProfileEntry'
             for i, v in enumerate(items):
+                f = 'ProfileEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -2172,8 +2318,8 @@ def _e_ChargingProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ProfileEntryType(acc, n, v)
             s = 2 if cnt == 24 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ProfileEntry, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ProfileEntry, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2183,39 +2329,41 @@ def _e_ChargingProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargingProfileType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_iso2_types.ChargingProfile, _s0=_iso2_types.ChargingProfile.profile_entry.__set__):
     """Decode ChargingProfileType."""
     f = ""
     try:
-        x_profile_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ProfileEntry')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'ProfileEntry'
             v, p = _d_ProfileEntryType(D, T, p)
-            x_profile_entry.append(v)
-            k = len(x_profile_entry)
+            x0.append(v)
+            k = len(x0)
             if k < 24:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.ChargingProfile(profile_entry=tuple(x_profile_entry)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargingStatusReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargingStatusReqType(acc, n, o):
     """Encode ChargingStatusReqType."""
     f = ""
     s = 0
@@ -2229,22 +2377,24 @@ def _e_ChargingStatusReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargingStatusReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_iso2_body.ChargingStatusReq):
     """Decode ChargingStatusReqType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso2_body.ChargingStatusReq(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargingStatusResType(acc, n, o):
     """Encode ChargingStatusResType."""
     f = ""
     s = 0
@@ -2252,9 +2402,9 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.evse_id
         if v is None: raise missing('EVSEID')
@@ -2266,9 +2416,9 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sa_schedule_tuple_id
         if v is None: raise missing('SAScheduleTupleID')
         f = 'SAScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 1, 255, 8)
+        if v.__class__ is not int or v < 1 or v > 255: raise bad_value(v, 'SAIDType [1..255]')
+        acc = (acc << 11) | ((v - 1) << 1)
+        n += 11
         s = 3
         v = o.evse_max_current
         if v is not None:
@@ -2280,8 +2430,8 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_info
         if v is not None:
             f = 'MeterInfo'
-            cw = _T23.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus | MeterInfo, ReceiptRequired, AC_EVSEStatus', s)
+            cw = _T21.get(s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus | MeterInfo, ReceiptRequired, AC_EVSEStatus')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -2289,17 +2439,18 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.receipt_required
         if v is not None:
             f = 'ReceiptRequired'
-            cw = _T24.get(s)
-            if cw is None: raise not_allowed('ReceiptRequired', 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus | MeterInfo, ReceiptRequired, AC_EVSEStatus | ReceiptRequired, AC_EVSEStatus', s)
+            cw = _T22.get(s)
+            if cw is None: raise not_allowed('ReceiptRequired', 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus | MeterInfo, ReceiptRequired, AC_EVSEStatus | ReceiptRequired, AC_EVSEStatus')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 6
         v = o.ac_evse_status
         if v is None: raise missing('AC_EVSEStatus')
         f = 'AC_EVSEStatus'
-        cw = _T25.get(s)
-        if cw is None: raise not_allowed('AC_EVSEStatus', 'AC_EVSEStatus | EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus | MeterInfo, ReceiptRequired, AC_EVSEStatus | ReceiptRequired, AC_EVSEStatus', s)
+        cw = _T23.get(s)
+        if cw is None: raise not_allowed('AC_EVSEStatus', 'AC_EVSEStatus | EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus | MeterInfo, ReceiptRequired, AC_EVSEStatus | ReceiptRequired, AC_EVSEStatus')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_AC_EVSEStatusType(acc, n, v)
@@ -2313,38 +2464,39 @@ def _e_ChargingStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargingStatusResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2_body.ChargingStatusRes, _s0=_iso2_body.ChargingStatusRes.response_code.__set__, _s1=_iso2_body.ChargingStatusRes.evse_id.__set__, _s2=_iso2_body.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_iso2_body.ChargingStatusRes.evse_max_current.__set__, _s4=_iso2_body.ChargingStatusRes.meter_info.__set__, _s5=_iso2_body.ChargingStatusRes.receipt_required.__set__, _s6=_iso2_body.ChargingStatusRes.ac_evse_status.__set__):
     """Decode ChargingStatusResType."""
     f = ""
     try:
-        x_response_code = None
-        x_evse_id = None
-        x_sa_schedule_tuple_id = None
-        x_evse_max_current = None
-        x_meter_info = None
-        x_receipt_required = None
-        x_ac_evse_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEID')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'EVSEID'
-        v, p = r_el_str(D, T, p, None, 7, 37, 4)
-        x_evse_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTupleID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
         p += 1
+        v, p = r_el_str(D, T, p, None, 7, 37, 4)
+        x1 = v
         nxt = 2
         f = 'SAScheduleTupleID'
-        v, p = r_el_nbit(D, T, p, 1, 255, 8)
-        x_sa_schedule_tuple_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'SAScheduleTupleID')
+        v = ((x >> 1) & 255) + 1
+        if v > 255: raise out_of_range(v, 1, 255, p)
+        p += 11
+        x2 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus')
         p += 3
@@ -2352,7 +2504,7 @@ def _d_ChargingStatusResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'EVSEMaxCurrent'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_max_current = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, AC_EVSEStatus')
             p += 2
@@ -2360,34 +2512,44 @@ def _d_ChargingStatusResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, AC_EVSEStatus')
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
             f = 'ReceiptRequired'
-            v, p = r_el_bool(D, T, p)
-            x_receipt_required = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'AC_EVSEStatus')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'ReceiptRequired')
+            v = (x & 2) == 2
+            p += 3
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'AC_EVSEStatus'
         v, p = _d_AC_EVSEStatusType(D, T, p)
-        x_ac_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x6 = v
         nxt = -1
-        return _iso2_body.ChargingStatusRes(response_code=x_response_code, evse_id=x_evse_id, sa_schedule_tuple_id=x_sa_schedule_tuple_id, evse_max_current=x_evse_max_current, meter_info=x_meter_info, receipt_required=x_receipt_required, ac_evse_status=x_ac_evse_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ConsumptionCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ConsumptionCostType(acc, n, o):
     """Encode ConsumptionCostType."""
     f = ""
     s = 0
@@ -2401,11 +2563,11 @@ def _e_ConsumptionCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         s = 1
         items = o.cost
         cnt = len(items)
-        if cnt > 3: raise EncodeError('at most 3 Cost allowed', value=cnt).within('Cost')
+        if cnt > 3: raise too_many('Cost', 3, cnt)
         if cnt == 0: raise missing('Cost')
         if cnt:
-            f = 'Cost'
             for i, v in enumerate(items):
+                f = 'Cost'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -2415,7 +2577,7 @@ def _e_ConsumptionCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_CostType(acc, n, v)
             s = 3 if cnt == 3 else 2
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Cost, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Cost, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2425,47 +2587,49 @@ def _e_ConsumptionCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ConsumptionCostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_iso2_types.ConsumptionCost, _s0=_iso2_types.ConsumptionCost.start_value.__set__, _s1=_iso2_types.ConsumptionCost.cost.__set__):
     """Decode ConsumptionCostType."""
     f = ""
     try:
-        x_start_value = None
-        x_cost = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'startValue')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'startValue'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_start_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Cost')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'startValue')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'Cost'
             v, p = _d_CostType(D, T, p)
-            x_cost.append(v)
-            k = len(x_cost)
+            x1.append(v)
+            k = len(x1)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
                 p += 2
                 nxt = (1, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.ConsumptionCost(start_value=x_start_value, cost=tuple(x_cost)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ContractSignatureEncryptedPrivateKeyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ContractSignatureEncryptedPrivateKeyType(acc, n, o):
     """Encode ContractSignatureEncryptedPrivateKeyType."""
     f = ""
     s = 0
@@ -2482,13 +2646,13 @@ def _e_ContractSignatureEncryptedPrivateKeyType(acc: int, n: int, o: Any) -> tup
         if len(v) == 0:
             acc = (acc << 4) | 8
             n += 4
-        else:
-            acc <<= 1
-            n += 1
-            check_len(v, None, None, 48)
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        acc <<= 1
+        n += 1
+        check_len(v, None, None, 48)
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -2496,43 +2660,49 @@ def _e_ContractSignatureEncryptedPrivateKeyType(acc: int, n: int, o: Any) -> tup
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ContractSignatureEncryptedPrivateKeyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, _new=_object_new, _C=_iso2_types.ContractSignatureEncryptedPrivateKey, _s0=_iso2_types.ContractSignatureEncryptedPrivateKey.id.__set__, _s1=_iso2_types.ContractSignatureEncryptedPrivateKey.value.__set__):
     """Decode ContractSignatureEncryptedPrivateKeyType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = '@Id'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
+        p += 1
         v, p = r_str(D, T, p)
-        x_id = v
+        x0 = v
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
                 raise bad_event(c, 1, p, 'CH')
             p += 4
-            return _iso2_types.ContractSignatureEncryptedPrivateKey(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 1
         nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
         check_length(v, None, None, 48, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _iso2_types.ContractSignatureEncryptedPrivateKey(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CostType(acc, n, o):
     """Encode CostType."""
     f = ""
     s = 0
@@ -2540,26 +2710,31 @@ def _e_CostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.cost_kind
         if v is None: raise missing('costKind')
         f = 'costKind'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI26, 2)
+        i = enum_index(v, _EI24)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 1
         v = o.amount
         if v is None: raise missing('amount')
         f = 'amount'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.amount_multiplier
         if v is not None:
             f = 'amountMultiplier'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_nbit(acc, n, v, -3, 3, 3)
+            if v.__class__ is not int or v < -3 or v > 3: raise bad_value(v, 'unitMultiplierType [-3..3]')
+            acc = (acc << 7) | ((v - -3) << 1)
+            n += 7
             s = 3
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | amountMultiplier, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | amountMultiplier, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2569,47 +2744,60 @@ def _e_CostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CostType(D, T, p, _new=_object_new, _C=_iso2_types.Cost, _s0=_iso2_types.Cost.cost_kind.__set__, _s1=_iso2_types.Cost.amount.__set__, _s2=_iso2_types.Cost.amount_multiplier.__set__):
     """Decode CostType."""
     f = ""
     try:
-        x_cost_kind = None
-        x_amount = None
-        x_amount_multiplier = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'costKind')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'costKind'
-        v, p = r_el_enum(D, T, p, _EV27, 2)
-        x_cost_kind = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'amount')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'costKind')
+        v = _EV25[(x >> 1) & 3]
+        p += 5
+        x0 = v
         nxt = 1
         f = 'amount'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_amount = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'amount')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'amountMultiplier'
-            v, p = r_el_nbit(D, T, p, -3, 3, 3)
-            x_amount_multiplier = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 5)) & 31
+            if x & 17: raise fused_error(x, 17, 5, p, 'amountMultiplier')
+            v = ((x >> 1) & 7) + -3
+            if v > 3: raise out_of_range(v, -3, 3, p)
+            p += 5
+            x2 = v
             nxt = -1
-        return _iso2_types.Cost(cost_kind=x_cost_kind, amount=x_amount, amount_multiplier=x_amount_multiplier), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CurrentDemandReqType(acc, n, o):
     """Encode CurrentDemandReqType."""
     f = ""
     s = 0
@@ -2638,8 +2826,8 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_maximum_current_limit
         if v is not None:
             f = 'EVMaximumCurrentLimit'
-            cw = _T28.get(s)
-            if cw is None: raise not_allowed('EVMaximumCurrentLimit', 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', s)
+            cw = _T26.get(s)
+            if cw is None: raise not_allowed('EVMaximumCurrentLimit', 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2647,8 +2835,8 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_maximum_power_limit
         if v is not None:
             f = 'EVMaximumPowerLimit'
-            cw = _T29.get(s)
-            if cw is None: raise not_allowed('EVMaximumPowerLimit', 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', s)
+            cw = _T27.get(s)
+            if cw is None: raise not_allowed('EVMaximumPowerLimit', 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2656,20 +2844,22 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.bulk_charging_complete
         if v is not None:
             f = 'BulkChargingComplete'
-            cw = _T30.get(s)
-            if cw is None: raise not_allowed('BulkChargingComplete', 'BulkChargingComplete, ChargingComplete | EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', s)
+            cw = _T28.get(s)
+            if cw is None: raise not_allowed('BulkChargingComplete', 'BulkChargingComplete, ChargingComplete | EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 6
         v = o.charging_complete
         if v is None: raise missing('ChargingComplete')
         f = 'ChargingComplete'
-        cw = _T31.get(s)
-        if cw is None: raise not_allowed('ChargingComplete', 'BulkChargingComplete, ChargingComplete | ChargingComplete | EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', s)
+        cw = _T29.get(s)
+        if cw is None: raise not_allowed('ChargingComplete', 'BulkChargingComplete, ChargingComplete | ChargingComplete | EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete | EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 7
         v = o.remaining_time_to_full_so_c
         if v is not None:
@@ -2681,8 +2871,8 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.remaining_time_to_bulk_so_c
         if v is not None:
             f = 'RemainingTimeToBulkSoC'
-            cw = _T32.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToBulkSoC', 'RemainingTimeToBulkSoC, EVTargetVoltage | RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage', s)
+            cw = _T30.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToBulkSoC', 'RemainingTimeToBulkSoC, EVTargetVoltage | RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2690,8 +2880,8 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_target_voltage
         if v is None: raise missing('EVTargetVoltage')
         f = 'EVTargetVoltage'
-        cw = _T33.get(s)
-        if cw is None: raise not_allowed('EVTargetVoltage', 'EVTargetVoltage | RemainingTimeToBulkSoC, EVTargetVoltage | RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage', s)
+        cw = _T31.get(s)
+        if cw is None: raise not_allowed('EVTargetVoltage', 'EVTargetVoltage | RemainingTimeToBulkSoC, EVTargetVoltage | RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2705,34 +2895,33 @@ def _e_CurrentDemandReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2_body.CurrentDemandReq, _s0=_iso2_body.CurrentDemandReq.dc_ev_status.__set__, _s1=_iso2_body.CurrentDemandReq.ev_target_current.__set__, _s2=_iso2_body.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_iso2_body.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_iso2_body.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_iso2_body.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_iso2_body.CurrentDemandReq.charging_complete.__set__, _s7=_iso2_body.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_iso2_body.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_iso2_body.CurrentDemandReq.ev_target_voltage.__set__):
     """Decode CurrentDemandReqType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        x_ev_target_current = None
-        x_ev_maximum_voltage_limit = None
-        x_ev_maximum_current_limit = None
-        x_ev_maximum_power_limit = None
-        x_bulk_charging_complete = None
-        x_charging_complete = None
-        x_remaining_time_to_full_so_c = None
-        x_remaining_time_to_bulk_so_c = None
-        x_ev_target_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVTargetCurrent'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetCurrent')
+        p += 1
         v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_target_current = v
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
         p += 3
@@ -2740,7 +2929,7 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVMaximumVoltageLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_maximum_voltage_limit = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             p += 3
@@ -2748,7 +2937,7 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'EVMaximumCurrentLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_maximum_current_limit = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
             p += 2
@@ -2756,22 +2945,27 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'EVMaximumPowerLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_maximum_power_limit = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
             f = 'BulkChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_bulk_charging_complete = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ChargingComplete')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'BulkChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ChargingComplete'
-        v, p = r_el_bool(D, T, p)
-        x_charging_complete = v
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+        v = (x & 2) == 2
+        p += 3
+        x6 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
         p += 2
@@ -2779,7 +2973,7 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 7:
             f = 'RemainingTimeToFullSoC'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_remaining_time_to_full_so_c = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage')
             p += 2
@@ -2787,26 +2981,36 @@ def _d_CurrentDemandReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'RemainingTimeToBulkSoC'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_remaining_time_to_bulk_so_c = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetVoltage')
-            p += 1
+            x8 = v
             nxt = 9
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetVoltage'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_target_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x9 = v
         nxt = -1
-        return _iso2_body.CurrentDemandReq(dc_ev_status=x_dc_ev_status, ev_target_current=x_ev_target_current, ev_maximum_voltage_limit=x_ev_maximum_voltage_limit, ev_maximum_current_limit=x_ev_maximum_current_limit, ev_maximum_power_limit=x_ev_maximum_power_limit, bulk_charging_complete=x_bulk_charging_complete, charging_complete=x_charging_complete, remaining_time_to_full_so_c=x_remaining_time_to_full_so_c, remaining_time_to_bulk_so_c=x_remaining_time_to_bulk_so_c, ev_target_voltage=x_ev_target_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CurrentDemandResType(acc, n, o):
     """Encode CurrentDemandResType."""
     f = ""
     s = 0
@@ -2814,9 +3018,9 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.dc_evse_status
         if v is None: raise missing('DC_EVSEStatus')
@@ -2842,23 +3046,20 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_current_limit_achieved
         if v is None: raise missing('EVSECurrentLimitAchieved')
         f = 'EVSECurrentLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 5
         v = o.evse_voltage_limit_achieved
         if v is None: raise missing('EVSEVoltageLimitAchieved')
         f = 'EVSEVoltageLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 6
         v = o.evse_power_limit_achieved
         if v is None: raise missing('EVSEPowerLimitAchieved')
         f = 'EVSEPowerLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 7
         v = o.evse_maximum_voltage_limit
         if v is not None:
@@ -2870,8 +3071,8 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_maximum_current_limit
         if v is not None:
             f = 'EVSEMaximumCurrentLimit'
-            cw = _T34.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumCurrentLimit', 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID', s)
+            cw = _T32.get(s)
+            if cw is None: raise not_allowed('EVSEMaximumCurrentLimit', 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2879,8 +3080,8 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_maximum_power_limit
         if v is not None:
             f = 'EVSEMaximumPowerLimit'
-            cw = _T35.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumPowerLimit', 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID | EVSEMaximumPowerLimit, EVSEID | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID', s)
+            cw = _T33.get(s)
+            if cw is None: raise not_allowed('EVSEMaximumPowerLimit', 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID | EVSEMaximumPowerLimit, EVSEID | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -2888,8 +3089,8 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_id
         if v is None: raise missing('EVSEID')
         f = 'EVSEID'
-        cw = _T36.get(s)
-        if cw is None: raise not_allowed('EVSEID', 'EVSEID | EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID | EVSEMaximumPowerLimit, EVSEID | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID', s)
+        cw = _T34.get(s)
+        if cw is None: raise not_allowed('EVSEID', 'EVSEID | EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID | EVSEMaximumPowerLimit, EVSEID | EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_str(acc, n, v, None, 7, 37, 4, 8)
@@ -2897,9 +3098,9 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sa_schedule_tuple_id
         if v is None: raise missing('SAScheduleTupleID')
         f = 'SAScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 1, 255, 8)
+        if v.__class__ is not int or v < 1 or v > 255: raise bad_value(v, 'SAIDType [1..255]')
+        acc = (acc << 11) | ((v - 1) << 1)
+        n += 11
         s = 12
         v = o.meter_info
         if v is not None:
@@ -2911,14 +3112,15 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.receipt_required
         if v is not None:
             f = 'ReceiptRequired'
-            cw = _T37.get(s)
-            if cw is None: raise not_allowed('ReceiptRequired', 'MeterInfo, ReceiptRequired, EE | ReceiptRequired, EE', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('ReceiptRequired', 'MeterInfo, ReceiptRequired, EE | ReceiptRequired, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 14
-        cw = _T38.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | MeterInfo, ReceiptRequired, EE | ReceiptRequired, EE', s)
+        cw = _T36.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | MeterInfo, ReceiptRequired, EE | ReceiptRequired, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2928,73 +3130,71 @@ def _e_CurrentDemandResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2_body.CurrentDemandRes, _s0=_iso2_body.CurrentDemandRes.response_code.__set__, _s1=_iso2_body.CurrentDemandRes.dc_evse_status.__set__, _s2=_iso2_body.CurrentDemandRes.evse_present_voltage.__set__, _s3=_iso2_body.CurrentDemandRes.evse_present_current.__set__, _s4=_iso2_body.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_iso2_body.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_iso2_body.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_iso2_body.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_iso2_body.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_iso2_body.CurrentDemandRes.evse_maximum_power_limit.__set__, _s10=_iso2_body.CurrentDemandRes.evse_id.__set__, _s11=_iso2_body.CurrentDemandRes.sa_schedule_tuple_id.__set__, _s12=_iso2_body.CurrentDemandRes.meter_info.__set__, _s13=_iso2_body.CurrentDemandRes.receipt_required.__set__):
     """Decode CurrentDemandResType."""
     f = ""
     try:
-        x_response_code = None
-        x_dc_evse_status = None
-        x_evse_present_voltage = None
-        x_evse_present_current = None
-        x_evse_current_limit_achieved = None
-        x_evse_voltage_limit_achieved = None
-        x_evse_power_limit_achieved = None
-        x_evse_maximum_voltage_limit = None
-        x_evse_maximum_current_limit = None
-        x_evse_maximum_power_limit = None
-        x_evse_id = None
-        x_sa_schedule_tuple_id = None
-        x_meter_info = None
-        x_receipt_required = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVSEPresentCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_present_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSECurrentLimitAchieved')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVSECurrentLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_current_limit_achieved = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEVoltageLimitAchieved')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSECurrentLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x4 = v
         nxt = 5
         f = 'EVSEVoltageLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_voltage_limit_achieved = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPowerLimitAchieved')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEVoltageLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x5 = v
         nxt = 6
         f = 'EVSEPowerLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_power_limit_achieved = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEPowerLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x6 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
         p += 3
@@ -3002,7 +3202,7 @@ def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 7:
             f = 'EVSEMaximumVoltageLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_maximum_voltage_limit = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
             p += 2
@@ -3010,7 +3210,7 @@ def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'EVSEMaximumCurrentLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_maximum_current_limit = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEID')
             p += 2
@@ -3018,21 +3218,21 @@ def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 9:
             f = 'EVSEMaximumPowerLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_maximum_power_limit = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEID')
-            p += 1
+            x9 = v
             nxt = 10
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEID'
         v, p = r_el_str(D, T, p, None, 7, 37, 4)
-        x_evse_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTupleID')
-        p += 1
+        x10 = v
         nxt = 11
         f = 'SAScheduleTupleID'
-        v, p = r_el_nbit(D, T, p, 1, 255, 8)
-        x_sa_schedule_tuple_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'SAScheduleTupleID')
+        v = ((x >> 1) & 255) + 1
+        if v > 255: raise out_of_range(v, 1, 255, p)
+        p += 11
+        x11 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, EE')
         p += 2
@@ -3040,27 +3240,45 @@ def _d_CurrentDemandResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 12:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x12 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, EE')
             p += 2
             nxt = (13, -1)[c]
         if nxt == 13:
             f = 'ReceiptRequired'
-            v, p = r_el_bool(D, T, p)
-            x_receipt_required = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'ReceiptRequired')
+            v = (x & 2) == 2
+            p += 3
+            x13 = v
             nxt = -1
-        return _iso2_body.CurrentDemandRes(response_code=x_response_code, dc_evse_status=x_dc_evse_status, evse_present_voltage=x_evse_present_voltage, evse_present_current=x_evse_present_current, evse_current_limit_achieved=x_evse_current_limit_achieved, evse_voltage_limit_achieved=x_evse_voltage_limit_achieved, evse_power_limit_achieved=x_evse_power_limit_achieved, evse_maximum_voltage_limit=x_evse_maximum_voltage_limit, evse_maximum_current_limit=x_evse_maximum_current_limit, evse_maximum_power_limit=x_evse_maximum_power_limit, evse_id=x_evse_id, sa_schedule_tuple_id=x_sa_schedule_tuple_id, meter_info=x_meter_info, receipt_required=x_receipt_required), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVChargeParameterType(acc, n, o):
     """Encode DC_EVChargeParameterType."""
     f = ""
     s = 0
@@ -3068,15 +3286,20 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.dc_ev_status
         if v is None: raise missing('DC_EVStatus')
         f = 'DC_EVStatus'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('DC_EVStatus', 'DC_EVStatus | DepartureTime, DC_EVStatus', s)
+        if cw is None: raise not_allowed('DC_EVStatus', 'DC_EVStatus | DepartureTime, DC_EVStatus')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_DC_EVStatusType(acc, n, v)
@@ -3098,8 +3321,8 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_maximum_voltage_limit
         if v is None: raise missing('EVMaximumVoltageLimit')
         f = 'EVMaximumVoltageLimit'
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('EVMaximumVoltageLimit', 'EVMaximumPowerLimit, EVMaximumVoltageLimit | EVMaximumVoltageLimit', s)
+        cw = _T20.get(s)
+        if cw is None: raise not_allowed('EVMaximumVoltageLimit', 'EVMaximumPowerLimit, EVMaximumVoltageLimit | EVMaximumVoltageLimit')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PhysicalValueType(acc, n, v)
@@ -3114,8 +3337,8 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_energy_request
         if v is not None:
             f = 'EVEnergyRequest'
-            cw = _T39.get(s)
-            if cw is None: raise not_allowed('EVEnergyRequest', 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE', s)
+            cw = _T37.get(s)
+            if cw is None: raise not_allowed('EVEnergyRequest', 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PhysicalValueType(acc, n, v)
@@ -3123,23 +3346,27 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.full_soc
         if v is not None:
             f = 'FullSOC'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('FullSOC', 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE', s)
+            cw = _T38.get(s)
+            if cw is None: raise not_allowed('FullSOC', 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 8
         v = o.bulk_soc
         if v is not None:
             f = 'BulkSOC'
-            cw = _T41.get(s)
-            if cw is None: raise not_allowed('BulkSOC', 'BulkSOC, EE | EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE', s)
+            cw = _T39.get(s)
+            if cw is None: raise not_allowed('BulkSOC', 'BulkSOC, EE | EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 9
-        cw = _T42.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BulkSOC, EE | EE | EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE', s)
+        cw = _T40.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BulkSOC, EE | EE | EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE | EVEnergyRequest, FullSOC, BulkSOC, EE | FullSOC, BulkSOC, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3149,41 +3376,46 @@ def _e_DC_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVChargeParameter, _s0=_iso2_types.DC_EVChargeParameter.departure_time.__set__, _s1=_iso2_types.DC_EVChargeParameter.dc_ev_status.__set__, _s2=_iso2_types.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s3=_iso2_types.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s4=_iso2_types.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s5=_iso2_types.DC_EVChargeParameter.ev_energy_capacity.__set__, _s6=_iso2_types.DC_EVChargeParameter.ev_energy_request.__set__, _s7=_iso2_types.DC_EVChargeParameter.full_soc.__set__, _s8=_iso2_types.DC_EVChargeParameter.bulk_soc.__set__):
     """Decode DC_EVChargeParameterType."""
     f = ""
     try:
-        x_departure_time = None
-        x_dc_ev_status = None
-        x_ev_maximum_current_limit = None
-        x_ev_maximum_power_limit = None
-        x_ev_maximum_voltage_limit = None
-        x_ev_energy_capacity = None
-        x_ev_energy_request = None
-        x_full_soc = None
-        x_bulk_soc = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, DC_EVStatus')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'DC_EVStatus'
         v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumCurrentLimit')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumCurrentLimit'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumCurrentLimit')
+        p += 1
         v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_maximum_current_limit = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit')
         p += 2
@@ -3191,14 +3423,13 @@ def _d_DC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'EVMaximumPowerLimit'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_maximum_power_limit = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMaximumVoltageLimit')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMaximumVoltageLimit'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_maximum_voltage_limit = v
+        x4 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE')
         p += 3
@@ -3206,7 +3437,7 @@ def _d_DC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'EVEnergyCapacity'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_energy_capacity = v
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE')
             p += 3
@@ -3214,35 +3445,53 @@ def _d_DC_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 6:
             f = 'EVEnergyRequest'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_ev_energy_request = v
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE')
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
             f = 'FullSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_full_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'FullSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE')
             p += 2
             nxt = (8, -1)[c]
         if nxt == 8:
             f = 'BulkSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_bulk_soc = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'BulkSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x8 = v
             nxt = -1
-        return _iso2_types.DC_EVChargeParameter(departure_time=x_departure_time, dc_ev_status=x_dc_ev_status, ev_maximum_current_limit=x_ev_maximum_current_limit, ev_maximum_power_limit=x_ev_maximum_power_limit, ev_maximum_voltage_limit=x_ev_maximum_voltage_limit, ev_energy_capacity=x_ev_energy_capacity, ev_energy_request=x_ev_energy_request, full_soc=x_full_soc, bulk_soc=x_bulk_soc), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVPowerDeliveryParameterType(acc, n, o):
     """Encode DC_EVPowerDeliveryParameterType."""
     f = ""
     s = 0
@@ -3257,18 +3506,18 @@ def _e_DC_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.bulk_charging_complete
         if v is not None:
             f = 'BulkChargingComplete'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 5) | (w_bool(v) << 1)
+            n += 5
             s = 2
         v = o.charging_complete
         if v is None: raise missing('ChargingComplete')
         f = 'ChargingComplete'
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('ChargingComplete', 'BulkChargingComplete, ChargingComplete | ChargingComplete', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('ChargingComplete', 'BulkChargingComplete, ChargingComplete | ChargingComplete')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         acc <<= 1
         n += 1
@@ -3279,47 +3528,56 @@ def _e_DC_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVPowerDeliveryParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVPowerDeliveryParameter, _s0=_iso2_types.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_iso2_types.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_iso2_types.DC_EVPowerDeliveryParameter.charging_complete.__set__):
     """Decode DC_EVPowerDeliveryParameterType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        x_bulk_charging_complete = None
-        x_charging_complete = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'DC_EVStatus'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
+        p += 1
         v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'BulkChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_bulk_charging_complete = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ChargingComplete')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'BulkChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ChargingComplete'
-        v, p = r_el_bool(D, T, p)
-        x_charging_complete = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = -1
-        return _iso2_types.DC_EVPowerDeliveryParameter(dc_ev_status=x_dc_ev_status, bulk_charging_complete=x_bulk_charging_complete, charging_complete=x_charging_complete), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVSEChargeParameterType(acc, n, o):
     """Encode DC_EVSEChargeParameterType."""
     f = ""
     s = 0
@@ -3377,7 +3635,7 @@ def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('EVSEPeakCurrentRipple')
         f = 'EVSEPeakCurrentRipple'
         cw = _T11.get(s)
-        if cw is None: raise not_allowed('EVSEPeakCurrentRipple', 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple | EVSEPeakCurrentRipple', s)
+        if cw is None: raise not_allowed('EVSEPeakCurrentRipple', 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple | EVSEPeakCurrentRipple')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PhysicalValueType(acc, n, v)
@@ -3389,8 +3647,8 @@ def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_PhysicalValueType(acc, n, v)
             s = 9
-        cw = _T43.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEEnergyToBeDelivered, EE', s)
+        cw = _T41.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEEnergyToBeDelivered, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3400,61 +3658,56 @@ def _e_DC_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVSEChargeParameter, _s0=_iso2_types.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_iso2_types.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_iso2_types.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_iso2_types.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_iso2_types.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_iso2_types.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_iso2_types.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_iso2_types.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_iso2_types.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
     """Decode DC_EVSEChargeParameterType."""
     f = ""
     try:
-        x_dc_evse_status = None
-        x_evse_maximum_current_limit = None
-        x_evse_maximum_power_limit = None
-        x_evse_maximum_voltage_limit = None
-        x_evse_minimum_current_limit = None
-        x_evse_minimum_voltage_limit = None
-        x_evse_current_regulation_tolerance = None
-        x_evse_peak_current_ripple = None
-        x_evse_energy_to_be_delivered = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
         nxt = 0
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumCurrentLimit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVSEMaximumCurrentLimit'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_maximum_current_limit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumPowerLimit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumCurrentLimit')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEMaximumPowerLimit'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_maximum_power_limit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumVoltageLimit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumPowerLimit')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVSEMaximumVoltageLimit'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_maximum_voltage_limit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumCurrentLimit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltageLimit')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVSEMinimumCurrentLimit'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_minimum_current_limit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumVoltageLimit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumCurrentLimit')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVSEMinimumVoltageLimit'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltageLimit')
+        p += 1
         v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_minimum_voltage_limit = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple')
         p += 2
@@ -3462,14 +3715,13 @@ def _d_DC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 6:
             f = 'EVSECurrentRegulationTolerance'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_current_regulation_tolerance = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEPeakCurrentRipple')
-            p += 1
+            x6 = v
             nxt = 7
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEPeakCurrentRipple'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_peak_current_ripple = v
+        x7 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE')
         p += 2
@@ -3477,19 +3729,29 @@ def _d_DC_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'EVSEEnergyToBeDelivered'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_evse_energy_to_be_delivered = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x8 = v
             nxt = -1
-        return _iso2_types.DC_EVSEChargeParameter(dc_evse_status=x_dc_evse_status, evse_maximum_current_limit=x_evse_maximum_current_limit, evse_maximum_power_limit=x_evse_maximum_power_limit, evse_maximum_voltage_limit=x_evse_maximum_voltage_limit, evse_minimum_current_limit=x_evse_minimum_current_limit, evse_minimum_voltage_limit=x_evse_minimum_voltage_limit, evse_current_regulation_tolerance=x_evse_current_regulation_tolerance, evse_peak_current_ripple=x_evse_peak_current_ripple, evse_energy_to_be_delivered=x_evse_energy_to_be_delivered), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVSEStatusType(acc, n, o):
     """Encode DC_EVSEStatusType."""
     f = ""
     s = 0
@@ -3497,32 +3759,39 @@ def _e_DC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI1, 2)
+        i = enum_index(v, _EI1)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.evse_isolation_status
         if v is not None:
             f = 'EVSEIsolationStatus'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_enum(acc, n, v, _EI44, 3)
+            i = enum_index(v, _EI42)
+            acc = (acc << 7) | (i << 1)
+            n += 7
             s = 3
         v = o.evse_status_code
         if v is None: raise missing('EVSEStatusCode')
         f = 'EVSEStatusCode'
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('EVSEStatusCode', 'EVSEIsolationStatus, EVSEStatusCode | EVSEStatusCode', s)
+        if cw is None: raise not_allowed('EVSEStatusCode', 'EVSEIsolationStatus, EVSEStatusCode | EVSEStatusCode')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI46, 4)
+        i = enum_index(v, _EI44)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 4
         acc <<= 1
         n += 1
@@ -3533,55 +3802,70 @@ def _e_DC_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVSEStatus, _s0=_iso2_types.DC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2_types.DC_EVSEStatus.evse_notification.__set__, _s2=_iso2_types.DC_EVSEStatus.evse_isolation_status.__set__, _s3=_iso2_types.DC_EVSEStatus.evse_status_code.__set__):
     """Decode DC_EVSEStatusType."""
     f = ""
     try:
-        x_notification_max_delay = None
-        x_evse_notification = None
-        x_evse_isolation_status = None
-        x_evse_status_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV2, 2)
-        x_evse_notification = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
+        v = _EV2[(x >> 1) & 3]
+        p += 5
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode')
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVSEIsolationStatus'
-            v, p = r_el_enum(D, T, p, _EV45, 3)
-            x_evse_isolation_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEStatusCode')
-            p += 1
+            x = (D >> (T - p - 5)) & 31
+            if x & 17: raise fused_error(x, 17, 5, p, 'EVSEIsolationStatus')
+            v = _EV43[(x >> 1) & 7]
+            p += 5
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEStatusCode'
-        v, p = r_el_enum(D, T, p, _EV47, 4)
-        x_evse_status_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 33: raise fused_error(x, 33, 6, p, 'EVSEStatusCode')
+        v = _EV45[(x >> 1) & 15]
+        p += 6
+        x3 = v
         nxt = -1
-        return _iso2_types.DC_EVSEStatus(notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification, evse_isolation_status=x_evse_isolation_status, evse_status_code=x_evse_status_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_EVStatusType(acc, n, o):
     """Encode DC_EVStatusType."""
     f = ""
     s = 0
@@ -3589,23 +3873,22 @@ def _e_DC_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_ready
         if v is None: raise missing('EVReady')
         f = 'EVReady'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 1
         v = o.ev_error_code
         if v is None: raise missing('EVErrorCode')
         f = 'EVErrorCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI48, 4)
+        i = enum_index(v, _EI46)
+        acc = (acc << 7) | (i << 1)
+        n += 7
         s = 2
         v = o.evresssoc
         if v is None: raise missing('EVRESSSOC')
         f = 'EVRESSSOC'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+        if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+        acc = (acc << 10) | ((v - 0) << 1)
+        n += 10
         s = 3
         acc <<= 1
         n += 1
@@ -3616,46 +3899,52 @@ def _e_DC_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_EVStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVStatus, _s0=_iso2_types.DC_EVStatus.ev_ready.__set__, _s1=_iso2_types.DC_EVStatus.ev_error_code.__set__, _s2=_iso2_types.DC_EVStatus.evresssoc.__set__):
     """Decode DC_EVStatusType."""
     f = ""
     try:
-        x_ev_ready = None
-        x_ev_error_code = None
-        x_evresssoc = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVReady')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'EVReady'
-        v, p = r_el_bool(D, T, p)
-        x_ev_ready = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVErrorCode')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVReady')
+        v = (x & 2) == 2
+        p += 4
+        x0 = v
         nxt = 1
         f = 'EVErrorCode'
-        v, p = r_el_enum(D, T, p, _EV49, 4)
-        x_ev_error_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVRESSSOC')
-        p += 1
+        x = (D >> (T - p - 7)) & 127
+        if x & 97: raise fused_error(x, 97, 7, p, 'EVErrorCode')
+        v = _EV47[(x >> 1) & 15]
+        p += 7
+        x1 = v
         nxt = 2
         f = 'EVRESSSOC'
-        v, p = r_el_nbit(D, T, p, 0, 100, 7)
-        x_evresssoc = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 10)) & 1023
+        if x & 769: raise fused_error(x, 769, 10, p, 'EVRESSSOC')
+        v = (x >> 1) & 127
+        if v > 100: raise out_of_range(v, 0, 100, p)
+        p += 10
+        x2 = v
         nxt = -1
-        return _iso2_types.DC_EVStatus(ev_ready=x_ev_ready, ev_error_code=x_ev_error_code, evresssoc=x_evresssoc), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DSAKeyValueType(acc, n, o):
     """Encode DSAKeyValueType."""
     f = ""
     s = 0
@@ -3670,17 +3959,16 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.q
         if v is not None:
             f = 'Q'
-            cw = _T50.get(s)
-            if cw is None: raise not_allowed('Q', 'P, G, Y | Q', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('Q', 'P, G, Y | Q')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 2
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T51.get(s)
-            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q', s)
+            cw = _T48.get(s)
+            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3688,8 +3976,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T52.get(s)
-        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y', s)
+        cw = _T49.get(s)
+        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3704,8 +3992,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T53.get(s)
-            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE', s)
+            cw = _T50.get(s)
+            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3713,14 +4001,13 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pgen_counter
         if v is not None:
             f = 'PgenCounter'
-            cw = _T54.get(s)
-            if cw is None: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 6: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T55.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE', s)
+        cw = _T51.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3730,17 +4017,18 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
-        x_p = None
-        x_q = None
-        x_g = None
-        x_y = None
-        x_j = None
-        x_seed = None
-        x_pgen_counter = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
         p += 2
@@ -3748,15 +4036,14 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'P'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_p = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Q')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'Q'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_q = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
             p += 2
@@ -3764,14 +4051,13 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'G'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_g = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Y')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Y'
         v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_y = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
         p += 2
@@ -3779,7 +4065,7 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'J'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_j = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
             p += 2
@@ -3787,27 +4073,34 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'Seed'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_seed = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PgenCounter')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'PgenCounter'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_pgen_counter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _xmldsig.DSAKeyValue(p=x_p, q=x_q, g=x_g, y=x_y, j=x_j, seed=x_seed, pgen_counter=x_pgen_counter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DiffieHellmanPublickeyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DiffieHellmanPublickeyType(acc, n, o):
     """Encode DiffieHellmanPublickeyType."""
     f = ""
     s = 0
@@ -3824,13 +4117,13 @@ def _e_DiffieHellmanPublickeyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if len(v) == 0:
             acc = (acc << 4) | 8
             n += 4
-        else:
-            acc <<= 1
-            n += 1
-            check_len(v, None, None, 65)
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        acc <<= 1
+        n += 1
+        check_len(v, None, None, 65)
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -3838,43 +4131,49 @@ def _e_DiffieHellmanPublickeyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DiffieHellmanPublickeyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DiffieHellmanPublickeyType(D, T, p, _new=_object_new, _C=_iso2_types.DiffieHellmanPublickey, _s0=_iso2_types.DiffieHellmanPublickey.id.__set__, _s1=_iso2_types.DiffieHellmanPublickey.value.__set__):
     """Decode DiffieHellmanPublickeyType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = '@Id'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
+        p += 1
         v, p = r_str(D, T, p)
-        x_id = v
+        x0 = v
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
                 raise bad_event(c, 1, p, 'CH')
             p += 4
-            return _iso2_types.DiffieHellmanPublickey(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 1
         nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
         check_length(v, None, None, 65, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _iso2_types.DiffieHellmanPublickey(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DigestMethodType(acc, n, o):
     """Encode DigestMethodType."""
     f = ""
     s = 0
@@ -3886,7 +4185,8 @@ def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DigestMethodType(D, T, p):
     """Decode DigestMethodType."""
     f = ""
     try:
@@ -3897,7 +4197,8 @@ def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EMAIDType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EMAIDType(acc, n, o):
     """Encode EMAIDType."""
     f = ""
     s = 0
@@ -3914,13 +4215,13 @@ def _e_EMAIDType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if len(v) == 0:
             acc = (acc << 4) | 8
             n += 4
-        else:
-            acc <<= 1
-            n += 1
-            check_len(v, None, 14, 15)
-            acc, n = w_str(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        acc <<= 1
+        n += 1
+        check_len(v, None, 14, 15)
+        acc, n = w_str(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -3928,43 +4229,49 @@ def _e_EMAIDType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EMAIDType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EMAIDType(D, T, p, _new=_object_new, _C=_iso2_types.EMAID, _s0=_iso2_types.EMAID.id.__set__, _s1=_iso2_types.EMAID.value.__set__):
     """Decode EMAIDType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = '@Id'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
+        p += 1
         v, p = r_str(D, T, p)
-        x_id = v
+        x0 = v
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
                 raise bad_event(c, 1, p, 'CH')
             p += 4
-            return _iso2_types.EMAID(id=x_id, value=""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, "")
+            return o, p
         p += 1
         nxt = 1
         f = 'value'
         v, p = r_str(D, T, p)
         check_length(v, None, 14, 15, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _iso2_types.EMAID(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVChargeParameterType(acc, n, o):
     """Encode EVChargeParameterType."""
     f = ""
     s = 0
@@ -3972,12 +4279,17 @@ def _e_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DepartureTime, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DepartureTime, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3987,31 +4299,40 @@ def _e_EVChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.EVChargeParameter, _s0=_iso2_types.EVChargeParameter.departure_time.__set__):
     """Decode EVChargeParameterType."""
     f = ""
     try:
-        x_departure_time = None
+        x0 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EE')
         p += 2
         nxt = (0, -1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = -1
-        return _iso2_types.EVChargeParameter(departure_time=x_departure_time), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPowerDeliveryParameterType(acc, n, o):
     """Encode EVPowerDeliveryParameterType."""
     f = ""
     s = 0
@@ -4025,22 +4346,24 @@ def _e_EVPowerDeliveryParameterType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPowerDeliveryParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2_types.EVPowerDeliveryParameter):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso2_types.EVPowerDeliveryParameter(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEChargeParameterType(acc, n, o):
     """Encode EVSEChargeParameterType."""
     f = ""
     s = 0
@@ -4054,22 +4377,24 @@ def _e_EVSEChargeParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEChargeParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.EVSEChargeParameter):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso2_types.EVSEChargeParameter(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEStatusType(acc, n, o):
     """Encode EVSEStatusType."""
     f = ""
     s = 0
@@ -4077,16 +4402,21 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI1, 2)
+        i = enum_index(v, _EI1)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         acc <<= 1
         n += 1
@@ -4097,38 +4427,46 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2_types.EVSEStatus, _s0=_iso2_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso2_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        x_notification_max_delay = None
-        x_evse_notification = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV2, 2)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
+        v = _EV2[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = -1
-        return _iso2_types.EVSEStatus(notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVStatusType(acc, n, o):
     """Encode EVStatusType."""
     f = ""
     s = 0
@@ -4142,22 +4480,24 @@ def _e_EVStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVStatusType(D, T, p, _new=_object_new, _C=_iso2_types.EVStatus):
     """Decode EVStatusType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso2_types.EVStatus(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EntryType(acc, n, o):
     """Encode EntryType."""
     f = ""
     s = 0
@@ -4169,17 +4509,17 @@ def _e_EntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_RelativeTimeIntervalType(acc, n, v)
             s = 1
+        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            acc = (acc << 2) | 1
-            n += 2
             raise abstract('TimeInterval')
             s = 1
-        cw = _T50.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RelativeTimeInterval, TimeInterval', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+            acc = (acc << 2) | 1
+            n += 2
+        if s != 1: raise not_allowed('end of element (a required element is missing)', 'EE | RelativeTimeInterval, TimeInterval')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -4187,12 +4527,13 @@ def _e_EntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EntryType(D, T, p, _new=_object_new, _C=_iso2_types.Entry, _s0=_iso2_types.Entry.relative_time_interval.__set__, _s1=_iso2_types.Entry.time_interval.__set__):
     """Decode EntryType."""
     f = ""
     try:
-        x_relative_time_interval = None
-        x_time_interval = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
         p += 2
@@ -4200,27 +4541,29 @@ def _d_EntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'RelativeTimeInterval'
             v, p = _d_RelativeTimeIntervalType(D, T, p)
-            x_relative_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x0 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'TimeInterval'
             raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _iso2_types.Entry(relative_time_interval=x_relative_time_interval, time_interval=x_time_interval), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_IntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_IntervalType(acc, n, o):
     """Encode IntervalType."""
     f = ""
     s = 0
@@ -4234,22 +4577,24 @@ def _e_IntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_IntervalType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_IntervalType(D, T, p, _new=_object_new, _C=_iso2_types.Interval):
     """Decode IntervalType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso2_types.Interval(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyInfoType(acc, n, o):
     """Encode KeyInfoType."""
     f = ""
     s = 0
@@ -4261,7 +4606,8 @@ def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyInfoType(D, T, p):
     """Decode KeyInfoType."""
     f = ""
     try:
@@ -4272,7 +4618,8 @@ def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyValueType(acc, n, o):
     """Encode KeyValueType."""
     f = ""
     s = 0
@@ -4284,7 +4631,8 @@ def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyValueType(D, T, p):
     """Decode KeyValueType."""
     f = ""
     try:
@@ -4295,18 +4643,19 @@ def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ListOfRootCertificateIDsType(acc, n, o):
     """Encode ListOfRootCertificateIDsType."""
     f = ""
     s = 0
     try:
         items = o.root_certificate_id
         cnt = len(items)
-        if cnt > 20: raise EncodeError('at most 20 RootCertificateID allowed', value=cnt).within('RootCertificateID')
+        if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
-            f = 'RootCertificateID'
             for i, v in enumerate(items):
+                f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -4315,8 +4664,8 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
                     n += 2
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
             s = 2 if cnt == 20 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4326,39 +4675,41 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ListOfRootCertificateIDsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso2_types.ListOfRootCertificateIDs, _s0=_iso2_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
-        x_root_certificate_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RootCertificateID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'RootCertificateID'
             v, p = _d_X509IssuerSerialType(D, T, p)
-            x_root_certificate_id.append(v)
-            k = len(x_root_certificate_id)
+            x0.append(v)
+            k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.ListOfRootCertificateIDs(root_certificate_id=tuple(x_root_certificate_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ManifestType(acc, n, o):
     """Encode ManifestType."""
     f = ""
     s = 0
@@ -4374,11 +4725,11 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     cw = _T0.get(s)
-                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference', s)
+                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -4395,12 +4746,13 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
-        x_id = None
-        x_reference = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
         p += 2
@@ -4408,29 +4760,32 @@ def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Reference')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Manifest(id=x_id, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MessageHeaderType(acc, n, o):
     """Encode MessageHeaderType."""
     f = ""
     s = 0
@@ -4452,14 +4807,14 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.signature
         if v is not None:
             f = 'Signature'
-            cw = _T56.get(s)
-            if cw is None: raise not_allowed('Signature', 'Notification, Signature, EE | Signature, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('Signature', 'Notification, Signature, EE | Signature, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T57.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Notification, Signature, EE | Signature, EE', s)
+        cw = _T53.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Notification, Signature, EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4469,20 +4824,20 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso2_header.MessageHeader, _s0=_iso2_header.MessageHeader.session_id.__set__, _s1=_iso2_header.MessageHeader.notification.__set__, _s2=_iso2_header.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x_session_id = None
-        x_notification = None
-        x_signature = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SessionID'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
+        p += 1
         v, p = r_el_bin(D, T, p, None, None, 8, 4)
-        x_session_id = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE')
         p += 2
@@ -4490,7 +4845,7 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'Notification'
             v, p = _d_NotificationType(D, T, p)
-            x_notification = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
             p += 2
@@ -4498,19 +4853,23 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Signature'
             v, p = _d_SignatureType(D, T, p)
-            x_signature = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso2_header.MessageHeader(session_id=x_session_id, notification=x_notification, signature=x_signature), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeterInfoType(acc, n, o):
     """Encode MeterInfoType."""
     f = ""
     s = 0
@@ -4525,15 +4884,20 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_reading
         if v is not None:
             f = 'MeterReading'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 2
         v = o.sig_meter_reading
         if v is not None:
             f = 'SigMeterReading'
-            cw = _T58.get(s)
-            if cw is None: raise not_allowed('SigMeterReading', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE', s)
+            cw = _T54.get(s)
+            if cw is None: raise not_allowed('SigMeterReading', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, 64, 4, 8)
@@ -4541,23 +4905,39 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('MeterStatus', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE', s)
+            cw = _T55.get(s)
+            if cw is None: raise not_allowed('MeterStatus', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'meterStatusType [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 4
         v = o.t_meter
         if v is not None:
             f = 'TMeter'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('TMeter', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE | TMeter, EE', s)
+            cw = _T56.get(s)
+            if cw is None: raise not_allowed('TMeter', 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE | TMeter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -9223372036854775808, 9223372036854775807)
+            if v.__class__ is not int or v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(v, 'long [-9223372036854775808..9223372036854775807]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 5
-        cw = _T61.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE | TMeter, EE', s)
+        cw = _T57.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | MeterReading, SigMeterReading, MeterStatus, TMeter, EE | MeterStatus, TMeter, EE | SigMeterReading, MeterStatus, TMeter, EE | TMeter, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4567,30 +4947,36 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2_types.MeterInfo, _s0=_iso2_types.MeterInfo.meter_id.__set__, _s1=_iso2_types.MeterInfo.meter_reading.__set__, _s2=_iso2_types.MeterInfo.sig_meter_reading.__set__, _s3=_iso2_types.MeterInfo.meter_status.__set__, _s4=_iso2_types.MeterInfo.t_meter.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x_meter_id = None
-        x_meter_reading = None
-        x_sig_meter_reading = None
-        x_meter_status = None
-        x_t_meter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MeterID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'MeterID'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
+        p += 1
         v, p = r_el_str(D, T, p, None, None, 32, 4)
-        x_meter_id = v
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE')
         p += 3
         nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
             f = 'MeterReading'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_meter_reading = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
             p += 3
@@ -4598,35 +4984,55 @@ def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SigMeterReading'
             v, p = r_el_bin(D, T, p, None, None, 64, 4)
-            x_sig_meter_reading = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE')
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'MeterStatus'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_meter_status = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'TMeter'
-            v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
-            x_t_meter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+            x4 = v
             nxt = -1
-        return _iso2_types.MeterInfo(meter_id=x_meter_id, meter_reading=x_meter_reading, sig_meter_reading=x_sig_meter_reading, meter_status=x_meter_status, t_meter=x_t_meter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeteringReceiptReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeteringReceiptReqType(acc, n, o):
     """Encode MeteringReceiptReqType."""
     f = ""
     s = 0
@@ -4642,7 +5048,7 @@ def _e_MeteringReceiptReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('SessionID')
         f = 'SessionID'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('SessionID', '@Id, SessionID | SessionID', s)
+        if cw is None: raise not_allowed('SessionID', '@Id, SessionID | SessionID')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, 8, 4, 8)
@@ -4650,15 +5056,15 @@ def _e_MeteringReceiptReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sa_schedule_tuple_id
         if v is not None:
             f = 'SAScheduleTupleID'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_nbit(acc, n, v, 1, 255, 8)
+            if v.__class__ is not int or v < 1 or v > 255: raise bad_value(v, 'SAIDType [1..255]')
+            acc = (acc << 12) | ((v - 1) << 1)
+            n += 12
             s = 3
         v = o.meter_info
         if v is None: raise missing('MeterInfo')
         f = 'MeterInfo'
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('MeterInfo', 'MeterInfo | SAScheduleTupleID, MeterInfo', s)
+        if cw is None: raise not_allowed('MeterInfo', 'MeterInfo | SAScheduleTupleID, MeterInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_MeterInfoType(acc, n, v)
@@ -4672,14 +5078,15 @@ def _e_MeteringReceiptReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeteringReceiptReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_iso2_body.MeteringReceiptReq, _s0=_iso2_body.MeteringReceiptReq.id.__set__, _s1=_iso2_body.MeteringReceiptReq.session_id.__set__, _s2=_iso2_body.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_iso2_body.MeteringReceiptReq.meter_info.__set__):
     """Decode MeteringReceiptReqType."""
     f = ""
     try:
-        x_id = None
-        x_session_id = None
-        x_sa_schedule_tuple_id = None
-        x_meter_info = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID')
         p += 2
@@ -4687,41 +5094,48 @@ def _d_MeteringReceiptReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SessionID'
         v, p = r_el_bin(D, T, p, None, None, 8, 4)
-        x_session_id = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo')
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'SAScheduleTupleID'
-            v, p = r_el_nbit(D, T, p, 1, 255, 8)
-            x_sa_schedule_tuple_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfo')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if x & 513: raise fused_error(x, 513, 10, p, 'SAScheduleTupleID')
+            v = ((x >> 1) & 255) + 1
+            if v > 255: raise out_of_range(v, 1, 255, p)
+            p += 10
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfo'
         v, p = _d_MeterInfoType(D, T, p)
-        x_meter_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x3 = v
         nxt = -1
-        return _iso2_body.MeteringReceiptReq(id=x_id, session_id=x_session_id, sa_schedule_tuple_id=x_sa_schedule_tuple_id, meter_info=x_meter_info), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeteringReceiptResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeteringReceiptResType(acc, n, o):
     """Encode MeteringReceiptResType."""
     f = ""
     s = 0
@@ -4729,9 +5143,9 @@ def _e_MeteringReceiptResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.ac_evse_status
         if v is not None:
@@ -4740,6 +5154,7 @@ def _e_MeteringReceiptResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_AC_EVSEStatusType(acc, n, v)
             s = 2
+        if s == 2 and o.dc_evse_status is not None: raise only_one('AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         v = o.dc_evse_status
         if v is not None:
             f = 'DC_EVSEStatus'
@@ -4747,17 +5162,17 @@ def _e_MeteringReceiptResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_DC_EVSEStatusType(acc, n, v)
             s = 2
+        if s == 2 and o.evse_status is not None: raise only_one('AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         v = o.evse_status
         if v is not None:
             f = 'EVSEStatus'
-            acc = (acc << 2) | 2
-            n += 2
             raise abstract('EVSEStatus')
             s = 2
-        cw = _T62.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+            acc = (acc << 2) | 2
+            n += 2
+        if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -4765,21 +5180,22 @@ def _e_MeteringReceiptResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeteringReceiptResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_iso2_body.MeteringReceiptRes, _s0=_iso2_body.MeteringReceiptRes.response_code.__set__, _s1=_iso2_body.MeteringReceiptRes.ac_evse_status.__set__, _s2=_iso2_body.MeteringReceiptRes.dc_evse_status.__set__, _s3=_iso2_body.MeteringReceiptRes.evse_status.__set__):
     """Decode MeteringReceiptResType."""
     f = ""
     try:
-        x_response_code = None
-        x_ac_evse_status = None
-        x_dc_evse_status = None
-        x_evse_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         p += 2
@@ -4787,35 +5203,38 @@ def _d_MeteringReceiptResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'AC_EVSEStatus'
             v, p = _d_AC_EVSEStatusType(D, T, p)
-            x_ac_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'DC_EVSEStatus'
             v, p = _d_DC_EVSEStatusType(D, T, p)
-            x_dc_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'EVSEStatus'
             raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
-            x_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso2_body.MeteringReceiptRes(response_code=x_response_code, ac_evse_status=x_ac_evse_status, dc_evse_status=x_dc_evse_status, evse_status=x_evse_status), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_NotificationType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_NotificationType(acc, n, o):
     """Encode NotificationType."""
     f = ""
     s = 0
@@ -4823,9 +5242,9 @@ def _e_NotificationType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.fault_code
         if v is None: raise missing('FaultCode')
         f = 'FaultCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI63, 2)
+        i = enum_index(v, _EI58)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 1
         v = o.fault_msg
         if v is not None:
@@ -4834,8 +5253,8 @@ def _e_NotificationType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = w_el_str(acc, n, v, None, None, 64, 4, 8)
             s = 2
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | FaultMsg, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | FaultMsg, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4845,19 +5264,20 @@ def _e_NotificationType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_NotificationType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_NotificationType(D, T, p, _new=_object_new, _C=_iso2_types.Notification, _s0=_iso2_types.Notification.fault_code.__set__, _s1=_iso2_types.Notification.fault_msg.__set__):
     """Decode NotificationType."""
     f = ""
     try:
-        x_fault_code = None
-        x_fault_msg = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'FaultCode')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'FaultCode'
-        v, p = r_el_enum(D, T, p, _EV64, 2)
-        x_fault_code = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'FaultCode')
+        v = _EV59[(x >> 1) & 3]
+        p += 5
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE')
         p += 2
@@ -4865,19 +5285,22 @@ def _d_NotificationType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'FaultMsg'
             v, p = r_el_str(D, T, p, None, None, 64, 4)
-            x_fault_msg = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _iso2_types.Notification(fault_code=x_fault_code, fault_msg=x_fault_msg), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ObjectType(acc, n, o):
     """Encode ObjectType."""
     f = ""
     s = 0
@@ -4889,7 +5312,8 @@ def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ObjectType(D, T, p):
     """Decode ObjectType."""
     f = ""
     try:
@@ -4900,7 +5324,8 @@ def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PGPDataType(acc, n, o):
     """Encode PGPDataType."""
     f = ""
     s = 0
@@ -4912,7 +5337,8 @@ def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PGPDataType(D, T, p):
     """Decode PGPDataType."""
     f = ""
     try:
@@ -4923,7 +5349,8 @@ def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PMaxScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PMaxScheduleEntryType(acc, n, o):
     """Encode PMaxScheduleEntryType."""
     f = ""
     s = 0
@@ -4935,20 +5362,20 @@ def _e_PMaxScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_RelativeTimeIntervalType(acc, n, v)
             s = 1
+        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            acc = (acc << 2) | 1
-            n += 2
             raise abstract('TimeInterval')
             s = 1
+            acc = (acc << 2) | 1
+            n += 2
         v = o.p_max
         if v is None: raise missing('PMax')
         f = 'PMax'
-        cw = _T50.get(s)
-        if cw is None: raise not_allowed('PMax', 'PMax | RelativeTimeInterval, TimeInterval', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 1: raise not_allowed('PMax', 'PMax | RelativeTimeInterval, TimeInterval')
+        acc <<= 1
+        n += 1
         acc, n = _e_PhysicalValueType(acc, n, v)
         s = 2
         acc <<= 1
@@ -4960,13 +5387,14 @@ def _e_PMaxScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PMaxScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_iso2_types.PMaxScheduleEntry, _s0=_iso2_types.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_iso2_types.PMaxScheduleEntry.time_interval.__set__, _s2=_iso2_types.PMaxScheduleEntry.p_max.__set__):
     """Decode PMaxScheduleEntryType."""
     f = ""
     try:
-        x_relative_time_interval = None
-        x_time_interval = None
-        x_p_max = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
         p += 2
@@ -4974,45 +5402,47 @@ def _d_PMaxScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'RelativeTimeInterval'
             v, p = _d_RelativeTimeIntervalType(D, T, p)
-            x_relative_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PMax')
-            p += 1
+            x0 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'TimeInterval'
             raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x_time_interval = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PMax')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'PMax'
         v, p = _d_PhysicalValueType(D, T, p)
-        x_p_max = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x2 = v
         nxt = -1
-        return _iso2_types.PMaxScheduleEntry(relative_time_interval=x_relative_time_interval, time_interval=x_time_interval, p_max=x_p_max), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PMaxScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PMaxScheduleType(acc, n, o):
     """Encode PMaxScheduleType."""
     f = ""
     s = 0
     try:
         items = o.p_max_schedule_entry
         cnt = len(items)
-        if cnt > 1024: raise EncodeError('at most 1024 PMaxScheduleEntry allowed', value=cnt).within('PMaxScheduleEntry')
+        if cnt > 1024: raise too_many('PMaxScheduleEntry', 1024, cnt)
         if cnt == 0: raise missing('PMaxScheduleEntry')
         if cnt:
-            f = 'PMaxScheduleEntry'
             for i, v in enumerate(items):
+                f = 'PMaxScheduleEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -5021,8 +5451,8 @@ def _e_PMaxScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_PMaxScheduleEntryType(acc, n, v)
             s = 2 if cnt == 1024 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PMaxScheduleEntry, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PMaxScheduleEntry, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5032,39 +5462,41 @@ def _e_PMaxScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PMaxScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_iso2_types.PMaxSchedule, _s0=_iso2_types.PMaxSchedule.p_max_schedule_entry.__set__):
     """Decode PMaxScheduleType."""
     f = ""
     try:
-        x_p_max_schedule_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PMaxScheduleEntry')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'PMaxScheduleEntry'
             v, p = _d_PMaxScheduleEntryType(D, T, p)
-            x_p_max_schedule_entry.append(v)
-            k = len(x_p_max_schedule_entry)
+            x0.append(v)
+            k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.PMaxSchedule(p_max_schedule_entry=tuple(x_p_max_schedule_entry)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ParameterSetType(acc, n, o):
     """Encode ParameterSetType."""
     f = ""
     s = 0
@@ -5072,17 +5504,25 @@ def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.parameter_set_id
         if v is None: raise missing('ParameterSetID')
         f = 'ParameterSetID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 1
         items = o.parameter
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 Parameter allowed', value=cnt).within('Parameter')
+        if cnt > 16: raise too_many('Parameter', 16, cnt)
         if cnt == 0: raise missing('Parameter')
         if cnt:
-            f = 'Parameter'
             for i, v in enumerate(items):
+                f = 'Parameter'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -5092,7 +5532,7 @@ def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_ParameterType(acc, n, v)
             s = 3 if cnt == 16 else 2
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Parameter, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Parameter, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5102,47 +5542,55 @@ def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ParameterSetType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso2_types.ParameterSet, _s0=_iso2_types.ParameterSet.parameter_set_id.__set__, _s1=_iso2_types.ParameterSet.parameter.__set__):
     """Decode ParameterSetType."""
     f = ""
     try:
-        x_parameter_set_id = None
-        x_parameter = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ParameterSetID')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'ParameterSetID'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_parameter_set_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Parameter')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'ParameterSetID')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'Parameter'
             v, p = _d_ParameterType(D, T, p)
-            x_parameter.append(v)
-            k = len(x_parameter)
+            x1.append(v)
+            k = len(x1)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
                 p += 2
                 nxt = (1, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.ParameterSet(parameter_set_id=x_parameter_set_id, parameter=tuple(x_parameter)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ParameterType(acc, n, o):
     """Encode ParameterType."""
     f = ""
     s = 0
@@ -5157,59 +5605,68 @@ def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.bool_value
         if v is not None:
             f = 'boolValue'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 6) | (w_bool(v) << 1)
+            n += 6
             s = 2
         v = o.byte_value
         if v is not None:
             f = 'byteValue'
-            cw = _T65.get(s)
-            if cw is None: raise not_allowed('byteValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, -128, 127, 8)
+            if s != 1: raise not_allowed('byteValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            if v.__class__ is not int or v < -128 or v > 127: raise bad_value(v, 'byte [-128..127]')
+            acc = (acc << 13) | (1 << 10) | ((v - -128) << 1)
+            n += 13
             s = 3
         v = o.short_value
         if v is not None:
             f = 'shortValue'
-            cw = _T66.get(s)
-            if cw is None: raise not_allowed('shortValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if s != 1: raise not_allowed('shortValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 14) | (2 << 11) | (v << 1)
+                n += 14
+            elif -128 <= v < 0:
+                acc = (acc << 14) | (2 << 11) | ((256 - v - 1) << 1)
+                n += 14
+            else:
+                acc = (acc << 3) | 2
+                n += 3
+                acc, n = w_el_int_raw(acc, n, v)
             s = 4
         v = o.int_value
         if v is not None:
             f = 'intValue'
-            cw = _T67.get(s)
-            if cw is None: raise not_allowed('intValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_int(acc, n, v, -2147483648, 2147483647)
+            if s != 1: raise not_allowed('intValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            if v.__class__ is not int or v < -2147483648 or v > 2147483647: raise bad_value(v, 'int [-2147483648..2147483647]')
+            if 0 <= v < 128:
+                acc = (acc << 14) | (3 << 11) | (v << 1)
+                n += 14
+            elif -128 <= v < 0:
+                acc = (acc << 14) | (3 << 11) | ((256 - v - 1) << 1)
+                n += 14
+            else:
+                acc = (acc << 3) | 3
+                n += 3
+                acc, n = w_el_int_raw(acc, n, v)
             s = 5
         v = o.physical_value
         if v is not None:
             f = 'physicalValue'
-            cw = _T68.get(s)
-            if cw is None: raise not_allowed('physicalValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('physicalValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            acc = (acc << 3) | 4
+            n += 3
             acc, n = _e_PhysicalValueType(acc, n, v)
             s = 6
         v = o.string_value
         if v is not None:
             f = 'stringValue'
-            cw = _T69.get(s)
-            if cw is None: raise not_allowed('stringValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('stringValue', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+            acc = (acc << 3) | 5
+            n += 3
             acc, n = w_el_str(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T70.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (2, 3, 4, 5, 6, 7): raise not_allowed('end of element (a required element is missing)', 'EE | boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -5217,84 +5674,107 @@ def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2_types.Parameter, _s0=_iso2_types.Parameter.name.__set__, _s1=_iso2_types.Parameter.bool_value.__set__, _s2=_iso2_types.Parameter.byte_value.__set__, _s3=_iso2_types.Parameter.short_value.__set__, _s4=_iso2_types.Parameter.int_value.__set__, _s5=_iso2_types.Parameter.physical_value.__set__, _s6=_iso2_types.Parameter.string_value.__set__):
     """Decode ParameterType."""
     f = ""
     try:
-        x_name = None
-        x_bool_value = None
-        x_byte_value = None
-        x_short_value = None
-        x_int_value = None
-        x_physical_value = None
-        x_string_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Name')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = '@Name'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Name')
+        p += 1
         v, p = r_str(D, T, p)
-        x_name = v
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
         p += 3
         nxt = (1, 2, 3, 4, 5, 6)[c]
         if nxt == 1:
             f = 'boolValue'
-            v, p = r_el_bool(D, T, p)
-            x_bool_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'boolValue')
+            v = (x & 2) == 2
+            p += 3
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'byteValue'
-            v, p = r_el_nbit(D, T, p, -128, 127, 8)
-            x_byte_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if x & 513: raise fused_error(x, 513, 10, p, 'byteValue')
+            v = ((x >> 1) & 255) + -128
+            p += 10
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'shortValue'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_short_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'intValue'
-            v, p = r_el_int(D, T, p, -2147483648, 2147483647)
-            x_int_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'physicalValue'
             v, p = _d_PhysicalValueType(D, T, p)
-            x_physical_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'stringValue'
             v, p = r_el_str(D, T, p, None, None, None, 4)
-            x_string_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _iso2_types.Parameter(name=x_name, bool_value=x_bool_value, byte_value=x_byte_value, short_value=x_short_value, int_value=x_int_value, physical_value=x_physical_value, string_value=x_string_value), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PaymentDetailsReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PaymentDetailsReqType(acc, n, o):
     """Encode PaymentDetailsReqType."""
     f = ""
     s = 0
@@ -5322,38 +5802,40 @@ def _e_PaymentDetailsReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PaymentDetailsReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_iso2_body.PaymentDetailsReq, _s0=_iso2_body.PaymentDetailsReq.emaid.__set__, _s1=_iso2_body.PaymentDetailsReq.contract_signature_cert_chain.__set__):
     """Decode PaymentDetailsReqType."""
     f = ""
     try:
-        x_emaid = None
-        x_contract_signature_cert_chain = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'eMAID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'eMAID'
-        v, p = r_el_str(D, T, p, None, 14, 15, 4)
-        x_emaid = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractSignatureCertChain')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'eMAID')
         p += 1
+        v, p = r_el_str(D, T, p, None, 14, 15, 4)
+        x0 = v
         nxt = 1
         f = 'ContractSignatureCertChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_contract_signature_cert_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso2_body.PaymentDetailsReq(emaid=x_emaid, contract_signature_cert_chain=x_contract_signature_cert_chain), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PaymentDetailsResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PaymentDetailsResType(acc, n, o):
     """Encode PaymentDetailsResType."""
     f = ""
     s = 0
@@ -5361,9 +5843,9 @@ def _e_PaymentDetailsResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.gen_challenge
         if v is None: raise missing('GenChallenge')
@@ -5375,9 +5857,17 @@ def _e_PaymentDetailsResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_time_stamp
         if v is None: raise missing('EVSETimeStamp')
         f = 'EVSETimeStamp'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -9223372036854775808, 9223372036854775807)
+        if v.__class__ is not int or v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(v, 'long [-9223372036854775808..9223372036854775807]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 3
         acc <<= 1
         n += 1
@@ -5388,67 +5878,78 @@ def _e_PaymentDetailsResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PaymentDetailsResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_iso2_body.PaymentDetailsRes, _s0=_iso2_body.PaymentDetailsRes.response_code.__set__, _s1=_iso2_body.PaymentDetailsRes.gen_challenge.__set__, _s2=_iso2_body.PaymentDetailsRes.evse_time_stamp.__set__):
     """Decode PaymentDetailsResType."""
     f = ""
     try:
-        x_response_code = None
-        x_gen_challenge = None
-        x_evse_time_stamp = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'GenChallenge')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'GenChallenge'
-        v, p = r_el_bin(D, T, p, 16, None, None, 4)
-        x_gen_challenge = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSETimeStamp')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'GenChallenge')
         p += 1
+        v, p = r_el_bin(D, T, p, 16, None, None, 4)
+        x1 = v
         nxt = 2
         f = 'EVSETimeStamp'
-        v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
-        x_evse_time_stamp = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'EVSETimeStamp')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+        x2 = v
         nxt = -1
-        return _iso2_body.PaymentDetailsRes(response_code=x_response_code, gen_challenge=x_gen_challenge, evse_time_stamp=x_evse_time_stamp), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PaymentOptionListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PaymentOptionListType(acc, n, o):
     """Encode PaymentOptionListType."""
     f = ""
     s = 0
     try:
         items = o.payment_option
         cnt = len(items)
-        if cnt > 2: raise EncodeError('at most 2 PaymentOption allowed', value=cnt).within('PaymentOption')
+        if cnt > 2: raise too_many('PaymentOption', 2, cnt)
         if cnt == 0: raise missing('PaymentOption')
         if cnt:
-            f = 'PaymentOption'
             for i, v in enumerate(items):
+                f = 'PaymentOption'
                 if i == 0:
                     acc <<= 1
                     n += 1
                 else:
                     acc <<= 2
                     n += 2
-                acc, n = w_el_enum(acc, n, v, _EI71, 1)
+                i = enum_index(v, _EI60)
+                acc = (acc << 3) | (i << 1)
+                n += 3
             s = 2 if cnt == 2 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PaymentOption, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PaymentOption, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5458,39 +5959,44 @@ def _e_PaymentOptionListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PaymentOptionListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PaymentOptionListType(D, T, p, _new=_object_new, _C=_iso2_types.PaymentOptionList, _s0=_iso2_types.PaymentOptionList.payment_option.__set__):
     """Decode PaymentOptionListType."""
     f = ""
     try:
-        x_payment_option = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PaymentOption')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'PaymentOption'
-            v, p = r_el_enum(D, T, p, _EV72, 1)
-            x_payment_option.append(v)
-            k = len(x_payment_option)
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'PaymentOption')
+            v = _EV61[(x >> 1) & 1]
+            p += 3
+            x0.append(v)
+            k = len(x0)
             if k < 2:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.PaymentOptionList(payment_option=tuple(x_payment_option)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PaymentServiceSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PaymentServiceSelectionReqType(acc, n, o):
     """Encode PaymentServiceSelectionReqType."""
     f = ""
     s = 0
@@ -5498,9 +6004,9 @@ def _e_PaymentServiceSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.selected_payment_option
         if v is None: raise missing('SelectedPaymentOption')
         f = 'SelectedPaymentOption'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI71, 1)
+        i = enum_index(v, _EI60)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 1
         v = o.selected_service_list
         if v is None: raise missing('SelectedServiceList')
@@ -5518,38 +6024,41 @@ def _e_PaymentServiceSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PaymentServiceSelectionReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PaymentServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso2_body.PaymentServiceSelectionReq, _s0=_iso2_body.PaymentServiceSelectionReq.selected_payment_option.__set__, _s1=_iso2_body.PaymentServiceSelectionReq.selected_service_list.__set__):
     """Decode PaymentServiceSelectionReqType."""
     f = ""
     try:
-        x_selected_payment_option = None
-        x_selected_service_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedPaymentOption')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'SelectedPaymentOption'
-        v, p = r_el_enum(D, T, p, _EV72, 1)
-        x_selected_payment_option = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedServiceList')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'SelectedPaymentOption')
+        v = _EV61[(x >> 1) & 1]
+        p += 4
+        x0 = v
         nxt = 1
         f = 'SelectedServiceList'
-        v, p = _d_SelectedServiceListType(D, T, p)
-        x_selected_service_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SelectedServiceList')
         p += 1
+        v, p = _d_SelectedServiceListType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso2_body.PaymentServiceSelectionReq(selected_payment_option=x_selected_payment_option, selected_service_list=x_selected_service_list), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PaymentServiceSelectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PaymentServiceSelectionResType(acc, n, o):
     """Encode PaymentServiceSelectionResType."""
     f = ""
     s = 0
@@ -5557,9 +6066,9 @@ def _e_PaymentServiceSelectionResType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         acc <<= 1
         n += 1
@@ -5570,30 +6079,33 @@ def _e_PaymentServiceSelectionResType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PaymentServiceSelectionResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PaymentServiceSelectionResType(D, T, p, _new=_object_new, _C=_iso2_body.PaymentServiceSelectionRes, _s0=_iso2_body.PaymentServiceSelectionRes.response_code.__set__):
     """Decode PaymentServiceSelectionResType."""
     f = ""
     try:
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = -1
-        return _iso2_body.PaymentServiceSelectionRes(response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PhysicalValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PhysicalValueType(acc, n, o):
     """Encode PhysicalValueType."""
     f = ""
     s = 0
@@ -5601,23 +6113,31 @@ def _e_PhysicalValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.multiplier
         if v is None: raise missing('Multiplier')
         f = 'Multiplier'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, -3, 3, 3)
+        if v.__class__ is not int or v < -3 or v > 3: raise bad_value(v, 'unitMultiplierType [-3..3]')
+        acc = (acc << 6) | ((v - -3) << 1)
+        n += 6
         s = 1
         v = o.unit
         if v is None: raise missing('Unit')
         f = 'Unit'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI73, 3)
+        i = enum_index(v, _EI62)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 2
         v = o.value
         if v is None: raise missing('Value')
         f = 'Value'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 3
         acc <<= 1
         n += 1
@@ -5628,46 +6148,57 @@ def _e_PhysicalValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PhysicalValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_iso2_types.PhysicalValue, _s0=_iso2_types.PhysicalValue.multiplier.__set__, _s1=_iso2_types.PhysicalValue.unit.__set__, _s2=_iso2_types.PhysicalValue.value.__set__):
     """Decode PhysicalValueType."""
     f = ""
     try:
-        x_multiplier = None
-        x_unit = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Multiplier')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Multiplier'
-        v, p = r_el_nbit(D, T, p, -3, 3, 3)
-        x_multiplier = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Unit')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'Multiplier')
+        v = ((x >> 1) & 7) + -3
+        if v > 3: raise out_of_range(v, -3, 3, p)
+        p += 6
+        x0 = v
         nxt = 1
         f = 'Unit'
-        v, p = r_el_enum(D, T, p, _EV74, 3)
-        x_unit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Value')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'Unit')
+        v = _EV63[(x >> 1) & 7]
+        p += 6
+        x1 = v
         nxt = 2
         f = 'Value'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x2 = v
         nxt = -1
-        return _iso2_types.PhysicalValue(multiplier=x_multiplier, unit=x_unit, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerDeliveryReqType(acc, n, o):
     """Encode PowerDeliveryReqType."""
     f = ""
     s = 0
@@ -5675,16 +6206,16 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charge_progress
         if v is None: raise missing('ChargeProgress')
         f = 'ChargeProgress'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI75, 2)
+        i = enum_index(v, _EI64)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 1
         v = o.sa_schedule_tuple_id
         if v is None: raise missing('SAScheduleTupleID')
         f = 'SAScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 1, 255, 8)
+        if v.__class__ is not int or v < 1 or v > 255: raise bad_value(v, 'SAIDType [1..255]')
+        acc = (acc << 11) | ((v - 1) << 1)
+        n += 11
         s = 2
         v = o.charging_profile
         if v is not None:
@@ -5696,23 +6227,24 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.dc_ev_power_delivery_parameter
         if v is not None:
             f = 'DC_EVPowerDeliveryParameter'
-            cw = _T77.get(s)
-            if cw is None: raise not_allowed('DC_EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', s)
+            cw = _T66.get(s)
+            if cw is None: raise not_allowed('DC_EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DC_EVPowerDeliveryParameterType(acc, n, v)
             s = 4
+        if s == 4 and o.ev_power_delivery_parameter is not None: raise only_one('DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter')
         v = o.ev_power_delivery_parameter
         if v is not None:
             f = 'EVPowerDeliveryParameter'
-            cw = _T78.get(s)
-            if cw is None: raise not_allowed('EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', s)
+            cw = _T67.get(s)
+            if cw is None: raise not_allowed('EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             raise abstract('EVPowerDeliveryParameter')
             s = 4
-        cw = _T79.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | EE', s)
+        cw = _T68.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5722,29 +6254,31 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerDeliveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso2_body.PowerDeliveryReq, _s0=_iso2_body.PowerDeliveryReq.charge_progress.__set__, _s1=_iso2_body.PowerDeliveryReq.sa_schedule_tuple_id.__set__, _s2=_iso2_body.PowerDeliveryReq.charging_profile.__set__, _s3=_iso2_body.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s4=_iso2_body.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
     """Decode PowerDeliveryReqType."""
     f = ""
     try:
-        x_charge_progress = None
-        x_sa_schedule_tuple_id = None
-        x_charging_profile = None
-        x_dc_ev_power_delivery_parameter = None
-        x_ev_power_delivery_parameter = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargeProgress')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'ChargeProgress'
-        v, p = r_el_enum(D, T, p, _EV76, 2)
-        x_charge_progress = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTupleID')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'ChargeProgress')
+        v = _EV65[(x >> 1) & 3]
+        p += 5
+        x0 = v
         nxt = 1
         f = 'SAScheduleTupleID'
-        v, p = r_el_nbit(D, T, p, 1, 255, 8)
-        x_sa_schedule_tuple_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'SAScheduleTupleID')
+        v = ((x >> 1) & 255) + 1
+        if v > 255: raise out_of_range(v, 1, 255, p)
+        p += 11
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
         p += 3
@@ -5752,7 +6286,7 @@ def _d_PowerDeliveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'ChargingProfile'
             v, p = _d_ChargingProfileType(D, T, p)
-            x_charging_profile = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
             p += 2
@@ -5760,27 +6294,32 @@ def _d_PowerDeliveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'DC_EVPowerDeliveryParameter'
             v, p = _d_DC_EVPowerDeliveryParameterType(D, T, p)
-            x_dc_ev_power_delivery_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'EVPowerDeliveryParameter'
             raise DecodeError('element EVPowerDeliveryParameter has an abstract type', bit_offset=p)
-            x_ev_power_delivery_parameter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso2_body.PowerDeliveryReq(charge_progress=x_charge_progress, sa_schedule_tuple_id=x_sa_schedule_tuple_id, charging_profile=x_charging_profile, dc_ev_power_delivery_parameter=x_dc_ev_power_delivery_parameter, ev_power_delivery_parameter=x_ev_power_delivery_parameter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerDeliveryResType(acc, n, o):
     """Encode PowerDeliveryResType."""
     f = ""
     s = 0
@@ -5788,9 +6327,9 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.ac_evse_status
         if v is not None:
@@ -5799,6 +6338,7 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_AC_EVSEStatusType(acc, n, v)
             s = 2
+        if s == 2 and o.dc_evse_status is not None: raise only_one('AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         v = o.dc_evse_status
         if v is not None:
             f = 'DC_EVSEStatus'
@@ -5806,17 +6346,17 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_DC_EVSEStatusType(acc, n, v)
             s = 2
+        if s == 2 and o.evse_status is not None: raise only_one('AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         v = o.evse_status
         if v is not None:
             f = 'EVSEStatus'
-            acc = (acc << 2) | 2
-            n += 2
             raise abstract('EVSEStatus')
             s = 2
-        cw = _T62.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+            acc = (acc << 2) | 2
+            n += 2
+        if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -5824,21 +6364,22 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerDeliveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso2_body.PowerDeliveryRes, _s0=_iso2_body.PowerDeliveryRes.response_code.__set__, _s1=_iso2_body.PowerDeliveryRes.ac_evse_status.__set__, _s2=_iso2_body.PowerDeliveryRes.dc_evse_status.__set__, _s3=_iso2_body.PowerDeliveryRes.evse_status.__set__):
     """Decode PowerDeliveryResType."""
     f = ""
     try:
-        x_response_code = None
-        x_ac_evse_status = None
-        x_dc_evse_status = None
-        x_evse_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
         p += 2
@@ -5846,35 +6387,38 @@ def _d_PowerDeliveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'AC_EVSEStatus'
             v, p = _d_AC_EVSEStatusType(D, T, p)
-            x_ac_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'DC_EVSEStatus'
             v, p = _d_DC_EVSEStatusType(D, T, p)
-            x_dc_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'EVSEStatus'
             raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
-            x_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso2_body.PowerDeliveryRes(response_code=x_response_code, ac_evse_status=x_ac_evse_status, dc_evse_status=x_dc_evse_status, evse_status=x_evse_status), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PreChargeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PreChargeReqType(acc, n, o):
     """Encode PreChargeReqType."""
     f = ""
     s = 0
@@ -5909,46 +6453,48 @@ def _e_PreChargeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PreChargeReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_iso2_body.PreChargeReq, _s0=_iso2_body.PreChargeReq.dc_ev_status.__set__, _s1=_iso2_body.PreChargeReq.ev_target_voltage.__set__, _s2=_iso2_body.PreChargeReq.ev_target_current.__set__):
     """Decode PreChargeReqType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        x_ev_target_voltage = None
-        x_ev_target_current = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVTargetVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_target_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVTargetCurrent'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_ev_target_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetCurrent')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso2_body.PreChargeReq(dc_ev_status=x_dc_ev_status, ev_target_voltage=x_ev_target_voltage, ev_target_current=x_ev_target_current), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PreChargeResType(acc, n, o):
     """Encode PreChargeResType."""
     f = ""
     s = 0
@@ -5956,9 +6502,9 @@ def _e_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.dc_evse_status
         if v is None: raise missing('DC_EVSEStatus')
@@ -5983,46 +6529,49 @@ def _e_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PreChargeResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_iso2_body.PreChargeRes, _s0=_iso2_body.PreChargeRes.response_code.__set__, _s1=_iso2_body.PreChargeRes.dc_evse_status.__set__, _s2=_iso2_body.PreChargeRes.evse_present_voltage.__set__):
     """Decode PreChargeResType."""
     f = ""
     try:
-        x_response_code = None
-        x_dc_evse_status = None
-        x_evse_present_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso2_body.PreChargeRes(response_code=x_response_code, dc_evse_status=x_dc_evse_status, evse_present_voltage=x_evse_present_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ProfileEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ProfileEntryType(acc, n, o):
     """Encode ProfileEntryType."""
     f = ""
     s = 0
@@ -6030,9 +6579,14 @@ def _e_ProfileEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charging_profile_entry_start
         if v is None: raise missing('ChargingProfileEntryStart')
         f = 'ChargingProfileEntryStart'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.charging_profile_entry_max_power
         if v is None: raise missing('ChargingProfileEntryMaxPower')
@@ -6044,12 +6598,12 @@ def _e_ProfileEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charging_profile_entry_max_number_of_phases_in_use
         if v is not None:
             f = 'ChargingProfileEntryMaxNumberOfPhasesInUse'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_nbit(acc, n, v, 1, 3, 2)
+            if v.__class__ is not int or v < 1 or v > 3: raise bad_value(v, 'maxNumPhasesType [1..3]')
+            acc = (acc << 6) | ((v - 1) << 1)
+            n += 6
             s = 3
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'ChargingProfileEntryMaxNumberOfPhasesInUse, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'ChargingProfileEntryMaxNumberOfPhasesInUse, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6059,47 +6613,59 @@ def _e_ProfileEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ProfileEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_iso2_types.ProfileEntry, _s0=_iso2_types.ProfileEntry.charging_profile_entry_start.__set__, _s1=_iso2_types.ProfileEntry.charging_profile_entry_max_power.__set__, _s2=_iso2_types.ProfileEntry.charging_profile_entry_max_number_of_phases_in_use.__set__):
     """Decode ProfileEntryType."""
     f = ""
     try:
-        x_charging_profile_entry_start = None
-        x_charging_profile_entry_max_power = None
-        x_charging_profile_entry_max_number_of_phases_in_use = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargingProfileEntryStart')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ChargingProfileEntryStart'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_charging_profile_entry_start = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargingProfileEntryMaxPower')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargingProfileEntryStart')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         nxt = 1
         f = 'ChargingProfileEntryMaxPower'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ChargingProfileEntryMaxPower')
+        p += 1
         v, p = _d_PhysicalValueType(D, T, p)
-        x_charging_profile_entry_max_power = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ChargingProfileEntryMaxNumberOfPhasesInUse, EE')
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'ChargingProfileEntryMaxNumberOfPhasesInUse'
-            v, p = r_el_nbit(D, T, p, 1, 3, 2)
-            x_charging_profile_entry_max_number_of_phases_in_use = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 4)) & 15
+            if x & 9: raise fused_error(x, 9, 4, p, 'ChargingProfileEntryMaxNumberOfPhasesInUse')
+            v = ((x >> 1) & 3) + 1
+            if v > 3: raise out_of_range(v, 1, 3, p)
+            p += 4
+            x2 = v
             nxt = -1
-        return _iso2_types.ProfileEntry(charging_profile_entry_start=x_charging_profile_entry_start, charging_profile_entry_max_power=x_charging_profile_entry_max_power, charging_profile_entry_max_number_of_phases_in_use=x_charging_profile_entry_max_number_of_phases_in_use), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RSAKeyValueType(acc, n, o):
     """Encode RSAKeyValueType."""
     f = ""
     s = 0
@@ -6127,38 +6693,40 @@ def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
     f = ""
     try:
-        x_modulus = None
-        x_exponent = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Modulus')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Modulus'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_modulus = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'Exponent'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x1 = v
         nxt = -1
-        return _xmldsig.RSAKeyValue(modulus=x_modulus, exponent=x_exponent), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReferenceType(acc, n, o):
     """Encode ReferenceType."""
     f = ""
     s = 0
@@ -6173,8 +6741,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.type
         if v is not None:
             f = '@Type'
-            cw = _T80.get(s)
-            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod', s)
+            cw = _T69.get(s)
+            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -6182,8 +6750,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T81.get(s)
-            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod', s)
+            cw = _T70.get(s)
+            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -6191,8 +6759,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T82.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod', s)
+            cw = _T71.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
@@ -6200,8 +6768,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.digest_method
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
-        cw = _T83.get(s)
-        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod', s)
+        cw = _T72.get(s)
+        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_DigestMethodType(acc, n, v)
@@ -6222,16 +6790,17 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
-        x_id = None
-        x_type = None
-        x_uri = None
-        x_transforms = None
-        x_digest_method = None
-        x_digest_value = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
@@ -6239,7 +6808,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
             p += 3
@@ -6247,7 +6816,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
             p += 2
@@ -6255,7 +6824,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
             p += 2
@@ -6263,33 +6832,38 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'DigestMethod')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'DigestMethod'
         v, p = _d_DigestMethodType(D, T, p)
-        x_digest_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DigestValue')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'DigestValue'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_digest_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x5 = v
         nxt = -1
-        return _xmldsig.Reference(id=x_id, type=x_type, uri=x_uri, transforms=x_transforms, digest_method=x_digest_method, digest_value=x_digest_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RelativeTimeIntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RelativeTimeIntervalType(acc, n, o):
     """Encode RelativeTimeIntervalType."""
     f = ""
     s = 0
@@ -6297,19 +6871,29 @@ def _e_RelativeTimeIntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.start
         if v is None: raise missing('start')
         f = 'start'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 16777214)
+        if v.__class__ is not int or v < 0 or v > 16777214: raise bad_value(v, 'unsignedInt [0..16777214]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.duration
         if v is not None:
             f = 'duration'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 86400)
+            if v.__class__ is not int or v < 0 or v > 86400: raise bad_value(v, 'unsignedInt [0..86400]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 2
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | duration, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | duration, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6319,39 +6903,53 @@ def _e_RelativeTimeIntervalType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RelativeTimeIntervalType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2_types.RelativeTimeInterval, _s0=_iso2_types.RelativeTimeInterval.start.__set__, _s1=_iso2_types.RelativeTimeInterval.duration.__set__):
     """Decode RelativeTimeIntervalType."""
     f = ""
     try:
-        x_start = None
-        x_duration = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'start')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'start'
-        v, p = r_el_uint(D, T, p, 0, 16777214)
-        x_start = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'start')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 16777214)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'duration'
-            v, p = r_el_uint(D, T, p, 0, 86400)
-            x_duration = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 86400)
+            x1 = v
             nxt = -1
-        return _iso2_types.RelativeTimeInterval(start=x_start, duration=x_duration), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RetrievalMethodType(acc, n, o):
     """Encode RetrievalMethodType."""
     f = ""
     s = 0
@@ -6366,8 +6964,8 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T84.get(s)
-            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE', s)
+            cw = _T73.get(s)
+            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -6375,14 +6973,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T85.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE', s)
+            cw = _T74.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T86.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE', s)
+        cw = _T75.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6392,13 +6990,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
-        x_type = None
-        x_uri = None
-        x_transforms = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
         p += 3
@@ -6406,7 +7005,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
             p += 2
@@ -6414,7 +7013,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
             p += 2
@@ -6422,30 +7021,34 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _xmldsig.RetrievalMethod(type=x_type, uri=x_uri, transforms=x_transforms), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SAScheduleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SAScheduleListType(acc, n, o):
     """Encode SAScheduleListType."""
     f = ""
     s = 0
     try:
         items = o.sa_schedule_tuple
         cnt = len(items)
-        if cnt > 3: raise EncodeError('at most 3 SAScheduleTuple allowed', value=cnt).within('SAScheduleTuple')
+        if cnt > 3: raise too_many('SAScheduleTuple', 3, cnt)
         if cnt == 0: raise missing('SAScheduleTuple')
         if cnt:
-            f = 'SAScheduleTuple'
             for i, v in enumerate(items):
+                f = 'SAScheduleTuple'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6454,8 +7057,8 @@ def _e_SAScheduleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_SAScheduleTupleType(acc, n, v)
             s = 2 if cnt == 3 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SAScheduleTuple, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SAScheduleTuple, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6465,39 +7068,41 @@ def _e_SAScheduleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SAScheduleListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_iso2_types.SAScheduleList, _s0=_iso2_types.SAScheduleList.sa_schedule_tuple.__set__):
     """Decode SAScheduleListType."""
     f = ""
     try:
-        x_sa_schedule_tuple = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTuple')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'SAScheduleTuple'
             v, p = _d_SAScheduleTupleType(D, T, p)
-            x_sa_schedule_tuple.append(v)
-            k = len(x_sa_schedule_tuple)
+            x0.append(v)
+            k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.SAScheduleList(sa_schedule_tuple=tuple(x_sa_schedule_tuple)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SAScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SAScheduleTupleType(acc, n, o):
     """Encode SAScheduleTupleType."""
     f = ""
     s = 0
@@ -6505,9 +7110,9 @@ def _e_SAScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.sa_schedule_tuple_id
         if v is None: raise missing('SAScheduleTupleID')
         f = 'SAScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 1, 255, 8)
+        if v.__class__ is not int or v < 1 or v > 255: raise bad_value(v, 'SAIDType [1..255]')
+        acc = (acc << 11) | ((v - 1) << 1)
+        n += 11
         s = 1
         v = o.p_max_schedule
         if v is None: raise missing('PMaxSchedule')
@@ -6524,7 +7129,7 @@ def _e_SAScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = _e_SalesTariffType(acc, n, v)
             s = 3
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SalesTariff, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SalesTariff, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6534,27 +7139,28 @@ def _e_SAScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SAScheduleTupleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_iso2_types.SAScheduleTuple, _s0=_iso2_types.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_iso2_types.SAScheduleTuple.p_max_schedule.__set__, _s2=_iso2_types.SAScheduleTuple.sales_tariff.__set__):
     """Decode SAScheduleTupleType."""
     f = ""
     try:
-        x_sa_schedule_tuple_id = None
-        x_p_max_schedule = None
-        x_sales_tariff = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SAScheduleTupleID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SAScheduleTupleID'
-        v, p = r_el_nbit(D, T, p, 1, 255, 8)
-        x_sa_schedule_tuple_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PMaxSchedule')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'SAScheduleTupleID')
+        v = ((x >> 1) & 255) + 1
+        if v > 255: raise out_of_range(v, 1, 255, p)
+        p += 11
+        x0 = v
         nxt = 1
         f = 'PMaxSchedule'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PMaxSchedule')
+        p += 1
         v, p = _d_PMaxScheduleType(D, T, p)
-        x_p_max_schedule = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE')
         p += 2
@@ -6562,19 +7168,23 @@ def _d_SAScheduleTupleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SalesTariff'
             v, p = _d_SalesTariffType(D, T, p)
-            x_sales_tariff = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso2_types.SAScheduleTuple(sa_schedule_tuple_id=x_sa_schedule_tuple_id, p_max_schedule=x_p_max_schedule, sales_tariff=x_sales_tariff), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SASchedulesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SASchedulesType(acc, n, o):
     """Encode SASchedulesType."""
     f = ""
     s = 0
@@ -6588,22 +7198,24 @@ def _e_SASchedulesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SASchedulesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_iso2_types.SASchedules):
     """Decode SASchedulesType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso2_types.SASchedules(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SPKIDataType(acc, n, o):
     """Encode SPKIDataType."""
     f = ""
     s = 0
@@ -6615,7 +7227,8 @@ def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SPKIDataType(D, T, p):
     """Decode SPKIDataType."""
     f = ""
     try:
@@ -6626,7 +7239,8 @@ def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SalesTariffEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SalesTariffEntryType(acc, n, o):
     """Encode SalesTariffEntryType."""
     f = ""
     s = 0
@@ -6638,31 +7252,31 @@ def _e_SalesTariffEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_RelativeTimeIntervalType(acc, n, v)
             s = 1
+        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            acc = (acc << 2) | 1
-            n += 2
             raise abstract('TimeInterval')
             s = 1
+            acc = (acc << 2) | 1
+            n += 2
         v = o.e_price_level
         if v is not None:
             f = 'EPriceLevel'
-            cw = _T87.get(s)
-            if cw is None: raise not_allowed('EPriceLevel', 'EPriceLevel, ConsumptionCost, EE | RelativeTimeInterval, TimeInterval', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+            if s != 1: raise not_allowed('EPriceLevel', 'EPriceLevel, ConsumptionCost, EE | RelativeTimeInterval, TimeInterval')
+            if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+            acc = (acc << 12) | ((v - 0) << 1)
+            n += 12
             s = 2
         items = o.consumption_cost
         cnt = len(items)
-        if cnt > 3: raise EncodeError('at most 3 ConsumptionCost allowed', value=cnt).within('ConsumptionCost')
+        if cnt > 3: raise too_many('ConsumptionCost', 3, cnt)
         if cnt:
-            f = 'ConsumptionCost'
             for i, v in enumerate(items):
+                f = 'ConsumptionCost'
                 if i == 0:
-                    cw = _T56.get(s)
-                    if cw is None: raise not_allowed('ConsumptionCost', 'ConsumptionCost, EE | EPriceLevel, ConsumptionCost, EE | RelativeTimeInterval, TimeInterval', s)
+                    cw = _T52.get(s)
+                    if cw is None: raise not_allowed('ConsumptionCost', 'ConsumptionCost, EE | EPriceLevel, ConsumptionCost, EE | RelativeTimeInterval, TimeInterval')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -6670,8 +7284,8 @@ def _e_SalesTariffEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ConsumptionCostType(acc, n, v)
             s = 4 if cnt == 3 else 3
-        cw = _T88.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'ConsumptionCost, EE | EE | EPriceLevel, ConsumptionCost, EE | RelativeTimeInterval, TimeInterval', s)
+        cw = _T76.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'ConsumptionCost, EE | EE | EPriceLevel, ConsumptionCost, EE | RelativeTimeInterval, TimeInterval')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6681,14 +7295,15 @@ def _e_SalesTariffEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SalesTariffEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_iso2_types.SalesTariffEntry, _s0=_iso2_types.SalesTariffEntry.relative_time_interval.__set__, _s1=_iso2_types.SalesTariffEntry.time_interval.__set__, _s2=_iso2_types.SalesTariffEntry.e_price_level.__set__, _s3=_iso2_types.SalesTariffEntry.consumption_cost.__set__):
     """Decode SalesTariffEntryType."""
     f = ""
     try:
-        x_relative_time_interval = None
-        x_time_interval = None
-        x_e_price_level = None
-        x_consumption_cost = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
         p += 2
@@ -6696,7 +7311,7 @@ def _d_SalesTariffEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'RelativeTimeInterval'
             v, p = _d_RelativeTimeIntervalType(D, T, p)
-            x_relative_time_interval = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE')
             p += 2
@@ -6704,15 +7319,18 @@ def _d_SalesTariffEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'TimeInterval'
             raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x_time_interval = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE')
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'EPriceLevel'
-            v, p = r_el_nbit(D, T, p, 0, 255, 8)
-            x_e_price_level = v
+            x = (D >> (T - p - 10)) & 1023
+            if x & 513: raise fused_error(x, 513, 10, p, 'EPriceLevel')
+            v = (x >> 1) & 255
+            p += 10
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
             p += 2
@@ -6720,27 +7338,32 @@ def _d_SalesTariffEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 3:
             f = 'ConsumptionCost'
             v, p = _d_ConsumptionCostType(D, T, p)
-            x_consumption_cost.append(v)
-            k = len(x_consumption_cost)
+            x3.append(v)
+            k = len(x3)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
                 p += 2
                 nxt = (3, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.SalesTariffEntry(relative_time_interval=x_relative_time_interval, time_interval=x_time_interval, e_price_level=x_e_price_level, consumption_cost=tuple(x_consumption_cost)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SalesTariffType(acc, n, o):
     """Encode SalesTariffType."""
     f = ""
     s = 0
@@ -6756,10 +7379,12 @@ def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('SalesTariffID')
         f = 'SalesTariffID'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('SalesTariffID', '@Id, SalesTariffID | SalesTariffID', s)
+        if cw is None: raise not_allowed('SalesTariffID', '@Id, SalesTariffID | SalesTariffID')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_nbit(acc, n, v, 1, 255, 8)
+        if v.__class__ is not int or v < 1 or v > 255: raise bad_value(v, 'SAIDType [1..255]')
+        acc = (acc << 10) | ((v - 1) << 1)
+        n += 10
         s = 2
         v = o.sales_tariff_description
         if v is not None:
@@ -6771,22 +7396,24 @@ def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.num_e_price_levels
         if v is not None:
             f = 'NumEPriceLevels'
-            cw = _T89.get(s)
-            if cw is None: raise not_allowed('NumEPriceLevels', 'NumEPriceLevels, SalesTariffEntry | SalesTariffDescription, NumEPriceLevels, SalesTariffEntry', s)
+            cw = _T77.get(s)
+            if cw is None: raise not_allowed('NumEPriceLevels', 'NumEPriceLevels, SalesTariffEntry | SalesTariffDescription, NumEPriceLevels, SalesTariffEntry')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+            if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+            acc = (acc << 10) | ((v - 0) << 1)
+            n += 10
             s = 4
         items = o.sales_tariff_entry
         cnt = len(items)
-        if cnt > 1024: raise EncodeError('at most 1024 SalesTariffEntry allowed', value=cnt).within('SalesTariffEntry')
+        if cnt > 1024: raise too_many('SalesTariffEntry', 1024, cnt)
         if cnt == 0: raise missing('SalesTariffEntry')
         if cnt:
-            f = 'SalesTariffEntry'
             for i, v in enumerate(items):
+                f = 'SalesTariffEntry'
                 if i == 0:
-                    cw = _T90.get(s)
-                    if cw is None: raise not_allowed('SalesTariffEntry', 'NumEPriceLevels, SalesTariffEntry | SalesTariffDescription, NumEPriceLevels, SalesTariffEntry | SalesTariffEntry', s)
+                    cw = _T78.get(s)
+                    if cw is None: raise not_allowed('SalesTariffEntry', 'NumEPriceLevels, SalesTariffEntry | SalesTariffDescription, NumEPriceLevels, SalesTariffEntry | SalesTariffEntry')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -6794,8 +7421,8 @@ def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_SalesTariffEntryType(acc, n, v)
             s = 6 if cnt == 1024 else 5
-        cw = _T91.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SalesTariffEntry, EE', s)
+        cw = _T79.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SalesTariffEntry, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6805,15 +7432,16 @@ def _e_SalesTariffType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SalesTariffType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_iso2_types.SalesTariff, _s0=_iso2_types.SalesTariff.id.__set__, _s1=_iso2_types.SalesTariff.sales_tariff_id.__set__, _s2=_iso2_types.SalesTariff.sales_tariff_description.__set__, _s3=_iso2_types.SalesTariff.num_e_price_levels.__set__, _s4=_iso2_types.SalesTariff.sales_tariff_entry.__set__):
     """Decode SalesTariffType."""
     f = ""
     try:
-        x_id = None
-        x_sales_tariff_id = None
-        x_sales_tariff_description = None
-        x_num_e_price_levels = None
-        x_sales_tariff_entry = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SalesTariffID')
         p += 2
@@ -6821,14 +7449,17 @@ def _d_SalesTariffType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SalesTariffID')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SalesTariffID'
-        v, p = r_el_nbit(D, T, p, 1, 255, 8)
-        x_sales_tariff_id = v
+        x = (D >> (T - p - 10)) & 1023
+        if x & 513: raise fused_error(x, 513, 10, p, 'SalesTariffID')
+        v = ((x >> 1) & 255) + 1
+        if v > 255: raise out_of_range(v, 1, 255, p)
+        p += 10
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels, SalesTariffEntry')
         p += 2
@@ -6836,54 +7467,62 @@ def _d_SalesTariffType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SalesTariffDescription'
             v, p = r_el_str(D, T, p, None, None, 32, 4)
-            x_sales_tariff_description = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'NumEPriceLevels, SalesTariffEntry')
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'NumEPriceLevels'
-            v, p = r_el_nbit(D, T, p, 0, 255, 8)
-            x_num_e_price_levels = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SalesTariffEntry')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if x & 513: raise fused_error(x, 513, 10, p, 'NumEPriceLevels')
+            v = (x >> 1) & 255
+            p += 10
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 4:
             f = 'SalesTariffEntry'
             v, p = _d_SalesTariffEntryType(D, T, p)
-            x_sales_tariff_entry.append(v)
-            k = len(x_sales_tariff_entry)
+            x4.append(v)
+            k = len(x4)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE')
                 p += 2
                 nxt = (4, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.SalesTariff(id=x_id, sales_tariff_id=x_sales_tariff_id, sales_tariff_description=x_sales_tariff_description, num_e_price_levels=x_num_e_price_levels, sales_tariff_entry=tuple(x_sales_tariff_entry)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SelectedServiceListType(acc, n, o):
     """Encode SelectedServiceListType."""
     f = ""
     s = 0
     try:
         items = o.selected_service
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 SelectedService allowed', value=cnt).within('SelectedService')
+        if cnt > 16: raise too_many('SelectedService', 16, cnt)
         if cnt == 0: raise missing('SelectedService')
         if cnt:
-            f = 'SelectedService'
             for i, v in enumerate(items):
+                f = 'SelectedService'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6892,8 +7531,8 @@ def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_SelectedServiceType(acc, n, v)
             s = 2 if cnt == 16 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedService, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedService, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6903,39 +7542,41 @@ def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SelectedServiceListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso2_types.SelectedServiceList, _s0=_iso2_types.SelectedServiceList.selected_service.__set__):
     """Decode SelectedServiceListType."""
     f = ""
     try:
-        x_selected_service = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedService')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'SelectedService'
             v, p = _d_SelectedServiceType(D, T, p)
-            x_selected_service.append(v)
-            k = len(x_selected_service)
+            x0.append(v)
+            k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.SelectedServiceList(selected_service=tuple(x_selected_service)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SelectedServiceType(acc, n, o):
     """Encode SelectedServiceType."""
     f = ""
     s = 0
@@ -6943,19 +7584,32 @@ def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.parameter_set_id
         if v is not None:
             f = 'ParameterSetID'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            elif -128 <= v < 0:
+                acc = (acc << 13) | ((256 - v - 1) << 1)
+                n += 13
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_int_raw(acc, n, v)
             s = 2
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSetID, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSetID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6965,39 +7619,54 @@ def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SelectedServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2_types.SelectedService, _s0=_iso2_types.SelectedService.service_id.__set__, _s1=_iso2_types.SelectedService.parameter_set_id.__set__):
     """Decode SelectedServiceType."""
     f = ""
     try:
-        x_service_id = None
-        x_parameter_set_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'ParameterSetID'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_parameter_set_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x1 = v
             nxt = -1
-        return _iso2_types.SelectedService(service_id=x_service_id, parameter_set_id=x_parameter_set_id), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDetailReqType(acc, n, o):
     """Encode ServiceDetailReqType."""
     f = ""
     s = 0
@@ -7005,9 +7674,14 @@ def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         acc <<= 1
         n += 1
@@ -7018,30 +7692,37 @@ def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDetailReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso2_body.ServiceDetailReq, _s0=_iso2_body.ServiceDetailReq.service_id.__set__):
     """Decode ServiceDetailReqType."""
     f = ""
     try:
-        x_service_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = -1
-        return _iso2_body.ServiceDetailReq(service_id=x_service_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDetailResType(acc, n, o):
     """Encode ServiceDetailResType."""
     f = ""
     s = 0
@@ -7049,16 +7730,21 @@ def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.service_parameter_list
         if v is not None:
@@ -7068,7 +7754,7 @@ def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = _e_ServiceParameterListType(acc, n, v)
             s = 3
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceParameterList, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceParameterList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7078,27 +7764,32 @@ def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDetailResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso2_body.ServiceDetailRes, _s0=_iso2_body.ServiceDetailRes.response_code.__set__, _s1=_iso2_body.ServiceDetailRes.service_id.__set__, _s2=_iso2_body.ServiceDetailRes.service_parameter_list.__set__):
     """Decode ServiceDetailResType."""
     f = ""
     try:
-        x_response_code = None
-        x_service_id = None
-        x_service_parameter_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
         p += 2
@@ -7106,19 +7797,23 @@ def _d_ServiceDetailResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'ServiceParameterList'
             v, p = _d_ServiceParameterListType(D, T, p)
-            x_service_parameter_list = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso2_body.ServiceDetailRes(response_code=x_response_code, service_id=x_service_id, service_parameter_list=x_service_parameter_list), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDiscoveryReqType(acc, n, o):
     """Encode ServiceDiscoveryReqType."""
     f = ""
     s = 0
@@ -7134,13 +7829,15 @@ def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'ServiceCategory'
             cw = _T3.get(s)
-            if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory, EE | ServiceScope, ServiceCategory, EE', s)
+            if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory, EE | ServiceScope, ServiceCategory, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_enum(acc, n, v, _EI19, 2)
+            i = enum_index(v, _EI18)
+            acc = (acc << 4) | (i << 1)
+            n += 4
             s = 2
         cw = _T4.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceCategory, EE | ServiceScope, ServiceCategory, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceCategory, EE | ServiceScope, ServiceCategory, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7150,12 +7847,13 @@ def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2_body.ServiceDiscoveryReq, _s0=_iso2_body.ServiceDiscoveryReq.service_scope.__set__, _s1=_iso2_body.ServiceDiscoveryReq.service_category.__set__):
     """Decode ServiceDiscoveryReqType."""
     f = ""
     try:
-        x_service_scope = None
-        x_service_category = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE')
         p += 2
@@ -7163,27 +7861,33 @@ def _d_ServiceDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'ServiceScope'
             v, p = r_el_str(D, T, p, None, None, 64, 4)
-            x_service_scope = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
             f = 'ServiceCategory'
-            v, p = r_el_enum(D, T, p, _EV20, 2)
-            x_service_category = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 4)) & 15
+            if x & 9: raise fused_error(x, 9, 4, p, 'ServiceCategory')
+            v = _EV19[(x >> 1) & 3]
+            p += 4
+            x1 = v
             nxt = -1
-        return _iso2_body.ServiceDiscoveryReq(service_scope=x_service_scope, service_category=x_service_category), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDiscoveryResType(acc, n, o):
     """Encode ServiceDiscoveryResType."""
     f = ""
     s = 0
@@ -7191,9 +7895,9 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.payment_option_list
         if v is None: raise missing('PaymentOptionList')
@@ -7216,8 +7920,8 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_ServiceListType(acc, n, v)
             s = 4
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceList, EE', s)
+        cw = _T20.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7227,35 +7931,34 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2_body.ServiceDiscoveryRes, _s0=_iso2_body.ServiceDiscoveryRes.response_code.__set__, _s1=_iso2_body.ServiceDiscoveryRes.payment_option_list.__set__, _s2=_iso2_body.ServiceDiscoveryRes.charge_service.__set__, _s3=_iso2_body.ServiceDiscoveryRes.service_list.__set__):
     """Decode ServiceDiscoveryResType."""
     f = ""
     try:
-        x_response_code = None
-        x_payment_option_list = None
-        x_charge_service = None
-        x_service_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PaymentOptionList')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'PaymentOptionList'
-        v, p = _d_PaymentOptionListType(D, T, p)
-        x_payment_option_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargeService')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PaymentOptionList')
         p += 1
+        v, p = _d_PaymentOptionListType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'ChargeService'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ChargeService')
+        p += 1
         v, p = _d_ChargeServiceType(D, T, p)
-        x_charge_service = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE')
         p += 2
@@ -7263,30 +7966,35 @@ def _d_ServiceDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'ServiceList'
             v, p = _d_ServiceListType(D, T, p)
-            x_service_list = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso2_body.ServiceDiscoveryRes(response_code=x_response_code, payment_option_list=x_payment_option_list, charge_service=x_charge_service, service_list=x_service_list), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceListType(acc, n, o):
     """Encode ServiceListType."""
     f = ""
     s = 0
     try:
         items = o.service
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 Service allowed', value=cnt).within('Service')
+        if cnt > 8: raise too_many('Service', 8, cnt)
         if cnt == 0: raise missing('Service')
         if cnt:
-            f = 'Service'
             for i, v in enumerate(items):
+                f = 'Service'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -7295,8 +8003,8 @@ def _e_ServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ServiceType(acc, n, v)
             s = 2 if cnt == 8 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Service, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Service, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7306,50 +8014,52 @@ def _e_ServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso2_types.ServiceList, _s0=_iso2_types.ServiceList.service.__set__):
     """Decode ServiceListType."""
     f = ""
     try:
-        x_service = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Service')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Service'
             v, p = _d_ServiceType(D, T, p)
-            x_service.append(v)
-            k = len(x_service)
+            x0.append(v)
+            k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.ServiceList(service=tuple(x_service)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceParameterListType(acc, n, o):
     """Encode ServiceParameterListType."""
     f = ""
     s = 0
     try:
         items = o.parameter_set
         cnt = len(items)
-        if cnt > 255: raise EncodeError('at most 255 ParameterSet allowed', value=cnt).within('ParameterSet')
+        if cnt > 255: raise too_many('ParameterSet', 255, cnt)
         if cnt == 0: raise missing('ParameterSet')
         if cnt:
-            f = 'ParameterSet'
             for i, v in enumerate(items):
+                f = 'ParameterSet'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -7358,8 +8068,8 @@ def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ParameterSetType(acc, n, v)
             s = 2 if cnt == 255 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSet, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSet, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7369,39 +8079,41 @@ def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceParameterListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso2_types.ServiceParameterList, _s0=_iso2_types.ServiceParameterList.parameter_set.__set__):
     """Decode ServiceParameterListType."""
     f = ""
     try:
-        x_parameter_set = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ParameterSet')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'ParameterSet'
             v, p = _d_ParameterSetType(D, T, p)
-            x_parameter_set.append(v)
-            k = len(x_parameter_set)
+            x0.append(v)
+            k = len(x0)
             if k < 255:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.ServiceParameterList(parameter_set=tuple(x_parameter_set)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceType(acc, n, o):
     """Encode ServiceType."""
     f = ""
     s = 0
@@ -7409,9 +8121,14 @@ def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.service_name
         if v is not None:
@@ -7423,11 +8140,13 @@ def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_category
         if v is None: raise missing('ServiceCategory')
         f = 'ServiceCategory'
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory | ServiceName, ServiceCategory', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('ServiceCategory', 'ServiceCategory | ServiceName, ServiceCategory')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI19, 2)
+        i = enum_index(v, _EI18)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 3
         v = o.service_scope
         if v is not None:
@@ -7439,11 +8158,12 @@ def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.free_service
         if v is None: raise missing('FreeService')
         f = 'FreeService'
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('FreeService', 'FreeService | ServiceScope, FreeService', s)
+        cw = _T20.get(s)
+        if cw is None: raise not_allowed('FreeService', 'FreeService | ServiceScope, FreeService')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 5
         acc <<= 1
         n += 1
@@ -7454,22 +8174,27 @@ def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2_types.Service, _s0=_iso2_types.Service.service_id.__set__, _s1=_iso2_types.Service.service_name.__set__, _s2=_iso2_types.Service.service_category.__set__, _s3=_iso2_types.Service.service_scope.__set__, _s4=_iso2_types.Service.free_service.__set__):
     """Decode ServiceType."""
     f = ""
     try:
-        x_service_id = None
-        x_service_name = None
-        x_service_category = None
-        x_service_scope = None
-        x_free_service = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
         p += 2
@@ -7477,14 +8202,16 @@ def _d_ServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'ServiceName'
             v, p = r_el_str(D, T, p, None, None, 32, 4)
-            x_service_name = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'ServiceCategory')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'ServiceCategory'
-        v, p = r_el_enum(D, T, p, _EV20, 2)
-        x_service_category = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 9: raise fused_error(x, 9, 4, p, 'ServiceCategory')
+        v = _EV19[(x >> 1) & 3]
+        p += 4
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService')
         p += 2
@@ -7492,26 +8219,34 @@ def _d_ServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'ServiceScope'
             v, p = r_el_str(D, T, p, None, None, 64, 4)
-            x_service_scope = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'FreeService')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'FreeService'
-        v, p = r_el_bool(D, T, p)
-        x_free_service = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'FreeService')
+        v = (x & 2) == 2
+        p += 3
+        x4 = v
         nxt = -1
-        return _iso2_types.Service(service_id=x_service_id, service_name=x_service_name, service_category=x_service_category, service_scope=x_service_scope, free_service=x_free_service), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionSetupReqType(acc, n, o):
     """Encode SessionSetupReqType."""
     f = ""
     s = 0
@@ -7532,30 +8267,32 @@ def _e_SessionSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionSetupReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_iso2_body.SessionSetupReq, _s0=_iso2_body.SessionSetupReq.evcc_id.__set__):
     """Decode SessionSetupReqType."""
     f = ""
     try:
-        x_evcc_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVCCID')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'EVCCID'
-        v, p = r_el_bin(D, T, p, None, None, 6, 4)
-        x_evcc_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVCCID')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 6, 4)
+        x0 = v
         nxt = -1
-        return _iso2_body.SessionSetupReq(evcc_id=x_evcc_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionSetupResType(acc, n, o):
     """Encode SessionSetupResType."""
     f = ""
     s = 0
@@ -7563,9 +8300,9 @@ def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.evse_id
         if v is None: raise missing('EVSEID')
@@ -7577,12 +8314,20 @@ def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_time_stamp
         if v is not None:
             f = 'EVSETimeStamp'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_int(acc, n, v, -9223372036854775808, 9223372036854775807)
+            if v.__class__ is not int or v < -9223372036854775808 or v > 9223372036854775807: raise bad_value(v, 'long [-9223372036854775808..9223372036854775807]')
+            if 0 <= v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            elif -128 <= v < 0:
+                acc = (acc << 13) | ((256 - v - 1) << 1)
+                n += 13
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_int_raw(acc, n, v)
             s = 3
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSETimeStamp, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSETimeStamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7592,47 +8337,58 @@ def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionSetupResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso2_body.SessionSetupRes, _s0=_iso2_body.SessionSetupRes.response_code.__set__, _s1=_iso2_body.SessionSetupRes.evse_id.__set__, _s2=_iso2_body.SessionSetupRes.evse_time_stamp.__set__):
     """Decode SessionSetupResType."""
     f = ""
     try:
-        x_response_code = None
-        x_evse_id = None
-        x_evse_time_stamp = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEID')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'EVSEID'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
+        p += 1
         v, p = r_el_str(D, T, p, None, 7, 37, 4)
-        x_evse_id = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSETimeStamp, EE')
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'EVSETimeStamp'
-            v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
-            x_evse_time_stamp = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+            x2 = v
             nxt = -1
-        return _iso2_body.SessionSetupRes(response_code=x_response_code, evse_id=x_evse_id, evse_time_stamp=x_evse_time_stamp), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionStopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionStopReqType(acc, n, o):
     """Encode SessionStopReqType."""
     f = ""
     s = 0
@@ -7640,9 +8396,9 @@ def _e_SessionStopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charging_session
         if v is None: raise missing('ChargingSession')
         f = 'ChargingSession'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI92, 1)
+        i = enum_index(v, _EI80)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 1
         acc <<= 1
         n += 1
@@ -7653,30 +8409,33 @@ def _e_SessionStopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionStopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso2_body.SessionStopReq, _s0=_iso2_body.SessionStopReq.charging_session.__set__):
     """Decode SessionStopReqType."""
     f = ""
     try:
-        x_charging_session = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargingSession')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'ChargingSession'
-        v, p = r_el_enum(D, T, p, _EV93, 1)
-        x_charging_session = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'ChargingSession')
+        v = _EV81[(x >> 1) & 1]
+        p += 4
+        x0 = v
         nxt = -1
-        return _iso2_body.SessionStopReq(charging_session=x_charging_session), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionStopResType(acc, n, o):
     """Encode SessionStopResType."""
     f = ""
     s = 0
@@ -7684,9 +8443,9 @@ def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         acc <<= 1
         n += 1
@@ -7697,30 +8456,33 @@ def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionStopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_iso2_body.SessionStopRes, _s0=_iso2_body.SessionStopRes.response_code.__set__):
     """Decode SessionStopResType."""
     f = ""
     try:
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = -1
-        return _iso2_body.SessionStopRes(response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureMethodType(acc, n, o):
     """Encode SignatureMethodType."""
     f = ""
     s = 0
@@ -7732,7 +8494,8 @@ def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureMethodType(D, T, p):
     """Decode SignatureMethodType."""
     f = ""
     try:
@@ -7743,7 +8506,8 @@ def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertiesType(acc, n, o):
     """Encode SignaturePropertiesType."""
     f = ""
     s = 0
@@ -7759,11 +8523,11 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
-            f = 'SignatureProperty'
             for i, v in enumerate(items):
+                f = 'SignatureProperty'
                 if i == 0:
                     cw = _T0.get(s)
-                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty', s)
+                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -7780,12 +8544,13 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
-        x_id = None
-        x_signature_property = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
         p += 2
@@ -7793,29 +8558,32 @@ def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignatureProperty')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'SignatureProperty'
             v, p = _d_SignaturePropertyType(D, T, p)
-            x_signature_property.append(v)
-            k = len(x_signature_property)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignatureProperties(id=x_id, signature_property=tuple(x_signature_property)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertyType(acc, n, o):
     """Encode SignaturePropertyType."""
     f = ""
     s = 0
@@ -7827,7 +8595,8 @@ def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertyType(D, T, p):
     """Decode SignaturePropertyType."""
     f = ""
     try:
@@ -7838,7 +8607,8 @@ def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureType(acc, n, o):
     """Encode SignatureType."""
     f = ""
     s = 0
@@ -7854,7 +8624,7 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo', s)
+        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_SignedInfoType(acc, n, v)
@@ -7876,11 +8646,11 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         items = o.object
         cnt = len(items)
         if cnt:
-            f = 'Object'
             for i, v in enumerate(items):
+                f = 'Object'
                 if i == 0:
-                    cw = _T94.get(s)
-                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE', s)
+                    cw = _T82.get(s)
+                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -7888,8 +8658,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
             s = 5
-        cw = _T95.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE', s)
+        cw = _T83.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7899,15 +8669,16 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
-        x_id = None
-        x_signed_info = None
-        x_signature_value = None
-        x_key_info = None
-        x_object = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
         p += 2
@@ -7915,21 +8686,19 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignedInfo')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SignedInfo'
         v, p = _d_SignedInfoType(D, T, p)
-        x_signed_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureValue')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureValue'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
+        p += 1
         v, p = _d_SignatureValueType(D, T, p)
-        x_signature_value = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
         p += 2
@@ -7937,7 +8706,7 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'KeyInfo'
             v, p = _d_KeyInfoType(D, T, p)
-            x_key_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
@@ -7945,21 +8714,28 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'Object'
             v, p = _d_ObjectType(D, T, p)
-            x_object.append(v)
-            k = len(x_object)
+            x4.append(v)
+            k = len(x4)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Signature(id=x_id, signed_info=x_signed_info, signature_value=x_signature_value, key_info=x_key_info, object=tuple(x_object)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureValueType(acc, n, o):
     """Encode SignatureValueType."""
     f = ""
     s = 0
@@ -7974,17 +8750,17 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T96[s]
+            cw = _T84[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-        else:
-            cw = _T0.get(s)
-            if cw is None: raise not_allowed('value', '@Id, CH | CH', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        cw = _T0.get(s)
+        if cw is None: raise not_allowed('value', '@Id, CH | CH')
+        acc = (acc << cw[1]) | cw[0]
+        n += cw[1]
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -7992,47 +8768,57 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
                 raise bad_event(c, 2, p, '@Id, CH')
             p += 5
-            return _xmldsig.SignatureValue(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
                     raise bad_event(c, 1, p, 'CH')
                 p += 4
-                return _xmldsig.SignatureValue(id=x_id, value=b""), p
+                o = _new(_C)
+                _s0(o, x0)
+                _s1(o, b"")
+                return o, p
             p += 1
             nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _xmldsig.SignatureValue(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedInfoType(acc, n, o):
     """Encode SignedInfoType."""
     f = ""
     s = 0
@@ -8048,7 +8834,7 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod', s)
+        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_CanonicalizationMethodType(acc, n, v)
@@ -8064,8 +8850,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -8083,14 +8869,15 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
-        x_id = None
-        x_canonicalization_method = None
-        x_signature_method = None
-        x_reference = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
         p += 2
@@ -8098,54 +8885,57 @@ def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'CanonicalizationMethod')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'CanonicalizationMethod'
         v, p = _d_CanonicalizationMethodType(D, T, p)
-        x_canonicalization_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureMethod')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureMethod'
-        v, p = _d_SignatureMethodType(D, T, p)
-        x_signature_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Reference')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
+        v, p = _d_SignatureMethodType(D, T, p)
+        x2 = v
         nxt = 3
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 3:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x3.append(v)
+            k = len(x3)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignedInfo(id=x_id, canonicalization_method=x_canonicalization_method, signature_method=x_signature_method, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SubCertificatesType(acc, n, o):
     """Encode SubCertificatesType."""
     f = ""
     s = 0
     try:
         items = o.certificate
         cnt = len(items)
-        if cnt > 4: raise EncodeError('at most 4 Certificate allowed', value=cnt).within('Certificate')
+        if cnt > 4: raise too_many('Certificate', 4, cnt)
         if cnt == 0: raise missing('Certificate')
         if cnt:
-            f = 'Certificate'
             for i, v in enumerate(items):
+                f = 'Certificate'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -8154,8 +8944,8 @@ def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 800, 4, 8)
             s = 2 if cnt == 4 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Certificate, EE | EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Certificate, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -8165,60 +8955,64 @@ def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SubCertificatesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso2_types.SubCertificates, _s0=_iso2_types.SubCertificates.certificate.__set__):
     """Decode SubCertificatesType."""
     f = ""
     try:
-        x_certificate = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Certificate')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Certificate'
             v, p = r_el_bin(D, T, p, None, None, 800, 4)
-            x_certificate.append(v)
-            k = len(x_certificate)
+            x0.append(v)
+            k = len(x0)
             if k < 4:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.SubCertificates(certificate=tuple(x_certificate)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SupportedEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SupportedEnergyTransferModeType(acc, n, o):
     """Encode SupportedEnergyTransferModeType."""
     f = ""
     s = 0
     try:
         items = o.energy_transfer_mode
         cnt = len(items)
-        if cnt > 6: raise EncodeError('at most 6 EnergyTransferMode allowed', value=cnt).within('EnergyTransferMode')
+        if cnt > 6: raise too_many('EnergyTransferMode', 6, cnt)
         if cnt == 0: raise missing('EnergyTransferMode')
         if cnt:
-            f = 'EnergyTransferMode'
             for i, v in enumerate(items):
+                f = 'EnergyTransferMode'
                 if i == 0:
                     acc <<= 1
                     n += 1
                 else:
                     acc <<= 2
                     n += 2
-                acc, n = w_el_enum(acc, n, v, _EI12, 3)
+                i = enum_index(v, _EI12)
+                acc = (acc << 5) | (i << 1)
+                n += 5
             s = 2 if cnt == 6 else 1
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EnergyTransferMode, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EnergyTransferMode, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -8228,39 +9022,44 @@ def _e_SupportedEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SupportedEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SupportedEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso2_types.SupportedEnergyTransferMode, _s0=_iso2_types.SupportedEnergyTransferMode.energy_transfer_mode.__set__):
     """Decode SupportedEnergyTransferModeType."""
     f = ""
     try:
-        x_energy_transfer_mode = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EnergyTransferMode')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'EnergyTransferMode'
-            v, p = r_el_enum(D, T, p, _EV13, 3)
-            x_energy_transfer_mode.append(v)
-            k = len(x_energy_transfer_mode)
+            x = (D >> (T - p - 5)) & 31
+            if x & 17: raise fused_error(x, 17, 5, p, 'EnergyTransferMode')
+            v = _EV13[(x >> 1) & 7]
+            p += 5
+            x0.append(v)
+            k = len(x0)
             if k < 6:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'EnergyTransferMode, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso2_types.SupportedEnergyTransferMode(energy_transfer_mode=tuple(x_energy_transfer_mode)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformType(acc, n, o):
     """Encode TransformType."""
     f = ""
     s = 0
@@ -8272,7 +9071,8 @@ def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformType(D, T, p):
     """Decode TransformType."""
     f = ""
     try:
@@ -8283,7 +9083,8 @@ def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformsType(acc, n, o):
     """Encode TransformsType."""
     f = ""
     s = 0
@@ -8292,8 +9093,8 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
-            f = 'Transform'
             for i, v in enumerate(items):
+                f = 'Transform'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -8311,33 +9112,36 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
-        x_transform = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Transform')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Transform'
             v, p = _d_TransformType(D, T, p)
-            x_transform.append(v)
-            k = len(x_transform)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Transforms(transform=tuple(x_transform)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2G_Message_anonymous(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2G_Message_anonymous(acc, n, o):
     """Encode V2G_Message@anonymous."""
     f = ""
     s = 0
@@ -8365,38 +9169,40 @@ def _e_V2G_Message_anonymous(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2G_Message_anonymous(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_iso2_msgdef.V2G_Message, _s0=_iso2_msgdef.V2G_Message.header.__set__, _s1=_iso2_msgdef.V2G_Message.body.__set__):
     """Decode V2G_Message@anonymous."""
     f = ""
     try:
-        x_header = None
-        x_body = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Body')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'Body'
-        v, p = _d_BodyType(D, T, p)
-        x_body = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Body')
         p += 1
+        v, p = _d_BodyType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso2_msgdef.V2G_Message(header=x_header, body=x_body), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WeldingDetectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WeldingDetectionReqType(acc, n, o):
     """Encode WeldingDetectionReqType."""
     f = ""
     s = 0
@@ -8417,30 +9223,32 @@ def _e_WeldingDetectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WeldingDetectionReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_iso2_body.WeldingDetectionReq, _s0=_iso2_body.WeldingDetectionReq.dc_ev_status.__set__):
     """Decode WeldingDetectionReqType."""
     f = ""
     try:
-        x_dc_ev_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVStatus')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
-        x_dc_ev_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
+        v, p = _d_DC_EVStatusType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso2_body.WeldingDetectionReq(dc_ev_status=x_dc_ev_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WeldingDetectionResType(acc, n, o):
     """Encode WeldingDetectionResType."""
     f = ""
     s = 0
@@ -8448,9 +9256,9 @@ def _e_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 5)
+        i = enum_index(v, _EI5)
+        acc = (acc << 8) | (i << 1)
+        n += 8
         s = 1
         v = o.dc_evse_status
         if v is None: raise missing('DC_EVSEStatus')
@@ -8475,46 +9283,49 @@ def _e_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WeldingDetectionResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_iso2_body.WeldingDetectionRes, _s0=_iso2_body.WeldingDetectionRes.response_code.__set__, _s1=_iso2_body.WeldingDetectionRes.dc_evse_status.__set__, _s2=_iso2_body.WeldingDetectionRes.evse_present_voltage.__set__):
     """Decode WeldingDetectionResType."""
     f = ""
     try:
-        x_response_code = None
-        x_dc_evse_status = None
-        x_evse_present_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 5)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DC_EVSEStatus')
-        p += 1
+        x = (D >> (T - p - 8)) & 255
+        if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 31]
+        p += 8
+        x0 = v
         nxt = 1
         f = 'DC_EVSEStatus'
-        v, p = _d_DC_EVSEStatusType(D, T, p)
-        x_dc_evse_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
+        v, p = _d_DC_EVSEStatusType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_PhysicalValueType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso2_body.WeldingDetectionRes(response_code=x_response_code, dc_evse_status=x_dc_evse_status, evse_present_voltage=x_evse_present_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509DataType(acc, n, o):
     """Encode X509DataType."""
     f = ""
     s = 0
@@ -8526,7 +9337,8 @@ def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509DataType(D, T, p):
     """Decode X509DataType."""
     f = ""
     try:
@@ -8537,7 +9349,8 @@ def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509IssuerSerialType(acc, n, o):
     """Encode X509IssuerSerialType."""
     f = ""
     s = 0
@@ -8552,9 +9365,17 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.x509_serial_number
         if v is None: raise missing('X509SerialNumber')
         f = 'X509SerialNumber'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, None, None)
+        if v.__class__ is not int: raise bad_value(v, 'integer [None..None]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -8565,31 +9386,38 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509IssuerSerialType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
     f = ""
     try:
-        x_x509_issuer_name = None
-        x_x509_serial_number = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509IssuerName')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'X509IssuerName'
-        v, p = r_el_str(D, T, p, None, None, None, 4)
-        x_x509_issuer_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509SerialNumber')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'X509SerialNumber'
-        v, p = r_el_int(D, T, p, None, None)
-        x_x509_serial_number = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, None, None)
+        x1 = v
         nxt = -1
-        return _xmldsig.X509IssuerSerial(x509_issuer_name=x_x509_issuer_name, x509_serial_number=x_x509_serial_number), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8759,7 +9587,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _iso2_body.CertificateUpdateRes),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _iso2_body.ChargeParameterDiscoveryReq),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _iso2_body.ChargeParameterDiscoveryRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI75, _EV76)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI64, _EV65)),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargeService', _e_ChargeServiceType, _d_ChargeServiceType, _iso2_types.ChargeService),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
@@ -8767,7 +9595,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxNumberOfPhasesInUse', None, None, ('nbit', 1, 3, 2, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxPower', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryStart', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargingSession', None, None, ('enum', None, None, 1, None, None, None, _EI92, _EV93)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingSession', None, None, ('enum', None, None, 1, None, None, None, _EI80, _EV81)),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _iso2_body.ChargingStatusReq),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _iso2_body.ChargingStatusRes),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCost', _e_ConsumptionCostType, _d_ConsumptionCostType, _iso2_types.ConsumptionCost),
@@ -8794,7 +9622,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _iso2_types.EVChargeParameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyCapacity', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyRequest', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI48, _EV49)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI46, _EV47)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
@@ -8812,7 +9640,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSECurrentRegulationTolerance', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEEnergyToBeDelivered', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEID', None, None, ('string', None, None, 0, None, 7, 37, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 3, None, None, None, _EI44, _EV45)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 3, None, None, None, _EI42, _EV43)),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
@@ -8831,7 +9659,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI7, _EV8)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso2_types.EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI46, _EV47)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI44, _EV45)),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSETimeStamp', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _iso2_types.EVStatus),
@@ -8840,7 +9668,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferMode', None, None, ('enum', None, None, 3, None, None, None, _EI12, _EV13)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _iso2_types.Entry),
     ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI63, _EV64)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI58, _EV59)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultMsg', None, None, ('string', None, None, 0, None, None, 64, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'FreeService', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'FullSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
@@ -8881,7 +9709,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _iso2_body.PaymentDetailsReq),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _iso2_body.PaymentDetailsRes),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI71, _EV72)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI60, _EV61)),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentOptionList', _e_PaymentOptionListType, _d_PaymentOptionListType, _iso2_types.PaymentOptionList),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReq', _e_PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType, _iso2_body.PaymentServiceSelectionReq),
     ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionRes', _e_PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType, _iso2_body.PaymentServiceSelectionRes),
@@ -8917,12 +9745,12 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _iso2_types.SalesTariffEntry),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI71, _EV72)),
+    ('urn:iso:15118:2:2013:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI60, _EV61)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _iso2_types.SelectedService),
     ('urn:iso:15118:2:2013:MsgBody', 'SelectedServiceList', _e_SelectedServiceListType, _d_SelectedServiceListType, _iso2_types.SelectedServiceList),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Service', _e_ServiceType, _d_ServiceType, _iso2_types.Service),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI19, _EV20)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI19, _EV20)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI18, _EV19)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI18, _EV19)),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _iso2_body.ServiceDetailReq),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _iso2_body.ServiceDetailRes),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _iso2_body.ServiceDiscoveryReq),
@@ -8953,7 +9781,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _iso2_types.Interval),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 3, None, None, None, _EI73, _EV74)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 3, None, None, None, _EI62, _EV63)),
     ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _iso2_msgdef.V2G_Message),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _iso2_body.WeldingDetectionReq),
@@ -8972,7 +9800,7 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'amountMultiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'boolValue', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'byteValue', None, None, ('nbit', -128, 127, 8, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI26, _EV27)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI24, _EV25)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'duration', None, None, ('uint', 0, 86400, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'eMAID', None, None, None),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),

@@ -10,22 +10,13 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from __future__ import annotations
-
-from typing import Any
-
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import (
-    DecodeError, EncodeError, abstract, bad_event, check_int, check_len, check_length,
-    check_range, enum_index, missing, not_allowed, premature, r_bin, r_el_bin, r_el_bool,
-    r_el_enum, r_el_int, r_el_nbit, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str,
-    r_uint, w_bin, w_bool, w_el_bin, w_el_bool, w_el_enum, w_el_int, w_el_nbit, w_el_str,
-    w_el_uint, w_int, w_str, w_uint,
-)
+from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
 from iso15118.messages.generated import iso20_ac as _iso20_ac
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
 
+_object_new = object.__new__
 _T0 = {1: (1, 2), 2: (0, 2)}
 _T1 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
 _T2 = {4: (1, 2), 5: (0, 2)}
@@ -36,119 +27,113 @@ _T6 = {7: (3, 3), 8: (2, 3), 9: (1, 3), 10: (0, 2)}
 _T7 = {7: (4, 3), 8: (3, 3), 9: (2, 3), 10: (1, 2), 11: (0, 2)}
 _T8 = {7: (5, 3), 8: (4, 3), 9: (3, 3), 10: (2, 2), 11: (1, 2), 12: (0, 1)}
 _T9 = {1: (1, 2), 2: (0, 1)}
-_T10 = {4: (0, 1)}
-_EI11 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_EV12 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateExpiresSoon, _iso20_types.ResponseCode.OK_NewSessionEstablished, _iso20_types.ResponseCode.OK_OldSessionJoined, _iso20_types.ResponseCode.OK_PowerToleranceConfirmed, _iso20_types.ResponseCode.WARNING_AuthorizationSelectionInvalid, _iso20_types.ResponseCode.WARNING_CertificateExpired, _iso20_types.ResponseCode.WARNING_CertificateNotYetValid, _iso20_types.ResponseCode.WARNING_CertificateRevoked, _iso20_types.ResponseCode.WARNING_CertificateValidationError, _iso20_types.ResponseCode.WARNING_ChallengeInvalid, _iso20_types.ResponseCode.WARNING_EIMAuthorizationFailure, _iso20_types.ResponseCode.WARNING_eMSPUnknown, _iso20_types.ResponseCode.WARNING_EVPowerProfileViolation, _iso20_types.ResponseCode.WARNING_GeneralPnCAuthorizationError, _iso20_types.ResponseCode.WARNING_NoCertificateAvailable, _iso20_types.ResponseCode.WARNING_NoContractMatchingPCIDFound, _iso20_types.ResponseCode.WARNING_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.WARNING_ScheduleRenegotiationFailed, _iso20_types.ResponseCode.WARNING_StandbyNotAllowed, _iso20_types.ResponseCode.WARNING_WPT, _iso20_types.ResponseCode.FAILED, _iso20_types.ResponseCode.FAILED_AssociationError, _iso20_types.ResponseCode.FAILED_ContactorError, _iso20_types.ResponseCode.FAILED_EVPowerProfileInvalid, _iso20_types.ResponseCode.FAILED_EVPowerProfileViolation, _iso20_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso20_types.ResponseCode.FAILED_NoEnergyTransferServiceSelected, _iso20_types.ResponseCode.FAILED_NoServiceRenegotiationSupported, _iso20_types.ResponseCode.FAILED_PauseNotAllowed, _iso20_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso20_types.ResponseCode.FAILED_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.FAILED_ScheduleRenegotiation, _iso20_types.ResponseCode.FAILED_ScheduleSelectionInvalid, _iso20_types.ResponseCode.FAILED_SequenceError, _iso20_types.ResponseCode.FAILED_ServiceIDInvalid, _iso20_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso20_types.ResponseCode.FAILED_SignatureError, _iso20_types.ResponseCode.FAILED_UnknownSession, _iso20_types.ResponseCode.FAILED_WrongChargeParameter, )
-_T13 = {2: (1, 4), 3: (0, 4)}
-_T14 = {2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T15 = {2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T16 = {2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T17 = {2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3)}
-_T18 = {2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3)}
-_T19 = {2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3)}
-_T20 = {2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3)}
-_T21 = {7: (0, 1)}
-_T22 = {2: (0, 1)}
-_T23 = {3: (0, 1)}
-_T24 = {7: (1, 2), 8: (0, 2)}
-_T25 = {7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_T26 = {10: (1, 2), 11: (0, 2)}
-_T27 = {10: (2, 2), 11: (1, 2), 12: (0, 1)}
-_T28 = {13: (1, 2), 14: (0, 2)}
-_T29 = {13: (2, 2), 14: (1, 2), 15: (0, 1)}
-_T30 = {16: (1, 2), 17: (0, 2)}
-_T31 = {16: (2, 2), 17: (1, 2), 18: (0, 1)}
-_T32 = {0: (1, 2), 1: (0, 1)}
-_T33 = {5: (1, 2), 6: (0, 2)}
-_T34 = {5: (2, 2), 6: (1, 2), 7: (0, 1)}
-_T35 = {8: (1, 2), 9: (0, 2)}
-_T36 = {8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T37 = {11: (1, 2), 12: (0, 2)}
-_T38 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
-_T39 = {14: (1, 2), 15: (0, 2)}
-_T40 = {14: (2, 2), 15: (1, 2), 16: (0, 1)}
-_T41 = {17: (1, 2), 18: (0, 2)}
-_T42 = {17: (2, 2), 18: (1, 2), 19: (0, 1)}
-_T43 = {20: (1, 3), 21: (0, 3)}
-_T44 = {20: (2, 3), 21: (1, 3), 22: (0, 2)}
-_T45 = {20: (3, 3), 21: (2, 3), 22: (1, 2), 23: (0, 2)}
-_T46 = {20: (4, 3), 21: (3, 3), 22: (2, 2), 23: (1, 2), 24: (0, 1)}
-_T47 = {0: (1, 3), 1: (0, 3)}
-_T48 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
-_T49 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
-_T50 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_T51 = {5: (1, 4), 6: (0, 4)}
-_T52 = {5: (2, 4), 6: (1, 4), 7: (0, 3)}
-_T53 = {5: (3, 4), 6: (2, 4), 7: (1, 3), 8: (0, 3)}
-_T54 = {5: (4, 4), 6: (3, 4), 7: (2, 3), 8: (1, 3), 9: (0, 3)}
-_T55 = {5: (5, 4), 6: (4, 4), 7: (3, 3), 8: (2, 3), 9: (1, 3), 10: (0, 3)}
-_T56 = {5: (6, 4), 6: (5, 4), 7: (4, 3), 8: (3, 3), 9: (2, 3), 10: (1, 3), 11: (0, 2)}
-_T57 = {5: (7, 4), 6: (6, 4), 7: (5, 3), 8: (4, 3), 9: (3, 3), 10: (2, 3), 11: (1, 2), 12: (0, 2)}
-_T58 = {5: (8, 4), 6: (7, 4), 7: (6, 3), 8: (5, 3), 9: (4, 3), 10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (0, 1)}
-_T59 = {0: (1, 4), 1: (0, 4)}
-_T60 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
-_T61 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 3)}
-_T62 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 3), 4: (0, 3)}
-_T63 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T64 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T65 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 2)}
-_T66 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 2), 8: (0, 2)}
-_T67 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 3), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_T68 = {10: (1, 4), 11: (0, 4)}
-_T69 = {10: (2, 4), 11: (1, 4), 12: (0, 4)}
-_T70 = {10: (3, 4), 11: (2, 4), 12: (1, 4), 13: (0, 4)}
-_T71 = {10: (4, 4), 11: (3, 4), 12: (2, 4), 13: (1, 4), 14: (0, 4)}
-_T72 = {10: (5, 4), 11: (4, 4), 12: (3, 4), 13: (2, 4), 14: (1, 4), 15: (0, 3)}
-_T73 = {10: (6, 4), 11: (5, 4), 12: (4, 4), 13: (3, 4), 14: (2, 4), 15: (1, 3), 16: (0, 3)}
-_T74 = {10: (7, 4), 11: (6, 4), 12: (5, 4), 13: (4, 4), 14: (3, 4), 15: (2, 3), 16: (1, 3), 17: (0, 3)}
-_T75 = {10: (8, 4), 11: (7, 4), 12: (6, 4), 13: (5, 4), 14: (4, 4), 15: (3, 3), 16: (2, 3), 17: (1, 3), 18: (0, 3)}
-_T76 = {10: (9, 4), 11: (8, 4), 12: (7, 4), 13: (6, 4), 14: (5, 4), 15: (4, 3), 16: (3, 3), 17: (2, 3), 18: (1, 3), 19: (0, 2)}
-_T77 = {10: (10, 4), 11: (9, 4), 12: (8, 4), 13: (7, 4), 14: (6, 4), 15: (5, 3), 16: (4, 3), 17: (3, 3), 18: (2, 3), 19: (1, 2), 20: (0, 2)}
-_T78 = {10: (11, 4), 11: (10, 4), 12: (9, 4), 13: (8, 4), 14: (7, 4), 15: (6, 3), 16: (5, 3), 17: (4, 3), 18: (3, 3), 19: (2, 2), 20: (1, 2), 21: (0, 1)}
-_T79 = {2: (1, 3), 3: (0, 2)}
-_T80 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T81 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T82 = {1: (0, 1)}
-_T83 = {0: (1, 2), 2: (0, 2)}
-_T84 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T85 = {6: (0, 1)}
-_T86 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T87 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T88 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T89 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T90 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T91 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T92 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T93 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T94 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_EI95 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV96 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T97 = {2: (1, 2), 3: (0, 1)}
-_T98 = {2: (1, 3), 3: (0, 3)}
-_T99 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_T100 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T101 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T102 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T103 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T104 = {1: (1, 3), 2: (0, 3)}
-_T105 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T106 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T107 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T108 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T109 = {0: (1, 3), 1: (0, 2)}
-_T110 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T111 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T112 = {10: (1, 3), 11: (0, 3)}
-_T113 = {10: (2, 3), 11: (1, 3), 12: (0, 3)}
-_T114 = {10: (3, 3), 11: (2, 3), 12: (1, 3), 13: (0, 2)}
-_T115 = {10: (4, 3), 11: (3, 3), 12: (2, 3), 13: (1, 2), 14: (0, 2)}
-_T116 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
-_T117 = {3: (1, 2), 4: (0, 2)}
-_T118 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T119 = {0: (16, 5), 1: (8, 4)}
+_EI10 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_EV11 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateExpiresSoon, _iso20_types.ResponseCode.OK_NewSessionEstablished, _iso20_types.ResponseCode.OK_OldSessionJoined, _iso20_types.ResponseCode.OK_PowerToleranceConfirmed, _iso20_types.ResponseCode.WARNING_AuthorizationSelectionInvalid, _iso20_types.ResponseCode.WARNING_CertificateExpired, _iso20_types.ResponseCode.WARNING_CertificateNotYetValid, _iso20_types.ResponseCode.WARNING_CertificateRevoked, _iso20_types.ResponseCode.WARNING_CertificateValidationError, _iso20_types.ResponseCode.WARNING_ChallengeInvalid, _iso20_types.ResponseCode.WARNING_EIMAuthorizationFailure, _iso20_types.ResponseCode.WARNING_eMSPUnknown, _iso20_types.ResponseCode.WARNING_EVPowerProfileViolation, _iso20_types.ResponseCode.WARNING_GeneralPnCAuthorizationError, _iso20_types.ResponseCode.WARNING_NoCertificateAvailable, _iso20_types.ResponseCode.WARNING_NoContractMatchingPCIDFound, _iso20_types.ResponseCode.WARNING_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.WARNING_ScheduleRenegotiationFailed, _iso20_types.ResponseCode.WARNING_StandbyNotAllowed, _iso20_types.ResponseCode.WARNING_WPT, _iso20_types.ResponseCode.FAILED, _iso20_types.ResponseCode.FAILED_AssociationError, _iso20_types.ResponseCode.FAILED_ContactorError, _iso20_types.ResponseCode.FAILED_EVPowerProfileInvalid, _iso20_types.ResponseCode.FAILED_EVPowerProfileViolation, _iso20_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso20_types.ResponseCode.FAILED_NoEnergyTransferServiceSelected, _iso20_types.ResponseCode.FAILED_NoServiceRenegotiationSupported, _iso20_types.ResponseCode.FAILED_PauseNotAllowed, _iso20_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso20_types.ResponseCode.FAILED_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.FAILED_ScheduleRenegotiation, _iso20_types.ResponseCode.FAILED_ScheduleSelectionInvalid, _iso20_types.ResponseCode.FAILED_SequenceError, _iso20_types.ResponseCode.FAILED_ServiceIDInvalid, _iso20_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso20_types.ResponseCode.FAILED_SignatureError, _iso20_types.ResponseCode.FAILED_UnknownSession, _iso20_types.ResponseCode.FAILED_WrongChargeParameter, )
+_T12 = {2: (1, 4), 3: (0, 4)}
+_T13 = {2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T14 = {2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T15 = {2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T16 = {2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3)}
+_T17 = {2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3)}
+_T18 = {2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3)}
+_T19 = {2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3)}
+_T20 = {7: (1, 2), 8: (0, 2)}
+_T21 = {7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_T22 = {10: (1, 2), 11: (0, 2)}
+_T23 = {10: (2, 2), 11: (1, 2), 12: (0, 1)}
+_T24 = {13: (1, 2), 14: (0, 2)}
+_T25 = {13: (2, 2), 14: (1, 2), 15: (0, 1)}
+_T26 = {16: (1, 2), 17: (0, 2)}
+_T27 = {16: (2, 2), 17: (1, 2), 18: (0, 1)}
+_T28 = {0: (1, 2), 1: (0, 1)}
+_T29 = {5: (1, 2), 6: (0, 2)}
+_T30 = {5: (2, 2), 6: (1, 2), 7: (0, 1)}
+_T31 = {8: (1, 2), 9: (0, 2)}
+_T32 = {8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_T33 = {11: (1, 2), 12: (0, 2)}
+_T34 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_T35 = {14: (1, 2), 15: (0, 2)}
+_T36 = {14: (2, 2), 15: (1, 2), 16: (0, 1)}
+_T37 = {17: (1, 2), 18: (0, 2)}
+_T38 = {17: (2, 2), 18: (1, 2), 19: (0, 1)}
+_T39 = {20: (1, 3), 21: (0, 3)}
+_T40 = {20: (2, 3), 21: (1, 3), 22: (0, 2)}
+_T41 = {20: (3, 3), 21: (2, 3), 22: (1, 2), 23: (0, 2)}
+_T42 = {20: (4, 3), 21: (3, 3), 22: (2, 2), 23: (1, 2), 24: (0, 1)}
+_T43 = {0: (1, 3), 1: (0, 3)}
+_T44 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
+_T45 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
+_T46 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T47 = {5: (1, 4), 6: (0, 4)}
+_T48 = {5: (2, 4), 6: (1, 4), 7: (0, 3)}
+_T49 = {5: (3, 4), 6: (2, 4), 7: (1, 3), 8: (0, 3)}
+_T50 = {5: (4, 4), 6: (3, 4), 7: (2, 3), 8: (1, 3), 9: (0, 3)}
+_T51 = {5: (5, 4), 6: (4, 4), 7: (3, 3), 8: (2, 3), 9: (1, 3), 10: (0, 3)}
+_T52 = {5: (6, 4), 6: (5, 4), 7: (4, 3), 8: (3, 3), 9: (2, 3), 10: (1, 3), 11: (0, 2)}
+_T53 = {5: (7, 4), 6: (6, 4), 7: (5, 3), 8: (4, 3), 9: (3, 3), 10: (2, 3), 11: (1, 2), 12: (0, 2)}
+_T54 = {5: (8, 4), 6: (7, 4), 7: (6, 3), 8: (5, 3), 9: (4, 3), 10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (0, 1)}
+_T55 = {0: (1, 4), 1: (0, 4)}
+_T56 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
+_T57 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 3)}
+_T58 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 3), 4: (0, 3)}
+_T59 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T60 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T61 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 2)}
+_T62 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 2), 8: (0, 2)}
+_T63 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 3), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_T64 = {10: (1, 4), 11: (0, 4)}
+_T65 = {10: (2, 4), 11: (1, 4), 12: (0, 4)}
+_T66 = {10: (3, 4), 11: (2, 4), 12: (1, 4), 13: (0, 4)}
+_T67 = {10: (4, 4), 11: (3, 4), 12: (2, 4), 13: (1, 4), 14: (0, 4)}
+_T68 = {10: (5, 4), 11: (4, 4), 12: (3, 4), 13: (2, 4), 14: (1, 4), 15: (0, 3)}
+_T69 = {10: (6, 4), 11: (5, 4), 12: (4, 4), 13: (3, 4), 14: (2, 4), 15: (1, 3), 16: (0, 3)}
+_T70 = {10: (7, 4), 11: (6, 4), 12: (5, 4), 13: (4, 4), 14: (3, 4), 15: (2, 3), 16: (1, 3), 17: (0, 3)}
+_T71 = {10: (8, 4), 11: (7, 4), 12: (6, 4), 13: (5, 4), 14: (4, 4), 15: (3, 3), 16: (2, 3), 17: (1, 3), 18: (0, 3)}
+_T72 = {10: (9, 4), 11: (8, 4), 12: (7, 4), 13: (6, 4), 14: (5, 4), 15: (4, 3), 16: (3, 3), 17: (2, 3), 18: (1, 3), 19: (0, 2)}
+_T73 = {10: (10, 4), 11: (9, 4), 12: (8, 4), 13: (7, 4), 14: (6, 4), 15: (5, 3), 16: (4, 3), 17: (3, 3), 18: (2, 3), 19: (1, 2), 20: (0, 2)}
+_T74 = {10: (11, 4), 11: (10, 4), 12: (9, 4), 13: (8, 4), 14: (7, 4), 15: (6, 3), 16: (5, 3), 17: (4, 3), 18: (3, 3), 19: (2, 2), 20: (1, 2), 21: (0, 1)}
+_T75 = {2: (1, 3), 3: (0, 2)}
+_T76 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T77 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_T78 = {0: (1, 2), 2: (0, 2)}
+_T79 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T80 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T81 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T82 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T83 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T84 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T85 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T86 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T87 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T88 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_EI89 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV90 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T91 = {2: (1, 2), 3: (0, 1)}
+_T92 = {2: (1, 3), 3: (0, 3)}
+_T93 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_T94 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T95 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_T96 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T97 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T98 = {1: (1, 3), 2: (0, 3)}
+_T99 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T100 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T101 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T102 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T103 = {0: (1, 3), 1: (0, 2)}
+_T104 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T105 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T106 = {10: (1, 3), 11: (0, 3)}
+_T107 = {10: (2, 3), 11: (1, 3), 12: (0, 3)}
+_T108 = {10: (3, 3), 11: (2, 3), 12: (1, 3), 13: (0, 2)}
+_T109 = {10: (4, 3), 11: (3, 3), 12: (2, 3), 13: (1, 2), 14: (0, 2)}
+_T110 = {10: (5, 3), 11: (4, 3), 12: (3, 3), 13: (2, 2), 14: (1, 2), 15: (0, 1)}
+_T111 = {3: (1, 2), 4: (0, 2)}
+_T112 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T113 = {0: (16, 5), 1: (8, 4)}
 
 
-def _e_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+def _e_AC_CPDReqEnergyTransferModeType(acc, n, o):
     """Encode AC_CPDReqEnergyTransferModeType."""
     f = ""
     s = 0
@@ -171,7 +156,7 @@ def _e_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is not None:
             f = 'EVMaximumChargePower_L3'
             cw = _T0.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower', s)
+            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -180,7 +165,7 @@ def _e_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is None: raise missing('EVMinimumChargePower')
         f = 'EVMinimumChargePower'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower | EVMinimumChargePower', s)
+        if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower | EVMinimumChargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -196,13 +181,13 @@ def _e_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is not None:
             f = 'EVMinimumChargePower_L3'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE | EVMinimumChargePower_L3, EE', s)
+            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE | EVMinimumChargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 6
         cw = _T3.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE | EVMinimumChargePower_L3, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE | EVMinimumChargePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -212,23 +197,23 @@ def _e_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_CPDReqEnergyTransferMode, _s0=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l2.__set__, _s2=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l3.__set__, _s3=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s4=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l2.__set__, _s5=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l3.__set__):
     """Decode AC_CPDReqEnergyTransferModeType."""
     f = ""
     try:
-        x_ev_maximum_charge_power = None
-        x_ev_maximum_charge_power_l2 = None
-        x_ev_maximum_charge_power_l3 = None
-        x_ev_minimum_charge_power = None
-        x_ev_minimum_charge_power_l2 = None
-        x_ev_minimum_charge_power_l3 = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargePower')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = 'EVMaximumChargePower'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_power = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
         p += 2
@@ -236,7 +221,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 1:
             f = 'EVMaximumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l2 = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
             p += 2
@@ -244,14 +229,13 @@ def _d_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 2:
             f = 'EVMaximumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargePower')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMinimumChargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_power = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE')
         p += 2
@@ -259,7 +243,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 4:
             f = 'EVMinimumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l2 = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EE')
             p += 2
@@ -267,19 +251,26 @@ def _d_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 5:
             f = 'EVMinimumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
-        return _iso20_ac.AC_CPDReqEnergyTransferMode(ev_maximum_charge_power=x_ev_maximum_charge_power, ev_maximum_charge_power_l2=x_ev_maximum_charge_power_l2, ev_maximum_charge_power_l3=x_ev_maximum_charge_power_l3, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_minimum_charge_power_l2=x_ev_minimum_charge_power_l2, ev_minimum_charge_power_l3=x_ev_minimum_charge_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_CPDResEnergyTransferModeType(acc, n, o):
     """Encode AC_CPDResEnergyTransferModeType."""
     f = ""
     s = 0
@@ -302,7 +293,7 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is not None:
             f = 'EVSEMaximumChargePower_L3'
             cw = _T0.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumChargePower_L3', 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMaximumChargePower_L3, EVSEMinimumChargePower', s)
+            if cw is None: raise not_allowed('EVSEMaximumChargePower_L3', 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -311,7 +302,7 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is None: raise missing('EVSEMinimumChargePower')
         f = 'EVSEMinimumChargePower'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('EVSEMinimumChargePower', 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMinimumChargePower', s)
+        if cw is None: raise not_allowed('EVSEMinimumChargePower', 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMinimumChargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -327,7 +318,7 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is not None:
             f = 'EVSEMinimumChargePower_L3'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('EVSEMinimumChargePower_L3', 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSEMinimumChargePower_L3, EVSENominalFrequency', s)
+            if cw is None: raise not_allowed('EVSEMinimumChargePower_L3', 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSEMinimumChargePower_L3, EVSENominalFrequency')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -336,7 +327,7 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is None: raise missing('EVSENominalFrequency')
         f = 'EVSENominalFrequency'
         cw = _T3.get(s)
-        if cw is None: raise not_allowed('EVSENominalFrequency', 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSENominalFrequency', s)
+        if cw is None: raise not_allowed('EVSENominalFrequency', 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSENominalFrequency')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -352,7 +343,7 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is not None:
             f = 'EVSEPowerRampLimitation'
             cw = _T4.get(s)
-            if cw is None: raise not_allowed('EVSEPowerRampLimitation', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            if cw is None: raise not_allowed('EVSEPowerRampLimitation', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -361,7 +352,7 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is not None:
             f = 'EVSEPresentActivePower'
             cw = _T5.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -370,7 +361,7 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is not None:
             f = 'EVSEPresentActivePower_L2'
             cw = _T6.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -379,13 +370,13 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         if v is not None:
             f = 'EVSEPresentActivePower_L3'
             cw = _T7.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 12
         cw = _T8.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -395,29 +386,29 @@ def _e_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_CPDResEnergyTransferMode, _s0=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l2.__set__, _s2=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l3.__set__, _s3=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s4=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l2.__set__, _s5=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l3.__set__, _s6=_iso20_ac.AC_CPDResEnergyTransferMode.evse_nominal_frequency.__set__, _s7=_iso20_ac.AC_CPDResEnergyTransferMode.maximum_power_asymmetry.__set__, _s8=_iso20_ac.AC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s9=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power.__set__, _s10=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power_l2.__set__, _s11=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power_l3.__set__):
     """Decode AC_CPDResEnergyTransferModeType."""
     f = ""
     try:
-        x_evse_maximum_charge_power = None
-        x_evse_maximum_charge_power_l2 = None
-        x_evse_maximum_charge_power_l3 = None
-        x_evse_minimum_charge_power = None
-        x_evse_minimum_charge_power_l2 = None
-        x_evse_minimum_charge_power_l3 = None
-        x_evse_nominal_frequency = None
-        x_maximum_power_asymmetry = None
-        x_evse_power_ramp_limitation = None
-        x_evse_present_active_power = None
-        x_evse_present_active_power_l2 = None
-        x_evse_present_active_power_l3 = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargePower')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
         nxt = 0
         f = 'EVSEMaximumChargePower'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargePower')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_power = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
         p += 2
@@ -425,7 +416,7 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 1:
             f = 'EVSEMaximumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_charge_power_l2 = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
             p += 2
@@ -433,14 +424,13 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 2:
             f = 'EVSEMaximumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumChargePower')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEMinimumChargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_charge_power = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency')
         p += 2
@@ -448,7 +438,7 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 4:
             f = 'EVSEMinimumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_charge_power_l2 = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency')
             p += 2
@@ -456,14 +446,13 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 5:
             f = 'EVSEMinimumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSENominalFrequency')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSENominalFrequency'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_nominal_frequency = v
+        x6 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         p += 3
@@ -471,7 +460,7 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 7:
             f = 'MaximumPowerAsymmetry'
             v, p = _d_RationalNumberType(D, T, p)
-            x_maximum_power_asymmetry = v
+            x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -479,7 +468,7 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 8:
             f = 'EVSEPowerRampLimitation'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_power_ramp_limitation = v
+            x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -487,7 +476,7 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 9:
             f = 'EVSEPresentActivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power = v
+            x9 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 2
@@ -495,7 +484,7 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 10:
             f = 'EVSEPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l2 = v
+            x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
             p += 2
@@ -503,19 +492,32 @@ def _d_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 11:
             f = 'EVSEPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x11 = v
             nxt = -1
-        return _iso20_ac.AC_CPDResEnergyTransferMode(evse_maximum_charge_power=x_evse_maximum_charge_power, evse_maximum_charge_power_l2=x_evse_maximum_charge_power_l2, evse_maximum_charge_power_l3=x_evse_maximum_charge_power_l3, evse_minimum_charge_power=x_evse_minimum_charge_power, evse_minimum_charge_power_l2=x_evse_minimum_charge_power_l2, evse_minimum_charge_power_l3=x_evse_minimum_charge_power_l3, evse_nominal_frequency=x_evse_nominal_frequency, maximum_power_asymmetry=x_maximum_power_asymmetry, evse_power_ramp_limitation=x_evse_power_ramp_limitation, evse_present_active_power=x_evse_present_active_power, evse_present_active_power_l2=x_evse_present_active_power_l2, evse_present_active_power_l3=x_evse_present_active_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_ChargeLoopReqType(acc, n, o):
     """Encode AC_ChargeLoopReqType."""
     f = ""
     s = 0
@@ -538,10 +540,11 @@ def _e_AC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
         cw = _T9.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested', s)
+        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         v = o.bpt_dynamic_ac_cl_req_control_mode
         if v is not None:
@@ -550,6 +553,7 @@ def _e_AC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_BPT_Dynamic_AC_CLReqControlModeType(acc, n, v)
             s = 4
+        if s == 4 and o.bpt_scheduled_ac_cl_req_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode')
         v = o.bpt_scheduled_ac_cl_req_control_mode
         if v is not None:
             f = 'BPT_Scheduled_AC_CLReqControlMode'
@@ -557,13 +561,15 @@ def _e_AC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_BPT_Scheduled_AC_CLReqControlModeType(acc, n, v)
             s = 4
+        if s == 4 and o.cl_req_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode')
         v = o.cl_req_control_mode
         if v is not None:
             f = 'CLReqControlMode'
-            acc = (acc << 3) | 2
-            n += 3
             raise abstract('CLReqControlMode')
             s = 4
+            acc = (acc << 3) | 2
+            n += 3
+        if s == 4 and o.dynamic_ac_cl_req_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode')
         v = o.dynamic_ac_cl_req_control_mode
         if v is not None:
             f = 'Dynamic_AC_CLReqControlMode'
@@ -571,6 +577,7 @@ def _e_AC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_Dynamic_AC_CLReqControlModeType(acc, n, v)
             s = 4
+        if s == 4 and o.scheduled_ac_cl_req_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode')
         v = o.scheduled_ac_cl_req_control_mode
         if v is not None:
             f = 'Scheduled_AC_CLReqControlMode'
@@ -578,10 +585,9 @@ def _e_AC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_Scheduled_AC_CLReqControlModeType(acc, n, v)
             s = 4
-        cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 4: raise not_allowed('end of element (a required element is missing)', 'BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -589,25 +595,25 @@ def _e_AC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoopReq, _s0=_iso20_ac.AC_ChargeLoopReq.header.__set__, _s1=_iso20_ac.AC_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_ac.AC_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_ac.AC_ChargeLoopReq.bpt_dynamic_ac_cl_req_control_mode.__set__, _s4=_iso20_ac.AC_ChargeLoopReq.bpt_scheduled_ac_cl_req_control_mode.__set__, _s5=_iso20_ac.AC_ChargeLoopReq.cl_req_control_mode.__set__, _s6=_iso20_ac.AC_ChargeLoopReq.dynamic_ac_cl_req_control_mode.__set__, _s7=_iso20_ac.AC_ChargeLoopReq.scheduled_ac_cl_req_control_mode.__set__):
     """Decode AC_ChargeLoopReqType."""
     f = ""
     try:
-        x_header = None
-        x_display_parameters = None
-        x_meter_info_requested = None
-        x_bpt_dynamic_ac_cl_req_control_mode = None
-        x_bpt_scheduled_ac_cl_req_control_mode = None
-        x_cl_req_control_mode = None
-        x_dynamic_ac_cl_req_control_mode = None
-        x_scheduled_ac_cl_req_control_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
         p += 2
@@ -615,14 +621,16 @@ def _d_AC_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'DisplayParameters'
             v, p = _d_DisplayParametersType(D, T, p)
-            x_display_parameters = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfoRequested')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfoRequested'
-        v, p = r_el_bool(D, T, p)
-        x_meter_info_requested = v
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode')
         p += 3
@@ -630,51 +638,56 @@ def _d_AC_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'BPT_Dynamic_AC_CLReqControlMode'
             v, p = _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p)
-            x_bpt_dynamic_ac_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'BPT_Scheduled_AC_CLReqControlMode'
             v, p = _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p)
-            x_bpt_scheduled_ac_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'CLReqControlMode'
             raise DecodeError('element CLReqControlMode has an abstract type', bit_offset=p)
-            x_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'Dynamic_AC_CLReqControlMode'
             v, p = _d_Dynamic_AC_CLReqControlModeType(D, T, p)
-            x_dynamic_ac_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 7:
             f = 'Scheduled_AC_CLReqControlMode'
             v, p = _d_Scheduled_AC_CLReqControlModeType(D, T, p)
-            x_scheduled_ac_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
-        return _iso20_ac.AC_ChargeLoopReq(header=x_header, display_parameters=x_display_parameters, meter_info_requested=x_meter_info_requested, bpt_dynamic_ac_cl_req_control_mode=x_bpt_dynamic_ac_cl_req_control_mode, bpt_scheduled_ac_cl_req_control_mode=x_bpt_scheduled_ac_cl_req_control_mode, cl_req_control_mode=x_cl_req_control_mode, dynamic_ac_cl_req_control_mode=x_dynamic_ac_cl_req_control_mode, scheduled_ac_cl_req_control_mode=x_scheduled_ac_cl_req_control_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_ChargeLoopResType(acc, n, o):
     """Encode AC_ChargeLoopResType."""
     f = ""
     s = 0
@@ -689,9 +702,9 @@ def _e_AC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI11, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -703,8 +716,8 @@ def _e_AC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_info
         if v is not None:
             f = 'MeterInfo'
-            cw = _T13.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
+            cw = _T12.get(s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -712,8 +725,8 @@ def _e_AC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.receipt
         if v is not None:
             f = 'Receipt'
-            cw = _T14.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
+            cw = _T13.get(s)
+            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_ReceiptType(acc, n, v)
@@ -721,8 +734,8 @@ def _e_AC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_target_frequency
         if v is not None:
             f = 'EVSETargetFrequency'
-            cw = _T15.get(s)
-            if cw is None: raise not_allowed('EVSETargetFrequency', 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
+            cw = _T14.get(s)
+            if cw is None: raise not_allowed('EVSETargetFrequency', 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -730,52 +743,55 @@ def _e_AC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.bpt_dynamic_ac_cl_res_control_mode
         if v is not None:
             f = 'BPT_Dynamic_AC_CLResControlMode'
-            cw = _T16.get(s)
-            if cw is None: raise not_allowed('BPT_Dynamic_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
+            cw = _T15.get(s)
+            if cw is None: raise not_allowed('BPT_Dynamic_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_BPT_Dynamic_AC_CLResControlModeType(acc, n, v)
             s = 7
+        if s == 7 and o.bpt_scheduled_ac_cl_res_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
         v = o.bpt_scheduled_ac_cl_res_control_mode
         if v is not None:
             f = 'BPT_Scheduled_AC_CLResControlMode'
-            cw = _T17.get(s)
-            if cw is None: raise not_allowed('BPT_Scheduled_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
+            cw = _T16.get(s)
+            if cw is None: raise not_allowed('BPT_Scheduled_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_BPT_Scheduled_AC_CLResControlModeType(acc, n, v)
             s = 7
+        if s == 7 and o.cl_res_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
         v = o.cl_res_control_mode
         if v is not None:
             f = 'CLResControlMode'
-            cw = _T18.get(s)
-            if cw is None: raise not_allowed('CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
+            cw = _T17.get(s)
+            if cw is None: raise not_allowed('CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             raise abstract('CLResControlMode')
             s = 7
+        if s == 7 and o.dynamic_ac_cl_res_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
         v = o.dynamic_ac_cl_res_control_mode
         if v is not None:
             f = 'Dynamic_AC_CLResControlMode'
-            cw = _T19.get(s)
-            if cw is None: raise not_allowed('Dynamic_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
+            cw = _T18.get(s)
+            if cw is None: raise not_allowed('Dynamic_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_Dynamic_AC_CLResControlModeType(acc, n, v)
             s = 7
+        if s == 7 and o.scheduled_ac_cl_res_control_mode is not None: raise only_one('BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
         v = o.scheduled_ac_cl_res_control_mode
         if v is not None:
             f = 'Scheduled_AC_CLResControlMode'
-            cw = _T20.get(s)
-            if cw is None: raise not_allowed('Scheduled_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
+            cw = _T19.get(s)
+            if cw is None: raise not_allowed('Scheduled_AC_CLResControlMode', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_Scheduled_AC_CLResControlModeType(acc, n, v)
             s = 7
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EE | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 7: raise not_allowed('end of element (a required element is missing)', 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EE | EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode | Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -783,35 +799,35 @@ def _e_AC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoopRes, _s0=_iso20_ac.AC_ChargeLoopRes.header.__set__, _s1=_iso20_ac.AC_ChargeLoopRes.response_code.__set__, _s2=_iso20_ac.AC_ChargeLoopRes.evse_status.__set__, _s3=_iso20_ac.AC_ChargeLoopRes.meter_info.__set__, _s4=_iso20_ac.AC_ChargeLoopRes.receipt.__set__, _s5=_iso20_ac.AC_ChargeLoopRes.evse_target_frequency.__set__, _s6=_iso20_ac.AC_ChargeLoopRes.bpt_dynamic_ac_cl_res_control_mode.__set__, _s7=_iso20_ac.AC_ChargeLoopRes.bpt_scheduled_ac_cl_res_control_mode.__set__, _s8=_iso20_ac.AC_ChargeLoopRes.cl_res_control_mode.__set__, _s9=_iso20_ac.AC_ChargeLoopRes.dynamic_ac_cl_res_control_mode.__set__, _s10=_iso20_ac.AC_ChargeLoopRes.scheduled_ac_cl_res_control_mode.__set__):
     """Decode AC_ChargeLoopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        x_meter_info = None
-        x_receipt = None
-        x_evse_target_frequency = None
-        x_bpt_dynamic_ac_cl_res_control_mode = None
-        x_bpt_scheduled_ac_cl_res_control_mode = None
-        x_cl_res_control_mode = None
-        x_dynamic_ac_cl_res_control_mode = None
-        x_scheduled_ac_cl_res_control_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV12, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 9: raise bad_event(c, 4, p, 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
         p += 4
@@ -819,7 +835,7 @@ def _d_AC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
+            x2 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             p += 4
@@ -827,7 +843,7 @@ def _d_AC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             p += 3
@@ -835,7 +851,7 @@ def _d_AC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             p += 3
@@ -843,7 +859,7 @@ def _d_AC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'EVSETargetFrequency'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_frequency = v
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
             p += 3
@@ -851,51 +867,59 @@ def _d_AC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 6:
             f = 'BPT_Dynamic_AC_CLResControlMode'
             v, p = _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p)
-            x_bpt_dynamic_ac_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 7:
             f = 'BPT_Scheduled_AC_CLResControlMode'
             v, p = _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p)
-            x_bpt_scheduled_ac_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 8:
             f = 'CLResControlMode'
             raise DecodeError('element CLResControlMode has an abstract type', bit_offset=p)
-            x_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x8 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 9:
             f = 'Dynamic_AC_CLResControlMode'
             v, p = _d_Dynamic_AC_CLResControlModeType(D, T, p)
-            x_dynamic_ac_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x9 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 10:
             f = 'Scheduled_AC_CLResControlMode'
             v, p = _d_Scheduled_AC_CLResControlModeType(D, T, p)
-            x_scheduled_ac_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x10 = v
             nxt = -1
-        return _iso20_ac.AC_ChargeLoopRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status, meter_info=x_meter_info, receipt=x_receipt, evse_target_frequency=x_evse_target_frequency, bpt_dynamic_ac_cl_res_control_mode=x_bpt_dynamic_ac_cl_res_control_mode, bpt_scheduled_ac_cl_res_control_mode=x_bpt_scheduled_ac_cl_res_control_mode, cl_res_control_mode=x_cl_res_control_mode, dynamic_ac_cl_res_control_mode=x_dynamic_ac_cl_res_control_mode, scheduled_ac_cl_res_control_mode=x_scheduled_ac_cl_res_control_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode AC_ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -914,6 +938,7 @@ def _e_AC_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int
             n += 2
             acc, n = _e_AC_CPDReqEnergyTransferModeType(acc, n, v)
             s = 2
+        if s == 2 and o.bpt_ac_cpd_req_energy_transfer_mode is not None: raise only_one('AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode')
         v = o.bpt_ac_cpd_req_energy_transfer_mode
         if v is not None:
             f = 'BPT_AC_CPDReqEnergyTransferMode'
@@ -921,10 +946,9 @@ def _e_AC_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int
             n += 2
             acc, n = _e_BPT_AC_CPDReqEnergyTransferModeType(acc, n, v)
             s = 2
-        cw = _T22.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -932,20 +956,20 @@ def _e_AC_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeParameterDiscoveryReq, _s0=_iso20_ac.AC_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_ac.AC_ChargeParameterDiscoveryReq.ac_cpd_req_energy_transfer_mode.__set__, _s2=_iso20_ac.AC_ChargeParameterDiscoveryReq.bpt_ac_cpd_req_energy_transfer_mode.__set__):
     """Decode AC_ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        x_ac_cpd_req_energy_transfer_mode = None
-        x_bpt_ac_cpd_req_energy_transfer_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode')
         p += 2
@@ -953,27 +977,30 @@ def _d_AC_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, 
         if nxt == 1:
             f = 'AC_CPDReqEnergyTransferMode'
             v, p = _d_AC_CPDReqEnergyTransferModeType(D, T, p)
-            x_ac_cpd_req_energy_transfer_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'BPT_AC_CPDReqEnergyTransferMode'
             v, p = _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p)
-            x_bpt_ac_cpd_req_energy_transfer_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_ac.AC_ChargeParameterDiscoveryReq(header=x_header, ac_cpd_req_energy_transfer_mode=x_ac_cpd_req_energy_transfer_mode, bpt_ac_cpd_req_energy_transfer_mode=x_bpt_ac_cpd_req_energy_transfer_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AC_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode AC_ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -988,9 +1015,9 @@ def _e_AC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI11, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.ac_cpd_res_energy_transfer_mode
         if v is not None:
@@ -999,6 +1026,7 @@ def _e_AC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int
             n += 2
             acc, n = _e_AC_CPDResEnergyTransferModeType(acc, n, v)
             s = 3
+        if s == 3 and o.bpt_ac_cpd_res_energy_transfer_mode is not None: raise only_one('AC_CPDResEnergyTransferMode, BPT_AC_CPDResEnergyTransferMode')
         v = o.bpt_ac_cpd_res_energy_transfer_mode
         if v is not None:
             f = 'BPT_AC_CPDResEnergyTransferMode'
@@ -1006,10 +1034,9 @@ def _e_AC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int
             n += 2
             acc, n = _e_BPT_AC_CPDResEnergyTransferModeType(acc, n, v)
             s = 3
-        cw = _T23.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AC_CPDResEnergyTransferMode, BPT_AC_CPDResEnergyTransferMode | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 3: raise not_allowed('end of element (a required element is missing)', 'AC_CPDResEnergyTransferMode, BPT_AC_CPDResEnergyTransferMode | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -1017,28 +1044,28 @@ def _e_AC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AC_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AC_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeParameterDiscoveryRes, _s0=_iso20_ac.AC_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_ac.AC_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_ac.AC_ChargeParameterDiscoveryRes.ac_cpd_res_energy_transfer_mode.__set__, _s3=_iso20_ac.AC_ChargeParameterDiscoveryRes.bpt_ac_cpd_res_energy_transfer_mode.__set__):
     """Decode AC_ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_ac_cpd_res_energy_transfer_mode = None
-        x_bpt_ac_cpd_res_energy_transfer_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV12, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'AC_CPDResEnergyTransferMode, BPT_AC_CPDResEnergyTransferMode')
         p += 2
@@ -1046,27 +1073,31 @@ def _d_AC_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, 
         if nxt == 2:
             f = 'AC_CPDResEnergyTransferMode'
             v, p = _d_AC_CPDResEnergyTransferModeType(D, T, p)
-            x_ac_cpd_res_energy_transfer_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'BPT_AC_CPDResEnergyTransferMode'
             v, p = _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p)
-            x_bpt_ac_cpd_res_energy_transfer_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso20_ac.AC_ChargeParameterDiscoveryRes(header=x_header, response_code=x_response_code, ac_cpd_res_energy_transfer_mode=x_ac_cpd_res_energy_transfer_mode, bpt_ac_cpd_res_energy_transfer_mode=x_bpt_ac_cpd_res_energy_transfer_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_AC_CPDReqEnergyTransferModeType(acc, n, o):
     """Encode BPT_AC_CPDReqEnergyTransferModeType."""
     f = ""
     s = 0
@@ -1089,7 +1120,7 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVMaximumChargePower_L3'
             cw = _T0.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower', s)
+            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1098,7 +1129,7 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is None: raise missing('EVMinimumChargePower')
         f = 'EVMinimumChargePower'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower | EVMinimumChargePower', s)
+        if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower | EVMinimumChargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1114,7 +1145,7 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVMinimumChargePower_L3'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower | EVMinimumChargePower_L3, EVMaximumDischargePower', s)
+            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower | EVMinimumChargePower_L3, EVMaximumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1123,7 +1154,7 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is None: raise missing('EVMaximumDischargePower')
         f = 'EVMaximumDischargePower'
         cw = _T3.get(s)
-        if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumDischargePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower | EVMinimumChargePower_L3, EVMaximumDischargePower', s)
+        if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumDischargePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower | EVMinimumChargePower_L3, EVMaximumDischargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1138,8 +1169,8 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_maximum_discharge_power_l3
         if v is not None:
             f = 'EVMaximumDischargePower_L3'
-            cw = _T24.get(s)
-            if cw is None: raise not_allowed('EVMaximumDischargePower_L3', 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMaximumDischargePower_L3, EVMinimumDischargePower', s)
+            cw = _T20.get(s)
+            if cw is None: raise not_allowed('EVMaximumDischargePower_L3', 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMaximumDischargePower_L3, EVMinimumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1147,8 +1178,8 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_minimum_discharge_power
         if v is None: raise missing('EVMinimumDischargePower')
         f = 'EVMinimumDischargePower'
-        cw = _T25.get(s)
-        if cw is None: raise not_allowed('EVMinimumDischargePower', 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMinimumDischargePower', s)
+        cw = _T21.get(s)
+        if cw is None: raise not_allowed('EVMinimumDischargePower', 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMinimumDischargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1163,14 +1194,14 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_minimum_discharge_power_l3
         if v is not None:
             f = 'EVMinimumDischargePower_L3'
-            cw = _T26.get(s)
-            if cw is None: raise not_allowed('EVMinimumDischargePower_L3', 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L3, EE', s)
+            cw = _T22.get(s)
+            if cw is None: raise not_allowed('EVMinimumDischargePower_L3', 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 12
-        cw = _T27.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L3, EE', s)
+        cw = _T23.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1180,29 +1211,29 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode, _s0=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l2.__set__, _s2=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l3.__set__, _s3=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s4=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power.__set__, _s7=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power_l2.__set__, _s8=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power_l3.__set__, _s9=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power.__set__, _s10=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power_l2.__set__, _s11=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power_l3.__set__):
     """Decode BPT_AC_CPDReqEnergyTransferModeType."""
     f = ""
     try:
-        x_ev_maximum_charge_power = None
-        x_ev_maximum_charge_power_l2 = None
-        x_ev_maximum_charge_power_l3 = None
-        x_ev_minimum_charge_power = None
-        x_ev_minimum_charge_power_l2 = None
-        x_ev_minimum_charge_power_l3 = None
-        x_ev_maximum_discharge_power = None
-        x_ev_maximum_discharge_power_l2 = None
-        x_ev_maximum_discharge_power_l3 = None
-        x_ev_minimum_discharge_power = None
-        x_ev_minimum_discharge_power_l2 = None
-        x_ev_minimum_discharge_power_l3 = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargePower')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
         nxt = 0
         f = 'EVMaximumChargePower'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_power = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
         p += 2
@@ -1210,7 +1241,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 1:
             f = 'EVMaximumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l2 = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
             p += 2
@@ -1218,14 +1249,13 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 2:
             f = 'EVMaximumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargePower')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMinimumChargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_power = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower')
         p += 2
@@ -1233,7 +1263,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 4:
             f = 'EVMinimumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l2 = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVMaximumDischargePower')
             p += 2
@@ -1241,14 +1271,13 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 5:
             f = 'EVMinimumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMaximumDischargePower')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMaximumDischargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_discharge_power = v
+        x6 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower')
         p += 2
@@ -1256,7 +1285,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 7:
             f = 'EVMaximumDischargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_power_l2 = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower')
             p += 2
@@ -1264,14 +1293,13 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 8:
             f = 'EVMaximumDischargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMinimumDischargePower')
-            p += 1
+            x8 = v
             nxt = 9
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMinimumDischargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_discharge_power = v
+        x9 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
         p += 2
@@ -1279,7 +1307,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 10:
             f = 'EVMinimumDischargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_discharge_power_l2 = v
+            x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE')
             p += 2
@@ -1287,19 +1315,32 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 11:
             f = 'EVMinimumDischargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_discharge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x11 = v
             nxt = -1
-        return _iso20_ac.BPT_AC_CPDReqEnergyTransferMode(ev_maximum_charge_power=x_ev_maximum_charge_power, ev_maximum_charge_power_l2=x_ev_maximum_charge_power_l2, ev_maximum_charge_power_l3=x_ev_maximum_charge_power_l3, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_minimum_charge_power_l2=x_ev_minimum_charge_power_l2, ev_minimum_charge_power_l3=x_ev_minimum_charge_power_l3, ev_maximum_discharge_power=x_ev_maximum_discharge_power, ev_maximum_discharge_power_l2=x_ev_maximum_discharge_power_l2, ev_maximum_discharge_power_l3=x_ev_maximum_discharge_power_l3, ev_minimum_discharge_power=x_ev_minimum_discharge_power, ev_minimum_discharge_power_l2=x_ev_minimum_discharge_power_l2, ev_minimum_discharge_power_l3=x_ev_minimum_discharge_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_AC_CPDResEnergyTransferModeType(acc, n, o):
     """Encode BPT_AC_CPDResEnergyTransferModeType."""
     f = ""
     s = 0
@@ -1322,7 +1363,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVSEMaximumChargePower_L3'
             cw = _T0.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumChargePower_L3', 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMaximumChargePower_L3, EVSEMinimumChargePower', s)
+            if cw is None: raise not_allowed('EVSEMaximumChargePower_L3', 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1331,7 +1372,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is None: raise missing('EVSEMinimumChargePower')
         f = 'EVSEMinimumChargePower'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('EVSEMinimumChargePower', 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMinimumChargePower', s)
+        if cw is None: raise not_allowed('EVSEMinimumChargePower', 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMaximumChargePower_L3, EVSEMinimumChargePower | EVSEMinimumChargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1347,7 +1388,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVSEMinimumChargePower_L3'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('EVSEMinimumChargePower_L3', 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSEMinimumChargePower_L3, EVSENominalFrequency', s)
+            if cw is None: raise not_allowed('EVSEMinimumChargePower_L3', 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSEMinimumChargePower_L3, EVSENominalFrequency')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1356,7 +1397,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is None: raise missing('EVSENominalFrequency')
         f = 'EVSENominalFrequency'
         cw = _T3.get(s)
-        if cw is None: raise not_allowed('EVSENominalFrequency', 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSENominalFrequency', s)
+        if cw is None: raise not_allowed('EVSENominalFrequency', 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSEMinimumChargePower_L3, EVSENominalFrequency | EVSENominalFrequency')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1372,7 +1413,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVSEPowerRampLimitation'
             cw = _T4.get(s)
-            if cw is None: raise not_allowed('EVSEPowerRampLimitation', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', s)
+            if cw is None: raise not_allowed('EVSEPowerRampLimitation', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1381,7 +1422,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVSEPresentActivePower'
             cw = _T5.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1390,7 +1431,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVSEPresentActivePower_L2'
             cw = _T6.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1399,7 +1440,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVSEPresentActivePower_L3'
             cw = _T7.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1408,7 +1449,7 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is None: raise missing('EVSEMaximumDischargePower')
         f = 'EVSEMaximumDischargePower'
         cw = _T8.get(s)
-        if cw is None: raise not_allowed('EVSEMaximumDischargePower', 'EVSEMaximumDischargePower | EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', s)
+        if cw is None: raise not_allowed('EVSEMaximumDischargePower', 'EVSEMaximumDischargePower | EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower | EVSEPresentActivePower_L3, EVSEMaximumDischargePower | MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1423,8 +1464,8 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_maximum_discharge_power_l3
         if v is not None:
             f = 'EVSEMaximumDischargePower_L3'
-            cw = _T28.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumDischargePower_L3', 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower | EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower', s)
+            cw = _T24.get(s)
+            if cw is None: raise not_allowed('EVSEMaximumDischargePower_L3', 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower | EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1432,8 +1473,8 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_minimum_discharge_power
         if v is None: raise missing('EVSEMinimumDischargePower')
         f = 'EVSEMinimumDischargePower'
-        cw = _T29.get(s)
-        if cw is None: raise not_allowed('EVSEMinimumDischargePower', 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower | EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower | EVSEMinimumDischargePower', s)
+        cw = _T25.get(s)
+        if cw is None: raise not_allowed('EVSEMinimumDischargePower', 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower | EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower | EVSEMinimumDischargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1448,14 +1489,14 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_minimum_discharge_power_l3
         if v is not None:
             f = 'EVSEMinimumDischargePower_L3'
-            cw = _T30.get(s)
-            if cw is None: raise not_allowed('EVSEMinimumDischargePower_L3', 'EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE | EVSEMinimumDischargePower_L3, EE', s)
+            cw = _T26.get(s)
+            if cw is None: raise not_allowed('EVSEMinimumDischargePower_L3', 'EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE | EVSEMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 18
-        cw = _T31.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE | EVSEMinimumDischargePower_L3, EE', s)
+        cw = _T27.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE | EVSEMinimumDischargePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1465,35 +1506,35 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_AC_CPDResEnergyTransferMode, _s0=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l2.__set__, _s2=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l3.__set__, _s3=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s4=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_nominal_frequency.__set__, _s7=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.maximum_power_asymmetry.__set__, _s8=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s9=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power.__set__, _s10=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power_l2.__set__, _s11=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power_l3.__set__, _s12=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power.__set__, _s13=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power_l2.__set__, _s14=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power_l3.__set__, _s15=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power.__set__, _s16=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power_l2.__set__, _s17=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power_l3.__set__):
     """Decode BPT_AC_CPDResEnergyTransferModeType."""
     f = ""
     try:
-        x_evse_maximum_charge_power = None
-        x_evse_maximum_charge_power_l2 = None
-        x_evse_maximum_charge_power_l3 = None
-        x_evse_minimum_charge_power = None
-        x_evse_minimum_charge_power_l2 = None
-        x_evse_minimum_charge_power_l3 = None
-        x_evse_nominal_frequency = None
-        x_maximum_power_asymmetry = None
-        x_evse_power_ramp_limitation = None
-        x_evse_present_active_power = None
-        x_evse_present_active_power_l2 = None
-        x_evse_present_active_power_l3 = None
-        x_evse_maximum_discharge_power = None
-        x_evse_maximum_discharge_power_l2 = None
-        x_evse_maximum_discharge_power_l3 = None
-        x_evse_minimum_discharge_power = None
-        x_evse_minimum_discharge_power_l2 = None
-        x_evse_minimum_discharge_power_l3 = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargePower')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
+        x14 = None
+        x15 = None
+        x16 = None
+        x17 = None
         nxt = 0
         f = 'EVSEMaximumChargePower'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargePower')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_power = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
         p += 2
@@ -1501,7 +1542,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 1:
             f = 'EVSEMaximumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_charge_power_l2 = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
             p += 2
@@ -1509,14 +1550,13 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 2:
             f = 'EVSEMaximumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumChargePower')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEMinimumChargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_charge_power = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency')
         p += 2
@@ -1524,7 +1564,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 4:
             f = 'EVSEMinimumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_charge_power_l2 = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency')
             p += 2
@@ -1532,14 +1572,13 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 5:
             f = 'EVSEMinimumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSENominalFrequency')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSENominalFrequency'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_nominal_frequency = v
+        x6 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
         p += 3
@@ -1547,7 +1586,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 7:
             f = 'MaximumPowerAsymmetry'
             v, p = _d_RationalNumberType(D, T, p)
-            x_maximum_power_asymmetry = v
+            x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
             p += 3
@@ -1555,7 +1594,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 8:
             f = 'EVSEPowerRampLimitation'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_power_ramp_limitation = v
+            x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
             p += 3
@@ -1563,7 +1602,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 9:
             f = 'EVSEPresentActivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power = v
+            x9 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
             p += 2
@@ -1571,7 +1610,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 10:
             f = 'EVSEPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l2 = v
+            x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
             p += 2
@@ -1579,14 +1618,13 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 11:
             f = 'EVSEPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumDischargePower')
-            p += 1
+            x11 = v
             nxt = 12
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEMaximumDischargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_discharge_power = v
+        x12 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
         p += 2
@@ -1594,7 +1632,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 13:
             f = 'EVSEMaximumDischargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_discharge_power_l2 = v
+            x13 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
             p += 2
@@ -1602,14 +1640,13 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 14:
             f = 'EVSEMaximumDischargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_discharge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumDischargePower')
-            p += 1
+            x14 = v
             nxt = 15
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEMinimumDischargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_discharge_power = v
+        x15 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE')
         p += 2
@@ -1617,7 +1654,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 16:
             f = 'EVSEMinimumDischargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_discharge_power_l2 = v
+            x16 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L3, EE')
             p += 2
@@ -1625,19 +1662,38 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 17:
             f = 'EVSEMinimumDischargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_discharge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x17 = v
             nxt = -1
-        return _iso20_ac.BPT_AC_CPDResEnergyTransferMode(evse_maximum_charge_power=x_evse_maximum_charge_power, evse_maximum_charge_power_l2=x_evse_maximum_charge_power_l2, evse_maximum_charge_power_l3=x_evse_maximum_charge_power_l3, evse_minimum_charge_power=x_evse_minimum_charge_power, evse_minimum_charge_power_l2=x_evse_minimum_charge_power_l2, evse_minimum_charge_power_l3=x_evse_minimum_charge_power_l3, evse_nominal_frequency=x_evse_nominal_frequency, maximum_power_asymmetry=x_maximum_power_asymmetry, evse_power_ramp_limitation=x_evse_power_ramp_limitation, evse_present_active_power=x_evse_present_active_power, evse_present_active_power_l2=x_evse_present_active_power_l2, evse_present_active_power_l3=x_evse_present_active_power_l3, evse_maximum_discharge_power=x_evse_maximum_discharge_power, evse_maximum_discharge_power_l2=x_evse_maximum_discharge_power_l2, evse_maximum_discharge_power_l3=x_evse_maximum_discharge_power_l3, evse_minimum_discharge_power=x_evse_minimum_discharge_power, evse_minimum_discharge_power_l2=x_evse_minimum_discharge_power_l2, evse_minimum_discharge_power_l3=x_evse_minimum_discharge_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        _s14(o, x14)
+        _s15(o, x15)
+        _s16(o, x16)
+        _s17(o, x17)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_Dynamic_AC_CLReqControlModeType(acc, n, o):
     """Encode BPT_Dynamic_AC_CLReqControlModeType."""
     f = ""
     s = 0
@@ -1645,15 +1701,20 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
-        cw = _T32.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1689,8 +1750,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_maximum_charge_power_l3
         if v is not None:
             f = 'EVMaximumChargePower_L3'
-            cw = _T33.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower', s)
+            cw = _T29.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1698,8 +1759,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_minimum_charge_power
         if v is None: raise missing('EVMinimumChargePower')
         f = 'EVMinimumChargePower'
-        cw = _T34.get(s)
-        if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower | EVMinimumChargePower', s)
+        cw = _T30.get(s)
+        if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower | EVMinimumChargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1714,8 +1775,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_minimum_charge_power_l3
         if v is not None:
             f = 'EVMinimumChargePower_L3'
-            cw = _T35.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T31.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1723,8 +1784,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_present_active_power
         if v is None: raise missing('EVPresentActivePower')
         f = 'EVPresentActivePower'
-        cw = _T36.get(s)
-        if cw is None: raise not_allowed('EVPresentActivePower', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVPresentActivePower', s)
+        cw = _T32.get(s)
+        if cw is None: raise not_allowed('EVPresentActivePower', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVPresentActivePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1739,8 +1800,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_present_active_power_l3
         if v is not None:
             f = 'EVPresentActivePower_L3'
-            cw = _T37.get(s)
-            if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower | EVPresentActivePower_L3, EVPresentReactivePower', s)
+            cw = _T33.get(s)
+            if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower | EVPresentActivePower_L3, EVPresentReactivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1748,8 +1809,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_present_reactive_power
         if v is None: raise missing('EVPresentReactivePower')
         f = 'EVPresentReactivePower'
-        cw = _T38.get(s)
-        if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower | EVPresentActivePower_L3, EVPresentReactivePower | EVPresentReactivePower', s)
+        cw = _T34.get(s)
+        if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower | EVPresentActivePower_L3, EVPresentReactivePower | EVPresentReactivePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1764,8 +1825,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_present_reactive_power_l3
         if v is not None:
             f = 'EVPresentReactivePower_L3'
-            cw = _T39.get(s)
-            if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower | EVPresentReactivePower_L3, EVMaximumDischargePower', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower | EVPresentReactivePower_L3, EVMaximumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1773,8 +1834,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_maximum_discharge_power
         if v is None: raise missing('EVMaximumDischargePower')
         f = 'EVMaximumDischargePower'
-        cw = _T40.get(s)
-        if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumDischargePower | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower | EVPresentReactivePower_L3, EVMaximumDischargePower', s)
+        cw = _T36.get(s)
+        if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumDischargePower | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower | EVPresentReactivePower_L3, EVMaximumDischargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1789,8 +1850,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_maximum_discharge_power_l3
         if v is not None:
             f = 'EVMaximumDischargePower_L3'
-            cw = _T41.get(s)
-            if cw is None: raise not_allowed('EVMaximumDischargePower_L3', 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMaximumDischargePower_L3, EVMinimumDischargePower', s)
+            cw = _T37.get(s)
+            if cw is None: raise not_allowed('EVMaximumDischargePower_L3', 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMaximumDischargePower_L3, EVMinimumDischargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1798,8 +1859,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_minimum_discharge_power
         if v is None: raise missing('EVMinimumDischargePower')
         f = 'EVMinimumDischargePower'
-        cw = _T42.get(s)
-        if cw is None: raise not_allowed('EVMinimumDischargePower', 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMinimumDischargePower', s)
+        cw = _T38.get(s)
+        if cw is None: raise not_allowed('EVMinimumDischargePower', 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMaximumDischargePower_L3, EVMinimumDischargePower | EVMinimumDischargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1814,8 +1875,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_minimum_discharge_power_l3
         if v is not None:
             f = 'EVMinimumDischargePower_L3'
-            cw = _T43.get(s)
-            if cw is None: raise not_allowed('EVMinimumDischargePower_L3', 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', s)
+            cw = _T39.get(s)
+            if cw is None: raise not_allowed('EVMinimumDischargePower_L3', 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1823,8 +1884,8 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_maximum_v2_x_energy_request
         if v is not None:
             f = 'EVMaximumV2XEnergyRequest'
-            cw = _T44.get(s)
-            if cw is None: raise not_allowed('EVMaximumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', s)
+            cw = _T40.get(s)
+            if cw is None: raise not_allowed('EVMaximumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1832,14 +1893,14 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.ev_minimum_v2_x_energy_request
         if v is not None:
             f = 'EVMinimumV2XEnergyRequest'
-            cw = _T45.get(s)
-            if cw is None: raise not_allowed('EVMinimumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE', s)
+            cw = _T41.get(s)
+            if cw is None: raise not_allowed('EVMinimumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 24
-        cw = _T46.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE', s)
+        cw = _T42.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1849,70 +1910,73 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode, _s0=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.departure_time.__set__, _s1=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s6=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s7=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s8=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s9=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s10=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power.__set__, _s11=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s12=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s13=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s14=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s15=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__, _s16=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s17=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l2.__set__, _s18=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l3.__set__, _s19=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s20=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l2.__set__, _s21=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l3.__set__, _s22=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_v2_x_energy_request.__set__, _s23=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_v2_x_energy_request.__set__):
     """Decode BPT_Dynamic_AC_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_maximum_charge_power = None
-        x_ev_maximum_charge_power_l2 = None
-        x_ev_maximum_charge_power_l3 = None
-        x_ev_minimum_charge_power = None
-        x_ev_minimum_charge_power_l2 = None
-        x_ev_minimum_charge_power_l3 = None
-        x_ev_present_active_power = None
-        x_ev_present_active_power_l2 = None
-        x_ev_present_active_power_l3 = None
-        x_ev_present_reactive_power = None
-        x_ev_present_reactive_power_l2 = None
-        x_ev_present_reactive_power_l3 = None
-        x_ev_maximum_discharge_power = None
-        x_ev_maximum_discharge_power_l2 = None
-        x_ev_maximum_discharge_power_l3 = None
-        x_ev_minimum_discharge_power = None
-        x_ev_minimum_discharge_power_l2 = None
-        x_ev_minimum_discharge_power_l3 = None
-        x_ev_maximum_v2_x_energy_request = None
-        x_ev_minimum_v2_x_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
+        x14 = None
+        x15 = None
+        x16 = None
+        x17 = None
+        x18 = None
+        x19 = None
+        x20 = None
+        x21 = None
+        x22 = None
+        x23 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVMaximumChargePower'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_power = v
+        x4 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
         p += 2
@@ -1920,7 +1984,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 5:
             f = 'EVMaximumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l2 = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
             p += 2
@@ -1928,14 +1992,13 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 6:
             f = 'EVMaximumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargePower')
-            p += 1
+            x6 = v
             nxt = 7
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMinimumChargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_power = v
+        x7 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
         p += 2
@@ -1943,7 +2006,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 8:
             f = 'EVMinimumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l2 = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
             p += 2
@@ -1951,14 +2014,13 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 9:
             f = 'EVMinimumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPresentActivePower')
-            p += 1
+            x9 = v
             nxt = 10
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVPresentActivePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_present_active_power = v
+        x10 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower')
         p += 2
@@ -1966,7 +2028,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 11:
             f = 'EVPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_active_power_l2 = v
+            x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower')
             p += 2
@@ -1974,14 +2036,13 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 12:
             f = 'EVPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_active_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPresentReactivePower')
-            p += 1
+            x12 = v
             nxt = 13
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVPresentReactivePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_present_reactive_power = v
+        x13 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower')
         p += 2
@@ -1989,7 +2050,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 14:
             f = 'EVPresentReactivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power_l2 = v
+            x14 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower')
             p += 2
@@ -1997,14 +2058,13 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 15:
             f = 'EVPresentReactivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMaximumDischargePower')
-            p += 1
+            x15 = v
             nxt = 16
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMaximumDischargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_discharge_power = v
+        x16 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower')
         p += 2
@@ -2012,7 +2072,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 17:
             f = 'EVMaximumDischargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_power_l2 = v
+            x17 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower')
             p += 2
@@ -2020,14 +2080,13 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 18:
             f = 'EVMaximumDischargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMinimumDischargePower')
-            p += 1
+            x18 = v
             nxt = 19
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMinimumDischargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_discharge_power = v
+        x19 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
         p += 3
@@ -2035,7 +2094,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 20:
             f = 'EVMinimumDischargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_discharge_power_l2 = v
+            x20 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
             p += 3
@@ -2043,7 +2102,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 21:
             f = 'EVMinimumDischargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_discharge_power_l3 = v
+            x21 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
             p += 2
@@ -2051,7 +2110,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 22:
             f = 'EVMaximumV2XEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_v2_x_energy_request = v
+            x22 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
             p += 2
@@ -2059,19 +2118,44 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 23:
             f = 'EVMinimumV2XEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_v2_x_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x23 = v
             nxt = -1
-        return _iso20_ac.BPT_Dynamic_AC_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_maximum_charge_power=x_ev_maximum_charge_power, ev_maximum_charge_power_l2=x_ev_maximum_charge_power_l2, ev_maximum_charge_power_l3=x_ev_maximum_charge_power_l3, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_minimum_charge_power_l2=x_ev_minimum_charge_power_l2, ev_minimum_charge_power_l3=x_ev_minimum_charge_power_l3, ev_present_active_power=x_ev_present_active_power, ev_present_active_power_l2=x_ev_present_active_power_l2, ev_present_active_power_l3=x_ev_present_active_power_l3, ev_present_reactive_power=x_ev_present_reactive_power, ev_present_reactive_power_l2=x_ev_present_reactive_power_l2, ev_present_reactive_power_l3=x_ev_present_reactive_power_l3, ev_maximum_discharge_power=x_ev_maximum_discharge_power, ev_maximum_discharge_power_l2=x_ev_maximum_discharge_power_l2, ev_maximum_discharge_power_l3=x_ev_maximum_discharge_power_l3, ev_minimum_discharge_power=x_ev_minimum_discharge_power, ev_minimum_discharge_power_l2=x_ev_minimum_discharge_power_l2, ev_minimum_discharge_power_l3=x_ev_minimum_discharge_power_l3, ev_maximum_v2_x_energy_request=x_ev_maximum_v2_x_energy_request, ev_minimum_v2_x_energy_request=x_ev_minimum_v2_x_energy_request), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        _s14(o, x14)
+        _s15(o, x15)
+        _s16(o, x16)
+        _s17(o, x17)
+        _s18(o, x18)
+        _s19(o, x19)
+        _s20(o, x20)
+        _s21(o, x21)
+        _s22(o, x22)
+        _s23(o, x23)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_Dynamic_AC_CLResControlModeType(acc, n, o):
     """Encode BPT_Dynamic_AC_CLResControlModeType."""
     f = ""
     s = 0
@@ -2079,42 +2163,56 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T47.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T48.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower', s)
+            cw = _T44.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EVSETargetActivePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower', s)
+            cw = _T45.get(s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EVSETargetActivePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.evse_target_active_power
         if v is None: raise missing('EVSETargetActivePower')
         f = 'EVSETargetActivePower'
-        cw = _T50.get(s)
-        if cw is None: raise not_allowed('EVSETargetActivePower', 'AckMaxDelay, EVSETargetActivePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower', s)
+        cw = _T46.get(s)
+        if cw is None: raise not_allowed('EVSETargetActivePower', 'AckMaxDelay, EVSETargetActivePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -2129,8 +2227,8 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_target_active_power_l3
         if v is not None:
             f = 'EVSETargetActivePower_L3'
-            cw = _T51.get(s)
-            if cw is None: raise not_allowed('EVSETargetActivePower_L3', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T47.get(s)
+            if cw is None: raise not_allowed('EVSETargetActivePower_L3', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2138,8 +2236,8 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_target_reactive_power
         if v is not None:
             f = 'EVSETargetReactivePower'
-            cw = _T52.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T48.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2147,8 +2245,8 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_target_reactive_power_l2
         if v is not None:
             f = 'EVSETargetReactivePower_L2'
-            cw = _T53.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower_L2', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T49.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower_L2', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2156,8 +2254,8 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_target_reactive_power_l3
         if v is not None:
             f = 'EVSETargetReactivePower_L3'
-            cw = _T54.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower_L3', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T50.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower_L3', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2165,8 +2263,8 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_present_active_power
         if v is not None:
             f = 'EVSEPresentActivePower'
-            cw = _T55.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T51.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2174,8 +2272,8 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_present_active_power_l2
         if v is not None:
             f = 'EVSEPresentActivePower_L2'
-            cw = _T56.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2183,14 +2281,14 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evse_present_active_power_l3
         if v is not None:
             f = 'EVSEPresentActivePower_L3'
-            cw = _T57.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T53.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 13
-        cw = _T58.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+        cw = _T54.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2200,62 +2298,82 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Dynamic_AC_CLResControlMode, _s0=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.departure_time.__set__, _s1=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.target_soc.__set__, _s3=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power.__set__, _s5=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s6=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s7=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power.__set__, _s8=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s9=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s10=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power.__set__, _s11=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s12=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power_l3.__set__):
     """Decode BPT_Dynamic_AC_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
-        x_evse_target_active_power = None
-        x_evse_target_active_power_l2 = None
-        x_evse_target_active_power_l3 = None
-        x_evse_target_reactive_power = None
-        x_evse_target_reactive_power_l2 = None
-        x_evse_target_reactive_power_l3 = None
-        x_evse_present_active_power = None
-        x_evse_present_active_power_l2 = None
-        x_evse_present_active_power_l3 = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower')
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower')
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSETargetActivePower')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSETargetActivePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_target_active_power = v
+        x4 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         p += 4
@@ -2263,7 +2381,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 5:
             f = 'EVSETargetActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power_l2 = v
+            x5 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 4
@@ -2271,7 +2389,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 6:
             f = 'EVSETargetActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power_l3 = v
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -2279,7 +2397,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 7:
             f = 'EVSETargetReactivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power = v
+            x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -2287,7 +2405,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 8:
             f = 'EVSETargetReactivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power_l2 = v
+            x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -2295,7 +2413,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 9:
             f = 'EVSETargetReactivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power_l3 = v
+            x9 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -2303,7 +2421,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 10:
             f = 'EVSEPresentActivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power = v
+            x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 2
@@ -2311,7 +2429,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 11:
             f = 'EVSEPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l2 = v
+            x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
             p += 2
@@ -2319,19 +2437,33 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 12:
             f = 'EVSEPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x12 = v
             nxt = -1
-        return _iso20_ac.BPT_Dynamic_AC_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay, evse_target_active_power=x_evse_target_active_power, evse_target_active_power_l2=x_evse_target_active_power_l2, evse_target_active_power_l3=x_evse_target_active_power_l3, evse_target_reactive_power=x_evse_target_reactive_power, evse_target_reactive_power_l2=x_evse_target_reactive_power_l2, evse_target_reactive_power_l3=x_evse_target_reactive_power_l3, evse_present_active_power=x_evse_present_active_power, evse_present_active_power_l2=x_evse_present_active_power_l2, evse_present_active_power_l3=x_evse_present_active_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_Scheduled_AC_CLReqControlModeType(acc, n, o):
     """Encode BPT_Scheduled_AC_CLReqControlModeType."""
     f = ""
     s = 0
@@ -2346,8 +2478,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_maximum_energy_request
         if v is not None:
             f = 'EVMaximumEnergyRequest'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T55.get(s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2355,8 +2487,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_minimum_energy_request
         if v is not None:
             f = 'EVMinimumEnergyRequest'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T56.get(s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2364,8 +2496,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_maximum_charge_power
         if v is not None:
             f = 'EVMaximumChargePower'
-            cw = _T61.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T57.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2373,8 +2505,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_maximum_charge_power_l2
         if v is not None:
             f = 'EVMaximumChargePower_L2'
-            cw = _T62.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower_L2', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargePower_L2', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2382,8 +2514,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_maximum_charge_power_l3
         if v is not None:
             f = 'EVMaximumChargePower_L3'
-            cw = _T63.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T59.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2391,8 +2523,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_minimum_charge_power
         if v is not None:
             f = 'EVMinimumChargePower'
-            cw = _T64.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T60.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2400,8 +2532,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_minimum_charge_power_l2
         if v is not None:
             f = 'EVMinimumChargePower_L2'
-            cw = _T65.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower_L2', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T61.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower_L2', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2409,8 +2541,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_minimum_charge_power_l3
         if v is not None:
             f = 'EVMinimumChargePower_L3'
-            cw = _T66.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T62.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2418,8 +2550,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_present_active_power
         if v is None: raise missing('EVPresentActivePower')
         f = 'EVPresentActivePower'
-        cw = _T67.get(s)
-        if cw is None: raise not_allowed('EVPresentActivePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+        cw = _T63.get(s)
+        if cw is None: raise not_allowed('EVPresentActivePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -2434,8 +2566,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_present_active_power_l3
         if v is not None:
             f = 'EVPresentActivePower_L3'
-            cw = _T68.get(s)
-            if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T64.get(s)
+            if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2443,8 +2575,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_present_reactive_power
         if v is not None:
             f = 'EVPresentReactivePower'
-            cw = _T69.get(s)
-            if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T65.get(s)
+            if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2452,8 +2584,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_present_reactive_power_l2
         if v is not None:
             f = 'EVPresentReactivePower_L2'
-            cw = _T70.get(s)
-            if cw is None: raise not_allowed('EVPresentReactivePower_L2', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T66.get(s)
+            if cw is None: raise not_allowed('EVPresentReactivePower_L2', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2461,8 +2593,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_present_reactive_power_l3
         if v is not None:
             f = 'EVPresentReactivePower_L3'
-            cw = _T71.get(s)
-            if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T67.get(s)
+            if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2470,8 +2602,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_maximum_discharge_power
         if v is not None:
             f = 'EVMaximumDischargePower'
-            cw = _T72.get(s)
-            if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T68.get(s)
+            if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2479,8 +2611,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_maximum_discharge_power_l2
         if v is not None:
             f = 'EVMaximumDischargePower_L2'
-            cw = _T73.get(s)
-            if cw is None: raise not_allowed('EVMaximumDischargePower_L2', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T69.get(s)
+            if cw is None: raise not_allowed('EVMaximumDischargePower_L2', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2488,8 +2620,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_maximum_discharge_power_l3
         if v is not None:
             f = 'EVMaximumDischargePower_L3'
-            cw = _T74.get(s)
-            if cw is None: raise not_allowed('EVMaximumDischargePower_L3', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T70.get(s)
+            if cw is None: raise not_allowed('EVMaximumDischargePower_L3', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2497,8 +2629,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_minimum_discharge_power
         if v is not None:
             f = 'EVMinimumDischargePower'
-            cw = _T75.get(s)
-            if cw is None: raise not_allowed('EVMinimumDischargePower', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T71.get(s)
+            if cw is None: raise not_allowed('EVMinimumDischargePower', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2506,8 +2638,8 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_minimum_discharge_power_l2
         if v is not None:
             f = 'EVMinimumDischargePower_L2'
-            cw = _T76.get(s)
-            if cw is None: raise not_allowed('EVMinimumDischargePower_L2', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T72.get(s)
+            if cw is None: raise not_allowed('EVMinimumDischargePower_L2', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2515,14 +2647,14 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.ev_minimum_discharge_power_l3
         if v is not None:
             f = 'EVMinimumDischargePower_L3'
-            cw = _T77.get(s)
-            if cw is None: raise not_allowed('EVMinimumDischargePower_L3', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+            cw = _T73.get(s)
+            if cw is None: raise not_allowed('EVMinimumDischargePower_L3', 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 21
-        cw = _T78.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', s)
+        cw = _T74.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVMinimumDischargePower_L3, EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE | EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2532,31 +2664,32 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode, _s0=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s4=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s8=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s9=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power.__set__, _s10=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s11=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s12=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s13=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s14=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__, _s15=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s16=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power_l2.__set__, _s17=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power_l3.__set__, _s18=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s19=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power_l2.__set__, _s20=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power_l3.__set__):
     """Decode BPT_Scheduled_AC_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_maximum_charge_power = None
-        x_ev_maximum_charge_power_l2 = None
-        x_ev_maximum_charge_power_l3 = None
-        x_ev_minimum_charge_power = None
-        x_ev_minimum_charge_power_l2 = None
-        x_ev_minimum_charge_power_l3 = None
-        x_ev_present_active_power = None
-        x_ev_present_active_power_l2 = None
-        x_ev_present_active_power_l3 = None
-        x_ev_present_reactive_power = None
-        x_ev_present_reactive_power_l2 = None
-        x_ev_present_reactive_power_l3 = None
-        x_ev_maximum_discharge_power = None
-        x_ev_maximum_discharge_power_l2 = None
-        x_ev_maximum_discharge_power_l3 = None
-        x_ev_minimum_discharge_power = None
-        x_ev_minimum_discharge_power_l2 = None
-        x_ev_minimum_discharge_power_l3 = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
+        x14 = None
+        x15 = None
+        x16 = None
+        x17 = None
+        x18 = None
+        x19 = None
+        x20 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
         p += 4
@@ -2564,7 +2697,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 4
@@ -2572,7 +2705,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 4
@@ -2580,7 +2713,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 3
@@ -2588,7 +2721,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 3:
             f = 'EVMaximumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power = v
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 3
@@ -2596,7 +2729,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 4:
             f = 'EVMaximumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l2 = v
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 3
@@ -2604,7 +2737,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 5:
             f = 'EVMaximumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l3 = v
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 3
@@ -2612,7 +2745,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 6:
             f = 'EVMinimumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power = v
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 2
@@ -2620,7 +2753,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 7:
             f = 'EVMinimumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l2 = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
             p += 2
@@ -2628,14 +2761,13 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 8:
             f = 'EVMinimumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPresentActivePower')
-            p += 1
+            x8 = v
             nxt = 9
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVPresentActivePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_present_active_power = v
+        x9 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 12: raise bad_event(c, 4, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
         p += 4
@@ -2643,7 +2775,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 10:
             f = 'EVPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_active_power_l2 = v
+            x10 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 11: raise bad_event(c, 4, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 4
@@ -2651,7 +2783,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 11:
             f = 'EVPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_active_power_l3 = v
+            x11 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 10: raise bad_event(c, 4, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 4
@@ -2659,7 +2791,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 12:
             f = 'EVPresentReactivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power = v
+            x12 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 4
@@ -2667,7 +2799,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 13:
             f = 'EVPresentReactivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power_l2 = v
+            x13 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 4
@@ -2675,7 +2807,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 14:
             f = 'EVPresentReactivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power_l3 = v
+            x14 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 3
@@ -2683,7 +2815,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 15:
             f = 'EVMaximumDischargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_power = v
+            x15 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 3
@@ -2691,7 +2823,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 16:
             f = 'EVMaximumDischargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_power_l2 = v
+            x16 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 3
@@ -2699,7 +2831,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 17:
             f = 'EVMaximumDischargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_power_l3 = v
+            x17 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 3
@@ -2707,7 +2839,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 18:
             f = 'EVMinimumDischargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_discharge_power = v
+            x18 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
             p += 2
@@ -2715,7 +2847,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 19:
             f = 'EVMinimumDischargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_discharge_power_l2 = v
+            x19 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE')
             p += 2
@@ -2723,19 +2855,41 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 20:
             f = 'EVMinimumDischargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_discharge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x20 = v
             nxt = -1
-        return _iso20_ac.BPT_Scheduled_AC_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_maximum_charge_power=x_ev_maximum_charge_power, ev_maximum_charge_power_l2=x_ev_maximum_charge_power_l2, ev_maximum_charge_power_l3=x_ev_maximum_charge_power_l3, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_minimum_charge_power_l2=x_ev_minimum_charge_power_l2, ev_minimum_charge_power_l3=x_ev_minimum_charge_power_l3, ev_present_active_power=x_ev_present_active_power, ev_present_active_power_l2=x_ev_present_active_power_l2, ev_present_active_power_l3=x_ev_present_active_power_l3, ev_present_reactive_power=x_ev_present_reactive_power, ev_present_reactive_power_l2=x_ev_present_reactive_power_l2, ev_present_reactive_power_l3=x_ev_present_reactive_power_l3, ev_maximum_discharge_power=x_ev_maximum_discharge_power, ev_maximum_discharge_power_l2=x_ev_maximum_discharge_power_l2, ev_maximum_discharge_power_l3=x_ev_maximum_discharge_power_l3, ev_minimum_discharge_power=x_ev_minimum_discharge_power, ev_minimum_discharge_power_l2=x_ev_minimum_discharge_power_l2, ev_minimum_discharge_power_l3=x_ev_minimum_discharge_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        _s14(o, x14)
+        _s15(o, x15)
+        _s16(o, x16)
+        _s17(o, x17)
+        _s18(o, x18)
+        _s19(o, x19)
+        _s20(o, x20)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_Scheduled_AC_CLResControlModeType(acc, n, o):
     """Encode BPT_Scheduled_AC_CLResControlModeType."""
     f = ""
     s = 0
@@ -2750,8 +2904,8 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.evse_target_active_power_l2
         if v is not None:
             f = 'EVSETargetActivePower_L2'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('EVSETargetActivePower_L2', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T55.get(s)
+            if cw is None: raise not_allowed('EVSETargetActivePower_L2', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2759,8 +2913,8 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.evse_target_active_power_l3
         if v is not None:
             f = 'EVSETargetActivePower_L3'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('EVSETargetActivePower_L3', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T56.get(s)
+            if cw is None: raise not_allowed('EVSETargetActivePower_L3', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2768,8 +2922,8 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.evse_target_reactive_power
         if v is not None:
             f = 'EVSETargetReactivePower'
-            cw = _T61.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T57.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2777,8 +2931,8 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.evse_target_reactive_power_l2
         if v is not None:
             f = 'EVSETargetReactivePower_L2'
-            cw = _T62.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower_L2', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower_L2', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2786,8 +2940,8 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.evse_target_reactive_power_l3
         if v is not None:
             f = 'EVSETargetReactivePower_L3'
-            cw = _T63.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower_L3', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T59.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower_L3', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2795,8 +2949,8 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.evse_present_active_power
         if v is not None:
             f = 'EVSEPresentActivePower'
-            cw = _T64.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T60.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2804,8 +2958,8 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.evse_present_active_power_l2
         if v is not None:
             f = 'EVSEPresentActivePower_L2'
-            cw = _T65.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T61.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2813,14 +2967,14 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         v = o.evse_present_active_power_l3
         if v is not None:
             f = 'EVSEPresentActivePower_L3'
-            cw = _T66.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T62.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 9
-        cw = _T67.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+        cw = _T63.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2830,19 +2984,20 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Scheduled_AC_CLResControlMode, _s0=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power.__set__, _s1=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s2=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s3=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power.__set__, _s4=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s5=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s6=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power.__set__, _s7=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s8=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power_l3.__set__):
     """Decode BPT_Scheduled_AC_CLResControlModeType."""
     f = ""
     try:
-        x_evse_target_active_power = None
-        x_evse_target_active_power_l2 = None
-        x_evse_target_active_power_l3 = None
-        x_evse_target_reactive_power = None
-        x_evse_target_reactive_power_l2 = None
-        x_evse_target_reactive_power_l3 = None
-        x_evse_present_active_power = None
-        x_evse_present_active_power_l2 = None
-        x_evse_present_active_power_l3 = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         p += 4
@@ -2850,7 +3005,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 0:
             f = 'EVSETargetActivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power = v
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 4
@@ -2858,7 +3013,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 1:
             f = 'EVSETargetActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power_l2 = v
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 4
@@ -2866,7 +3021,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 2:
             f = 'EVSETargetActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power_l3 = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -2874,7 +3029,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 3:
             f = 'EVSETargetReactivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power = v
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -2882,7 +3037,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 4:
             f = 'EVSETargetReactivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power_l2 = v
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -2890,7 +3045,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 5:
             f = 'EVSETargetReactivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power_l3 = v
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -2898,7 +3053,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 6:
             f = 'EVSEPresentActivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power = v
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 2
@@ -2906,7 +3061,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 7:
             f = 'EVSEPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l2 = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
             p += 2
@@ -2914,19 +3069,29 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 8:
             f = 'EVSEPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x8 = v
             nxt = -1
-        return _iso20_ac.BPT_Scheduled_AC_CLResControlMode(evse_target_active_power=x_evse_target_active_power, evse_target_active_power_l2=x_evse_target_active_power_l2, evse_target_active_power_l3=x_evse_target_active_power_l3, evse_target_reactive_power=x_evse_target_reactive_power, evse_target_reactive_power_l2=x_evse_target_reactive_power_l2, evse_target_reactive_power_l3=x_evse_target_reactive_power_l3, evse_present_active_power=x_evse_present_active_power, evse_present_active_power_l2=x_evse_present_active_power_l2, evse_present_active_power_l3=x_evse_present_active_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLReqControlModeType(acc, n, o):
     """Encode CLReqControlModeType."""
     f = ""
     s = 0
@@ -2940,22 +3105,24 @@ def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLReqControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLResControlModeType(acc, n, o):
     """Encode CLResControlModeType."""
     f = ""
     s = 0
@@ -2969,22 +3136,24 @@ def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CanonicalizationMethodType(acc, n, o):
     """Encode CanonicalizationMethodType."""
     f = ""
     s = 0
@@ -2996,7 +3165,8 @@ def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CanonicalizationMethodType(D, T, p):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
@@ -3007,7 +3177,8 @@ def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopReqType(acc, n, o):
     """Encode ChargeLoopReqType."""
     f = ""
     s = 0
@@ -3030,10 +3201,11 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
         cw = _T9.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested', s)
+        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         acc <<= 1
         n += 1
@@ -3044,20 +3216,20 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x_header = None
-        x_display_parameters = None
-        x_meter_info_requested = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
         p += 2
@@ -3065,26 +3237,32 @@ def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'DisplayParameters'
             v, p = _d_DisplayParametersType(D, T, p)
-            x_display_parameters = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfoRequested')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfoRequested'
-        v, p = r_el_bool(D, T, p)
-        x_meter_info_requested = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = -1
-        return _iso20_types.ChargeLoopReq(header=x_header, display_parameters=x_display_parameters, meter_info_requested=x_meter_info_requested), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopResType(acc, n, o):
     """Encode ChargeLoopResType."""
     f = ""
     s = 0
@@ -3099,9 +3277,9 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI11, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -3113,8 +3291,8 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_info
         if v is not None:
             f = 'MeterInfo'
-            cw = _T79.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE', s)
+            cw = _T75.get(s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -3122,14 +3300,14 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.receipt
         if v is not None:
             f = 'Receipt'
-            cw = _T80.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+            cw = _T76.get(s)
+            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_ReceiptType(acc, n, v)
             s = 5
-        cw = _T81.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+        cw = _T77.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3139,29 +3317,29 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        x_meter_info = None
-        x_receipt = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV12, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
         p += 3
@@ -3169,7 +3347,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
             p += 2
@@ -3177,7 +3355,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
             p += 2
@@ -3185,19 +3363,25 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_types.ChargeLoopRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status, meter_info=x_meter_info, receipt=x_receipt), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -3218,30 +3402,32 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryReq(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -3256,9 +3442,9 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI11, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -3269,38 +3455,41 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV12, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryRes(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DSAKeyValueType(acc, n, o):
     """Encode DSAKeyValueType."""
     f = ""
     s = 0
@@ -3315,17 +3504,16 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.q
         if v is not None:
             f = 'Q'
-            cw = _T82.get(s)
-            if cw is None: raise not_allowed('Q', 'P, G, Y | Q', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('Q', 'P, G, Y | Q')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 2
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T83.get(s)
-            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q', s)
+            cw = _T78.get(s)
+            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3333,8 +3521,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T84.get(s)
-        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y', s)
+        cw = _T79.get(s)
+        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3350,7 +3538,7 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Seed'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE', s)
+            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3358,14 +3546,13 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pgen_counter
         if v is not None:
             f = 'PgenCounter'
-            cw = _T85.get(s)
-            if cw is None: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 6: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T86.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE', s)
+        cw = _T80.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3375,17 +3562,18 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
-        x_p = None
-        x_q = None
-        x_g = None
-        x_y = None
-        x_j = None
-        x_seed = None
-        x_pgen_counter = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
         p += 2
@@ -3393,15 +3581,14 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'P'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_p = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Q')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'Q'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_q = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
             p += 2
@@ -3409,14 +3596,13 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'G'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_g = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Y')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Y'
         v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_y = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
         p += 2
@@ -3424,7 +3610,7 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'J'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_j = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
             p += 2
@@ -3432,27 +3618,34 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'Seed'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_seed = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PgenCounter')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'PgenCounter'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_pgen_counter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _xmldsig.DSAKeyValue(p=x_p, q=x_q, g=x_g, y=x_y, j=x_j, seed=x_seed, pgen_counter=x_pgen_counter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedCostType(acc, n, o):
     """Encode DetailedCostType."""
     f = ""
     s = 0
@@ -3480,38 +3673,40 @@ def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedCostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
     f = ""
     try:
-        x_amount = None
-        x_cost_per_unit = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'CostPerUnit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'CostPerUnit'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_cost_per_unit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedCost(amount=x_amount, cost_per_unit=x_cost_per_unit), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedTaxType(acc, n, o):
     """Encode DetailedTaxType."""
     f = ""
     s = 0
@@ -3519,9 +3714,14 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tax_rule_id
         if v is None: raise missing('TaxRuleID')
         f = 'TaxRuleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.amount
         if v is None: raise missing('Amount')
@@ -3539,38 +3739,46 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedTaxType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
     f = ""
     try:
-        x_tax_rule_id = None
-        x_amount = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TaxRuleID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TaxRuleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tax_rule_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedTax(tax_rule_id=x_tax_rule_id, amount=x_amount), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DigestMethodType(acc, n, o):
     """Encode DigestMethodType."""
     f = ""
     s = 0
@@ -3582,7 +3790,8 @@ def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DigestMethodType(D, T, p):
     """Decode DigestMethodType."""
     f = ""
     try:
@@ -3593,7 +3802,8 @@ def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DisplayParametersType(acc, n, o):
     """Encode DisplayParametersType."""
     f = ""
     s = 0
@@ -3601,78 +3811,100 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.present_soc
         if v is not None:
             f = 'PresentSOC'
-            acc <<= 4
-            n += 4
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 13) | ((v - 0) << 1)
+            n += 13
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T55.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T56.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T87.get(s)
-            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T81.get(s)
+            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 4
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T88.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T82.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T89.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T83.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 6
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T90.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T84.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 7
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T91.get(s)
-            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T85.get(s)
+            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 8
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T92.get(s)
-            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T86.get(s)
+            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -3680,14 +3912,15 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T93.get(s)
-            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T87.get(s)
+            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 10
-        cw = _T94.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+        cw = _T88.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3697,84 +3930,122 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
-        x_present_soc = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_maximum_soc = None
-        x_remaining_time_to_minimum_soc = None
-        x_remaining_time_to_target_soc = None
-        x_remaining_time_to_maximum_soc = None
-        x_charging_complete = None
-        x_battery_energy_capacity = None
-        x_inlet_hot = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
             f = 'PresentSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_present_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'PresentSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
             f = 'MaximumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_maximum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MaximumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
             f = 'RemainingTimeToMinimumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_minimum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
             f = 'RemainingTimeToTargetSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_target_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
             f = 'RemainingTimeToMaximumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_maximum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
             f = 'ChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_charging_complete = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
             p += 2
@@ -3782,27 +4053,41 @@ def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
             v, p = _d_RationalNumberType(D, T, p)
-            x_battery_energy_capacity = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
             f = 'InletHot'
-            v, p = r_el_bool(D, T, p)
-            x_inlet_hot = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'InletHot')
+            v = (x & 2) == 2
+            p += 3
+            x9 = v
             nxt = -1
-        return _iso20_types.DisplayParameters(present_soc=x_present_soc, minimum_soc=x_minimum_soc, target_soc=x_target_soc, maximum_soc=x_maximum_soc, remaining_time_to_minimum_soc=x_remaining_time_to_minimum_soc, remaining_time_to_target_soc=x_remaining_time_to_target_soc, remaining_time_to_maximum_soc=x_remaining_time_to_maximum_soc, charging_complete=x_charging_complete, battery_energy_capacity=x_battery_energy_capacity, inlet_hot=x_inlet_hot), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_AC_CLReqControlModeType(acc, n, o):
     """Encode Dynamic_AC_CLReqControlModeType."""
     f = ""
     s = 0
@@ -3810,15 +4095,20 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
-        cw = _T32.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -3854,8 +4144,8 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_maximum_charge_power_l3
         if v is not None:
             f = 'EVMaximumChargePower_L3'
-            cw = _T33.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower', s)
+            cw = _T29.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -3863,8 +4153,8 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_minimum_charge_power
         if v is None: raise missing('EVMinimumChargePower')
         f = 'EVMinimumChargePower'
-        cw = _T34.get(s)
-        if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower | EVMinimumChargePower', s)
+        cw = _T30.get(s)
+        if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower | EVMaximumChargePower_L3, EVMinimumChargePower | EVMinimumChargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -3879,8 +4169,8 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_minimum_charge_power_l3
         if v is not None:
             f = 'EVMinimumChargePower_L3'
-            cw = _T35.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T31.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -3888,8 +4178,8 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_present_active_power
         if v is None: raise missing('EVPresentActivePower')
         f = 'EVPresentActivePower'
-        cw = _T36.get(s)
-        if cw is None: raise not_allowed('EVPresentActivePower', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVPresentActivePower', s)
+        cw = _T32.get(s)
+        if cw is None: raise not_allowed('EVPresentActivePower', 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVPresentActivePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -3904,8 +4194,8 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_present_active_power_l3
         if v is not None:
             f = 'EVPresentActivePower_L3'
-            cw = _T37.get(s)
-            if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower | EVPresentActivePower_L3, EVPresentReactivePower', s)
+            cw = _T33.get(s)
+            if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower | EVPresentActivePower_L3, EVPresentReactivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -3913,8 +4203,8 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_present_reactive_power
         if v is None: raise missing('EVPresentReactivePower')
         f = 'EVPresentReactivePower'
-        cw = _T38.get(s)
-        if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower | EVPresentActivePower_L3, EVPresentReactivePower | EVPresentReactivePower', s)
+        cw = _T34.get(s)
+        if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower | EVPresentActivePower_L3, EVPresentReactivePower | EVPresentReactivePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -3929,14 +4219,14 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_present_reactive_power_l3
         if v is not None:
             f = 'EVPresentReactivePower_L3'
-            cw = _T39.get(s)
-            if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 16
-        cw = _T40.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE', s)
+        cw = _T36.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3946,62 +4236,65 @@ def _e_Dynamic_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.Dynamic_AC_CLReqControlMode, _s0=_iso20_ac.Dynamic_AC_CLReqControlMode.departure_time.__set__, _s1=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s6=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s7=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s8=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s9=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s10=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power.__set__, _s11=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s12=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s13=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s14=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s15=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__):
     """Decode Dynamic_AC_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_maximum_charge_power = None
-        x_ev_maximum_charge_power_l2 = None
-        x_ev_maximum_charge_power_l3 = None
-        x_ev_minimum_charge_power = None
-        x_ev_minimum_charge_power_l2 = None
-        x_ev_minimum_charge_power_l3 = None
-        x_ev_present_active_power = None
-        x_ev_present_active_power_l2 = None
-        x_ev_present_active_power_l3 = None
-        x_ev_present_reactive_power = None
-        x_ev_present_reactive_power_l2 = None
-        x_ev_present_reactive_power_l3 = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
+        x14 = None
+        x15 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVMaximumChargePower'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_power = v
+        x4 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
         p += 2
@@ -4009,7 +4302,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 5:
             f = 'EVMaximumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l2 = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
             p += 2
@@ -4017,14 +4310,13 @@ def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 6:
             f = 'EVMaximumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargePower')
-            p += 1
+            x6 = v
             nxt = 7
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMinimumChargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_power = v
+        x7 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
         p += 2
@@ -4032,7 +4324,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 8:
             f = 'EVMinimumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l2 = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
             p += 2
@@ -4040,14 +4332,13 @@ def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 9:
             f = 'EVMinimumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPresentActivePower')
-            p += 1
+            x9 = v
             nxt = 10
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVPresentActivePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_present_active_power = v
+        x10 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower')
         p += 2
@@ -4055,7 +4346,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 11:
             f = 'EVPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_active_power_l2 = v
+            x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower')
             p += 2
@@ -4063,14 +4354,13 @@ def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 12:
             f = 'EVPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_active_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPresentReactivePower')
-            p += 1
+            x12 = v
             nxt = 13
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVPresentReactivePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_present_reactive_power = v
+        x13 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
         p += 2
@@ -4078,7 +4368,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 14:
             f = 'EVPresentReactivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power_l2 = v
+            x14 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE')
             p += 2
@@ -4086,19 +4376,36 @@ def _d_Dynamic_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 15:
             f = 'EVPresentReactivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x15 = v
             nxt = -1
-        return _iso20_ac.Dynamic_AC_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_maximum_charge_power=x_ev_maximum_charge_power, ev_maximum_charge_power_l2=x_ev_maximum_charge_power_l2, ev_maximum_charge_power_l3=x_ev_maximum_charge_power_l3, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_minimum_charge_power_l2=x_ev_minimum_charge_power_l2, ev_minimum_charge_power_l3=x_ev_minimum_charge_power_l3, ev_present_active_power=x_ev_present_active_power, ev_present_active_power_l2=x_ev_present_active_power_l2, ev_present_active_power_l3=x_ev_present_active_power_l3, ev_present_reactive_power=x_ev_present_reactive_power, ev_present_reactive_power_l2=x_ev_present_reactive_power_l2, ev_present_reactive_power_l3=x_ev_present_reactive_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        _s14(o, x14)
+        _s15(o, x15)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_AC_CLResControlModeType(acc, n, o):
     """Encode Dynamic_AC_CLResControlModeType."""
     f = ""
     s = 0
@@ -4106,42 +4413,56 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T47.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T48.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower', s)
+            cw = _T44.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EVSETargetActivePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower', s)
+            cw = _T45.get(s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EVSETargetActivePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.evse_target_active_power
         if v is None: raise missing('EVSETargetActivePower')
         f = 'EVSETargetActivePower'
-        cw = _T50.get(s)
-        if cw is None: raise not_allowed('EVSETargetActivePower', 'AckMaxDelay, EVSETargetActivePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower', s)
+        cw = _T46.get(s)
+        if cw is None: raise not_allowed('EVSETargetActivePower', 'AckMaxDelay, EVSETargetActivePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | EVSETargetActivePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower | TargetSOC, AckMaxDelay, EVSETargetActivePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -4156,8 +4477,8 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.evse_target_active_power_l3
         if v is not None:
             f = 'EVSETargetActivePower_L3'
-            cw = _T51.get(s)
-            if cw is None: raise not_allowed('EVSETargetActivePower_L3', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T47.get(s)
+            if cw is None: raise not_allowed('EVSETargetActivePower_L3', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -4165,8 +4486,8 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.evse_target_reactive_power
         if v is not None:
             f = 'EVSETargetReactivePower'
-            cw = _T52.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T48.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -4174,8 +4495,8 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.evse_target_reactive_power_l2
         if v is not None:
             f = 'EVSETargetReactivePower_L2'
-            cw = _T53.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower_L2', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T49.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower_L2', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -4183,8 +4504,8 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.evse_target_reactive_power_l3
         if v is not None:
             f = 'EVSETargetReactivePower_L3'
-            cw = _T54.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower_L3', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T50.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower_L3', 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -4192,8 +4513,8 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.evse_present_active_power
         if v is not None:
             f = 'EVSEPresentActivePower'
-            cw = _T55.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T51.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -4201,8 +4522,8 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.evse_present_active_power_l2
         if v is not None:
             f = 'EVSEPresentActivePower_L2'
-            cw = _T56.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -4210,14 +4531,14 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.evse_present_active_power_l3
         if v is not None:
             f = 'EVSEPresentActivePower_L3'
-            cw = _T57.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T53.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 13
-        cw = _T58.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+        cw = _T54.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4227,62 +4548,82 @@ def _e_Dynamic_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.Dynamic_AC_CLResControlMode, _s0=_iso20_ac.Dynamic_AC_CLResControlMode.departure_time.__set__, _s1=_iso20_ac.Dynamic_AC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_ac.Dynamic_AC_CLResControlMode.target_soc.__set__, _s3=_iso20_ac.Dynamic_AC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power.__set__, _s5=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s6=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s7=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power.__set__, _s8=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s9=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s10=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power.__set__, _s11=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s12=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power_l3.__set__):
     """Decode Dynamic_AC_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
-        x_evse_target_active_power = None
-        x_evse_target_active_power_l2 = None
-        x_evse_target_active_power_l3 = None
-        x_evse_target_reactive_power = None
-        x_evse_target_reactive_power_l2 = None
-        x_evse_target_reactive_power_l3 = None
-        x_evse_present_active_power = None
-        x_evse_present_active_power_l2 = None
-        x_evse_present_active_power_l3 = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower')
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower')
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSETargetActivePower')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSETargetActivePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_target_active_power = v
+        x4 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         p += 4
@@ -4290,7 +4631,7 @@ def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 5:
             f = 'EVSETargetActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power_l2 = v
+            x5 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 4
@@ -4298,7 +4639,7 @@ def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 6:
             f = 'EVSETargetActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power_l3 = v
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -4306,7 +4647,7 @@ def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 7:
             f = 'EVSETargetReactivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power = v
+            x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -4314,7 +4655,7 @@ def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 8:
             f = 'EVSETargetReactivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power_l2 = v
+            x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -4322,7 +4663,7 @@ def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 9:
             f = 'EVSETargetReactivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power_l3 = v
+            x9 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -4330,7 +4671,7 @@ def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 10:
             f = 'EVSEPresentActivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power = v
+            x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 2
@@ -4338,7 +4679,7 @@ def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 11:
             f = 'EVSEPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l2 = v
+            x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
             p += 2
@@ -4346,19 +4687,33 @@ def _d_Dynamic_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 12:
             f = 'EVSEPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x12 = v
             nxt = -1
-        return _iso20_ac.Dynamic_AC_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay, evse_target_active_power=x_evse_target_active_power, evse_target_active_power_l2=x_evse_target_active_power_l2, evse_target_active_power_l3=x_evse_target_active_power_l3, evse_target_reactive_power=x_evse_target_reactive_power, evse_target_reactive_power_l2=x_evse_target_reactive_power_l2, evse_target_reactive_power_l3=x_evse_target_reactive_power_l3, evse_present_active_power=x_evse_present_active_power, evse_present_active_power_l2=x_evse_present_active_power_l2, evse_present_active_power_l3=x_evse_present_active_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLReqControlModeType(acc, n, o):
     """Encode Dynamic_CLReqControlModeType."""
     f = ""
     s = 0
@@ -4366,15 +4721,20 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
-        cw = _T32.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -4402,55 +4762,64 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_types.Dynamic_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLResControlModeType(acc, n, o):
     """Encode Dynamic_CLResControlModeType."""
     f = ""
     s = 0
@@ -4458,39 +4827,53 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T47.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T48.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            cw = _T44.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            cw = _T45.get(s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
-        cw = _T50.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+        cw = _T46.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4500,58 +4883,84 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = -1
-        return _iso20_types.Dynamic_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEStatusType(acc, n, o):
     """Encode EVSEStatusType."""
     f = ""
     s = 0
@@ -4559,16 +4968,21 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI95, 3)
+        i = enum_index(v, _EI89)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 2
         acc <<= 1
         n += 1
@@ -4579,38 +4993,46 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        x_notification_max_delay = None
-        x_evse_notification = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV96, 3)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
+        v = _EV90[(x >> 1) & 7]
+        p += 6
+        x1 = v
         nxt = -1
-        return _iso20_types.EVSEStatus(notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyInfoType(acc, n, o):
     """Encode KeyInfoType."""
     f = ""
     s = 0
@@ -4622,7 +5044,8 @@ def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyInfoType(D, T, p):
     """Decode KeyInfoType."""
     f = ""
     try:
@@ -4633,7 +5056,8 @@ def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyValueType(acc, n, o):
     """Encode KeyValueType."""
     f = ""
     s = 0
@@ -4645,7 +5069,8 @@ def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyValueType(D, T, p):
     """Decode KeyValueType."""
     f = ""
     try:
@@ -4656,18 +5081,19 @@ def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ListOfRootCertificateIDsType(acc, n, o):
     """Encode ListOfRootCertificateIDsType."""
     f = ""
     s = 0
     try:
         items = o.root_certificate_id
         cnt = len(items)
-        if cnt > 20: raise EncodeError('at most 20 RootCertificateID allowed', value=cnt).within('RootCertificateID')
+        if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
-            f = 'RootCertificateID'
             for i, v in enumerate(items):
+                f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -4677,7 +5103,7 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
             s = 2 if cnt == 20 else 1
         cw = _T9.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4687,39 +5113,41 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ListOfRootCertificateIDsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
-        x_root_certificate_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RootCertificateID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'RootCertificateID'
             v, p = _d_X509IssuerSerialType(D, T, p)
-            x_root_certificate_id.append(v)
-            k = len(x_root_certificate_id)
+            x0.append(v)
+            k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.ListOfRootCertificateIDs(root_certificate_id=tuple(x_root_certificate_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ManifestType(acc, n, o):
     """Encode ManifestType."""
     f = ""
     s = 0
@@ -4735,11 +5163,11 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
-                    cw = _T32.get(s)
-                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference', s)
+                    cw = _T28.get(s)
+                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -4756,12 +5184,13 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
-        x_id = None
-        x_reference = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
         p += 2
@@ -4769,29 +5198,32 @@ def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Reference')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Manifest(id=x_id, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MessageHeaderType(acc, n, o):
     """Encode MessageHeaderType."""
     f = ""
     s = 0
@@ -4806,9 +5238,14 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_stamp
         if v is None: raise missing('TimeStamp')
         f = 'TimeStamp'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.signature
         if v is not None:
@@ -4817,8 +5254,8 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T97.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE', s)
+        cw = _T91.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4828,27 +5265,31 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x_session_id = None
-        x_time_stamp = None
-        x_signature = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SessionID'
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
-        x_session_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeStamp')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
+        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'TimeStamp'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_stamp = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeStamp')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
         p += 2
@@ -4856,19 +5297,23 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Signature'
             v, p = _d_SignatureType(D, T, p)
-            x_signature = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.MessageHeader(session_id=x_session_id, time_stamp=x_time_stamp, signature=x_signature), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeterInfoType(acc, n, o):
     """Encode MeterInfoType."""
     f = ""
     s = 0
@@ -4883,40 +5328,60 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charged_energy_reading_wh
         if v is None: raise missing('ChargedEnergyReadingWh')
         f = 'ChargedEnergyReadingWh'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.bpt_discharged_energy_reading_wh
         if v is not None:
             f = 'BPT_DischargedEnergyReadingWh'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 3
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T98.get(s)
-            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T92.get(s)
+            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T99.get(s)
-            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T93.get(s)
+            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T100.get(s)
-            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T94.get(s)
+            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, 64, 4, 8)
@@ -4924,23 +5389,36 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T101.get(s)
-            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE', s)
+            cw = _T95.get(s)
+            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 7
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T102.get(s)
-            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+            cw = _T96.get(s)
+            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T103.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+        cw = _T97.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4950,56 +5428,78 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x_meter_id = None
-        x_charged_energy_reading_wh = None
-        x_bpt_discharged_energy_reading_wh = None
-        x_capacitive_energy_reading_va_rh = None
-        x_bpt_inductive_energy_reading_va_rh = None
-        x_meter_signature = None
-        x_meter_status = None
-        x_meter_timestamp = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MeterID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'MeterID'
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
-        x_meter_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargedEnergyReadingWh')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_charged_energy_reading_wh = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargedEnergyReadingWh')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
             f = 'BPT_DischargedEnergyReadingWh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_discharged_energy_reading_wh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
             f = 'CapacitiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_capacitive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'BPT_InductiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_inductive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
@@ -5007,35 +5507,57 @@ def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'MeterSignature'
             v, p = r_el_bin(D, T, p, None, None, 64, 4)
-            x_meter_signature = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'MeterStatus'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_meter_status = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'MeterTimestamp'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_meter_timestamp = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x7 = v
             nxt = -1
-        return _iso20_types.MeterInfo(meter_id=x_meter_id, charged_energy_reading_wh=x_charged_energy_reading_wh, bpt_discharged_energy_reading_wh=x_bpt_discharged_energy_reading_wh, capacitive_energy_reading_va_rh=x_capacitive_energy_reading_va_rh, bpt_inductive_energy_reading_va_rh=x_bpt_inductive_energy_reading_va_rh, meter_signature=x_meter_signature, meter_status=x_meter_status, meter_timestamp=x_meter_timestamp), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ObjectType(acc, n, o):
     """Encode ObjectType."""
     f = ""
     s = 0
@@ -5047,7 +5569,8 @@ def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ObjectType(D, T, p):
     """Decode ObjectType."""
     f = ""
     try:
@@ -5058,7 +5581,8 @@ def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PGPDataType(acc, n, o):
     """Encode PGPDataType."""
     f = ""
     s = 0
@@ -5070,7 +5594,8 @@ def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PGPDataType(D, T, p):
     """Decode PGPDataType."""
     f = ""
     try:
@@ -5081,7 +5606,8 @@ def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RSAKeyValueType(acc, n, o):
     """Encode RSAKeyValueType."""
     f = ""
     s = 0
@@ -5109,38 +5635,40 @@ def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
     f = ""
     try:
-        x_modulus = None
-        x_exponent = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Modulus')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Modulus'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_modulus = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'Exponent'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x1 = v
         nxt = -1
-        return _xmldsig.RSAKeyValue(modulus=x_modulus, exponent=x_exponent), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RationalNumberType(acc, n, o):
     """Encode RationalNumberType."""
     f = ""
     s = 0
@@ -5148,16 +5676,24 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.exponent
         if v is None: raise missing('Exponent')
         f = 'Exponent'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, -128, 127, 8)
+        if v.__class__ is not int or v < -128 or v > 127: raise bad_value(v, 'byte [-128..127]')
+        acc = (acc << 11) | ((v - -128) << 1)
+        n += 11
         s = 1
         v = o.value
         if v is None: raise missing('Value')
         f = 'Value'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -5168,38 +5704,47 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RationalNumberType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
     f = ""
     try:
-        x_exponent = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Exponent'
-        v, p = r_el_nbit(D, T, p, -128, 127, 8)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Value')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
+        v = ((x >> 1) & 255) + -128
+        p += 11
+        x0 = v
         nxt = 1
         f = 'Value'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x1 = v
         nxt = -1
-        return _iso20_types.RationalNumber(exponent=x_exponent, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReceiptType(acc, n, o):
     """Encode ReceiptType."""
     f = ""
     s = 0
@@ -5207,9 +5752,14 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.energy_costs
         if v is not None:
@@ -5221,8 +5771,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T104.get(s)
-            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T98.get(s)
+            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -5230,8 +5780,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T105.get(s)
-            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T99.get(s)
+            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -5239,21 +5789,21 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T106.get(s)
-            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE', s)
+            cw = _T100.get(s)
+            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
             s = 5
         items = o.tax_costs
         cnt = len(items)
-        if cnt > 10: raise EncodeError('at most 10 TaxCosts allowed', value=cnt).within('TaxCosts')
+        if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
-            f = 'TaxCosts'
             for i, v in enumerate(items):
+                f = 'TaxCosts'
                 if i == 0:
-                    cw = _T107.get(s)
-                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+                    cw = _T101.get(s)
+                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -5261,8 +5811,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
             s = 7 if cnt == 10 else 6
-        cw = _T108.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+        cw = _T102.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5272,23 +5822,28 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_energy_costs = None
-        x_occupancy_costs = None
-        x_additional_services_costs = None
-        x_overstay_costs = None
-        x_tax_costs = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = []
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
         p += 3
@@ -5296,7 +5851,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'EnergyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_energy_costs = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -5304,7 +5859,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'OccupancyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_occupancy_costs = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -5312,7 +5867,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'AdditionalServicesCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_additional_services_costs = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
             p += 2
@@ -5320,7 +5875,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'OverstayCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_overstay_costs = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
             p += 2
@@ -5328,27 +5883,34 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 5:
             f = 'TaxCosts'
             v, p = _d_DetailedTaxType(D, T, p)
-            x_tax_costs.append(v)
-            k = len(x_tax_costs)
+            x5.append(v)
+            k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
                 p += 2
                 nxt = (5, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.Receipt(time_anchor=x_time_anchor, energy_costs=x_energy_costs, occupancy_costs=x_occupancy_costs, additional_services_costs=x_additional_services_costs, overstay_costs=x_overstay_costs, tax_costs=tuple(x_tax_costs)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, tuple(x5))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReferenceType(acc, n, o):
     """Encode ReferenceType."""
     f = ""
     s = 0
@@ -5363,8 +5925,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.type
         if v is not None:
             f = '@Type'
-            cw = _T47.get(s)
-            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -5372,8 +5934,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T48.get(s)
-            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod', s)
+            cw = _T44.get(s)
+            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -5381,8 +5943,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod', s)
+            cw = _T45.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
@@ -5390,8 +5952,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.digest_method
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
-        cw = _T50.get(s)
-        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod', s)
+        cw = _T46.get(s)
+        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_DigestMethodType(acc, n, v)
@@ -5412,16 +5974,17 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
-        x_id = None
-        x_type = None
-        x_uri = None
-        x_transforms = None
-        x_digest_method = None
-        x_digest_value = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
@@ -5429,7 +5992,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
             p += 3
@@ -5437,7 +6000,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
             p += 2
@@ -5445,7 +6008,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
             p += 2
@@ -5453,33 +6016,38 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'DigestMethod')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'DigestMethod'
         v, p = _d_DigestMethodType(D, T, p)
-        x_digest_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DigestValue')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'DigestValue'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_digest_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x5 = v
         nxt = -1
-        return _xmldsig.Reference(id=x_id, type=x_type, uri=x_uri, transforms=x_transforms, digest_method=x_digest_method, digest_value=x_digest_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RetrievalMethodType(acc, n, o):
     """Encode RetrievalMethodType."""
     f = ""
     s = 0
@@ -5494,8 +6062,8 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T109.get(s)
-            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE', s)
+            cw = _T103.get(s)
+            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -5503,14 +6071,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T110.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE', s)
+            cw = _T104.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T111.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE', s)
+        cw = _T105.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5520,13 +6088,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
-        x_type = None
-        x_uri = None
-        x_transforms = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
         p += 3
@@ -5534,7 +6103,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
             p += 2
@@ -5542,7 +6111,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
             p += 2
@@ -5550,19 +6119,23 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _xmldsig.RetrievalMethod(type=x_type, uri=x_uri, transforms=x_transforms), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SPKIDataType(acc, n, o):
     """Encode SPKIDataType."""
     f = ""
     s = 0
@@ -5574,7 +6147,8 @@ def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SPKIDataType(D, T, p):
     """Decode SPKIDataType."""
     f = ""
     try:
@@ -5585,7 +6159,8 @@ def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_AC_CLReqControlModeType(acc, n, o):
     """Encode Scheduled_AC_CLReqControlModeType."""
     f = ""
     s = 0
@@ -5600,8 +6175,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_maximum_energy_request
         if v is not None:
             f = 'EVMaximumEnergyRequest'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T55.get(s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5609,8 +6184,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_minimum_energy_request
         if v is not None:
             f = 'EVMinimumEnergyRequest'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T56.get(s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5618,8 +6193,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_maximum_charge_power
         if v is not None:
             f = 'EVMaximumChargePower'
-            cw = _T61.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T57.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5627,8 +6202,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_maximum_charge_power_l2
         if v is not None:
             f = 'EVMaximumChargePower_L2'
-            cw = _T62.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower_L2', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargePower_L2', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5636,8 +6211,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_maximum_charge_power_l3
         if v is not None:
             f = 'EVMaximumChargePower_L3'
-            cw = _T63.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T59.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargePower_L3', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5645,8 +6220,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_minimum_charge_power
         if v is not None:
             f = 'EVMinimumChargePower'
-            cw = _T64.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T60.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5654,8 +6229,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_minimum_charge_power_l2
         if v is not None:
             f = 'EVMinimumChargePower_L2'
-            cw = _T65.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower_L2', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T61.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower_L2', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5663,8 +6238,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_minimum_charge_power_l3
         if v is not None:
             f = 'EVMinimumChargePower_L3'
-            cw = _T66.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+            cw = _T62.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower_L3', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5672,8 +6247,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_present_active_power
         if v is None: raise missing('EVPresentActivePower')
         f = 'EVPresentActivePower'
-        cw = _T67.get(s)
-        if cw is None: raise not_allowed('EVPresentActivePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', s)
+        cw = _T63.get(s)
+        if cw is None: raise not_allowed('EVPresentActivePower', 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumChargePower_L3, EVPresentActivePower | EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower | EVPresentActivePower | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -5688,8 +6263,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_present_active_power_l3
         if v is not None:
             f = 'EVPresentActivePower_L3'
-            cw = _T112.get(s)
-            if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', s)
+            cw = _T106.get(s)
+            if cw is None: raise not_allowed('EVPresentActivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5697,8 +6272,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_present_reactive_power
         if v is not None:
             f = 'EVPresentReactivePower'
-            cw = _T113.get(s)
-            if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', s)
+            cw = _T107.get(s)
+            if cw is None: raise not_allowed('EVPresentReactivePower', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5706,8 +6281,8 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_present_reactive_power_l2
         if v is not None:
             f = 'EVPresentReactivePower_L2'
-            cw = _T114.get(s)
-            if cw is None: raise not_allowed('EVPresentReactivePower_L2', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', s)
+            cw = _T108.get(s)
+            if cw is None: raise not_allowed('EVPresentReactivePower_L2', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5715,14 +6290,14 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_present_reactive_power_l3
         if v is not None:
             f = 'EVPresentReactivePower_L3'
-            cw = _T115.get(s)
-            if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE', s)
+            cw = _T109.get(s)
+            if cw is None: raise not_allowed('EVPresentReactivePower_L3', 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 15
-        cw = _T116.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE', s)
+        cw = _T110.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE | EVPresentReactivePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5732,25 +6307,26 @@ def _e_Scheduled_AC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.Scheduled_AC_CLReqControlMode, _s0=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s4=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s5=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s6=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s8=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s9=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power.__set__, _s10=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s11=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s12=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s13=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s14=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__):
     """Decode Scheduled_AC_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_maximum_charge_power = None
-        x_ev_maximum_charge_power_l2 = None
-        x_ev_maximum_charge_power_l3 = None
-        x_ev_minimum_charge_power = None
-        x_ev_minimum_charge_power_l2 = None
-        x_ev_minimum_charge_power_l3 = None
-        x_ev_present_active_power = None
-        x_ev_present_active_power_l2 = None
-        x_ev_present_active_power_l3 = None
-        x_ev_present_reactive_power = None
-        x_ev_present_reactive_power_l2 = None
-        x_ev_present_reactive_power_l3 = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
+        x14 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
         p += 4
@@ -5758,7 +6334,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 4
@@ -5766,7 +6342,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 4
@@ -5774,7 +6350,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 3
@@ -5782,7 +6358,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 3:
             f = 'EVMaximumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power = v
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 3
@@ -5790,7 +6366,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 4:
             f = 'EVMaximumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l2 = v
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 3
@@ -5798,7 +6374,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 5:
             f = 'EVMaximumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power_l3 = v
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 3
@@ -5806,7 +6382,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 6:
             f = 'EVMinimumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power = v
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
             p += 2
@@ -5814,7 +6390,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 7:
             f = 'EVMinimumChargePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l2 = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
             p += 2
@@ -5822,14 +6398,13 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 8:
             f = 'EVMinimumChargePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPresentActivePower')
-            p += 1
+            x8 = v
             nxt = 9
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVPresentActivePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_present_active_power = v
+        x9 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
         p += 3
@@ -5837,7 +6412,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 10:
             f = 'EVPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_active_power_l2 = v
+            x10 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             p += 3
@@ -5845,7 +6420,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 11:
             f = 'EVPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_active_power_l3 = v
+            x11 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             p += 3
@@ -5853,7 +6428,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 12:
             f = 'EVPresentReactivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power = v
+            x12 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
             p += 2
@@ -5861,7 +6436,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 13:
             f = 'EVPresentReactivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power_l2 = v
+            x13 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE')
             p += 2
@@ -5869,19 +6444,35 @@ def _d_Scheduled_AC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 14:
             f = 'EVPresentReactivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_present_reactive_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x14 = v
             nxt = -1
-        return _iso20_ac.Scheduled_AC_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_maximum_charge_power=x_ev_maximum_charge_power, ev_maximum_charge_power_l2=x_ev_maximum_charge_power_l2, ev_maximum_charge_power_l3=x_ev_maximum_charge_power_l3, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_minimum_charge_power_l2=x_ev_minimum_charge_power_l2, ev_minimum_charge_power_l3=x_ev_minimum_charge_power_l3, ev_present_active_power=x_ev_present_active_power, ev_present_active_power_l2=x_ev_present_active_power_l2, ev_present_active_power_l3=x_ev_present_active_power_l3, ev_present_reactive_power=x_ev_present_reactive_power, ev_present_reactive_power_l2=x_ev_present_reactive_power_l2, ev_present_reactive_power_l3=x_ev_present_reactive_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        _s14(o, x14)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_AC_CLResControlModeType(acc, n, o):
     """Encode Scheduled_AC_CLResControlModeType."""
     f = ""
     s = 0
@@ -5896,8 +6487,8 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.evse_target_active_power_l2
         if v is not None:
             f = 'EVSETargetActivePower_L2'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('EVSETargetActivePower_L2', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T55.get(s)
+            if cw is None: raise not_allowed('EVSETargetActivePower_L2', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5905,8 +6496,8 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.evse_target_active_power_l3
         if v is not None:
             f = 'EVSETargetActivePower_L3'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('EVSETargetActivePower_L3', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T56.get(s)
+            if cw is None: raise not_allowed('EVSETargetActivePower_L3', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5914,8 +6505,8 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.evse_target_reactive_power
         if v is not None:
             f = 'EVSETargetReactivePower'
-            cw = _T61.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T57.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5923,8 +6514,8 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.evse_target_reactive_power_l2
         if v is not None:
             f = 'EVSETargetReactivePower_L2'
-            cw = _T62.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower_L2', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower_L2', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5932,8 +6523,8 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.evse_target_reactive_power_l3
         if v is not None:
             f = 'EVSETargetReactivePower_L3'
-            cw = _T63.get(s)
-            if cw is None: raise not_allowed('EVSETargetReactivePower_L3', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T59.get(s)
+            if cw is None: raise not_allowed('EVSETargetReactivePower_L3', 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5941,8 +6532,8 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.evse_present_active_power
         if v is not None:
             f = 'EVSEPresentActivePower'
-            cw = _T64.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T60.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5950,8 +6541,8 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.evse_present_active_power_l2
         if v is not None:
             f = 'EVSEPresentActivePower_L2'
-            cw = _T65.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T61.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L2', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5959,14 +6550,14 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.evse_present_active_power_l3
         if v is not None:
             f = 'EVSEPresentActivePower_L3'
-            cw = _T66.get(s)
-            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+            cw = _T62.get(s)
+            if cw is None: raise not_allowed('EVSEPresentActivePower_L3', 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 9
-        cw = _T67.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', s)
+        cw = _T63.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSEPresentActivePower_L3, EE | EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE | EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5976,19 +6567,20 @@ def _e_Scheduled_AC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.Scheduled_AC_CLResControlMode, _s0=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power.__set__, _s1=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s2=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s3=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power.__set__, _s4=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s5=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s6=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power.__set__, _s7=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s8=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power_l3.__set__):
     """Decode Scheduled_AC_CLResControlModeType."""
     f = ""
     try:
-        x_evse_target_active_power = None
-        x_evse_target_active_power_l2 = None
-        x_evse_target_active_power_l3 = None
-        x_evse_target_reactive_power = None
-        x_evse_target_reactive_power_l2 = None
-        x_evse_target_reactive_power_l3 = None
-        x_evse_present_active_power = None
-        x_evse_present_active_power_l2 = None
-        x_evse_present_active_power_l3 = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
         p += 4
@@ -5996,7 +6588,7 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 0:
             f = 'EVSETargetActivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power = v
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 4
@@ -6004,7 +6596,7 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 1:
             f = 'EVSETargetActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power_l2 = v
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 4
@@ -6012,7 +6604,7 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 2:
             f = 'EVSETargetActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_active_power_l3 = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -6020,7 +6612,7 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 3:
             f = 'EVSETargetReactivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power = v
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -6028,7 +6620,7 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 4:
             f = 'EVSETargetReactivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power_l2 = v
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -6036,7 +6628,7 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 5:
             f = 'EVSETargetReactivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_target_reactive_power_l3 = v
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 3
@@ -6044,7 +6636,7 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 6:
             f = 'EVSEPresentActivePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power = v
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
             p += 2
@@ -6052,7 +6644,7 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 7:
             f = 'EVSEPresentActivePower_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l2 = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
             p += 2
@@ -6060,19 +6652,29 @@ def _d_Scheduled_AC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 8:
             f = 'EVSEPresentActivePower_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_present_active_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x8 = v
             nxt = -1
-        return _iso20_ac.Scheduled_AC_CLResControlMode(evse_target_active_power=x_evse_target_active_power, evse_target_active_power_l2=x_evse_target_active_power_l2, evse_target_active_power_l3=x_evse_target_active_power_l3, evse_target_reactive_power=x_evse_target_reactive_power, evse_target_reactive_power_l2=x_evse_target_reactive_power_l2, evse_target_reactive_power_l3=x_evse_target_reactive_power_l3, evse_present_active_power=x_evse_present_active_power, evse_present_active_power_l2=x_evse_present_active_power_l2, evse_present_active_power_l3=x_evse_present_active_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLReqControlModeType(acc, n, o):
     """Encode Scheduled_CLReqControlModeType."""
     f = ""
     s = 0
@@ -6087,8 +6689,8 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_maximum_energy_request
         if v is not None:
             f = 'EVMaximumEnergyRequest'
-            cw = _T109.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            cw = _T103.get(s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -6096,14 +6698,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_minimum_energy_request
         if v is not None:
             f = 'EVMinimumEnergyRequest'
-            cw = _T110.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            cw = _T104.get(s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 3
-        cw = _T111.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+        cw = _T105.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6113,13 +6715,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         p += 3
@@ -6127,7 +6730,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             p += 2
@@ -6135,7 +6738,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
             p += 2
@@ -6143,19 +6746,23 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.Scheduled_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLResControlModeType(acc, n, o):
     """Encode Scheduled_CLResControlModeType."""
     f = ""
     s = 0
@@ -6169,22 +6776,24 @@ def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.Scheduled_CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureMethodType(acc, n, o):
     """Encode SignatureMethodType."""
     f = ""
     s = 0
@@ -6196,7 +6805,8 @@ def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureMethodType(D, T, p):
     """Decode SignatureMethodType."""
     f = ""
     try:
@@ -6207,7 +6817,8 @@ def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertiesType(acc, n, o):
     """Encode SignaturePropertiesType."""
     f = ""
     s = 0
@@ -6223,11 +6834,11 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
-            f = 'SignatureProperty'
             for i, v in enumerate(items):
+                f = 'SignatureProperty'
                 if i == 0:
-                    cw = _T32.get(s)
-                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty', s)
+                    cw = _T28.get(s)
+                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -6244,12 +6855,13 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
-        x_id = None
-        x_signature_property = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
         p += 2
@@ -6257,29 +6869,32 @@ def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignatureProperty')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'SignatureProperty'
             v, p = _d_SignaturePropertyType(D, T, p)
-            x_signature_property.append(v)
-            k = len(x_signature_property)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignatureProperties(id=x_id, signature_property=tuple(x_signature_property)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertyType(acc, n, o):
     """Encode SignaturePropertyType."""
     f = ""
     s = 0
@@ -6291,7 +6906,8 @@ def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertyType(D, T, p):
     """Decode SignaturePropertyType."""
     f = ""
     try:
@@ -6302,7 +6918,8 @@ def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureType(acc, n, o):
     """Encode SignatureType."""
     f = ""
     s = 0
@@ -6317,8 +6934,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.signed_info
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
-        cw = _T32.get(s)
-        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo', s)
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_SignedInfoType(acc, n, v)
@@ -6340,11 +6957,11 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         items = o.object
         cnt = len(items)
         if cnt:
-            f = 'Object'
             for i, v in enumerate(items):
+                f = 'Object'
                 if i == 0:
-                    cw = _T117.get(s)
-                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE', s)
+                    cw = _T111.get(s)
+                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -6352,8 +6969,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
             s = 5
-        cw = _T118.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE', s)
+        cw = _T112.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6363,15 +6980,16 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
-        x_id = None
-        x_signed_info = None
-        x_signature_value = None
-        x_key_info = None
-        x_object = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
         p += 2
@@ -6379,21 +6997,19 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignedInfo')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SignedInfo'
         v, p = _d_SignedInfoType(D, T, p)
-        x_signed_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureValue')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureValue'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
+        p += 1
         v, p = _d_SignatureValueType(D, T, p)
-        x_signature_value = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
         p += 2
@@ -6401,7 +7017,7 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'KeyInfo'
             v, p = _d_KeyInfoType(D, T, p)
-            x_key_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
@@ -6409,21 +7025,28 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'Object'
             v, p = _d_ObjectType(D, T, p)
-            x_object.append(v)
-            k = len(x_object)
+            x4.append(v)
+            k = len(x4)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Signature(id=x_id, signed_info=x_signed_info, signature_value=x_signature_value, key_info=x_key_info, object=tuple(x_object)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureValueType(acc, n, o):
     """Encode SignatureValueType."""
     f = ""
     s = 0
@@ -6438,17 +7061,17 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T119[s]
+            cw = _T113[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-        else:
-            cw = _T32.get(s)
-            if cw is None: raise not_allowed('value', '@Id, CH | CH', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('value', '@Id, CH | CH')
+        acc = (acc << cw[1]) | cw[0]
+        n += cw[1]
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -6456,47 +7079,57 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
                 raise bad_event(c, 2, p, '@Id, CH')
             p += 5
-            return _xmldsig.SignatureValue(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
                     raise bad_event(c, 1, p, 'CH')
                 p += 4
-                return _xmldsig.SignatureValue(id=x_id, value=b""), p
+                o = _new(_C)
+                _s0(o, x0)
+                _s1(o, b"")
+                return o, p
             p += 1
             nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _xmldsig.SignatureValue(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedInfoType(acc, n, o):
     """Encode SignedInfoType."""
     f = ""
     s = 0
@@ -6511,8 +7144,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.canonicalization_method
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
-        cw = _T32.get(s)
-        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod', s)
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_CanonicalizationMethodType(acc, n, v)
@@ -6528,8 +7161,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6547,14 +7180,15 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
-        x_id = None
-        x_canonicalization_method = None
-        x_signature_method = None
-        x_reference = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
         p += 2
@@ -6562,43 +7196,46 @@ def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'CanonicalizationMethod')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'CanonicalizationMethod'
         v, p = _d_CanonicalizationMethodType(D, T, p)
-        x_canonicalization_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureMethod')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureMethod'
-        v, p = _d_SignatureMethodType(D, T, p)
-        x_signature_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Reference')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
+        v, p = _d_SignatureMethodType(D, T, p)
+        x2 = v
         nxt = 3
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 3:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x3.append(v)
+            k = len(x3)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignedInfo(id=x_id, canonicalization_method=x_canonicalization_method, signature_method=x_signature_method, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformType(acc, n, o):
     """Encode TransformType."""
     f = ""
     s = 0
@@ -6610,7 +7247,8 @@ def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformType(D, T, p):
     """Decode TransformType."""
     f = ""
     try:
@@ -6621,7 +7259,8 @@ def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformsType(acc, n, o):
     """Encode TransformsType."""
     f = ""
     s = 0
@@ -6630,8 +7269,8 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
-            f = 'Transform'
             for i, v in enumerate(items):
+                f = 'Transform'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6649,33 +7288,36 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
-        x_transform = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Transform')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Transform'
             v, p = _d_TransformType(D, T, p)
-            x_transform.append(v)
-            k = len(x_transform)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Transforms(transform=tuple(x_transform)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GMessageType(acc, n, o):
     """Encode V2GMessageType."""
     f = ""
     s = 0
@@ -6696,30 +7338,32 @@ def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GMessageType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GMessage(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GRequestType(acc, n, o):
     """Encode V2GRequestType."""
     f = ""
     s = 0
@@ -6740,30 +7384,32 @@ def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GRequestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GRequest(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GResponseType(acc, n, o):
     """Encode V2GResponseType."""
     f = ""
     s = 0
@@ -6778,9 +7424,9 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI11, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -6791,38 +7437,41 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GResponseType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV12, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.V2GResponse(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509DataType(acc, n, o):
     """Encode X509DataType."""
     f = ""
     s = 0
@@ -6834,7 +7483,8 @@ def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509DataType(D, T, p):
     """Decode X509DataType."""
     f = ""
     try:
@@ -6845,7 +7495,8 @@ def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509IssuerSerialType(acc, n, o):
     """Encode X509IssuerSerialType."""
     f = ""
     s = 0
@@ -6860,9 +7511,17 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.x509_serial_number
         if v is None: raise missing('X509SerialNumber')
         f = 'X509SerialNumber'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, None, None)
+        if v.__class__ is not int: raise bad_value(v, 'integer [None..None]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -6873,31 +7532,38 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509IssuerSerialType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
     f = ""
     try:
-        x_x509_issuer_name = None
-        x_x509_serial_number = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509IssuerName')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'X509IssuerName'
-        v, p = r_el_str(D, T, p, None, None, None, 4)
-        x_x509_issuer_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509SerialNumber')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'X509SerialNumber'
-        v, p = r_el_int(D, T, p, None, None)
-        x_x509_serial_number = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, None, None)
+        x1 = v
         nxt = -1
-        return _xmldsig.X509IssuerSerial(x509_issuer_name=x_x509_issuer_name, x509_serial_number=x_x509_serial_number), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7075,7 +7741,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumDischargePower_L2', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEMinimumDischargePower_L3', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSENominalFrequency', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI95, _EV96)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI89, _EV90)),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEPowerRampLimitation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:AC', 'EVSEPresentActivePower_L2', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -7129,7 +7795,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI11, _EV12)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI10, _EV11)),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),

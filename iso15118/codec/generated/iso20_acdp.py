@@ -10,22 +10,13 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from __future__ import annotations
-
-from typing import Any
-
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import (
-    DecodeError, EncodeError, abstract, bad_event, check_int, check_len, check_length,
-    check_range, enum_index, missing, not_allowed, premature, r_bin, r_el_bin, r_el_bool,
-    r_el_enum, r_el_int, r_el_nbit, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str,
-    r_uint, w_bin, w_bool, w_el_bin, w_el_bool, w_el_enum, w_el_int, w_el_nbit, w_el_str,
-    w_el_uint, w_int, w_str, w_uint,
-)
+from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
 from iso15118.messages.generated import iso20_acdp as _iso20_acdp
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
 
+_object_new = object.__new__
 _EI0 = {'State_A': 0, 'State_B': 1, 'State_C': 2, 'State_D': 3}
 _EV1 = (_iso20_acdp.ElectricalChargingDeviceStatus.State_A, _iso20_acdp.ElectricalChargingDeviceStatus.State_B, _iso20_acdp.ElectricalChargingDeviceStatus.State_C, _iso20_acdp.ElectricalChargingDeviceStatus.State_D, )
 _EI2 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
@@ -40,54 +31,52 @@ _T10 = {1: (1, 2), 2: (0, 1)}
 _T11 = {2: (1, 3), 3: (0, 2)}
 _T12 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
 _T13 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T14 = {1: (0, 1)}
-_T15 = {0: (1, 2), 2: (0, 2)}
-_T16 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T17 = {4: (1, 2), 5: (0, 2)}
-_T18 = {6: (0, 1)}
-_T19 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T20 = {0: (1, 4), 1: (0, 4)}
-_T21 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
-_T22 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T23 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T24 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T25 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T26 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T27 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T28 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T29 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T30 = {0: (1, 2), 1: (0, 1)}
-_T31 = {0: (1, 3), 1: (0, 3)}
-_T32 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
-_T33 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
-_T34 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_EI35 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV36 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T37 = {2: (1, 3), 3: (0, 3)}
-_EI38 = {'StateA': 0, 'StateB': 1, 'StateC': 2, 'StateD': 3, 'StateE': 4}
-_EV39 = (_iso20_acdp.CpStatus.StateA, _iso20_acdp.CpStatus.StateB, _iso20_acdp.CpStatus.StateC, _iso20_acdp.CpStatus.StateD, _iso20_acdp.CpStatus.StateE, )
-_T40 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_T41 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_EI42 = {'OK_NoEVError': 0, 'FAILED': 1, 'FAILED_EmergencyEvent': 2, 'FAILED_Breaker': 3, 'FAILED_RESSTemperatureInhibit': 4, 'FAILED_RESS': 5, 'FAILED_ChargingCurrentDifferential': 6, 'FAILED_ChargingVoltageOutOfRange': 7, 'FAILED_Reserved1': 8, 'FAILED_Reserved2': 9}
-_EV43 = (_iso20_acdp.ErrorCode.OK_NoEVError, _iso20_acdp.ErrorCode.FAILED, _iso20_acdp.ErrorCode.FAILED_EmergencyEvent, _iso20_acdp.ErrorCode.FAILED_Breaker, _iso20_acdp.ErrorCode.FAILED_RESSTemperatureInhibit, _iso20_acdp.ErrorCode.FAILED_RESS, _iso20_acdp.ErrorCode.FAILED_ChargingCurrentDifferential, _iso20_acdp.ErrorCode.FAILED_ChargingVoltageOutOfRange, _iso20_acdp.ErrorCode.FAILED_Reserved1, _iso20_acdp.ErrorCode.FAILED_Reserved2, )
-_T44 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T45 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T46 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T47 = {2: (1, 2), 3: (0, 1)}
-_T48 = {1: (1, 3), 2: (0, 3)}
-_T49 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T50 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T51 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T52 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T53 = {0: (1, 3), 1: (0, 2)}
-_T54 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T55 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T56 = {3: (1, 2), 4: (0, 2)}
-_T57 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T58 = {0: (16, 5), 1: (8, 4)}
+_T14 = {0: (1, 2), 2: (0, 2)}
+_T15 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T16 = {4: (1, 2), 5: (0, 2)}
+_T17 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T18 = {0: (1, 4), 1: (0, 4)}
+_T19 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
+_T20 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T21 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T22 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T23 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T24 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T25 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T26 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T27 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_T28 = {0: (1, 2), 1: (0, 1)}
+_T29 = {0: (1, 3), 1: (0, 3)}
+_T30 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
+_T31 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
+_T32 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_EI33 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV34 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T35 = {2: (1, 3), 3: (0, 3)}
+_T36 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_EI37 = {'StateA': 0, 'StateB': 1, 'StateC': 2, 'StateD': 3, 'StateE': 4}
+_EV38 = (_iso20_acdp.CpStatus.StateA, _iso20_acdp.CpStatus.StateB, _iso20_acdp.CpStatus.StateC, _iso20_acdp.CpStatus.StateD, _iso20_acdp.CpStatus.StateE, )
+_T39 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T40 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_EI41 = {'OK_NoEVError': 0, 'FAILED': 1, 'FAILED_EmergencyEvent': 2, 'FAILED_Breaker': 3, 'FAILED_RESSTemperatureInhibit': 4, 'FAILED_RESS': 5, 'FAILED_ChargingCurrentDifferential': 6, 'FAILED_ChargingVoltageOutOfRange': 7, 'FAILED_Reserved1': 8, 'FAILED_Reserved2': 9}
+_EV42 = (_iso20_acdp.ErrorCode.OK_NoEVError, _iso20_acdp.ErrorCode.FAILED, _iso20_acdp.ErrorCode.FAILED_EmergencyEvent, _iso20_acdp.ErrorCode.FAILED_Breaker, _iso20_acdp.ErrorCode.FAILED_RESSTemperatureInhibit, _iso20_acdp.ErrorCode.FAILED_RESS, _iso20_acdp.ErrorCode.FAILED_ChargingCurrentDifferential, _iso20_acdp.ErrorCode.FAILED_ChargingVoltageOutOfRange, _iso20_acdp.ErrorCode.FAILED_Reserved1, _iso20_acdp.ErrorCode.FAILED_Reserved2, )
+_T43 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T44 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T45 = {2: (1, 2), 3: (0, 1)}
+_T46 = {1: (1, 3), 2: (0, 3)}
+_T47 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T48 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T49 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T50 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T51 = {0: (1, 3), 1: (0, 2)}
+_T52 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T53 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T54 = {3: (1, 2), 4: (0, 2)}
+_T55 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T56 = {0: (16, 5), 1: (8, 4)}
 
 
-def _e_ACDP_ConnectReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+def _e_ACDP_ConnectReqType(acc, n, o):
     """Encode ACDP_ConnectReqType."""
     f = ""
     s = 0
@@ -102,9 +91,9 @@ def _e_ACDP_ConnectReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_electrical_charging_device_status
         if v is None: raise missing('EVElectricalChargingDeviceStatus')
         f = 'EVElectricalChargingDeviceStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI0, 2)
+        i = enum_index(v, _EI0)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         acc <<= 1
         n += 1
@@ -115,38 +104,41 @@ def _e_ACDP_ConnectReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ACDP_ConnectReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ACDP_ConnectReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_ConnectReq, _s0=_iso20_acdp.ACDP_ConnectReq.header.__set__, _s1=_iso20_acdp.ACDP_ConnectReq.ev_electrical_charging_device_status.__set__):
     """Decode ACDP_ConnectReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_electrical_charging_device_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVElectricalChargingDeviceStatus')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVElectricalChargingDeviceStatus'
-        v, p = r_el_enum(D, T, p, _EV1, 2)
-        x_ev_electrical_charging_device_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVElectricalChargingDeviceStatus')
+        v = _EV1[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = -1
-        return _iso20_acdp.ACDP_ConnectReq(header=x_header, ev_electrical_charging_device_status=x_ev_electrical_charging_device_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ACDP_ConnectResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ACDP_ConnectResType(acc, n, o):
     """Encode ACDP_ConnectResType."""
     f = ""
     s = 0
@@ -161,30 +153,30 @@ def _e_ACDP_ConnectResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI2, 6)
+        i = enum_index(v, _EI2)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI4, 2)
+        i = enum_index(v, _EI4)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.evse_electrical_charging_device_status
         if v is None: raise missing('EVSEElectricalChargingDeviceStatus')
         f = 'EVSEElectricalChargingDeviceStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI0, 2)
+        i = enum_index(v, _EI0)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 4
         v = o.evse_mechanical_charging_device_status
         if v is None: raise missing('EVSEMechanicalChargingDeviceStatus')
         f = 'EVSEMechanicalChargingDeviceStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI6, 2)
+        i = enum_index(v, _EI6)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 5
         acc <<= 1
         n += 1
@@ -195,62 +187,68 @@ def _e_ACDP_ConnectResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ACDP_ConnectResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ACDP_ConnectResType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_ConnectRes, _s0=_iso20_acdp.ACDP_ConnectRes.header.__set__, _s1=_iso20_acdp.ACDP_ConnectRes.response_code.__set__, _s2=_iso20_acdp.ACDP_ConnectRes.evse_processing.__set__, _s3=_iso20_acdp.ACDP_ConnectRes.evse_electrical_charging_device_status.__set__, _s4=_iso20_acdp.ACDP_ConnectRes.evse_mechanical_charging_device_status.__set__):
     """Decode ACDP_ConnectResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        x_evse_electrical_charging_device_status = None
-        x_evse_mechanical_charging_device_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV3, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV3[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV5, 2)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEElectricalChargingDeviceStatus')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV5[(x >> 1) & 3]
+        p += 5
+        x2 = v
         nxt = 3
         f = 'EVSEElectricalChargingDeviceStatus'
-        v, p = r_el_enum(D, T, p, _EV1, 2)
-        x_evse_electrical_charging_device_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMechanicalChargingDeviceStatus')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEElectricalChargingDeviceStatus')
+        v = _EV1[(x >> 1) & 3]
+        p += 5
+        x3 = v
         nxt = 4
         f = 'EVSEMechanicalChargingDeviceStatus'
-        v, p = r_el_enum(D, T, p, _EV7, 2)
-        x_evse_mechanical_charging_device_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEMechanicalChargingDeviceStatus')
+        v = _EV7[(x >> 1) & 3]
+        p += 5
+        x4 = v
         nxt = -1
-        return _iso20_acdp.ACDP_ConnectRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing, evse_electrical_charging_device_status=x_evse_electrical_charging_device_status, evse_mechanical_charging_device_status=x_evse_mechanical_charging_device_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ACDP_SystemStatusReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ACDP_SystemStatusReqType(acc, n, o):
     """Encode ACDP_SystemStatusReqType."""
     f = ""
     s = 0
@@ -278,38 +276,40 @@ def _e_ACDP_SystemStatusReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ACDP_SystemStatusReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ACDP_SystemStatusReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_SystemStatusReq, _s0=_iso20_acdp.ACDP_SystemStatusReq.header.__set__, _s1=_iso20_acdp.ACDP_SystemStatusReq.ev_technical_status.__set__):
     """Decode ACDP_SystemStatusReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_technical_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTechnicalStatus')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVTechnicalStatus'
-        v, p = _d_EVTechnicalStatusType(D, T, p)
-        x_ev_technical_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTechnicalStatus')
         p += 1
+        v, p = _d_EVTechnicalStatusType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_acdp.ACDP_SystemStatusReq(header=x_header, ev_technical_status=x_ev_technical_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ACDP_SystemStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ACDP_SystemStatusResType(acc, n, o):
     """Encode ACDP_SystemStatusResType."""
     f = ""
     s = 0
@@ -324,72 +324,65 @@ def _e_ACDP_SystemStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI2, 6)
+        i = enum_index(v, _EI2)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_mechanical_charging_device_status
         if v is None: raise missing('EVSEMechanicalChargingDeviceStatus')
         f = 'EVSEMechanicalChargingDeviceStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI6, 2)
+        i = enum_index(v, _EI6)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.evse_ready_to_charge
         if v is None: raise missing('EVSEReadyToCharge')
         f = 'EVSEReadyToCharge'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 4
         v = o.evse_isolation_status
         if v is None: raise missing('EVSEIsolationStatus')
         f = 'EVSEIsolationStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI8, 2)
+        i = enum_index(v, _EI8)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 5
         v = o.evse_disabled
         if v is None: raise missing('EVSEDisabled')
         f = 'EVSEDisabled'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 6
         v = o.evse_utility_interrupt_event
         if v is None: raise missing('EVSEUtilityInterruptEvent')
         f = 'EVSEUtilityInterruptEvent'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 7
         v = o.evse_emergency_shutdown
         if v is None: raise missing('EVSEEmergencyShutdown')
         f = 'EVSEEmergencyShutdown'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 8
         v = o.evse_malfunction
         if v is None: raise missing('EVSEMalfunction')
         f = 'EVSEMalfunction'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 9
         v = o.ev_in_charge_position
         if v is None: raise missing('EVInChargePosition')
         f = 'EVInChargePosition'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 10
         v = o.ev_association_status
         if v is None: raise missing('EVAssociationStatus')
         f = 'EVAssociationStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 11
         acc <<= 1
         n += 1
@@ -400,110 +393,122 @@ def _e_ACDP_SystemStatusResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ACDP_SystemStatusResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ACDP_SystemStatusResType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_SystemStatusRes, _s0=_iso20_acdp.ACDP_SystemStatusRes.header.__set__, _s1=_iso20_acdp.ACDP_SystemStatusRes.response_code.__set__, _s2=_iso20_acdp.ACDP_SystemStatusRes.evse_mechanical_charging_device_status.__set__, _s3=_iso20_acdp.ACDP_SystemStatusRes.evse_ready_to_charge.__set__, _s4=_iso20_acdp.ACDP_SystemStatusRes.evse_isolation_status.__set__, _s5=_iso20_acdp.ACDP_SystemStatusRes.evse_disabled.__set__, _s6=_iso20_acdp.ACDP_SystemStatusRes.evse_utility_interrupt_event.__set__, _s7=_iso20_acdp.ACDP_SystemStatusRes.evse_emergency_shutdown.__set__, _s8=_iso20_acdp.ACDP_SystemStatusRes.evse_malfunction.__set__, _s9=_iso20_acdp.ACDP_SystemStatusRes.ev_in_charge_position.__set__, _s10=_iso20_acdp.ACDP_SystemStatusRes.ev_association_status.__set__):
     """Decode ACDP_SystemStatusResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_mechanical_charging_device_status = None
-        x_evse_ready_to_charge = None
-        x_evse_isolation_status = None
-        x_evse_disabled = None
-        x_evse_utility_interrupt_event = None
-        x_evse_emergency_shutdown = None
-        x_evse_malfunction = None
-        x_ev_in_charge_position = None
-        x_ev_association_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV3, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMechanicalChargingDeviceStatus')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV3[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEMechanicalChargingDeviceStatus'
-        v, p = r_el_enum(D, T, p, _EV7, 2)
-        x_evse_mechanical_charging_device_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEReadyToCharge')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEMechanicalChargingDeviceStatus')
+        v = _EV7[(x >> 1) & 3]
+        p += 5
+        x2 = v
         nxt = 3
         f = 'EVSEReadyToCharge'
-        v, p = r_el_bool(D, T, p)
-        x_evse_ready_to_charge = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEIsolationStatus')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEReadyToCharge')
+        v = (x & 2) == 2
+        p += 4
+        x3 = v
         nxt = 4
         f = 'EVSEIsolationStatus'
-        v, p = r_el_enum(D, T, p, _EV9, 2)
-        x_evse_isolation_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEDisabled')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEIsolationStatus')
+        v = _EV9[(x >> 1) & 3]
+        p += 5
+        x4 = v
         nxt = 5
         f = 'EVSEDisabled'
-        v, p = r_el_bool(D, T, p)
-        x_evse_disabled = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEUtilityInterruptEvent')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEDisabled')
+        v = (x & 2) == 2
+        p += 4
+        x5 = v
         nxt = 6
         f = 'EVSEUtilityInterruptEvent'
-        v, p = r_el_bool(D, T, p)
-        x_evse_utility_interrupt_event = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEEmergencyShutdown')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEUtilityInterruptEvent')
+        v = (x & 2) == 2
+        p += 4
+        x6 = v
         nxt = 7
         f = 'EVSEEmergencyShutdown'
-        v, p = r_el_bool(D, T, p)
-        x_evse_emergency_shutdown = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMalfunction')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEEmergencyShutdown')
+        v = (x & 2) == 2
+        p += 4
+        x7 = v
         nxt = 8
         f = 'EVSEMalfunction'
-        v, p = r_el_bool(D, T, p)
-        x_evse_malfunction = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVInChargePosition')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEMalfunction')
+        v = (x & 2) == 2
+        p += 4
+        x8 = v
         nxt = 9
         f = 'EVInChargePosition'
-        v, p = r_el_bool(D, T, p)
-        x_ev_in_charge_position = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVAssociationStatus')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVInChargePosition')
+        v = (x & 2) == 2
+        p += 4
+        x9 = v
         nxt = 10
         f = 'EVAssociationStatus'
-        v, p = r_el_bool(D, T, p)
-        x_ev_association_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVAssociationStatus')
+        v = (x & 2) == 2
+        p += 4
+        x10 = v
         nxt = -1
-        return _iso20_acdp.ACDP_SystemStatusRes(header=x_header, response_code=x_response_code, evse_mechanical_charging_device_status=x_evse_mechanical_charging_device_status, evse_ready_to_charge=x_evse_ready_to_charge, evse_isolation_status=x_evse_isolation_status, evse_disabled=x_evse_disabled, evse_utility_interrupt_event=x_evse_utility_interrupt_event, evse_emergency_shutdown=x_evse_emergency_shutdown, evse_malfunction=x_evse_malfunction, ev_in_charge_position=x_ev_in_charge_position, ev_association_status=x_ev_association_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ACDP_VehiclePositioningReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ACDP_VehiclePositioningReqType(acc, n, o):
     """Encode ACDP_VehiclePositioningReqType."""
     f = ""
     s = 0
@@ -518,16 +523,14 @@ def _e_ACDP_VehiclePositioningReqType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_mobility_status
         if v is None: raise missing('EVMobilityStatus')
         f = 'EVMobilityStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 2
         v = o.ev_positioning_support
         if v is None: raise missing('EVPositioningSupport')
         f = 'EVPositioningSupport'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 3
         acc <<= 1
         n += 1
@@ -538,46 +541,50 @@ def _e_ACDP_VehiclePositioningReqType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ACDP_VehiclePositioningReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ACDP_VehiclePositioningReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_VehiclePositioningReq, _s0=_iso20_acdp.ACDP_VehiclePositioningReq.header.__set__, _s1=_iso20_acdp.ACDP_VehiclePositioningReq.ev_mobility_status.__set__, _s2=_iso20_acdp.ACDP_VehiclePositioningReq.ev_positioning_support.__set__):
     """Decode ACDP_VehiclePositioningReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_mobility_status = None
-        x_ev_positioning_support = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMobilityStatus')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVMobilityStatus'
-        v, p = r_el_bool(D, T, p)
-        x_ev_mobility_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPositioningSupport')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVMobilityStatus')
+        v = (x & 2) == 2
+        p += 4
+        x1 = v
         nxt = 2
         f = 'EVPositioningSupport'
-        v, p = r_el_bool(D, T, p)
-        x_ev_positioning_support = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVPositioningSupport')
+        v = (x & 2) == 2
+        p += 4
+        x2 = v
         nxt = -1
-        return _iso20_acdp.ACDP_VehiclePositioningReq(header=x_header, ev_mobility_status=x_ev_mobility_status, ev_positioning_support=x_ev_positioning_support), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ACDP_VehiclePositioningResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ACDP_VehiclePositioningResType(acc, n, o):
     """Encode ACDP_VehiclePositioningResType."""
     f = ""
     s = 0
@@ -592,58 +599,88 @@ def _e_ACDP_VehiclePositioningResType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI2, 6)
+        i = enum_index(v, _EI2)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI4, 2)
+        i = enum_index(v, _EI4)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.evse_positioning_support
         if v is None: raise missing('EVSEPositioningSupport')
         f = 'EVSEPositioningSupport'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 4
         v = o.ev_relative_x_deviation
         if v is None: raise missing('EVRelativeXDeviation')
         f = 'EVRelativeXDeviation'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 5
         v = o.ev_relative_y_deviation
         if v is None: raise missing('EVRelativeYDeviation')
         f = 'EVRelativeYDeviation'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 6
         v = o.contact_window_xc
         if v is None: raise missing('ContactWindowXc')
         f = 'ContactWindowXc'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 7
         v = o.contact_window_yc
         if v is None: raise missing('ContactWindowYc')
         f = 'ContactWindowYc'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 8
         v = o.ev_in_charge_position
         if v is None: raise missing('EVInChargePosition')
         f = 'EVInChargePosition'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 9
         acc <<= 1
         n += 1
@@ -654,94 +691,124 @@ def _e_ACDP_VehiclePositioningResType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ACDP_VehiclePositioningResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ACDP_VehiclePositioningResType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_VehiclePositioningRes, _s0=_iso20_acdp.ACDP_VehiclePositioningRes.header.__set__, _s1=_iso20_acdp.ACDP_VehiclePositioningRes.response_code.__set__, _s2=_iso20_acdp.ACDP_VehiclePositioningRes.evse_processing.__set__, _s3=_iso20_acdp.ACDP_VehiclePositioningRes.evse_positioning_support.__set__, _s4=_iso20_acdp.ACDP_VehiclePositioningRes.ev_relative_x_deviation.__set__, _s5=_iso20_acdp.ACDP_VehiclePositioningRes.ev_relative_y_deviation.__set__, _s6=_iso20_acdp.ACDP_VehiclePositioningRes.contact_window_xc.__set__, _s7=_iso20_acdp.ACDP_VehiclePositioningRes.contact_window_yc.__set__, _s8=_iso20_acdp.ACDP_VehiclePositioningRes.ev_in_charge_position.__set__):
     """Decode ACDP_VehiclePositioningResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        x_evse_positioning_support = None
-        x_ev_relative_x_deviation = None
-        x_ev_relative_y_deviation = None
-        x_contact_window_xc = None
-        x_contact_window_yc = None
-        x_ev_in_charge_position = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV3, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV3[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV5, 2)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPositioningSupport')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV5[(x >> 1) & 3]
+        p += 5
+        x2 = v
         nxt = 3
         f = 'EVSEPositioningSupport'
-        v, p = r_el_bool(D, T, p)
-        x_evse_positioning_support = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVRelativeXDeviation')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEPositioningSupport')
+        v = (x & 2) == 2
+        p += 4
+        x3 = v
         nxt = 4
         f = 'EVRelativeXDeviation'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_ev_relative_x_deviation = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVRelativeYDeviation')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'EVRelativeXDeviation')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x4 = v
         nxt = 5
         f = 'EVRelativeYDeviation'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_ev_relative_y_deviation = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContactWindowXc')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'EVRelativeYDeviation')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x5 = v
         nxt = 6
         f = 'ContactWindowXc'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_contact_window_xc = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContactWindowYc')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'ContactWindowXc')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x6 = v
         nxt = 7
         f = 'ContactWindowYc'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_contact_window_yc = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVInChargePosition')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'ContactWindowYc')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x7 = v
         nxt = 8
         f = 'EVInChargePosition'
-        v, p = r_el_bool(D, T, p)
-        x_ev_in_charge_position = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVInChargePosition')
+        v = (x & 2) == 2
+        p += 4
+        x8 = v
         nxt = -1
-        return _iso20_acdp.ACDP_VehiclePositioningRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing, evse_positioning_support=x_evse_positioning_support, ev_relative_x_deviation=x_ev_relative_x_deviation, ev_relative_y_deviation=x_ev_relative_y_deviation, contact_window_xc=x_contact_window_xc, contact_window_yc=x_contact_window_yc, ev_in_charge_position=x_ev_in_charge_position), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLReqControlModeType(acc, n, o):
     """Encode CLReqControlModeType."""
     f = ""
     s = 0
@@ -755,22 +822,24 @@ def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLReqControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLResControlModeType(acc, n, o):
     """Encode CLResControlModeType."""
     f = ""
     s = 0
@@ -784,22 +853,24 @@ def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CanonicalizationMethodType(acc, n, o):
     """Encode CanonicalizationMethodType."""
     f = ""
     s = 0
@@ -811,7 +882,8 @@ def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CanonicalizationMethodType(D, T, p):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
@@ -822,7 +894,8 @@ def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopReqType(acc, n, o):
     """Encode ChargeLoopReqType."""
     f = ""
     s = 0
@@ -845,10 +918,11 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested', s)
+        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         acc <<= 1
         n += 1
@@ -859,20 +933,20 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x_header = None
-        x_display_parameters = None
-        x_meter_info_requested = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
         p += 2
@@ -880,26 +954,32 @@ def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'DisplayParameters'
             v, p = _d_DisplayParametersType(D, T, p)
-            x_display_parameters = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfoRequested')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfoRequested'
-        v, p = r_el_bool(D, T, p)
-        x_meter_info_requested = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = -1
-        return _iso20_types.ChargeLoopReq(header=x_header, display_parameters=x_display_parameters, meter_info_requested=x_meter_info_requested), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopResType(acc, n, o):
     """Encode ChargeLoopResType."""
     f = ""
     s = 0
@@ -914,9 +994,9 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI2, 6)
+        i = enum_index(v, _EI2)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -929,7 +1009,7 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'MeterInfo'
             cw = _T11.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE', s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -938,13 +1018,13 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Receipt'
             cw = _T12.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_ReceiptType(acc, n, v)
             s = 5
         cw = _T13.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -954,29 +1034,29 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        x_meter_info = None
-        x_receipt = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV3, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV3[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
         p += 3
@@ -984,7 +1064,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
             p += 2
@@ -992,7 +1072,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
             p += 2
@@ -1000,19 +1080,25 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_types.ChargeLoopRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status, meter_info=x_meter_info, receipt=x_receipt), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -1033,30 +1119,32 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryReq(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -1071,9 +1159,9 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI2, 6)
+        i = enum_index(v, _EI2)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -1084,38 +1172,41 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV3, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV3[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryRes(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DSAKeyValueType(acc, n, o):
     """Encode DSAKeyValueType."""
     f = ""
     s = 0
@@ -1130,17 +1221,16 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.q
         if v is not None:
             f = 'Q'
-            cw = _T14.get(s)
-            if cw is None: raise not_allowed('Q', 'P, G, Y | Q', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('Q', 'P, G, Y | Q')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 2
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T15.get(s)
-            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q', s)
+            cw = _T14.get(s)
+            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -1148,8 +1238,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T16.get(s)
-        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y', s)
+        cw = _T15.get(s)
+        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -1164,8 +1254,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T17.get(s)
-            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE', s)
+            cw = _T16.get(s)
+            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -1173,14 +1263,13 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pgen_counter
         if v is not None:
             f = 'PgenCounter'
-            cw = _T18.get(s)
-            if cw is None: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 6: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T19.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1190,17 +1279,18 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
-        x_p = None
-        x_q = None
-        x_g = None
-        x_y = None
-        x_j = None
-        x_seed = None
-        x_pgen_counter = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
         p += 2
@@ -1208,15 +1298,14 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'P'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_p = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Q')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'Q'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_q = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
             p += 2
@@ -1224,14 +1313,13 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'G'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_g = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Y')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Y'
         v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_y = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
         p += 2
@@ -1239,7 +1327,7 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'J'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_j = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
             p += 2
@@ -1247,27 +1335,34 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'Seed'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_seed = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PgenCounter')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'PgenCounter'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_pgen_counter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _xmldsig.DSAKeyValue(p=x_p, q=x_q, g=x_g, y=x_y, j=x_j, seed=x_seed, pgen_counter=x_pgen_counter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedCostType(acc, n, o):
     """Encode DetailedCostType."""
     f = ""
     s = 0
@@ -1295,38 +1390,40 @@ def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedCostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
     f = ""
     try:
-        x_amount = None
-        x_cost_per_unit = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'CostPerUnit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'CostPerUnit'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_cost_per_unit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedCost(amount=x_amount, cost_per_unit=x_cost_per_unit), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedTaxType(acc, n, o):
     """Encode DetailedTaxType."""
     f = ""
     s = 0
@@ -1334,9 +1431,14 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tax_rule_id
         if v is None: raise missing('TaxRuleID')
         f = 'TaxRuleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.amount
         if v is None: raise missing('Amount')
@@ -1354,38 +1456,46 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedTaxType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
     f = ""
     try:
-        x_tax_rule_id = None
-        x_amount = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TaxRuleID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TaxRuleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tax_rule_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedTax(tax_rule_id=x_tax_rule_id, amount=x_amount), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DigestMethodType(acc, n, o):
     """Encode DigestMethodType."""
     f = ""
     s = 0
@@ -1397,7 +1507,8 @@ def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DigestMethodType(D, T, p):
     """Decode DigestMethodType."""
     f = ""
     try:
@@ -1408,7 +1519,8 @@ def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DisplayParametersType(acc, n, o):
     """Encode DisplayParametersType."""
     f = ""
     s = 0
@@ -1416,78 +1528,100 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.present_soc
         if v is not None:
             f = 'PresentSOC'
-            acc <<= 4
-            n += 4
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 13) | ((v - 0) << 1)
+            n += 13
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T20.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T18.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T21.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T19.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T22.get(s)
-            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T20.get(s)
+            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 4
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T23.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T21.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T24.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T22.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 6
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T25.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T23.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 7
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T26.get(s)
-            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T24.get(s)
+            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 8
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T27.get(s)
-            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T25.get(s)
+            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1495,14 +1629,15 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T28.get(s)
-            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T26.get(s)
+            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 10
-        cw = _T29.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+        cw = _T27.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1512,84 +1647,122 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
-        x_present_soc = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_maximum_soc = None
-        x_remaining_time_to_minimum_soc = None
-        x_remaining_time_to_target_soc = None
-        x_remaining_time_to_maximum_soc = None
-        x_charging_complete = None
-        x_battery_energy_capacity = None
-        x_inlet_hot = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
             f = 'PresentSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_present_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'PresentSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
             f = 'MaximumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_maximum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MaximumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
             f = 'RemainingTimeToMinimumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_minimum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
             f = 'RemainingTimeToTargetSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_target_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
             f = 'RemainingTimeToMaximumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_maximum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
             f = 'ChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_charging_complete = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
             p += 2
@@ -1597,27 +1770,41 @@ def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
             v, p = _d_RationalNumberType(D, T, p)
-            x_battery_energy_capacity = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
             f = 'InletHot'
-            v, p = r_el_bool(D, T, p)
-            x_inlet_hot = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'InletHot')
+            v = (x & 2) == 2
+            p += 3
+            x9 = v
             nxt = -1
-        return _iso20_types.DisplayParameters(present_soc=x_present_soc, minimum_soc=x_minimum_soc, target_soc=x_target_soc, maximum_soc=x_maximum_soc, remaining_time_to_minimum_soc=x_remaining_time_to_minimum_soc, remaining_time_to_target_soc=x_remaining_time_to_target_soc, remaining_time_to_maximum_soc=x_remaining_time_to_maximum_soc, charging_complete=x_charging_complete, battery_energy_capacity=x_battery_energy_capacity, inlet_hot=x_inlet_hot), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLReqControlModeType(acc, n, o):
     """Encode Dynamic_CLReqControlModeType."""
     f = ""
     s = 0
@@ -1625,15 +1812,20 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
-        cw = _T30.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1661,55 +1853,64 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_types.Dynamic_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLResControlModeType(acc, n, o):
     """Encode Dynamic_CLResControlModeType."""
     f = ""
     s = 0
@@ -1717,39 +1918,53 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T31.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE', s)
+            cw = _T29.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T32.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            cw = _T30.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
-            cw = _T33.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            cw = _T31.get(s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
-        cw = _T34.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+        cw = _T32.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1759,58 +1974,84 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = -1
-        return _iso20_types.Dynamic_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEStatusType(acc, n, o):
     """Encode EVSEStatusType."""
     f = ""
     s = 0
@@ -1818,16 +2059,21 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI35, 3)
+        i = enum_index(v, _EI33)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 2
         acc <<= 1
         n += 1
@@ -1838,38 +2084,46 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        x_notification_max_delay = None
-        x_evse_notification = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV36, 3)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
+        v = _EV34[(x >> 1) & 7]
+        p += 6
+        x1 = v
         nxt = -1
-        return _iso20_types.EVSEStatus(notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVTechnicalStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVTechnicalStatusType(acc, n, o):
     """Encode EVTechnicalStatusType."""
     f = ""
     s = 0
@@ -1877,29 +2131,26 @@ def _e_EVTechnicalStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_ready_to_charge
         if v is None: raise missing('EVReadyToCharge')
         f = 'EVReadyToCharge'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 1
         v = o.ev_immobilization_request
         if v is None: raise missing('EVImmobilizationRequest')
         f = 'EVImmobilizationRequest'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 2
         v = o.ev_immobilized
         if v is not None:
             f = 'EVImmobilized'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 6) | (w_bool(v) << 1)
+            n += 6
             s = 3
         v = o.evwlan_strength
         if v is not None:
             f = 'EVWLANStrength'
-            cw = _T37.get(s)
-            if cw is None: raise not_allowed('EVWLANStrength', 'EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('EVWLANStrength', 'EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1907,41 +2158,48 @@ def _e_EVTechnicalStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evcp_status
         if v is not None:
             f = 'EVCPStatus'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('EVCPStatus', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', s)
+            cw = _T36.get(s)
+            if cw is None: raise not_allowed('EVCPStatus', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_enum(acc, n, v, _EI38, 3)
+            i = enum_index(v, _EI37)
+            acc = (acc << 5) | (i << 1)
+            n += 5
             s = 5
         v = o.evsoc
         if v is not None:
             f = 'EVSOC'
-            cw = _T41.get(s)
-            if cw is None: raise not_allowed('EVSOC', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', s)
+            cw = _T39.get(s)
+            if cw is None: raise not_allowed('EVSOC', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 6
         v = o.ev_error_code
         if v is not None:
             f = 'EVErrorCode'
-            cw = _T44.get(s)
-            if cw is None: raise not_allowed('EVErrorCode', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', s)
+            cw = _T40.get(s)
+            if cw is None: raise not_allowed('EVErrorCode', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_enum(acc, n, v, _EI42, 4)
+            i = enum_index(v, _EI41)
+            acc = (acc << 6) | (i << 1)
+            n += 6
             s = 7
         v = o.ev_timeout
         if v is not None:
             f = 'EVTimeout'
-            cw = _T45.get(s)
-            if cw is None: raise not_allowed('EVTimeout', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('EVTimeout', 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 8
-        cw = _T46.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', s)
+        cw = _T44.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVErrorCode, EVTimeout, EE | EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE | EVSOC, EVErrorCode, EVTimeout, EE | EVTimeout, EE | EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1951,40 +2209,44 @@ def _e_EVTechnicalStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVTechnicalStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVTechnicalStatusType(D, T, p, _new=_object_new, _C=_iso20_acdp.EVTechnicalStatus, _s0=_iso20_acdp.EVTechnicalStatus.ev_ready_to_charge.__set__, _s1=_iso20_acdp.EVTechnicalStatus.ev_immobilization_request.__set__, _s2=_iso20_acdp.EVTechnicalStatus.ev_immobilized.__set__, _s3=_iso20_acdp.EVTechnicalStatus.evwlan_strength.__set__, _s4=_iso20_acdp.EVTechnicalStatus.evcp_status.__set__, _s5=_iso20_acdp.EVTechnicalStatus.evsoc.__set__, _s6=_iso20_acdp.EVTechnicalStatus.ev_error_code.__set__, _s7=_iso20_acdp.EVTechnicalStatus.ev_timeout.__set__):
     """Decode EVTechnicalStatusType."""
     f = ""
     try:
-        x_ev_ready_to_charge = None
-        x_ev_immobilization_request = None
-        x_ev_immobilized = None
-        x_evwlan_strength = None
-        x_evcp_status = None
-        x_evsoc = None
-        x_ev_error_code = None
-        x_ev_timeout = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVReadyToCharge')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'EVReadyToCharge'
-        v, p = r_el_bool(D, T, p)
-        x_ev_ready_to_charge = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVImmobilizationRequest')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVReadyToCharge')
+        v = (x & 2) == 2
+        p += 4
+        x0 = v
         nxt = 1
         f = 'EVImmobilizationRequest'
-        v, p = r_el_bool(D, T, p)
-        x_ev_immobilization_request = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVImmobilizationRequest')
+        v = (x & 2) == 2
+        p += 4
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
             f = 'EVImmobilized'
-            v, p = r_el_bool(D, T, p)
-            x_ev_immobilized = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'EVImmobilized')
+            v = (x & 2) == 2
+            p += 3
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             p += 3
@@ -1992,51 +2254,73 @@ def _d_EVTechnicalStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'EVWLANStrength'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evwlan_strength = v
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'EVCPStatus'
-            v, p = r_el_enum(D, T, p, _EV39, 3)
-            x_evcp_status = v
+            x = (D >> (T - p - 5)) & 31
+            if x & 17: raise fused_error(x, 17, 5, p, 'EVCPStatus')
+            v = _EV38[(x >> 1) & 7]
+            p += 5
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSOC, EVErrorCode, EVTimeout, EE')
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
             f = 'EVSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_evsoc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'EVSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVErrorCode, EVTimeout, EE')
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'EVErrorCode'
-            v, p = r_el_enum(D, T, p, _EV43, 4)
-            x_ev_error_code = v
+            x = (D >> (T - p - 6)) & 63
+            if x & 33: raise fused_error(x, 33, 6, p, 'EVErrorCode')
+            v = _EV42[(x >> 1) & 15]
+            p += 6
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVTimeout, EE')
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'EVTimeout'
-            v, p = r_el_bool(D, T, p)
-            x_ev_timeout = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'EVTimeout')
+            v = (x & 2) == 2
+            p += 3
+            x7 = v
             nxt = -1
-        return _iso20_acdp.EVTechnicalStatus(ev_ready_to_charge=x_ev_ready_to_charge, ev_immobilization_request=x_ev_immobilization_request, ev_immobilized=x_ev_immobilized, evwlan_strength=x_evwlan_strength, evcp_status=x_evcp_status, evsoc=x_evsoc, ev_error_code=x_ev_error_code, ev_timeout=x_ev_timeout), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyInfoType(acc, n, o):
     """Encode KeyInfoType."""
     f = ""
     s = 0
@@ -2048,7 +2332,8 @@ def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyInfoType(D, T, p):
     """Decode KeyInfoType."""
     f = ""
     try:
@@ -2059,7 +2344,8 @@ def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyValueType(acc, n, o):
     """Encode KeyValueType."""
     f = ""
     s = 0
@@ -2071,7 +2357,8 @@ def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyValueType(D, T, p):
     """Decode KeyValueType."""
     f = ""
     try:
@@ -2082,18 +2369,19 @@ def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ListOfRootCertificateIDsType(acc, n, o):
     """Encode ListOfRootCertificateIDsType."""
     f = ""
     s = 0
     try:
         items = o.root_certificate_id
         cnt = len(items)
-        if cnt > 20: raise EncodeError('at most 20 RootCertificateID allowed', value=cnt).within('RootCertificateID')
+        if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
-            f = 'RootCertificateID'
             for i, v in enumerate(items):
+                f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -2103,7 +2391,7 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
             s = 2 if cnt == 20 else 1
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2113,39 +2401,41 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ListOfRootCertificateIDsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
-        x_root_certificate_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RootCertificateID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'RootCertificateID'
             v, p = _d_X509IssuerSerialType(D, T, p)
-            x_root_certificate_id.append(v)
-            k = len(x_root_certificate_id)
+            x0.append(v)
+            k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.ListOfRootCertificateIDs(root_certificate_id=tuple(x_root_certificate_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ManifestType(acc, n, o):
     """Encode ManifestType."""
     f = ""
     s = 0
@@ -2161,11 +2451,11 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
-                    cw = _T30.get(s)
-                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference', s)
+                    cw = _T28.get(s)
+                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -2182,12 +2472,13 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
-        x_id = None
-        x_reference = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
         p += 2
@@ -2195,29 +2486,32 @@ def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Reference')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Manifest(id=x_id, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MessageHeaderType(acc, n, o):
     """Encode MessageHeaderType."""
     f = ""
     s = 0
@@ -2232,9 +2526,14 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_stamp
         if v is None: raise missing('TimeStamp')
         f = 'TimeStamp'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.signature
         if v is not None:
@@ -2243,8 +2542,8 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T47.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2254,27 +2553,31 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x_session_id = None
-        x_time_stamp = None
-        x_signature = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SessionID'
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
-        x_session_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeStamp')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
+        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'TimeStamp'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_stamp = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeStamp')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
         p += 2
@@ -2282,19 +2585,23 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Signature'
             v, p = _d_SignatureType(D, T, p)
-            x_signature = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.MessageHeader(session_id=x_session_id, time_stamp=x_time_stamp, signature=x_signature), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeterInfoType(acc, n, o):
     """Encode MeterInfoType."""
     f = ""
     s = 0
@@ -2309,40 +2616,60 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charged_energy_reading_wh
         if v is None: raise missing('ChargedEnergyReadingWh')
         f = 'ChargedEnergyReadingWh'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.bpt_discharged_energy_reading_wh
         if v is not None:
             f = 'BPT_DischargedEnergyReadingWh'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 3
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T37.get(s)
-            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T36.get(s)
+            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T41.get(s)
-            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T39.get(s)
+            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, 64, 4, 8)
@@ -2350,23 +2677,36 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T44.get(s)
-            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE', s)
+            cw = _T40.get(s)
+            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 7
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T45.get(s)
-            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T46.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+        cw = _T44.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2376,56 +2716,78 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x_meter_id = None
-        x_charged_energy_reading_wh = None
-        x_bpt_discharged_energy_reading_wh = None
-        x_capacitive_energy_reading_va_rh = None
-        x_bpt_inductive_energy_reading_va_rh = None
-        x_meter_signature = None
-        x_meter_status = None
-        x_meter_timestamp = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MeterID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'MeterID'
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
-        x_meter_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargedEnergyReadingWh')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_charged_energy_reading_wh = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargedEnergyReadingWh')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
             f = 'BPT_DischargedEnergyReadingWh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_discharged_energy_reading_wh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
             f = 'CapacitiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_capacitive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'BPT_InductiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_inductive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
@@ -2433,35 +2795,57 @@ def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'MeterSignature'
             v, p = r_el_bin(D, T, p, None, None, 64, 4)
-            x_meter_signature = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'MeterStatus'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_meter_status = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'MeterTimestamp'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_meter_timestamp = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x7 = v
             nxt = -1
-        return _iso20_types.MeterInfo(meter_id=x_meter_id, charged_energy_reading_wh=x_charged_energy_reading_wh, bpt_discharged_energy_reading_wh=x_bpt_discharged_energy_reading_wh, capacitive_energy_reading_va_rh=x_capacitive_energy_reading_va_rh, bpt_inductive_energy_reading_va_rh=x_bpt_inductive_energy_reading_va_rh, meter_signature=x_meter_signature, meter_status=x_meter_status, meter_timestamp=x_meter_timestamp), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ObjectType(acc, n, o):
     """Encode ObjectType."""
     f = ""
     s = 0
@@ -2473,7 +2857,8 @@ def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ObjectType(D, T, p):
     """Decode ObjectType."""
     f = ""
     try:
@@ -2484,7 +2869,8 @@ def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PGPDataType(acc, n, o):
     """Encode PGPDataType."""
     f = ""
     s = 0
@@ -2496,7 +2882,8 @@ def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PGPDataType(D, T, p):
     """Decode PGPDataType."""
     f = ""
     try:
@@ -2507,7 +2894,8 @@ def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RSAKeyValueType(acc, n, o):
     """Encode RSAKeyValueType."""
     f = ""
     s = 0
@@ -2535,38 +2923,40 @@ def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
     f = ""
     try:
-        x_modulus = None
-        x_exponent = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Modulus')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Modulus'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_modulus = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'Exponent'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x1 = v
         nxt = -1
-        return _xmldsig.RSAKeyValue(modulus=x_modulus, exponent=x_exponent), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RationalNumberType(acc, n, o):
     """Encode RationalNumberType."""
     f = ""
     s = 0
@@ -2574,16 +2964,24 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.exponent
         if v is None: raise missing('Exponent')
         f = 'Exponent'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, -128, 127, 8)
+        if v.__class__ is not int or v < -128 or v > 127: raise bad_value(v, 'byte [-128..127]')
+        acc = (acc << 11) | ((v - -128) << 1)
+        n += 11
         s = 1
         v = o.value
         if v is None: raise missing('Value')
         f = 'Value'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -2594,38 +2992,47 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RationalNumberType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
     f = ""
     try:
-        x_exponent = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Exponent'
-        v, p = r_el_nbit(D, T, p, -128, 127, 8)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Value')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
+        v = ((x >> 1) & 255) + -128
+        p += 11
+        x0 = v
         nxt = 1
         f = 'Value'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x1 = v
         nxt = -1
-        return _iso20_types.RationalNumber(exponent=x_exponent, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReceiptType(acc, n, o):
     """Encode ReceiptType."""
     f = ""
     s = 0
@@ -2633,9 +3040,14 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.energy_costs
         if v is not None:
@@ -2647,8 +3059,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T48.get(s)
-            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T46.get(s)
+            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -2656,8 +3068,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T47.get(s)
+            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -2665,21 +3077,21 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T50.get(s)
-            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE', s)
+            cw = _T48.get(s)
+            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
             s = 5
         items = o.tax_costs
         cnt = len(items)
-        if cnt > 10: raise EncodeError('at most 10 TaxCosts allowed', value=cnt).within('TaxCosts')
+        if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
-            f = 'TaxCosts'
             for i, v in enumerate(items):
+                f = 'TaxCosts'
                 if i == 0:
-                    cw = _T51.get(s)
-                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+                    cw = _T49.get(s)
+                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -2687,8 +3099,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
             s = 7 if cnt == 10 else 6
-        cw = _T52.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+        cw = _T50.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2698,23 +3110,28 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_energy_costs = None
-        x_occupancy_costs = None
-        x_additional_services_costs = None
-        x_overstay_costs = None
-        x_tax_costs = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = []
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
         p += 3
@@ -2722,7 +3139,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'EnergyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_energy_costs = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -2730,7 +3147,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'OccupancyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_occupancy_costs = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -2738,7 +3155,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'AdditionalServicesCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_additional_services_costs = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
             p += 2
@@ -2746,7 +3163,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'OverstayCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_overstay_costs = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
             p += 2
@@ -2754,27 +3171,34 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 5:
             f = 'TaxCosts'
             v, p = _d_DetailedTaxType(D, T, p)
-            x_tax_costs.append(v)
-            k = len(x_tax_costs)
+            x5.append(v)
+            k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
                 p += 2
                 nxt = (5, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.Receipt(time_anchor=x_time_anchor, energy_costs=x_energy_costs, occupancy_costs=x_occupancy_costs, additional_services_costs=x_additional_services_costs, overstay_costs=x_overstay_costs, tax_costs=tuple(x_tax_costs)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, tuple(x5))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReferenceType(acc, n, o):
     """Encode ReferenceType."""
     f = ""
     s = 0
@@ -2789,8 +3213,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.type
         if v is not None:
             f = '@Type'
-            cw = _T31.get(s)
-            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod', s)
+            cw = _T29.get(s)
+            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -2798,8 +3222,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T32.get(s)
-            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod', s)
+            cw = _T30.get(s)
+            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -2807,8 +3231,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T33.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod', s)
+            cw = _T31.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
@@ -2816,8 +3240,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.digest_method
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
-        cw = _T34.get(s)
-        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod', s)
+        cw = _T32.get(s)
+        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_DigestMethodType(acc, n, v)
@@ -2838,16 +3262,17 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
-        x_id = None
-        x_type = None
-        x_uri = None
-        x_transforms = None
-        x_digest_method = None
-        x_digest_value = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
@@ -2855,7 +3280,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
             p += 3
@@ -2863,7 +3288,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
             p += 2
@@ -2871,7 +3296,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
             p += 2
@@ -2879,33 +3304,38 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'DigestMethod')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'DigestMethod'
         v, p = _d_DigestMethodType(D, T, p)
-        x_digest_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DigestValue')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'DigestValue'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_digest_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x5 = v
         nxt = -1
-        return _xmldsig.Reference(id=x_id, type=x_type, uri=x_uri, transforms=x_transforms, digest_method=x_digest_method, digest_value=x_digest_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RetrievalMethodType(acc, n, o):
     """Encode RetrievalMethodType."""
     f = ""
     s = 0
@@ -2920,8 +3350,8 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T53.get(s)
-            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE', s)
+            cw = _T51.get(s)
+            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -2929,14 +3359,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T54.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T55.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE', s)
+        cw = _T53.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2946,13 +3376,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
-        x_type = None
-        x_uri = None
-        x_transforms = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
         p += 3
@@ -2960,7 +3391,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
             p += 2
@@ -2968,7 +3399,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
             p += 2
@@ -2976,19 +3407,23 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _xmldsig.RetrievalMethod(type=x_type, uri=x_uri, transforms=x_transforms), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SPKIDataType(acc, n, o):
     """Encode SPKIDataType."""
     f = ""
     s = 0
@@ -3000,7 +3435,8 @@ def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SPKIDataType(D, T, p):
     """Decode SPKIDataType."""
     f = ""
     try:
@@ -3011,7 +3447,8 @@ def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLReqControlModeType(acc, n, o):
     """Encode Scheduled_CLReqControlModeType."""
     f = ""
     s = 0
@@ -3026,8 +3463,8 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_maximum_energy_request
         if v is not None:
             f = 'EVMaximumEnergyRequest'
-            cw = _T53.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            cw = _T51.get(s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -3035,14 +3472,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_minimum_energy_request
         if v is not None:
             f = 'EVMinimumEnergyRequest'
-            cw = _T54.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 3
-        cw = _T55.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+        cw = _T53.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3052,13 +3489,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         p += 3
@@ -3066,7 +3504,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             p += 2
@@ -3074,7 +3512,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
             p += 2
@@ -3082,19 +3520,23 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.Scheduled_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLResControlModeType(acc, n, o):
     """Encode Scheduled_CLResControlModeType."""
     f = ""
     s = 0
@@ -3108,22 +3550,24 @@ def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.Scheduled_CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureMethodType(acc, n, o):
     """Encode SignatureMethodType."""
     f = ""
     s = 0
@@ -3135,7 +3579,8 @@ def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureMethodType(D, T, p):
     """Decode SignatureMethodType."""
     f = ""
     try:
@@ -3146,7 +3591,8 @@ def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertiesType(acc, n, o):
     """Encode SignaturePropertiesType."""
     f = ""
     s = 0
@@ -3162,11 +3608,11 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
-            f = 'SignatureProperty'
             for i, v in enumerate(items):
+                f = 'SignatureProperty'
                 if i == 0:
-                    cw = _T30.get(s)
-                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty', s)
+                    cw = _T28.get(s)
+                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -3183,12 +3629,13 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
-        x_id = None
-        x_signature_property = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
         p += 2
@@ -3196,29 +3643,32 @@ def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignatureProperty')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'SignatureProperty'
             v, p = _d_SignaturePropertyType(D, T, p)
-            x_signature_property.append(v)
-            k = len(x_signature_property)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignatureProperties(id=x_id, signature_property=tuple(x_signature_property)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertyType(acc, n, o):
     """Encode SignaturePropertyType."""
     f = ""
     s = 0
@@ -3230,7 +3680,8 @@ def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertyType(D, T, p):
     """Decode SignaturePropertyType."""
     f = ""
     try:
@@ -3241,7 +3692,8 @@ def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureType(acc, n, o):
     """Encode SignatureType."""
     f = ""
     s = 0
@@ -3256,8 +3708,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.signed_info
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
-        cw = _T30.get(s)
-        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo', s)
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_SignedInfoType(acc, n, v)
@@ -3279,11 +3731,11 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         items = o.object
         cnt = len(items)
         if cnt:
-            f = 'Object'
             for i, v in enumerate(items):
+                f = 'Object'
                 if i == 0:
-                    cw = _T56.get(s)
-                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE', s)
+                    cw = _T54.get(s)
+                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -3291,8 +3743,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
             s = 5
-        cw = _T57.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE', s)
+        cw = _T55.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3302,15 +3754,16 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
-        x_id = None
-        x_signed_info = None
-        x_signature_value = None
-        x_key_info = None
-        x_object = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
         p += 2
@@ -3318,21 +3771,19 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignedInfo')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SignedInfo'
         v, p = _d_SignedInfoType(D, T, p)
-        x_signed_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureValue')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureValue'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
+        p += 1
         v, p = _d_SignatureValueType(D, T, p)
-        x_signature_value = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
         p += 2
@@ -3340,7 +3791,7 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'KeyInfo'
             v, p = _d_KeyInfoType(D, T, p)
-            x_key_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
@@ -3348,21 +3799,28 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'Object'
             v, p = _d_ObjectType(D, T, p)
-            x_object.append(v)
-            k = len(x_object)
+            x4.append(v)
+            k = len(x4)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Signature(id=x_id, signed_info=x_signed_info, signature_value=x_signature_value, key_info=x_key_info, object=tuple(x_object)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureValueType(acc, n, o):
     """Encode SignatureValueType."""
     f = ""
     s = 0
@@ -3377,17 +3835,17 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T58[s]
+            cw = _T56[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-        else:
-            cw = _T30.get(s)
-            if cw is None: raise not_allowed('value', '@Id, CH | CH', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('value', '@Id, CH | CH')
+        acc = (acc << cw[1]) | cw[0]
+        n += cw[1]
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -3395,47 +3853,57 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
                 raise bad_event(c, 2, p, '@Id, CH')
             p += 5
-            return _xmldsig.SignatureValue(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
                     raise bad_event(c, 1, p, 'CH')
                 p += 4
-                return _xmldsig.SignatureValue(id=x_id, value=b""), p
+                o = _new(_C)
+                _s0(o, x0)
+                _s1(o, b"")
+                return o, p
             p += 1
             nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _xmldsig.SignatureValue(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedInfoType(acc, n, o):
     """Encode SignedInfoType."""
     f = ""
     s = 0
@@ -3450,8 +3918,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.canonicalization_method
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
-        cw = _T30.get(s)
-        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod', s)
+        cw = _T28.get(s)
+        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_CanonicalizationMethodType(acc, n, v)
@@ -3467,8 +3935,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -3486,14 +3954,15 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
-        x_id = None
-        x_canonicalization_method = None
-        x_signature_method = None
-        x_reference = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
         p += 2
@@ -3501,43 +3970,46 @@ def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'CanonicalizationMethod')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'CanonicalizationMethod'
         v, p = _d_CanonicalizationMethodType(D, T, p)
-        x_canonicalization_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureMethod')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureMethod'
-        v, p = _d_SignatureMethodType(D, T, p)
-        x_signature_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Reference')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
+        v, p = _d_SignatureMethodType(D, T, p)
+        x2 = v
         nxt = 3
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 3:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x3.append(v)
+            k = len(x3)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignedInfo(id=x_id, canonicalization_method=x_canonicalization_method, signature_method=x_signature_method, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformType(acc, n, o):
     """Encode TransformType."""
     f = ""
     s = 0
@@ -3549,7 +4021,8 @@ def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformType(D, T, p):
     """Decode TransformType."""
     f = ""
     try:
@@ -3560,7 +4033,8 @@ def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformsType(acc, n, o):
     """Encode TransformsType."""
     f = ""
     s = 0
@@ -3569,8 +4043,8 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
-            f = 'Transform'
             for i, v in enumerate(items):
+                f = 'Transform'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -3588,33 +4062,36 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
-        x_transform = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Transform')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Transform'
             v, p = _d_TransformType(D, T, p)
-            x_transform.append(v)
-            k = len(x_transform)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Transforms(transform=tuple(x_transform)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GMessageType(acc, n, o):
     """Encode V2GMessageType."""
     f = ""
     s = 0
@@ -3635,30 +4112,32 @@ def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GMessageType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GMessage(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GRequestType(acc, n, o):
     """Encode V2GRequestType."""
     f = ""
     s = 0
@@ -3679,30 +4158,32 @@ def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GRequestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GRequest(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GResponseType(acc, n, o):
     """Encode V2GResponseType."""
     f = ""
     s = 0
@@ -3717,9 +4198,9 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI2, 6)
+        i = enum_index(v, _EI2)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -3730,38 +4211,41 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GResponseType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV3, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV3[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.V2GResponse(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509DataType(acc, n, o):
     """Encode X509DataType."""
     f = ""
     s = 0
@@ -3773,7 +4257,8 @@ def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509DataType(D, T, p):
     """Decode X509DataType."""
     f = ""
     try:
@@ -3784,7 +4269,8 @@ def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509IssuerSerialType(acc, n, o):
     """Encode X509IssuerSerialType."""
     f = ""
     s = 0
@@ -3799,9 +4285,17 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.x509_serial_number
         if v is None: raise missing('X509SerialNumber')
         f = 'X509SerialNumber'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, None, None)
+        if v.__class__ is not int: raise bad_value(v, 'integer [None..None]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -3812,31 +4306,38 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509IssuerSerialType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
     f = ""
     try:
-        x_x509_issuer_name = None
-        x_x509_serial_number = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509IssuerName')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'X509IssuerName'
-        v, p = r_el_str(D, T, p, None, None, None, 4)
-        x_x509_issuer_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509SerialNumber')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'X509SerialNumber'
-        v, p = r_el_int(D, T, p, None, None)
-        x_x509_serial_number = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, None, None)
+        x1 = v
         nxt = -1
-        return _xmldsig.X509IssuerSerial(x509_issuer_name=x_x509_issuer_name, x509_serial_number=x_x509_serial_number), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3968,9 +4469,9 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', _e_DisplayParametersType, _d_DisplayParametersType, _iso20_types.DisplayParameters),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVAssociationStatus', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVCPStatus', None, None, ('enum', None, None, 3, None, None, None, _EI38, _EV39)),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVCPStatus', None, None, ('enum', None, None, 3, None, None, None, _EI37, _EV38)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVElectricalChargingDeviceStatus', None, None, ('enum', None, None, 2, None, None, None, _EI0, _EV1)),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI42, _EV43)),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI41, _EV42)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilizationRequest', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilized', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVInChargePosition', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
@@ -3987,7 +4488,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEIsolationStatus', None, None, ('enum', None, None, 2, None, None, None, _EI8, _EV9)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMalfunction', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMechanicalChargingDeviceStatus', None, None, ('enum', None, None, 2, None, None, None, _EI6, _EV7)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI35, _EV36)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI33, _EV34)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEPositioningSupport', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI4, _EV5)),
     ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEReadyToCharge', None, None, ('boolean', None, None, 0, None, None, None, None, None)),

@@ -10,22 +10,13 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from __future__ import annotations
-
-from typing import Any
-
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import (
-    DecodeError, EncodeError, abstract, bad_event, check_int, check_len, check_length,
-    check_range, enum_index, missing, not_allowed, premature, r_bin, r_el_bin, r_el_bool,
-    r_el_enum, r_el_int, r_el_nbit, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str,
-    r_uint, w_bin, w_bool, w_el_bin, w_el_bool, w_el_enum, w_el_int, w_el_nbit, w_el_str,
-    w_el_uint, w_int, w_str, w_uint,
-)
+from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
 from iso15118.messages.generated import iso20_common as _iso20_common
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
 
+_object_new = object.__new__
 _T0 = {0: (1, 2), 1: (0, 1)}
 _T1 = {3: (1, 2), 4: (0, 1)}
 _T2 = {7: (1, 3), 8: (0, 2)}
@@ -36,114 +27,96 @@ _T6 = {11: (2, 2), 12: (1, 2), 13: (0, 1)}
 _T7 = {1: (1, 2), 2: (0, 1)}
 _EI8 = {'EIM': 0, 'PnC': 1}
 _EV9 = (_iso20_common.Authorization.EIM, _iso20_common.Authorization.PnC, )
-_T10 = {2: (1, 2)}
-_T11 = {3: (0, 1), 4: (0, 1)}
-_EI12 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
-_EV13 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateExpiresSoon, _iso20_types.ResponseCode.OK_NewSessionEstablished, _iso20_types.ResponseCode.OK_OldSessionJoined, _iso20_types.ResponseCode.OK_PowerToleranceConfirmed, _iso20_types.ResponseCode.WARNING_AuthorizationSelectionInvalid, _iso20_types.ResponseCode.WARNING_CertificateExpired, _iso20_types.ResponseCode.WARNING_CertificateNotYetValid, _iso20_types.ResponseCode.WARNING_CertificateRevoked, _iso20_types.ResponseCode.WARNING_CertificateValidationError, _iso20_types.ResponseCode.WARNING_ChallengeInvalid, _iso20_types.ResponseCode.WARNING_EIMAuthorizationFailure, _iso20_types.ResponseCode.WARNING_eMSPUnknown, _iso20_types.ResponseCode.WARNING_EVPowerProfileViolation, _iso20_types.ResponseCode.WARNING_GeneralPnCAuthorizationError, _iso20_types.ResponseCode.WARNING_NoCertificateAvailable, _iso20_types.ResponseCode.WARNING_NoContractMatchingPCIDFound, _iso20_types.ResponseCode.WARNING_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.WARNING_ScheduleRenegotiationFailed, _iso20_types.ResponseCode.WARNING_StandbyNotAllowed, _iso20_types.ResponseCode.WARNING_WPT, _iso20_types.ResponseCode.FAILED, _iso20_types.ResponseCode.FAILED_AssociationError, _iso20_types.ResponseCode.FAILED_ContactorError, _iso20_types.ResponseCode.FAILED_EVPowerProfileInvalid, _iso20_types.ResponseCode.FAILED_EVPowerProfileViolation, _iso20_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso20_types.ResponseCode.FAILED_NoEnergyTransferServiceSelected, _iso20_types.ResponseCode.FAILED_NoServiceRenegotiationSupported, _iso20_types.ResponseCode.FAILED_PauseNotAllowed, _iso20_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso20_types.ResponseCode.FAILED_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.FAILED_ScheduleRenegotiation, _iso20_types.ResponseCode.FAILED_ScheduleSelectionInvalid, _iso20_types.ResponseCode.FAILED_SequenceError, _iso20_types.ResponseCode.FAILED_ServiceIDInvalid, _iso20_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso20_types.ResponseCode.FAILED_SignatureError, _iso20_types.ResponseCode.FAILED_UnknownSession, _iso20_types.ResponseCode.FAILED_WrongChargeParameter, )
-_EI14 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_EV15 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
-_T16 = {5: (1, 2)}
-_T17 = {6: (0, 1), 7: (0, 1)}
-_T18 = {4: (1, 2), 5: (0, 1)}
-_T19 = {2: (1, 3), 3: (0, 2)}
-_T20 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T21 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T22 = {1: (1, 2)}
-_T23 = {1: (2, 2), 2: (0, 1), 3: (0, 1)}
-_T24 = {1: (0, 1)}
-_T25 = {0: (1, 2), 2: (0, 2)}
-_T26 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T27 = {4: (1, 2), 5: (0, 2)}
-_T28 = {6: (0, 1)}
-_T29 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T30 = {0: (1, 4), 1: (0, 4)}
-_T31 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
-_T32 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T33 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T34 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T35 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T36 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T37 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T38 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T39 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T40 = {0: (1, 3), 1: (0, 3)}
-_T41 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
-_T42 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
-_T43 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_T44 = {1: (1, 2), 2: (0, 2)}
-_T45 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T46 = {6: (1, 2), 7: (0, 2)}
-_T47 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T48 = {0: (2, 3), 1: (1, 3), 2: (0, 3)}
-_T49 = {0: (3, 3), 1: (2, 3), 2: (1, 3), 3: (0, 2)}
-_T50 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
-_T51 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1), 5: (0, 1)}
-_T52 = {2: (0, 1), 3: (0, 1)}
-_T53 = {2: (1, 2), 3: (0, 1)}
-_EI54 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV55 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T56 = {2: (1, 3), 3: (0, 3)}
-_T57 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_T58 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T59 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T60 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T61 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T62 = {0: (1, 2), 1: (0, 2)}
-_T63 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
-_T64 = {1: (1, 3)}
-_T65 = {1: (2, 3)}
-_T66 = {1: (3, 3)}
-_T67 = {1: (4, 3)}
-_T68 = {1: (5, 3)}
-_T69 = {2: (0, 1), 3: (0, 1), 4: (0, 1), 5: (0, 1), 6: (0, 1), 7: (0, 1)}
-_EI70 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
-_EV71 = (_iso20_common.ChargeProgress.Start, _iso20_common.ChargeProgress.Stop, _iso20_common.ChargeProgress.Standby, _iso20_common.ChargeProgress.ScheduleRenegotiation, )
-_EI72 = {'Charge': 0, 'Discharge': 1}
-_EV73 = (_iso20_common.ChannelSelection.Charge, _iso20_common.ChannelSelection.Discharge, )
-_T74 = {3: (1, 2), 4: (0, 2)}
-_T75 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T76 = {2: (1, 2), 3: (0, 2)}
-_T77 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
-_T78 = {1: (1, 3), 2: (0, 3)}
-_T79 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
-_T80 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T81 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T82 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T83 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T84 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T85 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T86 = {0: (1, 3), 1: (0, 2)}
-_T87 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T88 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T89 = {3: (2, 2), 4: (1, 2)}
-_T90 = {5: (0, 1), 6: (0, 1)}
-_EI91 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
-_EV92 = (_iso20_common.PowerToleranceAcceptance.PowerToleranceNotConfirmed, _iso20_common.PowerToleranceAcceptance.PowerToleranceConfirmed, )
-_T93 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
-_T94 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_EI95 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
-_EV96 = (_iso20_common.ChargingSession.Pause, _iso20_common.ChargingSession.Terminate, _iso20_common.ChargingSession.ServiceRenegotiation, )
-_T97 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T98 = {0: (16, 5), 1: (8, 4)}
-_EI99 = {'SECP521': 0, 'X448': 1}
-_EV100 = (_iso20_common.EcdhCurve.SECP521, _iso20_common.EcdhCurve.X448, )
-_T101 = {4: (1, 2)}
-_T102 = {4: (2, 2)}
-_T103 = {5: (0, 1), 6: (0, 1), 7: (0, 1)}
-_EI104 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
-_EV105 = (_iso20_common.EvCheckInStatus.CheckIn, _iso20_common.EvCheckInStatus.Processing, _iso20_common.EvCheckInStatus.Completed, )
-_EI106 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
-_EV107 = (_iso20_common.ParkingMethod.AutoParking, _iso20_common.ParkingMethod.MVGuideManual, _iso20_common.ParkingMethod.Manual, )
-_T108 = {3: (1, 3), 4: (0, 2)}
-_T109 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T110 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_EI111 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
-_EV112 = (_iso20_common.EvCheckOutStatus.CheckOut, _iso20_common.EvCheckOutStatus.Processing, _iso20_common.EvCheckOutStatus.Completed, )
-_EI113 = {'Scheduled': 0, 'Completed': 1}
-_EV114 = (_iso20_common.EvseCheckOutStatus.Scheduled, _iso20_common.EvseCheckOutStatus.Completed, )
+_EI10 = {'OK': 0, 'OK_CertificateExpiresSoon': 1, 'OK_NewSessionEstablished': 2, 'OK_OldSessionJoined': 3, 'OK_PowerToleranceConfirmed': 4, 'WARNING_AuthorizationSelectionInvalid': 5, 'WARNING_CertificateExpired': 6, 'WARNING_CertificateNotYetValid': 7, 'WARNING_CertificateRevoked': 8, 'WARNING_CertificateValidationError': 9, 'WARNING_ChallengeInvalid': 10, 'WARNING_EIMAuthorizationFailure': 11, 'WARNING_eMSPUnknown': 12, 'WARNING_EVPowerProfileViolation': 13, 'WARNING_GeneralPnCAuthorizationError': 14, 'WARNING_NoCertificateAvailable': 15, 'WARNING_NoContractMatchingPCIDFound': 16, 'WARNING_PowerToleranceNotConfirmed': 17, 'WARNING_ScheduleRenegotiationFailed': 18, 'WARNING_StandbyNotAllowed': 19, 'WARNING_WPT': 20, 'FAILED': 21, 'FAILED_AssociationError': 22, 'FAILED_ContactorError': 23, 'FAILED_EVPowerProfileInvalid': 24, 'FAILED_EVPowerProfileViolation': 25, 'FAILED_MeteringSignatureNotValid': 26, 'FAILED_NoEnergyTransferServiceSelected': 27, 'FAILED_NoServiceRenegotiationSupported': 28, 'FAILED_PauseNotAllowed': 29, 'FAILED_PowerDeliveryNotApplied': 30, 'FAILED_PowerToleranceNotConfirmed': 31, 'FAILED_ScheduleRenegotiation': 32, 'FAILED_ScheduleSelectionInvalid': 33, 'FAILED_SequenceError': 34, 'FAILED_ServiceIDInvalid': 35, 'FAILED_ServiceSelectionInvalid': 36, 'FAILED_SignatureError': 37, 'FAILED_UnknownSession': 38, 'FAILED_WrongChargeParameter': 39}
+_EV11 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateExpiresSoon, _iso20_types.ResponseCode.OK_NewSessionEstablished, _iso20_types.ResponseCode.OK_OldSessionJoined, _iso20_types.ResponseCode.OK_PowerToleranceConfirmed, _iso20_types.ResponseCode.WARNING_AuthorizationSelectionInvalid, _iso20_types.ResponseCode.WARNING_CertificateExpired, _iso20_types.ResponseCode.WARNING_CertificateNotYetValid, _iso20_types.ResponseCode.WARNING_CertificateRevoked, _iso20_types.ResponseCode.WARNING_CertificateValidationError, _iso20_types.ResponseCode.WARNING_ChallengeInvalid, _iso20_types.ResponseCode.WARNING_EIMAuthorizationFailure, _iso20_types.ResponseCode.WARNING_eMSPUnknown, _iso20_types.ResponseCode.WARNING_EVPowerProfileViolation, _iso20_types.ResponseCode.WARNING_GeneralPnCAuthorizationError, _iso20_types.ResponseCode.WARNING_NoCertificateAvailable, _iso20_types.ResponseCode.WARNING_NoContractMatchingPCIDFound, _iso20_types.ResponseCode.WARNING_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.WARNING_ScheduleRenegotiationFailed, _iso20_types.ResponseCode.WARNING_StandbyNotAllowed, _iso20_types.ResponseCode.WARNING_WPT, _iso20_types.ResponseCode.FAILED, _iso20_types.ResponseCode.FAILED_AssociationError, _iso20_types.ResponseCode.FAILED_ContactorError, _iso20_types.ResponseCode.FAILED_EVPowerProfileInvalid, _iso20_types.ResponseCode.FAILED_EVPowerProfileViolation, _iso20_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso20_types.ResponseCode.FAILED_NoEnergyTransferServiceSelected, _iso20_types.ResponseCode.FAILED_NoServiceRenegotiationSupported, _iso20_types.ResponseCode.FAILED_PauseNotAllowed, _iso20_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso20_types.ResponseCode.FAILED_PowerToleranceNotConfirmed, _iso20_types.ResponseCode.FAILED_ScheduleRenegotiation, _iso20_types.ResponseCode.FAILED_ScheduleSelectionInvalid, _iso20_types.ResponseCode.FAILED_SequenceError, _iso20_types.ResponseCode.FAILED_ServiceIDInvalid, _iso20_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso20_types.ResponseCode.FAILED_SignatureError, _iso20_types.ResponseCode.FAILED_UnknownSession, _iso20_types.ResponseCode.FAILED_WrongChargeParameter, )
+_EI12 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_EV13 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
+_T14 = {4: (1, 2), 5: (0, 1)}
+_T15 = {2: (1, 3), 3: (0, 2)}
+_T16 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T17 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_T18 = {1: (2, 2), 2: (0, 1), 3: (0, 1)}
+_T19 = {0: (1, 2), 2: (0, 2)}
+_T20 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T21 = {4: (1, 2), 5: (0, 2)}
+_T22 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T23 = {0: (1, 4), 1: (0, 4)}
+_T24 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
+_T25 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T26 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T27 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T28 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T29 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T30 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T31 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T32 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_T33 = {0: (1, 3), 1: (0, 3)}
+_T34 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
+_T35 = {0: (3, 3), 1: (2, 3), 2: (1, 2), 3: (0, 2)}
+_T36 = {0: (4, 3), 1: (3, 3), 2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T37 = {1: (1, 2), 2: (0, 2)}
+_T38 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T39 = {6: (1, 2), 7: (0, 2)}
+_T40 = {6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T41 = {0: (2, 3), 1: (1, 3), 2: (0, 3)}
+_T42 = {0: (3, 3), 1: (2, 3), 2: (1, 3), 3: (0, 2)}
+_T43 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2)}
+_T44 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (0, 1), 5: (0, 1)}
+_T45 = {2: (1, 2), 3: (0, 1)}
+_EI46 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV47 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T48 = {2: (1, 3), 3: (0, 3)}
+_T49 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_T50 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T51 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_T52 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T53 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T54 = {0: (1, 2), 1: (0, 2)}
+_T55 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
+_EI56 = {'Start': 0, 'Stop': 1, 'Standby': 2, 'ScheduleRenegotiation': 3}
+_EV57 = (_iso20_common.ChargeProgress.Start, _iso20_common.ChargeProgress.Stop, _iso20_common.ChargeProgress.Standby, _iso20_common.ChargeProgress.ScheduleRenegotiation, )
+_T58 = {3: (1, 2), 4: (0, 2)}
+_EI59 = {'Charge': 0, 'Discharge': 1}
+_EV60 = (_iso20_common.ChannelSelection.Charge, _iso20_common.ChannelSelection.Discharge, )
+_T61 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_T62 = {2: (1, 2), 3: (0, 2)}
+_T63 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
+_T64 = {1: (1, 3), 2: (0, 3)}
+_T65 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
+_T66 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T67 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_T68 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T69 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T70 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T71 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T72 = {0: (1, 3), 1: (0, 2)}
+_T73 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T74 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T75 = {3: (2, 2), 4: (1, 2)}
+_EI76 = {'PowerToleranceNotConfirmed': 0, 'PowerToleranceConfirmed': 1}
+_EV77 = (_iso20_common.PowerToleranceAcceptance.PowerToleranceNotConfirmed, _iso20_common.PowerToleranceAcceptance.PowerToleranceConfirmed, )
+_T78 = {0: (4, 3), 1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
+_T79 = {0: (5, 3), 1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
+_EI80 = {'Pause': 0, 'Terminate': 1, 'ServiceRenegotiation': 2}
+_EV81 = (_iso20_common.ChargingSession.Pause, _iso20_common.ChargingSession.Terminate, _iso20_common.ChargingSession.ServiceRenegotiation, )
+_T82 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T83 = {0: (16, 5), 1: (8, 4)}
+_EI84 = {'SECP521': 0, 'X448': 1}
+_EV85 = (_iso20_common.EcdhCurve.SECP521, _iso20_common.EcdhCurve.X448, )
+_EI86 = {'CheckIn': 0, 'Processing': 1, 'Completed': 2}
+_EV87 = (_iso20_common.EvCheckInStatus.CheckIn, _iso20_common.EvCheckInStatus.Processing, _iso20_common.EvCheckInStatus.Completed, )
+_EI88 = {'AutoParking': 0, 'MVGuideManual': 1, 'Manual': 2}
+_EV89 = (_iso20_common.ParkingMethod.AutoParking, _iso20_common.ParkingMethod.MVGuideManual, _iso20_common.ParkingMethod.Manual, )
+_T90 = {3: (1, 3), 4: (0, 2)}
+_T91 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T92 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_EI93 = {'CheckOut': 0, 'Processing': 1, 'Completed': 2}
+_EV94 = (_iso20_common.EvCheckOutStatus.CheckOut, _iso20_common.EvCheckOutStatus.Processing, _iso20_common.EvCheckOutStatus.Completed, )
+_EI95 = {'Scheduled': 0, 'Completed': 1}
+_EV96 = (_iso20_common.EvseCheckOutStatus.Scheduled, _iso20_common.EvseCheckOutStatus.Completed, )
 
 
-def _e_AbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+def _e_AbsolutePriceScheduleType(acc, n, o):
     """Encode AbsolutePriceScheduleType."""
     f = ""
     s = 0
@@ -159,17 +132,27 @@ def _e_AbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('TimeAnchor', '@Id, TimeAnchor | TimeAnchor', s)
+        if cw is None: raise not_allowed('TimeAnchor', '@Id, TimeAnchor | TimeAnchor')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 10) | (v << 1)
+            n += 10
+        else:
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.price_schedule_id
         if v is None: raise missing('PriceScheduleID')
         f = 'PriceScheduleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 3
         v = o.price_schedule_description
         if v is not None:
@@ -182,7 +165,7 @@ def _e_AbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('Currency')
         f = 'Currency'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('Currency', 'Currency | PriceScheduleDescription, Currency', s)
+        if cw is None: raise not_allowed('Currency', 'Currency | PriceScheduleDescription, Currency')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_str(acc, n, v, None, None, 3, 4, 8)
@@ -212,7 +195,7 @@ def _e_AbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'MaximumCost'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('MaximumCost', 'MaximumCost, TaxRules, PriceRuleStacks | MinimumCost, MaximumCost, TaxRules, PriceRuleStacks', s)
+            if cw is None: raise not_allowed('MaximumCost', 'MaximumCost, TaxRules, PriceRuleStacks | MinimumCost, MaximumCost, TaxRules, PriceRuleStacks')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -221,7 +204,7 @@ def _e_AbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'TaxRules'
             cw = _T3.get(s)
-            if cw is None: raise not_allowed('TaxRules', 'MaximumCost, TaxRules, PriceRuleStacks | MinimumCost, MaximumCost, TaxRules, PriceRuleStacks | TaxRules, PriceRuleStacks', s)
+            if cw is None: raise not_allowed('TaxRules', 'MaximumCost, TaxRules, PriceRuleStacks | MinimumCost, MaximumCost, TaxRules, PriceRuleStacks | TaxRules, PriceRuleStacks')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TaxRuleListType(acc, n, v)
@@ -230,7 +213,7 @@ def _e_AbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('PriceRuleStacks')
         f = 'PriceRuleStacks'
         cw = _T4.get(s)
-        if cw is None: raise not_allowed('PriceRuleStacks', 'MaximumCost, TaxRules, PriceRuleStacks | MinimumCost, MaximumCost, TaxRules, PriceRuleStacks | PriceRuleStacks | TaxRules, PriceRuleStacks', s)
+        if cw is None: raise not_allowed('PriceRuleStacks', 'MaximumCost, TaxRules, PriceRuleStacks | MinimumCost, MaximumCost, TaxRules, PriceRuleStacks | PriceRuleStacks | TaxRules, PriceRuleStacks')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PriceRuleStackListType(acc, n, v)
@@ -246,13 +229,13 @@ def _e_AbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'AdditionalSelectedServices'
             cw = _T5.get(s)
-            if cw is None: raise not_allowed('AdditionalSelectedServices', 'AdditionalSelectedServices, EE | OverstayRules, AdditionalSelectedServices, EE', s)
+            if cw is None: raise not_allowed('AdditionalSelectedServices', 'AdditionalSelectedServices, EE | OverstayRules, AdditionalSelectedServices, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_AdditionalServiceListType(acc, n, v)
             s = 13
         cw = _T6.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalSelectedServices, EE | EE | OverstayRules, AdditionalSelectedServices, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalSelectedServices, EE | EE | OverstayRules, AdditionalSelectedServices, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -262,23 +245,24 @@ def _e_AbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.AbsolutePriceSchedule, _s0=_iso20_common.AbsolutePriceSchedule.id.__set__, _s1=_iso20_common.AbsolutePriceSchedule.time_anchor.__set__, _s2=_iso20_common.AbsolutePriceSchedule.price_schedule_id.__set__, _s3=_iso20_common.AbsolutePriceSchedule.price_schedule_description.__set__, _s4=_iso20_common.AbsolutePriceSchedule.currency.__set__, _s5=_iso20_common.AbsolutePriceSchedule.language.__set__, _s6=_iso20_common.AbsolutePriceSchedule.price_algorithm.__set__, _s7=_iso20_common.AbsolutePriceSchedule.minimum_cost.__set__, _s8=_iso20_common.AbsolutePriceSchedule.maximum_cost.__set__, _s9=_iso20_common.AbsolutePriceSchedule.tax_rules.__set__, _s10=_iso20_common.AbsolutePriceSchedule.price_rule_stacks.__set__, _s11=_iso20_common.AbsolutePriceSchedule.overstay_rules.__set__, _s12=_iso20_common.AbsolutePriceSchedule.additional_selected_services.__set__):
     """Decode AbsolutePriceScheduleType."""
     f = ""
     try:
-        x_id = None
-        x_time_anchor = None
-        x_price_schedule_id = None
-        x_price_schedule_description = None
-        x_currency = None
-        x_language = None
-        x_price_algorithm = None
-        x_minimum_cost = None
-        x_maximum_cost = None
-        x_tax_rules = None
-        x_price_rule_stacks = None
-        x_overstay_rules = None
-        x_additional_selected_services = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor')
         p += 2
@@ -286,21 +270,31 @@ def _d_AbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceScheduleID')
-        p += 1
+        x = (D >> (T - p - 10)) & 1023
+        if not x & 769:
+            v = (x >> 1) & 127
+            p += 10
+        else:
+            pass
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         nxt = 2
         f = 'PriceScheduleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_price_schedule_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'PriceScheduleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, Currency')
         p += 2
@@ -308,28 +302,25 @@ def _d_AbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'PriceScheduleDescription'
             v, p = r_el_str(D, T, p, None, None, 160, 4)
-            x_price_schedule_description = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Currency')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Currency'
         v, p = r_el_str(D, T, p, None, None, 3, 4)
-        x_currency = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Language')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'Language'
-        v, p = r_el_str(D, T, p, None, None, 3, 4)
-        x_language = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceAlgorithm')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Language')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 3, 4)
+        x5 = v
         nxt = 6
         f = 'PriceAlgorithm'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PriceAlgorithm')
+        p += 1
         v, p = r_el_str(D, T, p, None, None, 255, 4)
-        x_price_algorithm = v
+        x6 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'MinimumCost, MaximumCost, TaxRules, PriceRuleStacks')
         p += 3
@@ -337,7 +328,7 @@ def _d_AbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 7:
             f = 'MinimumCost'
             v, p = _d_RationalNumberType(D, T, p)
-            x_minimum_cost = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MaximumCost, TaxRules, PriceRuleStacks')
             p += 2
@@ -345,7 +336,7 @@ def _d_AbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'MaximumCost'
             v, p = _d_RationalNumberType(D, T, p)
-            x_maximum_cost = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxRules, PriceRuleStacks')
             p += 2
@@ -353,14 +344,13 @@ def _d_AbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 9:
             f = 'TaxRules'
             v, p = _d_TaxRuleListType(D, T, p)
-            x_tax_rules = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PriceRuleStacks')
-            p += 1
+            x9 = v
             nxt = 10
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'PriceRuleStacks'
         v, p = _d_PriceRuleStackListType(D, T, p)
-        x_price_rule_stacks = v
+        x10 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'OverstayRules, AdditionalSelectedServices, EE')
         p += 2
@@ -368,7 +358,7 @@ def _d_AbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 11:
             f = 'OverstayRules'
             v, p = _d_OverstayRuleListType(D, T, p)
-            x_overstay_rules = v
+            x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AdditionalSelectedServices, EE')
             p += 2
@@ -376,30 +366,44 @@ def _d_AbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 12:
             f = 'AdditionalSelectedServices'
             v, p = _d_AdditionalServiceListType(D, T, p)
-            x_additional_selected_services = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x12 = v
             nxt = -1
-        return _iso20_common.AbsolutePriceSchedule(id=x_id, time_anchor=x_time_anchor, price_schedule_id=x_price_schedule_id, price_schedule_description=x_price_schedule_description, currency=x_currency, language=x_language, price_algorithm=x_price_algorithm, minimum_cost=x_minimum_cost, maximum_cost=x_maximum_cost, tax_rules=x_tax_rules, price_rule_stacks=x_price_rule_stacks, overstay_rules=x_overstay_rules, additional_selected_services=x_additional_selected_services), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AdditionalServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AdditionalServiceListType(acc, n, o):
     """Encode AdditionalServiceListType."""
     f = ""
     s = 0
     try:
         items = o.additional_service
         cnt = len(items)
-        if cnt > 5: raise EncodeError('at most 5 AdditionalService allowed', value=cnt).within('AdditionalService')
+        if cnt > 5: raise too_many('AdditionalService', 5, cnt)
         if cnt == 0: raise missing('AdditionalService')
         if cnt:
-            f = 'AdditionalService'
             for i, v in enumerate(items):
+                f = 'AdditionalService'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -409,7 +413,7 @@ def _e_AdditionalServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_AdditionalServiceType(acc, n, v)
             s = 2 if cnt == 5 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalService, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalService, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -419,39 +423,41 @@ def _e_AdditionalServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AdditionalServiceListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AdditionalServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.AdditionalServiceList, _s0=_iso20_common.AdditionalServiceList.additional_service.__set__):
     """Decode AdditionalServiceListType."""
     f = ""
     try:
-        x_additional_service = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AdditionalService')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'AdditionalService'
             v, p = _d_AdditionalServiceType(D, T, p)
-            x_additional_service.append(v)
-            k = len(x_additional_service)
+            x0.append(v)
+            k = len(x0)
             if k < 5:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'AdditionalService, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.AdditionalServiceList(additional_service=tuple(x_additional_service)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AdditionalServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AdditionalServiceType(acc, n, o):
     """Encode AdditionalServiceType."""
     f = ""
     s = 0
@@ -479,38 +485,40 @@ def _e_AdditionalServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AdditionalServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AdditionalServiceType(D, T, p, _new=_object_new, _C=_iso20_common.AdditionalService, _s0=_iso20_common.AdditionalService.service_name.__set__, _s1=_iso20_common.AdditionalService.service_fee.__set__):
     """Decode AdditionalServiceType."""
     f = ""
     try:
-        x_service_name = None
-        x_service_fee = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceName')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ServiceName'
-        v, p = r_el_str(D, T, p, None, None, 80, 4)
-        x_service_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceFee')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceName')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 80, 4)
+        x0 = v
         nxt = 1
         f = 'ServiceFee'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_service_fee = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceFee')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_common.AdditionalService(service_name=x_service_name, service_fee=x_service_fee), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AuthorizationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AuthorizationReqType(acc, n, o):
     """Encode AuthorizationReqType."""
     f = ""
     s = 0
@@ -525,9 +533,9 @@ def _e_AuthorizationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.selected_authorization_service
         if v is None: raise missing('SelectedAuthorizationService')
         f = 'SelectedAuthorizationService'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI8, 1)
+        i = enum_index(v, _EI8)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 2
         v = o.eim_a_req_authorization_mode
         if v is not None:
@@ -539,16 +547,14 @@ def _e_AuthorizationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pnc_a_req_authorization_mode
         if v is not None:
             f = 'PnC_AReqAuthorizationMode'
-            cw = _T10.get(s)
-            if cw is None: raise not_allowed('PnC_AReqAuthorizationMode', 'EE | EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 2: raise not_allowed('PnC_AReqAuthorizationMode', 'EE | EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = _e_PnC_AReqAuthorizationModeType(acc, n, v)
             s = 4
-        cw = _T11.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (3, 4): raise not_allowed('end of element (a required element is missing)', 'EE | EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -556,28 +562,28 @@ def _e_AuthorizationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AuthorizationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso20_common.AuthorizationReq, _s0=_iso20_common.AuthorizationReq.header.__set__, _s1=_iso20_common.AuthorizationReq.selected_authorization_service.__set__, _s2=_iso20_common.AuthorizationReq.eim_a_req_authorization_mode.__set__, _s3=_iso20_common.AuthorizationReq.pnc_a_req_authorization_mode.__set__):
     """Decode AuthorizationReqType."""
     f = ""
     try:
-        x_header = None
-        x_selected_authorization_service = None
-        x_eim_a_req_authorization_mode = None
-        x_pnc_a_req_authorization_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedAuthorizationService')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'SelectedAuthorizationService'
-        v, p = r_el_enum(D, T, p, _EV9, 1)
-        x_selected_authorization_service = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'SelectedAuthorizationService')
+        v = _EV9[(x >> 1) & 1]
+        p += 4
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode')
         p += 2
@@ -585,27 +591,31 @@ def _d_AuthorizationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EIM_AReqAuthorizationMode'
             v, p = _d_EIM_AReqAuthorizationModeType(D, T, p)
-            x_eim_a_req_authorization_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'PnC_AReqAuthorizationMode'
             v, p = _d_PnC_AReqAuthorizationModeType(D, T, p)
-            x_pnc_a_req_authorization_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso20_common.AuthorizationReq(header=x_header, selected_authorization_service=x_selected_authorization_service, eim_a_req_authorization_mode=x_eim_a_req_authorization_mode, pnc_a_req_authorization_mode=x_pnc_a_req_authorization_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AuthorizationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AuthorizationResType(acc, n, o):
     """Encode AuthorizationResType."""
     f = ""
     s = 0
@@ -620,16 +630,16 @@ def _e_AuthorizationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI14, 2)
+        i = enum_index(v, _EI12)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         acc <<= 1
         n += 1
@@ -640,46 +650,50 @@ def _e_AuthorizationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AuthorizationResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AuthorizationResType(D, T, p, _new=_object_new, _C=_iso20_common.AuthorizationRes, _s0=_iso20_common.AuthorizationRes.header.__set__, _s1=_iso20_common.AuthorizationRes.response_code.__set__, _s2=_iso20_common.AuthorizationRes.evse_processing.__set__):
     """Decode AuthorizationResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV15, 2)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV13[(x >> 1) & 3]
+        p += 5
+        x2 = v
         nxt = -1
-        return _iso20_common.AuthorizationRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AuthorizationSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AuthorizationSetupReqType(acc, n, o):
     """Encode AuthorizationSetupReqType."""
     f = ""
     s = 0
@@ -700,30 +714,32 @@ def _e_AuthorizationSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AuthorizationSetupReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AuthorizationSetupReqType(D, T, p, _new=_object_new, _C=_iso20_common.AuthorizationSetupReq, _s0=_iso20_common.AuthorizationSetupReq.header.__set__):
     """Decode AuthorizationSetupReqType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_common.AuthorizationSetupReq(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AuthorizationSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AuthorizationSetupResType(acc, n, o):
     """Encode AuthorizationSetupResType."""
     f = ""
     s = 0
@@ -738,33 +754,36 @@ def _e_AuthorizationSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         items = o.authorization_services
         cnt = len(items)
-        if cnt > 2: raise EncodeError('at most 2 AuthorizationServices allowed', value=cnt).within('AuthorizationServices')
+        if cnt > 2: raise too_many('AuthorizationServices', 2, cnt)
         if cnt == 0: raise missing('AuthorizationServices')
         if cnt:
-            f = 'AuthorizationServices'
             for i, v in enumerate(items):
+                f = 'AuthorizationServices'
                 if i == 0:
                     acc <<= 1
                     n += 1
                 else:
                     acc <<= 2
                     n += 2
-                acc, n = w_el_enum(acc, n, v, _EI8, 1)
+                i = enum_index(v, _EI8)
+                acc = (acc << 3) | (i << 1)
+                n += 3
             s = 4 if cnt == 2 else 3
         v = o.certificate_installation_service
         if v is None: raise missing('CertificateInstallationService')
         f = 'CertificateInstallationService'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('CertificateInstallationService', 'AuthorizationServices, CertificateInstallationService | CertificateInstallationService', s)
+        if cw is None: raise not_allowed('CertificateInstallationService', 'AuthorizationServices, CertificateInstallationService | CertificateInstallationService')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 5
         v = o.eim_as_res_authorization_mode
         if v is not None:
@@ -776,16 +795,14 @@ def _e_AuthorizationSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pnc_as_res_authorization_mode
         if v is not None:
             f = 'PnC_ASResAuthorizationMode'
-            cw = _T16.get(s)
-            if cw is None: raise not_allowed('PnC_ASResAuthorizationMode', 'EE | EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 5: raise not_allowed('PnC_ASResAuthorizationMode', 'EE | EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = _e_PnC_ASResAuthorizationModeType(acc, n, v)
             s = 7
-        cw = _T17.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (6, 7): raise not_allowed('end of element (a required element is missing)', 'EE | EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -793,53 +810,57 @@ def _e_AuthorizationSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AuthorizationSetupResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AuthorizationSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.AuthorizationSetupRes, _s0=_iso20_common.AuthorizationSetupRes.header.__set__, _s1=_iso20_common.AuthorizationSetupRes.response_code.__set__, _s2=_iso20_common.AuthorizationSetupRes.authorization_services.__set__, _s3=_iso20_common.AuthorizationSetupRes.certificate_installation_service.__set__, _s4=_iso20_common.AuthorizationSetupRes.eim_as_res_authorization_mode.__set__, _s5=_iso20_common.AuthorizationSetupRes.pnc_as_res_authorization_mode.__set__):
     """Decode AuthorizationSetupResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_authorization_services = []
-        x_certificate_installation_service = None
-        x_eim_as_res_authorization_mode = None
-        x_pnc_as_res_authorization_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = []
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AuthorizationServices')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 2:
             f = 'AuthorizationServices'
-            v, p = r_el_enum(D, T, p, _EV9, 1)
-            x_authorization_services.append(v)
-            k = len(x_authorization_services)
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'AuthorizationServices')
+            v = _EV9[(x >> 1) & 1]
+            p += 3
+            x2.append(v)
+            k = len(x2)
             if k < 2:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'AuthorizationServices, CertificateInstallationService')
                 p += 2
                 nxt = (2, 3)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'CertificateInstallationService')
-                p += 1
                 nxt = 3
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt == 3:
             f = 'CertificateInstallationService'
-            v, p = r_el_bool(D, T, p)
-            x_certificate_installation_service = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'CertificateInstallationService')
+            v = (x & 2) == 2
+            p += 3
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode')
             p += 2
@@ -847,28 +868,34 @@ def _d_AuthorizationSetupResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'EIM_ASResAuthorizationMode'
             v, p = _d_EIM_ASResAuthorizationModeType(D, T, p)
-            x_eim_as_res_authorization_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'PnC_ASResAuthorizationMode'
             v, p = _d_PnC_ASResAuthorizationModeType(D, T, p)
-            x_pnc_as_res_authorization_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.AuthorizationSetupRes(header=x_header, response_code=x_response_code, authorization_services=tuple(x_authorization_services), certificate_installation_service=x_certificate_installation_service, eim_as_res_authorization_mode=x_eim_as_res_authorization_mode, pnc_as_res_authorization_mode=x_pnc_as_res_authorization_mode), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, tuple(x2))
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLReqControlModeType(acc, n, o):
     """Encode CLReqControlModeType."""
     f = ""
     s = 0
@@ -882,22 +909,24 @@ def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLReqControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLResControlModeType(acc, n, o):
     """Encode CLResControlModeType."""
     f = ""
     s = 0
@@ -911,22 +940,24 @@ def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CanonicalizationMethodType(acc, n, o):
     """Encode CanonicalizationMethodType."""
     f = ""
     s = 0
@@ -938,7 +969,8 @@ def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CanonicalizationMethodType(D, T, p):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
@@ -949,7 +981,8 @@ def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateChainType(acc, n, o):
     """Encode CertificateChainType."""
     f = ""
     s = 0
@@ -969,7 +1002,7 @@ def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = _e_SubCertificatesType(acc, n, v)
             s = 2
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -979,19 +1012,19 @@ def _e_CertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.CertificateChain, _s0=_iso20_common.CertificateChain.certificate.__set__, _s1=_iso20_common.CertificateChain.sub_certificates.__set__):
     """Decode CertificateChainType."""
     f = ""
     try:
-        x_certificate = None
-        x_sub_certificates = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Certificate')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Certificate'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Certificate')
+        p += 1
         v, p = r_el_bin(D, T, p, None, None, 1600, 4)
-        x_certificate = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
         p += 2
@@ -999,19 +1032,22 @@ def _d_CertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'SubCertificates'
             v, p = _d_SubCertificatesType(D, T, p)
-            x_sub_certificates = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _iso20_common.CertificateChain(certificate=x_certificate, sub_certificates=x_sub_certificates), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateInstallationReqType(acc, n, o):
     """Encode CertificateInstallationReqType."""
     f = ""
     s = 0
@@ -1040,9 +1076,9 @@ def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.maximum_contract_certificate_chains
         if v is None: raise missing('MaximumContractCertificateChains')
         f = 'MaximumContractCertificateChains'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 4
         v = o.prioritized_emai_ds
         if v is not None:
@@ -1051,8 +1087,8 @@ def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, in
             n += 2
             acc, n = _e_EMAIDListType(acc, n, v)
             s = 5
-        cw = _T18.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PrioritizedEMAIDs, EE', s)
+        cw = _T14.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PrioritizedEMAIDs, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1062,43 +1098,41 @@ def _e_CertificateInstallationReqType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateInstallationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso20_common.CertificateInstallationReq, _s0=_iso20_common.CertificateInstallationReq.header.__set__, _s1=_iso20_common.CertificateInstallationReq.oem_provisioning_certificate_chain.__set__, _s2=_iso20_common.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__, _s3=_iso20_common.CertificateInstallationReq.maximum_contract_certificate_chains.__set__, _s4=_iso20_common.CertificateInstallationReq.prioritized_emai_ds.__set__):
     """Decode CertificateInstallationReqType."""
     f = ""
     try:
-        x_header = None
-        x_oem_provisioning_certificate_chain = None
-        x_list_of_root_certificate_i_ds = None
-        x_maximum_contract_certificate_chains = None
-        x_prioritized_emai_ds = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'OEMProvisioningCertificateChain')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'OEMProvisioningCertificateChain'
-        v, p = _d_SignedCertificateChainType(D, T, p)
-        x_oem_provisioning_certificate_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ListOfRootCertificateIDs')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'OEMProvisioningCertificateChain')
         p += 1
+        v, p = _d_SignedCertificateChainType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'ListOfRootCertificateIDs'
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
-        x_list_of_root_certificate_i_ds = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MaximumContractCertificateChains')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'MaximumContractCertificateChains'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_maximum_contract_certificate_chains = v
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'MaximumContractCertificateChains')
+        v = (x >> 1) & 255
+        p += 11
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PrioritizedEMAIDs, EE')
         p += 2
@@ -1106,19 +1140,25 @@ def _d_CertificateInstallationReqType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 4:
             f = 'PrioritizedEMAIDs'
             v, p = _d_EMAIDListType(D, T, p)
-            x_prioritized_emai_ds = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_common.CertificateInstallationReq(header=x_header, oem_provisioning_certificate_chain=x_oem_provisioning_certificate_chain, list_of_root_certificate_i_ds=x_list_of_root_certificate_i_ds, maximum_contract_certificate_chains=x_maximum_contract_certificate_chains, prioritized_emai_ds=x_prioritized_emai_ds), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CertificateInstallationResType(acc, n, o):
     """Encode CertificateInstallationResType."""
     f = ""
     s = 0
@@ -1133,16 +1173,16 @@ def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI14, 2)
+        i = enum_index(v, _EI12)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.cps_certificate_chain
         if v is None: raise missing('CPSCertificateChain')
@@ -1161,9 +1201,9 @@ def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.remaining_contract_certificate_chains
         if v is None: raise missing('RemainingContractCertificateChains')
         f = 'RemainingContractCertificateChains'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 6
         acc <<= 1
         n += 1
@@ -1174,70 +1214,75 @@ def _e_CertificateInstallationResType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CertificateInstallationResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_iso20_common.CertificateInstallationRes, _s0=_iso20_common.CertificateInstallationRes.header.__set__, _s1=_iso20_common.CertificateInstallationRes.response_code.__set__, _s2=_iso20_common.CertificateInstallationRes.evse_processing.__set__, _s3=_iso20_common.CertificateInstallationRes.cps_certificate_chain.__set__, _s4=_iso20_common.CertificateInstallationRes.signed_installation_data.__set__, _s5=_iso20_common.CertificateInstallationRes.remaining_contract_certificate_chains.__set__):
     """Decode CertificateInstallationResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        x_cps_certificate_chain = None
-        x_signed_installation_data = None
-        x_remaining_contract_certificate_chains = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV15, 2)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'CPSCertificateChain')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV13[(x >> 1) & 3]
+        p += 5
+        x2 = v
         nxt = 3
         f = 'CPSCertificateChain'
-        v, p = _d_CertificateChainType(D, T, p)
-        x_cps_certificate_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignedInstallationData')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CPSCertificateChain')
         p += 1
+        v, p = _d_CertificateChainType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'SignedInstallationData'
-        v, p = _d_SignedInstallationDataType(D, T, p)
-        x_signed_installation_data = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RemainingContractCertificateChains')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignedInstallationData')
         p += 1
+        v, p = _d_SignedInstallationDataType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'RemainingContractCertificateChains'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_remaining_contract_certificate_chains = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'RemainingContractCertificateChains')
+        v = (x >> 1) & 255
+        p += 11
+        x5 = v
         nxt = -1
-        return _iso20_common.CertificateInstallationRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing, cps_certificate_chain=x_cps_certificate_chain, signed_installation_data=x_signed_installation_data, remaining_contract_certificate_chains=x_remaining_contract_certificate_chains), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopReqType(acc, n, o):
     """Encode ChargeLoopReqType."""
     f = ""
     s = 0
@@ -1260,10 +1305,11 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested', s)
+        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         acc <<= 1
         n += 1
@@ -1274,20 +1320,20 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x_header = None
-        x_display_parameters = None
-        x_meter_info_requested = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
         p += 2
@@ -1295,26 +1341,32 @@ def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'DisplayParameters'
             v, p = _d_DisplayParametersType(D, T, p)
-            x_display_parameters = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfoRequested')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfoRequested'
-        v, p = r_el_bool(D, T, p)
-        x_meter_info_requested = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = -1
-        return _iso20_types.ChargeLoopReq(header=x_header, display_parameters=x_display_parameters, meter_info_requested=x_meter_info_requested), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopResType(acc, n, o):
     """Encode ChargeLoopResType."""
     f = ""
     s = 0
@@ -1329,9 +1381,9 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -1343,8 +1395,8 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_info
         if v is not None:
             f = 'MeterInfo'
-            cw = _T19.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE', s)
+            cw = _T15.get(s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -1352,14 +1404,14 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.receipt
         if v is not None:
             f = 'Receipt'
-            cw = _T20.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+            cw = _T16.get(s)
+            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_ReceiptType(acc, n, v)
             s = 5
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1369,29 +1421,29 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        x_meter_info = None
-        x_receipt = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
         p += 3
@@ -1399,7 +1451,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
             p += 2
@@ -1407,7 +1459,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
             p += 2
@@ -1415,19 +1467,25 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_types.ChargeLoopRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status, meter_info=x_meter_info, receipt=x_receipt), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -1448,30 +1506,32 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryReq(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -1486,9 +1546,9 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -1499,38 +1559,41 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryRes(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargingScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargingScheduleType(acc, n, o):
     """Encode ChargingScheduleType."""
     f = ""
     s = 0
@@ -1552,14 +1615,13 @@ def _e_ChargingScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.price_level_schedule
         if v is not None:
             f = 'PriceLevelSchedule'
-            cw = _T22.get(s)
-            if cw is None: raise not_allowed('PriceLevelSchedule', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('PriceLevelSchedule', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | EE')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = _e_PriceLevelScheduleType(acc, n, v)
             s = 3
-        cw = _T23.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | EE', s)
+        cw = _T18.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1569,20 +1631,20 @@ def _e_ChargingScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargingScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargingScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.ChargingSchedule, _s0=_iso20_common.ChargingSchedule.power_schedule.__set__, _s1=_iso20_common.ChargingSchedule.absolute_price_schedule.__set__, _s2=_iso20_common.ChargingSchedule.price_level_schedule.__set__):
     """Decode ChargingScheduleType."""
     f = ""
     try:
-        x_power_schedule = None
-        x_absolute_price_schedule = None
-        x_price_level_schedule = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PowerSchedule')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'PowerSchedule'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PowerSchedule')
+        p += 1
         v, p = _d_PowerScheduleType(D, T, p)
-        x_power_schedule = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE')
         p += 2
@@ -1590,27 +1652,30 @@ def _d_ChargingScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'AbsolutePriceSchedule'
             v, p = _d_AbsolutePriceScheduleType(D, T, p)
-            x_absolute_price_schedule = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'PriceLevelSchedule'
             v, p = _d_PriceLevelScheduleType(D, T, p)
-            x_price_level_schedule = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_common.ChargingSchedule(power_schedule=x_power_schedule, absolute_price_schedule=x_absolute_price_schedule, price_level_schedule=x_price_level_schedule), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ContractCertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ContractCertificateChainType(acc, n, o):
     """Encode ContractCertificateChainType."""
     f = ""
     s = 0
@@ -1638,38 +1703,40 @@ def _e_ContractCertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ContractCertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ContractCertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.ContractCertificateChain, _s0=_iso20_common.ContractCertificateChain.certificate.__set__, _s1=_iso20_common.ContractCertificateChain.sub_certificates.__set__):
     """Decode ContractCertificateChainType."""
     f = ""
     try:
-        x_certificate = None
-        x_sub_certificates = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Certificate')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Certificate'
-        v, p = r_el_bin(D, T, p, None, None, 1600, 4)
-        x_certificate = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SubCertificates')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Certificate')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, 1600, 4)
+        x0 = v
         nxt = 1
         f = 'SubCertificates'
-        v, p = _d_SubCertificatesType(D, T, p)
-        x_sub_certificates = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SubCertificates')
         p += 1
+        v, p = _d_SubCertificatesType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_common.ContractCertificateChain(certificate=x_certificate, sub_certificates=x_sub_certificates), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DSAKeyValueType(acc, n, o):
     """Encode DSAKeyValueType."""
     f = ""
     s = 0
@@ -1684,17 +1751,16 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.q
         if v is not None:
             f = 'Q'
-            cw = _T24.get(s)
-            if cw is None: raise not_allowed('Q', 'P, G, Y | Q', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('Q', 'P, G, Y | Q')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 2
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T25.get(s)
-            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q', s)
+            cw = _T19.get(s)
+            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -1702,8 +1768,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T26.get(s)
-        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y', s)
+        cw = _T20.get(s)
+        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -1718,8 +1784,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T27.get(s)
-            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE', s)
+            cw = _T21.get(s)
+            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -1727,14 +1793,13 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pgen_counter
         if v is not None:
             f = 'PgenCounter'
-            cw = _T28.get(s)
-            if cw is None: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 6: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T29.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE', s)
+        cw = _T22.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1744,17 +1809,18 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
-        x_p = None
-        x_q = None
-        x_g = None
-        x_y = None
-        x_j = None
-        x_seed = None
-        x_pgen_counter = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
         p += 2
@@ -1762,15 +1828,14 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'P'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_p = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Q')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'Q'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_q = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
             p += 2
@@ -1778,14 +1843,13 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'G'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_g = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Y')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Y'
         v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_y = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
         p += 2
@@ -1793,7 +1857,7 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'J'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_j = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
             p += 2
@@ -1801,27 +1865,34 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'Seed'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_seed = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PgenCounter')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'PgenCounter'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_pgen_counter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _xmldsig.DSAKeyValue(p=x_p, q=x_q, g=x_g, y=x_y, j=x_j, seed=x_seed, pgen_counter=x_pgen_counter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedCostType(acc, n, o):
     """Encode DetailedCostType."""
     f = ""
     s = 0
@@ -1849,38 +1920,40 @@ def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedCostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
     f = ""
     try:
-        x_amount = None
-        x_cost_per_unit = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'CostPerUnit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'CostPerUnit'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_cost_per_unit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedCost(amount=x_amount, cost_per_unit=x_cost_per_unit), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedTaxType(acc, n, o):
     """Encode DetailedTaxType."""
     f = ""
     s = 0
@@ -1888,9 +1961,14 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tax_rule_id
         if v is None: raise missing('TaxRuleID')
         f = 'TaxRuleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.amount
         if v is None: raise missing('Amount')
@@ -1908,38 +1986,46 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedTaxType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
     f = ""
     try:
-        x_tax_rule_id = None
-        x_amount = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TaxRuleID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TaxRuleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tax_rule_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedTax(tax_rule_id=x_tax_rule_id, amount=x_amount), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DigestMethodType(acc, n, o):
     """Encode DigestMethodType."""
     f = ""
     s = 0
@@ -1951,7 +2037,8 @@ def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DigestMethodType(D, T, p):
     """Decode DigestMethodType."""
     f = ""
     try:
@@ -1962,7 +2049,8 @@ def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DisplayParametersType(acc, n, o):
     """Encode DisplayParametersType."""
     f = ""
     s = 0
@@ -1970,78 +2058,100 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.present_soc
         if v is not None:
             f = 'PresentSOC'
-            acc <<= 4
-            n += 4
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 13) | ((v - 0) << 1)
+            n += 13
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T30.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T23.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T31.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T24.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T32.get(s)
-            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T25.get(s)
+            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 4
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T33.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T26.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T34.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T27.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 6
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T35.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T28.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 7
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T36.get(s)
-            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T29.get(s)
+            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 8
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T37.get(s)
-            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T30.get(s)
+            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2049,14 +2159,15 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T38.get(s)
-            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T31.get(s)
+            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 10
-        cw = _T39.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+        cw = _T32.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2066,84 +2177,122 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
-        x_present_soc = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_maximum_soc = None
-        x_remaining_time_to_minimum_soc = None
-        x_remaining_time_to_target_soc = None
-        x_remaining_time_to_maximum_soc = None
-        x_charging_complete = None
-        x_battery_energy_capacity = None
-        x_inlet_hot = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
             f = 'PresentSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_present_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'PresentSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
             f = 'MaximumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_maximum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MaximumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
             f = 'RemainingTimeToMinimumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_minimum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
             f = 'RemainingTimeToTargetSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_target_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
             f = 'RemainingTimeToMaximumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_maximum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
             f = 'ChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_charging_complete = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
             p += 2
@@ -2151,27 +2300,41 @@ def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
             v, p = _d_RationalNumberType(D, T, p)
-            x_battery_energy_capacity = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
             f = 'InletHot'
-            v, p = r_el_bool(D, T, p)
-            x_inlet_hot = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'InletHot')
+            v = (x & 2) == 2
+            p += 3
+            x9 = v
             nxt = -1
-        return _iso20_types.DisplayParameters(present_soc=x_present_soc, minimum_soc=x_minimum_soc, target_soc=x_target_soc, maximum_soc=x_maximum_soc, remaining_time_to_minimum_soc=x_remaining_time_to_minimum_soc, remaining_time_to_target_soc=x_remaining_time_to_target_soc, remaining_time_to_maximum_soc=x_remaining_time_to_maximum_soc, charging_complete=x_charging_complete, battery_energy_capacity=x_battery_energy_capacity, inlet_hot=x_inlet_hot), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLReqControlModeType(acc, n, o):
     """Encode Dynamic_CLReqControlModeType."""
     f = ""
     s = 0
@@ -2179,15 +2342,20 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -2215,55 +2383,64 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_types.Dynamic_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLResControlModeType(acc, n, o):
     """Encode Dynamic_CLResControlModeType."""
     f = ""
     s = 0
@@ -2271,39 +2448,53 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE', s)
+            cw = _T33.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T41.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            cw = _T34.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
-            cw = _T42.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
-        cw = _T43.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+        cw = _T36.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2313,58 +2504,84 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = -1
-        return _iso20_types.Dynamic_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_EVPPTControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_EVPPTControlModeType(acc, n, o):
     """Encode Dynamic_EVPPTControlModeType."""
     f = ""
     s = 0
@@ -2378,22 +2595,24 @@ def _e_Dynamic_EVPPTControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_EVPPTControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_EVPPTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_EVPPTControlMode):
     """Decode Dynamic_EVPPTControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_common.Dynamic_EVPPTControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_SEReqControlModeType(acc, n, o):
     """Encode Dynamic_SEReqControlModeType."""
     f = ""
     s = 0
@@ -2401,31 +2620,38 @@ def _e_Dynamic_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is None: raise missing('DepartureTime')
         f = 'DepartureTime'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 11) | ((v - 0) << 1)
+            n += 11
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T44.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, EVTargetEnergyRequest | TargetSOC, EVTargetEnergyRequest', s)
+            cw = _T37.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, EVTargetEnergyRequest | TargetSOC, EVTargetEnergyRequest')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
-        cw = _T45.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'EVTargetEnergyRequest | MinimumSOC, TargetSOC, EVTargetEnergyRequest | TargetSOC, EVTargetEnergyRequest', s)
+        cw = _T38.get(s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'EVTargetEnergyRequest | MinimumSOC, TargetSOC, EVTargetEnergyRequest | TargetSOC, EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -2454,14 +2680,14 @@ def _e_Dynamic_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.ev_minimum_v2_x_energy_request
         if v is not None:
             f = 'EVMinimumV2XEnergyRequest'
-            cw = _T46.get(s)
-            if cw is None: raise not_allowed('EVMinimumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE', s)
+            cw = _T39.get(s)
+            if cw is None: raise not_allowed('EVMinimumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 8
-        cw = _T47.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE', s)
+        cw = _T40.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2471,62 +2697,72 @@ def _e_Dynamic_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_SEReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_SEReqControlMode, _s0=_iso20_common.Dynamic_SEReqControlMode.departure_time.__set__, _s1=_iso20_common.Dynamic_SEReqControlMode.minimum_soc.__set__, _s2=_iso20_common.Dynamic_SEReqControlMode.target_soc.__set__, _s3=_iso20_common.Dynamic_SEReqControlMode.ev_target_energy_request.__set__, _s4=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_energy_request.__set__, _s5=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_energy_request.__set__, _s6=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_v2_x_energy_request.__set__, _s7=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_v2_x_energy_request.__set__):
     """Decode Dynamic_SEReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_maximum_v2_x_energy_request = None
-        x_ev_minimum_v2_x_energy_request = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DepartureTime')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'DepartureTime'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_departure_time = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'DepartureTime')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'MinimumSOC, TargetSOC, EVTargetEnergyRequest')
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVTargetEnergyRequest')
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x3 = v
         nxt = 4
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVMinimumEnergyRequest'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
         p += 2
@@ -2534,7 +2770,7 @@ def _d_Dynamic_SEReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 6:
             f = 'EVMaximumV2XEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_v2_x_energy_request = v
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
             p += 2
@@ -2542,19 +2778,28 @@ def _d_Dynamic_SEReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 7:
             f = 'EVMinimumV2XEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_v2_x_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
-        return _iso20_common.Dynamic_SEReqControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_maximum_v2_x_energy_request=x_ev_maximum_v2_x_energy_request, ev_minimum_v2_x_energy_request=x_ev_minimum_v2_x_energy_request), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_SEResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_SEResControlModeType(acc, n, o):
     """Encode Dynamic_SEResControlModeType."""
     f = ""
     s = 0
@@ -2562,33 +2807,42 @@ def _e_Dynamic_SEResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', s)
+            cw = _T33.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T48.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', s)
+            cw = _T41.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.absolute_price_schedule
         if v is not None:
             f = 'AbsolutePriceSchedule'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('AbsolutePriceSchedule', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', s)
+            cw = _T42.get(s)
+            if cw is None: raise not_allowed('AbsolutePriceSchedule', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_AbsolutePriceScheduleType(acc, n, v)
@@ -2596,14 +2850,14 @@ def _e_Dynamic_SEResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.price_level_schedule
         if v is not None:
             f = 'PriceLevelSchedule'
-            cw = _T50.get(s)
-            if cw is None: raise not_allowed('PriceLevelSchedule', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('PriceLevelSchedule', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_PriceLevelScheduleType(acc, n, v)
             s = 5
-        cw = _T51.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', s)
+        cw = _T44.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AbsolutePriceSchedule, PriceLevelSchedule, EE | DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | EE | MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE | TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2613,39 +2867,54 @@ def _e_Dynamic_SEResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_SEResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_SEResControlMode, _s0=_iso20_common.Dynamic_SEResControlMode.departure_time.__set__, _s1=_iso20_common.Dynamic_SEResControlMode.minimum_soc.__set__, _s2=_iso20_common.Dynamic_SEResControlMode.target_soc.__set__, _s3=_iso20_common.Dynamic_SEResControlMode.absolute_price_schedule.__set__, _s4=_iso20_common.Dynamic_SEResControlMode.price_level_schedule.__set__):
     """Decode Dynamic_SEResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_absolute_price_schedule = None
-        x_price_level_schedule = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
         p += 3
         nxt = (0, 1, 2, 3, 4, -1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             p += 3
             nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE')
             p += 2
@@ -2653,27 +2922,32 @@ def _d_Dynamic_SEResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'AbsolutePriceSchedule'
             v, p = _d_AbsolutePriceScheduleType(D, T, p)
-            x_absolute_price_schedule = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'PriceLevelSchedule'
             v, p = _d_PriceLevelScheduleType(D, T, p)
-            x_price_level_schedule = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_common.Dynamic_SEResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, absolute_price_schedule=x_absolute_price_schedule, price_level_schedule=x_price_level_schedule), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_SMDTControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_SMDTControlModeType(acc, n, o):
     """Encode Dynamic_SMDTControlModeType."""
     f = ""
     s = 0
@@ -2687,22 +2961,24 @@ def _e_Dynamic_SMDTControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_SMDTControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_SMDTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_SMDTControlMode):
     """Decode Dynamic_SMDTControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_common.Dynamic_SMDTControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EIM_AReqAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EIM_AReqAuthorizationModeType(acc, n, o):
     """Encode EIM_AReqAuthorizationModeType."""
     f = ""
     s = 0
@@ -2716,22 +2992,24 @@ def _e_EIM_AReqAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EIM_AReqAuthorizationModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EIM_AReqAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common.EIM_AReqAuthorizationMode):
     """Decode EIM_AReqAuthorizationModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_common.EIM_AReqAuthorizationMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EIM_ASResAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EIM_ASResAuthorizationModeType(acc, n, o):
     """Encode EIM_ASResAuthorizationModeType."""
     f = ""
     s = 0
@@ -2745,33 +3023,35 @@ def _e_EIM_ASResAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EIM_ASResAuthorizationModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EIM_ASResAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common.EIM_ASResAuthorizationMode):
     """Decode EIM_ASResAuthorizationModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_common.EIM_ASResAuthorizationMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EMAIDListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EMAIDListType(acc, n, o):
     """Encode EMAIDListType."""
     f = ""
     s = 0
     try:
         items = o.emaid
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 EMAID allowed', value=cnt).within('EMAID')
+        if cnt > 8: raise too_many('EMAID', 8, cnt)
         if cnt == 0: raise missing('EMAID')
         if cnt:
-            f = 'EMAID'
             for i, v in enumerate(items):
+                f = 'EMAID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -2781,7 +3061,7 @@ def _e_EMAIDListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = w_el_str(acc, n, v, None, None, 255, 4, 8)
             s = 2 if cnt == 8 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EMAID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EMAID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2791,39 +3071,41 @@ def _e_EMAIDListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EMAIDListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EMAIDListType(D, T, p, _new=_object_new, _C=_iso20_common.EMAIDList, _s0=_iso20_common.EMAIDList.emaid.__set__):
     """Decode EMAIDListType."""
     f = ""
     try:
-        x_emaid = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EMAID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'EMAID'
             v, p = r_el_str(D, T, p, None, None, 255, 4)
-            x_emaid.append(v)
-            k = len(x_emaid)
+            x0.append(v)
+            k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'EMAID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.EMAIDList(emaid=tuple(x_emaid)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVAbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVAbsolutePriceScheduleType(acc, n, o):
     """Encode EVAbsolutePriceScheduleType."""
     f = ""
     s = 0
@@ -2831,9 +3113,14 @@ def _e_EVAbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.currency
         if v is None: raise missing('Currency')
@@ -2865,54 +3152,61 @@ def _e_EVAbsolutePriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVAbsolutePriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVAbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.EVAbsolutePriceSchedule, _s0=_iso20_common.EVAbsolutePriceSchedule.time_anchor.__set__, _s1=_iso20_common.EVAbsolutePriceSchedule.currency.__set__, _s2=_iso20_common.EVAbsolutePriceSchedule.price_algorithm.__set__, _s3=_iso20_common.EVAbsolutePriceSchedule.ev_price_rule_stacks.__set__):
     """Decode EVAbsolutePriceScheduleType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_currency = None
-        x_price_algorithm = None
-        x_ev_price_rule_stacks = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Currency')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         nxt = 1
         f = 'Currency'
-        v, p = r_el_str(D, T, p, None, None, 3, 4)
-        x_currency = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceAlgorithm')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Currency')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 3, 4)
+        x1 = v
         nxt = 2
         f = 'PriceAlgorithm'
-        v, p = r_el_str(D, T, p, None, None, 255, 4)
-        x_price_algorithm = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPriceRuleStacks')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PriceAlgorithm')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 255, 4)
+        x2 = v
         nxt = 3
         f = 'EVPriceRuleStacks'
-        v, p = _d_EVPriceRuleStackListType(D, T, p)
-        x_ev_price_rule_stacks = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPriceRuleStacks')
         p += 1
+        v, p = _d_EVPriceRuleStackListType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_common.EVAbsolutePriceSchedule(time_anchor=x_time_anchor, currency=x_currency, price_algorithm=x_price_algorithm, ev_price_rule_stacks=x_ev_price_rule_stacks), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVEnergyOfferType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVEnergyOfferType(acc, n, o):
     """Encode EVEnergyOfferType."""
     f = ""
     s = 0
@@ -2940,49 +3234,51 @@ def _e_EVEnergyOfferType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVEnergyOfferType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVEnergyOfferType(D, T, p, _new=_object_new, _C=_iso20_common.EVEnergyOffer, _s0=_iso20_common.EVEnergyOffer.ev_power_schedule.__set__, _s1=_iso20_common.EVEnergyOffer.ev_absolute_price_schedule.__set__):
     """Decode EVEnergyOfferType."""
     f = ""
     try:
-        x_ev_power_schedule = None
-        x_ev_absolute_price_schedule = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPowerSchedule')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'EVPowerSchedule'
-        v, p = _d_EVPowerScheduleType(D, T, p)
-        x_ev_power_schedule = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVAbsolutePriceSchedule')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPowerSchedule')
         p += 1
+        v, p = _d_EVPowerScheduleType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVAbsolutePriceSchedule'
-        v, p = _d_EVAbsolutePriceScheduleType(D, T, p)
-        x_ev_absolute_price_schedule = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVAbsolutePriceSchedule')
         p += 1
+        v, p = _d_EVAbsolutePriceScheduleType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_common.EVEnergyOffer(ev_power_schedule=x_ev_power_schedule, ev_absolute_price_schedule=x_ev_absolute_price_schedule), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPowerProfileEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPowerProfileEntryListType(acc, n, o):
     """Encode EVPowerProfileEntryListType."""
     f = ""
     s = 0
     try:
         items = o.ev_power_profile_entry
         cnt = len(items)
-        if cnt > 2048: raise EncodeError('at most 2048 EVPowerProfileEntry allowed', value=cnt).within('EVPowerProfileEntry')
+        if cnt > 2048: raise too_many('EVPowerProfileEntry', 2048, cnt)
         if cnt == 0: raise missing('EVPowerProfileEntry')
         if cnt:
-            f = 'EVPowerProfileEntry'
             for i, v in enumerate(items):
+                f = 'EVPowerProfileEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -2992,7 +3288,7 @@ def _e_EVPowerProfileEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_PowerScheduleEntryType(acc, n, v)
             s = 2 if cnt == 2048 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPowerProfileEntry, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPowerProfileEntry, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3002,39 +3298,41 @@ def _e_EVPowerProfileEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPowerProfileEntryListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPowerProfileEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerProfileEntryList, _s0=_iso20_common.EVPowerProfileEntryList.ev_power_profile_entry.__set__):
     """Decode EVPowerProfileEntryListType."""
     f = ""
     try:
-        x_ev_power_profile_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPowerProfileEntry')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'EVPowerProfileEntry'
             v, p = _d_PowerScheduleEntryType(D, T, p)
-            x_ev_power_profile_entry.append(v)
-            k = len(x_ev_power_profile_entry)
+            x0.append(v)
+            k = len(x0)
             if k < 2048:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'EVPowerProfileEntry, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.EVPowerProfileEntryList(ev_power_profile_entry=tuple(x_ev_power_profile_entry)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPowerProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPowerProfileType(acc, n, o):
     """Encode EVPowerProfileType."""
     f = ""
     s = 0
@@ -3042,9 +3340,14 @@ def _e_EVPowerProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.dynamic_evppt_control_mode
         if v is not None:
@@ -3056,19 +3359,17 @@ def _e_EVPowerProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.scheduled_evppt_control_mode
         if v is not None:
             f = 'Scheduled_EVPPTControlMode'
-            cw = _T22.get(s)
-            if cw is None: raise not_allowed('Scheduled_EVPPTControlMode', 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode | EVPowerProfileEntries', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('Scheduled_EVPPTControlMode', 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode | EVPowerProfileEntries')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = _e_Scheduled_EVPPTControlModeType(acc, n, v)
             s = 3
         v = o.ev_power_profile_entries
         if v is None: raise missing('EVPowerProfileEntries')
         f = 'EVPowerProfileEntries'
-        cw = _T52.get(s)
-        if cw is None: raise not_allowed('EVPowerProfileEntries', 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode | EVPowerProfileEntries', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (2, 3): raise not_allowed('EVPowerProfileEntries', 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode | EVPowerProfileEntries')
+        acc <<= 1
+        n += 1
         acc, n = _e_EVPowerProfileEntryListType(acc, n, v)
         s = 4
         acc <<= 1
@@ -3080,21 +3381,26 @@ def _e_EVPowerProfileType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPowerProfileType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPowerProfileType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerProfile, _s0=_iso20_common.EVPowerProfile.time_anchor.__set__, _s1=_iso20_common.EVPowerProfile.dynamic_evppt_control_mode.__set__, _s2=_iso20_common.EVPowerProfile.scheduled_evppt_control_mode.__set__, _s3=_iso20_common.EVPowerProfile.ev_power_profile_entries.__set__):
     """Decode EVPowerProfileType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_dynamic_evppt_control_mode = None
-        x_scheduled_evppt_control_mode = None
-        x_ev_power_profile_entries = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode')
         p += 2
@@ -3102,45 +3408,48 @@ def _d_EVPowerProfileType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'Dynamic_EVPPTControlMode'
             v, p = _d_Dynamic_EVPPTControlModeType(D, T, p)
-            x_dynamic_evppt_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPowerProfileEntries')
-            p += 1
+            x1 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'Scheduled_EVPPTControlMode'
             v, p = _d_Scheduled_EVPPTControlModeType(D, T, p)
-            x_scheduled_evppt_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPowerProfileEntries')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVPowerProfileEntries'
         v, p = _d_EVPowerProfileEntryListType(D, T, p)
-        x_ev_power_profile_entries = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x3 = v
         nxt = -1
-        return _iso20_common.EVPowerProfile(time_anchor=x_time_anchor, dynamic_evppt_control_mode=x_dynamic_evppt_control_mode, scheduled_evppt_control_mode=x_scheduled_evppt_control_mode, ev_power_profile_entries=x_ev_power_profile_entries), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPowerScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPowerScheduleEntryListType(acc, n, o):
     """Encode EVPowerScheduleEntryListType."""
     f = ""
     s = 0
     try:
         items = o.ev_power_schedule_entry
         cnt = len(items)
-        if cnt > 1024: raise EncodeError('at most 1024 EVPowerScheduleEntry allowed', value=cnt).within('EVPowerScheduleEntry')
+        if cnt > 1024: raise too_many('EVPowerScheduleEntry', 1024, cnt)
         if cnt == 0: raise missing('EVPowerScheduleEntry')
         if cnt:
-            f = 'EVPowerScheduleEntry'
             for i, v in enumerate(items):
+                f = 'EVPowerScheduleEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -3150,7 +3459,7 @@ def _e_EVPowerScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]
                 acc, n = _e_EVPowerScheduleEntryType(acc, n, v)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPowerScheduleEntry, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPowerScheduleEntry, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3160,39 +3469,41 @@ def _e_EVPowerScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPowerScheduleEntryListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPowerScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerScheduleEntryList, _s0=_iso20_common.EVPowerScheduleEntryList.ev_power_schedule_entry.__set__):
     """Decode EVPowerScheduleEntryListType."""
     f = ""
     try:
-        x_ev_power_schedule_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPowerScheduleEntry')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'EVPowerScheduleEntry'
             v, p = _d_EVPowerScheduleEntryType(D, T, p)
-            x_ev_power_schedule_entry.append(v)
-            k = len(x_ev_power_schedule_entry)
+            x0.append(v)
+            k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'EVPowerScheduleEntry, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.EVPowerScheduleEntryList(ev_power_schedule_entry=tuple(x_ev_power_schedule_entry)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPowerScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPowerScheduleEntryType(acc, n, o):
     """Encode EVPowerScheduleEntryType."""
     f = ""
     s = 0
@@ -3200,9 +3511,14 @@ def _e_EVPowerScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.duration
         if v is None: raise missing('Duration')
         f = 'Duration'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.power
         if v is None: raise missing('Power')
@@ -3220,38 +3536,45 @@ def _e_EVPowerScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPowerScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerScheduleEntry, _s0=_iso20_common.EVPowerScheduleEntry.duration.__set__, _s1=_iso20_common.EVPowerScheduleEntry.power.__set__):
     """Decode EVPowerScheduleEntryType."""
     f = ""
     try:
-        x_duration = None
-        x_power = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Duration')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Duration'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_duration = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Power')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         nxt = 1
         f = 'Power'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Power')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_common.EVPowerScheduleEntry(duration=x_duration, power=x_power), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPowerScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPowerScheduleType(acc, n, o):
     """Encode EVPowerScheduleType."""
     f = ""
     s = 0
@@ -3259,9 +3582,14 @@ def _e_EVPowerScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.ev_power_schedule_entries
         if v is None: raise missing('EVPowerScheduleEntries')
@@ -3279,49 +3607,56 @@ def _e_EVPowerScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPowerScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerSchedule, _s0=_iso20_common.EVPowerSchedule.time_anchor.__set__, _s1=_iso20_common.EVPowerSchedule.ev_power_schedule_entries.__set__):
     """Decode EVPowerScheduleType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_ev_power_schedule_entries = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPowerScheduleEntries')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         nxt = 1
         f = 'EVPowerScheduleEntries'
-        v, p = _d_EVPowerScheduleEntryListType(D, T, p)
-        x_ev_power_schedule_entries = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPowerScheduleEntries')
         p += 1
+        v, p = _d_EVPowerScheduleEntryListType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_common.EVPowerSchedule(time_anchor=x_time_anchor, ev_power_schedule_entries=x_ev_power_schedule_entries), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPriceRuleStackListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPriceRuleStackListType(acc, n, o):
     """Encode EVPriceRuleStackListType."""
     f = ""
     s = 0
     try:
         items = o.ev_price_rule_stack
         cnt = len(items)
-        if cnt > 1024: raise EncodeError('at most 1024 EVPriceRuleStack allowed', value=cnt).within('EVPriceRuleStack')
+        if cnt > 1024: raise too_many('EVPriceRuleStack', 1024, cnt)
         if cnt == 0: raise missing('EVPriceRuleStack')
         if cnt:
-            f = 'EVPriceRuleStack'
             for i, v in enumerate(items):
+                f = 'EVPriceRuleStack'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -3331,7 +3666,7 @@ def _e_EVPriceRuleStackListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_EVPriceRuleStackType(acc, n, v)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPriceRuleStack, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPriceRuleStack, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3341,39 +3676,41 @@ def _e_EVPriceRuleStackListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPriceRuleStackListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPriceRuleStackListType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceRuleStackList, _s0=_iso20_common.EVPriceRuleStackList.ev_price_rule_stack.__set__):
     """Decode EVPriceRuleStackListType."""
     f = ""
     try:
-        x_ev_price_rule_stack = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPriceRuleStack')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'EVPriceRuleStack'
             v, p = _d_EVPriceRuleStackType(D, T, p)
-            x_ev_price_rule_stack.append(v)
-            k = len(x_ev_price_rule_stack)
+            x0.append(v)
+            k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'EVPriceRuleStack, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.EVPriceRuleStackList(ev_price_rule_stack=tuple(x_ev_price_rule_stack)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPriceRuleStackType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPriceRuleStackType(acc, n, o):
     """Encode EVPriceRuleStackType."""
     f = ""
     s = 0
@@ -3381,17 +3718,22 @@ def _e_EVPriceRuleStackType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.duration
         if v is None: raise missing('Duration')
         f = 'Duration'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         items = o.ev_price_rule
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 EVPriceRule allowed', value=cnt).within('EVPriceRule')
+        if cnt > 8: raise too_many('EVPriceRule', 8, cnt)
         if cnt == 0: raise missing('EVPriceRule')
         if cnt:
-            f = 'EVPriceRule'
             for i, v in enumerate(items):
+                f = 'EVPriceRule'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -3400,8 +3742,8 @@ def _e_EVPriceRuleStackType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_EVPriceRuleType(acc, n, v)
             s = 3 if cnt == 8 else 2
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPriceRule, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPriceRule, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3411,47 +3753,54 @@ def _e_EVPriceRuleStackType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPriceRuleStackType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceRuleStack, _s0=_iso20_common.EVPriceRuleStack.duration.__set__, _s1=_iso20_common.EVPriceRuleStack.ev_price_rule.__set__):
     """Decode EVPriceRuleStackType."""
     f = ""
     try:
-        x_duration = None
-        x_ev_price_rule = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Duration')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'Duration'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_duration = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPriceRule')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'EVPriceRule'
             v, p = _d_EVPriceRuleType(D, T, p)
-            x_ev_price_rule.append(v)
-            k = len(x_ev_price_rule)
+            x1.append(v)
+            k = len(x1)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'EVPriceRule, EE')
                 p += 2
                 nxt = (1, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.EVPriceRuleStack(duration=x_duration, ev_price_rule=tuple(x_ev_price_rule)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVPriceRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVPriceRuleType(acc, n, o):
     """Encode EVPriceRuleType."""
     f = ""
     s = 0
@@ -3479,38 +3828,40 @@ def _e_EVPriceRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVPriceRuleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVPriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceRule, _s0=_iso20_common.EVPriceRule.energy_fee.__set__, _s1=_iso20_common.EVPriceRule.power_range_start.__set__):
     """Decode EVPriceRuleType."""
     f = ""
     try:
-        x_energy_fee = None
-        x_power_range_start = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EnergyFee')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'EnergyFee'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_energy_fee = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PowerRangeStart')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EnergyFee')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'PowerRangeStart'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_power_range_start = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PowerRangeStart')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_common.EVPriceRule(energy_fee=x_energy_fee, power_range_start=x_power_range_start), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEStatusType(acc, n, o):
     """Encode EVSEStatusType."""
     f = ""
     s = 0
@@ -3518,16 +3869,21 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI54, 3)
+        i = enum_index(v, _EI46)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 2
         acc <<= 1
         n += 1
@@ -3538,38 +3894,46 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        x_notification_max_delay = None
-        x_evse_notification = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV55, 3)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
+        v = _EV47[(x >> 1) & 7]
+        p += 6
+        x1 = v
         nxt = -1
-        return _iso20_types.EVSEStatus(notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyInfoType(acc, n, o):
     """Encode KeyInfoType."""
     f = ""
     s = 0
@@ -3581,7 +3945,8 @@ def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyInfoType(D, T, p):
     """Decode KeyInfoType."""
     f = ""
     try:
@@ -3592,7 +3957,8 @@ def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyValueType(acc, n, o):
     """Encode KeyValueType."""
     f = ""
     s = 0
@@ -3604,7 +3970,8 @@ def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyValueType(D, T, p):
     """Decode KeyValueType."""
     f = ""
     try:
@@ -3615,18 +3982,19 @@ def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ListOfRootCertificateIDsType(acc, n, o):
     """Encode ListOfRootCertificateIDsType."""
     f = ""
     s = 0
     try:
         items = o.root_certificate_id
         cnt = len(items)
-        if cnt > 20: raise EncodeError('at most 20 RootCertificateID allowed', value=cnt).within('RootCertificateID')
+        if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
-            f = 'RootCertificateID'
             for i, v in enumerate(items):
+                f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -3636,7 +4004,7 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
             s = 2 if cnt == 20 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3646,39 +4014,41 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ListOfRootCertificateIDsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
-        x_root_certificate_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RootCertificateID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'RootCertificateID'
             v, p = _d_X509IssuerSerialType(D, T, p)
-            x_root_certificate_id.append(v)
-            k = len(x_root_certificate_id)
+            x0.append(v)
+            k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.ListOfRootCertificateIDs(root_certificate_id=tuple(x_root_certificate_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ManifestType(acc, n, o):
     """Encode ManifestType."""
     f = ""
     s = 0
@@ -3694,11 +4064,11 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     cw = _T0.get(s)
-                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference', s)
+                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -3715,12 +4085,13 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
-        x_id = None
-        x_reference = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
         p += 2
@@ -3728,29 +4099,32 @@ def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Reference')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Manifest(id=x_id, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MessageHeaderType(acc, n, o):
     """Encode MessageHeaderType."""
     f = ""
     s = 0
@@ -3765,9 +4139,14 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_stamp
         if v is None: raise missing('TimeStamp')
         f = 'TimeStamp'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.signature
         if v is not None:
@@ -3776,8 +4155,8 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3787,27 +4166,31 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x_session_id = None
-        x_time_stamp = None
-        x_signature = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SessionID'
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
-        x_session_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeStamp')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
+        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'TimeStamp'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_stamp = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeStamp')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
         p += 2
@@ -3815,19 +4198,23 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Signature'
             v, p = _d_SignatureType(D, T, p)
-            x_signature = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.MessageHeader(session_id=x_session_id, time_stamp=x_time_stamp, signature=x_signature), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeterInfoType(acc, n, o):
     """Encode MeterInfoType."""
     f = ""
     s = 0
@@ -3842,40 +4229,60 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charged_energy_reading_wh
         if v is None: raise missing('ChargedEnergyReadingWh')
         f = 'ChargedEnergyReadingWh'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.bpt_discharged_energy_reading_wh
         if v is not None:
             f = 'BPT_DischargedEnergyReadingWh'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 3
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T56.get(s)
-            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T48.get(s)
+            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T57.get(s)
-            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T49.get(s)
+            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T58.get(s)
-            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T50.get(s)
+            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, 64, 4, 8)
@@ -3883,23 +4290,36 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE', s)
+            cw = _T51.get(s)
+            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 7
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T61.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+        cw = _T53.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3909,56 +4329,78 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x_meter_id = None
-        x_charged_energy_reading_wh = None
-        x_bpt_discharged_energy_reading_wh = None
-        x_capacitive_energy_reading_va_rh = None
-        x_bpt_inductive_energy_reading_va_rh = None
-        x_meter_signature = None
-        x_meter_status = None
-        x_meter_timestamp = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MeterID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'MeterID'
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
-        x_meter_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargedEnergyReadingWh')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_charged_energy_reading_wh = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargedEnergyReadingWh')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
             f = 'BPT_DischargedEnergyReadingWh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_discharged_energy_reading_wh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
             f = 'CapacitiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_capacitive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'BPT_InductiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_inductive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
@@ -3966,35 +4408,57 @@ def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'MeterSignature'
             v, p = r_el_bin(D, T, p, None, None, 64, 4)
-            x_meter_signature = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'MeterStatus'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_meter_status = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'MeterTimestamp'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_meter_timestamp = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x7 = v
             nxt = -1
-        return _iso20_types.MeterInfo(meter_id=x_meter_id, charged_energy_reading_wh=x_charged_energy_reading_wh, bpt_discharged_energy_reading_wh=x_bpt_discharged_energy_reading_wh, capacitive_energy_reading_va_rh=x_capacitive_energy_reading_va_rh, bpt_inductive_energy_reading_va_rh=x_bpt_inductive_energy_reading_va_rh, meter_signature=x_meter_signature, meter_status=x_meter_status, meter_timestamp=x_meter_timestamp), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeteringConfirmationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeteringConfirmationReqType(acc, n, o):
     """Encode MeteringConfirmationReqType."""
     f = ""
     s = 0
@@ -4022,38 +4486,40 @@ def _e_MeteringConfirmationReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeteringConfirmationReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeteringConfirmationReqType(D, T, p, _new=_object_new, _C=_iso20_common.MeteringConfirmationReq, _s0=_iso20_common.MeteringConfirmationReq.header.__set__, _s1=_iso20_common.MeteringConfirmationReq.signed_metering_data.__set__):
     """Decode MeteringConfirmationReqType."""
     f = ""
     try:
-        x_header = None
-        x_signed_metering_data = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignedMeteringData')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'SignedMeteringData'
-        v, p = _d_SignedMeteringDataType(D, T, p)
-        x_signed_metering_data = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignedMeteringData')
         p += 1
+        v, p = _d_SignedMeteringDataType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_common.MeteringConfirmationReq(header=x_header, signed_metering_data=x_signed_metering_data), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeteringConfirmationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeteringConfirmationResType(acc, n, o):
     """Encode MeteringConfirmationResType."""
     f = ""
     s = 0
@@ -4068,9 +4534,9 @@ def _e_MeteringConfirmationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -4081,38 +4547,41 @@ def _e_MeteringConfirmationResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeteringConfirmationResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeteringConfirmationResType(D, T, p, _new=_object_new, _C=_iso20_common.MeteringConfirmationRes, _s0=_iso20_common.MeteringConfirmationRes.header.__set__, _s1=_iso20_common.MeteringConfirmationRes.response_code.__set__):
     """Decode MeteringConfirmationResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_common.MeteringConfirmationRes(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ObjectType(acc, n, o):
     """Encode ObjectType."""
     f = ""
     s = 0
@@ -4124,7 +4593,8 @@ def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ObjectType(D, T, p):
     """Decode ObjectType."""
     f = ""
     try:
@@ -4135,7 +4605,8 @@ def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_OverstayRuleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_OverstayRuleListType(acc, n, o):
     """Encode OverstayRuleListType."""
     f = ""
     s = 0
@@ -4143,29 +4614,34 @@ def _e_OverstayRuleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.overstay_time_threshold
         if v is not None:
             f = 'OverstayTimeThreshold'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.overstay_power_threshold
         if v is not None:
             f = 'OverstayPowerThreshold'
-            cw = _T62.get(s)
-            if cw is None: raise not_allowed('OverstayPowerThreshold', 'OverstayPowerThreshold, OverstayRule | OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule', s)
+            cw = _T54.get(s)
+            if cw is None: raise not_allowed('OverstayPowerThreshold', 'OverstayPowerThreshold, OverstayRule | OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 2
         items = o.overstay_rule
         cnt = len(items)
-        if cnt > 5: raise EncodeError('at most 5 OverstayRule allowed', value=cnt).within('OverstayRule')
+        if cnt > 5: raise too_many('OverstayRule', 5, cnt)
         if cnt == 0: raise missing('OverstayRule')
         if cnt:
-            f = 'OverstayRule'
             for i, v in enumerate(items):
+                f = 'OverstayRule'
                 if i == 0:
-                    cw = _T63.get(s)
-                    if cw is None: raise not_allowed('OverstayRule', 'OverstayPowerThreshold, OverstayRule | OverstayRule | OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule', s)
+                    cw = _T55.get(s)
+                    if cw is None: raise not_allowed('OverstayRule', 'OverstayPowerThreshold, OverstayRule | OverstayRule | OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -4174,7 +4650,7 @@ def _e_OverstayRuleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_OverstayRuleType(acc, n, v)
             s = 4 if cnt == 5 else 3
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | OverstayRule, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | OverstayRule, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4184,21 +4660,28 @@ def _e_OverstayRuleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_OverstayRuleListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_OverstayRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRuleList, _s0=_iso20_common.OverstayRuleList.overstay_time_threshold.__set__, _s1=_iso20_common.OverstayRuleList.overstay_power_threshold.__set__, _s2=_iso20_common.OverstayRuleList.overstay_rule.__set__):
     """Decode OverstayRuleListType."""
     f = ""
     try:
-        x_overstay_time_threshold = None
-        x_overstay_power_threshold = None
-        x_overstay_rule = []
+        x0 = None
+        x1 = None
+        x2 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule')
         p += 2
         nxt = (0, 1, 2)[c]
         if nxt == 0:
             f = 'OverstayTimeThreshold'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_overstay_time_threshold = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'OverstayPowerThreshold, OverstayRule')
             p += 2
@@ -4206,35 +4689,38 @@ def _d_OverstayRuleListType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'OverstayPowerThreshold'
             v, p = _d_RationalNumberType(D, T, p)
-            x_overstay_power_threshold = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'OverstayRule')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 2:
             f = 'OverstayRule'
             v, p = _d_OverstayRuleType(D, T, p)
-            x_overstay_rule.append(v)
-            k = len(x_overstay_rule)
+            x2.append(v)
+            k = len(x2)
             if k < 5:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'OverstayRule, EE')
                 p += 2
                 nxt = (2, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.OverstayRuleList(overstay_time_threshold=x_overstay_time_threshold, overstay_power_threshold=x_overstay_power_threshold, overstay_rule=tuple(x_overstay_rule)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, tuple(x2))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_OverstayRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_OverstayRuleType(acc, n, o):
     """Encode OverstayRuleType."""
     f = ""
     s = 0
@@ -4250,10 +4736,15 @@ def _e_OverstayRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('StartTime')
         f = 'StartTime'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('StartTime', 'OverstayRuleDescription, StartTime | StartTime', s)
+        if cw is None: raise not_allowed('StartTime', 'OverstayRuleDescription, StartTime | StartTime')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 10) | (v << 1)
+            n += 10
+        else:
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.overstay_fee
         if v is None: raise missing('OverstayFee')
@@ -4265,9 +4756,14 @@ def _e_OverstayRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.overstay_fee_period
         if v is None: raise missing('OverstayFeePeriod')
         f = 'OverstayFeePeriod'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 4
         acc <<= 1
         n += 1
@@ -4278,14 +4774,15 @@ def _e_OverstayRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_OverstayRuleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_OverstayRuleType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRule, _s0=_iso20_common.OverstayRule.overstay_rule_description.__set__, _s1=_iso20_common.OverstayRule.start_time.__set__, _s2=_iso20_common.OverstayRule.overstay_fee.__set__, _s3=_iso20_common.OverstayRule.overstay_fee_period.__set__):
     """Decode OverstayRuleType."""
     f = ""
     try:
-        x_overstay_rule_description = None
-        x_start_time = None
-        x_overstay_fee = None
-        x_overstay_fee_period = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'OverstayRuleDescription, StartTime')
         p += 2
@@ -4293,40 +4790,53 @@ def _d_OverstayRuleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'OverstayRuleDescription'
             v, p = r_el_str(D, T, p, None, None, 160, 4)
-            x_overstay_rule_description = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'StartTime')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'StartTime'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_start_time = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'OverstayFee')
-        p += 1
+        x = (D >> (T - p - 10)) & 1023
+        if not x & 769:
+            v = (x >> 1) & 127
+            p += 10
+        else:
+            pass
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x1 = v
         nxt = 2
         f = 'OverstayFee'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_overstay_fee = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'OverstayFeePeriod')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'OverstayFee')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'OverstayFeePeriod'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_overstay_fee_period = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'OverstayFeePeriod')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x3 = v
         nxt = -1
-        return _iso20_common.OverstayRule(overstay_rule_description=x_overstay_rule_description, start_time=x_start_time, overstay_fee=x_overstay_fee, overstay_fee_period=x_overstay_fee_period), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PGPDataType(acc, n, o):
     """Encode PGPDataType."""
     f = ""
     s = 0
@@ -4338,7 +4848,8 @@ def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PGPDataType(D, T, p):
     """Decode PGPDataType."""
     f = ""
     try:
@@ -4349,7 +4860,8 @@ def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ParameterSetType(acc, n, o):
     """Encode ParameterSetType."""
     f = ""
     s = 0
@@ -4357,17 +4869,22 @@ def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.parameter_set_id
         if v is None: raise missing('ParameterSetID')
         f = 'ParameterSetID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         items = o.parameter
         cnt = len(items)
-        if cnt > 32: raise EncodeError('at most 32 Parameter allowed', value=cnt).within('Parameter')
+        if cnt > 32: raise too_many('Parameter', 32, cnt)
         if cnt == 0: raise missing('Parameter')
         if cnt:
-            f = 'Parameter'
             for i, v in enumerate(items):
+                f = 'Parameter'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -4376,8 +4893,8 @@ def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ParameterType(acc, n, v)
             s = 3 if cnt == 32 else 2
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Parameter, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Parameter, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4387,47 +4904,54 @@ def _e_ParameterSetType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ParameterSetType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso20_common.ParameterSet, _s0=_iso20_common.ParameterSet.parameter_set_id.__set__, _s1=_iso20_common.ParameterSet.parameter.__set__):
     """Decode ParameterSetType."""
     f = ""
     try:
-        x_parameter_set_id = None
-        x_parameter = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ParameterSetID')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'ParameterSetID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_parameter_set_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Parameter')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ParameterSetID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'Parameter'
             v, p = _d_ParameterType(D, T, p)
-            x_parameter.append(v)
-            k = len(x_parameter)
+            x1.append(v)
+            k = len(x1)
             if k < 32:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
                 p += 2
                 nxt = (1, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.ParameterSet(parameter_set_id=x_parameter_set_id, parameter=tuple(x_parameter)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ParameterType(acc, n, o):
     """Encode ParameterType."""
     f = ""
     s = 0
@@ -4443,59 +4967,68 @@ def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.bool_value
         if v is not None:
             f = 'boolValue'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 6) | (w_bool(v) << 1)
+            n += 6
             s = 2
         v = o.byte_value
         if v is not None:
             f = 'byteValue'
-            cw = _T64.get(s)
-            if cw is None: raise not_allowed('byteValue', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, -128, 127, 8)
+            if s != 1: raise not_allowed('byteValue', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
+            if v.__class__ is not int or v < -128 or v > 127: raise bad_value(v, 'byte [-128..127]')
+            acc = (acc << 13) | (1 << 10) | ((v - -128) << 1)
+            n += 13
             s = 3
         v = o.short_value
         if v is not None:
             f = 'shortValue'
-            cw = _T65.get(s)
-            if cw is None: raise not_allowed('shortValue', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if s != 1: raise not_allowed('shortValue', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 14) | (2 << 11) | (v << 1)
+                n += 14
+            elif -128 <= v < 0:
+                acc = (acc << 14) | (2 << 11) | ((256 - v - 1) << 1)
+                n += 14
+            else:
+                acc = (acc << 3) | 2
+                n += 3
+                acc, n = w_el_int_raw(acc, n, v)
             s = 4
         v = o.int_value
         if v is not None:
             f = 'intValue'
-            cw = _T66.get(s)
-            if cw is None: raise not_allowed('intValue', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_el_int(acc, n, v, -2147483648, 2147483647)
+            if s != 1: raise not_allowed('intValue', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
+            if v.__class__ is not int or v < -2147483648 or v > 2147483647: raise bad_value(v, 'int [-2147483648..2147483647]')
+            if 0 <= v < 128:
+                acc = (acc << 14) | (3 << 11) | (v << 1)
+                n += 14
+            elif -128 <= v < 0:
+                acc = (acc << 14) | (3 << 11) | ((256 - v - 1) << 1)
+                n += 14
+            else:
+                acc = (acc << 3) | 3
+                n += 3
+                acc, n = w_el_int_raw(acc, n, v)
             s = 5
         v = o.rational_number
         if v is not None:
             f = 'rationalNumber'
-            cw = _T67.get(s)
-            if cw is None: raise not_allowed('rationalNumber', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('rationalNumber', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
+            acc = (acc << 3) | 4
+            n += 3
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 6
         v = o.finite_string
         if v is not None:
             f = 'finiteString'
-            cw = _T68.get(s)
-            if cw is None: raise not_allowed('finiteString', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('finiteString', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
+            acc = (acc << 3) | 5
+            n += 3
             acc, n = w_el_str(acc, n, v, None, None, 80, 4, 8)
             s = 7
-        cw = _T69.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (2, 3, 4, 5, 6, 7): raise not_allowed('end of element (a required element is missing)', 'EE | boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -4503,85 +5036,108 @@ def _e_ParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso20_common.Parameter, _s0=_iso20_common.Parameter.name.__set__, _s1=_iso20_common.Parameter.bool_value.__set__, _s2=_iso20_common.Parameter.byte_value.__set__, _s3=_iso20_common.Parameter.short_value.__set__, _s4=_iso20_common.Parameter.int_value.__set__, _s5=_iso20_common.Parameter.rational_number.__set__, _s6=_iso20_common.Parameter.finite_string.__set__):
     """Decode ParameterType."""
     f = ""
     try:
-        x_name = None
-        x_bool_value = None
-        x_byte_value = None
-        x_short_value = None
-        x_int_value = None
-        x_rational_number = None
-        x_finite_string = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Name')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = '@Name'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Name')
+        p += 1
         v, p = r_str(D, T, p)
         check_length(v, None, None, 80, p)
-        x_name = v
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
         p += 3
         nxt = (1, 2, 3, 4, 5, 6)[c]
         if nxt == 1:
             f = 'boolValue'
-            v, p = r_el_bool(D, T, p)
-            x_bool_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'boolValue')
+            v = (x & 2) == 2
+            p += 3
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'byteValue'
-            v, p = r_el_nbit(D, T, p, -128, 127, 8)
-            x_byte_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if x & 513: raise fused_error(x, 513, 10, p, 'byteValue')
+            v = ((x >> 1) & 255) + -128
+            p += 10
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'shortValue'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_short_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 4:
             f = 'intValue'
-            v, p = r_el_int(D, T, p, -2147483648, 2147483647)
-            x_int_value = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'rationalNumber'
             v, p = _d_RationalNumberType(D, T, p)
-            x_rational_number = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'finiteString'
             v, p = r_el_str(D, T, p, None, None, 80, 4)
-            x_finite_string = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _iso20_common.Parameter(name=x_name, bool_value=x_bool_value, byte_value=x_byte_value, short_value=x_short_value, int_value=x_int_value, rational_number=x_rational_number, finite_string=x_finite_string), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PnC_AReqAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PnC_AReqAuthorizationModeType(acc, n, o):
     """Encode PnC_AReqAuthorizationModeType."""
     f = ""
     s = 0
@@ -4616,46 +5172,48 @@ def _e_PnC_AReqAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PnC_AReqAuthorizationModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PnC_AReqAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common.PnC_AReqAuthorizationMode, _s0=_iso20_common.PnC_AReqAuthorizationMode.id.__set__, _s1=_iso20_common.PnC_AReqAuthorizationMode.gen_challenge.__set__, _s2=_iso20_common.PnC_AReqAuthorizationMode.contract_certificate_chain.__set__):
     """Decode PnC_AReqAuthorizationModeType."""
     f = ""
     try:
-        x_id = None
-        x_gen_challenge = None
-        x_contract_certificate_chain = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'GenChallenge')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'GenChallenge'
-        v, p = r_el_bin(D, T, p, 16, None, None, 4)
-        x_gen_challenge = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractCertificateChain')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'GenChallenge')
         p += 1
+        v, p = r_el_bin(D, T, p, 16, None, None, 4)
+        x1 = v
         nxt = 2
         f = 'ContractCertificateChain'
-        v, p = _d_ContractCertificateChainType(D, T, p)
-        x_contract_certificate_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractCertificateChain')
         p += 1
+        v, p = _d_ContractCertificateChainType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso20_common.PnC_AReqAuthorizationMode(id=x_id, gen_challenge=x_gen_challenge, contract_certificate_chain=x_contract_certificate_chain), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PnC_ASResAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PnC_ASResAuthorizationModeType(acc, n, o):
     """Encode PnC_ASResAuthorizationModeType."""
     f = ""
     s = 0
@@ -4675,7 +5233,7 @@ def _e_PnC_ASResAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, in
             acc, n = _e_SupportedProvidersListType(acc, n, v)
             s = 2
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SupportedProviders, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SupportedProviders, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4685,19 +5243,19 @@ def _e_PnC_ASResAuthorizationModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PnC_ASResAuthorizationModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PnC_ASResAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common.PnC_ASResAuthorizationMode, _s0=_iso20_common.PnC_ASResAuthorizationMode.gen_challenge.__set__, _s1=_iso20_common.PnC_ASResAuthorizationMode.supported_providers.__set__):
     """Decode PnC_ASResAuthorizationModeType."""
     f = ""
     try:
-        x_gen_challenge = None
-        x_supported_providers = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'GenChallenge')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'GenChallenge'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'GenChallenge')
+        p += 1
         v, p = r_el_bin(D, T, p, 16, None, None, 4)
-        x_gen_challenge = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SupportedProviders, EE')
         p += 2
@@ -4705,19 +5263,22 @@ def _d_PnC_ASResAuthorizationModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 1:
             f = 'SupportedProviders'
             v, p = _d_SupportedProvidersListType(D, T, p)
-            x_supported_providers = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _iso20_common.PnC_ASResAuthorizationMode(gen_challenge=x_gen_challenge, supported_providers=x_supported_providers), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerDeliveryReqType(acc, n, o):
     """Encode PowerDeliveryReqType."""
     f = ""
     s = 0
@@ -4732,16 +5293,16 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI14, 2)
+        i = enum_index(v, _EI12)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.charge_progress
         if v is None: raise missing('ChargeProgress')
         f = 'ChargeProgress'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI70, 2)
+        i = enum_index(v, _EI56)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.ev_power_profile
         if v is not None:
@@ -4753,14 +5314,16 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.bpt_channel_selection
         if v is not None:
             f = 'BPT_ChannelSelection'
-            cw = _T74.get(s)
-            if cw is None: raise not_allowed('BPT_ChannelSelection', 'BPT_ChannelSelection, EE | EVPowerProfile, BPT_ChannelSelection, EE', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('BPT_ChannelSelection', 'BPT_ChannelSelection, EE | EVPowerProfile, BPT_ChannelSelection, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_enum(acc, n, v, _EI72, 1)
+            i = enum_index(v, _EI59)
+            acc = (acc << 3) | (i << 1)
+            n += 3
             s = 5
-        cw = _T75.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_ChannelSelection, EE | EE | EVPowerProfile, BPT_ChannelSelection, EE', s)
+        cw = _T61.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_ChannelSelection, EE | EE | EVPowerProfile, BPT_ChannelSelection, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4770,36 +5333,36 @@ def _e_PowerDeliveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerDeliveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso20_common.PowerDeliveryReq, _s0=_iso20_common.PowerDeliveryReq.header.__set__, _s1=_iso20_common.PowerDeliveryReq.ev_processing.__set__, _s2=_iso20_common.PowerDeliveryReq.charge_progress.__set__, _s3=_iso20_common.PowerDeliveryReq.ev_power_profile.__set__, _s4=_iso20_common.PowerDeliveryReq.bpt_channel_selection.__set__):
     """Decode PowerDeliveryReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_processing = None
-        x_charge_progress = None
-        x_ev_power_profile = None
-        x_bpt_channel_selection = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVProcessing'
-        v, p = r_el_enum(D, T, p, _EV15, 2)
-        x_ev_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargeProgress')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
+        v = _EV13[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = 2
         f = 'ChargeProgress'
-        v, p = r_el_enum(D, T, p, _EV71, 2)
-        x_charge_progress = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'ChargeProgress')
+        v = _EV57[(x >> 1) & 3]
+        p += 5
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPowerProfile, BPT_ChannelSelection, EE')
         p += 2
@@ -4807,27 +5370,36 @@ def _d_PowerDeliveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'EVPowerProfile'
             v, p = _d_EVPowerProfileType(D, T, p)
-            x_ev_power_profile = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'BPT_ChannelSelection, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'BPT_ChannelSelection'
-            v, p = r_el_enum(D, T, p, _EV73, 1)
-            x_bpt_channel_selection = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'BPT_ChannelSelection')
+            v = _EV60[(x >> 1) & 1]
+            p += 3
+            x4 = v
             nxt = -1
-        return _iso20_common.PowerDeliveryReq(header=x_header, ev_processing=x_ev_processing, charge_progress=x_charge_progress, ev_power_profile=x_ev_power_profile, bpt_channel_selection=x_bpt_channel_selection), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerDeliveryResType(acc, n, o):
     """Encode PowerDeliveryResType."""
     f = ""
     s = 0
@@ -4842,9 +5414,9 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -4853,8 +5425,8 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_EVSEStatusType(acc, n, v)
             s = 3
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4864,27 +5436,27 @@ def _e_PowerDeliveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerDeliveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso20_common.PowerDeliveryRes, _s0=_iso20_common.PowerDeliveryRes.header.__set__, _s1=_iso20_common.PowerDeliveryRes.response_code.__set__, _s2=_iso20_common.PowerDeliveryRes.evse_status.__set__):
     """Decode PowerDeliveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEStatus, EE')
         p += 2
@@ -4892,30 +5464,34 @@ def _d_PowerDeliveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_common.PowerDeliveryRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerScheduleEntryListType(acc, n, o):
     """Encode PowerScheduleEntryListType."""
     f = ""
     s = 0
     try:
         items = o.power_schedule_entry
         cnt = len(items)
-        if cnt > 1024: raise EncodeError('at most 1024 PowerScheduleEntry allowed', value=cnt).within('PowerScheduleEntry')
+        if cnt > 1024: raise too_many('PowerScheduleEntry', 1024, cnt)
         if cnt == 0: raise missing('PowerScheduleEntry')
         if cnt:
-            f = 'PowerScheduleEntry'
             for i, v in enumerate(items):
+                f = 'PowerScheduleEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -4925,7 +5501,7 @@ def _e_PowerScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_PowerScheduleEntryType(acc, n, v)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerScheduleEntry, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerScheduleEntry, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4935,39 +5511,41 @@ def _e_PowerScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerScheduleEntryListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.PowerScheduleEntryList, _s0=_iso20_common.PowerScheduleEntryList.power_schedule_entry.__set__):
     """Decode PowerScheduleEntryListType."""
     f = ""
     try:
-        x_power_schedule_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PowerScheduleEntry')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'PowerScheduleEntry'
             v, p = _d_PowerScheduleEntryType(D, T, p)
-            x_power_schedule_entry.append(v)
-            k = len(x_power_schedule_entry)
+            x0.append(v)
+            k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'PowerScheduleEntry, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.PowerScheduleEntryList(power_schedule_entry=tuple(x_power_schedule_entry)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerScheduleEntryType(acc, n, o):
     """Encode PowerScheduleEntryType."""
     f = ""
     s = 0
@@ -4975,9 +5553,14 @@ def _e_PowerScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.duration
         if v is None: raise missing('Duration')
         f = 'Duration'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.power
         if v is None: raise missing('Power')
@@ -4996,14 +5579,14 @@ def _e_PowerScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.power_l3
         if v is not None:
             f = 'Power_L3'
-            cw = _T76.get(s)
-            if cw is None: raise not_allowed('Power_L3', 'Power_L2, Power_L3, EE | Power_L3, EE', s)
+            cw = _T62.get(s)
+            if cw is None: raise not_allowed('Power_L3', 'Power_L2, Power_L3, EE | Power_L3, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 4
-        cw = _T77.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Power_L2, Power_L3, EE | Power_L3, EE', s)
+        cw = _T63.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Power_L2, Power_L3, EE | Power_L3, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5013,28 +5596,32 @@ def _e_PowerScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PowerScheduleEntry, _s0=_iso20_common.PowerScheduleEntry.duration.__set__, _s1=_iso20_common.PowerScheduleEntry.power.__set__, _s2=_iso20_common.PowerScheduleEntry.power_l2.__set__, _s3=_iso20_common.PowerScheduleEntry.power_l3.__set__):
     """Decode PowerScheduleEntryType."""
     f = ""
     try:
-        x_duration = None
-        x_power = None
-        x_power_l2 = None
-        x_power_l3 = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Duration')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'Duration'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_duration = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Power')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         nxt = 1
         f = 'Power'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Power')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_power = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'Power_L2, Power_L3, EE')
         p += 2
@@ -5042,7 +5629,7 @@ def _d_PowerScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Power_L2'
             v, p = _d_RationalNumberType(D, T, p)
-            x_power_l2 = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Power_L3, EE')
             p += 2
@@ -5050,19 +5637,24 @@ def _d_PowerScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Power_L3'
             v, p = _d_RationalNumberType(D, T, p)
-            x_power_l3 = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso20_common.PowerScheduleEntry(duration=x_duration, power=x_power, power_l2=x_power_l2, power_l3=x_power_l3), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PowerScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PowerScheduleType(acc, n, o):
     """Encode PowerScheduleType."""
     f = ""
     s = 0
@@ -5070,9 +5662,14 @@ def _e_PowerScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.available_energy
         if v is not None:
@@ -5084,8 +5681,8 @@ def _e_PowerScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.power_tolerance
         if v is not None:
             f = 'PowerTolerance'
-            cw = _T44.get(s)
-            if cw is None: raise not_allowed('PowerTolerance', 'AvailableEnergy, PowerTolerance, PowerScheduleEntries | PowerTolerance, PowerScheduleEntries', s)
+            cw = _T37.get(s)
+            if cw is None: raise not_allowed('PowerTolerance', 'AvailableEnergy, PowerTolerance, PowerScheduleEntries | PowerTolerance, PowerScheduleEntries')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5093,8 +5690,8 @@ def _e_PowerScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.power_schedule_entries
         if v is None: raise missing('PowerScheduleEntries')
         f = 'PowerScheduleEntries'
-        cw = _T45.get(s)
-        if cw is None: raise not_allowed('PowerScheduleEntries', 'AvailableEnergy, PowerTolerance, PowerScheduleEntries | PowerScheduleEntries | PowerTolerance, PowerScheduleEntries', s)
+        cw = _T38.get(s)
+        if cw is None: raise not_allowed('PowerScheduleEntries', 'AvailableEnergy, PowerTolerance, PowerScheduleEntries | PowerScheduleEntries | PowerTolerance, PowerScheduleEntries')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_PowerScheduleEntryListType(acc, n, v)
@@ -5108,21 +5705,26 @@ def _e_PowerScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PowerScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PowerSchedule, _s0=_iso20_common.PowerSchedule.time_anchor.__set__, _s1=_iso20_common.PowerSchedule.available_energy.__set__, _s2=_iso20_common.PowerSchedule.power_tolerance.__set__, _s3=_iso20_common.PowerSchedule.power_schedule_entries.__set__):
     """Decode PowerScheduleType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_available_energy = None
-        x_power_tolerance = None
-        x_power_schedule_entries = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AvailableEnergy, PowerTolerance, PowerScheduleEntries')
         p += 2
@@ -5130,7 +5732,7 @@ def _d_PowerScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'AvailableEnergy'
             v, p = _d_RationalNumberType(D, T, p)
-            x_available_energy = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'PowerTolerance, PowerScheduleEntries')
             p += 2
@@ -5138,37 +5740,41 @@ def _d_PowerScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'PowerTolerance'
             v, p = _d_RationalNumberType(D, T, p)
-            x_power_tolerance = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PowerScheduleEntries')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'PowerScheduleEntries'
         v, p = _d_PowerScheduleEntryListType(D, T, p)
-        x_power_schedule_entries = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x3 = v
         nxt = -1
-        return _iso20_common.PowerSchedule(time_anchor=x_time_anchor, available_energy=x_available_energy, power_tolerance=x_power_tolerance, power_schedule_entries=x_power_schedule_entries), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PriceLevelScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PriceLevelScheduleEntryListType(acc, n, o):
     """Encode PriceLevelScheduleEntryListType."""
     f = ""
     s = 0
     try:
         items = o.price_level_schedule_entry
         cnt = len(items)
-        if cnt > 1024: raise EncodeError('at most 1024 PriceLevelScheduleEntry allowed', value=cnt).within('PriceLevelScheduleEntry')
+        if cnt > 1024: raise too_many('PriceLevelScheduleEntry', 1024, cnt)
         if cnt == 0: raise missing('PriceLevelScheduleEntry')
         if cnt:
-            f = 'PriceLevelScheduleEntry'
             for i, v in enumerate(items):
+                f = 'PriceLevelScheduleEntry'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -5178,7 +5784,7 @@ def _e_PriceLevelScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, i
                 acc, n = _e_PriceLevelScheduleEntryType(acc, n, v)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceLevelScheduleEntry, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceLevelScheduleEntry, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5188,39 +5794,41 @@ def _e_PriceLevelScheduleEntryListType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PriceLevelScheduleEntryListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PriceLevelScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.PriceLevelScheduleEntryList, _s0=_iso20_common.PriceLevelScheduleEntryList.price_level_schedule_entry.__set__):
     """Decode PriceLevelScheduleEntryListType."""
     f = ""
     try:
-        x_price_level_schedule_entry = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceLevelScheduleEntry')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'PriceLevelScheduleEntry'
             v, p = _d_PriceLevelScheduleEntryType(D, T, p)
-            x_price_level_schedule_entry.append(v)
-            k = len(x_price_level_schedule_entry)
+            x0.append(v)
+            k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'PriceLevelScheduleEntry, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.PriceLevelScheduleEntryList(price_level_schedule_entry=tuple(x_price_level_schedule_entry)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PriceLevelScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PriceLevelScheduleEntryType(acc, n, o):
     """Encode PriceLevelScheduleEntryType."""
     f = ""
     s = 0
@@ -5228,16 +5836,21 @@ def _e_PriceLevelScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.duration
         if v is None: raise missing('Duration')
         f = 'Duration'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.price_level
         if v is None: raise missing('PriceLevel')
         f = 'PriceLevel'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 2
         acc <<= 1
         n += 1
@@ -5248,38 +5861,46 @@ def _e_PriceLevelScheduleEntryType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PriceLevelScheduleEntryType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PriceLevelScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PriceLevelScheduleEntry, _s0=_iso20_common.PriceLevelScheduleEntry.duration.__set__, _s1=_iso20_common.PriceLevelScheduleEntry.price_level.__set__):
     """Decode PriceLevelScheduleEntryType."""
     f = ""
     try:
-        x_duration = None
-        x_price_level = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Duration')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Duration'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_duration = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceLevel')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         nxt = 1
         f = 'PriceLevel'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_price_level = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'PriceLevel')
+        v = (x >> 1) & 255
+        p += 11
+        x1 = v
         nxt = -1
-        return _iso20_common.PriceLevelScheduleEntry(duration=x_duration, price_level=x_price_level), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PriceLevelScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PriceLevelScheduleType(acc, n, o):
     """Encode PriceLevelScheduleType."""
     f = ""
     s = 0
@@ -5295,17 +5916,27 @@ def _e_PriceLevelScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('TimeAnchor', '@Id, TimeAnchor | TimeAnchor', s)
+        if cw is None: raise not_allowed('TimeAnchor', '@Id, TimeAnchor | TimeAnchor')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 10) | (v << 1)
+            n += 10
+        else:
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.price_schedule_id
         if v is None: raise missing('PriceScheduleID')
         f = 'PriceScheduleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 3
         v = o.price_schedule_description
         if v is not None:
@@ -5318,10 +5949,12 @@ def _e_PriceLevelScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('NumberOfPriceLevels')
         f = 'NumberOfPriceLevels'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('NumberOfPriceLevels', 'NumberOfPriceLevels | PriceScheduleDescription, NumberOfPriceLevels', s)
+        if cw is None: raise not_allowed('NumberOfPriceLevels', 'NumberOfPriceLevels | PriceScheduleDescription, NumberOfPriceLevels')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 10) | ((v - 0) << 1)
+        n += 10
         s = 5
         v = o.price_level_schedule_entries
         if v is None: raise missing('PriceLevelScheduleEntries')
@@ -5339,16 +5972,17 @@ def _e_PriceLevelScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PriceLevelScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceLevelSchedule, _s0=_iso20_common.PriceLevelSchedule.id.__set__, _s1=_iso20_common.PriceLevelSchedule.time_anchor.__set__, _s2=_iso20_common.PriceLevelSchedule.price_schedule_id.__set__, _s3=_iso20_common.PriceLevelSchedule.price_schedule_description.__set__, _s4=_iso20_common.PriceLevelSchedule.number_of_price_levels.__set__, _s5=_iso20_common.PriceLevelSchedule.price_level_schedule_entries.__set__):
     """Decode PriceLevelScheduleType."""
     f = ""
     try:
-        x_id = None
-        x_time_anchor = None
-        x_price_schedule_id = None
-        x_price_schedule_description = None
-        x_number_of_price_levels = None
-        x_price_level_schedule_entries = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor')
         p += 2
@@ -5356,21 +5990,31 @@ def _d_PriceLevelScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceScheduleID')
-        p += 1
+        x = (D >> (T - p - 10)) & 1023
+        if not x & 769:
+            v = (x >> 1) & 127
+            p += 10
+        else:
+            pass
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         nxt = 2
         f = 'PriceScheduleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_price_schedule_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'PriceScheduleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, NumberOfPriceLevels')
         p += 2
@@ -5378,44 +6022,52 @@ def _d_PriceLevelScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'PriceScheduleDescription'
             v, p = r_el_str(D, T, p, None, None, 160, 4)
-            x_price_schedule_description = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'NumberOfPriceLevels')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'NumberOfPriceLevels'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_number_of_price_levels = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceLevelScheduleEntries')
-        p += 1
+        x = (D >> (T - p - 10)) & 1023
+        if x & 513: raise fused_error(x, 513, 10, p, 'NumberOfPriceLevels')
+        v = (x >> 1) & 255
+        p += 10
+        x4 = v
         nxt = 5
         f = 'PriceLevelScheduleEntries'
-        v, p = _d_PriceLevelScheduleEntryListType(D, T, p)
-        x_price_level_schedule_entries = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PriceLevelScheduleEntries')
         p += 1
+        v, p = _d_PriceLevelScheduleEntryListType(D, T, p)
+        x5 = v
         nxt = -1
-        return _iso20_common.PriceLevelSchedule(id=x_id, time_anchor=x_time_anchor, price_schedule_id=x_price_schedule_id, price_schedule_description=x_price_schedule_description, number_of_price_levels=x_number_of_price_levels, price_level_schedule_entries=x_price_level_schedule_entries), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PriceRuleStackListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PriceRuleStackListType(acc, n, o):
     """Encode PriceRuleStackListType."""
     f = ""
     s = 0
     try:
         items = o.price_rule_stack
         cnt = len(items)
-        if cnt > 1024: raise EncodeError('at most 1024 PriceRuleStack allowed', value=cnt).within('PriceRuleStack')
+        if cnt > 1024: raise too_many('PriceRuleStack', 1024, cnt)
         if cnt == 0: raise missing('PriceRuleStack')
         if cnt:
-            f = 'PriceRuleStack'
             for i, v in enumerate(items):
+                f = 'PriceRuleStack'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -5425,7 +6077,7 @@ def _e_PriceRuleStackListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_PriceRuleStackType(acc, n, v)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceRuleStack, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceRuleStack, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5435,39 +6087,41 @@ def _e_PriceRuleStackListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PriceRuleStackListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PriceRuleStackListType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRuleStackList, _s0=_iso20_common.PriceRuleStackList.price_rule_stack.__set__):
     """Decode PriceRuleStackListType."""
     f = ""
     try:
-        x_price_rule_stack = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceRuleStack')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'PriceRuleStack'
             v, p = _d_PriceRuleStackType(D, T, p)
-            x_price_rule_stack.append(v)
-            k = len(x_price_rule_stack)
+            x0.append(v)
+            k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'PriceRuleStack, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.PriceRuleStackList(price_rule_stack=tuple(x_price_rule_stack)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PriceRuleStackType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PriceRuleStackType(acc, n, o):
     """Encode PriceRuleStackType."""
     f = ""
     s = 0
@@ -5475,17 +6129,22 @@ def _e_PriceRuleStackType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.duration
         if v is None: raise missing('Duration')
         f = 'Duration'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+        if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         items = o.price_rule
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 PriceRule allowed', value=cnt).within('PriceRule')
+        if cnt > 8: raise too_many('PriceRule', 8, cnt)
         if cnt == 0: raise missing('PriceRule')
         if cnt:
-            f = 'PriceRule'
             for i, v in enumerate(items):
+                f = 'PriceRule'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -5494,8 +6153,8 @@ def _e_PriceRuleStackType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_PriceRuleType(acc, n, v)
             s = 3 if cnt == 8 else 2
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceRule, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceRule, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5505,47 +6164,54 @@ def _e_PriceRuleStackType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PriceRuleStackType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRuleStack, _s0=_iso20_common.PriceRuleStack.duration.__set__, _s1=_iso20_common.PriceRuleStack.price_rule.__set__):
     """Decode PriceRuleStackType."""
     f = ""
     try:
-        x_duration = None
-        x_price_rule = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Duration')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'Duration'
-        v, p = r_el_uint(D, T, p, 0, 4294967295)
-        x_duration = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceRule')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 4294967295)
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'PriceRule'
             v, p = _d_PriceRuleType(D, T, p)
-            x_price_rule.append(v)
-            k = len(x_price_rule)
+            x1.append(v)
+            k = len(x1)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'PriceRule, EE')
                 p += 2
                 nxt = (1, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.PriceRuleStack(duration=x_duration, price_rule=tuple(x_price_rule)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PriceRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PriceRuleType(acc, n, o):
     """Encode PriceRuleType."""
     f = ""
     s = 0
@@ -5567,35 +6233,47 @@ def _e_PriceRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.parking_fee_period
         if v is not None:
             f = 'ParkingFeePeriod'
-            cw = _T78.get(s)
-            if cw is None: raise not_allowed('ParkingFeePeriod', 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart', s)
+            cw = _T64.get(s)
+            if cw is None: raise not_allowed('ParkingFeePeriod', 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 3
         v = o.carbon_dioxide_emission
         if v is not None:
             f = 'CarbonDioxideEmission'
-            cw = _T79.get(s)
-            if cw is None: raise not_allowed('CarbonDioxideEmission', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart', s)
+            cw = _T65.get(s)
+            if cw is None: raise not_allowed('CarbonDioxideEmission', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.renewable_generation_percentage
         if v is not None:
             f = 'RenewableGenerationPercentage'
-            cw = _T80.get(s)
-            if cw is None: raise not_allowed('RenewableGenerationPercentage', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | RenewableGenerationPercentage, PowerRangeStart', s)
+            cw = _T66.get(s)
+            if cw is None: raise not_allowed('RenewableGenerationPercentage', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | RenewableGenerationPercentage, PowerRangeStart')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+            if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+            acc = (acc << 10) | ((v - 0) << 1)
+            n += 10
             s = 5
         v = o.power_range_start
         if v is None: raise missing('PowerRangeStart')
         f = 'PowerRangeStart'
-        cw = _T81.get(s)
-        if cw is None: raise not_allowed('PowerRangeStart', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | PowerRangeStart | RenewableGenerationPercentage, PowerRangeStart', s)
+        cw = _T67.get(s)
+        if cw is None: raise not_allowed('PowerRangeStart', 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart | PowerRangeStart | RenewableGenerationPercentage, PowerRangeStart')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -5609,23 +6287,23 @@ def _e_PriceRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PriceRuleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=_iso20_common.PriceRule.energy_fee.__set__, _s1=_iso20_common.PriceRule.parking_fee.__set__, _s2=_iso20_common.PriceRule.parking_fee_period.__set__, _s3=_iso20_common.PriceRule.carbon_dioxide_emission.__set__, _s4=_iso20_common.PriceRule.renewable_generation_percentage.__set__, _s5=_iso20_common.PriceRule.power_range_start.__set__):
     """Decode PriceRuleType."""
     f = ""
     try:
-        x_energy_fee = None
-        x_parking_fee = None
-        x_parking_fee_period = None
-        x_carbon_dioxide_emission = None
-        x_renewable_generation_percentage = None
-        x_power_range_start = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EnergyFee')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = 'EnergyFee'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EnergyFee')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_energy_fee = v
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
         p += 3
@@ -5633,50 +6311,71 @@ def _d_PriceRuleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'ParkingFee'
             v, p = _d_RationalNumberType(D, T, p)
-            x_parking_fee = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
             p += 3
             nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
             f = 'ParkingFeePeriod'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_parking_fee_period = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
             p += 2
             nxt = (3, 4, 5)[c]
         if nxt == 3:
             f = 'CarbonDioxideEmission'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_carbon_dioxide_emission = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'RenewableGenerationPercentage, PowerRangeStart')
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
             f = 'RenewableGenerationPercentage'
-            v, p = r_el_nbit(D, T, p, 0, 255, 8)
-            x_renewable_generation_percentage = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PowerRangeStart')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if x & 513: raise fused_error(x, 513, 10, p, 'RenewableGenerationPercentage')
+            v = (x >> 1) & 255
+            p += 10
+            x4 = v
             nxt = 5
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'PowerRangeStart'
         v, p = _d_RationalNumberType(D, T, p)
-        x_power_range_start = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x5 = v
         nxt = -1
-        return _iso20_common.PriceRule(energy_fee=x_energy_fee, parking_fee=x_parking_fee, parking_fee_period=x_parking_fee_period, carbon_dioxide_emission=x_carbon_dioxide_emission, renewable_generation_percentage=x_renewable_generation_percentage, power_range_start=x_power_range_start), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PriceScheduleType(acc, n, o):
     """Encode PriceScheduleType."""
     f = ""
     s = 0
@@ -5684,16 +6383,26 @@ def _e_PriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.price_schedule_id
         if v is None: raise missing('PriceScheduleID')
         f = 'PriceScheduleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.price_schedule_description
         if v is not None:
@@ -5702,8 +6411,8 @@ def _e_PriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = w_el_str(acc, n, v, None, None, 160, 4, 8)
             s = 3
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceScheduleDescription, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceScheduleDescription, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5713,27 +6422,37 @@ def _e_PriceScheduleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceSchedule, _s0=_iso20_common.PriceSchedule.time_anchor.__set__, _s1=_iso20_common.PriceSchedule.price_schedule_id.__set__, _s2=_iso20_common.PriceSchedule.price_schedule_description.__set__):
     """Decode PriceScheduleType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_price_schedule_id = None
-        x_price_schedule_description = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PriceScheduleID')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         nxt = 1
         f = 'PriceScheduleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_price_schedule_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'PriceScheduleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, EE')
         p += 2
@@ -5741,19 +6460,23 @@ def _d_PriceScheduleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'PriceScheduleDescription'
             v, p = r_el_str(D, T, p, None, None, 160, 4)
-            x_price_schedule_description = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_common.PriceSchedule(time_anchor=x_time_anchor, price_schedule_id=x_price_schedule_id, price_schedule_description=x_price_schedule_description), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RSAKeyValueType(acc, n, o):
     """Encode RSAKeyValueType."""
     f = ""
     s = 0
@@ -5781,38 +6504,40 @@ def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
     f = ""
     try:
-        x_modulus = None
-        x_exponent = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Modulus')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Modulus'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_modulus = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'Exponent'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x1 = v
         nxt = -1
-        return _xmldsig.RSAKeyValue(modulus=x_modulus, exponent=x_exponent), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RationalNumberType(acc, n, o):
     """Encode RationalNumberType."""
     f = ""
     s = 0
@@ -5820,16 +6545,24 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.exponent
         if v is None: raise missing('Exponent')
         f = 'Exponent'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, -128, 127, 8)
+        if v.__class__ is not int or v < -128 or v > 127: raise bad_value(v, 'byte [-128..127]')
+        acc = (acc << 11) | ((v - -128) << 1)
+        n += 11
         s = 1
         v = o.value
         if v is None: raise missing('Value')
         f = 'Value'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -5840,38 +6573,47 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RationalNumberType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
     f = ""
     try:
-        x_exponent = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Exponent'
-        v, p = r_el_nbit(D, T, p, -128, 127, 8)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Value')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
+        v = ((x >> 1) & 255) + -128
+        p += 11
+        x0 = v
         nxt = 1
         f = 'Value'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x1 = v
         nxt = -1
-        return _iso20_types.RationalNumber(exponent=x_exponent, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReceiptType(acc, n, o):
     """Encode ReceiptType."""
     f = ""
     s = 0
@@ -5879,9 +6621,14 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.energy_costs
         if v is not None:
@@ -5893,8 +6640,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T78.get(s)
-            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T64.get(s)
+            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -5902,8 +6649,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T82.get(s)
-            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T68.get(s)
+            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -5911,21 +6658,21 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T83.get(s)
-            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE', s)
+            cw = _T69.get(s)
+            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
             s = 5
         items = o.tax_costs
         cnt = len(items)
-        if cnt > 10: raise EncodeError('at most 10 TaxCosts allowed', value=cnt).within('TaxCosts')
+        if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
-            f = 'TaxCosts'
             for i, v in enumerate(items):
+                f = 'TaxCosts'
                 if i == 0:
-                    cw = _T84.get(s)
-                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+                    cw = _T70.get(s)
+                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -5933,8 +6680,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
             s = 7 if cnt == 10 else 6
-        cw = _T85.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+        cw = _T71.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5944,23 +6691,28 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_energy_costs = None
-        x_occupancy_costs = None
-        x_additional_services_costs = None
-        x_overstay_costs = None
-        x_tax_costs = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = []
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
         p += 3
@@ -5968,7 +6720,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'EnergyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_energy_costs = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -5976,7 +6728,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'OccupancyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_occupancy_costs = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -5984,7 +6736,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'AdditionalServicesCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_additional_services_costs = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
             p += 2
@@ -5992,7 +6744,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'OverstayCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_overstay_costs = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
             p += 2
@@ -6000,27 +6752,34 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 5:
             f = 'TaxCosts'
             v, p = _d_DetailedTaxType(D, T, p)
-            x_tax_costs.append(v)
-            k = len(x_tax_costs)
+            x5.append(v)
+            k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
                 p += 2
                 nxt = (5, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.Receipt(time_anchor=x_time_anchor, energy_costs=x_energy_costs, occupancy_costs=x_occupancy_costs, additional_services_costs=x_additional_services_costs, overstay_costs=x_overstay_costs, tax_costs=tuple(x_tax_costs)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, tuple(x5))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReferenceType(acc, n, o):
     """Encode ReferenceType."""
     f = ""
     s = 0
@@ -6035,8 +6794,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.type
         if v is not None:
             f = '@Type'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod', s)
+            cw = _T33.get(s)
+            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -6044,8 +6803,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T41.get(s)
-            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod', s)
+            cw = _T34.get(s)
+            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -6053,8 +6812,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T42.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
@@ -6062,8 +6821,8 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.digest_method
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
-        cw = _T43.get(s)
-        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod', s)
+        cw = _T36.get(s)
+        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_DigestMethodType(acc, n, v)
@@ -6084,16 +6843,17 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
-        x_id = None
-        x_type = None
-        x_uri = None
-        x_transforms = None
-        x_digest_method = None
-        x_digest_value = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
@@ -6101,7 +6861,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
             p += 3
@@ -6109,7 +6869,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
             p += 2
@@ -6117,7 +6877,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
             p += 2
@@ -6125,33 +6885,38 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'DigestMethod')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'DigestMethod'
         v, p = _d_DigestMethodType(D, T, p)
-        x_digest_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DigestValue')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'DigestValue'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_digest_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x5 = v
         nxt = -1
-        return _xmldsig.Reference(id=x_id, type=x_type, uri=x_uri, transforms=x_transforms, digest_method=x_digest_method, digest_value=x_digest_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RetrievalMethodType(acc, n, o):
     """Encode RetrievalMethodType."""
     f = ""
     s = 0
@@ -6166,8 +6931,8 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T86.get(s)
-            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE', s)
+            cw = _T72.get(s)
+            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -6175,14 +6940,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T87.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE', s)
+            cw = _T73.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T88.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE', s)
+        cw = _T74.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6192,13 +6957,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
-        x_type = None
-        x_uri = None
-        x_transforms = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
         p += 3
@@ -6206,7 +6972,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
             p += 2
@@ -6214,7 +6980,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
             p += 2
@@ -6222,19 +6988,23 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _xmldsig.RetrievalMethod(type=x_type, uri=x_uri, transforms=x_transforms), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SPKIDataType(acc, n, o):
     """Encode SPKIDataType."""
     f = ""
     s = 0
@@ -6246,7 +7016,8 @@ def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SPKIDataType(D, T, p):
     """Decode SPKIDataType."""
     f = ""
     try:
@@ -6257,7 +7028,8 @@ def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ScheduleExchangeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ScheduleExchangeReqType(acc, n, o):
     """Encode ScheduleExchangeReqType."""
     f = ""
     s = 0
@@ -6272,9 +7044,9 @@ def _e_ScheduleExchangeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.maximum_supporting_points
         if v is None: raise missing('MaximumSupportingPoints')
         f = 'MaximumSupportingPoints'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 12, 1024, 10)
+        if v.__class__ is not int or v < 12 or v > 1024: raise bad_value(v, 'maxSupportingPointsScheduleTupleType [12..1024]')
+        acc = (acc << 13) | ((v - 12) << 1)
+        n += 13
         s = 2
         v = o.dynamic_se_req_control_mode
         if v is not None:
@@ -6286,16 +7058,14 @@ def _e_ScheduleExchangeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.scheduled_se_req_control_mode
         if v is not None:
             f = 'Scheduled_SEReqControlMode'
-            cw = _T10.get(s)
-            if cw is None: raise not_allowed('Scheduled_SEReqControlMode', 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode | EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 2: raise not_allowed('Scheduled_SEReqControlMode', 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode | EE')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = _e_Scheduled_SEReqControlModeType(acc, n, v)
             s = 4
-        cw = _T11.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (3, 4): raise not_allowed('end of element (a required element is missing)', 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -6303,28 +7073,29 @@ def _e_ScheduleExchangeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ScheduleExchangeReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ScheduleExchangeReqType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleExchangeReq, _s0=_iso20_common.ScheduleExchangeReq.header.__set__, _s1=_iso20_common.ScheduleExchangeReq.maximum_supporting_points.__set__, _s2=_iso20_common.ScheduleExchangeReq.dynamic_se_req_control_mode.__set__, _s3=_iso20_common.ScheduleExchangeReq.scheduled_se_req_control_mode.__set__):
     """Decode ScheduleExchangeReqType."""
     f = ""
     try:
-        x_header = None
-        x_maximum_supporting_points = None
-        x_dynamic_se_req_control_mode = None
-        x_scheduled_se_req_control_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MaximumSupportingPoints')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'MaximumSupportingPoints'
-        v, p = r_el_nbit(D, T, p, 12, 1024, 10)
-        x_maximum_supporting_points = v
+        x = (D >> (T - p - 13)) & 8191
+        if x & 6145: raise fused_error(x, 6145, 13, p, 'MaximumSupportingPoints')
+        v = ((x >> 1) & 1023) + 12
+        if v > 1024: raise out_of_range(v, 12, 1024, p)
+        p += 13
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode')
         p += 2
@@ -6332,27 +7103,31 @@ def _d_ScheduleExchangeReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Dynamic_SEReqControlMode'
             v, p = _d_Dynamic_SEReqControlModeType(D, T, p)
-            x_dynamic_se_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'Scheduled_SEReqControlMode'
             v, p = _d_Scheduled_SEReqControlModeType(D, T, p)
-            x_scheduled_se_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso20_common.ScheduleExchangeReq(header=x_header, maximum_supporting_points=x_maximum_supporting_points, dynamic_se_req_control_mode=x_dynamic_se_req_control_mode, scheduled_se_req_control_mode=x_scheduled_se_req_control_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ScheduleExchangeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ScheduleExchangeResType(acc, n, o):
     """Encode ScheduleExchangeResType."""
     f = ""
     s = 0
@@ -6367,29 +7142,28 @@ def _e_ScheduleExchangeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI14, 2)
+        i = enum_index(v, _EI12)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.go_to_pause
         if v is not None:
             f = 'GoToPause'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 5) | (w_bool(v) << 1)
+            n += 5
             s = 4
         v = o.dynamic_se_res_control_mode
         if v is not None:
             f = 'Dynamic_SEResControlMode'
-            cw = _T74.get(s)
-            if cw is None: raise not_allowed('Dynamic_SEResControlMode', 'Dynamic_SEResControlMode, Scheduled_SEResControlMode | GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('Dynamic_SEResControlMode', 'Dynamic_SEResControlMode, Scheduled_SEResControlMode | GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_Dynamic_SEResControlModeType(acc, n, v)
@@ -6397,16 +7171,15 @@ def _e_ScheduleExchangeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.scheduled_se_res_control_mode
         if v is not None:
             f = 'Scheduled_SEResControlMode'
-            cw = _T89.get(s)
-            if cw is None: raise not_allowed('Scheduled_SEResControlMode', 'Dynamic_SEResControlMode, Scheduled_SEResControlMode | EE | GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode', s)
+            cw = _T75.get(s)
+            if cw is None: raise not_allowed('Scheduled_SEResControlMode', 'Dynamic_SEResControlMode, Scheduled_SEResControlMode | EE | GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_Scheduled_SEResControlModeType(acc, n, v)
             s = 6
-        cw = _T90.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Dynamic_SEResControlMode, Scheduled_SEResControlMode | EE | GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (5, 6): raise not_allowed('end of element (a required element is missing)', 'Dynamic_SEResControlMode, Scheduled_SEResControlMode | EE | GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -6414,45 +7187,48 @@ def _e_ScheduleExchangeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ScheduleExchangeResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ScheduleExchangeResType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleExchangeRes, _s0=_iso20_common.ScheduleExchangeRes.header.__set__, _s1=_iso20_common.ScheduleExchangeRes.response_code.__set__, _s2=_iso20_common.ScheduleExchangeRes.evse_processing.__set__, _s3=_iso20_common.ScheduleExchangeRes.go_to_pause.__set__, _s4=_iso20_common.ScheduleExchangeRes.dynamic_se_res_control_mode.__set__, _s5=_iso20_common.ScheduleExchangeRes.scheduled_se_res_control_mode.__set__):
     """Decode ScheduleExchangeResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        x_go_to_pause = None
-        x_dynamic_se_res_control_mode = None
-        x_scheduled_se_res_control_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV15, 2)
-        x_evse_processing = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV13[(x >> 1) & 3]
+        p += 5
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode')
         p += 2
         nxt = (3, 4, 5)[c]
         if nxt == 3:
             f = 'GoToPause'
-            v, p = r_el_bool(D, T, p)
-            x_go_to_pause = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'GoToPause')
+            v = (x & 2) == 2
+            p += 3
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEResControlMode, Scheduled_SEResControlMode')
             p += 2
@@ -6460,27 +7236,33 @@ def _d_ScheduleExchangeResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Dynamic_SEResControlMode'
             v, p = _d_Dynamic_SEResControlModeType(D, T, p)
-            x_dynamic_se_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'Scheduled_SEResControlMode'
             v, p = _d_Scheduled_SEResControlModeType(D, T, p)
-            x_scheduled_se_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
-        return _iso20_common.ScheduleExchangeRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing, go_to_pause=x_go_to_pause, dynamic_se_res_control_mode=x_dynamic_se_res_control_mode, scheduled_se_res_control_mode=x_scheduled_se_res_control_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ScheduleTupleType(acc, n, o):
     """Encode ScheduleTupleType."""
     f = ""
     s = 0
@@ -6488,9 +7270,14 @@ def _e_ScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.schedule_tuple_id
         if v is None: raise missing('ScheduleTupleID')
         f = 'ScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.charging_schedule
         if v is None: raise missing('ChargingSchedule')
@@ -6506,8 +7293,8 @@ def _e_ScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_ChargingScheduleType(acc, n, v)
             s = 3
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DischargingSchedule, EE | EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DischargingSchedule, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6517,27 +7304,32 @@ def _e_ScheduleTupleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ScheduleTupleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ScheduleTupleType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleTuple, _s0=_iso20_common.ScheduleTuple.schedule_tuple_id.__set__, _s1=_iso20_common.ScheduleTuple.charging_schedule.__set__, _s2=_iso20_common.ScheduleTuple.discharging_schedule.__set__):
     """Decode ScheduleTupleType."""
     f = ""
     try:
-        x_schedule_tuple_id = None
-        x_charging_schedule = None
-        x_discharging_schedule = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ScheduleTupleID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'ScheduleTupleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_schedule_tuple_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargingSchedule')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ScheduleTupleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'ChargingSchedule'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ChargingSchedule')
+        p += 1
         v, p = _d_ChargingScheduleType(D, T, p)
-        x_charging_schedule = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DischargingSchedule, EE')
         p += 2
@@ -6545,19 +7337,23 @@ def _d_ScheduleTupleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'DischargingSchedule'
             v, p = _d_ChargingScheduleType(D, T, p)
-            x_discharging_schedule = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_common.ScheduleTuple(schedule_tuple_id=x_schedule_tuple_id, charging_schedule=x_charging_schedule, discharging_schedule=x_discharging_schedule), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLReqControlModeType(acc, n, o):
     """Encode Scheduled_CLReqControlModeType."""
     f = ""
     s = 0
@@ -6572,8 +7368,8 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_maximum_energy_request
         if v is not None:
             f = 'EVMaximumEnergyRequest'
-            cw = _T86.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            cw = _T72.get(s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -6581,14 +7377,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_minimum_energy_request
         if v is not None:
             f = 'EVMinimumEnergyRequest'
-            cw = _T87.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            cw = _T73.get(s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 3
-        cw = _T88.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+        cw = _T74.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6598,13 +7394,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         p += 3
@@ -6612,7 +7409,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             p += 2
@@ -6620,7 +7417,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
             p += 2
@@ -6628,19 +7425,23 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.Scheduled_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLResControlModeType(acc, n, o):
     """Encode Scheduled_CLResControlModeType."""
     f = ""
     s = 0
@@ -6654,22 +7455,24 @@ def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.Scheduled_CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_EVPPTControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_EVPPTControlModeType(acc, n, o):
     """Encode Scheduled_EVPPTControlModeType."""
     f = ""
     s = 0
@@ -6677,19 +7480,24 @@ def _e_Scheduled_EVPPTControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.selected_schedule_tuple_id
         if v is None: raise missing('SelectedScheduleTupleID')
         f = 'SelectedScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.power_tolerance_acceptance
         if v is not None:
             f = 'PowerToleranceAcceptance'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_enum(acc, n, v, _EI91, 1)
+            i = enum_index(v, _EI76)
+            acc = (acc << 5) | (i << 1)
+            n += 5
             s = 2
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerToleranceAcceptance, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerToleranceAcceptance, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6699,39 +7507,51 @@ def _e_Scheduled_EVPPTControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_EVPPTControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_EVPPTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Scheduled_EVPPTControlMode, _s0=_iso20_common.Scheduled_EVPPTControlMode.selected_schedule_tuple_id.__set__, _s1=_iso20_common.Scheduled_EVPPTControlMode.power_tolerance_acceptance.__set__):
     """Decode Scheduled_EVPPTControlModeType."""
     f = ""
     try:
-        x_selected_schedule_tuple_id = None
-        x_power_tolerance_acceptance = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedScheduleTupleID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'SelectedScheduleTupleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_selected_schedule_tuple_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'SelectedScheduleTupleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PowerToleranceAcceptance, EE')
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'PowerToleranceAcceptance'
-            v, p = r_el_enum(D, T, p, _EV92, 1)
-            x_power_tolerance_acceptance = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'PowerToleranceAcceptance')
+            v = _EV77[(x >> 1) & 1]
+            p += 3
+            x1 = v
             nxt = -1
-        return _iso20_common.Scheduled_EVPPTControlMode(selected_schedule_tuple_id=x_selected_schedule_tuple_id, power_tolerance_acceptance=x_power_tolerance_acceptance), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_SEReqControlModeType(acc, n, o):
     """Encode Scheduled_SEReqControlModeType."""
     f = ""
     s = 0
@@ -6739,15 +7559,20 @@ def _e_Scheduled_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is not None:
             f = 'EVTargetEnergyRequest'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', s)
+            cw = _T33.get(s)
+            if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -6755,8 +7580,8 @@ def _e_Scheduled_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_maximum_energy_request
         if v is not None:
             f = 'EVMaximumEnergyRequest'
-            cw = _T48.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', s)
+            cw = _T41.get(s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -6764,8 +7589,8 @@ def _e_Scheduled_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_minimum_energy_request
         if v is not None:
             f = 'EVMinimumEnergyRequest'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', s)
+            cw = _T42.get(s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -6773,14 +7598,14 @@ def _e_Scheduled_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_energy_offer
         if v is not None:
             f = 'EVEnergyOffer'
-            cw = _T93.get(s)
-            if cw is None: raise not_allowed('EVEnergyOffer', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', s)
+            cw = _T78.get(s)
+            if cw is None: raise not_allowed('EVEnergyOffer', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_EVEnergyOfferType(acc, n, v)
             s = 5
-        cw = _T94.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EE | EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', s)
+        cw = _T79.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EE | EVEnergyOffer, EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE | EVMinimumEnergyRequest, EVEnergyOffer, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6790,23 +7615,30 @@ def _e_Scheduled_SEReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_SEReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Scheduled_SEReqControlMode, _s0=_iso20_common.Scheduled_SEReqControlMode.departure_time.__set__, _s1=_iso20_common.Scheduled_SEReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_common.Scheduled_SEReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_common.Scheduled_SEReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_common.Scheduled_SEReqControlMode.ev_energy_offer.__set__):
     """Decode Scheduled_SEReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_energy_offer = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
         p += 3
         nxt = (0, 1, 2, 3, 4, -1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             p += 3
@@ -6814,7 +7646,7 @@ def _d_Scheduled_SEReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 1:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
             p += 3
@@ -6822,7 +7654,7 @@ def _d_Scheduled_SEReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 2:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVEnergyOffer, EE')
             p += 2
@@ -6830,7 +7662,7 @@ def _d_Scheduled_SEReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 3:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVEnergyOffer, EE')
             p += 2
@@ -6838,30 +7670,36 @@ def _d_Scheduled_SEReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 4:
             f = 'EVEnergyOffer'
             v, p = _d_EVEnergyOfferType(D, T, p)
-            x_ev_energy_offer = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_common.Scheduled_SEReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_energy_offer=x_ev_energy_offer), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_SEResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_SEResControlModeType(acc, n, o):
     """Encode Scheduled_SEResControlModeType."""
     f = ""
     s = 0
     try:
         items = o.schedule_tuple
         cnt = len(items)
-        if cnt > 3: raise EncodeError('at most 3 ScheduleTuple allowed', value=cnt).within('ScheduleTuple')
+        if cnt > 3: raise too_many('ScheduleTuple', 3, cnt)
         if cnt == 0: raise missing('ScheduleTuple')
         if cnt:
-            f = 'ScheduleTuple'
             for i, v in enumerate(items):
+                f = 'ScheduleTuple'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6871,7 +7709,7 @@ def _e_Scheduled_SEResControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
                 acc, n = _e_ScheduleTupleType(acc, n, v)
             s = 2 if cnt == 3 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ScheduleTuple, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ScheduleTuple, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6881,39 +7719,41 @@ def _e_Scheduled_SEResControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_SEResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Scheduled_SEResControlMode, _s0=_iso20_common.Scheduled_SEResControlMode.schedule_tuple.__set__):
     """Decode Scheduled_SEResControlModeType."""
     f = ""
     try:
-        x_schedule_tuple = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ScheduleTuple')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'ScheduleTuple'
             v, p = _d_ScheduleTupleType(D, T, p)
-            x_schedule_tuple.append(v)
-            k = len(x_schedule_tuple)
+            x0.append(v)
+            k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ScheduleTuple, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.Scheduled_SEResControlMode(schedule_tuple=tuple(x_schedule_tuple)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_SMDTControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_SMDTControlModeType(acc, n, o):
     """Encode Scheduled_SMDTControlModeType."""
     f = ""
     s = 0
@@ -6921,9 +7761,14 @@ def _e_Scheduled_SMDTControlModeType(acc: int, n: int, o: Any) -> tuple[int, int
         v = o.selected_schedule_tuple_id
         if v is None: raise missing('SelectedScheduleTupleID')
         f = 'SelectedScheduleTupleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         acc <<= 1
         n += 1
@@ -6934,41 +7779,49 @@ def _e_Scheduled_SMDTControlModeType(acc: int, n: int, o: Any) -> tuple[int, int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_SMDTControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_SMDTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Scheduled_SMDTControlMode, _s0=_iso20_common.Scheduled_SMDTControlMode.selected_schedule_tuple_id.__set__):
     """Decode Scheduled_SMDTControlModeType."""
     f = ""
     try:
-        x_selected_schedule_tuple_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedScheduleTupleID')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'SelectedScheduleTupleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_selected_schedule_tuple_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'SelectedScheduleTupleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = -1
-        return _iso20_common.Scheduled_SMDTControlMode(selected_schedule_tuple_id=x_selected_schedule_tuple_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SelectedServiceListType(acc, n, o):
     """Encode SelectedServiceListType."""
     f = ""
     s = 0
     try:
         items = o.selected_service
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 SelectedService allowed', value=cnt).within('SelectedService')
+        if cnt > 16: raise too_many('SelectedService', 16, cnt)
         if cnt == 0: raise missing('SelectedService')
         if cnt:
-            f = 'SelectedService'
             for i, v in enumerate(items):
+                f = 'SelectedService'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6978,7 +7831,7 @@ def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_SelectedServiceType(acc, n, v)
             s = 2 if cnt == 16 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedService, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedService, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6988,39 +7841,41 @@ def _e_SelectedServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SelectedServiceListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedServiceList, _s0=_iso20_common.SelectedServiceList.selected_service.__set__):
     """Decode SelectedServiceListType."""
     f = ""
     try:
-        x_selected_service = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedService')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'SelectedService'
             v, p = _d_SelectedServiceType(D, T, p)
-            x_selected_service.append(v)
-            k = len(x_selected_service)
+            x0.append(v)
+            k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.SelectedServiceList(selected_service=tuple(x_selected_service)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SelectedServiceType(acc, n, o):
     """Encode SelectedServiceType."""
     f = ""
     s = 0
@@ -7028,16 +7883,26 @@ def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.parameter_set_id
         if v is None: raise missing('ParameterSetID')
         f = 'ParameterSetID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -7048,38 +7913,50 @@ def _e_SelectedServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SelectedServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedService, _s0=_iso20_common.SelectedService.service_id.__set__, _s1=_iso20_common.SelectedService.parameter_set_id.__set__):
     """Decode SelectedServiceType."""
     f = ""
     try:
-        x_service_id = None
-        x_parameter_set_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ParameterSetID')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'ParameterSetID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_parameter_set_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ParameterSetID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x1 = v
         nxt = -1
-        return _iso20_common.SelectedService(service_id=x_service_id, parameter_set_id=x_parameter_set_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDetailReqType(acc, n, o):
     """Encode ServiceDetailReqType."""
     f = ""
     s = 0
@@ -7094,9 +7971,14 @@ def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -7107,38 +7989,45 @@ def _e_ServiceDetailReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDetailReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceDetailReq, _s0=_iso20_common.ServiceDetailReq.header.__set__, _s1=_iso20_common.ServiceDetailReq.service_id.__set__):
     """Decode ServiceDetailReqType."""
     f = ""
     try:
-        x_header = None
-        x_service_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x1 = v
         nxt = -1
-        return _iso20_common.ServiceDetailReq(header=x_header, service_id=x_service_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDetailResType(acc, n, o):
     """Encode ServiceDetailResType."""
     f = ""
     s = 0
@@ -7153,16 +8042,21 @@ def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 3
         v = o.service_parameter_list
         if v is None: raise missing('ServiceParameterList')
@@ -7180,54 +8074,62 @@ def _e_ServiceDetailResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDetailResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceDetailRes, _s0=_iso20_common.ServiceDetailRes.header.__set__, _s1=_iso20_common.ServiceDetailRes.response_code.__set__, _s2=_iso20_common.ServiceDetailRes.service_id.__set__, _s3=_iso20_common.ServiceDetailRes.service_parameter_list.__set__):
     """Decode ServiceDetailResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_service_id = None
-        x_service_parameter_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceParameterList')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x2 = v
         nxt = 3
         f = 'ServiceParameterList'
-        v, p = _d_ServiceParameterListType(D, T, p)
-        x_service_parameter_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceParameterList')
         p += 1
+        v, p = _d_ServiceParameterListType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_common.ServiceDetailRes(header=x_header, response_code=x_response_code, service_id=x_service_id, service_parameter_list=x_service_parameter_list), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDiscoveryReqType(acc, n, o):
     """Encode ServiceDiscoveryReqType."""
     f = ""
     s = 0
@@ -7247,7 +8149,7 @@ def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             acc, n = _e_ServiceIDListType(acc, n, v)
             s = 2
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SupportedServiceIDs, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SupportedServiceIDs, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7257,19 +8159,19 @@ def _e_ServiceDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceDiscoveryReq, _s0=_iso20_common.ServiceDiscoveryReq.header.__set__, _s1=_iso20_common.ServiceDiscoveryReq.supported_service_i_ds.__set__):
     """Decode ServiceDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        x_supported_service_i_ds = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SupportedServiceIDs, EE')
         p += 2
@@ -7277,19 +8179,22 @@ def _d_ServiceDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'SupportedServiceIDs'
             v, p = _d_ServiceIDListType(D, T, p)
-            x_supported_service_i_ds = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _iso20_common.ServiceDiscoveryReq(header=x_header, supported_service_i_ds=x_supported_service_i_ds), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceDiscoveryResType(acc, n, o):
     """Encode ServiceDiscoveryResType."""
     f = ""
     s = 0
@@ -7304,16 +8209,15 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.service_renegotiation_supported
         if v is None: raise missing('ServiceRenegotiationSupported')
         f = 'ServiceRenegotiationSupported'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 3
         v = o.energy_transfer_service_list
         if v is None: raise missing('EnergyTransferServiceList')
@@ -7329,8 +8233,8 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_ServiceListType(acc, n, v)
             s = 5
-        cw = _T18.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VASList, EE', s)
+        cw = _T14.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VASList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7340,43 +8244,42 @@ def _e_ServiceDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceDiscoveryRes, _s0=_iso20_common.ServiceDiscoveryRes.header.__set__, _s1=_iso20_common.ServiceDiscoveryRes.response_code.__set__, _s2=_iso20_common.ServiceDiscoveryRes.service_renegotiation_supported.__set__, _s3=_iso20_common.ServiceDiscoveryRes.energy_transfer_service_list.__set__, _s4=_iso20_common.ServiceDiscoveryRes.vas_list.__set__):
     """Decode ServiceDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_service_renegotiation_supported = None
-        x_energy_transfer_service_list = None
-        x_vas_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceRenegotiationSupported')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'ServiceRenegotiationSupported'
-        v, p = r_el_bool(D, T, p)
-        x_service_renegotiation_supported = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EnergyTransferServiceList')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'ServiceRenegotiationSupported')
+        v = (x & 2) == 2
+        p += 4
+        x2 = v
         nxt = 3
         f = 'EnergyTransferServiceList'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EnergyTransferServiceList')
+        p += 1
         v, p = _d_ServiceListType(D, T, p)
-        x_energy_transfer_service_list = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'VASList, EE')
         p += 2
@@ -7384,40 +8287,51 @@ def _d_ServiceDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'VASList'
             v, p = _d_ServiceListType(D, T, p)
-            x_vas_list = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_common.ServiceDiscoveryRes(header=x_header, response_code=x_response_code, service_renegotiation_supported=x_service_renegotiation_supported, energy_transfer_service_list=x_energy_transfer_service_list, vas_list=x_vas_list), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceIDListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceIDListType(acc, n, o):
     """Encode ServiceIDListType."""
     f = ""
     s = 0
     try:
         items = o.service_id
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 ServiceID allowed', value=cnt).within('ServiceID')
+        if cnt > 16: raise too_many('ServiceID', 16, cnt)
         if cnt == 0: raise missing('ServiceID')
         if cnt:
-            f = 'ServiceID'
             for i, v in enumerate(items):
+                f = 'ServiceID'
                 if i == 0:
                     acc <<= 1
                     n += 1
                 else:
                     acc <<= 2
                     n += 2
-                acc, n = w_el_uint(acc, n, v, 0, 65535)
+                if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+                if v < 128:
+                    acc = (acc << 10) | (v << 1)
+                    n += 10
+                else:
+                    acc, n = w_el_uint_raw(acc, n, v)
             s = 2 if cnt == 16 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7427,50 +8341,58 @@ def _e_ServiceIDListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceIDListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceIDListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceIDList, _s0=_iso20_common.ServiceIDList.service_id.__set__):
     """Decode ServiceIDListType."""
     f = ""
     try:
-        x_service_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'ServiceID'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_service_id.append(v)
-            k = len(x_service_id)
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x0.append(v)
+            k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ServiceID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.ServiceIDList(service_id=tuple(x_service_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceListType(acc, n, o):
     """Encode ServiceListType."""
     f = ""
     s = 0
     try:
         items = o.service
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 Service allowed', value=cnt).within('Service')
+        if cnt > 8: raise too_many('Service', 8, cnt)
         if cnt == 0: raise missing('Service')
         if cnt:
-            f = 'Service'
             for i, v in enumerate(items):
+                f = 'Service'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -7480,7 +8402,7 @@ def _e_ServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_ServiceType(acc, n, v)
             s = 2 if cnt == 8 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Service, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Service, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7490,50 +8412,52 @@ def _e_ServiceListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceList, _s0=_iso20_common.ServiceList.service.__set__):
     """Decode ServiceListType."""
     f = ""
     try:
-        x_service = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Service')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Service'
             v, p = _d_ServiceType(D, T, p)
-            x_service.append(v)
-            k = len(x_service)
+            x0.append(v)
+            k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.ServiceList(service=tuple(x_service)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceParameterListType(acc, n, o):
     """Encode ServiceParameterListType."""
     f = ""
     s = 0
     try:
         items = o.parameter_set
         cnt = len(items)
-        if cnt > 32: raise EncodeError('at most 32 ParameterSet allowed', value=cnt).within('ParameterSet')
+        if cnt > 32: raise too_many('ParameterSet', 32, cnt)
         if cnt == 0: raise missing('ParameterSet')
         if cnt:
-            f = 'ParameterSet'
             for i, v in enumerate(items):
+                f = 'ParameterSet'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -7543,7 +8467,7 @@ def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_ParameterSetType(acc, n, v)
             s = 2 if cnt == 32 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSet, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSet, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7553,39 +8477,41 @@ def _e_ServiceParameterListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceParameterListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceParameterList, _s0=_iso20_common.ServiceParameterList.parameter_set.__set__):
     """Decode ServiceParameterListType."""
     f = ""
     try:
-        x_parameter_set = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ParameterSet')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'ParameterSet'
             v, p = _d_ParameterSetType(D, T, p)
-            x_parameter_set.append(v)
-            k = len(x_parameter_set)
+            x0.append(v)
+            k = len(x0)
             if k < 32:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.ServiceParameterList(parameter_set=tuple(x_parameter_set)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceSelectionReqType(acc, n, o):
     """Encode ServiceSelectionReqType."""
     f = ""
     s = 0
@@ -7611,8 +8537,8 @@ def _e_ServiceSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_SelectedServiceListType(acc, n, v)
             s = 3
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedVASList, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedVASList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7622,27 +8548,26 @@ def _e_ServiceSelectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceSelectionReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceSelectionReq, _s0=_iso20_common.ServiceSelectionReq.header.__set__, _s1=_iso20_common.ServiceSelectionReq.selected_energy_transfer_service.__set__, _s2=_iso20_common.ServiceSelectionReq.selected_vas_list.__set__):
     """Decode ServiceSelectionReqType."""
     f = ""
     try:
-        x_header = None
-        x_selected_energy_transfer_service = None
-        x_selected_vas_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SelectedEnergyTransferService')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'SelectedEnergyTransferService'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SelectedEnergyTransferService')
+        p += 1
         v, p = _d_SelectedServiceType(D, T, p)
-        x_selected_energy_transfer_service = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SelectedVASList, EE')
         p += 2
@@ -7650,19 +8575,23 @@ def _d_ServiceSelectionReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SelectedVASList'
             v, p = _d_SelectedServiceListType(D, T, p)
-            x_selected_vas_list = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_common.ServiceSelectionReq(header=x_header, selected_energy_transfer_service=x_selected_energy_transfer_service, selected_vas_list=x_selected_vas_list), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceSelectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceSelectionResType(acc, n, o):
     """Encode ServiceSelectionResType."""
     f = ""
     s = 0
@@ -7677,9 +8606,9 @@ def _e_ServiceSelectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -7690,38 +8619,41 @@ def _e_ServiceSelectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceSelectionResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceSelectionResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceSelectionRes, _s0=_iso20_common.ServiceSelectionRes.header.__set__, _s1=_iso20_common.ServiceSelectionRes.response_code.__set__):
     """Decode ServiceSelectionResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_common.ServiceSelectionRes(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ServiceType(acc, n, o):
     """Encode ServiceType."""
     f = ""
     s = 0
@@ -7729,16 +8661,20 @@ def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'serviceIDType [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.free_service
         if v is None: raise missing('FreeService')
         f = 'FreeService'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 2
         acc <<= 1
         n += 1
@@ -7749,38 +8685,46 @@ def _e_ServiceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ServiceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso20_common.Service, _s0=_iso20_common.Service.service_id.__set__, _s1=_iso20_common.Service.free_service.__set__):
     """Decode ServiceType."""
     f = ""
     try:
-        x_service_id = None
-        x_free_service = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ServiceID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'ServiceID'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_service_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'FreeService')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'FreeService'
-        v, p = r_el_bool(D, T, p)
-        x_free_service = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'FreeService')
+        v = (x & 2) == 2
+        p += 4
+        x1 = v
         nxt = -1
-        return _iso20_common.Service(service_id=x_service_id, free_service=x_free_service), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionSetupReqType(acc, n, o):
     """Encode SessionSetupReqType."""
     f = ""
     s = 0
@@ -7808,38 +8752,40 @@ def _e_SessionSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionSetupReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSetupReq, _s0=_iso20_common.SessionSetupReq.header.__set__, _s1=_iso20_common.SessionSetupReq.evcc_id.__set__):
     """Decode SessionSetupReqType."""
     f = ""
     try:
-        x_header = None
-        x_evcc_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVCCID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVCCID'
-        v, p = r_el_str(D, T, p, None, None, 255, 4)
-        x_evcc_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVCCID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 255, 4)
+        x1 = v
         nxt = -1
-        return _iso20_common.SessionSetupReq(header=x_header, evcc_id=x_evcc_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionSetupResType(acc, n, o):
     """Encode SessionSetupResType."""
     f = ""
     s = 0
@@ -7854,9 +8800,9 @@ def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_id
         if v is None: raise missing('EVSEID')
@@ -7874,46 +8820,49 @@ def _e_SessionSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionSetupResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSetupRes, _s0=_iso20_common.SessionSetupRes.header.__set__, _s1=_iso20_common.SessionSetupRes.response_code.__set__, _s2=_iso20_common.SessionSetupRes.evse_id.__set__):
     """Decode SessionSetupResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_id = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEID')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEID'
-        v, p = r_el_str(D, T, p, None, None, 255, 4)
-        x_evse_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 255, 4)
+        x2 = v
         nxt = -1
-        return _iso20_common.SessionSetupRes(header=x_header, response_code=x_response_code, evse_id=x_evse_id), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionStopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionStopReqType(acc, n, o):
     """Encode SessionStopReqType."""
     f = ""
     s = 0
@@ -7928,9 +8877,9 @@ def _e_SessionStopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charging_session
         if v is None: raise missing('ChargingSession')
         f = 'ChargingSession'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI95, 2)
+        i = enum_index(v, _EI80)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.ev_termination_code
         if v is not None:
@@ -7942,14 +8891,14 @@ def _e_SessionStopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_termination_explanation
         if v is not None:
             f = 'EVTerminationExplanation'
-            cw = _T76.get(s)
-            if cw is None: raise not_allowed('EVTerminationExplanation', 'EVTerminationCode, EVTerminationExplanation, EE | EVTerminationExplanation, EE', s)
+            cw = _T62.get(s)
+            if cw is None: raise not_allowed('EVTerminationExplanation', 'EVTerminationCode, EVTerminationExplanation, EE | EVTerminationExplanation, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_str(acc, n, v, None, None, 160, 4, 8)
             s = 4
-        cw = _T77.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVTerminationCode, EVTerminationExplanation, EE | EVTerminationExplanation, EE', s)
+        cw = _T63.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVTerminationCode, EVTerminationExplanation, EE | EVTerminationExplanation, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -7959,28 +8908,28 @@ def _e_SessionStopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionStopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso20_common.SessionStopReq, _s0=_iso20_common.SessionStopReq.header.__set__, _s1=_iso20_common.SessionStopReq.charging_session.__set__, _s2=_iso20_common.SessionStopReq.ev_termination_code.__set__, _s3=_iso20_common.SessionStopReq.ev_termination_explanation.__set__):
     """Decode SessionStopReqType."""
     f = ""
     try:
-        x_header = None
-        x_charging_session = None
-        x_ev_termination_code = None
-        x_ev_termination_explanation = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargingSession')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ChargingSession'
-        v, p = r_el_enum(D, T, p, _EV96, 2)
-        x_charging_session = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'ChargingSession')
+        v = _EV81[(x >> 1) & 3]
+        p += 5
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVTerminationCode, EVTerminationExplanation, EE')
         p += 2
@@ -7988,7 +8937,7 @@ def _d_SessionStopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVTerminationCode'
             v, p = r_el_str(D, T, p, None, None, 80, 4)
-            x_ev_termination_code = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVTerminationExplanation, EE')
             p += 2
@@ -7996,19 +8945,24 @@ def _d_SessionStopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'EVTerminationExplanation'
             v, p = r_el_str(D, T, p, None, None, 160, 4)
-            x_ev_termination_explanation = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso20_common.SessionStopReq(header=x_header, charging_session=x_charging_session, ev_termination_code=x_ev_termination_code, ev_termination_explanation=x_ev_termination_explanation), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SessionStopResType(acc, n, o):
     """Encode SessionStopResType."""
     f = ""
     s = 0
@@ -8023,9 +8977,9 @@ def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -8036,38 +8990,41 @@ def _e_SessionStopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SessionStopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_iso20_common.SessionStopRes, _s0=_iso20_common.SessionStopRes.header.__set__, _s1=_iso20_common.SessionStopRes.response_code.__set__):
     """Decode SessionStopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_common.SessionStopRes(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureMethodType(acc, n, o):
     """Encode SignatureMethodType."""
     f = ""
     s = 0
@@ -8079,7 +9036,8 @@ def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureMethodType(D, T, p):
     """Decode SignatureMethodType."""
     f = ""
     try:
@@ -8090,7 +9048,8 @@ def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertiesType(acc, n, o):
     """Encode SignaturePropertiesType."""
     f = ""
     s = 0
@@ -8106,11 +9065,11 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
-            f = 'SignatureProperty'
             for i, v in enumerate(items):
+                f = 'SignatureProperty'
                 if i == 0:
                     cw = _T0.get(s)
-                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty', s)
+                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -8127,12 +9086,13 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
-        x_id = None
-        x_signature_property = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
         p += 2
@@ -8140,29 +9100,32 @@ def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignatureProperty')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'SignatureProperty'
             v, p = _d_SignaturePropertyType(D, T, p)
-            x_signature_property.append(v)
-            k = len(x_signature_property)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignatureProperties(id=x_id, signature_property=tuple(x_signature_property)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertyType(acc, n, o):
     """Encode SignaturePropertyType."""
     f = ""
     s = 0
@@ -8174,7 +9137,8 @@ def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertyType(D, T, p):
     """Decode SignaturePropertyType."""
     f = ""
     try:
@@ -8185,7 +9149,8 @@ def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureType(acc, n, o):
     """Encode SignatureType."""
     f = ""
     s = 0
@@ -8201,7 +9166,7 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo', s)
+        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_SignedInfoType(acc, n, v)
@@ -8223,11 +9188,11 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         items = o.object
         cnt = len(items)
         if cnt:
-            f = 'Object'
             for i, v in enumerate(items):
+                f = 'Object'
                 if i == 0:
-                    cw = _T74.get(s)
-                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE', s)
+                    cw = _T58.get(s)
+                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -8235,8 +9200,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
             s = 5
-        cw = _T97.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE', s)
+        cw = _T82.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -8246,15 +9211,16 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
-        x_id = None
-        x_signed_info = None
-        x_signature_value = None
-        x_key_info = None
-        x_object = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
         p += 2
@@ -8262,21 +9228,19 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignedInfo')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SignedInfo'
         v, p = _d_SignedInfoType(D, T, p)
-        x_signed_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureValue')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureValue'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
+        p += 1
         v, p = _d_SignatureValueType(D, T, p)
-        x_signature_value = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
         p += 2
@@ -8284,7 +9248,7 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'KeyInfo'
             v, p = _d_KeyInfoType(D, T, p)
-            x_key_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
@@ -8292,21 +9256,28 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'Object'
             v, p = _d_ObjectType(D, T, p)
-            x_object.append(v)
-            k = len(x_object)
+            x4.append(v)
+            k = len(x4)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Signature(id=x_id, signed_info=x_signed_info, signature_value=x_signature_value, key_info=x_key_info, object=tuple(x_object)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureValueType(acc, n, o):
     """Encode SignatureValueType."""
     f = ""
     s = 0
@@ -8321,17 +9292,17 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T98[s]
+            cw = _T83[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-        else:
-            cw = _T0.get(s)
-            if cw is None: raise not_allowed('value', '@Id, CH | CH', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        cw = _T0.get(s)
+        if cw is None: raise not_allowed('value', '@Id, CH | CH')
+        acc = (acc << cw[1]) | cw[0]
+        n += cw[1]
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -8339,47 +9310,57 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
                 raise bad_event(c, 2, p, '@Id, CH')
             p += 5
-            return _xmldsig.SignatureValue(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
                     raise bad_event(c, 1, p, 'CH')
                 p += 4
-                return _xmldsig.SignatureValue(id=x_id, value=b""), p
+                o = _new(_C)
+                _s0(o, x0)
+                _s1(o, b"")
+                return o, p
             p += 1
             nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _xmldsig.SignatureValue(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedCertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedCertificateChainType(acc, n, o):
     """Encode SignedCertificateChainType."""
     f = ""
     s = 0
@@ -8405,8 +9386,8 @@ def _e_SignedCertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_SubCertificatesType(acc, n, v)
             s = 3
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE', s)
+        cw = _T45.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SubCertificates, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -8416,27 +9397,26 @@ def _e_SignedCertificateChainType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedCertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedCertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.SignedCertificateChain, _s0=_iso20_common.SignedCertificateChain.id.__set__, _s1=_iso20_common.SignedCertificateChain.certificate.__set__, _s2=_iso20_common.SignedCertificateChain.sub_certificates.__set__):
     """Decode SignedCertificateChainType."""
     f = ""
     try:
-        x_id = None
-        x_certificate = None
-        x_sub_certificates = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Certificate')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'Certificate'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Certificate')
+        p += 1
         v, p = r_el_bin(D, T, p, None, None, 1600, 4)
-        x_certificate = v
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
         p += 2
@@ -8444,19 +9424,23 @@ def _d_SignedCertificateChainType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'SubCertificates'
             v, p = _d_SubCertificatesType(D, T, p)
-            x_sub_certificates = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_common.SignedCertificateChain(id=x_id, certificate=x_certificate, sub_certificates=x_sub_certificates), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedInfoType(acc, n, o):
     """Encode SignedInfoType."""
     f = ""
     s = 0
@@ -8472,7 +9456,7 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod', s)
+        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_CanonicalizationMethodType(acc, n, v)
@@ -8488,8 +9472,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -8507,14 +9491,15 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
-        x_id = None
-        x_canonicalization_method = None
-        x_signature_method = None
-        x_reference = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
         p += 2
@@ -8522,43 +9507,46 @@ def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'CanonicalizationMethod')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'CanonicalizationMethod'
         v, p = _d_CanonicalizationMethodType(D, T, p)
-        x_canonicalization_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureMethod')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureMethod'
-        v, p = _d_SignatureMethodType(D, T, p)
-        x_signature_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Reference')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
+        v, p = _d_SignatureMethodType(D, T, p)
+        x2 = v
         nxt = 3
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 3:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x3.append(v)
+            k = len(x3)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignedInfo(id=x_id, canonicalization_method=x_canonicalization_method, signature_method=x_signature_method, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedInstallationDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedInstallationDataType(acc, n, o):
     """Encode SignedInstallationDataType."""
     f = ""
     s = 0
@@ -8580,9 +9568,9 @@ def _e_SignedInstallationDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ecdh_curve
         if v is None: raise missing('ECDHCurve')
         f = 'ECDHCurve'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI99, 1)
+        i = enum_index(v, _EI84)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 3
         v = o.dh_public_key
         if v is None: raise missing('DHPublicKey')
@@ -8601,25 +9589,22 @@ def _e_SignedInstallationDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.x448_encrypted_private_key
         if v is not None:
             f = 'X448_EncryptedPrivateKey'
-            cw = _T101.get(s)
-            if cw is None: raise not_allowed('X448_EncryptedPrivateKey', 'EE | SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 4: raise not_allowed('X448_EncryptedPrivateKey', 'EE | SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = w_el_bin(acc, n, v, 84, None, None, 4, 8)
             s = 6
         v = o.tpm_encrypted_private_key
         if v is not None:
             f = 'TPM_EncryptedPrivateKey'
-            cw = _T102.get(s)
-            if cw is None: raise not_allowed('TPM_EncryptedPrivateKey', 'EE | SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 4: raise not_allowed('TPM_EncryptedPrivateKey', 'EE | SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey')
+            acc = (acc << 2) | 2
+            n += 2
             acc, n = w_el_bin(acc, n, v, 206, None, None, 4, 8)
             s = 7
-        cw = _T103.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (5, 6, 7): raise not_allowed('end of element (a required element is missing)', 'EE | SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -8627,45 +9612,43 @@ def _e_SignedInstallationDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedInstallationDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedInstallationDataType(D, T, p, _new=_object_new, _C=_iso20_common.SignedInstallationData, _s0=_iso20_common.SignedInstallationData.id.__set__, _s1=_iso20_common.SignedInstallationData.contract_certificate_chain.__set__, _s2=_iso20_common.SignedInstallationData.ecdh_curve.__set__, _s3=_iso20_common.SignedInstallationData.dh_public_key.__set__, _s4=_iso20_common.SignedInstallationData.secp521_encrypted_private_key.__set__, _s5=_iso20_common.SignedInstallationData.x448_encrypted_private_key.__set__, _s6=_iso20_common.SignedInstallationData.tpm_encrypted_private_key.__set__):
     """Decode SignedInstallationDataType."""
     f = ""
     try:
-        x_id = None
-        x_contract_certificate_chain = None
-        x_ecdh_curve = None
-        x_dh_public_key = None
-        x_secp521_encrypted_private_key = None
-        x_x448_encrypted_private_key = None
-        x_tpm_encrypted_private_key = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ContractCertificateChain')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ContractCertificateChain'
-        v, p = _d_ContractCertificateChainType(D, T, p)
-        x_contract_certificate_chain = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ECDHCurve')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractCertificateChain')
         p += 1
+        v, p = _d_ContractCertificateChainType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'ECDHCurve'
-        v, p = r_el_enum(D, T, p, _EV100, 1)
-        x_ecdh_curve = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DHPublicKey')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'ECDHCurve')
+        v = _EV85[(x >> 1) & 1]
+        p += 4
+        x2 = v
         nxt = 3
         f = 'DHPublicKey'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHPublicKey')
+        p += 1
         v, p = r_el_bin(D, T, p, 133, None, None, 4)
-        x_dh_public_key = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey')
         p += 2
@@ -8673,35 +9656,41 @@ def _d_SignedInstallationDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'SECP521_EncryptedPrivateKey'
             v, p = r_el_bin(D, T, p, 94, None, None, 4)
-            x_secp521_encrypted_private_key = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'X448_EncryptedPrivateKey'
             v, p = r_el_bin(D, T, p, 84, None, None, 4)
-            x_x448_encrypted_private_key = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'TPM_EncryptedPrivateKey'
             v, p = r_el_bin(D, T, p, 206, None, None, 4)
-            x_tpm_encrypted_private_key = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _iso20_common.SignedInstallationData(id=x_id, contract_certificate_chain=x_contract_certificate_chain, ecdh_curve=x_ecdh_curve, dh_public_key=x_dh_public_key, secp521_encrypted_private_key=x_secp521_encrypted_private_key, x448_encrypted_private_key=x_x448_encrypted_private_key, tpm_encrypted_private_key=x_tpm_encrypted_private_key), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedMeteringDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedMeteringDataType(acc, n, o):
     """Encode SignedMeteringDataType."""
     f = ""
     s = 0
@@ -8737,8 +9726,8 @@ def _e_SignedMeteringDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.dynamic_smdt_control_mode
         if v is not None:
             f = 'Dynamic_SMDTControlMode'
-            cw = _T74.get(s)
-            if cw is None: raise not_allowed('Dynamic_SMDTControlMode', 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode | Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('Dynamic_SMDTControlMode', 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode | Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_Dynamic_SMDTControlModeType(acc, n, v)
@@ -8746,16 +9735,15 @@ def _e_SignedMeteringDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.scheduled_smdt_control_mode
         if v is not None:
             f = 'Scheduled_SMDTControlMode'
-            cw = _T89.get(s)
-            if cw is None: raise not_allowed('Scheduled_SMDTControlMode', 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode | EE | Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode', s)
+            cw = _T75.get(s)
+            if cw is None: raise not_allowed('Scheduled_SMDTControlMode', 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode | EE | Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_Scheduled_SMDTControlModeType(acc, n, v)
             s = 6
-        cw = _T90.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode | EE | Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (5, 6): raise not_allowed('end of element (a required element is missing)', 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode | EE | Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -8763,37 +9751,35 @@ def _e_SignedMeteringDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedMeteringDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedMeteringDataType(D, T, p, _new=_object_new, _C=_iso20_common.SignedMeteringData, _s0=_iso20_common.SignedMeteringData.id.__set__, _s1=_iso20_common.SignedMeteringData.session_id.__set__, _s2=_iso20_common.SignedMeteringData.meter_info.__set__, _s3=_iso20_common.SignedMeteringData.receipt.__set__, _s4=_iso20_common.SignedMeteringData.dynamic_smdt_control_mode.__set__, _s5=_iso20_common.SignedMeteringData.scheduled_smdt_control_mode.__set__):
     """Decode SignedMeteringDataType."""
     f = ""
     try:
-        x_id = None
-        x_session_id = None
-        x_meter_info = None
-        x_receipt = None
-        x_dynamic_smdt_control_mode = None
-        x_scheduled_smdt_control_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, '@Id')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = '@Id'
-        v, p = r_str(D, T, p)
-        x_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SessionID')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
+        v, p = r_str(D, T, p)
+        x0 = v
         nxt = 1
         f = 'SessionID'
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
-        x_session_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MeterInfo')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
+        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        x1 = v
         nxt = 2
         f = 'MeterInfo'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterInfo')
+        p += 1
         v, p = _d_MeterInfoType(D, T, p)
-        x_meter_info = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
         p += 2
@@ -8801,7 +9787,7 @@ def _d_SignedMeteringDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
             p += 2
@@ -8809,38 +9795,44 @@ def _d_SignedMeteringDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Dynamic_SMDTControlMode'
             v, p = _d_Dynamic_SMDTControlModeType(D, T, p)
-            x_dynamic_smdt_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'Scheduled_SMDTControlMode'
             v, p = _d_Scheduled_SMDTControlModeType(D, T, p)
-            x_scheduled_smdt_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
-        return _iso20_common.SignedMeteringData(id=x_id, session_id=x_session_id, meter_info=x_meter_info, receipt=x_receipt, dynamic_smdt_control_mode=x_dynamic_smdt_control_mode, scheduled_smdt_control_mode=x_scheduled_smdt_control_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SubCertificatesType(acc, n, o):
     """Encode SubCertificatesType."""
     f = ""
     s = 0
     try:
         items = o.certificate
         cnt = len(items)
-        if cnt > 3: raise EncodeError('at most 3 Certificate allowed', value=cnt).within('Certificate')
+        if cnt > 3: raise too_many('Certificate', 3, cnt)
         if cnt == 0: raise missing('Certificate')
         if cnt:
-            f = 'Certificate'
             for i, v in enumerate(items):
+                f = 'Certificate'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -8850,7 +9842,7 @@ def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = w_el_bin(acc, n, v, None, None, 1600, 4, 8)
             s = 2 if cnt == 3 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Certificate, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'Certificate, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -8860,50 +9852,52 @@ def _e_SubCertificatesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SubCertificatesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso20_common.SubCertificates, _s0=_iso20_common.SubCertificates.certificate.__set__):
     """Decode SubCertificatesType."""
     f = ""
     try:
-        x_certificate = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Certificate')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Certificate'
             v, p = r_el_bin(D, T, p, None, None, 1600, 4)
-            x_certificate.append(v)
-            k = len(x_certificate)
+            x0.append(v)
+            k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.SubCertificates(certificate=tuple(x_certificate)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SupportedProvidersListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SupportedProvidersListType(acc, n, o):
     """Encode SupportedProvidersListType."""
     f = ""
     s = 0
     try:
         items = o.provider_id
         cnt = len(items)
-        if cnt > 128: raise EncodeError('at most 128 ProviderID allowed', value=cnt).within('ProviderID')
+        if cnt > 128: raise too_many('ProviderID', 128, cnt)
         if cnt == 0: raise missing('ProviderID')
         if cnt:
-            f = 'ProviderID'
             for i, v in enumerate(items):
+                f = 'ProviderID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -8913,7 +9907,7 @@ def _e_SupportedProvidersListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = w_el_str(acc, n, v, None, None, 80, 4, 8)
             s = 2 if cnt == 128 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ProviderID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ProviderID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -8923,39 +9917,41 @@ def _e_SupportedProvidersListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SupportedProvidersListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SupportedProvidersListType(D, T, p, _new=_object_new, _C=_iso20_common.SupportedProvidersList, _s0=_iso20_common.SupportedProvidersList.provider_id.__set__):
     """Decode SupportedProvidersListType."""
     f = ""
     try:
-        x_provider_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ProviderID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'ProviderID'
             v, p = r_el_str(D, T, p, None, None, 80, 4)
-            x_provider_id.append(v)
-            k = len(x_provider_id)
+            x0.append(v)
+            k = len(x0)
             if k < 128:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ProviderID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.SupportedProvidersList(provider_id=tuple(x_provider_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TargetPositionType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TargetPositionType(acc, n, o):
     """Encode TargetPositionType."""
     f = ""
     s = 0
@@ -8963,16 +9959,26 @@ def _e_TargetPositionType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.target_offset_x
         if v is None: raise missing('TargetOffsetX')
         f = 'TargetOffsetX'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.target_offset_y
         if v is None: raise missing('TargetOffsetY')
         f = 'TargetOffsetY'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -8983,49 +9989,61 @@ def _e_TargetPositionType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TargetPositionType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TargetPositionType(D, T, p, _new=_object_new, _C=_iso20_common.TargetPosition, _s0=_iso20_common.TargetPosition.target_offset_x.__set__, _s1=_iso20_common.TargetPosition.target_offset_y.__set__):
     """Decode TargetPositionType."""
     f = ""
     try:
-        x_target_offset_x = None
-        x_target_offset_y = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TargetOffsetX')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TargetOffsetX'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_target_offset_x = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TargetOffsetY')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TargetOffsetX')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'TargetOffsetY'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_target_offset_y = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TargetOffsetY')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x1 = v
         nxt = -1
-        return _iso20_common.TargetPosition(target_offset_x=x_target_offset_x, target_offset_y=x_target_offset_y), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TaxRuleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TaxRuleListType(acc, n, o):
     """Encode TaxRuleListType."""
     f = ""
     s = 0
     try:
         items = o.tax_rule
         cnt = len(items)
-        if cnt > 10: raise EncodeError('at most 10 TaxRule allowed', value=cnt).within('TaxRule')
+        if cnt > 10: raise too_many('TaxRule', 10, cnt)
         if cnt == 0: raise missing('TaxRule')
         if cnt:
-            f = 'TaxRule'
             for i, v in enumerate(items):
+                f = 'TaxRule'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -9035,7 +10053,7 @@ def _e_TaxRuleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_TaxRuleType(acc, n, v)
             s = 2 if cnt == 10 else 1
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | TaxRule, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | TaxRule, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -9045,39 +10063,41 @@ def _e_TaxRuleListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TaxRuleListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TaxRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRuleList, _s0=_iso20_common.TaxRuleList.tax_rule.__set__):
     """Decode TaxRuleListType."""
     f = ""
     try:
-        x_tax_rule = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TaxRule')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'TaxRule'
             v, p = _d_TaxRuleType(D, T, p)
-            x_tax_rule.append(v)
-            k = len(x_tax_rule)
+            x0.append(v)
+            k = len(x0)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'TaxRule, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_common.TaxRuleList(tax_rule=tuple(x_tax_rule)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TaxRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TaxRuleType(acc, n, o):
     """Encode TaxRuleType."""
     f = ""
     s = 0
@@ -9085,9 +10105,14 @@ def _e_TaxRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tax_rule_id
         if v is None: raise missing('TaxRuleID')
         f = 'TaxRuleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.tax_rule_name
         if v is not None:
@@ -9100,7 +10125,7 @@ def _e_TaxRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('TaxRate')
         f = 'TaxRate'
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('TaxRate', 'TaxRate | TaxRuleName, TaxRate', s)
+        if cw is None: raise not_allowed('TaxRate', 'TaxRate | TaxRuleName, TaxRate')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -9108,39 +10133,36 @@ def _e_TaxRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tax_included_in_price
         if v is not None:
             f = 'TaxIncludedInPrice'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 5) | (w_bool(v) << 1)
+            n += 5
             s = 4
         v = o.applies_to_energy_fee
         if v is None: raise missing('AppliesToEnergyFee')
         f = 'AppliesToEnergyFee'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('AppliesToEnergyFee', 'AppliesToEnergyFee | TaxIncludedInPrice, AppliesToEnergyFee', s)
+        if cw is None: raise not_allowed('AppliesToEnergyFee', 'AppliesToEnergyFee | TaxIncludedInPrice, AppliesToEnergyFee')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 5
         v = o.applies_to_parking_fee
         if v is None: raise missing('AppliesToParkingFee')
         f = 'AppliesToParkingFee'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 6
         v = o.applies_to_overstay_fee
         if v is None: raise missing('AppliesToOverstayFee')
         f = 'AppliesToOverstayFee'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 7
         v = o.applies_minimum_maximum_cost
         if v is None: raise missing('AppliesMinimumMaximumCost')
         f = 'AppliesMinimumMaximumCost'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 8
         acc <<= 1
         n += 1
@@ -9151,25 +10173,31 @@ def _e_TaxRuleType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TaxRuleType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TaxRuleType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRule, _s0=_iso20_common.TaxRule.tax_rule_id.__set__, _s1=_iso20_common.TaxRule.tax_rule_name.__set__, _s2=_iso20_common.TaxRule.tax_rate.__set__, _s3=_iso20_common.TaxRule.tax_included_in_price.__set__, _s4=_iso20_common.TaxRule.applies_to_energy_fee.__set__, _s5=_iso20_common.TaxRule.applies_to_parking_fee.__set__, _s6=_iso20_common.TaxRule.applies_to_overstay_fee.__set__, _s7=_iso20_common.TaxRule.applies_minimum_maximum_cost.__set__):
     """Decode TaxRuleType."""
     f = ""
     try:
-        x_tax_rule_id = None
-        x_tax_rule_name = None
-        x_tax_rate = None
-        x_tax_included_in_price = None
-        x_applies_to_energy_fee = None
-        x_applies_to_parking_fee = None
-        x_applies_to_overstay_fee = None
-        x_applies_minimum_maximum_cost = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TaxRuleID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'TaxRuleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tax_rule_id = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TaxRuleName, TaxRate')
         p += 2
@@ -9177,62 +10205,75 @@ def _d_TaxRuleType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'TaxRuleName'
             v, p = r_el_str(D, T, p, None, None, 80, 4)
-            x_tax_rule_name = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'TaxRate')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'TaxRate'
         v, p = _d_RationalNumberType(D, T, p)
-        x_tax_rate = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TaxIncludedInPrice, AppliesToEnergyFee')
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
             f = 'TaxIncludedInPrice'
-            v, p = r_el_bool(D, T, p)
-            x_tax_included_in_price = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'AppliesToEnergyFee')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'TaxIncludedInPrice')
+            v = (x & 2) == 2
+            p += 3
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'AppliesToEnergyFee'
-        v, p = r_el_bool(D, T, p)
-        x_applies_to_energy_fee = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AppliesToParkingFee')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'AppliesToEnergyFee')
+        v = (x & 2) == 2
+        p += 3
+        x4 = v
         nxt = 5
         f = 'AppliesToParkingFee'
-        v, p = r_el_bool(D, T, p)
-        x_applies_to_parking_fee = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AppliesToOverstayFee')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'AppliesToParkingFee')
+        v = (x & 2) == 2
+        p += 4
+        x5 = v
         nxt = 6
         f = 'AppliesToOverstayFee'
-        v, p = r_el_bool(D, T, p)
-        x_applies_to_overstay_fee = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AppliesMinimumMaximumCost')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'AppliesToOverstayFee')
+        v = (x & 2) == 2
+        p += 4
+        x6 = v
         nxt = 7
         f = 'AppliesMinimumMaximumCost'
-        v, p = r_el_bool(D, T, p)
-        x_applies_minimum_maximum_cost = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'AppliesMinimumMaximumCost')
+        v = (x & 2) == 2
+        p += 4
+        x7 = v
         nxt = -1
-        return _iso20_common.TaxRule(tax_rule_id=x_tax_rule_id, tax_rule_name=x_tax_rule_name, tax_rate=x_tax_rate, tax_included_in_price=x_tax_included_in_price, applies_to_energy_fee=x_applies_to_energy_fee, applies_to_parking_fee=x_applies_to_parking_fee, applies_to_overstay_fee=x_applies_to_overstay_fee, applies_minimum_maximum_cost=x_applies_minimum_maximum_cost), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformType(acc, n, o):
     """Encode TransformType."""
     f = ""
     s = 0
@@ -9244,7 +10285,8 @@ def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformType(D, T, p):
     """Decode TransformType."""
     f = ""
     try:
@@ -9255,7 +10297,8 @@ def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformsType(acc, n, o):
     """Encode TransformsType."""
     f = ""
     s = 0
@@ -9264,8 +10307,8 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
-            f = 'Transform'
             for i, v in enumerate(items):
+                f = 'Transform'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -9283,33 +10326,36 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
-        x_transform = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Transform')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Transform'
             v, p = _d_TransformType(D, T, p)
-            x_transform.append(v)
-            k = len(x_transform)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Transforms(transform=tuple(x_transform)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GMessageType(acc, n, o):
     """Encode V2GMessageType."""
     f = ""
     s = 0
@@ -9330,30 +10376,32 @@ def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GMessageType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GMessage(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GRequestType(acc, n, o):
     """Encode V2GRequestType."""
     f = ""
     s = 0
@@ -9374,30 +10422,32 @@ def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GRequestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GRequest(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GResponseType(acc, n, o):
     """Encode V2GResponseType."""
     f = ""
     s = 0
@@ -9412,9 +10462,9 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -9425,38 +10475,41 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GResponseType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.V2GResponse(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_VehicleCheckInReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_VehicleCheckInReqType(acc, n, o):
     """Encode VehicleCheckInReqType."""
     f = ""
     s = 0
@@ -9471,44 +10524,68 @@ def _e_VehicleCheckInReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_check_in_status
         if v is None: raise missing('EVCheckInStatus')
         f = 'EVCheckInStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI104, 2)
+        i = enum_index(v, _EI86)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.parking_method
         if v is None: raise missing('ParkingMethod')
         f = 'ParkingMethod'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI106, 2)
+        i = enum_index(v, _EI88)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.vehicle_frame
         if v is not None:
             f = 'VehicleFrame'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 14) | (v << 1)
+                n += 14
+            elif -128 <= v < 0:
+                acc = (acc << 14) | ((256 - v - 1) << 1)
+                n += 14
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_int_raw(acc, n, v)
             s = 4
         v = o.device_offset
         if v is not None:
             f = 'DeviceOffset'
-            cw = _T108.get(s)
-            if cw is None: raise not_allowed('DeviceOffset', 'DeviceOffset, VehicleTravel, EE | VehicleFrame, DeviceOffset, VehicleTravel, EE', s)
+            cw = _T90.get(s)
+            if cw is None: raise not_allowed('DeviceOffset', 'DeviceOffset, VehicleTravel, EE | VehicleFrame, DeviceOffset, VehicleTravel, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 5
         v = o.vehicle_travel
         if v is not None:
             f = 'VehicleTravel'
-            cw = _T109.get(s)
-            if cw is None: raise not_allowed('VehicleTravel', 'DeviceOffset, VehicleTravel, EE | VehicleFrame, DeviceOffset, VehicleTravel, EE | VehicleTravel, EE', s)
+            cw = _T91.get(s)
+            if cw is None: raise not_allowed('VehicleTravel', 'DeviceOffset, VehicleTravel, EE | VehicleFrame, DeviceOffset, VehicleTravel, EE | VehicleTravel, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 6
-        cw = _T110.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DeviceOffset, VehicleTravel, EE | EE | VehicleFrame, DeviceOffset, VehicleTravel, EE | VehicleTravel, EE', s)
+        cw = _T92.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DeviceOffset, VehicleTravel, EE | EE | VehicleFrame, DeviceOffset, VehicleTravel, EE | VehicleTravel, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -9518,73 +10595,101 @@ def _e_VehicleCheckInReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_VehicleCheckInReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.VehicleCheckInReq, _s0=_iso20_common.VehicleCheckInReq.header.__set__, _s1=_iso20_common.VehicleCheckInReq.ev_check_in_status.__set__, _s2=_iso20_common.VehicleCheckInReq.parking_method.__set__, _s3=_iso20_common.VehicleCheckInReq.vehicle_frame.__set__, _s4=_iso20_common.VehicleCheckInReq.device_offset.__set__, _s5=_iso20_common.VehicleCheckInReq.vehicle_travel.__set__):
     """Decode VehicleCheckInReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_check_in_status = None
-        x_parking_method = None
-        x_vehicle_frame = None
-        x_device_offset = None
-        x_vehicle_travel = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVCheckInStatus')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVCheckInStatus'
-        v, p = r_el_enum(D, T, p, _EV105, 2)
-        x_ev_check_in_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ParkingMethod')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVCheckInStatus')
+        v = _EV87[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = 2
         f = 'ParkingMethod'
-        v, p = r_el_enum(D, T, p, _EV107, 2)
-        x_parking_method = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'ParkingMethod')
+        v = _EV89[(x >> 1) & 3]
+        p += 5
+        x2 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'VehicleFrame, DeviceOffset, VehicleTravel, EE')
         p += 3
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
             f = 'VehicleFrame'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_vehicle_frame = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DeviceOffset, VehicleTravel, EE')
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'DeviceOffset'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_device_offset = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'VehicleTravel, EE')
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'VehicleTravel'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_vehicle_travel = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x5 = v
             nxt = -1
-        return _iso20_common.VehicleCheckInReq(header=x_header, ev_check_in_status=x_ev_check_in_status, parking_method=x_parking_method, vehicle_frame=x_vehicle_frame, device_offset=x_device_offset, vehicle_travel=x_vehicle_travel), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_VehicleCheckInResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_VehicleCheckInResType(acc, n, o):
     """Encode VehicleCheckInResType."""
     f = ""
     s = 0
@@ -9599,37 +10704,61 @@ def _e_VehicleCheckInResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.parking_space
         if v is not None:
             f = 'ParkingSpace'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 14) | (v << 1)
+                n += 14
+            elif -128 <= v < 0:
+                acc = (acc << 14) | ((256 - v - 1) << 1)
+                n += 14
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_int_raw(acc, n, v)
             s = 3
         v = o.device_location
         if v is not None:
             f = 'DeviceLocation'
-            cw = _T19.get(s)
-            if cw is None: raise not_allowed('DeviceLocation', 'DeviceLocation, TargetDistance, EE | ParkingSpace, DeviceLocation, TargetDistance, EE', s)
+            cw = _T15.get(s)
+            if cw is None: raise not_allowed('DeviceLocation', 'DeviceLocation, TargetDistance, EE | ParkingSpace, DeviceLocation, TargetDistance, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 4
         v = o.target_distance
         if v is not None:
             f = 'TargetDistance'
-            cw = _T20.get(s)
-            if cw is None: raise not_allowed('TargetDistance', 'DeviceLocation, TargetDistance, EE | ParkingSpace, DeviceLocation, TargetDistance, EE | TargetDistance, EE', s)
+            cw = _T16.get(s)
+            if cw is None: raise not_allowed('TargetDistance', 'DeviceLocation, TargetDistance, EE | ParkingSpace, DeviceLocation, TargetDistance, EE | TargetDistance, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 5
-        cw = _T21.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DeviceLocation, TargetDistance, EE | EE | ParkingSpace, DeviceLocation, TargetDistance, EE | TargetDistance, EE', s)
+        cw = _T17.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DeviceLocation, TargetDistance, EE | EE | ParkingSpace, DeviceLocation, TargetDistance, EE | TargetDistance, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -9639,65 +10768,92 @@ def _e_VehicleCheckInResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_VehicleCheckInResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.VehicleCheckInRes, _s0=_iso20_common.VehicleCheckInRes.header.__set__, _s1=_iso20_common.VehicleCheckInRes.response_code.__set__, _s2=_iso20_common.VehicleCheckInRes.parking_space.__set__, _s3=_iso20_common.VehicleCheckInRes.device_location.__set__, _s4=_iso20_common.VehicleCheckInRes.target_distance.__set__):
     """Decode VehicleCheckInResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_parking_space = None
-        x_device_location = None
-        x_target_distance = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'ParkingSpace, DeviceLocation, TargetDistance, EE')
         p += 3
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'ParkingSpace'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_parking_space = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DeviceLocation, TargetDistance, EE')
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'DeviceLocation'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_device_location = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TargetDistance, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'TargetDistance'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_target_distance = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x4 = v
             nxt = -1
-        return _iso20_common.VehicleCheckInRes(header=x_header, response_code=x_response_code, parking_space=x_parking_space, device_location=x_device_location, target_distance=x_target_distance), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_VehicleCheckOutReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_VehicleCheckOutReqType(acc, n, o):
     """Encode VehicleCheckOutReqType."""
     f = ""
     s = 0
@@ -9712,16 +10868,21 @@ def _e_VehicleCheckOutReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_check_out_status
         if v is None: raise missing('EVCheckOutStatus')
         f = 'EVCheckOutStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI111, 2)
+        i = enum_index(v, _EI93)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.check_out_time
         if v is None: raise missing('CheckOutTime')
         f = 'CheckOutTime'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 3
         acc <<= 1
         n += 1
@@ -9732,46 +10893,54 @@ def _e_VehicleCheckOutReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_VehicleCheckOutReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_VehicleCheckOutReqType(D, T, p, _new=_object_new, _C=_iso20_common.VehicleCheckOutReq, _s0=_iso20_common.VehicleCheckOutReq.header.__set__, _s1=_iso20_common.VehicleCheckOutReq.ev_check_out_status.__set__, _s2=_iso20_common.VehicleCheckOutReq.check_out_time.__set__):
     """Decode VehicleCheckOutReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_check_out_status = None
-        x_check_out_time = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVCheckOutStatus')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVCheckOutStatus'
-        v, p = r_el_enum(D, T, p, _EV112, 2)
-        x_ev_check_out_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'CheckOutTime')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVCheckOutStatus')
+        v = _EV94[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = 2
         f = 'CheckOutTime'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_check_out_time = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'CheckOutTime')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x2 = v
         nxt = -1
-        return _iso20_common.VehicleCheckOutReq(header=x_header, ev_check_out_status=x_ev_check_out_status, check_out_time=x_check_out_time), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_VehicleCheckOutResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_VehicleCheckOutResType(acc, n, o):
     """Encode VehicleCheckOutResType."""
     f = ""
     s = 0
@@ -9786,16 +10955,16 @@ def _e_VehicleCheckOutResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI12, 6)
+        i = enum_index(v, _EI10)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_check_out_status
         if v is None: raise missing('EVSECheckOutStatus')
         f = 'EVSECheckOutStatus'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI113, 1)
+        i = enum_index(v, _EI95)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 3
         acc <<= 1
         n += 1
@@ -9806,46 +10975,50 @@ def _e_VehicleCheckOutResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_VehicleCheckOutResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_VehicleCheckOutResType(D, T, p, _new=_object_new, _C=_iso20_common.VehicleCheckOutRes, _s0=_iso20_common.VehicleCheckOutRes.header.__set__, _s1=_iso20_common.VehicleCheckOutRes.response_code.__set__, _s2=_iso20_common.VehicleCheckOutRes.evse_check_out_status.__set__):
     """Decode VehicleCheckOutResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_check_out_status = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV13, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSECheckOutStatus')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV11[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSECheckOutStatus'
-        v, p = r_el_enum(D, T, p, _EV114, 1)
-        x_evse_check_out_status = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSECheckOutStatus')
+        v = _EV96[(x >> 1) & 1]
+        p += 4
+        x2 = v
         nxt = -1
-        return _iso20_common.VehicleCheckOutRes(header=x_header, response_code=x_response_code, evse_check_out_status=x_evse_check_out_status), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509DataType(acc, n, o):
     """Encode X509DataType."""
     f = ""
     s = 0
@@ -9857,7 +11030,8 @@ def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509DataType(D, T, p):
     """Decode X509DataType."""
     f = ""
     try:
@@ -9868,7 +11042,8 @@ def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509IssuerSerialType(acc, n, o):
     """Encode X509IssuerSerialType."""
     f = ""
     s = 0
@@ -9883,9 +11058,17 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.x509_serial_number
         if v is None: raise missing('X509SerialNumber')
         f = 'X509SerialNumber'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, None, None)
+        if v.__class__ is not int: raise bad_value(v, 'integer [None..None]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -9896,31 +11079,38 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509IssuerSerialType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
     f = ""
     try:
-        x_x509_issuer_name = None
-        x_x509_serial_number = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509IssuerName')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'X509IssuerName'
-        v, p = r_el_str(D, T, p, None, None, None, 4)
-        x_x509_issuer_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509SerialNumber')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'X509SerialNumber'
-        v, p = r_el_int(D, T, p, None, None)
-        x_x509_serial_number = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, None, None)
+        x1 = v
         nxt = -1
-        return _xmldsig.X509IssuerSerial(x509_issuer_name=x_x509_issuer_name, x509_serial_number=x_x509_serial_number), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -10059,7 +11249,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupReq', _e_AuthorizationSetupReqType, _d_AuthorizationSetupReqType, _iso20_common.AuthorizationSetupReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupRes', _e_AuthorizationSetupResType, _d_AuthorizationSetupResType, _iso20_common.AuthorizationSetupRes),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AvailableEnergy', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'BPT_ChannelSelection', None, None, ('enum', None, None, 1, None, None, None, _EI72, _EV73)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'BPT_ChannelSelection', None, None, ('enum', None, None, 1, None, None, None, _EI59, _EV60)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -10073,11 +11263,11 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _iso20_common.CertificateInstallationReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _iso20_common.CertificateInstallationRes),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationService', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI70, _EV71)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI56, _EV57)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingSchedule', _e_ChargingScheduleType, _d_ChargingScheduleType, _iso20_common.ChargingSchedule),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingSession', None, None, ('enum', None, None, 2, None, None, None, _EI95, _EV96)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingSession', None, None, ('enum', None, None, 2, None, None, None, _EI80, _EV81)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'CheckOutTime', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ContractCertificateChain', _e_ContractCertificateChainType, _d_ContractCertificateChainType, _iso20_common.ContractCertificateChain),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -10097,14 +11287,14 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEReqControlMode', _e_Dynamic_SEReqControlModeType, _d_Dynamic_SEReqControlModeType, _iso20_common.Dynamic_SEReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEResControlMode', _e_Dynamic_SEResControlModeType, _d_Dynamic_SEResControlModeType, _iso20_common.Dynamic_SEResControlMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SMDTControlMode', _e_Dynamic_SMDTControlModeType, _d_Dynamic_SMDTControlModeType, _iso20_common.Dynamic_SMDTControlMode),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ECDHCurve', None, None, ('enum', None, None, 1, None, None, None, _EI99, _EV100)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ECDHCurve', None, None, ('enum', None, None, 1, None, None, None, _EI84, _EV85)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_AReqAuthorizationMode', _e_EIM_AReqAuthorizationModeType, _d_EIM_AReqAuthorizationModeType, _iso20_common.EIM_AReqAuthorizationMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EIM_ASResAuthorizationMode', _e_EIM_ASResAuthorizationModeType, _d_EIM_ASResAuthorizationModeType, _iso20_common.EIM_ASResAuthorizationMode),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EMAID', None, None, ('string', None, None, 0, None, None, 255, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVAbsolutePriceSchedule', _e_EVAbsolutePriceScheduleType, _d_EVAbsolutePriceScheduleType, _iso20_common.EVAbsolutePriceSchedule),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCCID', None, None, ('string', None, None, 0, None, None, 255, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckInStatus', None, None, ('enum', None, None, 2, None, None, None, _EI104, _EV105)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckOutStatus', None, None, ('enum', None, None, 2, None, None, None, _EI111, _EV112)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckInStatus', None, None, ('enum', None, None, 2, None, None, None, _EI86, _EV87)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVCheckOutStatus', None, None, ('enum', None, None, 2, None, None, None, _EI93, _EV94)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVEnergyOffer', _e_EVEnergyOfferType, _d_EVEnergyOfferType, _iso20_common.EVEnergyOffer),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVMaximumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -10121,11 +11311,11 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRule', _e_EVPriceRuleType, _d_EVPriceRuleType, _iso20_common.EVPriceRule),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStack', _e_EVPriceRuleStackType, _d_EVPriceRuleStackType, _iso20_common.EVPriceRuleStack),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStacks', _e_EVPriceRuleStackListType, _d_EVPriceRuleStackListType, _iso20_common.EVPriceRuleStackList),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI14, _EV15)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSECheckOutStatus', None, None, ('enum', None, None, 1, None, None, None, _EI113, _EV114)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI12, _EV13)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSECheckOutStatus', None, None, ('enum', None, None, 1, None, None, None, _EI95, _EV96)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEID', None, None, ('string', None, None, 0, None, None, 255, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI54, _EV55)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI14, _EV15)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI46, _EV47)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI12, _EV13)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso20_types.EVSEStatus),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso20_types.EVSEStatus),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVTargetEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -10191,7 +11381,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSetID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingFee', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingFeePeriod', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingMethod', None, None, ('enum', None, None, 2, None, None, None, _EI106, _EV107)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingMethod', None, None, ('enum', None, None, 2, None, None, None, _EI88, _EV89)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParkingSpace', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_AReqAuthorizationMode', _e_PnC_AReqAuthorizationModeType, _d_PnC_AReqAuthorizationModeType, _iso20_common.PnC_AReqAuthorizationMode),
@@ -10204,7 +11394,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntries', _e_PowerScheduleEntryListType, _d_PowerScheduleEntryListType, _iso20_common.PowerScheduleEntryList),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntry', _e_PowerScheduleEntryType, _d_PowerScheduleEntryType, _iso20_common.PowerScheduleEntry),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerTolerance', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerToleranceAcceptance', None, None, ('enum', None, None, 1, None, None, None, _EI91, _EV92)),
+    ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerToleranceAcceptance', None, None, ('enum', None, None, 1, None, None, None, _EI76, _EV77)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Power_L2', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'Power_L3', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
@@ -10230,7 +11420,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'RenewableGenerationPercentage', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI12, _EV13)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', None, None, ('enum', None, None, 6, None, None, None, _EI10, _EV11)),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'SECP521_EncryptedPrivateKey', None, None, ('binary', None, None, 0, 94, None, None, None, None)),

@@ -10,22 +10,13 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from __future__ import annotations
-
-from typing import Any
-
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import (
-    DecodeError, EncodeError, abstract, bad_event, check_int, check_len, check_length,
-    check_range, enum_index, missing, not_allowed, premature, r_bin, r_el_bin, r_el_bool,
-    r_el_enum, r_el_int, r_el_nbit, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str,
-    r_uint, w_bin, w_bool, w_el_bin, w_el_bool, w_el_enum, w_el_int, w_el_nbit, w_el_str,
-    w_el_uint, w_int, w_str, w_uint,
-)
+from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
 from iso15118.messages.generated import iso20_dc as _iso20_dc
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
 
+_object_new = object.__new__
 _T0 = {6: (1, 2), 7: (0, 1)}
 _T1 = {0: (1, 2), 1: (0, 1)}
 _T2 = {12: (1, 2), 13: (0, 2)}
@@ -61,50 +52,44 @@ _T31 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
 _T32 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
 _EI33 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
 _EV34 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
-_T35 = {5: (0, 1)}
-_T36 = {11: (0, 1)}
-_T37 = {2: (0, 1)}
-_T38 = {3: (0, 1)}
-_T39 = {1: (0, 1)}
-_T40 = {0: (1, 2), 2: (0, 2)}
-_T41 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T42 = {4: (1, 2), 5: (0, 2)}
-_T43 = {6: (0, 1)}
-_T44 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T45 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
-_T46 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T47 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T48 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T49 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T50 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T51 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T52 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T53 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_EI54 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV55 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T56 = {2: (1, 2), 3: (0, 1)}
-_T57 = {2: (1, 3), 3: (0, 3)}
-_T58 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_T59 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T60 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T61 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T62 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T63 = {1: (1, 3), 2: (0, 3)}
-_T64 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T65 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T66 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T67 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T68 = {5: (1, 3), 6: (0, 3)}
-_T69 = {5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T70 = {5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T71 = {5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T72 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T73 = {3: (1, 2), 4: (0, 2)}
-_T74 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T75 = {0: (16, 5), 1: (8, 4)}
+_T35 = {0: (1, 2), 2: (0, 2)}
+_T36 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T37 = {4: (1, 2), 5: (0, 2)}
+_T38 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T39 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
+_T40 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T41 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T42 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T43 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T44 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T45 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T46 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T47 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_EI48 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV49 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T50 = {2: (1, 2), 3: (0, 1)}
+_T51 = {2: (1, 3), 3: (0, 3)}
+_T52 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_T53 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T54 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_T55 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T56 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T57 = {1: (1, 3), 2: (0, 3)}
+_T58 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T59 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T60 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T61 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T62 = {5: (1, 3), 6: (0, 3)}
+_T63 = {5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T64 = {5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T65 = {5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T66 = {5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_T67 = {3: (1, 2), 4: (0, 2)}
+_T68 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T69 = {0: (16, 5), 1: (8, 4)}
 
 
-def _e_BPT_DC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+def _e_BPT_DC_CPDReqEnergyTransferModeType(acc, n, o):
     """Encode BPT_DC_CPDReqEnergyTransferModeType."""
     f = ""
     s = 0
@@ -154,15 +139,15 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 11) | ((v - 0) << 1)
+            n += 11
             s = 7
         v = o.ev_maximum_discharge_power
         if v is None: raise missing('EVMaximumDischargePower')
         f = 'EVMaximumDischargePower'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumDischargePower | TargetSOC, EVMaximumDischargePower', s)
+        if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumDischargePower | TargetSOC, EVMaximumDischargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -197,111 +182,118 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_DC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode, _s0=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_charge_current.__set__, _s4=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_voltage.__set__, _s5=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_voltage.__set__, _s6=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.target_soc.__set__, _s7=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_discharge_power.__set__, _s8=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_discharge_power.__set__, _s9=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_discharge_current.__set__, _s10=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_discharge_current.__set__):
     """Decode BPT_DC_CPDReqEnergyTransferModeType."""
     f = ""
     try:
-        x_ev_maximum_charge_power = None
-        x_ev_minimum_charge_power = None
-        x_ev_maximum_charge_current = None
-        x_ev_minimum_charge_current = None
-        x_ev_maximum_voltage = None
-        x_ev_minimum_voltage = None
-        x_target_soc = None
-        x_ev_maximum_discharge_power = None
-        x_ev_minimum_discharge_power = None
-        x_ev_maximum_discharge_current = None
-        x_ev_minimum_discharge_current = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargePower')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
         nxt = 0
         f = 'EVMaximumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVMaximumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVMaximumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVMinimumVoltage'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumVoltage')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_voltage = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVMaximumDischargePower')
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVMaximumDischargePower')
-            p += 1
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x6 = v
             nxt = 7
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVMaximumDischargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_discharge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumDischargePower')
-        p += 1
+        x7 = v
         nxt = 8
         f = 'EVMinimumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_discharge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumDischargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumDischargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x8 = v
         nxt = 9
         f = 'EVMaximumDischargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_discharge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumDischargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumDischargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x9 = v
         nxt = 10
         f = 'EVMinimumDischargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_discharge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumDischargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x10 = v
         nxt = -1
-        return _iso20_dc.BPT_DC_CPDReqEnergyTransferMode(ev_maximum_charge_power=x_ev_maximum_charge_power, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_maximum_charge_current=x_ev_maximum_charge_current, ev_minimum_charge_current=x_ev_minimum_charge_current, ev_maximum_voltage=x_ev_maximum_voltage, ev_minimum_voltage=x_ev_minimum_voltage, target_soc=x_target_soc, ev_maximum_discharge_power=x_ev_maximum_discharge_power, ev_minimum_discharge_power=x_ev_minimum_discharge_power, ev_maximum_discharge_current=x_ev_maximum_discharge_current, ev_minimum_discharge_current=x_ev_minimum_discharge_current), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_DC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_DC_CPDResEnergyTransferModeType(acc, n, o):
     """Encode BPT_DC_CPDResEnergyTransferModeType."""
     f = ""
     s = 0
@@ -359,7 +351,7 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is None: raise missing('EVSEMaximumDischargePower')
         f = 'EVSEMaximumDischargePower'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('EVSEMaximumDischargePower', 'EVSEMaximumDischargePower | EVSEPowerRampLimitation, EVSEMaximumDischargePower', s)
+        if cw is None: raise not_allowed('EVSEMaximumDischargePower', 'EVSEMaximumDischargePower | EVSEPowerRampLimitation, EVSEMaximumDischargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -394,63 +386,58 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_DC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_DC_CPDResEnergyTransferMode, _s0=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_charge_current.__set__, _s4=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_voltage.__set__, _s5=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_voltage.__set__, _s6=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s7=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_discharge_power.__set__, _s8=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_discharge_power.__set__, _s9=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_discharge_current.__set__, _s10=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_discharge_current.__set__):
     """Decode BPT_DC_CPDResEnergyTransferModeType."""
     f = ""
     try:
-        x_evse_maximum_charge_power = None
-        x_evse_minimum_charge_power = None
-        x_evse_maximum_charge_current = None
-        x_evse_minimum_charge_current = None
-        x_evse_maximum_voltage = None
-        x_evse_minimum_voltage = None
-        x_evse_power_ramp_limitation = None
-        x_evse_maximum_discharge_power = None
-        x_evse_minimum_discharge_power = None
-        x_evse_maximum_discharge_current = None
-        x_evse_minimum_discharge_current = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargePower')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
         nxt = 0
         f = 'EVSEMaximumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVSEMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEMaximumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVSEMinimumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVSEMaximumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVSEMinimumVoltage'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltage')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_voltage = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EVSEMaximumDischargePower')
         p += 2
@@ -458,47 +445,55 @@ def _d_BPT_DC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 6:
             f = 'EVSEPowerRampLimitation'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_power_ramp_limitation = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumDischargePower')
-            p += 1
+            x6 = v
             nxt = 7
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEMaximumDischargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_discharge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumDischargePower')
-        p += 1
+        x7 = v
         nxt = 8
         f = 'EVSEMinimumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_discharge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumDischargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumDischargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x8 = v
         nxt = 9
         f = 'EVSEMaximumDischargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_discharge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumDischargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumDischargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x9 = v
         nxt = 10
         f = 'EVSEMinimumDischargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_discharge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumDischargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x10 = v
         nxt = -1
-        return _iso20_dc.BPT_DC_CPDResEnergyTransferMode(evse_maximum_charge_power=x_evse_maximum_charge_power, evse_minimum_charge_power=x_evse_minimum_charge_power, evse_maximum_charge_current=x_evse_maximum_charge_current, evse_minimum_charge_current=x_evse_minimum_charge_current, evse_maximum_voltage=x_evse_maximum_voltage, evse_minimum_voltage=x_evse_minimum_voltage, evse_power_ramp_limitation=x_evse_power_ramp_limitation, evse_maximum_discharge_power=x_evse_maximum_discharge_power, evse_minimum_discharge_power=x_evse_minimum_discharge_power, evse_maximum_discharge_current=x_evse_maximum_discharge_current, evse_minimum_discharge_current=x_evse_minimum_discharge_current), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_Dynamic_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_Dynamic_DC_CLReqControlModeType(acc, n, o):
     """Encode BPT_Dynamic_DC_CLReqControlModeType."""
     f = ""
     s = 0
@@ -506,15 +501,20 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -600,13 +600,13 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         if v is not None:
             f = 'EVMinimumV2XEnergyRequest'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('EVMinimumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE', s)
+            if cw is None: raise not_allowed('EVMinimumV2XEnergyRequest', 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 14
         cw = _T3.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE | EVMinimumV2XEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -616,109 +616,105 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_Dynamic_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode, _s0=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.departure_time.__set__, _s1=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s6=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s7=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s8=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_voltage.__set__, _s9=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s10=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s11=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_current.__set__, _s12=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_v2_x_energy_request.__set__, _s13=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_v2_x_energy_request.__set__):
     """Decode BPT_Dynamic_DC_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_maximum_charge_power = None
-        x_ev_minimum_charge_power = None
-        x_ev_maximum_charge_current = None
-        x_ev_maximum_voltage = None
-        x_ev_minimum_voltage = None
-        x_ev_maximum_discharge_power = None
-        x_ev_minimum_discharge_power = None
-        x_ev_maximum_discharge_current = None
-        x_ev_maximum_v2_x_energy_request = None
-        x_ev_minimum_v2_x_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVMaximumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x5 = v
         nxt = 6
         f = 'EVMaximumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x6 = v
         nxt = 7
         f = 'EVMaximumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x7 = v
         nxt = 8
         f = 'EVMinimumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumDischargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x8 = v
         nxt = 9
         f = 'EVMaximumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_discharge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumDischargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumDischargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x9 = v
         nxt = 10
         f = 'EVMinimumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_discharge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumDischargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumDischargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x10 = v
         nxt = 11
         f = 'EVMaximumDischargeCurrent'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumDischargeCurrent')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_discharge_current = v
+        x11 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
         p += 2
@@ -726,7 +722,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 12:
             f = 'EVMaximumV2XEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_v2_x_energy_request = v
+            x12 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
             p += 2
@@ -734,19 +730,34 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any,
         if nxt == 13:
             f = 'EVMinimumV2XEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_v2_x_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x13 = v
             nxt = -1
-        return _iso20_dc.BPT_Dynamic_DC_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_maximum_charge_power=x_ev_maximum_charge_power, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_maximum_charge_current=x_ev_maximum_charge_current, ev_maximum_voltage=x_ev_maximum_voltage, ev_minimum_voltage=x_ev_minimum_voltage, ev_maximum_discharge_power=x_ev_maximum_discharge_power, ev_minimum_discharge_power=x_ev_minimum_discharge_power, ev_maximum_discharge_current=x_ev_maximum_discharge_current, ev_maximum_v2_x_energy_request=x_ev_maximum_v2_x_energy_request, ev_minimum_v2_x_energy_request=x_ev_minimum_v2_x_energy_request), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_Dynamic_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_Dynamic_DC_CLResControlModeType(acc, n, o):
     """Encode BPT_Dynamic_DC_CLResControlModeType."""
     f = ""
     s = 0
@@ -754,42 +765,56 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
             cw = _T4.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
             cw = _T5.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower', s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
             cw = _T6.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EVSEMaximumChargePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower', s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EVSEMaximumChargePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.evse_maximum_charge_power
         if v is None: raise missing('EVSEMaximumChargePower')
         f = 'EVSEMaximumChargePower'
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('EVSEMaximumChargePower', 'AckMaxDelay, EVSEMaximumChargePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower', s)
+        if cw is None: raise not_allowed('EVSEMaximumChargePower', 'AckMaxDelay, EVSEMaximumChargePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -852,122 +877,148 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_Dynamic_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Dynamic_DC_CLResControlMode, _s0=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.departure_time.__set__, _s1=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.target_soc.__set__, _s3=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s5=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s6=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s7=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_voltage.__set__, _s8=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_discharge_power.__set__, _s9=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_discharge_power.__set__, _s10=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_discharge_current.__set__, _s11=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_voltage.__set__):
     """Decode BPT_Dynamic_DC_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
-        x_evse_maximum_charge_power = None
-        x_evse_minimum_charge_power = None
-        x_evse_maximum_charge_current = None
-        x_evse_maximum_voltage = None
-        x_evse_maximum_discharge_power = None
-        x_evse_minimum_discharge_power = None
-        x_evse_maximum_discharge_current = None
-        x_evse_minimum_voltage = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower')
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargePower')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEMaximumChargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumChargePower')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'EVSEMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x5 = v
         nxt = 6
         f = 'EVSEMaximumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x6 = v
         nxt = 7
         f = 'EVSEMaximumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumDischargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x7 = v
         nxt = 8
         f = 'EVSEMaximumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_discharge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumDischargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumDischargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x8 = v
         nxt = 9
         f = 'EVSEMinimumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_discharge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumDischargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumDischargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x9 = v
         nxt = 10
         f = 'EVSEMaximumDischargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_discharge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumDischargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x10 = v
         nxt = 11
         f = 'EVSEMinimumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x11 = v
         nxt = -1
-        return _iso20_dc.BPT_Dynamic_DC_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay, evse_maximum_charge_power=x_evse_maximum_charge_power, evse_minimum_charge_power=x_evse_minimum_charge_power, evse_maximum_charge_current=x_evse_maximum_charge_current, evse_maximum_voltage=x_evse_maximum_voltage, evse_maximum_discharge_power=x_evse_maximum_discharge_power, evse_minimum_discharge_power=x_evse_minimum_discharge_power, evse_maximum_discharge_current=x_evse_maximum_discharge_current, evse_minimum_voltage=x_evse_minimum_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_Scheduled_DC_CLReqControlModeType(acc, n, o):
     """Encode BPT_Scheduled_DC_CLReqControlModeType."""
     f = ""
     s = 0
@@ -983,7 +1034,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMaximumEnergyRequest'
             cw = _T8.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -992,7 +1043,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMinimumEnergyRequest'
             cw = _T9.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVMinimumEnergyRequest, EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVMinimumEnergyRequest, EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1001,7 +1052,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is None: raise missing('EVTargetCurrent')
         f = 'EVTargetCurrent'
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('EVTargetCurrent', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVMinimumEnergyRequest, EVTargetCurrent | EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', s)
+        if cw is None: raise not_allowed('EVTargetCurrent', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVMinimumEnergyRequest, EVTargetCurrent | EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1024,7 +1075,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMinimumChargePower'
             cw = _T11.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', s)
+            if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1033,7 +1084,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMaximumChargeCurrent'
             cw = _T12.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargeCurrent', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', s)
+            if cw is None: raise not_allowed('EVMaximumChargeCurrent', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1042,7 +1093,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMaximumVoltage'
             cw = _T13.get(s)
-            if cw is None: raise not_allowed('EVMaximumVoltage', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', s)
+            if cw is None: raise not_allowed('EVMaximumVoltage', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1051,7 +1102,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMinimumVoltage'
             cw = _T14.get(s)
-            if cw is None: raise not_allowed('EVMinimumVoltage', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', s)
+            if cw is None: raise not_allowed('EVMinimumVoltage', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1060,7 +1111,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMaximumDischargePower'
             cw = _T15.get(s)
-            if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', s)
+            if cw is None: raise not_allowed('EVMaximumDischargePower', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1069,7 +1120,7 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMinimumDischargePower'
             cw = _T16.get(s)
-            if cw is None: raise not_allowed('EVMinimumDischargePower', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', s)
+            if cw is None: raise not_allowed('EVMinimumDischargePower', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1078,13 +1129,13 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVMaximumDischargeCurrent'
             cw = _T17.get(s)
-            if cw is None: raise not_allowed('EVMaximumDischargeCurrent', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumDischargeCurrent, EE | EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', s)
+            if cw is None: raise not_allowed('EVMaximumDischargeCurrent', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumDischargeCurrent, EE | EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 13
         cw = _T18.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumDischargeCurrent, EE | EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumDischargeCurrent, EE | EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumDischargePower, EVMaximumDischargeCurrent, EE | EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1094,23 +1145,24 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode, _s0=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_current.__set__, _s4=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_voltage.__set__, _s5=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s6=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s8=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s9=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_voltage.__set__, _s10=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s11=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s12=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_discharge_current.__set__):
     """Decode BPT_Scheduled_DC_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_target_current = None
-        x_ev_target_voltage = None
-        x_ev_maximum_charge_power = None
-        x_ev_minimum_charge_power = None
-        x_ev_maximum_charge_current = None
-        x_ev_maximum_voltage = None
-        x_ev_minimum_voltage = None
-        x_ev_maximum_discharge_power = None
-        x_ev_minimum_discharge_power = None
-        x_ev_maximum_discharge_current = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
         p += 3
@@ -1118,7 +1170,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
             p += 2
@@ -1126,7 +1178,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent')
             p += 2
@@ -1134,21 +1186,19 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetCurrent')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetCurrent'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetVoltage')
-        p += 1
+        x3 = v
         nxt = 4
         f = 'EVTargetVoltage'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_voltage = v
+        x4 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 9: raise bad_event(c, 4, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
         p += 4
@@ -1156,7 +1206,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 5:
             f = 'EVMaximumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power = v
+            x5 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             p += 4
@@ -1164,7 +1214,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 6:
             f = 'EVMinimumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power = v
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             p += 3
@@ -1172,7 +1222,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 7:
             f = 'EVMaximumChargeCurrent'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_current = v
+            x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             p += 3
@@ -1180,7 +1230,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 8:
             f = 'EVMaximumVoltage'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_voltage = v
+            x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             p += 3
@@ -1188,7 +1238,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 9:
             f = 'EVMinimumVoltage'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_voltage = v
+            x9 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             p += 3
@@ -1196,7 +1246,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 10:
             f = 'EVMaximumDischargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_power = v
+            x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
             p += 2
@@ -1204,7 +1254,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 11:
             f = 'EVMinimumDischargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_discharge_power = v
+            x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargeCurrent, EE')
             p += 2
@@ -1212,19 +1262,33 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 12:
             f = 'EVMaximumDischargeCurrent'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_discharge_current = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x12 = v
             nxt = -1
-        return _iso20_dc.BPT_Scheduled_DC_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_target_current=x_ev_target_current, ev_target_voltage=x_ev_target_voltage, ev_maximum_charge_power=x_ev_maximum_charge_power, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_maximum_charge_current=x_ev_maximum_charge_current, ev_maximum_voltage=x_ev_maximum_voltage, ev_minimum_voltage=x_ev_minimum_voltage, ev_maximum_discharge_power=x_ev_maximum_discharge_power, ev_minimum_discharge_power=x_ev_minimum_discharge_power, ev_maximum_discharge_current=x_ev_maximum_discharge_current), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_BPT_Scheduled_DC_CLResControlModeType(acc, n, o):
     """Encode BPT_Scheduled_DC_CLResControlModeType."""
     f = ""
     s = 0
@@ -1240,7 +1304,7 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVSEMinimumChargePower'
             cw = _T19.get(s)
-            if cw is None: raise not_allowed('EVSEMinimumChargePower', 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMinimumChargePower', 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1249,7 +1313,7 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVSEMaximumChargeCurrent'
             cw = _T20.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumChargeCurrent', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMaximumChargeCurrent', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1258,7 +1322,7 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVSEMaximumVoltage'
             cw = _T21.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumVoltage', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMaximumVoltage', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1267,7 +1331,7 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVSEMaximumDischargePower'
             cw = _T22.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumDischargePower', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMaximumDischargePower', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1276,7 +1340,7 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVSEMinimumDischargePower'
             cw = _T23.get(s)
-            if cw is None: raise not_allowed('EVSEMinimumDischargePower', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMinimumDischargePower', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1285,7 +1349,7 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVSEMaximumDischargeCurrent'
             cw = _T24.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumDischargeCurrent', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMaximumDischargeCurrent', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1294,13 +1358,13 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         if v is not None:
             f = 'EVSEMinimumVoltage'
             cw = _T25.get(s)
-            if cw is None: raise not_allowed('EVSEMinimumVoltage', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMinimumVoltage', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 8
         cw = _T26.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumVoltage, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE | EVSEMinimumVoltage, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1310,18 +1374,19 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Scheduled_DC_CLResControlMode, _s0=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_voltage.__set__, _s4=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_discharge_power.__set__, _s5=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_discharge_power.__set__, _s6=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_discharge_current.__set__, _s7=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_voltage.__set__):
     """Decode BPT_Scheduled_DC_CLResControlModeType."""
     f = ""
     try:
-        x_evse_maximum_charge_power = None
-        x_evse_minimum_charge_power = None
-        x_evse_maximum_charge_current = None
-        x_evse_maximum_voltage = None
-        x_evse_maximum_discharge_power = None
-        x_evse_minimum_discharge_power = None
-        x_evse_maximum_discharge_current = None
-        x_evse_minimum_voltage = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 9: raise bad_event(c, 4, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
         p += 4
@@ -1329,7 +1394,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 0:
             f = 'EVSEMaximumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_charge_power = v
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             p += 4
@@ -1337,7 +1402,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 1:
             f = 'EVSEMinimumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_charge_power = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             p += 3
@@ -1345,7 +1410,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 2:
             f = 'EVSEMaximumChargeCurrent'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_charge_current = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             p += 3
@@ -1353,7 +1418,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 3:
             f = 'EVSEMaximumVoltage'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_voltage = v
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             p += 3
@@ -1361,7 +1426,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 4:
             f = 'EVSEMaximumDischargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_discharge_power = v
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             p += 3
@@ -1369,7 +1434,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 5:
             f = 'EVSEMinimumDischargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_discharge_power = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
             p += 2
@@ -1377,7 +1442,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 6:
             f = 'EVSEMaximumDischargeCurrent'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_discharge_current = v
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumVoltage, EE')
             p += 2
@@ -1385,19 +1450,28 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[An
         if nxt == 7:
             f = 'EVSEMinimumVoltage'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_voltage = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
-        return _iso20_dc.BPT_Scheduled_DC_CLResControlMode(evse_maximum_charge_power=x_evse_maximum_charge_power, evse_minimum_charge_power=x_evse_minimum_charge_power, evse_maximum_charge_current=x_evse_maximum_charge_current, evse_maximum_voltage=x_evse_maximum_voltage, evse_maximum_discharge_power=x_evse_maximum_discharge_power, evse_minimum_discharge_power=x_evse_minimum_discharge_power, evse_maximum_discharge_current=x_evse_maximum_discharge_current, evse_minimum_voltage=x_evse_minimum_voltage), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLReqControlModeType(acc, n, o):
     """Encode CLReqControlModeType."""
     f = ""
     s = 0
@@ -1411,22 +1485,24 @@ def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLReqControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLResControlModeType(acc, n, o):
     """Encode CLResControlModeType."""
     f = ""
     s = 0
@@ -1440,22 +1516,24 @@ def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CanonicalizationMethodType(acc, n, o):
     """Encode CanonicalizationMethodType."""
     f = ""
     s = 0
@@ -1467,7 +1545,8 @@ def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CanonicalizationMethodType(D, T, p):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
@@ -1478,7 +1557,8 @@ def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopReqType(acc, n, o):
     """Encode ChargeLoopReqType."""
     f = ""
     s = 0
@@ -1501,10 +1581,11 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
         cw = _T27.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested', s)
+        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         acc <<= 1
         n += 1
@@ -1515,20 +1596,20 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x_header = None
-        x_display_parameters = None
-        x_meter_info_requested = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
         p += 2
@@ -1536,26 +1617,32 @@ def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'DisplayParameters'
             v, p = _d_DisplayParametersType(D, T, p)
-            x_display_parameters = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfoRequested')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfoRequested'
-        v, p = r_el_bool(D, T, p)
-        x_meter_info_requested = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = -1
-        return _iso20_types.ChargeLoopReq(header=x_header, display_parameters=x_display_parameters, meter_info_requested=x_meter_info_requested), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopResType(acc, n, o):
     """Encode ChargeLoopResType."""
     f = ""
     s = 0
@@ -1570,9 +1657,9 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI28, 6)
+        i = enum_index(v, _EI28)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -1585,7 +1672,7 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'MeterInfo'
             cw = _T30.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE', s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -1594,13 +1681,13 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Receipt'
             cw = _T31.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_ReceiptType(acc, n, v)
             s = 5
         cw = _T32.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1610,29 +1697,29 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        x_meter_info = None
-        x_receipt = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV29, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV29[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
         p += 3
@@ -1640,7 +1727,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
             p += 2
@@ -1648,7 +1735,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
             p += 2
@@ -1656,19 +1743,25 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_types.ChargeLoopRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status, meter_info=x_meter_info, receipt=x_receipt), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -1689,30 +1782,32 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryReq(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -1727,9 +1822,9 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI28, 6)
+        i = enum_index(v, _EI28)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -1740,38 +1835,41 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV29, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV29[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryRes(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_CPDReqEnergyTransferModeType(acc, n, o):
     """Encode DC_CPDReqEnergyTransferModeType."""
     f = ""
     s = 0
@@ -1821,12 +1919,12 @@ def _e_DC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 11) | ((v - 0) << 1)
+            n += 11
             s = 7
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | TargetSOC, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | TargetSOC, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1836,79 +1934,86 @@ def _e_DC_CPDReqEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_CPDReqEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CPDReqEnergyTransferMode, _s0=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s2=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_charge_current.__set__, _s3=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_charge_current.__set__, _s4=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_voltage.__set__, _s5=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_voltage.__set__, _s6=_iso20_dc.DC_CPDReqEnergyTransferMode.target_soc.__set__):
     """Decode DC_CPDReqEnergyTransferModeType."""
     f = ""
     try:
-        x_ev_maximum_charge_power = None
-        x_ev_minimum_charge_power = None
-        x_ev_maximum_charge_current = None
-        x_ev_minimum_charge_current = None
-        x_ev_maximum_voltage = None
-        x_ev_minimum_voltage = None
-        x_target_soc = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargePower')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = 'EVMaximumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVMaximumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVMaximumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVMinimumVoltage'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumVoltage')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_voltage = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EE')
         p += 2
         nxt = (6, -1)[c]
         if nxt == 6:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x6 = v
             nxt = -1
-        return _iso20_dc.DC_CPDReqEnergyTransferMode(ev_maximum_charge_power=x_ev_maximum_charge_power, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_maximum_charge_current=x_ev_maximum_charge_current, ev_minimum_charge_current=x_ev_minimum_charge_current, ev_maximum_voltage=x_ev_maximum_voltage, ev_minimum_voltage=x_ev_minimum_voltage, target_soc=x_target_soc), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_CPDResEnergyTransferModeType(acc, n, o):
     """Encode DC_CPDResEnergyTransferModeType."""
     f = ""
     s = 0
@@ -1963,7 +2068,7 @@ def _e_DC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 7
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPowerRampLimitation, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEPowerRampLimitation, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1973,59 +2078,54 @@ def _e_DC_CPDResEnergyTransferModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CPDResEnergyTransferMode, _s0=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_charge_current.__set__, _s4=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_voltage.__set__, _s5=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_voltage.__set__, _s6=_iso20_dc.DC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__):
     """Decode DC_CPDResEnergyTransferModeType."""
     f = ""
     try:
-        x_evse_maximum_charge_power = None
-        x_evse_minimum_charge_power = None
-        x_evse_maximum_charge_current = None
-        x_evse_minimum_charge_current = None
-        x_evse_maximum_voltage = None
-        x_evse_minimum_voltage = None
-        x_evse_power_ramp_limitation = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargePower')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         nxt = 0
         f = 'EVSEMaximumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVSEMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVSEMaximumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVSEMinimumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVSEMaximumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVSEMinimumVoltage'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltage')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_voltage = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EE')
         p += 2
@@ -2033,19 +2133,27 @@ def _d_DC_CPDResEnergyTransferModeType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 6:
             f = 'EVSEPowerRampLimitation'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_power_ramp_limitation = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _iso20_dc.DC_CPDResEnergyTransferMode(evse_maximum_charge_power=x_evse_maximum_charge_power, evse_minimum_charge_power=x_evse_minimum_charge_power, evse_maximum_charge_current=x_evse_maximum_charge_current, evse_minimum_charge_current=x_evse_minimum_charge_current, evse_maximum_voltage=x_evse_maximum_voltage, evse_minimum_voltage=x_evse_minimum_voltage, evse_power_ramp_limitation=x_evse_power_ramp_limitation), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_CableCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_CableCheckReqType(acc, n, o):
     """Encode DC_CableCheckReqType."""
     f = ""
     s = 0
@@ -2066,30 +2174,32 @@ def _e_DC_CableCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_CableCheckReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_CableCheckReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CableCheckReq, _s0=_iso20_dc.DC_CableCheckReq.header.__set__):
     """Decode DC_CableCheckReqType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_dc.DC_CableCheckReq(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_CableCheckResType(acc, n, o):
     """Encode DC_CableCheckResType."""
     f = ""
     s = 0
@@ -2104,16 +2214,16 @@ def _e_DC_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI28, 6)
+        i = enum_index(v, _EI28)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI33, 2)
+        i = enum_index(v, _EI33)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         acc <<= 1
         n += 1
@@ -2124,46 +2234,50 @@ def _e_DC_CableCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_CableCheckResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_CableCheckResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CableCheckRes, _s0=_iso20_dc.DC_CableCheckRes.header.__set__, _s1=_iso20_dc.DC_CableCheckRes.response_code.__set__, _s2=_iso20_dc.DC_CableCheckRes.evse_processing.__set__):
     """Decode DC_CableCheckResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV29, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV29[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV34, 2)
-        x_evse_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV34[(x >> 1) & 3]
+        p += 5
+        x2 = v
         nxt = -1
-        return _iso20_dc.DC_CableCheckRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_ChargeLoopReqType(acc, n, o):
     """Encode DC_ChargeLoopReqType."""
     f = ""
     s = 0
@@ -2186,10 +2300,11 @@ def _e_DC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
         cw = _T27.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested', s)
+        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         v = o.ev_present_voltage
         if v is None: raise missing('EVPresentVoltage')
@@ -2205,6 +2320,7 @@ def _e_DC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_BPT_Dynamic_DC_CLReqControlModeType(acc, n, v)
             s = 5
+        if s == 5 and o.bpt_scheduled_dc_cl_req_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
         v = o.bpt_scheduled_dc_cl_req_control_mode
         if v is not None:
             f = 'BPT_Scheduled_DC_CLReqControlMode'
@@ -2212,13 +2328,15 @@ def _e_DC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_BPT_Scheduled_DC_CLReqControlModeType(acc, n, v)
             s = 5
+        if s == 5 and o.cl_req_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
         v = o.cl_req_control_mode
         if v is not None:
             f = 'CLReqControlMode'
-            acc = (acc << 3) | 2
-            n += 3
             raise abstract('CLReqControlMode')
             s = 5
+            acc = (acc << 3) | 2
+            n += 3
+        if s == 5 and o.dynamic_dc_cl_req_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
         v = o.dynamic_dc_cl_req_control_mode
         if v is not None:
             f = 'Dynamic_DC_CLReqControlMode'
@@ -2226,6 +2344,7 @@ def _e_DC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_Dynamic_DC_CLReqControlModeType(acc, n, v)
             s = 5
+        if s == 5 and o.scheduled_dc_cl_req_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
         v = o.scheduled_dc_cl_req_control_mode
         if v is not None:
             f = 'Scheduled_DC_CLReqControlMode'
@@ -2233,10 +2352,9 @@ def _e_DC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_Scheduled_DC_CLReqControlModeType(acc, n, v)
             s = 5
-        cw = _T35.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 5: raise not_allowed('end of element (a required element is missing)', 'BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -2244,26 +2362,26 @@ def _e_DC_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoopReq, _s0=_iso20_dc.DC_ChargeLoopReq.header.__set__, _s1=_iso20_dc.DC_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_dc.DC_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_dc.DC_ChargeLoopReq.ev_present_voltage.__set__, _s4=_iso20_dc.DC_ChargeLoopReq.bpt_dynamic_dc_cl_req_control_mode.__set__, _s5=_iso20_dc.DC_ChargeLoopReq.bpt_scheduled_dc_cl_req_control_mode.__set__, _s6=_iso20_dc.DC_ChargeLoopReq.cl_req_control_mode.__set__, _s7=_iso20_dc.DC_ChargeLoopReq.dynamic_dc_cl_req_control_mode.__set__, _s8=_iso20_dc.DC_ChargeLoopReq.scheduled_dc_cl_req_control_mode.__set__):
     """Decode DC_ChargeLoopReqType."""
     f = ""
     try:
-        x_header = None
-        x_display_parameters = None
-        x_meter_info_requested = None
-        x_ev_present_voltage = None
-        x_bpt_dynamic_dc_cl_req_control_mode = None
-        x_bpt_scheduled_dc_cl_req_control_mode = None
-        x_cl_req_control_mode = None
-        x_dynamic_dc_cl_req_control_mode = None
-        x_scheduled_dc_cl_req_control_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
         p += 2
@@ -2271,21 +2389,22 @@ def _d_DC_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'DisplayParameters'
             v, p = _d_DisplayParametersType(D, T, p)
-            x_display_parameters = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfoRequested')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfoRequested'
-        v, p = r_el_bool(D, T, p)
-        x_meter_info_requested = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPresentVoltage')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = 3
         f = 'EVPresentVoltage'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPresentVoltage')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_present_voltage = v
+        x3 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
         p += 3
@@ -2293,51 +2412,57 @@ def _d_DC_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'BPT_Dynamic_DC_CLReqControlMode'
             v, p = _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p)
-            x_bpt_dynamic_dc_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 5:
             f = 'BPT_Scheduled_DC_CLReqControlMode'
             v, p = _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p)
-            x_bpt_scheduled_dc_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x5 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'CLReqControlMode'
             raise DecodeError('element CLReqControlMode has an abstract type', bit_offset=p)
-            x_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 7:
             f = 'Dynamic_DC_CLReqControlMode'
             v, p = _d_Dynamic_DC_CLReqControlModeType(D, T, p)
-            x_dynamic_dc_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 8:
             f = 'Scheduled_DC_CLReqControlMode'
             v, p = _d_Scheduled_DC_CLReqControlModeType(D, T, p)
-            x_scheduled_dc_cl_req_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x8 = v
             nxt = -1
-        return _iso20_dc.DC_ChargeLoopReq(header=x_header, display_parameters=x_display_parameters, meter_info_requested=x_meter_info_requested, ev_present_voltage=x_ev_present_voltage, bpt_dynamic_dc_cl_req_control_mode=x_bpt_dynamic_dc_cl_req_control_mode, bpt_scheduled_dc_cl_req_control_mode=x_bpt_scheduled_dc_cl_req_control_mode, cl_req_control_mode=x_cl_req_control_mode, dynamic_dc_cl_req_control_mode=x_dynamic_dc_cl_req_control_mode, scheduled_dc_cl_req_control_mode=x_scheduled_dc_cl_req_control_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_ChargeLoopResType(acc, n, o):
     """Encode DC_ChargeLoopResType."""
     f = ""
     s = 0
@@ -2352,9 +2477,9 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI28, 6)
+        i = enum_index(v, _EI28)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -2367,7 +2492,7 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'MeterInfo'
             cw = _T30.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent', s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -2376,7 +2501,7 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Receipt'
             cw = _T31.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent | Receipt, EVSEPresentCurrent', s)
+            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent | Receipt, EVSEPresentCurrent')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_ReceiptType(acc, n, v)
@@ -2385,7 +2510,7 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('EVSEPresentCurrent')
         f = 'EVSEPresentCurrent'
         cw = _T32.get(s)
-        if cw is None: raise not_allowed('EVSEPresentCurrent', 'EVSEPresentCurrent | EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent | Receipt, EVSEPresentCurrent', s)
+        if cw is None: raise not_allowed('EVSEPresentCurrent', 'EVSEPresentCurrent | EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent | MeterInfo, Receipt, EVSEPresentCurrent | Receipt, EVSEPresentCurrent')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -2400,23 +2525,20 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evse_power_limit_achieved
         if v is None: raise missing('EVSEPowerLimitAchieved')
         f = 'EVSEPowerLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 8
         v = o.evse_current_limit_achieved
         if v is None: raise missing('EVSECurrentLimitAchieved')
         f = 'EVSECurrentLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 9
         v = o.evse_voltage_limit_achieved
         if v is None: raise missing('EVSEVoltageLimitAchieved')
         f = 'EVSEVoltageLimitAchieved'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 10
         v = o.bpt_dynamic_dc_cl_res_control_mode
         if v is not None:
@@ -2425,6 +2547,7 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_BPT_Dynamic_DC_CLResControlModeType(acc, n, v)
             s = 11
+        if s == 11 and o.bpt_scheduled_dc_cl_res_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode')
         v = o.bpt_scheduled_dc_cl_res_control_mode
         if v is not None:
             f = 'BPT_Scheduled_DC_CLResControlMode'
@@ -2432,13 +2555,15 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_BPT_Scheduled_DC_CLResControlModeType(acc, n, v)
             s = 11
+        if s == 11 and o.cl_res_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode')
         v = o.cl_res_control_mode
         if v is not None:
             f = 'CLResControlMode'
-            acc = (acc << 3) | 2
-            n += 3
             raise abstract('CLResControlMode')
             s = 11
+            acc = (acc << 3) | 2
+            n += 3
+        if s == 11 and o.dynamic_dc_cl_res_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode')
         v = o.dynamic_dc_cl_res_control_mode
         if v is not None:
             f = 'Dynamic_DC_CLResControlMode'
@@ -2446,6 +2571,7 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_Dynamic_DC_CLResControlModeType(acc, n, v)
             s = 11
+        if s == 11 and o.scheduled_dc_cl_res_control_mode is not None: raise only_one('BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode')
         v = o.scheduled_dc_cl_res_control_mode
         if v is not None:
             f = 'Scheduled_DC_CLResControlMode'
@@ -2453,10 +2579,9 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 3
             acc, n = _e_Scheduled_DC_CLResControlModeType(acc, n, v)
             s = 11
-        cw = _T36.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 11: raise not_allowed('end of element (a required element is missing)', 'BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -2464,39 +2589,39 @@ def _e_DC_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoopRes, _s0=_iso20_dc.DC_ChargeLoopRes.header.__set__, _s1=_iso20_dc.DC_ChargeLoopRes.response_code.__set__, _s2=_iso20_dc.DC_ChargeLoopRes.evse_status.__set__, _s3=_iso20_dc.DC_ChargeLoopRes.meter_info.__set__, _s4=_iso20_dc.DC_ChargeLoopRes.receipt.__set__, _s5=_iso20_dc.DC_ChargeLoopRes.evse_present_current.__set__, _s6=_iso20_dc.DC_ChargeLoopRes.evse_present_voltage.__set__, _s7=_iso20_dc.DC_ChargeLoopRes.evse_power_limit_achieved.__set__, _s8=_iso20_dc.DC_ChargeLoopRes.evse_current_limit_achieved.__set__, _s9=_iso20_dc.DC_ChargeLoopRes.evse_voltage_limit_achieved.__set__, _s10=_iso20_dc.DC_ChargeLoopRes.bpt_dynamic_dc_cl_res_control_mode.__set__, _s11=_iso20_dc.DC_ChargeLoopRes.bpt_scheduled_dc_cl_res_control_mode.__set__, _s12=_iso20_dc.DC_ChargeLoopRes.cl_res_control_mode.__set__, _s13=_iso20_dc.DC_ChargeLoopRes.dynamic_dc_cl_res_control_mode.__set__, _s14=_iso20_dc.DC_ChargeLoopRes.scheduled_dc_cl_res_control_mode.__set__):
     """Decode DC_ChargeLoopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        x_meter_info = None
-        x_receipt = None
-        x_evse_present_current = None
-        x_evse_present_voltage = None
-        x_evse_power_limit_achieved = None
-        x_evse_current_limit_achieved = None
-        x_evse_voltage_limit_achieved = None
-        x_bpt_dynamic_dc_cl_res_control_mode = None
-        x_bpt_scheduled_dc_cl_res_control_mode = None
-        x_cl_res_control_mode = None
-        x_dynamic_dc_cl_res_control_mode = None
-        x_scheduled_dc_cl_res_control_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = None
+        x13 = None
+        x14 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV29, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV29[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent')
         p += 3
@@ -2504,7 +2629,7 @@ def _d_DC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVSEPresentCurrent')
             p += 2
@@ -2512,7 +2637,7 @@ def _d_DC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVSEPresentCurrent')
             p += 2
@@ -2520,42 +2645,40 @@ def _d_DC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentCurrent')
-            p += 1
+            x4 = v
             nxt = 5
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEPresentCurrent'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_present_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
-        p += 1
+        x5 = v
         nxt = 6
         f = 'EVSEPresentVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPowerLimitAchieved')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x6 = v
         nxt = 7
         f = 'EVSEPowerLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_power_limit_achieved = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSECurrentLimitAchieved')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEPowerLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x7 = v
         nxt = 8
         f = 'EVSECurrentLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_current_limit_achieved = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEVoltageLimitAchieved')
-        p += 1
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSECurrentLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x8 = v
         nxt = 9
         f = 'EVSEVoltageLimitAchieved'
-        v, p = r_el_bool(D, T, p)
-        x_evse_voltage_limit_achieved = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVSEVoltageLimitAchieved')
+        v = (x & 2) == 2
+        p += 4
+        x9 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode')
         p += 3
@@ -2563,51 +2686,63 @@ def _d_DC_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 10:
             f = 'BPT_Dynamic_DC_CLResControlMode'
             v, p = _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p)
-            x_bpt_dynamic_dc_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x10 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 11:
             f = 'BPT_Scheduled_DC_CLResControlMode'
             v, p = _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p)
-            x_bpt_scheduled_dc_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x11 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 12:
             f = 'CLResControlMode'
             raise DecodeError('element CLResControlMode has an abstract type', bit_offset=p)
-            x_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x12 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 13:
             f = 'Dynamic_DC_CLResControlMode'
             v, p = _d_Dynamic_DC_CLResControlModeType(D, T, p)
-            x_dynamic_dc_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x13 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 14:
             f = 'Scheduled_DC_CLResControlMode'
             v, p = _d_Scheduled_DC_CLResControlModeType(D, T, p)
-            x_scheduled_dc_cl_res_control_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x14 = v
             nxt = -1
-        return _iso20_dc.DC_ChargeLoopRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status, meter_info=x_meter_info, receipt=x_receipt, evse_present_current=x_evse_present_current, evse_present_voltage=x_evse_present_voltage, evse_power_limit_achieved=x_evse_power_limit_achieved, evse_current_limit_achieved=x_evse_current_limit_achieved, evse_voltage_limit_achieved=x_evse_voltage_limit_achieved, bpt_dynamic_dc_cl_res_control_mode=x_bpt_dynamic_dc_cl_res_control_mode, bpt_scheduled_dc_cl_res_control_mode=x_bpt_scheduled_dc_cl_res_control_mode, cl_res_control_mode=x_cl_res_control_mode, dynamic_dc_cl_res_control_mode=x_dynamic_dc_cl_res_control_mode, scheduled_dc_cl_res_control_mode=x_scheduled_dc_cl_res_control_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, x12)
+        _s13(o, x13)
+        _s14(o, x14)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode DC_ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -2626,6 +2761,7 @@ def _e_DC_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int
             n += 2
             acc, n = _e_BPT_DC_CPDReqEnergyTransferModeType(acc, n, v)
             s = 2
+        if s == 2 and o.dc_cpd_req_energy_transfer_mode is not None: raise only_one('BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode')
         v = o.dc_cpd_req_energy_transfer_mode
         if v is not None:
             f = 'DC_CPDReqEnergyTransferMode'
@@ -2633,10 +2769,9 @@ def _e_DC_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int
             n += 2
             acc, n = _e_DC_CPDReqEnergyTransferModeType(acc, n, v)
             s = 2
-        cw = _T37.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 2: raise not_allowed('end of element (a required element is missing)', 'BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -2644,20 +2779,20 @@ def _e_DC_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeParameterDiscoveryReq, _s0=_iso20_dc.DC_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_dc.DC_ChargeParameterDiscoveryReq.bpt_dc_cpd_req_energy_transfer_mode.__set__, _s2=_iso20_dc.DC_ChargeParameterDiscoveryReq.dc_cpd_req_energy_transfer_mode.__set__):
     """Decode DC_ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        x_bpt_dc_cpd_req_energy_transfer_mode = None
-        x_dc_cpd_req_energy_transfer_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode')
         p += 2
@@ -2665,27 +2800,30 @@ def _d_DC_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, 
         if nxt == 1:
             f = 'BPT_DC_CPDReqEnergyTransferMode'
             v, p = _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p)
-            x_bpt_dc_cpd_req_energy_transfer_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'DC_CPDReqEnergyTransferMode'
             v, p = _d_DC_CPDReqEnergyTransferModeType(D, T, p)
-            x_dc_cpd_req_energy_transfer_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_dc.DC_ChargeParameterDiscoveryReq(header=x_header, bpt_dc_cpd_req_energy_transfer_mode=x_bpt_dc_cpd_req_energy_transfer_mode, dc_cpd_req_energy_transfer_mode=x_dc_cpd_req_energy_transfer_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode DC_ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -2700,9 +2838,9 @@ def _e_DC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI28, 6)
+        i = enum_index(v, _EI28)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.bpt_dc_cpd_res_energy_transfer_mode
         if v is not None:
@@ -2711,6 +2849,7 @@ def _e_DC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int
             n += 2
             acc, n = _e_BPT_DC_CPDResEnergyTransferModeType(acc, n, v)
             s = 3
+        if s == 3 and o.dc_cpd_res_energy_transfer_mode is not None: raise only_one('BPT_DC_CPDResEnergyTransferMode, DC_CPDResEnergyTransferMode')
         v = o.dc_cpd_res_energy_transfer_mode
         if v is not None:
             f = 'DC_CPDResEnergyTransferMode'
@@ -2718,10 +2857,9 @@ def _e_DC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int
             n += 2
             acc, n = _e_DC_CPDResEnergyTransferModeType(acc, n, v)
             s = 3
-        cw = _T38.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DC_CPDResEnergyTransferMode, DC_CPDResEnergyTransferMode | EE', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s != 3: raise not_allowed('end of element (a required element is missing)', 'BPT_DC_CPDResEnergyTransferMode, DC_CPDResEnergyTransferMode | EE')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -2729,28 +2867,28 @@ def _e_DC_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeParameterDiscoveryRes, _s0=_iso20_dc.DC_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_dc.DC_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_dc.DC_ChargeParameterDiscoveryRes.bpt_dc_cpd_res_energy_transfer_mode.__set__, _s3=_iso20_dc.DC_ChargeParameterDiscoveryRes.dc_cpd_res_energy_transfer_mode.__set__):
     """Decode DC_ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_bpt_dc_cpd_res_energy_transfer_mode = None
-        x_dc_cpd_res_energy_transfer_mode = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV29, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV29[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDResEnergyTransferMode, DC_CPDResEnergyTransferMode')
         p += 2
@@ -2758,27 +2896,31 @@ def _d_DC_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, 
         if nxt == 2:
             f = 'BPT_DC_CPDResEnergyTransferMode'
             v, p = _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p)
-            x_bpt_dc_cpd_res_energy_transfer_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'DC_CPDResEnergyTransferMode'
             v, p = _d_DC_CPDResEnergyTransferModeType(D, T, p)
-            x_dc_cpd_res_energy_transfer_mode = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso20_dc.DC_ChargeParameterDiscoveryRes(header=x_header, response_code=x_response_code, bpt_dc_cpd_res_energy_transfer_mode=x_bpt_dc_cpd_res_energy_transfer_mode, dc_cpd_res_energy_transfer_mode=x_dc_cpd_res_energy_transfer_mode), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_PreChargeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_PreChargeReqType(acc, n, o):
     """Encode DC_PreChargeReqType."""
     f = ""
     s = 0
@@ -2793,9 +2935,9 @@ def _e_DC_PreChargeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI33, 2)
+        i = enum_index(v, _EI33)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.ev_present_voltage
         if v is None: raise missing('EVPresentVoltage')
@@ -2820,54 +2962,57 @@ def _e_DC_PreChargeReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_PreChargeReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_PreChargeReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_PreChargeReq, _s0=_iso20_dc.DC_PreChargeReq.header.__set__, _s1=_iso20_dc.DC_PreChargeReq.ev_processing.__set__, _s2=_iso20_dc.DC_PreChargeReq.ev_present_voltage.__set__, _s3=_iso20_dc.DC_PreChargeReq.ev_target_voltage.__set__):
     """Decode DC_PreChargeReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_processing = None
-        x_ev_present_voltage = None
-        x_ev_target_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVProcessing'
-        v, p = r_el_enum(D, T, p, _EV34, 2)
-        x_ev_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPresentVoltage')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
+        v = _EV34[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = 2
         f = 'EVPresentVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPresentVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVTargetVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_dc.DC_PreChargeReq(header=x_header, ev_processing=x_ev_processing, ev_present_voltage=x_ev_present_voltage, ev_target_voltage=x_ev_target_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_PreChargeResType(acc, n, o):
     """Encode DC_PreChargeResType."""
     f = ""
     s = 0
@@ -2882,9 +3027,9 @@ def _e_DC_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI28, 6)
+        i = enum_index(v, _EI28)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_present_voltage
         if v is None: raise missing('EVSEPresentVoltage')
@@ -2902,46 +3047,49 @@ def _e_DC_PreChargeResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_PreChargeResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_PreChargeResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_PreChargeRes, _s0=_iso20_dc.DC_PreChargeRes.header.__set__, _s1=_iso20_dc.DC_PreChargeRes.response_code.__set__, _s2=_iso20_dc.DC_PreChargeRes.evse_present_voltage.__set__):
     """Decode DC_PreChargeResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_present_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV29, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV29[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso20_dc.DC_PreChargeRes(header=x_header, response_code=x_response_code, evse_present_voltage=x_evse_present_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_WeldingDetectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_WeldingDetectionReqType(acc, n, o):
     """Encode DC_WeldingDetectionReqType."""
     f = ""
     s = 0
@@ -2956,9 +3104,9 @@ def _e_DC_WeldingDetectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI33, 2)
+        i = enum_index(v, _EI33)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         acc <<= 1
         n += 1
@@ -2969,38 +3117,41 @@ def _e_DC_WeldingDetectionReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_WeldingDetectionReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_WeldingDetectionReq, _s0=_iso20_dc.DC_WeldingDetectionReq.header.__set__, _s1=_iso20_dc.DC_WeldingDetectionReq.ev_processing.__set__):
     """Decode DC_WeldingDetectionReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_processing = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVProcessing'
-        v, p = r_el_enum(D, T, p, _EV34, 2)
-        x_ev_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
+        v = _EV34[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = -1
-        return _iso20_dc.DC_WeldingDetectionReq(header=x_header, ev_processing=x_ev_processing), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DC_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DC_WeldingDetectionResType(acc, n, o):
     """Encode DC_WeldingDetectionResType."""
     f = ""
     s = 0
@@ -3015,9 +3166,9 @@ def _e_DC_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI28, 6)
+        i = enum_index(v, _EI28)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_present_voltage
         if v is None: raise missing('EVSEPresentVoltage')
@@ -3035,46 +3186,49 @@ def _e_DC_WeldingDetectionResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DC_WeldingDetectionResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DC_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_WeldingDetectionRes, _s0=_iso20_dc.DC_WeldingDetectionRes.header.__set__, _s1=_iso20_dc.DC_WeldingDetectionRes.response_code.__set__, _s2=_iso20_dc.DC_WeldingDetectionRes.evse_present_voltage.__set__):
     """Decode DC_WeldingDetectionResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_present_voltage = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV29, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEPresentVoltage')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV29[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_present_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso20_dc.DC_WeldingDetectionRes(header=x_header, response_code=x_response_code, evse_present_voltage=x_evse_present_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DSAKeyValueType(acc, n, o):
     """Encode DSAKeyValueType."""
     f = ""
     s = 0
@@ -3089,17 +3243,16 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.q
         if v is not None:
             f = 'Q'
-            cw = _T39.get(s)
-            if cw is None: raise not_allowed('Q', 'P, G, Y | Q', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('Q', 'P, G, Y | Q')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 2
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T40.get(s)
-            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3107,8 +3260,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T41.get(s)
-        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y', s)
+        cw = _T36.get(s)
+        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3123,8 +3276,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T42.get(s)
-            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE', s)
+            cw = _T37.get(s)
+            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -3132,14 +3285,13 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pgen_counter
         if v is not None:
             f = 'PgenCounter'
-            cw = _T43.get(s)
-            if cw is None: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 6: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T44.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE', s)
+        cw = _T38.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3149,17 +3301,18 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
-        x_p = None
-        x_q = None
-        x_g = None
-        x_y = None
-        x_j = None
-        x_seed = None
-        x_pgen_counter = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
         p += 2
@@ -3167,15 +3320,14 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'P'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_p = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Q')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'Q'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_q = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
             p += 2
@@ -3183,14 +3335,13 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'G'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_g = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Y')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Y'
         v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_y = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
         p += 2
@@ -3198,7 +3349,7 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'J'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_j = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
             p += 2
@@ -3206,27 +3357,34 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'Seed'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_seed = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PgenCounter')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'PgenCounter'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_pgen_counter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _xmldsig.DSAKeyValue(p=x_p, q=x_q, g=x_g, y=x_y, j=x_j, seed=x_seed, pgen_counter=x_pgen_counter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedCostType(acc, n, o):
     """Encode DetailedCostType."""
     f = ""
     s = 0
@@ -3254,38 +3412,40 @@ def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedCostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
     f = ""
     try:
-        x_amount = None
-        x_cost_per_unit = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'CostPerUnit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'CostPerUnit'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_cost_per_unit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedCost(amount=x_amount, cost_per_unit=x_cost_per_unit), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedTaxType(acc, n, o):
     """Encode DetailedTaxType."""
     f = ""
     s = 0
@@ -3293,9 +3453,14 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tax_rule_id
         if v is None: raise missing('TaxRuleID')
         f = 'TaxRuleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.amount
         if v is None: raise missing('Amount')
@@ -3313,38 +3478,46 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedTaxType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
     f = ""
     try:
-        x_tax_rule_id = None
-        x_amount = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TaxRuleID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TaxRuleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tax_rule_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedTax(tax_rule_id=x_tax_rule_id, amount=x_amount), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DigestMethodType(acc, n, o):
     """Encode DigestMethodType."""
     f = ""
     s = 0
@@ -3356,7 +3529,8 @@ def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DigestMethodType(D, T, p):
     """Decode DigestMethodType."""
     f = ""
     try:
@@ -3367,7 +3541,8 @@ def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DisplayParametersType(acc, n, o):
     """Encode DisplayParametersType."""
     f = ""
     s = 0
@@ -3375,78 +3550,100 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.present_soc
         if v is not None:
             f = 'PresentSOC'
-            acc <<= 4
-            n += 4
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 13) | ((v - 0) << 1)
+            n += 13
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
             cw = _T19.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T45.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T39.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T46.get(s)
-            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T40.get(s)
+            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 4
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T47.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T41.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T48.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T42.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 6
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T49.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T43.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 7
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T50.get(s)
-            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T44.get(s)
+            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 8
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T51.get(s)
-            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T45.get(s)
+            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -3454,14 +3651,15 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T52.get(s)
-            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T46.get(s)
+            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 10
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+        cw = _T47.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3471,84 +3669,122 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
-        x_present_soc = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_maximum_soc = None
-        x_remaining_time_to_minimum_soc = None
-        x_remaining_time_to_target_soc = None
-        x_remaining_time_to_maximum_soc = None
-        x_charging_complete = None
-        x_battery_energy_capacity = None
-        x_inlet_hot = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
             f = 'PresentSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_present_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'PresentSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
             f = 'MaximumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_maximum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MaximumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
             f = 'RemainingTimeToMinimumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_minimum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
             f = 'RemainingTimeToTargetSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_target_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
             f = 'RemainingTimeToMaximumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_maximum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
             f = 'ChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_charging_complete = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
             p += 2
@@ -3556,27 +3792,41 @@ def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
             v, p = _d_RationalNumberType(D, T, p)
-            x_battery_energy_capacity = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
             f = 'InletHot'
-            v, p = r_el_bool(D, T, p)
-            x_inlet_hot = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'InletHot')
+            v = (x & 2) == 2
+            p += 3
+            x9 = v
             nxt = -1
-        return _iso20_types.DisplayParameters(present_soc=x_present_soc, minimum_soc=x_minimum_soc, target_soc=x_target_soc, maximum_soc=x_maximum_soc, remaining_time_to_minimum_soc=x_remaining_time_to_minimum_soc, remaining_time_to_target_soc=x_remaining_time_to_target_soc, remaining_time_to_maximum_soc=x_remaining_time_to_maximum_soc, charging_complete=x_charging_complete, battery_energy_capacity=x_battery_energy_capacity, inlet_hot=x_inlet_hot), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLReqControlModeType(acc, n, o):
     """Encode Dynamic_CLReqControlModeType."""
     f = ""
     s = 0
@@ -3584,15 +3834,20 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -3620,55 +3875,64 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_types.Dynamic_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLResControlModeType(acc, n, o):
     """Encode Dynamic_CLResControlModeType."""
     f = ""
     s = 0
@@ -3676,39 +3940,53 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
             cw = _T4.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE', s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
             cw = _T5.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
             cw = _T6.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3718,58 +3996,84 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = -1
-        return _iso20_types.Dynamic_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_DC_CLReqControlModeType(acc, n, o):
     """Encode Dynamic_DC_CLReqControlModeType."""
     f = ""
     s = 0
@@ -3777,15 +4081,20 @@ def _e_Dynamic_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -3848,95 +4157,104 @@ def _e_Dynamic_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.Dynamic_DC_CLReqControlMode, _s0=_iso20_dc.Dynamic_DC_CLReqControlMode.departure_time.__set__, _s1=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s6=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s7=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s8=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_voltage.__set__):
     """Decode Dynamic_DC_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_maximum_charge_power = None
-        x_ev_minimum_charge_power = None
-        x_ev_maximum_charge_current = None
-        x_ev_maximum_voltage = None
-        x_ev_minimum_voltage = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVMaximumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumChargePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x5 = v
         nxt = 6
         f = 'EVMaximumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x6 = v
         nxt = 7
         f = 'EVMaximumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x7 = v
         nxt = 8
         f = 'EVMinimumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x8 = v
         nxt = -1
-        return _iso20_dc.Dynamic_DC_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_maximum_charge_power=x_ev_maximum_charge_power, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_maximum_charge_current=x_ev_maximum_charge_current, ev_maximum_voltage=x_ev_maximum_voltage, ev_minimum_voltage=x_ev_minimum_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_DC_CLResControlModeType(acc, n, o):
     """Encode Dynamic_DC_CLResControlModeType."""
     f = ""
     s = 0
@@ -3944,42 +4262,56 @@ def _e_Dynamic_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
             cw = _T4.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
             cw = _T5.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower', s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
             cw = _T6.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EVSEMaximumChargePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower', s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EVSEMaximumChargePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.evse_maximum_charge_power
         if v is None: raise missing('EVSEMaximumChargePower')
         f = 'EVSEMaximumChargePower'
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('EVSEMaximumChargePower', 'AckMaxDelay, EVSEMaximumChargePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower', s)
+        if cw is None: raise not_allowed('EVSEMaximumChargePower', 'AckMaxDelay, EVSEMaximumChargePower | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | EVSEMaximumChargePower | MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower | TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -4014,90 +4346,116 @@ def _e_Dynamic_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.Dynamic_DC_CLResControlMode, _s0=_iso20_dc.Dynamic_DC_CLResControlMode.departure_time.__set__, _s1=_iso20_dc.Dynamic_DC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_dc.Dynamic_DC_CLResControlMode.target_soc.__set__, _s3=_iso20_dc.Dynamic_DC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s5=_iso20_dc.Dynamic_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s6=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s7=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_voltage.__set__):
     """Decode Dynamic_DC_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
-        x_evse_maximum_charge_power = None
-        x_evse_minimum_charge_power = None
-        x_evse_maximum_charge_current = None
-        x_evse_maximum_voltage = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower')
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargePower')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVSEMaximumChargePower'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMinimumChargePower')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'EVSEMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_minimum_charge_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumChargeCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x5 = v
         nxt = 6
         f = 'EVSEMaximumChargeCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_charge_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEMaximumVoltage')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargeCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x6 = v
         nxt = 7
         f = 'EVSEMaximumVoltage'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evse_maximum_voltage = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltage')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x7 = v
         nxt = -1
-        return _iso20_dc.Dynamic_DC_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay, evse_maximum_charge_power=x_evse_maximum_charge_power, evse_minimum_charge_power=x_evse_minimum_charge_power, evse_maximum_charge_current=x_evse_maximum_charge_current, evse_maximum_voltage=x_evse_maximum_voltage), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEStatusType(acc, n, o):
     """Encode EVSEStatusType."""
     f = ""
     s = 0
@@ -4105,16 +4463,21 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI54, 3)
+        i = enum_index(v, _EI48)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 2
         acc <<= 1
         n += 1
@@ -4125,38 +4488,46 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        x_notification_max_delay = None
-        x_evse_notification = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV55, 3)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
+        v = _EV49[(x >> 1) & 7]
+        p += 6
+        x1 = v
         nxt = -1
-        return _iso20_types.EVSEStatus(notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyInfoType(acc, n, o):
     """Encode KeyInfoType."""
     f = ""
     s = 0
@@ -4168,7 +4539,8 @@ def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyInfoType(D, T, p):
     """Decode KeyInfoType."""
     f = ""
     try:
@@ -4179,7 +4551,8 @@ def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyValueType(acc, n, o):
     """Encode KeyValueType."""
     f = ""
     s = 0
@@ -4191,7 +4564,8 @@ def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyValueType(D, T, p):
     """Decode KeyValueType."""
     f = ""
     try:
@@ -4202,18 +4576,19 @@ def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ListOfRootCertificateIDsType(acc, n, o):
     """Encode ListOfRootCertificateIDsType."""
     f = ""
     s = 0
     try:
         items = o.root_certificate_id
         cnt = len(items)
-        if cnt > 20: raise EncodeError('at most 20 RootCertificateID allowed', value=cnt).within('RootCertificateID')
+        if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
-            f = 'RootCertificateID'
             for i, v in enumerate(items):
+                f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -4223,7 +4598,7 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
             s = 2 if cnt == 20 else 1
         cw = _T27.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4233,39 +4608,41 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ListOfRootCertificateIDsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
-        x_root_certificate_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RootCertificateID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'RootCertificateID'
             v, p = _d_X509IssuerSerialType(D, T, p)
-            x_root_certificate_id.append(v)
-            k = len(x_root_certificate_id)
+            x0.append(v)
+            k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.ListOfRootCertificateIDs(root_certificate_id=tuple(x_root_certificate_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ManifestType(acc, n, o):
     """Encode ManifestType."""
     f = ""
     s = 0
@@ -4281,11 +4658,11 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     cw = _T1.get(s)
-                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference', s)
+                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -4302,12 +4679,13 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
-        x_id = None
-        x_reference = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
         p += 2
@@ -4315,29 +4693,32 @@ def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Reference')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Manifest(id=x_id, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MessageHeaderType(acc, n, o):
     """Encode MessageHeaderType."""
     f = ""
     s = 0
@@ -4352,9 +4733,14 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_stamp
         if v is None: raise missing('TimeStamp')
         f = 'TimeStamp'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.signature
         if v is not None:
@@ -4363,8 +4749,8 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T56.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE', s)
+        cw = _T50.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4374,27 +4760,31 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x_session_id = None
-        x_time_stamp = None
-        x_signature = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SessionID'
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
-        x_session_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeStamp')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
+        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'TimeStamp'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_stamp = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeStamp')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
         p += 2
@@ -4402,19 +4792,23 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Signature'
             v, p = _d_SignatureType(D, T, p)
-            x_signature = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.MessageHeader(session_id=x_session_id, time_stamp=x_time_stamp, signature=x_signature), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeterInfoType(acc, n, o):
     """Encode MeterInfoType."""
     f = ""
     s = 0
@@ -4429,40 +4823,60 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charged_energy_reading_wh
         if v is None: raise missing('ChargedEnergyReadingWh')
         f = 'ChargedEnergyReadingWh'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.bpt_discharged_energy_reading_wh
         if v is not None:
             f = 'BPT_DischargedEnergyReadingWh'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 3
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T57.get(s)
-            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T51.get(s)
+            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T58.get(s)
-            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T53.get(s)
+            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, 64, 4, 8)
@@ -4470,23 +4884,36 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T60.get(s)
-            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE', s)
+            cw = _T54.get(s)
+            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 7
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T61.get(s)
-            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+            cw = _T55.get(s)
+            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T62.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+        cw = _T56.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4496,56 +4923,78 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x_meter_id = None
-        x_charged_energy_reading_wh = None
-        x_bpt_discharged_energy_reading_wh = None
-        x_capacitive_energy_reading_va_rh = None
-        x_bpt_inductive_energy_reading_va_rh = None
-        x_meter_signature = None
-        x_meter_status = None
-        x_meter_timestamp = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MeterID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'MeterID'
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
-        x_meter_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargedEnergyReadingWh')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_charged_energy_reading_wh = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargedEnergyReadingWh')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
             f = 'BPT_DischargedEnergyReadingWh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_discharged_energy_reading_wh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
             f = 'CapacitiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_capacitive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'BPT_InductiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_inductive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
@@ -4553,35 +5002,57 @@ def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'MeterSignature'
             v, p = r_el_bin(D, T, p, None, None, 64, 4)
-            x_meter_signature = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'MeterStatus'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_meter_status = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'MeterTimestamp'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_meter_timestamp = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x7 = v
             nxt = -1
-        return _iso20_types.MeterInfo(meter_id=x_meter_id, charged_energy_reading_wh=x_charged_energy_reading_wh, bpt_discharged_energy_reading_wh=x_bpt_discharged_energy_reading_wh, capacitive_energy_reading_va_rh=x_capacitive_energy_reading_va_rh, bpt_inductive_energy_reading_va_rh=x_bpt_inductive_energy_reading_va_rh, meter_signature=x_meter_signature, meter_status=x_meter_status, meter_timestamp=x_meter_timestamp), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ObjectType(acc, n, o):
     """Encode ObjectType."""
     f = ""
     s = 0
@@ -4593,7 +5064,8 @@ def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ObjectType(D, T, p):
     """Decode ObjectType."""
     f = ""
     try:
@@ -4604,7 +5076,8 @@ def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PGPDataType(acc, n, o):
     """Encode PGPDataType."""
     f = ""
     s = 0
@@ -4616,7 +5089,8 @@ def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PGPDataType(D, T, p):
     """Decode PGPDataType."""
     f = ""
     try:
@@ -4627,7 +5101,8 @@ def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RSAKeyValueType(acc, n, o):
     """Encode RSAKeyValueType."""
     f = ""
     s = 0
@@ -4655,38 +5130,40 @@ def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
     f = ""
     try:
-        x_modulus = None
-        x_exponent = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Modulus')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Modulus'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_modulus = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'Exponent'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x1 = v
         nxt = -1
-        return _xmldsig.RSAKeyValue(modulus=x_modulus, exponent=x_exponent), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RationalNumberType(acc, n, o):
     """Encode RationalNumberType."""
     f = ""
     s = 0
@@ -4694,16 +5171,24 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.exponent
         if v is None: raise missing('Exponent')
         f = 'Exponent'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, -128, 127, 8)
+        if v.__class__ is not int or v < -128 or v > 127: raise bad_value(v, 'byte [-128..127]')
+        acc = (acc << 11) | ((v - -128) << 1)
+        n += 11
         s = 1
         v = o.value
         if v is None: raise missing('Value')
         f = 'Value'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -4714,38 +5199,47 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RationalNumberType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
     f = ""
     try:
-        x_exponent = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Exponent'
-        v, p = r_el_nbit(D, T, p, -128, 127, 8)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Value')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
+        v = ((x >> 1) & 255) + -128
+        p += 11
+        x0 = v
         nxt = 1
         f = 'Value'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x1 = v
         nxt = -1
-        return _iso20_types.RationalNumber(exponent=x_exponent, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReceiptType(acc, n, o):
     """Encode ReceiptType."""
     f = ""
     s = 0
@@ -4753,9 +5247,14 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.energy_costs
         if v is not None:
@@ -4767,8 +5266,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T63.get(s)
-            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T57.get(s)
+            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -4776,8 +5275,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T64.get(s)
-            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T58.get(s)
+            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -4785,21 +5284,21 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T65.get(s)
-            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE', s)
+            cw = _T59.get(s)
+            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
             s = 5
         items = o.tax_costs
         cnt = len(items)
-        if cnt > 10: raise EncodeError('at most 10 TaxCosts allowed', value=cnt).within('TaxCosts')
+        if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
-            f = 'TaxCosts'
             for i, v in enumerate(items):
+                f = 'TaxCosts'
                 if i == 0:
-                    cw = _T66.get(s)
-                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+                    cw = _T60.get(s)
+                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -4807,8 +5306,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
             s = 7 if cnt == 10 else 6
-        cw = _T67.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+        cw = _T61.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4818,23 +5317,28 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_energy_costs = None
-        x_occupancy_costs = None
-        x_additional_services_costs = None
-        x_overstay_costs = None
-        x_tax_costs = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = []
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
         p += 3
@@ -4842,7 +5346,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'EnergyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_energy_costs = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -4850,7 +5354,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'OccupancyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_occupancy_costs = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -4858,7 +5362,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'AdditionalServicesCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_additional_services_costs = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
             p += 2
@@ -4866,7 +5370,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'OverstayCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_overstay_costs = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
             p += 2
@@ -4874,27 +5378,34 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 5:
             f = 'TaxCosts'
             v, p = _d_DetailedTaxType(D, T, p)
-            x_tax_costs.append(v)
-            k = len(x_tax_costs)
+            x5.append(v)
+            k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
                 p += 2
                 nxt = (5, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.Receipt(time_anchor=x_time_anchor, energy_costs=x_energy_costs, occupancy_costs=x_occupancy_costs, additional_services_costs=x_additional_services_costs, overstay_costs=x_overstay_costs, tax_costs=tuple(x_tax_costs)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, tuple(x5))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReferenceType(acc, n, o):
     """Encode ReferenceType."""
     f = ""
     s = 0
@@ -4910,7 +5421,7 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = '@Type'
             cw = _T4.get(s)
-            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod', s)
+            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -4919,7 +5430,7 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = '@URI'
             cw = _T5.get(s)
-            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod', s)
+            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -4928,7 +5439,7 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Transforms'
             cw = _T6.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod', s)
+            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
@@ -4937,7 +5448,7 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod', s)
+        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_DigestMethodType(acc, n, v)
@@ -4958,16 +5469,17 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
-        x_id = None
-        x_type = None
-        x_uri = None
-        x_transforms = None
-        x_digest_method = None
-        x_digest_value = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
@@ -4975,7 +5487,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
             p += 3
@@ -4983,7 +5495,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
             p += 2
@@ -4991,7 +5503,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
             p += 2
@@ -4999,33 +5511,38 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'DigestMethod')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'DigestMethod'
         v, p = _d_DigestMethodType(D, T, p)
-        x_digest_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DigestValue')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'DigestValue'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_digest_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x5 = v
         nxt = -1
-        return _xmldsig.Reference(id=x_id, type=x_type, uri=x_uri, transforms=x_transforms, digest_method=x_digest_method, digest_value=x_digest_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RetrievalMethodType(acc, n, o):
     """Encode RetrievalMethodType."""
     f = ""
     s = 0
@@ -5041,7 +5558,7 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = '@URI'
             cw = _T8.get(s)
-            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE', s)
+            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -5050,13 +5567,13 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Transforms'
             cw = _T9.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE', s)
+            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5066,13 +5583,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
-        x_type = None
-        x_uri = None
-        x_transforms = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
         p += 3
@@ -5080,7 +5598,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
             p += 2
@@ -5088,7 +5606,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
             p += 2
@@ -5096,19 +5614,23 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _xmldsig.RetrievalMethod(type=x_type, uri=x_uri, transforms=x_transforms), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SPKIDataType(acc, n, o):
     """Encode SPKIDataType."""
     f = ""
     s = 0
@@ -5120,7 +5642,8 @@ def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SPKIDataType(D, T, p):
     """Decode SPKIDataType."""
     f = ""
     try:
@@ -5131,7 +5654,8 @@ def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLReqControlModeType(acc, n, o):
     """Encode Scheduled_CLReqControlModeType."""
     f = ""
     s = 0
@@ -5147,7 +5671,7 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         if v is not None:
             f = 'EVMaximumEnergyRequest'
             cw = _T8.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5156,13 +5680,13 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         if v is not None:
             f = 'EVMinimumEnergyRequest'
             cw = _T9.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 3
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5172,13 +5696,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         p += 3
@@ -5186,7 +5711,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             p += 2
@@ -5194,7 +5719,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
             p += 2
@@ -5202,19 +5727,23 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.Scheduled_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLResControlModeType(acc, n, o):
     """Encode Scheduled_CLResControlModeType."""
     f = ""
     s = 0
@@ -5228,22 +5757,24 @@ def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.Scheduled_CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_DC_CLReqControlModeType(acc, n, o):
     """Encode Scheduled_DC_CLReqControlModeType."""
     f = ""
     s = 0
@@ -5259,7 +5790,7 @@ def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         if v is not None:
             f = 'EVMaximumEnergyRequest'
             cw = _T8.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5268,7 +5799,7 @@ def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         if v is not None:
             f = 'EVMinimumEnergyRequest'
             cw = _T9.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVMinimumEnergyRequest, EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVMinimumEnergyRequest, EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5277,7 +5808,7 @@ def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         if v is None: raise missing('EVTargetCurrent')
         f = 'EVTargetCurrent'
         cw = _T10.get(s)
-        if cw is None: raise not_allowed('EVTargetCurrent', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVMinimumEnergyRequest, EVTargetCurrent | EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', s)
+        if cw is None: raise not_allowed('EVTargetCurrent', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent | EVMinimumEnergyRequest, EVTargetCurrent | EVTargetCurrent | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -5299,8 +5830,8 @@ def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_minimum_charge_power
         if v is not None:
             f = 'EVMinimumChargePower'
-            cw = _T68.get(s)
-            if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', s)
+            cw = _T62.get(s)
+            if cw is None: raise not_allowed('EVMinimumChargePower', 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5308,8 +5839,8 @@ def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_maximum_charge_current
         if v is not None:
             f = 'EVMaximumChargeCurrent'
-            cw = _T69.get(s)
-            if cw is None: raise not_allowed('EVMaximumChargeCurrent', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', s)
+            cw = _T63.get(s)
+            if cw is None: raise not_allowed('EVMaximumChargeCurrent', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5317,8 +5848,8 @@ def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_maximum_voltage
         if v is not None:
             f = 'EVMaximumVoltage'
-            cw = _T70.get(s)
-            if cw is None: raise not_allowed('EVMaximumVoltage', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', s)
+            cw = _T64.get(s)
+            if cw is None: raise not_allowed('EVMaximumVoltage', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5326,14 +5857,14 @@ def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         v = o.ev_minimum_voltage
         if v is not None:
             f = 'EVMinimumVoltage'
-            cw = _T71.get(s)
-            if cw is None: raise not_allowed('EVMinimumVoltage', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumVoltage, EE', s)
+            cw = _T65.get(s)
+            if cw is None: raise not_allowed('EVMinimumVoltage', 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 10
-        cw = _T72.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumVoltage, EE', s)
+        cw = _T66.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE | EVMinimumVoltage, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5343,20 +5874,21 @@ def _e_Scheduled_DC_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.Scheduled_DC_CLReqControlMode, _s0=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_current.__set__, _s4=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_voltage.__set__, _s5=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s6=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s8=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s9=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_voltage.__set__):
     """Decode Scheduled_DC_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
-        x_ev_target_current = None
-        x_ev_target_voltage = None
-        x_ev_maximum_charge_power = None
-        x_ev_minimum_charge_power = None
-        x_ev_maximum_charge_current = None
-        x_ev_maximum_voltage = None
-        x_ev_minimum_voltage = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
         p += 3
@@ -5364,7 +5896,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
             p += 2
@@ -5372,7 +5904,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent')
             p += 2
@@ -5380,21 +5912,19 @@ def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetCurrent')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetCurrent'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVTargetVoltage')
-        p += 1
+        x3 = v
         nxt = 4
         f = 'EVTargetVoltage'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_voltage = v
+        x4 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
         p += 3
@@ -5402,7 +5932,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 5:
             f = 'EVMaximumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_power = v
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
             p += 3
@@ -5410,7 +5940,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 6:
             f = 'EVMinimumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_charge_power = v
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
             p += 3
@@ -5418,7 +5948,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 7:
             f = 'EVMaximumChargeCurrent'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_charge_current = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumVoltage, EVMinimumVoltage, EE')
             p += 2
@@ -5426,7 +5956,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 8:
             f = 'EVMaximumVoltage'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_voltage = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumVoltage, EE')
             p += 2
@@ -5434,19 +5964,30 @@ def _d_Scheduled_DC_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 9:
             f = 'EVMinimumVoltage'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_voltage = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x9 = v
             nxt = -1
-        return _iso20_dc.Scheduled_DC_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request, ev_target_current=x_ev_target_current, ev_target_voltage=x_ev_target_voltage, ev_maximum_charge_power=x_ev_maximum_charge_power, ev_minimum_charge_power=x_ev_minimum_charge_power, ev_maximum_charge_current=x_ev_maximum_charge_current, ev_maximum_voltage=x_ev_maximum_voltage, ev_minimum_voltage=x_ev_minimum_voltage), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_DC_CLResControlModeType(acc, n, o):
     """Encode Scheduled_DC_CLResControlModeType."""
     f = ""
     s = 0
@@ -5462,7 +6003,7 @@ def _e_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         if v is not None:
             f = 'EVSEMinimumChargePower'
             cw = _T4.get(s)
-            if cw is None: raise not_allowed('EVSEMinimumChargePower', 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMinimumChargePower', 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5471,7 +6012,7 @@ def _e_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         if v is not None:
             f = 'EVSEMaximumChargeCurrent'
             cw = _T5.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumChargeCurrent', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMaximumChargeCurrent', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -5480,13 +6021,13 @@ def _e_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         if v is not None:
             f = 'EVSEMaximumVoltage'
             cw = _T6.get(s)
-            if cw is None: raise not_allowed('EVSEMaximumVoltage', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', s)
+            if cw is None: raise not_allowed('EVSEMaximumVoltage', 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 4
         cw = _T7.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE | EVSEMaximumVoltage, EE | EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5496,14 +6037,15 @@ def _e_Scheduled_DC_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int,
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.Scheduled_DC_CLResControlMode, _s0=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.Scheduled_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_voltage.__set__):
     """Decode Scheduled_DC_CLResControlModeType."""
     f = ""
     try:
-        x_evse_maximum_charge_power = None
-        x_evse_minimum_charge_power = None
-        x_evse_maximum_charge_current = None
-        x_evse_maximum_voltage = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
         p += 3
@@ -5511,7 +6053,7 @@ def _d_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 0:
             f = 'EVSEMaximumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_charge_power = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
             p += 3
@@ -5519,7 +6061,7 @@ def _d_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 1:
             f = 'EVSEMinimumChargePower'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_minimum_charge_power = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
             p += 2
@@ -5527,7 +6069,7 @@ def _d_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 2:
             f = 'EVSEMaximumChargeCurrent'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_charge_current = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumVoltage, EE')
             p += 2
@@ -5535,19 +6077,24 @@ def _d_Scheduled_DC_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, i
         if nxt == 3:
             f = 'EVSEMaximumVoltage'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evse_maximum_voltage = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
-        return _iso20_dc.Scheduled_DC_CLResControlMode(evse_maximum_charge_power=x_evse_maximum_charge_power, evse_minimum_charge_power=x_evse_minimum_charge_power, evse_maximum_charge_current=x_evse_maximum_charge_current, evse_maximum_voltage=x_evse_maximum_voltage), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureMethodType(acc, n, o):
     """Encode SignatureMethodType."""
     f = ""
     s = 0
@@ -5559,7 +6106,8 @@ def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureMethodType(D, T, p):
     """Decode SignatureMethodType."""
     f = ""
     try:
@@ -5570,7 +6118,8 @@ def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertiesType(acc, n, o):
     """Encode SignaturePropertiesType."""
     f = ""
     s = 0
@@ -5586,11 +6135,11 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
-            f = 'SignatureProperty'
             for i, v in enumerate(items):
+                f = 'SignatureProperty'
                 if i == 0:
                     cw = _T1.get(s)
-                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty', s)
+                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -5607,12 +6156,13 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
-        x_id = None
-        x_signature_property = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
         p += 2
@@ -5620,29 +6170,32 @@ def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignatureProperty')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'SignatureProperty'
             v, p = _d_SignaturePropertyType(D, T, p)
-            x_signature_property.append(v)
-            k = len(x_signature_property)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignatureProperties(id=x_id, signature_property=tuple(x_signature_property)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertyType(acc, n, o):
     """Encode SignaturePropertyType."""
     f = ""
     s = 0
@@ -5654,7 +6207,8 @@ def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertyType(D, T, p):
     """Decode SignaturePropertyType."""
     f = ""
     try:
@@ -5665,7 +6219,8 @@ def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureType(acc, n, o):
     """Encode SignatureType."""
     f = ""
     s = 0
@@ -5681,7 +6236,7 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo', s)
+        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_SignedInfoType(acc, n, v)
@@ -5703,11 +6258,11 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         items = o.object
         cnt = len(items)
         if cnt:
-            f = 'Object'
             for i, v in enumerate(items):
+                f = 'Object'
                 if i == 0:
-                    cw = _T73.get(s)
-                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE', s)
+                    cw = _T67.get(s)
+                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -5715,8 +6270,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
             s = 5
-        cw = _T74.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE', s)
+        cw = _T68.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5726,15 +6281,16 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
-        x_id = None
-        x_signed_info = None
-        x_signature_value = None
-        x_key_info = None
-        x_object = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
         p += 2
@@ -5742,21 +6298,19 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignedInfo')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SignedInfo'
         v, p = _d_SignedInfoType(D, T, p)
-        x_signed_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureValue')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureValue'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
+        p += 1
         v, p = _d_SignatureValueType(D, T, p)
-        x_signature_value = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
         p += 2
@@ -5764,7 +6318,7 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'KeyInfo'
             v, p = _d_KeyInfoType(D, T, p)
-            x_key_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
@@ -5772,21 +6326,28 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'Object'
             v, p = _d_ObjectType(D, T, p)
-            x_object.append(v)
-            k = len(x_object)
+            x4.append(v)
+            k = len(x4)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Signature(id=x_id, signed_info=x_signed_info, signature_value=x_signature_value, key_info=x_key_info, object=tuple(x_object)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureValueType(acc, n, o):
     """Encode SignatureValueType."""
     f = ""
     s = 0
@@ -5801,17 +6362,17 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T75[s]
+            cw = _T69[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-        else:
-            cw = _T1.get(s)
-            if cw is None: raise not_allowed('value', '@Id, CH | CH', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        cw = _T1.get(s)
+        if cw is None: raise not_allowed('value', '@Id, CH | CH')
+        acc = (acc << cw[1]) | cw[0]
+        n += cw[1]
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -5819,47 +6380,57 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
                 raise bad_event(c, 2, p, '@Id, CH')
             p += 5
-            return _xmldsig.SignatureValue(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
                     raise bad_event(c, 1, p, 'CH')
                 p += 4
-                return _xmldsig.SignatureValue(id=x_id, value=b""), p
+                o = _new(_C)
+                _s0(o, x0)
+                _s1(o, b"")
+                return o, p
             p += 1
             nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _xmldsig.SignatureValue(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedInfoType(acc, n, o):
     """Encode SignedInfoType."""
     f = ""
     s = 0
@@ -5875,7 +6446,7 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
         cw = _T1.get(s)
-        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod', s)
+        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_CanonicalizationMethodType(acc, n, v)
@@ -5891,8 +6462,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -5910,14 +6481,15 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
-        x_id = None
-        x_canonicalization_method = None
-        x_signature_method = None
-        x_reference = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
         p += 2
@@ -5925,43 +6497,46 @@ def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'CanonicalizationMethod')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'CanonicalizationMethod'
         v, p = _d_CanonicalizationMethodType(D, T, p)
-        x_canonicalization_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureMethod')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureMethod'
-        v, p = _d_SignatureMethodType(D, T, p)
-        x_signature_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Reference')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
+        v, p = _d_SignatureMethodType(D, T, p)
+        x2 = v
         nxt = 3
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 3:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x3.append(v)
+            k = len(x3)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignedInfo(id=x_id, canonicalization_method=x_canonicalization_method, signature_method=x_signature_method, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformType(acc, n, o):
     """Encode TransformType."""
     f = ""
     s = 0
@@ -5973,7 +6548,8 @@ def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformType(D, T, p):
     """Decode TransformType."""
     f = ""
     try:
@@ -5984,7 +6560,8 @@ def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformsType(acc, n, o):
     """Encode TransformsType."""
     f = ""
     s = 0
@@ -5993,8 +6570,8 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
-            f = 'Transform'
             for i, v in enumerate(items):
+                f = 'Transform'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -6012,33 +6589,36 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
-        x_transform = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Transform')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Transform'
             v, p = _d_TransformType(D, T, p)
-            x_transform.append(v)
-            k = len(x_transform)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Transforms(transform=tuple(x_transform)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GMessageType(acc, n, o):
     """Encode V2GMessageType."""
     f = ""
     s = 0
@@ -6059,30 +6639,32 @@ def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GMessageType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GMessage(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GRequestType(acc, n, o):
     """Encode V2GRequestType."""
     f = ""
     s = 0
@@ -6103,30 +6685,32 @@ def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GRequestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GRequest(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GResponseType(acc, n, o):
     """Encode V2GResponseType."""
     f = ""
     s = 0
@@ -6141,9 +6725,9 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI28, 6)
+        i = enum_index(v, _EI28)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -6154,38 +6738,41 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GResponseType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV29, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV29[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.V2GResponse(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509DataType(acc, n, o):
     """Encode X509DataType."""
     f = ""
     s = 0
@@ -6197,7 +6784,8 @@ def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509DataType(D, T, p):
     """Decode X509DataType."""
     f = ""
     try:
@@ -6208,7 +6796,8 @@ def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509IssuerSerialType(acc, n, o):
     """Encode X509IssuerSerialType."""
     f = ""
     s = 0
@@ -6223,9 +6812,17 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.x509_serial_number
         if v is None: raise missing('X509SerialNumber')
         f = 'X509SerialNumber'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, None, None)
+        if v.__class__ is not int: raise bad_value(v, 'integer [None..None]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -6236,31 +6833,38 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509IssuerSerialType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
     f = ""
     try:
-        x_x509_issuer_name = None
-        x_x509_serial_number = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509IssuerName')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'X509IssuerName'
-        v, p = r_el_str(D, T, p, None, None, None, 4)
-        x_x509_issuer_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509SerialNumber')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'X509SerialNumber'
-        v, p = r_el_int(D, T, p, None, None)
-        x_x509_serial_number = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, None, None)
+        x1 = v
         nxt = -1
-        return _xmldsig.X509IssuerSerial(x509_issuer_name=x_x509_issuer_name, x509_serial_number=x_x509_serial_number), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6442,7 +7046,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumDischargeCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumDischargePower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEMinimumVoltage', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI54, _EV55)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI48, _EV49)),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEPowerRampLimitation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:DC', 'EVSEPresentCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),

@@ -10,22 +10,13 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from __future__ import annotations
-
-from typing import Any
-
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import (
-    DecodeError, EncodeError, abstract, bad_event, check_int, check_len, check_length,
-    check_range, enum_index, missing, not_allowed, premature, r_bin, r_el_bin, r_el_bool,
-    r_el_enum, r_el_int, r_el_nbit, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str,
-    r_uint, w_bin, w_bool, w_el_bin, w_el_bool, w_el_enum, w_el_int, w_el_nbit, w_el_str,
-    w_el_uint, w_int, w_str, w_uint,
-)
+from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import iso20_wpt as _iso20_wpt
 from iso15118.messages.generated import xmldsig as _xmldsig
 
+_object_new = object.__new__
 _T0 = {1: (1, 2), 2: (0, 1)}
 _T1 = {0: (1, 3), 1: (0, 3)}
 _T2 = {0: (2, 3), 1: (1, 3), 2: (0, 2)}
@@ -36,96 +27,90 @@ _EV6 = (_iso20_types.ResponseCode.OK, _iso20_types.ResponseCode.OK_CertificateEx
 _T7 = {2: (1, 3), 3: (0, 2)}
 _T8 = {2: (2, 3), 3: (1, 2), 4: (0, 2)}
 _T9 = {2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
-_T10 = {1: (0, 1)}
-_T11 = {0: (1, 2), 2: (0, 2)}
-_T12 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T13 = {4: (1, 2), 5: (0, 2)}
-_T14 = {6: (0, 1)}
-_T15 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
-_T16 = {0: (1, 4), 1: (0, 4)}
-_T17 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
-_T18 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
-_T19 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
-_T20 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
-_T21 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
-_T22 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
-_T23 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
-_T24 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
-_T25 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
-_T26 = {0: (1, 2), 1: (0, 1)}
-_EI27 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
-_EV28 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
-_T29 = {2: (1, 2), 3: (0, 1)}
-_T30 = {2: (1, 3), 3: (0, 3)}
-_T31 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
-_T32 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
-_T33 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
-_T34 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
-_T35 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
-_T36 = {1: (1, 3), 2: (0, 3)}
-_T37 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
-_T38 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
-_T39 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T40 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_T41 = {0: (1, 3), 1: (0, 2)}
-_T42 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
-_T43 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
-_T44 = {3: (1, 2), 4: (0, 2)}
-_T45 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
-_T46 = {0: (16, 5), 1: (8, 4)}
-_EI47 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
-_EV48 = (_iso20_wpt.WPT_AlignmentCheckMethod.PowerCheck, _iso20_wpt.WPT_AlignmentCheckMethod.LPE, _iso20_wpt.WPT_AlignmentCheckMethod.Proprietary, )
-_EI49 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_EV50 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
-_EI51 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
-_EV52 = (_iso20_wpt.WPT_EVResult.EVResultUnknown, _iso20_wpt.WPT_EVResult.EVResultSuccess, _iso20_wpt.WPT_EVResult.EVResultFailed, )
-_T53 = {4: (1, 2), 5: (1, 2), 6: (0, 1)}
-_T54 = {3: (1, 3), 4: (0, 2)}
-_T55 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
-_T56 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
-_EI57 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
-_EV58 = (_iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCNoIssue, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCTempOverheatDetected, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCPowerTransferAnomalyDetected, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCAnomalyDetected, )
-_T59 = {6: (1, 3), 7: (0, 2)}
-_T60 = {6: (2, 3), 7: (1, 2), 8: (0, 2)}
-_T61 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
-_T62 = {6: (1, 2), 7: (0, 1)}
-_EI63 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
-_EV64 = (_iso20_wpt.WPT_SPCChargeDiagnostics.SPCNoIssue, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCFODDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCLOPDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCTempOverheatDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCPowerTransferAnomalyDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCAnomalyDetected, )
-_T65 = {10: (1, 3), 11: (0, 2)}
-_T66 = {10: (2, 3), 11: (1, 2), 12: (0, 2)}
-_T67 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
-_T68 = {6: (1, 2), 7: (1, 2), 8: (0, 1)}
-_EI69 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
-_EV70 = (_iso20_wpt.WPT_PowerClass.MF_WPT1, _iso20_wpt.WPT_PowerClass.MF_WPT2, _iso20_wpt.WPT_PowerClass.MF_WPT3, _iso20_wpt.WPT_PowerClass.MF_WPT4, )
-_T71 = {9: (1, 2), 10: (1, 2), 11: (0, 1)}
-_EI72 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
-_EV73 = (_iso20_wpt.WPT_FinePositioningMethod.Manual, _iso20_wpt.WPT_FinePositioningMethod.LF_TxEV, _iso20_wpt.WPT_FinePositioningMethod.LF_TxPrimaryDevice, _iso20_wpt.WPT_FinePositioningMethod.LPE, _iso20_wpt.WPT_FinePositioningMethod.Proprietary, )
-_T74 = {3: (1, 2), 4: (1, 2), 5: (0, 2)}
-_T75 = {3: (2, 2), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_T76 = {6: (1, 2), 7: (1, 2), 8: (0, 2)}
-_T77 = {6: (2, 2), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
-_T78 = {1: (1, 2)}
-_T79 = {2: (0, 1), 3: (0, 1)}
-_T80 = {3: (1, 2), 4: (0, 1)}
-_T81 = {0: (1, 2)}
-_T82 = {1: (0, 1), 2: (0, 1)}
-_T83 = {4: (2, 2), 5: (1, 2), 6: (0, 1)}
-_EI84 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
-_EV85 = (_iso20_wpt.WPT_PairingMethod.External_confirmation, _iso20_wpt.WPT_PairingMethod.LPE, _iso20_wpt.WPT_PairingMethod.LF_TxEV, _iso20_wpt.WPT_PairingMethod.LF_TxPrimaryDevice, _iso20_wpt.WPT_PairingMethod.Optical, _iso20_wpt.WPT_PairingMethod.Proprietary, )
+_T10 = {0: (1, 2), 2: (0, 2)}
+_T11 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T12 = {4: (1, 2), 5: (0, 2)}
+_T13 = {4: (2, 2), 5: (1, 2), 7: (0, 1)}
+_T14 = {0: (1, 4), 1: (0, 4)}
+_T15 = {0: (2, 4), 1: (1, 4), 2: (0, 4)}
+_T16 = {0: (3, 4), 1: (2, 4), 2: (1, 4), 3: (0, 4)}
+_T17 = {0: (4, 4), 1: (3, 4), 2: (2, 4), 3: (1, 4), 4: (0, 3)}
+_T18 = {0: (5, 4), 1: (4, 4), 2: (3, 4), 3: (2, 4), 4: (1, 3), 5: (0, 3)}
+_T19 = {0: (6, 4), 1: (5, 4), 2: (4, 4), 3: (3, 4), 4: (2, 3), 5: (1, 3), 6: (0, 3)}
+_T20 = {0: (7, 4), 1: (6, 4), 2: (5, 4), 3: (4, 4), 4: (3, 3), 5: (2, 3), 6: (1, 3), 7: (0, 3)}
+_T21 = {0: (8, 4), 1: (7, 4), 2: (6, 4), 3: (5, 4), 4: (4, 3), 5: (3, 3), 6: (2, 3), 7: (1, 3), 8: (0, 2)}
+_T22 = {0: (9, 4), 1: (8, 4), 2: (7, 4), 3: (6, 4), 4: (5, 3), 5: (4, 3), 6: (3, 3), 7: (2, 3), 8: (1, 2), 9: (0, 2)}
+_T23 = {0: (10, 4), 1: (9, 4), 2: (8, 4), 3: (7, 4), 4: (6, 3), 5: (5, 3), 6: (4, 3), 7: (3, 3), 8: (2, 2), 9: (1, 2), 10: (0, 1)}
+_T24 = {0: (1, 2), 1: (0, 1)}
+_EI25 = {'Pause': 0, 'ExitStandby': 1, 'Terminate': 2, 'ScheduleRenegotiation': 3, 'ServiceRenegotiation': 4, 'MeteringConfirmation': 5}
+_EV26 = (_iso20_types.EvseNotification.Pause, _iso20_types.EvseNotification.ExitStandby, _iso20_types.EvseNotification.Terminate, _iso20_types.EvseNotification.ScheduleRenegotiation, _iso20_types.EvseNotification.ServiceRenegotiation, _iso20_types.EvseNotification.MeteringConfirmation, )
+_T27 = {2: (1, 2), 3: (0, 1)}
+_T28 = {2: (1, 3), 3: (0, 3)}
+_T29 = {2: (2, 3), 3: (1, 3), 4: (0, 3)}
+_T30 = {2: (3, 3), 3: (2, 3), 4: (1, 3), 5: (0, 3)}
+_T31 = {2: (4, 3), 3: (3, 3), 4: (2, 3), 5: (1, 3), 6: (0, 2)}
+_T32 = {2: (5, 3), 3: (4, 3), 4: (3, 3), 5: (2, 3), 6: (1, 2), 7: (0, 2)}
+_T33 = {2: (6, 3), 3: (5, 3), 4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
+_T34 = {1: (1, 3), 2: (0, 3)}
+_T35 = {1: (2, 3), 2: (1, 3), 3: (0, 3)}
+_T36 = {1: (3, 3), 2: (2, 3), 3: (1, 3), 4: (0, 2)}
+_T37 = {1: (4, 3), 2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T38 = {1: (5, 3), 2: (4, 3), 3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_T39 = {0: (1, 3), 1: (0, 2)}
+_T40 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
+_T41 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
+_T42 = {3: (1, 2), 4: (0, 2)}
+_T43 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
+_T44 = {0: (16, 5), 1: (8, 4)}
+_EI45 = {'PowerCheck': 0, 'LPE': 1, 'Proprietary': 2}
+_EV46 = (_iso20_wpt.WPT_AlignmentCheckMethod.PowerCheck, _iso20_wpt.WPT_AlignmentCheckMethod.LPE, _iso20_wpt.WPT_AlignmentCheckMethod.Proprietary, )
+_EI47 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
+_EV48 = (_iso20_types.Processing.Finished, _iso20_types.Processing.Ongoing, _iso20_types.Processing.Ongoing_WaitingForCustomerInteraction, )
+_EI49 = {'EVResultUnknown': 0, 'EVResultSuccess': 1, 'EVResultFailed': 2}
+_EV50 = (_iso20_wpt.WPT_EVResult.EVResultUnknown, _iso20_wpt.WPT_EVResult.EVResultSuccess, _iso20_wpt.WPT_EVResult.EVResultFailed, )
+_T51 = {4: (1, 2), 5: (1, 2), 6: (0, 1)}
+_T52 = {3: (1, 3), 4: (0, 2)}
+_T53 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
+_T54 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (1, 2), 7: (0, 1)}
+_EI55 = {'EVPCNoIssue': 0, 'EVPCTempOverheatDetected': 1, 'EVPCPowerTransferAnomalyDetected': 2, 'EVPCAnomalyDetected': 3}
+_EV56 = (_iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCNoIssue, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCTempOverheatDetected, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCPowerTransferAnomalyDetected, _iso20_wpt.WPT_EVPCChargeDiagnostics.EVPCAnomalyDetected, )
+_T57 = {6: (1, 3), 7: (0, 2)}
+_T58 = {6: (2, 3), 7: (1, 2), 8: (0, 2)}
+_T59 = {6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (1, 2), 10: (0, 1)}
+_T60 = {6: (1, 2), 7: (0, 1)}
+_EI61 = {'SPCNoIssue': 0, 'SPCFODDetected': 1, 'SPCLOPDetected': 2, 'SPCTempOverheatDetected': 3, 'SPCPowerTransferAnomalyDetected': 4, 'SPCAnomalyDetected': 5}
+_EV62 = (_iso20_wpt.WPT_SPCChargeDiagnostics.SPCNoIssue, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCFODDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCLOPDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCTempOverheatDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCPowerTransferAnomalyDetected, _iso20_wpt.WPT_SPCChargeDiagnostics.SPCAnomalyDetected, )
+_T63 = {10: (1, 3), 11: (0, 2)}
+_T64 = {10: (2, 3), 11: (1, 2), 12: (0, 2)}
+_T65 = {10: (3, 3), 11: (2, 2), 12: (1, 2), 13: (1, 2), 14: (0, 1)}
+_T66 = {6: (1, 2), 7: (1, 2), 8: (0, 1)}
+_EI67 = {'MF-WPT1': 0, 'MF-WPT2': 1, 'MF-WPT3': 2, 'MF-WPT4': 3}
+_EV68 = (_iso20_wpt.WPT_PowerClass.MF_WPT1, _iso20_wpt.WPT_PowerClass.MF_WPT2, _iso20_wpt.WPT_PowerClass.MF_WPT3, _iso20_wpt.WPT_PowerClass.MF_WPT4, )
+_T69 = {9: (1, 2), 10: (1, 2), 11: (0, 1)}
+_EI70 = {'Manual': 0, 'LF_TxEV': 1, 'LF_TxPrimaryDevice': 2, 'LPE': 3, 'Proprietary': 4}
+_EV71 = (_iso20_wpt.WPT_FinePositioningMethod.Manual, _iso20_wpt.WPT_FinePositioningMethod.LF_TxEV, _iso20_wpt.WPT_FinePositioningMethod.LF_TxPrimaryDevice, _iso20_wpt.WPT_FinePositioningMethod.LPE, _iso20_wpt.WPT_FinePositioningMethod.Proprietary, )
+_T72 = {3: (1, 2), 4: (1, 2), 5: (0, 2)}
+_T73 = {3: (2, 2), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_T74 = {6: (1, 2), 7: (1, 2), 8: (0, 2)}
+_T75 = {6: (2, 2), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
+_T76 = {3: (1, 2), 4: (0, 1)}
+_T77 = {4: (2, 2), 5: (1, 2), 6: (0, 1)}
+_EI78 = {'External confirmation': 0, 'LPE': 1, 'LF_TxEV': 2, 'LF_TxPrimaryDevice': 3, 'Optical': 4, 'Proprietary': 5}
+_EV79 = (_iso20_wpt.WPT_PairingMethod.External_confirmation, _iso20_wpt.WPT_PairingMethod.LPE, _iso20_wpt.WPT_PairingMethod.LF_TxEV, _iso20_wpt.WPT_PairingMethod.LF_TxPrimaryDevice, _iso20_wpt.WPT_PairingMethod.Optical, _iso20_wpt.WPT_PairingMethod.Proprietary, )
 
 
-def _e_AlternativeSECCListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+def _e_AlternativeSECCListType(acc, n, o):
     """Encode AlternativeSECCListType."""
     f = ""
     s = 0
     try:
         items = o.alternative_secc
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 AlternativeSECC allowed', value=cnt).within('AlternativeSECC')
+        if cnt > 8: raise too_many('AlternativeSECC', 8, cnt)
         if cnt == 0: raise missing('AlternativeSECC')
         if cnt:
-            f = 'AlternativeSECC'
             for i, v in enumerate(items):
+                f = 'AlternativeSECC'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -135,7 +120,7 @@ def _e_AlternativeSECCListType(acc: int, n: int, o: Any) -> tuple[int, int]:
                 acc, n = _e_AlternativeSECCType(acc, n, v)
             s = 2 if cnt == 8 else 1
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AlternativeSECC, EE | EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AlternativeSECC, EE | EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -145,39 +130,41 @@ def _e_AlternativeSECCListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AlternativeSECCListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AlternativeSECCListType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeSECCList, _s0=_iso20_wpt.AlternativeSECCList.alternative_secc.__set__):
     """Decode AlternativeSECCListType."""
     f = ""
     try:
-        x_alternative_secc = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'AlternativeSECC')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'AlternativeSECC'
             v, p = _d_AlternativeSECCType(D, T, p)
-            x_alternative_secc.append(v)
-            k = len(x_alternative_secc)
+            x0.append(v)
+            k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'AlternativeSECC, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.AlternativeSECCList(alternative_secc=tuple(x_alternative_secc)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_AlternativeSECCType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_AlternativeSECCType(acc, n, o):
     """Encode AlternativeSECCType."""
     f = ""
     s = 0
@@ -193,7 +180,7 @@ def _e_AlternativeSECCType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'BSSID'
             cw = _T1.get(s)
-            if cw is None: raise not_allowed('BSSID', 'BSSID, IPAddress, Port, EE | SSID, BSSID, IPAddress, Port, EE', s)
+            if cw is None: raise not_allowed('BSSID', 'BSSID, IPAddress, Port, EE | SSID, BSSID, IPAddress, Port, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_str(acc, n, v, None, None, 12, 4, 8)
@@ -202,7 +189,7 @@ def _e_AlternativeSECCType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'IPAddress'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('IPAddress', 'BSSID, IPAddress, Port, EE | IPAddress, Port, EE | SSID, BSSID, IPAddress, Port, EE', s)
+            if cw is None: raise not_allowed('IPAddress', 'BSSID, IPAddress, Port, EE | IPAddress, Port, EE | SSID, BSSID, IPAddress, Port, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_str(acc, n, v, None, None, 39, 4, 8)
@@ -211,13 +198,18 @@ def _e_AlternativeSECCType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Port'
             cw = _T3.get(s)
-            if cw is None: raise not_allowed('Port', 'BSSID, IPAddress, Port, EE | IPAddress, Port, EE | Port, EE | SSID, BSSID, IPAddress, Port, EE', s)
+            if cw is None: raise not_allowed('Port', 'BSSID, IPAddress, Port, EE | IPAddress, Port, EE | Port, EE | SSID, BSSID, IPAddress, Port, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         cw = _T4.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BSSID, IPAddress, Port, EE | EE | IPAddress, Port, EE | Port, EE | SSID, BSSID, IPAddress, Port, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BSSID, IPAddress, Port, EE | EE | IPAddress, Port, EE | Port, EE | SSID, BSSID, IPAddress, Port, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -227,14 +219,15 @@ def _e_AlternativeSECCType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_AlternativeSECCType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_AlternativeSECCType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeSECC, _s0=_iso20_wpt.AlternativeSECC.ssid.__set__, _s1=_iso20_wpt.AlternativeSECC.bssid.__set__, _s2=_iso20_wpt.AlternativeSECC.ip_address.__set__, _s3=_iso20_wpt.AlternativeSECC.port.__set__):
     """Decode AlternativeSECCType."""
     f = ""
     try:
-        x_ssid = None
-        x_bssid = None
-        x_ip_address = None
-        x_port = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'SSID, BSSID, IPAddress, Port, EE')
         p += 3
@@ -242,7 +235,7 @@ def _d_AlternativeSECCType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'SSID'
             v, p = r_el_str(D, T, p, None, None, 255, 4)
-            x_ssid = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'BSSID, IPAddress, Port, EE')
             p += 3
@@ -250,7 +243,7 @@ def _d_AlternativeSECCType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'BSSID'
             v, p = r_el_str(D, T, p, None, None, 12, 4)
-            x_bssid = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'IPAddress, Port, EE')
             p += 2
@@ -258,27 +251,38 @@ def _d_AlternativeSECCType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'IPAddress'
             v, p = r_el_str(D, T, p, None, None, 39, 4)
-            x_ip_address = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Port, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'Port'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_port = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = -1
-        return _iso20_wpt.AlternativeSECC(ssid=x_ssid, bssid=x_bssid, ip_address=x_ip_address, port=x_port), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLReqControlModeType(acc, n, o):
     """Encode CLReqControlModeType."""
     f = ""
     s = 0
@@ -292,22 +296,24 @@ def _e_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLReqControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CLResControlModeType(acc, n, o):
     """Encode CLResControlModeType."""
     f = ""
     s = 0
@@ -321,22 +327,24 @@ def _e_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_CanonicalizationMethodType(acc, n, o):
     """Encode CanonicalizationMethodType."""
     f = ""
     s = 0
@@ -348,7 +356,8 @@ def _e_CanonicalizationMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_CanonicalizationMethodType(D, T, p):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
@@ -359,7 +368,8 @@ def _d_CanonicalizationMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopReqType(acc, n, o):
     """Encode ChargeLoopReqType."""
     f = ""
     s = 0
@@ -382,10 +392,11 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested', s)
+        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         acc <<= 1
         n += 1
@@ -396,20 +407,20 @@ def _e_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x_header = None
-        x_display_parameters = None
-        x_meter_info_requested = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
         p += 2
@@ -417,26 +428,32 @@ def _d_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'DisplayParameters'
             v, p = _d_DisplayParametersType(D, T, p)
-            x_display_parameters = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfoRequested')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfoRequested'
-        v, p = r_el_bool(D, T, p)
-        x_meter_info_requested = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = -1
-        return _iso20_types.ChargeLoopReq(header=x_header, display_parameters=x_display_parameters, meter_info_requested=x_meter_info_requested), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeLoopResType(acc, n, o):
     """Encode ChargeLoopResType."""
     f = ""
     s = 0
@@ -451,9 +468,9 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -466,7 +483,7 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'MeterInfo'
             cw = _T7.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE', s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -475,13 +492,13 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Receipt'
             cw = _T8.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_ReceiptType(acc, n, v)
             s = 5
         cw = _T9.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVSEStatus, MeterInfo, Receipt, EE | MeterInfo, Receipt, EE | Receipt, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -491,29 +508,29 @@ def _e_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        x_meter_info = None
-        x_receipt = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EE')
         p += 3
@@ -521,7 +538,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
             p += 2
@@ -529,7 +546,7 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
             p += 2
@@ -537,19 +554,25 @@ def _d_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
-        return _iso20_types.ChargeLoopRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status, meter_info=x_meter_info, receipt=x_receipt), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -570,30 +593,32 @@ def _e_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryReq(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -608,9 +633,9 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -621,38 +646,41 @@ def _e_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.ChargeParameterDiscoveryRes(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DSAKeyValueType(acc, n, o):
     """Encode DSAKeyValueType."""
     f = ""
     s = 0
@@ -667,17 +695,16 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.q
         if v is not None:
             f = 'Q'
-            cw = _T10.get(s)
-            if cw is None: raise not_allowed('Q', 'P, G, Y | Q', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('Q', 'P, G, Y | Q')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 2
         v = o.g
         if v is not None:
             f = 'G'
-            cw = _T11.get(s)
-            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q', s)
+            cw = _T10.get(s)
+            if cw is None: raise not_allowed('G', 'G, Y | P, G, Y | Q')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -685,8 +712,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.y
         if v is None: raise missing('Y')
         f = 'Y'
-        cw = _T12.get(s)
-        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y', s)
+        cw = _T11.get(s)
+        if cw is None: raise not_allowed('Y', 'G, Y | P, G, Y | Q | Y')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -701,8 +728,8 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.seed
         if v is not None:
             f = 'Seed'
-            cw = _T13.get(s)
-            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE', s)
+            cw = _T12.get(s)
+            if cw is None: raise not_allowed('Seed', 'J, Seed, EE | Seed, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
@@ -710,14 +737,13 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pgen_counter
         if v is not None:
             f = 'PgenCounter'
-            cw = _T14.get(s)
-            if cw is None: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 6: raise not_allowed('PgenCounter', 'J, Seed, EE | PgenCounter | Seed, EE')
+            acc <<= 1
+            n += 1
             acc, n = w_el_bin(acc, n, v, None, None, None, 4, 8)
             s = 7
-        cw = _T15.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE', s)
+        cw = _T13.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | J, Seed, EE | PgenCounter | Seed, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -727,17 +753,18 @@ def _e_DSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
-        x_p = None
-        x_q = None
-        x_g = None
-        x_y = None
-        x_j = None
-        x_seed = None
-        x_pgen_counter = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
         p += 2
@@ -745,15 +772,14 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'P'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_p = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Q')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'Q'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_q = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
             p += 2
@@ -761,14 +787,13 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'G'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_g = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Y')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'Y'
         v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_y = v
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
         p += 2
@@ -776,7 +801,7 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'J'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_j = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
             p += 2
@@ -784,27 +809,34 @@ def _d_DSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'Seed'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_seed = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PgenCounter')
-            p += 1
+            x5 = v
             nxt = 6
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 6:
             f = 'PgenCounter'
             v, p = r_el_bin(D, T, p, None, None, None, 4)
-            x_pgen_counter = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x6 = v
             nxt = -1
-        return _xmldsig.DSAKeyValue(p=x_p, q=x_q, g=x_g, y=x_y, j=x_j, seed=x_seed, pgen_counter=x_pgen_counter), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedCostType(acc, n, o):
     """Encode DetailedCostType."""
     f = ""
     s = 0
@@ -832,38 +864,40 @@ def _e_DetailedCostType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedCostType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
     f = ""
     try:
-        x_amount = None
-        x_cost_per_unit = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'CostPerUnit')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'CostPerUnit'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_cost_per_unit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedCost(amount=x_amount, cost_per_unit=x_cost_per_unit), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DetailedTaxType(acc, n, o):
     """Encode DetailedTaxType."""
     f = ""
     s = 0
@@ -871,9 +905,14 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tax_rule_id
         if v is None: raise missing('TaxRuleID')
         f = 'TaxRuleID'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.amount
         if v is None: raise missing('Amount')
@@ -891,38 +930,46 @@ def _e_DetailedTaxType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DetailedTaxType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
     f = ""
     try:
-        x_tax_rule_id = None
-        x_amount = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TaxRuleID')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TaxRuleID'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tax_rule_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Amount')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'Amount'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_amount = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_types.DetailedTax(tax_rule_id=x_tax_rule_id, amount=x_amount), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DigestMethodType(acc, n, o):
     """Encode DigestMethodType."""
     f = ""
     s = 0
@@ -934,7 +981,8 @@ def _e_DigestMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DigestMethodType(D, T, p):
     """Decode DigestMethodType."""
     f = ""
     try:
@@ -945,7 +993,8 @@ def _d_DigestMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_DisplayParametersType(acc, n, o):
     """Encode DisplayParametersType."""
     f = ""
     s = 0
@@ -953,78 +1002,100 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.present_soc
         if v is not None:
             f = 'PresentSOC'
-            acc <<= 4
-            n += 4
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 13) | ((v - 0) << 1)
+            n += 13
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
-            cw = _T16.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T14.get(s)
+            if cw is None: raise not_allowed('MinimumSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
-            cw = _T17.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T15.get(s)
+            if cw is None: raise not_allowed('TargetSOC', 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.maximum_soc
         if v is not None:
             f = 'MaximumSOC'
-            cw = _T18.get(s)
-            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T16.get(s)
+            if cw is None: raise not_allowed('MaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 4
         v = o.remaining_time_to_minimum_soc
         if v is not None:
             f = 'RemainingTimeToMinimumSOC'
-            cw = _T19.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T17.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMinimumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.remaining_time_to_target_soc
         if v is not None:
             f = 'RemainingTimeToTargetSOC'
-            cw = _T20.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T18.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToTargetSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 6
         v = o.remaining_time_to_maximum_soc
         if v is not None:
             f = 'RemainingTimeToMaximumSOC'
-            cw = _T21.get(s)
-            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T19.get(s)
+            if cw is None: raise not_allowed('RemainingTimeToMaximumSOC', 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 7
         v = o.charging_complete
         if v is not None:
             f = 'ChargingComplete'
-            cw = _T22.get(s)
-            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T20.get(s)
+            if cw is None: raise not_allowed('ChargingComplete', 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 8
         v = o.battery_energy_capacity
         if v is not None:
             f = 'BatteryEnergyCapacity'
-            cw = _T23.get(s)
-            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T21.get(s)
+            if cw is None: raise not_allowed('BatteryEnergyCapacity', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -1032,14 +1103,15 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.inlet_hot
         if v is not None:
             f = 'InletHot'
-            cw = _T24.get(s)
-            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+            cw = _T22.get(s)
+            if cw is None: raise not_allowed('InletHot', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_bool(acc, n, v)
+            acc = (acc << 3) | (w_bool(v) << 1)
+            n += 3
             s = 10
-        cw = _T25.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', s)
+        cw = _T23.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BatteryEnergyCapacity, InletHot, EE | ChargingComplete, BatteryEnergyCapacity, InletHot, EE | EE | InletHot, EE | MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE | TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1049,84 +1121,122 @@ def _e_DisplayParametersType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
-        x_present_soc = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_maximum_soc = None
-        x_remaining_time_to_minimum_soc = None
-        x_remaining_time_to_target_soc = None
-        x_remaining_time_to_maximum_soc = None
-        x_charging_complete = None
-        x_battery_energy_capacity = None
-        x_inlet_hot = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
         c = (D >> (T - p - 4)) & 15
         if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
             f = 'PresentSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_present_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'PresentSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
             f = 'MaximumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_maximum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MaximumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
             f = 'RemainingTimeToMinimumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_minimum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
             f = 'RemainingTimeToTargetSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_target_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
             f = 'RemainingTimeToMaximumSOC'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_remaining_time_to_maximum_soc = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
             f = 'ChargingComplete'
-            v, p = r_el_bool(D, T, p)
-            x_charging_complete = v
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'ChargingComplete')
+            v = (x & 2) == 2
+            p += 3
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
             p += 2
@@ -1134,27 +1244,41 @@ def _d_DisplayParametersType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
             v, p = _d_RationalNumberType(D, T, p)
-            x_battery_energy_capacity = v
+            x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
             f = 'InletHot'
-            v, p = r_el_bool(D, T, p)
-            x_inlet_hot = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 3)) & 7
+            if x & 5: raise fused_error(x, 5, 3, p, 'InletHot')
+            v = (x & 2) == 2
+            p += 3
+            x9 = v
             nxt = -1
-        return _iso20_types.DisplayParameters(present_soc=x_present_soc, minimum_soc=x_minimum_soc, target_soc=x_target_soc, maximum_soc=x_maximum_soc, remaining_time_to_minimum_soc=x_remaining_time_to_minimum_soc, remaining_time_to_target_soc=x_remaining_time_to_target_soc, remaining_time_to_maximum_soc=x_remaining_time_to_maximum_soc, charging_complete=x_charging_complete, battery_energy_capacity=x_battery_energy_capacity, inlet_hot=x_inlet_hot), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLReqControlModeType(acc, n, o):
     """Encode Dynamic_CLReqControlModeType."""
     f = ""
     s = 0
@@ -1162,15 +1286,20 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.ev_target_energy_request
         if v is None: raise missing('EVTargetEnergyRequest')
         f = 'EVTargetEnergyRequest'
-        cw = _T26.get(s)
-        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest', s)
+        cw = _T24.get(s)
+        if cw is None: raise not_allowed('EVTargetEnergyRequest', 'DepartureTime, EVTargetEnergyRequest | EVTargetEnergyRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -1198,55 +1327,64 @@ def _e_Dynamic_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVTargetEnergyRequest')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVTargetEnergyRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_ev_target_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMaximumEnergyRequest')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_maximum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVMinimumEnergyRequest')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_ev_minimum_energy_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_types.Dynamic_CLReqControlMode(departure_time=x_departure_time, ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Dynamic_CLResControlModeType(acc, n, o):
     """Encode Dynamic_CLResControlModeType."""
     f = ""
     s = 0
@@ -1254,39 +1392,53 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         v = o.departure_time
         if v is not None:
             f = 'DepartureTime'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 4294967295)
+            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 1
         v = o.minimum_soc
         if v is not None:
             f = 'MinimumSOC'
             cw = _T1.get(s)
-            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE', s)
+            if cw is None: raise not_allowed('MinimumSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 2
         v = o.target_soc
         if v is not None:
             f = 'TargetSOC'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            if cw is None: raise not_allowed('TargetSOC', 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_nbit(acc, n, v, 0, 100, 7)
+            if v.__class__ is not int or v < 0 or v > 100: raise bad_value(v, 'percentValueType [0..100]')
+            acc = (acc << 9) | ((v - 0) << 1)
+            n += 9
             s = 3
         v = o.ack_max_delay
         if v is not None:
             f = 'AckMaxDelay'
             cw = _T3.get(s)
-            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+            if cw is None: raise not_allowed('AckMaxDelay', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 65535)
+            if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         cw = _T4.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AckMaxDelay, EE | DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE | EE | MinimumSOC, TargetSOC, AckMaxDelay, EE | TargetSOC, AckMaxDelay, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1296,58 +1448,84 @@ def _e_Dynamic_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Dynamic_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
-        x_departure_time = None
-        x_minimum_soc = None
-        x_target_soc = None
-        x_ack_max_delay = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EE')
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
             f = 'DepartureTime'
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
-            x_departure_time = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
             f = 'MinimumSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_minimum_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'MinimumSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EE')
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'TargetSOC'
-            v, p = r_el_nbit(D, T, p, 0, 100, 7)
-            x_target_soc = v
+            x = (D >> (T - p - 9)) & 511
+            if x & 257: raise fused_error(x, 257, 9, p, 'TargetSOC')
+            v = (x >> 1) & 127
+            if v > 100: raise out_of_range(v, 0, 100, p)
+            p += 9
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'AckMaxDelay'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_ack_max_delay = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = -1
-        return _iso20_types.Dynamic_CLResControlMode(departure_time=x_departure_time, minimum_soc=x_minimum_soc, target_soc=x_target_soc, ack_max_delay=x_ack_max_delay), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_EVSEStatusType(acc, n, o):
     """Encode EVSEStatusType."""
     f = ""
     s = 0
@@ -1355,16 +1533,21 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.notification_max_delay
         if v is None: raise missing('NotificationMaxDelay')
         f = 'NotificationMaxDelay'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.evse_notification
         if v is None: raise missing('EVSENotification')
         f = 'EVSENotification'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI27, 3)
+        i = enum_index(v, _EI25)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 2
         acc <<= 1
         n += 1
@@ -1375,38 +1558,46 @@ def _e_EVSEStatusType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_EVSEStatusType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        x_notification_max_delay = None
-        x_evse_notification = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NotificationMaxDelay')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'NotificationMaxDelay'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_notification_max_delay = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSENotification')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'EVSENotification'
-        v, p = r_el_enum(D, T, p, _EV28, 3)
-        x_evse_notification = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
+        v = _EV26[(x >> 1) & 7]
+        p += 6
+        x1 = v
         nxt = -1
-        return _iso20_types.EVSEStatus(notification_max_delay=x_notification_max_delay, evse_notification=x_evse_notification), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyInfoType(acc, n, o):
     """Encode KeyInfoType."""
     f = ""
     s = 0
@@ -1418,7 +1609,8 @@ def _e_KeyInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyInfoType(D, T, p):
     """Decode KeyInfoType."""
     f = ""
     try:
@@ -1429,7 +1621,8 @@ def _d_KeyInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_KeyValueType(acc, n, o):
     """Encode KeyValueType."""
     f = ""
     s = 0
@@ -1441,7 +1634,8 @@ def _e_KeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_KeyValueType(D, T, p):
     """Decode KeyValueType."""
     f = ""
     try:
@@ -1452,18 +1646,19 @@ def _d_KeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ListOfRootCertificateIDsType(acc, n, o):
     """Encode ListOfRootCertificateIDsType."""
     f = ""
     s = 0
     try:
         items = o.root_certificate_id
         cnt = len(items)
-        if cnt > 20: raise EncodeError('at most 20 RootCertificateID allowed', value=cnt).within('RootCertificateID')
+        if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
-            f = 'RootCertificateID'
             for i, v in enumerate(items):
+                f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -1473,7 +1668,7 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
             s = 2 if cnt == 20 else 1
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1483,39 +1678,41 @@ def _e_ListOfRootCertificateIDsType(acc: int, n: int, o: Any) -> tuple[int, int]
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ListOfRootCertificateIDsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
-        x_root_certificate_id = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RootCertificateID')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'RootCertificateID'
             v, p = _d_X509IssuerSerialType(D, T, p)
-            x_root_certificate_id.append(v)
-            k = len(x_root_certificate_id)
+            x0.append(v)
+            k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.ListOfRootCertificateIDs(root_certificate_id=tuple(x_root_certificate_id)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ManifestType(acc, n, o):
     """Encode ManifestType."""
     f = ""
     s = 0
@@ -1531,11 +1728,11 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
-                    cw = _T26.get(s)
-                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference', s)
+                    cw = _T24.get(s)
+                    if cw is None: raise not_allowed('Reference', '@Id, Reference | Reference')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -1552,12 +1749,13 @@ def _e_ManifestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
-        x_id = None
-        x_reference = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
         p += 2
@@ -1565,29 +1763,32 @@ def _d_ManifestType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'Reference')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Manifest(id=x_id, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MessageHeaderType(acc, n, o):
     """Encode MessageHeaderType."""
     f = ""
     s = 0
@@ -1602,9 +1803,14 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_stamp
         if v is None: raise missing('TimeStamp')
         f = 'TimeStamp'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.signature
         if v is not None:
@@ -1613,8 +1819,8 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
             n += 2
             acc, n = _e_SignatureType(acc, n, v)
             s = 3
-        cw = _T29.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE', s)
+        cw = _T27.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Signature, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1624,27 +1830,31 @@ def _e_MessageHeaderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x_session_id = None
-        x_time_stamp = None
-        x_signature = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SessionID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'SessionID'
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
-        x_session_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeStamp')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
+        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'TimeStamp'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_stamp = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeStamp')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
         p += 2
@@ -1652,19 +1862,23 @@ def _d_MessageHeaderType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Signature'
             v, p = _d_SignatureType(D, T, p)
-            x_signature = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.MessageHeader(session_id=x_session_id, time_stamp=x_time_stamp, signature=x_signature), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_MeterInfoType(acc, n, o):
     """Encode MeterInfoType."""
     f = ""
     s = 0
@@ -1679,40 +1893,60 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.charged_energy_reading_wh
         if v is None: raise missing('ChargedEnergyReadingWh')
         f = 'ChargedEnergyReadingWh'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         v = o.bpt_discharged_energy_reading_wh
         if v is not None:
             f = 'BPT_DischargedEnergyReadingWh'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 3
         v = o.capacitive_energy_reading_va_rh
         if v is not None:
             f = 'CapacitiveEnergyReadingVARh'
-            cw = _T30.get(s)
-            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T28.get(s)
+            if cw is None: raise not_allowed('CapacitiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.bpt_inductive_energy_reading_va_rh
         if v is not None:
             f = 'BPT_InductiveEnergyReadingVARh'
-            cw = _T31.get(s)
-            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T29.get(s)
+            if cw is None: raise not_allowed('BPT_InductiveEnergyReadingVARh', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 5
         v = o.meter_signature
         if v is not None:
             f = 'MeterSignature'
-            cw = _T32.get(s)
-            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE', s)
+            cw = _T30.get(s)
+            if cw is None: raise not_allowed('MeterSignature', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_el_bin(acc, n, v, None, None, 64, 4, 8)
@@ -1720,23 +1954,36 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.meter_status
         if v is not None:
             f = 'MeterStatus'
-            cw = _T33.get(s)
-            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE', s)
+            cw = _T31.get(s)
+            if cw is None: raise not_allowed('MeterStatus', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_int(acc, n, v, -32768, 32767)
+            if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+            if 0 <= v < 128:
+                acc = (acc << 11) | (v << 1)
+                n += 11
+            elif -128 <= v < 0:
+                acc = (acc << 11) | ((256 - v - 1) << 1)
+                n += 11
+            else:
+                acc, n = w_el_int_raw(acc, n, v)
             s = 7
         v = o.meter_timestamp
         if v is not None:
             f = 'MeterTimestamp'
-            cw = _T34.get(s)
-            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+            cw = _T32.get(s)
+            if cw is None: raise not_allowed('MeterTimestamp', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+            if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+            if v < 128:
+                acc = (acc << 10) | (v << 1)
+                n += 10
+            else:
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 8
-        cw = _T35.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE', s)
+        cw = _T33.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE | EE | MeterSignature, MeterStatus, MeterTimestamp, EE | MeterStatus, MeterTimestamp, EE | MeterTimestamp, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -1746,56 +1993,78 @@ def _e_MeterInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x_meter_id = None
-        x_charged_energy_reading_wh = None
-        x_bpt_discharged_energy_reading_wh = None
-        x_capacitive_energy_reading_va_rh = None
-        x_bpt_inductive_energy_reading_va_rh = None
-        x_meter_signature = None
-        x_meter_status = None
-        x_meter_timestamp = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'MeterID')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
         nxt = 0
         f = 'MeterID'
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
-        x_meter_id = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ChargedEnergyReadingWh')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_charged_energy_reading_wh = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargedEnergyReadingWh')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
             f = 'BPT_DischargedEnergyReadingWh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_discharged_energy_reading_wh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
             f = 'CapacitiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_capacitive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'BPT_InductiveEnergyReadingVARh'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_bpt_inductive_energy_reading_va_rh = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
             p += 3
@@ -1803,35 +2072,57 @@ def _d_MeterInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 5:
             f = 'MeterSignature'
             v, p = r_el_bin(D, T, p, None, None, 64, 4)
-            x_meter_signature = v
+            x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'MeterStatus'
-            v, p = r_el_int(D, T, p, -32768, 32767)
-            x_meter_status = v
+            x = (D >> (T - p - 11)) & 2047
+            if not x & 1281:
+                v = (x >> 1) & 127
+                if x & 512: v = -v - 1
+                p += 11
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'MeterTimestamp'
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-            x_meter_timestamp = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x7 = v
             nxt = -1
-        return _iso20_types.MeterInfo(meter_id=x_meter_id, charged_energy_reading_wh=x_charged_energy_reading_wh, bpt_discharged_energy_reading_wh=x_bpt_discharged_energy_reading_wh, capacitive_energy_reading_va_rh=x_capacitive_energy_reading_va_rh, bpt_inductive_energy_reading_va_rh=x_bpt_inductive_energy_reading_va_rh, meter_signature=x_meter_signature, meter_status=x_meter_status, meter_timestamp=x_meter_timestamp), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ObjectType(acc, n, o):
     """Encode ObjectType."""
     f = ""
     s = 0
@@ -1843,7 +2134,8 @@ def _e_ObjectType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ObjectType(D, T, p):
     """Decode ObjectType."""
     f = ""
     try:
@@ -1854,7 +2146,8 @@ def _d_ObjectType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_PGPDataType(acc, n, o):
     """Encode PGPDataType."""
     f = ""
     s = 0
@@ -1866,7 +2159,8 @@ def _e_PGPDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_PGPDataType(D, T, p):
     """Decode PGPDataType."""
     f = ""
     try:
@@ -1877,7 +2171,8 @@ def _d_PGPDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RSAKeyValueType(acc, n, o):
     """Encode RSAKeyValueType."""
     f = ""
     s = 0
@@ -1905,38 +2200,40 @@ def _e_RSAKeyValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RSAKeyValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
     f = ""
     try:
-        x_modulus = None
-        x_exponent = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Modulus')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Modulus'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_modulus = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'Exponent'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x1 = v
         nxt = -1
-        return _xmldsig.RSAKeyValue(modulus=x_modulus, exponent=x_exponent), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RationalNumberType(acc, n, o):
     """Encode RationalNumberType."""
     f = ""
     s = 0
@@ -1944,16 +2241,24 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.exponent
         if v is None: raise missing('Exponent')
         f = 'Exponent'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, -128, 127, 8)
+        if v.__class__ is not int or v < -128 or v > 127: raise bad_value(v, 'byte [-128..127]')
+        acc = (acc << 11) | ((v - -128) << 1)
+        n += 11
         s = 1
         v = o.value
         if v is None: raise missing('Value')
         f = 'Value'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -1964,38 +2269,47 @@ def _e_RationalNumberType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RationalNumberType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
     f = ""
     try:
-        x_exponent = None
-        x_value = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Exponent')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Exponent'
-        v, p = r_el_nbit(D, T, p, -128, 127, 8)
-        x_exponent = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Value')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
+        v = ((x >> 1) & 255) + -128
+        p += 11
+        x0 = v
         nxt = 1
         f = 'Value'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x1 = v
         nxt = -1
-        return _iso20_types.RationalNumber(exponent=x_exponent, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReceiptType(acc, n, o):
     """Encode ReceiptType."""
     f = ""
     s = 0
@@ -2003,9 +2317,14 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.time_anchor
         if v is None: raise missing('TimeAnchor')
         f = 'TimeAnchor'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 18446744073709551615)
+        if v.__class__ is not int or v < 0 or v > 18446744073709551615: raise bad_value(v, 'unsignedLong [0..18446744073709551615]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.energy_costs
         if v is not None:
@@ -2017,8 +2336,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.occupancy_costs
         if v is not None:
             f = 'OccupancyCosts'
-            cw = _T36.get(s)
-            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T34.get(s)
+            if cw is None: raise not_allowed('OccupancyCosts', 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -2026,8 +2345,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.additional_services_costs
         if v is not None:
             f = 'AdditionalServicesCosts'
-            cw = _T37.get(s)
-            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', s)
+            cw = _T35.get(s)
+            if cw is None: raise not_allowed('AdditionalServicesCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
@@ -2035,21 +2354,21 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.overstay_costs
         if v is not None:
             f = 'OverstayCosts'
-            cw = _T38.get(s)
-            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE', s)
+            cw = _T36.get(s)
+            if cw is None: raise not_allowed('OverstayCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_DetailedCostType(acc, n, v)
             s = 5
         items = o.tax_costs
         cnt = len(items)
-        if cnt > 10: raise EncodeError('at most 10 TaxCosts allowed', value=cnt).within('TaxCosts')
+        if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
-            f = 'TaxCosts'
             for i, v in enumerate(items):
+                f = 'TaxCosts'
                 if i == 0:
-                    cw = _T39.get(s)
-                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+                    cw = _T37.get(s)
+                    if cw is None: raise not_allowed('TaxCosts', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -2057,8 +2376,8 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
             s = 7 if cnt == 10 else 6
-        cw = _T40.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE', s)
+        cw = _T38.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2068,23 +2387,28 @@ def _e_ReceiptType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x_time_anchor = None
-        x_energy_costs = None
-        x_occupancy_costs = None
-        x_additional_services_costs = None
-        x_overstay_costs = None
-        x_tax_costs = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TimeAnchor')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = []
         nxt = 0
         f = 'TimeAnchor'
-        v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
-        x_time_anchor = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+        x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
         p += 3
@@ -2092,7 +2416,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'EnergyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_energy_costs = v
+            x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -2100,7 +2424,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'OccupancyCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_occupancy_costs = v
+            x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
             p += 3
@@ -2108,7 +2432,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'AdditionalServicesCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_additional_services_costs = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
             p += 2
@@ -2116,7 +2440,7 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'OverstayCosts'
             v, p = _d_DetailedCostType(D, T, p)
-            x_overstay_costs = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
             p += 2
@@ -2124,27 +2448,34 @@ def _d_ReceiptType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 5:
             f = 'TaxCosts'
             v, p = _d_DetailedTaxType(D, T, p)
-            x_tax_costs.append(v)
-            k = len(x_tax_costs)
+            x5.append(v)
+            k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
                 p += 2
                 nxt = (5, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_types.Receipt(time_anchor=x_time_anchor, energy_costs=x_energy_costs, occupancy_costs=x_occupancy_costs, additional_services_costs=x_additional_services_costs, overstay_costs=x_overstay_costs, tax_costs=tuple(x_tax_costs)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, tuple(x5))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_ReferenceType(acc, n, o):
     """Encode ReferenceType."""
     f = ""
     s = 0
@@ -2160,7 +2491,7 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = '@Type'
             cw = _T1.get(s)
-            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod', s)
+            if cw is None: raise not_allowed('@Type', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -2169,7 +2500,7 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = '@URI'
             cw = _T2.get(s)
-            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod', s)
+            if cw is None: raise not_allowed('@URI', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -2178,7 +2509,7 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Transforms'
             cw = _T3.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod', s)
+            if cw is None: raise not_allowed('Transforms', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | Transforms, DigestMethod')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
@@ -2187,7 +2518,7 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('DigestMethod')
         f = 'DigestMethod'
         cw = _T4.get(s)
-        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod', s)
+        if cw is None: raise not_allowed('DigestMethod', '@Id, @Type, @URI, Transforms, DigestMethod | @Type, @URI, Transforms, DigestMethod | @URI, Transforms, DigestMethod | DigestMethod | Transforms, DigestMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_DigestMethodType(acc, n, v)
@@ -2208,16 +2539,17 @@ def _e_ReferenceType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
-        x_id = None
-        x_type = None
-        x_uri = None
-        x_transforms = None
-        x_digest_method = None
-        x_digest_value = None
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
@@ -2225,7 +2557,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
             p += 3
@@ -2233,7 +2565,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
             p += 2
@@ -2241,7 +2573,7 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
             p += 2
@@ -2249,33 +2581,38 @@ def _d_ReferenceType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'DigestMethod')
-            p += 1
+            x3 = v
             nxt = 4
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'DigestMethod'
         v, p = _d_DigestMethodType(D, T, p)
-        x_digest_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'DigestValue')
-        p += 1
+        x4 = v
         nxt = 5
         f = 'DigestValue'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
-        x_digest_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
+        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        x5 = v
         nxt = -1
-        return _xmldsig.Reference(id=x_id, type=x_type, uri=x_uri, transforms=x_transforms, digest_method=x_digest_method, digest_value=x_digest_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_RetrievalMethodType(acc, n, o):
     """Encode RetrievalMethodType."""
     f = ""
     s = 0
@@ -2290,8 +2627,8 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.uri
         if v is not None:
             f = '@URI'
-            cw = _T41.get(s)
-            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE', s)
+            cw = _T39.get(s)
+            if cw is None: raise not_allowed('@URI', '@Type, @URI, Transforms, EE | @URI, Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = w_str(acc, n, v)
@@ -2299,14 +2636,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.transforms
         if v is not None:
             f = 'Transforms'
-            cw = _T42.get(s)
-            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE', s)
+            cw = _T40.get(s)
+            if cw is None: raise not_allowed('Transforms', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | Transforms, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_TransformsType(acc, n, v)
             s = 3
-        cw = _T43.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE', s)
+        cw = _T41.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', '@Type, @URI, Transforms, EE | @URI, Transforms, EE | EE | Transforms, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2316,13 +2653,14 @@ def _e_RetrievalMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
-        x_type = None
-        x_uri = None
-        x_transforms = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
         p += 3
@@ -2330,7 +2668,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Type'
             v, p = r_str(D, T, p)
-            x_type = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
             p += 2
@@ -2338,7 +2676,7 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = '@URI'
             v, p = r_str(D, T, p)
-            x_uri = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
             p += 2
@@ -2346,19 +2684,23 @@ def _d_RetrievalMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'Transforms'
             v, p = _d_TransformsType(D, T, p)
-            x_transforms = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _xmldsig.RetrievalMethod(type=x_type, uri=x_uri, transforms=x_transforms), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SPKIDataType(acc, n, o):
     """Encode SPKIDataType."""
     f = ""
     s = 0
@@ -2370,7 +2712,8 @@ def _e_SPKIDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SPKIDataType(D, T, p):
     """Decode SPKIDataType."""
     f = ""
     try:
@@ -2381,7 +2724,8 @@ def _d_SPKIDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLReqControlModeType(acc, n, o):
     """Encode Scheduled_CLReqControlModeType."""
     f = ""
     s = 0
@@ -2396,8 +2740,8 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_maximum_energy_request
         if v is not None:
             f = 'EVMaximumEnergyRequest'
-            cw = _T41.get(s)
-            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            cw = _T39.get(s)
+            if cw is None: raise not_allowed('EVMaximumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
@@ -2405,14 +2749,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         v = o.ev_minimum_energy_request
         if v is not None:
             f = 'EVMinimumEnergyRequest'
-            cw = _T42.get(s)
-            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+            cw = _T40.get(s)
+            if cw is None: raise not_allowed('EVMinimumEnergyRequest', 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 3
-        cw = _T43.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE', s)
+        cw = _T41.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE | EVMinimumEnergyRequest, EE | EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2422,13 +2766,14 @@ def _e_Scheduled_CLReqControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
-        x_ev_target_energy_request = None
-        x_ev_maximum_energy_request = None
-        x_ev_minimum_energy_request = None
+        x0 = None
+        x1 = None
+        x2 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
         p += 3
@@ -2436,7 +2781,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_target_energy_request = v
+            x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
             p += 2
@@ -2444,7 +2789,7 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_maximum_energy_request = v
+            x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
             p += 2
@@ -2452,19 +2797,23 @@ def _d_Scheduled_CLReqControlModeType(D: int, T: int, p: int) -> tuple[Any, int]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
             v, p = _d_RationalNumberType(D, T, p)
-            x_ev_minimum_energy_request = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_types.Scheduled_CLReqControlMode(ev_target_energy_request=x_ev_target_energy_request, ev_maximum_energy_request=x_ev_maximum_energy_request, ev_minimum_energy_request=x_ev_minimum_energy_request), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_Scheduled_CLResControlModeType(acc, n, o):
     """Encode Scheduled_CLResControlModeType."""
     f = ""
     s = 0
@@ -2478,22 +2827,24 @@ def _e_Scheduled_CLResControlModeType(acc: int, n: int, o: Any) -> tuple[int, in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_Scheduled_CLResControlModeType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
         nxt = -1
-        return _iso20_types.Scheduled_CLResControlMode(), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureMethodType(acc, n, o):
     """Encode SignatureMethodType."""
     f = ""
     s = 0
@@ -2505,7 +2856,8 @@ def _e_SignatureMethodType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureMethodType(D, T, p):
     """Decode SignatureMethodType."""
     f = ""
     try:
@@ -2516,7 +2868,8 @@ def _d_SignatureMethodType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertiesType(acc, n, o):
     """Encode SignaturePropertiesType."""
     f = ""
     s = 0
@@ -2532,11 +2885,11 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
-            f = 'SignatureProperty'
             for i, v in enumerate(items):
+                f = 'SignatureProperty'
                 if i == 0:
-                    cw = _T26.get(s)
-                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty', s)
+                    cw = _T24.get(s)
+                    if cw is None: raise not_allowed('SignatureProperty', '@Id, SignatureProperty | SignatureProperty')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -2553,12 +2906,13 @@ def _e_SignaturePropertiesType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
-        x_id = None
-        x_signature_property = []
+        x0 = None
+        x1 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
         p += 2
@@ -2566,29 +2920,32 @@ def _d_SignaturePropertiesType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignatureProperty')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         while nxt == 1:
             f = 'SignatureProperty'
             v, p = _d_SignaturePropertyType(D, T, p)
-            x_signature_property.append(v)
-            k = len(x_signature_property)
+            x1.append(v)
+            k = len(x1)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignatureProperties(id=x_id, signature_property=tuple(x_signature_property)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignaturePropertyType(acc, n, o):
     """Encode SignaturePropertyType."""
     f = ""
     s = 0
@@ -2600,7 +2957,8 @@ def _e_SignaturePropertyType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignaturePropertyType(D, T, p):
     """Decode SignaturePropertyType."""
     f = ""
     try:
@@ -2611,7 +2969,8 @@ def _d_SignaturePropertyType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureType(acc, n, o):
     """Encode SignatureType."""
     f = ""
     s = 0
@@ -2626,8 +2985,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.signed_info
         if v is None: raise missing('SignedInfo')
         f = 'SignedInfo'
-        cw = _T26.get(s)
-        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo', s)
+        cw = _T24.get(s)
+        if cw is None: raise not_allowed('SignedInfo', '@Id, SignedInfo | SignedInfo')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_SignedInfoType(acc, n, v)
@@ -2649,11 +3008,11 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         items = o.object
         cnt = len(items)
         if cnt:
-            f = 'Object'
             for i, v in enumerate(items):
+                f = 'Object'
                 if i == 0:
-                    cw = _T44.get(s)
-                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE', s)
+                    cw = _T42.get(s)
+                    if cw is None: raise not_allowed('Object', 'KeyInfo, Object, EE | Object, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -2661,8 +3020,8 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
             s = 5
-        cw = _T45.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE', s)
+        cw = _T43.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -2672,15 +3031,16 @@ def _e_SignatureType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
-        x_id = None
-        x_signed_info = None
-        x_signature_value = None
-        x_key_info = None
-        x_object = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
         p += 2
@@ -2688,21 +3048,19 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SignedInfo')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SignedInfo'
         v, p = _d_SignedInfoType(D, T, p)
-        x_signed_info = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureValue')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureValue'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
+        p += 1
         v, p = _d_SignatureValueType(D, T, p)
-        x_signature_value = v
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
         p += 2
@@ -2710,7 +3068,7 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'KeyInfo'
             v, p = _d_KeyInfoType(D, T, p)
-            x_key_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
@@ -2718,21 +3076,28 @@ def _d_SignatureType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'Object'
             v, p = _d_ObjectType(D, T, p)
-            x_object.append(v)
-            k = len(x_object)
+            x4.append(v)
+            k = len(x4)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Signature(id=x_id, signed_info=x_signed_info, signature_value=x_signature_value, key_info=x_key_info, object=tuple(x_object)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignatureValueType(acc, n, o):
     """Encode SignatureValueType."""
     f = ""
     s = 0
@@ -2747,17 +3112,17 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.value
         f = "value"
         if len(v) == 0:
-            cw = _T46[s]
+            cw = _T44[s]
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-        else:
-            cw = _T26.get(s)
-            if cw is None: raise not_allowed('value', '@Id, CH | CH', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
-            acc, n = w_bin(acc, n, v)
-            acc <<= 1
-            n += 1
+            return acc, n
+        cw = _T24.get(s)
+        if cw is None: raise not_allowed('value', '@Id, CH | CH')
+        acc = (acc << cw[1]) | cw[0]
+        n += cw[1]
+        acc, n = w_bin(acc, n, v)
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -2765,47 +3130,57 @@ def _e_SignatureValueType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignatureValueType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
-        x_id = None
-        x_value = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
                 raise bad_event(c, 2, p, '@Id, CH')
             p += 5
-            return _xmldsig.SignatureValue(id=x_id, value=b""), p
+            o = _new(_C)
+            _s0(o, x0)
+            _s1(o, b"")
+            return o, p
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
+            x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
                     raise bad_event(c, 1, p, 'CH')
                 p += 4
-                return _xmldsig.SignatureValue(id=x_id, value=b""), p
+                o = _new(_C)
+                _s0(o, x0)
+                _s1(o, b"")
+                return o, p
             p += 1
             nxt = 1
         f = 'value'
         v, p = r_bin(D, T, p)
-        x_value = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x1 = v
         nxt = -1
-        return _xmldsig.SignatureValue(id=x_id, value=x_value), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_SignedInfoType(acc, n, o):
     """Encode SignedInfoType."""
     f = ""
     s = 0
@@ -2820,8 +3195,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.canonicalization_method
         if v is None: raise missing('CanonicalizationMethod')
         f = 'CanonicalizationMethod'
-        cw = _T26.get(s)
-        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod', s)
+        cw = _T24.get(s)
+        if cw is None: raise not_allowed('CanonicalizationMethod', '@Id, CanonicalizationMethod | CanonicalizationMethod')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_CanonicalizationMethodType(acc, n, v)
@@ -2837,8 +3212,8 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
-            f = 'Reference'
             for i, v in enumerate(items):
+                f = 'Reference'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -2856,14 +3231,15 @@ def _e_SignedInfoType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
-        x_id = None
-        x_canonicalization_method = None
-        x_signature_method = None
-        x_reference = []
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
         p += 2
@@ -2871,43 +3247,46 @@ def _d_SignedInfoType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = '@Id'
             v, p = r_str(D, T, p)
-            x_id = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'CanonicalizationMethod')
-            p += 1
+            x0 = v
             nxt = 1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'CanonicalizationMethod'
         v, p = _d_CanonicalizationMethodType(D, T, p)
-        x_canonicalization_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignatureMethod')
-        p += 1
+        x1 = v
         nxt = 2
         f = 'SignatureMethod'
-        v, p = _d_SignatureMethodType(D, T, p)
-        x_signature_method = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Reference')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
+        v, p = _d_SignatureMethodType(D, T, p)
+        x2 = v
         nxt = 3
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 3:
             f = 'Reference'
             v, p = _d_ReferenceType(D, T, p)
-            x_reference.append(v)
-            k = len(x_reference)
+            x3.append(v)
+            k = len(x3)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.SignedInfo(id=x_id, canonicalization_method=x_canonicalization_method, signature_method=x_signature_method, reference=tuple(x_reference)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformType(acc, n, o):
     """Encode TransformType."""
     f = ""
     s = 0
@@ -2919,7 +3298,8 @@ def _e_TransformType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformType(D, T, p):
     """Decode TransformType."""
     f = ""
     try:
@@ -2930,7 +3310,8 @@ def _d_TransformType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_TransformsType(acc, n, o):
     """Encode TransformsType."""
     f = ""
     s = 0
@@ -2939,8 +3320,8 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
-            f = 'Transform'
             for i, v in enumerate(items):
+                f = 'Transform'
                 if i == 0:
                     acc <<= 1
                     n += 1
@@ -2958,33 +3339,36 @@ def _e_TransformsType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_TransformsType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
-        x_transform = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Transform')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'Transform'
             v, p = _d_TransformType(D, T, p)
-            x_transform.append(v)
-            k = len(x_transform)
+            x0.append(v)
+            k = len(x0)
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _xmldsig.Transforms(transform=tuple(x_transform)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GMessageType(acc, n, o):
     """Encode V2GMessageType."""
     f = ""
     s = 0
@@ -3005,30 +3389,32 @@ def _e_V2GMessageType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GMessageType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GMessage(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GRequestType(acc, n, o):
     """Encode V2GRequestType."""
     f = ""
     s = 0
@@ -3049,30 +3435,32 @@ def _e_V2GRequestType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GRequestType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
     f = ""
     try:
-        x_header = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_types.V2GRequest(header=x_header), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_V2GResponseType(acc, n, o):
     """Encode V2GResponseType."""
     f = ""
     s = 0
@@ -3087,9 +3475,9 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         acc <<= 1
         n += 1
@@ -3100,59 +3488,64 @@ def _e_V2GResponseType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_V2GResponseType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = -1
-        return _iso20_types.V2GResponse(header=x_header, response_code=x_response_code), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_AlignmentCheckMethodListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_AlignmentCheckMethodListType(acc, n, o):
     """Encode WPT_AlignmentCheckMethodListType."""
     f = ""
     s = 0
     try:
         items = o.wpt_alignment_check_method
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 WPT_AlignmentCheckMethod allowed', value=cnt).within('WPT_AlignmentCheckMethod')
+        if cnt > 8: raise too_many('WPT_AlignmentCheckMethod', 8, cnt)
         if cnt == 0: raise missing('WPT_AlignmentCheckMethod')
         if cnt:
-            f = 'WPT_AlignmentCheckMethod'
             for i, v in enumerate(items):
+                f = 'WPT_AlignmentCheckMethod'
                 if i == 0:
                     acc <<= 1
                     n += 1
                 else:
                     acc <<= 2
                     n += 2
-                acc, n = w_el_enum(acc, n, v, _EI47, 2)
+                i = enum_index(v, _EI45)
+                acc = (acc << 4) | (i << 1)
+                n += 4
             s = 2 if cnt == 8 else 1
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_AlignmentCheckMethod, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_AlignmentCheckMethod, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3162,39 +3555,44 @@ def _e_WPT_AlignmentCheckMethodListType(acc: int, n: int, o: Any) -> tuple[int, 
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_AlignmentCheckMethodListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_AlignmentCheckMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckMethodList, _s0=_iso20_wpt.WPT_AlignmentCheckMethodList.wpt_alignment_check_method.__set__):
     """Decode WPT_AlignmentCheckMethodListType."""
     f = ""
     try:
-        x_wpt_alignment_check_method = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'WPT_AlignmentCheckMethod')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'WPT_AlignmentCheckMethod'
-            v, p = r_el_enum(D, T, p, _EV48, 2)
-            x_wpt_alignment_check_method.append(v)
-            k = len(x_wpt_alignment_check_method)
+            x = (D >> (T - p - 4)) & 15
+            if x & 9: raise fused_error(x, 9, 4, p, 'WPT_AlignmentCheckMethod')
+            v = _EV46[(x >> 1) & 3]
+            p += 4
+            x0.append(v)
+            k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'WPT_AlignmentCheckMethod, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_AlignmentCheckMethodList(wpt_alignment_check_method=tuple(x_wpt_alignment_check_method)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_AlignmentCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_AlignmentCheckReqType(acc, n, o):
     """Encode WPT_AlignmentCheckReqType."""
     f = ""
     s = 0
@@ -3209,9 +3607,9 @@ def _e_WPT_AlignmentCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI49, 2)
+        i = enum_index(v, _EI47)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.target_coil_current
         if v is not None:
@@ -3223,18 +3621,20 @@ def _e_WPT_AlignmentCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_result_code
         if v is None: raise missing('EVResultCode')
         f = 'EVResultCode'
-        cw = _T29.get(s)
-        if cw is None: raise not_allowed('EVResultCode', 'EVResultCode | TargetCoilCurrent, EVResultCode', s)
+        cw = _T27.get(s)
+        if cw is None: raise not_allowed('EVResultCode', 'EVResultCode | TargetCoilCurrent, EVResultCode')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI51, 2)
+        i = enum_index(v, _EI49)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 4
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -3243,8 +3643,8 @@ def _e_WPT_AlignmentCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             s = 6 if cnt == 16 else 5
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE', s)
+        cw = _T51.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3254,29 +3654,29 @@ def _e_WPT_AlignmentCheckReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_AlignmentCheckReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_AlignmentCheckReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckReq, _s0=_iso20_wpt.WPT_AlignmentCheckReq.header.__set__, _s1=_iso20_wpt.WPT_AlignmentCheckReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_AlignmentCheckReq.target_coil_current.__set__, _s3=_iso20_wpt.WPT_AlignmentCheckReq.ev_result_code.__set__, _s4=_iso20_wpt.WPT_AlignmentCheckReq.vendor_specific_data_container.__set__):
     """Decode WPT_AlignmentCheckReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_processing = None
-        x_target_coil_current = None
-        x_ev_result_code = None
-        x_vendor_specific_data_container = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVProcessing'
-        v, p = r_el_enum(D, T, p, _EV50, 2)
-        x_ev_processing = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
+        v = _EV48[(x >> 1) & 3]
+        p += 5
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TargetCoilCurrent, EVResultCode')
         p += 2
@@ -3284,14 +3684,16 @@ def _d_WPT_AlignmentCheckReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'TargetCoilCurrent'
             v, p = _d_RationalNumberType(D, T, p)
-            x_target_coil_current = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVResultCode')
-            p += 1
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVResultCode'
-        v, p = r_el_enum(D, T, p, _EV52, 2)
-        x_ev_result_code = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 9: raise fused_error(x, 9, 4, p, 'EVResultCode')
+        v = _EV50[(x >> 1) & 3]
+        p += 4
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
         p += 2
@@ -3299,27 +3701,33 @@ def _d_WPT_AlignmentCheckReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x4.append(v)
+            k = len(x4)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
                 p += 2
                 nxt = (4, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_AlignmentCheckReq(header=x_header, ev_processing=x_ev_processing, target_coil_current=x_target_coil_current, ev_result_code=x_ev_result_code, vendor_specific_data_container=tuple(x_vendor_specific_data_container)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_AlignmentCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_AlignmentCheckResType(acc, n, o):
     """Encode WPT_AlignmentCheckResType."""
     f = ""
     s = 0
@@ -3334,16 +3742,16 @@ def _e_WPT_AlignmentCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI49, 2)
+        i = enum_index(v, _EI47)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.power_transmitted
         if v is not None:
@@ -3355,21 +3763,21 @@ def _e_WPT_AlignmentCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.supply_device_current
         if v is not None:
             f = 'SupplyDeviceCurrent'
-            cw = _T54.get(s)
-            if cw is None: raise not_allowed('SupplyDeviceCurrent', 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('SupplyDeviceCurrent', 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 5
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
-                    cw = _T55.get(s)
-                    if cw is None: raise not_allowed('VendorSpecificDataContainer', 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE', s)
+                    cw = _T53.get(s)
+                    if cw is None: raise not_allowed('VendorSpecificDataContainer', 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -3377,8 +3785,8 @@ def _e_WPT_AlignmentCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             s = 7 if cnt == 16 else 6
-        cw = _T56.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE', s)
+        cw = _T54.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3388,37 +3796,37 @@ def _e_WPT_AlignmentCheckResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_AlignmentCheckResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_AlignmentCheckResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckRes, _s0=_iso20_wpt.WPT_AlignmentCheckRes.header.__set__, _s1=_iso20_wpt.WPT_AlignmentCheckRes.response_code.__set__, _s2=_iso20_wpt.WPT_AlignmentCheckRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_AlignmentCheckRes.power_transmitted.__set__, _s4=_iso20_wpt.WPT_AlignmentCheckRes.supply_device_current.__set__, _s5=_iso20_wpt.WPT_AlignmentCheckRes.vendor_specific_data_container.__set__):
     """Decode WPT_AlignmentCheckResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        x_power_transmitted = None
-        x_supply_device_current = None
-        x_vendor_specific_data_container = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = []
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV50, 2)
-        x_evse_processing = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV48[(x >> 1) & 3]
+        p += 5
+        x2 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
         p += 3
@@ -3426,7 +3834,7 @@ def _d_WPT_AlignmentCheckResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'PowerTransmitted'
             v, p = _d_RationalNumberType(D, T, p)
-            x_power_transmitted = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
             p += 2
@@ -3434,7 +3842,7 @@ def _d_WPT_AlignmentCheckResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'SupplyDeviceCurrent'
             v, p = _d_RationalNumberType(D, T, p)
-            x_supply_device_current = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
             p += 2
@@ -3442,27 +3850,34 @@ def _d_WPT_AlignmentCheckResType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 5:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x5.append(v)
+            k = len(x5)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
                 p += 2
                 nxt = (5, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_AlignmentCheckRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing, power_transmitted=x_power_transmitted, supply_device_current=x_supply_device_current, vendor_specific_data_container=tuple(x_vendor_specific_data_container)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, tuple(x5))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_ChargeLoopReqType(acc, n, o):
     """Encode WPT_ChargeLoopReqType."""
     f = ""
     s = 0
@@ -3485,10 +3900,11 @@ def _e_WPT_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('MeterInfoRequested')
         f = 'MeterInfoRequested'
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested', s)
+        if cw is None: raise not_allowed('MeterInfoRequested', 'DisplayParameters, MeterInfoRequested | MeterInfoRequested')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 3) | (w_bool(v) << 1)
+        n += 3
         s = 3
         v = o.evpc_power_request
         if v is None: raise missing('EVPCPowerRequest')
@@ -3507,9 +3923,9 @@ def _e_WPT_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evpc_charge_diagnostics
         if v is None: raise missing('EVPCChargeDiagnostics')
         f = 'EVPCChargeDiagnostics'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI57, 2)
+        i = enum_index(v, _EI55)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 6
         v = o.evpc_operating_frequency
         if v is not None:
@@ -3521,21 +3937,21 @@ def _e_WPT_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.evpc_power_control_parameter
         if v is not None:
             f = 'EVPCPowerControlParameter'
-            cw = _T59.get(s)
-            if cw is None: raise not_allowed('EVPCPowerControlParameter', 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', s)
+            cw = _T57.get(s)
+            if cw is None: raise not_allowed('EVPCPowerControlParameter', 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_WPT_EVPCPowerControlParameterType(acc, n, v)
             s = 8
         items = o.manufacturer_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 ManufacturerSpecificDataContainer allowed', value=cnt).within('ManufacturerSpecificDataContainer')
+        if cnt > 16: raise too_many('ManufacturerSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'ManufacturerSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'ManufacturerSpecificDataContainer'
                 if i == 0:
-                    cw = _T60.get(s)
-                    if cw is None: raise not_allowed('ManufacturerSpecificDataContainer', 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | ManufacturerSpecificDataContainer, EE', s)
+                    cw = _T58.get(s)
+                    if cw is None: raise not_allowed('ManufacturerSpecificDataContainer', 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | ManufacturerSpecificDataContainer, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -3543,8 +3959,8 @@ def _e_WPT_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             s = 10 if cnt == 16 else 9
-        cw = _T61.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | ManufacturerSpecificDataContainer, EE', s)
+        cw = _T59.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | ManufacturerSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3554,26 +3970,26 @@ def _e_WPT_ChargeLoopReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_ChargeLoopReq, _s0=_iso20_wpt.WPT_ChargeLoopReq.header.__set__, _s1=_iso20_wpt.WPT_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_wpt.WPT_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_request.__set__, _s4=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_output.__set__, _s5=_iso20_wpt.WPT_ChargeLoopReq.evpc_charge_diagnostics.__set__, _s6=_iso20_wpt.WPT_ChargeLoopReq.evpc_operating_frequency.__set__, _s7=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_control_parameter.__set__, _s8=_iso20_wpt.WPT_ChargeLoopReq.manufacturer_specific_data_container.__set__):
     """Decode WPT_ChargeLoopReqType."""
     f = ""
     try:
-        x_header = None
-        x_display_parameters = None
-        x_meter_info_requested = None
-        x_evpc_power_request = None
-        x_evpc_power_output = None
-        x_evpc_charge_diagnostics = None
-        x_evpc_operating_frequency = None
-        x_evpc_power_control_parameter = None
-        x_manufacturer_specific_data_container = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = []
         nxt = 0
         f = 'Header'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
+        p += 1
         v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
         p += 2
@@ -3581,35 +3997,35 @@ def _d_WPT_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'DisplayParameters'
             v, p = _d_DisplayParametersType(D, T, p)
-            x_display_parameters = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'MeterInfoRequested')
-            p += 1
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'MeterInfoRequested'
-        v, p = r_el_bool(D, T, p)
-        x_meter_info_requested = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCPowerRequest')
-        p += 1
+        x = (D >> (T - p - 3)) & 7
+        if x & 5: raise fused_error(x, 5, 3, p, 'MeterInfoRequested')
+        v = (x & 2) == 2
+        p += 3
+        x2 = v
         nxt = 3
         f = 'EVPCPowerRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_power_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCPowerOutput')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCPowerRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVPCPowerOutput'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_power_output = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCChargeDiagnostics')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCPowerOutput')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVPCChargeDiagnostics'
-        v, p = r_el_enum(D, T, p, _EV58, 2)
-        x_evpc_charge_diagnostics = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVPCChargeDiagnostics')
+        v = _EV56[(x >> 1) & 3]
+        p += 5
+        x5 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
         p += 3
@@ -3617,7 +4033,7 @@ def _d_WPT_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 6:
             f = 'EVPCOperatingFrequency'
             v, p = _d_RationalNumberType(D, T, p)
-            x_evpc_operating_frequency = v
+            x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
             p += 2
@@ -3625,7 +4041,7 @@ def _d_WPT_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 7:
             f = 'EVPCPowerControlParameter'
             v, p = _d_WPT_EVPCPowerControlParameterType(D, T, p)
-            x_evpc_power_control_parameter = v
+            x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
             p += 2
@@ -3633,27 +4049,37 @@ def _d_WPT_ChargeLoopReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 8:
             f = 'ManufacturerSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_manufacturer_specific_data_container.append(v)
-            k = len(x_manufacturer_specific_data_container)
+            x8.append(v)
+            k = len(x8)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
                 p += 2
                 nxt = (8, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_ChargeLoopReq(header=x_header, display_parameters=x_display_parameters, meter_info_requested=x_meter_info_requested, evpc_power_request=x_evpc_power_request, evpc_power_output=x_evpc_power_output, evpc_charge_diagnostics=x_evpc_charge_diagnostics, evpc_operating_frequency=x_evpc_operating_frequency, evpc_power_control_parameter=x_evpc_power_control_parameter, manufacturer_specific_data_container=tuple(x_manufacturer_specific_data_container)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, tuple(x8))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_ChargeLoopResType(acc, n, o):
     """Encode WPT_ChargeLoopResType."""
     f = ""
     s = 0
@@ -3668,9 +4094,9 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_status
         if v is not None:
@@ -3683,7 +4109,7 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'MeterInfo'
             cw = _T7.get(s)
-            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest', s)
+            if cw is None: raise not_allowed('MeterInfo', 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_MeterInfoType(acc, n, v)
@@ -3692,7 +4118,7 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is not None:
             f = 'Receipt'
             cw = _T8.get(s)
-            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest | Receipt, EVPCPowerRequest', s)
+            if cw is None: raise not_allowed('Receipt', 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest | Receipt, EVPCPowerRequest')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_ReceiptType(acc, n, v)
@@ -3701,7 +4127,7 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         if v is None: raise missing('EVPCPowerRequest')
         f = 'EVPCPowerRequest'
         cw = _T9.get(s)
-        if cw is None: raise not_allowed('EVPCPowerRequest', 'EVPCPowerRequest | EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest | Receipt, EVPCPowerRequest', s)
+        if cw is None: raise not_allowed('EVPCPowerRequest', 'EVPCPowerRequest | EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest | MeterInfo, Receipt, EVPCPowerRequest | Receipt, EVPCPowerRequest')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -3716,8 +4142,8 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.spc_max_output_power_limit
         if v is None: raise missing('SPCMaxOutputPowerLimit')
         f = 'SPCMaxOutputPowerLimit'
-        cw = _T62.get(s)
-        if cw is None: raise not_allowed('SPCMaxOutputPowerLimit', 'SDPowerInput, SPCMaxOutputPowerLimit | SPCMaxOutputPowerLimit', s)
+        cw = _T60.get(s)
+        if cw is None: raise not_allowed('SPCMaxOutputPowerLimit', 'SDPowerInput, SPCMaxOutputPowerLimit | SPCMaxOutputPowerLimit')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         acc, n = _e_RationalNumberType(acc, n, v)
@@ -3732,9 +4158,9 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.spc_charge_diagnostics
         if v is None: raise missing('SPCChargeDiagnostics')
         f = 'SPCChargeDiagnostics'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI63, 3)
+        i = enum_index(v, _EI61)
+        acc = (acc << 6) | (i << 1)
+        n += 6
         s = 10
         v = o.spc_operating_frequency
         if v is not None:
@@ -3746,21 +4172,21 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.spc_power_control_parameter
         if v is not None:
             f = 'SPCPowerControlParameter'
-            cw = _T65.get(s)
-            if cw is None: raise not_allowed('SPCPowerControlParameter', 'SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', s)
+            cw = _T63.get(s)
+            if cw is None: raise not_allowed('SPCPowerControlParameter', 'SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_WPT_SPCPowerControlParameterType(acc, n, v)
             s = 12
         items = o.manufacturer_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 ManufacturerSpecificDataContainer allowed', value=cnt).within('ManufacturerSpecificDataContainer')
+        if cnt > 16: raise too_many('ManufacturerSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'ManufacturerSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'ManufacturerSpecificDataContainer'
                 if i == 0:
-                    cw = _T66.get(s)
-                    if cw is None: raise not_allowed('ManufacturerSpecificDataContainer', 'ManufacturerSpecificDataContainer, EE | SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', s)
+                    cw = _T64.get(s)
+                    if cw is None: raise not_allowed('ManufacturerSpecificDataContainer', 'ManufacturerSpecificDataContainer, EE | SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -3768,8 +4194,8 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             s = 14 if cnt == 16 else 13
-        cw = _T67.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ManufacturerSpecificDataContainer, EE | SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', s)
+        cw = _T65.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ManufacturerSpecificDataContainer, EE | SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3779,37 +4205,37 @@ def _e_WPT_ChargeLoopResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_ChargeLoopRes, _s0=_iso20_wpt.WPT_ChargeLoopRes.header.__set__, _s1=_iso20_wpt.WPT_ChargeLoopRes.response_code.__set__, _s2=_iso20_wpt.WPT_ChargeLoopRes.evse_status.__set__, _s3=_iso20_wpt.WPT_ChargeLoopRes.meter_info.__set__, _s4=_iso20_wpt.WPT_ChargeLoopRes.receipt.__set__, _s5=_iso20_wpt.WPT_ChargeLoopRes.evpc_power_request.__set__, _s6=_iso20_wpt.WPT_ChargeLoopRes.sd_power_input.__set__, _s7=_iso20_wpt.WPT_ChargeLoopRes.spc_max_output_power_limit.__set__, _s8=_iso20_wpt.WPT_ChargeLoopRes.spc_min_output_power_limit.__set__, _s9=_iso20_wpt.WPT_ChargeLoopRes.spc_charge_diagnostics.__set__, _s10=_iso20_wpt.WPT_ChargeLoopRes.spc_operating_frequency.__set__, _s11=_iso20_wpt.WPT_ChargeLoopRes.spc_power_control_parameter.__set__, _s12=_iso20_wpt.WPT_ChargeLoopRes.manufacturer_specific_data_container.__set__):
     """Decode WPT_ChargeLoopResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_status = None
-        x_meter_info = None
-        x_receipt = None
-        x_evpc_power_request = None
-        x_sd_power_input = None
-        x_spc_max_output_power_limit = None
-        x_spc_min_output_power_limit = None
-        x_spc_charge_diagnostics = None
-        x_spc_operating_frequency = None
-        x_spc_power_control_parameter = None
-        x_manufacturer_specific_data_container = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = None
+        x10 = None
+        x11 = None
+        x12 = []
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest')
         p += 3
@@ -3817,7 +4243,7 @@ def _d_WPT_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 2:
             f = 'EVSEStatus'
             v, p = _d_EVSEStatusType(D, T, p)
-            x_evse_status = v
+            x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVPCPowerRequest')
             p += 2
@@ -3825,7 +4251,7 @@ def _d_WPT_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'MeterInfo'
             v, p = _d_MeterInfoType(D, T, p)
-            x_meter_info = v
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVPCPowerRequest')
             p += 2
@@ -3833,14 +4259,13 @@ def _d_WPT_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'Receipt'
             v, p = _d_ReceiptType(D, T, p)
-            x_receipt = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVPCPowerRequest')
-            p += 1
+            x4 = v
             nxt = 5
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVPCPowerRequest'
         v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_power_request = v
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SDPowerInput, SPCMaxOutputPowerLimit')
         p += 2
@@ -3848,28 +4273,26 @@ def _d_WPT_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 6:
             f = 'SDPowerInput'
             v, p = _d_RationalNumberType(D, T, p)
-            x_sd_power_input = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'SPCMaxOutputPowerLimit')
-            p += 1
+            x6 = v
             nxt = 7
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'SPCMaxOutputPowerLimit'
         v, p = _d_RationalNumberType(D, T, p)
-        x_spc_max_output_power_limit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SPCMinOutputPowerLimit')
-        p += 1
+        x7 = v
         nxt = 8
         f = 'SPCMinOutputPowerLimit'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_spc_min_output_power_limit = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SPCChargeDiagnostics')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SPCMinOutputPowerLimit')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x8 = v
         nxt = 9
         f = 'SPCChargeDiagnostics'
-        v, p = r_el_enum(D, T, p, _EV64, 3)
-        x_spc_charge_diagnostics = v
+        x = (D >> (T - p - 6)) & 63
+        if x & 49: raise fused_error(x, 49, 6, p, 'SPCChargeDiagnostics')
+        v = _EV62[(x >> 1) & 7]
+        p += 6
+        x9 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
         p += 3
@@ -3877,7 +4300,7 @@ def _d_WPT_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 10:
             f = 'SPCOperatingFrequency'
             v, p = _d_RationalNumberType(D, T, p)
-            x_spc_operating_frequency = v
+            x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
             p += 2
@@ -3885,7 +4308,7 @@ def _d_WPT_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 11:
             f = 'SPCPowerControlParameter'
             v, p = _d_WPT_SPCPowerControlParameterType(D, T, p)
-            x_spc_power_control_parameter = v
+            x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
             p += 2
@@ -3893,27 +4316,41 @@ def _d_WPT_ChargeLoopResType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 12:
             f = 'ManufacturerSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_manufacturer_specific_data_container.append(v)
-            k = len(x_manufacturer_specific_data_container)
+            x12.append(v)
+            k = len(x12)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
                 p += 2
                 nxt = (12, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_ChargeLoopRes(header=x_header, response_code=x_response_code, evse_status=x_evse_status, meter_info=x_meter_info, receipt=x_receipt, evpc_power_request=x_evpc_power_request, sd_power_input=x_sd_power_input, spc_max_output_power_limit=x_spc_max_output_power_limit, spc_min_output_power_limit=x_spc_min_output_power_limit, spc_charge_diagnostics=x_spc_charge_diagnostics, spc_operating_frequency=x_spc_operating_frequency, spc_power_control_parameter=x_spc_power_control_parameter, manufacturer_specific_data_container=tuple(x_manufacturer_specific_data_container)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, x9)
+        _s10(o, x10)
+        _s11(o, x11)
+        _s12(o, tuple(x12))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_ChargeParameterDiscoveryReqType(acc, n, o):
     """Encode WPT_ChargeParameterDiscoveryReqType."""
     f = ""
     s = 0
@@ -3935,16 +4372,26 @@ def _e_WPT_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[in
         v = o.sd_max_ground_clearence
         if v is None: raise missing('SDMaxGroundClearence')
         f = 'SDMaxGroundClearence'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 3
         v = o.sd_min_ground_clearence
         if v is None: raise missing('SDMinGroundClearence')
         f = 'SDMinGroundClearence'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 4
         v = o.evpc_natural_frequency
         if v is None: raise missing('EVPCNaturalFrequency')
@@ -3956,16 +4403,15 @@ def _e_WPT_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[in
         v = o.evpc_device_local_control
         if v is None: raise missing('EVPCDeviceLocalControl')
         f = 'EVPCDeviceLocalControl'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_bool(acc, n, v)
+        acc = (acc << 4) | (w_bool(v) << 1)
+        n += 4
         s = 6
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -3974,8 +4420,8 @@ def _e_WPT_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[in
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             s = 8 if cnt == 16 else 7
-        cw = _T68.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE', s)
+        cw = _T66.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -3985,59 +4431,65 @@ def _e_WPT_ChargeParameterDiscoveryReqType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_ChargeParameterDiscoveryReq, _s0=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_max_receivable_power.__set__, _s2=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.sd_max_ground_clearence.__set__, _s3=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.sd_min_ground_clearence.__set__, _s4=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_natural_frequency.__set__, _s5=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_device_local_control.__set__, _s6=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.vendor_specific_data_container.__set__):
     """Decode WPT_ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x_header = None
-        x_evpc_max_receivable_power = None
-        x_sd_max_ground_clearence = None
-        x_sd_min_ground_clearence = None
-        x_evpc_natural_frequency = None
-        x_evpc_device_local_control = None
-        x_vendor_specific_data_container = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = []
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCMaxReceivablePower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVPCMaxReceivablePower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_max_receivable_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SDMaxGroundClearence')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCMaxReceivablePower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'SDMaxGroundClearence'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_sd_max_ground_clearence = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SDMinGroundClearence')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'SDMaxGroundClearence')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x2 = v
         nxt = 3
         f = 'SDMinGroundClearence'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_sd_min_ground_clearence = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCNaturalFrequency')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'SDMinGroundClearence')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x3 = v
         nxt = 4
         f = 'EVPCNaturalFrequency'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_natural_frequency = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCDeviceLocalControl')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCNaturalFrequency')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'EVPCDeviceLocalControl'
-        v, p = r_el_bool(D, T, p)
-        x_evpc_device_local_control = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 13: raise fused_error(x, 13, 4, p, 'EVPCDeviceLocalControl')
+        v = (x & 2) == 2
+        p += 4
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
         p += 2
@@ -4045,27 +4497,35 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D: int, T: int, p: int) -> tuple[Any,
         while nxt == 6:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x6.append(v)
+            k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
                 p += 2
                 nxt = (6, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_ChargeParameterDiscoveryReq(header=x_header, evpc_max_receivable_power=x_evpc_max_receivable_power, sd_max_ground_clearence=x_sd_max_ground_clearence, sd_min_ground_clearence=x_sd_min_ground_clearence, evpc_natural_frequency=x_evpc_natural_frequency, evpc_device_local_control=x_evpc_device_local_control, vendor_specific_data_container=tuple(x_vendor_specific_data_container)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, tuple(x6))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_ChargeParameterDiscoveryResType(acc, n, o):
     """Encode WPT_ChargeParameterDiscoveryResType."""
     f = ""
     s = 0
@@ -4080,16 +4540,16 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[in
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.pd_input_power_class
         if v is None: raise missing('PDInputPowerClass')
         f = 'PDInputPowerClass'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI69, 2)
+        i = enum_index(v, _EI67)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.sd_min_output_power
         if v is None: raise missing('SDMinOutputPower')
@@ -4108,16 +4568,26 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[in
         v = o.sd_max_ground_clearance_support
         if v is None: raise missing('SDMaxGroundClearanceSupport')
         f = 'SDMaxGroundClearanceSupport'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 6
         v = o.sd_min_ground_clearance_support
         if v is None: raise missing('SDMinGroundClearanceSupport')
         f = 'SDMinGroundClearanceSupport'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 7
         v = o.pd_min_coil_current
         if v is None: raise missing('PDMinCoilCurrent')
@@ -4135,10 +4605,10 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[in
         s = 9
         items = o.sd_manufacturer_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 SDManufacturerSpecificDataContainer allowed', value=cnt).within('SDManufacturerSpecificDataContainer')
+        if cnt > 16: raise too_many('SDManufacturerSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'SDManufacturerSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'SDManufacturerSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -4147,8 +4617,8 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[in
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             s = 11 if cnt == 16 else 10
-        cw = _T71.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SDManufacturerSpecificDataContainer, EE', s)
+        cw = _T69.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SDManufacturerSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4158,83 +4628,87 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc: int, n: int, o: Any) -> tuple[in
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_ChargeParameterDiscoveryRes, _s0=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_input_power_class.__set__, _s3=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_min_output_power.__set__, _s4=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_max_output_power.__set__, _s5=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_max_ground_clearance_support.__set__, _s6=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_min_ground_clearance_support.__set__, _s7=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_min_coil_current.__set__, _s8=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_max_coil_current.__set__, _s9=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_manufacturer_specific_data_container.__set__):
     """Decode WPT_ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_pd_input_power_class = None
-        x_sd_min_output_power = None
-        x_sd_max_output_power = None
-        x_sd_max_ground_clearance_support = None
-        x_sd_min_ground_clearance_support = None
-        x_pd_min_coil_current = None
-        x_pd_max_coil_current = None
-        x_sd_manufacturer_specific_data_container = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = None
+        x7 = None
+        x8 = None
+        x9 = []
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PDInputPowerClass')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'PDInputPowerClass'
-        v, p = r_el_enum(D, T, p, _EV70, 2)
-        x_pd_input_power_class = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SDMinOutputPower')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'PDInputPowerClass')
+        v = _EV68[(x >> 1) & 3]
+        p += 5
+        x2 = v
         nxt = 3
         f = 'SDMinOutputPower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_sd_min_output_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SDMaxOutputPower')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SDMinOutputPower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'SDMaxOutputPower'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_sd_max_output_power = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SDMaxGroundClearanceSupport')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SDMaxOutputPower')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'SDMaxGroundClearanceSupport'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_sd_max_ground_clearance_support = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SDMinGroundClearanceSupport')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'SDMaxGroundClearanceSupport')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x5 = v
         nxt = 6
         f = 'SDMinGroundClearanceSupport'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_sd_min_ground_clearance_support = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PDMinCoilCurrent')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'SDMinGroundClearanceSupport')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x6 = v
         nxt = 7
         f = 'PDMinCoilCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_pd_min_coil_current = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PDMaxCoilCurrent')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PDMinCoilCurrent')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x7 = v
         nxt = 8
         f = 'PDMaxCoilCurrent'
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PDMaxCoilCurrent')
+        p += 1
         v, p = _d_RationalNumberType(D, T, p)
-        x_pd_max_coil_current = v
+        x8 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE')
         p += 2
@@ -4242,27 +4716,38 @@ def _d_WPT_ChargeParameterDiscoveryResType(D: int, T: int, p: int) -> tuple[Any,
         while nxt == 9:
             f = 'SDManufacturerSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_sd_manufacturer_specific_data_container.append(v)
-            k = len(x_sd_manufacturer_specific_data_container)
+            x9.append(v)
+            k = len(x9)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE')
                 p += 2
                 nxt = (9, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_ChargeParameterDiscoveryRes(header=x_header, response_code=x_response_code, pd_input_power_class=x_pd_input_power_class, sd_min_output_power=x_sd_min_output_power, sd_max_output_power=x_sd_max_output_power, sd_max_ground_clearance_support=x_sd_max_ground_clearance_support, sd_min_ground_clearance_support=x_sd_min_ground_clearance_support, pd_min_coil_current=x_pd_min_coil_current, pd_max_coil_current=x_pd_max_coil_current, sd_manufacturer_specific_data_container=tuple(x_sd_manufacturer_specific_data_container)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, x6)
+        _s7(o, x7)
+        _s8(o, x8)
+        _s9(o, tuple(x9))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_CoordinateXYZType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_CoordinateXYZType(acc, n, o):
     """Encode WPT_CoordinateXYZType."""
     f = ""
     s = 0
@@ -4270,23 +4755,47 @@ def _e_WPT_CoordinateXYZType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.coord_x
         if v is None: raise missing('Coord_X')
         f = 'Coord_X'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 1
         v = o.coord_y
         if v is None: raise missing('Coord_Y')
         f = 'Coord_Y'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         v = o.coord_z
         if v is None: raise missing('Coord_Z')
         f = 'Coord_Z'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, -32768, 32767)
+        if v.__class__ is not int or v < -32768 or v > 32767: raise bad_value(v, 'short [-32768..32767]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 3
         acc <<= 1
         n += 1
@@ -4297,46 +4806,66 @@ def _e_WPT_CoordinateXYZType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_CoordinateXYZType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_CoordinateXYZ, _s0=_iso20_wpt.WPT_CoordinateXYZ.coord_x.__set__, _s1=_iso20_wpt.WPT_CoordinateXYZ.coord_y.__set__, _s2=_iso20_wpt.WPT_CoordinateXYZ.coord_z.__set__):
     """Decode WPT_CoordinateXYZType."""
     f = ""
     try:
-        x_coord_x = None
-        x_coord_y = None
-        x_coord_z = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Coord_X')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'Coord_X'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_coord_x = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Coord_Y')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Coord_X')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x0 = v
         nxt = 1
         f = 'Coord_Y'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_coord_y = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Coord_Z')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Coord_Y')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x1 = v
         nxt = 2
         f = 'Coord_Z'
-        v, p = r_el_int(D, T, p, -32768, 32767)
-        x_coord_z = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'Coord_Z')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, -32768, 32767)
+        x2 = v
         nxt = -1
-        return _iso20_wpt.WPT_CoordinateXYZ(coord_x=x_coord_x, coord_y=x_coord_y, coord_z=x_coord_z), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_EVPCPowerControlParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_EVPCPowerControlParameterType(acc, n, o):
     """Encode WPT_EVPCPowerControlParameterType."""
     f = ""
     s = 0
@@ -4378,75 +4907,79 @@ def _e_WPT_EVPCPowerControlParameterType(acc: int, n: int, o: Any) -> tuple[int,
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_EVPCPowerControlParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_EVPCPowerControlParameterType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_EVPCPowerControlParameter, _s0=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_coil_current_request.__set__, _s1=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_coil_current_information.__set__, _s2=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_current_output_information.__set__, _s3=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_voltage_output_information.__set__):
     """Decode WPT_EVPCPowerControlParameterType."""
     f = ""
     try:
-        x_evpc_coil_current_request = None
-        x_evpc_coil_current_information = None
-        x_evpc_current_output_information = None
-        x_evpc_voltage_output_information = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCCoilCurrentRequest')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
         f = 'EVPCCoilCurrentRequest'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_coil_current_request = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCCoilCurrentInformation')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCCoilCurrentRequest')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVPCCoilCurrentInformation'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_coil_current_information = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCCurrentOutputInformation')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCCoilCurrentInformation')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'EVPCCurrentOutputInformation'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_current_output_information = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVPCVoltageOutputInformation')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCCurrentOutputInformation')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVPCVoltageOutputInformation'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_evpc_voltage_output_information = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCVoltageOutputInformation')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x3 = v
         nxt = -1
-        return _iso20_wpt.WPT_EVPCPowerControlParameter(evpc_coil_current_request=x_evpc_coil_current_request, evpc_coil_current_information=x_evpc_coil_current_information, evpc_current_output_information=x_evpc_current_output_information, evpc_voltage_output_information=x_evpc_voltage_output_information), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_FinePositioningMethodListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_FinePositioningMethodListType(acc, n, o):
     """Encode WPT_FinePositioningMethodListType."""
     f = ""
     s = 0
     try:
         items = o.wpt_fine_positioning_method
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 WPT_FinePositioningMethod allowed', value=cnt).within('WPT_FinePositioningMethod')
+        if cnt > 8: raise too_many('WPT_FinePositioningMethod', 8, cnt)
         if cnt == 0: raise missing('WPT_FinePositioningMethod')
         if cnt:
-            f = 'WPT_FinePositioningMethod'
             for i, v in enumerate(items):
+                f = 'WPT_FinePositioningMethod'
                 if i == 0:
                     acc <<= 1
                     n += 1
                 else:
                     acc <<= 2
                     n += 2
-                acc, n = w_el_enum(acc, n, v, _EI72, 3)
+                i = enum_index(v, _EI70)
+                acc = (acc << 5) | (i << 1)
+                n += 5
             s = 2 if cnt == 8 else 1
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_FinePositioningMethod, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_FinePositioningMethod, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4456,39 +4989,44 @@ def _e_WPT_FinePositioningMethodListType(acc: int, n: int, o: Any) -> tuple[int,
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_FinePositioningMethodListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_FinePositioningMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningMethodList, _s0=_iso20_wpt.WPT_FinePositioningMethodList.wpt_fine_positioning_method.__set__):
     """Decode WPT_FinePositioningMethodListType."""
     f = ""
     try:
-        x_wpt_fine_positioning_method = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'WPT_FinePositioningMethod')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'WPT_FinePositioningMethod'
-            v, p = r_el_enum(D, T, p, _EV73, 3)
-            x_wpt_fine_positioning_method.append(v)
-            k = len(x_wpt_fine_positioning_method)
+            x = (D >> (T - p - 5)) & 31
+            if x & 17: raise fused_error(x, 17, 5, p, 'WPT_FinePositioningMethod')
+            v = _EV71[(x >> 1) & 7]
+            p += 5
+            x0.append(v)
+            k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'WPT_FinePositioningMethod, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_FinePositioningMethodList(wpt_fine_positioning_method=tuple(x_wpt_fine_positioning_method)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_FinePositioningReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_FinePositioningReqType(acc, n, o):
     """Encode WPT_FinePositioningReqType."""
     f = ""
     s = 0
@@ -4503,23 +5041,23 @@ def _e_WPT_FinePositioningReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI49, 2)
+        i = enum_index(v, _EI47)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.ev_result_code
         if v is None: raise missing('EVResultCode')
         f = 'EVResultCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI51, 2)
+        i = enum_index(v, _EI49)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -4531,14 +5069,14 @@ def _e_WPT_FinePositioningReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.wpt_lf_data_package_list
         if v is not None:
             f = 'WPT_LF_DataPackageList'
-            cw = _T74.get(s)
-            if cw is None: raise not_allowed('WPT_LF_DataPackageList', 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE | WPT_LF_DataPackageList, EE', s)
+            cw = _T72.get(s)
+            if cw is None: raise not_allowed('WPT_LF_DataPackageList', 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE | WPT_LF_DataPackageList, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_WPT_LF_DataPackageListType(acc, n, v)
             s = 6
-        cw = _T75.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, WPT_LF_DataPackageList, EE | WPT_LF_DataPackageList, EE', s)
+        cw = _T73.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, WPT_LF_DataPackageList, EE | WPT_LF_DataPackageList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4548,36 +5086,36 @@ def _e_WPT_FinePositioningReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_FinePositioningReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_FinePositioningReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningReq, _s0=_iso20_wpt.WPT_FinePositioningReq.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_FinePositioningReq.ev_result_code.__set__, _s3=_iso20_wpt.WPT_FinePositioningReq.vendor_specific_data_container.__set__, _s4=_iso20_wpt.WPT_FinePositioningReq.wpt_lf_data_package_list.__set__):
     """Decode WPT_FinePositioningReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_processing = None
-        x_ev_result_code = None
-        x_vendor_specific_data_container = []
-        x_wpt_lf_data_package_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVProcessing'
-        v, p = r_el_enum(D, T, p, _EV50, 2)
-        x_ev_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVResultCode')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
+        v = _EV48[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = 2
         f = 'EVResultCode'
-        v, p = r_el_enum(D, T, p, _EV52, 2)
-        x_ev_result_code = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVResultCode')
+        v = _EV50[(x >> 1) & 3]
+        p += 5
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
         p += 2
@@ -4585,8 +5123,8 @@ def _d_WPT_FinePositioningReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 3:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x3.append(v)
+            k = len(x3)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
@@ -4600,20 +5138,26 @@ def _d_WPT_FinePositioningReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'WPT_LF_DataPackageList'
             v, p = _d_WPT_LF_DataPackageListType(D, T, p)
-            x_wpt_lf_data_package_list = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_FinePositioningReq(header=x_header, ev_processing=x_ev_processing, ev_result_code=x_ev_result_code, vendor_specific_data_container=tuple(x_vendor_specific_data_container), wpt_lf_data_package_list=x_wpt_lf_data_package_list), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_FinePositioningResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_FinePositioningResType(acc, n, o):
     """Encode WPT_FinePositioningResType."""
     f = ""
     s = 0
@@ -4628,23 +5172,23 @@ def _e_WPT_FinePositioningResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI49, 2)
+        i = enum_index(v, _EI47)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -4656,14 +5200,14 @@ def _e_WPT_FinePositioningResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.wpt_lf_data_package_list
         if v is not None:
             f = 'WPT_LF_DataPackageList'
-            cw = _T74.get(s)
-            if cw is None: raise not_allowed('WPT_LF_DataPackageList', 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE | WPT_LF_DataPackageList, EE', s)
+            cw = _T72.get(s)
+            if cw is None: raise not_allowed('WPT_LF_DataPackageList', 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE | WPT_LF_DataPackageList, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_WPT_LF_DataPackageListType(acc, n, v)
             s = 6
-        cw = _T75.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, WPT_LF_DataPackageList, EE | WPT_LF_DataPackageList, EE', s)
+        cw = _T73.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, WPT_LF_DataPackageList, EE | WPT_LF_DataPackageList, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4673,36 +5217,36 @@ def _e_WPT_FinePositioningResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_FinePositioningResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_FinePositioningResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningRes, _s0=_iso20_wpt.WPT_FinePositioningRes.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningRes.response_code.__set__, _s2=_iso20_wpt.WPT_FinePositioningRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_FinePositioningRes.vendor_specific_data_container.__set__, _s4=_iso20_wpt.WPT_FinePositioningRes.wpt_lf_data_package_list.__set__):
     """Decode WPT_FinePositioningResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        x_vendor_specific_data_container = []
-        x_wpt_lf_data_package_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = []
+        x4 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV50, 2)
-        x_evse_processing = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV48[(x >> 1) & 3]
+        p += 5
+        x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
         p += 2
@@ -4710,8 +5254,8 @@ def _d_WPT_FinePositioningResType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 3:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x3.append(v)
+            k = len(x3)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
@@ -4725,20 +5269,26 @@ def _d_WPT_FinePositioningResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'WPT_LF_DataPackageList'
             v, p = _d_WPT_LF_DataPackageListType(D, T, p)
-            x_wpt_lf_data_package_list = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x4 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_FinePositioningRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing, vendor_specific_data_container=tuple(x_vendor_specific_data_container), wpt_lf_data_package_list=x_wpt_lf_data_package_list), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, tuple(x3))
+        _s4(o, x4)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_FinePositioningSetupReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_FinePositioningSetupReqType(acc, n, o):
     """Encode WPT_FinePositioningSetupReqType."""
     f = ""
     s = 0
@@ -4753,9 +5303,9 @@ def _e_WPT_FinePositioningSetupReqType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI49, 2)
+        i = enum_index(v, _EI47)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.ev_device_fine_positioning_method_list
         if v is None: raise missing('EVDeviceFinePositioningMethodList')
@@ -4781,16 +5331,21 @@ def _e_WPT_FinePositioningSetupReqType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.natural_offset
         if v is None: raise missing('NaturalOffset')
         f = 'NaturalOffset'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 6
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -4802,14 +5357,14 @@ def _e_WPT_FinePositioningSetupReqType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.lf_system_setup_data
         if v is not None:
             f = 'LF_SystemSetupData'
-            cw = _T76.get(s)
-            if cw is None: raise not_allowed('LF_SystemSetupData', 'LF_SystemSetupData, EE | VendorSpecificDataContainer, LF_SystemSetupData, EE', s)
+            cw = _T74.get(s)
+            if cw is None: raise not_allowed('LF_SystemSetupData', 'LF_SystemSetupData, EE | VendorSpecificDataContainer, LF_SystemSetupData, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_WPT_LF_SystemSetupDataType(acc, n, v)
             s = 9
-        cw = _T77.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | LF_SystemSetupData, EE | VendorSpecificDataContainer, LF_SystemSetupData, EE', s)
+        cw = _T75.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | LF_SystemSetupData, EE | VendorSpecificDataContainer, LF_SystemSetupData, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4819,60 +5374,61 @@ def _e_WPT_FinePositioningSetupReqType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_FinePositioningSetupReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_FinePositioningSetupReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningSetupReq, _s0=_iso20_wpt.WPT_FinePositioningSetupReq.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningSetupReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_fine_positioning_method_list.__set__, _s3=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_pairing_method_list.__set__, _s4=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_alignment_check_method_list.__set__, _s5=_iso20_wpt.WPT_FinePositioningSetupReq.natural_offset.__set__, _s6=_iso20_wpt.WPT_FinePositioningSetupReq.vendor_specific_data_container.__set__, _s7=_iso20_wpt.WPT_FinePositioningSetupReq.lf_system_setup_data.__set__):
     """Decode WPT_FinePositioningSetupReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_processing = None
-        x_ev_device_fine_positioning_method_list = None
-        x_ev_device_pairing_method_list = None
-        x_ev_device_alignment_check_method_list = None
-        x_natural_offset = None
-        x_vendor_specific_data_container = []
-        x_lf_system_setup_data = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = []
+        x7 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVProcessing'
-        v, p = r_el_enum(D, T, p, _EV50, 2)
-        x_ev_processing = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVDeviceFinePositioningMethodList')
-        p += 1
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
+        v = _EV48[(x >> 1) & 3]
+        p += 5
+        x1 = v
         nxt = 2
         f = 'EVDeviceFinePositioningMethodList'
-        v, p = _d_WPT_FinePositioningMethodListType(D, T, p)
-        x_ev_device_fine_positioning_method_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVDevicePairingMethodList')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVDeviceFinePositioningMethodList')
         p += 1
+        v, p = _d_WPT_FinePositioningMethodListType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'EVDevicePairingMethodList'
-        v, p = _d_WPT_PairingMethodListType(D, T, p)
-        x_ev_device_pairing_method_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVDeviceAlignmentCheckMethodList')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVDevicePairingMethodList')
         p += 1
+        v, p = _d_WPT_PairingMethodListType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'EVDeviceAlignmentCheckMethodList'
-        v, p = _d_WPT_AlignmentCheckMethodListType(D, T, p)
-        x_ev_device_alignment_check_method_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NaturalOffset')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVDeviceAlignmentCheckMethodList')
         p += 1
+        v, p = _d_WPT_AlignmentCheckMethodListType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'NaturalOffset'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_natural_offset = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NaturalOffset')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
         p += 2
@@ -4880,8 +5436,8 @@ def _d_WPT_FinePositioningSetupReqType(D: int, T: int, p: int) -> tuple[Any, int
         while nxt == 6:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x6.append(v)
+            k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
@@ -4895,20 +5451,29 @@ def _d_WPT_FinePositioningSetupReqType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 7:
             f = 'LF_SystemSetupData'
             v, p = _d_WPT_LF_SystemSetupDataType(D, T, p)
-            x_lf_system_setup_data = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_FinePositioningSetupReq(header=x_header, ev_processing=x_ev_processing, ev_device_fine_positioning_method_list=x_ev_device_fine_positioning_method_list, ev_device_pairing_method_list=x_ev_device_pairing_method_list, ev_device_alignment_check_method_list=x_ev_device_alignment_check_method_list, natural_offset=x_natural_offset, vendor_specific_data_container=tuple(x_vendor_specific_data_container), lf_system_setup_data=x_lf_system_setup_data), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, tuple(x6))
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_FinePositioningSetupResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_FinePositioningSetupResType(acc, n, o):
     """Encode WPT_FinePositioningSetupResType."""
     f = ""
     s = 0
@@ -4923,9 +5488,9 @@ def _e_WPT_FinePositioningSetupResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.primary_device_fine_positioning_method_list
         if v is None: raise missing('PrimaryDeviceFinePositioningMethodList')
@@ -4951,16 +5516,21 @@ def _e_WPT_FinePositioningSetupResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.natural_offset
         if v is None: raise missing('NaturalOffset')
         f = 'NaturalOffset'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 6
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -4972,14 +5542,14 @@ def _e_WPT_FinePositioningSetupResType(acc: int, n: int, o: Any) -> tuple[int, i
         v = o.lf_system_setup_data
         if v is not None:
             f = 'LF_SystemSetupData'
-            cw = _T76.get(s)
-            if cw is None: raise not_allowed('LF_SystemSetupData', 'LF_SystemSetupData, EE | VendorSpecificDataContainer, LF_SystemSetupData, EE', s)
+            cw = _T74.get(s)
+            if cw is None: raise not_allowed('LF_SystemSetupData', 'LF_SystemSetupData, EE | VendorSpecificDataContainer, LF_SystemSetupData, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_WPT_LF_SystemSetupDataType(acc, n, v)
             s = 9
-        cw = _T77.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | LF_SystemSetupData, EE | VendorSpecificDataContainer, LF_SystemSetupData, EE', s)
+        cw = _T75.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | LF_SystemSetupData, EE | VendorSpecificDataContainer, LF_SystemSetupData, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -4989,60 +5559,61 @@ def _e_WPT_FinePositioningSetupResType(acc: int, n: int, o: Any) -> tuple[int, i
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_FinePositioningSetupResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_FinePositioningSetupResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningSetupRes, _s0=_iso20_wpt.WPT_FinePositioningSetupRes.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningSetupRes.response_code.__set__, _s2=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_fine_positioning_method_list.__set__, _s3=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_pairing_method_list.__set__, _s4=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_alignment_check_method_list.__set__, _s5=_iso20_wpt.WPT_FinePositioningSetupRes.natural_offset.__set__, _s6=_iso20_wpt.WPT_FinePositioningSetupRes.vendor_specific_data_container.__set__, _s7=_iso20_wpt.WPT_FinePositioningSetupRes.lf_system_setup_data.__set__):
     """Decode WPT_FinePositioningSetupResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_primary_device_fine_positioning_method_list = None
-        x_primary_device_pairing_method_list = None
-        x_primary_device_alignment_check_method_list = None
-        x_natural_offset = None
-        x_vendor_specific_data_container = []
-        x_lf_system_setup_data = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = None
+        x6 = []
+        x7 = None
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PrimaryDeviceFinePositioningMethodList')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'PrimaryDeviceFinePositioningMethodList'
-        v, p = _d_WPT_FinePositioningMethodListType(D, T, p)
-        x_primary_device_fine_positioning_method_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PrimaryDevicePairingMethodList')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PrimaryDeviceFinePositioningMethodList')
         p += 1
+        v, p = _d_WPT_FinePositioningMethodListType(D, T, p)
+        x2 = v
         nxt = 3
         f = 'PrimaryDevicePairingMethodList'
-        v, p = _d_WPT_PairingMethodListType(D, T, p)
-        x_primary_device_pairing_method_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PrimaryDeviceAlignmentCheckMethodList')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PrimaryDevicePairingMethodList')
         p += 1
+        v, p = _d_WPT_PairingMethodListType(D, T, p)
+        x3 = v
         nxt = 4
         f = 'PrimaryDeviceAlignmentCheckMethodList'
-        v, p = _d_WPT_AlignmentCheckMethodListType(D, T, p)
-        x_primary_device_alignment_check_method_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NaturalOffset')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PrimaryDeviceAlignmentCheckMethodList')
         p += 1
+        v, p = _d_WPT_AlignmentCheckMethodListType(D, T, p)
+        x4 = v
         nxt = 5
         f = 'NaturalOffset'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_natural_offset = v
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NaturalOffset')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
         p += 2
@@ -5050,8 +5621,8 @@ def _d_WPT_FinePositioningSetupResType(D: int, T: int, p: int) -> tuple[Any, int
         while nxt == 6:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x6.append(v)
+            k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
@@ -5065,20 +5636,29 @@ def _d_WPT_FinePositioningSetupResType(D: int, T: int, p: int) -> tuple[Any, int
         if nxt == 7:
             f = 'LF_SystemSetupData'
             v, p = _d_WPT_LF_SystemSetupDataType(D, T, p)
-            x_lf_system_setup_data = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x7 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_FinePositioningSetupRes(header=x_header, response_code=x_response_code, primary_device_fine_positioning_method_list=x_primary_device_fine_positioning_method_list, primary_device_pairing_method_list=x_primary_device_pairing_method_list, primary_device_alignment_check_method_list=x_primary_device_alignment_check_method_list, natural_offset=x_natural_offset, vendor_specific_data_container=tuple(x_vendor_specific_data_container), lf_system_setup_data=x_lf_system_setup_data), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, x5)
+        _s6(o, tuple(x6))
+        _s7(o, x7)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_DataPackageListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_DataPackageListType(acc, n, o):
     """Encode WPT_LF_DataPackageListType."""
     f = ""
     s = 0
@@ -5086,9 +5666,9 @@ def _e_WPT_LF_DataPackageListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.num_packages
         if v is None: raise missing('NumPackages')
         f = 'NumPackages'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 1
         v = o.wpt_lf_data_package
         if v is None: raise missing('WPT_LF_DataPackage')
@@ -5106,38 +5686,41 @@ def _e_WPT_LF_DataPackageListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_DataPackageListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_DataPackageListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_DataPackageList, _s0=_iso20_wpt.WPT_LF_DataPackageList.num_packages.__set__, _s1=_iso20_wpt.WPT_LF_DataPackageList.wpt_lf_data_package.__set__):
     """Decode WPT_LF_DataPackageListType."""
     f = ""
     try:
-        x_num_packages = None
-        x_wpt_lf_data_package = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NumPackages')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'NumPackages'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_num_packages = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'WPT_LF_DataPackage')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'NumPackages')
+        v = (x >> 1) & 255
+        p += 11
+        x0 = v
         nxt = 1
         f = 'WPT_LF_DataPackage'
-        v, p = _d_WPT_LF_DataPackageType(D, T, p)
-        x_wpt_lf_data_package = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'WPT_LF_DataPackage')
         p += 1
+        v, p = _d_WPT_LF_DataPackageType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_wpt.WPT_LF_DataPackageList(num_packages=x_num_packages, wpt_lf_data_package=x_wpt_lf_data_package), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_DataPackageType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_DataPackageType(acc, n, o):
     """Encode WPT_LF_DataPackageType."""
     f = ""
     s = 0
@@ -5145,9 +5728,9 @@ def _e_WPT_LF_DataPackageType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.package_index
         if v is None: raise missing('PackageIndex')
         f = 'PackageIndex'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 1
         v = o.lf_tx_data
         if v is not None:
@@ -5159,16 +5742,14 @@ def _e_WPT_LF_DataPackageType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.lf_rx_data
         if v is not None:
             f = 'LF_RxData'
-            cw = _T78.get(s)
-            if cw is None: raise not_allowed('LF_RxData', 'EE | LF_TxData, LF_RxData', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 1: raise not_allowed('LF_RxData', 'EE | LF_TxData, LF_RxData')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = _e_WPT_LF_RxDataListType(acc, n, v)
             s = 3
-        cw = _T79.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | LF_TxData, LF_RxData', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (2, 3): raise not_allowed('end of element (a required element is missing)', 'EE | LF_TxData, LF_RxData')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -5176,20 +5757,21 @@ def _e_WPT_LF_DataPackageType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_DataPackageType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_DataPackageType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_DataPackage, _s0=_iso20_wpt.WPT_LF_DataPackage.package_index.__set__, _s1=_iso20_wpt.WPT_LF_DataPackage.lf_tx_data.__set__, _s2=_iso20_wpt.WPT_LF_DataPackage.lf_rx_data.__set__):
     """Decode WPT_LF_DataPackageType."""
     f = ""
     try:
-        x_package_index = None
-        x_lf_tx_data = None
-        x_lf_rx_data = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PackageIndex')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'PackageIndex'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_package_index = v
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'PackageIndex')
+        v = (x >> 1) & 255
+        p += 11
+        x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'LF_TxData, LF_RxData')
         p += 2
@@ -5197,27 +5779,30 @@ def _d_WPT_LF_DataPackageType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 1:
             f = 'LF_TxData'
             v, p = _d_WPT_LF_TxDataListType(D, T, p)
-            x_lf_tx_data = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'LF_RxData'
             v, p = _d_WPT_LF_RxDataListType(D, T, p)
-            x_lf_rx_data = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x2 = v
             nxt = -1
-        return _iso20_wpt.WPT_LF_DataPackage(package_index=x_package_index, lf_tx_data=x_lf_tx_data, lf_rx_data=x_lf_rx_data), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_ReceiverDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_ReceiverDataType(acc, n, o):
     """Encode WPT_LF_ReceiverDataType."""
     f = ""
     s = 0
@@ -5225,22 +5810,19 @@ def _e_WPT_LF_ReceiverDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.number_of_receivers
         if v is None: raise missing('NumberOfReceivers')
         f = 'NumberOfReceivers'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 1
         items = o.rx_spec_data
         cnt = len(items)
-        if cnt > 255: raise EncodeError('at most 255 RxSpecData allowed', value=cnt).within('RxSpecData')
-        if 0 < cnt < 2: raise EncodeError('at least 2 RxSpecData required', value=cnt).within('RxSpecData')
+        if cnt > 255: raise too_many('RxSpecData', 255, cnt)
+        if 0 < cnt < 2: raise too_few('RxSpecData', 2, cnt)
         if cnt == 0: raise missing('RxSpecData')
         if cnt:
-            f = 'RxSpecData'
             for i, v in enumerate(items):
+                f = 'RxSpecData'
                 if i == 0:
-                    acc <<= 1
-                    n += 1
-                elif i < 2:
                     acc <<= 1
                     n += 1
                 else:
@@ -5248,8 +5830,8 @@ def _e_WPT_LF_ReceiverDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = _e_WPT_TxRxSpecDataType(acc, n, v)
             s = 4 if cnt == 255 else 3
-        cw = _T80.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RxSpecData, EE', s)
+        cw = _T76.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RxSpecData, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5259,52 +5841,54 @@ def _e_WPT_LF_ReceiverDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_ReceiverDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_ReceiverDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_ReceiverData, _s0=_iso20_wpt.WPT_LF_ReceiverData.number_of_receivers.__set__, _s1=_iso20_wpt.WPT_LF_ReceiverData.rx_spec_data.__set__):
     """Decode WPT_LF_ReceiverDataType."""
     f = ""
     try:
-        x_number_of_receivers = None
-        x_rx_spec_data = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NumberOfReceivers')
-        p += 1
+        x0 = None
+        x1 = []
         nxt = 0
         f = 'NumberOfReceivers'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_number_of_receivers = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RxSpecData')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'NumberOfReceivers')
+        v = (x >> 1) & 255
+        p += 11
+        x0 = v
         nxt = 1
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 1:
             f = 'RxSpecData'
             v, p = _d_WPT_TxRxSpecDataType(D, T, p)
-            x_rx_spec_data.append(v)
-            k = len(x_rx_spec_data)
+            x1.append(v)
+            k = len(x1)
             if k < 2:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'RxSpecData')
-                p += 1
                 nxt = 1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'RxSpecData, EE')
                 p += 2
                 nxt = (1, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_LF_ReceiverData(number_of_receivers=x_number_of_receivers, rx_spec_data=tuple(x_rx_spec_data)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, tuple(x1))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_RxDataListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_RxDataListType(acc, n, o):
     """Encode WPT_LF_RxDataListType."""
     f = ""
     s = 0
@@ -5325,30 +5909,32 @@ def _e_WPT_LF_RxDataListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_RxDataListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_RxDataListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxDataList, _s0=_iso20_wpt.WPT_LF_RxDataList.wpt_lf_rx_data_list.__set__):
     """Decode WPT_LF_RxDataListType."""
     f = ""
     try:
-        x_wpt_lf_rx_data_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'WPT_LF_RxDataList')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'WPT_LF_RxDataList'
-        v, p = _d_WPT_LF_RxDataType(D, T, p)
-        x_wpt_lf_rx_data_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'WPT_LF_RxDataList')
         p += 1
+        v, p = _d_WPT_LF_RxDataType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_wpt.WPT_LF_RxDataList(wpt_lf_rx_data_list=x_wpt_lf_rx_data_list), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_RxDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_RxDataType(acc, n, o):
     """Encode WPT_LF_RxDataType."""
     f = ""
     s = 0
@@ -5356,9 +5942,14 @@ def _e_WPT_LF_RxDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.rx_identifier
         if v is None: raise missing('RxIdentifier')
         f = 'RxIdentifier'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.rssi_data
         if v is None: raise missing('RSSIData')
@@ -5376,38 +5967,46 @@ def _e_WPT_LF_RxDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_RxDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_RxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxData, _s0=_iso20_wpt.WPT_LF_RxData.rx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_RxData.rssi_data.__set__):
     """Decode WPT_LF_RxDataType."""
     f = ""
     try:
-        x_rx_identifier = None
-        x_rssi_data = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RxIdentifier')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'RxIdentifier'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_rx_identifier = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RSSIData')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'RxIdentifier')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'RSSIData'
-        v, p = _d_WPT_LF_RxRSSIListType(D, T, p)
-        x_rssi_data = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'RSSIData')
         p += 1
+        v, p = _d_WPT_LF_RxRSSIListType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_wpt.WPT_LF_RxData(rx_identifier=x_rx_identifier, rssi_data=x_rssi_data), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_RxRSSIListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_RxRSSIListType(acc, n, o):
     """Encode WPT_LF_RxRSSIListType."""
     f = ""
     s = 0
@@ -5428,30 +6027,32 @@ def _e_WPT_LF_RxRSSIListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_RxRSSIListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_RxRSSIListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSIList, _s0=_iso20_wpt.WPT_LF_RxRSSIList.rssi_data_list.__set__):
     """Decode WPT_LF_RxRSSIListType."""
     f = ""
     try:
-        x_rssi_data_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RSSIDataList')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'RSSIDataList'
-        v, p = _d_WPT_LF_RxRSSIType(D, T, p)
-        x_rssi_data_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'RSSIDataList')
         p += 1
+        v, p = _d_WPT_LF_RxRSSIType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_wpt.WPT_LF_RxRSSIList(rssi_data_list=x_rssi_data_list), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_RxRSSIType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_RxRSSIType(acc, n, o):
     """Encode WPT_LF_RxRSSIType."""
     f = ""
     s = 0
@@ -5459,9 +6060,14 @@ def _e_WPT_LF_RxRSSIType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tx_identifier
         if v is None: raise missing('TxIdentifier')
         f = 'TxIdentifier'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.rssi
         if v is None: raise missing('RSSI')
@@ -5479,38 +6085,46 @@ def _e_WPT_LF_RxRSSIType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_RxRSSIType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_RxRSSIType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSI, _s0=_iso20_wpt.WPT_LF_RxRSSI.tx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_RxRSSI.rssi.__set__):
     """Decode WPT_LF_RxRSSIType."""
     f = ""
     try:
-        x_tx_identifier = None
-        x_rssi = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TxIdentifier')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TxIdentifier'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tx_identifier = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'RSSI')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TxIdentifier')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'RSSI'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_rssi = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'RSSI')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_wpt.WPT_LF_RxRSSI(tx_identifier=x_tx_identifier, rssi=x_rssi), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_SystemSetupDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_SystemSetupDataType(acc, n, o):
     """Encode WPT_LF_SystemSetupDataType."""
     f = ""
     s = 0
@@ -5525,16 +6139,14 @@ def _e_WPT_LF_SystemSetupDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.lf_receiver_setup_data
         if v is not None:
             f = 'LF_ReceiverSetupData'
-            cw = _T81.get(s)
-            if cw is None: raise not_allowed('LF_ReceiverSetupData', 'EE | LF_TransmitterSetupData, LF_ReceiverSetupData', s)
-            acc = (acc << cw[1]) | cw[0]
-            n += cw[1]
+            if s != 0: raise not_allowed('LF_ReceiverSetupData', 'EE | LF_TransmitterSetupData, LF_ReceiverSetupData')
+            acc = (acc << 2) | 1
+            n += 2
             acc, n = _e_WPT_LF_ReceiverDataType(acc, n, v)
             s = 2
-        cw = _T82.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | LF_TransmitterSetupData, LF_ReceiverSetupData', s)
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
+        if s not in (1, 2): raise not_allowed('end of element (a required element is missing)', 'EE | LF_TransmitterSetupData, LF_ReceiverSetupData')
+        acc <<= 1
+        n += 1
         return acc, n
     except EncodeError as exc:
         raise exc.within(f) if f else exc
@@ -5542,12 +6154,13 @@ def _e_WPT_LF_SystemSetupDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_SystemSetupDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_SystemSetupDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_SystemSetupData, _s0=_iso20_wpt.WPT_LF_SystemSetupData.lf_transmitter_setup_data.__set__, _s1=_iso20_wpt.WPT_LF_SystemSetupData.lf_receiver_setup_data.__set__):
     """Decode WPT_LF_SystemSetupDataType."""
     f = ""
     try:
-        x_lf_transmitter_setup_data = None
-        x_lf_receiver_setup_data = None
+        x0 = None
+        x1 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'LF_TransmitterSetupData, LF_ReceiverSetupData')
         p += 2
@@ -5555,27 +6168,29 @@ def _d_WPT_LF_SystemSetupDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 0:
             f = 'LF_TransmitterSetupData'
             v, p = _d_WPT_LF_TransmitterDataType(D, T, p)
-            x_lf_transmitter_setup_data = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x0 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 1:
             f = 'LF_ReceiverSetupData'
             v, p = _d_WPT_LF_ReceiverDataType(D, T, p)
-            x_lf_receiver_setup_data = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x1 = v
             nxt = -1
-        return _iso20_wpt.WPT_LF_SystemSetupData(lf_transmitter_setup_data=x_lf_transmitter_setup_data, lf_receiver_setup_data=x_lf_receiver_setup_data), p
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_TransmitterDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_TransmitterDataType(acc, n, o):
     """Encode WPT_LF_TransmitterDataType."""
     f = ""
     s = 0
@@ -5583,9 +6198,9 @@ def _e_WPT_LF_TransmitterDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.number_of_transmitters
         if v is None: raise missing('NumberOfTransmitters')
         f = 'NumberOfTransmitters'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_nbit(acc, n, v, 0, 255, 8)
+        if v.__class__ is not int or v < 0 or v > 255: raise bad_value(v, 'unsignedByte [0..255]')
+        acc = (acc << 11) | ((v - 0) << 1)
+        n += 11
         s = 1
         v = o.signal_frequency
         if v is None: raise missing('SignalFrequency')
@@ -5596,16 +6211,13 @@ def _e_WPT_LF_TransmitterDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         s = 2
         items = o.tx_spec_data
         cnt = len(items)
-        if cnt > 255: raise EncodeError('at most 255 TxSpecData allowed', value=cnt).within('TxSpecData')
-        if 0 < cnt < 2: raise EncodeError('at least 2 TxSpecData required', value=cnt).within('TxSpecData')
+        if cnt > 255: raise too_many('TxSpecData', 255, cnt)
+        if 0 < cnt < 2: raise too_few('TxSpecData', 2, cnt)
         if cnt == 0: raise missing('TxSpecData')
         if cnt:
-            f = 'TxSpecData'
             for i, v in enumerate(items):
+                f = 'TxSpecData'
                 if i == 0:
-                    acc <<= 1
-                    n += 1
-                elif i < 2:
                     acc <<= 1
                     n += 1
                 else:
@@ -5616,14 +6228,14 @@ def _e_WPT_LF_TransmitterDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tx_package_spec_data
         if v is not None:
             f = 'TxPackageSpecData'
-            cw = _T13.get(s)
-            if cw is None: raise not_allowed('TxPackageSpecData', 'TxPackageSpecData, EE | TxSpecData, TxPackageSpecData, EE', s)
+            cw = _T12.get(s)
+            if cw is None: raise not_allowed('TxPackageSpecData', 'TxPackageSpecData, EE | TxSpecData, TxPackageSpecData, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_WPT_TxRxPackageSpecDataType(acc, n, v)
             s = 6
-        cw = _T83.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | TxPackageSpecData, EE | TxSpecData, TxPackageSpecData, EE', s)
+        cw = _T77.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | TxPackageSpecData, EE | TxSpecData, TxPackageSpecData, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5633,42 +6245,40 @@ def _e_WPT_LF_TransmitterDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_TransmitterDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_TransmitterDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TransmitterData, _s0=_iso20_wpt.WPT_LF_TransmitterData.number_of_transmitters.__set__, _s1=_iso20_wpt.WPT_LF_TransmitterData.signal_frequency.__set__, _s2=_iso20_wpt.WPT_LF_TransmitterData.tx_spec_data.__set__, _s3=_iso20_wpt.WPT_LF_TransmitterData.tx_package_spec_data.__set__):
     """Decode WPT_LF_TransmitterDataType."""
     f = ""
     try:
-        x_number_of_transmitters = None
-        x_signal_frequency = None
-        x_tx_spec_data = []
-        x_tx_package_spec_data = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'NumberOfTransmitters')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = []
+        x3 = None
         nxt = 0
         f = 'NumberOfTransmitters'
-        v, p = r_el_nbit(D, T, p, 0, 255, 8)
-        x_number_of_transmitters = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SignalFrequency')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if x & 1537: raise fused_error(x, 1537, 11, p, 'NumberOfTransmitters')
+        v = (x >> 1) & 255
+        p += 11
+        x0 = v
         nxt = 1
         f = 'SignalFrequency'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_signal_frequency = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TxSpecData')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignalFrequency')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = 2
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 2:
             f = 'TxSpecData'
             v, p = _d_WPT_TxRxSpecDataType(D, T, p)
-            x_tx_spec_data.append(v)
-            k = len(x_tx_spec_data)
+            x2.append(v)
+            k = len(x2)
             if k < 2:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'TxSpecData')
-                p += 1
                 nxt = 2
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 3: raise bad_event(c, 2, p, 'TxSpecData, TxPackageSpecData, EE')
@@ -5682,20 +6292,25 @@ def _d_WPT_LF_TransmitterDataType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 3:
             f = 'TxPackageSpecData'
             v, p = _d_WPT_TxRxPackageSpecDataType(D, T, p)
-            x_tx_package_spec_data = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_LF_TransmitterData(number_of_transmitters=x_number_of_transmitters, signal_frequency=x_signal_frequency, tx_spec_data=tuple(x_tx_spec_data), tx_package_spec_data=x_tx_package_spec_data), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, tuple(x2))
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_TxDataListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_TxDataListType(acc, n, o):
     """Encode WPT_LF_TxDataListType."""
     f = ""
     s = 0
@@ -5716,30 +6331,32 @@ def _e_WPT_LF_TxDataListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_TxDataListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_TxDataListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxDataList, _s0=_iso20_wpt.WPT_LF_TxDataList.wpt_lf_tx_data_list.__set__):
     """Decode WPT_LF_TxDataListType."""
     f = ""
     try:
-        x_wpt_lf_tx_data_list = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'WPT_LF_TxDataList')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'WPT_LF_TxDataList'
-        v, p = _d_WPT_LF_TxDataType(D, T, p)
-        x_wpt_lf_tx_data_list = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'WPT_LF_TxDataList')
         p += 1
+        v, p = _d_WPT_LF_TxDataType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_wpt.WPT_LF_TxDataList(wpt_lf_tx_data_list=x_wpt_lf_tx_data_list), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_LF_TxDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_LF_TxDataType(acc, n, o):
     """Encode WPT_LF_TxDataType."""
     f = ""
     s = 0
@@ -5747,9 +6364,14 @@ def _e_WPT_LF_TxDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tx_identifier
         if v is None: raise missing('TxIdentifier')
         f = 'TxIdentifier'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.eirp
         if v is None: raise missing('EIRP')
@@ -5767,59 +6389,69 @@ def _e_WPT_LF_TxDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_LF_TxDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_LF_TxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxData, _s0=_iso20_wpt.WPT_LF_TxData.tx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_TxData.eirp.__set__):
     """Decode WPT_LF_TxDataType."""
     f = ""
     try:
-        x_tx_identifier = None
-        x_eirp = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TxIdentifier')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'TxIdentifier'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tx_identifier = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EIRP')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TxIdentifier')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'EIRP'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_eirp = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EIRP')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x1 = v
         nxt = -1
-        return _iso20_wpt.WPT_LF_TxData(tx_identifier=x_tx_identifier, eirp=x_eirp), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_PairingMethodListType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_PairingMethodListType(acc, n, o):
     """Encode WPT_PairingMethodListType."""
     f = ""
     s = 0
     try:
         items = o.wpt_pairing_method
         cnt = len(items)
-        if cnt > 8: raise EncodeError('at most 8 WPT_PairingMethod allowed', value=cnt).within('WPT_PairingMethod')
+        if cnt > 8: raise too_many('WPT_PairingMethod', 8, cnt)
         if cnt == 0: raise missing('WPT_PairingMethod')
         if cnt:
-            f = 'WPT_PairingMethod'
             for i, v in enumerate(items):
+                f = 'WPT_PairingMethod'
                 if i == 0:
                     acc <<= 1
                     n += 1
                 else:
                     acc <<= 2
                     n += 2
-                acc, n = w_el_enum(acc, n, v, _EI84, 3)
+                i = enum_index(v, _EI78)
+                acc = (acc << 5) | (i << 1)
+                n += 5
             s = 2 if cnt == 8 else 1
         cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_PairingMethod, EE', s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_PairingMethod, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5829,39 +6461,44 @@ def _e_WPT_PairingMethodListType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_PairingMethodListType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_PairingMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingMethodList, _s0=_iso20_wpt.WPT_PairingMethodList.wpt_pairing_method.__set__):
     """Decode WPT_PairingMethodListType."""
     f = ""
     try:
-        x_wpt_pairing_method = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'WPT_PairingMethod')
-        p += 1
+        x0 = []
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'WPT_PairingMethod'
-            v, p = r_el_enum(D, T, p, _EV85, 3)
-            x_wpt_pairing_method.append(v)
-            k = len(x_wpt_pairing_method)
+            x = (D >> (T - p - 5)) & 31
+            if x & 17: raise fused_error(x, 17, 5, p, 'WPT_PairingMethod')
+            v = _EV79[(x >> 1) & 7]
+            p += 5
+            x0.append(v)
+            k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'WPT_PairingMethod, EE')
                 p += 2
                 nxt = (0, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_PairingMethodList(wpt_pairing_method=tuple(x_wpt_pairing_method)), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_PairingReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_PairingReqType(acc, n, o):
     """Encode WPT_PairingReqType."""
     f = ""
     s = 0
@@ -5876,32 +6513,39 @@ def _e_WPT_PairingReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.ev_processing
         if v is None: raise missing('EVProcessing')
         f = 'EVProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI49, 2)
+        i = enum_index(v, _EI47)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 2
         v = o.observed_id_code
         if v is not None:
             f = 'ObservedIDCode'
-            acc <<= 2
-            n += 2
-            acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+            if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+            if v < 128:
+                acc = (acc << 12) | (v << 1)
+                n += 12
+            else:
+                acc <<= 2
+                n += 2
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 3
         v = o.ev_result_code
         if v is None: raise missing('EVResultCode')
         f = 'EVResultCode'
-        cw = _T29.get(s)
-        if cw is None: raise not_allowed('EVResultCode', 'EVResultCode | ObservedIDCode, EVResultCode', s)
+        cw = _T27.get(s)
+        if cw is None: raise not_allowed('EVResultCode', 'EVResultCode | ObservedIDCode, EVResultCode')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_enum(acc, n, v, _EI51, 2)
+        i = enum_index(v, _EI49)
+        acc = (acc << 4) | (i << 1)
+        n += 4
         s = 4
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
                     n += 2
@@ -5910,8 +6554,8 @@ def _e_WPT_PairingReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             s = 6 if cnt == 16 else 5
-        cw = _T53.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE', s)
+        cw = _T51.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -5921,44 +6565,53 @@ def _e_WPT_PairingReqType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_PairingReqType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_PairingReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingReq, _s0=_iso20_wpt.WPT_PairingReq.header.__set__, _s1=_iso20_wpt.WPT_PairingReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_PairingReq.observed_id_code.__set__, _s3=_iso20_wpt.WPT_PairingReq.ev_result_code.__set__, _s4=_iso20_wpt.WPT_PairingReq.vendor_specific_data_container.__set__):
     """Decode WPT_PairingReqType."""
     f = ""
     try:
-        x_header = None
-        x_ev_processing = None
-        x_observed_id_code = None
-        x_ev_result_code = None
-        x_vendor_specific_data_container = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = []
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVProcessing')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'EVProcessing'
-        v, p = r_el_enum(D, T, p, _EV50, 2)
-        x_ev_processing = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
+        v = _EV48[(x >> 1) & 3]
+        p += 5
+        x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ObservedIDCode, EVResultCode')
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'ObservedIDCode'
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
-            x_observed_id_code = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EVResultCode')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         f = 'EVResultCode'
-        v, p = r_el_enum(D, T, p, _EV52, 2)
-        x_ev_result_code = v
+        x = (D >> (T - p - 4)) & 15
+        if x & 9: raise fused_error(x, 9, 4, p, 'EVResultCode')
+        v = _EV50[(x >> 1) & 3]
+        p += 4
+        x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
         p += 2
@@ -5966,27 +6619,33 @@ def _d_WPT_PairingReqType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 4:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x4.append(v)
+            k = len(x4)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
                 p += 2
                 nxt = (4, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_PairingReq(header=x_header, ev_processing=x_ev_processing, observed_id_code=x_observed_id_code, ev_result_code=x_ev_result_code, vendor_specific_data_container=tuple(x_vendor_specific_data_container)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, tuple(x4))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_PairingResType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_PairingResType(acc, n, o):
     """Encode WPT_PairingResType."""
     f = ""
     s = 0
@@ -6001,42 +6660,47 @@ def _e_WPT_PairingResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.response_code
         if v is None: raise missing('ResponseCode')
         f = 'ResponseCode'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI5, 6)
+        i = enum_index(v, _EI5)
+        acc = (acc << 9) | (i << 1)
+        n += 9
         s = 2
         v = o.evse_processing
         if v is None: raise missing('EVSEProcessing')
         f = 'EVSEProcessing'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_enum(acc, n, v, _EI49, 2)
+        i = enum_index(v, _EI47)
+        acc = (acc << 5) | (i << 1)
+        n += 5
         s = 3
         v = o.observed_id_code
         if v is not None:
             f = 'ObservedIDCode'
-            acc <<= 3
-            n += 3
-            acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+            if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+            if v < 128:
+                acc = (acc << 13) | (v << 1)
+                n += 13
+            else:
+                acc <<= 3
+                n += 3
+                acc, n = w_el_uint_raw(acc, n, v)
             s = 4
         v = o.alternative_secc_list
         if v is not None:
             f = 'AlternativeSECCList'
-            cw = _T54.get(s)
-            if cw is None: raise not_allowed('AlternativeSECCList', 'AlternativeSECCList, VendorSpecificDataContainer, EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE', s)
+            cw = _T52.get(s)
+            if cw is None: raise not_allowed('AlternativeSECCList', 'AlternativeSECCList, VendorSpecificDataContainer, EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
             acc, n = _e_AlternativeSECCListType(acc, n, v)
             s = 5
         items = o.vendor_specific_data_container
         cnt = len(items)
-        if cnt > 16: raise EncodeError('at most 16 VendorSpecificDataContainer allowed', value=cnt).within('VendorSpecificDataContainer')
+        if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
-            f = 'VendorSpecificDataContainer'
             for i, v in enumerate(items):
+                f = 'VendorSpecificDataContainer'
                 if i == 0:
-                    cw = _T55.get(s)
-                    if cw is None: raise not_allowed('VendorSpecificDataContainer', 'AlternativeSECCList, VendorSpecificDataContainer, EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE', s)
+                    cw = _T53.get(s)
+                    if cw is None: raise not_allowed('VendorSpecificDataContainer', 'AlternativeSECCList, VendorSpecificDataContainer, EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
                     acc = (acc << cw[1]) | cw[0]
                     n += cw[1]
                 else:
@@ -6044,8 +6708,8 @@ def _e_WPT_PairingResType(acc: int, n: int, o: Any) -> tuple[int, int]:
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
             s = 7 if cnt == 16 else 6
-        cw = _T56.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AlternativeSECCList, VendorSpecificDataContainer, EE | EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE', s)
+        cw = _T54.get(s)
+        if cw is None: raise not_allowed('end of element (a required element is missing)', 'AlternativeSECCList, VendorSpecificDataContainer, EE | EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
         return acc, n
@@ -6055,45 +6719,52 @@ def _e_WPT_PairingResType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_PairingResType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_PairingResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRes, _s0=_iso20_wpt.WPT_PairingRes.header.__set__, _s1=_iso20_wpt.WPT_PairingRes.response_code.__set__, _s2=_iso20_wpt.WPT_PairingRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_PairingRes.observed_id_code.__set__, _s4=_iso20_wpt.WPT_PairingRes.alternative_secc_list.__set__, _s5=_iso20_wpt.WPT_PairingRes.vendor_specific_data_container.__set__):
     """Decode WPT_PairingResType."""
     f = ""
     try:
-        x_header = None
-        x_response_code = None
-        x_evse_processing = None
-        x_observed_id_code = None
-        x_alternative_secc_list = None
-        x_vendor_specific_data_container = []
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'Header')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
+        x3 = None
+        x4 = None
+        x5 = []
         nxt = 0
         f = 'Header'
-        v, p = _d_MessageHeaderType(D, T, p)
-        x_header = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'ResponseCode')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
+        v, p = _d_MessageHeaderType(D, T, p)
+        x0 = v
         nxt = 1
         f = 'ResponseCode'
-        v, p = r_el_enum(D, T, p, _EV6, 6)
-        x_response_code = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EVSEProcessing')
-        p += 1
+        x = (D >> (T - p - 9)) & 511
+        if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
+        v = _EV6[(x >> 1) & 63]
+        p += 9
+        x1 = v
         nxt = 2
         f = 'EVSEProcessing'
-        v, p = r_el_enum(D, T, p, _EV50, 2)
-        x_evse_processing = v
+        x = (D >> (T - p - 5)) & 31
+        if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
+        v = _EV48[(x >> 1) & 3]
+        p += 5
+        x2 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE')
         p += 3
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
             f = 'ObservedIDCode'
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
-            x_observed_id_code = v
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AlternativeSECCList, VendorSpecificDataContainer, EE')
             p += 2
@@ -6101,7 +6772,7 @@ def _d_WPT_PairingResType(D: int, T: int, p: int) -> tuple[Any, int]:
         if nxt == 4:
             f = 'AlternativeSECCList'
             v, p = _d_AlternativeSECCListType(D, T, p)
-            x_alternative_secc_list = v
+            x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
             p += 2
@@ -6109,27 +6780,34 @@ def _d_WPT_PairingResType(D: int, T: int, p: int) -> tuple[Any, int]:
         while nxt == 5:
             f = 'VendorSpecificDataContainer'
             v, p = r_el_bin(D, T, p, None, None, 256, 4)
-            x_vendor_specific_data_container.append(v)
-            k = len(x_vendor_specific_data_container)
+            x5.append(v)
+            k = len(x5)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
                 p += 2
                 nxt = (5, -1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'EE')
-                p += 1
                 nxt = -1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_PairingRes(header=x_header, response_code=x_response_code, evse_processing=x_evse_processing, observed_id_code=x_observed_id_code, alternative_secc_list=x_alternative_secc_list, vendor_specific_data_container=tuple(x_vendor_specific_data_container)), p
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        _s4(o, x4)
+        _s5(o, tuple(x5))
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_SPCPowerControlParameterType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_SPCPowerControlParameterType(acc, n, o):
     """Encode WPT_SPCPowerControlParameterType."""
     f = ""
     s = 0
@@ -6150,46 +6828,45 @@ def _e_WPT_SPCPowerControlParameterType(acc: int, n: int, o: Any) -> tuple[int, 
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_SPCPowerControlParameterType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_SPCPowerControlParameterType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_SPCPowerControlParameter, _s0=_iso20_wpt.WPT_SPCPowerControlParameter.spc_primary_device_coil_current_information.__set__):
     """Decode WPT_SPCPowerControlParameterType."""
     f = ""
     try:
-        x_spc_primary_device_coil_current_information = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'SPCPrimaryDeviceCoilCurrentInformation')
-        p += 1
+        x0 = None
         nxt = 0
         f = 'SPCPrimaryDeviceCoilCurrentInformation'
-        v, p = _d_RationalNumberType(D, T, p)
-        x_spc_primary_device_coil_current_information = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SPCPrimaryDeviceCoilCurrentInformation')
         p += 1
+        v, p = _d_RationalNumberType(D, T, p)
+        x0 = v
         nxt = -1
-        return _iso20_wpt.WPT_SPCPowerControlParameter(spc_primary_device_coil_current_information=x_spc_primary_device_coil_current_information), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_TxRxPackageSpecDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_TxRxPackageSpecDataType(acc, n, o):
     """Encode WPT_TxRxPackageSpecDataType."""
     f = ""
     s = 0
     try:
         items = o.pulse_sequence_order
         cnt = len(items)
-        if cnt > 255: raise EncodeError('at most 255 PulseSequenceOrder allowed', value=cnt).within('PulseSequenceOrder')
-        if 0 < cnt < 2: raise EncodeError('at least 2 PulseSequenceOrder required', value=cnt).within('PulseSequenceOrder')
+        if cnt > 255: raise too_many('PulseSequenceOrder', 255, cnt)
+        if 0 < cnt < 2: raise too_few('PulseSequenceOrder', 2, cnt)
         if cnt == 0: raise missing('PulseSequenceOrder')
         if cnt:
-            f = 'PulseSequenceOrder'
             for i, v in enumerate(items):
+                f = 'PulseSequenceOrder'
                 if i == 0:
-                    acc <<= 1
-                    n += 1
-                elif i < 2:
                     acc <<= 1
                     n += 1
                 else:
@@ -6200,25 +6877,40 @@ def _e_WPT_TxRxPackageSpecDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.pulse_separation_time
         if v is None: raise missing('PulseSeparationTime')
         f = 'PulseSeparationTime'
-        cw = _T29.get(s)
-        if cw is None: raise not_allowed('PulseSeparationTime', 'PulseSeparationTime | PulseSequenceOrder, PulseSeparationTime', s)
+        cw = _T27.get(s)
+        if cw is None: raise not_allowed('PulseSeparationTime', 'PulseSeparationTime | PulseSequenceOrder, PulseSeparationTime')
         acc = (acc << cw[1]) | cw[0]
         n += cw[1]
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 10) | (v << 1)
+            n += 10
+        else:
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 4
         v = o.pulse_duration
         if v is None: raise missing('PulseDuration')
         f = 'PulseDuration'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 5
         v = o.package_separation_time
         if v is None: raise missing('PackageSeparationTime')
         f = 'PackageSeparationTime'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 6
         acc <<= 1
         n += 1
@@ -6229,71 +6921,90 @@ def _e_WPT_TxRxPackageSpecDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_TxRxPackageSpecDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxPackageSpecData, _s0=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_sequence_order.__set__, _s1=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_separation_time.__set__, _s2=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_duration.__set__, _s3=_iso20_wpt.WPT_TxRxPackageSpecData.package_separation_time.__set__):
     """Decode WPT_TxRxPackageSpecDataType."""
     f = ""
     try:
-        x_pulse_sequence_order = []
-        x_pulse_separation_time = None
-        x_pulse_duration = None
-        x_package_separation_time = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'PulseSequenceOrder')
-        p += 1
+        x0 = []
+        x1 = None
+        x2 = None
+        x3 = None
         nxt = 0
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+        p += 1
         while nxt == 0:
             f = 'PulseSequenceOrder'
             v, p = _d_WPT_TxRxPulseOrderType(D, T, p)
-            x_pulse_sequence_order.append(v)
-            k = len(x_pulse_sequence_order)
+            x0.append(v)
+            k = len(x0)
             if k < 2:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'PulseSequenceOrder')
-                p += 1
                 nxt = 0
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
                 if c >= 2: raise bad_event(c, 2, p, 'PulseSequenceOrder, PulseSeparationTime')
                 p += 2
                 nxt = (0, 1)[c]
             else:
-                c = (D >> (T - p - 1)) & 1
-                if c >= 1: raise bad_event(c, 1, p, 'PulseSeparationTime')
-                p += 1
                 nxt = 1
+                if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+                p += 1
         if nxt == 1:
             f = 'PulseSeparationTime'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_pulse_separation_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PulseDuration')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x1 = v
             nxt = 2
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 2:
             f = 'PulseDuration'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_pulse_duration = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'PackageSeparationTime')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x2 = v
             nxt = 3
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt == 3:
             f = 'PackageSeparationTime'
-            v, p = r_el_uint(D, T, p, 0, 65535)
-            x_package_separation_time = v
-            c = (D >> (T - p - 1)) & 1
-            if c >= 1: raise bad_event(c, 1, p, 'EE')
-            p += 1
+            x = (D >> (T - p - 10)) & 1023
+            if not x & 769:
+                v = (x >> 1) & 127
+                p += 10
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 65535)
+            x3 = v
             nxt = -1
+            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
+            p += 1
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
-        return _iso20_wpt.WPT_TxRxPackageSpecData(pulse_sequence_order=tuple(x_pulse_sequence_order), pulse_separation_time=x_pulse_separation_time, pulse_duration=x_pulse_duration, package_separation_time=x_package_separation_time), p
+        o = _new(_C)
+        _s0(o, tuple(x0))
+        _s1(o, x1)
+        _s2(o, x2)
+        _s3(o, x3)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_TxRxPulseOrderType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_TxRxPulseOrderType(acc, n, o):
     """Encode WPT_TxRxPulseOrderType."""
     f = ""
     s = 0
@@ -6301,16 +7012,26 @@ def _e_WPT_TxRxPulseOrderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.index_number
         if v is None: raise missing('IndexNumber')
         f = 'IndexNumber'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 0, 65535)
+        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.tx_rx_identifier
         if v is None: raise missing('TxRxIdentifier')
         f = 'TxRxIdentifier'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -6321,38 +7042,51 @@ def _e_WPT_TxRxPulseOrderType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_TxRxPulseOrderType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_TxRxPulseOrderType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxPulseOrder, _s0=_iso20_wpt.WPT_TxRxPulseOrder.index_number.__set__, _s1=_iso20_wpt.WPT_TxRxPulseOrder.tx_rx_identifier.__set__):
     """Decode WPT_TxRxPulseOrderType."""
     f = ""
     try:
-        x_index_number = None
-        x_tx_rx_identifier = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'IndexNumber')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'IndexNumber'
-        v, p = r_el_uint(D, T, p, 0, 65535)
-        x_index_number = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TxRxIdentifier')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'IndexNumber')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 0, 65535)
+        x0 = v
         nxt = 1
         f = 'TxRxIdentifier'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tx_rx_identifier = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TxRxIdentifier')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x1 = v
         nxt = -1
-        return _iso20_wpt.WPT_TxRxPulseOrder(index_number=x_index_number, tx_rx_identifier=x_tx_rx_identifier), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_WPT_TxRxSpecDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_WPT_TxRxSpecDataType(acc, n, o):
     """Encode WPT_TxRxSpecDataType."""
     f = ""
     s = 0
@@ -6360,9 +7094,14 @@ def _e_WPT_TxRxSpecDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.tx_rx_identifier
         if v is None: raise missing('TxRxIdentifier')
         f = 'TxRxIdentifier'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_uint(acc, n, v, 1, 4294967295)
+        if v.__class__ is not int or v < 1 or v > 4294967295: raise bad_value(v, 'numericIDType [1..4294967295]')
+        if v < 128:
+            acc = (acc << 11) | (v << 1)
+            n += 11
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_uint_raw(acc, n, v)
         s = 1
         v = o.tx_rx_position
         if v is None: raise missing('TxRxPosition')
@@ -6387,46 +7126,54 @@ def _e_WPT_TxRxSpecDataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_WPT_TxRxSpecDataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_WPT_TxRxSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxSpecData, _s0=_iso20_wpt.WPT_TxRxSpecData.tx_rx_identifier.__set__, _s1=_iso20_wpt.WPT_TxRxSpecData.tx_rx_position.__set__, _s2=_iso20_wpt.WPT_TxRxSpecData.tx_rx_orientation.__set__):
     """Decode WPT_TxRxSpecDataType."""
     f = ""
     try:
-        x_tx_rx_identifier = None
-        x_tx_rx_position = None
-        x_tx_rx_orientation = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TxRxIdentifier')
-        p += 1
+        x0 = None
+        x1 = None
+        x2 = None
         nxt = 0
         f = 'TxRxIdentifier'
-        v, p = r_el_uint(D, T, p, 1, 4294967295)
-        x_tx_rx_identifier = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TxRxPosition')
-        p += 1
+        x = (D >> (T - p - 11)) & 2047
+        if not x & 1793:
+            v = (x >> 1) & 127
+            if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
+            p += 11
+        elif x & 1024: raise fused_error(x, 1024, 11, p, 'TxRxIdentifier')
+        else:
+            p += 1
+            v, p = r_el_uint(D, T, p, 1, 4294967295)
+        x0 = v
         nxt = 1
         f = 'TxRxPosition'
-        v, p = _d_WPT_CoordinateXYZType(D, T, p)
-        x_tx_rx_position = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'TxRxOrientation')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'TxRxPosition')
         p += 1
+        v, p = _d_WPT_CoordinateXYZType(D, T, p)
+        x1 = v
         nxt = 2
         f = 'TxRxOrientation'
-        v, p = _d_WPT_CoordinateXYZType(D, T, p)
-        x_tx_rx_orientation = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'TxRxOrientation')
         p += 1
+        v, p = _d_WPT_CoordinateXYZType(D, T, p)
+        x2 = v
         nxt = -1
-        return _iso20_wpt.WPT_TxRxSpecData(tx_rx_identifier=x_tx_rx_identifier, tx_rx_position=x_tx_rx_position, tx_rx_orientation=x_tx_rx_orientation), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        _s2(o, x2)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509DataType(acc, n, o):
     """Encode X509DataType."""
     f = ""
     s = 0
@@ -6438,7 +7185,8 @@ def _e_X509DataType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509DataType(D, T, p):
     """Decode X509DataType."""
     f = ""
     try:
@@ -6449,7 +7197,8 @@ def _d_X509DataType(D: int, T: int, p: int) -> tuple[Any, int]:
         err = premature(exc, T, p)
         raise (err.within(f) if f else err) from exc
 
-def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
+
+def _e_X509IssuerSerialType(acc, n, o):
     """Encode X509IssuerSerialType."""
     f = ""
     s = 0
@@ -6464,9 +7213,17 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         v = o.x509_serial_number
         if v is None: raise missing('X509SerialNumber')
         f = 'X509SerialNumber'
-        acc <<= 1
-        n += 1
-        acc, n = w_el_int(acc, n, v, None, None)
+        if v.__class__ is not int: raise bad_value(v, 'integer [None..None]')
+        if 0 <= v < 128:
+            acc = (acc << 12) | (v << 1)
+            n += 12
+        elif -128 <= v < 0:
+            acc = (acc << 12) | ((256 - v - 1) << 1)
+            n += 12
+        else:
+            acc <<= 1
+            n += 1
+            acc, n = w_el_int_raw(acc, n, v)
         s = 2
         acc <<= 1
         n += 1
@@ -6477,31 +7234,38 @@ def _e_X509IssuerSerialType(acc: int, n: int, o: Any) -> tuple[int, int]:
         err = EncodeError(f'{type(exc).__name__}: {exc}')
         raise (err.within(f) if f else err) from exc
 
-def _d_X509IssuerSerialType(D: int, T: int, p: int) -> tuple[Any, int]:
+
+def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
     f = ""
     try:
-        x_x509_issuer_name = None
-        x_x509_serial_number = None
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509IssuerName')
-        p += 1
+        x0 = None
+        x1 = None
         nxt = 0
         f = 'X509IssuerName'
-        v, p = r_el_str(D, T, p, None, None, None, 4)
-        x_x509_issuer_name = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'X509SerialNumber')
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
+        v, p = r_el_str(D, T, p, None, None, None, 4)
+        x0 = v
         nxt = 1
         f = 'X509SerialNumber'
-        v, p = r_el_int(D, T, p, None, None)
-        x_x509_serial_number = v
-        c = (D >> (T - p - 1)) & 1
-        if c >= 1: raise bad_event(c, 1, p, 'EE')
-        p += 1
+        x = (D >> (T - p - 12)) & 4095
+        if not x & 3329:
+            v = (x >> 1) & 127
+            if x & 512: v = -v - 1
+            p += 12
+        elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
+        else:
+            p += 1
+            v, p = r_el_int(D, T, p, None, None)
+        x1 = v
         nxt = -1
-        return _xmldsig.X509IssuerSerial(x509_issuer_name=x_x509_issuer_name, x509_serial_number=x_x509_serial_number), p
+        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
+        p += 1
+        o = _new(_C)
+        _s0(o, x0)
+        _s1(o, x1)
+        return o, p
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6638,7 +7402,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'EVDevicePairingMethodList', _e_WPT_PairingMethodListType, _d_WPT_PairingMethodListType, _iso20_wpt.WPT_PairingMethodList),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVPCChargeDiagnostics', None, None, ('enum', None, None, 2, None, None, None, _EI57, _EV58)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVPCChargeDiagnostics', None, None, ('enum', None, None, 2, None, None, None, _EI55, _EV56)),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCCoilCurrentInformation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCCoilCurrentRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCCurrentOutputInformation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -6650,10 +7414,10 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCPowerOutput', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCPowerRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'EVPCVoltageOutputInformation', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI49, _EV50)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVResultCode', None, None, ('enum', None, None, 2, None, None, None, _EI51, _EV52)),
-    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI27, _EV28)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI49, _EV50)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI47, _EV48)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVResultCode', None, None, ('enum', None, None, 2, None, None, None, _EI49, _EV50)),
+    ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', None, None, ('enum', None, None, 3, None, None, None, _EI25, _EV26)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI47, _EV48)),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso20_types.EVSEStatus),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
@@ -6696,7 +7460,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', _e_DetailedCostType, _d_DetailedCostType, _iso20_types.DetailedCost),
     ('http://www.w3.org/2000/09/xmldsig#', 'P', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'PDInputPowerClass', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'PDInputPowerClass', None, None, ('enum', None, None, 2, None, None, None, _EI67, _EV68)),
     ('urn:iso:std:iso:15118:-20:WPT', 'PDMaxCoilCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'PDMinCoilCurrent', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
@@ -6737,7 +7501,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'SDMinGroundClearence', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:WPT', 'SDMinOutputPower', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'SDPowerInput', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
-    ('urn:iso:std:iso:15118:-20:WPT', 'SPCChargeDiagnostics', None, None, ('enum', None, None, 3, None, None, None, _EI63, _EV64)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'SPCChargeDiagnostics', None, None, ('enum', None, None, 3, None, None, None, _EI61, _EV62)),
     ('urn:iso:std:iso:15118:-20:WPT', 'SPCMaxOutputPowerLimit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'SPCMinOutputPowerLimit', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
     ('urn:iso:std:iso:15118:-20:WPT', 'SPCOperatingFrequency', _e_RationalNumberType, _d_RationalNumberType, _iso20_types.RationalNumber),
@@ -6772,14 +7536,14 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'TxSpecData', _e_WPT_TxRxSpecDataType, _d_WPT_TxRxSpecDataType, _iso20_wpt.WPT_TxRxSpecData),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:iso:std:iso:15118:-20:WPT', 'VendorSpecificDataContainer', None, None, ('binary', None, None, 0, None, None, 256, None, None)),
-    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethod', None, None, ('enum', None, None, 2, None, None, None, _EI47, _EV48)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethod', None, None, ('enum', None, None, 2, None, None, None, _EI45, _EV46)),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckReq', _e_WPT_AlignmentCheckReqType, _d_WPT_AlignmentCheckReqType, _iso20_wpt.WPT_AlignmentCheckReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckRes', _e_WPT_AlignmentCheckResType, _d_WPT_AlignmentCheckResType, _iso20_wpt.WPT_AlignmentCheckRes),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeLoopReq', _e_WPT_ChargeLoopReqType, _d_WPT_ChargeLoopReqType, _iso20_wpt.WPT_ChargeLoopReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeLoopRes', _e_WPT_ChargeLoopResType, _d_WPT_ChargeLoopResType, _iso20_wpt.WPT_ChargeLoopRes),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryReq', _e_WPT_ChargeParameterDiscoveryReqType, _d_WPT_ChargeParameterDiscoveryReqType, _iso20_wpt.WPT_ChargeParameterDiscoveryReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryRes', _e_WPT_ChargeParameterDiscoveryResType, _d_WPT_ChargeParameterDiscoveryResType, _iso20_wpt.WPT_ChargeParameterDiscoveryRes),
-    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethod', None, None, ('enum', None, None, 3, None, None, None, _EI72, _EV73)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethod', None, None, ('enum', None, None, 3, None, None, None, _EI70, _EV71)),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningReq', _e_WPT_FinePositioningReqType, _d_WPT_FinePositioningReqType, _iso20_wpt.WPT_FinePositioningReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningRes', _e_WPT_FinePositioningResType, _d_WPT_FinePositioningResType, _iso20_wpt.WPT_FinePositioningRes),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningSetupReq', _e_WPT_FinePositioningSetupReqType, _d_WPT_FinePositioningSetupReqType, _iso20_wpt.WPT_FinePositioningSetupReq),
@@ -6788,7 +7552,7 @@ FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageList', _e_WPT_LF_DataPackageListType, _d_WPT_LF_DataPackageListType, _iso20_wpt.WPT_LF_DataPackageList),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxDataList', _e_WPT_LF_RxDataType, _d_WPT_LF_RxDataType, _iso20_wpt.WPT_LF_RxData),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TxDataList', _e_WPT_LF_TxDataType, _d_WPT_LF_TxDataType, _iso20_wpt.WPT_LF_TxData),
-    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethod', None, None, ('enum', None, None, 3, None, None, None, _EI84, _EV85)),
+    ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethod', None, None, ('enum', None, None, 3, None, None, None, _EI78, _EV79)),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingReq', _e_WPT_PairingReqType, _d_WPT_PairingReqType, _iso20_wpt.WPT_PairingReq),
     ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingRes', _e_WPT_PairingResType, _d_WPT_PairingResType, _iso20_wpt.WPT_PairingRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
