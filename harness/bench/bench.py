@@ -64,6 +64,7 @@ class Bench:
 
     def decision(self, now: float) -> Decision:
         """The wall connector's decision for the interval starting at ``now`` (setpoint and reason)."""
+        self._check_now(now)
         self._sync(now)
         pw = self.powerwall
         view = None
@@ -96,6 +97,7 @@ class Bench:
 
     def vehicle_limits(self, now: float) -> VehicleLimits:
         """What the truck reports now (max/min charge and discharge power, SoC, energy requests, reserve)."""
+        self._check_now(now)
         self._sync(now)
         return self.vehicle.limits()
 
@@ -105,8 +107,7 @@ class Bench:
 
     def step(self, now: float, dt: float, port_power_w: float) -> None:
         """Advance the site by ``dt`` seconds with ``port_power_w`` through the charge port."""
-        if not math.isfinite(now) or abs(now - self.now) > 1e-6:
-            raise BenchError(f"step starts at t={now!r} s but the bench is at t={self.now:.6f} s")
+        self._check_now(now)
         if not (math.isfinite(dt) and dt > 0.0):
             raise BenchError(f"step length must be a finite number of seconds > 0, got {dt!r}")
         if not math.isfinite(port_power_w):
@@ -139,6 +140,10 @@ class Bench:
         return self.trace
 
     # -- internals --------------------------------------------------------------------------------------
+
+    def _check_now(self, now: float) -> None:
+        if not math.isfinite(now) or abs(now - self.now) > 1e-6:
+            raise BenchError(f"asked about t={now!r} s but the bench is at t={self.now:.6f} s (use bench.now)")
 
     def _sync(self, now: float) -> None:
         self.connector.gateway.observe(now, self.grid.is_up(now))

@@ -266,6 +266,10 @@ def test_step_refuses_misuse() -> None:
     bench = Bench(load_scenario("charge"))
     with pytest.raises(BenchError, match="bench is at t=0"):
         bench.step(10.0, 1.0, 0.0)
+    with pytest.raises(BenchError, match=r"use bench\.now"):
+        bench.evse_setpoint(-5.0)
+    with pytest.raises(BenchError, match=r"use bench\.now"):
+        bench.vehicle_limits(float("nan"))
     with pytest.raises(BenchError, match="step length"):
         bench.step(0.0, 0.0, 0.0)
     with pytest.raises(BenchError, match="port power"):
