@@ -37,7 +37,8 @@ class SimLink:
     now: float = 0.0
     ev_events: list[SlacEvent] = field(default_factory=list)
     evse_events: list[SlacEvent] = field(default_factory=list)
-    wire: list[tuple[float, str, bytes]] = field(default_factory=list)  # (time, "ev->"/"evse->", frame)
+    # (time, "ev->" / "evse->" / "modem->ev" / "modem->evse", frame): everything put on a link
+    wire: list[tuple[float, str, bytes]] = field(default_factory=list)
     _queue: list[tuple[float, int, str, bytes]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -59,6 +60,7 @@ class SimLink:
             self._flush(machine, target[6:])
         elif target.startswith("modem:"):
             for port, out in self.modem.receive(target[6:], frame, self.now):
+                self.wire.append((self.now, f"modem->{port}", out))
                 heapq.heappush(self._queue, (self.now + self.latency, next(self._seq), port, out))
         else:
             machine = self.ev if target == "ev" else self.evse
