@@ -90,6 +90,11 @@ class VehicleLimits:
     v2x_max_energy_wh: float
     v2x_min_energy_wh: float
 
+    @property
+    def v2x_window_pct(self) -> tuple[float, float]:
+        """The state-of-charge range the truck allows for V2X cycling: [reserve, charge limit]."""
+        return (self.reserve_pct, self.charge_limit_pct)
+
     def clamp(self, power_w: float) -> float:
         """Bound a requested power to these limits (below a minimum magnitude the answer is 0)."""
         if power_w > 0.0:

@@ -55,6 +55,7 @@ def test_awd_limits_at_mid_charge() -> None:
     assert lim.max_charge_w == 11500.0
     assert lim.max_discharge_w == 11500.0
     assert lim.min_charge_w == pytest.approx(6.0 * 240.0)
+    assert lim.v2x_window_pct == (20.0, 90.0)
     ch = AWD.charger
     assert lim.target_energy_wh == pytest.approx(123000.0 * 0.40 / ch.charge_efficiency)
     assert lim.max_energy_wh == pytest.approx(123000.0 * 0.50 / ch.charge_efficiency)
