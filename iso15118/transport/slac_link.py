@@ -107,72 +107,90 @@ async def run_slac(
     config: SlacConfig | None = None,
     modem_standin: bool = False,
     timeout: float | None = None,
+    linger: float | None = None,
     on_event: Callable[[SlacEvent], None] | None = None,
 ) -> SlacResult:
     """Run SLAC matching as ``role`` on interface ``iface`` and return the result once matched.
 
     ``config`` sets timers and keys (defaults: ISO 15118-3 Table A.1); ``modem_standin`` plays the PLC
-    modem(s) in-process for links without real modems (veth); ``timeout`` bounds the whole run in seconds
-    (None: the standard's own timers end it); ``on_event`` sees every machine event (frames ignored,
-    failed attempts). Raises :class:`MatchingError` when matching fails or times out, and OSError when the
-    interface cannot be opened (root or CAP_NET_RAW is needed).
+    modem(s) in-process for links without real modems (veth); ``timeout`` bounds the matching in seconds
+    (None: the standard's own timers end it). After the match the runner keeps serving the link for
+    ``linger`` seconds before it returns, so that an EVSE confirms a repeated CM_SLAC_MATCH.REQ and an
+    in-process stand-in answers the EV's CM_SET_KEY.REQ; the default is TT_match_response x
+    (C_EV_match_retry + 1) for the EVSE and 0 for the EV. ``on_event`` sees every machine event (frames
+    ignored, failed attempts). Raises :class:`MatchingError` when matching fails or times out, and
+    OSError when the interface cannot be opened (root or CAP_NET_RAW is needed).
     """
     role = Role(role)
-    loop = asyncio.get_running_loop()
-    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+    machine: SlacMachine
     with RawEthernetSocket(iface, ethertype=ETHERTYPE_HOMEPLUG) as sock:
-        machine: SlacMachine = (EvMachine if role is Role.EV else EvseMachine)(mac=sock.mac, config=config)
+        machine = (EvMachine if role is Role.EV else EvseMachine)(mac=sock.mac, config=config)
+        if linger is None:
+            cfg = machine.config
+            linger = cfg.tt_match_response * (cfg.c_ev_match_retry + 1) if role is Role.EVSE else 0.0
         modem = ModemStandIn(["host", "line"]) if modem_standin else None
-        driver = _Driver(machine, sock, modem)
-        sock.add_reader(loop, inbox.put_nowait)
-        try:
-            t0 = loop.time()
-            end = None if timeout is None else t0 + timeout
-            machine.start(t0)
-            driver.flush(t0)
-            while True:
-                for event in machine.events():
-                    _log.debug("slac %s: %s", role, event)
-                    if on_event is not None:
-                        on_event(event)
-                    if isinstance(event, Matched):
-                        return _result(event, role, iface, sock.mac, t0, modem)
-                    if isinstance(event, MatchingFailed):
-                        raise MatchingError(event.reason, step=event.step, steps=_relative(event.steps, t0))
-                if end is not None and loop.time() >= end:
-                    raise MatchingError(f"no match within {timeout:g} s (state: {machine.state.value})",
-                                        step="timeout", steps=_relative(machine.steps, t0))
-                deadline = machine.next_deadline()
-                wake = min((t for t in (deadline, end) if t is not None), default=None)
-                frame: bytes | None = None
-                try:
-                    async with asyncio.timeout_at(wake):
-                        frame = await inbox.get()
-                except TimeoutError:
-                    pass
-                now = loop.time()
-                if frame is not None:
-                    driver.from_line(frame, now)
-                    while not inbox.empty():
-                        driver.from_line(inbox.get_nowait(), now)
-                machine.handle_timer(now)
-                driver.flush(now)
-        finally:
-            sock.remove_reader(loop)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        matched = await _pump(_Driver(machine, sock, modem), loop, t0, timeout, linger, on_event)
+        window = matched.sounding_window
+        return SlacResult(
+            role=role, iface=iface, own_mac=sock.mac, peer_mac=matched.peer_mac, nid=matched.nid,
+            nmk=matched.nmk, run_id=matched.run_id, attenuation_db=matched.attenuation_db,
+            num_sounds=matched.num_sounds, attempts=matched.attempts, duration=matched.at - t0,
+            steps=_relative(matched.steps, t0), sound_times=tuple(t - t0 for t in matched.sound_times),
+            sounding_window=None if window is None else (window[0] - t0, window[1] - t0),
+            key_result=matched.key_result, modem_keys=tuple(modem.keys) if modem is not None else (),
+        )
 
 
-def _result(
-    event: Matched, role: Role, iface: str, own_mac: bytes, t0: float, modem: ModemStandIn | None
-) -> SlacResult:
-    window = event.sounding_window
-    return SlacResult(
-        role=role, iface=iface, own_mac=own_mac, peer_mac=event.peer_mac, nid=event.nid, nmk=event.nmk,
-        run_id=event.run_id, attenuation_db=event.attenuation_db, num_sounds=event.num_sounds,
-        attempts=event.attempts, duration=event.at - t0, steps=_relative(event.steps, t0),
-        sound_times=tuple(t - t0 for t in event.sound_times),
-        sounding_window=None if window is None else (window[0] - t0, window[1] - t0),
-        key_result=event.key_result, modem_keys=tuple(modem.keys) if modem is not None else (),
-    )
+async def _pump(
+    driver: _Driver,
+    loop: asyncio.AbstractEventLoop,
+    t0: float,
+    timeout: float | None,
+    linger: float,
+    on_event: Callable[[SlacEvent], None] | None,
+) -> Matched:
+    """Drive the machine from ``t0`` until it matched (plus ``linger``) or failed."""
+    machine, sock = driver.machine, driver.sock
+    inbox: asyncio.Queue[bytes] = asyncio.Queue()
+    sock.add_reader(loop, inbox.put_nowait)
+    try:
+        end = None if timeout is None else t0 + timeout
+        matched: Matched | None = None
+        machine.start(t0)
+        driver.flush(t0)
+        while True:
+            for event in machine.events():
+                _log.debug("slac %s: %s", machine.ROLE, event)
+                if on_event is not None:
+                    on_event(event)
+                if isinstance(event, Matched):
+                    matched, end = event, loop.time() + linger
+                elif isinstance(event, MatchingFailed):
+                    raise MatchingError(event.reason, step=event.step, steps=_relative(event.steps, t0))
+            if end is not None and loop.time() >= end:
+                if matched is not None:
+                    return matched
+                raise MatchingError(f"no match within {timeout:g} s (state: {machine.state.value})",
+                                    step="timeout", steps=_relative(machine.steps, t0))
+            deadline = machine.next_deadline()
+            wake = min((t for t in (deadline, end) if t is not None), default=None)
+            frame: bytes | None = None
+            try:
+                async with asyncio.timeout_at(wake):
+                    frame = await inbox.get()
+            except TimeoutError:
+                pass
+            now = loop.time()
+            if frame is not None:
+                driver.from_line(frame, now)
+                while not inbox.empty():
+                    driver.from_line(inbox.get_nowait(), now)
+            machine.handle_timer(now)
+            driver.flush(now)
+    finally:
+        sock.remove_reader(loop)
 
 
 async def run_modem_standin(
