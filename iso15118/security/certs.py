@@ -37,6 +37,10 @@ from iso15118.errors import CertificateError
 from iso15118.security.issuing import PROFILE_ALGORITHMS, KeyAlgorithm, key_algorithm_of
 
 _E = TypeVar("_E", bound=x509.ExtensionType)
+# What cryptography raises for certificates it cannot parse (it parses names and extensions lazily).
+_PARSE_ERRORS = (
+    ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType
+)
 
 __all__ = [
     "STRICT",
@@ -174,7 +178,10 @@ class CertificateInfo:
 
 def subject_of(cert: x509.Certificate) -> str:
     """The subject of ``cert`` as an RFC 4514 string."""
-    return cert.subject.rfc4514_string()
+    try:
+        return cert.subject.rfc4514_string()
+    except ValueError:
+        return "(unreadable subject)"
 
 
 def load_certificates(data: bytes, *, source: str = "input") -> list[x509.Certificate]:
@@ -184,12 +191,23 @@ def load_certificates(data: bytes, *, source: str = "input") -> list[x509.Certif
             certs = x509.load_pem_x509_certificates(data)
         else:
             certs = [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+    except _PARSE_ERRORS as exc:
         raise ChainValidationError(
             Defect.MALFORMED, f"{source} holds no readable PEM or DER certificate ({exc})"
         ) from None
     if not certs:
         raise ChainValidationError(Defect.MALFORMED, f"{source} holds no certificate")
+    for index, cert in enumerate(certs):
+        try:  # cryptography parses names, extensions and keys lazily: find broken ones now, not later
+            cert.subject.rfc4514_string()
+            cert.issuer.rfc4514_string()
+            list(cert.extensions)
+            cert.signature_algorithm_oid  # noqa: B018
+            _public_key(cert)
+        except _PARSE_ERRORS as exc:
+            raise ChainValidationError(
+                Defect.MALFORMED, f"{source}: certificate {index + 1} is malformed ({exc})"
+            ) from None
     return certs
 
 
@@ -232,7 +250,7 @@ def _extension(cert: x509.Certificate, kind: type[_E]) -> _E | None:
         return cert.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
-    except ValueError as exc:
+    except _PARSE_ERRORS as exc:
         raise _fail(Defect.MALFORMED, cert, f"unreadable extensions ({exc})") from None
 
 
@@ -357,7 +375,7 @@ def _check_form(chain: Sequence[x509.Certificate], policy: ChainPolicy) -> None:
                 raise _fail(Defect.TOO_LARGE, cert, f"{size} bytes DER, the limit is {policy.max_der_size}")
         try:
             extensions = list(cert.extensions)
-        except ValueError as exc:
+        except _PARSE_ERRORS as exc:
             raise _fail(Defect.MALFORMED, cert, f"unreadable extensions ({exc})") from None
         for ext in extensions:
             if ext.critical and ext.oid not in _UNDERSTOOD_CRITICAL:

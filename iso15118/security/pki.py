@@ -165,9 +165,9 @@ def build_pki(
     identities: Identities | None = None,
 ) -> Pki:
     """Issue every certificate of the -20 test PKI in memory (no files)."""
+    if algorithm not in (KeyAlgorithm.SECP521R1.value, KeyAlgorithm.ED448.value):
+        raise ConfigError(f"the -20 PKI uses secp521r1 or ed448, not {algorithm!r} [V2G20-2320]")
     algo = KeyAlgorithm(algorithm)
-    if algo not in (KeyAlgorithm.SECP521R1, KeyAlgorithm.ED448):
-        raise ConfigError(f"the -20 PKI uses secp521r1 or ed448, not {algo.value} [V2G20-2320]")
     start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     ids = identities or Identities()
     issued: dict[Entity, Issued] = {}
