@@ -98,7 +98,7 @@ def pyslac_evse(pyslac_python: Path, veth: VethPair) -> Iterator[subprocess.Pope
             proc.communicate(timeout=10)
 
 
-def test_our_ev_matches_pyslac_evse(pyslac_python: Path, veth: VethPair) -> None:
+def test_our_ev_matches_pyslac_evse(veth: VethPair, pyslac_python: Path) -> None:
     # Our EV (with the modem stand-in) must be listening before pyslac asks its modem for the key.
     ev = slac_in(veth.ns_a, veth.if_a, "ev", modem_standin=True, timeout=25.0)
     time.sleep(0.2)
