@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448
 from cryptography.x509.oid import NameOID
 
@@ -35,6 +35,7 @@ __all__ = [
     "generate_key",
     "issue_certificate",
     "key_algorithm_of",
+    "parse_private_key",
 ]
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey
@@ -198,3 +199,17 @@ def issue_certificate(
         builder = builder.add_extension(extension, critical=critical)
     digest = None if isinstance(signer_key, ed448.Ed448PrivateKey) else _HASHES[spec.hash_name]()
     return Issued(certificate=builder.sign(signer_key, digest), key=subject_key)
+
+
+def parse_private_key(data: bytes, *, source: str = "key") -> PrivateKey:
+    """Parse an unencrypted PEM or DER (PKCS#8 or traditional) EC or Ed448 private key."""
+    try:
+        if b"-----BEGIN" in data:
+            key = serialization.load_pem_private_key(data, password=None)
+        else:
+            key = serialization.load_der_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{source}: not an unencrypted private key ({exc})") from None
+    if not isinstance(key, PrivateKey):
+        raise ConfigError(f"{source}: {type(key).__name__} is not an EC or Ed448 key")
+    return key

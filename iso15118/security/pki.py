@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +33,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from iso15118.errors import ConfigError, V2GError
-from iso15118.security.certs import STRICT, Purpose, describe_certificate, load_certificates, validate_chain
-from iso15118.security.issuing import Issued, KeyAlgorithm, KeyUsage, PrivateKey, issue_certificate
+from iso15118.security.certs import STRICT, Purpose, load_certificates, validate_chain
+from iso15118.security.issuing import Issued, KeyAlgorithm, PrivateKey, issue_certificate, parse_private_key
+from iso15118.security.pkicheck import file_problems
 from iso15118.security.profiles import (
     DEFAULT_EMAID,
     DEFAULT_EVCCID,
     DEFAULT_OEM,
     DEFAULT_PCID,
     DEFAULT_SECC_ID,
-    MAX_CERTIFICATE_DER_SIZE,
     PROFILES,
     Entity,
     Identities,
@@ -334,17 +333,7 @@ def load_pki(directory: Path) -> PkiLayout:
 
 def load_private_key(path: Path) -> PrivateKey:
     """Read a PEM or DER private key of one of our algorithms."""
-    data = path.read_bytes()
-    try:
-        if b"-----BEGIN" in data:
-            key = serialization.load_pem_private_key(data, password=None)
-        else:
-            key = serialization.load_der_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: not an unencrypted private key ({exc})") from None
-    if not isinstance(key, PrivateKey):
-        raise ConfigError(f"{path}: {type(key).__name__} is not an EC or Ed448 key")
-    return key
+    return parse_private_key(path.read_bytes(), source=str(path))
 
 
 def read_pki(layout: PkiLayout) -> Pki:
@@ -374,47 +363,6 @@ def write_identity(
     return chain, key
 
 
-def _profile_problems(entity: Entity, cert: x509.Certificate, algorithm: KeyAlgorithm) -> list[str]:
-    profile = PROFILES[entity]
-    info = describe_certificate(cert)
-    problems = []
-    if info.key_type != algorithm.value:
-        problems.append(f"key is {info.key_type}, the PKI is {algorithm.value}")
-    if info.ca is not profile.ca:
-        problems.append(f"basicConstraints CA is {info.ca}, the profile asks {profile.ca}")
-    if profile.ca and info.path_length != profile.path_length:
-        problems.append(f"pathLen is {info.path_length}, the profile asks {profile.path_length}")
-    wanted = set(profile.key_usage)
-    if profile.key_agreement and algorithm is not KeyAlgorithm.ED448:
-        wanted.add(KeyUsage.KEY_AGREEMENT)
-    if set(info.key_usage) != {u.value for u in wanted}:
-        asked = sorted(u.value for u in wanted)
-        problems.append(f"keyUsage is {sorted(info.key_usage)}, the profile asks {asked}")
-    if info.der_size > MAX_CERTIFICATE_DER_SIZE:
-        problems.append(f"{info.der_size} bytes DER exceeds {MAX_CERTIFICATE_DER_SIZE}")
-    return problems
-
-
-def _entity_problems(layout: PkiLayout, entity: Entity, files: EntityFiles) -> list[str]:
-    problems: list[str] = []
-    missing = [p for p in files.all() if not p.is_file()]
-    if missing:
-        return [f"{entity.value}: missing {p.relative_to(layout.directory)}" for p in missing]
-    for key_path in (files.key_pem, files.key_der):
-        mode = stat.S_IMODE(key_path.stat().st_mode)
-        if mode & 0o077:
-            problems.append(f"{entity.value}: {key_path.relative_to(layout.directory)} has mode {mode:04o}, "
-                            "private keys must be owner-only (0600)")
-    cert = load_certificates(files.cert_pem.read_bytes(), source=str(files.cert_pem))[0]
-    if load_certificates(files.cert_der.read_bytes(), source=str(files.cert_der))[0] != cert:
-        problems.append(f"{entity.value}: the .pem and .der certificates differ")
-    key = load_private_key(files.key_pem)
-    if key.public_key() != cert.public_key():
-        problems.append(f"{entity.value}: the private key does not belong to the certificate")
-    problems += [f"{entity.value}: {p}" for p in _profile_problems(entity, cert, layout.algorithm)]
-    return problems
-
-
 def verify_pki_layout(directory: Path, *, now: dt.datetime | None = None) -> list[str]:
     """Every problem of the PKI in ``directory`` as a sentence; an empty list means complete and valid.
 
@@ -431,7 +379,7 @@ def verify_pki_layout(directory: Path, *, now: dt.datetime | None = None) -> lis
             problems.append(f"missing {path.name}")
     for entity, files in layout.entities.items():
         try:
-            problems += _entity_problems(layout, entity, files)
+            problems += file_problems(layout, entity, files)
         except (V2GError, OSError, ValueError) as exc:
             problems.append(f"{entity.value}: {exc}")
     if problems:

@@ -207,6 +207,7 @@ def test_defective_leaf_refuses_to_replace_a_ca(test_pkis: dict[str, PkiFixture]
         defective_leaf(test_pkis["ed448"].pki, Defect.EXPIRED, entity=Entity.CPO_SUB_CA2)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # cryptography warns about some corrupted encodings
 @settings(max_examples=150)
 @given(data=st.data())
 def test_corrupted_certificates_never_escape_as_tracebacks(test_pkis: dict[str, PkiFixture],

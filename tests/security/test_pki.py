@@ -3,6 +3,7 @@ complete, keys are owner-only, and nothing existing is ever overwritten."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import stat
@@ -17,9 +18,10 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from iso15118.errors import ConfigError
 from iso15118.security.certs import STRICT, validate_chain
-from iso15118.security.issuing import KeyAlgorithm
+from iso15118.security.issuing import KeyAlgorithm, issue_certificate
 from iso15118.security.pki import LEAF_PURPOSES, build_pki, init_pki, load_pki, verify_pki_layout
-from iso15118.security.profiles import PROFILES, Entity, Identities, chain_of, normalize_emaid
+from iso15118.security.pkicheck import profile_problems
+from iso15118.security.profiles import PROFILES, Entity, Identities, chain_of, normalize_emaid, spec_for
 
 from .conftest import PkiFixture
 
@@ -236,3 +238,17 @@ def test_profile_table_matches_the_chains() -> None:
         assert profile.ca == (entity in CA_PATH_LENGTHS)
     assert chain_of(Entity.CPS_LEAF) == [Entity.CPS_LEAF, Entity.CPS_SUB_CA2, Entity.CPS_SUB_CA1,
                                          Entity.V2G_ROOT]
+
+
+def test_profile_problems_name_each_deviation(test_pkis: dict[str, PkiFixture], pki_now: dt.datetime) -> None:
+    pki = test_pkis["secp521r1"].pki
+    assert profile_problems(Entity.CPO_SUB_CA1, pki[Entity.CPO_SUB_CA1].certificate, pki.algorithm) == []
+    spec = spec_for(Entity.CPO_SUB_CA1, algorithm=pki.algorithm, now=pki_now)
+    odd = dataclasses.replace(spec, path_length=3, domain_component="CPO")
+    cert = issue_certificate(odd, algorithm=KeyAlgorithm.ED448, issuer=pki[Entity.V2G_ROOT]).certificate
+    problems = profile_problems(Entity.CPO_SUB_CA1, cert, pki.algorithm)
+    assert problems == [
+        "key is ed448, the PKI is secp521r1",
+        "pathLen is 3, the profile asks 1",
+        "domainComponent is ['CPO'], the profile asks ['V2G']",
+    ]

@@ -1,0 +1,70 @@
+"""Checks of one PKI certificate or file set against the ISO 15118-20 profile, for :func:`verify_pki_layout`.
+
+:func:`profile_problems` compares a certificate with its row of
+:data:`~iso15118.security.profiles.PROFILES` (key algorithm, CA flag, path length, keyUsage, size);
+:func:`file_problems` checks the files of one entity (present, keys owner-only and matching, PEM = DER).
+Chain validation itself is :func:`iso15118.security.certs.validate_chain`.
+"""
+
+from __future__ import annotations
+
+import stat
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from iso15118.security.certs import describe_certificate, load_certificates
+from iso15118.security.issuing import KeyAlgorithm, KeyUsage, parse_private_key
+from iso15118.security.profiles import MAX_CERTIFICATE_DER_SIZE, PROFILES, Entity
+
+if TYPE_CHECKING:
+    from iso15118.security.pki import EntityFiles, PkiLayout
+
+__all__ = ["file_problems", "profile_problems"]
+
+
+def profile_problems(entity: Entity, cert: x509.Certificate, algorithm: KeyAlgorithm) -> list[str]:
+    """How ``cert`` differs from the profile of ``entity`` in a PKI of ``algorithm`` (empty: it conforms)."""
+    profile = PROFILES[entity]
+    info = describe_certificate(cert)
+    problems = []
+    if info.key_type != algorithm.value:
+        problems.append(f"key is {info.key_type}, the PKI is {algorithm.value}")
+    if info.ca is not profile.ca:
+        problems.append(f"basicConstraints CA is {info.ca}, the profile asks {profile.ca}")
+    if profile.ca and info.path_length != profile.path_length:
+        problems.append(f"pathLen is {info.path_length}, the profile asks {profile.path_length}")
+    wanted = set(profile.key_usage)
+    if profile.key_agreement and algorithm is not KeyAlgorithm.ED448:
+        wanted.add(KeyUsage.KEY_AGREEMENT)
+    if set(info.key_usage) != {u.value for u in wanted}:
+        asked = sorted(u.value for u in wanted)
+        problems.append(f"keyUsage is {sorted(info.key_usage)}, the profile asks {asked}")
+    dcs = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.DOMAIN_COMPONENT)]
+    if dcs != [profile.domain_component]:
+        problems.append(f"domainComponent is {dcs}, the profile asks {[profile.domain_component]}")
+    if info.der_size > MAX_CERTIFICATE_DER_SIZE:
+        problems.append(f"{info.der_size} bytes DER exceeds {MAX_CERTIFICATE_DER_SIZE}")
+    return problems
+
+
+def file_problems(layout: PkiLayout, entity: Entity, files: EntityFiles) -> list[str]:
+    """Problems of the files of ``entity``, each prefixed with the entity name."""
+    problems: list[str] = []
+    missing = [p for p in files.all() if not p.is_file()]
+    if missing:
+        return [f"{entity.value}: missing {p.relative_to(layout.directory)}" for p in missing]
+    for key_path in (files.key_pem, files.key_der):
+        mode = stat.S_IMODE(key_path.stat().st_mode)
+        if mode & 0o077:
+            problems.append(f"{entity.value}: {key_path.relative_to(layout.directory)} has mode {mode:04o}, "
+                            "private keys must be owner-only (0600)")
+    cert = load_certificates(files.cert_pem.read_bytes(), source=str(files.cert_pem))[0]
+    if load_certificates(files.cert_der.read_bytes(), source=str(files.cert_der))[0] != cert:
+        problems.append(f"{entity.value}: the .pem and .der certificates differ")
+    key = parse_private_key(files.key_pem.read_bytes(), source=str(files.key_pem))
+    if key.public_key() != cert.public_key():
+        problems.append(f"{entity.value}: the private key does not belong to the certificate")
+    problems += [f"{entity.value}: {p}" for p in profile_problems(entity, cert, layout.algorithm)]
+    return problems
