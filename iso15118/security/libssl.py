@@ -102,6 +102,9 @@ class _Lib:
 def _load() -> tuple[_Lib | None, str]:
     if sys.implementation.name != "cpython":
         return None, f"needs CPython (this is {sys.implementation.name})"
+    if not (3, 8) <= sys.version_info[:2] <= (3, 14):
+        # The struct layouts relied on below were checked for these versions only.
+        return None, f"the ssl object layout of CPython {sys.version_info[0]}.{sys.version_info[1]} is unverified"
     if ssl.OPENSSL_VERSION_NUMBER < 0x30000000:
         return None, f"needs OpenSSL >= 3.0 (Python's ssl uses {ssl.OPENSSL_VERSION})"
     import _ssl  # the extension module whose libssl we must reach

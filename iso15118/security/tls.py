@@ -4,24 +4,27 @@ No sockets here; :mod:`iso15118.transport` wraps connections with these contexts
 
 What the strict (default) contexts enforce, and how:
 
-========================================  ================================================================
-TLS 1.3 only `[V2G20-1264]` `[V2G20-2356]`  ``minimum_version = maximum_version = TLSv1_3`` (ssl)
-cipher suites TLS_AES_256_GCM_SHA384,       ``SSL_CTX_set_ciphersuites`` via :mod:`.libssl`; nothing else
-TLS_CHACHA20_POLY1305_SHA256, in this       can be negotiated (Python's ``set_ciphers`` only affects
-order `[V2G20-1856]` `[V2G20-1858]`         TLS <= 1.2)
-groups secp521r1, x448 `[V2G20-1634]`       ``SSL_CTX_set1_groups_list("P-521:X448")`` via :mod:`.libssl`
-`[V2G20-1637]`
-signature algorithms ecdsa_secp521r1_sha512, ``SSL_CTX_set1_sigalgs_list`` and ``..._client_sigalgs_list``
-ed448 `[V2G20-1667]` `[V2G20-1668]`         via :mod:`.libssl`: offered, accepted, and used for client auth
-peer chain verified against the trusted     ``verify_mode = CERT_REQUIRED`` (EVCC; SECC when mutual auth is
-roots; no hostname check (link-local)       required, else ``CERT_OPTIONAL``), ``load_verify_locations``,
-                                            ``check_hostname = False``, ``VERIFY_X509_STRICT``
-certificate_authorities (server: in         ``SSL_CTX_set_client_CA_list`` / ``SSL_CTX_set0_CA_list`` via
-CertificateRequest `[V2G20-2401]`; client:  :mod:`.libssl`, from the trusted roots
-in ClientHello `[V2G20-1006]`)
--20 profile of the peer's leaf (secp521r1/  :func:`check_peer` after the handshake (Python 3.11 exposes the
-Ed448 key, digitalSignature)                leaf only, so Sub-CAs are checked by OpenSSL's rules alone)
-========================================  ================================================================
+* TLS 1.3 only `[V2G20-1264]` `[V2G20-2356]`: ``minimum_version = maximum_version = TLSv1_3``.
+* Cipher suites TLS_AES_256_GCM_SHA384 then TLS_CHACHA20_POLY1305_SHA256 `[V2G20-1856]` `[V2G20-1858]`:
+  ``SSL_CTX_set_ciphersuites`` through :mod:`.libssl` (Python's ``set_ciphers`` only reaches TLS <= 1.2).
+* Groups secp521r1, x448 `[V2G20-1634]` `[V2G20-1637]`: ``SSL_CTX_set1_groups_list("P-521:X448")``.
+* Signature algorithms ecdsa_secp521r1_sha512, ed448 `[V2G20-1667]` `[V2G20-1668]`:
+  ``SSL_CTX_set1_sigalgs_list`` (offered and accepted) and, on the SECC, ``SSL_CTX_set1_client_sigalgs_list``
+  (CertificateRequest).
+* Peer chain verified against ``trust_roots``, no hostname check (link-local peers): ``verify_mode``
+  CERT_REQUIRED (EVCC; SECC with mutual authentication, else CERT_OPTIONAL), ``check_hostname = False``,
+  ``VERIFY_X509_STRICT``.
+* certificate_authorities from the trusted roots, in the SECC's CertificateRequest `[V2G20-2401]` and the
+  EVCC's ClientHello `[V2G20-1006]`: ``SSL_CTX_set_client_CA_list`` / ``SSL_CTX_set0_CA_list``.
+* The -20 profile of the peer's leaf (secp521r1 or Ed448 key, digitalSignature, not a CA, size):
+  :func:`check_peer` after the handshake. Python 3.11 exposes only the leaf, so the Sub-CAs are checked by
+  OpenSSL's rules (validity, signatures, CA flags, path length, key usage), not by our profile.
+* A strict context refuses to load its own certificate unless its key is secp521r1 or Ed448 (OpenSSL
+  would only fail later with a misleading "unsupported protocol").
+
+Also: the SECC issues no session tickets (``num_tickets = 0``), so every session authenticates in full;
+the ClientHello carries OpenSSL's TLS_EMPTY_RENEGOTIATION_INFO_SCSV (0x00FF) marker next to the two suites,
+which is a signalling value, not a cipher suite.
 
 Not enforced / not available from CPython: OCSP stapling `[V2G20-2388]` and status_request
 `[V2G20-2372]`, max_fragment_length `[V2G20-2446]`, choosing the server chain from the client's
@@ -34,7 +37,8 @@ SHA-256/384 signatures after them. It must be asked for explicitly.
 Key logging: ``TlsConfig.keylog_filename`` makes OpenSSL append NSS key-log lines (TLS 1.3:
 CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, ...) so Wireshark
 or tshark can decrypt a capture. The library reads no environment variables: callers honour
-``SSLKEYLOGFILE`` with :func:`keylog_from_environment` (the `v2g` harness does).
+``SSLKEYLOGFILE`` by passing ``os.environ`` to :func:`keylog_from_environment` or
+:meth:`TlsConfig.with_keylog_from`.
 """
 
 from __future__ import annotations
