@@ -78,5 +78,3 @@ class MatchingFailed(SlacEvent):
     attempts: int
     steps: tuple[Step, ...]
 
-
-SlacEventT = FrameIgnored | AttemptFailed | Matched | MatchingFailed

@@ -5,7 +5,8 @@ frames in, frames out, the machine's deadline armed on the event loop. With ``mo
 :class:`~iso15118.slac.modem.ModemStandIn` sits in-process between the machine (port ``host``) and the
 wire (port ``line``): it answers this host's CM_SET_KEY.REQ, answers a peer's CM_SET_KEY.REQ arriving
 from the wire, and produces the CM_ATTEN_PROFILE.IND frames a real EVSE modem would (locally for an
-EVSE, on the wire toward the peer EVSE for an EV). One stand-in per link is enough.
+EVSE, on the wire toward the peer EVSE for an EV). One stand-in per link is enough; one on each side
+also works (each keys its own host, and a profile arriving from the wire is dropped, never counted twice).
 
 :func:`run_modem_standin` serves the same model on several interfaces at once, e.g. in a middle network
 namespace whose kernel bridge joins the EV's and the EVSE's veth links.

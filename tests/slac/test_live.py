@@ -52,19 +52,24 @@ def check_pair(ev: SlacResult, evse: SlacResult) -> None:
     assert len(sent) == CFG.c_ev_start_atten_char_inds + CFG.c_ev_match_mnbc
 
 
-@pytest.mark.parametrize("standin_side", ["ev", "evse"])
+@pytest.mark.parametrize("standin_side", ["ev", "evse", "both"])
 def test_our_ev_and_evse_match_over_veth_with_an_in_process_standin(veth: VethPair, standin_side: str) -> None:
-    evse = slac_in(veth.ns_b, veth.if_b, "evse", modem_standin=standin_side == "evse")
+    evse = slac_in(veth.ns_b, veth.if_b, "evse", modem_standin=standin_side in ("evse", "both"))
     time.sleep(0.3)
-    ev = slac_in(veth.ns_a, veth.if_a, "ev", modem_standin=standin_side == "ev")
+    ev = slac_in(veth.ns_a, veth.if_a, "ev", modem_standin=standin_side in ("ev", "both"))
     ev_result, evse_result = join_all(ev, evse)
     check_pair(ev_result, evse_result)
     assert ev_result.own_mac.hex() == veth.mac_a.replace(":", "")
+    assert ev_result.duration < 5 and evse_result.duration < 6
+    if standin_side == "both":
+        # Each stand-in keyed only its own host; the EVSE still counted every sound exactly once.
+        assert [(k.port, k.nmk) for k in ev_result.modem_keys] == [("host", ev_result.nmk)]
+        assert [(k.port, k.nmk) for k in evse_result.modem_keys] == [("host", ev_result.nmk)]
+        return
     keys = (ev_result if standin_side == "ev" else evse_result).modem_keys
     # One stand-in answered both hosts' CM_SET_KEY.REQ: its own host's locally, the peer's over the wire.
     assert sorted(k.port for k in keys) == ["host", "line"]
     assert {k.nmk for k in keys} == {ev_result.nmk}
-    assert ev_result.duration < 5 and evse_result.duration < 6
 
 
 def test_our_ev_and_evse_match_through_a_bridge_with_the_standin_in_the_middle(netns_ok: None) -> None:
