@@ -44,8 +44,12 @@ def _ip(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def bridged_link(prefix: str = "slb") -> Iterator[BridgedLink]:
-    """Create EV -- bridge -- EVSE namespaces and remove them afterwards (even on failure)."""
+def bridged_link(prefix: str = "slb", *, kernel_bridge: bool = True) -> Iterator[BridgedLink]:
+    """Create EV -- middle -- EVSE namespaces and remove them afterwards (even on failure).
+
+    Without ``kernel_bridge`` the middle namespace only holds the two port interfaces, and whatever
+    runs there (a user-space bridge) must forward the frames.
+    """
     tag = secrets.token_hex(3)
     link = BridgedLink(
         ns_ev=f"{prefix}e{tag}", ns_mid=f"{prefix}m{tag}", ns_evse=f"{prefix}s{tag}",
@@ -57,17 +61,20 @@ def bridged_link(prefix: str = "slb") -> Iterator[BridgedLink]:
         for ns in (link.ns_ev, link.ns_mid, link.ns_evse):
             _ip("netns", "add", ns)
             created.append(ns)
-        _ip("-n", link.ns_mid, "link", "add", "br0", "type", "bridge")
+        if kernel_bridge:
+            _ip("-n", link.ns_mid, "link", "add", "br0", "type", "bridge")
         for host_ns, host_if, port in ((link.ns_ev, link.if_ev, link.port_ev),
                                        (link.ns_evse, link.if_evse, link.port_evse)):
             _ip("link", "add", host_if, "netns", host_ns, "type", "veth", "peer", "name", port, "netns",
                 link.ns_mid)
-            _ip("-n", link.ns_mid, "link", "set", port, "master", "br0")
+            if kernel_bridge:
+                _ip("-n", link.ns_mid, "link", "set", port, "master", "br0")
             _ip("-n", link.ns_mid, "link", "set", port, "up")
             _ip("-n", host_ns, "link", "set", host_if, "up")
-        _ip("-n", link.ns_mid, "link", "set", "br0", "up")
-        subprocess.run(["ip", "netns", "exec", link.ns_mid, "bridge", "fdb", "add", "00:b0:52:00:00:01",
-                        "dev", "br0", "self", "local"], check=True, capture_output=True, timeout=20)
+        if kernel_bridge:
+            _ip("-n", link.ns_mid, "link", "set", "br0", "up")
+            subprocess.run(["ip", "netns", "exec", link.ns_mid, "bridge", "fdb", "add", "00:b0:52:00:00:01",
+                            "dev", "br0", "self", "local"], check=True, capture_output=True, timeout=20)
         yield link
     finally:
         for ns in created:
@@ -85,6 +92,7 @@ class StandInService:
     """:func:`run_modem_standin` in a thread inside a namespace, stopped by :meth:`stop`."""
 
     def __init__(self, ns: str, ifaces: list[str], model: ModemStandIn) -> None:
+        """Start serving ``ifaces`` of namespace ``ns`` with ``model`` (its ``forward`` flag decides)."""
         self.model = model
         self.frames: list[tuple[str, bytes]] = []
         self._stop = threading.Event()
@@ -98,7 +106,7 @@ class StandInService:
         model.receive = recording  # type: ignore[method-assign]
 
         async def serve() -> None:
-            task = asyncio.create_task(run_modem_standin(ifaces, modem=model))
+            task = asyncio.create_task(run_modem_standin(ifaces, forward=model.forward, modem=model))
             loop = asyncio.get_running_loop()
             loop.call_later(0.2, self._ready.set)
             await loop.run_in_executor(None, self._stop.wait)
