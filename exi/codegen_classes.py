@@ -23,7 +23,7 @@ _PY_TYPES = {"boolean": "bool", "integer": "int", "string": "str", "hex": "bytes
 
 
 class _ModuleWriter:
-    def __init__(self, module: str, package: str, bindings: Bindings, namespace: str, source_note: str) -> None:
+    def __init__(self, module: str, package: str, bindings: Bindings, namespace: tuple[str, ...], source_note: str) -> None:
         self.module = module
         self.package = package
         self.bindings = bindings
@@ -153,14 +153,14 @@ def _ordered(classes: list[ClassSpec]) -> list[ClassSpec]:
 def generate_class_modules(
     bindings: Bindings,
     package: str,
-    namespaces: Mapping[str, str],
+    namespaces: Mapping[str, tuple[str, ...]],
     grammar_types: Mapping[QName, TypeGrammar],
     global_elements: Mapping[QName, list[str]],
     headers: Mapping[str, str],
 ) -> dict[str, str]:
     """Source text of every binding module, keyed by module name (within ``package``).
 
-    ``namespaces`` maps module name -> namespace; ``global_elements`` maps a type key to the global
+    ``namespaces`` maps module name -> the namespaces whose classes it holds; ``global_elements`` maps a type key to the global
     elements that use it (for docstrings); ``headers`` maps module name -> provenance text placed in each
     module's docstring.
     """
@@ -174,7 +174,9 @@ def generate_class_modules(
         names = [e.name for e in enums] + [c.name for c in classes]
         imports = sorted(w.imports)
         lines = [
-            f'"""Binding classes for the XSD namespace ``{namespace}``.',
+            f'"""Binding classes for the XSD namespace{"s" if len(namespace) > 1 else ""} '
+            + ", ".join(f"``{ns}``" for ns in namespace)
+            + ".",
             "",
             headers.get(module, "").strip(),
             '"""',

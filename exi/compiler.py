@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exi.bindings import build_bindings
+from exi.bindings import Bindings, build_bindings
 from exi.codegen_classes import generate_class_modules
 from exi.codegen_codec import generate_codec_module
 from exi.datatypes import datatype_for
@@ -59,6 +59,7 @@ class CompiledProject:
     codec_modules: dict[str, str] = field(default_factory=dict)
     grammars: dict[str, str] = field(default_factory=dict)
     grammar_objects: dict[str, SchemaGrammar] = field(default_factory=dict)
+    bindings: dict[str, Bindings] = field(default_factory=dict)
     sources: dict[str, tuple[str, str]] = field(default_factory=dict)
     """XSD file name (relative to the XSD folder) -> (target namespace, SHA-256)."""
 
@@ -111,16 +112,18 @@ def compile_project(spec: ProjectSpec, xsd_dir: Path) -> CompiledProject:
         for q, m in zip(grammar.globals, grammar.global_members, strict=True):
             if m.type_key is not None:
                 roots.setdefault(m.type_key, []).append(q[1])
-        by_module = {mod: ns for ns, mod in modules.items()}
+        by_module: dict[str, tuple[str, ...]] = {}
+        for ns, mod in sorted(modules.items()):
+            by_module[mod] = (*by_module.get(mod, ()), ns)
         headers = {
-            mod: _header([(n, d) for n, d in files if result.sources[n][0] == ns]) for mod, ns in by_module.items()
+            mod: _header([(n, d) for n, d in files if result.sources[n][0] in nss]) for mod, nss in by_module.items()
         }
         sources = generate_class_modules(bindings, spec.class_package, by_module, grammar.types, roots, headers)
         for mod, text in sources.items():
             previous = class_sources.get(mod)
             if previous is not None and previous[1] != text:
                 raise SchemaError(
-                    f"module {mod} (namespace {by_module[mod]}) would differ between schema sets {previous[0]} "
+                    f"module {mod} (namespaces {by_module[mod]}) would differ between schema sets {previous[0]} "
                     f"and {set_spec.name}: a type of this namespace depends on the set it is compiled in"
                 )
             class_sources[mod] = (set_spec.name, text)
@@ -129,6 +132,7 @@ def compile_project(spec: ProjectSpec, xsd_dir: Path) -> CompiledProject:
         )
         result.grammars[set_spec.name] = grammar_to_json(grammar, set_spec.name, files)
         result.grammar_objects[set_spec.name] = grammar
+        result.bindings[set_spec.name] = bindings
     result.class_modules = {mod: text for mod, (_s, text) in sorted(class_sources.items())}
     return result
 

@@ -41,7 +41,8 @@ class _Roots:
         for i, row in enumerate(rows):
             ns, local = row[0], row[1]
             self.by_name.setdefault(local, []).append(i)
-            self.by_name.setdefault(clark((ns, local)), []).append(i)
+            if ns:
+                self.by_name.setdefault(clark((ns, local)), []).append(i)
             cls = row[4]
             if isinstance(cls, type):
                 self.by_class.setdefault(cls, []).append(i)

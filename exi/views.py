@@ -22,7 +22,7 @@ from lxml import etree
 
 from exi.errors import ExiError
 
-__all__ = ["ViewError", "from_json", "from_xml", "to_json", "to_xml"]
+__all__ = ["ViewError", "from_json", "from_xml", "text_of", "to_json", "to_xml", "value_of_text"]
 
 
 class ViewError(ExiError):
@@ -137,7 +137,8 @@ def _lexical_in(value: Any, lexical: str, ref: str) -> Any:
     return value
 
 
-def _text_out(value: Any, lexical: str) -> str:
+def text_of(value: Any, lexical: str) -> str:
+    """The XML lexical form of a simple value (``lexical``: boolean, integer, string, hex, base64, enum)."""
     if lexical == "boolean":
         return "true" if value else "false"
     if lexical == "hex":
@@ -147,7 +148,8 @@ def _text_out(value: Any, lexical: str) -> str:
     return str(value)
 
 
-def _text_in(text: str, lexical: str, ref: str) -> Any:
+def value_of_text(text: str, lexical: str, ref: str = "") -> Any:
+    """Parse the XML lexical form of a simple value (``ref`` names the enum class of an enumeration)."""
     if lexical == "boolean":
         t = text.strip()
         if t in ("true", "1"):
@@ -307,9 +309,9 @@ def _fill(el: etree._Element, value: Any) -> None:
         if v is None:
             continue
         if f.kind == "attribute":
-            el.set(_tag((f.ns, f.xsd)), _text_out(v, f.lexical))
+            el.set(_tag((f.ns, f.xsd)), text_of(v, f.lexical))
         elif f.kind == "value":
-            el.text = _text_out(v, f.lexical)
+            el.text = text_of(v, f.lexical)
         elif f.kind == "content":
             last: etree._Element | None = None
             for item in v:
@@ -338,7 +340,7 @@ def _put(el: etree._Element, value: Any, lexical: str) -> None:
     if dataclasses.is_dataclass(value):
         _fill(el, value)
     else:
-        el.text = _text_out(value, lexical if ":" not in lexical else "enum")
+        el.text = text_of(value, lexical if ":" not in lexical else "enum")
 
 
 def from_xml(cls: type, el: etree._Element) -> Any:
@@ -353,11 +355,11 @@ def from_xml(cls: type, el: etree._Element) -> Any:
             if raw is None and f.ns:
                 raw = el.get(f.xsd)
             try:
-                kwargs[f.name] = None if raw is None else _text_in(raw, f.lexical, f.type)
+                kwargs[f.name] = None if raw is None else value_of_text(raw, f.lexical, f.type)
             except ViewError as exc:
                 raise exc.within("@" + f.xsd) from None
         elif f.kind == "value":
-            kwargs[f.name] = _text_in(el.text or "", f.lexical, f.type)
+            kwargs[f.name] = value_of_text(el.text or "", f.lexical, f.type)
         elif f.kind == "content":
             content_field = f
         else:
@@ -375,7 +377,7 @@ def from_xml(cls: type, el: etree._Element) -> Any:
             lex = content_field.children.get(key[1])
             if lex is None:
                 raise ViewError(f"element {key[1]} is not allowed in {cls.__name__}")
-            value = from_xml(_resolve(lex), child) if _is_class_ref(lex) else _text_in(child.text or "", lex, "")
+            value = from_xml(_resolve(lex), child) if _is_class_ref(lex) else value_of_text(child.text or "", lex, "")
             items.append((key[1], value))
             if child.tail and child.tail.strip():
                 items.append(child.tail)
@@ -388,7 +390,7 @@ def from_xml(cls: type, el: etree._Element) -> Any:
             value = (
                 from_xml(_resolve(f.type), child)
                 if f.lexical == "complex"
-                else _text_in(child.text or "", f.lexical, f.type)
+                else value_of_text(child.text or "", f.lexical, f.type)
             )
         except ViewError as exc:
             raise exc.within(key[1]) from None

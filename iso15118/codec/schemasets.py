@@ -35,14 +35,16 @@ _MODULES = {
     "urn:iso:std:iso:15118:-20:DC": "iso20_dc",
     "urn:iso:std:iso:15118:-20:WPT": "iso20_wpt",
     "urn:iso:std:iso:15118:-20:ACDP": "iso20_acdp",
-    "urn:din:70121:2012:MsgDef": "din_msgdef",
-    "urn:din:70121:2012:MsgHeader": "din_header",
-    "urn:din:70121:2012:MsgBody": "din_body",
-    "urn:din:70121:2012:MsgDataTypes": "din_types",
-    "urn:iso:15118:2:2013:MsgDef": "iso2_msgdef",
-    "urn:iso:15118:2:2013:MsgHeader": "iso2_header",
-    "urn:iso:15118:2:2013:MsgBody": "iso2_body",
-    "urn:iso:15118:2:2013:MsgDataTypes": "iso2_types",
+    # DIN 70121 and ISO 15118-2 types extend each other across their four namespaces (MsgDef <-> MsgBody),
+    # so each family shares one module.
+    "urn:din:70121:2012:MsgDef": "din",
+    "urn:din:70121:2012:MsgHeader": "din",
+    "urn:din:70121:2012:MsgBody": "din",
+    "urn:din:70121:2012:MsgDataTypes": "din",
+    "urn:iso:15118:2:2013:MsgDef": "iso2",
+    "urn:iso:15118:2:2013:MsgHeader": "iso2",
+    "urn:iso:15118:2:2013:MsgBody": "iso2",
+    "urn:iso:15118:2:2013:MsgDataTypes": "iso2",
 }
 
 PROJECT: Final = ProjectSpec(

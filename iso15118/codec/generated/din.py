@@ -14,30 +14,27 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
 from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
-from iso15118.messages.generated import din_body as _din_body
-from iso15118.messages.generated import din_header as _din_header
-from iso15118.messages.generated import din_msgdef as _din_msgdef
-from iso15118.messages.generated import din_types as _din_types
+from iso15118.messages.generated import din as _din
 from iso15118.messages.generated import xmldsig as _xmldsig
 
 _object_new = object.__new__
 _EI0 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
-_EV1 = (_din_types.EVSENotification.None_, _din_types.EVSENotification.StopCharging, _din_types.EVSENotification.ReNegotiation, )
+_EV1 = (_din.EVSENotification.None_, _din.EVSENotification.StopCharging, _din.EVSENotification.ReNegotiation, )
 _T2 = {0: (35, 6), 1: (0, 1)}
 _EI3 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_EVSEPresentVoltageToLow': 20, 'FAILED_MeteringSignatureNotValid': 21, 'FAILED_WrongEnergyTransferType': 22}
-_EV4 = (_din_types.ResponseCode.OK, _din_types.ResponseCode.OK_NewSessionEstablished, _din_types.ResponseCode.OK_OldSessionJoined, _din_types.ResponseCode.OK_CertificateExpiresSoon, _din_types.ResponseCode.FAILED, _din_types.ResponseCode.FAILED_SequenceError, _din_types.ResponseCode.FAILED_ServiceIDInvalid, _din_types.ResponseCode.FAILED_UnknownSession, _din_types.ResponseCode.FAILED_ServiceSelectionInvalid, _din_types.ResponseCode.FAILED_PaymentSelectionInvalid, _din_types.ResponseCode.FAILED_CertificateExpired, _din_types.ResponseCode.FAILED_SignatureError, _din_types.ResponseCode.FAILED_NoCertificateAvailable, _din_types.ResponseCode.FAILED_CertChainError, _din_types.ResponseCode.FAILED_ChallengeInvalid, _din_types.ResponseCode.FAILED_ContractCanceled, _din_types.ResponseCode.FAILED_WrongChargeParameter, _din_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _din_types.ResponseCode.FAILED_TariffSelectionInvalid, _din_types.ResponseCode.FAILED_ChargingProfileInvalid, _din_types.ResponseCode.FAILED_EVSEPresentVoltageToLow, _din_types.ResponseCode.FAILED_MeteringSignatureNotValid, _din_types.ResponseCode.FAILED_WrongEnergyTransferType, )
+_EV4 = (_din.ResponseCode.OK, _din.ResponseCode.OK_NewSessionEstablished, _din.ResponseCode.OK_OldSessionJoined, _din.ResponseCode.OK_CertificateExpiresSoon, _din.ResponseCode.FAILED, _din.ResponseCode.FAILED_SequenceError, _din.ResponseCode.FAILED_ServiceIDInvalid, _din.ResponseCode.FAILED_UnknownSession, _din.ResponseCode.FAILED_ServiceSelectionInvalid, _din.ResponseCode.FAILED_PaymentSelectionInvalid, _din.ResponseCode.FAILED_CertificateExpired, _din.ResponseCode.FAILED_SignatureError, _din.ResponseCode.FAILED_NoCertificateAvailable, _din.ResponseCode.FAILED_CertChainError, _din.ResponseCode.FAILED_ChallengeInvalid, _din.ResponseCode.FAILED_ContractCanceled, _din.ResponseCode.FAILED_WrongChargeParameter, _din.ResponseCode.FAILED_PowerDeliveryNotApplied, _din.ResponseCode.FAILED_TariffSelectionInvalid, _din.ResponseCode.FAILED_ChargingProfileInvalid, _din.ResponseCode.FAILED_EVSEPresentVoltageToLow, _din.ResponseCode.FAILED_MeteringSignatureNotValid, _din.ResponseCode.FAILED_WrongEnergyTransferType, )
 _EI5 = {'Finished': 0, 'Ongoing': 1}
-_EV6 = (_din_types.EVSEProcessing.Finished, _din_types.EVSEProcessing.Ongoing, )
+_EV6 = (_din.EVSEProcessing.Finished, _din.EVSEProcessing.Ongoing, )
 _T7 = {1: (1, 2), 2: (0, 1)}
 _T8 = {0: (1, 2), 1: (0, 1)}
 _EI9 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
-_EV10 = (_din_types.EVRequestedEnergyTransfer.AC_single_phase_core, _din_types.EVRequestedEnergyTransfer.AC_three_phase_core, _din_types.EVRequestedEnergyTransfer.DC_core, _din_types.EVRequestedEnergyTransfer.DC_extended, _din_types.EVRequestedEnergyTransfer.DC_combo_core, _din_types.EVRequestedEnergyTransfer.DC_unique, )
+_EV10 = (_din.EVRequestedEnergyTransfer.AC_single_phase_core, _din.EVRequestedEnergyTransfer.AC_three_phase_core, _din.EVRequestedEnergyTransfer.DC_core, _din.EVRequestedEnergyTransfer.DC_extended, _din.EVRequestedEnergyTransfer.DC_combo_core, _din.EVRequestedEnergyTransfer.DC_unique, )
 _T11 = {3: (1, 2), 4: (0, 2)}
 _T12 = {3: (2, 2), 4: (1, 2), 5: (0, 1)}
 _T13 = {0: (1, 2), 1: (0, 2)}
 _T14 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
 _EI15 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_EV16 = (_din_types.CostKind.relativePricePercentage, _din_types.CostKind.RenewableGenerationPercentage, _din_types.CostKind.CarbonDioxideEmission, )
+_EV16 = (_din.CostKind.relativePricePercentage, _din.CostKind.RenewableGenerationPercentage, _din.CostKind.CarbonDioxideEmission, )
 _T17 = {2: (1, 2), 3: (0, 1)}
 _T18 = {2: (1, 3), 3: (0, 3)}
 _T19 = {2: (2, 3), 3: (1, 3), 4: (0, 2)}
@@ -55,13 +52,13 @@ _T30 = {4: (4, 3), 5: (3, 3), 6: (2, 2), 7: (1, 2), 8: (0, 1)}
 _T31 = {6: (1, 2), 7: (0, 1)}
 _T32 = {8: (1, 2), 9: (0, 1)}
 _EI33 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3}
-_EV34 = (_din_types.IsolationLevel.Invalid, _din_types.IsolationLevel.Valid, _din_types.IsolationLevel.Warning, _din_types.IsolationLevel.Fault, )
+_EV34 = (_din.IsolationLevel.Invalid, _din.IsolationLevel.Valid, _din.IsolationLevel.Warning, _din.IsolationLevel.Fault, )
 _EI35 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_EV36 = (_din_types.DC_EVSEStatusCode.EVSE_NotReady, _din_types.DC_EVSEStatusCode.EVSE_Ready, _din_types.DC_EVSEStatusCode.EVSE_Shutdown, _din_types.DC_EVSEStatusCode.EVSE_UtilityInterruptEvent, _din_types.DC_EVSEStatusCode.EVSE_IsolationMonitoringActive, _din_types.DC_EVSEStatusCode.EVSE_EmergencyShutdown, _din_types.DC_EVSEStatusCode.EVSE_Malfunction, _din_types.DC_EVSEStatusCode.Reserved_8, _din_types.DC_EVSEStatusCode.Reserved_9, _din_types.DC_EVSEStatusCode.Reserved_A, _din_types.DC_EVSEStatusCode.Reserved_B, _din_types.DC_EVSEStatusCode.Reserved_C, )
+_EV36 = (_din.DC_EVSEStatusCode.EVSE_NotReady, _din.DC_EVSEStatusCode.EVSE_Ready, _din.DC_EVSEStatusCode.EVSE_Shutdown, _din.DC_EVSEStatusCode.EVSE_UtilityInterruptEvent, _din.DC_EVSEStatusCode.EVSE_IsolationMonitoringActive, _din.DC_EVSEStatusCode.EVSE_EmergencyShutdown, _din.DC_EVSEStatusCode.EVSE_Malfunction, _din.DC_EVSEStatusCode.Reserved_8, _din.DC_EVSEStatusCode.Reserved_9, _din.DC_EVSEStatusCode.Reserved_A, _din.DC_EVSEStatusCode.Reserved_B, _din.DC_EVSEStatusCode.Reserved_C, )
 _T37 = {1: (1, 2), 2: (0, 2)}
 _T38 = {1: (2, 2), 2: (1, 2), 3: (0, 1)}
 _EI39 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_EV40 = (_din_types.DC_EVErrorCode.NO_ERROR, _din_types.DC_EVErrorCode.FAILED_RESSTemperatureInhibit, _din_types.DC_EVErrorCode.FAILED_EVShiftPosition, _din_types.DC_EVErrorCode.FAILED_ChargerConnectorLockFault, _din_types.DC_EVErrorCode.FAILED_EVRESSMalfunction, _din_types.DC_EVErrorCode.FAILED_ChargingCurrentdifferential, _din_types.DC_EVErrorCode.FAILED_ChargingVoltageOutOfRange, _din_types.DC_EVErrorCode.Reserved_A, _din_types.DC_EVErrorCode.Reserved_B, _din_types.DC_EVErrorCode.Reserved_C, _din_types.DC_EVErrorCode.FAILED_ChargingSystemIncompatibility, _din_types.DC_EVErrorCode.NoData, )
+_EV40 = (_din.DC_EVErrorCode.NO_ERROR, _din.DC_EVErrorCode.FAILED_RESSTemperatureInhibit, _din.DC_EVErrorCode.FAILED_EVShiftPosition, _din.DC_EVErrorCode.FAILED_ChargerConnectorLockFault, _din.DC_EVErrorCode.FAILED_EVRESSMalfunction, _din.DC_EVErrorCode.FAILED_ChargingCurrentdifferential, _din.DC_EVErrorCode.FAILED_ChargingVoltageOutOfRange, _din.DC_EVErrorCode.Reserved_A, _din.DC_EVErrorCode.Reserved_B, _din.DC_EVErrorCode.Reserved_C, _din.DC_EVErrorCode.FAILED_ChargingSystemIncompatibility, _din.DC_EVErrorCode.NoData, )
 _T41 = {0: (1, 2), 2: (0, 2)}
 _T42 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
 _T43 = {4: (1, 2), 5: (0, 2)}
@@ -71,13 +68,13 @@ _T46 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
 _T47 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
 _T48 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
 _EI49 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_EV50 = (_din_types.FaultCode.ParsingError, _din_types.FaultCode.NoTLSRootCertificatAvailable, _din_types.FaultCode.UnknownError, )
+_EV50 = (_din.FaultCode.ParsingError, _din.FaultCode.NoTLSRootCertificatAvailable, _din.FaultCode.UnknownError, )
 _EI51 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
-_EV52 = (_din_types.Value.bool, _din_types.Value.byte, _din_types.Value.short, _din_types.Value.int, _din_types.Value.physicalValue, _din_types.Value.string, )
+_EV52 = (_din.Value.bool, _din.Value.byte, _din.Value.short, _din.Value.int, _din.Value.physicalValue, _din.Value.string, )
 _EI53 = {'Contract': 0, 'ExternalPayment': 1}
-_EV54 = (_din_types.PaymentOption.Contract, _din_types.PaymentOption.ExternalPayment, )
+_EV54 = (_din.PaymentOption.Contract, _din.PaymentOption.ExternalPayment, )
 _EI55 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'Ah': 4, 'V': 5, 'VA': 6, 'W': 7, 'W/s': 8, 'Wh': 9}
-_EV56 = (_din_types.UnitSymbol.h, _din_types.UnitSymbol.m, _din_types.UnitSymbol.s, _din_types.UnitSymbol.A, _din_types.UnitSymbol.Ah, _din_types.UnitSymbol.V, _din_types.UnitSymbol.VA, _din_types.UnitSymbol.W, _din_types.UnitSymbol.W_s, _din_types.UnitSymbol.Wh, )
+_EV56 = (_din.UnitSymbol.h, _din.UnitSymbol.m, _din.UnitSymbol.s, _din.UnitSymbol.A, _din.UnitSymbol.Ah, _din.UnitSymbol.V, _din.UnitSymbol.VA, _din.UnitSymbol.W, _din.UnitSymbol.W_s, _din.UnitSymbol.Wh, )
 _T57 = {1: (1, 3), 2: (0, 2)}
 _T58 = {1: (2, 3), 2: (1, 2)}
 _T59 = {1: (3, 3), 2: (2, 2), 3: (0, 1)}
@@ -89,9 +86,9 @@ _T64 = {0: (1, 3), 1: (0, 2)}
 _T65 = {0: (2, 3), 1: (1, 2), 2: (0, 2)}
 _T66 = {0: (3, 3), 1: (2, 2), 2: (1, 2), 3: (0, 1)}
 _EI67 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_dual': 5, 'AC_core1p_DC_extended': 6, 'AC_single_DC_core': 7, 'AC_single_phase_three_phase_core_DC_extended': 8, 'AC_core3p_DC_extended': 9}
-_EV68 = (_din_types.EVSESupportedEnergyTransfer.AC_single_phase_core, _din_types.EVSESupportedEnergyTransfer.AC_three_phase_core, _din_types.EVSESupportedEnergyTransfer.DC_core, _din_types.EVSESupportedEnergyTransfer.DC_extended, _din_types.EVSESupportedEnergyTransfer.DC_combo_core, _din_types.EVSESupportedEnergyTransfer.DC_dual, _din_types.EVSESupportedEnergyTransfer.AC_core1p_DC_extended, _din_types.EVSESupportedEnergyTransfer.AC_single_DC_core, _din_types.EVSESupportedEnergyTransfer.AC_single_phase_three_phase_core_DC_extended, _din_types.EVSESupportedEnergyTransfer.AC_core3p_DC_extended, )
+_EV68 = (_din.EVSESupportedEnergyTransfer.AC_single_phase_core, _din.EVSESupportedEnergyTransfer.AC_three_phase_core, _din.EVSESupportedEnergyTransfer.DC_core, _din.EVSESupportedEnergyTransfer.DC_extended, _din.EVSESupportedEnergyTransfer.DC_combo_core, _din.EVSESupportedEnergyTransfer.DC_dual, _din.EVSESupportedEnergyTransfer.AC_core1p_DC_extended, _din.EVSESupportedEnergyTransfer.AC_single_DC_core, _din.EVSESupportedEnergyTransfer.AC_single_phase_three_phase_core_DC_extended, _din.EVSESupportedEnergyTransfer.AC_core3p_DC_extended, )
 _EI69 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_EV70 = (_din_types.ServiceCategory.EVCharging, _din_types.ServiceCategory.Internet, _din_types.ServiceCategory.ContractCertificate, _din_types.ServiceCategory.OtherCustom, )
+_EV70 = (_din.ServiceCategory.EVCharging, _din.ServiceCategory.Internet, _din.ServiceCategory.ContractCertificate, _din.ServiceCategory.OtherCustom, )
 _T71 = {3: (1, 2), 4: (0, 1)}
 _T72 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
 _T73 = {0: (16, 5), 1: (8, 4)}
@@ -152,7 +149,7 @@ def _e_AC_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.AC_EVChargeParameter, _s0=_din_types.AC_EVChargeParameter.departure_time.__set__, _s1=_din_types.AC_EVChargeParameter.e_amount.__set__, _s2=_din_types.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_din_types.AC_EVChargeParameter.ev_max_current.__set__, _s4=_din_types.AC_EVChargeParameter.ev_min_current.__set__):
+def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.AC_EVChargeParameter, _s0=_din.AC_EVChargeParameter.departure_time.__set__, _s1=_din.AC_EVChargeParameter.e_amount.__set__, _s2=_din.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_din.AC_EVChargeParameter.ev_max_current.__set__, _s4=_din.AC_EVChargeParameter.ev_min_current.__set__):
     """Decode AC_EVChargeParameterType."""
     f = ""
     try:
@@ -256,7 +253,7 @@ def _e_AC_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.AC_EVSEChargeParameter, _s0=_din_types.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_din_types.AC_EVSEChargeParameter.evse_max_voltage.__set__, _s2=_din_types.AC_EVSEChargeParameter.evse_max_current.__set__, _s3=_din_types.AC_EVSEChargeParameter.evse_min_current.__set__):
+def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.AC_EVSEChargeParameter, _s0=_din.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_din.AC_EVSEChargeParameter.evse_max_voltage.__set__, _s2=_din.AC_EVSEChargeParameter.evse_max_current.__set__, _s3=_din.AC_EVSEChargeParameter.evse_min_current.__set__):
     """Decode AC_EVSEChargeParameterType."""
     f = ""
     try:
@@ -350,7 +347,7 @@ def _e_AC_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din_types.AC_EVSEStatus, _s0=_din_types.AC_EVSEStatus.power_switch_closed.__set__, _s1=_din_types.AC_EVSEStatus.rcd.__set__, _s2=_din_types.AC_EVSEStatus.notification_max_delay.__set__, _s3=_din_types.AC_EVSEStatus.evse_notification.__set__):
+def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.AC_EVSEStatus, _s0=_din.AC_EVSEStatus.power_switch_closed.__set__, _s1=_din.AC_EVSEStatus.rcd.__set__, _s2=_din.AC_EVSEStatus.notification_max_delay.__set__, _s3=_din.AC_EVSEStatus.evse_notification.__set__):
     """Decode AC_EVSEStatusType."""
     f = ""
     try:
@@ -421,7 +418,7 @@ def _e_BodyBaseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_din_msgdef.BodyBase):
+def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_din.BodyBase):
     """Decode BodyBaseType."""
     f = ""
     try:
@@ -733,7 +730,7 @@ def _e_BodyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyType(D, T, p, _new=_object_new, _C=_din_msgdef.Body, _s0=_din_msgdef.Body.body_element.__set__, _s1=_din_msgdef.Body.cable_check_req.__set__, _s2=_din_msgdef.Body.cable_check_res.__set__, _s3=_din_msgdef.Body.certificate_installation_req.__set__, _s4=_din_msgdef.Body.certificate_installation_res.__set__, _s5=_din_msgdef.Body.certificate_update_req.__set__, _s6=_din_msgdef.Body.certificate_update_res.__set__, _s7=_din_msgdef.Body.charge_parameter_discovery_req.__set__, _s8=_din_msgdef.Body.charge_parameter_discovery_res.__set__, _s9=_din_msgdef.Body.charging_status_req.__set__, _s10=_din_msgdef.Body.charging_status_res.__set__, _s11=_din_msgdef.Body.contract_authentication_req.__set__, _s12=_din_msgdef.Body.contract_authentication_res.__set__, _s13=_din_msgdef.Body.current_demand_req.__set__, _s14=_din_msgdef.Body.current_demand_res.__set__, _s15=_din_msgdef.Body.metering_receipt_req.__set__, _s16=_din_msgdef.Body.metering_receipt_res.__set__, _s17=_din_msgdef.Body.payment_details_req.__set__, _s18=_din_msgdef.Body.payment_details_res.__set__, _s19=_din_msgdef.Body.power_delivery_req.__set__, _s20=_din_msgdef.Body.power_delivery_res.__set__, _s21=_din_msgdef.Body.pre_charge_req.__set__, _s22=_din_msgdef.Body.pre_charge_res.__set__, _s23=_din_msgdef.Body.service_detail_req.__set__, _s24=_din_msgdef.Body.service_detail_res.__set__, _s25=_din_msgdef.Body.service_discovery_req.__set__, _s26=_din_msgdef.Body.service_discovery_res.__set__, _s27=_din_msgdef.Body.service_payment_selection_req.__set__, _s28=_din_msgdef.Body.service_payment_selection_res.__set__, _s29=_din_msgdef.Body.session_setup_req.__set__, _s30=_din_msgdef.Body.session_setup_res.__set__, _s31=_din_msgdef.Body.session_stop_req.__set__, _s32=_din_msgdef.Body.session_stop_res.__set__, _s33=_din_msgdef.Body.welding_detection_req.__set__, _s34=_din_msgdef.Body.welding_detection_res.__set__):
+def _d_BodyType(D, T, p, _new=_object_new, _C=_din.Body, _s0=_din.Body.body_element.__set__, _s1=_din.Body.cable_check_req.__set__, _s2=_din.Body.cable_check_res.__set__, _s3=_din.Body.certificate_installation_req.__set__, _s4=_din.Body.certificate_installation_res.__set__, _s5=_din.Body.certificate_update_req.__set__, _s6=_din.Body.certificate_update_res.__set__, _s7=_din.Body.charge_parameter_discovery_req.__set__, _s8=_din.Body.charge_parameter_discovery_res.__set__, _s9=_din.Body.charging_status_req.__set__, _s10=_din.Body.charging_status_res.__set__, _s11=_din.Body.contract_authentication_req.__set__, _s12=_din.Body.contract_authentication_res.__set__, _s13=_din.Body.current_demand_req.__set__, _s14=_din.Body.current_demand_res.__set__, _s15=_din.Body.metering_receipt_req.__set__, _s16=_din.Body.metering_receipt_res.__set__, _s17=_din.Body.payment_details_req.__set__, _s18=_din.Body.payment_details_res.__set__, _s19=_din.Body.power_delivery_req.__set__, _s20=_din.Body.power_delivery_res.__set__, _s21=_din.Body.pre_charge_req.__set__, _s22=_din.Body.pre_charge_res.__set__, _s23=_din.Body.service_detail_req.__set__, _s24=_din.Body.service_detail_res.__set__, _s25=_din.Body.service_discovery_req.__set__, _s26=_din.Body.service_discovery_res.__set__, _s27=_din.Body.service_payment_selection_req.__set__, _s28=_din.Body.service_payment_selection_res.__set__, _s29=_din.Body.session_setup_req.__set__, _s30=_din.Body.session_setup_res.__set__, _s31=_din.Body.session_stop_req.__set__, _s32=_din.Body.session_stop_res.__set__, _s33=_din.Body.welding_detection_req.__set__, _s34=_din.Body.welding_detection_res.__set__):
     """Decode BodyType."""
     f = ""
     try:
@@ -1087,7 +1084,7 @@ def _e_CableCheckReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_din_body.CableCheckReq, _s0=_din_body.CableCheckReq.dc_ev_status.__set__):
+def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_din.CableCheckReq, _s0=_din.CableCheckReq.dc_ev_status.__set__):
     """Decode CableCheckReqType."""
     f = ""
     try:
@@ -1147,7 +1144,7 @@ def _e_CableCheckResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_din_body.CableCheckRes, _s0=_din_body.CableCheckRes.response_code.__set__, _s1=_din_body.CableCheckRes.dc_evse_status.__set__, _s2=_din_body.CableCheckRes.evse_processing.__set__):
+def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_din.CableCheckRes, _s0=_din.CableCheckRes.response_code.__set__, _s1=_din.CableCheckRes.dc_evse_status.__set__, _s2=_din.CableCheckRes.evse_processing.__set__):
     """Decode CableCheckResType."""
     f = ""
     try:
@@ -1245,7 +1242,7 @@ def _e_CertificateChainType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_din_types.CertificateChain, _s0=_din_types.CertificateChain.certificate.__set__, _s1=_din_types.CertificateChain.sub_certificates.__set__):
+def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_din.CertificateChain, _s0=_din.CertificateChain.certificate.__set__, _s1=_din.CertificateChain.sub_certificates.__set__):
     """Decode CertificateChainType."""
     f = ""
     try:
@@ -1324,7 +1321,7 @@ def _e_CertificateInstallationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_din_body.CertificateInstallationReq, _s0=_din_body.CertificateInstallationReq.id.__set__, _s1=_din_body.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_din_body.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__, _s3=_din_body.CertificateInstallationReq.dh_params.__set__):
+def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_din.CertificateInstallationReq, _s0=_din.CertificateInstallationReq.id.__set__, _s1=_din.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_din.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__, _s3=_din.CertificateInstallationReq.dh_params.__set__):
     """Decode CertificateInstallationReqType."""
     f = ""
     try:
@@ -1431,7 +1428,7 @@ def _e_CertificateInstallationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_din_body.CertificateInstallationRes, _s0=_din_body.CertificateInstallationRes.id.__set__, _s1=_din_body.CertificateInstallationRes.response_code.__set__, _s2=_din_body.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_din_body.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_din_body.CertificateInstallationRes.dh_params.__set__, _s5=_din_body.CertificateInstallationRes.contract_id.__set__):
+def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_din.CertificateInstallationRes, _s0=_din.CertificateInstallationRes.id.__set__, _s1=_din.CertificateInstallationRes.response_code.__set__, _s2=_din.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_din.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_din.CertificateInstallationRes.dh_params.__set__, _s5=_din.CertificateInstallationRes.contract_id.__set__):
     """Decode CertificateInstallationResType."""
     f = ""
     try:
@@ -1548,7 +1545,7 @@ def _e_CertificateUpdateReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_din_body.CertificateUpdateReq, _s0=_din_body.CertificateUpdateReq.id.__set__, _s1=_din_body.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_din_body.CertificateUpdateReq.contract_id.__set__, _s3=_din_body.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__, _s4=_din_body.CertificateUpdateReq.dh_params.__set__):
+def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_din.CertificateUpdateReq, _s0=_din.CertificateUpdateReq.id.__set__, _s1=_din.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_din.CertificateUpdateReq.contract_id.__set__, _s3=_din.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__, _s4=_din.CertificateUpdateReq.dh_params.__set__):
     """Decode CertificateUpdateReqType."""
     f = ""
     try:
@@ -1678,7 +1675,7 @@ def _e_CertificateUpdateResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_din_body.CertificateUpdateRes, _s0=_din_body.CertificateUpdateRes.id.__set__, _s1=_din_body.CertificateUpdateRes.response_code.__set__, _s2=_din_body.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_din_body.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_din_body.CertificateUpdateRes.dh_params.__set__, _s5=_din_body.CertificateUpdateRes.contract_id.__set__, _s6=_din_body.CertificateUpdateRes.retry_counter.__set__):
+def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_din.CertificateUpdateRes, _s0=_din.CertificateUpdateRes.id.__set__, _s1=_din.CertificateUpdateRes.response_code.__set__, _s2=_din.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_din.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_din.CertificateUpdateRes.dh_params.__set__, _s5=_din.CertificateUpdateRes.contract_id.__set__, _s6=_din.CertificateUpdateRes.retry_counter.__set__):
     """Decode CertificateUpdateResType."""
     f = ""
     try:
@@ -1803,7 +1800,7 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_din_body.ChargeParameterDiscoveryReq, _s0=_din_body.ChargeParameterDiscoveryReq.ev_requested_energy_transfer_type.__set__, _s1=_din_body.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s2=_din_body.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s3=_din_body.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_din.ChargeParameterDiscoveryReq, _s0=_din.ChargeParameterDiscoveryReq.ev_requested_energy_transfer_type.__set__, _s1=_din.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s2=_din.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s3=_din.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
@@ -1927,7 +1924,7 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_din_body.ChargeParameterDiscoveryRes, _s0=_din_body.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_din_body.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_din_body.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_din_body.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_din_body.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_din_body.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_din_body.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_din.ChargeParameterDiscoveryRes, _s0=_din.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_din.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_din.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_din.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_din.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_din.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_din.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
@@ -2053,7 +2050,7 @@ def _e_ChargingProfileType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_din_types.ChargingProfile, _s0=_din_types.ChargingProfile.sa_schedule_tuple_id.__set__, _s1=_din_types.ChargingProfile.profile_entry.__set__):
+def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_din.ChargingProfile, _s0=_din.ChargingProfile.sa_schedule_tuple_id.__set__, _s1=_din.ChargingProfile.profile_entry.__set__):
     """Decode ChargingProfileType."""
     f = ""
     try:
@@ -2110,7 +2107,7 @@ def _e_ChargingStatusReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_din_body.ChargingStatusReq):
+def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_din.ChargingStatusReq):
     """Decode ChargingStatusReqType."""
     f = ""
     try:
@@ -2203,7 +2200,7 @@ def _e_ChargingStatusResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din_body.ChargingStatusRes, _s0=_din_body.ChargingStatusRes.response_code.__set__, _s1=_din_body.ChargingStatusRes.evse_id.__set__, _s2=_din_body.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_din_body.ChargingStatusRes.evse_max_current.__set__, _s4=_din_body.ChargingStatusRes.meter_info.__set__, _s5=_din_body.ChargingStatusRes.receipt_required.__set__, _s6=_din_body.ChargingStatusRes.ac_evse_status.__set__):
+def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRes, _s0=_din.ChargingStatusRes.response_code.__set__, _s1=_din.ChargingStatusRes.evse_id.__set__, _s2=_din.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_din.ChargingStatusRes.evse_max_current.__set__, _s4=_din.ChargingStatusRes.meter_info.__set__, _s5=_din.ChargingStatusRes.receipt_required.__set__, _s6=_din.ChargingStatusRes.ac_evse_status.__set__):
     """Decode ChargingStatusResType."""
     f = ""
     try:
@@ -2329,7 +2326,7 @@ def _e_ConsumptionCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_din_types.ConsumptionCost, _s0=_din_types.ConsumptionCost.start_value.__set__, _s1=_din_types.ConsumptionCost.cost.__set__):
+def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_din.ConsumptionCost, _s0=_din.ConsumptionCost.start_value.__set__, _s1=_din.ConsumptionCost.cost.__set__):
     """Decode ConsumptionCostType."""
     f = ""
     try:
@@ -2404,7 +2401,7 @@ def _e_ContractAuthenticationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ContractAuthenticationReqType(D, T, p, _new=_object_new, _C=_din_body.ContractAuthenticationReq, _s0=_din_body.ContractAuthenticationReq.id.__set__, _s1=_din_body.ContractAuthenticationReq.gen_challenge.__set__):
+def _d_ContractAuthenticationReqType(D, T, p, _new=_object_new, _C=_din.ContractAuthenticationReq, _s0=_din.ContractAuthenticationReq.id.__set__, _s1=_din.ContractAuthenticationReq.gen_challenge.__set__):
     """Decode ContractAuthenticationReqType."""
     f = ""
     try:
@@ -2469,7 +2466,7 @@ def _e_ContractAuthenticationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ContractAuthenticationResType(D, T, p, _new=_object_new, _C=_din_body.ContractAuthenticationRes, _s0=_din_body.ContractAuthenticationRes.response_code.__set__, _s1=_din_body.ContractAuthenticationRes.evse_processing.__set__):
+def _d_ContractAuthenticationResType(D, T, p, _new=_object_new, _C=_din.ContractAuthenticationRes, _s0=_din.ContractAuthenticationRes.response_code.__set__, _s1=_din.ContractAuthenticationRes.evse_processing.__set__):
     """Decode ContractAuthenticationResType."""
     f = ""
     try:
@@ -2546,7 +2543,7 @@ def _e_CostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CostType(D, T, p, _new=_object_new, _C=_din_types.Cost, _s0=_din_types.Cost.cost_kind.__set__, _s1=_din_types.Cost.amount.__set__, _s2=_din_types.Cost.amount_multiplier.__set__):
+def _d_CostType(D, T, p, _new=_object_new, _C=_din.Cost, _s0=_din.Cost.cost_kind.__set__, _s1=_din.Cost.amount.__set__, _s2=_din.Cost.amount_multiplier.__set__):
     """Decode CostType."""
     f = ""
     try:
@@ -2697,7 +2694,7 @@ def _e_CurrentDemandReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din_body.CurrentDemandReq, _s0=_din_body.CurrentDemandReq.dc_ev_status.__set__, _s1=_din_body.CurrentDemandReq.ev_target_current.__set__, _s2=_din_body.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_din_body.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_din_body.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_din_body.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_din_body.CurrentDemandReq.charging_complete.__set__, _s7=_din_body.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_din_body.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_din_body.CurrentDemandReq.ev_target_voltage.__set__):
+def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din.CurrentDemandReq, _s0=_din.CurrentDemandReq.dc_ev_status.__set__, _s1=_din.CurrentDemandReq.ev_target_current.__set__, _s2=_din.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_din.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_din.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_din.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_din.CurrentDemandReq.charging_complete.__set__, _s7=_din.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_din.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_din.CurrentDemandReq.ev_target_voltage.__set__):
     """Decode CurrentDemandReqType."""
     f = ""
     try:
@@ -2899,7 +2896,7 @@ def _e_CurrentDemandResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din_body.CurrentDemandRes, _s0=_din_body.CurrentDemandRes.response_code.__set__, _s1=_din_body.CurrentDemandRes.dc_evse_status.__set__, _s2=_din_body.CurrentDemandRes.evse_present_voltage.__set__, _s3=_din_body.CurrentDemandRes.evse_present_current.__set__, _s4=_din_body.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_din_body.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_din_body.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_din_body.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_din_body.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_din_body.CurrentDemandRes.evse_maximum_power_limit.__set__):
+def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din.CurrentDemandRes, _s0=_din.CurrentDemandRes.response_code.__set__, _s1=_din.CurrentDemandRes.dc_evse_status.__set__, _s2=_din.CurrentDemandRes.evse_present_voltage.__set__, _s3=_din.CurrentDemandRes.evse_present_current.__set__, _s4=_din.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_din.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_din.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_din.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_din.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_din.CurrentDemandRes.evse_maximum_power_limit.__set__):
     """Decode CurrentDemandResType."""
     f = ""
     try:
@@ -3090,7 +3087,7 @@ def _e_DC_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.DC_EVChargeParameter, _s0=_din_types.DC_EVChargeParameter.dc_ev_status.__set__, _s1=_din_types.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s2=_din_types.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s3=_din_types.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s4=_din_types.DC_EVChargeParameter.ev_energy_capacity.__set__, _s5=_din_types.DC_EVChargeParameter.ev_energy_request.__set__, _s6=_din_types.DC_EVChargeParameter.full_soc.__set__, _s7=_din_types.DC_EVChargeParameter.bulk_soc.__set__):
+def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVChargeParameter, _s0=_din.DC_EVChargeParameter.dc_ev_status.__set__, _s1=_din.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s2=_din.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s3=_din.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s4=_din.DC_EVChargeParameter.ev_energy_capacity.__set__, _s5=_din.DC_EVChargeParameter.ev_energy_request.__set__, _s6=_din.DC_EVChargeParameter.full_soc.__set__, _s7=_din.DC_EVChargeParameter.bulk_soc.__set__):
     """Decode DC_EVChargeParameterType."""
     f = ""
     try:
@@ -3226,7 +3223,7 @@ def _e_DC_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din_types.DC_EVPowerDeliveryParameter, _s0=_din_types.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_din_types.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_din_types.DC_EVPowerDeliveryParameter.charging_complete.__set__):
+def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVPowerDeliveryParameter, _s0=_din.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_din.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_din.DC_EVPowerDeliveryParameter.charging_complete.__set__):
     """Decode DC_EVPowerDeliveryParameterType."""
     f = ""
     try:
@@ -3358,7 +3355,7 @@ def _e_DC_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.DC_EVSEChargeParameter, _s0=_din_types.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_din_types.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_din_types.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_din_types.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_din_types.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_din_types.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_din_types.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_din_types.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_din_types.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
+def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVSEChargeParameter, _s0=_din.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_din.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_din.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_din.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_din.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_din.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_din.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_din.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_din.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
     """Decode DC_EVSEChargeParameterType."""
     f = ""
     try:
@@ -3504,7 +3501,7 @@ def _e_DC_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din_types.DC_EVSEStatus, _s0=_din_types.DC_EVSEStatus.evse_isolation_status.__set__, _s1=_din_types.DC_EVSEStatus.evse_status_code.__set__, _s2=_din_types.DC_EVSEStatus.notification_max_delay.__set__, _s3=_din_types.DC_EVSEStatus.evse_notification.__set__):
+def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.DC_EVSEStatus, _s0=_din.DC_EVSEStatus.evse_isolation_status.__set__, _s1=_din.DC_EVSEStatus.evse_status_code.__set__, _s2=_din.DC_EVSEStatus.notification_max_delay.__set__, _s3=_din.DC_EVSEStatus.evse_notification.__set__):
     """Decode DC_EVSEStatusType."""
     f = ""
     try:
@@ -3621,7 +3618,7 @@ def _e_DC_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_din_types.DC_EVStatus, _s0=_din_types.DC_EVStatus.ev_ready.__set__, _s1=_din_types.DC_EVStatus.ev_cabin_conditioning.__set__, _s2=_din_types.DC_EVStatus.evress_conditioning.__set__, _s3=_din_types.DC_EVStatus.ev_error_code.__set__, _s4=_din_types.DC_EVStatus.evresssoc.__set__):
+def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_din.DC_EVStatus, _s0=_din.DC_EVStatus.ev_ready.__set__, _s1=_din.DC_EVStatus.ev_cabin_conditioning.__set__, _s2=_din.DC_EVStatus.evress_conditioning.__set__, _s3=_din.DC_EVStatus.ev_error_code.__set__, _s4=_din.DC_EVStatus.evresssoc.__set__):
     """Decode DC_EVStatusType."""
     f = ""
     try:
@@ -3889,7 +3886,7 @@ def _e_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.EVChargeParameter):
+def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.EVChargeParameter):
     """Decode EVChargeParameterType."""
     f = ""
     try:
@@ -3920,7 +3917,7 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din_types.EVPowerDeliveryParameter):
+def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din.EVPowerDeliveryParameter):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
@@ -3951,7 +3948,7 @@ def _e_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din_types.EVSEChargeParameter):
+def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.EVSEChargeParameter):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
@@ -3982,7 +3979,7 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_din_types.EVSEStatus):
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.EVSEStatus):
     """Decode EVSEStatusType."""
     f = ""
     try:
@@ -4013,7 +4010,7 @@ def _e_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVStatusType(D, T, p, _new=_object_new, _C=_din_types.EVStatus):
+def _d_EVStatusType(D, T, p, _new=_object_new, _C=_din.EVStatus):
     """Decode EVStatusType."""
     f = ""
     try:
@@ -4060,7 +4057,7 @@ def _e_EntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EntryType(D, T, p, _new=_object_new, _C=_din_types.Entry, _s0=_din_types.Entry.relative_time_interval.__set__, _s1=_din_types.Entry.time_interval.__set__):
+def _d_EntryType(D, T, p, _new=_object_new, _C=_din.Entry, _s0=_din.Entry.relative_time_interval.__set__, _s1=_din.Entry.time_interval.__set__):
     """Decode EntryType."""
     f = ""
     try:
@@ -4110,7 +4107,7 @@ def _e_IntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_IntervalType(D, T, p, _new=_object_new, _C=_din_types.Interval):
+def _d_IntervalType(D, T, p, _new=_object_new, _C=_din.Interval):
     """Decode IntervalType."""
     f = ""
     try:
@@ -4205,7 +4202,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_din_types.ListOfRootCertificateIDs, _s0=_din_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_din.ListOfRootCertificateIDs, _s0=_din.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -4349,7 +4346,7 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_din_header.MessageHeader, _s0=_din_header.MessageHeader.session_id.__set__, _s1=_din_header.MessageHeader.notification.__set__, _s2=_din_header.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_din.MessageHeader, _s0=_din.MessageHeader.session_id.__set__, _s1=_din.MessageHeader.notification.__set__, _s2=_din.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
@@ -4467,7 +4464,7 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din_types.MeterInfo, _s0=_din_types.MeterInfo.meter_id.__set__, _s1=_din_types.MeterInfo.meter_reading.__set__, _s2=_din_types.MeterInfo.sig_meter_reading.__set__, _s3=_din_types.MeterInfo.meter_status.__set__, _s4=_din_types.MeterInfo.t_meter.__set__):
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.MeterInfo.meter_id.__set__, _s1=_din.MeterInfo.meter_reading.__set__, _s2=_din.MeterInfo.sig_meter_reading.__set__, _s3=_din.MeterInfo.meter_status.__set__, _s4=_din.MeterInfo.t_meter.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
@@ -4600,7 +4597,7 @@ def _e_MeteringReceiptReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_din_body.MeteringReceiptReq, _s0=_din_body.MeteringReceiptReq.id.__set__, _s1=_din_body.MeteringReceiptReq.session_id.__set__, _s2=_din_body.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_din_body.MeteringReceiptReq.meter_info.__set__):
+def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_din.MeteringReceiptReq, _s0=_din.MeteringReceiptReq.id.__set__, _s1=_din.MeteringReceiptReq.session_id.__set__, _s2=_din.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_din.MeteringReceiptReq.meter_info.__set__):
     """Decode MeteringReceiptReqType."""
     f = ""
     try:
@@ -4688,7 +4685,7 @@ def _e_MeteringReceiptResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_din_body.MeteringReceiptRes, _s0=_din_body.MeteringReceiptRes.response_code.__set__, _s1=_din_body.MeteringReceiptRes.ac_evse_status.__set__):
+def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_din.MeteringReceiptRes, _s0=_din.MeteringReceiptRes.response_code.__set__, _s1=_din.MeteringReceiptRes.ac_evse_status.__set__):
     """Decode MeteringReceiptResType."""
     f = ""
     try:
@@ -4752,7 +4749,7 @@ def _e_NotificationType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_NotificationType(D, T, p, _new=_object_new, _C=_din_types.Notification, _s0=_din_types.Notification.fault_code.__set__, _s1=_din_types.Notification.fault_msg.__set__):
+def _d_NotificationType(D, T, p, _new=_object_new, _C=_din.Notification, _s0=_din.Notification.fault_code.__set__, _s1=_din.Notification.fault_msg.__set__):
     """Decode NotificationType."""
     f = ""
     try:
@@ -4883,7 +4880,7 @@ def _e_PMaxScheduleEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_din_types.PMaxScheduleEntry, _s0=_din_types.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_din_types.PMaxScheduleEntry.time_interval.__set__, _s2=_din_types.PMaxScheduleEntry.p_max.__set__):
+def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_din.PMaxScheduleEntry, _s0=_din.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_din.PMaxScheduleEntry.time_interval.__set__, _s2=_din.PMaxScheduleEntry.p_max.__set__):
     """Decode PMaxScheduleEntryType."""
     f = ""
     try:
@@ -4977,7 +4974,7 @@ def _e_PMaxScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_din_types.PMaxSchedule, _s0=_din_types.PMaxSchedule.p_max_schedule_id.__set__, _s1=_din_types.PMaxSchedule.p_max_schedule_entry.__set__):
+def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_din.PMaxSchedule, _s0=_din.PMaxSchedule.p_max_schedule_id.__set__, _s1=_din.PMaxSchedule.p_max_schedule_entry.__set__):
     """Decode PMaxScheduleType."""
     f = ""
     try:
@@ -5063,7 +5060,7 @@ def _e_ParameterSetType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_din_types.ParameterSet, _s0=_din_types.ParameterSet.parameter_set_id.__set__, _s1=_din_types.ParameterSet.parameter.__set__):
+def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_din.ParameterSet, _s0=_din.ParameterSet.parameter_set_id.__set__, _s1=_din.ParameterSet.parameter.__set__):
     """Decode ParameterSetType."""
     f = ""
     try:
@@ -5198,7 +5195,7 @@ def _e_ParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterType(D, T, p, _new=_object_new, _C=_din_types.Parameter, _s0=_din_types.Parameter.name.__set__, _s1=_din_types.Parameter.value_type.__set__, _s2=_din_types.Parameter.bool_value.__set__, _s3=_din_types.Parameter.byte_value.__set__, _s4=_din_types.Parameter.short_value.__set__, _s5=_din_types.Parameter.int_value.__set__, _s6=_din_types.Parameter.physical_value.__set__, _s7=_din_types.Parameter.string_value.__set__):
+def _d_ParameterType(D, T, p, _new=_object_new, _C=_din.Parameter, _s0=_din.Parameter.name.__set__, _s1=_din.Parameter.value_type.__set__, _s2=_din.Parameter.bool_value.__set__, _s3=_din.Parameter.byte_value.__set__, _s4=_din.Parameter.short_value.__set__, _s5=_din.Parameter.int_value.__set__, _s6=_din.Parameter.physical_value.__set__, _s7=_din.Parameter.string_value.__set__):
     """Decode ParameterType."""
     f = ""
     try:
@@ -5334,7 +5331,7 @@ def _e_PaymentDetailsReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_din_body.PaymentDetailsReq, _s0=_din_body.PaymentDetailsReq.contract_id.__set__, _s1=_din_body.PaymentDetailsReq.contract_signature_cert_chain.__set__):
+def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_din.PaymentDetailsReq, _s0=_din.PaymentDetailsReq.contract_id.__set__, _s1=_din.PaymentDetailsReq.contract_signature_cert_chain.__set__):
     """Decode PaymentDetailsReqType."""
     f = ""
     try:
@@ -5410,7 +5407,7 @@ def _e_PaymentDetailsResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_din_body.PaymentDetailsRes, _s0=_din_body.PaymentDetailsRes.response_code.__set__, _s1=_din_body.PaymentDetailsRes.gen_challenge.__set__, _s2=_din_body.PaymentDetailsRes.date_time_now.__set__):
+def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_din.PaymentDetailsRes, _s0=_din.PaymentDetailsRes.response_code.__set__, _s1=_din.PaymentDetailsRes.gen_challenge.__set__, _s2=_din.PaymentDetailsRes.date_time_now.__set__):
     """Decode PaymentDetailsResType."""
     f = ""
     try:
@@ -5488,7 +5485,7 @@ def _e_PaymentOptionsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentOptionsType(D, T, p, _new=_object_new, _C=_din_types.PaymentOptions, _s0=_din_types.PaymentOptions.payment_option.__set__):
+def _d_PaymentOptionsType(D, T, p, _new=_object_new, _C=_din.PaymentOptions, _s0=_din.PaymentOptions.payment_option.__set__):
     """Decode PaymentOptionsType."""
     f = ""
     try:
@@ -5565,7 +5562,7 @@ def _e_PhysicalValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_din_types.PhysicalValue, _s0=_din_types.PhysicalValue.multiplier.__set__, _s1=_din_types.PhysicalValue.unit.__set__, _s2=_din_types.PhysicalValue.value.__set__):
+def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_din.PhysicalValue, _s0=_din.PhysicalValue.multiplier.__set__, _s1=_din.PhysicalValue.unit.__set__, _s2=_din.PhysicalValue.value.__set__):
     """Decode PhysicalValueType."""
     f = ""
     try:
@@ -5668,7 +5665,7 @@ def _e_PowerDeliveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_din_body.PowerDeliveryReq, _s0=_din_body.PowerDeliveryReq.ready_to_charge_state.__set__, _s1=_din_body.PowerDeliveryReq.charging_profile.__set__, _s2=_din_body.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s3=_din_body.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
+def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryReq, _s0=_din.PowerDeliveryReq.ready_to_charge_state.__set__, _s1=_din.PowerDeliveryReq.charging_profile.__set__, _s2=_din.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s3=_din.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
     """Decode PowerDeliveryReqType."""
     f = ""
     try:
@@ -5768,7 +5765,7 @@ def _e_PowerDeliveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_din_body.PowerDeliveryRes, _s0=_din_body.PowerDeliveryRes.response_code.__set__, _s1=_din_body.PowerDeliveryRes.ac_evse_status.__set__, _s2=_din_body.PowerDeliveryRes.dc_evse_status.__set__, _s3=_din_body.PowerDeliveryRes.evse_status.__set__):
+def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryRes, _s0=_din.PowerDeliveryRes.response_code.__set__, _s1=_din.PowerDeliveryRes.ac_evse_status.__set__, _s2=_din.PowerDeliveryRes.dc_evse_status.__set__, _s3=_din.PowerDeliveryRes.evse_status.__set__):
     """Decode PowerDeliveryResType."""
     f = ""
     try:
@@ -5857,7 +5854,7 @@ def _e_PreChargeReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_din_body.PreChargeReq, _s0=_din_body.PreChargeReq.dc_ev_status.__set__, _s1=_din_body.PreChargeReq.ev_target_voltage.__set__, _s2=_din_body.PreChargeReq.ev_target_current.__set__):
+def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_din.PreChargeReq, _s0=_din.PreChargeReq.dc_ev_status.__set__, _s1=_din.PreChargeReq.ev_target_voltage.__set__, _s2=_din.PreChargeReq.ev_target_current.__set__):
     """Decode PreChargeReqType."""
     f = ""
     try:
@@ -5933,7 +5930,7 @@ def _e_PreChargeResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_din_body.PreChargeRes, _s0=_din_body.PreChargeRes.response_code.__set__, _s1=_din_body.PreChargeRes.dc_evse_status.__set__, _s2=_din_body.PreChargeRes.evse_present_voltage.__set__):
+def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_din.PreChargeRes, _s0=_din.PreChargeRes.response_code.__set__, _s1=_din.PreChargeRes.dc_evse_status.__set__, _s2=_din.PreChargeRes.evse_present_voltage.__set__):
     """Decode PreChargeResType."""
     f = ""
     try:
@@ -6016,7 +6013,7 @@ def _e_ProfileEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din_types.ProfileEntry, _s0=_din_types.ProfileEntry.charging_profile_entry_start.__set__, _s1=_din_types.ProfileEntry.charging_profile_entry_max_power.__set__):
+def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din.ProfileEntry, _s0=_din.ProfileEntry.charging_profile_entry_start.__set__, _s1=_din.ProfileEntry.charging_profile_entry_max_power.__set__):
     """Decode ProfileEntryType."""
     f = ""
     try:
@@ -6298,7 +6295,7 @@ def _e_RelativeTimeIntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din_types.RelativeTimeInterval, _s0=_din_types.RelativeTimeInterval.start.__set__, _s1=_din_types.RelativeTimeInterval.duration.__set__):
+def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din.RelativeTimeInterval, _s0=_din.RelativeTimeInterval.start.__set__, _s1=_din.RelativeTimeInterval.duration.__set__):
     """Decode RelativeTimeIntervalType."""
     f = ""
     try:
@@ -6460,7 +6457,7 @@ def _e_SAScheduleListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_din_types.SAScheduleList, _s0=_din_types.SAScheduleList.sa_schedule_tuple.__set__):
+def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_din.SAScheduleList, _s0=_din.SAScheduleList.sa_schedule_tuple.__set__):
     """Decode SAScheduleListType."""
     f = ""
     try:
@@ -6534,7 +6531,7 @@ def _e_SAScheduleTupleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_din_types.SAScheduleTuple, _s0=_din_types.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_din_types.SAScheduleTuple.p_max_schedule.__set__, _s2=_din_types.SAScheduleTuple.sales_tariff.__set__):
+def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_din.SAScheduleTuple, _s0=_din.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_din.SAScheduleTuple.p_max_schedule.__set__, _s2=_din.SAScheduleTuple.sales_tariff.__set__):
     """Decode SAScheduleTupleType."""
     f = ""
     try:
@@ -6597,7 +6594,7 @@ def _e_SASchedulesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_din_types.SASchedules):
+def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_din.SASchedules):
     """Decode SASchedulesType."""
     f = ""
     try:
@@ -6689,7 +6686,7 @@ def _e_SalesTariffEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_din_types.SalesTariffEntry, _s0=_din_types.SalesTariffEntry.relative_time_interval.__set__, _s1=_din_types.SalesTariffEntry.time_interval.__set__, _s2=_din_types.SalesTariffEntry.e_price_level.__set__, _s3=_din_types.SalesTariffEntry.consumption_cost.__set__):
+def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_din.SalesTariffEntry, _s0=_din.SalesTariffEntry.relative_time_interval.__set__, _s1=_din.SalesTariffEntry.time_interval.__set__, _s2=_din.SalesTariffEntry.e_price_level.__set__, _s3=_din.SalesTariffEntry.consumption_cost.__set__):
     """Decode SalesTariffEntryType."""
     f = ""
     try:
@@ -6817,7 +6814,7 @@ def _e_SalesTariffType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din_types.SalesTariff, _s0=_din_types.SalesTariff.id.__set__, _s1=_din_types.SalesTariff.sales_tariff_id.__set__, _s2=_din_types.SalesTariff.sales_tariff_description.__set__, _s3=_din_types.SalesTariff.num_e_price_levels.__set__, _s4=_din_types.SalesTariff.sales_tariff_entry.__set__):
+def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din.SalesTariff, _s0=_din.SalesTariff.id.__set__, _s1=_din.SalesTariff.sales_tariff_id.__set__, _s2=_din.SalesTariff.sales_tariff_description.__set__, _s3=_din.SalesTariff.num_e_price_levels.__set__, _s4=_din.SalesTariff.sales_tariff_entry.__set__):
     """Decode SalesTariffType."""
     f = ""
     try:
@@ -6917,7 +6914,7 @@ def _e_SelectedServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_din_types.SelectedServiceList, _s0=_din_types.SelectedServiceList.selected_service.__set__):
+def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_din.SelectedServiceList, _s0=_din.SelectedServiceList.selected_service.__set__):
     """Decode SelectedServiceListType."""
     f = ""
     try:
@@ -6989,7 +6986,7 @@ def _e_SelectedServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din_types.SelectedService, _s0=_din_types.SelectedService.service_id.__set__, _s1=_din_types.SelectedService.parameter_set_id.__set__):
+def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din.SelectedService, _s0=_din.SelectedService.service_id.__set__, _s1=_din.SelectedService.parameter_set_id.__set__):
     """Decode SelectedServiceType."""
     f = ""
     try:
@@ -7070,7 +7067,7 @@ def _e_ServiceChargeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceChargeType(D, T, p, _new=_object_new, _C=_din_types.ServiceCharge, _s0=_din_types.ServiceCharge.service_tag.__set__, _s1=_din_types.ServiceCharge.free_service.__set__, _s2=_din_types.ServiceCharge.energy_transfer_type.__set__):
+def _d_ServiceChargeType(D, T, p, _new=_object_new, _C=_din.ServiceCharge, _s0=_din.ServiceCharge.service_tag.__set__, _s1=_din.ServiceCharge.free_service.__set__, _s2=_din.ServiceCharge.energy_transfer_type.__set__):
     """Decode ServiceChargeType."""
     f = ""
     try:
@@ -7139,7 +7136,7 @@ def _e_ServiceDetailReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_din_body.ServiceDetailReq, _s0=_din_body.ServiceDetailReq.service_id.__set__):
+def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_din.ServiceDetailReq, _s0=_din.ServiceDetailReq.service_id.__set__):
     """Decode ServiceDetailReqType."""
     f = ""
     try:
@@ -7211,7 +7208,7 @@ def _e_ServiceDetailResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_din_body.ServiceDetailRes, _s0=_din_body.ServiceDetailRes.response_code.__set__, _s1=_din_body.ServiceDetailRes.service_id.__set__, _s2=_din_body.ServiceDetailRes.service_parameter_list.__set__):
+def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_din.ServiceDetailRes, _s0=_din.ServiceDetailRes.response_code.__set__, _s1=_din.ServiceDetailRes.service_id.__set__, _s2=_din.ServiceDetailRes.service_parameter_list.__set__):
     """Decode ServiceDetailResType."""
     f = ""
     try:
@@ -7294,7 +7291,7 @@ def _e_ServiceDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_din_body.ServiceDiscoveryReq, _s0=_din_body.ServiceDiscoveryReq.service_scope.__set__, _s1=_din_body.ServiceDiscoveryReq.service_category.__set__):
+def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_din.ServiceDiscoveryReq, _s0=_din.ServiceDiscoveryReq.service_scope.__set__, _s1=_din.ServiceDiscoveryReq.service_category.__set__):
     """Decode ServiceDiscoveryReqType."""
     f = ""
     try:
@@ -7378,7 +7375,7 @@ def _e_ServiceDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_din_body.ServiceDiscoveryRes, _s0=_din_body.ServiceDiscoveryRes.response_code.__set__, _s1=_din_body.ServiceDiscoveryRes.payment_options.__set__, _s2=_din_body.ServiceDiscoveryRes.charge_service.__set__, _s3=_din_body.ServiceDiscoveryRes.service_list.__set__):
+def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_din.ServiceDiscoveryRes, _s0=_din.ServiceDiscoveryRes.response_code.__set__, _s1=_din.ServiceDiscoveryRes.payment_options.__set__, _s2=_din.ServiceDiscoveryRes.charge_service.__set__, _s3=_din.ServiceDiscoveryRes.service_list.__set__):
     """Decode ServiceDiscoveryResType."""
     f = ""
     try:
@@ -7458,7 +7455,7 @@ def _e_ServiceParameterListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_din_types.ServiceParameterList, _s0=_din_types.ServiceParameterList.parameter_set.__set__):
+def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_din.ServiceParameterList, _s0=_din.ServiceParameterList.parameter_set.__set__):
     """Decode ServiceParameterListType."""
     f = ""
     try:
@@ -7515,7 +7512,7 @@ def _e_ServicePaymentSelectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServicePaymentSelectionReqType(D, T, p, _new=_object_new, _C=_din_body.ServicePaymentSelectionReq, _s0=_din_body.ServicePaymentSelectionReq.selected_payment_option.__set__, _s1=_din_body.ServicePaymentSelectionReq.selected_service_list.__set__):
+def _d_ServicePaymentSelectionReqType(D, T, p, _new=_object_new, _C=_din.ServicePaymentSelectionReq, _s0=_din.ServicePaymentSelectionReq.selected_payment_option.__set__, _s1=_din.ServicePaymentSelectionReq.selected_service_list.__set__):
     """Decode ServicePaymentSelectionReqType."""
     f = ""
     try:
@@ -7570,7 +7567,7 @@ def _e_ServicePaymentSelectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServicePaymentSelectionResType(D, T, p, _new=_object_new, _C=_din_body.ServicePaymentSelectionRes, _s0=_din_body.ServicePaymentSelectionRes.response_code.__set__):
+def _d_ServicePaymentSelectionResType(D, T, p, _new=_object_new, _C=_din.ServicePaymentSelectionRes, _s0=_din.ServicePaymentSelectionRes.response_code.__set__):
     """Decode ServicePaymentSelectionResType."""
     f = ""
     try:
@@ -7624,7 +7621,7 @@ def _e_ServiceTagListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceTagListType(D, T, p, _new=_object_new, _C=_din_types.ServiceTagList, _s0=_din_types.ServiceTagList.service.__set__):
+def _d_ServiceTagListType(D, T, p, _new=_object_new, _C=_din.ServiceTagList, _s0=_din.ServiceTagList.service.__set__):
     """Decode ServiceTagListType."""
     f = ""
     try:
@@ -7706,7 +7703,7 @@ def _e_ServiceTagType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din_types.ServiceTag, _s0=_din_types.ServiceTag.service_id.__set__, _s1=_din_types.ServiceTag.service_name.__set__, _s2=_din_types.ServiceTag.service_category.__set__, _s3=_din_types.ServiceTag.service_scope.__set__):
+def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din.ServiceTag, _s0=_din.ServiceTag.service_id.__set__, _s1=_din.ServiceTag.service_name.__set__, _s2=_din.ServiceTag.service_category.__set__, _s3=_din.ServiceTag.service_scope.__set__):
     """Decode ServiceTagType."""
     f = ""
     try:
@@ -7794,7 +7791,7 @@ def _e_ServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceType(D, T, p, _new=_object_new, _C=_din_types.Service, _s0=_din_types.Service.service_tag.__set__, _s1=_din_types.Service.free_service.__set__):
+def _d_ServiceType(D, T, p, _new=_object_new, _C=_din.Service, _s0=_din.Service.service_tag.__set__, _s1=_din.Service.free_service.__set__):
     """Decode ServiceType."""
     f = ""
     try:
@@ -7849,7 +7846,7 @@ def _e_SessionSetupReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_din_body.SessionSetupReq, _s0=_din_body.SessionSetupReq.evcc_id.__set__):
+def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_din.SessionSetupReq, _s0=_din.SessionSetupReq.evcc_id.__set__):
     """Decode SessionSetupReqType."""
     f = ""
     try:
@@ -7919,7 +7916,7 @@ def _e_SessionSetupResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_din_body.SessionSetupRes, _s0=_din_body.SessionSetupRes.response_code.__set__, _s1=_din_body.SessionSetupRes.evse_id.__set__, _s2=_din_body.SessionSetupRes.date_time_now.__set__):
+def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_din.SessionSetupRes, _s0=_din.SessionSetupRes.response_code.__set__, _s1=_din.SessionSetupRes.evse_id.__set__, _s2=_din.SessionSetupRes.date_time_now.__set__):
     """Decode SessionSetupResType."""
     f = ""
     try:
@@ -7991,7 +7988,7 @@ def _e_SessionStopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_din_body.SessionStopRes, _s0=_din_body.SessionStopRes.response_code.__set__):
+def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_din.SessionStopRes, _s0=_din.SessionStopRes.response_code.__set__):
     """Decode SessionStopResType."""
     f = ""
     try:
@@ -8031,7 +8028,7 @@ def _e_SessionStopType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopType(D, T, p, _new=_object_new, _C=_din_body.SessionStop):
+def _d_SessionStopType(D, T, p, _new=_object_new, _C=_din.SessionStop):
     """Decode SessionStopType."""
     f = ""
     try:
@@ -8518,7 +8515,7 @@ def _e_SubCertificatesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_din_types.SubCertificates, _s0=_din_types.SubCertificates.certificate.__set__):
+def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_din.SubCertificates, _s0=_din.SubCertificates.certificate.__set__):
     """Decode SubCertificatesType."""
     f = ""
     try:
@@ -8657,7 +8654,7 @@ def _e_V2G_Message_anonymous(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_din_msgdef.V2G_Message, _s0=_din_msgdef.V2G_Message.header.__set__, _s1=_din_msgdef.V2G_Message.body.__set__):
+def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_din.V2G_Message, _s0=_din.V2G_Message.header.__set__, _s1=_din.V2G_Message.body.__set__):
     """Decode V2G_Message@anonymous."""
     f = ""
     try:
@@ -8711,7 +8708,7 @@ def _e_WeldingDetectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_din_body.WeldingDetectionReq, _s0=_din_body.WeldingDetectionReq.dc_ev_status.__set__):
+def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_din.WeldingDetectionReq, _s0=_din.WeldingDetectionReq.dc_ev_status.__set__):
     """Decode WeldingDetectionReqType."""
     f = ""
     try:
@@ -8771,7 +8768,7 @@ def _e_WeldingDetectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_din_body.WeldingDetectionRes, _s0=_din_body.WeldingDetectionRes.response_code.__set__, _s1=_din_body.WeldingDetectionRes.dc_evse_status.__set__, _s2=_din_body.WeldingDetectionRes.evse_present_voltage.__set__):
+def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_din.WeldingDetectionRes, _s0=_din.WeldingDetectionRes.response_code.__set__, _s1=_din.WeldingDetectionRes.dc_evse_status.__set__, _s2=_din.WeldingDetectionRes.evse_present_voltage.__set__):
     """Decode WeldingDetectionResType."""
     f = ""
     try:
@@ -8971,192 +8968,192 @@ _G_X509DataType = GenericTable(
 NAME = 'din'
 NAMESPACES = ('urn:din:70121:2012:MsgDef', 'urn:din:70121:2012:MsgHeader', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgBody', 'http://www.w3.org/2000/09/xmldsig#')
 DOCUMENT = (
-    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _din_types.AC_EVChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _din_types.AC_EVSEChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _din_types.AC_EVSEStatus),
-    ('urn:din:70121:2012:MsgDef', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _din_msgdef.BodyBase),
-    ('urn:din:70121:2012:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _din_body.CableCheckReq),
-    ('urn:din:70121:2012:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _din_body.CableCheckRes),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _din.AC_EVChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _din.AC_EVSEChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _din.AC_EVSEStatus),
+    ('urn:din:70121:2012:MsgDef', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _din.BodyBase),
+    ('urn:din:70121:2012:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _din.CableCheckReq),
+    ('urn:din:70121:2012:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _din.CableCheckRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _din_body.CertificateInstallationReq),
-    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _din_body.CertificateInstallationRes),
-    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _din_body.CertificateUpdateReq),
-    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _din_body.CertificateUpdateRes),
-    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _din_body.ChargeParameterDiscoveryReq),
-    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _din_body.ChargeParameterDiscoveryRes),
-    ('urn:din:70121:2012:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _din_body.ChargingStatusReq),
-    ('urn:din:70121:2012:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _din_body.ChargingStatusRes),
-    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReq', _e_ContractAuthenticationReqType, _d_ContractAuthenticationReqType, _din_body.ContractAuthenticationReq),
-    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationRes', _e_ContractAuthenticationResType, _d_ContractAuthenticationResType, _din_body.ContractAuthenticationRes),
-    ('urn:din:70121:2012:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _din_body.CurrentDemandReq),
-    ('urn:din:70121:2012:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _din_body.CurrentDemandRes),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameter', _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType, _din_types.DC_EVChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameter', _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType, _din_types.DC_EVPowerDeliveryParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameter', _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType, _din_types.DC_EVSEChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _din_types.DC_EVSEStatus),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din_types.DC_EVStatus),
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _din.CertificateInstallationReq),
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _din.CertificateInstallationRes),
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _din.CertificateUpdateReq),
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _din.CertificateUpdateRes),
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _din.ChargeParameterDiscoveryReq),
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _din.ChargeParameterDiscoveryRes),
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _din.ChargingStatusReq),
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _din.ChargingStatusRes),
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReq', _e_ContractAuthenticationReqType, _d_ContractAuthenticationReqType, _din.ContractAuthenticationReq),
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationRes', _e_ContractAuthenticationResType, _d_ContractAuthenticationResType, _din.ContractAuthenticationRes),
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _din.CurrentDemandReq),
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _din.CurrentDemandRes),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameter', _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType, _din.DC_EVChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameter', _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType, _din.DC_EVPowerDeliveryParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameter', _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType, _din.DC_EVSEChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _din.DC_EVSEStatus),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din.DC_EVStatus),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _din_types.EVChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _din_types.EVPowerDeliveryParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _din_types.EVSEChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _din_types.EVSEStatus),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _din_types.EVStatus),
-    ('urn:din:70121:2012:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _din_types.Entry),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _din.EVChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _din.EVPowerDeliveryParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _din.EVSEChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _din.EVSEStatus),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _din.EVStatus),
+    ('urn:din:70121:2012:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _din.Entry),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _din_body.MeteringReceiptReq),
-    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _din_body.MeteringReceiptRes),
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _din.MeteringReceiptReq),
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _din.MeteringReceiptRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _din_types.PMaxScheduleEntry),
-    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _din_body.PaymentDetailsReq),
-    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _din_body.PaymentDetailsRes),
-    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _din_body.PowerDeliveryReq),
-    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _din_body.PowerDeliveryRes),
-    ('urn:din:70121:2012:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _din_body.PreChargeReq),
-    ('urn:din:70121:2012:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _din_body.PreChargeRes),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _din.PMaxScheduleEntry),
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _din.PaymentDetailsReq),
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _din.PaymentDetailsRes),
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _din.PowerDeliveryReq),
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _din.PowerDeliveryRes),
+    ('urn:din:70121:2012:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _din.PreChargeReq),
+    ('urn:din:70121:2012:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _din.PreChargeRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _din_types.RelativeTimeInterval),
+    ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _din.RelativeTimeInterval),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
-    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _din_types.SAScheduleList),
-    ('urn:din:70121:2012:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _din_types.SASchedules),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _din.SAScheduleList),
+    ('urn:din:70121:2012:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _din.SASchedules),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _din_types.SalesTariffEntry),
-    ('urn:din:70121:2012:MsgDataTypes', 'ServiceCharge', _e_ServiceChargeType, _d_ServiceChargeType, _din_types.ServiceCharge),
-    ('urn:din:70121:2012:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _din_body.ServiceDetailReq),
-    ('urn:din:70121:2012:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _din_body.ServiceDetailRes),
-    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _din_body.ServiceDiscoveryReq),
-    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _din_body.ServiceDiscoveryRes),
-    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReq', _e_ServicePaymentSelectionReqType, _d_ServicePaymentSelectionReqType, _din_body.ServicePaymentSelectionReq),
-    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionRes', _e_ServicePaymentSelectionResType, _d_ServicePaymentSelectionResType, _din_body.ServicePaymentSelectionRes),
-    ('urn:din:70121:2012:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _din_body.SessionSetupReq),
-    ('urn:din:70121:2012:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _din_body.SessionSetupRes),
-    ('urn:din:70121:2012:MsgBody', 'SessionStopReq', _e_SessionStopType, _d_SessionStopType, _din_body.SessionStop),
-    ('urn:din:70121:2012:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _din_body.SessionStopRes),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _din.SalesTariffEntry),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceCharge', _e_ServiceChargeType, _d_ServiceChargeType, _din.ServiceCharge),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _din.ServiceDetailReq),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _din.ServiceDetailRes),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _din.ServiceDiscoveryReq),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _din.ServiceDiscoveryRes),
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReq', _e_ServicePaymentSelectionReqType, _d_ServicePaymentSelectionReqType, _din.ServicePaymentSelectionReq),
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionRes', _e_ServicePaymentSelectionResType, _d_ServicePaymentSelectionResType, _din.ServicePaymentSelectionRes),
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _din.SessionSetupReq),
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _din.SessionSetupRes),
+    ('urn:din:70121:2012:MsgBody', 'SessionStopReq', _e_SessionStopType, _d_SessionStopType, _din.SessionStop),
+    ('urn:din:70121:2012:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _din.SessionStopRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', _e_SignaturePropertiesType, _d_SignaturePropertiesType, _xmldsig.SignatureProperties),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', _e_SignaturePropertyType, _d_SignaturePropertyType, _xmldsig.SignatureProperty),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', _e_SignatureValueType, _d_SignatureValueType, _xmldsig.SignatureValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
-    ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _din_types.Interval),
+    ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _din.Interval),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:din:70121:2012:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _din_msgdef.V2G_Message),
-    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _din_body.WeldingDetectionReq),
-    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _din_body.WeldingDetectionRes),
+    ('urn:din:70121:2012:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _din.V2G_Message),
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _din.WeldingDetectionReq),
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _din.WeldingDetectionRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
 )
 FRAGMENT = (
-    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _din_types.AC_EVChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _din_types.AC_EVSEChargeParameter),
-    ('urn:din:70121:2012:MsgBody', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _din_types.AC_EVSEStatus),
-    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _din_types.AC_EVSEStatus),
-    ('urn:din:70121:2012:MsgDef', 'Body', _e_BodyType, _d_BodyType, _din_msgdef.Body),
-    ('urn:din:70121:2012:MsgDef', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _din_msgdef.BodyBase),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _din.AC_EVChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _din.AC_EVSEChargeParameter),
+    ('urn:din:70121:2012:MsgBody', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _din.AC_EVSEStatus),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _din.AC_EVSEStatus),
+    ('urn:din:70121:2012:MsgDef', 'Body', _e_BodyType, _d_BodyType, _din.Body),
+    ('urn:din:70121:2012:MsgDef', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _din.BodyBase),
     ('urn:din:70121:2012:MsgBody', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'BulkSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _din_body.CableCheckReq),
-    ('urn:din:70121:2012:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _din_body.CableCheckRes),
+    ('urn:din:70121:2012:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _din.CableCheckReq),
+    ('urn:din:70121:2012:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _din.CableCheckRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
     ('urn:din:70121:2012:MsgDataTypes', 'Certificate', None, None, ('binary', None, None, 0, None, None, 1200, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _din_body.CertificateInstallationReq),
-    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _din_body.CertificateInstallationRes),
-    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _din_body.CertificateUpdateReq),
-    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _din_body.CertificateUpdateRes),
-    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _din_body.ChargeParameterDiscoveryReq),
-    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _din_body.ChargeParameterDiscoveryRes),
-    ('urn:din:70121:2012:MsgBody', 'ChargeService', _e_ServiceChargeType, _d_ServiceChargeType, _din_types.ServiceCharge),
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _din.CertificateInstallationReq),
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _din.CertificateInstallationRes),
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _din.CertificateUpdateReq),
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _din.CertificateUpdateRes),
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _din.ChargeParameterDiscoveryReq),
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _din.ChargeParameterDiscoveryRes),
+    ('urn:din:70121:2012:MsgBody', 'ChargeService', _e_ServiceChargeType, _d_ServiceChargeType, _din.ServiceCharge),
     ('urn:din:70121:2012:MsgBody', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'ChargingProfile', _e_ChargingProfileType, _d_ChargingProfileType, _din_types.ChargingProfile),
+    ('urn:din:70121:2012:MsgBody', 'ChargingProfile', _e_ChargingProfileType, _d_ChargingProfileType, _din.ChargingProfile),
     ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryMaxPower', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryStart', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _din_body.ChargingStatusReq),
-    ('urn:din:70121:2012:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _din_body.ChargingStatusRes),
-    ('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCost', _e_ConsumptionCostType, _d_ConsumptionCostType, _din_types.ConsumptionCost),
-    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReq', _e_ContractAuthenticationReqType, _d_ContractAuthenticationReqType, _din_body.ContractAuthenticationReq),
-    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationRes', _e_ContractAuthenticationResType, _d_ContractAuthenticationResType, _din_body.ContractAuthenticationRes),
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _din.ChargingStatusReq),
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _din.ChargingStatusRes),
+    ('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCost', _e_ConsumptionCostType, _d_ConsumptionCostType, _din.ConsumptionCost),
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReq', _e_ContractAuthenticationReqType, _d_ContractAuthenticationReqType, _din.ContractAuthenticationReq),
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationRes', _e_ContractAuthenticationResType, _d_ContractAuthenticationResType, _din.ContractAuthenticationRes),
     ('urn:din:70121:2012:MsgBody', 'ContractID', None, None, ('string', None, None, 0, None, None, 24, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', _e_CertificateChainType, _d_CertificateChainType, _din_types.CertificateChain),
+    ('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', _e_CertificateChainType, _d_CertificateChainType, _din.CertificateChain),
     ('urn:din:70121:2012:MsgBody', 'ContractSignatureEncryptedPrivateKey', None, None, ('binary', None, None, 0, None, None, 128, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'Cost', _e_CostType, _d_CostType, _din_types.Cost),
-    ('urn:din:70121:2012:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _din_body.CurrentDemandReq),
-    ('urn:din:70121:2012:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _din_body.CurrentDemandRes),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameter', _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType, _din_types.DC_EVChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameter', _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType, _din_types.DC_EVPowerDeliveryParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameter', _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType, _din_types.DC_EVSEChargeParameter),
-    ('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _din_types.DC_EVSEStatus),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _din_types.DC_EVSEStatus),
-    ('urn:din:70121:2012:MsgBody', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din_types.DC_EVStatus),
-    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din_types.DC_EVStatus),
+    ('urn:din:70121:2012:MsgDataTypes', 'Cost', _e_CostType, _d_CostType, _din.Cost),
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _din.CurrentDemandReq),
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _din.CurrentDemandRes),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameter', _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType, _din.DC_EVChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameter', _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType, _din.DC_EVPowerDeliveryParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameter', _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType, _din.DC_EVSEChargeParameter),
+    ('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _din.DC_EVSEStatus),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _din.DC_EVSEStatus),
+    ('urn:din:70121:2012:MsgBody', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din.DC_EVStatus),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _din.DC_EVStatus),
     ('urn:din:70121:2012:MsgBody', 'DHParams', None, None, ('binary', None, None, 0, None, None, 256, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('urn:din:70121:2012:MsgBody', 'DateTimeNow', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EAmount', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EAmount', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EPriceLevel', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'EVCCID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'EVCabinConditioning', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _din_types.EVChargeParameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVEnergyCapacity', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVEnergyRequest', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _din.EVChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVEnergyCapacity', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVEnergyRequest', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI39, _EV40)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _din_types.EVPowerDeliveryParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _din.EVPowerDeliveryParameter),
     ('urn:din:70121:2012:MsgDataTypes', 'EVRESSConditioning', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'EVRESSSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'EVReady', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'EVRequestedEnergyTransferType', None, None, ('enum', None, None, 3, None, None, None, _EI9, _EV10)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _din_types.EVSEChargeParameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _din.EVSEChargeParameter),
     ('urn:din:70121:2012:MsgBody', 'EVSECurrentLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSECurrentRegulationTolerance', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEEnergyToBeDelivered', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSECurrentRegulationTolerance', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEEnergyToBeDelivered', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVSEID', None, None, ('binary', None, None, 0, None, None, 32, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 2, None, None, None, _EI33, _EV34)),
-    ('urn:din:70121:2012:MsgBody', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVSEMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVSEMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVSEMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVSEMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSENotification', None, None, ('enum', None, None, 2, None, None, None, _EI0, _EV1)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEPeakCurrentRipple', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEPeakCurrentRipple', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'EVSEPresentCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVSEPresentCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'EVSEProcessing', None, None, ('enum', None, None, 1, None, None, None, _EI5, _EV6)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _din_types.EVSEStatus),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _din.EVSEStatus),
     ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI35, _EV36)),
     ('urn:din:70121:2012:MsgBody', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _din_types.EVStatus),
-    ('urn:din:70121:2012:MsgBody', 'EVTargetCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'EVTargetVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _din.EVStatus),
+    ('urn:din:70121:2012:MsgBody', 'EVTargetCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'EVTargetVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'EnergyTransferType', None, None, ('enum', None, None, 4, None, None, None, _EI67, _EV68)),
-    ('urn:din:70121:2012:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _din_types.Entry),
+    ('urn:din:70121:2012:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _din.Entry),
     ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI49, _EV50)),
     ('urn:din:70121:2012:MsgDataTypes', 'FaultMsg', None, None, ('string', None, None, 0, None, None, 64, None, None)),
@@ -9165,23 +9162,23 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'GenChallenge', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDef', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _din_header.MessageHeader),
+    ('urn:din:70121:2012:MsgDef', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _din.MessageHeader),
     ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
-    ('urn:din:70121:2012:MsgBody', 'ListOfRootCertificateIDs', _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType, _din_types.ListOfRootCertificateIDs),
+    ('urn:din:70121:2012:MsgBody', 'ListOfRootCertificateIDs', _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType, _din.ListOfRootCertificateIDs),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
     ('urn:din:70121:2012:MsgDataTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _din_types.MeterInfo),
-    ('urn:din:70121:2012:MsgDataTypes', 'MeterReading', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _din.MeterInfo),
+    ('urn:din:70121:2012:MsgDataTypes', 'MeterReading', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _din_body.MeteringReceiptReq),
-    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _din_body.MeteringReceiptRes),
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _din.MeteringReceiptReq),
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _din.MeteringReceiptRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'Multiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgHeader', 'Notification', _e_NotificationType, _d_NotificationType, _din_types.Notification),
+    ('urn:din:70121:2012:MsgHeader', 'Notification', _e_NotificationType, _d_NotificationType, _din.Notification),
     ('urn:din:70121:2012:MsgDataTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'NumEPriceLevels', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'OEMProvisioningCert', None, None, ('binary', None, None, 0, None, None, 1200, None, None)),
@@ -9191,75 +9188,75 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'PMax', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'PMaxSchedule', _e_PMaxScheduleType, _d_PMaxScheduleType, _din_types.PMaxSchedule),
-    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _din_types.PMaxScheduleEntry),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxSchedule', _e_PMaxScheduleType, _d_PMaxScheduleType, _din.PMaxSchedule),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _din.PMaxScheduleEntry),
     ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'Parameter', _e_ParameterType, _d_ParameterType, _din_types.Parameter),
-    ('urn:din:70121:2012:MsgDataTypes', 'ParameterSet', _e_ParameterSetType, _d_ParameterSetType, _din_types.ParameterSet),
+    ('urn:din:70121:2012:MsgDataTypes', 'Parameter', _e_ParameterType, _d_ParameterType, _din.Parameter),
+    ('urn:din:70121:2012:MsgDataTypes', 'ParameterSet', _e_ParameterSetType, _d_ParameterSetType, _din.ParameterSet),
     ('urn:din:70121:2012:MsgDataTypes', 'ParameterSetID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _din_body.PaymentDetailsReq),
-    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _din_body.PaymentDetailsRes),
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _din.PaymentDetailsReq),
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _din.PaymentDetailsRes),
     ('urn:din:70121:2012:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54)),
-    ('urn:din:70121:2012:MsgBody', 'PaymentOptions', _e_PaymentOptionsType, _d_PaymentOptionsType, _din_types.PaymentOptions),
+    ('urn:din:70121:2012:MsgBody', 'PaymentOptions', _e_PaymentOptionsType, _d_PaymentOptionsType, _din.PaymentOptions),
     ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _din_body.PowerDeliveryReq),
-    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _din_body.PowerDeliveryRes),
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _din.PowerDeliveryReq),
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _din.PowerDeliveryRes),
     ('urn:din:70121:2012:MsgDataTypes', 'PowerSwitchClosed', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _din_body.PreChargeReq),
-    ('urn:din:70121:2012:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _din_body.PreChargeRes),
-    ('urn:din:70121:2012:MsgDataTypes', 'ProfileEntry', _e_ProfileEntryType, _d_ProfileEntryType, _din_types.ProfileEntry),
+    ('urn:din:70121:2012:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _din.PreChargeReq),
+    ('urn:din:70121:2012:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _din.PreChargeRes),
+    ('urn:din:70121:2012:MsgDataTypes', 'ProfileEntry', _e_ProfileEntryType, _d_ProfileEntryType, _din.ProfileEntry),
     ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'RCD', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('urn:din:70121:2012:MsgBody', 'ReadyToChargeState', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'ReceiptRequired', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _din_types.RelativeTimeInterval),
-    ('urn:din:70121:2012:MsgBody', 'RemainingTimeToBulkSoC', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
-    ('urn:din:70121:2012:MsgBody', 'RemainingTimeToFullSoC', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _din.RelativeTimeInterval),
+    ('urn:din:70121:2012:MsgBody', 'RemainingTimeToBulkSoC', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
+    ('urn:din:70121:2012:MsgBody', 'RemainingTimeToFullSoC', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgBody', 'ResponseCode', None, None, ('enum', None, None, 5, None, None, None, _EI3, _EV4)),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:din:70121:2012:MsgBody', 'RetryCounter', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'RootCertificateID', None, None, ('string', None, None, 0, None, None, 40, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _din_types.SAScheduleList),
-    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTuple', _e_SAScheduleTupleType, _d_SAScheduleTupleType, _din_types.SAScheduleTuple),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _din.SAScheduleList),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTuple', _e_SAScheduleTupleType, _d_SAScheduleTupleType, _din.SAScheduleTuple),
     ('urn:din:70121:2012:MsgBody', 'SAScheduleTupleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _din_types.SASchedules),
+    ('urn:din:70121:2012:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _din.SASchedules),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariff', _e_SalesTariffType, _d_SalesTariffType, _din_types.SalesTariff),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariff', _e_SalesTariffType, _d_SalesTariffType, _din.SalesTariff),
     ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffDescription', None, None, ('string', None, None, 0, None, None, 32, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _din_types.SalesTariffEntry),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _din.SalesTariffEntry),
     ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI53, _EV54)),
-    ('urn:din:70121:2012:MsgDataTypes', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _din_types.SelectedService),
-    ('urn:din:70121:2012:MsgBody', 'SelectedServiceList', _e_SelectedServiceListType, _d_SelectedServiceListType, _din_types.SelectedServiceList),
-    ('urn:din:70121:2012:MsgDataTypes', 'Service', _e_ServiceType, _d_ServiceType, _din_types.Service),
+    ('urn:din:70121:2012:MsgDataTypes', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _din.SelectedService),
+    ('urn:din:70121:2012:MsgBody', 'SelectedServiceList', _e_SelectedServiceListType, _d_SelectedServiceListType, _din.SelectedServiceList),
+    ('urn:din:70121:2012:MsgDataTypes', 'Service', _e_ServiceType, _d_ServiceType, _din.Service),
     ('urn:din:70121:2012:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70)),
     ('urn:din:70121:2012:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI69, _EV70)),
-    ('urn:din:70121:2012:MsgDataTypes', 'ServiceCharge', _e_ServiceChargeType, _d_ServiceChargeType, _din_types.ServiceCharge),
-    ('urn:din:70121:2012:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _din_body.ServiceDetailReq),
-    ('urn:din:70121:2012:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _din_body.ServiceDetailRes),
-    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _din_body.ServiceDiscoveryReq),
-    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _din_body.ServiceDiscoveryRes),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceCharge', _e_ServiceChargeType, _d_ServiceChargeType, _din.ServiceCharge),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _din.ServiceDetailReq),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _din.ServiceDetailRes),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _din.ServiceDiscoveryReq),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _din.ServiceDiscoveryRes),
     ('urn:din:70121:2012:MsgBody', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'ServiceList', _e_ServiceTagListType, _d_ServiceTagListType, _din_types.ServiceTagList),
+    ('urn:din:70121:2012:MsgBody', 'ServiceList', _e_ServiceTagListType, _d_ServiceTagListType, _din.ServiceTagList),
     ('urn:din:70121:2012:MsgDataTypes', 'ServiceName', None, None, ('string', None, None, 0, None, None, 32, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'ServiceParameterList', _e_ServiceParameterListType, _d_ServiceParameterListType, _din_types.ServiceParameterList),
-    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReq', _e_ServicePaymentSelectionReqType, _d_ServicePaymentSelectionReqType, _din_body.ServicePaymentSelectionReq),
-    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionRes', _e_ServicePaymentSelectionResType, _d_ServicePaymentSelectionResType, _din_body.ServicePaymentSelectionRes),
+    ('urn:din:70121:2012:MsgBody', 'ServiceParameterList', _e_ServiceParameterListType, _d_ServiceParameterListType, _din.ServiceParameterList),
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReq', _e_ServicePaymentSelectionReqType, _d_ServicePaymentSelectionReqType, _din.ServicePaymentSelectionReq),
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionRes', _e_ServicePaymentSelectionResType, _d_ServicePaymentSelectionResType, _din.ServicePaymentSelectionRes),
     ('urn:din:70121:2012:MsgBody', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 32, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 32, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'ServiceTag', _e_ServiceTagType, _d_ServiceTagType, _din_types.ServiceTag),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceTag', _e_ServiceTagType, _d_ServiceTagType, _din.ServiceTag),
     ('urn:din:70121:2012:MsgBody', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
     ('urn:din:70121:2012:MsgHeader', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _din_body.SessionSetupReq),
-    ('urn:din:70121:2012:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _din_body.SessionSetupRes),
-    ('urn:din:70121:2012:MsgBody', 'SessionStopReq', _e_SessionStopType, _d_SessionStopType, _din_body.SessionStop),
-    ('urn:din:70121:2012:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _din_body.SessionStopRes),
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _din.SessionSetupReq),
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _din.SessionSetupRes),
+    ('urn:din:70121:2012:MsgBody', 'SessionStopReq', _e_SessionStopType, _d_SessionStopType, _din.SessionStop),
+    ('urn:din:70121:2012:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _din.SessionStopRes),
     ('urn:din:70121:2012:MsgDataTypes', 'SigMeterReading', None, None, ('binary', None, None, 0, None, None, 32, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
@@ -9267,16 +9264,16 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', _e_SignaturePropertyType, _d_SignaturePropertyType, _xmldsig.SignatureProperty),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', _e_SignatureValueType, _d_SignatureValueType, _xmldsig.SignatureValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
-    ('urn:din:70121:2012:MsgDataTypes', 'SubCertificates', _e_SubCertificatesType, _d_SubCertificatesType, _din_types.SubCertificates),
+    ('urn:din:70121:2012:MsgDataTypes', 'SubCertificates', _e_SubCertificatesType, _d_SubCertificatesType, _din.SubCertificates),
     ('urn:din:70121:2012:MsgDataTypes', 'TMeter', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _din_types.Interval),
+    ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _din.Interval),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
     ('urn:din:70121:2012:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 4, None, None, None, _EI55, _EV56)),
-    ('urn:din:70121:2012:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _din_msgdef.V2G_Message),
+    ('urn:din:70121:2012:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _din.V2G_Message),
     ('urn:din:70121:2012:MsgDataTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _din_body.WeldingDetectionReq),
-    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _din_body.WeldingDetectionRes),
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _din.WeldingDetectionReq),
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _din.WeldingDetectionRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
@@ -9294,7 +9291,7 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'costKind', None, None, ('enum', None, None, 2, None, None, None, _EI15, _EV16)),
     ('urn:din:70121:2012:MsgDataTypes', 'duration', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),
-    ('urn:din:70121:2012:MsgDataTypes', 'physicalValue', _e_PhysicalValueType, _d_PhysicalValueType, _din_types.PhysicalValue),
+    ('urn:din:70121:2012:MsgDataTypes', 'physicalValue', _e_PhysicalValueType, _d_PhysicalValueType, _din.PhysicalValue),
     ('urn:din:70121:2012:MsgDataTypes', 'shortValue', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'start', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'startValue', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),

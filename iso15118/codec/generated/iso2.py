@@ -14,39 +14,36 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
 from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
-from iso15118.messages.generated import iso2_body as _iso2_body
-from iso15118.messages.generated import iso2_header as _iso2_header
-from iso15118.messages.generated import iso2_msgdef as _iso2_msgdef
-from iso15118.messages.generated import iso2_types as _iso2_types
+from iso15118.messages.generated import iso2 as _iso2
 from iso15118.messages.generated import xmldsig as _xmldsig
 
 _object_new = object.__new__
 _T0 = {0: (1, 2), 1: (0, 1)}
 _EI1 = {'None': 0, 'StopCharging': 1, 'ReNegotiation': 2}
-_EV2 = (_iso2_types.EVSENotification.None_, _iso2_types.EVSENotification.StopCharging, _iso2_types.EVSENotification.ReNegotiation, )
+_EV2 = (_iso2.EVSENotification.None_, _iso2.EVSENotification.StopCharging, _iso2.EVSENotification.ReNegotiation, )
 _T3 = {0: (1, 2), 1: (0, 2)}
 _T4 = {0: (2, 2), 1: (1, 2), 2: (0, 1)}
 _EI5 = {'OK': 0, 'OK_NewSessionEstablished': 1, 'OK_OldSessionJoined': 2, 'OK_CertificateExpiresSoon': 3, 'FAILED': 4, 'FAILED_SequenceError': 5, 'FAILED_ServiceIDInvalid': 6, 'FAILED_UnknownSession': 7, 'FAILED_ServiceSelectionInvalid': 8, 'FAILED_PaymentSelectionInvalid': 9, 'FAILED_CertificateExpired': 10, 'FAILED_SignatureError': 11, 'FAILED_NoCertificateAvailable': 12, 'FAILED_CertChainError': 13, 'FAILED_ChallengeInvalid': 14, 'FAILED_ContractCanceled': 15, 'FAILED_WrongChargeParameter': 16, 'FAILED_PowerDeliveryNotApplied': 17, 'FAILED_TariffSelectionInvalid': 18, 'FAILED_ChargingProfileInvalid': 19, 'FAILED_MeteringSignatureNotValid': 20, 'FAILED_NoChargeServiceSelected': 21, 'FAILED_WrongEnergyTransferMode': 22, 'FAILED_ContactorError': 23, 'FAILED_CertificateNotAllowedAtThisEVSE': 24, 'FAILED_CertificateRevoked': 25}
-_EV6 = (_iso2_types.ResponseCode.OK, _iso2_types.ResponseCode.OK_NewSessionEstablished, _iso2_types.ResponseCode.OK_OldSessionJoined, _iso2_types.ResponseCode.OK_CertificateExpiresSoon, _iso2_types.ResponseCode.FAILED, _iso2_types.ResponseCode.FAILED_SequenceError, _iso2_types.ResponseCode.FAILED_ServiceIDInvalid, _iso2_types.ResponseCode.FAILED_UnknownSession, _iso2_types.ResponseCode.FAILED_ServiceSelectionInvalid, _iso2_types.ResponseCode.FAILED_PaymentSelectionInvalid, _iso2_types.ResponseCode.FAILED_CertificateExpired, _iso2_types.ResponseCode.FAILED_SignatureError, _iso2_types.ResponseCode.FAILED_NoCertificateAvailable, _iso2_types.ResponseCode.FAILED_CertChainError, _iso2_types.ResponseCode.FAILED_ChallengeInvalid, _iso2_types.ResponseCode.FAILED_ContractCanceled, _iso2_types.ResponseCode.FAILED_WrongChargeParameter, _iso2_types.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso2_types.ResponseCode.FAILED_TariffSelectionInvalid, _iso2_types.ResponseCode.FAILED_ChargingProfileInvalid, _iso2_types.ResponseCode.FAILED_MeteringSignatureNotValid, _iso2_types.ResponseCode.FAILED_NoChargeServiceSelected, _iso2_types.ResponseCode.FAILED_WrongEnergyTransferMode, _iso2_types.ResponseCode.FAILED_ContactorError, _iso2_types.ResponseCode.FAILED_CertificateNotAllowedAtThisEVSE, _iso2_types.ResponseCode.FAILED_CertificateRevoked, )
+_EV6 = (_iso2.ResponseCode.OK, _iso2.ResponseCode.OK_NewSessionEstablished, _iso2.ResponseCode.OK_OldSessionJoined, _iso2.ResponseCode.OK_CertificateExpiresSoon, _iso2.ResponseCode.FAILED, _iso2.ResponseCode.FAILED_SequenceError, _iso2.ResponseCode.FAILED_ServiceIDInvalid, _iso2.ResponseCode.FAILED_UnknownSession, _iso2.ResponseCode.FAILED_ServiceSelectionInvalid, _iso2.ResponseCode.FAILED_PaymentSelectionInvalid, _iso2.ResponseCode.FAILED_CertificateExpired, _iso2.ResponseCode.FAILED_SignatureError, _iso2.ResponseCode.FAILED_NoCertificateAvailable, _iso2.ResponseCode.FAILED_CertChainError, _iso2.ResponseCode.FAILED_ChallengeInvalid, _iso2.ResponseCode.FAILED_ContractCanceled, _iso2.ResponseCode.FAILED_WrongChargeParameter, _iso2.ResponseCode.FAILED_PowerDeliveryNotApplied, _iso2.ResponseCode.FAILED_TariffSelectionInvalid, _iso2.ResponseCode.FAILED_ChargingProfileInvalid, _iso2.ResponseCode.FAILED_MeteringSignatureNotValid, _iso2.ResponseCode.FAILED_NoChargeServiceSelected, _iso2.ResponseCode.FAILED_WrongEnergyTransferMode, _iso2.ResponseCode.FAILED_ContactorError, _iso2.ResponseCode.FAILED_CertificateNotAllowedAtThisEVSE, _iso2.ResponseCode.FAILED_CertificateRevoked, )
 _EI7 = {'Finished': 0, 'Ongoing': 1, 'Ongoing_WaitingForCustomerInteraction': 2}
-_EV8 = (_iso2_types.EVSEProcessing.Finished, _iso2_types.EVSEProcessing.Ongoing, _iso2_types.EVSEProcessing.Ongoing_WaitingForCustomerInteraction, )
+_EV8 = (_iso2.EVSEProcessing.Finished, _iso2.EVSEProcessing.Ongoing, _iso2.EVSEProcessing.Ongoing_WaitingForCustomerInteraction, )
 _T9 = {0: (35, 6), 1: (0, 1)}
 _T10 = {2: (1, 2), 3: (0, 1)}
 _T11 = {6: (1, 2), 7: (0, 1)}
 _EI12 = {'AC_single_phase_core': 0, 'AC_three_phase_core': 1, 'DC_core': 2, 'DC_extended': 3, 'DC_combo_core': 4, 'DC_unique': 5}
-_EV13 = (_iso2_types.EnergyTransferMode.AC_single_phase_core, _iso2_types.EnergyTransferMode.AC_three_phase_core, _iso2_types.EnergyTransferMode.DC_core, _iso2_types.EnergyTransferMode.DC_extended, _iso2_types.EnergyTransferMode.DC_combo_core, _iso2_types.EnergyTransferMode.DC_unique, )
+_EV13 = (_iso2.EnergyTransferMode.AC_single_phase_core, _iso2.EnergyTransferMode.AC_three_phase_core, _iso2.EnergyTransferMode.DC_core, _iso2.EnergyTransferMode.DC_extended, _iso2.EnergyTransferMode.DC_combo_core, _iso2.EnergyTransferMode.DC_unique, )
 _T14 = {2: (2, 3), 3: (0, 2)}
 _T15 = {2: (3, 3), 3: (1, 2)}
 _T16 = {2: (4, 3), 3: (2, 2)}
 _T17 = {1: (1, 2), 2: (0, 1)}
 _EI18 = {'EVCharging': 0, 'Internet': 1, 'ContractCertificate': 2, 'OtherCustom': 3}
-_EV19 = (_iso2_types.ServiceCategory.EVCharging, _iso2_types.ServiceCategory.Internet, _iso2_types.ServiceCategory.ContractCertificate, _iso2_types.ServiceCategory.OtherCustom, )
+_EV19 = (_iso2.ServiceCategory.EVCharging, _iso2.ServiceCategory.Internet, _iso2.ServiceCategory.ContractCertificate, _iso2.ServiceCategory.OtherCustom, )
 _T20 = {3: (1, 2), 4: (0, 1)}
 _T21 = {3: (1, 3), 4: (0, 2)}
 _T22 = {3: (2, 3), 4: (1, 2), 5: (0, 2)}
 _T23 = {3: (3, 3), 4: (2, 2), 5: (1, 2), 6: (0, 1)}
 _EI24 = {'relativePricePercentage': 0, 'RenewableGenerationPercentage': 1, 'CarbonDioxideEmission': 2}
-_EV25 = (_iso2_types.CostKind.relativePricePercentage, _iso2_types.CostKind.RenewableGenerationPercentage, _iso2_types.CostKind.CarbonDioxideEmission, )
+_EV25 = (_iso2.CostKind.relativePricePercentage, _iso2.CostKind.RenewableGenerationPercentage, _iso2.CostKind.CarbonDioxideEmission, )
 _T26 = {2: (1, 3), 3: (0, 3)}
 _T27 = {2: (2, 3), 3: (1, 3), 4: (0, 2)}
 _T28 = {2: (3, 3), 3: (2, 3), 4: (1, 2), 5: (0, 2)}
@@ -64,11 +61,11 @@ _T39 = {5: (3, 3), 6: (2, 3), 7: (1, 2), 8: (0, 2)}
 _T40 = {5: (4, 3), 6: (3, 3), 7: (2, 2), 8: (1, 2), 9: (0, 1)}
 _T41 = {8: (1, 2), 9: (0, 1)}
 _EI42 = {'Invalid': 0, 'Valid': 1, 'Warning': 2, 'Fault': 3, 'No_IMD': 4}
-_EV43 = (_iso2_types.IsolationLevel.Invalid, _iso2_types.IsolationLevel.Valid, _iso2_types.IsolationLevel.Warning, _iso2_types.IsolationLevel.Fault, _iso2_types.IsolationLevel.No_IMD, )
+_EV43 = (_iso2.IsolationLevel.Invalid, _iso2.IsolationLevel.Valid, _iso2.IsolationLevel.Warning, _iso2.IsolationLevel.Fault, _iso2.IsolationLevel.No_IMD, )
 _EI44 = {'EVSE_NotReady': 0, 'EVSE_Ready': 1, 'EVSE_Shutdown': 2, 'EVSE_UtilityInterruptEvent': 3, 'EVSE_IsolationMonitoringActive': 4, 'EVSE_EmergencyShutdown': 5, 'EVSE_Malfunction': 6, 'Reserved_8': 7, 'Reserved_9': 8, 'Reserved_A': 9, 'Reserved_B': 10, 'Reserved_C': 11}
-_EV45 = (_iso2_types.DC_EVSEStatusCode.EVSE_NotReady, _iso2_types.DC_EVSEStatusCode.EVSE_Ready, _iso2_types.DC_EVSEStatusCode.EVSE_Shutdown, _iso2_types.DC_EVSEStatusCode.EVSE_UtilityInterruptEvent, _iso2_types.DC_EVSEStatusCode.EVSE_IsolationMonitoringActive, _iso2_types.DC_EVSEStatusCode.EVSE_EmergencyShutdown, _iso2_types.DC_EVSEStatusCode.EVSE_Malfunction, _iso2_types.DC_EVSEStatusCode.Reserved_8, _iso2_types.DC_EVSEStatusCode.Reserved_9, _iso2_types.DC_EVSEStatusCode.Reserved_A, _iso2_types.DC_EVSEStatusCode.Reserved_B, _iso2_types.DC_EVSEStatusCode.Reserved_C, )
+_EV45 = (_iso2.DC_EVSEStatusCode.EVSE_NotReady, _iso2.DC_EVSEStatusCode.EVSE_Ready, _iso2.DC_EVSEStatusCode.EVSE_Shutdown, _iso2.DC_EVSEStatusCode.EVSE_UtilityInterruptEvent, _iso2.DC_EVSEStatusCode.EVSE_IsolationMonitoringActive, _iso2.DC_EVSEStatusCode.EVSE_EmergencyShutdown, _iso2.DC_EVSEStatusCode.EVSE_Malfunction, _iso2.DC_EVSEStatusCode.Reserved_8, _iso2.DC_EVSEStatusCode.Reserved_9, _iso2.DC_EVSEStatusCode.Reserved_A, _iso2.DC_EVSEStatusCode.Reserved_B, _iso2.DC_EVSEStatusCode.Reserved_C, )
 _EI46 = {'NO_ERROR': 0, 'FAILED_RESSTemperatureInhibit': 1, 'FAILED_EVShiftPosition': 2, 'FAILED_ChargerConnectorLockFault': 3, 'FAILED_EVRESSMalfunction': 4, 'FAILED_ChargingCurrentdifferential': 5, 'FAILED_ChargingVoltageOutOfRange': 6, 'Reserved_A': 7, 'Reserved_B': 8, 'Reserved_C': 9, 'FAILED_ChargingSystemIncompatibility': 10, 'NoData': 11}
-_EV47 = (_iso2_types.DC_EVErrorCode.NO_ERROR, _iso2_types.DC_EVErrorCode.FAILED_RESSTemperatureInhibit, _iso2_types.DC_EVErrorCode.FAILED_EVShiftPosition, _iso2_types.DC_EVErrorCode.FAILED_ChargerConnectorLockFault, _iso2_types.DC_EVErrorCode.FAILED_EVRESSMalfunction, _iso2_types.DC_EVErrorCode.FAILED_ChargingCurrentdifferential, _iso2_types.DC_EVErrorCode.FAILED_ChargingVoltageOutOfRange, _iso2_types.DC_EVErrorCode.Reserved_A, _iso2_types.DC_EVErrorCode.Reserved_B, _iso2_types.DC_EVErrorCode.Reserved_C, _iso2_types.DC_EVErrorCode.FAILED_ChargingSystemIncompatibility, _iso2_types.DC_EVErrorCode.NoData, )
+_EV47 = (_iso2.DC_EVErrorCode.NO_ERROR, _iso2.DC_EVErrorCode.FAILED_RESSTemperatureInhibit, _iso2.DC_EVErrorCode.FAILED_EVShiftPosition, _iso2.DC_EVErrorCode.FAILED_ChargerConnectorLockFault, _iso2.DC_EVErrorCode.FAILED_EVRESSMalfunction, _iso2.DC_EVErrorCode.FAILED_ChargingCurrentdifferential, _iso2.DC_EVErrorCode.FAILED_ChargingVoltageOutOfRange, _iso2.DC_EVErrorCode.Reserved_A, _iso2.DC_EVErrorCode.Reserved_B, _iso2.DC_EVErrorCode.Reserved_C, _iso2.DC_EVErrorCode.FAILED_ChargingSystemIncompatibility, _iso2.DC_EVErrorCode.NoData, )
 _T48 = {0: (1, 2), 2: (0, 2)}
 _T49 = {0: (2, 2), 2: (1, 2), 3: (0, 1)}
 _T50 = {4: (1, 2), 5: (0, 2)}
@@ -80,13 +77,13 @@ _T55 = {1: (2, 3), 2: (1, 3), 3: (0, 2)}
 _T56 = {1: (3, 3), 2: (2, 3), 3: (1, 2), 4: (0, 2)}
 _T57 = {1: (4, 3), 2: (3, 3), 3: (2, 2), 4: (1, 2), 5: (0, 1)}
 _EI58 = {'ParsingError': 0, 'NoTLSRootCertificatAvailable': 1, 'UnknownError': 2}
-_EV59 = (_iso2_types.FaultCode.ParsingError, _iso2_types.FaultCode.NoTLSRootCertificatAvailable, _iso2_types.FaultCode.UnknownError, )
+_EV59 = (_iso2.FaultCode.ParsingError, _iso2.FaultCode.NoTLSRootCertificatAvailable, _iso2.FaultCode.UnknownError, )
 _EI60 = {'Contract': 0, 'ExternalPayment': 1}
-_EV61 = (_iso2_types.PaymentOption.Contract, _iso2_types.PaymentOption.ExternalPayment, )
+_EV61 = (_iso2.PaymentOption.Contract, _iso2.PaymentOption.ExternalPayment, )
 _EI62 = {'h': 0, 'm': 1, 's': 2, 'A': 3, 'V': 4, 'W': 5, 'Wh': 6}
-_EV63 = (_iso2_types.UnitSymbol.h, _iso2_types.UnitSymbol.m, _iso2_types.UnitSymbol.s, _iso2_types.UnitSymbol.A, _iso2_types.UnitSymbol.V, _iso2_types.UnitSymbol.W, _iso2_types.UnitSymbol.Wh, )
+_EV63 = (_iso2.UnitSymbol.h, _iso2.UnitSymbol.m, _iso2.UnitSymbol.s, _iso2.UnitSymbol.A, _iso2.UnitSymbol.V, _iso2.UnitSymbol.W, _iso2.UnitSymbol.Wh, )
 _EI64 = {'Start': 0, 'Stop': 1, 'Renegotiate': 2}
-_EV65 = (_iso2_types.ChargeProgress.Start, _iso2_types.ChargeProgress.Stop, _iso2_types.ChargeProgress.Renegotiate, )
+_EV65 = (_iso2.ChargeProgress.Start, _iso2.ChargeProgress.Stop, _iso2.ChargeProgress.Renegotiate, )
 _T66 = {2: (1, 3), 3: (0, 2)}
 _T67 = {2: (2, 3), 3: (1, 2)}
 _T68 = {2: (3, 3), 3: (2, 2), 4: (0, 1)}
@@ -102,7 +99,7 @@ _T77 = {2: (1, 2), 3: (0, 2)}
 _T78 = {2: (2, 2), 3: (1, 2), 4: (0, 1)}
 _T79 = {5: (1, 2), 6: (0, 1)}
 _EI80 = {'Terminate': 0, 'Pause': 1}
-_EV81 = (_iso2_types.ChargingSession.Terminate, _iso2_types.ChargingSession.Pause, )
+_EV81 = (_iso2.ChargingSession.Terminate, _iso2.ChargingSession.Pause, )
 _T82 = {3: (1, 2), 4: (0, 2)}
 _T83 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
 _T84 = {0: (16, 5), 1: (8, 4)}
@@ -165,7 +162,7 @@ def _e_AC_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.AC_EVChargeParameter, _s0=_iso2_types.AC_EVChargeParameter.departure_time.__set__, _s1=_iso2_types.AC_EVChargeParameter.e_amount.__set__, _s2=_iso2_types.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_iso2_types.AC_EVChargeParameter.ev_max_current.__set__, _s4=_iso2_types.AC_EVChargeParameter.ev_min_current.__set__):
+def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.AC_EVChargeParameter, _s0=_iso2.AC_EVChargeParameter.departure_time.__set__, _s1=_iso2.AC_EVChargeParameter.e_amount.__set__, _s2=_iso2.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_iso2.AC_EVChargeParameter.ev_max_current.__set__, _s4=_iso2.AC_EVChargeParameter.ev_min_current.__set__):
     """Decode AC_EVChargeParameterType."""
     f = ""
     try:
@@ -265,7 +262,7 @@ def _e_AC_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.AC_EVSEChargeParameter, _s0=_iso2_types.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_iso2_types.AC_EVSEChargeParameter.evse_nominal_voltage.__set__, _s2=_iso2_types.AC_EVSEChargeParameter.evse_max_current.__set__):
+def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.AC_EVSEChargeParameter, _s0=_iso2.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_iso2.AC_EVSEChargeParameter.evse_nominal_voltage.__set__, _s2=_iso2.AC_EVSEChargeParameter.evse_max_current.__set__):
     """Decode AC_EVSEChargeParameterType."""
     f = ""
     try:
@@ -345,7 +342,7 @@ def _e_AC_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2_types.AC_EVSEStatus, _s0=_iso2_types.AC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2_types.AC_EVSEStatus.evse_notification.__set__, _s2=_iso2_types.AC_EVSEStatus.rcd.__set__):
+def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.AC_EVSEStatus, _s0=_iso2.AC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2.AC_EVSEStatus.evse_notification.__set__, _s2=_iso2.AC_EVSEStatus.rcd.__set__):
     """Decode AC_EVSEStatusType."""
     f = ""
     try:
@@ -425,7 +422,7 @@ def _e_AuthorizationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso2_body.AuthorizationReq, _s0=_iso2_body.AuthorizationReq.id.__set__, _s1=_iso2_body.AuthorizationReq.gen_challenge.__set__):
+def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso2.AuthorizationReq, _s0=_iso2.AuthorizationReq.id.__set__, _s1=_iso2.AuthorizationReq.gen_challenge.__set__):
     """Decode AuthorizationReqType."""
     f = ""
     try:
@@ -490,7 +487,7 @@ def _e_AuthorizationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AuthorizationResType(D, T, p, _new=_object_new, _C=_iso2_body.AuthorizationRes, _s0=_iso2_body.AuthorizationRes.response_code.__set__, _s1=_iso2_body.AuthorizationRes.evse_processing.__set__):
+def _d_AuthorizationResType(D, T, p, _new=_object_new, _C=_iso2.AuthorizationRes, _s0=_iso2.AuthorizationRes.response_code.__set__, _s1=_iso2.AuthorizationRes.evse_processing.__set__):
     """Decode AuthorizationResType."""
     f = ""
     try:
@@ -539,7 +536,7 @@ def _e_BodyBaseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_iso2_body.BodyBase):
+def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_iso2.BodyBase):
     """Decode BodyBaseType."""
     f = ""
     try:
@@ -851,7 +848,7 @@ def _e_BodyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyType(D, T, p, _new=_object_new, _C=_iso2_body.Body, _s0=_iso2_body.Body.authorization_req.__set__, _s1=_iso2_body.Body.authorization_res.__set__, _s2=_iso2_body.Body.body_element.__set__, _s3=_iso2_body.Body.cable_check_req.__set__, _s4=_iso2_body.Body.cable_check_res.__set__, _s5=_iso2_body.Body.certificate_installation_req.__set__, _s6=_iso2_body.Body.certificate_installation_res.__set__, _s7=_iso2_body.Body.certificate_update_req.__set__, _s8=_iso2_body.Body.certificate_update_res.__set__, _s9=_iso2_body.Body.charge_parameter_discovery_req.__set__, _s10=_iso2_body.Body.charge_parameter_discovery_res.__set__, _s11=_iso2_body.Body.charging_status_req.__set__, _s12=_iso2_body.Body.charging_status_res.__set__, _s13=_iso2_body.Body.current_demand_req.__set__, _s14=_iso2_body.Body.current_demand_res.__set__, _s15=_iso2_body.Body.metering_receipt_req.__set__, _s16=_iso2_body.Body.metering_receipt_res.__set__, _s17=_iso2_body.Body.payment_details_req.__set__, _s18=_iso2_body.Body.payment_details_res.__set__, _s19=_iso2_body.Body.payment_service_selection_req.__set__, _s20=_iso2_body.Body.payment_service_selection_res.__set__, _s21=_iso2_body.Body.power_delivery_req.__set__, _s22=_iso2_body.Body.power_delivery_res.__set__, _s23=_iso2_body.Body.pre_charge_req.__set__, _s24=_iso2_body.Body.pre_charge_res.__set__, _s25=_iso2_body.Body.service_detail_req.__set__, _s26=_iso2_body.Body.service_detail_res.__set__, _s27=_iso2_body.Body.service_discovery_req.__set__, _s28=_iso2_body.Body.service_discovery_res.__set__, _s29=_iso2_body.Body.session_setup_req.__set__, _s30=_iso2_body.Body.session_setup_res.__set__, _s31=_iso2_body.Body.session_stop_req.__set__, _s32=_iso2_body.Body.session_stop_res.__set__, _s33=_iso2_body.Body.welding_detection_req.__set__, _s34=_iso2_body.Body.welding_detection_res.__set__):
+def _d_BodyType(D, T, p, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.authorization_req.__set__, _s1=_iso2.Body.authorization_res.__set__, _s2=_iso2.Body.body_element.__set__, _s3=_iso2.Body.cable_check_req.__set__, _s4=_iso2.Body.cable_check_res.__set__, _s5=_iso2.Body.certificate_installation_req.__set__, _s6=_iso2.Body.certificate_installation_res.__set__, _s7=_iso2.Body.certificate_update_req.__set__, _s8=_iso2.Body.certificate_update_res.__set__, _s9=_iso2.Body.charge_parameter_discovery_req.__set__, _s10=_iso2.Body.charge_parameter_discovery_res.__set__, _s11=_iso2.Body.charging_status_req.__set__, _s12=_iso2.Body.charging_status_res.__set__, _s13=_iso2.Body.current_demand_req.__set__, _s14=_iso2.Body.current_demand_res.__set__, _s15=_iso2.Body.metering_receipt_req.__set__, _s16=_iso2.Body.metering_receipt_res.__set__, _s17=_iso2.Body.payment_details_req.__set__, _s18=_iso2.Body.payment_details_res.__set__, _s19=_iso2.Body.payment_service_selection_req.__set__, _s20=_iso2.Body.payment_service_selection_res.__set__, _s21=_iso2.Body.power_delivery_req.__set__, _s22=_iso2.Body.power_delivery_res.__set__, _s23=_iso2.Body.pre_charge_req.__set__, _s24=_iso2.Body.pre_charge_res.__set__, _s25=_iso2.Body.service_detail_req.__set__, _s26=_iso2.Body.service_detail_res.__set__, _s27=_iso2.Body.service_discovery_req.__set__, _s28=_iso2.Body.service_discovery_res.__set__, _s29=_iso2.Body.session_setup_req.__set__, _s30=_iso2.Body.session_setup_res.__set__, _s31=_iso2.Body.session_stop_req.__set__, _s32=_iso2.Body.session_stop_res.__set__, _s33=_iso2.Body.welding_detection_req.__set__, _s34=_iso2.Body.welding_detection_res.__set__):
     """Decode BodyType."""
     f = ""
     try:
@@ -1205,7 +1202,7 @@ def _e_CableCheckReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_iso2_body.CableCheckReq, _s0=_iso2_body.CableCheckReq.dc_ev_status.__set__):
+def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_iso2.CableCheckReq, _s0=_iso2.CableCheckReq.dc_ev_status.__set__):
     """Decode CableCheckReqType."""
     f = ""
     try:
@@ -1265,7 +1262,7 @@ def _e_CableCheckResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_iso2_body.CableCheckRes, _s0=_iso2_body.CableCheckRes.response_code.__set__, _s1=_iso2_body.CableCheckRes.dc_evse_status.__set__, _s2=_iso2_body.CableCheckRes.evse_processing.__set__):
+def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_iso2.CableCheckRes, _s0=_iso2.CableCheckRes.response_code.__set__, _s1=_iso2.CableCheckRes.dc_evse_status.__set__, _s2=_iso2.CableCheckRes.evse_processing.__set__):
     """Decode CableCheckResType."""
     f = ""
     try:
@@ -1372,7 +1369,7 @@ def _e_CertificateChainType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso2_types.CertificateChain, _s0=_iso2_types.CertificateChain.id.__set__, _s1=_iso2_types.CertificateChain.certificate.__set__, _s2=_iso2_types.CertificateChain.sub_certificates.__set__):
+def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso2.CertificateChain, _s0=_iso2.CertificateChain.id.__set__, _s1=_iso2.CertificateChain.certificate.__set__, _s2=_iso2.CertificateChain.sub_certificates.__set__):
     """Decode CertificateChainType."""
     f = ""
     try:
@@ -1452,7 +1449,7 @@ def _e_CertificateInstallationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso2_body.CertificateInstallationReq, _s0=_iso2_body.CertificateInstallationReq.id.__set__, _s1=_iso2_body.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_iso2_body.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__):
+def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso2.CertificateInstallationReq, _s0=_iso2.CertificateInstallationReq.id.__set__, _s1=_iso2.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_iso2.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__):
     """Decode CertificateInstallationReqType."""
     f = ""
     try:
@@ -1549,7 +1546,7 @@ def _e_CertificateInstallationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_iso2_body.CertificateInstallationRes, _s0=_iso2_body.CertificateInstallationRes.response_code.__set__, _s1=_iso2_body.CertificateInstallationRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2_body.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_iso2_body.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2_body.CertificateInstallationRes.d_hpublickey.__set__, _s5=_iso2_body.CertificateInstallationRes.emaid.__set__):
+def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_iso2.CertificateInstallationRes, _s0=_iso2.CertificateInstallationRes.response_code.__set__, _s1=_iso2.CertificateInstallationRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_iso2.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2.CertificateInstallationRes.d_hpublickey.__set__, _s5=_iso2.CertificateInstallationRes.emaid.__set__):
     """Decode CertificateInstallationResType."""
     f = ""
     try:
@@ -1657,7 +1654,7 @@ def _e_CertificateUpdateReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_iso2_body.CertificateUpdateReq, _s0=_iso2_body.CertificateUpdateReq.id.__set__, _s1=_iso2_body.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_iso2_body.CertificateUpdateReq.emaid.__set__, _s3=_iso2_body.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__):
+def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_iso2.CertificateUpdateReq, _s0=_iso2.CertificateUpdateReq.id.__set__, _s1=_iso2.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_iso2.CertificateUpdateReq.emaid.__set__, _s3=_iso2.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__):
     """Decode CertificateUpdateReqType."""
     f = ""
     try:
@@ -1779,7 +1776,7 @@ def _e_CertificateUpdateResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_iso2_body.CertificateUpdateRes, _s0=_iso2_body.CertificateUpdateRes.response_code.__set__, _s1=_iso2_body.CertificateUpdateRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2_body.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_iso2_body.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2_body.CertificateUpdateRes.d_hpublickey.__set__, _s5=_iso2_body.CertificateUpdateRes.emaid.__set__, _s6=_iso2_body.CertificateUpdateRes.retry_counter.__set__):
+def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_iso2.CertificateUpdateRes, _s0=_iso2.CertificateUpdateRes.response_code.__set__, _s1=_iso2.CertificateUpdateRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_iso2.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2.CertificateUpdateRes.d_hpublickey.__set__, _s5=_iso2.CertificateUpdateRes.emaid.__set__, _s6=_iso2.CertificateUpdateRes.retry_counter.__set__):
     """Decode CertificateUpdateResType."""
     f = ""
     try:
@@ -1923,7 +1920,7 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2_body.ChargeParameterDiscoveryReq, _s0=_iso2_body.ChargeParameterDiscoveryReq.max_entries_sa_schedule_tuple.__set__, _s1=_iso2_body.ChargeParameterDiscoveryReq.requested_energy_transfer_mode.__set__, _s2=_iso2_body.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s3=_iso2_body.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s4=_iso2_body.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.ChargeParameterDiscoveryReq, _s0=_iso2.ChargeParameterDiscoveryReq.max_entries_sa_schedule_tuple.__set__, _s1=_iso2.ChargeParameterDiscoveryReq.requested_energy_transfer_mode.__set__, _s2=_iso2.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s3=_iso2.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s4=_iso2.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
@@ -2068,7 +2065,7 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2_body.ChargeParameterDiscoveryRes, _s0=_iso2_body.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_iso2_body.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_iso2_body.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_iso2_body.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_iso2_body.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_iso2_body.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_iso2_body.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.ChargeParameterDiscoveryRes, _s0=_iso2.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_iso2.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_iso2.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_iso2.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_iso2.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_iso2.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_iso2.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
@@ -2219,7 +2216,7 @@ def _e_ChargeServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2_types.ChargeService, _s0=_iso2_types.ChargeService.service_id.__set__, _s1=_iso2_types.ChargeService.service_name.__set__, _s2=_iso2_types.ChargeService.service_category.__set__, _s3=_iso2_types.ChargeService.service_scope.__set__, _s4=_iso2_types.ChargeService.free_service.__set__, _s5=_iso2_types.ChargeService.supported_energy_transfer_mode.__set__):
+def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2.ChargeService, _s0=_iso2.ChargeService.service_id.__set__, _s1=_iso2.ChargeService.service_name.__set__, _s2=_iso2.ChargeService.service_category.__set__, _s3=_iso2.ChargeService.service_scope.__set__, _s4=_iso2.ChargeService.free_service.__set__, _s5=_iso2.ChargeService.supported_energy_transfer_mode.__set__):
     """Decode ChargeServiceType."""
     f = ""
     try:
@@ -2330,7 +2327,7 @@ def _e_ChargingProfileType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_iso2_types.ChargingProfile, _s0=_iso2_types.ChargingProfile.profile_entry.__set__):
+def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_iso2.ChargingProfile, _s0=_iso2.ChargingProfile.profile_entry.__set__):
     """Decode ChargingProfileType."""
     f = ""
     try:
@@ -2378,7 +2375,7 @@ def _e_ChargingStatusReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_iso2_body.ChargingStatusReq):
+def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusReq):
     """Decode ChargingStatusReqType."""
     f = ""
     try:
@@ -2465,7 +2462,7 @@ def _e_ChargingStatusResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2_body.ChargingStatusRes, _s0=_iso2_body.ChargingStatusRes.response_code.__set__, _s1=_iso2_body.ChargingStatusRes.evse_id.__set__, _s2=_iso2_body.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_iso2_body.ChargingStatusRes.evse_max_current.__set__, _s4=_iso2_body.ChargingStatusRes.meter_info.__set__, _s5=_iso2_body.ChargingStatusRes.receipt_required.__set__, _s6=_iso2_body.ChargingStatusRes.ac_evse_status.__set__):
+def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusRes, _s0=_iso2.ChargingStatusRes.response_code.__set__, _s1=_iso2.ChargingStatusRes.evse_id.__set__, _s2=_iso2.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_iso2.ChargingStatusRes.evse_max_current.__set__, _s4=_iso2.ChargingStatusRes.meter_info.__set__, _s5=_iso2.ChargingStatusRes.receipt_required.__set__, _s6=_iso2.ChargingStatusRes.ac_evse_status.__set__):
     """Decode ChargingStatusResType."""
     f = ""
     try:
@@ -2588,7 +2585,7 @@ def _e_ConsumptionCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_iso2_types.ConsumptionCost, _s0=_iso2_types.ConsumptionCost.start_value.__set__, _s1=_iso2_types.ConsumptionCost.cost.__set__):
+def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_iso2.ConsumptionCost, _s0=_iso2.ConsumptionCost.start_value.__set__, _s1=_iso2.ConsumptionCost.cost.__set__):
     """Decode ConsumptionCostType."""
     f = ""
     try:
@@ -2661,7 +2658,7 @@ def _e_ContractSignatureEncryptedPrivateKeyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, _new=_object_new, _C=_iso2_types.ContractSignatureEncryptedPrivateKey, _s0=_iso2_types.ContractSignatureEncryptedPrivateKey.id.__set__, _s1=_iso2_types.ContractSignatureEncryptedPrivateKey.value.__set__):
+def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, _new=_object_new, _C=_iso2.ContractSignatureEncryptedPrivateKey, _s0=_iso2.ContractSignatureEncryptedPrivateKey.id.__set__, _s1=_iso2.ContractSignatureEncryptedPrivateKey.value.__set__):
     """Decode ContractSignatureEncryptedPrivateKeyType."""
     f = ""
     try:
@@ -2745,7 +2742,7 @@ def _e_CostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CostType(D, T, p, _new=_object_new, _C=_iso2_types.Cost, _s0=_iso2_types.Cost.cost_kind.__set__, _s1=_iso2_types.Cost.amount.__set__, _s2=_iso2_types.Cost.amount_multiplier.__set__):
+def _d_CostType(D, T, p, _new=_object_new, _C=_iso2.Cost, _s0=_iso2.Cost.cost_kind.__set__, _s1=_iso2.Cost.amount.__set__, _s2=_iso2.Cost.amount_multiplier.__set__):
     """Decode CostType."""
     f = ""
     try:
@@ -2896,7 +2893,7 @@ def _e_CurrentDemandReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2_body.CurrentDemandReq, _s0=_iso2_body.CurrentDemandReq.dc_ev_status.__set__, _s1=_iso2_body.CurrentDemandReq.ev_target_current.__set__, _s2=_iso2_body.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_iso2_body.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_iso2_body.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_iso2_body.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_iso2_body.CurrentDemandReq.charging_complete.__set__, _s7=_iso2_body.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_iso2_body.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_iso2_body.CurrentDemandReq.ev_target_voltage.__set__):
+def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandReq, _s0=_iso2.CurrentDemandReq.dc_ev_status.__set__, _s1=_iso2.CurrentDemandReq.ev_target_current.__set__, _s2=_iso2.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_iso2.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_iso2.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_iso2.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_iso2.CurrentDemandReq.charging_complete.__set__, _s7=_iso2.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_iso2.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_iso2.CurrentDemandReq.ev_target_voltage.__set__):
     """Decode CurrentDemandReqType."""
     f = ""
     try:
@@ -3131,7 +3128,7 @@ def _e_CurrentDemandResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2_body.CurrentDemandRes, _s0=_iso2_body.CurrentDemandRes.response_code.__set__, _s1=_iso2_body.CurrentDemandRes.dc_evse_status.__set__, _s2=_iso2_body.CurrentDemandRes.evse_present_voltage.__set__, _s3=_iso2_body.CurrentDemandRes.evse_present_current.__set__, _s4=_iso2_body.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_iso2_body.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_iso2_body.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_iso2_body.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_iso2_body.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_iso2_body.CurrentDemandRes.evse_maximum_power_limit.__set__, _s10=_iso2_body.CurrentDemandRes.evse_id.__set__, _s11=_iso2_body.CurrentDemandRes.sa_schedule_tuple_id.__set__, _s12=_iso2_body.CurrentDemandRes.meter_info.__set__, _s13=_iso2_body.CurrentDemandRes.receipt_required.__set__):
+def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandRes, _s0=_iso2.CurrentDemandRes.response_code.__set__, _s1=_iso2.CurrentDemandRes.dc_evse_status.__set__, _s2=_iso2.CurrentDemandRes.evse_present_voltage.__set__, _s3=_iso2.CurrentDemandRes.evse_present_current.__set__, _s4=_iso2.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_iso2.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_iso2.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_iso2.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_iso2.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_iso2.CurrentDemandRes.evse_maximum_power_limit.__set__, _s10=_iso2.CurrentDemandRes.evse_id.__set__, _s11=_iso2.CurrentDemandRes.sa_schedule_tuple_id.__set__, _s12=_iso2.CurrentDemandRes.meter_info.__set__, _s13=_iso2.CurrentDemandRes.receipt_required.__set__):
     """Decode CurrentDemandResType."""
     f = ""
     try:
@@ -3377,7 +3374,7 @@ def _e_DC_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVChargeParameter, _s0=_iso2_types.DC_EVChargeParameter.departure_time.__set__, _s1=_iso2_types.DC_EVChargeParameter.dc_ev_status.__set__, _s2=_iso2_types.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s3=_iso2_types.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s4=_iso2_types.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s5=_iso2_types.DC_EVChargeParameter.ev_energy_capacity.__set__, _s6=_iso2_types.DC_EVChargeParameter.ev_energy_request.__set__, _s7=_iso2_types.DC_EVChargeParameter.full_soc.__set__, _s8=_iso2_types.DC_EVChargeParameter.bulk_soc.__set__):
+def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVChargeParameter, _s0=_iso2.DC_EVChargeParameter.departure_time.__set__, _s1=_iso2.DC_EVChargeParameter.dc_ev_status.__set__, _s2=_iso2.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s3=_iso2.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s4=_iso2.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s5=_iso2.DC_EVChargeParameter.ev_energy_capacity.__set__, _s6=_iso2.DC_EVChargeParameter.ev_energy_request.__set__, _s7=_iso2.DC_EVChargeParameter.full_soc.__set__, _s8=_iso2.DC_EVChargeParameter.bulk_soc.__set__):
     """Decode DC_EVChargeParameterType."""
     f = ""
     try:
@@ -3529,7 +3526,7 @@ def _e_DC_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVPowerDeliveryParameter, _s0=_iso2_types.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_iso2_types.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_iso2_types.DC_EVPowerDeliveryParameter.charging_complete.__set__):
+def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVPowerDeliveryParameter, _s0=_iso2.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_iso2.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_iso2.DC_EVPowerDeliveryParameter.charging_complete.__set__):
     """Decode DC_EVPowerDeliveryParameterType."""
     f = ""
     try:
@@ -3659,7 +3656,7 @@ def _e_DC_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVSEChargeParameter, _s0=_iso2_types.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_iso2_types.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_iso2_types.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_iso2_types.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_iso2_types.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_iso2_types.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_iso2_types.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_iso2_types.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_iso2_types.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
+def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSEChargeParameter, _s0=_iso2.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_iso2.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_iso2.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_iso2.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_iso2.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_iso2.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_iso2.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_iso2.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_iso2.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
     """Decode DC_EVSEChargeParameterType."""
     f = ""
     try:
@@ -3803,7 +3800,7 @@ def _e_DC_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVSEStatus, _s0=_iso2_types.DC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2_types.DC_EVSEStatus.evse_notification.__set__, _s2=_iso2_types.DC_EVSEStatus.evse_isolation_status.__set__, _s3=_iso2_types.DC_EVSEStatus.evse_status_code.__set__):
+def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSEStatus, _s0=_iso2.DC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2.DC_EVSEStatus.evse_notification.__set__, _s2=_iso2.DC_EVSEStatus.evse_isolation_status.__set__, _s3=_iso2.DC_EVSEStatus.evse_status_code.__set__):
     """Decode DC_EVSEStatusType."""
     f = ""
     try:
@@ -3900,7 +3897,7 @@ def _e_DC_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_iso2_types.DC_EVStatus, _s0=_iso2_types.DC_EVStatus.ev_ready.__set__, _s1=_iso2_types.DC_EVStatus.ev_error_code.__set__, _s2=_iso2_types.DC_EVStatus.evresssoc.__set__):
+def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVStatus, _s0=_iso2.DC_EVStatus.ev_ready.__set__, _s1=_iso2.DC_EVStatus.ev_error_code.__set__, _s2=_iso2.DC_EVStatus.evresssoc.__set__):
     """Decode DC_EVStatusType."""
     f = ""
     try:
@@ -4132,7 +4129,7 @@ def _e_DiffieHellmanPublickeyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DiffieHellmanPublickeyType(D, T, p, _new=_object_new, _C=_iso2_types.DiffieHellmanPublickey, _s0=_iso2_types.DiffieHellmanPublickey.id.__set__, _s1=_iso2_types.DiffieHellmanPublickey.value.__set__):
+def _d_DiffieHellmanPublickeyType(D, T, p, _new=_object_new, _C=_iso2.DiffieHellmanPublickey, _s0=_iso2.DiffieHellmanPublickey.id.__set__, _s1=_iso2.DiffieHellmanPublickey.value.__set__):
     """Decode DiffieHellmanPublickeyType."""
     f = ""
     try:
@@ -4230,7 +4227,7 @@ def _e_EMAIDType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EMAIDType(D, T, p, _new=_object_new, _C=_iso2_types.EMAID, _s0=_iso2_types.EMAID.id.__set__, _s1=_iso2_types.EMAID.value.__set__):
+def _d_EMAIDType(D, T, p, _new=_object_new, _C=_iso2.EMAID, _s0=_iso2.EMAID.id.__set__, _s1=_iso2.EMAID.value.__set__):
     """Decode EMAIDType."""
     f = ""
     try:
@@ -4300,7 +4297,7 @@ def _e_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.EVChargeParameter, _s0=_iso2_types.EVChargeParameter.departure_time.__set__):
+def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.EVChargeParameter, _s0=_iso2.EVChargeParameter.departure_time.__set__):
     """Decode EVChargeParameterType."""
     f = ""
     try:
@@ -4347,7 +4344,7 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2_types.EVPowerDeliveryParameter):
+def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2.EVPowerDeliveryParameter):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
@@ -4378,7 +4375,7 @@ def _e_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2_types.EVSEChargeParameter):
+def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.EVSEChargeParameter):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
@@ -4428,7 +4425,7 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2_types.EVSEStatus, _s0=_iso2_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso2_types.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.EVSEStatus, _s0=_iso2.EVSEStatus.notification_max_delay.__set__, _s1=_iso2.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
     f = ""
     try:
@@ -4481,7 +4478,7 @@ def _e_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVStatusType(D, T, p, _new=_object_new, _C=_iso2_types.EVStatus):
+def _d_EVStatusType(D, T, p, _new=_object_new, _C=_iso2.EVStatus):
     """Decode EVStatusType."""
     f = ""
     try:
@@ -4528,7 +4525,7 @@ def _e_EntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EntryType(D, T, p, _new=_object_new, _C=_iso2_types.Entry, _s0=_iso2_types.Entry.relative_time_interval.__set__, _s1=_iso2_types.Entry.time_interval.__set__):
+def _d_EntryType(D, T, p, _new=_object_new, _C=_iso2.Entry, _s0=_iso2.Entry.relative_time_interval.__set__, _s1=_iso2.Entry.time_interval.__set__):
     """Decode EntryType."""
     f = ""
     try:
@@ -4578,7 +4575,7 @@ def _e_IntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_IntervalType(D, T, p, _new=_object_new, _C=_iso2_types.Interval):
+def _d_IntervalType(D, T, p, _new=_object_new, _C=_iso2.Interval):
     """Decode IntervalType."""
     f = ""
     try:
@@ -4676,7 +4673,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso2_types.ListOfRootCertificateIDs, _s0=_iso2_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso2.ListOfRootCertificateIDs, _s0=_iso2.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -4825,7 +4822,7 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso2_header.MessageHeader, _s0=_iso2_header.MessageHeader.session_id.__set__, _s1=_iso2_header.MessageHeader.notification.__set__, _s2=_iso2_header.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso2.MessageHeader, _s0=_iso2.MessageHeader.session_id.__set__, _s1=_iso2.MessageHeader.notification.__set__, _s2=_iso2.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
@@ -4948,7 +4945,7 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2_types.MeterInfo, _s0=_iso2_types.MeterInfo.meter_id.__set__, _s1=_iso2_types.MeterInfo.meter_reading.__set__, _s2=_iso2_types.MeterInfo.sig_meter_reading.__set__, _s3=_iso2_types.MeterInfo.meter_status.__set__, _s4=_iso2_types.MeterInfo.t_meter.__set__):
+def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.MeterInfo.meter_id.__set__, _s1=_iso2.MeterInfo.meter_reading.__set__, _s2=_iso2.MeterInfo.sig_meter_reading.__set__, _s3=_iso2.MeterInfo.meter_status.__set__, _s4=_iso2.MeterInfo.t_meter.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
@@ -5079,7 +5076,7 @@ def _e_MeteringReceiptReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_iso2_body.MeteringReceiptReq, _s0=_iso2_body.MeteringReceiptReq.id.__set__, _s1=_iso2_body.MeteringReceiptReq.session_id.__set__, _s2=_iso2_body.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_iso2_body.MeteringReceiptReq.meter_info.__set__):
+def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_iso2.MeteringReceiptReq, _s0=_iso2.MeteringReceiptReq.id.__set__, _s1=_iso2.MeteringReceiptReq.session_id.__set__, _s2=_iso2.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_iso2.MeteringReceiptReq.meter_info.__set__):
     """Decode MeteringReceiptReqType."""
     f = ""
     try:
@@ -5181,7 +5178,7 @@ def _e_MeteringReceiptResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_iso2_body.MeteringReceiptRes, _s0=_iso2_body.MeteringReceiptRes.response_code.__set__, _s1=_iso2_body.MeteringReceiptRes.ac_evse_status.__set__, _s2=_iso2_body.MeteringReceiptRes.dc_evse_status.__set__, _s3=_iso2_body.MeteringReceiptRes.evse_status.__set__):
+def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_iso2.MeteringReceiptRes, _s0=_iso2.MeteringReceiptRes.response_code.__set__, _s1=_iso2.MeteringReceiptRes.ac_evse_status.__set__, _s2=_iso2.MeteringReceiptRes.dc_evse_status.__set__, _s3=_iso2.MeteringReceiptRes.evse_status.__set__):
     """Decode MeteringReceiptResType."""
     f = ""
     try:
@@ -5265,7 +5262,7 @@ def _e_NotificationType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_NotificationType(D, T, p, _new=_object_new, _C=_iso2_types.Notification, _s0=_iso2_types.Notification.fault_code.__set__, _s1=_iso2_types.Notification.fault_msg.__set__):
+def _d_NotificationType(D, T, p, _new=_object_new, _C=_iso2.Notification, _s0=_iso2.Notification.fault_code.__set__, _s1=_iso2.Notification.fault_msg.__set__):
     """Decode NotificationType."""
     f = ""
     try:
@@ -5388,7 +5385,7 @@ def _e_PMaxScheduleEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_iso2_types.PMaxScheduleEntry, _s0=_iso2_types.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_iso2_types.PMaxScheduleEntry.time_interval.__set__, _s2=_iso2_types.PMaxScheduleEntry.p_max.__set__):
+def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_iso2.PMaxScheduleEntry, _s0=_iso2.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_iso2.PMaxScheduleEntry.time_interval.__set__, _s2=_iso2.PMaxScheduleEntry.p_max.__set__):
     """Decode PMaxScheduleEntryType."""
     f = ""
     try:
@@ -5463,7 +5460,7 @@ def _e_PMaxScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_iso2_types.PMaxSchedule, _s0=_iso2_types.PMaxSchedule.p_max_schedule_entry.__set__):
+def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_iso2.PMaxSchedule, _s0=_iso2.PMaxSchedule.p_max_schedule_entry.__set__):
     """Decode PMaxScheduleType."""
     f = ""
     try:
@@ -5543,7 +5540,7 @@ def _e_ParameterSetType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso2_types.ParameterSet, _s0=_iso2_types.ParameterSet.parameter_set_id.__set__, _s1=_iso2_types.ParameterSet.parameter.__set__):
+def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso2.ParameterSet, _s0=_iso2.ParameterSet.parameter_set_id.__set__, _s1=_iso2.ParameterSet.parameter.__set__):
     """Decode ParameterSetType."""
     f = ""
     try:
@@ -5675,7 +5672,7 @@ def _e_ParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2_types.Parameter, _s0=_iso2_types.Parameter.name.__set__, _s1=_iso2_types.Parameter.bool_value.__set__, _s2=_iso2_types.Parameter.byte_value.__set__, _s3=_iso2_types.Parameter.short_value.__set__, _s4=_iso2_types.Parameter.int_value.__set__, _s5=_iso2_types.Parameter.physical_value.__set__, _s6=_iso2_types.Parameter.string_value.__set__):
+def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Parameter.name.__set__, _s1=_iso2.Parameter.bool_value.__set__, _s2=_iso2.Parameter.byte_value.__set__, _s3=_iso2.Parameter.short_value.__set__, _s4=_iso2.Parameter.int_value.__set__, _s5=_iso2.Parameter.physical_value.__set__, _s6=_iso2.Parameter.string_value.__set__):
     """Decode ParameterType."""
     f = ""
     try:
@@ -5803,7 +5800,7 @@ def _e_PaymentDetailsReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_iso2_body.PaymentDetailsReq, _s0=_iso2_body.PaymentDetailsReq.emaid.__set__, _s1=_iso2_body.PaymentDetailsReq.contract_signature_cert_chain.__set__):
+def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_iso2.PaymentDetailsReq, _s0=_iso2.PaymentDetailsReq.emaid.__set__, _s1=_iso2.PaymentDetailsReq.contract_signature_cert_chain.__set__):
     """Decode PaymentDetailsReqType."""
     f = ""
     try:
@@ -5879,7 +5876,7 @@ def _e_PaymentDetailsResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_iso2_body.PaymentDetailsRes, _s0=_iso2_body.PaymentDetailsRes.response_code.__set__, _s1=_iso2_body.PaymentDetailsRes.gen_challenge.__set__, _s2=_iso2_body.PaymentDetailsRes.evse_time_stamp.__set__):
+def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_iso2.PaymentDetailsRes, _s0=_iso2.PaymentDetailsRes.response_code.__set__, _s1=_iso2.PaymentDetailsRes.gen_challenge.__set__, _s2=_iso2.PaymentDetailsRes.evse_time_stamp.__set__):
     """Decode PaymentDetailsResType."""
     f = ""
     try:
@@ -5960,7 +5957,7 @@ def _e_PaymentOptionListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentOptionListType(D, T, p, _new=_object_new, _C=_iso2_types.PaymentOptionList, _s0=_iso2_types.PaymentOptionList.payment_option.__set__):
+def _d_PaymentOptionListType(D, T, p, _new=_object_new, _C=_iso2.PaymentOptionList, _s0=_iso2.PaymentOptionList.payment_option.__set__):
     """Decode PaymentOptionListType."""
     f = ""
     try:
@@ -6025,7 +6022,7 @@ def _e_PaymentServiceSelectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso2_body.PaymentServiceSelectionReq, _s0=_iso2_body.PaymentServiceSelectionReq.selected_payment_option.__set__, _s1=_iso2_body.PaymentServiceSelectionReq.selected_service_list.__set__):
+def _d_PaymentServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso2.PaymentServiceSelectionReq, _s0=_iso2.PaymentServiceSelectionReq.selected_payment_option.__set__, _s1=_iso2.PaymentServiceSelectionReq.selected_service_list.__set__):
     """Decode PaymentServiceSelectionReqType."""
     f = ""
     try:
@@ -6080,7 +6077,7 @@ def _e_PaymentServiceSelectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentServiceSelectionResType(D, T, p, _new=_object_new, _C=_iso2_body.PaymentServiceSelectionRes, _s0=_iso2_body.PaymentServiceSelectionRes.response_code.__set__):
+def _d_PaymentServiceSelectionResType(D, T, p, _new=_object_new, _C=_iso2.PaymentServiceSelectionRes, _s0=_iso2.PaymentServiceSelectionRes.response_code.__set__):
     """Decode PaymentServiceSelectionResType."""
     f = ""
     try:
@@ -6149,7 +6146,7 @@ def _e_PhysicalValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_iso2_types.PhysicalValue, _s0=_iso2_types.PhysicalValue.multiplier.__set__, _s1=_iso2_types.PhysicalValue.unit.__set__, _s2=_iso2_types.PhysicalValue.value.__set__):
+def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_iso2.PhysicalValue, _s0=_iso2.PhysicalValue.multiplier.__set__, _s1=_iso2.PhysicalValue.unit.__set__, _s2=_iso2.PhysicalValue.value.__set__):
     """Decode PhysicalValueType."""
     f = ""
     try:
@@ -6255,7 +6252,7 @@ def _e_PowerDeliveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso2_body.PowerDeliveryReq, _s0=_iso2_body.PowerDeliveryReq.charge_progress.__set__, _s1=_iso2_body.PowerDeliveryReq.sa_schedule_tuple_id.__set__, _s2=_iso2_body.PowerDeliveryReq.charging_profile.__set__, _s3=_iso2_body.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s4=_iso2_body.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
+def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryReq, _s0=_iso2.PowerDeliveryReq.charge_progress.__set__, _s1=_iso2.PowerDeliveryReq.sa_schedule_tuple_id.__set__, _s2=_iso2.PowerDeliveryReq.charging_profile.__set__, _s3=_iso2.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s4=_iso2.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
     """Decode PowerDeliveryReqType."""
     f = ""
     try:
@@ -6365,7 +6362,7 @@ def _e_PowerDeliveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso2_body.PowerDeliveryRes, _s0=_iso2_body.PowerDeliveryRes.response_code.__set__, _s1=_iso2_body.PowerDeliveryRes.ac_evse_status.__set__, _s2=_iso2_body.PowerDeliveryRes.dc_evse_status.__set__, _s3=_iso2_body.PowerDeliveryRes.evse_status.__set__):
+def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryRes, _s0=_iso2.PowerDeliveryRes.response_code.__set__, _s1=_iso2.PowerDeliveryRes.ac_evse_status.__set__, _s2=_iso2.PowerDeliveryRes.dc_evse_status.__set__, _s3=_iso2.PowerDeliveryRes.evse_status.__set__):
     """Decode PowerDeliveryResType."""
     f = ""
     try:
@@ -6454,7 +6451,7 @@ def _e_PreChargeReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_iso2_body.PreChargeReq, _s0=_iso2_body.PreChargeReq.dc_ev_status.__set__, _s1=_iso2_body.PreChargeReq.ev_target_voltage.__set__, _s2=_iso2_body.PreChargeReq.ev_target_current.__set__):
+def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_iso2.PreChargeReq, _s0=_iso2.PreChargeReq.dc_ev_status.__set__, _s1=_iso2.PreChargeReq.ev_target_voltage.__set__, _s2=_iso2.PreChargeReq.ev_target_current.__set__):
     """Decode PreChargeReqType."""
     f = ""
     try:
@@ -6530,7 +6527,7 @@ def _e_PreChargeResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_iso2_body.PreChargeRes, _s0=_iso2_body.PreChargeRes.response_code.__set__, _s1=_iso2_body.PreChargeRes.dc_evse_status.__set__, _s2=_iso2_body.PreChargeRes.evse_present_voltage.__set__):
+def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_iso2.PreChargeRes, _s0=_iso2.PreChargeRes.response_code.__set__, _s1=_iso2.PreChargeRes.dc_evse_status.__set__, _s2=_iso2.PreChargeRes.evse_present_voltage.__set__):
     """Decode PreChargeResType."""
     f = ""
     try:
@@ -6614,7 +6611,7 @@ def _e_ProfileEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_iso2_types.ProfileEntry, _s0=_iso2_types.ProfileEntry.charging_profile_entry_start.__set__, _s1=_iso2_types.ProfileEntry.charging_profile_entry_max_power.__set__, _s2=_iso2_types.ProfileEntry.charging_profile_entry_max_number_of_phases_in_use.__set__):
+def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_iso2.ProfileEntry, _s0=_iso2.ProfileEntry.charging_profile_entry_start.__set__, _s1=_iso2.ProfileEntry.charging_profile_entry_max_power.__set__, _s2=_iso2.ProfileEntry.charging_profile_entry_max_number_of_phases_in_use.__set__):
     """Decode ProfileEntryType."""
     f = ""
     try:
@@ -6904,7 +6901,7 @@ def _e_RelativeTimeIntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2_types.RelativeTimeInterval, _s0=_iso2_types.RelativeTimeInterval.start.__set__, _s1=_iso2_types.RelativeTimeInterval.duration.__set__):
+def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2.RelativeTimeInterval, _s0=_iso2.RelativeTimeInterval.start.__set__, _s1=_iso2.RelativeTimeInterval.duration.__set__):
     """Decode RelativeTimeIntervalType."""
     f = ""
     try:
@@ -7069,7 +7066,7 @@ def _e_SAScheduleListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_iso2_types.SAScheduleList, _s0=_iso2_types.SAScheduleList.sa_schedule_tuple.__set__):
+def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleList, _s0=_iso2.SAScheduleList.sa_schedule_tuple.__set__):
     """Decode SAScheduleListType."""
     f = ""
     try:
@@ -7140,7 +7137,7 @@ def _e_SAScheduleTupleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_iso2_types.SAScheduleTuple, _s0=_iso2_types.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_iso2_types.SAScheduleTuple.p_max_schedule.__set__, _s2=_iso2_types.SAScheduleTuple.sales_tariff.__set__):
+def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleTuple, _s0=_iso2.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_iso2.SAScheduleTuple.p_max_schedule.__set__, _s2=_iso2.SAScheduleTuple.sales_tariff.__set__):
     """Decode SAScheduleTupleType."""
     f = ""
     try:
@@ -7199,7 +7196,7 @@ def _e_SASchedulesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_iso2_types.SASchedules):
+def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_iso2.SASchedules):
     """Decode SASchedulesType."""
     f = ""
     try:
@@ -7296,7 +7293,7 @@ def _e_SalesTariffEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_iso2_types.SalesTariffEntry, _s0=_iso2_types.SalesTariffEntry.relative_time_interval.__set__, _s1=_iso2_types.SalesTariffEntry.time_interval.__set__, _s2=_iso2_types.SalesTariffEntry.e_price_level.__set__, _s3=_iso2_types.SalesTariffEntry.consumption_cost.__set__):
+def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_iso2.SalesTariffEntry, _s0=_iso2.SalesTariffEntry.relative_time_interval.__set__, _s1=_iso2.SalesTariffEntry.time_interval.__set__, _s2=_iso2.SalesTariffEntry.e_price_level.__set__, _s3=_iso2.SalesTariffEntry.consumption_cost.__set__):
     """Decode SalesTariffEntryType."""
     f = ""
     try:
@@ -7433,7 +7430,7 @@ def _e_SalesTariffType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_iso2_types.SalesTariff, _s0=_iso2_types.SalesTariff.id.__set__, _s1=_iso2_types.SalesTariff.sales_tariff_id.__set__, _s2=_iso2_types.SalesTariff.sales_tariff_description.__set__, _s3=_iso2_types.SalesTariff.num_e_price_levels.__set__, _s4=_iso2_types.SalesTariff.sales_tariff_entry.__set__):
+def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_iso2.SalesTariff, _s0=_iso2.SalesTariff.id.__set__, _s1=_iso2.SalesTariff.sales_tariff_id.__set__, _s2=_iso2.SalesTariff.sales_tariff_description.__set__, _s3=_iso2.SalesTariff.num_e_price_levels.__set__, _s4=_iso2.SalesTariff.sales_tariff_entry.__set__):
     """Decode SalesTariffType."""
     f = ""
     try:
@@ -7543,7 +7540,7 @@ def _e_SelectedServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso2_types.SelectedServiceList, _s0=_iso2_types.SelectedServiceList.selected_service.__set__):
+def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso2.SelectedServiceList, _s0=_iso2.SelectedServiceList.selected_service.__set__):
     """Decode SelectedServiceListType."""
     f = ""
     try:
@@ -7620,7 +7617,7 @@ def _e_SelectedServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2_types.SelectedService, _s0=_iso2_types.SelectedService.service_id.__set__, _s1=_iso2_types.SelectedService.parameter_set_id.__set__):
+def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2.SelectedService, _s0=_iso2.SelectedService.service_id.__set__, _s1=_iso2.SelectedService.parameter_set_id.__set__):
     """Decode SelectedServiceType."""
     f = ""
     try:
@@ -7693,7 +7690,7 @@ def _e_ServiceDetailReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso2_body.ServiceDetailReq, _s0=_iso2_body.ServiceDetailReq.service_id.__set__):
+def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailReq, _s0=_iso2.ServiceDetailReq.service_id.__set__):
     """Decode ServiceDetailReqType."""
     f = ""
     try:
@@ -7765,7 +7762,7 @@ def _e_ServiceDetailResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso2_body.ServiceDetailRes, _s0=_iso2_body.ServiceDetailRes.response_code.__set__, _s1=_iso2_body.ServiceDetailRes.service_id.__set__, _s2=_iso2_body.ServiceDetailRes.service_parameter_list.__set__):
+def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailRes, _s0=_iso2.ServiceDetailRes.response_code.__set__, _s1=_iso2.ServiceDetailRes.service_id.__set__, _s2=_iso2.ServiceDetailRes.service_parameter_list.__set__):
     """Decode ServiceDetailResType."""
     f = ""
     try:
@@ -7848,7 +7845,7 @@ def _e_ServiceDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2_body.ServiceDiscoveryReq, _s0=_iso2_body.ServiceDiscoveryReq.service_scope.__set__, _s1=_iso2_body.ServiceDiscoveryReq.service_category.__set__):
+def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscoveryReq, _s0=_iso2.ServiceDiscoveryReq.service_scope.__set__, _s1=_iso2.ServiceDiscoveryReq.service_category.__set__):
     """Decode ServiceDiscoveryReqType."""
     f = ""
     try:
@@ -7932,7 +7929,7 @@ def _e_ServiceDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2_body.ServiceDiscoveryRes, _s0=_iso2_body.ServiceDiscoveryRes.response_code.__set__, _s1=_iso2_body.ServiceDiscoveryRes.payment_option_list.__set__, _s2=_iso2_body.ServiceDiscoveryRes.charge_service.__set__, _s3=_iso2_body.ServiceDiscoveryRes.service_list.__set__):
+def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscoveryRes, _s0=_iso2.ServiceDiscoveryRes.response_code.__set__, _s1=_iso2.ServiceDiscoveryRes.payment_option_list.__set__, _s2=_iso2.ServiceDiscoveryRes.charge_service.__set__, _s3=_iso2.ServiceDiscoveryRes.service_list.__set__):
     """Decode ServiceDiscoveryResType."""
     f = ""
     try:
@@ -8015,7 +8012,7 @@ def _e_ServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso2_types.ServiceList, _s0=_iso2_types.ServiceList.service.__set__):
+def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso2.ServiceList, _s0=_iso2.ServiceList.service.__set__):
     """Decode ServiceListType."""
     f = ""
     try:
@@ -8080,7 +8077,7 @@ def _e_ServiceParameterListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso2_types.ServiceParameterList, _s0=_iso2_types.ServiceParameterList.parameter_set.__set__):
+def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso2.ServiceParameterList, _s0=_iso2.ServiceParameterList.parameter_set.__set__):
     """Decode ServiceParameterListType."""
     f = ""
     try:
@@ -8175,7 +8172,7 @@ def _e_ServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2_types.Service, _s0=_iso2_types.Service.service_id.__set__, _s1=_iso2_types.Service.service_name.__set__, _s2=_iso2_types.Service.service_category.__set__, _s3=_iso2_types.Service.service_scope.__set__, _s4=_iso2_types.Service.free_service.__set__):
+def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2.Service, _s0=_iso2.Service.service_id.__set__, _s1=_iso2.Service.service_name.__set__, _s2=_iso2.Service.service_category.__set__, _s3=_iso2.Service.service_scope.__set__, _s4=_iso2.Service.free_service.__set__):
     """Decode ServiceType."""
     f = ""
     try:
@@ -8268,7 +8265,7 @@ def _e_SessionSetupReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_iso2_body.SessionSetupReq, _s0=_iso2_body.SessionSetupReq.evcc_id.__set__):
+def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupReq, _s0=_iso2.SessionSetupReq.evcc_id.__set__):
     """Decode SessionSetupReqType."""
     f = ""
     try:
@@ -8338,7 +8335,7 @@ def _e_SessionSetupResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso2_body.SessionSetupRes, _s0=_iso2_body.SessionSetupRes.response_code.__set__, _s1=_iso2_body.SessionSetupRes.evse_id.__set__, _s2=_iso2_body.SessionSetupRes.evse_time_stamp.__set__):
+def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupRes, _s0=_iso2.SessionSetupRes.response_code.__set__, _s1=_iso2.SessionSetupRes.evse_id.__set__, _s2=_iso2.SessionSetupRes.evse_time_stamp.__set__):
     """Decode SessionSetupResType."""
     f = ""
     try:
@@ -8410,7 +8407,7 @@ def _e_SessionStopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso2_body.SessionStopReq, _s0=_iso2_body.SessionStopReq.charging_session.__set__):
+def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso2.SessionStopReq, _s0=_iso2.SessionStopReq.charging_session.__set__):
     """Decode SessionStopReqType."""
     f = ""
     try:
@@ -8457,7 +8454,7 @@ def _e_SessionStopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_iso2_body.SessionStopRes, _s0=_iso2_body.SessionStopRes.response_code.__set__):
+def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_iso2.SessionStopRes, _s0=_iso2.SessionStopRes.response_code.__set__):
     """Decode SessionStopResType."""
     f = ""
     try:
@@ -8956,7 +8953,7 @@ def _e_SubCertificatesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso2_types.SubCertificates, _s0=_iso2_types.SubCertificates.certificate.__set__):
+def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso2.SubCertificates, _s0=_iso2.SubCertificates.certificate.__set__):
     """Decode SubCertificatesType."""
     f = ""
     try:
@@ -9023,7 +9020,7 @@ def _e_SupportedEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SupportedEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso2_types.SupportedEnergyTransferMode, _s0=_iso2_types.SupportedEnergyTransferMode.energy_transfer_mode.__set__):
+def _d_SupportedEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso2.SupportedEnergyTransferMode, _s0=_iso2.SupportedEnergyTransferMode.energy_transfer_mode.__set__):
     """Decode SupportedEnergyTransferModeType."""
     f = ""
     try:
@@ -9170,7 +9167,7 @@ def _e_V2G_Message_anonymous(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_iso2_msgdef.V2G_Message, _s0=_iso2_msgdef.V2G_Message.header.__set__, _s1=_iso2_msgdef.V2G_Message.body.__set__):
+def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_iso2.V2G_Message, _s0=_iso2.V2G_Message.header.__set__, _s1=_iso2.V2G_Message.body.__set__):
     """Decode V2G_Message@anonymous."""
     f = ""
     try:
@@ -9224,7 +9221,7 @@ def _e_WeldingDetectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_iso2_body.WeldingDetectionReq, _s0=_iso2_body.WeldingDetectionReq.dc_ev_status.__set__):
+def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_iso2.WeldingDetectionReq, _s0=_iso2.WeldingDetectionReq.dc_ev_status.__set__):
     """Decode WeldingDetectionReqType."""
     f = ""
     try:
@@ -9284,7 +9281,7 @@ def _e_WeldingDetectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_iso2_body.WeldingDetectionRes, _s0=_iso2_body.WeldingDetectionRes.response_code.__set__, _s1=_iso2_body.WeldingDetectionRes.dc_evse_status.__set__, _s2=_iso2_body.WeldingDetectionRes.evse_present_voltage.__set__):
+def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_iso2.WeldingDetectionRes, _s0=_iso2.WeldingDetectionRes.response_code.__set__, _s1=_iso2.WeldingDetectionRes.dc_evse_status.__set__, _s2=_iso2.WeldingDetectionRes.evse_present_voltage.__set__):
     """Decode WeldingDetectionResType."""
     f = ""
     try:
@@ -9484,189 +9481,189 @@ _G_X509DataType = GenericTable(
 NAME = 'iso2'
 NAMESPACES = ('urn:iso:15118:2:2013:MsgDef', 'urn:iso:15118:2:2013:MsgHeader', 'urn:iso:15118:2:2013:MsgDataTypes', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:15118:2:2013:MsgBody')
 DOCUMENT = (
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _iso2_types.AC_EVChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _iso2_types.AC_EVSEChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _iso2_types.AC_EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReq', _e_AuthorizationReqType, _d_AuthorizationReqType, _iso2_body.AuthorizationReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationRes', _e_AuthorizationResType, _d_AuthorizationResType, _iso2_body.AuthorizationRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _iso2_body.BodyBase),
-    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _iso2_body.CableCheckReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _iso2_body.CableCheckRes),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _iso2.AC_EVChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _iso2.AC_EVSEChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _iso2.AC_EVSEStatus),
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReq', _e_AuthorizationReqType, _d_AuthorizationReqType, _iso2.AuthorizationReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationRes', _e_AuthorizationResType, _d_AuthorizationResType, _iso2.AuthorizationRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _iso2.BodyBase),
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _iso2.CableCheckReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _iso2.CableCheckRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
-    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _iso2_body.CertificateInstallationReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _iso2_body.CertificateInstallationRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _iso2_body.CertificateUpdateReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _iso2_body.CertificateUpdateRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _iso2_body.ChargeParameterDiscoveryReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _iso2_body.ChargeParameterDiscoveryRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _iso2_body.ChargingStatusReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _iso2_body.ChargingStatusRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _iso2_body.CurrentDemandReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _iso2_body.CurrentDemandRes),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameter', _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType, _iso2_types.DC_EVChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameter', _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType, _iso2_types.DC_EVPowerDeliveryParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameter', _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType, _iso2_types.DC_EVSEChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _iso2_types.DC_EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _iso2_types.DC_EVStatus),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _iso2.CertificateInstallationReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _iso2.CertificateInstallationRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _iso2.CertificateUpdateReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _iso2.CertificateUpdateRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _iso2.ChargeParameterDiscoveryReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _iso2.ChargeParameterDiscoveryRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _iso2.ChargingStatusReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _iso2.ChargingStatusRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _iso2.CurrentDemandReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _iso2.CurrentDemandRes),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameter', _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType, _iso2.DC_EVChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameter', _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType, _iso2.DC_EVPowerDeliveryParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameter', _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType, _iso2.DC_EVSEChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _iso2.DC_EVSEStatus),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _iso2.DC_EVStatus),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _iso2_types.EVChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _iso2_types.EVPowerDeliveryParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _iso2_types.EVSEChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso2_types.EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _iso2_types.EVStatus),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _iso2_types.Entry),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _iso2.EVChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _iso2.EVPowerDeliveryParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _iso2.EVSEChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso2.EVSEStatus),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _iso2.EVStatus),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _iso2.Entry),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
-    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _iso2_body.MeteringReceiptReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _iso2_body.MeteringReceiptRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _iso2.MeteringReceiptReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _iso2.MeteringReceiptRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Object', _e_ObjectType, _d_ObjectType, _xmldsig.Object),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _iso2_types.PMaxScheduleEntry),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _iso2_body.PaymentDetailsReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _iso2_body.PaymentDetailsRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReq', _e_PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType, _iso2_body.PaymentServiceSelectionReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionRes', _e_PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType, _iso2_body.PaymentServiceSelectionRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _iso2_body.PowerDeliveryReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _iso2_body.PowerDeliveryRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _iso2_body.PreChargeReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _iso2_body.PreChargeRes),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _iso2.PMaxScheduleEntry),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _iso2.PaymentDetailsReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _iso2.PaymentDetailsRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReq', _e_PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType, _iso2.PaymentServiceSelectionReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionRes', _e_PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType, _iso2.PaymentServiceSelectionRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _iso2.PowerDeliveryReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _iso2.PowerDeliveryRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _iso2.PreChargeReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _iso2.PreChargeRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _iso2_types.RelativeTimeInterval),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _iso2.RelativeTimeInterval),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _iso2_types.SAScheduleList),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _iso2_types.SASchedules),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _iso2.SAScheduleList),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _iso2.SASchedules),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _iso2_types.SalesTariffEntry),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _iso2_body.ServiceDetailReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _iso2_body.ServiceDetailRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _iso2_body.ServiceDiscoveryReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _iso2_body.ServiceDiscoveryRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _iso2_body.SessionSetupReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _iso2_body.SessionSetupRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReq', _e_SessionStopReqType, _d_SessionStopReqType, _iso2_body.SessionStopReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _iso2_body.SessionStopRes),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _iso2.SalesTariffEntry),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _iso2.ServiceDetailReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _iso2.ServiceDetailRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _iso2.ServiceDiscoveryReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _iso2.ServiceDiscoveryRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _iso2.SessionSetupReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _iso2.SessionSetupRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReq', _e_SessionStopReqType, _d_SessionStopReqType, _iso2.SessionStopReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _iso2.SessionStopRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', _e_SignaturePropertiesType, _d_SignaturePropertiesType, _xmldsig.SignatureProperties),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', _e_SignaturePropertyType, _d_SignaturePropertyType, _xmldsig.SignatureProperty),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', _e_SignatureValueType, _d_SignatureValueType, _xmldsig.SignatureValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _iso2_types.Interval),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _iso2.Interval),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
-    ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _iso2_msgdef.V2G_Message),
-    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _iso2_body.WeldingDetectionReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _iso2_body.WeldingDetectionRes),
+    ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _iso2.V2G_Message),
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _iso2.WeldingDetectionReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _iso2.WeldingDetectionRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
 )
 FRAGMENT = (
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _iso2_types.AC_EVChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _iso2_types.AC_EVSEChargeParameter),
-    ('urn:iso:15118:2:2013:MsgBody', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _iso2_types.AC_EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _iso2_types.AC_EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReq', _e_AuthorizationReqType, _d_AuthorizationReqType, _iso2_body.AuthorizationReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationRes', _e_AuthorizationResType, _d_AuthorizationResType, _iso2_body.AuthorizationRes),
-    ('urn:iso:15118:2:2013:MsgDef', 'Body', _e_BodyType, _d_BodyType, _iso2_body.Body),
-    ('urn:iso:15118:2:2013:MsgBody', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _iso2_body.BodyBase),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _iso2.AC_EVChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _iso2.AC_EVSEChargeParameter),
+    ('urn:iso:15118:2:2013:MsgBody', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _iso2.AC_EVSEStatus),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', _e_AC_EVSEStatusType, _d_AC_EVSEStatusType, _iso2.AC_EVSEStatus),
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReq', _e_AuthorizationReqType, _d_AuthorizationReqType, _iso2.AuthorizationReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationRes', _e_AuthorizationResType, _d_AuthorizationResType, _iso2.AuthorizationRes),
+    ('urn:iso:15118:2:2013:MsgDef', 'Body', _e_BodyType, _d_BodyType, _iso2.Body),
+    ('urn:iso:15118:2:2013:MsgBody', 'BodyElement', _e_BodyBaseType, _d_BodyBaseType, _iso2.BodyBase),
     ('urn:iso:15118:2:2013:MsgBody', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'BulkChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'BulkSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _iso2_body.CableCheckReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _iso2_body.CableCheckRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReq', _e_CableCheckReqType, _d_CableCheckReqType, _iso2.CableCheckReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckRes', _e_CableCheckResType, _d_CableCheckResType, _iso2.CableCheckRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', _e_CanonicalizationMethodType, _d_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Certificate', None, None, ('binary', None, None, 0, None, None, 800, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _iso2_body.CertificateInstallationReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _iso2_body.CertificateInstallationRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _iso2_body.CertificateUpdateReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _iso2_body.CertificateUpdateRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _iso2_body.ChargeParameterDiscoveryReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _iso2_body.ChargeParameterDiscoveryRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReq', _e_CertificateInstallationReqType, _d_CertificateInstallationReqType, _iso2.CertificateInstallationReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationRes', _e_CertificateInstallationResType, _d_CertificateInstallationResType, _iso2.CertificateInstallationRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReq', _e_CertificateUpdateReqType, _d_CertificateUpdateReqType, _iso2.CertificateUpdateReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateRes', _e_CertificateUpdateResType, _d_CertificateUpdateResType, _iso2.CertificateUpdateRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReq', _e_ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType, _iso2.ChargeParameterDiscoveryReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryRes', _e_ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType, _iso2.ChargeParameterDiscoveryRes),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargeProgress', None, None, ('enum', None, None, 2, None, None, None, _EI64, _EV65)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargeService', _e_ChargeServiceType, _d_ChargeServiceType, _iso2_types.ChargeService),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeService', _e_ChargeServiceType, _d_ChargeServiceType, _iso2.ChargeService),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingComplete', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargingProfile', _e_ChargingProfileType, _d_ChargingProfileType, _iso2_types.ChargingProfile),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingProfile', _e_ChargingProfileType, _d_ChargingProfileType, _iso2.ChargingProfile),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxNumberOfPhasesInUse', None, None, ('nbit', 1, 3, 2, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxPower', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxPower', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryStart', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'ChargingSession', None, None, ('enum', None, None, 1, None, None, None, _EI80, _EV81)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _iso2_body.ChargingStatusReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _iso2_body.ChargingStatusRes),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCost', _e_ConsumptionCostType, _d_ConsumptionCostType, _iso2_types.ConsumptionCost),
-    ('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', _e_CertificateChainType, _d_CertificateChainType, _iso2_types.CertificateChain),
-    ('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureEncryptedPrivateKey', _e_ContractSignatureEncryptedPrivateKeyType, _d_ContractSignatureEncryptedPrivateKeyType, _iso2_types.ContractSignatureEncryptedPrivateKey),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Cost', _e_CostType, _d_CostType, _iso2_types.Cost),
-    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _iso2_body.CurrentDemandReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _iso2_body.CurrentDemandRes),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameter', _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType, _iso2_types.DC_EVChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameter', _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType, _iso2_types.DC_EVPowerDeliveryParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameter', _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType, _iso2_types.DC_EVSEChargeParameter),
-    ('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _iso2_types.DC_EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _iso2_types.DC_EVSEStatus),
-    ('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _iso2_types.DC_EVStatus),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _iso2_types.DC_EVStatus),
-    ('urn:iso:15118:2:2013:MsgBody', 'DHpublickey', _e_DiffieHellmanPublickeyType, _d_DiffieHellmanPublickeyType, _iso2_types.DiffieHellmanPublickey),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReq', _e_ChargingStatusReqType, _d_ChargingStatusReqType, _iso2.ChargingStatusReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusRes', _e_ChargingStatusResType, _d_ChargingStatusResType, _iso2.ChargingStatusRes),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCost', _e_ConsumptionCostType, _d_ConsumptionCostType, _iso2.ConsumptionCost),
+    ('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', _e_CertificateChainType, _d_CertificateChainType, _iso2.CertificateChain),
+    ('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureEncryptedPrivateKey', _e_ContractSignatureEncryptedPrivateKeyType, _d_ContractSignatureEncryptedPrivateKeyType, _iso2.ContractSignatureEncryptedPrivateKey),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Cost', _e_CostType, _d_CostType, _iso2.Cost),
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReq', _e_CurrentDemandReqType, _d_CurrentDemandReqType, _iso2.CurrentDemandReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandRes', _e_CurrentDemandResType, _d_CurrentDemandResType, _iso2.CurrentDemandRes),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameter', _e_DC_EVChargeParameterType, _d_DC_EVChargeParameterType, _iso2.DC_EVChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameter', _e_DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType, _iso2.DC_EVPowerDeliveryParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameter', _e_DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType, _iso2.DC_EVSEChargeParameter),
+    ('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _iso2.DC_EVSEStatus),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', _e_DC_EVSEStatusType, _d_DC_EVSEStatusType, _iso2.DC_EVSEStatus),
+    ('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _iso2.DC_EVStatus),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', _e_DC_EVStatusType, _d_DC_EVStatusType, _iso2.DC_EVStatus),
+    ('urn:iso:15118:2:2013:MsgBody', 'DHpublickey', _e_DiffieHellmanPublickeyType, _d_DiffieHellmanPublickeyType, _iso2.DiffieHellmanPublickey),
     ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, _xmldsig.DSAKeyValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', _e_DigestMethodType, _d_DigestMethodType, _xmldsig.DigestMethod),
     ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EAmount', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EAmount', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EPriceLevel', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'EVCCID', None, None, ('binary', None, None, 0, None, None, 6, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _iso2_types.EVChargeParameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyCapacity', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyRequest', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', _e_EVChargeParameterType, _d_EVChargeParameterType, _iso2.EVChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyCapacity', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyRequest', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVErrorCode', None, None, ('enum', None, None, 4, None, None, None, _EI46, _EV47)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _iso2_types.EVPowerDeliveryParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVMinCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameter', _e_EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType, _iso2.EVPowerDeliveryParameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVRESSSOC', None, None, ('nbit', 0, 100, 7, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVReady', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _iso2_types.EVSEChargeParameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameter', _e_EVSEChargeParameterType, _d_EVSEChargeParameterType, _iso2.EVSEChargeParameter),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSECurrentLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSECurrentRegulationTolerance', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEEnergyToBeDelivered', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSECurrentRegulationTolerance', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEEnergyToBeDelivered', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEID', None, None, ('string', None, None, 0, None, 7, 37, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEIsolationStatus', None, None, ('enum', None, None, 3, None, None, None, _EI42, _EV43)),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENominalVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaxCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumPowerLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumCurrentLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumVoltageLimit', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENominalVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', None, None, ('enum', None, None, 2, None, None, None, _EI1, _EV2)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEPeakCurrentRipple', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEPeakCurrentRipple', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEPowerLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', None, None, ('enum', None, None, 2, None, None, None, _EI7, _EV8)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso2_types.EVSEStatus),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', _e_EVSEStatusType, _d_EVSEStatusType, _iso2.EVSEStatus),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusCode', None, None, ('enum', None, None, 4, None, None, None, _EI44, _EV45)),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSETimeStamp', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'EVSEVoltageLimitAchieved', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _iso2_types.EVStatus),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVTargetCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'EVTargetVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatus', _e_EVStatusType, _d_EVStatusType, _iso2.EVStatus),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVTargetCurrent', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'EVTargetVoltage', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferMode', None, None, ('enum', None, None, 3, None, None, None, _EI12, _EV13)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _iso2_types.Entry),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Entry', _e_EntryType, _d_EntryType, _iso2.Entry),
     ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultCode', None, None, ('enum', None, None, 2, None, None, None, _EI58, _EV59)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'FaultMsg', None, None, ('string', None, None, 0, None, None, 64, None, None)),
@@ -9675,24 +9672,24 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'G', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'GenChallenge', None, None, ('binary', None, None, 0, 16, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDef', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _iso2_header.MessageHeader),
+    ('urn:iso:15118:2:2013:MsgDef', 'Header', _e_MessageHeaderType, _d_MessageHeaderType, _iso2.MessageHeader),
     ('http://www.w3.org/2000/09/xmldsig#', 'J', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', _e_KeyInfoType, _d_KeyInfoType, _xmldsig.KeyInfo),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', _e_KeyValueType, _d_KeyValueType, _xmldsig.KeyValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'ListOfRootCertificateIDs', _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType, _iso2_types.ListOfRootCertificateIDs),
+    ('urn:iso:15118:2:2013:MsgBody', 'ListOfRootCertificateIDs', _e_ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType, _iso2.ListOfRootCertificateIDs),
     ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', _e_ManifestType, _d_ManifestType, _xmldsig.Manifest),
     ('urn:iso:15118:2:2013:MsgBody', 'MaxEntriesSAScheduleTuple', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterID', None, None, ('string', None, None, 0, None, None, 32, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso2_types.MeterInfo),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', _e_MeterInfoType, _d_MeterInfoType, _iso2.MeterInfo),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterReading', None, None, ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterStatus', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _iso2_body.MeteringReceiptReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _iso2_body.MeteringReceiptRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReq', _e_MeteringReceiptReqType, _d_MeteringReceiptReqType, _iso2.MeteringReceiptReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptRes', _e_MeteringReceiptResType, _d_MeteringReceiptResType, _iso2.MeteringReceiptRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Multiplier', None, None, ('nbit', -3, 3, 3, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgHeader', 'Notification', _e_NotificationType, _d_NotificationType, _iso2_types.Notification),
+    ('urn:iso:15118:2:2013:MsgHeader', 'Notification', _e_NotificationType, _d_NotificationType, _iso2.Notification),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'NumEPriceLevels', None, None, ('nbit', 0, 255, 8, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'OEMProvisioningCert', None, None, ('binary', None, None, 0, None, None, 800, None, None)),
@@ -9701,73 +9698,73 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', _e_PGPDataType, _d_PGPDataType, _xmldsig.PGPData),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMax', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxSchedule', _e_PMaxScheduleType, _d_PMaxScheduleType, _iso2_types.PMaxSchedule),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _iso2_types.PMaxScheduleEntry),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Parameter', _e_ParameterType, _d_ParameterType, _iso2_types.Parameter),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSet', _e_ParameterSetType, _d_ParameterSetType, _iso2_types.ParameterSet),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMax', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxSchedule', _e_PMaxScheduleType, _d_PMaxScheduleType, _iso2.PMaxSchedule),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntry', _e_PMaxScheduleEntryType, _d_PMaxScheduleEntryType, _iso2.PMaxScheduleEntry),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Parameter', _e_ParameterType, _d_ParameterType, _iso2.Parameter),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSet', _e_ParameterSetType, _d_ParameterSetType, _iso2.ParameterSet),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetID', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _iso2_body.PaymentDetailsReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _iso2_body.PaymentDetailsRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReq', _e_PaymentDetailsReqType, _d_PaymentDetailsReqType, _iso2.PaymentDetailsReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsRes', _e_PaymentDetailsResType, _d_PaymentDetailsResType, _iso2.PaymentDetailsRes),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI60, _EV61)),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentOptionList', _e_PaymentOptionListType, _d_PaymentOptionListType, _iso2_types.PaymentOptionList),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReq', _e_PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType, _iso2_body.PaymentServiceSelectionReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionRes', _e_PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType, _iso2_body.PaymentServiceSelectionRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentOptionList', _e_PaymentOptionListType, _d_PaymentOptionListType, _iso2.PaymentOptionList),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReq', _e_PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType, _iso2.PaymentServiceSelectionReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionRes', _e_PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType, _iso2.PaymentServiceSelectionRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _iso2_body.PowerDeliveryReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _iso2_body.PowerDeliveryRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _iso2_body.PreChargeReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _iso2_body.PreChargeRes),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntry', _e_ProfileEntryType, _d_ProfileEntryType, _iso2_types.ProfileEntry),
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReq', _e_PowerDeliveryReqType, _d_PowerDeliveryReqType, _iso2.PowerDeliveryReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryRes', _e_PowerDeliveryResType, _d_PowerDeliveryResType, _iso2.PowerDeliveryRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReq', _e_PreChargeReqType, _d_PreChargeReqType, _iso2.PreChargeReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeRes', _e_PreChargeResType, _d_PreChargeResType, _iso2.PreChargeRes),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntry', _e_ProfileEntryType, _d_ProfileEntryType, _iso2.ProfileEntry),
     ('http://www.w3.org/2000/09/xmldsig#', 'Q', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'RCD', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, _xmldsig.RSAKeyValue),
     ('urn:iso:15118:2:2013:MsgBody', 'ReceiptRequired', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Reference', _e_ReferenceType, _d_ReferenceType, _xmldsig.Reference),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _iso2_types.RelativeTimeInterval),
-    ('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToBulkSoC', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
-    ('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToFullSoC', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', _e_RelativeTimeIntervalType, _d_RelativeTimeIntervalType, _iso2.RelativeTimeInterval),
+    ('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToBulkSoC', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToFullSoC', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgBody', 'RequestedEnergyTransferMode', None, None, ('enum', None, None, 3, None, None, None, _EI12, _EV13)),
     ('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', None, None, ('enum', None, None, 5, None, None, None, _EI5, _EV6)),
     ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, _xmldsig.RetrievalMethod),
     ('urn:iso:15118:2:2013:MsgBody', 'RetryCounter', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'RootCertificateID', _e_X509IssuerSerialType, _d_X509IssuerSerialType, _xmldsig.X509IssuerSerial),
-    ('urn:iso:15118:2:2013:MsgBody', 'SAProvisioningCertificateChain', _e_CertificateChainType, _d_CertificateChainType, _iso2_types.CertificateChain),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _iso2_types.SAScheduleList),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTuple', _e_SAScheduleTupleType, _d_SAScheduleTupleType, _iso2_types.SAScheduleTuple),
+    ('urn:iso:15118:2:2013:MsgBody', 'SAProvisioningCertificateChain', _e_CertificateChainType, _d_CertificateChainType, _iso2.CertificateChain),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleList', _e_SAScheduleListType, _d_SAScheduleListType, _iso2.SAScheduleList),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTuple', _e_SAScheduleTupleType, _d_SAScheduleTupleType, _iso2.SAScheduleTuple),
     ('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _iso2_types.SASchedules),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedules', _e_SASchedulesType, _d_SASchedulesType, _iso2.SASchedules),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', _e_SPKIDataType, _d_SPKIDataType, _xmldsig.SPKIData),
     ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariff', _e_SalesTariffType, _d_SalesTariffType, _iso2_types.SalesTariff),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariff', _e_SalesTariffType, _d_SalesTariffType, _iso2.SalesTariff),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffDescription', None, None, ('string', None, None, 0, None, None, 32, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _iso2_types.SalesTariffEntry),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntry', _e_SalesTariffEntryType, _d_SalesTariffEntryType, _iso2.SalesTariffEntry),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffID', None, None, ('nbit', 1, 255, 8, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Seed', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'SelectedPaymentOption', None, None, ('enum', None, None, 1, None, None, None, _EI60, _EV61)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _iso2_types.SelectedService),
-    ('urn:iso:15118:2:2013:MsgBody', 'SelectedServiceList', _e_SelectedServiceListType, _d_SelectedServiceListType, _iso2_types.SelectedServiceList),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'Service', _e_ServiceType, _d_ServiceType, _iso2_types.Service),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedService', _e_SelectedServiceType, _d_SelectedServiceType, _iso2.SelectedService),
+    ('urn:iso:15118:2:2013:MsgBody', 'SelectedServiceList', _e_SelectedServiceListType, _d_SelectedServiceListType, _iso2.SelectedServiceList),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'Service', _e_ServiceType, _d_ServiceType, _iso2.Service),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI18, _EV19)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', None, None, ('enum', None, None, 2, None, None, None, _EI18, _EV19)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _iso2_body.ServiceDetailReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _iso2_body.ServiceDetailRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _iso2_body.ServiceDiscoveryReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _iso2_body.ServiceDiscoveryRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReq', _e_ServiceDetailReqType, _d_ServiceDetailReqType, _iso2.ServiceDetailReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailRes', _e_ServiceDetailResType, _d_ServiceDetailResType, _iso2.ServiceDetailRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReq', _e_ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType, _iso2.ServiceDiscoveryReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryRes', _e_ServiceDiscoveryResType, _d_ServiceDiscoveryResType, _iso2.ServiceDiscoveryRes),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', None, None, ('uint', 0, 65535, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceList', _e_ServiceListType, _d_ServiceListType, _iso2_types.ServiceList),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceList', _e_ServiceListType, _d_ServiceListType, _iso2.ServiceList),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceName', None, None, ('string', None, None, 0, None, None, 32, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'ServiceParameterList', _e_ServiceParameterListType, _d_ServiceParameterListType, _iso2_types.ServiceParameterList),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceParameterList', _e_ServiceParameterListType, _d_ServiceParameterListType, _iso2.ServiceParameterList),
     ('urn:iso:15118:2:2013:MsgBody', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 64, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceScope', None, None, ('string', None, None, 0, None, None, 64, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
     ('urn:iso:15118:2:2013:MsgHeader', 'SessionID', None, None, ('binary', None, None, 0, None, None, 8, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _iso2_body.SessionSetupReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _iso2_body.SessionSetupRes),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReq', _e_SessionStopReqType, _d_SessionStopReqType, _iso2_body.SessionStopReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _iso2_body.SessionStopRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReq', _e_SessionSetupReqType, _d_SessionSetupReqType, _iso2.SessionSetupReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupRes', _e_SessionSetupResType, _d_SessionSetupResType, _iso2.SessionSetupRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReq', _e_SessionStopReqType, _d_SessionStopReqType, _iso2.SessionStopReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopRes', _e_SessionStopResType, _d_SessionStopResType, _iso2.SessionStopRes),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'SigMeterReading', None, None, ('binary', None, None, 0, None, None, 64, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'Signature', _e_SignatureType, _d_SignatureType, _xmldsig.Signature),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', _e_SignatureMethodType, _d_SignatureMethodType, _xmldsig.SignatureMethod),
@@ -9775,17 +9772,17 @@ FRAGMENT = (
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', _e_SignaturePropertyType, _d_SignaturePropertyType, _xmldsig.SignatureProperty),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', _e_SignatureValueType, _d_SignatureValueType, _xmldsig.SignatureValue),
     ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', _e_SignedInfoType, _d_SignedInfoType, _xmldsig.SignedInfo),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificates', _e_SubCertificatesType, _d_SubCertificatesType, _iso2_types.SubCertificates),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferMode', _e_SupportedEnergyTransferModeType, _d_SupportedEnergyTransferModeType, _iso2_types.SupportedEnergyTransferMode),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificates', _e_SubCertificatesType, _d_SubCertificatesType, _iso2.SubCertificates),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferMode', _e_SupportedEnergyTransferModeType, _d_SupportedEnergyTransferModeType, _iso2.SupportedEnergyTransferMode),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'TMeter', None, None, ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _iso2_types.Interval),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', _e_IntervalType, _d_IntervalType, _iso2.Interval),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transform', _e_TransformType, _d_TransformType, _xmldsig.Transform),
     ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', _e_TransformsType, _d_TransformsType, _xmldsig.Transforms),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Unit', None, None, ('enum', None, None, 3, None, None, None, _EI62, _EV63)),
-    ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _iso2_msgdef.V2G_Message),
+    ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message', _e_V2G_Message_anonymous, _d_V2G_Message_anonymous, _iso2.V2G_Message),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'Value', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _iso2_body.WeldingDetectionReq),
-    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _iso2_body.WeldingDetectionRes),
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReq', _e_WeldingDetectionReqType, _d_WeldingDetectionReqType, _iso2.WeldingDetectionReq),
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionRes', _e_WeldingDetectionResType, _d_WeldingDetectionResType, _iso2.WeldingDetectionRes),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)),
     ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', _e_X509DataType, _d_X509DataType, _xmldsig.X509Data),
@@ -9804,10 +9801,10 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'duration', None, None, ('uint', 0, 86400, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgBody', 'eMAID', None, None, None),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'intValue', None, None, ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'physicalValue', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'physicalValue', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'shortValue', None, None, ('int', -32768, 32767, 0, None, None, None, None, None)),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'start', None, None, ('uint', 0, 16777214, 0, None, None, None, None, None)),
-    ('urn:iso:15118:2:2013:MsgDataTypes', 'startValue', _e_PhysicalValueType, _d_PhysicalValueType, _iso2_types.PhysicalValue),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'startValue', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'stringValue', None, None, ('string', None, None, 0, None, None, None, None, None)),
 )
 
