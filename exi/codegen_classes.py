@@ -23,7 +23,9 @@ _PY_TYPES = {"boolean": "bool", "integer": "int", "string": "str", "hex": "bytes
 
 
 class _ModuleWriter:
-    def __init__(self, module: str, package: str, bindings: Bindings, namespace: tuple[str, ...], source_note: str) -> None:
+    def __init__(
+        self, module: str, package: str, bindings: Bindings, namespace: tuple[str, ...], source_note: str
+    ) -> None:
         self.module = module
         self.package = package
         self.bindings = bindings
@@ -160,9 +162,9 @@ def generate_class_modules(
 ) -> dict[str, str]:
     """Source text of every binding module, keyed by module name (within ``package``).
 
-    ``namespaces`` maps module name -> the namespaces whose classes it holds; ``global_elements`` maps a type key to the global
-    elements that use it (for docstrings); ``headers`` maps module name -> provenance text placed in each
-    module's docstring.
+    ``namespaces`` maps module name -> the namespaces whose classes it holds; ``global_elements`` maps a
+    type key to the global elements that use it (for docstrings); ``headers`` maps module name ->
+    provenance text placed in each module's docstring.
     """
     out: dict[str, str] = {}
     for module, namespace in sorted(namespaces.items()):

@@ -34,13 +34,19 @@ _AUTO_ORDER = ("iso20_common", "iso20_ac", "iso20_dc", "appprotocol", "iso20_wpt
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `decode` and `encode`."""
     dec = sub.add_parser("decode", help="decode EXI streams (hex) to XML or JSON")
-    dec.add_argument("hex", nargs="+", metavar="HEX", help="EXI stream or V2GTP frame as hex; '-' reads lines from stdin")
-    dec.add_argument("--schema", choices=sorted(SCHEMA_ALIASES), help="schema set (default: from the V2GTP header or by trying)")
+    dec.add_argument(
+        "hex", nargs="+", metavar="HEX", help="EXI stream or V2GTP frame as hex; '-' reads lines from stdin"
+    )
+    dec.add_argument(
+        "--schema", choices=sorted(SCHEMA_ALIASES), help="schema set (default: from the V2GTP header or by trying)"
+    )
     dec.add_argument("--format", choices=("xml", "json"), default="xml")
     dec.set_defaults(func=_decode)
     enc = sub.add_parser("encode", help="encode XML or JSON files to EXI (one hex line per file)")
     enc.add_argument("files", nargs="+", metavar="FILE", type=Path)
-    enc.add_argument("--schema", choices=sorted(SCHEMA_ALIASES), help="schema set (XML: default from the root's namespace)")
+    enc.add_argument(
+        "--schema", choices=sorted(SCHEMA_ALIASES), help="schema set (XML: default from the root's namespace)"
+    )
     enc.set_defaults(func=_encode)
 
 
@@ -90,12 +96,12 @@ def _decode_one(data: bytes, schema: str | None) -> tuple[str, object, tuple[str
             continue
         return name, doc.value, doc.root
     assert best is not None
-    _, name, exc = best
+    _, name, furthest = best
     alias = next(a for a, n in SCHEMA_ALIASES.items() if n == name)
     raise MessageDecodeError(
-        f"no schema set decodes this stream (give --schema); furthest with {alias}: {exc}",
-        path=exc.path,
-        bit_offset=exc.bit_offset,
+        f"no schema set decodes this stream (give --schema); furthest with {alias}: {furthest}",
+        path=furthest.path,
+        bit_offset=furthest.bit_offset,
     )
 
 

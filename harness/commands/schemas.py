@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `schemas compile`."""
     schemas = sub.add_parser("schemas", help="compile the official XSDs into grammars and code")
     inner = schemas.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
-    comp = inner.add_parser("compile", help="regenerate schemas/, iso15118/messages/generated and iso15118/codec/generated")
+    comp = inner.add_parser(
+        "compile", help="regenerate schemas/, iso15118/messages/generated and iso15118/codec/generated"
+    )
     comp.add_argument("--xsd-dir", type=Path, default=REPO_ROOT.parent / "shared" / "schemas",
                       help="folder with the official XSDs (default: ../shared/schemas)")  # fmt: skip
     comp.add_argument("--out", type=Path, default=REPO_ROOT, help="repository root to write into")
