@@ -103,7 +103,10 @@ def _dec_element(D: int, T: int, p: int, member: MemberRow) -> tuple[Any, int]:
     if (D >> (T - p - 1)) & 1:
         if dt[0] not in ("string", "binary") or (D >> (T - p - 4)) & 0b111:
             raise DecodeError("undeclared production in a simple element", bit_offset=p)
-        return ("" if dt[0] == "string" else b""), p + 4
+        empty: str | bytes = "" if dt[0] == "string" else b""
+        if dt[4] is not None or dt[5] is not None:
+            rt.check_length(empty, dt[4], dt[5], dt[6], p)
+        return empty, p + 4
     v, p = _dec_value(D, T, p + 1, dt)
     if (D >> (T - p - 1)) & 1:
         raise DecodeError("expected the end of a simple element (EE)", bit_offset=p)

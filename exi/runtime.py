@@ -322,7 +322,10 @@ def r_el_str(
 ) -> tuple[str, int]:
     """Simple element content: CH, String, EE (or the escape + second-level EE of an empty value)."""
     if (D >> (T - p - 1)) & 1:
-        return "", _simple_escape(D, T, p + 1, empty_bits, "string")
+        p = _simple_escape(D, T, p + 1, empty_bits, "string")
+        if exact is not None or lo is not None:
+            check_length("", exact, lo, hi, p)
+        return "", p
     start = p + 1
     v, p = r_str(D, T, start)
     if exact is not None or lo is not None or hi is not None:
@@ -335,7 +338,10 @@ def r_el_bin(
 ) -> tuple[bytes, int]:
     """Simple element content: CH, Binary, EE (or the escape + second-level EE of an empty value)."""
     if (D >> (T - p - 1)) & 1:
-        return b"", _simple_escape(D, T, p + 1, empty_bits, "binary")
+        p = _simple_escape(D, T, p + 1, empty_bits, "binary")
+        if exact is not None or lo is not None:
+            check_length(b"", exact, lo, hi, p)
+        return b"", p
     start = p + 1
     v, p = r_bin(D, T, start)
     if exact is not None or lo is not None or hi is not None:

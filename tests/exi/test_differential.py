@@ -108,8 +108,12 @@ def test_random_messages_match_exificient(walkers: dict[str, Walker], exi_oracle
     roots = [(name, root, member) for name in RANDOM_SETS for root, member in walkers[name].roots()]
     seen: list[str] = []
 
-    @settings(max_examples=RANDOM_EXAMPLES, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    @settings(
+        max_examples=RANDOM_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.data())
     def check(data: st.DataObject) -> None:
         name, root, member = data.draw(st.sampled_from(roots), label="root")

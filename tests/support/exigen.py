@@ -55,6 +55,15 @@ def simple_strategy(dt: Datatype, enum_cls: Any = None) -> st.SearchStrategy[Any
         return _int_strategy(dt.lo, dt.hi)
     lo = dt.length if dt.length is not None else (dt.min_length or 0)
     hi = dt.length if dt.length is not None else min(dt.max_length if dt.max_length is not None else 300, 300)
+    if dt.kind == "string" and dt.builtin in ("ID", "IDREF", "NCName", "Name"):
+        # xs:ID and friends must be NCNames to be valid XML (the EXI encoding does not care).
+        first = st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+        rest = st.text("abcdefghijklmnopqrstuvwxyz0123456789-._", max_size=max(0, min(hi, 60) - 1))
+        return st.builds(lambda a, b: a + b, first, rest)
+    if dt.kind == "string" and dt.builtin == "anyURI":
+        path = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/", max_size=max(0, hi - 8))
+        uris = st.one_of(st.builds(lambda a: "urn:x:" + a, path), st.builds(lambda a: "#" + a, path))
+        return uris if lo > 0 else st.one_of(st.just(""), uris)
     if dt.kind == "string":
         return st.text(_TEXT, min_size=lo, max_size=hi)
     return st.binary(min_size=lo, max_size=min(hi, 2000) if dt.max_length is None else hi)
@@ -188,8 +197,16 @@ class Walker:
         def choose(n: int, what: str) -> int:
             return data.draw(st.integers(0, n - 1), label=what) if n > 1 else 0
 
+        used_ids: set[str] = set()
+
         def simple(dt: Datatype, enum: Any) -> Any:
-            return data.draw(simple_strategy(dt, enum))
+            value = data.draw(simple_strategy(dt, enum))
+            if dt.builtin == "ID":
+                # xs:ID values are unique within a document.
+                while value in used_ids:
+                    value += "x"
+                used_ids.add(value)
+            return value
 
         return self.build(key, choose, simple)
 
@@ -283,6 +300,8 @@ def _minimal(dt: Datatype, enum: Any) -> Any:
         lo = dt.lo if dt.lo is not None else -5
         hi = dt.hi if dt.hi is not None else 10**6
         return max(lo, min(hi, 7))
+    if dt.builtin in ("ID", "IDREF", "NCName", "Name"):
+        return "id1"
     size = dt.length if dt.length is not None else max(dt.min_length or 0, 1)
     if dt.max_length is not None:
         size = min(size, dt.max_length)

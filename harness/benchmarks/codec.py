@@ -1,0 +1,140 @@
+"""`v2g bench codec`: microseconds per encode and per decode over a corpus of real EXI streams.
+
+Corpus: every stream in ../shared/vectors (EVerest, libcbv2g and Josev vectors, signature fragments excluded),
+or the built-in corpus when that folder is absent. Each message is timed in batches (after a warm-up); the
+figures are the median and 90th percentile of the per-call times, per message and pooled over the corpus
+(every message contributes the same number of samples).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from harness.benchmarks.corpus import builtin_corpus
+from iso15118.codec import codec_for
+from iso15118.codec.schemasets import PAYLOAD_SETS
+from iso15118.constants import PayloadType
+
+__all__ = ["CodecFigures", "MessageFigures", "load_corpus", "run_codec_bench"]
+
+_NAMESPACE_PAYLOAD = {
+    "urn:iso:15118:2:2010:AppProtocol": PayloadType.SAP,
+    "urn:iso:std:iso:15118:-20:CommonMessages": PayloadType.ISO20_COMMON,
+    "urn:iso:std:iso:15118:-20:AC": PayloadType.ISO20_AC,
+    "urn:iso:std:iso:15118:-20:DC": PayloadType.ISO20_DC,
+}
+_NAMESPACE_SCHEMA = {"urn:din:70121:2012:MsgDef": "din", "urn:iso:15118:2:2013:MsgDef": "iso2"}
+
+
+@dataclass(frozen=True)
+class MessageFigures:
+    """Timing of one corpus message (µs per call)."""
+
+    name: str
+    size: int
+    encode_median: float
+    encode_p90: float
+    decode_median: float
+    decode_p90: float
+
+
+@dataclass(frozen=True)
+class CodecFigures:
+    """The whole benchmark."""
+
+    source: str
+    messages: list[MessageFigures]
+    encode_median: float
+    encode_p90: float
+    decode_median: float
+    decode_p90: float
+
+
+def load_corpus(vectors: Path | None) -> tuple[str, list[tuple[str, str, bytes]]]:
+    """(description, [(name, schema set, EXI bytes)])."""
+    if vectors is None or not vectors.is_dir():
+        return "built-in corpus", [(n, PAYLOAD_SETS[PayloadType(t)], d) for n, t, d in builtin_corpus()]
+    items: list[tuple[str, str, bytes]] = []
+    for fname, hex_key in (
+        ("everest_test_vectors.json", "hex"),
+        ("cbv2g_generated.json", "hex"),
+        ("josev_session_vectors.json", "exi_hex"),
+    ):
+        path = vectors / fname
+        if not path.exists():
+            continue
+        for v in json.loads(path.read_text())["vectors"]:
+            ns = v["namespace"]
+            schema = _NAMESPACE_SCHEMA.get(ns) or PAYLOAD_SETS.get(_NAMESPACE_PAYLOAD.get(ns, PayloadType.SDP_REQUEST))
+            name = v.get("root_element") or v["name"]
+            if schema is None or name in ("SignedInfo", "PnC_AReqAuthorizationMode"):
+                continue
+            items.append((name, schema, bytes.fromhex(v[hex_key])))
+    return f"{len(items)} streams from {vectors}", items
+
+
+def _samples(fn: Callable[[], Any], batches: int, per_batch: int) -> list[float]:
+    for _ in range(per_batch):  # warm-up
+        fn()
+    out = []
+    clock = time.perf_counter_ns
+    for _ in range(batches):
+        start = clock()
+        for _ in range(per_batch):
+            fn()
+        out.append((clock() - start) / per_batch / 1000.0)
+    return out
+
+
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def run_codec_bench(vectors: Path | None, *, batches: int = 30, per_batch: int = 20) -> CodecFigures:
+    """Time every corpus message; returns per-message and pooled figures."""
+    source, corpus = load_corpus(vectors)
+    results: list[MessageFigures] = []
+    all_enc: list[float] = []
+    all_dec: list[float] = []
+    for name, schema, data in corpus:
+        codec = codec_for(schema)
+        doc = codec.decode_document(data)
+        value, root = doc.value, doc.root
+        dec = _samples(partial(codec.decode, data), batches, per_batch)
+        enc = _samples(partial(codec.encode, value, root), batches, per_batch)
+        all_enc += enc
+        all_dec += dec
+        results.append(
+            MessageFigures(name, len(data), statistics.median(enc), _p90(enc), statistics.median(dec), _p90(dec))
+        )
+    return CodecFigures(
+        source,
+        results,
+        statistics.median(all_enc),
+        _p90(all_enc),
+        statistics.median(all_dec),
+        _p90(all_dec),
+    )
+
+
+def format_figures(fig: CodecFigures) -> str:
+    """The printed report."""
+    lines = [f"codec benchmark over {fig.source} (µs per call: median / p90)", ""]
+    lines.append(f"{'message':40} {'bytes':>5}  {'encode':>15}  {'decode':>15}")
+    for m in fig.messages:
+        lines.append(
+            f"{m.name[:40]:40} {m.size:5d}  {m.encode_median:6.1f} / {m.encode_p90:6.1f}  "
+            f"{m.decode_median:6.1f} / {m.decode_p90:6.1f}"
+        )
+    lines.append("")
+    lines.append(f"overall encode: median {fig.encode_median:.1f} µs, p90 {fig.encode_p90:.1f} µs")
+    lines.append(f"overall decode: median {fig.decode_median:.1f} µs, p90 {fig.decode_p90:.1f} µs")
+    return "\n".join(lines)

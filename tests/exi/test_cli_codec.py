@@ -1,0 +1,81 @@
+"""`v2g decode`, `v2g encode`, `v2g schemas compile --check` and `v2g bench codec` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+AC_LOOP = "8008041e9869d6a61dc1ef895b9b4a8062832418640096"  # libcbv2g tests/iso20/ac_charge_loop.cpp
+
+
+def test_decode_xml_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", AC_LOOP]) == 0
+    out = capsys.readouterr().out
+    assert ("AC_ChargeLoopReq" in out and "<ns4:Value" in out.replace("ns3", "ns4")) or "200</" in out
+    assert main(["decode", "--format", "json", "--schema", "iso20-ac", AC_LOOP]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["AC_ChargeLoopReq"]["BPT_Scheduled_AC_CLReqControlMode"]["EVPresentActivePower"] == {
+        "Exponent": 3,
+        "Value": 200,
+    }
+
+
+def test_decode_v2gtp_frame_uses_payload_type(capsys: pytest.CaptureFixture[str]) -> None:
+    frame = "01fe8003" + f"{len(AC_LOOP) // 2:08x}" + AC_LOOP
+    assert main(["decode", "--format", "json", frame]) == 0
+    assert "AC_ChargeLoopReq" in capsys.readouterr().out
+
+
+def test_decode_failure_names_offset_and_path(capsys: pytest.CaptureFixture[str]) -> None:
+    truncated = AC_LOOP[:-6]
+    assert main(["decode", "--schema", "iso20-ac", truncated]) == 1
+    err = capsys.readouterr().err
+    assert truncated in err
+    assert "at bit" in err and "/AC_ChargeLoopReq/BPT_Scheduled_AC_CLReqControlMode/EVPresentActivePower" in err
+    assert "Traceback" not in err
+
+
+def test_decode_bad_hex_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", "xyz"]) == 1
+    assert "not a hex string" in capsys.readouterr().err
+
+
+def test_encode_xml_and_json_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", AC_LOOP]) == 0
+    xml = tmp_path / "loop.xml"
+    xml.write_text(capsys.readouterr().out)
+    assert main(["decode", "--format", "json", AC_LOOP]) == 0
+    js = tmp_path / "loop.json"
+    js.write_text(capsys.readouterr().out)
+    assert main(["encode", str(xml), str(js)]) == 0  # schema from the XML namespace / the JSON root
+    assert capsys.readouterr().out.split() == [AC_LOOP, AC_LOOP]
+
+
+def test_encode_reports_the_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"SessionSetupReq": {"Header": {"SessionID": "0000000000000000", "TimeStamp": -1}, "EVCCID": "x"}}')
+    missing = tmp_path / "missing.xml"
+    assert main(["encode", str(bad), str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "TimeStamp" in err and "-1" in err
+    assert "missing.xml" in err
+    assert "Traceback" not in err
+
+
+def test_schemas_compile_check_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.shared import shared_path
+
+    xsd = shared_path("schemas")
+    assert main(["schemas", "compile", "--check", "--xsd-dir", str(xsd)]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_bench_codec_prints_figures(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # The built-in corpus (no vectors folder): quick, and proves the fallback works.
+    assert main(["bench", "codec", "--vectors", str(tmp_path / "none"), "--batches", "2", "--per-batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "built-in corpus" in out and "overall encode: median" in out and "overall decode: median" in out
