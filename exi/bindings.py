@@ -22,13 +22,13 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from exi.datatypes import Datatype
 from exi.errors import SchemaError
 from exi.grammar import END, SchemaGrammar, TypeGrammar
-from exi.model import UNBOUNDED, QName, clark
+from exi.model import UNBOUNDED, ElementParticle, Particle, QName, Wildcard, clark
 
 __all__ = ["Bindings", "ClassSpec", "EnumSpec", "FieldSpec", "build_bindings", "snake_case"]
 
@@ -66,6 +66,9 @@ class ClassSpec:
     """How many leading fields come from the base class."""
     generic: bool
     abstract: bool
+    choices: tuple[tuple[tuple[str, ...], bool], ...] = ()
+    """Groups of alternative fields (an xs:choice, or the members of a substitution group) and whether one
+    of them is required whenever the object exists."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ def build_bindings(
     tokens: Mapping[str, str] | None = None,
     base_of: Mapping[QName, QName | None] | None = None,
     enumerations: Iterable[Datatype] = (),
+    particles: Mapping[QName, Particle | None] | None = None,
 ) -> Bindings:
     """Lay out the classes and enums of a schema set.
 
@@ -326,8 +330,9 @@ def build_bindings(
                     fname(("", "content")), ("", "content"), "content", END, 0, True, True, 0, UNBOUNDED, None, None
                 )
             )
+        choices = () if generic else _choice_groups(tg, fields, (particles or {}).get(key))
         classes[key] = ClassSpec(
-            key, names[key], module(key[0]), base_of.get(key), tuple(fields), 0, generic, tg.abstract
+            key, names[key], module(key[0]), base_of.get(key), tuple(fields), 0, generic, tg.abstract, choices
         )
     # A derived class may only subclass its base when the base's fields are a prefix of its own.
     fixed: dict[QName, ClassSpec] = {}
@@ -337,12 +342,10 @@ def build_bindings(
             bspec = classes.get(base)
             ok = bspec is not None and not bspec.generic and not spec.generic and _prefix(bspec, spec)
             if not ok:
-                spec = ClassSpec(spec.key, spec.name, spec.module, None, spec.fields, 0, spec.generic, spec.abstract)
+                spec = replace(spec, base=None, inherited=0)
             else:
                 assert bspec is not None
-                spec = ClassSpec(
-                    spec.key, spec.name, spec.module, base, spec.fields, len(bspec.fields), spec.generic, spec.abstract
-                )
+                spec = replace(spec, inherited=len(bspec.fields))
         fixed[key] = spec
     return Bindings(fixed, enums)
 
@@ -362,3 +365,40 @@ def _prefix(base: ClassSpec, derived: ClassSpec) -> bool:
         ):
             return False
     return True
+
+
+def _choice_groups(
+    tg: TypeGrammar, fields: list[FieldSpec], particle: Particle | None
+) -> tuple[tuple[tuple[str, ...], bool], ...]:
+    """Alternatives: each xs:choice (its branches' first fields) and each substitution group's members.
+
+    The particle tree's leaves are the grammar's element positions in the same depth-first order.
+    """
+    first_content = sum(1 for p in tg.positions if p.kind == "AT")
+    groups: list[tuple[list[int], bool]] = []
+    counter = first_content
+
+    def walk(p: Particle, required: bool) -> list[int]:
+        nonlocal counter
+        if isinstance(p, (ElementParticle, Wildcard)):
+            counter += 1
+            return [counter - 1]
+        own = required and p.min_occurs >= 1
+        branches = [walk(c, own and p.kind == "sequence" and c.min_occurs >= 1) for c in p.children]
+        if p.kind == "choice" and p.max_occurs == 1:
+            groups.append(([b[0] for b in branches if b], own))
+        return [x for b in branches for x in b]
+
+    if particle is not None:
+        walk(particle, True)
+    out: list[tuple[tuple[str, ...], bool]] = []
+    covered: set[int] = set()
+    for positions, required in groups:
+        names = tuple(f.name for f in fields if f.position in positions and f.kind == "element")
+        covered.update(positions)
+        out.append((names, required))
+    for pos in tg.positions:
+        if pos.kind == "SE" and len(pos.members) > 1 and pos.index not in covered:
+            names = tuple(f.name for f in fields if f.position == pos.index)
+            out.append((names, _mandatory(tg, pos.index)))
+    return tuple(out)

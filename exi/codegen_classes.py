@@ -5,8 +5,10 @@ The generated modules depend on the standard library only. Each field carries it
 
 ``xsd`` local name, ``ns`` namespace, ``kind`` (``element``, ``attribute``, ``value``, ``content``),
 ``lexical`` (``boolean``, ``integer``, ``string``, ``hex``, ``base64``, ``enum``, ``complex``),
-``type`` (``"module:Class"`` for complex and enumerated values), ``repeated`` and ``optional``; a
-generic ``content`` field lists its possible children in ``children``.
+``type`` (``"module:Class"`` for complex and enumerated values), ``repeated`` and ``optional``, and the
+facets ``range`` (integers), ``length`` (exact, min, max) and ``occurs`` (list bounds); a generic
+``content`` field lists its possible children in ``children``. A class whose content has alternatives
+(an xs:choice, a substitution group) lists them in ``__exi_choices__`` as ``((field names), required)``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 
 from exi.bindings import Bindings, ClassSpec, EnumSpec, FieldSpec
 from exi.grammar import TypeGrammar
+from exi.model import UNBOUNDED
 from exi.model import QName
 
 __all__ = ["generate_class_modules"]
@@ -71,6 +74,13 @@ class _ModuleWriter:
             meta["optional"] = True
         if f.kind == "content":
             meta["children"] = self.children(owner)
+        dt = f.datatype
+        if dt is not None and dt.lexical == "integer":
+            meta["range"] = (dt.lo, dt.hi)
+        if dt is not None and (dt.length is not None or dt.min_length is not None or dt.max_length is not None):
+            meta["length"] = (dt.length, dt.min_length, dt.max_length)
+        if f.kind == "element" and f.repeated:
+            meta["occurs"] = (f.min_occurs, None if f.max_occurs == UNBOUNDED else f.max_occurs)
         meta_src = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in meta.items()) + "}"
         if f.repeated:
             annotation = f"tuple[{ann}, ...]"
@@ -123,6 +133,8 @@ class _ModuleWriter:
         ]
         if spec.generic:
             lines.append("    __exi_generic__: ClassVar[bool] = True")
+        if spec.choices:
+            lines.append(f"    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = {spec.choices!r}")
         own = spec.fields[spec.inherited :]
         lines.extend(self.field_line(f, spec) for f in own)
         return "\n".join(lines)

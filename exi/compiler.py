@@ -107,7 +107,10 @@ def compile_project(spec: ProjectSpec, xsd_dir: Path) -> CompiledProject:
         if missing:
             raise SchemaError(f"schema set {set_spec.name}: no module configured for namespace(s) {missing}")
         enumerations = [datatype_for(st) for q, st in schema.simple_types.items() if st.enumeration and q[0] in modules]
-        bindings = build_bindings(grammar, modules, tokens=spec.tokens, base_of=base_of, enumerations=enumerations)
+        particles = {k: schema.effective(k)[1] for k in schema.complex_types}
+        bindings = build_bindings(
+            grammar, modules, tokens=spec.tokens, base_of=base_of, enumerations=enumerations, particles=particles
+        )
         roots: dict[QName, list[str]] = {}
         for q, m in zip(grammar.globals, grammar.global_members, strict=True):
             if m.type_key is not None:

@@ -28,11 +28,11 @@ class AppProtocol:
     """XSD complex type ``AppProtocolType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2010:AppProtocol', 'AppProtocolType')
-    protocol_namespace: str = field(metadata={'xsd': 'ProtocolNamespace', 'ns': '', 'kind': 'element', 'lexical': 'string'})
-    version_number_major: int = field(metadata={'xsd': 'VersionNumberMajor', 'ns': '', 'kind': 'element', 'lexical': 'integer'})
-    version_number_minor: int = field(metadata={'xsd': 'VersionNumberMinor', 'ns': '', 'kind': 'element', 'lexical': 'integer'})
-    schema_id: int = field(metadata={'xsd': 'SchemaID', 'ns': '', 'kind': 'element', 'lexical': 'integer'})
-    priority: int = field(metadata={'xsd': 'Priority', 'ns': '', 'kind': 'element', 'lexical': 'integer'})
+    protocol_namespace: str = field(metadata={'xsd': 'ProtocolNamespace', 'ns': '', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 100)})
+    version_number_major: int = field(metadata={'xsd': 'VersionNumberMajor', 'ns': '', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    version_number_minor: int = field(metadata={'xsd': 'VersionNumberMinor', 'ns': '', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    schema_id: int = field(metadata={'xsd': 'SchemaID', 'ns': '', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
+    priority: int = field(metadata={'xsd': 'Priority', 'ns': '', 'kind': 'element', 'lexical': 'integer', 'range': (1, 20)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,7 +40,7 @@ class supportedAppProtocolReq:
     """The anonymous XSD type of element ``supportedAppProtocolReq``; global element ``supportedAppProtocolReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq@anonymous')
-    app_protocol: tuple[AppProtocol, ...] = field(metadata={'xsd': 'AppProtocol', 'ns': '', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.app_protocol:AppProtocol', 'repeated': True})
+    app_protocol: tuple[AppProtocol, ...] = field(metadata={'xsd': 'AppProtocol', 'ns': '', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.app_protocol:AppProtocol', 'repeated': True, 'occurs': (1, 20)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,4 +49,4 @@ class supportedAppProtocolRes:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolRes@anonymous')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': '', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.app_protocol:ResponseCode'})
-    schema_id: int | None = field(default=None, metadata={'xsd': 'SchemaID', 'ns': '', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    schema_id: int | None = field(default=None, metadata={'xsd': 'SchemaID', 'ns': '', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 255)})

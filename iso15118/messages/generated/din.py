@@ -202,7 +202,7 @@ class AC_EVChargeParameter(EVChargeParameter):
     """XSD complex type ``AC_EVChargeParameterType``; global element ``AC_EVChargeParameter``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameterType')
-    departure_time: int = field(metadata={'xsd': 'DepartureTime', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    departure_time: int = field(metadata={'xsd': 'DepartureTime', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
     e_amount: PhysicalValue = field(metadata={'xsd': 'EAmount', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue'})
     ev_max_voltage: PhysicalValue = field(metadata={'xsd': 'EVMaxVoltage', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue'})
     ev_max_current: PhysicalValue = field(metadata={'xsd': 'EVMaxCurrent', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue'})
@@ -241,7 +241,7 @@ class AC_EVSEStatus(EVSEStatus):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatusType')
     power_switch_closed: bool = field(metadata={'xsd': 'PowerSwitchClosed', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'boolean'})
     rcd: bool = field(metadata={'xsd': 'RCD', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'boolean'})
-    notification_max_delay: int = field(metadata={'xsd': 'NotificationMaxDelay', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    notification_max_delay: int = field(metadata={'xsd': 'NotificationMaxDelay', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
     evse_notification: EVSENotification = field(metadata={'xsd': 'EVSENotification', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:EVSENotification'})
 
 
@@ -250,6 +250,7 @@ class Body:
     """XSD complex type ``BodyType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDef', 'BodyType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('body_element', 'cable_check_req', 'cable_check_res', 'certificate_installation_req', 'certificate_installation_res', 'certificate_update_req', 'certificate_update_res', 'charge_parameter_discovery_req', 'charge_parameter_discovery_res', 'charging_status_req', 'charging_status_res', 'contract_authentication_req', 'contract_authentication_res', 'current_demand_req', 'current_demand_res', 'metering_receipt_req', 'metering_receipt_res', 'payment_details_req', 'payment_details_res', 'power_delivery_req', 'power_delivery_res', 'pre_charge_req', 'pre_charge_res', 'service_detail_req', 'service_detail_res', 'service_discovery_req', 'service_discovery_res', 'service_payment_selection_req', 'service_payment_selection_res', 'session_setup_req', 'session_setup_res', 'session_stop_req', 'session_stop_res', 'welding_detection_req', 'welding_detection_res'), False),)
     body_element: BodyBase | None = field(default=None, metadata={'xsd': 'BodyElement', 'ns': 'urn:din:70121:2012:MsgDef', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:BodyBase', 'optional': True})
     cable_check_req: CableCheckReq | None = field(default=None, metadata={'xsd': 'CableCheckReq', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:CableCheckReq', 'optional': True})
     cable_check_res: CableCheckRes | None = field(default=None, metadata={'xsd': 'CableCheckRes', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:CableCheckRes', 'optional': True})
@@ -317,7 +318,7 @@ class CertificateChain:
     """XSD complex type ``CertificateChainType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'CertificateChainType')
-    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'base64'})
+    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 1200)})
     sub_certificates: SubCertificates | None = field(default=None, metadata={'xsd': 'SubCertificates', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SubCertificates', 'optional': True})
 
 
@@ -327,9 +328,9 @@ class CertificateInstallationReq(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReqType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    oem_provisioning_cert: bytes = field(metadata={'xsd': 'OEMProvisioningCert', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64'})
+    oem_provisioning_cert: bytes = field(metadata={'xsd': 'OEMProvisioningCert', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 1200)})
     list_of_root_certificate_i_ds: ListOfRootCertificateIDs = field(metadata={'xsd': 'ListOfRootCertificateIDs', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ListOfRootCertificateIDs'})
-    dh_params: bytes = field(metadata={'xsd': 'DHParams', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64'})
+    dh_params: bytes = field(metadata={'xsd': 'DHParams', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 256)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -340,9 +341,9 @@ class CertificateInstallationRes(BodyBase):
     id: str = field(metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ResponseCode'})
     contract_signature_cert_chain: CertificateChain = field(metadata={'xsd': 'ContractSignatureCertChain', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:CertificateChain'})
-    contract_signature_encrypted_private_key: bytes = field(metadata={'xsd': 'ContractSignatureEncryptedPrivateKey', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64'})
-    dh_params: bytes = field(metadata={'xsd': 'DHParams', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64'})
-    contract_id: str = field(metadata={'xsd': 'ContractID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string'})
+    contract_signature_encrypted_private_key: bytes = field(metadata={'xsd': 'ContractSignatureEncryptedPrivateKey', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 128)})
+    dh_params: bytes = field(metadata={'xsd': 'DHParams', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 256)})
+    contract_id: str = field(metadata={'xsd': 'ContractID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 24)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -352,9 +353,9 @@ class CertificateUpdateReq(BodyBase):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReqType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
     contract_signature_cert_chain: CertificateChain = field(metadata={'xsd': 'ContractSignatureCertChain', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:CertificateChain'})
-    contract_id: str = field(metadata={'xsd': 'ContractID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string'})
+    contract_id: str = field(metadata={'xsd': 'ContractID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 24)})
     list_of_root_certificate_i_ds: ListOfRootCertificateIDs = field(metadata={'xsd': 'ListOfRootCertificateIDs', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ListOfRootCertificateIDs'})
-    dh_params: bytes = field(metadata={'xsd': 'DHParams', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64'})
+    dh_params: bytes = field(metadata={'xsd': 'DHParams', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 256)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -365,10 +366,10 @@ class CertificateUpdateRes(BodyBase):
     id: str = field(metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ResponseCode'})
     contract_signature_cert_chain: CertificateChain = field(metadata={'xsd': 'ContractSignatureCertChain', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:CertificateChain'})
-    contract_signature_encrypted_private_key: bytes = field(metadata={'xsd': 'ContractSignatureEncryptedPrivateKey', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64'})
-    dh_params: bytes = field(metadata={'xsd': 'DHParams', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64'})
-    contract_id: str = field(metadata={'xsd': 'ContractID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string'})
-    retry_counter: int = field(metadata={'xsd': 'RetryCounter', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    contract_signature_encrypted_private_key: bytes = field(metadata={'xsd': 'ContractSignatureEncryptedPrivateKey', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 128)})
+    dh_params: bytes = field(metadata={'xsd': 'DHParams', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 256)})
+    contract_id: str = field(metadata={'xsd': 'ContractID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 24)})
+    retry_counter: int = field(metadata={'xsd': 'RetryCounter', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -376,6 +377,7 @@ class ChargeParameterDiscoveryReq(BodyBase):
     """XSD complex type ``ChargeParameterDiscoveryReqType``; global element ``ChargeParameterDiscoveryReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReqType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('ac_ev_charge_parameter', 'dc_ev_charge_parameter', 'ev_charge_parameter'), True),)
     ev_requested_energy_transfer_type: EVRequestedEnergyTransfer = field(metadata={'xsd': 'EVRequestedEnergyTransferType', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:EVRequestedEnergyTransfer'})
     ac_ev_charge_parameter: AC_EVChargeParameter | None = field(default=None, metadata={'xsd': 'AC_EVChargeParameter', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:AC_EVChargeParameter', 'optional': True})
     dc_ev_charge_parameter: DC_EVChargeParameter | None = field(default=None, metadata={'xsd': 'DC_EVChargeParameter', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:DC_EVChargeParameter', 'optional': True})
@@ -387,6 +389,7 @@ class ChargeParameterDiscoveryRes(BodyBase):
     """XSD complex type ``ChargeParameterDiscoveryResType``; global element ``ChargeParameterDiscoveryRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('sa_schedule_list', 'sa_schedules'), True), (('ac_evse_charge_parameter', 'dc_evse_charge_parameter', 'evse_charge_parameter'), True))
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ResponseCode'})
     evse_processing: EVSEProcessing = field(metadata={'xsd': 'EVSEProcessing', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:EVSEProcessing'})
     sa_schedule_list: SAScheduleList | None = field(default=None, metadata={'xsd': 'SAScheduleList', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SAScheduleList', 'optional': True})
@@ -401,8 +404,8 @@ class ChargingProfile:
     """XSD complex type ``ChargingProfileType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileType')
-    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    profile_entry: tuple[ProfileEntry, ...] = field(metadata={'xsd': 'ProfileEntry', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ProfileEntry', 'repeated': True})
+    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    profile_entry: tuple[ProfileEntry, ...] = field(metadata={'xsd': 'ProfileEntry', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ProfileEntry', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -418,8 +421,8 @@ class ChargingStatusRes(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'ChargingStatusResType')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ResponseCode'})
-    evse_id: bytes = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'hex'})
-    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    evse_id: bytes = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'hex', 'length': (None, None, 32)})
+    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
     evse_max_current: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVSEMaxCurrent', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue', 'optional': True})
     meter_info: MeterInfo | None = field(default=None, metadata={'xsd': 'MeterInfo', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:MeterInfo', 'optional': True})
     receipt_required: bool = field(metadata={'xsd': 'ReceiptRequired', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'boolean'})
@@ -431,8 +434,8 @@ class ConsumptionCost:
     """XSD complex type ``ConsumptionCostType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCostType')
-    start_value: int = field(metadata={'xsd': 'startValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    cost: tuple[Cost, ...] = field(default=(), metadata={'xsd': 'Cost', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:Cost', 'repeated': True, 'optional': True})
+    start_value: int = field(metadata={'xsd': 'startValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    cost: tuple[Cost, ...] = field(default=(), metadata={'xsd': 'Cost', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:Cost', 'repeated': True, 'optional': True, 'occurs': (0, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -459,8 +462,8 @@ class Cost:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'CostType')
     cost_kind: CostKind = field(metadata={'xsd': 'costKind', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:CostKind'})
-    amount: int = field(metadata={'xsd': 'amount', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    amount_multiplier: int | None = field(default=None, metadata={'xsd': 'amountMultiplier', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    amount: int = field(metadata={'xsd': 'amount', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    amount_multiplier: int | None = field(default=None, metadata={'xsd': 'amountMultiplier', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-3, 3)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -508,8 +511,8 @@ class DC_EVChargeParameter(EVChargeParameter):
     ev_maximum_voltage_limit: PhysicalValue = field(metadata={'xsd': 'EVMaximumVoltageLimit', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue'})
     ev_energy_capacity: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVEnergyCapacity', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue', 'optional': True})
     ev_energy_request: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVEnergyRequest', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue', 'optional': True})
-    full_soc: int | None = field(default=None, metadata={'xsd': 'FullSOC', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    bulk_soc: int | None = field(default=None, metadata={'xsd': 'BulkSOC', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    full_soc: int | None = field(default=None, metadata={'xsd': 'FullSOC', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    bulk_soc: int | None = field(default=None, metadata={'xsd': 'BulkSOC', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -552,7 +555,7 @@ class DC_EVSEStatus(EVSEStatus):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusType')
     evse_isolation_status: IsolationLevel | None = field(default=None, metadata={'xsd': 'EVSEIsolationStatus', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:IsolationLevel', 'optional': True})
     evse_status_code: DC_EVSEStatusCode = field(metadata={'xsd': 'EVSEStatusCode', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:DC_EVSEStatusCode'})
-    notification_max_delay: int = field(metadata={'xsd': 'NotificationMaxDelay', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    notification_max_delay: int = field(metadata={'xsd': 'NotificationMaxDelay', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
     evse_notification: EVSENotification = field(metadata={'xsd': 'EVSENotification', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:EVSENotification'})
 
 
@@ -572,7 +575,7 @@ class DC_EVStatus(EVStatus):
     ev_cabin_conditioning: bool | None = field(default=None, metadata={'xsd': 'EVCabinConditioning', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
     evress_conditioning: bool | None = field(default=None, metadata={'xsd': 'EVRESSConditioning', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
     ev_error_code: DC_EVErrorCode = field(metadata={'xsd': 'EVErrorCode', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:DC_EVErrorCode'})
-    evresssoc: int = field(metadata={'xsd': 'EVRESSSOC', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    evresssoc: int = field(metadata={'xsd': 'EVRESSSOC', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 100)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -580,6 +583,7 @@ class Entry:
     """XSD abstract complex type ``EntryType``; global element ``Entry``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'EntryType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('relative_time_interval', 'time_interval'), True),)
     relative_time_interval: RelativeTimeInterval | None = field(default=None, metadata={'xsd': 'RelativeTimeInterval', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:RelativeTimeInterval', 'optional': True})
     time_interval: Interval | None = field(default=None, metadata={'xsd': 'TimeInterval', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:Interval', 'optional': True})
 
@@ -596,7 +600,7 @@ class ListOfRootCertificateIDs:
     """XSD complex type ``ListOfRootCertificateIDsType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ListOfRootCertificateIDsType')
-    root_certificate_id: tuple[str, ...] = field(metadata={'xsd': 'RootCertificateID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'repeated': True})
+    root_certificate_id: tuple[str, ...] = field(metadata={'xsd': 'RootCertificateID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'repeated': True, 'length': (None, None, 40), 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -604,7 +608,7 @@ class MessageHeader:
     """XSD complex type ``MessageHeaderType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgHeader', 'MessageHeaderType')
-    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:din:70121:2012:MsgHeader', 'kind': 'element', 'lexical': 'hex'})
+    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:din:70121:2012:MsgHeader', 'kind': 'element', 'lexical': 'hex', 'length': (None, None, 8)})
     notification: Notification | None = field(default=None, metadata={'xsd': 'Notification', 'ns': 'urn:din:70121:2012:MsgHeader', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:Notification', 'optional': True})
     signature: _xmldsig.Signature | None = field(default=None, metadata={'xsd': 'Signature', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Signature', 'optional': True})
 
@@ -614,11 +618,11 @@ class MeterInfo:
     """XSD complex type ``MeterInfoType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'MeterInfoType')
-    meter_id: str = field(metadata={'xsd': 'MeterID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string'})
+    meter_id: str = field(metadata={'xsd': 'MeterID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 32)})
     meter_reading: PhysicalValue | None = field(default=None, metadata={'xsd': 'MeterReading', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue', 'optional': True})
-    sig_meter_reading: bytes | None = field(default=None, metadata={'xsd': 'SigMeterReading', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'optional': True})
-    meter_status: int | None = field(default=None, metadata={'xsd': 'MeterStatus', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    t_meter: int | None = field(default=None, metadata={'xsd': 'TMeter', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    sig_meter_reading: bytes | None = field(default=None, metadata={'xsd': 'SigMeterReading', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'optional': True, 'length': (None, None, 32)})
+    meter_status: int | None = field(default=None, metadata={'xsd': 'MeterStatus', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    t_meter: int | None = field(default=None, metadata={'xsd': 'TMeter', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-9223372036854775808, 9223372036854775807)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -627,8 +631,8 @@ class MeteringReceiptReq(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReqType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'hex'})
-    sa_schedule_tuple_id: int | None = field(default=None, metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'hex', 'length': (None, None, 8)})
+    sa_schedule_tuple_id: int | None = field(default=None, metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
     meter_info: MeterInfo = field(metadata={'xsd': 'MeterInfo', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:MeterInfo'})
 
 
@@ -647,7 +651,7 @@ class Notification:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'NotificationType')
     fault_code: FaultCode = field(metadata={'xsd': 'FaultCode', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:FaultCode'})
-    fault_msg: str | None = field(default=None, metadata={'xsd': 'FaultMsg', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    fault_msg: str | None = field(default=None, metadata={'xsd': 'FaultMsg', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 64)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -655,8 +659,8 @@ class PMaxSchedule:
     """XSD complex type ``PMaxScheduleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleType')
-    p_max_schedule_id: int = field(metadata={'xsd': 'PMaxScheduleID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    p_max_schedule_entry: tuple[PMaxScheduleEntry, ...] = field(metadata={'xsd': 'PMaxScheduleEntry', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PMaxScheduleEntry', 'repeated': True})
+    p_max_schedule_id: int = field(metadata={'xsd': 'PMaxScheduleID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    p_max_schedule_entry: tuple[PMaxScheduleEntry, ...] = field(metadata={'xsd': 'PMaxScheduleEntry', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PMaxScheduleEntry', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -664,7 +668,8 @@ class PMaxScheduleEntry(Entry):
     """XSD complex type ``PMaxScheduleEntryType``; global element ``PMaxScheduleEntry``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntryType')
-    p_max: int = field(metadata={'xsd': 'PMax', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('relative_time_interval', 'time_interval'), True),)
+    p_max: int = field(metadata={'xsd': 'PMax', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -672,12 +677,13 @@ class Parameter:
     """XSD complex type ``ParameterType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ParameterType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value'), True),)
     name: str = field(metadata={'xsd': 'Name', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
     value_type: Value = field(metadata={'xsd': 'ValueType', 'ns': '', 'kind': 'attribute', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:Value'})
     bool_value: bool | None = field(default=None, metadata={'xsd': 'boolValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
-    byte_value: int | None = field(default=None, metadata={'xsd': 'byteValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    short_value: int | None = field(default=None, metadata={'xsd': 'shortValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    int_value: int | None = field(default=None, metadata={'xsd': 'intValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    byte_value: int | None = field(default=None, metadata={'xsd': 'byteValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-128, 127)})
+    short_value: int | None = field(default=None, metadata={'xsd': 'shortValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    int_value: int | None = field(default=None, metadata={'xsd': 'intValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-2147483648, 2147483647)})
     physical_value: PhysicalValue | None = field(default=None, metadata={'xsd': 'physicalValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PhysicalValue', 'optional': True})
     string_value: str | None = field(default=None, metadata={'xsd': 'stringValue', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
 
@@ -687,8 +693,8 @@ class ParameterSet:
     """XSD complex type ``ParameterSetType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ParameterSetType')
-    parameter_set_id: int = field(metadata={'xsd': 'ParameterSetID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    parameter: tuple[Parameter, ...] = field(metadata={'xsd': 'Parameter', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:Parameter', 'repeated': True})
+    parameter_set_id: int = field(metadata={'xsd': 'ParameterSetID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    parameter: tuple[Parameter, ...] = field(metadata={'xsd': 'Parameter', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:Parameter', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -696,7 +702,7 @@ class PaymentDetailsReq(BodyBase):
     """XSD complex type ``PaymentDetailsReqType``; global element ``PaymentDetailsReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReqType')
-    contract_id: str = field(metadata={'xsd': 'ContractID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string'})
+    contract_id: str = field(metadata={'xsd': 'ContractID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 24)})
     contract_signature_cert_chain: CertificateChain = field(metadata={'xsd': 'ContractSignatureCertChain', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:CertificateChain'})
 
 
@@ -707,7 +713,7 @@ class PaymentDetailsRes(BodyBase):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'PaymentDetailsResType')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ResponseCode'})
     gen_challenge: str = field(metadata={'xsd': 'GenChallenge', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string'})
-    date_time_now: int = field(metadata={'xsd': 'DateTimeNow', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    date_time_now: int = field(metadata={'xsd': 'DateTimeNow', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (-9223372036854775808, 9223372036854775807)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -715,7 +721,7 @@ class PaymentOptions:
     """XSD complex type ``PaymentOptionsType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'PaymentOptionsType')
-    payment_option: tuple[PaymentOption, ...] = field(metadata={'xsd': 'PaymentOption', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:PaymentOption', 'repeated': True})
+    payment_option: tuple[PaymentOption, ...] = field(metadata={'xsd': 'PaymentOption', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:PaymentOption', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -723,9 +729,9 @@ class PhysicalValue:
     """XSD complex type ``PhysicalValueType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'PhysicalValueType')
-    multiplier: int = field(metadata={'xsd': 'Multiplier', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    multiplier: int = field(metadata={'xsd': 'Multiplier', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-3, 3)})
     unit: UnitSymbol | None = field(default=None, metadata={'xsd': 'Unit', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:UnitSymbol', 'optional': True})
-    value: int = field(metadata={'xsd': 'Value', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    value: int = field(metadata={'xsd': 'Value', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -733,6 +739,7 @@ class PowerDeliveryReq(BodyBase):
     """XSD complex type ``PowerDeliveryReqType``; global element ``PowerDeliveryReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReqType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('dc_ev_power_delivery_parameter', 'ev_power_delivery_parameter'), False),)
     ready_to_charge_state: bool = field(metadata={'xsd': 'ReadyToChargeState', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'boolean'})
     charging_profile: ChargingProfile | None = field(default=None, metadata={'xsd': 'ChargingProfile', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ChargingProfile', 'optional': True})
     dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameter | None = field(default=None, metadata={'xsd': 'DC_EVPowerDeliveryParameter', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:DC_EVPowerDeliveryParameter', 'optional': True})
@@ -744,6 +751,7 @@ class PowerDeliveryRes(BodyBase):
     """XSD complex type ``PowerDeliveryResType``; global element ``PowerDeliveryRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'PowerDeliveryResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('ac_evse_status', 'dc_evse_status', 'evse_status'), True),)
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ResponseCode'})
     ac_evse_status: AC_EVSEStatus | None = field(default=None, metadata={'xsd': 'AC_EVSEStatus', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:AC_EVSEStatus', 'optional': True})
     dc_evse_status: DC_EVSEStatus | None = field(default=None, metadata={'xsd': 'DC_EVSEStatus', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:DC_EVSEStatus', 'optional': True})
@@ -775,8 +783,8 @@ class ProfileEntry:
     """XSD complex type ``ProfileEntryType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ProfileEntryType')
-    charging_profile_entry_start: int = field(metadata={'xsd': 'ChargingProfileEntryStart', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    charging_profile_entry_max_power: int = field(metadata={'xsd': 'ChargingProfileEntryMaxPower', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    charging_profile_entry_start: int = field(metadata={'xsd': 'ChargingProfileEntryStart', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    charging_profile_entry_max_power: int = field(metadata={'xsd': 'ChargingProfileEntryMaxPower', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -784,8 +792,8 @@ class RelativeTimeInterval(Interval):
     """XSD complex type ``RelativeTimeIntervalType``; global element ``RelativeTimeInterval``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeIntervalType')
-    start: int = field(metadata={'xsd': 'start', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    duration: int | None = field(default=None, metadata={'xsd': 'duration', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    start: int = field(metadata={'xsd': 'start', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    duration: int | None = field(default=None, metadata={'xsd': 'duration', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -800,7 +808,7 @@ class SAScheduleList(SASchedules):
     """XSD complex type ``SAScheduleListType``; global element ``SAScheduleList``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleListType')
-    sa_schedule_tuple: tuple[SAScheduleTuple, ...] = field(metadata={'xsd': 'SAScheduleTuple', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SAScheduleTuple', 'repeated': True})
+    sa_schedule_tuple: tuple[SAScheduleTuple, ...] = field(metadata={'xsd': 'SAScheduleTuple', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SAScheduleTuple', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -808,7 +816,7 @@ class SAScheduleTuple:
     """XSD complex type ``SAScheduleTupleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleType')
-    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
     p_max_schedule: PMaxSchedule = field(metadata={'xsd': 'PMaxSchedule', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:PMaxSchedule'})
     sales_tariff: SalesTariff | None = field(default=None, metadata={'xsd': 'SalesTariff', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SalesTariff', 'optional': True})
 
@@ -819,10 +827,10 @@ class SalesTariff:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffType')
     id: str = field(metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string'})
-    sales_tariff_id: int = field(metadata={'xsd': 'SalesTariffID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    sales_tariff_description: str | None = field(default=None, metadata={'xsd': 'SalesTariffDescription', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    num_e_price_levels: int = field(metadata={'xsd': 'NumEPriceLevels', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    sales_tariff_entry: tuple[SalesTariffEntry, ...] = field(metadata={'xsd': 'SalesTariffEntry', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SalesTariffEntry', 'repeated': True})
+    sales_tariff_id: int = field(metadata={'xsd': 'SalesTariffID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    sales_tariff_description: str | None = field(default=None, metadata={'xsd': 'SalesTariffDescription', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 32)})
+    num_e_price_levels: int = field(metadata={'xsd': 'NumEPriceLevels', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
+    sales_tariff_entry: tuple[SalesTariffEntry, ...] = field(metadata={'xsd': 'SalesTariffEntry', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SalesTariffEntry', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -830,8 +838,9 @@ class SalesTariffEntry(Entry):
     """XSD complex type ``SalesTariffEntryType``; global element ``SalesTariffEntry``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntryType')
-    e_price_level: int = field(metadata={'xsd': 'EPriceLevel', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    consumption_cost: tuple[ConsumptionCost, ...] = field(default=(), metadata={'xsd': 'ConsumptionCost', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ConsumptionCost', 'repeated': True, 'optional': True})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('relative_time_interval', 'time_interval'), True),)
+    e_price_level: int = field(metadata={'xsd': 'EPriceLevel', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
+    consumption_cost: tuple[ConsumptionCost, ...] = field(default=(), metadata={'xsd': 'ConsumptionCost', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ConsumptionCost', 'repeated': True, 'optional': True, 'occurs': (0, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -839,8 +848,8 @@ class SelectedService:
     """XSD complex type ``SelectedServiceType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'SelectedServiceType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    parameter_set_id: int | None = field(default=None, metadata={'xsd': 'ParameterSetID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    parameter_set_id: int | None = field(default=None, metadata={'xsd': 'ParameterSetID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -848,7 +857,7 @@ class SelectedServiceList:
     """XSD complex type ``SelectedServiceListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'SelectedServiceListType')
-    selected_service: tuple[SelectedService, ...] = field(metadata={'xsd': 'SelectedService', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SelectedService', 'repeated': True})
+    selected_service: tuple[SelectedService, ...] = field(metadata={'xsd': 'SelectedService', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:SelectedService', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -873,7 +882,7 @@ class ServiceDetailReq(BodyBase):
     """XSD complex type ``ServiceDetailReqType``; global element ``ServiceDetailReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'ServiceDetailReqType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -882,7 +891,7 @@ class ServiceDetailRes(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'ServiceDetailResType')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ResponseCode'})
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
     service_parameter_list: ServiceParameterList | None = field(default=None, metadata={'xsd': 'ServiceParameterList', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ServiceParameterList', 'optional': True})
 
 
@@ -891,7 +900,7 @@ class ServiceDiscoveryReq(BodyBase):
     """XSD complex type ``ServiceDiscoveryReqType``; global element ``ServiceDiscoveryReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReqType')
-    service_scope: str | None = field(default=None, metadata={'xsd': 'ServiceScope', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    service_scope: str | None = field(default=None, metadata={'xsd': 'ServiceScope', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 32)})
     service_category: ServiceCategory | None = field(default=None, metadata={'xsd': 'ServiceCategory', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ServiceCategory', 'optional': True})
 
 
@@ -911,7 +920,7 @@ class ServiceParameterList:
     """XSD complex type ``ServiceParameterListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ServiceParameterListType')
-    parameter_set: tuple[ParameterSet, ...] = field(metadata={'xsd': 'ParameterSet', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ParameterSet', 'repeated': True})
+    parameter_set: tuple[ParameterSet, ...] = field(metadata={'xsd': 'ParameterSet', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:ParameterSet', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -936,10 +945,10 @@ class ServiceTag:
     """XSD complex type ``ServiceTagType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ServiceTagType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    service_name: str | None = field(default=None, metadata={'xsd': 'ServiceName', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    service_name: str | None = field(default=None, metadata={'xsd': 'ServiceName', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 32)})
     service_category: ServiceCategory = field(metadata={'xsd': 'ServiceCategory', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ServiceCategory'})
-    service_scope: str | None = field(default=None, metadata={'xsd': 'ServiceScope', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    service_scope: str | None = field(default=None, metadata={'xsd': 'ServiceScope', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 32)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -947,7 +956,7 @@ class ServiceTagList:
     """XSD complex type ``ServiceTagListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'ServiceTagListType')
-    service: tuple[Service, ...] = field(metadata={'xsd': 'Service', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:Service', 'repeated': True})
+    service: tuple[Service, ...] = field(metadata={'xsd': 'Service', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.din:Service', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -955,7 +964,7 @@ class SessionSetupReq(BodyBase):
     """XSD complex type ``SessionSetupReqType``; global element ``SessionSetupReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'SessionSetupReqType')
-    evcc_id: bytes = field(metadata={'xsd': 'EVCCID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'hex'})
+    evcc_id: bytes = field(metadata={'xsd': 'EVCCID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'hex', 'length': (None, None, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -964,8 +973,8 @@ class SessionSetupRes(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgBody', 'SessionSetupResType')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.din:ResponseCode'})
-    evse_id: bytes = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'hex'})
-    date_time_now: int | None = field(default=None, metadata={'xsd': 'DateTimeNow', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    evse_id: bytes = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'hex', 'length': (None, None, 32)})
+    date_time_now: int | None = field(default=None, metadata={'xsd': 'DateTimeNow', 'ns': 'urn:din:70121:2012:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-9223372036854775808, 9223372036854775807)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -988,7 +997,7 @@ class SubCertificates:
     """XSD complex type ``SubCertificatesType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:din:70121:2012:MsgDataTypes', 'SubCertificatesType')
-    certificate: tuple[bytes, ...] = field(metadata={'xsd': 'Certificate', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'repeated': True})
+    certificate: tuple[bytes, ...] = field(metadata={'xsd': 'Certificate', 'ns': 'urn:din:70121:2012:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'length': (None, None, 1200), 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

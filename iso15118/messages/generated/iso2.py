@@ -197,7 +197,7 @@ class EVChargeParameter:
     """XSD abstract complex type ``EVChargeParameterType``; global element ``EVChargeParameter``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameterType')
-    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,7 +233,7 @@ class EVSEStatus:
     """XSD abstract complex type ``EVSEStatusType``; global element ``EVSEStatus``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusType')
-    notification_max_delay: int = field(metadata={'xsd': 'NotificationMaxDelay', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    notification_max_delay: int = field(metadata={'xsd': 'NotificationMaxDelay', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
     evse_notification: EVSENotification = field(metadata={'xsd': 'EVSENotification', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:EVSENotification'})
 
 
@@ -258,7 +258,7 @@ class AuthorizationReq(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReqType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    gen_challenge: bytes | None = field(default=None, metadata={'xsd': 'GenChallenge', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'base64', 'optional': True})
+    gen_challenge: bytes | None = field(default=None, metadata={'xsd': 'GenChallenge', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'base64', 'optional': True, 'length': (16, None, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,6 +275,7 @@ class Body:
     """XSD complex type ``BodyType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'BodyType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('authorization_req', 'authorization_res', 'body_element', 'cable_check_req', 'cable_check_res', 'certificate_installation_req', 'certificate_installation_res', 'certificate_update_req', 'certificate_update_res', 'charge_parameter_discovery_req', 'charge_parameter_discovery_res', 'charging_status_req', 'charging_status_res', 'current_demand_req', 'current_demand_res', 'metering_receipt_req', 'metering_receipt_res', 'payment_details_req', 'payment_details_res', 'payment_service_selection_req', 'payment_service_selection_res', 'power_delivery_req', 'power_delivery_res', 'pre_charge_req', 'pre_charge_res', 'service_detail_req', 'service_detail_res', 'service_discovery_req', 'service_discovery_res', 'session_setup_req', 'session_setup_res', 'session_stop_req', 'session_stop_res', 'welding_detection_req', 'welding_detection_res'), False),)
     authorization_req: AuthorizationReq | None = field(default=None, metadata={'xsd': 'AuthorizationReq', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:AuthorizationReq', 'optional': True})
     authorization_res: AuthorizationRes | None = field(default=None, metadata={'xsd': 'AuthorizationRes', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:AuthorizationRes', 'optional': True})
     body_element: BodyBase | None = field(default=None, metadata={'xsd': 'BodyElement', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:BodyBase', 'optional': True})
@@ -336,7 +337,7 @@ class CertificateChain:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'CertificateChainType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'base64'})
+    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 800)})
     sub_certificates: SubCertificates | None = field(default=None, metadata={'xsd': 'SubCertificates', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SubCertificates', 'optional': True})
 
 
@@ -346,7 +347,7 @@ class CertificateInstallationReq(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReqType')
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'attribute', 'lexical': 'string'})
-    oem_provisioning_cert: bytes = field(metadata={'xsd': 'OEMProvisioningCert', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'base64'})
+    oem_provisioning_cert: bytes = field(metadata={'xsd': 'OEMProvisioningCert', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 800)})
     list_of_root_certificate_i_ds: ListOfRootCertificateIDs = field(metadata={'xsd': 'ListOfRootCertificateIDs', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ListOfRootCertificateIDs'})
 
 
@@ -370,7 +371,7 @@ class CertificateUpdateReq(BodyBase):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReqType')
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'attribute', 'lexical': 'string'})
     contract_signature_cert_chain: CertificateChain = field(metadata={'xsd': 'ContractSignatureCertChain', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:CertificateChain'})
-    emaid: str = field(metadata={'xsd': 'eMAID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string'})
+    emaid: str = field(metadata={'xsd': 'eMAID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, 14, 15)})
     list_of_root_certificate_i_ds: ListOfRootCertificateIDs = field(metadata={'xsd': 'ListOfRootCertificateIDs', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ListOfRootCertificateIDs'})
 
 
@@ -385,7 +386,7 @@ class CertificateUpdateRes(BodyBase):
     contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKey = field(metadata={'xsd': 'ContractSignatureEncryptedPrivateKey', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ContractSignatureEncryptedPrivateKey'})
     d_hpublickey: DiffieHellmanPublickey = field(metadata={'xsd': 'DHpublickey', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:DiffieHellmanPublickey'})
     emaid: EMAID = field(metadata={'xsd': 'eMAID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:EMAID'})
-    retry_counter: int | None = field(default=None, metadata={'xsd': 'RetryCounter', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    retry_counter: int | None = field(default=None, metadata={'xsd': 'RetryCounter', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -393,7 +394,8 @@ class ChargeParameterDiscoveryReq(BodyBase):
     """XSD complex type ``ChargeParameterDiscoveryReqType``; global element ``ChargeParameterDiscoveryReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReqType')
-    max_entries_sa_schedule_tuple: int | None = field(default=None, metadata={'xsd': 'MaxEntriesSAScheduleTuple', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('ac_ev_charge_parameter', 'dc_ev_charge_parameter', 'ev_charge_parameter'), True),)
+    max_entries_sa_schedule_tuple: int | None = field(default=None, metadata={'xsd': 'MaxEntriesSAScheduleTuple', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 65535)})
     requested_energy_transfer_mode: EnergyTransferMode = field(metadata={'xsd': 'RequestedEnergyTransferMode', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:EnergyTransferMode'})
     ac_ev_charge_parameter: AC_EVChargeParameter | None = field(default=None, metadata={'xsd': 'AC_EVChargeParameter', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:AC_EVChargeParameter', 'optional': True})
     dc_ev_charge_parameter: DC_EVChargeParameter | None = field(default=None, metadata={'xsd': 'DC_EVChargeParameter', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:DC_EVChargeParameter', 'optional': True})
@@ -405,6 +407,7 @@ class ChargeParameterDiscoveryRes(BodyBase):
     """XSD complex type ``ChargeParameterDiscoveryResType``; global element ``ChargeParameterDiscoveryRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('sa_schedule_list', 'sa_schedules'), False), (('ac_evse_charge_parameter', 'dc_evse_charge_parameter', 'evse_charge_parameter'), True))
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ResponseCode'})
     evse_processing: EVSEProcessing = field(metadata={'xsd': 'EVSEProcessing', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:EVSEProcessing'})
     sa_schedule_list: SAScheduleList | None = field(default=None, metadata={'xsd': 'SAScheduleList', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SAScheduleList', 'optional': True})
@@ -419,10 +422,10 @@ class Service:
     """XSD complex type ``ServiceType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    service_name: str | None = field(default=None, metadata={'xsd': 'ServiceName', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    service_name: str | None = field(default=None, metadata={'xsd': 'ServiceName', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 32)})
     service_category: ServiceCategory = field(metadata={'xsd': 'ServiceCategory', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ServiceCategory'})
-    service_scope: str | None = field(default=None, metadata={'xsd': 'ServiceScope', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    service_scope: str | None = field(default=None, metadata={'xsd': 'ServiceScope', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 64)})
     free_service: bool = field(metadata={'xsd': 'FreeService', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'boolean'})
 
 
@@ -439,7 +442,7 @@ class ChargingProfile:
     """XSD complex type ``ChargingProfileType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileType')
-    profile_entry: tuple[ProfileEntry, ...] = field(metadata={'xsd': 'ProfileEntry', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ProfileEntry', 'repeated': True})
+    profile_entry: tuple[ProfileEntry, ...] = field(metadata={'xsd': 'ProfileEntry', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ProfileEntry', 'repeated': True, 'occurs': (1, 24)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -455,8 +458,8 @@ class ChargingStatusRes(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusResType')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ResponseCode'})
-    evse_id: str = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string'})
-    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    evse_id: str = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, 7, 37)})
+    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (1, 255)})
     evse_max_current: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVSEMaxCurrent', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue', 'optional': True})
     meter_info: MeterInfo | None = field(default=None, metadata={'xsd': 'MeterInfo', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:MeterInfo', 'optional': True})
     receipt_required: bool | None = field(default=None, metadata={'xsd': 'ReceiptRequired', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
@@ -469,7 +472,7 @@ class ConsumptionCost:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCostType')
     start_value: PhysicalValue = field(metadata={'xsd': 'startValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue'})
-    cost: tuple[Cost, ...] = field(metadata={'xsd': 'Cost', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:Cost', 'repeated': True})
+    cost: tuple[Cost, ...] = field(metadata={'xsd': 'Cost', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:Cost', 'repeated': True, 'occurs': (1, 3)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -478,7 +481,7 @@ class ContractSignatureEncryptedPrivateKey:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ContractSignatureEncryptedPrivateKeyType')
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'attribute', 'lexical': 'string'})
-    value: bytes = field(metadata={'xsd': 'value', 'ns': '', 'kind': 'value', 'lexical': 'base64'})
+    value: bytes = field(metadata={'xsd': 'value', 'ns': '', 'kind': 'value', 'lexical': 'base64', 'length': (None, None, 48)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -487,8 +490,8 @@ class Cost:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'CostType')
     cost_kind: CostKind = field(metadata={'xsd': 'costKind', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:CostKind'})
-    amount: int = field(metadata={'xsd': 'amount', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    amount_multiplier: int | None = field(default=None, metadata={'xsd': 'amountMultiplier', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    amount: int = field(metadata={'xsd': 'amount', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    amount_multiplier: int | None = field(default=None, metadata={'xsd': 'amountMultiplier', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-3, 3)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -523,8 +526,8 @@ class CurrentDemandRes(BodyBase):
     evse_maximum_voltage_limit: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVSEMaximumVoltageLimit', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue', 'optional': True})
     evse_maximum_current_limit: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVSEMaximumCurrentLimit', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue', 'optional': True})
     evse_maximum_power_limit: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVSEMaximumPowerLimit', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue', 'optional': True})
-    evse_id: str = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string'})
-    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    evse_id: str = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, 7, 37)})
+    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (1, 255)})
     meter_info: MeterInfo | None = field(default=None, metadata={'xsd': 'MeterInfo', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:MeterInfo', 'optional': True})
     receipt_required: bool | None = field(default=None, metadata={'xsd': 'ReceiptRequired', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
 
@@ -540,8 +543,8 @@ class DC_EVChargeParameter(EVChargeParameter):
     ev_maximum_voltage_limit: PhysicalValue = field(metadata={'xsd': 'EVMaximumVoltageLimit', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue'})
     ev_energy_capacity: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVEnergyCapacity', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue', 'optional': True})
     ev_energy_request: PhysicalValue | None = field(default=None, metadata={'xsd': 'EVEnergyRequest', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue', 'optional': True})
-    full_soc: int | None = field(default=None, metadata={'xsd': 'FullSOC', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    bulk_soc: int | None = field(default=None, metadata={'xsd': 'BulkSOC', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    full_soc: int | None = field(default=None, metadata={'xsd': 'FullSOC', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    bulk_soc: int | None = field(default=None, metadata={'xsd': 'BulkSOC', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -600,7 +603,7 @@ class DC_EVStatus(EVStatus):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatusType')
     ev_ready: bool = field(metadata={'xsd': 'EVReady', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'boolean'})
     ev_error_code: DC_EVErrorCode = field(metadata={'xsd': 'EVErrorCode', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:DC_EVErrorCode'})
-    evresssoc: int = field(metadata={'xsd': 'EVRESSSOC', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    evresssoc: int = field(metadata={'xsd': 'EVRESSSOC', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 100)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -609,7 +612,7 @@ class DiffieHellmanPublickey:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'DiffieHellmanPublickeyType')
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'attribute', 'lexical': 'string'})
-    value: bytes = field(metadata={'xsd': 'value', 'ns': '', 'kind': 'value', 'lexical': 'base64'})
+    value: bytes = field(metadata={'xsd': 'value', 'ns': '', 'kind': 'value', 'lexical': 'base64', 'length': (None, None, 65)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -618,7 +621,7 @@ class EMAID:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'EMAIDType')
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'attribute', 'lexical': 'string'})
-    value: str = field(metadata={'xsd': 'value', 'ns': '', 'kind': 'value', 'lexical': 'string'})
+    value: str = field(metadata={'xsd': 'value', 'ns': '', 'kind': 'value', 'lexical': 'string', 'length': (None, 14, 15)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -626,6 +629,7 @@ class Entry:
     """XSD abstract complex type ``EntryType``; global element ``Entry``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'EntryType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('relative_time_interval', 'time_interval'), True),)
     relative_time_interval: RelativeTimeInterval | None = field(default=None, metadata={'xsd': 'RelativeTimeInterval', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:RelativeTimeInterval', 'optional': True})
     time_interval: Interval | None = field(default=None, metadata={'xsd': 'TimeInterval', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:Interval', 'optional': True})
 
@@ -642,7 +646,7 @@ class ListOfRootCertificateIDs:
     """XSD complex type ``ListOfRootCertificateIDsType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ListOfRootCertificateIDsType')
-    root_certificate_id: tuple[_xmldsig.X509IssuerSerial, ...] = field(metadata={'xsd': 'RootCertificateID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:X509IssuerSerial', 'repeated': True})
+    root_certificate_id: tuple[_xmldsig.X509IssuerSerial, ...] = field(metadata={'xsd': 'RootCertificateID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:X509IssuerSerial', 'repeated': True, 'occurs': (1, 20)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -650,7 +654,7 @@ class MessageHeader:
     """XSD complex type ``MessageHeaderType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgHeader', 'MessageHeaderType')
-    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:iso:15118:2:2013:MsgHeader', 'kind': 'element', 'lexical': 'hex'})
+    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:iso:15118:2:2013:MsgHeader', 'kind': 'element', 'lexical': 'hex', 'length': (None, None, 8)})
     notification: Notification | None = field(default=None, metadata={'xsd': 'Notification', 'ns': 'urn:iso:15118:2:2013:MsgHeader', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:Notification', 'optional': True})
     signature: _xmldsig.Signature | None = field(default=None, metadata={'xsd': 'Signature', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Signature', 'optional': True})
 
@@ -660,11 +664,11 @@ class MeterInfo:
     """XSD complex type ``MeterInfoType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterInfoType')
-    meter_id: str = field(metadata={'xsd': 'MeterID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string'})
-    meter_reading: int | None = field(default=None, metadata={'xsd': 'MeterReading', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    sig_meter_reading: bytes | None = field(default=None, metadata={'xsd': 'SigMeterReading', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'optional': True})
-    meter_status: int | None = field(default=None, metadata={'xsd': 'MeterStatus', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    t_meter: int | None = field(default=None, metadata={'xsd': 'TMeter', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    meter_id: str = field(metadata={'xsd': 'MeterID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 32)})
+    meter_reading: int | None = field(default=None, metadata={'xsd': 'MeterReading', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 18446744073709551615)})
+    sig_meter_reading: bytes | None = field(default=None, metadata={'xsd': 'SigMeterReading', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'optional': True, 'length': (None, None, 64)})
+    meter_status: int | None = field(default=None, metadata={'xsd': 'MeterStatus', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    t_meter: int | None = field(default=None, metadata={'xsd': 'TMeter', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-9223372036854775808, 9223372036854775807)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -673,8 +677,8 @@ class MeteringReceiptReq(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReqType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'hex'})
-    sa_schedule_tuple_id: int | None = field(default=None, metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'hex', 'length': (None, None, 8)})
+    sa_schedule_tuple_id: int | None = field(default=None, metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (1, 255)})
     meter_info: MeterInfo = field(metadata={'xsd': 'MeterInfo', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:MeterInfo'})
 
 
@@ -683,6 +687,7 @@ class MeteringReceiptRes(BodyBase):
     """XSD complex type ``MeteringReceiptResType``; global element ``MeteringReceiptRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('ac_evse_status', 'dc_evse_status', 'evse_status'), True),)
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ResponseCode'})
     ac_evse_status: AC_EVSEStatus | None = field(default=None, metadata={'xsd': 'AC_EVSEStatus', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:AC_EVSEStatus', 'optional': True})
     dc_evse_status: DC_EVSEStatus | None = field(default=None, metadata={'xsd': 'DC_EVSEStatus', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:DC_EVSEStatus', 'optional': True})
@@ -695,7 +700,7 @@ class Notification:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationType')
     fault_code: FaultCode = field(metadata={'xsd': 'FaultCode', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:FaultCode'})
-    fault_msg: str | None = field(default=None, metadata={'xsd': 'FaultMsg', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    fault_msg: str | None = field(default=None, metadata={'xsd': 'FaultMsg', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 64)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -703,7 +708,7 @@ class PMaxSchedule:
     """XSD complex type ``PMaxScheduleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleType')
-    p_max_schedule_entry: tuple[PMaxScheduleEntry, ...] = field(metadata={'xsd': 'PMaxScheduleEntry', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PMaxScheduleEntry', 'repeated': True})
+    p_max_schedule_entry: tuple[PMaxScheduleEntry, ...] = field(metadata={'xsd': 'PMaxScheduleEntry', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PMaxScheduleEntry', 'repeated': True, 'occurs': (1, 1024)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -711,6 +716,7 @@ class PMaxScheduleEntry(Entry):
     """XSD complex type ``PMaxScheduleEntryType``; global element ``PMaxScheduleEntry``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntryType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('relative_time_interval', 'time_interval'), True),)
     p_max: PhysicalValue = field(metadata={'xsd': 'PMax', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue'})
 
 
@@ -719,11 +725,12 @@ class Parameter:
     """XSD complex type ``ParameterType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value'), True),)
     name: str = field(metadata={'xsd': 'Name', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'attribute', 'lexical': 'string'})
     bool_value: bool | None = field(default=None, metadata={'xsd': 'boolValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
-    byte_value: int | None = field(default=None, metadata={'xsd': 'byteValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    short_value: int | None = field(default=None, metadata={'xsd': 'shortValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    int_value: int | None = field(default=None, metadata={'xsd': 'intValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    byte_value: int | None = field(default=None, metadata={'xsd': 'byteValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-128, 127)})
+    short_value: int | None = field(default=None, metadata={'xsd': 'shortValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    int_value: int | None = field(default=None, metadata={'xsd': 'intValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-2147483648, 2147483647)})
     physical_value: PhysicalValue | None = field(default=None, metadata={'xsd': 'physicalValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue', 'optional': True})
     string_value: str | None = field(default=None, metadata={'xsd': 'stringValue', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
 
@@ -733,8 +740,8 @@ class ParameterSet:
     """XSD complex type ``ParameterSetType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetType')
-    parameter_set_id: int = field(metadata={'xsd': 'ParameterSetID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    parameter: tuple[Parameter, ...] = field(metadata={'xsd': 'Parameter', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:Parameter', 'repeated': True})
+    parameter_set_id: int = field(metadata={'xsd': 'ParameterSetID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    parameter: tuple[Parameter, ...] = field(metadata={'xsd': 'Parameter', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:Parameter', 'repeated': True, 'occurs': (1, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -742,7 +749,7 @@ class PaymentDetailsReq(BodyBase):
     """XSD complex type ``PaymentDetailsReqType``; global element ``PaymentDetailsReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReqType')
-    emaid: str = field(metadata={'xsd': 'eMAID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string'})
+    emaid: str = field(metadata={'xsd': 'eMAID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, 14, 15)})
     contract_signature_cert_chain: CertificateChain = field(metadata={'xsd': 'ContractSignatureCertChain', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:CertificateChain'})
 
 
@@ -752,8 +759,8 @@ class PaymentDetailsRes(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsResType')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ResponseCode'})
-    gen_challenge: bytes = field(metadata={'xsd': 'GenChallenge', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'base64'})
-    evse_time_stamp: int = field(metadata={'xsd': 'EVSETimeStamp', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    gen_challenge: bytes = field(metadata={'xsd': 'GenChallenge', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'base64', 'length': (16, None, None)})
+    evse_time_stamp: int = field(metadata={'xsd': 'EVSETimeStamp', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (-9223372036854775808, 9223372036854775807)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -761,7 +768,7 @@ class PaymentOptionList:
     """XSD complex type ``PaymentOptionListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOptionListType')
-    payment_option: tuple[PaymentOption, ...] = field(metadata={'xsd': 'PaymentOption', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:PaymentOption', 'repeated': True})
+    payment_option: tuple[PaymentOption, ...] = field(metadata={'xsd': 'PaymentOption', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:PaymentOption', 'repeated': True, 'occurs': (1, 2)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -786,9 +793,9 @@ class PhysicalValue:
     """XSD complex type ``PhysicalValueType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'PhysicalValueType')
-    multiplier: int = field(metadata={'xsd': 'Multiplier', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    multiplier: int = field(metadata={'xsd': 'Multiplier', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-3, 3)})
     unit: UnitSymbol = field(metadata={'xsd': 'Unit', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:UnitSymbol'})
-    value: int = field(metadata={'xsd': 'Value', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    value: int = field(metadata={'xsd': 'Value', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -796,8 +803,9 @@ class PowerDeliveryReq(BodyBase):
     """XSD complex type ``PowerDeliveryReqType``; global element ``PowerDeliveryReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReqType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('dc_ev_power_delivery_parameter', 'ev_power_delivery_parameter'), False),)
     charge_progress: ChargeProgress = field(metadata={'xsd': 'ChargeProgress', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ChargeProgress'})
-    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (1, 255)})
     charging_profile: ChargingProfile | None = field(default=None, metadata={'xsd': 'ChargingProfile', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ChargingProfile', 'optional': True})
     dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameter | None = field(default=None, metadata={'xsd': 'DC_EVPowerDeliveryParameter', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:DC_EVPowerDeliveryParameter', 'optional': True})
     ev_power_delivery_parameter: EVPowerDeliveryParameter | None = field(default=None, metadata={'xsd': 'EVPowerDeliveryParameter', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:EVPowerDeliveryParameter', 'optional': True})
@@ -808,6 +816,7 @@ class PowerDeliveryRes(BodyBase):
     """XSD complex type ``PowerDeliveryResType``; global element ``PowerDeliveryRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('ac_evse_status', 'dc_evse_status', 'evse_status'), True),)
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ResponseCode'})
     ac_evse_status: AC_EVSEStatus | None = field(default=None, metadata={'xsd': 'AC_EVSEStatus', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:AC_EVSEStatus', 'optional': True})
     dc_evse_status: DC_EVSEStatus | None = field(default=None, metadata={'xsd': 'DC_EVSEStatus', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:DC_EVSEStatus', 'optional': True})
@@ -839,9 +848,9 @@ class ProfileEntry:
     """XSD complex type ``ProfileEntryType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntryType')
-    charging_profile_entry_start: int = field(metadata={'xsd': 'ChargingProfileEntryStart', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    charging_profile_entry_start: int = field(metadata={'xsd': 'ChargingProfileEntryStart', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
     charging_profile_entry_max_power: PhysicalValue = field(metadata={'xsd': 'ChargingProfileEntryMaxPower', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PhysicalValue'})
-    charging_profile_entry_max_number_of_phases_in_use: int | None = field(default=None, metadata={'xsd': 'ChargingProfileEntryMaxNumberOfPhasesInUse', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    charging_profile_entry_max_number_of_phases_in_use: int | None = field(default=None, metadata={'xsd': 'ChargingProfileEntryMaxNumberOfPhasesInUse', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (1, 3)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -849,8 +858,8 @@ class RelativeTimeInterval(Interval):
     """XSD complex type ``RelativeTimeIntervalType``; global element ``RelativeTimeInterval``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeIntervalType')
-    start: int = field(metadata={'xsd': 'start', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    duration: int | None = field(default=None, metadata={'xsd': 'duration', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    start: int = field(metadata={'xsd': 'start', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 16777214)})
+    duration: int | None = field(default=None, metadata={'xsd': 'duration', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 86400)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -865,7 +874,7 @@ class SAScheduleList(SASchedules):
     """XSD complex type ``SAScheduleListType``; global element ``SAScheduleList``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleListType')
-    sa_schedule_tuple: tuple[SAScheduleTuple, ...] = field(metadata={'xsd': 'SAScheduleTuple', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SAScheduleTuple', 'repeated': True})
+    sa_schedule_tuple: tuple[SAScheduleTuple, ...] = field(metadata={'xsd': 'SAScheduleTuple', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SAScheduleTuple', 'repeated': True, 'occurs': (1, 3)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -873,7 +882,7 @@ class SAScheduleTuple:
     """XSD complex type ``SAScheduleTupleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleType')
-    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
+    sa_schedule_tuple_id: int = field(metadata={'xsd': 'SAScheduleTupleID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (1, 255)})
     p_max_schedule: PMaxSchedule = field(metadata={'xsd': 'PMaxSchedule', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:PMaxSchedule'})
     sales_tariff: SalesTariff | None = field(default=None, metadata={'xsd': 'SalesTariff', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SalesTariff', 'optional': True})
 
@@ -884,10 +893,10 @@ class SalesTariff:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    sales_tariff_id: int = field(metadata={'xsd': 'SalesTariffID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    sales_tariff_description: str | None = field(default=None, metadata={'xsd': 'SalesTariffDescription', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    num_e_price_levels: int | None = field(default=None, metadata={'xsd': 'NumEPriceLevels', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    sales_tariff_entry: tuple[SalesTariffEntry, ...] = field(metadata={'xsd': 'SalesTariffEntry', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SalesTariffEntry', 'repeated': True})
+    sales_tariff_id: int = field(metadata={'xsd': 'SalesTariffID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (1, 255)})
+    sales_tariff_description: str | None = field(default=None, metadata={'xsd': 'SalesTariffDescription', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 32)})
+    num_e_price_levels: int | None = field(default=None, metadata={'xsd': 'NumEPriceLevels', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 255)})
+    sales_tariff_entry: tuple[SalesTariffEntry, ...] = field(metadata={'xsd': 'SalesTariffEntry', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SalesTariffEntry', 'repeated': True, 'occurs': (1, 1024)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -895,8 +904,9 @@ class SalesTariffEntry(Entry):
     """XSD complex type ``SalesTariffEntryType``; global element ``SalesTariffEntry``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntryType')
-    e_price_level: int | None = field(default=None, metadata={'xsd': 'EPriceLevel', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    consumption_cost: tuple[ConsumptionCost, ...] = field(default=(), metadata={'xsd': 'ConsumptionCost', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ConsumptionCost', 'repeated': True, 'optional': True})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('relative_time_interval', 'time_interval'), True),)
+    e_price_level: int | None = field(default=None, metadata={'xsd': 'EPriceLevel', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 255)})
+    consumption_cost: tuple[ConsumptionCost, ...] = field(default=(), metadata={'xsd': 'ConsumptionCost', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ConsumptionCost', 'repeated': True, 'optional': True, 'occurs': (0, 3)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -904,8 +914,8 @@ class SelectedService:
     """XSD complex type ``SelectedServiceType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedServiceType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer'})
-    parameter_set_id: int | None = field(default=None, metadata={'xsd': 'ParameterSetID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    parameter_set_id: int | None = field(default=None, metadata={'xsd': 'ParameterSetID', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -913,7 +923,7 @@ class SelectedServiceList:
     """XSD complex type ``SelectedServiceListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedServiceListType')
-    selected_service: tuple[SelectedService, ...] = field(metadata={'xsd': 'SelectedService', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SelectedService', 'repeated': True})
+    selected_service: tuple[SelectedService, ...] = field(metadata={'xsd': 'SelectedService', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:SelectedService', 'repeated': True, 'occurs': (1, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -921,7 +931,7 @@ class ServiceDetailReq(BodyBase):
     """XSD complex type ``ServiceDetailReqType``; global element ``ServiceDetailReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReqType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -930,7 +940,7 @@ class ServiceDetailRes(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailResType')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ResponseCode'})
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer'})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
     service_parameter_list: ServiceParameterList | None = field(default=None, metadata={'xsd': 'ServiceParameterList', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ServiceParameterList', 'optional': True})
 
 
@@ -939,7 +949,7 @@ class ServiceDiscoveryReq(BodyBase):
     """XSD complex type ``ServiceDiscoveryReqType``; global element ``ServiceDiscoveryReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReqType')
-    service_scope: str | None = field(default=None, metadata={'xsd': 'ServiceScope', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    service_scope: str | None = field(default=None, metadata={'xsd': 'ServiceScope', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 64)})
     service_category: ServiceCategory | None = field(default=None, metadata={'xsd': 'ServiceCategory', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ServiceCategory', 'optional': True})
 
 
@@ -959,7 +969,7 @@ class ServiceList:
     """XSD complex type ``ServiceListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceListType')
-    service: tuple[Service, ...] = field(metadata={'xsd': 'Service', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:Service', 'repeated': True})
+    service: tuple[Service, ...] = field(metadata={'xsd': 'Service', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:Service', 'repeated': True, 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -967,7 +977,7 @@ class ServiceParameterList:
     """XSD complex type ``ServiceParameterListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceParameterListType')
-    parameter_set: tuple[ParameterSet, ...] = field(metadata={'xsd': 'ParameterSet', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ParameterSet', 'repeated': True})
+    parameter_set: tuple[ParameterSet, ...] = field(metadata={'xsd': 'ParameterSet', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso2:ParameterSet', 'repeated': True, 'occurs': (1, 255)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -975,7 +985,7 @@ class SessionSetupReq(BodyBase):
     """XSD complex type ``SessionSetupReqType``; global element ``SessionSetupReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReqType')
-    evcc_id: bytes = field(metadata={'xsd': 'EVCCID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'hex'})
+    evcc_id: bytes = field(metadata={'xsd': 'EVCCID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'hex', 'length': (None, None, 6)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -984,8 +994,8 @@ class SessionSetupRes(BodyBase):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupResType')
     response_code: ResponseCode = field(metadata={'xsd': 'ResponseCode', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:ResponseCode'})
-    evse_id: str = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string'})
-    evse_time_stamp: int | None = field(default=None, metadata={'xsd': 'EVSETimeStamp', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    evse_id: str = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'string', 'length': (None, 7, 37)})
+    evse_time_stamp: int | None = field(default=None, metadata={'xsd': 'EVSETimeStamp', 'ns': 'urn:iso:15118:2:2013:MsgBody', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-9223372036854775808, 9223372036854775807)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1009,7 +1019,7 @@ class SubCertificates:
     """XSD complex type ``SubCertificatesType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificatesType')
-    certificate: tuple[bytes, ...] = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'repeated': True})
+    certificate: tuple[bytes, ...] = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'length': (None, None, 800), 'occurs': (1, 4)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1017,7 +1027,7 @@ class SupportedEnergyTransferMode:
     """XSD complex type ``SupportedEnergyTransferModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferModeType')
-    energy_transfer_mode: tuple[EnergyTransferMode, ...] = field(metadata={'xsd': 'EnergyTransferMode', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:EnergyTransferMode', 'repeated': True})
+    energy_transfer_mode: tuple[EnergyTransferMode, ...] = field(metadata={'xsd': 'EnergyTransferMode', 'ns': 'urn:iso:15118:2:2013:MsgDataTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso2:EnergyTransferMode', 'repeated': True, 'occurs': (1, 6)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

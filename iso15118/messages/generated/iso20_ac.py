@@ -53,6 +53,7 @@ class AC_ChargeLoopReq(_iso20_types.ChargeLoopReq):
     """XSD complex type ``AC_ChargeLoopReqType``; global element ``AC_ChargeLoopReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeLoopReqType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bpt_dynamic_ac_cl_req_control_mode', 'bpt_scheduled_ac_cl_req_control_mode', 'cl_req_control_mode', 'dynamic_ac_cl_req_control_mode', 'scheduled_ac_cl_req_control_mode'), True),)
     bpt_dynamic_ac_cl_req_control_mode: BPT_Dynamic_AC_CLReqControlMode | None = field(default=None, metadata={'xsd': 'BPT_Dynamic_AC_CLReqControlMode', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_ac:BPT_Dynamic_AC_CLReqControlMode', 'optional': True})
     bpt_scheduled_ac_cl_req_control_mode: BPT_Scheduled_AC_CLReqControlMode | None = field(default=None, metadata={'xsd': 'BPT_Scheduled_AC_CLReqControlMode', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_ac:BPT_Scheduled_AC_CLReqControlMode', 'optional': True})
     cl_req_control_mode: _iso20_types.CLReqControlMode | None = field(default=None, metadata={'xsd': 'CLReqControlMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:CLReqControlMode', 'optional': True})
@@ -65,6 +66,7 @@ class AC_ChargeLoopRes(_iso20_types.ChargeLoopRes):
     """XSD complex type ``AC_ChargeLoopResType``; global element ``AC_ChargeLoopRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeLoopResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bpt_dynamic_ac_cl_res_control_mode', 'bpt_scheduled_ac_cl_res_control_mode', 'cl_res_control_mode', 'dynamic_ac_cl_res_control_mode', 'scheduled_ac_cl_res_control_mode'), True),)
     evse_target_frequency: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVSETargetFrequency', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     bpt_dynamic_ac_cl_res_control_mode: BPT_Dynamic_AC_CLResControlMode | None = field(default=None, metadata={'xsd': 'BPT_Dynamic_AC_CLResControlMode', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_ac:BPT_Dynamic_AC_CLResControlMode', 'optional': True})
     bpt_scheduled_ac_cl_res_control_mode: BPT_Scheduled_AC_CLResControlMode | None = field(default=None, metadata={'xsd': 'BPT_Scheduled_AC_CLResControlMode', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_ac:BPT_Scheduled_AC_CLResControlMode', 'optional': True})
@@ -78,6 +80,7 @@ class AC_ChargeParameterDiscoveryReq(_iso20_types.ChargeParameterDiscoveryReq):
     """XSD complex type ``AC_ChargeParameterDiscoveryReqType``; global element ``AC_ChargeParameterDiscoveryReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeParameterDiscoveryReqType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('ac_cpd_req_energy_transfer_mode', 'bpt_ac_cpd_req_energy_transfer_mode'), True),)
     ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferMode | None = field(default=None, metadata={'xsd': 'AC_CPDReqEnergyTransferMode', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_ac:AC_CPDReqEnergyTransferMode', 'optional': True})
     bpt_ac_cpd_req_energy_transfer_mode: BPT_AC_CPDReqEnergyTransferMode | None = field(default=None, metadata={'xsd': 'BPT_AC_CPDReqEnergyTransferMode', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_ac:BPT_AC_CPDReqEnergyTransferMode', 'optional': True})
 
@@ -87,6 +90,7 @@ class AC_ChargeParameterDiscoveryRes(_iso20_types.ChargeParameterDiscoveryRes):
     """XSD complex type ``AC_ChargeParameterDiscoveryResType``; global element ``AC_ChargeParameterDiscoveryRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:AC', 'AC_ChargeParameterDiscoveryResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('ac_cpd_res_energy_transfer_mode', 'bpt_ac_cpd_res_energy_transfer_mode'), True),)
     ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferMode | None = field(default=None, metadata={'xsd': 'AC_CPDResEnergyTransferMode', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_ac:AC_CPDResEnergyTransferMode', 'optional': True})
     bpt_ac_cpd_res_energy_transfer_mode: BPT_AC_CPDResEnergyTransferMode | None = field(default=None, metadata={'xsd': 'BPT_AC_CPDResEnergyTransferMode', 'ns': 'urn:iso:std:iso:15118:-20:AC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_ac:BPT_AC_CPDResEnergyTransferMode', 'optional': True})
 

@@ -126,10 +126,10 @@ class ACDP_VehiclePositioningRes(_iso20_types.V2GResponse):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningResType')
     evse_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVSEProcessing', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
     evse_positioning_support: bool = field(metadata={'xsd': 'EVSEPositioningSupport', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'boolean'})
-    ev_relative_x_deviation: int = field(metadata={'xsd': 'EVRelativeXDeviation', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer'})
-    ev_relative_y_deviation: int = field(metadata={'xsd': 'EVRelativeYDeviation', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer'})
-    contact_window_xc: int = field(metadata={'xsd': 'ContactWindowXc', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer'})
-    contact_window_yc: int = field(metadata={'xsd': 'ContactWindowYc', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer'})
+    ev_relative_x_deviation: int = field(metadata={'xsd': 'EVRelativeXDeviation', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    ev_relative_y_deviation: int = field(metadata={'xsd': 'EVRelativeYDeviation', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    contact_window_xc: int = field(metadata={'xsd': 'ContactWindowXc', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    contact_window_yc: int = field(metadata={'xsd': 'ContactWindowYc', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
     ev_in_charge_position: bool = field(metadata={'xsd': 'EVInChargePosition', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'boolean'})
 
 
@@ -143,6 +143,6 @@ class EVTechnicalStatus:
     ev_immobilized: bool | None = field(default=None, metadata={'xsd': 'EVImmobilized', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
     evwlan_strength: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVWLANStrength', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     evcp_status: CpStatus | None = field(default=None, metadata={'xsd': 'EVCPStatus', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_acdp:CpStatus', 'optional': True})
-    evsoc: int | None = field(default=None, metadata={'xsd': 'EVSOC', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    evsoc: int | None = field(default=None, metadata={'xsd': 'EVSOC', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
     ev_error_code: ErrorCode | None = field(default=None, metadata={'xsd': 'EVErrorCode', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_acdp:ErrorCode', 'optional': True})
     ev_timeout: bool | None = field(default=None, metadata={'xsd': 'EVTimeout', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'boolean', 'optional': True})

@@ -99,12 +99,12 @@ class AbsolutePriceSchedule:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'AbsolutePriceScheduleType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    price_schedule_id: int = field(metadata={'xsd': 'PriceScheduleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    price_schedule_description: str | None = field(default=None, metadata={'xsd': 'PriceScheduleDescription', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    currency: str = field(metadata={'xsd': 'Currency', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string'})
-    language: str = field(metadata={'xsd': 'Language', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string'})
-    price_algorithm: str = field(metadata={'xsd': 'PriceAlgorithm', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string'})
+    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
+    price_schedule_id: int = field(metadata={'xsd': 'PriceScheduleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
+    price_schedule_description: str | None = field(default=None, metadata={'xsd': 'PriceScheduleDescription', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 160)})
+    currency: str = field(metadata={'xsd': 'Currency', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 3)})
+    language: str = field(metadata={'xsd': 'Language', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 3)})
+    price_algorithm: str = field(metadata={'xsd': 'PriceAlgorithm', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 255)})
     minimum_cost: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'MinimumCost', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     maximum_cost: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'MaximumCost', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     tax_rules: TaxRuleList | None = field(default=None, metadata={'xsd': 'TaxRules', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:TaxRuleList', 'optional': True})
@@ -118,7 +118,7 @@ class AdditionalService:
     """XSD complex type ``AdditionalServiceType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalServiceType')
-    service_name: str = field(metadata={'xsd': 'ServiceName', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string'})
+    service_name: str = field(metadata={'xsd': 'ServiceName', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 80)})
     service_fee: _iso20_types.RationalNumber = field(metadata={'xsd': 'ServiceFee', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
 
 
@@ -127,7 +127,7 @@ class AdditionalServiceList:
     """XSD complex type ``AdditionalServiceListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'AdditionalServiceListType')
-    additional_service: tuple[AdditionalService, ...] = field(metadata={'xsd': 'AdditionalService', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:AdditionalService', 'repeated': True})
+    additional_service: tuple[AdditionalService, ...] = field(metadata={'xsd': 'AdditionalService', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:AdditionalService', 'repeated': True, 'occurs': (1, 5)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,6 +135,7 @@ class AuthorizationReq(_iso20_types.V2GRequest):
     """XSD complex type ``AuthorizationReqType``; global element ``AuthorizationReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationReqType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('eim_a_req_authorization_mode', 'pnc_a_req_authorization_mode'), True),)
     selected_authorization_service: Authorization = field(metadata={'xsd': 'SelectedAuthorizationService', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:Authorization'})
     eim_a_req_authorization_mode: EIM_AReqAuthorizationMode | None = field(default=None, metadata={'xsd': 'EIM_AReqAuthorizationMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EIM_AReqAuthorizationMode', 'optional': True})
     pnc_a_req_authorization_mode: PnC_AReqAuthorizationMode | None = field(default=None, metadata={'xsd': 'PnC_AReqAuthorizationMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PnC_AReqAuthorizationMode', 'optional': True})
@@ -160,7 +161,8 @@ class AuthorizationSetupRes(_iso20_types.V2GResponse):
     """XSD complex type ``AuthorizationSetupResType``; global element ``AuthorizationSetupRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationSetupResType')
-    authorization_services: tuple[Authorization, ...] = field(metadata={'xsd': 'AuthorizationServices', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:Authorization', 'repeated': True})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('eim_as_res_authorization_mode', 'pnc_as_res_authorization_mode'), True),)
+    authorization_services: tuple[Authorization, ...] = field(metadata={'xsd': 'AuthorizationServices', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:Authorization', 'repeated': True, 'occurs': (1, 2)})
     certificate_installation_service: bool = field(metadata={'xsd': 'CertificateInstallationService', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'boolean'})
     eim_as_res_authorization_mode: EIM_ASResAuthorizationMode | None = field(default=None, metadata={'xsd': 'EIM_ASResAuthorizationMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EIM_ASResAuthorizationMode', 'optional': True})
     pnc_as_res_authorization_mode: PnC_ASResAuthorizationMode | None = field(default=None, metadata={'xsd': 'PnC_ASResAuthorizationMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PnC_ASResAuthorizationMode', 'optional': True})
@@ -171,7 +173,7 @@ class CertificateChain:
     """XSD complex type ``CertificateChainType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateChainType')
-    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64'})
+    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 1600)})
     sub_certificates: SubCertificates | None = field(default=None, metadata={'xsd': 'SubCertificates', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:SubCertificates', 'optional': True})
 
 
@@ -182,7 +184,7 @@ class CertificateInstallationReq(_iso20_types.V2GRequest):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'CertificateInstallationReqType')
     oem_provisioning_certificate_chain: SignedCertificateChain = field(metadata={'xsd': 'OEMProvisioningCertificateChain', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:SignedCertificateChain'})
     list_of_root_certificate_i_ds: _iso20_types.ListOfRootCertificateIDs = field(metadata={'xsd': 'ListOfRootCertificateIDs', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:ListOfRootCertificateIDs'})
-    maximum_contract_certificate_chains: int = field(metadata={'xsd': 'MaximumContractCertificateChains', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    maximum_contract_certificate_chains: int = field(metadata={'xsd': 'MaximumContractCertificateChains', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
     prioritized_emai_ds: EMAIDList | None = field(default=None, metadata={'xsd': 'PrioritizedEMAIDs', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EMAIDList', 'optional': True})
 
 
@@ -194,7 +196,7 @@ class CertificateInstallationRes(_iso20_types.V2GResponse):
     evse_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVSEProcessing', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
     cps_certificate_chain: CertificateChain = field(metadata={'xsd': 'CPSCertificateChain', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:CertificateChain'})
     signed_installation_data: SignedInstallationData = field(metadata={'xsd': 'SignedInstallationData', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:SignedInstallationData'})
-    remaining_contract_certificate_chains: int = field(metadata={'xsd': 'RemainingContractCertificateChains', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    remaining_contract_certificate_chains: int = field(metadata={'xsd': 'RemainingContractCertificateChains', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,6 +204,7 @@ class ChargingSchedule:
     """XSD complex type ``ChargingScheduleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ChargingScheduleType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('absolute_price_schedule', 'price_level_schedule'), False),)
     power_schedule: PowerSchedule = field(metadata={'xsd': 'PowerSchedule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PowerSchedule'})
     absolute_price_schedule: AbsolutePriceSchedule | None = field(default=None, metadata={'xsd': 'AbsolutePriceSchedule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:AbsolutePriceSchedule', 'optional': True})
     price_level_schedule: PriceLevelSchedule | None = field(default=None, metadata={'xsd': 'PriceLevelSchedule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceLevelSchedule', 'optional': True})
@@ -212,7 +215,7 @@ class ContractCertificateChain:
     """XSD complex type ``ContractCertificateChainType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ContractCertificateChainType')
-    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64'})
+    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 1600)})
     sub_certificates: SubCertificates = field(metadata={'xsd': 'SubCertificates', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:SubCertificates'})
 
 
@@ -228,9 +231,9 @@ class Dynamic_SEReqControlMode:
     """XSD complex type ``Dynamic_SEReqControlModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEReqControlModeType')
-    departure_time: int = field(metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    minimum_soc: int | None = field(default=None, metadata={'xsd': 'MinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    departure_time: int = field(metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    minimum_soc: int | None = field(default=None, metadata={'xsd': 'MinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
     ev_target_energy_request: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVTargetEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_maximum_energy_request: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMaximumEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_minimum_energy_request: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMinimumEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
@@ -243,9 +246,10 @@ class Dynamic_SEResControlMode:
     """XSD complex type ``Dynamic_SEResControlModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'Dynamic_SEResControlModeType')
-    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    minimum_soc: int | None = field(default=None, metadata={'xsd': 'MinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('absolute_price_schedule', 'price_level_schedule'), False),)
+    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
+    minimum_soc: int | None = field(default=None, metadata={'xsd': 'MinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
     absolute_price_schedule: AbsolutePriceSchedule | None = field(default=None, metadata={'xsd': 'AbsolutePriceSchedule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:AbsolutePriceSchedule', 'optional': True})
     price_level_schedule: PriceLevelSchedule | None = field(default=None, metadata={'xsd': 'PriceLevelSchedule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceLevelSchedule', 'optional': True})
 
@@ -276,7 +280,7 @@ class EMAIDList:
     """XSD complex type ``EMAIDListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EMAIDListType')
-    emaid: tuple[str, ...] = field(metadata={'xsd': 'EMAID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'repeated': True})
+    emaid: tuple[str, ...] = field(metadata={'xsd': 'EMAID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'repeated': True, 'length': (None, None, 255), 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -284,9 +288,9 @@ class EVAbsolutePriceSchedule:
     """XSD complex type ``EVAbsolutePriceScheduleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVAbsolutePriceScheduleType')
-    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    currency: str = field(metadata={'xsd': 'Currency', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string'})
-    price_algorithm: str = field(metadata={'xsd': 'PriceAlgorithm', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string'})
+    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
+    currency: str = field(metadata={'xsd': 'Currency', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 3)})
+    price_algorithm: str = field(metadata={'xsd': 'PriceAlgorithm', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 255)})
     ev_price_rule_stacks: EVPriceRuleStackList = field(metadata={'xsd': 'EVPriceRuleStacks', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPriceRuleStackList'})
 
 
@@ -304,7 +308,8 @@ class EVPowerProfile:
     """XSD complex type ``EVPowerProfileType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfileType')
-    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('dynamic_evppt_control_mode', 'scheduled_evppt_control_mode'), True),)
+    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
     dynamic_evppt_control_mode: Dynamic_EVPPTControlMode | None = field(default=None, metadata={'xsd': 'Dynamic_EVPPTControlMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Dynamic_EVPPTControlMode', 'optional': True})
     scheduled_evppt_control_mode: Scheduled_EVPPTControlMode | None = field(default=None, metadata={'xsd': 'Scheduled_EVPPTControlMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Scheduled_EVPPTControlMode', 'optional': True})
     ev_power_profile_entries: EVPowerProfileEntryList = field(metadata={'xsd': 'EVPowerProfileEntries', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPowerProfileEntryList'})
@@ -315,7 +320,7 @@ class EVPowerProfileEntryList:
     """XSD complex type ``EVPowerProfileEntryListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerProfileEntryListType')
-    ev_power_profile_entry: tuple[PowerScheduleEntry, ...] = field(metadata={'xsd': 'EVPowerProfileEntry', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PowerScheduleEntry', 'repeated': True})
+    ev_power_profile_entry: tuple[PowerScheduleEntry, ...] = field(metadata={'xsd': 'EVPowerProfileEntry', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PowerScheduleEntry', 'repeated': True, 'occurs': (1, 2048)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -323,7 +328,7 @@ class EVPowerSchedule:
     """XSD complex type ``EVPowerScheduleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleType')
-    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
     ev_power_schedule_entries: EVPowerScheduleEntryList = field(metadata={'xsd': 'EVPowerScheduleEntries', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPowerScheduleEntryList'})
 
 
@@ -332,7 +337,7 @@ class EVPowerScheduleEntry:
     """XSD complex type ``EVPowerScheduleEntryType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleEntryType')
-    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
     power: _iso20_types.RationalNumber = field(metadata={'xsd': 'Power', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
 
 
@@ -341,7 +346,7 @@ class EVPowerScheduleEntryList:
     """XSD complex type ``EVPowerScheduleEntryListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPowerScheduleEntryListType')
-    ev_power_schedule_entry: tuple[EVPowerScheduleEntry, ...] = field(metadata={'xsd': 'EVPowerScheduleEntry', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPowerScheduleEntry', 'repeated': True})
+    ev_power_schedule_entry: tuple[EVPowerScheduleEntry, ...] = field(metadata={'xsd': 'EVPowerScheduleEntry', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPowerScheduleEntry', 'repeated': True, 'occurs': (1, 1024)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -358,8 +363,8 @@ class EVPriceRuleStack:
     """XSD complex type ``EVPriceRuleStackType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStackType')
-    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    ev_price_rule: tuple[EVPriceRule, ...] = field(metadata={'xsd': 'EVPriceRule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPriceRule', 'repeated': True})
+    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    ev_price_rule: tuple[EVPriceRule, ...] = field(metadata={'xsd': 'EVPriceRule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPriceRule', 'repeated': True, 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -367,7 +372,7 @@ class EVPriceRuleStackList:
     """XSD complex type ``EVPriceRuleStackListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'EVPriceRuleStackListType')
-    ev_price_rule_stack: tuple[EVPriceRuleStack, ...] = field(metadata={'xsd': 'EVPriceRuleStack', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPriceRuleStack', 'repeated': True})
+    ev_price_rule_stack: tuple[EVPriceRuleStack, ...] = field(metadata={'xsd': 'EVPriceRuleStack', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:EVPriceRuleStack', 'repeated': True, 'occurs': (1, 1024)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -390,10 +395,10 @@ class OverstayRule:
     """XSD complex type ``OverstayRuleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleType')
-    overstay_rule_description: str | None = field(default=None, metadata={'xsd': 'OverstayRuleDescription', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    start_time: int = field(metadata={'xsd': 'StartTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    overstay_rule_description: str | None = field(default=None, metadata={'xsd': 'OverstayRuleDescription', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 160)})
+    start_time: int = field(metadata={'xsd': 'StartTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
     overstay_fee: _iso20_types.RationalNumber = field(metadata={'xsd': 'OverstayFee', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
-    overstay_fee_period: int = field(metadata={'xsd': 'OverstayFeePeriod', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    overstay_fee_period: int = field(metadata={'xsd': 'OverstayFeePeriod', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -401,9 +406,9 @@ class OverstayRuleList:
     """XSD complex type ``OverstayRuleListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'OverstayRuleListType')
-    overstay_time_threshold: int | None = field(default=None, metadata={'xsd': 'OverstayTimeThreshold', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    overstay_time_threshold: int | None = field(default=None, metadata={'xsd': 'OverstayTimeThreshold', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
     overstay_power_threshold: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'OverstayPowerThreshold', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
-    overstay_rule: tuple[OverstayRule, ...] = field(metadata={'xsd': 'OverstayRule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:OverstayRule', 'repeated': True})
+    overstay_rule: tuple[OverstayRule, ...] = field(metadata={'xsd': 'OverstayRule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:OverstayRule', 'repeated': True, 'occurs': (1, 5)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -411,13 +416,14 @@ class Parameter:
     """XSD complex type ``ParameterType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterType')
-    name: str = field(metadata={'xsd': 'Name', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'attribute', 'lexical': 'string'})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bool_value', 'byte_value', 'short_value', 'int_value', 'rational_number', 'finite_string'), True),)
+    name: str = field(metadata={'xsd': 'Name', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'attribute', 'lexical': 'string', 'length': (None, None, 80)})
     bool_value: bool | None = field(default=None, metadata={'xsd': 'boolValue', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
-    byte_value: int | None = field(default=None, metadata={'xsd': 'byteValue', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    short_value: int | None = field(default=None, metadata={'xsd': 'shortValue', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    int_value: int | None = field(default=None, metadata={'xsd': 'intValue', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    byte_value: int | None = field(default=None, metadata={'xsd': 'byteValue', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-128, 127)})
+    short_value: int | None = field(default=None, metadata={'xsd': 'shortValue', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    int_value: int | None = field(default=None, metadata={'xsd': 'intValue', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-2147483648, 2147483647)})
     rational_number: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'rationalNumber', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
-    finite_string: str | None = field(default=None, metadata={'xsd': 'finiteString', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    finite_string: str | None = field(default=None, metadata={'xsd': 'finiteString', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 80)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -425,8 +431,8 @@ class ParameterSet:
     """XSD complex type ``ParameterSetType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ParameterSetType')
-    parameter_set_id: int = field(metadata={'xsd': 'ParameterSetID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    parameter: tuple[Parameter, ...] = field(metadata={'xsd': 'Parameter', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Parameter', 'repeated': True})
+    parameter_set_id: int = field(metadata={'xsd': 'ParameterSetID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    parameter: tuple[Parameter, ...] = field(metadata={'xsd': 'Parameter', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Parameter', 'repeated': True, 'occurs': (1, 32)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -435,7 +441,7 @@ class PnC_AReqAuthorizationMode:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_AReqAuthorizationModeType')
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'attribute', 'lexical': 'string'})
-    gen_challenge: bytes = field(metadata={'xsd': 'GenChallenge', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64'})
+    gen_challenge: bytes = field(metadata={'xsd': 'GenChallenge', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'length': (16, None, None)})
     contract_certificate_chain: ContractCertificateChain = field(metadata={'xsd': 'ContractCertificateChain', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ContractCertificateChain'})
 
 
@@ -444,7 +450,7 @@ class PnC_ASResAuthorizationMode:
     """XSD complex type ``PnC_ASResAuthorizationModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PnC_ASResAuthorizationModeType')
-    gen_challenge: bytes = field(metadata={'xsd': 'GenChallenge', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64'})
+    gen_challenge: bytes = field(metadata={'xsd': 'GenChallenge', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'length': (16, None, None)})
     supported_providers: SupportedProvidersList | None = field(default=None, metadata={'xsd': 'SupportedProviders', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:SupportedProvidersList', 'optional': True})
 
 
@@ -472,7 +478,7 @@ class PowerSchedule:
     """XSD complex type ``PowerScheduleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleType')
-    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
     available_energy: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'AvailableEnergy', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     power_tolerance: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'PowerTolerance', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     power_schedule_entries: PowerScheduleEntryList = field(metadata={'xsd': 'PowerScheduleEntries', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PowerScheduleEntryList'})
@@ -483,7 +489,7 @@ class PowerScheduleEntry:
     """XSD complex type ``PowerScheduleEntryType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntryType')
-    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
     power: _iso20_types.RationalNumber = field(metadata={'xsd': 'Power', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     power_l2: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'Power_L2', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     power_l3: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'Power_L3', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
@@ -494,7 +500,7 @@ class PowerScheduleEntryList:
     """XSD complex type ``PowerScheduleEntryListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PowerScheduleEntryListType')
-    power_schedule_entry: tuple[PowerScheduleEntry, ...] = field(metadata={'xsd': 'PowerScheduleEntry', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PowerScheduleEntry', 'repeated': True})
+    power_schedule_entry: tuple[PowerScheduleEntry, ...] = field(metadata={'xsd': 'PowerScheduleEntry', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PowerScheduleEntry', 'repeated': True, 'occurs': (1, 1024)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -503,10 +509,10 @@ class PriceLevelSchedule:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    price_schedule_id: int = field(metadata={'xsd': 'PriceScheduleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    price_schedule_description: str | None = field(default=None, metadata={'xsd': 'PriceScheduleDescription', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    number_of_price_levels: int = field(metadata={'xsd': 'NumberOfPriceLevels', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
+    price_schedule_id: int = field(metadata={'xsd': 'PriceScheduleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
+    price_schedule_description: str | None = field(default=None, metadata={'xsd': 'PriceScheduleDescription', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 160)})
+    number_of_price_levels: int = field(metadata={'xsd': 'NumberOfPriceLevels', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
     price_level_schedule_entries: PriceLevelScheduleEntryList = field(metadata={'xsd': 'PriceLevelScheduleEntries', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceLevelScheduleEntryList'})
 
 
@@ -515,8 +521,8 @@ class PriceLevelScheduleEntry:
     """XSD complex type ``PriceLevelScheduleEntryType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntryType')
-    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    price_level: int = field(metadata={'xsd': 'PriceLevel', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    price_level: int = field(metadata={'xsd': 'PriceLevel', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -524,7 +530,7 @@ class PriceLevelScheduleEntryList:
     """XSD complex type ``PriceLevelScheduleEntryListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceLevelScheduleEntryListType')
-    price_level_schedule_entry: tuple[PriceLevelScheduleEntry, ...] = field(metadata={'xsd': 'PriceLevelScheduleEntry', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceLevelScheduleEntry', 'repeated': True})
+    price_level_schedule_entry: tuple[PriceLevelScheduleEntry, ...] = field(metadata={'xsd': 'PriceLevelScheduleEntry', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceLevelScheduleEntry', 'repeated': True, 'occurs': (1, 1024)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -534,9 +540,9 @@ class PriceRule:
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleType')
     energy_fee: _iso20_types.RationalNumber = field(metadata={'xsd': 'EnergyFee', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     parking_fee: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'ParkingFee', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
-    parking_fee_period: int | None = field(default=None, metadata={'xsd': 'ParkingFeePeriod', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    carbon_dioxide_emission: int | None = field(default=None, metadata={'xsd': 'CarbonDioxideEmission', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    renewable_generation_percentage: int | None = field(default=None, metadata={'xsd': 'RenewableGenerationPercentage', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    parking_fee_period: int | None = field(default=None, metadata={'xsd': 'ParkingFeePeriod', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
+    carbon_dioxide_emission: int | None = field(default=None, metadata={'xsd': 'CarbonDioxideEmission', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 65535)})
+    renewable_generation_percentage: int | None = field(default=None, metadata={'xsd': 'RenewableGenerationPercentage', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 255)})
     power_range_start: _iso20_types.RationalNumber = field(metadata={'xsd': 'PowerRangeStart', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
 
 
@@ -545,8 +551,8 @@ class PriceRuleStack:
     """XSD complex type ``PriceRuleStackType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStackType')
-    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    price_rule: tuple[PriceRule, ...] = field(metadata={'xsd': 'PriceRule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceRule', 'repeated': True})
+    duration: int = field(metadata={'xsd': 'Duration', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 4294967295)})
+    price_rule: tuple[PriceRule, ...] = field(metadata={'xsd': 'PriceRule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceRule', 'repeated': True, 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -554,7 +560,7 @@ class PriceRuleStackList:
     """XSD complex type ``PriceRuleStackListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceRuleStackListType')
-    price_rule_stack: tuple[PriceRuleStack, ...] = field(metadata={'xsd': 'PriceRuleStack', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceRuleStack', 'repeated': True})
+    price_rule_stack: tuple[PriceRuleStack, ...] = field(metadata={'xsd': 'PriceRuleStack', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:PriceRuleStack', 'repeated': True, 'occurs': (1, 1024)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -562,9 +568,9 @@ class PriceSchedule:
     """XSD abstract complex type ``PriceScheduleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'PriceScheduleType')
-    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    price_schedule_id: int = field(metadata={'xsd': 'PriceScheduleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    price_schedule_description: str | None = field(default=None, metadata={'xsd': 'PriceScheduleDescription', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
+    price_schedule_id: int = field(metadata={'xsd': 'PriceScheduleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
+    price_schedule_description: str | None = field(default=None, metadata={'xsd': 'PriceScheduleDescription', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 160)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -572,7 +578,8 @@ class ScheduleExchangeReq(_iso20_types.V2GRequest):
     """XSD complex type ``ScheduleExchangeReqType``; global element ``ScheduleExchangeReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleExchangeReqType')
-    maximum_supporting_points: int = field(metadata={'xsd': 'MaximumSupportingPoints', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('dynamic_se_req_control_mode', 'scheduled_se_req_control_mode'), True),)
+    maximum_supporting_points: int = field(metadata={'xsd': 'MaximumSupportingPoints', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (12, 1024)})
     dynamic_se_req_control_mode: Dynamic_SEReqControlMode | None = field(default=None, metadata={'xsd': 'Dynamic_SEReqControlMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Dynamic_SEReqControlMode', 'optional': True})
     scheduled_se_req_control_mode: Scheduled_SEReqControlMode | None = field(default=None, metadata={'xsd': 'Scheduled_SEReqControlMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Scheduled_SEReqControlMode', 'optional': True})
 
@@ -582,6 +589,7 @@ class ScheduleExchangeRes(_iso20_types.V2GResponse):
     """XSD complex type ``ScheduleExchangeResType``; global element ``ScheduleExchangeRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleExchangeResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('dynamic_se_res_control_mode', 'scheduled_se_res_control_mode'), True),)
     evse_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVSEProcessing', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
     go_to_pause: bool | None = field(default=None, metadata={'xsd': 'GoToPause', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
     dynamic_se_res_control_mode: Dynamic_SEResControlMode | None = field(default=None, metadata={'xsd': 'Dynamic_SEResControlMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Dynamic_SEResControlMode', 'optional': True})
@@ -593,7 +601,7 @@ class ScheduleTuple:
     """XSD complex type ``ScheduleTupleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ScheduleTupleType')
-    schedule_tuple_id: int = field(metadata={'xsd': 'ScheduleTupleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    schedule_tuple_id: int = field(metadata={'xsd': 'ScheduleTupleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
     charging_schedule: ChargingSchedule = field(metadata={'xsd': 'ChargingSchedule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ChargingSchedule'})
     discharging_schedule: ChargingSchedule | None = field(default=None, metadata={'xsd': 'DischargingSchedule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ChargingSchedule', 'optional': True})
 
@@ -603,7 +611,7 @@ class Scheduled_EVPPTControlMode:
     """XSD complex type ``Scheduled_EVPPTControlModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_EVPPTControlModeType')
-    selected_schedule_tuple_id: int = field(metadata={'xsd': 'SelectedScheduleTupleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    selected_schedule_tuple_id: int = field(metadata={'xsd': 'SelectedScheduleTupleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
     power_tolerance_acceptance: PowerToleranceAcceptance | None = field(default=None, metadata={'xsd': 'PowerToleranceAcceptance', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:PowerToleranceAcceptance', 'optional': True})
 
 
@@ -612,7 +620,7 @@ class Scheduled_SEReqControlMode:
     """XSD complex type ``Scheduled_SEReqControlModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEReqControlModeType')
-    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
     ev_target_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVTargetEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     ev_maximum_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMaximumEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     ev_minimum_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMinimumEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
@@ -624,7 +632,7 @@ class Scheduled_SEResControlMode:
     """XSD complex type ``Scheduled_SEResControlModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SEResControlModeType')
-    schedule_tuple: tuple[ScheduleTuple, ...] = field(metadata={'xsd': 'ScheduleTuple', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ScheduleTuple', 'repeated': True})
+    schedule_tuple: tuple[ScheduleTuple, ...] = field(metadata={'xsd': 'ScheduleTuple', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ScheduleTuple', 'repeated': True, 'occurs': (1, 3)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -632,7 +640,7 @@ class Scheduled_SMDTControlMode:
     """XSD complex type ``Scheduled_SMDTControlModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'Scheduled_SMDTControlModeType')
-    selected_schedule_tuple_id: int = field(metadata={'xsd': 'SelectedScheduleTupleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    selected_schedule_tuple_id: int = field(metadata={'xsd': 'SelectedScheduleTupleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -640,8 +648,8 @@ class SelectedService:
     """XSD complex type ``SelectedServiceType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedServiceType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    parameter_set_id: int = field(metadata={'xsd': 'ParameterSetID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    parameter_set_id: int = field(metadata={'xsd': 'ParameterSetID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -649,7 +657,7 @@ class SelectedServiceList:
     """XSD complex type ``SelectedServiceListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SelectedServiceListType')
-    selected_service: tuple[SelectedService, ...] = field(metadata={'xsd': 'SelectedService', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:SelectedService', 'repeated': True})
+    selected_service: tuple[SelectedService, ...] = field(metadata={'xsd': 'SelectedService', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:SelectedService', 'repeated': True, 'occurs': (1, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -657,7 +665,7 @@ class Service:
     """XSD complex type ``ServiceType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
     free_service: bool = field(metadata={'xsd': 'FreeService', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'boolean'})
 
 
@@ -666,7 +674,7 @@ class ServiceDetailReq(_iso20_types.V2GRequest):
     """XSD complex type ``ServiceDetailReqType``; global element ``ServiceDetailReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDetailReqType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -674,7 +682,7 @@ class ServiceDetailRes(_iso20_types.V2GResponse):
     """XSD complex type ``ServiceDetailResType``; global element ``ServiceDetailRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceDetailResType')
-    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    service_id: int = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
     service_parameter_list: ServiceParameterList = field(metadata={'xsd': 'ServiceParameterList', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ServiceParameterList'})
 
 
@@ -701,7 +709,7 @@ class ServiceIDList:
     """XSD complex type ``ServiceIDListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceIDListType')
-    service_id: tuple[int, ...] = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'repeated': True})
+    service_id: tuple[int, ...] = field(metadata={'xsd': 'ServiceID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'repeated': True, 'range': (0, 65535), 'occurs': (1, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -709,7 +717,7 @@ class ServiceList:
     """XSD complex type ``ServiceListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceListType')
-    service: tuple[Service, ...] = field(metadata={'xsd': 'Service', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Service', 'repeated': True})
+    service: tuple[Service, ...] = field(metadata={'xsd': 'Service', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Service', 'repeated': True, 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -717,7 +725,7 @@ class ServiceParameterList:
     """XSD complex type ``ServiceParameterListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'ServiceParameterListType')
-    parameter_set: tuple[ParameterSet, ...] = field(metadata={'xsd': 'ParameterSet', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ParameterSet', 'repeated': True})
+    parameter_set: tuple[ParameterSet, ...] = field(metadata={'xsd': 'ParameterSet', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ParameterSet', 'repeated': True, 'occurs': (1, 32)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -741,7 +749,7 @@ class SessionSetupReq(_iso20_types.V2GRequest):
     """XSD complex type ``SessionSetupReqType``; global element ``SessionSetupReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupReqType')
-    evcc_id: str = field(metadata={'xsd': 'EVCCID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string'})
+    evcc_id: str = field(metadata={'xsd': 'EVCCID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 255)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -749,7 +757,7 @@ class SessionSetupRes(_iso20_types.V2GResponse):
     """XSD complex type ``SessionSetupResType``; global element ``SessionSetupRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionSetupResType')
-    evse_id: str = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string'})
+    evse_id: str = field(metadata={'xsd': 'EVSEID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 255)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -758,8 +766,8 @@ class SessionStopReq(_iso20_types.V2GRequest):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SessionStopReqType')
     charging_session: ChargingSession = field(metadata={'xsd': 'ChargingSession', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:ChargingSession'})
-    ev_termination_code: str | None = field(default=None, metadata={'xsd': 'EVTerminationCode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    ev_termination_explanation: str | None = field(default=None, metadata={'xsd': 'EVTerminationExplanation', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    ev_termination_code: str | None = field(default=None, metadata={'xsd': 'EVTerminationCode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 80)})
+    ev_termination_explanation: str | None = field(default=None, metadata={'xsd': 'EVTerminationExplanation', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 160)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -775,7 +783,7 @@ class SignedCertificateChain:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedCertificateChainType')
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'attribute', 'lexical': 'string'})
-    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64'})
+    certificate: bytes = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'length': (None, None, 1600)})
     sub_certificates: SubCertificates | None = field(default=None, metadata={'xsd': 'SubCertificates', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:SubCertificates', 'optional': True})
 
 
@@ -784,13 +792,14 @@ class SignedInstallationData:
     """XSD complex type ``SignedInstallationDataType``; global element ``SignedInstallationData``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedInstallationDataType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('secp521_encrypted_private_key', 'x448_encrypted_private_key', 'tpm_encrypted_private_key'), True),)
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'attribute', 'lexical': 'string'})
     contract_certificate_chain: ContractCertificateChain = field(metadata={'xsd': 'ContractCertificateChain', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:ContractCertificateChain'})
     ecdh_curve: EcdhCurve = field(metadata={'xsd': 'ECDHCurve', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:EcdhCurve'})
-    dh_public_key: bytes = field(metadata={'xsd': 'DHPublicKey', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64'})
-    secp521_encrypted_private_key: bytes | None = field(default=None, metadata={'xsd': 'SECP521_EncryptedPrivateKey', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'optional': True})
-    x448_encrypted_private_key: bytes | None = field(default=None, metadata={'xsd': 'X448_EncryptedPrivateKey', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'optional': True})
-    tpm_encrypted_private_key: bytes | None = field(default=None, metadata={'xsd': 'TPM_EncryptedPrivateKey', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'optional': True})
+    dh_public_key: bytes = field(metadata={'xsd': 'DHPublicKey', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'length': (133, None, None)})
+    secp521_encrypted_private_key: bytes | None = field(default=None, metadata={'xsd': 'SECP521_EncryptedPrivateKey', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'optional': True, 'length': (94, None, None)})
+    x448_encrypted_private_key: bytes | None = field(default=None, metadata={'xsd': 'X448_EncryptedPrivateKey', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'optional': True, 'length': (84, None, None)})
+    tpm_encrypted_private_key: bytes | None = field(default=None, metadata={'xsd': 'TPM_EncryptedPrivateKey', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'optional': True, 'length': (206, None, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -798,8 +807,9 @@ class SignedMeteringData:
     """XSD complex type ``SignedMeteringDataType``; global element ``SignedMeteringData``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SignedMeteringDataType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('dynamic_smdt_control_mode', 'scheduled_smdt_control_mode'), True),)
     id: str = field(metadata={'xsd': 'Id', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'attribute', 'lexical': 'string'})
-    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'hex'})
+    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'hex', 'length': (8, None, None)})
     meter_info: _iso20_types.MeterInfo = field(metadata={'xsd': 'MeterInfo', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:MeterInfo'})
     receipt: _iso20_types.Receipt | None = field(default=None, metadata={'xsd': 'Receipt', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:Receipt', 'optional': True})
     dynamic_smdt_control_mode: Dynamic_SMDTControlMode | None = field(default=None, metadata={'xsd': 'Dynamic_SMDTControlMode', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:Dynamic_SMDTControlMode', 'optional': True})
@@ -811,7 +821,7 @@ class SubCertificates:
     """XSD complex type ``SubCertificatesType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SubCertificatesType')
-    certificate: tuple[bytes, ...] = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'repeated': True})
+    certificate: tuple[bytes, ...] = field(metadata={'xsd': 'Certificate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'length': (None, None, 1600), 'occurs': (1, 3)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -819,7 +829,7 @@ class SupportedProvidersList:
     """XSD complex type ``SupportedProvidersListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'SupportedProvidersListType')
-    provider_id: tuple[str, ...] = field(metadata={'xsd': 'ProviderID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'repeated': True})
+    provider_id: tuple[str, ...] = field(metadata={'xsd': 'ProviderID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'repeated': True, 'length': (None, None, 80), 'occurs': (1, 128)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -827,8 +837,8 @@ class TargetPosition:
     """XSD complex type ``TargetPositionType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'TargetPositionType')
-    target_offset_x: int = field(metadata={'xsd': 'TargetOffsetX', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    target_offset_y: int = field(metadata={'xsd': 'TargetOffsetY', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    target_offset_x: int = field(metadata={'xsd': 'TargetOffsetX', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    target_offset_y: int = field(metadata={'xsd': 'TargetOffsetY', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -836,8 +846,8 @@ class TaxRule:
     """XSD complex type ``TaxRuleType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleType')
-    tax_rule_id: int = field(metadata={'xsd': 'TaxRuleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
-    tax_rule_name: str | None = field(default=None, metadata={'xsd': 'TaxRuleName', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True})
+    tax_rule_id: int = field(metadata={'xsd': 'TaxRuleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
+    tax_rule_name: str | None = field(default=None, metadata={'xsd': 'TaxRuleName', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 80)})
     tax_rate: _iso20_types.RationalNumber = field(metadata={'xsd': 'TaxRate', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     tax_included_in_price: bool | None = field(default=None, metadata={'xsd': 'TaxIncludedInPrice', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
     applies_to_energy_fee: bool = field(metadata={'xsd': 'AppliesToEnergyFee', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'boolean'})
@@ -851,7 +861,7 @@ class TaxRuleList:
     """XSD complex type ``TaxRuleListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'TaxRuleListType')
-    tax_rule: tuple[TaxRule, ...] = field(metadata={'xsd': 'TaxRule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:TaxRule', 'repeated': True})
+    tax_rule: tuple[TaxRule, ...] = field(metadata={'xsd': 'TaxRule', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_common:TaxRule', 'repeated': True, 'occurs': (1, 10)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -861,9 +871,9 @@ class VehicleCheckInReq(_iso20_types.V2GRequest):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckInReqType')
     ev_check_in_status: EvCheckInStatus = field(metadata={'xsd': 'EVCheckInStatus', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:EvCheckInStatus'})
     parking_method: ParkingMethod = field(metadata={'xsd': 'ParkingMethod', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:ParkingMethod'})
-    vehicle_frame: int | None = field(default=None, metadata={'xsd': 'VehicleFrame', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    device_offset: int | None = field(default=None, metadata={'xsd': 'DeviceOffset', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    vehicle_travel: int | None = field(default=None, metadata={'xsd': 'VehicleTravel', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    vehicle_frame: int | None = field(default=None, metadata={'xsd': 'VehicleFrame', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    device_offset: int | None = field(default=None, metadata={'xsd': 'DeviceOffset', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    vehicle_travel: int | None = field(default=None, metadata={'xsd': 'VehicleTravel', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -871,9 +881,9 @@ class VehicleCheckInRes(_iso20_types.V2GResponse):
     """XSD complex type ``VehicleCheckInResType``; global element ``VehicleCheckInRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckInResType')
-    parking_space: int | None = field(default=None, metadata={'xsd': 'ParkingSpace', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    device_location: int | None = field(default=None, metadata={'xsd': 'DeviceLocation', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    target_distance: int | None = field(default=None, metadata={'xsd': 'TargetDistance', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    parking_space: int | None = field(default=None, metadata={'xsd': 'ParkingSpace', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    device_location: int | None = field(default=None, metadata={'xsd': 'DeviceLocation', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    target_distance: int | None = field(default=None, metadata={'xsd': 'TargetDistance', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -882,7 +892,7 @@ class VehicleCheckOutReq(_iso20_types.V2GRequest):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonMessages', 'VehicleCheckOutReqType')
     ev_check_out_status: EvCheckOutStatus = field(metadata={'xsd': 'EVCheckOutStatus', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_common:EvCheckOutStatus'})
-    check_out_time: int = field(metadata={'xsd': 'CheckOutTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer'})
+    check_out_time: int = field(metadata={'xsd': 'CheckOutTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,7 +27,7 @@ class DC_CPDReqEnergyTransferMode:
     ev_minimum_charge_current: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMinimumChargeCurrent', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_maximum_voltage: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMaximumVoltage', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_minimum_voltage: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMinimumVoltage', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
-    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,6 +178,7 @@ class DC_ChargeLoopReq(_iso20_types.ChargeLoopReq):
     """XSD complex type ``DC_ChargeLoopReqType``; global element ``DC_ChargeLoopReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeLoopReqType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bpt_dynamic_dc_cl_req_control_mode', 'bpt_scheduled_dc_cl_req_control_mode', 'cl_req_control_mode', 'dynamic_dc_cl_req_control_mode', 'scheduled_dc_cl_req_control_mode'), True),)
     ev_present_voltage: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVPresentVoltage', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     bpt_dynamic_dc_cl_req_control_mode: BPT_Dynamic_DC_CLReqControlMode | None = field(default=None, metadata={'xsd': 'BPT_Dynamic_DC_CLReqControlMode', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_dc:BPT_Dynamic_DC_CLReqControlMode', 'optional': True})
     bpt_scheduled_dc_cl_req_control_mode: BPT_Scheduled_DC_CLReqControlMode | None = field(default=None, metadata={'xsd': 'BPT_Scheduled_DC_CLReqControlMode', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_dc:BPT_Scheduled_DC_CLReqControlMode', 'optional': True})
@@ -191,6 +192,7 @@ class DC_ChargeLoopRes(_iso20_types.ChargeLoopRes):
     """XSD complex type ``DC_ChargeLoopResType``; global element ``DC_ChargeLoopRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeLoopResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bpt_dynamic_dc_cl_res_control_mode', 'bpt_scheduled_dc_cl_res_control_mode', 'cl_res_control_mode', 'dynamic_dc_cl_res_control_mode', 'scheduled_dc_cl_res_control_mode'), True),)
     evse_present_current: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVSEPresentCurrent', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     evse_present_voltage: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVSEPresentVoltage', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     evse_power_limit_achieved: bool = field(metadata={'xsd': 'EVSEPowerLimitAchieved', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'boolean'})
@@ -208,6 +210,7 @@ class DC_ChargeParameterDiscoveryReq(_iso20_types.ChargeParameterDiscoveryReq):
     """XSD complex type ``DC_ChargeParameterDiscoveryReqType``; global element ``DC_ChargeParameterDiscoveryReq``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeParameterDiscoveryReqType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bpt_dc_cpd_req_energy_transfer_mode', 'dc_cpd_req_energy_transfer_mode'), True),)
     bpt_dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferMode | None = field(default=None, metadata={'xsd': 'BPT_DC_CPDReqEnergyTransferMode', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_dc:BPT_DC_CPDReqEnergyTransferMode', 'optional': True})
     dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferMode | None = field(default=None, metadata={'xsd': 'DC_CPDReqEnergyTransferMode', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_dc:DC_CPDReqEnergyTransferMode', 'optional': True})
 
@@ -217,6 +220,7 @@ class DC_ChargeParameterDiscoveryRes(_iso20_types.ChargeParameterDiscoveryRes):
     """XSD complex type ``DC_ChargeParameterDiscoveryResType``; global element ``DC_ChargeParameterDiscoveryRes``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:DC', 'DC_ChargeParameterDiscoveryResType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('bpt_dc_cpd_res_energy_transfer_mode', 'dc_cpd_res_energy_transfer_mode'), True),)
     bpt_dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferMode | None = field(default=None, metadata={'xsd': 'BPT_DC_CPDResEnergyTransferMode', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_dc:BPT_DC_CPDResEnergyTransferMode', 'optional': True})
     dc_cpd_res_energy_transfer_mode: DC_CPDResEnergyTransferMode | None = field(default=None, metadata={'xsd': 'DC_CPDResEnergyTransferMode', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_dc:DC_CPDResEnergyTransferMode', 'optional': True})
 

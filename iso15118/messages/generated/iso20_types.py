@@ -165,7 +165,7 @@ class DetailedTax:
     """XSD complex type ``DetailedTaxType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'DetailedTaxType')
-    tax_rule_id: int = field(metadata={'xsd': 'TaxRuleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer'})
+    tax_rule_id: int = field(metadata={'xsd': 'TaxRuleID', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
     amount: RationalNumber = field(metadata={'xsd': 'Amount', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
 
 
@@ -174,13 +174,13 @@ class DisplayParameters:
     """XSD complex type ``DisplayParametersType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParametersType')
-    present_soc: int | None = field(default=None, metadata={'xsd': 'PresentSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    minimum_soc: int | None = field(default=None, metadata={'xsd': 'MinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    maximum_soc: int | None = field(default=None, metadata={'xsd': 'MaximumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    remaining_time_to_minimum_soc: int | None = field(default=None, metadata={'xsd': 'RemainingTimeToMinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    remaining_time_to_target_soc: int | None = field(default=None, metadata={'xsd': 'RemainingTimeToTargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    remaining_time_to_maximum_soc: int | None = field(default=None, metadata={'xsd': 'RemainingTimeToMaximumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    present_soc: int | None = field(default=None, metadata={'xsd': 'PresentSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    minimum_soc: int | None = field(default=None, metadata={'xsd': 'MinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    maximum_soc: int | None = field(default=None, metadata={'xsd': 'MaximumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    remaining_time_to_minimum_soc: int | None = field(default=None, metadata={'xsd': 'RemainingTimeToMinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
+    remaining_time_to_target_soc: int | None = field(default=None, metadata={'xsd': 'RemainingTimeToTargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
+    remaining_time_to_maximum_soc: int | None = field(default=None, metadata={'xsd': 'RemainingTimeToMaximumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
     charging_complete: bool | None = field(default=None, metadata={'xsd': 'ChargingComplete', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
     battery_energy_capacity: RationalNumber | None = field(default=None, metadata={'xsd': 'BatteryEnergyCapacity', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     inlet_hot: bool | None = field(default=None, metadata={'xsd': 'InletHot', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
@@ -191,7 +191,7 @@ class Dynamic_CLReqControlMode(CLReqControlMode):
     """XSD abstract complex type ``Dynamic_CLReqControlModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLReqControlModeType')
-    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
     ev_target_energy_request: RationalNumber = field(metadata={'xsd': 'EVTargetEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_maximum_energy_request: RationalNumber = field(metadata={'xsd': 'EVMaximumEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_minimum_energy_request: RationalNumber = field(metadata={'xsd': 'EVMinimumEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
@@ -202,10 +202,10 @@ class Dynamic_CLResControlMode(CLResControlMode):
     """XSD abstract complex type ``Dynamic_CLResControlModeType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'Dynamic_CLResControlModeType')
-    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    minimum_soc: int | None = field(default=None, metadata={'xsd': 'MinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    ack_max_delay: int | None = field(default=None, metadata={'xsd': 'AckMaxDelay', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    departure_time: int | None = field(default=None, metadata={'xsd': 'DepartureTime', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 4294967295)})
+    minimum_soc: int | None = field(default=None, metadata={'xsd': 'MinimumSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    target_soc: int | None = field(default=None, metadata={'xsd': 'TargetSOC', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
+    ack_max_delay: int | None = field(default=None, metadata={'xsd': 'AckMaxDelay', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 65535)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,7 +213,7 @@ class EVSEStatus:
     """XSD complex type ``EVSEStatusType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatusType')
-    notification_max_delay: int = field(metadata={'xsd': 'NotificationMaxDelay', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer'})
+    notification_max_delay: int = field(metadata={'xsd': 'NotificationMaxDelay', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
     evse_notification: EvseNotification = field(metadata={'xsd': 'EVSENotification', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:EvseNotification'})
 
 
@@ -222,7 +222,7 @@ class ListOfRootCertificateIDs:
     """XSD complex type ``ListOfRootCertificateIDsType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'ListOfRootCertificateIDsType')
-    root_certificate_id: tuple[_xmldsig.X509IssuerSerial, ...] = field(metadata={'xsd': 'RootCertificateID', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:X509IssuerSerial', 'repeated': True})
+    root_certificate_id: tuple[_xmldsig.X509IssuerSerial, ...] = field(metadata={'xsd': 'RootCertificateID', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:X509IssuerSerial', 'repeated': True, 'occurs': (1, 20)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,8 +230,8 @@ class MessageHeader:
     """XSD complex type ``MessageHeaderType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'MessageHeaderType')
-    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'hex'})
-    time_stamp: int = field(metadata={'xsd': 'TimeStamp', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer'})
+    session_id: bytes = field(metadata={'xsd': 'SessionID', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'hex', 'length': (8, None, None)})
+    time_stamp: int = field(metadata={'xsd': 'TimeStamp', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
     signature: _xmldsig.Signature | None = field(default=None, metadata={'xsd': 'Signature', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Signature', 'optional': True})
 
 
@@ -240,14 +240,14 @@ class MeterInfo:
     """XSD complex type ``MeterInfoType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoType')
-    meter_id: str = field(metadata={'xsd': 'MeterID', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'string'})
-    charged_energy_reading_wh: int = field(metadata={'xsd': 'ChargedEnergyReadingWh', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer'})
-    bpt_discharged_energy_reading_wh: int | None = field(default=None, metadata={'xsd': 'BPT_DischargedEnergyReadingWh', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    capacitive_energy_reading_va_rh: int | None = field(default=None, metadata={'xsd': 'CapacitiveEnergyReadingVARh', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    bpt_inductive_energy_reading_va_rh: int | None = field(default=None, metadata={'xsd': 'BPT_InductiveEnergyReadingVARh', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    meter_signature: bytes | None = field(default=None, metadata={'xsd': 'MeterSignature', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'base64', 'optional': True})
-    meter_status: int | None = field(default=None, metadata={'xsd': 'MeterStatus', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
-    meter_timestamp: int | None = field(default=None, metadata={'xsd': 'MeterTimestamp', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    meter_id: str = field(metadata={'xsd': 'MeterID', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'string', 'length': (None, None, 32)})
+    charged_energy_reading_wh: int = field(metadata={'xsd': 'ChargedEnergyReadingWh', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
+    bpt_discharged_energy_reading_wh: int | None = field(default=None, metadata={'xsd': 'BPT_DischargedEnergyReadingWh', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 18446744073709551615)})
+    capacitive_energy_reading_va_rh: int | None = field(default=None, metadata={'xsd': 'CapacitiveEnergyReadingVARh', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 18446744073709551615)})
+    bpt_inductive_energy_reading_va_rh: int | None = field(default=None, metadata={'xsd': 'BPT_InductiveEnergyReadingVARh', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 18446744073709551615)})
+    meter_signature: bytes | None = field(default=None, metadata={'xsd': 'MeterSignature', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'base64', 'optional': True, 'length': (None, None, 64)})
+    meter_status: int | None = field(default=None, metadata={'xsd': 'MeterStatus', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (-32768, 32767)})
+    meter_timestamp: int | None = field(default=None, metadata={'xsd': 'MeterTimestamp', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 18446744073709551615)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,8 +255,8 @@ class RationalNumber:
     """XSD complex type ``RationalNumberType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'RationalNumberType')
-    exponent: int = field(metadata={'xsd': 'Exponent', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer'})
-    value: int = field(metadata={'xsd': 'Value', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer'})
+    exponent: int = field(metadata={'xsd': 'Exponent', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-128, 127)})
+    value: int = field(metadata={'xsd': 'Value', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -264,12 +264,12 @@ class Receipt:
     """XSD complex type ``ReceiptType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:CommonTypes', 'ReceiptType')
-    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer'})
+    time_anchor: int = field(metadata={'xsd': 'TimeAnchor', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'integer', 'range': (0, 18446744073709551615)})
     energy_costs: DetailedCost | None = field(default=None, metadata={'xsd': 'EnergyCosts', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:DetailedCost', 'optional': True})
     occupancy_costs: DetailedCost | None = field(default=None, metadata={'xsd': 'OccupancyCosts', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:DetailedCost', 'optional': True})
     additional_services_costs: DetailedCost | None = field(default=None, metadata={'xsd': 'AdditionalServicesCosts', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:DetailedCost', 'optional': True})
     overstay_costs: DetailedCost | None = field(default=None, metadata={'xsd': 'OverstayCosts', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:DetailedCost', 'optional': True})
-    tax_costs: tuple[DetailedTax, ...] = field(default=(), metadata={'xsd': 'TaxCosts', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:DetailedTax', 'repeated': True, 'optional': True})
+    tax_costs: tuple[DetailedTax, ...] = field(default=(), metadata={'xsd': 'TaxCosts', 'ns': 'urn:iso:std:iso:15118:-20:CommonTypes', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:DetailedTax', 'repeated': True, 'optional': True, 'occurs': (0, 10)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -88,10 +88,10 @@ class AlternativeSECC:
     """XSD complex type ``AlternativeSECCType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECCType')
-    ssid: str | None = field(default=None, metadata={'xsd': 'SSID', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    bssid: str | None = field(default=None, metadata={'xsd': 'BSSID', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    ip_address: str | None = field(default=None, metadata={'xsd': 'IPAddress', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'string', 'optional': True})
-    port: int | None = field(default=None, metadata={'xsd': 'Port', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    ssid: str | None = field(default=None, metadata={'xsd': 'SSID', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 255)})
+    bssid: str | None = field(default=None, metadata={'xsd': 'BSSID', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 12)})
+    ip_address: str | None = field(default=None, metadata={'xsd': 'IPAddress', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'string', 'optional': True, 'length': (None, None, 39)})
+    port: int | None = field(default=None, metadata={'xsd': 'Port', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 65535)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,7 +99,7 @@ class AlternativeSECCList:
     """XSD complex type ``AlternativeSECCListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'AlternativeSECCListType')
-    alternative_secc: tuple[AlternativeSECC, ...] = field(metadata={'xsd': 'AlternativeSECC', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:AlternativeSECC', 'repeated': True})
+    alternative_secc: tuple[AlternativeSECC, ...] = field(metadata={'xsd': 'AlternativeSECC', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:AlternativeSECC', 'repeated': True, 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,7 +107,7 @@ class WPT_AlignmentCheckMethodList:
     """XSD complex type ``WPT_AlignmentCheckMethodListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_AlignmentCheckMethodListType')
-    wpt_alignment_check_method: tuple[WPT_AlignmentCheckMethod, ...] = field(metadata={'xsd': 'WPT_AlignmentCheckMethod', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_AlignmentCheckMethod', 'repeated': True})
+    wpt_alignment_check_method: tuple[WPT_AlignmentCheckMethod, ...] = field(metadata={'xsd': 'WPT_AlignmentCheckMethod', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_AlignmentCheckMethod', 'repeated': True, 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,7 +118,7 @@ class WPT_AlignmentCheckReq(_iso20_types.V2GRequest):
     ev_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVProcessing', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
     target_coil_current: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'TargetCoilCurrent', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     ev_result_code: WPT_EVResult = field(metadata={'xsd': 'EVResultCode', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_EVResult'})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,7 +129,7 @@ class WPT_AlignmentCheckRes(_iso20_types.V2GResponse):
     evse_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVSEProcessing', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
     power_transmitted: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'PowerTransmitted', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     supply_device_current: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'SupplyDeviceCurrent', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +142,7 @@ class WPT_ChargeLoopReq(_iso20_types.ChargeLoopReq):
     evpc_charge_diagnostics: WPT_EVPCChargeDiagnostics = field(metadata={'xsd': 'EVPCChargeDiagnostics', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_EVPCChargeDiagnostics'})
     evpc_operating_frequency: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVPCOperatingFrequency', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     evpc_power_control_parameter: WPT_EVPCPowerControlParameter | None = field(default=None, metadata={'xsd': 'EVPCPowerControlParameter', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_EVPCPowerControlParameter', 'optional': True})
-    manufacturer_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'ManufacturerSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    manufacturer_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'ManufacturerSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,7 +157,7 @@ class WPT_ChargeLoopRes(_iso20_types.ChargeLoopRes):
     spc_charge_diagnostics: WPT_SPCChargeDiagnostics = field(metadata={'xsd': 'SPCChargeDiagnostics', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_SPCChargeDiagnostics'})
     spc_operating_frequency: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'SPCOperatingFrequency', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
     spc_power_control_parameter: WPT_SPCPowerControlParameter | None = field(default=None, metadata={'xsd': 'SPCPowerControlParameter', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_SPCPowerControlParameter', 'optional': True})
-    manufacturer_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'ManufacturerSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    manufacturer_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'ManufacturerSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,11 +166,11 @@ class WPT_ChargeParameterDiscoveryReq(_iso20_types.ChargeParameterDiscoveryReq):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_ChargeParameterDiscoveryReqType')
     evpc_max_receivable_power: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVPCMaxReceivablePower', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
-    sd_max_ground_clearence: int = field(metadata={'xsd': 'SDMaxGroundClearence', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    sd_min_ground_clearence: int = field(metadata={'xsd': 'SDMinGroundClearence', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    sd_max_ground_clearence: int = field(metadata={'xsd': 'SDMaxGroundClearence', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    sd_min_ground_clearence: int = field(metadata={'xsd': 'SDMinGroundClearence', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
     evpc_natural_frequency: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVPCNaturalFrequency', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     evpc_device_local_control: bool = field(metadata={'xsd': 'EVPCDeviceLocalControl', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'boolean'})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,11 +181,11 @@ class WPT_ChargeParameterDiscoveryRes(_iso20_types.ChargeParameterDiscoveryRes):
     pd_input_power_class: WPT_PowerClass = field(metadata={'xsd': 'PDInputPowerClass', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_PowerClass'})
     sd_min_output_power: _iso20_types.RationalNumber = field(metadata={'xsd': 'SDMinOutputPower', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     sd_max_output_power: _iso20_types.RationalNumber = field(metadata={'xsd': 'SDMaxOutputPower', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
-    sd_max_ground_clearance_support: int = field(metadata={'xsd': 'SDMaxGroundClearanceSupport', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    sd_min_ground_clearance_support: int = field(metadata={'xsd': 'SDMinGroundClearanceSupport', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    sd_max_ground_clearance_support: int = field(metadata={'xsd': 'SDMaxGroundClearanceSupport', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    sd_min_ground_clearance_support: int = field(metadata={'xsd': 'SDMinGroundClearanceSupport', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
     pd_min_coil_current: _iso20_types.RationalNumber = field(metadata={'xsd': 'PDMinCoilCurrent', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     pd_max_coil_current: _iso20_types.RationalNumber = field(metadata={'xsd': 'PDMaxCoilCurrent', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
-    sd_manufacturer_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'SDManufacturerSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    sd_manufacturer_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'SDManufacturerSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,9 +193,9 @@ class WPT_CoordinateXYZ:
     """XSD complex type ``WPT_CoordinateXYZType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_CoordinateXYZType')
-    coord_x: int = field(metadata={'xsd': 'Coord_X', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    coord_y: int = field(metadata={'xsd': 'Coord_Y', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    coord_z: int = field(metadata={'xsd': 'Coord_Z', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    coord_x: int = field(metadata={'xsd': 'Coord_X', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    coord_y: int = field(metadata={'xsd': 'Coord_Y', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
+    coord_z: int = field(metadata={'xsd': 'Coord_Z', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (-32768, 32767)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,7 +214,7 @@ class WPT_FinePositioningMethodList:
     """XSD complex type ``WPT_FinePositioningMethodListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningMethodListType')
-    wpt_fine_positioning_method: tuple[WPT_FinePositioningMethod, ...] = field(metadata={'xsd': 'WPT_FinePositioningMethod', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_FinePositioningMethod', 'repeated': True})
+    wpt_fine_positioning_method: tuple[WPT_FinePositioningMethod, ...] = field(metadata={'xsd': 'WPT_FinePositioningMethod', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_FinePositioningMethod', 'repeated': True, 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,7 +224,7 @@ class WPT_FinePositioningReq(_iso20_types.V2GRequest):
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningReqType')
     ev_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVProcessing', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
     ev_result_code: WPT_EVResult = field(metadata={'xsd': 'EVResultCode', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_EVResult'})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
     wpt_lf_data_package_list: WPT_LF_DataPackageList | None = field(default=None, metadata={'xsd': 'WPT_LF_DataPackageList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_DataPackageList', 'optional': True})
 
 
@@ -234,7 +234,7 @@ class WPT_FinePositioningRes(_iso20_types.V2GResponse):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_FinePositioningResType')
     evse_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVSEProcessing', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
     wpt_lf_data_package_list: WPT_LF_DataPackageList | None = field(default=None, metadata={'xsd': 'WPT_LF_DataPackageList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_DataPackageList', 'optional': True})
 
 
@@ -247,8 +247,8 @@ class WPT_FinePositioningSetupReq(_iso20_types.V2GRequest):
     ev_device_fine_positioning_method_list: WPT_FinePositioningMethodList = field(metadata={'xsd': 'EVDeviceFinePositioningMethodList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_FinePositioningMethodList'})
     ev_device_pairing_method_list: WPT_PairingMethodList = field(metadata={'xsd': 'EVDevicePairingMethodList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_PairingMethodList'})
     ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodList = field(metadata={'xsd': 'EVDeviceAlignmentCheckMethodList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_AlignmentCheckMethodList'})
-    natural_offset: int = field(metadata={'xsd': 'NaturalOffset', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    natural_offset: int = field(metadata={'xsd': 'NaturalOffset', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
     lf_system_setup_data: WPT_LF_SystemSetupData | None = field(default=None, metadata={'xsd': 'LF_SystemSetupData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_SystemSetupData', 'optional': True})
 
 
@@ -260,8 +260,8 @@ class WPT_FinePositioningSetupRes(_iso20_types.V2GResponse):
     primary_device_fine_positioning_method_list: WPT_FinePositioningMethodList = field(metadata={'xsd': 'PrimaryDeviceFinePositioningMethodList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_FinePositioningMethodList'})
     primary_device_pairing_method_list: WPT_PairingMethodList = field(metadata={'xsd': 'PrimaryDevicePairingMethodList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_PairingMethodList'})
     primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodList = field(metadata={'xsd': 'PrimaryDeviceAlignmentCheckMethodList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_AlignmentCheckMethodList'})
-    natural_offset: int = field(metadata={'xsd': 'NaturalOffset', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    natural_offset: int = field(metadata={'xsd': 'NaturalOffset', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
     lf_system_setup_data: WPT_LF_SystemSetupData | None = field(default=None, metadata={'xsd': 'LF_SystemSetupData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_SystemSetupData', 'optional': True})
 
 
@@ -270,7 +270,8 @@ class WPT_LF_DataPackage:
     """XSD complex type ``WPT_LF_DataPackageType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageType')
-    package_index: int = field(metadata={'xsd': 'PackageIndex', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('lf_tx_data', 'lf_rx_data'), True),)
+    package_index: int = field(metadata={'xsd': 'PackageIndex', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
     lf_tx_data: WPT_LF_TxDataList | None = field(default=None, metadata={'xsd': 'LF_TxData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_TxDataList', 'optional': True})
     lf_rx_data: WPT_LF_RxDataList | None = field(default=None, metadata={'xsd': 'LF_RxData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_RxDataList', 'optional': True})
 
@@ -280,7 +281,7 @@ class WPT_LF_DataPackageList:
     """XSD complex type ``WPT_LF_DataPackageListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_DataPackageListType')
-    num_packages: int = field(metadata={'xsd': 'NumPackages', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    num_packages: int = field(metadata={'xsd': 'NumPackages', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
     wpt_lf_data_package: WPT_LF_DataPackage = field(metadata={'xsd': 'WPT_LF_DataPackage', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_DataPackage'})
 
 
@@ -289,8 +290,8 @@ class WPT_LF_ReceiverData:
     """XSD complex type ``WPT_LF_ReceiverDataType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_ReceiverDataType')
-    number_of_receivers: int = field(metadata={'xsd': 'NumberOfReceivers', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    rx_spec_data: tuple[WPT_TxRxSpecData, ...] = field(metadata={'xsd': 'RxSpecData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_TxRxSpecData', 'repeated': True})
+    number_of_receivers: int = field(metadata={'xsd': 'NumberOfReceivers', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
+    rx_spec_data: tuple[WPT_TxRxSpecData, ...] = field(metadata={'xsd': 'RxSpecData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_TxRxSpecData', 'repeated': True, 'occurs': (2, 255)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -298,7 +299,7 @@ class WPT_LF_RxData:
     """XSD complex type ``WPT_LF_RxDataType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxDataType')
-    rx_identifier: int = field(metadata={'xsd': 'RxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    rx_identifier: int = field(metadata={'xsd': 'RxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
     rssi_data: WPT_LF_RxRSSIList = field(metadata={'xsd': 'RSSIData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_RxRSSIList'})
 
 
@@ -315,7 +316,7 @@ class WPT_LF_RxRSSI:
     """XSD complex type ``WPT_LF_RxRSSIType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_RxRSSIType')
-    tx_identifier: int = field(metadata={'xsd': 'TxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    tx_identifier: int = field(metadata={'xsd': 'TxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
     rssi: _iso20_types.RationalNumber = field(metadata={'xsd': 'RSSI', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
 
 
@@ -332,6 +333,7 @@ class WPT_LF_SystemSetupData:
     """XSD complex type ``WPT_LF_SystemSetupDataType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_SystemSetupDataType')
+    __exi_choices__: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ((('lf_transmitter_setup_data', 'lf_receiver_setup_data'), True),)
     lf_transmitter_setup_data: WPT_LF_TransmitterData | None = field(default=None, metadata={'xsd': 'LF_TransmitterSetupData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_TransmitterData', 'optional': True})
     lf_receiver_setup_data: WPT_LF_ReceiverData | None = field(default=None, metadata={'xsd': 'LF_ReceiverSetupData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_LF_ReceiverData', 'optional': True})
 
@@ -341,9 +343,9 @@ class WPT_LF_TransmitterData:
     """XSD complex type ``WPT_LF_TransmitterDataType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TransmitterDataType')
-    number_of_transmitters: int = field(metadata={'xsd': 'NumberOfTransmitters', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    number_of_transmitters: int = field(metadata={'xsd': 'NumberOfTransmitters', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 255)})
     signal_frequency: _iso20_types.RationalNumber = field(metadata={'xsd': 'SignalFrequency', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
-    tx_spec_data: tuple[WPT_TxRxSpecData, ...] = field(metadata={'xsd': 'TxSpecData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_TxRxSpecData', 'repeated': True})
+    tx_spec_data: tuple[WPT_TxRxSpecData, ...] = field(metadata={'xsd': 'TxSpecData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_TxRxSpecData', 'repeated': True, 'occurs': (2, 255)})
     tx_package_spec_data: WPT_TxRxPackageSpecData | None = field(default=None, metadata={'xsd': 'TxPackageSpecData', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_TxRxPackageSpecData', 'optional': True})
 
 
@@ -352,7 +354,7 @@ class WPT_LF_TxData:
     """XSD complex type ``WPT_LF_TxDataType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_LF_TxDataType')
-    tx_identifier: int = field(metadata={'xsd': 'TxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    tx_identifier: int = field(metadata={'xsd': 'TxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
     eirp: _iso20_types.RationalNumber = field(metadata={'xsd': 'EIRP', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
 
 
@@ -369,7 +371,7 @@ class WPT_PairingMethodList:
     """XSD complex type ``WPT_PairingMethodListType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingMethodListType')
-    wpt_pairing_method: tuple[WPT_PairingMethod, ...] = field(metadata={'xsd': 'WPT_PairingMethod', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_PairingMethod', 'repeated': True})
+    wpt_pairing_method: tuple[WPT_PairingMethod, ...] = field(metadata={'xsd': 'WPT_PairingMethod', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_PairingMethod', 'repeated': True, 'occurs': (1, 8)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -378,9 +380,9 @@ class WPT_PairingReq(_iso20_types.V2GRequest):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingReqType')
     ev_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVProcessing', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
-    observed_id_code: int | None = field(default=None, metadata={'xsd': 'ObservedIDCode', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    observed_id_code: int | None = field(default=None, metadata={'xsd': 'ObservedIDCode', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (1, 4294967295)})
     ev_result_code: WPT_EVResult = field(metadata={'xsd': 'EVResultCode', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_EVResult'})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -389,9 +391,9 @@ class WPT_PairingRes(_iso20_types.V2GResponse):
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_PairingResType')
     evse_processing: _iso20_types.Processing = field(metadata={'xsd': 'EVSEProcessing', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_types:Processing'})
-    observed_id_code: int | None = field(default=None, metadata={'xsd': 'ObservedIDCode', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'optional': True})
+    observed_id_code: int | None = field(default=None, metadata={'xsd': 'ObservedIDCode', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (1, 4294967295)})
     alternative_secc_list: AlternativeSECCList | None = field(default=None, metadata={'xsd': 'AlternativeSECCList', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:AlternativeSECCList', 'optional': True})
-    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True})
+    vendor_specific_data_container: tuple[bytes, ...] = field(default=(), metadata={'xsd': 'VendorSpecificDataContainer', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'base64', 'repeated': True, 'optional': True, 'length': (None, None, 256), 'occurs': (0, 16)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -407,10 +409,10 @@ class WPT_TxRxPackageSpecData:
     """XSD complex type ``WPT_TxRxPackageSpecDataType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxPackageSpecDataType')
-    pulse_sequence_order: tuple[WPT_TxRxPulseOrder, ...] = field(metadata={'xsd': 'PulseSequenceOrder', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_TxRxPulseOrder', 'repeated': True})
-    pulse_separation_time: int = field(metadata={'xsd': 'PulseSeparationTime', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    pulse_duration: int = field(metadata={'xsd': 'PulseDuration', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    package_separation_time: int = field(metadata={'xsd': 'PackageSeparationTime', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    pulse_sequence_order: tuple[WPT_TxRxPulseOrder, ...] = field(metadata={'xsd': 'PulseSequenceOrder', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_TxRxPulseOrder', 'repeated': True, 'occurs': (2, 255)})
+    pulse_separation_time: int = field(metadata={'xsd': 'PulseSeparationTime', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    pulse_duration: int = field(metadata={'xsd': 'PulseDuration', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    package_separation_time: int = field(metadata={'xsd': 'PackageSeparationTime', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -418,8 +420,8 @@ class WPT_TxRxPulseOrder:
     """XSD complex type ``WPT_TxRxPulseOrderType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxPulseOrderType')
-    index_number: int = field(metadata={'xsd': 'IndexNumber', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
-    tx_rx_identifier: int = field(metadata={'xsd': 'TxRxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    index_number: int = field(metadata={'xsd': 'IndexNumber', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (0, 65535)})
+    tx_rx_identifier: int = field(metadata={'xsd': 'TxRxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -427,6 +429,6 @@ class WPT_TxRxSpecData:
     """XSD complex type ``WPT_TxRxSpecDataType``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('urn:iso:std:iso:15118:-20:WPT', 'WPT_TxRxSpecDataType')
-    tx_rx_identifier: int = field(metadata={'xsd': 'TxRxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer'})
+    tx_rx_identifier: int = field(metadata={'xsd': 'TxRxIdentifier', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'integer', 'range': (1, 4294967295)})
     tx_rx_position: WPT_CoordinateXYZ = field(metadata={'xsd': 'TxRxPosition', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_CoordinateXYZ'})
     tx_rx_orientation: WPT_CoordinateXYZ = field(metadata={'xsd': 'TxRxOrientation', 'ns': 'urn:iso:std:iso:15118:-20:WPT', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_wpt:WPT_CoordinateXYZ'})

@@ -73,7 +73,7 @@ class Manifest:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    reference: tuple[Reference, ...] = field(metadata={'xsd': 'Reference', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Reference', 'repeated': True})
+    reference: tuple[Reference, ...] = field(metadata={'xsd': 'Reference', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Reference', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,7 +147,7 @@ class Signature:
     signed_info: SignedInfo = field(metadata={'xsd': 'SignedInfo', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:SignedInfo'})
     signature_value: SignatureValue = field(metadata={'xsd': 'SignatureValue', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:SignatureValue'})
     key_info: KeyInfo | None = field(default=None, metadata={'xsd': 'KeyInfo', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:KeyInfo', 'optional': True})
-    object: tuple[Object, ...] = field(default=(), metadata={'xsd': 'Object', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Object', 'repeated': True, 'optional': True})
+    object: tuple[Object, ...] = field(default=(), metadata={'xsd': 'Object', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Object', 'repeated': True, 'optional': True, 'occurs': (0, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,7 +166,7 @@ class SignatureProperties:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType')
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
-    signature_property: tuple[SignatureProperty, ...] = field(metadata={'xsd': 'SignatureProperty', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:SignatureProperty', 'repeated': True})
+    signature_property: tuple[SignatureProperty, ...] = field(metadata={'xsd': 'SignatureProperty', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:SignatureProperty', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,7 +197,7 @@ class SignedInfo:
     id: str | None = field(default=None, metadata={'xsd': 'Id', 'ns': '', 'kind': 'attribute', 'lexical': 'string', 'optional': True})
     canonicalization_method: CanonicalizationMethod = field(metadata={'xsd': 'CanonicalizationMethod', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:CanonicalizationMethod'})
     signature_method: SignatureMethod = field(metadata={'xsd': 'SignatureMethod', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:SignatureMethod'})
-    reference: tuple[Reference, ...] = field(metadata={'xsd': 'Reference', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Reference', 'repeated': True})
+    reference: tuple[Reference, ...] = field(metadata={'xsd': 'Reference', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Reference', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,7 +215,7 @@ class Transforms:
     """XSD complex type ``TransformsType``; global element ``Transforms``."""
 
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType')
-    transform: tuple[Transform, ...] = field(metadata={'xsd': 'Transform', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Transform', 'repeated': True})
+    transform: tuple[Transform, ...] = field(metadata={'xsd': 'Transform', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.xmldsig:Transform', 'repeated': True, 'occurs': (1, None)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,4 +233,4 @@ class X509IssuerSerial:
 
     __exi_type__: ClassVar[tuple[str, str]] = ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType')
     x509_issuer_name: str = field(metadata={'xsd': 'X509IssuerName', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'string'})
-    x509_serial_number: int = field(metadata={'xsd': 'X509SerialNumber', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'integer'})
+    x509_serial_number: int = field(metadata={'xsd': 'X509SerialNumber', 'ns': 'http://www.w3.org/2000/09/xmldsig#', 'kind': 'element', 'lexical': 'integer', 'range': (None, None)})
