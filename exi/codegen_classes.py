@@ -17,8 +17,7 @@ from collections.abc import Mapping
 
 from exi.bindings import Bindings, ClassSpec, EnumSpec, FieldSpec
 from exi.grammar import TypeGrammar
-from exi.model import UNBOUNDED
-from exi.model import QName
+from exi.model import UNBOUNDED, QName
 
 __all__ = ["generate_class_modules"]
 
