@@ -52,7 +52,7 @@ PROJECT: Final = ProjectSpec(
     modules=_MODULES,
     class_package="iso15118.messages.generated",
     codec_package="iso15118.codec.generated",
-    tokens={"PnC": "Pnc", "EVSEID": "EvseId", "EVCCID": "EvccId", "eMAID": "Emaid"},
+    tokens={"PnC": "Pnc", "EVSEID": "EvseId", "EVCCID": "EvccId", "eMAID": "Emaid", "V2X": "V2x"},
 )
 
 SET_NAMES: Final = tuple(s.name for s in _SETS)

@@ -1881,7 +1881,7 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc, n, o):
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 22
-        v = o.ev_maximum_v2_x_energy_request
+        v = o.ev_maximum_v2x_energy_request
         if v is not None:
             f = 'EVMaximumV2XEnergyRequest'
             cw = _T40.get(s)
@@ -1890,7 +1890,7 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc, n, o):
             n += cw[1]
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 23
-        v = o.ev_minimum_v2_x_energy_request
+        v = o.ev_minimum_v2x_energy_request
         if v is not None:
             f = 'EVMinimumV2XEnergyRequest'
             cw = _T41.get(s)
@@ -1911,7 +1911,7 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode, _s0=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.departure_time.__set__, _s1=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s6=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s7=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s8=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s9=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s10=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power.__set__, _s11=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s12=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s13=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s14=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s15=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__, _s16=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s17=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l2.__set__, _s18=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l3.__set__, _s19=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s20=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l2.__set__, _s21=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l3.__set__, _s22=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_v2_x_energy_request.__set__, _s23=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_v2_x_energy_request.__set__):
+def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode, _s0=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.departure_time.__set__, _s1=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s6=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s7=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s8=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s9=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s10=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power.__set__, _s11=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s12=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s13=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s14=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s15=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__, _s16=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s17=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l2.__set__, _s18=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l3.__set__, _s19=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s20=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l2.__set__, _s21=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l3.__set__, _s22=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_v2x_energy_request.__set__, _s23=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_v2x_energy_request.__set__):
     """Decode BPT_Dynamic_AC_CLReqControlModeType."""
     f = ""
     try:

@@ -2670,14 +2670,14 @@ def _e_Dynamic_SEReqControlModeType(acc, n, o):
         n += 1
         acc, n = _e_RationalNumberType(acc, n, v)
         s = 6
-        v = o.ev_maximum_v2_x_energy_request
+        v = o.ev_maximum_v2x_energy_request
         if v is not None:
             f = 'EVMaximumV2XEnergyRequest'
             acc <<= 2
             n += 2
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 7
-        v = o.ev_minimum_v2_x_energy_request
+        v = o.ev_minimum_v2x_energy_request
         if v is not None:
             f = 'EVMinimumV2XEnergyRequest'
             cw = _T39.get(s)
@@ -2698,7 +2698,7 @@ def _e_Dynamic_SEReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_SEReqControlMode, _s0=_iso20_common.Dynamic_SEReqControlMode.departure_time.__set__, _s1=_iso20_common.Dynamic_SEReqControlMode.minimum_soc.__set__, _s2=_iso20_common.Dynamic_SEReqControlMode.target_soc.__set__, _s3=_iso20_common.Dynamic_SEReqControlMode.ev_target_energy_request.__set__, _s4=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_energy_request.__set__, _s5=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_energy_request.__set__, _s6=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_v2_x_energy_request.__set__, _s7=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_v2_x_energy_request.__set__):
+def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_SEReqControlMode, _s0=_iso20_common.Dynamic_SEReqControlMode.departure_time.__set__, _s1=_iso20_common.Dynamic_SEReqControlMode.minimum_soc.__set__, _s2=_iso20_common.Dynamic_SEReqControlMode.target_soc.__set__, _s3=_iso20_common.Dynamic_SEReqControlMode.ev_target_energy_request.__set__, _s4=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_energy_request.__set__, _s5=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_energy_request.__set__, _s6=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_v2x_energy_request.__set__, _s7=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_v2x_energy_request.__set__):
     """Decode Dynamic_SEReqControlModeType."""
     f = ""
     try:

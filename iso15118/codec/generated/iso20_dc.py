@@ -589,14 +589,14 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(acc, n, o):
         n += 1
         acc, n = _e_RationalNumberType(acc, n, v)
         s = 12
-        v = o.ev_maximum_v2_x_energy_request
+        v = o.ev_maximum_v2x_energy_request
         if v is not None:
             f = 'EVMaximumV2XEnergyRequest'
             acc <<= 2
             n += 2
             acc, n = _e_RationalNumberType(acc, n, v)
             s = 13
-        v = o.ev_minimum_v2_x_energy_request
+        v = o.ev_minimum_v2x_energy_request
         if v is not None:
             f = 'EVMinimumV2XEnergyRequest'
             cw = _T2.get(s)
@@ -617,7 +617,7 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode, _s0=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.departure_time.__set__, _s1=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s6=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s7=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s8=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_voltage.__set__, _s9=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s10=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s11=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_current.__set__, _s12=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_v2_x_energy_request.__set__, _s13=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_v2_x_energy_request.__set__):
+def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode, _s0=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.departure_time.__set__, _s1=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s6=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s7=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s8=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_voltage.__set__, _s9=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s10=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s11=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_current.__set__, _s12=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_v2x_energy_request.__set__, _s13=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_v2x_energy_request.__set__):
     """Decode BPT_Dynamic_DC_CLReqControlModeType."""
     f = ""
     try:

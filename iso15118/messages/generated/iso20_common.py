@@ -237,8 +237,8 @@ class Dynamic_SEReqControlMode:
     ev_target_energy_request: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVTargetEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_maximum_energy_request: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMaximumEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_minimum_energy_request: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMinimumEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
-    ev_maximum_v2_x_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMaximumV2XEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
-    ev_minimum_v2_x_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMinimumV2XEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
+    ev_maximum_v2x_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMaximumV2XEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
+    ev_minimum_v2x_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMinimumV2XEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:CommonMessages', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

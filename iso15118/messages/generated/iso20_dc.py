@@ -86,8 +86,8 @@ class BPT_Dynamic_DC_CLReqControlMode(Dynamic_DC_CLReqControlMode):
     ev_maximum_discharge_power: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMaximumDischargePower', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_minimum_discharge_power: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMinimumDischargePower', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
     ev_maximum_discharge_current: _iso20_types.RationalNumber = field(metadata={'xsd': 'EVMaximumDischargeCurrent', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber'})
-    ev_maximum_v2_x_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMaximumV2XEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
-    ev_minimum_v2_x_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMinimumV2XEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
+    ev_maximum_v2x_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMaximumV2XEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
+    ev_minimum_v2x_energy_request: _iso20_types.RationalNumber | None = field(default=None, metadata={'xsd': 'EVMinimumV2XEnergyRequest', 'ns': 'urn:iso:std:iso:15118:-20:DC', 'kind': 'element', 'lexical': 'complex', 'type': 'iso15118.messages.generated.iso20_types:RationalNumber', 'optional': True})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

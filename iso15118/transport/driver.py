@@ -1,0 +1,135 @@
+"""Run a sans-I/O :class:`~iso15118.session.connection.Connection` over a :class:`~iso15118.transport.link.Link`.
+
+The :class:`Pump` moves bytes between the link and the core, maps the core's next deadline onto the
+event loop, and hands every event to the application (the SECC or EVCC driver) and to observers
+(traces, journals). Time comes from an injectable clock (POSIX seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from iso15118.session.connection import Connection
+from iso15118.session.events import CloseRequested, EndReason, Event, SessionEnded
+from iso15118.session.states import Stream
+from iso15118.transport.link import Link, LinkClosed
+
+__all__ = ["Clock", "Observer", "Pump", "SessionOutcome"]
+
+Clock = Callable[[], float]
+
+
+class Observer(Protocol):
+    """Something that watches a session's events (a trace file, a journal, a UI)."""
+
+    async def observe(self, event: Event, *, role: str, peer: str) -> None:
+        """Called for every event, in order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionOutcome:
+    """How a session went: its end, what was negotiated, and the meter readings it saw."""
+
+    ended: SessionEnded
+    session_id: bytes
+    negotiated: dict[str, Any] = field(default_factory=dict)
+    """protocol namespace, service id, control mode, authorization, BPT channel, parameter set..."""
+    meter_readings: tuple[dict[str, Any], ...] = ()
+    loops: int = 0
+    """Charge-loop exchanges completed."""
+
+    @property
+    def ok(self) -> bool:
+        """True for a regular end (Terminate or Pause)."""
+        return self.ended.reason in (EndReason.TERMINATED, EndReason.PAUSED)
+
+
+class Pump:
+    """The event loop side of one session."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        link: Link,
+        *,
+        clock: Clock = time.time,
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        self.conn = conn
+        self.link = link
+        self.clock = clock
+        self.observers = list(observers)
+        self._close_now = False
+
+    async def emit(self, events: list[Event]) -> None:
+        """Give events to the observers (and note a due close)."""
+        for ev in events:
+            for obs in self.observers:
+                await obs.observe(ev, role=str(self.conn.role), peer=self.link.peer)
+            if isinstance(ev, CloseRequested) and ev.close_at <= ev.at:
+                self._close_now = True
+
+    async def send(self, message: Any, *, stream: Stream = Stream.MAIN) -> None:
+        """Send a message through the core and flush it to the link."""
+        events = self.conn.send(message, self.clock(), stream=stream)
+        await self.emit(events)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write whatever the core queued."""
+        data = self.conn.data_to_send()
+        if data:
+            with contextlib.suppress(LinkClosed):
+                await self.link.send(data)
+
+    async def run(
+        self,
+        handle: Callable[[Event], Awaitable[None]],
+        *,
+        start: Callable[[], Awaitable[None]] | None = None,
+    ) -> SessionEnded:
+        """Pump until the session has ended and the connection is to be closed; returns how it ended."""
+        receiving: asyncio.Task[bytes] | None = None
+        try:
+            if start is not None:
+                await start()
+            while True:
+                await self.flush()
+                ended = self.conn.ended
+                if ended is not None and self._close_now:
+                    break
+                deadline = self.conn.next_deadline()
+                timeout = None if deadline is None else max(0.0, deadline - self.clock())
+                if receiving is None:
+                    receiving = asyncio.ensure_future(self.link.receive())
+                done, _ = await asyncio.wait({receiving}, timeout=timeout)
+                now = self.clock()
+                if receiving in done:
+                    data = receiving.result()
+                    receiving = None
+                    if not data:
+                        events = self.conn.connection_lost(now)
+                        self._close_now = True
+                    else:
+                        events = self.conn.receive_data(data, now)
+                else:
+                    events = self.conn.handle_timeout(now)
+                await self.emit(events)
+                for ev in events:
+                    await handle(ev)
+        finally:
+            if receiving is not None:
+                receiving.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await receiving
+            await self.flush()
+            await self.link.close()
+        ended = self.conn.ended
+        assert ended is not None
+        return ended

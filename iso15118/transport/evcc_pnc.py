@@ -1,0 +1,74 @@
+"""Plug & Charge on the EVCC side: the contract credentials, and the messages signed with them.
+
+The PnC AuthorizationReq carries the contract chain and the SECC's GenChallenge in an element with an
+``Id``, signed in the header with the contract key [V2G20-1063]; MeteringConfirmationReq signs the
+SignedMeteringData element with the same key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from iso15118.messages import iso20 as m
+from iso15118.security.signed_messages import sign_message
+from iso15118.security.sigprofile import ISO20_PROFILE, SignatureProfile
+
+__all__ = ["ContractCredentials", "signed_authorization", "signed_metering"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContractCredentials:
+    """A contract certificate chain (DER, leaf first, then Sub-CA 2, Sub-CA 1) and its private key."""
+
+    chain: tuple[bytes, ...]
+    key: Any
+    """A cryptography private key (secp521r1 or Ed448; P-256 with the interop profile)."""
+    profile: SignatureProfile = ISO20_PROFILE
+
+    @classmethod
+    def from_pem(
+        cls, chain_pem: bytes, key_pem: bytes, *, profile: SignatureProfile = ISO20_PROFILE
+    ) -> ContractCredentials:
+        """From a PEM chain file (leaf first) and a PEM private key."""
+        from cryptography import x509
+
+        certs = x509.load_pem_x509_certificates(chain_pem)
+        der = tuple(c.public_bytes(serialization.Encoding.DER) for c in certs)
+        return cls(chain=der, key=serialization.load_pem_private_key(key_pem, password=None), profile=profile)
+
+
+def signed_authorization(
+    header: m.MessageHeader, gen_challenge: bytes, creds: ContractCredentials
+) -> m.AuthorizationReq:
+    """A PnC AuthorizationReq echoing ``gen_challenge``, signed with the contract key."""
+    leaf, subs = creds.chain[0], creds.chain[1:]
+    # The contract chain always carries its Sub-CAs (SubCertificates is mandatory in -20).
+    chain = m.ContractCertificateChain(certificate=leaf, sub_certificates=m.SubCertificates(certificate=subs))
+    mode = m.PnC_AReqAuthorizationMode(id="id1", gen_challenge=gen_challenge, contract_certificate_chain=chain)
+    req = m.AuthorizationReq(
+        header=header, selected_authorization_service=m.Authorization.PnC, pnc_a_req_authorization_mode=mode
+    )
+    return sign_message(req, creds.key, profile=creds.profile)
+
+
+def signed_metering(
+    header: m.MessageHeader, session_id: bytes, meter: dict[str, Any], dynamic: bool, creds: ContractCredentials
+) -> m.MeteringConfirmationReq:
+    """A MeteringConfirmationReq over the last meter reading, signed with the contract key."""
+    info = m.MeterInfo(
+        meter_id="EV",
+        charged_energy_reading_wh=int(meter["charged_wh"]),
+        bpt_discharged_energy_reading_wh=int(meter.get("discharged_wh") or 0),
+    )
+    mode: dict[str, Any] = (
+        {"dynamic_smdt_control_mode": m.Dynamic_SMDTControlMode()}
+        if dynamic
+        else {"scheduled_smdt_control_mode": m.Scheduled_SMDTControlMode(selected_schedule_tuple_id=1)}
+    )
+    data = m.SignedMeteringData(id="id2", session_id=session_id, meter_info=info, **mode)
+    return sign_message(
+        m.MeteringConfirmationReq(header=header, signed_metering_data=data), creds.key, profile=creds.profile
+    )

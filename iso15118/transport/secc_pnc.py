@@ -1,0 +1,89 @@
+"""Plug & Charge checks of the SECC: the contract chain, the header signature, and their response codes.
+
+Chain problems answer with a WARNING (the EV may try another contract) [V2G20 §8.3 response codes]; a
+signature that does not verify answers ``FAILED_SignatureError``; a MeteringConfirmation signature that does
+not verify answers ``FAILED_MeteringSignatureNotValid``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+
+from iso15118.errors import SecurityError
+from iso15118.security.certs import STRICT, ChainValidationError, Defect
+from iso15118.security.signed_messages import verify_message_chain
+from iso15118.security.sigprofile import ISO20_PROFILE, SignatureProfile
+
+__all__ = ["PncOutcome", "PncVerifier"]
+
+_CHAIN_CODES = {
+    Defect.EXPIRED: "WARNING_CertificateExpired",
+    Defect.NOT_YET_VALID: "WARNING_CertificateNotYetValid",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PncOutcome:
+    """Result of a PnC check: ``code`` is None when everything verified."""
+
+    code: str | None
+    detail: str = ""
+    emaid: str | None = None
+    chain: tuple[x509.Certificate, ...] = ()
+
+
+class PncVerifier:
+    """Verifies contract chains against the trusted MO (or V2G) roots, and the signatures they make."""
+
+    def __init__(
+        self,
+        roots: list[x509.Certificate],
+        *,
+        profile: SignatureProfile = ISO20_PROFILE,
+        policy: Any = STRICT,
+    ) -> None:
+        self.roots = roots
+        self.profile = profile
+        self.policy = policy
+
+    def _when(self, now: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(now, tz=dt.UTC)
+
+    def verify_authorization(self, request: Any, now: float) -> PncOutcome:
+        """Check a PnC AuthorizationReq: contract chain first, then the signature over the authorization."""
+        try:
+            validated = verify_message_chain(
+                request, self.roots, now=self._when(now), profile=self.profile, policy=self.policy
+            )
+        except ChainValidationError as exc:
+            return PncOutcome(code=_CHAIN_CODES.get(exc.defect, "WARNING_CertificateValidationError"), detail=str(exc))
+        except SecurityError as exc:
+            return PncOutcome(code="FAILED_SignatureError", detail=str(exc))
+        emaid = _common_name(validated.leaf)
+        return PncOutcome(code=None, emaid=emaid, chain=tuple(validated.certificates))
+
+    def verify_metering(self, request: Any, chain: tuple[x509.Certificate, ...], now: float) -> PncOutcome:
+        """Check a MeteringConfirmationReq's signature with the contract chain of the session."""
+        if not chain:
+            return PncOutcome(code="FAILED_MeteringSignatureNotValid", detail="no contract chain in this session")
+        try:
+            verify_message_chain(
+                request,
+                self.roots,
+                now=self._when(now),
+                chain=list(chain[:-1]) or list(chain),
+                profile=self.profile,
+                policy=self.policy,
+            )
+        except SecurityError as exc:
+            return PncOutcome(code="FAILED_MeteringSignatureNotValid", detail=str(exc))
+        return PncOutcome(code=None)
+
+
+def _common_name(cert: x509.Certificate) -> str | None:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
