@@ -206,4 +206,3 @@ def from_xml(text: str | bytes, schema: str | None = None) -> Any:
 def schema_for_namespace(namespace: str) -> str | None:
     """The schema set whose documents have a root element in ``namespace`` (None if unknown)."""
     return _NS_SET.get(namespace)
-
