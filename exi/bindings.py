@@ -23,6 +23,7 @@ import keyword
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclasses_field
 from typing import Literal
 
 from exi.datatypes import Datatype
@@ -89,6 +90,13 @@ class Bindings:
 
     classes: dict[QName, ClassSpec]
     enums: dict[tuple[str, str, tuple[str, ...]], EnumSpec]
+    aliases: dict[QName, ClassSpec] = dataclasses_field(default_factory=dict)
+    """Global elements that share their type with another global element get a subclass named after them
+    (no fields of its own), so that a message's class always names its root element."""
+
+    def class_for_element(self, element: QName, type_key: QName) -> ClassSpec:
+        """The class a global element's values have (its alias, or its type's class)."""
+        return self.aliases.get(element) or self.classes[type_key]
 
     def enum_for(self, dt: Datatype, context: QName) -> EnumSpec:
         """The enum class of an enumerated datatype (anonymous ones are keyed by their element)."""
@@ -347,7 +355,7 @@ def build_bindings(
                 assert bspec is not None
                 spec = replace(spec, inherited=len(bspec.fields))
         fixed[key] = spec
-    return Bindings(fixed, enums)
+    return Bindings(fixed, enums, _aliases(grammar, fixed, used))
 
 
 def _prefix(base: ClassSpec, derived: ClassSpec) -> bool:
@@ -402,3 +410,23 @@ def _choice_groups(
             names = tuple(f.name for f in fields if f.position == pos.index)
             out.append((names, _mandatory(tg, pos.index)))
     return tuple(out)
+
+
+def _aliases(grammar: SchemaGrammar, classes: dict[QName, ClassSpec], used: dict[str, set[str]]) -> dict[QName, ClassSpec]:
+    """Element-named subclasses for global elements whose type also serves another global element."""
+    users: dict[QName, list[QName]] = {}
+    for q, m in zip(grammar.globals, grammar.global_members, strict=True):
+        if m.type_key is not None:
+            users.setdefault(m.type_key, []).append(q)
+    out: dict[QName, ClassSpec] = {}
+    for key, elements in users.items():
+        if len(elements) < 2:
+            continue
+        spec = classes[key]
+        for q in elements:
+            name = _identifier(q[1])
+            if name == spec.name or name in used.setdefault(spec.module, set()):
+                continue
+            used[spec.module].add(name)
+            out[q] = replace(spec, name=name, base=key, inherited=len(spec.fields))
+    return out

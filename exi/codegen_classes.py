@@ -138,6 +138,17 @@ class _ModuleWriter:
         lines.extend(self.field_line(f, spec) for f in own)
         return "\n".join(lines)
 
+    def alias_source(self, alias: ClassSpec) -> str:
+        """A subclass that names a global element sharing its type with another one."""
+        base = self.bindings.classes[alias.key]
+        return "\n".join(
+            [
+                "@dataclass(frozen=True, slots=True, kw_only=True)",
+                f"class {alias.name}({base.name}):",
+                f'    """Global element ``{alias.name}`` (XSD type ``{alias.key[1]}``, shared with ``{base.name}``)."""',
+            ]
+        )
+
     def enum_source(self, es: EnumSpec) -> str:
         lines = [f"class {es.name}(StrEnum):", f'    """XSD enumeration ``{es.key[1].split("@")[0]}``."""', ""]
         lines.extend(f"    {m} = {v!r}" for m, v in zip(es.members, es.values, strict=True))
@@ -183,8 +194,10 @@ def generate_class_modules(
         w.grammar_types = grammar_types
         enums = sorted((e for e in bindings.enums.values() if e.module == module), key=lambda e: e.name)
         classes = _ordered([c for c in bindings.classes.values() if c.module == module])
+        aliases = sorted((a for a in bindings.aliases.values() if a.module == module), key=lambda a: a.name)
         body = [w.enum_source(e) for e in enums] + [w.class_source(c, global_elements) for c in classes]
-        names = [e.name for e in enums] + [c.name for c in classes]
+        body += [w.alias_source(a) for a in aliases]
+        names = [e.name for e in enums] + [c.name for c in classes] + [a.name for a in aliases]
         imports = sorted(w.imports)
         lines = [
             f'"""Binding classes for the XSD namespace{"s" if len(namespace) > 1 else ""} '

@@ -225,7 +225,9 @@ class CodecGenerator(Context):
                 return f"({q[0]!r}, {q[1]!r}, None, None, None)"
             if m.type_key is not None:
                 fn = self.fn[m.type_key]
-                return f"({q[0]!r}, {q[1]!r}, _e_{fn}, _d_{fn}, {self.cls(m.type_key)})"
+                spec = self.b.class_for_element(q, m.type_key)
+                self.modules.add(spec.module)
+                return f"({q[0]!r}, {q[1]!r}, _e_{fn}, _d_{fn}, _{spec.module}.{spec.name})"
             return f"({q[0]!r}, {q[1]!r}, None, None, {self.datatype_literal(m.datatype, q)})"
 
         doc = "".join(

@@ -144,6 +144,10 @@ class Codec:
             raise exc.within(row[1]) from None
         except (ValueError, IndexError, TypeError) as exc:
             raise DecodeError(f"malformed stream: {exc}", bit_offset=p, path=[row[1]]) from None
+        cls = row[4]
+        if isinstance(cls, type) and type(value) is not cls:
+            # An element-named subclass of the shared type class (same slots): make the root explicit.
+            object.__setattr__(value, "__class__", cls)
         if fragment:
             if T - p < width:
                 raise DecodeError("unexpected end of stream before the fragment's ED", bit_offset=p)

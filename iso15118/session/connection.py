@@ -437,7 +437,11 @@ class Connection:
                     at=now, session_id=s.session_id, resumed=resumed, evcc_id=request.evcc_id, evse_id=response.evse_id
                 )
             )
-        if kind == "SessionStopReq" and s.state is State.ENDED:
+        if (
+            kind == "SessionStopReq"
+            and s.state is State.ENDED
+            and not is_failed(getattr(response, "response_code", ""))
+        ):
             pause = str(getattr(request, "charging_session", "")) == "Pause"
             reason = EndReason.PAUSED if pause else EndReason.TERMINATED
             # After SessionStopRes the SECC waits for the EV to close TCP first [V2G20-1633].

@@ -52,7 +52,11 @@ class EvccConfig:
     negative_discharge_limits: bool = False
     resume_session_id: bytes | None = None
     """Resume this paused session (SessionSetupReq carries its SessionID)."""
+    resume_service_id: int | None = None
+    """The service the paused session had selected (the EV keeps it, as the SECC does [V2G20-2539])."""
     authorization_retry_s: float = 0.5
+    authorization_attempts: int = 3
+    """Give up (SessionStop) after this many authorization refusals (WARNING responses)."""
     max_loops: int | None = None
     """Stop after this many charge-loop exchanges (testing); None: until the EV is done."""
     renegotiate_schedule_after: int | None = None
@@ -76,6 +80,8 @@ class _Context:
     stopping: str | None = None
     """Set once the EV decided to stop: the SessionStop kind to send after PowerDelivery(Stop)."""
     renegotiated: bool = False
+    service_renegotiations: int = 0
+    refusals: int = 0
     confirmed: bool = False
     meter: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[str] = field(default_factory=list)
@@ -132,8 +138,11 @@ class _Evcc:
         now = self.pump.clock()
         self.negotiated["evse_id"] = res.evse_id
         if str(res.response_code) == "OK_OldSessionJoined":
-            # A resumed session goes straight to the charge parameters [V2G20-1032].
+            # A resumed session goes straight to the charge parameters [V2G20-1032], with the service and
+            # control mode the paused session had negotiated [V2G20-2539].
             self.negotiated["resumed"] = True
+            if self.config.resume_service_id is not None:
+                self.ctx.service_id = self.config.resume_service_id
             await self.send_charge_parameters(now)
             return
         await self.send(m.AuthorizationSetupReq(header=self.header(now)))
@@ -166,6 +175,11 @@ class _Evcc:
         await self.send(msg)
 
     async def after_AuthorizationRes(self, res: m.AuthorizationRes, req: Any) -> None:
+        if str(res.response_code).startswith("WARNING"):
+            self.ctx.refusals += 1
+            if self.ctx.refusals >= self.config.authorization_attempts:
+                await self.stop_session(f"authorization refused {self.ctx.refusals} times ({res.response_code})")
+                return
         if str(res.evse_processing) != "Finished" or not str(res.response_code).startswith("OK"):
             # Ongoing, or a WARNING the EV may retry after [V2G20-1582/2230]; the ongoing timer bounds this.
             await asyncio.sleep(self.config.authorization_retry_s)
@@ -320,7 +334,10 @@ class _Evcc:
     async def send_charge_loop(self) -> None:
         now = self.pump.clock()
         state = await self.controller.ev_state(now)
-        if state.finished or (self.config.max_loops is not None and self.ctx.loops >= self.config.max_loops):
+        limit = self.config.max_loops
+        if limit is not None:
+            limit *= self.ctx.service_renegotiations + 1  # each renegotiated service gets its own loops
+        if state.finished or (limit is not None and self.ctx.loops >= limit):
             self.ctx.stopping = "Pause" if state.pause else self.config.stop_with
             await self.send_power_delivery("Stop")
             return
@@ -449,8 +466,13 @@ class _Evcc:
             m.SessionStopReq(header=self.header(self.pump.clock()), charging_session=m.ChargingSession.Terminate)
         )
 
-    async def after_SessionStopRes(self, res: Any, req: Any) -> None:
-        return None
+    async def after_SessionStopRes(self, res: Any, req: m.SessionStopReq) -> None:
+        if str(req.charging_session) == "ServiceRenegotiation" and self.conn.ended is None:
+            # Service renegotiation starts over at ServiceDiscovery [V2G20-1643].
+            self.ctx.service_renegotiations += 1
+            self.ctx.stopping = None
+            self.negotiated["service_renegotiations"] = self.ctx.service_renegotiations
+            await self.send(m.ServiceDiscoveryReq(header=self.header(self.pump.clock())))
 
 
 async def run_evcc_session(

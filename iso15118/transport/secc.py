@@ -491,7 +491,8 @@ async def serve_secc_session(
     """Serve one connection as the SECC until the session ends and the connection closes."""
     conn = Connection(Role.SECC, now=clock(), config=session_config)
     pump = Pump(conn, link, clock=clock, observers=observers)
-    secc = _Secc(pump, controller, config or SeccConfig(), store or SessionStore(), pnc, random)
+    store = store if store is not None else SessionStore()  # an empty store is falsy
+    secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random)
     ended = await pump.run(secc.handle)
     return SessionOutcome(
         ended=ended,

@@ -4406,8 +4406,8 @@ NAMESPACES = ('urn:iso:std:iso:15118:-20:ACDP', 'urn:iso:std:iso:15118:-20:Commo
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReq', _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType, _iso20_acdp.ACDP_ConnectReq),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectRes', _e_ACDP_ConnectResType, _d_ACDP_ConnectResType, _iso20_acdp.ACDP_ConnectRes),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectReq', _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType, _iso20_acdp.ACDP_ConnectReq),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectRes', _e_ACDP_ConnectResType, _d_ACDP_ConnectResType, _iso20_acdp.ACDP_ConnectRes),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectReq', _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType, _iso20_acdp.ACDP_DisconnectReq),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectRes', _e_ACDP_ConnectResType, _d_ACDP_ConnectResType, _iso20_acdp.ACDP_DisconnectRes),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusReq', _e_ACDP_SystemStatusReqType, _d_ACDP_SystemStatusReqType, _iso20_acdp.ACDP_SystemStatusReq),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusRes', _e_ACDP_SystemStatusResType, _d_ACDP_SystemStatusResType, _iso20_acdp.ACDP_SystemStatusRes),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReq', _e_ACDP_VehiclePositioningReqType, _d_ACDP_VehiclePositioningReqType, _iso20_acdp.ACDP_VehiclePositioningReq),
@@ -4442,8 +4442,8 @@ DOCUMENT = (
 FRAGMENT = (
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReq', _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType, _iso20_acdp.ACDP_ConnectReq),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectRes', _e_ACDP_ConnectResType, _d_ACDP_ConnectResType, _iso20_acdp.ACDP_ConnectRes),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectReq', _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType, _iso20_acdp.ACDP_ConnectReq),
-    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectRes', _e_ACDP_ConnectResType, _d_ACDP_ConnectResType, _iso20_acdp.ACDP_ConnectRes),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectReq', _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType, _iso20_acdp.ACDP_DisconnectReq),
+    ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectRes', _e_ACDP_ConnectResType, _d_ACDP_ConnectResType, _iso20_acdp.ACDP_DisconnectRes),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusReq', _e_ACDP_SystemStatusReqType, _d_ACDP_SystemStatusReqType, _iso20_acdp.ACDP_SystemStatusReq),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusRes', _e_ACDP_SystemStatusResType, _d_ACDP_SystemStatusResType, _iso20_acdp.ACDP_SystemStatusRes),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReq', _e_ACDP_VehiclePositioningReqType, _d_ACDP_VehiclePositioningReqType, _iso20_acdp.ACDP_VehiclePositioningReq),

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from iso15118.messages.generated import iso20_types as _iso20_types
 
-__all__ = ['ACDP_ConnectReq', 'ACDP_ConnectRes', 'ACDP_SystemStatusReq', 'ACDP_SystemStatusRes', 'ACDP_VehiclePositioningReq', 'ACDP_VehiclePositioningRes', 'CpStatus', 'EVTechnicalStatus', 'ElectricalChargingDeviceStatus', 'ErrorCode', 'IsolationStatus', 'MechanicalChargingDeviceStatus']
+__all__ = ['ACDP_ConnectReq', 'ACDP_ConnectRes', 'ACDP_DisconnectReq', 'ACDP_DisconnectRes', 'ACDP_SystemStatusReq', 'ACDP_SystemStatusRes', 'ACDP_VehiclePositioningReq', 'ACDP_VehiclePositioningRes', 'CpStatus', 'EVTechnicalStatus', 'ElectricalChargingDeviceStatus', 'ErrorCode', 'IsolationStatus', 'MechanicalChargingDeviceStatus']
 
 
 class CpStatus(StrEnum):
@@ -146,3 +146,13 @@ class EVTechnicalStatus:
     evsoc: int | None = field(default=None, metadata={'xsd': 'EVSOC', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'integer', 'optional': True, 'range': (0, 100)})
     ev_error_code: ErrorCode | None = field(default=None, metadata={'xsd': 'EVErrorCode', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'enum', 'type': 'iso15118.messages.generated.iso20_acdp:ErrorCode', 'optional': True})
     ev_timeout: bool | None = field(default=None, metadata={'xsd': 'EVTimeout', 'ns': 'urn:iso:std:iso:15118:-20:ACDP', 'kind': 'element', 'lexical': 'boolean', 'optional': True})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ACDP_DisconnectReq(ACDP_ConnectReq):
+    """Global element ``ACDP_DisconnectReq`` (XSD type ``ACDP_ConnectReqType``, shared with ``ACDP_ConnectReq``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ACDP_DisconnectRes(ACDP_ConnectRes):
+    """Global element ``ACDP_DisconnectRes`` (XSD type ``ACDP_ConnectResType``, shared with ``ACDP_ConnectRes``)."""

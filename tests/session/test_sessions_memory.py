@@ -1,0 +1,177 @@
+"""Complete sessions in memory between our EVCC and SECC drivers, for every variant the -20 AC sequence has."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from iso15118.controller import ChargeDirection, ControlMode, Notification
+from iso15118.security.pki import Pki, build_pki
+from iso15118.security.profiles import Entity
+from iso15118.session.events import EndReason, MessageSent
+from iso15118.simple import SimpleEV, SimpleEVConfig, SimpleEVSE, SimpleEVSEConfig
+from iso15118.transport.evcc import EvccConfig
+from iso15118.transport.evcc_pnc import ContractCredentials
+from iso15118.transport.secc import SeccConfig, SessionStore
+from iso15118.transport.secc_pnc import PncVerifier
+from tests.session.recording import Recorder, run_pair
+
+FAST = {"loop_interval_s": 0.0, "authorization_retry_s": 0.0}
+
+
+def _run(evcc: EvccConfig, **kwargs: Any) -> tuple[Any, Any, Recorder]:
+    rec = kwargs.pop("recorder", None) or Recorder()
+    out, secc = asyncio.run(run_pair(evcc, recorder=rec, **kwargs))
+    return out, secc, rec
+
+
+def _sent(rec: Recorder, role: str) -> list[str]:
+    return [type(e.message).__name__ for r, e in rec.events if r == role and isinstance(e, MessageSent)]
+
+
+@pytest.mark.parametrize("control", [ControlMode.SCHEDULED, ControlMode.DYNAMIC])
+def test_ac_charge(control: ControlMode) -> None:
+    ev = SimpleEV(SimpleEVConfig(bidirectional=False))
+    out, secc, _rec = _run(EvccConfig(control_mode=control, max_loops=4, **FAST), ev=ev)
+    assert out.ok and secc.ok and out.ended.reason is EndReason.TERMINATED
+    assert out.negotiated["service_id"] == 1 and out.negotiated["control_mode"] == str(control)
+    assert out.loops == 4 and secc.loops == 4
+    assert len(out.meter_readings) == 4
+    assert ev.power_w > 0  # charging
+
+
+@pytest.mark.parametrize("control", [ControlMode.SCHEDULED, ControlMode.DYNAMIC])
+def test_ac_bpt_discharge(control: ControlMode) -> None:
+    ev = SimpleEV(SimpleEVConfig(direction=ChargeDirection.DISCHARGE))
+    evse = SimpleEVSE()
+    out, secc, _ = _run(EvccConfig(control_mode=control, max_loops=4, **FAST), ev=ev, evse=evse)
+    assert out.ok and secc.ok
+    assert out.negotiated["service_id"] == 5 and secc.negotiated["bpt_channel"] == "Discharge"
+    assert ev.power_w < 0 and evse.discharged_wh > 0 and evse.charged_wh == 0  # energy flows EV -> EVSE
+
+
+def test_dynamic_setpoint_sign_drives_the_ev() -> None:
+    ev = SimpleEV(SimpleEVConfig())
+    out, _secc, _ = _run(EvccConfig(max_loops=3, **FAST), ev=ev, evse=SimpleEVSE(SimpleEVSEConfig(setpoint_w=-5000)))
+    assert out.ok and ev.power_w == -5000  # the EVSE asked for 5 kW of discharge
+
+
+def test_ev_stops_at_its_reserve() -> None:
+    ev = SimpleEV(SimpleEVConfig(soc=20.5, min_soc=20.0, direction=ChargeDirection.DISCHARGE, capacity_wh=100.0))
+    out, _secc, _ = _run(EvccConfig(max_loops=None, loop_interval_s=0.05), ev=ev)
+    assert out.ok and ev.soc <= 20.5 and ev.soc >= 19.0
+
+
+@pytest.fixture(scope="module")
+def pki() -> Pki:
+    return build_pki(algorithm="secp521r1")
+
+
+def _credentials(pki: Pki) -> ContractCredentials:
+    chain = tuple(c.public_bytes(serialization.Encoding.DER) for c in pki.chain(Entity.CONTRACT_LEAF))
+    return ContractCredentials(chain=chain, key=pki[Entity.CONTRACT_LEAF].key)
+
+
+def test_pnc_authorization_and_metering_confirmation(pki: Pki) -> None:
+    verifier = PncVerifier([pki[Entity.MO_ROOT].certificate])
+    evcc = EvccConfig(
+        authorization="PnC", credentials=_credentials(pki), max_loops=4, metering_confirmation_after=2, **FAST
+    )
+    secc = SeccConfig(authorization=("EIM", "PnC"))
+    evse = SimpleEVSEConfig(notifications=((3, Notification.METERING_CONFIRMATION),))
+    out, s, _rec = _run(evcc, secc=secc, pnc=verifier, evse=SimpleEVSE(evse))
+    assert out.ok and s.ok and out.negotiated["authorization"] == "PnC"
+    confirmations = [x for x in out.negotiated.get("side_streams", []) if "MeteringConfirmationRes" in x]
+    assert confirmations == ["metering_confirmation:MeteringConfirmationRes:OK"]
+
+
+def test_pnc_with_an_untrusted_contract_is_refused(pki: Pki) -> None:
+    other = build_pki(algorithm="secp521r1")
+    verifier = PncVerifier([other[Entity.MO_ROOT].certificate])  # trusts somebody else's MO root
+    evcc = EvccConfig(authorization="PnC", credentials=_credentials(pki), max_loops=2, **FAST)
+    out, _s, rec = _run(evcc, secc=SeccConfig(authorization=("PnC",)), pnc=verifier)
+    assert out.ok  # the EV gives up cleanly after the refusals and stops the session
+    assert "ServiceDiscoveryReq" not in _sent(rec, "evcc")
+
+
+def test_eim_ongoing_then_accepted() -> None:
+    out, _s, rec = _run(EvccConfig(max_loops=2, **FAST), evse=SimpleEVSE(SimpleEVSEConfig(authorization_delay=3)))
+    assert out.ok and _sent(rec, "evcc").count("AuthorizationReq") == 4
+
+
+def test_eim_rejected_ends_cleanly() -> None:
+    out, _s, rec = _run(
+        EvccConfig(max_loops=2, authorization_attempts=2, **FAST), evse=SimpleEVSE(SimpleEVSEConfig(reject=True))
+    )
+    assert out.ok and _sent(rec, "evcc").count("AuthorizationReq") == 2
+    assert _sent(rec, "secc")[-1] == "SessionStopRes"
+
+
+def test_pause_and_resume() -> None:
+    store = SessionStore()
+    first, s1, _ = _run(EvccConfig(max_loops=2, stop_with="Pause", **FAST), store=store)
+    assert first.ended.reason is EndReason.PAUSED and s1.ended.reason is EndReason.PAUSED and len(store) == 1
+    resume = EvccConfig(
+        max_loops=2, resume_session_id=first.session_id, resume_service_id=first.negotiated["service_id"], **FAST
+    )
+    second, _s2, rec = _run(resume, store=store)
+    assert second.ok and second.negotiated.get("resumed") is True
+    assert second.session_id == first.session_id
+    assert "AuthorizationReq" not in _sent(rec, "evcc")  # resuming skips authorization [V2G20-1032]
+
+
+def test_resume_with_an_unknown_session_starts_a_new_one() -> None:
+    out, _s, rec = _run(EvccConfig(max_loops=1, resume_session_id=b"\x42" * 8, **FAST))
+    assert out.ok and out.session_id != b"\x42" * 8 and "AuthorizationReq" in _sent(rec, "evcc")
+
+
+def test_ev_initiated_schedule_renegotiation() -> None:
+    out, s, _rec = _run(
+        EvccConfig(control_mode=ControlMode.SCHEDULED, max_loops=5, renegotiate_schedule_after=2, **FAST)
+    )
+    assert out.ok and s.ok
+    side = out.negotiated["side_streams"]
+    assert side == ["schedule_renegotiation:ScheduleExchangeRes:OK", "schedule_renegotiation:PowerDeliveryRes:OK"]
+
+
+@pytest.mark.parametrize(
+    ("note", "expect"),
+    [
+        (Notification.PAUSE, EndReason.PAUSED),
+        (Notification.TERMINATE, EndReason.TERMINATED),
+        (Notification.EXIT_STANDBY, EndReason.TERMINATED),
+        (Notification.SCHEDULE_RENEGOTIATION, EndReason.TERMINATED),
+        (Notification.SERVICE_RENEGOTIATION, EndReason.TERMINATED),
+        (Notification.METERING_CONFIRMATION, EndReason.TERMINATED),
+    ],
+)
+def test_secc_notifications(note: Notification, expect: EndReason) -> None:
+    evse = SimpleEVSE(SimpleEVSEConfig(notifications=((2, note),)))
+    out, s, rec = _run(EvccConfig(max_loops=4, **FAST), evse=evse)
+    assert out.ended.reason is expect and s.ended.reason is expect
+    assert out.negotiated["notifications"] == [str(note)]
+    sent = _sent(rec, "evcc")
+    if note in (Notification.PAUSE, Notification.TERMINATE):
+        assert out.loops == 2  # the EV stops right after the notification [V2G20-1610]
+        assert sent[-2:] == ["PowerDeliveryReq", "SessionStopReq"]
+    if note is Notification.SCHEDULE_RENEGOTIATION:
+        assert out.negotiated["side_streams"][0] == "schedule_renegotiation:ScheduleExchangeRes:OK"
+    if note is Notification.SERVICE_RENEGOTIATION:
+        assert out.negotiated["service_renegotiations"] == 1 and sent.count("ServiceDiscoveryReq") == 2
+    if note is Notification.METERING_CONFIRMATION:
+        assert "MeteringConfirmationReq" not in sent  # EIM: nothing to sign [V2G20-2704]
+
+
+def test_incompatible_charge_parameters_are_refused() -> None:
+    ev = SimpleEV(SimpleEVConfig(min_charge_w=20_000, max_charge_w=22_000))
+    out, s, _ = _run(EvccConfig(max_loops=2, **FAST), ev=ev, evse=SimpleEVSE(SimpleEVSEConfig(max_charge_w=11_000)))
+    assert out.ended.reason is EndReason.FAILED_RECEIVED and out.ended.response_code == "FAILED_WrongChargeParameter"
+    assert s.ended.reason is EndReason.FAILED_SENT
+
+
+def test_chunked_link_delivers_frames_split_over_many_reads() -> None:
+    out, s, _ = _run(EvccConfig(max_loops=2, **FAST), chunking=3)
+    assert out.ok and s.ok and out.loops == 2
