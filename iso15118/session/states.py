@@ -9,8 +9,8 @@ answers the request with ``FAILED_SequenceError`` and ends the session.
 
 After each exchange the next state depends on the request and on what the response said (``Ongoing``
 repeats a request, ``OK_OldSessionJoined`` skips authorization and service negotiation, a ``FAILED*``
-response code ends the session...). :func:`next_state` holds those rules, each with the requirement it
-implements.
+response code ends the session...). :data:`TRANSITIONS` holds those rules as data — ordered (condition,
+next state, requirement) per request — and the README's state diagram is generated from the two tables.
 
 Side streams (schedule renegotiation 0x8101, metering confirmation 0x8102) run beside the charge loop with
 their own small sequences (:data:`SIDE_SEQUENCE`).
@@ -18,13 +18,16 @@ their own small sequences (:data:`SIDE_SEQUENCE`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, Final
 
 __all__ = [
     "ACTIVE_STATES",
+    "CONDITIONS",
     "SEQUENCE",
     "SIDE_SEQUENCE",
+    "TRANSITIONS",
     "State",
     "Stream",
     "is_failed",
@@ -114,47 +117,68 @@ def _value(obj: Any, name: str) -> str:
     return str(getattr(obj, name, "") or "")
 
 
+def _code(response: Any) -> str:
+    return _value(response, "response_code")
+
+
+Condition = Callable[[Any, Any], bool]
+
+#: Named conditions on a (request, response) pair, used by :data:`TRANSITIONS`.
+CONDITIONS: Final[dict[str, Condition]] = {
+    "any": lambda q, r: True,
+    "OK_OldSessionJoined": lambda q, r: _code(r) == "OK_OldSessionJoined",
+    "Finished and OK": lambda q, r: _value(r, "evse_processing") == "Finished" and _code(r).startswith("OK"),
+    "Finished": lambda q, r: _value(r, "evse_processing") == "Finished",
+    "EVProcessing Ongoing": lambda q, r: _value(q, "ev_processing") == "Ongoing",
+    "ChargeProgress Stop": lambda q, r: _value(q, "charge_progress") == "Stop",
+    "ServiceRenegotiation": lambda q, r: _value(q, "charging_session") == "ServiceRenegotiation",
+}
+
+#: After an exchange on the main stream: request -> ordered (condition, next state); the first condition that
+#: holds wins; ``None`` keeps the state. Any FAILED response code ends the session before these apply.
+TRANSITIONS: Final[dict[str, tuple[tuple[str, State | None, str], ...]]] = {
+    "supportedAppProtocolReq": (("any", _S.WAIT_SESSION_SETUP, "V2G20-1484"),),
+    # Resuming a paused session skips authorization and service negotiation.
+    "SessionSetupReq": (
+        ("OK_OldSessionJoined", _S.WAIT_CHARGE_PARAMETER, "V2G20-1032"),
+        ("any", _S.WAIT_AUTHORIZATION_SETUP, "V2G20-1486"),
+    ),
+    "AuthorizationSetupReq": (("any", _S.WAIT_AUTHORIZATION, "V2G20-1970"),),
+    "CertificateInstallationReq": (("any", _S.WAIT_AUTHORIZATION, "V2G20-1970"),),
+    # Ongoing, or a WARNING such as an EIM authorization failure, repeats the request.
+    "AuthorizationReq": (
+        ("Finished and OK", _S.WAIT_SERVICE_DISCOVERY, "V2G20-2221"),
+        ("any", _S.WAIT_AUTHORIZATION, "V2G20-1582"),
+    ),
+    "ServiceDiscoveryReq": (("any", _S.WAIT_SERVICE_DETAIL, "V2G20-1584"),),
+    "ServiceDetailReq": (("any", _S.WAIT_SERVICE_SELECTION, "V2G20-1586"),),
+    "ServiceSelectionReq": (("any", _S.WAIT_CHARGE_PARAMETER, "V2G20-1590"),),
+    "AC_ChargeParameterDiscoveryReq": (("any", _S.WAIT_SCHEDULE, "V2G20-2658"),),
+    # The EV repeats ScheduleExchangeReq while the SECC answers Ongoing.
+    "ScheduleExchangeReq": (
+        ("Finished", _S.WAIT_POWER_DELIVERY, "V2G20-1596"),
+        ("any", _S.WAIT_SCHEDULE, "V2G20-1593"),
+    ),
+    "PowerDeliveryReq": (
+        ("EVProcessing Ongoing", None, "V2G20-1436"),
+        ("ChargeProgress Stop", _S.WAIT_SESSION_STOP, "V2G20-1623"),
+        ("any", _S.CHARGE_LOOP, "V2G20-1437"),
+    ),
+    "AC_ChargeLoopReq": (("any", _S.CHARGE_LOOP, "V2G20-2012"),),
+    "SessionStopReq": (
+        ("ServiceRenegotiation", _S.WAIT_SERVICE_DISCOVERY, "V2G20-1643"),
+        ("any", _S.ENDED, "V2G20-1080"),
+    ),
+}
+
+
 def next_state(state: State, request: Any, response: Any) -> State:
-    """The main stream's state after ``request`` was answered by ``response``."""
-    code = _value(response, "response_code")
-    if is_failed(code):
+    """The main stream's state after ``request`` was answered by ``response`` (from :data:`TRANSITIONS`)."""
+    if is_failed(_code(response)):
         return _S.ENDED  # any FAILED response code ends the session (-20 §8.6)
-    kind = type(request).__name__
-    if kind == "supportedAppProtocolReq":
-        return _S.WAIT_SESSION_SETUP
-    if kind == "SessionSetupReq":
-        # Resuming a paused session skips authorization and service negotiation [V2G20-1032/1843/2097/1844].
-        return _S.WAIT_CHARGE_PARAMETER if code == "OK_OldSessionJoined" else _S.WAIT_AUTHORIZATION_SETUP
-    if kind in ("AuthorizationSetupReq", "CertificateInstallationReq"):
-        return _S.WAIT_AUTHORIZATION
-    if kind == "AuthorizationReq":
-        # Ongoing (or a WARNING such as EIM authorization failure) repeats the request [V2G20-1582/2219/2230].
-        finished = _value(response, "evse_processing") == "Finished" and code.startswith("OK")
-        return _S.WAIT_SERVICE_DISCOVERY if finished else _S.WAIT_AUTHORIZATION
-    if kind == "ServiceDiscoveryReq":
-        return _S.WAIT_SERVICE_DETAIL
-    if kind == "ServiceDetailReq":
-        return _S.WAIT_SERVICE_SELECTION
-    if kind == "ServiceSelectionReq":
-        return _S.WAIT_CHARGE_PARAMETER
-    if kind == "AC_ChargeParameterDiscoveryReq":
-        return _S.WAIT_SCHEDULE
-    if kind == "ScheduleExchangeReq":
-        # The EV repeats ScheduleExchangeReq while the SECC answers Ongoing [V2G20-1593].
-        return _S.WAIT_POWER_DELIVERY if _value(response, "evse_processing") == "Finished" else _S.WAIT_SCHEDULE
-    if kind == "PowerDeliveryReq":
-        if _value(request, "ev_processing") == "Ongoing":
-            return state  # the EV is still computing its profile [V2G20-1436]
-        progress = _value(request, "charge_progress")
-        if progress == "Stop":
-            return _S.WAIT_SESSION_STOP  # no welding detection in AC [V2G20-1623]
-        return _S.CHARGE_LOOP  # Start, or Standby [V2G20-2192]
-    if kind == "AC_ChargeLoopReq":
-        return _S.CHARGE_LOOP
-    if kind == "SessionStopReq":
-        if _value(request, "charging_session") == "ServiceRenegotiation":
-            return _S.WAIT_SERVICE_DISCOVERY  # [V2G20-1643]
-        return _S.ENDED
+    for condition, target, _requirement in TRANSITIONS.get(type(request).__name__, ()):
+        if CONDITIONS[condition](request, response):
+            return state if target is None else target
     return state
 
 
