@@ -1,0 +1,98 @@
+"""`v2g secc`: run an ISO 15118-20 SECC (charger) with the simple EVSE controller.
+
+Listens on the interface's link-local address (or ``--listen``) over TLS 1.3, answers SDP on the interface,
+serves every EV that connects, and prints one line per session. ``--once`` stops after the first connection
+and exits 0 when its session ended regularly, 1 otherwise. Without ``--once`` it serves until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+from harness.commands._sessions import add_common_options, auth_name, common_overrides, observers, summary
+from harness.config import SeccSettings, load_secc_settings
+from iso15118.simple import SimpleEVSE
+from iso15118.transport.secc_pnc import PncVerifier
+from iso15118.transport.secc_server import ConnectionReport, SeccServer
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``secc`` command."""
+    parser = subparsers.add_parser(
+        "secc",
+        help="run an ISO 15118-20 SECC (charger) over TCP/TLS with SDP",
+        description="Serve EVs over TLS 1.3 on IFACE's link-local address (or --listen), announce the port "
+        "with SDP, and print one summary line per session.",
+    )
+    add_common_options(parser)
+    parser.add_argument("--listen", metavar="ADDR", help="IPv6 address to listen on (::1, ::, fe80::1%%eth1)")
+    parser.add_argument("--port", type=int, metavar="N", help="TCP port (default: a free port in 49152-65535)")
+    parser.add_argument("--auth", type=auth_name, nargs="+", metavar="eim|pnc", help="authorization offered")
+    parser.add_argument("--control", choices=("scheduled", "dynamic"), nargs="+",
+                        help="control modes offered (default: both)")
+    parser.add_argument("--once", action="store_true", default=None, help="serve one connection, then exit")
+    parser.add_argument("--no-sdp", dest="sdp", action="store_false", default=None, help="do not answer SDP")
+    parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
+    parser.set_defaults(func=_run)
+
+
+def _settings(args: argparse.Namespace) -> SeccSettings:
+    runtime = common_overrides(args) | {
+        "listen": args.listen,
+        "port": args.port,
+        "once": args.once,
+        "sdp": args.sdp,
+        "sdp_port": args.sdp_port,
+    }
+    secc = {"authorization": args.auth, "control_modes": args.control}
+    return load_secc_settings(args.config, {"runtime": runtime, "secc": secc}, environ=os.environ)
+
+
+async def _serve(settings: SeccSettings) -> int:
+    roots = settings.pnc_certificates()
+    pnc = PncVerifier(roots) if roots else None
+    failures = 0
+
+    def report(rep: ConnectionReport) -> None:
+        nonlocal failures
+        failures += 0 if rep.ok else 1
+        if rep.outcome is not None:
+            print(summary("secc", rep.peer, rep.outcome), flush=True)
+        if rep.error is not None:
+            print(f"secc {rep.peer}: error: {rep.error}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    with observers(settings.trace, settings.journal) as obs:
+        server = SeccServer(settings.server, lambda: SimpleEVSE(settings.evse), secc=settings.secc, pnc=pnc,
+                            observers=obs, on_report=report)
+        async with server:
+            print(f"secc listening on {server.endpoint} ({_security(settings)})", flush=True)
+            if settings.once:
+                await server.next_report()
+            else:
+                await stop.wait()
+    return 1 if failures else 0
+
+
+def _security(settings: SeccSettings) -> str:
+    policy = settings.server.policy
+    text = "TLS 1.3" if policy.tls is not None and not policy.tolerant else "TLS" if policy.tls else "plain TCP"
+    deviations = ", ".join(policy.deviations())
+    return f"{text}, {'tolerant: ' + deviations if policy.tolerant else 'strict'}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    code = asyncio.run(_serve(settings))
+    sys.stdout.flush()
+    return code
