@@ -177,8 +177,14 @@ class _Values:
 def _type_name(tp: Any) -> str:
     if isinstance(tp, type) and issubclass(tp, Enum):
         return "one of " + ", ".join(repr(m.value) for m in tp)
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string", Path: "a path",
-             bytes: "a hex string"}
+    names = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        Path: "a path",
+        bytes: "a hex string",
+    }
     if tp in names:
         return names[tp]
     return str(tp).replace("typing.", "")
@@ -317,8 +323,15 @@ def _keylog(runtime: _Common, environ: Mapping[str, str]) -> Path | None:
     return runtime.keylog if runtime.keylog is not None else keylog_from_environment(environ)
 
 
-def _tls_config(files: _TlsFiles, runtime: _Common, environ: Mapping[str, str], *, leaf: Entity | None,
-                roots: tuple[Entity, ...], pki: PkiLayout | None) -> TlsConfig | None:
+def _tls_config(
+    files: _TlsFiles,
+    runtime: _Common,
+    environ: Mapping[str, str],
+    *,
+    leaf: Entity | None,
+    roots: tuple[Entity, ...],
+    pki: PkiLayout | None,
+) -> TlsConfig | None:
     if not runtime.tls:
         return None
     chain, key = files.certificate_chain, files.private_key
@@ -366,8 +379,9 @@ def load_secc_settings(
     files = _build(_TlsFiles, tables["tls"])
     pki = _pki(runtime)
     # The SECC presents its chain and trusts OEM and V2G roots for vehicle certificates [V2G20-1264].
-    tls = _tls_config(files, runtime, environ or {}, leaf=Entity.SECC_LEAF,
-                      roots=(Entity.OEM_ROOT, Entity.V2G_ROOT), pki=pki)
+    tls = _tls_config(
+        files, runtime, environ or {}, leaf=Entity.SECC_LEAF, roots=(Entity.OEM_ROOT, Entity.V2G_ROOT), pki=pki
+    )
     if tls is not None and (tls.certificate_chain is None or tls.private_key is None):
         raise ConfigError("the SECC needs its certificate chain and key: a PKI (--pki) or [tls] files")
     pnc_roots = pnc.trust_roots
@@ -384,8 +398,15 @@ def load_secc_settings(
         sdp_port=runtime.sdp_port,
         handshake_timeout_s=runtime.handshake_timeout_s,
     )
-    return SeccSettings(server=server, secc=secc, evse=evse, pnc_roots=pnc_roots, once=runtime.once,
-                        trace=runtime.trace, journal=runtime.journal)
+    return SeccSettings(
+        server=server,
+        secc=secc,
+        evse=evse,
+        pnc_roots=pnc_roots,
+        once=runtime.once,
+        trace=runtime.trace,
+        journal=runtime.journal,
+    )
 
 
 def load_evcc_settings(
@@ -433,5 +454,3 @@ def _credentials(chain: Path, key: Path) -> ContractCredentials:
         raise ConfigError(f"cannot read the contract credentials {chain} / {key}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise ConfigError(f"bad contract credentials {chain} / {key}: {exc}") from None
-
-

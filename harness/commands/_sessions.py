@@ -30,22 +30,45 @@ def auth_name(text: str) -> str:
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options both roles share: interface, configuration file, PKI, TLS mode, key log, trace, journal."""
     parser.add_argument("--iface", help="network interface (link-local address, SDP, SLAC), e.g. eth1")
-    parser.add_argument("--config", type=Path, metavar="FILE.toml",
-                        help="persona file; command-line options override its values")
-    parser.add_argument("--pki", type=Path, metavar="DIR",
-                        help="a `v2g pki init` directory: TLS identities, trusted roots, PnC files")
-    parser.add_argument("--keylog", type=Path, metavar="FILE",
-                        help="append TLS secrets (NSS key log) for Wireshark; default: $SSLKEYLOGFILE")
-    parser.add_argument("--tolerant", action="store_true", default=None,
-                        help="lab mode for non-conforming peers: TLS 1.2 and lab curves, relaxed timers, "
-                        "plain TCP allowed (each deviation is logged)")
-    parser.add_argument("--no-tls", dest="tls", action="store_false", default=None,
-                        help="plain TCP (refused unless --tolerant: -20 mandates TLS 1.3 [V2G20-1264])")
-    parser.add_argument("--timing-scale", type=float, metavar="F",
-                        help="tolerant mode: multiply every timer of the standard by F (default 2)")
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE.toml", help="persona file; command-line options override its values"
+    )
+    parser.add_argument(
+        "--pki", type=Path, metavar="DIR", help="a `v2g pki init` directory: TLS identities, trusted roots, PnC files"
+    )
+    parser.add_argument(
+        "--keylog",
+        type=Path,
+        metavar="FILE",
+        help="append TLS secrets (NSS key log) for Wireshark; default: $SSLKEYLOGFILE",
+    )
+    parser.add_argument(
+        "--tolerant",
+        action="store_true",
+        default=None,
+        help="lab mode for non-conforming peers: TLS 1.2 and lab curves, relaxed timers, "
+        "plain TCP allowed (each deviation is logged)",
+    )
+    parser.add_argument(
+        "--no-tls",
+        dest="tls",
+        action="store_false",
+        default=None,
+        help="plain TCP (refused unless --tolerant: -20 mandates TLS 1.3 [V2G20-1264])",
+    )
+    parser.add_argument(
+        "--timing-scale",
+        type=float,
+        metavar="F",
+        help="tolerant mode: multiply every timer of the standard by F (default 2)",
+    )
     parser.add_argument("--trace", type=Path, metavar="FILE.jsonl", help="write every message as a JSON line")
-    parser.add_argument("--journal", type=Path, metavar="FILE",
-                        help="append a crash-safe journal of what each session agreed and metered")
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FILE",
+        help="append a crash-safe journal of what each session agreed and metered",
+    )
 
 
 def common_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -108,8 +131,10 @@ def summary(role: str, peer: str, outcome: SessionOutcome) -> str:
     parts.append(f"{outcome.loops} loops")
     if outcome.meter_readings:
         last = outcome.meter_readings[-1]
-        parts.append(f"{len(outcome.meter_readings)} meter readings (last: charged {last.get('charged_wh', 0)} Wh, "
-                     f"discharged {last.get('discharged_wh', 0)} Wh)")
+        parts.append(
+            f"{len(outcome.meter_readings)} meter readings (last: charged {last.get('charged_wh', 0)} Wh, "
+            f"discharged {last.get('discharged_wh', 0)} Wh)"
+        )
     else:
         parts.append("no meter readings")
     notes = neg.get("notifications")

@@ -43,15 +43,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--control", choices=("scheduled", "dynamic"), help="control mode to select")
     parser.add_argument("--auth", type=auth_name, metavar="eim|pnc", help="authorization to use")
     parser.add_argument("--slac", action="store_true", default=None, help="run SLAC matching first (root)")
-    parser.add_argument("--modem-standin", action="store_true", default=None,
-                        help="with --slac: play the PLC modem in-process (veth links)")
+    parser.add_argument(
+        "--modem-standin",
+        action="store_true",
+        default=None,
+        help="with --slac: play the PLC modem in-process (veth links)",
+    )
     parser.add_argument("--loops", type=int, metavar="N", help="stop after N charge-loop exchanges")
     parser.add_argument("--loop-interval", type=float, metavar="S", help="pause between charge-loop requests")
     parser.add_argument("--stop", choices=("terminate", "pause"), help="how to end the session")
     parser.add_argument("--resume", type=_session_id, metavar="SESSIONID", help="resume this paused session")
     parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
-    parser.add_argument("--sdp-destination", metavar="ADDR",
-                        help="send SDP requests here instead of ff02::1 (unicast, for tests)")
+    parser.add_argument(
+        "--sdp-destination", metavar="ADDR", help="send SDP requests here instead of ff02::1 (unicast, for tests)"
+    )
     parser.set_defaults(func=_run)
 
 

@@ -35,8 +35,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--listen", metavar="ADDR", help="IPv6 address to listen on (::1, ::, fe80::1%%eth1)")
     parser.add_argument("--port", type=int, metavar="N", help="TCP port (default: a free port in 49152-65535)")
     parser.add_argument("--auth", type=auth_name, nargs="+", metavar="eim|pnc", help="authorization offered")
-    parser.add_argument("--control", choices=("scheduled", "dynamic"), nargs="+",
-                        help="control modes offered (default: both)")
+    parser.add_argument(
+        "--control", choices=("scheduled", "dynamic"), nargs="+", help="control modes offered (default: both)"
+    )
     parser.add_argument("--once", action="store_true", default=None, help="serve one connection, then exit")
     parser.add_argument("--no-sdp", dest="sdp", action="store_false", default=None, help="do not answer SDP")
     parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
@@ -73,8 +74,14 @@ async def _serve(settings: SeccSettings) -> int:
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     with observers(settings.trace, settings.journal) as obs:
-        server = SeccServer(settings.server, lambda: SimpleEVSE(settings.evse), secc=settings.secc, pnc=pnc,
-                            observers=obs, on_report=report)
+        server = SeccServer(
+            settings.server,
+            lambda: SimpleEVSE(settings.evse),
+            secc=settings.secc,
+            pnc=pnc,
+            observers=obs,
+            on_report=report,
+        )
         async with server:
             print(f"secc listening on {server.endpoint} ({_security(settings)})", flush=True)
             if settings.once:

@@ -90,8 +90,13 @@ async def _discover(config: EvccClientConfig) -> tuple[Endpoint, SdpResult]:
         port=config.sdp_port,
     )
     response = found.response
-    log.info("EVCC: SDP found %s port %d (%s) after %d tries", response.address, response.port,
-             response.security.name, found.tries)
+    log.info(
+        "EVCC: SDP found %s port %d (%s) after %d tries",
+        response.address,
+        response.port,
+        response.security.name,
+        found.tries,
+    )
     if response.security is not wanted:
         if wanted is SdpSecurity.NONE:
             raise SecurityError("the SECC announced TLS in SDP, but this EVCC has no TLS configuration (--pki)")
@@ -125,8 +130,9 @@ async def run_evcc(
             raise ConfigError("SLAC needs the interface (--iface)")
         from iso15118.transport.slac_link import run_slac
 
-        slac_result = await run_slac(config.iface, "ev", modem_standin=config.modem_standin,
-                                     timeout=config.slac_timeout_s)
+        slac_result = await run_slac(
+            config.iface, "ev", modem_standin=config.modem_standin, timeout=config.slac_timeout_s
+        )
         log.info("EVCC: SLAC matched in %.3f s", slac_result.duration)
     sdp_result = None
     if config.target is not None:
@@ -141,11 +147,16 @@ async def run_evcc(
     if link.tls is not None:
         log.info("EVCC: TLS with %s: %s", endpoint, link.tls.summary())
     outcome = await run_evcc_session(
-        link, controller, evcc, session_config=policy.session_config(session_config), clock=clock,
+        link,
+        controller,
+        evcc,
+        session_config=policy.session_config(session_config),
+        clock=clock,
         observers=observers,
     )
     refused = link.failure()
     if refused is not None and outcome.ended.reason is EndReason.CONNECTION_LOST:
         raise SecurityError(f"the SECC {endpoint} ended the TLS connection: {refused}")
-    return EvccRun(endpoint=endpoint, tls=link.tls, outcome=outcome, started_at=started_at, sdp=sdp_result,
-                   slac=slac_result)
+    return EvccRun(
+        endpoint=endpoint, tls=link.tls, outcome=outcome, started_at=started_at, sdp=sdp_result, slac=slac_result
+    )

@@ -137,7 +137,7 @@ class SeccServer:
         port = int(sock.getsockname()[1])
         self.endpoint = Endpoint(address=wanted.address, port=port, scope_id=wanted.scope_id, iface=wanted.iface)
         try:
-            self._server = await asyncio.start_server(self._on_connection, sock=sock, limit=1 << 20)
+            self._server = await asyncio.start_server(self._accepted, sock=sock, limit=1 << 20)
         except BaseException:
             sock.close()
             raise
@@ -147,8 +147,9 @@ class SeccServer:
             assert self.config.iface is not None
             announced = None if wanted.address.is_unspecified else wanted.address
             security = SdpSecurity.TLS if self._context is not None else SdpSecurity.NONE
-            self._sdp = SdpServer(self.config.iface, tcp_port=port, security=security, address=announced,
-                                  port=self.config.sdp_port)
+            self._sdp = SdpServer(
+                self.config.iface, tcp_port=port, security=security, address=announced, port=self.config.sdp_port
+            )
             try:
                 await self._sdp.start()
             except BaseException:
@@ -186,33 +187,46 @@ class SeccServer:
     @property
     def active(self) -> int:
         """Connections being served now."""
-        return len(self._tasks)
+        return sum(not task.done() for task in self._tasks)
 
     async def next_report(self) -> ConnectionReport:
         """Wait for the next finished connection."""
         return await self._reports.get()
 
     # ---- connections --------------------------------------------------------------------------------
-    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Our own task per connection (not asyncio's callback task), so that stop() can cancel it quietly.
+        task = asyncio.create_task(self._on_connection(reader, writer))
         self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         self.connections += 1
-        try:
-            report = await self._serve(reader, writer)
-            log.log(logging.INFO if report.ok else logging.WARNING, "SECC: %s", describe_report(report))
-            self._reports.put_nowait(report)
-            if self._on_report is not None:
-                result = self._on_report(report)
-                if inspect.isawaitable(result):
-                    await result
-        finally:
-            self._tasks.discard(task)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> ConnectionReport:
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         started = self._clock()
         peer = writer.get_extra_info("peername")
         name = f"[{peer[0]}]:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        try:
+            report = await self._serve(reader, writer, name, started)
+        except asyncio.CancelledError:
+            writer.close()
+            raise
+        except Exception as exc:  # a failing controller or observer ends this connection, not the server
+            log.exception("SECC: connection %s failed", name)
+            writer.close()
+            report = ConnectionReport(peer=name, started=started, ended=self._clock(), error=exc)
+        log.log(logging.INFO if report.ok else logging.WARNING, "SECC: %s", describe_report(report))
+        self._reports.put_nowait(report)
+        if self._on_report is not None:
+            try:
+                result = self._on_report(report)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("SECC: the report callback failed for %s", name)
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, started: float
+    ) -> ConnectionReport:
         try:
             link = await accept_connection(
                 reader,
@@ -237,8 +251,9 @@ class SeccServer:
             observers=self._observers,
         )
         error = link.failure() if not outcome.ok else None
-        return ConnectionReport(peer=name, started=started, ended=self._clock(), tls=link.tls, outcome=outcome,
-                                error=error)
+        return ConnectionReport(
+            peer=name, started=started, ended=self._clock(), tls=link.tls, outcome=outcome, error=error
+        )
 
 
 def describe_report(report: ConnectionReport) -> str:

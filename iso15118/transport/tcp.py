@@ -32,6 +32,7 @@ from iso15118.transport.link import LinkClosed
 __all__ = ["Endpoint", "TcpLink", "accept_connection", "connect", "make_endpoint", "open_listener", "parse_endpoint"]
 
 _BIND_TRIES = 64
+_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,56 +128,128 @@ def open_listener(endpoint: Endpoint, *, backlog: int = 1024) -> socket.socket:
 
 
 class TcpLink:
-    """A :class:`~iso15118.transport.link.Link` over a TCP or TLS stream that remembers why it broke.
+    """A :class:`~iso15118.transport.link.Link` over TCP, with TLS run in memory (:class:`ssl.SSLObject`).
 
-    ``tls`` describes the handshake (None for plain TCP); ``error`` is the transport error that ended the
-    link, e.g. a TLS alert that arrived after the handshake (TLS 1.3 sends a refusal of the client's
-    certificate only then).
+    TLS goes through memory BIOs rather than asyncio's SSL transport so that every alert reaches the peer
+    before the connection closes, and a peer's alert surfaces here as the :class:`ssl.SSLError` it is.
+    ``tls`` describes the handshake (None for plain TCP); ``error`` is the TLS error that ended the link,
+    e.g. a refusal of the vehicle certificate, which TLS 1.3 delivers only after the EV's handshake.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, peer: str,
-                 tls: HandshakeInfo | None = None) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        peer: str,
+        context: ssl.SSLContext | None = None,
+        server_side: bool = False,
+    ) -> None:
         self._reader = reader
         self._writer = writer
         self._peer = peer
         self._closed = False
-        self.tls = tls
-        self.error: OSError | None = None
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._ssl = (
+            None if context is None else context.wrap_bio(self._incoming, self._outgoing, server_side=server_side)
+        )
+        self.tls: HandshakeInfo | None = None
+        self.error: ssl.SSLError | None = None
 
     @property
     def peer(self) -> str:
         return self._peer
 
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The TLS session (None for plain TCP)."""
+        return self._ssl
+
+    async def _flush(self) -> None:
+        data = self._outgoing.read()
+        if data:
+            self._writer.write(data)
+            await self._writer.drain()
+
+    async def _fill(self) -> None:
+        data = await self._reader.read(_CHUNK)
+        if data:
+            self._incoming.write(data)
+        else:
+            self._incoming.write_eof()
+
+    async def handshake(self) -> None:
+        """Run the TLS handshake; on failure the alert is sent before :class:`ssl.SSLError` propagates."""
+        assert self._ssl is not None
+        while True:
+            try:
+                self._ssl.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                await self._flush()
+                await self._fill()
+            except ssl.SSLError:
+                with contextlib.suppress(OSError):
+                    await self._flush()  # the alert tells the peer why
+                raise
+        await self._flush()
+
     async def send(self, data: bytes) -> None:
         if self._closed or self._writer.is_closing():
             raise LinkClosed("link is closed")
-        self._writer.write(data)
         try:
-            await self._writer.drain()
-        except OSError as exc:
+            if self._ssl is None:
+                self._writer.write(data)
+                await self._writer.drain()
+            else:
+                self._ssl.write(data)
+                await self._flush()
+        except ssl.SSLError as exc:
             self.error = self.error or exc
+            raise LinkClosed(str(exc)) from exc
+        except OSError as exc:
             raise LinkClosed(str(exc)) from exc
 
     async def receive(self) -> bytes:
         if self._closed:
             return b""
         try:
-            return await self._reader.read(65536)
-        except OSError as exc:  # ssl.SSLError and ConnectionError are OSErrors
+            if self._ssl is None:
+                return await self._reader.read(_CHUNK)
+            while True:
+                try:
+                    return self._ssl.read(_CHUNK)
+                except ssl.SSLWantReadError:
+                    await self._fill()
+        except ssl.SSLZeroReturnError:
+            return b""  # close_notify
+        except ssl.SSLEOFError:
+            return b""  # TCP closed without close_notify: a lost connection, not a TLS refusal
+        except ssl.SSLError as exc:
             self.error = self.error or exc
+            with contextlib.suppress(OSError):
+                await self._flush()
+            return b""
+        except OSError:
             return b""
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._ssl is not None and self.error is None:
+            with contextlib.suppress(ssl.SSLError, OSError, ValueError):
+                self._ssl.unwrap()  # close_notify; we do not wait for the peer's
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await self._flush()
         self._writer.close()
         with contextlib.suppress(OSError, TimeoutError):
             await asyncio.wait_for(self._writer.wait_closed(), 2.0)
 
     def failure(self) -> SecurityError | None:
         """The link's TLS error as a clear :class:`SecurityError` (None when it broke for another reason)."""
-        return tls_failure(self.error) if isinstance(self.error, ssl.SSLError) else None
+        return tls_failure(self.error) if self.error is not None else None
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:
@@ -186,28 +259,28 @@ def _peer_name(writer: asyncio.StreamWriter) -> str:
     return str(peer)
 
 
-async def _handshake(
-    writer: asyncio.StreamWriter,
-    context: ssl.SSLContext,
-    *,
-    purpose: Purpose,
-    mode: TlsMode,
-    timeout: float,
-    clock: Callable[[], float],
-    peer: str,
-) -> HandshakeInfo:
+async def _secure(
+    link: TcpLink, *, purpose: Purpose, mode: TlsMode, timeout: float, clock: Callable[[], float]
+) -> None:
+    """Handshake within ``timeout`` and check the peer; closes the link and raises SecurityError on failure."""
     try:
-        # No server name: link-local peers have none, and the EVCC checks no hostname.
-        await writer.start_tls(context, ssl_handshake_timeout=timeout)
-    except ssl.SSLError as exc:
-        raise tls_failure(exc) from None
-    except (OSError, TimeoutError) as exc:
-        raise SecurityError(f"TLS handshake with {peer} failed: {exc or type(exc).__name__}") from None
-    ssl_object = writer.get_extra_info("ssl_object")
-    if not isinstance(ssl_object, ssl.SSLObject):
-        raise SecurityError(f"TLS handshake with {peer}: no TLS session after the handshake")
-    # The -20 profile of the peer's leaf, which OpenSSL does not know [V2G20-1264].
-    return check_peer(ssl_object, purpose=purpose, now=dt.datetime.fromtimestamp(clock(), tz=dt.UTC), mode=mode)
+        try:
+            async with asyncio.timeout(timeout):
+                await link.handshake()
+        except ssl.SSLError as exc:
+            raise tls_failure(exc) from None
+        except TimeoutError:
+            raise SecurityError(f"TLS handshake with {link.peer} failed: no handshake within {timeout:g} s") from None
+        except OSError as exc:
+            raise SecurityError(f"TLS handshake with {link.peer} failed: {exc.strerror or exc!r}") from None
+        assert link.ssl_object is not None
+        # The -20 profile of the peer's leaf, which OpenSSL does not check [V2G20-1264].
+        link.tls = check_peer(
+            link.ssl_object, purpose=purpose, now=dt.datetime.fromtimestamp(clock(), tz=dt.UTC), mode=mode
+        )
+    except BaseException:
+        await link.close()
+        raise
 
 
 async def accept_connection(
@@ -223,16 +296,10 @@ async def accept_connection(
 
     Raises :class:`SecurityError` (the connection is closed) when the handshake or the peer check fails.
     """
-    peer = _peer_name(writer)
-    if context is None:
-        return TcpLink(reader, writer, peer=peer)
-    try:
-        info = await _handshake(writer, context, purpose=Purpose.VEHICLE_TLS, mode=mode, timeout=handshake_timeout,
-                                clock=clock, peer=peer)
-    except BaseException:
-        writer.close()
-        raise
-    return TcpLink(reader, writer, peer=peer, tls=info)
+    link = TcpLink(reader, writer, peer=_peer_name(writer), context=context, server_side=True)
+    if context is not None:
+        await _secure(link, purpose=Purpose.VEHICLE_TLS, mode=mode, timeout=handshake_timeout, clock=clock)
+    return link
 
 
 async def connect(
@@ -258,17 +325,11 @@ async def connect(
             raise OSError(errno.ETIMEDOUT, f"cannot connect to {endpoint}: no answer within {timeout:g} s") from None
         except OSError as exc:
             raise OSError(exc.errno, f"cannot connect to {endpoint}: {exc.strerror or exc}") from None
-        reader, writer = await asyncio.open_connection(sock=sock)
+        reader, writer = await asyncio.open_connection(sock=sock, limit=_CHUNK)
     except BaseException:
         sock.close()
         raise
-    peer = str(endpoint)
-    if context is None:
-        return TcpLink(reader, writer, peer=peer)
-    try:
-        info = await _handshake(writer, context, purpose=Purpose.SECC_TLS, mode=mode, timeout=timeout,
-                                clock=clock, peer=peer)
-    except BaseException:
-        writer.close()
-        raise
-    return TcpLink(reader, writer, peer=peer, tls=info)
+    link = TcpLink(reader, writer, peer=str(endpoint), context=context)
+    if context is not None:
+        await _secure(link, purpose=Purpose.SECC_TLS, mode=mode, timeout=timeout, clock=clock)
+    return link
