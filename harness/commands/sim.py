@@ -1,0 +1,106 @@
+"""`v2g sim SCENARIO`: a bench scenario with the virtual Cybertruck and Wall Connector on the real protocol stack.
+
+The truck (EVCC) and the Universal Wall Connector (SECC) run ISO 15118-20 AC_BPT sessions over the chosen link
+while the bench's physics advances on an accelerated clock; the command prints the summary (energy,
+state of charge, reserve, outage transfers, compensation, every session's outcome) and exits 1 when an
+invariant is violated or a session did not end as expected. See :mod:`harness.virtual.runner` for the design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from harness.bench import load_scenario, scenario_names
+from harness.virtual.coupling import DEFAULT_COARSE_DT_S, Stepping
+from harness.virtual.links import LinkKind, WiringOptions
+from harness.virtual.progress import ProgressBar
+from harness.virtual.report import format_text, to_json
+from harness.virtual.runner import TRIMS, SimOptions, adjust_scenario, no_session_reason, simulate
+from iso15118.errors import ConfigError
+from iso15118.security.tls import keylog_from_environment
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `sim`."""
+    parser = sub.add_parser(
+        "sim",
+        help="run a bench scenario: virtual Cybertruck and Wall Connector over ISO 15118-20",
+        description="Run a bench scenario with the virtual Cybertruck (EVCC) and Universal Wall Connector "
+        "(SECC) speaking ISO 15118-20 AC_BPT over the chosen link, on an accelerated clock.",
+    )
+    parser.add_argument("scenario", nargs="?", metavar="SCENARIO", help="a scenario name (see --list) or .toml file")
+    parser.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
+    parser.add_argument(
+        "--link",
+        choices=[k.value for k in LinkKind],
+        default=LinkKind.MEMORY.value,
+        help="memory: in-process; loopback: TCP/TLS 1.3 on ::1; veth: SLAC, SDP and TLS between two network "
+        "namespaces (root) (default: memory)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        metavar="N",
+        help="at most N simulated seconds per real second (default: as fast as the protocol runs)",
+    )
+    parser.add_argument(
+        "--dt",
+        type=float,
+        default=DEFAULT_COARSE_DT_S,
+        metavar="SECONDS",
+        help=f"simulated seconds per charge-loop exchange in steady state (default {DEFAULT_COARSE_DT_S:g})",
+    )
+    parser.add_argument("--trim", choices=sorted(TRIMS), help="replace the scenario's truck trim")
+    parser.add_argument("--reserve", type=float, metavar="PCT", help="the owner's reserve (%%): export stops there")
+    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write a plot of the run")
+    parser.add_argument(
+        "--pcap",
+        type=Path,
+        metavar="FILE",
+        help="capture the traffic (loopback, veth; root) into a pcapng with the TLS key log (also FILE.keys)",
+    )
+    parser.add_argument("--trace", type=Path, metavar="FILE.jsonl", help="write every message of every session")
+    parser.add_argument("--pki", type=Path, metavar="DIR", help="TLS PKI to use (default: a fresh test PKI)")
+    parser.add_argument("--json", action="store_true", help="machine-readable summary")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress")
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress")
+    parser.set_defaults(func=_run)
+
+
+def _list() -> int:
+    for name in scenario_names():
+        scenario = load_scenario(name)
+        missing = no_session_reason(scenario)
+        kind = "no port session" if missing else "port session"
+        print(f"{name:28s} {kind:16s} {scenario.title}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.list:
+        return _list()
+    if not args.scenario:
+        raise ConfigError("name a SCENARIO (see `v2g sim --list`)")
+    scenario = adjust_scenario(load_scenario(args.scenario), trim=args.trim, reserve_pct=args.reserve)
+    options = SimOptions(
+        link=LinkKind(args.link),
+        stepping=Stepping(coarse_dt_s=args.dt, speed=args.speed),
+        wiring=WiringOptions(pcap=args.pcap, pki_dir=args.pki, keylog=keylog_from_environment(os.environ)),
+        trace=args.trace,
+        plot=args.plot,
+    )
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    bar = ProgressBar(sys.stderr, label=scenario.name) if show else None
+    try:
+        result = simulate(scenario, options, on_step=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(to_json(result) if args.json else format_text(result))
+    return 0 if result.ok else 1

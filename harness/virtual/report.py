@@ -1,0 +1,85 @@
+"""What ``v2g sim`` prints: the bench's summary plus the protocol side, as text for people or JSON for machines.
+
+Owns :func:`format_text` and :func:`to_json` over a :class:`~harness.virtual.runner.SimResult`. The text is the
+bench summary (energy in and out, state of charge, reserve, outage transfers, money, one line per protocol
+session with its verdict) followed by how the run went: the link and each session's set-up, how many
+charge-loop exchanges moved the physics, and how fast the simulated clock ran. A scenario without any
+protocol session says so. The JSON document is the summary's fields with a ``sim`` object added.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from harness.capture import keys_path_for
+
+if TYPE_CHECKING:
+    from harness.virtual.runner import SimResult
+
+__all__ = ["format_text", "sim_dict", "to_json"]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600.0:.2f} h" if seconds >= 3600.0 else f"{seconds:g} s"
+
+
+def format_text(result: SimResult) -> str:
+    """The human-readable report."""
+    lines = [result.summary.format_text()]
+    if not result.sessions:
+        reason = result.no_session_reason or "no session became due (the wall connector never had power)"
+        lines.append(f"  protocol: no ISO 15118 session ran: {reason}")
+    lines.append(f"  link: {result.link_description}")
+    for record in result.sessions:
+        if record.link != "in memory":
+            lines.append(f"    session #{record.index} set-up ({record.setup_real_s:.2f} s): {record.link}")
+    pace = f", paced to at most {result.speed:g}x" if result.speed is not None else ""
+    steps = f"step {_duration(result.coarse_dt_s)}, {_duration(result.fine_dt_s)} after a grid change"
+    lines.append(
+        f"  clock: {result.protocol_steps} charge-loop exchanges moved the physics ({steps}),"
+        f" {result.idle_steps} steps without a session"
+    )
+    accel = f"{result.acceleration:,.0f}x" if math.isfinite(result.acceleration) else "instant"
+    lines.append(
+        f"  time: {_duration(result.summary.duration_s)} simulated in {result.wall_s:.2f} s real ({accel}{pace})"
+    )
+    if result.plot is not None:
+        lines.append(f"  plot: {result.plot}")
+    if result.pcap is not None:
+        lines.append(f"  capture: {result.pcap} (TLS key log embedded and in {keys_path_for(result.pcap)})")
+    if result.trace_file is not None:
+        lines.append(f"  trace: {result.trace_file} ({result.trace_lines} lines)")
+    lines.append("  result: ok" if result.ok else "  result: NOT OK (see the invariants and sessions above)")
+    return "\n".join(lines)
+
+
+def sim_dict(result: SimResult) -> dict[str, Any]:
+    """The protocol side of a run as a JSON-ready dict."""
+    return {
+        "ok": result.ok,
+        "link": str(result.link),
+        "link_description": result.link_description,
+        "sessions": [record.to_dict() for record in result.sessions],
+        "no_session_reason": result.no_session_reason,
+        "protocol_steps": result.protocol_steps,
+        "idle_steps": result.idle_steps,
+        "coarse_dt_s": result.coarse_dt_s,
+        "fine_dt_s": result.fine_dt_s,
+        "speed": result.speed,
+        "wall_s": result.wall_s,
+        "acceleration": result.acceleration if math.isfinite(result.acceleration) else None,
+        "plot": str(result.plot) if result.plot is not None else None,
+        "pcap": str(result.pcap) if result.pcap is not None else None,
+        "keys": str(keys_path_for(result.pcap)) if result.pcap is not None else None,
+        "trace": str(result.trace_file) if result.trace_file is not None else None,
+        "trace_lines": result.trace_lines,
+    }
+
+
+def to_json(result: SimResult) -> str:
+    """The bench summary's JSON document with the protocol side under ``sim``."""
+    data = json.loads(result.summary.to_json())
+    data["sim"] = sim_dict(result)
+    return json.dumps(data, indent=2, sort_keys=True)

@@ -1,0 +1,254 @@
+"""Run a bench scenario on the real protocol stack: the virtual truck and wall connector speak ISO 15118-20.
+
+Owns :func:`run_simulation` / :func:`simulate`, :class:`SimOptions`, :class:`SimResult` and
+:func:`adjust_scenario` (``--trim``, ``--reserve``). A run builds the :class:`~harness.bench.bench.Bench`,
+the :class:`~harness.virtual.coupling.Coupling`, the link (:func:`~harness.virtual.links.open_wiring`), and
+then, until the scenario's end, either runs a protocol session (when one is due) or advances the physics
+on its own.
+
+Design (the decisions behind the numbers):
+
+* **Two clocks.** The protocol runs on the real clock, so every -20 timer holds as written (the SECC's
+  0.5 s sequence timeout in the charge loop [V2G20-1499/1500], the EVCC's 0.5 s message timeout). The
+  physics runs on an accelerated simulated clock that only the charge loop moves: each AC_ChargeLoopRes
+  advances the bench by one step, ``coarse_dt_s`` (default 300 s) in steady state and ``fine_dt_s``
+  (the scenario's, default 50 ms) for a few seconds after each grid change, so the sub-second outage
+  transfer is carried by sub-second exchanges and measured from the samples. Session set-up and tear-down
+  take no simulated time. With ``speed`` a step is paced to ``dt / speed`` real seconds (at most 0.2 s per
+  exchange, shrinking the coarse step if needed); without it the run goes as fast as the exchanges do
+  (about 1 ms each in memory), so a four-day outage takes a few seconds.
+* **Who decides what.** The truck reports the bench's vehicle as its EV state (SoC, trim limits, energy
+  requests, V2X window = reserve .. charge limit) and follows the EVSE's Dynamic-mode setpoint
+  (``EVSETargetActivePower``, negative = discharge) through its own clamp. The wall connector's setpoint is
+  the bench's policy (gateway, home, grid events, Powerwall), bounded by the limits the truck reported in
+  the same request; its meter is the bench's port energy. Control is Dynamic over AC_BPT, with the
+  GridForming generator mode (the truck forms the home's island); a trim without V2H offers no AC_BPT, so
+  the session is plain AC and the home stays dark in an outage.
+* **Sessions.** A session starts when the truck is plugged into the wall connector and the connector has
+  power, and lasts until the scenario ends (the owner unplugs: PowerDelivery(Stop), SessionStop(Terminate)).
+  The connector hangs on the home's panel: if the home stays dark past the gateway's transfer time (no
+  backup, or the truck at its reserve) the connector is off, stops answering and the truck's message
+  timeout ends the session; when power returns, a new session starts (over veth: SLAC and SDP again).
+  While no session runs, the physics advances with 0 W at the port.
+* **The loop myth.** Fed from the truck's own outlet, the wall connector offers 0 W and no AC_BPT; the
+  truck's minimum charge power is above that, so the SECC ends the session with FAILED_WrongChargeParameter
+  before any power flows. The bench's ledger shows what each pass around the loop would have lost.
+* **No port session.** Scenarios with the truck unplugged (outlets, V2V through the Mobile Connector) run
+  the physics alone; the result says so (``no_session_reason``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from harness.bench import Bench, Plug, Scenario, Summary, Trace, plot, summarize
+from harness.bench.params import load_vehicle
+from harness.virtual.coupling import Coupling, Stepping
+from harness.virtual.links import LinkKind, WiringOptions, open_wiring
+from harness.virtual.session import SessionRecord, run_session
+from iso15118.controller import ControlMode
+from iso15118.errors import ConfigError
+from iso15118.security.profiles import DEFAULT_EVCCID
+from iso15118.session.services import AC, AC_BPT
+from iso15118.transport.driver import Observer
+from iso15118.transport.evcc import EvccConfig
+from iso15118.transport.secc import SeccConfig, SessionStore
+from iso15118.transport.trace import TraceWriter
+
+__all__ = [
+    "TRIMS",
+    "SimOptions",
+    "SimResult",
+    "adjust_scenario",
+    "evcc_config",
+    "no_session_reason",
+    "run_simulation",
+    "secc_config",
+    "simulate",
+]
+
+TRIMS: Final = {"awd": "cybertruck_awd", "rwd": "cybertruck_rwd"}
+"""``--trim`` choices and the vehicle data file each selects."""
+
+_GRID_FORMING: Final = 2  # GeneratorMode 2 = GridForming [V2G20 table 206]
+_DYNAMIC: Final = 2  # ControlMode 2 = Dynamic [V2G20 table 205]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimOptions:
+    """How to run a scenario: link, stepping, and the optional output files."""
+
+    link: LinkKind = LinkKind.MEMORY
+    stepping: Stepping = field(default_factory=Stepping)
+    wiring: WiringOptions = field(default_factory=WiringOptions)
+    trace: Path | None = None
+    """JSON-lines message trace of every session (both sides), written fresh."""
+    plot: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimResult:
+    """A finished run: the bench's summary (with every session's line), the sessions, the samples, figures."""
+
+    scenario: Scenario
+    link: LinkKind
+    link_description: str
+    summary: Summary
+    sessions: tuple[SessionRecord, ...]
+    trace: Trace
+    wall_s: float
+    protocol_steps: int
+    idle_steps: int
+    coarse_dt_s: float
+    fine_dt_s: float
+    speed: float | None
+    no_session_reason: str | None
+    plot: Path | None = None
+    pcap: Path | None = None
+    trace_file: Path | None = None
+    trace_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Every invariant holds and every session ended as expected."""
+        return not self.summary.violations and all(s.ok for s in self.sessions)
+
+    @property
+    def acceleration(self) -> float:
+        """Simulated seconds per real second."""
+        return self.summary.duration_s / self.wall_s if self.wall_s > 0 else float("inf")
+
+
+def adjust_scenario(scenario: Scenario, *, trim: str | None = None, reserve_pct: float | None = None) -> Scenario:
+    """The scenario with another truck trim and/or reserve; ConfigError names what does not fit."""
+    if trim is not None:
+        if trim not in TRIMS:
+            raise ConfigError(f"unknown trim {trim!r} (choose from {', '.join(TRIMS)})")
+        vehicle = load_vehicle(TRIMS[trim])
+        outlets = {o.id for o in vehicle.v2l.outlets}
+        used = {load.outlet for load in scenario.outlet_loads}
+        if scenario.loop is not None:
+            used.add(scenario.loop.outlet)
+        if scenario.v2v is not None:
+            used.add(vehicle.v2v.outlet)
+        missing = sorted(used - outlets)
+        if missing:
+            raise ConfigError(
+                f"scenario {scenario.name} uses outlet(s) {', '.join(missing)}, which {vehicle.name} lacks"
+            )
+        scenario = dataclasses.replace(scenario, vehicle=vehicle, title=f"{scenario.title} [{vehicle.name}]")
+    if reserve_pct is not None:
+        settings = dataclasses.replace(scenario.settings, reserve_pct=reserve_pct)  # validates the range
+        scenario = dataclasses.replace(scenario, settings=settings)
+    return scenario
+
+
+def no_session_reason(scenario: Scenario) -> str | None:
+    """Why the scenario has no ISO 15118 session at all, or None when it has one."""
+    if scenario.settings.plug is Plug.NONE:
+        return "the truck's charge port is not connected (outlets and the Mobile Connector need no ISO 15118 session)"
+    return None
+
+
+def secc_config(scenario: Scenario) -> SeccConfig:
+    """The wall connector's SECC: AC and AC_BPT, Dynamic control only, GridForming, EIM."""
+    return SeccConfig(
+        evse_id="US*TSL*EUWC0001*1",
+        services=(AC, AC_BPT),
+        control_modes=(_DYNAMIC,),
+        generator_mode=_GRID_FORMING,
+        meter_id="UWC-METER-1",
+    )
+
+
+def evcc_config() -> EvccConfig:
+    """The truck's EVCC: Dynamic control, AC_BPT when both sides can, meter info in every loop."""
+    return EvccConfig(
+        evcc_id=DEFAULT_EVCCID,
+        control_mode=ControlMode.DYNAMIC,
+        bidirectional=True,
+        loop_interval_s=0.0,  # the coupling paces the loop when a speed is set
+        meter_info_requested=True,
+    )
+
+
+async def run_simulation(
+    scenario: Scenario,
+    options: SimOptions | None = None,
+    *,
+    on_step: Callable[[Coupling], None] | None = None,
+) -> SimResult:
+    """Run ``scenario`` to its end over the chosen link; ``on_step`` sees the coupling after every step."""
+    opts = options or SimOptions()
+    bench = Bench(scenario)
+    coupling = Coupling(bench, opts.stepping, on_step=on_step)
+    records: list[SessionRecord] = []
+    store = SessionStore()
+    observers: list[Observer] = []
+    writer: TraceWriter | None = None
+    if opts.trace is not None:
+        opts.trace.parent.mkdir(parents=True, exist_ok=True)
+        opts.trace.write_text("", encoding="utf-8")  # a fresh trace per run (the writer appends)
+        writer = TraceWriter(opts.trace)
+        observers.append(writer)
+    started = time.perf_counter()
+    try:
+        async with open_wiring(opts.link, opts.wiring) as wiring:
+            description = wiring.description
+            while not coupling.done:
+                if coupling.session_due():
+                    record = await run_session(
+                        len(records) + 1,
+                        wiring,
+                        coupling,
+                        secc_config=secc_config(scenario),
+                        evcc_config=evcc_config(),
+                        store=store,
+                        observers=observers,
+                    )
+                    records.append(record)
+                else:
+                    await coupling.idle()
+    finally:
+        if writer is not None:
+            writer.close()
+    wall_s = time.perf_counter() - started
+    summary = dataclasses.replace(summarize(bench), protocol_sessions=tuple(r.outcome() for r in records))
+    trace = bench.finish()
+    if opts.plot is not None:
+        plot(trace, opts.plot, title=f"{scenario.name} over {opts.link} link: {scenario.title}")
+    return SimResult(
+        scenario=scenario,
+        link=opts.link,
+        link_description=description,
+        summary=summary,
+        sessions=tuple(records),
+        trace=trace,
+        wall_s=wall_s,
+        protocol_steps=coupling.protocol_steps,
+        idle_steps=coupling.idle_steps,
+        coarse_dt_s=coupling.coarse_dt_s,
+        fine_dt_s=coupling.fine_dt_s,
+        speed=opts.stepping.speed,
+        no_session_reason=no_session_reason(scenario),
+        plot=opts.plot,
+        pcap=opts.wiring.pcap,
+        trace_file=opts.trace,
+        trace_lines=writer.lines if writer is not None else 0,
+    )
+
+
+def simulate(
+    scenario: Scenario,
+    options: SimOptions | None = None,
+    *,
+    on_step: Callable[[Coupling], None] | None = None,
+) -> SimResult:
+    """:func:`run_simulation` in a fresh event loop (for the CLI and tests)."""
+    return asyncio.run(run_simulation(scenario, options, on_step=on_step))

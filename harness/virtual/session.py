@@ -1,0 +1,270 @@
+"""One protocol session between the virtual devices, and the record of how it went.
+
+Owns :func:`run_session` (connect through a :class:`~harness.virtual.links.Wiring`, serve the SECC and run the
+EVCC until the session ends, tear down) and :class:`SessionRecord`. Each session is judged against what the
+simulation expects of it:
+
+* the scenario ended while it ran: the truck stops with PowerDelivery(Stop) and SessionStop(Terminate) and
+  both sides report ``terminated``;
+* the wall connector lost power: it stopped answering, the truck's message timeout ended the session
+  (EVCC ``timeout``), and the SECC never finished (it was torn down, as a box without power is);
+* the wall connector was fed from the truck's own outlet: it offered 0 W, and the SECC answered
+  AC_ChargeParameterDiscoveryReq with ``FAILED_WrongChargeParameter`` (EVCC ``failed_response_received``,
+  SECC ``failed_response_sent``).
+
+Anything else (a set-up failure, a protocol error, an unexpected end) is recorded as not ok with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from harness.bench import SessionOutcome as BenchSessionOutcome
+from harness.virtual.coupling import Coupling
+from harness.virtual.ev import VirtualCybertruck
+from harness.virtual.evse import VirtualWallConnector
+from harness.virtual.links import Wiring
+from iso15118.errors import V2GError
+from iso15118.session.events import EndReason, Event, SessionEnded
+from iso15118.session.services import AC, AC_BPT
+from iso15118.transport.driver import Observer, SessionOutcome
+from iso15118.transport.evcc import EvccConfig, run_evcc_session
+from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
+
+__all__ = ["SessionRecord", "run_session"]
+
+_SECC_FINISH_S: Final = 10.0  # the SECC closes within 5 s after SessionStopRes [V2G20-1633]; then we stop waiting
+_SERVICES: Final = {AC: "AC", AC_BPT: "AC_BPT"}
+REFUSAL_CODE: Final = "FAILED_WrongChargeParameter"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRecord:
+    """One session: when (simulated time), over what, how each side ended, and whether that was expected."""
+
+    index: int
+    started_s: float
+    ended_s: float
+    link: str
+    setup_real_s: float
+    real_s: float
+    evcc: SessionOutcome | None
+    secc: SessionOutcome | None
+    expected: str
+    """What ended the session, as the simulation sees it."""
+    ok: bool
+    """The session ended the way the simulation expects (see the module docstring)."""
+    error: str | None = None
+    setpoints: int = 0
+    meter_charged_wh: int | None = None
+    meter_discharged_wh: int | None = None
+
+    @property
+    def service(self) -> str:
+        """The energy service and control mode the two sides agreed on (``AC_BPT dynamic``), or ``-``."""
+        negotiated = self.evcc.negotiated if self.evcc is not None else {}
+        service = _SERVICES.get(negotiated.get("service_id", 0))
+        if service is None:
+            return "-"
+        return f"{service} {negotiated.get('control_mode', '')}".rstrip()
+
+    @property
+    def loops(self) -> int:
+        """Charge-loop exchanges the truck completed."""
+        return self.evcc.loops if self.evcc is not None else 0
+
+    def ends(self) -> str:
+        """How each side ended (``EVCC terminated, SECC terminated``)."""
+        parts = []
+        for role, outcome in (("EVCC", self.evcc), ("SECC", self.secc)):
+            if outcome is None:
+                parts.append(f"{role} -")
+                continue
+            code = f" {outcome.ended.response_code}" if outcome.ended.response_code else ""
+            parts.append(f"{role} {outcome.ended.reason}{code}")
+        return ", ".join(parts)
+
+    def outcome(self) -> BenchSessionOutcome:
+        """The line the bench summary prints for this session."""
+        hours = f"{self.started_s / 3600.0:.2f} h-{self.ended_s / 3600.0:.2f} h"
+        detail = [f"{self.expected} ({self.ends()})", f"{self.loops} loops"]
+        if self.meter_charged_wh is not None:
+            out_wh = self.meter_discharged_wh or 0
+            detail.append(f"meter {self.meter_charged_wh / 1000:.2f} kWh in / {out_wh / 1000:.2f} kWh out")
+        if self.error:
+            detail.append(f"error: {self.error}")
+        return BenchSessionOutcome(label=f"#{self.index} {self.service} {hours}", ok=self.ok, detail="; ".join(detail))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "index": self.index,
+            "started_s": self.started_s,
+            "ended_s": self.ended_s,
+            "service": self.service,
+            "link": self.link,
+            "setup_real_s": self.setup_real_s,
+            "real_s": self.real_s,
+            "loops": self.loops,
+            "setpoints": self.setpoints,
+            "evcc_end": _end_dict(self.evcc),
+            "secc_end": _end_dict(self.secc),
+            "negotiated": dict(self.evcc.negotiated) if self.evcc is not None else {},
+            "meter_charged_wh": self.meter_charged_wh,
+            "meter_discharged_wh": self.meter_discharged_wh,
+            "expected": self.expected,
+            "ok": self.ok,
+            "error": self.error,
+        }
+
+
+def _end_dict(outcome: SessionOutcome | None) -> dict[str, Any] | None:
+    if outcome is None:
+        return None
+    end = outcome.ended
+    return {
+        "reason": str(end.reason),
+        "detail": end.detail,
+        "response_code": end.response_code,
+        "requirement": end.requirement,
+        "session_id": outcome.session_id.hex(),
+    }
+
+
+def _judge(
+    evcc: SessionOutcome | None,
+    secc: SessionOutcome | None,
+    wall: VirtualWallConnector,
+    coupling: Coupling,
+) -> tuple[str, bool]:
+    ev_end = evcc.ended if evcc is not None else None
+    secc_end = secc.ended if secc is not None else None
+    if wall.refusal is not None:
+        ok = (
+            ev_end is not None
+            and ev_end.reason is EndReason.FAILED_RECEIVED
+            and ev_end.response_code == REFUSAL_CODE
+            and secc_end is not None
+            and secc_end.reason is EndReason.FAILED_SENT
+        )
+        return f"refused by the wall connector ({wall.refusal})", ok
+    if wall.lost_power_at is not None:
+        ok = ev_end is not None and ev_end.reason is EndReason.TIMEOUT and secc is None
+        return f"wall connector lost power at {wall.lost_power_at / 3600.0:.2f} h; the truck timed out", ok
+    if coupling.done:
+        ok = (
+            ev_end is not None
+            and ev_end.reason is EndReason.TERMINATED
+            and secc_end is not None
+            and secc_end.reason is EndReason.TERMINATED
+        )
+        return "unplugged at the end of the scenario", ok
+    reason = f"{ev_end.reason}: {ev_end.detail}" if ev_end is not None else "no end reported"
+    return f"ended unexpectedly ({reason})", False
+
+
+class _DeadConnectorTeardown:
+    """EVCC observer: once the truck gives up on a connector without power, that connector's side is torn down.
+
+    Without it the truck's TLS close would wait for a close_notify the silent connector never sends.
+    """
+
+    def __init__(self, wall: VirtualWallConnector, secc_task: asyncio.Task[SessionOutcome]) -> None:
+        self._wall = wall
+        self._task = secc_task
+
+    async def observe(self, event: Event, *, role: str, peer: str) -> None:
+        if isinstance(event, SessionEnded) and self._wall.lost_power_at is not None:
+            self._task.cancel()
+
+
+async def _finish_secc(
+    task: asyncio.Task[SessionOutcome], *, powered: bool
+) -> tuple[SessionOutcome | None, str | None]:
+    """The SECC's outcome and any error; a connector without power is torn down instead (it never answers)."""
+    error: str | None = None
+    if powered:
+        done, _ = await asyncio.wait({task}, timeout=_SECC_FINISH_S)
+        if done:
+            try:
+                return task.result(), None
+            except Exception as exc:  # recorded on the session, which is then not ok
+                return None, f"SECC: {type(exc).__name__}: {exc}"
+        error = f"the SECC did not finish within {_SECC_FINISH_S:g} s"
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, V2GError, OSError, ValueError):
+        await task
+    return None, error
+
+
+async def run_session(
+    index: int,
+    wiring: Wiring,
+    coupling: Coupling,
+    *,
+    secc_config: SeccConfig,
+    evcc_config: EvccConfig,
+    store: SessionStore,
+    observers: Sequence[Observer] = (),
+) -> SessionRecord:
+    """Run one session between a fresh :class:`VirtualCybertruck` and :class:`VirtualWallConnector`."""
+    coupling.session_started()
+    truck = VirtualCybertruck(coupling)
+    wall = VirtualWallConnector(coupling)
+    started_s, real_start = coupling.now, time.perf_counter()
+
+    def record(**fields: Any) -> SessionRecord:
+        return SessionRecord(
+            index=index,
+            started_s=started_s,
+            ended_s=coupling.now,
+            real_s=time.perf_counter() - real_start,
+            setpoints=wall.setpoints,
+            **fields,
+        )
+
+    try:
+        setup = await wiring.connect()
+    except (V2GError, OSError) as exc:
+        return record(
+            link=wiring.description,
+            setup_real_s=0.0,
+            evcc=None,
+            secc=None,
+            expected="the link could not be set up",
+            ok=False,
+            error=str(exc),
+        )
+    secc_task = asyncio.create_task(
+        serve_secc_session(setup.secc, wall, secc_config, store=store, clock=time.time, observers=observers)
+    )
+    evcc: SessionOutcome | None = None
+    error: str | None = None
+    teardown = _DeadConnectorTeardown(wall, secc_task)
+    try:
+        evcc = await run_evcc_session(setup.evcc, truck, evcc_config, clock=time.time, observers=[*observers, teardown])
+    except Exception as exc:  # recorded on the session, which is then not ok
+        error = f"EVCC: {type(exc).__name__}: {exc}"
+    finally:
+        secc, secc_error = await _finish_secc(secc_task, powered=wall.lost_power_at is None)
+        await setup.evcc.close()
+        await setup.secc.close()
+    error = error or secc_error
+    expected, ok = _judge(evcc, secc, wall, coupling)
+    readings = evcc.meter_readings if evcc is not None else ()
+    return record(
+        link=setup.describe(),
+        setup_real_s=setup.setup_s,
+        evcc=evcc,
+        secc=secc,
+        expected=expected,
+        ok=ok and error is None,
+        error=error,
+        meter_charged_wh=readings[-1]["charged_wh"] if readings else None,
+        meter_discharged_wh=readings[-1]["discharged_wh"] if readings else None,
+    )
