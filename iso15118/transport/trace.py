@@ -8,7 +8,7 @@ lands in the file as it is sent or received, on both sides alike:
 
     {"event":"message","time":"2026-11-22T12:40:40.563641Z","at":1795351240.563641,"role":"secc",
      "peer":"[fe80::1%3]:50112","direction":"rx","payload_type":"0x8002","stream":"main",
-     "message":"SessionSetupReq","schema":"iso20_common","session_id":"0000000000000000",
+     "message":"SessionSetupReq","schema":"iso20-common","session_id":"0000000000000000",
      "exi":"8010...","json":{"SessionSetupReq":{...}}}
 
 ``direction`` is this side's point of view (``tx`` sent, ``rx`` received), ``exi`` the raw EXI payload
@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from iso15118.codec import schema_of, to_json
+from iso15118.codec.schemasets import SCHEMA_ALIASES
 from iso15118.errors import V2GError
 from iso15118.session.events import (
     Event,
@@ -45,6 +46,7 @@ from iso15118.session.events import (
 __all__ = ["TraceError", "TraceWriter", "iso_time", "read_trace", "trace_record"]
 
 _log = logging.getLogger(__name__)
+_CLI_SCHEMA = {name: alias for alias, name in SCHEMA_ALIASES.items()}
 
 
 class TraceError(V2GError):
@@ -77,7 +79,8 @@ def _message_fields(event: MessageSent | MessageReceived) -> dict[str, Any]:
         "exi": event.data.hex(),
     }
     try:
-        fields["schema"] = schema_of(msg)
+        schema = schema_of(msg)
+        fields["schema"] = _CLI_SCHEMA.get(schema, schema)  # the name `v2g decode --schema` takes
         fields["json"] = to_json(msg)
     except Exception as exc:  # a view failure must not lose the line: the raw EXI is still there
         fields["json"] = None

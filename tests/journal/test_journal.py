@@ -319,3 +319,21 @@ def test_events_after_the_end_do_not_open_a_session(tmp_path: Path) -> None:
         journal.write(FrameIgnored(at=1.5, reason="late", payload_type=0x8002), role="secc", peer="p")
     (s,) = read_journal(path)
     assert s.end_reason == "timeout" and s.loops == 0 and s.meter_readings == ()
+
+
+def test_two_bad_lines_at_the_end_are_corruption_then_a_torn_tail(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    _write_session(path)
+    lines = path.read_bytes().count(b"\n")
+    with open(path, "ab") as f:
+        f.write(b"garbage one\ngarbage tw")
+    scan = scan_journal(path)
+    # Only the last write can be torn: the earlier bad line is corruption.
+    assert [p.line for p in scan.problems] == [lines + 1]
+    assert scan.torn_tail is not None and scan.torn_tail.line == lines + 2
+    Journal(path).close()  # re-opening covers the torn line only
+    scan = scan_journal(path)
+    assert [p.line for p in scan.problems] == [lines + 1] and [p.line for p in scan.recovered] == [lines + 2]
+    with pytest.raises(JournalError) as info:
+        read_journal(path)
+    assert info.value.line == lines + 1

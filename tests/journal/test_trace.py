@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from iso15118.codec import decode_message, to_json
+from iso15118.codec import decode_document, decode_message, to_json
 from iso15118.session.events import (
     EndReason,
     Event,
@@ -62,6 +62,7 @@ def test_every_message_is_traced_in_order_with_decodable_exi(tmp_path: Path) -> 
             decoded = decode_message(bytes.fromhex(str(line["exi"])), int(str(line["payload_type"]), 16))
             assert decoded == ev.message
             assert line["json"] == to_json(decoded)
+            assert decode_document(bytes.fromhex(line["exi"]), line["schema"]).value == decoded
             header = getattr(decoded, "header", None)
             assert line["session_id"] == (header.session_id.hex() if header is not None else None)
             parsed = datetime.datetime.fromisoformat(str(line["time"]).replace("Z", "+00:00"))
@@ -153,3 +154,12 @@ def test_trace_appends(tmp_path: Path) -> None:
         with TraceWriter(path) as writer:
             writer.write(SessionEnded(at=at, reason=EndReason.TIMEOUT, detail="t"), role="evcc", peer="p")
     assert [r["at"] for r in read_trace(path)] == [1.0, 2.0]
+
+
+def test_a_trace_line_replays_with_v2g_decode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    _rec, secc_lines, _evcc_lines = _session(tmp_path, loops=1)
+    line = next(x for x in secc_lines if x["event"] == "message" and x["message"] == "AC_ChargeLoopRes")
+    assert main(["decode", "--schema", line["schema"], "--format", "json", line["exi"]]) == 0
+    assert json.loads(capsys.readouterr().out) == line["json"]
