@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import errno
+import os
 import random
 import socket
 import ssl
@@ -324,7 +325,8 @@ async def connect(
         except TimeoutError:
             raise OSError(errno.ETIMEDOUT, f"cannot connect to {endpoint}: no answer within {timeout:g} s") from None
         except OSError as exc:
-            raise OSError(exc.errno, f"cannot connect to {endpoint}: {exc.strerror or exc}") from None
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise OSError(exc.errno, f"cannot connect to {endpoint}: {reason}") from None
         reader, writer = await asyncio.open_connection(sock=sock, limit=_CHUNK)
     except BaseException:
         sock.close()

@@ -1,0 +1,224 @@
+"""`v2g secc` and `v2g evcc` end to end: two CLI processes over ::1, their summary lines, exit codes and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from harness.cli import build_parser, main
+from tests.transport_session.helpers import TestPki, free_port
+
+V2G = [sys.executable, "-m", "harness.cli"]
+WAIT = 60.0
+
+
+@contextmanager
+def _secc(argv: Sequence[str], cwd: Path | None = None) -> Iterator[subprocess.Popen[str]]:
+    """A `v2g secc` process, returned once it prints its listening line."""
+    proc = subprocess.Popen([*V2G, "secc", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        if not first.startswith("secc listening on "):
+            proc.kill()
+            _, err = proc.communicate(timeout=WAIT)
+            raise AssertionError(f"secc did not start: {first!r} {err!r}")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=WAIT)
+
+
+def _evcc(argv: Sequence[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*V2G, "evcc", *argv], capture_output=True, text=True, timeout=WAIT, check=False, env=env)
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=WAIT)
+    return proc.returncode, out, err
+
+
+def test_both_commands_are_registered() -> None:
+    parser = build_parser()
+    secc = parser.parse_args(["secc", "--iface", "eth1", "--auth", "eim", "pnc", "--control", "dynamic", "--once"])
+    assert (secc.iface, secc.auth, secc.control, secc.once, secc.tls) == (
+        "eth1",
+        ["EIM", "PnC"],
+        ["dynamic"],
+        True,
+        None,
+    )
+    evcc = parser.parse_args(
+        [
+            "evcc",
+            "--iface",
+            "eth1",
+            "--mode",
+            "discharge",
+            "--auth",
+            "PNC",
+            "--no-tls",
+            "--loops",
+            "3",
+            "--resume",
+            "0011223344556677",
+        ]
+    )
+    assert (evcc.mode, evcc.auth, evcc.tls, evcc.loops, evcc.resume) == (
+        "discharge",
+        "PnC",
+        False,
+        3,
+        "0011223344556677",
+    )
+    assert callable(secc.func) and callable(evcc.func)
+
+
+def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: TestPki, tmp_path: Path) -> None:
+    port = free_port()
+    pki_dir = str(pki.layout.directory)
+    secc_trace, evcc_trace = tmp_path / "secc.jsonl", tmp_path / "evcc.jsonl"
+    keys = tmp_path / "ev.keys"
+    env = dict(os.environ, SSLKEYLOGFILE=str(keys))  # the CLI passes its environment to the key log setting
+    with _secc(
+        [
+            "--iface",
+            "lo",
+            "--listen",
+            "::1",
+            "--port",
+            str(port),
+            "--no-sdp",
+            "--pki",
+            pki_dir,
+            "--once",
+            "--trace",
+            str(secc_trace),
+        ]
+    ) as secc:
+        ev = _evcc(
+            [
+                "--target",
+                f"[::1]:{port}",
+                "--pki",
+                pki_dir,
+                "--loops",
+                "3",
+                "--mode",
+                "discharge",
+                "--control",
+                "scheduled",
+                "--trace",
+                str(evcc_trace),
+            ],
+            env=env,
+        )
+        code, out, err = _finish(secc)
+    assert ev.returncode == 0, ev.stderr
+    assert code == 0, err
+    assert re.fullmatch(
+        rf"evcc \[::1\]:{port}: session [0-9a-f]{{16}}, AC_BPT scheduled, EIM, 3 loops, "
+        r"3 meter readings \(last: charged \d+ Wh, discharged \d+ Wh\), ended terminated \(SessionStop\(Terminate\)\)",
+        ev.stdout.strip(),
+    ), ev.stdout
+    session = ev.stdout.split("session ")[1][:16]
+    [line] = out.strip().splitlines()
+    assert line.startswith("secc [::1]:") and f"session {session}, AC_BPT scheduled, EIM, channel Discharge" in line
+    assert line.endswith("ended terminated (SessionStop(Terminate))")
+    for trace, role in ((secc_trace, "secc"), (evcc_trace, "evcc")):
+        records = [json.loads(x) for x in trace.read_text().splitlines()]
+        messages = [r["message"] for r in records if r.get("event") == "message"]
+        assert messages.count("AC_ChargeLoopReq") == 3 and "SessionStopRes" in messages
+        assert {r["role"] for r in records} == {role}
+    assert "CLIENT_TRAFFIC_SECRET_0 " in keys.read_text()
+
+
+def test_sdp_on_loopback_and_a_config_file_with_a_pause_notification(pki: TestPki, tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        sock.bind(("::1", 0))
+        sdp_port = sock.getsockname()[1]
+    (tmp_path / "pki").symlink_to(pki.layout.directory)
+    persona = tmp_path / "wallbox.toml"
+    persona.write_text(
+        f'[runtime]\niface = "lo"\nlisten = "::1"\nsdp_port = {sdp_port}\npki = "pki"\nonce = true\n'
+        '[evse]\nnotifications = [[2, "Pause"]]\n'
+    )
+    with _secc(["--config", str(persona)], cwd=Path("/")) as secc:
+        ev = _evcc(
+            [
+                "--iface",
+                "lo",
+                "--sdp-destination",
+                "::1",
+                "--sdp-port",
+                str(sdp_port),
+                "--pki",
+                str(pki.layout.directory),
+                "--control",
+                "dynamic",
+            ]
+        )
+        code, out, err = _finish(secc)
+    assert ev.returncode == 0 and code == 0, (ev.stderr, err)
+    assert "AC_BPT dynamic, EIM, 2 loops" in ev.stdout and "notifications Pause" in ev.stdout
+    assert ev.stdout.strip().endswith("ended paused (SessionStop(Pause))")
+    assert out.strip().endswith("ended paused (SessionStop(Pause))")
+
+
+def test_a_failed_session_exits_1_on_both_sides(pki: TestPki, tmp_path: Path) -> None:
+    port = free_port()
+    pki_dir = str(pki.layout.directory)
+    persona = tmp_path / "weak.toml"
+    persona.write_text("[evse]\nmax_charge_w = 1000.0\n")  # below the EV's minimum charge power
+    with _secc(
+        ["--config", str(persona), "--listen", "::1", "--port", str(port), "--no-sdp", "--pki", pki_dir, "--once"]
+    ) as secc:
+        ev = _evcc(["--target", f"[::1]:{port}", "--pki", pki_dir, "--loops", "2"])
+        code, out, _ = _finish(secc)
+    assert ev.returncode == 1 and code == 1
+    assert "ended failed_response_received FAILED_WrongChargeParameter" in ev.stdout
+    assert "ended failed_response_sent FAILED_WrongChargeParameter" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["evcc", "--target", "[::1]:50000", "--no-tls"], "plain TCP (no TLS) is refused: ISO 15118-20 mandates"),
+        (["evcc", "--target", "::1:50000", "--no-tls", "--tolerant"], "expected [ADDRESS%IFACE]:PORT"),
+        (["evcc", "--no-tls", "--tolerant"], "needs an interface (--iface) or a target"),
+        (["secc", "--listen", "::1", "--no-tls"], "[V2G20-1264]"),
+        (["secc", "--listen", "::1"], "TLS needs a PKI"),
+        (["secc", "--listen", "::1", "--pki", "/nonexistent"], "is not a v2gstack PKI"),
+        (["evcc", "--trace", "/nonexistent/dir/t.jsonl", "--target", "[::1]:9", "--no-tls", "--tolerant"], "--trace"),
+    ],
+)
+def test_bad_input_gives_one_clean_error_line(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"v2g {argv[0]}: error: ") and words in err[0], err
+    assert "Traceback" not in err[0]
+
+
+def test_nothing_listening_is_a_clean_error(capsys: pytest.CaptureFixture[str], pki: TestPki) -> None:
+    port = free_port()
+    assert main(["evcc", "--target", f"[::1]:{port}", "--pki", str(pki.layout.directory)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"v2g evcc: error: [Errno 111] cannot connect to [::1]:{port}: Connection refused"
+
+
+def test_bad_config_file_names_file_table_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[evse]\nmax_charge_kw = 11\n")
+    assert main(["secc", "--config", str(bad), "--listen", "::1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"v2g secc: error: {bad}: [evse] max_charge_kw: unknown key (known: ")
