@@ -14,7 +14,9 @@ has a type ``t`` and, except the file-level ones, the journal's id ``s`` of its 
 process may interleave). Only the last write can be torn by a crash. The reader skips a bad last line (the
 torn tail), and reports a bad line anywhere else with its number. Opening an existing journal appends. A torn
 tail found then is ended with a newline and covered by a ``torn`` record, so it is not taken for corruption
-later. Nothing already stored is rewritten.
+later. Nothing already stored is rewritten. Record types: ``journal`` (file header), ``torn``, and per session
+``start``, ``protocol``, ``established``, ``authorization``, ``service``, ``power_delivery``, ``meter``,
+``receipt``, ``end``.
 
 A Journal tells sessions apart by (role, peer). Concurrent sessions must have distinct peers, as TCP peers do.
 """
