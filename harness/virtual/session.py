@@ -30,11 +30,14 @@ from harness.virtual.ev import VirtualCybertruck
 from harness.virtual.evse import VirtualWallConnector
 from harness.virtual.links import Wiring
 from iso15118.errors import V2GError
+from iso15118.security.tls import HandshakeInfo
 from iso15118.session.events import EndReason, Event, SessionEnded
 from iso15118.session.services import AC, AC_BPT
 from iso15118.transport.driver import Observer, SessionOutcome
 from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
+from iso15118.transport.slac_link import SlacResult
+from iso15118.transport.udp import SdpResult
 
 __all__ = ["SessionRecord", "run_session"]
 
@@ -63,6 +66,12 @@ class SessionRecord:
     setpoints: int = 0
     meter_charged_wh: int | None = None
     meter_discharged_wh: int | None = None
+    tls: HandshakeInfo | None = None
+    """The truck's view of the TLS handshake (the wall connector's certificate)."""
+    secc_tls: HandshakeInfo | None = None
+    """The wall connector's view of the handshake (the vehicle certificate)."""
+    slac: SlacResult | None = None
+    sdp: SdpResult | None = None
 
     @property
     def service(self) -> str:
@@ -117,10 +126,43 @@ class SessionRecord:
             "negotiated": dict(self.evcc.negotiated) if self.evcc is not None else {},
             "meter_charged_wh": self.meter_charged_wh,
             "meter_discharged_wh": self.meter_discharged_wh,
+            "tls": _tls_dict(self.tls),
+            "vehicle_certificate": self.secc_tls.peer_subject if self.secc_tls is not None else None,
+            "slac": _slac_dict(self.slac),
+            "sdp": _sdp_dict(self.sdp),
             "expected": self.expected,
             "ok": self.ok,
             "error": self.error,
         }
+
+
+def _tls_dict(info: HandshakeInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {"version": info.version, "cipher": info.cipher, "group": info.group, "peer_subject": info.peer_subject}
+
+
+def _slac_dict(result: SlacResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "duration_s": result.duration,
+        "attenuation_db": result.attenuation_db,
+        "sounds": result.num_sounds,
+        "nid": result.nid.hex(),
+        "evse_mac": result.peer_mac.hex(":"),
+    }
+
+
+def _sdp_dict(result: SdpResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "host": result.host,
+        "port": result.response.port,
+        "tries": result.tries,
+        "security": str(result.response.security),
+    }
 
 
 def _end_dict(outcome: SessionOutcome | None) -> dict[str, Any] | None:
@@ -267,4 +309,8 @@ async def run_session(
         error=error,
         meter_charged_wh=readings[-1]["charged_wh"] if readings else None,
         meter_discharged_wh=readings[-1]["discharged_wh"] if readings else None,
+        tls=setup.tls,
+        secc_tls=setup.secc_tls,
+        slac=setup.slac,
+        sdp=setup.sdp,
     )
