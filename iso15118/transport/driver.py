@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from iso15118.session.connection import Connection
-from iso15118.session.events import CloseRequested, EndReason, Event, SessionEnded
+from iso15118.session.events import CloseRequested, EndReason, Event, MessageSent, SessionEnded
 from iso15118.session.states import Stream
 from iso15118.transport.link import Link, LinkClosed
 
@@ -66,6 +66,7 @@ class Pump:
         self.clock = clock
         self.observers = list(observers)
         self._close_now = False
+        self._handle: Callable[[Event], Awaitable[None]] | None = None
 
     async def emit(self, events: list[Event]) -> None:
         """Give events to the observers (and note a due close)."""
@@ -76,10 +77,23 @@ class Pump:
                 self._close_now = True
 
     async def send(self, message: Any, *, stream: Stream = Stream.MAIN) -> None:
-        """Send a message through the core and flush it to the link."""
+        """Send a message through the core and flush it to the link.
+
+        Observers see the message before its bytes leave (a journal makes a meter reading durable first); if an
+        observer fails, the bytes are dropped, not sent. Lifecycle events the send produced (session
+        established or ended, performance times) then go to the application's handler too.
+        """
         events = self.conn.send(message, self.clock(), stream=stream)
-        await self.emit(events)
+        try:
+            await self.emit(events)
+        except BaseException:
+            self.conn.data_to_send()  # never send what an observer could not record
+            raise
         await self.flush()
+        if self._handle is not None:
+            for ev in events:
+                if not isinstance(ev, MessageSent):
+                    await self._handle(ev)
 
     async def flush(self) -> None:
         """Write whatever the core queued."""
@@ -96,6 +110,8 @@ class Pump:
     ) -> SessionEnded:
         """Pump until the session has ended and the connection is to be closed; returns how it ended."""
         receiving: asyncio.Task[bytes] | None = None
+        self._handle = handle
+        failed = False
         try:
             if start is not None:
                 await start()
@@ -123,12 +139,18 @@ class Pump:
                 await self.emit(events)
                 for ev in events:
                     await handle(ev)
+        except BaseException:
+            failed = True
+            raise
         finally:
             if receiving is not None:
                 receiving.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await receiving
-            await self.flush()
+            if failed:
+                self.conn.data_to_send()  # an observer or the application failed: send nothing unrecorded
+            else:
+                await self.flush()
             await self.link.close()
         ended = self.conn.ended
         assert ended is not None

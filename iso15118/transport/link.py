@@ -86,8 +86,9 @@ class StreamLink:
 class MemoryLink:
     """One end of an in-memory link (see :func:`memory_pair`)."""
 
-    def __init__(self, name: str, inbox: asyncio.Queue[bytes], outbox: asyncio.Queue[bytes]) -> None:
+    def __init__(self, name: str, inbox: asyncio.Queue[bytes], outbox: asyncio.Queue[bytes], peer: str = "") -> None:
         self._name = name
+        self._peer = peer
         self._inbox = inbox
         self._outbox = outbox
         self._closed = False
@@ -97,7 +98,7 @@ class MemoryLink:
 
     @property
     def peer(self) -> str:
-        return f"memory:{self._name}"
+        return f"memory:{self._peer or 'peer'}"
 
     async def send(self, data: bytes) -> None:
         if self._closed:
@@ -127,4 +128,4 @@ def memory_pair() -> tuple[MemoryLink, MemoryLink]:
     """Two connected in-memory link ends (EVCC side, SECC side)."""
     a: asyncio.Queue[bytes] = asyncio.Queue()
     b: asyncio.Queue[bytes] = asyncio.Queue()
-    return MemoryLink("evcc", a, b), MemoryLink("secc", b, a)
+    return MemoryLink("evcc", a, b, peer="secc"), MemoryLink("secc", b, a, peer="evcc")

@@ -42,7 +42,8 @@ def test_table_lists_every_session(tmp_path: Path, capsys: pytest.CaptureFixture
     for row, role in zip(rows, ("evcc", "secc"), strict=True):
         cells = row.split()
         # date, time, role, peer, session id, service, mode, loops, charged, discharged, end
-        assert cells[2:] == [role, f"memory:{role}", sid, "AC_BPT", "dynamic", "3", "14", "6", "terminated"]
+        peer = "secc" if role == "evcc" else "evcc"  # each side names the other end
+        assert cells[2:] == [role, f"memory:{peer}", sid, "AC_BPT", "dynamic", "3", "14", "6", "terminated"]
 
 
 def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

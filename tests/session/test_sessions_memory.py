@@ -175,3 +175,38 @@ def test_incompatible_charge_parameters_are_refused() -> None:
 def test_chunked_link_delivers_frames_split_over_many_reads() -> None:
     out, s, _ = _run(EvccConfig(max_loops=2, **FAST), chunking=3)
     assert out.ok and s.ok and out.loops == 2
+
+
+def test_both_controllers_hear_the_session_start_and_end() -> None:
+    ev, evse = SimpleEV(), SimpleEVSE()
+    out, s, _ = _run(EvccConfig(max_loops=1, **FAST), ev=ev, evse=evse)
+    for reports in (ev.reports, evse.reports):
+        events = [r.event for r in reports]
+        assert events[0] == "session_established" and events[-1] == "session_ended"
+
+
+def test_a_failing_observer_stops_the_message_it_could_not_record() -> None:
+    """An observer (e.g. the journal) that fails on a response means that response is never sent."""
+
+    class FailingJournal:
+        async def observe(self, event: Any, *, role: str, peer: str) -> None:
+            if role == "secc" and isinstance(event, MessageSent) and type(event.message).__name__ == "AC_ChargeLoopRes":
+                raise OSError("disk full")
+
+    async def scenario() -> Any:
+        from iso15118.transport.evcc import run_evcc_session
+        from iso15118.transport.link import memory_pair
+        from iso15118.transport.secc import serve_secc_session
+
+        a, b = memory_pair()
+        rec = Recorder()
+        secc = asyncio.create_task(serve_secc_session(b, SimpleEVSE(), observers=[FailingJournal()]))
+        out = await run_evcc_session(a, SimpleEV(), EvccConfig(max_loops=3, **FAST), observers=[rec])
+        with pytest.raises(OSError, match="disk full"):
+            await secc
+        return out, rec
+
+    out, rec = asyncio.run(scenario())
+    received = [type(e.message).__name__ for r, e in rec.events if type(e).__name__ == "MessageReceived"]
+    assert "AC_ChargeLoopRes" not in received  # the unrecorded response never reached the EV
+    assert not out.ok
