@@ -31,7 +31,7 @@ from harness.virtual.evse import VirtualWallConnector
 from harness.virtual.links import Wiring
 from iso15118.errors import V2GError
 from iso15118.security.tls import HandshakeInfo
-from iso15118.session.events import EndReason, Event, SessionEnded
+from iso15118.session.events import EndReason, Event, PerformanceTimeExceeded, SessionEnded
 from iso15118.session.services import AC, AC_BPT
 from iso15118.transport.driver import Observer, SessionOutcome
 from iso15118.transport.evcc import EvccConfig, run_evcc_session
@@ -66,6 +66,8 @@ class SessionRecord:
     setpoints: int = 0
     meter_charged_wh: int | None = None
     meter_discharged_wh: int | None = None
+    overruns: int = 0
+    """Performance times of the standard exceeded on either side (reported by the core; not fatal)."""
     tls: HandshakeInfo | None = None
     """The truck's view of the TLS handshake (the wall connector's certificate)."""
     secc_tls: HandshakeInfo | None = None
@@ -105,6 +107,8 @@ class SessionRecord:
         if self.meter_charged_wh is not None:
             out_wh = self.meter_discharged_wh or 0
             detail.append(f"meter {self.meter_charged_wh / 1000:.2f} kWh in / {out_wh / 1000:.2f} kWh out")
+        if self.overruns:
+            detail.append(f"{self.overruns} performance time(s) exceeded")
         if self.error:
             detail.append(f"error: {self.error}")
         return BenchSessionOutcome(label=f"#{self.index} {self.service} {hours}", ok=self.ok, detail="; ".join(detail))
@@ -121,6 +125,7 @@ class SessionRecord:
             "real_s": self.real_s,
             "loops": self.loops,
             "setpoints": self.setpoints,
+            "performance_overruns": self.overruns,
             "evcc_end": _end_dict(self.evcc),
             "secc_end": _end_dict(self.secc),
             "negotiated": dict(self.evcc.negotiated) if self.evcc is not None else {},
@@ -139,7 +144,14 @@ class SessionRecord:
 def _tls_dict(info: HandshakeInfo | None) -> dict[str, Any] | None:
     if info is None:
         return None
-    return {"version": info.version, "cipher": info.cipher, "group": info.group, "peer_subject": info.peer_subject}
+    return {
+        "version": info.version,
+        "cipher": info.cipher,
+        "group": info.group,
+        "peer_subject": info.peer_subject,
+        "peer_key": info.peer_key,
+        "peer_signature": info.peer_signature,
+    }
 
 
 def _slac_dict(result: SlacResult | None) -> dict[str, Any] | None:
@@ -210,19 +222,25 @@ def _judge(
     return f"ended unexpectedly ({reason})", False
 
 
-class _DeadConnectorTeardown:
-    """EVCC observer: once the truck gives up on a connector without power, that connector's side is torn down.
+class _Watch:
+    """Observer on both sides: counts performance-time overruns, and tears a connector without power down.
 
-    Without it the truck's TLS close would wait for a close_notify the silent connector never sends.
+    Once the truck gives up on a silent connector, its side is cancelled; without that, the truck's TLS close
+    would wait for a close_notify the connector never sends.
     """
 
-    def __init__(self, wall: VirtualWallConnector, secc_task: asyncio.Task[SessionOutcome]) -> None:
+    def __init__(self, wall: VirtualWallConnector) -> None:
         self._wall = wall
-        self._task = secc_task
+        self.secc_task: asyncio.Task[SessionOutcome] | None = None
+        self.overruns = 0
 
     async def observe(self, event: Event, *, role: str, peer: str) -> None:
-        if isinstance(event, SessionEnded) and self._wall.lost_power_at is not None:
-            self._task.cancel()
+        if isinstance(event, PerformanceTimeExceeded):
+            self.overruns += 1
+        elif isinstance(event, SessionEnded) and role == "evcc" and self._wall.lost_power_at is not None:
+            task = self.secc_task
+            if task is not None:
+                task.cancel()
 
 
 async def _finish_secc(
@@ -282,14 +300,15 @@ async def run_session(
             ok=False,
             error=str(exc),
         )
+    watch = _Watch(wall)
     secc_task = asyncio.create_task(
-        serve_secc_session(setup.secc, wall, secc_config, store=store, clock=time.time, observers=observers)
+        serve_secc_session(setup.secc, wall, secc_config, store=store, clock=time.time, observers=[*observers, watch])
     )
+    watch.secc_task = secc_task
     evcc: SessionOutcome | None = None
     error: str | None = None
-    teardown = _DeadConnectorTeardown(wall, secc_task)
     try:
-        evcc = await run_evcc_session(setup.evcc, truck, evcc_config, clock=time.time, observers=[*observers, teardown])
+        evcc = await run_evcc_session(setup.evcc, truck, evcc_config, clock=time.time, observers=[*observers, watch])
     except Exception as exc:  # recorded on the session, which is then not ok
         error = f"EVCC: {type(exc).__name__}: {exc}"
     finally:
@@ -309,6 +328,7 @@ async def run_session(
         error=error,
         meter_charged_wh=readings[-1]["charged_wh"] if readings else None,
         meter_discharged_wh=readings[-1]["discharged_wh"] if readings else None,
+        overruns=watch.overruns,
         tls=setup.tls,
         secc_tls=setup.secc_tls,
         slac=setup.slac,

@@ -12,6 +12,7 @@ from matplotlib.image import imread
 
 from harness.bench import scenario_names
 from harness.cli import main
+from iso15118.security.pki import init_pki
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -162,3 +163,19 @@ def test_bad_input_is_one_clean_line(capsys: pytest.CaptureFixture[str], argv: t
     assert out == ""
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_given_pki_and_key_log_from_the_environment(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pki = init_pki(tmp_path / "pki", algorithm="ed448")
+    keylog = tmp_path / "ssl.keys"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(keylog))
+    data = run_json(capsys, "loop-myth", "--link", "loopback", "--pki", str(pki.directory))
+    (session,) = data["sim"]["sessions"]
+    assert session["tls"]["version"] == "TLSv1.3"
+    assert "ed448" in session["tls"]["peer_key"].lower()  # the given PKI's certificates, not a fresh one
+    assert session["vehicle_certificate"].endswith("CN=V2GSTACKEVCC00001")
+    assert "CLIENT_TRAFFIC_SECRET_0" in keylog.read_text()
+    code, _out, err = run_cli(capsys, "charge", "--link", "loopback", "--pki", str(tmp_path / "nowhere"))
+    assert code == 1 and "is not a v2gstack PKI" in err
