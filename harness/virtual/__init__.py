@@ -1,8 +1,9 @@
 """The virtual Cybertruck and Universal Wall Connector on the real ISO 15118-20 stack (``v2g sim``).
 
-:mod:`~harness.virtual.ev` and :mod:`~harness.virtual.evse` are the two controllers over the bench's
-models, :mod:`~harness.virtual.coupling` the accelerated clock they share, :mod:`~harness.virtual.links`
-the memory / loopback / veth links, :mod:`~harness.virtual.session` one session and its verdict,
+:mod:`~harness.virtual.ev` and :mod:`~harness.virtual.evse` are the two controllers over the bench's models,
+:mod:`~harness.virtual.coupling` the accelerated clock they share, :mod:`~harness.virtual.links` the memory and
+loopback links (and the entry to all three), :mod:`~harness.virtual.veth` the veth link (SLAC, SDP and TLS
+between two network namespaces), :mod:`~harness.virtual.session` one session and its verdict,
 :mod:`~harness.virtual.runner` a whole scenario, :mod:`~harness.virtual.report` its text and JSON, and
 :mod:`~harness.virtual.progress` the progress bar.
 """

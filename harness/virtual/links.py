@@ -7,12 +7,8 @@ makes a fresh pair per session:
 * ``memory``: :func:`~iso15118.transport.link.memory_pair`, no I/O;
 * ``loopback``: TCP on ``[::1]`` with TLS 1.3 and mutual authentication (strict -20 contexts from a test
   PKI generated into a temporary directory unless one is given), through :mod:`iso15118.transport.tcp`;
-* ``veth``: two network namespaces joined by a veth pair (:func:`harness.netns.veth_pair`, root only).
-  Per session the wall connector's namespace runs the SDP server and SLAC as EVSE, the truck's runs SLAC as
-  EV and SDP discovery over ``ff02::1``, each in a thread with its own event loop (both with the PLC modem
-  stand-in), then the truck connects over IPv6 link-local TCP with TLS 1.3. The sockets are opened inside
-  the namespaces and then used from the simulation's event loop (a socket stays in the namespace it was
-  made in).
+* ``veth``: SLAC, SDP and TLS 1.3 over IPv6 link-local between two network namespaces joined by a veth
+  pair (root only), see :mod:`harness.virtual.veth`.
 
 ``pcap`` captures the traffic (``lo`` for loopback, the truck's veth end for veth) into a pcapng with the
 TLS key log embedded as a Decryption Secrets Block and written next to it as ``FILE.keys``
@@ -27,35 +23,26 @@ import datetime as dt
 import socket
 import ssl
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv6Address
 from pathlib import Path
-from typing import Final, Protocol, TypeVar
+from typing import Protocol
 
 from harness.capture import CaptureSession, keys_path_for
-from harness.netns import VethPair, join_result, netns_available, run_in_netns, veth_pair
-from iso15118.constants import SdpSecurity
-from iso15118.errors import ConfigError, SecurityError
-from iso15118.security.certs import Purpose
+from harness.netns import netns_available, veth_pair
+from iso15118.errors import ConfigError
 from iso15118.security.pki import init_pki, load_pki
 from iso15118.security.profiles import Entity
-from iso15118.security.tls import HandshakeInfo, TlsConfig, check_peer, evcc_context, secc_context, tls_failure
-from iso15118.slac.events import Matched, SlacEvent
-from iso15118.transport.link import Link, StreamLink, memory_pair
-from iso15118.transport.slac_link import SlacResult, run_slac
+from iso15118.security.tls import HandshakeInfo, TlsConfig, evcc_context, secc_context
+from iso15118.transport.link import Link, memory_pair
+from iso15118.transport.slac_link import SlacResult
 from iso15118.transport.tcp import Endpoint, TcpLink, accept_connection, connect, make_endpoint, open_listener
-from iso15118.transport.udp import SdpResult, SdpServer, discover_secc
+from iso15118.transport.udp import SdpResult
 
-__all__ = ["LinkKind", "LinkSetup", "Wiring", "WiringOptions", "open_wiring"]
-
-T = TypeVar("T")
-
-_EV_START_DELAY_S: Final = 0.2  # the EVSE's SLAC and SDP sockets are open before the truck starts
-_THREAD_TIMEOUT_S: Final = 60.0
+__all__ = ["Acceptor", "LinkKind", "LinkSetup", "TlsContexts", "Wiring", "WiringOptions", "open_wiring"]
 
 
 class LinkKind(StrEnum):
@@ -135,16 +122,18 @@ class _MemoryWiring:
 
 
 @dataclass(frozen=True, slots=True)
-class _Tls:
+class TlsContexts:
+    """The strict -20 TLS contexts of both sides, from one PKI (the truck presents the vehicle certificate)."""
+
     secc: ssl.SSLContext
     evcc: ssl.SSLContext
 
 
-def _tls_contexts(pki_dir: Path, keylog: Path | None) -> _Tls:
+def _tls_contexts(pki_dir: Path, keylog: Path | None) -> TlsContexts:
     layout = load_pki(pki_dir)
     secc = layout[Entity.SECC_LEAF]
     vehicle = layout[Entity.VEHICLE_LEAF]
-    return _Tls(
+    return TlsContexts(
         secc=secc_context(
             TlsConfig(
                 certificate_chain=secc.chain_pem,
@@ -163,7 +152,7 @@ def _tls_contexts(pki_dir: Path, keylog: Path | None) -> _Tls:
     )
 
 
-class _Acceptor:
+class Acceptor:
     """The SECC's listening side: every accepted connection's TLS handshake, queued as a link or an error."""
 
     def __init__(self, context: ssl.SSLContext, timeout: float) -> None:
@@ -173,6 +162,7 @@ class _Acceptor:
         self._server: asyncio.Server | None = None
 
     async def start(self, listener: socket.socket) -> None:
+        """Serve connections on ``listener`` (a listening socket, possibly made in another namespace)."""
         self._server = await asyncio.start_server(self._on_connection, sock=listener)
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -186,6 +176,7 @@ class _Acceptor:
         self._accepted.put_nowait(link)
 
     async def next(self) -> TcpLink:
+        """The next connection whose handshake succeeded; its error (or OSError after the timeout) otherwise."""
         try:
             got = await asyncio.wait_for(self._accepted.get(), self._timeout)
         except TimeoutError:
@@ -195,6 +186,7 @@ class _Acceptor:
         return got
 
     async def close(self) -> None:
+        """Stop listening."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -203,10 +195,10 @@ class _Acceptor:
 class _LoopbackWiring:
     kind = LinkKind.LOOPBACK
 
-    def __init__(self, tls: _Tls, options: WiringOptions) -> None:
+    def __init__(self, tls: TlsContexts, options: WiringOptions) -> None:
         self._tls = tls
         self._options = options
-        self._acceptor = _Acceptor(tls.secc, options.connect_timeout_s)
+        self._acceptor = Acceptor(tls.secc, options.connect_timeout_s)
         self._endpoint: Endpoint | None = None
         self.description = "TCP/TLS 1.3 on [::1]"
 
@@ -226,135 +218,6 @@ class _LoopbackWiring:
             await evcc.close()
             raise
         return LinkSetup(evcc=evcc, secc=secc, tls=evcc.tls, secc_tls=secc.tls, setup_s=time.perf_counter() - started)
-
-    async def close(self) -> None:
-        await self._acceptor.close()
-
-
-# -- veth -----------------------------------------------------------------------------------------------
-
-
-async def _evse_side(iface: str, tcp_port: int, stop: threading.Event, timeout: float) -> Matched | None:
-    """In the wall connector's namespace: SDP server and SLAC (EVSE) until the truck has found us."""
-    matched: list[Matched] = []
-
-    def seen(event: SlacEvent) -> None:
-        if isinstance(event, Matched):
-            matched.append(event)
-
-    async with SdpServer(iface, tcp_port=tcp_port, security=SdpSecurity.TLS):
-        slac = asyncio.create_task(run_slac(iface, "evse", modem_standin=True, timeout=timeout, on_event=seen))
-        try:
-            while not stop.is_set() and not (slac.done() and slac.exception() is not None):
-                await asyncio.sleep(0.01)
-        finally:
-            if not slac.done():
-                slac.cancel()  # only the post-match linger is left once the truck went on to SDP
-            with contextlib.suppress(asyncio.CancelledError):
-                await slac
-    return matched[0] if matched else None
-
-
-async def _ev_side(iface: str, timeout: float) -> tuple[SlacResult, SdpResult, socket.socket]:
-    """In the truck's namespace: SLAC (EV), SDP discovery, and the TCP socket to connect with."""
-    await asyncio.sleep(_EV_START_DELAY_S)
-    slac = await run_slac(iface, "ev", modem_standin=True, timeout=timeout)
-    sdp = await discover_secc(iface, security=SdpSecurity.TLS)
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setblocking(False)
-    return slac, sdp, sock
-
-
-async def _client_tls(
-    sock: socket.socket, sdp: SdpResult, context: ssl.SSLContext, timeout: float
-) -> tuple[StreamLink, HandshakeInfo]:
-    """Connect a socket made in the truck's namespace to the SECC, with TLS and the -20 check of its leaf."""
-    loop = asyncio.get_running_loop()
-    peer = f"[{sdp.host}]:{sdp.response.port}"
-    try:
-        await asyncio.wait_for(loop.sock_connect(sock, sdp.sockaddr), timeout)
-    except (OSError, TimeoutError) as exc:
-        sock.close()
-        raise OSError(f"cannot connect to {peer}: {exc or type(exc).__name__}") from None
-    try:
-        # No server name: a link-local SECC has none, and the EVCC checks no hostname.
-        reader, writer = await asyncio.open_connection(
-            sock=sock, ssl=context, server_hostname="", ssl_handshake_timeout=timeout
-        )
-    except ssl.SSLError as exc:
-        sock.close()
-        raise tls_failure(exc) from None
-    except (OSError, TimeoutError) as exc:
-        sock.close()
-        raise SecurityError(f"TLS handshake with {peer} failed: {exc or type(exc).__name__}") from None
-    link = StreamLink(reader, writer)
-    try:
-        ssl_object = writer.get_extra_info("ssl_object")
-        if not isinstance(ssl_object, ssl.SSLObject):
-            raise SecurityError(f"TLS handshake with {peer}: no TLS session after the handshake")
-        info = check_peer(ssl_object, purpose=Purpose.SECC_TLS, now=dt.datetime.now(dt.UTC))  # [V2G20-1264]
-    except BaseException:
-        await link.close()
-        raise
-    return link, info
-
-
-async def _join(thread: threading.Thread, box: list[T]) -> T:
-    """The result of a :func:`~harness.netns.run_in_netns` thread, waited for without blocking the loop."""
-    return await asyncio.to_thread(join_result, thread, box, _THREAD_TIMEOUT_S)
-
-
-class _VethWiring:
-    kind = LinkKind.VETH
-
-    def __init__(self, pair: VethPair, tls: _Tls, options: WiringOptions) -> None:
-        self.pair = pair
-        self._tls = tls
-        self._options = options
-        self._acceptor = _Acceptor(tls.secc, options.connect_timeout_s)
-        self._port = 0
-        self.description = f"raw Ethernet over veth {pair.if_a} <-> {pair.if_b} (SLAC, SDP, TLS 1.3)"
-
-    async def start(self) -> None:
-        pair = self.pair
-
-        def listen() -> socket.socket:
-            return open_listener(make_endpoint(pair.lladdr_b, 0, iface=pair.if_b))
-
-        listener = await _join(*run_in_netns(pair.ns_b, listen))
-        self._port = listener.getsockname()[1]
-        await self._acceptor.start(listener)
-
-    async def connect(self) -> LinkSetup:
-        pair, opts = self.pair, self._options
-        started = time.perf_counter()
-        stop = threading.Event()
-        evse = run_in_netns(
-            pair.ns_b, lambda: asyncio.run(_evse_side(pair.if_b, self._port, stop, opts.slac_timeout_s))
-        )
-        ev = run_in_netns(pair.ns_a, lambda: asyncio.run(_ev_side(pair.if_a, opts.slac_timeout_s)))
-        try:
-            slac, sdp, sock = await _join(*ev)
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):  # an EVSE-side failure shows as the truck's failure
-                await _join(*evse)
-        evcc, info = await _client_tls(sock, sdp, self._tls.evcc, opts.connect_timeout_s)
-        try:
-            secc = await self._acceptor.next()
-        except BaseException:
-            await evcc.close()
-            raise
-        return LinkSetup(
-            evcc=evcc,
-            secc=secc,
-            tls=info,
-            secc_tls=secc.tls,
-            slac=slac,
-            sdp=sdp,
-            setup_s=time.perf_counter() - started,
-        )
 
     async def close(self) -> None:
         await self._acceptor.close()
@@ -398,13 +261,15 @@ async def open_wiring(kind: LinkKind, options: WiringOptions | None = None) -> A
             pki_dir = _fresh_pki(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="v2g-sim-"))) / "pki")
         keylog = _keylog_for(opts)
         tls = _tls_contexts(pki_dir, keylog)
-        wiring: _LoopbackWiring | _VethWiring
+        wiring: _LoopbackWiring | VethWiring
         if kind is LinkKind.LOOPBACK:
             wiring = _LoopbackWiring(tls, opts)
             iface, netns = "lo", None
         else:
+            from harness.virtual.veth import VethWiring
+
             pair = stack.enter_context(veth_pair("sim"))
-            wiring = _VethWiring(pair, tls, opts)
+            wiring = VethWiring(pair, tls, opts)
             iface, netns = pair.if_a, pair.ns_a
         if opts.pcap is not None:
             stack.enter_context(CaptureSession(iface, opts.pcap, keylog, netns=netns))
