@@ -13,7 +13,7 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `bench codec`."""
+    """Add `bench codec` and `bench session`."""
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     inner = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK", required=True)
     codec = inner.add_parser("codec", help="µs per encode and decode over the EXI vector corpus")
@@ -27,6 +27,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     codec.add_argument("--per-batch", type=int, default=20)
     codec.add_argument("--json", action="store_true", help="machine-readable output")
     codec.set_defaults(func=_codec)
+    session = inner.add_parser("session", help="TLS 1.3 session timings and concurrent-session capacity on ::1")
+    session.add_argument("--algorithm", choices=("secp521r1", "ed448"), default="secp521r1", help="test PKI keys")
+    session.add_argument("--steps", default="50,100,150,200,300,400,500,600,800", help="concurrent sessions per step")
+    session.add_argument("--loop-interval", type=float, default=0.1, help="s between charge loops of a session")
+    session.add_argument("--connect-rate", type=float, default=20.0, help="new sessions per s while ramping up")
+    session.add_argument("--window", type=float, default=5.0, help="s of measurement with all sessions looping")
+    session.add_argument("--limit-ms", type=float, default=100.0, help="response latency limit of a passing step")
+    session.add_argument("--workers", type=int, default=2, help="EVCC processes")
+    session.add_argument("--sessions", type=int, default=10, help="sequential sessions for (a)")
+    session.add_argument("--round-trips", type=int, default=200, help="charge loops for (b)")
+    session.add_argument("--json", action="store_true", help="machine-readable output")
+    session.set_defaults(func=_session)
 
 
 def _codec(args: argparse.Namespace) -> int:
@@ -38,3 +50,9 @@ def _codec(args: argparse.Namespace) -> int:
     else:
         print(format_figures(figures))
     return 0
+
+
+def _session(args: argparse.Namespace) -> int:
+    from harness.benchmarks.session import run_from_args
+
+    return run_from_args(args)

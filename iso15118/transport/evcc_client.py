@@ -12,6 +12,7 @@ only delivers after the handshake, when the session's first read fails.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,12 +118,20 @@ async def run_evcc(
     session_config: SessionConfig | None = None,
     observers: Sequence[Observer] = (),
     clock: Clock = time.time,
+    context: ssl.SSLContext | None = None,
 ) -> EvccRun:
-    """SLAC (optional), SDP or the target, TCP, TLS, check the SECC, then run one session."""
+    """SLAC (optional), SDP or the target, TCP, TLS, check the SECC, then run one session.
+
+    ``context`` reuses a TLS context made by :func:`~iso15118.security.tls.evcc_context` from the policy's
+    TLS configuration (many sessions of one process); by default one is made per call.
+    """
     policy = config.policy
     policy.check()
     tls = policy.tls_config()
-    context = evcc_context(tls) if tls is not None else None
+    if tls is None:
+        context = None
+    elif context is None:
+        context = evcc_context(tls)
     policy.log_deviations("EVCC")
     slac_result = None
     if config.slac:
