@@ -61,7 +61,7 @@ def test_tiny_bench_reports_all_figures() -> None:
     ("argv", "words"),
     [
         (["--steps", "10,x"], "--steps must be comma-separated integers, got '10,x'"),
-        (["--steps", "0"], "--steps must be positive"),
+        (["--steps", "0"], "--steps must be positive, got '0'"),
         (["--workers", "0"], "--workers must be >= 1"),
         (["--window", "0"], "--window must be > 0"),
     ],
