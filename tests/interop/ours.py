@@ -1,0 +1,170 @@
+"""Our side of a live interop session: the runtime in a network namespace, and what it saw, with timestamps.
+
+:class:`Timeline` is an observer that keeps every message our side sent or received; from it come the
+figures the tests record (Josev's response times, the gaps between its charge-loop requests, the EVSE
+targets). :func:`run_our_evcc` runs :func:`~iso15118.transport.evcc_client.run_evcc` (SDP, TCP, TLS, one
+session) in a thread that joined a namespace; :class:`OurSecc` serves one connection with
+:class:`~iso15118.transport.secc_server.SeccServer` (TCP/TLS and SDP) in a namespace until the session's
+report arrives or the test aborts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.netns import join_result, run_in_netns
+from iso15118.controller import EVController, EVSEController
+from iso15118.messages.units import value_of
+from iso15118.session.events import Event, MessageReceived, MessageSent, ResponseReceived
+from iso15118.transport.evcc import EvccConfig
+from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
+from iso15118.transport.secc import SeccConfig
+from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
+
+__all__ = ["OurSecc", "Timeline", "run_our_evcc"]
+
+_LOOP_MODES = (
+    "bpt_dynamic_ac_cl_res_control_mode",
+    "bpt_scheduled_ac_cl_res_control_mode",
+    "dynamic_ac_cl_res_control_mode",
+    "scheduled_ac_cl_res_control_mode",
+)
+
+
+@dataclass
+class Timeline:
+    """An observer of one side: (at, "sent" | "received", message) in order, plus response times."""
+
+    messages: list[tuple[float, str, Any]] = field(default_factory=list)
+    elapsed: list[tuple[str, float]] = field(default_factory=list)
+
+    async def observe(self, event: Event, *, role: str, peer: str) -> None:
+        if isinstance(event, MessageSent):
+            self.messages.append((event.at, "sent", event.message))
+        elif isinstance(event, MessageReceived):
+            self.messages.append((event.at, "received", event.message))
+        if isinstance(event, ResponseReceived):
+            self.elapsed.append((type(event.message).__name__, event.elapsed))
+
+    def kinds(self, direction: str) -> list[str]:
+        """The message names sent or received, in order."""
+        return [type(msg).__name__ for _, d, msg in self.messages if d == direction]
+
+    def loop_response_times(self) -> list[float]:
+        """EVCC side: seconds from each AC_ChargeLoopReq to its response."""
+        return [round(t, 3) for kind, t in self.elapsed if kind == "AC_ChargeLoopRes"]
+
+    def loop_gaps(self) -> list[float]:
+        """SECC side: seconds from each AC_ChargeLoopRes sent to the next AC_ChargeLoopReq received."""
+        gaps, last = [], None
+        for at, direction, msg in self.messages:
+            kind = type(msg).__name__
+            if direction == "sent" and kind == "AC_ChargeLoopRes":
+                last = at
+            elif direction == "received" and kind == "AC_ChargeLoopReq" and last is not None:
+                gaps.append(round(at - last, 3))
+                last = None
+        return gaps
+
+    def loop_targets(self, direction: str) -> list[float | None]:
+        """EVSETargetActivePower of every AC_ChargeLoopRes sent or received (None where absent)."""
+        out: list[float | None] = []
+        for _, d, msg in self.messages:
+            if d != direction or type(msg).__name__ != "AC_ChargeLoopRes":
+                continue
+            mode = next((getattr(msg, f) for f in _LOOP_MODES if getattr(msg, f) is not None), None)
+            target = getattr(mode, "evse_target_active_power", None)
+            out.append(value_of(target) if target is not None else None)
+        return out
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """min / median / max of a list of seconds (empty dict for no values)."""
+    if not values:
+        return {}
+    return {"min": min(values), "median": round(statistics.median(values), 3), "max": max(values)}
+
+
+def run_our_evcc(
+    namespace: str,
+    client: EvccClientConfig,
+    ev: EVController,
+    evcc: EvccConfig,
+    *,
+    timeout: float,
+) -> tuple[EvccRun, Timeline]:
+    """SDP, TCP/TLS and one session with our EVCC runtime inside ``namespace``."""
+    timeline = Timeline()
+
+    def work() -> EvccRun:
+        return asyncio.run(run_evcc(client, ev, evcc, observers=[timeline]))
+
+    thread, box = run_in_netns(namespace, work, name="our-evcc")
+    return join_result(thread, box, timeout), timeline
+
+
+class OurSecc:
+    """Our SECC runtime (SeccServer with SDP) serving one connection in a namespace, in a thread."""
+
+    def __init__(
+        self,
+        namespace: str,
+        config: SeccServerConfig,
+        controller: EVSEController,
+        secc: SeccConfig,
+        *,
+        timeout: float,
+    ) -> None:
+        self.timeline = Timeline()
+        self._namespace = namespace
+        self._config = config
+        self._controller = controller
+        self._secc = secc
+        self._timeout = timeout
+        self._ready = threading.Event()
+        self._abort = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._box: list[ConnectionReport | None] = []
+
+    async def _serve(self) -> ConnectionReport | None:
+        server = SeccServer(
+            self._config, lambda: self._controller, secc=self._secc, observers=[self.timeline]
+        )
+        async with server:
+            self._ready.set()
+            report = asyncio.ensure_future(server.next_report())
+            deadline = time.monotonic() + self._timeout
+            while not report.done():
+                if self._abort.is_set() or time.monotonic() > deadline:
+                    report.cancel()
+                    return None
+                await asyncio.wait({report}, timeout=0.1)
+            return report.result()
+
+    def start(self, ready_timeout: float = 15.0) -> None:
+        """Start serving; returns once SDP and the listener are up (raises if they do not come up)."""
+        self._thread, self._box = run_in_netns(self._namespace, lambda: asyncio.run(self._serve()), name="our-secc")
+        deadline = time.monotonic() + ready_timeout
+        while not self._ready.wait(0.05):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                join_result(self._thread, self._box, 5)  # re-raises why it did not start
+                raise RuntimeError("our SECC did not start")
+
+    def abort(self) -> None:
+        """Stop waiting for a session (the peer gave up)."""
+        self._abort.set()
+
+    @property
+    def finished(self) -> bool:
+        """True once the serving thread has ended."""
+        return self._thread is not None and not self._thread.is_alive()
+
+    def report(self) -> ConnectionReport | None:
+        """The connection's report (None when aborted or timed out); waits for the thread."""
+        assert self._thread is not None
+        return join_result(self._thread, self._box, self._timeout + 15)
