@@ -32,7 +32,7 @@ from iso15118.transport.driver import Clock, Observer, SessionOutcome
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
 from iso15118.transport.secc_pnc import PncVerifier
-from iso15118.transport.tcp import Endpoint, accept_connection, make_endpoint, open_listener
+from iso15118.transport.tcp import Endpoint, accept_connection, make_endpoint, open_listener, peer_name
 from iso15118.transport.udp import SdpServer, link_local_address
 
 __all__ = ["ConnectionReport", "SeccServer", "SeccServerConfig"]
@@ -203,8 +203,7 @@ class SeccServer:
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         started = self._clock()
-        peer = writer.get_extra_info("peername")
-        name = f"[{peer[0]}]:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        name = peer_name(writer)
         try:
             report = await self._serve(reader, writer, name, started)
         except asyncio.CancelledError:

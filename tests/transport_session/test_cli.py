@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import build_parser, main
+from iso15118.transport.journal import read_journal
 from tests.transport_session.helpers import TestPki, free_port
 
 V2G = [sys.executable, "-m", "harness.cli"]
@@ -88,6 +89,7 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
     port = free_port()
     pki_dir = str(pki.layout.directory)
     secc_trace, evcc_trace = tmp_path / "secc.jsonl", tmp_path / "evcc.jsonl"
+    journal = tmp_path / "secc.journal"
     keys = tmp_path / "ev.keys"
     env = dict(os.environ, SSLKEYLOGFILE=str(keys))  # the CLI passes its environment to the key log setting
     with _secc(
@@ -104,6 +106,8 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
             "--once",
             "--trace",
             str(secc_trace),
+            "--journal",
+            str(journal),
         ]
     ) as secc:
         ev = _evcc(
@@ -141,6 +145,14 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
         assert messages.count("AC_ChargeLoopReq") == 3 and "SessionStopRes" in messages
         assert {r["role"] for r in records} == {role}
     assert "CLIENT_TRAFFIC_SECRET_0 " in keys.read_text()
+    [journaled] = read_journal(journal)
+    assert (journaled.role, journaled.session_id, journaled.bpt_channel, journaled.loops) == (
+        "secc",
+        session,
+        "Discharge",
+        3,
+    )
+    assert journaled.end_reason == "terminated" and len(journaled.meter_readings) == 3
 
 
 def test_sdp_on_loopback_and_a_config_file_with_a_pause_notification(pki: TestPki, tmp_path: Path) -> None:
