@@ -78,7 +78,7 @@ def peer_logs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PeerLo
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
+    outcome: Any = yield
     report: pytest.TestReport = outcome.get_result()
     logs = item.stash.get(_LOGS, None)
     if logs is not None and report.failed and report.when in ("setup", "call"):

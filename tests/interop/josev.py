@@ -25,7 +25,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -70,8 +70,7 @@ def _probe(python: Path) -> str | None:
     if not python.exists():
         return None
     code = (
-        "import importlib.metadata as m, aiofile, iso15118.secc.main, iso15118.evcc.main; "
-        "print(m.version('iso15118'))"
+        "import importlib.metadata as m, aiofile, iso15118.secc.main, iso15118.evcc.main; print(m.version('iso15118'))"
     )
     try:
         done = subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True, timeout=120, check=False)
@@ -136,7 +135,10 @@ class JosevPki:
 def _package_dir(python: Path) -> Path:
     done = subprocess.run(
         [str(python), "-I", "-c", "import iso15118, os; print(os.path.dirname(iso15118.__file__))"],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return Path(done.stdout.strip())
 
@@ -162,7 +164,11 @@ def make_pki(python: Path, directory: Path) -> JosevPki:
     shutil.copy2(source / "create_certs.sh", directory / "create_certs.sh")
     shutil.copytree(source / "configs", directory / "configs", dirs_exist_ok=True)
     done = subprocess.run(
-        ["bash", "create_certs.sh", "-v", "iso-2"], cwd=directory, capture_output=True, text=True, timeout=120,
+        ["bash", "create_certs.sh", "-v", "iso-2"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     certs = directory / "iso15118_2" / "certs"
@@ -248,10 +254,19 @@ class JosevProcess:
         """Start the process (its own session and process group) with stdout and stderr in :attr:`log`."""
         self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
-            self.argv, stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self._workdir,
+            self.argv,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self._workdir,
             start_new_session=True,
         )
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """The process id (also its process group id), once started."""
+        return None if self._proc is None else self._proc.pid
 
     @property
     def returncode(self) -> int | None:
@@ -320,16 +335,6 @@ class JosevProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def running(process: JosevProcess) -> Iterator[JosevProcess]:
-    """Start ``process`` and stop it (with its process group) however the block ends."""
-    process.start()
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 # ---- logs -----------------------------------------------------------------------------------------------

@@ -132,9 +132,7 @@ class OurSecc:
         self._box: list[ConnectionReport | None] = []
 
     async def _serve(self) -> ConnectionReport | None:
-        server = SeccServer(
-            self._config, lambda: self._controller, secc=self._secc, observers=[self.timeline]
-        )
+        server = SeccServer(self._config, lambda: self._controller, secc=self._secc, observers=[self.timeline])
         async with server:
             self._ready.set()
             report = asyncio.ensure_future(server.next_report())

@@ -101,8 +101,12 @@ def test_josev_evcc_against_our_secc(
     config_file = tmp_path / "evcc.json"
     config_file.write_text(json.dumps(evcc_config(tls=transport != "tcp", loops=LOOPS)))
     josev = JosevProcess(
-        "evcc", josev_python, "iso15118.evcc.main", namespace=veth.ns_b,
-        env=evcc_env(veth.if_b, josev_pki, tls13=transport == "tls13"), workdir=tmp_path / "josev",
+        "evcc",
+        josev_python,
+        "iso15118.evcc.main",
+        namespace=veth.ns_b,
+        env=evcc_env(veth.if_b, josev_pki, tls13=transport == "tls13"),
+        workdir=tmp_path / "josev",
         args=(str(config_file),),
     )
     peer_logs.add(josev)
@@ -174,4 +178,3 @@ def test_josev_evcc_against_our_secc(
         josev_loop_gap_s=spread(secc.timeline.loop_gaps()),
         run_s=round(took, 2),
     )
-

@@ -76,8 +76,14 @@ def josev_judge(josev_python: Path, tmp_path_factory: pytest.TempPathFactory) ->
         ]
         env = {"PATH": os.environ.get("PATH", ""), "MESSAGE_LOG_JSON": "False", "MESSAGE_LOG_EXI": "False"}
         done = subprocess.run(
-            [str(josev_python), "-I", str(PROBE)], input="\n".join(lines) + "\n", capture_output=True, text=True,
-            cwd=workdir, env=env, timeout=150, check=False,
+            [str(josev_python), "-I", str(PROBE)],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            env=env,
+            timeout=150,
+            check=False,
         )
         verdicts = {}
         for line in done.stdout.splitlines():

@@ -65,8 +65,12 @@ def _josev_secc(
     name = "secc-tls13" if tls13 else "secc-tls12"
     with veth_pair("jsc") as veth:
         process = JosevProcess(
-            name, josev_python, "iso15118.secc.main", namespace=veth.ns_a,
-            env=secc_env(veth.if_a, josev_pki, tls13=tls13), workdir=tmp_path_factory.mktemp(name),
+            name,
+            josev_python,
+            "iso15118.secc.main",
+            namespace=veth.ns_a,
+            env=secc_env(veth.if_a, josev_pki, tls13=tls13),
+            workdir=tmp_path_factory.mktemp(name),
         )
         try:
             process.start()
@@ -225,7 +229,8 @@ def test_josev_secc_refuses_loop_requests_without_charging_complete(
     assert not run.ok and run.outcome.loops == 0
     assert run.outcome.ended.reason in (EndReason.TIMEOUT, EndReason.CONNECTION_LOST), run.outcome.ended
     assert timeline.kinds("sent")[-1] == "AC_ChargeLoopReq"
-    assert process.wait_for_log(r"V2GMessageValidationError occurred while processing message\s+in state ACChargeLoop",
-                                15, since=since)
+    assert process.wait_for_log(
+        r"V2GMessageValidationError occurred while processing message\s+in state ACChargeLoop", 15, since=since
+    )
     sent = [x.name for x in logged_messages(process.text(since)) if x.direction == "sent"]
     assert "PowerDeliveryRes" in sent and "AC_ChargeLoopRes" not in sent

@@ -57,8 +57,14 @@ class _Peer:
 
     async def start(self, *args: str) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            str(self.python), "-I", str(PEER), *args, cwd=self.workdir, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            str(self.python),
+            "-I",
+            str(PEER),
+            *args,
+            cwd=self.workdir,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
 
     async def line(self) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""The Josev peer fixture itself: a Josev process, JVM included, leaves nothing behind when a test stops it.
+
+Josev's EVCC with no SECC on the link keeps sending SDP requests (and hangs for good once its SDP retries
+are exhausted); stopping it must end its whole process group -- Python and the py4j JVM it started -- and the
+log must say what it was doing. Josev's EVCC refuses ``lo`` ("no link-local address"), hence the veth pair.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.netns import netns_available, veth_pair
+from tests.interop.josev import JosevPki, JosevProcess, evcc_config, evcc_env
+
+pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(120)]
+
+
+def _group(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of every live process in process group ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the closing parenthesis.
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append((int(entry.name), comm))
+    return found
+
+
+def test_stopping_a_searching_josev_evcc_ends_its_jvm_too(
+    josev_python: Path, josev_pki: JosevPki, tmp_path: Path
+) -> None:
+    ok, reason = netns_available()
+    if not ok:
+        pytest.skip(reason)
+    with veth_pair("jpr") as veth:
+        config = tmp_path / "evcc.json"
+        config.write_text(json.dumps(evcc_config(tls=False, loops=1)))
+        process = JosevProcess(
+            "evcc-alone",
+            josev_python,
+            "iso15118.evcc.main",
+            namespace=veth.ns_b,
+            env=evcc_env(veth.if_b, josev_pki, tls13=False),
+            workdir=tmp_path,
+            args=(str(config),),
+        )
+        try:
+            process.start()
+            assert process.wait_for_log(r"Sending SDPRequest", 60), process.text()[-3000:]
+            pid = process.pid
+            assert pid is not None and os.getpgid(pid) == pid  # a group of its own
+            members = _group(pid)
+            assert any(comm == "java" for _, comm in members), members  # the py4j JVM is in the group
+        finally:
+            process.stop()
+    assert process.returncode is not None
+    assert _group(pid) == []
+    assert "SDPRequest" in process.text() and "SDPResponse received" not in process.text()
