@@ -234,6 +234,9 @@ _CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
     (EvccConfig, "stop_with"): ("Terminate", "Pause", "ServiceRenegotiation"),
     (SeccConfig, "authorization"): ("EIM", "PnC"),
 }
+_SIGNED = {(SimpleEVSEConfig, "setpoint_w")}
+"""Numbers that may be negative (everything else is a magnitude, a count or a time)."""
+_PERCENT = {(SimpleEVConfig, "soc"), (SimpleEVConfig, "target_soc"), (SimpleEVConfig, "min_soc")}
 _CONTROL_MODES = {"scheduled": 1, "dynamic": 2}
 _SERVICES = {"ac": AC, "ac_bpt": AC_BPT}
 
@@ -260,6 +263,17 @@ def _special(cls: type, key: str, value: object, values: _Values) -> tuple[bool,
     return True, tuple(out)
 
 
+def _check_range(cls: type, key: str, value: object, values: _Values) -> None:
+    numbers = value if isinstance(value, tuple) else (value,)
+    for number in numbers:
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            continue
+        if number < 0 and (cls, key) not in _SIGNED:
+            raise values.error(key, f"must be >= 0, got {number!r}")
+        if (cls, key) in _PERCENT and number > 100:
+            raise values.error(key, f"is a percentage, got {number!r}")
+
+
 def _build(cls: type[T], values: _Values) -> T:
     """An instance of the dataclass ``cls`` from ``values``; unknown keys and bad values are refused."""
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -274,6 +288,7 @@ def _build(cls: type[T], values: _Values) -> T:
         handled, converted = _special(cls, key, value, values)
         if not handled:
             converted = _convert(value, hints[key], values, key)
+        _check_range(cls, key, converted, values)
         choices = _CHOICES.get((cls, key))
         if choices is not None:
             items = converted if isinstance(converted, tuple) else (converted,)
@@ -423,6 +438,13 @@ def load_evcc_settings(
     # The EVCC trusts the V2G root and presents the vehicle certificate [V2G20-1264].
     leaf = Entity.VEHICLE_LEAF if runtime.vehicle_certificate else None
     tls = _tls_config(files, runtime, environ or {}, leaf=leaf, roots=(Entity.V2G_ROOT,), pki=pki)
+    if evcc.resume_session_id is not None:
+        if len(evcc.resume_session_id) != 8:
+            raise ConfigError(f"[evcc] resume_session_id: a SessionID has 8 bytes, got {len(evcc.resume_session_id)}")
+        if evcc.resume_service_id is None:
+            # The EV resumes the service it had selected [V2G20-2539]: AC_BPT when it is bidirectional.
+            service = AC_BPT if evcc.bidirectional and ev.bidirectional else AC
+            evcc = dataclasses.replace(evcc, resume_service_id=service)
     if evcc.authorization == "PnC":
         chain = pnc.contract_chain or (pki[Entity.CONTRACT_LEAF].chain_pem if pki else None)
         key = pnc.contract_key or (pki[Entity.CONTRACT_LEAF].key_pem if pki else None)

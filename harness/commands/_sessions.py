@@ -16,6 +16,7 @@ from iso15118.transport.driver import Observer, SessionOutcome
 __all__ = ["add_common_options", "auth_name", "common_overrides", "observers", "summary"]
 
 _SERVICE_NAMES = {AC: "AC", AC_BPT: "AC_BPT"}
+_CONTROL_MODES = {1: "scheduled", 2: "dynamic"}  # a resumed session's SECC reports the number
 
 
 def auth_name(text: str) -> str:
@@ -118,12 +119,13 @@ def observers(trace: Path | None, journal: Path | None) -> Iterator[list[Observe
 def summary(role: str, peer: str, outcome: SessionOutcome) -> str:
     """One line: session, negotiated service and control mode, loops, meter readings, end reason."""
     neg = outcome.negotiated
-    service = _SERVICE_NAMES.get(neg.get("service_id", -1), str(neg.get("service_id", "no service")))
-    parts = [
-        f"{role} {peer}: session {outcome.session_id.hex() or '-'}",
-        f"{service} {neg.get('control_mode', '-')}",
-        str(neg.get("authorization", "-")),
-    ]
+    parts = [f"{role} {peer}: session {outcome.session_id.hex() or '-'}"]
+    if "service_id" in neg:
+        service = _SERVICE_NAMES.get(neg["service_id"], str(neg["service_id"]))
+        mode = neg.get("control_mode", "-")
+        parts.append(f"{service} {_CONTROL_MODES.get(mode, mode)}")
+    if "authorization" in neg:
+        parts.append(str(neg["authorization"]))
     if neg.get("resumed"):
         parts.append("resumed")
     if neg.get("bpt_channel"):

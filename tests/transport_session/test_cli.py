@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -234,3 +235,26 @@ def test_bad_config_file_names_file_table_and_key(tmp_path: Path, capsys: pytest
     assert main(["secc", "--config", str(bad), "--listen", "::1"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"v2g secc: error: {bad}: [evse] max_charge_kw: unknown key (known: ")
+
+
+def test_pause_and_resume_across_two_evcc_runs_then_sigterm(pki: TestPki) -> None:
+    port = free_port()
+    pki_dir = str(pki.layout.directory)
+    target = ["--target", f"[::1]:{port}", "--pki", pki_dir, "--loops", "2"]
+    with _secc(["--listen", "::1", "--port", str(port), "--no-sdp", "--pki", pki_dir]) as secc:
+        first = _evcc([*target, "--stop", "pause"])
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.strip().endswith("ended paused (SessionStop(Pause))")
+        session = first.stdout.split("session ")[1][:16]
+        second = _evcc([*target, "--resume", session])
+        secc.send_signal(signal.SIGTERM)  # a server without --once runs until told to stop
+        code, out, err = _finish(secc)
+    assert second.returncode == 0, second.stderr
+    # The resuming EV skips service selection; the SECC restored the paused session's service.
+    assert f"session {session}, resumed, 2 loops" in second.stdout
+    assert second.stdout.strip().endswith("ended terminated (SessionStop(Terminate))")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and all(f"session {session}" in line for line in lines)
+    assert lines[0].endswith("ended paused (SessionStop(Pause))")
+    assert f"session {session}, AC_BPT dynamic, resumed, channel Charge, " in lines[1]

@@ -12,6 +12,7 @@ from iso15118.controller import ChargeDirection, ControlMode, Notification
 from iso15118.errors import ConfigError
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsMode
+from iso15118.session.services import AC_BPT
 from iso15118.session.timers import DEFAULT_TIMING
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
 from iso15118.transport.evcc import EvccConfig
@@ -92,6 +93,7 @@ soc = 90
     assert settings.evcc.control_mode is ControlMode.SCHEDULED
     assert (settings.evcc.max_loops, settings.evcc.loop_interval_s) == (7, 1.0)
     assert settings.evcc.resume_session_id == bytes.fromhex("0011223344556677")
+    assert settings.evcc.resume_service_id == AC_BPT  # the service a bidirectional EV had selected
     assert settings.ev.direction is ChargeDirection.DISCHARGE and settings.ev.soc == 90.0
     policy = settings.client.policy
     assert policy.tolerant and policy.scale == 3.0
@@ -166,6 +168,8 @@ def test_keylog_comes_from_the_callers_environment(pki: TestPki, tmp_path: Path)
         ('[evse]\nnotifications = [[2, "Nap"]]\n', r"\[evse\] notifications: expected one of 'Pause'"),
         ("[evse]\nnotifications = [2]\n", r"\[evse\] notifications: expected an array, got 2"),
         ("secc = 1\n", r"persona.toml: secc must be a table"),
+        ("[evse]\nmax_discharge_w = -11000\n", r"\[evse\] max_discharge_w: must be >= 0, got -11000.0"),
+        ("[runtime]\nport = -1\n", r"\[runtime\] port: must be >= 0, got -1"),
         ("[runtime\n", r"persona.toml: not valid TOML"),
         ('[runtime]\nlisten = "::1"\ntls = false\n', r"plain TCP .*\[V2G20-1264\].*--tolerant"),
         (
@@ -187,8 +191,15 @@ def test_bad_evcc_values_name_their_origin(tmp_path: Path) -> None:
         load_evcc_settings(None, {"runtime": {"target": "[::1]:1"}, "evcc": {"max_loops": "many"}})
     with pytest.raises(ConfigError, match=r"\[evcc\] credentials: comes from the PKI"):
         load_evcc_settings(_write(tmp_path, "[evcc]\ncredentials = 'x'\n"))
+    with pytest.raises(ConfigError, match=r"\[ev\] target_soc: is a percentage, got 120.0"):
+        load_evcc_settings(_write(tmp_path, "[ev]\ntarget_soc = 120\n"))
     with pytest.raises(ConfigError, match=r"\[evcc\] stop_with: expected one of Terminate, Pause"):
         load_evcc_settings(_write(tmp_path, "[evcc]\nstop_with = 'Unplug'\n"))
+    with pytest.raises(ConfigError, match=r"\[evcc\] resume_session_id: a SessionID has 8 bytes, got 2"):
+        load_evcc_settings(
+            None,
+            {"runtime": {"target": "[::1]:1", "tls": False, "tolerant": True}, "evcc": {"resume_session_id": "abcd"}},
+        )
     with pytest.raises(ConfigError, match=r"\[evcc\] resume_session_id: expected a hex string"):
         load_evcc_settings(_write(tmp_path, "[evcc]\nresume_session_id = 'xyz'\n"))
     with pytest.raises(ConfigError, match=r"needs an interface \(--iface\) or a target"):
