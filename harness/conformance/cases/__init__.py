@@ -1,0 +1,53 @@
+"""The case library: every module here contributes ``CASES``; :func:`all_cases` lists them in a stable order."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from functools import cache
+
+from harness.conformance.model import Case, SutRole
+
+__all__ = ["MODULES", "all_cases", "select_cases"]
+
+MODULES = (
+    "secc_happy",
+    "secc_sequence",
+    "secc_framing",
+    "secc_timing",
+    "secc_security",
+    "secc_parameters",
+    "evcc_happy",
+    "evcc_errors",
+    "evcc_timing",
+    "evcc_security",
+    "evcc_parameters",
+)
+
+
+@cache
+def all_cases() -> tuple[Case, ...]:
+    """Every case, SECC cases first, in the order of :data:`MODULES`; IDs are unique."""
+    cases: list[Case] = []
+    for name in MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        cases.extend(module.CASES)
+    ids = [c.id for c in cases]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate case IDs: {', '.join(duplicates)}")
+    return tuple(cases)
+
+
+def select_cases(sut: SutRole | None = None, patterns: tuple[str, ...] = ()) -> tuple[Case, ...]:
+    """The cases for ``sut`` whose ID or category matches one of the shell ``patterns`` (all when none)."""
+    chosen = []
+    for case in all_cases():
+        if sut is not None and case.sut is not sut:
+            continue
+        if patterns and not any(
+            fnmatch.fnmatchcase(case.id, p) or fnmatch.fnmatchcase(case.category.value, p) for p in patterns
+        ):
+            continue
+        chosen.append(case)
+    return tuple(chosen)

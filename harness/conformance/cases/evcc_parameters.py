@@ -1,0 +1,117 @@
+"""EVCC under test, parameter rules: no discharge without AC_BPT, following the setpoint and the schedule, energies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.conformance.evcc_rules import (
+    CPD_MATCHES_SELECTION,
+    ENERGY_ORDER,
+    NO_DISCHARGE_WITHOUT_BPT,
+    PD_SCHEDULE_TUPLE,
+    PRESENT_FOLLOWS_TARGET,
+    PRESENT_WITHIN_SCHEDULE,
+    V2X_PAIRED,
+)
+from harness.conformance.model import Case, Category, Need, Profile, SutRole
+from harness.conformance.scripts import evse_stop
+from harness.conformance.steps import ExpectRequest, Respond, Serve, ServeLoop
+from iso15118.session.services import AC
+
+__all__ = ["CASES"]
+
+
+def _case(
+    case_id: str,
+    title: str,
+    profile: Profile,
+    requirements: tuple[str, ...],
+    stimulus: str,
+    expected: str,
+    *steps: object,
+    needs: frozenset[Need] = frozenset(),
+) -> Case:
+    return Case(
+        id=case_id,
+        title=title,
+        sut=SutRole.EVCC,
+        category=Category.PARAMETERS,
+        requirements=requirements,
+        needs=needs,
+        profile=profile,
+        negative=True,
+        stimulus=stimulus,
+        expected=expected,
+        steps=steps,
+    )
+
+
+def _to_loop(checks: Mapping[str, tuple[Any, ...]]) -> tuple[object, ...]:
+    """Serve up to AC_ChargeParameterDiscoveryReq, then expect it, ScheduleExchange and PowerDelivery with checks."""
+    cpd = checks.get("AC_ChargeParameterDiscoveryReq", ())
+    steps: list[object] = [Serve(until="AC_ChargeParameterDiscoveryReq", checks=cpd, preamble=not cpd), Respond()]
+    for kind in ("ScheduleExchangeReq", "PowerDeliveryReq"):
+        steps += [ExpectRequest(kind=kind, checks=checks.get(kind, ())), Respond()]
+    return tuple(steps)
+
+
+CASES: tuple[Case, ...] = (
+    _case(
+        "EVCC-PAR-01",
+        "AC only offered: no BPT element and no discharge",
+        Profile(offered_services=(AC,)),
+        ("V2G20-1034", "V2G20-1035", "fact sheet 2.7/2.8 (BPT elements iff AC_BPT)"),
+        "the tester offers only AC (service 1)",
+        "AC_CPDReqEnergyTransferMode, no BPT_ChannelSelection, AC charge-loop elements, no negative present power",
+        *_to_loop(
+            {
+                "AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SELECTION,),
+                "PowerDeliveryReq": (NO_DISCHARGE_WITHOUT_BPT,),
+            }
+        ),
+        ServeLoop(count=3, checks=(NO_DISCHARGE_WITHOUT_BPT,), notify_last="Terminate"),
+        *evse_stop(),
+    ),
+    _case(
+        "EVCC-PAR-02",
+        "Dynamic: a non-zero setpoint gets a non-zero present power of the same sign",
+        Profile(target_w=5_000.0),
+        ("fact sheet 6.3 (the EV follows EVSETargetActivePower within its limits)",),
+        "Dynamic AC_BPT; EVSETargetActivePower 5 kW in every AC_ChargeLoopRes",
+        "from the second loop on, EVPresentActivePower is positive and at most 5 kW",
+        Serve(until="AC_ChargeLoopReq"),
+        Respond(),
+        ServeLoop(count=4, checks=(PRESENT_FOLLOWS_TARGET,), notify_last="Terminate"),
+        *evse_stop(),
+        needs=frozenset({Need.DYNAMIC, Need.BPT}),
+    ),
+    _case(
+        "EVCC-PAR-03",
+        "Scheduled: the EV stays within the EVSE's schedule",
+        Profile(offered_modes=(1,), schedule_w=3_700.0, schedule_tuple_id=7),
+        (
+            "fact sheet 6.3 (Scheduled: power follows the selected ScheduleTuple)",
+            "fact sheet 2.7 (FAILED_ScheduleSelectionInvalid)",
+        ),
+        "only Scheduled offered; the one schedule tuple (ID 7) allows 3.7 kW; no EVSETargetActivePower",
+        "PowerDelivery(Start) selects tuple 7 and EVPresentActivePower never exceeds 3.7 kW",
+        *_to_loop({"PowerDeliveryReq": (PD_SCHEDULE_TUPLE,)}),
+        ServeLoop(count=4, checks=(PRESENT_WITHIN_SCHEDULE,), notify_last="Terminate"),
+        *evse_stop(),
+        needs=frozenset({Need.SCHEDULED}),
+    ),
+    _case(
+        "EVCC-PAR-04",
+        "V2X energy requests paired and ordered",
+        Profile(),
+        ("V2G20-2124", "V2G20-2125", "V2G20-2681"),
+        "Dynamic AC_BPT session",
+        "in ScheduleExchangeReq and every AC_ChargeLoopReq the two V2X energy requests "
+        "come together, and Min <= MinV2X <= MaxV2X <= Max",
+        *_to_loop({"ScheduleExchangeReq": (V2X_PAIRED, ENERGY_ORDER)}),
+        ServeLoop(count=3, checks=(V2X_PAIRED, ENERGY_ORDER), notify_last="Terminate"),
+        *evse_stop(),
+        needs=frozenset({Need.DYNAMIC, Need.BPT}),
+    ),
+)

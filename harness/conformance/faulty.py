@@ -1,0 +1,523 @@
+"""Deliberately broken SUTs: our own SECC and EVCC, each with one named misbehaviour switched on.
+
+Every fault is a :class:`~harness.conformance.sutfault.Fault` applied by :class:`~harness.conformance.own.OwnSecc` /
+:class:`~harness.conformance.own.OwnEvcc`. Most use a real seam of our stack (a configuration switch, a timer
+value, the TLS context, the controller, the PnC verifier, the session store, the randomness); the others
+rewrite the SUT's messages on its link, which is how a SUT that "answers OK where it must answer FAILED" looks
+on the wire.
+
+:data:`PROOF` maps every negative case (and some positive ones) to a fault that must make it FAIL, and to a
+fragment of the failure reason, so a case that cannot fail, or fails for another reason, is caught.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Final
+
+from cryptography import x509
+
+from harness.conformance.fields import tamper_signature
+from harness.conformance.model import SutRole
+from harness.conformance.sutfault import Fault
+from iso15118.messages import iso20 as m
+from iso15118.messages.app_protocol import ResponseCode as SapCode
+from iso15118.messages.units import rational
+from iso15118.transport.secc import SessionStore
+from iso15118.transport.secc_pnc import PncOutcome, PncVerifier
+
+__all__ = ["FAULTS", "PROOF", "fault"]
+
+_HUGE = 1.0e6
+_SECC, _EVCC = SutRole.SECC, SutRole.EVCC
+
+
+# ---- message rewrites ------------------------------------------------------------------------------------------
+def _code(msg: Any) -> str:
+    return str(getattr(msg, "response_code", "") or "")
+
+
+def _ok(msg: Any) -> Any:
+    if type(msg).__name__ == "supportedAppProtocolRes":
+        return dataclasses.replace(msg, response_code=SapCode.OK_SuccessfulNegotiation, schema_id=msg.schema_id or 1)
+    return dataclasses.replace(msg, response_code=m.ResponseCode.OK)
+
+
+def _mask_failed(msg: Any, memory: dict[str, Any]) -> Any:
+    return _ok(msg) if _code(msg).upper().startswith("FAILED") else msg
+
+
+def _mask_not_ok(msg: Any, memory: dict[str, Any]) -> Any:
+    code = _code(msg)
+    return _ok(msg) if code and not code.startswith("OK") else msg
+
+
+def _recode(old: str, new: str) -> Any:
+    def rewrite(msg: Any, memory: dict[str, Any]) -> Any:
+        if _code(msg) != old:
+            return msg
+        if type(msg).__name__ == "supportedAppProtocolRes":
+            return dataclasses.replace(msg, response_code=SapCode(new))
+        return dataclasses.replace(msg, response_code=m.ResponseCode(new))
+
+    return rewrite
+
+
+def _remember_requests(msg: Any, memory: dict[str, Any]) -> Any:
+    name = type(msg).__name__
+    if name == "SessionSetupReq":
+        memory["asked_session_id"] = msg.header.session_id
+    elif name == "supportedAppProtocolReq":
+        memory["first_schema_id"] = msg.app_protocol[0].schema_id
+    return msg
+
+
+def _adopt_session_id(msg: Any, memory: dict[str, Any]) -> Any:
+    asked = memory.get("asked_session_id")
+    if type(msg).__name__ == "SessionSetupRes" and asked and asked != bytes(8):
+        return dataclasses.replace(msg, header=dataclasses.replace(msg.header, session_id=asked))
+    return msg
+
+
+def _first_offer(msg: Any, memory: dict[str, Any]) -> Any:
+    if type(msg).__name__ == "supportedAppProtocolRes" and msg.schema_id is not None:
+        return dataclasses.replace(msg, schema_id=memory.get("first_schema_id", msg.schema_id))
+    return msg
+
+
+def _drop_channel(msg: Any, memory: dict[str, Any]) -> Any:
+    return dataclasses.replace(msg, bpt_channel_selection=None) if type(msg).__name__ == "PowerDeliveryReq" else msg
+
+
+_BPT_NAMES = ("BPTChannel", "GeneratorMode", "GridCodeIslandingDetectionMethod")
+
+
+def _drop_bpt_parameters(msg: Any, memory: dict[str, Any]) -> Any:
+    if type(msg).__name__ != "ServiceDetailRes":
+        return msg
+    sets = tuple(
+        dataclasses.replace(ps, parameter=tuple(p for p in ps.parameter if p.name not in _BPT_NAMES))
+        for ps in msg.service_parameter_list.parameter_set
+    )
+    return dataclasses.replace(msg, service_parameter_list=m.ServiceParameterList(parameter_set=sets))
+
+
+def _bpt_limits_for_ac(msg: Any, memory: dict[str, Any]) -> Any:
+    mode = getattr(msg, "ac_cpd_res_energy_transfer_mode", None)
+    if type(msg).__name__ != "AC_ChargeParameterDiscoveryRes" or mode is None:
+        return msg
+    fields = {f.name: getattr(mode, f.name) for f in dataclasses.fields(mode)}
+    bpt = m.BPT_AC_CPDResEnergyTransferMode(
+        **fields, evse_maximum_discharge_power=rational(11_000), evse_minimum_discharge_power=rational(0)
+    )
+    return dataclasses.replace(msg, ac_cpd_res_energy_transfer_mode=None, bpt_ac_cpd_res_energy_transfer_mode=bpt)
+
+
+def _no_meter_info(msg: Any, memory: dict[str, Any]) -> Any:
+    return dataclasses.replace(msg, meter_info=None) if type(msg).__name__ == "AC_ChargeLoopRes" else msg
+
+
+def _wrong_loop_mode(msg: Any, memory: dict[str, Any]) -> Any:
+    if type(msg).__name__ != "AC_ChargeLoopRes":
+        return msg
+    blank = {
+        f: None
+        for f in (
+            "bpt_dynamic_ac_cl_res_control_mode",
+            "bpt_scheduled_ac_cl_res_control_mode",
+            "dynamic_ac_cl_res_control_mode",
+            "scheduled_ac_cl_res_control_mode",
+        )
+    }
+    if msg.scheduled_ac_cl_res_control_mode is not None or msg.bpt_scheduled_ac_cl_res_control_mode is not None:
+        swapped: dict[str, Any] = {
+            "dynamic_ac_cl_res_control_mode": m.Dynamic_AC_CLResControlMode(evse_target_active_power=rational(0))
+        }
+    else:
+        swapped = {"scheduled_ac_cl_res_control_mode": m.Scheduled_AC_CLResControlMode()}
+    return dataclasses.replace(msg, **(blank | swapped))
+
+
+def _ev_discharges(msg: Any, memory: dict[str, Any]) -> Any:
+    if type(msg).__name__ == "PowerDeliveryReq" and str(msg.charge_progress) == "Start":
+        return dataclasses.replace(msg, bpt_channel_selection=m.ChannelSelection.Discharge)
+    return msg
+
+
+def _unpair_v2x(msg: Any, memory: dict[str, Any]) -> Any:
+    name = type(msg).__name__
+    if name == "ScheduleExchangeReq" and msg.dynamic_se_req_control_mode is not None:
+        mode = dataclasses.replace(msg.dynamic_se_req_control_mode, ev_minimum_v2x_energy_request=None)
+        return dataclasses.replace(msg, dynamic_se_req_control_mode=mode)
+    if name == "AC_ChargeLoopReq" and msg.bpt_dynamic_ac_cl_req_control_mode is not None:
+        mode = dataclasses.replace(msg.bpt_dynamic_ac_cl_req_control_mode, ev_minimum_v2x_energy_request=None)
+        return dataclasses.replace(msg, bpt_dynamic_ac_cl_req_control_mode=mode)
+    return msg
+
+
+def _tamper_pnc(msg: Any, memory: dict[str, Any]) -> Any:
+    name = type(msg).__name__
+    if name in ("AuthorizationReq", "MeteringConfirmationReq") and msg.header.signature is not None:
+        return tamper_signature(msg)
+    return msg
+
+
+def _both(first: Any, second: Any) -> Any:
+    def rewrite(msg: Any, memory: dict[str, Any]) -> Any:
+        return second(first(msg, memory), memory)
+
+    return rewrite
+
+
+# ---- replaced parts of the SUT -------------------------------------------------------------------------------------
+class _Delegate:
+    """A controller wrapper: everything not overridden goes to the wrapped controller."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _FollowsEvMaximum(_Delegate):
+    async def charge_loop(self, present: float, ev_state: dict[str, float], now: float) -> Any:
+        command = await self.inner.charge_loop(present, ev_state, now)
+        return dataclasses.replace(command, target_power_w=ev_state.get("ev_maximum_charge_power", 0.0))
+
+
+class _DischargeSetpoint(_Delegate):
+    async def charge_loop(self, present: float, ev_state: dict[str, float], now: float) -> Any:
+        command = await self.inner.charge_loop(present, ev_state, now)
+        return dataclasses.replace(command, target_power_w=-abs(command.target_power_w or 11_000.0))
+
+
+class _IgnoresSetpoint(_Delegate):
+    async def apply_power(self, target_w: float | None, now: float) -> float:
+        await self.inner.apply_power(0.0, now)
+        return 0.0
+
+
+class _FullPower(_Delegate):
+    async def apply_power(self, target_w: float | None, now: float) -> float:
+        return float(await self.inner.apply_power(None, now))
+
+
+class _LaxPnc(PncVerifier):
+    """Accepts any contract and any signature."""
+
+    def verify_authorization(self, request: Any, now: float) -> PncOutcome:
+        leaf = x509.load_der_x509_certificate(
+            request.pnc_a_req_authorization_mode.contract_certificate_chain.certificate
+        )
+        names = leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        return PncOutcome(code=None, emaid=str(names[0].value) if names else None, chain=(leaf,))
+
+    def verify_metering(self, request: Any, chain: tuple[x509.Certificate, ...], now: float) -> PncOutcome:
+        return PncOutcome(code=None)
+
+
+class _AnyEvStore(SessionStore):
+    """Resumes a paused session for whichever EV presents its SessionID."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contexts: dict[bytes, dict[str, Any]] = {}
+
+    def pause(self, session_id: bytes, evcc_id: str, context: dict[str, Any]) -> None:
+        self.contexts[session_id] = dict(context)
+
+    def resume(self, session_id: bytes, evcc_id: str) -> dict[str, Any] | None:
+        return self.contexts.pop(session_id, None)
+
+
+class _ForgetfulStore(SessionStore):
+    """Never keeps a paused session."""
+
+    def pause(self, session_id: bytes, evcc_id: str, context: dict[str, Any]) -> None:
+        return None
+
+
+def _no_verification(context: Any) -> None:
+    context.verify_mode = 0  # ssl.CERT_NONE
+
+
+# ---- the catalogue ------------------------------------------------------------------------------------------------
+FAULTS: Final[tuple[Fault, ...]] = (
+    Fault(
+        name="secc-masks-failed",
+        role=_SECC,
+        description="answers OK wherever it should answer a FAILED code",
+        outgoing=_mask_failed,
+    ),
+    Fault(
+        name="secc-sequence-ok",
+        role=_SECC,
+        description="accepts out-of-order requests (OK instead of FAILED_SequenceError)",
+        outgoing=_recode("FAILED_SequenceError", "OK"),
+    ),
+    Fault(
+        name="secc-ignores-session-id",
+        role=_SECC,
+        description="does not check the SessionID of requests",
+        session={"check_session_id": False},
+    ),
+    Fault(
+        name="secc-adopts-session-id",
+        role=_SECC,
+        description="adopts the SessionID an EV asks for",
+        incoming=_remember_requests,
+        outgoing=_adopt_session_id,
+    ),
+    Fault(
+        name="secc-resumes-any-ev", role=_SECC, description="resumes a paused session for any EVCCID", store=_AnyEvStore
+    ),
+    Fault(name="secc-forgets-paused", role=_SECC, description="does not keep paused sessions", store=_ForgetfulStore),
+    Fault(name="secc-never-closes", role=_SECC, description="never closes the connection", keep_open=True),
+    Fault(
+        name="secc-never-times-out",
+        role=_SECC,
+        description="has no sequence or set-up timeout",
+        timing={"secc_sequence_timeout": _HUGE, "secc_sequence_timeout_loop": _HUGE, "secc_communication_setup": _HUGE},
+    ),
+    Fault(
+        name="secc-slow",
+        role=_SECC,
+        description="answers AC_ChargeLoopReq after 0.3 s (limit 0.25 s)",
+        delay=lambda name: 0.3 if name == "AC_ChargeLoopRes" else 0.0,
+    ),
+    Fault(name="secc-tls12", role=_SECC, description="lets TLS 1.2 and lab certificates through", tls_tolerant=True),
+    Fault(
+        name="secc-any-client-cert",
+        role=_SECC,
+        description="does not verify (or ask for) vehicle certificates",
+        tls=_no_verification,
+    ),
+    Fault(
+        name="secc-skips-pnc-checks", role=_SECC, description="accepts any contract chain and signature", pnc=_LaxPnc
+    ),
+    Fault(
+        name="secc-any-challenge",
+        role=_SECC,
+        description="accepts a wrong GenChallenge",
+        outgoing=_recode("WARNING_ChallengeInvalid", "OK"),
+    ),
+    Fault(
+        name="secc-fixed-random",
+        role=_SECC,
+        description="uses the same SessionID and GenChallenge every time",
+        random=lambda n: b"\x42" * n,
+    ),
+    Fault(
+        name="secc-minor-deviation",
+        role=_SECC,
+        description="answers OK_SuccessfulNegotiationWithMinorDeviation",
+        outgoing=_recode("OK_SuccessfulNegotiation", "OK_SuccessfulNegotiationWithMinorDeviation"),
+    ),
+    Fault(
+        name="secc-first-offer",
+        role=_SECC,
+        description="answers with the SchemaID of the first offer",
+        incoming=_remember_requests,
+        outgoing=_first_offer,
+    ),
+    Fault(
+        name="secc-ignores-channel",
+        role=_SECC,
+        description="ignores BPT_ChannelSelection (as Josev does)",
+        incoming=_drop_channel,
+    ),
+    Fault(
+        name="secc-no-bpt-parameters",
+        role=_SECC,
+        description="offers AC_BPT without the BPT parameters",
+        outgoing=_drop_bpt_parameters,
+    ),
+    Fault(
+        name="secc-bpt-limits-for-ac",
+        role=_SECC,
+        description="sends BPT limits in an AC session",
+        outgoing=_bpt_limits_for_ac,
+    ),
+    Fault(
+        name="secc-no-meter-info",
+        role=_SECC,
+        description="leaves MeterInfo out although it was requested",
+        outgoing=_no_meter_info,
+    ),
+    Fault(
+        name="secc-wrong-loop-mode",
+        role=_SECC,
+        description="answers the charge loop in another control mode",
+        outgoing=_wrong_loop_mode,
+    ),
+    Fault(
+        name="secc-follows-ev-maximum",
+        role=_SECC,
+        description="sets the EV's maximum as setpoint, above its own",
+        controller=_FollowsEvMaximum,
+    ),
+    Fault(
+        name="secc-discharge-setpoint",
+        role=_SECC,
+        description="always commands discharge",
+        controller=_DischargeSetpoint,
+    ),
+    Fault(
+        name="evcc-ignores-failed",
+        role=_EVCC,
+        description="treats FAILED and WARNING answers as OK",
+        incoming=_mask_not_ok,
+    ),
+    Fault(
+        name="evcc-ignores-schema-id",
+        role=_EVCC,
+        description="accepts any SchemaID in SupportedAppProtocolRes",
+        incoming=lambda msg, memory: (
+            dataclasses.replace(msg, schema_id=1)
+            if type(msg).__name__ == "supportedAppProtocolRes" and msg.schema_id is not None
+            else msg
+        ),
+    ),
+    Fault(
+        name="evcc-ignores-session-id",
+        role=_EVCC,
+        description="does not check the SessionID of responses",
+        session={"check_session_id": False},
+    ),
+    Fault(name="evcc-keeps-open", role=_EVCC, description="never closes the connection", keep_open=True),
+    Fault(
+        name="evcc-never-times-out",
+        role=_EVCC,
+        description="has no message or set-up timeout",
+        timing={
+            "evcc_msg_timeout": _HUGE,
+            "evcc_msg_timeout_long": _HUGE,
+            "evcc_msg_timeout_loop": _HUGE,
+            "evcc_communication_setup": _HUGE,
+        },
+    ),
+    Fault(
+        name="evcc-early-timeout",
+        role=_EVCC,
+        description="gives up on ServiceDetailReq after 2 s instead of 5 s",
+        timing={"evcc_msg_timeout_long": 2.0},
+    ),
+    Fault(
+        name="evcc-slow-loop",
+        role=_EVCC,
+        description="sends AC_ChargeLoopReq 0.4 s after each response",
+        driver={"loop_interval_s": 0.4},
+    ),
+    Fault(name="evcc-tls12", role=_EVCC, description="accepts TLS 1.2 and lab certificates", tls_tolerant=True),
+    Fault(
+        name="evcc-any-server-cert",
+        role=_EVCC,
+        description="does not verify the SECC's certificate",
+        tls=_no_verification,
+        skip_peer_check=True,
+    ),
+    Fault(
+        name="evcc-discharge-without-bpt",
+        role=_EVCC,
+        description="asks for discharge in any session",
+        outgoing=_ev_discharges,
+    ),
+    Fault(
+        name="evcc-ignores-setpoint",
+        role=_EVCC,
+        description="does not follow the SECC's setpoint",
+        controller=_IgnoresSetpoint,
+    ),
+    Fault(name="evcc-full-power", role=_EVCC, description="always draws its maximum power", controller=_FullPower),
+    Fault(
+        name="evcc-unpaired-v2x", role=_EVCC, description="sends EVMaximumV2XEnergyRequest alone", outgoing=_unpair_v2x
+    ),
+    Fault(
+        name="evcc-tampers-signature",
+        role=_EVCC,
+        description="sends PnC messages with a broken signature",
+        outgoing=_tamper_pnc,
+    ),
+    Fault(
+        name="evcc-forgets-session", role=_EVCC, description="does not resume its paused session", ignore_resume=True
+    ),
+)
+
+_BY_NAME = {f.name: f for f in FAULTS}
+
+
+def fault(name: str) -> Fault:
+    """The fault called ``name`` (KeyError names the known ones)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown fault {name!r}; known: {', '.join(_BY_NAME)}") from None
+
+
+_CODE = "expected"  # "X answered OK, expected FAILED_..."
+_OPEN = "still open"
+_ACCEPTED = "accepted the TLS peer"
+
+#: case ID -> (fault that must make it FAIL, fragment of the failure reason).
+PROOF: Final[dict[str, tuple[str, str]]] = {
+    **{f"SECC-SEQ-{i:02d}": ("secc-sequence-ok", _CODE) for i in range(1, 18)},
+    "SECC-SID-01": ("secc-ignores-session-id", _CODE),
+    "SECC-SID-02": ("secc-ignores-session-id", _CODE),
+    "SECC-SID-03": ("secc-ignores-session-id", _CODE),
+    "SECC-SID-04": ("secc-adopts-session-id", "adopted the unknown SessionID"),
+    "SECC-SID-05": ("secc-resumes-any-ev", _CODE),
+    **{f"SECC-FRM-{i:02d}": ("secc-never-closes", _OPEN) for i in range(1, 11)},
+    "SECC-TIM-01": ("secc-never-times-out", _OPEN),
+    "SECC-TIM-02": ("secc-never-times-out", _OPEN),
+    "SECC-TIM-03": ("secc-never-times-out", _OPEN),
+    "SECC-TIM-05": ("secc-slow", "AC_ChargeLoopRes"),
+    "SECC-TIM-06": ("secc-never-closes", _OPEN),
+    "SECC-SEC-02": ("secc-tls12", _ACCEPTED),
+    "SECC-SEC-03": ("secc-any-client-cert", _ACCEPTED),
+    "SECC-SEC-04": ("secc-any-client-cert", _ACCEPTED),
+    "SECC-SEC-05": ("secc-any-client-cert", _ACCEPTED),
+    "SECC-SEC-06": ("secc-any-client-cert", _ACCEPTED),
+    "SECC-SEC-07": ("secc-skips-pnc-checks", _CODE),
+    "SECC-SEC-08": ("secc-any-challenge", _CODE),
+    "SECC-SEC-09": ("secc-skips-pnc-checks", _CODE),
+    "SECC-SEC-10": ("secc-skips-pnc-checks", _CODE),
+    "SECC-SEC-11": ("secc-skips-pnc-checks", _CODE),
+    "SECC-SEC-12": ("secc-fixed-random", "already given"),
+    "SECC-SEC-13": ("secc-fixed-random", "repeats"),
+    "SECC-PAR-01": ("secc-masks-failed", _CODE),
+    "SECC-PAR-02": ("secc-minor-deviation", _CODE),
+    "SECC-PAR-03": ("secc-first-offer", "SchemaID 11"),
+    "SECC-PAR-04": ("secc-masks-failed", _CODE),
+    "SECC-PAR-05": ("secc-follows-ev-maximum", "above EVSEMaximumChargePower"),
+    "SECC-PAR-06": ("secc-ignores-channel", _CODE),
+    **{f"SECC-PAR-{i:02d}": ("secc-masks-failed", _CODE) for i in range(7, 15)},
+    "SECC-PAR-15": ("secc-no-bpt-parameters", "lacks"),
+    "SECC-PAR-16": ("secc-bpt-limits-for-ac", "BPT_AC_CPDResEnergyTransferMode"),
+    "SECC-PAR-17": ("secc-no-meter-info", "no MeterInfo"),
+    "SECC-PAR-18": ("secc-wrong-loop-mode", "Dynamic_AC_CLResControlMode"),
+    "SECC-PAR-19": ("secc-discharge-setpoint", "target -"),
+    "SECC-HP-07": ("secc-forgets-paused", "OK_NewSessionEstablished"),
+    "EVCC-SEQ-01": ("evcc-ignores-failed", "AuthorizationSetupReq"),
+    "EVCC-SEQ-02": ("evcc-ignores-failed", "AC_ChargeLoopReq"),
+    "EVCC-SEQ-03": ("evcc-ignores-failed", "SessionSetupReq"),
+    "EVCC-SEQ-04": ("evcc-ignores-schema-id", "SessionSetupReq"),
+    "EVCC-SEQ-05": ("evcc-ignores-session-id", "ServiceDetailReq"),
+    "EVCC-SEQ-06": ("evcc-never-times-out", _OPEN),
+    "EVCC-SEQ-07": ("evcc-ignores-failed", "ServiceDiscoveryReq"),
+    **{f"EVCC-FRM-{i:02d}": ("evcc-keeps-open", _OPEN) for i in range(1, 6)},
+    "EVCC-TIM-01": ("evcc-never-times-out", _OPEN),
+    "EVCC-TIM-02": ("evcc-never-times-out", _OPEN),
+    "EVCC-TIM-03": ("evcc-early-timeout", "before the"),
+    "EVCC-TIM-05": ("evcc-slow-loop", "AC_ChargeLoopReq after AC_ChargeLoopRes"),
+    "EVCC-SEC-02": ("evcc-tls12", _ACCEPTED),
+    "EVCC-SEC-03": ("evcc-any-server-cert", _ACCEPTED),
+    "EVCC-SEC-04": ("evcc-any-server-cert", _ACCEPTED),
+    "EVCC-SEC-05": ("evcc-tls12", _ACCEPTED),
+    "EVCC-PAR-01": ("evcc-discharge-without-bpt", "BPT_ChannelSelection Discharge"),
+    "EVCC-PAR-02": ("evcc-ignores-setpoint", "present power 0 W"),
+    "EVCC-PAR-03": ("evcc-full-power", "above the schedule"),
+    "EVCC-PAR-04": ("evcc-unpaired-v2x", "only one of the two"),
+    "EVCC-HP-05": ("evcc-tampers-signature", "SignatureValue"),
+    "EVCC-HP-06": ("evcc-forgets-session", "the paused session's is"),
+}

@@ -1,0 +1,281 @@
+"""Our own SECC and EVCC as targets, run in-process: over in-memory links, or over TLS on ``::1``.
+
+They are what the harness's self-tests run every case against, and, with a
+:class:`~harness.conformance.sutfault.Fault`, the deliberately broken SUTs that prove each negative case can
+fail. Each connection is one session of the real drivers (:func:`~iso15118.transport.secc.serve_secc_session`,
+:func:`~iso15118.transport.evcc.run_evcc_session`) with the simple controllers; the SECC keeps one
+:class:`~iso15118.transport.secc.SessionStore` for the whole run so that paused sessions can be resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import ssl
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from harness.conformance.credentials import Credentials
+from harness.conformance.model import Need
+from harness.conformance.sutfault import Fault, FaultyLink
+from harness.conformance.targets import Listener, open_connection
+from harness.conformance.wire import Connection
+from iso15118.controller import ControlMode
+from iso15118.errors import ConfigError, V2GError
+from iso15118.security.profiles import Entity
+from iso15118.security.tls import TlsConfig, TlsMode, evcc_context, secc_context
+from iso15118.session.connection import SessionConfig
+from iso15118.session.timers import DEFAULT_TIMING, Timing
+from iso15118.simple import SimpleEV, SimpleEVSE
+from iso15118.transport.evcc import EvccConfig, run_evcc_session
+from iso15118.transport.link import Link, memory_pair
+from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
+from iso15118.transport.secc_pnc import PncVerifier
+from iso15118.transport.tcp import accept_connection, connect, make_endpoint, open_listener
+
+__all__ = ["OwnEvcc", "OwnSecc"]
+
+log = logging.getLogger(__name__)
+
+_MEMORY, _TLS = "memory", "tls"
+
+
+class _Own:
+    """What our SECC and EVCC targets share: configuration, fault, tasks."""
+
+    def __init__(self, *, transport: str, credentials: Credentials | None, timing: Timing, fault: Fault | None) -> None:
+        if transport not in (_MEMORY, _TLS):
+            raise ConfigError(f"transport must be {_MEMORY!r} or {_TLS!r}, not {transport!r}")
+        if transport == _TLS and credentials is None:
+            raise ConfigError("our SUT over TLS needs a test PKI")
+        self.transport = transport
+        self.tls = transport == _TLS
+        self.credentials = credentials
+        self.timing = timing
+        self.fault = fault
+        caps = set(Need) - {Need.TLS, Need.PKI}
+        if credentials is None:
+            caps.discard(Need.PNC)
+        self.capabilities = frozenset(caps)
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.links: list[Link] = []
+        self.errors: list[str] = []
+        """What went wrong inside the SUT (e.g. refused handshakes), for debugging."""
+
+    def session_config(self) -> SessionConfig:
+        fault = self.fault
+        timing = dataclasses.replace(self.timing, **fault.timing) if fault else self.timing
+        return SessionConfig(timing=timing, **(fault.session if fault else {}))
+
+    def wrap(self, link: Link) -> Link:
+        if self.fault is not None and self.fault.touches_link:
+            link = FaultyLink(link, self.fault)
+        self.links.append(link)
+        return link
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(self._guard(coro))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _guard(self, coro: Any) -> None:
+        try:
+            await coro
+        except (V2GError, OSError, ValueError) as exc:
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            log.debug("own SUT: %s", exc)
+
+    def tls_config(self, entity: Entity, roots: tuple[Entity, ...], *, identity: bool = True) -> TlsConfig:
+        assert self.credentials is not None
+        layout = self.credentials.layout
+        files = layout[entity]
+        mode = TlsMode.TOLERANT if self.fault is not None and self.fault.tls_tolerant else TlsMode.STRICT
+        return TlsConfig(
+            certificate_chain=files.chain_pem if identity else None,
+            private_key=files.key_pem if identity else None,
+            trust_roots=tuple(layout[r].cert_pem for r in roots),
+            mode=mode,
+        )
+
+    def adjust(self, context: ssl.SSLContext) -> ssl.SSLContext:
+        if self.fault is not None and self.fault.tls is not None:
+            self.fault.tls(context)
+        return context
+
+    async def finish(self) -> None:
+        """Let the SUT's sessions notice the tester closed; cancel what is still running after 2 s."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=2.0)
+        for task in list(self.tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        links, self.links = self.links, []
+        for link in links:
+            inner = getattr(link, "inner", link)
+            with contextlib.suppress(OSError, ConnectionError):
+                await inner.close()
+
+
+class OwnSecc(_Own):
+    """Our SECC (SimpleEVSE controller), one session per connection."""
+
+    def __init__(
+        self,
+        *,
+        transport: str = _MEMORY,
+        credentials: Credentials | None = None,
+        timing: Timing = DEFAULT_TIMING,
+        fault: Fault | None = None,
+    ) -> None:
+        super().__init__(transport=transport, credentials=credentials, timing=timing, fault=fault)
+        label = f" with fault {fault.name!r}" if fault else ""
+        self.name = f"v2gstack SECC in-process ({transport}){label}"
+        self.store = fault.store() if fault is not None and fault.store is not None else SessionStore()
+        self._server: asyncio.Server | None = None
+        self._endpoint: Any = None
+        self._context: ssl.SSLContext | None = None
+
+    def _serve(self, link: Link) -> None:
+        fault = self.fault
+        creds = self.credentials
+        auth = ("EIM", "PnC") if creds is not None else ("EIM",)
+        config = SeccConfig(**({"authorization": auth} | dict(fault.driver if fault else {})))
+        controller: Any = SimpleEVSE()
+        if fault is not None and fault.controller is not None:
+            controller = fault.controller(controller)
+        pnc = None
+        if creds is not None:
+            make = fault.pnc if fault is not None and fault.pnc is not None else PncVerifier
+            pnc = make(creds.mo_roots())
+        random = fault.random if fault is not None and fault.random is not None else os.urandom
+        self.spawn(
+            serve_secc_session(
+                self.wrap(link),
+                controller,
+                config,
+                store=self.store,
+                pnc=pnc,
+                session_config=self.session_config(),
+                random=random,
+            )
+        )
+
+    async def connect(self, context: ssl.SSLContext | None) -> Connection:
+        if self.transport == _MEMORY:
+            if context is not None:
+                raise ConfigError("an in-memory target has no TLS")
+            tester, sut = memory_pair()
+            self._serve(sut)
+            return Connection(link=tester)
+        await self._start()
+        return await open_connection(self._endpoint, context)
+
+    async def _start(self) -> None:
+        if self._server is not None:
+            return
+        self._context = self.adjust(secc_context(self.tls_config(Entity.SECC_LEAF, (Entity.OEM_ROOT, Entity.V2G_ROOT))))
+        sock = open_listener(make_endpoint("::1", 0))
+        self._endpoint = make_endpoint("::1", int(sock.getsockname()[1]))
+        self._server = await asyncio.start_server(self._accepted, sock=sock)
+
+    def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.spawn(self._handshake(reader, writer))
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        mode = TlsMode.TOLERANT if self.fault is not None and self.fault.tls_tolerant else TlsMode.STRICT
+        link = await accept_connection(reader, writer, self._context, mode=mode, clock=time.time)
+        self._serve(link)
+
+    async def aclose(self) -> None:
+        await self.finish()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(OSError):
+                await self._server.wait_closed()
+            self._server = None
+
+
+class OwnEvcc(_Own):
+    """Our EVCC (SimpleEV controller; PnC when a PKI is given, else EIM), one session per accepted connection."""
+
+    def __init__(
+        self,
+        *,
+        transport: str = _MEMORY,
+        credentials: Credentials | None = None,
+        timing: Timing = DEFAULT_TIMING,
+        fault: Fault | None = None,
+    ) -> None:
+        super().__init__(transport=transport, credentials=credentials, timing=timing, fault=fault)
+        label = f" with fault {fault.name!r}" if fault else ""
+        self.name = f"v2gstack EVCC in-process ({transport}){label}"
+        self._listener: Listener | None = None
+
+    def _config(self, hints: Mapping[str, Any]) -> EvccConfig:
+        fault = self.fault
+        creds = self.credentials
+        resume: dict[str, Any] = {}
+        if hints.get("resume_session_id") and not (fault is not None and fault.ignore_resume):
+            resume = {
+                "resume_session_id": hints["resume_session_id"],
+                "resume_service_id": hints.get("resume_service_id"),
+            }
+        settings: dict[str, Any] = {
+            "authorization": "PnC" if creds is not None else "EIM",
+            "credentials": creds.contract() if creds is not None else None,
+            "control_mode": ControlMode.DYNAMIC,
+            "max_loops": None,
+            "loop_interval_s": 0.1,
+            "authorization_retry_s": 0.2,
+            **resume,
+        }
+        return EvccConfig(**(settings | dict(fault.driver if fault else {})))
+
+    def _controller(self) -> Any:
+        controller: Any = SimpleEV()
+        if self.fault is not None and self.fault.controller is not None:
+            controller = self.fault.controller(controller)
+        return controller
+
+    async def begin(self, case_id: str) -> None:
+        if self._listener is not None:
+            self._listener.drain()
+
+    async def accept(self, context: ssl.SSLContext | None, *, timeout: float, hints: Mapping[str, Any]) -> Connection:
+        config = self._config(hints)
+        if self.transport == _MEMORY:
+            if context is not None:
+                raise ConfigError("an in-memory target has no TLS")
+            sut, tester = memory_pair()
+            self.spawn(
+                run_evcc_session(self.wrap(sut), self._controller(), config, session_config=self.session_config())
+            )
+            return Connection(link=tester)
+        if self._listener is None:
+            self._listener = Listener(make_endpoint("::1", 0))
+            await self._listener.start()
+        self.spawn(self._connect_and_run(config))
+        return await self._listener.accept(context, timeout=timeout)
+
+    async def _connect_and_run(self, config: EvccConfig) -> None:
+        assert self._listener is not None
+        no_cert = self.fault is not None and self.fault.no_client_certificate
+        tls = self.tls_config(Entity.VEHICLE_LEAF, (Entity.V2G_ROOT,), identity=not no_cert)
+        context = self.adjust(evcc_context(tls))
+        link: Link
+        if self.fault is not None and self.fault.skip_peer_check:
+            link = (await open_connection(self._listener.endpoint, context)).link
+        else:
+            link = await connect(self._listener.endpoint, context, mode=tls.mode, clock=time.time)
+        await run_evcc_session(self.wrap(link), self._controller(), config, session_config=self.session_config())
+
+    async def aclose(self) -> None:
+        await self.finish()
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None

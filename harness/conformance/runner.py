@@ -1,0 +1,281 @@
+"""Running one case: preconditions, the steps in order, the verdict, and the evidence.
+
+:class:`BaseRunner` holds what both roles share: the precondition check, the step loop (a table from step
+type to handler, h2 style), the verdict rules and the steps both roles use (raw bytes, silence, waiting for the
+SUT to close, TLS checks). :mod:`~harness.conformance.secc_runner` and :mod:`~harness.conformance.evcc_runner`
+add the steps of the tester playing the EV and the SECC.
+
+Verdicts: a step that fails fails the case, unless it is a preamble step (then the SUT did not reach the state
+under test: inconclusive); a missing precondition is inconclusive; a case running longer than its timeout
+fails; with ``strict_performance`` a response slower than its performance time fails the case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from harness.conformance.checks import Check
+from harness.conformance.context import Context, RunConfig
+from harness.conformance.model import Case, CaseResult, Measurement, Need, StepRecord, SutRole, Verdict
+from harness.conformance.steps import CheckTls, Close, ExpectClosed, SendRaw, Silence, Step
+from harness.conformance.wire import Closed, Received, Recorder, Wire, WireError
+from iso15118.codec import decode_message
+from iso15118.constants import PayloadType
+from iso15118.errors import CodecError, V2GError
+from iso15118.session.states import Stream
+
+__all__ = ["BaseRunner", "StepFailed", "StepInconclusive", "decode"]
+
+STREAM_OF_PAYLOAD = {
+    int(PayloadType.SCHEDULE_RENEGOTIATION): Stream.SCHEDULE_RENEGOTIATION,
+    int(PayloadType.METERING_CONFIRMATION): Stream.METERING_CONFIRMATION,
+}
+PAYLOAD_OF_STREAM = {v: k for k, v in STREAM_OF_PAYLOAD.items()}
+
+
+class StepFailed(Exception):
+    """A step's expectation did not hold; the message says what the SUT did instead."""
+
+
+class StepInconclusive(Exception):
+    """A step could not be judged (the SUT or the set-up did not allow it)."""
+
+
+def decode(received: Received) -> Any:
+    """The message in a received frame; StepFailed naming the decoding error."""
+    try:
+        return decode_message(received.payload, received.payload_type)
+    except CodecError as exc:
+        raise StepFailed(f"the SUT sent an undecodable payload (type 0x{received.payload_type:04x}): {exc}") from None
+
+
+class BaseRunner:
+    """Runs one case against one target; subclasses add the role's steps to :attr:`handlers`."""
+
+    role: SutRole
+
+    def __init__(self, case: Case, target: Any, config: RunConfig) -> None:
+        self.case = case
+        self.target = target
+        self.config = config
+        self.rec = Recorder()
+        self.ctx = Context(profile=case.profile, config=config)
+        self.wire: Wire | None = None
+        self.records: list[StepRecord] = []
+        self.mark = self.rec.clock()
+        """Clock time of the last frame sent or received: where the SUT's timers start."""
+        self.handlers: dict[type, Callable[[Any], Awaitable[None]]] = {
+            SendRaw: self.send_raw,
+            ExpectClosed: self.expect_closed,
+            Silence: self.silence,
+            Close: self.close,
+            CheckTls: self.check_tls,
+        }
+
+    # ---- preconditions -------------------------------------------------------------------------------
+    def missing(self) -> list[str]:
+        """The preconditions of the case that this target and configuration do not meet."""
+        found: list[str] = []
+        for need in sorted(self.case.needs):
+            if need is Need.TLS and not self.target.tls:
+                found.append("a TLS connection (the target is in-memory or plain TCP)")
+            elif need is Need.PKI and self.config.credentials is None:
+                found.append("the tester's test PKI (--pki)")
+            elif need not in (Need.TLS, Need.PKI) and need not in self.target.capabilities:
+                found.append(f"SUT capability {need.value!r}")
+        return found
+
+    # ---- the case ------------------------------------------------------------------------------------
+    async def run(self) -> CaseResult:
+        """Run the case and return its verdict with the evidence."""
+        started, t0 = time.time(), self.rec.clock()
+        missing = self.missing()
+        if missing:
+            verdict, reason = Verdict.INCONCLUSIVE, "precondition not met: " + "; ".join(missing)
+        else:
+            try:
+                verdict, reason = await asyncio.wait_for(self._steps(), self.case.timeout_s)
+            except TimeoutError:
+                verdict, reason = Verdict.FAIL, f"the case did not finish within {self.case.timeout_s:g} s"
+            finally:
+                await self._teardown()
+        slow = [m for m in self.rec.measurements if not m.ok]
+        if verdict is Verdict.PASS and slow and self.case.strict_performance:
+            verdict = Verdict.FAIL
+            reason = "; ".join(f"{m.what}: {m.measured:.3f} s, limit {m.limit:g} s [{m.requirement}]" for m in slow)
+        elif verdict is Verdict.PASS and slow:
+            reason += f" ({len(slow)} time limit(s) exceeded, see the measurements)"
+        return CaseResult(
+            case=self.case,
+            verdict=verdict,
+            reason=reason,
+            started=started,
+            duration=round(self.rec.clock() - t0, 6),
+            trace=tuple(self.rec.trace),
+            measurements=tuple(self.rec.measurements),
+            steps=tuple(self.records),
+            target=str(getattr(self.target, "name", "")),
+        )
+
+    async def prepare(self) -> None:
+        """Before the first step: open the connection unless the case does it itself."""
+
+    async def _steps(self) -> tuple[Verdict, str]:
+        steps = self.case.steps
+        try:
+            await self.prepare()
+        except (StepFailed, StepInconclusive) as exc:
+            return Verdict.INCONCLUSIVE, f"could not start the case: {exc}"
+        for index, step in enumerate(steps, start=1):
+            description = step.describe()
+            try:
+                await self.handlers[type(step)](step)
+            except StepFailed as exc:
+                outcome = "inconclusive" if step.preamble else "fail"
+                self._record(index, description, outcome, str(exc), steps[index:])
+                verdict = Verdict.INCONCLUSIVE if step.preamble else Verdict.FAIL
+                prefix = "preamble failed at" if step.preamble else "step"
+                return verdict, f"{prefix} {index} ({description}): {exc}"
+            except StepInconclusive as exc:
+                self._record(index, description, "inconclusive", str(exc), steps[index:])
+                return Verdict.INCONCLUSIVE, f"step {index} ({description}): {exc}"
+            except (V2GError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                self._record(index, description, "inconclusive", f"tester error: {exc}", steps[index:])
+                return Verdict.INCONCLUSIVE, f"step {index} ({description}): tester error: {type(exc).__name__}: {exc}"
+            self.records.append(StepRecord(index=index, description=description, outcome="ok"))
+        return Verdict.PASS, f"all {len(steps)} steps passed"
+
+    def _record(self, index: int, description: str, outcome: str, detail: str, rest: tuple[Step, ...]) -> None:
+        self.records.append(StepRecord(index=index, description=description, outcome=outcome, detail=detail))
+        for offset, step in enumerate(rest, start=index + 1):
+            self.records.append(StepRecord(index=offset, description=step.describe(), outcome="skipped"))
+
+    async def _teardown(self) -> None:
+        if self.wire is not None:
+            for item in self.wire.pending():
+                self._trace_incoming(item, note="after the last step")
+            await self.wire.close()
+            self.wire = None
+
+    # ---- helpers ---------------------------------------------------------------------------------------
+    def need_wire(self) -> Wire:
+        """The open connection (a tester error when there is none)."""
+        if self.wire is None:
+            raise StepInconclusive("no connection is open")
+        return self.wire
+
+    def run_checks(self, checks: tuple[Check, ...], msg: Any) -> None:
+        """Run ``checks`` on ``msg``; the first that fails fails the step."""
+        for item in checks:
+            problem = item(self.ctx, msg)
+            self.rec.note(f"check {item.label()}: {'ok' if problem is None else problem}")
+            if problem is not None:
+                raise StepFailed(f"{item.label()}: {problem}")
+
+    def _trace_incoming(self, item: Any, *, note: str = "") -> Any:
+        suffix = f" ({note})" if note else ""
+        if isinstance(item, Closed):
+            self.rec.note(
+                f"the SUT closed the connection{suffix}" + (f": {item.error}" if item.error else ""),
+                direction="net",
+                at=item.at,
+            )
+            return None
+        if isinstance(item, WireError):
+            self.rec.note(f"invalid V2GTP frame from the SUT{suffix}: {item.error}", direction="net", at=item.at)
+            return None
+        try:
+            msg = decode(item)
+        except StepFailed as exc:
+            self.rec.frame("rx", item.raw, at=item.at, name=f"undecodable{suffix}")
+            self.rec.note(str(exc))
+            return None
+        self.rec.frame(
+            "rx", item.raw, at=item.at, message=msg, stream=str(STREAM_OF_PAYLOAD.get(item.payload_type, Stream.MAIN))
+        )
+        return msg
+
+    # ---- steps both roles use ----------------------------------------------------------------------------
+    async def send_raw(self, step: SendRaw) -> None:
+        wire = self.need_wire()
+        data = step.data(self.ctx) if callable(step.data) else step.data
+        at = await wire.send(data, split=step.split, gap=step.gap)
+        self.rec.frame("tx", data, at=at, name=step.label)
+        self.mark = at
+
+    async def expect_closed(self, step: ExpectClosed) -> None:
+        wire = self.need_wire()
+        start = self.mark
+        upper, lower = step.limits(self.config.timing)
+        limit = upper + self.config.slack
+        floor = max(0.0, lower - self.config.slack)
+        while True:
+            item = await wire.next(start + limit - self.rec.clock())
+            if item is None:
+                self.rec.measure(
+                    Measurement(
+                        what=step.what,
+                        measured=round(self.rec.clock() - start, 6),
+                        limit=limit,
+                        kind="timeout",
+                        requirement=step.requirement,
+                        lower=floor,
+                    )
+                )
+                raise StepFailed(f"the connection is still open {limit:g} s later (limit {upper:g} s)")
+            if isinstance(item, Closed):
+                waited = item.at - start
+                self._trace_incoming(item)
+                measured = self.rec.measure(
+                    Measurement(
+                        what=step.what,
+                        measured=round(waited, 6),
+                        limit=limit,
+                        kind="timeout",
+                        requirement=step.requirement,
+                        lower=floor,
+                    )
+                )
+                if not measured.ok:
+                    raise StepFailed(f"closed after {waited:.3f} s, before the {lower:g} s it must wait")
+                return
+            msg = self._trace_incoming(item)
+            if msg is None:
+                if isinstance(item, WireError):
+                    continue
+                raise StepFailed("the SUT sent an undecodable message instead of closing")
+            code = str(getattr(msg, "response_code", ""))
+            if step.allow_failed and code.upper().startswith("FAILED"):
+                continue
+            raise StepFailed(f"the SUT sent {type(msg).__name__} {code}".rstrip() + " instead of closing")
+
+    async def silence(self, step: Silence) -> None:
+        wire = self.need_wire()
+        end = self.rec.clock() + step.seconds
+        while (remaining := end - self.rec.clock()) > 0:
+            item = await wire.next(remaining)
+            if item is None:
+                break
+            msg = self._trace_incoming(item)
+            if isinstance(item, Closed):
+                await asyncio.sleep(max(0.0, end - self.rec.clock()))
+                break
+            name = type(msg).__name__ if msg is not None else "bytes"
+            raise StepFailed(f"the SUT sent {name} while the tester was silent")
+
+    async def close(self, step: Close) -> None:
+        if self.wire is not None:
+            for item in self.wire.pending():
+                self._trace_incoming(item)
+            await self.wire.close()
+            self.wire = None
+            self.rec.note("the tester closed the connection", direction="net")
+
+    async def check_tls(self, step: CheckTls) -> None:
+        wire = self.need_wire()
+        if wire.connection.tls is None:
+            raise StepInconclusive("the connection is not TLS")
+        self.run_checks(tuple(step.checks), wire.connection)

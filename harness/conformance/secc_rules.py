@@ -1,0 +1,226 @@
+"""Checks on an SECC's responses (the tester is the EV), each naming the rule of the fact sheet it enforces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.conformance.checks import Check, check
+from harness.conformance.context import ZERO_SESSION, Context
+from iso15118.constants import NS_ISO20_AC
+from iso15118.messages.units import value_of
+from iso15118.session.services import AC_BPT, loop_request_mode, parse_parameter_set
+
+__all__ = [
+    "BPT_PARAMETERS",
+    "CHALLENGE",
+    "CHALLENGES_DIFFER",
+    "CPD_MATCHES_SERVICE",
+    "DISCHARGE_SCHEDULE_NOT_POSITIVE",
+    "EVSE_ID",
+    "FRESH_SESSION_ID",
+    "LIMITS_ORDERED",
+    "LOOP_MIRRORS_REQUEST",
+    "METER_INFO",
+    "MOBILITY_NEEDS",
+    "NEW_SESSION_NOT_REQUESTED_ID",
+    "NO_DISCHARGE_TARGET",
+    "OFFERS_AC_BPT",
+    "OLD_SESSION_ID",
+    "SAP_SCHEMA_ID",
+    "SCHEDULED_TUPLES",
+    "SESSIONS_DIFFER",
+    "TARGET_WITHIN_LIMITS",
+    "schema_id_of",
+]
+
+
+@check("SessionID is 8 bytes, not zero", "V2G20-2621")
+def FRESH_SESSION_ID(ctx: Context, res: Any) -> str | None:
+    sid = res.header.session_id
+    if len(sid) != 8:
+        return f"SessionID has {len(sid)} bytes"
+    return "SessionID is all zero" if sid == ZERO_SESSION else None
+
+
+@check("EVSEID is present", "V2G20 2.5 SessionSetupRes")
+def EVSE_ID(ctx: Context, res: Any) -> str | None:
+    return None if res.evse_id else "empty EVSEID"
+
+
+@check("every session gets its own SessionID", "V2G20-2621")
+def SESSIONS_DIFFER(ctx: Context, res: Any) -> str | None:
+    sid = res.header.session_id
+    return f"SessionID {sid.hex()} was already given to an earlier session" if sid in ctx.sessions else None
+
+
+@check("GenChallenge is 16 bytes", "V2G20-697/698")
+def CHALLENGE(ctx: Context, res: Any) -> str | None:
+    mode = res.pnc_as_res_authorization_mode
+    if mode is None:
+        return "no PnC_ASResAuthorizationMode although PnC is offered"
+    return None if len(mode.gen_challenge) == 16 else f"GenChallenge has {len(mode.gen_challenge)} bytes"
+
+
+@check("every session gets a fresh GenChallenge", "V2G20-697/698")
+def CHALLENGES_DIFFER(ctx: Context, res: Any) -> str | None:
+    mode = res.pnc_as_res_authorization_mode
+    if mode is None:
+        return "no PnC_ASResAuthorizationMode"
+    return "GenChallenge repeats an earlier session's" if mode.gen_challenge in ctx.challenges else None
+
+
+def schema_id_of(offer_namespace: str = NS_ISO20_AC) -> Check:
+    """SupportedAppProtocolRes echoes the SchemaID of the offer in ``offer_namespace``."""
+
+    def fn(ctx: Context, res: Any) -> str | None:
+        offers = ctx.values.get("sap_offers", {})
+        wanted = offers.get(offer_namespace, 1)
+        return (
+            None if res.schema_id == wanted else f"SchemaID {res.schema_id}, the {offer_namespace} offer had {wanted}"
+        )
+
+    return Check(f"SchemaID of the {offer_namespace} offer", fn, "V2G20-167/169")
+
+
+SAP_SCHEMA_ID = schema_id_of()
+
+
+@check("AC_BPT (service 5) is offered", "V2G20 table 204")
+def OFFERS_AC_BPT(ctx: Context, res: Any) -> str | None:
+    ids = [s.service_id for s in res.energy_transfer_service_list.service]
+    return None if AC_BPT in ids else f"offered services {ids}"
+
+
+@check("AC_BPT parameter sets carry BPTChannel, GeneratorMode, GridCodeIslandingDetectionMethod", "V2G20 table 206")
+def BPT_PARAMETERS(ctx: Context, res: Any) -> str | None:
+    if res.service_id != AC_BPT:
+        return None
+    for ps in res.service_parameter_list.parameter_set:
+        spec = parse_parameter_set(ps)
+        missing = [
+            n
+            for n, v in (
+                ("BPTChannel", spec.bpt_channel),
+                ("GeneratorMode", spec.generator_mode),
+                ("GridCodeIslandingDetectionMethod", spec.islanding_detection),
+            )
+            if v is None
+        ]
+        if missing:
+            return f"parameter set {spec.set_id} lacks {', '.join(missing)}"
+    return None
+
+
+@check("MobilityNeedsMode 2 only with ControlMode 2 (Dynamic)", "V2G20-2663")
+def MOBILITY_NEEDS(ctx: Context, res: Any) -> str | None:
+    for ps in res.service_parameter_list.parameter_set:
+        spec = parse_parameter_set(ps)
+        if spec.mobility_needs_mode == 2 and spec.control_mode != 2:
+            return f"parameter set {spec.set_id}: MobilityNeedsMode 2 with ControlMode {spec.control_mode}"
+    return None
+
+
+@check("the charge-parameter element matches the selected service", "V2G20 2.7")
+def CPD_MATCHES_SERVICE(ctx: Context, res: Any) -> str | None:
+    bpt = res.bpt_ac_cpd_res_energy_transfer_mode is not None
+    want = ctx.selected_service == AC_BPT
+    if bpt != want:
+        got = "BPT_AC_CPDResEnergyTransferMode" if bpt else "AC_CPDResEnergyTransferMode"
+        return f"{got} although service {ctx.selected_service} was selected"
+    return None
+
+
+@check("EVSE minimum powers do not exceed the maxima", "V2G20 2.7")
+def LIMITS_ORDERED(ctx: Context, res: Any) -> str | None:
+    mode = res.bpt_ac_cpd_res_energy_transfer_mode or res.ac_cpd_res_energy_transfer_mode
+    if abs(value_of(mode.evse_minimum_charge_power)) > abs(value_of(mode.evse_maximum_charge_power)):
+        return "EVSEMinimumChargePower > EVSEMaximumChargePower"
+    return None
+
+
+@check("Scheduled: 1-3 schedule tuples with a charging schedule", "V2G20 2.7")
+def SCHEDULED_TUPLES(ctx: Context, res: Any) -> str | None:
+    mode = res.scheduled_se_res_control_mode
+    if mode is None:
+        return "no Scheduled_SEResControlMode for a Scheduled request"
+    return None if 1 <= len(mode.schedule_tuple) <= 3 else f"{len(mode.schedule_tuple)} schedule tuples"
+
+
+@check("DischargingSchedule powers are <= 0", "V2G20-1034/1035 (fact sheet 6.1)")
+def DISCHARGE_SCHEDULE_NOT_POSITIVE(ctx: Context, res: Any) -> str | None:
+    mode = res.scheduled_se_res_control_mode
+    if mode is None:
+        return "no Scheduled_SEResControlMode"
+    found = False
+    for tuple_ in mode.schedule_tuple:
+        if tuple_.discharging_schedule is None:
+            continue
+        found = True
+        for entry in tuple_.discharging_schedule.power_schedule.power_schedule_entries.power_schedule_entry:
+            if value_of(entry.power) > 0:
+                return f"schedule tuple {tuple_.schedule_tuple_id}: discharging power {value_of(entry.power):g} W > 0"
+    return None if found else "no DischargingSchedule for AC_BPT"
+
+
+def _loop_target(res: Any) -> float | None:
+    for name in ("bpt_dynamic", "dynamic", "bpt_scheduled", "scheduled"):
+        mode = getattr(res, f"{name}_ac_cl_res_control_mode", None)
+        if mode is not None and getattr(mode, "evse_target_active_power", None) is not None:
+            return value_of(mode.evse_target_active_power)
+    return None
+
+
+@check("the response's control mode mirrors the request's", "V2G20 2.8")
+def LOOP_MIRRORS_REQUEST(ctx: Context, res: Any) -> str | None:
+    found = loop_request_mode(ctx.last_request)
+    if found is None:
+        return None
+    element = found[2]
+    wanted = type(element).__name__.replace("CLReq", "CLRes")
+    present = [
+        n
+        for n in ("BPT_Dynamic", "Dynamic", "BPT_Scheduled", "Scheduled")
+        if getattr(res, f"{n.lower()}_ac_cl_res_control_mode", None) is not None
+    ]
+    got = [f"{n}_AC_CLResControlMode" for n in present]
+    return None if got == [wanted] else f"{', '.join(got) or 'no control mode'} for {type(element).__name__}"
+
+
+@check("EVSETargetActivePower within the EVSE's announced limits", "V2G20 2.8, fact sheet 6.3")
+def TARGET_WITHIN_LIMITS(ctx: Context, res: Any) -> str | None:
+    target = _loop_target(res)
+    if target is None:
+        return None
+    top = ctx.evse_limits.get("max_charge_w")
+    bottom = ctx.evse_limits.get("max_discharge_w", 0.0)
+    if top is not None and target > top + 1e-6:
+        return f"target {target:g} W above EVSEMaximumChargePower {top:g} W"
+    if target < -bottom - 1e-6:
+        return f"target {target:g} W beyond EVSEMaximumDischargePower {bottom:g} W"
+    return None
+
+
+@check("no discharge setpoint unless AC_BPT was selected", "V2G20-1034/1035")
+def NO_DISCHARGE_TARGET(ctx: Context, res: Any) -> str | None:
+    target = _loop_target(res)
+    if target is not None and target < 0 and ctx.selected_service != AC_BPT:
+        return f"target {target:g} W (discharge) in an AC session"
+    return None
+
+
+@check("MeterInfo present when MeterInfoRequested", "V2G20-1081/1082")
+def METER_INFO(ctx: Context, res: Any) -> str | None:
+    return None if res.meter_info is not None else "no MeterInfo although the EV requested it"
+
+
+@check("OK_OldSessionJoined keeps the paused SessionID", "V2G20-1032/2545")
+def OLD_SESSION_ID(ctx: Context, res: Any) -> str | None:
+    sid, paused = res.header.session_id, ctx.paused_session_id
+    return None if sid == paused else f"SessionID {sid.hex()}, the paused session's is {(paused or b'').hex()}"
+
+
+@check("a new session for an unknown SessionID, with a new SessionID", "V2G20-2626/2627")
+def NEW_SESSION_NOT_REQUESTED_ID(ctx: Context, res: Any) -> str | None:
+    asked = ctx.values.get("asked_session_id")
+    sid = res.header.session_id
+    return f"the SECC adopted the unknown SessionID {sid.hex()}" if sid == asked else None

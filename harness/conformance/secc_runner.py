@@ -1,0 +1,277 @@
+"""The tester as EV: drives an SECC under test with scripted requests and checks every response.
+
+Every response is checked against rules that hold for all of them, whatever the case: it arrives within the
+EVCC's message timeout, on the request's payload type, is the response to that request, and (once the session
+is established) carries the session's SessionID. Its time is measured against the SECC's message performance
+time (tables 215/216). Each case adds its own expectations (response codes, checks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+from harness.conformance.checks import code_matches
+from harness.conformance.context import learn_response
+from harness.conformance.fields import resolve
+from harness.conformance.model import Measurement, SutRole
+from harness.conformance.requests import build_request
+from harness.conformance.runner import PAYLOAD_OF_STREAM, BaseRunner, StepFailed, StepInconclusive, decode
+from harness.conformance.scripts import ev_session
+from harness.conformance.steps import (
+    Connect,
+    Exchange,
+    Expect,
+    ExpectRefused,
+    Loop,
+    Reconnect,
+    Send,
+    TlsVariant,
+    Walk,
+)
+from harness.conformance.targets import HandshakeRefused
+from harness.conformance.wire import Closed, Wire, WireError
+from iso15118.codec import encode_message, payload_type_of
+from iso15118.errors import ConfigError
+from iso15118.session.failures import response_kind
+from iso15118.session.states import Stream
+from iso15118.v2gtp import frame
+
+__all__ = ["SeccRunner"]
+
+_ONGOING_TRIES = 50
+_ONGOING_PAUSE = 0.1
+
+
+class _Pending:
+    __slots__ = ("kind", "payload_type", "request", "sent_at", "stream")
+
+    def __init__(self, request: Any, payload_type: int, sent_at: float, stream: Stream) -> None:
+        self.request = request
+        self.kind = type(request).__name__
+        self.payload_type = payload_type
+        self.sent_at = sent_at
+        self.stream = stream
+
+
+class SeccRunner(BaseRunner):
+    """Runs a case whose SUT is an SECC."""
+
+    role = SutRole.SECC
+
+    def __init__(self, case: Any, target: Any, config: Any) -> None:
+        super().__init__(case, target, config)
+        self.pending: _Pending | None = None
+        self.handlers.update(
+            {
+                Connect: self.connect,
+                Reconnect: self.reconnect,
+                Send: self.send,
+                Expect: self.expect,
+                Exchange: self.exchange,
+                Walk: self.walk,
+                Loop: self.loop,
+                ExpectRefused: self.expect_refused,
+            }
+        )
+
+    # ---- connections --------------------------------------------------------------------------------
+    def tls_context(self, variant: TlsVariant) -> ssl.SSLContext | None:
+        """The tester EV's TLS context for ``variant`` (None on a target without TLS)."""
+        if not self.target.tls:
+            if variant is not TlsVariant.NORMAL:
+                raise StepInconclusive("the target has no TLS")
+            return None
+        creds = self.config.credentials
+        if creds is None:
+            if variant is not TlsVariant.NORMAL:
+                raise StepInconclusive("TLS variants need the tester's PKI (--pki)")
+            return _anonymous_client(self.config.tolerant)
+        return creds.client_context(variant, tolerant=self.config.tolerant)
+
+    async def prepare(self) -> None:
+        first = self.case.steps[0] if self.case.steps else None
+        if not isinstance(first, Connect | ExpectRefused):
+            await self.connect(Connect())
+
+    async def _open(self, variant: TlsVariant) -> Wire:
+        context = self.tls_context(variant)
+        try:
+            connection = await self.target.connect(context)
+        except HandshakeRefused as exc:
+            raise StepFailed(str(exc)) from None
+        except (OSError, ConfigError) as exc:
+            raise StepInconclusive(f"cannot connect: {exc}") from None
+        self.rec.note(
+            f"connected to {connection.link.peer}"
+            + (f"; {connection.tls.summary()}" if connection.tls else " (no TLS)"),
+            direction="net",
+        )
+        return Wire(connection, self.rec.clock)
+
+    async def connect(self, step: Connect) -> None:
+        self.wire = await self._open(step.tls)
+        self.ctx.tls = self.wire.connection.tls
+        self.mark = self.rec.clock()
+
+    async def reconnect(self, step: Reconnect) -> None:
+        if self.wire is not None:
+            await self.wire.close()
+            self.rec.note("the tester closed the connection", direction="net")
+        self.ctx.session_id = bytes(8)
+        self.ctx.established = False
+        await self.connect(Connect())
+
+    async def expect_refused(self, step: ExpectRefused) -> None:
+        context = self.tls_context(step.tls)
+        try:
+            connection = await self.target.connect(context)
+        except HandshakeRefused as exc:
+            self.rec.note(f"refused as expected: {exc}", direction="net")
+            return
+        except (OSError, ConfigError) as exc:
+            raise StepInconclusive(f"cannot connect: {exc}") from None
+        self.rec.note(
+            f"the TLS handshake completed on the tester's side: {connection.tls.summary() if connection.tls else ''}",
+            direction="net",
+        )
+        wire = self.wire = Wire(connection, self.rec.clock)
+        # TLS 1.3 reports a refused client certificate after the client's handshake: probe with SAP.
+        await self.send(Send(kind="supportedAppProtocolReq"))
+        item = await wire.next(step.within + self.config.slack)
+        msg = self._trace_incoming(item) if item is not None else None
+        if isinstance(item, Closed | WireError):
+            self.rec.note("the SUT closed the connection without a V2G message: refused", direction="net")
+            return
+        if item is None:
+            raise StepFailed(f"the SUT neither closed the connection nor refused the handshake in {step.within:g} s")
+        raise StepFailed(f"the SUT accepted the TLS peer ({step.tls}) and answered with {type(msg).__name__}")
+
+    # ---- requests and responses ----------------------------------------------------------------------
+    async def send(self, step: Send) -> None:
+        wire = self.need_wire()
+        for key, value in step.context.items():
+            self.ctx.values[key] = resolve(value, self.ctx)
+        msg = build_request(step.kind, self.ctx, step.fields)
+        if step.edit is not None:
+            msg = step.edit(msg)
+        if step.payload_type is not None:
+            payload_type = step.payload_type
+        elif step.stream is not Stream.MAIN:
+            payload_type = PAYLOAD_OF_STREAM[step.stream]
+        else:
+            payload_type = int(payload_type_of(msg))
+        exi = encode_message(msg)
+        if step.corrupt is not None:
+            exi = step.corrupt(exi)
+        data = frame(payload_type, exi)
+        if step.header is not None:
+            data = step.header(data[:8]) + data[8:]
+        at = await wire.send(data, split=step.split, gap=step.gap)
+        mangled = step.corrupt is not None or step.header is not None
+        name = f"{type(msg).__name__} ({step.label})" if step.label else None
+        self.rec.frame(
+            "tx",
+            data,
+            at=at,
+            message=None if mangled else msg,
+            name=name or type(msg).__name__,
+            stream=str(step.stream),
+        )
+        self.pending = _Pending(msg, payload_type, at, step.stream)
+        self.mark = at
+        self.ctx.last_request = msg
+        if step.kind == "supportedAppProtocolReq":
+            self.ctx.values["sap_offers"] = {o.protocol_namespace: o.schema_id for o in msg.app_protocol}
+
+    async def expect(self, step: Expect) -> Any:
+        wire = self.need_wire()
+        pending = self.pending
+        if pending is None:
+            raise StepInconclusive("no request is waiting for a response")
+        timing = self.config.timing
+        wait = step.within if step.within is not None else timing.evcc_timeout_for(pending.kind)
+        item = await wire.next(pending.sent_at + wait + self.config.slack - self.rec.clock())
+        if item is None:
+            raise StepFailed(f"no response to {pending.kind} within {wait:g} s (V2G_EVCC_Msg_Timeout)")
+        if isinstance(item, Closed):
+            self._trace_incoming(item)
+            raise StepFailed(f"the SUT closed the connection instead of answering {pending.kind}")
+        if isinstance(item, WireError):
+            self._trace_incoming(item)
+            raise StepFailed(f"the SUT sent an invalid V2GTP frame: {item.error}")
+        msg = decode(item)
+        elapsed = item.at - pending.sent_at
+        self.rec.frame("rx", item.raw, at=item.at, message=msg, stream=str(pending.stream), elapsed=elapsed)
+        name = type(msg).__name__
+        self.rec.measure(
+            Measurement(
+                what=name,
+                measured=round(elapsed, 6),
+                limit=timing.secc_performance_for(pending.kind),
+                kind="performance",
+                requirement="V2G20 table 215/216 (V2G_SECC_Msg_Performance_Time)",
+            )
+        )
+        self.pending = None
+        self.mark = item.at
+        if item.payload_type != pending.payload_type:
+            raise StepFailed(
+                f"{name} came with payload type 0x{item.payload_type:04x}, the request had 0x{pending.payload_type:04x}"
+            )
+        if name != step.kind:
+            raise StepFailed(f"expected {step.kind}, got {name} {getattr(msg, 'response_code', '')}".rstrip())
+        code = str(getattr(msg, "response_code", ""))
+        if not code_matches(code, step.codes):
+            raise StepFailed(f"{name} answered {code}, expected {' or '.join(step.codes)}")
+        self._check_session_id(msg, code)
+        self.run_checks(tuple(step.checks), msg)
+        learn_response(self.ctx, pending.request, msg)
+        return msg
+
+    def _check_session_id(self, msg: Any, code: str) -> None:
+        header = getattr(msg, "header", None)
+        name = type(msg).__name__
+        if header is None or not self.ctx.established or name == "SessionSetupRes" or code.upper().startswith("FAIL"):
+            return
+        if header.session_id != self.ctx.session_id:
+            raise StepFailed(
+                f"{name} carries SessionID {header.session_id.hex()}, the session's is "
+                f"{self.ctx.session_id.hex()} [V2G20-457]"
+            )
+
+    async def exchange(self, step: Exchange) -> None:
+        for _ in range(_ONGOING_TRIES):
+            await self.send(Send(kind=step.kind, fields=step.fields, context=step.context, stream=step.stream))
+            msg = await self.expect(Expect(kind=response_kind(step.kind), codes=step.codes, checks=step.checks))
+            if not str(getattr(msg, "evse_processing", "") or "").startswith("Ongoing"):
+                return
+            # The EV repeats the request while the SECC answers Ongoing [V2G20-1582/1593].
+            await asyncio.sleep(_ONGOING_PAUSE)
+        raise StepFailed(f"{step.kind} still Ongoing after {_ONGOING_TRIES} tries")
+
+    async def walk(self, step: Walk) -> None:
+        for exchange in ev_session(loops=step.loops, until=step.until, start=step.start):
+            assert isinstance(exchange, Exchange)
+            try:
+                await self.exchange(exchange)
+            except StepFailed as exc:
+                raise StepFailed(f"{exchange.describe()}: {exc}") from None
+
+    async def loop(self, step: Loop) -> None:
+        for index in range(step.count):
+            if index and step.interval:
+                await asyncio.sleep(step.interval)
+            await self.exchange(
+                Exchange(kind="AC_ChargeLoopReq", fields=step.fields, codes=step.codes, checks=step.checks)
+            )
+
+
+def _anonymous_client(tolerant: bool) -> ssl.SSLContext:
+    """TLS without a PKI: no client certificate, the SECC's certificate not verified (lab peers only)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2 if tolerant else ssl.TLSVersion.TLSv1_3
+    return context
