@@ -10,9 +10,10 @@ bug. Three times its pydantic models make elements mandatory that the -20 XSD de
 * ``PowerDeliveryReq`` (Scheduled): ``Scheduled_EVPPTControlMode/PowerToleranceAcceptance``;
 * ``ScheduleExchangeRes`` (Scheduled): a price schedule in every ``ChargingSchedule`` (``xs:choice minOccurs="0"``);
 
-and once its model lacks an element the XSD has: ``AC_ChargeLoopRes`` with ``MeterInfo`` in an AC_BPT session
-carries ``BPT_DischargedEnergyReadingWh`` (V2G_CI_CommonTypes.xsd ``MeterInfoType``), which Josev rejects as an
-"extra field" (its EVCC never asks for MeterInfo, so a live session never meets this one).
+and once its model misspells an element of the XSD (``BPTDischargedEnergyReadingWh`` for
+``BPT_DischargedEnergyReadingWh``, V2G_CI_CommonTypes.xsd ``MeterInfoType``): our ``AC_ChargeLoopRes`` with
+MeterInfo in an AC_BPT session is rejected as having an "extra field" (Josev's EVCC never asks for MeterInfo,
+so a live session never meets this one).
 
 The test pins that list (a new refusal, or one that disappears, fails it) and checks that adding the missing
 element — still valid -20 — is all Josev needs for the first three; see tests/interop/README.md for how each

@@ -17,8 +17,12 @@ driver's view of the message module, and retires itself once the driver does.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import inspect
+import itertools
+import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,7 +42,15 @@ from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig
 from iso15118.transport.policy import Deviation, TransportPolicy
 from tests.interop.conftest import PeerLogs
-from tests.interop.josev import JosevPki, JosevProcess, logged_messages, rational, secc_env
+from tests.interop.josev import (
+    JosevPki,
+    JosevProcess,
+    evcc_config,
+    evcc_env,
+    logged_messages,
+    rational,
+    secc_env,
+)
 from tests.interop.ours import run_our_evcc, spread
 
 pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(300)]
@@ -234,3 +246,48 @@ def test_josev_secc_refuses_loop_requests_without_charging_complete(
     )
     sent = [x.name for x in logged_messages(process.text(since)) if x.direction == "sent"]
     assert "PowerDeliveryRes" in sent and "AC_ChargeLoopRes" not in sent
+
+
+_SENT_LOOP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - \S+ \(\d+\): Sent AC_ChargeLoopReq")
+
+
+def test_josev_evcc_against_josev_secc_baseline(
+    josev_secc_tls13: JosevSecc,
+    josev_python: Path,
+    josev_pki: JosevPki,
+    tmp_path: Path,
+    peer_logs: PeerLogs,
+    interop_results: Any,
+) -> None:
+    """Josev against itself on the same veth: the peer works here, and how fast its own loop runs."""
+    secc = josev_secc_tls13
+    since = secc.process.offset()
+    peer_logs.add(secc.process, since)
+    config = tmp_path / "evcc.json"
+    config.write_text(json.dumps(evcc_config(tls=False, loops=LOOPS)))
+    evcc = JosevProcess(
+        "evcc-baseline",
+        josev_python,
+        "iso15118.evcc.main",
+        namespace=secc.veth.ns_b,
+        env=evcc_env(secc.veth.if_b, josev_pki, tls13=False),
+        workdir=tmp_path / "josev",
+        args=(str(config),),
+    )
+    peer_logs.add(evcc)
+    try:
+        evcc.start()
+        exit_code = evcc.wait(90)
+    finally:
+        evcc.stop()
+    assert exit_code == 0, f"Josev's EVCC exit code {exit_code}"
+    log = evcc.text()
+    assert "SessionStopRes received" in log
+    received = [x for x in logged_messages(log) if x.direction == "received"]
+    assert [x.name for x in received].count("AC_ChargeLoopRes") == LOOPS
+    stamps = [dt.datetime.strptime(t, "%Y-%m-%d %H:%M:%S,%f") for t in _SENT_LOOP.findall(log)]
+    assert len(stamps) == LOOPS
+    intervals = [round((b - a).total_seconds(), 3) for a, b in itertools.pairwise(stamps)]
+    interop_results(
+        peer="Josev EVCC and SECC 0.31.2", transport="plain TCP", josev_loop_request_interval_s=spread(intervals)
+    )
