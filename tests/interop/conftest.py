@@ -1,7 +1,10 @@
 """Fixtures of the Josev interop tests: the peer's virtual environment and PKI, peer logs shown on failure, results.
 
 * ``josev_python`` (session): Josev installed in its own cached virtual environment; skips with the reason
-  when java is missing or pip cannot install it.
+  when pip cannot install it. Enough for what runs without a JVM (its TLS contexts).
+* ``josev_jvm`` (session): the same, for tests that run Josev's EXI codec; skips first when java is missing.
+* ``josev_live`` (session): the same, for live sessions; skips first when network namespaces are unavailable
+  (not root), so that nothing is installed for tests that cannot run.
 * ``josev_pki`` (session): Josev's own test PKI, made by its script in a temporary directory.
 * ``peer_logs`` (function): tests register Josev's log files here; when the test fails, the tail of each (from
   the offset the test started at) is appended to the report and a copy is left in the test's tmp dir.
@@ -19,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.interop.josev import JosevPki, JosevProcess, Unavailable, ensure_josev, make_pki
+from harness.netns import netns_available
+from tests.interop.josev import JosevPki, JosevProcess, Unavailable, ensure_josev, make_pki, require_java
 
 _LOGS = pytest.StashKey["PeerLogs"]()
 _RESULTS = pytest.StashKey[list[dict[str, Any]]]()
@@ -33,6 +37,27 @@ def josev_python() -> Path:
         return ensure_josev()
     except Unavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def josev_jvm(request: pytest.FixtureRequest) -> Path:
+    """Josev's Python, for running its EXI codec (java checked before anything is installed)."""
+    try:
+        require_java()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    python: Path = request.getfixturevalue("josev_python")
+    return python
+
+
+@pytest.fixture(scope="session")
+def josev_live(request: pytest.FixtureRequest) -> Path:
+    """Josev's Python, for live sessions in network namespaces (root checked before anything is installed)."""
+    ok, reason = netns_available()
+    if not ok:
+        pytest.skip(reason)
+    python: Path = request.getfixturevalue("josev_jvm")
+    return python
 
 
 @pytest.fixture(scope="session")

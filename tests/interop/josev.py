@@ -47,6 +47,7 @@ __all__ = [
     "make_pki",
     "peer_cache",
     "rational",
+    "require_java",
     "secc_env",
 ]
 
@@ -81,13 +82,15 @@ def _probe(python: Path) -> str | None:
 
 def ensure_josev(cache: Path | None = None, *, timeout: float = 600.0) -> Path:
     """The Python of Josev's virtual environment, installed on first use; raises :class:`Unavailable`."""
-    if shutil.which("java") is None:
-        raise Unavailable("Josev's EXI codec runs in a JVM and `java` is not on PATH (apt-get install default-jre)")
     parent = cache or peer_cache()
     venv = parent / "josev"
     python = venv / "bin" / "python"
-    parent.mkdir(parents=True, exist_ok=True)
-    with open(parent / "josev.lock", "w") as lock:
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        lock = open(parent / "josev.lock", "w")  # noqa: SIM115 - held for the whole install
+    except OSError as exc:
+        raise Unavailable(f"cannot use the peer cache {parent} (set V2G_PEER_CACHE): {exc}") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs install once
         if _probe(python) == JOSEV_VERSION:
             return python
@@ -106,6 +109,12 @@ def ensure_josev(cache: Path | None = None, *, timeout: float = 600.0) -> Path:
         if found != JOSEV_VERSION:
             raise Unavailable(f"Josev in {venv} does not import as version {JOSEV_VERSION} (found {found})")
     return python
+
+
+def require_java() -> None:
+    """Josev's EXI codec (and so its SECC and EVCC) needs a JVM; raises :class:`Unavailable` without one."""
+    if shutil.which("java") is None:
+        raise Unavailable("Josev's EXI codec runs in a JVM and `java` is not on PATH (apt-get install default-jre)")
 
 
 # ---- PKI ------------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_josev_evcc_against_our_secc(
     transport: str,
     direction: str,
     veth: VethPair,
-    josev_python: Path,
+    josev_live: Path,
     josev_pki: JosevPki,
     tmp_path: Path,
     peer_logs: PeerLogs,
@@ -102,7 +102,7 @@ def test_josev_evcc_against_our_secc(
     config_file.write_text(json.dumps(evcc_config(tls=transport != "tcp", loops=LOOPS)))
     josev = JosevProcess(
         "evcc",
-        josev_python,
+        josev_live,
         "iso15118.evcc.main",
         namespace=veth.ns_b,
         env=evcc_env(veth.if_b, josev_pki, tls13=transport == "tls13"),

@@ -66,7 +66,7 @@ Judge = Callable[[list[tuple[str, int, Any]]], dict[str, dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
-def josev_judge(josev_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Judge:
+def josev_judge(josev_jvm: Path, tmp_path_factory: pytest.TempPathFactory) -> Judge:
     """``judge([(id, payload_type, message)])`` -> Josev's verdict per id (one JVM per call)."""
     workdir = tmp_path_factory.mktemp("josev-probe")
 
@@ -77,7 +77,7 @@ def josev_judge(josev_python: Path, tmp_path_factory: pytest.TempPathFactory) ->
         ]
         env = {"PATH": os.environ.get("PATH", ""), "MESSAGE_LOG_JSON": "False", "MESSAGE_LOG_EXI": "False"}
         done = subprocess.run(
-            [str(josev_python), "-I", str(PROBE)],
+            [str(josev_jvm), "-I", str(PROBE)],
             input="\n".join(lines) + "\n",
             capture_output=True,
             text=True,

@@ -38,7 +38,7 @@ def _group(pgid: int) -> list[tuple[int, str]]:
 
 
 def test_stopping_a_searching_josev_evcc_ends_its_jvm_too(
-    josev_python: Path, josev_pki: JosevPki, tmp_path: Path
+    josev_live: Path, josev_pki: JosevPki, tmp_path: Path
 ) -> None:
     ok, reason = netns_available()
     if not ok:
@@ -48,7 +48,7 @@ def test_stopping_a_searching_josev_evcc_ends_its_jvm_too(
         config.write_text(json.dumps(evcc_config(tls=False, loops=1)))
         process = JosevProcess(
             "evcc-alone",
-            josev_python,
+            josev_live,
             "iso15118.evcc.main",
             namespace=veth.ns_b,
             env=evcc_env(veth.if_b, josev_pki, tls13=False),

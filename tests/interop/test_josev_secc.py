@@ -68,7 +68,7 @@ class JosevSecc:
 
 
 def _josev_secc(
-    tls13: bool, josev_python: Path, josev_pki: JosevPki, tmp_path_factory: pytest.TempPathFactory
+    tls13: bool, josev_live: Path, josev_pki: JosevPki, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JosevSecc]:
     """Josev's SECC in a namespace, ready (its log says "UDP server started")."""
     ok, reason = netns_available()
@@ -78,7 +78,7 @@ def _josev_secc(
     with veth_pair("jsc") as veth:
         process = JosevProcess(
             name,
-            josev_python,
+            josev_live,
             "iso15118.secc.main",
             namespace=veth.ns_a,
             env=secc_env(veth.if_a, josev_pki, tls13=tls13),
@@ -95,18 +95,18 @@ def _josev_secc(
 
 @pytest.fixture(scope="module")
 def josev_secc_tls13(
-    josev_python: Path, josev_pki: JosevPki, tmp_path_factory: pytest.TempPathFactory
+    josev_live: Path, josev_pki: JosevPki, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JosevSecc]:
     """Josev's SECC with ENABLE_TLS_1_3=True: serves TLS 1.3 or plain TCP, as each SDP request asks."""
-    yield from _josev_secc(True, josev_python, josev_pki, tmp_path_factory)
+    yield from _josev_secc(True, josev_live, josev_pki, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def josev_secc_tls12(
-    josev_python: Path, josev_pki: JosevPki, tmp_path_factory: pytest.TempPathFactory
+    josev_live: Path, josev_pki: JosevPki, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JosevSecc]:
     """Josev's SECC as it comes: TLS 1.2."""
-    yield from _josev_secc(False, josev_python, josev_pki, tmp_path_factory)
+    yield from _josev_secc(False, josev_live, josev_pki, tmp_path_factory)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -150,6 +150,7 @@ def test_our_evcc_against_josev_secc(
     secc: str,
     transport: str,
     direction: ChargeDirection,
+    josev_live: Path,
     josev_pki: JosevPki,
     peer_logs: PeerLogs,
     interop_results: Any,
@@ -253,7 +254,7 @@ _SENT_LOOP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - \S+ \(\d+\): 
 
 def test_josev_evcc_against_josev_secc_baseline(
     josev_secc_tls13: JosevSecc,
-    josev_python: Path,
+    josev_live: Path,
     josev_pki: JosevPki,
     tmp_path: Path,
     peer_logs: PeerLogs,
@@ -267,7 +268,7 @@ def test_josev_evcc_against_josev_secc_baseline(
     config.write_text(json.dumps(evcc_config(tls=False, loops=LOOPS)))
     evcc = JosevProcess(
         "evcc-baseline",
-        josev_python,
+        josev_live,
         "iso15118.evcc.main",
         namespace=secc.veth.ns_b,
         env=evcc_env(secc.veth.if_b, josev_pki, tls13=False),
