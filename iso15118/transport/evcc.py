@@ -63,6 +63,9 @@ class EvccConfig:
     """EV-initiated schedule renegotiation (side stream 0x8101) after this many loops (testing)."""
     metering_confirmation_after: int | None = None
     """EV-initiated metering confirmation (side stream 0x8102, PnC) after this many loops (testing)."""
+    power_tolerance_acceptance: str | None = None
+    """Scheduled mode: send PowerToleranceAcceptance (e.g. ``PowerToleranceConfirmed``) in PowerDeliveryReq
+    (optional in the XSD; some SECCs, Josev's among them, require it)."""
     stop_with: str = "Terminate"
     """How the session ends when the EV is done: ``Terminate``, ``Pause`` or ``ServiceRenegotiation``."""
 
@@ -130,6 +133,7 @@ class _Evcc:
     # ---- set-up ------------------------------------------------------------------------------------------
     async def after_supportedAppProtocolRes(self, res: Any, req: Any) -> None:
         now = self.pump.clock()
+        self.negotiated["protocol"] = self.conn.negotiated_namespace
         session_id = self.config.resume_session_id or bytes(8)
         header = m.MessageHeader(session_id=session_id, time_stamp=int(now))
         await self.send(m.SessionSetupReq(header=header, evcc_id=self.config.evcc_id))
@@ -303,7 +307,11 @@ class _Evcc:
                     ev_power_profile_entries=entries,
                 )
             else:
-                selected = m.Scheduled_EVPPTControlMode(selected_schedule_tuple_id=self.ctx.schedule_tuple_id or 1)
+                tolerance = self.config.power_tolerance_acceptance
+                selected = m.Scheduled_EVPPTControlMode(
+                    selected_schedule_tuple_id=self.ctx.schedule_tuple_id or 1,
+                    power_tolerance_acceptance=m.PowerToleranceAcceptance(tolerance) if tolerance else None,
+                )
                 profile = m.EVPowerProfile(
                     time_anchor=int(now), scheduled_evppt_control_mode=selected, ev_power_profile_entries=entries
                 )
@@ -346,7 +354,9 @@ class _Evcc:
             m.AC_ChargeLoopReq(
                 header=self.header(now),
                 meter_info_requested=self.config.meter_info_requested,
-                display_parameters=m.DisplayParameters(present_soc=max(0, min(100, round(state.soc)))),
+                display_parameters=m.DisplayParameters(
+                    present_soc=max(0, min(100, round(state.soc))), charging_complete=state.finished
+                ),
                 **{loop_mode_field(bpt, self.ctx.dynamic): self.loop_mode(state, bpt)},
             )
         )
