@@ -172,7 +172,7 @@ def _target(args: argparse.Namespace, role: SutRole, creds: Credentials | None, 
         return own(transport=transport, credentials=creds, timing=timing, fault=broken)
     if args.fault:
         raise ConfigError("--fault applies to our own SUT only (--own)")
-    caps = _capabilities(args.capabilities)
+    caps = args.capability_set
     if role is SutRole.SECC:
         endpoint = parse_endpoint(args.target) if args.target else None
         return RemoteSecc(endpoint=endpoint, iface=args.iface, tls=args.tls, capabilities=caps)
@@ -193,6 +193,7 @@ async def _execute(args: argparse.Namespace) -> tuple[list[CaseResult], RunInfo]
         raise ConfigError("plain TCP is refused: -20 mandates TLS 1.3 [V2G20-1264]; test lab peers with --tolerant")
     if not 0 < args.timing_scale <= 100:
         raise ConfigError(f"--timing-scale must be in (0, 100], got {args.timing_scale:g}")
+    args.capability_set = _capabilities(args.capabilities)
     creds = Credentials.from_directory(args.pki) if args.pki else None
     timing = DEFAULT_TIMING if args.timing_scale == 1.0 else DEFAULT_TIMING.scaled(args.timing_scale)
     config = RunConfig(

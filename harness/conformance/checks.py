@@ -2,8 +2,9 @@
 
 A :class:`Check` takes the tester's :class:`~harness.conformance.context.Context` and one message (a response
 of an SECC, a request of an EVCC, or the TLS :class:`~iso15118.security.tls.HandshakeInfo`) and returns
-``None`` when the rule holds, else one sentence saying what is wrong. Checks know nothing about the SUT's
-implementation; they read only what is on the wire.
+``None`` when the rule holds, else one sentence saying what is wrong; a check that cannot apply (the SUT does
+not offer what it needs) raises :class:`NotApplicable`. Checks know nothing about the SUT's implementation; they
+read only what is on the wire.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Any
 
 from harness.conformance.context import Context
 
-__all__ = ["Check", "check", "code_matches"]
+__all__ = ["Check", "NotApplicable", "check", "code_matches"]
 
 CheckFn = Callable[[Context, Any], str | None]
+
+
+class NotApplicable(Exception):
+    """Raised by a check whose precondition the SUT does not meet (the case becomes inconclusive)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from harness.conformance.checks import Check
+from harness.conformance.checks import Check, NotApplicable
 from harness.conformance.context import Context, RunConfig
 from harness.conformance.model import Case, CaseResult, Measurement, Need, StepRecord, SutRole, Verdict
 from harness.conformance.steps import CheckTls, Close, ExpectClosed, SendRaw, Silence, Step
@@ -170,7 +170,11 @@ class BaseRunner:
     def run_checks(self, checks: tuple[Check, ...], msg: Any) -> None:
         """Run ``checks`` on ``msg``; the first that fails fails the step."""
         for item in checks:
-            problem = item(self.ctx, msg)
+            try:
+                problem = item(self.ctx, msg)
+            except NotApplicable as exc:
+                self.rec.note(f"check {item.label()}: not applicable: {exc}")
+                raise StepInconclusive(f"{item.label()}: {exc}") from None
             self.rec.note(f"check {item.label()}: {'ok' if problem is None else problem}")
             if problem is not None:
                 raise StepFailed(f"{item.label()}: {problem}")

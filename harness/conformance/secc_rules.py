@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.conformance.checks import Check, check
+from harness.conformance.checks import Check, NotApplicable, check
 from harness.conformance.context import ZERO_SESSION, Context
 from iso15118.constants import NS_ISO20_AC
 from iso15118.messages.units import value_of
@@ -53,8 +53,14 @@ def SESSIONS_DIFFER(ctx: Context, res: Any) -> str | None:
     return f"SessionID {sid.hex()} was already given to an earlier session" if sid in ctx.sessions else None
 
 
+def _offers_pnc(res: Any) -> None:
+    if "PnC" not in [str(a) for a in res.authorization_services]:
+        raise NotApplicable("the SUT does not offer PnC")
+
+
 @check("GenChallenge is 16 bytes", "V2G20-697/698")
 def CHALLENGE(ctx: Context, res: Any) -> str | None:
+    _offers_pnc(res)
     mode = res.pnc_as_res_authorization_mode
     if mode is None:
         return "no PnC_ASResAuthorizationMode although PnC is offered"
@@ -63,6 +69,7 @@ def CHALLENGE(ctx: Context, res: Any) -> str | None:
 
 @check("every session gets a fresh GenChallenge", "V2G20-697/698")
 def CHALLENGES_DIFFER(ctx: Context, res: Any) -> str | None:
+    _offers_pnc(res)
     mode = res.pnc_as_res_authorization_mode
     if mode is None:
         return "no PnC_ASResAuthorizationMode"

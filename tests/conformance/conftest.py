@@ -1,0 +1,63 @@
+"""Shared set-up of the conformance harness tests: one test PKI, the self-test timing, a case runner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.conformance.cases import all_cases
+from harness.conformance.context import RunConfig
+from harness.conformance.credentials import Credentials
+from harness.conformance.model import Case, CaseResult, Need, SutRole
+from harness.conformance.own import OwnEvcc, OwnSecc
+from harness.conformance.run import run_case
+from harness.conformance.sutfault import Fault
+from iso15118.security.pki import init_pki
+from iso15118.session.timers import Timing
+
+#: The SUT and the tester share these timers: the SECC's 60 s sequence and 20 s set-up timeouts and its 5 s
+#: close-after-stop are shortened so that the silence cases finish quickly; every other value is the standard's.
+SELF_TEST_TIMING = Timing(secc_sequence_timeout=1.5, secc_communication_setup=1.5, secc_close_after_stop=1.0)
+
+CASES = {case.id: case for case in all_cases()}
+
+
+@pytest.fixture(scope="session")
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Credentials]:
+    directory: Path = tmp_path_factory.mktemp("conformance") / "pki"
+    init_pki(directory)
+    creds = Credentials.from_directory(directory)
+    yield creds
+    creds.close()
+
+
+def own_target(case: Case, credentials: Credentials, fault: Fault | None = None) -> OwnSecc | OwnEvcc:
+    """Our own SUT for ``case``: over TLS when the case needs it, else in memory."""
+    transport = "tls" if Need.TLS in case.needs else "memory"
+    cls = OwnSecc if case.sut is SutRole.SECC else OwnEvcc
+    return cls(transport=transport, credentials=credentials, timing=SELF_TEST_TIMING, fault=fault)
+
+
+async def run_against_own(case: Case, credentials: Credentials, fault: Fault | None = None) -> CaseResult:
+    """Run ``case`` against our own SUT (optionally broken by ``fault``)."""
+    target = own_target(case, credentials, fault)
+    try:
+        return await run_case(case, target, RunConfig(credentials=credentials, timing=SELF_TEST_TIMING))
+    finally:
+        await target.aclose()
+
+
+def describe(result: CaseResult) -> str:
+    """The verdict, reason and the last trace lines, for assertion messages."""
+    lines = [f"{result.case.id}: {result.verdict.value}: {result.reason}"]
+    lines += [f"  {e.at:8.4f} {e.direction} {e.text}" for e in result.trace[-12:]]
+    return "\n".join(lines)
+
+
+def run(coro: Coroutine[Any, Any, CaseResult]) -> CaseResult:
+    """asyncio.run of a coroutine that produces a case result."""
+    return asyncio.run(coro)

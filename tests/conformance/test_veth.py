@@ -1,0 +1,117 @@
+"""The harness over a real link (root): SDP on a veth pair between two network namespaces, TLS 1.3, CLI processes.
+
+SUT = SECC: `v2g secc` in namespace a; the tester finds it with SDP from namespace b. SUT = EVCC: the tester listens
+in namespace a and answers SDP; `v2g evcc` in namespace b is started for each case (``--sut-command``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.conformance.credentials import Credentials
+from harness.netns import VethPair, netns_available, ns_command, veth_pair
+
+pytestmark = pytest.mark.root
+
+V2G = [sys.executable, "-m", "harness.cli"]
+
+
+@pytest.fixture(scope="module")
+def veth() -> Iterator[VethPair]:
+    ok, reason = netns_available()
+    if not ok:
+        pytest.skip(reason)
+    with veth_pair("cf") as pair:
+        yield pair
+
+
+def _verdicts(report: Path) -> dict[str, str]:
+    found = {}
+    for case in ET.parse(report / "conformance.xml").getroot().iter("testcase"):
+        verdict = "fail" if case.find("failure") is not None else "skip" if case.find("skipped") is not None else "pass"
+        found[case.get("name", "").split()[0]] = verdict
+    return found
+
+
+@pytest.mark.timeout(180)
+def test_secc_found_with_sdp(veth: VethPair, credentials: Credentials, tmp_path: Path) -> None:
+    pki = str(credentials.layout.directory)
+    secc = subprocess.Popen(
+        ns_command(veth.ns_a, [*V2G, "secc", "--iface", veth.if_a, "--pki", pki, "--auth", "eim", "pnc"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert secc.stdout is not None
+        assert secc.stdout.readline().startswith("secc listening on ")
+        cases = ["SECC-HP-03", "SECC-HP-06", "SECC-SEQ-03", "SECC-FRM-11", "SECC-SEC-01", "SECC-SEC-02"]
+        done = subprocess.run(
+            ns_command(
+                veth.ns_b,
+                [
+                    *V2G,
+                    "conformance",
+                    "run",
+                    "--sut",
+                    "secc",
+                    "--iface",
+                    veth.if_b,
+                    "--pki",
+                    pki,
+                    "--cases",
+                    *cases,
+                    "--report",
+                    str(tmp_path),
+                ],
+            ),
+            capture_output=True,
+            text=True,
+            timeout=150,
+        )
+    finally:
+        secc.kill()
+        secc.communicate()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _verdicts(tmp_path) == dict.fromkeys(cases, "pass")
+    assert f"SECC found with SDP on {veth.if_b}" in (tmp_path / "conformance.html").read_text()
+
+
+@pytest.mark.timeout(180)
+def test_evcc_answered_with_sdp(veth: VethPair, credentials: Credentials, tmp_path: Path) -> None:
+    pki = str(credentials.layout.directory)
+    evcc = " ".join(ns_command(veth.ns_b, [*V2G, "evcc", "--iface", veth.if_b, "--pki", pki]))
+    cases = ["EVCC-HP-01", "EVCC-SEC-01", "EVCC-SEC-03"]
+    done = subprocess.run(
+        ns_command(
+            veth.ns_a,
+            [
+                *V2G,
+                "conformance",
+                "run",
+                "--sut",
+                "evcc",
+                "--iface",
+                veth.if_a,
+                "--pki",
+                pki,
+                "--sut-command",
+                evcc,
+                "--cases",
+                *cases,
+                "--report",
+                str(tmp_path),
+            ],
+        ),
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _verdicts(tmp_path) == dict.fromkeys(cases, "pass")
