@@ -85,6 +85,7 @@ class EvccRunner(BaseRunner):
         return self.config.credentials.server_context(variant, tolerant=self.config.tolerant)
 
     async def prepare(self) -> None:
+        """Accept the EVCC's connection unless the case starts with its own Accept or ExpectRefused."""
         first = self.case.steps[0] if self.case.steps else None
         if not isinstance(first, Accept | ExpectRefused):
             await self.accept(Accept())
@@ -107,6 +108,7 @@ class EvccRunner(BaseRunner):
         return Wire(connection, self.rec.clock)
 
     async def accept(self, step: Accept) -> None:
+        """Step :class:`Accept`: wait for the EVCC's (next) connection."""
         if self.wire is not None:
             await self.wire.close()
         try:
@@ -119,6 +121,7 @@ class EvccRunner(BaseRunner):
         self.mark = self.rec.clock()
 
     async def expect_refused(self, step: ExpectRefused) -> None:
+        """Step :class:`ExpectRefused`: the EV must refuse the tester's deviating TLS set-up."""
         try:
             wire = self.wire = await self._accept(step.tls, False)
         except HandshakeRefused as exc:
@@ -205,6 +208,7 @@ class EvccRunner(BaseRunner):
             )
 
     async def serve(self, step: Serve) -> None:
+        """Step :class:`Serve`: answer with defaults until the awaited request arrives."""
         while True:
             request = await self.next_request()
             if request.kind == step.until:
@@ -215,6 +219,7 @@ class EvccRunner(BaseRunner):
             await self.respond(Respond(fields=step.respond.get(request.kind, {})))
 
     async def expect_request(self, step: ExpectRequest) -> None:
+        """Step :class:`ExpectRequest`: the EV's next request, checked."""
         request = await self.next_request(step.within, step.meanwhile)
         if request.kind not in step.kind.split("|") or request.stream is not step.stream:
             raise StepFailed(
@@ -226,6 +231,7 @@ class EvccRunner(BaseRunner):
 
     # ---- responses ------------------------------------------------------------------------------------
     async def respond(self, step: Respond) -> None:
+        """Step :class:`Respond`: answer the pending request."""
         wire = self.need_wire()
         request = self.pending
         if request is None:
@@ -257,6 +263,7 @@ class EvccRunner(BaseRunner):
                 self.ctx.target_w = None  # a setpoint holds within one charge loop only
 
     async def serve_loop(self, step: ServeLoop) -> None:
+        """Step :class:`ServeLoop`: answer charge loops, checking each request."""
         for index in range(step.count):
             await self.expect_request(ExpectRequest(kind="AC_ChargeLoopReq", checks=step.checks))
             last = index == step.count - 1

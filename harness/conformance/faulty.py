@@ -13,233 +13,39 @@ fragment of the failure reason, so a case that cannot fail, or fails for another
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Final
+from typing import Final
 
-from cryptography import x509
-
-from harness.conformance.fields import tamper_signature
+from harness.conformance.faultparts import (
+    AnyEvStore,
+    DischargeSetpoint,
+    FollowsEvMaximum,
+    ForgetfulStore,
+    FullPower,
+    IgnoresSetpoint,
+    LaxPnc,
+    adopt_session_id,
+    bpt_limits_for_ac,
+    drop_bpt_parameters,
+    drop_channel,
+    ev_discharges,
+    first_offer,
+    mask_failed,
+    mask_not_ok,
+    no_meter_info,
+    no_verification,
+    recode,
+    remember_requests,
+    tamper_pnc,
+    unpair_v2x,
+    wrong_loop_mode,
+)
 from harness.conformance.model import SutRole
 from harness.conformance.sutfault import Fault
-from iso15118.messages import iso20 as m
-from iso15118.messages.app_protocol import ResponseCode as SapCode
-from iso15118.messages.units import rational
-from iso15118.transport.secc import SessionStore
-from iso15118.transport.secc_pnc import PncOutcome, PncVerifier
 
 __all__ = ["FAULTS", "PROOF", "fault"]
 
 _HUGE = 1.0e6
 _SECC, _EVCC = SutRole.SECC, SutRole.EVCC
-
-
-# ---- message rewrites ------------------------------------------------------------------------------------------
-def _code(msg: Any) -> str:
-    return str(getattr(msg, "response_code", "") or "")
-
-
-def _ok(msg: Any) -> Any:
-    if type(msg).__name__ == "supportedAppProtocolRes":
-        return dataclasses.replace(msg, response_code=SapCode.OK_SuccessfulNegotiation, schema_id=msg.schema_id or 1)
-    return dataclasses.replace(msg, response_code=m.ResponseCode.OK)
-
-
-def _mask_failed(msg: Any, memory: dict[str, Any]) -> Any:
-    return _ok(msg) if _code(msg).upper().startswith("FAILED") else msg
-
-
-def _mask_not_ok(msg: Any, memory: dict[str, Any]) -> Any:
-    code = _code(msg)
-    return _ok(msg) if code and not code.startswith("OK") else msg
-
-
-def _recode(old: str, new: str) -> Any:
-    def rewrite(msg: Any, memory: dict[str, Any]) -> Any:
-        if _code(msg) != old:
-            return msg
-        if type(msg).__name__ == "supportedAppProtocolRes":
-            return dataclasses.replace(msg, response_code=SapCode(new))
-        return dataclasses.replace(msg, response_code=m.ResponseCode(new))
-
-    return rewrite
-
-
-def _remember_requests(msg: Any, memory: dict[str, Any]) -> Any:
-    name = type(msg).__name__
-    if name == "SessionSetupReq":
-        memory["asked_session_id"] = msg.header.session_id
-    elif name == "supportedAppProtocolReq":
-        memory["first_schema_id"] = msg.app_protocol[0].schema_id
-    return msg
-
-
-def _adopt_session_id(msg: Any, memory: dict[str, Any]) -> Any:
-    asked = memory.get("asked_session_id")
-    if type(msg).__name__ == "SessionSetupRes" and asked and asked != bytes(8):
-        return dataclasses.replace(msg, header=dataclasses.replace(msg.header, session_id=asked))
-    return msg
-
-
-def _first_offer(msg: Any, memory: dict[str, Any]) -> Any:
-    if type(msg).__name__ == "supportedAppProtocolRes" and msg.schema_id is not None:
-        return dataclasses.replace(msg, schema_id=memory.get("first_schema_id", msg.schema_id))
-    return msg
-
-
-def _drop_channel(msg: Any, memory: dict[str, Any]) -> Any:
-    return dataclasses.replace(msg, bpt_channel_selection=None) if type(msg).__name__ == "PowerDeliveryReq" else msg
-
-
-_BPT_NAMES = ("BPTChannel", "GeneratorMode", "GridCodeIslandingDetectionMethod")
-
-
-def _drop_bpt_parameters(msg: Any, memory: dict[str, Any]) -> Any:
-    if type(msg).__name__ != "ServiceDetailRes":
-        return msg
-    sets = tuple(
-        dataclasses.replace(ps, parameter=tuple(p for p in ps.parameter if p.name not in _BPT_NAMES))
-        for ps in msg.service_parameter_list.parameter_set
-    )
-    return dataclasses.replace(msg, service_parameter_list=m.ServiceParameterList(parameter_set=sets))
-
-
-def _bpt_limits_for_ac(msg: Any, memory: dict[str, Any]) -> Any:
-    mode = getattr(msg, "ac_cpd_res_energy_transfer_mode", None)
-    if type(msg).__name__ != "AC_ChargeParameterDiscoveryRes" or mode is None:
-        return msg
-    fields = {f.name: getattr(mode, f.name) for f in dataclasses.fields(mode)}
-    bpt = m.BPT_AC_CPDResEnergyTransferMode(
-        **fields, evse_maximum_discharge_power=rational(11_000), evse_minimum_discharge_power=rational(0)
-    )
-    return dataclasses.replace(msg, ac_cpd_res_energy_transfer_mode=None, bpt_ac_cpd_res_energy_transfer_mode=bpt)
-
-
-def _no_meter_info(msg: Any, memory: dict[str, Any]) -> Any:
-    return dataclasses.replace(msg, meter_info=None) if type(msg).__name__ == "AC_ChargeLoopRes" else msg
-
-
-def _wrong_loop_mode(msg: Any, memory: dict[str, Any]) -> Any:
-    if type(msg).__name__ != "AC_ChargeLoopRes":
-        return msg
-    blank = {
-        f: None
-        for f in (
-            "bpt_dynamic_ac_cl_res_control_mode",
-            "bpt_scheduled_ac_cl_res_control_mode",
-            "dynamic_ac_cl_res_control_mode",
-            "scheduled_ac_cl_res_control_mode",
-        )
-    }
-    if msg.scheduled_ac_cl_res_control_mode is not None or msg.bpt_scheduled_ac_cl_res_control_mode is not None:
-        swapped: dict[str, Any] = {
-            "dynamic_ac_cl_res_control_mode": m.Dynamic_AC_CLResControlMode(evse_target_active_power=rational(0))
-        }
-    else:
-        swapped = {"scheduled_ac_cl_res_control_mode": m.Scheduled_AC_CLResControlMode()}
-    return dataclasses.replace(msg, **(blank | swapped))
-
-
-def _ev_discharges(msg: Any, memory: dict[str, Any]) -> Any:
-    if type(msg).__name__ == "PowerDeliveryReq" and str(msg.charge_progress) == "Start":
-        return dataclasses.replace(msg, bpt_channel_selection=m.ChannelSelection.Discharge)
-    return msg
-
-
-def _unpair_v2x(msg: Any, memory: dict[str, Any]) -> Any:
-    name = type(msg).__name__
-    if name == "ScheduleExchangeReq" and msg.dynamic_se_req_control_mode is not None:
-        mode = dataclasses.replace(msg.dynamic_se_req_control_mode, ev_minimum_v2x_energy_request=None)
-        return dataclasses.replace(msg, dynamic_se_req_control_mode=mode)
-    if name == "AC_ChargeLoopReq" and msg.bpt_dynamic_ac_cl_req_control_mode is not None:
-        mode = dataclasses.replace(msg.bpt_dynamic_ac_cl_req_control_mode, ev_minimum_v2x_energy_request=None)
-        return dataclasses.replace(msg, bpt_dynamic_ac_cl_req_control_mode=mode)
-    return msg
-
-
-def _tamper_pnc(msg: Any, memory: dict[str, Any]) -> Any:
-    name = type(msg).__name__
-    if name in ("AuthorizationReq", "MeteringConfirmationReq") and msg.header.signature is not None:
-        return tamper_signature(msg)
-    return msg
-
-
-def _both(first: Any, second: Any) -> Any:
-    def rewrite(msg: Any, memory: dict[str, Any]) -> Any:
-        return second(first(msg, memory), memory)
-
-    return rewrite
-
-
-# ---- replaced parts of the SUT -------------------------------------------------------------------------------------
-class _Delegate:
-    """A controller wrapper: everything not overridden goes to the wrapped controller."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-class _FollowsEvMaximum(_Delegate):
-    async def charge_loop(self, present: float, ev_state: dict[str, float], now: float) -> Any:
-        command = await self.inner.charge_loop(present, ev_state, now)
-        return dataclasses.replace(command, target_power_w=ev_state.get("ev_maximum_charge_power", 0.0))
-
-
-class _DischargeSetpoint(_Delegate):
-    async def charge_loop(self, present: float, ev_state: dict[str, float], now: float) -> Any:
-        command = await self.inner.charge_loop(present, ev_state, now)
-        return dataclasses.replace(command, target_power_w=-abs(command.target_power_w or 11_000.0))
-
-
-class _IgnoresSetpoint(_Delegate):
-    async def apply_power(self, target_w: float | None, now: float) -> float:
-        await self.inner.apply_power(0.0, now)
-        return 0.0
-
-
-class _FullPower(_Delegate):
-    async def apply_power(self, target_w: float | None, now: float) -> float:
-        return float(await self.inner.apply_power(None, now))
-
-
-class _LaxPnc(PncVerifier):
-    """Accepts any contract and any signature."""
-
-    def verify_authorization(self, request: Any, now: float) -> PncOutcome:
-        leaf = x509.load_der_x509_certificate(
-            request.pnc_a_req_authorization_mode.contract_certificate_chain.certificate
-        )
-        names = leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        return PncOutcome(code=None, emaid=str(names[0].value) if names else None, chain=(leaf,))
-
-    def verify_metering(self, request: Any, chain: tuple[x509.Certificate, ...], now: float) -> PncOutcome:
-        return PncOutcome(code=None)
-
-
-class _AnyEvStore(SessionStore):
-    """Resumes a paused session for whichever EV presents its SessionID."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.contexts: dict[bytes, dict[str, Any]] = {}
-
-    def pause(self, session_id: bytes, evcc_id: str, context: dict[str, Any]) -> None:
-        self.contexts[session_id] = dict(context)
-
-    def resume(self, session_id: bytes, evcc_id: str) -> dict[str, Any] | None:
-        return self.contexts.pop(session_id, None)
-
-
-class _ForgetfulStore(SessionStore):
-    """Never keeps a paused session."""
-
-    def pause(self, session_id: bytes, evcc_id: str, context: dict[str, Any]) -> None:
-        return None
-
-
-def _no_verification(context: Any) -> None:
-    context.verify_mode = 0  # ssl.CERT_NONE
 
 
 # ---- the catalogue ------------------------------------------------------------------------------------------------
@@ -248,13 +54,13 @@ FAULTS: Final[tuple[Fault, ...]] = (
         name="secc-masks-failed",
         role=_SECC,
         description="answers OK wherever it should answer a FAILED code",
-        outgoing=_mask_failed,
+        outgoing=mask_failed,
     ),
     Fault(
         name="secc-sequence-ok",
         role=_SECC,
         description="accepts out-of-order requests (OK instead of FAILED_SequenceError)",
-        outgoing=_recode("FAILED_SequenceError", "OK"),
+        outgoing=recode("FAILED_SequenceError", "OK"),
     ),
     Fault(
         name="secc-ignores-session-id",
@@ -266,13 +72,13 @@ FAULTS: Final[tuple[Fault, ...]] = (
         name="secc-adopts-session-id",
         role=_SECC,
         description="adopts the SessionID an EV asks for",
-        incoming=_remember_requests,
-        outgoing=_adopt_session_id,
+        incoming=remember_requests,
+        outgoing=adopt_session_id,
     ),
     Fault(
-        name="secc-resumes-any-ev", role=_SECC, description="resumes a paused session for any EVCCID", store=_AnyEvStore
+        name="secc-resumes-any-ev", role=_SECC, description="resumes a paused session for any EVCCID", store=AnyEvStore
     ),
-    Fault(name="secc-forgets-paused", role=_SECC, description="does not keep paused sessions", store=_ForgetfulStore),
+    Fault(name="secc-forgets-paused", role=_SECC, description="does not keep paused sessions", store=ForgetfulStore),
     Fault(name="secc-never-closes", role=_SECC, description="never closes the connection", keep_open=True),
     Fault(
         name="secc-never-times-out",
@@ -291,16 +97,14 @@ FAULTS: Final[tuple[Fault, ...]] = (
         name="secc-any-client-cert",
         role=_SECC,
         description="does not verify (or ask for) vehicle certificates",
-        tls=_no_verification,
+        tls=no_verification,
     ),
-    Fault(
-        name="secc-skips-pnc-checks", role=_SECC, description="accepts any contract chain and signature", pnc=_LaxPnc
-    ),
+    Fault(name="secc-skips-pnc-checks", role=_SECC, description="accepts any contract chain and signature", pnc=LaxPnc),
     Fault(
         name="secc-any-challenge",
         role=_SECC,
         description="accepts a wrong GenChallenge",
-        outgoing=_recode("WARNING_ChallengeInvalid", "OK"),
+        outgoing=recode("WARNING_ChallengeInvalid", "OK"),
     ),
     Fault(
         name="secc-fixed-random",
@@ -312,62 +116,62 @@ FAULTS: Final[tuple[Fault, ...]] = (
         name="secc-minor-deviation",
         role=_SECC,
         description="answers OK_SuccessfulNegotiationWithMinorDeviation",
-        outgoing=_recode("OK_SuccessfulNegotiation", "OK_SuccessfulNegotiationWithMinorDeviation"),
+        outgoing=recode("OK_SuccessfulNegotiation", "OK_SuccessfulNegotiationWithMinorDeviation"),
     ),
     Fault(
         name="secc-first-offer",
         role=_SECC,
         description="answers with the SchemaID of the first offer",
-        incoming=_remember_requests,
-        outgoing=_first_offer,
+        incoming=remember_requests,
+        outgoing=first_offer,
     ),
     Fault(
         name="secc-ignores-channel",
         role=_SECC,
         description="ignores BPT_ChannelSelection (as Josev does)",
-        incoming=_drop_channel,
+        incoming=drop_channel,
     ),
     Fault(
         name="secc-no-bpt-parameters",
         role=_SECC,
         description="offers AC_BPT without the BPT parameters",
-        outgoing=_drop_bpt_parameters,
+        outgoing=drop_bpt_parameters,
     ),
     Fault(
         name="secc-bpt-limits-for-ac",
         role=_SECC,
         description="sends BPT limits in an AC session",
-        outgoing=_bpt_limits_for_ac,
+        outgoing=bpt_limits_for_ac,
     ),
     Fault(
         name="secc-no-meter-info",
         role=_SECC,
         description="leaves MeterInfo out although it was requested",
-        outgoing=_no_meter_info,
+        outgoing=no_meter_info,
     ),
     Fault(
         name="secc-wrong-loop-mode",
         role=_SECC,
         description="answers the charge loop in another control mode",
-        outgoing=_wrong_loop_mode,
+        outgoing=wrong_loop_mode,
     ),
     Fault(
         name="secc-follows-ev-maximum",
         role=_SECC,
         description="sets the EV's maximum as setpoint, above its own",
-        controller=_FollowsEvMaximum,
+        controller=FollowsEvMaximum,
     ),
     Fault(
         name="secc-discharge-setpoint",
         role=_SECC,
         description="always commands discharge",
-        controller=_DischargeSetpoint,
+        controller=DischargeSetpoint,
     ),
     Fault(
         name="evcc-ignores-failed",
         role=_EVCC,
         description="treats FAILED and WARNING answers as OK",
-        incoming=_mask_not_ok,
+        incoming=mask_not_ok,
     ),
     Fault(
         name="evcc-ignores-schema-id",
@@ -414,30 +218,30 @@ FAULTS: Final[tuple[Fault, ...]] = (
         name="evcc-any-server-cert",
         role=_EVCC,
         description="does not verify the SECC's certificate",
-        tls=_no_verification,
+        tls=no_verification,
         skip_peer_check=True,
     ),
     Fault(
         name="evcc-discharge-without-bpt",
         role=_EVCC,
         description="asks for discharge in any session",
-        outgoing=_ev_discharges,
+        outgoing=ev_discharges,
     ),
     Fault(
         name="evcc-ignores-setpoint",
         role=_EVCC,
         description="does not follow the SECC's setpoint",
-        controller=_IgnoresSetpoint,
+        controller=IgnoresSetpoint,
     ),
-    Fault(name="evcc-full-power", role=_EVCC, description="always draws its maximum power", controller=_FullPower),
+    Fault(name="evcc-full-power", role=_EVCC, description="always draws its maximum power", controller=FullPower),
     Fault(
-        name="evcc-unpaired-v2x", role=_EVCC, description="sends EVMaximumV2XEnergyRequest alone", outgoing=_unpair_v2x
+        name="evcc-unpaired-v2x", role=_EVCC, description="sends EVMaximumV2XEnergyRequest alone", outgoing=unpair_v2x
     ),
     Fault(
         name="evcc-tampers-signature",
         role=_EVCC,
         description="sends PnC messages with a broken signature",
-        outgoing=_tamper_pnc,
+        outgoing=tamper_pnc,
     ),
     Fault(
         name="evcc-forgets-session", role=_EVCC, description="does not resume its paused session", ignore_resume=True

@@ -67,17 +67,20 @@ class _Own:
         """What went wrong inside the SUT (e.g. refused handshakes), for debugging."""
 
     def session_config(self) -> SessionConfig:
+        """The SUT's session-core settings (the fault's timers and switches applied)."""
         fault = self.fault
         timing = dataclasses.replace(self.timing, **fault.timing) if fault else self.timing
         return SessionConfig(timing=timing, **(fault.session if fault else {}))
 
     def wrap(self, link: Link) -> Link:
+        """The SUT's end of a link, behind a FaultyLink when the fault needs one."""
         if self.fault is not None and self.fault.touches_link:
             link = FaultyLink(link, self.fault)
         self.links.append(link)
         return link
 
     def spawn(self, coro: Any) -> None:
+        """Run a SUT coroutine in the background; its errors are kept in :attr:`errors`."""
         task = asyncio.ensure_future(self._guard(coro))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -90,6 +93,7 @@ class _Own:
             log.debug("own SUT: %s", exc)
 
     def tls_config(self, entity: Entity, roots: tuple[Entity, ...], *, identity: bool = True) -> TlsConfig:
+        """The SUT's TLS configuration from the PKI (tolerant when the fault says so)."""
         assert self.credentials is not None
         layout = self.credentials.layout
         files = layout[entity]
@@ -102,6 +106,7 @@ class _Own:
         )
 
     def adjust(self, context: ssl.SSLContext) -> ssl.SSLContext:
+        """Apply the fault's change to the SUT's TLS context."""
         if self.fault is not None and self.fault.tls is not None:
             self.fault.tls(context)
         return context

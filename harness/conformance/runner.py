@@ -204,6 +204,7 @@ class BaseRunner:
 
     # ---- steps both roles use ----------------------------------------------------------------------------
     async def send_raw(self, step: SendRaw) -> None:
+        """Step :class:`SendRaw`."""
         wire = self.need_wire()
         data = step.data(self.ctx) if callable(step.data) else step.data
         at = await wire.send(data, split=step.split, gap=step.gap)
@@ -211,6 +212,7 @@ class BaseRunner:
         self.mark = at
 
     async def expect_closed(self, step: ExpectClosed) -> None:
+        """Step :class:`ExpectClosed`: wait for the SUT to close, within (and not before) the limits."""
         wire = self.need_wire()
         start = self.mark
         upper, lower = step.limits(self.config.timing)
@@ -257,6 +259,7 @@ class BaseRunner:
             raise StepFailed(f"the SUT sent {type(msg).__name__} {code}".rstrip() + " instead of closing")
 
     async def silence(self, step: Silence) -> None:
+        """Step :class:`Silence`: wait; the SUT must send nothing."""
         wire = self.need_wire()
         end = self.rec.clock() + step.seconds
         while (remaining := end - self.rec.clock()) > 0:
@@ -271,6 +274,7 @@ class BaseRunner:
             raise StepFailed(f"the SUT sent {name} while the tester was silent")
 
     async def close(self, step: Close) -> None:
+        """Step :class:`Close`: the tester closes the connection."""
         if self.wire is not None:
             for item in self.wire.pending():
                 self._trace_incoming(item)
@@ -279,6 +283,7 @@ class BaseRunner:
             self.rec.note("the tester closed the connection", direction="net")
 
     async def check_tls(self, step: CheckTls) -> None:
+        """Step :class:`CheckTls`: run TLS checks on the connection."""
         wire = self.need_wire()
         if wire.connection.tls is None:
             raise StepInconclusive("the connection is not TLS")

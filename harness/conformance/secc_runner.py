@@ -91,6 +91,7 @@ class SeccRunner(BaseRunner):
         return creds.client_context(variant, tolerant=self.config.tolerant)
 
     async def prepare(self) -> None:
+        """Connect unless the case starts with its own Connect or ExpectRefused."""
         first = self.case.steps[0] if self.case.steps else None
         if not isinstance(first, Connect | ExpectRefused):
             await self.connect(Connect())
@@ -111,11 +112,13 @@ class SeccRunner(BaseRunner):
         return Wire(connection, self.rec.clock)
 
     async def connect(self, step: Connect) -> None:
+        """Step :class:`Connect`: open a connection to the SECC."""
         self.wire = await self._open(step.tls)
         self.ctx.tls = self.wire.connection.tls
         self.mark = self.rec.clock()
 
     async def reconnect(self, step: Reconnect) -> None:
+        """Step :class:`Reconnect`: close the connection and open a new one (a new session)."""
         if self.wire is not None:
             await self.wire.close()
             self.rec.note("the tester closed the connection", direction="net")
@@ -124,6 +127,7 @@ class SeccRunner(BaseRunner):
         await self.connect(Connect())
 
     async def expect_refused(self, step: ExpectRefused) -> None:
+        """Step :class:`ExpectRefused`: the SECC must refuse the tester's deviating TLS set-up."""
         context = self.tls_context(step.tls)
         try:
             connection = await self.target.connect(context)
@@ -150,6 +154,7 @@ class SeccRunner(BaseRunner):
 
     # ---- requests and responses ----------------------------------------------------------------------
     async def send(self, step: Send) -> None:
+        """Step :class:`Send`: build, encode, frame (and mangle) a request and send it."""
         wire = self.need_wire()
         for key, value in step.context.items():
             self.ctx.values[key] = resolve(value, self.ctx)
@@ -186,6 +191,7 @@ class SeccRunner(BaseRunner):
             self.ctx.values["sap_offers"] = {o.protocol_namespace: o.schema_id for o in msg.app_protocol}
 
     async def expect(self, step: Expect) -> Any:
+        """Step :class:`Expect`: receive and judge the response to the last request."""
         wire = self.need_wire()
         pending = self.pending
         if pending is None:
@@ -242,6 +248,7 @@ class SeccRunner(BaseRunner):
             )
 
     async def exchange(self, step: Exchange) -> None:
+        """Step :class:`Exchange`: a request and its response, repeated while the SECC answers Ongoing."""
         for _ in range(_ONGOING_TRIES):
             await self.send(Send(kind=step.kind, fields=step.fields, context=step.context, stream=step.stream))
             msg = await self.expect(Expect(kind=response_kind(step.kind), codes=step.codes, checks=step.checks))
@@ -252,6 +259,7 @@ class SeccRunner(BaseRunner):
         raise StepFailed(f"{step.kind} still Ongoing after {_ONGOING_TRIES} tries")
 
     async def walk(self, step: Walk) -> None:
+        """Step :class:`Walk`: the default session up to a request (a preamble)."""
         for exchange in ev_session(loops=step.loops, until=step.until, start=step.start):
             assert isinstance(exchange, Exchange)
             try:
@@ -260,6 +268,7 @@ class SeccRunner(BaseRunner):
                 raise StepFailed(f"{exchange.describe()}: {exc}") from None
 
     async def loop(self, step: Loop) -> None:
+        """Step :class:`Loop`: charge-loop exchanges."""
         for index in range(step.count):
             if index and step.interval:
                 await asyncio.sleep(step.interval)
