@@ -11,7 +11,14 @@ import argparse
 import asyncio
 import os
 
-from harness.commands._sessions import add_common_options, auth_name, common_overrides, observers, summary
+from harness.commands._sessions import (
+    add_common_options,
+    auth_name,
+    common_overrides,
+    observers,
+    prepare_process,
+    summary,
+)
 from harness.config import EvccSettings, load_evcc_settings
 from iso15118.simple import SimpleEV
 from iso15118.transport.evcc_client import run_evcc
@@ -88,4 +95,6 @@ async def _session(settings: EvccSettings) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return asyncio.run(_session(_settings(args)))
+    settings = _settings(args)
+    prepare_process()
+    return asyncio.run(_session(settings))

@@ -14,7 +14,14 @@ import os
 import signal
 import sys
 
-from harness.commands._sessions import add_common_options, auth_name, common_overrides, observers, summary
+from harness.commands._sessions import (
+    add_common_options,
+    auth_name,
+    common_overrides,
+    observers,
+    prepare_process,
+    summary,
+)
 from harness.config import SeccSettings, load_secc_settings
 from iso15118.simple import SimpleEVSE
 from iso15118.transport.secc_pnc import PncVerifier
@@ -100,6 +107,7 @@ def _security(settings: SeccSettings) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    prepare_process()
     code = asyncio.run(_serve(settings))
     sys.stdout.flush()
     return code
