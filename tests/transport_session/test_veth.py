@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from ipaddress import IPv6Address
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +75,19 @@ def test_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPki) -> Non
     assert run.outcome.loops == 3
 
 
+def _wait_for_packet_socket(pid: int, timeout: float = WAIT) -> None:
+    """Wait until the namespace of process ``pid`` has a raw packet socket (the SLAC EVSE is listening)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if len(Path(f"/proc/{pid}/net/packet").read_text().splitlines()) > 1:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the SLAC EVSE did not open its packet socket")
+
+
 @pytest.mark.timeout(180)
 def test_cli_slac_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPki) -> None:
     pki_dir = str(pki.layout.directory)
@@ -93,7 +107,7 @@ def test_cli_slac_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPk
         assert secc.stdout is not None
         listening = secc.stdout.readline()
         assert listening.startswith(f"secc listening on [{veth.lladdr_a}%{veth.if_a}]:"), listening
-        time.sleep(0.3)
+        _wait_for_packet_socket(slac.pid)
         ev = subprocess.run(
             ns_command(
                 veth.ns_b,
