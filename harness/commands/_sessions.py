@@ -45,7 +45,7 @@ def auth_name(text: str) -> str:
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options both roles share: interface, configuration file, PKI, TLS mode, key log, trace, journal."""
-    parser.add_argument("--iface", help="network interface (link-local address, SDP, SLAC), e.g. eth1")
+    parser.add_argument("--iface", help="network interface, e.g. eth1 (link-local address, SDP; SLAC for evcc)")
     parser.add_argument(
         "--config", type=Path, metavar="FILE.toml", help="persona file; command-line options override its values"
     )

@@ -72,6 +72,7 @@ class TcpLink:
 
     @property
     def peer(self) -> str:
+        """``[ADDR]:PORT`` of the other end."""
         return self._peer
 
     @property
@@ -109,6 +110,7 @@ class TcpLink:
         await self._flush()
 
     async def send(self, data: bytes) -> None:
+        """Send bytes (encrypted when TLS); :class:`LinkClosed` when the link is down."""
         if self._closed or self._writer.is_closing():
             raise LinkClosed("link is closed")
         try:
@@ -125,6 +127,7 @@ class TcpLink:
             raise LinkClosed(str(exc)) from exc
 
     async def receive(self) -> bytes:
+        """The next bytes from the peer; ``b""`` when it closed, or when TLS failed (see ``error``)."""
         if self._closed:
             return b""
         try:
@@ -148,6 +151,7 @@ class TcpLink:
             return b""
 
     async def close(self) -> None:
+        """Send close_notify (TLS) and close the connection; idempotent."""
         if self._closed:
             return
         self._closed = True
