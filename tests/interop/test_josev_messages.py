@@ -54,8 +54,8 @@ SCENARIOS = {  # name -> (dynamic, discharge)
     "scheduled-discharge": (False, True),
 }
 # (sender, message) -> the element Josev's refusal names. Dynamic sessions meet the first and the last only.
+# J6 (ChargingComplete in AC_ChargeLoopReq) is fixed: our EVCC sends DisplayParameters/ChargingComplete.
 REFUSED = {
-    ("evcc", "AC_ChargeLoopReq"): "ChargingComplete",
     ("evcc", "PowerDeliveryReq"): "PowerToleranceAcceptance",
     ("secc", "ScheduleExchangeRes"): "PriceLevelSchedule",
     ("secc", "AC_ChargeLoopRes"): "BPT_DischargedEnergyReadingWh",
@@ -125,7 +125,7 @@ def test_josev_accepts_all_we_send_but_four_elements(josev_judge: Judge) -> None
         why = REFUSED.get((sender, kind))
         assert why is not None, f"Josev refused {key}: {verdict['error']}"
         assert why in verdict["error"], f"{key}: {verdict['error']}"
-    loop_only = {("evcc", "AC_ChargeLoopReq"), ("secc", "AC_ChargeLoopRes")}
+    loop_only = {("secc", "AC_ChargeLoopRes")}
     assert refused["dynamic-charge"] == refused["dynamic-discharge"] == loop_only
     assert refused["scheduled-charge"] == refused["scheduled-discharge"] == set(REFUSED)
     # Everything else decoded and validated: both roles, all three payload types.

@@ -10,16 +10,13 @@ TLS 1.2, serves one more charge session.
 profile, and Josev answers OK -- but its simulator ignores the channel and keeps commanding +10 W
 (deviation J10 in README.md), so what the test can check is the protocol, not a power flow.
 
-Our EVCC sends ``DisplayParameters`` without the optional ``ChargingComplete``, which Josev's SECC refuses
-(J6): until the EVCC driver sends it, the ``charging_complete_workaround`` fixture adds it, scoped to the
-driver's view of the message module, and retires itself once the driver does.
+Josev's SECC refuses an AC_ChargeLoopReq whose ``DisplayParameters`` lacks the optional ``ChargingComplete``
+(J6); our EVCC driver always sends it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import inspect
 import itertools
 import json
 import re
@@ -31,10 +28,8 @@ from typing import Any
 
 import pytest
 
-import iso15118.transport.evcc as evcc_driver
 from harness.netns import VethPair, netns_available, veth_pair
 from iso15118.controller import ChargeDirection, ControlMode
-from iso15118.messages import iso20
 from iso15118.security.tls import TlsConfig
 from iso15118.session.events import EndReason
 from iso15118.simple import SimpleEV, SimpleEVConfig
@@ -109,25 +104,7 @@ def josev_secc_tls12(
     yield from _josev_secc(False, josev_live, josev_pki, tmp_path_factory)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def charging_complete_workaround() -> Iterator[None]:
-    """Make our EVCC driver send DisplayParameters/ChargingComplete, as Josev requires (J6), until it does so."""
-    if "charging_complete" in inspect.getsource(evcc_driver):
-        yield  # the driver sends it itself: nothing to work around any more
-        return
-
-    class _Messages:
-        """iso15118.messages.iso20 as the EVCC driver sees it, with ChargingComplete=False by default."""
-
-        DisplayParameters = functools.partial(iso20.DisplayParameters, charging_complete=False)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(iso20, name)
-
-    mp = pytest.MonkeyPatch()
-    mp.setattr(evcc_driver, "m", _Messages())
-    yield
-    mp.undo()
+_SENT_LOOP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - \S+ \(\d+\): Sent AC_ChargeLoopReq")
 
 
 def _tls(pki: JosevPki) -> TlsConfig:
@@ -223,33 +200,6 @@ def test_our_evcc_against_josev_secc(
         josev_loop_response_s=spread(timeline.loop_response_times()),
         session_s=round(took, 2),
     )
-
-
-def test_josev_secc_refuses_loop_requests_without_charging_complete(
-    josev_secc_tls13: JosevSecc, peer_logs: PeerLogs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Without the workaround Josev's SECC ends the session at our first AC_ChargeLoopReq (J6)."""
-    if "charging_complete" in inspect.getsource(evcc_driver):
-        pytest.skip("the EVCC driver sends ChargingComplete now; J6 no longer affects us")
-    monkeypatch.setattr(evcc_driver, "m", iso20)  # the driver as shipped
-    josev_secc = josev_secc_tls13
-    process = josev_secc.process
-    since = process.offset()
-    peer_logs.add(process, since)
-    client = EvccClientConfig(policy=TransportPolicy(tls=None, tolerant=True), iface=josev_secc.veth.if_b)
-    evcc = EvccConfig(max_loops=LOOPS, control_mode=ControlMode.DYNAMIC)
-    run, timeline = run_our_evcc(josev_secc.veth.ns_b, client, SimpleEV(), evcc, timeout=60)
-    assert not run.ok and run.outcome.loops == 0
-    assert run.outcome.ended.reason in (EndReason.TIMEOUT, EndReason.CONNECTION_LOST), run.outcome.ended
-    assert timeline.kinds("sent")[-1] == "AC_ChargeLoopReq"
-    assert process.wait_for_log(
-        r"V2GMessageValidationError occurred while processing message\s+in state ACChargeLoop", 15, since=since
-    )
-    sent = [x.name for x in logged_messages(process.text(since)) if x.direction == "sent"]
-    assert "PowerDeliveryRes" in sent and "AC_ChargeLoopRes" not in sent
-
-
-_SENT_LOOP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - \S+ \(\d+\): Sent AC_ChargeLoopReq")
 
 
 def test_josev_evcc_against_josev_secc_baseline(
