@@ -445,6 +445,8 @@ def format_figures(figures: SessionFigures) -> str:
         *(format_step(s) for s in figures.steps),
         f"    capacity: {figures.capacity if figures.capacity is not None else 'none of the steps passed'}",
     ]
+    if not figures.steps:
+        lines[-2:] = ["(c) skipped (no --steps)"]
     return "\n".join(lines)
 
 
@@ -452,7 +454,7 @@ def format_figures(figures: SessionFigures) -> str:
 def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     """The settings of `v2g bench session`; ValueError names a bad option."""
     try:
-        steps = tuple(int(x) for x in str(args.steps).split(",") if x.strip())
+        steps = tuple(int(x) for x in str(args.steps).split(",") if x.strip())  # "" skips (c)
     except ValueError:
         raise ValueError(f"--steps must be comma-separated integers, got {args.steps!r}") from None
     checks = [
