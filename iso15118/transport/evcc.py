@@ -147,6 +147,9 @@ class _Evcc:
             self.negotiated["resumed"] = True
             if self.config.resume_service_id is not None:
                 self.ctx.service_id = self.config.resume_service_id
+            self.negotiated.update(
+                service_id=self.ctx.service_id, control_mode="dynamic" if self.ctx.dynamic else "scheduled"
+            )
             await self.send_charge_parameters(now)
             return
         await self.send(m.AuthorizationSetupReq(header=self.header(now)))

@@ -168,8 +168,15 @@ class _Secc:
             saved = self.store.resume(req.header.session_id, req.evcc_id)
             if saved is not None:
                 # The same EV resumes its paused session [V2G20-2545].
-                self.ctx = _Context(**saved)
-                self.negotiated.update(service_id=self.ctx.service_id, control_mode=self.ctx.control_mode, resumed=True)
+                # Negotiated parameters carry over; counters start afresh for this connection.
+                self.ctx = _Context(**saved | {"loops": 0, "meter": []})
+                self.negotiated.update(
+                    service_id=self.ctx.service_id,
+                    parameter_set=self.ctx.parameter_set,
+                    control_mode="dynamic" if self.ctx.control_mode == 2 else "scheduled",
+                    authorization=self.ctx.authorization,
+                    resumed=True,
+                )
                 header = m.MessageHeader(session_id=req.header.session_id, time_stamp=int(now))
                 return m.SessionSetupRes(
                     header=header, response_code=_ok("OK_OldSessionJoined"), evse_id=self.config.evse_id

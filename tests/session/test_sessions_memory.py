@@ -117,9 +117,15 @@ def test_pause_and_resume() -> None:
     resume = EvccConfig(
         max_loops=2, resume_session_id=first.session_id, resume_service_id=first.negotiated["service_id"], **FAST
     )
-    second, _s2, rec = _run(resume, store=store)
+    second, s2, rec = _run(resume, store=store)
     assert second.ok and second.negotiated.get("resumed") is True
     assert second.session_id == first.session_id
+    # Both sides report the resumed session's parameters and only this connection's loops.
+    for side in (second, s2):
+        assert side.negotiated["service_id"] == first.negotiated["service_id"]
+        assert side.negotiated["control_mode"] == first.negotiated["control_mode"]
+        assert side.loops == 2
+    assert s2.negotiated["authorization"] == "EIM" and len(s2.meter_readings) == 2
     assert "AuthorizationReq" not in _sent(rec, "evcc")  # resuming skips authorization [V2G20-1032]
 
 

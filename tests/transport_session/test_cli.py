@@ -251,7 +251,7 @@ def test_pause_and_resume_across_two_evcc_runs_then_sigterm(pki: TestPki) -> Non
         code, out, err = _finish(secc)
     assert second.returncode == 0, second.stderr
     # The resuming EV skips service selection; the SECC restored the paused session's service.
-    assert f"session {session}, resumed, 2 loops" in second.stdout
+    assert f"session {session}, AC_BPT dynamic, resumed, 2 loops" in second.stdout
     assert second.stdout.strip().endswith("ended terminated (SessionStop(Terminate))")
     assert code == 0, err
     lines = out.strip().splitlines()
