@@ -257,4 +257,4 @@ def test_pause_and_resume_across_two_evcc_runs_then_sigterm(pki: TestPki) -> Non
     lines = out.strip().splitlines()
     assert len(lines) == 2 and all(f"session {session}" in line for line in lines)
     assert lines[0].endswith("ended paused (SessionStop(Pause))")
-    assert f"session {session}, AC_BPT dynamic, resumed, channel Charge, " in lines[1]
+    assert f"session {session}, AC_BPT dynamic, EIM, resumed, channel Charge, " in lines[1]
