@@ -177,7 +177,7 @@ class EvccRunner(BaseRunner):
             if isinstance(item, WireError):
                 self._trace_incoming(item)
                 raise StepFailed(f"the EV sent an invalid V2GTP frame: {item.error}")
-            msg = decode(item)
+            msg = decode(item, self.rec)
             stream = STREAM_OF_PAYLOAD.get(item.payload_type, Stream.MAIN)
             self.rec.frame("rx", item.raw, at=item.at, message=msg, stream=str(stream), elapsed=item.at - self.mark)
             request = _Request(msg, stream, item)

@@ -144,7 +144,10 @@ def _power_delivery(ctx: Context, progress: str) -> Any:
             tuple_id = ctx.schedule_ids[0] if ctx.schedule_ids else 1
             profile = m.EVPowerProfile(
                 time_anchor=int(time.time()),
-                scheduled_evppt_control_mode=m.Scheduled_EVPPTControlMode(selected_schedule_tuple_id=tuple_id),
+                scheduled_evppt_control_mode=m.Scheduled_EVPPTControlMode(
+                    selected_schedule_tuple_id=tuple_id,
+                    power_tolerance_acceptance=m.PowerToleranceAcceptance.PowerToleranceConfirmed,
+                ),
                 ev_power_profile_entries=entries,
             )
     channel = None

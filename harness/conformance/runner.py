@@ -44,11 +44,13 @@ class StepInconclusive(Exception):
     """A step could not be judged (the SUT or the set-up did not allow it)."""
 
 
-def decode(received: Received) -> Any:
-    """The message in a received frame; StepFailed naming the decoding error."""
+def decode(received: Received, recorder: Recorder | None = None) -> Any:
+    """The message in a received frame; StepFailed naming the decoding error (the frame goes to ``recorder``)."""
     try:
         return decode_message(received.payload, received.payload_type)
     except CodecError as exc:
+        if recorder is not None:
+            recorder.frame("rx", received.raw, at=received.at, name="undecodable frame")
         raise StepFailed(f"the SUT sent an undecodable payload (type 0x{received.payload_type:04x}): {exc}") from None
 
 
@@ -192,10 +194,9 @@ class BaseRunner:
             self.rec.note(f"invalid V2GTP frame from the SUT{suffix}: {item.error}", direction="net", at=item.at)
             return None
         try:
-            msg = decode(item)
+            msg = decode(item, self.rec)
         except StepFailed as exc:
-            self.rec.frame("rx", item.raw, at=item.at, name=f"undecodable{suffix}")
-            self.rec.note(str(exc))
+            self.rec.note(f"{exc}{suffix}")
             return None
         self.rec.frame(
             "rx", item.raw, at=item.at, message=msg, stream=str(STREAM_OF_PAYLOAD.get(item.payload_type, Stream.MAIN))

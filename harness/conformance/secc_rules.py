@@ -23,6 +23,7 @@ __all__ = [
     "METER_INFO",
     "MOBILITY_NEEDS",
     "NEW_SESSION_NOT_REQUESTED_ID",
+    "NO_CERTIFICATE_INSTALLATION",
     "NO_DISCHARGE_TARGET",
     "OFFERS_AC_BPT",
     "OLD_SESSION_ID",
@@ -40,6 +41,13 @@ def FRESH_SESSION_ID(ctx: Context, res: Any) -> str | None:
     if len(sid) != 8:
         return f"SessionID has {len(sid)} bytes"
     return "SessionID is all zero" if sid == ZERO_SESSION else None
+
+
+@check("precondition: CertificateInstallationService not offered", "V2G20-1970")
+def NO_CERTIFICATE_INSTALLATION(ctx: Context, res: Any) -> str | None:
+    if res.certificate_installation_service:
+        raise NotApplicable("the SUT offers CertificateInstallation")
+    return None
 
 
 @check("EVSEID is present", "V2G20 2.5 SessionSetupRes")

@@ -207,7 +207,7 @@ class SeccRunner(BaseRunner):
         if isinstance(item, WireError):
             self._trace_incoming(item)
             raise StepFailed(f"the SUT sent an invalid V2GTP frame: {item.error}")
-        msg = decode(item)
+        msg = decode(item, self.rec)
         elapsed = item.at - pending.sent_at
         self.rec.frame("rx", item.raw, at=item.at, message=msg, stream=str(pending.stream), elapsed=elapsed)
         name = type(msg).__name__

@@ -28,6 +28,7 @@ from typing import Any
 from iso15118.session.states import Stream
 
 __all__ = [
+    "CLOSE_GRACE",
     "Accept",
     "CheckTls",
     "Close",
@@ -50,6 +51,9 @@ __all__ = [
     "TlsVariant",
     "Walk",
 ]
+
+#: ISO 15118-4 expects a SUT to close the connection within 5 s after a failure or a timeout (fact sheet 1.3).
+CLOSE_GRACE = 5.0
 
 Fields = Mapping[str, Any]
 """Field overrides by dotted path; a callable value is called with the tester's context."""
@@ -316,6 +320,8 @@ class ExpectClosed(Step):
     """``within`` is ``factor`` times the timer."""
     lower: bool = False
     """The SUT must not close before the timer (less the run's slack) either."""
+    grace: float = 0.0
+    """Seconds the SUT may take to close after the timer expired (:data:`CLOSE_GRACE` for timeouts)."""
     allow_failed: bool = True
     requirement: str = ""
     what: str = "connection closed"
@@ -325,12 +331,13 @@ class ExpectClosed(Step):
         if self.timer is None:
             return self.within, 0.0
         value = float(getattr(timing, self.timer))
-        return value * self.factor, value if self.lower else 0.0
+        return value * self.factor + self.grace, value if self.lower else 0.0
 
     def describe(self) -> str:
         if self.timer is None:
             return f"expect the SUT to close the connection within {self.within:g} s"
         bound = f"{self.factor:g} x {self.timer}" if self.factor != 1 else self.timer
+        bound += f" + {self.grace:g} s" if self.grace else ""
         lower = f", not before {self.timer}" if self.lower else ""
         return f"expect the SUT to close the connection within {bound}{lower}"
 

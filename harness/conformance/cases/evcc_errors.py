@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.conformance.model import Case, Category, SutRole
 from harness.conformance.scripts import evse_stop
-from harness.conformance.steps import ExpectClosed, ExpectRequest, Respond, SendRaw, Serve, ServeLoop
+from harness.conformance.steps import CLOSE_GRACE, ExpectClosed, ExpectRequest, Respond, SendRaw, Serve, ServeLoop
 from iso15118.codec import encode_message
 from iso15118.constants import PayloadType
 from iso15118.messages import iso20 as m
@@ -29,7 +29,7 @@ _FOREIGN = bytes.fromhex("F0F0F0F0F0F0F0F0")
 def _stops(within: float | None = None) -> ExpectClosed:
     if within is not None:
         return ExpectClosed(within=within, requirement=_STOP, what="the EV closes after a FAILED response")
-    return ExpectClosed(timer="evcc_msg_timeout", requirement=_IGNORE, what="the EV gives up")
+    return ExpectClosed(timer="evcc_msg_timeout", grace=CLOSE_GRACE, requirement=_IGNORE, what="the EV gives up")
 
 
 def _case(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.conformance.model import Case, Category, SutRole
 from harness.conformance.scripts import evse_stop
-from harness.conformance.steps import ExpectClosed, ExpectRequest, Respond, Serve, ServeLoop
+from harness.conformance.steps import CLOSE_GRACE, ExpectClosed, ExpectRequest, Respond, Serve, ServeLoop
 
 __all__ = ["CASES"]
 
@@ -20,11 +20,18 @@ def _silent(case_id: str, title: str, request: str, timer: str, table: str, limi
         requirements=(_TIMEOUT, table),
         negative=True,
         stimulus=f"the tester never answers {request}",
-        expected=f"the EV waits V2G_EVCC_Msg_Timeout ({limit}), sends nothing more and closes the connection",
+        expected=f"the EV waits V2G_EVCC_Msg_Timeout ({limit}), sends nothing more and closes the connection "
+        "within 5 s (ISO 15118-4)",
         steps=(
             *pre,
             Serve(until=request),
-            ExpectClosed(timer=timer, lower=True, requirement=_TIMEOUT, what=f"V2G_EVCC_Msg_Timeout ({request})"),
+            ExpectClosed(
+                timer=timer,
+                lower=True,
+                grace=CLOSE_GRACE,
+                requirement=_TIMEOUT,
+                what=f"V2G_EVCC_Msg_Timeout ({request})",
+            ),
         ),
     )
 

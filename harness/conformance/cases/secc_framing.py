@@ -2,15 +2,16 @@
 
 Rule (fact sheet 1.1): the receiver checks the version pair, the payload type and the length; a frame that
 fails is not processed. The -20 reaction (ignore, or close at once) is UNCONFIRMED, so both pass: the SECC
-either closes at once or ignores the frame and closes when its sequence timeout expires [V2G20-443]. What
-fails is a positive answer, a connection kept open beyond that, or a hang on an absurd length.
+either closes at once or ignores the frame and closes when its sequence timeout expires [V2G20-443] (plus the 5 s
+ISO 15118-4 allows for closing). What fails is a positive answer, a connection kept open beyond that, or a hang
+on an absurd length.
 """
 
 from __future__ import annotations
 
 from harness.conformance.model import Case, Category, SutRole
 from harness.conformance.scripts import ev_stop
-from harness.conformance.steps import Expect, ExpectClosed, Loop, Send, SendRaw, Walk
+from harness.conformance.steps import CLOSE_GRACE, Expect, ExpectClosed, Loop, Send, SendRaw, Walk
 from iso15118.constants import PayloadType
 from iso15118.v2gtp import frame, pack_header
 
@@ -21,7 +22,10 @@ _RULE = "fact sheet 1.1 (frame not processed); V2G20-443"
 
 def _closed() -> ExpectClosed:
     return ExpectClosed(
-        timer="secc_sequence_timeout", requirement=_RULE, what="connection closed after an unprocessable frame"
+        timer="secc_sequence_timeout",
+        grace=CLOSE_GRACE,
+        requirement=_RULE,
+        what="connection closed after an unprocessable frame",
     )
 
 

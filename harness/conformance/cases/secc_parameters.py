@@ -372,4 +372,25 @@ CASES: tuple[Case, ...] = (
         needs=frozenset({Need.DYNAMIC}),
         steps=(Walk(until="AC_ChargeLoopReq"), *_LOOP_TO_END),
     ),
+    Case(
+        id="SECC-PAR-20",
+        title="PowerDelivery(Start) without the optional PowerToleranceAcceptance is accepted",
+        sut=SutRole.SECC,
+        category=Category.PARAMETERS,
+        requirements=("XSD: Scheduled_EVPPTControlMode/PowerToleranceAcceptance minOccurs=0", "V2G20-1596"),
+        needs=frozenset({Need.SCHEDULED}),
+        profile=Profile(dynamic=False),
+        stimulus="Scheduled AC_BPT session; PowerDeliveryReq(Start) whose Scheduled_EVPPTControlMode carries only "
+        "SelectedScheduleTupleID",
+        expected="PowerDeliveryRes OK (an optional element may be left out), then the charge loop",
+        steps=(
+            Walk(until="PowerDeliveryReq"),
+            Exchange(
+                kind="PowerDeliveryReq",
+                fields={"ev_power_profile.scheduled_evppt_control_mode.power_tolerance_acceptance": None},
+            ),
+            Loop(count=1),
+            *ev_stop(),
+        ),
+    ),
 )

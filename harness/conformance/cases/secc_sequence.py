@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
 from harness.conformance.scripts import ev_stop
-from harness.conformance.secc_rules import NEW_SESSION_NOT_REQUESTED_ID
+from harness.conformance.secc_rules import NEW_SESSION_NOT_REQUESTED_ID, NO_CERTIFICATE_INSTALLATION
 from harness.conformance.steps import Close, Exchange, Expect, ExpectClosed, Loop, Reconnect, Send, Walk
 from iso15118.messages import iso20 as m
 from iso15118.session.failures import response_kind
@@ -193,14 +193,23 @@ CASES: tuple[Case, ...] = (
         requirements=("V2G20-1484", "V2G20-2645"),
         codes=_BEFORE_SESSION,
     ),
-    _case(
-        "SECC-SEQ-17",
-        "CertificateInstallationReq although the service was not offered",
-        "CertificateInstallationReq",
-        after="AuthorizationReq",
-        requirements=("V2G20-1970",),
-        codes=("FAILED*",),
+    Case(
+        id="SECC-SEQ-17",
+        title="CertificateInstallationReq although the service was not offered",
+        sut=SutRole.SECC,
+        category=Category.SEQUENCE,
+        requirements=("V2G20-1970", _CLOSE),
+        negative=True,
+        preconditions="the SECC does not offer CertificateInstallationService (else: inconclusive)",
         stimulus="CertificateInstallationReq after an AuthorizationSetupRes with CertificateInstallationService false",
+        expected="CertificateInstallationRes with a FAILED code, then the SECC closes the connection",
+        steps=(
+            Walk(until="AuthorizationSetupReq"),
+            Exchange(kind="AuthorizationSetupReq", checks=(NO_CERTIFICATE_INSTALLATION,), preamble=True),
+            Send(kind="CertificateInstallationReq"),
+            Expect(kind="CertificateInstallationRes", codes=("FAILED*",)),
+            ExpectClosed(within=5.0, requirement=_CLOSE),
+        ),
     ),
     _case(
         "SECC-SID-01",

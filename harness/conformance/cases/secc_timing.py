@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from harness.conformance.model import Case, Category, SutRole
 from harness.conformance.scripts import ev_session, ev_stop
-from harness.conformance.steps import Close, Connect, ExpectClosed, Loop, Walk
+from harness.conformance.steps import CLOSE_GRACE, Close, Connect, ExpectClosed, Loop, Walk
 
 __all__ = ["CASES"]
 
@@ -21,11 +21,16 @@ CASES: tuple[Case, ...] = (
         requirements=("V2G20-441", "V2G20-443"),
         negative=True,
         stimulus="after AuthorizationSetupRes the tester sends nothing",
-        expected="the SECC closes the connection when V2G_SECC_Sequence_Timeout (60 s) expires, not before",
+        expected="the SECC ends the session when V2G_SECC_Sequence_Timeout (60 s) expires, not before, and closes the "
+        "connection within 5 s (ISO 15118-4)",
         steps=(
             Walk(until="AuthorizationReq"),
             ExpectClosed(
-                timer="secc_sequence_timeout", lower=True, requirement="V2G20-443", what="V2G_SECC_Sequence_Timeout"
+                timer="secc_sequence_timeout",
+                grace=CLOSE_GRACE,
+                lower=True,
+                requirement="V2G20-443",
+                what="V2G_SECC_Sequence_Timeout",
             ),
         ),
         timeout_s=400.0,
@@ -38,12 +43,14 @@ CASES: tuple[Case, ...] = (
         requirements=("V2G20-1499", "V2G20-1500", "V2G20-443"),
         negative=True,
         stimulus="after two AC_ChargeLoopRes the tester sends nothing",
-        expected="the SECC closes the connection when V2G_SECC_Sequence_Timeout of the charge loop (0.5 s) expires",
+        expected="the SECC ends the session when V2G_SECC_Sequence_Timeout of the charge loop (0.5 s) expires and "
+        "closes the connection within 5 s (ISO 15118-4)",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
             Loop(count=2),
             ExpectClosed(
                 timer="secc_sequence_timeout_loop",
+                grace=CLOSE_GRACE,
                 lower=True,
                 requirement="V2G20-1500",
                 what="V2G_SECC_Sequence_Timeout (AC_ChargeLoop)",
@@ -64,6 +71,7 @@ CASES: tuple[Case, ...] = (
             Connect(),
             ExpectClosed(
                 timer="secc_sequence_timeout",
+                grace=CLOSE_GRACE,
                 requirement="V2G20-1483",
                 what="sequence timeout before SupportedAppProtocolReq",
             ),
