@@ -153,15 +153,32 @@ def decode_element_value(dt: Datatype, enum_values: str, zeros: int, what: str) 
             and not (not signed and (dt.lo or 0) <= 0 and (dt.hi is None or dt.hi >= 127))
         ):
             fast.append(f"if {test}: raise out_of_range(v, {dt.lo}, {dt.hi}, p)")
+        # Two-octet values (128..16383, e.g. watts) get a fused path of their own: in the else branch the
+        # first octet's continuation bit is set, so the element spans at least w + 8 bits of the stream.
+        w2 = w + 8
+        cont1 = 1 << 16
+        bad2 = (((1 << k) - 1) << (w2 - k)) | (1 << (w2 - k - 1)) | cont1 | (1 << 8) | 1
+        fast2 = ["v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)"]
+        if signed:
+            fast2.append("if x & 131072: v = -v - 1")
+        if test and not signed and dt.hi is not None and dt.hi < 16384:
+            fast2.append(f"if {test}: raise out_of_range(v, {dt.lo}, {dt.hi}, p)")
+        elif test and signed and ((dt.lo or 0) > -16384 or (dt.hi or 0) < 16383):
+            fast2.append(f"if {test}: raise out_of_range(v, {dt.lo}, {dt.hi}, p)")
+        slow_lines = [f"    p += {k}" if k else "    pass", f"    v, p = {slow}(D, T, p, {dt.lo!r}, {dt.hi!r})"]
         return [
             f"x = (D >> (T - p - {w})) & {(1 << w) - 1}",
             f"if not x & {bad}:",
             *("    " + line for line in fast),
             f"    p += {w}",
-            f"elif x & {prefix_bad}: raise fused_error(x, {prefix_bad}, {w}, p, {what!r})" if k else "else:",
-            *(["else:"] if k else []),
-            f"    p += {k}" if k else "    pass",
-            f"    v, p = {slow}(D, T, p, {dt.lo!r}, {dt.hi!r})",
+            *([f"elif x & {prefix_bad}: raise fused_error(x, {prefix_bad}, {w}, p, {what!r})"] if k else []),
+            "else:",
+            f"    x = (D >> (T - p - {w2})) & {(1 << w2) - 1}",
+            f"    if x & {bad2} == {cont1}:",
+            *("        " + line for line in fast2),
+            f"        p += {w2}",
+            "    else:",
+            *("    " + line for line in slow_lines),
         ]
     fn = "r_el_str" if dt.kind == "string" else "r_el_bin"
     return [*prefix_check(k, what), f"v, p = {fn}(D, T, p, {_facets(dt)}, 4)"]

@@ -92,16 +92,8 @@ def pack_header(payload_type: int, length: int) -> bytes:
         raise FramingError(f"payload type {payload_type} does not fit 16 bits", offset=2, rule=RULE_PAYLOAD_TYPE)
     if not 0 <= length <= _MAX_U32:
         raise FramingError(f"payload length {length} does not fit 32 bits", offset=4, rule=RULE_LENGTH)
-    return bytes(
-        _HEADER.build(
-            {
-                "version": V2GTP_VERSION,
-                "inverse_version": V2GTP_INVERSE_VERSION,
-                "payload_type": payload_type,
-                "payload_length": length,
-            }
-        )
-    )
+    # Packed with the struct twin of _HEADER (as the deframer reads it): the test pins the two together.
+    return _FAST_HEADER.pack(V2GTP_VERSION, V2GTP_INVERSE_VERSION, payload_type, length)
 
 
 def frame(payload_type: int, payload: bytes) -> bytes:

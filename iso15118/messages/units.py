@@ -15,6 +15,8 @@ _SHORT = 32767
 
 def rational(value: float, *, max_fraction_digits: int = 3) -> RationalNumber:
     """The RationalNumber closest to ``value`` whose Value fits an xs:short."""
+    if -_SHORT <= value <= _SHORT and value == int(value):
+        return RationalNumber(exponent=0, value=int(value))  # the common case: whole watts, watt-hours, seconds
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"cannot express {value!r} as a RationalNumber")
     exponent = 0

@@ -101,8 +101,13 @@ def _d_AppProtocolType(D, T, p, _new=_object_new, _C=_app_protocol.AppProtocol, 
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'VersionNumberMajor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x1 = v
         nxt = 2
         f = 'VersionNumberMinor'
@@ -112,8 +117,13 @@ def _d_AppProtocolType(D, T, p, _new=_object_new, _C=_app_protocol.AppProtocol, 
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'VersionNumberMinor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x2 = v
         nxt = 3
         f = 'SchemaID'

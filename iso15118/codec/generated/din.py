@@ -166,8 +166,13 @@ def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.AC_EVChargePa
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'DepartureTime')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         nxt = 1
         f = 'EAmount'
@@ -377,8 +382,13 @@ def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.AC_EVSEStatus, _s0=_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x2 = v
         nxt = 3
         f = 'EVSENotification'
@@ -1732,8 +1742,14 @@ def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_din.CertificateUp
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'RetryCounter')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x6 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2065,8 +2081,14 @@ def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_din.ChargingProfile, _
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'SAScheduleTupleID')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2233,8 +2255,14 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRe
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'SAScheduleTupleID')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired')
@@ -2340,8 +2368,13 @@ def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_din.ConsumptionCost, _
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'startValue')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
@@ -2565,8 +2598,13 @@ def _d_CostType(D, T, p, _new=_object_new, _C=_din.Cost, _s0=_din.Cost.cost_kind
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'amount')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
@@ -3537,8 +3575,13 @@ def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.DC_EVSEStatus, _s0=_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x2 = v
         nxt = 3
         f = 'EVSENotification'
@@ -4507,8 +4550,14 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.Mete
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
@@ -4522,8 +4571,14 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.Mete
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4631,8 +4686,14 @@ def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_din.MeteringReceipt
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4912,8 +4973,14 @@ def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_din.PMaxScheduleEntr
             if x & 512: v = -v - 1
             p += 11
         else:
-            pass
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 327937 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 19
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4989,8 +5056,14 @@ def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_din.PMaxSchedule, _s0=_di
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'PMaxScheduleID')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5075,8 +5148,14 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_din.ParameterSet, _s0=_di
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'ParameterSetID')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5251,8 +5330,14 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_din.Parameter, _s0=_din.Para
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5265,8 +5350,14 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_din.Parameter, _s0=_din.Para
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -2147483648, 2147483647)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5436,8 +5527,14 @@ def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_din.PaymentDetailsRe
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'DateTimeNow')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5598,8 +5695,14 @@ def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_din.PhysicalValue, _s0=_
             if x & 512: v = -v - 1
             p += 11
         else:
-            pass
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 327937 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 19
+            else:
+                pass
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6027,8 +6130,13 @@ def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din.ProfileEntry, _s0=_di
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargingProfileEntryStart')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         nxt = 1
         f = 'ChargingProfileEntryMaxPower'
@@ -6039,8 +6147,14 @@ def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din.ProfileEntry, _s0=_di
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'ChargingProfileEntryMaxPower')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6309,8 +6423,13 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din.RelativeTimeI
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'start')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
@@ -6323,8 +6442,13 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din.RelativeTimeI
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6547,8 +6671,14 @@ def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_din.SAScheduleTuple, _
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'SAScheduleTupleID')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x0 = v
         nxt = 1
         f = 'PMaxSchedule'
@@ -6838,8 +6968,14 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din.SalesTariff, _s0=_din.
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'SalesTariffID')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels')
@@ -7000,8 +7136,13 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din.SelectedService, _
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
@@ -7015,8 +7156,14 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din.SelectedService, _
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7149,8 +7296,13 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_din.ServiceDetailReq,
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -7230,8 +7382,13 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_din.ServiceDetailRes,
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
@@ -7719,8 +7876,13 @@ def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din.ServiceTag, _s0=_din.Se
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
@@ -7948,8 +8110,14 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_din.SessionSetupRes, _
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8892,8 +9060,14 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, None, None)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, None, None)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')

@@ -182,8 +182,13 @@ def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.AC_EVChargeP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -357,8 +362,13 @@ def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.AC_EVSEStatus, _s0=
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'EVSENotification'
@@ -1836,8 +1846,14 @@ def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_iso2.CertificateU
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1940,8 +1956,13 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.Charg
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2234,8 +2255,13 @@ def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2.ChargeService, _s0=
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
@@ -2764,8 +2790,13 @@ def _d_CostType(D, T, p, _new=_object_new, _C=_iso2.Cost, _s0=_iso2.Cost.cost_ki
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'amount')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
@@ -3398,8 +3429,13 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVChargeP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3816,8 +3852,13 @@ def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSEStatus, _s0=
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'EVSENotification'
@@ -4313,8 +4354,13 @@ def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.EVChargeParamet
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4439,8 +4485,13 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.EVSEStatus, _s0=_iso2.
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'EVSENotification'
@@ -4971,8 +5022,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
@@ -4994,8 +5050,14 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
@@ -5009,8 +5071,14 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5555,8 +5623,14 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso2.ParameterSet, _s0=_i
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'ParameterSetID')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5721,8 +5795,14 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Pa
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5735,8 +5815,14 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Pa
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -2147483648, 2147483647)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5905,8 +5991,14 @@ def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_iso2.PaymentDetailsR
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'EVSETimeStamp')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6177,8 +6269,14 @@ def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_iso2.PhysicalValue, _s0=
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6626,8 +6724,13 @@ def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_iso2.ProfileEntry, _s0=_i
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargingProfileEntryStart')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         nxt = 1
         f = 'ChargingProfileEntryMaxPower'
@@ -6915,8 +7018,13 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2.RelativeTime
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'start')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 16777214)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 16777214)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
@@ -6929,8 +7037,13 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2.RelativeTime
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 86400)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 86400)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7631,8 +7744,13 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2.SelectedService, 
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
@@ -7646,8 +7764,14 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2.SelectedService, 
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7703,8 +7827,13 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailReq
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -7784,8 +7913,13 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailRes
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
@@ -8189,8 +8323,13 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2.Service, _s0=_iso2.Servic
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
@@ -8367,8 +8506,14 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupRes, 
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -9405,8 +9550,14 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, None, None)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, None, None)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')

@@ -1950,8 +1950,13 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2327,8 +2332,13 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
@@ -2365,8 +2375,13 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3755,8 +3770,13 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = 1
         f = 'Amount'
@@ -4004,8 +4024,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -4018,8 +4043,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -4032,8 +4062,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -4268,8 +4303,13 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4577,8 +4617,13 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
@@ -4615,8 +4660,13 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4782,8 +4832,13 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4903,8 +4958,13 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
@@ -4941,8 +5001,13 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5008,8 +5073,13 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'EVSENotification'
@@ -5287,8 +5357,13 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeStamp')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -5455,8 +5530,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargedEnergyReadingWh')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5469,8 +5549,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5483,8 +5568,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5497,8 +5587,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5520,8 +5615,14 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
@@ -5534,8 +5635,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5727,8 +5833,14 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5841,8 +5953,13 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -7554,8 +7671,14 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, None, None)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, None, None)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')

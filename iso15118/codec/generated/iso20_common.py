@@ -280,8 +280,13 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
             v = (x >> 1) & 127
             p += 10
         else:
-            pass
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 18)) & 262143
+            if x & 196865 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 18
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x1 = v
         nxt = 2
         f = 'PriceScheduleID'
@@ -292,8 +297,13 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'PriceScheduleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, Currency')
@@ -2002,8 +2012,13 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = 1
         f = 'Amount'
@@ -2251,8 +2266,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -2265,8 +2285,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -2279,8 +2304,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -2403,8 +2433,13 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2524,8 +2559,13 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
@@ -2562,8 +2602,13 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2718,8 +2763,13 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'DepartureTime')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'MinimumSOC, TargetSOC, EVTargetEnergyRequest')
@@ -2888,8 +2938,13 @@ def _d_Dynamic_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
@@ -3169,8 +3224,13 @@ def _d_EVAbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.E
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x0 = v
         nxt = 1
         f = 'Currency'
@@ -3398,8 +3458,13 @@ def _d_EVPowerProfileType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerPro
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode')
@@ -3551,8 +3616,13 @@ def _d_EVPowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.EVPo
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         nxt = 1
         f = 'Power'
@@ -3622,8 +3692,13 @@ def _d_EVPowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerSc
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x0 = v
         nxt = 1
         f = 'EVPowerScheduleEntries'
@@ -3768,8 +3843,13 @@ def _d_EVPriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceR
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3909,8 +3989,13 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'EVSENotification'
@@ -4188,8 +4273,13 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeStamp')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -4356,8 +4446,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargedEnergyReadingWh')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -4370,8 +4465,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -4384,8 +4484,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -4398,8 +4503,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -4421,8 +4531,14 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
@@ -4435,8 +4551,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4679,8 +4800,13 @@ def _d_OverstayRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.Overstay
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'OverstayPowerThreshold, OverstayRule')
@@ -4800,8 +4926,13 @@ def _d_OverstayRuleType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRule
             v = (x >> 1) & 127
             p += 10
         else:
-            pass
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 18)) & 262143
+            if x & 196865 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 18
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x1 = v
         nxt = 2
         f = 'OverstayFee'
@@ -4817,8 +4948,13 @@ def _d_OverstayRuleType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRule
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'OverstayFeePeriod')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4919,8 +5055,13 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso20_common.ParameterSet
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ParameterSetID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5087,8 +5228,14 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso20_common.Parameter, _s0=
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5101,8 +5248,14 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso20_common.Parameter, _s0=
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -2147483648, 2147483647)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5613,8 +5766,13 @@ def _d_PowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PowerS
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         nxt = 1
         f = 'Power'
@@ -5722,8 +5880,13 @@ def _d_PowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PowerSchedu
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AvailableEnergy, PowerTolerance, PowerScheduleEntries')
@@ -5876,8 +6039,13 @@ def _d_PriceLevelScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.P
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         nxt = 1
         f = 'PriceLevel'
@@ -6000,8 +6168,13 @@ def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceL
             v = (x >> 1) & 127
             p += 10
         else:
-            pass
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 18)) & 262143
+            if x & 196865 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 18
+            else:
+                pass
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x1 = v
         nxt = 2
         f = 'PriceScheduleID'
@@ -6012,8 +6185,13 @@ def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceL
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'PriceScheduleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, NumberOfPriceLevels')
@@ -6179,8 +6357,13 @@ def _d_PriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRuleS
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'Duration')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 4294967295)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6323,8 +6506,13 @@ def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
@@ -6337,8 +6525,13 @@ def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'RenewableGenerationPercentage, PowerRangeStart')
@@ -6438,8 +6631,13 @@ def _d_PriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceSchedu
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x0 = v
         nxt = 1
         f = 'PriceScheduleID'
@@ -6450,8 +6648,13 @@ def _d_PriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceSchedu
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'PriceScheduleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, EE')
@@ -6596,8 +6799,14 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6710,8 +6919,13 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -7321,8 +7535,13 @@ def _d_ScheduleTupleType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleTup
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ScheduleTupleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = 1
         f = 'ChargingSchedule'
@@ -7523,8 +7742,13 @@ def _d_Scheduled_EVPPTControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'SelectedScheduleTupleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PowerToleranceAcceptance, EE')
@@ -7636,8 +7860,13 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
@@ -7794,8 +8023,13 @@ def _d_Scheduled_SMDTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'SelectedScheduleTupleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -7928,8 +8162,13 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedS
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'ParameterSetID'
@@ -7939,8 +8178,13 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedS
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ParameterSetID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -8010,8 +8254,13 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceD
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -8104,8 +8353,13 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceD
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x2 = v
         nxt = 3
         f = 'ServiceParameterList'
@@ -8357,8 +8611,13 @@ def _d_ServiceIDListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceIDLi
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x0.append(v)
             k = len(x0)
             if k < 16:
@@ -8700,8 +8959,13 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso20_common.Service, _s0=_iso
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ServiceID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'FreeService'
@@ -10004,8 +10268,13 @@ def _d_TargetPositionType(D, T, p, _new=_object_new, _C=_iso20_common.TargetPosi
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TargetOffsetX')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'TargetOffsetY'
@@ -10015,8 +10284,13 @@ def _d_TargetPositionType(D, T, p, _new=_object_new, _C=_iso20_common.TargetPosi
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TargetOffsetY')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -10195,8 +10469,13 @@ def _d_TaxRuleType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRule, _s0=_iso
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TaxRuleName, TaxRate')
@@ -10638,8 +10917,14 @@ def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DeviceOffset, VehicleTravel, EE')
@@ -10653,8 +10938,14 @@ def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'VehicleTravel, EE')
@@ -10668,8 +10959,14 @@ def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -10803,8 +11100,14 @@ def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DeviceLocation, TargetDistance, EE')
@@ -10818,8 +11121,14 @@ def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TargetDistance, EE')
@@ -10833,8 +11142,14 @@ def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -10922,8 +11237,13 @@ def _d_VehicleCheckOutReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicl
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'CheckOutTime')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -11101,8 +11421,14 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, None, None)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, None, None)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')

@@ -263,8 +263,13 @@ def _d_AlternativeSECCType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeS
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -946,8 +951,13 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TaxRuleID')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = 1
         f = 'Amount'
@@ -1195,8 +1205,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1209,8 +1224,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1223,8 +1243,13 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1347,8 +1372,13 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1468,8 +1498,13 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 4294967295)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
@@ -1506,8 +1541,13 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1573,8 +1613,13 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'EVSENotification'
@@ -1852,8 +1897,13 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeStamp')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -2020,8 +2070,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'ChargedEnergyReadingWh')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2034,8 +2089,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2048,8 +2108,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2062,8 +2127,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2085,8 +2155,14 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 if x & 512: v = -v - 1
                 p += 11
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                x = (D >> (T - p - 19)) & 524287
+                if x & 327937 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    if x & 131072: v = -v - 1
+                    p += 19
+                else:
+                    pass
+                    v, p = r_el_int(D, T, p, -32768, 32767)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
@@ -2099,8 +2175,13 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2292,8 +2373,14 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'Value')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2406,8 +2493,13 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TimeAnchor')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -4463,8 +4555,13 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'SDMaxGroundClearence')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x2 = v
         nxt = 3
         f = 'SDMinGroundClearence'
@@ -4474,8 +4571,13 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'SDMinGroundClearence')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x3 = v
         nxt = 4
         f = 'EVPCNaturalFrequency'
@@ -4683,8 +4785,13 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'SDMaxGroundClearanceSupport')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x5 = v
         nxt = 6
         f = 'SDMinGroundClearanceSupport'
@@ -4694,8 +4801,13 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'SDMinGroundClearanceSupport')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x6 = v
         nxt = 7
         f = 'PDMinCoilCurrent'
@@ -4823,8 +4935,14 @@ def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Coordi
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'Coord_X')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x0 = v
         nxt = 1
         f = 'Coord_Y'
@@ -4835,8 +4953,14 @@ def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Coordi
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'Coord_Y')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x1 = v
         nxt = 2
         f = 'Coord_Z'
@@ -4847,8 +4971,14 @@ def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Coordi
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'Coord_Z')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, -32768, 32767)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, -32768, 32767)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5426,8 +5556,13 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NaturalOffset')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
@@ -5611,8 +5746,13 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, _new=_object_new, _C=_iso20_wpt.
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'NaturalOffset')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
@@ -5983,8 +6123,13 @@ def _d_WPT_LF_RxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxData,
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'RxIdentifier')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = 1
         f = 'RSSIData'
@@ -6101,8 +6246,13 @@ def _d_WPT_LF_RxRSSIType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSI,
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TxIdentifier')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = 1
         f = 'RSSI'
@@ -6405,8 +6555,13 @@ def _d_WPT_LF_TxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxData,
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TxIdentifier')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = 1
         f = 'EIRP'
@@ -6600,8 +6755,13 @@ def _d_WPT_PairingReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
                 if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 1, 4294967295)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6762,8 +6922,13 @@ def _d_WPT_PairingResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
                 if v < 1 or v > 4294967295: raise out_of_range(v, 1, 4294967295, p)
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 1, 4294967295)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AlternativeSECCList, VendorSpecificDataContainer, EE')
@@ -6958,8 +7123,13 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6971,8 +7141,13 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6984,8 +7159,13 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_
                 v = (x >> 1) & 127
                 p += 10
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                x = (D >> (T - p - 18)) & 262143
+                if x & 196865 == 65536:
+                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                    p += 18
+                else:
+                    pass
+                    v, p = r_el_uint(D, T, p, 0, 65535)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7057,8 +7237,13 @@ def _d_WPT_TxRxPulseOrderType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxP
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'IndexNumber')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 0, 65535)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 0, 65535)
         x0 = v
         nxt = 1
         f = 'TxRxIdentifier'
@@ -7069,8 +7254,13 @@ def _d_WPT_TxRxPulseOrderType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxP
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TxRxIdentifier')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -7143,8 +7333,13 @@ def _d_WPT_TxRxSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxSpe
             p += 11
         elif x & 1024: raise fused_error(x, 1024, 11, p, 'TxRxIdentifier')
         else:
-            p += 1
-            v, p = r_el_uint(D, T, p, 1, 4294967295)
+            x = (D >> (T - p - 19)) & 524287
+            if x & 459009 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                p += 19
+            else:
+                p += 1
+                v, p = r_el_uint(D, T, p, 1, 4294967295)
         x0 = v
         nxt = 1
         f = 'TxRxPosition'
@@ -7256,8 +7451,14 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, None, None)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, None, None)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')

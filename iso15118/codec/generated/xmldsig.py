@@ -1330,8 +1330,14 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
             p += 12
         elif x & 2048: raise fused_error(x, 2048, 12, p, 'X509SerialNumber')
         else:
-            p += 1
-            v, p = r_el_int(D, T, p, None, None)
+            x = (D >> (T - p - 20)) & 1048575
+            if x & 852225 == 65536:
+                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
+                if x & 131072: v = -v - 1
+                p += 20
+            else:
+                p += 1
+                v, p = r_el_int(D, T, p, None, None)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
