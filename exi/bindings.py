@@ -412,7 +412,9 @@ def _choice_groups(
     return tuple(out)
 
 
-def _aliases(grammar: SchemaGrammar, classes: dict[QName, ClassSpec], used: dict[str, set[str]]) -> dict[QName, ClassSpec]:
+def _aliases(
+    grammar: SchemaGrammar, classes: dict[QName, ClassSpec], used: dict[str, set[str]]
+) -> dict[QName, ClassSpec]:
     """Element-named subclasses for global elements whose type also serves another global element."""
     users: dict[QName, list[QName]] = {}
     for q, m in zip(grammar.globals, grammar.global_members, strict=True):

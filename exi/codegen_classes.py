@@ -145,7 +145,8 @@ class _ModuleWriter:
             [
                 "@dataclass(frozen=True, slots=True, kw_only=True)",
                 f"class {alias.name}({base.name}):",
-                f'    """Global element ``{alias.name}`` (XSD type ``{alias.key[1]}``, shared with ``{base.name}``)."""',
+                f'    """Global element ``{alias.name}`` (XSD type ``{alias.key[1]}``, shared with '
+                f'``{base.name}``)."""',
             ]
         )
 

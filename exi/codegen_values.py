@@ -161,9 +161,13 @@ def decode_element_value(dt: Datatype, enum_values: str, zeros: int, what: str) 
         fast2 = ["v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)"]
         if signed:
             fast2.append("if x & 131072: v = -v - 1")
-        if test and not signed and dt.hi is not None and dt.hi < 16384:
-            fast2.append(f"if {test}: raise out_of_range(v, {dt.lo}, {dt.hi}, p)")
-        elif test and signed and ((dt.lo or 0) > -16384 or (dt.hi or 0) < 16383):
+        # Two-octet magnitudes are 128..16383: check the range unless the type admits all of them.
+        admits_all = (
+            (dt.lo is None or dt.lo <= -16384) and (dt.hi is None or dt.hi >= 16383)
+            if signed
+            else (dt.lo or 0) <= 128 and (dt.hi is None or dt.hi >= 16383)
+        )
+        if test and not admits_all:
             fast2.append(f"if {test}: raise out_of_range(v, {dt.lo}, {dt.hi}, p)")
         slow_lines = [f"    p += {k}" if k else "    pass", f"    v, p = {slow}(D, T, p, {dt.lo!r}, {dt.hi!r})"]
         return [
