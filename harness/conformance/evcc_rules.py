@@ -38,7 +38,6 @@ __all__ = [
     "PRESENT_WITHIN_SCHEDULE",
     "RESUMES_PAUSED_SESSION",
     "SCHEDULE_MATCHES_SELECTION",
-    "SELECTS_BPT",
     "SELECTS_OFFER",
     "SUPPORTING_POINTS",
     "V2X_PAIRED",
@@ -130,12 +129,6 @@ def SELECTS_OFFER(ctx: Context, req: Any) -> str | None:
     if not 1 <= sel.parameter_set_id <= len(ctx.profile.offered_modes):
         return f"ParameterSetID {sel.parameter_set_id} was not offered"
     return None
-
-
-@check("a bidirectional EV selects AC_BPT when it is offered", "V2G20 table 204")
-def SELECTS_BPT(ctx: Context, req: Any) -> str | None:
-    sid = req.selected_energy_transfer_service.service_id
-    return None if sid == AC_BPT else f"selected service {sid}"
 
 
 @check("the charge-parameter element matches the selected service", "V2G20 2.7")

@@ -4,7 +4,9 @@ Every request is checked against rules that hold for all of them: it is a reques
 type (0x8001 SupportedAppProtocol, 0x8002 common, 0x8003 AC; 0x8101/0x8102 only for the side streams' messages),
 and once the session is established it carries the session's SessionID. The tester waits for each request as
 long as an SECC's sequence timeout allows (60 s; 0.5 s after an AC_ChargeLoopRes [V2G20-1499/1500]) and
-measures the EV's pacing in the charge loop against V2G_EVCC_Sequence_Performance_Time (0.25 s).
+measures the EV's pacing in the charge loop against V2G_EVCC_Sequence_Performance_Time (0.25 s). A
+PowerDeliveryReq with EVProcessing=Ongoing is answered and the repeated request awaited [V2G20-1436], and so is
+a further ServiceDetailReq before the selection [V2G20-1586].
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class _Request:
     @property
     def kind(self) -> str:
         return type(self.message).__name__
+
+
+def _ongoing(msg: Any) -> bool:
+    return str(getattr(msg, "ev_processing", "") or "") == "Ongoing"
 
 
 class EvccRunner(BaseRunner):
@@ -163,8 +169,11 @@ class EvccRunner(BaseRunner):
                 f"{kind} carries SessionID {session_id.hex()}, the session's is {self.ctx.session_id.hex()} [V2G20-457]"
             )
 
-    async def next_request(self, within: float | None = None, meanwhile: tuple[str, ...] = ()) -> _Request:
-        """The EV's next request (main-stream ``meanwhile`` kinds are answered with defaults and skipped)."""
+    async def next_request(
+        self, within: float | None = None, meanwhile: tuple[str, ...] = (), expected: tuple[str, ...] = ()
+    ) -> _Request:
+        """The EV's next request: main-stream ``meanwhile`` kinds, repeated ServiceDetailReq (unless ``expected``)
+        and PowerDeliveryReq(Ongoing) are answered with defaults and skipped."""
         wire = self.need_wire()
         while True:
             wait = within if within is not None else self._wait()
@@ -189,6 +198,23 @@ class EvccRunner(BaseRunner):
                 self.pending = request
                 await self.respond(Respond())
                 continue
+            if (
+                stream is Stream.MAIN
+                and request.kind == "ServiceDetailReq"
+                and request.kind not in expected
+                and self.last_response == "ServiceDetailRes"
+            ):
+                # Details of one more service before the selection [V2G20-1586].
+                self.rec.note("another ServiceDetailReq: answered [V2G20-1586]")
+                self.pending = request
+                await self.respond(Respond())
+                continue
+            if stream is Stream.MAIN and request.kind == "PowerDeliveryReq" and _ongoing(msg):
+                # The EV still computes its profile and sends PowerDeliveryReq again [V2G20-1436].
+                self.rec.note("PowerDeliveryReq with EVProcessing=Ongoing: answered, the EV repeats it [V2G20-1436]")
+                self.pending = request
+                await self.respond(Respond())
+                continue
             return request
 
     def _pace(self, request: _Request) -> None:
@@ -210,7 +236,7 @@ class EvccRunner(BaseRunner):
     async def serve(self, step: Serve) -> None:
         """Step :class:`Serve`: answer with defaults until the awaited request arrives."""
         while True:
-            request = await self.next_request()
+            request = await self.next_request(expected=(step.until,))
             if request.kind == step.until:
                 self.pending = request
                 self.run_checks(tuple(step.checks), request.message)
@@ -220,7 +246,7 @@ class EvccRunner(BaseRunner):
 
     async def expect_request(self, step: ExpectRequest) -> None:
         """Step :class:`ExpectRequest`: the EV's next request, checked."""
-        request = await self.next_request(step.within, step.meanwhile)
+        request = await self.next_request(step.within, step.meanwhile, tuple(step.kind.split("|")))
         if request.kind not in step.kind.split("|") or request.stream is not step.stream:
             raise StepFailed(
                 f"expected {step.kind} on the {step.stream} stream, the EV sent {request.kind} "

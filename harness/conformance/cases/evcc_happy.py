@@ -25,7 +25,6 @@ from harness.conformance.evcc_rules import (
     PRESENT_FOLLOWS_TARGET,
     RESUMES_PAUSED_SESSION,
     SCHEDULE_MATCHES_SELECTION,
-    SELECTS_BPT,
     SELECTS_OFFER,
     SUPPORTING_POINTS,
     V2X_PAIRED,
@@ -35,7 +34,7 @@ from harness.conformance.model import Case, Category, Need, Profile, SutRole
 from harness.conformance.scripts import evse_session, evse_stop
 from harness.conformance.steps import Accept, ExpectRequest, Respond, Serve, ServeLoop
 from iso15118.messages import iso20 as m
-from iso15118.session.services import AC
+from iso15118.session.services import AC, AC_BPT
 from iso15118.session.states import Stream
 
 __all__ = ["CASES"]
@@ -103,6 +102,10 @@ def _full(
     )
 
 
+#: BPT cases offer AC_BPT alone: an EV that supports both may prefer AC when both are offered.
+_BPT = Profile(offered_services=(AC_BPT,))
+
+
 def _serve_to_loop() -> tuple[Serve, Respond]:
     return Serve(until="AC_ChargeLoopReq"), Respond()
 
@@ -111,15 +114,15 @@ CASES: tuple[Case, ...] = (
     _full(
         "EVCC-HP-01",
         "EIM, AC_BPT, Dynamic: complete session ended by the SECC's Terminate",
-        Profile(),
+        _BPT,
         frozenset({Need.BPT, Need.DYNAMIC}),
-        {**_CHECKS, "ServiceSelectionReq": (SELECTS_OFFER, SELECTS_BPT)},
-        "A bidirectional EV selects AC_BPT and follows the Dynamic setpoint.",
+        _CHECKS,
+        "The EV selects AC_BPT (the only service offered) and follows the Dynamic setpoint.",
     ),
     _full(
         "EVCC-HP-02",
         "EIM, AC_BPT, Scheduled: the EV selects an offered schedule tuple",
-        Profile(offered_modes=(1,)),
+        Profile(offered_services=(AC_BPT,), offered_modes=(1,)),
         frozenset({Need.BPT, Need.SCHEDULED}),
         {**_CHECKS, "PowerDeliveryReq": (PD_START, PD_SCHEDULE_TUPLE)},
         "The EV uses the Scheduled elements and selects ScheduleTupleID 1.",
@@ -137,7 +140,7 @@ CASES: tuple[Case, ...] = (
     _full(
         "EVCC-HP-04",
         "AC_BPT, Dynamic: the EV discharges when the SECC's setpoint is negative",
-        Profile(target_w=-5000.0),
+        Profile(offered_services=(AC_BPT,), target_w=-5000.0),
         frozenset({Need.BPT, Need.DYNAMIC}),
         _CHECKS,
         "EVPresentActivePower becomes negative (discharging) and stays within the setpoint.",

@@ -17,7 +17,7 @@ from harness.conformance.evcc_rules import (
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
 from harness.conformance.scripts import evse_stop
 from harness.conformance.steps import ExpectRequest, Respond, Serve, ServeLoop
-from iso15118.session.services import AC
+from iso15118.session.services import AC, AC_BPT
 
 __all__ = ["CASES"]
 
@@ -76,7 +76,7 @@ CASES: tuple[Case, ...] = (
     _case(
         "EVCC-PAR-02",
         "Dynamic: a non-zero setpoint gets a non-zero present power of the same sign",
-        Profile(target_w=5_000.0),
+        Profile(offered_services=(AC_BPT,), target_w=5_000.0),
         ("fact sheet 6.3 (the EV follows EVSETargetActivePower within its limits)",),
         "Dynamic AC_BPT; EVSETargetActivePower 5 kW in every AC_ChargeLoopRes",
         "from the second loop on, EVPresentActivePower is positive and at most 5 kW",
@@ -104,7 +104,7 @@ CASES: tuple[Case, ...] = (
     _case(
         "EVCC-PAR-04",
         "V2X energy requests paired and ordered",
-        Profile(),
+        Profile(offered_services=(AC_BPT,)),
         ("V2G20-2124", "V2G20-2125", "V2G20-2681"),
         "Dynamic AC_BPT session",
         "in ScheduleExchangeReq and every AC_ChargeLoopReq the two V2X energy requests "

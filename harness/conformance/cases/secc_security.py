@@ -79,10 +79,11 @@ CASES: tuple[Case, ...] = (
         sut=SutRole.SECC,
         category=Category.SECURITY,
         requirements=("V2G20-1264", "V2G20-2356", "V2G20-1856", "V2G20-1858", "V2G20-1634", "V2G20-2674"),
-        needs=frozenset({Need.TLS, Need.PKI}),
-        stimulus="a TLS handshake offering only the -20 parameters, with the vehicle certificate",
+        needs=frozenset({Need.TLS}),
+        stimulus="a TLS handshake with the tester's TLS set-up (with --pki, strict: only the -20 parameters, the "
+        "vehicle certificate)",
         expected="TLS 1.3, TLS_AES_256_GCM_SHA384 or TLS_CHACHA20_POLY1305_SHA256, secp521r1 or x448; the SECC's "
-        "chain verifies to the V2G root and its leaf follows the -20 profile",
+        "leaf follows the -20 profile (with --pki its chain is verified to the V2G root in the handshake)",
         steps=(
             CheckTls(checks=(TLS13, SUITE, GROUP, peer_certificate(Purpose.SECC_TLS))),
             Exchange(kind="supportedAppProtocolReq", codes=("OK_SuccessfulNegotiation",)),
