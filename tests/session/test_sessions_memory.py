@@ -185,7 +185,8 @@ def test_chunked_link_delivers_frames_split_over_many_reads() -> None:
 
 def test_both_controllers_hear_the_session_start_and_end() -> None:
     ev, evse = SimpleEV(), SimpleEVSE()
-    out, s, _ = _run(EvccConfig(max_loops=1, **FAST), ev=ev, evse=evse)
+    out, secc, _ = _run(EvccConfig(max_loops=1, **FAST), ev=ev, evse=evse)
+    assert out.ok and secc.ok
     for reports in (ev.reports, evse.reports):
         events = [r.event for r in reports]
         assert events[0] == "session_established" and events[-1] == "session_ended"
