@@ -93,11 +93,16 @@ def _tester(namespace: str, argv: list[str], cases: list[str], report: Path) -> 
 def test_josev_secc(josev: tuple[Path, JosevPki], veth: VethPair, tmp_path: Path) -> None:
     python, pki = josev
     env = secc_env(veth.if_a, pki, tls13=False)
-    with JosevProcess("josev-secc", python, "iso15118.secc.main", namespace=veth.ns_a, env=env,
-                      workdir=tmp_path / "secc") as secc:
+    with JosevProcess(
+        "josev-secc", python, "iso15118.secc.main", namespace=veth.ns_a, env=env, workdir=tmp_path / "secc"
+    ) as secc:
         assert secc.wait_for_log("UDP server started", 90), secc.text()[-2000:]
-        done = _tester(veth.ns_b, ["--sut", "secc", "--iface", veth.if_b, "--capabilities", _SECC_CAPS],
-                       list(SECC_EXPECTED), tmp_path / "report")
+        done = _tester(
+            veth.ns_b,
+            ["--sut", "secc", "--iface", veth.if_b, "--capabilities", _SECC_CAPS],
+            list(SECC_EXPECTED),
+            tmp_path / "report",
+        )
     assert done.returncode in (0, 1), done.stdout + done.stderr
     verdicts = _verdicts(tmp_path / "report")
     assert {c: verdicts[c] for c in SECC_EXPECTED} == SECC_EXPECTED, done.stdout
@@ -111,13 +116,34 @@ def test_josev_evcc(josev: tuple[Path, JosevPki], veth: VethPair, tmp_path: Path
     config.parent.mkdir(parents=True)
     settings = evcc_config(tls=False, loops=50) | {"supportedEnergyServices": ["AC", "AC_BPT"]}
     config.write_text(json.dumps(settings))
-    process = JosevProcess("josev-evcc", python, "iso15118.evcc.main", namespace=veth.ns_b,
-                           env=evcc_env(veth.if_b, pki, tls13=False), workdir=tmp_path / "evcc", args=(str(config),))
+    process = JosevProcess(
+        "josev-evcc",
+        python,
+        "iso15118.evcc.main",
+        namespace=veth.ns_b,
+        env=evcc_env(veth.if_b, pki, tls13=False),
+        workdir=tmp_path / "evcc",
+        args=(str(config),),
+    )
     log = tmp_path / "evcc" / "josev-evcc.log"
     command = f"{shlex.join(process.argv)} >> {shlex.quote(str(log))} 2>&1"
-    done = _tester(veth.ns_a, ["--sut", "evcc", "--iface", veth.if_a, "--capabilities", _EVCC_CAPS,
-                               "--accept-timeout", "40", "--sut-command", command],
-                   list(EVCC_EXPECTED), tmp_path / "report")
+    done = _tester(
+        veth.ns_a,
+        [
+            "--sut",
+            "evcc",
+            "--iface",
+            veth.if_a,
+            "--capabilities",
+            _EVCC_CAPS,
+            "--accept-timeout",
+            "40",
+            "--sut-command",
+            command,
+        ],
+        list(EVCC_EXPECTED),
+        tmp_path / "report",
+    )
     assert done.returncode in (0, 1), done.stdout + done.stderr
     verdicts = _verdicts(tmp_path / "report")
     assert {c: verdicts[c] for c in EVCC_EXPECTED} == EVCC_EXPECTED, done.stdout + log.read_text()[-3000:]
