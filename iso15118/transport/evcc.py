@@ -89,6 +89,8 @@ class _Context:
     meter: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[str] = field(default_factory=list)
     target_w: float | None = None
+    schedule: tuple[tuple[float, float, float], ...] = ()
+    """Scheduled mode: the selected schedule as (start, end, power W) intervals (charging >= 0, discharging <= 0)."""
 
 
 class _Evcc:
@@ -289,9 +291,39 @@ class _Evcc:
             await asyncio.sleep(self.config.authorization_retry_s)  # the EV repeats while Ongoing [V2G20-1593]
             await self.send_schedule_exchange()
             return
-        if res.scheduled_se_res_control_mode is not None:
-            self.ctx.schedule_tuple_id = res.scheduled_se_res_control_mode.schedule_tuple[0].schedule_tuple_id
+        self.take_schedule(res)
         await self.send_power_delivery("Start")
+
+    def take_schedule(self, res: m.ScheduleExchangeRes) -> None:
+        """Keep the first ScheduleTuple (the one PowerDelivery selects) as power intervals."""
+        mode = res.scheduled_se_res_control_mode
+        if mode is None:
+            return
+        chosen = mode.schedule_tuple[0]
+        self.ctx.schedule_tuple_id = chosen.schedule_tuple_id
+        intervals: list[tuple[float, float, float]] = []
+        for schedule in (chosen.charging_schedule, chosen.discharging_schedule):
+            if schedule is None:
+                continue
+            start = float(schedule.power_schedule.time_anchor)
+            for entry in schedule.power_schedule.power_schedule_entries.power_schedule_entry:
+                intervals.append((start, start + entry.duration, value_of(entry.power)))
+                start += entry.duration
+        self.ctx.schedule = tuple(intervals)
+
+    def scheduled_power(self, now: float) -> float | None:
+        """Scheduled mode without an EVSE target: the power the selected schedule allows now.
+
+        The charging schedule bounds charging, the discharging schedule (powers <= 0) discharging; outside every
+        interval nothing may flow. None in Dynamic mode (the EV keeps its own plan).
+        """
+        if self.ctx.dynamic or not self.ctx.schedule:
+            return None
+        discharge = self.negotiated.get("bpt_channel") == "Discharge"
+        for start, end, power in self.ctx.schedule:
+            if start <= now < end and (power < 0) == discharge and power != 0:
+                return power
+        return 0.0
 
     async def send_power_delivery(self, progress: str, stream: Stream = Stream.MAIN) -> None:
         now = self.pump.clock()
@@ -321,6 +353,7 @@ class _Evcc:
         channel = None
         if self.ctx.service_id == AC_BPT and progress != "Stop":
             channel = m.ChannelSelection.Discharge if discharge else m.ChannelSelection.Charge
+            self.negotiated["bpt_channel"] = str(channel)
         msg = m.PowerDeliveryReq(
             header=self.header(now),
             ev_processing=m.Processing.Finished,
@@ -411,7 +444,7 @@ class _Evcc:
             None,
         )
         target = getattr(mode, "evse_target_active_power", None)
-        self.ctx.target_w = value_of(target) if target is not None else None
+        self.ctx.target_w = value_of(target) if target is not None else self.scheduled_power(now)
         await self.controller.apply_power(self.ctx.target_w, now)
         if res.meter_info is not None:
             self.ctx.meter.append(
@@ -467,9 +500,7 @@ class _Evcc:
     async def on_side_response(self, event: ResponseReceived) -> None:
         kind = type(event.message).__name__
         if event.stream is Stream.SCHEDULE_RENEGOTIATION and kind == "ScheduleExchangeRes":
-            res = event.message
-            if res.scheduled_se_res_control_mode is not None:
-                self.ctx.schedule_tuple_id = res.scheduled_se_res_control_mode.schedule_tuple[0].schedule_tuple_id
+            self.take_schedule(event.message)
             await self.send_power_delivery("ScheduleRenegotiation", Stream.SCHEDULE_RENEGOTIATION)
         self.negotiated.setdefault("side_streams", []).append(f"{event.stream}:{kind}:{event.message.response_code}")
 

@@ -291,7 +291,7 @@ class _Secc:
     async def on_ServiceSelectionReq(self, req: m.ServiceSelectionReq, now: float) -> Any:
         sel = req.selected_energy_transfer_service
         if sel.service_id not in await self.offered_services(now):
-            return self.fail(req, "FAILED_ServiceSelectionInvalid", now)
+            return self.fail(req, "FAILED_ServiceIDInvalid", now)  # a service that was not offered
         if not 1 <= sel.parameter_set_id <= len(self.config.control_modes):
             return self.fail(req, "FAILED_ServiceSelectionInvalid", now)
         self.ctx.service_id = sel.service_id

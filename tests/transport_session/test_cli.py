@@ -132,7 +132,7 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
     assert ev.returncode == 0, ev.stderr
     assert code == 0, err
     assert re.fullmatch(
-        rf"evcc \[::1\]:{port}: session [0-9a-f]{{16}}, AC_BPT scheduled, EIM, 3 loops, "
+        rf"evcc \[::1\]:{port}: session [0-9a-f]{{16}}, AC_BPT scheduled, EIM, channel Discharge, 3 loops, "
         r"3 meter readings \(last: charged \d+ Wh, discharged \d+ Wh\), ended terminated \(SessionStop\(Terminate\)\)",
         ev.stdout.strip(),
     ), ev.stdout
@@ -183,7 +183,7 @@ def test_sdp_on_loopback_and_a_config_file_with_a_pause_notification(pki: TestPk
         )
         code, out, err = _finish(secc)
     assert ev.returncode == 0 and code == 0, (ev.stderr, err)
-    assert "AC_BPT dynamic, EIM, 2 loops" in ev.stdout and "notifications Pause" in ev.stdout
+    assert "AC_BPT dynamic, EIM, channel Charge, 2 loops" in ev.stdout and "notifications Pause" in ev.stdout
     assert ev.stdout.strip().endswith("ended paused (SessionStop(Pause))")
     assert out.strip().endswith("ended paused (SessionStop(Pause))")
 
@@ -251,7 +251,7 @@ def test_pause_and_resume_across_two_evcc_runs_then_sigterm(pki: TestPki) -> Non
         code, out, err = _finish(secc)
     assert second.returncode == 0, second.stderr
     # The resuming EV skips service selection; the SECC restored the paused session's service.
-    assert f"session {session}, AC_BPT dynamic, resumed, 2 loops" in second.stdout
+    assert f"session {session}, AC_BPT dynamic, resumed, channel Charge, 2 loops" in second.stdout
     assert second.stdout.strip().endswith("ended terminated (SessionStop(Terminate))")
     assert code == 0, err
     lines = out.strip().splitlines()

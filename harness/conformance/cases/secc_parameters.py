@@ -281,7 +281,7 @@ CASES: tuple[Case, ...] = (
         "ServiceSelectionReq",
         after="ServiceSelectionReq",
         fields={"selected_energy_transfer_service.service_id": 3},
-        codes=("FAILED_ServiceIDInvalid", "FAILED_ServiceSelectionInvalid"),
+        codes=("FAILED_ServiceIDInvalid",),
         requirements=("fact sheet 2.6 (details/selection of an ID not offered)",),
         stimulus="ServiceSelectionReq for ServiceID 3 (WPT)",
     ),
