@@ -31,9 +31,7 @@ _ETH_P_ALL: Final = 0x0003
 _SO_TIMESTAMPNS: Final = 35  # Linux <asm-generic/socket.h>; not exported by the socket module
 _ARPHRD_ETHER: Final = 1
 _ARPHRD_LOOPBACK: Final = 772
-_RAW_IP_HATYPES: Final = frozenset(
-    {0xFFFE, 768, 769, 776, 778, 823}
-)  # NONE, TUNNEL, TUNNEL6, SIT, IPGRE, IP6GRE
+_RAW_IP_HATYPES: Final = frozenset({0xFFFE, 768, 769, 776, 778, 823})  # NONE, TUNNEL, TUNNEL6, SIT, IPGRE, IP6GRE
 _SNAPLEN: Final = 262144
 _RCVBUF: Final = 4 * 1024 * 1024
 
@@ -105,9 +103,7 @@ class Sniffer:
         self.open()
         if self._thread is not None:
             raise RuntimeError("the sniffer is already running")
-        self._thread = threading.Thread(
-            target=self._run, args=(sink,), name=f"sniffer-{self.iface}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, args=(sink,), name=f"sniffer-{self.iface}", daemon=True)
         self._thread.start()
 
     def stop(self, *, settle: float = 0.05, timeout: float = 5.0) -> None:
@@ -162,9 +158,7 @@ class Sniffer:
                     stamp = seconds * 10**9 + nanos
             if self.link_type is LinkType.LINUX_SLL:
                 addr = bytes(address[4])[:8]
-                header = struct.pack(
-                    ">HHH8sH", pkttype, self._hatype, len(addr), addr.ljust(8, b"\0"), address[1]
-                )
+                header = struct.pack(">HHH8sH", pkttype, self._hatype, len(addr), addr.ljust(8, b"\0"), address[1])
                 data = header + data
             self.packets += 1
             sink(data, stamp)

@@ -135,9 +135,7 @@ def _setns(ns: str) -> None:
         os.close(fd)
 
 
-def run_in_netns(
-    ns: str, func: Callable[[], T], *, name: str | None = None
-) -> tuple[threading.Thread, list[T]]:
+def run_in_netns(ns: str, func: Callable[[], T], *, name: str | None = None) -> tuple[threading.Thread, list[T]]:
     """Start ``func`` in a new thread that has joined namespace ``ns``; returns the thread and a result box.
 
     Sockets opened by ``func`` belong to ``ns``. The result (or nothing, if ``func`` raised) lands in the

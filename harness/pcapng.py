@@ -98,9 +98,7 @@ def _block(block_type: int, body: bytes) -> bytes:
 
 
 def _dsb(secrets_type: int, secrets: bytes) -> bytes:
-    return _block(
-        BlockType.DECRYPTION_SECRETS, struct.pack("<II", secrets_type, len(secrets)) + _pad(secrets)
-    )
+    return _block(BlockType.DECRYPTION_SECRETS, struct.pack("<II", secrets_type, len(secrets)) + _pad(secrets))
 
 
 class PcapngWriter:
@@ -194,9 +192,7 @@ class PcapngWriter:
                 return
             file.close()
             if self._held_secrets and self._first_packet_at is not None:
-                self._insert(
-                    self._first_packet_at, b"".join(_dsb(SECRETS_TLS_KEYLOG, s) for s in self._held_secrets)
-                )
+                self._insert(self._first_packet_at, b"".join(_dsb(SECRETS_TLS_KEYLOG, s) for s in self._held_secrets))
                 self._held_secrets = []
 
     def _insert(self, offset: int, blocks: bytes) -> None:
@@ -269,9 +265,7 @@ def iter_blocks(path: Path | str) -> Iterator[Block]:
             raise PcapngError("the file does not start with a Section Header Block", offset=0)
         block_type, total = struct.unpack_from(endian + "II", data, offset)
         if total < 12 or total % 4 or offset + total > len(data):
-            raise PcapngError(
-                f"block length {total} is invalid for a file of {len(data)} bytes", offset=offset
-            )
+            raise PcapngError(f"block length {total} is invalid for a file of {len(data)} bytes", offset=offset)
         (trailer,) = struct.unpack_from(endian + "I", data, offset + total - 4)
         if trailer != total:
             raise PcapngError(f"block length {total} and trailing length {trailer} differ", offset=offset)
@@ -306,9 +300,7 @@ def read_packets(path: Path | str) -> list[PacketRecord]:
         elif block.type == BlockType.ENHANCED_PACKET:
             iface, high, low, caplen, length = struct.unpack_from(block.endian + "IIIII", block.body, 0)
             if iface >= len(interfaces) or 20 + caplen > len(block.body):
-                raise PcapngError(
-                    f"packet for interface {iface} ({caplen} bytes) does not fit", offset=block.offset
-                )
+                raise PcapngError(f"packet for interface {iface} ({caplen} bytes) does not fit", offset=block.offset)
             link_type, ticks = interfaces[iface]
             packets.append(
                 PacketRecord(
@@ -323,9 +315,7 @@ def read_packets(path: Path | str) -> list[PacketRecord]:
             (length,) = struct.unpack_from(block.endian + "I", block.body, 0)
             data = block.body[4 : 4 + length]
             packets.append(
-                PacketRecord(
-                    interface=0, link_type=interfaces[0][0], timestamp_ns=0, data=data, original_length=length
-                )
+                PacketRecord(interface=0, link_type=interfaces[0][0], timestamp_ns=0, data=data, original_length=length)
             )
     return packets
 

@@ -48,9 +48,7 @@ class Bench:
         self.home = HomeLoad(scenario.home, start_hour=scenario.start_hour)
         self.grid = Grid(scenario.tariff, outages=scenario.outages, events=scenario.events)
         pw = scenario.powerwall
-        self.powerwall = (
-            Powerwall(pw.params, soc_pct=pw.start_soc_pct, threshold_pct=pw.threshold_pct) if pw else None
-        )
+        self.powerwall = Powerwall(pw.params, soc_pct=pw.start_soc_pct, threshold_pct=pw.threshold_pct) if pw else None
         self.solar = Solar(pw.params.solar, start_hour=scenario.start_hour) if pw else None
         self.rescued = RescuedEV(scenario.v2v) if scenario.v2v else None
         self.ledger = EnergyLedger()

@@ -26,9 +26,7 @@ class Window:
 
     def __post_init__(self) -> None:
         if not self.end_s > self.start_s >= 0.0:
-            raise ConfigError(
-                f"window must satisfy 0 <= start < end, got [{self.start_s:g}, {self.end_s:g}) s"
-            )
+            raise ConfigError(f"window must satisfy 0 <= start < end, got [{self.start_s:g}, {self.end_s:g}) s")
 
     def contains(self, t: float) -> bool:
         """True when ``t`` lies in the window."""
@@ -50,9 +48,7 @@ class GridEvent:
 def _check_disjoint(windows: list[Window], what: str) -> None:
     for a, b in itertools.pairwise(windows):
         if b.start_s < a.end_s:
-            raise ConfigError(
-                f"{what} windows overlap: [{a.start_s:g}, {a.end_s:g}) and [{b.start_s:g}, ...)"
-            )
+            raise ConfigError(f"{what} windows overlap: [{a.start_s:g}, {a.end_s:g}) and [{b.start_s:g}, ...)")
 
 
 class Grid:

@@ -101,9 +101,7 @@ def check_invariants(trace: Trace, *, strict: bool = False) -> list[str]:
         _check_pack(bad, s, at, prev_pack, m.charge_efficiency, m.discharge_efficiency, m.outlet_efficiency)
         prev_pack = s.pack_wh
         if s.pw_wh is not None and prev_pw is not None:
-            _check_powerwall(
-                bad, s, at, prev_pw, m.pw_charge_efficiency, m.pw_discharge_efficiency, m.pw_max_w
-            )
+            _check_powerwall(bad, s, at, prev_pw, m.pw_charge_efficiency, m.pw_discharge_efficiency, m.pw_max_w)
             prev_pw = s.pw_wh
         _check_bus(bad, s, at)
     for measure in outage_transfers(trace):

@@ -293,9 +293,7 @@ def _outlet(t: Table) -> OutletParams:
         power_w=t.number("power_w", lo=0.0),
     )
     if outlet.power_w > outlet.voltage_v * outlet.current_a + 1e-6:
-        raise t.error(
-            "power_w", f"{outlet.power_w:g} W exceeds {outlet.voltage_v:g} V x {outlet.current_a:g} A"
-        )
+        raise t.error("power_w", f"{outlet.power_w:g} W exceeds {outlet.voltage_v:g} V x {outlet.current_a:g} A")
     t.done()
     return outlet
 

@@ -55,9 +55,7 @@ def plot(trace: Trace, path: str | Path, *, title: str | None = None) -> Path:
     ax_port.axhline(0.0, color="black", linewidth=0.5)
     ax_port.set_ylabel("power (kW)")
     ax_port.legend(loc="upper right", fontsize="small")
-    ax_home.step(
-        hours, [s.home_load_w / 1000.0 for s in samples], where="post", color="tab:gray", label="home load"
-    )
+    ax_home.step(hours, [s.home_load_w / 1000.0 for s in samples], where="post", color="tab:gray", label="home load")
     ax_home.step(
         hours,
         [s.home_served_w / 1000.0 for s in samples],
@@ -69,9 +67,7 @@ def plot(trace: Trace, path: str | Path, *, title: str | None = None) -> Path:
         ax_home.step(hours, [s.solar_w / 1000.0 for s in samples], where="post", color="gold", label="solar")
     ax_home.set_ylabel("home (kW)")
     ax_home.legend(loc="upper right", fontsize="small")
-    ax_grid.step(
-        hours, [1.0 if s.grid_up else 0.0 for s in samples], where="post", color="tab:blue", label="grid up"
-    )
+    ax_grid.step(hours, [1.0 if s.grid_up else 0.0 for s in samples], where="post", color="tab:blue", label="grid up")
     ax_grid.step(
         hours,
         [0.5 if s.gateway in ("islanded", "resync") else 0.0 for s in samples],

@@ -90,9 +90,7 @@ class PowerwallFlow:
 class Powerwall:
     """The home battery."""
 
-    def __init__(
-        self, params: PowerwallParams, *, soc_pct: float, threshold_pct: float | None = None
-    ) -> None:
+    def __init__(self, params: PowerwallParams, *, soc_pct: float, threshold_pct: float | None = None) -> None:
         self.params = params
         self.pack = Battery(capacity_wh=params.capacity_wh, soc_pct=soc_pct)
         self.threshold_pct = params.default_threshold_pct if threshold_pct is None else threshold_pct

@@ -106,9 +106,7 @@ class Scenario:
 def scenario_names() -> list[str]:
     """Names of the scenarios shipped in ``harness/scenarios``."""
     return sorted(
-        p.name.removesuffix(".toml")
-        for p in resources.files(SCENARIO_PACKAGE).iterdir()
-        if p.name.endswith(".toml")
+        p.name.removesuffix(".toml") for p in resources.files(SCENARIO_PACKAGE).iterdir() if p.name.endswith(".toml")
     )
 
 

@@ -33,9 +33,7 @@ class IslandFlows:
     solar_used_w: float
 
 
-_DARK = IslandFlows(
-    grid_energised=False, home_powered=False, port_w=0.0, pw_w=0.0, home_served_w=0.0, solar_used_w=0.0
-)
+_DARK = IslandFlows(grid_energised=False, home_powered=False, port_w=0.0, pw_w=0.0, home_served_w=0.0, solar_used_w=0.0)
 
 
 def dispatch(

@@ -114,8 +114,7 @@ class Summary:
             f" reserve {self.reserve_pct:g} % {'respected' if self.reserve_respected else 'VIOLATED'})",
             f"  charge port in  {_kwh(self.port_in_wh)}   out {_kwh(self.port_out_wh)}"
             f"   (to home {_kwh(self.truck_to_home_wh)}, to grid {_kwh(self.truck_to_grid_wh)})",
-            f"  truck losses    {_kwh(self.truck_loss_wh)}   outlets {_kwh(self.outlet_wh)}"
-            f"   V2V {_kwh(self.v2v_wh)}",
+            f"  truck losses    {_kwh(self.truck_loss_wh)}   outlets {_kwh(self.outlet_wh)}   V2V {_kwh(self.v2v_wh)}",
             f"  home demand     {_kwh(self.home_demand_wh)}   served {_kwh(self.home_served_wh)}"
             f"   unserved {_kwh(self.home_unserved_wh)}",
             f"  grid import     {_kwh(self.grid_import_wh)}   export {_kwh(self.grid_export_wh)}",

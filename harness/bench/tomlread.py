@@ -107,9 +107,7 @@ class Table:
     def numbers(self, key: str, *, length: int | None = None, lo: float | None = None) -> tuple[float, ...]:
         """An array of numbers (exactly ``length`` long when given, each >= lo when given)."""
         value = self._get(key, _MISSING)
-        if not isinstance(value, list) or any(
-            isinstance(v, bool) or not isinstance(v, int | float) for v in value
-        ):
+        if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value):
             raise self.error(key, f"expected an array of numbers, got {value!r}")
         if length is not None and len(value) != length:
             raise self.error(key, f"expected {length} numbers, got {len(value)}")
@@ -164,9 +162,7 @@ def load_packaged(package: str, name: str) -> Table:
     resource = resources.files(package).joinpath(f"{name}.toml")
     if not resource.is_file():
         available = sorted(
-            p.name.removesuffix(".toml")
-            for p in resources.files(package).iterdir()
-            if p.name.endswith(".toml")
+            p.name.removesuffix(".toml") for p in resources.files(package).iterdir() if p.name.endswith(".toml")
         )
         raise ConfigError(f"{package}: no data file {name}.toml (available: {', '.join(available)})")
     return parse(resource.read_text(encoding="utf-8"), source=f"{name}.toml")

@@ -59,8 +59,7 @@ class VehicleSettings:
                 raise ConfigError(f"vehicle {name} must be within [0, 100] %, got {value:g}")
         if self.reserve_pct > self.charge_limit_pct:
             raise ConfigError(
-                f"vehicle reserve_pct ({self.reserve_pct:g} %) is above"
-                f" charge_limit_pct ({self.charge_limit_pct:g} %)"
+                f"vehicle reserve_pct ({self.reserve_pct:g} %) is above charge_limit_pct ({self.charge_limit_pct:g} %)"
             )
         if self.max_export_w is not None and self.max_export_w < 0.0:
             raise ConfigError(f"vehicle max_export_w must be >= 0 W, got {self.max_export_w:g}")
@@ -220,9 +219,7 @@ class Vehicle:
         applied = self.pack.apply(dc_wh)
         if applied != dc_wh:  # the pack was full or empty: the port carried only what the cells took
             ac_wh = applied / ch.charge_efficiency if applied >= 0.0 else applied * ch.discharge_efficiency
-        return PortFlow(
-            ac_w=ac_wh * 3600.0 / dt if dt > 0 else 0.0, dc_wh=applied, loss_wh=abs(ac_wh - applied)
-        )
+        return PortFlow(ac_w=ac_wh * 3600.0 / dt if dt > 0 else 0.0, dc_wh=applied, loss_wh=abs(ac_wh - applied))
 
     def outlets_available(self, *, port_exporting: bool) -> bool:
         """Outlets are switched off whenever the charge port exports, and at or below the reserve."""
@@ -246,9 +243,7 @@ class Vehicle:
         total = sum(served.values())
         scale = 1.0 if total <= v2l.max_total_power_w else v2l.max_total_power_w / total
         if dt > 0.0 and total > 0.0:
-            available_ac_w = (
-                self.pack.available_above(self.settings.reserve_pct) * v2l.efficiency * 3600.0 / dt
-            )
+            available_ac_w = self.pack.available_above(self.settings.reserve_pct) * v2l.efficiency * 3600.0 / dt
             scale = min(scale, available_ac_w / total)
         served = {k: v * scale for k, v in served.items()}
         total = sum(served.values())

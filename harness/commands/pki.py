@@ -54,8 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     init = sub.add_parser("init", help="write a complete -20 test PKI to DIR")
     init.add_argument("directory", type=Path, metavar="DIR")
     init.add_argument("--algorithm", choices=("secp521r1", "ed448"), default="secp521r1")
-    init.add_argument("--force", action="store_true",
-                      help="replace an existing PKI (its files are moved to DIR/replaced-<time>/)")
+    init.add_argument(
+        "--force", action="store_true", help="replace an existing PKI (its files are moved to DIR/replaced-<time>/)"
+    )
     init.add_argument("--evccid", default=DEFAULT_EVCCID, help="vehicle certificate CN")
     init.add_argument("--emaid", default=DEFAULT_EMAID, help="contract certificate CN (separators removed)")
     init.add_argument("--secc-id", default=DEFAULT_SECC_ID, help="SECC certificate CN")
@@ -69,14 +70,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     verify = sub.add_parser("verify", help="validate CERT up to the roots under DIR")
     verify.add_argument("certificate", type=Path, metavar="CERT", help="certificate or leaf-first PEM chain")
-    verify.add_argument("--roots", type=Path, required=True, metavar="DIR",
-                        help="directory (or PEM bundle) with the trusted roots and any intermediates")
-    verify.add_argument("--purpose", choices=["auto", *(p.value for p in Purpose)], default="auto",
-                        help="end-entity use to check (auto: none for CA certificates, 'any' otherwise)")
-    verify.add_argument("--at", type=_timestamp, default=None, metavar="TIME",
-                        help="validate at this ISO 8601 time (default: now)")
-    verify.add_argument("--tolerant", action="store_true",
-                        help="lab policy: also accept P-256/P-384 keys and SHA-256/384 signatures")
+    verify.add_argument(
+        "--roots",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="directory (or PEM bundle) with the trusted roots and any intermediates",
+    )
+    verify.add_argument(
+        "--purpose",
+        choices=["auto", *(p.value for p in Purpose)],
+        default="auto",
+        help="end-entity use to check (auto: none for CA certificates, 'any' otherwise)",
+    )
+    verify.add_argument(
+        "--at", type=_timestamp, default=None, metavar="TIME", help="validate at this ISO 8601 time (default: now)"
+    )
+    verify.add_argument(
+        "--tolerant", action="store_true", help="lab policy: also accept P-256/P-384 keys and SHA-256/384 signatures"
+    )
     verify.set_defaults(func=_verify)
 
 
@@ -89,11 +101,21 @@ def _timestamp(text: str) -> dt.datetime:
 
 
 def _init(args: argparse.Namespace) -> int:
-    layout = init_pki(args.directory, algorithm=args.algorithm, force=args.force, evccid=args.evccid,
-                      emaid=args.emaid, secc_id=args.secc_id, pcid=args.pcid, oem=args.oem)
+    layout = init_pki(
+        args.directory,
+        algorithm=args.algorithm,
+        force=args.force,
+        evccid=args.evccid,
+        emaid=args.emaid,
+        secc_id=args.secc_id,
+        pcid=args.pcid,
+        oem=args.oem,
+    )
     problems = verify_pki_layout(args.directory)
-    print(f"wrote a {layout.algorithm.value} ISO 15118-20 test PKI to {layout.directory} "
-          f"({len(layout.entities)} certificates, see {layout.readme.name})")
+    print(
+        f"wrote a {layout.algorithm.value} ISO 15118-20 test PKI to {layout.directory} "
+        f"({len(layout.entities)} certificates, see {layout.readme.name})"
+    )
     for problem in problems:  # a fresh PKI has none; say so loudly if it ever does
         print(f"problem: {problem}")
     return 1 if problems else 0
@@ -162,8 +184,7 @@ def _show(args: argparse.Namespace) -> int:
     base = args.directory
     found = _collect(base)
     certs = [c for c, _ in found]
-    parent = {i: next((j for j, p in enumerate(certs) if _issued_by(c, p)), None)
-              for i, c in enumerate(certs)}
+    parent = {i: next((j for j, p in enumerate(certs) if _issued_by(c, p)), None) for i, c in enumerate(certs)}
     children: dict[int | None, list[int]] = {}
     for index, issuer in parent.items():
         children.setdefault(issuer, []).append(index)
@@ -198,14 +219,14 @@ def _verify(args: argparse.Namespace) -> int:
         purpose = Purpose(args.purpose)
     now = args.at or dt.datetime.now(dt.UTC)
     try:
-        result = validate_chain(leaf, intermediates, roots, now=now, purpose=purpose,
-                                policy=TOLERANT if args.tolerant else STRICT)
+        result = validate_chain(
+            leaf, intermediates, roots, now=now, purpose=purpose, policy=TOLERANT if args.tolerant else STRICT
+        )
     except ChainValidationError as exc:
         print(f"FAILED: {args.certificate}: {exc}")
         return 1
     what = f"end-entity certificate (purpose {purpose.value})" if purpose else "certificate"
-    print(f"OK: {subject_of(leaf)} is a valid {what}, {result.algorithm.value}, "
-          f"at {now:%Y-%m-%d %H:%M:%S}Z")
+    print(f"OK: {subject_of(leaf)} is a valid {what}, {result.algorithm.value}, at {now:%Y-%m-%d %H:%M:%S}Z")
     for depth, cert in enumerate(result.certificates):
         print(f"  {'  ' * depth}{'└─ ' if depth else ''}{subject_of(cert)}")
     return 0

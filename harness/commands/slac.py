@@ -33,12 +33,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="play the PLC modem(s) in-process, for links without real modems such as veth: answer "
         "CM_SET_KEY.REQ and produce CM_ATTEN_PROFILE.IND per sound (one stand-in per link)",
     )
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
-                        help="give up after S seconds (default: the standard's timers decide)")
-    parser.add_argument("--nmk", default=None, metavar="HEX",
-                        help="EVSE: the network membership key as 32 hex digits (default: random)")
-    parser.add_argument("--settle", type=float, default=0.0, metavar="S",
-                        help="EVSE: pause after the modem confirmed CM_SET_KEY (Qualcomm's reference: 10 s)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="give up after S seconds (default: the standard's timers decide)",
+    )
+    parser.add_argument(
+        "--nmk", default=None, metavar="HEX", help="EVSE: the network membership key as 32 hex digits (default: random)"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="EVSE: pause after the modem confirmed CM_SET_KEY (Qualcomm's reference: 10 s)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(func=_run)
 
@@ -54,23 +65,26 @@ def _config(args: argparse.Namespace) -> SlacConfig:
 
 
 def _as_json(result: SlacResult) -> str:
-    return json.dumps({
-        "role": str(result.role),
-        "iface": result.iface,
-        "own_mac": format_mac(result.own_mac),
-        "peer_mac": format_mac(result.peer_mac),
-        "nid": result.nid.hex(),
-        "nmk": result.nmk.hex(),
-        "run_id": result.run_id.hex(),
-        "attenuation_db": round(result.attenuation_db, 2),
-        "num_sounds": result.num_sounds,
-        "attempts": result.attempts,
-        "duration_s": round(result.duration, 6),
-        "sound_times_s": [round(t, 6) for t in result.sound_times],
-        "sounding_window_s": None if result.sounding_window is None else [round(t, 6) for t in
-                                                                           result.sounding_window],
-        "steps": [{"at_s": round(s.at, 6), "step": s.name} for s in result.steps],
-    })
+    return json.dumps(
+        {
+            "role": str(result.role),
+            "iface": result.iface,
+            "own_mac": format_mac(result.own_mac),
+            "peer_mac": format_mac(result.peer_mac),
+            "nid": result.nid.hex(),
+            "nmk": result.nmk.hex(),
+            "run_id": result.run_id.hex(),
+            "attenuation_db": round(result.attenuation_db, 2),
+            "num_sounds": result.num_sounds,
+            "attempts": result.attempts,
+            "duration_s": round(result.duration, 6),
+            "sound_times_s": [round(t, 6) for t in result.sound_times],
+            "sounding_window_s": None
+            if result.sounding_window is None
+            else [round(t, 6) for t in result.sounding_window],
+            "steps": [{"at_s": round(s.at, 6), "step": s.name} for s in result.steps],
+        }
+    )
 
 
 def _as_text(result: SlacResult) -> str:
@@ -94,8 +108,9 @@ def _as_text(result: SlacResult) -> str:
 def _run(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
-        result = asyncio.run(run_slac(args.iface, args.role, config=config, modem_standin=args.modem_standin,
-                                      timeout=args.timeout))
+        result = asyncio.run(
+            run_slac(args.iface, args.role, config=config, modem_standin=args.modem_standin, timeout=args.timeout)
+        )
     except MatchingError as exc:
         if exc.steps:
             print("steps until the failure:")

@@ -87,11 +87,13 @@ def defective_leaf(
     spec = _spec(pki, entity, moment)
     algorithm = pki.algorithm
     if defect is Defect.EXPIRED:
-        spec = dataclasses.replace(spec, not_before=moment - dt.timedelta(days=365),
-                                   not_after=moment - dt.timedelta(days=1))
+        spec = dataclasses.replace(
+            spec, not_before=moment - dt.timedelta(days=365), not_after=moment - dt.timedelta(days=1)
+        )
     elif defect is Defect.NOT_YET_VALID:
-        spec = dataclasses.replace(spec, not_before=moment + dt.timedelta(days=30),
-                                   not_after=moment + dt.timedelta(days=60))
+        spec = dataclasses.replace(
+            spec, not_before=moment + dt.timedelta(days=30), not_after=moment + dt.timedelta(days=60)
+        )
     elif defect is Defect.UNKNOWN_ISSUER:
         issuer, subs = _foreign_chain(pki, entity, moment)
         subs = [issuer.certificate, *subs]
@@ -104,16 +106,16 @@ def defective_leaf(
     elif defect is Defect.WRONG_KEY_USAGE:
         spec = dataclasses.replace(spec, key_usage=frozenset({KeyUsage.CONTENT_COMMITMENT}))
     elif defect is Defect.PATH_TOO_LONG:
-        extra = dataclasses.replace(_spec(pki, issuer_entity, moment), common_name="ExtraSubCA3",
-                                    path_length=0)
+        extra = dataclasses.replace(_spec(pki, issuer_entity, moment), common_name="ExtraSubCA3", path_length=0)
         issuer = issue_certificate(extra, algorithm=algorithm, issuer=issuer)
         subs = [issuer.certificate, *subs]
     elif defect is Defect.NOT_A_CA:
         issuer = pki[entity]
         subs = [issuer.certificate, *subs]
     elif defect is Defect.NOT_END_ENTITY:
-        spec = dataclasses.replace(spec, ca=True, path_length=0,
-                                   key_usage=frozenset({KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_CERT_SIGN}))
+        spec = dataclasses.replace(
+            spec, ca=True, path_length=0, key_usage=frozenset({KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_CERT_SIGN})
+        )
     elif defect is Defect.TOO_LARGE:
         names = [x509.DNSName(f"padding-{i:04d}.invalid") for i in range(80)]
         spec = dataclasses.replace(spec, extra_extensions=((x509.SubjectAlternativeName(names), False),))

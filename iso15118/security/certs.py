@@ -38,9 +38,7 @@ from iso15118.security.issuing import PROFILE_ALGORITHMS, KeyAlgorithm, key_algo
 
 _E = TypeVar("_E", bound=x509.ExtensionType)
 # What cryptography raises for certificates it cannot parse (it parses names and extensions lazily).
-_PARSE_ERRORS = (
-    ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType
-)
+_PARSE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 __all__ = [
     "STRICT",
@@ -238,8 +236,15 @@ def _key_usage_names(cert: x509.Certificate) -> tuple[str, ...]:
     if ku is None:
         return ()
     names = []
-    for attr in ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-                 "key_agreement", "key_cert_sign", "crl_sign"):
+    for attr in (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+    ):
         if getattr(ku, attr):
             names.append(attr)
     return tuple(names)
@@ -303,10 +308,14 @@ def _build_path(
         if issuer is None:
             who = current.issuer.rfc4514_string()
             if named_roots or named:
-                raise _fail(Defect.BAD_SIGNATURE, current,
-                            f"the signature does not verify with the key of its issuer {who}")
-            raise _fail(Defect.UNKNOWN_ISSUER, current,
-                        f"issuer {who} is neither a trusted root nor one of the intermediates given")
+                raise _fail(
+                    Defect.BAD_SIGNATURE, current, f"the signature does not verify with the key of its issuer {who}"
+                )
+            raise _fail(
+                Defect.UNKNOWN_ISSUER,
+                current,
+                f"issuer {who} is neither a trusted root nor one of the intermediates given",
+            )
         chain.append(issuer)
     return chain
 
@@ -316,23 +325,31 @@ def _check_algorithms(chain: Sequence[x509.Certificate], policy: ChainPolicy) ->
     for cert in chain:
         algo = key_algorithm_of(_public_key(cert))
         if algo is None or algo not in policy.algorithms:
-            raise _fail(Defect.WRONG_ALGORITHM, cert,
-                        f"key is {_key_type(cert)}; allowed: {allowed} [V2G20-2674] [V2G20-2319]")
+            raise _fail(
+                Defect.WRONG_ALGORITHM, cert, f"key is {_key_type(cert)}; allowed: {allowed} [V2G20-2674] [V2G20-2319]"
+            )
         if cert.signature_algorithm_oid not in policy.signature_oids:
-            raise _fail(Defect.WRONG_ALGORITHM, cert,
-                        f"signed with {_signature_name(cert)}; allowed: ecdsa-with-SHA512 or Ed448")
+            raise _fail(
+                Defect.WRONG_ALGORITHM,
+                cert,
+                f"signed with {_signature_name(cert)}; allowed: ecdsa-with-SHA512 or Ed448",
+            )
 
 
 def _check_validity(chain: Sequence[x509.Certificate], now: dt.datetime) -> None:
     for cert in chain:
         if now > cert.not_valid_after_utc:
-            raise _fail(Defect.EXPIRED, cert,
-                        f"not valid after {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}Z "
-                        f"(now {now:%Y-%m-%d %H:%M:%S}Z)")
+            raise _fail(
+                Defect.EXPIRED,
+                cert,
+                f"not valid after {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}Z (now {now:%Y-%m-%d %H:%M:%S}Z)",
+            )
         if now < cert.not_valid_before_utc:
-            raise _fail(Defect.NOT_YET_VALID, cert,
-                        f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S}Z "
-                        f"(now {now:%Y-%m-%d %H:%M:%S}Z)")
+            raise _fail(
+                Defect.NOT_YET_VALID,
+                cert,
+                f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S}Z (now {now:%Y-%m-%d %H:%M:%S}Z)",
+            )
 
 
 def _check_authorities(chain: Sequence[x509.Certificate]) -> None:
@@ -346,9 +363,11 @@ def _check_authorities(chain: Sequence[x509.Certificate]) -> None:
             raise _fail(Defect.WRONG_KEY_USAGE, cert, "a CA certificate needs keyUsage keyCertSign")
         below = depth - 1  # intermediate CAs between this CA and the leaf
         if bc.path_length is not None and below > bc.path_length:
-            raise _fail(Defect.PATH_TOO_LONG, cert,
-                        f"pathLenConstraint {bc.path_length} allows {bc.path_length} Sub-CA(s) below it, "
-                        f"the chain has {below}")
+            raise _fail(
+                Defect.PATH_TOO_LONG,
+                cert,
+                f"pathLenConstraint {bc.path_length} allows {bc.path_length} Sub-CA(s) below it, the chain has {below}",
+            )
 
 
 def _check_leaf(leaf: x509.Certificate, purpose: Purpose) -> None:

@@ -153,8 +153,13 @@ def _layout(directory: Path, algorithm: KeyAlgorithm) -> PkiLayout:
             key_der=key.with_suffix(".key.der"),
             chain_pem=chain,
         )
-    return PkiLayout(directory=directory, algorithm=algorithm, readme=directory / "README.md",
-                     manifest=directory / MANIFEST, entities=entities)
+    return PkiLayout(
+        directory=directory,
+        algorithm=algorithm,
+        readme=directory / "README.md",
+        manifest=directory / MANIFEST,
+        entities=entities,
+    )
 
 
 def build_pki(
@@ -173,8 +178,13 @@ def build_pki(
     for entity in Entity:  # declaration order puts every issuer before what it issues
         issuer_entity = PROFILES[entity].issuer
         issuer = issued[issuer_entity] if issuer_entity is not None else None
-        spec = spec_for(entity, algorithm=algo, now=start, identities=ids,
-                        issuer_not_after=issuer.certificate.not_valid_after_utc if issuer else None)
+        spec = spec_for(
+            entity,
+            algorithm=algo,
+            now=start,
+            identities=ids,
+            issuer_not_after=issuer.certificate.not_valid_after_utc if issuer else None,
+        )
         issued[entity] = issue_certificate(spec, algorithm=algo, issuer=issuer)
     return Pki(algorithm=algo, created=start, identities=ids, issued=issued)
 
@@ -219,8 +229,10 @@ def _readme(pki: Pki, layout: PkiLayout) -> str:
         profile = PROFILES[entity]
         issuer = profile.issuer.value if profile.issuer else "self-signed"
         chain = files.chain_pem.relative_to(rel).as_posix() if files.chain_pem else ""
-        lines.append(f"| {profile.description} | `{files.cert_pem.relative_to(rel).as_posix()}` (+ `.der`) "
-                     f"| {issuer} | `{files.key_pem.relative_to(rel).as_posix()}` (+ `.der`) | {chain} |")
+        lines.append(
+            f"| {profile.description} | `{files.cert_pem.relative_to(rel).as_posix()}` (+ `.der`) "
+            f"| {issuer} | `{files.key_pem.relative_to(rel).as_posix()}` (+ `.der`) | {chain} |"
+        )
     ids = pki.identities
     lines += [
         "",
@@ -245,11 +257,16 @@ def _manifest(pki: Pki, layout: PkiLayout) -> str:
         "algorithm": pki.algorithm.value,
         "created": pki.created.isoformat(),
         "identities": {
-            "evccid": pki.identities.evccid, "emaid": pki.identities.emaid, "secc_id": pki.identities.secc_id,
-            "pcid": pki.identities.pcid, "oem": pki.identities.oem, "country": pki.identities.country,
+            "evccid": pki.identities.evccid,
+            "emaid": pki.identities.emaid,
+            "secc_id": pki.identities.secc_id,
+            "pcid": pki.identities.pcid,
+            "oem": pki.identities.oem,
+            "country": pki.identities.country,
         },
-        "files": {e.value: [p.relative_to(layout.directory).as_posix() for p in f.all()]
-                  for e, f in layout.entities.items()},
+        "files": {
+            e.value: [p.relative_to(layout.directory).as_posix() for p in f.all()] for e, f in layout.entities.items()
+        },
     }
     return json.dumps(data, indent=2) + "\n"
 
@@ -344,8 +361,9 @@ def read_pki(layout: PkiLayout) -> Pki:
         issued[entity] = Issued(certificate=cert, key=load_private_key(files.key_pem))
     data = json.loads(layout.manifest.read_text())
     ids = Identities(**{k: str(v) for k, v in data.get("identities", {}).items()})
-    return Pki(algorithm=layout.algorithm, created=dt.datetime.fromisoformat(data["created"]),
-               identities=ids, issued=issued)
+    return Pki(
+        algorithm=layout.algorithm, created=dt.datetime.fromisoformat(data["created"]), identities=ids, issued=issued
+    )
 
 
 def write_identity(
@@ -390,13 +408,15 @@ def verify_pki_layout(directory: Path, *, now: dt.datetime | None = None) -> lis
     for entity, files in layout.entities.items():
         purpose = LEAF_PURPOSES.get(entity)
         try:
-            validate_chain(pki[entity].certificate, pki.chain(entity), roots, now=moment,
-                           purpose=purpose, policy=STRICT)
+            validate_chain(
+                pki[entity].certificate, pki.chain(entity), roots, now=moment, purpose=purpose, policy=STRICT
+            )
         except V2GError as exc:
             problems.append(f"{entity.value}: {exc}")
         if files.chain_pem is not None:
             chain = load_certificates(files.chain_pem.read_bytes(), source=str(files.chain_pem))
             if chain != pki.chain(entity):
-                problems.append(f"{entity.value}: {files.chain_pem.relative_to(directory)} is not "
-                                "leaf + Sub-CA 2 + Sub-CA 1")
+                problems.append(
+                    f"{entity.value}: {files.chain_pem.relative_to(directory)} is not leaf + Sub-CA 2 + Sub-CA 1"
+                )
     return problems

@@ -58,8 +58,10 @@ def file_problems(layout: PkiLayout, entity: Entity, files: EntityFiles) -> list
     for key_path in (files.key_pem, files.key_der):
         mode = stat.S_IMODE(key_path.stat().st_mode)
         if mode & 0o077:
-            problems.append(f"{entity.value}: {key_path.relative_to(layout.directory)} has mode {mode:04o}, "
-                            "private keys must be owner-only (0600)")
+            problems.append(
+                f"{entity.value}: {key_path.relative_to(layout.directory)} has mode {mode:04o}, "
+                "private keys must be owner-only (0600)"
+            )
     cert = load_certificates(files.cert_pem.read_bytes(), source=str(files.cert_pem))[0]
     if load_certificates(files.cert_der.read_bytes(), source=str(files.cert_der))[0] != cert:
         problems.append(f"{entity.value}: the .pem and .der certificates differ")

@@ -122,18 +122,46 @@ _CA_USAGE = frozenset({KeyUsage.KEY_CERT_SIGN, KeyUsage.CRL_SIGN})
 _SIGN = frozenset({KeyUsage.DIGITAL_SIGNATURE})
 
 
-def _ca(entity: Entity, issuer: Entity | None, cn: str, org: str, dc: str, years: int, path: int | None,
-        description: str) -> Profile:
-    return Profile(entity=entity, issuer=issuer, common_name=cn, organization=org, domain_component=dc,
-                   validity=years * _YEAR, ca=True, path_length=path, key_usage=_CA_USAGE,
-                   description=description)
+def _ca(
+    entity: Entity, issuer: Entity | None, cn: str, org: str, dc: str, years: int, path: int | None, description: str
+) -> Profile:
+    return Profile(
+        entity=entity,
+        issuer=issuer,
+        common_name=cn,
+        organization=org,
+        domain_component=dc,
+        validity=years * _YEAR,
+        ca=True,
+        path_length=path,
+        key_usage=_CA_USAGE,
+        description=description,
+    )
 
 
-def _leaf(entity: Entity, issuer: Entity, cn: str, org: str, dc: str, years: int, usage: frozenset[KeyUsage],
-          key_agreement: bool, description: str) -> Profile:
-    return Profile(entity=entity, issuer=issuer, common_name=cn, organization=org, domain_component=dc,
-                   validity=years * _YEAR, ca=False, key_usage=usage, key_agreement=key_agreement,
-                   description=description)
+def _leaf(
+    entity: Entity,
+    issuer: Entity,
+    cn: str,
+    org: str,
+    dc: str,
+    years: int,
+    usage: frozenset[KeyUsage],
+    key_agreement: bool,
+    description: str,
+) -> Profile:
+    return Profile(
+        entity=entity,
+        issuer=issuer,
+        common_name=cn,
+        organization=org,
+        domain_component=dc,
+        validity=years * _YEAR,
+        ca=False,
+        key_usage=usage,
+        key_agreement=key_agreement,
+        description=description,
+    )
 
 
 _CPO, _V2G, _MO, _CPS = "v2gstack test CPO", "v2gstack test V2G", "v2gstack test MO", "v2gstack test CPS"
@@ -146,24 +174,69 @@ PROFILES: dict[Entity, Profile] = {
         _ca(_E.V2G_ROOT, None, "V2GRootCA", _V2G, "V2G", 40, None, "V2G root CA (trust anchor of the EV)"),
         _ca(_E.CPO_SUB_CA1, _E.V2G_ROOT, "CPOSubCA1", _CPO, "V2G", 4, 1, "CPO Sub-CA 1"),
         _ca(_E.CPO_SUB_CA2, _E.CPO_SUB_CA1, "CPOSubCA2", _CPO, "V2G", 2, 0, "CPO Sub-CA 2"),
-        _leaf(_E.SECC_LEAF, _E.CPO_SUB_CA2, "<secc_id>", _CPO, "CPO", 1, _SIGN, True,
-              "SECC leaf (TLS server certificate, CN = SECCID)"),
+        _leaf(
+            _E.SECC_LEAF,
+            _E.CPO_SUB_CA2,
+            "<secc_id>",
+            _CPO,
+            "CPO",
+            1,
+            _SIGN,
+            True,
+            "SECC leaf (TLS server certificate, CN = SECCID)",
+        ),
         _ca(_E.CPS_SUB_CA1, _E.V2G_ROOT, "CPSSubCA1", _CPS, "V2G", 4, 1, "CPS Sub-CA 1"),
         _ca(_E.CPS_SUB_CA2, _E.CPS_SUB_CA1, "CPSSubCA2", _CPS, "V2G", 2, 0, "CPS Sub-CA 2"),
-        _leaf(_E.CPS_LEAF, _E.CPS_SUB_CA2, "CPSLeaf", _CPS, "CPS", 1, _SIGN, False,
-              "CPS leaf (signs SignedInstallationData)"),
+        _leaf(
+            _E.CPS_LEAF,
+            _E.CPS_SUB_CA2,
+            "CPSLeaf",
+            _CPS,
+            "CPS",
+            1,
+            _SIGN,
+            False,
+            "CPS leaf (signs SignedInstallationData)",
+        ),
         _ca(_E.OEM_ROOT, None, "OEMRootCA", "<oem>", "OEM", 40, None, "OEM root CA"),
         _ca(_E.OEM_SUB_CA1, _E.OEM_ROOT, "OEMSubCA1", "<oem>", "OEM", 4, 1, "OEM Sub-CA 1"),
         _ca(_E.OEM_SUB_CA2, _E.OEM_SUB_CA1, "OEMSubCA2", "<oem>", "OEM", 2, 0, "OEM Sub-CA 2"),
-        _leaf(_E.VEHICLE_LEAF, _E.OEM_SUB_CA2, "<evccid>", "<oem>", "OEM", 1, _SIGN, True,
-              "vehicle leaf (TLS client certificate, CN = EVCCID, O = OEM)"),
-        _leaf(_E.OEM_PROV_LEAF, _E.OEM_SUB_CA2, "<pcid>", "<oem>", "OEM", 1, _SIGN, True,
-              "OEM provisioning leaf (CN = PCID; signs CertificateInstallationReq)"),
+        _leaf(
+            _E.VEHICLE_LEAF,
+            _E.OEM_SUB_CA2,
+            "<evccid>",
+            "<oem>",
+            "OEM",
+            1,
+            _SIGN,
+            True,
+            "vehicle leaf (TLS client certificate, CN = EVCCID, O = OEM)",
+        ),
+        _leaf(
+            _E.OEM_PROV_LEAF,
+            _E.OEM_SUB_CA2,
+            "<pcid>",
+            "<oem>",
+            "OEM",
+            1,
+            _SIGN,
+            True,
+            "OEM provisioning leaf (CN = PCID; signs CertificateInstallationReq)",
+        ),
         _ca(_E.MO_ROOT, None, "MORootCA", _MO, "MO", 40, None, "MO root CA"),
         _ca(_E.MO_SUB_CA1, _E.MO_ROOT, "MOSubCA1", _MO, "MO", 4, 1, "MO Sub-CA 1"),
         _ca(_E.MO_SUB_CA2, _E.MO_SUB_CA1, "MOSubCA2", _MO, "MO", 2, 0, "MO Sub-CA 2"),
-        _leaf(_E.CONTRACT_LEAF, _E.MO_SUB_CA2, "<emaid>", _MO, "MO", 2,
-              _SIGN | {KeyUsage.CONTENT_COMMITMENT}, False, "contract leaf (CN = eMAID; PnC signatures)"),
+        _leaf(
+            _E.CONTRACT_LEAF,
+            _E.MO_SUB_CA2,
+            "<emaid>",
+            _MO,
+            "MO",
+            2,
+            _SIGN | {KeyUsage.CONTENT_COMMITMENT},
+            False,
+            "contract leaf (CN = eMAID; PnC signatures)",
+        ),
     )
 }
 
@@ -178,8 +251,7 @@ def normalize_emaid(emaid: str) -> str:
     value = emaid.replace("-", "")
     if not _EMAID.fullmatch(value):
         raise ConfigError(
-            f"eMAID {emaid!r} is not <country:2 letters><provider:3><instance:9>[check:1] "
-            "(e.g. DE-ABC-C123ABC56-0)"
+            f"eMAID {emaid!r} is not <country:2 letters><provider:3><instance:9>[check:1] (e.g. DE-ABC-C123ABC56-0)"
         )
     return value
 

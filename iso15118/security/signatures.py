@@ -146,9 +146,7 @@ def _sign_bytes(suite: SignatureSuite, key: PrivateKey, data: bytes) -> bytes:
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")  # raw r‖s, not DER [V2G20-1000]
 
 
-def sign(
-    elements: Sequence[SignedElement], key: PrivateKey, *, profile: SignatureProfile = ISO20_PROFILE
-) -> Signature:
+def sign(elements: Sequence[SignedElement], key: PrivateKey, *, profile: SignatureProfile = ISO20_PROFILE) -> Signature:
     """Sign ``elements`` with ``key``: the header Signature (see
     :func:`~iso15118.security.signed_messages.attach_signature`).
 
@@ -186,14 +184,13 @@ def _public_key(signer: PublicKey | x509.Certificate) -> object:
         try:
             return signer.public_key()
         except (UnsupportedAlgorithm, ValueError) as exc:
-            raise SignatureVerificationError(SignatureDefect.WRONG_KEY,
-                                             f"the signer's certificate has no usable key ({exc})") from None
+            raise SignatureVerificationError(
+                SignatureDefect.WRONG_KEY, f"the signer's certificate has no usable key ({exc})"
+            ) from None
     return signer
 
 
-def _pair_references(
-    info: SignedInfo, elements: Sequence[SignedElement]
-) -> list[tuple[Reference, SignedElement]]:
+def _pair_references(info: SignedInfo, elements: Sequence[SignedElement]) -> list[tuple[Reference, SignedElement]]:
     """Match each Reference to its expected element; the two sets must be equal."""
     expected = {element.uri: element for element in elements}
     if len(expected) != len(elements):
@@ -210,21 +207,27 @@ def _pair_references(
             raise SignatureVerificationError(
                 SignatureDefect.UNKNOWN_REFERENCE,
                 f"SignedInfo has {len(info.reference)} reference(s); {uri} is none of the elements this "
-                f"message signs ({names})", reference=uri)
+                f"message signs ({names})",
+                reference=uri,
+            )
         pairs.append((ref, expected[uri]))
     for uri, element in expected.items():
         if uri not in seen:
-            raise SignatureVerificationError(SignatureDefect.MISSING_REFERENCE,
-                                             f"{element.root} ({uri}) is not covered by the signature",
-                                             reference=uri)
+            raise SignatureVerificationError(
+                SignatureDefect.MISSING_REFERENCE,
+                f"{element.root} ({uri}) is not covered by the signature",
+                reference=uri,
+            )
     return pairs
 
 
 def _verify_value(suite: SignatureSuite, key: object, value: bytes, data: bytes) -> None:
     if len(value) != suite.signature_size:
-        raise SignatureVerificationError(SignatureDefect.BAD_SIGNATURE_VALUE,
-                                         f"SignatureValue has {len(value)} bytes; {suite.name} gives "
-                                         f"{suite.signature_size}", requirement="V2G20-1000")
+        raise SignatureVerificationError(
+            SignatureDefect.BAD_SIGNATURE_VALUE,
+            f"SignatureValue has {len(value)} bytes; {suite.name} gives {suite.signature_size}",
+            requirement="V2G20-1000",
+        )
     try:
         if isinstance(key, ed448.Ed448PublicKey):
             key.verify(value, data)
@@ -273,13 +276,17 @@ def verify(
         try:
             fragment = element.fragment()
         except CodecError as exc:
-            raise SignatureVerificationError(SignatureDefect.UNENCODABLE, f"{element.root}: {exc}",
-                                             reference=ref.uri) from None
+            raise SignatureVerificationError(
+                SignatureDefect.UNENCODABLE, f"{element.root}: {exc}", reference=ref.uri
+            ) from None
         if not hmac.compare_digest(suite.digest(fragment), ref.digest_value):
             raise SignatureVerificationError(
                 SignatureDefect.DIGEST_MISMATCH,
                 f"the {len(fragment)}-byte EXI fragment of {element.root} ({element.schema}) does not hash "
-                f"to the DigestValue", reference=ref.uri, requirement="V2G20-119")
+                f"to the DigestValue",
+                reference=ref.uri,
+                requirement="V2G20-119",
+            )
     try:
         data = encode_signed_info(info)
     except CodecError as exc:

@@ -166,8 +166,9 @@ def verify_message(
     """
     signature = msg.header.signature
     if signature is None:
-        raise SignatureVerificationError(SignatureDefect.MISSING_SIGNATURE,
-                                         f"the {type(msg).__name__} header carries no Signature")
+        raise SignatureVerificationError(
+            SignatureDefect.MISSING_SIGNATURE, f"the {type(msg).__name__} header carries no Signature"
+        )
     elements = signed_elements(msg, installation_target=installation_target)
     return verify(signature, elements, signer, profile=profile)
 
@@ -198,8 +199,9 @@ def verify_message_chain(
         if carried is None:
             raise SignatureError(f"a {type(msg).__name__} carries no certificate; pass the signer's chain")
         leaf = load_certificates(carried[0], source="the signer's certificate")[0]
-        subs = [load_certificates(der, source=f"Sub-CA certificate {index + 1}")[0]
-                for index, der in enumerate(carried[1])]
+        subs = [
+            load_certificates(der, source=f"Sub-CA certificate {index + 1}")[0] for index, der in enumerate(carried[1])
+        ]
     validated = validate_chain(leaf, subs, roots, now=now, purpose=signer_purpose(msg), policy=policy)
     verify_message(msg, validated.leaf, profile=profile, installation_target=installation_target)
     return validated

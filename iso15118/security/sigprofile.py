@@ -145,9 +145,7 @@ class SignatureProfile:
 #: The ISO 15118-20 profile: ECDSA on secp521r1 with SHA-512, or Ed448 with SHAKE256 `[V2G20-2473…2476]`.
 ISO20_PROFILE: Final = SignatureProfile(name="iso15118-20", suites=(ECDSA_P521_SHA512, ED448_SHAKE256))
 #: Tolerant lab profile: also the ISO 15118-2 suite (ecdsa-sha256 on P-256), as Josev signs -20 PnC.
-INTEROP_PROFILE: Final = SignatureProfile(
-    name="interop", suites=(ECDSA_P521_SHA512, ED448_SHAKE256, ECDSA_P256_SHA256)
-)
+INTEROP_PROFILE: Final = SignatureProfile(name="interop", suites=(ECDSA_P521_SHA512, ED448_SHAKE256, ECDSA_P256_SHA256))
 
 
 def violation(detail: str, requirement: str, *, reference: str | None = None) -> SignatureVerificationError:
@@ -161,27 +159,39 @@ def _check_reference(ref: Reference, suite: SignatureSuite, index: int) -> None:
     if ref.type is not None:
         raise violation(f"{name} carries a Type attribute", "V2G20-771", reference=ref.uri)
     if ref.uri is None or not ref.uri.startswith("#") or len(ref.uri) < 2:  # detached, by Id [V2G20-117]
-        raise violation(f"{name}: the URI must be '#' and the Id of an element of the message, not "
-                         f"{ref.uri!r}", "V2G20-117", reference=ref.uri)
+        raise violation(
+            f"{name}: the URI must be '#' and the Id of an element of the message, not {ref.uri!r}",
+            "V2G20-117",
+            reference=ref.uri,
+        )
     transforms = ref.transforms.transform if ref.transforms is not None else ()
     if len(transforms) != 1:
-        raise violation(f"{name} has {len(transforms)} Transforms; the profile requires exactly one",
-                         "V2G20-764…767", reference=ref.uri)
+        raise violation(
+            f"{name} has {len(transforms)} Transforms; the profile requires exactly one",
+            "V2G20-764…767",
+            reference=ref.uri,
+        )
     if transforms[0].algorithm != C14N_EXI:
-        raise violation(f"{name}: Transform {transforms[0].algorithm!r} is not {C14N_EXI}",
-                         "V2G20-764…767", reference=ref.uri)
+        raise violation(
+            f"{name}: Transform {transforms[0].algorithm!r} is not {C14N_EXI}", "V2G20-764…767", reference=ref.uri
+        )
     if transforms[0].content:
-        raise violation(f"{name}: the Transform carries content (XPath or other)", "V2G20-771",
-                         reference=ref.uri)
+        raise violation(f"{name}: the Transform carries content (XPath or other)", "V2G20-771", reference=ref.uri)
     if ref.digest_method.algorithm != suite.digest_method:
-        raise violation(f"{name}: DigestMethod {ref.digest_method.algorithm!r} does not go with "
-                         f"{suite.signature_method} (expected {suite.digest_method})", "V2G20-2473…2476",
-                         reference=ref.uri)
+        raise violation(
+            f"{name}: DigestMethod {ref.digest_method.algorithm!r} does not go with "
+            f"{suite.signature_method} (expected {suite.digest_method})",
+            "V2G20-2473…2476",
+            reference=ref.uri,
+        )
     if ref.digest_method.content:
         raise violation(f"{name}: DigestMethod carries content", "V2G20-771", reference=ref.uri)
     if len(ref.digest_value) != suite.digest_size:
-        raise violation(f"{name}: DigestValue has {len(ref.digest_value)} bytes, {suite.digest_method} "
-                         f"gives {suite.digest_size}", "V2G20-2473…2476", reference=ref.uri)
+        raise violation(
+            f"{name}: DigestValue has {len(ref.digest_value)} bytes, {suite.digest_method} gives {suite.digest_size}",
+            "V2G20-2473…2476",
+            reference=ref.uri,
+        )
 
 
 def check_profile(signature: Signature, profile: SignatureProfile = ISO20_PROFILE) -> SignatureSuite:
@@ -191,8 +201,7 @@ def check_profile(signature: Signature, profile: SignatureProfile = ISO20_PROFIL
     """
     info = signature.signed_info
     if signature.key_info is not None:
-        raise violation("the Signature carries KeyInfo (the certificate belongs in the message body)",
-                         "V2G20-771")
+        raise violation("the Signature carries KeyInfo (the certificate belongs in the message body)", "V2G20-771")
     if signature.object:
         raise violation(f"the Signature carries {len(signature.object)} Object element(s)", "V2G20-771")
     if signature.signature_value.id is not None:
@@ -208,8 +217,10 @@ def check_profile(signature: Signature, profile: SignatureProfile = ISO20_PROFIL
     suite = profile.suite_for_method(method.algorithm)
     if suite is None:
         allowed = ", ".join(s.signature_method for s in profile.suites)
-        raise violation(f"SignatureMethod {method.algorithm!r} is not allowed by profile {profile.name} "
-                         f"(allowed: {allowed})", "V2G20-2473…2476")
+        raise violation(
+            f"SignatureMethod {method.algorithm!r} is not allowed by profile {profile.name} (allowed: {allowed})",
+            "V2G20-2473…2476",
+        )
     if method.content:
         raise violation("SignatureMethod carries content (HMACOutputLength or other)", "V2G20-771")
     for index, ref in enumerate(info.reference):

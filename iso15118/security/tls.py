@@ -90,10 +90,14 @@ SIGALGS = "ecdsa_secp521r1_sha512:ed448"  # table 8 [V2G20-1667/1668]
 _TOLERANT_CIPHERSUITES = CIPHERSUITES + ":TLS_AES_128_GCM_SHA256"
 _TOLERANT_GROUPS = GROUPS + ":P-256:P-384:X25519"
 _TOLERANT_SIGALGS = SIGALGS + ":ecdsa_secp256r1_sha256:ecdsa_secp384r1_sha384"
-_TOLERANT_TLS12_CIPHERS = ":".join((
-    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA256",  # the last one: ISO 15118-2 peers
-))
+_TOLERANT_TLS12_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES128-SHA256",  # the last one: ISO 15118-2 peers
+    )
+)
 
 
 class TlsMode(StrEnum):
@@ -320,14 +324,22 @@ _REASONS: dict[str, tuple[Defect | None, str]] = {
     "NO_SUITABLE_KEY_SHARE": (None, "no key-exchange group in common (-20: secp521r1, x448)"),
     "NO_SHARED_GROUPS": (None, "no key-exchange group in common (-20: secp521r1, x448)"),
     "NO_SUITABLE_SIGNATURE_ALGORITHM": (
-        Defect.WRONG_ALGORITHM, "no signature algorithm in common (-20: ecdsa_secp521r1_sha512, ed448)"),
+        Defect.WRONG_ALGORITHM,
+        "no signature algorithm in common (-20: ecdsa_secp521r1_sha512, ed448)",
+    ),
     "NO_SHARED_SIGNATURE_ALGORITHMS": (
-        Defect.WRONG_ALGORITHM, "no signature algorithm in common (-20: ecdsa_secp521r1_sha512, ed448)"),
+        Defect.WRONG_ALGORITHM,
+        "no signature algorithm in common (-20: ecdsa_secp521r1_sha512, ed448)",
+    ),
     "WRONG_SIGNATURE_TYPE": (Defect.WRONG_ALGORITHM, "the peer signed with an algorithm we do not accept"),
-    "PEER_DID_NOT_RETURN_A_CERTIFICATE": (None, "the vehicle sent no certificate, but mutual authentication "
-                                                "is required [V2G20-1264]"),
-    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (None, "the SECC requires a vehicle certificate and we sent none "
-                                                "[V2G20-1264]"),
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": (
+        None,
+        "the vehicle sent no certificate, but mutual authentication is required [V2G20-1264]",
+    ),
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
+        None,
+        "the SECC requires a vehicle certificate and we sent none [V2G20-1264]",
+    ),
     "TLSV1_ALERT_UNKNOWN_CA": (Defect.UNKNOWN_ISSUER, "the peer does not trust our certificate's issuer"),
     "SSLV3_ALERT_CERTIFICATE_EXPIRED": (Defect.EXPIRED, "the peer says our certificate has expired"),
     "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": (Defect.WRONG_KEY_USAGE, "the peer refused our key usage"),

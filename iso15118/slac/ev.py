@@ -84,8 +84,9 @@ class EvMachine(SlacMachine):
         if self._retry():
             self._send_parm_req(now)
             return
-        self._fail_attempt(now, "CM_SLAC_PARM", f"no CM_SLAC_PARM.CNF within TT_match_response after "
-                                                f"{self._tries + 1} requests")
+        self._fail_attempt(
+            now, "CM_SLAC_PARM", f"no CM_SLAC_PARM.CNF within TT_match_response after {self._tries + 1} requests"
+        )
 
     def _on_parm_cnf(self, header: EthernetHeader, msg: SlacParmCnf, now: float) -> None:
         if msg.run_id != self._run_id:
@@ -99,8 +100,13 @@ class EvMachine(SlacMachine):
             return
         self._received(msg, now)
         self._evse_mac = header.src
-        start = StartAttenCharInd(forwarding_sta=self.mac, run_id=self._run_id, num_sounds=msg.num_sounds,
-                                  time_out=msg.time_out, resp_type=msg.resp_type)
+        start = StartAttenCharInd(
+            forwarding_sta=self.mac,
+            run_id=self._run_id,
+            num_sounds=msg.num_sounds,
+            time_out=msg.time_out,
+            resp_type=msg.resp_type,
+        )
         self._batch = [start] * self.config.c_ev_start_atten_char_inds + [
             MnbcSoundInd(run_id=self._run_id, count=msg.num_sounds - 1 - i, random=self._random(16))
             for i in range(msg.num_sounds)
@@ -129,8 +135,11 @@ class EvMachine(SlacMachine):
             self._send_batch_frame(now)
 
     def _on_atten_timeout(self, now: float) -> None:
-        self._fail_attempt(now, "CM_ATTEN_CHAR", "no CM_ATTEN_CHAR.IND within TT_EV_atten_results "
-                                                 f"({self.config.tt_ev_atten_results:g} s)")
+        self._fail_attempt(
+            now,
+            "CM_ATTEN_CHAR",
+            f"no CM_ATTEN_CHAR.IND within TT_EV_atten_results ({self.config.tt_ev_atten_results:g} s)",
+        )
 
     def _check_atten_char(self, header: EthernetHeader, msg: AttenCharInd, now: float) -> bool:
         if msg.run_id != self._run_id:
@@ -168,8 +177,7 @@ class EvMachine(SlacMachine):
             self._send(AttenCharRsp(source_address=self.mac, run_id=self._run_id), self._evse_mac, now)
 
     def _send_match_req(self, now: float) -> None:
-        req = SlacMatchReq(pev_mac=self.mac, evse_mac=self._evse_mac, run_id=self._run_id,
-                           pev_id=self.config.pev_id)
+        req = SlacMatchReq(pev_mac=self.mac, evse_mac=self._evse_mac, run_id=self._run_id, pev_id=self.config.pev_id)
         self._send(req, self._evse_mac, now)
         self._goto(State.WAIT_MATCH_CNF, now + self.config.tt_match_response)
 
@@ -177,8 +185,9 @@ class EvMachine(SlacMachine):
         if self._retry():
             self._send_match_req(now)
             return
-        self._fail_attempt(now, "CM_SLAC_MATCH", f"no CM_SLAC_MATCH.CNF within TT_match_response after "
-                                                 f"{self._tries + 1} requests")
+        self._fail_attempt(
+            now, "CM_SLAC_MATCH", f"no CM_SLAC_MATCH.CNF within TT_match_response after {self._tries + 1} requests"
+        )
 
     def _on_match_cnf(self, header: EthernetHeader, msg: SlacMatchCnf, now: float) -> None:
         if msg.run_id != self._run_id:
@@ -202,17 +211,31 @@ class EvMachine(SlacMachine):
             self._send_set_key(now)
             return
         # The peer matched; only the local modem failed, so a new attempt cannot help.
-        self._fail(now, "CM_SET_KEY", f"the local modem did not answer CM_SET_KEY.REQ "
-                                      f"({self._tries + 1} requests, {self.config.set_key_timeout:g} s each)")
+        self._fail(
+            now,
+            "CM_SET_KEY",
+            f"the local modem did not answer CM_SET_KEY.REQ "
+            f"({self._tries + 1} requests, {self.config.set_key_timeout:g} s each)",
+        )
 
     def _on_set_key_cnf(self, header: EthernetHeader, msg: SetKeyCnf, now: float) -> None:
         self._received(msg, now)
         self._goto(State.MATCHED, None)
-        self._events.append(Matched(
-            at=now, nid=self._nid, nmk=self._nmk, peer_mac=self._evse_mac, run_id=self._run_id,
-            attenuation_db=self._attenuation, num_sounds=self._num_sounds, attempts=self._attempt,
-            steps=tuple(self._steps), sound_times=tuple(self._sound_times), key_result=msg.result,
-        ))
+        self._events.append(
+            Matched(
+                at=now,
+                nid=self._nid,
+                nmk=self._nmk,
+                peer_mac=self._evse_mac,
+                run_id=self._run_id,
+                attenuation_db=self._attenuation,
+                num_sounds=self._num_sounds,
+                attempts=self._attempt,
+                steps=tuple(self._steps),
+                sound_times=tuple(self._sound_times),
+                key_result=msg.result,
+            )
+        )
 
 
 _M = EvMachine

@@ -77,4 +77,3 @@ class MatchingFailed(SlacEvent):
     reason: str
     attempts: int
     steps: tuple[Step, ...]
-

@@ -81,8 +81,12 @@ class EvseMachine(SlacMachine):
         if self._retry():
             self._send_set_key(now)
             return
-        self._fail(now, "CM_SET_KEY", f"the local modem did not answer CM_SET_KEY.REQ "
-                                      f"({self._tries + 1} requests, {self.config.set_key_timeout:g} s each)")
+        self._fail(
+            now,
+            "CM_SET_KEY",
+            f"the local modem did not answer CM_SET_KEY.REQ "
+            f"({self._tries + 1} requests, {self.config.set_key_timeout:g} s each)",
+        )
 
     def _on_set_key_cnf(self, header: EthernetHeader, msg: SetKeyCnf, now: float) -> None:
         # pyslac's lesson: some QCA firmware reports success as failure, so Result is recorded, not judged.
@@ -106,12 +110,18 @@ class EvseMachine(SlacMachine):
 
     def _on_parm_wait_over(self, now: float) -> None:
         if self._initial_wait:
-            self._fail(now, "CM_SLAC_PARM", f"no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init "
-                                            f"({self.config.tt_evse_slac_init:g} s)")
+            self._fail(
+                now,
+                "CM_SLAC_PARM",
+                f"no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init ({self.config.tt_evse_slac_init:g} s)",
+            )
         else:
             window = self.config.tt_matching_repetition
-            self._fail(now, "CM_SLAC_PARM", f"no new CM_SLAC_PARM.REQ within TT_matching_repetition "
-                                            f"({window:g} s) after a failed attempt")
+            self._fail(
+                now,
+                "CM_SLAC_PARM",
+                f"no new CM_SLAC_PARM.REQ within TT_matching_repetition ({window:g} s) after a failed attempt",
+            )
 
     # --- matching --------------------------------------------------------------------------------------
 
@@ -128,17 +138,25 @@ class EvseMachine(SlacMachine):
             self._window_start = now
         self._attempt += 1
         self._ev_mac, self._run_id = header.src, msg.run_id
-        cnf = SlacParmCnf(forwarding_sta=self._ev_mac, run_id=self._run_id,
-                          num_sounds=self.config.c_ev_match_mnbc, time_out=self.config.time_out_units)
+        cnf = SlacParmCnf(
+            forwarding_sta=self._ev_mac,
+            run_id=self._run_id,
+            num_sounds=self.config.c_ev_match_mnbc,
+            time_out=self.config.time_out_units,
+        )
         self._send(cnf, self._ev_mac, now)
         self._goto(State.WAIT_START_ATTEN_CHAR, now + self.config.tt_match_sequence)
 
     def _on_start_timeout(self, now: float) -> None:
-        self._fail_attempt(now, "CM_START_ATTEN_CHAR", "no CM_START_ATTEN_CHAR.IND within TT_match_sequence "
-                                                       f"({self.config.tt_match_sequence:g} s)")
+        self._fail_attempt(
+            now,
+            "CM_START_ATTEN_CHAR",
+            f"no CM_START_ATTEN_CHAR.IND within TT_match_sequence ({self.config.tt_match_sequence:g} s)",
+        )
 
-    def _is_this_run(self, header: EthernetHeader, msg: StartAttenCharInd | MnbcSoundInd | AttenCharRsp
-                     | SlacMatchReq, now: float) -> bool:
+    def _is_this_run(
+        self, header: EthernetHeader, msg: StartAttenCharInd | MnbcSoundInd | AttenCharRsp | SlacMatchReq, now: float
+    ) -> bool:
         if header.src != self._ev_mac:
             self._ignore(now, msg, "sent by another station than the matching EV")
             return False
@@ -187,9 +205,13 @@ class EvseMachine(SlacMachine):
 
     def _on_window_over(self, now: float) -> None:
         if self._profiles == 0:
-            self._fail_attempt(now, "CM_ATTEN_PROFILE", f"no CM_ATTEN_PROFILE.IND in the sounding window "
-                                                        f"({len(self._sound_times)} CM_MNBC_SOUND.IND seen): "
-                                                        "is a modem or a modem stand-in on the link?")
+            self._fail_attempt(
+                now,
+                "CM_ATTEN_PROFILE",
+                f"no CM_ATTEN_PROFILE.IND in the sounding window "
+                f"({len(self._sound_times)} CM_MNBC_SOUND.IND seen): "
+                "is a modem or a modem stand-in on the link?",
+            )
             return
         self._finish_sounding(now)
 
@@ -200,8 +222,7 @@ class EvseMachine(SlacMachine):
         self._send_atten_char(now)
 
     def _send_atten_char(self, now: float) -> None:
-        ind = AttenCharInd(source_address=self._ev_mac, run_id=self._run_id, num_sounds=self._profiles,
-                           aag=self._aag)
+        ind = AttenCharInd(source_address=self._ev_mac, run_id=self._run_id, num_sounds=self._profiles, aag=self._aag)
         self._send(ind, self._ev_mac, now)
         self._goto(State.WAIT_ATTEN_CHAR_RSP, now + self.config.tt_match_response)
 
@@ -209,8 +230,9 @@ class EvseMachine(SlacMachine):
         if self._retry():
             self._send_atten_char(now)
             return
-        self._fail_attempt(now, "CM_ATTEN_CHAR", f"no CM_ATTEN_CHAR.RSP within TT_match_response after "
-                                                 f"{self._tries + 1} indications")
+        self._fail_attempt(
+            now, "CM_ATTEN_CHAR", f"no CM_ATTEN_CHAR.RSP within TT_match_response after {self._tries + 1} indications"
+        )
 
     def _on_atten_rsp(self, header: EthernetHeader, msg: AttenCharRsp, now: float) -> None:
         if not self._is_this_run(header, msg, now):
@@ -223,8 +245,11 @@ class EvseMachine(SlacMachine):
         self._goto(State.WAIT_MATCH_REQ, now + self.config.tt_evse_match_session)
 
     def _on_match_timeout(self, now: float) -> None:
-        self._fail_attempt(now, "CM_SLAC_MATCH", "no CM_SLAC_MATCH.REQ within TT_EVSE_match_session "
-                                                 f"({self.config.tt_evse_match_session:g} s)")
+        self._fail_attempt(
+            now,
+            "CM_SLAC_MATCH",
+            f"no CM_SLAC_MATCH.REQ within TT_EVSE_match_session ({self.config.tt_evse_match_session:g} s)",
+        )
 
     def _on_validate(self, header: EthernetHeader, msg: ValidateReq, now: float) -> None:
         if header.src != self._ev_mac:
@@ -243,18 +268,35 @@ class EvseMachine(SlacMachine):
             self._ignore(now, msg, "PEV_MAC/EVSE_MAC do not name this EV and this EVSE")
             return
         self._received(msg, now)
-        cnf = SlacMatchCnf(pev_mac=self._ev_mac, evse_mac=self.mac, run_id=self._run_id, nid=self.nid,
-                           nmk=self.nmk, pev_id=msg.pev_id, evse_id=self.config.evse_id)
+        cnf = SlacMatchCnf(
+            pev_mac=self._ev_mac,
+            evse_mac=self.mac,
+            run_id=self._run_id,
+            nid=self.nid,
+            nmk=self.nmk,
+            pev_id=msg.pev_id,
+            evse_id=self.config.evse_id,
+        )
         self._send(cnf, self._ev_mac, now)
         if self._state is State.MATCHED:
             return  # the EV repeated its request: our confirmation was lost
         self._goto(State.MATCHED, None)
-        self._events.append(Matched(
-            at=now, nid=self.nid, nmk=self.nmk, peer_mac=self._ev_mac, run_id=self._run_id,
-            attenuation_db=sum(self._aag) / len(self._aag), num_sounds=self._profiles, attempts=self._attempt,
-            steps=tuple(self._steps), sound_times=tuple(self._sound_times), sounding_window=self._window,
-            key_result=self._key_result,
-        ))
+        self._events.append(
+            Matched(
+                at=now,
+                nid=self.nid,
+                nmk=self.nmk,
+                peer_mac=self._ev_mac,
+                run_id=self._run_id,
+                attenuation_db=sum(self._aag) / len(self._aag),
+                num_sounds=self._profiles,
+                attempts=self._attempt,
+                steps=tuple(self._steps),
+                sound_times=tuple(self._sound_times),
+                sounding_window=self._window,
+                key_result=self._key_result,
+            )
+        )
 
     def _on_settled(self, now: float) -> None:
         self._wait_parm(now)

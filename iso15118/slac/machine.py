@@ -183,8 +183,12 @@ class SlacMachine:
         if now + self.config.tt_matching_rate < start + self.config.tt_matching_repetition:
             self._restart(now)
         else:
-            self._fail(now, step, f"{reason}; no match within TT_matching_repetition "
-                                  f"({self.config.tt_matching_repetition:g} s, {self._attempt} attempts)")
+            self._fail(
+                now,
+                step,
+                f"{reason}; no match within TT_matching_repetition "
+                f"({self.config.tt_matching_repetition:g} s, {self._attempt} attempts)",
+            )
 
     def _fail(self, now: float, step: str, reason: str) -> None:
         self._goto(State.FAILED, None)

@@ -57,7 +57,6 @@ MATCH_REQ_MVF_LENGTH: Final = 0x003E
 MATCH_CNF_MVF_LENGTH: Final = 0x0056
 
 
-
 class MMType(IntEnum):
     """MMTYPE of every SLAC MME (STA-STA category 0x6000; low two bits 00 REQ, 01 CNF, 10 IND, 11 RSP)."""
 
@@ -106,7 +105,6 @@ class ValidateResult(IntEnum):
     SUCCESS = 2
     FAILURE = 3
     NOT_REQUIRED = 4
-
 
 
 class Mme:

@@ -114,7 +114,6 @@ class MmeError(SlacError):
         return f"bad SLAC frame{where}: {self.reason}{rule}"
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EthernetHeader:
     """Destination and source MAC (6 bytes each) and ethertype of a received frame."""
@@ -122,7 +121,6 @@ class EthernetHeader:
     dst: bytes
     src: bytes
     ethertype: int = ETHERTYPE_HOMEPLUG
-
 
 
 # --- wire layouts (private) -----------------------------------------------------------------------------
@@ -139,54 +137,104 @@ _APP_SEC = ("application_type" / Int8ub, "security_type" / Int8ub)
 
 _LAYOUTS: Final[dict[MMType, Struct]] = {
     MMType.CM_SET_KEY_REQ: Struct(
-        "key_type" / Int8ub, "my_nonce" / Bytes(4), "your_nonce" / Bytes(4), "pid" / Int8ub,
-        "prn" / Bytes(2), "pmn" / Int8ub, "cco_capability" / Int8ub, "nid" / Bytes(7),
-        "new_eks" / Int8ub, "new_key" / Bytes(16),
+        "key_type" / Int8ub,
+        "my_nonce" / Bytes(4),
+        "your_nonce" / Bytes(4),
+        "pid" / Int8ub,
+        "prn" / Bytes(2),
+        "pmn" / Int8ub,
+        "cco_capability" / Int8ub,
+        "nid" / Bytes(7),
+        "new_eks" / Int8ub,
+        "new_key" / Bytes(16),
     ),
     MMType.CM_SET_KEY_CNF: Struct(
-        "result" / Int8ub, "my_nonce" / Bytes(4), "your_nonce" / Bytes(4), "pid" / Int8ub,
-        "prn" / Bytes(2), "pmn" / Int8ub, "cco_capability" / Int8ub,
+        "result" / Int8ub,
+        "my_nonce" / Bytes(4),
+        "your_nonce" / Bytes(4),
+        "pid" / Int8ub,
+        "prn" / Bytes(2),
+        "pmn" / Int8ub,
+        "cco_capability" / Int8ub,
     ),
     MMType.CM_SLAC_PARM_REQ: Struct(
-        *_APP_SEC, "run_id" / Bytes(8),
-        "cipher_suites" / If(lambda ctx: ctx.security_type == SecurityType.PUBLIC_KEY,
-                             PrefixedArray(Int8ub, Int16ul)),
+        *_APP_SEC,
+        "run_id" / Bytes(8),
+        "cipher_suites" / If(lambda ctx: ctx.security_type == SecurityType.PUBLIC_KEY, PrefixedArray(Int8ub, Int16ul)),
     ),
     MMType.CM_SLAC_PARM_CNF: Struct(
-        "m_sound_target" / Bytes(6), "num_sounds" / Int8ub, "time_out" / Int8ub, "resp_type" / Int8ub,
-        "forwarding_sta" / Bytes(6), *_APP_SEC, "run_id" / Bytes(8),
+        "m_sound_target" / Bytes(6),
+        "num_sounds" / Int8ub,
+        "time_out" / Int8ub,
+        "resp_type" / Int8ub,
+        "forwarding_sta" / Bytes(6),
+        *_APP_SEC,
+        "run_id" / Bytes(8),
         "cipher_suite" / If(lambda ctx: ctx.security_type == SecurityType.PUBLIC_KEY, Int16ul),
     ),
     MMType.CM_START_ATTEN_CHAR_IND: Struct(
-        *_APP_SEC, "num_sounds" / Int8ub, "time_out" / Int8ub, "resp_type" / Int8ub,
-        "forwarding_sta" / Bytes(6), "run_id" / Bytes(8),
+        *_APP_SEC,
+        "num_sounds" / Int8ub,
+        "time_out" / Int8ub,
+        "resp_type" / Int8ub,
+        "forwarding_sta" / Bytes(6),
+        "run_id" / Bytes(8),
     ),
     MMType.CM_MNBC_SOUND_IND: Struct(
-        *_APP_SEC, "sender_id" / Bytes(17), "count" / Int8ub, "run_id" / Bytes(8), Padding(8),
+        *_APP_SEC,
+        "sender_id" / Bytes(17),
+        "count" / Int8ub,
+        "run_id" / Bytes(8),
+        Padding(8),
         "random" / Bytes(16),
     ),
     MMType.CM_ATTEN_PROFILE_IND: Struct(
-        "pev_mac" / Bytes(6), "num_groups" / Rebuild(Int8ub, lambda ctx: len(ctx.aag)), Padding(1),
+        "pev_mac" / Bytes(6),
+        "num_groups" / Rebuild(Int8ub, lambda ctx: len(ctx.aag)),
+        Padding(1),
         "aag" / Array(lambda ctx: ctx.num_groups, Int8ub),
     ),
     MMType.CM_ATTEN_CHAR_IND: Struct(
-        *_APP_SEC, "source_address" / Bytes(6), "run_id" / Bytes(8), "source_id" / Bytes(17),
-        "resp_id" / Bytes(17), "num_sounds" / Int8ub, "aag" / PrefixedArray(Int8ub, Int8ub),
+        *_APP_SEC,
+        "source_address" / Bytes(6),
+        "run_id" / Bytes(8),
+        "source_id" / Bytes(17),
+        "resp_id" / Bytes(17),
+        "num_sounds" / Int8ub,
+        "aag" / PrefixedArray(Int8ub, Int8ub),
     ),
     MMType.CM_ATTEN_CHAR_RSP: Struct(
-        *_APP_SEC, "source_address" / Bytes(6), "run_id" / Bytes(8), "source_id" / Bytes(17),
-        "resp_id" / Bytes(17), "result" / Int8ub,
+        *_APP_SEC,
+        "source_address" / Bytes(6),
+        "run_id" / Bytes(8),
+        "source_id" / Bytes(17),
+        "resp_id" / Bytes(17),
+        "result" / Int8ub,
     ),
     MMType.CM_VALIDATE_REQ: Struct("signal_type" / Int8ub, "timer" / Int8ub, "result" / Int8ub),
     MMType.CM_VALIDATE_CNF: Struct("signal_type" / Int8ub, "toggle_num" / Int8ub, "result" / Int8ub),
     MMType.CM_SLAC_MATCH_REQ: Struct(
-        *_APP_SEC, "mvf_length" / Int16ul, "pev_id" / Bytes(17), "pev_mac" / Bytes(6),
-        "evse_id" / Bytes(17), "evse_mac" / Bytes(6), "run_id" / Bytes(8), Padding(8),
+        *_APP_SEC,
+        "mvf_length" / Int16ul,
+        "pev_id" / Bytes(17),
+        "pev_mac" / Bytes(6),
+        "evse_id" / Bytes(17),
+        "evse_mac" / Bytes(6),
+        "run_id" / Bytes(8),
+        Padding(8),
     ),
     MMType.CM_SLAC_MATCH_CNF: Struct(
-        *_APP_SEC, "mvf_length" / Int16ul, "pev_id" / Bytes(17), "pev_mac" / Bytes(6),
-        "evse_id" / Bytes(17), "evse_mac" / Bytes(6), "run_id" / Bytes(8), Padding(8),
-        "nid" / Bytes(7), Padding(1), "nmk" / Bytes(16),
+        *_APP_SEC,
+        "mvf_length" / Int16ul,
+        "pev_id" / Bytes(17),
+        "pev_mac" / Bytes(6),
+        "evse_id" / Bytes(17),
+        "evse_mac" / Bytes(6),
+        "run_id" / Bytes(8),
+        Padding(8),
+        "nid" / Bytes(7),
+        Padding(1),
+        "nmk" / Bytes(16),
     ),
     MMType.CM_AMP_MAP_REQ: Struct("amlen" / Int16ul, "amdata" / Bytes(lambda ctx: (ctx.amlen + 1) // 2)),
     MMType.CM_AMP_MAP_CNF: Struct("res_type" / Int8ub),
@@ -195,9 +243,21 @@ _LAYOUTS: Final[dict[MMType, Struct]] = {
 _CLASSES: Final[dict[MMType, type[Mme]]] = {
     cls.MMTYPE: cls
     for cls in (
-        SetKeyReq, SetKeyCnf, SlacParmReq, SlacParmCnf, StartAttenCharInd, MnbcSoundInd,
-        AttenProfileInd, AttenCharInd, AttenCharRsp, ValidateReq, ValidateCnf, SlacMatchReq,
-        SlacMatchCnf, AmpMapReq, AmpMapCnf,
+        SetKeyReq,
+        SetKeyCnf,
+        SlacParmReq,
+        SlacParmCnf,
+        StartAttenCharInd,
+        MnbcSoundInd,
+        AttenProfileInd,
+        AttenCharInd,
+        AttenCharRsp,
+        ValidateReq,
+        ValidateCnf,
+        SlacMatchReq,
+        SlacMatchCnf,
+        AmpMapReq,
+        AmpMapCnf,
     )
 }
 _MVF_LENGTH: Final = {
@@ -205,9 +265,15 @@ _MVF_LENGTH: Final = {
     MMType.CM_SLAC_MATCH_CNF: MATCH_CNF_MVF_LENGTH,
 }
 _FIXED_SIZE: Final = {
-    MMType.CM_SET_KEY_REQ: 38, MMType.CM_SET_KEY_CNF: 14, MMType.CM_START_ATTEN_CHAR_IND: 19,
-    MMType.CM_MNBC_SOUND_IND: 52, MMType.CM_ATTEN_CHAR_RSP: 51, MMType.CM_VALIDATE_REQ: 3,
-    MMType.CM_VALIDATE_CNF: 3, MMType.CM_SLAC_MATCH_REQ: 66, MMType.CM_SLAC_MATCH_CNF: 90,
+    MMType.CM_SET_KEY_REQ: 38,
+    MMType.CM_SET_KEY_CNF: 14,
+    MMType.CM_START_ATTEN_CHAR_IND: 19,
+    MMType.CM_MNBC_SOUND_IND: 52,
+    MMType.CM_ATTEN_CHAR_RSP: 51,
+    MMType.CM_VALIDATE_REQ: 3,
+    MMType.CM_VALIDATE_CNF: 3,
+    MMType.CM_SLAC_MATCH_REQ: 66,
+    MMType.CM_SLAC_MATCH_CNF: 90,
     MMType.CM_AMP_MAP_CNF: 1,
 }
 
@@ -242,8 +308,7 @@ def _wire_values(msg: Mme) -> dict[str, Any]:
             raise MmeError("cipher suites are only sent with SecurityType 1", rule="CM_SLAC_PARM.REQ layout")
     elif isinstance(msg, SlacParmCnf):
         if (msg.cipher_suite is None) == (msg.security_type == SecurityType.PUBLIC_KEY):
-            raise MmeError("CipherSuite is present exactly when SecurityType is 1",
-                           rule="CM_SLAC_PARM.CNF layout")
+            raise MmeError("CipherSuite is present exactly when SecurityType is 1", rule="CM_SLAC_PARM.CNF layout")
     elif isinstance(msg, AttenProfileInd | AttenCharInd):
         values["aag"] = list(msg.aag)
     elif isinstance(msg, AmpMapReq):
@@ -282,8 +347,14 @@ def pack_frame(msg: Mme, src_mac: bytes, dst_mac: bytes) -> bytes:
     _check_mac(dst_mac, "destination MAC")
     try:
         header = _HEADER.build(
-            {"dst": dst_mac, "src": src_mac, "ethertype": ETHERTYPE_HOMEPLUG, "mmv": MMV_GREEN_PHY,
-             "mmtype": int(msg.MMTYPE), "fmi": 0}
+            {
+                "dst": dst_mac,
+                "src": src_mac,
+                "ethertype": ETHERTYPE_HOMEPLUG,
+                "mmv": MMV_GREEN_PHY,
+                "mmtype": int(msg.MMTYPE),
+                "fmi": 0,
+            }
         )
         payload = _LAYOUTS[msg.MMTYPE].build(_wire_values(msg))
     except ConstructError as exc:
@@ -310,22 +381,32 @@ def unpack_frame(data: bytes) -> tuple[EthernetHeader, Mme]:
     data = bytes(data)
     header = peek_header(data)
     if header is None:
-        raise MmeError(f"frame has {len(data)} bytes, shorter than the 14-byte Ethernet header",
-                       offset=len(data), rule="Ethernet header")
+        raise MmeError(
+            f"frame has {len(data)} bytes, shorter than the 14-byte Ethernet header",
+            offset=len(data),
+            rule="Ethernet header",
+        )
     if header.ethertype != ETHERTYPE_HOMEPLUG:
-        raise MmeError(f"ethertype 0x{header.ethertype:04X} is not HomePlug AV (0x88E1)", offset=12,
-                       rule="ethertype 0x88E1")
+        raise MmeError(
+            f"ethertype 0x{header.ethertype:04X} is not HomePlug AV (0x88E1)", offset=12, rule="ethertype 0x88E1"
+        )
     if len(data) < HEADER_LENGTH:
-        raise MmeError(f"frame has {len(data)} bytes, shorter than the 19-byte MME header",
-                       offset=len(data), rule="MME header MMV/MMTYPE/FMI")
+        raise MmeError(
+            f"frame has {len(data)} bytes, shorter than the 19-byte MME header",
+            offset=len(data),
+            rule="MME header MMV/MMTYPE/FMI",
+        )
     fields_ = _HEADER.parse(data)
     if fields_.mmv != MMV_GREEN_PHY:
         raise MmeError(f"MMV is 0x{fields_.mmv:02X}, SLAC messages use MMV 0x01", offset=14, rule="MMV=1")
     try:
         mmtype = MMType(fields_.mmtype)
     except ValueError:
-        raise MmeError(f"MMTYPE 0x{fields_.mmtype:04X} is not a SLAC message", offset=15,
-                       rule="SLAC MMTYPEs of ISO 15118-3 Annex A") from None
+        raise MmeError(
+            f"MMTYPE 0x{fields_.mmtype:04X} is not a SLAC message",
+            offset=15,
+            rule="SLAC MMTYPEs of ISO 15118-3 Annex A",
+        ) from None
     if fields_.fmi != 0:
         raise MmeError(f"FMI is 0x{fields_.fmi:04X}: SLAC MMEs are never fragmented", offset=17, rule="FMI=0")
     payload = data[HEADER_LENGTH:]
@@ -334,13 +415,16 @@ def unpack_frame(data: bytes) -> tuple[EthernetHeader, Mme]:
         raise MmeError(
             f"{mmtype.mme_name} needs {need} payload bytes ({HEADER_LENGTH + need}-byte frame), "
             f"the frame ends after {len(payload)}",
-            offset=len(data), rule=f"{mmtype.mme_name} layout",
+            offset=len(data),
+            rule=f"{mmtype.mme_name} layout",
         )
     values = dict(_LAYOUTS[mmtype].parse(payload))
     if mmtype in _MVF_LENGTH and values["mvf_length"] != _MVF_LENGTH[mmtype]:
         raise MmeError(
             f"MVFLength is 0x{values['mvf_length']:04X}, {mmtype.mme_name} needs 0x{_MVF_LENGTH[mmtype]:04X} "
-            "(little-endian)", offset=HEADER_LENGTH + 2, rule="MVFLength little-endian",
+            "(little-endian)",
+            offset=HEADER_LENGTH + 2,
+            rule="MVFLength little-endian",
         )
     return EthernetHeader(dst=header.dst, src=header.src), _from_wire(_CLASSES[mmtype], values)
 

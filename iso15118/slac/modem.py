@@ -119,8 +119,15 @@ class ModemStandIn:
 
     def _set_key(self, port: str, host: bytes, req: SetKeyReq, now: float) -> bytes:
         self.keys.append(ModemKey(port=port, host_mac=host, nid=req.nid, nmk=req.new_key, at=now))
-        cnf = SetKeyCnf(result=0, my_nonce=b"\x00" * 4, your_nonce=req.my_nonce, pid=req.pid, prn=req.prn,
-                        pmn=req.pmn, cco_capability=req.cco_capability)
+        cnf = SetKeyCnf(
+            result=0,
+            my_nonce=b"\x00" * 4,
+            your_nonce=req.my_nonce,
+            pid=req.pid,
+            prn=req.prn,
+            pmn=req.pmn,
+            cco_capability=req.cco_capability,
+        )
         return pack_frame(cnf, self.modem_macs[port], host)
 
     def _profile(self, port: str, pev_mac: bytes) -> bytes:

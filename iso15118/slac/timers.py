@@ -92,16 +92,23 @@ class SlacConfig:
     attenuation_threshold_db: float | None = None
 
     def __post_init__(self) -> None:
-        _check(0.02 <= self.tp_ev_batch_msg_interval <= 0.05,
-               "TP_EV_batch_msg_interval must be 20-50 ms")
-        _check(0.1 <= self.tt_evse_match_mnbc <= 25.5 and round(self.tt_evse_match_mnbc * 10, 6).is_integer(),
-               "TT_EVSE_match_MNBC is sent in units of 100 ms (0.1-25.5 s)")
+        _check(0.02 <= self.tp_ev_batch_msg_interval <= 0.05, "TP_EV_batch_msg_interval must be 20-50 ms")
+        _check(
+            0.1 <= self.tt_evse_match_mnbc <= 25.5 and round(self.tt_evse_match_mnbc * 10, 6).is_integer(),
+            "TT_EVSE_match_MNBC is sent in units of 100 ms (0.1-25.5 s)",
+        )
         _check(self.tt_ev_atten_results > 0, "TT_EV_atten_results must be positive")
         _check(1 <= self.c_ev_match_mnbc <= 255, "C_EV_match_MNBC (NUM_SOUNDS) must be 1-255")
         _check(1 <= self.c_ev_start_atten_char_inds <= 255, "C_EV_start_atten_char_inds must be 1-255")
         _check(self.c_ev_match_retry >= 0, "C_EV_match_retry must not be negative")
-        for name in ("tt_evse_slac_init", "tt_match_sequence", "tt_match_response", "tt_evse_match_session",
-                     "tt_matching_repetition", "set_key_timeout"):
+        for name in (
+            "tt_evse_slac_init",
+            "tt_match_sequence",
+            "tt_match_response",
+            "tt_evse_match_session",
+            "tt_matching_repetition",
+            "set_key_timeout",
+        ):
             _check(getattr(self, name) > 0, f"{name} must be positive")
         _check(self.tt_matching_rate >= 0 and self.settle_time >= 0, "pauses must not be negative")
         _check(self.nmk is None or len(self.nmk) == 16, "an NMK has 16 bytes")

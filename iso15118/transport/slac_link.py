@@ -135,12 +135,22 @@ async def run_slac(
         matched = await _pump(_Driver(machine, sock, modem), loop, t0, timeout, linger, on_event)
         window = matched.sounding_window
         return SlacResult(
-            role=role, iface=iface, own_mac=sock.mac, peer_mac=matched.peer_mac, nid=matched.nid,
-            nmk=matched.nmk, run_id=matched.run_id, attenuation_db=matched.attenuation_db,
-            num_sounds=matched.num_sounds, attempts=matched.attempts, duration=matched.at - t0,
-            steps=_relative(matched.steps, t0), sound_times=tuple(t - t0 for t in matched.sound_times),
+            role=role,
+            iface=iface,
+            own_mac=sock.mac,
+            peer_mac=matched.peer_mac,
+            nid=matched.nid,
+            nmk=matched.nmk,
+            run_id=matched.run_id,
+            attenuation_db=matched.attenuation_db,
+            num_sounds=matched.num_sounds,
+            attempts=matched.attempts,
+            duration=matched.at - t0,
+            steps=_relative(matched.steps, t0),
+            sound_times=tuple(t - t0 for t in matched.sound_times),
             sounding_window=None if window is None else (window[0] - t0, window[1] - t0),
-            key_result=matched.key_result, modem_keys=tuple(modem.keys) if modem is not None else (),
+            key_result=matched.key_result,
+            modem_keys=tuple(modem.keys) if modem is not None else (),
         )
 
 
@@ -173,8 +183,11 @@ async def _pump(
             if end is not None and loop.time() >= end:
                 if matched is not None:
                     return matched
-                raise MatchingError(f"no match within {timeout:g} s (state: {machine.state.value})",
-                                    step="timeout", steps=_relative(machine.steps, t0))
+                raise MatchingError(
+                    f"no match within {timeout:g} s (state: {machine.state.value})",
+                    step="timeout",
+                    steps=_relative(machine.steps, t0),
+                )
             deadline = machine.next_deadline()
             wake = min((t for t in (deadline, end) if t is not None), default=None)
             frame: bytes | None = None
@@ -194,9 +207,7 @@ async def _pump(
         sock.remove_reader(loop)
 
 
-async def run_modem_standin(
-    ifaces: Sequence[str], *, forward: bool = False, modem: ModemStandIn | None = None
-) -> None:
+async def run_modem_standin(ifaces: Sequence[str], *, forward: bool = False, modem: ModemStandIn | None = None) -> None:
     """Play the PLC modems for the hosts behind ``ifaces`` until cancelled.
 
     Sockets are ETH_P_ALL (a kernel bridge port hands nothing to ethertype-bound sockets) and skip the
@@ -209,8 +220,7 @@ async def run_modem_standin(
     if set(model.ports) != set(ifaces):
         raise SlacError(f"modem stand-in ports {model.ports} do not match the interfaces {list(ifaces)}")
     sockets = {
-        name: RawEthernetSocket(name, ethertype=None, only=None if forward else ETHERTYPE_HOMEPLUG)
-        for name in ifaces
+        name: RawEthernetSocket(name, ethertype=None, only=None if forward else ETHERTYPE_HOMEPLUG) for name in ifaces
     }
     try:
         for name, sock in sockets.items():

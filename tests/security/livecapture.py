@@ -34,8 +34,17 @@ def require_dumpcap() -> str:
 class LiveCapture:
     """Capture ``tcp port <port>`` plus the marker port on ``interface`` into ``path``."""
 
-    def __init__(self, path: Path, *, interface: str, tcp_port: int, marker_host: str = "::1",
-                 argv_prefix: tuple[str, ...] = (), marker_scope: int = 0, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        interface: str,
+        tcp_port: int,
+        marker_host: str = "::1",
+        argv_prefix: tuple[str, ...] = (),
+        marker_scope: int = 0,
+        timeout: float = 10.0,
+    ) -> None:
         self.path = path
         self.interface = interface
         self.tcp_port = tcp_port
@@ -65,7 +74,7 @@ class LiveCapture:
             end = time.monotonic() + 0.05
             while time.monotonic() < end:
                 with self._lock:
-                    if b"v2gstack-capture-marker-" in self._data[-65536 * 4:] and self._seen(marker):
+                    if b"v2gstack-capture-marker-" in self._data[-65536 * 4 :] and self._seen(marker):
                         return
                 time.sleep(0.01)
             if time.monotonic() > deadline:
@@ -102,8 +111,9 @@ class LiveCapture:
         if self._thread is not None:
             self._thread.join(self.timeout)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: types.TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
         try:
             if exc_type is None:
                 with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:

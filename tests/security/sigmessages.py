@@ -91,9 +91,7 @@ def metering_confirmation_req(pki: Pki) -> iso20.MeteringConfirmationReq:
 
 
 def _issuer_serial(cert: x509.Certificate) -> X509IssuerSerial:
-    return X509IssuerSerial(
-        x509_issuer_name=cert.issuer.rfc4514_string(), x509_serial_number=cert.serial_number
-    )
+    return X509IssuerSerial(x509_issuer_name=cert.issuer.rfc4514_string(), x509_serial_number=cert.serial_number)
 
 
 def certificate_installation_req(pki: Pki) -> iso20.CertificateInstallationReq:

@@ -53,18 +53,19 @@ def test_each_defect_is_refused_for_its_reason(test_pki: PkiFixture, defect: Def
     now = pki_now + dt.timedelta(hours=1)
     bad = defective_leaf(test_pki.pki, defect, now=now)
     with pytest.raises(ChainValidationError) as refused:
-        validate_chain(bad.issued.certificate, bad.intermediates, _roots(test_pki), now=now,
-                       purpose=Purpose.SECC_TLS)
+        validate_chain(bad.issued.certificate, bad.intermediates, _roots(test_pki), now=now, purpose=Purpose.SECC_TLS)
     assert refused.value.defect is defect
     assert refused.value.reason.startswith(EXPECTED_REASON[defect]), refused.value.reason
     assert isinstance(refused.value, CertificateError)
 
 
 @pytest.mark.parametrize("entity", [Entity.VEHICLE_LEAF, Entity.CONTRACT_LEAF, Entity.CPS_LEAF])
-@pytest.mark.parametrize("defect", [Defect.EXPIRED, Defect.UNKNOWN_ISSUER, Defect.PATH_TOO_LONG,
-                                    Defect.WRONG_ALGORITHM])
-def test_defects_under_the_other_chains(test_pki: PkiFixture, entity: Entity, defect: Defect,
-                                        pki_now: dt.datetime) -> None:
+@pytest.mark.parametrize(
+    "defect", [Defect.EXPIRED, Defect.UNKNOWN_ISSUER, Defect.PATH_TOO_LONG, Defect.WRONG_ALGORITHM]
+)
+def test_defects_under_the_other_chains(
+    test_pki: PkiFixture, entity: Entity, defect: Defect, pki_now: dt.datetime
+) -> None:
     now = pki_now + dt.timedelta(hours=1)
     bad = defective_leaf(test_pki.pki, defect, entity=entity, now=now)
     with pytest.raises(ChainValidationError) as refused:
@@ -74,8 +75,13 @@ def test_defects_under_the_other_chains(test_pki: PkiFixture, entity: Entity, de
 
 def test_the_genuine_leaf_passes_where_the_defective_ones_fail(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
     leaf = test_pki.pki[Entity.SECC_LEAF].certificate
-    result = validate_chain(leaf, test_pki.pki.chain(Entity.SECC_LEAF)[1:], _roots(test_pki),
-                            now=pki_now + dt.timedelta(hours=1), purpose=Purpose.SECC_TLS)
+    result = validate_chain(
+        leaf,
+        test_pki.pki.chain(Entity.SECC_LEAF)[1:],
+        _roots(test_pki),
+        now=pki_now + dt.timedelta(hours=1),
+        purpose=Purpose.SECC_TLS,
+    )
     assert result.leaf == leaf and result.root == test_pki.pki[Entity.V2G_ROOT].certificate
     assert result.subjects()[-1] == "DC=V2G,C=DE,O=v2gstack test V2G,CN=V2GRootCA"
 
@@ -106,21 +112,27 @@ def test_missing_intermediate_is_an_unknown_issuer(test_pki: PkiFixture, pki_now
 def test_root_of_another_chain_is_not_trusted_for_it(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
     leaf = test_pki.pki[Entity.VEHICLE_LEAF].certificate
     with pytest.raises(ChainValidationError) as refused:
-        validate_chain(leaf, test_pki.pki.chain(Entity.VEHICLE_LEAF)[1:],
-                       [test_pki.pki[Entity.V2G_ROOT].certificate], now=pki_now)
+        validate_chain(
+            leaf, test_pki.pki.chain(Entity.VEHICLE_LEAF)[1:], [test_pki.pki[Entity.V2G_ROOT].certificate], now=pki_now
+        )
     assert refused.value.defect is Defect.UNKNOWN_ISSUER
 
 
 def test_ca_without_cert_sign_is_wrong_key_usage(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
     pki = test_pki.pki
     spec = spec_for(Entity.CPO_SUB_CA2, algorithm=pki.algorithm, now=pki_now)
-    sub2 = issue_certificate(dataclasses.replace(spec, key_usage=frozenset({KeyUsage.CRL_SIGN})),
-                             algorithm=pki.algorithm, issuer=pki[Entity.CPO_SUB_CA1])
-    leaf = issue_certificate(spec_for(Entity.SECC_LEAF, algorithm=pki.algorithm, now=pki_now),
-                             algorithm=pki.algorithm, issuer=sub2)
+    sub2 = issue_certificate(
+        dataclasses.replace(spec, key_usage=frozenset({KeyUsage.CRL_SIGN})),
+        algorithm=pki.algorithm,
+        issuer=pki[Entity.CPO_SUB_CA1],
+    )
+    leaf = issue_certificate(
+        spec_for(Entity.SECC_LEAF, algorithm=pki.algorithm, now=pki_now), algorithm=pki.algorithm, issuer=sub2
+    )
     with pytest.raises(ChainValidationError) as refused:
-        validate_chain(leaf.certificate, [sub2.certificate, pki[Entity.CPO_SUB_CA1].certificate],
-                       _roots(test_pki), now=pki_now)
+        validate_chain(
+            leaf.certificate, [sub2.certificate, pki[Entity.CPO_SUB_CA1].certificate], _roots(test_pki), now=pki_now
+        )
     assert refused.value.defect is Defect.WRONG_KEY_USAGE
     assert "keyCertSign" in refused.value.reason
 
@@ -129,42 +141,51 @@ def test_sha256_signature_is_the_wrong_algorithm_strictly_but_tolerated_in_the_l
     pki_now: dt.datetime, test_pkis: dict[str, PkiFixture]
 ) -> None:
     pki = test_pkis["secp521r1"].pki
-    spec = dataclasses.replace(spec_for(Entity.SECC_LEAF, algorithm=pki.algorithm, now=pki_now),
-                               hash_name=HashName.SHA256)
+    spec = dataclasses.replace(
+        spec_for(Entity.SECC_LEAF, algorithm=pki.algorithm, now=pki_now), hash_name=HashName.SHA256
+    )
     leaf = issue_certificate(spec, algorithm=KeyAlgorithm.SECP521R1, issuer=pki[Entity.CPO_SUB_CA2])
     roots = _roots(test_pkis["secp521r1"])
     with pytest.raises(ChainValidationError) as refused:
         validate_chain(leaf.certificate, pki.chain(Entity.SECC_LEAF)[1:], roots, now=pki_now)
     assert refused.value.defect is Defect.WRONG_ALGORITHM
     assert "ecdsa-with-SHA256" in refused.value.reason
-    result = validate_chain(leaf.certificate, pki.chain(Entity.SECC_LEAF)[1:], roots, now=pki_now,
-                            policy=TOLERANT)
+    result = validate_chain(leaf.certificate, pki.chain(Entity.SECC_LEAF)[1:], roots, now=pki_now, policy=TOLERANT)
     assert result.algorithm is KeyAlgorithm.SECP521R1
 
 
 def test_p256_leaf_is_tolerated_only_by_the_lab_policy(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
     bad = defective_leaf(test_pki.pki, Defect.WRONG_ALGORITHM, now=pki_now)
-    result = validate_chain(bad.issued.certificate, bad.intermediates, _roots(test_pki), now=pki_now,
-                            policy=TOLERANT, purpose=Purpose.SECC_TLS)
+    result = validate_chain(
+        bad.issued.certificate,
+        bad.intermediates,
+        _roots(test_pki),
+        now=pki_now,
+        policy=TOLERANT,
+        purpose=Purpose.SECC_TLS,
+    )
     assert result.algorithm is KeyAlgorithm.SECP256R1
 
 
 def test_purpose_none_validates_a_sub_ca(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
     sub2 = test_pki.pki[Entity.MO_SUB_CA2].certificate
-    result = validate_chain(sub2, [test_pki.pki[Entity.MO_SUB_CA1].certificate], _roots(test_pki),
-                            now=pki_now, purpose=None)
+    result = validate_chain(
+        sub2, [test_pki.pki[Entity.MO_SUB_CA1].certificate], _roots(test_pki), now=pki_now, purpose=None
+    )
     assert len(result.certificates) == 3
     with pytest.raises(ChainValidationError) as refused:
-        validate_chain(sub2, [test_pki.pki[Entity.MO_SUB_CA1].certificate], _roots(test_pki), now=pki_now,
-                       purpose=Purpose.CONTRACT)
+        validate_chain(
+            sub2, [test_pki.pki[Entity.MO_SUB_CA1].certificate], _roots(test_pki), now=pki_now, purpose=Purpose.CONTRACT
+        )
     assert refused.value.defect is Defect.NOT_END_ENTITY
 
 
 def test_extended_key_usage_must_match_the_purpose(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
     pki = test_pki.pki
     eku = x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH])
-    spec = dataclasses.replace(spec_for(Entity.SECC_LEAF, algorithm=pki.algorithm, now=pki_now),
-                               extra_extensions=((eku, False),))
+    spec = dataclasses.replace(
+        spec_for(Entity.SECC_LEAF, algorithm=pki.algorithm, now=pki_now), extra_extensions=((eku, False),)
+    )
     leaf = issue_certificate(spec, algorithm=pki.algorithm, issuer=pki[Entity.CPO_SUB_CA2]).certificate
     subs = pki.chain(Entity.SECC_LEAF)[1:]
     validate_chain(leaf, subs, _roots(test_pki), now=pki_now, purpose=Purpose.VEHICLE_TLS)
@@ -186,8 +207,7 @@ def test_describe_certificate(test_pki: PkiFixture) -> None:
     assert info.ca is True and info.path_length == 1
     assert info.key_usage == ("key_cert_sign", "crl_sign")
     assert info.key_type == test_pki.pki.algorithm.value
-    assert info.signature == ("ecdsa-with-SHA512" if test_pki.pki.algorithm is KeyAlgorithm.SECP521R1
-                              else "ed448")
+    assert info.signature == ("ecdsa-with-SHA512" if test_pki.pki.algorithm is KeyAlgorithm.SECP521R1 else "ed448")
     assert not info.self_signed and describe_certificate(test_pki.pki[Entity.V2G_ROOT].certificate).self_signed
 
 
@@ -210,8 +230,9 @@ def test_defective_leaf_refuses_to_replace_a_ca(test_pkis: dict[str, PkiFixture]
 @pytest.mark.filterwarnings("ignore::UserWarning")  # cryptography warns about some corrupted encodings
 @settings(max_examples=150)
 @given(data=st.data())
-def test_corrupted_certificates_never_escape_as_tracebacks(test_pkis: dict[str, PkiFixture],
-                                                            data: st.DataObject) -> None:
+def test_corrupted_certificates_never_escape_as_tracebacks(
+    test_pkis: dict[str, PkiFixture], data: st.DataObject
+) -> None:
     """Any byte flipped in a DER leaf gives a CertificateError (or still validates), nothing else."""
     pki = test_pkis["secp521r1"].pki
     der = bytearray(pki[Entity.SECC_LEAF].certificate.public_bytes(serialization.Encoding.DER))

@@ -24,8 +24,18 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 def test_init_show_verify_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     directory = tmp_path / "pki"
-    code, out, err = _run(capsys, "pki", "init", str(directory), "--algorithm", "ed448",
-                          "--emaid", "DE-ABC-C123ABC56-0", "--evccid", "MYCAR0001")
+    code, out, err = _run(
+        capsys,
+        "pki",
+        "init",
+        str(directory),
+        "--algorithm",
+        "ed448",
+        "--emaid",
+        "DE-ABC-C123ABC56-0",
+        "--evccid",
+        "MYCAR0001",
+    )
     assert code == 0 and err == ""
     assert out.startswith(f"wrote a ed448 ISO 15118-20 test PKI to {directory} (16 certificates")
     assert load_pki(directory).algorithm.value == "ed448"
@@ -40,8 +50,16 @@ def test_init_show_verify_round_trip(tmp_path: Path, capsys: pytest.CaptureFixtu
     # the tree: the SECC leaf is indented three levels below the V2G root
     assert "            DC=CPO,C=DE,O=v2gstack test CPO,CN=DEV2GS" in out
 
-    code, out, err = _run(capsys, "pki", "verify", str(directory / "chains" / "secc_leaf_chain.pem"),
-                          "--roots", str(directory), "--purpose", "secc-tls")
+    code, out, err = _run(
+        capsys,
+        "pki",
+        "verify",
+        str(directory / "chains" / "secc_leaf_chain.pem"),
+        "--roots",
+        str(directory),
+        "--purpose",
+        "secc-tls",
+    )
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].startswith("OK: DC=CPO,C=DE,O=v2gstack test CPO,CN=DEV2GS")
@@ -50,8 +68,9 @@ def test_init_show_verify_round_trip(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert len(lines) == 5
 
 
-def test_init_refuses_an_existing_pki_without_force(test_pkis: dict[str, PkiFixture],
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_refuses_an_existing_pki_without_force(
+    test_pkis: dict[str, PkiFixture], capsys: pytest.CaptureFixture[str]
+) -> None:
     directory = test_pkis["secp521r1"].layout.directory
     before = (directory / "roots" / "v2g_root.der").read_bytes()
     code, out, err = _run(capsys, "pki", "init", str(directory))
@@ -73,10 +92,14 @@ def test_init_force_moves_the_old_pki_aside(tmp_path: Path, capsys: pytest.Captu
     assert code == 0 and "replaced-" not in out and "secp521r1" not in out
 
 
-@pytest.mark.parametrize("defect", [Defect.EXPIRED, Defect.UNKNOWN_ISSUER, Defect.WRONG_KEY_USAGE,
-                                    Defect.PATH_TOO_LONG, Defect.WRONG_ALGORITHM], ids=lambda d: d.name)
-def test_verify_prints_the_reason_and_fails(test_pkis: dict[str, PkiFixture], tmp_path: Path, defect: Defect,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "defect",
+    [Defect.EXPIRED, Defect.UNKNOWN_ISSUER, Defect.WRONG_KEY_USAGE, Defect.PATH_TOO_LONG, Defect.WRONG_ALGORITHM],
+    ids=lambda d: d.name,
+)
+def test_verify_prints_the_reason_and_fails(
+    test_pkis: dict[str, PkiFixture], tmp_path: Path, defect: Defect, capsys: pytest.CaptureFixture[str]
+) -> None:
     test_pki = test_pkis["secp521r1"]
     bad = defective_leaf(test_pki.pki, defect)
     chain, _ = write_identity(tmp_path, "bad", bad.issued, list(bad.intermediates))
@@ -86,8 +109,9 @@ def test_verify_prints_the_reason_and_fails(test_pkis: dict[str, PkiFixture], tm
     assert out.count("\n") == 1
 
 
-def test_verify_tolerant_and_at(test_pkis: dict[str, PkiFixture], tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_tolerant_and_at(
+    test_pkis: dict[str, PkiFixture], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     test_pki = test_pkis["secp521r1"]
     bad = defective_leaf(test_pki.pki, Defect.WRONG_ALGORITHM)
     chain, _ = write_identity(tmp_path, "p256", bad.issued, list(bad.intermediates))
@@ -97,8 +121,7 @@ def test_verify_tolerant_and_at(test_pkis: dict[str, PkiFixture], tmp_path: Path
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3 * 365)).strftime("%Y-%m-%dT%H:%M:%S")
     code, out, _ = _run(capsys, "pki", "verify", str(leaf), "--roots", roots, "--at", later)
     assert code == 1 and "expired" in out
-    code, out, _ = _run(capsys, "pki", "verify", str(test_pki.layout[Entity.CPO_SUB_CA2].cert_pem),
-                        "--roots", roots)
+    code, out, _ = _run(capsys, "pki", "verify", str(test_pki.layout[Entity.CPO_SUB_CA2].cert_pem), "--roots", roots)
     assert code == 0 and "is a valid certificate" in out
 
 
@@ -115,8 +138,9 @@ def test_verify_tolerant_and_at(test_pkis: dict[str, PkiFixture], tmp_path: Path
     ],
     ids=["missing-file", "junk", "no-certs", "no-roots", "show-nowhere", "bad-emaid", "init-onto-file"],
 )
-def test_bad_input_is_one_clean_line(test_pkis: dict[str, PkiFixture], tmp_path: Path, argv: list[str],
-                                     message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_is_one_clean_line(
+    test_pkis: dict[str, PkiFixture], tmp_path: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "junk.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
     (tmp_path / "empty").mkdir()
     pki = test_pkis["ed448"].layout.directory

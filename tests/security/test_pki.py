@@ -28,17 +28,31 @@ from .conftest import PkiFixture
 E = TypeVar("E", bound=x509.ExtensionType)
 
 CA_PATH_LENGTHS = {
-    Entity.V2G_ROOT: None, Entity.OEM_ROOT: None, Entity.MO_ROOT: None,
-    Entity.CPO_SUB_CA1: 1, Entity.CPO_SUB_CA2: 0, Entity.OEM_SUB_CA1: 1, Entity.OEM_SUB_CA2: 0,
-    Entity.MO_SUB_CA1: 1, Entity.MO_SUB_CA2: 0, Entity.CPS_SUB_CA1: 1, Entity.CPS_SUB_CA2: 0,
+    Entity.V2G_ROOT: None,
+    Entity.OEM_ROOT: None,
+    Entity.MO_ROOT: None,
+    Entity.CPO_SUB_CA1: 1,
+    Entity.CPO_SUB_CA2: 0,
+    Entity.OEM_SUB_CA1: 1,
+    Entity.OEM_SUB_CA2: 0,
+    Entity.MO_SUB_CA1: 1,
+    Entity.MO_SUB_CA2: 0,
+    Entity.CPS_SUB_CA1: 1,
+    Entity.CPS_SUB_CA2: 0,
 }
 ISSUERS = {
-    Entity.CPO_SUB_CA1: Entity.V2G_ROOT, Entity.CPO_SUB_CA2: Entity.CPO_SUB_CA1,
-    Entity.SECC_LEAF: Entity.CPO_SUB_CA2, Entity.CPS_SUB_CA1: Entity.V2G_ROOT,
-    Entity.CPS_SUB_CA2: Entity.CPS_SUB_CA1, Entity.CPS_LEAF: Entity.CPS_SUB_CA2,
-    Entity.OEM_SUB_CA1: Entity.OEM_ROOT, Entity.OEM_SUB_CA2: Entity.OEM_SUB_CA1,
-    Entity.VEHICLE_LEAF: Entity.OEM_SUB_CA2, Entity.OEM_PROV_LEAF: Entity.OEM_SUB_CA2,
-    Entity.MO_SUB_CA1: Entity.MO_ROOT, Entity.MO_SUB_CA2: Entity.MO_SUB_CA1,
+    Entity.CPO_SUB_CA1: Entity.V2G_ROOT,
+    Entity.CPO_SUB_CA2: Entity.CPO_SUB_CA1,
+    Entity.SECC_LEAF: Entity.CPO_SUB_CA2,
+    Entity.CPS_SUB_CA1: Entity.V2G_ROOT,
+    Entity.CPS_SUB_CA2: Entity.CPS_SUB_CA1,
+    Entity.CPS_LEAF: Entity.CPS_SUB_CA2,
+    Entity.OEM_SUB_CA1: Entity.OEM_ROOT,
+    Entity.OEM_SUB_CA2: Entity.OEM_SUB_CA1,
+    Entity.VEHICLE_LEAF: Entity.OEM_SUB_CA2,
+    Entity.OEM_PROV_LEAF: Entity.OEM_SUB_CA2,
+    Entity.MO_SUB_CA1: Entity.MO_ROOT,
+    Entity.MO_SUB_CA2: Entity.MO_SUB_CA1,
     Entity.CONTRACT_LEAF: Entity.MO_SUB_CA2,
 }
 
@@ -84,8 +98,11 @@ def test_ca_extensions(test_pki: PkiFixture) -> None:
 def test_leaf_extensions(test_pki: PkiFixture) -> None:
     ec_keys = test_pki.pki.algorithm is KeyAlgorithm.SECP521R1
     expect_agreement = {
-        Entity.SECC_LEAF: ec_keys, Entity.VEHICLE_LEAF: ec_keys, Entity.OEM_PROV_LEAF: ec_keys,
-        Entity.CONTRACT_LEAF: False, Entity.CPS_LEAF: False,
+        Entity.SECC_LEAF: ec_keys,
+        Entity.VEHICLE_LEAF: ec_keys,
+        Entity.OEM_PROV_LEAF: ec_keys,
+        Entity.CONTRACT_LEAF: False,
+        Entity.CPS_LEAF: False,
     }
     for entity, agreement in expect_agreement.items():
         cert = test_pki.pki[entity].certificate
@@ -122,31 +139,51 @@ def test_subject_names(test_pki: PkiFixture) -> None:
     assert _attr(pki[Entity.VEHICLE_LEAF].certificate, NameOID.ORGANIZATION_NAME) == ids.oem
     assert _cn(pki[Entity.OEM_PROV_LEAF].certificate) == ids.pcid
     assert _cn(pki[Entity.CONTRACT_LEAF].certificate) == "DEABCC123ABC560"
-    expected_dc = {Entity.SECC_LEAF: "CPO", Entity.CPS_LEAF: "CPS", Entity.V2G_ROOT: "V2G",
-                   Entity.CPO_SUB_CA2: "V2G", Entity.CPS_SUB_CA1: "V2G", Entity.OEM_SUB_CA2: "OEM",
-                   Entity.VEHICLE_LEAF: "OEM", Entity.MO_ROOT: "MO", Entity.CONTRACT_LEAF: "MO"}
+    expected_dc = {
+        Entity.SECC_LEAF: "CPO",
+        Entity.CPS_LEAF: "CPS",
+        Entity.V2G_ROOT: "V2G",
+        Entity.CPO_SUB_CA2: "V2G",
+        Entity.CPS_SUB_CA1: "V2G",
+        Entity.OEM_SUB_CA2: "OEM",
+        Entity.VEHICLE_LEAF: "OEM",
+        Entity.MO_ROOT: "MO",
+        Entity.CONTRACT_LEAF: "MO",
+    }
     for entity, dc in expected_dc.items():
         assert _attr(pki[entity].certificate, NameOID.DOMAIN_COMPONENT) == dc, entity
         assert _attr(pki[entity].certificate, NameOID.COUNTRY_NAME) == "DE"
 
 
 def test_validity_nests_and_follows_the_profile(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
-    years = {Entity.V2G_ROOT: 40, Entity.CPO_SUB_CA1: 4, Entity.CPO_SUB_CA2: 2, Entity.SECC_LEAF: 1,
-             Entity.CONTRACT_LEAF: 2}
+    years = {
+        Entity.V2G_ROOT: 40,
+        Entity.CPO_SUB_CA1: 4,
+        Entity.CPO_SUB_CA2: 2,
+        Entity.SECC_LEAF: 1,
+        Entity.CONTRACT_LEAF: 2,
+    }
     for entity, count in years.items():
         cert = test_pki.pki[entity].certificate
         assert cert.not_valid_before_utc == pki_now
         assert cert.not_valid_after_utc == pki_now + dt.timedelta(days=365 * count)
     for entity, issuer in ISSUERS.items():
-        assert (test_pki.pki[entity].certificate.not_valid_after_utc
-                <= test_pki.pki[issuer].certificate.not_valid_after_utc)
+        assert (
+            test_pki.pki[entity].certificate.not_valid_after_utc <= test_pki.pki[issuer].certificate.not_valid_after_utc
+        )
 
 
 def test_every_chain_validates_strictly(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
     roots = [test_pki.pki[e].certificate for e in (Entity.V2G_ROOT, Entity.OEM_ROOT, Entity.MO_ROOT)]
     for leaf, purpose in LEAF_PURPOSES.items():
-        result = validate_chain(test_pki.pki[leaf].certificate, test_pki.pki.chain(leaf), roots,
-                                now=pki_now + dt.timedelta(days=1), purpose=purpose, policy=STRICT)
+        result = validate_chain(
+            test_pki.pki[leaf].certificate,
+            test_pki.pki.chain(leaf),
+            roots,
+            now=pki_now + dt.timedelta(days=1),
+            purpose=purpose,
+            policy=STRICT,
+        )
         assert [c for c in result.certificates] == [test_pki.pki[e].certificate for e in chain_of(leaf)]
         assert result.algorithm is test_pki.pki.algorithm
 
@@ -220,9 +257,13 @@ def test_identities_are_checked_and_normalised() -> None:
     pki = build_pki(identities=Identities(emaid="DE-ABC-C123ABC56-0", secc_id="FR-XYZ-S-" + "A" * 32))
     assert _cn(pki[Entity.CONTRACT_LEAF].certificate) == "DEABCC123ABC560"
     assert _cn(pki[Entity.SECC_LEAF].certificate) == "FRXYZS" + "A" * 32
-    for bad, rule in [(Identities(emaid="DE-AB"), "eMAID"), (Identities(secc_id="DE*ABC"), "SECCID"),
-                      (Identities(pcid="short"), "PCID"), (Identities(evccid="has space"), "EVCCID"),
-                      (Identities(country="Germany"), "country")]:
+    for bad, rule in [
+        (Identities(emaid="DE-AB"), "eMAID"),
+        (Identities(secc_id="DE*ABC"), "SECCID"),
+        (Identities(pcid="short"), "PCID"),
+        (Identities(evccid="has space"), "EVCCID"),
+        (Identities(country="Germany"), "country"),
+    ]:
         with pytest.raises(ConfigError, match=rule):
             build_pki(identities=bad)
     with pytest.raises(ConfigError, match="secp521r1 or ed448"):
@@ -236,8 +277,7 @@ def test_profile_table_matches_the_chains() -> None:
         assert profile.entity is entity
         assert (profile.issuer is None) == (entity in (Entity.V2G_ROOT, Entity.OEM_ROOT, Entity.MO_ROOT))
         assert profile.ca == (entity in CA_PATH_LENGTHS)
-    assert chain_of(Entity.CPS_LEAF) == [Entity.CPS_LEAF, Entity.CPS_SUB_CA2, Entity.CPS_SUB_CA1,
-                                         Entity.V2G_ROOT]
+    assert chain_of(Entity.CPS_LEAF) == [Entity.CPS_LEAF, Entity.CPS_SUB_CA2, Entity.CPS_SUB_CA1, Entity.V2G_ROOT]
 
 
 def test_profile_problems_name_each_deviation(test_pkis: dict[str, PkiFixture], pki_now: dt.datetime) -> None:

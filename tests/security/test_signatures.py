@@ -150,9 +150,7 @@ def test_sign_then_verify_each_signed_element(kind: Kind, pki: Pki) -> None:
     assert ref.digest_method.algorithm == suite.digest_method
     fragment = encode_fragment(element, "iso20_common", kind.element)
     expected = (
-        hashlib.sha512(fragment).digest()
-        if suite is ECDSA_P521_SHA512
-        else hashlib.shake_256(fragment).digest(64)
+        hashlib.sha512(fragment).digest() if suite is ECDSA_P521_SHA512 else hashlib.shake_256(fragment).digest(64)
     )
     assert ref.digest_value == expected
     assert len(signature.signature_value.value) == {"secp521r1": 132, "ed448": 114}[pki.algorithm.value]
@@ -170,9 +168,7 @@ def test_fragments_use_the_right_grammars(pki: Pki) -> None:
     assert signed_info == encode_fragment(_sig(msg).signed_info, "xmldsig", "SignedInfo")
 
 
-@pytest.mark.parametrize(
-    ("root", "code"), [("SignedInstallationData", 231), ("CertificateInstallationReq", 27)]
-)
+@pytest.mark.parametrize(("root", "code"), [("SignedInstallationData", 231), ("CertificateInstallationReq", 27)])
 def test_other_element_fragment_codes(pki: Pki, root: str, code: int) -> None:
     obj: object = certificate_installation_req(pki)
     if root == "SignedInstallationData":
@@ -184,9 +180,7 @@ def test_other_element_fragment_codes(pki: Pki, root: str, code: int) -> None:
 def test_signed_message_survives_the_wire(kind: Kind, pki: Pki) -> None:
     msg = _signed(kind, pki)
     payload_type = (
-        PayloadType.METERING_CONFIRMATION
-        if kind.name == "MeteringConfirmationReq"
-        else PayloadType.ISO20_COMMON
+        PayloadType.METERING_CONFIRMATION if kind.name == "MeteringConfirmationReq" else PayloadType.ISO20_COMMON
     )
     received = decode_message(encode_message(msg), payload_type)
     assert received == msg
@@ -215,9 +209,7 @@ def test_every_flipped_signature_value_byte_is_refused(kind: Kind, pki: Pki) -> 
         for mask in (0x01, 0xFF):
             flipped = bytearray(value)
             flipped[position] ^= mask
-            signature = dataclasses.replace(
-                _sig(msg), signature_value=ds.SignatureValue(value=bytes(flipped))
-            )
+            signature = dataclasses.replace(_sig(msg), signature_value=ds.SignatureValue(value=bytes(flipped)))
             error = _refused(
                 SignatureDefect.BAD_SIGNATURE_VALUE, verify_message, attach_signature(msg, signature), cert
             )
@@ -279,9 +271,7 @@ FIELD_CHANGES = {
     "CertificateInstallationReq": lambda e: dataclasses.replace(
         e, sub_certificates=iso20.SubCertificates(certificate=e.sub_certificates.certificate[::-1])
     ),
-    "CertificateInstallationRes": lambda e: dataclasses.replace(
-        e, dh_public_key=e.dh_public_key[:-1] + b"\x01"
-    ),
+    "CertificateInstallationRes": lambda e: dataclasses.replace(e, dh_public_key=e.dh_public_key[:-1] + b"\x01"),
 }
 
 
@@ -294,9 +284,7 @@ def test_changed_field_value_is_a_digest_mismatch(kind: Kind, pki: Pki) -> None:
 
 def test_unsigned_parts_of_the_message_are_not_covered(pki: Pki) -> None:
     msg = sign_message(authorization_req(pki), pki[Entity.CONTRACT_LEAF].key)
-    moved = dataclasses.replace(
-        msg, header=dataclasses.replace(msg.header, time_stamp=msg.header.time_stamp + 1)
-    )
+    moved = dataclasses.replace(msg, header=dataclasses.replace(msg.header, time_stamp=msg.header.time_stamp + 1))
     verify_message(moved, pki[Entity.CONTRACT_LEAF].certificate)
 
 
@@ -312,15 +300,11 @@ def test_any_challenge_and_id_sign_and_only_that_challenge_verifies(
     pki = pkis["secp521r1"]
     base = authorization_req(pki)
     mode = dataclasses.replace(_mode(base), id=ident, gen_challenge=challenge)
-    msg = sign_message(
-        dataclasses.replace(base, pnc_a_req_authorization_mode=mode), pki[Entity.CONTRACT_LEAF].key
-    )
+    msg = sign_message(dataclasses.replace(base, pnc_a_req_authorization_mode=mode), pki[Entity.CONTRACT_LEAF].key)
     cert = pki[Entity.CONTRACT_LEAF].certificate
     verify_message(decode_message(encode_message(msg), PayloadType.ISO20_COMMON), cert)
     if other != challenge:
-        swapped = dataclasses.replace(
-            msg, pnc_a_req_authorization_mode=dataclasses.replace(mode, gen_challenge=other)
-        )
+        swapped = dataclasses.replace(msg, pnc_a_req_authorization_mode=dataclasses.replace(mode, gen_challenge=other))
         _refused(SignatureDefect.DIGEST_MISMATCH, verify_message, swapped, cert)
 
 
@@ -403,9 +387,7 @@ VIOLATIONS: dict[str, tuple[Any, str, str]] = {
     ),
     "HMACOutputLength": (
         lambda s: _info_change(
-            signature_method=dataclasses.replace(
-                s.signed_info.signature_method, content=(("HMACOutputLength", 128),)
-            )
+            signature_method=dataclasses.replace(s.signed_info.signature_method, content=(("HMACOutputLength", 128),))
         )(s),
         "HMACOutputLength",
         "V2G20-771",
@@ -425,9 +407,7 @@ VIOLATIONS: dict[str, tuple[Any, str, str]] = {
         "V2G20-764…767",
     ),
     "XPath Transform": (
-        _ref_change(
-            transforms=ds.Transforms(transform=(ds.Transform(algorithm=C14N_EXI, content=(("XPath", "/"),)),))
-        ),
+        _ref_change(transforms=ds.Transforms(transform=(ds.Transform(algorithm=C14N_EXI, content=(("XPath", "/"),)),))),
         "XPath",
         "V2G20-771",
     ),
@@ -455,9 +435,7 @@ def test_profile_violations_are_refused_with_their_reason(pkis: dict[str, Pki], 
     msg = sign_message(authorization_req(pki), pki[Entity.CONTRACT_LEAF].key)
     change, words, requirement = VIOLATIONS[name]
     broken = attach_signature(msg, change(_sig(msg)))
-    error = _refused(
-        SignatureDefect.PROFILE_VIOLATION, verify_message, broken, pki[Entity.CONTRACT_LEAF].certificate
-    )
+    error = _refused(SignatureDefect.PROFILE_VIOLATION, verify_message, broken, pki[Entity.CONTRACT_LEAF].certificate)
     assert words in str(error) and error.requirement == requirement
 
 
@@ -467,9 +445,7 @@ def test_mismatched_digest_method_for_ed448(pkis: dict[str, Pki]) -> None:
     broken = attach_signature(
         msg, _ref_change(digest_method=ds.DigestMethod(algorithm=ECDSA_P521_SHA512.digest_method))(_sig(msg))
     )
-    error = _refused(
-        SignatureDefect.PROFILE_VIOLATION, verify_message, broken, pki[Entity.CONTRACT_LEAF].certificate
-    )
+    error = _refused(SignatureDefect.PROFILE_VIOLATION, verify_message, broken, pki[Entity.CONTRACT_LEAF].certificate)
     assert "SHAKE256" in str(error)
 
 
@@ -481,9 +457,7 @@ def test_references_must_be_exactly_the_signed_elements(pki: Pki) -> None:
     error = _refused(SignatureDefect.UNKNOWN_REFERENCE, verify_message, more, cert)
     assert error.reference == "#Other" and "2 reference(s)" in str(error)
     (element,) = signed_elements(msg)
-    second = SignedElement(
-        element=_mode(msg).contract_certificate_chain, root="ContractCertificateChain", id="Chain"
-    )
+    second = SignedElement(element=_mode(msg).contract_certificate_chain, root="ContractCertificateChain", id="Chain")
     error = _refused(SignatureDefect.MISSING_REFERENCE, verify, signature, [element, second], cert)
     assert error.reference == "#Chain"
 
@@ -512,9 +486,7 @@ def test_sign_refuses_bad_input(pki: Pki) -> None:
         sign([element, element], key)
     with pytest.raises(SignatureError, match="has no Id attribute"):
         sign([SignedElement(element=mode.contract_certificate_chain, root="ContractCertificateChain")], key)
-    short = SignedElement(
-        element=dataclasses.replace(mode, gen_challenge=bytes(15)), root="PnC_AReqAuthorizationMode"
-    )
+    short = SignedElement(element=dataclasses.replace(mode, gen_challenge=bytes(15)), root="PnC_AReqAuthorizationMode")
     with pytest.raises(SignatureError, match="GenChallenge"):
         sign([short], key)
 
@@ -538,18 +510,12 @@ def test_keys_of_the_wrong_type_are_refused(pkis: dict[str, Pki]) -> None:
     p521, p448 = pkis["secp521r1"], pkis["ed448"]
     msg = authorization_req(p521)
     for algorithm in (KeyAlgorithm.SECP384R1, KeyAlgorithm.SECP256R1):
-        with pytest.raises(
-            SignatureError, match=f"cannot sign with a {algorithm.value} key under profile iso15118-20"
-        ):
+        with pytest.raises(SignatureError, match=f"cannot sign with a {algorithm.value} key under profile iso15118-20"):
             sign_message(msg, generate_key(algorithm))
     signed = sign_message(msg, p521[Entity.CONTRACT_LEAF].key)
-    error = _refused(
-        SignatureDefect.WRONG_KEY, verify_message, signed, p448[Entity.CONTRACT_LEAF].certificate
-    )
+    error = _refused(SignatureDefect.WRONG_KEY, verify_message, signed, p448[Entity.CONTRACT_LEAF].certificate)
     assert "needs a secp521r1 public key; the signer has ed448" in str(error)
-    _refused(
-        SignatureDefect.WRONG_KEY, verify_message, signed, generate_key(KeyAlgorithm.SECP256R1).public_key()
-    )
+    _refused(SignatureDefect.WRONG_KEY, verify_message, signed, generate_key(KeyAlgorithm.SECP256R1).public_key())
     error = _refused(SignatureDefect.WRONG_KEY, verify_message, signed, p521[Entity.CONTRACT_LEAF].key)
     assert "private key" in str(error)
     # right type, other key pair: the signature value fails
@@ -570,9 +536,7 @@ def test_interop_profile_signs_and_verifies_p256(pkis: dict[str, Pki]) -> None:
     assert "ecdsa-sha256" in str(error)
     ed = generate_key(KeyAlgorithm.ED448)
     assert (
-        verify(
-            sign([element], ed, profile=INTEROP_PROFILE), [element], ed.public_key(), profile=INTEROP_PROFILE
-        )
+        verify(sign([element], ed, profile=INTEROP_PROFILE), [element], ed.public_key(), profile=INTEROP_PROFILE)
         is ED448_SHAKE256
     )
     assert ISO20_PROFILE.suite_for_key(key) is None
@@ -695,9 +659,7 @@ def test_josev_signature_value_verifies(josev: dict[str, dict[str, Any]]) -> Non
     der_sig = encode_dss_signature(int.from_bytes(value[:32], "big"), int.from_bytes(value[32:], "big"))
     public_key.verify(der_sig, bytes.fromhex(josev["SignedInfo"]["exi_hex"]), ec.ECDSA(hashes.SHA256()))
     with pytest.raises(InvalidSignature):
-        public_key.verify(
-            der_sig, bytes.fromhex(josev["SignedInfo"]["exi_hex"]) + b"\0", ec.ECDSA(hashes.SHA256())
-        )
+        public_key.verify(der_sig, bytes.fromhex(josev["SignedInfo"]["exi_hex"]) + b"\0", ec.ECDSA(hashes.SHA256()))
 
 
 def test_ed448_is_pure_eddsa_over_the_signed_info(pkis: dict[str, Pki]) -> None:
@@ -716,9 +678,7 @@ def test_random_bytes_are_not_a_signature(pki: Pki) -> None:
     size = len(_sig(msg).signature_value.value)
     cert = pki[Entity.CONTRACT_LEAF].certificate
     for value in (os.urandom(size), bytes(size), b"\xff" * size):
-        forged = attach_signature(
-            msg, dataclasses.replace(_sig(msg), signature_value=ds.SignatureValue(value=value))
-        )
+        forged = attach_signature(msg, dataclasses.replace(_sig(msg), signature_value=ds.SignatureValue(value=value)))
         _refused(SignatureDefect.BAD_SIGNATURE_VALUE, verify_message, forged, cert)
     shorter = attach_signature(
         msg, dataclasses.replace(_sig(msg), signature_value=ds.SignatureValue(value=bytes(size - 1)))

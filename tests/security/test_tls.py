@@ -54,8 +54,9 @@ def test_the_libssl_bridge_works_here() -> None:
 @pytest.mark.parametrize("mutual", [True, False], ids=["mutual", "server-only"])
 def test_handshake_negotiates_the_20_parameters(test_pki: PkiFixture, mutual: bool) -> None:
     server_config = test_pki.secc_config(require_client_certificate=mutual)
-    server, client = run_pair(secc_context(server_config),
-                              evcc_context(test_pki.evcc_config(vehicle_certificate=mutual)), frames=[FRAME])
+    server, client = run_pair(
+        secc_context(server_config), evcc_context(test_pki.evcc_config(vehicle_certificate=mutual)), frames=[FRAME]
+    )
     assert server.error is None and client.error is None
     assert server.received == FRAME and client.received == FRAME
     signature = SIGNATURE[test_pki.pki.algorithm]
@@ -107,8 +108,9 @@ def test_context_settings(test_pki: PkiFixture) -> None:
     ],
     ids=["x448", "chacha20"],
 )
-def test_the_other_allowed_parameters_are_accepted(test_pkis: dict[str, PkiFixture], setter: object,
-                                                    value: str, cipher: str, group: str) -> None:
+def test_the_other_allowed_parameters_are_accepted(
+    test_pkis: dict[str, PkiFixture], setter: object, value: str, cipher: str, group: str
+) -> None:
     test_pki = test_pkis["secp521r1"]
     client_context = evcc_context(test_pki.evcc_config())
     setter(client_context, value)  # type: ignore[operator]
@@ -126,8 +128,9 @@ def test_the_other_allowed_parameters_are_accepted(test_pkis: dict[str, PkiFixtu
     ],
     ids=["p256-x25519-groups", "aes128-suite", "p256-sigalgs"],
 )
-def test_the_secc_refuses_parameters_outside_the_tables(test_pkis: dict[str, PkiFixture], setter: object,
-                                                         value: str, reason: str) -> None:
+def test_the_secc_refuses_parameters_outside_the_tables(
+    test_pkis: dict[str, PkiFixture], setter: object, value: str, reason: str
+) -> None:
     test_pki = test_pkis["secp521r1"]
     client_context = evcc_context(test_pki.evcc_config(mode=TlsMode.TOLERANT))
     setter(client_context, value)  # type: ignore[operator]
@@ -154,8 +157,9 @@ def test_refuses_a_client_offering_only_tls12(test_pki: PkiFixture) -> None:
 
 
 def test_refuses_a_missing_vehicle_certificate_when_mutual_auth_is_required(test_pki: PkiFixture) -> None:
-    server, client = run_pair(secc_context(test_pki.secc_config()),
-                              evcc_context(test_pki.evcc_config(vehicle_certificate=False)), frames=())
+    server, client = run_pair(
+        secc_context(test_pki.secc_config()), evcc_context(test_pki.evcc_config(vehicle_certificate=False)), frames=()
+    )
     assert "the vehicle sent no certificate, but mutual authentication is required" in str(_failure(server))
     assert "requires a vehicle certificate and we sent none" in str(_failure(client))
 
@@ -176,8 +180,7 @@ SERVER_DEFECTS = {
 
 @pytest.mark.parametrize("defect", list(SERVER_DEFECTS), ids=lambda d: d.name)
 def test_evcc_refuses_a_defective_secc_certificate(test_pki: PkiFixture, defect: Defect, tmp_path: Path) -> None:
-    server, client = run_pair(secc_context(_bad_secc(test_pki, defect, tmp_path)),
-                              evcc_context(test_pki.evcc_config()))
+    server, client = run_pair(secc_context(_bad_secc(test_pki, defect, tmp_path)), evcc_context(test_pki.evcc_config()))
     failure = _failure(client)
     expected_defect, message = SERVER_DEFECTS[defect]
     assert isinstance(failure, ChainValidationError) and failure.defect is expected_defect
@@ -188,21 +191,22 @@ def test_evcc_refuses_a_defective_secc_certificate(test_pki: PkiFixture, defect:
 @pytest.mark.parametrize("defect", [Defect.NOT_END_ENTITY, Defect.TOO_LARGE], ids=lambda d: d.name)
 def test_profile_checks_after_the_handshake(test_pki: PkiFixture, defect: Defect, tmp_path: Path) -> None:
     """OpenSSL accepts these; check_peer refuses them for the -20 profile."""
-    _, client = run_pair(secc_context(_bad_secc(test_pki, defect, tmp_path)),
-                         evcc_context(test_pki.evcc_config()))
+    _, client = run_pair(secc_context(_bad_secc(test_pki, defect, tmp_path)), evcc_context(test_pki.evcc_config()))
     assert isinstance(client.error, ChainValidationError) and client.error.defect is defect
     assert client.info is None
 
 
-@pytest.mark.parametrize("defect", [Defect.EXPIRED, Defect.UNKNOWN_ISSUER, Defect.WRONG_KEY_USAGE],
-                         ids=lambda d: d.name)
-def test_secc_refuses_a_defective_vehicle_certificate(test_pki: PkiFixture, defect: Defect,
-                                                      tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "defect", [Defect.EXPIRED, Defect.UNKNOWN_ISSUER, Defect.WRONG_KEY_USAGE], ids=lambda d: d.name
+)
+def test_secc_refuses_a_defective_vehicle_certificate(test_pki: PkiFixture, defect: Defect, tmp_path: Path) -> None:
     bad = defective_leaf(test_pki.pki, defect, entity=Entity.VEHICLE_LEAF)
     chain, key = write_identity(tmp_path, "vehicle", bad.issued, list(bad.intermediates))
-    server, client = run_pair(secc_context(test_pki.secc_config()),
-                              evcc_context(test_pki.evcc_config(certificate_chain=chain, private_key=key)),
-                              frames=())
+    server, client = run_pair(
+        secc_context(test_pki.secc_config()),
+        evcc_context(test_pki.evcc_config(certificate_chain=chain, private_key=key)),
+        frames=(),
+    )
     failure = _failure(server)
     assert isinstance(failure, ChainValidationError) and failure.defect is defect
     assert client.error is not None
@@ -223,8 +227,7 @@ def test_wrong_algorithm_strict_refuses_to_configure_and_the_evcc_refuses_to_tal
 
 def test_tolerant_mode_talks_to_a_tls12_p256_lab_peer(test_pkis: dict[str, PkiFixture], tmp_path: Path) -> None:
     test_pki = test_pkis["secp521r1"]
-    lab = _bad_secc(test_pki, Defect.WRONG_ALGORITHM, tmp_path, mode=TlsMode.TOLERANT,
-                    require_client_certificate=False)
+    lab = _bad_secc(test_pki, Defect.WRONG_ALGORITHM, tmp_path, mode=TlsMode.TOLERANT, require_client_certificate=False)
     client_context = evcc_context(test_pki.evcc_config(vehicle_certificate=False, mode=TlsMode.TOLERANT))
     client_context.maximum_version = ssl.TLSVersion.TLSv1_2
     libssl.set_groups(client_context, "P-256")
@@ -239,11 +242,18 @@ def test_tolerant_mode_talks_to_a_tls12_p256_lab_peer(test_pkis: dict[str, PkiFi
 
 def test_key_log_has_the_tls13_secrets(test_pki: PkiFixture, tmp_path: Path) -> None:
     server_log, client_log = tmp_path / "server.keys", tmp_path / "client.keys"
-    server, client = run_pair(secc_context(test_pki.secc_config(keylog_filename=server_log)),
-                              evcc_context(test_pki.evcc_config(keylog_filename=client_log)))
+    server, client = run_pair(
+        secc_context(test_pki.secc_config(keylog_filename=server_log)),
+        evcc_context(test_pki.evcc_config(keylog_filename=client_log)),
+    )
     assert server.error is None and client.error is None
-    labels = {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
-              "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"}
+    labels = {
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+        "EXPORTER_SECRET",
+    }
     for path in (server_log, client_log):
         lines = [line.split() for line in path.read_text().splitlines() if not line.startswith("#")]
         assert {parts[0] for parts in lines} == labels
@@ -298,8 +308,9 @@ async def test_asyncio_streams_and_ssl_object_reports(test_pkis: dict[str, PkiFi
     server = await asyncio.start_server(handle, "::1", 0, ssl=secc_context(test_pki.secc_config()))
     port = server.sockets[0].getsockname()[1]
     async with server:
-        reader, writer = await asyncio.open_connection("::1", port, ssl=evcc_context(test_pki.evcc_config()),
-                                                       server_hostname="")
+        reader, writer = await asyncio.open_connection(
+            "::1", port, ssl=evcc_context(test_pki.evcc_config()), server_hostname=""
+        )
         writer.write(FRAME)
         assert await reader.readexactly(len(FRAME)) == FRAME
         client_report = describe_handshake(writer.get_extra_info("ssl_object"))

@@ -31,8 +31,7 @@ def _free_port() -> int:
 
 
 def _tshark(pcap: Path, keylog: Path, port: int, *args: str) -> str:
-    argv = ["tshark", "-n", "-r", str(pcap), "-o", f"tls.keylog_file:{keylog}", "-d", f"tcp.port=={port},tls",
-            *args]
+    argv = ["tshark", "-n", "-r", str(pcap), "-o", f"tls.keylog_file:{keylog}", "-d", f"tcp.port=={port},tls", *args]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -46,8 +45,12 @@ def captured(test_pkis: dict[str, PkiFixture], tmp_path_factory: pytest.TempPath
     directory = tmp_path_factory.mktemp("capture")
     keylog, pcap, port = directory / "keys.log", directory / "session.pcapng", _free_port()
     with LiveCapture(pcap, interface="lo", tcp_port=port):
-        server, client = run_pair(secc_context(test_pki.secc_config(keylog_filename=keylog)),
-                                  evcc_context(test_pki.evcc_config()), frames=FRAMES, port=port)
+        server, client = run_pair(
+            secc_context(test_pki.secc_config(keylog_filename=keylog)),
+            evcc_context(test_pki.evcc_config()),
+            frames=FRAMES,
+            port=port,
+        )
     assert server.error is None and client.error is None
     assert server.frames == FRAMES
     return pcap, keylog, port
@@ -55,26 +58,65 @@ def captured(test_pkis: dict[str, PkiFixture], tmp_path_factory: pytest.TempPath
 
 def test_tshark_decrypts_exactly_the_frames_sent(captured: tuple[Path, Path, int]) -> None:
     pcap, keylog, port = captured
-    rows = _tshark(pcap, keylog, port, "-Y", "tls and data", "-T", "fields", "-e", "tcp.dstport", "-e",
-                   "data.data", "-E", "occurrence=a", "-E", "aggregator=;").splitlines()
-    to_server = b"".join(bytes.fromhex(part) for row in rows if row.split("\t")[0] == str(port)
-                         for part in row.split("\t")[1].split(";"))
-    to_client = b"".join(bytes.fromhex(part) for row in rows if row.split("\t")[0] != str(port)
-                         for part in row.split("\t")[1].split(";"))
+    rows = _tshark(
+        pcap,
+        keylog,
+        port,
+        "-Y",
+        "tls and data",
+        "-T",
+        "fields",
+        "-e",
+        "tcp.dstport",
+        "-e",
+        "data.data",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=;",
+    ).splitlines()
+    to_server = b"".join(
+        bytes.fromhex(part) for row in rows if row.split("\t")[0] == str(port) for part in row.split("\t")[1].split(";")
+    )
+    to_client = b"".join(
+        bytes.fromhex(part) for row in rows if row.split("\t")[0] != str(port) for part in row.split("\t")[1].split(";")
+    )
     assert to_server == b"".join(FRAMES)
     assert to_client == b"".join(FRAMES)  # the server echoes every frame
     assert to_server.startswith(b"\x01\xfe\x80\x02\x00\x00\x00\x10")
     # Without the key log nothing decrypts.
-    blind = subprocess.run(["tshark", "-n", "-r", str(pcap), "-d", f"tcp.port=={port},tls", "-Y", "tcp and data",
-                            "-T", "fields", "-e", "data.data"], capture_output=True, text=True, timeout=60)
+    blind = subprocess.run(
+        [
+            "tshark",
+            "-n",
+            "-r",
+            str(pcap),
+            "-d",
+            f"tcp.port=={port},tls",
+            "-Y",
+            "tcp and data",
+            "-T",
+            "fields",
+            "-e",
+            "data.data",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert blind.stdout.strip() == ""
 
 
 def test_client_hello_offers_only_the_20_parameters(captured: tuple[Path, Path, int]) -> None:
     pcap, keylog, port = captured
-    fields = ["tls.handshake.extensions.supported_version", "tls.handshake.ciphersuite",
-              "tls.handshake.extensions_supported_group", "tls.handshake.extensions_key_share_group",
-              "tls.handshake.sig_hash_alg", "x509sat.uTF8String"]
+    fields = [
+        "tls.handshake.extensions.supported_version",
+        "tls.handshake.ciphersuite",
+        "tls.handshake.extensions_supported_group",
+        "tls.handshake.extensions_key_share_group",
+        "tls.handshake.sig_hash_alg",
+        "x509sat.uTF8String",
+    ]
     args = [arg for field in fields for arg in ("-e", field)]
     row = _tshark(pcap, keylog, port, "-Y", "tls.handshake.type == 1", "-T", "fields", *args).strip()
     versions, suites, groups, key_shares, sigalgs, ca_names = row.split("\t")
@@ -88,11 +130,22 @@ def test_client_hello_offers_only_the_20_parameters(captured: tuple[Path, Path, 
 
 def test_server_hello_and_certificate_request(captured: tuple[Path, Path, int]) -> None:
     pcap, keylog, port = captured
-    row = _tshark(pcap, keylog, port, "-Y", "tls.handshake.type == 2", "-T", "fields",
-                  "-e", "tls.handshake.ciphersuite", "-e", "tls.handshake.extensions_key_share_group").strip()
+    row = _tshark(
+        pcap,
+        keylog,
+        port,
+        "-Y",
+        "tls.handshake.type == 2",
+        "-T",
+        "fields",
+        "-e",
+        "tls.handshake.ciphersuite",
+        "-e",
+        "tls.handshake.extensions_key_share_group",
+    ).strip()
     assert row.split("\t") == ["0x1302", "25"]
     text = _tshark(pcap, keylog, port, "-Y", "tls.handshake.type == 13", "-V")
-    request = text[text.index("Handshake Type: Certificate Request"):]
+    request = text[text.index("Handshake Type: Certificate Request") :]
     request = request[: request.index("Handshake Protocol: Certificate\n")]
     names = re.findall(r"Distinguished Name: \((.*)\)", request)
     assert len(names) == 2  # certificate_authorities [V2G20-2401]: the roots the SECC trusts

@@ -31,14 +31,30 @@ def _s_client(test_pki: PkiFixture, *options: str) -> tuple[Side, subprocess.Com
         listener.listen(1)
         listener.settimeout(20)
         port = listener.getsockname()[1]
-        thread = threading.Thread(target=serve_once, args=(listener, secc_context(test_pki.secc_config()), side),
-                                  kwargs={"mode": TlsMode.STRICT, "now": dt.datetime.now(dt.UTC)}, daemon=True)
+        thread = threading.Thread(
+            target=serve_once,
+            args=(listener, secc_context(test_pki.secc_config()), side),
+            kwargs={"mode": TlsMode.STRICT, "now": dt.datetime.now(dt.UTC)},
+            daemon=True,
+        )
         thread.start()
-        argv = [openssl, "s_client", "-connect", f"[::1]:{port}", "-brief", "-verify_return_error",
-                "-CAfile", str(layout[Entity.V2G_ROOT].cert_pem),
-                "-cert", str(layout[Entity.VEHICLE_LEAF].cert_pem),
-                "-cert_chain", str(layout[Entity.VEHICLE_LEAF].chain_pem),
-                "-key", str(layout[Entity.VEHICLE_LEAF].key_pem), *options]
+        argv = [
+            openssl,
+            "s_client",
+            "-connect",
+            f"[::1]:{port}",
+            "-brief",
+            "-verify_return_error",
+            "-CAfile",
+            str(layout[Entity.V2G_ROOT].cert_pem),
+            "-cert",
+            str(layout[Entity.VEHICLE_LEAF].cert_pem),
+            "-cert_chain",
+            str(layout[Entity.VEHICLE_LEAF].chain_pem),
+            "-key",
+            str(layout[Entity.VEHICLE_LEAF].key_pem),
+            *options,
+        ]
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         thread.join(25)
     return side, done
@@ -67,8 +83,9 @@ def test_s_client_negotiates_x448_and_chacha(test_pkis: dict[str, PkiFixture]) -
     ],
     ids=["tls1.2", "groups", "aes128", "sigalgs"],
 )
-def test_s_client_outside_the_tables_is_refused(test_pkis: dict[str, PkiFixture], options: tuple[str, ...],
-                                                reason: str) -> None:
+def test_s_client_outside_the_tables_is_refused(
+    test_pkis: dict[str, PkiFixture], options: tuple[str, ...], reason: str
+) -> None:
     side, done = _s_client(test_pkis["secp521r1"], *options)
     assert done.returncode != 0
     assert side.info is None

@@ -49,8 +49,9 @@ def test_handshake_across_a_veth_pair(namespaces_ok: None, test_pki: PkiFixture,
         def connect() -> None:
             assert listening.wait(20)
             scope = socket.if_nametoindex(link.if_b)
-            connect_once((link.lladdr_a, port[0], 0, scope), client_context, client, FRAMES,
-                         mode=TlsMode.STRICT, now=now)
+            connect_once(
+                (link.lladdr_a, port[0], 0, scope), client_context, client, FRAMES, mode=TlsMode.STRICT, now=now
+            )
 
         server_thread, server_box = run_in_netns(link.ns_a, serve)
         client_thread, client_box = run_in_netns(link.ns_b, connect)

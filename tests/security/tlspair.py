@@ -40,8 +40,9 @@ def _recv_exact(conn: ssl.SSLSocket, size: int) -> bytes:
     return data
 
 
-def serve_once(listener: socket.socket, context: ssl.SSLContext, side: Side, *, mode: TlsMode,
-               now: dt.datetime) -> None:
+def serve_once(
+    listener: socket.socket, context: ssl.SSLContext, side: Side, *, mode: TlsMode, now: dt.datetime
+) -> None:
     """Accept one client on ``listener`` and echo frames (8-byte header with a 4-byte length at 4)."""
     try:
         raw, _ = listener.accept()
@@ -62,8 +63,15 @@ def serve_once(listener: socket.socket, context: ssl.SSLContext, side: Side, *, 
         side.error = exc
 
 
-def connect_once(address: tuple[str, int] | tuple[str, int, int, int], context: ssl.SSLContext, side: Side,
-                 frames: Sequence[bytes], *, mode: TlsMode, now: dt.datetime) -> None:
+def connect_once(
+    address: tuple[str, int] | tuple[str, int, int, int],
+    context: ssl.SSLContext,
+    side: Side,
+    frames: Sequence[bytes],
+    *,
+    mode: TlsMode,
+    now: dt.datetime,
+) -> None:
     """Connect, handshake, send ``frames`` and read each echo back."""
     try:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -109,8 +117,12 @@ def run_pair(
         bound = listener.getsockname()[1]
         if on_listening is not None:
             on_listening(bound)
-        thread = threading.Thread(target=serve_once, args=(listener, server_context, server),
-                                  kwargs={"mode": mode, "now": moment}, daemon=True)
+        thread = threading.Thread(
+            target=serve_once,
+            args=(listener, server_context, server),
+            kwargs={"mode": mode, "now": moment},
+            daemon=True,
+        )
         thread.start()
         connect_once((host, bound), client_context, client, frames, mode=mode, now=moment)
         thread.join(TIMEOUT + 5)

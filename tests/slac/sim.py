@@ -103,8 +103,13 @@ class SimLink:
                 self._flush(machine, what)
 
 
-def make_link(*, ev_config: SlacConfig | None = None, evse_config: SlacConfig | None = None,
-              modem: ModemStandIn | None = None, tamper: Tamper | None = None) -> SimLink:
+def make_link(
+    *,
+    ev_config: SlacConfig | None = None,
+    evse_config: SlacConfig | None = None,
+    modem: ModemStandIn | None = None,
+    tamper: Tamper | None = None,
+) -> SimLink:
     """An EV and an EVSE machine with deterministic randomness over a two-port modem stand-in."""
     return SimLink(
         ev=EvMachine(mac=EV_MAC, config=ev_config, random=counter_random(1)),

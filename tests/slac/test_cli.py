@@ -17,8 +17,9 @@ V2G = [sys.executable, "-m", "harness.cli"]
 
 
 def test_the_command_is_registered_with_its_options() -> None:
-    args = build_parser().parse_args(["slac", "--iface", "veth0", "--role", "ev", "--modem-standin",
-                                      "--timeout", "7.5"])
+    args = build_parser().parse_args(
+        ["slac", "--iface", "veth0", "--role", "ev", "--modem-standin", "--timeout", "7.5"]
+    )
     assert (args.iface, args.role, args.modem_standin, args.timeout) == ("veth0", "ev", True, 7.5)
     assert callable(args.func)
 
@@ -37,8 +38,7 @@ def test_an_unknown_role_is_rejected_by_the_parser(capsys: pytest.CaptureFixture
         (["--iface", "lo", "--role", "evse", "--nmk", "00ff"], "an NMK has 16 bytes"),
     ],
 )
-def test_bad_input_gives_one_clean_error_line(argv: list[str], words: str,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_gives_one_clean_error_line(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["slac", *argv]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("v2g slac: error: ") and words in err[0]
@@ -51,13 +51,18 @@ def test_a_timeout_prints_the_steps_so_far_and_fails_cleanly(capsys: pytest.Capt
     if not ok:
         pytest.skip(reason)
     with veth_pair("slc") as pair:
-        proc = subprocess.run(ns_command(pair.ns_a, [*V2G, "slac", "--iface", pair.if_a, "--role", "ev",
-                                                     "--timeout", "0.5"]),
-                              capture_output=True, text=True, timeout=60, check=False)
+        proc = subprocess.run(
+            ns_command(pair.ns_a, [*V2G, "slac", "--iface", pair.if_a, "--role", "ev", "--timeout", "0.5"]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert proc.returncode == 1
     assert "steps until the failure:" in proc.stdout and "CM_SLAC_PARM.REQ sent" in proc.stdout
-    assert proc.stderr.strip() == ("v2g slac: error: SLAC failed at timeout: no match within 0.5 s "
-                                   "(state: waiting for CM_SLAC_PARM.CNF)")
+    assert proc.stderr.strip() == (
+        "v2g slac: error: SLAC failed at timeout: no match within 0.5 s (state: waiting for CM_SLAC_PARM.CNF)"
+    )
 
 
 @pytest.fixture
@@ -74,12 +79,22 @@ def veth() -> Iterator[VethPair]:
 def test_two_cli_processes_match_over_veth(veth: VethPair) -> None:
     nmk = "00112233445566778899aabbccddeeff"
     evse = subprocess.Popen(
-        ns_command(veth.ns_b, [*V2G, "slac", "--iface", veth.if_b, "--role", "evse", "--nmk", nmk, "--timeout",
-                               "20"]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ns_command(veth.ns_b, [*V2G, "slac", "--iface", veth.if_b, "--role", "evse", "--nmk", nmk, "--timeout", "20"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(0.5)
     ev = subprocess.run(
-        ns_command(veth.ns_a, [*V2G, "slac", "--iface", veth.if_a, "--role", "ev", "--modem-standin", "--json",
-                               "--timeout", "20"]), capture_output=True, text=True, timeout=60, check=False)
+        ns_command(
+            veth.ns_a,
+            [*V2G, "slac", "--iface", veth.if_a, "--role", "ev", "--modem-standin", "--json", "--timeout", "20"],
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     evse_out, evse_err = evse.communicate(timeout=60)
     assert ev.returncode == 0, ev.stderr
     assert evse.returncode == 0, evse_err

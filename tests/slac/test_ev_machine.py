@@ -87,8 +87,9 @@ def test_matching_gives_up_once_tt_matching_repetition_is_used() -> None:
     per_attempt = 3 * CFG.tt_match_response + CFG.tt_matching_rate
     attempts = sum(isinstance(e, AttemptFailed) for e in events)
     # Attempt k starts at k*per_attempt; a restart happens while its start is inside the 10 s window.
-    expected = 1 + int((CFG.tt_matching_repetition - CFG.tt_matching_rate - 3 * CFG.tt_match_response)
-                       / per_attempt + 1e-9)
+    expected = 1 + int(
+        (CFG.tt_matching_repetition - CFG.tt_matching_rate - 3 * CFG.tt_match_response) / per_attempt + 1e-9
+    )
     assert attempts == expected == final.attempts
     assert final.at < CFG.tt_matching_repetition
     assert "TT_matching_repetition" in final.reason and final.step == "CM_SLAC_PARM"
@@ -221,8 +222,11 @@ def test_atten_char_from_another_evse_or_for_another_ev_is_ignored() -> None:
     d.feed(AttenCharInd(source_address=other, run_id=run, num_sounds=10, aag=AAG), 0.31, src=EVSE_MAC)
     d.feed(AttenCharInd(source_address=EV_MAC, run_id=run, num_sounds=10, aag=()), 0.32, src=EVSE_MAC)
     ignored = [e for e in d.take_events() if isinstance(e, FrameIgnored)]
-    assert ["another EVSE" in ignored[0].reason, "SOURCE_ADDRESS" in ignored[1].reason,
-            "no attenuation groups" in ignored[2].reason] == [True, True, True]
+    assert [
+        "another EVSE" in ignored[0].reason,
+        "SOURCE_ADDRESS" in ignored[1].reason,
+        "no attenuation groups" in ignored[2].reason,
+    ] == [True, True, True]
     assert d.machine.state in (State.SOUNDING, State.WAIT_ATTEN_CHAR)
 
 

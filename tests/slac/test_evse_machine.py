@@ -248,8 +248,9 @@ def test_match_req_gets_the_network_key_and_repeats_are_answered_again() -> None
     d.feed(req, 0.5, src=EV_MAC)
     (cnf,) = d.take()
     assert cnf.header.dst == EV_MAC
-    assert cnf.msg == SlacMatchCnf(pev_mac=EV_MAC, evse_mac=EVSE_MAC, run_id=RUN, nid=nid_from_nmk(NMK),
-                                   nmk=NMK, pev_id=b"V" * 17)
+    assert cnf.msg == SlacMatchCnf(
+        pev_mac=EV_MAC, evse_mac=EVSE_MAC, run_id=RUN, nid=nid_from_nmk(NMK), nmk=NMK, pev_id=b"V" * 17
+    )
     (matched,) = d.take_events()
     assert isinstance(matched, Matched)
     assert (matched.peer_mac, matched.nmk, matched.num_sounds, matched.attenuation_db) == (EV_MAC, NMK, 10, 20)

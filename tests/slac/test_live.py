@@ -88,8 +88,7 @@ def test_our_ev_and_evse_match_through_a_middle_namespace_with_the_standin(netns
     check_pair(ev_result, evse_result)
     assert ev_result.attempts == 1
     # The middle modems keyed both hosts with the network key and measured every sound.
-    assert {(k.port, k.nmk) for k in model.keys} == {(link.port_ev, ev_result.nmk),
-                                                     (link.port_evse, ev_result.nmk)}
+    assert {(k.port, k.nmk) for k in model.keys} == {(link.port_ev, ev_result.nmk), (link.port_evse, ev_result.nmk)}
     assert model.sounds_seen == model.profiles_sent == CFG.c_ev_match_mnbc
     # Every frame the hosts put on the wire is padded to 60 bytes and parses; nothing else was seen.
     kinds = []

@@ -40,9 +40,15 @@ RUN = bytes.fromhex("0102030405060708")
 def expected_payload_size(msg: Mme) -> int:
     """Payload sizes from the ISO 15118-3 Annex A tables (independent of the codec's own tables)."""
     sizes = {
-        MMType.CM_SET_KEY_REQ: 38, MMType.CM_SET_KEY_CNF: 14, MMType.CM_START_ATTEN_CHAR_IND: 19,
-        MMType.CM_MNBC_SOUND_IND: 52, MMType.CM_ATTEN_CHAR_RSP: 51, MMType.CM_VALIDATE_REQ: 3,
-        MMType.CM_VALIDATE_CNF: 3, MMType.CM_SLAC_MATCH_REQ: 66, MMType.CM_SLAC_MATCH_CNF: 90,
+        MMType.CM_SET_KEY_REQ: 38,
+        MMType.CM_SET_KEY_CNF: 14,
+        MMType.CM_START_ATTEN_CHAR_IND: 19,
+        MMType.CM_MNBC_SOUND_IND: 52,
+        MMType.CM_ATTEN_CHAR_RSP: 51,
+        MMType.CM_VALIDATE_REQ: 3,
+        MMType.CM_VALIDATE_CNF: 3,
+        MMType.CM_SLAC_MATCH_REQ: 66,
+        MMType.CM_SLAC_MATCH_CNF: 90,
         MMType.CM_AMP_MAP_CNF: 1,
     }
     if isinstance(msg, SlacParmReq):
@@ -88,8 +94,16 @@ def test_slac_parm_req_matches_a_hand_built_frame() -> None:
 def test_match_req_writes_mvflength_little_endian() -> None:
     msg = SlacMatchReq(pev_mac=SRC, evse_mac=bytes.fromhex("02aabbccddee"), run_id=RUN)
     frame = pack_frame(msg, SRC, bytes.fromhex("02aabbccddee"))
-    hand = (b"\x00\x00" + b"\x3e\x00" + b"\x00" * 17 + SRC + b"\x00" * 17 + bytes.fromhex("02aabbccddee")
-            + RUN + b"\x00" * 8)
+    hand = (
+        b"\x00\x00"
+        + b"\x3e\x00"
+        + b"\x00" * 17
+        + SRC
+        + b"\x00" * 17
+        + bytes.fromhex("02aabbccddee")
+        + RUN
+        + b"\x00" * 8
+    )
     assert frame[19:] == hand
     assert len(frame) == 85
 
@@ -116,8 +130,18 @@ def test_amp_map_packs_one_nibble_per_carrier_low_nibble_first() -> None:
 def test_set_key_req_layout() -> None:
     msg = SetKeyReq(nid=bytes(range(7)), new_key=bytes(range(16)), my_nonce=b"\xaa" * 4)
     payload = pack_frame(msg, SRC, DST)[19:57]
-    assert payload == (b"\x01" + b"\xaa" * 4 + b"\x00" * 4 + b"\x04" + b"\x00\x00" + b"\x00" + b"\x00"
-                       + bytes(range(7)) + b"\x01" + bytes(range(16)))
+    assert payload == (
+        b"\x01"
+        + b"\xaa" * 4
+        + b"\x00" * 4
+        + b"\x04"
+        + b"\x00\x00"
+        + b"\x00"
+        + b"\x00"
+        + bytes(range(7))
+        + b"\x01"
+        + bytes(range(16))
+    )
 
 
 @settings(max_examples=150)
@@ -153,7 +177,7 @@ def test_short_payload_error_names_message_and_sizes() -> None:
 def test_malformed_header_fields_name_their_offset(patch: tuple[int, bytes], offset: int, words: str) -> None:
     frame = bytearray(pack_frame(SlacMatchReq(pev_mac=SRC, evse_mac=SRC, run_id=RUN), SRC, DST))
     at, value = patch
-    frame[at:at + len(value)] = value
+    frame[at : at + len(value)] = value
     with pytest.raises(MmeError) as info:
         unpack_frame(bytes(frame))
     assert info.value.offset == offset

@@ -162,10 +162,12 @@ def test_random_frame_loss_never_breaks_the_machines(lost: set[int], ev_delay: f
 
 
 @settings(max_examples=150)
-@given(st.integers(0, 60), any_message, st.sampled_from([EV_MAC, EVSE_MAC, b"\xff" * 6]),
-       st.sampled_from(["ev", "evse"]))
-def test_any_frame_in_any_state_is_handled_without_exceptions(prefix: int, msg: object, dst: bytes,
-                                                              target: str) -> None:
+@given(
+    st.integers(0, 60), any_message, st.sampled_from([EV_MAC, EVSE_MAC, b"\xff" * 6]), st.sampled_from(["ev", "evse"])
+)
+def test_any_frame_in_any_state_is_handled_without_exceptions(
+    prefix: int, msg: object, dst: bytes, target: str
+) -> None:
     # Drive a normal run for `prefix` wire frames, then throw an arbitrary well-formed MME at one side.
     link = make_link()
     link.start()

@@ -42,7 +42,10 @@ def _pyslac_ok(python: Path) -> bool:
         return False
     probe = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m, pyslac.session; print(m.version('pyslac'))"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     return probe.returncode == 0 and probe.stdout.strip() == PYSLAC.split("==")[1]
 
@@ -60,8 +63,7 @@ def pyslac_python() -> Path:
         steps = [
             [sys.executable, "-m", "venv", "--clear", str(venv)],
             # environs 9.5 (a pyslac dependency) breaks with marshmallow 4.
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYSLAC,
-             "marshmallow<4"],
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYSLAC, "marshmallow<4"],
         ]
         for argv in steps:
             try:
@@ -88,8 +90,7 @@ def veth() -> Iterator[VethPair]:
 @contextlib.contextmanager
 def pyslac_evse(pyslac_python: Path, veth: VethPair) -> Iterator[subprocess.Popen[str]]:
     argv = [str(pyslac_python), str(RUNNER), "--iface", veth.if_b, "--settle", "0.3", "--timeout", "25"]
-    proc = subprocess.Popen(ns_command(veth.ns_b, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(ns_command(veth.ns_b, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         yield proc
     finally:

@@ -52,8 +52,12 @@ def bridged_link(prefix: str = "slb", *, kernel_bridge: bool = True) -> Iterator
     """
     tag = secrets.token_hex(3)
     link = BridgedLink(
-        ns_ev=f"{prefix}e{tag}", ns_mid=f"{prefix}m{tag}", ns_evse=f"{prefix}s{tag}",
-        if_ev=f"{prefix}ev{tag}", if_evse=f"{prefix}se{tag}", port_ev=f"{prefix}pe{tag}",
+        ns_ev=f"{prefix}e{tag}",
+        ns_mid=f"{prefix}m{tag}",
+        ns_evse=f"{prefix}s{tag}",
+        if_ev=f"{prefix}ev{tag}",
+        if_evse=f"{prefix}se{tag}",
+        port_ev=f"{prefix}pe{tag}",
         port_evse=f"{prefix}ps{tag}",
     )
     created: list[str] = []
@@ -63,29 +67,55 @@ def bridged_link(prefix: str = "slb", *, kernel_bridge: bool = True) -> Iterator
             created.append(ns)
         if kernel_bridge:
             _ip("-n", link.ns_mid, "link", "add", "br0", "type", "bridge")
-        for host_ns, host_if, port in ((link.ns_ev, link.if_ev, link.port_ev),
-                                       (link.ns_evse, link.if_evse, link.port_evse)):
-            _ip("link", "add", host_if, "netns", host_ns, "type", "veth", "peer", "name", port, "netns",
-                link.ns_mid)
+        for host_ns, host_if, port in (
+            (link.ns_ev, link.if_ev, link.port_ev),
+            (link.ns_evse, link.if_evse, link.port_evse),
+        ):
+            _ip("link", "add", host_if, "netns", host_ns, "type", "veth", "peer", "name", port, "netns", link.ns_mid)
             if kernel_bridge:
                 _ip("-n", link.ns_mid, "link", "set", port, "master", "br0")
             _ip("-n", link.ns_mid, "link", "set", port, "up")
             _ip("-n", host_ns, "link", "set", host_if, "up")
         if kernel_bridge:
             _ip("-n", link.ns_mid, "link", "set", "br0", "up")
-            subprocess.run(["ip", "netns", "exec", link.ns_mid, "bridge", "fdb", "add", "00:b0:52:00:00:01",
-                            "dev", "br0", "self", "local"], check=True, capture_output=True, timeout=20)
+            subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    link.ns_mid,
+                    "bridge",
+                    "fdb",
+                    "add",
+                    "00:b0:52:00:00:01",
+                    "dev",
+                    "br0",
+                    "self",
+                    "local",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=20,
+            )
         yield link
     finally:
         for ns in created:
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=20)
 
 
-def slac_in(ns: str, iface: str, role: Literal["ev", "evse"], *, modem_standin: bool = False,
-            timeout: float = 15.0, config: SlacConfig | None = None) -> tuple[threading.Thread, list[SlacResult]]:
+def slac_in(
+    ns: str,
+    iface: str,
+    role: Literal["ev", "evse"],
+    *,
+    modem_standin: bool = False,
+    timeout: float = 15.0,
+    config: SlacConfig | None = None,
+) -> tuple[threading.Thread, list[SlacResult]]:
     """Start :func:`run_slac` in a thread inside namespace ``ns``."""
-    return run_in_netns(ns, lambda: asyncio.run(run_slac(iface, role, modem_standin=modem_standin,
-                                                          timeout=timeout, config=config)))
+    return run_in_netns(
+        ns, lambda: asyncio.run(run_slac(iface, role, modem_standin=modem_standin, timeout=timeout, config=config))
+    )
 
 
 class StandInService:
@@ -130,4 +160,3 @@ class StandInService:
 def join_all(*pairs: tuple[threading.Thread, list[T]], timeout: float = 30.0) -> list[T]:
     """Results of several :func:`run_in_netns` threads, in order."""
     return [join_result(thread, box, timeout) for thread, box in pairs]
-

@@ -212,9 +212,7 @@ def split_v2gtp(data: bytes, *, where: str = "stream") -> list[tuple[bytes, byte
     while offset < len(data):
         header = data[offset : offset + V2GTP_HEADER_LEN]
         if len(header) < V2GTP_HEADER_LEN:
-            raise CaptureError(
-                f"{where}: {len(header)} trailing bytes at offset {offset}, less than a header"
-            )
+            raise CaptureError(f"{where}: {len(header)} trailing bytes at offset {offset}, less than a header")
         if header[0] != 0x01 or header[1] != 0xFE:
             raise CaptureError(f"{where}: bad V2GTP version bytes {header[:2].hex()} at offset {offset}")
         length = int.from_bytes(header[4:8], "big")
@@ -342,9 +340,7 @@ def _extract_cached(
     return tuple(frames)
 
 
-def extract_v2gtp_frames(
-    pcapng: Path, keylog: Path | None = None, *, include_sdp: bool = False
-) -> list[CapturedFrame]:
+def extract_v2gtp_frames(pcapng: Path, keylog: Path | None = None, *, include_sdp: bool = False) -> list[CapturedFrame]:
     """Every V2GTP frame of every TCP connection in ``pcapng``, in capture order (plus SDP if asked).
 
     ``keylog`` is an NSS key log for TLS connections (not needed for plain TCP, nor for a capture whose
@@ -365,9 +361,7 @@ def keylog_from_udp(pcapng: Path, port: int = KEYLOG_UDP_PORT) -> str:
         try:
             text = bytes.fromhex(row.replace(",", "").strip()).decode("ascii")
         except (ValueError, UnicodeDecodeError) as exc:
-            raise CaptureError(
-                f"{pcapng.name}: UDP datagram to port {port} is not a key-log line: {exc}"
-            ) from exc
+            raise CaptureError(f"{pcapng.name}: UDP datagram to port {port} is not a key-log line: {exc}") from exc
         lines.extend(ln.strip() for ln in text.splitlines() if ln.strip())
     bad = [ln for ln in lines if len(ln.split()) != 3]
     if bad:
@@ -375,9 +369,7 @@ def keylog_from_udp(pcapng: Path, port: int = KEYLOG_UDP_PORT) -> str:
     return "".join(f"{ln}\n" for ln in lines)
 
 
-def tshark_follow(
-    pcapng: Path, stream: int, keylog: Path | None = None, *, tls: bool = False
-) -> tuple[bytes, bytes]:
+def tshark_follow(pcapng: Path, stream: int, keylog: Path | None = None, *, tls: bool = False) -> tuple[bytes, bytes]:
     """tshark's "Follow TCP (or TLS) stream" bytes of one connection: (node 0's bytes, node 1's bytes).
 
     Which node is the client is not reliable across tshark versions (TLS follow numbers them by the first

@@ -222,15 +222,11 @@ class ExiOracle:
 
     def encode(self, schema: str, xml: bytes, fragment: bool = False) -> bytes:
         """EXI stream (header byte 0x80 included) of ``xml``, coded with ``schema`` as document/fragment."""
-        return self.batch([OracleRequest(op=Op.ENCODE, schema=schema, data=xml, fragment=fragment)])[
-            0
-        ].unwrap()
+        return self.batch([OracleRequest(op=Op.ENCODE, schema=schema, data=xml, fragment=fragment)])[0].unwrap()
 
     def decode(self, schema: str, data: bytes, fragment: bool = False) -> bytes:
         """XML (UTF-8, no declaration) of the EXI stream ``data``."""
-        return self.batch([OracleRequest(op=Op.DECODE, schema=schema, data=data, fragment=fragment)])[
-            0
-        ].unwrap()
+        return self.batch([OracleRequest(op=Op.DECODE, schema=schema, data=data, fragment=fragment)])[0].unwrap()
 
     def encode_many(self, schema: str, xmls: Iterable[bytes], fragment: bool = False) -> list[bytes]:
         """Pipelined :meth:`encode` of many documents; the first failure raises (naming its index)."""
@@ -282,9 +278,7 @@ class ExiOracle:
         path = Path(schema)
         if path.suffix == ".xsd" and path.is_file():
             return str(path.resolve())
-        raise OracleError(
-            f"unknown oracle schema {schema!r}: use one of {', '.join(SCHEMAS)} or an .xsd path"
-        )
+        raise OracleError(f"unknown oracle schema {schema!r}: use one of {', '.join(SCHEMAS)} or an .xsd path")
 
     def _running(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:

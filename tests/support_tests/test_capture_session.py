@@ -42,9 +42,7 @@ def _send(ns: str, dest: str, port: int, payloads: list[bytes]) -> None:
 
 
 def _udp_payloads(path: Path) -> Counter[tuple[str, str, bytes]]:
-    return Counter(
-        (p[IPv6].src, p[IPv6].dst, bytes(p[UDP].payload)) for p in rdpcap(str(path)) if p.haslayer(UDP)
-    )
+    return Counter((p[IPv6].src, p[IPv6].dst, bytes(p[UDP].payload)) for p in rdpcap(str(path)) if p.haslayer(UDP))
 
 
 def test_session_captures_both_directions_and_stores_the_key_log(veth: VethPair, tmp_path: Path) -> None:
@@ -59,9 +57,7 @@ def test_session_captures_both_directions_and_stores_the_key_log(veth: VethPair,
         _send(veth.ns_b, f"{veth.lladdr_a}%{veth.if_b}", 40001, into)
     after = time.time()
     seen = _udp_payloads(path)
-    expected = [(veth.lladdr_a, veth.lladdr_b, p) for p in out] + [
-        (veth.lladdr_b, veth.lladdr_a, p) for p in into
-    ]
+    expected = [(veth.lladdr_a, veth.lladdr_b, p) for p in out] + [(veth.lladdr_b, veth.lladdr_a, p) for p in into]
     assert {k: v for k, v in seen.items() if k[2] in out + into} == dict.fromkeys(expected, 1)
     packets = read_packets(path)
     assert capture.packets == len(packets) >= 6

@@ -83,9 +83,7 @@ def test_requests_and_responses_alternate(capture: str) -> None:
     assert directions[0::2] == [Direction.EV_TO_EVSE] * len(directions[0::2])
     assert directions[1::2] == [Direction.EVSE_TO_EV] * len(directions[1::2])
     # A response travels in the schema family of its request (SAP, common, AC or DC).
-    assert all(
-        req.payload_type == res.payload_type for req, res in zip(frames[0::2], frames[1::2], strict=False)
-    )
+    assert all(req.payload_type == res.payload_type for req, res in zip(frames[0::2], frames[1::2], strict=False))
     stamps = [f.timestamp for f in frames]
     assert stamps == sorted(stamps)
 
@@ -94,15 +92,11 @@ def test_frames_agree_with_tshark_follow_stream(capture: str) -> None:
     pcap, keylog = _paths(capture)
     frames = extract_v2gtp_frames(pcap, keylog)
     for stream in {f.stream for f in frames}:
-        ours = {
-            d: b"".join(f.wire for f in frames if f.stream == stream and f.direction is d) for d in Direction
-        }
+        ours = {d: b"".join(f.wire for f in frames if f.stream == stream and f.direction is d) for d in Direction}
         side0, side1 = tshark_follow(pcap, stream, keylog, tls=keylog is not None)
         assert sorted([side0, side1]) == sorted(ours.values())
         theirs = sorted(len(split_v2gtp(side)) for side in (side0, side1))
-        assert theirs == sorted(
-            sum(1 for f in frames if f.stream == stream and f.direction is d) for d in Direction
-        )
+        assert theirs == sorted(sum(1 for f in frames if f.stream == stream and f.direction is d) for d in Direction)
 
 
 @pytest.mark.parametrize("name", [n for n, (tls, _) in CAPTURES.items() if tls])
@@ -168,7 +162,5 @@ def test_every_captured_message_roundtrips_through_exificient(capture: str, exi_
     )
     failures = [(f.frame_number, r.error) for f, r in zip(frames, decoded, strict=True) if not r.ok]
     assert failures == []
-    encoded = exi_oracle.batch(
-        [OracleRequest(op=Op.ENCODE, schema=r.request.schema, data=r.unwrap()) for r in decoded]
-    )
+    encoded = exi_oracle.batch([OracleRequest(op=Op.ENCODE, schema=r.request.schema, data=r.unwrap()) for r in decoded])
     assert [r.unwrap() for r in encoded] == [f.payload for f in frames]

@@ -117,9 +117,7 @@ def test_batch_roundtrips_every_everest_vector(exi_oracle: ExiOracle) -> None:
     for vector, result in zip(vectors, decoded, strict=True):
         assert result.ok, (vector["name"], result.error)
         assert str(etree.fromstring(result.unwrap()).tag).endswith("}" + vector["root_element"])
-    encoded = exi_oracle.batch(
-        [OracleRequest(op=Op.ENCODE, schema=r.request.schema, data=r.unwrap()) for r in decoded]
-    )
+    encoded = exi_oracle.batch([OracleRequest(op=Op.ENCODE, schema=r.request.schema, data=r.unwrap()) for r in decoded])
     assert [r.unwrap().hex() for r in encoded] == [v["hex"] for v in vectors]
 
 

@@ -32,9 +32,7 @@ T0 = 1_700_000_000.123456
 
 
 def _udp(payload: bytes, sport: int = 15118, dport: int = 15118) -> bytes:
-    return bytes(
-        Ether(src=EV_MAC, dst=EVSE_MAC) / IPv6(src=EV, dst=EVSE) / UDP(sport=sport, dport=dport) / payload
-    )
+    return bytes(Ether(src=EV_MAC, dst=EVSE_MAC) / IPv6(src=EV, dst=EVSE) / UDP(sport=sport, dport=dport) / payload)
 
 
 def _write_sample(path: Path, *, nanoseconds: bool = False) -> list[bytes]:
@@ -111,9 +109,7 @@ def test_raw_ipv6_link_type(tmp_path: Path) -> None:
     with PcapngWriter(path) as writer:
         writer.add_interface(LinkType.IPV6, name="pair")
         writer.write_packet(packet, timestamp=T0)
-    assert _tshark("-r", str(path), "-T", "fields", "-e", "ipv6.dst", "-e", "tcp.dstport") == [
-        f"{EVSE}\t55118"
-    ]
+    assert _tshark("-r", str(path), "-T", "fields", "-e", "ipv6.dst", "-e", "tcp.dstport") == [f"{EVSE}\t55118"]
     assert read_packets(path)[0].link_type == LinkType.IPV6
 
 
@@ -160,18 +156,14 @@ def test_dsb_lets_tshark_decrypt_without_a_key_file(tmp_path: Path) -> None:
 def test_plain_tcp_reassembly_handles_split_retransmitted_and_reordered_segments(tmp_path: Path) -> None:
     """A hand-built TCP session: frames split across segments, a retransmission, reordering."""
     require_tshark()
-    req = bytes.fromhex(
-        "01fe8001000000258000f3ab9371d34b9b79d39ba321d34b9b79d189a98989c1d1699181d20a18010000040040"
-    )
+    req = bytes.fromhex("01fe8001000000258000f3ab9371d34b9b79d39ba321d34b9b79d189a98989c1d1699181d20a18010000040040")
     res = bytes.fromhex("01fe80010000000480400040")
     req2 = bytes.fromhex("01fe800200000011800804121319d232ca97fb0b2f3f7c7062")
     isn_c, isn_s = 1000, 5000
 
     def seg(src: str, sport: int, dport: int, seq: int, flags: str, data: bytes = b"") -> bytes:
         ip = IPv6(src=src, dst=EVSE if src == EV else EV)
-        return bytes(
-            Ether(src=EV_MAC, dst=EVSE_MAC) / ip / TCP(sport=sport, dport=dport, seq=seq, flags=flags) / data
-        )
+        return bytes(Ether(src=EV_MAC, dst=EVSE_MAC) / ip / TCP(sport=sport, dport=dport, seq=seq, flags=flags) / data)
 
     c, s = (EV, 50000, 55118), (EVSE, 55118, 50000)
     stream = req + req2

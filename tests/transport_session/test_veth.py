@@ -141,5 +141,6 @@ def test_cli_slac_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPk
     assert ev.returncode == 0, ev.stderr
     assert secc.returncode == 0, secc_err
     assert slac.returncode == 0 and "matched as evse" in slac_out
-    assert ev.stdout.startswith(f"evcc [{veth.lladdr_a}%{veth.if_b}]:") and "AC_BPT dynamic, EIM, channel Discharge, 3 loops" in ev.stdout
+    assert ev.stdout.startswith(f"evcc [{veth.lladdr_a}%{veth.if_b}]:")
+    assert "AC_BPT dynamic, EIM, channel Discharge, 3 loops" in ev.stdout
     assert "channel Discharge, 3 loops" in secc_out and "ended terminated" in secc_out
