@@ -36,6 +36,7 @@ from iso15118.security.certs import load_certificates
 from iso15118.security.pki import PkiLayout, load_pki
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, keylog_from_environment
+from iso15118.session.connection import Role
 from iso15118.session.services import AC, AC_BPT
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
 from iso15118.transport.evcc import EvccConfig
@@ -368,9 +369,9 @@ def _tls_config(
     )
 
 
-def _policy(runtime: _Common, tls: TlsConfig | None) -> TransportPolicy:
+def _policy(runtime: _Common, tls: TlsConfig | None, role: Role) -> TransportPolicy:
     policy = TransportPolicy(tls=tls, tolerant=runtime.tolerant, timing_scale=runtime.timing_scale)
-    policy.check()
+    policy.check(role)
     return policy
 
 
@@ -405,7 +406,7 @@ def load_secc_settings(
             raise ConfigError("PnC needs MO roots to verify contracts: a PKI (--pki) or [pnc] trust_roots")
         pnc_roots = tuple(pki.roots(Entity.MO_ROOT))
     server = SeccServerConfig(
-        policy=_policy(runtime, tls),
+        policy=_policy(runtime, tls, Role.SECC),
         iface=runtime.iface,
         listen=runtime.listen,
         port=runtime.port,
@@ -452,7 +453,7 @@ def load_evcc_settings(
             raise ConfigError("PnC needs contract credentials: a PKI (--pki) or [pnc] contract_chain and contract_key")
         evcc = dataclasses.replace(evcc, credentials=_credentials(chain, key))
     client = EvccClientConfig(
-        policy=_policy(runtime, tls),
+        policy=_policy(runtime, tls, Role.EVCC),
         iface=runtime.iface,
         target=runtime.target,
         slac=runtime.slac,

@@ -23,6 +23,7 @@ from harness.commands._sessions import (
     summary,
 )
 from harness.config import SeccSettings, load_secc_settings
+from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVSE
 from iso15118.transport.secc_pnc import PncVerifier
 from iso15118.transport.secc_server import ConnectionReport, SeccServer
@@ -101,7 +102,7 @@ async def _serve(settings: SeccSettings) -> int:
 def _security(settings: SeccSettings) -> str:
     policy = settings.server.policy
     text = "TLS 1.3" if policy.tls is not None and not policy.tolerant else "TLS" if policy.tls else "plain TCP"
-    deviations = ", ".join(policy.deviations())
+    deviations = ", ".join(policy.deviations(Role.SECC))
     return f"{text}, {'tolerant: ' + deviations if policy.tolerant else 'strict'}"
 
 

@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iso15118.constants import NS_ISO20_AC
-from iso15118.controller import ChargeDirection, ControlMode, EVController, EVState, SessionReport
+from iso15118.controller import ChargeDirection, ControlMode, EVController, SessionReport
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol, supportedAppProtocolReq
 from iso15118.messages.units import rational, value_of
 from iso15118.session.connection import Connection, Role, SessionConfig
 from iso15118.session.events import Event, ResponseReceived, SessionEnded, SessionEstablished
+from iso15118.session.schedules import Interval, allowed_power, intervals_of
 from iso15118.session.services import AC, AC_BPT, loop_mode_field, parse_parameter_set
 from iso15118.session.states import Stream
 from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
+from iso15118.transport.evcc_loop import discharge_limit, loop_control_mode
 from iso15118.transport.evcc_pnc import ContractCredentials, signed_authorization, signed_metering
 from iso15118.transport.link import Link
 
@@ -89,8 +91,8 @@ class _Context:
     meter: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[str] = field(default_factory=list)
     target_w: float | None = None
-    schedule: tuple[tuple[float, float, float], ...] = ()
-    """Scheduled mode: the selected schedule as (start, end, power W) intervals (charging >= 0, discharging <= 0)."""
+    schedule: tuple[Interval, ...] = ()
+    """Scheduled mode: the selected ScheduleTuple's entries in time (charging >= 0, discharging <= 0)."""
 
 
 class _Evcc:
@@ -227,7 +229,7 @@ class _Evcc:
         await self.send_charge_parameters(self.pump.clock())
 
     def discharge_limit(self, value: float) -> m.RationalNumber:
-        return rational(-value if self.config.negative_discharge_limits else value)
+        return discharge_limit(value, negative=self.config.negative_discharge_limits)
 
     async def send_charge_parameters(self, now: float) -> None:
         state = await self.controller.ev_state(now)
@@ -301,29 +303,16 @@ class _Evcc:
             return
         chosen = mode.schedule_tuple[0]
         self.ctx.schedule_tuple_id = chosen.schedule_tuple_id
-        intervals: list[tuple[float, float, float]] = []
-        for schedule in (chosen.charging_schedule, chosen.discharging_schedule):
-            if schedule is None:
-                continue
-            start = float(schedule.power_schedule.time_anchor)
-            for entry in schedule.power_schedule.power_schedule_entries.power_schedule_entry:
-                intervals.append((start, start + entry.duration, value_of(entry.power)))
-                start += entry.duration
-        self.ctx.schedule = tuple(intervals)
+        self.ctx.schedule = intervals_of(chosen)
 
     def scheduled_power(self, now: float) -> float | None:
-        """Scheduled mode without an EVSE target: the power the selected schedule allows now.
+        """Scheduled mode without an EVSE target: the power the selected schedule allows now (fact sheet 6.3).
 
-        The charging schedule bounds charging, the discharging schedule (powers <= 0) discharging; outside every
-        interval nothing may flow. None in Dynamic mode (the EV keeps its own plan).
+        None in Dynamic mode, or before any schedule: the EV keeps its own plan.
         """
         if self.ctx.dynamic or not self.ctx.schedule:
             return None
-        discharge = self.negotiated.get("bpt_channel") == "Discharge"
-        for start, end, power in self.ctx.schedule:
-            if start <= now < end and (power < 0) == discharge and power != 0:
-                return power
-        return 0.0
+        return allowed_power(self.ctx.schedule, now, discharge=self.negotiated.get("bpt_channel") == "Discharge")
 
     async def send_power_delivery(self, progress: str, stream: Stream = Stream.MAIN) -> None:
         now = self.pump.clock()
@@ -393,44 +382,13 @@ class _Evcc:
                 display_parameters=m.DisplayParameters(
                     present_soc=max(0, min(100, round(state.soc))), charging_complete=state.finished
                 ),
-                **{loop_mode_field(bpt, self.ctx.dynamic): self.loop_mode(state, bpt)},
+                **{
+                    loop_mode_field(bpt, self.ctx.dynamic): loop_control_mode(
+                        state, bpt=bpt, dynamic=self.ctx.dynamic, negative=self.config.negative_discharge_limits
+                    )
+                },
             )
         )
-
-    def loop_mode(self, state: EVState, bpt: bool) -> Any:
-        lim = state.limits
-        fields: dict[str, Any] = {"ev_present_active_power": rational(state.present_power_w)}
-        energy = {
-            "ev_target_energy_request": rational(state.target_energy_wh),
-            "ev_maximum_energy_request": rational(state.max_energy_wh),
-            "ev_minimum_energy_request": rational(state.min_energy_wh),
-        }
-        if self.ctx.dynamic:
-            fields |= energy
-            fields |= {
-                "ev_maximum_charge_power": rational(lim.max_charge_w),
-                "ev_minimum_charge_power": rational(lim.min_charge_w),
-                "ev_present_reactive_power": rational(0),
-            }
-            if state.departure_s:
-                fields["departure_time"] = state.departure_s
-            if bpt:
-                fields |= {
-                    "ev_maximum_discharge_power": self.discharge_limit(lim.max_discharge_w),
-                    "ev_minimum_discharge_power": self.discharge_limit(lim.min_discharge_w),
-                }
-                if state.max_v2x_energy_wh is not None and state.min_v2x_energy_wh is not None:
-                    fields |= {
-                        "ev_maximum_v2x_energy_request": rational(state.max_v2x_energy_wh),
-                        "ev_minimum_v2x_energy_request": rational(state.min_v2x_energy_wh),
-                    }
-            cls: type = m.BPT_Dynamic_AC_CLReqControlMode if bpt else m.Dynamic_AC_CLReqControlMode
-        else:
-            fields |= energy | {"ev_maximum_charge_power": rational(lim.max_charge_w)}
-            if bpt:
-                fields["ev_maximum_discharge_power"] = self.discharge_limit(lim.max_discharge_w)
-            cls = m.BPT_Scheduled_AC_CLReqControlMode if bpt else m.Scheduled_AC_CLReqControlMode
-        return cls(**fields)
 
     async def after_AC_ChargeLoopRes(self, res: m.AC_ChargeLoopRes, req: Any) -> None:
         self.ctx.loops += 1

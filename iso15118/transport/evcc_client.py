@@ -22,7 +22,7 @@ from iso15118.constants import SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpSecuri
 from iso15118.controller import EVController
 from iso15118.errors import ConfigError, SecurityError
 from iso15118.security.tls import HandshakeInfo, evcc_context
-from iso15118.session.connection import SessionConfig
+from iso15118.session.connection import Role, SessionConfig
 from iso15118.session.events import EndReason
 from iso15118.transport.driver import Clock, Observer, SessionOutcome
 from iso15118.transport.evcc import EvccConfig, run_evcc_session
@@ -126,13 +126,13 @@ async def run_evcc(
     TLS configuration (many sessions of one process); by default one is made per call.
     """
     policy = config.policy
-    policy.check()
+    policy.check(Role.EVCC)
     tls = policy.tls_config()
     if tls is None:
         context = None
     elif context is None:
         context = evcc_context(tls)
-    policy.log_deviations("EVCC")
+    policy.log_deviations(Role.EVCC)
     slac_result = None
     if config.slac:
         if config.iface is None:

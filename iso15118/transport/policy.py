@@ -7,7 +7,9 @@ conform (Josev, field chargers); each relaxation is a :class:`Deviation`, logged
 * ``tls12``: TLS 1.2 and the lab curves, suites and signature algorithms of
   :attr:`~iso15118.security.tls.TlsMode.TOLERANT` are accepted next to the -20 ones;
 * ``relaxed-timing``: every timer multiplied by ``timing_scale`` (:meth:`Timing.scaled`);
-* ``plain-tcp``: no TLS at all. Strict mode refuses this with a :class:`ConfigError` [V2G20-1264].
+* ``plain-tcp``: no TLS at all. Strict mode refuses this with a :class:`ConfigError` [V2G20-1264];
+* ``no-client-certificate``: an SECC that does not require the vehicle's certificate, i.e. TLS without mutual
+  authentication (Josev's TLS 1.2 EVCC presents none). Strict mode refuses it [V2G20-1264].
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from enum import StrEnum
 
 from iso15118.errors import ConfigError
 from iso15118.security.tls import TlsConfig, TlsMode
-from iso15118.session.connection import SessionConfig
+from iso15118.session.connection import Role, SessionConfig
 
 __all__ = ["DEFAULT_TOLERANT_TIMING_SCALE", "Deviation", "TransportPolicy"]
 
@@ -35,6 +37,7 @@ class Deviation(StrEnum):
     PLAIN_TCP = "plain-tcp"
     TLS12 = "tls12"
     RELAXED_TIMING = "relaxed-timing"
+    NO_CLIENT_CERTIFICATE = "no-client-certificate"
 
 
 _EXPLAINED = {
@@ -42,6 +45,8 @@ _EXPLAINED = {
     Deviation.TLS12: "TLS 1.2 and lab curves/suites/signature algorithms accepted next to the -20 set "
     "[V2G20-2356] [V2G20-1237]",
     Deviation.RELAXED_TIMING: "every timer of the standard multiplied by {scale:g}",
+    Deviation.NO_CLIENT_CERTIFICATE: "the SECC does not require the vehicle certificate (TLS without mutual "
+    "authentication) [V2G20-1264]",
 }
 
 
@@ -64,8 +69,11 @@ class TransportPolicy:
             return self.timing_scale
         return DEFAULT_TOLERANT_TIMING_SCALE if self.tolerant else 1.0
 
-    def check(self) -> None:
-        """Refuse a combination strict mode does not allow, with the rule it breaks."""
+    def check(self, role: Role | None = None) -> None:
+        """Refuse a combination strict mode does not allow, with the rule it breaks.
+
+        ``role`` adds the rules of one end: an SECC must require the vehicle's certificate.
+        """
         if self.tls is None and not self.tolerant:
             raise ConfigError(
                 "plain TCP (no TLS) is refused: ISO 15118-20 mandates TLS 1.3 with mutual authentication "
@@ -73,32 +81,42 @@ class TransportPolicy:
             )
         if self.tls is not None and self.tls.mode is TlsMode.TOLERANT and not self.tolerant:
             raise ConfigError("the TLS configuration asks for tolerant TLS, but the runtime is strict (--tolerant)")
+        if self._without_client_certificate(role) and not self.tolerant:
+            raise ConfigError(
+                "require_client_certificate = false is refused: ISO 15118-20 mandates TLS 1.3 with mutual "
+                "authentication [V2G20-1264]; allow it for lab peers with tolerant mode (--tolerant)"
+            )
         if self.timing_scale is not None:
             if not 0 < self.timing_scale <= 100:
                 raise ConfigError(f"timing_scale must be in (0, 100], got {self.timing_scale:g}")
             if self.timing_scale != 1.0 and not self.tolerant:
                 raise ConfigError("timing_scale other than 1 relaxes the standard's timers: tolerant mode only")
 
-    def deviations(self) -> tuple[Deviation, ...]:
-        """The deviations in effect (none in strict mode)."""
+    def _without_client_certificate(self, role: Role | None) -> bool:
+        return role is Role.SECC and self.tls is not None and not self.tls.require_client_certificate
+
+    def deviations(self, role: Role | None = None) -> tuple[Deviation, ...]:
+        """The deviations in effect (none in strict mode); ``role`` adds those of one end."""
         if not self.tolerant:
             return ()
         found = [Deviation.PLAIN_TCP if self.tls is None else Deviation.TLS12]
+        if self._without_client_certificate(role):
+            found.append(Deviation.NO_CLIENT_CERTIFICATE)
         if self.scale != 1.0:
             found.append(Deviation.RELAXED_TIMING)
         return tuple(found)
 
-    def describe(self) -> list[str]:
+    def describe(self, role: Role | None = None) -> list[str]:
         """One sentence per deviation in effect."""
-        return [f"{d}: {_EXPLAINED[d].format(scale=self.scale)}" for d in self.deviations()]
+        return [f"{d}: {_EXPLAINED[d].format(scale=self.scale)}" for d in self.deviations(role)]
 
-    def log_deviations(self, role: str) -> None:
+    def log_deviations(self, role: Role) -> None:
         """Log every deviation in effect (WARNING), or that the runtime is strict (INFO)."""
-        described = self.describe()
+        described = self.describe(role)
         if not described:
-            log.info("%s: strict ISO 15118-20 transport (TLS 1.3, standard timers)", role)
+            log.info("%s: strict ISO 15118-20 transport (TLS 1.3, standard timers)", role.upper())
         for line in described:
-            log.warning("%s: tolerant mode deviation %s", role, line)
+            log.warning("%s: tolerant mode deviation %s", role.upper(), line)
 
     def tls_config(self) -> TlsConfig | None:
         """The TLS configuration with the mode matching the policy (tolerant TLS in tolerant mode)."""

@@ -24,6 +24,7 @@ from iso15118.messages.units import rational, value_of
 from iso15118.session.connection import Connection, Role, SessionConfig
 from iso15118.session.events import Event, RequestReceived, SessionEnded, SessionEstablished
 from iso15118.session.failures import failure_response
+from iso15118.session.schedules import single_level_tuple
 from iso15118.session.services import AC, AC_BPT, ac_parameter_sets, loop_mode_field, loop_request_mode, select_protocol
 from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
 from iso15118.transport.link import Link
@@ -353,26 +354,9 @@ class _Secc:
                 dynamic_se_res_control_mode=m.Dynamic_SEResControlMode(),
             )
         limits = await self.controller.evse_limits(now)
-        anchor = int(now)
-        entry = m.PowerScheduleEntry(duration=self.config.schedule_duration_s, power=rational(limits.max_charge_w))
-        charging = m.ChargingSchedule(
-            power_schedule=m.PowerSchedule(
-                time_anchor=anchor, power_schedule_entries=m.PowerScheduleEntryList(power_schedule_entry=(entry,))
-            )
-        )
-        discharging = None
-        if self.ctx.service_id == AC_BPT:
-            # Discharging schedule entries are <= 0.
-            d_entry = m.PowerScheduleEntry(
-                duration=self.config.schedule_duration_s, power=rational(-limits.max_discharge_w)
-            )
-            discharging = m.ChargingSchedule(
-                power_schedule=m.PowerSchedule(
-                    time_anchor=anchor, power_schedule_entries=m.PowerScheduleEntryList(power_schedule_entry=(d_entry,))
-                )
-            )
-        self.ctx.schedule_ids = (1,)
-        tuple_ = m.ScheduleTuple(schedule_tuple_id=1, charging_schedule=charging, discharging_schedule=discharging)
+        discharge_w = limits.max_discharge_w if self.ctx.service_id == AC_BPT else None
+        tuple_ = single_level_tuple(1, int(now), self.config.schedule_duration_s, limits.max_charge_w, discharge_w)
+        self.ctx.schedule_ids = (tuple_.schedule_tuple_id,)
         return m.ScheduleExchangeRes(
             header=self.header(now),
             response_code=_ok(),

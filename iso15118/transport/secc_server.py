@@ -27,7 +27,7 @@ from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
 from iso15118.controller import EVSEController
 from iso15118.errors import ConfigError, SecurityError
 from iso15118.security.tls import HandshakeInfo, secc_context
-from iso15118.session.connection import SessionConfig
+from iso15118.session.connection import Role, SessionConfig
 from iso15118.transport.driver import Clock, Observer, SessionOutcome
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
@@ -93,7 +93,7 @@ class SeccServer:
         store: SessionStore | None = None,
         clock: Clock = time.time,
     ) -> None:
-        config.policy.check()
+        config.policy.check(Role.SECC)
         self.config = config
         self._controllers = controllers
         self._secc = secc or SeccConfig()
@@ -141,7 +141,7 @@ class SeccServer:
         except BaseException:
             sock.close()
             raise
-        policy.log_deviations("SECC")
+        policy.log_deviations(Role.SECC)
         log.info("SECC listening on %s (%s)", self.endpoint, "TLS" if self._context else "plain TCP")
         if self.config.sdp:
             assert self.config.iface is not None

@@ -234,6 +234,24 @@ def evcc_config(*, tls: bool, loops: int) -> dict[str, Any]:
 
 
 # ---- processes ------------------------------------------------------------------------------------------
+def group_members(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of every live (not zombie) process in process group ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the closing parenthesis.
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            found.append((int(entry.name), comm))
+    return found
+
+
 class JosevProcess:
     """One Josev SECC or EVCC process in a namespace, logging to a file; stopped with its whole process group."""
 
@@ -332,9 +350,13 @@ class JosevProcess:
                 except subprocess.TimeoutExpired:
                     continue
         if proc is not None:
-            # The JVM (py4j) runs in the same group; make sure nothing of it outlives the test.
+            # The JVM (py4j) runs in the same group; make sure nothing of it outlives the test. SIGKILL is
+            # delivered asynchronously and a JVM takes a moment to tear down its threads: wait until it is gone.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10.0
+            while group_members(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
         if self._out is not None:
             self._out.close()
             self._out = None

@@ -14,27 +14,9 @@ from pathlib import Path
 import pytest
 
 from harness.netns import netns_available, veth_pair
-from tests.interop.josev import JosevPki, JosevProcess, evcc_config, evcc_env
+from tests.interop.josev import JosevPki, JosevProcess, evcc_config, evcc_env, group_members
 
 pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(120)]
-
-
-def _group(pgid: int) -> list[tuple[int, str]]:
-    """(pid, command name) of every live process in process group ``pgid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the closing parenthesis.
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append((int(entry.name), comm))
-    return found
 
 
 def test_stopping_a_searching_josev_evcc_ends_its_jvm_too(
@@ -60,10 +42,10 @@ def test_stopping_a_searching_josev_evcc_ends_its_jvm_too(
             assert process.wait_for_log(r"Sending SDPRequest", 60), process.text()[-3000:]
             pid = process.pid
             assert pid is not None and os.getpgid(pid) == pid  # a group of its own
-            members = _group(pid)
+            members = group_members(pid)
             assert any(comm == "java" for _, comm in members), members  # the py4j JVM is in the group
         finally:
             process.stop()
     assert process.returncode is not None
-    assert _group(pid) == []
+    assert group_members(pid) == []
     assert "SDPRequest" in process.text() and "SDPResponse received" not in process.text()

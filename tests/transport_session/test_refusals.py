@@ -16,11 +16,12 @@ from iso15118.errors import ConfigError, SecurityError
 from iso15118.security.certs import ChainValidationError, Defect
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsMode, evcc_context
+from iso15118.session.connection import Role
 from iso15118.session.events import EndReason
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, run_evcc
-from iso15118.transport.policy import TransportPolicy
+from iso15118.transport.policy import Deviation, TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
 from iso15118.transport.tcp import connect
 from tests.transport_session.helpers import TIMEOUT, TestPki, client_config, run_client, server_config
@@ -146,6 +147,20 @@ async def test_strict_mode_refuses_plain_tcp_on_both_sides(pki: TestPki) -> None
         SeccServer(SeccServerConfig(policy=plain, listen="::1"), SimpleEVSE)
     with pytest.raises(ConfigError, match=r"plain TCP.*V2G20-1264"):
         await run_evcc(EvccClientConfig(policy=plain, target="[::1]:50000"), SimpleEV(), FAST)
+
+
+def test_strict_secc_refuses_tls_without_the_vehicle_certificate(pki: TestPki) -> None:
+    # Mutual authentication is mandatory [V2G20-1264]; only a tolerant SECC may skip the client certificate (J4).
+    one_way = dataclasses.replace(pki.secc_tls(), require_client_certificate=False)
+    with pytest.raises(ConfigError, match=r"require_client_certificate = false is refused.*V2G20-1264.*--tolerant"):
+        SeccServer(SeccServerConfig(policy=TransportPolicy(tls=one_way), listen="::1"), SimpleEVSE)
+    lab = TransportPolicy(tls=one_way, tolerant=True, timing_scale=1.0)
+    lab.check(Role.SECC)
+    assert lab.deviations(Role.SECC) == (Deviation.TLS12, Deviation.NO_CLIENT_CERTIFICATE)
+    assert "mutual authentication" in lab.describe(Role.SECC)[1]
+    # The flag means nothing to an EVCC: a strict EV with the same TLS settings is not refused for it.
+    TransportPolicy(tls=one_way).check(Role.EVCC)
+    assert lab.deviations(Role.EVCC) == (Deviation.TLS12,)
 
 
 @pytest.mark.asyncio
