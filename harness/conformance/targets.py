@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
 import signal
-import socket
 import ssl
 import subprocess
 from collections.abc import Mapping
@@ -28,7 +26,7 @@ from harness.conformance.wire import Connection
 from iso15118.constants import SdpSecurity
 from iso15118.errors import SecurityError
 from iso15118.security.tls import describe_handshake, tls_failure
-from iso15118.transport.tcp import Endpoint, TcpLink, make_endpoint, open_listener
+from iso15118.transport.tcp import Endpoint, TcpLink, make_endpoint, open_listener, open_stream
 from iso15118.transport.udp import SdpServer, discover_secc, link_local_address
 
 __all__ = [
@@ -122,21 +120,7 @@ async def _link(
 
 async def open_connection(endpoint: Endpoint, context: ssl.SSLContext | None, *, timeout: float = 10.0) -> Connection:
     """Connect to ``endpoint`` and run the tester's TLS handshake (no certificate checks beyond ``context``)."""
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
-        try:
-            await asyncio.wait_for(loop.sock_connect(sock, endpoint.sockaddr), timeout)
-        except TimeoutError:
-            raise OSError(errno.ETIMEDOUT, f"cannot connect to {endpoint}: no answer within {timeout:g} s") from None
-        except OSError as exc:
-            raise OSError(exc.errno, f"cannot connect to {endpoint}: {exc.strerror or exc}") from None
-        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
-    except BaseException:
-        sock.close()
-        raise
+    reader, writer = await open_stream(endpoint, timeout=timeout)
     return await _link(reader, writer, context, peer=str(endpoint), server_side=False, timeout=timeout)
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "connect",
     "make_endpoint",
     "open_listener",
+    "open_stream",
     "parse_endpoint",
     "peer_name",
 ]
@@ -222,17 +223,12 @@ async def accept_connection(
     return link
 
 
-async def connect(
-    endpoint: Endpoint,
-    context: ssl.SSLContext | None,
-    *,
-    mode: TlsMode = TlsMode.STRICT,
-    timeout: float = 10.0,
-    clock: Callable[[], float],
-) -> TcpLink:
-    """EVCC side: connect to ``endpoint`` and run the TLS handshake (unless ``context`` is None).
+async def open_stream(
+    endpoint: Endpoint, *, timeout: float = 10.0
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A TCP connection to ``endpoint`` (Nagle off), as asyncio streams; no TLS yet.
 
-    Raises :class:`OSError` when TCP fails and :class:`SecurityError` when TLS or the peer check fails.
+    Raises :class:`OSError` naming the endpoint when the connection fails or takes longer than ``timeout``.
     """
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
@@ -246,10 +242,25 @@ async def connect(
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise OSError(exc.errno, f"cannot connect to {endpoint}: {reason}") from None
-        reader, writer = await asyncio.open_connection(sock=sock, limit=_CHUNK)
+        return await asyncio.open_connection(sock=sock, limit=_CHUNK)
     except BaseException:
         sock.close()
         raise
+
+
+async def connect(
+    endpoint: Endpoint,
+    context: ssl.SSLContext | None,
+    *,
+    mode: TlsMode = TlsMode.STRICT,
+    timeout: float = 10.0,
+    clock: Callable[[], float],
+) -> TcpLink:
+    """EVCC side: connect to ``endpoint`` and run the TLS handshake (unless ``context`` is None).
+
+    Raises :class:`OSError` when TCP fails and :class:`SecurityError` when TLS or the peer check fails.
+    """
+    reader, writer = await open_stream(endpoint, timeout=timeout)
     link = TcpLink(reader, writer, peer=str(endpoint), context=context)
     if context is not None:
         await _secure(link, purpose=Purpose.SECC_TLS, mode=mode, timeout=timeout, clock=clock)
