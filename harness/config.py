@@ -41,9 +41,10 @@ from iso15118.session.services import AC, AC_BPT
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
 from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig
+from iso15118.transport.evcc_config import AUTHORIZATION, POWER_TOLERANCE_ACCEPTANCE, STOP_WITH
 from iso15118.transport.evcc_pnc import ContractCredentials
 from iso15118.transport.policy import TransportPolicy
-from iso15118.transport.secc import SeccConfig
+from iso15118.transport.secc import PRICING, SeccConfig
 from iso15118.transport.secc_server import SeccServerConfig
 
 __all__ = [
@@ -231,9 +232,11 @@ def _convert(value: object, tp: Any, values: _Values, key: str) -> object:
 
 _FROM_PKI: dict[tuple[type, str], str] = {(EvccConfig, "credentials"): "comes from the PKI or the [pnc] table"}
 _CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
-    (EvccConfig, "authorization"): ("EIM", "PnC"),
-    (EvccConfig, "stop_with"): ("Terminate", "Pause", "ServiceRenegotiation"),
-    (SeccConfig, "authorization"): ("EIM", "PnC"),
+    (EvccConfig, "authorization"): AUTHORIZATION,
+    (EvccConfig, "stop_with"): STOP_WITH,
+    (EvccConfig, "power_tolerance_acceptance"): POWER_TOLERANCE_ACCEPTANCE,
+    (SeccConfig, "authorization"): AUTHORIZATION,
+    (SeccConfig, "pricing"): tuple(PRICING),
 }
 _SIGNED = {(SimpleEVSEConfig, "setpoint_w")}
 """Numbers that may be negative (everything else is a magnitude, a count or a time)."""

@@ -25,6 +25,7 @@ from harness.commands._sessions import (
 from harness.config import SeccSettings, load_secc_settings
 from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVSE
+from iso15118.transport.secc import PRICING
 from iso15118.transport.secc_pnc import PncVerifier
 from iso15118.transport.secc_server import ConnectionReport, SeccServer
 
@@ -46,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--control", choices=("scheduled", "dynamic"), nargs="+", help="control modes offered (default: both)"
     )
+    parser.add_argument(
+        "--pricing",
+        choices=tuple(PRICING),
+        help="price information offered: none (default) or price_levels (Pricing=2 and a flat PriceLevelSchedule)",
+    )
     parser.add_argument("--once", action="store_true", default=None, help="serve one connection, then exit")
     parser.add_argument("--no-sdp", dest="sdp", action="store_false", default=None, help="do not answer SDP")
     parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
@@ -60,7 +66,7 @@ def _settings(args: argparse.Namespace) -> SeccSettings:
         "sdp": args.sdp,
         "sdp_port": args.sdp_port,
     }
-    secc = {"authorization": args.auth, "control_modes": args.control}
+    secc = {"authorization": args.auth, "control_modes": args.control, "pricing": args.pricing}
     return load_secc_settings(args.config, {"runtime": runtime, "secc": secc}, environ=os.environ)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational, value_of
 
-__all__ = ["Interval", "allowed_power", "intervals_of", "single_level_tuple"]
+__all__ = ["Interval", "allowed_power", "flat_price_levels", "intervals_of", "single_level_tuple"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,16 +25,39 @@ class Interval:
     power_w: float
 
 
+def flat_price_levels(anchor: int, duration_s: int) -> m.PriceLevelSchedule:
+    """A PriceLevelSchedule with a single price level for the whole duration: a flat tariff, the least price
+    information an SECC can give when it offers ``Pricing`` = 2 (price levels)."""
+    entry = m.PriceLevelScheduleEntry(duration=duration_s, price_level=0)
+    return m.PriceLevelSchedule(
+        time_anchor=anchor,
+        price_schedule_id=1,
+        number_of_price_levels=1,
+        price_level_schedule_entries=m.PriceLevelScheduleEntryList(price_level_schedule_entry=(entry,)),
+    )
+
+
 def single_level_tuple(
-    tuple_id: int, anchor: int, duration_s: int, max_charge_w: float, max_discharge_w: float | None
+    tuple_id: int,
+    anchor: int,
+    duration_s: int,
+    max_charge_w: float,
+    max_discharge_w: float | None,
+    *,
+    price_levels: bool = False,
 ) -> m.ScheduleTuple:
     """A ScheduleTuple with one entry per direction from ``anchor``: the charge limit, and, when
-    ``max_discharge_w`` is given (AC_BPT), the discharge limit as a power <= 0."""
+    ``max_discharge_w`` is given (AC_BPT), the discharge limit as a power <= 0. With ``price_levels`` each
+    schedule carries :func:`flat_price_levels` (the price schedule is optional in the XSD)."""
+    prices = flat_price_levels(anchor, duration_s) if price_levels else None
 
     def schedule(power_w: float) -> m.ChargingSchedule:
         entry = m.PowerScheduleEntry(duration=duration_s, power=rational(power_w))
         entries = m.PowerScheduleEntryList(power_schedule_entry=(entry,))
-        return m.ChargingSchedule(power_schedule=m.PowerSchedule(time_anchor=anchor, power_schedule_entries=entries))
+        return m.ChargingSchedule(
+            power_schedule=m.PowerSchedule(time_anchor=anchor, power_schedule_entries=entries),
+            price_level_schedule=prices,
+        )
 
     return m.ScheduleTuple(
         schedule_tuple_id=tuple_id,

@@ -81,8 +81,11 @@ def ac_parameter_sets(
     bpt_channel: int = 1,
     generator_mode: int = 1,
     islanding_detection: int = 2,
+    pricing: int = 0,
 ) -> m.ServiceParameterList:
-    """The parameter sets an SECC offers for AC (1) or AC_BPT (5): one per control mode (IDs 1, 2...)."""
+    """The parameter sets an SECC offers for AC (1) or AC_BPT (5): one per control mode (IDs 1, 2...).
+
+    ``pricing``: 0 = no price schedule, 1 = absolute prices, 2 = price levels (STD table 205)."""
     sets = []
     for i, mode in enumerate(control_modes, start=1):
         params = [
@@ -91,7 +94,7 @@ def ac_parameter_sets(
             ("EVSENominalVoltage", nominal_voltage),
             # MobilityNeedsMode 2 (SECC may set targets) is only allowed with Dynamic [V2G20-2663].
             ("MobilityNeedsMode", 1),
-            ("Pricing", 0),
+            ("Pricing", pricing),
         ]
         if service_id == AC_BPT:
             params += [

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from iso15118.constants import NS_ISO20_AC
 from iso15118.controller import ChargeDirection, ControlMode, EVController, SessionReport
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol, supportedAppProtocolReq
@@ -27,49 +26,12 @@ from iso15118.session.schedules import Interval, allowed_power, intervals_of
 from iso15118.session.services import AC, AC_BPT, loop_mode_field, parse_parameter_set
 from iso15118.session.states import Stream
 from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
+from iso15118.transport.evcc_config import EvccConfig
 from iso15118.transport.evcc_loop import discharge_limit, loop_control_mode
-from iso15118.transport.evcc_pnc import ContractCredentials, signed_authorization, signed_metering
+from iso15118.transport.evcc_pnc import signed_authorization, signed_metering
 from iso15118.transport.link import Link
 
 __all__ = ["EvccConfig", "run_evcc_session"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EvccConfig:
-    """What an EVCC asks for and how it behaves."""
-
-    evcc_id: str = "WMIV1234567890ABCDEX"
-    protocols: tuple[str, ...] = (NS_ISO20_AC,)
-    """Namespaces offered in SupportedAppProtocol, most preferred first (priority 1, 2...)."""
-    authorization: str = "EIM"
-    """``EIM`` or ``PnC`` (PnC needs ``credentials``)."""
-    credentials: ContractCredentials | None = None
-    control_mode: ControlMode = ControlMode.DYNAMIC
-    bidirectional: bool = True
-    """Select AC_BPT when the EVSE offers it (and the EV's limits say it can discharge)."""
-    loop_interval_s: float = 0.1
-    """Pause between charge-loop requests (the SECC times out after 0.5 s [V2G20-1499])."""
-    meter_info_requested: bool = True
-    max_supporting_points: int = 1024
-    negative_discharge_limits: bool = False
-    resume_session_id: bytes | None = None
-    """Resume this paused session (SessionSetupReq carries its SessionID)."""
-    resume_service_id: int | None = None
-    """The service the paused session had selected (the EV keeps it, as the SECC does [V2G20-2539])."""
-    authorization_retry_s: float = 0.5
-    authorization_attempts: int = 3
-    """Give up (SessionStop) after this many authorization refusals (WARNING responses)."""
-    max_loops: int | None = None
-    """Stop after this many charge-loop exchanges (testing); None: until the EV is done."""
-    renegotiate_schedule_after: int | None = None
-    """EV-initiated schedule renegotiation (side stream 0x8101) after this many loops (testing)."""
-    metering_confirmation_after: int | None = None
-    """EV-initiated metering confirmation (side stream 0x8102, PnC) after this many loops (testing)."""
-    power_tolerance_acceptance: str | None = None
-    """Scheduled mode: send PowerToleranceAcceptance (e.g. ``PowerToleranceConfirmed``) in PowerDeliveryReq
-    (optional in the XSD; some SECCs, Josev's among them, require it)."""
-    stop_with: str = "Terminate"
-    """How the session ends when the EV is done: ``Terminate``, ``Pause`` or ``ServiceRenegotiation``."""
 
 
 @dataclass

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from iso15118.constants import NS_ISO20_AC
 from iso15118.controller import EVSEController, PowerDeliveryRequest, SessionReport
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import ResponseCode as SapCode
@@ -24,39 +23,14 @@ from iso15118.messages.units import rational, value_of
 from iso15118.session.connection import Connection, Role, SessionConfig
 from iso15118.session.events import Event, RequestReceived, SessionEnded, SessionEstablished
 from iso15118.session.failures import failure_response
-from iso15118.session.schedules import single_level_tuple
-from iso15118.session.services import AC, AC_BPT, ac_parameter_sets, loop_mode_field, loop_request_mode, select_protocol
+from iso15118.session.schedules import flat_price_levels, single_level_tuple
+from iso15118.session.services import AC_BPT, ac_parameter_sets, loop_mode_field, loop_request_mode, select_protocol
 from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
 from iso15118.transport.link import Link
+from iso15118.transport.secc_config import PRICING, SeccConfig
 from iso15118.transport.secc_pnc import PncVerifier
 
-__all__ = ["SeccConfig", "SessionStore", "serve_secc_session"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SeccConfig:
-    """What an SECC offers and how it behaves."""
-
-    evse_id: str = "DE*V2G*E0001*1"
-    protocols: tuple[str, ...] = (NS_ISO20_AC,)
-    """Namespaces accepted in SupportedAppProtocol, in our order of preference."""
-    services: tuple[int, ...] = (AC, AC_BPT)
-    control_modes: tuple[int, ...] = (1, 2)
-    """Parameter sets offered per service: 1 = Scheduled, 2 = Dynamic."""
-    authorization: tuple[str, ...] = ("EIM",)
-    """``EIM`` and/or ``PnC``."""
-    certificate_installation: bool = False
-    service_renegotiation: bool = True
-    pause_allowed: bool = True
-    standby_allowed: bool = True
-    free_service: bool = False
-    bpt_channel: int = 1
-    generator_mode: int = 1
-    islanding_detection: int = 2
-    negative_discharge_limits: bool = False
-    """Send EVSE discharge limits as negative values (Amendment 1) instead of magnitudes."""
-    meter_id: str = "METER-1"
-    schedule_duration_s: int = 86400
+__all__ = ["PRICING", "SeccConfig", "SessionStore", "serve_secc_session"]
 
 
 @dataclass
@@ -284,6 +258,7 @@ class _Secc:
             bpt_channel=self.config.bpt_channel,
             generator_mode=self.config.generator_mode,
             islanding_detection=self.config.islanding_detection,
+            pricing=PRICING[self.config.pricing],
         )
         return m.ServiceDetailRes(
             header=self.header(now), response_code=_ok(), service_id=req.service_id, service_parameter_list=params
@@ -346,16 +321,25 @@ class _Secc:
         if (req.dynamic_se_req_control_mode is not None) != dynamic:
             # The control mode must be the one selected in ServiceSelection.
             return self.fail(req, "FAILED_WrongChargeParameter", now)
+        price_levels = PRICING[self.config.pricing] == 2
         if dynamic:
+            prices = flat_price_levels(int(now), self.config.schedule_duration_s) if price_levels else None
             return m.ScheduleExchangeRes(
                 header=self.header(now),
                 response_code=_ok(),
                 evse_processing=m.Processing.Finished,
-                dynamic_se_res_control_mode=m.Dynamic_SEResControlMode(),
+                dynamic_se_res_control_mode=m.Dynamic_SEResControlMode(price_level_schedule=prices),
             )
         limits = await self.controller.evse_limits(now)
         discharge_w = limits.max_discharge_w if self.ctx.service_id == AC_BPT else None
-        tuple_ = single_level_tuple(1, int(now), self.config.schedule_duration_s, limits.max_charge_w, discharge_w)
+        tuple_ = single_level_tuple(
+            1,
+            int(now),
+            self.config.schedule_duration_s,
+            limits.max_charge_w,
+            discharge_w,
+            price_levels=price_levels,
+        )
         self.ctx.schedule_ids = (tuple_.schedule_tuple_id,)
         return m.ScheduleExchangeRes(
             header=self.header(now),

@@ -21,6 +21,7 @@ from harness.netns import join_result, run_in_netns
 from iso15118.controller import EVController, EVSEController
 from iso15118.messages.units import value_of
 from iso15118.session.events import Event, MessageReceived, MessageSent, ResponseReceived
+from iso15118.session.services import loop_request_mode
 from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
 from iso15118.transport.secc import SeccConfig
@@ -80,6 +81,17 @@ class Timeline:
             mode = next((getattr(msg, f) for f in _LOOP_MODES if getattr(msg, f) is not None), None)
             target = getattr(mode, "evse_target_active_power", None)
             out.append(value_of(target) if target is not None else None)
+        return out
+
+    def loop_present_power(self, direction: str) -> list[float]:
+        """EVPresentActivePower of every AC_ChargeLoopReq sent or received."""
+        out: list[float] = []
+        for _, d, msg in self.messages:
+            if d != direction or type(msg).__name__ != "AC_ChargeLoopReq":
+                continue
+            mode = loop_request_mode(msg)
+            if mode is not None:
+                out.append(value_of(mode[2].ev_present_active_power))
         return out
 
 

@@ -7,8 +7,9 @@ certificate, which our SECC requires) and Josev's default TLS 1.2 (no client cer
 
 Two settings of our SECC are Josev's doing, not the standard's (see README.md):
 
-* only the Dynamic parameter set is offered: Josev's EVCC takes the first set it is offered, and with
-  Scheduled it refuses our ScheduleExchangeRes, whose ChargingSchedule has no (optional) price schedule (J8);
+* one parameter set is offered, the control mode under test: Josev's EVCC takes the first set it is offered.
+  Scheduled runs with ``SeccConfig(pricing="price_levels")``: Josev's EVCC refuses a ChargingSchedule without
+  an (optional) price schedule (J8);
 * "discharge" means what an SECC can ask for in Dynamic mode: a negative ``EVSETargetActivePower`` in every
   AC_ChargeLoopRes. Josev's EVCC receives it and goes on, but its simulator neither follows it (it keeps
   reporting +200 kW) nor ever selects ``BPT_ChannelSelection=Discharge`` (J9).
@@ -68,18 +69,26 @@ def _policy(transport: str, pki: JosevPki) -> TransportPolicy:
 
 
 CASES = [
-    pytest.param("tls13", "charge", id="tls13-charge"),
-    pytest.param("tls13", "discharge", id="tls13-discharge"),
-    pytest.param("tcp", "charge", id="tcp-charge"),
-    pytest.param("tcp", "discharge", id="tcp-discharge"),
-    pytest.param("tls12", "charge", id="tls12-charge"),
+    pytest.param("tls13", "charge", "dynamic", id="tls13-charge"),
+    pytest.param("tls13", "discharge", "dynamic", id="tls13-discharge"),
+    pytest.param("tcp", "charge", "dynamic", id="tcp-charge"),
+    pytest.param("tcp", "discharge", "dynamic", id="tcp-discharge"),
+    pytest.param("tls12", "charge", "dynamic", id="tls12-charge"),
+    pytest.param("tls13", "charge", "scheduled", id="tls13-scheduled-charge"),
 ]
+# Josev's EVCC takes the first parameter set offered, so the SECC offers one: the mode under test. Scheduled needs
+# a price schedule in every ChargingSchedule (J8): SeccConfig(pricing="price_levels").
+SECC_CONFIGS = {
+    "dynamic": SeccConfig(control_modes=(2,)),
+    "scheduled": SeccConfig(control_modes=(1,), pricing="price_levels"),
+}
 
 
-@pytest.mark.parametrize(("transport", "direction"), CASES)
+@pytest.mark.parametrize(("transport", "direction", "control"), CASES)
 def test_josev_evcc_against_our_secc(
     transport: str,
     direction: str,
+    control: str,
     veth: VethPair,
     josev_live: Path,
     josev_pki: JosevPki,
@@ -98,7 +107,7 @@ def test_josev_evcc_against_our_secc(
         veth.ns_a,
         SeccServerConfig(policy=policy, iface=veth.if_a, sdp=True),
         evse,
-        SeccConfig(control_modes=(2,)),  # Dynamic only (J8)
+        SECC_CONFIGS[control],
         timeout=SESSION_TIMEOUT,
     )
     config_file = tmp_path / "evcc.json"
@@ -136,7 +145,7 @@ def test_josev_evcc_against_our_secc(
     assert outcome.loops == LOOPS
     negotiated = outcome.negotiated
     assert negotiated["service_id"] == 5 and negotiated["parameter_set"] == 1
-    assert negotiated["control_mode"] == "dynamic" and negotiated["authorization"] == "EIM"
+    assert negotiated["control_mode"] == control and negotiated["authorization"] == "EIM"
     assert negotiated["bpt_channel"] == "Charge"  # Josev's EV never asks for Discharge (J9)
     if transport == "tcp":
         assert report.tls is None
@@ -157,13 +166,21 @@ def test_josev_evcc_against_our_secc(
     sent = [x for x in josev_msgs if x.direction == "sent"]
     loop_res = [x.body for x in received if x.name == "AC_ChargeLoopRes"]
     assert len(loop_res) == LOOPS and all(b["ResponseCode"] == "OK" for b in loop_res)
-    targets = [rational(b["BPT_Dynamic_AC_CLResControlMode"]["EVSETargetActivePower"]) for b in loop_res]
+    res_mode, req_mode = f"BPT_{control.title()}_AC_CLResControlMode", f"BPT_{control.title()}_AC_CLReqControlMode"
+    targets = [rational(b[res_mode]["EVSETargetActivePower"]) for b in loop_res]
     assert targets == sent_targets
+    if control == "scheduled":
+        # Josev accepted our schedule with its flat price levels (J8) and selected our only tuple.
+        exchange = next(x.body for x in received if x.name == "ScheduleExchangeRes")
+        [tuple_] = exchange["Scheduled_SEResControlMode"]["ScheduleTuple"]
+        assert tuple_["ChargingSchedule"]["PriceLevelSchedule"]["NumberOfPriceLevels"] == 1
+        start = next(b for b in (x.body for x in sent if x.name == "PowerDeliveryReq") if "EVPowerProfile" in b)
+        assert start["EVPowerProfile"]["Scheduled_EVPPTControlMode"]["SelectedScheduleTupleID"] == 1
     stop = [x.body for x in received if x.name == "SessionStopRes"]
     assert len(stop) == 1 and stop[0]["ResponseCode"] == "OK"
     # What Josev's simulator does with it: the same +200 kW whatever we command (J9).
     loop_req = [x.body for x in sent if x.name == "AC_ChargeLoopReq"]
-    present = {rational(b["BPT_Dynamic_AC_CLReqControlMode"]["EVPresentActivePower"]) for b in loop_req}
+    present = {rational(b[req_mode]["EVPresentActivePower"]) for b in loop_req}
     assert len(loop_req) == LOOPS and all(p > 0 for p in present), present
     # Its discharge limits are positive magnitudes (J11); our SECC accepts either sign.
     cpd = next(x.body for x in sent if x.name == "AC_ChargeParameterDiscoveryReq")

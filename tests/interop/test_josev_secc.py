@@ -113,20 +113,24 @@ def _tls(pki: JosevPki) -> TlsConfig:
     return TlsConfig(trust_roots=(pki.v2g_root,), certificate_chain=pki.oem_chain, private_key=pki.oem_key)
 
 
+DYNAMIC, SCHEDULED = ControlMode.DYNAMIC, ControlMode.SCHEDULED
 CASES = [
-    pytest.param("tls13", "tls", ChargeDirection.CHARGE, id="tls13-charge"),
-    pytest.param("tls13", "tls", ChargeDirection.DISCHARGE, id="tls13-discharge"),
-    pytest.param("tls13", "tcp", ChargeDirection.CHARGE, id="tcp-charge"),
-    pytest.param("tls13", "tcp", ChargeDirection.DISCHARGE, id="tcp-discharge"),
-    pytest.param("tls12", "tls", ChargeDirection.CHARGE, id="tls12-charge"),
+    pytest.param("tls13", "tls", ChargeDirection.CHARGE, DYNAMIC, id="tls13-charge"),
+    pytest.param("tls13", "tls", ChargeDirection.DISCHARGE, DYNAMIC, id="tls13-discharge"),
+    pytest.param("tls13", "tcp", ChargeDirection.CHARGE, DYNAMIC, id="tcp-charge"),
+    pytest.param("tls13", "tcp", ChargeDirection.DISCHARGE, DYNAMIC, id="tcp-discharge"),
+    pytest.param("tls12", "tls", ChargeDirection.CHARGE, DYNAMIC, id="tls12-charge"),
+    pytest.param("tls13", "tls", ChargeDirection.CHARGE, SCHEDULED, id="tls13-scheduled-charge"),
+    pytest.param("tls13", "tls", ChargeDirection.DISCHARGE, SCHEDULED, id="tls13-scheduled-discharge"),
 ]
 
 
-@pytest.mark.parametrize(("secc", "transport", "direction"), CASES)
+@pytest.mark.parametrize(("secc", "transport", "direction", "control"), CASES)
 def test_our_evcc_against_josev_secc(
     secc: str,
     transport: str,
     direction: ChargeDirection,
+    control: ControlMode,
     josev_live: Path,
     josev_pki: JosevPki,
     peer_logs: PeerLogs,
@@ -141,7 +145,9 @@ def test_our_evcc_against_josev_secc(
     expected_deviations = {Deviation.TLS12 if transport == "tls" else Deviation.PLAIN_TCP, Deviation.RELAXED_TIMING}
     assert set(policy.deviations()) == expected_deviations
     ev = SimpleEV(SimpleEVConfig(direction=direction))
-    evcc = EvccConfig(max_loops=LOOPS, control_mode=ControlMode.DYNAMIC)
+    # Scheduled: Josev's SECC requires the optional PowerToleranceAcceptance in PowerDeliveryReq (J7).
+    tolerance = "PowerToleranceConfirmed" if control is SCHEDULED else None
+    evcc = EvccConfig(max_loops=LOOPS, control_mode=control, power_tolerance_acceptance=tolerance)
     client = EvccClientConfig(policy=policy, iface=josev_secc.veth.if_b)
     started = time.monotonic()
     run, timeline = run_our_evcc(josev_secc.veth.ns_b, client, ev, evcc, timeout=90)
@@ -152,7 +158,7 @@ def test_our_evcc_against_josev_secc(
     assert run.ok and outcome.ended.reason is EndReason.TERMINATED, outcome.ended
     assert outcome.loops == LOOPS
     assert outcome.negotiated["service_id"] == 5  # AC_BPT
-    assert outcome.negotiated["control_mode"] == "dynamic"
+    assert outcome.negotiated["control_mode"] == str(control)
     assert outcome.negotiated["authorization"] == "EIM"
     assert run.sdp is not None
     if transport == "tls":
@@ -183,9 +189,20 @@ def test_our_evcc_against_josev_secc(
     delivery = [x.body for x in sent if x.name == "PowerDeliveryRes"]
     assert delivery and all(b["ResponseCode"] == "OK" for b in delivery)
 
-    # What Josev commanded in the loop: it ignores BPT_ChannelSelection=Discharge (J10).
+    # What Josev commanded in the loop: it ignores BPT_ChannelSelection=Discharge (J10), in both modes.
     targets = timeline.loop_targets("received")
     assert len(targets) == LOOPS and all(t is not None and t >= 0 for t in targets), targets
+    schedule: dict[str, Any] = {}
+    if control is SCHEDULED:
+        # We selected one of Josev's tuples and accepted its tolerance; Josev's schedule itself (J18, J19).
+        chosen = start["EVPowerProfile"]["Scheduled_EVPPTControlMode"]
+        assert chosen["PowerToleranceAcceptance"] == "PowerToleranceConfirmed"
+        exchange = next(x.body for x in sent if x.name == "ScheduleExchangeRes")
+        tuples = exchange["Scheduled_SEResControlMode"]["ScheduleTuple"]
+        assert chosen["SelectedScheduleTupleID"] in {t["ScheduleTupleID"] for t in tuples}
+        schedule = _schedule_summary(
+            next(t for t in tuples if t["ScheduleTupleID"] == chosen["SelectedScheduleTupleID"])
+        )
     cpd = next(x.body for x in sent if x.name == "AC_ChargeParameterDiscoveryRes")
     limits = cpd["BPT_AC_CPDResEnergyTransferMode"]
     interop_results(
@@ -198,8 +215,24 @@ def test_our_evcc_against_josev_secc(
         josev_targets_w=sorted(set(t for t in targets if t is not None)),
         josev_discharge_limit_w=rational(limits["EVSEMaximumDischargePower"]),
         josev_loop_response_s=spread(timeline.loop_response_times()),
+        **(
+            {"josev_schedule": schedule, "our_present_w": sorted(set(timeline.loop_present_power("sent")))}
+            if schedule
+            else {}
+        ),
         session_s=round(took, 2),
     )
+
+
+def _schedule_summary(tuple_: dict[str, Any]) -> dict[str, Any]:
+    """TimeAnchor and entry powers of a logged ScheduleTuple's schedules."""
+    out: dict[str, Any] = {}
+    for name in ("ChargingSchedule", "DischargingSchedule"):
+        if name in tuple_:
+            power = tuple_[name]["PowerSchedule"]
+            entries = power["PowerScheduleEntries"]["PowerScheduleEntry"]
+            out[name] = {"anchor": power["TimeAnchor"], "power_w": [rational(e["Power"]) for e in entries]}
+    return out
 
 
 def test_josev_evcc_against_josev_secc_baseline(

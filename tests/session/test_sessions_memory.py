@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from iso15118.controller import ChargeDirection, ControlMode, Notification
+from iso15118.errors import ConfigError
 from iso15118.security.pki import Pki, build_pki
 from iso15118.security.profiles import Entity
 from iso15118.session.events import EndReason, MessageSent
@@ -169,6 +170,54 @@ def test_secc_notifications(note: Notification, expect: EndReason) -> None:
         assert out.negotiated["service_renegotiations"] == 1 and sent.count("ServiceDiscoveryReq") == 2
     if note is Notification.METERING_CONFIRMATION:
         assert "MeteringConfirmationReq" not in sent  # EIM: nothing to sign [V2G20-2704]
+
+
+def _sent_message(rec: Recorder, role: str, kind: str) -> Any:
+    return next(
+        e.message
+        for r, e in rec.events
+        if r == role and isinstance(e, MessageSent) and type(e.message).__name__ == kind
+    )
+
+
+def _pricing_offered(rec: Recorder) -> set[int]:
+    detail = _sent_message(rec, "secc", "ServiceDetailRes")
+    return {
+        p.int_value for ps in detail.service_parameter_list.parameter_set for p in ps.parameter if p.name == "Pricing"
+    }
+
+
+@pytest.mark.parametrize("control", [ControlMode.SCHEDULED, ControlMode.DYNAMIC])
+def test_price_levels_offered_and_sent(control: ControlMode) -> None:
+    ev = SimpleEV(SimpleEVConfig(direction=ChargeDirection.DISCHARGE))
+    secc_config = SeccConfig(pricing="price_levels")
+    out, s, rec = _run(EvccConfig(control_mode=control, max_loops=2, **FAST), ev=ev, secc=secc_config)
+    assert out.ok and s.ok
+    assert _pricing_offered(rec) == {2}  # STD table 205: 2 = price levels
+    res = _sent_message(rec, "secc", "ScheduleExchangeRes")
+    if control is ControlMode.SCHEDULED:
+        [tuple_] = res.scheduled_se_res_control_mode.schedule_tuple
+        schedules = [tuple_.charging_schedule, tuple_.discharging_schedule]
+        levels = [sch.price_level_schedule for sch in schedules]
+        assert all(sch.absolute_price_schedule is None for sch in schedules)
+    else:
+        levels = [res.dynamic_se_res_control_mode.price_level_schedule]
+    for level in levels:
+        assert level is not None and level.number_of_price_levels == 1
+        [entry] = level.price_level_schedule_entries.price_level_schedule_entry
+        assert entry.price_level == 0 and entry.duration == SeccConfig().schedule_duration_s
+
+
+def test_no_price_schedule_by_default() -> None:
+    out, s, rec = _run(EvccConfig(control_mode=ControlMode.SCHEDULED, max_loops=1, **FAST))
+    assert out.ok and s.ok and _pricing_offered(rec) == {0}
+    [tuple_] = _sent_message(rec, "secc", "ScheduleExchangeRes").scheduled_se_res_control_mode.schedule_tuple
+    assert tuple_.charging_schedule.price_level_schedule is None
+
+
+def test_absolute_pricing_is_refused_as_configuration() -> None:
+    with pytest.raises(ConfigError, match="pricing must be one of none, price_levels, got 'absolute'"):
+        SeccConfig(pricing="absolute")
 
 
 def test_incompatible_charge_parameters_are_refused() -> None:

@@ -161,6 +161,7 @@ def test_keylog_comes_from_the_callers_environment(pki: TestPki, tmp_path: Path)
         ("[runtime]\nport = true\n", r"\[runtime\] port: expected an integer, got True"),
         ("[runtime]\nonce = 1\n", r"\[runtime\] once: expected true or false, got 1"),
         ('[secc]\nauthorization = ["EIM", "RFID"]\n', r"\[secc\] authorization: expected one of EIM, PnC, got 'RFID'"),
+        ('[secc]\npricing = "absolute"\n', r"\[secc\] pricing: expected one of none, price_levels, got 'absolute'"),
         (
             '[secc]\ncontrol_modes = ["smart"]\n',
             r"\[secc\] control_modes: expected 'scheduled', 'dynamic', got 'smart'",
@@ -195,6 +196,10 @@ def test_bad_evcc_values_name_their_origin(tmp_path: Path) -> None:
         load_evcc_settings(_write(tmp_path, "[ev]\ntarget_soc = 120\n"))
     with pytest.raises(ConfigError, match=r"\[evcc\] stop_with: expected one of Terminate, Pause"):
         load_evcc_settings(_write(tmp_path, "[evcc]\nstop_with = 'Unplug'\n"))
+    with pytest.raises(ConfigError, match=r"\[evcc\] power_tolerance_acceptance: expected one of PowerToleranceNot"):
+        load_evcc_settings(_write(tmp_path, "[evcc]\npower_tolerance_acceptance = 'Yes'\n"))
+    with pytest.raises(ConfigError, match=r"EvccConfig.power_tolerance_acceptance must be one of .*got 'Yes'"):
+        EvccConfig(power_tolerance_acceptance="Yes")
     with pytest.raises(ConfigError, match=r"\[evcc\] resume_session_id: a SessionID has 8 bytes, got 2"):
         load_evcc_settings(
             None,
