@@ -21,8 +21,6 @@ the EVCC treats them as its own (:class:`~iso15118.errors.LocalProtocolError` ra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from iso15118.codec import decode_message, encode_message, payload_type_of
@@ -35,6 +33,8 @@ from iso15118.errors import (
     RemoteProtocolError,
 )
 from iso15118.messages.iso20 import MessageHeader
+from iso15118.session.config import Role, SessionConfig
+from iso15118.session.context import PAYLOAD_OF_STREAM, STREAM_OF_PAYLOAD, Pending, SessionContext, StreamContext
 from iso15118.session.events import (
     CloseRequested,
     EndReason,
@@ -50,74 +50,14 @@ from iso15118.session.events import (
     SessionEstablished,
 )
 from iso15118.session.failures import failure_response, response_kind
-from iso15118.session.states import (
-    SEQUENCE,
-    SIDE_SEQUENCE,
-    State,
-    Stream,
-    is_failed,
-    next_side_state,
-    next_state,
-)
-from iso15118.session.timers import DEFAULT_TIMING, REQUIREMENT, Deadlines, Timer, Timing
+from iso15118.session.rules import check_request, check_response, foreign_session_id, offered_protocol
+from iso15118.session.states import State, Stream, is_failed, next_side_state, next_state
+from iso15118.session.timers import REQUIREMENT, Deadlines, Timer
 from iso15118.v2gtp import Deframer, frame
 
+# Role and SessionConfig live in :mod:`~iso15118.session.config`; they are re-exported here because
+# adapters, the harness and tests import them next to Connection.
 __all__ = ["Connection", "Role", "SessionConfig"]
-
-ZERO_SESSION = bytes(8)
-
-_STREAM_OF_PAYLOAD = {
-    PayloadType.SCHEDULE_RENEGOTIATION: Stream.SCHEDULE_RENEGOTIATION,
-    PayloadType.METERING_CONFIRMATION: Stream.METERING_CONFIRMATION,
-}
-_PAYLOAD_OF_STREAM = {v: k for k, v in _STREAM_OF_PAYLOAD.items()}
-
-
-class Role(StrEnum):
-    """Which end of the connection this core plays."""
-
-    EVCC = "evcc"
-    SECC = "secc"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionConfig:
-    """Settings of one connection's session core."""
-
-    timing: Timing = DEFAULT_TIMING
-    max_payload_length: int = 65536
-    """Largest V2GTP payload accepted (the -20 PnC messages with chains need > 16 KiB)."""
-    check_session_id: bool = True
-    """Reject a request whose SessionID differs from the session's [V2G20-457…462]."""
-    side_streams: bool = True
-    """Accept the schedule renegotiation and metering confirmation side streams."""
-
-
-@dataclass
-class _Pending:
-    request: Any
-    payload_type: int
-    sent_or_received: float
-    deadline: float
-
-
-@dataclass
-class _StreamState:
-    side: str = "idle"
-    pending: _Pending | None = None
-    ongoing_since: float | None = None
-    last_request: str = ""
-
-
-@dataclass
-class _Session:
-    state: State = State.WAIT_SAP
-    session_id: bytes = ZERO_SESSION
-    established: bool = False
-    namespace: str | None = None
-    sap_request: Any = None
-    streams: dict[Stream, _StreamState] = field(default_factory=lambda: {s: _StreamState() for s in Stream})
-    loop_started: bool = False
 
 
 class Connection:
@@ -128,7 +68,7 @@ class Connection:
         self.config = config or SessionConfig()
         self._deframer = Deframer(max_payload_length=self.config.max_payload_length)
         self._out = bytearray()
-        self._s = _Session()
+        self._s = SessionContext()
         self._timers = Deadlines()
         self._ended: SessionEnded | None = None
         self._closing = False
@@ -214,7 +154,7 @@ class Connection:
         except CodecError as exc:
             # Nothing typed can be answered to an undecodable request: end the session and close.
             return self._end(now, EndReason.DECODE_ERROR, f"payload type 0x{payload_type:04x}: {exc}", close_in=0.0)
-        stream = _STREAM_OF_PAYLOAD.get(PayloadType(payload_type), Stream.MAIN)
+        stream = STREAM_OF_PAYLOAD.get(PayloadType(payload_type), Stream.MAIN)
         events: list[Event] = [
             MessageReceived(at=now, message=msg, payload_type=payload_type, stream=stream, data=payload)
         ]
@@ -235,12 +175,12 @@ class Connection:
                     f"{kind} arrived before {type(st.pending.request).__name__} was answered",
                     response_code="FAILED_SequenceError",
                 )
-            self._check_request(msg, kind, stream, RemoteProtocolError)
+            check_request(self._s, self.config, msg, kind, stream, RemoteProtocolError)
         except RemoteProtocolError as exc:
             return self._fail_request(msg, payload_type, exc, now)
         t = self.config.timing
         respond_by = now + t.secc_performance_for(kind)
-        st.pending = _Pending(msg, payload_type, now, respond_by)
+        st.pending = Pending(msg, payload_type, now, respond_by)
         self._timers.cancel(Timer.SECC_SEQUENCE)
         self._timers.arm(Timer.SECC_PERFORMANCE, respond_by, stream)
         return [RequestReceived(at=now, message=msg, stream=stream, payload_type=payload_type, respond_by=respond_by)]
@@ -257,20 +197,9 @@ class Connection:
         request = pending.request
         code = str(getattr(msg, "response_code", "") or "")
         events: list[Event] = []
-        header = getattr(msg, "header", None)
-        if (
-            header is not None
-            and self._s.established
-            and self.config.check_session_id
-            and header.session_id != self._s.session_id
-        ):
-            return self._end(
-                now,
-                EndReason.PROTOCOL_ERROR,
-                f"{kind} carries SessionID {header.session_id.hex()}, not {self._s.session_id.hex()}",
-                requirement="V2G20-457",
-                close_in=0.0,
-            )
+        foreign = foreign_session_id(self._s, self.config, msg, kind)
+        if foreign is not None:
+            return self._end(now, EndReason.PROTOCOL_ERROR, foreign, requirement="V2G20-457", close_in=0.0)
         events += self._after_exchange(request, msg, stream, now)
         if self._ended is None and is_failed(code):
             events += self._end(now, EndReason.FAILED_RECEIVED, f"{kind}: {code}", response_code=code, close_in=0.0)
@@ -306,16 +235,8 @@ class Connection:
 
     def _secc_send(self, message: Any, now: float, stream: Stream) -> list[Event]:
         st = self._s.streams[stream]
-        pending = st.pending
+        pending = check_response(self._s, message, stream)
         kind = type(message).__name__
-        if pending is None:
-            raise LocalProtocolError(f"no request is waiting for an answer on the {stream} stream")
-        expected = response_kind(type(pending.request).__name__)
-        if kind != expected:
-            raise LocalProtocolError(f"{kind} does not answer {type(pending.request).__name__} (expected {expected})")
-        header = getattr(message, "header", None)
-        if header is not None and self._s.established and header.session_id != self._s.session_id:
-            raise LocalProtocolError(f"{kind} carries SessionID {header.session_id.hex()}, not the session's")
         events: list[Event] = [self._encode(message, pending.payload_type, stream, now)]
         st.pending = None
         self._timers.cancel(Timer.SECC_PERFORMANCE, stream)
@@ -356,58 +277,18 @@ class Connection:
             raise LocalProtocolError(
                 f"{type(st.pending.request).__name__} is still waiting for its response on the {stream} stream"
             )
-        self._check_request(message, kind, stream, LocalProtocolError)
-        payload_type = _PAYLOAD_OF_STREAM.get(stream) or payload_type_of(message)
+        check_request(self._s, self.config, message, kind, stream, LocalProtocolError)
+        payload_type = PAYLOAD_OF_STREAM.get(stream) or payload_type_of(message)
         events: list[Event] = [self._encode(message, payload_type, stream, now)]
         t = self.config.timing
         deadline = now + t.evcc_timeout_for(kind)
-        st.pending = _Pending(message, payload_type, now, deadline)
+        st.pending = Pending(message, payload_type, now, deadline)
         self._timers.arm(Timer.EVCC_MESSAGE, deadline, stream)
         if kind == "supportedAppProtocolReq":
             self._s.sap_request = message
         return events
 
-    # ---- rules -------------------------------------------------------------------------------------------
-    def _check_request(self, msg: Any, kind: str, stream: Stream, error: type[ProtocolError]) -> None:
-        s = self._s
-        if stream is Stream.MAIN:
-            requirement = SEQUENCE.get((s.state, kind))
-            if requirement is None:
-                raise error(
-                    f"{kind} is not allowed in state {s.state}",
-                    response_code="FAILED_SequenceError",
-                    requirement="V2G20-1483…1623",
-                )
-            if kind == "PowerDeliveryReq" and str(getattr(msg, "charge_progress", "")) == "ScheduleRenegotiation":
-                # Schedule renegotiation happens on its side stream, never on the main stream [V2G20-2018].
-                raise error(
-                    "PowerDelivery(ScheduleRenegotiation) on the main stream",
-                    response_code="FAILED_SequenceError",
-                    requirement="V2G20-2018",
-                )
-        else:
-            side = s.streams[stream].side
-            if not self.config.side_streams or (stream, side, kind) not in SIDE_SEQUENCE:
-                raise error(f"{kind} is not allowed on the {stream} stream now", response_code="FAILED_SequenceError")
-            if s.state is not State.CHARGE_LOOP or not s.loop_started:
-                # Side streams run beside the charge loop only, after at least one ChargeLoopReq [V2G20-1045].
-                raise error(
-                    f"{kind} on the {stream} stream outside the charge loop",
-                    response_code="FAILED_SequenceError",
-                    requirement="V2G20-1045",
-                )
-        header = getattr(msg, "header", None)
-        if header is None or not self.config.check_session_id:
-            return
-        if kind == "SessionSetupReq":
-            return
-        if header.session_id != s.session_id:
-            raise error(
-                f"{kind} carries SessionID {header.session_id.hex()}, the session's is {s.session_id.hex()}",
-                response_code="FAILED_UnknownSession",
-                requirement="V2G20-457",
-            )
-
+    # ---- state machine -----------------------------------------------------------------------------------
     def _after_exchange(self, request: Any, response: Any, stream: Stream, now: float) -> list[Event]:
         """Advance the state machine after a request/response pair (both roles)."""
         s = self._s
@@ -465,18 +346,18 @@ class Connection:
                 response_code=str(response.response_code),
                 close_in=0.0,
             )
-        for proto in request.app_protocol:
-            if proto.schema_id == response.schema_id:
-                s.namespace = proto.protocol_namespace
-                version = (proto.version_number_major, proto.version_number_minor)
-                return [
-                    ProtocolNegotiated(
-                        at=now, namespace=proto.protocol_namespace, schema_id=proto.schema_id, version=version
-                    )
-                ]
-        return self._end(now, EndReason.PROTOCOL_ERROR, f"SchemaID {response.schema_id} was not offered", close_in=0.0)
+        proto = offered_protocol(request, response.schema_id)
+        if proto is None:
+            return self._end(
+                now, EndReason.PROTOCOL_ERROR, f"SchemaID {response.schema_id} was not offered", close_in=0.0
+            )
+        s.namespace = proto.protocol_namespace
+        version = (proto.version_number_major, proto.version_number_minor)
+        return [
+            ProtocolNegotiated(at=now, namespace=proto.protocol_namespace, schema_id=proto.schema_id, version=version)
+        ]
 
-    def _track_ongoing(self, st: _StreamState, kind: str, processing: str, stream: Stream, now: float) -> None:
+    def _track_ongoing(self, st: StreamContext, kind: str, processing: str, stream: Stream, now: float) -> None:
         t = self.config.timing
         if processing.startswith("Ongoing"):
             if st.ongoing_since is None or st.last_request != kind:
@@ -496,7 +377,7 @@ class Connection:
         header = None if type(request).__name__ == "supportedAppProtocolReq" else self.header(now)
         code = exc.response_code if header is not None else "Failed_NoNegotiation"
         response = failure_response(request, code, header)
-        stream = _STREAM_OF_PAYLOAD.get(PayloadType(payload_type), Stream.MAIN)
+        stream = STREAM_OF_PAYLOAD.get(PayloadType(payload_type), Stream.MAIN)
         events: list[Event] = [self._encode(response, payload_type, stream, now)]
         events += self._end(
             now,
