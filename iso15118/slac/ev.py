@@ -14,11 +14,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from iso15118.slac.events import Matched
 from iso15118.slac.machine import Role, SlacMachine, State
 from iso15118.slac.mme import (
     BROADCAST_MAC,
-    LOCAL_MODEM_MAC,
     AttenCharInd,
     AttenCharRsp,
     EthernetHeader,
@@ -27,7 +25,6 @@ from iso15118.slac.mme import (
     MnbcSoundInd,
     SecurityType,
     SetKeyCnf,
-    SetKeyReq,
     SlacMatchCnf,
     SlacMatchReq,
     SlacParmCnf,
@@ -48,7 +45,6 @@ class EvMachine(SlacMachine):
         self, *, mac: bytes, config: SlacConfig | None = None, random: Callable[[int], bytes] = os.urandom
     ) -> None:
         super().__init__(mac=mac, config=config, random=random)
-        self._run_id = b""
         self._evse_mac = b""
         self._batch: list[Mme] = []
         self._sound_times: list[float] = []
@@ -89,8 +85,7 @@ class EvMachine(SlacMachine):
         )
 
     def _on_parm_cnf(self, header: EthernetHeader, msg: SlacParmCnf, now: float) -> None:
-        if msg.run_id != self._run_id:
-            self._ignore(now, msg, f"RunID {msg.run_id.hex()} is not this run's {self._run_id.hex()}")
+        if not self._of_this_run(msg, now):
             return
         if msg.application_type != 0 or msg.security_type != SecurityType.NONE:
             self._ignore(now, msg, "only APPLICATION_TYPE 0 with SECURITY_TYPE 0 is supported")
@@ -142,9 +137,9 @@ class EvMachine(SlacMachine):
         )
 
     def _check_atten_char(self, header: EthernetHeader, msg: AttenCharInd, now: float) -> bool:
-        if msg.run_id != self._run_id:
-            self._ignore(now, msg, f"RunID {msg.run_id.hex()} is not this run's {self._run_id.hex()}")
-        elif header.src != self._evse_mac:
+        if not self._of_this_run(msg, now):
+            return False
+        if header.src != self._evse_mac:
             self._ignore(now, msg, "sent by another EVSE than the one that confirmed CM_SLAC_PARM")
         elif msg.source_address != self.mac:
             self._ignore(now, msg, "SOURCE_ADDRESS is not this EV's MAC")
@@ -190,8 +185,7 @@ class EvMachine(SlacMachine):
         )
 
     def _on_match_cnf(self, header: EthernetHeader, msg: SlacMatchCnf, now: float) -> None:
-        if msg.run_id != self._run_id:
-            self._ignore(now, msg, f"RunID {msg.run_id.hex()} is not this run's {self._run_id.hex()}")
+        if not self._of_this_run(msg, now):
             return
         if header.src != self._evse_mac or msg.pev_mac != self.mac:
             self._ignore(now, msg, "it is not from the matched EVSE or not for this EV")
@@ -201,40 +195,18 @@ class EvMachine(SlacMachine):
         self._tries = 0
         self._send_set_key(now)
 
-    def _send_set_key(self, now: float) -> None:
-        req = SetKeyReq(nid=self._nid, new_key=self._nmk, my_nonce=self._random(4))
-        self._send(req, LOCAL_MODEM_MAC, now)
-        self._goto(State.WAIT_SET_KEY_CNF, now + self.config.set_key_timeout)
-
-    def _on_set_key_timeout(self, now: float) -> None:
-        if self._retry():
-            self._send_set_key(now)
-            return
-        # The peer matched; only the local modem failed, so a new attempt cannot help.
-        self._fail(
-            now,
-            "CM_SET_KEY",
-            f"the local modem did not answer CM_SET_KEY.REQ "
-            f"({self._tries + 1} requests, {self.config.set_key_timeout:g} s each)",
-        )
+    def _network_key(self) -> tuple[bytes, bytes]:
+        return self._nid, self._nmk
 
     def _on_set_key_cnf(self, header: EthernetHeader, msg: SetKeyCnf, now: float) -> None:
         self._received(msg, now)
-        self._goto(State.MATCHED, None)
-        self._events.append(
-            Matched(
-                at=now,
-                nid=self._nid,
-                nmk=self._nmk,
-                peer_mac=self._evse_mac,
-                run_id=self._run_id,
-                attenuation_db=self._attenuation,
-                num_sounds=self._num_sounds,
-                attempts=self._attempt,
-                steps=tuple(self._steps),
-                sound_times=tuple(self._sound_times),
-                key_result=msg.result,
-            )
+        self._match(
+            now,
+            peer_mac=self._evse_mac,
+            attenuation_db=self._attenuation,
+            num_sounds=self._num_sounds,
+            sound_times=self._sound_times,
+            key_result=msg.result,
         )
 
 

@@ -14,11 +14,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from iso15118.slac.events import Matched
 from iso15118.slac.keys import nid_from_nmk
 from iso15118.slac.machine import Role, SlacMachine, State
 from iso15118.slac.mme import (
-    LOCAL_MODEM_MAC,
     AttenCharInd,
     AttenCharRsp,
     AttenProfileInd,
@@ -28,7 +26,6 @@ from iso15118.slac.mme import (
     ResponseType,
     SecurityType,
     SetKeyCnf,
-    SetKeyReq,
     SlacMatchCnf,
     SlacMatchReq,
     SlacParmCnf,
@@ -59,7 +56,6 @@ class EvseMachine(SlacMachine):
         self.nid = nid_from_nmk(self.nmk)
         self._key_result: int | None = None
         self._ev_mac = b""
-        self._run_id = b""
         self._expected_sounds = 0
         self._window: tuple[float, float] | None = None
         self._sound_times: list[float] = []
@@ -73,20 +69,8 @@ class EvseMachine(SlacMachine):
     def _on_start(self, now: float) -> None:
         self._send_set_key(now)
 
-    def _send_set_key(self, now: float) -> None:
-        self._send(SetKeyReq(nid=self.nid, new_key=self.nmk, my_nonce=self._random(4)), LOCAL_MODEM_MAC, now)
-        self._goto(State.WAIT_SET_KEY_CNF, now + self.config.set_key_timeout)
-
-    def _on_set_key_timeout(self, now: float) -> None:
-        if self._retry():
-            self._send_set_key(now)
-            return
-        self._fail(
-            now,
-            "CM_SET_KEY",
-            f"the local modem did not answer CM_SET_KEY.REQ "
-            f"({self._tries + 1} requests, {self.config.set_key_timeout:g} s each)",
-        )
+    def _network_key(self) -> tuple[bytes, bytes]:
+        return self.nid, self.nmk
 
     def _on_set_key_cnf(self, header: EthernetHeader, msg: SetKeyCnf, now: float) -> None:
         # pyslac's lesson: some QCA firmware reports success as failure, so Result is recorded, not judged.
@@ -160,10 +144,7 @@ class EvseMachine(SlacMachine):
         if header.src != self._ev_mac:
             self._ignore(now, msg, "sent by another station than the matching EV")
             return False
-        if msg.run_id != self._run_id:
-            self._ignore(now, msg, f"RunID {msg.run_id.hex()} is not this run's {self._run_id.hex()}")
-            return False
-        return True
+        return self._of_this_run(msg, now)
 
     def _on_start_atten_char(self, header: EthernetHeader, msg: StartAttenCharInd, now: float) -> None:
         if not self._is_this_run(header, msg, now):
@@ -280,22 +261,14 @@ class EvseMachine(SlacMachine):
         self._send(cnf, self._ev_mac, now)
         if self._state is State.MATCHED:
             return  # the EV repeated its request: our confirmation was lost
-        self._goto(State.MATCHED, None)
-        self._events.append(
-            Matched(
-                at=now,
-                nid=self.nid,
-                nmk=self.nmk,
-                peer_mac=self._ev_mac,
-                run_id=self._run_id,
-                attenuation_db=sum(self._aag) / len(self._aag),
-                num_sounds=self._profiles,
-                attempts=self._attempt,
-                steps=tuple(self._steps),
-                sound_times=tuple(self._sound_times),
-                sounding_window=self._window,
-                key_result=self._key_result,
-            )
+        self._match(
+            now,
+            peer_mac=self._ev_mac,
+            attenuation_db=sum(self._aag) / len(self._aag),
+            num_sounds=self._profiles,
+            sound_times=self._sound_times,
+            sounding_window=self._window,
+            key_result=self._key_result,
         )
 
     def _on_settled(self, now: float) -> None:

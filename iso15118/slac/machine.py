@@ -17,13 +17,24 @@ the role then restarts matching cleanly until TT_matching_repetition is used up,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum, StrEnum
 from typing import Any, ClassVar
 
 from iso15118.errors import SlacError
-from iso15118.slac.events import AttemptFailed, FrameIgnored, MatchingFailed, SlacEvent, Step
-from iso15118.slac.mme import BROADCAST_MAC, EthernetHeader, Mme, MmeError, MMType, pack_frame, unpack_frame
+from iso15118.slac.events import AttemptFailed, FrameIgnored, Matched, MatchingFailed, SlacEvent, Step
+from iso15118.slac.messages import RunMessage
+from iso15118.slac.mme import (
+    BROADCAST_MAC,
+    LOCAL_MODEM_MAC,
+    EthernetHeader,
+    Mme,
+    MmeError,
+    MMType,
+    SetKeyReq,
+    pack_frame,
+    unpack_frame,
+)
 from iso15118.slac.timers import SlacConfig
 
 __all__ = ["Role", "SlacMachine", "State"]
@@ -60,7 +71,7 @@ TimerHandler = Callable[[Any, float], None]
 
 
 class SlacMachine:
-    """Plumbing common to both roles: queues, deadline, steps, attempts, the dispatch tables."""
+    """Plumbing common to both roles: queues, deadline, steps, attempts, the dispatch tables, keying the modem."""
 
     ROLE: ClassVar[Role]
     _FRAMES: ClassVar[dict[tuple[State, MMType], FrameHandler]]
@@ -82,6 +93,7 @@ class SlacMachine:
         self._attempt = 0
         self._window_start: float | None = None
         self._tries = 0
+        self._run_id = b""
 
     # --- the owner's interface -------------------------------------------------------------------------
 
@@ -154,6 +166,10 @@ class SlacMachine:
     def _restart(self, now: float) -> None:
         raise NotImplementedError
 
+    def _network_key(self) -> tuple[bytes, bytes]:
+        """NID and NMK of the logical network, which CM_SET_KEY.REQ puts into the local modem."""
+        raise NotImplementedError
+
     def _send(self, msg: Mme, dst: bytes, now: float) -> None:
         self._frames.append(pack_frame(msg, self.mac, dst))
         self._steps.append(Step(name=f"{msg.name} sent", at=now))
@@ -163,6 +179,13 @@ class SlacMachine:
 
     def _ignore(self, now: float, msg: Mme, reason: str) -> None:
         self._events.append(FrameIgnored(at=now, mme=msg.name, reason=f"{msg.name} ignored: {reason}"))
+
+    def _of_this_run(self, msg: RunMessage, now: float) -> bool:
+        """True if ``msg`` carries this run's RunID; otherwise it is reported as ignored."""
+        if msg.run_id == self._run_id:
+            return True
+        self._ignore(now, msg, f"RunID {msg.run_id.hex()} is not this run's {self._run_id.hex()}")
+        return False
 
     def _goto(self, state: State, deadline: float | None) -> None:
         self._state = state
@@ -189,6 +212,54 @@ class SlacMachine:
                 f"{reason}; no match within TT_matching_repetition "
                 f"({self.config.tt_matching_repetition:g} s, {self._attempt} attempts)",
             )
+
+    def _send_set_key(self, now: float) -> None:
+        nid, nmk = self._network_key()
+        self._send(SetKeyReq(nid=nid, new_key=nmk, my_nonce=self._random(4)), LOCAL_MODEM_MAC, now)
+        self._goto(State.WAIT_SET_KEY_CNF, now + self.config.set_key_timeout)
+
+    def _on_set_key_timeout(self, now: float) -> None:
+        if self._retry():
+            self._send_set_key(now)
+            return
+        # Only the local modem failed, so a new matching attempt cannot help.
+        self._fail(
+            now,
+            "CM_SET_KEY",
+            f"the local modem did not answer CM_SET_KEY.REQ "
+            f"({self._tries + 1} requests, {self.config.set_key_timeout:g} s each)",
+        )
+
+    def _match(
+        self,
+        now: float,
+        *,
+        peer_mac: bytes,
+        attenuation_db: float,
+        num_sounds: int,
+        sound_times: Sequence[float],
+        key_result: int | None,
+        sounding_window: tuple[float, float] | None = None,
+    ) -> None:
+        """End the run as matched, with this run's network key, RunID, attempts and steps."""
+        nid, nmk = self._network_key()
+        self._goto(State.MATCHED, None)
+        self._events.append(
+            Matched(
+                at=now,
+                nid=nid,
+                nmk=nmk,
+                peer_mac=peer_mac,
+                run_id=self._run_id,
+                attenuation_db=attenuation_db,
+                num_sounds=num_sounds,
+                attempts=self._attempt,
+                steps=tuple(self._steps),
+                sound_times=tuple(sound_times),
+                sounding_window=sounding_window,
+                key_result=key_result,
+            )
+        )
 
     def _fail(self, now: float, step: str, reason: str) -> None:
         self._goto(State.FAILED, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar, Final
+from typing import ClassVar, Final, TypeAlias
 
 __all__ = [
     "BROADCAST_MAC",
@@ -29,6 +29,7 @@ __all__ = [
     "Mme",
     "MnbcSoundInd",
     "ResponseType",
+    "RunMessage",
     "SecurityType",
     "SetKeyCnf",
     "SetKeyReq",
@@ -309,3 +310,16 @@ class AmpMapCnf(Mme):
 
     MMTYPE: ClassVar[MMType] = MMType.CM_AMP_MAP_CNF
     res_type: int = 0
+
+
+#: The messages that carry the RunID of a matching run.
+RunMessage: TypeAlias = (
+    SlacParmReq
+    | SlacParmCnf
+    | StartAttenCharInd
+    | MnbcSoundInd
+    | AttenCharInd
+    | AttenCharRsp
+    | SlacMatchReq
+    | SlacMatchCnf
+)

@@ -134,29 +134,44 @@ _HEADER = Struct(
     "fmi" / Int16ub,
 )
 _APP_SEC = ("application_type" / Int8ub, "security_type" / Int8ub)
+#: CM_SET_KEY.REQ and .CNF after their first field (KeyType / Result).
+_KEY_EXCHANGE = (
+    "my_nonce" / Bytes(4),
+    "your_nonce" / Bytes(4),
+    "pid" / Int8ub,
+    "prn" / Bytes(2),
+    "pmn" / Int8ub,
+    "cco_capability" / Int8ub,
+)
+#: CM_ATTEN_CHAR.IND and .RSP up to their own fields.
+_ATTEN_CHAR = (
+    *_APP_SEC,
+    "source_address" / Bytes(6),
+    "run_id" / Bytes(8),
+    "source_id" / Bytes(17),
+    "resp_id" / Bytes(17),
+)
+#: CM_SLAC_MATCH.REQ, which CM_SLAC_MATCH.CNF extends by NID and NMK.
+_MATCH_VAR_FIELD = (
+    *_APP_SEC,
+    "mvf_length" / Int16ul,
+    "pev_id" / Bytes(17),
+    "pev_mac" / Bytes(6),
+    "evse_id" / Bytes(17),
+    "evse_mac" / Bytes(6),
+    "run_id" / Bytes(8),
+    Padding(8),
+)
 
 _LAYOUTS: Final[dict[MMType, Struct]] = {
     MMType.CM_SET_KEY_REQ: Struct(
         "key_type" / Int8ub,
-        "my_nonce" / Bytes(4),
-        "your_nonce" / Bytes(4),
-        "pid" / Int8ub,
-        "prn" / Bytes(2),
-        "pmn" / Int8ub,
-        "cco_capability" / Int8ub,
+        *_KEY_EXCHANGE,
         "nid" / Bytes(7),
         "new_eks" / Int8ub,
         "new_key" / Bytes(16),
     ),
-    MMType.CM_SET_KEY_CNF: Struct(
-        "result" / Int8ub,
-        "my_nonce" / Bytes(4),
-        "your_nonce" / Bytes(4),
-        "pid" / Int8ub,
-        "prn" / Bytes(2),
-        "pmn" / Int8ub,
-        "cco_capability" / Int8ub,
-    ),
+    MMType.CM_SET_KEY_CNF: Struct("result" / Int8ub, *_KEY_EXCHANGE),
     MMType.CM_SLAC_PARM_REQ: Struct(
         *_APP_SEC,
         "run_id" / Bytes(8),
@@ -194,48 +209,12 @@ _LAYOUTS: Final[dict[MMType, Struct]] = {
         Padding(1),
         "aag" / Array(lambda ctx: ctx.num_groups, Int8ub),
     ),
-    MMType.CM_ATTEN_CHAR_IND: Struct(
-        *_APP_SEC,
-        "source_address" / Bytes(6),
-        "run_id" / Bytes(8),
-        "source_id" / Bytes(17),
-        "resp_id" / Bytes(17),
-        "num_sounds" / Int8ub,
-        "aag" / PrefixedArray(Int8ub, Int8ub),
-    ),
-    MMType.CM_ATTEN_CHAR_RSP: Struct(
-        *_APP_SEC,
-        "source_address" / Bytes(6),
-        "run_id" / Bytes(8),
-        "source_id" / Bytes(17),
-        "resp_id" / Bytes(17),
-        "result" / Int8ub,
-    ),
+    MMType.CM_ATTEN_CHAR_IND: Struct(*_ATTEN_CHAR, "num_sounds" / Int8ub, "aag" / PrefixedArray(Int8ub, Int8ub)),
+    MMType.CM_ATTEN_CHAR_RSP: Struct(*_ATTEN_CHAR, "result" / Int8ub),
     MMType.CM_VALIDATE_REQ: Struct("signal_type" / Int8ub, "timer" / Int8ub, "result" / Int8ub),
     MMType.CM_VALIDATE_CNF: Struct("signal_type" / Int8ub, "toggle_num" / Int8ub, "result" / Int8ub),
-    MMType.CM_SLAC_MATCH_REQ: Struct(
-        *_APP_SEC,
-        "mvf_length" / Int16ul,
-        "pev_id" / Bytes(17),
-        "pev_mac" / Bytes(6),
-        "evse_id" / Bytes(17),
-        "evse_mac" / Bytes(6),
-        "run_id" / Bytes(8),
-        Padding(8),
-    ),
-    MMType.CM_SLAC_MATCH_CNF: Struct(
-        *_APP_SEC,
-        "mvf_length" / Int16ul,
-        "pev_id" / Bytes(17),
-        "pev_mac" / Bytes(6),
-        "evse_id" / Bytes(17),
-        "evse_mac" / Bytes(6),
-        "run_id" / Bytes(8),
-        Padding(8),
-        "nid" / Bytes(7),
-        Padding(1),
-        "nmk" / Bytes(16),
-    ),
+    MMType.CM_SLAC_MATCH_REQ: Struct(*_MATCH_VAR_FIELD),
+    MMType.CM_SLAC_MATCH_CNF: Struct(*_MATCH_VAR_FIELD, "nid" / Bytes(7), Padding(1), "nmk" / Bytes(16)),
     MMType.CM_AMP_MAP_REQ: Struct("amlen" / Int16ul, "amdata" / Bytes(lambda ctx: (ctx.amlen + 1) // 2)),
     MMType.CM_AMP_MAP_CNF: Struct("res_type" / Int8ub),
 }

@@ -38,25 +38,16 @@ run_id = blob(8)
 groups = st.lists(u8, min_size=0, max_size=255).map(tuple)
 
 _common = {"application_type": u8}
+_app_sec = {"security_type": u8, **_common}
+_not_public_key = st.integers(0, 255).filter(lambda v: v != 1)
+_nonces = {"my_nonce": blob(4), "your_nonce": blob(4), "pid": u8, "prn": blob(2), "pmn": u8, "cco_capability": u8}
+_atten_char = {"source_address": mac, "run_id": run_id, "source_id": ident, "resp_id": ident, **_app_sec}
+_match = {"pev_mac": mac, "evse_mac": mac, "run_id": run_id, "pev_id": ident, "evse_id": ident, **_app_sec}
 
-set_key_req = st.builds(
-    SetKeyReq,
-    nid=blob(7),
-    new_key=blob(16),
-    key_type=u8,
-    my_nonce=blob(4),
-    your_nonce=blob(4),
-    pid=u8,
-    prn=blob(2),
-    pmn=u8,
-    cco_capability=u8,
-    new_eks=u8,
-)
-set_key_cnf = st.builds(
-    SetKeyCnf, result=u8, my_nonce=blob(4), your_nonce=blob(4), pid=u8, prn=blob(2), pmn=u8, cco_capability=u8
-)
+set_key_req = st.builds(SetKeyReq, nid=blob(7), new_key=blob(16), key_type=u8, new_eks=u8, **_nonces)
+set_key_cnf = st.builds(SetKeyCnf, result=u8, **_nonces)
 slac_parm_req = st.one_of(
-    st.builds(SlacParmReq, run_id=run_id, security_type=st.integers(0, 255).filter(lambda v: v != 1), **_common),
+    st.builds(SlacParmReq, run_id=run_id, security_type=_not_public_key, **_common),
     st.builds(
         SlacParmReq,
         run_id=run_id,
@@ -74,63 +65,22 @@ slac_parm_cnf = st.one_of(
         num_sounds=u8,
         time_out=u8,
         resp_type=u8,
-        security_type=st.integers(0, 255).filter(lambda v: v != 1),
+        security_type=_not_public_key,
         **_common,
     ),
     st.builds(SlacParmCnf, forwarding_sta=mac, run_id=run_id, security_type=st.just(1), cipher_suite=u16, **_common),
 )
 start_atten_char = st.builds(
-    StartAttenCharInd,
-    forwarding_sta=mac,
-    run_id=run_id,
-    num_sounds=u8,
-    time_out=u8,
-    resp_type=u8,
-    security_type=u8,
-    **_common,
+    StartAttenCharInd, forwarding_sta=mac, run_id=run_id, num_sounds=u8, time_out=u8, resp_type=u8, **_app_sec
 )
-mnbc_sound = st.builds(
-    MnbcSoundInd, run_id=run_id, count=u8, sender_id=ident, random=blob(16), security_type=u8, **_common
-)
+mnbc_sound = st.builds(MnbcSoundInd, run_id=run_id, count=u8, sender_id=ident, random=blob(16), **_app_sec)
 atten_profile = st.builds(AttenProfileInd, pev_mac=mac, aag=groups)
-atten_char_ind = st.builds(
-    AttenCharInd,
-    source_address=mac,
-    run_id=run_id,
-    num_sounds=u8,
-    aag=groups,
-    source_id=ident,
-    resp_id=ident,
-    security_type=u8,
-    **_common,
-)
-atten_char_rsp = st.builds(
-    AttenCharRsp,
-    source_address=mac,
-    run_id=run_id,
-    result=u8,
-    source_id=ident,
-    resp_id=ident,
-    security_type=u8,
-    **_common,
-)
+atten_char_ind = st.builds(AttenCharInd, num_sounds=u8, aag=groups, **_atten_char)
+atten_char_rsp = st.builds(AttenCharRsp, result=u8, **_atten_char)
 validate_req = st.builds(ValidateReq, signal_type=u8, timer=u8, result=u8)
 validate_cnf = st.builds(ValidateCnf, signal_type=u8, toggle_num=u8, result=u8)
-match_req = st.builds(
-    SlacMatchReq, pev_mac=mac, evse_mac=mac, run_id=run_id, pev_id=ident, evse_id=ident, security_type=u8, **_common
-)
-match_cnf = st.builds(
-    SlacMatchCnf,
-    pev_mac=mac,
-    evse_mac=mac,
-    run_id=run_id,
-    nid=blob(7),
-    nmk=blob(16),
-    pev_id=ident,
-    evse_id=ident,
-    security_type=u8,
-    **_common,
-)
+match_req = st.builds(SlacMatchReq, **_match)
+match_cnf = st.builds(SlacMatchCnf, nid=blob(7), nmk=blob(16), **_match)
 amp_map_req = st.builds(AmpMapReq, amplitudes=st.lists(st.integers(0, 15), max_size=1200).map(tuple))
 amp_map_cnf = st.builds(AmpMapCnf, res_type=u8)
 

@@ -57,10 +57,15 @@ def sound(d: Driver, at: float, aag: tuple[int, ...], *, count: int = 0) -> None
     d.feed(AttenProfileInd(pev_mac=EV_MAC, aag=aag), at + 0.0005, src=MODEM)
 
 
-def to_match_wait(d: Driver) -> None:
+def sound_all(d: Driver) -> None:
+    """Up to the end of the sounding: ten sounds of 20 dB, all counted, so CM_ATTEN_CHAR.IND is sent."""
     to_sounding(d)
     for i in range(10):
         sound(d, 0.2 + 0.02 * i, (20,) * 58)
+
+
+def to_match_wait(d: Driver) -> None:
+    sound_all(d)
     d.feed(AttenCharRsp(source_address=EV_MAC, run_id=RUN), 0.45, src=EV_MAC)
 
 
@@ -207,9 +212,7 @@ def test_start_atten_char_with_resp_type_0_is_ignored() -> None:
 
 def test_atten_char_ind_is_repeated_without_a_response() -> None:
     d = evse()
-    to_sounding(d)
-    for i in range(10):
-        sound(d, 0.2 + 0.02 * i, (20,) * 58)
+    sound_all(d)
     sent_at = d.now
     d.take()
     d.advance(sent_at + 3 * CFG.tt_match_response)
@@ -221,9 +224,7 @@ def test_atten_char_ind_is_repeated_without_a_response() -> None:
 
 def test_a_negative_atten_char_rsp_fails_the_attempt() -> None:
     d = evse()
-    to_sounding(d)
-    for i in range(10):
-        sound(d, 0.2 + 0.02 * i, (20,) * 58)
+    sound_all(d)
     d.feed(AttenCharRsp(source_address=EV_MAC, run_id=RUN, result=1), 0.45, src=EV_MAC)
     (failed,) = [e for e in d.take_events() if isinstance(e, AttemptFailed)]
     assert "Result 1" in failed.reason and d.machine.state is State.WAIT_PARM_REQ
