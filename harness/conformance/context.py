@@ -90,6 +90,18 @@ def _magnitude(number: Any) -> float | None:
     return None if number is None else abs(value_of(number))
 
 
+def _power_limits(mode: Any, side: str) -> dict[str, float]:
+    """The power limits of a charge-parameter element (``side``: ``evse`` or ``ev``) as magnitudes; the
+    discharge limits only when the element has them (BPT)."""
+    limits = {
+        "max_charge_w": _magnitude(getattr(mode, f"{side}_maximum_charge_power")),
+        "min_charge_w": _magnitude(getattr(mode, f"{side}_minimum_charge_power")),
+        "max_discharge_w": _magnitude(getattr(mode, f"{side}_maximum_discharge_power", None)),
+        "min_discharge_w": _magnitude(getattr(mode, f"{side}_minimum_discharge_power", None)),
+    }
+    return {k: v for k, v in limits.items() if v is not None}
+
+
 def learn_response(ctx: Context, request: Any, response: Any) -> None:
     """Update ``ctx`` from an SECC's response to ``request`` (the tester is the EV)."""
     ctx.last_response = response
@@ -114,13 +126,7 @@ def learn_response(ctx: Context, request: Any, response: Any) -> None:
     elif kind == "AC_ChargeParameterDiscoveryRes":
         mode = response.bpt_ac_cpd_res_energy_transfer_mode or response.ac_cpd_res_energy_transfer_mode
         if mode is not None:
-            limits = {
-                "max_charge_w": _magnitude(mode.evse_maximum_charge_power),
-                "min_charge_w": _magnitude(mode.evse_minimum_charge_power),
-                "max_discharge_w": _magnitude(getattr(mode, "evse_maximum_discharge_power", None)),
-                "min_discharge_w": _magnitude(getattr(mode, "evse_minimum_discharge_power", None)),
-            }
-            ctx.evse_limits = {k: v for k, v in limits.items() if v is not None}
+            ctx.evse_limits = _power_limits(mode, "evse")
     elif kind == "ScheduleExchangeRes" and response.scheduled_se_res_control_mode is not None:
         ctx.schedule_ids = tuple(t.schedule_tuple_id for t in response.scheduled_se_res_control_mode.schedule_tuple)
     elif kind == "AC_ChargeLoopRes":
@@ -157,13 +163,7 @@ def learn_request(ctx: Context, stream: str, request: Any) -> None:
     elif kind == "AC_ChargeParameterDiscoveryReq":
         mode = request.bpt_ac_cpd_req_energy_transfer_mode or request.ac_cpd_req_energy_transfer_mode
         if mode is not None:
-            limits = {
-                "max_charge_w": _magnitude(mode.ev_maximum_charge_power),
-                "min_charge_w": _magnitude(mode.ev_minimum_charge_power),
-                "max_discharge_w": _magnitude(getattr(mode, "ev_maximum_discharge_power", None)),
-                "min_discharge_w": _magnitude(getattr(mode, "ev_minimum_discharge_power", None)),
-            }
-            ctx.ev_limits = {k: v for k, v in limits.items() if v is not None}
+            ctx.ev_limits = _power_limits(mode, "ev")
     elif kind == "SessionStopReq" and str(request.charging_session) == "Pause":
         ctx.paused_session_id = ctx.session_id
     elif kind == "AC_ChargeLoopReq":

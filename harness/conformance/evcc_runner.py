@@ -63,6 +63,7 @@ class EvccRunner(BaseRunner):
     """Runs a case whose SUT is an EVCC."""
 
     role = SutRole.EVCC
+    opening = Accept
 
     def __init__(self, case: Any, target: Any, config: Any) -> None:
         super().__init__(case, target, config)
@@ -80,21 +81,11 @@ class EvccRunner(BaseRunner):
         )
 
     # ---- connections --------------------------------------------------------------------------------
-    def tls_context(self, variant: TlsVariant) -> ssl.SSLContext | None:
-        """The tester SECC's TLS context for ``variant`` (None on a target without TLS)."""
-        if not self.target.tls:
-            if variant is not TlsVariant.NORMAL:
-                raise StepInconclusive("the target has no TLS")
-            return None
+    def role_tls_context(self, variant: TlsVariant) -> ssl.SSLContext:
+        """The tester SECC's TLS context for ``variant``."""
         if self.config.credentials is None:
             raise StepInconclusive("the tester needs its PKI (--pki) to play a TLS SECC")
         return self.config.credentials.server_context(variant, tolerant=self.config.tolerant)
-
-    async def prepare(self) -> None:
-        """Accept the EVCC's connection unless the case starts with its own Accept or ExpectRefused."""
-        first = self.case.steps[0] if self.case.steps else None
-        if not isinstance(first, Accept | ExpectRefused):
-            await self.accept(Accept())
 
     async def _accept(self, variant: TlsVariant, resume: bool) -> Wire:
         hints: dict[str, Any] = {}
@@ -106,12 +97,7 @@ class EvccRunner(BaseRunner):
             connection = await self.target.accept(context, timeout=self.config.accept_timeout, hints=hints)
         except TimeoutError:
             raise StepInconclusive(f"the EVCC did not connect within {self.config.accept_timeout:g} s") from None
-        self.rec.note(
-            f"the EVCC connected from {connection.link.peer}"
-            + (f"; {connection.tls.summary()}" if connection.tls else " (no TLS)"),
-            direction="net",
-        )
-        return Wire(connection, self.rec.clock)
+        return self.open_wire(connection, "the EVCC connected from")
 
     async def accept(self, step: Accept) -> None:
         """Step :class:`Accept`: wait for the EVCC's (next) connection."""
@@ -133,14 +119,7 @@ class EvccRunner(BaseRunner):
         except HandshakeRefused as exc:
             self.rec.note(f"refused as expected: {exc}", direction="net")
             return
-        item = await wire.next(step.within + self.config.slack)
-        msg = self._trace_incoming(item) if item is not None else None
-        if isinstance(item, Closed | WireError):
-            self.rec.note("the EV closed the connection without a V2G message: refused", direction="net")
-            return
-        if item is None:
-            raise StepFailed(f"the EV neither closed the connection nor refused the handshake in {step.within:g} s")
-        raise StepFailed(f"the EV accepted the TLS peer ({step.tls}) and sent {type(msg).__name__}")
+        await self.judge_refusal(wire, step, sut="the EV", reacted="sent")
 
     # ---- requests ------------------------------------------------------------------------------------
     def _wait(self) -> float:

@@ -42,8 +42,21 @@ def _verdict(verdict: Verdict) -> str:
     return f'<span class="verdict {verdict.value}">{verdict.value.upper()}</span>'
 
 
+def _meta(rows: Sequence[tuple[str, str]]) -> list[str]:
+    """A two-column table of names and values."""
+    return [
+        '<table class="meta">',
+        *(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in rows),
+        "</table>",
+    ]
+
+
+def _table(headings: Sequence[str], rows: Sequence[str]) -> list[str]:
+    """A table: a row of ``headings`` (HTML), then ``rows`` (each a whole ``<tr>``)."""
+    return ["<table><tr>" + "".join(f"<th>{h}</th>" for h in headings) + "</tr>", *rows, "</table>"]
+
+
 def _summary(results: Sequence[CaseResult], info: RunInfo, totals: Mapping[str, int]) -> list[str]:
-    out = ["<h1>ISO 15118-20 conformance report</h1>", '<table class="meta">']
     rows = [
         ("Target", info.target),
         ("Tester", info.tester),
@@ -51,8 +64,7 @@ def _summary(results: Sequence[CaseResult], info: RunInfo, totals: Mapping[str, 
         ("Finished", _when(info.finished)),
     ]
     rows += [(k, str(v)) for k, v in sorted(info.settings.items())]
-    out += [f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in rows]
-    out.append("</table>")
+    out = ["<h1>ISO 15118-20 conformance report</h1>", *_meta(rows)]
     out.append(
         "<table><tr><th>cases</th>"
         + "".join(f'<th class="{v.value}">{v.value}</th>' for v in Verdict)
@@ -64,60 +76,55 @@ def _summary(results: Sequence[CaseResult], info: RunInfo, totals: Mapping[str, 
     for r in results:
         row = categories.setdefault(f"{r.case.sut.value} / {r.case.category.value}", {v.value: 0 for v in Verdict})
         row[r.verdict.value] += 1
-    out.append("<table><tr><th>SUT / category</th>" + "".join(f"<th>{v.value}</th>" for v in Verdict) + "</tr>")
-    for name, row in categories.items():
-        out.append(f"<tr><td>{escape(name)}</td>" + "".join(f"<td>{row[v.value]}</td>" for v in Verdict) + "</tr>")
-    out.append("</table>")
+    out += _table(
+        ["SUT / category", *(v.value for v in Verdict)],
+        [
+            f"<tr><td>{escape(name)}</td>" + "".join(f"<td>{row[v.value]}</td>" for v in Verdict) + "</tr>"
+            for name, row in categories.items()
+        ],
+    )
     return out
 
 
 def _index(results: Sequence[CaseResult]) -> list[str]:
-    out = [
-        "<h2>Cases</h2>",
-        "<table><tr><th>ID</th><th>title</th><th>category</th><th>verdict</th><th>time</th><th>reason</th></tr>",
-    ]
+    rows = []
     for r in results:
         c = r.case
-        out.append(
+        rows.append(
             f'<tr class="{r.verdict.value}"><td><a href="#{escape(c.id)}">{escape(c.id)}</a></td>'
             f"<td>{escape(c.title)}</td><td>{escape(c.category.value)}</td><td>{_verdict(r.verdict)}</td>"
             f"<td>{r.duration:.3f} s</td><td>{escape(r.reason)}</td></tr>"
         )
-    out.append("</table>")
-    return out
+    return ["<h2>Cases</h2>", *_table(["ID", "title", "category", "verdict", "time", "reason"], rows)]
 
 
 def _steps(r: CaseResult) -> list[str]:
-    out = ["<table><tr><th>#</th><th>step</th><th>outcome</th><th>detail</th></tr>"]
+    rows = []
     for s in r.steps:
         css = {"ok": "ok", "fail": "bad"}.get(s.outcome, "")
-        out.append(
+        rows.append(
             f"<tr><td>{s.index}</td><td>{escape(s.description)}</td><td class='{css}'>{escape(s.outcome)}</td>"
             f"<td>{escape(s.detail)}</td></tr>"
         )
-    out.append("</table>")
-    return out
+    return _table(["#", "step", "outcome", "detail"], rows)
 
 
 def _measurements(r: CaseResult) -> list[str]:
     if not r.measurements:
         return []
-    out = ["<table><tr><th>what</th><th>kind</th><th>measured</th><th>limit</th><th></th><th>rule</th></tr>"]
+    rows = []
     for mm in r.measurements:
         bounds = f"{mm.lower:.3f} s .. {mm.limit:.3f} s" if mm.lower else f"{mm.limit:.3f} s"
         mark = '<span class="ok">ok</span>' if mm.ok else '<span class="bad">exceeded</span>'
-        out.append(
+        rows.append(
             f"<tr><td>{escape(mm.what)}</td><td>{escape(mm.kind)}</td><td>{mm.measured * 1000:.1f} ms</td>"
             f"<td>{bounds}</td><td>{mark}</td><td>{escape(mm.requirement)}</td></tr>"
         )
-    out.append("</table>")
-    return out
+    return _table(["what", "kind", "measured", "limit", "", "rule"], rows)
 
 
 def _trace(r: CaseResult) -> list[str]:
-    out = [
-        "<table><tr><th>t [s]</th><th>dir</th><th>message / event</th><th>payload type</th><th>response time</th></tr>"
-    ]
+    rows = []
     for e in r.trace:
         body = escape(e.text)
         if e.hex is not None or e.decoded is not None:
@@ -130,12 +137,11 @@ def _trace(r: CaseResult) -> list[str]:
         ptype = f"0x{e.payload_type:04x}" if e.payload_type is not None else ""
         stream = f" ({escape(e.stream)})" if e.stream and e.stream != "main" else ""
         elapsed = f"{e.elapsed * 1000:.1f} ms" if e.elapsed is not None else ""
-        out.append(
+        rows.append(
             f'<tr><td>{e.at:.4f}</td><td class="dir-{escape(e.direction)}">{escape(e.direction)}</td>'
             f"<td>{body}</td><td>{ptype}{stream}</td><td>{elapsed}</td></tr>"
         )
-    out.append("</table>")
-    return out
+    return _table(["t [s]", "dir", "message / event", "payload type", "response time"], rows)
 
 
 def _case(r: CaseResult) -> list[str]:
@@ -155,11 +161,10 @@ def _case(r: CaseResult) -> list[str]:
     out = [
         f'<h2 id="{escape(c.id)}">{escape(c.id)}: {escape(c.title)} {_verdict(r.verdict)}</h2>',
         f"<p>{escape(r.reason)}</p>",
-        '<table class="meta">',
+        *_meta(rows),
+        "<h3>Steps</h3>",
+        *_steps(r),
     ]
-    out += [f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in rows]
-    out.append("</table>")
-    out += ["<h3>Steps</h3>", *_steps(r)]
     if r.measurements:
         out += ["<h3>Timing</h3>", *_measurements(r)]
     out += ["<h3>Trace</h3>", *_trace(r)]

@@ -16,7 +16,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from harness.conformance.credentials import Credentials
@@ -31,6 +31,7 @@ from iso15118.security.tls import TlsConfig, TlsMode, evcc_context, secc_context
 from iso15118.session.connection import SessionConfig
 from iso15118.session.timers import DEFAULT_TIMING, Timing
 from iso15118.simple import SimpleEV, SimpleEVSE
+from iso15118.transport.driver import SessionOutcome
 from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.link import Link, memory_pair
 from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
@@ -47,11 +48,15 @@ _MEMORY, _TLS = "memory", "tls"
 class _Own:
     """What our SECC and EVCC targets share: configuration, fault, tasks."""
 
-    def __init__(self, *, transport: str, credentials: Credentials | None, timing: Timing, fault: Fault | None) -> None:
+    def __init__(
+        self, role: str, *, transport: str, credentials: Credentials | None, timing: Timing, fault: Fault | None
+    ) -> None:
         if transport not in (_MEMORY, _TLS):
             raise ConfigError(f"transport must be {_MEMORY!r} or {_TLS!r}, not {transport!r}")
         if transport == _TLS and credentials is None:
             raise ConfigError("our SUT over TLS needs a test PKI")
+        label = f" with fault {fault.name!r}" if fault else ""
+        self.name = f"v2gstack {role} in-process ({transport}){label}"
         self.transport = transport
         self.tls = transport == _TLS
         self.credentials = credentials
@@ -92,17 +97,26 @@ class _Own:
             self.errors.append(f"{type(exc).__name__}: {exc}")
             log.debug("own SUT: %s", exc)
 
+    def wrap_controller(self, controller: Any) -> Any:
+        """The SUT's controller, wrapped when the fault replaces its decisions."""
+        if self.fault is not None and self.fault.controller is not None:
+            return self.fault.controller(controller)
+        return controller
+
+    def tls_mode(self) -> TlsMode:
+        """Tolerant when the fault says so, else strict."""
+        return TlsMode.TOLERANT if self.fault is not None and self.fault.tls_tolerant else TlsMode.STRICT
+
     def tls_config(self, entity: Entity, roots: tuple[Entity, ...], *, identity: bool = True) -> TlsConfig:
         """The SUT's TLS configuration from the PKI (tolerant when the fault says so)."""
         assert self.credentials is not None
         layout = self.credentials.layout
         files = layout[entity]
-        mode = TlsMode.TOLERANT if self.fault is not None and self.fault.tls_tolerant else TlsMode.STRICT
         return TlsConfig(
             certificate_chain=files.chain_pem if identity else None,
             private_key=files.key_pem if identity else None,
             trust_roots=tuple(layout[r].cert_pem for r in roots),
-            mode=mode,
+            mode=self.tls_mode(),
         )
 
     def adjust(self, context: ssl.SSLContext) -> ssl.SSLContext:
@@ -137,9 +151,7 @@ class OwnSecc(_Own):
         timing: Timing = DEFAULT_TIMING,
         fault: Fault | None = None,
     ) -> None:
-        super().__init__(transport=transport, credentials=credentials, timing=timing, fault=fault)
-        label = f" with fault {fault.name!r}" if fault else ""
-        self.name = f"v2gstack SECC in-process ({transport}){label}"
+        super().__init__("SECC", transport=transport, credentials=credentials, timing=timing, fault=fault)
         self.store = fault.store() if fault is not None and fault.store is not None else SessionStore()
         self._server: asyncio.Server | None = None
         self._endpoint: Any = None
@@ -150,9 +162,6 @@ class OwnSecc(_Own):
         creds = self.credentials
         auth = ("EIM", "PnC") if creds is not None else ("EIM",)
         config = SeccConfig(**({"authorization": auth} | dict(fault.driver if fault else {})))
-        controller: Any = SimpleEVSE()
-        if fault is not None and fault.controller is not None:
-            controller = fault.controller(controller)
         pnc = None
         if creds is not None:
             make = fault.pnc if fault is not None and fault.pnc is not None else PncVerifier
@@ -161,7 +170,7 @@ class OwnSecc(_Own):
         self.spawn(
             serve_secc_session(
                 self.wrap(link),
-                controller,
+                self.wrap_controller(SimpleEVSE()),
                 config,
                 store=self.store,
                 pnc=pnc,
@@ -192,8 +201,7 @@ class OwnSecc(_Own):
         self.spawn(self._handshake(reader, writer))
 
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        mode = TlsMode.TOLERANT if self.fault is not None and self.fault.tls_tolerant else TlsMode.STRICT
-        link = await accept_connection(reader, writer, self._context, mode=mode, clock=time.time)
+        link = await accept_connection(reader, writer, self._context, mode=self.tls_mode(), clock=time.time)
         self._serve(link)
 
     async def aclose(self) -> None:
@@ -216,9 +224,7 @@ class OwnEvcc(_Own):
         timing: Timing = DEFAULT_TIMING,
         fault: Fault | None = None,
     ) -> None:
-        super().__init__(transport=transport, credentials=credentials, timing=timing, fault=fault)
-        label = f" with fault {fault.name!r}" if fault else ""
-        self.name = f"v2gstack EVCC in-process ({transport}){label}"
+        super().__init__("EVCC", transport=transport, credentials=credentials, timing=timing, fault=fault)
         self._listener: Listener | None = None
 
     def _config(self, hints: Mapping[str, Any]) -> EvccConfig:
@@ -241,11 +247,10 @@ class OwnEvcc(_Own):
         }
         return EvccConfig(**(settings | dict(fault.driver if fault else {})))
 
-    def _controller(self) -> Any:
-        controller: Any = SimpleEV()
-        if self.fault is not None and self.fault.controller is not None:
-            controller = self.fault.controller(controller)
-        return controller
+    def _session(self, link: Link, config: EvccConfig) -> Coroutine[Any, Any, SessionOutcome]:
+        """One session of our EVCC on the SUT's end of ``link``."""
+        controller = self.wrap_controller(SimpleEV())
+        return run_evcc_session(self.wrap(link), controller, config, session_config=self.session_config())
 
     async def begin(self, case_id: str) -> None:
         if self._listener is not None:
@@ -257,9 +262,7 @@ class OwnEvcc(_Own):
             if context is not None:
                 raise ConfigError("an in-memory target has no TLS")
             sut, tester = memory_pair()
-            self.spawn(
-                run_evcc_session(self.wrap(sut), self._controller(), config, session_config=self.session_config())
-            )
+            self.spawn(self._session(sut, config))
             return Connection(link=tester)
         if self._listener is None:
             self._listener = Listener(make_endpoint("::1", 0))
@@ -277,7 +280,7 @@ class OwnEvcc(_Own):
             link = (await open_connection(self._listener.endpoint, context)).link
         else:
             link = await connect(self._listener.endpoint, context, mode=tls.mode, clock=time.time)
-        await run_evcc_session(self.wrap(link), self._controller(), config, session_config=self.session_config())
+        await self._session(link, config)
 
     async def aclose(self) -> None:
         await self.finish()

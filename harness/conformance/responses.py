@@ -23,6 +23,7 @@ from iso15118.messages.app_protocol import ResponseCode as SapCode
 from iso15118.messages.app_protocol import supportedAppProtocolRes
 from iso15118.messages.units import rational
 from iso15118.session.failures import failure_response, minimal_instance, response_class, response_kind
+from iso15118.session.schedules import single_level_tuple
 from iso15118.session.services import AC_BPT, ac_parameter_sets, loop_mode_field, loop_request_mode
 
 __all__ = ["build_response"]
@@ -105,15 +106,6 @@ def _charge_parameters(req: Any, ctx: Context) -> Any:
     )
 
 
-def _schedule(power: float) -> m.ChargingSchedule:
-    entry = m.PowerScheduleEntry(duration=86400, power=rational(power))
-    return m.ChargingSchedule(
-        power_schedule=m.PowerSchedule(
-            time_anchor=int(time.time()), power_schedule_entries=m.PowerScheduleEntryList(power_schedule_entry=(entry,))
-        )
-    )
-
-
 def _schedule_exchange(req: Any, ctx: Context) -> Any:
     ok: dict[str, Any] = {
         "header": header(ctx),
@@ -123,11 +115,13 @@ def _schedule_exchange(req: Any, ctx: Context) -> Any:
     if req.dynamic_se_req_control_mode is not None:
         return m.ScheduleExchangeRes(**ok, dynamic_se_res_control_mode=m.Dynamic_SEResControlMode())
     p = ctx.profile
-    charging = _schedule(p.schedule_w if p.schedule_w is not None else p.evse_max_charge_w)
-    discharging = _schedule(-p.evse_max_discharge_w) if ctx.selected_service == AC_BPT else None
     ctx.schedule_ids = (p.schedule_tuple_id,)
-    tuple_ = m.ScheduleTuple(
-        schedule_tuple_id=p.schedule_tuple_id, charging_schedule=charging, discharging_schedule=discharging
+    tuple_ = single_level_tuple(
+        p.schedule_tuple_id,
+        int(time.time()),
+        86_400,
+        p.schedule_w if p.schedule_w is not None else p.evse_max_charge_w,
+        p.evse_max_discharge_w if ctx.selected_service == AC_BPT else None,
     )
     return m.ScheduleExchangeRes(
         **ok, scheduled_se_res_control_mode=m.Scheduled_SEResControlMode(schedule_tuple=(tuple_,))

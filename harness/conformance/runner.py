@@ -1,9 +1,10 @@
 """Running one case: preconditions, the steps in order, the verdict, and the evidence.
 
 :class:`BaseRunner` holds what both roles share: the precondition check, the step loop (a table from step
-type to handler, h2 style), the verdict rules and the steps both roles use (raw bytes, silence, waiting for the
-SUT to close, TLS checks). :mod:`~harness.conformance.secc_runner` and :mod:`~harness.conformance.evcc_runner`
-add the steps of the tester playing the EV and the SECC.
+type to handler, h2 style), the verdict rules, opening the connection (the TLS context, the evidence, judging a
+refused handshake) and the steps both roles use (raw bytes, silence, waiting for the SUT to close, TLS checks).
+:mod:`~harness.conformance.secc_runner` and :mod:`~harness.conformance.evcc_runner` add the steps of the tester
+playing the EV and the SECC.
 
 Verdicts: a step that fails fails the case, unless it is a preamble step (then the SUT did not reach the state
 under test: inconclusive); a missing precondition is inconclusive; a case running longer than its timeout
@@ -13,15 +14,16 @@ fails; with ``strict_performance`` a response slower than its performance time f
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.conformance.checks import Check, NotApplicable
 from harness.conformance.context import Context, RunConfig
 from harness.conformance.model import Case, CaseResult, Measurement, Need, StepRecord, SutRole, Verdict
-from harness.conformance.steps import CheckTls, Close, ExpectClosed, SendRaw, Silence, Step
-from harness.conformance.wire import Closed, Received, Recorder, Wire, WireError
+from harness.conformance.steps import CheckTls, Close, ExpectClosed, ExpectRefused, SendRaw, Silence, Step, TlsVariant
+from harness.conformance.wire import Closed, Connection, Received, Recorder, Wire, WireError
 from iso15118.codec import decode_message
 from iso15118.constants import PayloadType
 from iso15118.errors import CodecError, V2GError
@@ -58,6 +60,9 @@ class BaseRunner:
     """Runs one case against one target; subclasses add the role's steps to :attr:`handlers`."""
 
     role: SutRole
+    opening: ClassVar[type[Step]]
+    """The step that opens the connection: run with its defaults before the first step, unless the case starts
+    with it (or with :class:`ExpectRefused`)."""
 
     def __init__(self, case: Case, target: Any, config: RunConfig) -> None:
         self.case = case
@@ -124,6 +129,9 @@ class BaseRunner:
 
     async def prepare(self) -> None:
         """Before the first step: open the connection unless the case does it itself."""
+        first = self.case.steps[0] if self.case.steps else None
+        if not isinstance(first, (self.opening, ExpectRefused)):
+            await self.handlers[self.opening](self.opening())
 
     async def _steps(self) -> tuple[Verdict, str]:
         steps = self.case.steps
@@ -161,6 +169,40 @@ class BaseRunner:
                 self._trace_incoming(item, note="after the last step")
             await self.wire.close()
             self.wire = None
+
+    # ---- connections -----------------------------------------------------------------------------------
+    def tls_context(self, variant: TlsVariant) -> ssl.SSLContext | None:
+        """The tester's TLS context for ``variant`` (None on a target without TLS)."""
+        if not self.target.tls:
+            if variant is not TlsVariant.NORMAL:
+                raise StepInconclusive("the target has no TLS")
+            return None
+        return self.role_tls_context(variant)
+
+    def role_tls_context(self, variant: TlsVariant) -> ssl.SSLContext:
+        """The TLS context of the role the tester plays, on a TLS target."""
+        raise NotImplementedError
+
+    def open_wire(self, connection: Connection, opened: str) -> Wire:
+        """A wire on a connection a target opened, noted as ``opened`` (then the peer and the TLS session)."""
+        tls = f"; {connection.tls.summary()}" if connection.tls else " (no TLS)"
+        self.rec.note(f"{opened} {connection.link.peer}{tls}", direction="net")
+        return Wire(connection, self.rec.clock)
+
+    async def judge_refusal(self, wire: Wire, step: ExpectRefused, *, sut: str, reacted: str) -> None:
+        """After a handshake the tester saw complete: the SUT (called ``sut``) must close without a V2G message.
+
+        TLS 1.3 reports a refused certificate only after the peer's handshake finished, so closing counts as
+        refusing; a message fails the step, named after ``reacted`` (what the SUT did with it).
+        """
+        item = await wire.next(step.within + self.config.slack)
+        msg = self._trace_incoming(item) if item is not None else None
+        if isinstance(item, Closed | WireError):
+            self.rec.note(f"{sut} closed the connection without a V2G message: refused", direction="net")
+            return
+        if item is None:
+            raise StepFailed(f"{sut} neither closed the connection nor refused the handshake in {step.within:g} s")
+        raise StepFailed(f"{sut} accepted the TLS peer ({step.tls}) and {reacted} {type(msg).__name__}")
 
     # ---- helpers ---------------------------------------------------------------------------------------
     def need_wire(self) -> Wire:

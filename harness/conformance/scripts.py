@@ -2,7 +2,9 @@
 
 :func:`ev_session` is the -20 AC sequence (fact sheet 2.5) as the tester EV's
 :class:`~harness.conformance.steps.Exchange` steps; :class:`~harness.conformance.steps.Walk` runs a prefix of it
-as the preamble of a case. :func:`evse_session` is the same sequence as the tester SECC expects it.
+as the preamble of a case. :func:`evse_session` is the same sequence as the tester SECC expects it. The smaller
+pieces (:func:`ev_refused`, :func:`evse_to_loop`, :func:`evse_end`, ...) are the openings and endings many cases
+share.
 """
 
 from __future__ import annotations
@@ -11,10 +13,36 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.conformance.evcc_rules import PD_STOP, charging_session
-from harness.conformance.steps import Close, Exchange, ExpectClosed, ExpectRequest, Respond, ServeLoop, Step
+from harness.conformance.steps import (
+    Close,
+    Exchange,
+    Expect,
+    ExpectClosed,
+    ExpectRequest,
+    Respond,
+    Send,
+    Serve,
+    ServeLoop,
+    Step,
+)
 from iso15118.messages import iso20 as m
+from iso15118.session.failures import response_kind
 
-__all__ = ["EV_REQUESTS", "SEQUENCE_LABELS", "ev_session", "ev_stop", "evse_session", "evse_stop", "label_of"]
+__all__ = [
+    "EV_REQUESTS",
+    "FAILED_CLOSES",
+    "SEQUENCE_LABELS",
+    "SEQUENCE_REQUIREMENTS",
+    "ev_refused",
+    "ev_session",
+    "ev_stop",
+    "evse_end",
+    "evse_session",
+    "evse_stop",
+    "evse_to_loop",
+    "garble_exi",
+    "label_of",
+]
 
 #: Labels of the default session, in order (``PowerDeliveryReq`` is the Start one).
 SEQUENCE_LABELS = (
@@ -32,6 +60,23 @@ SEQUENCE_LABELS = (
     "PowerDeliveryReq(Stop)",
     "SessionStopReq",
 )
+
+#: The requirements that put the default session's requests in order, SupportedAppProtocol to the charge loop.
+SEQUENCE_REQUIREMENTS = (
+    "V2G20-1483",
+    "V2G20-1484",
+    "V2G20-1486",
+    "V2G20-2221",
+    "V2G20-1584",
+    "V2G20-1587",
+    "V2G20-1590",
+    "V2G20-2658",
+    "V2G20-1596",
+    "V2G20-1437",
+)
+
+#: The rule an SECC's closing after a FAILED response is checked against.
+FAILED_CLOSES = "V2G20 8.6 (FAILED ends the session); ISO 15118-4: closed within 5 s"
 
 _CODES: dict[str, tuple[str, ...]] = {
     # -20 never answers WithMinorDeviation [V2G20-1089].
@@ -99,19 +144,18 @@ def ev_stop(stop: str = "Terminate", *, preamble: bool = False) -> tuple[Step, .
     )
 
 
-#: Requests of the default session as the tester SECC sees them (PowerDeliveryReq is the Start one).
-EV_REQUESTS = (
-    "supportedAppProtocolReq",
-    "SessionSetupReq",
-    "AuthorizationSetupReq",
-    "AuthorizationReq",
-    "ServiceDiscoveryReq",
-    "ServiceDetailReq",
-    "ServiceSelectionReq",
-    "AC_ChargeParameterDiscoveryReq",
-    "ScheduleExchangeReq",
-    "PowerDeliveryReq",
-)
+def ev_refused(send: Send, codes: tuple[str, ...]) -> tuple[Step, ...]:
+    """``send``, its response with one of ``codes``, then the SECC closes the connection within 5 s."""
+    return (
+        send,
+        Expect(kind=response_kind(send.kind), codes=codes),
+        ExpectClosed(within=5.0, requirement=FAILED_CLOSES),
+    )
+
+
+#: Requests of the default session as the tester SECC sees them, up to the charge loop (PowerDeliveryReq is the
+#: Start one).
+EV_REQUESTS = SEQUENCE_LABELS[: SEQUENCE_LABELS.index("AC_ChargeLoopReq")]
 
 
 def evse_session(
@@ -131,9 +175,18 @@ def evse_session(
     steps: list[Step] = []
     for kind in EV_REQUESTS:
         steps += [ExpectRequest(kind=kind, checks=tuple(checks.get(kind, ()))), Respond()]
-    steps.append(ServeLoop(count=loops, checks=loop_checks, notify_last=end))
-    steps += evse_stop(end)
+    steps += evse_end(loops, checks=loop_checks, end=end)
     return tuple(steps)
+
+
+def evse_to_loop(*, preamble: bool = True) -> tuple[Step, ...]:
+    """Answer every request with its default up to the first AC_ChargeLoopReq, and that one too."""
+    return (Serve(until="AC_ChargeLoopReq", preamble=preamble), Respond())
+
+
+def evse_end(loops: int = 1, *, checks: tuple[Any, ...] = (), end: str = "Terminate") -> tuple[Step, ...]:
+    """``loops`` charge loops (``checks`` on each request), the last response notifying ``end``; :func:`evse_stop`."""
+    return (ServeLoop(count=loops, checks=checks, notify_last=end), *evse_stop(end))
 
 
 def evse_stop(end: str = "Terminate") -> tuple[Step, ...]:
@@ -145,3 +198,8 @@ def evse_stop(end: str = "Terminate") -> tuple[Step, ...]:
         Respond(),
         ExpectClosed(within=5.0, requirement="V2G20-1633", what="the EV closes TCP after SessionStopRes"),
     )
+
+
+def garble_exi(exi: bytes) -> bytes:
+    """Keep the EXI header byte, invert everything after it (a ``corrupt`` mutator)."""
+    return exi[:1] + bytes(b ^ 0xFF for b in exi[1:])

@@ -59,6 +59,7 @@ class SeccRunner(BaseRunner):
     """Runs a case whose SUT is an SECC."""
 
     role = SutRole.SECC
+    opening = Connect
 
     def __init__(self, case: Any, target: Any, config: Any) -> None:
         super().__init__(case, target, config)
@@ -77,24 +78,14 @@ class SeccRunner(BaseRunner):
         )
 
     # ---- connections --------------------------------------------------------------------------------
-    def tls_context(self, variant: TlsVariant) -> ssl.SSLContext | None:
-        """The tester EV's TLS context for ``variant`` (None on a target without TLS)."""
-        if not self.target.tls:
-            if variant is not TlsVariant.NORMAL:
-                raise StepInconclusive("the target has no TLS")
-            return None
+    def role_tls_context(self, variant: TlsVariant) -> ssl.SSLContext:
+        """The tester EV's TLS context for ``variant`` (without a PKI: anonymous, for the normal set-up only)."""
         creds = self.config.credentials
         if creds is None:
             if variant is not TlsVariant.NORMAL:
                 raise StepInconclusive("TLS variants need the tester's PKI (--pki)")
             return _anonymous_client(self.config.tolerant)
         return creds.client_context(variant, tolerant=self.config.tolerant)
-
-    async def prepare(self) -> None:
-        """Connect unless the case starts with its own Connect or ExpectRefused."""
-        first = self.case.steps[0] if self.case.steps else None
-        if not isinstance(first, Connect | ExpectRefused):
-            await self.connect(Connect())
 
     async def _open(self, variant: TlsVariant) -> Wire:
         context = self.tls_context(variant)
@@ -104,12 +95,7 @@ class SeccRunner(BaseRunner):
             raise StepFailed(str(exc)) from None
         except (OSError, ConfigError) as exc:
             raise StepInconclusive(f"cannot connect: {exc}") from None
-        self.rec.note(
-            f"connected to {connection.link.peer}"
-            + (f"; {connection.tls.summary()}" if connection.tls else " (no TLS)"),
-            direction="net",
-        )
-        return Wire(connection, self.rec.clock)
+        return self.open_wire(connection, "connected to")
 
     async def connect(self, step: Connect) -> None:
         """Step :class:`Connect`: open a connection to the SECC."""
@@ -143,14 +129,7 @@ class SeccRunner(BaseRunner):
         wire = self.wire = Wire(connection, self.rec.clock)
         # TLS 1.3 reports a refused client certificate after the client's handshake: probe with SAP.
         await self.send(Send(kind="supportedAppProtocolReq"))
-        item = await wire.next(step.within + self.config.slack)
-        msg = self._trace_incoming(item) if item is not None else None
-        if isinstance(item, Closed | WireError):
-            self.rec.note("the SUT closed the connection without a V2G message: refused", direction="net")
-            return
-        if item is None:
-            raise StepFailed(f"the SUT neither closed the connection nor refused the handshake in {step.within:g} s")
-        raise StepFailed(f"the SUT accepted the TLS peer ({step.tls}) and answered with {type(msg).__name__}")
+        await self.judge_refusal(wire, step, sut="the SUT", reacted="answered with")
 
     # ---- requests and responses ----------------------------------------------------------------------
     async def send(self, step: Send) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import ssl
@@ -26,7 +27,7 @@ from harness.conformance.wire import Connection
 from iso15118.constants import SdpSecurity
 from iso15118.errors import SecurityError
 from iso15118.security.tls import describe_handshake, tls_failure
-from iso15118.transport.tcp import Endpoint, TcpLink, make_endpoint, open_listener, open_stream
+from iso15118.transport.tcp import Endpoint, TcpLink, make_endpoint, open_listener, open_stream, peer_name
 from iso15118.transport.udp import SdpServer, discover_secc, link_local_address
 
 __all__ = [
@@ -176,10 +177,7 @@ class Listener:
     async def start(self) -> Endpoint:
         """Listen (port 0: a free port of the dynamic range); returns the actual endpoint."""
         sock = open_listener(self.wanted)
-        port = int(sock.getsockname()[1])
-        self.endpoint = Endpoint(
-            address=self.wanted.address, port=port, scope_id=self.wanted.scope_id, iface=self.wanted.iface
-        )
+        self.endpoint = dataclasses.replace(self.wanted, port=int(sock.getsockname()[1]))
         self._server = await asyncio.start_server(self._accepted, sock=sock, limit=1 << 20)
         return self.endpoint
 
@@ -195,9 +193,9 @@ class Listener:
     async def accept(self, context: ssl.SSLContext | None, *, timeout: float) -> Connection:
         """The next connection (TimeoutError when none came), after the TLS handshake with ``context``."""
         reader, writer = await asyncio.wait_for(self._queue.get(), timeout)
-        peer = writer.get_extra_info("peername")
-        name = f"[{peer[0]}]:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        return await _link(reader, writer, context, peer=name, server_side=True, timeout=self.handshake_timeout)
+        return await _link(
+            reader, writer, context, peer=peer_name(writer), server_side=True, timeout=self.handshake_timeout
+        )
 
     async def stop(self) -> None:
         """Stop listening and close what is queued."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.conformance.model import Case, Category, SutRole
-from harness.conformance.scripts import evse_stop
+from harness.conformance.scripts import evse_end, evse_to_loop, garble_exi
 from harness.conformance.steps import CLOSE_GRACE, ExpectClosed, ExpectRequest, Respond, SendRaw, Serve, ServeLoop
 from iso15118.codec import encode_message
 from iso15118.constants import PayloadType
@@ -66,10 +66,6 @@ def _stray_response(ctx: Any) -> bytes:
     return frame(int(PayloadType.ISO20_COMMON), encode_message(res))
 
 
-def _garble(exi: bytes) -> bytes:
-    return exi[:1] + bytes(b ^ 0xFF for b in exi[1:])
-
-
 _MANGLED = "no further request; the EV closes the connection (at once, or when V2G_EVCC_Msg_Timeout expires)"
 
 CASES: tuple[Case, ...] = (
@@ -89,8 +85,7 @@ CASES: tuple[Case, ...] = (
         "AC_ChargeLoopRes with FAILED_SequenceError after two charge loops",
         "no further request; the EV closes the connection",
         (_STOP,),
-        Serve(until="AC_ChargeLoopReq"),
-        Respond(),
+        *evse_to_loop(),
         ServeLoop(count=1),
         ExpectRequest(kind="AC_ChargeLoopReq"),
         Respond(code="FAILED_SequenceError"),
@@ -168,10 +163,8 @@ CASES: tuple[Case, ...] = (
             Respond(),
             ExpectRequest(kind="ServiceDiscoveryReq"),
             Respond(),
-            Serve(until="AC_ChargeLoopReq", preamble=False),
-            Respond(),
-            ServeLoop(count=1, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_to_loop(preamble=False),
+            *evse_end(1),
         ),
     ),
     _case(
@@ -181,7 +174,7 @@ CASES: tuple[Case, ...] = (
         _MANGLED,
         (_FRAME, _IGNORE),
         Serve(until="SessionSetupReq"),
-        Respond(corrupt=_garble, label="EXI body inverted"),
+        Respond(corrupt=garble_exi, label="EXI body inverted"),
         _stops(),
         category=Category.FRAMING,
     ),
@@ -246,10 +239,8 @@ CASES: tuple[Case, ...] = (
             Respond(split=3, gap=0.005, label="3-byte segments"),
             ExpectRequest(kind="AuthorizationSetupReq"),
             Respond(),
-            Serve(until="AC_ChargeLoopReq"),
-            Respond(),
-            ServeLoop(count=1, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_to_loop(),
+            *evse_end(1),
         ),
     ),
 )

@@ -31,7 +31,7 @@ from harness.conformance.evcc_rules import (
     charging_session,
 )
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import evse_session, evse_stop
+from harness.conformance.scripts import SEQUENCE_REQUIREMENTS, evse_end, evse_session, evse_to_loop
 from harness.conformance.steps import Accept, ExpectRequest, Respond, Serve, ServeLoop
 from iso15118.messages import iso20 as m
 from iso15118.session.services import AC, AC_BPT
@@ -49,33 +49,7 @@ _CHECKS = {
     "ScheduleExchangeReq": _SCHEDULE,
     "PowerDeliveryReq": (PD_START, NO_DISCHARGE_WITHOUT_BPT),
 }
-_SEQUENCE_REQS = (
-    "V2G20-1483",
-    "V2G20-1484",
-    "V2G20-1486",
-    "V2G20-2221",
-    "V2G20-1584",
-    "V2G20-1587",
-    "V2G20-1590",
-    "V2G20-2658",
-    "V2G20-1596",
-    "V2G20-1437",
-    "V2G20-1610",
-    "V2G20-1623",
-    "V2G20-1633",
-)
-_RUN_UP = (
-    "supportedAppProtocolReq",
-    "SessionSetupReq",
-    "AuthorizationSetupReq",
-    "AuthorizationReq",
-    "ServiceDiscoveryReq",
-    "ServiceDetailReq",
-    "ServiceSelectionReq",
-    "AC_ChargeParameterDiscoveryReq",
-    "ScheduleExchangeReq",
-    "PowerDeliveryReq",
-)
+_SEQUENCE_REQS = (*SEQUENCE_REQUIREMENTS, "V2G20-1610", "V2G20-1623", "V2G20-1633")
 
 
 def _full(
@@ -104,10 +78,6 @@ def _full(
 
 #: BPT cases offer AC_BPT alone: an EV that supports both may prefer AC when both are offered.
 _BPT = Profile(offered_services=(AC_BPT,))
-
-
-def _serve_to_loop() -> tuple[Serve, Respond]:
-    return Serve(until="AC_ChargeLoopReq"), Respond()
 
 
 CASES: tuple[Case, ...] = (
@@ -166,9 +136,8 @@ CASES: tuple[Case, ...] = (
         expected="PowerDelivery(Stop), SessionStop(Pause); on the new connection SessionSetupReq carries the paused "
         "SessionID and, after OK_OldSessionJoined, the EV goes on with AC_ChargeParameterDiscovery",
         steps=(
-            *_serve_to_loop(),
-            ServeLoop(count=2, checks=_LOOP, notify_last="Pause"),
-            *evse_stop("Pause"),
+            *evse_to_loop(),
+            *evse_end(2, checks=_LOOP, end="Pause"),
             Accept(resume=True),
             ExpectRequest(kind="supportedAppProtocolReq"),
             Respond(),
@@ -180,8 +149,7 @@ CASES: tuple[Case, ...] = (
             Respond(),
             ExpectRequest(kind="PowerDeliveryReq", checks=(PD_START,)),
             Respond(),
-            ServeLoop(count=2, checks=_LOOP, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_end(2, checks=_LOOP),
         ),
     ),
     Case(
@@ -195,7 +163,7 @@ CASES: tuple[Case, ...] = (
         expected="ScheduleExchangeReq then PowerDeliveryReq(ScheduleRenegotiation) on payload type 0x8101 while "
         "the charge loop goes on",
         steps=(
-            *_serve_to_loop(),
+            *evse_to_loop(),
             ServeLoop(count=2, checks=_LOOP, notify_last="ScheduleRenegotiation"),
             ExpectRequest(
                 kind="ScheduleExchangeReq",
@@ -208,8 +176,7 @@ CASES: tuple[Case, ...] = (
                 kind="PowerDeliveryReq", stream=Stream.SCHEDULE_RENEGOTIATION, meanwhile=("AC_ChargeLoopReq",)
             ),
             Respond(),
-            ServeLoop(count=2, checks=_LOOP, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_end(2, checks=_LOOP),
         ),
     ),
     Case(
@@ -226,7 +193,7 @@ CASES: tuple[Case, ...] = (
         steps=(
             Serve(until="AuthorizationReq", checks=(ECHOES_CHALLENGE, PNC_SIGNATURE), preamble=False),
             Respond(),
-            *_serve_to_loop(),
+            *evse_to_loop(),
             ServeLoop(count=2, checks=_LOOP, notify_last="MeteringConfirmation"),
             ExpectRequest(
                 kind="MeteringConfirmationReq",
@@ -235,8 +202,7 @@ CASES: tuple[Case, ...] = (
                 checks=(METERING_SIGNATURE,),
             ),
             Respond(),
-            ServeLoop(count=1, checks=_LOOP, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_end(1, checks=_LOOP),
         ),
     ),
     Case(
@@ -250,7 +216,7 @@ CASES: tuple[Case, ...] = (
         expected="PowerDelivery(Stop), SessionStop(ServiceRenegotiation), then ServiceDiscoveryReq on the same "
         "connection and a new negotiation up to the charge loop",
         steps=(
-            *_serve_to_loop(),
+            *evse_to_loop(),
             ServeLoop(count=2, checks=_LOOP, notify_last="ServiceRenegotiation"),
             ExpectRequest(kind="PowerDeliveryReq", checks=(PD_STOP,)),
             Respond(),
@@ -258,10 +224,8 @@ CASES: tuple[Case, ...] = (
             Respond(),
             ExpectRequest(kind="ServiceDiscoveryReq"),
             Respond(),
-            Serve(until="AC_ChargeLoopReq", preamble=False),
-            Respond(),
-            ServeLoop(count=1, checks=_LOOP, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_to_loop(preamble=False),
+            *evse_end(1, checks=_LOOP),
         ),
     ),
     Case(
@@ -281,9 +245,8 @@ CASES: tuple[Case, ...] = (
             Respond(),
             ExpectRequest(kind="ServiceDiscoveryReq"),
             Respond(),
-            *_serve_to_loop(),
-            ServeLoop(count=1, checks=_LOOP, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_to_loop(),
+            *evse_end(1, checks=_LOOP),
         ),
     ),
     Case(
@@ -301,8 +264,7 @@ CASES: tuple[Case, ...] = (
             Respond(),
             ExpectRequest(kind="PowerDeliveryReq", checks=(PD_START,)),
             Respond(),
-            ServeLoop(count=1, checks=_LOOP, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_end(1, checks=_LOOP),
         ),
     ),
 )

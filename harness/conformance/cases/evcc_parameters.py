@@ -15,8 +15,8 @@ from harness.conformance.evcc_rules import (
     V2X_PAIRED,
 )
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import evse_stop
-from harness.conformance.steps import ExpectRequest, Respond, Serve, ServeLoop
+from harness.conformance.scripts import evse_end, evse_to_loop
+from harness.conformance.steps import ExpectRequest, Respond, Serve
 from iso15118.session.services import AC, AC_BPT
 
 __all__ = ["CASES"]
@@ -70,8 +70,7 @@ CASES: tuple[Case, ...] = (
                 "PowerDeliveryReq": (NO_DISCHARGE_WITHOUT_BPT,),
             }
         ),
-        ServeLoop(count=3, checks=(NO_DISCHARGE_WITHOUT_BPT,), notify_last="Terminate"),
-        *evse_stop(),
+        *evse_end(3, checks=(NO_DISCHARGE_WITHOUT_BPT,)),
     ),
     _case(
         "EVCC-PAR-02",
@@ -80,10 +79,8 @@ CASES: tuple[Case, ...] = (
         ("fact sheet 6.3 (the EV follows EVSETargetActivePower within its limits)",),
         "Dynamic AC_BPT; EVSETargetActivePower 5 kW in every AC_ChargeLoopRes",
         "from the second loop on, EVPresentActivePower is positive and at most 5 kW",
-        Serve(until="AC_ChargeLoopReq"),
-        Respond(),
-        ServeLoop(count=4, checks=(PRESENT_FOLLOWS_TARGET,), notify_last="Terminate"),
-        *evse_stop(),
+        *evse_to_loop(),
+        *evse_end(4, checks=(PRESENT_FOLLOWS_TARGET,)),
         needs=frozenset({Need.DYNAMIC, Need.BPT}),
     ),
     _case(
@@ -97,8 +94,7 @@ CASES: tuple[Case, ...] = (
         "only Scheduled offered; the one schedule tuple (ID 7) allows 3.7 kW; no EVSETargetActivePower",
         "PowerDelivery(Start) selects tuple 7 and EVPresentActivePower never exceeds 3.7 kW",
         *_to_loop({"PowerDeliveryReq": (PD_SCHEDULE_TUPLE,)}),
-        ServeLoop(count=4, checks=(PRESENT_WITHIN_SCHEDULE,), notify_last="Terminate"),
-        *evse_stop(),
+        *evse_end(4, checks=(PRESENT_WITHIN_SCHEDULE,)),
         needs=frozenset({Need.SCHEDULED}),
     ),
     _case(
@@ -110,8 +106,7 @@ CASES: tuple[Case, ...] = (
         "in ScheduleExchangeReq and every AC_ChargeLoopReq the two V2X energy requests "
         "come together, and Min <= MinV2X <= MaxV2X <= Max",
         *_to_loop({"ScheduleExchangeReq": (V2X_PAIRED, ENERGY_ORDER)}),
-        ServeLoop(count=3, checks=(V2X_PAIRED, ENERGY_ORDER), notify_last="Terminate"),
-        *evse_stop(),
+        *evse_end(3, checks=(V2X_PAIRED, ENERGY_ORDER)),
         needs=frozenset({Need.DYNAMIC, Need.BPT}),
     ),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.conformance.model import Case, Category, SutRole
-from harness.conformance.scripts import evse_stop
+from harness.conformance.scripts import evse_end, evse_to_loop
 from harness.conformance.steps import CLOSE_GRACE, ExpectClosed, ExpectRequest, Respond, Serve, ServeLoop
 
 __all__ = ["CASES"]
@@ -52,8 +52,7 @@ CASES: tuple[Case, ...] = (
         "evcc_msg_timeout_loop",
         "V2G20 table 216",
         "0.5 s",
-        Serve(until="AC_ChargeLoopReq"),
-        Respond(),
+        *evse_to_loop(),
         ServeLoop(count=1),
     ),
     _silent(
@@ -77,10 +76,8 @@ CASES: tuple[Case, ...] = (
             Respond(delay=1.2, label="after 1.2 s"),
             ExpectRequest(kind="ServiceDetailReq"),
             Respond(),
-            Serve(until="AC_ChargeLoopReq", preamble=False),
-            Respond(),
-            ServeLoop(count=1, notify_last="Terminate"),
-            *evse_stop(),
+            *evse_to_loop(preamble=False),
+            *evse_end(1),
         ),
     ),
     Case(
@@ -93,6 +90,6 @@ CASES: tuple[Case, ...] = (
         strict_performance=True,
         stimulus="six charge loops answered at once",
         expected="every AC_ChargeLoopReq within 0.25 s of the previous AC_ChargeLoopRes",
-        steps=(Serve(until="AC_ChargeLoopReq"), Respond(), ServeLoop(count=6, notify_last="Terminate"), *evse_stop()),
+        steps=(*evse_to_loop(), *evse_end(6)),
     ),
 )

@@ -10,7 +10,7 @@ on an absurd length.
 from __future__ import annotations
 
 from harness.conformance.model import Case, Category, SutRole
-from harness.conformance.scripts import ev_stop
+from harness.conformance.scripts import ev_stop, garble_exi
 from harness.conformance.steps import CLOSE_GRACE, Expect, ExpectClosed, Loop, Send, SendRaw, Walk
 from iso15118.constants import PayloadType
 from iso15118.v2gtp import frame, pack_header
@@ -27,11 +27,6 @@ def _closed() -> ExpectClosed:
         requirement=_RULE,
         what="connection closed after an unprocessable frame",
     )
-
-
-def _garble(exi: bytes) -> bytes:
-    """Keep the EXI header byte, invert everything after it."""
-    return exi[:1] + bytes(b ^ 0xFF for b in exi[1:])
 
 
 def _case(
@@ -61,7 +56,7 @@ CASES: tuple[Case, ...] = (
         "SECC-FRM-01",
         "Malformed EXI body",
         "SessionSetupReq whose EXI body after the header byte is inverted",
-        Send(kind="SessionSetupReq", corrupt=_garble, label="EXI body inverted"),
+        Send(kind="SessionSetupReq", corrupt=garble_exi, label="EXI body inverted"),
     ),
     _case(
         "SECC-FRM-02",

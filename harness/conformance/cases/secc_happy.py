@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import ev_session, ev_stop
+from harness.conformance.scripts import SEQUENCE_REQUIREMENTS, ev_session, ev_stop
 from harness.conformance.secc_rules import (
     CHALLENGE,
     CPD_MATCHES_SERVICE,
@@ -23,7 +23,7 @@ from harness.conformance.secc_rules import (
     SCHEDULED_TUPLES,
     TARGET_WITHIN_LIMITS,
 )
-from harness.conformance.steps import Close, Exchange, Loop, Reconnect, Walk
+from harness.conformance.steps import Close, Exchange, Loop, Reconnect, Step, Walk
 from iso15118.messages import iso20 as m
 from iso15118.session.services import AC, AC_BPT
 from iso15118.session.states import Stream
@@ -39,20 +39,7 @@ _COMMON = {
 }
 _SCHEDULED = {**_COMMON, "ScheduleExchangeReq": (SCHEDULED_TUPLES,)}
 _BPT = {**_COMMON, "ServiceDiscoveryReq": (OFFERS_AC_BPT,)}
-_SEQUENCE_REQS = (
-    "V2G20-1483",
-    "V2G20-1484",
-    "V2G20-1486",
-    "V2G20-2221",
-    "V2G20-1584",
-    "V2G20-1587",
-    "V2G20-1590",
-    "V2G20-2658",
-    "V2G20-1596",
-    "V2G20-1437",
-    "V2G20-2012",
-    "V2G20-1623",
-)
+_SEQUENCE_REQS = (*SEQUENCE_REQUIREMENTS, "V2G20-2012", "V2G20-1623")
 
 
 def _full(
@@ -76,6 +63,13 @@ def _full(
         expected="every response OK in time, on the request's payload type, with the session's SessionID; "
         "each response's content follows the selected service and control mode",
         steps=(*ev_session(loops=3, checks=checks), Close()),
+    )
+
+
+def _negotiation(start: str) -> tuple[Step, ...]:
+    """The default session's exchanges from ``start`` up to the charge loop, the charge parameters checked."""
+    return ev_session(
+        start=start, until="AC_ChargeLoopReq", checks={"AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SERVICE,)}
     )
 
 
@@ -149,9 +143,7 @@ CASES: tuple[Case, ...] = (
                 codes=("OK_OldSessionJoined",),
                 checks=(OLD_SESSION_ID,),
             ),
-            Exchange(kind="AC_ChargeParameterDiscoveryReq", checks=(CPD_MATCHES_SERVICE,)),
-            Exchange(kind="ScheduleExchangeReq"),
-            Exchange(kind="PowerDeliveryReq"),
+            *_negotiation(start="AC_ChargeParameterDiscoveryReq"),
             Loop(count=2, checks=_LOOP),
             *ev_stop(),
         ),
@@ -214,12 +206,7 @@ CASES: tuple[Case, ...] = (
             Loop(count=1, checks=_LOOP),
             Exchange(kind="PowerDeliveryReq", fields={"charge_progress": m.ChargeProgress.Stop}),
             Exchange(kind="SessionStopReq", fields={"charging_session": m.ChargingSession.ServiceRenegotiation}),
-            Exchange(kind="ServiceDiscoveryReq"),
-            Exchange(kind="ServiceDetailReq"),
-            Exchange(kind="ServiceSelectionReq"),
-            Exchange(kind="AC_ChargeParameterDiscoveryReq", checks=(CPD_MATCHES_SERVICE,)),
-            Exchange(kind="ScheduleExchangeReq"),
-            Exchange(kind="PowerDeliveryReq"),
+            *_negotiation(start="ServiceDiscoveryReq"),
             Loop(count=1, checks=_LOOP),
             *ev_stop(),
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import ev_stop
+from harness.conformance.scripts import FAILED_CLOSES, ev_refused, ev_stop
 from harness.conformance.secc_rules import (
     BPT_PARAMETERS,
     CPD_MATCHES_SERVICE,
@@ -16,7 +16,7 @@ from harness.conformance.secc_rules import (
     TARGET_WITHIN_LIMITS,
     schema_id_of,
 )
-from harness.conformance.steps import Close, Exchange, Expect, ExpectClosed, Loop, Send, Walk
+from harness.conformance.steps import Close, Exchange, Loop, Send, Walk
 from iso15118.constants import NS_ISO20_AC
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol
@@ -25,8 +25,6 @@ from iso15118.session.failures import response_kind
 from iso15118.session.services import AC
 
 __all__ = ["CASES"]
-
-_CLOSE = "V2G20 8.6 (FAILED ends the session); ISO 15118-4: closed within 5 s"
 
 
 def _offer(namespace: str, schema_id: int, priority: int, minor: int = 0) -> AppProtocol:
@@ -61,32 +59,26 @@ def _refusal(
     title: str,
     request: str,
     *,
-    after: str,
     fields: dict[str, Any],
     codes: tuple[str, ...],
     requirements: tuple[str, ...],
     stimulus: str,
     profile: Profile | None = None,
     needs: frozenset[Need] = frozenset(),
-    loops: int = 0,
 ) -> Case:
+    """The SECC refuses ``request`` with ``fields`` at its place in the default session, and closes."""
     return Case(
         id=case_id,
         title=title,
         sut=SutRole.SECC,
         category=Category.PARAMETERS,
-        requirements=(*requirements, _CLOSE),
+        requirements=(*requirements, FAILED_CLOSES),
         needs=needs,
         profile=profile or Profile(),
         negative=True,
         stimulus=stimulus,
         expected=f"{response_kind(request)} {' or '.join(codes)}, then the SECC closes the connection",
-        steps=(
-            Walk(until=after, loops=loops),
-            Send(kind=request, fields=fields),
-            Expect(kind=response_kind(request), codes=codes),
-            ExpectClosed(within=5.0, requirement=_CLOSE),
-        ),
+        steps=(Walk(until=request), *ev_refused(Send(kind=request, fields=fields), codes)),
     )
 
 
@@ -125,16 +117,15 @@ CASES: tuple[Case, ...] = (
         title="SupportedAppProtocol with no protocol in common",
         sut=SutRole.SECC,
         category=Category.PARAMETERS,
-        requirements=("V2G20-169", _CLOSE),
+        requirements=("V2G20-169", FAILED_CLOSES),
         negative=True,
         stimulus="supportedAppProtocolReq offering only urn:example:unknown:protocol",
         expected="supportedAppProtocolRes Failed_NoNegotiation without SchemaID, then the SECC closes",
-        steps=(
+        steps=ev_refused(
             Send(
                 kind="supportedAppProtocolReq", fields={"app_protocol": (_offer("urn:example:unknown:protocol", 7, 1),)}
             ),
-            Expect(kind="supportedAppProtocolRes", codes=("Failed_NoNegotiation",)),
-            ExpectClosed(within=5.0, requirement=_CLOSE),
+            ("Failed_NoNegotiation",),
         ),
     ),
     Case(
@@ -179,7 +170,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-04",
         "EVMinimumChargePower above the EVSE's maximum",
         "AC_ChargeParameterDiscoveryReq",
-        after="AC_ChargeParameterDiscoveryReq",
         fields={
             "bpt_ac_cpd_req_energy_transfer_mode.ev_minimum_charge_power": rational(500_000),
             "bpt_ac_cpd_req_energy_transfer_mode.ev_maximum_charge_power": rational(600_000),
@@ -203,7 +193,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-06",
         "Discharge requested although AC (not AC_BPT) was selected",
         "PowerDeliveryReq",
-        after="PowerDeliveryReq",
         profile=_AC,
         fields={"bpt_channel_selection": m.ChannelSelection.Discharge},
         codes=("FAILED*",),
@@ -214,7 +203,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-07",
         "BPT charge parameters although AC was selected",
         "AC_ChargeParameterDiscoveryReq",
-        after="AC_ChargeParameterDiscoveryReq",
         profile=_AC,
         fields={
             "ac_cpd_req_energy_transfer_mode": None,
@@ -233,7 +221,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-08",
         "Dynamic charge-loop element after selecting Scheduled",
         "AC_ChargeLoopReq",
-        after="AC_ChargeLoopReq",
         profile=Profile(dynamic=False),
         needs=frozenset({Need.SCHEDULED}),
         fields={
@@ -248,7 +235,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-09",
         "BPT charge-loop element although AC was selected",
         "AC_ChargeLoopReq",
-        after="AC_ChargeLoopReq",
         profile=_AC,
         fields={"dynamic_ac_cl_req_control_mode": None, "bpt_dynamic_ac_cl_req_control_mode": _dynamic_element(True)},
         codes=("FAILED*",),
@@ -259,7 +245,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-10",
         "ServiceDetailReq for a service that was not offered",
         "ServiceDetailReq",
-        after="ServiceDetailReq",
         fields={"service_id": 3},
         codes=("FAILED_ServiceIDInvalid",),
         requirements=("fact sheet 2.6 (FAILED_ServiceIDInvalid)",),
@@ -269,7 +254,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-11",
         "ServiceSelection of an undefined ParameterSetID",
         "ServiceSelectionReq",
-        after="ServiceSelectionReq",
         fields={"selected_energy_transfer_service.parameter_set_id": 999},
         codes=("FAILED_ServiceSelectionInvalid",),
         requirements=("fact sheet 2.6 (FAILED_ServiceSelectionInvalid)",),
@@ -279,7 +263,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-12",
         "ServiceSelection of a service that was not offered",
         "ServiceSelectionReq",
-        after="ServiceSelectionReq",
         fields={"selected_energy_transfer_service.service_id": 3},
         codes=("FAILED_ServiceIDInvalid",),
         requirements=("fact sheet 2.6 (details/selection of an ID not offered)",),
@@ -289,7 +272,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-13",
         "PowerDelivery selects a schedule tuple that was not offered",
         "PowerDeliveryReq",
-        after="PowerDeliveryReq",
         profile=Profile(dynamic=False),
         needs=frozenset({Need.SCHEDULED}),
         fields={"ev_power_profile.scheduled_evppt_control_mode.selected_schedule_tuple_id": 250},
@@ -301,7 +283,6 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-14",
         "ScheduleExchange in the other control mode",
         "ScheduleExchangeReq",
-        after="ScheduleExchangeReq",
         profile=Profile(dynamic=False),
         needs=frozenset({Need.SCHEDULED}),
         fields={

@@ -6,6 +6,7 @@ from typing import Any
 
 from harness.conformance.fields import tamper_signature
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
+from harness.conformance.scripts import FAILED_CLOSES, ev_refused
 from harness.conformance.secc_rules import CHALLENGE, CHALLENGES_DIFFER, FRESH_SESSION_ID, SESSIONS_DIFFER
 from harness.conformance.steps import (
     CheckTls,
@@ -26,7 +27,6 @@ from iso15118.session.states import Stream
 
 __all__ = ["CASES"]
 
-_CLOSE = "V2G20 8.6 (FAILED ends the session); ISO 15118-4: closed within 5 s"
 _PNC = Profile(auth="PnC")
 
 
@@ -55,7 +55,7 @@ def _pnc_refused(
         Expect(kind="AuthorizationRes", codes=codes),
     )
     if all(c.startswith("FAILED") for c in codes):
-        steps += (ExpectClosed(within=5.0, requirement=_CLOSE),)
+        steps += (ExpectClosed(within=5.0, requirement=FAILED_CLOSES),)
     return Case(
         id=case_id,
         title=title,
@@ -175,14 +175,15 @@ CASES: tuple[Case, ...] = (
         steps=(
             Walk(until="AC_ChargeLoopReq"),
             Loop(count=2),
-            Send(
-                kind="MeteringConfirmationReq",
-                stream=Stream.METERING_CONFIRMATION,
-                edit=tamper_signature,
-                label="signature bit flipped",
+            *ev_refused(
+                Send(
+                    kind="MeteringConfirmationReq",
+                    stream=Stream.METERING_CONFIRMATION,
+                    edit=tamper_signature,
+                    label="signature bit flipped",
+                ),
+                ("FAILED_MeteringSignatureNotValid",),
             ),
-            Expect(kind="MeteringConfirmationRes", codes=("FAILED_MeteringSignatureNotValid",)),
-            ExpectClosed(within=5.0, requirement=_CLOSE),
         ),
     ),
     Case(
