@@ -39,12 +39,12 @@ from iso15118.security.tls import TlsConfig, keylog_from_environment
 from iso15118.session.connection import Role
 from iso15118.session.services import AC, AC_BPT
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
+from iso15118.transport.config import EVCC_CHOICES, SECC_CHOICES
 from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig
-from iso15118.transport.evcc_config import AUTHORIZATION, POWER_TOLERANCE_ACCEPTANCE, STOP_WITH
 from iso15118.transport.evcc_pnc import ContractCredentials
 from iso15118.transport.policy import TransportPolicy
-from iso15118.transport.secc import PRICING, SeccConfig
+from iso15118.transport.secc import SeccConfig
 from iso15118.transport.secc_server import SeccServerConfig
 
 __all__ = [
@@ -232,11 +232,8 @@ def _convert(value: object, tp: Any, values: _Values, key: str) -> object:
 
 _FROM_PKI: dict[tuple[type, str], str] = {(EvccConfig, "credentials"): "comes from the PKI or the [pnc] table"}
 _CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
-    (EvccConfig, "authorization"): AUTHORIZATION,
-    (EvccConfig, "stop_with"): STOP_WITH,
-    (EvccConfig, "power_tolerance_acceptance"): POWER_TOLERANCE_ACCEPTANCE,
-    (SeccConfig, "authorization"): AUTHORIZATION,
-    (SeccConfig, "pricing"): tuple(PRICING),
+    **{(EvccConfig, key): allowed for key, allowed in EVCC_CHOICES.items()},
+    **{(SeccConfig, key): allowed for key, allowed in SECC_CHOICES.items()},
 }
 _SIGNED = {(SimpleEVSEConfig, "setpoint_w")}
 """Numbers that may be negative (everything else is a magnitude, a count or a time)."""

@@ -25,8 +25,8 @@ from iso15118.session.events import Event, ResponseReceived, SessionEnded, Sessi
 from iso15118.session.schedules import Interval, allowed_power, intervals_of
 from iso15118.session.services import AC, AC_BPT, loop_mode_field, parse_parameter_set
 from iso15118.session.states import Stream
+from iso15118.transport.config import EvccConfig
 from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
-from iso15118.transport.evcc_config import EvccConfig
 from iso15118.transport.evcc_loop import discharge_limit, loop_control_mode
 from iso15118.transport.evcc_pnc import signed_authorization, signed_metering
 from iso15118.transport.link import Link

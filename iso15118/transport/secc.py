@@ -25,9 +25,9 @@ from iso15118.session.events import Event, RequestReceived, SessionEnded, Sessio
 from iso15118.session.failures import failure_response
 from iso15118.session.schedules import flat_price_levels, single_level_tuple
 from iso15118.session.services import AC_BPT, ac_parameter_sets, loop_mode_field, loop_request_mode, select_protocol
+from iso15118.transport.config import PRICING, SeccConfig
 from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
 from iso15118.transport.link import Link
-from iso15118.transport.secc_config import PRICING, SeccConfig
 from iso15118.transport.secc_pnc import PncVerifier
 
 __all__ = ["PRICING", "SeccConfig", "SessionStore", "serve_secc_session"]

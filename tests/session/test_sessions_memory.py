@@ -30,7 +30,7 @@ def _run(evcc: EvccConfig, **kwargs: Any) -> tuple[Any, Any, Recorder]:
 
 
 def _sent(rec: Recorder, role: str) -> list[str]:
-    return [type(e.message).__name__ for r, e in rec.events if r == role and isinstance(e, MessageSent)]
+    return [type(r.message).__name__ for r in rec.messages if r.sender == role]
 
 
 @pytest.mark.parametrize("control", [ControlMode.SCHEDULED, ControlMode.DYNAMIC])
@@ -173,11 +173,7 @@ def test_secc_notifications(note: Notification, expect: EndReason) -> None:
 
 
 def _sent_message(rec: Recorder, role: str, kind: str) -> Any:
-    return next(
-        e.message
-        for r, e in rec.events
-        if r == role and isinstance(e, MessageSent) and type(e.message).__name__ == kind
-    )
+    return next(r.message for r in rec.messages if r.sender == role and type(r.message).__name__ == kind)
 
 
 def _pricing_offered(rec: Recorder) -> set[int]:
@@ -218,6 +214,8 @@ def test_no_price_schedule_by_default() -> None:
 def test_absolute_pricing_is_refused_as_configuration() -> None:
     with pytest.raises(ConfigError, match="pricing must be one of none, price_levels, got 'absolute'"):
         SeccConfig(pricing="absolute")
+    with pytest.raises(ConfigError, match=r"SeccConfig\.authorization must be one of EIM, PnC, got 'RFID'"):
+        SeccConfig(authorization=("EIM", "RFID"))
 
 
 def test_incompatible_charge_parameters_are_refused() -> None:

@@ -1,0 +1,116 @@
+"""What the EVCC and SECC drivers are configured with: :class:`EvccConfig` (what an EV asks for) and
+:class:`SeccConfig` (what a charger offers). `v2g evcc` / `v2g secc` read them from the TOML ``[evcc]`` and
+``[secc]`` tables; the fields that take one of a few values list them in :data:`EVCC_CHOICES` and
+:data:`SECC_CHOICES`, which the configs check on construction and the TOML loader checks per key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from iso15118.constants import NS_ISO20_AC
+from iso15118.controller import ControlMode
+from iso15118.errors import ConfigError
+from iso15118.messages import iso20 as m
+from iso15118.session.services import AC, AC_BPT
+from iso15118.transport.evcc_pnc import ContractCredentials
+
+__all__ = ["EVCC_CHOICES", "PRICING", "SECC_CHOICES", "EvccConfig", "SeccConfig", "check_choices"]
+
+AUTHORIZATION: Final = ("EIM", "PnC")
+PRICING: Final = {"none": 0, "price_levels": 2}
+"""SeccConfig.pricing -> the Pricing service parameter (STD table 205; 1 = absolute prices is not offered)."""
+
+EVCC_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
+    "authorization": AUTHORIZATION,
+    "stop_with": ("Terminate", "Pause", "ServiceRenegotiation"),
+    "power_tolerance_acceptance": tuple(str(v) for v in m.PowerToleranceAcceptance),
+}
+SECC_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {"authorization": AUTHORIZATION, "pricing": tuple(PRICING)}
+
+
+def check_choices(config: object, choices: Mapping[str, tuple[str, ...]]) -> None:
+    """Refuse a field (or an item of a tuple field) outside its choices; None means "not set" and passes."""
+    for name, allowed in choices.items():
+        value = getattr(config, name)
+        items = value if isinstance(value, tuple) else (value,)
+        bad = [v for v in items if v is not None and v not in allowed]
+        if bad:
+            raise ConfigError(f"{type(config).__name__}.{name} must be one of {', '.join(allowed)}, got {bad[0]!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvccConfig:
+    """What an EVCC asks for and how it behaves."""
+
+    evcc_id: str = "WMIV1234567890ABCDEX"
+    protocols: tuple[str, ...] = (NS_ISO20_AC,)
+    """Namespaces offered in SupportedAppProtocol, most preferred first (priority 1, 2...)."""
+    authorization: str = "EIM"
+    """``EIM`` or ``PnC`` (PnC needs ``credentials``)."""
+    credentials: ContractCredentials | None = None
+    control_mode: ControlMode = ControlMode.DYNAMIC
+    bidirectional: bool = True
+    """Select AC_BPT when the EVSE offers it (and the EV's limits say it can discharge)."""
+    loop_interval_s: float = 0.1
+    """Pause between charge-loop requests (the SECC times out after 0.5 s [V2G20-1499])."""
+    meter_info_requested: bool = True
+    max_supporting_points: int = 1024
+    negative_discharge_limits: bool = False
+    resume_session_id: bytes | None = None
+    """Resume this paused session (SessionSetupReq carries its SessionID)."""
+    resume_service_id: int | None = None
+    """The service the paused session had selected (the EV keeps it, as the SECC does [V2G20-2539])."""
+    authorization_retry_s: float = 0.5
+    authorization_attempts: int = 3
+    """Give up (SessionStop) after this many authorization refusals (WARNING responses)."""
+    max_loops: int | None = None
+    """Stop after this many charge-loop exchanges (testing); None: until the EV is done."""
+    renegotiate_schedule_after: int | None = None
+    """EV-initiated schedule renegotiation (side stream 0x8101) after this many loops (testing)."""
+    metering_confirmation_after: int | None = None
+    """EV-initiated metering confirmation (side stream 0x8102, PnC) after this many loops (testing)."""
+    power_tolerance_acceptance: str | None = None
+    """Scheduled mode: send PowerToleranceAcceptance (e.g. ``PowerToleranceConfirmed``) in PowerDeliveryReq
+    (optional in the XSD; some SECCs, Josev's among them, require it)."""
+    stop_with: str = "Terminate"
+    """How the session ends when the EV is done: ``Terminate``, ``Pause`` or ``ServiceRenegotiation``."""
+
+    def __post_init__(self) -> None:
+        check_choices(self, EVCC_CHOICES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeccConfig:
+    """What an SECC offers and how it behaves."""
+
+    evse_id: str = "DE*V2G*E0001*1"
+    protocols: tuple[str, ...] = (NS_ISO20_AC,)
+    """Namespaces accepted in SupportedAppProtocol, in our order of preference."""
+    services: tuple[int, ...] = (AC, AC_BPT)
+    control_modes: tuple[int, ...] = (1, 2)
+    """Parameter sets offered per service: 1 = Scheduled, 2 = Dynamic."""
+    authorization: tuple[str, ...] = ("EIM",)
+    """``EIM`` and/or ``PnC``."""
+    certificate_installation: bool = False
+    service_renegotiation: bool = True
+    pause_allowed: bool = True
+    standby_allowed: bool = True
+    free_service: bool = False
+    bpt_channel: int = 1
+    generator_mode: int = 1
+    islanding_detection: int = 2
+    negative_discharge_limits: bool = False
+    """Send EVSE discharge limits as negative values (Amendment 1) instead of magnitudes."""
+    meter_id: str = "METER-1"
+    schedule_duration_s: int = 86400
+    pricing: str = "none"
+    """``none``: Pricing = 0 offered and no price schedule sent. ``price_levels``: Pricing = 2 offered, and every
+    ScheduleExchangeRes carries a one-level PriceLevelSchedule (a flat tariff) -- in Scheduled mode with each
+    ChargingSchedule and DischargingSchedule, in Dynamic mode in Dynamic_SEResControlMode. The price schedule is
+    optional in the XSD; some EVs (Josev's, J8 in tests/interop/README.md) refuse a schedule without one.
+    Absolute price schedules (Pricing = 1) are not implemented."""
+
+    def __post_init__(self) -> None:
+        check_choices(self, SECC_CHOICES)
