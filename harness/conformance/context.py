@@ -15,7 +15,7 @@ from harness.conformance.credentials import Credentials
 from harness.conformance.model import Profile
 from iso15118.messages.units import value_of
 from iso15118.security.tls import HandshakeInfo
-from iso15118.session.services import ParameterSetSpec, loop_request_mode, parse_parameter_set
+from iso15118.session.services import ParameterSetSpec, loop_request_mode, loop_target_power, parse_parameter_set
 from iso15118.session.timers import DEFAULT_TIMING, Timing
 
 __all__ = ["ZERO_SESSION", "Context", "RunConfig", "learn_request", "learn_response"]
@@ -130,11 +130,9 @@ def learn_response(ctx: Context, request: Any, response: Any) -> None:
     elif kind == "ScheduleExchangeRes" and response.scheduled_se_res_control_mode is not None:
         ctx.schedule_ids = tuple(t.schedule_tuple_id for t in response.scheduled_se_res_control_mode.schedule_tuple)
     elif kind == "AC_ChargeLoopRes":
-        for name in ("bpt_dynamic", "dynamic", "bpt_scheduled", "scheduled"):
-            mode = getattr(response, f"{name}_ac_cl_res_control_mode", None)
-            target = getattr(mode, "evse_target_active_power", None) if mode is not None else None
-            if target is not None:
-                ctx.target_w = value_of(target)
+        target = loop_target_power(response)
+        if target is not None:
+            ctx.target_w = target
         if response.meter_info is not None:
             ctx.meter = _meter(response.meter_info)
     elif kind == "SessionStopRes" and str(request.charging_session) == "Pause":

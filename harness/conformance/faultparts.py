@@ -16,6 +16,7 @@ from harness.conformance.fields import tamper_signature
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import ResponseCode as SapCode
 from iso15118.messages.units import rational
+from iso15118.session.services import LOOP_RESPONSE_MODES
 from iso15118.transport.secc import SessionStore
 from iso15118.transport.secc_pnc import PncOutcome, PncVerifier
 
@@ -145,15 +146,7 @@ def wrong_loop_mode(msg: Any, memory: dict[str, Any]) -> Any:
     """AC_ChargeLoopRes in the other control mode than the request's."""
     if type(msg).__name__ != "AC_ChargeLoopRes":
         return msg
-    blank = {
-        f: None
-        for f in (
-            "bpt_dynamic_ac_cl_res_control_mode",
-            "bpt_scheduled_ac_cl_res_control_mode",
-            "dynamic_ac_cl_res_control_mode",
-            "scheduled_ac_cl_res_control_mode",
-        )
-    }
+    blank = dict.fromkeys(LOOP_RESPONSE_MODES)
     if msg.scheduled_ac_cl_res_control_mode is not None or msg.bpt_scheduled_ac_cl_res_control_mode is not None:
         swapped: dict[str, Any] = {
             "dynamic_ac_cl_res_control_mode": m.Dynamic_AC_CLResControlMode(evse_target_active_power=rational(0))

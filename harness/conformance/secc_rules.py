@@ -8,7 +8,7 @@ from harness.conformance.checks import Check, NotApplicable, check
 from harness.conformance.context import ZERO_SESSION, Context
 from iso15118.constants import NS_ISO20_AC
 from iso15118.messages.units import value_of
-from iso15118.session.services import AC_BPT, loop_request_mode, parse_parameter_set
+from iso15118.session.services import AC_BPT, loop_request_mode, loop_target_power, parse_parameter_set
 
 __all__ = [
     "BPT_PARAMETERS",
@@ -177,14 +177,6 @@ def DISCHARGE_SCHEDULE_NOT_POSITIVE(ctx: Context, res: Any) -> str | None:
     return None if found else "no DischargingSchedule for AC_BPT"
 
 
-def _loop_target(res: Any) -> float | None:
-    for name in ("bpt_dynamic", "dynamic", "bpt_scheduled", "scheduled"):
-        mode = getattr(res, f"{name}_ac_cl_res_control_mode", None)
-        if mode is not None and getattr(mode, "evse_target_active_power", None) is not None:
-            return value_of(mode.evse_target_active_power)
-    return None
-
-
 @check("the response's control mode mirrors the request's", "V2G20 2.8")
 def LOOP_MIRRORS_REQUEST(ctx: Context, res: Any) -> str | None:
     found = loop_request_mode(ctx.last_request)
@@ -203,7 +195,7 @@ def LOOP_MIRRORS_REQUEST(ctx: Context, res: Any) -> str | None:
 
 @check("EVSETargetActivePower within the EVSE's announced limits", "V2G20 2.8, fact sheet 6.3")
 def TARGET_WITHIN_LIMITS(ctx: Context, res: Any) -> str | None:
-    target = _loop_target(res)
+    target = loop_target_power(res)
     if target is None:
         return None
     top = ctx.evse_limits.get("max_charge_w")
@@ -217,7 +209,7 @@ def TARGET_WITHIN_LIMITS(ctx: Context, res: Any) -> str | None:
 
 @check("no discharge setpoint unless AC_BPT was selected", "V2G20-1034/1035")
 def NO_DISCHARGE_TARGET(ctx: Context, res: Any) -> str | None:
-    target = _loop_target(res)
+    target = loop_target_power(res)
     if target is not None and target < 0 and ctx.selected_service != AC_BPT:
         return f"target {target:g} W (discharge) in an AC session"
     return None

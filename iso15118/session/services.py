@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from iso15118.constants import NS_ISO20_AC, NS_ISO20_DC
 from iso15118.messages import iso20 as m
+from iso15118.messages.units import value_of
 
 __all__ = [
     "AC",
@@ -154,12 +155,31 @@ def loop_mode_field(bpt: bool, dynamic: bool, *, response: bool = False) -> str:
 
 
 LOOP_REQUEST_MODES: Final = {loop_mode_field(b, d): (b, d) for b in (False, True) for d in (False, True)}
+LOOP_RESPONSE_MODES: Final = {
+    loop_mode_field(b, d, response=True): (b, d) for b in (False, True) for d in (False, True)
+}
+
+
+def _loop_mode(msg: Any, fields: dict[str, tuple[bool, bool]]) -> tuple[bool, bool, Any] | None:
+    for name, (bpt, dynamic) in fields.items():
+        element = getattr(msg, name, None)
+        if element is not None:
+            return bpt, dynamic, element
+    return None
 
 
 def loop_request_mode(req: Any) -> tuple[bool, bool, Any] | None:
     """(bpt, dynamic, element) of an AC_ChargeLoopReq, or None when no concrete mode is present."""
-    for name, (bpt, dynamic) in LOOP_REQUEST_MODES.items():
-        element = getattr(req, name, None)
-        if element is not None:
-            return bpt, dynamic, element
-    return None
+    return _loop_mode(req, LOOP_REQUEST_MODES)
+
+
+def loop_response_mode(res: Any) -> tuple[bool, bool, Any] | None:
+    """(bpt, dynamic, element) of an AC_ChargeLoopRes, or None when no concrete mode is present."""
+    return _loop_mode(res, LOOP_RESPONSE_MODES)
+
+
+def loop_target_power(res: Any) -> float | None:
+    """EVSETargetActivePower of an AC_ChargeLoopRes in W (None when absent: optional in Scheduled mode)."""
+    found = loop_response_mode(res)
+    target = getattr(found[2], "evse_target_active_power", None) if found else None
+    return value_of(target) if target is not None else None

@@ -19,11 +19,11 @@ from typing import Any
 from iso15118.controller import ChargeDirection, ControlMode, EVController, SessionReport
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol, supportedAppProtocolReq
-from iso15118.messages.units import rational, value_of
+from iso15118.messages.units import rational
 from iso15118.session.connection import Connection, Role, SessionConfig
 from iso15118.session.events import Event, ResponseReceived, SessionEnded, SessionEstablished
 from iso15118.session.schedules import Interval, allowed_power, intervals_of
-from iso15118.session.services import AC, AC_BPT, loop_mode_field, parse_parameter_set
+from iso15118.session.services import AC, AC_BPT, loop_mode_field, loop_target_power, parse_parameter_set
 from iso15118.session.states import Stream
 from iso15118.transport.config import EvccConfig
 from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
@@ -355,16 +355,8 @@ class _Evcc:
     async def after_AC_ChargeLoopRes(self, res: m.AC_ChargeLoopRes, req: Any) -> None:
         self.ctx.loops += 1
         now = self.pump.clock()
-        mode = next(
-            (
-                getattr(res, f)
-                for f in (loop_mode_field(b, d, response=True) for b in (False, True) for d in (False, True))
-                if getattr(res, f) is not None
-            ),
-            None,
-        )
-        target = getattr(mode, "evse_target_active_power", None)
-        self.ctx.target_w = value_of(target) if target is not None else self.scheduled_power(now)
+        target = loop_target_power(res)
+        self.ctx.target_w = target if target is not None else self.scheduled_power(now)
         await self.controller.apply_power(self.ctx.target_w, now)
         if res.meter_info is not None:
             self.ctx.meter.append(

@@ -21,20 +21,13 @@ from harness.netns import join_result, run_in_netns
 from iso15118.controller import EVController, EVSEController
 from iso15118.messages.units import value_of
 from iso15118.session.events import Event, MessageReceived, MessageSent, ResponseReceived
-from iso15118.session.services import loop_request_mode
+from iso15118.session.services import loop_request_mode, loop_target_power
 from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
 from iso15118.transport.secc import SeccConfig
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
 
 __all__ = ["OurSecc", "Timeline", "run_our_evcc"]
-
-_LOOP_MODES = (
-    "bpt_dynamic_ac_cl_res_control_mode",
-    "bpt_scheduled_ac_cl_res_control_mode",
-    "dynamic_ac_cl_res_control_mode",
-    "scheduled_ac_cl_res_control_mode",
-)
 
 
 @dataclass
@@ -74,25 +67,15 @@ class Timeline:
 
     def loop_targets(self, direction: str) -> list[float | None]:
         """EVSETargetActivePower of every AC_ChargeLoopRes sent or received (None where absent)."""
-        out: list[float | None] = []
-        for _, d, msg in self.messages:
-            if d != direction or type(msg).__name__ != "AC_ChargeLoopRes":
-                continue
-            mode = next((getattr(msg, f) for f in _LOOP_MODES if getattr(msg, f) is not None), None)
-            target = getattr(mode, "evse_target_active_power", None)
-            out.append(value_of(target) if target is not None else None)
-        return out
+        return [loop_target_power(msg) for msg in self._of_kind(direction, "AC_ChargeLoopRes")]
 
     def loop_present_power(self, direction: str) -> list[float]:
         """EVPresentActivePower of every AC_ChargeLoopReq sent or received."""
-        out: list[float] = []
-        for _, d, msg in self.messages:
-            if d != direction or type(msg).__name__ != "AC_ChargeLoopReq":
-                continue
-            mode = loop_request_mode(msg)
-            if mode is not None:
-                out.append(value_of(mode[2].ev_present_active_power))
-        return out
+        modes = (loop_request_mode(msg) for msg in self._of_kind(direction, "AC_ChargeLoopReq"))
+        return [value_of(mode[2].ev_present_active_power) for mode in modes if mode is not None]
+
+    def _of_kind(self, direction: str, kind: str) -> list[Any]:
+        return [msg for _, d, msg in self.messages if d == direction and type(msg).__name__ == kind]
 
 
 def spread(values: list[float]) -> dict[str, float]:
