@@ -146,6 +146,15 @@ def _ctx_pointer(lib: _Lib, context: ssl.SSLContext) -> int:
     return pointer
 
 
+def _connection(connection: ssl.SSLObject | ssl.SSLSocket) -> tuple[_Lib, int] | None:
+    """libssl and the connection's SSL pointer, or None when either cannot be had safely."""
+    lib, _ = _load()
+    if lib is None:
+        return None
+    pointer = _ssl_pointer(lib, connection)
+    return None if pointer is None else (lib, pointer)
+
+
 def _ssl_pointer(lib: _Lib, connection: ssl.SSLObject | ssl.SSLSocket) -> int | None:
     inner = getattr(connection, "_sslobj", None)
     if inner is None:
@@ -212,12 +221,10 @@ def set_ca_names(context: ssl.SSLContext, cafiles: Sequence[str], *, server: boo
 
 def negotiated_group(connection: ssl.SSLObject | ssl.SSLSocket) -> str | None:
     """The key-exchange group of a finished handshake (``"secp521r1"``, ``"X448"``...), or None if unknown."""
-    lib, _ = _load()
-    if lib is None:
+    found = _connection(connection)
+    if found is None:
         return None
-    pointer = _ssl_pointer(lib, connection)
-    if pointer is None:
-        return None
+    lib, pointer = found
     nid = int(lib.ssl_ctrl(pointer, _GET_NEGOTIATED_GROUP, 0, None))
     name = lib.nid2sn(nid) if nid > 0 else None
     return name.decode() if name else None
@@ -225,12 +232,10 @@ def negotiated_group(connection: ssl.SSLObject | ssl.SSLSocket) -> str | None:
 
 def peer_signature(connection: ssl.SSLObject | ssl.SSLSocket) -> str | None:
     """How the peer signed its CertificateVerify: ``"ECDSA+SHA512"``, ``"ED448"``..., or None if unknown."""
-    lib, _ = _load()
-    if lib is None:
+    found = _connection(connection)
+    if found is None:
         return None
-    pointer = _ssl_pointer(lib, connection)
-    if pointer is None:
-        return None
+    lib, pointer = found
     kind, digest = ctypes.c_int(0), ctypes.c_int(0)
     if lib.peer_sig_type(pointer, ctypes.byref(kind)) != 1:
         return None
