@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,14 +14,9 @@ import pytest
 from harness.cli import main
 from harness.conformance.cases import all_cases
 from harness.conformance.credentials import Credentials
+from tests.support.netns import free_port
 
 V2G = [sys.executable, "-m", "harness.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-        sock.bind(("::1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _junit(directory: Path) -> dict[str, str]:
@@ -103,7 +97,7 @@ def test_run_errors_are_one_clean_line(
 @pytest.fixture()
 def secc_process(credentials: Credentials) -> Iterator[int]:
     """`v2g secc` on ::1 with the test PKI, for as long as the test runs."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             *V2G,
@@ -163,7 +157,7 @@ def test_run_against_a_secc_process(secc_process: int, credentials: Credentials,
 
 
 def test_run_against_evcc_processes(credentials: Credentials, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     pki = str(credentials.layout.directory)
     command = f"{sys.executable} -m harness.cli evcc --target '[::1]:{port}' --pki {pki}"
     cases = ["EVCC-HP-01", "EVCC-SEC-01", "EVCC-SEC-02"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.netns import VethPair, netns_available, ns_command, veth_pair
+from harness.netns import VethPair, ns_command, veth_pair
 from tests.interop.josev import (
     JosevPki,
     JosevProcess,
@@ -32,6 +32,7 @@ from tests.interop.josev import (
     require_java,
     secc_env,
 )
+from tests.support.netns import require_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(900)]
 
@@ -58,9 +59,7 @@ _EVCC_CAPS = "bpt,dynamic,scheduled,reconnect"
 
 @pytest.fixture(scope="module")
 def josev(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, JosevPki]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
+    require_netns()
     try:
         require_java()
         python = ensure_josev()

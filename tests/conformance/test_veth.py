@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness.conformance.credentials import Credentials
-from harness.netns import VethPair, netns_available, ns_command, veth_pair
+from harness.netns import VethPair, ns_command
+from tests.support.netns import veth_or_skip
 
 pytestmark = pytest.mark.root
 
@@ -24,11 +25,7 @@ V2G = [sys.executable, "-m", "harness.cli"]
 
 @pytest.fixture(scope="module")
 def veth() -> Iterator[VethPair]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
-    with veth_pair("cf") as pair:
-        yield pair
+    yield from veth_or_skip("cf")
 
 
 def _verdicts(report: Path) -> dict[str, str]:

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from harness.netns import netns_available
 from tests.interop.josev import JosevPki, JosevProcess, Unavailable, ensure_josev, make_pki, require_java
+from tests.support.netns import require_netns
 
 _LOGS = pytest.StashKey["PeerLogs"]()
 _RESULTS = pytest.StashKey[list[dict[str, Any]]]()
@@ -53,9 +53,7 @@ def josev_jvm(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture(scope="session")
 def josev_live(request: pytest.FixtureRequest) -> Path:
     """Josev's Python, for live sessions in network namespaces (root checked before anything is installed)."""
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
+    require_netns()
     python: Path = request.getfixturevalue("josev_jvm")
     return python
 

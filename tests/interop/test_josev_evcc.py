@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from harness.netns import VethPair, netns_available, veth_pair
+from harness.netns import VethPair
 from iso15118.security.tls import TlsConfig
 from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVSE, SimpleEVSEConfig
@@ -35,6 +35,7 @@ from iso15118.transport.secc_server import SeccServerConfig
 from tests.interop.conftest import PeerLogs
 from tests.interop.josev import JosevPki, JosevProcess, evcc_config, evcc_env, logged_messages, rational
 from tests.interop.ours import OurSecc, spread
+from tests.support.netns import veth_or_skip
 
 pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(300)]
 
@@ -45,11 +46,7 @@ SESSION_TIMEOUT = 90.0
 
 @pytest.fixture
 def veth() -> Iterator[VethPair]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
-    with veth_pair("jev") as pair:
-        yield pair
+    yield from veth_or_skip("jev")
 
 
 def _policy(transport: str, pki: JosevPki) -> TransportPolicy:

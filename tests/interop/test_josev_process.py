@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.netns import netns_available, veth_pair
+from harness.netns import veth_pair
 from tests.interop.josev import JosevPki, JosevProcess, evcc_config, evcc_env, group_members
+from tests.support.netns import require_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(120)]
 
@@ -22,9 +23,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(120)]
 def test_stopping_a_searching_josev_evcc_ends_its_jvm_too(
     josev_live: Path, josev_pki: JosevPki, tmp_path: Path
 ) -> None:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
+    require_netns()
     with veth_pair("jpr") as veth:
         config = tmp_path / "evcc.json"
         config.write_text(json.dumps(evcc_config(tls=False, loops=1)))

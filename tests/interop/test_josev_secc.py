@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from harness.netns import VethPair, netns_available, veth_pair
+from harness.netns import VethPair, veth_pair
 from iso15118.controller import ChargeDirection, ControlMode
 from iso15118.security.tls import TlsConfig
 from iso15118.session.events import EndReason
@@ -47,6 +47,7 @@ from tests.interop.josev import (
     secc_env,
 )
 from tests.interop.ours import run_our_evcc, spread
+from tests.support.netns import require_netns
 
 pytestmark = [pytest.mark.interop, pytest.mark.root, pytest.mark.timeout(300)]
 
@@ -66,9 +67,7 @@ def _josev_secc(
     tls13: bool, josev_live: Path, josev_pki: JosevPki, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JosevSecc]:
     """Josev's SECC in a namespace, ready (its log says "UDP server started")."""
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
+    require_netns()
     name = "secc-tls13" if tls13 else "secc-tls12"
     with veth_pair("jsc") as veth:
         process = JosevProcess(

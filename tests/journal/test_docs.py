@@ -5,22 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import socket
 from pathlib import Path
 
 import pytest
 
+from tests.support.netns import ipv6_loopback
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```$", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)
-
-
-def _ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def test_the_doc_has_snippets() -> None:
@@ -30,7 +22,7 @@ def test_the_doc_has_snippets() -> None:
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i + 1}" for i in range(len(BLOCKS))])
 def test_snippet_runs(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if '"::1"' in code:
-        if not _ipv6_loopback():
+        if not ipv6_loopback():
             pytest.skip("IPv6 loopback (::1) is not available")
         from iso15118.security import libssl
 

@@ -13,7 +13,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,17 +27,9 @@ from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.journal import Journal, read_journal, scan_journal
 from iso15118.transport.link import StreamLink
 from tests.journal.support import run_pair
+from tests.support.netns import ipv6_loopback
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def _start_secc(journal: Path) -> tuple[subprocess.Popen[str], int]:
@@ -88,7 +79,7 @@ async def _drive_evcc(port: int, watch: _MeterWatch) -> Any:
     )
 
 
-@pytest.mark.skipif(not _ipv6_loopback(), reason="IPv6 loopback (::1) is not available")
+@pytest.mark.skipif(not ipv6_loopback(), reason="IPv6 loopback (::1) is not available")
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_mid_loop_loses_no_reading_the_ev_received(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)

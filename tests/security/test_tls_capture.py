@@ -4,13 +4,13 @@ handshake offers exactly the -20 parameters (independent check of what the conte
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from iso15118.security.tls import evcc_context, secc_context
+from tests.support.netns import free_port
 
 from .conftest import PkiFixture
 from .livecapture import LiveCapture, require_dumpcap
@@ -22,12 +22,6 @@ FRAMES = [
     bytes.fromhex("01fe8002") + len(payload).to_bytes(4, "big") + payload
     for payload in (b"\x80\x00\xdb\xab\x93\x71\xd3\x23\x4b\x71\xd1\xb9\x81\x89\x91\x89", bytes(range(256)) * 3, b"")
 ]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-        probe.bind(("::1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _tshark(pcap: Path, keylog: Path, port: int, *args: str) -> str:
@@ -43,7 +37,7 @@ def captured(test_pkis: dict[str, PkiFixture], tmp_path_factory: pytest.TempPath
     require_dumpcap()
     test_pki = test_pkis["secp521r1"]
     directory = tmp_path_factory.mktemp("capture")
-    keylog, pcap, port = directory / "keys.log", directory / "session.pcapng", _free_port()
+    keylog, pcap, port = directory / "keys.log", directory / "session.pcapng", free_port()
     with LiveCapture(pcap, interface="lo", tcp_port=port):
         server, client = run_pair(
             secc_context(test_pki.secc_config(keylog_filename=keylog)),

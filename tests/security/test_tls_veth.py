@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
-from harness.netns import join_result, netns_available, run_in_netns, veth_pair
+from harness.netns import join_result, run_in_netns, veth_pair
 from iso15118.security.tls import TlsMode, evcc_context, secc_context
+from tests.support.netns import require_netns
 
 from .conftest import PkiFixture
 from .tlspair import Side, connect_once, serve_once
@@ -21,9 +22,7 @@ FRAMES = [b"\x01\xfe\x80\x02\x00\x00\x00\x05hello", b"\x01\xfe\x80\x02\x00\x00\x
 
 @pytest.fixture(scope="module")
 def namespaces_ok() -> None:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
+    require_netns()
 
 
 @pytest.mark.parametrize("mutual", [True, False], ids=["mutual", "server-only"])

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from harness.bench import load_scenario
-from harness.netns import netns_available
 from harness.virtual.links import LinkKind, WiringOptions
 from harness.virtual.runner import SimOptions, SimResult, simulate
+from tests.support.netns import require_netns
 
 RunSim = Callable[..., SimResult]
 
@@ -35,9 +35,7 @@ def run_sim(sim_dir: Path) -> Iterator[RunSim]:
         if key not in cache:
             kind = LinkKind(link)
             if kind is LinkKind.VETH:
-                ok, reason = netns_available()
-                if not ok:
-                    pytest.skip(reason)
+                require_netns()
             stem = sim_dir / f"{scenario}-{link}{'-pcap' if pcap else ''}{'-trace' if trace else ''}"
             options = SimOptions(
                 link=kind,

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from harness.cli import build_parser, main
-from harness.netns import VethPair, netns_available, ns_command, veth_pair
+from harness.netns import VethPair, ns_command, veth_pair
+from tests.support.netns import require_netns, veth_or_skip
 
 V2G = [sys.executable, "-m", "harness.cli"]
 
@@ -47,9 +48,7 @@ def test_bad_input_gives_one_clean_error_line(argv: list[str], words: str, capsy
 
 @pytest.mark.root
 def test_a_timeout_prints_the_steps_so_far_and_fails_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
+    require_netns()
     with veth_pair("slc") as pair:
         proc = subprocess.run(
             ns_command(pair.ns_a, [*V2G, "slac", "--iface", pair.if_a, "--role", "ev", "--timeout", "0.5"]),
@@ -67,11 +66,7 @@ def test_a_timeout_prints_the_steps_so_far_and_fails_cleanly(capsys: pytest.Capt
 
 @pytest.fixture
 def veth() -> Iterator[VethPair]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
-    with veth_pair("slc") as pair:
-        yield pair
+    yield from veth_or_skip("slc")
 
 
 @pytest.mark.root

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.netns import VethPair, netns_available, veth_pair
+from harness.netns import VethPair, veth_pair
 from iso15118.slac.mme import MIN_FRAME_LENGTH, MMType, unpack_frame
 from iso15118.slac.modem import ModemStandIn
 from iso15118.slac.timers import SlacConfig
 from iso15118.transport.slac_link import SlacResult
+from tests.support.netns import require_netns
 
 from .topology import StandInService, bridged_link, join_all, slac_in
 
@@ -22,9 +23,7 @@ CFG = SlacConfig()
 
 @pytest.fixture(scope="module")
 def netns_ok() -> None:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
+    require_netns()
 
 
 @pytest.fixture

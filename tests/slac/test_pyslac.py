@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.netns import VethPair, join_result, netns_available, ns_command, veth_pair
+from harness.netns import VethPair, join_result, ns_command
 from iso15118.slac.keys import nid_from_nmk
 from iso15118.slac.timers import SlacConfig
+from tests.support.netns import veth_or_skip
 
 from .topology import slac_in
 
@@ -80,11 +81,7 @@ def pyslac_python() -> Path:
 
 @pytest.fixture
 def veth() -> Iterator[VethPair]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
-    with veth_pair("sly") as pair:
-        yield pair
+    yield from veth_or_skip("sly")
 
 
 @contextlib.contextmanager

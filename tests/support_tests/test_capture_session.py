@@ -14,8 +14,9 @@ from scapy.layers.inet6 import IPv6
 from scapy.utils import rdpcap
 
 from harness.capture import CaptureSession, Sniffer, keys_path_for
-from harness.netns import VethPair, join_result, netns_available, run_in_netns, veth_pair
+from harness.netns import VethPair, join_result, run_in_netns
 from harness.pcapng import SECRETS_TLS_KEYLOG, BlockType, LinkType, iter_blocks, read_packets, read_secrets
+from tests.support.netns import veth_or_skip
 
 pytestmark = pytest.mark.root
 
@@ -24,11 +25,7 @@ KEYLOG = "CLIENT_TRAFFIC_SECRET_0 " + "11" * 32 + " " + "22" * 48 + "\n"
 
 @pytest.fixture(scope="module")
 def veth() -> Iterator[VethPair]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
-    with veth_pair("cap") as pair:
-        yield pair
+    yield from veth_or_skip("cap")
 
 
 def _send(ns: str, dest: str, port: int, payloads: list[bytes]) -> None:

@@ -15,7 +15,8 @@ import pytest
 from harness import doctor
 from harness.cli import main
 from harness.doctor import CheckResult, Status, exit_code, format_report, run_checks
-from harness.netns import VethPair, join_result, netns_available, ns_command, run_in_netns, veth_pair
+from harness.netns import VethPair, join_result, ns_command, run_in_netns
+from tests.support.netns import veth_or_skip
 
 LINE = re.compile(r"^(OK|FAIL|SKIP)  +\S.*$")
 FIX = re.compile(r"^ {6,}fix: \S.*$")
@@ -161,11 +162,7 @@ def test_command_output_and_exit_code(capsys: pytest.CaptureFixture[str]) -> Non
 
 @pytest.fixture(scope="module")
 def veth() -> Iterator[VethPair]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
-    with veth_pair("doc") as pair:
-        yield pair
+    yield from veth_or_skip("doc")
 
 
 @pytest.mark.root

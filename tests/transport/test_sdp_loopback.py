@@ -33,14 +33,9 @@ from iso15118.transport.udp import (
     link_local_address,
 )
 from iso15118.v2gtp import frame
+from tests.support.netns import free_port
 
 LOOPBACK = IPv6Address("::1")
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-        sock.bind(("::1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _peer_socket() -> socket.socket:
@@ -62,7 +57,7 @@ async def _recv(sock: socket.socket, timeout: float) -> tuple[bytes, tuple[str, 
 
 @pytest.mark.asyncio
 async def test_client_finds_server_by_unicast() -> None:
-    port = _free_udp_port()
+    port = free_port(udp=True)
     async with SdpServer("lo", tcp_port=50000, address="::1", port=port) as server:
         serving = [server.serving]
         result = await discover_secc("lo", destination="::1", port=port, timeout_per_try=0.5, max_tries=3)
@@ -77,7 +72,7 @@ async def test_client_finds_server_by_unicast() -> None:
 
 @pytest.mark.asyncio
 async def test_server_answers_every_valid_request_and_ignores_the_rest() -> None:
-    port = _free_udp_port()
+    port = free_port(udp=True)
     invalid = [
         b"hello",
         pack_response_datagram(SdpResponse(address=LOOPBACK, port=1)),  # a response is no request
@@ -158,7 +153,7 @@ async def test_late_answer_to_earlier_try_is_accepted_and_junk_ignored() -> None
 @pytest.mark.asyncio
 async def test_multicast_on_loopback_works_or_fails_clearly() -> None:
     flags = int(Path("/sys/class/net/lo/flags").read_text(), 16)
-    port = _free_udp_port()
+    port = free_port(udp=True)
     async with SdpServer("lo", tcp_port=50000, address="::1", port=port):
         if flags & 0x1000:  # IFF_MULTICAST: then the whole path must work
             result = await discover_secc("lo", port=port, timeout_per_try=0.2, max_tries=5)
@@ -170,7 +165,7 @@ async def test_multicast_on_loopback_works_or_fails_clearly() -> None:
 
 @pytest.mark.asyncio
 async def test_port_in_use_and_restart() -> None:
-    port = _free_udp_port()
+    port = free_port(udp=True)
     server = SdpServer("lo", tcp_port=50000, address="::1", port=port)
     await server.start()
     await server.start()  # idempotent
@@ -186,7 +181,7 @@ async def test_port_in_use_and_restart() -> None:
 @pytest.mark.asyncio
 async def test_configuration_errors() -> None:
     with pytest.raises(ConfigError, match="lo has no IPv6 link-local address"):
-        await SdpServer("lo", tcp_port=50000, port=_free_udp_port()).start()
+        await SdpServer("lo", tcp_port=50000, port=free_port(udp=True)).start()
     with pytest.raises(ConfigError, match="no network interface named 'nosuch0'"):
         await SdpServer("nosuch0", tcp_port=50000, address="::1").start()
     with pytest.raises(ConfigError, match="no network interface named 'nosuch0'"):

@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from harness.netns import VethPair, join_result, netns_available, run_in_netns, veth_pair
+from harness.netns import VethPair, join_result, run_in_netns
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
 from iso15118.sdp import SdpRequest, SdpResponse, pack_request_datagram, pack_response_datagram
 from iso15118.transport import udp
 from iso15118.transport.udp import SDP_MAX_TRIES, SdpResult, SdpServer, SdpTimeoutError, discover_secc
+from tests.support.netns import veth_or_skip
 
 pytestmark = pytest.mark.root
 
@@ -30,11 +31,7 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def veth() -> Iterator[VethPair]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
-    with veth_pair("sdp") as pair:
-        yield pair
+    yield from veth_or_skip("sdp")
 
 
 def _start(ns: str, factory: Callable[[], Coroutine[Any, Any, T]]) -> tuple[threading.Thread, list[T]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,13 +115,6 @@ class Run:
     ev: SimpleEV
     evse: RecordingEVSE
     recorder: Recorder
-
-
-def free_port() -> int:
-    """A TCP port on ::1 that is free right now."""
-    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-        sock.bind(("::1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_config(pki: TestPki, **overrides: Any) -> SeccServerConfig:

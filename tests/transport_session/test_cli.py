@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -17,7 +16,8 @@ import pytest
 
 from harness.cli import build_parser, main
 from iso15118.transport.journal import read_journal
-from tests.transport_session.helpers import TestPki, free_port
+from tests.support.netns import free_port
+from tests.transport_session.helpers import TestPki
 
 V2G = [sys.executable, "-m", "harness.cli"]
 WAIT = 60.0
@@ -157,9 +157,7 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
 
 
 def test_sdp_on_loopback_and_a_config_file_with_a_pause_notification(pki: TestPki, tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-        sock.bind(("::1", 0))
-        sdp_port = sock.getsockname()[1]
+    sdp_port = free_port(udp=True)
     (tmp_path / "pki").symlink_to(pki.layout.directory)
     persona = tmp_path / "wallbox.toml"
     persona.write_text(

@@ -21,16 +21,11 @@ from iso15118.transport.evcc_client import EvccClientConfig, run_evcc
 from iso15118.transport.policy import Deviation, TransportPolicy
 from iso15118.transport.secc_server import SeccServer, SeccServerConfig
 from iso15118.transport.tcp import Endpoint, make_endpoint, open_listener, parse_endpoint
+from tests.support.netns import free_port
 from tests.transport_session.helpers import TIMEOUT, TestPki, client_config, server_config
 
 FAST = EvccConfig(max_loops=2, loop_interval_s=0.0)
 LO = socket.if_nametoindex("lo")
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-        sock.bind(("::1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ---- endpoints ------------------------------------------------------------------------------------------
@@ -118,7 +113,7 @@ def test_policy_deviations_timing_and_tls_mode() -> None:
 # ---- SDP in front of TLS, on ::1 (unicast SDP: lo has no multicast) -----------------------------------
 @pytest.mark.asyncio
 async def test_sdp_then_tls_session_on_loopback(pki: TestPki) -> None:
-    sdp_port = _free_udp_port()
+    sdp_port = free_port(udp=True)
     config = dataclasses.replace(server_config(pki), iface="lo", sdp=True, sdp_port=sdp_port)
     async with SeccServer(config, SimpleEVSE) as server:
         assert server.sdp is not None and server.sdp.serving
@@ -143,7 +138,7 @@ def config_port(server: SeccServer) -> int:
 
 @pytest.mark.asyncio
 async def test_sdp_without_tls_is_refused_by_a_strict_ev_and_followed_by_a_tolerant_one(pki: TestPki) -> None:
-    sdp_port = _free_udp_port()
+    sdp_port = free_port(udp=True)
     plain = TransportPolicy(tls=None, tolerant=True)
     config = SeccServerConfig(policy=plain, listen="::1", iface="lo", sdp=True, sdp_port=sdp_port)
     async with SeccServer(config, SimpleEVSE) as server:

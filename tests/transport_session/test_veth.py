@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.netns import VethPair, join_result, netns_available, ns_command, run_in_netns, veth_pair
+from harness.netns import VethPair, join_result, ns_command, run_in_netns
 from iso15118.constants import SdpSecurity
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
+from tests.support.netns import veth_or_skip
 from tests.transport_session.helpers import TestPki
 
 pytestmark = pytest.mark.root
@@ -35,11 +36,7 @@ WAIT = 60.0
 
 @pytest.fixture(scope="module")
 def veth() -> Iterator[VethPair]:
-    ok, reason = netns_available()
-    if not ok:
-        pytest.skip(reason)
-    with veth_pair("g1s") as pair:
-        yield pair
+    yield from veth_or_skip("g1s")
 
 
 @pytest.mark.timeout(120)
