@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import ChargeDirection, ControlMode, EVLimits, EVState, SessionReport
 from iso15118.simple import SimpleEVSE, SimpleEVSEConfig
 from iso15118.transport.driver import SessionOutcome
-from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.link import memory_pair
-from iso15118.transport.secc import SeccConfig, serve_secc_session
+from iso15118.transport.runner import run_evcc_session, serve_secc_session
 
 
 @dataclass

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import (
     AuthorizationDecision,
     ControlMode,
@@ -24,9 +25,8 @@ from iso15118.controller import (
 )
 from iso15118.simple import SimpleEV
 from iso15118.transport.driver import SessionOutcome
-from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.link import memory_pair
-from iso15118.transport.secc import SeccConfig, serve_secc_session
+from iso15118.transport.runner import run_evcc_session, serve_secc_session
 
 
 @dataclass

@@ -31,20 +31,18 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 
+from iso15118.config import EVCC_CHOICES, SECC_CHOICES, EvccConfig, SeccConfig
 from iso15118.errors import ConfigError
+from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.security.certs import load_certificates
+from iso15118.security.credentials import ContractCredentials
 from iso15118.security.pki import PkiLayout, load_pki
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, keylog_from_environment
 from iso15118.session.connection import Role
-from iso15118.session.services import AC, AC_BPT
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
-from iso15118.transport.config import EVCC_CHOICES, SECC_CHOICES
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig
-from iso15118.transport.evcc_pnc import ContractCredentials
 from iso15118.transport.policy import TransportPolicy
-from iso15118.transport.secc import SeccConfig
 from iso15118.transport.secc_server import SeccServerConfig
 
 __all__ = [
@@ -239,7 +237,7 @@ _SIGNED = {(SimpleEVSEConfig, "setpoint_w")}
 """Numbers that may be negative (everything else is a magnitude, a count or a time)."""
 _PERCENT = {(SimpleEVConfig, "soc"), (SimpleEVConfig, "target_soc"), (SimpleEVConfig, "min_soc")}
 _CONTROL_MODES = {"scheduled": 1, "dynamic": 2}
-_SERVICES = {"ac": AC, "ac_bpt": AC_BPT}
+_SERVICES = {"ac": AC, "ac_bpt": AC_BPT, "dc": DC, "dc_bpt": DC_BPT}
 
 
 def _special(cls: type, key: str, value: object, values: _Values) -> tuple[bool, object]:

@@ -22,6 +22,7 @@ __all__ = [
     "TCP_PORT_RANGE",
     "V2GTP_HEADER_LENGTH",
     "V2GTP_VERSION",
+    "EnergyService",
     "PayloadType",
     "SdpSecurity",
     "SdpTransport",
@@ -45,6 +46,18 @@ SDP_SERVER_PORT: Final = 15118
 SDP_MULTICAST_ADDRESS: Final = "ff02::1"
 #: The SECC's TCP port is taken from the IANA dynamic range.
 TCP_PORT_RANGE: Final = (49152, 65535)
+
+
+class EnergyService(IntEnum):
+    """ISO 15118-20 energy transfer service IDs (table 204; fact sheet 2.6)."""
+
+    AC = 1
+    DC = 2
+    WPT = 3
+    DC_ACDP = 4
+    AC_BPT = 5
+    DC_BPT = 6
+    DC_ACDP_BPT = 7
 
 
 class PayloadType(IntEnum):

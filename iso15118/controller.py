@@ -19,12 +19,19 @@ __all__ = [
     "AuthorizationDecision",
     "ChargeDirection",
     "ControlMode",
+    "DCCommand",
+    "DCEVSEController",
+    "DCLimits",
+    "DCLoopRequest",
+    "DCOutput",
     "EVController",
     "EVLimits",
     "EVSEController",
     "EVSELimits",
     "EVState",
     "EvseCommand",
+    "IsolationCheck",
+    "IsolationStatus",
     "MeterReading",
     "Notification",
     "PowerDeliveryRequest",
@@ -76,7 +83,19 @@ class EVLimits:
     max_discharge_w: float = 0.0
     min_discharge_w: float = 0.0
     bidirectional: bool = False
-    """Whether the EV offers AC_BPT at all."""
+    """Whether the EV offers bidirectional power transfer (AC_BPT / DC_BPT) at all."""
+    max_voltage_v: float | None = None
+    """DC: the highest voltage the battery may see (EVMaximumVoltage)."""
+    min_voltage_v: float | None = None
+    """DC: the lowest voltage the EV accepts (EVMinimumVoltage)."""
+    max_charge_current_a: float | None = None
+    """DC: EVMaximumChargeCurrent."""
+    min_charge_current_a: float | None = None
+    """DC: EVMinimumChargeCurrent."""
+    max_discharge_current_a: float | None = None
+    """DC_BPT: EVMaximumDischargeCurrent (a magnitude)."""
+    min_discharge_current_a: float | None = None
+    """DC_BPT: EVMinimumDischargeCurrent (a magnitude)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +127,12 @@ class EVState:
     """The EV wants to end the session (done charging, user unplugs...)."""
     pause: bool = False
     """The EV wants to pause the session (SessionStop Pause) rather than terminate it."""
+    present_voltage_v: float | None = None
+    """DC: the battery's voltage now (EVPresentVoltage; the RESS state of charge is ``soc``)."""
+    target_voltage_v: float | None = None
+    """DC: the voltage the EV asks for (EVTargetVoltage, also the precharge target)."""
+    target_current_a: float | None = None
+    """DC: the current the EV asks for (EVTargetCurrent; negative discharges)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +181,86 @@ class PowerDeliveryRequest:
     """Start, Stop, Standby or ScheduleRenegotiation."""
     discharge: bool
     """BPT_ChannelSelection = Discharge."""
+
+
+class IsolationStatus(StrEnum):
+    """Result of the DC insulation test (IEC 61851-23 / the -2 and DIN ``isolationLevelType``)."""
+
+    INVALID = "Invalid"
+    VALID = "Valid"
+    WARNING = "Warning"
+    FAULT = "Fault"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DCLimits:
+    """A DC charger's limits (magnitudes >= 0, V / A / W)."""
+
+    max_voltage_v: float
+    min_voltage_v: float
+    max_charge_current_a: float
+    max_charge_power_w: float
+    min_charge_current_a: float = 0.0
+    min_charge_power_w: float = 0.0
+    max_discharge_current_a: float = 0.0
+    min_discharge_current_a: float = 0.0
+    max_discharge_power_w: float = 0.0
+    min_discharge_power_w: float = 0.0
+    bidirectional: bool = False
+    power_ramp_limitation_w_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IsolationCheck:
+    """Progress of the insulation test: ``done`` once ``status`` is final."""
+
+    done: bool
+    status: IsolationStatus = IsolationStatus.INVALID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DCOutput:
+    """What the DC output does now."""
+
+    present_voltage_v: float
+    present_current_a: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DCLoopRequest:
+    """What the EV asked in one DC charge-loop request (signed: negative current and power discharge)."""
+
+    present_voltage_v: float
+    target_voltage_v: float | None = None
+    """Scheduled mode: EVTargetVoltage."""
+    target_current_a: float | None = None
+    """Scheduled mode: EVTargetCurrent."""
+    max_charge_power_w: float | None = None
+    min_charge_power_w: float | None = None
+    max_charge_current_a: float | None = None
+    max_voltage_v: float | None = None
+    min_voltage_v: float | None = None
+    max_discharge_power_w: float | None = None
+    min_discharge_power_w: float | None = None
+    max_discharge_current_a: float | None = None
+    discharge: bool = False
+    """The BPT channel selected at PowerDelivery is Discharge."""
+    dynamic: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DCCommand:
+    """One DC charge-loop step of the charger: its output, its limits reached, and what it wants."""
+
+    present_voltage_v: float
+    present_current_a: float
+    target_power_w: float | None = None
+    """Dynamic mode: the setpoint the EV follows (negative discharges)."""
+    power_limit_achieved: bool = False
+    current_limit_achieved: bool = False
+    voltage_limit_achieved: bool = False
+    notification: Notification | None = None
+    notification_max_delay_s: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,4 +318,32 @@ class EVSEController(Protocol):
 
     async def report(self, report: SessionReport) -> None:
         """Session progress (negotiated service, end, reasons)."""
+        ...
+
+
+@runtime_checkable
+class DCEVSEController(EVSEController, Protocol):
+    """A DC charger: an :class:`EVSEController` that also has a DC output, an insulation monitor and limits.
+
+    An SECC offers the DC services only with a controller of this kind.
+    """
+
+    async def dc_limits(self, now: float) -> DCLimits:
+        """The DC output's limits now."""
+        ...
+
+    async def cable_check(self, now: float) -> IsolationCheck:
+        """Run (or continue) the insulation test of the cable; ``done`` once the result is final."""
+        ...
+
+    async def precharge(self, target_voltage_v: float, target_current_a: float, now: float) -> DCOutput:
+        """Drive the output towards the EV's voltage with a small current (contactors of the EV open)."""
+        ...
+
+    async def dc_charge_loop(self, request: DCLoopRequest, now: float) -> DCCommand:
+        """One DC charge-loop step."""
+        ...
+
+    async def welding_detection(self, now: float) -> DCOutput:
+        """The output voltage while the EV checks its contactors (the charger has switched its output off)."""
         ...

@@ -1,7 +1,12 @@
-"""Simple EV and EVSE controllers: a battery that charges or discharges, and a wallbox with fixed limits.
+"""Simple EV and EVSE controllers: a battery that charges or discharges, and a charger with fixed limits.
 
 They are the defaults of `v2g evcc` / `v2g secc` (configurable from TOML), the examples' starting point
 and the session tests' peers. Pure Python: state advances with the ``now`` the drivers pass in.
+
+The EV's battery has a voltage that rises with its state of charge, so it can take part in DC sessions; the
+charger has an AC side (power limits, a setpoint) and a DC output (voltage, current and power limits, an
+insulation test that takes a few requests, a precharge that ramps the output towards the EV's voltage, and an
+output that falls once its contactors open).
 """
 
 from __future__ import annotations
@@ -11,10 +16,16 @@ from dataclasses import dataclass, field
 from iso15118.controller import (
     AuthorizationDecision,
     ChargeDirection,
+    DCCommand,
+    DCLimits,
+    DCLoopRequest,
+    DCOutput,
     EVLimits,
     EvseCommand,
     EVSELimits,
     EVState,
+    IsolationCheck,
+    IsolationStatus,
     MeterReading,
     Notification,
     PowerDeliveryRequest,
@@ -41,6 +52,12 @@ class SimpleEVConfig:
     direction: ChargeDirection = ChargeDirection.CHARGE
     departure_s: int = 7200
     pause_when_done: bool = False
+    battery_min_voltage_v: float = 350.0
+    """Battery voltage when empty (DC); it rises linearly with the state of charge."""
+    battery_max_voltage_v: float = 450.0
+    """Battery voltage when full; also EVMaximumVoltage."""
+    max_current_a: float = 250.0
+    """DC current limit of the inlet and battery, both directions."""
 
 
 @dataclass
@@ -65,16 +82,30 @@ class SimpleEV:
     def _energy_to(self, soc: float) -> float:
         return (soc - self.soc) / 100.0 * self.config.capacity_wh
 
+    def voltage(self) -> float:
+        """The battery's voltage at its present state of charge."""
+        c = self.config
+        return c.battery_min_voltage_v + (c.battery_max_voltage_v - c.battery_min_voltage_v) * self.soc / 100.0
+
     def limits(self) -> EVLimits:
         """The battery's limits now (discharge off at the reserve)."""
         c = self.config
         can_discharge = c.bidirectional and self.soc > c.min_soc
+        max_charge_w = c.max_charge_w if self.soc < 100 else 0.0
+        max_discharge_w = c.max_discharge_w if can_discharge else 0.0
+        volts = self.voltage()
         return EVLimits(
-            max_charge_w=c.max_charge_w if self.soc < 100 else 0.0,
+            max_charge_w=max_charge_w,
             min_charge_w=c.min_charge_w,
-            max_discharge_w=c.max_discharge_w if can_discharge else 0.0,
+            max_discharge_w=max_discharge_w,
             min_discharge_w=c.min_discharge_w,
             bidirectional=c.bidirectional,
+            max_voltage_v=c.battery_max_voltage_v,
+            min_voltage_v=c.battery_min_voltage_v,
+            max_charge_current_a=min(c.max_current_a, max_charge_w / volts),
+            min_charge_current_a=0.0,
+            max_discharge_current_a=min(c.max_current_a, max_discharge_w / volts),
+            min_discharge_current_a=0.0,
         )
 
     def done(self) -> bool:
@@ -103,6 +134,8 @@ class SimpleEV:
             battery_capacity_wh=c.capacity_wh,
             finished=self.done(),
             pause=c.pause_when_done,
+            present_voltage_v=self.voltage(),
+            target_voltage_v=self.voltage(),
         )
 
     async def apply_power(self, target_w: float | None, now: float) -> float:
@@ -142,6 +175,18 @@ class SimpleEVSEConfig:
     notifications: tuple[tuple[int, Notification], ...] = ()
     """(charge-loop count, notification) pairs: the SECC notifies the EV at those loops."""
     meter_id: str = "METER-1"
+    max_voltage_v: float = 500.0
+    """DC output: highest voltage."""
+    min_voltage_v: float = 150.0
+    """DC output: lowest voltage."""
+    max_current_a: float = 200.0
+    """DC output: current limit, both directions."""
+    cable_check_requests: int = 2
+    """DC: the insulation test answers Ongoing this many times before its result."""
+    isolation: IsolationStatus = IsolationStatus.VALID
+    """DC: the insulation test's result (Fault refuses to charge)."""
+    precharge_step_v: float = 150.0
+    """DC: how far the output moves towards the EV's voltage per precharge request."""
 
 
 @dataclass
@@ -158,6 +203,9 @@ class SimpleEVSE:
     contactor_closed: bool = field(default=False, init=False)
     discharge: bool = field(default=False, init=False)
     reports: list[SessionReport] = field(default_factory=list, init=False)
+    output_v: float = field(default=0.0, init=False)
+    """DC output voltage now."""
+    cable_checks: int = field(default=0, init=False)
 
     async def evse_limits(self, now: float) -> EVSELimits:
         c = self.config
@@ -180,6 +228,9 @@ class SimpleEVSE:
     async def power_delivery(self, request: PowerDeliveryRequest, now: float) -> bool:
         self.contactor_closed = request.progress in ("Start", "Standby")
         self.discharge = request.discharge
+        if not self.contactor_closed:
+            self._meter(now)
+            self.power_w = 0.0
         return True
 
     def _meter(self, now: float) -> None:
@@ -214,3 +265,66 @@ class SimpleEVSE:
 
     async def report(self, report: SessionReport) -> None:
         self.reports.append(report)
+
+    # ---- DC output ---------------------------------------------------------------------------------------
+    async def dc_limits(self, now: float) -> DCLimits:
+        c = self.config
+        return DCLimits(
+            max_voltage_v=c.max_voltage_v,
+            min_voltage_v=c.min_voltage_v,
+            max_charge_current_a=c.max_current_a,
+            max_charge_power_w=c.max_charge_w,
+            min_charge_power_w=0.0,
+            max_discharge_current_a=c.max_current_a if c.bidirectional else 0.0,
+            max_discharge_power_w=c.max_discharge_w if c.bidirectional else 0.0,
+            bidirectional=c.bidirectional,
+        )
+
+    async def cable_check(self, now: float) -> IsolationCheck:
+        self.cable_checks += 1
+        if self.cable_checks <= self.config.cable_check_requests:
+            return IsolationCheck(done=False)
+        return IsolationCheck(done=True, status=self.config.isolation)
+
+    async def precharge(self, target_voltage_v: float, target_current_a: float, now: float) -> DCOutput:
+        step = self.config.precharge_step_v
+        gap = target_voltage_v - self.output_v
+        self.output_v += max(-step, min(step, gap))
+        return DCOutput(present_voltage_v=self.output_v, present_current_a=min(target_current_a, 2.0))
+
+    async def dc_charge_loop(self, request: DCLoopRequest, now: float) -> DCCommand:
+        self._meter(now)
+        c = self.config
+        self.loops += 1
+        volts = max(request.present_voltage_v, 1.0)
+        self.output_v = volts
+        max_charge = min(c.max_current_a, c.max_charge_w / volts)
+        max_discharge = min(c.max_current_a, c.max_discharge_w / volts) if c.bidirectional else 0.0
+        target_power: float | None = None
+        if request.dynamic:
+            if c.setpoint_w is not None:
+                target_power = max(-c.max_discharge_w, min(c.max_charge_w, c.setpoint_w))
+            else:
+                target_power = -c.max_discharge_w if self.discharge else c.max_charge_w
+            wanted = target_power / volts
+            if wanted >= 0 and request.max_charge_current_a is not None:
+                wanted = min(wanted, request.max_charge_current_a)
+            if wanted < 0 and request.max_discharge_current_a is not None:
+                wanted = max(wanted, -abs(request.max_discharge_current_a))
+        else:
+            wanted = request.target_current_a or 0.0
+        current = max(-max_discharge, min(max_charge, wanted))
+        self.power_w = volts * current
+        note = next((n for at, n in c.notifications if at == self.loops), None)
+        return DCCommand(
+            present_voltage_v=volts,
+            present_current_a=current,
+            target_power_w=target_power,
+            current_limit_achieved=current != wanted,
+            notification=note,
+        )
+
+    async def welding_detection(self, now: float) -> DCOutput:
+        # The output discharges through the charger's bleeder once the contactors are open.
+        self.output_v = 0.0 if self.output_v < 60.0 else self.output_v / 4.0
+        return DCOutput(present_voltage_v=self.output_v)

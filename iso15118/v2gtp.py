@@ -18,7 +18,7 @@ the connection (the standard gives no -20 requirement ID for these checks, so er
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -161,22 +161,27 @@ class Deframer:
 
     ``feed(data)`` buffers partial input and returns every frame completed by it, in order. Each header
     is checked once, as soon as its 8 bytes are there (so a bad or oversized header fails before its
-    payload arrives). On a violation ``feed`` raises :class:`FramingError` whose ``offset`` counts bytes
-    from the start of the stream; the deframer then stays failed (every later ``feed`` raises the same
-    error) and never returns buffered bytes as a frame. Frames completed earlier in the same ``feed``
+    payload arrives); ``admit(payload_type, payload_length, offset, earlier)``, when given, judges it further
+    (the session core refuses what its state does not expect) by raising :class:`FramingError`; ``earlier`` is
+    the number of frames this ``feed`` call completed before it. On a violation
+    ``feed`` raises :class:`FramingError` whose ``offset`` counts bytes from the start of the stream; the
+    deframer then stays failed (every later ``feed`` raises the same error) and never returns buffered bytes
+    as a frame. Frames completed earlier in the same ``feed``
     call are dropped with the error: the caller closes the connection anyway.
     """
 
-    __slots__ = ("_buffer", "_consumed", "_error", "_header", "_known", "_max", "_pos")
+    __slots__ = ("_admit", "_buffer", "_consumed", "_error", "_header", "_known", "_max", "_pos")
 
     def __init__(
         self,
         max_payload_length: int = DEFAULT_MAX_PAYLOAD_LENGTH,
         known_payload_types: Iterable[int] = PayloadType,
+        admit: Callable[[int, int, int, int], None] | None = None,
     ) -> None:
         if not 0 <= max_payload_length <= _MAX_U32:
             raise ValueError(f"max_payload_length must be within 0..{_MAX_U32}, got {max_payload_length}")
         self._max = max_payload_length
+        self._admit = admit
         self._known = frozenset(int(t) for t in known_payload_types)
         self._buffer = bytearray()
         self._pos = 0  # index of the first unread byte in _buffer
@@ -213,7 +218,10 @@ class Deframer:
                     if len(buf) - self._pos < V2GTP_HEADER_LENGTH:
                         break
                     fields = _FAST_HEADER.unpack_from(buf, self._pos)
-                    self._header = _check_header(fields, self.offset, self._known, self._max)
+                    header = _check_header(fields, self.offset, self._known, self._max)
+                    if self._admit is not None:
+                        self._admit(header.payload_type, header.payload_length, self.offset, len(frames))
+                    self._header = header
                     self._pos += V2GTP_HEADER_LENGTH
                 length = self._header.payload_length
                 if len(buf) - self._pos < length:

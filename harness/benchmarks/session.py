@@ -40,8 +40,8 @@ from typing import Any
 
 from harness.benchmarks.session_peers import evcc_tls, evcc_worker, one_session, secc_process
 from harness.commands._sessions import prepare_process
+from iso15118.config import EvccConfig
 from iso15118.security.pki import PkiLayout, init_pki
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig
 from iso15118.transport.policy import TransportPolicy
 

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands._sessions import prepare_process
+from iso15118.config import EvccConfig
 from iso15118.security.pki import PkiLayout, load_pki
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, evcc_context
 from iso15118.session.events import Event, MessageSent, ResponseReceived
 from iso15118.simple import SimpleEV, SimpleEVSE
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, run_evcc
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig

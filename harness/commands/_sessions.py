@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from iso15118.errors import ConfigError
-from iso15118.session.services import AC, AC_BPT
+from iso15118.iso20.services import AC, AC_BPT
 from iso15118.transport.driver import Observer, SessionOutcome
 
 __all__ = ["add_common_options", "auth_name", "common_overrides", "observers", "prepare_process", "summary"]

@@ -23,10 +23,10 @@ from harness.commands._sessions import (
     summary,
 )
 from harness.config import SeccSettings, load_secc_settings
+from iso15118.config import PRICING
+from iso15118.iso20.pnc import PncVerifier
 from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVSE
-from iso15118.transport.secc import PRICING
-from iso15118.transport.secc_pnc import PncVerifier
 from iso15118.transport.secc_server import ConnectionReport, SeccServer
 
 __all__ = ["register"]

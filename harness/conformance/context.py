@@ -13,9 +13,9 @@ from typing import Any
 
 from harness.conformance.credentials import Credentials
 from harness.conformance.model import Profile
+from iso15118.iso20.services import ParameterSetSpec, loop_request_mode, loop_target_power, parse_parameter_set
 from iso15118.messages.units import value_of
 from iso15118.security.tls import HandshakeInfo
-from iso15118.session.services import ParameterSetSpec, loop_request_mode, loop_target_power, parse_parameter_set
 from iso15118.session.timers import DEFAULT_TIMING, Timing
 
 __all__ = ["ZERO_SESSION", "Context", "RunConfig", "learn_request", "learn_response"]

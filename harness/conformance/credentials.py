@@ -23,10 +23,10 @@ from harness.conformance.steps import TlsVariant
 from iso15118.errors import ConfigError
 from iso15118.security.badcerts import defective_leaf
 from iso15118.security.certs import Defect
+from iso15118.security.credentials import ContractCredentials
 from iso15118.security.pki import Pki, PkiLayout, build_pki, load_pki, read_pki, write_identity
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, TlsMode, evcc_context, secc_context
-from iso15118.transport.evcc_pnc import ContractCredentials
 
 __all__ = ["Credentials"]
 

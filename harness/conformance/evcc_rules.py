@@ -10,11 +10,11 @@ from harness.conformance.checks import check
 from harness.conformance.context import ZERO_SESSION, Context
 from iso15118.constants import NS_ISO20_AC
 from iso15118.errors import SecurityError
+from iso15118.iso20.services import AC_BPT, loop_request_mode
 from iso15118.messages.units import value_of
 from iso15118.security.certs import STRICT, TOLERANT
 from iso15118.security.signed_messages import verify_message_chain
 from iso15118.security.sigprofile import INTEROP_PROFILE, ISO20_PROFILE
-from iso15118.session.services import AC_BPT, loop_request_mode
 
 __all__ = [
     "CHARGING_SESSION",

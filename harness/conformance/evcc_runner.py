@@ -33,7 +33,7 @@ from harness.conformance.targets import HandshakeRefused
 from harness.conformance.wire import Closed, Received, Wire, WireError
 from iso15118.codec import encode_message
 from iso15118.errors import ConfigError
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 from iso15118.v2gtp import frame
 
 __all__ = ["EvccRunner"]

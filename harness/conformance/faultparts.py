@@ -8,20 +8,23 @@ paused-session store of our own SUT.
 from __future__ import annotations
 
 import dataclasses
+from enum import StrEnum
 from typing import Any
 
 from cryptography import x509
 
 from harness.conformance.fields import tamper_signature
+from iso15118.decisions import Answer, Input, Need, PausedSession, SeccEnv, SeccLogic, Summary
+from iso15118.iso20.pnc import PncOutcome, PncVerifier
+from iso15118.iso20.services import LOOP_RESPONSE_MODES
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import ResponseCode as SapCode
 from iso15118.messages.units import rational
-from iso15118.session.services import LOOP_RESPONSE_MODES
-from iso15118.transport.secc import SessionStore
-from iso15118.transport.secc_pnc import PncOutcome, PncVerifier
+from iso15118.session.selection import EnergyFamily
+from iso15118.transport.store import SessionStore
 
 __all__ = [
-    "AnyEvStore",
+    "AnyEvDecisions",
     "DischargeSetpoint",
     "FollowsEvMaximum",
     "ForgetfulStore",
@@ -146,7 +149,7 @@ def wrong_loop_mode(msg: Any, memory: dict[str, Any]) -> Any:
     """AC_ChargeLoopRes in the other control mode than the request's."""
     if type(msg).__name__ != "AC_ChargeLoopRes":
         return msg
-    blank = dict.fromkeys(LOOP_RESPONSE_MODES)
+    blank = dict.fromkeys(LOOP_RESPONSE_MODES[EnergyFamily.AC])
     if msg.scheduled_ac_cl_res_control_mode is not None or msg.bpt_scheduled_ac_cl_res_control_mode is not None:
         swapped: dict[str, Any] = {
             "dynamic_ac_cl_res_control_mode": m.Dynamic_AC_CLResControlMode(evse_target_active_power=rational(0))
@@ -239,24 +242,34 @@ class LaxPnc(PncVerifier):
         return PncOutcome(code=None)
 
 
-class AnyEvStore(SessionStore):
-    """Resumes a paused session for whichever EV presents its SessionID."""
+class AnyEvDecisions:
+    """Wraps the SECC's decisions so that a paused session resumes for whichever EV presents its SessionID:
+    the stored pause is handed to the decision as if it had been made by the asking EV and its certificate."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.contexts: dict[bytes, dict[str, Any]] = {}
+    def __init__(self, inner: SeccLogic) -> None:
+        self.inner = inner
 
-    def pause(self, session_id: bytes, evcc_id: str, context: dict[str, Any]) -> None:
-        self.contexts[session_id] = dict(context)
+    def initial(self) -> Any:
+        return self.inner.initial()
 
-    def resume(self, session_id: bytes, evcc_id: str) -> dict[str, Any] | None:
-        return self.contexts.pop(session_id, None)
+    def summary(self, ctx: Any) -> Summary:
+        return self.inner.summary(ctx)
+
+    def decide(self, kind: StrEnum, request: Any, ctx: Any, env: SeccEnv) -> Answer[Any] | Need:
+        paused = env.inputs.values.get(Input.PAUSED)
+        if isinstance(paused, PausedSession):
+            fingerprint = env.peer.fingerprint if env.peer else None
+            forged = dataclasses.replace(
+                paused, evcc_id=request.evcc_id, fingerprint=fingerprint, expires_at=float("inf")
+            )
+            env = dataclasses.replace(env, inputs=env.inputs.with_value(Input.PAUSED, forged))
+        return self.inner.decide(kind, request, ctx, env)
 
 
 class ForgetfulStore(SessionStore):
     """Never keeps a paused session."""
 
-    def pause(self, session_id: bytes, evcc_id: str, context: dict[str, Any]) -> None:
+    def pause(self, session: PausedSession) -> None:
         return None
 
 

@@ -16,7 +16,7 @@ import dataclasses
 from typing import Final
 
 from harness.conformance.faultparts import (
-    AnyEvStore,
+    AnyEvDecisions,
     DischargeSetpoint,
     FollowsEvMaximum,
     ForgetfulStore,
@@ -76,7 +76,10 @@ FAULTS: Final[tuple[Fault, ...]] = (
         outgoing=adopt_session_id,
     ),
     Fault(
-        name="secc-resumes-any-ev", role=_SECC, description="resumes a paused session for any EVCCID", store=AnyEvStore
+        name="secc-resumes-any-ev",
+        role=_SECC,
+        description="resumes a paused session for any EVCCID",
+        decisions=AnyEvDecisions,
     ),
     Fault(name="secc-forgets-paused", role=_SECC, description="does not keep paused sessions", store=ForgetfulStore),
     Fault(name="secc-never-closes", role=_SECC, description="never closes the connection", keep_open=True),
@@ -265,7 +268,9 @@ _ACCEPTED = "accepted the TLS peer"
 
 #: case ID -> (fault that must make it FAIL, fragment of the failure reason).
 PROOF: Final[dict[str, tuple[str, str]]] = {
-    **{f"SECC-SEQ-{i:02d}": ("secc-sequence-ok", _CODE) for i in range(1, 18)},
+    # SEQ-01 passes when the SUT refuses the frame unread and closes: an SECC that stays open fails it.
+    "SECC-SEQ-01": ("secc-never-closes", "no response to SessionSetupReq"),
+    **{f"SECC-SEQ-{i:02d}": ("secc-sequence-ok", _CODE) for i in range(2, 18)},
     "SECC-SID-01": ("secc-ignores-session-id", _CODE),
     "SECC-SID-02": ("secc-ignores-session-id", _CODE),
     "SECC-SID-03": ("secc-ignores-session-id", _CODE),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from iso15118.session.services import AC, AC_BPT
+from iso15118.iso20.services import AC, AC_BPT
 
 __all__ = [
     "Case",

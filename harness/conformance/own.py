@@ -24,18 +24,19 @@ from harness.conformance.model import Need
 from harness.conformance.sutfault import Fault, FaultyLink
 from harness.conformance.targets import Listener, open_connection
 from harness.conformance.wire import Connection
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError, V2GError
+from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, TlsMode, evcc_context, secc_context
 from iso15118.session.connection import SessionConfig
 from iso15118.session.timers import DEFAULT_TIMING, Timing
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.driver import SessionOutcome
-from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.link import Link, memory_pair
-from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
-from iso15118.transport.secc_pnc import PncVerifier
+from iso15118.transport.runner import run_evcc_session, serve_secc_session
+from iso15118.transport.store import SessionStore
 from iso15118.transport.tcp import accept_connection, connect, make_endpoint, open_listener
 
 __all__ = ["OwnEvcc", "OwnSecc"]
@@ -176,6 +177,7 @@ class OwnSecc(_Own):
                 pnc=pnc,
                 session_config=self.session_config(),
                 random=random,
+                decisions=fault.decisions if fault is not None else None,
             )
         )
 
@@ -239,6 +241,8 @@ class OwnEvcc(_Own):
         settings: dict[str, Any] = {
             "authorization": "PnC" if creds is not None else "EIM",
             "credentials": creds.contract() if creds is not None else None,
+            # The tester decides what each case offers: the EV prefers PnC and takes EIM when only that is offered.
+            "accept_fallback": True,
             "control_mode": ControlMode.DYNAMIC,
             "max_loops": None,
             "loop_interval_s": 0.1,

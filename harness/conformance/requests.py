@@ -16,12 +16,13 @@ from harness.conformance.context import Context
 from harness.conformance.fields import apply_fields, header
 from iso15118.constants import NS_ISO20_AC
 from iso15118.errors import ConfigError
+from iso15118.iso20.contract import signed_authorization, signed_metering
+from iso15118.iso20.services import AC_BPT, loop_mode_field
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol, supportedAppProtocolReq
 from iso15118.messages.units import rational
+from iso15118.security.credentials import ContractCredentials
 from iso15118.session.failures import minimal_instance
-from iso15118.session.services import AC_BPT, loop_mode_field
-from iso15118.transport.evcc_pnc import ContractCredentials, signed_authorization, signed_metering
 
 __all__ = ["REQUEST_CLASSES", "build_request", "default_parameter_set"]
 

@@ -18,13 +18,13 @@ from harness.conformance.context import Context
 from harness.conformance.fields import apply_fields, header
 from iso15118.constants import NS_ISO20_AC
 from iso15118.errors import ConfigError
+from iso15118.iso20.schedules import single_level_tuple
+from iso15118.iso20.services import AC_BPT, loop_mode_field, loop_request_mode, parameter_sets
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import ResponseCode as SapCode
 from iso15118.messages.app_protocol import supportedAppProtocolRes
 from iso15118.messages.units import rational
 from iso15118.session.failures import failure_response, minimal_instance, response_class, response_kind
-from iso15118.session.schedules import single_level_tuple
-from iso15118.session.services import AC_BPT, ac_parameter_sets, loop_mode_field, loop_request_mode
 
 __all__ = ["build_response"]
 
@@ -77,7 +77,7 @@ def _service_discovery(req: Any, ctx: Context) -> Any:
 
 
 def _service_detail(req: Any, ctx: Context) -> Any:
-    params = ac_parameter_sets(req.service_id, control_modes=ctx.profile.offered_modes)
+    params = parameter_sets(req.service_id, control_modes=ctx.profile.offered_modes)
     return m.ServiceDetailRes(
         header=header(ctx), response_code=m.ResponseCode.OK, service_id=req.service_id, service_parameter_list=params
     )

@@ -27,7 +27,7 @@ from harness.conformance.wire import Closed, Connection, Received, Recorder, Wir
 from iso15118.codec import decode_message
 from iso15118.constants import PayloadType
 from iso15118.errors import CodecError, V2GError
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 
 __all__ = ["BaseRunner", "StepFailed", "StepInconclusive", "decode"]
 

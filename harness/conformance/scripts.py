@@ -144,11 +144,13 @@ def ev_stop(stop: str = "Terminate", *, preamble: bool = False) -> tuple[Step, .
     )
 
 
-def ev_refused(send: Send, codes: tuple[str, ...]) -> tuple[Step, ...]:
-    """``send``, its response with one of ``codes``, then the SECC closes the connection within 5 s."""
+def ev_refused(send: Send, codes: tuple[str, ...], *, or_refused: bool = False) -> tuple[Step, ...]:
+    """``send``, its response with one of ``codes``, then the SECC closes the connection within 5 s.
+
+    ``or_refused``: closing without an answer passes too (a frame refused unread before decoding)."""
     return (
         send,
-        Expect(kind=response_kind(send.kind), codes=codes),
+        Expect(kind=response_kind(send.kind), codes=codes, or_refused=or_refused),
         ExpectClosed(within=5.0, requirement=FAILED_CLOSES),
     )
 

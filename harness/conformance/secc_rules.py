@@ -7,8 +7,8 @@ from typing import Any
 from harness.conformance.checks import Check, NotApplicable, check
 from harness.conformance.context import ZERO_SESSION, Context
 from iso15118.constants import NS_ISO20_AC
+from iso15118.iso20.services import AC_BPT, loop_request_mode, loop_target_power, parse_parameter_set
 from iso15118.messages.units import value_of
-from iso15118.session.services import AC_BPT, loop_request_mode, loop_target_power, parse_parameter_set
 
 __all__ = [
     "BPT_PARAMETERS",

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 
 __all__ = [
     "CLOSE_GRACE",
@@ -150,9 +150,13 @@ class Expect(Step):
     checks: tuple[Any, ...] = ()
     within: float | None = None
     """Seconds to wait (default: the EVCC's message timeout for the request)."""
+    or_refused: bool = False
+    """A close without an answer passes too: the SUT refused the frame unread (a payload type its state does not
+    expect), which is the other reaction the standard allows."""
 
     def describe(self) -> str:
-        return f"expect {self.kind} {'|'.join(self.codes)}"
+        refused = " or closed unread" if self.or_refused else ""
+        return f"expect {self.kind} {'|'.join(self.codes)}{refused}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -59,6 +59,8 @@ class Fault:
     """Makes the SECC's PnC verifier from the trusted MO roots."""
     store: Callable[[], Any] | None = None
     """Makes the SECC's paused-session store."""
+    decisions: Callable[[Any], Any] | None = None
+    """Wraps the SECC's protocol decisions (a SeccLogic)."""
     no_client_certificate: bool = False
     skip_peer_check: bool = False
     """The EVCC does not check the SECC's leaf after the handshake (validity, -20 profile)."""

@@ -52,13 +52,13 @@ from harness.bench.params import load_vehicle
 from harness.virtual.coupling import Coupling, Stepping
 from harness.virtual.links import LinkKind, WiringOptions, open_wiring
 from harness.virtual.session import SessionRecord, run_session
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
+from iso15118.iso20.services import AC, AC_BPT
 from iso15118.security.profiles import DEFAULT_EVCCID
-from iso15118.session.services import AC, AC_BPT
 from iso15118.transport.driver import Observer
-from iso15118.transport.evcc import EvccConfig
-from iso15118.transport.secc import SeccConfig, SessionStore
+from iso15118.transport.store import SessionStore
 from iso15118.transport.trace import TraceWriter
 
 __all__ = [

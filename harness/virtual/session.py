@@ -29,14 +29,15 @@ from harness.virtual.coupling import Coupling
 from harness.virtual.ev import VirtualCybertruck
 from harness.virtual.evse import VirtualWallConnector
 from harness.virtual.links import Wiring
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.errors import V2GError
+from iso15118.iso20.services import AC, AC_BPT
 from iso15118.security.tls import HandshakeInfo
 from iso15118.session.events import EndReason, Event, PerformanceTimeExceeded, SessionEnded
-from iso15118.session.services import AC, AC_BPT
 from iso15118.transport.driver import Observer, SessionOutcome
-from iso15118.transport.evcc import EvccConfig, run_evcc_session
-from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
+from iso15118.transport.runner import run_evcc_session, serve_secc_session
 from iso15118.transport.slac_link import SlacResult
+from iso15118.transport.store import SessionStore
 from iso15118.transport.udp import SdpResult
 
 __all__ = ["SessionRecord", "run_session"]

@@ -2,17 +2,26 @@
 
 ::
 
-    conn = Connection(Role.SECC, now=t)          # one TCP/TLS connection
+    conn = Connection(Role.SECC, now=t, config=SessionConfig(profiles=PROFILES))
     events = conn.receive_data(chunk, now=t)     # -> RequestReceived, SessionEnded, CloseRequested...
     conn.send(response, now=t)                   # the application answers a RequestReceived
     wire = conn.data_to_send()                   # bytes for the socket
     conn.next_deadline(); conn.handle_timeout(t) # timers, as data
 
-The core owns framing (V2GTP, incremental), the codec (the payload type picks the grammar), the sequence
-table (:mod:`~iso15118.session.states`), SessionID checks, the generic FAILED responses
-(:mod:`~iso15118.session.failures`) and every timer (:mod:`~iso15118.session.timers`). It makes no decision
-an application owns: the SECC's answers and the EVCC's next request come from outside, through
-:meth:`Connection.send`. It never blocks, reads no clock and opens no socket.
+The core owns framing (V2GTP, incremental), the admission of frames, the sequence table, SessionID checks, the
+generic FAILED responses and every timer. Everything that differs between protocol generations comes from the
+:class:`~iso15118.session.profile.Profile` the connection is on: it starts on SupportedAppProtocol and switches
+to the negotiated one. The core makes no decision an application owns: the SECC's answers and the EVCC's next
+request come from outside, through :meth:`Connection.send`. It never blocks, reads no clock and opens no socket.
+
+Every byte from the network is hostile, so work is refused before it is done:
+
+* a frame's header is judged as soon as its 8 bytes are there: a payload type the state does not expect, or a
+  payload longer than the state's maximum (the profile's ``max_payload``), ends the session before the payload
+  is buffered, let alone decoded;
+* the SECC answers requests strictly in order: a frame that arrives while a request is being answered waits
+  (at most ``max_queued_frames`` of them; a peer that pipelines more is refused) and is processed — judged
+  against the state it will then meet — once the answer is sent.
 
 Both roles share the code and the table. The SECC treats sequence violations as the peer's
 (:class:`~iso15118.errors.RemoteProtocolError`: answered with FAILED_SequenceError, then the session ends);
@@ -21,20 +30,13 @@ the EVCC treats them as its own (:class:`~iso15118.errors.LocalProtocolError` ra
 
 from __future__ import annotations
 
+from collections import deque
+from enum import StrEnum
 from typing import Any
 
-from iso15118.codec import decode_message, encode_message, payload_type_of
-from iso15118.constants import PayloadType
-from iso15118.errors import (
-    CodecError,
-    FramingError,
-    LocalProtocolError,
-    ProtocolError,
-    RemoteProtocolError,
-)
-from iso15118.messages.iso20 import MessageHeader
+from iso15118.errors import CodecError, FramingError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from iso15118.session.config import Role, SessionConfig
-from iso15118.session.context import PAYLOAD_OF_STREAM, STREAM_OF_PAYLOAD, Pending, SessionContext, StreamContext
+from iso15118.session.context import CoreState, Pending, SessionContext, StreamContext
 from iso15118.session.events import (
     CloseRequested,
     EndReason,
@@ -49,15 +51,17 @@ from iso15118.session.events import (
     SessionEnded,
     SessionEstablished,
 )
-from iso15118.session.failures import failure_response, response_kind
-from iso15118.session.rules import check_request, check_response, foreign_session_id, offered_protocol
-from iso15118.session.states import State, Stream, is_failed, next_side_state, next_state
+from iso15118.session.profile import MessageTiming, Profile, Rule, SideRule, Stream
+from iso15118.session.rules import check_request, check_response, foreign_session_id
+from iso15118.session.sap import SAP, offered_protocol
+from iso15118.session.selection import Selection
 from iso15118.session.timers import REQUIREMENT, Deadlines, Timer
-from iso15118.v2gtp import Deframer, frame
+from iso15118.v2gtp import Deframer, Frame, frame
 
-# Role and SessionConfig live in :mod:`~iso15118.session.config`; they are re-exported here because
-# adapters, the harness and tests import them next to Connection.
 __all__ = ["Connection", "Role", "SessionConfig"]
+
+RULE_STATE_PAYLOAD = "payload type expected in the session's state"
+RULE_STATE_SIZE = "payload length within the state's maximum"
 
 
 class Connection:
@@ -66,9 +70,10 @@ class Connection:
     def __init__(self, role: Role, *, now: float, config: SessionConfig | None = None) -> None:
         self.role = role
         self.config = config or SessionConfig()
-        self._deframer = Deframer(max_payload_length=self.config.max_payload_length)
+        self._deframer = Deframer(max_payload_length=self.config.max_payload_length, admit=self._admit)
+        self._queue: deque[Frame] = deque()
         self._out = bytearray()
-        self._s = SessionContext()
+        self._s = SessionContext(profile=SAP, state=SAP.initial_state)
         self._timers = Deadlines()
         self._ended: SessionEnded | None = None
         self._closing = False
@@ -82,9 +87,19 @@ class Connection:
 
     # ---- state ---------------------------------------------------------------------------------------
     @property
-    def state(self) -> State:
-        """Where the main stream is."""
+    def state(self) -> StrEnum:
+        """Where the main stream is (the profile's state, or ``ended``)."""
         return self._s.state
+
+    @property
+    def profile(self) -> Profile:
+        """The profile the connection is on (SupportedAppProtocol until a protocol is agreed)."""
+        return self._s.profile
+
+    @property
+    def selection(self) -> Selection:
+        """What the session agreed so far (namespace, energy family, service, control mode...)."""
+        return self._s.selection
 
     @property
     def session_id(self) -> bytes:
@@ -106,6 +121,18 @@ class Connection:
         pending = self._s.streams[stream].pending
         return pending.request if pending else None
 
+    def kind_of(self, message: Any) -> StrEnum | None:
+        """A message's kind under the current profile."""
+        return self._s.profile.kind_of(message)
+
+    def allowed(self, stream: Stream = Stream.MAIN) -> tuple[StrEnum, ...]:
+        """The request kinds the table admits on the main stream now (for EVCC logic and tools)."""
+        return self._s.profile.table.kinds_in(self._s.state, self._s.selection)
+
+    def timing(self, kind: StrEnum) -> MessageTiming:
+        """The timers of a request kind under the current profile and the session's timer values."""
+        return self._s.profile.timing(kind, self.config.timing)
+
     # ---- I/O boundary --------------------------------------------------------------------------------
     def data_to_send(self) -> bytes:
         """Bytes queued for the peer (and clear the queue)."""
@@ -124,94 +151,167 @@ class Connection:
         try:
             frames = self._deframer.feed(data)
         except FramingError as exc:
-            return self._end(now, EndReason.FRAMING_ERROR, str(exc), close_in=0.0)
-        events: list[Event] = []
-        for fr in frames:
-            events += self._receive_frame(fr.payload_type, fr.payload, now)
-            if self._done():
-                break
-        return events
+            reason = EndReason.REFUSED if exc.rule in (RULE_STATE_PAYLOAD, RULE_STATE_SIZE) else EndReason.FRAMING_ERROR
+            return self._end(now, reason, str(exc), requirement=exc.rule, close_in=0.0)
+        self._queue.extend(frames)
+        held = sum(len(f.payload) for f in self._queue)
+        if len(self._queue) > self.config.max_queued_frames or held > self.config.max_queued_bytes:
+            return self._end(
+                now,
+                EndReason.REFUSED,
+                f"{len(self._queue)} requests ({held} bytes) pipelined without waiting for their responses "
+                f"(at most {self.config.max_queued_frames} frames and {self.config.max_queued_bytes} bytes are held)",
+                close_in=0.0,
+            )
+        return self._drain(now)
 
-    def _done(self) -> bool:
-        return self._ended is not None
+    def _drain(self, now: float) -> list[Event]:
+        events: list[Event] = []
+        while self._queue and self._ended is None:
+            if self.role is Role.SECC and self._s.pending_anywhere():
+                break  # answered strictly in order: the next request waits for this answer
+            fr = self._queue.popleft()
+            events += self._receive_frame(fr.payload_type, fr.payload, now)
+        return events
 
     def connection_lost(self, now: float) -> list[Event]:
         """The transport lost the connection."""
         if self._ended is not None:
             return []
+        self._queue.clear()
         self._timers.cancel_all()
         self._ended = SessionEnded(at=now, reason=EndReason.CONNECTION_LOST, detail="connection closed by the peer")
         return [self._ended]
 
-    def header(self, now: float) -> MessageHeader:
-        """A MessageHeader with the session's SessionID and ``now`` as TimeStamp, for building messages."""
-        return MessageHeader(session_id=self._s.session_id, time_stamp=int(now))
+    def header(self, now: float) -> Any:
+        """A header with the session's SessionID and ``now`` as TimeStamp, for building messages."""
+        return self._s.profile.header(self._s.session_id, now)
+
+    # ---- admission -------------------------------------------------------------------------------------
+    def _admit(self, payload_type: int, length: int, offset: int, earlier: int) -> None:
+        """Deframer hook: judge a header before its payload is buffered (raises FramingError)."""
+        if self.role is Role.EVCC:
+            return  # the EV ignores what is not the response it waits for [V2G20-436…440], unread
+        if not earlier and not self._queue and not self._s.pending_anywhere():
+            # Processed at once, in the current state: judge it against that state now. Otherwise it is judged
+            # when its turn comes, against the state (and profile) it then meets.
+            self._judge(payload_type, length, offset)
+
+    def _judge(self, payload_type: int, length: int, offset: int) -> Stream:
+        """The stream of a frame the current state admits; FramingError (naming the rule) for any other."""
+        profile = self._s.profile
+        stream = profile.stream_of(payload_type)
+        if stream is None:
+            raise FramingError(
+                f"payload type 0x{payload_type:04X} is not used by {profile.name}",
+                offset=offset + 2,
+                rule=RULE_STATE_PAYLOAD,
+            )
+        limit = profile.max_payload(self._s.state, stream, payload_type)
+        if limit is None:
+            raise FramingError(
+                f"payload type 0x{payload_type:04X} is not expected in state {self._s.state} ({profile.name})",
+                offset=offset + 2,
+                rule=RULE_STATE_PAYLOAD,
+            )
+        if length > limit:
+            raise FramingError(
+                f"payload of {length} bytes exceeds the {limit} bytes allowed in state {self._s.state}",
+                offset=offset + 4,
+                rule=RULE_STATE_SIZE,
+            )
+        return stream
 
     # ---- receiving -------------------------------------------------------------------------------------
     def _receive_frame(self, payload_type: int, payload: bytes, now: float) -> list[Event]:
+        profile = self._s.profile
+        stream = profile.stream_of(payload_type)
+        if self.role is Role.SECC:
+            try:
+                # A frame that waited in the queue meets a later state: judge it again, still before decoding.
+                stream = self._judge(payload_type, len(payload), 0)
+            except FramingError as exc:
+                return self._end(now, EndReason.REFUSED, exc.reason, requirement=exc.rule, close_in=0.0)
+        elif stream is None or self._s.streams[stream].pending is None:
+            # Not the response the EV waits for: ignored unread [V2G20-436…440].
+            reason = f"payload type 0x{payload_type:04X} while expecting {self._expected()}"
+            return [FrameIgnored(at=now, reason=reason, payload_type=payload_type)]
         try:
-            msg = decode_message(payload, payload_type)
+            msg = profile.decode(payload_type, payload)
         except CodecError as exc:
             # Nothing typed can be answered to an undecodable request: end the session and close.
-            return self._end(now, EndReason.DECODE_ERROR, f"payload type 0x{payload_type:04x}: {exc}", close_in=0.0)
-        stream = STREAM_OF_PAYLOAD.get(PayloadType(payload_type), Stream.MAIN)
+            detail = f"payload type 0x{payload_type:04x} ({profile.name}), bit offsets count from the payload: {exc}"
+            return self._end(now, EndReason.DECODE_ERROR, detail, close_in=0.0)
+        kind = profile.kind_of(msg)
+        stream = stream or Stream.MAIN
         events: list[Event] = [
             MessageReceived(at=now, message=msg, payload_type=payload_type, stream=stream, data=payload)
         ]
-        kind = type(msg).__name__
+        if kind is None:
+            return events + self._end(
+                now, EndReason.PROTOCOL_ERROR, f"{type(msg).__name__} is not a message of {profile.name}", close_in=0.0
+            )
         if self.role is Role.SECC:
             events += self._secc_receive(msg, kind, stream, payload_type, now)
         else:
             events += self._evcc_receive(msg, kind, stream, payload_type, now)
         return events
 
-    def _secc_receive(self, msg: Any, kind: str, stream: Stream, payload_type: int, now: float) -> list[Event]:
-        if not kind.endswith("Req"):
+    def _secc_receive(self, msg: Any, kind: StrEnum, stream: Stream, payload_type: int, now: float) -> list[Event]:
+        profile = self._s.profile
+        if not profile.is_request(kind):
             return self._end(now, EndReason.PROTOCOL_ERROR, f"the EVCC sent a response ({kind})", close_in=0.0)
-        st = self._s.streams[stream]
         try:
-            if st.pending is not None:
-                raise RemoteProtocolError(
-                    f"{kind} arrived before {type(st.pending.request).__name__} was answered",
-                    response_code="FAILED_SequenceError",
-                )
-            check_request(self._s, self.config, msg, kind, stream, RemoteProtocolError)
+            rule = check_request(self._s, self.config, msg, kind, stream, RemoteProtocolError)
         except RemoteProtocolError as exc:
-            return self._fail_request(msg, payload_type, exc, now)
-        t = self.config.timing
-        respond_by = now + t.secc_performance_for(kind)
-        st.pending = Pending(msg, payload_type, now, respond_by)
+            return self._fail_request(msg, kind, payload_type, stream, exc, now)
+        respond_by = now + self.timing(kind).secc_performance
+        self._s.streams[stream].pending = Pending(
+            msg, kind, payload_type, now, respond_by, rule if isinstance(rule, Rule) else None
+        )
         self._timers.cancel(Timer.SECC_SEQUENCE)
         self._timers.arm(Timer.SECC_PERFORMANCE, respond_by, stream)
         return [RequestReceived(at=now, message=msg, stream=stream, payload_type=payload_type, respond_by=respond_by)]
 
-    def _evcc_receive(self, msg: Any, kind: str, stream: Stream, payload_type: int, now: float) -> list[Event]:
+    def _evcc_receive(self, msg: Any, kind: StrEnum, stream: Stream, payload_type: int, now: float) -> list[Event]:
+        profile = self._s.profile
         st = self._s.streams[stream]
         pending = st.pending
-        if pending is None or kind != response_kind(type(pending.request).__name__):
+        expected = profile.response_of(pending.kind) if pending is not None else None
+        if pending is None or kind != expected:
             # Not the expected response: ignored [V2G20-436…440].
-            expected = response_kind(type(pending.request).__name__) if pending else "nothing"
-            return [FrameIgnored(at=now, reason=f"{kind} while expecting {expected}", payload_type=payload_type)]
+            return [
+                FrameIgnored(
+                    at=now, reason=f"{kind} while expecting {expected or 'nothing'}", payload_type=payload_type
+                )
+            ]
         st.pending = None
         self._timers.cancel(Timer.EVCC_MESSAGE, stream)
-        request = pending.request
-        code = str(getattr(msg, "response_code", "") or "")
-        events: list[Event] = []
         foreign = foreign_session_id(self._s, self.config, msg, kind)
         if foreign is not None:
-            return self._end(now, EndReason.PROTOCOL_ERROR, foreign, requirement="V2G20-457", close_in=0.0)
-        events += self._after_exchange(request, msg, stream, now)
-        if self._ended is None and is_failed(code):
+            return self._end(
+                now, EndReason.PROTOCOL_ERROR, foreign, requirement=profile.session_id_rule(), close_in=0.0
+            )
+        events: list[Event] = []
+        events += self._after_exchange(pending, msg, stream, now)
+        code = profile.response_code(msg)
+        if self._ended is None and profile.is_failed(code):
             events += self._end(now, EndReason.FAILED_RECEIVED, f"{kind}: {code}", response_code=code, close_in=0.0)
         send_next_by: float | None = None
         if self._ended is None and stream is Stream.MAIN:
-            send_next_by = now + self.config.timing.evcc_sequence_for(type(request).__name__)
+            timing = profile.timing(pending.kind, self.config.timing)
+            after = (
+                timing.evcc_sequence
+                if timing.evcc_sequence is not None
+                else self.config.timing.evcc_sequence_performance
+            )
+            send_next_by = now + after
         events.insert(
             0,
             ResponseReceived(
                 at=now,
                 message=msg,
-                request=request,
+                request=pending.request,
                 stream=stream,
                 elapsed=now - pending.sent_or_received,
                 send_next_by=send_next_by,
@@ -219,42 +319,50 @@ class Connection:
         )
         return events
 
+    def _expected(self) -> str:
+        pending = [st.pending for st in self._s.streams.values() if st.pending is not None]
+        return ", ".join(str(self._s.profile.response_of(p.kind)) for p in pending) or "nothing"
+
     # ---- sending ---------------------------------------------------------------------------------------
     def send(self, message: Any, now: float, *, stream: Stream = Stream.MAIN) -> list[Event]:
-        """Send a message: the SECC's response to the pending request, or the EVCC's next request."""
+        """Send a message: the SECC's response to the pending request, or the EVCC's next request.
+
+        SECC: the events of requests that waited for this answer follow the send's own events.
+        """
         if self._ended is not None:
             raise LocalProtocolError(f"the session has ended ({self._ended.reason}); nothing more can be sent")
         if self.role is Role.SECC:
-            return self._secc_send(message, now, stream)
+            events = self._secc_send(message, now, stream)
+            return events + self._drain(now)
         return self._evcc_send(message, now, stream)
 
     def _encode(self, message: Any, payload_type: int, stream: Stream, now: float) -> Event:
-        data = encode_message(message)
+        data = self._s.profile.encode(message)
         self._out += frame(payload_type, data)
         return MessageSent(at=now, message=message, payload_type=payload_type, stream=stream, data=data)
 
     def _secc_send(self, message: Any, now: float, stream: Stream) -> list[Event]:
-        st = self._s.streams[stream]
-        pending = check_response(self._s, message, stream)
-        kind = type(message).__name__
+        profile = self._s.profile
+        kind = profile.kind_of(message)
+        pending = check_response(self._s, message, kind, stream)
         events: list[Event] = [self._encode(message, pending.payload_type, stream, now)]
-        st.pending = None
+        self._s.streams[stream].pending = None
         self._timers.cancel(Timer.SECC_PERFORMANCE, stream)
         took = now - pending.sent_or_received
-        limit = self.config.timing.secc_performance_for(type(pending.request).__name__)
-        if took > limit:
+        timing = profile.timing(pending.kind, self.config.timing)
+        if took > timing.secc_performance:
             events.append(
                 PerformanceTimeExceeded(
                     at=now,
                     what=f"{kind} after {took:.3f} s",
-                    limit=limit,
+                    limit=timing.secc_performance,
                     actual=took,
-                    requirement="V2G20 table 215/216",
+                    requirement="V2G20 tables 215-217",
                 )
             )
-        events += self._after_exchange(pending.request, message, stream, now)
-        code = str(getattr(message, "response_code", "") or "")
-        if self._ended is None and is_failed(code):
+        events += self._after_exchange(pending, message, stream, now)
+        code = profile.response_code(message)
+        if self._ended is None and profile.is_failed(code):
             events += self._end(
                 now,
                 EndReason.FAILED_SENT,
@@ -263,74 +371,76 @@ class Connection:
                 close_in=self.config.timing.secc_close_after_failure,
             )
         if self._ended is None:
-            t = self.config.timing
             # The sequence timer restarts with every response [V2G20-441].
-            self._timers.arm(Timer.SECC_SEQUENCE, now + t.secc_sequence_for(type(pending.request).__name__))
+            after = (
+                timing.secc_sequence if timing.secc_sequence is not None else self.config.timing.secc_sequence_timeout
+            )
+            self._timers.arm(Timer.SECC_SEQUENCE, now + after)
         return events
 
     def _evcc_send(self, message: Any, now: float, stream: Stream) -> list[Event]:
-        kind = type(message).__name__
-        if not kind.endswith("Req"):
-            raise LocalProtocolError(f"the EVCC sends requests, not {kind}")
+        profile = self._s.profile
+        kind = profile.kind_of(message)
+        if kind is None or not profile.is_request(kind):
+            agreed = "" if profile is not SAP else " (no protocol agreed yet: supportedAppProtocolReq comes first)"
+            raise LocalProtocolError(
+                f"the EVCC sends requests of {profile.name}, not {type(message).__name__}{agreed}",
+                response_code=profile.sequence_error(),
+            )
         st = self._s.streams[stream]
         if st.pending is not None:
-            raise LocalProtocolError(
-                f"{type(st.pending.request).__name__} is still waiting for its response on the {stream} stream"
-            )
-        check_request(self._s, self.config, message, kind, stream, LocalProtocolError)
-        payload_type = PAYLOAD_OF_STREAM.get(stream) or payload_type_of(message)
+            raise LocalProtocolError(f"{st.pending.kind} is still waiting for its response on the {stream} stream")
+        rule = check_request(self._s, self.config, message, kind, stream, LocalProtocolError)
+        payload_type = profile.payload_type(kind, stream)
         events: list[Event] = [self._encode(message, payload_type, stream, now)]
-        t = self.config.timing
-        deadline = now + t.evcc_timeout_for(kind)
-        st.pending = Pending(message, payload_type, now, deadline)
+        deadline = now + profile.timing(kind, self.config.timing).evcc_timeout
+        st.pending = Pending(message, kind, payload_type, now, deadline, rule if isinstance(rule, Rule) else None)
         self._timers.arm(Timer.EVCC_MESSAGE, deadline, stream)
-        if kind == "supportedAppProtocolReq":
+        if profile is SAP:
             self._s.sap_request = message
         return events
 
     # ---- state machine -----------------------------------------------------------------------------------
-    def _after_exchange(self, request: Any, response: Any, stream: Stream, now: float) -> list[Event]:
+    def _after_exchange(self, pending: Pending, response: Any, stream: Stream, now: float) -> list[Event]:
         """Advance the state machine after a request/response pair (both roles)."""
         s = self._s
-        kind = type(request).__name__
-        events: list[Event] = []
+        profile = s.profile
+        request, kind = pending.request, pending.kind
         st = s.streams[stream]
-        processing = str(getattr(response, "evse_processing", "") or "")
-        self._track_ongoing(st, kind, processing, stream, now)
+        self._track_ongoing(st, kind, profile.processing(response), stream, now)
+        failed = profile.is_failed(profile.response_code(response))
         if stream is not Stream.MAIN:
-            st.side = next_side_state(stream, st.side, request, response)
-            return events
-        previous = s.state
-        s.state = next_state(previous, request, response)
-        st.last_request = kind
-        if kind == "AC_ChargeLoopReq":
-            s.loop_started = True
-        if kind == "supportedAppProtocolReq":
-            events += self._negotiated(request, response, now)
-        elif kind == "SessionSetupReq" and s.state is not State.ENDED:
-            s.session_id = response.header.session_id
+            side = profile.table.side.get((stream, st.side, kind)) if not failed else None
+            st.side = side.next if isinstance(side, SideRule) else "idle"
+            return []
+        if profile is SAP:
+            return self._negotiated(request, response, now)
+        events: list[Event] = []
+        rule = pending.rule
+        if failed or rule is None:
+            s.state = CoreState.ENDED  # any FAILED response code ends the session
+        else:
+            s.state = profile.table.next_state(s.state, rule, s.selection, request, response)
+        s.selection = profile.note(s.selection, kind, request, response)
+        setup = profile.session_setup(kind, request, response) if not failed else None
+        if setup is not None:
+            resumed, evcc_id, evse_id = setup
+            s.session_id = profile.session_id(response) or s.session_id
             s.established = True
             self._timers.cancel(Timer.SECC_COMMUNICATION_SETUP)
             self._timers.cancel(Timer.EVCC_COMMUNICATION_SETUP)
-            resumed = str(response.response_code) == "OK_OldSessionJoined"
             events.append(
-                SessionEstablished(
-                    at=now, session_id=s.session_id, resumed=resumed, evcc_id=request.evcc_id, evse_id=response.evse_id
-                )
+                SessionEstablished(at=now, session_id=s.session_id, resumed=resumed, evcc_id=evcc_id, evse_id=evse_id)
             )
-        if (
-            kind == "SessionStopReq"
-            and s.state is State.ENDED
-            and not is_failed(getattr(response, "response_code", ""))
-        ):
-            pause = str(getattr(request, "charging_session", "")) == "Pause"
-            reason = EndReason.PAUSED if pause else EndReason.TERMINATED
+        how = profile.session_stop(kind, request)
+        if how is not None and s.state is CoreState.ENDED and not failed:
+            reason = EndReason.PAUSED if how == "Pause" else EndReason.TERMINATED
             # After SessionStopRes the SECC waits for the EV to close TCP first [V2G20-1633].
             close_in = self.config.timing.secc_close_after_stop if self.role is Role.SECC else 0.0
             events += self._end(
                 now,
                 reason,
-                f"SessionStop({request.charging_session})",
+                f"SessionStop({how})",
                 close_in=close_in,
                 requirement="V2G20-1633" if self.role is Role.SECC else None,
             )
@@ -338,28 +448,45 @@ class Connection:
 
     def _negotiated(self, request: Any, response: Any, now: float) -> list[Event]:
         s = self._s
-        if is_failed(response.response_code) or response.schema_id is None:
+        code = SAP.response_code(response)
+        if SAP.is_failed(code) or response.schema_id is None:
             return self._end(
-                now,
-                EndReason.NO_PROTOCOL,
-                f"SupportedAppProtocol: {response.response_code}",
-                response_code=str(response.response_code),
-                close_in=0.0,
+                now, EndReason.NO_PROTOCOL, f"SupportedAppProtocol: {code}", response_code=code, close_in=0.0
             )
         proto = offered_protocol(request, response.schema_id)
         if proto is None:
             return self._end(
                 now, EndReason.PROTOCOL_ERROR, f"SchemaID {response.schema_id} was not offered", close_in=0.0
             )
+        profile = self.config.profiles.get(proto.protocol_namespace)
+        if profile is None:
+            return self._end(
+                now,
+                EndReason.NO_PROTOCOL,
+                f"no profile speaks {proto.protocol_namespace} "
+                f"(this connection knows {', '.join(self.config.profiles) or 'none'})",
+                close_in=0.0,
+            )
         s.namespace = proto.protocol_namespace
+        s.profile = profile
+        s.state = profile.initial_state
+        s.selection = profile.selection_for(proto.protocol_namespace)
         version = (proto.version_number_major, proto.version_number_minor)
         return [
-            ProtocolNegotiated(at=now, namespace=proto.protocol_namespace, schema_id=proto.schema_id, version=version)
+            ProtocolNegotiated(
+                at=now,
+                namespace=proto.protocol_namespace,
+                schema_id=proto.schema_id,
+                version=version,
+                profile=profile.name,
+            )
         ]
 
-    def _track_ongoing(self, st: StreamContext, kind: str, processing: str, stream: Stream, now: float) -> None:
+    def _track_ongoing(
+        self, st: StreamContext, kind: StrEnum, processing: str | None, stream: Stream, now: float
+    ) -> None:
         t = self.config.timing
-        if processing.startswith("Ongoing"):
+        if processing is not None and processing.startswith("Ongoing"):
             if st.ongoing_since is None or st.last_request != kind:
                 st.ongoing_since = now
                 timer = Timer.EVCC_ONGOING if self.role is Role.EVCC else Timer.SECC_ONGOING
@@ -372,12 +499,13 @@ class Connection:
         st.last_request = kind
 
     # ---- ending ----------------------------------------------------------------------------------------
-    def _fail_request(self, request: Any, payload_type: int, exc: ProtocolError, now: float) -> list[Event]:
+    def _fail_request(
+        self, request: Any, kind: StrEnum, payload_type: int, stream: Stream, exc: ProtocolError, now: float
+    ) -> list[Event]:
         """SECC: answer a rule-breaking request with its FAILED response, then end [V2G20-1483…]."""
-        header = None if type(request).__name__ == "supportedAppProtocolReq" else self.header(now)
-        code = exc.response_code if header is not None else "Failed_NoNegotiation"
-        response = failure_response(request, code, header)
-        stream = STREAM_OF_PAYLOAD.get(PayloadType(payload_type), Stream.MAIN)
+        profile = self._s.profile
+        response = profile.failure(request, kind, exc.response_code, self.header(now))
+        code = profile.response_code(response)
         events: list[Event] = [self._encode(response, payload_type, stream, now)]
         events += self._end(
             now,
@@ -401,7 +529,8 @@ class Connection:
     ) -> list[Event]:
         if self._ended is not None:
             return []
-        self._s.state = State.ENDED
+        self._s.state = CoreState.ENDED
+        self._queue.clear()
         self._timers.cancel_all()
         self._ended = SessionEnded(
             at=now, reason=reason, detail=detail, response_code=response_code, requirement=requirement
@@ -424,8 +553,8 @@ class Connection:
                 continue
             if timer is Timer.SECC_PERFORMANCE:
                 pending = self._s.streams[Stream(stream_name)].pending
-                what = type(pending.request).__name__ if pending else "response"
-                limit = self.config.timing.secc_performance_for(what)
+                what = str(pending.kind) if pending else "response"
+                limit = self.timing(pending.kind).secc_performance if pending else 0.0
                 events.append(
                     PerformanceTimeExceeded(
                         at=now,
@@ -437,12 +566,13 @@ class Connection:
                 )
                 continue
             if timer is Timer.SECC_ONGOING:
+                limit = self.config.timing.secc_ongoing_performance
                 events.append(
                     PerformanceTimeExceeded(
                         at=now,
                         what="EVSEProcessing still Ongoing",
-                        limit=self.config.timing.secc_ongoing_performance,
-                        actual=self.config.timing.secc_ongoing_performance,
+                        limit=limit,
+                        actual=limit,
                         requirement=REQUIREMENT[timer],
                     )
                 )

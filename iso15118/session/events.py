@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 
 __all__ = [
     "CloseRequested",
@@ -44,6 +44,8 @@ class EndReason(StrEnum):
     """A message could not be decoded."""
     FRAMING_ERROR = "framing_error"
     """A V2GTP header was invalid."""
+    REFUSED = "refused"
+    """A frame was refused before decoding: its payload type or size is not expected in the session's state."""
     TIMEOUT = "timeout"
     """A timer of the standard expired."""
     CONNECTION_LOST = "connection_lost"
@@ -110,6 +112,8 @@ class ProtocolNegotiated(Event):
     namespace: str
     schema_id: int
     version: tuple[int, int]
+    profile: str = ""
+    """The name of the profile the connection switched to."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

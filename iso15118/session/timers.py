@@ -1,7 +1,9 @@
 """Every -20 timer as data, and the deadline bookkeeping the session core uses.
 
-Values are ISO 15118-20 tables 215 (common) and 216 (AC), as restated in the fact sheet; each carries the
-requirement that defines it. Time is always an argument (``now``, POSIX seconds): nothing here reads a clock.
+Values are ISO 15118-20 tables 215 (common), 216 (AC) and 217 (DC), as restated in the fact sheet; each carries
+the requirement that defines it. Which value applies to which request is the profile's business
+(:meth:`~iso15118.session.profile.Profile.timing`): this module only holds the values a user may override, and
+the deadline bookkeeping. Time is always an argument (``now``, POSIX seconds): nothing here reads a clock.
 
 SECC side: the sequence timeout restarts whenever a response is sent [V2G20-441] (60 s; 0.5 s after an
 AC_ChargeLoopRes [V2G20-1499/1500]); when it expires the SECC stops the session [V2G20-443]. The message
@@ -30,17 +32,17 @@ class Timing:
     evcc_msg_timeout_long: float = 5.0
     """V2G_EVCC_Msg_Timeout for ServiceDetailReq and CertificateInstallationReq [V2G20 table 215]."""
     evcc_msg_timeout_loop: float = 0.5
-    """V2G_EVCC_Msg_Timeout for AC_ChargeLoopReq [V2G20 table 216]."""
+    """V2G_EVCC_Msg_Timeout for AC_ChargeLoopReq and DC_ChargeLoopReq [V2G20 tables 216/217]."""
     secc_performance: float = 1.5
     """V2G_SECC_Msg_Performance_Time, common messages [V2G20 table 215]."""
     secc_performance_long: float = 4.5
     """V2G_SECC_Msg_Performance_Time for ServiceDetailRes and CertificateInstallationRes."""
     secc_performance_loop: float = 0.25
-    """V2G_SECC_Msg_Performance_Time for AC_ChargeLoopRes [V2G20 table 216]."""
+    """V2G_SECC_Msg_Performance_Time for AC_ChargeLoopRes and DC_ChargeLoopRes [V2G20 tables 216/217]."""
     secc_sequence_timeout: float = 60.0
     """V2G_SECC_Sequence_Timeout [V2G20-441/443]."""
     secc_sequence_timeout_loop: float = 0.5
-    """V2G_SECC_Sequence_Timeout after AC_ChargeLoopRes [V2G20-1499/1500]."""
+    """V2G_SECC_Sequence_Timeout after a ChargeLoopRes [V2G20-1499/1500] (the same 0.5 s in DC, table 217)."""
     evcc_sequence_performance: float = 40.0
     """V2G_EVCC_Sequence_Performance_Time (the EV should send its next request within this)."""
     evcc_sequence_performance_loop: float = 0.25
@@ -58,30 +60,6 @@ class Timing:
     secc_close_after_failure: float = 0.0
     """After a FAILED response or a timeout the SECC closes the connection this soon (ISO 15118-4 expects
     the SUT to close within 5 s)."""
-
-    def evcc_timeout_for(self, request: str) -> float:
-        """The EVCC's message timeout for a request kind."""
-        if request == "AC_ChargeLoopReq":
-            return self.evcc_msg_timeout_loop
-        if request in ("ServiceDetailReq", "CertificateInstallationReq"):
-            return self.evcc_msg_timeout_long
-        return self.evcc_msg_timeout
-
-    def secc_performance_for(self, request: str) -> float:
-        """The SECC's message performance time for a request kind."""
-        if request == "AC_ChargeLoopReq":
-            return self.secc_performance_loop
-        if request in ("ServiceDetailReq", "CertificateInstallationReq"):
-            return self.secc_performance_long
-        return self.secc_performance
-
-    def secc_sequence_for(self, request: str) -> float:
-        """The SECC's sequence timeout after answering a request kind."""
-        return self.secc_sequence_timeout_loop if request == "AC_ChargeLoopReq" else self.secc_sequence_timeout
-
-    def evcc_sequence_for(self, request: str) -> float:
-        """The EVCC's sequence performance time after a response to a request kind."""
-        return self.evcc_sequence_performance_loop if request == "AC_ChargeLoopReq" else self.evcc_sequence_performance
 
     def scaled(self, factor: float) -> Timing:
         """Every value multiplied by ``factor`` (for slow lab peers in tolerant mode)."""

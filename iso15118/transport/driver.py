@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from iso15118.session.connection import Connection
 from iso15118.session.events import CloseRequested, EndReason, Event, MessageSent, SessionEnded
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 from iso15118.transport.link import Link, LinkClosed
 
 __all__ = ["Clock", "Observer", "Pump", "SessionOutcome"]
@@ -43,11 +43,24 @@ class SessionOutcome:
     meter_readings: tuple[dict[str, Any], ...] = ()
     loops: int = 0
     """Charge-loop exchanges completed."""
+    failure: str | None = None
+    """Why the session did not do what was asked (a refused authorization, a service the charger does not
+    offer...) even though it ended regularly; None when it did."""
+    substitutions: tuple[str, ...] = ()
+    """What the peer gave instead of what was asked, accepted with ``accept_fallback``."""
+    notes: tuple[str, ...] = ()
+    interrupted: str | None = None
+    """Set when the user stopped the session (SIGINT/SIGTERM): why."""
+
+    @property
+    def ended_regularly(self) -> bool:
+        """True for a regular end (Terminate or Pause)."""
+        return self.ended.reason in (EndReason.TERMINATED, EndReason.PAUSED)
 
     @property
     def ok(self) -> bool:
-        """True for a regular end (Terminate or Pause)."""
-        return self.ended.reason in (EndReason.TERMINATED, EndReason.PAUSED)
+        """True when the session ended regularly and did what was asked."""
+        return self.ended_regularly and self.failure is None and self.interrupted is None
 
 
 class Pump:
@@ -107,8 +120,14 @@ class Pump:
         handle: Callable[[Event], Awaitable[None]],
         *,
         start: Callable[[], Awaitable[None]] | None = None,
+        wake_at: Callable[[], float | None] | None = None,
+        on_wake: Callable[[float], Awaitable[None]] | None = None,
     ) -> SessionEnded:
-        """Pump until the session has ended and the connection is to be closed; returns how it ended."""
+        """Pump until the session has ended and the connection is to be closed; returns how it ended.
+
+        ``wake_at``/``on_wake``: the application's own deadline (the EVCC's next scheduled request), waited for
+        beside the core's.
+        """
         receiving: asyncio.Task[bytes] | None = None
         self._handle = handle
         failed = False
@@ -121,11 +140,23 @@ class Pump:
                 if ended is not None and self._close_now:
                     break
                 deadline = self.conn.next_deadline()
-                timeout = None if deadline is None else max(0.0, deadline - self.clock())
+                app = wake_at() if wake_at is not None and ended is None else None
+                soonest = min((d for d in (deadline, app) if d is not None), default=None)
+                timeout = None if soonest is None else max(0.0, soonest - self.clock())
                 if receiving is None:
                     receiving = asyncio.ensure_future(self.link.receive())
                 done, _ = await asyncio.wait({receiving}, timeout=timeout)
                 now = self.clock()
+                app_due = receiving not in done and app is not None and on_wake is not None and now >= app
+                # The core's own expired deadline comes first, unless the application's is earlier.
+                if (
+                    app_due
+                    and on_wake is not None
+                    and app is not None
+                    and (deadline is None or app <= deadline or now < deadline)
+                ):
+                    await on_wake(now)
+                    continue
                 if receiving in done:
                     data = receiving.result()
                     receiving = None

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from iso15118.config import EvccConfig
 from iso15118.constants import SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpSecurity
 from iso15118.controller import EVController
 from iso15118.errors import ConfigError, SecurityError
@@ -25,8 +26,8 @@ from iso15118.security.tls import HandshakeInfo, evcc_context
 from iso15118.session.connection import Role, SessionConfig
 from iso15118.session.events import EndReason
 from iso15118.transport.driver import Clock, Observer, SessionOutcome
-from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.policy import TransportPolicy
+from iso15118.transport.runner import run_evcc_session
 from iso15118.transport.tcp import Endpoint, connect, make_endpoint, parse_endpoint
 from iso15118.transport.udp import SDP_MAX_TRIES, SDP_TIMEOUT_PER_TRY, SdpResult, discover_secc
 

@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from iso15118.codec import to_json
+from iso15118.iso20.services import parse_parameter_set
 from iso15118.messages.iso20 import ChargeLoopRes
 from iso15118.session.events import (
     CloseRequested,
@@ -49,7 +50,6 @@ from iso15118.session.events import (
     SessionEnded,
     SessionEstablished,
 )
-from iso15118.session.services import parse_parameter_set
 from iso15118.transport.journal_format import (
     DEFAULT_JOURNAL,
     JOURNAL_FORMAT,

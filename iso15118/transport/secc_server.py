@@ -23,15 +23,17 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from iso15118.config import SeccConfig
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
 from iso15118.controller import EVSEController
 from iso15118.errors import ConfigError, SecurityError
+from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.tls import HandshakeInfo, secc_context
 from iso15118.session.connection import Role, SessionConfig
 from iso15118.transport.driver import Clock, Observer, SessionOutcome
 from iso15118.transport.policy import TransportPolicy
-from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
-from iso15118.transport.secc_pnc import PncVerifier
+from iso15118.transport.runner import serve_secc_session
+from iso15118.transport.store import SessionStore
 from iso15118.transport.tcp import Endpoint, accept_connection, make_endpoint, open_listener, peer_name
 from iso15118.transport.udp import SdpServer, link_local_address
 

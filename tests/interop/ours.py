@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.netns import join_result, run_in_netns
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import EVController, EVSEController
+from iso15118.iso20.services import loop_request_mode, loop_target_power
 from iso15118.messages.units import value_of
 from iso15118.session.events import Event, MessageReceived, MessageSent, ResponseReceived
-from iso15118.session.services import loop_request_mode, loop_target_power
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
-from iso15118.transport.secc import SeccConfig
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
 
 __all__ = ["OurSecc", "Timeline", "run_our_evcc"]

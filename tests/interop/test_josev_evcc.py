@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 
 from harness.netns import VethPair
+from iso15118.config import SeccConfig
 from iso15118.security.tls import TlsConfig
 from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVSE, SimpleEVSEConfig
 from iso15118.transport.policy import Deviation, TransportPolicy
-from iso15118.transport.secc import SeccConfig
 from iso15118.transport.secc_server import SeccServerConfig
 from tests.interop.conftest import PeerLogs
 from tests.interop.josev import JosevPki, JosevProcess, evcc_config, evcc_env, logged_messages, rational

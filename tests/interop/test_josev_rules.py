@@ -23,16 +23,17 @@ import pytest
 
 from iso15118.codec import decode_message, encode_message, payload_type_of
 from iso15118.constants import NS_ISO20_AC, PayloadType
+from iso15118.iso20.states import State
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol, ResponseCode, supportedAppProtocolReq, supportedAppProtocolRes
+from iso15118.profiles import session_config
 from iso15118.session import events as ev
 from iso15118.session.connection import Connection, Role, SessionConfig
 from iso15118.session.failures import minimal_instance
-from iso15118.session.states import State
 from iso15118.simple import SimpleEVSE
 from iso15118.transport.link import memory_pair
 from iso15118.transport.policy import TransportPolicy
-from iso15118.transport.secc import serve_secc_session
+from iso15118.transport.runner import serve_secc_session
 from iso15118.v2gtp import Deframer, frame
 from tests.session.recording import record_session
 from tests.support.shared import shared_path
@@ -40,8 +41,8 @@ from tests.support.shared import shared_path
 T0 = 1_800_000_000.0
 JOSEV_LOOP_GAP = 0.53
 """Seconds between an AC_ChargeLoopRes and Josev's next AC_ChargeLoopReq, as measured (fact sheet 3.3)."""
-STRICT = SessionConfig()
-TOLERANT = TransportPolicy(tls=None, tolerant=True).session_config()
+STRICT = session_config(SessionConfig())
+TOLERANT = session_config(TransportPolicy(tls=None, tolerant=True).session_config())
 
 
 @cache
@@ -123,7 +124,7 @@ def test_tolerant_timing_is_the_standard_scaled() -> None:
 # ---- J12: CertificateInstallationReq with payload type 0x8001 ------------------------------------------------
 def _secc_waiting_for_authorization() -> Connection:
     rec = [r for r in record_session(True, loops=1) if r.stream == "main"]
-    conn = Connection(Role.SECC, now=T0)
+    conn = Connection(Role.SECC, now=T0, config=STRICT)
     for i in range(0, len(rec), 2):
         request, response = rec[i], rec[i + 1]
         conn.receive_data(frame(request.payload_type, encode_message(request.message)), T0)
@@ -143,10 +144,11 @@ def test_certificate_installation_req_framing(payload_type: PayloadType) -> None
     if payload_type is PayloadType.ISO20_COMMON:
         assert any(isinstance(e, ev.RequestReceived) for e in events), events
         return
-    # Josev's framing: decoded with the SupportedAppProtocol grammar, which fails; the session ends at once.
+    # Josev's framing: 0x8001 is no payload type of an ISO 15118-20 session, so the frame is refused unread and
+    # the session ends at once.
     ended = conn.ended
-    assert ended is not None and ended.reason is ev.EndReason.DECODE_ERROR, events
-    assert "0x8001" in ended.detail and "supportedAppProtocolReq" in ended.detail
+    assert ended is not None and ended.reason is ev.EndReason.REFUSED, events
+    assert "0x8001 is not used by ISO 15118-20" in ended.detail
     assert any(isinstance(e, ev.CloseRequested) for e in events)
 
 
@@ -166,7 +168,7 @@ def _offer(minor: int) -> supportedAppProtocolReq:
 
 
 def test_our_evcc_accepts_a_minor_deviation_answer() -> None:
-    conn = Connection(Role.EVCC, now=T0)
+    conn = Connection(Role.EVCC, now=T0, config=STRICT)
     conn.send(_offer(0), T0)
     conn.data_to_send()
     answer = supportedAppProtocolRes(response_code=ResponseCode.OK_SuccessfulNegotiationWithMinorDeviation, schema_id=1)

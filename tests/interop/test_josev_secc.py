@@ -29,11 +29,11 @@ from typing import Any
 import pytest
 
 from harness.netns import VethPair, veth_pair
+from iso15118.config import EvccConfig
 from iso15118.controller import ChargeDirection, ControlMode
 from iso15118.security.tls import TlsConfig
 from iso15118.session.events import EndReason
 from iso15118.simple import SimpleEV, SimpleEVConfig
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig
 from iso15118.transport.policy import Deviation, TransportPolicy
 from tests.interop.conftest import PeerLogs

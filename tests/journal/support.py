@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import MeterReading
 from iso15118.session.events import Event, MessageReceived, MessageSent
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.driver import Observer, SessionOutcome
-from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.link import memory_pair
-from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
+from iso15118.transport.runner import run_evcc_session, serve_secc_session
+from iso15118.transport.store import SessionStore
 
 __all__ = ["CountingEVSE", "Recorder", "run_pair"]
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from iso15118.codec import decode_message
+from iso15118.config import EvccConfig
 from iso15118.controller import ChargeDirection, ControlMode
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational
 from iso15118.session.events import EndReason, MessageReceived, MessageSent, SessionEnded
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 from iso15118.simple import SimpleEV, SimpleEVConfig
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.journal import Journal, JournalError, JournalSession, read_journal, scan_journal
 from iso15118.transport.link import MemoryLink
 from iso15118.v2gtp import Deframer
@@ -73,7 +73,7 @@ def test_round_trip_matches_the_session_outcomes(
 
 
 def test_pause_then_resume_links_the_sessions(tmp_path: Path) -> None:
-    from iso15118.transport.secc import SessionStore
+    from iso15118.transport.store import SessionStore
 
     path, store = tmp_path / "j.jsonl", SessionStore()
     first, _ = _journaled(path, EvccConfig(max_loops=2, stop_with="Pause", **FAST), store=store)
@@ -124,10 +124,10 @@ class _CheckingLink:
 
 
 def test_readings_are_on_disk_and_fsynced_before_they_are_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iso15118.config import SeccConfig
     from iso15118.simple import SimpleEVSE
-    from iso15118.transport.evcc import run_evcc_session
     from iso15118.transport.link import memory_pair
-    from iso15118.transport.secc import SeccConfig, serve_secc_session
+    from iso15118.transport.runner import run_evcc_session, serve_secc_session
 
     path = tmp_path / "j.jsonl"
     synced: list[int] = []

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from iso15118.config import EvccConfig
 from iso15118.session.events import MessageSent
-from iso15118.session.states import Stream
-from iso15118.transport.evcc import EvccConfig
+from iso15118.session.profile import Stream
 from iso15118.transport.journal import Journal
 from tests.journal.support import CountingEVSE, run_pair
 from tests.journal.test_journal import _loop_res

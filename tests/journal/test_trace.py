@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from iso15118.codec import decode_document, decode_message, to_json
+from iso15118.config import EvccConfig
 from iso15118.session.events import (
     EndReason,
     Event,
@@ -22,7 +23,6 @@ from iso15118.session.events import (
     SessionEnded,
     SessionEstablished,
 )
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.trace import TraceError, TraceWriter, read_trace, trace_record
 from tests.journal.support import CountingEVSE, Recorder, run_pair
 

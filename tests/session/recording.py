@@ -6,12 +6,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.session.events import Event, MessageSent
+from iso15118.session.selection import EnergyMode
 from iso15118.simple import SimpleEV, SimpleEVConfig, SimpleEVSE, SimpleEVSEConfig
 from iso15118.transport.driver import SessionOutcome
-from iso15118.transport.evcc import EvccConfig, run_evcc_session
 from iso15118.transport.link import memory_pair
-from iso15118.transport.secc import SeccConfig, SessionStore, serve_secc_session
+from iso15118.transport.runner import run_evcc_session, serve_secc_session
+from iso15118.transport.store import SessionStore
 
 __all__ = ["Recorded", "Recorder", "record_session", "run_pair"]
 
@@ -64,16 +66,26 @@ async def run_pair(
     return out, await task
 
 
-def record_session(dynamic: bool = True, *, loops: int = 2, discharge: bool = False) -> list[Recorded]:
-    """The messages of a complete AC_BPT session."""
+def record_session(
+    dynamic: bool = True, *, loops: int = 2, discharge: bool = False, mode: EnergyMode = EnergyMode.AC_BPT
+) -> list[Recorded]:
+    """The messages of a complete session in an energy mode (AC_BPT by default)."""
     from iso15118.controller import ChargeDirection, ControlMode
 
     rec = Recorder()
-    mode = ControlMode.DYNAMIC if dynamic else ControlMode.SCHEDULED
+    control = ControlMode.DYNAMIC if dynamic else ControlMode.SCHEDULED
     direction = ChargeDirection.DISCHARGE if discharge else ChargeDirection.CHARGE
     asyncio.run(
         run_pair(
-            EvccConfig(control_mode=mode, max_loops=loops, loop_interval_s=0.0),
+            EvccConfig(
+                control_mode=control,
+                max_loops=loops,
+                loop_interval_s=0.0,
+                energy=mode.family,
+                bidirectional=mode.bidirectional,
+                precharge_interval_s=0.0,
+                authorization_retry_s=0.0,
+            ),
             SimpleEV(SimpleEVConfig(direction=direction)),
             SimpleEVSE(SimpleEVSEConfig()),
             recorder=rec,

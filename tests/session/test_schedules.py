@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from iso15118.iso20.schedules import Interval, allowed_power, intervals_of, single_level_tuple
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational, value_of
-from iso15118.session.schedules import Interval, allowed_power, intervals_of, single_level_tuple
 
 T0 = 1_700_000_000
 

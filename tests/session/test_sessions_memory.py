@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import ChargeDirection, ControlMode, Notification
 from iso15118.errors import ConfigError
+from iso15118.iso20.pnc import PncVerifier
+from iso15118.security.credentials import ContractCredentials
 from iso15118.security.pki import Pki, build_pki
 from iso15118.security.profiles import Entity
 from iso15118.session.events import EndReason, MessageSent
 from iso15118.simple import SimpleEV, SimpleEVConfig, SimpleEVSE, SimpleEVSEConfig
-from iso15118.transport.evcc import EvccConfig
-from iso15118.transport.evcc_pnc import ContractCredentials
-from iso15118.transport.secc import SeccConfig, SessionStore
-from iso15118.transport.secc_pnc import PncVerifier
+from iso15118.transport.store import SessionStore
 from tests.session.recording import Recorder, run_pair
 
 FAST = {"loop_interval_s": 0.0, "authorization_retry_s": 0.0}
@@ -94,7 +94,10 @@ def test_pnc_with_an_untrusted_contract_is_refused(pki: Pki) -> None:
     verifier = PncVerifier([other[Entity.MO_ROOT].certificate])  # trusts somebody else's MO root
     evcc = EvccConfig(authorization="PnC", credentials=_credentials(pki), max_loops=2, **FAST)
     out, _s, rec = _run(evcc, secc=SeccConfig(authorization=("PnC",)), pnc=verifier)
-    assert out.ok  # the EV gives up cleanly after the refusals and stops the session
+    # The EV gives up cleanly after the refusals and stops the session; both outcomes say why no energy flowed.
+    assert out.ended_regularly and not out.ok
+    assert out.failure is not None and "WARNING_CertificateValidationError" in out.failure
+    assert _s.failure is not None and "WARNING_CertificateValidationError" in _s.failure
     assert "ServiceDiscoveryReq" not in _sent(rec, "evcc")
 
 
@@ -107,7 +110,8 @@ def test_eim_rejected_ends_cleanly() -> None:
     out, _s, rec = _run(
         EvccConfig(max_loops=2, authorization_attempts=2, **FAST), evse=SimpleEVSE(SimpleEVSEConfig(reject=True))
     )
-    assert out.ok and _sent(rec, "evcc").count("AuthorizationReq") == 2
+    assert out.ended_regularly and _sent(rec, "evcc").count("AuthorizationReq") == 2
+    assert not out.ok and out.failure is not None and "WARNING_EIMAuthorizationFailure" in out.failure
     assert _sent(rec, "secc")[-1] == "SessionStopRes"
 
 
@@ -131,8 +135,15 @@ def test_pause_and_resume() -> None:
 
 
 def test_resume_with_an_unknown_session_starts_a_new_one() -> None:
+    # The SECC starts a new session [V2G20-2626/2627]; the EV asked to resume, so by default it stops and says so.
     out, _s, rec = _run(EvccConfig(max_loops=1, resume_session_id=b"\x42" * 8, **FAST))
-    assert out.ok and out.session_id != b"\x42" * 8 and "AuthorizationReq" in _sent(rec, "evcc")
+    assert out.ended_regularly and not out.ok and out.session_id != b"\x42" * 8
+    assert out.failure is not None and "did not resume session 4242424242424242" in out.failure
+    assert "AuthorizationSetupReq" not in _sent(rec, "evcc") and _sent(rec, "evcc")[-1] == "SessionStopReq"
+    # With --accept-fallback it goes on as a new session and the outcome names the substitution.
+    out, _s, rec = _run(EvccConfig(max_loops=1, resume_session_id=b"\x42" * 8, accept_fallback=True, **FAST))
+    assert out.ok and "AuthorizationReq" in _sent(rec, "evcc")
+    assert out.substitutions and "did not resume" in out.substitutions[0]
 
 
 def test_ev_initiated_schedule_renegotiation() -> None:
@@ -248,9 +259,8 @@ def test_a_failing_observer_stops_the_message_it_could_not_record() -> None:
                 raise OSError("disk full")
 
     async def scenario() -> Any:
-        from iso15118.transport.evcc import run_evcc_session
         from iso15118.transport.link import memory_pair
-        from iso15118.transport.secc import serve_secc_session
+        from iso15118.transport.runner import run_evcc_session, serve_secc_session
 
         a, b = memory_pair()
         rec = Recorder()

@@ -10,6 +10,7 @@ import pytest
 from iso15118.messages import iso20 as m
 from iso15118.session import events as ev
 from iso15118.session.connection import Connection, Role, SessionConfig
+from iso15118.session.selection import EnergyMode
 from iso15118.session.timers import DEFAULT_TIMING, Timing
 from tests.session.test_sequence import T0, _replay_evcc, _replay_secc, _wire, recording
 
@@ -39,7 +40,7 @@ def test_secc_sequence_timer_runs_before_sap() -> None:
 
 
 def test_secc_sequence_timeout_after_a_response() -> None:
-    rec = recording(True)
+    rec = recording(EnergyMode.AC_BPT, True)
     conn = _replay_secc(rec, _index("AuthorizationSetupReq", rec))  # SessionSetup done: no set-up timer any more
     last = conn.next_deadline()
     assert last is not None
@@ -49,7 +50,7 @@ def test_secc_sequence_timeout_after_a_response() -> None:
 
 
 def test_secc_sequence_timeout_in_the_charge_loop_is_half_a_second() -> None:
-    rec = recording(True)
+    rec = recording(EnergyMode.AC_BPT, True)
     k = _index("AC_ChargeLoopReq", rec) + 1  # after the first AC_ChargeLoopRes
     conn = _replay_secc(rec, k)
     sent_at = T0 + (k - 1)
@@ -59,7 +60,7 @@ def test_secc_sequence_timeout_in_the_charge_loop_is_half_a_second() -> None:
 
 
 def test_secc_performance_time_is_reported_not_fatal() -> None:
-    rec = recording(True)
+    rec = recording(EnergyMode.AC_BPT, True)
     k = _index("ServiceDetailReq", rec)
     conn = _replay_secc(rec, k)
     req, res = rec[2 * k].message, rec[2 * k + 1].message
@@ -74,7 +75,7 @@ def test_secc_performance_time_is_reported_not_fatal() -> None:
 
 
 def test_secc_ongoing_performance_time() -> None:
-    rec = recording(True)
+    rec = recording(EnergyMode.AC_BPT, True)
     k = _index("AuthorizationReq", rec)
     conn = _replay_secc(rec, k)
     req = rec[2 * k].message
@@ -92,7 +93,7 @@ def test_secc_ongoing_performance_time() -> None:
 
 
 def test_secc_waits_for_the_ev_to_close_after_session_stop() -> None:
-    rec = recording(True)
+    rec = recording(EnergyMode.AC_BPT, True)
     n = len(rec) // 2
     conn = _replay_secc(rec, n - 1)
     stop_req, stop_res = rec[-2].message, rec[-1].message
@@ -119,7 +120,7 @@ def test_secc_waits_for_the_ev_to_close_after_session_stop() -> None:
     ],
 )
 def test_evcc_message_timeouts(kind: str, timeout: float) -> None:
-    rec = recording(True)
+    rec = recording(EnergyMode.AC_BPT, True)
     k = _index(kind, rec)
     conn = _replay_evcc(rec, k)
     t = T0 + k  # right after the replayed exchanges (well within communication set-up)
@@ -136,7 +137,7 @@ def test_evcc_communication_setup_timeout() -> None:
 
 
 def test_evcc_ongoing_timeout() -> None:
-    rec = recording(True)
+    rec = recording(EnergyMode.AC_BPT, True)
     k = _index("AuthorizationReq", rec)
     conn = _replay_evcc(rec, k)
     req = rec[2 * k].message

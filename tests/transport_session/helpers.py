@@ -8,20 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import AuthorizationDecision
+from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.badcerts import defective_leaf
 from iso15118.security.certs import Defect
+from iso15118.security.credentials import ContractCredentials
 from iso15118.security.pki import Pki, PkiLayout, write_identity
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig
 from iso15118.session.events import Event, MessageReceived, MessageSent
 from iso15118.simple import SimpleEV, SimpleEVConfig, SimpleEVSE, SimpleEVSEConfig
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
-from iso15118.transport.evcc_pnc import ContractCredentials
 from iso15118.transport.policy import TransportPolicy
-from iso15118.transport.secc import SeccConfig
-from iso15118.transport.secc_pnc import PncVerifier
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
 
 TIMEOUT = 20.0

@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_evcc_settings, load_secc_settings
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import ChargeDirection, ControlMode, Notification
 from iso15118.errors import ConfigError
+from iso15118.iso20.services import AC_BPT
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsMode
-from iso15118.session.services import AC_BPT
 from iso15118.session.timers import DEFAULT_TIMING
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
-from iso15118.transport.evcc import EvccConfig
-from iso15118.transport.secc import SeccConfig
 from tests.transport_session.helpers import TestPki
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from iso15118.config import EvccConfig
 from iso15118.errors import ConfigError, SecurityError
 from iso15118.security.certs import ChainValidationError, Defect
 from iso15118.security.profiles import Entity
@@ -19,7 +20,6 @@ from iso15118.security.tls import TlsMode, evcc_context
 from iso15118.session.connection import Role
 from iso15118.session.events import EndReason
 from iso15118.simple import SimpleEV, SimpleEVSE
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, run_evcc
 from iso15118.transport.policy import Deviation, TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
@@ -179,7 +179,7 @@ async def test_tolerant_plain_tcp_session_logs_its_deviations(pki: TestPki, capl
 
 @pytest.mark.asyncio
 async def test_tolerant_secc_accepts_tls12_from_a_lab_peer(pki: TestPki) -> None:
-    from iso15118.transport.evcc import run_evcc_session
+    from iso15118.transport.runner import run_evcc_session
 
     policy = TransportPolicy(tls=pki.secc_tls(), tolerant=True)
     async with SeccServer(SeccServerConfig(policy=policy, listen="::1"), SimpleEVSE) as server:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from iso15118.config import EvccConfig
 from iso15118.constants import TCP_PORT_RANGE, SdpSecurity
 from iso15118.errors import ConfigError, SecurityError
 from iso15118.security.tls import TlsConfig, TlsMode
 from iso15118.session.connection import SessionConfig
 from iso15118.session.timers import DEFAULT_TIMING
 from iso15118.simple import SimpleEV, SimpleEVSE
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, run_evcc
 from iso15118.transport.policy import Deviation, TransportPolicy
 from iso15118.transport.secc_server import SeccServer, SeccServerConfig

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import pytest
 
+from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import ChargeDirection, ControlMode, Notification
+from iso15118.iso20.services import AC, AC_BPT
 from iso15118.messages.units import value_of
 from iso15118.security.profiles import Entity
 from iso15118.session.events import EndReason
-from iso15118.session.services import AC, AC_BPT
 from iso15118.simple import SimpleEV, SimpleEVConfig, SimpleEVSE, SimpleEVSEConfig
-from iso15118.transport.evcc import EvccConfig
-from iso15118.transport.secc import SeccConfig
 from iso15118.transport.secc_server import SeccServer
 from tests.transport_session.helpers import Recorder, TestPki, run_client, run_session, server_config
 
@@ -114,7 +113,7 @@ async def test_pnc_authorization_with_contract_from_the_test_pki(pki: TestPki) -
 @pytest.mark.asyncio
 async def test_pnc_contract_from_an_untrusted_mo_is_not_authorized(pki: TestPki) -> None:
     # The EV signs with its real contract, but this SECC trusts the MO root of no one (the V2G root only).
-    from iso15118.transport.secc_pnc import PncVerifier
+    from iso15118.iso20.pnc import PncVerifier
 
     rec = Recorder()
     evse = SimpleEVSE()

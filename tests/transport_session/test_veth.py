@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from harness.netns import VethPair, join_result, ns_command, run_in_netns
+from iso15118.config import EvccConfig
 from iso15118.constants import SdpSecurity
 from iso15118.simple import SimpleEV, SimpleEVSE
-from iso15118.transport.evcc import EvccConfig
 from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig

@@ -33,9 +33,9 @@ from harness.conformance.evcc_rules import (
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
 from harness.conformance.scripts import SEQUENCE_REQUIREMENTS, evse_end, evse_session, evse_to_loop
 from harness.conformance.steps import Accept, ExpectRequest, Respond, Serve, ServeLoop
+from iso15118.iso20.services import AC, AC_BPT
 from iso15118.messages import iso20 as m
-from iso15118.session.services import AC, AC_BPT
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 
 __all__ = ["CASES"]
 

@@ -17,7 +17,7 @@ from harness.conformance.evcc_rules import (
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
 from harness.conformance.scripts import evse_end, evse_to_loop
 from harness.conformance.steps import ExpectRequest, Respond, Serve
-from iso15118.session.services import AC, AC_BPT
+from iso15118.iso20.services import AC, AC_BPT
 
 __all__ = ["CASES"]
 

@@ -24,9 +24,9 @@ from harness.conformance.secc_rules import (
     TARGET_WITHIN_LIMITS,
 )
 from harness.conformance.steps import Close, Exchange, Loop, Reconnect, Step, Walk
+from iso15118.iso20.services import AC, AC_BPT
 from iso15118.messages import iso20 as m
-from iso15118.session.services import AC, AC_BPT
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 
 __all__ = ["CASES"]
 

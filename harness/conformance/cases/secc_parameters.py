@@ -18,11 +18,11 @@ from harness.conformance.secc_rules import (
 )
 from harness.conformance.steps import Close, Exchange, Loop, Send, Walk
 from iso15118.constants import NS_ISO20_AC
+from iso15118.iso20.services import AC
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol
 from iso15118.messages.units import rational
 from iso15118.session.failures import response_kind
-from iso15118.session.services import AC
 
 __all__ = ["CASES"]
 

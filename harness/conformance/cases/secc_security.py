@@ -23,7 +23,7 @@ from harness.conformance.steps import (
 )
 from harness.conformance.tls_rules import GROUP, SUITE, TLS13, peer_certificate
 from iso15118.security.certs import Purpose
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 
 __all__ = ["CASES"]
 

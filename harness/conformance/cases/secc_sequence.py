@@ -15,7 +15,7 @@ from harness.conformance.secc_rules import NEW_SESSION_NOT_REQUESTED_ID, NO_CERT
 from harness.conformance.steps import Close, Exchange, Loop, Reconnect, Send, Walk
 from iso15118.messages import iso20 as m
 from iso15118.session.failures import response_kind
-from iso15118.session.states import Stream
+from iso15118.session.profile import Stream
 
 __all__ = ["CASES"]
 
@@ -40,6 +40,8 @@ def _case(
     needs: frozenset[Need] = frozenset(),
     stimulus: str = "",
     profile: Profile | None = None,
+    or_refused: bool = False,
+    expected: str = "",
 ) -> Case:
     where = after if after != "supportedAppProtocolReq" else "right after the TLS handshake"
     return Case(
@@ -52,10 +54,10 @@ def _case(
         negative=True,
         profile=profile or Profile(),
         stimulus=stimulus or f"{request} where the SECC expects {where}",
-        expected=f"{response_kind(request)} with {' or '.join(codes)}, then the SECC closes the connection",
+        expected=expected or f"{response_kind(request)} with {' or '.join(codes)}, then the SECC closes the connection",
         steps=(
             Walk(until=after, loops=loops),
-            *ev_refused(Send(kind=request, fields=fields or {}, stream=stream), codes),
+            *ev_refused(Send(kind=request, fields=fields or {}, stream=stream), codes, or_refused=or_refused),
         ),
     )
 
@@ -69,6 +71,11 @@ CASES: tuple[Case, ...] = (
         "SessionSetupReq",
         after="supportedAppProtocolReq",
         requirements=("V2G20-1483",),
+        # Before a protocol is agreed, a 0x8002 payload is not one the SECC can expect: refusing it unread is
+        # the safe reaction (nothing is decoded before the state that expects it); a decoded FAILED answer too.
+        or_refused=True,
+        expected="the SECC closes the connection, refusing the 0x8002 frame unread (or answers SessionSetupRes "
+        "with FAILED_SequenceError, then closes)",
     ),
     _case(
         "SECC-SEQ-02",

@@ -1,7 +1,9 @@
-"""What the EVCC and SECC drivers are configured with: :class:`EvccConfig` (what an EV asks for) and
+"""What the EVCC and SECC decisions are configured with: :class:`EvccConfig` (what an EV asks for) and
 :class:`SeccConfig` (what a charger offers). `v2g evcc` / `v2g secc` read them from the TOML ``[evcc]`` and
 ``[secc]`` tables; the fields that take one of a few values list them in :data:`EVCC_CHOICES` and
-:data:`SECC_CHOICES`, which the configs check on construction and the TOML loader checks per key."""
+:data:`SECC_CHOICES`, which the configs check on construction and the TOML loader checks per key.
+
+Values that are modelling choices of ours rather than the standard's are marked as such where they are set."""
 
 from __future__ import annotations
 
@@ -9,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from iso15118.constants import NS_ISO20_AC
+from iso15118.constants import NS_ISO20_AC, NS_ISO20_DC, EnergyService
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.messages import iso20 as m
-from iso15118.session.services import AC, AC_BPT
-from iso15118.transport.evcc_pnc import ContractCredentials
+from iso15118.security.credentials import ContractCredentials
+from iso15118.session.selection import EnergyFamily
 
 __all__ = ["EVCC_CHOICES", "PRICING", "SECC_CHOICES", "EvccConfig", "SeccConfig", "check_choices"]
 
@@ -45,14 +47,20 @@ class EvccConfig:
     """What an EVCC asks for and how it behaves."""
 
     evcc_id: str = "WMIV1234567890ABCDEX"
-    protocols: tuple[str, ...] = (NS_ISO20_AC,)
-    """Namespaces offered in SupportedAppProtocol, most preferred first (priority 1, 2...)."""
+    energy: EnergyFamily = EnergyFamily.AC
+    """AC or DC: which -20 namespace is offered (with ``bidirectional``: AC_BPT or DC_BPT when discharging)."""
+    protocols: tuple[str, ...] | None = None
+    """Namespaces offered in SupportedAppProtocol, most preferred first (priority 1, 2...); None: the -20
+    namespace of ``energy``."""
     authorization: str = "EIM"
     """``EIM`` or ``PnC`` (PnC needs ``credentials``)."""
     credentials: ContractCredentials | None = None
     control_mode: ControlMode = ControlMode.DYNAMIC
     bidirectional: bool = True
-    """Select AC_BPT when the EVSE offers it (and the EV's limits say it can discharge)."""
+    """Select the BPT service (AC_BPT, DC_BPT) when the EVSE offers it and the EV's limits say it can discharge."""
+    accept_fallback: bool = False
+    """When the SECC cannot give what was asked (discharge, PnC, a control mode, resuming a session), go on with
+    what it offers and say so in the outcome; by default the EV stops the session and the outcome says why."""
     loop_interval_s: float = 0.1
     """Pause between charge-loop requests (the SECC times out after 0.5 s [V2G20-1499])."""
     meter_info_requested: bool = True
@@ -63,6 +71,8 @@ class EvccConfig:
     resume_service_id: int | None = None
     """The service the paused session had selected (the EV keeps it, as the SECC does [V2G20-2539])."""
     authorization_retry_s: float = 0.5
+    """Pause before repeating a request the SECC answered ``Ongoing`` (Authorization, ScheduleExchange,
+    CableCheck)."""
     authorization_attempts: int = 3
     """Give up (SessionStop) after this many authorization refusals (WARNING responses)."""
     max_loops: int | None = None
@@ -76,9 +86,26 @@ class EvccConfig:
     (optional in the XSD; some SECCs, Josev's among them, require it)."""
     stop_with: str = "Terminate"
     """How the session ends when the EV is done: ``Terminate``, ``Pause`` or ``ServiceRenegotiation``."""
+    precharge_tolerance_v: float = 10.0
+    """DC: precharge is done when the EVSE's voltage is within this of the EV's target (our choice; the
+    standard leaves the threshold to the EV)."""
+    precharge_interval_s: float = 0.05
+    """DC: pause between DC_PreChargeReq while the voltage rises."""
+    welding_safe_voltage_v: float = 60.0
+    """DC: welding detection ends once the EVSE's output is below this (our choice: the usual DC touch-safe
+    limit)."""
+    welding_attempts: int = 20
+    """DC: give up welding detection (and stop the session anyway) after this many requests."""
 
     def __post_init__(self) -> None:
         check_choices(self, EVCC_CHOICES)
+
+    @property
+    def offered_protocols(self) -> tuple[str, ...]:
+        """The namespaces offered in SupportedAppProtocol, most preferred first."""
+        if self.protocols is not None:
+            return self.protocols
+        return (NS_ISO20_DC,) if self.energy is EnergyFamily.DC else (NS_ISO20_AC,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,9 +113,14 @@ class SeccConfig:
     """What an SECC offers and how it behaves."""
 
     evse_id: str = "DE*V2G*E0001*1"
-    protocols: tuple[str, ...] = (NS_ISO20_AC,)
-    """Namespaces accepted in SupportedAppProtocol, in our order of preference."""
-    services: tuple[int, ...] = (AC, AC_BPT)
+    protocols: tuple[str, ...] = (NS_ISO20_AC, NS_ISO20_DC)
+    """Namespaces accepted in SupportedAppProtocol, in our order of preference (DC only with a DC-capable
+    controller)."""
+    services: tuple[int, ...] = tuple(
+        int(s) for s in (EnergyService.AC, EnergyService.AC_BPT, EnergyService.DC, EnergyService.DC_BPT)
+    )
+    """Energy services offered; ServiceDiscovery lists those of the session's family (BPT ones only when the
+    controller says it is bidirectional)."""
     control_modes: tuple[int, ...] = (1, 2)
     """Parameter sets offered per service: 1 = Scheduled, 2 = Dynamic."""
     authorization: tuple[str, ...] = ("EIM",)
@@ -111,6 +143,12 @@ class SeccConfig:
     ChargingSchedule and DischargingSchedule, in Dynamic mode in Dynamic_SEResControlMode. The price schedule is
     optional in the XSD; some EVs (Josev's, J8 in tests/interop/README.md) refuse a schedule without one.
     Absolute price schedules (Pricing = 1) are not implemented."""
+
+    pause_expiry_s: float = 86400.0
+    """How long a paused session can be resumed. The public sources give no figure; this is our choice, and
+    the store forgets the oldest paused sessions first when it holds ``paused_limit``."""
+    paused_limit: int = 256
+    """Paused sessions kept at most (per SECC process)."""
 
     def __post_init__(self) -> None:
         check_choices(self, SECC_CHOICES)

@@ -1,4 +1,4 @@
-"""Plug & Charge on the EVCC side: the contract credentials, and the messages signed with them.
+"""Plug & Charge on the EVCC side: the messages signed with the contract credentials.
 
 The PnC AuthorizationReq carries the contract chain and the SECC's GenChallenge in an element with an
 ``Id``, signed in the header with the contract key [V2G20-1063]; MeteringConfirmationReq signs the
@@ -7,37 +7,13 @@ SignedMeteringData element with the same key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from iso15118.messages import iso20 as m
+from iso15118.security.credentials import ContractCredentials
 from iso15118.security.signed_messages import sign_message
-from iso15118.security.sigprofile import ISO20_PROFILE, SignatureProfile
 
-__all__ = ["ContractCredentials", "signed_authorization", "signed_metering"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContractCredentials:
-    """A contract certificate chain (DER, leaf first, then Sub-CA 2, Sub-CA 1) and its private key."""
-
-    chain: tuple[bytes, ...]
-    key: Any
-    """A cryptography private key (secp521r1 or Ed448; P-256 with the interop profile)."""
-    profile: SignatureProfile = ISO20_PROFILE
-
-    @classmethod
-    def from_pem(
-        cls, chain_pem: bytes, key_pem: bytes, *, profile: SignatureProfile = ISO20_PROFILE
-    ) -> ContractCredentials:
-        """From a PEM chain file (leaf first) and a PEM private key."""
-        from cryptography import x509
-
-        certs = x509.load_pem_x509_certificates(chain_pem)
-        der = tuple(c.public_bytes(serialization.Encoding.DER) for c in certs)
-        return cls(chain=der, key=serialization.load_pem_private_key(key_pem, password=None), profile=profile)
+__all__ = ["signed_authorization", "signed_metering"]
 
 
 def signed_authorization(

@@ -14,6 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from iso15118.errors import SecurityError
+from iso15118.messages.iso20 import ResponseCode
 from iso15118.security.certs import STRICT, ChainValidationError, Defect
 from iso15118.security.signed_messages import verify_message_chain
 from iso15118.security.sigprofile import ISO20_PROFILE, SignatureProfile
@@ -21,8 +22,8 @@ from iso15118.security.sigprofile import ISO20_PROFILE, SignatureProfile
 __all__ = ["PncOutcome", "PncVerifier"]
 
 _CHAIN_CODES = {
-    Defect.EXPIRED: "WARNING_CertificateExpired",
-    Defect.NOT_YET_VALID: "WARNING_CertificateNotYetValid",
+    Defect.EXPIRED: ResponseCode.WARNING_CertificateExpired,
+    Defect.NOT_YET_VALID: ResponseCode.WARNING_CertificateNotYetValid,
 }
 
 
@@ -30,7 +31,7 @@ _CHAIN_CODES = {
 class PncOutcome:
     """Result of a PnC check: ``code`` is None when everything verified."""
 
-    code: str | None
+    code: ResponseCode | None
     detail: str = ""
     emaid: str | None = None
     chain: tuple[x509.Certificate, ...] = ()
@@ -60,16 +61,20 @@ class PncVerifier:
                 request, self.roots, now=self._when(now), profile=self.profile, policy=self.policy
             )
         except ChainValidationError as exc:
-            return PncOutcome(code=_CHAIN_CODES.get(exc.defect, "WARNING_CertificateValidationError"), detail=str(exc))
+            return PncOutcome(
+                code=_CHAIN_CODES.get(exc.defect, ResponseCode.WARNING_CertificateValidationError), detail=str(exc)
+            )
         except SecurityError as exc:
-            return PncOutcome(code="FAILED_SignatureError", detail=str(exc))
+            return PncOutcome(code=ResponseCode.FAILED_SignatureError, detail=str(exc))
         emaid = _common_name(validated.leaf)
         return PncOutcome(code=None, emaid=emaid, chain=tuple(validated.certificates))
 
     def verify_metering(self, request: Any, chain: tuple[x509.Certificate, ...], now: float) -> PncOutcome:
         """Check a MeteringConfirmationReq's signature with the contract chain of the session."""
         if not chain:
-            return PncOutcome(code="FAILED_MeteringSignatureNotValid", detail="no contract chain in this session")
+            return PncOutcome(
+                code=ResponseCode.FAILED_MeteringSignatureNotValid, detail="no contract chain in this session"
+            )
         try:
             verify_message_chain(
                 request,
@@ -80,7 +85,7 @@ class PncVerifier:
                 policy=self.policy,
             )
         except SecurityError as exc:
-            return PncOutcome(code="FAILED_MeteringSignatureNotValid", detail=str(exc))
+            return PncOutcome(code=ResponseCode.FAILED_MeteringSignatureNotValid, detail=str(exc))
         return PncOutcome(code=None)
 
 

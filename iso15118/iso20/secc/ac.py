@@ -1,0 +1,152 @@
+"""SECC decisions of the AC energy modes (AC, AC_BPT): AC_ChargeParameterDiscovery and AC_ChargeLoop.
+
+The BPT element comes iff AC_BPT was selected, and the EV's minimum must fit the charger's maximum
+(``FAILED_WrongChargeParameter``, fact sheet 2.7). In the loop, the control-mode element must match the
+selected service and control mode; the response mirrors it (BPT_Dynamic request -> BPT_Dynamic response), and
+carries MeterInfo when asked [V2G20-1081…1083] and the charger's notifications.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from iso15118.controller import EvseCommand, EVSELimits, MeterReading
+from iso15118.decisions import Input, Need
+from iso15118.iso20.secc.view import Decision, SeccContext, SeccView, answer, fail
+from iso15118.iso20.services import AC_BPT, LOOP_RESPONSE_MODES, loop_mode_field, loop_request_mode
+from iso15118.messages import iso20 as m
+from iso15118.messages.units import rational, value_of
+from iso15118.session.selection import EnergyFamily
+
+__all__ = ["ac_charge_loop", "ac_charge_parameter_discovery", "meter_info", "status_of"]
+
+_R = m.ResponseCode
+_LOOP_CLASSES: dict[str, type] = {
+    loop_mode_field(b, d, response=True): cls
+    for (b, d), cls in {
+        (False, False): m.Scheduled_AC_CLResControlMode,
+        (True, False): m.BPT_Scheduled_AC_CLResControlMode,
+        (False, True): m.Dynamic_AC_CLResControlMode,
+        (True, True): m.BPT_Dynamic_AC_CLResControlMode,
+    }.items()
+}
+assert set(_LOOP_CLASSES) == set(LOOP_RESPONSE_MODES[EnergyFamily.AC])
+
+
+def _limit(v: SeccView, value: float) -> m.RationalNumber:
+    """A discharge limit as a magnitude, or as a power <= 0 (Amendment 1) when configured [V2G20-1034/1035]."""
+    return rational(-value if v.config.negative_discharge_limits else value)
+
+
+def ac_charge_parameter_discovery(req: m.AC_ChargeParameterDiscoveryReq, v: SeccView) -> Decision:
+    """AC_ChargeParameterDiscoveryReq: the charger's AC limits for the selected service."""
+    bpt = req.bpt_ac_cpd_req_energy_transfer_mode
+    plain = req.ac_cpd_req_energy_transfer_mode
+    if (v.ctx.service_id == AC_BPT) != (bpt is not None) or (bpt is None and plain is None):
+        return fail(req, _R.FAILED_WrongChargeParameter, v, "the energy transfer mode does not match the service")
+    mode = bpt or plain
+    assert mode is not None
+    if Input.LIMITS not in v.inputs:
+        return Need(Input.LIMITS)
+    limits: EVSELimits = v.inputs.get(Input.LIMITS)
+    if value_of(mode.ev_minimum_charge_power) > limits.max_charge_w:
+        return fail(
+            req, _R.FAILED_WrongChargeParameter, v, "the EV's minimum charge power exceeds the charger's maximum"
+        )
+    common = {
+        "evse_maximum_charge_power": rational(limits.max_charge_w),
+        "evse_minimum_charge_power": rational(limits.min_charge_w),
+        "evse_nominal_frequency": rational(limits.nominal_frequency_hz),
+    }
+    if bpt is not None:
+        res = m.AC_ChargeParameterDiscoveryRes(
+            header=v.header,
+            response_code=_R.OK,
+            bpt_ac_cpd_res_energy_transfer_mode=m.BPT_AC_CPDResEnergyTransferMode(
+                **common,
+                evse_maximum_discharge_power=_limit(v, limits.max_discharge_w),
+                evse_minimum_discharge_power=_limit(v, limits.min_discharge_w),
+            ),
+        )
+    else:
+        res = m.AC_ChargeParameterDiscoveryRes(
+            header=v.header,
+            response_code=_R.OK,
+            ac_cpd_res_energy_transfer_mode=m.AC_CPDResEnergyTransferMode(**common),
+        )
+    return answer(res, v.ctx)
+
+
+def meter_info(reading: MeterReading, bpt: bool) -> m.MeterInfo:
+    """MeterInfo from a meter reading (the discharged energy only with a BPT service)."""
+    return m.MeterInfo(
+        meter_id=reading.meter_id,
+        charged_energy_reading_wh=reading.charged_wh,
+        bpt_discharged_energy_reading_wh=reading.discharged_wh if bpt else None,
+        meter_timestamp=reading.timestamp,
+        meter_signature=reading.signature,
+    )
+
+
+def status_of(command: EvseCommand | Any) -> m.EVSEStatus | None:
+    """The EVSEStatus carrying the charger's notification, if any."""
+    if command.notification is None:
+        return None
+    return m.EVSEStatus(
+        notification_max_delay=command.notification_max_delay_s,
+        evse_notification=m.EvseNotification(str(command.notification)),
+    )
+
+
+def metered(ctx: SeccContext, reading: MeterReading, now: float) -> SeccContext:
+    """The context with one more meter reading remembered."""
+    record = {"at": now, "charged_wh": reading.charged_wh, "discharged_wh": reading.discharged_wh}
+    return replace(ctx, meter=(*ctx.meter, record))
+
+
+def ac_charge_loop(req: m.AC_ChargeLoopReq, v: SeccView) -> Decision:
+    """AC_ChargeLoopReq: the charger's setpoint (Dynamic) or limits, MeterInfo and notifications."""
+    found = loop_request_mode(req)
+    if found is None:
+        return fail(req, _R.FAILED_WrongChargeParameter, v, "no control-mode element")
+    bpt, dynamic, element = found
+    if bpt != (v.ctx.service_id == AC_BPT) or dynamic != v.ctx.dynamic:
+        # The control mode element must match the selected service and control mode (fact sheet 2.8).
+        return fail(req, _R.FAILED_WrongChargeParameter, v, "the control mode does not match the selection")
+    present = value_of(element.ev_present_active_power)
+    if Input.LOOP_COMMAND not in v.inputs:
+        ev_state = {"present_power_w": present}
+        for name in (
+            "ev_target_energy_request",
+            "ev_maximum_energy_request",
+            "ev_minimum_energy_request",
+            "ev_maximum_charge_power",
+            "ev_maximum_discharge_power",
+        ):
+            value = getattr(element, name, None)
+            if value is not None:
+                ev_state[name] = value_of(value)
+        return Need(Input.LOOP_COMMAND, (present, ev_state))
+    if req.meter_info_requested and Input.METER not in v.inputs:
+        return Need(Input.METER)
+    command: EvseCommand = v.inputs.get(Input.LOOP_COMMAND)
+    ctx = replace(v.ctx, loops=v.ctx.loops + 1)
+    target = command.target_power_w
+    fields: dict[str, Any] = {}
+    if dynamic:
+        fields["evse_target_active_power"] = rational(target if target is not None else 0.0)
+    elif target is not None:
+        fields["evse_target_active_power"] = rational(target)
+    field_name = loop_mode_field(bpt, dynamic, response=True)
+    extra: dict[str, Any] = {field_name: _LOOP_CLASSES[field_name](**fields)}
+    if req.meter_info_requested:
+        reading: MeterReading = v.inputs.get(Input.METER)
+        extra["meter_info"] = meter_info(reading, bpt)
+        ctx = metered(ctx, reading, v.now)
+    status = status_of(command)
+    if status is not None:
+        extra["evse_status"] = status
+    if command.frequency_hz is not None:
+        extra["evse_target_frequency"] = rational(command.frequency_hz)
+    return answer(m.AC_ChargeLoopRes(header=v.header, response_code=_R.OK, **extra), ctx)

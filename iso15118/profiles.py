@@ -1,0 +1,53 @@
+"""Every protocol generation this library speaks, as session profiles keyed by their namespaces.
+
+The session core is generic; :data:`PROFILES` is what a runtime hands to
+:class:`~iso15118.session.config.SessionConfig` so that SupportedAppProtocol can switch a connection to the
+negotiated generation, and :data:`OFFERS` what an SECC can select from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Final
+
+from iso15118.config import EvccConfig, SeccConfig
+from iso15118.decisions import EvccLogic, SeccLogic
+from iso15118.errors import ConfigError
+from iso15118.iso20.logic import Iso20Evcc, Iso20Secc
+from iso15118.iso20.pnc import PncVerifier
+from iso15118.iso20.profile import AC_NAMESPACES, DC_NAMESPACES, ISO20
+from iso15118.iso20.profile import OFFERS as ISO20_OFFERS
+from iso15118.session.config import SessionConfig
+from iso15118.session.profile import Profile
+from iso15118.session.sap import Offer
+
+__all__ = ["OFFERS", "PROFILES", "evcc_logic", "secc_logic", "session_config"]
+
+PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
+    {namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)}
+)
+"""Namespace (and accepted spellings) -> profile."""
+
+OFFERS: Final[Mapping[str, Offer]] = MappingProxyType(dict(ISO20_OFFERS))
+"""Namespace -> what an SECC accepts for it in SupportedAppProtocol (major version, spellings)."""
+
+
+def session_config(base: SessionConfig | None = None) -> SessionConfig:
+    """``base`` (default: the standard's settings) speaking every generation of :data:`PROFILES`."""
+    return replace(base or SessionConfig(), profiles=PROFILES)
+
+
+def secc_logic(profile: Profile, config: SeccConfig, pnc: PncVerifier | None = None) -> SeccLogic:
+    """The SECC decisions of a profile."""
+    if profile is ISO20:
+        return Iso20Secc(config, pnc)
+    raise ConfigError(f"no SECC decisions for {profile.name}")
+
+
+def evcc_logic(profile: Profile, config: EvccConfig) -> EvccLogic:
+    """The EVCC decisions of a profile."""
+    if profile is ISO20:
+        return Iso20Evcc(config)
+    raise ConfigError(f"no EVCC decisions for {profile.name}")

@@ -1,0 +1,32 @@
+"""Credentials an EV signs with: a contract certificate chain and its private key (Plug & Charge)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from iso15118.security.sigprofile import ISO20_PROFILE, SignatureProfile
+
+__all__ = ["ContractCredentials"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContractCredentials:
+    """A contract certificate chain (DER, leaf first, then Sub-CA 2, Sub-CA 1) and its private key."""
+
+    chain: tuple[bytes, ...]
+    key: Any
+    """A cryptography private key (secp521r1 or Ed448; P-256 with the interop profile)."""
+    profile: SignatureProfile = ISO20_PROFILE
+
+    @classmethod
+    def from_pem(
+        cls, chain_pem: bytes, key_pem: bytes, *, profile: SignatureProfile = ISO20_PROFILE
+    ) -> ContractCredentials:
+        """From a PEM chain file (leaf first) and a PEM private key."""
+        certs = x509.load_pem_x509_certificates(chain_pem)
+        der = tuple(c.public_bytes(serialization.Encoding.DER) for c in certs)
+        return cls(chain=der, key=serialization.load_pem_private_key(key_pem, password=None), profile=profile)

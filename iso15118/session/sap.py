@@ -1,0 +1,232 @@
+"""The SupportedAppProtocol profile: where every connection starts, whatever it negotiates.
+
+The EV offers 1..20 protocols with a priority (1 = most preferred) [V2G20-167]; the SECC keeps those it speaks
+and picks the best priority [V2G20-169]; a differing minor version is still a success [V2G20-170]. Once the
+exchange succeeds, the connection switches to the profile registered for the chosen namespace.
+The message is the same for DIN 70121, ISO 15118-2 and ISO 15118-20 (payload type 0x8001, namespace
+``urn:iso:15118:2:2010:AppProtocol``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from iso15118.codec import decode_message, encode_message
+from iso15118.constants import PayloadType
+from iso15118.messages.app_protocol import AppProtocol, ResponseCode, supportedAppProtocolReq, supportedAppProtocolRes
+from iso15118.session.profile import ALWAYS, MessageTiming, Rule, Stream, Table, Transition
+from iso15118.session.selection import Selection
+from iso15118.session.timers import Timing
+
+__all__ = [
+    "SAP",
+    "SAP_MAX_PAYLOAD",
+    "Offer",
+    "SapKind",
+    "SapProfile",
+    "SapState",
+    "answer_sap",
+    "offered_protocol",
+    "sap_request",
+    "select_offer",
+]
+
+SAP_MAX_PAYLOAD: Final = 4096
+"""supportedAppProtocolReq holds at most 20 offers of a <= 100-character namespace and four small integers
+(about 2.3 KB); nothing bigger is decoded before a protocol is agreed."""
+
+
+class SapState(StrEnum):
+    """The one state of the SupportedAppProtocol profile."""
+
+    WAIT_SAP = "wait_supported_app_protocol"
+
+
+class SapKind(StrEnum):
+    """The two messages of the handshake."""
+
+    supportedAppProtocolReq = "supportedAppProtocolReq"
+    supportedAppProtocolRes = "supportedAppProtocolRes"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offer:
+    """A protocol an SECC speaks: its namespace, major version and the spellings it also accepts."""
+
+    namespace: str
+    major: int
+    aliases: tuple[str, ...] = ()
+
+
+def _any(selection: Selection, request: Any, response: Any = None) -> bool:
+    return True
+
+
+# The transition target is irrelevant: the connection switches to the negotiated profile's initial state.
+_TABLE: Final = Table(
+    rows={
+        (SapState.WAIT_SAP, SapKind.supportedAppProtocolReq): (
+            Rule("V2G20-1483", (Transition(ALWAYS, None, "V2G20-1484"),)),
+        )
+    },
+    guards={ALWAYS: _any},
+    conditions={ALWAYS: _any},
+)
+
+_KINDS: Final = {
+    supportedAppProtocolReq: SapKind.supportedAppProtocolReq,
+    supportedAppProtocolRes: SapKind.supportedAppProtocolRes,
+}
+
+
+class SapProfile:
+    """The SupportedAppProtocol handshake as a :class:`~iso15118.session.profile.Profile`."""
+
+    name = "SupportedAppProtocol"
+    table = _TABLE
+    initial_state = SapState.WAIT_SAP
+    setup_state = SapState.WAIT_SAP
+
+    def selection_for(self, namespace: str) -> Selection:
+        return Selection(namespace=namespace)
+
+    def stream_of(self, payload_type: int) -> Stream | None:
+        return Stream.MAIN if payload_type == PayloadType.SAP else None
+
+    def payload_type(self, kind: StrEnum, stream: Stream) -> int:
+        return int(PayloadType.SAP)
+
+    def max_payload(self, state: StrEnum, stream: Stream, payload_type: int) -> int | None:
+        return SAP_MAX_PAYLOAD if payload_type == PayloadType.SAP and stream is Stream.MAIN else None
+
+    def decode(self, payload_type: int, data: bytes) -> Any:
+        return decode_message(data, payload_type)
+
+    def encode(self, message: Any) -> bytes:
+        return encode_message(message)
+
+    def kind_of(self, message: Any) -> StrEnum | None:
+        return _KINDS.get(type(message))
+
+    def is_request(self, kind: StrEnum) -> bool:
+        return kind is SapKind.supportedAppProtocolReq
+
+    def response_of(self, kind: StrEnum) -> StrEnum:
+        return SapKind.supportedAppProtocolRes
+
+    def session_id(self, message: Any) -> bytes | None:
+        return None
+
+    def header(self, session_id: bytes, now: float) -> Any:
+        return None
+
+    def response_code(self, message: Any) -> str | None:
+        code = getattr(message, "response_code", None)
+        return None if code is None else str(code)
+
+    def is_failed(self, code: str | None) -> bool:
+        return code == ResponseCode.Failed_NoNegotiation
+
+    def processing(self, message: Any) -> str | None:
+        return None
+
+    def timing(self, kind: StrEnum, timing: Timing) -> MessageTiming:
+        # supportedAppProtocolReq has the common values [V2G20 table 215].
+        return MessageTiming(evcc_timeout=timing.evcc_msg_timeout, secc_performance=timing.secc_performance)
+
+    def loop_kinds(self) -> frozenset[StrEnum]:
+        return frozenset()
+
+    def note(self, selection: Selection, kind: StrEnum, request: Any, response: Any) -> Selection:
+        return selection
+
+    def session_setup(self, kind: StrEnum, request: Any, response: Any) -> tuple[bool, str, str] | None:
+        return None
+
+    def session_stop(self, kind: StrEnum, request: Any) -> str | None:
+        return None
+
+    def failure(self, request: Any, kind: StrEnum, code: str, header: Any) -> Any:
+        # Whatever went wrong before a protocol was agreed, the answer is "no negotiation".
+        return supportedAppProtocolRes(response_code=ResponseCode.Failed_NoNegotiation)
+
+    def sequence_error(self) -> str:
+        return str(ResponseCode.Failed_NoNegotiation)
+
+    def unknown_session(self) -> str:
+        return str(ResponseCode.Failed_NoNegotiation)
+
+    def session_id_rule(self) -> str:
+        return "V2G20-457"
+
+    def is_setup(self, kind: StrEnum) -> bool:
+        return False
+
+
+SAP: Final = SapProfile()
+"""The profile every connection starts on."""
+
+
+def offered_protocol(request: supportedAppProtocolReq, schema_id: int) -> AppProtocol | None:
+    """The protocol the EVCC offered under ``schema_id``, or None if it offered none under that ID."""
+    for proto in request.app_protocol:
+        if proto.schema_id == schema_id:
+            return proto
+    return None
+
+
+def select_offer(offers: Iterable[AppProtocol], supported: Sequence[Offer]) -> tuple[AppProtocol, str] | None:
+    """The EV's best offer we speak, as (its AppProtocol, our namespace), or None [V2G20-169].
+
+    The EV's priority decides (1 = most preferred); between equal priorities our order in ``supported`` does.
+    Only the major version we speak is accepted; any minor version is [V2G20-170].
+    """
+    spellings: Mapping[str, tuple[int, Offer]] = {
+        name: (index, offer) for index, offer in enumerate(supported) for name in (offer.namespace, *offer.aliases)
+    }
+    usable = []
+    for proto in offers:
+        found = spellings.get(proto.protocol_namespace)
+        if found is None or proto.version_number_major != found[1].major:
+            continue
+        usable.append((proto.priority, found[0], proto, found[1].namespace))
+    if not usable:
+        return None
+    usable.sort(key=lambda u: (u[0], u[1]))
+    return usable[0][2], usable[0][3]
+
+
+def answer_sap(
+    request: supportedAppProtocolReq, supported: Sequence[Offer]
+) -> tuple[supportedAppProtocolRes, str | None]:
+    """The SECC's SupportedAppProtocol decision: the response, and the namespace it agreed on (None: nothing in
+    common, ``Failed_NoNegotiation``).
+
+    ISO 15118-20 never answers ``OK_SuccessfulNegotiationWithMinorDeviation``, even when the minor version
+    differs [V2G20-1089].
+    """
+    chosen = select_offer(request.app_protocol, supported)
+    if chosen is None:
+        return supportedAppProtocolRes(response_code=ResponseCode.Failed_NoNegotiation), None
+    offer, namespace = chosen
+    return supportedAppProtocolRes(
+        response_code=ResponseCode.OK_SuccessfulNegotiation, schema_id=offer.schema_id
+    ), namespace
+
+
+def sap_request(offers: Sequence[Offer]) -> supportedAppProtocolReq:
+    """The EVCC's supportedAppProtocolReq offering ``offers`` in priority order (1 = most preferred) [V2G20-167]."""
+    protocols = tuple(
+        AppProtocol(
+            protocol_namespace=o.namespace,
+            version_number_major=o.major,
+            version_number_minor=0,
+            schema_id=i,
+            priority=i,
+        )
+        for i, o in enumerate(offers, start=1)
+    )
+    return supportedAppProtocolReq(app_protocol=protocols)
