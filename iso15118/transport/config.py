@@ -13,6 +13,7 @@ from iso15118.constants import NS_ISO20_AC
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.messages import iso20 as m
+from iso15118.security.profiles import DEFAULT_EVCCID
 from iso15118.session.services import AC, AC_BPT
 from iso15118.transport.evcc_pnc import ContractCredentials
 
@@ -44,7 +45,9 @@ def check_choices(config: object, choices: Mapping[str, tuple[str, ...]]) -> Non
 class EvccConfig:
     """What an EVCC asks for and how it behaves."""
 
-    evcc_id: str = "WMIV1234567890ABCDEX"
+    evcc_id: str = DEFAULT_EVCCID
+    """SessionSetupReq's EVCCID: the vehicle certificate's CN [V2G20-2598] (the test PKI's default; `v2g evcc`
+    with a PKI takes the CN of its vehicle certificate unless this is set)."""
     protocols: tuple[str, ...] = (NS_ISO20_AC,)
     """Namespaces offered in SupportedAppProtocol, most preferred first (priority 1, 2...)."""
     authorization: str = "EIM"
