@@ -7,7 +7,8 @@ the kernel's receive time (``SO_TIMESTAMPNS``) to a callback from a background t
 :class:`CaptureSession` ties a sniffer to a :class:`harness.pcapng.PcapngWriter`: entering starts the capture,
 leaving stops it, adds the TLS key log (the file the TLS layer wrote, plus any text given to
 :meth:`CaptureSession.add_tls_keylog`) to the pcapng as a Decryption Secrets Block and also writes it next to
-the capture as ``FILE.keys`` (``run.pcapng`` -> ``run.keys``), so Wireshark decrypts the file either way.
+the capture as ``FILE.keys`` (``run.pcapng`` -> ``run.keys``), so Wireshark decrypts the file either way. Both
+hold session secrets and are made owner-only (0600).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Final
 
 from harness.netns import join_result, run_in_netns
 from harness.pcapng import LinkType, PcapngWriter
+from iso15118.security.tls import prepare_keylog_file
 
 __all__ = ["CaptureSession", "Sniffer", "keys_path_for"]
 
@@ -231,10 +233,14 @@ class CaptureSession:
         finally:
             secrets = self._secrets()
             if secrets:
+                # Session secrets: the capture that embeds them and the .keys file are owner-only (0600).
+                self.path.chmod(0o600)
                 writer.add_tls_keylog(secrets)
                 if self.keylog_path is None or self.keylog_path.resolve() != self.keys_path.resolve():
-                    self.keys_path.write_text(secrets, encoding="ascii")
+                    prepare_keylog_file(self.keys_path).write_text(secrets, encoding="ascii")
             writer.close()
+            if secrets:
+                self.path.chmod(0o600)  # close() may have rewritten the file to put the secrets first
 
     def _secrets(self) -> str:
         text = ""

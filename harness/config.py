@@ -36,8 +36,9 @@ from iso15118.errors import ConfigError
 from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.security.certs import load_certificates
 from iso15118.security.credentials import ContractCredentials
+from iso15118.security.identity import certificate_identity
 from iso15118.security.pki import PkiLayout, load_pki
-from iso15118.security.profiles import Entity
+from iso15118.security.profiles import CONTRACT_ANCHORS, SECC_ANCHORS, VEHICLE_ANCHORS, Entity
 from iso15118.security.tls import TlsConfig, keylog_from_environment
 from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
@@ -392,17 +393,17 @@ def load_secc_settings(
     pnc = _build(_SeccPnc, tables["pnc"])
     files = _build(_TlsFiles, tables["tls"])
     pki = _pki(runtime)
-    # The SECC presents its chain and trusts OEM and V2G roots for vehicle certificates [V2G20-1264].
-    tls = _tls_config(
-        files, runtime, environ or {}, leaf=Entity.SECC_LEAF, roots=(Entity.OEM_ROOT, Entity.V2G_ROOT), pki=pki
-    )
+    # The SECC presents its chain and trusts only the vehicle trust anchors for client certificates
+    # [V2G20-1264]: the OEM root of a PKI. The V2G root also anchors the CPO and CPS chains, so trusting it for
+    # vehicles would let a charger's SECC leaf pass as a car; [tls] trust_roots may name other vehicle anchors.
+    tls = _tls_config(files, runtime, environ or {}, leaf=Entity.SECC_LEAF, roots=VEHICLE_ANCHORS, pki=pki)
     if tls is not None and (tls.certificate_chain is None or tls.private_key is None):
         raise ConfigError("the SECC needs its certificate chain and key: a PKI (--pki) or [tls] files")
     pnc_roots = pnc.trust_roots
     if "PnC" in secc.authorization and not pnc_roots:
         if pki is None:
             raise ConfigError("PnC needs MO roots to verify contracts: a PKI (--pki) or [pnc] trust_roots")
-        pnc_roots = tuple(pki.roots(Entity.MO_ROOT))
+        pnc_roots = tuple(pki.roots(*CONTRACT_ANCHORS))
     server = SeccServerConfig(
         policy=_policy(runtime, tls, Role.SECC),
         iface=runtime.iface,
@@ -436,7 +437,10 @@ def load_evcc_settings(
     pki = _pki(runtime)
     # The EVCC trusts the V2G root and presents the vehicle certificate [V2G20-1264].
     leaf = Entity.VEHICLE_LEAF if runtime.vehicle_certificate else None
-    tls = _tls_config(files, runtime, environ or {}, leaf=leaf, roots=(Entity.V2G_ROOT,), pki=pki)
+    tls = _tls_config(files, runtime, environ or {}, leaf=leaf, roots=SECC_ANCHORS, pki=pki)
+    if "evcc_id" not in tables["evcc"].data and tls is not None and tls.certificate_chain is not None:
+        # The EVCCID is the vehicle certificate's CN [V2G20-2598], unless one is configured.
+        evcc = dataclasses.replace(evcc, evcc_id=_evccid_of(tls.certificate_chain, evcc.evcc_id))
     if evcc.resume_session_id is not None:
         if len(evcc.resume_session_id) != 8:
             raise ConfigError(f"[evcc] resume_session_id: a SessionID has 8 bytes, got {len(evcc.resume_session_id)}")
@@ -466,6 +470,12 @@ def load_evcc_settings(
     if client.target is None and client.iface is None:
         raise ConfigError("the EVCC needs an interface (--iface) or a target ([runtime] target, --target)")
     return EvccSettings(client=client, evcc=evcc, ev=ev, trace=runtime.trace, journal=runtime.journal)
+
+
+def _evccid_of(chain: Path, default: str) -> str:
+    """The CN of the first certificate in ``chain`` (the vehicle leaf), or ``default`` when it has none."""
+    common_name = certificate_identity(_read_certificates(chain)[0]).common_name
+    return common_name if common_name else default
 
 
 def _credentials(chain: Path, key: Path) -> ContractCredentials:

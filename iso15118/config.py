@@ -16,6 +16,7 @@ from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.messages import iso20 as m
 from iso15118.security.credentials import ContractCredentials
+from iso15118.security.profiles import DEFAULT_EVCCID
 from iso15118.session.selection import EnergyFamily
 
 __all__ = ["EVCC_CHOICES", "PRICING", "SECC_CHOICES", "EvccConfig", "SeccConfig", "check_choices"]
@@ -46,7 +47,9 @@ def check_choices(config: object, choices: Mapping[str, tuple[str, ...]]) -> Non
 class EvccConfig:
     """What an EVCC asks for and how it behaves."""
 
-    evcc_id: str = "WMIV1234567890ABCDEX"
+    evcc_id: str = DEFAULT_EVCCID
+    """SessionSetupReq's EVCCID: the vehicle certificate's CN (the test PKI's default; `v2g evcc` with a PKI takes
+    the CN of its vehicle certificate unless this is set)."""
     energy: EnergyFamily = EnergyFamily.AC
     """AC or DC: which -20 namespace is offered (with ``bidirectional``: AC_BPT or DC_BPT when discharging)."""
     protocols: tuple[str, ...] | None = None

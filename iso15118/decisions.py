@@ -114,6 +114,8 @@ class PeerIdentity:
     subject: str | None = None
     fingerprint: str | None = None
     """SHA-256 of the peer's leaf certificate (DER), hex."""
+    common_name: str | None = None
+    """The leaf's CN: for a vehicle certificate, its EVCCID [V2G20-2598]."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,9 +5,12 @@
   old files to ``DIR/replaced-<time>/``).
 * ``v2g pki show DIR`` prints the certificates found under DIR as issuer trees (any directory of PEM/DER
   certificates, not only ours).
-* ``v2g pki verify CERT --roots DIR`` validates CERT (a certificate or a leaf-first PEM chain) up to the
-  self-signed certificates under DIR, using the other certificates there as intermediates; prints ``OK`` and
-  the chain, or ``FAILED`` and the reason (exit code 1).
+* ``v2g pki verify CERT --roots DIR [--as vehicle|secc|cps|contract|oem-provisioning | --purpose P]``
+  validates CERT (a certificate or a leaf-first PEM chain) up to the self-signed certificates under DIR, using
+  the other certificates there as intermediates, and -- with a role -- that CERT is a certificate of that role
+  (:mod:`iso15118.security.roles`: an SECC or CPS leaf is no vehicle certificate even though its root is
+  trusted); prints ``OK`` and the chain, or ``FAILED`` and the reason (exit code 1), plus a ``role:`` line
+  when a certificate refused for another reason would not fit the role either.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from iso15118.security.certs import (
     STRICT,
     TOLERANT,
     ChainValidationError,
+    Defect,
     Purpose,
     describe_certificate,
     load_certificates,
@@ -39,10 +43,18 @@ from iso15118.security.profiles import (
     DEFAULT_PCID,
     DEFAULT_SECC_ID,
 )
+from iso15118.security.roles import ROLE_NAMES, role_problems
 
 __all__ = ["register"]
 
 _CERT_SUFFIXES = (".pem", ".der", ".crt", ".cer")
+_ROLES = {
+    "vehicle": Purpose.VEHICLE_TLS,
+    "secc": Purpose.SECC_TLS,
+    "cps": Purpose.CPS,
+    "contract": Purpose.CONTRACT,
+    "oem-provisioning": Purpose.OEM_PROVISIONING,
+}
 _SKIPPED_DIRS = ("private", "chains")
 
 
@@ -77,11 +89,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DIR",
         help="directory (or PEM bundle) with the trusted roots and any intermediates",
     )
-    verify.add_argument(
+    use = verify.add_mutually_exclusive_group()
+    use.add_argument(
+        "--as",
+        dest="role",
+        choices=list(_ROLES),
+        help="the role CERT must fit (vehicle = TLS client, secc = TLS server, ...); says why it does not",
+    )
+    use.add_argument(
         "--purpose",
         choices=["auto", *(p.value for p in Purpose)],
         default="auto",
-        help="end-entity use to check (auto: none for CA certificates, 'any' otherwise)",
+        help="end-entity use to check (auto: none for CA certificates, 'any' otherwise); roles as with --as",
     )
     verify.add_argument(
         "--at", type=_timestamp, default=None, metavar="TIME", help="validate at this ISO 8601 time (default: now)"
@@ -213,7 +232,9 @@ def _verify(args: argparse.Namespace) -> int:
         raise ConfigError(f"no self-signed root certificates under {args.roots}")
     intermediates = [*chain[1:], *(c for c in pool if c not in roots)]
     leaf = chain[0]
-    if args.purpose == "auto":
+    if args.role is not None:
+        purpose: Purpose | None = _ROLES[args.role]
+    elif args.purpose == "auto":
         purpose = None if describe_certificate(leaf).ca else Purpose.ANY
     else:
         purpose = Purpose(args.purpose)
@@ -224,9 +245,17 @@ def _verify(args: argparse.Namespace) -> int:
         )
     except ChainValidationError as exc:
         print(f"FAILED: {args.certificate}: {exc}")
+        if purpose is not None and exc.defect is not Defect.WRONG_ROLE:
+            # Refused for another reason first; say whether it would fit the role at all.
+            problems = role_problems(chain, purpose)
+            if problems:
+                print(f"  role: not {ROLE_NAMES[purpose]}: {'; '.join(problems)}")
         return 1
-    what = f"end-entity certificate (purpose {purpose.value})" if purpose else "certificate"
-    print(f"OK: {subject_of(leaf)} is a valid {what}, {result.algorithm.value}, at {now:%Y-%m-%d %H:%M:%S}Z")
+    if purpose is not None and purpose in ROLE_NAMES:
+        what = f"valid as {ROLE_NAMES[purpose]} (purpose {purpose.value})"
+    else:
+        what = f"a valid end-entity certificate (purpose {purpose.value})" if purpose else "a valid certificate"
+    print(f"OK: {subject_of(leaf)} is {what}, {result.algorithm.value}, at {now:%Y-%m-%d %H:%M:%S}Z")
     for depth, cert in enumerate(result.certificates):
         print(f"  {'  ' * depth}{'└─ ' if depth else ''}{subject_of(cert)}")
     return 0

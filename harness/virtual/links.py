@@ -35,8 +35,8 @@ from harness.capture import CaptureSession, keys_path_for
 from harness.netns import netns_available, veth_pair
 from iso15118.errors import ConfigError
 from iso15118.security.pki import init_pki, load_pki
-from iso15118.security.profiles import Entity
-from iso15118.security.tls import HandshakeInfo, TlsConfig, evcc_context, secc_context
+from iso15118.security.profiles import SECC_ANCHORS, VEHICLE_ANCHORS, Entity
+from iso15118.security.tls import HandshakeInfo, TlsConfig, evcc_context, prepare_keylog_file, secc_context
 from iso15118.transport.link import Link, memory_pair
 from iso15118.transport.slac_link import SlacResult
 from iso15118.transport.tcp import Endpoint, TcpLink, accept_connection, connect, make_endpoint, open_listener
@@ -138,14 +138,14 @@ def _tls_contexts(pki_dir: Path, keylog: Path | None) -> TlsContexts:
             TlsConfig(
                 certificate_chain=secc.chain_pem,
                 private_key=secc.key_pem,
-                trust_roots=tuple(layout.roots(Entity.OEM_ROOT, Entity.V2G_ROOT)),
+                trust_roots=tuple(layout.roots(*VEHICLE_ANCHORS)),
             )
         ),
         evcc=evcc_context(
             TlsConfig(
                 certificate_chain=vehicle.chain_pem,
                 private_key=vehicle.key_pem,
-                trust_roots=tuple(layout.roots(Entity.V2G_ROOT)),
+                trust_roots=tuple(layout.roots(*SECC_ANCHORS)),
                 keylog_filename=keylog,
             )
         ),
@@ -238,7 +238,7 @@ def _keylog_for(options: WiringOptions) -> Path | None:
         return options.keylog
     keys = keys_path_for(options.pcap)
     keys.parent.mkdir(parents=True, exist_ok=True)
-    keys.write_text("", encoding="ascii")  # OpenSSL appends: start this run's log empty
+    prepare_keylog_file(keys).write_text("", encoding="ascii")  # 0600; OpenSSL appends: start this run's log empty
     return keys
 
 

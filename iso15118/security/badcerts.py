@@ -17,6 +17,7 @@ the profile, so a validator must refuse it for that one reason:
 ``NOT_END_ENTITY``        the leaf claims CA:TRUE
 ``TOO_LARGE``             padded with subjectAltName entries beyond 1600 bytes DER
 ``UNSUPPORTED_EXTENSION`` carries an unknown critical extension
+``WRONG_ROLE``            names another role's domain (DC=OEM on a CPO, CPS or MO leaf, DC=CPO on an OEM leaf)
 ========================  ==========================================================================
 """
 
@@ -122,6 +123,8 @@ def defective_leaf(
     elif defect is Defect.UNSUPPORTED_EXTENSION:
         unknown = x509.UnrecognizedExtension(_UNKNOWN_OID, b"\x05\x00")
         spec = dataclasses.replace(spec, extra_extensions=((unknown, True),))
+    elif defect is Defect.WRONG_ROLE:
+        spec = dataclasses.replace(spec, domain_component="CPO" if spec.domain_component == "OEM" else "OEM")
     else:
         raise ConfigError(f"no defective certificate is defined for {defect.value!r}")
     issued = issue_certificate(spec, algorithm=algorithm, issuer=issuer)

@@ -4,7 +4,7 @@
 and checks it against the -20 profile, returning a :class:`ValidatedChain` or raising
 :class:`ChainValidationError` (a :class:`~iso15118.errors.CertificateError`) whose ``defect`` says why:
 expired, not yet valid, unknown issuer, bad signature, wrong algorithm, wrong key usage, not a CA, path too
-long, not an end entity, too large, unsupported critical extension.
+long, wrong role, not an end entity, too large, unsupported critical extension.
 
 Checks, in the order reasons are reported:
 
@@ -15,9 +15,11 @@ Checks, in the order reasons are reported:
    (ISO 15118-2 and lab peers such as Josev).
 3. Validity at ``now`` for every certificate, the root included.
 4. CA certificates: basicConstraints CA:TRUE, keyUsage with keyCertSign, pathLenConstraint respected.
-5. The leaf, for a ``purpose``: not a CA, keyUsage digitalSignature, no keyCertSign/cRLSign, and a matching
-   extendedKeyUsage when one is present.
-6. Size: at most 1600 bytes DER per certificate (fact sheet 4.2); critical extensions must be understood.
+5. The role, for a ``purpose``: the leaf and the chain above it look like that role's
+   (:mod:`iso15118.security.roles`: domainComponents, extendedKeyUsage, trust anchor), so an SECC or CPS
+   leaf is no vehicle certificate even when its root is trusted.
+6. The leaf, for a ``purpose``: not a CA, keyUsage digitalSignature, no keyCertSign/cRLSign.
+7. Size: at most 1600 bytes DER per certificate (fact sheet 4.2); critical extensions must be understood.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from typing import TypeVar
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
+from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
 from iso15118.errors import CertificateError
 from iso15118.security.issuing import PROFILE_ALGORITHMS, KeyAlgorithm, key_algorithm_of
+from iso15118.security.roles import ROLE_NAMES, Purpose, role_problems
 
 _E = TypeVar("_E", bound=x509.ExtensionType)
 # What cryptography raises for certificates it cannot parse (it parses names and extensions lazily).
@@ -50,22 +53,12 @@ __all__ = [
     "Purpose",
     "ValidatedChain",
     "check_end_entity",
+    "check_role",
     "describe_certificate",
     "load_certificates",
     "subject_of",
     "validate_chain",
 ]
-
-
-class Purpose(StrEnum):
-    """What an end-entity certificate is about to be used for."""
-
-    SECC_TLS = "secc-tls"  # TLS server certificate of the SECC
-    VEHICLE_TLS = "vehicle-tls"  # TLS client certificate of the EV [V2G20-1264]
-    OEM_PROVISIONING = "oem-provisioning"  # signs CertificateInstallationReq [V2G20-2342]
-    CONTRACT = "contract"  # PnC signatures of the EV
-    CPS = "cps"  # signs SignedInstallationData
-    ANY = "any"  # any end-entity signing use
 
 
 class Defect(StrEnum):
@@ -83,6 +76,7 @@ class Defect(StrEnum):
     TOO_LARGE = "too large"
     UNSUPPORTED_EXTENSION = "unsupported critical extension"
     MALFORMED = "malformed"
+    WRONG_ROLE = "wrong role"  # a certificate of another role (an SECC leaf offered as a vehicle's...)
 
 
 class ChainValidationError(CertificateError):
@@ -118,10 +112,6 @@ TOLERANT = ChainPolicy(
     max_der_size=None,
 )
 
-_EKU_FOR: dict[Purpose, x509.ObjectIdentifier] = {
-    Purpose.SECC_TLS: ExtendedKeyUsageOID.SERVER_AUTH,
-    Purpose.VEHICLE_TLS: ExtendedKeyUsageOID.CLIENT_AUTH,
-}
 _UNDERSTOOD_CRITICAL = frozenset(
     {
         ExtensionOID.BASIC_CONSTRAINTS,
@@ -379,11 +369,18 @@ def _check_leaf(leaf: x509.Certificate, purpose: Purpose) -> None:
         raise _fail(Defect.WRONG_KEY_USAGE, leaf, f"{purpose.value} leaf needs keyUsage digitalSignature")
     if ku.key_cert_sign or ku.crl_sign:
         raise _fail(Defect.WRONG_KEY_USAGE, leaf, "a leaf must not have keyCertSign or cRLSign")
-    eku = _extension(leaf, x509.ExtendedKeyUsage)
-    wanted = _EKU_FOR.get(purpose)
-    accepted = {wanted, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
-    if eku is not None and wanted is not None and not accepted & set(eku):
-        raise _fail(Defect.WRONG_KEY_USAGE, leaf, f"extendedKeyUsage lacks {wanted.dotted_string}")
+
+
+def check_role(chain: Sequence[x509.Certificate], purpose: Purpose) -> None:
+    """Refuse ``chain[0]`` when it is a certificate of another role than ``purpose`` (see :mod:`.roles`).
+
+    ``chain`` runs from the leaf upward, as far as it is known. Raises :class:`ChainValidationError` with
+    :attr:`Defect.WRONG_ROLE`, the leaf's subject and every reason, e.g. ``not a vehicle certificate: its
+    domainComponent CPO marks an SECC (CPO) certificate; ...``.
+    """
+    problems = role_problems(chain, purpose)
+    if problems:
+        raise _fail(Defect.WRONG_ROLE, chain[0], f"not {ROLE_NAMES[purpose]}: {'; '.join(problems)}")
 
 
 def _check_form(chain: Sequence[x509.Certificate], policy: ChainPolicy) -> None:
@@ -423,6 +420,7 @@ def validate_chain(
     _check_validity(chain, now)
     _check_authorities(chain)
     if purpose is not None:
+        check_role(chain, purpose)
         _check_leaf(leaf, purpose)
     _check_form(chain, policy)
     algo = key_algorithm_of(_public_key(leaf)) or KeyAlgorithm.SECP521R1  # never None: checked above
@@ -435,15 +433,20 @@ def check_end_entity(
     purpose: Purpose,
     now: dt.datetime,
     policy: ChainPolicy = STRICT,
+    issuers: Sequence[x509.Certificate] = (),
 ) -> None:
-    """Check one end-entity certificate alone: algorithm, validity, leaf usage, size and extensions.
+    """Check one end-entity certificate: algorithm, validity, role, leaf usage, size and extensions.
 
     For a TLS peer whose chain the TLS library already verified, this adds the -20 profile checks that
-    OpenSSL does not make (key algorithm, digitalSignature) on the one certificate Python 3.11 exposes.
+    OpenSSL does not make (key algorithm, digitalSignature, role). ``issuers`` are the certificates above
+    ``cert`` up to the root, when known (the verified chain): the role check then also looks at the
+    Sub-CAs and the trust anchor, e.g. refuses a "vehicle" leaf whose chain ends at a V2G root through CPO
+    Sub-CAs.
     """
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
     _check_algorithms([cert], policy)
     _check_validity([cert], now)
+    check_role([cert, *issuers], purpose)
     _check_leaf(cert, purpose)
     _check_form([cert], policy)

@@ -128,6 +128,8 @@ class CertificateSpec:
     ca: bool | None = False
     path_length: int | None = None
     key_usage: frozenset[KeyUsage] | None = frozenset({KeyUsage.DIGITAL_SIGNATURE})
+    extended_key_usage: tuple[x509.ObjectIdentifier, ...] = ()
+    """Non-critical extendedKeyUsage, left out when empty."""
     hash_name: HashName = HashName.SHA512
     serial: int | None = None
     extra_extensions: tuple[tuple[x509.ExtensionType, bool], ...] = field(default=())
@@ -167,8 +169,8 @@ def issue_certificate(
     """Sign ``spec`` and return the certificate with its key.
 
     ``key`` is the subject's key (generated with ``algorithm`` when None). ``issuer`` None makes the
-    certificate self-signed. Extensions: basicConstraints (critical), keyUsage (critical),
-    subjectKeyIdentifier and, for issued certificates, authorityKeyIdentifier.
+    certificate self-signed. Extensions: basicConstraints (critical), keyUsage (critical), extendedKeyUsage
+    when the spec lists any, subjectKeyIdentifier and, for issued certificates, authorityKeyIdentifier.
     """
     subject_key = key if key is not None else generate_key(algorithm)
     signer_key = issuer.key if issuer is not None else subject_key
@@ -192,6 +194,8 @@ def issue_certificate(
         builder = builder.add_extension(constraints, critical=True)
     if spec.key_usage is not None:
         builder = builder.add_extension(_key_usage_extension(spec.key_usage), critical=True)
+    if spec.extended_key_usage:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(spec.extended_key_usage)), critical=False)
     if issuer is not None:
         aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key())
         builder = builder.add_extension(aki, critical=False)

@@ -7,8 +7,13 @@ group a handshake used. OpenSSL can; this module calls it on the context's own `
 ``SSL_CTX_set_ciphersuites``, ``SSL_CTX_ctrl(SET_GROUPS_LIST | SET_SIGALGS_LIST | SET_CLIENT_SIGALGS_LIST)``,
 ``SSL_CTX_set_client_CA_list`` / ``SSL_CTX_set0_CA_list`` (with ``SSL_load_client_CA_file`` and
 ``SSL_add_file_cert_subjects_to_stack``), and on a
-finished connection ``SSL_ctrl(GET_NEGOTIATED_GROUP)``, ``SSL_get_peer_signature_type_nid`` and
-``SSL_ctrl(GET_PEER_SIGNATURE_NID)``.
+finished connection ``SSL_ctrl(GET_NEGOTIATED_GROUP)``, ``SSL_get_peer_signature_type_nid``,
+``SSL_ctrl(GET_PEER_SIGNATURE_NID)`` and ``SSL_get0_verified_chain`` (Python 3.11 exposes only the peer's leaf).
+
+Refused peers: Python reports a failed certificate verification without saying whose certificate it was. A
+verify callback installed by :func:`watch_verification` (``SSL_CTX_set_verify`` with the context's own mode)
+copies the chain the peer sent when OpenSSL refuses it and returns OpenSSL's verdict unchanged -- an observer
+that never decides; :func:`refused_chain` hands that copy to the code that reports the refusal.
 
 Why it is safe, and where it is not available:
 
@@ -31,24 +36,32 @@ The control codes are part of OpenSSL's stable ABI (``ssl.h``): 92 groups, 98 si
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import ctypes
 import functools
 import ssl
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from iso15118.errors import ConfigError
 
 __all__ = [
+    "RefusedChain",
     "available",
     "negotiated_group",
     "peer_signature",
+    "refused_chain",
     "set_ca_names",
     "set_ciphersuites",
     "set_client_sigalgs",
     "set_groups",
     "set_sigalgs",
+    "verified_chain",
+    "watch_verification",
 ]
 
 _SET_GROUPS_LIST = 92
@@ -58,6 +71,8 @@ _GET_PEER_SIGNATURE_NID = 108
 _GET_NEGOTIATED_GROUP = 134
 _POINTER = ctypes.sizeof(ctypes.c_void_p)
 _VERIFY_MODES = {ssl.CERT_NONE: 0, ssl.CERT_OPTIONAL: 1, ssl.CERT_REQUIRED: 3}  # SSL_VERIFY_* bits
+_VERIFY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)  # int (*)(int, X509_STORE_CTX *)
+_KEPT_REFUSALS = 64  # refused chains not yet collected, per process (older ones are dropped)
 
 
 def _declare(lib: ctypes.CDLL, name: str, restype: Any, *argtypes: Any) -> Callable[..., Any]:
@@ -87,6 +102,33 @@ class _Lib:
         self.err_get = _declare(lib, "ERR_get_error", ctypes.c_ulong)
         self.err_string = _declare(lib, "ERR_error_string_n", None, ctypes.c_ulong, cp, ctypes.c_size_t)
         self.err_clear = _declare(lib, "ERR_clear_error", None)
+        self.ctx_set_verify = _declare(lib, "SSL_CTX_set_verify", None, vp, i, vp)
+        self.ssl_store_idx = _declare(lib, "SSL_get_ex_data_X509_STORE_CTX_idx", i)
+        self.store_ex_data = _declare(lib, "X509_STORE_CTX_get_ex_data", vp, vp, i)
+        self.store_cert = _declare(lib, "X509_STORE_CTX_get0_cert", vp, vp)
+        self.store_untrusted = _declare(lib, "X509_STORE_CTX_get0_untrusted", vp, vp)
+        self.store_error = _declare(lib, "X509_STORE_CTX_get_error", i, vp)
+        self.store_depth = _declare(lib, "X509_STORE_CTX_get_error_depth", i, vp)
+        self.verified_chain = _declare(lib, "SSL_get0_verified_chain", vp, vp)
+        self.sk_num = _declare(lib, "OPENSSL_sk_num", i, vp)
+        self.sk_value = _declare(lib, "OPENSSL_sk_value", vp, vp, i)
+        self.i2d_x509 = _declare(lib, "i2d_X509", i, vp, ctypes.POINTER(ctypes.c_void_p))
+
+    def der(self, x509: int) -> bytes:
+        """The DER encoding of an ``X509 *``."""
+        size = self.i2d_x509(x509, None)
+        if size <= 0:
+            return b""
+        buffer = ctypes.create_string_buffer(size)
+        cursor = ctypes.c_void_p(ctypes.addressof(buffer))
+        self.i2d_x509(x509, ctypes.byref(cursor))
+        return buffer.raw[:size]
+
+    def stack_der(self, stack: int | None) -> list[bytes]:
+        """The DER encodings of a ``STACK_OF(X509) *``, in stack order."""
+        if not stack:
+            return []
+        return [self.der(self.sk_value(stack, i)) for i in range(self.sk_num(stack))]
 
     def last_error(self) -> str:
         code = self.err_get()
@@ -247,3 +289,73 @@ def peer_signature(connection: ssl.SSLObject | ssl.SSLSocket) -> str | None:
         if hash_name and hash_name != "UNDEF" and kind_name == "ECDSA":
             return f"{kind_name}+{hash_name}"
     return kind_name.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedChain:
+    """A peer chain OpenSSL refused: the DER certificates as sent (leaf first) and X509_V_ERR code and depth."""
+
+    certificates: tuple[bytes, ...]
+    error: int
+    depth: int
+
+
+_refusals: collections.OrderedDict[int, RefusedChain] = collections.OrderedDict()
+_refusals_lock = threading.Lock()
+
+
+def _record_refusal(lib: _Lib, store: int) -> None:
+    ssl_pointer = lib.store_ex_data(store, lib.ssl_store_idx())
+    if not ssl_pointer:
+        return
+    sent = lib.stack_der(lib.store_untrusted(store))  # what the peer sent, its leaf first
+    leaf = lib.der(lib.store_cert(store)) if lib.store_cert(store) else b""
+    if leaf and (not sent or sent[0] != leaf):
+        sent.insert(0, leaf)
+    refusal = RefusedChain(certificates=tuple(sent), error=lib.store_error(store), depth=lib.store_depth(store))
+    with _refusals_lock:
+        _refusals[ssl_pointer] = refusal
+        _refusals.move_to_end(ssl_pointer)
+        while len(_refusals) > _KEPT_REFUSALS:
+            _refusals.popitem(last=False)
+
+
+@functools.cache
+def _verify_callback() -> Any:
+    lib = _lib()
+
+    def on_verify(preverify_ok: int, store: int | None) -> int:
+        if not preverify_ok and store:
+            with contextlib.suppress(Exception):  # an observer: whatever happens, OpenSSL's verdict stands
+                _record_refusal(lib, store)
+        return preverify_ok
+
+    return _VERIFY_CALLBACK(on_verify)  # cached: it must live as long as any context using it
+
+
+def watch_verification(context: ssl.SSLContext) -> None:
+    """Keep a copy of any peer chain ``context`` refuses, for :func:`refused_chain`; verdicts are unchanged.
+
+    Call it after ``verify_mode`` is set (Python keeps the callback when the mode changes later).
+    """
+    lib = _lib()
+    pointer = _ctx_pointer(lib, context)
+    lib.ctx_set_verify(pointer, lib.get_verify_mode(pointer), ctypes.cast(_verify_callback(), ctypes.c_void_p))
+
+
+def refused_chain(connection: ssl.SSLObject | ssl.SSLSocket) -> RefusedChain | None:
+    """The peer chain ``connection``'s certificate verification refused (collected once), or None."""
+    found = _connection(connection)
+    if found is None:
+        return None
+    with _refusals_lock:
+        return _refusals.pop(found[1], None)
+
+
+def verified_chain(connection: ssl.SSLObject | ssl.SSLSocket) -> list[bytes] | None:
+    """The peer's chain as OpenSSL verified it, leaf to trust anchor (DER), or None when unknown."""
+    found = _connection(connection)
+    if found is None:
+        return None
+    lib, pointer = found
+    return lib.stack_der(lib.verified_chain(pointer)) or None

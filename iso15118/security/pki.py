@@ -240,8 +240,15 @@ def _readme(pki: Pki, layout: PkiLayout) -> str:
         f"EVCCID `{ids.evccid}`, PCID `{ids.pcid}`, eMAID `{_cn(pki[Entity.CONTRACT_LEAF].certificate)}`, "
         f"OEM `{ids.oem}`.",
         "",
-        "Trust: an EVCC trusts `roots/v2g_root.pem` (server side); an SECC trusts `roots/oem_root.pem` and "
-        "`roots/v2g_root.pem` for vehicle certificates and `roots/mo_root.pem` for contracts.",
+        "Trust: an EVCC trusts `roots/v2g_root.pem` (server side); an SECC trusts `roots/oem_root.pem` for "
+        "vehicle certificates (not the V2G root, which also anchors the SECC and CPS leafs) and "
+        "`roots/mo_root.pem` for contracts.",
+        "Roles: the leafs' domainComponent says whose they are (CPO = SECC, CPS, OEM = vehicle and OEM "
+        "provisioning, MO = contract); the SECC leaf has extendedKeyUsage serverAuth, the vehicle leaf "
+        "clientAuth. `v2g pki verify --as vehicle|secc|cps|contract CERT --roots DIR` says whether a "
+        "certificate fits a role, and why not.",
+        f"EVCCID: the vehicle leaf's CN `{ids.evccid}` is the EVCCID the EV sends in SessionSetupReq "
+        "(`v2g evcc --pki DIR` takes it from the certificate unless `[evcc] evcc_id` is set).",
         "TLS: the SECC sends `chains/secc_leaf_chain.pem` with `private/secc_leaf.key.pem`; the EVCC sends "
         "`chains/vehicle_leaf_chain.pem` with `private/vehicle_leaf.key.pem`.",
         "",

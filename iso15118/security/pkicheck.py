@@ -1,7 +1,8 @@
 """Checks of one PKI certificate or file set against the ISO 15118-20 profile, for :func:`verify_pki_layout`.
 
 :func:`profile_problems` compares a certificate with its row of
-:data:`~iso15118.security.profiles.PROFILES` (key algorithm, CA flag, path length, keyUsage, size);
+:data:`~iso15118.security.profiles.PROFILES` (key algorithm, CA flag, path length, keyUsage, extendedKeyUsage,
+domainComponent, size);
 :func:`file_problems` checks the files of one entity (present, keys owner-only and matching, PEM = DER).
 Chain validation itself is :func:`iso15118.security.certs.validate_chain`.
 """
@@ -9,6 +10,7 @@ Chain validation itself is :func:`iso15118.security.certs.validate_chain`.
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
     from iso15118.security.pki import EntityFiles, PkiLayout
 
 __all__ = ["file_problems", "profile_problems"]
+
+
+def _oid_names(oids: Iterable[x509.ObjectIdentifier]) -> list[str]:
+    return sorted(str(getattr(oid, "_name", oid.dotted_string)) for oid in oids)
 
 
 def profile_problems(entity: Entity, cert: x509.Certificate, algorithm: KeyAlgorithm) -> list[str]:
@@ -41,6 +47,12 @@ def profile_problems(entity: Entity, cert: x509.Certificate, algorithm: KeyAlgor
     if set(info.key_usage) != {u.value for u in wanted}:
         asked = sorted(u.value for u in wanted)
         problems.append(f"keyUsage is {sorted(info.key_usage)}, the profile asks {asked}")
+    try:
+        eku = _oid_names(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        eku = []
+    if eku != _oid_names(profile.extended_key_usage):
+        problems.append(f"extendedKeyUsage is {eku}, the profile asks {_oid_names(profile.extended_key_usage)}")
     dcs = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.DOMAIN_COMPONENT)]
     if dcs != [profile.domain_component]:
         problems.append(f"domainComponent is {dcs}, the profile asks {[profile.domain_component]}")

@@ -21,7 +21,14 @@ public restatements of the ISO 15118-2 Annex F profiles and public certificate p
   leafs, plus keyAgreement on the SECC, vehicle and OEM provisioning leafs (ECDH partners) and
   nonRepudiation on the contract leaf. keyAgreement is left out for Ed448 keys, which cannot agree keys
   (RFC 8410 section 5). subjectKeyIdentifier everywhere, authorityKeyIdentifier on issued certificates. No
-  extendedKeyUsage, no OCSP/AIA (the test PKI has no responder).
+  OCSP/AIA (the test PKI has no responder).
+* Roles: keyUsage does not tell the SECC, vehicle and OEM provisioning leafs apart, so each leaf carries its
+  role in its domainComponent (above) and the two TLS leafs also in a non-critical extendedKeyUsage:
+  serverAuth on the SECC leaf, clientAuth on the vehicle leaf (our choice, not from the -20 annex; OpenSSL
+  then also refuses either one in the other's place). No EKU on the other leafs. What each role's chain must
+  look like is :mod:`iso15118.security.roles`.
+* The vehicle leaf's CN is the EVCCID the EV sends in SessionSetupReq (``--evccid``; `v2g evcc` with a PKI
+  takes its EVCCID from this CN unless one is configured).
 * Validity (maximum values, UNCONFIRMED against the -20 annex): roots 40 years, Sub-CA 1 four years,
   Sub-CA 2 two years, SECC, vehicle, OEM provisioning and CPS leafs one year, contract leaf two years. A leaf
   never outlives its issuer (not_after is clamped).
@@ -39,10 +46,14 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
 from iso15118.errors import ConfigError
 from iso15118.security.issuing import CertificateSpec, KeyAlgorithm, KeyUsage
 
 __all__ = [
+    "CONTRACT_ANCHORS",
     "DEFAULT_EMAID",
     "DEFAULT_EVCCID",
     "DEFAULT_OEM",
@@ -50,6 +61,8 @@ __all__ = [
     "DEFAULT_SECC_ID",
     "MAX_CERTIFICATE_DER_SIZE",
     "PROFILES",
+    "SECC_ANCHORS",
+    "VEHICLE_ANCHORS",
     "Entity",
     "Identities",
     "Profile",
@@ -115,8 +128,18 @@ class Profile:
     path_length: int | None = None
     key_usage: frozenset[KeyUsage]
     key_agreement: bool = False  # add keyAgreement when the key can agree keys (EC, not Ed448)
+    extended_key_usage: tuple[x509.ObjectIdentifier, ...] = ()
     description: str
 
+
+# Which roots of the test PKI each side trusts for which role (iso15118.security.roles judges the rest).
+VEHICLE_ANCHORS: tuple[Entity, ...] = (Entity.OEM_ROOT,)
+"""What an SECC trusts for vehicle certificates: the OEM root -- not the V2G root, which also anchors the CPO
+and CPS chains, so trusting it for vehicles lets a charger's own SECC leaf pass as a car."""
+SECC_ANCHORS: tuple[Entity, ...] = (Entity.V2G_ROOT,)
+"""What an EVCC trusts for SECC certificates."""
+CONTRACT_ANCHORS: tuple[Entity, ...] = (Entity.MO_ROOT,)
+"""What an SECC trusts for contract certificates (PnC)."""
 
 _CA_USAGE = frozenset({KeyUsage.KEY_CERT_SIGN, KeyUsage.CRL_SIGN})
 _SIGN = frozenset({KeyUsage.DIGITAL_SIGNATURE})
@@ -149,6 +172,7 @@ def _leaf(
     usage: frozenset[KeyUsage],
     key_agreement: bool,
     description: str,
+    eku: tuple[x509.ObjectIdentifier, ...] = (),
 ) -> Profile:
     return Profile(
         entity=entity,
@@ -160,6 +184,7 @@ def _leaf(
         ca=False,
         key_usage=usage,
         key_agreement=key_agreement,
+        extended_key_usage=eku,
         description=description,
     )
 
@@ -184,6 +209,7 @@ PROFILES: dict[Entity, Profile] = {
             _SIGN,
             True,
             "SECC leaf (TLS server certificate, CN = SECCID)",
+            (ExtendedKeyUsageOID.SERVER_AUTH,),
         ),
         _ca(_E.CPS_SUB_CA1, _E.V2G_ROOT, "CPSSubCA1", _CPS, "V2G", 4, 1, "CPS Sub-CA 1"),
         _ca(_E.CPS_SUB_CA2, _E.CPS_SUB_CA1, "CPSSubCA2", _CPS, "V2G", 2, 0, "CPS Sub-CA 2"),
@@ -211,6 +237,7 @@ PROFILES: dict[Entity, Profile] = {
             _SIGN,
             True,
             "vehicle leaf (TLS client certificate, CN = EVCCID, O = OEM)",
+            (ExtendedKeyUsageOID.CLIENT_AUTH,),
         ),
         _leaf(
             _E.OEM_PROV_LEAF,
@@ -313,6 +340,7 @@ def spec_for(
         ca=profile.ca,
         path_length=profile.path_length,
         key_usage=usage,
+        extended_key_usage=profile.extended_key_usage,
     )
 
 

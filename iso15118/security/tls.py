@@ -16,9 +16,16 @@ What the strict (default) contexts enforce, and how:
   ``VERIFY_X509_STRICT``.
 * certificate_authorities from the trusted roots, in the SECC's CertificateRequest `[V2G20-2401]` and the
   EVCC's ClientHello `[V2G20-1006]`: ``SSL_CTX_set_client_CA_list`` / ``SSL_CTX_set0_CA_list``.
-* The -20 profile of the peer's leaf (secp521r1 or Ed448 key, digitalSignature, not a CA, size):
-  :func:`check_peer` after the handshake. Python 3.11 exposes only the leaf, so the Sub-CAs are checked by
-  OpenSSL's rules (validity, signatures, CA flags, path length, key usage), not by our profile.
+* Whom the SECC trusts for vehicle certificates: ``trust_roots`` only, which must be the vehicle trust
+  anchors (OEM roots; the V2G root only where vehicles anchor there `[V2G20-2331]`) -- never the roots of the
+  CPO and CPS chains merely because they are V2G roots, or a charger's own SECC leaf passes as a car.
+* The -20 profile of the peer's leaf (secp521r1 or Ed448 key, digitalSignature, not a CA, size) and its
+  role (:mod:`.roles`: an SECC leaf is no vehicle certificate, a CPS or vehicle leaf no SECC certificate):
+  :func:`check_peer` after the handshake, on the chain OpenSSL verified (``SSL_get0_verified_chain``). The
+  Sub-CAs' validity, signatures, CA flags, path length and key usage are OpenSSL's rules, not our profile.
+* A refused peer is named: :func:`tls_failure` reports the subject of the certificate OpenSSL refused and,
+  when it is a certificate of another role, which role its markers name (:func:`.libssl.watch_verification`
+  keeps a copy of a refused chain).
 * A strict context refuses to load its own certificate unless its key is secp521r1 or Ed448 (OpenSSL
   would only fail later with a misleading "unsupported protocol").
 
@@ -36,16 +43,19 @@ SHA-256/384 signatures after them. It must be asked for explicitly.
 
 Key logging: ``TlsConfig.keylog_filename`` makes OpenSSL append NSS key-log lines (TLS 1.3:
 CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, ...) so Wireshark
-or tshark can decrypt a capture. The library reads no environment variables: callers honour
-``SSLKEYLOGFILE`` by passing ``os.environ`` to :func:`keylog_from_environment` or
-:meth:`TlsConfig.with_keylog_from`.
+or tshark can decrypt a capture. Those are session secrets: :func:`prepare_keylog_file` creates the file
+owner-only (0600), or makes an existing one so, before OpenSSL opens it for appending. The library reads
+no environment variables: callers honour ``SSLKEYLOGFILE`` by passing ``os.environ`` to
+:func:`keylog_from_environment` or :meth:`TlsConfig.with_keylog_from`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import ssl
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -53,13 +63,11 @@ from pathlib import Path
 
 from cryptography import x509
 
-from iso15118.errors import ConfigError, SecurityError
+from iso15118.errors import ConfigError
 from iso15118.security import libssl
 from iso15118.security.certs import (
     STRICT,
     TOLERANT,
-    ChainValidationError,
-    Defect,
     Purpose,
     check_end_entity,
     describe_certificate,
@@ -67,6 +75,7 @@ from iso15118.security.certs import (
     subject_of,
 )
 from iso15118.security.issuing import PROFILE_ALGORITHMS, key_algorithm_of
+from iso15118.security.tlserrors import tls_failure
 
 __all__ = [
     "CIPHERSUITES",
@@ -79,6 +88,7 @@ __all__ = [
     "describe_handshake",
     "evcc_context",
     "keylog_from_environment",
+    "prepare_keylog_file",
     "secc_context",
     "tls_failure",
 ]
@@ -112,8 +122,9 @@ class TlsConfig:
     """What a TLS endpoint presents and trusts.
 
     ``certificate_chain``: PEM, leaf first, then Sub-CA 2 and Sub-CA 1 (the PKI's ``chains/*_chain.pem``).
-    ``trust_roots``: PEM files of the roots to verify the peer with (EVCC: V2G roots; SECC: OEM and V2G
-    roots for vehicle certificates). ``require_client_certificate`` applies to the SECC only.
+    ``trust_roots``: PEM files of the roots to verify the peer with (EVCC: V2G roots; SECC: the vehicle trust
+    anchors, i.e. OEM roots, and a V2G root only where vehicles anchor there `[V2G20-2331]`).
+    ``require_client_certificate`` applies to the SECC only.
     """
 
     certificate_chain: Path | None = None
@@ -135,6 +146,36 @@ def keylog_from_environment(environ: Mapping[str, str]) -> Path | None:
     """The key-log path named by ``SSLKEYLOGFILE`` in ``environ`` (pass ``os.environ``), or None."""
     value = environ.get("SSLKEYLOGFILE", "").strip()
     return Path(value) if value else None
+
+
+def prepare_keylog_file(path: Path) -> Path:
+    """Create the key log ``path`` owner-only (0600), or restrict an existing regular file to 0600; returns it.
+
+    Key logs hold the secrets of every session logged, and OpenSSL would create the file with the umask's
+    mode (usually 0644). Devices and pipes (``/dev/stdout``...) are left as they are.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o077:
+                os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ConfigError(f"cannot prepare the TLS key log {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _set_keylog(context: ssl.SSLContext, config: TlsConfig) -> None:
+    if config.keylog_filename is not None:
+        context.keylog_filename = str(prepare_keylog_file(config.keylog_filename))
+
+
+def _watch(context: ssl.SSLContext) -> None:
+    """Keep refused peer chains for :func:`tls_failure` (needs the libssl bridge; strict mode always has it)."""
+    if libssl.available()[0]:
+        libssl.watch_verification(context)
 
 
 def _apply_parameters(context: ssl.SSLContext, config: TlsConfig, *, server: bool) -> None:
@@ -211,8 +252,8 @@ def secc_context(config: TlsConfig) -> ssl.SSLContext:
     else:
         context.verify_mode = ssl.CERT_NONE
     context.num_tickets = 0  # no session resumption: every -20 session authenticates afresh
-    if config.keylog_filename is not None:
-        context.keylog_filename = str(config.keylog_filename)
+    _watch(context)
+    _set_keylog(context, config)
     return context
 
 
@@ -230,8 +271,8 @@ def evcc_context(config: TlsConfig) -> ssl.SSLContext:
     _load_roots(context, config, server=False)
     if config.certificate_chain is not None or config.private_key is not None:
         _load_identity(context, config)
-    if config.keylog_filename is not None:
-        context.keylog_filename = str(config.keylog_filename)
+    _watch(context)
+    _set_keylog(context, config)
     return context
 
 
@@ -280,91 +321,16 @@ def check_peer(
     """Describe the handshake and check the peer's leaf against the -20 profile (strict) or lab rules.
 
     ``purpose`` is :attr:`Purpose.SECC_TLS` on the EVCC and :attr:`Purpose.VEHICLE_TLS` on the SECC.
-    Raises :class:`~iso15118.security.certs.ChainValidationError` (wrong algorithm, wrong key usage...);
-    a missing peer certificate is accepted here, because ``verify_mode`` already decided whether one is
-    required.
+    Raises :class:`~iso15118.security.certs.ChainValidationError` (wrong algorithm, wrong key usage, wrong
+    role...) carrying the peer's subject; a missing peer certificate is accepted here, because
+    ``verify_mode`` already decided whether one is required. The role check sees the whole verified chain
+    where the libssl bridge can reach it, else the leaf alone.
     """
     info = describe_handshake(connection)
     if info.peer_certificate is not None:
         cert = x509.load_der_x509_certificate(info.peer_certificate)
         policy = STRICT if mode is TlsMode.STRICT else TOLERANT
-        check_end_entity(cert, purpose=purpose, now=now, policy=policy)
+        chain = libssl.verified_chain(connection) if libssl.available()[0] else None
+        issuers = [x509.load_der_x509_certificate(der) for der in chain[1:]] if chain else []
+        check_end_entity(cert, purpose=purpose, now=now, policy=policy, issuers=issuers)
     return info
-
-
-# OpenSSL X509_V_ERR_* codes -> our defects.
-_VERIFY_DEFECTS: dict[int, Defect] = {
-    2: Defect.UNKNOWN_ISSUER,  # unable to get issuer certificate
-    4: Defect.BAD_SIGNATURE,  # unable to decrypt certificate's signature
-    7: Defect.BAD_SIGNATURE,  # certificate signature failure
-    9: Defect.NOT_YET_VALID,
-    10: Defect.EXPIRED,
-    18: Defect.UNKNOWN_ISSUER,  # self-signed leaf
-    19: Defect.UNKNOWN_ISSUER,  # self-signed certificate in chain
-    20: Defect.UNKNOWN_ISSUER,  # unable to get local issuer certificate
-    21: Defect.UNKNOWN_ISSUER,  # unable to verify the first certificate
-    25: Defect.PATH_TOO_LONG,  # path length constraint exceeded
-    26: Defect.WRONG_KEY_USAGE,  # unsupported certificate purpose
-    32: Defect.WRONG_KEY_USAGE,  # key usage does not include certificate signing
-    34: Defect.UNSUPPORTED_EXTENSION,  # unhandled critical extension
-    39: Defect.WRONG_KEY_USAGE,  # key usage does not include digital signature
-    76: Defect.WRONG_ALGORITHM,  # unsupported signature algorithm
-    77: Defect.WRONG_ALGORITHM,  # signature algorithm mismatch
-    78: Defect.WRONG_ALGORITHM,  # signature algorithm inconsistency
-    79: Defect.NOT_A_CA,  # invalid CA certificate (OpenSSL 3.0)
-    92: Defect.WRONG_KEY_USAGE,  # CA certificate without keyUsage (strict)
-}
-
-# SSLError.reason -> (defect or None, sentence). Alerts name what the peer disliked about *our* side.
-_REASONS: dict[str, tuple[Defect | None, str]] = {
-    "UNSUPPORTED_PROTOCOL": (None, "the peer offered no TLS version we accept (-20 needs TLS 1.3)"),
-    "TLSV1_ALERT_PROTOCOL_VERSION": (None, "the peer refused our TLS version (-20 needs TLS 1.3)"),
-    "WRONG_SSL_VERSION": (None, "the peer offered no TLS version we accept (-20 needs TLS 1.3)"),
-    "NO_SHARED_CIPHER": (None, "no cipher suite in common (-20: AES-256-GCM-SHA384, CHACHA20-POLY1305)"),
-    "NO_SUITABLE_KEY_SHARE": (None, "no key-exchange group in common (-20: secp521r1, x448)"),
-    "NO_SHARED_GROUPS": (None, "no key-exchange group in common (-20: secp521r1, x448)"),
-    "NO_SUITABLE_SIGNATURE_ALGORITHM": (
-        Defect.WRONG_ALGORITHM,
-        "no signature algorithm in common (-20: ecdsa_secp521r1_sha512, ed448)",
-    ),
-    "NO_SHARED_SIGNATURE_ALGORITHMS": (
-        Defect.WRONG_ALGORITHM,
-        "no signature algorithm in common (-20: ecdsa_secp521r1_sha512, ed448)",
-    ),
-    "WRONG_SIGNATURE_TYPE": (Defect.WRONG_ALGORITHM, "the peer signed with an algorithm we do not accept"),
-    "PEER_DID_NOT_RETURN_A_CERTIFICATE": (
-        None,
-        "the vehicle sent no certificate, but mutual authentication is required [V2G20-1264]",
-    ),
-    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
-        None,
-        "the SECC requires a vehicle certificate and we sent none [V2G20-1264]",
-    ),
-    "TLSV1_ALERT_UNKNOWN_CA": (Defect.UNKNOWN_ISSUER, "the peer does not trust our certificate's issuer"),
-    "SSLV3_ALERT_CERTIFICATE_EXPIRED": (Defect.EXPIRED, "the peer says our certificate has expired"),
-    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": (Defect.WRONG_KEY_USAGE, "the peer refused our key usage"),
-    "SSLV3_ALERT_BAD_CERTIFICATE": (None, "the peer refused our certificate"),
-    "SSLV3_ALERT_HANDSHAKE_FAILURE": (None, "the peer aborted the handshake (no acceptable parameters)"),
-}
-
-
-def tls_failure(exc: ssl.SSLError) -> SecurityError:
-    """Translate an :class:`ssl.SSLError` from a handshake into a clear :class:`SecurityError`.
-
-    Certificate problems become :class:`ChainValidationError` with the matching :class:`Defect`.
-    """
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        code = int(exc.verify_code or 0)
-        message = str(exc.verify_message or exc.reason or exc)
-        defect = _VERIFY_DEFECTS.get(code)
-        if defect is not None:
-            return ChainValidationError(defect, f"peer certificate refused: {message} (X509 error {code})")
-        return SecurityError(f"peer certificate refused: {message} (X509 error {code})")
-    reason = str(getattr(exc, "reason", "") or "")
-    known = _REASONS.get(reason)
-    if known is None:
-        return SecurityError(f"TLS handshake failed: {reason or exc}")
-    defect, sentence = known
-    if defect is not None:
-        return ChainValidationError(defect, f"{sentence} ({reason})")
-    return SecurityError(f"TLS handshake refused: {sentence} ({reason})")

@@ -13,7 +13,6 @@ waits for beside the core's own; nothing here sleeps.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -46,6 +45,7 @@ from iso15118.decisions import (
 from iso15118.errors import ConfigError
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.profiles import OFFERS, evcc_logic, secc_logic, session_config
+from iso15118.security.identity import certificate_identity
 from iso15118.security.tls import HandshakeInfo
 from iso15118.session.connection import Connection, Role, SessionConfig
 from iso15118.session.events import (
@@ -94,11 +94,12 @@ INPUT_CALLS: Final[dict[Input, InputCall]] = {
 
 
 def peer_identity(address: str, tls: HandshakeInfo | None) -> PeerIdentity:
-    """Who is at the other end: the address, and the vehicle certificate's subject and SHA-256 fingerprint."""
+    """Who is at the other end: the address, and the vehicle certificate's subject, CN and SHA-256 fingerprint."""
     if tls is None or tls.peer_certificate is None:
         return PeerIdentity(address=address, subject=tls.peer_subject if tls else None)
+    identity = certificate_identity(tls.peer_certificate)
     return PeerIdentity(
-        address=address, subject=tls.peer_subject, fingerprint=hashlib.sha256(tls.peer_certificate).hexdigest()
+        address=address, subject=identity.subject, fingerprint=identity.fingerprint, common_name=identity.common_name
     )
 
 

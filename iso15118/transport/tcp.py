@@ -189,7 +189,7 @@ async def _secure(
         except ssl.SSLEOFError:
             raise SecurityError(f"TLS handshake with {link.peer} failed: the peer closed the connection") from None
         except ssl.SSLError as exc:
-            raise tls_failure(exc) from None
+            raise tls_failure(exc, link.ssl_object) from None
         except TimeoutError:
             raise SecurityError(f"TLS handshake with {link.peer} failed: no handshake within {timeout:g} s") from None
         except OSError as exc:

@@ -607,3 +607,21 @@ def test_ac_loop_answers_with_meter_info_and_the_notification() -> None:
     res = answer.response
     assert res.bpt_dynamic_ac_cl_res_control_mode.evse_target_active_power.value == -3000
     assert res.meter_info.bpt_discharged_energy_reading_wh == 5 and answer.ctx.meter[-1]["charged_wh"] == 10
+
+
+def test_an_evccid_that_is_not_the_certificate_cn_is_named_and_never_resumes() -> None:
+    peer = dataclasses.replace(PEER, common_name="CAR")
+    # A new session still starts, with a WARNING naming the broken tie [V2G20-2598].
+    fresh = decide(
+        req(m.SessionSetupReq, header=m.MessageHeader(session_id=bytes(8), time_stamp=1), evcc_id="OTHER"),
+        view(peer=peer),
+    )
+    assert str(fresh.response.response_code) == "OK_NewSessionEstablished"
+    (warn,) = [e for e in fresh.effects if isinstance(e, Warn)]
+    assert "is not the CN 'CAR'" in warn.text and warn.requirement == "V2G20-2598"
+    # The pause was made by EVCCID OTHER with this very certificate: still not resumed, the tie is broken.
+    answer = decide(_resume_req("OTHER"), view(inputs={Input.PAUSED: _paused(evcc_id="OTHER")}, peer=peer))
+    assert str(answer.response.response_code) == "OK_NewSessionEstablished"
+    # With the matching CN it resumes.
+    answer = decide(_resume_req("CAR"), view(inputs={Input.PAUSED: _paused()}, peer=peer))
+    assert str(answer.response.response_code) == "OK_OldSessionJoined"

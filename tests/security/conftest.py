@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from iso15118.security.pki import Pki, PkiLayout, init_pki, read_pki
-from iso15118.security.profiles import Entity
+from iso15118.security.profiles import SECC_ANCHORS, VEHICLE_ANCHORS, Entity
 from iso15118.security.tls import TlsConfig
 
 ALGORITHMS = ("secp521r1", "ed448")
@@ -23,18 +23,18 @@ class PkiFixture:
     pki: Pki
 
     def secc_config(self, **overrides: object) -> TlsConfig:
-        """SECC: SECC chain, trusts OEM and V2G roots, mutual authentication required."""
+        """SECC: SECC chain, trusts the vehicle trust anchors (OEM root), mutual authentication required."""
         values: dict[str, object] = {
             "certificate_chain": self.layout[Entity.SECC_LEAF].chain_pem,
             "private_key": self.layout[Entity.SECC_LEAF].key_pem,
-            "trust_roots": tuple(self.layout.roots(Entity.OEM_ROOT, Entity.V2G_ROOT)),
+            "trust_roots": tuple(self.layout.roots(*VEHICLE_ANCHORS)),
         }
         values.update(overrides)
         return TlsConfig(**values)  # type: ignore[arg-type]
 
     def evcc_config(self, *, vehicle_certificate: bool = True, **overrides: object) -> TlsConfig:
         """EVCC: trusts the V2G root, presents the vehicle chain unless told not to."""
-        values: dict[str, object] = {"trust_roots": tuple(self.layout.roots(Entity.V2G_ROOT))}
+        values: dict[str, object] = {"trust_roots": tuple(self.layout.roots(*SECC_ANCHORS))}
         if vehicle_certificate:
             values["certificate_chain"] = self.layout[Entity.VEHICLE_LEAF].chain_pem
             values["private_key"] = self.layout[Entity.VEHICLE_LEAF].key_pem

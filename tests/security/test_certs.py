@@ -41,6 +41,7 @@ EXPECTED_REASON = {
     Defect.NOT_END_ENTITY: "not an end entity: a CA certificate cannot serve as secc-tls leaf",
     Defect.TOO_LARGE: "too large:",
     Defect.UNSUPPORTED_EXTENSION: "unsupported critical extension: critical extension 1.3.6.1.4.1.55555",
+    Defect.WRONG_ROLE: "wrong role: not an SECC (CPO) certificate: its domainComponent OEM marks a vehicle or OEM",
 }
 
 
@@ -181,17 +182,26 @@ def test_purpose_none_validates_a_sub_ca(test_pki: PkiFixture, pki_now: dt.datet
 
 
 def test_extended_key_usage_must_match_the_purpose(test_pki: PkiFixture, pki_now: dt.datetime) -> None:
+    """An SECC leaf that claims clientAuth is neither an SECC certificate (no serverAuth) nor a vehicle's (CPO)."""
     pki = test_pki.pki
-    eku = x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH])
     spec = dataclasses.replace(
-        spec_for(Entity.SECC_LEAF, algorithm=pki.algorithm, now=pki_now), extra_extensions=((eku, False),)
+        spec_for(Entity.SECC_LEAF, algorithm=pki.algorithm, now=pki_now),
+        extended_key_usage=(x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH,),
     )
     leaf = issue_certificate(spec, algorithm=pki.algorithm, issuer=pki[Entity.CPO_SUB_CA2]).certificate
     subs = pki.chain(Entity.SECC_LEAF)[1:]
-    validate_chain(leaf, subs, _roots(test_pki), now=pki_now, purpose=Purpose.VEHICLE_TLS)
     with pytest.raises(ChainValidationError) as refused:
         validate_chain(leaf, subs, _roots(test_pki), now=pki_now, purpose=Purpose.SECC_TLS)
-    assert refused.value.defect is Defect.WRONG_KEY_USAGE and "extendedKeyUsage" in refused.value.reason
+    assert refused.value.defect is Defect.WRONG_ROLE
+    assert "its extendedKeyUsage clientAuth marks a TLS client (vehicle) certificate, while an SECC" in str(
+        refused.value
+    )
+    with pytest.raises(ChainValidationError) as refused:
+        validate_chain(leaf, subs, _roots(test_pki), now=pki_now, purpose=Purpose.VEHICLE_TLS)
+    assert refused.value.defect is Defect.WRONG_ROLE and "domainComponent CPO" in refused.value.reason
+    any_usage = dataclasses.replace(spec, extended_key_usage=(x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,))
+    leaf = issue_certificate(any_usage, algorithm=pki.algorithm, issuer=pki[Entity.CPO_SUB_CA2]).certificate
+    validate_chain(leaf, subs, _roots(test_pki), now=pki_now, purpose=Purpose.SECC_TLS)
 
 
 def test_check_end_entity_alone(test_pki: PkiFixture, pki_now: dt.datetime) -> None:

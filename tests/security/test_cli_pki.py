@@ -63,7 +63,7 @@ def test_init_show_verify_round_trip(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].startswith("OK: DC=CPO,C=DE,O=v2gstack test CPO,CN=DEV2GS")
-    assert "valid end-entity certificate (purpose secc-tls), ed448" in lines[0]
+    assert "is valid as an SECC (CPO) certificate (purpose secc-tls), ed448" in lines[0]
     assert lines[-1].strip() == "└─ DC=V2G,C=DE,O=v2gstack test V2G,CN=V2GRootCA"
     assert len(lines) == 5
 
@@ -158,3 +158,63 @@ def test_bad_arguments_exit_with_usage(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         main(["pki", "verify", "cert.pem", "--roots", "r", "--at", "yesterday"])
     assert "not an ISO 8601 time" in capsys.readouterr().err
+
+
+ROLE_CERTS = {
+    "vehicle": (Entity.VEHICLE_LEAF, "a vehicle certificate", "vehicle-tls"),
+    "secc": (Entity.SECC_LEAF, "an SECC (CPO) certificate", "secc-tls"),
+    "cps": (Entity.CPS_LEAF, "a CPS certificate", "cps"),
+    "contract": (Entity.CONTRACT_LEAF, "a contract certificate", "contract"),
+}
+
+
+@pytest.mark.parametrize("role", list(ROLE_CERTS))
+@pytest.mark.parametrize("holder", list(ROLE_CERTS))
+def test_verify_as_a_role_accepts_its_own_certificate_and_says_why_not_another(
+    test_pkis: dict[str, PkiFixture], holder: str, role: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = test_pkis["secp521r1"].layout
+    entity = ROLE_CERTS[holder][0]
+    chain = layout[entity].chain_pem
+    assert chain is not None
+    code, out, err = _run(capsys, "pki", "verify", str(chain), "--roots", str(layout.directory), "--as", role)
+    assert err == ""
+    _, name, purpose = ROLE_CERTS[role]
+    if holder == role:
+        assert code == 0 and out.startswith("OK: ") and f" is valid as {name} (purpose {purpose}), secp521r1" in out
+        return
+    assert code == 1 and out.count("\n") == 1
+    subject = test_pkis["secp521r1"].pki[entity].certificate.subject.rfc4514_string()
+    assert out.startswith(f"FAILED: {chain}: {subject}: wrong role: not {name}: its domainComponent ")
+    assert f", while {name} has " in out
+
+
+def test_verify_purpose_secc_tls_refuses_a_vehicle_certificate(
+    test_pkis: dict[str, PkiFixture], capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = test_pkis["ed448"].layout
+    vehicle = str(layout[Entity.VEHICLE_LEAF].cert_pem)
+    code, out, _ = _run(capsys, "pki", "verify", vehicle, "--roots", str(layout.directory), "--purpose", "secc-tls")
+    assert code == 1
+    assert "wrong role: not an SECC (CPO) certificate: its domainComponent OEM marks a vehicle" in out
+    assert "its extendedKeyUsage clientAuth marks a TLS client (vehicle) certificate" in out
+    assert "its chain ends at DC=OEM,C=DE,O=v2gstack test OEM,CN=OEMRootCA, which is not a V2G root" in out
+    code, out, _ = _run(capsys, "pki", "verify", vehicle, "--roots", str(layout.directory), "--purpose", "vehicle-tls")
+    assert code == 0 and "is valid as a vehicle certificate (purpose vehicle-tls)" in out
+
+
+def test_verify_as_a_role_also_judges_a_chain_refused_for_another_reason(
+    test_pkis: dict[str, PkiFixture], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    test_pki = test_pkis["secp521r1"]
+    bad = defective_leaf(test_pki.pki, Defect.EXPIRED)  # an expired SECC leaf
+    chain, _ = write_identity(tmp_path, "old", bad.issued, list(bad.intermediates))
+    code, out, _ = _run(
+        capsys, "pki", "verify", str(chain), "--roots", str(test_pki.layout.directory), "--as", "vehicle"
+    )
+    first, second = out.splitlines()
+    assert code == 1 and ": expired: not valid after" in first
+    assert second.startswith("  role: not a vehicle certificate: its domainComponent CPO marks an SECC (CPO)")
+    with pytest.raises(SystemExit) as exited:
+        main(["pki", "verify", str(chain), "--roots", "x", "--as", "vehicle", "--purpose", "any"])
+    assert exited.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

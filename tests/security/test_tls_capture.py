@@ -142,7 +142,8 @@ def test_server_hello_and_certificate_request(captured: tuple[Path, Path, int]) 
     request = text[text.index("Handshake Type: Certificate Request") :]
     request = request[: request.index("Handshake Protocol: Certificate\n")]
     names = re.findall(r"Distinguished Name: \((.*)\)", request)
-    assert len(names) == 2  # certificate_authorities [V2G20-2401]: the roots the SECC trusts
-    assert any("commonName=OEMRootCA" in n for n in names) and any("commonName=V2GRootCA" in n for n in names)
+    # certificate_authorities [V2G20-2401]: the roots the SECC trusts for vehicles -- the OEM root, not the V2G
+    # root of its own chain.
+    assert len(names) == 1 and "commonName=OEMRootCA" in names[0]
     assert "Signature Algorithm: ecdsa_secp521r1_sha512 (0x0603)" in request
     assert "Signature Algorithm: ed448 (0x0808)" in request

@@ -2,7 +2,9 @@
 
 The server accepts one connection, completes the handshake, checks the peer, then echoes every V2GTP-style
 frame it reads until the client closes. Each side's outcome (handshake report, error, bytes received) is
-recorded instead of raised, so a test can assert on both ends of a refused handshake.
+recorded instead of raised, so a test can assert on both ends of a refused handshake; a failed handshake is
+also translated by :func:`~iso15118.security.tls.tls_failure` while its connection is still open (``failure``),
+which is how the runtime names a refused peer.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from iso15118.errors import SecurityError
 from iso15118.security.certs import Purpose
-from iso15118.security.tls import HandshakeInfo, TlsMode, check_peer
+from iso15118.security.tls import HandshakeInfo, TlsMode, check_peer, tls_failure
 
 TIMEOUT = 10.0
 
@@ -26,6 +29,8 @@ class Side:
 
     info: HandshakeInfo | None = None
     error: BaseException | None = None
+    failure: SecurityError | None = None
+    """The handshake's :class:`ssl.SSLError` as tls_failure(error, connection) reports it."""
     received: bytes = b""
     frames: list[bytes] = field(default_factory=list)
 
@@ -40,6 +45,14 @@ def _recv_exact(conn: ssl.SSLSocket, size: int) -> bytes:
     return data
 
 
+def _handshake(conn: ssl.SSLSocket, side: Side) -> None:
+    try:
+        conn.do_handshake()
+    except ssl.SSLError as exc:
+        side.failure = tls_failure(exc, conn)
+        raise
+
+
 def serve_once(
     listener: socket.socket, context: ssl.SSLContext, side: Side, *, mode: TlsMode, now: dt.datetime
 ) -> None:
@@ -47,7 +60,8 @@ def serve_once(
     try:
         raw, _ = listener.accept()
         raw.settimeout(TIMEOUT)
-        with context.wrap_socket(raw, server_side=True) as conn:
+        with context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False) as conn:
+            _handshake(conn, side)
             side.info = check_peer(conn, purpose=Purpose.VEHICLE_TLS, now=now, mode=mode)
             while True:
                 header = _recv_exact(conn, 8)
@@ -78,7 +92,8 @@ def connect_once(
         raw = socket.socket(family, socket.SOCK_STREAM)
         raw.settimeout(TIMEOUT)
         raw.connect(address)
-        with context.wrap_socket(raw, server_side=False) as conn:
+        with context.wrap_socket(raw, server_side=False, do_handshake_on_connect=False) as conn:
+            _handshake(conn, side)
             side.info = check_peer(conn, purpose=Purpose.SECC_TLS, now=now, mode=mode)
             # Without frames, wait for the server's verdict on our certificate (TLS 1.3 sends it after
             # our Finished, so a refusal arrives as an alert on the first read).

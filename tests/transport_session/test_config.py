@@ -55,7 +55,7 @@ def test_pki_gives_both_roles_their_tls_identities_and_pnc_files(pki: TestPki) -
         layout[Entity.SECC_LEAF].chain_pem,
         layout[Entity.SECC_LEAF].key_pem,
     )
-    assert tls.trust_roots == tuple(layout.roots(Entity.OEM_ROOT, Entity.V2G_ROOT))
+    assert tls.trust_roots == tuple(layout.roots(Entity.OEM_ROOT))  # vehicle anchors only, not the V2G root
     assert secc.pnc_roots == tuple(layout.roots(Entity.MO_ROOT))
     assert secc.pnc_certificates() == [pki.pki[Entity.MO_ROOT].certificate]
     evcc = load_evcc_settings(None, runtime | {"evcc": {"authorization": "PnC"}})

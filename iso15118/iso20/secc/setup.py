@@ -3,8 +3,9 @@ CertificateInstallation.
 
 Resuming a paused session [V2G20-2545]: the SECC must make sure the EV that resumes is the one that paused. A
 paused session is bound to the EVCCID and to the fingerprint of the vehicle certificate that authenticated it
-over TLS; it resumes only for the same pair, before it expires. Anything else — an unknown SessionID, another
-car, an expired pause — starts a new session with a fresh SessionID (``OK_NewSessionEstablished``,
+over TLS; it resumes only for the same pair, before it expires, and only when the EVCCID is the CN of the
+vehicle certificate presented, as the standard ties them [V2G20-2598]. Anything else — an unknown SessionID,
+another car, an expired pause — starts a new session with a fresh SessionID (``OK_NewSessionEstablished``,
 [V2G20-2626/2627]), and a mismatch is a security-relevant refusal logged at WARNING with the peer's subject.
 """
 
@@ -24,6 +25,7 @@ __all__ = [
     "authorization",
     "authorization_setup",
     "certificate_installation",
+    "identity_mismatch",
     "resume_refusal",
     "session_setup",
 ]
@@ -46,6 +48,14 @@ def resume_refusal(paused: PausedSession, evcc_id: str, fingerprint: str | None,
     return None
 
 
+def identity_mismatch(evcc_id: str, v: SeccView) -> str | None:
+    """Why the EVCCID does not name the authenticated vehicle: its certificate's CN is the EVCCID [V2G20-2598]."""
+    cn = v.peer.common_name if v.peer else None
+    if cn is None or cn == evcc_id:
+        return None
+    return f"EVCCID {evcc_id!r} is not the CN {cn!r} of the vehicle certificate [V2G20-2598]"
+
+
 def _new_session(req: m.SessionSetupReq, v: SeccView, ctx: SeccContext, *effects: Any) -> Decision:
     # A fresh SessionID from a CSPRNG (64 bits >= the 58 bits of entropy required) [V2G20-2621]; never all zero.
     session_id = v.entropy[:8] if v.entropy[:8] != ZERO_SESSION else bytes([1]) + v.entropy[1:8]
@@ -58,8 +68,14 @@ def session_setup(req: m.SessionSetupReq, v: SeccView) -> Decision:
     """SessionSetupReq: a new session, or the resumption of a paused one by the same EV."""
     ctx = replace(v.ctx, evcc_id=req.evcc_id)
     asked = bytes(req.header.session_id)
+    mismatch = identity_mismatch(req.evcc_id, v)
+    if mismatch is not None:
+        # The standard ties the two; a car that breaks the tie gets a session (nothing is resumed for it) and
+        # the charger says so.
+        ctx = replace(ctx, notes=(*ctx.notes, mismatch))
     if asked == ZERO_SESSION:
-        return _new_session(req, v, ctx)
+        effects = (Warn(mismatch, requirement="V2G20-2598"),) if mismatch else ()
+        return _new_session(req, v, ctx, *effects)
     if Input.PAUSED not in v.inputs:
         return Need(Input.PAUSED, asked)
     paused: PausedSession | None = v.inputs.get(Input.PAUSED)
@@ -72,7 +88,7 @@ def session_setup(req: m.SessionSetupReq, v: SeccView) -> Decision:
     if paused is None:
         note = Report(SessionReport(event="resume_unknown", detail=f"SessionID {asked.hex()} is not paused here"))
         return _new_session(req, v, replace(ctx, notes=(*ctx.notes, f"resume of unknown session {asked.hex()}")), note)
-    refusal = resume_refusal(paused, req.evcc_id, peer.fingerprint if peer else None, v.now)
+    refusal = mismatch or resume_refusal(paused, req.evcc_id, peer.fingerprint if peer else None, v.now)
     if refusal is not None:
         warn = Warn(
             f"refused to resume paused session {asked.hex()} for {who}: {refusal}; a new session starts",
