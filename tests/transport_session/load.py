@@ -4,10 +4,10 @@ The clients are asyncio coroutines (run many at once with :func:`run_many`). Run
 the handshake flood of the flood test, in a process of its own so that its CPU use does not disturb the
 legitimate session measured in the test process:
 
-    python -m tests.transport_session.load --port N --clients 50 --seconds 30
+    python -m tests.transport_session.load --port N --pki DIR --clients 50 --seconds 30
 
 It prints ``flooding`` once the first handshake was refused, then one ``refused K`` line per second, and
-stops after ``--seconds`` (or when its stdin closes).
+stops after ``--seconds`` (the flood test stops it sooner).
 """
 
 from __future__ import annotations
