@@ -231,7 +231,8 @@ class Deframer:
                 self._pos = end
                 self._header = None
         except FramingError as exc:
-            self._error = exc
+            # Kept without its traceback: its frames would keep the caller (and its connection) alive.
+            self._error = exc.with_traceback(None)
             self._buffer = bytearray()  # nothing buffered may ever be read as a frame again
             raise
         self._compact()

@@ -1,8 +1,10 @@
 """`v2g secc`: run an ISO 15118-20 SECC (charger) with the simple EVSE controller.
 
 Listens on the interface's link-local address (or ``--listen``) over TLS 1.3, answers SDP on the interface,
-serves every EV that connects, and prints one line per session. ``--once`` stops after the first connection
-and exits 0 when its session ended regularly, 1 otherwise. Without ``--once`` it serves until SIGINT/SIGTERM.
+serves every EV that connects, and prints one line per session. Lines about refused or failed connections
+are rate-limited per peer address; what is held back is counted and summarised once a minute at most.
+``--once`` stops after the first connection and exits 0 when its session ended regularly, 1 otherwise.
+Without ``--once`` it serves until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from iso15118.config import PRICING
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVSE
+from iso15118.transport.peerlog import PeerRateLimiter, Suppressed
 from iso15118.transport.secc_server import ConnectionReport, SeccServer
 
 __all__ = ["register"]
@@ -70,19 +73,43 @@ def _settings(args: argparse.Namespace) -> SeccSettings:
     return load_secc_settings(args.config, {"runtime": runtime, "secc": secc}, environ=os.environ)
 
 
-async def _serve(settings: SeccSettings) -> int:
-    roots = settings.pnc_certificates()
-    pnc = PncVerifier(roots) if roots else None
-    failures = 0
+class _Lines:
+    """The per-connection stdout lines: every regular session, refusals and failures rate-limited per peer."""
 
-    def report(rep: ConnectionReport) -> None:
-        nonlocal failures
-        failures += 0 if rep.ok else 1
+    def __init__(self, limiter: PeerRateLimiter | None = None) -> None:
+        self.limiter = limiter if limiter is not None else PeerRateLimiter()
+        self.failures = 0
+
+    def report(self, rep: ConnectionReport) -> None:
+        self.failures += 0 if rep.ok else 1
+        self.flush()
+        if not rep.ok and not self.limiter.allow(rep.peer):
+            return  # counted; flush() prints how many were held back
         if rep.outcome is not None:
             print(summary("secc", rep.peer, rep.outcome), flush=True)
         if rep.error is not None:
             print(f"secc {rep.peer}: error: {rep.error}", flush=True)
 
+    def flush(self, *, everything: bool = False) -> None:
+        for held in self.limiter.due(everything=everything):
+            print(_held_line(held), flush=True)
+
+
+def _held_line(held: Suppressed) -> str:
+    who = "secc:" if held.total else f"secc {held.peer}:"
+    return f"{who} {held.count} more refused or failed connections within {held.window_s:g} s (not printed)"
+
+
+async def _flush_every(lines: _Lines, period: float) -> None:
+    while True:
+        await asyncio.sleep(period)
+        lines.flush()
+
+
+async def _serve(settings: SeccSettings) -> int:
+    roots = settings.pnc_certificates()
+    pnc = PncVerifier(roots) if roots else None
+    lines = _Lines()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -94,15 +121,20 @@ async def _serve(settings: SeccSettings) -> int:
             secc=settings.secc,
             pnc=pnc,
             observers=obs,
-            on_report=report,
+            on_report=lines.report,
         )
         async with server:
             print(f"secc listening on {server.endpoint} ({_security(settings)})", flush=True)
-            if settings.once:
-                await server.next_report()
-            else:
-                await stop.wait()
-    return 1 if failures else 0
+            flusher = asyncio.create_task(_flush_every(lines, lines.limiter.window_s))
+            try:
+                if settings.once:
+                    await server.next_report()
+                else:
+                    await stop.wait()
+            finally:
+                flusher.cancel()
+        lines.flush(everything=True)
+    return 1 if lines.failures else 0
 
 
 def _security(settings: SeccSettings) -> str:

@@ -35,9 +35,9 @@ from iso15118.session.timers import DEFAULT_TIMING, Timing
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.driver import SessionOutcome
 from iso15118.transport.link import Link, memory_pair
-from iso15118.transport.runner import run_evcc_session, serve_secc_session
+from iso15118.transport.runner import peer_identity, run_evcc_session, serve_secc_session
 from iso15118.transport.store import SessionStore
-from iso15118.transport.tcp import accept_connection, connect, make_endpoint, open_listener
+from iso15118.transport.tcp import TcpLink, accept_connection, connect, make_endpoint, open_listener
 
 __all__ = ["OwnEvcc", "OwnSecc"]
 
@@ -178,6 +178,7 @@ class OwnSecc(_Own):
                 session_config=self.session_config(),
                 random=random,
                 decisions=fault.decisions if fault is not None else None,
+                peer=peer_identity(link.peer, link.tls if isinstance(link, TcpLink) else None),
             )
         )
 

@@ -183,6 +183,7 @@ class Pump:
             else:
                 await self.flush()
             await self.link.close()
+            self._handle = None  # a bound method of the application: no cycle outlives the session
         ended = self.conn.ended
         assert ended is not None
         return ended

@@ -6,7 +6,17 @@ certificate (:func:`~iso15118.security.tls.check_peer`) and serves the session w
 :func:`~iso15118.transport.secc.serve_secc_session`. Sessions run concurrently and share one
 :class:`~iso15118.transport.secc.SessionStore`, so a paused session can be resumed on a later connection. A
 failed handshake is logged with its reason and closed; the server goes on. Every connection ends in a
-:class:`ConnectionReport`, handed to ``on_report`` and queued for :meth:`SeccServer.next_report`.
+:class:`ConnectionReport`, handed to ``on_report`` and to :meth:`SeccServer.next_report` (which keeps at
+most ``report_backlog`` reports nobody has asked for yet).
+
+Resources per connection are bounded before authentication: at most ``max_handshakes`` TLS handshakes are
+in progress at once, each within ``handshake_timeout_s``; up to ``handshake_backlog`` more connections wait
+for a place, each at most ``handshake_wait_s``; a connection beyond that is closed at once, before any TLS
+state exists for it. The CPU-bound steps of the handshakes (OpenSSL releases the GIL in them) run in
+``handshake_threads`` threads, so that the event loop keeps serving the running sessions while a flood of
+handshakes is processed. Nothing of a connection is kept after it closed: its TLS state is freed when it
+closes, and reports hold errors without tracebacks (whose frames would hold the connection). Log lines about
+connections are rate-limited per peer address (:mod:`iso15118.transport.peerlog`).
 
 With ``sdp=True`` an :class:`~iso15118.transport.udp.SdpServer` on the interface announces the port and
 the security (TLS, or none in tolerant plain-TCP mode). Use ``async with SeccServer(...)``.
@@ -20,6 +30,7 @@ import inspect
 import logging
 import ssl
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,10 +42,12 @@ from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.tls import HandshakeInfo, secc_context
 from iso15118.session.connection import Role, SessionConfig
 from iso15118.transport.driver import Clock, Observer, SessionOutcome
+from iso15118.transport.handshakes import HandshakeGate
+from iso15118.transport.peerlog import PeerLog, PeerRateLimiter
 from iso15118.transport.policy import TransportPolicy
-from iso15118.transport.runner import serve_secc_session
+from iso15118.transport.runner import peer_identity, serve_secc_session
 from iso15118.transport.store import SessionStore
-from iso15118.transport.tcp import Endpoint, accept_connection, make_endpoint, open_listener, peer_name
+from iso15118.transport.tcp import Endpoint, TcpLink, accept_connection, make_endpoint, open_listener, peer_name
 from iso15118.transport.udp import SdpServer, link_local_address
 
 __all__ = ["ConnectionReport", "SeccServer", "SeccServerConfig"]
@@ -44,10 +57,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SeccServerConfig:
-    """Where and how the SECC listens.
+    """Where and how the SECC listens, and how much an unauthenticated connection may cost it.
 
     ``listen``: an IPv6 address (``ADDR`` or ``ADDR%IF``); default: the link-local address of ``iface``.
     ``port`` 0 takes a free port of the dynamic range 49152-65535. ``sdp`` needs ``iface``.
+    The handshake limits and their defaults are explained in README.md ("Reliability").
     """
 
     policy: TransportPolicy
@@ -57,11 +71,33 @@ class SeccServerConfig:
     sdp: bool = False
     sdp_port: int = SDP_SERVER_PORT
     handshake_timeout_s: float = 10.0
+    """A TLS handshake must be over within this (a legitimate one takes milliseconds)."""
+    max_handshakes: int = 32
+    """TLS handshakes in progress at once."""
+    handshake_backlog: int = 64
+    """Connections waiting for a handshake place; one beyond them is closed at once."""
+    handshake_wait_s: float = 2.0
+    """How long a connection waits for a handshake place before it is refused."""
+    handshake_threads: int = 1
+    """Threads running the handshakes' CPU-bound steps; 0 runs them on the event loop."""
+    report_backlog: int = 32
+    """Reports kept for :meth:`SeccServer.next_report` while nobody waits for them (the oldest go first)."""
+
+    def __post_init__(self) -> None:
+        if not (self.handshake_timeout_s > 0 and self.handshake_wait_s > 0):
+            raise ConfigError("handshake_timeout_s and handshake_wait_s must be > 0")
+        if self.max_handshakes < 1:
+            raise ConfigError(f"max_handshakes must be >= 1, got {self.max_handshakes}")
+        if min(self.handshake_backlog, self.handshake_threads, self.report_backlog) < 0:
+            raise ConfigError("handshake_backlog, handshake_threads and report_backlog must be >= 0")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionReport:
-    """How one connection went: the handshake, then the session's outcome, or the error that ended it."""
+    """How one connection went: the handshake, then the session's outcome, or the error that ended it.
+
+    ``error`` carries no traceback (nor do the errors it was raised from): a report outlives its connection.
+    """
 
     peer: str
     started: float
@@ -79,6 +115,17 @@ class ConnectionReport:
 ReportCallback = Callable[[ConnectionReport], Awaitable[None] | None]
 
 
+def _detached(exc: Exception) -> Exception:
+    """``exc`` without tracebacks along its chain: their frames would keep the connection's objects alive."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return exc
+
+
 class SeccServer:
     """Serves EV connections until stopped; see the module docstring."""
 
@@ -94,6 +141,7 @@ class SeccServer:
         on_report: ReportCallback | None = None,
         store: SessionStore | None = None,
         clock: Clock = time.time,
+        peer_log: PeerLog | None = None,
     ) -> None:
         config.policy.check(Role.SECC)
         self.config = config
@@ -106,15 +154,27 @@ class SeccServer:
         self.store = store or SessionStore()
         """Paused sessions, shared by every connection of this server."""
         self._clock = clock
+        self.peer_log = peer_log or PeerLog(log, PeerRateLimiter())
+        """Where lines about connections go, rate-limited per peer address."""
         self._context: ssl.SSLContext | None = None
         self._server: asyncio.Server | None = None
         self._sdp: SdpServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._reports: asyncio.Queue[ConnectionReport] = asyncio.Queue()
+        self._reports: deque[ConnectionReport] = deque(maxlen=config.report_backlog)
+        self._waiters: deque[asyncio.Future[ConnectionReport]] = deque()
+        self._handshakes = HandshakeGate(
+            limit=config.max_handshakes,
+            backlog=config.handshake_backlog,
+            wait_s=config.handshake_wait_s,
+            threads=config.handshake_threads,
+        )
+        self._flusher: asyncio.TimerHandle | None = None
         self.endpoint: Endpoint | None = None
         """Where the server listens (set by :meth:`start`)."""
         self.connections = 0
         """Connections accepted so far."""
+        self.turned_away = 0
+        """Connections closed at once because of the handshake limits."""
 
     # ---- life cycle ----------------------------------------------------------------------------------
     def _listen_endpoint(self) -> Endpoint:
@@ -138,19 +198,29 @@ class SeccServer:
         sock = open_listener(wanted)
         port = int(sock.getsockname()[1])
         self.endpoint = Endpoint(address=wanted.address, port=port, scope_id=wanted.scope_id, iface=wanted.iface)
+        if self._context is not None:
+            self._handshakes.open()
         try:
-            self._server = await asyncio.start_server(self._accepted, sock=sock, limit=1 << 20)
+            # A small read buffer: V2GTP messages are a few kB, and every connection may fill its buffer.
+            self._server = await asyncio.start_server(self._accepted, sock=sock, limit=1 << 16)
         except BaseException:
             sock.close()
+            self._handshakes.close()
             raise
         policy.log_deviations(Role.SECC)
         log.info("SECC listening on %s (%s)", self.endpoint, "TLS" if self._context else "plain TCP")
+        self._schedule_flush()
         if self.config.sdp:
             assert self.config.iface is not None
             announced = None if wanted.address.is_unspecified else wanted.address
             security = SdpSecurity.TLS if self._context is not None else SdpSecurity.NONE
             self._sdp = SdpServer(
-                self.config.iface, tcp_port=port, security=security, address=announced, port=self.config.sdp_port
+                self.config.iface,
+                tcp_port=port,
+                security=security,
+                address=announced,
+                port=self.config.sdp_port,
+                limiter=self.peer_log.limiter,
             )
             try:
                 await self._sdp.start()
@@ -173,6 +243,21 @@ class SeccServer:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._handshakes.close()  # no handshake is left: every connection task has ended
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        self.peer_log.flush(everything=True)
+
+    def _schedule_flush(self) -> None:
+        # Summaries of suppressed lines ("suppressed K more lines about ADDR") once per window, even when the
+        # flood has stopped and no new line would carry them out.
+        def flush() -> None:
+            self.peer_log.flush()
+            self._schedule_flush()
+
+        loop = asyncio.get_running_loop()
+        self._flusher = loop.call_later(self.peer_log.limiter.window_s, flush)
 
     async def __aenter__(self) -> SeccServer:
         await self.start()
@@ -191,56 +276,101 @@ class SeccServer:
         """Connections being served now."""
         return sum(not task.done() for task in self._tasks)
 
+    @property
+    def handshaking(self) -> int:
+        """TLS handshakes in progress now."""
+        return self._handshakes.running
+
     async def next_report(self) -> ConnectionReport:
-        """Wait for the next finished connection."""
-        return await self._reports.get()
+        """The oldest report kept, or else the next finished connection's."""
+        if self._reports:
+            return self._reports.popleft()
+        waiter: asyncio.Future[ConnectionReport] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def _deliver(self, report: ConnectionReport) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(report)
+                return
+        self._reports.append(report)  # a full deque drops its oldest report
 
     # ---- connections --------------------------------------------------------------------------------
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        name = peer_name(writer)
+        if self._context is not None:
+            busy = self._handshakes.reserve()
+            if busy is not None:
+                # Refused before any TLS state exists: a flood costs an accept and a close, nothing more.
+                self.turned_away += 1
+                writer.transport.abort()
+                self.peer_log.warning(name, "SECC: %s: turned away: %s", name, busy)
+                return
         # Our own task per connection (not asyncio's callback task), so that stop() can cancel it quietly.
-        task = asyncio.create_task(self._on_connection(reader, writer))
+        task = asyncio.create_task(self._on_connection(reader, writer, name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        self.connections += 1
 
-    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
         started = self._clock()
-        name = peer_name(writer)
         try:
             report = await self._serve(reader, writer, name, started)
         except asyncio.CancelledError:
             writer.close()
             raise
         except Exception as exc:  # a failing controller or observer ends this connection, not the server
-            log.exception("SECC: connection %s failed", name)
+            self.peer_log.log(logging.ERROR, name, "SECC: connection %s failed", name, exc_info=exc)
             writer.close()
-            report = ConnectionReport(peer=name, started=started, ended=self._clock(), error=exc)
-        log.log(logging.INFO if report.ok else logging.WARNING, "SECC: %s", describe_report(report))
-        self._reports.put_nowait(report)
+            report = ConnectionReport(peer=name, started=started, ended=self._clock(), error=_detached(exc))
+        level = logging.INFO if report.ok else logging.WARNING
+        self.peer_log.log(level, name, "SECC: %s", describe_report(report))
+        self._deliver(report)
         if self._on_report is not None:
             try:
                 result = self._on_report(report)
                 if inspect.isawaitable(result):
                     await result
-            except Exception:
-                log.exception("SECC: the report callback failed for %s", name)
+            except Exception as exc:
+                self.peer_log.log(logging.ERROR, name, "SECC: the report callback failed for %s", name, exc_info=exc)
 
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, started: float
-    ) -> ConnectionReport:
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> TcpLink:
+        if self._context is not None and not await self._handshakes.enter():
+            writer.transport.abort()
+            gate = self._handshakes
+            raise SecurityError(
+                f"TLS handshake with {name} refused: no place within {gate.wait_s:g} s "
+                f"({gate.running} handshakes in progress, {gate.waiting} waiting)"
+            )
         try:
-            link = await accept_connection(
+            return await accept_connection(
                 reader,
                 writer,
                 self._context,
                 mode=self.config.policy.tls_mode,
                 handshake_timeout=self.config.handshake_timeout_s,
                 clock=self._clock,
+                step=self._handshakes.step,
             )
+        finally:
+            if self._context is not None:
+                self._handshakes.leave()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, started: float
+    ) -> ConnectionReport:
+        try:
+            link = await self._handshake(reader, writer, name)
         except SecurityError as exc:
-            return ConnectionReport(peer=name, started=started, ended=self._clock(), error=exc)
+            return ConnectionReport(peer=name, started=started, ended=self._clock(), error=_detached(exc))
         if link.tls is not None:
-            log.info("SECC: TLS with %s: %s", name, link.tls.summary())
+            self.peer_log.info(name, "SECC: TLS with %s: %s", name, link.tls.summary())
         outcome = await serve_secc_session(
             link,
             self._controllers(),
@@ -250,8 +380,9 @@ class SeccServer:
             session_config=self._session_config,
             clock=self._clock,
             observers=self._observers,
+            peer=peer_identity(name, link.tls),
         )
-        error = link.failure() if not outcome.ok else None
+        error = link.failure() if not outcome.ended_regularly else None
         return ConnectionReport(
             peer=name, started=started, ended=self._clock(), tls=link.tls, outcome=outcome, error=error
         )

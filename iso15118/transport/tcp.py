@@ -7,6 +7,9 @@ running the TLS handshake when given a context and checking the peer's leaf with
 :class:`~iso15118.errors.SecurityError` (handshake, via :func:`~iso15118.security.tls.tls_failure`) or an
 :class:`OSError` (TCP) whose message names the peer. Whether plain TCP is allowed at all is decided by
 :mod:`iso15118.transport.policy`, not here.
+
+The handshake's CPU-bound steps (key exchange, signatures, chain verification) run where a
+:data:`~iso15118.transport.handshakes.HandshakeStep` says: inline by default, or in a thread pool.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from iso15118.errors import SecurityError
 from iso15118.security.certs import Purpose
 from iso15118.security.tls import HandshakeInfo, TlsMode, check_peer, tls_failure
 from iso15118.transport.endpoints import Endpoint, make_endpoint, open_listener, parse_endpoint
+from iso15118.transport.handshakes import HandshakeStep, inline_step
 from iso15118.transport.link import LinkClosed
 
 __all__ = [
@@ -39,6 +43,11 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 16
+
+
+def _bare(exc: ssl.SSLError) -> ssl.SSLError:
+    """The error without its traceback, whose frames would keep the link (and its TLS state) alive."""
+    return exc.with_traceback(None)
 
 
 class TcpLink:
@@ -78,7 +87,7 @@ class TcpLink:
 
     @property
     def ssl_object(self) -> ssl.SSLObject | None:
-        """The TLS session (None for plain TCP)."""
+        """The TLS session (None for plain TCP, and once the link is closed)."""
         return self._ssl
 
     async def _flush(self) -> None:
@@ -94,20 +103,23 @@ class TcpLink:
         else:
             self._incoming.write_eof()
 
-    async def handshake(self) -> None:
-        """Run the TLS handshake; on failure the alert is sent before :class:`ssl.SSLError` propagates."""
+    async def handshake(self, step: HandshakeStep = inline_step) -> None:
+        """Run the TLS handshake; on failure the alert is sent before :class:`ssl.SSLError` propagates.
+
+        ``step`` runs each ``do_handshake`` step (default: inline, on the event loop).
+        """
         assert self._ssl is not None
-        while True:
-            try:
-                self._ssl.do_handshake()
-                break
-            except ssl.SSLWantReadError:
+        while (result := await step(self._ssl)) is not True:
+            if result is False:  # our next flight is out; now the peer's
                 await self._flush()
                 await self._fill()
-            except ssl.SSLError:
-                with contextlib.suppress(OSError):
-                    await self._flush()  # the alert tells the peer why
-                raise
+                continue
+            with contextlib.suppress(OSError):
+                await self._flush()  # the alert tells the peer why
+            try:
+                raise result
+            finally:
+                result = False  # this frame must not keep the error whose traceback holds this frame
         await self._flush()
 
     async def send(self, data: bytes) -> None:
@@ -122,7 +134,7 @@ class TcpLink:
                 self._ssl.write(data)
                 await self._flush()
         except ssl.SSLError as exc:
-            self.error = self.error or exc
+            self.error = self.error or _bare(exc)
             raise LinkClosed(str(exc)) from exc
         except OSError as exc:
             raise LinkClosed(str(exc)) from exc
@@ -131,12 +143,13 @@ class TcpLink:
         """The next bytes from the peer; ``b""`` when it closed, or when TLS failed (see ``error``)."""
         if self._closed:
             return b""
+        tls = self._ssl  # close() drops it; a read in progress finishes on this one
         try:
-            if self._ssl is None:
+            if tls is None:
                 return await self._reader.read(_CHUNK)
             while True:
                 try:
-                    return self._ssl.read(_CHUNK)
+                    return tls.read(_CHUNK)
                 except ssl.SSLWantReadError:
                     await self._fill()
         except ssl.SSLZeroReturnError:
@@ -144,7 +157,7 @@ class TcpLink:
         except ssl.SSLEOFError:
             return b""  # TCP closed without close_notify: a lost connection, not a TLS refusal
         except ssl.SSLError as exc:
-            self.error = self.error or exc
+            self.error = self.error or _bare(exc)
             with contextlib.suppress(OSError):
                 await self._flush()
             return b""
@@ -152,7 +165,7 @@ class TcpLink:
             return b""
 
     async def close(self) -> None:
-        """Send close_notify (TLS) and close the connection; idempotent."""
+        """Send close_notify (TLS) and close the connection; idempotent. The TLS state is freed here."""
         if self._closed:
             return
         self._closed = True
@@ -161,9 +174,16 @@ class TcpLink:
                 self._ssl.unwrap()  # close_notify; we do not wait for the peer's
         with contextlib.suppress(OSError, ssl.SSLError):
             await self._flush()
+        # Free OpenSSL's state now, not when the last reference to this link goes: whoever drove the link may
+        # keep it in a reference cycle until the garbage collector runs.
+        self._ssl = None
         self._writer.close()
-        with contextlib.suppress(OSError, TimeoutError):
+        try:
             await asyncio.wait_for(self._writer.wait_closed(), 2.0)
+        except TimeoutError:
+            self._writer.transport.abort()  # a peer that reads nothing must not keep our buffers
+        except OSError:
+            pass
 
     def failure(self) -> SecurityError | None:
         """The link's TLS error as a clear :class:`SecurityError` (None when it broke for another reason)."""
@@ -179,17 +199,23 @@ def peer_name(writer: asyncio.StreamWriter) -> str:
 
 
 async def _secure(
-    link: TcpLink, *, purpose: Purpose, mode: TlsMode, timeout: float, clock: Callable[[], float]
+    link: TcpLink,
+    *,
+    purpose: Purpose,
+    mode: TlsMode,
+    timeout: float,
+    clock: Callable[[], float],
+    step: HandshakeStep = inline_step,
 ) -> None:
     """Handshake within ``timeout`` and check the peer; closes the link and raises SecurityError on failure."""
     try:
         try:
             async with asyncio.timeout(timeout):
-                await link.handshake()
+                await link.handshake(step)
         except ssl.SSLEOFError:
             raise SecurityError(f"TLS handshake with {link.peer} failed: the peer closed the connection") from None
         except ssl.SSLError as exc:
-            raise tls_failure(exc, link.ssl_object) from None
+            raise tls_failure(_bare(exc), link.ssl_object) from None
         except TimeoutError:
             raise SecurityError(f"TLS handshake with {link.peer} failed: no handshake within {timeout:g} s") from None
         except OSError as exc:
@@ -212,14 +238,16 @@ async def accept_connection(
     mode: TlsMode = TlsMode.STRICT,
     handshake_timeout: float = 10.0,
     clock: Callable[[], float],
+    step: HandshakeStep = inline_step,
 ) -> TcpLink:
     """SECC side: run the TLS handshake on an accepted connection (unless ``context`` is None).
 
     Raises :class:`SecurityError` (the connection is closed) when the handshake or the peer check fails.
+    ``step`` runs the handshake's CPU-bound steps (default: inline, on the event loop).
     """
     link = TcpLink(reader, writer, peer=peer_name(writer), context=context, server_side=True)
     if context is not None:
-        await _secure(link, purpose=Purpose.VEHICLE_TLS, mode=mode, timeout=handshake_timeout, clock=clock)
+        await _secure(link, purpose=Purpose.VEHICLE_TLS, mode=mode, timeout=handshake_timeout, clock=clock, step=step)
     return link
 
 

@@ -33,6 +33,7 @@ from iso15118.sdp import (
     unpack_request_datagram,
     unpack_response_datagram,
 )
+from iso15118.transport.peerlog import PeerLog, PeerRateLimiter
 
 __all__ = [
     "SDP_MAX_TRIES",
@@ -205,7 +206,7 @@ class _ServerProtocol(asyncio.DatagramProtocol):
             self.transport.sendto(answer, addr)
 
     def error_received(self, exc: Exception) -> None:
-        log.warning("SDP server on %s: %s", self._server.iface, exc)
+        self._server.peer_log.warning(self._server.iface, "SDP server on %s: %s", self._server.iface, exc)
 
 
 class SdpServer:
@@ -213,7 +214,9 @@ class SdpServer:
 
     ``tcp_port`` and ``security`` are announced in every response; ``address`` defaults to the
     interface's link-local address. Use ``async with SdpServer(...)`` or :meth:`start` / :meth:`stop`.
-    ``port`` is 15118 except in tests. :meth:`answer` is the socket-free request handler.
+    ``port`` is 15118 except in tests. :meth:`answer` is the socket-free request handler. Rejected
+    datagrams are logged at WARNING, rate-limited per sender address by ``limiter`` (the SECC server shares
+    its own, so that SDP and TCP lines of one peer count together).
     """
 
     def __init__(
@@ -224,8 +227,10 @@ class SdpServer:
         security: SdpSecurity = SdpSecurity.TLS,
         address: IPv6Address | str | None = None,
         port: int = SDP_SERVER_PORT,
+        limiter: PeerRateLimiter | None = None,
     ) -> None:
         self.iface = iface
+        self.peer_log = PeerLog(log, limiter)
         self.port = port
         self.tcp_port = tcp_port
         self.security = security
@@ -249,7 +254,7 @@ class SdpServer:
             unpack_request_datagram(datagram)
         except FramingError as exc:
             self.ignored += 1
-            log.info("SDP server on %s: ignoring datagram from %s: %s", self.iface, peer, exc)
+            self.peer_log.warning(peer, "SDP server on %s: rejected a datagram from %s: %s", self.iface, peer, exc)
             return None
         if self._response is None:
             self._response = pack_response_datagram(self.response)
