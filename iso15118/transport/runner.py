@@ -60,6 +60,7 @@ from iso15118.session.sap import SAP, answer_sap, sap_request
 from iso15118.session.selection import EnergyFamily
 from iso15118.transport.driver import Clock, Observer, Pump, SessionOutcome
 from iso15118.transport.link import Link
+from iso15118.transport.peerlog import PeerLog
 from iso15118.transport.store import SessionStore
 
 __all__ = ["peer_identity", "run_evcc_session", "serve_secc_session"]
@@ -144,6 +145,7 @@ class _Secc:
         self.logic: SeccLogic | None = None
         self.ctx: Any = None
         self.wrap: Callable[[SeccLogic], SeccLogic] | None = None
+        self.peer_log: PeerLog | None = None
 
     def offers(self) -> list[Any]:
         """What this SECC can agree on in SupportedAppProtocol: configured, and DC only with a DC output."""
@@ -219,7 +221,10 @@ class _Secc:
             self.store.take(effect.session_id)
         elif isinstance(effect, Warn):
             req = f" [{effect.requirement}]" if effect.requirement else ""
-            log.warning("SECC %s: %s%s", self.peer.address, effect.text, req)
+            if self.peer_log is not None:
+                self.peer_log.warning(self.peer.address, "SECC %s: %s%s", self.peer.address, effect.text, req)
+            else:
+                log.warning("SECC %s: %s%s", self.peer.address, effect.text, req)
 
     def summary(self) -> Summary:
         return self.logic.summary(self.ctx) if self.logic is not None else Summary()
@@ -238,17 +243,20 @@ async def serve_secc_session(
     random: Callable[[int], bytes] = os.urandom,
     peer: PeerIdentity | None = None,
     decisions: Callable[[SeccLogic], SeccLogic] | None = None,
+    peer_log: PeerLog | None = None,
 ) -> SessionOutcome:
     """Serve one connection as the SECC until the session ends and the connection closes.
 
     ``peer``: the TLS identity of the EV (paused sessions are bound to it); ``decisions`` wraps the negotiated
-    generation's decisions (site rules of an application, fault injection in the conformance harness).
+    generation's decisions (site rules of an application, fault injection in the conformance harness);
+    ``peer_log`` rate-limits the security warnings per peer (the SECC server shares one across connections).
     """
     conn = Connection(Role.SECC, now=clock(), config=_with_profiles(session_config))
     pump = Pump(conn, link, clock=clock, observers=observers)
     store = store if store is not None else SessionStore()
     secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random, peer or PeerIdentity(address=link.peer))
     secc.wrap = decisions
+    secc.peer_log = peer_log
     ended = await pump.run(secc.handle)
     return _outcome(conn, ended, secc.summary())
 

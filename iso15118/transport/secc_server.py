@@ -381,6 +381,7 @@ class SeccServer:
             clock=self._clock,
             observers=self._observers,
             peer=peer_identity(name, link.tls),
+            peer_log=self.peer_log,
         )
         error = link.failure() if not outcome.ended_regularly else None
         return ConnectionReport(

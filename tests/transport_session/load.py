@@ -23,8 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
-from iso15118.transport.evcc import EvccConfig
-
+from iso15118.config import EvccConfig
 from iso15118.security.pki import PkiLayout, load_pki
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, evcc_context

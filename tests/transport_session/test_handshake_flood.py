@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from iso15118.transport.evcc import EvccConfig
 
+from iso15118.config import EvccConfig
 from iso15118.errors import SecurityError
 from iso15118.session.events import Event, MessageReceived, MessageSent
 from iso15118.session.timers import DEFAULT_TIMING

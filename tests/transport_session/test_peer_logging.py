@@ -9,9 +9,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from iso15118.transport.evcc import EvccConfig
 
 from harness.commands.secc import _Lines
+from iso15118.config import EvccConfig
 from iso15118.errors import SecurityError
 from iso15118.security.certs import Defect, load_certificates, subject_of
 from iso15118.security.profiles import Entity
