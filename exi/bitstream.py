@@ -36,12 +36,12 @@ __all__ = [
     "window",
 ]
 
-WINDOW_STEP = 512
-"""Octets a decoder advances before its window moves on."""
+WINDOW_STEP = 256
+"""Octets a decoder advances before its window moves on (a read costs time proportional to up to this many)."""
 WINDOW_MARGIN = 512
 """Octets a window holds beyond its limit; at least the longest run of reads between two checkpoints."""
-SPILL_LIMIT = 1 << 2048
-"""An encoder's accumulator at or above this value (2048 bits) is spilled at the next loop iteration."""
+SPILL_LIMIT = 1 << 1024
+"""An encoder's accumulator at or above this value (1024 bits) is spilled at the next loop iteration."""
 
 
 class EndOfStream(ValueError):
