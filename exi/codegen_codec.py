@@ -1,14 +1,17 @@
 """Generate a specialised EXI encoder and decoder (Python source) for one schema set.
 
 Every complex type gets an encoder ``_e_<T>(acc, n, obj) -> (acc, n)`` and a decoder
-``_d_<T>(D, T, p) -> (obj, p)`` that read and build the binding objects directly — no intermediate
+``_d_<T>(D, T, p, L, R) -> (obj, p)`` (see :mod:`exi.runtime` and :mod:`exi.bitstream` for the arguments)
+that read and build the binding objects directly — no intermediate
 tree, no per-event interpretation. Grammar states are resolved while generating: where the state
 is known statically, event codes and widths are constants; where it depends on which optional fields
 were present, a small table indexed by the state id is emitted. The grammar itself validates structure:
 an element that the current state does not offer is reported with its path.
 
 Generic types (mixed content, wildcards, repeated groups) are coded by the table-driven interpreter in
-:mod:`exi.generic` from tables emitted here.
+:mod:`exi.generic` from tables emitted here. Each module also records ``RUN_BITS``, the most bits its decoders
+read between two window checkpoints; :class:`~exi.document.Codec` refuses a module whose bound exceeds the
+window margin.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from exi.bindings import Bindings, ClassSpec
-from exi.codegen_decoder import emit_decoder
+from exi.codegen_decoder import RunBound, emit_decoder
 from exi.codegen_encoder import emit_encoder
 from exi.datatypes import Datatype, bits_for
 from exi.grammar import Member, SchemaGrammar, State, TypeGrammar
@@ -26,11 +29,11 @@ from exi.model import QName
 __all__ = ["generate_codec_module", "second_level_ee"]
 
 _RUNTIME_NAMES = (
-    "DecodeError", "EncodeError", "abstract", "bad_event", "bad_value", "check_int", "check_len", "check_length",
-    "check_range", "enum_index", "fused_error", "missing", "not_allowed", "only_one", "out_of_range", "premature",
-    "r_bin", "r_el_bin", "r_el_int", "r_el_str", "r_el_uint", "r_enum", "r_int", "r_nbit_value", "r_str", "r_uint",
-    "too_few", "too_many", "undeclared", "w_bin", "w_bool", "w_el_bin", "w_el_int_raw", "w_el_str", "w_el_uint_raw",
-    "w_int", "w_str", "w_uint",
+    "DecodeError", "EncodeError", "SPILL_LIMIT", "abstract", "bad_event", "bad_value", "check_int", "check_len",
+    "check_length", "check_range", "enum_index", "fused_error", "missing", "not_allowed", "only_one", "out_of_range",
+    "premature", "r_bin", "r_el_bin", "r_el_int", "r_el_str", "r_el_uint", "r_enum", "r_int", "r_nbit_value",
+    "r_str", "r_uint", "spill", "too_few", "too_many", "undeclared", "unspill", "w_bin", "w_bool", "w_el_bin",
+    "w_el_int_raw", "w_el_str", "w_el_uint_raw", "w_int", "w_str", "w_uint", "window",
 )  # fmt: skip
 
 _CATCH = "(TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError)"
@@ -91,6 +94,7 @@ class Context:
         self.set_name = set_name
         self.out = _Out()
         self.modules: set[str] = set()
+        self.runs = RunBound()
         self.fn: dict[QName, str] = {}
         taken: set[str] = set()
         for key in sorted(grammar.types, key=lambda k: (k[1], k[0])):
@@ -179,12 +183,14 @@ class CodecGenerator(Context):
             name = self.fn[key]
             if spec.generic:
                 enc_body = [f"return enc_generic(acc, n, o, _G_{name})"]
-                dec_body, dec_defaults = [f"return dec_generic(D, T, p, _G_{name}, {cls})"], ""
+                dec_body, dec_defaults = [f"return dec_generic(D, T, p, L, R, _G_{name}, {cls})"], ""
             else:
                 enc_body = emit_encoder(self, tg, spec)
                 dec_body, dec_defaults = emit_decoder(self, tg, spec)
             self.out.funcs.append(_function(f"_e_{name}", "acc, n, o", f"Encode {key[1]}.", enc_body, encode=True))
-            params = "D, T, p" + (", " + dec_defaults if dec_defaults else "")
+            children = {self.fn[m.type_key] for pos in tg.positions for m in pos.members if m.type_key is not None}
+            self.runs.note(name, dec_body, children, spec.generic)
+            params = "D, T, p, L, R" + (", " + dec_defaults if dec_defaults else "")
             self.out.funcs.append(_function(f"_d_{name}", params, f"Decode {key[1]}.", dec_body, encode=False))
         generic = [
             self.generic_table(self.grammar.types[k], self.b.classes[k])
@@ -240,13 +246,16 @@ class CodecGenerator(Context):
         return (
             f"NAME = {self.set_name!r}\n"
             f"NAMESPACES = {self.grammar.namespaces!r}\n"
+            f"RUN_BITS = {self.runs.longest()}\n"
             f"DOCUMENT = (\n{doc})\n"
             f"FRAGMENT = (\n{frag})\n"
         )
 
 
 def _function(name: str, params: str, doc: str, body: list[str], *, encode: bool) -> str:
-    lines = [f"def {name}({params}):", f'    """{doc}"""', '    f = ""']
+    lines = [f"def {name}({params}):", f'    """{doc}"""']
+    if not body[0].startswith("f = "):  # otherwise the first statement sets it before anything can fail
+        lines.append('    f = ""')
     if encode:
         lines.append("    s = 0")
     lines.append("    try:")
@@ -261,7 +270,7 @@ def _function(name: str, params: str, doc: str, body: list[str], *, encode: bool
         lines.append("    except DecodeError as exc:")
         lines.append("        raise exc.within(f) if f else exc")
         lines.append(f"    except {_CATCH} as exc:")
-        lines.append("        err = premature(exc, T, p)")
+        lines.append("        err = premature(exc, R, p)")
         lines.append("        raise (err.within(f) if f else err) from exc")
     return "\n".join(lines)
 

@@ -9,23 +9,37 @@ code bit is checked together with the next value (the fused reads of :mod:`exi.c
 
 Objects are created with ``object.__new__`` and filled through the slots' descriptors, which is three
 times faster than a frozen dataclass's ``__init__`` and yields the same immutable instance.
+
+Window checkpoints (:mod:`exi.bitstream`) follow every call to a nested type's decoder and to a value helper
+that may cross the window's end, and open each iteration of a loop over simple values. :class:`RunBound`
+computes, from the emitted code, how many bits can be read between two checkpoints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from exi import generic
 from exi.bindings import ClassSpec, FieldSpec
-from exi.codegen_values import decode_element_value, decode_plain_value, prefix_check
+from exi.codegen_values import CHECKPOINT, decode_element_value, decode_plain_value, prefix_check
+from exi.errors import SchemaError
 from exi.grammar import END, Member, Position, TypeGrammar
 from exi.model import UNBOUNDED
 
 if TYPE_CHECKING:
     from exi.codegen_codec import Context
 
-__all__ = ["emit_decoder"]
+__all__ = ["RunBound", "emit_decoder"]
+
+_READ = re.compile(r"\(D >> \(T - p - (\d+)\)\)")
+_HELPER = re.compile(r"\br_\w+\(D, T, p\b")
+_CALL = re.compile(r"\b_d_(\w+)\(D, T, p, L, R\)")
+HELPER_RUN_BITS = 128
+"""Bits a value helper of :mod:`exi.runtime` reads from the window before it checks the window's end itself
+(a CH bit, an escape, up to 10 groups of an Unsigned Integer, an EE bit)."""
 
 
 @dataclass
@@ -101,7 +115,7 @@ class _Decoder:
             blk.add(f"raise DecodeError('element {m.qname[1]} has an abstract type', bit_offset=p)")
         elif m.type_key is not None:
             blk.flush(what)
-            blk.add(f"v, p = _d_{self.ctx.fn[m.type_key]}(D, T, p)")
+            blk.add(f"v, p = _d_{self.ctx.fn[m.type_key]}(D, T, p, L, R)", CHECKPOINT)
         else:
             assert m.datatype is not None
             values = self.ctx.enum_tables(m.datatype, m.qname)[1] if m.datatype.kind == "enum" else ""
@@ -138,7 +152,7 @@ class _Decoder:
     def body(self) -> list[str]:
         spec, tg = self.spec, self.tg
         blk = _Block()
-        blk.add(*(f"x{i} = {'[]' if f.repeated else 'None'}" for i, f in enumerate(spec.fields)))
+        always: set[int] = set()  # fields whose block runs on every path (no default value needed)
         ch = [f for f in spec.fields if f.kind == "value"]
         if ch and ch[0].datatype is not None and ch[0].datatype.kind in ("string", "binary"):
             self.empty = self.construct({ch[0].name: '""' if ch[0].datatype.kind == "string" else 'b""'})
@@ -149,9 +163,13 @@ class _Decoder:
                 continue
             pos = tg.positions[f.position]
             certain = pending == {i} and not f.repeated
+            if certain:
+                always.add(i)
             inner = blk if certain else _Block()
             if not certain:
                 blk.flush("next event")
+            if f.repeated and pos.members[f.member].type_key is None:
+                inner.add(CHECKPOINT)  # a list of simple values has no call to check after
             inner.add(f"f = {('@' if f.kind == 'attribute' else '') + f.xml[1]!r}")
             self.value(inner, f, pos)
             if f.repeated:
@@ -170,7 +188,14 @@ class _Decoder:
         if pending != {END}:
             blk.add("if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)")
         blk.add(*self.construct({}))
-        return blk.lines
+        if self.empty is not None:
+            always.clear()  # the early return of an empty value builds the object from the defaults
+        init = [f"x{i} = {'[]' if f.repeated else 'None'}" for i, f in enumerate(spec.fields) if i not in always]
+        lines = init + blk.lines
+        if not any("nxt ==" in line or "nxt !=" in line for line in lines):
+            # Straight-line content: the targets are never tested, so their stores are dead.
+            lines = [line for line in lines if not line.lstrip().startswith("nxt = ")]
+        return lines
 
     def construct(self, override: Mapping[str, str]) -> list[str]:
         """Create the object, fill every slot through its descriptor, return it."""
@@ -192,3 +217,48 @@ def emit_decoder(ctx: Context, tg: TypeGrammar, spec: ClassSpec) -> tuple[list[s
     """The body lines of a structured type's decoder, and its extra default parameters."""
     d = _Decoder(ctx, tg, spec)
     return d.body(), d.defaults()
+
+
+class RunBound:
+    """The most bits the decoders of one schema set read between two window checkpoints.
+
+    Every inline read ``(D >> (T - p - w))`` of a function counts, once, as does :data:`HELPER_RUN_BITS` per
+    helper call: a loop iteration always passes a checkpoint. A run that enters a nested structured type goes
+    on until that type's first checkpoint, so callees add their own bound; a generic type checkpoints on entry.
+    """
+
+    def __init__(self) -> None:
+        self.own: dict[str, int] = {}
+        self.calls: dict[str, set[str]] = {}
+        self.generic: set[str] = set()
+
+    def note(self, name: str, body: list[str], children: Iterable[str], is_generic: bool) -> None:
+        """Record the decoder ``_d_<name>`` (its body, or for a generic type the decoders of its children)."""
+        if is_generic:
+            self.generic.add(name)
+            self.own[name] = generic.RUN_BITS
+            self.calls[name] = set(children)
+            return
+        text = "\n".join(body)
+        reads = sum(int(w) for w in _READ.findall(text)) + HELPER_RUN_BITS * len(_HELPER.findall(text))
+        self.own[name] = reads
+        self.calls[name] = set(_CALL.findall(text))
+
+    def longest(self) -> int:
+        """The bound over all decoders (raises for recursive structured types, whose runs have no bound)."""
+        bound: dict[str, int] = {}
+        active: set[str] = set()
+
+        def lead(name: str) -> int:
+            return 0 if name in self.generic else run(name)
+
+        def run(name: str) -> int:
+            if name not in bound:
+                if name in active:
+                    raise SchemaError(f"recursive type {name}: its decoder would need a window checkpoint on entry")
+                active.add(name)
+                bound[name] = self.own[name] + max((lead(c) for c in self.calls[name]), default=0)
+                active.discard(name)
+            return bound[name]
+
+        return max([generic.RUN_BITS, *(run(name) for name in sorted(self.own))])

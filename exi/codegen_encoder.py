@@ -4,7 +4,7 @@ The emitter walks the type's positions in schema order, tracking the *set* of gr
 encoder can be in. Where that set is a single state, event codes are constants and accumulate as
 pending bits that are written together with the next fixed-width value; where it is not, a small
 table indexed by the runtime state ``s`` gives code and width, and a missing entry is the grammar
-telling us the element is not allowed there.
+telling us the element is not allowed there. Loops over repeated elements spill (:mod:`exi.bitstream`).
 """
 
 from __future__ import annotations
@@ -241,8 +241,11 @@ class _Encoder:
         self.member_value(body, pos, f.member)
         body.flush()
         outer = _Block()
-        outer.lines.append("for i, v in enumerate(items):")
+        # Spill the accumulator's older octets aside while the list grows; put them back once after it.
+        outer.lines += ["sp = None", "for i, v in enumerate(items):"]
+        outer.lines.append("    if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)")
         outer.lines += _indent(body.lines)
+        outer.lines.append("if sp is not None: acc = unspill(acc, n, sp)")
         if pos.counted:
             full, mid_sid = loop.get("full"), loop.get("mid")
             if full is not None and mid_sid is not None:

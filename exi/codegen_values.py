@@ -1,7 +1,7 @@
 """Source snippets that code one typed value, for :mod:`exi.codegen_codec`.
 
 Each function returns lines of Python (without indentation) operating on the generated functions'
-locals: ``acc``/``n`` (encoder), ``D``/``T``/``p`` (decoder) and ``v`` (the value).
+locals: ``acc``/``n`` (encoder), ``D``/``T``/``p``/``L``/``R`` (decoder) and ``v`` (the value).
 
 For the hot path, constant event-code bits that precede a simple element's content (its SE code, or
 the "must be 0" codes of states with a single production) are *fused* with the content into one
@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from exi.datatypes import Datatype
 
+CHECKPOINT = "if p > L: D, T, L = window(R, p)"
+"""After anything that may advance far (see :mod:`exi.bitstream`): move the window on when ``p`` passed its limit."""
+
 __all__ = [
+    "CHECKPOINT",
     "decode_element_value",
     "decode_plain_value",
     "encode_element_value",
@@ -169,7 +173,11 @@ def decode_element_value(dt: Datatype, enum_values: str, zeros: int, what: str) 
         )
         if test and not admits_all:
             fast2.append(f"if {test}: raise out_of_range(v, {dt.lo}, {dt.hi}, p)")
-        slow_lines = [f"    p += {k}" if k else "    pass", f"    v, p = {slow}(D, T, p, {dt.lo!r}, {dt.hi!r})"]
+        slow_lines = [
+            *([f"    p += {k}"] if k else []),
+            f"    v, p = {slow}(D, T, p, R, {dt.lo!r}, {dt.hi!r})",
+            f"    {CHECKPOINT}",
+        ]
         return [
             f"x = (D >> (T - p - {w})) & {(1 << w) - 1}",
             f"if not x & {bad}:",
@@ -185,7 +193,7 @@ def decode_element_value(dt: Datatype, enum_values: str, zeros: int, what: str) 
             *("    " + line for line in slow_lines),
         ]
     fn = "r_el_str" if dt.kind == "string" else "r_el_bin"
-    return [*prefix_check(k, what), f"v, p = {fn}(D, T, p, {_facets(dt)}, 4)"]
+    return [*prefix_check(k, what), f"v, p = {fn}(D, T, p, R, {_facets(dt)}, 4)", CHECKPOINT]
 
 
 def encode_plain_value(dt: Datatype, enum_index: str) -> list[str]:
@@ -211,15 +219,15 @@ def decode_plain_value(dt: Datatype, enum_values: str) -> list[str]:
     """Decode a typed value with no event codes around it into ``v``."""
     if dt.kind in ("uint", "int"):
         fn = "r_uint" if dt.kind == "uint" else "r_int"
-        return [f"v, p = {fn}(D, T, p)", f"check_range(v, {dt.lo!r}, {dt.hi!r}, p)"]
+        return [f"v, p = {fn}(D, T, p, R)", f"check_range(v, {dt.lo!r}, {dt.hi!r}, p)", CHECKPOINT]
     if dt.kind == "nbit":
         return [f"v, p = r_nbit_value(D, T, p, {dt.lo!r}, {dt.hi!r}, {dt.bits})"]
     if dt.kind == "boolean":
         return ["v = bool((D >> (T - p - 1)) & 1)", "p += 1"]
     if dt.kind in ("string", "binary"):
         fn = "r_str" if dt.kind == "string" else "r_bin"
-        lines = [f"v, p = {fn}(D, T, p)"]
+        lines = [f"v, p = {fn}(D, T, p, R)"]
         if _has_len(dt):
             lines.append(f"check_length(v, {_facets(dt)}, p)")
-        return lines
+        return [*lines, CHECKPOINT]
     return [f"v, p = r_enum(D, T, p, {enum_values}, {dt.bits})"]

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from exi import bitstream
+from exi.bitstream import window
 from exi.datatypes import bits_for
-from exi.errors import DecodeError, EncodeError
+from exi.errors import DecodeError, EncodeError, ExiError
 from exi.generic import _dec_element, _enc_element
 from exi.model import QName, clark
 
@@ -36,6 +38,8 @@ class Document:
 class _Roots:
     def __init__(self, rows: tuple[tuple[Any, ...], ...]) -> None:
         self.rows = rows
+        # (local name, encoder, decoder, datatype row) of each root, as exi.generic codes a member.
+        self.members = tuple((row[1], row[2], row[3], None if isinstance(row[4], type) else row[4]) for row in rows)
         self.by_name: dict[str, list[int]] = {}
         self.by_class: dict[type, list[int]] = {}
         for i, row in enumerate(rows):
@@ -75,6 +79,9 @@ class Codec:
         self._frag = _Roots(module.FRAGMENT)
         self._doc_width = bits_for(len(module.DOCUMENT) + 1)
         self._frag_width = bits_for(len(module.FRAGMENT) + 2)
+        run: int = module.RUN_BITS
+        if run > bitstream.WINDOW_MARGIN * 8:
+            raise ExiError(f"codec {self.name} reads up to {run} bits between window checkpoints: regenerate it")
 
     @property
     def root_elements(self) -> list[QName]:
@@ -86,13 +93,17 @@ class Codec:
         row = self._doc.rows[self._doc.find(obj, None, "global element")]
         return (row[0], row[1])
 
-    def _encode(self, obj: Any, row: tuple[Any, ...], code: int, width: int, fragment: bool) -> bytes:
-        acc, n = (HEADER << width) | code, 8 + width
-        member = (row[1], row[2], row[3], row[4] if not isinstance(row[4], type) else None)
+    def _encode(self, obj: Any, roots: _Roots, i: int, width: int, fragment: bool) -> bytes:
+        row = roots.rows[i]
+        acc, n = (HEADER << width) | i, 8 + width
+        enc = row[2]
         try:
-            if row[2] is None and row[4] is None:
+            if enc is not None:  # a complex root: its encoder directly
+                acc, n = enc(acc, n, obj)
+            elif row[4] is None:
                 raise EncodeError("this element is declared with differing types; it cannot be a fragment root")
-            acc, n = _enc_element(acc, n, obj, member)
+            else:
+                acc, n = _enc_element(acc, n, obj, roots.members[i])
         except EncodeError as exc:
             raise exc.within(row[1]) from None
         if fragment:
@@ -103,14 +114,14 @@ class Codec:
     def encode(self, obj: Any, root: str | QName | None = None) -> bytes:
         """Encode a document whose root element is ``root`` (inferred from the value's class if omitted)."""
         i = self._doc.find(obj, root, "global element")
-        return self._encode(obj, self._doc.rows[i], i, self._doc_width, False)
+        return self._encode(obj, self._doc, i, self._doc_width, False)
 
     def encode_fragment(self, obj: Any, root: str | QName | None = None) -> bytes:
         """Encode an element fragment (used for signature digests): header, SE, content, ED, padding."""
         i = self._frag.find(obj, root, "element")
-        return self._encode(obj, self._frag.rows[i], i, self._frag_width, True)
+        return self._encode(obj, self._frag, i, self._frag_width, True)
 
-    def _decode(self, data: bytes, fragment: bool) -> Document:
+    def _decode(self, data: bytes, fragment: bool) -> tuple[QName, Any]:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise DecodeError("input must be bytes", bit_offset=0)
         data = bytes(data)
@@ -122,10 +133,15 @@ class Codec:
                 f"EXI header must be 0x80 (no cookie, no options, version 1); found 0x{data[0]:02x}{hint}",
                 bit_offset=0,
             )
-        D, T = int.from_bytes(data, "big"), len(data) * 8
-        rows = self._frag.rows if fragment else self._doc.rows
+        total = len(data) * 8
+        if len(data) <= bitstream.WINDOW_STEP + bitstream.WINDOW_MARGIN:
+            D, T, L = int.from_bytes(data, "big"), total, total  # one window: the common case, without a call
+        else:
+            D, T, L = window(data, 0)
+        roots = self._frag if fragment else self._doc
+        rows = roots.rows
         width = self._frag_width if fragment else self._doc_width
-        if 8 + width > T:
+        if 8 + width > total:
             raise DecodeError("unexpected end of stream", bit_offset=8)
         code = (D >> (T - 8 - width)) & ((1 << width) - 1)
         if code >= len(rows):
@@ -136,10 +152,13 @@ class Codec:
         row = rows[code]
         if row[3] is None and row[4] is None:
             raise DecodeError(f"element {row[1]} is declared with differing types; not supported", bit_offset=8)
-        member = (row[1], row[2], row[3], row[4] if not isinstance(row[4], type) else None)
+        dec = row[3]
         p = 8 + width
         try:
-            value, p = _dec_element(D, T, p, member)
+            if dec is not None:  # a complex root: its decoder directly
+                value, p = dec(D, T, p, L, data)
+            else:
+                value, p = _dec_element(D, T, p, L, data, roots.members[code])
         except DecodeError as exc:
             raise exc.within(row[1]) from None
         except (ValueError, IndexError, TypeError) as exc:
@@ -148,8 +167,10 @@ class Codec:
         if isinstance(cls, type) and type(value) is not cls:
             # An element-named subclass of the shared type class (same slots): make the root explicit.
             object.__setattr__(value, "__class__", cls)
+        if p > L:
+            D, T, L = window(data, p)
         if fragment:
-            if T - p < width:
+            if total - p < width:
                 raise DecodeError("unexpected end of stream before the fragment's ED", bit_offset=p)
             end = (D >> (T - p - width)) & ((1 << width) - 1)
             if end != len(rows) + 1:
@@ -157,19 +178,19 @@ class Codec:
                     f"expected ED (code {len(rows) + 1}) after the fragment's element, found {end}", bit_offset=p
                 )
             p += width
-        rest = T - p
+        rest = total - p
         if rest >= 8:
             raise DecodeError(f"{rest // 8} unexpected byte(s) after the end of the document", bit_offset=p)
-        return Document((row[0], row[1]), value)
+        return (row[0], row[1]), value
 
     def decode_document(self, data: bytes) -> Document:
         """Decode a document, returning its root element name and value."""
-        return self._decode(data, False)
+        return Document(*self._decode(data, False))
 
     def decode(self, data: bytes) -> Any:
         """Decode a document and return the root element's value."""
-        return self._decode(data, False).value
+        return self._decode(data, False)[1]
 
     def decode_fragment(self, data: bytes) -> Document:
         """Decode an element fragment."""
-        return self._decode(data, True)
+        return Document(*self._decode(data, True))

@@ -17,7 +17,11 @@ from typing import Any
 from exi import runtime as rt
 from exi.errors import DecodeError, EncodeError
 
-__all__ = ["GenericTable", "dec_generic", "enc_generic"]
+__all__ = ["RUN_BITS", "GenericTable", "dec_generic", "enc_generic"]
+
+RUN_BITS = 256
+"""Bits :func:`dec_generic` reads between two window checkpoints (an event code, a value's unchecked part, EE),
+not counting what the decoder of a child element reads before its own first checkpoint."""
 
 # (kind, lo, hi, bits, length, min_length, max_length, enum index, enum values)
 DatatypeRow = tuple[str, Any, Any, int, Any, Any, Any, Any, Any]
@@ -64,10 +68,10 @@ def _enc_value(acc: int, n: int, v: Any, dt: DatatypeRow) -> tuple[int, int]:
     return rt.w_str(acc, n, v) if kind == "string" else rt.w_bin(acc, n, v)
 
 
-def _dec_value(D: int, T: int, p: int, dt: DatatypeRow) -> tuple[Any, int]:
+def _dec_value(D: int, T: int, p: int, R: bytes, dt: DatatypeRow) -> tuple[Any, int]:
     kind, lo, hi, bits, length, min_len, max_len, _index, values = dt
     if kind in ("uint", "int"):
-        v, q = (rt.r_uint if kind == "uint" else rt.r_int)(D, T, p)
+        v, q = (rt.r_uint if kind == "uint" else rt.r_int)(D, T, p, R)
         rt.check_range(v, lo, hi, p)
         return v, q
     if kind == "nbit":
@@ -76,7 +80,7 @@ def _dec_value(D: int, T: int, p: int, dt: DatatypeRow) -> tuple[Any, int]:
         return bool((D >> (T - p - 1)) & 1), p + 1
     if kind == "enum":
         return rt.r_enum(D, T, p, values, bits)
-    s, q = (rt.r_str if kind == "string" else rt.r_bin)(D, T, p)
+    s, q = (rt.r_str if kind == "string" else rt.r_bin)(D, T, p, R)
     if length is not None or min_len is not None or max_len is not None:
         rt.check_length(s, length, min_len, max_len, p)
     return s, q
@@ -94,10 +98,10 @@ def _enc_element(acc: int, n: int, v: Any, member: MemberRow) -> tuple[int, int]
     return acc << 1, n + 1
 
 
-def _dec_element(D: int, T: int, p: int, member: MemberRow) -> tuple[Any, int]:
+def _dec_element(D: int, T: int, p: int, L: int, R: bytes, member: MemberRow) -> tuple[Any, int]:
     _name, _enc, dec, dt = member
     if dec is not None:
-        result: tuple[Any, int] = dec(D, T, p)
+        result: tuple[Any, int] = dec(D, T, p, L, R)
         return result
     assert dt is not None
     if (D >> (T - p - 1)) & 1:
@@ -107,7 +111,9 @@ def _dec_element(D: int, T: int, p: int, member: MemberRow) -> tuple[Any, int]:
         if dt[4] is not None or dt[5] is not None:
             rt.check_length(empty, dt[4], dt[5], dt[6], p)
         return empty, p + 4
-    v, p = _dec_value(D, T, p + 1, dt)
+    v, p = _dec_value(D, T, p + 1, R, dt)
+    if p > L:
+        D, T, L = rt.window(R, p)
     if (D >> (T - p - 1)) & 1:
         raise DecodeError("expected the end of a simple element (EE)", bit_offset=p)
     return v, p + 1
@@ -131,7 +137,10 @@ def enc_generic(acc: int, n: int, obj: Any, table: GenericTable) -> tuple[int, i
         assert dt is not None
         acc, n = _enc_value(acc, n, v, dt)
         s = after
+    sp = None
     for item in getattr(obj, table.content):
+        if acc >= rt.SPILL_LIMIT:
+            acc, sp = rt.spill(acc, n, sp)
         if isinstance(item, str):
             if not item:
                 continue
@@ -153,18 +162,24 @@ def enc_generic(acc: int, n: int, obj: Any, table: GenericTable) -> tuple[int, i
                 break
         else:
             raise EncodeError(f"element {name} is not allowed here (wildcard content is not supported)")
+    if sp is not None:
+        acc = rt.unspill(acc, n, sp)
     found = _code(table, s, "EE", -1)
     if found is None:
         raise EncodeError("element content is incomplete (a required child is missing)")
     return (acc << found[1]) | found[0], n + found[1]
 
 
-def dec_generic(D: int, T: int, p: int, table: GenericTable, cls: Callable[..., Any]) -> tuple[Any, int]:
-    """Decode a generic-typed object."""
+def dec_generic(
+    D: int, T: int, p: int, L: int, R: bytes, table: GenericTable, cls: Callable[..., Any]
+) -> tuple[Any, int]:
+    """Decode a generic-typed object (one window checkpoint per event: at most :data:`RUN_BITS` between two)."""
     s = 0
     fields: dict[str, Any] = {}
     content: list[Any] = []
     while True:
+        if p > L:
+            D, T, L = rt.window(R, p)
         width, prods, _ = table.states[s]
         code = (D >> (T - p - width)) & ((1 << width) - 1)
         if code >= len(prods):
@@ -174,7 +189,7 @@ def dec_generic(D: int, T: int, p: int, table: GenericTable, cls: Callable[..., 
         if event == "EE":
             break
         if event == "CH":
-            text, p = rt.r_str(D, T, p)
+            text, p = rt.r_str(D, T, p, R)
             content.append(text)
             continue
         if event == "SE*":
@@ -183,10 +198,10 @@ def dec_generic(D: int, T: int, p: int, table: GenericTable, cls: Callable[..., 
         if event == "AT":
             dt = members[0][3]
             assert fname is not None and dt is not None
-            fields[fname], p = _dec_value(D, T, p, dt)
+            fields[fname], p = _dec_value(D, T, p, R, dt)
         else:
             try:
-                value, p = _dec_element(D, T, p, members[mem])
+                value, p = _dec_element(D, T, p, L, R, members[mem])
             except DecodeError as exc:
                 raise exc.within(members[mem][0]) from None
             content.append((members[mem][0], value))

@@ -5,10 +5,13 @@ Speed matters here more than anywhere else, so the representation is deliberatel
 * the **encoder** threads ``(acc, n)`` through every call: ``acc`` is a Python int holding the ``n``
   bits written so far (the newest bit is the least significant); writing ``w`` bits of ``v`` is
   ``acc = (acc << w) | v``;
-* the **decoder** threads ``(D, T, p)``: the whole stream as one int ``D`` of ``T`` bits and the read
-  position ``p``; reading ``w`` bits is ``(D >> (T - p - w)) & mask``. Reading past the end makes the
-  shift count negative, which Python reports as ``ValueError``; generated code turns that into a
-  :class:`~exi.errors.DecodeError` at the right bit offset.
+* the **decoder** threads ``(D, T, p, L, R)``: a window ``D`` of the stream ``R`` ending at bit ``T``, the read
+  position ``p`` and the window's limit ``L``; reading ``w`` bits is ``(D >> (T - p - w)) & mask``. A small
+  stream is one window. Reading past the end makes the shift count negative, which Python reports as
+  ``ValueError``; generated code turns that into a :class:`~exi.errors.DecodeError` at the right bit offset.
+
+:mod:`exi.bitstream` keeps both linear in the stream's length (windows, spilling). Helpers here that read a
+value of variable length take ``R`` and may leave ``p`` beyond the window: the caller then checks ``p > L``.
 
 Helpers named ``w_el_*`` / ``r_el_*`` code a whole simple-typed element's content after its SE code:
 the CH event (1 bit, code 0), the value, and the EE event (1 bit, code 0). An empty string or binary
@@ -24,11 +27,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from exi.bitstream import SPILL_LIMIT, EndOfStream, read_bits, read_uint_tail, spill, unspill, window
 from exi.errors import DecodeError, EncodeError
 
 __all__ = [
+    "SPILL_LIMIT",
     "DecodeError",
     "EncodeError",
+    "spill",
+    "unspill",
+    "window",
 ]
 
 # ---------------------------------------------------------------------------------------------------
@@ -113,37 +121,6 @@ def check_len(v: str | bytes, exact: int | None, lo: int | None, hi: int | None)
         raise EncodeError(f"length must be at most {hi} (is {size})", value=v)
 
 
-def w_el_uint(acc: int, n: int, v: int, lo: int | None, hi: int | None) -> tuple[int, int]:
-    """A simple element with an Unsigned Integer value: CH, value, EE."""
-    check_int(v, lo, hi)
-    if v < 128:
-        return (((acc << 9) | v) << 1), n + 10
-    acc, n = w_uint(acc << 1, n + 1, v)
-    return acc << 1, n + 1
-
-
-def w_el_int(acc: int, n: int, v: int, lo: int | None, hi: int | None) -> tuple[int, int]:
-    """A simple element with an Integer value: CH, value, EE."""
-    check_int(v, lo, hi)
-    acc, n = w_int(acc << 1, n + 1, v)
-    return acc << 1, n + 1
-
-
-def w_el_nbit(acc: int, n: int, v: int, lo: int, hi: int, bits: int) -> tuple[int, int]:
-    """A simple element with an n-bit bounded integer value: CH, value - lo in ``bits`` bits, EE."""
-    check_int(v, lo, hi)
-    return ((acc << (bits + 1)) | (v - lo)) << 1, n + bits + 2
-
-
-def w_el_bool(acc: int, n: int, v: bool) -> tuple[int, int]:
-    """A simple boolean element: CH, 1 bit, EE."""
-    if v is True:
-        return (acc << 3) | 0b010, n + 3
-    if v is False:
-        return acc << 3, n + 3
-    raise EncodeError("expected a bool", value=v)
-
-
 def w_el_str(
     acc: int, n: int, v: str, exact: int | None, lo: int | None, hi: int | None, empty_bits: int, empty_code: int
 ) -> tuple[int, int]:
@@ -172,53 +149,45 @@ def w_el_bin(
     return acc << 1, n + 1
 
 
-def w_el_enum(acc: int, n: int, v: str, index: Mapping[str, int], bits: int) -> tuple[int, int]:
-    """A simple enumerated element: CH, the value's index in ``bits`` bits, EE."""
-    i = index.get(v)
-    if i is None:
-        raise EncodeError(f"not one of the enumerated values ({', '.join(index)})", value=v)
-    return ((acc << (bits + 1)) | i) << 1, n + bits + 2
-
-
 # ---------------------------------------------------------------------------------------------------
 # Decoding
 # ---------------------------------------------------------------------------------------------------
 
 
-def r_uint(D: int, T: int, p: int) -> tuple[int, int]:
-    """Read an Unsigned Integer. The group count is bounded by the bits left in the stream."""
+_SHIFTS = (7, 14, 21, 28, 35, 42, 49, 56, 63)
+
+
+def r_uint(D: int, T: int, p: int, R: bytes) -> tuple[int, int]:
+    """Read an Unsigned Integer: up to 10 groups from the window, any further ones from the octets."""
     b = (D >> (T - p - 8)) & 0xFF
     p += 8
     if b < 128:
         return b, p
     v = b & 0x7F
-    shift = 7
-    while True:
+    for shift in _SHIFTS:
         b = (D >> (T - p - 8)) & 0xFF
         p += 8
         v |= (b & 0x7F) << shift
         if b < 128:
             return v, p
-        shift += 7
+    return read_uint_tail(R, p, v, 70)
 
 
-def r_int(D: int, T: int, p: int) -> tuple[int, int]:
+def r_int(D: int, T: int, p: int, R: bytes) -> tuple[int, int]:
     """Read an Integer (sign bit + Unsigned Integer)."""
     negative = (D >> (T - p - 1)) & 1
-    v, p = r_uint(D, T, p + 1)
+    v, p = r_uint(D, T, p + 1, R)
     return (-v - 1 if negative else v), p
 
 
-def _chars_left(T: int, p: int, count: int) -> None:
-    # Each code point takes at least one octet: refuse impossible lengths before allocating anything.
-    if count * 8 > T - p:
-        raise DecodeError(f"declared length {count} exceeds the {max(T - p, 0) // 8} octets left", bit_offset=p)
-
-
-def r_str(D: int, T: int, p: int) -> tuple[str, int]:
+def r_str(D: int, T: int, p: int, R: bytes) -> tuple[str, int]:
     """Read a String value (always a string-table miss under the ISO 15118 options)."""
     start = p
-    length, p = r_uint(D, T, p)
+    length = (D >> (T - p - 8)) & 0xFF
+    if length < 128:
+        p += 8
+    else:
+        length, p = r_uint(D, T, p, R)
     if length < 2:
         raise DecodeError(
             "string-table hit, but the value partition capacity is 0 (ISO 15118 EXI profile)", bit_offset=start
@@ -226,36 +195,54 @@ def r_str(D: int, T: int, p: int) -> tuple[str, int]:
     length -= 2
     if not length:
         return "", p
-    _chars_left(T, p, length)
     nbits = length << 3
-    raw = ((D >> (T - p - nbits)) & ((1 << nbits) - 1)).to_bytes(length, "big")
+    left = (len(R) << 3) - p
+    if nbits > left:  # each code point takes at least one octet: refuse impossible lengths before allocating
+        raise DecodeError(f"declared length {length} exceeds the {max(left, 0) // 8} octets left", bit_offset=p)
+    x = (D >> (T - p - nbits)) & ((1 << nbits) - 1) if p + nbits <= T else read_bits(R, p, nbits)
+    raw = x.to_bytes(length, "big")
     if raw.isascii():
         return raw.decode("ascii"), p + nbits
     out = []
+    end = len(R) << 3
     for _ in range(length):
-        cp, p = r_uint(D, T, p)
+        if T - p < 128 and end > T:  # keep a code point's first groups inside the window
+            D, T, _ = window(R, p)
+        cp, p = r_uint(D, T, p, R)
         if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
             raise DecodeError(f"invalid character code point {cp:#x}", bit_offset=p)
         out.append(chr(cp))
     return "".join(out), p
 
 
-def r_bin(D: int, T: int, p: int) -> tuple[bytes, int]:
+def r_bin(D: int, T: int, p: int, R: bytes) -> tuple[bytes, int]:
     """Read a Binary value (length-prefixed octets); the length is checked against what is left first."""
     start = p
-    length, p = r_uint(D, T, p)
+    length = (D >> (T - p - 8)) & 0xFF
+    if length < 128:
+        p += 8
+    else:
+        length, p = r_uint(D, T, p, R)
     if not length:
         return b"", p
     nbits = length << 3
-    if nbits > T - p:
-        raise DecodeError(f"declared length {length} exceeds the {max(T - p, 0) // 8} octets left", bit_offset=start)
-    return ((D >> (T - p - nbits)) & ((1 << nbits) - 1)).to_bytes(length, "big"), p + nbits
+    left = (len(R) << 3) - p
+    if nbits > left:
+        raise DecodeError(f"declared length {length} exceeds the {max(left, 0) // 8} octets left", bit_offset=start)
+    x = (D >> (T - p - nbits)) & ((1 << nbits) - 1) if p + nbits <= T else read_bits(R, p, nbits)
+    return x.to_bytes(length, "big"), p + nbits
 
 
-def _ee(D: int, T: int, p: int) -> int:
+def _ee(D: int, T: int, p: int, R: bytes) -> int:
+    if T - p < 8 and (len(R) << 3) > T:  # the value before may have crossed the window's end
+        D, T, _ = window(R, p)
     if (D >> (T - p - 1)) & 1:
-        raise DecodeError("expected the end of a simple element (EE); found an undeclared production", bit_offset=p)
+        raise _ee_error(p)
     return p + 1
+
+
+def _ee_error(p: int) -> DecodeError:
+    return DecodeError("expected the end of a simple element (EE); found an undeclared production", bit_offset=p)
 
 
 def check_range(v: int, lo: int | None, hi: int | None, p: int) -> None:
@@ -273,52 +260,38 @@ def _simple_escape(D: int, T: int, p: int, empty_bits: int, what: str) -> int:
     return p + width
 
 
-def r_el_uint(D: int, T: int, p: int, lo: int | None, hi: int | None) -> tuple[int, int]:
+def r_el_uint(D: int, T: int, p: int, R: bytes, lo: int | None, hi: int | None) -> tuple[int, int]:
     """Simple element content: CH, Unsigned Integer, EE."""
     if (D >> (T - p - 1)) & 1:
         raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
     start = p + 1
-    v, p = r_uint(D, T, start)
-    check_range(v, lo, hi, start)
-    return v, _ee(D, T, p)
+    v, p = r_uint(D, T, start, R)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise out_of_range(v, lo, hi, start)
+    if T - p < 8 and (len(R) << 3) > T:  # a long value may have crossed the window's end
+        D, T, _ = window(R, p)
+    if (D >> (T - p - 1)) & 1:
+        raise _ee_error(p)
+    return v, p + 1
 
 
-def r_el_int(D: int, T: int, p: int, lo: int | None, hi: int | None) -> tuple[int, int]:
+def r_el_int(D: int, T: int, p: int, R: bytes, lo: int | None, hi: int | None) -> tuple[int, int]:
     """Simple element content: CH, Integer, EE."""
     if (D >> (T - p - 1)) & 1:
         raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
     start = p + 1
-    v, p = r_int(D, T, start)
-    check_range(v, lo, hi, start)
-    return v, _ee(D, T, p)
-
-
-def r_el_nbit(D: int, T: int, p: int, lo: int, hi: int, bits: int) -> tuple[int, int]:
-    """Simple element content: CH, n-bit integer (offset ``lo``), EE."""
-    w = bits + 2
-    x = (D >> (T - p - w)) & ((1 << w) - 1)
-    if x >> (bits + 1):
-        raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
-    if x & 1:
-        raise DecodeError(
-            "expected the end of a simple element (EE); found an undeclared production", bit_offset=p + w - 1
-        )
-    v = ((x >> 1) & ((1 << bits) - 1)) + lo
-    if v > hi:
-        raise DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p + 1)
-    return v, p + w
-
-
-def r_el_bool(D: int, T: int, p: int) -> tuple[bool, int]:
-    """Simple element content: CH, 1 bit, EE."""
-    x = (D >> (T - p - 3)) & 0b111
-    if x & 0b101:
-        raise DecodeError("expected a boolean element's value and end; found an undeclared production", bit_offset=p)
-    return bool(x & 0b010), p + 3
+    v, p = r_int(D, T, start, R)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise out_of_range(v, lo, hi, start)
+    if T - p < 8 and (len(R) << 3) > T:
+        D, T, _ = window(R, p)
+    if (D >> (T - p - 1)) & 1:
+        raise _ee_error(p)
+    return v, p + 1
 
 
 def r_el_str(
-    D: int, T: int, p: int, exact: int | None, lo: int | None, hi: int | None, empty_bits: int
+    D: int, T: int, p: int, R: bytes, exact: int | None, lo: int | None, hi: int | None, empty_bits: int
 ) -> tuple[str, int]:
     """Simple element content: CH, String, EE (or the escape + second-level EE of an empty value)."""
     if (D >> (T - p - 1)) & 1:
@@ -327,14 +300,14 @@ def r_el_str(
             check_length("", exact, lo, hi, p)
         return "", p
     start = p + 1
-    v, p = r_str(D, T, start)
+    v, p = r_str(D, T, start, R)
     if exact is not None or lo is not None or hi is not None:
         check_length(v, exact, lo, hi, start)
-    return v, _ee(D, T, p)
+    return v, _ee(D, T, p, R)
 
 
 def r_el_bin(
-    D: int, T: int, p: int, exact: int | None, lo: int | None, hi: int | None, empty_bits: int
+    D: int, T: int, p: int, R: bytes, exact: int | None, lo: int | None, hi: int | None, empty_bits: int
 ) -> tuple[bytes, int]:
     """Simple element content: CH, Binary, EE (or the escape + second-level EE of an empty value)."""
     if (D >> (T - p - 1)) & 1:
@@ -343,26 +316,10 @@ def r_el_bin(
             check_length(b"", exact, lo, hi, p)
         return b"", p
     start = p + 1
-    v, p = r_bin(D, T, start)
+    v, p = r_bin(D, T, start, R)
     if exact is not None or lo is not None or hi is not None:
         check_length(v, exact, lo, hi, start)
-    return v, _ee(D, T, p)
-
-
-def r_el_enum(D: int, T: int, p: int, values: tuple[Any, ...], bits: int) -> tuple[Any, int]:
-    """Simple element content: CH, enumeration index in ``bits`` bits, EE."""
-    w = bits + 2
-    x = (D >> (T - p - w)) & ((1 << w) - 1)
-    if x >> (bits + 1):
-        raise DecodeError("expected an enumerated value; found an undeclared production", bit_offset=p)
-    if x & 1:
-        raise DecodeError(
-            "expected the end of a simple element (EE); found an undeclared production", bit_offset=p + w - 1
-        )
-    i = (x >> 1) & ((1 << bits) - 1)
-    if i >= len(values):
-        raise DecodeError(f"enumeration index {i} out of range (type has {len(values)} values)", bit_offset=p + 1)
-    return values[i], p + w
+    return v, _ee(D, T, p, R)
 
 
 def check_length(v: str | bytes, exact: int | None, lo: int | None, hi: int | None, p: int) -> None:
@@ -389,10 +346,10 @@ def bad_event(code: int, width: int, p: int, offered: str) -> DecodeError:
     )
 
 
-def premature(exc: Exception, T: int, p: int) -> DecodeError:
-    """Turn a low-level failure of the decoder into a DecodeError at bit ``p``."""
-    if isinstance(exc, ValueError) and "negative shift count" in str(exc):
-        return DecodeError(f"unexpected end of stream ({T} bits in all)", bit_offset=p)
+def premature(exc: Exception, R: bytes, p: int) -> DecodeError:
+    """Turn a low-level failure of the decoder into a DecodeError at bit ``p`` (``R`` is the stream)."""
+    if isinstance(exc, EndOfStream) or (isinstance(exc, ValueError) and "negative shift count" in str(exc)):
+        return DecodeError(f"unexpected end of stream ({len(R) << 3} bits in all)", bit_offset=p)
     return DecodeError(f"malformed stream: {exc}", bit_offset=p)
 
 
@@ -434,11 +391,6 @@ def not_allowed(name: str, offered: str, state: int | None = None) -> EncodeErro
 def abstract(name: str) -> EncodeError:
     """The error for an element whose type is abstract (it needs xsi:type, which ISO 15118 never uses)."""
     return EncodeError(f"element {name} has an abstract type and cannot be encoded")
-
-
-def stream_int(data: bytes) -> tuple[int, int]:
-    """The stream as ``(D, T)``."""
-    return int.from_bytes(data, "big"), len(data) * 8
 
 
 # ---------------------------------------------------------------------------------------------------

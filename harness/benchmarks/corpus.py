@@ -9,7 +9,7 @@ from iso15118.codec import encode_message, payload_type_of
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol, supportedAppProtocolReq
 
-__all__ = ["builtin_corpus"]
+__all__ = ["builtin_corpus", "power_delivery_req", "schedule_exchange_req"]
 
 _SID = bytes.fromhex("0102030405060708")
 
@@ -97,3 +97,56 @@ def builtin_corpus() -> list[tuple[str, int, bytes]]:
         m.SessionStopReq(header=_h(), charging_session=m.ChargingSession.Terminate),
     ]
     return [(type(msg).__name__, int(payload_type_of(msg)), encode_message(msg)) for msg in msgs]
+
+
+def power_delivery_req(entries: int) -> m.PowerDeliveryReq:
+    """A PowerDeliveryReq with an EVPowerProfile of ``entries`` entries (1..2048), about 21.5 bytes each."""
+    profile = tuple(
+        m.PowerScheduleEntry(
+            duration=4_000_000_000 - i,
+            power=_r(30000 - i),
+            power_l2=_r(-30000 + i, 1),
+            power_l3=_r(30000 - i, -1),
+        )
+        for i in range(entries)
+    )
+    return m.PowerDeliveryReq(
+        header=_h(),
+        ev_processing=m.Processing.Ongoing,
+        charge_progress=m.ChargeProgress.Start,
+        ev_power_profile=m.EVPowerProfile(
+            time_anchor=1_700_000_000,
+            dynamic_evppt_control_mode=m.Dynamic_EVPPTControlMode(),
+            ev_power_profile_entries=m.EVPowerProfileEntryList(ev_power_profile_entry=profile),
+        ),
+    )
+
+
+def schedule_exchange_req(entries: int, stacks: int) -> m.ScheduleExchangeReq:
+    """A scheduled-mode ScheduleExchangeReq whose EVEnergyOffer has ``entries`` power schedule entries (1..1024)
+    and ``stacks`` price rule stacks of 8 rules each (1..1024): about 4 and 65 bytes each."""
+    schedule = m.EVPowerSchedule(
+        time_anchor=1_700_000_000,
+        ev_power_schedule_entries=m.EVPowerScheduleEntryList(
+            ev_power_schedule_entry=tuple(
+                m.EVPowerScheduleEntry(duration=900 + i, power=_r(11000 + i)) for i in range(entries)
+            )
+        ),
+    )
+    rules = tuple(m.EVPriceRule(energy_fee=_r(25 + j, -2), power_range_start=_r(1000 * j)) for j in range(8))
+    prices = m.EVAbsolutePriceSchedule(
+        time_anchor=1_700_000_000,
+        currency="EUR",
+        price_algorithm="urn:iso:std:iso:15118:-20:PriceAlgorithm:1-Price",
+        ev_price_rule_stacks=m.EVPriceRuleStackList(
+            ev_price_rule_stack=tuple(m.EVPriceRuleStack(duration=3600 + i, ev_price_rule=rules) for i in range(stacks))
+        ),
+    )
+    return m.ScheduleExchangeReq(
+        header=_h(),
+        maximum_supporting_points=1024,
+        scheduled_se_req_control_mode=m.Scheduled_SEReqControlMode(
+            departure_time=7200,
+            ev_energy_offer=m.EVEnergyOffer(ev_power_schedule=schedule, ev_absolute_price_schedule=prices),
+        ),
+    )

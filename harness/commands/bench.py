@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     codec.add_argument("--batches", type=int, default=30)
     codec.add_argument("--per-batch", type=int, default=20)
+    codec.add_argument("--large-repeats", type=int, default=5, help="calls per large message (0: skip them)")
     codec.add_argument("--json", action="store_true", help="machine-readable output")
     codec.set_defaults(func=_codec)
     session = inner.add_parser("session", help="TLS 1.3 session timings and concurrent-session capacity on ::1")
@@ -44,7 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _codec(args: argparse.Namespace) -> int:
     from harness.benchmarks.codec import format_figures, run_codec_bench
 
-    figures = run_codec_bench(args.vectors, batches=args.batches, per_batch=args.per_batch)
+    figures = run_codec_bench(
+        args.vectors, batches=args.batches, per_batch=args.per_batch, large_repeats=args.large_repeats
+    )
     if args.json:
         print(json.dumps(dataclasses.asdict(figures), indent=2))
     else:

@@ -142,7 +142,10 @@ def decode_message(data: bytes, payload_type: int) -> Any:
         schema = PAYLOAD_SETS[PayloadType(payload_type)]
     except (ValueError, KeyError):
         raise MessageDecodeError(f"payload type 0x{payload_type:04x} does not carry an EXI message") from None
-    return decode_document(data, schema).value
+    try:
+        return codec_for(schema).decode(data)  # the value only: no Document to build
+    except DecodeError as exc:
+        raise _decode_error(exc, data) from None
 
 
 def to_json(msg: object, *, schema: str | None = None) -> dict[str, Any]:

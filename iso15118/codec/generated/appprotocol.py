@@ -9,7 +9,7 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # ruff: noqa
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import app_protocol as _app_protocol
 
 _object_new = object.__new__
@@ -78,22 +78,15 @@ def _e_AppProtocolType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AppProtocolType(D, T, p, _new=_object_new, _C=_app_protocol.AppProtocol, _s0=_app_protocol.AppProtocol.protocol_namespace.__set__, _s1=_app_protocol.AppProtocol.version_number_major.__set__, _s2=_app_protocol.AppProtocol.version_number_minor.__set__, _s3=_app_protocol.AppProtocol.schema_id.__set__, _s4=_app_protocol.AppProtocol.priority.__set__):
+def _d_AppProtocolType(D, T, p, L, R, _new=_object_new, _C=_app_protocol.AppProtocol, _s0=_app_protocol.AppProtocol.protocol_namespace.__set__, _s1=_app_protocol.AppProtocol.version_number_major.__set__, _s2=_app_protocol.AppProtocol.version_number_minor.__set__, _s3=_app_protocol.AppProtocol.schema_id.__set__, _s4=_app_protocol.AppProtocol.priority.__set__):
     """Decode AppProtocolType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        nxt = 0
         f = 'ProtocolNamespace'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ProtocolNamespace')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 100, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 100, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'VersionNumberMajor'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -107,9 +100,9 @@ def _d_AppProtocolType(D, T, p, _new=_object_new, _C=_app_protocol.AppProtocol, 
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'VersionNumberMinor'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -123,16 +116,15 @@ def _d_AppProtocolType(D, T, p, _new=_object_new, _C=_app_protocol.AppProtocol, 
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'SchemaID'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'SchemaID')
         v = (x >> 1) & 255
         p += 11
         x3 = v
-        nxt = 4
         f = 'Priority'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'Priority')
@@ -140,7 +132,6 @@ def _d_AppProtocolType(D, T, p, _new=_object_new, _C=_app_protocol.AppProtocol, 
         if v > 20: raise out_of_range(v, 1, 20, p)
         p += 8
         x4 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -153,7 +144,7 @@ def _d_AppProtocolType(D, T, p, _new=_object_new, _C=_app_protocol.AppProtocol, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -167,7 +158,9 @@ def _e_supportedAppProtocolReq_anonymous(acc, n, o):
         if cnt > 20: raise too_many('AppProtocol', 20, cnt)
         if cnt == 0: raise missing('AppProtocol')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'AppProtocol'
                 if i == 0:
                     acc <<= 1
@@ -176,6 +169,7 @@ def _e_supportedAppProtocolReq_anonymous(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_AppProtocolType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
         cw = _T0.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AppProtocol, EE | EE')
@@ -189,7 +183,7 @@ def _e_supportedAppProtocolReq_anonymous(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_supportedAppProtocolReq_anonymous(D, T, p, _new=_object_new, _C=_app_protocol.supportedAppProtocolReq, _s0=_app_protocol.supportedAppProtocolReq.app_protocol.__set__):
+def _d_supportedAppProtocolReq_anonymous(D, T, p, L, R, _new=_object_new, _C=_app_protocol.supportedAppProtocolReq, _s0=_app_protocol.supportedAppProtocolReq.app_protocol.__set__):
     """Decode supportedAppProtocolReq@anonymous."""
     f = ""
     try:
@@ -199,7 +193,8 @@ def _d_supportedAppProtocolReq_anonymous(D, T, p, _new=_object_new, _C=_app_prot
         p += 1
         while nxt == 0:
             f = 'AppProtocol'
-            v, p = _d_AppProtocolType(D, T, p)
+            v, p = _d_AppProtocolType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 20:
@@ -218,7 +213,7 @@ def _d_supportedAppProtocolReq_anonymous(D, T, p, _new=_object_new, _C=_app_prot
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -253,11 +248,10 @@ def _e_supportedAppProtocolRes_anonymous(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_supportedAppProtocolRes_anonymous(D, T, p, _new=_object_new, _C=_app_protocol.supportedAppProtocolRes, _s0=_app_protocol.supportedAppProtocolRes.response_code.__set__, _s1=_app_protocol.supportedAppProtocolRes.schema_id.__set__):
+def _d_supportedAppProtocolRes_anonymous(D, T, p, L, R, _new=_object_new, _C=_app_protocol.supportedAppProtocolRes, _s0=_app_protocol.supportedAppProtocolRes.response_code.__set__, _s1=_app_protocol.supportedAppProtocolRes.schema_id.__set__):
     """Decode supportedAppProtocolRes@anonymous."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'ResponseCode'
@@ -287,13 +281,14 @@ def _d_supportedAppProtocolRes_anonymous(D, T, p, _new=_object_new, _C=_app_prot
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
 
 NAME = 'appprotocol'
 NAMESPACES = ('urn:iso:15118:2:2010:AppProtocol',)
+RUN_BITS = 469
 DOCUMENT = (
     ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq', _e_supportedAppProtocolReq_anonymous, _d_supportedAppProtocolReq_anonymous, _app_protocol.supportedAppProtocolReq),
     ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolRes', _e_supportedAppProtocolRes_anonymous, _d_supportedAppProtocolRes_anonymous, _app_protocol.supportedAppProtocolRes),

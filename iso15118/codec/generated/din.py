@@ -13,7 +13,7 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # ruff: noqa
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import din as _din
 from iso15118.messages.generated import xmldsig as _xmldsig
 
@@ -149,16 +149,9 @@ def _e_AC_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.AC_EVChargeParameter, _s0=_din.AC_EVChargeParameter.departure_time.__set__, _s1=_din.AC_EVChargeParameter.e_amount.__set__, _s2=_din.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_din.AC_EVChargeParameter.ev_max_current.__set__, _s4=_din.AC_EVChargeParameter.ev_min_current.__set__):
+def _d_AC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.AC_EVChargeParameter, _s0=_din.AC_EVChargeParameter.departure_time.__set__, _s1=_din.AC_EVChargeParameter.e_amount.__set__, _s2=_din.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_din.AC_EVChargeParameter.ev_max_current.__set__, _s4=_din.AC_EVChargeParameter.ev_min_current.__set__):
     """Decode AC_EVChargeParameterType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        nxt = 0
         f = 'DepartureTime'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -172,33 +165,33 @@ def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.AC_EVChargePa
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EAmount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EAmount')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVMaxVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaxVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'EVMaxCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaxCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = 4
         f = 'EVMinCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -211,7 +204,7 @@ def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.AC_EVChargePa
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -258,39 +251,33 @@ def _e_AC_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.AC_EVSEChargeParameter, _s0=_din.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_din.AC_EVSEChargeParameter.evse_max_voltage.__set__, _s2=_din.AC_EVSEChargeParameter.evse_max_current.__set__, _s3=_din.AC_EVSEChargeParameter.evse_min_current.__set__):
+def _d_AC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.AC_EVSEChargeParameter, _s0=_din.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_din.AC_EVSEChargeParameter.evse_max_voltage.__set__, _s2=_din.AC_EVSEChargeParameter.evse_max_current.__set__, _s3=_din.AC_EVSEChargeParameter.evse_min_current.__set__):
     """Decode AC_EVSEChargeParameterType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        nxt = 0
         f = 'AC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'AC_EVSEStatus')
         p += 1
-        v, p = _d_AC_EVSEStatusType(D, T, p)
+        v, p = _d_AC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSEMaxVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaxVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSEMaxCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaxCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'EVSEMinCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -302,7 +289,7 @@ def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.AC_EVSEChar
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -352,29 +339,21 @@ def _e_AC_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.AC_EVSEStatus, _s0=_din.AC_EVSEStatus.power_switch_closed.__set__, _s1=_din.AC_EVSEStatus.rcd.__set__, _s2=_din.AC_EVSEStatus.notification_max_delay.__set__, _s3=_din.AC_EVSEStatus.evse_notification.__set__):
+def _d_AC_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_din.AC_EVSEStatus, _s0=_din.AC_EVSEStatus.power_switch_closed.__set__, _s1=_din.AC_EVSEStatus.rcd.__set__, _s2=_din.AC_EVSEStatus.notification_max_delay.__set__, _s3=_din.AC_EVSEStatus.evse_notification.__set__):
     """Decode AC_EVSEStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        nxt = 0
         f = 'PowerSwitchClosed'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'PowerSwitchClosed')
         v = (x & 2) == 2
         p += 4
         x0 = v
-        nxt = 1
         f = 'RCD'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'RCD')
         v = (x & 2) == 2
         p += 4
         x1 = v
-        nxt = 2
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -388,16 +367,15 @@ def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.AC_EVSEStatus, _s0=_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'EVSENotification'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
         v = _EV1[(x >> 1) & 3]
         p += 5
         x3 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -409,7 +387,7 @@ def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.AC_EVSEStatus, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -428,11 +406,10 @@ def _e_BodyBaseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_din.BodyBase):
+def _d_BodyBaseType(D, T, p, L, R, _new=_object_new, _C=_din.BodyBase):
     """Decode BodyBaseType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -440,7 +417,7 @@ def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_din.BodyBase):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -740,7 +717,7 @@ def _e_BodyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyType(D, T, p, _new=_object_new, _C=_din.Body, _s0=_din.Body.body_element.__set__, _s1=_din.Body.cable_check_req.__set__, _s2=_din.Body.cable_check_res.__set__, _s3=_din.Body.certificate_installation_req.__set__, _s4=_din.Body.certificate_installation_res.__set__, _s5=_din.Body.certificate_update_req.__set__, _s6=_din.Body.certificate_update_res.__set__, _s7=_din.Body.charge_parameter_discovery_req.__set__, _s8=_din.Body.charge_parameter_discovery_res.__set__, _s9=_din.Body.charging_status_req.__set__, _s10=_din.Body.charging_status_res.__set__, _s11=_din.Body.contract_authentication_req.__set__, _s12=_din.Body.contract_authentication_res.__set__, _s13=_din.Body.current_demand_req.__set__, _s14=_din.Body.current_demand_res.__set__, _s15=_din.Body.metering_receipt_req.__set__, _s16=_din.Body.metering_receipt_res.__set__, _s17=_din.Body.payment_details_req.__set__, _s18=_din.Body.payment_details_res.__set__, _s19=_din.Body.power_delivery_req.__set__, _s20=_din.Body.power_delivery_res.__set__, _s21=_din.Body.pre_charge_req.__set__, _s22=_din.Body.pre_charge_res.__set__, _s23=_din.Body.service_detail_req.__set__, _s24=_din.Body.service_detail_res.__set__, _s25=_din.Body.service_discovery_req.__set__, _s26=_din.Body.service_discovery_res.__set__, _s27=_din.Body.service_payment_selection_req.__set__, _s28=_din.Body.service_payment_selection_res.__set__, _s29=_din.Body.session_setup_req.__set__, _s30=_din.Body.session_setup_res.__set__, _s31=_din.Body.session_stop_req.__set__, _s32=_din.Body.session_stop_res.__set__, _s33=_din.Body.welding_detection_req.__set__, _s34=_din.Body.welding_detection_res.__set__):
+def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_din.Body, _s0=_din.Body.body_element.__set__, _s1=_din.Body.cable_check_req.__set__, _s2=_din.Body.cable_check_res.__set__, _s3=_din.Body.certificate_installation_req.__set__, _s4=_din.Body.certificate_installation_res.__set__, _s5=_din.Body.certificate_update_req.__set__, _s6=_din.Body.certificate_update_res.__set__, _s7=_din.Body.charge_parameter_discovery_req.__set__, _s8=_din.Body.charge_parameter_discovery_res.__set__, _s9=_din.Body.charging_status_req.__set__, _s10=_din.Body.charging_status_res.__set__, _s11=_din.Body.contract_authentication_req.__set__, _s12=_din.Body.contract_authentication_res.__set__, _s13=_din.Body.current_demand_req.__set__, _s14=_din.Body.current_demand_res.__set__, _s15=_din.Body.metering_receipt_req.__set__, _s16=_din.Body.metering_receipt_res.__set__, _s17=_din.Body.payment_details_req.__set__, _s18=_din.Body.payment_details_res.__set__, _s19=_din.Body.power_delivery_req.__set__, _s20=_din.Body.power_delivery_res.__set__, _s21=_din.Body.pre_charge_req.__set__, _s22=_din.Body.pre_charge_res.__set__, _s23=_din.Body.service_detail_req.__set__, _s24=_din.Body.service_detail_res.__set__, _s25=_din.Body.service_discovery_req.__set__, _s26=_din.Body.service_discovery_res.__set__, _s27=_din.Body.service_payment_selection_req.__set__, _s28=_din.Body.service_payment_selection_res.__set__, _s29=_din.Body.session_setup_req.__set__, _s30=_din.Body.session_setup_res.__set__, _s31=_din.Body.session_stop_req.__set__, _s32=_din.Body.session_stop_res.__set__, _s33=_din.Body.welding_detection_req.__set__, _s34=_din.Body.welding_detection_res.__set__):
     """Decode BodyType."""
     f = ""
     try:
@@ -792,238 +769,272 @@ def _d_BodyType(D, T, p, _new=_object_new, _C=_din.Body, _s0=_din.Body.body_elem
             p += 1
         if nxt == 1:
             f = 'CableCheckReq'
-            v, p = _d_CableCheckReqType(D, T, p)
+            v, p = _d_CableCheckReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'CableCheckRes'
-            v, p = _d_CableCheckResType(D, T, p)
+            v, p = _d_CableCheckResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 3:
             f = 'CertificateInstallationReq'
-            v, p = _d_CertificateInstallationReqType(D, T, p)
+            v, p = _d_CertificateInstallationReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 4:
             f = 'CertificateInstallationRes'
-            v, p = _d_CertificateInstallationResType(D, T, p)
+            v, p = _d_CertificateInstallationResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'CertificateUpdateReq'
-            v, p = _d_CertificateUpdateReqType(D, T, p)
+            v, p = _d_CertificateUpdateReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'CertificateUpdateRes'
-            v, p = _d_CertificateUpdateResType(D, T, p)
+            v, p = _d_CertificateUpdateResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 7:
             f = 'ChargeParameterDiscoveryReq'
-            v, p = _d_ChargeParameterDiscoveryReqType(D, T, p)
+            v, p = _d_ChargeParameterDiscoveryReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 8:
             f = 'ChargeParameterDiscoveryRes'
-            v, p = _d_ChargeParameterDiscoveryResType(D, T, p)
+            v, p = _d_ChargeParameterDiscoveryResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 9:
             f = 'ChargingStatusReq'
-            v, p = _d_ChargingStatusReqType(D, T, p)
+            v, p = _d_ChargingStatusReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 10:
             f = 'ChargingStatusRes'
-            v, p = _d_ChargingStatusResType(D, T, p)
+            v, p = _d_ChargingStatusResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 11:
             f = 'ContractAuthenticationReq'
-            v, p = _d_ContractAuthenticationReqType(D, T, p)
+            v, p = _d_ContractAuthenticationReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 12:
             f = 'ContractAuthenticationRes'
-            v, p = _d_ContractAuthenticationResType(D, T, p)
+            v, p = _d_ContractAuthenticationResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 13:
             f = 'CurrentDemandReq'
-            v, p = _d_CurrentDemandReqType(D, T, p)
+            v, p = _d_CurrentDemandReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x13 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 14:
             f = 'CurrentDemandRes'
-            v, p = _d_CurrentDemandResType(D, T, p)
+            v, p = _d_CurrentDemandResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x14 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 15:
             f = 'MeteringReceiptReq'
-            v, p = _d_MeteringReceiptReqType(D, T, p)
+            v, p = _d_MeteringReceiptReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x15 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 16:
             f = 'MeteringReceiptRes'
-            v, p = _d_MeteringReceiptResType(D, T, p)
+            v, p = _d_MeteringReceiptResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x16 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 17:
             f = 'PaymentDetailsReq'
-            v, p = _d_PaymentDetailsReqType(D, T, p)
+            v, p = _d_PaymentDetailsReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x17 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 18:
             f = 'PaymentDetailsRes'
-            v, p = _d_PaymentDetailsResType(D, T, p)
+            v, p = _d_PaymentDetailsResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x18 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 19:
             f = 'PowerDeliveryReq'
-            v, p = _d_PowerDeliveryReqType(D, T, p)
+            v, p = _d_PowerDeliveryReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x19 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 20:
             f = 'PowerDeliveryRes'
-            v, p = _d_PowerDeliveryResType(D, T, p)
+            v, p = _d_PowerDeliveryResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x20 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 21:
             f = 'PreChargeReq'
-            v, p = _d_PreChargeReqType(D, T, p)
+            v, p = _d_PreChargeReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x21 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 22:
             f = 'PreChargeRes'
-            v, p = _d_PreChargeResType(D, T, p)
+            v, p = _d_PreChargeResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x22 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 23:
             f = 'ServiceDetailReq'
-            v, p = _d_ServiceDetailReqType(D, T, p)
+            v, p = _d_ServiceDetailReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x23 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 24:
             f = 'ServiceDetailRes'
-            v, p = _d_ServiceDetailResType(D, T, p)
+            v, p = _d_ServiceDetailResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x24 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 25:
             f = 'ServiceDiscoveryReq'
-            v, p = _d_ServiceDiscoveryReqType(D, T, p)
+            v, p = _d_ServiceDiscoveryReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x25 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 26:
             f = 'ServiceDiscoveryRes'
-            v, p = _d_ServiceDiscoveryResType(D, T, p)
+            v, p = _d_ServiceDiscoveryResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x26 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 27:
             f = 'ServicePaymentSelectionReq'
-            v, p = _d_ServicePaymentSelectionReqType(D, T, p)
+            v, p = _d_ServicePaymentSelectionReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x27 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 28:
             f = 'ServicePaymentSelectionRes'
-            v, p = _d_ServicePaymentSelectionResType(D, T, p)
+            v, p = _d_ServicePaymentSelectionResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x28 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 29:
             f = 'SessionSetupReq'
-            v, p = _d_SessionSetupReqType(D, T, p)
+            v, p = _d_SessionSetupReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x29 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 30:
             f = 'SessionSetupRes'
-            v, p = _d_SessionSetupResType(D, T, p)
+            v, p = _d_SessionSetupResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x30 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 31:
             f = 'SessionStopReq'
-            v, p = _d_SessionStopType(D, T, p)
+            v, p = _d_SessionStopType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x31 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 32:
             f = 'SessionStopRes'
-            v, p = _d_SessionStopResType(D, T, p)
+            v, p = _d_SessionStopResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x32 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 33:
             f = 'WeldingDetectionReq'
-            v, p = _d_WeldingDetectionReqType(D, T, p)
+            v, p = _d_WeldingDetectionReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x33 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 34:
             f = 'WeldingDetectionRes'
-            v, p = _d_WeldingDetectionResType(D, T, p)
+            v, p = _d_WeldingDetectionResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x34 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1068,7 +1079,7 @@ def _d_BodyType(D, T, p, _new=_object_new, _C=_din.Body, _s0=_din.Body.body_elem
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1094,18 +1105,15 @@ def _e_CableCheckReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_din.CableCheckReq, _s0=_din.CableCheckReq.dc_ev_status.__set__):
+def _d_CableCheckReqType(D, T, p, L, R, _new=_object_new, _C=_din.CableCheckReq, _s0=_din.CableCheckReq.dc_ev_status.__set__):
     """Decode CableCheckReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1114,7 +1122,7 @@ def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_din.CableCheckReq, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1154,34 +1162,27 @@ def _e_CableCheckResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_din.CableCheckRes, _s0=_din.CableCheckRes.response_code.__set__, _s1=_din.CableCheckRes.dc_evse_status.__set__, _s2=_din.CableCheckRes.evse_processing.__set__):
+def _d_CableCheckResType(D, T, p, L, R, _new=_object_new, _C=_din.CableCheckRes, _s0=_din.CableCheckRes.response_code.__set__, _s1=_din.CableCheckRes.dc_evse_status.__set__, _s2=_din.CableCheckRes.evse_processing.__set__):
     """Decode CableCheckResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSEProcessing')
         v = _EV6[(x >> 1) & 1]
         p += 4
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1192,7 +1193,7 @@ def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_din.CableCheckRes, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1209,15 +1210,15 @@ def _e_CanonicalizationMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CanonicalizationMethodType(D, T, p):
+def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1252,17 +1253,17 @@ def _e_CertificateChainType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_din.CertificateChain, _s0=_din.CertificateChain.certificate.__set__, _s1=_din.CertificateChain.sub_certificates.__set__):
+def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_din.CertificateChain, _s0=_din.CertificateChain.certificate.__set__, _s1=_din.CertificateChain.sub_certificates.__set__):
     """Decode CertificateChainType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'Certificate'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Certificate')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 1200, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 1200, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
@@ -1270,7 +1271,8 @@ def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_din.CertificateChain,
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'SubCertificates'
-            v, p = _d_SubCertificatesType(D, T, p)
+            v, p = _d_SubCertificatesType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1282,7 +1284,7 @@ def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_din.CertificateChain,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1331,39 +1333,40 @@ def _e_CertificateInstallationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_din.CertificateInstallationReq, _s0=_din.CertificateInstallationReq.id.__set__, _s1=_din.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_din.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__, _s3=_din.CertificateInstallationReq.dh_params.__set__):
+def _d_CertificateInstallationReqType(D, T, p, L, R, _new=_object_new, _C=_din.CertificateInstallationReq, _s0=_din.CertificateInstallationReq.id.__set__, _s1=_din.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_din.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__, _s3=_din.CertificateInstallationReq.dh_params.__set__):
     """Decode CertificateInstallationReqType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, OEMProvisioningCert')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'OEMProvisioningCert'
-        v, p = r_el_bin(D, T, p, None, None, 1200, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 1200, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'ListOfRootCertificateIDs'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'DHParams'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHParams')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 256, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -1377,7 +1380,7 @@ def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_din.Certifi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1438,54 +1441,45 @@ def _e_CertificateInstallationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_din.CertificateInstallationRes, _s0=_din.CertificateInstallationRes.id.__set__, _s1=_din.CertificateInstallationRes.response_code.__set__, _s2=_din.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_din.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_din.CertificateInstallationRes.dh_params.__set__, _s5=_din.CertificateInstallationRes.contract_id.__set__):
+def _d_CertificateInstallationResType(D, T, p, L, R, _new=_object_new, _C=_din.CertificateInstallationRes, _s0=_din.CertificateInstallationRes.id.__set__, _s1=_din.CertificateInstallationRes.response_code.__set__, _s2=_din.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_din.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_din.CertificateInstallationRes.dh_params.__set__, _s5=_din.CertificateInstallationRes.contract_id.__set__):
     """Decode CertificateInstallationResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x1 = v
-        nxt = 2
         f = 'ContractSignatureCertChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'ContractSignatureEncryptedPrivateKey'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureEncryptedPrivateKey')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 128, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 128, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = 4
         f = 'DHParams'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHParams')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 256, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+        if p > L: D, T, L = window(R, p)
         x4 = v
-        nxt = 5
         f = 'ContractID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 24, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 24, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1499,7 +1493,7 @@ def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_din.Certifi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1555,46 +1549,47 @@ def _e_CertificateUpdateReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_din.CertificateUpdateReq, _s0=_din.CertificateUpdateReq.id.__set__, _s1=_din.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_din.CertificateUpdateReq.contract_id.__set__, _s3=_din.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__, _s4=_din.CertificateUpdateReq.dh_params.__set__):
+def _d_CertificateUpdateReqType(D, T, p, L, R, _new=_object_new, _C=_din.CertificateUpdateReq, _s0=_din.CertificateUpdateReq.id.__set__, _s1=_din.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_din.CertificateUpdateReq.contract_id.__set__, _s3=_din.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__, _s4=_din.CertificateUpdateReq.dh_params.__set__):
     """Decode CertificateUpdateReqType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, ContractSignatureCertChain')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'ContractSignatureCertChain'
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'ContractID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 24, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 24, 4)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'ListOfRootCertificateIDs'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'DHParams'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHParams')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 256, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -1609,7 +1604,7 @@ def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_din.CertificateUp
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1685,55 +1680,45 @@ def _e_CertificateUpdateResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_din.CertificateUpdateRes, _s0=_din.CertificateUpdateRes.id.__set__, _s1=_din.CertificateUpdateRes.response_code.__set__, _s2=_din.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_din.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_din.CertificateUpdateRes.dh_params.__set__, _s5=_din.CertificateUpdateRes.contract_id.__set__, _s6=_din.CertificateUpdateRes.retry_counter.__set__):
+def _d_CertificateUpdateResType(D, T, p, L, R, _new=_object_new, _C=_din.CertificateUpdateRes, _s0=_din.CertificateUpdateRes.id.__set__, _s1=_din.CertificateUpdateRes.response_code.__set__, _s2=_din.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_din.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_din.CertificateUpdateRes.dh_params.__set__, _s5=_din.CertificateUpdateRes.contract_id.__set__, _s6=_din.CertificateUpdateRes.retry_counter.__set__):
     """Decode CertificateUpdateResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x1 = v
-        nxt = 2
         f = 'ContractSignatureCertChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'ContractSignatureEncryptedPrivateKey'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureEncryptedPrivateKey')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 128, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 128, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = 4
         f = 'DHParams'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHParams')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 256, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+        if p > L: D, T, L = window(R, p)
         x4 = v
-        nxt = 5
         f = 'ContractID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 24, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 24, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
-        nxt = 6
         f = 'RetryCounter'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -1749,9 +1734,9 @@ def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_din.CertificateUp
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x6 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1766,7 +1751,7 @@ def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_din.CertificateUp
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1816,11 +1801,10 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_din.ChargeParameterDiscoveryReq, _s0=_din.ChargeParameterDiscoveryReq.ev_requested_energy_transfer_type.__set__, _s1=_din.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s2=_din.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s3=_din.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.ChargeParameterDiscoveryReq, _s0=_din.ChargeParameterDiscoveryReq.ev_requested_energy_transfer_type.__set__, _s1=_din.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s2=_din.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s3=_din.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -1837,14 +1821,16 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_din.Charge
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'AC_EVChargeParameter'
-            v, p = _d_AC_EVChargeParameterType(D, T, p)
+            v, p = _d_AC_EVChargeParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'DC_EVChargeParameter'
-            v, p = _d_DC_EVChargeParameterType(D, T, p)
+            v, p = _d_DC_EVChargeParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1865,7 +1851,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_din.Charge
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1940,12 +1926,10 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_din.ChargeParameterDiscoveryRes, _s0=_din.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_din.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_din.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_din.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_din.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_din.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_din.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.ChargeParameterDiscoveryRes, _s0=_din.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_din.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_din.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_din.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_din.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_din.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_din.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -1971,7 +1955,8 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_din.Charge
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'SAScheduleList'
-            v, p = _d_SAScheduleListType(D, T, p)
+            v, p = _d_SAScheduleListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
@@ -1987,14 +1972,16 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_din.Charge
             nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'AC_EVSEChargeParameter'
-            v, p = _d_AC_EVSEChargeParameterType(D, T, p)
+            v, p = _d_AC_EVSEChargeParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'DC_EVSEChargeParameter'
-            v, p = _d_DC_EVSEChargeParameterType(D, T, p)
+            v, p = _d_DC_EVSEChargeParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2018,7 +2005,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_din.Charge
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2046,7 +2033,9 @@ def _e_ChargingProfileType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('ProfileEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ProfileEntry'
                 if i == 0:
                     acc <<= 1
@@ -2055,6 +2044,7 @@ def _e_ChargingProfileType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ProfileEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -2066,11 +2056,10 @@ def _e_ChargingProfileType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_din.ChargingProfile, _s0=_din.ChargingProfile.sa_schedule_tuple_id.__set__, _s1=_din.ChargingProfile.profile_entry.__set__):
+def _d_ChargingProfileType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingProfile, _s0=_din.ChargingProfile.sa_schedule_tuple_id.__set__, _s1=_din.ChargingProfile.profile_entry.__set__):
     """Decode ChargingProfileType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'SAScheduleTupleID'
@@ -2088,14 +2077,16 @@ def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_din.ChargingProfile, _
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 1:
             f = 'ProfileEntry'
-            v, p = _d_ProfileEntryType(D, T, p)
+            v, p = _d_ProfileEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -2110,7 +2101,7 @@ def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_din.ChargingProfile, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2129,11 +2120,10 @@ def _e_ChargingStatusReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_din.ChargingStatusReq):
+def _d_ChargingStatusReqType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingStatusReq):
     """Decode ChargingStatusReqType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2141,7 +2131,7 @@ def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2222,17 +2212,12 @@ def _e_ChargingStatusResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRes, _s0=_din.ChargingStatusRes.response_code.__set__, _s1=_din.ChargingStatusRes.evse_id.__set__, _s2=_din.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_din.ChargingStatusRes.evse_max_current.__set__, _s4=_din.ChargingStatusRes.meter_info.__set__, _s5=_din.ChargingStatusRes.receipt_required.__set__, _s6=_din.ChargingStatusRes.ac_evse_status.__set__):
+def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingStatusRes, _s0=_din.ChargingStatusRes.response_code.__set__, _s1=_din.ChargingStatusRes.evse_id.__set__, _s2=_din.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_din.ChargingStatusRes.evse_max_current.__set__, _s4=_din.ChargingStatusRes.meter_info.__set__, _s5=_din.ChargingStatusRes.receipt_required.__set__, _s6=_din.ChargingStatusRes.ac_evse_status.__set__):
     """Decode ChargingStatusResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = None
-        x5 = None
-        x6 = None
         nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
@@ -2244,7 +2229,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRe
         f = 'EVSEID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 32, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SAScheduleTupleID'
@@ -2262,7 +2248,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRe
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired')
@@ -2270,7 +2257,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRe
         nxt = (3, 4, 5)[c]
         if nxt == 3:
             f = 'EVSEMaxCurrent'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired')
@@ -2278,7 +2266,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRe
             nxt = (4, 5)[c]
         if nxt == 4:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = 5
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2293,7 +2282,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRe
         f = 'AC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'AC_EVSEStatus')
         p += 1
-        v, p = _d_AC_EVSEStatusType(D, T, p)
+        v, p = _d_AC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2310,7 +2300,7 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_din.ChargingStatusRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2334,7 +2324,9 @@ def _e_ConsumptionCostType(acc, n, o):
         items = o.cost
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Cost'
                 if i == 0:
                     acc <<= 2
@@ -2343,6 +2335,7 @@ def _e_ConsumptionCostType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_CostType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -2354,11 +2347,10 @@ def _e_ConsumptionCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_din.ConsumptionCost, _s0=_din.ConsumptionCost.start_value.__set__, _s1=_din.ConsumptionCost.cost.__set__):
+def _d_ConsumptionCostType(D, T, p, L, R, _new=_object_new, _C=_din.ConsumptionCost, _s0=_din.ConsumptionCost.start_value.__set__, _s1=_din.ConsumptionCost.cost.__set__):
     """Decode ConsumptionCostType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'startValue'
@@ -2374,7 +2366,8 @@ def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_din.ConsumptionCost, _
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
@@ -2382,7 +2375,8 @@ def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_din.ConsumptionCost, _
         nxt = (1, -1)[c]
         while nxt == 1:
             f = 'Cost'
-            v, p = _d_CostType(D, T, p)
+            v, p = _d_CostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -2397,7 +2391,7 @@ def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_din.ConsumptionCost, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2434,7 +2428,7 @@ def _e_ContractAuthenticationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ContractAuthenticationReqType(D, T, p, _new=_object_new, _C=_din.ContractAuthenticationReq, _s0=_din.ContractAuthenticationReq.id.__set__, _s1=_din.ContractAuthenticationReq.gen_challenge.__set__):
+def _d_ContractAuthenticationReqType(D, T, p, L, R, _new=_object_new, _C=_din.ContractAuthenticationReq, _s0=_din.ContractAuthenticationReq.id.__set__, _s1=_din.ContractAuthenticationReq.gen_challenge.__set__):
     """Decode ContractAuthenticationReqType."""
     f = ""
     try:
@@ -2446,7 +2440,8 @@ def _d_ContractAuthenticationReqType(D, T, p, _new=_object_new, _C=_din.Contract
         nxt = (0, 1, -1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE')
@@ -2454,7 +2449,8 @@ def _d_ContractAuthenticationReqType(D, T, p, _new=_object_new, _C=_din.Contract
             nxt = (1, -1)[c]
         if nxt == 1:
             f = 'GenChallenge'
-            v, p = r_el_str(D, T, p, None, None, None, 4)
+            v, p = r_el_str(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2466,7 +2462,7 @@ def _d_ContractAuthenticationReqType(D, T, p, _new=_object_new, _C=_din.Contract
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2499,27 +2495,21 @@ def _e_ContractAuthenticationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ContractAuthenticationResType(D, T, p, _new=_object_new, _C=_din.ContractAuthenticationRes, _s0=_din.ContractAuthenticationRes.response_code.__set__, _s1=_din.ContractAuthenticationRes.evse_processing.__set__):
+def _d_ContractAuthenticationResType(D, T, p, L, R, _new=_object_new, _C=_din.ContractAuthenticationRes, _s0=_din.ContractAuthenticationRes.response_code.__set__, _s1=_din.ContractAuthenticationRes.evse_processing.__set__):
     """Decode ContractAuthenticationResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'EVSEProcessing'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSEProcessing')
         v = _EV6[(x >> 1) & 1]
         p += 4
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2529,7 +2519,7 @@ def _d_ContractAuthenticationResType(D, T, p, _new=_object_new, _C=_din.Contract
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2576,12 +2566,10 @@ def _e_CostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CostType(D, T, p, _new=_object_new, _C=_din.Cost, _s0=_din.Cost.cost_kind.__set__, _s1=_din.Cost.amount.__set__, _s2=_din.Cost.amount_multiplier.__set__):
+def _d_CostType(D, T, p, L, R, _new=_object_new, _C=_din.Cost, _s0=_din.Cost.cost_kind.__set__, _s1=_din.Cost.amount.__set__, _s2=_din.Cost.amount_multiplier.__set__):
     """Decode CostType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'costKind'
@@ -2604,7 +2592,8 @@ def _d_CostType(D, T, p, _new=_object_new, _C=_din.Cost, _s0=_din.Cost.cost_kind
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
@@ -2629,7 +2618,7 @@ def _d_CostType(D, T, p, _new=_object_new, _C=_din.Cost, _s0=_din.Cost.cost_kind
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2732,31 +2721,29 @@ def _e_CurrentDemandReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din.CurrentDemandReq, _s0=_din.CurrentDemandReq.dc_ev_status.__set__, _s1=_din.CurrentDemandReq.ev_target_current.__set__, _s2=_din.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_din.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_din.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_din.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_din.CurrentDemandReq.charging_complete.__set__, _s7=_din.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_din.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_din.CurrentDemandReq.ev_target_voltage.__set__):
+def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDemandReq, _s0=_din.CurrentDemandReq.dc_ev_status.__set__, _s1=_din.CurrentDemandReq.ev_target_current.__set__, _s2=_din.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_din.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_din.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_din.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_din.CurrentDemandReq.charging_complete.__set__, _s7=_din.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_din.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_din.CurrentDemandReq.ev_target_voltage.__set__):
     """Decode CurrentDemandReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
         x5 = None
-        x6 = None
         x7 = None
         x8 = None
-        x9 = None
         nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVTargetCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
@@ -2764,7 +2751,8 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din.CurrentDemandReq,
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
             f = 'EVMaximumVoltageLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
@@ -2772,7 +2760,8 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din.CurrentDemandReq,
             nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
             f = 'EVMaximumCurrentLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
@@ -2780,7 +2769,8 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din.CurrentDemandReq,
             nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'EVMaximumPowerLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
@@ -2808,7 +2798,8 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din.CurrentDemandReq,
         nxt = (7, 8, 9)[c]
         if nxt == 7:
             f = 'RemainingTimeToFullSoC'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage')
@@ -2816,13 +2807,15 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din.CurrentDemandReq,
             nxt = (8, 9)[c]
         if nxt == 8:
             f = 'RemainingTimeToBulkSoC'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = 9
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2842,7 +2835,7 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_din.CurrentDemandReq,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2934,17 +2927,10 @@ def _e_CurrentDemandResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din.CurrentDemandRes, _s0=_din.CurrentDemandRes.response_code.__set__, _s1=_din.CurrentDemandRes.dc_evse_status.__set__, _s2=_din.CurrentDemandRes.evse_present_voltage.__set__, _s3=_din.CurrentDemandRes.evse_present_current.__set__, _s4=_din.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_din.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_din.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_din.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_din.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_din.CurrentDemandRes.evse_maximum_power_limit.__set__):
+def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDemandRes, _s0=_din.CurrentDemandRes.response_code.__set__, _s1=_din.CurrentDemandRes.dc_evse_status.__set__, _s2=_din.CurrentDemandRes.evse_present_voltage.__set__, _s3=_din.CurrentDemandRes.evse_present_current.__set__, _s4=_din.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_din.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_din.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_din.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_din.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_din.CurrentDemandRes.evse_maximum_power_limit.__set__):
     """Decode CurrentDemandResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
         x7 = None
         x8 = None
         x9 = None
@@ -2959,19 +2945,22 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din.CurrentDemandRes,
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVSEPresentCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVSECurrentLimitAchieved'
@@ -3000,7 +2989,8 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din.CurrentDemandRes,
         nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
             f = 'EVSEMaximumVoltageLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
@@ -3008,7 +2998,8 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din.CurrentDemandRes,
             nxt = (8, 9, -1)[c]
         if nxt == 8:
             f = 'EVSEMaximumCurrentLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EE')
@@ -3016,7 +3007,8 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din.CurrentDemandRes,
             nxt = (9, -1)[c]
         if nxt == 9:
             f = 'EVSEMaximumPowerLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3036,7 +3028,7 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_din.CurrentDemandRes,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3125,14 +3117,11 @@ def _e_DC_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVChargeParameter, _s0=_din.DC_EVChargeParameter.dc_ev_status.__set__, _s1=_din.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s2=_din.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s3=_din.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s4=_din.DC_EVChargeParameter.ev_energy_capacity.__set__, _s5=_din.DC_EVChargeParameter.ev_energy_request.__set__, _s6=_din.DC_EVChargeParameter.full_soc.__set__, _s7=_din.DC_EVChargeParameter.bulk_soc.__set__):
+def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVChargeParameter, _s0=_din.DC_EVChargeParameter.dc_ev_status.__set__, _s1=_din.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s2=_din.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s3=_din.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s4=_din.DC_EVChargeParameter.ev_energy_capacity.__set__, _s5=_din.DC_EVChargeParameter.ev_energy_request.__set__, _s6=_din.DC_EVChargeParameter.full_soc.__set__, _s7=_din.DC_EVChargeParameter.bulk_soc.__set__):
     """Decode DC_EVChargeParameterType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -3141,13 +3130,15 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVChargePa
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVMaximumCurrentLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumCurrentLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit')
@@ -3155,13 +3146,15 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVChargePa
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVMaximumPowerLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMaximumVoltageLimit'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE')
@@ -3169,7 +3162,8 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVChargePa
         nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'EVEnergyCapacity'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE')
@@ -3177,7 +3171,8 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVChargePa
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
             f = 'EVEnergyRequest'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE')
@@ -3219,7 +3214,7 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVChargePa
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3261,18 +3256,17 @@ def _e_DC_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVPowerDeliveryParameter, _s0=_din.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_din.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_din.DC_EVPowerDeliveryParameter.charging_complete.__set__):
+def _d_DC_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVPowerDeliveryParameter, _s0=_din.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_din.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_din.DC_EVPowerDeliveryParameter.charging_complete.__set__):
     """Decode DC_EVPowerDeliveryParameterType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
@@ -3305,7 +3299,7 @@ def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3393,30 +3387,26 @@ def _e_DC_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVSEChargeParameter, _s0=_din.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_din.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_din.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_din.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_din.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_din.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_din.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_din.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_din.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
+def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVSEChargeParameter, _s0=_din.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_din.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_din.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_din.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_din.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_din.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_din.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_din.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_din.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
     """Decode DC_EVSEChargeParameterType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
-        x7 = None
         x8 = None
         nxt = 0
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVSEMaximumCurrentLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumCurrentLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit')
@@ -3424,25 +3414,29 @@ def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVSEChar
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVSEMaximumPowerLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEMaximumVoltageLimit'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVSEMinimumCurrentLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumCurrentLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVSEMinimumVoltageLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltageLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple')
@@ -3450,13 +3444,15 @@ def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVSEChar
         nxt = (6, 7)[c]
         if nxt == 6:
             f = 'EVSECurrentRegulationTolerance'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = 7
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEPeakCurrentRipple'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE')
@@ -3464,7 +3460,8 @@ def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVSEChar
         nxt = (8, -1)[c]
         if nxt == 8:
             f = 'EVSEEnergyToBeDelivered'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3483,7 +3480,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.DC_EVSEChar
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3539,14 +3536,11 @@ def _e_DC_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.DC_EVSEStatus, _s0=_din.DC_EVSEStatus.evse_isolation_status.__set__, _s1=_din.DC_EVSEStatus.evse_status_code.__set__, _s2=_din.DC_EVSEStatus.notification_max_delay.__set__, _s3=_din.DC_EVSEStatus.evse_notification.__set__):
+def _d_DC_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVSEStatus, _s0=_din.DC_EVSEStatus.evse_isolation_status.__set__, _s1=_din.DC_EVSEStatus.evse_status_code.__set__, _s2=_din.DC_EVSEStatus.notification_max_delay.__set__, _s3=_din.DC_EVSEStatus.evse_notification.__set__):
     """Decode DC_EVSEStatusType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode')
         p += 2
@@ -3581,7 +3575,8 @@ def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.DC_EVSEStatus, _s0=_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVSENotification'
@@ -3602,7 +3597,7 @@ def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.DC_EVSEStatus, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3661,15 +3656,12 @@ def _e_DC_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_din.DC_EVStatus, _s0=_din.DC_EVStatus.ev_ready.__set__, _s1=_din.DC_EVStatus.ev_cabin_conditioning.__set__, _s2=_din.DC_EVStatus.evress_conditioning.__set__, _s3=_din.DC_EVStatus.ev_error_code.__set__, _s4=_din.DC_EVStatus.evresssoc.__set__):
+def _d_DC_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVStatus, _s0=_din.DC_EVStatus.ev_ready.__set__, _s1=_din.DC_EVStatus.ev_cabin_conditioning.__set__, _s2=_din.DC_EVStatus.evress_conditioning.__set__, _s3=_din.DC_EVStatus.ev_error_code.__set__, _s4=_din.DC_EVStatus.evresssoc.__set__):
     """Decode DC_EVStatusType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
-        x3 = None
-        x4 = None
         nxt = 0
         f = 'EVReady'
         x = (D >> (T - p - 4)) & 15
@@ -3729,7 +3721,7 @@ def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_din.DC_EVStatus, _s0=_din.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3807,14 +3799,13 @@ def _e_DSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
+def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -3824,14 +3815,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (0, 2, 3)[c]
         if nxt == 0:
             f = 'P'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'Q'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
@@ -3839,13 +3832,15 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'G'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Y'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
@@ -3853,7 +3848,8 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'J'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
@@ -3861,14 +3857,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'Seed'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'PgenCounter'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3885,7 +3883,7 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3902,15 +3900,15 @@ def _e_DigestMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DigestMethodType(D, T, p):
+def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3929,11 +3927,10 @@ def _e_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.EVChargeParameter):
+def _d_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVChargeParameter):
     """Decode EVChargeParameterType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3941,7 +3938,7 @@ def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_din.EVChargeParamete
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3960,11 +3957,10 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din.EVPowerDeliveryParameter):
+def _d_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVPowerDeliveryParameter):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3972,7 +3968,7 @@ def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_din.EVPowerDe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3991,11 +3987,10 @@ def _e_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.EVSEChargeParameter):
+def _d_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVSEChargeParameter):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4003,7 +3998,7 @@ def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_din.EVSEChargePara
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4022,11 +4017,10 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.EVSEStatus):
+def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_din.EVSEStatus):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4034,7 +4028,7 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_din.EVSEStatus):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4053,11 +4047,10 @@ def _e_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVStatusType(D, T, p, _new=_object_new, _C=_din.EVStatus):
+def _d_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_din.EVStatus):
     """Decode EVStatusType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4065,7 +4058,7 @@ def _d_EVStatusType(D, T, p, _new=_object_new, _C=_din.EVStatus):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4100,7 +4093,7 @@ def _e_EntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EntryType(D, T, p, _new=_object_new, _C=_din.Entry, _s0=_din.Entry.relative_time_interval.__set__, _s1=_din.Entry.time_interval.__set__):
+def _d_EntryType(D, T, p, L, R, _new=_object_new, _C=_din.Entry, _s0=_din.Entry.relative_time_interval.__set__, _s1=_din.Entry.time_interval.__set__):
     """Decode EntryType."""
     f = ""
     try:
@@ -4112,7 +4105,8 @@ def _d_EntryType(D, T, p, _new=_object_new, _C=_din.Entry, _s0=_din.Entry.relati
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p)
+            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4131,7 +4125,7 @@ def _d_EntryType(D, T, p, _new=_object_new, _C=_din.Entry, _s0=_din.Entry.relati
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4150,11 +4144,10 @@ def _e_IntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_IntervalType(D, T, p, _new=_object_new, _C=_din.Interval):
+def _d_IntervalType(D, T, p, L, R, _new=_object_new, _C=_din.Interval):
     """Decode IntervalType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4162,7 +4155,7 @@ def _d_IntervalType(D, T, p, _new=_object_new, _C=_din.Interval):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4179,15 +4172,15 @@ def _e_KeyInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyInfoType(D, T, p):
+def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4204,15 +4197,15 @@ def _e_KeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyValueType(D, T, p):
+def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4225,7 +4218,9 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
@@ -4234,6 +4229,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_str(acc, n, v, None, None, 40, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -4245,7 +4241,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_din.ListOfRootCertificateIDs, _s0=_din.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_din.ListOfRootCertificateIDs, _s0=_din.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -4254,8 +4250,10 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_din.ListOfRoo
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'RootCertificateID'
-            v, p = r_el_str(D, T, p, None, None, 40, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 40, 4)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -4269,7 +4267,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_din.ListOfRoo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4289,7 +4287,9 @@ def _e_ManifestType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     cw = _T8.get(s)
@@ -4300,6 +4300,7 @@ def _e_ManifestType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -4311,7 +4312,7 @@ def _e_ManifestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
+def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
@@ -4323,14 +4324,16 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -4345,7 +4348,7 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4389,18 +4392,18 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_din.MessageHeader, _s0=_din.MessageHeader.session_id.__set__, _s1=_din.MessageHeader.notification.__set__, _s2=_din.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_din.MessageHeader, _s0=_din.MessageHeader.session_id.__set__, _s1=_din.MessageHeader.notification.__set__, _s2=_din.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         nxt = 0
         f = 'SessionID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 8, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 8, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE')
@@ -4408,7 +4411,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_din.MessageHeader, _s0=_
         nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = 'Notification'
-            v, p = _d_NotificationType(D, T, p)
+            v, p = _d_NotificationType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -4416,7 +4420,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_din.MessageHeader, _s0=_
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Signature'
-            v, p = _d_SignatureType(D, T, p)
+            v, p = _d_SignatureType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4429,7 +4434,7 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_din.MessageHeader, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4507,11 +4512,10 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.MeterInfo.meter_id.__set__, _s1=_din.MeterInfo.meter_reading.__set__, _s2=_din.MeterInfo.sig_meter_reading.__set__, _s3=_din.MeterInfo.meter_status.__set__, _s4=_din.MeterInfo.t_meter.__set__):
+def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_din.MeterInfo.meter_id.__set__, _s1=_din.MeterInfo.meter_reading.__set__, _s2=_din.MeterInfo.sig_meter_reading.__set__, _s3=_din.MeterInfo.meter_status.__set__, _s4=_din.MeterInfo.t_meter.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -4520,7 +4524,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.Mete
         f = 'MeterID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE')
@@ -4528,7 +4533,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.Mete
         nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
             f = 'MeterReading'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
@@ -4536,7 +4542,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.Mete
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'SigMeterReading'
-            v, p = r_el_bin(D, T, p, None, None, 32, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 32, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE')
@@ -4556,8 +4563,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.Mete
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
@@ -4577,8 +4584,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.Mete
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                    v, p = r_el_int(D, T, p, R, -9223372036854775808, 9223372036854775807)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4593,7 +4600,7 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_din.MeterInfo, _s0=_din.Mete
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4652,27 +4659,27 @@ def _e_MeteringReceiptReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_din.MeteringReceiptReq, _s0=_din.MeteringReceiptReq.id.__set__, _s1=_din.MeteringReceiptReq.session_id.__set__, _s2=_din.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_din.MeteringReceiptReq.meter_info.__set__):
+def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_din.MeteringReceiptReq, _s0=_din.MeteringReceiptReq.id.__set__, _s1=_din.MeteringReceiptReq.session_id.__set__, _s2=_din.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_din.MeteringReceiptReq.meter_info.__set__):
     """Decode MeteringReceiptReqType."""
     f = ""
     try:
         x0 = None
-        x1 = None
         x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SessionID'
-        v, p = r_el_bin(D, T, p, None, None, 8, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 8, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo')
@@ -4692,14 +4699,15 @@ def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_din.MeteringReceipt
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'MeterInfo'
-        v, p = _d_MeterInfoType(D, T, p)
+        v, p = _d_MeterInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4713,7 +4721,7 @@ def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_din.MeteringReceipt
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4746,26 +4754,21 @@ def _e_MeteringReceiptResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_din.MeteringReceiptRes, _s0=_din.MeteringReceiptRes.response_code.__set__, _s1=_din.MeteringReceiptRes.ac_evse_status.__set__):
+def _d_MeteringReceiptResType(D, T, p, L, R, _new=_object_new, _C=_din.MeteringReceiptRes, _s0=_din.MeteringReceiptRes.response_code.__set__, _s1=_din.MeteringReceiptRes.ac_evse_status.__set__):
     """Decode MeteringReceiptResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'AC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'AC_EVSEStatus')
         p += 1
-        v, p = _d_AC_EVSEStatusType(D, T, p)
+        v, p = _d_AC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4775,7 +4778,7 @@ def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_din.MeteringReceipt
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4810,11 +4813,10 @@ def _e_NotificationType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_NotificationType(D, T, p, _new=_object_new, _C=_din.Notification, _s0=_din.Notification.fault_code.__set__, _s1=_din.Notification.fault_msg.__set__):
+def _d_NotificationType(D, T, p, L, R, _new=_object_new, _C=_din.Notification, _s0=_din.Notification.fault_code.__set__, _s1=_din.Notification.fault_msg.__set__):
     """Decode NotificationType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'FaultCode'
@@ -4829,7 +4831,8 @@ def _d_NotificationType(D, T, p, _new=_object_new, _C=_din.Notification, _s0=_di
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'FaultMsg'
-            v, p = r_el_str(D, T, p, None, None, 64, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4841,7 +4844,7 @@ def _d_NotificationType(D, T, p, _new=_object_new, _C=_din.Notification, _s0=_di
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4858,15 +4861,15 @@ def _e_ObjectType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ObjectType(D, T, p):
+def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4883,15 +4886,15 @@ def _e_PGPDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PGPDataType(D, T, p):
+def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4941,20 +4944,20 @@ def _e_PMaxScheduleEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_din.PMaxScheduleEntry, _s0=_din.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_din.PMaxScheduleEntry.time_interval.__set__, _s2=_din.PMaxScheduleEntry.p_max.__set__):
+def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_din.PMaxScheduleEntry, _s0=_din.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_din.PMaxScheduleEntry.time_interval.__set__, _s2=_din.PMaxScheduleEntry.p_max.__set__):
     """Decode PMaxScheduleEntryType."""
     f = ""
     try:
         x0 = None
         x1 = None
-        x2 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p)
+            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4979,8 +4982,8 @@ def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_din.PMaxScheduleEntr
                 if x & 131072: v = -v - 1
                 p += 19
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4993,7 +4996,7 @@ def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_din.PMaxScheduleEntr
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5021,7 +5024,9 @@ def _e_PMaxScheduleType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('PMaxScheduleEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PMaxScheduleEntry'
                 if i == 0:
                     acc <<= 1
@@ -5030,6 +5035,7 @@ def _e_PMaxScheduleType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_PMaxScheduleEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -5041,11 +5047,10 @@ def _e_PMaxScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_din.PMaxSchedule, _s0=_din.PMaxSchedule.p_max_schedule_id.__set__, _s1=_din.PMaxSchedule.p_max_schedule_entry.__set__):
+def _d_PMaxScheduleType(D, T, p, L, R, _new=_object_new, _C=_din.PMaxSchedule, _s0=_din.PMaxSchedule.p_max_schedule_id.__set__, _s1=_din.PMaxSchedule.p_max_schedule_entry.__set__):
     """Decode PMaxScheduleType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'PMaxScheduleID'
@@ -5063,14 +5068,16 @@ def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_din.PMaxSchedule, _s0=_di
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 1:
             f = 'PMaxScheduleEntry'
-            v, p = _d_PMaxScheduleEntryType(D, T, p)
+            v, p = _d_PMaxScheduleEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -5085,7 +5092,7 @@ def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_din.PMaxSchedule, _s0=_di
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5113,7 +5120,9 @@ def _e_ParameterSetType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Parameter')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Parameter'
                 if i == 0:
                     acc <<= 1
@@ -5122,6 +5131,7 @@ def _e_ParameterSetType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ParameterType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -5133,11 +5143,10 @@ def _e_ParameterSetType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_din.ParameterSet, _s0=_din.ParameterSet.parameter_set_id.__set__, _s1=_din.ParameterSet.parameter.__set__):
+def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_din.ParameterSet, _s0=_din.ParameterSet.parameter_set_id.__set__, _s1=_din.ParameterSet.parameter.__set__):
     """Decode ParameterSetType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'ParameterSetID'
@@ -5155,14 +5164,16 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_din.ParameterSet, _s0=_di
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 1:
             f = 'Parameter'
-            v, p = _d_ParameterType(D, T, p)
+            v, p = _d_ParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -5177,7 +5188,7 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_din.ParameterSet, _s0=_di
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5274,12 +5285,10 @@ def _e_ParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterType(D, T, p, _new=_object_new, _C=_din.Parameter, _s0=_din.Parameter.name.__set__, _s1=_din.Parameter.value_type.__set__, _s2=_din.Parameter.bool_value.__set__, _s3=_din.Parameter.byte_value.__set__, _s4=_din.Parameter.short_value.__set__, _s5=_din.Parameter.int_value.__set__, _s6=_din.Parameter.physical_value.__set__, _s7=_din.Parameter.string_value.__set__):
+def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_din.Parameter, _s0=_din.Parameter.name.__set__, _s1=_din.Parameter.value_type.__set__, _s2=_din.Parameter.bool_value.__set__, _s3=_din.Parameter.byte_value.__set__, _s4=_din.Parameter.short_value.__set__, _s5=_din.Parameter.int_value.__set__, _s6=_din.Parameter.physical_value.__set__, _s7=_din.Parameter.string_value.__set__):
     """Decode ParameterType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -5290,7 +5299,8 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_din.Parameter, _s0=_din.Para
         f = '@Name'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Name')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = '@ValueType'
@@ -5336,8 +5346,8 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_din.Parameter, _s0=_din.Para
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5356,22 +5366,24 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_din.Parameter, _s0=_din.Para
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+                    v, p = r_el_int(D, T, p, R, -2147483648, 2147483647)
+                    if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'physicalValue'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 7:
             f = 'stringValue'
-            v, p = r_el_str(D, T, p, None, None, None, 4)
+            v, p = r_el_str(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5389,7 +5401,7 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_din.Parameter, _s0=_din.Para
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5422,25 +5434,21 @@ def _e_PaymentDetailsReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_din.PaymentDetailsReq, _s0=_din.PaymentDetailsReq.contract_id.__set__, _s1=_din.PaymentDetailsReq.contract_signature_cert_chain.__set__):
+def _d_PaymentDetailsReqType(D, T, p, L, R, _new=_object_new, _C=_din.PaymentDetailsReq, _s0=_din.PaymentDetailsReq.contract_id.__set__, _s1=_din.PaymentDetailsReq.contract_signature_cert_chain.__set__):
     """Decode PaymentDetailsReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ContractID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 24, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 24, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ContractSignatureCertChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5450,7 +5458,7 @@ def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_din.PaymentDetailsRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5498,27 +5506,21 @@ def _e_PaymentDetailsResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_din.PaymentDetailsRes, _s0=_din.PaymentDetailsRes.response_code.__set__, _s1=_din.PaymentDetailsRes.gen_challenge.__set__, _s2=_din.PaymentDetailsRes.date_time_now.__set__):
+def _d_PaymentDetailsResType(D, T, p, L, R, _new=_object_new, _C=_din.PaymentDetailsRes, _s0=_din.PaymentDetailsRes.response_code.__set__, _s1=_din.PaymentDetailsRes.gen_challenge.__set__, _s2=_din.PaymentDetailsRes.date_time_now.__set__):
     """Decode PaymentDetailsResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'GenChallenge'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'GenChallenge')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, None, 4)
+        v, p = r_el_str(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'DateTimeNow'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -5534,9 +5536,9 @@ def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_din.PaymentDetailsRe
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                v, p = r_el_int(D, T, p, R, -9223372036854775808, 9223372036854775807)
+                if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5547,7 +5549,7 @@ def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_din.PaymentDetailsRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5560,7 +5562,9 @@ def _e_PaymentOptionsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('PaymentOption')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PaymentOption'
                 if i == 0:
                     acc <<= 1
@@ -5571,6 +5575,7 @@ def _e_PaymentOptionsType(acc, n, o):
                 i = enum_index(v, _EI53)
                 acc = (acc << 3) | (i << 1)
                 n += 3
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -5582,7 +5587,7 @@ def _e_PaymentOptionsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentOptionsType(D, T, p, _new=_object_new, _C=_din.PaymentOptions, _s0=_din.PaymentOptions.payment_option.__set__):
+def _d_PaymentOptionsType(D, T, p, L, R, _new=_object_new, _C=_din.PaymentOptions, _s0=_din.PaymentOptions.payment_option.__set__):
     """Decode PaymentOptionsType."""
     f = ""
     try:
@@ -5591,6 +5596,7 @@ def _d_PaymentOptionsType(D, T, p, _new=_object_new, _C=_din.PaymentOptions, _s0
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'PaymentOption'
             x = (D >> (T - p - 3)) & 7
             if x & 5: raise fused_error(x, 5, 3, p, 'PaymentOption')
@@ -5609,7 +5615,7 @@ def _d_PaymentOptionsType(D, T, p, _new=_object_new, _C=_din.PaymentOptions, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5659,13 +5665,11 @@ def _e_PhysicalValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_din.PhysicalValue, _s0=_din.PhysicalValue.multiplier.__set__, _s1=_din.PhysicalValue.unit.__set__, _s2=_din.PhysicalValue.value.__set__):
+def _d_PhysicalValueType(D, T, p, L, R, _new=_object_new, _C=_din.PhysicalValue, _s0=_din.PhysicalValue.multiplier.__set__, _s1=_din.PhysicalValue.unit.__set__, _s2=_din.PhysicalValue.value.__set__):
     """Decode PhysicalValueType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         nxt = 0
         f = 'Multiplier'
         x = (D >> (T - p - 6)) & 63
@@ -5701,8 +5705,8 @@ def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_din.PhysicalValue, _s0=_
                 if x & 131072: v = -v - 1
                 p += 19
             else:
-                pass
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5715,7 +5719,7 @@ def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_din.PhysicalValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5768,11 +5772,10 @@ def _e_PowerDeliveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryReq, _s0=_din.PowerDeliveryReq.ready_to_charge_state.__set__, _s1=_din.PowerDeliveryReq.charging_profile.__set__, _s2=_din.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s3=_din.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
+def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDeliveryReq, _s0=_din.PowerDeliveryReq.ready_to_charge_state.__set__, _s1=_din.PowerDeliveryReq.charging_profile.__set__, _s2=_din.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s3=_din.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
     """Decode PowerDeliveryReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -5789,7 +5792,8 @@ def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryReq,
         nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
             f = 'ChargingProfile'
-            v, p = _d_ChargingProfileType(D, T, p)
+            v, p = _d_ChargingProfileType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
@@ -5797,7 +5801,8 @@ def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryReq,
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'DC_EVPowerDeliveryParameter'
-            v, p = _d_DC_EVPowerDeliveryParameterType(D, T, p)
+            v, p = _d_DC_EVPowerDeliveryParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5818,7 +5823,7 @@ def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryReq,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5868,11 +5873,10 @@ def _e_PowerDeliveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryRes, _s0=_din.PowerDeliveryRes.response_code.__set__, _s1=_din.PowerDeliveryRes.ac_evse_status.__set__, _s2=_din.PowerDeliveryRes.dc_evse_status.__set__, _s3=_din.PowerDeliveryRes.evse_status.__set__):
+def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDeliveryRes, _s0=_din.PowerDeliveryRes.response_code.__set__, _s1=_din.PowerDeliveryRes.ac_evse_status.__set__, _s2=_din.PowerDeliveryRes.dc_evse_status.__set__, _s3=_din.PowerDeliveryRes.evse_status.__set__):
     """Decode PowerDeliveryResType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -5889,14 +5893,16 @@ def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryRes,
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'AC_EVSEStatus'
-            v, p = _d_AC_EVSEStatusType(D, T, p)
+            v, p = _d_AC_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'DC_EVSEStatus'
-            v, p = _d_DC_EVSEStatusType(D, T, p)
+            v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5917,7 +5923,7 @@ def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_din.PowerDeliveryRes,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5957,32 +5963,27 @@ def _e_PreChargeReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_din.PreChargeReq, _s0=_din.PreChargeReq.dc_ev_status.__set__, _s1=_din.PreChargeReq.ev_target_voltage.__set__, _s2=_din.PreChargeReq.ev_target_current.__set__):
+def _d_PreChargeReqType(D, T, p, L, R, _new=_object_new, _C=_din.PreChargeReq, _s0=_din.PreChargeReq.dc_ev_status.__set__, _s1=_din.PreChargeReq.ev_target_voltage.__set__, _s2=_din.PreChargeReq.ev_target_current.__set__):
     """Decode PreChargeReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVTargetVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVTargetCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5993,7 +5994,7 @@ def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_din.PreChargeReq, _s0=_di
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6033,33 +6034,27 @@ def _e_PreChargeResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_din.PreChargeRes, _s0=_din.PreChargeRes.response_code.__set__, _s1=_din.PreChargeRes.dc_evse_status.__set__, _s2=_din.PreChargeRes.evse_present_voltage.__set__):
+def _d_PreChargeResType(D, T, p, L, R, _new=_object_new, _C=_din.PreChargeRes, _s0=_din.PreChargeRes.response_code.__set__, _s1=_din.PreChargeRes.dc_evse_status.__set__, _s2=_din.PreChargeRes.evse_present_voltage.__set__):
     """Decode PreChargeResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6070,7 +6065,7 @@ def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_din.PreChargeRes, _s0=_di
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6116,13 +6111,9 @@ def _e_ProfileEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din.ProfileEntry, _s0=_din.ProfileEntry.charging_profile_entry_start.__set__, _s1=_din.ProfileEntry.charging_profile_entry_max_power.__set__):
+def _d_ProfileEntryType(D, T, p, L, R, _new=_object_new, _C=_din.ProfileEntry, _s0=_din.ProfileEntry.charging_profile_entry_start.__set__, _s1=_din.ProfileEntry.charging_profile_entry_max_power.__set__):
     """Decode ProfileEntryType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ChargingProfileEntryStart'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -6136,9 +6127,9 @@ def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din.ProfileEntry, _s0=_di
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ChargingProfileEntryMaxPower'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -6154,9 +6145,9 @@ def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din.ProfileEntry, _s0=_di
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6166,7 +6157,7 @@ def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_din.ProfileEntry, _s0=_di
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6199,25 +6190,21 @@ def _e_RSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
+def _d_RSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Modulus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Exponent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6227,7 +6214,7 @@ def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6296,7 +6283,7 @@ def _e_ReferenceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
+def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
@@ -6304,15 +6291,14 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
@@ -6320,7 +6306,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
@@ -6328,7 +6315,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
@@ -6336,19 +6324,22 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'DigestMethod'
-        v, p = _d_DigestMethodType(D, T, p)
+        v, p = _d_DigestMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'DigestValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6364,7 +6355,7 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6409,11 +6400,10 @@ def _e_RelativeTimeIntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din.RelativeTimeInterval, _s0=_din.RelativeTimeInterval.start.__set__, _s1=_din.RelativeTimeInterval.duration.__set__):
+def _d_RelativeTimeIntervalType(D, T, p, L, R, _new=_object_new, _C=_din.RelativeTimeInterval, _s0=_din.RelativeTimeInterval.start.__set__, _s1=_din.RelativeTimeInterval.duration.__set__):
     """Decode RelativeTimeIntervalType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'start'
@@ -6429,7 +6419,8 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din.RelativeTimeI
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
@@ -6447,8 +6438,8 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din.RelativeTimeI
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6460,7 +6451,7 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_din.RelativeTimeI
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6506,7 +6497,7 @@ def _e_RetrievalMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
+def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
@@ -6519,7 +6510,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
@@ -6527,7 +6519,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
@@ -6535,7 +6528,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6548,7 +6542,7 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6561,7 +6555,9 @@ def _e_SAScheduleListType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SAScheduleTuple')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SAScheduleTuple'
                 if i == 0:
                     acc <<= 1
@@ -6570,6 +6566,7 @@ def _e_SAScheduleListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SAScheduleTupleType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -6581,7 +6578,7 @@ def _e_SAScheduleListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_din.SAScheduleList, _s0=_din.SAScheduleList.sa_schedule_tuple.__set__):
+def _d_SAScheduleListType(D, T, p, L, R, _new=_object_new, _C=_din.SAScheduleList, _s0=_din.SAScheduleList.sa_schedule_tuple.__set__):
     """Decode SAScheduleListType."""
     f = ""
     try:
@@ -6591,7 +6588,8 @@ def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_din.SAScheduleList, _s0
         p += 1
         while nxt == 0:
             f = 'SAScheduleTuple'
-            v, p = _d_SAScheduleTupleType(D, T, p)
+            v, p = _d_SAScheduleTupleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -6605,7 +6603,7 @@ def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_din.SAScheduleList, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6655,12 +6653,10 @@ def _e_SAScheduleTupleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_din.SAScheduleTuple, _s0=_din.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_din.SAScheduleTuple.p_max_schedule.__set__, _s2=_din.SAScheduleTuple.sales_tariff.__set__):
+def _d_SAScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_din.SAScheduleTuple, _s0=_din.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_din.SAScheduleTuple.p_max_schedule.__set__, _s2=_din.SAScheduleTuple.sales_tariff.__set__):
     """Decode SAScheduleTupleType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'SAScheduleTupleID'
@@ -6678,13 +6674,15 @@ def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_din.SAScheduleTuple, _
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'PMaxSchedule'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PMaxSchedule')
         p += 1
-        v, p = _d_PMaxScheduleType(D, T, p)
+        v, p = _d_PMaxScheduleType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE')
@@ -6692,7 +6690,8 @@ def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_din.SAScheduleTuple, _
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'SalesTariff'
-            v, p = _d_SalesTariffType(D, T, p)
+            v, p = _d_SalesTariffType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6705,7 +6704,7 @@ def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_din.SAScheduleTuple, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6724,11 +6723,10 @@ def _e_SASchedulesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_din.SASchedules):
+def _d_SASchedulesType(D, T, p, L, R, _new=_object_new, _C=_din.SASchedules):
     """Decode SASchedulesType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6736,7 +6734,7 @@ def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_din.SASchedules):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6753,15 +6751,15 @@ def _e_SPKIDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SPKIDataType(D, T, p):
+def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6796,7 +6794,9 @@ def _e_SalesTariffEntryType(acc, n, o):
         items = o.consumption_cost
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ConsumptionCost'
                 if i == 0:
                     acc <<= 2
@@ -6805,6 +6805,7 @@ def _e_SalesTariffEntryType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ConsumptionCostType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 3
         acc = (acc << 2) | 1
         n += 2
@@ -6816,13 +6817,12 @@ def _e_SalesTariffEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_din.SalesTariffEntry, _s0=_din.SalesTariffEntry.relative_time_interval.__set__, _s1=_din.SalesTariffEntry.time_interval.__set__, _s2=_din.SalesTariffEntry.e_price_level.__set__, _s3=_din.SalesTariffEntry.consumption_cost.__set__):
+def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariffEntry, _s0=_din.SalesTariffEntry.relative_time_interval.__set__, _s1=_din.SalesTariffEntry.time_interval.__set__, _s2=_din.SalesTariffEntry.e_price_level.__set__, _s3=_din.SalesTariffEntry.consumption_cost.__set__):
     """Decode SalesTariffEntryType."""
     f = ""
     try:
         x0 = None
         x1 = None
-        x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
@@ -6830,7 +6830,8 @@ def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_din.SalesTariffEntry,
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p)
+            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6854,7 +6855,8 @@ def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_din.SalesTariffEntry,
         nxt = (3, -1)[c]
         while nxt == 3:
             f = 'ConsumptionCost'
-            v, p = _d_ConsumptionCostType(D, T, p)
+            v, p = _d_ConsumptionCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
@@ -6871,7 +6873,7 @@ def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_din.SalesTariffEntry,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6924,7 +6926,9 @@ def _e_SalesTariffType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SalesTariffEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SalesTariffEntry'
                 if i == 0:
                     acc <<= 1
@@ -6933,6 +6937,7 @@ def _e_SalesTariffType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SalesTariffEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5
         acc = (acc << 2) | 1
         n += 2
@@ -6944,20 +6949,18 @@ def _e_SalesTariffType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din.SalesTariff, _s0=_din.SalesTariff.id.__set__, _s1=_din.SalesTariff.sales_tariff_id.__set__, _s2=_din.SalesTariff.sales_tariff_description.__set__, _s3=_din.SalesTariff.num_e_price_levels.__set__, _s4=_din.SalesTariff.sales_tariff_entry.__set__):
+def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff, _s0=_din.SalesTariff.id.__set__, _s1=_din.SalesTariff.sales_tariff_id.__set__, _s2=_din.SalesTariff.sales_tariff_description.__set__, _s3=_din.SalesTariff.num_e_price_levels.__set__, _s4=_din.SalesTariff.sales_tariff_entry.__set__):
     """Decode SalesTariffType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
-        x3 = None
         x4 = []
         nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'SalesTariffID'
@@ -6975,7 +6978,8 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din.SalesTariff, _s0=_din.
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels')
@@ -6983,7 +6987,8 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din.SalesTariff, _s0=_din.
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'SalesTariffDescription'
-            v, p = r_el_str(D, T, p, None, None, 32, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6999,7 +7004,8 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din.SalesTariff, _s0=_din.
         p += 1
         while nxt == 4:
             f = 'SalesTariffEntry'
-            v, p = _d_SalesTariffEntryType(D, T, p)
+            v, p = _d_SalesTariffEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
@@ -7017,7 +7023,7 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_din.SalesTariff, _s0=_din.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7030,7 +7036,9 @@ def _e_SelectedServiceListType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SelectedService')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SelectedService'
                 if i == 0:
                     acc <<= 1
@@ -7039,6 +7047,7 @@ def _e_SelectedServiceListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SelectedServiceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -7050,7 +7059,7 @@ def _e_SelectedServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_din.SelectedServiceList, _s0=_din.SelectedServiceList.selected_service.__set__):
+def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_din.SelectedServiceList, _s0=_din.SelectedServiceList.selected_service.__set__):
     """Decode SelectedServiceListType."""
     f = ""
     try:
@@ -7060,7 +7069,8 @@ def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_din.SelectedServic
         p += 1
         while nxt == 0:
             f = 'SelectedService'
-            v, p = _d_SelectedServiceType(D, T, p)
+            v, p = _d_SelectedServiceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -7074,7 +7084,7 @@ def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_din.SelectedServic
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7122,11 +7132,10 @@ def _e_SelectedServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din.SelectedService, _s0=_din.SelectedService.service_id.__set__, _s1=_din.SelectedService.parameter_set_id.__set__):
+def _d_SelectedServiceType(D, T, p, L, R, _new=_object_new, _C=_din.SelectedService, _s0=_din.SelectedService.service_id.__set__, _s1=_din.SelectedService.parameter_set_id.__set__):
     """Decode SelectedServiceType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'ServiceID'
@@ -7142,7 +7151,8 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din.SelectedService, _
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
@@ -7162,8 +7172,8 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din.SelectedService, _
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7175,7 +7185,7 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_din.SelectedService, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7214,34 +7224,27 @@ def _e_ServiceChargeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceChargeType(D, T, p, _new=_object_new, _C=_din.ServiceCharge, _s0=_din.ServiceCharge.service_tag.__set__, _s1=_din.ServiceCharge.free_service.__set__, _s2=_din.ServiceCharge.energy_transfer_type.__set__):
+def _d_ServiceChargeType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceCharge, _s0=_din.ServiceCharge.service_tag.__set__, _s1=_din.ServiceCharge.free_service.__set__, _s2=_din.ServiceCharge.energy_transfer_type.__set__):
     """Decode ServiceChargeType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ServiceTag'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceTag')
         p += 1
-        v, p = _d_ServiceTagType(D, T, p)
+        v, p = _d_ServiceTagType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'FreeService'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'FreeService')
         v = (x & 2) == 2
         p += 4
         x1 = v
-        nxt = 2
         f = 'EnergyTransferType'
         x = (D >> (T - p - 7)) & 127
         if x & 97: raise fused_error(x, 97, 7, p, 'EnergyTransferType')
         v = _EV68[(x >> 1) & 15]
         p += 7
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7252,7 +7255,7 @@ def _d_ServiceChargeType(D, T, p, _new=_object_new, _C=_din.ServiceCharge, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7283,12 +7286,9 @@ def _e_ServiceDetailReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_din.ServiceDetailReq, _s0=_din.ServiceDetailReq.service_id.__set__):
+def _d_ServiceDetailReqType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceDetailReq, _s0=_din.ServiceDetailReq.service_id.__set__):
     """Decode ServiceDetailReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'ServiceID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -7302,9 +7302,9 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_din.ServiceDetailReq,
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7313,7 +7313,7 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_din.ServiceDetailReq,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7360,12 +7360,10 @@ def _e_ServiceDetailResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_din.ServiceDetailRes, _s0=_din.ServiceDetailRes.response_code.__set__, _s1=_din.ServiceDetailRes.service_id.__set__, _s2=_din.ServiceDetailRes.service_parameter_list.__set__):
+def _d_ServiceDetailResType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceDetailRes, _s0=_din.ServiceDetailRes.response_code.__set__, _s1=_din.ServiceDetailRes.service_id.__set__, _s2=_din.ServiceDetailRes.service_parameter_list.__set__):
     """Decode ServiceDetailResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'ResponseCode'
@@ -7388,7 +7386,8 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_din.ServiceDetailRes,
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
@@ -7396,7 +7395,8 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_din.ServiceDetailRes,
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'ServiceParameterList'
-            v, p = _d_ServiceParameterListType(D, T, p)
+            v, p = _d_ServiceParameterListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7409,7 +7409,7 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_din.ServiceDetailRes,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7448,7 +7448,7 @@ def _e_ServiceDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_din.ServiceDiscoveryReq, _s0=_din.ServiceDiscoveryReq.service_scope.__set__, _s1=_din.ServiceDiscoveryReq.service_category.__set__):
+def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceDiscoveryReq, _s0=_din.ServiceDiscoveryReq.service_scope.__set__, _s1=_din.ServiceDiscoveryReq.service_category.__set__):
     """Decode ServiceDiscoveryReqType."""
     f = ""
     try:
@@ -7460,7 +7460,8 @@ def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_din.ServiceDiscove
         nxt = (0, 1, -1)[c]
         if nxt == 0:
             f = 'ServiceScope'
-            v, p = r_el_str(D, T, p, None, None, 32, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE')
@@ -7483,7 +7484,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_din.ServiceDiscove
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7532,13 +7533,10 @@ def _e_ServiceDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_din.ServiceDiscoveryRes, _s0=_din.ServiceDiscoveryRes.response_code.__set__, _s1=_din.ServiceDiscoveryRes.payment_options.__set__, _s2=_din.ServiceDiscoveryRes.charge_service.__set__, _s3=_din.ServiceDiscoveryRes.service_list.__set__):
+def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceDiscoveryRes, _s0=_din.ServiceDiscoveryRes.response_code.__set__, _s1=_din.ServiceDiscoveryRes.payment_options.__set__, _s2=_din.ServiceDiscoveryRes.charge_service.__set__, _s3=_din.ServiceDiscoveryRes.service_list.__set__):
     """Decode ServiceDiscoveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         nxt = 0
         f = 'ResponseCode'
@@ -7551,13 +7549,15 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_din.ServiceDiscove
         f = 'PaymentOptions'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PaymentOptions')
         p += 1
-        v, p = _d_PaymentOptionsType(D, T, p)
+        v, p = _d_PaymentOptionsType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'ChargeService'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ChargeService')
         p += 1
-        v, p = _d_ServiceChargeType(D, T, p)
+        v, p = _d_ServiceChargeType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE')
@@ -7565,7 +7565,8 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_din.ServiceDiscove
         nxt = (3, -1)[c]
         if nxt == 3:
             f = 'ServiceList'
-            v, p = _d_ServiceTagListType(D, T, p)
+            v, p = _d_ServiceTagListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7579,7 +7580,7 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_din.ServiceDiscove
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7592,7 +7593,9 @@ def _e_ServiceParameterListType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('ParameterSet')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ParameterSet'
                 if i == 0:
                     acc <<= 1
@@ -7601,6 +7604,7 @@ def _e_ServiceParameterListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ParameterSetType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -7612,7 +7616,7 @@ def _e_ServiceParameterListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_din.ServiceParameterList, _s0=_din.ServiceParameterList.parameter_set.__set__):
+def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceParameterList, _s0=_din.ServiceParameterList.parameter_set.__set__):
     """Decode ServiceParameterListType."""
     f = ""
     try:
@@ -7622,7 +7626,8 @@ def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_din.ServiceParame
         p += 1
         while nxt == 0:
             f = 'ParameterSet'
-            v, p = _d_ParameterSetType(D, T, p)
+            v, p = _d_ParameterSetType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -7636,7 +7641,7 @@ def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_din.ServiceParame
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7669,26 +7674,21 @@ def _e_ServicePaymentSelectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServicePaymentSelectionReqType(D, T, p, _new=_object_new, _C=_din.ServicePaymentSelectionReq, _s0=_din.ServicePaymentSelectionReq.selected_payment_option.__set__, _s1=_din.ServicePaymentSelectionReq.selected_service_list.__set__):
+def _d_ServicePaymentSelectionReqType(D, T, p, L, R, _new=_object_new, _C=_din.ServicePaymentSelectionReq, _s0=_din.ServicePaymentSelectionReq.selected_payment_option.__set__, _s1=_din.ServicePaymentSelectionReq.selected_service_list.__set__):
     """Decode ServicePaymentSelectionReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'SelectedPaymentOption'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'SelectedPaymentOption')
         v = _EV54[(x >> 1) & 1]
         p += 4
         x0 = v
-        nxt = 1
         f = 'SelectedServiceList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SelectedServiceList')
         p += 1
-        v, p = _d_SelectedServiceListType(D, T, p)
+        v, p = _d_SelectedServiceListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7698,7 +7698,7 @@ def _d_ServicePaymentSelectionReqType(D, T, p, _new=_object_new, _C=_din.Service
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7724,19 +7724,15 @@ def _e_ServicePaymentSelectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServicePaymentSelectionResType(D, T, p, _new=_object_new, _C=_din.ServicePaymentSelectionRes, _s0=_din.ServicePaymentSelectionRes.response_code.__set__):
+def _d_ServicePaymentSelectionResType(D, T, p, L, R, _new=_object_new, _C=_din.ServicePaymentSelectionRes, _s0=_din.ServicePaymentSelectionRes.response_code.__set__):
     """Decode ServicePaymentSelectionResType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7745,7 +7741,7 @@ def _d_ServicePaymentSelectionResType(D, T, p, _new=_object_new, _C=_din.Service
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7758,7 +7754,9 @@ def _e_ServiceTagListType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Service')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Service'
                 if i == 0:
                     acc <<= 1
@@ -7767,6 +7765,7 @@ def _e_ServiceTagListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ServiceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -7778,7 +7777,7 @@ def _e_ServiceTagListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceTagListType(D, T, p, _new=_object_new, _C=_din.ServiceTagList, _s0=_din.ServiceTagList.service.__set__):
+def _d_ServiceTagListType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceTagList, _s0=_din.ServiceTagList.service.__set__):
     """Decode ServiceTagListType."""
     f = ""
     try:
@@ -7788,7 +7787,8 @@ def _d_ServiceTagListType(D, T, p, _new=_object_new, _C=_din.ServiceTagList, _s0
         p += 1
         while nxt == 0:
             f = 'Service'
-            v, p = _d_ServiceType(D, T, p)
+            v, p = _d_ServiceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -7802,7 +7802,7 @@ def _d_ServiceTagListType(D, T, p, _new=_object_new, _C=_din.ServiceTagList, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7860,13 +7860,11 @@ def _e_ServiceTagType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din.ServiceTag, _s0=_din.ServiceTag.service_id.__set__, _s1=_din.ServiceTag.service_name.__set__, _s2=_din.ServiceTag.service_category.__set__, _s3=_din.ServiceTag.service_scope.__set__):
+def _d_ServiceTagType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceTag, _s0=_din.ServiceTag.service_id.__set__, _s1=_din.ServiceTag.service_name.__set__, _s2=_din.ServiceTag.service_category.__set__, _s3=_din.ServiceTag.service_scope.__set__):
     """Decode ServiceTagType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         x3 = None
         nxt = 0
         f = 'ServiceID'
@@ -7882,7 +7880,8 @@ def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din.ServiceTag, _s0=_din.Se
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
@@ -7890,7 +7889,8 @@ def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din.ServiceTag, _s0=_din.Se
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'ServiceName'
-            v, p = r_el_str(D, T, p, None, None, 32, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7907,7 +7907,8 @@ def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din.ServiceTag, _s0=_din.Se
         nxt = (3, -1)[c]
         if nxt == 3:
             f = 'ServiceScope'
-            v, p = r_el_str(D, T, p, None, None, 32, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7921,7 +7922,7 @@ def _d_ServiceTagType(D, T, p, _new=_object_new, _C=_din.ServiceTag, _s0=_din.Se
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7953,26 +7954,21 @@ def _e_ServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceType(D, T, p, _new=_object_new, _C=_din.Service, _s0=_din.Service.service_tag.__set__, _s1=_din.Service.free_service.__set__):
+def _d_ServiceType(D, T, p, L, R, _new=_object_new, _C=_din.Service, _s0=_din.Service.service_tag.__set__, _s1=_din.Service.free_service.__set__):
     """Decode ServiceType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ServiceTag'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceTag')
         p += 1
-        v, p = _d_ServiceTagType(D, T, p)
+        v, p = _d_ServiceTagType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'FreeService'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'FreeService')
         v = (x & 2) == 2
         p += 4
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7982,7 +7978,7 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_din.Service, _s0=_din.Service.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8008,18 +8004,15 @@ def _e_SessionSetupReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_din.SessionSetupReq, _s0=_din.SessionSetupReq.evcc_id.__set__):
+def _d_SessionSetupReqType(D, T, p, L, R, _new=_object_new, _C=_din.SessionSetupReq, _s0=_din.SessionSetupReq.evcc_id.__set__):
     """Decode SessionSetupReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'EVCCID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVCCID')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 8, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 8, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8028,7 +8021,7 @@ def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_din.SessionSetupReq, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8078,12 +8071,10 @@ def _e_SessionSetupResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_din.SessionSetupRes, _s0=_din.SessionSetupRes.response_code.__set__, _s1=_din.SessionSetupRes.evse_id.__set__, _s2=_din.SessionSetupRes.date_time_now.__set__):
+def _d_SessionSetupResType(D, T, p, L, R, _new=_object_new, _C=_din.SessionSetupRes, _s0=_din.SessionSetupRes.response_code.__set__, _s1=_din.SessionSetupRes.evse_id.__set__, _s2=_din.SessionSetupRes.date_time_now.__set__):
     """Decode SessionSetupResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'ResponseCode'
@@ -8096,7 +8087,8 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_din.SessionSetupRes, _
         f = 'EVSEID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 32, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DateTimeNow, EE')
@@ -8116,8 +8108,8 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_din.SessionSetupRes, _
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                    v, p = r_el_int(D, T, p, R, -9223372036854775808, 9223372036854775807)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8130,7 +8122,7 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_din.SessionSetupRes, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8156,19 +8148,15 @@ def _e_SessionStopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_din.SessionStopRes, _s0=_din.SessionStopRes.response_code.__set__):
+def _d_SessionStopResType(D, T, p, L, R, _new=_object_new, _C=_din.SessionStopRes, _s0=_din.SessionStopRes.response_code.__set__):
     """Decode SessionStopResType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8177,7 +8165,7 @@ def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_din.SessionStopRes, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8196,11 +8184,10 @@ def _e_SessionStopType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopType(D, T, p, _new=_object_new, _C=_din.SessionStop):
+def _d_SessionStopType(D, T, p, L, R, _new=_object_new, _C=_din.SessionStop):
     """Decode SessionStopType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8208,7 +8195,7 @@ def _d_SessionStopType(D, T, p, _new=_object_new, _C=_din.SessionStop):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8225,15 +8212,15 @@ def _e_SignatureMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureMethodType(D, T, p):
+def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8253,7 +8240,9 @@ def _e_SignaturePropertiesType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
                     cw = _T8.get(s)
@@ -8264,6 +8253,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SignaturePropertyType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -8275,7 +8265,7 @@ def _e_SignaturePropertiesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
+def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
@@ -8287,14 +8277,16 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'SignatureProperty'
-            v, p = _d_SignaturePropertyType(D, T, p)
+            v, p = _d_SignaturePropertyType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -8309,7 +8301,7 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8326,15 +8318,15 @@ def _e_SignaturePropertyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertyType(D, T, p):
+def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8376,7 +8368,9 @@ def _e_SignatureType(acc, n, o):
         items = o.object
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
                     cw = _T11.get(s)
@@ -8387,6 +8381,7 @@ def _e_SignatureType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5
         cw = _T72.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
@@ -8400,13 +8395,11 @@ def _e_SignatureType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
+def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
@@ -8415,19 +8408,22 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SignedInfo'
-        v, p = _d_SignedInfoType(D, T, p)
+        v, p = _d_SignedInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
         p += 1
-        v, p = _d_SignatureValueType(D, T, p)
+        v, p = _d_SignatureValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
@@ -8435,7 +8431,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'KeyInfo'
-            v, p = _d_KeyInfoType(D, T, p)
+            v, p = _d_KeyInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
@@ -8443,7 +8440,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
             nxt = (4, -1)[c]
         while nxt == 4:
             f = 'Object'
-            v, p = _d_ObjectType(D, T, p)
+            v, p = _d_ObjectType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
@@ -8461,7 +8459,7 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8499,7 +8497,7 @@ def _e_SignatureValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
+def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
@@ -8518,7 +8516,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
@@ -8532,7 +8531,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
             p += 1
             nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -8544,7 +8544,7 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8580,7 +8580,9 @@ def _e_SignedInfoType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     acc <<= 1
@@ -8589,6 +8591,7 @@ def _e_SignedInfoType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4
         acc = (acc << 2) | 1
         n += 2
@@ -8600,13 +8603,11 @@ def _e_SignedInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
+def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
@@ -8614,26 +8615,30 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'CanonicalizationMethod'
-        v, p = _d_CanonicalizationMethodType(D, T, p)
+        v, p = _d_CanonicalizationMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureMethod'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
-        v, p = _d_SignatureMethodType(D, T, p)
+        v, p = _d_SignatureMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 3:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
@@ -8650,7 +8655,7 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8663,7 +8668,9 @@ def _e_SubCertificatesType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Certificate')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Certificate'
                 if i == 0:
                     acc <<= 1
@@ -8672,6 +8679,7 @@ def _e_SubCertificatesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 1200, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -8683,7 +8691,7 @@ def _e_SubCertificatesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_din.SubCertificates, _s0=_din.SubCertificates.certificate.__set__):
+def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_din.SubCertificates, _s0=_din.SubCertificates.certificate.__set__):
     """Decode SubCertificatesType."""
     f = ""
     try:
@@ -8692,8 +8700,10 @@ def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_din.SubCertificates, _
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'Certificate'
-            v, p = r_el_bin(D, T, p, None, None, 1200, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 1200, 4)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -8707,7 +8717,7 @@ def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_din.SubCertificates, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8724,15 +8734,15 @@ def _e_TransformType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformType(D, T, p):
+def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8745,7 +8755,9 @@ def _e_TransformsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Transform'
                 if i == 0:
                     acc <<= 1
@@ -8754,6 +8766,7 @@ def _e_TransformsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_TransformType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -8765,7 +8778,7 @@ def _e_TransformsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
+def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
@@ -8775,7 +8788,8 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
         p += 1
         while nxt == 0:
             f = 'Transform'
-            v, p = _d_TransformType(D, T, p)
+            v, p = _d_TransformType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -8789,7 +8803,7 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8822,25 +8836,21 @@ def _e_V2G_Message_anonymous(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_din.V2G_Message, _s0=_din.V2G_Message.header.__set__, _s1=_din.V2G_Message.body.__set__):
+def _d_V2G_Message_anonymous(D, T, p, L, R, _new=_object_new, _C=_din.V2G_Message, _s0=_din.V2G_Message.header.__set__, _s1=_din.V2G_Message.body.__set__):
     """Decode V2G_Message@anonymous."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Body'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Body')
         p += 1
-        v, p = _d_BodyType(D, T, p)
+        v, p = _d_BodyType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8850,7 +8860,7 @@ def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_din.V2G_Message, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8876,18 +8886,15 @@ def _e_WeldingDetectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_din.WeldingDetectionReq, _s0=_din.WeldingDetectionReq.dc_ev_status.__set__):
+def _d_WeldingDetectionReqType(D, T, p, L, R, _new=_object_new, _C=_din.WeldingDetectionReq, _s0=_din.WeldingDetectionReq.dc_ev_status.__set__):
     """Decode WeldingDetectionReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8896,7 +8903,7 @@ def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_din.WeldingDetecti
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8936,33 +8943,27 @@ def _e_WeldingDetectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_din.WeldingDetectionRes, _s0=_din.WeldingDetectionRes.response_code.__set__, _s1=_din.WeldingDetectionRes.dc_evse_status.__set__, _s2=_din.WeldingDetectionRes.evse_present_voltage.__set__):
+def _d_WeldingDetectionResType(D, T, p, L, R, _new=_object_new, _C=_din.WeldingDetectionRes, _s0=_din.WeldingDetectionRes.response_code.__set__, _s1=_din.WeldingDetectionRes.dc_evse_status.__set__, _s2=_din.WeldingDetectionRes.evse_present_voltage.__set__):
     """Decode WeldingDetectionResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV4[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8973,7 +8974,7 @@ def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_din.WeldingDetecti
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8990,15 +8991,15 @@ def _e_X509DataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509DataType(D, T, p):
+def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9039,19 +9040,15 @@ def _e_X509IssuerSerialType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
+def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'X509IssuerName'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, None, 4)
+        v, p = r_el_str(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'X509SerialNumber'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -9067,9 +9064,9 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, None, None)
+                v, p = r_el_int(D, T, p, R, None, None)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -9079,7 +9076,7 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9141,6 +9138,7 @@ _G_X509DataType = GenericTable(
 
 NAME = 'din'
 NAMESPACES = ('urn:din:70121:2012:MsgDef', 'urn:din:70121:2012:MsgHeader', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgBody', 'http://www.w3.org/2000/09/xmldsig#')
+RUN_BITS = 1277
 DOCUMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _din.AC_EVChargeParameter),
     ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _din.AC_EVSEChargeParameter),

@@ -13,7 +13,7 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # ruff: noqa
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso2 as _iso2
 from iso15118.messages.generated import xmldsig as _xmldsig
 
@@ -162,15 +162,11 @@ def _e_AC_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.AC_EVChargeParameter, _s0=_iso2.AC_EVChargeParameter.departure_time.__set__, _s1=_iso2.AC_EVChargeParameter.e_amount.__set__, _s2=_iso2.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_iso2.AC_EVChargeParameter.ev_max_current.__set__, _s4=_iso2.AC_EVChargeParameter.ev_min_current.__set__):
+def _d_AC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.AC_EVChargeParameter, _s0=_iso2.AC_EVChargeParameter.departure_time.__set__, _s1=_iso2.AC_EVChargeParameter.e_amount.__set__, _s2=_iso2.AC_EVChargeParameter.ev_max_voltage.__set__, _s3=_iso2.AC_EVChargeParameter.ev_max_current.__set__, _s4=_iso2.AC_EVChargeParameter.ev_min_current.__set__):
     """Decode AC_EVChargeParameterType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EAmount')
         p += 2
@@ -187,32 +183,36 @@ def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.AC_EVChargeP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EAmount'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaxVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaxVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMaxCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaxCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVMinCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -227,7 +227,7 @@ def _d_AC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.AC_EVChargeP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -267,32 +267,27 @@ def _e_AC_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.AC_EVSEChargeParameter, _s0=_iso2.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_iso2.AC_EVSEChargeParameter.evse_nominal_voltage.__set__, _s2=_iso2.AC_EVSEChargeParameter.evse_max_current.__set__):
+def _d_AC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.AC_EVSEChargeParameter, _s0=_iso2.AC_EVSEChargeParameter.ac_evse_status.__set__, _s1=_iso2.AC_EVSEChargeParameter.evse_nominal_voltage.__set__, _s2=_iso2.AC_EVSEChargeParameter.evse_max_current.__set__):
     """Decode AC_EVSEChargeParameterType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'AC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'AC_EVSEStatus')
         p += 1
-        v, p = _d_AC_EVSEStatusType(D, T, p)
+        v, p = _d_AC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSENominalVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSENominalVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSEMaxCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaxCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -303,7 +298,7 @@ def _d_AC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.AC_EVSECha
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -347,14 +342,9 @@ def _e_AC_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.AC_EVSEStatus, _s0=_iso2.AC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2.AC_EVSEStatus.evse_notification.__set__, _s2=_iso2.AC_EVSEStatus.rcd.__set__):
+def _d_AC_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.AC_EVSEStatus, _s0=_iso2.AC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2.AC_EVSEStatus.evse_notification.__set__, _s2=_iso2.AC_EVSEStatus.rcd.__set__):
     """Decode AC_EVSEStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -368,23 +358,21 @@ def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.AC_EVSEStatus, _s0=
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSENotification'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
         v = _EV2[(x >> 1) & 3]
         p += 5
         x1 = v
-        nxt = 2
         f = 'RCD'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'RCD')
         v = (x & 2) == 2
         p += 4
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -395,7 +383,7 @@ def _d_AC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.AC_EVSEStatus, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -432,7 +420,7 @@ def _e_AuthorizationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso2.AuthorizationReq, _s0=_iso2.AuthorizationReq.id.__set__, _s1=_iso2.AuthorizationReq.gen_challenge.__set__):
+def _d_AuthorizationReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.AuthorizationReq, _s0=_iso2.AuthorizationReq.id.__set__, _s1=_iso2.AuthorizationReq.gen_challenge.__set__):
     """Decode AuthorizationReqType."""
     f = ""
     try:
@@ -444,7 +432,8 @@ def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso2.AuthorizationReq
         nxt = (0, 1, -1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE')
@@ -452,7 +441,8 @@ def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso2.AuthorizationReq
             nxt = (1, -1)[c]
         if nxt == 1:
             f = 'GenChallenge'
-            v, p = r_el_bin(D, T, p, 16, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, 16, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -464,7 +454,7 @@ def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso2.AuthorizationReq
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -497,27 +487,21 @@ def _e_AuthorizationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AuthorizationResType(D, T, p, _new=_object_new, _C=_iso2.AuthorizationRes, _s0=_iso2.AuthorizationRes.response_code.__set__, _s1=_iso2.AuthorizationRes.evse_processing.__set__):
+def _d_AuthorizationResType(D, T, p, L, R, _new=_object_new, _C=_iso2.AuthorizationRes, _s0=_iso2.AuthorizationRes.response_code.__set__, _s1=_iso2.AuthorizationRes.evse_processing.__set__):
     """Decode AuthorizationResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
         v = _EV8[(x >> 1) & 3]
         p += 5
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -527,7 +511,7 @@ def _d_AuthorizationResType(D, T, p, _new=_object_new, _C=_iso2.AuthorizationRes
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -546,11 +530,10 @@ def _e_BodyBaseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_iso2.BodyBase):
+def _d_BodyBaseType(D, T, p, L, R, _new=_object_new, _C=_iso2.BodyBase):
     """Decode BodyBaseType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -558,7 +541,7 @@ def _d_BodyBaseType(D, T, p, _new=_object_new, _C=_iso2.BodyBase):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -858,7 +841,7 @@ def _e_BodyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyType(D, T, p, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.authorization_req.__set__, _s1=_iso2.Body.authorization_res.__set__, _s2=_iso2.Body.body_element.__set__, _s3=_iso2.Body.cable_check_req.__set__, _s4=_iso2.Body.cable_check_res.__set__, _s5=_iso2.Body.certificate_installation_req.__set__, _s6=_iso2.Body.certificate_installation_res.__set__, _s7=_iso2.Body.certificate_update_req.__set__, _s8=_iso2.Body.certificate_update_res.__set__, _s9=_iso2.Body.charge_parameter_discovery_req.__set__, _s10=_iso2.Body.charge_parameter_discovery_res.__set__, _s11=_iso2.Body.charging_status_req.__set__, _s12=_iso2.Body.charging_status_res.__set__, _s13=_iso2.Body.current_demand_req.__set__, _s14=_iso2.Body.current_demand_res.__set__, _s15=_iso2.Body.metering_receipt_req.__set__, _s16=_iso2.Body.metering_receipt_res.__set__, _s17=_iso2.Body.payment_details_req.__set__, _s18=_iso2.Body.payment_details_res.__set__, _s19=_iso2.Body.payment_service_selection_req.__set__, _s20=_iso2.Body.payment_service_selection_res.__set__, _s21=_iso2.Body.power_delivery_req.__set__, _s22=_iso2.Body.power_delivery_res.__set__, _s23=_iso2.Body.pre_charge_req.__set__, _s24=_iso2.Body.pre_charge_res.__set__, _s25=_iso2.Body.service_detail_req.__set__, _s26=_iso2.Body.service_detail_res.__set__, _s27=_iso2.Body.service_discovery_req.__set__, _s28=_iso2.Body.service_discovery_res.__set__, _s29=_iso2.Body.session_setup_req.__set__, _s30=_iso2.Body.session_setup_res.__set__, _s31=_iso2.Body.session_stop_req.__set__, _s32=_iso2.Body.session_stop_res.__set__, _s33=_iso2.Body.welding_detection_req.__set__, _s34=_iso2.Body.welding_detection_res.__set__):
+def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.authorization_req.__set__, _s1=_iso2.Body.authorization_res.__set__, _s2=_iso2.Body.body_element.__set__, _s3=_iso2.Body.cable_check_req.__set__, _s4=_iso2.Body.cable_check_res.__set__, _s5=_iso2.Body.certificate_installation_req.__set__, _s6=_iso2.Body.certificate_installation_res.__set__, _s7=_iso2.Body.certificate_update_req.__set__, _s8=_iso2.Body.certificate_update_res.__set__, _s9=_iso2.Body.charge_parameter_discovery_req.__set__, _s10=_iso2.Body.charge_parameter_discovery_res.__set__, _s11=_iso2.Body.charging_status_req.__set__, _s12=_iso2.Body.charging_status_res.__set__, _s13=_iso2.Body.current_demand_req.__set__, _s14=_iso2.Body.current_demand_res.__set__, _s15=_iso2.Body.metering_receipt_req.__set__, _s16=_iso2.Body.metering_receipt_res.__set__, _s17=_iso2.Body.payment_details_req.__set__, _s18=_iso2.Body.payment_details_res.__set__, _s19=_iso2.Body.payment_service_selection_req.__set__, _s20=_iso2.Body.payment_service_selection_res.__set__, _s21=_iso2.Body.power_delivery_req.__set__, _s22=_iso2.Body.power_delivery_res.__set__, _s23=_iso2.Body.pre_charge_req.__set__, _s24=_iso2.Body.pre_charge_res.__set__, _s25=_iso2.Body.service_detail_req.__set__, _s26=_iso2.Body.service_detail_res.__set__, _s27=_iso2.Body.service_discovery_req.__set__, _s28=_iso2.Body.service_discovery_res.__set__, _s29=_iso2.Body.session_setup_req.__set__, _s30=_iso2.Body.session_setup_res.__set__, _s31=_iso2.Body.session_stop_req.__set__, _s32=_iso2.Body.session_stop_res.__set__, _s33=_iso2.Body.welding_detection_req.__set__, _s34=_iso2.Body.welding_detection_res.__set__):
     """Decode BodyType."""
     f = ""
     try:
@@ -903,14 +886,16 @@ def _d_BodyType(D, T, p, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.authori
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1)[c]
         if nxt == 0:
             f = 'AuthorizationReq'
-            v, p = _d_AuthorizationReqType(D, T, p)
+            v, p = _d_AuthorizationReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'AuthorizationRes'
-            v, p = _d_AuthorizationResType(D, T, p)
+            v, p = _d_AuthorizationResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -924,224 +909,256 @@ def _d_BodyType(D, T, p, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.authori
             p += 1
         if nxt == 3:
             f = 'CableCheckReq'
-            v, p = _d_CableCheckReqType(D, T, p)
+            v, p = _d_CableCheckReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 4:
             f = 'CableCheckRes'
-            v, p = _d_CableCheckResType(D, T, p)
+            v, p = _d_CableCheckResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'CertificateInstallationReq'
-            v, p = _d_CertificateInstallationReqType(D, T, p)
+            v, p = _d_CertificateInstallationReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'CertificateInstallationRes'
-            v, p = _d_CertificateInstallationResType(D, T, p)
+            v, p = _d_CertificateInstallationResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 7:
             f = 'CertificateUpdateReq'
-            v, p = _d_CertificateUpdateReqType(D, T, p)
+            v, p = _d_CertificateUpdateReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 8:
             f = 'CertificateUpdateRes'
-            v, p = _d_CertificateUpdateResType(D, T, p)
+            v, p = _d_CertificateUpdateResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 9:
             f = 'ChargeParameterDiscoveryReq'
-            v, p = _d_ChargeParameterDiscoveryReqType(D, T, p)
+            v, p = _d_ChargeParameterDiscoveryReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 10:
             f = 'ChargeParameterDiscoveryRes'
-            v, p = _d_ChargeParameterDiscoveryResType(D, T, p)
+            v, p = _d_ChargeParameterDiscoveryResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 11:
             f = 'ChargingStatusReq'
-            v, p = _d_ChargingStatusReqType(D, T, p)
+            v, p = _d_ChargingStatusReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 12:
             f = 'ChargingStatusRes'
-            v, p = _d_ChargingStatusResType(D, T, p)
+            v, p = _d_ChargingStatusResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 13:
             f = 'CurrentDemandReq'
-            v, p = _d_CurrentDemandReqType(D, T, p)
+            v, p = _d_CurrentDemandReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x13 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 14:
             f = 'CurrentDemandRes'
-            v, p = _d_CurrentDemandResType(D, T, p)
+            v, p = _d_CurrentDemandResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x14 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 15:
             f = 'MeteringReceiptReq'
-            v, p = _d_MeteringReceiptReqType(D, T, p)
+            v, p = _d_MeteringReceiptReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x15 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 16:
             f = 'MeteringReceiptRes'
-            v, p = _d_MeteringReceiptResType(D, T, p)
+            v, p = _d_MeteringReceiptResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x16 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 17:
             f = 'PaymentDetailsReq'
-            v, p = _d_PaymentDetailsReqType(D, T, p)
+            v, p = _d_PaymentDetailsReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x17 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 18:
             f = 'PaymentDetailsRes'
-            v, p = _d_PaymentDetailsResType(D, T, p)
+            v, p = _d_PaymentDetailsResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x18 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 19:
             f = 'PaymentServiceSelectionReq'
-            v, p = _d_PaymentServiceSelectionReqType(D, T, p)
+            v, p = _d_PaymentServiceSelectionReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x19 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 20:
             f = 'PaymentServiceSelectionRes'
-            v, p = _d_PaymentServiceSelectionResType(D, T, p)
+            v, p = _d_PaymentServiceSelectionResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x20 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 21:
             f = 'PowerDeliveryReq'
-            v, p = _d_PowerDeliveryReqType(D, T, p)
+            v, p = _d_PowerDeliveryReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x21 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 22:
             f = 'PowerDeliveryRes'
-            v, p = _d_PowerDeliveryResType(D, T, p)
+            v, p = _d_PowerDeliveryResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x22 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 23:
             f = 'PreChargeReq'
-            v, p = _d_PreChargeReqType(D, T, p)
+            v, p = _d_PreChargeReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x23 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 24:
             f = 'PreChargeRes'
-            v, p = _d_PreChargeResType(D, T, p)
+            v, p = _d_PreChargeResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x24 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 25:
             f = 'ServiceDetailReq'
-            v, p = _d_ServiceDetailReqType(D, T, p)
+            v, p = _d_ServiceDetailReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x25 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 26:
             f = 'ServiceDetailRes'
-            v, p = _d_ServiceDetailResType(D, T, p)
+            v, p = _d_ServiceDetailResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x26 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 27:
             f = 'ServiceDiscoveryReq'
-            v, p = _d_ServiceDiscoveryReqType(D, T, p)
+            v, p = _d_ServiceDiscoveryReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x27 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 28:
             f = 'ServiceDiscoveryRes'
-            v, p = _d_ServiceDiscoveryResType(D, T, p)
+            v, p = _d_ServiceDiscoveryResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x28 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 29:
             f = 'SessionSetupReq'
-            v, p = _d_SessionSetupReqType(D, T, p)
+            v, p = _d_SessionSetupReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x29 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 30:
             f = 'SessionSetupRes'
-            v, p = _d_SessionSetupResType(D, T, p)
+            v, p = _d_SessionSetupResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x30 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 31:
             f = 'SessionStopReq'
-            v, p = _d_SessionStopReqType(D, T, p)
+            v, p = _d_SessionStopReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x31 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 32:
             f = 'SessionStopRes'
-            v, p = _d_SessionStopResType(D, T, p)
+            v, p = _d_SessionStopResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x32 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 33:
             f = 'WeldingDetectionReq'
-            v, p = _d_WeldingDetectionReqType(D, T, p)
+            v, p = _d_WeldingDetectionReqType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x33 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 34:
             f = 'WeldingDetectionRes'
-            v, p = _d_WeldingDetectionResType(D, T, p)
+            v, p = _d_WeldingDetectionResType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x34 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1186,7 +1203,7 @@ def _d_BodyType(D, T, p, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.authori
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1212,18 +1229,15 @@ def _e_CableCheckReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_iso2.CableCheckReq, _s0=_iso2.CableCheckReq.dc_ev_status.__set__):
+def _d_CableCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CableCheckReq, _s0=_iso2.CableCheckReq.dc_ev_status.__set__):
     """Decode CableCheckReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1232,7 +1246,7 @@ def _d_CableCheckReqType(D, T, p, _new=_object_new, _C=_iso2.CableCheckReq, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1272,34 +1286,27 @@ def _e_CableCheckResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_iso2.CableCheckRes, _s0=_iso2.CableCheckRes.response_code.__set__, _s1=_iso2.CableCheckRes.dc_evse_status.__set__, _s2=_iso2.CableCheckRes.evse_processing.__set__):
+def _d_CableCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CableCheckRes, _s0=_iso2.CableCheckRes.response_code.__set__, _s1=_iso2.CableCheckRes.dc_evse_status.__set__, _s2=_iso2.CableCheckRes.evse_processing.__set__):
     """Decode CableCheckResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
         v = _EV8[(x >> 1) & 3]
         p += 5
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1310,7 +1317,7 @@ def _d_CableCheckResType(D, T, p, _new=_object_new, _C=_iso2.CableCheckRes, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1327,15 +1334,15 @@ def _e_CanonicalizationMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CanonicalizationMethodType(D, T, p):
+def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1379,12 +1386,11 @@ def _e_CertificateChainType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso2.CertificateChain, _s0=_iso2.CertificateChain.id.__set__, _s1=_iso2.CertificateChain.certificate.__set__, _s2=_iso2.CertificateChain.sub_certificates.__set__):
+def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso2.CertificateChain, _s0=_iso2.CertificateChain.id.__set__, _s1=_iso2.CertificateChain.certificate.__set__, _s2=_iso2.CertificateChain.sub_certificates.__set__):
     """Decode CertificateChainType."""
     f = ""
     try:
         x0 = None
-        x1 = None
         x2 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, Certificate')
@@ -1392,13 +1398,15 @@ def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso2.CertificateChain
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Certificate'
-        v, p = r_el_bin(D, T, p, None, None, 800, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 800, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
@@ -1406,7 +1414,8 @@ def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso2.CertificateChain
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'SubCertificates'
-            v, p = _d_SubCertificatesType(D, T, p)
+            v, p = _d_SubCertificatesType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1419,7 +1428,7 @@ def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso2.CertificateChain
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1459,32 +1468,27 @@ def _e_CertificateInstallationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso2.CertificateInstallationReq, _s0=_iso2.CertificateInstallationReq.id.__set__, _s1=_iso2.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_iso2.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__):
+def _d_CertificateInstallationReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CertificateInstallationReq, _s0=_iso2.CertificateInstallationReq.id.__set__, _s1=_iso2.CertificateInstallationReq.oem_provisioning_cert.__set__, _s2=_iso2.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__):
     """Decode CertificateInstallationReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'OEMProvisioningCert'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'OEMProvisioningCert')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 800, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 800, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'ListOfRootCertificateIDs'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1495,7 +1499,7 @@ def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso2.Certif
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1556,54 +1560,45 @@ def _e_CertificateInstallationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_iso2.CertificateInstallationRes, _s0=_iso2.CertificateInstallationRes.response_code.__set__, _s1=_iso2.CertificateInstallationRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_iso2.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2.CertificateInstallationRes.d_hpublickey.__set__, _s5=_iso2.CertificateInstallationRes.emaid.__set__):
+def _d_CertificateInstallationResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CertificateInstallationRes, _s0=_iso2.CertificateInstallationRes.response_code.__set__, _s1=_iso2.CertificateInstallationRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2.CertificateInstallationRes.contract_signature_cert_chain.__set__, _s3=_iso2.CertificateInstallationRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2.CertificateInstallationRes.d_hpublickey.__set__, _s5=_iso2.CertificateInstallationRes.emaid.__set__):
     """Decode CertificateInstallationResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'SAProvisioningCertificateChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SAProvisioningCertificateChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'ContractSignatureCertChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'ContractSignatureEncryptedPrivateKey'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureEncryptedPrivateKey')
         p += 1
-        v, p = _d_ContractSignatureEncryptedPrivateKeyType(D, T, p)
+        v, p = _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = 4
         f = 'DHpublickey'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHpublickey')
         p += 1
-        v, p = _d_DiffieHellmanPublickeyType(D, T, p)
+        v, p = _d_DiffieHellmanPublickeyType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
-        nxt = 5
         f = 'eMAID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'eMAID')
         p += 1
-        v, p = _d_EMAIDType(D, T, p)
+        v, p = _d_EMAIDType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1617,7 +1612,7 @@ def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_iso2.Certif
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1664,39 +1659,33 @@ def _e_CertificateUpdateReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_iso2.CertificateUpdateReq, _s0=_iso2.CertificateUpdateReq.id.__set__, _s1=_iso2.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_iso2.CertificateUpdateReq.emaid.__set__, _s3=_iso2.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__):
+def _d_CertificateUpdateReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CertificateUpdateReq, _s0=_iso2.CertificateUpdateReq.id.__set__, _s1=_iso2.CertificateUpdateReq.contract_signature_cert_chain.__set__, _s2=_iso2.CertificateUpdateReq.emaid.__set__, _s3=_iso2.CertificateUpdateReq.list_of_root_certificate_i_ds.__set__):
     """Decode CertificateUpdateReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ContractSignatureCertChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'eMAID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'eMAID')
         p += 1
-        v, p = r_el_str(D, T, p, None, 14, 15, 4)
+        v, p = r_el_str(D, T, p, R, None, 14, 15, 4)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'ListOfRootCertificateIDs'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1708,7 +1697,7 @@ def _d_CertificateUpdateReqType(D, T, p, _new=_object_new, _C=_iso2.CertificateU
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1786,16 +1775,10 @@ def _e_CertificateUpdateResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_iso2.CertificateUpdateRes, _s0=_iso2.CertificateUpdateRes.response_code.__set__, _s1=_iso2.CertificateUpdateRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_iso2.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2.CertificateUpdateRes.d_hpublickey.__set__, _s5=_iso2.CertificateUpdateRes.emaid.__set__, _s6=_iso2.CertificateUpdateRes.retry_counter.__set__):
+def _d_CertificateUpdateResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CertificateUpdateRes, _s0=_iso2.CertificateUpdateRes.response_code.__set__, _s1=_iso2.CertificateUpdateRes.sa_provisioning_certificate_chain.__set__, _s2=_iso2.CertificateUpdateRes.contract_signature_cert_chain.__set__, _s3=_iso2.CertificateUpdateRes.contract_signature_encrypted_private_key.__set__, _s4=_iso2.CertificateUpdateRes.d_hpublickey.__set__, _s5=_iso2.CertificateUpdateRes.emaid.__set__, _s6=_iso2.CertificateUpdateRes.retry_counter.__set__):
     """Decode CertificateUpdateResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
         nxt = 0
         f = 'ResponseCode'
@@ -1808,31 +1791,36 @@ def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_iso2.CertificateU
         f = 'SAProvisioningCertificateChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SAProvisioningCertificateChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'ContractSignatureCertChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'ContractSignatureEncryptedPrivateKey'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureEncryptedPrivateKey')
         p += 1
-        v, p = _d_ContractSignatureEncryptedPrivateKeyType(D, T, p)
+        v, p = _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'DHpublickey'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHpublickey')
         p += 1
-        v, p = _d_DiffieHellmanPublickeyType(D, T, p)
+        v, p = _d_DiffieHellmanPublickeyType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'eMAID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'eMAID')
         p += 1
-        v, p = _d_EMAIDType(D, T, p)
+        v, p = _d_EMAIDType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RetryCounter, EE')
@@ -1852,8 +1840,8 @@ def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_iso2.CertificateU
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1870,7 +1858,7 @@ def _d_CertificateUpdateResType(D, T, p, _new=_object_new, _C=_iso2.CertificateU
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1936,12 +1924,11 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.ChargeParameterDiscoveryReq, _s0=_iso2.ChargeParameterDiscoveryReq.max_entries_sa_schedule_tuple.__set__, _s1=_iso2.ChargeParameterDiscoveryReq.requested_energy_transfer_mode.__set__, _s2=_iso2.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s3=_iso2.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s4=_iso2.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargeParameterDiscoveryReq, _s0=_iso2.ChargeParameterDiscoveryReq.max_entries_sa_schedule_tuple.__set__, _s1=_iso2.ChargeParameterDiscoveryReq.requested_energy_transfer_mode.__set__, _s2=_iso2.ChargeParameterDiscoveryReq.ac_ev_charge_parameter.__set__, _s3=_iso2.ChargeParameterDiscoveryReq.dc_ev_charge_parameter.__set__, _s4=_iso2.ChargeParameterDiscoveryReq.ev_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
     f = ""
     try:
         x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -1961,8 +1948,8 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.Charg
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1979,14 +1966,16 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.Charg
         nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = 'AC_EVChargeParameter'
-            v, p = _d_AC_EVChargeParameterType(D, T, p)
+            v, p = _d_AC_EVChargeParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 3:
             f = 'DC_EVChargeParameter'
-            v, p = _d_DC_EVChargeParameterType(D, T, p)
+            v, p = _d_DC_EVChargeParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2008,7 +1997,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.Charg
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2086,12 +2075,10 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.ChargeParameterDiscoveryRes, _s0=_iso2.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_iso2.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_iso2.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_iso2.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_iso2.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_iso2.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_iso2.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargeParameterDiscoveryRes, _s0=_iso2.ChargeParameterDiscoveryRes.response_code.__set__, _s1=_iso2.ChargeParameterDiscoveryRes.evse_processing.__set__, _s2=_iso2.ChargeParameterDiscoveryRes.sa_schedule_list.__set__, _s3=_iso2.ChargeParameterDiscoveryRes.sa_schedules.__set__, _s4=_iso2.ChargeParameterDiscoveryRes.ac_evse_charge_parameter.__set__, _s5=_iso2.ChargeParameterDiscoveryRes.dc_evse_charge_parameter.__set__, _s6=_iso2.ChargeParameterDiscoveryRes.evse_charge_parameter.__set__):
     """Decode ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -2117,7 +2104,8 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.Charg
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
             f = 'SAScheduleList'
-            v, p = _d_SAScheduleListType(D, T, p)
+            v, p = _d_SAScheduleListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
@@ -2133,14 +2121,16 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.Charg
             nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'AC_EVSEChargeParameter'
-            v, p = _d_AC_EVSEChargeParameterType(D, T, p)
+            v, p = _d_AC_EVSEChargeParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'DC_EVSEChargeParameter'
-            v, p = _d_DC_EVSEChargeParameterType(D, T, p)
+            v, p = _d_DC_EVSEChargeParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2164,7 +2154,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.Charg
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2237,16 +2227,12 @@ def _e_ChargeServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2.ChargeService, _s0=_iso2.ChargeService.service_id.__set__, _s1=_iso2.ChargeService.service_name.__set__, _s2=_iso2.ChargeService.service_category.__set__, _s3=_iso2.ChargeService.service_scope.__set__, _s4=_iso2.ChargeService.free_service.__set__, _s5=_iso2.ChargeService.supported_energy_transfer_mode.__set__):
+def _d_ChargeServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargeService, _s0=_iso2.ChargeService.service_id.__set__, _s1=_iso2.ChargeService.service_name.__set__, _s2=_iso2.ChargeService.service_category.__set__, _s3=_iso2.ChargeService.service_scope.__set__, _s4=_iso2.ChargeService.free_service.__set__, _s5=_iso2.ChargeService.supported_energy_transfer_mode.__set__):
     """Decode ChargeServiceType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         nxt = 0
         f = 'ServiceID'
         x = (D >> (T - p - 11)) & 2047
@@ -2261,7 +2247,8 @@ def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2.ChargeService, _s0=
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
@@ -2269,7 +2256,8 @@ def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2.ChargeService, _s0=
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'ServiceName'
-            v, p = r_el_str(D, T, p, None, None, 32, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2286,7 +2274,8 @@ def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2.ChargeService, _s0=
         nxt = (3, 4)[c]
         if nxt == 3:
             f = 'ServiceScope'
-            v, p = r_el_str(D, T, p, None, None, 64, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2301,7 +2290,8 @@ def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2.ChargeService, _s0=
         f = 'SupportedEnergyTransferMode'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SupportedEnergyTransferMode')
         p += 1
-        v, p = _d_SupportedEnergyTransferModeType(D, T, p)
+        v, p = _d_SupportedEnergyTransferModeType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2317,7 +2307,7 @@ def _d_ChargeServiceType(D, T, p, _new=_object_new, _C=_iso2.ChargeService, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2331,7 +2321,9 @@ def _e_ChargingProfileType(acc, n, o):
         if cnt > 24: raise too_many('ProfileEntry', 24, cnt)
         if cnt == 0: raise missing('ProfileEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ProfileEntry'
                 if i == 0:
                     acc <<= 1
@@ -2340,6 +2332,7 @@ def _e_ChargingProfileType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ProfileEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 24 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ProfileEntry, EE')
@@ -2353,7 +2346,7 @@ def _e_ChargingProfileType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_iso2.ChargingProfile, _s0=_iso2.ChargingProfile.profile_entry.__set__):
+def _d_ChargingProfileType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingProfile, _s0=_iso2.ChargingProfile.profile_entry.__set__):
     """Decode ChargingProfileType."""
     f = ""
     try:
@@ -2363,7 +2356,8 @@ def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_iso2.ChargingProfile, 
         p += 1
         while nxt == 0:
             f = 'ProfileEntry'
-            v, p = _d_ProfileEntryType(D, T, p)
+            v, p = _d_ProfileEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 24:
@@ -2382,7 +2376,7 @@ def _d_ChargingProfileType(D, T, p, _new=_object_new, _C=_iso2.ChargingProfile, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2401,11 +2395,10 @@ def _e_ChargingStatusReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusReq):
+def _d_ChargingStatusReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingStatusReq):
     """Decode ChargingStatusReqType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2413,7 +2406,7 @@ def _d_ChargingStatusReqType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2488,17 +2481,13 @@ def _e_ChargingStatusResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusRes, _s0=_iso2.ChargingStatusRes.response_code.__set__, _s1=_iso2.ChargingStatusRes.evse_id.__set__, _s2=_iso2.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_iso2.ChargingStatusRes.evse_max_current.__set__, _s4=_iso2.ChargingStatusRes.meter_info.__set__, _s5=_iso2.ChargingStatusRes.receipt_required.__set__, _s6=_iso2.ChargingStatusRes.ac_evse_status.__set__):
+def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingStatusRes, _s0=_iso2.ChargingStatusRes.response_code.__set__, _s1=_iso2.ChargingStatusRes.evse_id.__set__, _s2=_iso2.ChargingStatusRes.sa_schedule_tuple_id.__set__, _s3=_iso2.ChargingStatusRes.evse_max_current.__set__, _s4=_iso2.ChargingStatusRes.meter_info.__set__, _s5=_iso2.ChargingStatusRes.receipt_required.__set__, _s6=_iso2.ChargingStatusRes.ac_evse_status.__set__):
     """Decode ChargingStatusResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = None
         x5 = None
-        x6 = None
         nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
@@ -2510,7 +2499,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusR
         f = 'EVSEID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
         p += 1
-        v, p = r_el_str(D, T, p, None, 7, 37, 4)
+        v, p = r_el_str(D, T, p, R, None, 7, 37, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SAScheduleTupleID'
@@ -2526,7 +2516,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusR
         nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
             f = 'EVSEMaxCurrent'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, AC_EVSEStatus')
@@ -2534,7 +2525,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusR
             nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, AC_EVSEStatus')
@@ -2551,7 +2543,8 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusR
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'AC_EVSEStatus'
-        v, p = _d_AC_EVSEStatusType(D, T, p)
+        v, p = _d_AC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2568,7 +2561,7 @@ def _d_ChargingStatusResType(D, T, p, _new=_object_new, _C=_iso2.ChargingStatusR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2589,7 +2582,9 @@ def _e_ConsumptionCostType(acc, n, o):
         if cnt > 3: raise too_many('Cost', 3, cnt)
         if cnt == 0: raise missing('Cost')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Cost'
                 if i == 0:
                     acc <<= 1
@@ -2598,6 +2593,7 @@ def _e_ConsumptionCostType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_CostType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 3 else 2
         cw = _T10.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'Cost, EE | EE')
@@ -2611,24 +2607,25 @@ def _e_ConsumptionCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_iso2.ConsumptionCost, _s0=_iso2.ConsumptionCost.start_value.__set__, _s1=_iso2.ConsumptionCost.cost.__set__):
+def _d_ConsumptionCostType(D, T, p, L, R, _new=_object_new, _C=_iso2.ConsumptionCost, _s0=_iso2.ConsumptionCost.start_value.__set__, _s1=_iso2.ConsumptionCost.cost.__set__):
     """Decode ConsumptionCostType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'startValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'startValue')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 1:
             f = 'Cost'
-            v, p = _d_CostType(D, T, p)
+            v, p = _d_CostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             if k < 3:
@@ -2648,7 +2645,7 @@ def _d_ConsumptionCostType(D, T, p, _new=_object_new, _C=_iso2.ConsumptionCost, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2684,17 +2681,17 @@ def _e_ContractSignatureEncryptedPrivateKeyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, _new=_object_new, _C=_iso2.ContractSignatureEncryptedPrivateKey, _s0=_iso2.ContractSignatureEncryptedPrivateKey.id.__set__, _s1=_iso2.ContractSignatureEncryptedPrivateKey.value.__set__):
+def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, L, R, _new=_object_new, _C=_iso2.ContractSignatureEncryptedPrivateKey, _s0=_iso2.ContractSignatureEncryptedPrivateKey.id.__set__, _s1=_iso2.ContractSignatureEncryptedPrivateKey.value.__set__):
     """Decode ContractSignatureEncryptedPrivateKeyType."""
     f = ""
     try:
         x0 = None
         x1 = None
-        nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
@@ -2706,12 +2703,11 @@ def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, _new=_object_new, _C=_i
             _s1(o, b"")
             return o, p
         p += 1
-        nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
         check_length(v, None, None, 48, p)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2721,7 +2717,7 @@ def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, _new=_object_new, _C=_i
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2768,12 +2764,10 @@ def _e_CostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CostType(D, T, p, _new=_object_new, _C=_iso2.Cost, _s0=_iso2.Cost.cost_kind.__set__, _s1=_iso2.Cost.amount.__set__, _s2=_iso2.Cost.amount_multiplier.__set__):
+def _d_CostType(D, T, p, L, R, _new=_object_new, _C=_iso2.Cost, _s0=_iso2.Cost.cost_kind.__set__, _s1=_iso2.Cost.amount.__set__, _s2=_iso2.Cost.amount_multiplier.__set__):
     """Decode CostType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'costKind'
@@ -2796,7 +2790,8 @@ def _d_CostType(D, T, p, _new=_object_new, _C=_iso2.Cost, _s0=_iso2.Cost.cost_ki
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
@@ -2821,7 +2816,7 @@ def _d_CostType(D, T, p, _new=_object_new, _C=_iso2.Cost, _s0=_iso2.Cost.cost_ki
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2924,31 +2919,29 @@ def _e_CurrentDemandReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandReq, _s0=_iso2.CurrentDemandReq.dc_ev_status.__set__, _s1=_iso2.CurrentDemandReq.ev_target_current.__set__, _s2=_iso2.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_iso2.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_iso2.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_iso2.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_iso2.CurrentDemandReq.charging_complete.__set__, _s7=_iso2.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_iso2.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_iso2.CurrentDemandReq.ev_target_voltage.__set__):
+def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDemandReq, _s0=_iso2.CurrentDemandReq.dc_ev_status.__set__, _s1=_iso2.CurrentDemandReq.ev_target_current.__set__, _s2=_iso2.CurrentDemandReq.ev_maximum_voltage_limit.__set__, _s3=_iso2.CurrentDemandReq.ev_maximum_current_limit.__set__, _s4=_iso2.CurrentDemandReq.ev_maximum_power_limit.__set__, _s5=_iso2.CurrentDemandReq.bulk_charging_complete.__set__, _s6=_iso2.CurrentDemandReq.charging_complete.__set__, _s7=_iso2.CurrentDemandReq.remaining_time_to_full_so_c.__set__, _s8=_iso2.CurrentDemandReq.remaining_time_to_bulk_so_c.__set__, _s9=_iso2.CurrentDemandReq.ev_target_voltage.__set__):
     """Decode CurrentDemandReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
         x5 = None
-        x6 = None
         x7 = None
         x8 = None
-        x9 = None
         nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVTargetCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
@@ -2956,7 +2949,8 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandReq
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
             f = 'EVMaximumVoltageLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
@@ -2964,7 +2958,8 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandReq
             nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
             f = 'EVMaximumCurrentLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
@@ -2972,7 +2967,8 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandReq
             nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'EVMaximumPowerLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
@@ -3000,7 +2996,8 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandReq
         nxt = (7, 8, 9)[c]
         if nxt == 7:
             f = 'RemainingTimeToFullSoC'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage')
@@ -3008,13 +3005,15 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandReq
             nxt = (8, 9)[c]
         if nxt == 8:
             f = 'RemainingTimeToBulkSoC'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = 9
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetVoltage'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -3034,7 +3033,7 @@ def _d_CurrentDemandReqType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandReq
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3159,22 +3158,13 @@ def _e_CurrentDemandResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandRes, _s0=_iso2.CurrentDemandRes.response_code.__set__, _s1=_iso2.CurrentDemandRes.dc_evse_status.__set__, _s2=_iso2.CurrentDemandRes.evse_present_voltage.__set__, _s3=_iso2.CurrentDemandRes.evse_present_current.__set__, _s4=_iso2.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_iso2.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_iso2.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_iso2.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_iso2.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_iso2.CurrentDemandRes.evse_maximum_power_limit.__set__, _s10=_iso2.CurrentDemandRes.evse_id.__set__, _s11=_iso2.CurrentDemandRes.sa_schedule_tuple_id.__set__, _s12=_iso2.CurrentDemandRes.meter_info.__set__, _s13=_iso2.CurrentDemandRes.receipt_required.__set__):
+def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDemandRes, _s0=_iso2.CurrentDemandRes.response_code.__set__, _s1=_iso2.CurrentDemandRes.dc_evse_status.__set__, _s2=_iso2.CurrentDemandRes.evse_present_voltage.__set__, _s3=_iso2.CurrentDemandRes.evse_present_current.__set__, _s4=_iso2.CurrentDemandRes.evse_current_limit_achieved.__set__, _s5=_iso2.CurrentDemandRes.evse_voltage_limit_achieved.__set__, _s6=_iso2.CurrentDemandRes.evse_power_limit_achieved.__set__, _s7=_iso2.CurrentDemandRes.evse_maximum_voltage_limit.__set__, _s8=_iso2.CurrentDemandRes.evse_maximum_current_limit.__set__, _s9=_iso2.CurrentDemandRes.evse_maximum_power_limit.__set__, _s10=_iso2.CurrentDemandRes.evse_id.__set__, _s11=_iso2.CurrentDemandRes.sa_schedule_tuple_id.__set__, _s12=_iso2.CurrentDemandRes.meter_info.__set__, _s13=_iso2.CurrentDemandRes.receipt_required.__set__):
     """Decode CurrentDemandResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
         x7 = None
         x8 = None
         x9 = None
-        x10 = None
-        x11 = None
         x12 = None
         x13 = None
         nxt = 0
@@ -3188,19 +3178,22 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandRes
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVSEPresentCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVSECurrentLimitAchieved'
@@ -3229,7 +3222,8 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandRes
         nxt = (7, 8, 9, 10)[c]
         if nxt == 7:
             f = 'EVSEMaximumVoltageLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
@@ -3237,7 +3231,8 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandRes
             nxt = (8, 9, 10)[c]
         if nxt == 8:
             f = 'EVSEMaximumCurrentLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEID')
@@ -3245,13 +3240,15 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandRes
             nxt = (9, 10)[c]
         if nxt == 9:
             f = 'EVSEMaximumPowerLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = 10
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEID'
-        v, p = r_el_str(D, T, p, None, 7, 37, 4)
+        v, p = r_el_str(D, T, p, R, None, 7, 37, 4)
+        if p > L: D, T, L = window(R, p)
         x10 = v
         nxt = 11
         f = 'SAScheduleTupleID'
@@ -3267,7 +3264,8 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandRes
         nxt = (12, 13, -1)[c]
         if nxt == 12:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, EE')
@@ -3302,7 +3300,7 @@ def _d_CurrentDemandResType(D, T, p, _new=_object_new, _C=_iso2.CurrentDemandRes
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3405,15 +3403,12 @@ def _e_DC_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVChargeParameter, _s0=_iso2.DC_EVChargeParameter.departure_time.__set__, _s1=_iso2.DC_EVChargeParameter.dc_ev_status.__set__, _s2=_iso2.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s3=_iso2.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s4=_iso2.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s5=_iso2.DC_EVChargeParameter.ev_energy_capacity.__set__, _s6=_iso2.DC_EVChargeParameter.ev_energy_request.__set__, _s7=_iso2.DC_EVChargeParameter.full_soc.__set__, _s8=_iso2.DC_EVChargeParameter.bulk_soc.__set__):
+def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVChargeParameter, _s0=_iso2.DC_EVChargeParameter.departure_time.__set__, _s1=_iso2.DC_EVChargeParameter.dc_ev_status.__set__, _s2=_iso2.DC_EVChargeParameter.ev_maximum_current_limit.__set__, _s3=_iso2.DC_EVChargeParameter.ev_maximum_power_limit.__set__, _s4=_iso2.DC_EVChargeParameter.ev_maximum_voltage_limit.__set__, _s5=_iso2.DC_EVChargeParameter.ev_energy_capacity.__set__, _s6=_iso2.DC_EVChargeParameter.ev_energy_request.__set__, _s7=_iso2.DC_EVChargeParameter.full_soc.__set__, _s8=_iso2.DC_EVChargeParameter.bulk_soc.__set__):
     """Decode DC_EVChargeParameterType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
-        x4 = None
         x5 = None
         x6 = None
         x7 = None
@@ -3434,20 +3429,22 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVChargeP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'DC_EVStatus'
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumCurrentLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumCurrentLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit')
@@ -3455,13 +3452,15 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVChargeP
         nxt = (3, 4)[c]
         if nxt == 3:
             f = 'EVMaximumPowerLimit'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMaximumVoltageLimit'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE')
@@ -3469,7 +3468,8 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVChargeP
         nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
             f = 'EVEnergyCapacity'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE')
@@ -3477,7 +3477,8 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVChargeP
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
             f = 'EVEnergyRequest'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE')
@@ -3520,7 +3521,7 @@ def _d_DC_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVChargeP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3562,18 +3563,17 @@ def _e_DC_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVPowerDeliveryParameter, _s0=_iso2.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_iso2.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_iso2.DC_EVPowerDeliveryParameter.charging_complete.__set__):
+def _d_DC_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVPowerDeliveryParameter, _s0=_iso2.DC_EVPowerDeliveryParameter.dc_ev_status.__set__, _s1=_iso2.DC_EVPowerDeliveryParameter.bulk_charging_complete.__set__, _s2=_iso2.DC_EVPowerDeliveryParameter.charging_complete.__set__):
     """Decode DC_EVPowerDeliveryParameterType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
@@ -3606,7 +3606,7 @@ def _d_DC_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EV
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3692,54 +3692,53 @@ def _e_DC_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSEChargeParameter, _s0=_iso2.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_iso2.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_iso2.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_iso2.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_iso2.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_iso2.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_iso2.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_iso2.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_iso2.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
+def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVSEChargeParameter, _s0=_iso2.DC_EVSEChargeParameter.dc_evse_status.__set__, _s1=_iso2.DC_EVSEChargeParameter.evse_maximum_current_limit.__set__, _s2=_iso2.DC_EVSEChargeParameter.evse_maximum_power_limit.__set__, _s3=_iso2.DC_EVSEChargeParameter.evse_maximum_voltage_limit.__set__, _s4=_iso2.DC_EVSEChargeParameter.evse_minimum_current_limit.__set__, _s5=_iso2.DC_EVSEChargeParameter.evse_minimum_voltage_limit.__set__, _s6=_iso2.DC_EVSEChargeParameter.evse_current_regulation_tolerance.__set__, _s7=_iso2.DC_EVSEChargeParameter.evse_peak_current_ripple.__set__, _s8=_iso2.DC_EVSEChargeParameter.evse_energy_to_be_delivered.__set__):
     """Decode DC_EVSEChargeParameterType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
-        x7 = None
         x8 = None
         nxt = 0
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVSEMaximumCurrentLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumCurrentLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVSEMaximumPowerLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumPowerLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVSEMaximumVoltageLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltageLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVSEMinimumCurrentLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumCurrentLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVSEMinimumVoltageLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltageLimit')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple')
@@ -3747,13 +3746,15 @@ def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSECha
         nxt = (6, 7)[c]
         if nxt == 6:
             f = 'EVSECurrentRegulationTolerance'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = 7
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEPeakCurrentRipple'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE')
@@ -3761,7 +3762,8 @@ def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSECha
         nxt = (8, -1)[c]
         if nxt == 8:
             f = 'EVSEEnergyToBeDelivered'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3780,7 +3782,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSECha
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3836,14 +3838,11 @@ def _e_DC_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSEStatus, _s0=_iso2.DC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2.DC_EVSEStatus.evse_notification.__set__, _s2=_iso2.DC_EVSEStatus.evse_isolation_status.__set__, _s3=_iso2.DC_EVSEStatus.evse_status_code.__set__):
+def _d_DC_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVSEStatus, _s0=_iso2.DC_EVSEStatus.notification_max_delay.__set__, _s1=_iso2.DC_EVSEStatus.evse_notification.__set__, _s2=_iso2.DC_EVSEStatus.evse_isolation_status.__set__, _s3=_iso2.DC_EVSEStatus.evse_status_code.__set__):
     """Decode DC_EVSEStatusType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
-        x3 = None
         nxt = 0
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
@@ -3858,7 +3857,8 @@ def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSEStatus, _s0=
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVSENotification'
@@ -3899,7 +3899,7 @@ def _d_DC_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVSEStatus, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3938,28 +3938,21 @@ def _e_DC_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVStatus, _s0=_iso2.DC_EVStatus.ev_ready.__set__, _s1=_iso2.DC_EVStatus.ev_error_code.__set__, _s2=_iso2.DC_EVStatus.evresssoc.__set__):
+def _d_DC_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVStatus, _s0=_iso2.DC_EVStatus.ev_ready.__set__, _s1=_iso2.DC_EVStatus.ev_error_code.__set__, _s2=_iso2.DC_EVStatus.evresssoc.__set__):
     """Decode DC_EVStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'EVReady'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVReady')
         v = (x & 2) == 2
         p += 4
         x0 = v
-        nxt = 1
         f = 'EVErrorCode'
         x = (D >> (T - p - 7)) & 127
         if x & 97: raise fused_error(x, 97, 7, p, 'EVErrorCode')
         v = _EV47[(x >> 1) & 15]
         p += 7
         x1 = v
-        nxt = 2
         f = 'EVRESSSOC'
         x = (D >> (T - p - 10)) & 1023
         if x & 769: raise fused_error(x, 769, 10, p, 'EVRESSSOC')
@@ -3967,7 +3960,6 @@ def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVStatus, _s0=_iso
         if v > 100: raise out_of_range(v, 0, 100, p)
         p += 10
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3978,7 +3970,7 @@ def _d_DC_EVStatusType(D, T, p, _new=_object_new, _C=_iso2.DC_EVStatus, _s0=_iso
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4056,14 +4048,13 @@ def _e_DSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
+def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -4073,14 +4064,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (0, 2, 3)[c]
         if nxt == 0:
             f = 'P'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'Q'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
@@ -4088,13 +4081,15 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'G'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Y'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
@@ -4102,7 +4097,8 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'J'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
@@ -4110,14 +4106,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'Seed'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'PgenCounter'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4134,7 +4132,7 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4170,17 +4168,17 @@ def _e_DiffieHellmanPublickeyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DiffieHellmanPublickeyType(D, T, p, _new=_object_new, _C=_iso2.DiffieHellmanPublickey, _s0=_iso2.DiffieHellmanPublickey.id.__set__, _s1=_iso2.DiffieHellmanPublickey.value.__set__):
+def _d_DiffieHellmanPublickeyType(D, T, p, L, R, _new=_object_new, _C=_iso2.DiffieHellmanPublickey, _s0=_iso2.DiffieHellmanPublickey.id.__set__, _s1=_iso2.DiffieHellmanPublickey.value.__set__):
     """Decode DiffieHellmanPublickeyType."""
     f = ""
     try:
         x0 = None
         x1 = None
-        nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
@@ -4192,12 +4190,11 @@ def _d_DiffieHellmanPublickeyType(D, T, p, _new=_object_new, _C=_iso2.DiffieHell
             _s1(o, b"")
             return o, p
         p += 1
-        nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
         check_length(v, None, None, 65, p)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4207,7 +4204,7 @@ def _d_DiffieHellmanPublickeyType(D, T, p, _new=_object_new, _C=_iso2.DiffieHell
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4224,15 +4221,15 @@ def _e_DigestMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DigestMethodType(D, T, p):
+def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4268,17 +4265,17 @@ def _e_EMAIDType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EMAIDType(D, T, p, _new=_object_new, _C=_iso2.EMAID, _s0=_iso2.EMAID.id.__set__, _s1=_iso2.EMAID.value.__set__):
+def _d_EMAIDType(D, T, p, L, R, _new=_object_new, _C=_iso2.EMAID, _s0=_iso2.EMAID.id.__set__, _s1=_iso2.EMAID.value.__set__):
     """Decode EMAIDType."""
     f = ""
     try:
         x0 = None
         x1 = None
-        nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
@@ -4290,12 +4287,11 @@ def _d_EMAIDType(D, T, p, _new=_object_new, _C=_iso2.EMAID, _s0=_iso2.EMAID.id._
             _s1(o, "")
             return o, p
         p += 1
-        nxt = 1
         f = 'value'
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
         check_length(v, None, 14, 15, p)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4305,7 +4301,7 @@ def _d_EMAIDType(D, T, p, _new=_object_new, _C=_iso2.EMAID, _s0=_iso2.EMAID.id._
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4338,7 +4334,7 @@ def _e_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.EVChargeParameter, _s0=_iso2.EVChargeParameter.departure_time.__set__):
+def _d_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVChargeParameter, _s0=_iso2.EVChargeParameter.departure_time.__set__):
     """Decode EVChargeParameterType."""
     f = ""
     try:
@@ -4359,8 +4355,8 @@ def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.EVChargeParamet
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4371,7 +4367,7 @@ def _d_EVChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.EVChargeParamet
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4390,11 +4386,10 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2.EVPowerDeliveryParameter):
+def _d_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVPowerDeliveryParameter):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4402,7 +4397,7 @@ def _d_EVPowerDeliveryParameterType(D, T, p, _new=_object_new, _C=_iso2.EVPowerD
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4421,11 +4416,10 @@ def _e_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.EVSEChargeParameter):
+def _d_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVSEChargeParameter):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4433,7 +4427,7 @@ def _d_EVSEChargeParameterType(D, T, p, _new=_object_new, _C=_iso2.EVSEChargePar
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4471,13 +4465,9 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.EVSEStatus, _s0=_iso2.EVSEStatus.notification_max_delay.__set__, _s1=_iso2.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVSEStatus, _s0=_iso2.EVSEStatus.notification_max_delay.__set__, _s1=_iso2.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -4491,16 +4481,15 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.EVSEStatus, _s0=_iso2.
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSENotification'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
         v = _EV2[(x >> 1) & 3]
         p += 5
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4510,7 +4499,7 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso2.EVSEStatus, _s0=_iso2.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4529,11 +4518,10 @@ def _e_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVStatusType(D, T, p, _new=_object_new, _C=_iso2.EVStatus):
+def _d_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVStatus):
     """Decode EVStatusType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4541,7 +4529,7 @@ def _d_EVStatusType(D, T, p, _new=_object_new, _C=_iso2.EVStatus):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4576,7 +4564,7 @@ def _e_EntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EntryType(D, T, p, _new=_object_new, _C=_iso2.Entry, _s0=_iso2.Entry.relative_time_interval.__set__, _s1=_iso2.Entry.time_interval.__set__):
+def _d_EntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.Entry, _s0=_iso2.Entry.relative_time_interval.__set__, _s1=_iso2.Entry.time_interval.__set__):
     """Decode EntryType."""
     f = ""
     try:
@@ -4588,7 +4576,8 @@ def _d_EntryType(D, T, p, _new=_object_new, _C=_iso2.Entry, _s0=_iso2.Entry.rela
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p)
+            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4607,7 +4596,7 @@ def _d_EntryType(D, T, p, _new=_object_new, _C=_iso2.Entry, _s0=_iso2.Entry.rela
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4626,11 +4615,10 @@ def _e_IntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_IntervalType(D, T, p, _new=_object_new, _C=_iso2.Interval):
+def _d_IntervalType(D, T, p, L, R, _new=_object_new, _C=_iso2.Interval):
     """Decode IntervalType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4638,7 +4626,7 @@ def _d_IntervalType(D, T, p, _new=_object_new, _C=_iso2.Interval):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4655,15 +4643,15 @@ def _e_KeyInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyInfoType(D, T, p):
+def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4680,15 +4668,15 @@ def _e_KeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyValueType(D, T, p):
+def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4702,7 +4690,9 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
@@ -4711,6 +4701,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
@@ -4724,7 +4715,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso2.ListOfRootCertificateIDs, _s0=_iso2.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso2.ListOfRootCertificateIDs, _s0=_iso2.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -4734,7 +4725,8 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso2.ListOfRo
         p += 1
         while nxt == 0:
             f = 'RootCertificateID'
-            v, p = _d_X509IssuerSerialType(D, T, p)
+            v, p = _d_X509IssuerSerialType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 20:
@@ -4753,7 +4745,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso2.ListOfRo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4773,7 +4765,9 @@ def _e_ManifestType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     cw = _T0.get(s)
@@ -4784,6 +4778,7 @@ def _e_ManifestType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -4795,7 +4790,7 @@ def _e_ManifestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
+def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
@@ -4807,14 +4802,16 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -4829,7 +4826,7 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4873,18 +4870,18 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso2.MessageHeader, _s0=_iso2.MessageHeader.session_id.__set__, _s1=_iso2.MessageHeader.notification.__set__, _s2=_iso2.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso2.MessageHeader, _s0=_iso2.MessageHeader.session_id.__set__, _s1=_iso2.MessageHeader.notification.__set__, _s2=_iso2.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         nxt = 0
         f = 'SessionID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 8, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 8, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE')
@@ -4892,7 +4889,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso2.MessageHeader, _s0=
         nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = 'Notification'
-            v, p = _d_NotificationType(D, T, p)
+            v, p = _d_NotificationType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -4900,7 +4898,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso2.MessageHeader, _s0=
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Signature'
-            v, p = _d_SignatureType(D, T, p)
+            v, p = _d_SignatureType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4913,7 +4912,7 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso2.MessageHeader, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4996,11 +4995,10 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.MeterInfo.meter_id.__set__, _s1=_iso2.MeterInfo.meter_reading.__set__, _s2=_iso2.MeterInfo.sig_meter_reading.__set__, _s3=_iso2.MeterInfo.meter_status.__set__, _s4=_iso2.MeterInfo.t_meter.__set__):
+def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.MeterInfo.meter_id.__set__, _s1=_iso2.MeterInfo.meter_reading.__set__, _s2=_iso2.MeterInfo.sig_meter_reading.__set__, _s3=_iso2.MeterInfo.meter_status.__set__, _s4=_iso2.MeterInfo.t_meter.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -5009,7 +5007,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
         f = 'MeterID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE')
@@ -5027,8 +5026,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
@@ -5036,7 +5035,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'SigMeterReading'
-            v, p = r_el_bin(D, T, p, None, None, 64, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE')
@@ -5056,8 +5056,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
@@ -5077,8 +5077,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                    v, p = r_el_int(D, T, p, R, -9223372036854775808, 9223372036854775807)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5093,7 +5093,7 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso2.MeterInfo, _s0=_iso2.Me
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5144,27 +5144,27 @@ def _e_MeteringReceiptReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_iso2.MeteringReceiptReq, _s0=_iso2.MeteringReceiptReq.id.__set__, _s1=_iso2.MeteringReceiptReq.session_id.__set__, _s2=_iso2.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_iso2.MeteringReceiptReq.meter_info.__set__):
+def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeteringReceiptReq, _s0=_iso2.MeteringReceiptReq.id.__set__, _s1=_iso2.MeteringReceiptReq.session_id.__set__, _s2=_iso2.MeteringReceiptReq.sa_schedule_tuple_id.__set__, _s3=_iso2.MeteringReceiptReq.meter_info.__set__):
     """Decode MeteringReceiptReqType."""
     f = ""
     try:
         x0 = None
-        x1 = None
         x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SessionID'
-        v, p = r_el_bin(D, T, p, None, None, 8, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 8, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo')
@@ -5182,7 +5182,8 @@ def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_iso2.MeteringReceip
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'MeterInfo'
-        v, p = _d_MeterInfoType(D, T, p)
+        v, p = _d_MeterInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5196,7 +5197,7 @@ def _d_MeteringReceiptReqType(D, T, p, _new=_object_new, _C=_iso2.MeteringReceip
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5246,11 +5247,10 @@ def _e_MeteringReceiptResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_iso2.MeteringReceiptRes, _s0=_iso2.MeteringReceiptRes.response_code.__set__, _s1=_iso2.MeteringReceiptRes.ac_evse_status.__set__, _s2=_iso2.MeteringReceiptRes.dc_evse_status.__set__, _s3=_iso2.MeteringReceiptRes.evse_status.__set__):
+def _d_MeteringReceiptResType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeteringReceiptRes, _s0=_iso2.MeteringReceiptRes.response_code.__set__, _s1=_iso2.MeteringReceiptRes.ac_evse_status.__set__, _s2=_iso2.MeteringReceiptRes.dc_evse_status.__set__, _s3=_iso2.MeteringReceiptRes.evse_status.__set__):
     """Decode MeteringReceiptResType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -5267,14 +5267,16 @@ def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_iso2.MeteringReceip
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'AC_EVSEStatus'
-            v, p = _d_AC_EVSEStatusType(D, T, p)
+            v, p = _d_AC_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'DC_EVSEStatus'
-            v, p = _d_DC_EVSEStatusType(D, T, p)
+            v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5295,7 +5297,7 @@ def _d_MeteringReceiptResType(D, T, p, _new=_object_new, _C=_iso2.MeteringReceip
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5330,11 +5332,10 @@ def _e_NotificationType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_NotificationType(D, T, p, _new=_object_new, _C=_iso2.Notification, _s0=_iso2.Notification.fault_code.__set__, _s1=_iso2.Notification.fault_msg.__set__):
+def _d_NotificationType(D, T, p, L, R, _new=_object_new, _C=_iso2.Notification, _s0=_iso2.Notification.fault_code.__set__, _s1=_iso2.Notification.fault_msg.__set__):
     """Decode NotificationType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'FaultCode'
@@ -5349,7 +5350,8 @@ def _d_NotificationType(D, T, p, _new=_object_new, _C=_iso2.Notification, _s0=_i
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'FaultMsg'
-            v, p = r_el_str(D, T, p, None, None, 64, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5361,7 +5363,7 @@ def _d_NotificationType(D, T, p, _new=_object_new, _C=_iso2.Notification, _s0=_i
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5378,15 +5380,15 @@ def _e_ObjectType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ObjectType(D, T, p):
+def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5403,15 +5405,15 @@ def _e_PGPDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PGPDataType(D, T, p):
+def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5453,20 +5455,20 @@ def _e_PMaxScheduleEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_iso2.PMaxScheduleEntry, _s0=_iso2.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_iso2.PMaxScheduleEntry.time_interval.__set__, _s2=_iso2.PMaxScheduleEntry.p_max.__set__):
+def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.PMaxScheduleEntry, _s0=_iso2.PMaxScheduleEntry.relative_time_interval.__set__, _s1=_iso2.PMaxScheduleEntry.time_interval.__set__, _s2=_iso2.PMaxScheduleEntry.p_max.__set__):
     """Decode PMaxScheduleEntryType."""
     f = ""
     try:
         x0 = None
         x1 = None
-        x2 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p)
+            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5479,7 +5481,8 @@ def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_iso2.PMaxScheduleEnt
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'PMax'
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5492,7 +5495,7 @@ def _d_PMaxScheduleEntryType(D, T, p, _new=_object_new, _C=_iso2.PMaxScheduleEnt
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5506,7 +5509,9 @@ def _e_PMaxScheduleType(acc, n, o):
         if cnt > 1024: raise too_many('PMaxScheduleEntry', 1024, cnt)
         if cnt == 0: raise missing('PMaxScheduleEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PMaxScheduleEntry'
                 if i == 0:
                     acc <<= 1
@@ -5515,6 +5520,7 @@ def _e_PMaxScheduleType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_PMaxScheduleEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 1024 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PMaxScheduleEntry, EE')
@@ -5528,7 +5534,7 @@ def _e_PMaxScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_iso2.PMaxSchedule, _s0=_iso2.PMaxSchedule.p_max_schedule_entry.__set__):
+def _d_PMaxScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso2.PMaxSchedule, _s0=_iso2.PMaxSchedule.p_max_schedule_entry.__set__):
     """Decode PMaxScheduleType."""
     f = ""
     try:
@@ -5538,7 +5544,8 @@ def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_iso2.PMaxSchedule, _s0=_i
         p += 1
         while nxt == 0:
             f = 'PMaxScheduleEntry'
-            v, p = _d_PMaxScheduleEntryType(D, T, p)
+            v, p = _d_PMaxScheduleEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 1024:
@@ -5557,7 +5564,7 @@ def _d_PMaxScheduleType(D, T, p, _new=_object_new, _C=_iso2.PMaxSchedule, _s0=_i
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5586,7 +5593,9 @@ def _e_ParameterSetType(acc, n, o):
         if cnt > 16: raise too_many('Parameter', 16, cnt)
         if cnt == 0: raise missing('Parameter')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Parameter'
                 if i == 0:
                     acc <<= 1
@@ -5595,6 +5604,7 @@ def _e_ParameterSetType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ParameterType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 16 else 2
         cw = _T10.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Parameter, EE')
@@ -5608,11 +5618,10 @@ def _e_ParameterSetType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso2.ParameterSet, _s0=_iso2.ParameterSet.parameter_set_id.__set__, _s1=_iso2.ParameterSet.parameter.__set__):
+def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_iso2.ParameterSet, _s0=_iso2.ParameterSet.parameter_set_id.__set__, _s1=_iso2.ParameterSet.parameter.__set__):
     """Decode ParameterSetType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'ParameterSetID'
@@ -5630,14 +5639,16 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso2.ParameterSet, _s0=_i
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 1:
             f = 'Parameter'
-            v, p = _d_ParameterType(D, T, p)
+            v, p = _d_ParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             if k < 16:
@@ -5657,7 +5668,7 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso2.ParameterSet, _s0=_i
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5746,11 +5757,10 @@ def _e_ParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Parameter.name.__set__, _s1=_iso2.Parameter.bool_value.__set__, _s2=_iso2.Parameter.byte_value.__set__, _s3=_iso2.Parameter.short_value.__set__, _s4=_iso2.Parameter.int_value.__set__, _s5=_iso2.Parameter.physical_value.__set__, _s6=_iso2.Parameter.string_value.__set__):
+def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Parameter.name.__set__, _s1=_iso2.Parameter.bool_value.__set__, _s2=_iso2.Parameter.byte_value.__set__, _s3=_iso2.Parameter.short_value.__set__, _s4=_iso2.Parameter.int_value.__set__, _s5=_iso2.Parameter.physical_value.__set__, _s6=_iso2.Parameter.string_value.__set__):
     """Decode ParameterType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -5761,7 +5771,8 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Pa
         f = '@Name'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Name')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
@@ -5801,8 +5812,8 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Pa
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5821,22 +5832,24 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Pa
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+                    v, p = r_el_int(D, T, p, R, -2147483648, 2147483647)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'physicalValue'
-            v, p = _d_PhysicalValueType(D, T, p)
+            v, p = _d_PhysicalValueType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'stringValue'
-            v, p = r_el_str(D, T, p, None, None, None, 4)
+            v, p = r_el_str(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5853,7 +5866,7 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso2.Parameter, _s0=_iso2.Pa
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5886,25 +5899,21 @@ def _e_PaymentDetailsReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_iso2.PaymentDetailsReq, _s0=_iso2.PaymentDetailsReq.emaid.__set__, _s1=_iso2.PaymentDetailsReq.contract_signature_cert_chain.__set__):
+def _d_PaymentDetailsReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PaymentDetailsReq, _s0=_iso2.PaymentDetailsReq.emaid.__set__, _s1=_iso2.PaymentDetailsReq.contract_signature_cert_chain.__set__):
     """Decode PaymentDetailsReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'eMAID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'eMAID')
         p += 1
-        v, p = r_el_str(D, T, p, None, 14, 15, 4)
+        v, p = r_el_str(D, T, p, R, None, 14, 15, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ContractSignatureCertChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractSignatureCertChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5914,7 +5923,7 @@ def _d_PaymentDetailsReqType(D, T, p, _new=_object_new, _C=_iso2.PaymentDetailsR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5962,27 +5971,21 @@ def _e_PaymentDetailsResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_iso2.PaymentDetailsRes, _s0=_iso2.PaymentDetailsRes.response_code.__set__, _s1=_iso2.PaymentDetailsRes.gen_challenge.__set__, _s2=_iso2.PaymentDetailsRes.evse_time_stamp.__set__):
+def _d_PaymentDetailsResType(D, T, p, L, R, _new=_object_new, _C=_iso2.PaymentDetailsRes, _s0=_iso2.PaymentDetailsRes.response_code.__set__, _s1=_iso2.PaymentDetailsRes.gen_challenge.__set__, _s2=_iso2.PaymentDetailsRes.evse_time_stamp.__set__):
     """Decode PaymentDetailsResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'GenChallenge'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'GenChallenge')
         p += 1
-        v, p = r_el_bin(D, T, p, 16, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 16, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSETimeStamp'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -5998,9 +6001,9 @@ def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_iso2.PaymentDetailsR
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                v, p = r_el_int(D, T, p, R, -9223372036854775808, 9223372036854775807)
+                if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6011,7 +6014,7 @@ def _d_PaymentDetailsResType(D, T, p, _new=_object_new, _C=_iso2.PaymentDetailsR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6025,7 +6028,9 @@ def _e_PaymentOptionListType(acc, n, o):
         if cnt > 2: raise too_many('PaymentOption', 2, cnt)
         if cnt == 0: raise missing('PaymentOption')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PaymentOption'
                 if i == 0:
                     acc <<= 1
@@ -6036,6 +6041,7 @@ def _e_PaymentOptionListType(acc, n, o):
                 i = enum_index(v, _EI60)
                 acc = (acc << 3) | (i << 1)
                 n += 3
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 2 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PaymentOption, EE')
@@ -6049,7 +6055,7 @@ def _e_PaymentOptionListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentOptionListType(D, T, p, _new=_object_new, _C=_iso2.PaymentOptionList, _s0=_iso2.PaymentOptionList.payment_option.__set__):
+def _d_PaymentOptionListType(D, T, p, L, R, _new=_object_new, _C=_iso2.PaymentOptionList, _s0=_iso2.PaymentOptionList.payment_option.__set__):
     """Decode PaymentOptionListType."""
     f = ""
     try:
@@ -6058,6 +6064,7 @@ def _d_PaymentOptionListType(D, T, p, _new=_object_new, _C=_iso2.PaymentOptionLi
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'PaymentOption'
             x = (D >> (T - p - 3)) & 7
             if x & 5: raise fused_error(x, 5, 3, p, 'PaymentOption')
@@ -6081,7 +6088,7 @@ def _d_PaymentOptionListType(D, T, p, _new=_object_new, _C=_iso2.PaymentOptionLi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6114,26 +6121,21 @@ def _e_PaymentServiceSelectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso2.PaymentServiceSelectionReq, _s0=_iso2.PaymentServiceSelectionReq.selected_payment_option.__set__, _s1=_iso2.PaymentServiceSelectionReq.selected_service_list.__set__):
+def _d_PaymentServiceSelectionReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PaymentServiceSelectionReq, _s0=_iso2.PaymentServiceSelectionReq.selected_payment_option.__set__, _s1=_iso2.PaymentServiceSelectionReq.selected_service_list.__set__):
     """Decode PaymentServiceSelectionReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'SelectedPaymentOption'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'SelectedPaymentOption')
         v = _EV61[(x >> 1) & 1]
         p += 4
         x0 = v
-        nxt = 1
         f = 'SelectedServiceList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SelectedServiceList')
         p += 1
-        v, p = _d_SelectedServiceListType(D, T, p)
+        v, p = _d_SelectedServiceListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6143,7 +6145,7 @@ def _d_PaymentServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso2.Paymen
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6169,19 +6171,15 @@ def _e_PaymentServiceSelectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PaymentServiceSelectionResType(D, T, p, _new=_object_new, _C=_iso2.PaymentServiceSelectionRes, _s0=_iso2.PaymentServiceSelectionRes.response_code.__set__):
+def _d_PaymentServiceSelectionResType(D, T, p, L, R, _new=_object_new, _C=_iso2.PaymentServiceSelectionRes, _s0=_iso2.PaymentServiceSelectionRes.response_code.__set__):
     """Decode PaymentServiceSelectionResType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6190,7 +6188,7 @@ def _d_PaymentServiceSelectionResType(D, T, p, _new=_object_new, _C=_iso2.Paymen
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6238,14 +6236,9 @@ def _e_PhysicalValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_iso2.PhysicalValue, _s0=_iso2.PhysicalValue.multiplier.__set__, _s1=_iso2.PhysicalValue.unit.__set__, _s2=_iso2.PhysicalValue.value.__set__):
+def _d_PhysicalValueType(D, T, p, L, R, _new=_object_new, _C=_iso2.PhysicalValue, _s0=_iso2.PhysicalValue.multiplier.__set__, _s1=_iso2.PhysicalValue.unit.__set__, _s2=_iso2.PhysicalValue.value.__set__):
     """Decode PhysicalValueType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Multiplier'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'Multiplier')
@@ -6253,14 +6246,12 @@ def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_iso2.PhysicalValue, _s0=
         if v > 3: raise out_of_range(v, -3, 3, p)
         p += 6
         x0 = v
-        nxt = 1
         f = 'Unit'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'Unit')
         v = _EV63[(x >> 1) & 7]
         p += 6
         x1 = v
-        nxt = 2
         f = 'Value'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -6276,9 +6267,9 @@ def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_iso2.PhysicalValue, _s0=
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6289,7 +6280,7 @@ def _d_PhysicalValueType(D, T, p, _new=_object_new, _C=_iso2.PhysicalValue, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6350,12 +6341,10 @@ def _e_PowerDeliveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryReq, _s0=_iso2.PowerDeliveryReq.charge_progress.__set__, _s1=_iso2.PowerDeliveryReq.sa_schedule_tuple_id.__set__, _s2=_iso2.PowerDeliveryReq.charging_profile.__set__, _s3=_iso2.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s4=_iso2.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
+def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliveryReq, _s0=_iso2.PowerDeliveryReq.charge_progress.__set__, _s1=_iso2.PowerDeliveryReq.sa_schedule_tuple_id.__set__, _s2=_iso2.PowerDeliveryReq.charging_profile.__set__, _s3=_iso2.PowerDeliveryReq.dc_ev_power_delivery_parameter.__set__, _s4=_iso2.PowerDeliveryReq.ev_power_delivery_parameter.__set__):
     """Decode PowerDeliveryReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -6380,7 +6369,8 @@ def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryReq
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'ChargingProfile'
-            v, p = _d_ChargingProfileType(D, T, p)
+            v, p = _d_ChargingProfileType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
@@ -6388,7 +6378,8 @@ def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryReq
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'DC_EVPowerDeliveryParameter'
-            v, p = _d_DC_EVPowerDeliveryParameterType(D, T, p)
+            v, p = _d_DC_EVPowerDeliveryParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6410,7 +6401,7 @@ def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryReq
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6460,11 +6451,10 @@ def _e_PowerDeliveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryRes, _s0=_iso2.PowerDeliveryRes.response_code.__set__, _s1=_iso2.PowerDeliveryRes.ac_evse_status.__set__, _s2=_iso2.PowerDeliveryRes.dc_evse_status.__set__, _s3=_iso2.PowerDeliveryRes.evse_status.__set__):
+def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliveryRes, _s0=_iso2.PowerDeliveryRes.response_code.__set__, _s1=_iso2.PowerDeliveryRes.ac_evse_status.__set__, _s2=_iso2.PowerDeliveryRes.dc_evse_status.__set__, _s3=_iso2.PowerDeliveryRes.evse_status.__set__):
     """Decode PowerDeliveryResType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -6481,14 +6471,16 @@ def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryRes
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'AC_EVSEStatus'
-            v, p = _d_AC_EVSEStatusType(D, T, p)
+            v, p = _d_AC_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'DC_EVSEStatus'
-            v, p = _d_DC_EVSEStatusType(D, T, p)
+            v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6509,7 +6501,7 @@ def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso2.PowerDeliveryRes
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6549,32 +6541,27 @@ def _e_PreChargeReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_iso2.PreChargeReq, _s0=_iso2.PreChargeReq.dc_ev_status.__set__, _s1=_iso2.PreChargeReq.ev_target_voltage.__set__, _s2=_iso2.PreChargeReq.ev_target_current.__set__):
+def _d_PreChargeReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PreChargeReq, _s0=_iso2.PreChargeReq.dc_ev_status.__set__, _s1=_iso2.PreChargeReq.ev_target_voltage.__set__, _s2=_iso2.PreChargeReq.ev_target_current.__set__):
     """Decode PreChargeReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVTargetVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVTargetCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetCurrent')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6585,7 +6572,7 @@ def _d_PreChargeReqType(D, T, p, _new=_object_new, _C=_iso2.PreChargeReq, _s0=_i
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6625,33 +6612,27 @@ def _e_PreChargeResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_iso2.PreChargeRes, _s0=_iso2.PreChargeRes.response_code.__set__, _s1=_iso2.PreChargeRes.dc_evse_status.__set__, _s2=_iso2.PreChargeRes.evse_present_voltage.__set__):
+def _d_PreChargeResType(D, T, p, L, R, _new=_object_new, _C=_iso2.PreChargeRes, _s0=_iso2.PreChargeRes.response_code.__set__, _s1=_iso2.PreChargeRes.dc_evse_status.__set__, _s2=_iso2.PreChargeRes.evse_present_voltage.__set__):
     """Decode PreChargeResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6662,7 +6643,7 @@ def _d_PreChargeResType(D, T, p, _new=_object_new, _C=_iso2.PreChargeRes, _s0=_i
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6709,12 +6690,10 @@ def _e_ProfileEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_iso2.ProfileEntry, _s0=_iso2.ProfileEntry.charging_profile_entry_start.__set__, _s1=_iso2.ProfileEntry.charging_profile_entry_max_power.__set__, _s2=_iso2.ProfileEntry.charging_profile_entry_max_number_of_phases_in_use.__set__):
+def _d_ProfileEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.ProfileEntry, _s0=_iso2.ProfileEntry.charging_profile_entry_start.__set__, _s1=_iso2.ProfileEntry.charging_profile_entry_max_power.__set__, _s2=_iso2.ProfileEntry.charging_profile_entry_max_number_of_phases_in_use.__set__):
     """Decode ProfileEntryType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'ChargingProfileEntryStart'
@@ -6730,13 +6709,15 @@ def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_iso2.ProfileEntry, _s0=_i
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ChargingProfileEntryMaxPower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ChargingProfileEntryMaxPower')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ChargingProfileEntryMaxNumberOfPhasesInUse, EE')
@@ -6761,7 +6742,7 @@ def _d_ProfileEntryType(D, T, p, _new=_object_new, _C=_iso2.ProfileEntry, _s0=_i
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6794,25 +6775,21 @@ def _e_RSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
+def _d_RSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Modulus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Exponent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6822,7 +6799,7 @@ def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6891,7 +6868,7 @@ def _e_ReferenceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
+def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
@@ -6899,15 +6876,14 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
@@ -6915,7 +6891,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
@@ -6923,7 +6900,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
@@ -6931,19 +6909,22 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'DigestMethod'
-        v, p = _d_DigestMethodType(D, T, p)
+        v, p = _d_DigestMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'DigestValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6959,7 +6940,7 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7004,11 +6985,10 @@ def _e_RelativeTimeIntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2.RelativeTimeInterval, _s0=_iso2.RelativeTimeInterval.start.__set__, _s1=_iso2.RelativeTimeInterval.duration.__set__):
+def _d_RelativeTimeIntervalType(D, T, p, L, R, _new=_object_new, _C=_iso2.RelativeTimeInterval, _s0=_iso2.RelativeTimeInterval.start.__set__, _s1=_iso2.RelativeTimeInterval.duration.__set__):
     """Decode RelativeTimeIntervalType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'start'
@@ -7024,7 +7004,8 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2.RelativeTime
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 16777214)
+                v, p = r_el_uint(D, T, p, R, 0, 16777214)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
@@ -7042,8 +7023,8 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2.RelativeTime
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 86400)
+                    v, p = r_el_uint(D, T, p, R, 0, 86400)
+                    if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7055,7 +7036,7 @@ def _d_RelativeTimeIntervalType(D, T, p, _new=_object_new, _C=_iso2.RelativeTime
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7101,7 +7082,7 @@ def _e_RetrievalMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
+def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
@@ -7114,7 +7095,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
@@ -7122,7 +7104,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
@@ -7130,7 +7113,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7143,7 +7127,7 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7157,7 +7141,9 @@ def _e_SAScheduleListType(acc, n, o):
         if cnt > 3: raise too_many('SAScheduleTuple', 3, cnt)
         if cnt == 0: raise missing('SAScheduleTuple')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SAScheduleTuple'
                 if i == 0:
                     acc <<= 1
@@ -7166,6 +7152,7 @@ def _e_SAScheduleListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SAScheduleTupleType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 3 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SAScheduleTuple, EE')
@@ -7179,7 +7166,7 @@ def _e_SAScheduleListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleList, _s0=_iso2.SAScheduleList.sa_schedule_tuple.__set__):
+def _d_SAScheduleListType(D, T, p, L, R, _new=_object_new, _C=_iso2.SAScheduleList, _s0=_iso2.SAScheduleList.sa_schedule_tuple.__set__):
     """Decode SAScheduleListType."""
     f = ""
     try:
@@ -7189,7 +7176,8 @@ def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleList, _s
         p += 1
         while nxt == 0:
             f = 'SAScheduleTuple'
-            v, p = _d_SAScheduleTupleType(D, T, p)
+            v, p = _d_SAScheduleTupleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 3:
@@ -7208,7 +7196,7 @@ def _d_SAScheduleListType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleList, _s
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7250,12 +7238,10 @@ def _e_SAScheduleTupleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleTuple, _s0=_iso2.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_iso2.SAScheduleTuple.p_max_schedule.__set__, _s2=_iso2.SAScheduleTuple.sales_tariff.__set__):
+def _d_SAScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_iso2.SAScheduleTuple, _s0=_iso2.SAScheduleTuple.sa_schedule_tuple_id.__set__, _s1=_iso2.SAScheduleTuple.p_max_schedule.__set__, _s2=_iso2.SAScheduleTuple.sales_tariff.__set__):
     """Decode SAScheduleTupleType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'SAScheduleTupleID'
@@ -7269,7 +7255,8 @@ def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleTuple, 
         f = 'PMaxSchedule'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PMaxSchedule')
         p += 1
-        v, p = _d_PMaxScheduleType(D, T, p)
+        v, p = _d_PMaxScheduleType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE')
@@ -7277,7 +7264,8 @@ def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleTuple, 
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'SalesTariff'
-            v, p = _d_SalesTariffType(D, T, p)
+            v, p = _d_SalesTariffType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7290,7 +7278,7 @@ def _d_SAScheduleTupleType(D, T, p, _new=_object_new, _C=_iso2.SAScheduleTuple, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7309,11 +7297,10 @@ def _e_SASchedulesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_iso2.SASchedules):
+def _d_SASchedulesType(D, T, p, L, R, _new=_object_new, _C=_iso2.SASchedules):
     """Decode SASchedulesType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7321,7 +7308,7 @@ def _d_SASchedulesType(D, T, p, _new=_object_new, _C=_iso2.SASchedules):
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7338,15 +7325,15 @@ def _e_SPKIDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SPKIDataType(D, T, p):
+def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7382,7 +7369,9 @@ def _e_SalesTariffEntryType(acc, n, o):
         cnt = len(items)
         if cnt > 3: raise too_many('ConsumptionCost', 3, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ConsumptionCost'
                 if i == 0:
                     cw = _T52.get(s)
@@ -7393,6 +7382,7 @@ def _e_SalesTariffEntryType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ConsumptionCostType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4 if cnt == 3 else 3
         cw = _T76.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'ConsumptionCost, EE | EE | EPriceLevel, ConsumptionCost, EE | RelativeTimeInterval, TimeInterval')
@@ -7406,7 +7396,7 @@ def _e_SalesTariffEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_iso2.SalesTariffEntry, _s0=_iso2.SalesTariffEntry.relative_time_interval.__set__, _s1=_iso2.SalesTariffEntry.time_interval.__set__, _s2=_iso2.SalesTariffEntry.e_price_level.__set__, _s3=_iso2.SalesTariffEntry.consumption_cost.__set__):
+def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariffEntry, _s0=_iso2.SalesTariffEntry.relative_time_interval.__set__, _s1=_iso2.SalesTariffEntry.time_interval.__set__, _s2=_iso2.SalesTariffEntry.e_price_level.__set__, _s3=_iso2.SalesTariffEntry.consumption_cost.__set__):
     """Decode SalesTariffEntryType."""
     f = ""
     try:
@@ -7420,7 +7410,8 @@ def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_iso2.SalesTariffEntry
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p)
+            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE')
@@ -7447,7 +7438,8 @@ def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_iso2.SalesTariffEntry
             nxt = (3, -1)[c]
         while nxt == 3:
             f = 'ConsumptionCost'
-            v, p = _d_ConsumptionCostType(D, T, p)
+            v, p = _d_ConsumptionCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             if k < 3:
@@ -7469,7 +7461,7 @@ def _d_SalesTariffEntryType(D, T, p, _new=_object_new, _C=_iso2.SalesTariffEntry
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7519,7 +7511,9 @@ def _e_SalesTariffType(acc, n, o):
         if cnt > 1024: raise too_many('SalesTariffEntry', 1024, cnt)
         if cnt == 0: raise missing('SalesTariffEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SalesTariffEntry'
                 if i == 0:
                     cw = _T78.get(s)
@@ -7530,6 +7524,7 @@ def _e_SalesTariffType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SalesTariffEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 6 if cnt == 1024 else 5
         cw = _T79.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SalesTariffEntry, EE')
@@ -7543,12 +7538,11 @@ def _e_SalesTariffType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_iso2.SalesTariff, _s0=_iso2.SalesTariff.id.__set__, _s1=_iso2.SalesTariff.sales_tariff_id.__set__, _s2=_iso2.SalesTariff.sales_tariff_description.__set__, _s3=_iso2.SalesTariff.num_e_price_levels.__set__, _s4=_iso2.SalesTariff.sales_tariff_entry.__set__):
+def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s0=_iso2.SalesTariff.id.__set__, _s1=_iso2.SalesTariff.sales_tariff_id.__set__, _s2=_iso2.SalesTariff.sales_tariff_description.__set__, _s3=_iso2.SalesTariff.num_e_price_levels.__set__, _s4=_iso2.SalesTariff.sales_tariff_entry.__set__):
     """Decode SalesTariffType."""
     f = ""
     try:
         x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = []
@@ -7558,7 +7552,8 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_iso2.SalesTariff, _s0=_iso
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7576,7 +7571,8 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_iso2.SalesTariff, _s0=_iso
         nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = 'SalesTariffDescription'
-            v, p = r_el_str(D, T, p, None, None, 32, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'NumEPriceLevels, SalesTariffEntry')
@@ -7594,7 +7590,8 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_iso2.SalesTariff, _s0=_iso
             p += 1
         while nxt == 4:
             f = 'SalesTariffEntry'
-            v, p = _d_SalesTariffEntryType(D, T, p)
+            v, p = _d_SalesTariffEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             if k < 1024:
@@ -7617,7 +7614,7 @@ def _d_SalesTariffType(D, T, p, _new=_object_new, _C=_iso2.SalesTariff, _s0=_iso
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7631,7 +7628,9 @@ def _e_SelectedServiceListType(acc, n, o):
         if cnt > 16: raise too_many('SelectedService', 16, cnt)
         if cnt == 0: raise missing('SelectedService')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SelectedService'
                 if i == 0:
                     acc <<= 1
@@ -7640,6 +7639,7 @@ def _e_SelectedServiceListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SelectedServiceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 16 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedService, EE')
@@ -7653,7 +7653,7 @@ def _e_SelectedServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso2.SelectedServiceList, _s0=_iso2.SelectedServiceList.selected_service.__set__):
+def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso2.SelectedServiceList, _s0=_iso2.SelectedServiceList.selected_service.__set__):
     """Decode SelectedServiceListType."""
     f = ""
     try:
@@ -7663,7 +7663,8 @@ def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso2.SelectedServi
         p += 1
         while nxt == 0:
             f = 'SelectedService'
-            v, p = _d_SelectedServiceType(D, T, p)
+            v, p = _d_SelectedServiceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 16:
@@ -7682,7 +7683,7 @@ def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso2.SelectedServi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7730,11 +7731,10 @@ def _e_SelectedServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2.SelectedService, _s0=_iso2.SelectedService.service_id.__set__, _s1=_iso2.SelectedService.parameter_set_id.__set__):
+def _d_SelectedServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.SelectedService, _s0=_iso2.SelectedService.service_id.__set__, _s1=_iso2.SelectedService.parameter_set_id.__set__):
     """Decode SelectedServiceType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'ServiceID'
@@ -7750,7 +7750,8 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2.SelectedService, 
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
@@ -7770,8 +7771,8 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2.SelectedService, 
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7783,7 +7784,7 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso2.SelectedService, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7814,12 +7815,9 @@ def _e_ServiceDetailReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailReq, _s0=_iso2.ServiceDetailReq.service_id.__set__):
+def _d_ServiceDetailReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceDetailReq, _s0=_iso2.ServiceDetailReq.service_id.__set__):
     """Decode ServiceDetailReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'ServiceID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -7833,9 +7831,9 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailReq
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7844,7 +7842,7 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailReq
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7891,12 +7889,10 @@ def _e_ServiceDetailResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailRes, _s0=_iso2.ServiceDetailRes.response_code.__set__, _s1=_iso2.ServiceDetailRes.service_id.__set__, _s2=_iso2.ServiceDetailRes.service_parameter_list.__set__):
+def _d_ServiceDetailResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceDetailRes, _s0=_iso2.ServiceDetailRes.response_code.__set__, _s1=_iso2.ServiceDetailRes.service_id.__set__, _s2=_iso2.ServiceDetailRes.service_parameter_list.__set__):
     """Decode ServiceDetailResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'ResponseCode'
@@ -7919,7 +7915,8 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailRes
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
@@ -7927,7 +7924,8 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailRes
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'ServiceParameterList'
-            v, p = _d_ServiceParameterListType(D, T, p)
+            v, p = _d_ServiceParameterListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7940,7 +7938,7 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDetailRes
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7979,7 +7977,7 @@ def _e_ServiceDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscoveryReq, _s0=_iso2.ServiceDiscoveryReq.service_scope.__set__, _s1=_iso2.ServiceDiscoveryReq.service_category.__set__):
+def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceDiscoveryReq, _s0=_iso2.ServiceDiscoveryReq.service_scope.__set__, _s1=_iso2.ServiceDiscoveryReq.service_category.__set__):
     """Decode ServiceDiscoveryReqType."""
     f = ""
     try:
@@ -7991,7 +7989,8 @@ def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscov
         nxt = (0, 1, -1)[c]
         if nxt == 0:
             f = 'ServiceScope'
-            v, p = r_el_str(D, T, p, None, None, 64, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE')
@@ -8014,7 +8013,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscov
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8063,13 +8062,10 @@ def _e_ServiceDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscoveryRes, _s0=_iso2.ServiceDiscoveryRes.response_code.__set__, _s1=_iso2.ServiceDiscoveryRes.payment_option_list.__set__, _s2=_iso2.ServiceDiscoveryRes.charge_service.__set__, _s3=_iso2.ServiceDiscoveryRes.service_list.__set__):
+def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceDiscoveryRes, _s0=_iso2.ServiceDiscoveryRes.response_code.__set__, _s1=_iso2.ServiceDiscoveryRes.payment_option_list.__set__, _s2=_iso2.ServiceDiscoveryRes.charge_service.__set__, _s3=_iso2.ServiceDiscoveryRes.service_list.__set__):
     """Decode ServiceDiscoveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         nxt = 0
         f = 'ResponseCode'
@@ -8082,13 +8078,15 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscov
         f = 'PaymentOptionList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PaymentOptionList')
         p += 1
-        v, p = _d_PaymentOptionListType(D, T, p)
+        v, p = _d_PaymentOptionListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'ChargeService'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ChargeService')
         p += 1
-        v, p = _d_ChargeServiceType(D, T, p)
+        v, p = _d_ChargeServiceType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE')
@@ -8096,7 +8094,8 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscov
         nxt = (3, -1)[c]
         if nxt == 3:
             f = 'ServiceList'
-            v, p = _d_ServiceListType(D, T, p)
+            v, p = _d_ServiceListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8110,7 +8109,7 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso2.ServiceDiscov
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8124,7 +8123,9 @@ def _e_ServiceListType(acc, n, o):
         if cnt > 8: raise too_many('Service', 8, cnt)
         if cnt == 0: raise missing('Service')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Service'
                 if i == 0:
                     acc <<= 1
@@ -8133,6 +8134,7 @@ def _e_ServiceListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ServiceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 8 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Service, EE')
@@ -8146,7 +8148,7 @@ def _e_ServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso2.ServiceList, _s0=_iso2.ServiceList.service.__set__):
+def _d_ServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceList, _s0=_iso2.ServiceList.service.__set__):
     """Decode ServiceListType."""
     f = ""
     try:
@@ -8156,7 +8158,8 @@ def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso2.ServiceList, _s0=_iso
         p += 1
         while nxt == 0:
             f = 'Service'
-            v, p = _d_ServiceType(D, T, p)
+            v, p = _d_ServiceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 8:
@@ -8175,7 +8178,7 @@ def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso2.ServiceList, _s0=_iso
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8189,7 +8192,9 @@ def _e_ServiceParameterListType(acc, n, o):
         if cnt > 255: raise too_many('ParameterSet', 255, cnt)
         if cnt == 0: raise missing('ParameterSet')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ParameterSet'
                 if i == 0:
                     acc <<= 1
@@ -8198,6 +8203,7 @@ def _e_ServiceParameterListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ParameterSetType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 255 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSet, EE')
@@ -8211,7 +8217,7 @@ def _e_ServiceParameterListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso2.ServiceParameterList, _s0=_iso2.ServiceParameterList.parameter_set.__set__):
+def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceParameterList, _s0=_iso2.ServiceParameterList.parameter_set.__set__):
     """Decode ServiceParameterListType."""
     f = ""
     try:
@@ -8221,7 +8227,8 @@ def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso2.ServiceParam
         p += 1
         while nxt == 0:
             f = 'ParameterSet'
-            v, p = _d_ParameterSetType(D, T, p)
+            v, p = _d_ParameterSetType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 255:
@@ -8240,7 +8247,7 @@ def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso2.ServiceParam
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8306,15 +8313,12 @@ def _e_ServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2.Service, _s0=_iso2.Service.service_id.__set__, _s1=_iso2.Service.service_name.__set__, _s2=_iso2.Service.service_category.__set__, _s3=_iso2.Service.service_scope.__set__, _s4=_iso2.Service.free_service.__set__):
+def _d_ServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service, _s0=_iso2.Service.service_id.__set__, _s1=_iso2.Service.service_name.__set__, _s2=_iso2.Service.service_category.__set__, _s3=_iso2.Service.service_scope.__set__, _s4=_iso2.Service.free_service.__set__):
     """Decode ServiceType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         x3 = None
-        x4 = None
         nxt = 0
         f = 'ServiceID'
         x = (D >> (T - p - 11)) & 2047
@@ -8329,7 +8333,8 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2.Service, _s0=_iso2.Servic
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
@@ -8337,7 +8342,8 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2.Service, _s0=_iso2.Servic
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'ServiceName'
-            v, p = r_el_str(D, T, p, None, None, 32, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8354,7 +8360,8 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2.Service, _s0=_iso2.Servic
         nxt = (3, 4)[c]
         if nxt == 3:
             f = 'ServiceScope'
-            v, p = r_el_str(D, T, p, None, None, 64, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8378,7 +8385,7 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso2.Service, _s0=_iso2.Servic
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8404,18 +8411,15 @@ def _e_SessionSetupReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupReq, _s0=_iso2.SessionSetupReq.evcc_id.__set__):
+def _d_SessionSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.SessionSetupReq, _s0=_iso2.SessionSetupReq.evcc_id.__set__):
     """Decode SessionSetupReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'EVCCID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVCCID')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 6, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 6, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8424,7 +8428,7 @@ def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupReq, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8474,12 +8478,10 @@ def _e_SessionSetupResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupRes, _s0=_iso2.SessionSetupRes.response_code.__set__, _s1=_iso2.SessionSetupRes.evse_id.__set__, _s2=_iso2.SessionSetupRes.evse_time_stamp.__set__):
+def _d_SessionSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso2.SessionSetupRes, _s0=_iso2.SessionSetupRes.response_code.__set__, _s1=_iso2.SessionSetupRes.evse_id.__set__, _s2=_iso2.SessionSetupRes.evse_time_stamp.__set__):
     """Decode SessionSetupResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'ResponseCode'
@@ -8492,7 +8494,8 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupRes, 
         f = 'EVSEID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
         p += 1
-        v, p = r_el_str(D, T, p, None, 7, 37, 4)
+        v, p = r_el_str(D, T, p, R, None, 7, 37, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSETimeStamp, EE')
@@ -8512,8 +8515,8 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupRes, 
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -9223372036854775808, 9223372036854775807)
+                    v, p = r_el_int(D, T, p, R, -9223372036854775808, 9223372036854775807)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8526,7 +8529,7 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso2.SessionSetupRes, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8552,19 +8555,15 @@ def _e_SessionStopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso2.SessionStopReq, _s0=_iso2.SessionStopReq.charging_session.__set__):
+def _d_SessionStopReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.SessionStopReq, _s0=_iso2.SessionStopReq.charging_session.__set__):
     """Decode SessionStopReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'ChargingSession'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'ChargingSession')
         v = _EV81[(x >> 1) & 1]
         p += 4
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8573,7 +8572,7 @@ def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso2.SessionStopReq, _s
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8599,19 +8598,15 @@ def _e_SessionStopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_iso2.SessionStopRes, _s0=_iso2.SessionStopRes.response_code.__set__):
+def _d_SessionStopResType(D, T, p, L, R, _new=_object_new, _C=_iso2.SessionStopRes, _s0=_iso2.SessionStopRes.response_code.__set__):
     """Decode SessionStopResType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8620,7 +8615,7 @@ def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_iso2.SessionStopRes, _s
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8637,15 +8632,15 @@ def _e_SignatureMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureMethodType(D, T, p):
+def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8665,7 +8660,9 @@ def _e_SignaturePropertiesType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
                     cw = _T0.get(s)
@@ -8676,6 +8673,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SignaturePropertyType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -8687,7 +8685,7 @@ def _e_SignaturePropertiesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
+def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
@@ -8699,14 +8697,16 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'SignatureProperty'
-            v, p = _d_SignaturePropertyType(D, T, p)
+            v, p = _d_SignaturePropertyType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -8721,7 +8721,7 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8738,15 +8738,15 @@ def _e_SignaturePropertyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertyType(D, T, p):
+def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8788,7 +8788,9 @@ def _e_SignatureType(acc, n, o):
         items = o.object
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
                     cw = _T82.get(s)
@@ -8799,6 +8801,7 @@ def _e_SignatureType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5
         cw = _T83.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
@@ -8812,13 +8815,11 @@ def _e_SignatureType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
+def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
@@ -8827,19 +8828,22 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SignedInfo'
-        v, p = _d_SignedInfoType(D, T, p)
+        v, p = _d_SignedInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
         p += 1
-        v, p = _d_SignatureValueType(D, T, p)
+        v, p = _d_SignatureValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
@@ -8847,7 +8851,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'KeyInfo'
-            v, p = _d_KeyInfoType(D, T, p)
+            v, p = _d_KeyInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
@@ -8855,7 +8860,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
             nxt = (4, -1)[c]
         while nxt == 4:
             f = 'Object'
-            v, p = _d_ObjectType(D, T, p)
+            v, p = _d_ObjectType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
@@ -8873,7 +8879,7 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8911,7 +8917,7 @@ def _e_SignatureValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
+def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
@@ -8930,7 +8936,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
@@ -8944,7 +8951,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
             p += 1
             nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -8956,7 +8964,7 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8992,7 +9000,9 @@ def _e_SignedInfoType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     acc <<= 1
@@ -9001,6 +9011,7 @@ def _e_SignedInfoType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4
         acc = (acc << 2) | 1
         n += 2
@@ -9012,13 +9023,11 @@ def _e_SignedInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
+def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
@@ -9026,26 +9035,30 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'CanonicalizationMethod'
-        v, p = _d_CanonicalizationMethodType(D, T, p)
+        v, p = _d_CanonicalizationMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureMethod'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
-        v, p = _d_SignatureMethodType(D, T, p)
+        v, p = _d_SignatureMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 3:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
@@ -9062,7 +9075,7 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9076,7 +9089,9 @@ def _e_SubCertificatesType(acc, n, o):
         if cnt > 4: raise too_many('Certificate', 4, cnt)
         if cnt == 0: raise missing('Certificate')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Certificate'
                 if i == 0:
                     acc <<= 1
@@ -9085,6 +9100,7 @@ def _e_SubCertificatesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 800, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 4 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'Certificate, EE | EE')
@@ -9098,7 +9114,7 @@ def _e_SubCertificatesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso2.SubCertificates, _s0=_iso2.SubCertificates.certificate.__set__):
+def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_iso2.SubCertificates, _s0=_iso2.SubCertificates.certificate.__set__):
     """Decode SubCertificatesType."""
     f = ""
     try:
@@ -9107,8 +9123,10 @@ def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso2.SubCertificates, 
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'Certificate'
-            v, p = r_el_bin(D, T, p, None, None, 800, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 800, 4)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 4:
@@ -9127,7 +9145,7 @@ def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso2.SubCertificates, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9141,7 +9159,9 @@ def _e_SupportedEnergyTransferModeType(acc, n, o):
         if cnt > 6: raise too_many('EnergyTransferMode', 6, cnt)
         if cnt == 0: raise missing('EnergyTransferMode')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'EnergyTransferMode'
                 if i == 0:
                     acc <<= 1
@@ -9152,6 +9172,7 @@ def _e_SupportedEnergyTransferModeType(acc, n, o):
                 i = enum_index(v, _EI12)
                 acc = (acc << 5) | (i << 1)
                 n += 5
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 6 else 1
         cw = _T17.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EnergyTransferMode, EE')
@@ -9165,7 +9186,7 @@ def _e_SupportedEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SupportedEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso2.SupportedEnergyTransferMode, _s0=_iso2.SupportedEnergyTransferMode.energy_transfer_mode.__set__):
+def _d_SupportedEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2.SupportedEnergyTransferMode, _s0=_iso2.SupportedEnergyTransferMode.energy_transfer_mode.__set__):
     """Decode SupportedEnergyTransferModeType."""
     f = ""
     try:
@@ -9174,6 +9195,7 @@ def _d_SupportedEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso2.Suppo
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'EnergyTransferMode'
             x = (D >> (T - p - 5)) & 31
             if x & 17: raise fused_error(x, 17, 5, p, 'EnergyTransferMode')
@@ -9197,7 +9219,7 @@ def _d_SupportedEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso2.Suppo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9214,15 +9236,15 @@ def _e_TransformType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformType(D, T, p):
+def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9235,7 +9257,9 @@ def _e_TransformsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Transform'
                 if i == 0:
                     acc <<= 1
@@ -9244,6 +9268,7 @@ def _e_TransformsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_TransformType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -9255,7 +9280,7 @@ def _e_TransformsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
+def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
@@ -9265,7 +9290,8 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
         p += 1
         while nxt == 0:
             f = 'Transform'
-            v, p = _d_TransformType(D, T, p)
+            v, p = _d_TransformType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -9279,7 +9305,7 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9312,25 +9338,21 @@ def _e_V2G_Message_anonymous(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_iso2.V2G_Message, _s0=_iso2.V2G_Message.header.__set__, _s1=_iso2.V2G_Message.body.__set__):
+def _d_V2G_Message_anonymous(D, T, p, L, R, _new=_object_new, _C=_iso2.V2G_Message, _s0=_iso2.V2G_Message.header.__set__, _s1=_iso2.V2G_Message.body.__set__):
     """Decode V2G_Message@anonymous."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Body'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Body')
         p += 1
-        v, p = _d_BodyType(D, T, p)
+        v, p = _d_BodyType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -9340,7 +9362,7 @@ def _d_V2G_Message_anonymous(D, T, p, _new=_object_new, _C=_iso2.V2G_Message, _s
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9366,18 +9388,15 @@ def _e_WeldingDetectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_iso2.WeldingDetectionReq, _s0=_iso2.WeldingDetectionReq.dc_ev_status.__set__):
+def _d_WeldingDetectionReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.WeldingDetectionReq, _s0=_iso2.WeldingDetectionReq.dc_ev_status.__set__):
     """Decode WeldingDetectionReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'DC_EVStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVStatus')
         p += 1
-        v, p = _d_DC_EVStatusType(D, T, p)
+        v, p = _d_DC_EVStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -9386,7 +9405,7 @@ def _d_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_iso2.WeldingDetect
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9426,33 +9445,27 @@ def _e_WeldingDetectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_iso2.WeldingDetectionRes, _s0=_iso2.WeldingDetectionRes.response_code.__set__, _s1=_iso2.WeldingDetectionRes.dc_evse_status.__set__, _s2=_iso2.WeldingDetectionRes.evse_present_voltage.__set__):
+def _d_WeldingDetectionResType(D, T, p, L, R, _new=_object_new, _C=_iso2.WeldingDetectionRes, _s0=_iso2.WeldingDetectionRes.response_code.__set__, _s1=_iso2.WeldingDetectionRes.dc_evse_status.__set__, _s2=_iso2.WeldingDetectionRes.evse_present_voltage.__set__):
     """Decode WeldingDetectionResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'ResponseCode'
         x = (D >> (T - p - 8)) & 255
         if x & 193: raise fused_error(x, 193, 8, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 31]
         p += 8
         x0 = v
-        nxt = 1
         f = 'DC_EVSEStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DC_EVSEStatus')
         p += 1
-        v, p = _d_DC_EVSEStatusType(D, T, p)
+        v, p = _d_DC_EVSEStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_PhysicalValueType(D, T, p)
+        v, p = _d_PhysicalValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -9463,7 +9476,7 @@ def _d_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_iso2.WeldingDetect
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9480,15 +9493,15 @@ def _e_X509DataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509DataType(D, T, p):
+def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9529,19 +9542,15 @@ def _e_X509IssuerSerialType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
+def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'X509IssuerName'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, None, 4)
+        v, p = r_el_str(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'X509SerialNumber'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -9557,9 +9566,9 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, None, None)
+                v, p = r_el_int(D, T, p, R, None, None)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -9569,7 +9578,7 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9631,6 +9640,7 @@ _G_X509DataType = GenericTable(
 
 NAME = 'iso2'
 NAMESPACES = ('urn:iso:15118:2:2013:MsgDef', 'urn:iso:15118:2:2013:MsgHeader', 'urn:iso:15118:2:2013:MsgDataTypes', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:15118:2:2013:MsgBody')
+RUN_BITS = 1164
 DOCUMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _iso2.AC_EVChargeParameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _iso2.AC_EVSEChargeParameter),

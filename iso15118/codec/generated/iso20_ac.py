@@ -11,7 +11,7 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # ruff: noqa
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_ac as _iso20_ac
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -198,21 +198,20 @@ def _e_AC_CPDReqEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_CPDReqEnergyTransferMode, _s0=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l2.__set__, _s2=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l3.__set__, _s3=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s4=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l2.__set__, _s5=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l3.__set__):
+def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_CPDReqEnergyTransferMode, _s0=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l2.__set__, _s2=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l3.__set__, _s3=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s4=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l2.__set__, _s5=_iso20_ac.AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l3.__set__):
     """Decode AC_CPDReqEnergyTransferModeType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         nxt = 0
         f = 'EVMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
@@ -220,7 +219,8 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'EVMaximumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
@@ -228,13 +228,15 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVMaximumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE')
@@ -242,7 +244,8 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
         nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'EVMinimumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EE')
@@ -250,7 +253,8 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'EVMinimumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -266,7 +270,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -387,17 +391,14 @@ def _e_AC_CPDResEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_CPDResEnergyTransferMode, _s0=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l2.__set__, _s2=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l3.__set__, _s3=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s4=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l2.__set__, _s5=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l3.__set__, _s6=_iso20_ac.AC_CPDResEnergyTransferMode.evse_nominal_frequency.__set__, _s7=_iso20_ac.AC_CPDResEnergyTransferMode.maximum_power_asymmetry.__set__, _s8=_iso20_ac.AC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s9=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power.__set__, _s10=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power_l2.__set__, _s11=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power_l3.__set__):
+def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_CPDResEnergyTransferMode, _s0=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l2.__set__, _s2=_iso20_ac.AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l3.__set__, _s3=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s4=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l2.__set__, _s5=_iso20_ac.AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l3.__set__, _s6=_iso20_ac.AC_CPDResEnergyTransferMode.evse_nominal_frequency.__set__, _s7=_iso20_ac.AC_CPDResEnergyTransferMode.maximum_power_asymmetry.__set__, _s8=_iso20_ac.AC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s9=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power.__set__, _s10=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power_l2.__set__, _s11=_iso20_ac.AC_CPDResEnergyTransferMode.evse_present_active_power_l3.__set__):
     """Decode AC_CPDResEnergyTransferModeType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
-        x6 = None
         x7 = None
         x8 = None
         x9 = None
@@ -407,7 +408,8 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
         f = 'EVSEMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
@@ -415,7 +417,8 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'EVSEMaximumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
@@ -423,13 +426,15 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVSEMaximumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency')
@@ -437,7 +442,8 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
         nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'EVSEMinimumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency')
@@ -445,13 +451,15 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
             nxt = (5, 6)[c]
         if nxt == 5:
             f = 'EVSEMinimumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSENominalFrequency'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -459,7 +467,8 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
         nxt = (7, 8, 9, 10, 11, -1)[c]
         if nxt == 7:
             f = 'MaximumPowerAsymmetry'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -467,7 +476,8 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
             nxt = (8, 9, 10, 11, -1)[c]
         if nxt == 8:
             f = 'EVSEPowerRampLimitation'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -475,7 +485,8 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
             nxt = (9, 10, 11, -1)[c]
         if nxt == 9:
             f = 'EVSEPresentActivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -483,7 +494,8 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
             nxt = (10, 11, -1)[c]
         if nxt == 10:
             f = 'EVSEPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
@@ -491,7 +503,8 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
             nxt = (11, -1)[c]
         if nxt == 11:
             f = 'EVSEPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -513,7 +526,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.A
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -596,13 +609,11 @@ def _e_AC_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoopReq, _s0=_iso20_ac.AC_ChargeLoopReq.header.__set__, _s1=_iso20_ac.AC_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_ac.AC_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_ac.AC_ChargeLoopReq.bpt_dynamic_ac_cl_req_control_mode.__set__, _s4=_iso20_ac.AC_ChargeLoopReq.bpt_scheduled_ac_cl_req_control_mode.__set__, _s5=_iso20_ac.AC_ChargeLoopReq.cl_req_control_mode.__set__, _s6=_iso20_ac.AC_ChargeLoopReq.dynamic_ac_cl_req_control_mode.__set__, _s7=_iso20_ac.AC_ChargeLoopReq.scheduled_ac_cl_req_control_mode.__set__):
+def _d_AC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_ChargeLoopReq, _s0=_iso20_ac.AC_ChargeLoopReq.header.__set__, _s1=_iso20_ac.AC_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_ac.AC_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_ac.AC_ChargeLoopReq.bpt_dynamic_ac_cl_req_control_mode.__set__, _s4=_iso20_ac.AC_ChargeLoopReq.bpt_scheduled_ac_cl_req_control_mode.__set__, _s5=_iso20_ac.AC_ChargeLoopReq.cl_req_control_mode.__set__, _s6=_iso20_ac.AC_ChargeLoopReq.dynamic_ac_cl_req_control_mode.__set__, _s7=_iso20_ac.AC_ChargeLoopReq.scheduled_ac_cl_req_control_mode.__set__):
     """Decode AC_ChargeLoopReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         x3 = None
         x4 = None
         x5 = None
@@ -612,7 +623,8 @@ def _d_AC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
@@ -620,7 +632,8 @@ def _d_AC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p)
+            v, p = _d_DisplayParametersType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -637,14 +650,16 @@ def _d_AC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
         nxt = (3, 4, 5, 6, 7)[c]
         if nxt == 3:
             f = 'BPT_Dynamic_AC_CLReqControlMode'
-            v, p = _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p)
+            v, p = _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 4:
             f = 'BPT_Scheduled_AC_CLReqControlMode'
-            v, p = _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p)
+            v, p = _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -658,14 +673,16 @@ def _d_AC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
             p += 1
         if nxt == 6:
             f = 'Dynamic_AC_CLReqControlMode'
-            v, p = _d_Dynamic_AC_CLReqControlModeType(D, T, p)
+            v, p = _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 7:
             f = 'Scheduled_AC_CLReqControlMode'
-            v, p = _d_Scheduled_AC_CLReqControlModeType(D, T, p)
+            v, p = _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -683,7 +700,7 @@ def _d_AC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -800,12 +817,10 @@ def _e_AC_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoopRes, _s0=_iso20_ac.AC_ChargeLoopRes.header.__set__, _s1=_iso20_ac.AC_ChargeLoopRes.response_code.__set__, _s2=_iso20_ac.AC_ChargeLoopRes.evse_status.__set__, _s3=_iso20_ac.AC_ChargeLoopRes.meter_info.__set__, _s4=_iso20_ac.AC_ChargeLoopRes.receipt.__set__, _s5=_iso20_ac.AC_ChargeLoopRes.evse_target_frequency.__set__, _s6=_iso20_ac.AC_ChargeLoopRes.bpt_dynamic_ac_cl_res_control_mode.__set__, _s7=_iso20_ac.AC_ChargeLoopRes.bpt_scheduled_ac_cl_res_control_mode.__set__, _s8=_iso20_ac.AC_ChargeLoopRes.cl_res_control_mode.__set__, _s9=_iso20_ac.AC_ChargeLoopRes.dynamic_ac_cl_res_control_mode.__set__, _s10=_iso20_ac.AC_ChargeLoopRes.scheduled_ac_cl_res_control_mode.__set__):
+def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_ChargeLoopRes, _s0=_iso20_ac.AC_ChargeLoopRes.header.__set__, _s1=_iso20_ac.AC_ChargeLoopRes.response_code.__set__, _s2=_iso20_ac.AC_ChargeLoopRes.evse_status.__set__, _s3=_iso20_ac.AC_ChargeLoopRes.meter_info.__set__, _s4=_iso20_ac.AC_ChargeLoopRes.receipt.__set__, _s5=_iso20_ac.AC_ChargeLoopRes.evse_target_frequency.__set__, _s6=_iso20_ac.AC_ChargeLoopRes.bpt_dynamic_ac_cl_res_control_mode.__set__, _s7=_iso20_ac.AC_ChargeLoopRes.bpt_scheduled_ac_cl_res_control_mode.__set__, _s8=_iso20_ac.AC_ChargeLoopRes.cl_res_control_mode.__set__, _s9=_iso20_ac.AC_ChargeLoopRes.dynamic_ac_cl_res_control_mode.__set__, _s10=_iso20_ac.AC_ChargeLoopRes.scheduled_ac_cl_res_control_mode.__set__):
     """Decode AC_ChargeLoopResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -819,7 +834,8 @@ def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -834,7 +850,8 @@ def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
         nxt = (2, 3, 4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
@@ -842,7 +859,8 @@ def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
             nxt = (3, 4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 3:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
@@ -850,7 +868,8 @@ def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
             nxt = (4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 4:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
@@ -858,7 +877,8 @@ def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
             nxt = (5, 6, 7, 8, 9, 10)[c]
         if nxt == 5:
             f = 'EVSETargetFrequency'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
@@ -866,14 +886,16 @@ def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
             nxt = (6, 7, 8, 9, 10)[c]
         if nxt == 6:
             f = 'BPT_Dynamic_AC_CLResControlMode'
-            v, p = _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p)
+            v, p = _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 7:
             f = 'BPT_Scheduled_AC_CLResControlMode'
-            v, p = _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p)
+            v, p = _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -887,14 +909,16 @@ def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
             p += 1
         if nxt == 9:
             f = 'Dynamic_AC_CLResControlMode'
-            v, p = _d_Dynamic_AC_CLResControlModeType(D, T, p)
+            v, p = _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 10:
             f = 'Scheduled_AC_CLResControlMode'
-            v, p = _d_Scheduled_AC_CLResControlModeType(D, T, p)
+            v, p = _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -915,7 +939,7 @@ def _d_AC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeLoo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -957,18 +981,18 @@ def _e_AC_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeParameterDiscoveryReq, _s0=_iso20_ac.AC_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_ac.AC_ChargeParameterDiscoveryReq.ac_cpd_req_energy_transfer_mode.__set__, _s2=_iso20_ac.AC_ChargeParameterDiscoveryReq.bpt_ac_cpd_req_energy_transfer_mode.__set__):
+def _d_AC_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_ChargeParameterDiscoveryReq, _s0=_iso20_ac.AC_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_ac.AC_ChargeParameterDiscoveryReq.ac_cpd_req_energy_transfer_mode.__set__, _s2=_iso20_ac.AC_ChargeParameterDiscoveryReq.bpt_ac_cpd_req_energy_transfer_mode.__set__):
     """Decode AC_ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode')
@@ -976,14 +1000,16 @@ def _d_AC_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_a
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'AC_CPDReqEnergyTransferMode'
-            v, p = _d_AC_CPDReqEnergyTransferModeType(D, T, p)
+            v, p = _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'BPT_AC_CPDReqEnergyTransferMode'
-            v, p = _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p)
+            v, p = _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -996,7 +1022,7 @@ def _d_AC_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_a
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1045,19 +1071,18 @@ def _e_AC_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AC_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_ac.AC_ChargeParameterDiscoveryRes, _s0=_iso20_ac.AC_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_ac.AC_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_ac.AC_ChargeParameterDiscoveryRes.ac_cpd_res_energy_transfer_mode.__set__, _s3=_iso20_ac.AC_ChargeParameterDiscoveryRes.bpt_ac_cpd_res_energy_transfer_mode.__set__):
+def _d_AC_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_ChargeParameterDiscoveryRes, _s0=_iso20_ac.AC_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_ac.AC_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_ac.AC_ChargeParameterDiscoveryRes.ac_cpd_res_energy_transfer_mode.__set__, _s3=_iso20_ac.AC_ChargeParameterDiscoveryRes.bpt_ac_cpd_res_energy_transfer_mode.__set__):
     """Decode AC_ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -1072,14 +1097,16 @@ def _d_AC_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_a
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'AC_CPDResEnergyTransferMode'
-            v, p = _d_AC_CPDResEnergyTransferModeType(D, T, p)
+            v, p = _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 3:
             f = 'BPT_AC_CPDResEnergyTransferMode'
-            v, p = _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p)
+            v, p = _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1093,7 +1120,7 @@ def _d_AC_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_a
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1212,27 +1239,24 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode, _s0=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l2.__set__, _s2=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l3.__set__, _s3=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s4=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power.__set__, _s7=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power_l2.__set__, _s8=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power_l3.__set__, _s9=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power.__set__, _s10=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power_l2.__set__, _s11=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power_l3.__set__):
+def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode, _s0=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l2.__set__, _s2=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_charge_power_l3.__set__, _s3=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s4=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power.__set__, _s7=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power_l2.__set__, _s8=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_maximum_discharge_power_l3.__set__, _s9=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power.__set__, _s10=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power_l2.__set__, _s11=_iso20_ac.BPT_AC_CPDReqEnergyTransferMode.ev_minimum_discharge_power_l3.__set__):
     """Decode BPT_AC_CPDReqEnergyTransferModeType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
-        x6 = None
         x7 = None
         x8 = None
-        x9 = None
         x10 = None
         x11 = None
         nxt = 0
         f = 'EVMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
@@ -1240,7 +1264,8 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'EVMaximumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
@@ -1248,13 +1273,15 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVMaximumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower')
@@ -1262,7 +1289,8 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'EVMinimumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVMaximumDischargePower')
@@ -1270,13 +1298,15 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (5, 6)[c]
         if nxt == 5:
             f = 'EVMinimumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMaximumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower')
@@ -1284,7 +1314,8 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (7, 8, 9)[c]
         if nxt == 7:
             f = 'EVMaximumDischargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower')
@@ -1292,13 +1323,15 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (8, 9)[c]
         if nxt == 8:
             f = 'EVMaximumDischargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = 9
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMinimumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -1306,7 +1339,8 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (10, 11, -1)[c]
         if nxt == 10:
             f = 'EVMinimumDischargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE')
@@ -1314,7 +1348,8 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (11, -1)[c]
         if nxt == 11:
             f = 'EVMinimumDischargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1336,7 +1371,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1507,33 +1542,29 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_AC_CPDResEnergyTransferMode, _s0=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l2.__set__, _s2=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l3.__set__, _s3=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s4=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_nominal_frequency.__set__, _s7=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.maximum_power_asymmetry.__set__, _s8=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s9=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power.__set__, _s10=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power_l2.__set__, _s11=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power_l3.__set__, _s12=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power.__set__, _s13=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power_l2.__set__, _s14=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power_l3.__set__, _s15=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power.__set__, _s16=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power_l2.__set__, _s17=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power_l3.__set__):
+def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.BPT_AC_CPDResEnergyTransferMode, _s0=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l2.__set__, _s2=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_charge_power_l3.__set__, _s3=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s4=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_nominal_frequency.__set__, _s7=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.maximum_power_asymmetry.__set__, _s8=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s9=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power.__set__, _s10=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power_l2.__set__, _s11=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_present_active_power_l3.__set__, _s12=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power.__set__, _s13=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power_l2.__set__, _s14=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_maximum_discharge_power_l3.__set__, _s15=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power.__set__, _s16=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power_l2.__set__, _s17=_iso20_ac.BPT_AC_CPDResEnergyTransferMode.evse_minimum_discharge_power_l3.__set__):
     """Decode BPT_AC_CPDResEnergyTransferModeType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
-        x6 = None
         x7 = None
         x8 = None
         x9 = None
         x10 = None
         x11 = None
-        x12 = None
         x13 = None
         x14 = None
-        x15 = None
         x16 = None
         x17 = None
         nxt = 0
         f = 'EVSEMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
@@ -1541,7 +1572,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'EVSEMaximumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
@@ -1549,13 +1581,15 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVSEMaximumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency')
@@ -1563,7 +1597,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'EVSEMinimumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency')
@@ -1571,13 +1606,15 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (5, 6)[c]
         if nxt == 5:
             f = 'EVSEMinimumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSENominalFrequency'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
@@ -1585,7 +1622,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (7, 8, 9, 10, 11, 12)[c]
         if nxt == 7:
             f = 'MaximumPowerAsymmetry'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
@@ -1593,7 +1631,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (8, 9, 10, 11, 12)[c]
         if nxt == 8:
             f = 'EVSEPowerRampLimitation'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
@@ -1601,7 +1640,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (9, 10, 11, 12)[c]
         if nxt == 9:
             f = 'EVSEPresentActivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
@@ -1609,7 +1649,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (10, 11, 12)[c]
         if nxt == 10:
             f = 'EVSEPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
@@ -1617,13 +1658,15 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (11, 12)[c]
         if nxt == 11:
             f = 'EVSEPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             nxt = 12
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEMaximumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x12 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
@@ -1631,7 +1674,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (13, 14, 15)[c]
         if nxt == 13:
             f = 'EVSEMaximumDischargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
@@ -1639,13 +1683,15 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (14, 15)[c]
         if nxt == 14:
             f = 'EVSEMaximumDischargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x14 = v
             nxt = 15
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEMinimumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x15 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE')
@@ -1653,7 +1699,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (16, 17, -1)[c]
         if nxt == 16:
             f = 'EVSEMinimumDischargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x16 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L3, EE')
@@ -1661,7 +1708,8 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (17, -1)[c]
         if nxt == 17:
             f = 'EVSEMinimumDischargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x17 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1689,7 +1737,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1911,30 +1959,21 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode, _s0=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.departure_time.__set__, _s1=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s6=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s7=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s8=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s9=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s10=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power.__set__, _s11=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s12=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s13=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s14=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s15=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__, _s16=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s17=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l2.__set__, _s18=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l3.__set__, _s19=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s20=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l2.__set__, _s21=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l3.__set__, _s22=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_v2x_energy_request.__set__, _s23=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_v2x_energy_request.__set__):
+def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode, _s0=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.departure_time.__set__, _s1=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s6=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s7=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s8=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s9=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s10=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power.__set__, _s11=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s12=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s13=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s14=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s15=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__, _s16=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s17=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l2.__set__, _s18=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_discharge_power_l3.__set__, _s19=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s20=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l2.__set__, _s21=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_discharge_power_l3.__set__, _s22=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_maximum_v2x_energy_request.__set__, _s23=_iso20_ac.BPT_Dynamic_AC_CLReqControlMode.ev_minimum_v2x_energy_request.__set__):
     """Decode BPT_Dynamic_AC_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
         x5 = None
         x6 = None
-        x7 = None
         x8 = None
         x9 = None
-        x10 = None
         x11 = None
         x12 = None
-        x13 = None
         x14 = None
         x15 = None
-        x16 = None
         x17 = None
         x18 = None
-        x19 = None
         x20 = None
         x21 = None
         x22 = None
@@ -1955,32 +1994,36 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
@@ -1988,7 +2031,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (5, 6, 7)[c]
         if nxt == 5:
             f = 'EVMaximumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
@@ -1996,13 +2040,15 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (6, 7)[c]
         if nxt == 6:
             f = 'EVMaximumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = 7
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2010,7 +2056,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (8, 9, 10)[c]
         if nxt == 8:
             f = 'EVMinimumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2018,13 +2065,15 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (9, 10)[c]
         if nxt == 9:
             f = 'EVMinimumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = 10
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVPresentActivePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower')
@@ -2032,7 +2081,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (11, 12, 13)[c]
         if nxt == 11:
             f = 'EVPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower')
@@ -2040,13 +2090,15 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (12, 13)[c]
         if nxt == 12:
             f = 'EVPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             nxt = 13
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVPresentReactivePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x13 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower')
@@ -2054,7 +2106,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (14, 15, 16)[c]
         if nxt == 14:
             f = 'EVPresentReactivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower')
@@ -2062,13 +2115,15 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (15, 16)[c]
         if nxt == 15:
             f = 'EVPresentReactivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x15 = v
             nxt = 16
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMaximumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x16 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower')
@@ -2076,7 +2131,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (17, 18, 19)[c]
         if nxt == 17:
             f = 'EVMaximumDischargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x17 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower')
@@ -2084,13 +2140,15 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (18, 19)[c]
         if nxt == 18:
             f = 'EVMaximumDischargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x18 = v
             nxt = 19
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMinimumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x19 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
@@ -2098,7 +2156,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (20, 21, 22, 23, -1)[c]
         if nxt == 20:
             f = 'EVMinimumDischargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x20 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
@@ -2106,7 +2165,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (21, 22, 23, -1)[c]
         if nxt == 21:
             f = 'EVMinimumDischargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x21 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
@@ -2114,7 +2174,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (22, 23, -1)[c]
         if nxt == 22:
             f = 'EVMaximumV2XEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x22 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
@@ -2122,7 +2183,8 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (23, -1)[c]
         if nxt == 23:
             f = 'EVMinimumV2XEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x23 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2156,7 +2218,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2304,7 +2366,7 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Dynamic_AC_CLResControlMode, _s0=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.departure_time.__set__, _s1=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.target_soc.__set__, _s3=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power.__set__, _s5=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s6=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s7=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power.__set__, _s8=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s9=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s10=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power.__set__, _s11=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s12=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power_l3.__set__):
+def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.BPT_Dynamic_AC_CLResControlMode, _s0=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.departure_time.__set__, _s1=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.target_soc.__set__, _s3=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power.__set__, _s5=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s6=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s7=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power.__set__, _s8=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s9=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s10=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power.__set__, _s11=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s12=_iso20_ac.BPT_Dynamic_AC_CLResControlMode.evse_present_active_power_l3.__set__):
     """Decode BPT_Dynamic_AC_CLResControlModeType."""
     f = ""
     try:
@@ -2312,7 +2374,6 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
         x5 = None
         x6 = None
         x7 = None
@@ -2337,8 +2398,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
@@ -2380,14 +2441,15 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSETargetActivePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -2395,7 +2457,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
             f = 'EVSETargetActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -2403,7 +2466,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
             f = 'EVSETargetActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -2411,7 +2475,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
             f = 'EVSETargetReactivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -2419,7 +2484,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
             f = 'EVSETargetReactivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -2427,7 +2493,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
             f = 'EVSETargetReactivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -2435,7 +2502,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
             f = 'EVSEPresentActivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -2443,7 +2511,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (11, 12, -1)[c]
         if nxt == 11:
             f = 'EVSEPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
@@ -2451,7 +2520,8 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (12, -1)[c]
         if nxt == 12:
             f = 'EVSEPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2474,7 +2544,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2680,7 +2750,7 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode, _s0=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s4=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s8=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s9=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power.__set__, _s10=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s11=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s12=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s13=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s14=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__, _s15=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s16=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power_l2.__set__, _s17=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power_l3.__set__, _s18=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s19=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power_l2.__set__, _s20=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power_l3.__set__):
+def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode, _s0=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s4=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s5=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s6=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s8=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s9=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power.__set__, _s10=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s11=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s12=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s13=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s14=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__, _s15=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s16=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power_l2.__set__, _s17=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_maximum_discharge_power_l3.__set__, _s18=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s19=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power_l2.__set__, _s20=_iso20_ac.BPT_Scheduled_AC_CLReqControlMode.ev_minimum_discharge_power_l3.__set__):
     """Decode BPT_Scheduled_AC_CLReqControlModeType."""
     f = ""
     try:
@@ -2693,7 +2763,6 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
         x6 = None
         x7 = None
         x8 = None
-        x9 = None
         x10 = None
         x11 = None
         x12 = None
@@ -2711,7 +2780,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2719,7 +2789,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2727,7 +2798,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2735,7 +2807,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 3:
             f = 'EVMaximumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2743,7 +2816,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (4, 5, 6, 7, 8, 9)[c]
         if nxt == 4:
             f = 'EVMaximumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2751,7 +2825,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (5, 6, 7, 8, 9)[c]
         if nxt == 5:
             f = 'EVMaximumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2759,7 +2834,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (6, 7, 8, 9)[c]
         if nxt == 6:
             f = 'EVMinimumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2767,7 +2843,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (7, 8, 9)[c]
         if nxt == 7:
             f = 'EVMinimumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
@@ -2775,13 +2852,15 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (8, 9)[c]
         if nxt == 8:
             f = 'EVMinimumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = 9
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVPresentActivePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 12: raise bad_event(c, 4, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2789,7 +2868,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
         nxt = (10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 10:
             f = 'EVPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 11: raise bad_event(c, 4, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2797,7 +2877,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (11, 12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 11:
             f = 'EVPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 10: raise bad_event(c, 4, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2805,7 +2886,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 12:
             f = 'EVPresentReactivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2813,7 +2895,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 13:
             f = 'EVPresentReactivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2821,7 +2904,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 14:
             f = 'EVPresentReactivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2829,7 +2913,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 15:
             f = 'EVMaximumDischargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x15 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2837,7 +2922,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (16, 17, 18, 19, 20, -1)[c]
         if nxt == 16:
             f = 'EVMaximumDischargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x16 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2845,7 +2931,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (17, 18, 19, 20, -1)[c]
         if nxt == 17:
             f = 'EVMaximumDischargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x17 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2853,7 +2940,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (18, 19, 20, -1)[c]
         if nxt == 18:
             f = 'EVMinimumDischargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x18 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
@@ -2861,7 +2949,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (19, 20, -1)[c]
         if nxt == 19:
             f = 'EVMinimumDischargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x19 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE')
@@ -2869,7 +2958,8 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (20, -1)[c]
         if nxt == 20:
             f = 'EVMinimumDischargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x20 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2900,7 +2990,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3000,7 +3090,7 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.BPT_Scheduled_AC_CLResControlMode, _s0=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power.__set__, _s1=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s2=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s3=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power.__set__, _s4=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s5=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s6=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power.__set__, _s7=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s8=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power_l3.__set__):
+def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.BPT_Scheduled_AC_CLResControlMode, _s0=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power.__set__, _s1=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s2=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s3=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power.__set__, _s4=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s5=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s6=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power.__set__, _s7=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s8=_iso20_ac.BPT_Scheduled_AC_CLResControlMode.evse_present_active_power_l3.__set__):
     """Decode BPT_Scheduled_AC_CLResControlModeType."""
     f = ""
     try:
@@ -3019,7 +3109,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 0:
             f = 'EVSETargetActivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -3027,7 +3118,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 1:
             f = 'EVSETargetActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -3035,7 +3127,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 2:
             f = 'EVSETargetActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -3043,7 +3136,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 3:
             f = 'EVSETargetReactivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -3051,7 +3145,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (4, 5, 6, 7, 8, -1)[c]
         if nxt == 4:
             f = 'EVSETargetReactivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -3059,7 +3154,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
             f = 'EVSETargetReactivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -3067,7 +3163,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
             f = 'EVSEPresentActivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -3075,7 +3172,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
             f = 'EVSEPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
@@ -3083,7 +3181,8 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (8, -1)[c]
         if nxt == 8:
             f = 'EVSEPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3102,7 +3201,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3121,11 +3220,10 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3133,7 +3231,7 @@ def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3152,11 +3250,10 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3164,7 +3261,7 @@ def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3181,15 +3278,15 @@ def _e_CanonicalizationMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CanonicalizationMethodType(D, T, p):
+def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3232,18 +3329,17 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
@@ -3251,7 +3347,8 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p)
+            v, p = _d_DisplayParametersType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3273,7 +3370,7 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3333,12 +3430,10 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -3346,7 +3441,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -3361,7 +3457,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
@@ -3369,7 +3466,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
@@ -3377,7 +3475,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3392,7 +3491,7 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3418,18 +3517,15 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3438,7 +3534,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3471,26 +3567,21 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3500,7 +3591,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3578,14 +3669,13 @@ def _e_DSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
+def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -3595,14 +3685,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (0, 2, 3)[c]
         if nxt == 0:
             f = 'P'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'Q'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
@@ -3610,13 +3702,15 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'G'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Y'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
@@ -3624,7 +3718,8 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'J'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
@@ -3632,14 +3727,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'Seed'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'PgenCounter'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3656,7 +3753,7 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3689,25 +3786,21 @@ def _e_DetailedCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
+def _d_DetailedCostType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'CostPerUnit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3717,7 +3810,7 @@ def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3755,13 +3848,9 @@ def _e_DetailedTaxType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
+def _d_DetailedTaxType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TaxRuleID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -3776,15 +3865,15 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3794,7 +3883,7 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3811,15 +3900,15 @@ def _e_DigestMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DigestMethodType(D, T, p):
+def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3951,7 +4040,7 @@ def _e_DisplayParametersType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
+def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
@@ -4029,8 +4118,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -4048,8 +4137,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -4067,8 +4156,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -4087,7 +4176,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
             nxt = (8, 9, -1)[c]
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
@@ -4118,7 +4208,7 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4272,24 +4362,17 @@ def _e_Dynamic_AC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.Dynamic_AC_CLReqControlMode, _s0=_iso20_ac.Dynamic_AC_CLReqControlMode.departure_time.__set__, _s1=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s6=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s7=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s8=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s9=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s10=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power.__set__, _s11=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s12=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s13=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s14=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s15=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__):
+def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.Dynamic_AC_CLReqControlMode, _s0=_iso20_ac.Dynamic_AC_CLReqControlMode.departure_time.__set__, _s1=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s6=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s7=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s8=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s9=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s10=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power.__set__, _s11=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s12=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s13=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s14=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s15=_iso20_ac.Dynamic_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__):
     """Decode Dynamic_AC_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
         x5 = None
         x6 = None
-        x7 = None
         x8 = None
         x9 = None
-        x10 = None
         x11 = None
         x12 = None
-        x13 = None
         x14 = None
         x15 = None
         c = (D >> (T - p - 2)) & 3
@@ -4308,32 +4391,36 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
@@ -4341,7 +4428,8 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
         nxt = (5, 6, 7)[c]
         if nxt == 5:
             f = 'EVMaximumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
@@ -4349,13 +4437,15 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (6, 7)[c]
         if nxt == 6:
             f = 'EVMaximumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = 7
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMinimumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -4363,7 +4453,8 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
         nxt = (8, 9, 10)[c]
         if nxt == 8:
             f = 'EVMinimumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
@@ -4371,13 +4462,15 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (9, 10)[c]
         if nxt == 9:
             f = 'EVMinimumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = 10
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVPresentActivePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower')
@@ -4385,7 +4478,8 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
         nxt = (11, 12, 13)[c]
         if nxt == 11:
             f = 'EVPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower')
@@ -4393,13 +4487,15 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (12, 13)[c]
         if nxt == 12:
             f = 'EVPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             nxt = 13
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVPresentReactivePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x13 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
@@ -4407,7 +4503,8 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
         nxt = (14, 15, -1)[c]
         if nxt == 14:
             f = 'EVPresentReactivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE')
@@ -4415,7 +4512,8 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (15, -1)[c]
         if nxt == 15:
             f = 'EVPresentReactivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x15 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4441,7 +4539,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4589,7 +4687,7 @@ def _e_Dynamic_AC_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.Dynamic_AC_CLResControlMode, _s0=_iso20_ac.Dynamic_AC_CLResControlMode.departure_time.__set__, _s1=_iso20_ac.Dynamic_AC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_ac.Dynamic_AC_CLResControlMode.target_soc.__set__, _s3=_iso20_ac.Dynamic_AC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power.__set__, _s5=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s6=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s7=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power.__set__, _s8=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s9=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s10=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power.__set__, _s11=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s12=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power_l3.__set__):
+def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.Dynamic_AC_CLResControlMode, _s0=_iso20_ac.Dynamic_AC_CLResControlMode.departure_time.__set__, _s1=_iso20_ac.Dynamic_AC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_ac.Dynamic_AC_CLResControlMode.target_soc.__set__, _s3=_iso20_ac.Dynamic_AC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power.__set__, _s5=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s6=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s7=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power.__set__, _s8=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s9=_iso20_ac.Dynamic_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s10=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power.__set__, _s11=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s12=_iso20_ac.Dynamic_AC_CLResControlMode.evse_present_active_power_l3.__set__):
     """Decode Dynamic_AC_CLResControlModeType."""
     f = ""
     try:
@@ -4597,7 +4695,6 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
         x5 = None
         x6 = None
         x7 = None
@@ -4622,8 +4719,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
@@ -4665,14 +4762,15 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSETargetActivePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -4680,7 +4778,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
             f = 'EVSETargetActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -4688,7 +4787,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
             f = 'EVSETargetActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -4696,7 +4796,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
             f = 'EVSETargetReactivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -4704,7 +4805,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
             f = 'EVSETargetReactivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -4712,7 +4814,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
             f = 'EVSETargetReactivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -4720,7 +4823,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
             f = 'EVSEPresentActivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -4728,7 +4832,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (11, 12, -1)[c]
         if nxt == 11:
             f = 'EVSEPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
@@ -4736,7 +4841,8 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
             nxt = (12, -1)[c]
         if nxt == 12:
             f = 'EVSEPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4759,7 +4865,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4813,14 +4919,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
@@ -4837,26 +4940,29 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4870,7 +4976,7 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4939,7 +5045,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
@@ -4963,8 +5069,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
@@ -5006,8 +5112,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5021,7 +5127,7 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5059,13 +5165,9 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -5079,16 +5181,15 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
         v = _EV90[(x >> 1) & 7]
         p += 6
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5098,7 +5199,7 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5115,15 +5216,15 @@ def _e_KeyInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyInfoType(D, T, p):
+def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5140,15 +5241,15 @@ def _e_KeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyValueType(D, T, p):
+def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5162,7 +5263,9 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
@@ -5171,6 +5274,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
         cw = _T9.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
@@ -5184,7 +5288,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -5194,7 +5298,8 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
         p += 1
         while nxt == 0:
             f = 'RootCertificateID'
-            v, p = _d_X509IssuerSerialType(D, T, p)
+            v, p = _d_X509IssuerSerialType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 20:
@@ -5213,7 +5318,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5233,7 +5338,9 @@ def _e_ManifestType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     cw = _T28.get(s)
@@ -5244,6 +5351,7 @@ def _e_ManifestType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -5255,7 +5363,7 @@ def _e_ManifestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
+def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
@@ -5267,14 +5375,16 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -5289,7 +5399,7 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5336,18 +5446,17 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'SessionID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 8, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'TimeStamp'
@@ -5363,7 +5472,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -5371,7 +5481,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Signature'
-            v, p = _d_SignatureType(D, T, p)
+            v, p = _d_SignatureType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5384,7 +5495,7 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5504,12 +5615,10 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
+def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -5520,7 +5629,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
         f = 'MeterID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
@@ -5536,7 +5646,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5554,8 +5665,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5573,8 +5684,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5592,8 +5703,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5601,7 +5712,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
             f = 'MeterSignature'
-            v, p = r_el_bin(D, T, p, None, None, 64, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
@@ -5621,8 +5733,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
@@ -5640,8 +5752,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5659,7 +5771,7 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5676,15 +5788,15 @@ def _e_ObjectType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ObjectType(D, T, p):
+def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5701,15 +5813,15 @@ def _e_PGPDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PGPDataType(D, T, p):
+def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5742,25 +5854,21 @@ def _e_RSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
+def _d_RSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Modulus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Exponent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5770,7 +5878,7 @@ def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5811,20 +5919,15 @@ def _e_RationalNumberType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
+def _d_RationalNumberType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Exponent'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
         v = ((x >> 1) & 255) + -128
         p += 11
         x0 = v
-        nxt = 1
         f = 'Value'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -5840,9 +5943,9 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5852,7 +5955,7 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5911,7 +6014,9 @@ def _e_ReceiptType(acc, n, o):
         cnt = len(items)
         if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
                     cw = _T101.get(s)
@@ -5922,6 +6027,7 @@ def _e_ReceiptType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
         cw = _T102.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
@@ -5935,11 +6041,10 @@ def _e_ReceiptType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
+def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -5959,7 +6064,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -5967,7 +6073,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
             f = 'EnergyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -5975,7 +6082,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
             f = 'OccupancyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -5983,7 +6091,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
             f = 'AdditionalServicesCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
@@ -5991,7 +6100,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'OverstayCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
@@ -5999,7 +6109,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (5, -1)[c]
         while nxt == 5:
             f = 'TaxCosts'
-            v, p = _d_DetailedTaxType(D, T, p)
+            v, p = _d_DetailedTaxType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5.append(v)
             k = len(x5)
             if k < 10:
@@ -6023,7 +6134,7 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6092,7 +6203,7 @@ def _e_ReferenceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
+def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
@@ -6100,15 +6211,14 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
@@ -6116,7 +6226,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
@@ -6124,7 +6235,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
@@ -6132,19 +6244,22 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'DigestMethod'
-        v, p = _d_DigestMethodType(D, T, p)
+        v, p = _d_DigestMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'DigestValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6160,7 +6275,7 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6206,7 +6321,7 @@ def _e_RetrievalMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
+def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
@@ -6219,7 +6334,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
@@ -6227,7 +6343,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
@@ -6235,7 +6352,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6248,7 +6366,7 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6265,15 +6383,15 @@ def _e_SPKIDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SPKIDataType(D, T, p):
+def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6425,7 +6543,7 @@ def _e_Scheduled_AC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.Scheduled_AC_CLReqControlMode, _s0=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s4=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s5=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s6=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s8=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s9=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power.__set__, _s10=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s11=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s12=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s13=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s14=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__):
+def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.Scheduled_AC_CLReqControlMode, _s0=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power.__set__, _s4=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l2.__set__, _s5=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_maximum_charge_power_l3.__set__, _s6=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l2.__set__, _s8=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_minimum_charge_power_l3.__set__, _s9=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power.__set__, _s10=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power_l2.__set__, _s11=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_active_power_l3.__set__, _s12=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power.__set__, _s13=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l2.__set__, _s14=_iso20_ac.Scheduled_AC_CLReqControlMode.ev_present_reactive_power_l3.__set__):
     """Decode Scheduled_AC_CLReqControlModeType."""
     f = ""
     try:
@@ -6438,7 +6556,6 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
         x6 = None
         x7 = None
         x8 = None
-        x9 = None
         x10 = None
         x11 = None
         x12 = None
@@ -6450,7 +6567,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -6458,7 +6576,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -6466,7 +6585,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -6474,7 +6594,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 3:
             f = 'EVMaximumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -6482,7 +6603,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (4, 5, 6, 7, 8, 9)[c]
         if nxt == 4:
             f = 'EVMaximumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -6490,7 +6612,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (5, 6, 7, 8, 9)[c]
         if nxt == 5:
             f = 'EVMaximumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -6498,7 +6621,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (6, 7, 8, 9)[c]
         if nxt == 6:
             f = 'EVMinimumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
@@ -6506,7 +6630,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (7, 8, 9)[c]
         if nxt == 7:
             f = 'EVMinimumChargePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
@@ -6514,13 +6639,15 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (8, 9)[c]
         if nxt == 8:
             f = 'EVMinimumChargePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = 9
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVPresentActivePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
@@ -6528,7 +6655,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
         nxt = (10, 11, 12, 13, 14, -1)[c]
         if nxt == 10:
             f = 'EVPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
@@ -6536,7 +6664,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (11, 12, 13, 14, -1)[c]
         if nxt == 11:
             f = 'EVPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
@@ -6544,7 +6673,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (12, 13, 14, -1)[c]
         if nxt == 12:
             f = 'EVPresentReactivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
@@ -6552,7 +6682,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (13, 14, -1)[c]
         if nxt == 13:
             f = 'EVPresentReactivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE')
@@ -6560,7 +6691,8 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (14, -1)[c]
         if nxt == 14:
             f = 'EVPresentReactivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x14 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6585,7 +6717,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6685,7 +6817,7 @@ def _e_Scheduled_AC_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac.Scheduled_AC_CLResControlMode, _s0=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power.__set__, _s1=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s2=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s3=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power.__set__, _s4=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s5=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s6=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power.__set__, _s7=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s8=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power_l3.__set__):
+def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.Scheduled_AC_CLResControlMode, _s0=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power.__set__, _s1=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power_l2.__set__, _s2=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_active_power_l3.__set__, _s3=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power.__set__, _s4=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power_l2.__set__, _s5=_iso20_ac.Scheduled_AC_CLResControlMode.evse_target_reactive_power_l3.__set__, _s6=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power.__set__, _s7=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power_l2.__set__, _s8=_iso20_ac.Scheduled_AC_CLResControlMode.evse_present_active_power_l3.__set__):
     """Decode Scheduled_AC_CLResControlModeType."""
     f = ""
     try:
@@ -6704,7 +6836,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 0:
             f = 'EVSETargetActivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -6712,7 +6845,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 1:
             f = 'EVSETargetActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -6720,7 +6854,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 2:
             f = 'EVSETargetActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -6728,7 +6863,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 3:
             f = 'EVSETargetReactivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -6736,7 +6872,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (4, 5, 6, 7, 8, -1)[c]
         if nxt == 4:
             f = 'EVSETargetReactivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -6744,7 +6881,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
             f = 'EVSETargetReactivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -6752,7 +6890,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
             f = 'EVSEPresentActivePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
@@ -6760,7 +6899,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (7, 8, -1)[c]
         if nxt == 7:
             f = 'EVSEPresentActivePower_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
@@ -6768,7 +6908,8 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
             nxt = (8, -1)[c]
         if nxt == 8:
             f = 'EVSEPresentActivePower_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6787,7 +6928,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_ac
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6833,7 +6974,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
@@ -6846,7 +6987,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
@@ -6854,7 +6996,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
@@ -6862,7 +7005,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6875,7 +7019,7 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6894,11 +7038,10 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6906,7 +7049,7 @@ def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6923,15 +7066,15 @@ def _e_SignatureMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureMethodType(D, T, p):
+def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6951,7 +7094,9 @@ def _e_SignaturePropertiesType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
                     cw = _T28.get(s)
@@ -6962,6 +7107,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SignaturePropertyType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -6973,7 +7119,7 @@ def _e_SignaturePropertiesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
+def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
@@ -6985,14 +7131,16 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'SignatureProperty'
-            v, p = _d_SignaturePropertyType(D, T, p)
+            v, p = _d_SignaturePropertyType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -7007,7 +7155,7 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7024,15 +7172,15 @@ def _e_SignaturePropertyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertyType(D, T, p):
+def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7074,7 +7222,9 @@ def _e_SignatureType(acc, n, o):
         items = o.object
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
                     cw = _T111.get(s)
@@ -7085,6 +7235,7 @@ def _e_SignatureType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5
         cw = _T112.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
@@ -7098,13 +7249,11 @@ def _e_SignatureType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
+def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
@@ -7113,19 +7262,22 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SignedInfo'
-        v, p = _d_SignedInfoType(D, T, p)
+        v, p = _d_SignedInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
         p += 1
-        v, p = _d_SignatureValueType(D, T, p)
+        v, p = _d_SignatureValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
@@ -7133,7 +7285,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'KeyInfo'
-            v, p = _d_KeyInfoType(D, T, p)
+            v, p = _d_KeyInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
@@ -7141,7 +7294,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
             nxt = (4, -1)[c]
         while nxt == 4:
             f = 'Object'
-            v, p = _d_ObjectType(D, T, p)
+            v, p = _d_ObjectType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
@@ -7159,7 +7313,7 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7197,7 +7351,7 @@ def _e_SignatureValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
+def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
@@ -7216,7 +7370,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
@@ -7230,7 +7385,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
             p += 1
             nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -7242,7 +7398,7 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7278,7 +7434,9 @@ def _e_SignedInfoType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     acc <<= 1
@@ -7287,6 +7445,7 @@ def _e_SignedInfoType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4
         acc = (acc << 2) | 1
         n += 2
@@ -7298,13 +7457,11 @@ def _e_SignedInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
+def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
@@ -7312,26 +7469,30 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'CanonicalizationMethod'
-        v, p = _d_CanonicalizationMethodType(D, T, p)
+        v, p = _d_CanonicalizationMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureMethod'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
-        v, p = _d_SignatureMethodType(D, T, p)
+        v, p = _d_SignatureMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 3:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
@@ -7348,7 +7509,7 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7365,15 +7526,15 @@ def _e_TransformType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformType(D, T, p):
+def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7386,7 +7547,9 @@ def _e_TransformsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Transform'
                 if i == 0:
                     acc <<= 1
@@ -7395,6 +7558,7 @@ def _e_TransformsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_TransformType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -7406,7 +7570,7 @@ def _e_TransformsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
+def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
@@ -7416,7 +7580,8 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
         p += 1
         while nxt == 0:
             f = 'Transform'
-            v, p = _d_TransformType(D, T, p)
+            v, p = _d_TransformType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -7430,7 +7595,7 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7456,18 +7621,15 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7476,7 +7638,7 @@ def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7502,18 +7664,15 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7522,7 +7681,7 @@ def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7555,26 +7714,21 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7584,7 +7738,7 @@ def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7601,15 +7755,15 @@ def _e_X509DataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509DataType(D, T, p):
+def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7650,19 +7804,15 @@ def _e_X509IssuerSerialType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
+def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'X509IssuerName'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, None, 4)
+        v, p = r_el_str(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'X509SerialNumber'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -7678,9 +7828,9 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, None, None)
+                v, p = r_el_int(D, T, p, R, None, None)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7690,7 +7840,7 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7752,6 +7902,7 @@ _G_X509DataType = GenericTable(
 
 NAME = 'iso20_ac'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:AC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+RUN_BITS = 1246
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:AC', 'AC_CPDReqEnergyTransferMode', _e_AC_CPDReqEnergyTransferModeType, _d_AC_CPDReqEnergyTransferModeType, _iso20_ac.AC_CPDReqEnergyTransferMode),
     ('urn:iso:std:iso:15118:-20:AC', 'AC_CPDResEnergyTransferMode', _e_AC_CPDResEnergyTransferModeType, _d_AC_CPDResEnergyTransferModeType, _iso20_ac.AC_CPDResEnergyTransferMode),

@@ -11,7 +11,7 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # ruff: noqa
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_acdp as _iso20_acdp
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -105,26 +105,21 @@ def _e_ACDP_ConnectReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ACDP_ConnectReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_ConnectReq, _s0=_iso20_acdp.ACDP_ConnectReq.header.__set__, _s1=_iso20_acdp.ACDP_ConnectReq.ev_electrical_charging_device_status.__set__):
+def _d_ACDP_ConnectReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.ACDP_ConnectReq, _s0=_iso20_acdp.ACDP_ConnectReq.header.__set__, _s1=_iso20_acdp.ACDP_ConnectReq.ev_electrical_charging_device_status.__set__):
     """Decode ACDP_ConnectReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVElectricalChargingDeviceStatus'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVElectricalChargingDeviceStatus')
         v = _EV1[(x >> 1) & 3]
         p += 5
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -134,7 +129,7 @@ def _d_ACDP_ConnectReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_Connec
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -188,50 +183,39 @@ def _e_ACDP_ConnectResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ACDP_ConnectResType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_ConnectRes, _s0=_iso20_acdp.ACDP_ConnectRes.header.__set__, _s1=_iso20_acdp.ACDP_ConnectRes.response_code.__set__, _s2=_iso20_acdp.ACDP_ConnectRes.evse_processing.__set__, _s3=_iso20_acdp.ACDP_ConnectRes.evse_electrical_charging_device_status.__set__, _s4=_iso20_acdp.ACDP_ConnectRes.evse_mechanical_charging_device_status.__set__):
+def _d_ACDP_ConnectResType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.ACDP_ConnectRes, _s0=_iso20_acdp.ACDP_ConnectRes.header.__set__, _s1=_iso20_acdp.ACDP_ConnectRes.response_code.__set__, _s2=_iso20_acdp.ACDP_ConnectRes.evse_processing.__set__, _s3=_iso20_acdp.ACDP_ConnectRes.evse_electrical_charging_device_status.__set__, _s4=_iso20_acdp.ACDP_ConnectRes.evse_mechanical_charging_device_status.__set__):
     """Decode ACDP_ConnectResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV3[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
         v = _EV5[(x >> 1) & 3]
         p += 5
         x2 = v
-        nxt = 3
         f = 'EVSEElectricalChargingDeviceStatus'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEElectricalChargingDeviceStatus')
         v = _EV1[(x >> 1) & 3]
         p += 5
         x3 = v
-        nxt = 4
         f = 'EVSEMechanicalChargingDeviceStatus'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEMechanicalChargingDeviceStatus')
         v = _EV7[(x >> 1) & 3]
         p += 5
         x4 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -244,7 +228,7 @@ def _d_ACDP_ConnectResType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_Connec
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -277,25 +261,21 @@ def _e_ACDP_SystemStatusReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ACDP_SystemStatusReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_SystemStatusReq, _s0=_iso20_acdp.ACDP_SystemStatusReq.header.__set__, _s1=_iso20_acdp.ACDP_SystemStatusReq.ev_technical_status.__set__):
+def _d_ACDP_SystemStatusReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.ACDP_SystemStatusReq, _s0=_iso20_acdp.ACDP_SystemStatusReq.header.__set__, _s1=_iso20_acdp.ACDP_SystemStatusReq.ev_technical_status.__set__):
     """Decode ACDP_SystemStatusReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVTechnicalStatus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTechnicalStatus')
         p += 1
-        v, p = _d_EVTechnicalStatusType(D, T, p)
+        v, p = _d_EVTechnicalStatusType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -305,7 +285,7 @@ def _d_ACDP_SystemStatusReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_S
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -394,98 +374,75 @@ def _e_ACDP_SystemStatusResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ACDP_SystemStatusResType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_SystemStatusRes, _s0=_iso20_acdp.ACDP_SystemStatusRes.header.__set__, _s1=_iso20_acdp.ACDP_SystemStatusRes.response_code.__set__, _s2=_iso20_acdp.ACDP_SystemStatusRes.evse_mechanical_charging_device_status.__set__, _s3=_iso20_acdp.ACDP_SystemStatusRes.evse_ready_to_charge.__set__, _s4=_iso20_acdp.ACDP_SystemStatusRes.evse_isolation_status.__set__, _s5=_iso20_acdp.ACDP_SystemStatusRes.evse_disabled.__set__, _s6=_iso20_acdp.ACDP_SystemStatusRes.evse_utility_interrupt_event.__set__, _s7=_iso20_acdp.ACDP_SystemStatusRes.evse_emergency_shutdown.__set__, _s8=_iso20_acdp.ACDP_SystemStatusRes.evse_malfunction.__set__, _s9=_iso20_acdp.ACDP_SystemStatusRes.ev_in_charge_position.__set__, _s10=_iso20_acdp.ACDP_SystemStatusRes.ev_association_status.__set__):
+def _d_ACDP_SystemStatusResType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.ACDP_SystemStatusRes, _s0=_iso20_acdp.ACDP_SystemStatusRes.header.__set__, _s1=_iso20_acdp.ACDP_SystemStatusRes.response_code.__set__, _s2=_iso20_acdp.ACDP_SystemStatusRes.evse_mechanical_charging_device_status.__set__, _s3=_iso20_acdp.ACDP_SystemStatusRes.evse_ready_to_charge.__set__, _s4=_iso20_acdp.ACDP_SystemStatusRes.evse_isolation_status.__set__, _s5=_iso20_acdp.ACDP_SystemStatusRes.evse_disabled.__set__, _s6=_iso20_acdp.ACDP_SystemStatusRes.evse_utility_interrupt_event.__set__, _s7=_iso20_acdp.ACDP_SystemStatusRes.evse_emergency_shutdown.__set__, _s8=_iso20_acdp.ACDP_SystemStatusRes.evse_malfunction.__set__, _s9=_iso20_acdp.ACDP_SystemStatusRes.ev_in_charge_position.__set__, _s10=_iso20_acdp.ACDP_SystemStatusRes.ev_association_status.__set__):
     """Decode ACDP_SystemStatusResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
-        x8 = None
-        x9 = None
-        x10 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV3[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEMechanicalChargingDeviceStatus'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEMechanicalChargingDeviceStatus')
         v = _EV7[(x >> 1) & 3]
         p += 5
         x2 = v
-        nxt = 3
         f = 'EVSEReadyToCharge'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSEReadyToCharge')
         v = (x & 2) == 2
         p += 4
         x3 = v
-        nxt = 4
         f = 'EVSEIsolationStatus'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEIsolationStatus')
         v = _EV9[(x >> 1) & 3]
         p += 5
         x4 = v
-        nxt = 5
         f = 'EVSEDisabled'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSEDisabled')
         v = (x & 2) == 2
         p += 4
         x5 = v
-        nxt = 6
         f = 'EVSEUtilityInterruptEvent'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSEUtilityInterruptEvent')
         v = (x & 2) == 2
         p += 4
         x6 = v
-        nxt = 7
         f = 'EVSEEmergencyShutdown'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSEEmergencyShutdown')
         v = (x & 2) == 2
         p += 4
         x7 = v
-        nxt = 8
         f = 'EVSEMalfunction'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSEMalfunction')
         v = (x & 2) == 2
         p += 4
         x8 = v
-        nxt = 9
         f = 'EVInChargePosition'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVInChargePosition')
         v = (x & 2) == 2
         p += 4
         x9 = v
-        nxt = 10
         f = 'EVAssociationStatus'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVAssociationStatus')
         v = (x & 2) == 2
         p += 4
         x10 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -504,7 +461,7 @@ def _d_ACDP_SystemStatusResType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_S
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -542,34 +499,27 @@ def _e_ACDP_VehiclePositioningReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ACDP_VehiclePositioningReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_VehiclePositioningReq, _s0=_iso20_acdp.ACDP_VehiclePositioningReq.header.__set__, _s1=_iso20_acdp.ACDP_VehiclePositioningReq.ev_mobility_status.__set__, _s2=_iso20_acdp.ACDP_VehiclePositioningReq.ev_positioning_support.__set__):
+def _d_ACDP_VehiclePositioningReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.ACDP_VehiclePositioningReq, _s0=_iso20_acdp.ACDP_VehiclePositioningReq.header.__set__, _s1=_iso20_acdp.ACDP_VehiclePositioningReq.ev_mobility_status.__set__, _s2=_iso20_acdp.ACDP_VehiclePositioningReq.ev_positioning_support.__set__):
     """Decode ACDP_VehiclePositioningReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVMobilityStatus'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVMobilityStatus')
         v = (x & 2) == 2
         p += 4
         x1 = v
-        nxt = 2
         f = 'EVPositioningSupport'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVPositioningSupport')
         v = (x & 2) == 2
         p += 4
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -580,7 +530,7 @@ def _d_ACDP_VehiclePositioningReqType(D, T, p, _new=_object_new, _C=_iso20_acdp.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -692,47 +642,33 @@ def _e_ACDP_VehiclePositioningResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ACDP_VehiclePositioningResType(D, T, p, _new=_object_new, _C=_iso20_acdp.ACDP_VehiclePositioningRes, _s0=_iso20_acdp.ACDP_VehiclePositioningRes.header.__set__, _s1=_iso20_acdp.ACDP_VehiclePositioningRes.response_code.__set__, _s2=_iso20_acdp.ACDP_VehiclePositioningRes.evse_processing.__set__, _s3=_iso20_acdp.ACDP_VehiclePositioningRes.evse_positioning_support.__set__, _s4=_iso20_acdp.ACDP_VehiclePositioningRes.ev_relative_x_deviation.__set__, _s5=_iso20_acdp.ACDP_VehiclePositioningRes.ev_relative_y_deviation.__set__, _s6=_iso20_acdp.ACDP_VehiclePositioningRes.contact_window_xc.__set__, _s7=_iso20_acdp.ACDP_VehiclePositioningRes.contact_window_yc.__set__, _s8=_iso20_acdp.ACDP_VehiclePositioningRes.ev_in_charge_position.__set__):
+def _d_ACDP_VehiclePositioningResType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.ACDP_VehiclePositioningRes, _s0=_iso20_acdp.ACDP_VehiclePositioningRes.header.__set__, _s1=_iso20_acdp.ACDP_VehiclePositioningRes.response_code.__set__, _s2=_iso20_acdp.ACDP_VehiclePositioningRes.evse_processing.__set__, _s3=_iso20_acdp.ACDP_VehiclePositioningRes.evse_positioning_support.__set__, _s4=_iso20_acdp.ACDP_VehiclePositioningRes.ev_relative_x_deviation.__set__, _s5=_iso20_acdp.ACDP_VehiclePositioningRes.ev_relative_y_deviation.__set__, _s6=_iso20_acdp.ACDP_VehiclePositioningRes.contact_window_xc.__set__, _s7=_iso20_acdp.ACDP_VehiclePositioningRes.contact_window_yc.__set__, _s8=_iso20_acdp.ACDP_VehiclePositioningRes.ev_in_charge_position.__set__):
     """Decode ACDP_VehiclePositioningResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
-        x8 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV3[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
         v = _EV5[(x >> 1) & 3]
         p += 5
         x2 = v
-        nxt = 3
         f = 'EVSEPositioningSupport'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSEPositioningSupport')
         v = (x & 2) == 2
         p += 4
         x3 = v
-        nxt = 4
         f = 'EVRelativeXDeviation'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -748,9 +684,9 @@ def _d_ACDP_VehiclePositioningResType(D, T, p, _new=_object_new, _C=_iso20_acdp.
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x4 = v
-        nxt = 5
         f = 'EVRelativeYDeviation'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -766,9 +702,9 @@ def _d_ACDP_VehiclePositioningResType(D, T, p, _new=_object_new, _C=_iso20_acdp.
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x5 = v
-        nxt = 6
         f = 'ContactWindowXc'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -784,9 +720,9 @@ def _d_ACDP_VehiclePositioningResType(D, T, p, _new=_object_new, _C=_iso20_acdp.
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x6 = v
-        nxt = 7
         f = 'ContactWindowYc'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -802,16 +738,15 @@ def _d_ACDP_VehiclePositioningResType(D, T, p, _new=_object_new, _C=_iso20_acdp.
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x7 = v
-        nxt = 8
         f = 'EVInChargePosition'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVInChargePosition')
         v = (x & 2) == 2
         p += 4
         x8 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -828,7 +763,7 @@ def _d_ACDP_VehiclePositioningResType(D, T, p, _new=_object_new, _C=_iso20_acdp.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -847,11 +782,10 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -859,7 +793,7 @@ def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -878,11 +812,10 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -890,7 +823,7 @@ def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -907,15 +840,15 @@ def _e_CanonicalizationMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CanonicalizationMethodType(D, T, p):
+def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -958,18 +891,17 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
@@ -977,7 +909,8 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p)
+            v, p = _d_DisplayParametersType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -999,7 +932,7 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1059,12 +992,10 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -1072,7 +1003,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -1087,7 +1019,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
@@ -1095,7 +1028,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
@@ -1103,7 +1037,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1118,7 +1053,7 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1144,18 +1079,15 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1164,7 +1096,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1197,26 +1129,21 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV3[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1226,7 +1153,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1304,14 +1231,13 @@ def _e_DSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
+def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -1321,14 +1247,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (0, 2, 3)[c]
         if nxt == 0:
             f = 'P'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'Q'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
@@ -1336,13 +1264,15 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'G'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Y'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
@@ -1350,7 +1280,8 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'J'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
@@ -1358,14 +1289,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'Seed'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'PgenCounter'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1382,7 +1315,7 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1415,25 +1348,21 @@ def _e_DetailedCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
+def _d_DetailedCostType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'CostPerUnit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1443,7 +1372,7 @@ def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1481,13 +1410,9 @@ def _e_DetailedTaxType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
+def _d_DetailedTaxType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TaxRuleID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -1502,15 +1427,15 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1520,7 +1445,7 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1537,15 +1462,15 @@ def _e_DigestMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DigestMethodType(D, T, p):
+def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1677,7 +1602,7 @@ def _e_DisplayParametersType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
+def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
@@ -1755,8 +1680,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1774,8 +1699,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1793,8 +1718,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1813,7 +1738,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
             nxt = (8, 9, -1)[c]
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
@@ -1844,7 +1770,7 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1898,14 +1824,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
@@ -1922,26 +1845,29 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -1955,7 +1881,7 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2024,7 +1950,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
@@ -2048,8 +1974,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
@@ -2091,8 +2017,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2106,7 +2032,7 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2144,13 +2070,9 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -2164,16 +2086,15 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
         v = _EV34[(x >> 1) & 7]
         p += 6
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2183,7 +2104,7 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2274,12 +2195,10 @@ def _e_EVTechnicalStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVTechnicalStatusType(D, T, p, _new=_object_new, _C=_iso20_acdp.EVTechnicalStatus, _s0=_iso20_acdp.EVTechnicalStatus.ev_ready_to_charge.__set__, _s1=_iso20_acdp.EVTechnicalStatus.ev_immobilization_request.__set__, _s2=_iso20_acdp.EVTechnicalStatus.ev_immobilized.__set__, _s3=_iso20_acdp.EVTechnicalStatus.evwlan_strength.__set__, _s4=_iso20_acdp.EVTechnicalStatus.evcp_status.__set__, _s5=_iso20_acdp.EVTechnicalStatus.evsoc.__set__, _s6=_iso20_acdp.EVTechnicalStatus.ev_error_code.__set__, _s7=_iso20_acdp.EVTechnicalStatus.ev_timeout.__set__):
+def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVTechnicalStatus, _s0=_iso20_acdp.EVTechnicalStatus.ev_ready_to_charge.__set__, _s1=_iso20_acdp.EVTechnicalStatus.ev_immobilization_request.__set__, _s2=_iso20_acdp.EVTechnicalStatus.ev_immobilized.__set__, _s3=_iso20_acdp.EVTechnicalStatus.evwlan_strength.__set__, _s4=_iso20_acdp.EVTechnicalStatus.evcp_status.__set__, _s5=_iso20_acdp.EVTechnicalStatus.evsoc.__set__, _s6=_iso20_acdp.EVTechnicalStatus.ev_error_code.__set__, _s7=_iso20_acdp.EVTechnicalStatus.ev_timeout.__set__):
     """Decode EVTechnicalStatusType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -2317,7 +2236,8 @@ def _d_EVTechnicalStatusType(D, T, p, _new=_object_new, _C=_iso20_acdp.EVTechnic
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
             f = 'EVWLANStrength'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
@@ -2380,7 +2300,7 @@ def _d_EVTechnicalStatusType(D, T, p, _new=_object_new, _C=_iso20_acdp.EVTechnic
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2397,15 +2317,15 @@ def _e_KeyInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyInfoType(D, T, p):
+def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2422,15 +2342,15 @@ def _e_KeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyValueType(D, T, p):
+def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2444,7 +2364,9 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
@@ -2453,6 +2375,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
         cw = _T10.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
@@ -2466,7 +2389,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -2476,7 +2399,8 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
         p += 1
         while nxt == 0:
             f = 'RootCertificateID'
-            v, p = _d_X509IssuerSerialType(D, T, p)
+            v, p = _d_X509IssuerSerialType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 20:
@@ -2495,7 +2419,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2515,7 +2439,9 @@ def _e_ManifestType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     cw = _T28.get(s)
@@ -2526,6 +2452,7 @@ def _e_ManifestType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -2537,7 +2464,7 @@ def _e_ManifestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
+def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
@@ -2549,14 +2476,16 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -2571,7 +2500,7 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2618,18 +2547,17 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'SessionID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 8, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'TimeStamp'
@@ -2645,7 +2573,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -2653,7 +2582,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Signature'
-            v, p = _d_SignatureType(D, T, p)
+            v, p = _d_SignatureType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2666,7 +2596,7 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2786,12 +2716,10 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
+def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -2802,7 +2730,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
         f = 'MeterID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
@@ -2818,7 +2747,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2836,8 +2766,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2855,8 +2785,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2874,8 +2804,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2883,7 +2813,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
             f = 'MeterSignature'
-            v, p = r_el_bin(D, T, p, None, None, 64, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
@@ -2903,8 +2834,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
@@ -2922,8 +2853,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2941,7 +2872,7 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2958,15 +2889,15 @@ def _e_ObjectType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ObjectType(D, T, p):
+def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2983,15 +2914,15 @@ def _e_PGPDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PGPDataType(D, T, p):
+def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3024,25 +2955,21 @@ def _e_RSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
+def _d_RSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Modulus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Exponent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3052,7 +2979,7 @@ def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3093,20 +3020,15 @@ def _e_RationalNumberType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
+def _d_RationalNumberType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Exponent'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
         v = ((x >> 1) & 255) + -128
         p += 11
         x0 = v
-        nxt = 1
         f = 'Value'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -3122,9 +3044,9 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3134,7 +3056,7 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3193,7 +3115,9 @@ def _e_ReceiptType(acc, n, o):
         cnt = len(items)
         if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
                     cw = _T49.get(s)
@@ -3204,6 +3128,7 @@ def _e_ReceiptType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
         cw = _T50.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
@@ -3217,11 +3142,10 @@ def _e_ReceiptType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
+def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -3241,7 +3165,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -3249,7 +3174,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
             f = 'EnergyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -3257,7 +3183,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
             f = 'OccupancyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -3265,7 +3192,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
             f = 'AdditionalServicesCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
@@ -3273,7 +3201,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'OverstayCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
@@ -3281,7 +3210,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (5, -1)[c]
         while nxt == 5:
             f = 'TaxCosts'
-            v, p = _d_DetailedTaxType(D, T, p)
+            v, p = _d_DetailedTaxType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5.append(v)
             k = len(x5)
             if k < 10:
@@ -3305,7 +3235,7 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3374,7 +3304,7 @@ def _e_ReferenceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
+def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
@@ -3382,15 +3312,14 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
@@ -3398,7 +3327,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
@@ -3406,7 +3336,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
@@ -3414,19 +3345,22 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'DigestMethod'
-        v, p = _d_DigestMethodType(D, T, p)
+        v, p = _d_DigestMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'DigestValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -3442,7 +3376,7 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3488,7 +3422,7 @@ def _e_RetrievalMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
+def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
@@ -3501,7 +3435,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
@@ -3509,7 +3444,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
@@ -3517,7 +3453,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3530,7 +3467,7 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3547,15 +3484,15 @@ def _e_SPKIDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SPKIDataType(D, T, p):
+def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3601,7 +3538,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
@@ -3614,7 +3551,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
@@ -3622,7 +3560,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
@@ -3630,7 +3569,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3643,7 +3583,7 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3662,11 +3602,10 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3674,7 +3613,7 @@ def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3691,15 +3630,15 @@ def _e_SignatureMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureMethodType(D, T, p):
+def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3719,7 +3658,9 @@ def _e_SignaturePropertiesType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
                     cw = _T28.get(s)
@@ -3730,6 +3671,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SignaturePropertyType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -3741,7 +3683,7 @@ def _e_SignaturePropertiesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
+def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
@@ -3753,14 +3695,16 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'SignatureProperty'
-            v, p = _d_SignaturePropertyType(D, T, p)
+            v, p = _d_SignaturePropertyType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -3775,7 +3719,7 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3792,15 +3736,15 @@ def _e_SignaturePropertyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertyType(D, T, p):
+def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3842,7 +3786,9 @@ def _e_SignatureType(acc, n, o):
         items = o.object
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
                     cw = _T54.get(s)
@@ -3853,6 +3799,7 @@ def _e_SignatureType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5
         cw = _T55.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
@@ -3866,13 +3813,11 @@ def _e_SignatureType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
+def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
@@ -3881,19 +3826,22 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SignedInfo'
-        v, p = _d_SignedInfoType(D, T, p)
+        v, p = _d_SignedInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
         p += 1
-        v, p = _d_SignatureValueType(D, T, p)
+        v, p = _d_SignatureValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
@@ -3901,7 +3849,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'KeyInfo'
-            v, p = _d_KeyInfoType(D, T, p)
+            v, p = _d_KeyInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
@@ -3909,7 +3858,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
             nxt = (4, -1)[c]
         while nxt == 4:
             f = 'Object'
-            v, p = _d_ObjectType(D, T, p)
+            v, p = _d_ObjectType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
@@ -3927,7 +3877,7 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3965,7 +3915,7 @@ def _e_SignatureValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
+def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
@@ -3984,7 +3934,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
@@ -3998,7 +3949,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
             p += 1
             nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4010,7 +3962,7 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4046,7 +3998,9 @@ def _e_SignedInfoType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     acc <<= 1
@@ -4055,6 +4009,7 @@ def _e_SignedInfoType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4
         acc = (acc << 2) | 1
         n += 2
@@ -4066,13 +4021,11 @@ def _e_SignedInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
+def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
@@ -4080,26 +4033,30 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'CanonicalizationMethod'
-        v, p = _d_CanonicalizationMethodType(D, T, p)
+        v, p = _d_CanonicalizationMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureMethod'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
-        v, p = _d_SignatureMethodType(D, T, p)
+        v, p = _d_SignatureMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 3:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
@@ -4116,7 +4073,7 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4133,15 +4090,15 @@ def _e_TransformType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformType(D, T, p):
+def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4154,7 +4111,9 @@ def _e_TransformsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Transform'
                 if i == 0:
                     acc <<= 1
@@ -4163,6 +4122,7 @@ def _e_TransformsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_TransformType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -4174,7 +4134,7 @@ def _e_TransformsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
+def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
@@ -4184,7 +4144,8 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
         p += 1
         while nxt == 0:
             f = 'Transform'
-            v, p = _d_TransformType(D, T, p)
+            v, p = _d_TransformType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -4198,7 +4159,7 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4224,18 +4185,15 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4244,7 +4202,7 @@ def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4270,18 +4228,15 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4290,7 +4245,7 @@ def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4323,26 +4278,21 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV3[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4352,7 +4302,7 @@ def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4369,15 +4319,15 @@ def _e_X509DataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509DataType(D, T, p):
+def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4418,19 +4368,15 @@ def _e_X509IssuerSerialType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
+def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'X509IssuerName'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, None, 4)
+        v, p = r_el_str(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'X509SerialNumber'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -4446,9 +4392,9 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, None, None)
+                v, p = r_el_int(D, T, p, R, None, None)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4458,7 +4404,7 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4520,6 +4466,7 @@ _G_X509DataType = GenericTable(
 
 NAME = 'iso20_acdp'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:ACDP', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+RUN_BITS = 1755
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReq', _e_ACDP_ConnectReqType, _d_ACDP_ConnectReqType, _iso20_acdp.ACDP_ConnectReq),
     ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectRes', _e_ACDP_ConnectResType, _d_ACDP_ConnectResType, _iso20_acdp.ACDP_ConnectRes),

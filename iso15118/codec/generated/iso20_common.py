@@ -11,7 +11,7 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # ruff: noqa
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_common as _iso20_common
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -246,21 +246,15 @@ def _e_AbsolutePriceScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.AbsolutePriceSchedule, _s0=_iso20_common.AbsolutePriceSchedule.id.__set__, _s1=_iso20_common.AbsolutePriceSchedule.time_anchor.__set__, _s2=_iso20_common.AbsolutePriceSchedule.price_schedule_id.__set__, _s3=_iso20_common.AbsolutePriceSchedule.price_schedule_description.__set__, _s4=_iso20_common.AbsolutePriceSchedule.currency.__set__, _s5=_iso20_common.AbsolutePriceSchedule.language.__set__, _s6=_iso20_common.AbsolutePriceSchedule.price_algorithm.__set__, _s7=_iso20_common.AbsolutePriceSchedule.minimum_cost.__set__, _s8=_iso20_common.AbsolutePriceSchedule.maximum_cost.__set__, _s9=_iso20_common.AbsolutePriceSchedule.tax_rules.__set__, _s10=_iso20_common.AbsolutePriceSchedule.price_rule_stacks.__set__, _s11=_iso20_common.AbsolutePriceSchedule.overstay_rules.__set__, _s12=_iso20_common.AbsolutePriceSchedule.additional_selected_services.__set__):
+def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.AbsolutePriceSchedule, _s0=_iso20_common.AbsolutePriceSchedule.id.__set__, _s1=_iso20_common.AbsolutePriceSchedule.time_anchor.__set__, _s2=_iso20_common.AbsolutePriceSchedule.price_schedule_id.__set__, _s3=_iso20_common.AbsolutePriceSchedule.price_schedule_description.__set__, _s4=_iso20_common.AbsolutePriceSchedule.currency.__set__, _s5=_iso20_common.AbsolutePriceSchedule.language.__set__, _s6=_iso20_common.AbsolutePriceSchedule.price_algorithm.__set__, _s7=_iso20_common.AbsolutePriceSchedule.minimum_cost.__set__, _s8=_iso20_common.AbsolutePriceSchedule.maximum_cost.__set__, _s9=_iso20_common.AbsolutePriceSchedule.tax_rules.__set__, _s10=_iso20_common.AbsolutePriceSchedule.price_rule_stacks.__set__, _s11=_iso20_common.AbsolutePriceSchedule.overstay_rules.__set__, _s12=_iso20_common.AbsolutePriceSchedule.additional_selected_services.__set__):
     """Decode AbsolutePriceScheduleType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
         x7 = None
         x8 = None
         x9 = None
-        x10 = None
         x11 = None
         x12 = None
         c = (D >> (T - p - 2)) & 3
@@ -269,7 +263,8 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -285,8 +280,8 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
                 v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                 p += 18
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'PriceScheduleID'
@@ -303,7 +298,8 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, Currency')
@@ -311,25 +307,29 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
         nxt = (3, 4)[c]
         if nxt == 3:
             f = 'PriceScheduleDescription'
-            v, p = r_el_str(D, T, p, None, None, 160, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 160, 4)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Currency'
-        v, p = r_el_str(D, T, p, None, None, 3, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 3, 4)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'Language'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Language')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 3, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 3, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = 6
         f = 'PriceAlgorithm'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PriceAlgorithm')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 255, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 255, 4)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 4: raise bad_event(c, 3, p, 'MinimumCost, MaximumCost, TaxRules, PriceRuleStacks')
@@ -337,7 +337,8 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
         nxt = (7, 8, 9, 10)[c]
         if nxt == 7:
             f = 'MinimumCost'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MaximumCost, TaxRules, PriceRuleStacks')
@@ -345,7 +346,8 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
             nxt = (8, 9, 10)[c]
         if nxt == 8:
             f = 'MaximumCost'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxRules, PriceRuleStacks')
@@ -353,13 +355,15 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
             nxt = (9, 10)[c]
         if nxt == 9:
             f = 'TaxRules'
-            v, p = _d_TaxRuleListType(D, T, p)
+            v, p = _d_TaxRuleListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = 10
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'PriceRuleStacks'
-        v, p = _d_PriceRuleStackListType(D, T, p)
+        v, p = _d_PriceRuleStackListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'OverstayRules, AdditionalSelectedServices, EE')
@@ -367,7 +371,8 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
         nxt = (11, 12, -1)[c]
         if nxt == 11:
             f = 'OverstayRules'
-            v, p = _d_OverstayRuleListType(D, T, p)
+            v, p = _d_OverstayRuleListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'AdditionalSelectedServices, EE')
@@ -375,7 +380,8 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
             nxt = (12, -1)[c]
         if nxt == 12:
             f = 'AdditionalSelectedServices'
-            v, p = _d_AdditionalServiceListType(D, T, p)
+            v, p = _d_AdditionalServiceListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -398,7 +404,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Abs
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -412,7 +418,9 @@ def _e_AdditionalServiceListType(acc, n, o):
         if cnt > 5: raise too_many('AdditionalService', 5, cnt)
         if cnt == 0: raise missing('AdditionalService')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'AdditionalService'
                 if i == 0:
                     acc <<= 1
@@ -421,6 +429,7 @@ def _e_AdditionalServiceListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_AdditionalServiceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 5 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalService, EE | EE')
@@ -434,7 +443,7 @@ def _e_AdditionalServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AdditionalServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.AdditionalServiceList, _s0=_iso20_common.AdditionalServiceList.additional_service.__set__):
+def _d_AdditionalServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.AdditionalServiceList, _s0=_iso20_common.AdditionalServiceList.additional_service.__set__):
     """Decode AdditionalServiceListType."""
     f = ""
     try:
@@ -444,7 +453,8 @@ def _d_AdditionalServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.Add
         p += 1
         while nxt == 0:
             f = 'AdditionalService'
-            v, p = _d_AdditionalServiceType(D, T, p)
+            v, p = _d_AdditionalServiceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 5:
@@ -463,7 +473,7 @@ def _d_AdditionalServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.Add
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -496,25 +506,21 @@ def _e_AdditionalServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AdditionalServiceType(D, T, p, _new=_object_new, _C=_iso20_common.AdditionalService, _s0=_iso20_common.AdditionalService.service_name.__set__, _s1=_iso20_common.AdditionalService.service_fee.__set__):
+def _d_AdditionalServiceType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.AdditionalService, _s0=_iso20_common.AdditionalService.service_name.__set__, _s1=_iso20_common.AdditionalService.service_fee.__set__):
     """Decode AdditionalServiceType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ServiceName'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceName')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 80, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 80, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ServiceFee'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceFee')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -524,7 +530,7 @@ def _d_AdditionalServiceType(D, T, p, _new=_object_new, _C=_iso20_common.Additio
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -573,19 +579,18 @@ def _e_AuthorizationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso20_common.AuthorizationReq, _s0=_iso20_common.AuthorizationReq.header.__set__, _s1=_iso20_common.AuthorizationReq.selected_authorization_service.__set__, _s2=_iso20_common.AuthorizationReq.eim_a_req_authorization_mode.__set__, _s3=_iso20_common.AuthorizationReq.pnc_a_req_authorization_mode.__set__):
+def _d_AuthorizationReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.AuthorizationReq, _s0=_iso20_common.AuthorizationReq.header.__set__, _s1=_iso20_common.AuthorizationReq.selected_authorization_service.__set__, _s2=_iso20_common.AuthorizationReq.eim_a_req_authorization_mode.__set__, _s3=_iso20_common.AuthorizationReq.pnc_a_req_authorization_mode.__set__):
     """Decode AuthorizationReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'SelectedAuthorizationService'
@@ -600,14 +605,16 @@ def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso20_common.Authoriz
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EIM_AReqAuthorizationMode'
-            v, p = _d_EIM_AReqAuthorizationModeType(D, T, p)
+            v, p = _d_EIM_AReqAuthorizationModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 3:
             f = 'PnC_AReqAuthorizationMode'
-            v, p = _d_PnC_AReqAuthorizationModeType(D, T, p)
+            v, p = _d_PnC_AReqAuthorizationModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -621,7 +628,7 @@ def _d_AuthorizationReqType(D, T, p, _new=_object_new, _C=_iso20_common.Authoriz
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -661,34 +668,27 @@ def _e_AuthorizationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AuthorizationResType(D, T, p, _new=_object_new, _C=_iso20_common.AuthorizationRes, _s0=_iso20_common.AuthorizationRes.header.__set__, _s1=_iso20_common.AuthorizationRes.response_code.__set__, _s2=_iso20_common.AuthorizationRes.evse_processing.__set__):
+def _d_AuthorizationResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.AuthorizationRes, _s0=_iso20_common.AuthorizationRes.header.__set__, _s1=_iso20_common.AuthorizationRes.response_code.__set__, _s2=_iso20_common.AuthorizationRes.evse_processing.__set__):
     """Decode AuthorizationResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
         v = _EV13[(x >> 1) & 3]
         p += 5
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -699,7 +699,7 @@ def _d_AuthorizationResType(D, T, p, _new=_object_new, _C=_iso20_common.Authoriz
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -725,18 +725,15 @@ def _e_AuthorizationSetupReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AuthorizationSetupReqType(D, T, p, _new=_object_new, _C=_iso20_common.AuthorizationSetupReq, _s0=_iso20_common.AuthorizationSetupReq.header.__set__):
+def _d_AuthorizationSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.AuthorizationSetupReq, _s0=_iso20_common.AuthorizationSetupReq.header.__set__):
     """Decode AuthorizationSetupReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -745,7 +742,7 @@ def _d_AuthorizationSetupReqType(D, T, p, _new=_object_new, _C=_iso20_common.Aut
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -773,7 +770,9 @@ def _e_AuthorizationSetupResType(acc, n, o):
         if cnt > 2: raise too_many('AuthorizationServices', 2, cnt)
         if cnt == 0: raise missing('AuthorizationServices')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'AuthorizationServices'
                 if i == 0:
                     acc <<= 1
@@ -784,6 +783,7 @@ def _e_AuthorizationSetupResType(acc, n, o):
                 i = enum_index(v, _EI8)
                 acc = (acc << 3) | (i << 1)
                 n += 3
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4 if cnt == 2 else 3
         v = o.certificate_installation_service
         if v is None: raise missing('CertificateInstallationService')
@@ -821,12 +821,10 @@ def _e_AuthorizationSetupResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AuthorizationSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.AuthorizationSetupRes, _s0=_iso20_common.AuthorizationSetupRes.header.__set__, _s1=_iso20_common.AuthorizationSetupRes.response_code.__set__, _s2=_iso20_common.AuthorizationSetupRes.authorization_services.__set__, _s3=_iso20_common.AuthorizationSetupRes.certificate_installation_service.__set__, _s4=_iso20_common.AuthorizationSetupRes.eim_as_res_authorization_mode.__set__, _s5=_iso20_common.AuthorizationSetupRes.pnc_as_res_authorization_mode.__set__):
+def _d_AuthorizationSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.AuthorizationSetupRes, _s0=_iso20_common.AuthorizationSetupRes.header.__set__, _s1=_iso20_common.AuthorizationSetupRes.response_code.__set__, _s2=_iso20_common.AuthorizationSetupRes.authorization_services.__set__, _s3=_iso20_common.AuthorizationSetupRes.certificate_installation_service.__set__, _s4=_iso20_common.AuthorizationSetupRes.eim_as_res_authorization_mode.__set__, _s5=_iso20_common.AuthorizationSetupRes.pnc_as_res_authorization_mode.__set__):
     """Decode AuthorizationSetupResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = []
         x3 = None
         x4 = None
@@ -835,7 +833,8 @@ def _d_AuthorizationSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.Aut
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -848,6 +847,7 @@ def _d_AuthorizationSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.Aut
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 2:
+            if p > L: D, T, L = window(R, p)
             f = 'AuthorizationServices'
             x = (D >> (T - p - 3)) & 7
             if x & 5: raise fused_error(x, 5, 3, p, 'AuthorizationServices')
@@ -877,14 +877,16 @@ def _d_AuthorizationSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.Aut
             nxt = (4, 5)[c]
         if nxt == 4:
             f = 'EIM_ASResAuthorizationMode'
-            v, p = _d_EIM_ASResAuthorizationModeType(D, T, p)
+            v, p = _d_EIM_ASResAuthorizationModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'PnC_ASResAuthorizationMode'
-            v, p = _d_PnC_ASResAuthorizationModeType(D, T, p)
+            v, p = _d_PnC_ASResAuthorizationModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -901,7 +903,7 @@ def _d_AuthorizationSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.Aut
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -920,11 +922,10 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -932,7 +933,7 @@ def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -951,11 +952,10 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -963,7 +963,7 @@ def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -980,15 +980,15 @@ def _e_CanonicalizationMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CanonicalizationMethodType(D, T, p):
+def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1023,17 +1023,17 @@ def _e_CertificateChainType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.CertificateChain, _s0=_iso20_common.CertificateChain.certificate.__set__, _s1=_iso20_common.CertificateChain.sub_certificates.__set__):
+def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.CertificateChain, _s0=_iso20_common.CertificateChain.certificate.__set__, _s1=_iso20_common.CertificateChain.sub_certificates.__set__):
     """Decode CertificateChainType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'Certificate'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Certificate')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 1600, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 1600, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
@@ -1041,7 +1041,8 @@ def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.Certific
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'SubCertificates'
-            v, p = _d_SubCertificatesType(D, T, p)
+            v, p = _d_SubCertificatesType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1053,7 +1054,7 @@ def _d_CertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.Certific
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1109,32 +1110,31 @@ def _e_CertificateInstallationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso20_common.CertificateInstallationReq, _s0=_iso20_common.CertificateInstallationReq.header.__set__, _s1=_iso20_common.CertificateInstallationReq.oem_provisioning_certificate_chain.__set__, _s2=_iso20_common.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__, _s3=_iso20_common.CertificateInstallationReq.maximum_contract_certificate_chains.__set__, _s4=_iso20_common.CertificateInstallationReq.prioritized_emai_ds.__set__):
+def _d_CertificateInstallationReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.CertificateInstallationReq, _s0=_iso20_common.CertificateInstallationReq.header.__set__, _s1=_iso20_common.CertificateInstallationReq.oem_provisioning_certificate_chain.__set__, _s2=_iso20_common.CertificateInstallationReq.list_of_root_certificate_i_ds.__set__, _s3=_iso20_common.CertificateInstallationReq.maximum_contract_certificate_chains.__set__, _s4=_iso20_common.CertificateInstallationReq.prioritized_emai_ds.__set__):
     """Decode CertificateInstallationReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         x4 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'OEMProvisioningCertificateChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'OEMProvisioningCertificateChain')
         p += 1
-        v, p = _d_SignedCertificateChainType(D, T, p)
+        v, p = _d_SignedCertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'ListOfRootCertificateIDs'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ListOfRootCertificateIDs')
         p += 1
-        v, p = _d_ListOfRootCertificateIDsType(D, T, p)
+        v, p = _d_ListOfRootCertificateIDsType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'MaximumContractCertificateChains'
@@ -1149,7 +1149,8 @@ def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso20_commo
         nxt = (4, -1)[c]
         if nxt == 4:
             f = 'PrioritizedEMAIDs'
-            v, p = _d_EMAIDListType(D, T, p)
+            v, p = _d_EMAIDListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1164,7 +1165,7 @@ def _d_CertificateInstallationReqType(D, T, p, _new=_object_new, _C=_iso20_commo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1225,56 +1226,45 @@ def _e_CertificateInstallationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_iso20_common.CertificateInstallationRes, _s0=_iso20_common.CertificateInstallationRes.header.__set__, _s1=_iso20_common.CertificateInstallationRes.response_code.__set__, _s2=_iso20_common.CertificateInstallationRes.evse_processing.__set__, _s3=_iso20_common.CertificateInstallationRes.cps_certificate_chain.__set__, _s4=_iso20_common.CertificateInstallationRes.signed_installation_data.__set__, _s5=_iso20_common.CertificateInstallationRes.remaining_contract_certificate_chains.__set__):
+def _d_CertificateInstallationResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.CertificateInstallationRes, _s0=_iso20_common.CertificateInstallationRes.header.__set__, _s1=_iso20_common.CertificateInstallationRes.response_code.__set__, _s2=_iso20_common.CertificateInstallationRes.evse_processing.__set__, _s3=_iso20_common.CertificateInstallationRes.cps_certificate_chain.__set__, _s4=_iso20_common.CertificateInstallationRes.signed_installation_data.__set__, _s5=_iso20_common.CertificateInstallationRes.remaining_contract_certificate_chains.__set__):
     """Decode CertificateInstallationResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
         v = _EV13[(x >> 1) & 3]
         p += 5
         x2 = v
-        nxt = 3
         f = 'CPSCertificateChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CPSCertificateChain')
         p += 1
-        v, p = _d_CertificateChainType(D, T, p)
+        v, p = _d_CertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = 4
         f = 'SignedInstallationData'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignedInstallationData')
         p += 1
-        v, p = _d_SignedInstallationDataType(D, T, p)
+        v, p = _d_SignedInstallationDataType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
-        nxt = 5
         f = 'RemainingContractCertificateChains'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'RemainingContractCertificateChains')
         v = (x >> 1) & 255
         p += 11
         x5 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1288,7 +1278,7 @@ def _d_CertificateInstallationResType(D, T, p, _new=_object_new, _C=_iso20_commo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1331,18 +1321,17 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
@@ -1350,7 +1339,8 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p)
+            v, p = _d_DisplayParametersType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1372,7 +1362,7 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1432,12 +1422,10 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -1445,7 +1433,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -1460,7 +1449,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
@@ -1468,7 +1458,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
@@ -1476,7 +1467,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1491,7 +1483,7 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1517,18 +1509,15 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1537,7 +1526,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1570,26 +1559,21 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1599,7 +1583,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1642,18 +1626,18 @@ def _e_ChargingScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargingScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.ChargingSchedule, _s0=_iso20_common.ChargingSchedule.power_schedule.__set__, _s1=_iso20_common.ChargingSchedule.absolute_price_schedule.__set__, _s2=_iso20_common.ChargingSchedule.price_level_schedule.__set__):
+def _d_ChargingScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ChargingSchedule, _s0=_iso20_common.ChargingSchedule.power_schedule.__set__, _s1=_iso20_common.ChargingSchedule.absolute_price_schedule.__set__, _s2=_iso20_common.ChargingSchedule.price_level_schedule.__set__):
     """Decode ChargingScheduleType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         nxt = 0
         f = 'PowerSchedule'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PowerSchedule')
         p += 1
-        v, p = _d_PowerScheduleType(D, T, p)
+        v, p = _d_PowerScheduleType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE')
@@ -1661,14 +1645,16 @@ def _d_ChargingScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Charging
         nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = 'AbsolutePriceSchedule'
-            v, p = _d_AbsolutePriceScheduleType(D, T, p)
+            v, p = _d_AbsolutePriceScheduleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'PriceLevelSchedule'
-            v, p = _d_PriceLevelScheduleType(D, T, p)
+            v, p = _d_PriceLevelScheduleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1681,7 +1667,7 @@ def _d_ChargingScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.Charging
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1714,25 +1700,21 @@ def _e_ContractCertificateChainType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ContractCertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.ContractCertificateChain, _s0=_iso20_common.ContractCertificateChain.certificate.__set__, _s1=_iso20_common.ContractCertificateChain.sub_certificates.__set__):
+def _d_ContractCertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ContractCertificateChain, _s0=_iso20_common.ContractCertificateChain.certificate.__set__, _s1=_iso20_common.ContractCertificateChain.sub_certificates.__set__):
     """Decode ContractCertificateChainType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Certificate'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Certificate')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 1600, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 1600, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'SubCertificates'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SubCertificates')
         p += 1
-        v, p = _d_SubCertificatesType(D, T, p)
+        v, p = _d_SubCertificatesType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1742,7 +1724,7 @@ def _d_ContractCertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1820,14 +1802,13 @@ def _e_DSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
+def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -1837,14 +1818,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (0, 2, 3)[c]
         if nxt == 0:
             f = 'P'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'Q'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
@@ -1852,13 +1835,15 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'G'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Y'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
@@ -1866,7 +1851,8 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'J'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
@@ -1874,14 +1860,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'Seed'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'PgenCounter'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1898,7 +1886,7 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1931,25 +1919,21 @@ def _e_DetailedCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
+def _d_DetailedCostType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'CostPerUnit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1959,7 +1943,7 @@ def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1997,13 +1981,9 @@ def _e_DetailedTaxType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
+def _d_DetailedTaxType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TaxRuleID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -2018,15 +1998,15 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2036,7 +2016,7 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2053,15 +2033,15 @@ def _e_DigestMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DigestMethodType(D, T, p):
+def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2193,7 +2173,7 @@ def _e_DisplayParametersType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
+def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
@@ -2271,8 +2251,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -2290,8 +2270,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -2309,8 +2289,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -2329,7 +2309,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
             nxt = (8, 9, -1)[c]
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
@@ -2360,7 +2341,7 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2414,14 +2395,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
@@ -2438,26 +2416,29 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2471,7 +2452,7 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2540,7 +2521,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
@@ -2564,8 +2545,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
@@ -2607,8 +2588,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2622,7 +2603,7 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2641,11 +2622,10 @@ def _e_Dynamic_EVPPTControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_EVPPTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_EVPPTControlMode):
+def _d_Dynamic_EVPPTControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Dynamic_EVPPTControlMode):
     """Decode Dynamic_EVPPTControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2653,7 +2633,7 @@ def _d_Dynamic_EVPPTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2743,16 +2723,12 @@ def _e_Dynamic_SEReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_SEReqControlMode, _s0=_iso20_common.Dynamic_SEReqControlMode.departure_time.__set__, _s1=_iso20_common.Dynamic_SEReqControlMode.minimum_soc.__set__, _s2=_iso20_common.Dynamic_SEReqControlMode.target_soc.__set__, _s3=_iso20_common.Dynamic_SEReqControlMode.ev_target_energy_request.__set__, _s4=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_energy_request.__set__, _s5=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_energy_request.__set__, _s6=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_v2x_energy_request.__set__, _s7=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_v2x_energy_request.__set__):
+def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Dynamic_SEReqControlMode, _s0=_iso20_common.Dynamic_SEReqControlMode.departure_time.__set__, _s1=_iso20_common.Dynamic_SEReqControlMode.minimum_soc.__set__, _s2=_iso20_common.Dynamic_SEReqControlMode.target_soc.__set__, _s3=_iso20_common.Dynamic_SEReqControlMode.ev_target_energy_request.__set__, _s4=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_energy_request.__set__, _s5=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_energy_request.__set__, _s6=_iso20_common.Dynamic_SEReqControlMode.ev_maximum_v2x_energy_request.__set__, _s7=_iso20_common.Dynamic_SEReqControlMode.ev_minimum_v2x_energy_request.__set__):
     """Decode Dynamic_SEReqControlModeType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
         x7 = None
         nxt = 0
@@ -2769,7 +2745,8 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'MinimumSOC, TargetSOC, EVTargetEnergyRequest')
@@ -2799,19 +2776,22 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
@@ -2819,7 +2799,8 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
         nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'EVMaximumV2XEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
@@ -2827,7 +2808,8 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'EVMinimumV2XEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2845,7 +2827,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2918,7 +2900,7 @@ def _e_Dynamic_SEResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_SEResControlMode, _s0=_iso20_common.Dynamic_SEResControlMode.departure_time.__set__, _s1=_iso20_common.Dynamic_SEResControlMode.minimum_soc.__set__, _s2=_iso20_common.Dynamic_SEResControlMode.target_soc.__set__, _s3=_iso20_common.Dynamic_SEResControlMode.absolute_price_schedule.__set__, _s4=_iso20_common.Dynamic_SEResControlMode.price_level_schedule.__set__):
+def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Dynamic_SEResControlMode, _s0=_iso20_common.Dynamic_SEResControlMode.departure_time.__set__, _s1=_iso20_common.Dynamic_SEResControlMode.minimum_soc.__set__, _s2=_iso20_common.Dynamic_SEResControlMode.target_soc.__set__, _s3=_iso20_common.Dynamic_SEResControlMode.absolute_price_schedule.__set__, _s4=_iso20_common.Dynamic_SEResControlMode.price_level_schedule.__set__):
     """Decode Dynamic_SEResControlModeType."""
     f = ""
     try:
@@ -2943,8 +2925,8 @@ def _d_Dynamic_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
@@ -2976,14 +2958,16 @@ def _d_Dynamic_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'AbsolutePriceSchedule'
-            v, p = _d_AbsolutePriceScheduleType(D, T, p)
+            v, p = _d_AbsolutePriceScheduleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 4:
             f = 'PriceLevelSchedule'
-            v, p = _d_PriceLevelScheduleType(D, T, p)
+            v, p = _d_PriceLevelScheduleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2998,7 +2982,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3017,11 +3001,10 @@ def _e_Dynamic_SMDTControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_SMDTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Dynamic_SMDTControlMode):
+def _d_Dynamic_SMDTControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Dynamic_SMDTControlMode):
     """Decode Dynamic_SMDTControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3029,7 +3012,7 @@ def _d_Dynamic_SMDTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3048,11 +3031,10 @@ def _e_EIM_AReqAuthorizationModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EIM_AReqAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common.EIM_AReqAuthorizationMode):
+def _d_EIM_AReqAuthorizationModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EIM_AReqAuthorizationMode):
     """Decode EIM_AReqAuthorizationModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3060,7 +3042,7 @@ def _d_EIM_AReqAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3079,11 +3061,10 @@ def _e_EIM_ASResAuthorizationModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EIM_ASResAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common.EIM_ASResAuthorizationMode):
+def _d_EIM_ASResAuthorizationModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EIM_ASResAuthorizationMode):
     """Decode EIM_ASResAuthorizationModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3091,7 +3072,7 @@ def _d_EIM_ASResAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_commo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3105,7 +3086,9 @@ def _e_EMAIDListType(acc, n, o):
         if cnt > 8: raise too_many('EMAID', 8, cnt)
         if cnt == 0: raise missing('EMAID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'EMAID'
                 if i == 0:
                     acc <<= 1
@@ -3114,6 +3097,7 @@ def _e_EMAIDListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_str(acc, n, v, None, None, 255, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 8 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EMAID, EE')
@@ -3127,7 +3111,7 @@ def _e_EMAIDListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EMAIDListType(D, T, p, _new=_object_new, _C=_iso20_common.EMAIDList, _s0=_iso20_common.EMAIDList.emaid.__set__):
+def _d_EMAIDListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EMAIDList, _s0=_iso20_common.EMAIDList.emaid.__set__):
     """Decode EMAIDListType."""
     f = ""
     try:
@@ -3136,8 +3120,10 @@ def _d_EMAIDListType(D, T, p, _new=_object_new, _C=_iso20_common.EMAIDList, _s0=
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'EMAID'
-            v, p = r_el_str(D, T, p, None, None, 255, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 255, 4)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 8:
@@ -3156,7 +3142,7 @@ def _d_EMAIDListType(D, T, p, _new=_object_new, _C=_iso20_common.EMAIDList, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3208,15 +3194,9 @@ def _e_EVAbsolutePriceScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVAbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.EVAbsolutePriceSchedule, _s0=_iso20_common.EVAbsolutePriceSchedule.time_anchor.__set__, _s1=_iso20_common.EVAbsolutePriceSchedule.currency.__set__, _s2=_iso20_common.EVAbsolutePriceSchedule.price_algorithm.__set__, _s3=_iso20_common.EVAbsolutePriceSchedule.ev_price_rule_stacks.__set__):
+def _d_EVAbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVAbsolutePriceSchedule, _s0=_iso20_common.EVAbsolutePriceSchedule.time_anchor.__set__, _s1=_iso20_common.EVAbsolutePriceSchedule.currency.__set__, _s2=_iso20_common.EVAbsolutePriceSchedule.price_algorithm.__set__, _s3=_iso20_common.EVAbsolutePriceSchedule.ev_price_rule_stacks.__set__):
     """Decode EVAbsolutePriceScheduleType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        nxt = 0
         f = 'TimeAnchor'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -3230,27 +3210,27 @@ def _d_EVAbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.E
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Currency'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Currency')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 3, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 3, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'PriceAlgorithm'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PriceAlgorithm')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 255, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 255, 4)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'EVPriceRuleStacks'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPriceRuleStacks')
         p += 1
-        v, p = _d_EVPriceRuleStackListType(D, T, p)
+        v, p = _d_EVPriceRuleStackListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3262,7 +3242,7 @@ def _d_EVAbsolutePriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.E
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3295,25 +3275,21 @@ def _e_EVEnergyOfferType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVEnergyOfferType(D, T, p, _new=_object_new, _C=_iso20_common.EVEnergyOffer, _s0=_iso20_common.EVEnergyOffer.ev_power_schedule.__set__, _s1=_iso20_common.EVEnergyOffer.ev_absolute_price_schedule.__set__):
+def _d_EVEnergyOfferType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVEnergyOffer, _s0=_iso20_common.EVEnergyOffer.ev_power_schedule.__set__, _s1=_iso20_common.EVEnergyOffer.ev_absolute_price_schedule.__set__):
     """Decode EVEnergyOfferType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'EVPowerSchedule'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPowerSchedule')
         p += 1
-        v, p = _d_EVPowerScheduleType(D, T, p)
+        v, p = _d_EVPowerScheduleType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVAbsolutePriceSchedule'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVAbsolutePriceSchedule')
         p += 1
-        v, p = _d_EVAbsolutePriceScheduleType(D, T, p)
+        v, p = _d_EVAbsolutePriceScheduleType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3323,7 +3299,7 @@ def _d_EVEnergyOfferType(D, T, p, _new=_object_new, _C=_iso20_common.EVEnergyOff
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3337,7 +3313,9 @@ def _e_EVPowerProfileEntryListType(acc, n, o):
         if cnt > 2048: raise too_many('EVPowerProfileEntry', 2048, cnt)
         if cnt == 0: raise missing('EVPowerProfileEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'EVPowerProfileEntry'
                 if i == 0:
                     acc <<= 1
@@ -3346,6 +3324,7 @@ def _e_EVPowerProfileEntryListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_PowerScheduleEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 2048 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPowerProfileEntry, EE')
@@ -3359,7 +3338,7 @@ def _e_EVPowerProfileEntryListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerProfileEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerProfileEntryList, _s0=_iso20_common.EVPowerProfileEntryList.ev_power_profile_entry.__set__):
+def _d_EVPowerProfileEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPowerProfileEntryList, _s0=_iso20_common.EVPowerProfileEntryList.ev_power_profile_entry.__set__):
     """Decode EVPowerProfileEntryListType."""
     f = ""
     try:
@@ -3369,7 +3348,8 @@ def _d_EVPowerProfileEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.E
         p += 1
         while nxt == 0:
             f = 'EVPowerProfileEntry'
-            v, p = _d_PowerScheduleEntryType(D, T, p)
+            v, p = _d_PowerScheduleEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 2048:
@@ -3388,7 +3368,7 @@ def _d_EVPowerProfileEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.E
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3442,14 +3422,12 @@ def _e_EVPowerProfileType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerProfileType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerProfile, _s0=_iso20_common.EVPowerProfile.time_anchor.__set__, _s1=_iso20_common.EVPowerProfile.dynamic_evppt_control_mode.__set__, _s2=_iso20_common.EVPowerProfile.scheduled_evppt_control_mode.__set__, _s3=_iso20_common.EVPowerProfile.ev_power_profile_entries.__set__):
+def _d_EVPowerProfileType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPowerProfile, _s0=_iso20_common.EVPowerProfile.time_anchor.__set__, _s1=_iso20_common.EVPowerProfile.dynamic_evppt_control_mode.__set__, _s2=_iso20_common.EVPowerProfile.scheduled_evppt_control_mode.__set__, _s3=_iso20_common.EVPowerProfile.ev_power_profile_entries.__set__):
     """Decode EVPowerProfileType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
-        x3 = None
         nxt = 0
         f = 'TimeAnchor'
         x = (D >> (T - p - 11)) & 2047
@@ -3464,7 +3442,8 @@ def _d_EVPowerProfileType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerPro
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode')
@@ -3472,20 +3451,23 @@ def _d_EVPowerProfileType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerPro
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'Dynamic_EVPPTControlMode'
-            v, p = _d_Dynamic_EVPPTControlModeType(D, T, p)
+            v, p = _d_Dynamic_EVPPTControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'Scheduled_EVPPTControlMode'
-            v, p = _d_Scheduled_EVPPTControlModeType(D, T, p)
+            v, p = _d_Scheduled_EVPPTControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVPowerProfileEntries'
-        v, p = _d_EVPowerProfileEntryListType(D, T, p)
+        v, p = _d_EVPowerProfileEntryListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -3499,7 +3481,7 @@ def _d_EVPowerProfileType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerPro
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3513,7 +3495,9 @@ def _e_EVPowerScheduleEntryListType(acc, n, o):
         if cnt > 1024: raise too_many('EVPowerScheduleEntry', 1024, cnt)
         if cnt == 0: raise missing('EVPowerScheduleEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'EVPowerScheduleEntry'
                 if i == 0:
                     acc <<= 1
@@ -3522,6 +3506,7 @@ def _e_EVPowerScheduleEntryListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_EVPowerScheduleEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPowerScheduleEntry, EE')
@@ -3535,7 +3520,7 @@ def _e_EVPowerScheduleEntryListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerScheduleEntryList, _s0=_iso20_common.EVPowerScheduleEntryList.ev_power_schedule_entry.__set__):
+def _d_EVPowerScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPowerScheduleEntryList, _s0=_iso20_common.EVPowerScheduleEntryList.ev_power_schedule_entry.__set__):
     """Decode EVPowerScheduleEntryListType."""
     f = ""
     try:
@@ -3545,7 +3530,8 @@ def _d_EVPowerScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.
         p += 1
         while nxt == 0:
             f = 'EVPowerScheduleEntry'
-            v, p = _d_EVPowerScheduleEntryType(D, T, p)
+            v, p = _d_EVPowerScheduleEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 1024:
@@ -3564,7 +3550,7 @@ def _d_EVPowerScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3602,13 +3588,9 @@ def _e_EVPowerScheduleEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerScheduleEntry, _s0=_iso20_common.EVPowerScheduleEntry.duration.__set__, _s1=_iso20_common.EVPowerScheduleEntry.power.__set__):
+def _d_EVPowerScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPowerScheduleEntry, _s0=_iso20_common.EVPowerScheduleEntry.duration.__set__, _s1=_iso20_common.EVPowerScheduleEntry.power.__set__):
     """Decode EVPowerScheduleEntryType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Duration'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -3622,15 +3604,15 @@ def _d_EVPowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.EVPo
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Power'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Power')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3640,7 +3622,7 @@ def _d_EVPowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.EVPo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3678,13 +3660,9 @@ def _e_EVPowerScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerSchedule, _s0=_iso20_common.EVPowerSchedule.time_anchor.__set__, _s1=_iso20_common.EVPowerSchedule.ev_power_schedule_entries.__set__):
+def _d_EVPowerScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPowerSchedule, _s0=_iso20_common.EVPowerSchedule.time_anchor.__set__, _s1=_iso20_common.EVPowerSchedule.ev_power_schedule_entries.__set__):
     """Decode EVPowerScheduleType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TimeAnchor'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -3698,15 +3676,15 @@ def _d_EVPowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerSc
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVPowerScheduleEntries'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPowerScheduleEntries')
         p += 1
-        v, p = _d_EVPowerScheduleEntryListType(D, T, p)
+        v, p = _d_EVPowerScheduleEntryListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3716,7 +3694,7 @@ def _d_EVPowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.EVPowerSc
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3730,7 +3708,9 @@ def _e_EVPriceRuleStackListType(acc, n, o):
         if cnt > 1024: raise too_many('EVPriceRuleStack', 1024, cnt)
         if cnt == 0: raise missing('EVPriceRuleStack')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'EVPriceRuleStack'
                 if i == 0:
                     acc <<= 1
@@ -3739,6 +3719,7 @@ def _e_EVPriceRuleStackListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_EVPriceRuleStackType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPriceRuleStack, EE')
@@ -3752,7 +3733,7 @@ def _e_EVPriceRuleStackListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPriceRuleStackListType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceRuleStackList, _s0=_iso20_common.EVPriceRuleStackList.ev_price_rule_stack.__set__):
+def _d_EVPriceRuleStackListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPriceRuleStackList, _s0=_iso20_common.EVPriceRuleStackList.ev_price_rule_stack.__set__):
     """Decode EVPriceRuleStackListType."""
     f = ""
     try:
@@ -3762,7 +3743,8 @@ def _d_EVPriceRuleStackListType(D, T, p, _new=_object_new, _C=_iso20_common.EVPr
         p += 1
         while nxt == 0:
             f = 'EVPriceRuleStack'
-            v, p = _d_EVPriceRuleStackType(D, T, p)
+            v, p = _d_EVPriceRuleStackType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 1024:
@@ -3781,7 +3763,7 @@ def _d_EVPriceRuleStackListType(D, T, p, _new=_object_new, _C=_iso20_common.EVPr
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3807,7 +3789,9 @@ def _e_EVPriceRuleStackType(acc, n, o):
         if cnt > 8: raise too_many('EVPriceRule', 8, cnt)
         if cnt == 0: raise missing('EVPriceRule')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'EVPriceRule'
                 if i == 0:
                     acc <<= 1
@@ -3816,6 +3800,7 @@ def _e_EVPriceRuleStackType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_EVPriceRuleType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 8 else 2
         cw = _T45.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPriceRule, EE')
@@ -3829,11 +3814,10 @@ def _e_EVPriceRuleStackType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceRuleStack, _s0=_iso20_common.EVPriceRuleStack.duration.__set__, _s1=_iso20_common.EVPriceRuleStack.ev_price_rule.__set__):
+def _d_EVPriceRuleStackType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPriceRuleStack, _s0=_iso20_common.EVPriceRuleStack.duration.__set__, _s1=_iso20_common.EVPriceRuleStack.ev_price_rule.__set__):
     """Decode EVPriceRuleStackType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'Duration'
@@ -3849,14 +3833,16 @@ def _d_EVPriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceR
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 1:
             f = 'EVPriceRule'
-            v, p = _d_EVPriceRuleType(D, T, p)
+            v, p = _d_EVPriceRuleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             if k < 8:
@@ -3876,7 +3862,7 @@ def _d_EVPriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3909,25 +3895,21 @@ def _e_EVPriceRuleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceRule, _s0=_iso20_common.EVPriceRule.energy_fee.__set__, _s1=_iso20_common.EVPriceRule.power_range_start.__set__):
+def _d_EVPriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPriceRule, _s0=_iso20_common.EVPriceRule.energy_fee.__set__, _s1=_iso20_common.EVPriceRule.power_range_start.__set__):
     """Decode EVPriceRuleType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'EnergyFee'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EnergyFee')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'PowerRangeStart'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PowerRangeStart')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3937,7 +3919,7 @@ def _d_EVPriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.EVPriceRule, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3975,13 +3957,9 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -3995,16 +3973,15 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
         v = _EV47[(x >> 1) & 7]
         p += 6
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4014,7 +3991,7 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4031,15 +4008,15 @@ def _e_KeyInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyInfoType(D, T, p):
+def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4056,15 +4033,15 @@ def _e_KeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyValueType(D, T, p):
+def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4078,7 +4055,9 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
@@ -4087,6 +4066,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
@@ -4100,7 +4080,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -4110,7 +4090,8 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
         p += 1
         while nxt == 0:
             f = 'RootCertificateID'
-            v, p = _d_X509IssuerSerialType(D, T, p)
+            v, p = _d_X509IssuerSerialType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 20:
@@ -4129,7 +4110,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4149,7 +4130,9 @@ def _e_ManifestType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     cw = _T0.get(s)
@@ -4160,6 +4143,7 @@ def _e_ManifestType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -4171,7 +4155,7 @@ def _e_ManifestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
+def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
@@ -4183,14 +4167,16 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -4205,7 +4191,7 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4252,18 +4238,17 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'SessionID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 8, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'TimeStamp'
@@ -4279,7 +4264,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -4287,7 +4273,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Signature'
-            v, p = _d_SignatureType(D, T, p)
+            v, p = _d_SignatureType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4300,7 +4287,7 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4420,12 +4407,10 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
+def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -4436,7 +4421,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
         f = 'MeterID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
@@ -4452,7 +4438,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -4470,8 +4457,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -4489,8 +4476,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -4508,8 +4495,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -4517,7 +4504,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
             f = 'MeterSignature'
-            v, p = r_el_bin(D, T, p, None, None, 64, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
@@ -4537,8 +4525,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
@@ -4556,8 +4544,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4575,7 +4563,7 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4608,25 +4596,21 @@ def _e_MeteringConfirmationReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringConfirmationReqType(D, T, p, _new=_object_new, _C=_iso20_common.MeteringConfirmationReq, _s0=_iso20_common.MeteringConfirmationReq.header.__set__, _s1=_iso20_common.MeteringConfirmationReq.signed_metering_data.__set__):
+def _d_MeteringConfirmationReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.MeteringConfirmationReq, _s0=_iso20_common.MeteringConfirmationReq.header.__set__, _s1=_iso20_common.MeteringConfirmationReq.signed_metering_data.__set__):
     """Decode MeteringConfirmationReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'SignedMeteringData'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignedMeteringData')
         p += 1
-        v, p = _d_SignedMeteringDataType(D, T, p)
+        v, p = _d_SignedMeteringDataType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4636,7 +4620,7 @@ def _d_MeteringConfirmationReqType(D, T, p, _new=_object_new, _C=_iso20_common.M
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4669,26 +4653,21 @@ def _e_MeteringConfirmationResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeteringConfirmationResType(D, T, p, _new=_object_new, _C=_iso20_common.MeteringConfirmationRes, _s0=_iso20_common.MeteringConfirmationRes.header.__set__, _s1=_iso20_common.MeteringConfirmationRes.response_code.__set__):
+def _d_MeteringConfirmationResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.MeteringConfirmationRes, _s0=_iso20_common.MeteringConfirmationRes.header.__set__, _s1=_iso20_common.MeteringConfirmationRes.response_code.__set__):
     """Decode MeteringConfirmationResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4698,7 +4677,7 @@ def _d_MeteringConfirmationResType(D, T, p, _new=_object_new, _C=_iso20_common.M
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4715,15 +4694,15 @@ def _e_ObjectType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ObjectType(D, T, p):
+def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4758,7 +4737,9 @@ def _e_OverstayRuleListType(acc, n, o):
         if cnt > 5: raise too_many('OverstayRule', 5, cnt)
         if cnt == 0: raise missing('OverstayRule')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'OverstayRule'
                 if i == 0:
                     cw = _T55.get(s)
@@ -4769,6 +4750,7 @@ def _e_OverstayRuleListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_OverstayRuleType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4 if cnt == 5 else 3
         cw = _T1.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | OverstayRule, EE')
@@ -4782,7 +4764,7 @@ def _e_OverstayRuleListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_OverstayRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRuleList, _s0=_iso20_common.OverstayRuleList.overstay_time_threshold.__set__, _s1=_iso20_common.OverstayRuleList.overstay_power_threshold.__set__, _s2=_iso20_common.OverstayRuleList.overstay_rule.__set__):
+def _d_OverstayRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.OverstayRuleList, _s0=_iso20_common.OverstayRuleList.overstay_time_threshold.__set__, _s1=_iso20_common.OverstayRuleList.overstay_power_threshold.__set__, _s2=_iso20_common.OverstayRuleList.overstay_rule.__set__):
     """Decode OverstayRuleListType."""
     f = ""
     try:
@@ -4805,8 +4787,8 @@ def _d_OverstayRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.Overstay
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'OverstayPowerThreshold, OverstayRule')
@@ -4814,14 +4796,16 @@ def _d_OverstayRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.Overstay
             nxt = (1, 2)[c]
         if nxt == 1:
             f = 'OverstayPowerThreshold'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 2:
             f = 'OverstayRule'
-            v, p = _d_OverstayRuleType(D, T, p)
+            v, p = _d_OverstayRuleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2.append(v)
             k = len(x2)
             if k < 5:
@@ -4842,7 +4826,7 @@ def _d_OverstayRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.Overstay
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4901,21 +4885,19 @@ def _e_OverstayRuleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_OverstayRuleType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRule, _s0=_iso20_common.OverstayRule.overstay_rule_description.__set__, _s1=_iso20_common.OverstayRule.start_time.__set__, _s2=_iso20_common.OverstayRule.overstay_fee.__set__, _s3=_iso20_common.OverstayRule.overstay_fee_period.__set__):
+def _d_OverstayRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.OverstayRule, _s0=_iso20_common.OverstayRule.overstay_rule_description.__set__, _s1=_iso20_common.OverstayRule.start_time.__set__, _s2=_iso20_common.OverstayRule.overstay_fee.__set__, _s3=_iso20_common.OverstayRule.overstay_fee_period.__set__):
     """Decode OverstayRuleType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'OverstayRuleDescription, StartTime')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'OverstayRuleDescription'
-            v, p = r_el_str(D, T, p, None, None, 160, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 160, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4931,14 +4913,15 @@ def _d_OverstayRuleType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRule
                 v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                 p += 18
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'OverstayFee'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'OverstayFee')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'OverstayFeePeriod'
@@ -4954,7 +4937,8 @@ def _d_OverstayRuleType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRule
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4968,7 +4952,7 @@ def _d_OverstayRuleType(D, T, p, _new=_object_new, _C=_iso20_common.OverstayRule
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4985,15 +4969,15 @@ def _e_PGPDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PGPDataType(D, T, p):
+def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5019,7 +5003,9 @@ def _e_ParameterSetType(acc, n, o):
         if cnt > 32: raise too_many('Parameter', 32, cnt)
         if cnt == 0: raise missing('Parameter')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Parameter'
                 if i == 0:
                     acc <<= 1
@@ -5028,6 +5014,7 @@ def _e_ParameterSetType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ParameterType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 32 else 2
         cw = _T45.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Parameter, EE')
@@ -5041,11 +5028,10 @@ def _e_ParameterSetType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso20_common.ParameterSet, _s0=_iso20_common.ParameterSet.parameter_set_id.__set__, _s1=_iso20_common.ParameterSet.parameter.__set__):
+def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ParameterSet, _s0=_iso20_common.ParameterSet.parameter_set_id.__set__, _s1=_iso20_common.ParameterSet.parameter.__set__):
     """Decode ParameterSetType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'ParameterSetID'
@@ -5061,14 +5047,16 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso20_common.ParameterSet
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 1:
             f = 'Parameter'
-            v, p = _d_ParameterType(D, T, p)
+            v, p = _d_ParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             if k < 32:
@@ -5088,7 +5076,7 @@ def _d_ParameterSetType(D, T, p, _new=_object_new, _C=_iso20_common.ParameterSet
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5178,11 +5166,10 @@ def _e_ParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso20_common.Parameter, _s0=_iso20_common.Parameter.name.__set__, _s1=_iso20_common.Parameter.bool_value.__set__, _s2=_iso20_common.Parameter.byte_value.__set__, _s3=_iso20_common.Parameter.short_value.__set__, _s4=_iso20_common.Parameter.int_value.__set__, _s5=_iso20_common.Parameter.rational_number.__set__, _s6=_iso20_common.Parameter.finite_string.__set__):
+def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Parameter, _s0=_iso20_common.Parameter.name.__set__, _s1=_iso20_common.Parameter.bool_value.__set__, _s2=_iso20_common.Parameter.byte_value.__set__, _s3=_iso20_common.Parameter.short_value.__set__, _s4=_iso20_common.Parameter.int_value.__set__, _s5=_iso20_common.Parameter.rational_number.__set__, _s6=_iso20_common.Parameter.finite_string.__set__):
     """Decode ParameterType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -5193,8 +5180,9 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso20_common.Parameter, _s0=
         f = '@Name'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Name')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
         check_length(v, None, None, 80, p)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
@@ -5234,8 +5222,8 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso20_common.Parameter, _s0=
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5254,22 +5242,24 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso20_common.Parameter, _s0=
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -2147483648, 2147483647)
+                    v, p = r_el_int(D, T, p, R, -2147483648, 2147483647)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'rationalNumber'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'finiteString'
-            v, p = r_el_str(D, T, p, None, None, 80, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 80, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5286,7 +5276,7 @@ def _d_ParameterType(D, T, p, _new=_object_new, _C=_iso20_common.Parameter, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5326,32 +5316,27 @@ def _e_PnC_AReqAuthorizationModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PnC_AReqAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common.PnC_AReqAuthorizationMode, _s0=_iso20_common.PnC_AReqAuthorizationMode.id.__set__, _s1=_iso20_common.PnC_AReqAuthorizationMode.gen_challenge.__set__, _s2=_iso20_common.PnC_AReqAuthorizationMode.contract_certificate_chain.__set__):
+def _d_PnC_AReqAuthorizationModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PnC_AReqAuthorizationMode, _s0=_iso20_common.PnC_AReqAuthorizationMode.id.__set__, _s1=_iso20_common.PnC_AReqAuthorizationMode.gen_challenge.__set__, _s2=_iso20_common.PnC_AReqAuthorizationMode.contract_certificate_chain.__set__):
     """Decode PnC_AReqAuthorizationModeType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'GenChallenge'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'GenChallenge')
         p += 1
-        v, p = r_el_bin(D, T, p, 16, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 16, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'ContractCertificateChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractCertificateChain')
         p += 1
-        v, p = _d_ContractCertificateChainType(D, T, p)
+        v, p = _d_ContractCertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5362,7 +5347,7 @@ def _d_PnC_AReqAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5397,17 +5382,17 @@ def _e_PnC_ASResAuthorizationModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PnC_ASResAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_common.PnC_ASResAuthorizationMode, _s0=_iso20_common.PnC_ASResAuthorizationMode.gen_challenge.__set__, _s1=_iso20_common.PnC_ASResAuthorizationMode.supported_providers.__set__):
+def _d_PnC_ASResAuthorizationModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PnC_ASResAuthorizationMode, _s0=_iso20_common.PnC_ASResAuthorizationMode.gen_challenge.__set__, _s1=_iso20_common.PnC_ASResAuthorizationMode.supported_providers.__set__):
     """Decode PnC_ASResAuthorizationModeType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'GenChallenge'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'GenChallenge')
         p += 1
-        v, p = r_el_bin(D, T, p, 16, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 16, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SupportedProviders, EE')
@@ -5415,7 +5400,8 @@ def _d_PnC_ASResAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_commo
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'SupportedProviders'
-            v, p = _d_SupportedProvidersListType(D, T, p)
+            v, p = _d_SupportedProvidersListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5427,7 +5413,7 @@ def _d_PnC_ASResAuthorizationModeType(D, T, p, _new=_object_new, _C=_iso20_commo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5487,20 +5473,18 @@ def _e_PowerDeliveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso20_common.PowerDeliveryReq, _s0=_iso20_common.PowerDeliveryReq.header.__set__, _s1=_iso20_common.PowerDeliveryReq.ev_processing.__set__, _s2=_iso20_common.PowerDeliveryReq.charge_progress.__set__, _s3=_iso20_common.PowerDeliveryReq.ev_power_profile.__set__, _s4=_iso20_common.PowerDeliveryReq.bpt_channel_selection.__set__):
+def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PowerDeliveryReq, _s0=_iso20_common.PowerDeliveryReq.header.__set__, _s1=_iso20_common.PowerDeliveryReq.ev_processing.__set__, _s2=_iso20_common.PowerDeliveryReq.charge_progress.__set__, _s3=_iso20_common.PowerDeliveryReq.ev_power_profile.__set__, _s4=_iso20_common.PowerDeliveryReq.bpt_channel_selection.__set__):
     """Decode PowerDeliveryReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVProcessing'
@@ -5522,7 +5506,8 @@ def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso20_common.PowerDel
         nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'EVPowerProfile'
-            v, p = _d_EVPowerProfileType(D, T, p)
+            v, p = _d_EVPowerProfileType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'BPT_ChannelSelection, EE')
@@ -5548,7 +5533,7 @@ def _d_PowerDeliveryReqType(D, T, p, _new=_object_new, _C=_iso20_common.PowerDel
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5590,18 +5575,17 @@ def _e_PowerDeliveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso20_common.PowerDeliveryRes, _s0=_iso20_common.PowerDeliveryRes.header.__set__, _s1=_iso20_common.PowerDeliveryRes.response_code.__set__, _s2=_iso20_common.PowerDeliveryRes.evse_status.__set__):
+def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PowerDeliveryRes, _s0=_iso20_common.PowerDeliveryRes.header.__set__, _s1=_iso20_common.PowerDeliveryRes.response_code.__set__, _s2=_iso20_common.PowerDeliveryRes.evse_status.__set__):
     """Decode PowerDeliveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -5616,7 +5600,8 @@ def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso20_common.PowerDel
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5629,7 +5614,7 @@ def _d_PowerDeliveryResType(D, T, p, _new=_object_new, _C=_iso20_common.PowerDel
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5643,7 +5628,9 @@ def _e_PowerScheduleEntryListType(acc, n, o):
         if cnt > 1024: raise too_many('PowerScheduleEntry', 1024, cnt)
         if cnt == 0: raise missing('PowerScheduleEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PowerScheduleEntry'
                 if i == 0:
                     acc <<= 1
@@ -5652,6 +5639,7 @@ def _e_PowerScheduleEntryListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_PowerScheduleEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerScheduleEntry, EE')
@@ -5665,7 +5653,7 @@ def _e_PowerScheduleEntryListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.PowerScheduleEntryList, _s0=_iso20_common.PowerScheduleEntryList.power_schedule_entry.__set__):
+def _d_PowerScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PowerScheduleEntryList, _s0=_iso20_common.PowerScheduleEntryList.power_schedule_entry.__set__):
     """Decode PowerScheduleEntryListType."""
     f = ""
     try:
@@ -5675,7 +5663,8 @@ def _d_PowerScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.Po
         p += 1
         while nxt == 0:
             f = 'PowerScheduleEntry'
-            v, p = _d_PowerScheduleEntryType(D, T, p)
+            v, p = _d_PowerScheduleEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 1024:
@@ -5694,7 +5683,7 @@ def _d_PowerScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.Po
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5750,12 +5739,10 @@ def _e_PowerScheduleEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PowerScheduleEntry, _s0=_iso20_common.PowerScheduleEntry.duration.__set__, _s1=_iso20_common.PowerScheduleEntry.power.__set__, _s2=_iso20_common.PowerScheduleEntry.power_l2.__set__, _s3=_iso20_common.PowerScheduleEntry.power_l3.__set__):
+def _d_PowerScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PowerScheduleEntry, _s0=_iso20_common.PowerScheduleEntry.duration.__set__, _s1=_iso20_common.PowerScheduleEntry.power.__set__, _s2=_iso20_common.PowerScheduleEntry.power_l2.__set__, _s3=_iso20_common.PowerScheduleEntry.power_l3.__set__):
     """Decode PowerScheduleEntryType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         nxt = 0
@@ -5772,13 +5759,15 @@ def _d_PowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PowerS
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'Power'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Power')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'Power_L2, Power_L3, EE')
@@ -5786,7 +5775,8 @@ def _d_PowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PowerS
         nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'Power_L2'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Power_L3, EE')
@@ -5794,7 +5784,8 @@ def _d_PowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PowerS
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'Power_L3'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5808,7 +5799,7 @@ def _d_PowerScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PowerS
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5864,14 +5855,12 @@ def _e_PowerScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PowerSchedule, _s0=_iso20_common.PowerSchedule.time_anchor.__set__, _s1=_iso20_common.PowerSchedule.available_energy.__set__, _s2=_iso20_common.PowerSchedule.power_tolerance.__set__, _s3=_iso20_common.PowerSchedule.power_schedule_entries.__set__):
+def _d_PowerScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PowerSchedule, _s0=_iso20_common.PowerSchedule.time_anchor.__set__, _s1=_iso20_common.PowerSchedule.available_energy.__set__, _s2=_iso20_common.PowerSchedule.power_tolerance.__set__, _s3=_iso20_common.PowerSchedule.power_schedule_entries.__set__):
     """Decode PowerScheduleType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
-        x3 = None
         nxt = 0
         f = 'TimeAnchor'
         x = (D >> (T - p - 11)) & 2047
@@ -5886,7 +5875,8 @@ def _d_PowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PowerSchedu
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'AvailableEnergy, PowerTolerance, PowerScheduleEntries')
@@ -5894,7 +5884,8 @@ def _d_PowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PowerSchedu
         nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'AvailableEnergy'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'PowerTolerance, PowerScheduleEntries')
@@ -5902,13 +5893,15 @@ def _d_PowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PowerSchedu
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'PowerTolerance'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'PowerScheduleEntries'
-        v, p = _d_PowerScheduleEntryListType(D, T, p)
+        v, p = _d_PowerScheduleEntryListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5922,7 +5915,7 @@ def _d_PowerScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PowerSchedu
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5936,7 +5929,9 @@ def _e_PriceLevelScheduleEntryListType(acc, n, o):
         if cnt > 1024: raise too_many('PriceLevelScheduleEntry', 1024, cnt)
         if cnt == 0: raise missing('PriceLevelScheduleEntry')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PriceLevelScheduleEntry'
                 if i == 0:
                     acc <<= 1
@@ -5945,6 +5940,7 @@ def _e_PriceLevelScheduleEntryListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_PriceLevelScheduleEntryType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceLevelScheduleEntry, EE')
@@ -5958,7 +5954,7 @@ def _e_PriceLevelScheduleEntryListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PriceLevelScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_common.PriceLevelScheduleEntryList, _s0=_iso20_common.PriceLevelScheduleEntryList.price_level_schedule_entry.__set__):
+def _d_PriceLevelScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceLevelScheduleEntryList, _s0=_iso20_common.PriceLevelScheduleEntryList.price_level_schedule_entry.__set__):
     """Decode PriceLevelScheduleEntryListType."""
     f = ""
     try:
@@ -5968,7 +5964,8 @@ def _d_PriceLevelScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_comm
         p += 1
         while nxt == 0:
             f = 'PriceLevelScheduleEntry'
-            v, p = _d_PriceLevelScheduleEntryType(D, T, p)
+            v, p = _d_PriceLevelScheduleEntryType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 1024:
@@ -5987,7 +5984,7 @@ def _d_PriceLevelScheduleEntryListType(D, T, p, _new=_object_new, _C=_iso20_comm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6025,13 +6022,9 @@ def _e_PriceLevelScheduleEntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PriceLevelScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.PriceLevelScheduleEntry, _s0=_iso20_common.PriceLevelScheduleEntry.duration.__set__, _s1=_iso20_common.PriceLevelScheduleEntry.price_level.__set__):
+def _d_PriceLevelScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceLevelScheduleEntry, _s0=_iso20_common.PriceLevelScheduleEntry.duration.__set__, _s1=_iso20_common.PriceLevelScheduleEntry.price_level.__set__):
     """Decode PriceLevelScheduleEntryType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Duration'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -6045,16 +6038,15 @@ def _d_PriceLevelScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.P
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'PriceLevel'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'PriceLevel')
         v = (x >> 1) & 255
         p += 11
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6064,7 +6056,7 @@ def _d_PriceLevelScheduleEntryType(D, T, p, _new=_object_new, _C=_iso20_common.P
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6141,23 +6133,20 @@ def _e_PriceLevelScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceLevelSchedule, _s0=_iso20_common.PriceLevelSchedule.id.__set__, _s1=_iso20_common.PriceLevelSchedule.time_anchor.__set__, _s2=_iso20_common.PriceLevelSchedule.price_schedule_id.__set__, _s3=_iso20_common.PriceLevelSchedule.price_schedule_description.__set__, _s4=_iso20_common.PriceLevelSchedule.number_of_price_levels.__set__, _s5=_iso20_common.PriceLevelSchedule.price_level_schedule_entries.__set__):
+def _d_PriceLevelScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceLevelSchedule, _s0=_iso20_common.PriceLevelSchedule.id.__set__, _s1=_iso20_common.PriceLevelSchedule.time_anchor.__set__, _s2=_iso20_common.PriceLevelSchedule.price_schedule_id.__set__, _s3=_iso20_common.PriceLevelSchedule.price_schedule_description.__set__, _s4=_iso20_common.PriceLevelSchedule.number_of_price_levels.__set__, _s5=_iso20_common.PriceLevelSchedule.price_level_schedule_entries.__set__):
     """Decode PriceLevelScheduleType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor')
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6173,8 +6162,8 @@ def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceL
                 v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                 p += 18
             else:
-                pass
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'PriceScheduleID'
@@ -6191,7 +6180,8 @@ def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceL
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, NumberOfPriceLevels')
@@ -6199,7 +6189,8 @@ def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceL
         nxt = (3, 4)[c]
         if nxt == 3:
             f = 'PriceScheduleDescription'
-            v, p = r_el_str(D, T, p, None, None, 160, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 160, 4)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6214,7 +6205,8 @@ def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceL
         f = 'PriceLevelScheduleEntries'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PriceLevelScheduleEntries')
         p += 1
-        v, p = _d_PriceLevelScheduleEntryListType(D, T, p)
+        v, p = _d_PriceLevelScheduleEntryListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6230,7 +6222,7 @@ def _d_PriceLevelScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceL
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6244,7 +6236,9 @@ def _e_PriceRuleStackListType(acc, n, o):
         if cnt > 1024: raise too_many('PriceRuleStack', 1024, cnt)
         if cnt == 0: raise missing('PriceRuleStack')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PriceRuleStack'
                 if i == 0:
                     acc <<= 1
@@ -6253,6 +6247,7 @@ def _e_PriceRuleStackListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_PriceRuleStackType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 1024 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceRuleStack, EE')
@@ -6266,7 +6261,7 @@ def _e_PriceRuleStackListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PriceRuleStackListType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRuleStackList, _s0=_iso20_common.PriceRuleStackList.price_rule_stack.__set__):
+def _d_PriceRuleStackListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRuleStackList, _s0=_iso20_common.PriceRuleStackList.price_rule_stack.__set__):
     """Decode PriceRuleStackListType."""
     f = ""
     try:
@@ -6276,7 +6271,8 @@ def _d_PriceRuleStackListType(D, T, p, _new=_object_new, _C=_iso20_common.PriceR
         p += 1
         while nxt == 0:
             f = 'PriceRuleStack'
-            v, p = _d_PriceRuleStackType(D, T, p)
+            v, p = _d_PriceRuleStackType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 1024:
@@ -6295,7 +6291,7 @@ def _d_PriceRuleStackListType(D, T, p, _new=_object_new, _C=_iso20_common.PriceR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6321,7 +6317,9 @@ def _e_PriceRuleStackType(acc, n, o):
         if cnt > 8: raise too_many('PriceRule', 8, cnt)
         if cnt == 0: raise missing('PriceRule')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PriceRule'
                 if i == 0:
                     acc <<= 1
@@ -6330,6 +6328,7 @@ def _e_PriceRuleStackType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_PriceRuleType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 8 else 2
         cw = _T45.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PriceRule, EE')
@@ -6343,11 +6342,10 @@ def _e_PriceRuleStackType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRuleStack, _s0=_iso20_common.PriceRuleStack.duration.__set__, _s1=_iso20_common.PriceRuleStack.price_rule.__set__):
+def _d_PriceRuleStackType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRuleStack, _s0=_iso20_common.PriceRuleStack.duration.__set__, _s1=_iso20_common.PriceRuleStack.price_rule.__set__):
     """Decode PriceRuleStackType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'Duration'
@@ -6363,14 +6361,16 @@ def _d_PriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRuleS
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 1:
             f = 'PriceRule'
-            v, p = _d_PriceRuleType(D, T, p)
+            v, p = _d_PriceRuleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             if k < 8:
@@ -6390,7 +6390,7 @@ def _d_PriceRuleStackType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRuleS
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6471,21 +6471,20 @@ def _e_PriceRuleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=_iso20_common.PriceRule.energy_fee.__set__, _s1=_iso20_common.PriceRule.parking_fee.__set__, _s2=_iso20_common.PriceRule.parking_fee_period.__set__, _s3=_iso20_common.PriceRule.carbon_dioxide_emission.__set__, _s4=_iso20_common.PriceRule.renewable_generation_percentage.__set__, _s5=_iso20_common.PriceRule.power_range_start.__set__):
+def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule, _s0=_iso20_common.PriceRule.energy_fee.__set__, _s1=_iso20_common.PriceRule.parking_fee.__set__, _s2=_iso20_common.PriceRule.parking_fee_period.__set__, _s3=_iso20_common.PriceRule.carbon_dioxide_emission.__set__, _s4=_iso20_common.PriceRule.renewable_generation_percentage.__set__, _s5=_iso20_common.PriceRule.power_range_start.__set__):
     """Decode PriceRuleType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
         x4 = None
-        x5 = None
         nxt = 0
         f = 'EnergyFee'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EnergyFee')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
@@ -6493,7 +6492,8 @@ def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=
         nxt = (1, 2, 3, 4, 5)[c]
         if nxt == 1:
             f = 'ParkingFee'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
@@ -6511,8 +6511,8 @@ def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
@@ -6530,8 +6530,8 @@ def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'RenewableGenerationPercentage, PowerRangeStart')
@@ -6548,7 +6548,8 @@ def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'PowerRangeStart'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6564,7 +6565,7 @@ def _d_PriceRuleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceRule, _s0=
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6616,12 +6617,10 @@ def _e_PriceScheduleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceSchedule, _s0=_iso20_common.PriceSchedule.time_anchor.__set__, _s1=_iso20_common.PriceSchedule.price_schedule_id.__set__, _s2=_iso20_common.PriceSchedule.price_schedule_description.__set__):
+def _d_PriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceSchedule, _s0=_iso20_common.PriceSchedule.time_anchor.__set__, _s1=_iso20_common.PriceSchedule.price_schedule_id.__set__, _s2=_iso20_common.PriceSchedule.price_schedule_description.__set__):
     """Decode PriceScheduleType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'TimeAnchor'
@@ -6637,7 +6636,8 @@ def _d_PriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceSchedu
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'PriceScheduleID'
@@ -6654,7 +6654,8 @@ def _d_PriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceSchedu
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, EE')
@@ -6662,7 +6663,8 @@ def _d_PriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceSchedu
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'PriceScheduleDescription'
-            v, p = r_el_str(D, T, p, None, None, 160, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 160, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6675,7 +6677,7 @@ def _d_PriceScheduleType(D, T, p, _new=_object_new, _C=_iso20_common.PriceSchedu
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6708,25 +6710,21 @@ def _e_RSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
+def _d_RSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Modulus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Exponent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6736,7 +6734,7 @@ def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6777,20 +6775,15 @@ def _e_RationalNumberType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
+def _d_RationalNumberType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Exponent'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
         v = ((x >> 1) & 255) + -128
         p += 11
         x0 = v
-        nxt = 1
         f = 'Value'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -6806,9 +6799,9 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6818,7 +6811,7 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6877,7 +6870,9 @@ def _e_ReceiptType(acc, n, o):
         cnt = len(items)
         if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
                     cw = _T70.get(s)
@@ -6888,6 +6883,7 @@ def _e_ReceiptType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
         cw = _T71.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
@@ -6901,11 +6897,10 @@ def _e_ReceiptType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
+def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -6925,7 +6920,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -6933,7 +6929,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
             f = 'EnergyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -6941,7 +6938,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
             f = 'OccupancyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -6949,7 +6947,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
             f = 'AdditionalServicesCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
@@ -6957,7 +6956,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'OverstayCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
@@ -6965,7 +6965,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (5, -1)[c]
         while nxt == 5:
             f = 'TaxCosts'
-            v, p = _d_DetailedTaxType(D, T, p)
+            v, p = _d_DetailedTaxType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5.append(v)
             k = len(x5)
             if k < 10:
@@ -6989,7 +6990,7 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7058,7 +7059,7 @@ def _e_ReferenceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
+def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
@@ -7066,15 +7067,14 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
@@ -7082,7 +7082,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
@@ -7090,7 +7091,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
@@ -7098,19 +7100,22 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'DigestMethod'
-        v, p = _d_DigestMethodType(D, T, p)
+        v, p = _d_DigestMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'DigestValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -7126,7 +7131,7 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7172,7 +7177,7 @@ def _e_RetrievalMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
+def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
@@ -7185,7 +7190,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
@@ -7193,7 +7199,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
@@ -7201,7 +7208,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7214,7 +7222,7 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7231,15 +7239,15 @@ def _e_SPKIDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SPKIDataType(D, T, p):
+def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7288,19 +7296,18 @@ def _e_ScheduleExchangeReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ScheduleExchangeReqType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleExchangeReq, _s0=_iso20_common.ScheduleExchangeReq.header.__set__, _s1=_iso20_common.ScheduleExchangeReq.maximum_supporting_points.__set__, _s2=_iso20_common.ScheduleExchangeReq.dynamic_se_req_control_mode.__set__, _s3=_iso20_common.ScheduleExchangeReq.scheduled_se_req_control_mode.__set__):
+def _d_ScheduleExchangeReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ScheduleExchangeReq, _s0=_iso20_common.ScheduleExchangeReq.header.__set__, _s1=_iso20_common.ScheduleExchangeReq.maximum_supporting_points.__set__, _s2=_iso20_common.ScheduleExchangeReq.dynamic_se_req_control_mode.__set__, _s3=_iso20_common.ScheduleExchangeReq.scheduled_se_req_control_mode.__set__):
     """Decode ScheduleExchangeReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'MaximumSupportingPoints'
@@ -7316,14 +7323,16 @@ def _d_ScheduleExchangeReqType(D, T, p, _new=_object_new, _C=_iso20_common.Sched
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'Dynamic_SEReqControlMode'
-            v, p = _d_Dynamic_SEReqControlModeType(D, T, p)
+            v, p = _d_Dynamic_SEReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 3:
             f = 'Scheduled_SEReqControlMode'
-            v, p = _d_Scheduled_SEReqControlModeType(D, T, p)
+            v, p = _d_Scheduled_SEReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7337,7 +7346,7 @@ def _d_ScheduleExchangeReqType(D, T, p, _new=_object_new, _C=_iso20_common.Sched
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7402,13 +7411,10 @@ def _e_ScheduleExchangeResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ScheduleExchangeResType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleExchangeRes, _s0=_iso20_common.ScheduleExchangeRes.header.__set__, _s1=_iso20_common.ScheduleExchangeRes.response_code.__set__, _s2=_iso20_common.ScheduleExchangeRes.evse_processing.__set__, _s3=_iso20_common.ScheduleExchangeRes.go_to_pause.__set__, _s4=_iso20_common.ScheduleExchangeRes.dynamic_se_res_control_mode.__set__, _s5=_iso20_common.ScheduleExchangeRes.scheduled_se_res_control_mode.__set__):
+def _d_ScheduleExchangeResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ScheduleExchangeRes, _s0=_iso20_common.ScheduleExchangeRes.header.__set__, _s1=_iso20_common.ScheduleExchangeRes.response_code.__set__, _s2=_iso20_common.ScheduleExchangeRes.evse_processing.__set__, _s3=_iso20_common.ScheduleExchangeRes.go_to_pause.__set__, _s4=_iso20_common.ScheduleExchangeRes.dynamic_se_res_control_mode.__set__, _s5=_iso20_common.ScheduleExchangeRes.scheduled_se_res_control_mode.__set__):
     """Decode ScheduleExchangeResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = None
         x5 = None
@@ -7416,7 +7422,8 @@ def _d_ScheduleExchangeResType(D, T, p, _new=_object_new, _C=_iso20_common.Sched
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -7449,14 +7456,16 @@ def _d_ScheduleExchangeResType(D, T, p, _new=_object_new, _C=_iso20_common.Sched
             nxt = (4, 5)[c]
         if nxt == 4:
             f = 'Dynamic_SEResControlMode'
-            v, p = _d_Dynamic_SEResControlModeType(D, T, p)
+            v, p = _d_Dynamic_SEResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'Scheduled_SEResControlMode'
-            v, p = _d_Scheduled_SEResControlModeType(D, T, p)
+            v, p = _d_Scheduled_SEResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7472,7 +7481,7 @@ def _d_ScheduleExchangeResType(D, T, p, _new=_object_new, _C=_iso20_common.Sched
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7519,12 +7528,10 @@ def _e_ScheduleTupleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ScheduleTupleType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleTuple, _s0=_iso20_common.ScheduleTuple.schedule_tuple_id.__set__, _s1=_iso20_common.ScheduleTuple.charging_schedule.__set__, _s2=_iso20_common.ScheduleTuple.discharging_schedule.__set__):
+def _d_ScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ScheduleTuple, _s0=_iso20_common.ScheduleTuple.schedule_tuple_id.__set__, _s1=_iso20_common.ScheduleTuple.charging_schedule.__set__, _s2=_iso20_common.ScheduleTuple.discharging_schedule.__set__):
     """Decode ScheduleTupleType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'ScheduleTupleID'
@@ -7541,13 +7548,15 @@ def _d_ScheduleTupleType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleTup
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ChargingSchedule'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ChargingSchedule')
         p += 1
-        v, p = _d_ChargingScheduleType(D, T, p)
+        v, p = _d_ChargingScheduleType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DischargingSchedule, EE')
@@ -7555,7 +7564,8 @@ def _d_ScheduleTupleType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleTup
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'DischargingSchedule'
-            v, p = _d_ChargingScheduleType(D, T, p)
+            v, p = _d_ChargingScheduleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7568,7 +7578,7 @@ def _d_ScheduleTupleType(D, T, p, _new=_object_new, _C=_iso20_common.ScheduleTup
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7614,7 +7624,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
@@ -7627,7 +7637,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
@@ -7635,7 +7646,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
@@ -7643,7 +7655,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7656,7 +7669,7 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7675,11 +7688,10 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7687,7 +7699,7 @@ def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7727,11 +7739,10 @@ def _e_Scheduled_EVPPTControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_EVPPTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Scheduled_EVPPTControlMode, _s0=_iso20_common.Scheduled_EVPPTControlMode.selected_schedule_tuple_id.__set__, _s1=_iso20_common.Scheduled_EVPPTControlMode.power_tolerance_acceptance.__set__):
+def _d_Scheduled_EVPPTControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Scheduled_EVPPTControlMode, _s0=_iso20_common.Scheduled_EVPPTControlMode.selected_schedule_tuple_id.__set__, _s1=_iso20_common.Scheduled_EVPPTControlMode.power_tolerance_acceptance.__set__):
     """Decode Scheduled_EVPPTControlModeType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'SelectedScheduleTupleID'
@@ -7748,7 +7759,8 @@ def _d_Scheduled_EVPPTControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'PowerToleranceAcceptance, EE')
@@ -7771,7 +7783,7 @@ def _d_Scheduled_EVPPTControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7840,7 +7852,7 @@ def _e_Scheduled_SEReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Scheduled_SEReqControlMode, _s0=_iso20_common.Scheduled_SEReqControlMode.departure_time.__set__, _s1=_iso20_common.Scheduled_SEReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_common.Scheduled_SEReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_common.Scheduled_SEReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_common.Scheduled_SEReqControlMode.ev_energy_offer.__set__):
+def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Scheduled_SEReqControlMode, _s0=_iso20_common.Scheduled_SEReqControlMode.departure_time.__set__, _s1=_iso20_common.Scheduled_SEReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_common.Scheduled_SEReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_common.Scheduled_SEReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_common.Scheduled_SEReqControlMode.ev_energy_offer.__set__):
     """Decode Scheduled_SEReqControlModeType."""
     f = ""
     try:
@@ -7865,8 +7877,8 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
@@ -7874,7 +7886,8 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
             nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
@@ -7882,7 +7895,8 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVEnergyOffer, EE')
@@ -7890,7 +7904,8 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVEnergyOffer, EE')
@@ -7898,7 +7913,8 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'EVEnergyOffer'
-            v, p = _d_EVEnergyOfferType(D, T, p)
+            v, p = _d_EVEnergyOfferType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7913,7 +7929,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7927,7 +7943,9 @@ def _e_Scheduled_SEResControlModeType(acc, n, o):
         if cnt > 3: raise too_many('ScheduleTuple', 3, cnt)
         if cnt == 0: raise missing('ScheduleTuple')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ScheduleTuple'
                 if i == 0:
                     acc <<= 1
@@ -7936,6 +7954,7 @@ def _e_Scheduled_SEResControlModeType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ScheduleTupleType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 3 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ScheduleTuple, EE')
@@ -7949,7 +7968,7 @@ def _e_Scheduled_SEResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Scheduled_SEResControlMode, _s0=_iso20_common.Scheduled_SEResControlMode.schedule_tuple.__set__):
+def _d_Scheduled_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Scheduled_SEResControlMode, _s0=_iso20_common.Scheduled_SEResControlMode.schedule_tuple.__set__):
     """Decode Scheduled_SEResControlModeType."""
     f = ""
     try:
@@ -7959,7 +7978,8 @@ def _d_Scheduled_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
         p += 1
         while nxt == 0:
             f = 'ScheduleTuple'
-            v, p = _d_ScheduleTupleType(D, T, p)
+            v, p = _d_ScheduleTupleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 3:
@@ -7978,7 +7998,7 @@ def _d_Scheduled_SEResControlModeType(D, T, p, _new=_object_new, _C=_iso20_commo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8009,12 +8029,9 @@ def _e_Scheduled_SMDTControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_SMDTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common.Scheduled_SMDTControlMode, _s0=_iso20_common.Scheduled_SMDTControlMode.selected_schedule_tuple_id.__set__):
+def _d_Scheduled_SMDTControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Scheduled_SMDTControlMode, _s0=_iso20_common.Scheduled_SMDTControlMode.selected_schedule_tuple_id.__set__):
     """Decode Scheduled_SMDTControlModeType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'SelectedScheduleTupleID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -8029,9 +8046,9 @@ def _d_Scheduled_SMDTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8040,7 +8057,7 @@ def _d_Scheduled_SMDTControlModeType(D, T, p, _new=_object_new, _C=_iso20_common
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8054,7 +8071,9 @@ def _e_SelectedServiceListType(acc, n, o):
         if cnt > 16: raise too_many('SelectedService', 16, cnt)
         if cnt == 0: raise missing('SelectedService')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SelectedService'
                 if i == 0:
                     acc <<= 1
@@ -8063,6 +8082,7 @@ def _e_SelectedServiceListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SelectedServiceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 16 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SelectedService, EE')
@@ -8076,7 +8096,7 @@ def _e_SelectedServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedServiceList, _s0=_iso20_common.SelectedServiceList.selected_service.__set__):
+def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SelectedServiceList, _s0=_iso20_common.SelectedServiceList.selected_service.__set__):
     """Decode SelectedServiceListType."""
     f = ""
     try:
@@ -8086,7 +8106,8 @@ def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.Selec
         p += 1
         while nxt == 0:
             f = 'SelectedService'
-            v, p = _d_SelectedServiceType(D, T, p)
+            v, p = _d_SelectedServiceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 16:
@@ -8105,7 +8126,7 @@ def _d_SelectedServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.Selec
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8148,13 +8169,9 @@ def _e_SelectedServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedService, _s0=_iso20_common.SelectedService.service_id.__set__, _s1=_iso20_common.SelectedService.parameter_set_id.__set__):
+def _d_SelectedServiceType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SelectedService, _s0=_iso20_common.SelectedService.service_id.__set__, _s1=_iso20_common.SelectedService.parameter_set_id.__set__):
     """Decode SelectedServiceType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ServiceID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -8168,9 +8185,9 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedS
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ParameterSetID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -8184,9 +8201,9 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedS
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8196,7 +8213,7 @@ def _d_SelectedServiceType(D, T, p, _new=_object_new, _C=_iso20_common.SelectedS
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8234,19 +8251,15 @@ def _e_ServiceDetailReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceDetailReq, _s0=_iso20_common.ServiceDetailReq.header.__set__, _s1=_iso20_common.ServiceDetailReq.service_id.__set__):
+def _d_ServiceDetailReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceDetailReq, _s0=_iso20_common.ServiceDetailReq.header.__set__, _s1=_iso20_common.ServiceDetailReq.service_id.__set__):
     """Decode ServiceDetailReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ServiceID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -8260,9 +8273,9 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceD
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8272,7 +8285,7 @@ def _d_ServiceDetailReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceD
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8324,28 +8337,21 @@ def _e_ServiceDetailResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceDetailRes, _s0=_iso20_common.ServiceDetailRes.header.__set__, _s1=_iso20_common.ServiceDetailRes.response_code.__set__, _s2=_iso20_common.ServiceDetailRes.service_id.__set__, _s3=_iso20_common.ServiceDetailRes.service_parameter_list.__set__):
+def _d_ServiceDetailResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceDetailRes, _s0=_iso20_common.ServiceDetailRes.header.__set__, _s1=_iso20_common.ServiceDetailRes.response_code.__set__, _s2=_iso20_common.ServiceDetailRes.service_id.__set__, _s3=_iso20_common.ServiceDetailRes.service_parameter_list.__set__):
     """Decode ServiceDetailResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'ServiceID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -8359,15 +8365,15 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceD
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'ServiceParameterList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ServiceParameterList')
         p += 1
-        v, p = _d_ServiceParameterListType(D, T, p)
+        v, p = _d_ServiceParameterListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8379,7 +8385,7 @@ def _d_ServiceDetailResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceD
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8414,17 +8420,17 @@ def _e_ServiceDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceDiscoveryReq, _s0=_iso20_common.ServiceDiscoveryReq.header.__set__, _s1=_iso20_common.ServiceDiscoveryReq.supported_service_i_ds.__set__):
+def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceDiscoveryReq, _s0=_iso20_common.ServiceDiscoveryReq.header.__set__, _s1=_iso20_common.ServiceDiscoveryReq.supported_service_i_ds.__set__):
     """Decode ServiceDiscoveryReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SupportedServiceIDs, EE')
@@ -8432,7 +8438,8 @@ def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_common.Servi
         nxt = (1, -1)[c]
         if nxt == 1:
             f = 'SupportedServiceIDs'
-            v, p = _d_ServiceIDListType(D, T, p)
+            v, p = _d_ServiceIDListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8444,7 +8451,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_common.Servi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8499,20 +8506,17 @@ def _e_ServiceDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceDiscoveryRes, _s0=_iso20_common.ServiceDiscoveryRes.header.__set__, _s1=_iso20_common.ServiceDiscoveryRes.response_code.__set__, _s2=_iso20_common.ServiceDiscoveryRes.service_renegotiation_supported.__set__, _s3=_iso20_common.ServiceDiscoveryRes.energy_transfer_service_list.__set__, _s4=_iso20_common.ServiceDiscoveryRes.vas_list.__set__):
+def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceDiscoveryRes, _s0=_iso20_common.ServiceDiscoveryRes.header.__set__, _s1=_iso20_common.ServiceDiscoveryRes.response_code.__set__, _s2=_iso20_common.ServiceDiscoveryRes.service_renegotiation_supported.__set__, _s3=_iso20_common.ServiceDiscoveryRes.energy_transfer_service_list.__set__, _s4=_iso20_common.ServiceDiscoveryRes.vas_list.__set__):
     """Decode ServiceDiscoveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         x4 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -8532,7 +8536,8 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_common.Servi
         f = 'EnergyTransferServiceList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EnergyTransferServiceList')
         p += 1
-        v, p = _d_ServiceListType(D, T, p)
+        v, p = _d_ServiceListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'VASList, EE')
@@ -8540,7 +8545,8 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_common.Servi
         nxt = (4, -1)[c]
         if nxt == 4:
             f = 'VASList'
-            v, p = _d_ServiceListType(D, T, p)
+            v, p = _d_ServiceListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8555,7 +8561,7 @@ def _d_ServiceDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_common.Servi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8569,7 +8575,9 @@ def _e_ServiceIDListType(acc, n, o):
         if cnt > 16: raise too_many('ServiceID', 16, cnt)
         if cnt == 0: raise missing('ServiceID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ServiceID'
                 if i == 0:
                     acc <<= 1
@@ -8583,6 +8591,7 @@ def _e_ServiceIDListType(acc, n, o):
                     n += 10
                 else:
                     acc, n = w_el_uint_raw(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 16 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ServiceID, EE')
@@ -8596,7 +8605,7 @@ def _e_ServiceIDListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceIDListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceIDList, _s0=_iso20_common.ServiceIDList.service_id.__set__):
+def _d_ServiceIDListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceIDList, _s0=_iso20_common.ServiceIDList.service_id.__set__):
     """Decode ServiceIDListType."""
     f = ""
     try:
@@ -8605,6 +8614,7 @@ def _d_ServiceIDListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceIDLi
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'ServiceID'
             x = (D >> (T - p - 10)) & 1023
             if not x & 769:
@@ -8616,8 +8626,8 @@ def _d_ServiceIDListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceIDLi
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 16:
@@ -8636,7 +8646,7 @@ def _d_ServiceIDListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceIDLi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8650,7 +8660,9 @@ def _e_ServiceListType(acc, n, o):
         if cnt > 8: raise too_many('Service', 8, cnt)
         if cnt == 0: raise missing('Service')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Service'
                 if i == 0:
                     acc <<= 1
@@ -8659,6 +8671,7 @@ def _e_ServiceListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ServiceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 8 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | Service, EE')
@@ -8672,7 +8685,7 @@ def _e_ServiceListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceList, _s0=_iso20_common.ServiceList.service.__set__):
+def _d_ServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceList, _s0=_iso20_common.ServiceList.service.__set__):
     """Decode ServiceListType."""
     f = ""
     try:
@@ -8682,7 +8695,8 @@ def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceList, 
         p += 1
         while nxt == 0:
             f = 'Service'
-            v, p = _d_ServiceType(D, T, p)
+            v, p = _d_ServiceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 8:
@@ -8701,7 +8715,7 @@ def _d_ServiceListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceList, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8715,7 +8729,9 @@ def _e_ServiceParameterListType(acc, n, o):
         if cnt > 32: raise too_many('ParameterSet', 32, cnt)
         if cnt == 0: raise missing('ParameterSet')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ParameterSet'
                 if i == 0:
                     acc <<= 1
@@ -8724,6 +8740,7 @@ def _e_ServiceParameterListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ParameterSetType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 32 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ParameterSet, EE')
@@ -8737,7 +8754,7 @@ def _e_ServiceParameterListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceParameterList, _s0=_iso20_common.ServiceParameterList.parameter_set.__set__):
+def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceParameterList, _s0=_iso20_common.ServiceParameterList.parameter_set.__set__):
     """Decode ServiceParameterListType."""
     f = ""
     try:
@@ -8747,7 +8764,8 @@ def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso20_common.Serv
         p += 1
         while nxt == 0:
             f = 'ParameterSet'
-            v, p = _d_ParameterSetType(D, T, p)
+            v, p = _d_ParameterSetType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 32:
@@ -8766,7 +8784,7 @@ def _d_ServiceParameterListType(D, T, p, _new=_object_new, _C=_iso20_common.Serv
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8808,24 +8826,24 @@ def _e_ServiceSelectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceSelectionReq, _s0=_iso20_common.ServiceSelectionReq.header.__set__, _s1=_iso20_common.ServiceSelectionReq.selected_energy_transfer_service.__set__, _s2=_iso20_common.ServiceSelectionReq.selected_vas_list.__set__):
+def _d_ServiceSelectionReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceSelectionReq, _s0=_iso20_common.ServiceSelectionReq.header.__set__, _s1=_iso20_common.ServiceSelectionReq.selected_energy_transfer_service.__set__, _s2=_iso20_common.ServiceSelectionReq.selected_vas_list.__set__):
     """Decode ServiceSelectionReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'SelectedEnergyTransferService'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SelectedEnergyTransferService')
         p += 1
-        v, p = _d_SelectedServiceType(D, T, p)
+        v, p = _d_SelectedServiceType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SelectedVASList, EE')
@@ -8833,7 +8851,8 @@ def _d_ServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso20_common.Servi
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'SelectedVASList'
-            v, p = _d_SelectedServiceListType(D, T, p)
+            v, p = _d_SelectedServiceListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -8846,7 +8865,7 @@ def _d_ServiceSelectionReqType(D, T, p, _new=_object_new, _C=_iso20_common.Servi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8879,26 +8898,21 @@ def _e_ServiceSelectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceSelectionResType(D, T, p, _new=_object_new, _C=_iso20_common.ServiceSelectionRes, _s0=_iso20_common.ServiceSelectionRes.header.__set__, _s1=_iso20_common.ServiceSelectionRes.response_code.__set__):
+def _d_ServiceSelectionResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.ServiceSelectionRes, _s0=_iso20_common.ServiceSelectionRes.header.__set__, _s1=_iso20_common.ServiceSelectionRes.response_code.__set__):
     """Decode ServiceSelectionResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8908,7 +8922,7 @@ def _d_ServiceSelectionResType(D, T, p, _new=_object_new, _C=_iso20_common.Servi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -8945,13 +8959,9 @@ def _e_ServiceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso20_common.Service, _s0=_iso20_common.Service.service_id.__set__, _s1=_iso20_common.Service.free_service.__set__):
+def _d_ServiceType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Service, _s0=_iso20_common.Service.service_id.__set__, _s1=_iso20_common.Service.free_service.__set__):
     """Decode ServiceType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'ServiceID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -8965,16 +8975,15 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso20_common.Service, _s0=_iso
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'FreeService'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'FreeService')
         v = (x & 2) == 2
         p += 4
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -8984,7 +8993,7 @@ def _d_ServiceType(D, T, p, _new=_object_new, _C=_iso20_common.Service, _s0=_iso
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9017,25 +9026,21 @@ def _e_SessionSetupReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSetupReq, _s0=_iso20_common.SessionSetupReq.header.__set__, _s1=_iso20_common.SessionSetupReq.evcc_id.__set__):
+def _d_SessionSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SessionSetupReq, _s0=_iso20_common.SessionSetupReq.header.__set__, _s1=_iso20_common.SessionSetupReq.evcc_id.__set__):
     """Decode SessionSetupReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVCCID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVCCID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 255, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 255, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -9045,7 +9050,7 @@ def _d_SessionSetupReqType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9085,33 +9090,27 @@ def _e_SessionSetupResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSetupRes, _s0=_iso20_common.SessionSetupRes.header.__set__, _s1=_iso20_common.SessionSetupRes.response_code.__set__, _s2=_iso20_common.SessionSetupRes.evse_id.__set__):
+def _d_SessionSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SessionSetupRes, _s0=_iso20_common.SessionSetupRes.header.__set__, _s1=_iso20_common.SessionSetupRes.response_code.__set__, _s2=_iso20_common.SessionSetupRes.evse_id.__set__):
     """Decode SessionSetupResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 255, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 255, 4)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -9122,7 +9121,7 @@ def _d_SessionSetupResType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9173,19 +9172,18 @@ def _e_SessionStopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso20_common.SessionStopReq, _s0=_iso20_common.SessionStopReq.header.__set__, _s1=_iso20_common.SessionStopReq.charging_session.__set__, _s2=_iso20_common.SessionStopReq.ev_termination_code.__set__, _s3=_iso20_common.SessionStopReq.ev_termination_explanation.__set__):
+def _d_SessionStopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SessionStopReq, _s0=_iso20_common.SessionStopReq.header.__set__, _s1=_iso20_common.SessionStopReq.charging_session.__set__, _s2=_iso20_common.SessionStopReq.ev_termination_code.__set__, _s3=_iso20_common.SessionStopReq.ev_termination_explanation.__set__):
     """Decode SessionStopReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ChargingSession'
@@ -9200,7 +9198,8 @@ def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSto
         nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'EVTerminationCode'
-            v, p = r_el_str(D, T, p, None, None, 80, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 80, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVTerminationExplanation, EE')
@@ -9208,7 +9207,8 @@ def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSto
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'EVTerminationExplanation'
-            v, p = r_el_str(D, T, p, None, None, 160, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 160, 4)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -9222,7 +9222,7 @@ def _d_SessionStopReqType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSto
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9255,26 +9255,21 @@ def _e_SessionStopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_iso20_common.SessionStopRes, _s0=_iso20_common.SessionStopRes.header.__set__, _s1=_iso20_common.SessionStopRes.response_code.__set__):
+def _d_SessionStopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SessionStopRes, _s0=_iso20_common.SessionStopRes.header.__set__, _s1=_iso20_common.SessionStopRes.response_code.__set__):
     """Decode SessionStopResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -9284,7 +9279,7 @@ def _d_SessionStopResType(D, T, p, _new=_object_new, _C=_iso20_common.SessionSto
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9301,15 +9296,15 @@ def _e_SignatureMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureMethodType(D, T, p):
+def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9329,7 +9324,9 @@ def _e_SignaturePropertiesType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
                     cw = _T0.get(s)
@@ -9340,6 +9337,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SignaturePropertyType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -9351,7 +9349,7 @@ def _e_SignaturePropertiesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
+def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
@@ -9363,14 +9361,16 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'SignatureProperty'
-            v, p = _d_SignaturePropertyType(D, T, p)
+            v, p = _d_SignaturePropertyType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -9385,7 +9385,7 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9402,15 +9402,15 @@ def _e_SignaturePropertyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertyType(D, T, p):
+def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9452,7 +9452,9 @@ def _e_SignatureType(acc, n, o):
         items = o.object
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
                     cw = _T58.get(s)
@@ -9463,6 +9465,7 @@ def _e_SignatureType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5
         cw = _T82.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
@@ -9476,13 +9479,11 @@ def _e_SignatureType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
+def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
@@ -9491,19 +9492,22 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SignedInfo'
-        v, p = _d_SignedInfoType(D, T, p)
+        v, p = _d_SignedInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
         p += 1
-        v, p = _d_SignatureValueType(D, T, p)
+        v, p = _d_SignatureValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
@@ -9511,7 +9515,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'KeyInfo'
-            v, p = _d_KeyInfoType(D, T, p)
+            v, p = _d_KeyInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
@@ -9519,7 +9524,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
             nxt = (4, -1)[c]
         while nxt == 4:
             f = 'Object'
-            v, p = _d_ObjectType(D, T, p)
+            v, p = _d_ObjectType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
@@ -9537,7 +9543,7 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9575,7 +9581,7 @@ def _e_SignatureValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
+def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
@@ -9594,7 +9600,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
@@ -9608,7 +9615,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
             p += 1
             nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -9620,7 +9628,7 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9662,24 +9670,24 @@ def _e_SignedCertificateChainType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedCertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.SignedCertificateChain, _s0=_iso20_common.SignedCertificateChain.id.__set__, _s1=_iso20_common.SignedCertificateChain.certificate.__set__, _s2=_iso20_common.SignedCertificateChain.sub_certificates.__set__):
+def _d_SignedCertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SignedCertificateChain, _s0=_iso20_common.SignedCertificateChain.id.__set__, _s1=_iso20_common.SignedCertificateChain.certificate.__set__, _s2=_iso20_common.SignedCertificateChain.sub_certificates.__set__):
     """Decode SignedCertificateChainType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'Certificate'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Certificate')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, 1600, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, 1600, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
@@ -9687,7 +9695,8 @@ def _d_SignedCertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.Si
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'SubCertificates'
-            v, p = _d_SubCertificatesType(D, T, p)
+            v, p = _d_SubCertificatesType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -9700,7 +9709,7 @@ def _d_SignedCertificateChainType(D, T, p, _new=_object_new, _C=_iso20_common.Si
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9736,7 +9745,9 @@ def _e_SignedInfoType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     acc <<= 1
@@ -9745,6 +9756,7 @@ def _e_SignedInfoType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4
         acc = (acc << 2) | 1
         n += 2
@@ -9756,13 +9768,11 @@ def _e_SignedInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
+def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
@@ -9770,26 +9780,30 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'CanonicalizationMethod'
-        v, p = _d_CanonicalizationMethodType(D, T, p)
+        v, p = _d_CanonicalizationMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureMethod'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
-        v, p = _d_SignatureMethodType(D, T, p)
+        v, p = _d_SignatureMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 3:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
@@ -9806,7 +9820,7 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -9877,14 +9891,10 @@ def _e_SignedInstallationDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedInstallationDataType(D, T, p, _new=_object_new, _C=_iso20_common.SignedInstallationData, _s0=_iso20_common.SignedInstallationData.id.__set__, _s1=_iso20_common.SignedInstallationData.contract_certificate_chain.__set__, _s2=_iso20_common.SignedInstallationData.ecdh_curve.__set__, _s3=_iso20_common.SignedInstallationData.dh_public_key.__set__, _s4=_iso20_common.SignedInstallationData.secp521_encrypted_private_key.__set__, _s5=_iso20_common.SignedInstallationData.x448_encrypted_private_key.__set__, _s6=_iso20_common.SignedInstallationData.tpm_encrypted_private_key.__set__):
+def _d_SignedInstallationDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SignedInstallationData, _s0=_iso20_common.SignedInstallationData.id.__set__, _s1=_iso20_common.SignedInstallationData.contract_certificate_chain.__set__, _s2=_iso20_common.SignedInstallationData.ecdh_curve.__set__, _s3=_iso20_common.SignedInstallationData.dh_public_key.__set__, _s4=_iso20_common.SignedInstallationData.secp521_encrypted_private_key.__set__, _s5=_iso20_common.SignedInstallationData.x448_encrypted_private_key.__set__, _s6=_iso20_common.SignedInstallationData.tpm_encrypted_private_key.__set__):
     """Decode SignedInstallationDataType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -9892,13 +9902,15 @@ def _d_SignedInstallationDataType(D, T, p, _new=_object_new, _C=_iso20_common.Si
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ContractCertificateChain'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'ContractCertificateChain')
         p += 1
-        v, p = _d_ContractCertificateChainType(D, T, p)
+        v, p = _d_ContractCertificateChainType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'ECDHCurve'
@@ -9911,7 +9923,8 @@ def _d_SignedInstallationDataType(D, T, p, _new=_object_new, _C=_iso20_common.Si
         f = 'DHPublicKey'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DHPublicKey')
         p += 1
-        v, p = r_el_bin(D, T, p, 133, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 133, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey')
@@ -9919,21 +9932,24 @@ def _d_SignedInstallationDataType(D, T, p, _new=_object_new, _C=_iso20_common.Si
         nxt = (4, 5, 6)[c]
         if nxt == 4:
             f = 'SECP521_EncryptedPrivateKey'
-            v, p = r_el_bin(D, T, p, 94, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, 94, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'X448_EncryptedPrivateKey'
-            v, p = r_el_bin(D, T, p, 84, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, 84, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'TPM_EncryptedPrivateKey'
-            v, p = r_el_bin(D, T, p, 206, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, 206, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -9950,7 +9966,7 @@ def _d_SignedInstallationDataType(D, T, p, _new=_object_new, _C=_iso20_common.Si
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10016,13 +10032,10 @@ def _e_SignedMeteringDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedMeteringDataType(D, T, p, _new=_object_new, _C=_iso20_common.SignedMeteringData, _s0=_iso20_common.SignedMeteringData.id.__set__, _s1=_iso20_common.SignedMeteringData.session_id.__set__, _s2=_iso20_common.SignedMeteringData.meter_info.__set__, _s3=_iso20_common.SignedMeteringData.receipt.__set__, _s4=_iso20_common.SignedMeteringData.dynamic_smdt_control_mode.__set__, _s5=_iso20_common.SignedMeteringData.scheduled_smdt_control_mode.__set__):
+def _d_SignedMeteringDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SignedMeteringData, _s0=_iso20_common.SignedMeteringData.id.__set__, _s1=_iso20_common.SignedMeteringData.session_id.__set__, _s2=_iso20_common.SignedMeteringData.meter_info.__set__, _s3=_iso20_common.SignedMeteringData.receipt.__set__, _s4=_iso20_common.SignedMeteringData.dynamic_smdt_control_mode.__set__, _s5=_iso20_common.SignedMeteringData.scheduled_smdt_control_mode.__set__):
     """Decode SignedMeteringDataType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = None
         x5 = None
@@ -10030,19 +10043,22 @@ def _d_SignedMeteringDataType(D, T, p, _new=_object_new, _C=_iso20_common.Signed
         f = '@Id'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, '@Id')
         p += 1
-        v, p = r_str(D, T, p)
+        v, p = r_str(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'SessionID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 8, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'MeterInfo'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterInfo')
         p += 1
-        v, p = _d_MeterInfoType(D, T, p)
+        v, p = _d_MeterInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
@@ -10050,7 +10066,8 @@ def _d_SignedMeteringDataType(D, T, p, _new=_object_new, _C=_iso20_common.Signed
         nxt = (3, 4, 5)[c]
         if nxt == 3:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
@@ -10058,14 +10075,16 @@ def _d_SignedMeteringDataType(D, T, p, _new=_object_new, _C=_iso20_common.Signed
             nxt = (4, 5)[c]
         if nxt == 4:
             f = 'Dynamic_SMDTControlMode'
-            v, p = _d_Dynamic_SMDTControlModeType(D, T, p)
+            v, p = _d_Dynamic_SMDTControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'Scheduled_SMDTControlMode'
-            v, p = _d_Scheduled_SMDTControlModeType(D, T, p)
+            v, p = _d_Scheduled_SMDTControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -10081,7 +10100,7 @@ def _d_SignedMeteringDataType(D, T, p, _new=_object_new, _C=_iso20_common.Signed
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10095,7 +10114,9 @@ def _e_SubCertificatesType(acc, n, o):
         if cnt > 3: raise too_many('Certificate', 3, cnt)
         if cnt == 0: raise missing('Certificate')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Certificate'
                 if i == 0:
                     acc <<= 1
@@ -10104,6 +10125,7 @@ def _e_SubCertificatesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 1600, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 3 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'Certificate, EE | EE')
@@ -10117,7 +10139,7 @@ def _e_SubCertificatesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso20_common.SubCertificates, _s0=_iso20_common.SubCertificates.certificate.__set__):
+def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SubCertificates, _s0=_iso20_common.SubCertificates.certificate.__set__):
     """Decode SubCertificatesType."""
     f = ""
     try:
@@ -10126,8 +10148,10 @@ def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso20_common.SubCertif
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'Certificate'
-            v, p = r_el_bin(D, T, p, None, None, 1600, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 1600, 4)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 3:
@@ -10146,7 +10170,7 @@ def _d_SubCertificatesType(D, T, p, _new=_object_new, _C=_iso20_common.SubCertif
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10160,7 +10184,9 @@ def _e_SupportedProvidersListType(acc, n, o):
         if cnt > 128: raise too_many('ProviderID', 128, cnt)
         if cnt == 0: raise missing('ProviderID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ProviderID'
                 if i == 0:
                     acc <<= 1
@@ -10169,6 +10195,7 @@ def _e_SupportedProvidersListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_str(acc, n, v, None, None, 80, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 128 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ProviderID, EE')
@@ -10182,7 +10209,7 @@ def _e_SupportedProvidersListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SupportedProvidersListType(D, T, p, _new=_object_new, _C=_iso20_common.SupportedProvidersList, _s0=_iso20_common.SupportedProvidersList.provider_id.__set__):
+def _d_SupportedProvidersListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.SupportedProvidersList, _s0=_iso20_common.SupportedProvidersList.provider_id.__set__):
     """Decode SupportedProvidersListType."""
     f = ""
     try:
@@ -10191,8 +10218,10 @@ def _d_SupportedProvidersListType(D, T, p, _new=_object_new, _C=_iso20_common.Su
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'ProviderID'
-            v, p = r_el_str(D, T, p, None, None, 80, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 80, 4)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 128:
@@ -10211,7 +10240,7 @@ def _d_SupportedProvidersListType(D, T, p, _new=_object_new, _C=_iso20_common.Su
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10254,13 +10283,9 @@ def _e_TargetPositionType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TargetPositionType(D, T, p, _new=_object_new, _C=_iso20_common.TargetPosition, _s0=_iso20_common.TargetPosition.target_offset_x.__set__, _s1=_iso20_common.TargetPosition.target_offset_y.__set__):
+def _d_TargetPositionType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TargetPosition, _s0=_iso20_common.TargetPosition.target_offset_x.__set__, _s1=_iso20_common.TargetPosition.target_offset_y.__set__):
     """Decode TargetPositionType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TargetOffsetX'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -10274,9 +10299,9 @@ def _d_TargetPositionType(D, T, p, _new=_object_new, _C=_iso20_common.TargetPosi
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'TargetOffsetY'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -10290,9 +10315,9 @@ def _d_TargetPositionType(D, T, p, _new=_object_new, _C=_iso20_common.TargetPosi
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -10302,7 +10327,7 @@ def _d_TargetPositionType(D, T, p, _new=_object_new, _C=_iso20_common.TargetPosi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10316,7 +10341,9 @@ def _e_TaxRuleListType(acc, n, o):
         if cnt > 10: raise too_many('TaxRule', 10, cnt)
         if cnt == 0: raise missing('TaxRule')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxRule'
                 if i == 0:
                     acc <<= 1
@@ -10325,6 +10352,7 @@ def _e_TaxRuleListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_TaxRuleType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 10 else 1
         cw = _T7.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | TaxRule, EE')
@@ -10338,7 +10366,7 @@ def _e_TaxRuleListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TaxRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRuleList, _s0=_iso20_common.TaxRuleList.tax_rule.__set__):
+def _d_TaxRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TaxRuleList, _s0=_iso20_common.TaxRuleList.tax_rule.__set__):
     """Decode TaxRuleListType."""
     f = ""
     try:
@@ -10348,7 +10376,8 @@ def _d_TaxRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRuleList, 
         p += 1
         while nxt == 0:
             f = 'TaxRule'
-            v, p = _d_TaxRuleType(D, T, p)
+            v, p = _d_TaxRuleType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 10:
@@ -10367,7 +10396,7 @@ def _d_TaxRuleListType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRuleList, 
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10448,18 +10477,12 @@ def _e_TaxRuleType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TaxRuleType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRule, _s0=_iso20_common.TaxRule.tax_rule_id.__set__, _s1=_iso20_common.TaxRule.tax_rule_name.__set__, _s2=_iso20_common.TaxRule.tax_rate.__set__, _s3=_iso20_common.TaxRule.tax_included_in_price.__set__, _s4=_iso20_common.TaxRule.applies_to_energy_fee.__set__, _s5=_iso20_common.TaxRule.applies_to_parking_fee.__set__, _s6=_iso20_common.TaxRule.applies_to_overstay_fee.__set__, _s7=_iso20_common.TaxRule.applies_minimum_maximum_cost.__set__):
+def _d_TaxRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TaxRule, _s0=_iso20_common.TaxRule.tax_rule_id.__set__, _s1=_iso20_common.TaxRule.tax_rule_name.__set__, _s2=_iso20_common.TaxRule.tax_rate.__set__, _s3=_iso20_common.TaxRule.tax_included_in_price.__set__, _s4=_iso20_common.TaxRule.applies_to_energy_fee.__set__, _s5=_iso20_common.TaxRule.applies_to_parking_fee.__set__, _s6=_iso20_common.TaxRule.applies_to_overstay_fee.__set__, _s7=_iso20_common.TaxRule.applies_minimum_maximum_cost.__set__):
     """Decode TaxRuleType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
         nxt = 0
         f = 'TaxRuleID'
         x = (D >> (T - p - 11)) & 2047
@@ -10475,7 +10498,8 @@ def _d_TaxRuleType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRule, _s0=_iso
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TaxRuleName, TaxRate')
@@ -10483,13 +10507,15 @@ def _d_TaxRuleType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRule, _s0=_iso
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'TaxRuleName'
-            v, p = r_el_str(D, T, p, None, None, 80, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 80, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'TaxRate'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TaxIncludedInPrice, AppliesToEnergyFee')
@@ -10548,7 +10574,7 @@ def _d_TaxRuleType(D, T, p, _new=_object_new, _C=_iso20_common.TaxRule, _s0=_iso
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10565,15 +10591,15 @@ def _e_TransformType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformType(D, T, p):
+def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10586,7 +10612,9 @@ def _e_TransformsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Transform'
                 if i == 0:
                     acc <<= 1
@@ -10595,6 +10623,7 @@ def _e_TransformsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_TransformType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -10606,7 +10635,7 @@ def _e_TransformsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
+def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
@@ -10616,7 +10645,8 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
         p += 1
         while nxt == 0:
             f = 'Transform'
-            v, p = _d_TransformType(D, T, p)
+            v, p = _d_TransformType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -10630,7 +10660,7 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10656,18 +10686,15 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -10676,7 +10703,7 @@ def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10702,18 +10729,15 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -10722,7 +10746,7 @@ def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10755,26 +10779,21 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -10784,7 +10803,7 @@ def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -10875,13 +10894,10 @@ def _e_VehicleCheckInReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.VehicleCheckInReq, _s0=_iso20_common.VehicleCheckInReq.header.__set__, _s1=_iso20_common.VehicleCheckInReq.ev_check_in_status.__set__, _s2=_iso20_common.VehicleCheckInReq.parking_method.__set__, _s3=_iso20_common.VehicleCheckInReq.vehicle_frame.__set__, _s4=_iso20_common.VehicleCheckInReq.device_offset.__set__, _s5=_iso20_common.VehicleCheckInReq.vehicle_travel.__set__):
+def _d_VehicleCheckInReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.VehicleCheckInReq, _s0=_iso20_common.VehicleCheckInReq.header.__set__, _s1=_iso20_common.VehicleCheckInReq.ev_check_in_status.__set__, _s2=_iso20_common.VehicleCheckInReq.parking_method.__set__, _s3=_iso20_common.VehicleCheckInReq.vehicle_frame.__set__, _s4=_iso20_common.VehicleCheckInReq.device_offset.__set__, _s5=_iso20_common.VehicleCheckInReq.vehicle_travel.__set__):
     """Decode VehicleCheckInReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = None
         x5 = None
@@ -10889,7 +10905,8 @@ def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVCheckInStatus'
@@ -10923,8 +10940,8 @@ def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DeviceOffset, VehicleTravel, EE')
@@ -10944,8 +10961,8 @@ def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'VehicleTravel, EE')
@@ -10965,8 +10982,8 @@ def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -10982,7 +10999,7 @@ def _d_VehicleCheckInReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -11066,12 +11083,10 @@ def _e_VehicleCheckInResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.VehicleCheckInRes, _s0=_iso20_common.VehicleCheckInRes.header.__set__, _s1=_iso20_common.VehicleCheckInRes.response_code.__set__, _s2=_iso20_common.VehicleCheckInRes.parking_space.__set__, _s3=_iso20_common.VehicleCheckInRes.device_location.__set__, _s4=_iso20_common.VehicleCheckInRes.target_distance.__set__):
+def _d_VehicleCheckInResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.VehicleCheckInRes, _s0=_iso20_common.VehicleCheckInRes.header.__set__, _s1=_iso20_common.VehicleCheckInRes.response_code.__set__, _s2=_iso20_common.VehicleCheckInRes.parking_space.__set__, _s3=_iso20_common.VehicleCheckInRes.device_location.__set__, _s4=_iso20_common.VehicleCheckInRes.target_distance.__set__):
     """Decode VehicleCheckInResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -11079,7 +11094,8 @@ def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -11106,8 +11122,8 @@ def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'DeviceLocation, TargetDistance, EE')
@@ -11127,8 +11143,8 @@ def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TargetDistance, EE')
@@ -11148,8 +11164,8 @@ def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -11164,7 +11180,7 @@ def _d_VehicleCheckInResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicle
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -11209,27 +11225,21 @@ def _e_VehicleCheckOutReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_VehicleCheckOutReqType(D, T, p, _new=_object_new, _C=_iso20_common.VehicleCheckOutReq, _s0=_iso20_common.VehicleCheckOutReq.header.__set__, _s1=_iso20_common.VehicleCheckOutReq.ev_check_out_status.__set__, _s2=_iso20_common.VehicleCheckOutReq.check_out_time.__set__):
+def _d_VehicleCheckOutReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.VehicleCheckOutReq, _s0=_iso20_common.VehicleCheckOutReq.header.__set__, _s1=_iso20_common.VehicleCheckOutReq.ev_check_out_status.__set__, _s2=_iso20_common.VehicleCheckOutReq.check_out_time.__set__):
     """Decode VehicleCheckOutReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVCheckOutStatus'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVCheckOutStatus')
         v = _EV94[(x >> 1) & 3]
         p += 5
         x1 = v
-        nxt = 2
         f = 'CheckOutTime'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -11243,9 +11253,9 @@ def _d_VehicleCheckOutReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicl
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -11256,7 +11266,7 @@ def _d_VehicleCheckOutReqType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicl
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -11296,34 +11306,27 @@ def _e_VehicleCheckOutResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_VehicleCheckOutResType(D, T, p, _new=_object_new, _C=_iso20_common.VehicleCheckOutRes, _s0=_iso20_common.VehicleCheckOutRes.header.__set__, _s1=_iso20_common.VehicleCheckOutRes.response_code.__set__, _s2=_iso20_common.VehicleCheckOutRes.evse_check_out_status.__set__):
+def _d_VehicleCheckOutResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.VehicleCheckOutRes, _s0=_iso20_common.VehicleCheckOutRes.header.__set__, _s1=_iso20_common.VehicleCheckOutRes.response_code.__set__, _s2=_iso20_common.VehicleCheckOutRes.evse_check_out_status.__set__):
     """Decode VehicleCheckOutResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV11[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSECheckOutStatus'
         x = (D >> (T - p - 4)) & 15
         if x & 13: raise fused_error(x, 13, 4, p, 'EVSECheckOutStatus')
         v = _EV96[(x >> 1) & 1]
         p += 4
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -11334,7 +11337,7 @@ def _d_VehicleCheckOutResType(D, T, p, _new=_object_new, _C=_iso20_common.Vehicl
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -11351,15 +11354,15 @@ def _e_X509DataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509DataType(D, T, p):
+def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -11400,19 +11403,15 @@ def _e_X509IssuerSerialType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
+def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'X509IssuerName'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, None, 4)
+        v, p = r_el_str(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'X509SerialNumber'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -11428,9 +11427,9 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, None, None)
+                v, p = r_el_int(D, T, p, R, None, None)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -11440,7 +11439,7 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -11502,6 +11501,7 @@ _G_X509DataType = GenericTable(
 
 NAME = 'iso20_common'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:CommonMessages', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+RUN_BITS = 1969
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationReq', _e_AuthorizationReqType, _d_AuthorizationReqType, _iso20_common.AuthorizationReq),
     ('urn:iso:std:iso:15118:-20:CommonMessages', 'AuthorizationRes', _e_AuthorizationResType, _d_AuthorizationResType, _iso20_common.AuthorizationRes),

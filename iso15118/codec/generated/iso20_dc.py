@@ -11,7 +11,7 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # ruff: noqa
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_dc as _iso20_dc
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -183,56 +183,52 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode, _s0=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_charge_current.__set__, _s4=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_voltage.__set__, _s5=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_voltage.__set__, _s6=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.target_soc.__set__, _s7=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_discharge_power.__set__, _s8=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_discharge_power.__set__, _s9=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_discharge_current.__set__, _s10=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_discharge_current.__set__):
+def _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode, _s0=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_charge_current.__set__, _s4=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_voltage.__set__, _s5=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_voltage.__set__, _s6=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.target_soc.__set__, _s7=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_discharge_power.__set__, _s8=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_discharge_power.__set__, _s9=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_maximum_discharge_current.__set__, _s10=_iso20_dc.BPT_DC_CPDReqEnergyTransferMode.ev_minimum_discharge_current.__set__):
     """Decode BPT_DC_CPDReqEnergyTransferModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
-        x7 = None
-        x8 = None
-        x9 = None
-        x10 = None
         nxt = 0
         f = 'EVMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVMinimumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVMaximumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVMinimumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVMaximumDischargePower')
@@ -250,25 +246,29 @@ def _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVMaximumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         nxt = 8
         f = 'EVMinimumDischargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumDischargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x8 = v
         nxt = 9
         f = 'EVMaximumDischargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumDischargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         nxt = 10
         f = 'EVMinimumDischargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumDischargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x10 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -289,7 +289,7 @@ def _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -387,56 +387,52 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_DC_CPDResEnergyTransferMode, _s0=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_charge_current.__set__, _s4=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_voltage.__set__, _s5=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_voltage.__set__, _s6=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s7=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_discharge_power.__set__, _s8=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_discharge_power.__set__, _s9=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_discharge_current.__set__, _s10=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_discharge_current.__set__):
+def _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.BPT_DC_CPDResEnergyTransferMode, _s0=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_charge_current.__set__, _s4=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_voltage.__set__, _s5=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_voltage.__set__, _s6=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__, _s7=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_discharge_power.__set__, _s8=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_discharge_power.__set__, _s9=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_maximum_discharge_current.__set__, _s10=_iso20_dc.BPT_DC_CPDResEnergyTransferMode.evse_minimum_discharge_current.__set__):
     """Decode BPT_DC_CPDResEnergyTransferModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
-        x7 = None
-        x8 = None
-        x9 = None
-        x10 = None
         nxt = 0
         f = 'EVSEMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVSEMinimumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVSEMaximumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVSEMinimumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVSEMaximumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVSEMinimumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EVSEMaximumDischargePower')
@@ -444,31 +440,36 @@ def _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (6, 7)[c]
         if nxt == 6:
             f = 'EVSEPowerRampLimitation'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = 7
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEMaximumDischargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         nxt = 8
         f = 'EVSEMinimumDischargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumDischargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x8 = v
         nxt = 9
         f = 'EVSEMaximumDischargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumDischargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         nxt = 10
         f = 'EVSEMinimumDischargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumDischargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x10 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -489,7 +490,7 @@ def _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -617,22 +618,11 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode, _s0=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.departure_time.__set__, _s1=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s6=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s7=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s8=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_voltage.__set__, _s9=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s10=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s11=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_current.__set__, _s12=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_v2x_energy_request.__set__, _s13=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_v2x_energy_request.__set__):
+def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode, _s0=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.departure_time.__set__, _s1=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s6=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s7=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s8=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_voltage.__set__, _s9=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s10=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s11=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_discharge_current.__set__, _s12=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_maximum_v2x_energy_request.__set__, _s13=_iso20_dc.BPT_Dynamic_DC_CLReqControlMode.ev_minimum_v2x_energy_request.__set__):
     """Decode BPT_Dynamic_DC_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
-        x8 = None
-        x9 = None
-        x10 = None
-        x11 = None
         x12 = None
         x13 = None
         c = (D >> (T - p - 2)) & 3
@@ -651,74 +641,85 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVMinimumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = 6
         f = 'EVMaximumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         nxt = 7
         f = 'EVMaximumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         nxt = 8
         f = 'EVMinimumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x8 = v
         nxt = 9
         f = 'EVMaximumDischargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumDischargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         nxt = 10
         f = 'EVMinimumDischargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumDischargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x10 = v
         nxt = 11
         f = 'EVMaximumDischargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumDischargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x11 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
@@ -726,7 +727,8 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         nxt = (12, 13, -1)[c]
         if nxt == 12:
             f = 'EVMaximumV2XEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
@@ -734,7 +736,8 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
             nxt = (13, -1)[c]
         if nxt == 13:
             f = 'EVMinimumV2XEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x13 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -758,7 +761,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -883,7 +886,7 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Dynamic_DC_CLResControlMode, _s0=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.departure_time.__set__, _s1=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.target_soc.__set__, _s3=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s5=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s6=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s7=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_voltage.__set__, _s8=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_discharge_power.__set__, _s9=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_discharge_power.__set__, _s10=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_discharge_current.__set__, _s11=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_voltage.__set__):
+def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.BPT_Dynamic_DC_CLResControlMode, _s0=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.departure_time.__set__, _s1=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.target_soc.__set__, _s3=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s5=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s6=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s7=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_voltage.__set__, _s8=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_discharge_power.__set__, _s9=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_discharge_power.__set__, _s10=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_maximum_discharge_current.__set__, _s11=_iso20_dc.BPT_Dynamic_DC_CLResControlMode.evse_minimum_voltage.__set__):
     """Decode BPT_Dynamic_DC_CLResControlModeType."""
     f = ""
     try:
@@ -891,14 +894,6 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
-        x8 = None
-        x9 = None
-        x10 = None
-        x11 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
         p += 3
@@ -915,8 +910,8 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
@@ -958,56 +953,64 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEMaximumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVSEMinimumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = 6
         f = 'EVSEMaximumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         nxt = 7
         f = 'EVSEMaximumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         nxt = 8
         f = 'EVSEMaximumDischargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumDischargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x8 = v
         nxt = 9
         f = 'EVSEMinimumDischargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumDischargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x9 = v
         nxt = 10
         f = 'EVSEMaximumDischargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumDischargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x10 = v
         nxt = 11
         f = 'EVSEMinimumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x11 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -1029,7 +1032,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1161,15 +1164,13 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode, _s0=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_current.__set__, _s4=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_voltage.__set__, _s5=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s6=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s8=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s9=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_voltage.__set__, _s10=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s11=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s12=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_discharge_current.__set__):
+def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode, _s0=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_current.__set__, _s4=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_target_voltage.__set__, _s5=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s6=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s8=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s9=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_voltage.__set__, _s10=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_discharge_power.__set__, _s11=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_minimum_discharge_power.__set__, _s12=_iso20_dc.BPT_Scheduled_DC_CLReqControlMode.ev_maximum_discharge_current.__set__):
     """Decode BPT_Scheduled_DC_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
-        x4 = None
         x5 = None
         x6 = None
         x7 = None
@@ -1184,7 +1185,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
         nxt = (0, 1, 2, 3)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
@@ -1192,7 +1194,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent')
@@ -1200,19 +1203,22 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVTargetVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
         if c >= 9: raise bad_event(c, 4, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
@@ -1220,7 +1226,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
             f = 'EVMaximumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
@@ -1228,7 +1235,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
             f = 'EVMinimumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
@@ -1236,7 +1244,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
             f = 'EVMaximumChargeCurrent'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
@@ -1244,7 +1253,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
             f = 'EVMaximumVoltage'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
@@ -1252,7 +1262,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
             f = 'EVMinimumVoltage'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
@@ -1260,7 +1271,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
             f = 'EVMaximumDischargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
@@ -1268,7 +1280,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
             f = 'EVMinimumDischargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargeCurrent, EE')
@@ -1276,7 +1289,8 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (12, -1)[c]
         if nxt == 12:
             f = 'EVMaximumDischargeCurrent'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x12 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1299,7 +1313,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1390,7 +1404,7 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.BPT_Scheduled_DC_CLResControlMode, _s0=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_voltage.__set__, _s4=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_discharge_power.__set__, _s5=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_discharge_power.__set__, _s6=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_discharge_current.__set__, _s7=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_voltage.__set__):
+def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.BPT_Scheduled_DC_CLResControlMode, _s0=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_voltage.__set__, _s4=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_discharge_power.__set__, _s5=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_discharge_power.__set__, _s6=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_maximum_discharge_current.__set__, _s7=_iso20_dc.BPT_Scheduled_DC_CLResControlMode.evse_minimum_voltage.__set__):
     """Decode BPT_Scheduled_DC_CLResControlModeType."""
     f = ""
     try:
@@ -1408,7 +1422,8 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 0:
             f = 'EVSEMaximumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
             if c >= 8: raise bad_event(c, 4, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
@@ -1416,7 +1431,8 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (1, 2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 1:
             f = 'EVSEMinimumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 7: raise bad_event(c, 3, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
@@ -1424,7 +1440,8 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
             f = 'EVSEMaximumChargeCurrent'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
@@ -1432,7 +1449,8 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
             f = 'EVSEMaximumVoltage'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
@@ -1440,7 +1458,8 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
             f = 'EVSEMaximumDischargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
@@ -1448,7 +1467,8 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
             f = 'EVSEMinimumDischargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
@@ -1456,7 +1476,8 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
             f = 'EVSEMaximumDischargeCurrent'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumVoltage, EE')
@@ -1464,7 +1485,8 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
             nxt = (7, -1)[c]
         if nxt == 7:
             f = 'EVSEMinimumVoltage'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1482,7 +1504,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1501,11 +1523,10 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1513,7 +1534,7 @@ def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1532,11 +1553,10 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1544,7 +1564,7 @@ def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1561,15 +1581,15 @@ def _e_CanonicalizationMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CanonicalizationMethodType(D, T, p):
+def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1612,18 +1632,17 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
@@ -1631,7 +1650,8 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p)
+            v, p = _d_DisplayParametersType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1653,7 +1673,7 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1713,12 +1733,10 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -1726,7 +1744,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -1741,7 +1760,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
@@ -1749,7 +1769,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
@@ -1757,7 +1778,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1772,7 +1794,7 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1798,18 +1820,15 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1818,7 +1837,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1851,26 +1870,21 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV29[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1880,7 +1894,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1950,52 +1964,52 @@ def _e_DC_CPDReqEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CPDReqEnergyTransferMode, _s0=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s2=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_charge_current.__set__, _s3=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_charge_current.__set__, _s4=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_voltage.__set__, _s5=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_voltage.__set__, _s6=_iso20_dc.DC_CPDReqEnergyTransferMode.target_soc.__set__):
+def _d_DC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_CPDReqEnergyTransferMode, _s0=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_charge_power.__set__, _s1=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_charge_power.__set__, _s2=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_charge_current.__set__, _s3=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_charge_current.__set__, _s4=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_maximum_voltage.__set__, _s5=_iso20_dc.DC_CPDReqEnergyTransferMode.ev_minimum_voltage.__set__, _s6=_iso20_dc.DC_CPDReqEnergyTransferMode.target_soc.__set__):
     """Decode DC_CPDReqEnergyTransferModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
         nxt = 0
         f = 'EVMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVMinimumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVMaximumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVMinimumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EE')
@@ -2024,7 +2038,7 @@ def _d_DC_CPDReqEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2094,52 +2108,52 @@ def _e_DC_CPDResEnergyTransferModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CPDResEnergyTransferMode, _s0=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_charge_current.__set__, _s4=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_voltage.__set__, _s5=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_voltage.__set__, _s6=_iso20_dc.DC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__):
+def _d_DC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_CPDResEnergyTransferMode, _s0=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_charge_current.__set__, _s4=_iso20_dc.DC_CPDResEnergyTransferMode.evse_maximum_voltage.__set__, _s5=_iso20_dc.DC_CPDResEnergyTransferMode.evse_minimum_voltage.__set__, _s6=_iso20_dc.DC_CPDResEnergyTransferMode.evse_power_ramp_limitation.__set__):
     """Decode DC_CPDResEnergyTransferModeType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
         nxt = 0
         f = 'EVSEMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVSEMinimumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVSEMaximumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVSEMinimumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVSEMaximumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVSEMinimumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EE')
@@ -2147,7 +2161,8 @@ def _d_DC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
         nxt = (6, -1)[c]
         if nxt == 6:
             f = 'EVSEPowerRampLimitation'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2164,7 +2179,7 @@ def _d_DC_CPDResEnergyTransferModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2190,18 +2205,15 @@ def _e_DC_CableCheckReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_CableCheckReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CableCheckReq, _s0=_iso20_dc.DC_CableCheckReq.header.__set__):
+def _d_DC_CableCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_CableCheckReq, _s0=_iso20_dc.DC_CableCheckReq.header.__set__):
     """Decode DC_CableCheckReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2210,7 +2222,7 @@ def _d_DC_CableCheckReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CableChec
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2250,34 +2262,27 @@ def _e_DC_CableCheckResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_CableCheckResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CableCheckRes, _s0=_iso20_dc.DC_CableCheckRes.header.__set__, _s1=_iso20_dc.DC_CableCheckRes.response_code.__set__, _s2=_iso20_dc.DC_CableCheckRes.evse_processing.__set__):
+def _d_DC_CableCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_CableCheckRes, _s0=_iso20_dc.DC_CableCheckRes.header.__set__, _s1=_iso20_dc.DC_CableCheckRes.response_code.__set__, _s2=_iso20_dc.DC_CableCheckRes.evse_processing.__set__):
     """Decode DC_CableCheckResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV29[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVSEProcessing')
         v = _EV34[(x >> 1) & 3]
         p += 5
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2288,7 +2293,7 @@ def _d_DC_CableCheckResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_CableChec
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2378,14 +2383,11 @@ def _e_DC_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoopReq, _s0=_iso20_dc.DC_ChargeLoopReq.header.__set__, _s1=_iso20_dc.DC_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_dc.DC_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_dc.DC_ChargeLoopReq.ev_present_voltage.__set__, _s4=_iso20_dc.DC_ChargeLoopReq.bpt_dynamic_dc_cl_req_control_mode.__set__, _s5=_iso20_dc.DC_ChargeLoopReq.bpt_scheduled_dc_cl_req_control_mode.__set__, _s6=_iso20_dc.DC_ChargeLoopReq.cl_req_control_mode.__set__, _s7=_iso20_dc.DC_ChargeLoopReq.dynamic_dc_cl_req_control_mode.__set__, _s8=_iso20_dc.DC_ChargeLoopReq.scheduled_dc_cl_req_control_mode.__set__):
+def _d_DC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_ChargeLoopReq, _s0=_iso20_dc.DC_ChargeLoopReq.header.__set__, _s1=_iso20_dc.DC_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_dc.DC_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_dc.DC_ChargeLoopReq.ev_present_voltage.__set__, _s4=_iso20_dc.DC_ChargeLoopReq.bpt_dynamic_dc_cl_req_control_mode.__set__, _s5=_iso20_dc.DC_ChargeLoopReq.bpt_scheduled_dc_cl_req_control_mode.__set__, _s6=_iso20_dc.DC_ChargeLoopReq.cl_req_control_mode.__set__, _s7=_iso20_dc.DC_ChargeLoopReq.dynamic_dc_cl_req_control_mode.__set__, _s8=_iso20_dc.DC_ChargeLoopReq.scheduled_dc_cl_req_control_mode.__set__):
     """Decode DC_ChargeLoopReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -2395,7 +2397,8 @@ def _d_DC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
@@ -2403,7 +2406,8 @@ def _d_DC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p)
+            v, p = _d_DisplayParametersType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2418,7 +2422,8 @@ def _d_DC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
         f = 'EVPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPresentVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
@@ -2426,14 +2431,16 @@ def _d_DC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
         nxt = (4, 5, 6, 7, 8)[c]
         if nxt == 4:
             f = 'BPT_Dynamic_DC_CLReqControlMode'
-            v, p = _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p)
+            v, p = _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 5:
             f = 'BPT_Scheduled_DC_CLReqControlMode'
-            v, p = _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p)
+            v, p = _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2447,14 +2454,16 @@ def _d_DC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
             p += 1
         if nxt == 7:
             f = 'Dynamic_DC_CLReqControlMode'
-            v, p = _d_Dynamic_DC_CLReqControlModeType(D, T, p)
+            v, p = _d_Dynamic_DC_CLReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 8:
             f = 'Scheduled_DC_CLReqControlMode'
-            v, p = _d_Scheduled_DC_CLReqControlModeType(D, T, p)
+            v, p = _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2473,7 +2482,7 @@ def _d_DC_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2605,20 +2614,13 @@ def _e_DC_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoopRes, _s0=_iso20_dc.DC_ChargeLoopRes.header.__set__, _s1=_iso20_dc.DC_ChargeLoopRes.response_code.__set__, _s2=_iso20_dc.DC_ChargeLoopRes.evse_status.__set__, _s3=_iso20_dc.DC_ChargeLoopRes.meter_info.__set__, _s4=_iso20_dc.DC_ChargeLoopRes.receipt.__set__, _s5=_iso20_dc.DC_ChargeLoopRes.evse_present_current.__set__, _s6=_iso20_dc.DC_ChargeLoopRes.evse_present_voltage.__set__, _s7=_iso20_dc.DC_ChargeLoopRes.evse_power_limit_achieved.__set__, _s8=_iso20_dc.DC_ChargeLoopRes.evse_current_limit_achieved.__set__, _s9=_iso20_dc.DC_ChargeLoopRes.evse_voltage_limit_achieved.__set__, _s10=_iso20_dc.DC_ChargeLoopRes.bpt_dynamic_dc_cl_res_control_mode.__set__, _s11=_iso20_dc.DC_ChargeLoopRes.bpt_scheduled_dc_cl_res_control_mode.__set__, _s12=_iso20_dc.DC_ChargeLoopRes.cl_res_control_mode.__set__, _s13=_iso20_dc.DC_ChargeLoopRes.dynamic_dc_cl_res_control_mode.__set__, _s14=_iso20_dc.DC_ChargeLoopRes.scheduled_dc_cl_res_control_mode.__set__):
+def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_ChargeLoopRes, _s0=_iso20_dc.DC_ChargeLoopRes.header.__set__, _s1=_iso20_dc.DC_ChargeLoopRes.response_code.__set__, _s2=_iso20_dc.DC_ChargeLoopRes.evse_status.__set__, _s3=_iso20_dc.DC_ChargeLoopRes.meter_info.__set__, _s4=_iso20_dc.DC_ChargeLoopRes.receipt.__set__, _s5=_iso20_dc.DC_ChargeLoopRes.evse_present_current.__set__, _s6=_iso20_dc.DC_ChargeLoopRes.evse_present_voltage.__set__, _s7=_iso20_dc.DC_ChargeLoopRes.evse_power_limit_achieved.__set__, _s8=_iso20_dc.DC_ChargeLoopRes.evse_current_limit_achieved.__set__, _s9=_iso20_dc.DC_ChargeLoopRes.evse_voltage_limit_achieved.__set__, _s10=_iso20_dc.DC_ChargeLoopRes.bpt_dynamic_dc_cl_res_control_mode.__set__, _s11=_iso20_dc.DC_ChargeLoopRes.bpt_scheduled_dc_cl_res_control_mode.__set__, _s12=_iso20_dc.DC_ChargeLoopRes.cl_res_control_mode.__set__, _s13=_iso20_dc.DC_ChargeLoopRes.dynamic_dc_cl_res_control_mode.__set__, _s14=_iso20_dc.DC_ChargeLoopRes.scheduled_dc_cl_res_control_mode.__set__):
     """Decode DC_ChargeLoopResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
-        x8 = None
-        x9 = None
         x10 = None
         x11 = None
         x12 = None
@@ -2628,7 +2630,8 @@ def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -2643,7 +2646,8 @@ def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
         nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVSEPresentCurrent')
@@ -2651,7 +2655,8 @@ def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
             nxt = (3, 4, 5)[c]
         if nxt == 3:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVSEPresentCurrent')
@@ -2659,19 +2664,22 @@ def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
             nxt = (4, 5)[c]
         if nxt == 4:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = 5
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEPresentCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = 6
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         nxt = 7
         f = 'EVSEPowerLimitAchieved'
@@ -2700,14 +2708,16 @@ def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
         nxt = (10, 11, 12, 13, 14)[c]
         if nxt == 10:
             f = 'BPT_Dynamic_DC_CLResControlMode'
-            v, p = _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p)
+            v, p = _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 11:
             f = 'BPT_Scheduled_DC_CLResControlMode'
-            v, p = _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p)
+            v, p = _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2721,14 +2731,16 @@ def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
             p += 1
         if nxt == 13:
             f = 'Dynamic_DC_CLResControlMode'
-            v, p = _d_Dynamic_DC_CLResControlModeType(D, T, p)
+            v, p = _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x13 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 14:
             f = 'Scheduled_DC_CLResControlMode'
-            v, p = _d_Scheduled_DC_CLResControlModeType(D, T, p)
+            v, p = _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x14 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2753,7 +2765,7 @@ def _d_DC_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeLoo
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2795,18 +2807,18 @@ def _e_DC_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeParameterDiscoveryReq, _s0=_iso20_dc.DC_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_dc.DC_ChargeParameterDiscoveryReq.bpt_dc_cpd_req_energy_transfer_mode.__set__, _s2=_iso20_dc.DC_ChargeParameterDiscoveryReq.dc_cpd_req_energy_transfer_mode.__set__):
+def _d_DC_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_ChargeParameterDiscoveryReq, _s0=_iso20_dc.DC_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_dc.DC_ChargeParameterDiscoveryReq.bpt_dc_cpd_req_energy_transfer_mode.__set__, _s2=_iso20_dc.DC_ChargeParameterDiscoveryReq.dc_cpd_req_energy_transfer_mode.__set__):
     """Decode DC_ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode')
@@ -2814,14 +2826,16 @@ def _d_DC_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_d
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'BPT_DC_CPDReqEnergyTransferMode'
-            v, p = _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p)
+            v, p = _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'DC_CPDReqEnergyTransferMode'
-            v, p = _d_DC_CPDReqEnergyTransferModeType(D, T, p)
+            v, p = _d_DC_CPDReqEnergyTransferModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2834,7 +2848,7 @@ def _d_DC_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_d
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2883,19 +2897,18 @@ def _e_DC_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_ChargeParameterDiscoveryRes, _s0=_iso20_dc.DC_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_dc.DC_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_dc.DC_ChargeParameterDiscoveryRes.bpt_dc_cpd_res_energy_transfer_mode.__set__, _s3=_iso20_dc.DC_ChargeParameterDiscoveryRes.dc_cpd_res_energy_transfer_mode.__set__):
+def _d_DC_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_ChargeParameterDiscoveryRes, _s0=_iso20_dc.DC_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_dc.DC_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_dc.DC_ChargeParameterDiscoveryRes.bpt_dc_cpd_res_energy_transfer_mode.__set__, _s3=_iso20_dc.DC_ChargeParameterDiscoveryRes.dc_cpd_res_energy_transfer_mode.__set__):
     """Decode DC_ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -2910,14 +2923,16 @@ def _d_DC_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_d
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'BPT_DC_CPDResEnergyTransferMode'
-            v, p = _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p)
+            v, p = _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 3:
             f = 'DC_CPDResEnergyTransferMode'
-            v, p = _d_DC_CPDResEnergyTransferModeType(D, T, p)
+            v, p = _d_DC_CPDResEnergyTransferModeType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2931,7 +2946,7 @@ def _d_DC_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_d
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2978,40 +2993,33 @@ def _e_DC_PreChargeReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_PreChargeReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_PreChargeReq, _s0=_iso20_dc.DC_PreChargeReq.header.__set__, _s1=_iso20_dc.DC_PreChargeReq.ev_processing.__set__, _s2=_iso20_dc.DC_PreChargeReq.ev_present_voltage.__set__, _s3=_iso20_dc.DC_PreChargeReq.ev_target_voltage.__set__):
+def _d_DC_PreChargeReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_PreChargeReq, _s0=_iso20_dc.DC_PreChargeReq.header.__set__, _s1=_iso20_dc.DC_PreChargeReq.ev_processing.__set__, _s2=_iso20_dc.DC_PreChargeReq.ev_present_voltage.__set__, _s3=_iso20_dc.DC_PreChargeReq.ev_target_voltage.__set__):
     """Decode DC_PreChargeReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
         v = _EV34[(x >> 1) & 3]
         p += 5
         x1 = v
-        nxt = 2
         f = 'EVPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPresentVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'EVTargetVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3023,7 +3031,7 @@ def _d_DC_PreChargeReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_PreChargeR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3063,33 +3071,27 @@ def _e_DC_PreChargeResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_PreChargeResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_PreChargeRes, _s0=_iso20_dc.DC_PreChargeRes.header.__set__, _s1=_iso20_dc.DC_PreChargeRes.response_code.__set__, _s2=_iso20_dc.DC_PreChargeRes.evse_present_voltage.__set__):
+def _d_DC_PreChargeResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_PreChargeRes, _s0=_iso20_dc.DC_PreChargeRes.header.__set__, _s1=_iso20_dc.DC_PreChargeRes.response_code.__set__, _s2=_iso20_dc.DC_PreChargeRes.evse_present_voltage.__set__):
     """Decode DC_PreChargeResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV29[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3100,7 +3102,7 @@ def _d_DC_PreChargeResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_PreChargeR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3133,26 +3135,21 @@ def _e_DC_WeldingDetectionReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_WeldingDetectionReq, _s0=_iso20_dc.DC_WeldingDetectionReq.header.__set__, _s1=_iso20_dc.DC_WeldingDetectionReq.ev_processing.__set__):
+def _d_DC_WeldingDetectionReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_WeldingDetectionReq, _s0=_iso20_dc.DC_WeldingDetectionReq.header.__set__, _s1=_iso20_dc.DC_WeldingDetectionReq.ev_processing.__set__):
     """Decode DC_WeldingDetectionReqType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVProcessing'
         x = (D >> (T - p - 5)) & 31
         if x & 25: raise fused_error(x, 25, 5, p, 'EVProcessing')
         v = _EV34[(x >> 1) & 3]
         p += 5
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3162,7 +3159,7 @@ def _d_DC_WeldingDetectionReqType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_Wel
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3202,33 +3199,27 @@ def _e_DC_WeldingDetectionResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DC_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_WeldingDetectionRes, _s0=_iso20_dc.DC_WeldingDetectionRes.header.__set__, _s1=_iso20_dc.DC_WeldingDetectionRes.response_code.__set__, _s2=_iso20_dc.DC_WeldingDetectionRes.evse_present_voltage.__set__):
+def _d_DC_WeldingDetectionResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_WeldingDetectionRes, _s0=_iso20_dc.DC_WeldingDetectionRes.header.__set__, _s1=_iso20_dc.DC_WeldingDetectionRes.response_code.__set__, _s2=_iso20_dc.DC_WeldingDetectionRes.evse_present_voltage.__set__):
     """Decode DC_WeldingDetectionResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV29[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = 2
         f = 'EVSEPresentVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEPresentVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3239,7 +3230,7 @@ def _d_DC_WeldingDetectionResType(D, T, p, _new=_object_new, _C=_iso20_dc.DC_Wel
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3317,14 +3308,13 @@ def _e_DSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
+def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -3334,14 +3324,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (0, 2, 3)[c]
         if nxt == 0:
             f = 'P'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'Q'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
@@ -3349,13 +3341,15 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'G'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Y'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
@@ -3363,7 +3357,8 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'J'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
@@ -3371,14 +3366,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'Seed'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'PgenCounter'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3395,7 +3392,7 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3428,25 +3425,21 @@ def _e_DetailedCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
+def _d_DetailedCostType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'CostPerUnit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3456,7 +3449,7 @@ def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3494,13 +3487,9 @@ def _e_DetailedTaxType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
+def _d_DetailedTaxType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TaxRuleID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -3515,15 +3504,15 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3533,7 +3522,7 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3550,15 +3539,15 @@ def _e_DigestMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DigestMethodType(D, T, p):
+def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3690,7 +3679,7 @@ def _e_DisplayParametersType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
+def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
@@ -3768,8 +3757,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -3787,8 +3776,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -3806,8 +3795,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -3826,7 +3815,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
             nxt = (8, 9, -1)[c]
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
@@ -3857,7 +3847,7 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3911,14 +3901,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
@@ -3935,26 +3922,29 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -3968,7 +3958,7 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4037,7 +4027,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
@@ -4061,8 +4051,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
@@ -4104,8 +4094,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4119,7 +4109,7 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4208,19 +4198,11 @@ def _e_Dynamic_DC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.Dynamic_DC_CLReqControlMode, _s0=_iso20_dc.Dynamic_DC_CLReqControlMode.departure_time.__set__, _s1=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s6=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s7=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s8=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_voltage.__set__):
+def _d_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.Dynamic_DC_CLReqControlMode, _s0=_iso20_dc.Dynamic_DC_CLReqControlMode.departure_time.__set__, _s1=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s4=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s5=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s6=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s7=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s8=_iso20_dc.Dynamic_DC_CLReqControlMode.ev_minimum_voltage.__set__):
     """Decode Dynamic_DC_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
-        x8 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
@@ -4237,56 +4219,64 @@ def _d_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVMaximumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVMinimumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = 6
         f = 'EVMaximumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         nxt = 7
         f = 'EVMaximumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         nxt = 8
         f = 'EVMinimumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x8 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4305,7 +4295,7 @@ def _d_Dynamic_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4402,7 +4392,7 @@ def _e_Dynamic_DC_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.Dynamic_DC_CLResControlMode, _s0=_iso20_dc.Dynamic_DC_CLResControlMode.departure_time.__set__, _s1=_iso20_dc.Dynamic_DC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_dc.Dynamic_DC_CLResControlMode.target_soc.__set__, _s3=_iso20_dc.Dynamic_DC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s5=_iso20_dc.Dynamic_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s6=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s7=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_voltage.__set__):
+def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.Dynamic_DC_CLResControlMode, _s0=_iso20_dc.Dynamic_DC_CLResControlMode.departure_time.__set__, _s1=_iso20_dc.Dynamic_DC_CLResControlMode.minimum_soc.__set__, _s2=_iso20_dc.Dynamic_DC_CLResControlMode.target_soc.__set__, _s3=_iso20_dc.Dynamic_DC_CLResControlMode.ack_max_delay.__set__, _s4=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s5=_iso20_dc.Dynamic_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s6=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s7=_iso20_dc.Dynamic_DC_CLResControlMode.evse_maximum_voltage.__set__):
     """Decode Dynamic_DC_CLResControlModeType."""
     f = ""
     try:
@@ -4410,10 +4400,6 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
         p += 3
@@ -4430,8 +4416,8 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
@@ -4473,32 +4459,36 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVSEMaximumChargePower'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVSEMinimumChargePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMinimumChargePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = 6
         f = 'EVSEMaximumChargeCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumChargeCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x6 = v
         nxt = 7
         f = 'EVSEMaximumVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVSEMaximumVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -4516,7 +4506,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4554,13 +4544,9 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -4574,16 +4560,15 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
         v = _EV49[(x >> 1) & 7]
         p += 6
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4593,7 +4578,7 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4610,15 +4595,15 @@ def _e_KeyInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyInfoType(D, T, p):
+def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4635,15 +4620,15 @@ def _e_KeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyValueType(D, T, p):
+def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4657,7 +4642,9 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
@@ -4666,6 +4653,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
         cw = _T27.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
@@ -4679,7 +4667,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -4689,7 +4677,8 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
         p += 1
         while nxt == 0:
             f = 'RootCertificateID'
-            v, p = _d_X509IssuerSerialType(D, T, p)
+            v, p = _d_X509IssuerSerialType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 20:
@@ -4708,7 +4697,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4728,7 +4717,9 @@ def _e_ManifestType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     cw = _T1.get(s)
@@ -4739,6 +4730,7 @@ def _e_ManifestType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -4750,7 +4742,7 @@ def _e_ManifestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
+def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
@@ -4762,14 +4754,16 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -4784,7 +4778,7 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4831,18 +4825,17 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'SessionID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 8, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'TimeStamp'
@@ -4858,7 +4851,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -4866,7 +4860,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Signature'
-            v, p = _d_SignatureType(D, T, p)
+            v, p = _d_SignatureType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4879,7 +4874,7 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4999,12 +4994,10 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
+def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -5015,7 +5008,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
         f = 'MeterID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
@@ -5031,7 +5025,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5049,8 +5044,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5068,8 +5063,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5087,8 +5082,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -5096,7 +5091,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
             f = 'MeterSignature'
-            v, p = r_el_bin(D, T, p, None, None, 64, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
@@ -5116,8 +5112,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
@@ -5135,8 +5131,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5154,7 +5150,7 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5171,15 +5167,15 @@ def _e_ObjectType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ObjectType(D, T, p):
+def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5196,15 +5192,15 @@ def _e_PGPDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PGPDataType(D, T, p):
+def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5237,25 +5233,21 @@ def _e_RSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
+def _d_RSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Modulus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Exponent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5265,7 +5257,7 @@ def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5306,20 +5298,15 @@ def _e_RationalNumberType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
+def _d_RationalNumberType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Exponent'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
         v = ((x >> 1) & 255) + -128
         p += 11
         x0 = v
-        nxt = 1
         f = 'Value'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -5335,9 +5322,9 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5347,7 +5334,7 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5406,7 +5393,9 @@ def _e_ReceiptType(acc, n, o):
         cnt = len(items)
         if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
                     cw = _T60.get(s)
@@ -5417,6 +5406,7 @@ def _e_ReceiptType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
         cw = _T61.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
@@ -5430,11 +5420,10 @@ def _e_ReceiptType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
+def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -5454,7 +5443,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -5462,7 +5452,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
             f = 'EnergyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -5470,7 +5461,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
             f = 'OccupancyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -5478,7 +5470,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
             f = 'AdditionalServicesCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
@@ -5486,7 +5479,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'OverstayCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
@@ -5494,7 +5488,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (5, -1)[c]
         while nxt == 5:
             f = 'TaxCosts'
-            v, p = _d_DetailedTaxType(D, T, p)
+            v, p = _d_DetailedTaxType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5.append(v)
             k = len(x5)
             if k < 10:
@@ -5518,7 +5513,7 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5587,7 +5582,7 @@ def _e_ReferenceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
+def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
@@ -5595,15 +5590,14 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
@@ -5611,7 +5605,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
@@ -5619,7 +5614,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
@@ -5627,19 +5623,22 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'DigestMethod'
-        v, p = _d_DigestMethodType(D, T, p)
+        v, p = _d_DigestMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'DigestValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -5655,7 +5654,7 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5701,7 +5700,7 @@ def _e_RetrievalMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
+def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
@@ -5714,7 +5713,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
@@ -5722,7 +5722,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
@@ -5730,7 +5731,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5743,7 +5745,7 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5760,15 +5762,15 @@ def _e_SPKIDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SPKIDataType(D, T, p):
+def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5814,7 +5816,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
@@ -5827,7 +5829,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
@@ -5835,7 +5838,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
@@ -5843,7 +5847,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5856,7 +5861,7 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5875,11 +5880,10 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5887,7 +5891,7 @@ def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5992,15 +5996,13 @@ def _e_Scheduled_DC_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.Scheduled_DC_CLReqControlMode, _s0=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_current.__set__, _s4=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_voltage.__set__, _s5=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s6=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s8=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s9=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_voltage.__set__):
+def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.Scheduled_DC_CLReqControlMode, _s0=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_energy_request.__set__, _s3=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_current.__set__, _s4=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_target_voltage.__set__, _s5=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_charge_power.__set__, _s6=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_charge_power.__set__, _s7=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_charge_current.__set__, _s8=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_maximum_voltage.__set__, _s9=_iso20_dc.Scheduled_DC_CLReqControlMode.ev_minimum_voltage.__set__):
     """Decode Scheduled_DC_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
-        x4 = None
         x5 = None
         x6 = None
         x7 = None
@@ -6012,7 +6014,8 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
         nxt = (0, 1, 2, 3)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
@@ -6020,7 +6023,8 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (1, 2, 3)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent')
@@ -6028,19 +6032,22 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetCurrent'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVTargetVoltage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVTargetVoltage')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
@@ -6048,7 +6055,8 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
         nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
             f = 'EVMaximumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
@@ -6056,7 +6064,8 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
             f = 'EVMinimumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
@@ -6064,7 +6073,8 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
             f = 'EVMaximumChargeCurrent'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumVoltage, EVMinimumVoltage, EE')
@@ -6072,7 +6082,8 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (8, 9, -1)[c]
         if nxt == 8:
             f = 'EVMaximumVoltage'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumVoltage, EE')
@@ -6080,7 +6091,8 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (9, -1)[c]
         if nxt == 9:
             f = 'EVMinimumVoltage'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x9 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6100,7 +6112,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6155,7 +6167,7 @@ def _e_Scheduled_DC_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc.Scheduled_DC_CLResControlMode, _s0=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.Scheduled_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_voltage.__set__):
+def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.Scheduled_DC_CLResControlMode, _s0=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_charge_power.__set__, _s1=_iso20_dc.Scheduled_DC_CLResControlMode.evse_minimum_charge_power.__set__, _s2=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_charge_current.__set__, _s3=_iso20_dc.Scheduled_DC_CLResControlMode.evse_maximum_voltage.__set__):
     """Decode Scheduled_DC_CLResControlModeType."""
     f = ""
     try:
@@ -6169,7 +6181,8 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
             f = 'EVSEMaximumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
@@ -6177,7 +6190,8 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
             f = 'EVSEMinimumChargePower'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
@@ -6185,7 +6199,8 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'EVSEMaximumChargeCurrent'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumVoltage, EE')
@@ -6193,7 +6208,8 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
             nxt = (3, -1)[c]
         if nxt == 3:
             f = 'EVSEMaximumVoltage'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6207,7 +6223,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_dc
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6224,15 +6240,15 @@ def _e_SignatureMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureMethodType(D, T, p):
+def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6252,7 +6268,9 @@ def _e_SignaturePropertiesType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
                     cw = _T1.get(s)
@@ -6263,6 +6281,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SignaturePropertyType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -6274,7 +6293,7 @@ def _e_SignaturePropertiesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
+def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
@@ -6286,14 +6305,16 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'SignatureProperty'
-            v, p = _d_SignaturePropertyType(D, T, p)
+            v, p = _d_SignaturePropertyType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -6308,7 +6329,7 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6325,15 +6346,15 @@ def _e_SignaturePropertyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertyType(D, T, p):
+def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6375,7 +6396,9 @@ def _e_SignatureType(acc, n, o):
         items = o.object
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
                     cw = _T67.get(s)
@@ -6386,6 +6409,7 @@ def _e_SignatureType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5
         cw = _T68.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
@@ -6399,13 +6423,11 @@ def _e_SignatureType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
+def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
@@ -6414,19 +6436,22 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SignedInfo'
-        v, p = _d_SignedInfoType(D, T, p)
+        v, p = _d_SignedInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
         p += 1
-        v, p = _d_SignatureValueType(D, T, p)
+        v, p = _d_SignatureValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
@@ -6434,7 +6459,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'KeyInfo'
-            v, p = _d_KeyInfoType(D, T, p)
+            v, p = _d_KeyInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
@@ -6442,7 +6468,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
             nxt = (4, -1)[c]
         while nxt == 4:
             f = 'Object'
-            v, p = _d_ObjectType(D, T, p)
+            v, p = _d_ObjectType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
@@ -6460,7 +6487,7 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6498,7 +6525,7 @@ def _e_SignatureValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
+def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
@@ -6517,7 +6544,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
@@ -6531,7 +6559,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
             p += 1
             nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -6543,7 +6572,7 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6579,7 +6608,9 @@ def _e_SignedInfoType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     acc <<= 1
@@ -6588,6 +6619,7 @@ def _e_SignedInfoType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4
         acc = (acc << 2) | 1
         n += 2
@@ -6599,13 +6631,11 @@ def _e_SignedInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
+def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
@@ -6613,26 +6643,30 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'CanonicalizationMethod'
-        v, p = _d_CanonicalizationMethodType(D, T, p)
+        v, p = _d_CanonicalizationMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureMethod'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
-        v, p = _d_SignatureMethodType(D, T, p)
+        v, p = _d_SignatureMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 3:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
@@ -6649,7 +6683,7 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6666,15 +6700,15 @@ def _e_TransformType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformType(D, T, p):
+def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6687,7 +6721,9 @@ def _e_TransformsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Transform'
                 if i == 0:
                     acc <<= 1
@@ -6696,6 +6732,7 @@ def _e_TransformsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_TransformType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -6707,7 +6744,7 @@ def _e_TransformsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
+def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
@@ -6717,7 +6754,8 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
         p += 1
         while nxt == 0:
             f = 'Transform'
-            v, p = _d_TransformType(D, T, p)
+            v, p = _d_TransformType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -6731,7 +6769,7 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6757,18 +6795,15 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6777,7 +6812,7 @@ def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6803,18 +6838,15 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6823,7 +6855,7 @@ def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6856,26 +6888,21 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV29[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6885,7 +6912,7 @@ def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6902,15 +6929,15 @@ def _e_X509DataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509DataType(D, T, p):
+def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6951,19 +6978,15 @@ def _e_X509IssuerSerialType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
+def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'X509IssuerName'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, None, 4)
+        v, p = r_el_str(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'X509SerialNumber'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -6979,9 +7002,9 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, None, None)
+                v, p = r_el_int(D, T, p, R, None, None)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6991,7 +7014,7 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7053,6 +7076,7 @@ _G_X509DataType = GenericTable(
 
 NAME = 'iso20_dc'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:DC', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+RUN_BITS = 1253
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDReqEnergyTransferMode', _e_BPT_DC_CPDReqEnergyTransferModeType, _d_BPT_DC_CPDReqEnergyTransferModeType, _iso20_dc.BPT_DC_CPDReqEnergyTransferMode),
     ('urn:iso:std:iso:15118:-20:DC', 'BPT_DC_CPDResEnergyTransferMode', _e_BPT_DC_CPDResEnergyTransferModeType, _d_BPT_DC_CPDResEnergyTransferModeType, _iso20_dc.BPT_DC_CPDResEnergyTransferMode),

@@ -11,7 +11,7 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 # ruff: noqa
 # mypy: ignore-errors
 from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, too_few, too_many, undeclared, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso20_types as _iso20_types
 from iso15118.messages.generated import iso20_wpt as _iso20_wpt
 from iso15118.messages.generated import xmldsig as _xmldsig
@@ -109,7 +109,9 @@ def _e_AlternativeSECCListType(acc, n, o):
         if cnt > 8: raise too_many('AlternativeSECC', 8, cnt)
         if cnt == 0: raise missing('AlternativeSECC')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'AlternativeSECC'
                 if i == 0:
                     acc <<= 1
@@ -118,6 +120,7 @@ def _e_AlternativeSECCListType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_AlternativeSECCType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 8 else 1
         cw = _T0.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AlternativeSECC, EE | EE')
@@ -131,7 +134,7 @@ def _e_AlternativeSECCListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AlternativeSECCListType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeSECCList, _s0=_iso20_wpt.AlternativeSECCList.alternative_secc.__set__):
+def _d_AlternativeSECCListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.AlternativeSECCList, _s0=_iso20_wpt.AlternativeSECCList.alternative_secc.__set__):
     """Decode AlternativeSECCListType."""
     f = ""
     try:
@@ -141,7 +144,8 @@ def _d_AlternativeSECCListType(D, T, p, _new=_object_new, _C=_iso20_wpt.Alternat
         p += 1
         while nxt == 0:
             f = 'AlternativeSECC'
-            v, p = _d_AlternativeSECCType(D, T, p)
+            v, p = _d_AlternativeSECCType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 8:
@@ -160,7 +164,7 @@ def _d_AlternativeSECCListType(D, T, p, _new=_object_new, _C=_iso20_wpt.Alternat
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -220,7 +224,7 @@ def _e_AlternativeSECCType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_AlternativeSECCType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeSECC, _s0=_iso20_wpt.AlternativeSECC.ssid.__set__, _s1=_iso20_wpt.AlternativeSECC.bssid.__set__, _s2=_iso20_wpt.AlternativeSECC.ip_address.__set__, _s3=_iso20_wpt.AlternativeSECC.port.__set__):
+def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.AlternativeSECC, _s0=_iso20_wpt.AlternativeSECC.ssid.__set__, _s1=_iso20_wpt.AlternativeSECC.bssid.__set__, _s2=_iso20_wpt.AlternativeSECC.ip_address.__set__, _s3=_iso20_wpt.AlternativeSECC.port.__set__):
     """Decode AlternativeSECCType."""
     f = ""
     try:
@@ -234,7 +238,8 @@ def _d_AlternativeSECCType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeS
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
             f = 'SSID'
-            v, p = r_el_str(D, T, p, None, None, 255, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 255, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'BSSID, IPAddress, Port, EE')
@@ -242,7 +247,8 @@ def _d_AlternativeSECCType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeS
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
             f = 'BSSID'
-            v, p = r_el_str(D, T, p, None, None, 12, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 12, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'IPAddress, Port, EE')
@@ -250,7 +256,8 @@ def _d_AlternativeSECCType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeS
             nxt = (2, 3, -1)[c]
         if nxt == 2:
             f = 'IPAddress'
-            v, p = r_el_str(D, T, p, None, None, 39, 4)
+            v, p = r_el_str(D, T, p, R, None, None, 39, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Port, EE')
@@ -268,8 +275,8 @@ def _d_AlternativeSECCType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeS
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -283,7 +290,7 @@ def _d_AlternativeSECCType(D, T, p, _new=_object_new, _C=_iso20_wpt.AlternativeS
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -302,11 +309,10 @@ def _e_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqControlMode):
+def _d_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLReqControlMode):
     """Decode CLReqControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -314,7 +320,7 @@ def _d_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLReqCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -333,11 +339,10 @@ def _e_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResControlMode):
+def _d_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.CLResControlMode):
     """Decode CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -345,7 +350,7 @@ def _d_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.CLResCont
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -362,15 +367,15 @@ def _e_CanonicalizationMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_CanonicalizationMethodType(D, T, p):
+def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -413,18 +418,17 @@ def _e_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
+def _d_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopReq, _s0=_iso20_types.ChargeLoopReq.header.__set__, _s1=_iso20_types.ChargeLoopReq.display_parameters.__set__, _s2=_iso20_types.ChargeLoopReq.meter_info_requested.__set__):
     """Decode ChargeLoopReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
@@ -432,7 +436,8 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p)
+            v, p = _d_DisplayParametersType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -454,7 +459,7 @@ def _d_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -514,12 +519,10 @@ def _e_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
+def _d_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeLoopRes, _s0=_iso20_types.ChargeLoopRes.header.__set__, _s1=_iso20_types.ChargeLoopRes.response_code.__set__, _s2=_iso20_types.ChargeLoopRes.evse_status.__set__, _s3=_iso20_types.ChargeLoopRes.meter_info.__set__, _s4=_iso20_types.ChargeLoopRes.receipt.__set__):
     """Decode ChargeLoopResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -527,7 +530,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -542,7 +546,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EE')
@@ -550,7 +555,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EE')
@@ -558,7 +564,8 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
             nxt = (4, -1)[c]
         if nxt == 4:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -573,7 +580,7 @@ def _d_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeLoopRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -599,18 +606,15 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
+def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryReq, _s0=_iso20_types.ChargeParameterDiscoveryReq.header.__set__):
     """Decode ChargeParameterDiscoveryReqType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -619,7 +623,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -652,26 +656,21 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
+def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ChargeParameterDiscoveryRes, _s0=_iso20_types.ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_types.ChargeParameterDiscoveryRes.response_code.__set__):
     """Decode ChargeParameterDiscoveryResType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -681,7 +680,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_type
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -759,14 +758,13 @@ def _e_DSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
+def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_xmldsig.DSAKeyValue.p.__set__, _s1=_xmldsig.DSAKeyValue.q.__set__, _s2=_xmldsig.DSAKeyValue.g.__set__, _s3=_xmldsig.DSAKeyValue.y.__set__, _s4=_xmldsig.DSAKeyValue.j.__set__, _s5=_xmldsig.DSAKeyValue.seed.__set__, _s6=_xmldsig.DSAKeyValue.pgen_counter.__set__):
     """Decode DSAKeyValueType."""
     f = ""
     try:
         x0 = None
         x1 = None
         x2 = None
-        x3 = None
         x4 = None
         x5 = None
         x6 = None
@@ -776,14 +774,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (0, 2, 3)[c]
         if nxt == 0:
             f = 'P'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'Q'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'G, Y')
@@ -791,13 +791,15 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (2, 3)[c]
         if nxt == 2:
             f = 'G'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'Y'
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
@@ -805,7 +807,8 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
         nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'J'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
@@ -813,14 +816,16 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
             nxt = (5, -1)[c]
         if nxt == 5:
             f = 'Seed'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             nxt = 6
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 6:
             f = 'PgenCounter'
-            v, p = r_el_bin(D, T, p, None, None, None, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -837,7 +842,7 @@ def _d_DSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.DSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -870,25 +875,21 @@ def _e_DetailedCostType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
+def _d_DetailedCostType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedCost, _s0=_iso20_types.DetailedCost.amount.__set__, _s1=_iso20_types.DetailedCost.cost_per_unit.__set__):
     """Decode DetailedCostType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'CostPerUnit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'CostPerUnit')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -898,7 +899,7 @@ def _d_DetailedCostType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedCost,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -936,13 +937,9 @@ def _e_DetailedTaxType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
+def _d_DetailedTaxType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DetailedTax, _s0=_iso20_types.DetailedTax.tax_rule_id.__set__, _s1=_iso20_types.DetailedTax.amount.__set__):
     """Decode DetailedTaxType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TaxRuleID'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -957,15 +954,15 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Amount'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Amount')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -975,7 +972,7 @@ def _d_DetailedTaxType(D, T, p, _new=_object_new, _C=_iso20_types.DetailedTax, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -992,15 +989,15 @@ def _e_DigestMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DigestMethodType(D, T, p):
+def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1132,7 +1129,7 @@ def _e_DisplayParametersType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
+def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.DisplayParameters, _s0=_iso20_types.DisplayParameters.present_soc.__set__, _s1=_iso20_types.DisplayParameters.minimum_soc.__set__, _s2=_iso20_types.DisplayParameters.target_soc.__set__, _s3=_iso20_types.DisplayParameters.maximum_soc.__set__, _s4=_iso20_types.DisplayParameters.remaining_time_to_minimum_soc.__set__, _s5=_iso20_types.DisplayParameters.remaining_time_to_target_soc.__set__, _s6=_iso20_types.DisplayParameters.remaining_time_to_maximum_soc.__set__, _s7=_iso20_types.DisplayParameters.charging_complete.__set__, _s8=_iso20_types.DisplayParameters.battery_energy_capacity.__set__, _s9=_iso20_types.DisplayParameters.inlet_hot.__set__):
     """Decode DisplayParametersType."""
     f = ""
     try:
@@ -1210,8 +1207,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1229,8 +1226,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1248,8 +1245,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
@@ -1268,7 +1265,8 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
             nxt = (8, 9, -1)[c]
         if nxt == 8:
             f = 'BatteryEnergyCapacity'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
@@ -1299,7 +1297,7 @@ def _d_DisplayParametersType(D, T, p, _new=_object_new, _C=_iso20_types.DisplayP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1353,14 +1351,11 @@ def _e_Dynamic_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Dynamic_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLReqControlMode, _s0=_iso20_types.Dynamic_CLReqControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLReqControlMode.ev_target_energy_request.__set__, _s2=_iso20_types.Dynamic_CLReqControlMode.ev_maximum_energy_request.__set__, _s3=_iso20_types.Dynamic_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Dynamic_CLReqControlModeType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
         p += 2
@@ -1377,26 +1372,29 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVTargetEnergyRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'EVMaximumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMaximumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVMinimumEnergyRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVMinimumEnergyRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -1410,7 +1408,7 @@ def _d_Dynamic_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1479,7 +1477,7 @@ def _e_Dynamic_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
+def _d_Dynamic_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Dynamic_CLResControlMode, _s0=_iso20_types.Dynamic_CLResControlMode.departure_time.__set__, _s1=_iso20_types.Dynamic_CLResControlMode.minimum_soc.__set__, _s2=_iso20_types.Dynamic_CLResControlMode.target_soc.__set__, _s3=_iso20_types.Dynamic_CLResControlMode.ack_max_delay.__set__):
     """Decode Dynamic_CLResControlModeType."""
     f = ""
     try:
@@ -1503,8 +1501,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EE')
@@ -1546,8 +1544,8 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1561,7 +1559,7 @@ def _d_Dynamic_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.D
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1599,13 +1597,9 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0=_iso20_types.EVSEStatus.notification_max_delay.__set__, _s1=_iso20_types.EVSEStatus.evse_notification.__set__):
     """Decode EVSEStatusType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'NotificationMaxDelay'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -1619,16 +1613,15 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVSENotification'
         x = (D >> (T - p - 6)) & 63
         if x & 49: raise fused_error(x, 49, 6, p, 'EVSENotification')
         v = _EV26[(x >> 1) & 7]
         p += 6
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -1638,7 +1631,7 @@ def _d_EVSEStatusType(D, T, p, _new=_object_new, _C=_iso20_types.EVSEStatus, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1655,15 +1648,15 @@ def _e_KeyInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyInfoType(D, T, p):
+def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1680,15 +1673,15 @@ def _e_KeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_KeyValueType(D, T, p):
+def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1702,7 +1695,9 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         if cnt > 20: raise too_many('RootCertificateID', 20, cnt)
         if cnt == 0: raise missing('RootCertificateID')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'RootCertificateID'
                 if i == 0:
                     acc <<= 1
@@ -1711,6 +1706,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_X509IssuerSerialType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 20 else 1
         cw = _T0.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RootCertificateID, EE')
@@ -1724,7 +1720,7 @@ def _e_ListOfRootCertificateIDsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
+def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.ListOfRootCertificateIDs, _s0=_iso20_types.ListOfRootCertificateIDs.root_certificate_id.__set__):
     """Decode ListOfRootCertificateIDsType."""
     f = ""
     try:
@@ -1734,7 +1730,8 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
         p += 1
         while nxt == 0:
             f = 'RootCertificateID'
-            v, p = _d_X509IssuerSerialType(D, T, p)
+            v, p = _d_X509IssuerSerialType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 20:
@@ -1753,7 +1750,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, _new=_object_new, _C=_iso20_types.L
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1773,7 +1770,9 @@ def _e_ManifestType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     cw = _T24.get(s)
@@ -1784,6 +1783,7 @@ def _e_ManifestType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -1795,7 +1795,7 @@ def _e_ManifestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
+def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsig.Manifest.id.__set__, _s1=_xmldsig.Manifest.reference.__set__):
     """Decode ManifestType."""
     f = ""
     try:
@@ -1807,14 +1807,16 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -1829,7 +1831,7 @@ def _d_ManifestType(D, T, p, _new=_object_new, _C=_xmldsig.Manifest, _s0=_xmldsi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -1876,18 +1878,17 @@ def _e_MessageHeaderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
+def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MessageHeader, _s0=_iso20_types.MessageHeader.session_id.__set__, _s1=_iso20_types.MessageHeader.time_stamp.__set__, _s2=_iso20_types.MessageHeader.signature.__set__):
     """Decode MessageHeaderType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         nxt = 0
         f = 'SessionID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SessionID')
         p += 1
-        v, p = r_el_bin(D, T, p, 8, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, 8, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'TimeStamp'
@@ -1903,7 +1904,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
@@ -1911,7 +1913,8 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
         nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Signature'
-            v, p = _d_SignatureType(D, T, p)
+            v, p = _d_SignatureType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1924,7 +1927,7 @@ def _d_MessageHeaderType(D, T, p, _new=_object_new, _C=_iso20_types.MessageHeade
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2044,12 +2047,10 @@ def _e_MeterInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
+def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_iso20_types.MeterInfo.meter_id.__set__, _s1=_iso20_types.MeterInfo.charged_energy_reading_wh.__set__, _s2=_iso20_types.MeterInfo.bpt_discharged_energy_reading_wh.__set__, _s3=_iso20_types.MeterInfo.capacitive_energy_reading_va_rh.__set__, _s4=_iso20_types.MeterInfo.bpt_inductive_energy_reading_va_rh.__set__, _s5=_iso20_types.MeterInfo.meter_signature.__set__, _s6=_iso20_types.MeterInfo.meter_status.__set__, _s7=_iso20_types.MeterInfo.meter_timestamp.__set__):
     """Decode MeterInfoType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
@@ -2060,7 +2061,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
         f = 'MeterID'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'MeterID')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, 32, 4)
+        v, p = r_el_str(D, T, p, R, None, None, 32, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ChargedEnergyReadingWh'
@@ -2076,7 +2078,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2094,8 +2097,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2113,8 +2116,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2132,8 +2135,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
@@ -2141,7 +2144,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
             f = 'MeterSignature'
-            v, p = r_el_bin(D, T, p, None, None, 64, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 64, 4)
+            if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
@@ -2161,8 +2165,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     if x & 131072: v = -v - 1
                     p += 19
                 else:
-                    pass
-                    v, p = r_el_int(D, T, p, -32768, 32767)
+                    v, p = r_el_int(D, T, p, R, -32768, 32767)
+                    if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
@@ -2180,8 +2184,8 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                    v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                    if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2199,7 +2203,7 @@ def _d_MeterInfoType(D, T, p, _new=_object_new, _C=_iso20_types.MeterInfo, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2216,15 +2220,15 @@ def _e_ObjectType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ObjectType(D, T, p):
+def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2241,15 +2245,15 @@ def _e_PGPDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_PGPDataType(D, T, p):
+def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2282,25 +2286,21 @@ def _e_RSAKeyValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
+def _d_RSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_xmldsig.RSAKeyValue.modulus.__set__, _s1=_xmldsig.RSAKeyValue.exponent.__set__):
     """Decode RSAKeyValueType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Modulus'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Modulus')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Exponent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Exponent')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2310,7 +2310,7 @@ def _d_RSAKeyValueType(D, T, p, _new=_object_new, _C=_xmldsig.RSAKeyValue, _s0=_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2351,20 +2351,15 @@ def _e_RationalNumberType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
+def _d_RationalNumberType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.RationalNumber, _s0=_iso20_types.RationalNumber.exponent.__set__, _s1=_iso20_types.RationalNumber.value.__set__):
     """Decode RationalNumberType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Exponent'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'Exponent')
         v = ((x >> 1) & 255) + -128
         p += 11
         x0 = v
-        nxt = 1
         f = 'Value'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -2380,9 +2375,9 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2392,7 +2387,7 @@ def _d_RationalNumberType(D, T, p, _new=_object_new, _C=_iso20_types.RationalNum
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2451,7 +2446,9 @@ def _e_ReceiptType(acc, n, o):
         cnt = len(items)
         if cnt > 10: raise too_many('TaxCosts', 10, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TaxCosts'
                 if i == 0:
                     cw = _T37.get(s)
@@ -2462,6 +2459,7 @@ def _e_ReceiptType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_DetailedTaxType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 10 else 6
         cw = _T38.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | EE | EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE | OverstayCosts, TaxCosts, EE | TaxCosts, EE')
@@ -2475,11 +2473,10 @@ def _e_ReceiptType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
+def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso20_types.Receipt.time_anchor.__set__, _s1=_iso20_types.Receipt.energy_costs.__set__, _s2=_iso20_types.Receipt.occupancy_costs.__set__, _s3=_iso20_types.Receipt.additional_services_costs.__set__, _s4=_iso20_types.Receipt.overstay_costs.__set__, _s5=_iso20_types.Receipt.tax_costs.__set__):
     """Decode ReceiptType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         x3 = None
@@ -2499,7 +2496,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 18446744073709551615)
+                v, p = r_el_uint(D, T, p, R, 0, 18446744073709551615)
+                if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
         if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -2507,7 +2505,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
             f = 'EnergyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -2515,7 +2514,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
             f = 'OccupancyCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
@@ -2523,7 +2523,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
             f = 'AdditionalServicesCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
@@ -2531,7 +2532,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'OverstayCosts'
-            v, p = _d_DetailedCostType(D, T, p)
+            v, p = _d_DetailedCostType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
@@ -2539,7 +2541,8 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
             nxt = (5, -1)[c]
         while nxt == 5:
             f = 'TaxCosts'
-            v, p = _d_DetailedTaxType(D, T, p)
+            v, p = _d_DetailedTaxType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x5.append(v)
             k = len(x5)
             if k < 10:
@@ -2563,7 +2566,7 @@ def _d_ReceiptType(D, T, p, _new=_object_new, _C=_iso20_types.Receipt, _s0=_iso2
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2632,7 +2635,7 @@ def _e_ReferenceType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
+def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmldsig.Reference.id.__set__, _s1=_xmldsig.Reference.type.__set__, _s2=_xmldsig.Reference.uri.__set__, _s3=_xmldsig.Reference.transforms.__set__, _s4=_xmldsig.Reference.digest_method.__set__, _s5=_xmldsig.Reference.digest_value.__set__):
     """Decode ReferenceType."""
     f = ""
     try:
@@ -2640,15 +2643,14 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
         x1 = None
         x2 = None
         x3 = None
-        x4 = None
-        x5 = None
         c = (D >> (T - p - 3)) & 7
         if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
             if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
@@ -2656,7 +2658,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
@@ -2664,7 +2667,8 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (2, 3, 4)[c]
         if nxt == 2:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
@@ -2672,19 +2676,22 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
             nxt = (3, 4)[c]
         if nxt == 3:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = 4
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'DigestMethod'
-        v, p = _d_DigestMethodType(D, T, p)
+        v, p = _d_DigestMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'DigestValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'DigestValue')
         p += 1
-        v, p = r_el_bin(D, T, p, None, None, None, 4)
+        v, p = r_el_bin(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -2700,7 +2707,7 @@ def _d_ReferenceType(D, T, p, _new=_object_new, _C=_xmldsig.Reference, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2746,7 +2753,7 @@ def _e_RetrievalMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
+def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.RetrievalMethod, _s0=_xmldsig.RetrievalMethod.type.__set__, _s1=_xmldsig.RetrievalMethod.uri.__set__, _s2=_xmldsig.RetrievalMethod.transforms.__set__):
     """Decode RetrievalMethodType."""
     f = ""
     try:
@@ -2759,7 +2766,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = '@Type'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
@@ -2767,7 +2775,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = '@URI'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
@@ -2775,7 +2784,8 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'Transforms'
-            v, p = _d_TransformsType(D, T, p)
+            v, p = _d_TransformsType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2788,7 +2798,7 @@ def _d_RetrievalMethodType(D, T, p, _new=_object_new, _C=_xmldsig.RetrievalMetho
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2805,15 +2815,15 @@ def _e_SPKIDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SPKIDataType(D, T, p):
+def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2859,7 +2869,7 @@ def _e_Scheduled_CLReqControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
+def _d_Scheduled_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLReqControlMode, _s0=_iso20_types.Scheduled_CLReqControlMode.ev_target_energy_request.__set__, _s1=_iso20_types.Scheduled_CLReqControlMode.ev_maximum_energy_request.__set__, _s2=_iso20_types.Scheduled_CLReqControlMode.ev_minimum_energy_request.__set__):
     """Decode Scheduled_CLReqControlModeType."""
     f = ""
     try:
@@ -2872,7 +2882,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
             f = 'EVTargetEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EE')
@@ -2880,7 +2891,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (1, 2, -1)[c]
         if nxt == 1:
             f = 'EVMaximumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EE')
@@ -2888,7 +2900,8 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
             nxt = (2, -1)[c]
         if nxt == 2:
             f = 'EVMinimumEnergyRequest'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2901,7 +2914,7 @@ def _d_Scheduled_CLReqControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2920,11 +2933,10 @@ def _e_Scheduled_CLResControlModeType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
+def _d_Scheduled_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Scheduled_CLResControlMode):
     """Decode Scheduled_CLResControlModeType."""
     f = ""
     try:
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -2932,7 +2944,7 @@ def _d_Scheduled_CLResControlModeType(D, T, p, _new=_object_new, _C=_iso20_types
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2949,15 +2961,15 @@ def _e_SignatureMethodType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureMethodType(D, T, p):
+def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -2977,7 +2989,9 @@ def _e_SignaturePropertiesType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('SignatureProperty')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SignatureProperty'
                 if i == 0:
                     cw = _T24.get(s)
@@ -2988,6 +3002,7 @@ def _e_SignaturePropertiesType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_SignaturePropertyType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2
         acc = (acc << 2) | 1
         n += 2
@@ -2999,7 +3014,7 @@ def _e_SignaturePropertiesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
+def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureProperties, _s0=_xmldsig.SignatureProperties.id.__set__, _s1=_xmldsig.SignatureProperties.signature_property.__set__):
     """Decode SignaturePropertiesType."""
     f = ""
     try:
@@ -3011,14 +3026,16 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         while nxt == 1:
             f = 'SignatureProperty'
-            v, p = _d_SignaturePropertyType(D, T, p)
+            v, p = _d_SignaturePropertyType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
@@ -3033,7 +3050,7 @@ def _d_SignaturePropertiesType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3050,15 +3067,15 @@ def _e_SignaturePropertyType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignaturePropertyType(D, T, p):
+def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3100,7 +3117,9 @@ def _e_SignatureType(acc, n, o):
         items = o.object
         cnt = len(items)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Object'
                 if i == 0:
                     cw = _T42.get(s)
@@ -3111,6 +3130,7 @@ def _e_SignatureType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ObjectType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5
         cw = _T43.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'KeyInfo, Object, EE | Object, EE')
@@ -3124,13 +3144,11 @@ def _e_SignatureType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
+def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmldsig.Signature.id.__set__, _s1=_xmldsig.Signature.signed_info.__set__, _s2=_xmldsig.Signature.signature_value.__set__, _s3=_xmldsig.Signature.key_info.__set__, _s4=_xmldsig.Signature.object.__set__):
     """Decode SignatureType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
@@ -3139,19 +3157,22 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SignedInfo'
-        v, p = _d_SignedInfoType(D, T, p)
+        v, p = _d_SignedInfoType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureValue'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureValue')
         p += 1
-        v, p = _d_SignatureValueType(D, T, p)
+        v, p = _d_SignatureValueType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
@@ -3159,7 +3180,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
         nxt = (3, 4, -1)[c]
         if nxt == 3:
             f = 'KeyInfo'
-            v, p = _d_KeyInfoType(D, T, p)
+            v, p = _d_KeyInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
@@ -3167,7 +3189,8 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
             nxt = (4, -1)[c]
         while nxt == 4:
             f = 'Object'
-            v, p = _d_ObjectType(D, T, p)
+            v, p = _d_ObjectType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
@@ -3185,7 +3208,7 @@ def _d_SignatureType(D, T, p, _new=_object_new, _C=_xmldsig.Signature, _s0=_xmld
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3223,7 +3246,7 @@ def _e_SignatureValueType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
+def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignatureValue, _s0=_xmldsig.SignatureValue.id.__set__, _s1=_xmldsig.SignatureValue.value.__set__):
     """Decode SignatureValueType."""
     f = ""
     try:
@@ -3242,7 +3265,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
@@ -3256,7 +3280,8 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
             p += 1
             nxt = 1
         f = 'value'
-        v, p = r_bin(D, T, p)
+        v, p = r_bin(D, T, p, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
@@ -3268,7 +3293,7 @@ def _d_SignatureValueType(D, T, p, _new=_object_new, _C=_xmldsig.SignatureValue,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3304,7 +3329,9 @@ def _e_SignedInfoType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Reference')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Reference'
                 if i == 0:
                     acc <<= 1
@@ -3313,6 +3340,7 @@ def _e_SignedInfoType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_ReferenceType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4
         acc = (acc << 2) | 1
         n += 2
@@ -3324,13 +3352,11 @@ def _e_SignedInfoType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
+def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xmldsig.SignedInfo.id.__set__, _s1=_xmldsig.SignedInfo.canonicalization_method.__set__, _s2=_xmldsig.SignedInfo.signature_method.__set__, _s3=_xmldsig.SignedInfo.reference.__set__):
     """Decode SignedInfoType."""
     f = ""
     try:
         x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
@@ -3338,26 +3364,30 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
         nxt = (0, 1)[c]
         if nxt == 0:
             f = '@Id'
-            v, p = r_str(D, T, p)
+            v, p = r_str(D, T, p, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = 1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'CanonicalizationMethod'
-        v, p = _d_CanonicalizationMethodType(D, T, p)
+        v, p = _d_CanonicalizationMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SignatureMethod'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignatureMethod')
         p += 1
-        v, p = _d_SignatureMethodType(D, T, p)
+        v, p = _d_SignatureMethodType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 3:
             f = 'Reference'
-            v, p = _d_ReferenceType(D, T, p)
+            v, p = _d_ReferenceType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
@@ -3374,7 +3404,7 @@ def _d_SignedInfoType(D, T, p, _new=_object_new, _C=_xmldsig.SignedInfo, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3391,15 +3421,15 @@ def _e_TransformType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformType(D, T, p):
+def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3412,7 +3442,9 @@ def _e_TransformsType(acc, n, o):
         cnt = len(items)
         if cnt == 0: raise missing('Transform')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'Transform'
                 if i == 0:
                     acc <<= 1
@@ -3421,6 +3453,7 @@ def _e_TransformsType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_TransformType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 1
         acc = (acc << 2) | 1
         n += 2
@@ -3432,7 +3465,7 @@ def _e_TransformsType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
+def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xmldsig.Transforms.transform.__set__):
     """Decode TransformsType."""
     f = ""
     try:
@@ -3442,7 +3475,8 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
         p += 1
         while nxt == 0:
             f = 'Transform'
-            v, p = _d_TransformType(D, T, p)
+            v, p = _d_TransformType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
@@ -3456,7 +3490,7 @@ def _d_TransformsType(D, T, p, _new=_object_new, _C=_xmldsig.Transforms, _s0=_xm
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3482,18 +3516,15 @@ def _e_V2GMessageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
+def _d_V2GMessageType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GMessage, _s0=_iso20_types.V2GMessage.header.__set__):
     """Decode V2GMessageType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3502,7 +3533,7 @@ def _d_V2GMessageType(D, T, p, _new=_object_new, _C=_iso20_types.V2GMessage, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3528,18 +3559,15 @@ def _e_V2GRequestType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
+def _d_V2GRequestType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GRequest, _s0=_iso20_types.V2GRequest.header.__set__):
     """Decode V2GRequestType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3548,7 +3576,7 @@ def _d_V2GRequestType(D, T, p, _new=_object_new, _C=_iso20_types.V2GRequest, _s0
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3581,26 +3609,21 @@ def _e_V2GResponseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
+def _d_V2GResponseType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.V2GResponse, _s0=_iso20_types.V2GResponse.header.__set__, _s1=_iso20_types.V2GResponse.response_code.__set__):
     """Decode V2GResponseType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'ResponseCode'
         x = (D >> (T - p - 9)) & 511
         if x & 385: raise fused_error(x, 385, 9, p, 'ResponseCode')
         v = _EV6[(x >> 1) & 63]
         p += 9
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -3610,7 +3633,7 @@ def _d_V2GResponseType(D, T, p, _new=_object_new, _C=_iso20_types.V2GResponse, _
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3624,7 +3647,9 @@ def _e_WPT_AlignmentCheckMethodListType(acc, n, o):
         if cnt > 8: raise too_many('WPT_AlignmentCheckMethod', 8, cnt)
         if cnt == 0: raise missing('WPT_AlignmentCheckMethod')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'WPT_AlignmentCheckMethod'
                 if i == 0:
                     acc <<= 1
@@ -3635,6 +3660,7 @@ def _e_WPT_AlignmentCheckMethodListType(acc, n, o):
                 i = enum_index(v, _EI45)
                 acc = (acc << 4) | (i << 1)
                 n += 4
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 8 else 1
         cw = _T0.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_AlignmentCheckMethod, EE')
@@ -3648,7 +3674,7 @@ def _e_WPT_AlignmentCheckMethodListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_AlignmentCheckMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckMethodList, _s0=_iso20_wpt.WPT_AlignmentCheckMethodList.wpt_alignment_check_method.__set__):
+def _d_WPT_AlignmentCheckMethodListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckMethodList, _s0=_iso20_wpt.WPT_AlignmentCheckMethodList.wpt_alignment_check_method.__set__):
     """Decode WPT_AlignmentCheckMethodListType."""
     f = ""
     try:
@@ -3657,6 +3683,7 @@ def _d_WPT_AlignmentCheckMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'WPT_AlignmentCheckMethod'
             x = (D >> (T - p - 4)) & 15
             if x & 9: raise fused_error(x, 9, 4, p, 'WPT_AlignmentCheckMethod')
@@ -3680,7 +3707,7 @@ def _d_WPT_AlignmentCheckMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3725,7 +3752,9 @@ def _e_WPT_AlignmentCheckReqType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
@@ -3734,6 +3763,7 @@ def _e_WPT_AlignmentCheckReqType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 6 if cnt == 16 else 5
         cw = _T51.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE')
@@ -3747,20 +3777,18 @@ def _e_WPT_AlignmentCheckReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_AlignmentCheckReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckReq, _s0=_iso20_wpt.WPT_AlignmentCheckReq.header.__set__, _s1=_iso20_wpt.WPT_AlignmentCheckReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_AlignmentCheckReq.target_coil_current.__set__, _s3=_iso20_wpt.WPT_AlignmentCheckReq.ev_result_code.__set__, _s4=_iso20_wpt.WPT_AlignmentCheckReq.vendor_specific_data_container.__set__):
+def _d_WPT_AlignmentCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckReq, _s0=_iso20_wpt.WPT_AlignmentCheckReq.header.__set__, _s1=_iso20_wpt.WPT_AlignmentCheckReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_AlignmentCheckReq.target_coil_current.__set__, _s3=_iso20_wpt.WPT_AlignmentCheckReq.ev_result_code.__set__, _s4=_iso20_wpt.WPT_AlignmentCheckReq.vendor_specific_data_container.__set__):
     """Decode WPT_AlignmentCheckReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
-        x3 = None
         x4 = []
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVProcessing'
@@ -3775,7 +3803,8 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Al
         nxt = (2, 3)[c]
         if nxt == 2:
             f = 'TargetCoilCurrent'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3791,8 +3820,10 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Al
         p += 2
         nxt = (4, -1)[c]
         while nxt == 4:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             if k < 16:
@@ -3815,7 +3846,7 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Al
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -3865,7 +3896,9 @@ def _e_WPT_AlignmentCheckResType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     cw = _T53.get(s)
@@ -3876,6 +3909,7 @@ def _e_WPT_AlignmentCheckResType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 16 else 6
         cw = _T54.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE | SupplyDeviceCurrent, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
@@ -3889,13 +3923,10 @@ def _e_WPT_AlignmentCheckResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_AlignmentCheckResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckRes, _s0=_iso20_wpt.WPT_AlignmentCheckRes.header.__set__, _s1=_iso20_wpt.WPT_AlignmentCheckRes.response_code.__set__, _s2=_iso20_wpt.WPT_AlignmentCheckRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_AlignmentCheckRes.power_transmitted.__set__, _s4=_iso20_wpt.WPT_AlignmentCheckRes.supply_device_current.__set__, _s5=_iso20_wpt.WPT_AlignmentCheckRes.vendor_specific_data_container.__set__):
+def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_AlignmentCheckRes, _s0=_iso20_wpt.WPT_AlignmentCheckRes.header.__set__, _s1=_iso20_wpt.WPT_AlignmentCheckRes.response_code.__set__, _s2=_iso20_wpt.WPT_AlignmentCheckRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_AlignmentCheckRes.power_transmitted.__set__, _s4=_iso20_wpt.WPT_AlignmentCheckRes.supply_device_current.__set__, _s5=_iso20_wpt.WPT_AlignmentCheckRes.vendor_specific_data_container.__set__):
     """Decode WPT_AlignmentCheckResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = None
         x5 = []
@@ -3903,7 +3934,8 @@ def _d_WPT_AlignmentCheckResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Al
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -3925,7 +3957,8 @@ def _d_WPT_AlignmentCheckResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Al
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
             f = 'PowerTransmitted'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
@@ -3933,15 +3966,18 @@ def _d_WPT_AlignmentCheckResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Al
             nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'SupplyDeviceCurrent'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x5.append(v)
             k = len(x5)
             if k < 16:
@@ -3965,7 +4001,7 @@ def _d_WPT_AlignmentCheckResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Al
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4039,7 +4075,9 @@ def _e_WPT_ChargeLoopReqType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('ManufacturerSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ManufacturerSpecificDataContainer'
                 if i == 0:
                     cw = _T58.get(s)
@@ -4050,6 +4088,7 @@ def _e_WPT_ChargeLoopReqType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 10 if cnt == 16 else 9
         cw = _T59.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | ManufacturerSpecificDataContainer, EE')
@@ -4063,16 +4102,11 @@ def _e_WPT_ChargeLoopReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_ChargeLoopReq, _s0=_iso20_wpt.WPT_ChargeLoopReq.header.__set__, _s1=_iso20_wpt.WPT_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_wpt.WPT_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_request.__set__, _s4=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_output.__set__, _s5=_iso20_wpt.WPT_ChargeLoopReq.evpc_charge_diagnostics.__set__, _s6=_iso20_wpt.WPT_ChargeLoopReq.evpc_operating_frequency.__set__, _s7=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_control_parameter.__set__, _s8=_iso20_wpt.WPT_ChargeLoopReq.manufacturer_specific_data_container.__set__):
+def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_ChargeLoopReq, _s0=_iso20_wpt.WPT_ChargeLoopReq.header.__set__, _s1=_iso20_wpt.WPT_ChargeLoopReq.display_parameters.__set__, _s2=_iso20_wpt.WPT_ChargeLoopReq.meter_info_requested.__set__, _s3=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_request.__set__, _s4=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_output.__set__, _s5=_iso20_wpt.WPT_ChargeLoopReq.evpc_charge_diagnostics.__set__, _s6=_iso20_wpt.WPT_ChargeLoopReq.evpc_operating_frequency.__set__, _s7=_iso20_wpt.WPT_ChargeLoopReq.evpc_power_control_parameter.__set__, _s8=_iso20_wpt.WPT_ChargeLoopReq.manufacturer_specific_data_container.__set__):
     """Decode WPT_ChargeLoopReqType."""
     f = ""
     try:
-        x0 = None
         x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = None
         x7 = None
         x8 = []
@@ -4080,7 +4114,8 @@ def _d_WPT_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
@@ -4088,7 +4123,8 @@ def _d_WPT_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'DisplayParameters'
-            v, p = _d_DisplayParametersType(D, T, p)
+            v, p = _d_DisplayParametersType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4103,13 +4139,15 @@ def _d_WPT_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
         f = 'EVPCPowerRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCPowerRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVPCPowerOutput'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCPowerOutput')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVPCChargeDiagnostics'
@@ -4124,7 +4162,8 @@ def _d_WPT_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
         nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
             f = 'EVPCOperatingFrequency'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
@@ -4132,15 +4171,18 @@ def _d_WPT_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
             nxt = (7, 8, -1)[c]
         if nxt == 7:
             f = 'EVPCPowerControlParameter'
-            v, p = _d_WPT_EVPCPowerControlParameterType(D, T, p)
+            v, p = _d_WPT_EVPCPowerControlParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
             p += 2
             nxt = (8, -1)[c]
         while nxt == 8:
+            if p > L: D, T, L = window(R, p)
             f = 'ManufacturerSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x8.append(v)
             k = len(x8)
             if k < 16:
@@ -4167,7 +4209,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4274,7 +4316,9 @@ def _e_WPT_ChargeLoopResType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('ManufacturerSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'ManufacturerSpecificDataContainer'
                 if i == 0:
                     cw = _T64.get(s)
@@ -4285,6 +4329,7 @@ def _e_WPT_ChargeLoopResType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 14 if cnt == 16 else 13
         cw = _T65.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | ManufacturerSpecificDataContainer, EE | SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE | SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
@@ -4298,20 +4343,14 @@ def _e_WPT_ChargeLoopResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_ChargeLoopRes, _s0=_iso20_wpt.WPT_ChargeLoopRes.header.__set__, _s1=_iso20_wpt.WPT_ChargeLoopRes.response_code.__set__, _s2=_iso20_wpt.WPT_ChargeLoopRes.evse_status.__set__, _s3=_iso20_wpt.WPT_ChargeLoopRes.meter_info.__set__, _s4=_iso20_wpt.WPT_ChargeLoopRes.receipt.__set__, _s5=_iso20_wpt.WPT_ChargeLoopRes.evpc_power_request.__set__, _s6=_iso20_wpt.WPT_ChargeLoopRes.sd_power_input.__set__, _s7=_iso20_wpt.WPT_ChargeLoopRes.spc_max_output_power_limit.__set__, _s8=_iso20_wpt.WPT_ChargeLoopRes.spc_min_output_power_limit.__set__, _s9=_iso20_wpt.WPT_ChargeLoopRes.spc_charge_diagnostics.__set__, _s10=_iso20_wpt.WPT_ChargeLoopRes.spc_operating_frequency.__set__, _s11=_iso20_wpt.WPT_ChargeLoopRes.spc_power_control_parameter.__set__, _s12=_iso20_wpt.WPT_ChargeLoopRes.manufacturer_specific_data_container.__set__):
+def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_ChargeLoopRes, _s0=_iso20_wpt.WPT_ChargeLoopRes.header.__set__, _s1=_iso20_wpt.WPT_ChargeLoopRes.response_code.__set__, _s2=_iso20_wpt.WPT_ChargeLoopRes.evse_status.__set__, _s3=_iso20_wpt.WPT_ChargeLoopRes.meter_info.__set__, _s4=_iso20_wpt.WPT_ChargeLoopRes.receipt.__set__, _s5=_iso20_wpt.WPT_ChargeLoopRes.evpc_power_request.__set__, _s6=_iso20_wpt.WPT_ChargeLoopRes.sd_power_input.__set__, _s7=_iso20_wpt.WPT_ChargeLoopRes.spc_max_output_power_limit.__set__, _s8=_iso20_wpt.WPT_ChargeLoopRes.spc_min_output_power_limit.__set__, _s9=_iso20_wpt.WPT_ChargeLoopRes.spc_charge_diagnostics.__set__, _s10=_iso20_wpt.WPT_ChargeLoopRes.spc_operating_frequency.__set__, _s11=_iso20_wpt.WPT_ChargeLoopRes.spc_power_control_parameter.__set__, _s12=_iso20_wpt.WPT_ChargeLoopRes.manufacturer_specific_data_container.__set__):
     """Decode WPT_ChargeLoopResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
         x3 = None
         x4 = None
-        x5 = None
         x6 = None
-        x7 = None
-        x8 = None
-        x9 = None
         x10 = None
         x11 = None
         x12 = []
@@ -4319,7 +4358,8 @@ def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -4334,7 +4374,8 @@ def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
         nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
             f = 'EVSEStatus'
-            v, p = _d_EVSEStatusType(D, T, p)
+            v, p = _d_EVSEStatusType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVPCPowerRequest')
@@ -4342,7 +4383,8 @@ def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
             nxt = (3, 4, 5)[c]
         if nxt == 3:
             f = 'MeterInfo'
-            v, p = _d_MeterInfoType(D, T, p)
+            v, p = _d_MeterInfoType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVPCPowerRequest')
@@ -4350,13 +4392,15 @@ def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
             nxt = (4, 5)[c]
         if nxt == 4:
             f = 'Receipt'
-            v, p = _d_ReceiptType(D, T, p)
+            v, p = _d_ReceiptType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = 5
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'EVPCPowerRequest'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SDPowerInput, SPCMaxOutputPowerLimit')
@@ -4364,19 +4408,22 @@ def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
         nxt = (6, 7)[c]
         if nxt == 6:
             f = 'SDPowerInput'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x6 = v
             nxt = 7
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         f = 'SPCMaxOutputPowerLimit'
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         nxt = 8
         f = 'SPCMinOutputPowerLimit'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SPCMinOutputPowerLimit')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x8 = v
         nxt = 9
         f = 'SPCChargeDiagnostics'
@@ -4391,7 +4438,8 @@ def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
         nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
             f = 'SPCOperatingFrequency'
-            v, p = _d_RationalNumberType(D, T, p)
+            v, p = _d_RationalNumberType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
@@ -4399,15 +4447,18 @@ def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
             nxt = (11, 12, -1)[c]
         if nxt == 11:
             f = 'SPCPowerControlParameter'
-            v, p = _d_WPT_SPCPowerControlParameterType(D, T, p)
+            v, p = _d_WPT_SPCPowerControlParameterType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
             p += 2
             nxt = (12, -1)[c]
         while nxt == 12:
+            if p > L: D, T, L = window(R, p)
             f = 'ManufacturerSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x12.append(v)
             k = len(x12)
             if k < 16:
@@ -4438,7 +4489,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Charge
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4502,7 +4553,9 @@ def _e_WPT_ChargeParameterDiscoveryReqType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
@@ -4511,6 +4564,7 @@ def _e_WPT_ChargeParameterDiscoveryReqType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 8 if cnt == 16 else 7
         cw = _T66.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE')
@@ -4524,28 +4578,24 @@ def _e_WPT_ChargeParameterDiscoveryReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_ChargeParameterDiscoveryReq, _s0=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_max_receivable_power.__set__, _s2=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.sd_max_ground_clearence.__set__, _s3=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.sd_min_ground_clearence.__set__, _s4=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_natural_frequency.__set__, _s5=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_device_local_control.__set__, _s6=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.vendor_specific_data_container.__set__):
+def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_ChargeParameterDiscoveryReq, _s0=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.header.__set__, _s1=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_max_receivable_power.__set__, _s2=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.sd_max_ground_clearence.__set__, _s3=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.sd_min_ground_clearence.__set__, _s4=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_natural_frequency.__set__, _s5=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.evpc_device_local_control.__set__, _s6=_iso20_wpt.WPT_ChargeParameterDiscoveryReq.vendor_specific_data_container.__set__):
     """Decode WPT_ChargeParameterDiscoveryReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = []
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVPCMaxReceivablePower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCMaxReceivablePower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         f = 'SDMaxGroundClearence'
@@ -4561,7 +4611,8 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'SDMinGroundClearence'
@@ -4577,13 +4628,15 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVPCNaturalFrequency'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCNaturalFrequency')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'EVPCDeviceLocalControl'
@@ -4597,8 +4650,10 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_
         p += 2
         nxt = (6, -1)[c]
         while nxt == 6:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x6.append(v)
             k = len(x6)
             if k < 16:
@@ -4623,7 +4678,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4709,7 +4764,9 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('SDManufacturerSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'SDManufacturerSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
@@ -4718,6 +4775,7 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 11 if cnt == 16 else 10
         cw = _T69.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | SDManufacturerSpecificDataContainer, EE')
@@ -4731,25 +4789,17 @@ def _e_WPT_ChargeParameterDiscoveryResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_ChargeParameterDiscoveryRes, _s0=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_input_power_class.__set__, _s3=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_min_output_power.__set__, _s4=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_max_output_power.__set__, _s5=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_max_ground_clearance_support.__set__, _s6=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_min_ground_clearance_support.__set__, _s7=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_min_coil_current.__set__, _s8=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_max_coil_current.__set__, _s9=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_manufacturer_specific_data_container.__set__):
+def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_ChargeParameterDiscoveryRes, _s0=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.header.__set__, _s1=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.response_code.__set__, _s2=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_input_power_class.__set__, _s3=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_min_output_power.__set__, _s4=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_max_output_power.__set__, _s5=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_max_ground_clearance_support.__set__, _s6=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_min_ground_clearance_support.__set__, _s7=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_min_coil_current.__set__, _s8=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.pd_max_coil_current.__set__, _s9=_iso20_wpt.WPT_ChargeParameterDiscoveryRes.sd_manufacturer_specific_data_container.__set__):
     """Decode WPT_ChargeParameterDiscoveryResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
-        x6 = None
-        x7 = None
-        x8 = None
         x9 = []
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -4769,13 +4819,15 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_
         f = 'SDMinOutputPower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SDMinOutputPower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'SDMaxOutputPower'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SDMaxOutputPower')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'SDMaxGroundClearanceSupport'
@@ -4791,7 +4843,8 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x5 = v
         nxt = 6
         f = 'SDMinGroundClearanceSupport'
@@ -4807,27 +4860,32 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x6 = v
         nxt = 7
         f = 'PDMinCoilCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PDMinCoilCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x7 = v
         nxt = 8
         f = 'PDMaxCoilCurrent'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PDMaxCoilCurrent')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x8 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE')
         p += 2
         nxt = (9, -1)[c]
         while nxt == 9:
+            if p > L: D, T, L = window(R, p)
             f = 'SDManufacturerSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x9.append(v)
             k = len(x9)
             if k < 16:
@@ -4855,7 +4913,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, _new=_object_new, _C=_iso20_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -4919,14 +4977,9 @@ def _e_WPT_CoordinateXYZType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_CoordinateXYZ, _s0=_iso20_wpt.WPT_CoordinateXYZ.coord_x.__set__, _s1=_iso20_wpt.WPT_CoordinateXYZ.coord_y.__set__, _s2=_iso20_wpt.WPT_CoordinateXYZ.coord_z.__set__):
+def _d_WPT_CoordinateXYZType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_CoordinateXYZ, _s0=_iso20_wpt.WPT_CoordinateXYZ.coord_x.__set__, _s1=_iso20_wpt.WPT_CoordinateXYZ.coord_y.__set__, _s2=_iso20_wpt.WPT_CoordinateXYZ.coord_z.__set__):
     """Decode WPT_CoordinateXYZType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'Coord_X'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -4942,9 +4995,9 @@ def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Coordi
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'Coord_Y'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -4960,9 +5013,9 @@ def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Coordi
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'Coord_Z'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -4978,9 +5031,9 @@ def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Coordi
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, -32768, 32767)
+                v, p = r_el_int(D, T, p, R, -32768, 32767)
+                if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -4991,7 +5044,7 @@ def _d_WPT_CoordinateXYZType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Coordi
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5038,39 +5091,33 @@ def _e_WPT_EVPCPowerControlParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_EVPCPowerControlParameterType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_EVPCPowerControlParameter, _s0=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_coil_current_request.__set__, _s1=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_coil_current_information.__set__, _s2=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_current_output_information.__set__, _s3=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_voltage_output_information.__set__):
+def _d_WPT_EVPCPowerControlParameterType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_EVPCPowerControlParameter, _s0=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_coil_current_request.__set__, _s1=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_coil_current_information.__set__, _s2=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_current_output_information.__set__, _s3=_iso20_wpt.WPT_EVPCPowerControlParameter.evpc_voltage_output_information.__set__):
     """Decode WPT_EVPCPowerControlParameterType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        nxt = 0
         f = 'EVPCCoilCurrentRequest'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCCoilCurrentRequest')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EVPCCoilCurrentInformation'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCCoilCurrentInformation')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'EVPCCurrentOutputInformation'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCCurrentOutputInformation')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = 3
         f = 'EVPCVoltageOutputInformation'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVPCVoltageOutputInformation')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5082,7 +5129,7 @@ def _d_WPT_EVPCPowerControlParameterType(D, T, p, _new=_object_new, _C=_iso20_wp
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5096,7 +5143,9 @@ def _e_WPT_FinePositioningMethodListType(acc, n, o):
         if cnt > 8: raise too_many('WPT_FinePositioningMethod', 8, cnt)
         if cnt == 0: raise missing('WPT_FinePositioningMethod')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'WPT_FinePositioningMethod'
                 if i == 0:
                     acc <<= 1
@@ -5107,6 +5156,7 @@ def _e_WPT_FinePositioningMethodListType(acc, n, o):
                 i = enum_index(v, _EI70)
                 acc = (acc << 5) | (i << 1)
                 n += 5
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 8 else 1
         cw = _T0.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_FinePositioningMethod, EE')
@@ -5120,7 +5170,7 @@ def _e_WPT_FinePositioningMethodListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_FinePositioningMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningMethodList, _s0=_iso20_wpt.WPT_FinePositioningMethodList.wpt_fine_positioning_method.__set__):
+def _d_WPT_FinePositioningMethodListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningMethodList, _s0=_iso20_wpt.WPT_FinePositioningMethodList.wpt_fine_positioning_method.__set__):
     """Decode WPT_FinePositioningMethodListType."""
     f = ""
     try:
@@ -5129,6 +5179,7 @@ def _d_WPT_FinePositioningMethodListType(D, T, p, _new=_object_new, _C=_iso20_wp
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'WPT_FinePositioningMethod'
             x = (D >> (T - p - 5)) & 31
             if x & 17: raise fused_error(x, 17, 5, p, 'WPT_FinePositioningMethod')
@@ -5152,7 +5203,7 @@ def _d_WPT_FinePositioningMethodListType(D, T, p, _new=_object_new, _C=_iso20_wp
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5186,7 +5237,9 @@ def _e_WPT_FinePositioningReqType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
@@ -5195,6 +5248,7 @@ def _e_WPT_FinePositioningReqType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5 if cnt == 16 else 4
         v = o.wpt_lf_data_package_list
         if v is not None:
@@ -5217,20 +5271,18 @@ def _e_WPT_FinePositioningReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_FinePositioningReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningReq, _s0=_iso20_wpt.WPT_FinePositioningReq.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_FinePositioningReq.ev_result_code.__set__, _s3=_iso20_wpt.WPT_FinePositioningReq.vendor_specific_data_container.__set__, _s4=_iso20_wpt.WPT_FinePositioningReq.wpt_lf_data_package_list.__set__):
+def _d_WPT_FinePositioningReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningReq, _s0=_iso20_wpt.WPT_FinePositioningReq.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_FinePositioningReq.ev_result_code.__set__, _s3=_iso20_wpt.WPT_FinePositioningReq.vendor_specific_data_container.__set__, _s4=_iso20_wpt.WPT_FinePositioningReq.wpt_lf_data_package_list.__set__):
     """Decode WPT_FinePositioningReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         x4 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVProcessing'
@@ -5251,8 +5303,10 @@ def _d_WPT_FinePositioningReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_F
         p += 2
         nxt = (3, 4, -1)[c]
         while nxt == 3:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             if k < 16:
@@ -5267,7 +5321,8 @@ def _d_WPT_FinePositioningReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_F
                 nxt = (4, -1)[c]
         if nxt == 4:
             f = 'WPT_LF_DataPackageList'
-            v, p = _d_WPT_LF_DataPackageListType(D, T, p)
+            v, p = _d_WPT_LF_DataPackageListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5283,7 +5338,7 @@ def _d_WPT_FinePositioningReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_F
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5317,7 +5372,9 @@ def _e_WPT_FinePositioningResType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
@@ -5326,6 +5383,7 @@ def _e_WPT_FinePositioningResType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5 if cnt == 16 else 4
         v = o.wpt_lf_data_package_list
         if v is not None:
@@ -5348,20 +5406,18 @@ def _e_WPT_FinePositioningResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_FinePositioningResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningRes, _s0=_iso20_wpt.WPT_FinePositioningRes.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningRes.response_code.__set__, _s2=_iso20_wpt.WPT_FinePositioningRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_FinePositioningRes.vendor_specific_data_container.__set__, _s4=_iso20_wpt.WPT_FinePositioningRes.wpt_lf_data_package_list.__set__):
+def _d_WPT_FinePositioningResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningRes, _s0=_iso20_wpt.WPT_FinePositioningRes.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningRes.response_code.__set__, _s2=_iso20_wpt.WPT_FinePositioningRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_FinePositioningRes.vendor_specific_data_container.__set__, _s4=_iso20_wpt.WPT_FinePositioningRes.wpt_lf_data_package_list.__set__):
     """Decode WPT_FinePositioningResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = []
         x4 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -5382,8 +5438,10 @@ def _d_WPT_FinePositioningResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_F
         p += 2
         nxt = (3, 4, -1)[c]
         while nxt == 3:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x3.append(v)
             k = len(x3)
             if k < 16:
@@ -5398,7 +5456,8 @@ def _d_WPT_FinePositioningResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_F
                 nxt = (4, -1)[c]
         if nxt == 4:
             f = 'WPT_LF_DataPackageList'
-            v, p = _d_WPT_LF_DataPackageListType(D, T, p)
+            v, p = _d_WPT_LF_DataPackageListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5414,7 +5473,7 @@ def _d_WPT_FinePositioningResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_F
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5474,7 +5533,9 @@ def _e_WPT_FinePositioningSetupReqType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
@@ -5483,6 +5544,7 @@ def _e_WPT_FinePositioningSetupReqType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 8 if cnt == 16 else 7
         v = o.lf_system_setup_data
         if v is not None:
@@ -5505,23 +5567,18 @@ def _e_WPT_FinePositioningSetupReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_FinePositioningSetupReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningSetupReq, _s0=_iso20_wpt.WPT_FinePositioningSetupReq.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningSetupReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_fine_positioning_method_list.__set__, _s3=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_pairing_method_list.__set__, _s4=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_alignment_check_method_list.__set__, _s5=_iso20_wpt.WPT_FinePositioningSetupReq.natural_offset.__set__, _s6=_iso20_wpt.WPT_FinePositioningSetupReq.vendor_specific_data_container.__set__, _s7=_iso20_wpt.WPT_FinePositioningSetupReq.lf_system_setup_data.__set__):
+def _d_WPT_FinePositioningSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningSetupReq, _s0=_iso20_wpt.WPT_FinePositioningSetupReq.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningSetupReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_fine_positioning_method_list.__set__, _s3=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_pairing_method_list.__set__, _s4=_iso20_wpt.WPT_FinePositioningSetupReq.ev_device_alignment_check_method_list.__set__, _s5=_iso20_wpt.WPT_FinePositioningSetupReq.natural_offset.__set__, _s6=_iso20_wpt.WPT_FinePositioningSetupReq.vendor_specific_data_container.__set__, _s7=_iso20_wpt.WPT_FinePositioningSetupReq.lf_system_setup_data.__set__):
     """Decode WPT_FinePositioningSetupReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = []
         x7 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVProcessing'
@@ -5534,19 +5591,22 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.
         f = 'EVDeviceFinePositioningMethodList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVDeviceFinePositioningMethodList')
         p += 1
-        v, p = _d_WPT_FinePositioningMethodListType(D, T, p)
+        v, p = _d_WPT_FinePositioningMethodListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'EVDevicePairingMethodList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVDevicePairingMethodList')
         p += 1
-        v, p = _d_WPT_PairingMethodListType(D, T, p)
+        v, p = _d_WPT_PairingMethodListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'EVDeviceAlignmentCheckMethodList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EVDeviceAlignmentCheckMethodList')
         p += 1
-        v, p = _d_WPT_AlignmentCheckMethodListType(D, T, p)
+        v, p = _d_WPT_AlignmentCheckMethodListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'NaturalOffset'
@@ -5562,15 +5622,18 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
         p += 2
         nxt = (6, 7, -1)[c]
         while nxt == 6:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x6.append(v)
             k = len(x6)
             if k < 16:
@@ -5585,7 +5648,8 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.
                 nxt = (7, -1)[c]
         if nxt == 7:
             f = 'LF_SystemSetupData'
-            v, p = _d_WPT_LF_SystemSetupDataType(D, T, p)
+            v, p = _d_WPT_LF_SystemSetupDataType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5604,7 +5668,7 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5664,7 +5728,9 @@ def _e_WPT_FinePositioningSetupResType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
@@ -5673,6 +5739,7 @@ def _e_WPT_FinePositioningSetupResType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 8 if cnt == 16 else 7
         v = o.lf_system_setup_data
         if v is not None:
@@ -5695,23 +5762,18 @@ def _e_WPT_FinePositioningSetupResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_FinePositioningSetupResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningSetupRes, _s0=_iso20_wpt.WPT_FinePositioningSetupRes.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningSetupRes.response_code.__set__, _s2=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_fine_positioning_method_list.__set__, _s3=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_pairing_method_list.__set__, _s4=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_alignment_check_method_list.__set__, _s5=_iso20_wpt.WPT_FinePositioningSetupRes.natural_offset.__set__, _s6=_iso20_wpt.WPT_FinePositioningSetupRes.vendor_specific_data_container.__set__, _s7=_iso20_wpt.WPT_FinePositioningSetupRes.lf_system_setup_data.__set__):
+def _d_WPT_FinePositioningSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_FinePositioningSetupRes, _s0=_iso20_wpt.WPT_FinePositioningSetupRes.header.__set__, _s1=_iso20_wpt.WPT_FinePositioningSetupRes.response_code.__set__, _s2=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_fine_positioning_method_list.__set__, _s3=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_pairing_method_list.__set__, _s4=_iso20_wpt.WPT_FinePositioningSetupRes.primary_device_alignment_check_method_list.__set__, _s5=_iso20_wpt.WPT_FinePositioningSetupRes.natural_offset.__set__, _s6=_iso20_wpt.WPT_FinePositioningSetupRes.vendor_specific_data_container.__set__, _s7=_iso20_wpt.WPT_FinePositioningSetupRes.lf_system_setup_data.__set__):
     """Decode WPT_FinePositioningSetupResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        x3 = None
-        x4 = None
-        x5 = None
         x6 = []
         x7 = None
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -5724,19 +5786,22 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, _new=_object_new, _C=_iso20_wpt.
         f = 'PrimaryDeviceFinePositioningMethodList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PrimaryDeviceFinePositioningMethodList')
         p += 1
-        v, p = _d_WPT_FinePositioningMethodListType(D, T, p)
+        v, p = _d_WPT_FinePositioningMethodListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
         nxt = 3
         f = 'PrimaryDevicePairingMethodList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PrimaryDevicePairingMethodList')
         p += 1
-        v, p = _d_WPT_PairingMethodListType(D, T, p)
+        v, p = _d_WPT_PairingMethodListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x3 = v
         nxt = 4
         f = 'PrimaryDeviceAlignmentCheckMethodList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'PrimaryDeviceAlignmentCheckMethodList')
         p += 1
-        v, p = _d_WPT_AlignmentCheckMethodListType(D, T, p)
+        v, p = _d_WPT_AlignmentCheckMethodListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x4 = v
         nxt = 5
         f = 'NaturalOffset'
@@ -5752,15 +5817,18 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, _new=_object_new, _C=_iso20_wpt.
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
         if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
         p += 2
         nxt = (6, 7, -1)[c]
         while nxt == 6:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x6.append(v)
             k = len(x6)
             if k < 16:
@@ -5775,7 +5843,8 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, _new=_object_new, _C=_iso20_wpt.
                 nxt = (7, -1)[c]
         if nxt == 7:
             f = 'LF_SystemSetupData'
-            v, p = _d_WPT_LF_SystemSetupDataType(D, T, p)
+            v, p = _d_WPT_LF_SystemSetupDataType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x7 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5794,7 +5863,7 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, _new=_object_new, _C=_iso20_wpt.
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5827,26 +5896,21 @@ def _e_WPT_LF_DataPackageListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_DataPackageListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_DataPackageList, _s0=_iso20_wpt.WPT_LF_DataPackageList.num_packages.__set__, _s1=_iso20_wpt.WPT_LF_DataPackageList.wpt_lf_data_package.__set__):
+def _d_WPT_LF_DataPackageListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_DataPackageList, _s0=_iso20_wpt.WPT_LF_DataPackageList.num_packages.__set__, _s1=_iso20_wpt.WPT_LF_DataPackageList.wpt_lf_data_package.__set__):
     """Decode WPT_LF_DataPackageListType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'NumPackages'
         x = (D >> (T - p - 11)) & 2047
         if x & 1537: raise fused_error(x, 1537, 11, p, 'NumPackages')
         v = (x >> 1) & 255
         p += 11
         x0 = v
-        nxt = 1
         f = 'WPT_LF_DataPackage'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'WPT_LF_DataPackage')
         p += 1
-        v, p = _d_WPT_LF_DataPackageType(D, T, p)
+        v, p = _d_WPT_LF_DataPackageType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -5856,7 +5920,7 @@ def _d_WPT_LF_DataPackageListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_L
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5898,11 +5962,10 @@ def _e_WPT_LF_DataPackageType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_DataPackageType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_DataPackage, _s0=_iso20_wpt.WPT_LF_DataPackage.package_index.__set__, _s1=_iso20_wpt.WPT_LF_DataPackage.lf_tx_data.__set__, _s2=_iso20_wpt.WPT_LF_DataPackage.lf_rx_data.__set__):
+def _d_WPT_LF_DataPackageType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_DataPackage, _s0=_iso20_wpt.WPT_LF_DataPackage.package_index.__set__, _s1=_iso20_wpt.WPT_LF_DataPackage.lf_tx_data.__set__, _s2=_iso20_wpt.WPT_LF_DataPackage.lf_rx_data.__set__):
     """Decode WPT_LF_DataPackageType."""
     f = ""
     try:
-        x0 = None
         x1 = None
         x2 = None
         nxt = 0
@@ -5918,14 +5981,16 @@ def _d_WPT_LF_DataPackageType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_Da
         nxt = (1, 2)[c]
         if nxt == 1:
             f = 'LF_TxData'
-            v, p = _d_WPT_LF_TxDataListType(D, T, p)
+            v, p = _d_WPT_LF_TxDataListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 2:
             f = 'LF_RxData'
-            v, p = _d_WPT_LF_RxDataListType(D, T, p)
+            v, p = _d_WPT_LF_RxDataListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5938,7 +6003,7 @@ def _d_WPT_LF_DataPackageType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_Da
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -5960,7 +6025,9 @@ def _e_WPT_LF_ReceiverDataType(acc, n, o):
         if 0 < cnt < 2: raise too_few('RxSpecData', 2, cnt)
         if cnt == 0: raise missing('RxSpecData')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'RxSpecData'
                 if i == 0:
                     acc <<= 1
@@ -5969,6 +6036,7 @@ def _e_WPT_LF_ReceiverDataType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_WPT_TxRxSpecDataType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 4 if cnt == 255 else 3
         cw = _T76.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | RxSpecData, EE')
@@ -5982,11 +6050,10 @@ def _e_WPT_LF_ReceiverDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_ReceiverDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_ReceiverData, _s0=_iso20_wpt.WPT_LF_ReceiverData.number_of_receivers.__set__, _s1=_iso20_wpt.WPT_LF_ReceiverData.rx_spec_data.__set__):
+def _d_WPT_LF_ReceiverDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_ReceiverData, _s0=_iso20_wpt.WPT_LF_ReceiverData.number_of_receivers.__set__, _s1=_iso20_wpt.WPT_LF_ReceiverData.rx_spec_data.__set__):
     """Decode WPT_LF_ReceiverDataType."""
     f = ""
     try:
-        x0 = None
         x1 = []
         nxt = 0
         f = 'NumberOfReceivers'
@@ -6000,7 +6067,8 @@ def _d_WPT_LF_ReceiverDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_R
         p += 1
         while nxt == 1:
             f = 'RxSpecData'
-            v, p = _d_WPT_TxRxSpecDataType(D, T, p)
+            v, p = _d_WPT_TxRxSpecDataType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1.append(v)
             k = len(x1)
             if k < 2:
@@ -6024,7 +6092,7 @@ def _d_WPT_LF_ReceiverDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_R
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6050,18 +6118,15 @@ def _e_WPT_LF_RxDataListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_RxDataListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxDataList, _s0=_iso20_wpt.WPT_LF_RxDataList.wpt_lf_rx_data_list.__set__):
+def _d_WPT_LF_RxDataListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxDataList, _s0=_iso20_wpt.WPT_LF_RxDataList.wpt_lf_rx_data_list.__set__):
     """Decode WPT_LF_RxDataListType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'WPT_LF_RxDataList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'WPT_LF_RxDataList')
         p += 1
-        v, p = _d_WPT_LF_RxDataType(D, T, p)
+        v, p = _d_WPT_LF_RxDataType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6070,7 +6135,7 @@ def _d_WPT_LF_RxDataListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxD
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6108,13 +6173,9 @@ def _e_WPT_LF_RxDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_RxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxData, _s0=_iso20_wpt.WPT_LF_RxData.rx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_RxData.rssi_data.__set__):
+def _d_WPT_LF_RxDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxData, _s0=_iso20_wpt.WPT_LF_RxData.rx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_RxData.rssi_data.__set__):
     """Decode WPT_LF_RxDataType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'RxIdentifier'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -6129,15 +6190,15 @@ def _d_WPT_LF_RxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxData,
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'RSSIData'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'RSSIData')
         p += 1
-        v, p = _d_WPT_LF_RxRSSIListType(D, T, p)
+        v, p = _d_WPT_LF_RxRSSIListType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6147,7 +6208,7 @@ def _d_WPT_LF_RxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxData,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6173,18 +6234,15 @@ def _e_WPT_LF_RxRSSIListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_RxRSSIListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSIList, _s0=_iso20_wpt.WPT_LF_RxRSSIList.rssi_data_list.__set__):
+def _d_WPT_LF_RxRSSIListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSIList, _s0=_iso20_wpt.WPT_LF_RxRSSIList.rssi_data_list.__set__):
     """Decode WPT_LF_RxRSSIListType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'RSSIDataList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'RSSIDataList')
         p += 1
-        v, p = _d_WPT_LF_RxRSSIType(D, T, p)
+        v, p = _d_WPT_LF_RxRSSIType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6193,7 +6251,7 @@ def _d_WPT_LF_RxRSSIListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxR
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6231,13 +6289,9 @@ def _e_WPT_LF_RxRSSIType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_RxRSSIType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSI, _s0=_iso20_wpt.WPT_LF_RxRSSI.tx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_RxRSSI.rssi.__set__):
+def _d_WPT_LF_RxRSSIType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSI, _s0=_iso20_wpt.WPT_LF_RxRSSI.tx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_RxRSSI.rssi.__set__):
     """Decode WPT_LF_RxRSSIType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TxIdentifier'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -6252,15 +6306,15 @@ def _d_WPT_LF_RxRSSIType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSI,
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'RSSI'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'RSSI')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6270,7 +6324,7 @@ def _d_WPT_LF_RxRSSIType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_RxRSSI,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6305,7 +6359,7 @@ def _e_WPT_LF_SystemSetupDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_SystemSetupDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_SystemSetupData, _s0=_iso20_wpt.WPT_LF_SystemSetupData.lf_transmitter_setup_data.__set__, _s1=_iso20_wpt.WPT_LF_SystemSetupData.lf_receiver_setup_data.__set__):
+def _d_WPT_LF_SystemSetupDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_SystemSetupData, _s0=_iso20_wpt.WPT_LF_SystemSetupData.lf_transmitter_setup_data.__set__, _s1=_iso20_wpt.WPT_LF_SystemSetupData.lf_receiver_setup_data.__set__):
     """Decode WPT_LF_SystemSetupDataType."""
     f = ""
     try:
@@ -6317,14 +6371,16 @@ def _d_WPT_LF_SystemSetupDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_L
         nxt = (0, 1)[c]
         if nxt == 0:
             f = 'LF_TransmitterSetupData'
-            v, p = _d_WPT_LF_TransmitterDataType(D, T, p)
+            v, p = _d_WPT_LF_TransmitterDataType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
             p += 1
         if nxt == 1:
             f = 'LF_ReceiverSetupData'
-            v, p = _d_WPT_LF_ReceiverDataType(D, T, p)
+            v, p = _d_WPT_LF_ReceiverDataType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6336,7 +6392,7 @@ def _d_WPT_LF_SystemSetupDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_L
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6365,7 +6421,9 @@ def _e_WPT_LF_TransmitterDataType(acc, n, o):
         if 0 < cnt < 2: raise too_few('TxSpecData', 2, cnt)
         if cnt == 0: raise missing('TxSpecData')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TxSpecData'
                 if i == 0:
                     acc <<= 1
@@ -6374,6 +6432,7 @@ def _e_WPT_LF_TransmitterDataType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_WPT_TxRxSpecDataType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 5 if cnt == 255 else 4
         v = o.tx_package_spec_data
         if v is not None:
@@ -6396,12 +6455,10 @@ def _e_WPT_LF_TransmitterDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_TransmitterDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TransmitterData, _s0=_iso20_wpt.WPT_LF_TransmitterData.number_of_transmitters.__set__, _s1=_iso20_wpt.WPT_LF_TransmitterData.signal_frequency.__set__, _s2=_iso20_wpt.WPT_LF_TransmitterData.tx_spec_data.__set__, _s3=_iso20_wpt.WPT_LF_TransmitterData.tx_package_spec_data.__set__):
+def _d_WPT_LF_TransmitterDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_TransmitterData, _s0=_iso20_wpt.WPT_LF_TransmitterData.number_of_transmitters.__set__, _s1=_iso20_wpt.WPT_LF_TransmitterData.signal_frequency.__set__, _s2=_iso20_wpt.WPT_LF_TransmitterData.tx_spec_data.__set__, _s3=_iso20_wpt.WPT_LF_TransmitterData.tx_package_spec_data.__set__):
     """Decode WPT_LF_TransmitterDataType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = []
         x3 = None
         nxt = 0
@@ -6415,14 +6472,16 @@ def _d_WPT_LF_TransmitterDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_L
         f = 'SignalFrequency'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SignalFrequency')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
         nxt = 2
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 2:
             f = 'TxSpecData'
-            v, p = _d_WPT_TxRxSpecDataType(D, T, p)
+            v, p = _d_WPT_TxRxSpecDataType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x2.append(v)
             k = len(x2)
             if k < 2:
@@ -6441,7 +6500,8 @@ def _d_WPT_LF_TransmitterDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_L
                 nxt = (3, -1)[c]
         if nxt == 3:
             f = 'TxPackageSpecData'
-            v, p = _d_WPT_TxRxPackageSpecDataType(D, T, p)
+            v, p = _d_WPT_TxRxPackageSpecDataType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6456,7 +6516,7 @@ def _d_WPT_LF_TransmitterDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_L
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6482,18 +6542,15 @@ def _e_WPT_LF_TxDataListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_TxDataListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxDataList, _s0=_iso20_wpt.WPT_LF_TxDataList.wpt_lf_tx_data_list.__set__):
+def _d_WPT_LF_TxDataListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxDataList, _s0=_iso20_wpt.WPT_LF_TxDataList.wpt_lf_tx_data_list.__set__):
     """Decode WPT_LF_TxDataListType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'WPT_LF_TxDataList'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'WPT_LF_TxDataList')
         p += 1
-        v, p = _d_WPT_LF_TxDataType(D, T, p)
+        v, p = _d_WPT_LF_TxDataType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6502,7 +6559,7 @@ def _d_WPT_LF_TxDataListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxD
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6540,13 +6597,9 @@ def _e_WPT_LF_TxDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_LF_TxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxData, _s0=_iso20_wpt.WPT_LF_TxData.tx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_TxData.eirp.__set__):
+def _d_WPT_LF_TxDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxData, _s0=_iso20_wpt.WPT_LF_TxData.tx_identifier.__set__, _s1=_iso20_wpt.WPT_LF_TxData.eirp.__set__):
     """Decode WPT_LF_TxDataType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'TxIdentifier'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -6561,15 +6614,15 @@ def _d_WPT_LF_TxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxData,
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'EIRP'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'EIRP')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -6579,7 +6632,7 @@ def _d_WPT_LF_TxDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_LF_TxData,
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6593,7 +6646,9 @@ def _e_WPT_PairingMethodListType(acc, n, o):
         if cnt > 8: raise too_many('WPT_PairingMethod', 8, cnt)
         if cnt == 0: raise missing('WPT_PairingMethod')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'WPT_PairingMethod'
                 if i == 0:
                     acc <<= 1
@@ -6604,6 +6659,7 @@ def _e_WPT_PairingMethodListType(acc, n, o):
                 i = enum_index(v, _EI78)
                 acc = (acc << 5) | (i << 1)
                 n += 5
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 2 if cnt == 8 else 1
         cw = _T0.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | WPT_PairingMethod, EE')
@@ -6617,7 +6673,7 @@ def _e_WPT_PairingMethodListType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_PairingMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingMethodList, _s0=_iso20_wpt.WPT_PairingMethodList.wpt_pairing_method.__set__):
+def _d_WPT_PairingMethodListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_PairingMethodList, _s0=_iso20_wpt.WPT_PairingMethodList.wpt_pairing_method.__set__):
     """Decode WPT_PairingMethodListType."""
     f = ""
     try:
@@ -6626,6 +6682,7 @@ def _d_WPT_PairingMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Pa
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
         p += 1
         while nxt == 0:
+            if p > L: D, T, L = window(R, p)
             f = 'WPT_PairingMethod'
             x = (D >> (T - p - 5)) & 31
             if x & 17: raise fused_error(x, 17, 5, p, 'WPT_PairingMethod')
@@ -6649,7 +6706,7 @@ def _d_WPT_PairingMethodListType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_Pa
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6699,7 +6756,9 @@ def _e_WPT_PairingReqType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     acc <<= 2
@@ -6708,6 +6767,7 @@ def _e_WPT_PairingReqType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 6 if cnt == 16 else 5
         cw = _T51.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'EE | VendorSpecificDataContainer, EE')
@@ -6721,20 +6781,18 @@ def _e_WPT_PairingReqType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_PairingReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingReq, _s0=_iso20_wpt.WPT_PairingReq.header.__set__, _s1=_iso20_wpt.WPT_PairingReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_PairingReq.observed_id_code.__set__, _s3=_iso20_wpt.WPT_PairingReq.ev_result_code.__set__, _s4=_iso20_wpt.WPT_PairingReq.vendor_specific_data_container.__set__):
+def _d_WPT_PairingReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_PairingReq, _s0=_iso20_wpt.WPT_PairingReq.header.__set__, _s1=_iso20_wpt.WPT_PairingReq.ev_processing.__set__, _s2=_iso20_wpt.WPT_PairingReq.observed_id_code.__set__, _s3=_iso20_wpt.WPT_PairingReq.ev_result_code.__set__, _s4=_iso20_wpt.WPT_PairingReq.vendor_specific_data_container.__set__):
     """Decode WPT_PairingReqType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
         x2 = None
-        x3 = None
         x4 = []
         nxt = 0
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'EVProcessing'
@@ -6760,8 +6818,8 @@ def _d_WPT_PairingReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 1, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6777,8 +6835,10 @@ def _d_WPT_PairingReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
         p += 2
         nxt = (4, -1)[c]
         while nxt == 4:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x4.append(v)
             k = len(x4)
             if k < 16:
@@ -6801,7 +6861,7 @@ def _d_WPT_PairingReqType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6856,7 +6916,9 @@ def _e_WPT_PairingResType(acc, n, o):
         cnt = len(items)
         if cnt > 16: raise too_many('VendorSpecificDataContainer', 16, cnt)
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'VendorSpecificDataContainer'
                 if i == 0:
                     cw = _T53.get(s)
@@ -6867,6 +6929,7 @@ def _e_WPT_PairingResType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = w_el_bin(acc, n, v, None, None, 256, 4, 8)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 7 if cnt == 16 else 6
         cw = _T54.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'AlternativeSECCList, VendorSpecificDataContainer, EE | EE | ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE | VendorSpecificDataContainer, EE')
@@ -6880,13 +6943,10 @@ def _e_WPT_PairingResType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_PairingResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRes, _s0=_iso20_wpt.WPT_PairingRes.header.__set__, _s1=_iso20_wpt.WPT_PairingRes.response_code.__set__, _s2=_iso20_wpt.WPT_PairingRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_PairingRes.observed_id_code.__set__, _s4=_iso20_wpt.WPT_PairingRes.alternative_secc_list.__set__, _s5=_iso20_wpt.WPT_PairingRes.vendor_specific_data_container.__set__):
+def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_PairingRes, _s0=_iso20_wpt.WPT_PairingRes.header.__set__, _s1=_iso20_wpt.WPT_PairingRes.response_code.__set__, _s2=_iso20_wpt.WPT_PairingRes.evse_processing.__set__, _s3=_iso20_wpt.WPT_PairingRes.observed_id_code.__set__, _s4=_iso20_wpt.WPT_PairingRes.alternative_secc_list.__set__, _s5=_iso20_wpt.WPT_PairingRes.vendor_specific_data_container.__set__):
     """Decode WPT_PairingResType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
         x3 = None
         x4 = None
         x5 = []
@@ -6894,7 +6954,8 @@ def _d_WPT_PairingResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
         f = 'Header'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'Header')
         p += 1
-        v, p = _d_MessageHeaderType(D, T, p)
+        v, p = _d_MessageHeaderType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
         nxt = 1
         f = 'ResponseCode'
@@ -6927,8 +6988,8 @@ def _d_WPT_PairingResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 1, 4294967295)
+                    v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AlternativeSECCList, VendorSpecificDataContainer, EE')
@@ -6936,15 +6997,18 @@ def _d_WPT_PairingResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
             nxt = (4, 5, -1)[c]
         if nxt == 4:
             f = 'AlternativeSECCList'
-            v, p = _d_AlternativeSECCListType(D, T, p)
+            v, p = _d_AlternativeSECCListType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
+            if p > L: D, T, L = window(R, p)
             f = 'VendorSpecificDataContainer'
-            v, p = r_el_bin(D, T, p, None, None, 256, 4)
+            v, p = r_el_bin(D, T, p, R, None, None, 256, 4)
+            if p > L: D, T, L = window(R, p)
             x5.append(v)
             k = len(x5)
             if k < 16:
@@ -6968,7 +7032,7 @@ def _d_WPT_PairingResType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_PairingRe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -6994,18 +7058,15 @@ def _e_WPT_SPCPowerControlParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_SPCPowerControlParameterType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_SPCPowerControlParameter, _s0=_iso20_wpt.WPT_SPCPowerControlParameter.spc_primary_device_coil_current_information.__set__):
+def _d_WPT_SPCPowerControlParameterType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_SPCPowerControlParameter, _s0=_iso20_wpt.WPT_SPCPowerControlParameter.spc_primary_device_coil_current_information.__set__):
     """Decode WPT_SPCPowerControlParameterType."""
-    f = ""
     try:
-        x0 = None
-        nxt = 0
         f = 'SPCPrimaryDeviceCoilCurrentInformation'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'SPCPrimaryDeviceCoilCurrentInformation')
         p += 1
-        v, p = _d_RationalNumberType(D, T, p)
+        v, p = _d_RationalNumberType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7014,7 +7075,7 @@ def _d_WPT_SPCPowerControlParameterType(D, T, p, _new=_object_new, _C=_iso20_wpt
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7029,7 +7090,9 @@ def _e_WPT_TxRxPackageSpecDataType(acc, n, o):
         if 0 < cnt < 2: raise too_few('PulseSequenceOrder', 2, cnt)
         if cnt == 0: raise missing('PulseSequenceOrder')
         if cnt:
+            sp = None
             for i, v in enumerate(items):
+                if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PulseSequenceOrder'
                 if i == 0:
                     acc <<= 1
@@ -7038,6 +7101,7 @@ def _e_WPT_TxRxPackageSpecDataType(acc, n, o):
                     acc <<= 2
                     n += 2
                 acc, n = _e_WPT_TxRxPulseOrderType(acc, n, v)
+            if sp is not None: acc = unspill(acc, n, sp)
             s = 3 if cnt == 255 else 2
         v = o.pulse_separation_time
         if v is None: raise missing('PulseSeparationTime')
@@ -7087,7 +7151,7 @@ def _e_WPT_TxRxPackageSpecDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxPackageSpecData, _s0=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_sequence_order.__set__, _s1=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_separation_time.__set__, _s2=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_duration.__set__, _s3=_iso20_wpt.WPT_TxRxPackageSpecData.package_separation_time.__set__):
+def _d_WPT_TxRxPackageSpecDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_TxRxPackageSpecData, _s0=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_sequence_order.__set__, _s1=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_separation_time.__set__, _s2=_iso20_wpt.WPT_TxRxPackageSpecData.pulse_duration.__set__, _s3=_iso20_wpt.WPT_TxRxPackageSpecData.package_separation_time.__set__):
     """Decode WPT_TxRxPackageSpecDataType."""
     f = ""
     try:
@@ -7100,7 +7164,8 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_
         p += 1
         while nxt == 0:
             f = 'PulseSequenceOrder'
-            v, p = _d_WPT_TxRxPulseOrderType(D, T, p)
+            v, p = _d_WPT_TxRxPulseOrderType(D, T, p, L, R)
+            if p > L: D, T, L = window(R, p)
             x0.append(v)
             k = len(x0)
             if k < 2:
@@ -7128,8 +7193,8 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7146,8 +7211,8 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x2 = v
             nxt = 3
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7164,8 +7229,8 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_
                     v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
                     p += 18
                 else:
-                    pass
-                    v, p = r_el_uint(D, T, p, 0, 65535)
+                    v, p = r_el_uint(D, T, p, R, 0, 65535)
+                    if p > L: D, T, L = window(R, p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7180,7 +7245,7 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7223,13 +7288,9 @@ def _e_WPT_TxRxPulseOrderType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_TxRxPulseOrderType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxPulseOrder, _s0=_iso20_wpt.WPT_TxRxPulseOrder.index_number.__set__, _s1=_iso20_wpt.WPT_TxRxPulseOrder.tx_rx_identifier.__set__):
+def _d_WPT_TxRxPulseOrderType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_TxRxPulseOrder, _s0=_iso20_wpt.WPT_TxRxPulseOrder.index_number.__set__, _s1=_iso20_wpt.WPT_TxRxPulseOrder.tx_rx_identifier.__set__):
     """Decode WPT_TxRxPulseOrderType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'IndexNumber'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -7243,9 +7304,9 @@ def _d_WPT_TxRxPulseOrderType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxP
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 0, 65535)
+                v, p = r_el_uint(D, T, p, R, 0, 65535)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'TxRxIdentifier'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -7260,9 +7321,9 @@ def _d_WPT_TxRxPulseOrderType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxP
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7272,7 +7333,7 @@ def _d_WPT_TxRxPulseOrderType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxP
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7317,14 +7378,9 @@ def _e_WPT_TxRxSpecDataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_WPT_TxRxSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxSpecData, _s0=_iso20_wpt.WPT_TxRxSpecData.tx_rx_identifier.__set__, _s1=_iso20_wpt.WPT_TxRxSpecData.tx_rx_position.__set__, _s2=_iso20_wpt.WPT_TxRxSpecData.tx_rx_orientation.__set__):
+def _d_WPT_TxRxSpecDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_TxRxSpecData, _s0=_iso20_wpt.WPT_TxRxSpecData.tx_rx_identifier.__set__, _s1=_iso20_wpt.WPT_TxRxSpecData.tx_rx_position.__set__, _s2=_iso20_wpt.WPT_TxRxSpecData.tx_rx_orientation.__set__):
     """Decode WPT_TxRxSpecDataType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        x2 = None
-        nxt = 0
         f = 'TxRxIdentifier'
         x = (D >> (T - p - 11)) & 2047
         if not x & 1793:
@@ -7339,21 +7395,21 @@ def _d_WPT_TxRxSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxSpe
                 p += 19
             else:
                 p += 1
-                v, p = r_el_uint(D, T, p, 1, 4294967295)
+                v, p = r_el_uint(D, T, p, R, 1, 4294967295)
+                if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'TxRxPosition'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'TxRxPosition')
         p += 1
-        v, p = _d_WPT_CoordinateXYZType(D, T, p)
+        v, p = _d_WPT_CoordinateXYZType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = 2
         f = 'TxRxOrientation'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'TxRxOrientation')
         p += 1
-        v, p = _d_WPT_CoordinateXYZType(D, T, p)
+        v, p = _d_WPT_CoordinateXYZType(D, T, p, L, R)
+        if p > L: D, T, L = window(R, p)
         x2 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7364,7 +7420,7 @@ def _d_WPT_TxRxSpecDataType(D, T, p, _new=_object_new, _C=_iso20_wpt.WPT_TxRxSpe
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7381,15 +7437,15 @@ def _e_X509DataType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509DataType(D, T, p):
+def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7430,19 +7486,15 @@ def _e_X509IssuerSerialType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
+def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509IssuerSerial, _s0=_xmldsig.X509IssuerSerial.x509_issuer_name.__set__, _s1=_xmldsig.X509IssuerSerial.x509_serial_number.__set__):
     """Decode X509IssuerSerialType."""
-    f = ""
     try:
-        x0 = None
-        x1 = None
-        nxt = 0
         f = 'X509IssuerName'
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'X509IssuerName')
         p += 1
-        v, p = r_el_str(D, T, p, None, None, None, 4)
+        v, p = r_el_str(D, T, p, R, None, None, None, 4)
+        if p > L: D, T, L = window(R, p)
         x0 = v
-        nxt = 1
         f = 'X509SerialNumber'
         x = (D >> (T - p - 12)) & 4095
         if not x & 3329:
@@ -7458,9 +7510,9 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
                 p += 20
             else:
                 p += 1
-                v, p = r_el_int(D, T, p, None, None)
+                v, p = r_el_int(D, T, p, R, None, None)
+                if p > L: D, T, L = window(R, p)
         x1 = v
-        nxt = -1
         if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
         p += 1
         o = _new(_C)
@@ -7470,7 +7522,7 @@ def _d_X509IssuerSerialType(D, T, p, _new=_object_new, _C=_xmldsig.X509IssuerSer
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
-        err = premature(exc, T, p)
+        err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
 
@@ -7532,6 +7584,7 @@ _G_X509DataType = GenericTable(
 
 NAME = 'iso20_wpt'
 NAMESPACES = ('urn:iso:std:iso:15118:-20:WPT', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#')
+RUN_BITS = 1559
 DOCUMENT = (
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', _e_CLReqControlModeType, _d_CLReqControlModeType, _iso20_types.CLReqControlMode),
     ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', _e_CLResControlModeType, _d_CLResControlModeType, _iso20_types.CLResControlMode),
