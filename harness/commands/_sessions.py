@@ -120,9 +120,9 @@ def observers(trace: Path | None, journal: Path | None) -> Iterator[list[Observe
     made: list[Observer] = []
     try:
         if trace is not None:
-            made.append(_observer("iso15118.transport.trace", "TraceWriter", trace, "--trace"))
+            made.append(_observer("iso15118.records.trace", "TraceWriter", trace, "--trace"))
         if journal is not None:
-            made.append(_observer("iso15118.transport.journal", "Journal", journal, "--journal"))
+            made.append(_observer("iso15118.records.journal", "Journal", journal, "--journal"))
         yield made
     finally:
         for obs in made:

@@ -1,4 +1,4 @@
-"""`v2g sessions`: list the sessions of a session journal (logic: :mod:`iso15118.transport.journal`)."""
+"""`v2g sessions`: list the sessions of a session journal (logic: :mod:`iso15118.records.journal`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from iso15118.transport.journal import DEFAULT_JOURNAL, JournalError, JournalScan, JournalSession, scan_journal
-from iso15118.transport.trace import iso_time
+from iso15118.records.journal import DEFAULT_JOURNAL, JournalError, JournalScan, JournalSession, scan_journal
+from iso15118.records.trace import iso_time
 
 __all__ = ["register", "run", "session_row"]
 

@@ -56,10 +56,10 @@ from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.iso20.services import AC, AC_BPT
+from iso15118.records.trace import TraceWriter
 from iso15118.security.profiles import DEFAULT_EVCCID
 from iso15118.transport.driver import Observer
 from iso15118.transport.store import SessionStore
-from iso15118.transport.trace import TraceWriter
 
 __all__ = [
     "TRIMS",

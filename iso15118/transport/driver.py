@@ -12,24 +12,45 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from iso15118.session.connection import Connection
 from iso15118.session.events import CloseRequested, EndReason, Event, MessageSent, SessionEnded
 from iso15118.session.profile import Stream
 from iso15118.transport.link import Link, LinkClosed
 
-__all__ = ["Clock", "Observer", "Pump", "SessionOutcome"]
+__all__ = ["Clock", "EventWatcher", "Observer", "Pump", "RecordWriter", "SessionOutcome"]
 
 Clock = Callable[[], float]
 
 
-class Observer(Protocol):
-    """Something that watches a session's events (a trace file, a journal, a UI)."""
+class EventWatcher(Protocol):
+    """Something that watches a session's events asynchronously (a UI, a test recorder)."""
 
     async def observe(self, event: Event, *, role: str, peer: str) -> None:
         """Called for every event, in order."""
         ...
+
+
+@runtime_checkable
+class RecordWriter(Protocol):
+    """Something that records a session's events synchronously (:mod:`iso15118.records`: journal, trace).
+
+    ``blocking``: its writes wait for the disk (``fsync``), so the pump calls it from a worker thread.
+    """
+
+    @property
+    def blocking(self) -> bool:
+        """True when :meth:`write` waits for the disk."""
+        ...
+
+    def write(self, event: Event, *, role: str, peer: str) -> None:
+        """Called for every event, in order; raising aborts the session's send (nothing unrecorded leaves)."""
+        ...
+
+
+Observer = EventWatcher | RecordWriter
+"""An observer of a session: an async watcher or a record writer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,9 +104,16 @@ class Pump:
 
     async def emit(self, events: list[Event]) -> None:
         """Give events to the observers (and note a due close)."""
+        role, peer = str(self.conn.role), self.link.peer
         for ev in events:
             for obs in self.observers:
-                await obs.observe(ev, role=str(self.conn.role), peer=self.link.peer)
+                if isinstance(obs, RecordWriter):
+                    if obs.blocking:
+                        await asyncio.to_thread(obs.write, ev, role=role, peer=peer)
+                    else:
+                        obs.write(ev, role=role, peer=peer)
+                else:
+                    await obs.observe(ev, role=role, peer=peer)
             if isinstance(ev, CloseRequested) and ev.close_at <= ev.at:
                 self._close_now = True
 

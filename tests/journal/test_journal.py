@@ -16,10 +16,10 @@ from iso15118.config import EvccConfig
 from iso15118.controller import ChargeDirection, ControlMode
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational
+from iso15118.records.journal import Journal, JournalError, JournalSession, read_journal, scan_journal
 from iso15118.session.events import EndReason, MessageReceived, MessageSent, SessionEnded
 from iso15118.session.profile import Stream
 from iso15118.simple import SimpleEV, SimpleEVConfig
-from iso15118.transport.journal import Journal, JournalError, JournalSession, read_journal, scan_journal
 from iso15118.transport.link import MemoryLink
 from iso15118.v2gtp import Deframer
 from tests.journal.support import CountingEVSE, run_pair
@@ -240,7 +240,7 @@ def test_write_failure_raises_and_the_journal_refuses_to_go_on(tmp_path: Path, m
 
     monkeypatch.setattr(os, "fsync", broken)
     with pytest.raises(JournalError, match="cannot write the journal"):
-        asyncio.run(journal.observe(start, role="secc", peer="a"))
+        journal.write(start, role="secc", peer="a")
     monkeypatch.undo()
     with pytest.raises(JournalError, match="earlier write failed"):
         journal.write(start, role="secc", peer="b")

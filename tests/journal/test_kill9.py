@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from iso15118.config import EvccConfig
+from iso15118.records.journal import Journal, read_journal, scan_journal
 from iso15118.session.events import EndReason, Event, MessageReceived
 from iso15118.simple import SimpleEV
-from iso15118.transport.journal import Journal, read_journal, scan_journal
 from iso15118.transport.link import StreamLink
 from iso15118.transport.runner import run_evcc_session
 from tests.journal.support import run_pair

@@ -10,9 +10,9 @@ import pytest
 
 from harness.cli import main
 from iso15118.config import EvccConfig
+from iso15118.records.journal import Journal
 from iso15118.session.events import MessageSent
 from iso15118.session.profile import Stream
-from iso15118.transport.journal import Journal
 from tests.journal.support import CountingEVSE, run_pair
 from tests.journal.test_journal import _loop_res
 

@@ -14,6 +14,7 @@ import pytest
 
 from iso15118.codec import decode_document, decode_message, to_json
 from iso15118.config import EvccConfig
+from iso15118.records.trace import TraceError, TraceWriter, read_trace, trace_record
 from iso15118.session.events import (
     EndReason,
     Event,
@@ -23,7 +24,6 @@ from iso15118.session.events import (
     SessionEnded,
     SessionEstablished,
 )
-from iso15118.transport.trace import TraceError, TraceWriter, read_trace, trace_record
 from tests.journal.support import CountingEVSE, Recorder, run_pair
 
 FAST: dict[str, Any] = {"loop_interval_s": 0.0, "authorization_retry_s": 0.0}
@@ -122,9 +122,9 @@ def test_disk_error_is_logged_once_and_never_raises(caplog: pytest.LogCaptureFix
         SessionEstablished(at=2.0, session_id=b"\x01" * 8, resumed=False, evcc_id="E", evse_id="S"),
         SessionEnded(at=3.0, reason=EndReason.TERMINATED, detail="done"),
     ]
-    with caplog.at_level(logging.ERROR, logger="iso15118.transport.trace"):
+    with caplog.at_level(logging.ERROR, logger="iso15118.records.trace"):
         for ev in events:
-            asyncio.run(writer.observe(ev, role="secc", peer="p"))
+            writer.write(ev, role="secc", peer="p")
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "tracing stops" in errors[0].getMessage()
     assert writer.error is not None and writer.lines == 0

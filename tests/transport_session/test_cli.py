@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import build_parser, main
-from iso15118.transport.journal import read_journal
+from iso15118.records.journal import read_journal
 from tests.support.netns import free_port
 from tests.transport_session.helpers import TestPki
 

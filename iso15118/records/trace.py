@@ -1,6 +1,6 @@
 """Message traces: one JSON line per message sent or received, and one per session milestone.
 
-A :class:`TraceWriter` is an :class:`~iso15118.transport.driver.Observer`. Give it to
+A :class:`TraceWriter` is a record writer (:class:`~iso15118.transport.driver.RecordWriter`). Give it to
 ``serve_secc_session`` / ``run_evcc_session`` (``observers=[TraceWriter("secc.jsonl")]``) and every message
 lands in the file as it is sent or received, on both sides alike:
 
@@ -15,7 +15,7 @@ lands in the file as it is sent or received, on both sides alike:
 (without the V2GTP header; decode it with ``v2g decode --schema <schema>``) and ``json`` the decoded message's
 JSON view (:func:`iso15118.codec.to_json`). ProtocolNegotiated, SessionEstablished, PerformanceTimeExceeded
 and SessionEnded add a line each (``event`` names them). Lines are flushed one by one (not fsynced: a trace
-is for debugging; the crash-safe record is :mod:`iso15118.transport.journal`).
+is for debugging; the crash-safe record is :mod:`iso15118.records.journal`).
 
 Tracing never breaks a session: a disk error is logged once and tracing stops.
 """
@@ -28,7 +28,7 @@ import logging
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from iso15118.codec import schema_of, to_json
 from iso15118.codec.schemasets import SCHEMA_ALIASES
@@ -135,12 +135,11 @@ class TraceWriter:
         self.error: str | None = None
         """Why tracing stopped, if it did."""
 
-    async def observe(self, event: Event, *, role: str, peer: str) -> None:
-        """Write the event's line, if it has one (the :class:`~iso15118.transport.driver.Observer` hook)."""
-        self.write(event, role=role, peer=peer)
+    blocking: ClassVar[bool] = False
+    """A buffered line per event: cheap enough for the event loop."""
 
     def write(self, event: Event, *, role: str, peer: str) -> None:
-        """Synchronous form of :meth:`observe` (for code driving a sans-I/O Connection itself)."""
+        """Write the event's line, if it has one (the record-writer hook)."""
         if self._file is None:
             return
         try:

@@ -1,10 +1,11 @@
 """The session journal: an append-only, crash-safe record of what each session agreed and metered.
 
-A :class:`Journal` is an :class:`~iso15118.transport.driver.Observer`. For every session it records a start
-(role, peer, time), the negotiated parameters (protocol, SessionID, authorization, service, control mode, BPT
-channel, each PowerDelivery), every meter reading and receipt carried in a ChargeLoopRes, and the end. Each
-record is written and ``os.fsync``-ed before :meth:`Journal.observe` returns. The Pump calls observers before
-it writes a sent message to the link, so a meter reading is on disk before the EV can see (and acknowledge) it.
+A :class:`Journal` is a record writer (:class:`~iso15118.transport.driver.RecordWriter`). For every session it
+records a start (role, peer, time), the negotiated parameters (protocol, SessionID, authorization, service,
+control mode, BPT channel, each PowerDelivery), every meter reading and receipt carried in a ChargeLoopRes, and
+the end. Each record is written and ``os.fsync``-ed before :meth:`Journal.write` returns. The runner calls it
+(from a worker thread: ``blocking`` is true) before it writes a sent message to the link, so a meter reading is on
+disk before the EV can see (and acknowledge) it.
 
 File format
 -----------
@@ -12,7 +13,7 @@ JSON lines. A line is ``{"crc":"<8 hex>","rec":BODY}`` where BODY is the record'
 taken over BODY's bytes exactly as stored: a line whose CRC does not match is never interpreted. Every record
 has a type ``t`` and, except the file-level ones, the journal's id ``s`` of its session (sessions of one SECC
 process may interleave). Only the last write can be torn by a crash. The reader
-(:mod:`iso15118.transport.journal_reader`) skips a bad last line (the torn tail), and reports a bad line anywhere
+(:mod:`iso15118.records.journal_reader`) skips a bad last line (the torn tail), and reports a bad line anywhere
 else with its number. Opening an existing journal appends. A torn
 tail found then is ended with a newline and covered by a ``torn`` record, so it is not taken for corruption
 later. Nothing already stored is rewritten. Record types: ``journal`` (file header), ``torn``, and per session
@@ -22,13 +23,12 @@ later. Nothing already stored is rewritten. Record types: ``journal`` (file head
 A Journal tells sessions apart by (role, peer). Concurrent sessions must have distinct peers, as TCP peers do.
 
 This module is the writer. The line format both sides share (CRC rule, :class:`JournalError`) is in
-:mod:`iso15118.transport.journal_format`, the reading side in :mod:`iso15118.transport.journal_reader`. Their
-public names are re-exported here, so ``from iso15118.transport.journal import read_journal`` keeps working.
+:mod:`iso15118.records.journal_format`, the reading side in :mod:`iso15118.records.journal_reader`. Their
+public names are re-exported here, so ``from iso15118.records.journal import read_journal`` keeps working.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import os
 import secrets
@@ -36,11 +36,29 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from iso15118.codec import to_json
 from iso15118.iso20.services import parse_parameter_set
 from iso15118.messages.iso20 import ChargeLoopRes
+from iso15118.records.journal_format import (
+    DEFAULT_JOURNAL,
+    JOURNAL_FORMAT,
+    JournalError,
+    decode_line,
+    encode_line,
+    split_lines,
+)
+from iso15118.records.journal_reader import (
+    JournalProblem,
+    JournalScan,
+    JournalSession,
+    MeterRecord,
+    PowerDeliveryRecord,
+    read_journal,
+    scan_journal,
+)
+from iso15118.records.trace import iso_time
 from iso15118.session.events import (
     CloseRequested,
     Event,
@@ -50,24 +68,6 @@ from iso15118.session.events import (
     SessionEnded,
     SessionEstablished,
 )
-from iso15118.transport.journal_format import (
-    DEFAULT_JOURNAL,
-    JOURNAL_FORMAT,
-    JournalError,
-    decode_line,
-    encode_line,
-    split_lines,
-)
-from iso15118.transport.journal_reader import (
-    JournalProblem,
-    JournalScan,
-    JournalSession,
-    MeterRecord,
-    PowerDeliveryRecord,
-    read_journal,
-    scan_journal,
-)
-from iso15118.transport.trace import iso_time
 
 __all__ = [
     "DEFAULT_JOURNAL",
@@ -139,6 +139,8 @@ class Journal:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        # records_for keeps per-session bookkeeping; sessions of one SECC write from several worker threads.
+        self._session_lock = threading.Lock()
         self._live: dict[tuple[str, str], _Live] = {}
         self._ended: dict[tuple[str, str], None] = {}
         self.failed: str | None = None
@@ -197,15 +199,14 @@ class Journal:
                 self.failed = str(exc)
                 raise JournalError(f"cannot write the journal: {exc}", path=str(self.path)) from exc
 
-    async def observe(self, event: Event, *, role: str, peer: str) -> None:
-        """Journal the event's facts, durably, before returning (the Observer hook)."""
-        records = self.records_for(event, role=role, peer=peer)
-        if records:
-            await asyncio.to_thread(self.append, records)
+    blocking: ClassVar[bool] = True
+    """Writes wait for ``fsync``: the runner calls :meth:`write` from a worker thread."""
 
     def write(self, event: Event, *, role: str, peer: str) -> None:
-        """Synchronous form of :meth:`observe` (for code driving a sans-I/O Connection itself)."""
-        self.append(self.records_for(event, role=role, peer=peer))
+        """Journal the event's facts, durably, before returning (the record-writer hook)."""
+        with self._session_lock:
+            records = self.records_for(event, role=role, peer=peer)
+        self.append(records)
 
     def records_for(self, event: Event, *, role: str, peer: str) -> list[dict[str, Any]]:
         """The records an event adds (and the writer's session bookkeeping); nothing is written here."""

@@ -2,8 +2,8 @@
 
 A line is ``{"crc":"<8 hex>","rec":BODY}`` plus a newline, where BODY is the record's compact JSON and the
 CRC-32 is taken over BODY's bytes exactly as stored. A line whose CRC does not match is never interpreted. The
-full format (record types, torn tails, appending) is documented in :mod:`iso15118.transport.journal`, which
-writes it; :mod:`iso15118.transport.journal_reader` reads it.
+full format (record types, torn tails, appending) is documented in :mod:`iso15118.records.journal`, which
+writes it; :mod:`iso15118.records.journal_reader` reads it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 :func:`scan_journal` reads leniently (every valid record, plus the corrupt lines and the torn tail), and
 :func:`read_journal` strictly (a torn last line is skipped, any other bad line raises :class:`JournalError`).
-The file format is documented in :mod:`iso15118.transport.journal`, which writes it.
+The file format is documented in :mod:`iso15118.records.journal`, which writes it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from iso15118.transport.journal_format import JOURNAL_FORMAT, JournalError, decode_line, split_lines
+from iso15118.records.journal_format import JOURNAL_FORMAT, JournalError, decode_line, split_lines
 
 __all__ = [
     "JournalProblem",
