@@ -228,6 +228,8 @@ class SeccEnv:
     peer: PeerIdentity | None
     entropy: bytes
     dc_capable: bool
+    stopping: bool = False
+    """The operator asked the charger to stop: the next loop response asks the EV to terminate."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -67,6 +67,7 @@ class Iso20Secc:
             pnc=self.pnc,
             entropy=env.entropy,
             dc_capable=env.dc_capable,
+            stopping=env.stopping,
         )
         return decide(Kind(kind), request, view)
 

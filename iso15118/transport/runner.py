@@ -146,6 +146,7 @@ class _Secc:
         self.ctx: Any = None
         self.wrap: Callable[[SeccLogic], SeccLogic] | None = None
         self.peer_log: PeerLog | None = None
+        self.interrupted: str | None = None
 
     def offers(self) -> list[Any]:
         """What this SECC can agree on in SupportedAppProtocol: configured, and DC only with a DC output."""
@@ -200,6 +201,7 @@ class _Secc:
                 peer=self.peer,
                 entropy=entropy,
                 dc_capable=self.dc_capable,
+                stopping=self.interrupted is not None,
             )
             decision = self.logic.decide(kind, event.message, self.ctx, env)
             if not isinstance(decision, Need):
@@ -229,6 +231,10 @@ class _Secc:
     def summary(self) -> Summary:
         return self.logic.summary(self.ctx) if self.logic is not None else Summary()
 
+    async def request_stop(self, why: str) -> None:
+        """The operator stops the charger: the EV is asked to terminate at its next charge-loop request."""
+        self.interrupted = self.interrupted or why
+
 
 async def serve_secc_session(
     link: Link,
@@ -244,12 +250,15 @@ async def serve_secc_session(
     peer: PeerIdentity | None = None,
     decisions: Callable[[SeccLogic], SeccLogic] | None = None,
     peer_log: PeerLog | None = None,
+    on_start: Callable[[Any], None] | None = None,
 ) -> SessionOutcome:
     """Serve one connection as the SECC until the session ends and the connection closes.
 
     ``peer``: the TLS identity of the EV (paused sessions are bound to it); ``decisions`` wraps the negotiated
     generation's decisions (site rules of an application, fault injection in the conformance harness);
-    ``peer_log`` rate-limits the security warnings per peer (the SECC server shares one across connections).
+    ``peer_log`` rate-limits the security warnings per peer (the SECC server shares one across connections);
+    ``on_start`` receives a handle whose ``request_stop(why)`` coroutine asks the EV to end the session (the
+    next charge-loop response notifies Terminate).
     """
     conn = Connection(Role.SECC, now=clock(), config=_with_profiles(session_config))
     pump = Pump(conn, link, clock=clock, observers=observers)
@@ -257,8 +266,10 @@ async def serve_secc_session(
     secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random, peer or PeerIdentity(address=link.peer))
     secc.wrap = decisions
     secc.peer_log = peer_log
+    if on_start is not None:
+        on_start(secc)
     ended = await pump.run(secc.handle)
-    return _outcome(conn, ended, secc.summary())
+    return _outcome(conn, ended, secc.summary(), secc.interrupted)
 
 
 def _with_profiles(config: SessionConfig | None) -> SessionConfig:

@@ -30,9 +30,11 @@ import inspect
 import logging
 import ssl
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from iso15118.config import SeccConfig
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
@@ -160,6 +162,8 @@ class SeccServer:
         self._server: asyncio.Server | None = None
         self._sdp: SdpServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+        """Handles of the sessions being served (their ``request_stop``)."""
         self._reports: deque[ConnectionReport] = deque(maxlen=config.report_backlog)
         self._waiters: deque[asyncio.Future[ConnectionReport]] = deque()
         self._handshakes = HandshakeGate(
@@ -227,6 +231,17 @@ class SeccServer:
             except BaseException:
                 await self.stop()
                 raise
+
+    async def request_stop(self, why: str, *, grace: float = 10.0) -> None:
+        """End the way the standard ends a charger's sessions (a first SIGINT/SIGTERM): stop accepting, ask every
+        EV in the charge loop to terminate (EVSENotification Terminate at its next request [V2G20-1610]), and
+        wait up to ``grace`` s for the sessions to end before cancelling what is left."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for handle in list(self._sessions):
+            await handle.request_stop(why)
+        await self.stop(grace=grace)
 
     async def stop(self, *, grace: float = 0.0) -> None:
         """Stop listening and announcing; let running sessions finish for ``grace`` s, then cancel them."""
@@ -382,6 +397,7 @@ class SeccServer:
             observers=self._observers,
             peer=peer_identity(name, link.tls),
             peer_log=self.peer_log,
+            on_start=self._sessions.add,
         )
         error = link.failure() if not outcome.ended_regularly else None
         return ConnectionReport(

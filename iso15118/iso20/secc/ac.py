@@ -89,8 +89,10 @@ def meter_info(reading: MeterReading, bpt: bool) -> m.MeterInfo:
     )
 
 
-def status_of(command: EvseCommand | Any) -> m.EVSEStatus | None:
-    """The EVSEStatus carrying the charger's notification, if any."""
+def status_of(command: EvseCommand | Any, v: SeccView) -> m.EVSEStatus | None:
+    """The EVSEStatus carrying the charger's notification, if any (Terminate, at once, when stopping)."""
+    if v.stopping:
+        return m.EVSEStatus(notification_max_delay=0, evse_notification=m.EvseNotification.Terminate)
     if command.notification is None:
         return None
     return m.EVSEStatus(
@@ -144,7 +146,7 @@ def ac_charge_loop(req: m.AC_ChargeLoopReq, v: SeccView) -> Decision:
         reading: MeterReading = v.inputs.get(Input.METER)
         extra["meter_info"] = meter_info(reading, bpt)
         ctx = metered(ctx, reading, v.now)
-    status = status_of(command)
+    status = status_of(command, v)
     if status is not None:
         extra["evse_status"] = status
     if command.frequency_hz is not None:

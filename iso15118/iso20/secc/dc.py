@@ -223,7 +223,7 @@ def dc_charge_loop(req: m.DC_ChargeLoopReq, v: SeccView) -> Decision:
         reading = v.inputs.get(Input.METER)
         extra["meter_info"] = meter_info(reading, bpt)
         ctx = metered(ctx, reading, v.now)
-    status = status_of(command)
+    status = status_of(command, v)
     if status is not None:
         extra["evse_status"] = status
     res = m.DC_ChargeLoopRes(

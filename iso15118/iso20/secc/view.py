@@ -73,6 +73,9 @@ class SeccView:
     entropy: bytes = bytes(ENTROPY_BYTES)
     dc_capable: bool = False
     """The controller drives a DC output (DC services may be offered)."""
+    stopping: bool = False
+    """The operator asked the charger to stop (SIGINT/SIGTERM): loop responses carry EVSENotification
+    Terminate with no delay, so the EV ends the session the standard's way [V2G20-1610]."""
 
 
 Decision = Answer[SeccContext] | Need

@@ -1,0 +1,72 @@
+"""A clean stop asked of either side mid-loop ends the session the standard's way (issue "field tester", item 3).
+
+EVCC: PowerDelivery(Stop), then SessionStop(Terminate) [V2G20-1610]. SECC: the next charge-loop response carries
+EVSENotification Terminate with no delay, and the EV ends the session itself. Both outcomes say who stopped it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from iso15118.config import EvccConfig, SeccConfig
+from iso15118.session.events import EndReason
+from iso15118.session.selection import EnergyFamily
+from iso15118.simple import SimpleEV, SimpleEVSE
+from iso15118.transport.link import memory_pair
+from iso15118.transport.runner import run_evcc_session, serve_secc_session
+from tests.session.recording import Recorder
+
+
+async def _session(stop_side: str, energy: EnergyFamily) -> tuple[Any, Any, Recorder]:
+    rec = Recorder()
+    handles: dict[str, Any] = {}
+    a, b = memory_pair()
+    secc = asyncio.create_task(
+        serve_secc_session(b, SimpleEVSE(), SeccConfig(), observers=[rec], on_start=lambda h: handles.update(secc=h))
+    )
+    config = EvccConfig(energy=energy, max_loops=None, loop_interval_s=0.01, precharge_interval_s=0.0)
+    evcc = asyncio.create_task(
+        run_evcc_session(a, SimpleEV(), config, observers=[rec], on_start=lambda h: handles.update(evcc=h))
+    )
+    # Wait until the charge loop runs (readiness, not time), then ask one side to stop.
+    while sum(1 for r in rec.messages if r.sender == "secc" and "ChargeLoopRes" in type(r.message).__name__) < 3:
+        await asyncio.sleep(0.005)
+    await handles[stop_side].request_stop("SIGTERM")
+    out, secc_out = await asyncio.wait_for(asyncio.gather(evcc, secc), 10)
+    return out, secc_out, rec
+
+
+@pytest.mark.parametrize("energy", [EnergyFamily.AC, EnergyFamily.DC])
+def test_the_ev_stops_with_power_delivery_stop_and_session_stop(energy: EnergyFamily) -> None:
+    out, secc, rec = asyncio.run(_session("evcc", energy))
+    sent = [type(r.message).__name__ for r in rec.messages if r.sender == "evcc"]
+    stop_at = len(sent) - 1 - sent[::-1].index("PowerDeliveryReq")
+    tail = sent[stop_at:]
+    expected = (
+        ["PowerDeliveryReq", "DC_WeldingDetectionReq", "SessionStopReq"]
+        if energy is EnergyFamily.DC
+        else ["PowerDeliveryReq", "SessionStopReq"]
+    )
+    assert [k for i, k in enumerate(tail) if i == 0 or k != tail[i - 1]][: len(expected)] == expected
+    assert out.ended.reason is EndReason.TERMINATED and secc.ended.reason is EndReason.TERMINATED
+    assert out.interrupted == "SIGTERM" and not out.ok and secc.ok
+
+
+@pytest.mark.parametrize("energy", [EnergyFamily.AC, EnergyFamily.DC])
+def test_the_charger_asks_the_ev_to_terminate(energy: EnergyFamily) -> None:
+    out, secc, rec = asyncio.run(_session("secc", energy))
+    notes = [
+        r.message.evse_status.evse_notification
+        for r in rec.messages
+        if r.sender == "secc" and "ChargeLoopRes" in type(r.message).__name__ and r.message.evse_status is not None
+    ]
+    assert [str(n) for n in notes] == ["Terminate"]
+    assert out.ended.reason is EndReason.TERMINATED and secc.ended.reason is EndReason.TERMINATED
+    assert out.negotiated["notifications"] == ["Terminate"]
+    assert secc.interrupted == "SIGTERM" and not secc.ok
+    # The EV ended it itself: PowerDelivery(Stop) (and welding detection in DC), then SessionStop(Terminate).
+    last = [r.message for r in rec.messages if r.sender == "evcc"][-1]
+    assert type(last).__name__ == "SessionStopReq" and str(last.charging_session) == "Terminate"
