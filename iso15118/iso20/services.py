@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from iso15118.constants import EnergyService
 from iso15118.messages import iso20 as m
-from iso15118.messages.units import value_of
+from iso15118.messages.units import rational, value_of
 from iso15118.session.selection import EnergyFamily, EnergyMode
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "DC_BPT",
     "FAMILY_SERVICES",
     "ParameterSetSpec",
+    "discharge_limit",
     "loop_mode",
     "loop_mode_field",
     "loop_request_mode",
@@ -50,6 +51,12 @@ _MODE_OF: Final[dict[int, EnergyMode]] = {
     DC: EnergyMode.DC,
     DC_BPT: EnergyMode.DC_BPT,
 }
+
+
+def discharge_limit(value: float, *, negative: bool) -> m.RationalNumber:
+    """A discharge limit (power or current) as a magnitude, or as a value <= 0 with ``negative``: implementations
+    disagree on the sign (fact sheet 6.1) [V2G20-1034] [V2G20-1035]."""
+    return rational(-value if negative else value)
 
 
 def mode_of_service(service_id: int) -> EnergyMode | None:

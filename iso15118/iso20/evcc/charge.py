@@ -16,7 +16,7 @@ from iso15118.decisions import Send, Step
 from iso15118.iso20.evcc.view import EvccContext, EvccView, is_dc, now_send
 from iso15118.iso20.kinds import Kind
 from iso15118.iso20.schedules import allowed_power, intervals_of
-from iso15118.iso20.services import mode_of_service
+from iso15118.iso20.services import discharge_limit, mode_of_service
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational
 from iso15118.session.profile import Stream
@@ -29,15 +29,9 @@ __all__ = [
     "build_dc_charge_parameters",
     "build_power_delivery",
     "build_schedule_exchange",
-    "discharge_limit",
     "discharging",
     "scheduled_power",
 ]
-
-
-def discharge_limit(value_w: float, *, negative: bool) -> m.RationalNumber:
-    """A discharge limit as a magnitude, or as a value <= 0 with ``negative`` [V2G20-1034] [V2G20-1035]."""
-    return rational(-value_w if negative else value_w)
 
 
 def bidirectional(v: EvccView) -> bool:

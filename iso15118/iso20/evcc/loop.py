@@ -17,10 +17,10 @@ from typing import Any
 from iso15118.controller import EVState
 from iso15118.decisions import ApplyPower, Send, Step
 from iso15118.iso20.contract import signed_metering
-from iso15118.iso20.evcc.charge import bidirectional, discharge_limit, discharging, scheduled_power
+from iso15118.iso20.evcc.charge import bidirectional, discharging, scheduled_power
 from iso15118.iso20.evcc.view import EvccContext, EvccView, is_dc, now_send
 from iso15118.iso20.kinds import Kind
-from iso15118.iso20.services import loop_mode_field, loop_target_power
+from iso15118.iso20.services import discharge_limit, loop_mode_field, loop_target_power
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational, value_of
 from iso15118.session.profile import Stream
@@ -30,8 +30,7 @@ __all__ = [
     "after_ac_loop",
     "after_dc_loop",
     "after_metering_confirmation",
-    "build_ac_loop",
-    "build_dc_loop",
+    "build_loop",
     "build_metering_confirmation",
     "loop_due",
 ]
@@ -72,40 +71,6 @@ def _v2x(ev: EVState) -> dict[str, m.RationalNumber]:
     }
 
 
-def _ac_mode(v: EvccView, bpt: bool) -> Any:
-    ev, lim, negative = v.ev, v.ev.limits, v.config.negative_discharge_limits
-    fields: dict[str, Any] = {"ev_present_active_power": rational(ev.present_power_w)} | _energy(ev)
-    if v.ctx.dynamic:
-        fields |= {
-            "ev_maximum_charge_power": rational(lim.max_charge_w),
-            "ev_minimum_charge_power": rational(lim.min_charge_w),
-            "ev_present_reactive_power": rational(0),
-        }
-        if ev.departure_s:
-            fields["departure_time"] = ev.departure_s
-        if bpt:
-            fields |= {
-                "ev_maximum_discharge_power": discharge_limit(lim.max_discharge_w, negative=negative),
-                "ev_minimum_discharge_power": discharge_limit(lim.min_discharge_w, negative=negative),
-            } | _v2x(ev)
-        return (m.BPT_Dynamic_AC_CLReqControlMode if bpt else m.Dynamic_AC_CLReqControlMode)(**fields)
-    fields["ev_maximum_charge_power"] = rational(lim.max_charge_w)
-    if bpt:
-        fields["ev_maximum_discharge_power"] = discharge_limit(lim.max_discharge_w, negative=negative)
-    return (m.BPT_Scheduled_AC_CLReqControlMode if bpt else m.Scheduled_AC_CLReqControlMode)(**fields)
-
-
-def build_ac_loop(v: EvccView) -> m.AC_ChargeLoopReq:
-    """AC_ChargeLoopReq with the control-mode element of the selected service and control mode."""
-    bpt = bidirectional(v)
-    return m.AC_ChargeLoopReq(
-        header=v.header,
-        meter_info_requested=v.config.meter_info_requested,
-        display_parameters=_display(v.ev),
-        **{loop_mode_field(bpt, v.ctx.dynamic): _ac_mode(v, bpt)},
-    )
-
-
 def _voltage(v: EvccView) -> float:
     ev = v.ev
     value = ev.present_voltage_v if ev.present_voltage_v is not None else ev.target_voltage_v
@@ -128,46 +93,74 @@ def _dc_target_current(v: EvccView) -> float:
     return min(power / voltage, lim.max_charge_current_a or float("inf"))
 
 
-def _dc_mode(v: EvccView, bpt: bool) -> Any:
+def _common_fields(v: EvccView, bpt: bool) -> dict[str, Any]:
+    """The fields every family's control-mode element shares: energy requests and power limits."""
     ev, lim, negative = v.ev, v.ev.limits, v.config.negative_discharge_limits
+    fields: dict[str, Any] = _energy(ev) | {"ev_maximum_charge_power": rational(lim.max_charge_w)}
     if v.ctx.dynamic:
-        fields: dict[str, Any] = _energy(ev) | {
-            "ev_maximum_charge_power": rational(lim.max_charge_w),
-            "ev_minimum_charge_power": rational(lim.min_charge_w),
-            "ev_maximum_charge_current": rational(lim.max_charge_current_a or 0.0),
-            "ev_maximum_voltage": rational(lim.max_voltage_v or _voltage(v)),
-            "ev_minimum_voltage": rational(lim.min_voltage_v or 0.0),
-        }
+        fields["ev_minimum_charge_power"] = rational(lim.min_charge_w)
         if ev.departure_s:
             fields["departure_time"] = ev.departure_s
-        if bpt:
-            fields |= {
-                "ev_maximum_discharge_power": discharge_limit(lim.max_discharge_w, negative=negative),
-                "ev_minimum_discharge_power": discharge_limit(lim.min_discharge_w, negative=negative),
-                "ev_maximum_discharge_current": discharge_limit(lim.max_discharge_current_a or 0.0, negative=negative),
-            } | _v2x(ev)
-        return (m.BPT_Dynamic_DC_CLReqControlMode if bpt else m.Dynamic_DC_CLReqControlMode)(**fields)
-    fields = _energy(ev) | {
-        "ev_target_current": rational(_dc_target_current(v)),
-        "ev_target_voltage": rational(ev.target_voltage_v if ev.target_voltage_v is not None else _voltage(v)),
-        "ev_maximum_charge_power": rational(lim.max_charge_w),
-        "ev_maximum_voltage": rational(lim.max_voltage_v or _voltage(v)),
-    }
     if bpt:
         fields["ev_maximum_discharge_power"] = discharge_limit(lim.max_discharge_w, negative=negative)
-    return (m.BPT_Scheduled_DC_CLReqControlMode if bpt else m.Scheduled_DC_CLReqControlMode)(**fields)
+        if v.ctx.dynamic:
+            fields["ev_minimum_discharge_power"] = discharge_limit(lim.min_discharge_w, negative=negative)
+            fields |= _v2x(ev)
+    return fields
 
 
-def build_dc_loop(v: EvccView) -> m.DC_ChargeLoopReq:
-    """DC_ChargeLoopReq: the battery's voltage and the control-mode element of the selection."""
-    bpt = bidirectional(v)
-    return m.DC_ChargeLoopReq(
-        header=v.header,
-        meter_info_requested=v.config.meter_info_requested,
-        display_parameters=_display(v.ev),
-        ev_present_voltage=rational(_voltage(v)),
-        **{loop_mode_field(bpt, v.ctx.dynamic, family=EnergyFamily.DC): _dc_mode(v, bpt)},
-    )
+def _ac_fields(v: EvccView, bpt: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {"ev_present_active_power": rational(v.ev.present_power_w)}
+    if v.ctx.dynamic:
+        fields["ev_present_reactive_power"] = rational(0)
+    return fields
+
+
+def _dc_fields(v: EvccView, bpt: bool) -> dict[str, Any]:
+    lim = v.ev.limits
+    fields: dict[str, Any] = {"ev_maximum_voltage": rational(lim.max_voltage_v or _voltage(v))}
+    if not v.ctx.dynamic:
+        target_v = v.ev.target_voltage_v if v.ev.target_voltage_v is not None else _voltage(v)
+        return fields | {"ev_target_current": rational(_dc_target_current(v)), "ev_target_voltage": rational(target_v)}
+    fields |= {
+        "ev_maximum_charge_current": rational(lim.max_charge_current_a or 0.0),
+        "ev_minimum_voltage": rational(lim.min_voltage_v or 0.0),
+    }
+    if bpt:
+        negative = v.config.negative_discharge_limits
+        fields["ev_maximum_discharge_current"] = discharge_limit(lim.max_discharge_current_a or 0.0, negative=negative)
+    return fields
+
+
+_F = EnergyFamily
+#: (family, bpt, dynamic) -> the control-mode element of a charge-loop request.
+_LOOP_MODES: dict[tuple[EnergyFamily, bool, bool], type] = {
+    (_F.AC, False, False): m.Scheduled_AC_CLReqControlMode,
+    (_F.AC, True, False): m.BPT_Scheduled_AC_CLReqControlMode,
+    (_F.AC, False, True): m.Dynamic_AC_CLReqControlMode,
+    (_F.AC, True, True): m.BPT_Dynamic_AC_CLReqControlMode,
+    (_F.DC, False, False): m.Scheduled_DC_CLReqControlMode,
+    (_F.DC, True, False): m.BPT_Scheduled_DC_CLReqControlMode,
+    (_F.DC, False, True): m.Dynamic_DC_CLReqControlMode,
+    (_F.DC, True, True): m.BPT_Dynamic_DC_CLReqControlMode,
+}
+_FAMILY_FIELDS = {_F.AC: _ac_fields, _F.DC: _dc_fields}
+
+
+def build_loop(v: EvccView) -> Any:
+    """AC_ChargeLoopReq or DC_ChargeLoopReq with the control-mode element of the selected service and mode."""
+    bpt, family = bidirectional(v), EnergyFamily.DC if is_dc(v) else EnergyFamily.AC
+    fields = _common_fields(v, bpt) | _FAMILY_FIELDS[family](v, bpt)
+    element = _LOOP_MODES[(family, bpt, v.ctx.dynamic)](**fields)
+    mode: dict[str, Any] = {loop_mode_field(bpt, v.ctx.dynamic, family=family): element}
+    common: dict[str, Any] = {
+        "header": v.header,
+        "meter_info_requested": v.config.meter_info_requested,
+        "display_parameters": _display(v.ev),
+    }
+    if family is EnergyFamily.DC:
+        return m.DC_ChargeLoopReq(**common, ev_present_voltage=rational(_voltage(v)), **mode)
+    return m.AC_ChargeLoopReq(**common, **mode)
 
 
 def _metered(ctx: EvccContext, res: Any, now: float) -> EvccContext:

@@ -9,11 +9,11 @@ carries MeterInfo when asked [V2G20-1081…1083] and the charger's notifications
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from iso15118.controller import EvseCommand, EVSELimits, MeterReading
 from iso15118.decisions import Input, Need
-from iso15118.iso20.secc.view import Decision, SeccContext, SeccView, answer, fail
+from iso15118.iso20.secc.view import Decision, SeccContext, SeccView, answer, discharge, fail, parameters_answer
 from iso15118.iso20.services import AC_BPT, LOOP_RESPONSE_MODES, loop_mode_field, loop_request_mode
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational, value_of
@@ -34,11 +34,6 @@ _LOOP_CLASSES: dict[str, type] = {
 assert set(_LOOP_CLASSES) == set(LOOP_RESPONSE_MODES[EnergyFamily.AC])
 
 
-def _limit(v: SeccView, value: float) -> m.RationalNumber:
-    """A discharge limit as a magnitude, or as a power <= 0 (Amendment 1) when configured [V2G20-1034/1035]."""
-    return rational(-value if v.config.negative_discharge_limits else value)
-
-
 def ac_charge_parameter_discovery(req: m.AC_ChargeParameterDiscoveryReq, v: SeccView) -> Decision:
     """AC_ChargeParameterDiscoveryReq: the charger's AC limits for the selected service."""
     bpt = req.bpt_ac_cpd_req_energy_transfer_mode
@@ -54,28 +49,21 @@ def ac_charge_parameter_discovery(req: m.AC_ChargeParameterDiscoveryReq, v: Secc
         return fail(
             req, _R.FAILED_WrongChargeParameter, v, "the EV's minimum charge power exceeds the charger's maximum"
         )
-    common = {
+    fields = {
         "evse_maximum_charge_power": rational(limits.max_charge_w),
         "evse_minimum_charge_power": rational(limits.min_charge_w),
         "evse_nominal_frequency": rational(limits.nominal_frequency_hz),
     }
     if bpt is not None:
-        res = m.AC_ChargeParameterDiscoveryRes(
-            header=v.header,
-            response_code=_R.OK,
-            bpt_ac_cpd_res_energy_transfer_mode=m.BPT_AC_CPDResEnergyTransferMode(
-                **common,
-                evse_maximum_discharge_power=_limit(v, limits.max_discharge_w),
-                evse_minimum_discharge_power=_limit(v, limits.min_discharge_w),
-            ),
-        )
-    else:
-        res = m.AC_ChargeParameterDiscoveryRes(
-            header=v.header,
-            response_code=_R.OK,
-            ac_cpd_res_energy_transfer_mode=m.AC_CPDResEnergyTransferMode(**common),
-        )
-    return answer(res, v.ctx)
+        fields["evse_maximum_discharge_power"] = discharge(v, limits.max_discharge_w)
+        fields["evse_minimum_discharge_power"] = discharge(v, limits.min_discharge_w)
+    return parameters_answer(v, m.AC_ChargeParameterDiscoveryRes, bpt is not None, _CPD_MODES, fields)
+
+
+_CPD_MODES: Final = (
+    ("ac_cpd_res_energy_transfer_mode", m.AC_CPDResEnergyTransferMode),
+    ("bpt_ac_cpd_res_energy_transfer_mode", m.BPT_AC_CPDResEnergyTransferMode),
+)
 
 
 def meter_info(reading: MeterReading, bpt: bool) -> m.MeterInfo:

@@ -18,12 +18,12 @@ loop and welding detection (ISO 15118-20 DC messages; timing in table 217).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from iso15118.controller import DCCommand, DCLimits, DCLoopRequest, DCOutput, IsolationCheck, IsolationStatus
 from iso15118.decisions import Input, Need
 from iso15118.iso20.secc.ac import meter_info, metered, status_of
-from iso15118.iso20.secc.view import Decision, SeccView, answer, fail
+from iso15118.iso20.secc.view import Decision, SeccView, answer, discharge, fail, parameters_answer
 from iso15118.iso20.services import DC_BPT, loop_mode_field, loop_request_mode
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational, value_of
@@ -63,11 +63,6 @@ def _incompatible(mode: Any, limits: DCLimits) -> str | None:
     return None
 
 
-def _discharge_limit(v: SeccView, value: float) -> m.RationalNumber:
-    """A discharge limit as a magnitude, or as a value <= 0 (Amendment 1) when configured [V2G20-1034/1035]."""
-    return rational(-value if v.config.negative_discharge_limits else value)
-
-
 def dc_charge_parameter_discovery(req: m.DC_ChargeParameterDiscoveryReq, v: SeccView) -> Decision:
     """DC_ChargeParameterDiscoveryReq: the charger's DC limits for the selected service."""
     bpt = req.bpt_dc_cpd_req_energy_transfer_mode
@@ -81,7 +76,7 @@ def dc_charge_parameter_discovery(req: m.DC_ChargeParameterDiscoveryReq, v: Secc
     why = _incompatible(mode, limits)
     if why is not None:
         return fail(req, _R.FAILED_WrongChargeParameter, v, why)
-    common = {
+    fields = {
         "evse_maximum_charge_power": rational(limits.max_charge_power_w),
         "evse_minimum_charge_power": rational(limits.min_charge_power_w),
         "evse_maximum_charge_current": rational(limits.max_charge_current_a),
@@ -90,26 +85,21 @@ def dc_charge_parameter_discovery(req: m.DC_ChargeParameterDiscoveryReq, v: Secc
         "evse_minimum_voltage": rational(limits.min_voltage_v),
     }
     if limits.power_ramp_limitation_w_per_s is not None:
-        common["evse_power_ramp_limitation"] = rational(limits.power_ramp_limitation_w_per_s)
+        fields["evse_power_ramp_limitation"] = rational(limits.power_ramp_limitation_w_per_s)
     if bpt is not None:
-        res = m.DC_ChargeParameterDiscoveryRes(
-            header=v.header,
-            response_code=_R.OK,
-            bpt_dc_cpd_res_energy_transfer_mode=m.BPT_DC_CPDResEnergyTransferMode(
-                **common,
-                evse_maximum_discharge_power=_discharge_limit(v, limits.max_discharge_power_w),
-                evse_minimum_discharge_power=_discharge_limit(v, limits.min_discharge_power_w),
-                evse_maximum_discharge_current=_discharge_limit(v, limits.max_discharge_current_a),
-                evse_minimum_discharge_current=_discharge_limit(v, limits.min_discharge_current_a),
-            ),
-        )
-    else:
-        res = m.DC_ChargeParameterDiscoveryRes(
-            header=v.header,
-            response_code=_R.OK,
-            dc_cpd_res_energy_transfer_mode=m.DC_CPDResEnergyTransferMode(**common),
-        )
-    return answer(res, v.ctx)
+        fields |= {
+            "evse_maximum_discharge_power": discharge(v, limits.max_discharge_power_w),
+            "evse_minimum_discharge_power": discharge(v, limits.min_discharge_power_w),
+            "evse_maximum_discharge_current": discharge(v, limits.max_discharge_current_a),
+            "evse_minimum_discharge_current": discharge(v, limits.min_discharge_current_a),
+        }
+    return parameters_answer(v, m.DC_ChargeParameterDiscoveryRes, bpt is not None, _CPD_MODES, fields)
+
+
+_CPD_MODES: Final = (
+    ("dc_cpd_res_energy_transfer_mode", m.DC_CPDResEnergyTransferMode),
+    ("bpt_dc_cpd_res_energy_transfer_mode", m.BPT_DC_CPDResEnergyTransferMode),
+)
 
 
 def cable_check(req: m.DC_CableCheckReq, v: SeccView) -> Decision:
@@ -186,9 +176,9 @@ def _response_mode(bpt: bool, dynamic: bool, limits: DCLimits, command: DCComman
     }
     if bpt:
         fields |= {
-            "evse_maximum_discharge_power": _discharge_limit(v, discharge_w),
-            "evse_minimum_discharge_power": _discharge_limit(v, limits.min_discharge_power_w),
-            "evse_maximum_discharge_current": _discharge_limit(v, limits.max_discharge_current_a),
+            "evse_maximum_discharge_power": discharge(v, discharge_w),
+            "evse_minimum_discharge_power": discharge(v, limits.min_discharge_power_w),
+            "evse_maximum_discharge_current": discharge(v, limits.max_discharge_current_a),
             "evse_minimum_voltage": rational(limits.min_voltage_v),
         }
     cls = {

@@ -16,10 +16,22 @@ from iso15118.decisions import Answer, Effect, Inputs, Need, PeerIdentity
 from iso15118.iso20.kinds import Kind, kind_of
 from iso15118.iso20.pnc import PncOutcome, PncVerifier
 from iso15118.iso20.profile import ISO20
+from iso15118.iso20.services import discharge_limit
 from iso15118.messages import iso20 as m
 from iso15118.session.selection import Selection
 
-__all__ = ["ENTROPY_BYTES", "Decision", "SeccContext", "SeccView", "answer", "fail", "kind", "ok"]
+__all__ = [
+    "ENTROPY_BYTES",
+    "Decision",
+    "SeccContext",
+    "SeccView",
+    "answer",
+    "discharge",
+    "fail",
+    "kind",
+    "ok",
+    "parameters_answer",
+]
 
 ENTROPY_BYTES: Final = 32
 """Random bytes the runner hands to every decision (8 for a SessionID, 16 for a GenChallenge)."""
@@ -109,3 +121,17 @@ def kind(req: Any) -> Kind:
     found = kind_of(req)
     assert found is not None
     return found
+
+
+def discharge(v: SeccView, value: float) -> m.RationalNumber:
+    """A discharge limit as this charger sends them: a magnitude, or <= 0 when configured (Amendment 1)."""
+    return discharge_limit(value, negative=v.config.negative_discharge_limits)
+
+
+def parameters_answer(
+    v: SeccView, response: type, bpt: bool, modes: tuple[tuple[str, type], tuple[str, type]], fields: dict[str, Any]
+) -> Answer[SeccContext]:
+    """An AC_/DC_ChargeParameterDiscoveryRes: the plain or BPT energy-transfer-mode element (``modes`` gives the
+    (field, class) of each) with ``fields``."""
+    field_name, cls = modes[1] if bpt else modes[0]
+    return Answer(response(header=v.header, response_code=m.ResponseCode.OK, **{field_name: cls(**fields)}), v.ctx)
