@@ -12,14 +12,15 @@ from dataclasses import replace
 from typing import Any, Final
 
 from iso15118.controller import EvseCommand, EVSELimits, MeterReading
-from iso15118.decisions import Input, Need
-from iso15118.iso20.secc.view import Decision, SeccContext, SeccView, answer, discharge, fail, parameters_answer
-from iso15118.iso20.services import AC_BPT, LOOP_RESPONSE_MODES, loop_mode_field, loop_request_mode
+from iso15118.decisions import Answer, Input, Need
+from iso15118.iso20.secc.loop import checked_mode, meter_info, metered, status_of
+from iso15118.iso20.secc.view import Decision, SeccView, answer, discharge, fail, parameters_answer
+from iso15118.iso20.services import AC_BPT, LOOP_RESPONSE_MODES, loop_mode_field
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational, value_of
 from iso15118.session.selection import EnergyFamily
 
-__all__ = ["ac_charge_loop", "ac_charge_parameter_discovery", "meter_info", "status_of"]
+__all__ = ["ac_charge_loop", "ac_charge_parameter_discovery"]
 
 _R = m.ResponseCode
 _LOOP_CLASSES: dict[str, type] = {
@@ -66,44 +67,12 @@ _CPD_MODES: Final = (
 )
 
 
-def meter_info(reading: MeterReading, bpt: bool) -> m.MeterInfo:
-    """MeterInfo from a meter reading (the discharged energy only with a BPT service)."""
-    return m.MeterInfo(
-        meter_id=reading.meter_id,
-        charged_energy_reading_wh=reading.charged_wh,
-        bpt_discharged_energy_reading_wh=reading.discharged_wh if bpt else None,
-        meter_timestamp=reading.timestamp,
-        meter_signature=reading.signature,
-    )
-
-
-def status_of(command: EvseCommand | Any, v: SeccView) -> m.EVSEStatus | None:
-    """The EVSEStatus carrying the charger's notification, if any (Terminate, at once, when stopping)."""
-    if v.stopping:
-        return m.EVSEStatus(notification_max_delay=0, evse_notification=m.EvseNotification.Terminate)
-    if command.notification is None:
-        return None
-    return m.EVSEStatus(
-        notification_max_delay=command.notification_max_delay_s,
-        evse_notification=m.EvseNotification(str(command.notification)),
-    )
-
-
-def metered(ctx: SeccContext, reading: MeterReading, now: float) -> SeccContext:
-    """The context with one more meter reading remembered."""
-    record = {"at": now, "charged_wh": reading.charged_wh, "discharged_wh": reading.discharged_wh}
-    return replace(ctx, meter=(*ctx.meter, record))
-
-
 def ac_charge_loop(req: m.AC_ChargeLoopReq, v: SeccView) -> Decision:
     """AC_ChargeLoopReq: the charger's setpoint (Dynamic) or limits, MeterInfo and notifications."""
-    found = loop_request_mode(req)
-    if found is None:
-        return fail(req, _R.FAILED_WrongChargeParameter, v, "no control-mode element")
+    found = checked_mode(req, v, AC_BPT)
+    if isinstance(found, Answer):
+        return found
     bpt, dynamic, element = found
-    if bpt != (v.ctx.service_id == AC_BPT) or dynamic != v.ctx.dynamic:
-        # The control mode element must match the selected service and control mode (fact sheet 2.8).
-        return fail(req, _R.FAILED_WrongChargeParameter, v, "the control mode does not match the selection")
     present = value_of(element.ev_present_active_power)
     if Input.LOOP_COMMAND not in v.inputs:
         ev_state = {"present_power_w": present}

@@ -21,10 +21,10 @@ from dataclasses import replace
 from typing import Any, Final
 
 from iso15118.controller import DCCommand, DCLimits, DCLoopRequest, DCOutput, IsolationCheck, IsolationStatus
-from iso15118.decisions import Input, Need
-from iso15118.iso20.secc.ac import meter_info, metered, status_of
+from iso15118.decisions import Answer, Input, Need
+from iso15118.iso20.secc.loop import checked_mode, meter_info, metered, status_of
 from iso15118.iso20.secc.view import Decision, SeccView, answer, discharge, fail, parameters_answer
-from iso15118.iso20.services import DC_BPT, loop_mode_field, loop_request_mode
+from iso15118.iso20.services import DC_BPT, loop_mode_field
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational, value_of
 from iso15118.session.selection import EnergyFamily
@@ -192,12 +192,10 @@ def _response_mode(bpt: bool, dynamic: bool, limits: DCLimits, command: DCComman
 
 def dc_charge_loop(req: m.DC_ChargeLoopReq, v: SeccView) -> Decision:
     """DC_ChargeLoopReq: the charger's output, its limits and notifications."""
-    found = loop_request_mode(req)
-    if found is None:
-        return fail(req, _R.FAILED_WrongChargeParameter, v, "no control-mode element")
+    found = checked_mode(req, v, DC_BPT)
+    if isinstance(found, Answer):
+        return found
     bpt, dynamic, element = found
-    if bpt != (v.ctx.service_id == DC_BPT) or dynamic != v.ctx.dynamic:
-        return fail(req, _R.FAILED_WrongChargeParameter, v, "the control mode does not match the selection")
     limits = _limits(v)
     if isinstance(limits, Need):
         return limits
