@@ -24,6 +24,9 @@ response of its kind), it sends the captured sequence of request kinds, repetiti
 * The mutual-TLS capture's EV sends PowerDeliveryReq(Start) twice, the first with EVProcessing=Ongoing and no
   power profile (allowed, [V2G20-1436]; random in Josev's simulator). Our EV computes its profile at once and
   sends one: that request is the one difference, and the test pins it.
+
+Without the captured EV's Finished DC_PreChargeReq, its PowerDeliveryReq comes out of sequence: our SECC refuses
+it (FAILED_SequenceError).
 """
 
 from __future__ import annotations
@@ -199,3 +202,21 @@ def test_with_its_own_rules_our_evcc_keeps_precharging_where_the_captured_ev_sto
     last_v = value_of(captured[-1].evse_present_voltage)
     assert ev.state.target_voltage_v is not None and ev.state.target_voltage_v - last_v > 200
     assert not outcome.ok and outcome.loops == 0
+
+
+def test_our_secc_refuses_power_delivery_after_an_unfinished_precharge(exchanges: list[Exchange]) -> None:
+    """The captured EV without its Finished DC_PreChargeReq: PowerDeliveryReq then comes out of sequence (an EV
+    bug other stacks accepted, ../shared/reference users.md A11), and our SECC refuses it and ends."""
+    cut = [e for e in exchanges if not (kind(e.request.message) == "DC_PreChargeReq" and _finished(e.request.message))]
+    assert len(cut) == len(exchanges) - 1
+    replayed, outcome = asyncio.run(_replay_against_our_secc(cut, CapturedCharger.from_exchanges(exchanges)))
+    refused = next(i for i, r in enumerate(replayed) if kind(r.sent) == "PowerDeliveryReq")
+    assert all(str(r.answer.response_code).startswith("OK") for r in replayed[:refused])
+    answer = replayed[refused].answer
+    assert kind(answer) == "PowerDeliveryRes" and str(answer.response_code) == "FAILED_SequenceError", answer
+    assert replayed[refused + 1 :] == [] or replayed[refused + 1].answer is None
+    assert not outcome.ok and outcome.loops == 0
+
+
+def _finished(msg: Any) -> bool:
+    return str(msg.ev_processing) == "Finished"
