@@ -43,6 +43,7 @@ __all__ = [
     "ensure_josev",
     "evcc_config",
     "evcc_env",
+    "example_evcc_config",
     "logged_messages",
     "make_pki",
     "peer_cache",
@@ -210,9 +211,10 @@ def _common_env(iface: str, pki: JosevPki, tls13: bool) -> dict[str, str]:
     }
 
 
-def secc_env(iface: str, pki: JosevPki, *, tls13: bool) -> dict[str, str]:
-    """Josev SECC settings: -20 AC only, EIM; TLS 1.3 (then with client certificates) or its TLS 1.2."""
-    return _common_env(iface, pki, tls13) | {"PROTOCOLS": "ISO_15118_20_AC", "AUTH_MODES": "EIM"}
+def secc_env(iface: str, pki: JosevPki, *, tls13: bool, protocols: str = "ISO_15118_20_AC") -> dict[str, str]:
+    """Josev SECC settings: one -20 namespace (AC by default, ``ISO_15118_20_DC``), EIM; TLS 1.3 (then with
+    client certificates) or its TLS 1.2."""
+    return _common_env(iface, pki, tls13) | {"PROTOCOLS": protocols, "AUTH_MODES": "EIM"}
 
 
 def evcc_env(iface: str, pki: JosevPki, *, tls13: bool) -> dict[str, str]:
@@ -225,6 +227,20 @@ def evcc_config(*, tls: bool, loops: int) -> dict[str, Any]:
     return {
         "supportedProtocols": ["ISO_15118_20_AC"],
         "supportedEnergyServices": ["AC_BPT"],
+        "isCertInstallNeeded": False,
+        "useTls": tls,
+        "enforceTls": tls,
+        "chargeLoopCycle": loops,
+        "sdpRetryCycles": 1,
+    }
+
+
+def example_evcc_config(python: Path, name: str, *, tls: bool, loops: int) -> dict[str, Any]:
+    """One of the EVCC configurations Josev ships (``iso15118/shared/examples/evcc/iso15118_20/NAME``, e.g.
+    ``evcc_config_dc.json``) with TLS enforced or plain TCP, ``loops`` charge-loop requests and one SDP cycle."""
+    path = _package_dir(python) / "shared" / "examples" / "evcc" / "iso15118_20" / name
+    config: dict[str, Any] = json.loads(path.read_text())
+    return config | {
         "isCertInstallNeeded": False,
         "useTls": tls,
         "enforceTls": tls,

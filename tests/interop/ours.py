@@ -48,18 +48,18 @@ class Timeline:
         """The message names sent or received, in order."""
         return [type(msg).__name__ for _, d, msg in self.messages if d == direction]
 
-    def loop_response_times(self) -> list[float]:
-        """EVCC side: seconds from each AC_ChargeLoopReq to its response."""
-        return [round(t, 3) for kind, t in self.elapsed if kind == "AC_ChargeLoopRes"]
+    def loop_response_times(self, family: str = "AC") -> list[float]:
+        """EVCC side: seconds from each AC_ (or DC_) ChargeLoopReq to its response."""
+        return [round(t, 3) for kind, t in self.elapsed if kind == f"{family}_ChargeLoopRes"]
 
-    def loop_gaps(self) -> list[float]:
-        """SECC side: seconds from each AC_ChargeLoopRes sent to the next AC_ChargeLoopReq received."""
+    def loop_gaps(self, family: str = "AC") -> list[float]:
+        """SECC side: seconds from each AC_ (or DC_) ChargeLoopRes sent to the next loop request received."""
         gaps, last = [], None
         for at, direction, msg in self.messages:
             kind = type(msg).__name__
-            if direction == "sent" and kind == "AC_ChargeLoopRes":
+            if direction == "sent" and kind == f"{family}_ChargeLoopRes":
                 last = at
-            elif direction == "received" and kind == "AC_ChargeLoopReq" and last is not None:
+            elif direction == "received" and kind == f"{family}_ChargeLoopReq" and last is not None:
                 gaps.append(round(at - last, 3))
                 last = None
         return gaps
@@ -72,6 +72,18 @@ class Timeline:
         """EVPresentActivePower of every AC_ChargeLoopReq sent or received."""
         modes = (loop_request_mode(msg) for msg in self._of_kind(direction, "AC_ChargeLoopReq"))
         return [value_of(mode[2].ev_present_active_power) for mode in modes if mode is not None]
+
+    def dc_outputs(self, direction: str, kind: str = "DC_ChargeLoopRes") -> list[tuple[float, float | None]]:
+        """(EVSEPresentVoltage, EVSEPresentCurrent or None) of every DC response of ``kind`` sent or received."""
+        out = []
+        for msg in self._of_kind(direction, kind):
+            current = getattr(msg, "evse_present_current", None)
+            out.append((value_of(msg.evse_present_voltage), None if current is None else value_of(current)))
+        return out
+
+    def of_kind(self, direction: str, kind: str) -> list[Any]:
+        """The messages named ``kind`` sent or received, in order."""
+        return self._of_kind(direction, kind)
 
     def _of_kind(self, direction: str, kind: str) -> list[Any]:
         return [msg for _, d, msg in self.messages if d == direction and type(msg).__name__ == kind]
