@@ -94,6 +94,10 @@ class EvccConfig:
     standard leaves the threshold to the EV)."""
     precharge_interval_s: float = 0.05
     """DC: pause between DC_PreChargeReq while the voltage rises."""
+    precharge_timeout_s: float = 7.0
+    """DC: give up (and stop the session) when the charger's voltage has not reached the target this long after
+    the first DC_PreChargeReq. DIN 70121 and ISO 15118-2 give the EV 7 s (V2G_EVCC_PreCharge_Timeout); our
+    references give no -20 value, so the same 7 s is used."""
     welding_safe_voltage_v: float = 60.0
     """DC: welding detection ends once the EVSE's output is below this (our choice: the usual DC touch-safe
     limit)."""

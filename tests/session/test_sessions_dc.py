@@ -144,3 +144,14 @@ def test_dc_pnc(pki: Pki) -> None:
     )
     assert out.ok and secc.ok and secc.negotiated["authorization"] == "PnC"
     assert out.negotiated["side_streams"] == ["metering_confirmation:MeteringConfirmationRes:OK"]
+
+
+def test_a_charger_that_never_reaches_the_voltage_ends_the_precharge_in_time() -> None:
+    # A charger stuck at 1 V (Josev's SECC does this, J21): the EV gives up after its precharge timeout.
+    evse = SimpleEVSE(SimpleEVSEConfig(precharge_step_v=0.0))
+    config = EvccConfig(max_loops=1, precharge_timeout_s=0.3, **{**FAST, "precharge_interval_s": 0.01})
+    out, _secc, rec = _run(config, evse=evse)
+    assert out.ended_regularly and not out.ok
+    assert out.failure is not None and out.failure.startswith("precharge timed out after")
+    sent = _sent(rec, "evcc")
+    assert "PowerDeliveryReq" not in sent and sent[-1] == "SessionStopReq" and evse.charged_wh == 0

@@ -3,7 +3,8 @@
 - DC_CableCheck: repeated while the charger answers Ongoing (its insulation test runs).
 - DC_PreCharge: the EV asks for its battery voltage and repeats (EVProcessing Ongoing) until the charger's output
   is within ``precharge_tolerance_v`` of it; one last request says Finished, then PowerDelivery(Start) closes the
-  EV's contactors on matched voltages.
+  EV's contactors on matched voltages. A charger that never gets there within ``precharge_timeout_s`` ends the
+  session (SessionStop, with the reason).
 - DC_WeldingDetection: after PowerDelivery(Stop) the EV repeats it until the charger's output is below
   ``welding_safe_voltage_v`` (its contactors opened), says Finished, then SessionStop. Some chargers never get
   there (field-quirks: ABB, Alpitronic): after ``welding_attempts`` the EV stops anyway and notes it.
@@ -15,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from iso15118.decisions import Send, Step
-from iso15118.iso20.evcc.view import EvccContext, EvccView, now_send
+from iso15118.iso20.evcc.view import EvccContext, EvccView, now_send, stop_step
 from iso15118.iso20.kinds import Kind
 from iso15118.messages import iso20 as m
 from iso15118.messages.units import rational, value_of
@@ -65,11 +66,18 @@ def build_precharge(v: EvccView) -> m.DC_PreChargeReq:
 def after_precharge(res: m.DC_PreChargeRes, req: m.DC_PreChargeReq, v: EvccView) -> Step[EvccContext]:
     """Repeat until the output matches the target; after the Finished one, PowerDelivery(Start)."""
     voltage = value_of(res.evse_present_voltage)
-    ctx = replace(v.ctx, evse_voltage_v=voltage)
+    since = v.ctx.precharge_since if v.ctx.precharge_since is not None else v.now
+    ctx = replace(v.ctx, evse_voltage_v=voltage, precharge_since=since)
     if str(req.ev_processing) == "Finished":
         return Step(ctx, sends=(now_send(Kind.PowerDeliveryReq),))
-    if abs(voltage - precharge_target(v)) <= v.config.precharge_tolerance_v:
+    target = precharge_target(v)
+    if abs(voltage - target) <= v.config.precharge_tolerance_v:
         return Step(replace(ctx, precharged=True), sends=(now_send(Kind.DC_PreChargeReq),))
+    if v.now - since >= v.config.precharge_timeout_s:
+        # The charger never brought its output to the battery's voltage: closing the contactors now would
+        # short the two, so the EV stops (V2G_EVCC_PreCharge_Timeout, as DIN 70121 and -2 set it).
+        why = f"precharge timed out after {v.now - since:.1f} s at {voltage:g} V of {target:g} V"
+        return stop_step(replace(v, ctx=ctx), why)
     return Step(ctx, sends=(Send(Kind.DC_PreChargeReq, at=v.now + v.config.precharge_interval_s),))
 
 

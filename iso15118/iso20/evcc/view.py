@@ -41,6 +41,8 @@ class EvccContext:
     """Set once the EV decided to stop: the SessionStop kind to send after PowerDelivery(Stop)."""
     precharged: bool = False
     """DC: the last DC_PreChargeReq said EVProcessing Finished."""
+    precharge_since: float | None = None
+    """DC: when the first DC_PreChargeRes arrived (the precharge timeout runs from there)."""
     welding: int = 0
     """DC: welding detection requests sent."""
     renegotiated: bool = False
