@@ -5,7 +5,9 @@ EVCC until the session ends, tear down) and :class:`SessionRecord`. Each session
 simulation expects of it:
 
 * the scenario ended while it ran: the truck stops with PowerDelivery(Stop) and SessionStop(Terminate) and
-  both sides report ``terminated``;
+  both sides report ``terminated`` (on DC the truck leaves the loop early enough for the welding detection);
+* on a DC charger with ``leave_at_charge_limit``: the truck reached its charge limit and the driver ended the
+  session the same regular way;
 * the wall connector lost power: it stopped answering, the truck's message timeout ended the session
   (EVCC ``timeout``), and the SECC never finished (it was torn down, as a box without power is);
 * the wall connector was fed from the truck's own outlet: it offered 0 W, and the SECC answered
@@ -20,18 +22,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from harness.bench import SessionOutcome as BenchSessionOutcome
 from harness.virtual.coupling import Coupling
+from harness.virtual.dcevse import VirtualDCCharger
 from harness.virtual.ev import VirtualCybertruck
 from harness.virtual.evse import VirtualWallConnector
 from harness.virtual.links import Wiring
 from iso15118.config import EvccConfig, SeccConfig
+from iso15118.controller import EVSEController
 from iso15118.errors import V2GError
-from iso15118.iso20.services import AC, AC_BPT
+from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.security.tls import HandshakeInfo
 from iso15118.session.events import EndReason, Event, PerformanceTimeExceeded, SessionEnded
 from iso15118.transport.driver import Observer, SessionOutcome
@@ -40,11 +44,26 @@ from iso15118.transport.slac_link import SlacResult
 from iso15118.transport.store import SessionStore
 from iso15118.transport.udp import SdpResult
 
-__all__ = ["SessionRecord", "run_session"]
+__all__ = ["BenchEVSE", "SessionRecord", "default_evse", "run_session"]
 
 _SECC_FINISH_S: Final = 10.0  # the SECC closes within 5 s after SessionStopRes [V2G20-1633]; then we stop waiting
-_SERVICES: Final = {AC: "AC", AC_BPT: "AC_BPT"}
+_SERVICES: Final = {AC: "AC", AC_BPT: "AC_BPT", DC: "DC", DC_BPT: "DC_BPT"}
 REFUSAL_CODE: Final = "FAILED_WrongChargeParameter"
+
+
+class BenchEVSE(EVSEController, Protocol):
+    """The SECC's controller on the bench (the wall connector or the DC charger), with what the verdict reads."""
+
+    refusal: str | None
+    lost_power_at: float | None
+    setpoints: int
+
+
+def default_evse(coupling: Coupling) -> BenchEVSE:
+    """The charger the scenario plugs the truck into: its DC charger, else the wall connector."""
+    if coupling.bench.dc_charger is not None:
+        return VirtualDCCharger(coupling)
+    return VirtualWallConnector(coupling)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,11 +213,18 @@ def _end_dict(outcome: SessionOutcome | None) -> dict[str, Any] | None:
 def _judge(
     evcc: SessionOutcome | None,
     secc: SessionOutcome | None,
-    wall: VirtualWallConnector,
+    wall: BenchEVSE,
+    truck: VirtualCybertruck,
     coupling: Coupling,
 ) -> tuple[str, bool]:
     ev_end = evcc.ended if evcc is not None else None
     secc_end = secc.ended if secc is not None else None
+    regular = (
+        ev_end is not None
+        and ev_end.reason is EndReason.TERMINATED
+        and secc_end is not None
+        and secc_end.reason is EndReason.TERMINATED
+    )
     if wall.refusal is not None:
         ok = (
             ev_end is not None
@@ -211,14 +237,10 @@ def _judge(
     if wall.lost_power_at is not None:
         ok = ev_end is not None and ev_end.reason is EndReason.TIMEOUT and secc is None
         return f"wall connector lost power at {wall.lost_power_at / 3600.0:.2f} h; the truck timed out", ok
-    if coupling.done:
-        ok = (
-            ev_end is not None
-            and ev_end.reason is EndReason.TERMINATED
-            and secc_end is not None
-            and secc_end.reason is EndReason.TERMINATED
-        )
-        return "unplugged at the end of the scenario", ok
+    if truck.left_at is not None:
+        return f"charge limit reached at {truck.left_at / 3600.0:.2f} h: the driver unplugged", regular
+    if coupling.loop_over:
+        return "unplugged at the end of the scenario", regular
     reason = f"{ev_end.reason}: {ev_end.detail}" if ev_end is not None else "no end reported"
     return f"ended unexpectedly ({reason})", False
 
@@ -230,7 +252,7 @@ class _Watch:
     would wait for a close_notify the connector never sends.
     """
 
-    def __init__(self, wall: VirtualWallConnector) -> None:
+    def __init__(self, wall: BenchEVSE) -> None:
         self._wall = wall
         self.secc_task: asyncio.Task[SessionOutcome] | None = None
         self.overruns = 0
@@ -272,11 +294,13 @@ async def run_session(
     evcc_config: EvccConfig,
     store: SessionStore,
     observers: Sequence[Observer] = (),
+    evse: Callable[[Coupling], BenchEVSE] = default_evse,
 ) -> SessionRecord:
-    """Run one session between a fresh :class:`VirtualCybertruck` and :class:`VirtualWallConnector`."""
+    """Run one session between a fresh :class:`VirtualCybertruck` and a fresh charger (``evse``: the wall
+    connector or the DC charger of the scenario, or a faulty one a test injects)."""
     coupling.session_started()
     truck = VirtualCybertruck(coupling)
-    wall = VirtualWallConnector(coupling)
+    wall = evse(coupling)
     started_s, real_start = coupling.now, time.perf_counter()
 
     def record(**fields: Any) -> SessionRecord:
@@ -317,7 +341,7 @@ async def run_session(
         await setup.evcc.close()
         await setup.secc.close()
     error = error or secc_error
-    expected, ok = _judge(evcc, secc, wall, coupling)
+    expected, ok = _judge(evcc, secc, wall, truck, coupling)
     readings = evcc.meter_readings if evcc is not None else ()
     return record(
         link=setup.describe(),
