@@ -8,10 +8,11 @@ session on the DC charger (phase other than idle):
 * the output voltage stays within the charger's maximum and the truck's ``EVMaximumVoltage``;
 * the current and the power stay within the charger's limits and the truck's (its data, and the limits it
   reported for that step), in each direction; a truck without DC_BPT never exports;
-* no current flows before the insulation test has passed, outside precharge only with the contactors closed
-  (PowerDelivery(Start)), and the contactors closed only on a precharged output: within the truck's precharge
-  tolerance of its pack voltage;
-* while precharging the current stays within the standard's limit (2 A);
+* no current flows (and no precharge starts, no contactor closes) before the insulation test has passed
+  (``dc-insulation``); outside precharge current flows only with the contactors closed by PowerDelivery(Start)
+  (``dc-power-delivery``), and the contactors close only on a precharged output, within the truck's precharge
+  tolerance of its pack voltage (``dc-precharge-match``);
+* while precharging the current stays within the standard's limit, 2 A (``dc-precharge``);
 * the charger's grid side matches its DC side through its declared efficiency (no energy created).
 
 The pack's balance, the state of charge and the reserve are checked for every sample by the caller, with the
@@ -94,7 +95,7 @@ def check_dc(bad: Violations, trace: Trace) -> None:
             _check_limits(bad, s, m, at)
             _check_sequence(bad, s, m, at)
         elif abs(dc.output_a) > _A_EPS or dc.contactors:
-            bad.add("dc-sequence", f"{dc.output_a:.3f} A / contactors closed with no session at {at}")
+            bad.add("dc-power-delivery", f"{dc.output_a:.3f} A / contactors closed with no session at {at}")
         expected = dc.inlet_w / m.charger_efficiency if dc.inlet_w >= 0.0 else dc.inlet_w * m.charger_efficiency
         if abs(dc.grid_w - expected) > _P_EPS:
             bad.add(
@@ -154,18 +155,18 @@ def _check_sequence(bad: Violations, s: Sample, m: DCMeta, at: str) -> None:
                 "dc-precharge", f"{abs(dc.output_a):.2f} A while precharging (limit {m.precharge_max_a:g} A) at {at}"
             )
         if not dc.insulation_ok:
-            bad.add("dc-sequence", f"precharge before the insulation test passed at {at}")
+            bad.add("dc-insulation", f"precharge before the insulation test passed at {at}")
         return
     if flowing and not dc.insulation_ok:
-        bad.add("dc-sequence", f"{dc.output_a:.2f} A before the insulation test passed at {at}")
+        bad.add("dc-insulation", f"{dc.output_a:.2f} A before the insulation test passed at {at}")
     if flowing and not dc.contactors:
-        bad.add("dc-sequence", f"{dc.output_a:.2f} A with the contactors open (no PowerDelivery(Start)) at {at}")
+        bad.add("dc-power-delivery", f"{dc.output_a:.2f} A with the contactors open (no PowerDelivery(Start)) at {at}")
     if dc.contactors:
         if dc.close_gap_v is None or abs(dc.close_gap_v) > m.precharge_tolerance_v + _V_EPS:
             gap = "an unknown" if dc.close_gap_v is None else f"a {dc.close_gap_v:+.1f} V"
             bad.add(
-                "dc-sequence",
+                "dc-precharge-match",
                 f"contactors closed with {gap} gap to the pack (tolerance {m.precharge_tolerance_v:g} V) at {at}",
             )
         if not dc.insulation_ok:
-            bad.add("dc-sequence", f"contactors closed before the insulation test passed at {at}")
+            bad.add("dc-insulation", f"contactors closed before the insulation test passed at {at}")

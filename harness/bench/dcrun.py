@@ -17,6 +17,7 @@ from harness.bench.dccharger import EVDCLimits
 from harness.bench.dcparams import DCChargerParams, DCInletParams, DCRules, load_dc_rules
 from harness.bench.errors import BenchError
 from harness.bench.vehicle import DCVehicleLimits
+from iso15118.controller import IsolationStatus
 
 __all__ = ["dc_shutdown_s", "ev_dc_limits", "run_dc_bench"]
 
@@ -77,7 +78,7 @@ class _DCRun:
         charger.start_cable_check()
         while self.running() and not charger.insulation().done:
             self.step(prep)
-        if charger.insulation_ok:
+        if charger.insulation().status in (IsolationStatus.VALID, IsolationStatus.WARNING):  # as the SECC decides
             self.precharge()
             charger.close(self.vehicle.pack_voltage())
             stop_at = self.end - dc_shutdown_s(charger.params, self.vehicle.dc, self.rules, prep)

@@ -21,6 +21,7 @@ however it ends, the output stage is switched off.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from harness.bench.dccharger import DCCharger, EVDCLimits
 from harness.virtual.coupling import Coupling
@@ -33,6 +34,7 @@ from iso15118.controller import (
     EvseCommand,
     EVSELimits,
     IsolationCheck,
+    IsolationStatus,
     MeterReading,
     PowerDeliveryRequest,
     SessionReport,
@@ -49,7 +51,9 @@ class VirtualDCCharger:
     meter_id: str = "DCFC-METER-1"
     reports: list[SessionReport] = field(default_factory=list, init=False)
     refusal: str | None = field(default=None, init=False)
-    """Never set: the charger offers what its data say (kept for the session's verdict, like the wall connector)."""
+    """Why the charger refused to deliver energy: its insulation test ended in a fault."""
+    refusal_code: ClassVar[str] = "FAILED"
+    """What the SECC answers to DC_CableCheckReq then (-20 has no more specific code for it)."""
     lost_power_at: float | None = field(default=None, init=False)
     """Never set: the DC charger is not on the home's panel."""
     setpoints: int = field(default=0, init=False)
@@ -97,7 +101,10 @@ class VirtualDCCharger:
         self.cable_checks += 1
         self.charger.start_cable_check()
         await self.coupling.advance_dc_step()
-        return self.charger.insulation()
+        check = self.charger.insulation()
+        if check.done and check.status not in (IsolationStatus.VALID, IsolationStatus.WARNING):
+            self.refusal = f"the insulation test ended {check.status}"
+        return check
 
     async def precharge(self, target_voltage_v: float, target_current_a: float, now: float) -> DCOutput:
         """Ramp the output towards the EV's voltage for one DC step, with at most the precharge current."""

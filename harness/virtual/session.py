@@ -12,7 +12,9 @@ simulation expects of it:
   (EVCC ``timeout``), and the SECC never finished (it was torn down, as a box without power is);
 * the wall connector was fed from the truck's own outlet: it offered 0 W, and the SECC answered
   AC_ChargeParameterDiscoveryReq with ``FAILED_WrongChargeParameter`` (EVCC ``failed_response_received``,
-  SECC ``failed_response_sent``).
+  SECC ``failed_response_sent``);
+* the DC charger's insulation test found a fault: the SECC answered DC_CableCheckReq with ``FAILED`` and no
+  energy flowed.
 
 Anything else (a set-up failure, a protocol error, an unexpected end) is recorded as not ok with its reason.
 """
@@ -24,7 +26,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from harness.bench import SessionOutcome as BenchSessionOutcome
 from harness.virtual.coupling import Coupling
@@ -48,13 +50,15 @@ __all__ = ["BenchEVSE", "SessionRecord", "default_evse", "run_session"]
 
 _SECC_FINISH_S: Final = 10.0  # the SECC closes within 5 s after SessionStopRes [V2G20-1633]; then we stop waiting
 _SERVICES: Final = {AC: "AC", AC_BPT: "AC_BPT", DC: "DC", DC_BPT: "DC_BPT"}
-REFUSAL_CODE: Final = "FAILED_WrongChargeParameter"
 
 
 class BenchEVSE(EVSEController, Protocol):
-    """The SECC's controller on the bench (the wall connector or the DC charger), with what the verdict reads."""
+    """The SECC's controller on the bench (the wall connector or the DC charger), with what the verdict reads:
+    why it refused to deliver energy, if it did (and the response code that refusal sends), and when it lost
+    power, if it did."""
 
     refusal: str | None
+    refusal_code: ClassVar[str]
     lost_power_at: float | None
     setpoints: int
 
@@ -229,11 +233,11 @@ def _judge(
         ok = (
             ev_end is not None
             and ev_end.reason is EndReason.FAILED_RECEIVED
-            and ev_end.response_code == REFUSAL_CODE
+            and ev_end.response_code == wall.refusal_code
             and secc_end is not None
             and secc_end.reason is EndReason.FAILED_SENT
         )
-        return f"refused by the wall connector ({wall.refusal})", ok
+        return f"refused by the charger ({wall.refusal})", ok
     if wall.lost_power_at is not None:
         ok = ev_end is not None and ev_end.reason is EndReason.TIMEOUT and secc is None
         return f"wall connector lost power at {wall.lost_power_at / 3600.0:.2f} h; the truck timed out", ok
