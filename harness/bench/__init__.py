@@ -1,9 +1,12 @@
 """The virtual test bench: a Cybertruck, a Universal Wall Connector with the Powershare Gateway, a home,
-the grid and a Powerwall with solar, as pure, deterministic, time-stepped models (no I/O, no clock).
+the grid, a Powerwall with solar and DC chargers, as pure, deterministic, time-stepped models (no I/O, no
+clock).
 
 The protocol loop couples to :class:`Bench`: ``evse_setpoint(now)`` -> EV side ``vehicle_limits(now)`` /
-``vehicle_accepts(power)`` -> ``step(now, dt, power)``. :func:`run_physics_only` does that without the
-protocol. Device facts live in ``harness/bench/data/*.toml``, scenarios in ``harness/scenarios/*.toml``.
+``vehicle_accepts(power)`` -> ``step(now, dt, power)``; on a DC charger the SECC commands
+:attr:`Bench.dc_charger` within ``dc_decision(now)`` and the truck's ``dc_limits(now)``, and ``step`` lets the
+charger's output flow. :func:`run_physics_only` does either without the protocol. Device facts live in
+``harness/bench/data/*.toml``, scenarios in ``harness/scenarios/*.toml``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The whole virtual site: truck, wall connector + gateway, home, grid, Powerwall + solar, a rescued EV.
+"""The whole virtual site: truck, wall connector + gateway, home, grid, Powerwall + solar, a rescued EV, and a
+DC charger when the scenario plugs the truck into one.
 
 Owns :class:`Bench`, the one object the protocol loop couples to. Sans-I/O and deterministic: time is
 always an argument, nothing reads a clock. Per interval the caller
@@ -14,22 +15,29 @@ transition, an hour of the home profile, an event or outlet-load edge), so sampl
 (no power through a dead connector, an island cannot absorb more than its loads, the pack stops at its
 limits). :meth:`Bench.suggest_dt` gives step sizes that land on those instants and stay fine right after
 a grid change, which is how a physics-only run measures the sub-second transfer.
+
+On a DC charger the caller commands the charger's output stage (:attr:`Bench.dc_charger`) instead: its
+insulation test, precharge, contactors and output current (within :meth:`Bench.dc_decision` and
+:meth:`Bench.dc_limits`); each :meth:`Bench.step` then lets time act on it, and the DC power into the truck
+over a step is the pack's voltage at the step's start times the current the charger drives.
 """
 
 from __future__ import annotations
 
 import math
 
+from harness.bench.dccharger import DCCharger
+from harness.bench.dcinvariants import dc_meta
 from harness.bench.energy import EnergyLedger, loop_pass
 from harness.bench.errors import BenchError
 from harness.bench.grid import Grid
 from harness.bench.home import HomeLoad
-from harness.bench.policy import Decision, PolicyInputs, PowerwallView, decide
+from harness.bench.policy import DCPolicyInputs, Decision, PolicyInputs, PowerwallView, decide, decide_dc
 from harness.bench.powerwall import Powerwall, Solar
 from harness.bench.scenarios import Scenario
 from harness.bench.site import IslandFlows, dispatch
-from harness.bench.trace import Sample, Trace, TraceEvent, TraceMeta
-from harness.bench.vehicle import Plug, RescuedEV, Vehicle, VehicleLimits
+from harness.bench.trace import DCSample, Sample, Trace, TraceEvent, TraceMeta
+from harness.bench.vehicle import DCVehicleLimits, InletFlow, Plug, RescuedEV, Vehicle, VehicleLimits
 from harness.bench.wallconnector import WallConnector
 
 __all__ = ["Bench"]
@@ -41,9 +49,16 @@ _SNAP_S = 1e-7
 class Bench:
     """The virtual test bench built from a scenario."""
 
-    def __init__(self, scenario: Scenario, *, vehicle: Vehicle | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, *, vehicle: Vehicle | None = None, dc_charger: DCCharger | None = None
+    ) -> None:
         self.scenario = scenario
         self.vehicle = vehicle if vehicle is not None else Vehicle(scenario.vehicle, scenario.settings)
+        if dc_charger is None and scenario.dc_charger is not None:
+            dc_charger = DCCharger(scenario.dc_charger)
+        self.dc_charger = dc_charger
+        """The DC charger's output stage (None unless the scenario has one)."""
+        self._dc_step: tuple[float, DCVehicleLimits] | None = None
         self.connector = WallConnector(scenario.wall_connector)
         self.home = HomeLoad(scenario.home, start_hour=scenario.start_hour)
         self.grid = Grid(scenario.tariff, outages=scenario.outages, events=scenario.events)
@@ -99,6 +114,38 @@ class Bench:
         self._sync(now)
         return self.vehicle.limits()
 
+    def dc_limits(self, now: float, dt: float | None = None) -> DCVehicleLimits:
+        """What the truck reports on the DC charger now (``dt``: cut so the next step ends at its limits)."""
+        self._check_now(now)
+        self._sync(now)
+        return self.vehicle.dc_limits(dt)
+
+    def dc_decision(self, now: float, dt: float | None = None) -> Decision:
+        """The DC charger's setpoint and reason for the interval starting at ``now``."""
+        charger = self._charger()
+        limits = self.dc_limits(now, dt)
+        event = self.grid.event_at(now)
+        p = charger.params
+        self._decision = decide_dc(
+            DCPolicyInputs(
+                plug=self.vehicle.settings.plug,
+                limits=limits,
+                charger_max_charge_w=p.max_charge_power_w,
+                charger_max_discharge_w=p.max_discharge_power_w if p.bidirectional else 0.0,
+                event_request_w=event.request_w if event else None,
+            )
+        )
+        return self._decision
+
+    def refresh_decision(self, now: float) -> Decision:
+        """The decision of the charger the truck is plugged into (keeps the samples' reason current)."""
+        return self.dc_decision(now) if self.dc_charger is not None else self.decision(now)
+
+    def _charger(self) -> DCCharger:
+        if self.dc_charger is None:
+            raise BenchError(f"scenario {self.scenario.name} has no DC charger")
+        return self.dc_charger
+
     def vehicle_accepts(self, power_w: float, dt: float | None = None) -> float:
         """What the truck actually does when asked for ``power_w`` (clamped to its limits and reserve)."""
         return self.vehicle.accepts(power_w, dt)
@@ -111,6 +158,11 @@ class Bench:
         if not math.isfinite(port_power_w):
             raise BenchError(f"port power must be a finite number of watts, got {port_power_w!r}")
         t, end = self.now, self.now + dt
+        if self.dc_charger is not None:
+            # The charger's command and the truck's limits hold for the whole step, split or not.
+            ch = self.dc_charger
+            inlet_w = self.vehicle.pack_voltage() * ch.output_a if ch.contactors_closed else 0.0
+            self._dc_step = (inlet_w, self.vehicle.dc_limits())
         while t < end - _TIME_EPS:
             self._sync(t)
             change = self._next_change(t)
@@ -196,6 +248,7 @@ class Bench:
             share = outlets.served_w.get(outlet_id, 0.0) / demand[outlet_id]
             v2v_w = v2v_want * share
             self.rescued.receive(v2v_w, dt)
+        dc, inlet = self._dc_interval(dt)
         pw_flow = self.powerwall.exchange(flows.pw_w, dt) if self.powerwall else None
         pw_w = pw_flow.ac_w if pw_flow else 0.0
         # What the stores could not take or give exactly (full or empty pack) is settled by the grid when
@@ -228,13 +281,42 @@ class Bench:
             pw_wh=self.powerwall.pack.energy_wh if self.powerwall else None,
             event_w=event.request_w if event and grid_up else 0.0,
             reason=self._decision.reason.value if self._decision else "",
+            dc=dc,
         )
         self.trace.samples.append(sample)
         self.ledger.add(
             sample,
             truck_loss_wh=port.loss_wh + outlets.loss_wh,
             pw_loss_wh=pw_flow.loss_wh if pw_flow else 0.0,
+            dc_truck_loss_wh=inlet.loss_wh if inlet else 0.0,
         )
+
+    def _dc_interval(self, dt: float) -> tuple[DCSample | None, InletFlow | None]:
+        ch, step = self.dc_charger, self._dc_step
+        if ch is None or step is None:
+            return None, None
+        inlet_w, lim = step
+        veh = self.vehicle
+        pack_v = veh.pack_voltage()
+        flow = veh.dc_inlet(inlet_w, dt)
+        ch.advance(dt, veh.pack_voltage())
+        sample = DCSample(
+            phase=ch.phase.value,
+            output_v=ch.output_v,
+            output_a=ch.output_a,
+            inlet_w=flow.w,
+            pack_v=pack_v,
+            contactors=ch.contactors_closed,
+            insulation_ok=ch.insulation_ok,
+            close_gap_v=ch.close_gap_v,
+            grid_w=ch.grid_w(flow.w),
+            ev_max_v=lim.max_voltage_v,
+            ev_max_charge_a=lim.max_charge_current_a,
+            ev_max_charge_w=lim.max_charge_w,
+            ev_max_discharge_a=lim.max_discharge_current_a,
+            ev_max_discharge_w=lim.max_discharge_w,
+        )
+        return sample, flow
 
     def _note_events(self, t: float, dt: float) -> None:
         loop = self.scenario.loop
@@ -289,4 +371,5 @@ class Bench:
             pw_max_w=pw.params.max_power_w if pw else None,
             pw_charge_efficiency=pw.params.charge_efficiency if pw else None,
             pw_discharge_efficiency=pw.params.discharge_efficiency if pw else None,
+            dc=dc_meta(sc.dc_charger, p.dc, sc.settings.max_export_w) if sc.dc_charger and p.dc else None,
         )

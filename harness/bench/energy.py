@@ -60,10 +60,18 @@ class EnergyLedger:
     home_served_wh: float = 0.0
     event_export_wh: float = 0.0  # exported to the grid during grid-support events
     loop_attempt_ac_wh: float = 0.0  # AC the refused loop would have carried
+    dc_in_wh: float = 0.0  # DC into the truck at the inlet (from a DC charger)
+    dc_out_wh: float = 0.0  # DC out of the truck at the inlet (DC_BPT)
+    dc_truck_loss_wh: float = 0.0  # the truck's DC losses (inlet <-> cells)
+    dc_grid_in_wh: float = 0.0  # drawn from the grid by the DC charger
+    dc_grid_out_wh: float = 0.0  # fed into the grid by the DC charger
+    dc_event_export_wh: float = 0.0  # fed into the grid by the DC charger during grid-support events
 
-    def add(self, s: Sample, *, truck_loss_wh: float, pw_loss_wh: float) -> None:
+    def add(self, s: Sample, *, truck_loss_wh: float, pw_loss_wh: float, dc_truck_loss_wh: float = 0.0) -> None:
         """Account one sample (its conversion losses are computed by the models)."""
         h = s.dt / 3600.0
+        if s.dc is not None:
+            self._add_dc(s, h, dc_truck_loss_wh)
         if s.port_w >= 0.0:
             self.port_in_wh += s.port_w * h
         else:
@@ -95,11 +103,32 @@ class EnergyLedger:
         self.home_demand_wh += s.home_load_w * h
         self.home_served_wh += s.home_served_w * h
 
+    def _add_dc(self, s: Sample, h: float, truck_loss_wh: float) -> None:
+        assert s.dc is not None
+        if s.dc.inlet_w >= 0.0:
+            self.dc_in_wh += s.dc.inlet_w * h
+        else:
+            self.dc_out_wh -= s.dc.inlet_w * h
+        if s.dc.grid_w >= 0.0:
+            self.dc_grid_in_wh += s.dc.grid_w * h
+        else:
+            self.dc_grid_out_wh -= s.dc.grid_w * h
+            if s.event_w > 0.0:
+                self.dc_event_export_wh -= s.dc.grid_w * h
+        self.dc_truck_loss_wh += truck_loss_wh
+
+    @property
+    def dc_charger_loss_wh(self) -> float:
+        """The DC charger's conversion losses (grid side minus DC side, both directions)."""
+        return (self.dc_grid_in_wh - self.dc_in_wh) + (self.dc_out_wh - self.dc_grid_out_wh)
+
     @property
     def home_unserved_wh(self) -> float:
         """Home demand that went unmet (outage without backup, reserve reached, transfer gaps)."""
         return max(0.0, self.home_demand_wh - self.home_served_wh)
 
     def truck_balance_error_wh(self, pack_delta_wh: float) -> float:
-        """Pack change minus (AC in - AC out - outlets - losses); ~0 when the books balance."""
-        return pack_delta_wh - (self.port_in_wh - self.port_out_wh - self.outlet_wh - self.truck_loss_wh)
+        """Pack change minus (AC in - AC out - outlets + DC in - DC out - losses); ~0 when the books balance."""
+        ac = self.port_in_wh - self.port_out_wh - self.outlet_wh - self.truck_loss_wh
+        dc = self.dc_in_wh - self.dc_out_wh - self.dc_truck_loss_wh
+        return pack_delta_wh - (ac + dc)

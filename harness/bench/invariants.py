@@ -12,6 +12,9 @@ not taken from the gateway model). Checked for every sample:
   losses exactly those of the efficiencies), of the Powerwall likewise, and of the home bus
   (supply = demand; no grid flow while the home is cut from the grid);
 * samples contiguous in time;
+* on a DC charger, the DC rules of :mod:`harness.bench.dcinvariants` (voltage, current and power limits, the
+  insulation test, precharge and PowerDelivery(Start) before any current, the precharge current, the
+  charger's efficiency); the pack's balance and the reserve then include the DC inlet;
 
 and for every outage where a backup source was there at the start (a V2H truck above its reserve on the
 wall connector, or a Powerwall with energy): the home is fully supplied again within ``max_transfer_s``.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from harness.bench.dcinvariants import check_dc, dc_pack_energy
 from harness.bench.errors import InvariantError
 from harness.bench.trace import Sample, Trace
 
@@ -87,7 +91,7 @@ def check_invariants(trace: Trace, *, strict: bool = False) -> list[str]:
         prev_end = s.t + s.dt
         if not -1e-9 <= s.soc_pct <= 100.0 + 1e-9 or not -_E_EPS <= s.pack_wh <= m.capacity_wh + _E_EPS:
             bad.add("soc-range", f"state of charge {s.soc_pct:.3f} % outside [0, 100] at {at}")
-        leaving = s.port_w < -_P_EPS or s.outlet_w > _P_EPS
+        leaving = s.port_w < -_P_EPS or s.outlet_w > _P_EPS or (s.dc is not None and s.dc.inlet_w < -_P_EPS)
         if leaving and s.pack_wh < reserve_wh - _E_EPS:
             bad.add(
                 "reserve",
@@ -98,12 +102,16 @@ def check_invariants(trace: Trace, *, strict: bool = False) -> list[str]:
             bad.add("outlets-off", f"outlets on ({s.outlet_w:.1f} W) while the port exports at {at}")
         if not m.v2h_offered and s.port_w < -_P_EPS:
             bad.add("no-v2h", f"{m.vehicle} offers no V2H but exported {-s.port_w:.1f} W at {at}")
-        _check_pack(bad, s, at, prev_pack, m.charge_efficiency, m.discharge_efficiency, m.outlet_efficiency)
+        dc_in, dc_pack = dc_pack_energy(s, m.dc)
+        _check_pack(
+            bad, s, at, prev_pack, (m.charge_efficiency, m.discharge_efficiency, m.outlet_efficiency), dc_in, dc_pack
+        )
         prev_pack = s.pack_wh
         if s.pw_wh is not None and prev_pw is not None:
             _check_powerwall(bad, s, at, prev_pw, m.pw_charge_efficiency, m.pw_discharge_efficiency, m.pw_max_w)
             prev_pw = s.pw_wh
         _check_bus(bad, s, at)
+    check_dc(bad, trace)
     for measure in outage_transfers(trace):
         if not measure.backup_expected:
             continue
@@ -144,19 +152,24 @@ def _check_power(
 
 
 def _check_pack(
-    bad: _Collector, s: Sample, at: str, prev_wh: float, eta_ch: float, eta_dis: float, eta_out: float
+    bad: _Collector,
+    s: Sample,
+    at: str,
+    prev_wh: float,
+    efficiencies: tuple[float, float, float],
+    dc_in_wh: float,
+    dc_pack_wh: float,
 ) -> None:
+    eta_ch, eta_dis, eta_out = efficiencies
     h = s.dt / 3600.0
     ac_in = max(0.0, s.port_w) * h
     ac_out = max(0.0, -s.port_w) * h
     outlets = s.outlet_w * h
     delta = s.pack_wh - prev_wh
-    if delta > ac_in - ac_out - outlets + _E_EPS:
-        bad.add(
-            "energy",
-            f"pack gained {delta:.4f} Wh but only {ac_in - ac_out - outlets:.4f} Wh net came in at {at}",
-        )
-    expected = ac_in * eta_ch - ac_out / eta_dis - outlets / eta_out
+    net = ac_in - ac_out - outlets + dc_in_wh
+    if delta > net + _E_EPS:
+        bad.add("energy", f"pack gained {delta:.4f} Wh but only {net:.4f} Wh net came in at {at}")
+    expected = ac_in * eta_ch - ac_out / eta_dis - outlets / eta_out + dc_pack_wh
     if abs(delta - expected) > _E_EPS:
         bad.add(
             "energy",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.bench.dcparams import DCInletParams, load_dc_inlet
 from harness.bench.tomlread import Table, load_packaged
 
 __all__ = [
@@ -130,6 +131,8 @@ class VehicleParams:
     v2v: V2VParams
     default_reserve_pct: float
     default_charge_limit_pct: float
+    dc: DCInletParams | None = None
+    """The DC inlet (DC and DC_BPT charging); None: the trim charges on AC only."""
 
     @property
     def capacity_wh(self) -> float:
@@ -264,6 +267,8 @@ def load_vehicle(name: str) -> VehicleParams:
         voltage_v=v2v_t.number("voltage_v", lo=0.0),
     )
     defaults = root.table("defaults")
+    dc_t = root.table("dc_inlet", required=False)
+    dc = load_dc_inlet(dc_t) if root.has("dc_inlet") else None
     params = VehicleParams(
         name=veh.string("name"),
         trim=veh.string("trim"),
@@ -274,8 +279,9 @@ def load_vehicle(name: str) -> VehicleParams:
         v2v=v2v,
         default_reserve_pct=defaults.number("reserve_pct", lo=0.0, hi=100.0),
         default_charge_limit_pct=defaults.number("charge_limit_pct", lo=0.0, hi=100.0),
+        dc=dc,
     )
-    for t in (veh, battery, ch, v2h_t, v2l_t, v2v_t, defaults, root):
+    for t in (veh, battery, ch, dc_t, v2h_t, v2l_t, v2v_t, defaults, root):
         t.done()
     return params
 

@@ -17,6 +17,10 @@ the :class:`Reason` for it. Rules, in order:
 
 The setpoint is finally bounded by the connector and by the truck's reported limits (which hold the
 reserve, the trim's power and the minimum stable powers).
+
+On a DC charger :func:`decide_dc` plays the same part (the setpoint the charger turns into an output current):
+a grid-support event asks for discharge (DC_BPT) within the truck's limits and reserve; otherwise the charger
+offers its full power until the truck's charge limit.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from harness.bench.powerwall import PowerwallMode, outage_car_allowance
-from harness.bench.vehicle import Plug, VehicleLimits
+from harness.bench.vehicle import DCVehicleLimits, Plug, VehicleLimits
 from harness.bench.wallconnector import GatewayState
 
-__all__ = ["Decision", "PolicyInputs", "PowerwallView", "Reason", "decide"]
+__all__ = ["DCPolicyInputs", "Decision", "PolicyInputs", "PowerwallView", "Reason", "decide", "decide_dc"]
 
 
 class Reason(StrEnum):
@@ -71,6 +75,17 @@ class PolicyInputs:
     solar_w: float = 0.0
     event_request_w: float | None = None
     powerwall: PowerwallView | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DCPolicyInputs:
+    """Everything a DC charger knows when it decides."""
+
+    plug: Plug
+    limits: DCVehicleLimits
+    charger_max_charge_w: float
+    charger_max_discharge_w: float
+    event_request_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,3 +146,20 @@ def _discharge(lim: VehicleLimits, wanted_w: float, reason: Reason) -> tuple[flo
     if lim.max_discharge_w <= 0.0:
         return 0.0, Reason.RESERVE_REACHED
     return -min(wanted_w, lim.max_discharge_w), reason
+
+
+def decide_dc(inp: DCPolicyInputs) -> Decision:
+    """The DC charger's setpoint for the next interval, within its own and the truck's power limits."""
+    lim = inp.limits
+    if inp.plug is not Plug.DC_CHARGER:
+        return Decision(setpoint_w=0.0, reason=Reason.NOT_PLUGGED)
+    if inp.event_request_w is not None:
+        if not lim.bpt_offered or inp.charger_max_discharge_w <= 0.0:
+            return Decision(setpoint_w=0.0, reason=Reason.NO_BPT)
+        if lim.max_discharge_w <= 0.0:
+            return Decision(setpoint_w=0.0, reason=Reason.RESERVE_REACHED)
+        power = min(inp.event_request_w, lim.max_discharge_w, inp.charger_max_discharge_w)
+        return Decision(setpoint_w=-power, reason=Reason.GRID_EVENT)
+    if lim.max_charge_w > 0.0:
+        return Decision(setpoint_w=min(lim.max_charge_w, inp.charger_max_charge_w), reason=Reason.CHARGE)
+    return Decision(setpoint_w=0.0, reason=Reason.CHARGE_COMPLETE)

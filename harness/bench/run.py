@@ -1,4 +1,5 @@
-"""The protocol-less loop: couple setpoint -> vehicle clamp -> step directly, for tests and quick runs.
+"""The protocol-less loop: couple setpoint -> vehicle clamp -> step directly, for tests and quick runs (on a DC
+charger: the DC session's steps, :mod:`harness.bench.dcrun`).
 
 Owns :func:`run_bench` (drive an existing :class:`~harness.bench.bench.Bench` to the end of its scenario
 and return the trace) and :func:`run_physics_only` (build, run, summarise). The protocol-driven loop
@@ -8,6 +9,7 @@ does the same three calls per interval, with the numbers travelling through ISO 
 from __future__ import annotations
 
 from harness.bench.bench import Bench
+from harness.bench.dcrun import run_dc_bench
 from harness.bench.errors import BenchError
 from harness.bench.scenarios import Scenario
 from harness.bench.summary import Summary, summarize
@@ -26,6 +28,9 @@ def run_bench(bench: Bench, *, dt: float | None = None, fine_dt: float | None = 
     if coarse <= 0.0 or fine <= 0.0:
         raise BenchError(f"step sizes must be > 0 s, got dt={coarse!r}, fine_dt={fine!r}")
     end = bench.scenario.duration_s
+    if bench.dc_charger is not None:
+        run_dc_bench(bench, dt=coarse, fine_dt=fine, max_steps=_MAX_STEPS)
+        return bench.finish()
     steps = 0
     while bench.now < end - 1e-9:
         now = bench.now

@@ -1,7 +1,7 @@
 """Scenario loader: ``harness/scenarios/<name>.toml`` -> a validated, frozen :class:`Scenario`.
 
 Owns :class:`Scenario` (which devices, the owner's settings, outages, grid-support events, outlet loads,
-a V2V rescue, a loop attempt, and how finely to step) and its loader. Device numbers come from
+a V2V rescue, a loop attempt, a DC charger, and how finely to step) and its loader. Device numbers come from
 ``harness/bench/data`` through :mod:`harness.bench.params`; a scenario file only names the devices and
 sets what the owner or the weather decides. Times in the files are hours from the scenario start.
 """
@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from harness.bench.dcparams import DCChargerParams, load_dc_charger
 from harness.bench.grid import Grid, GridEvent, Window
 from harness.bench.params import (
     HomeParams,
@@ -73,11 +74,18 @@ class PowerwallSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunParams:
-    """How a physics-only run steps: ``dt_s``, or ``fine_dt_s`` for ``fine_window_s`` after a grid change."""
+    """How a physics-only run steps: ``dt_s``, or ``fine_dt_s`` for ``fine_window_s`` after a grid change.
+
+    ``loop_dt_s``: the simulated seconds per charge-loop exchange of a protocol run (None: the simulator's
+    default); ``dc_step_s``: the simulated seconds each DC step before and after the loop takes (one
+    DC_CableCheck, DC_PreCharge or DC_WeldingDetection exchange), in both kinds of run.
+    """
 
     dt_s: float
     fine_dt_s: float
     fine_window_s: float
+    loop_dt_s: float | None = None
+    dc_step_s: float = 0.25
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +109,8 @@ class Scenario:
     v2v: RescuedEVParams | None
     loop: LoopAttempt | None
     run: RunParams
+    dc_charger: DCChargerParams | None = None
+    """The DC charger the truck is plugged into (``plug = "dc_charger"``)."""
 
 
 def scenario_names() -> list[str]:
@@ -164,7 +174,14 @@ def _parse(text: str, source: str) -> Scenario:
         max_export_w=veh.optional_number("max_export_w", lo=0.0),
         plug=Plug(veh.string("plug", choices=tuple(p.value for p in Plug))),
         outlets_enabled=veh.boolean("outlets_enabled", True),
+        leave_at_charge_limit=veh.boolean("leave_at_charge_limit", False),
     )
+    dc_name = devices.optional_string("dc_charger")
+    dc_charger = load_dc_charger(dc_name) if dc_name is not None else None
+    if (dc_charger is not None) != (settings.plug is Plug.DC_CHARGER):
+        raise veh.error("plug", 'plug = "dc_charger" and devices.dc_charger go together')
+    if dc_charger is not None and vehicle.dc is None:
+        raise devices.error("vehicle", f"{vehicle.name} has no [dc_inlet] data: it cannot use a DC charger")
     powerwall: PowerwallSettings | None = None
     pw_name = devices.optional_string("powerwall")
     pw_t = root.table("powerwall", required=False)
@@ -213,6 +230,8 @@ def _parse(text: str, source: str) -> Scenario:
         dt_s=run_t.number("dt_s", 60.0, lo=0.0, lo_open=True),
         fine_dt_s=run_t.number("fine_dt_s", 0.05, lo=0.0, lo_open=True),
         fine_window_s=run_t.number("fine_window_s", 5.0, lo=0.0),
+        loop_dt_s=run_t.optional_number("loop_dt_s", lo=1e-3),
+        dc_step_s=run_t.number("dc_step_s", 0.25, lo=0.0, lo_open=True),
     )
     scenario = Scenario(
         name=sc.string("name"),
@@ -232,7 +251,10 @@ def _parse(text: str, source: str) -> Scenario:
         v2v=v2v,
         loop=loop,
         run=run,
+        dc_charger=dc_charger,
     )
+    if dc_charger is not None and scenario.outages:
+        raise root.error("outages", "a DC charger's supply is not modelled: a DC scenario has no outages")
     for t in (sc, devices, veh, pw_t, v2v_t, loop_t, run_t, root):
         t.done()
     return scenario

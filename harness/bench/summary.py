@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from harness.bench.dcsummary import DCSummary, dc_lines, summarize_dc
 from harness.bench.energy import loop_pass
 from harness.bench.invariants import check_invariants, outage_transfers
 
@@ -100,6 +101,7 @@ class Summary:
     decisions: dict[str, float]  # seconds spent under each policy reason
     violations: tuple[str, ...]
     protocol_sessions: tuple[SessionOutcome, ...] = field(default=())
+    dc: DCSummary | None = None
 
     def to_json(self) -> str:
         """The summary as a JSON document."""
@@ -134,6 +136,8 @@ class Summary:
             f"  money: import {self.import_cost:.2f} {self.currency}, export credit {self.export_credit:.2f},"
             f" grid-support {_kwh(self.grid_support_wh)} -> {self.compensation:.2f} {self.currency}"
         )
+        if self.dc is not None:
+            lines.extend(dc_lines(self.dc))
         for outlet_id, wh in sorted(self.outlet_by_id_wh.items()):
             lines.append(f"  outlet {outlet_id}: {_kwh(wh)}, peak {self.outlet_peak_w[outlet_id]:.0f} W")
         if self.loop is not None:
@@ -240,9 +244,10 @@ def summarize(bench: Bench) -> Summary:
         currency=tariff.currency,
         import_cost=led.grid_import_wh / 1000.0 * tariff.import_per_kwh,
         export_credit=(led.grid_export_wh - led.event_export_wh) / 1000.0 * tariff.export_per_kwh,
-        grid_support_wh=led.event_export_wh,
-        compensation=led.event_export_wh / 1000.0 * tariff.grid_support_per_kwh,
+        grid_support_wh=led.event_export_wh + led.dc_event_export_wh,
+        compensation=(led.event_export_wh + led.dc_event_export_wh) / 1000.0 * tariff.grid_support_per_kwh,
         loop=loop,
         decisions=decisions,
         violations=violations,
+        dc=summarize_dc(trace, led),
     )

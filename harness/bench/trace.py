@@ -1,8 +1,9 @@
 """The time series a bench run records: one :class:`Sample` per interval, plus the limits to judge it by.
 
-Owns :class:`Sample`, :class:`TraceMeta` (the scenario's limits and efficiencies, copied from the data
-when the bench is built, so the invariant checker judges the samples against the *data*, not against the
-models that produced them), :class:`TraceEvent` and :class:`Trace`.
+Owns :class:`Sample` (with :class:`DCSample` on a DC charger), :class:`TraceMeta` (the scenario's limits and
+efficiencies, copied from the data when the bench is built, so the invariant checker judges the samples
+against the *data*, not against the models that produced them; :class:`DCMeta` for DC), :class:`TraceEvent`
+and :class:`Trace`.
 
 Signs: ``port_w`` positive = into the truck (charge), negative = out of it (ISO 15118-20); ``grid_w``
 positive = import from the grid; ``pw_w`` positive = into the Powerwall. Powers are averages over the
@@ -16,7 +17,31 @@ from dataclasses import dataclass, field
 from harness.bench.grid import Window
 from harness.bench.wallconnector import OutageRecord
 
-__all__ = ["Sample", "Trace", "TraceEvent", "TraceMeta"]
+__all__ = ["DCMeta", "DCSample", "Sample", "Trace", "TraceEvent", "TraceMeta"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DCSample:
+    """The DC charger and the truck's DC inlet during one interval (signs as ``port_w``: > 0 into the truck).
+
+    ``ev_*`` are the truck's own limits in force for the step the interval belongs to (what it reported when
+    the charger decided), computed by the bench from the truck's state, not taken from the charger.
+    """
+
+    phase: str
+    output_v: float  # the charger's output voltage at the end of the interval
+    output_a: float  # the current it drove during the interval (precharge current included)
+    inlet_w: float  # DC power into the truck's pack side (0 while the contactors are open)
+    pack_v: float  # the pack's voltage at the start of the interval
+    contactors: bool  # closed (PowerDelivery(Start) received) during the interval
+    insulation_ok: bool  # this session's insulation test ran to the end and passed
+    close_gap_v: float | None  # output minus pack voltage when the contactors closed (this session)
+    grid_w: float  # the charger's grid side: > 0 drawn, < 0 fed back
+    ev_max_v: float
+    ev_max_charge_a: float
+    ev_max_charge_w: float
+    ev_max_discharge_a: float
+    ev_max_discharge_w: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +70,7 @@ class Sample:
     pw_wh: float | None
     event_w: float  # grid-support request active (0 when none)
     reason: str  # the policy's reason for the setpoint in force
+    dc: DCSample | None = None  # on a DC charger
 
     @property
     def exporting(self) -> bool:
@@ -55,6 +81,31 @@ class Sample:
     def home_unserved_w(self) -> float:
         """Home demand that was not met."""
         return max(0.0, self.home_load_w - self.home_served_w)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DCMeta:
+    """The DC limits a run is judged against: the charger's, the truck's inlet, and the standard's."""
+
+    charger: str
+    charger_min_v: float
+    charger_max_v: float
+    charger_max_charge_a: float
+    charger_max_charge_w: float
+    charger_max_discharge_a: float
+    charger_max_discharge_w: float
+    charger_efficiency: float
+    insulation_test_s: float
+    ev_max_v: float
+    ev_max_charge_a: float
+    ev_max_charge_w: float
+    ev_max_discharge_a: float
+    ev_max_discharge_w: float
+    ev_bpt_offered: bool
+    ev_charge_efficiency: float
+    ev_discharge_efficiency: float
+    precharge_tolerance_v: float
+    precharge_max_a: float  # the standard's limit, whatever the charger declares
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +139,7 @@ class TraceMeta:
     pw_max_w: float | None
     pw_charge_efficiency: float | None
     pw_discharge_efficiency: float | None
+    dc: DCMeta | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,10 +2,12 @@
 
 Owns :class:`Vehicle` (the truck's state and what it does with a requested power), :class:`VehicleLimits`
 (what the EV side of the protocol reports: the numbers of the BPT charge-parameter and charge-loop
-messages), :class:`VehicleSettings` (the owner's choices) and :class:`RescuedEV` (the other car of a V2V
+messages), :class:`DCVehicleLimits` (the same on a DC charger: pack voltage, voltage window, current and
+power limits), :class:`VehicleSettings` (the owner's choices) and :class:`RescuedEV` (the other car of a V2V
 rescue). Sign convention everywhere: positive = power into the truck (charge), negative = out of it
-through the charge port (discharge), the ISO 15118-20 convention `[V2G20-1034/1035]`. All powers are AC
-powers at the port or outlet; the pack sees them through the charger's efficiencies.
+through the charge port (discharge), the ISO 15118-20 convention `[V2G20-1034/1035]`. Powers at the port or
+outlet are AC powers and the pack sees them through the onboard charger's efficiencies; on a DC charger the
+power is DC at the inlet and the pack sees it through the DC losses of ``[dc_inlet]``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from harness.bench.battery import Battery
+from harness.bench.dcparams import DCInletParams
 from harness.bench.params import VehicleParams
 from iso15118.errors import ConfigError
 
 __all__ = [
+    "DCVehicleLimits",
+    "InletFlow",
     "OutletFlow",
     "Plug",
     "PortFlow",
@@ -39,6 +44,7 @@ class Plug(StrEnum):
     NONE = "none"
     WALL_CONNECTOR = "wall_connector"
     OWN_OUTLET = "own_outlet"  # the "loop myth": the wall connector fed from the truck's own outlet
+    DC_CHARGER = "dc_charger"  # the scenario's DC charger (DC or DC_BPT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +57,8 @@ class VehicleSettings:
     max_export_w: float | None = None  # owner cap on charge-port export (grid support, V2H); None = hardware
     plug: Plug = Plug.WALL_CONNECTOR
     outlets_enabled: bool = True
+    leave_at_charge_limit: bool = False
+    """The driver unplugs once the charge limit is reached (a fast-charge stop), ending the session there."""
 
     def __post_init__(self) -> None:
         for name in ("start_soc_pct", "reserve_pct", "charge_limit_pct"):
@@ -105,6 +113,44 @@ class VehicleLimits:
                 return 0.0
             return max(power_w, -self.max_discharge_w)
         return 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DCVehicleLimits:
+    """What the truck reports on a DC charger now: voltages in V, currents and powers as magnitudes in A and W,
+    energy requests in Wh at the inlet (ISO 15118-20 signs, as in :class:`VehicleLimits`).
+
+    With a step length the charge and discharge limits are also cut so that the step neither passes the charge
+    limit nor takes the pack below the reserve.
+    """
+
+    bpt_offered: bool
+    pack_voltage_v: float
+    max_voltage_v: float
+    min_voltage_v: float
+    max_charge_current_a: float
+    max_charge_w: float
+    max_discharge_current_a: float
+    max_discharge_w: float
+    precharge_tolerance_v: float
+    soc_pct: float
+    reserve_pct: float
+    charge_limit_pct: float
+    capacity_wh: float
+    target_energy_wh: float
+    max_energy_wh: float
+    min_energy_wh: float
+    v2x_max_energy_wh: float
+    v2x_min_energy_wh: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InletFlow:
+    """What one interval did at the DC inlet."""
+
+    w: float  # signed DC power at the inlet (what the charger drove; > 0 into the truck)
+    pack_wh: float  # signed energy the cells actually took (< what the losses allow only if the pack was full)
+    loss_wh: float  # the DC losses the data declare for that power (>= 0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,6 +266,67 @@ class Vehicle:
         if applied != dc_wh:  # the pack was full or empty: the port carried only what the cells took
             ac_wh = applied / ch.charge_efficiency if applied >= 0.0 else applied * ch.discharge_efficiency
         return PortFlow(ac_w=ac_wh * 3600.0 / dt if dt > 0 else 0.0, dc_wh=applied, loss_wh=abs(ac_wh - applied))
+
+    # -- DC ------------------------------------------------------------------------------------------------
+
+    @property
+    def dc(self) -> DCInletParams:
+        """The DC inlet's data (ConfigError when this trim has none)."""
+        if self.params.dc is None:
+            raise ConfigError(f"{self.params.name} has no [dc_inlet] data: it cannot charge on DC")
+        return self.params.dc
+
+    def pack_voltage(self) -> float:
+        """The pack's voltage now (V)."""
+        return self.dc.pack_voltage(self.pack.soc_pct)
+
+    def dc_limits(self, dt: float | None = None) -> DCVehicleLimits:
+        """The numbers the EV side reports on a DC charger now (``dt``: cut to finish within that step)."""
+        dc, pack, s = self.dc, self.pack, self.settings
+        plugged = s.plug is Plug.DC_CHARGER
+        volts = self.pack_voltage()
+        charge_w = dc.taper_w(pack.soc_pct) if plugged and pack.headroom_to(s.charge_limit_pct) > _EPS_WH else 0.0
+        export_w = 0.0
+        if plugged and dc.bpt_offered and pack.available_above(s.reserve_pct) > _EPS_WH:
+            export_w = dc.max_discharge_power_w
+            if s.max_export_w is not None:
+                export_w = min(export_w, s.max_export_w)
+        if dt is not None and dt > 0.0:
+            charge_w = min(charge_w, pack.headroom_to(s.charge_limit_pct) / dc.charge_efficiency * 3600.0 / dt)
+            export_w = min(export_w, pack.available_above(s.reserve_pct) * dc.discharge_efficiency * 3600.0 / dt)
+        return DCVehicleLimits(
+            bpt_offered=dc.bpt_offered,
+            pack_voltage_v=volts,
+            max_voltage_v=dc.max_voltage_v,
+            min_voltage_v=dc.min_voltage_v,
+            max_charge_current_a=min(dc.max_charge_current_a, charge_w / volts),
+            max_charge_w=charge_w,
+            max_discharge_current_a=min(dc.max_discharge_current_a, export_w / volts),
+            max_discharge_w=export_w,
+            precharge_tolerance_v=dc.precharge_tolerance_v,
+            soc_pct=pack.soc_pct,
+            reserve_pct=s.reserve_pct,
+            charge_limit_pct=s.charge_limit_pct,
+            capacity_wh=pack.capacity_wh,
+            target_energy_wh=self._inlet_energy(pack.energy_at(s.charge_limit_pct) - pack.energy_wh),
+            max_energy_wh=self._inlet_energy(pack.capacity_wh - pack.energy_wh),
+            min_energy_wh=self._inlet_energy(pack.energy_at(s.reserve_pct) - pack.energy_wh),
+            v2x_max_energy_wh=self._inlet_energy(pack.energy_at(s.charge_limit_pct) - pack.energy_wh),
+            v2x_min_energy_wh=self._inlet_energy(pack.energy_at(s.reserve_pct) - pack.energy_wh),
+        )
+
+    def _inlet_energy(self, dc_delta_wh: float) -> float:
+        dc = self.dc
+        return dc_delta_wh / dc.charge_efficiency if dc_delta_wh >= 0.0 else dc_delta_wh * dc.discharge_efficiency
+
+    def dc_inlet(self, inlet_w: float, dt: float) -> InletFlow:
+        """Move ``inlet_w`` of DC (what the charger drives, not clamped: the truck cannot limit a DC current
+        except by opening its contactors) through the DC losses into the pack for ``dt`` seconds."""
+        dc = self.dc
+        inlet_wh = inlet_w * dt / 3600.0
+        want = inlet_wh * dc.charge_efficiency if inlet_wh >= 0.0 else inlet_wh / dc.discharge_efficiency
+        applied = self.pack.apply(want)
+        return InletFlow(w=inlet_w, pack_wh=applied, loss_wh=abs(inlet_wh - want))
 
     def outlets_available(self, *, port_exporting: bool) -> bool:
         """Outlets are switched off whenever the charge port exports, and at or below the reserve."""

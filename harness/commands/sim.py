@@ -1,7 +1,8 @@
 """`v2g sim SCENARIO`: a bench scenario with the virtual Cybertruck and Wall Connector on the real protocol stack.
 
-The truck (EVCC) and the Universal Wall Connector (SECC) run ISO 15118-20 AC_BPT sessions over the chosen link
-while the bench's physics advances on an accelerated clock; the command prints the summary (energy,
+The truck (EVCC) and the Universal Wall Connector (SECC) run ISO 15118-20 AC_BPT sessions (or, in a DC scenario,
+the truck and a virtual DC charger run -20 DC / DC_BPT sessions) over the chosen link while the bench's physics
+advances on an accelerated clock; the command prints the summary (energy,
 state of charge, reserve, outage transfers, compensation, every session's outcome) and exits 1 when an
 invariant is violated or a session did not end as expected. See :mod:`harness.virtual.runner` for the design.
 """
@@ -13,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from harness.bench import load_scenario, scenario_names
+from harness.bench import Scenario, load_scenario, scenario_names
 from harness.virtual.coupling import DEFAULT_COARSE_DT_S, Stepping
 from harness.virtual.links import LinkKind, WiringOptions
 from harness.virtual.progress import ProgressBar
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sim",
         help="run a bench scenario: virtual Cybertruck and Wall Connector over ISO 15118-20",
         description="Run a bench scenario with the virtual Cybertruck (EVCC) and Universal Wall Connector "
-        "(SECC) speaking ISO 15118-20 AC_BPT over the chosen link, on an accelerated clock.",
+        "(SECC) speaking ISO 15118-20 AC_BPT (or a virtual DC charger speaking -20 DC / DC_BPT) over the chosen "
+        "link, on an accelerated clock.",
     )
     parser.add_argument("scenario", nargs="?", metavar="SCENARIO", help="a scenario name (see --list) or .toml file")
     parser.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
@@ -51,9 +53,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--dt",
         type=float,
-        default=DEFAULT_COARSE_DT_S,
         metavar="SECONDS",
-        help=f"simulated seconds per charge-loop exchange in steady state (default {DEFAULT_COARSE_DT_S:g})",
+        help="simulated seconds per charge-loop exchange in steady state (default: the scenario's loop_dt_s, "
+        f"else {DEFAULT_COARSE_DT_S:g})",
     )
     parser.add_argument("--trim", choices=sorted(TRIMS), help="replace the scenario's truck trim")
     parser.add_argument("--reserve", type=float, metavar="PCT", help="the owner's reserve (%%): export stops there")
@@ -73,12 +75,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=_run)
 
 
+def _kind(scenario: Scenario) -> str:
+    if no_session_reason(scenario):
+        return "no port session"
+    return "DC port session" if scenario.dc_charger is not None else "AC port session"
+
+
 def _list() -> int:
     for name in scenario_names():
         scenario = load_scenario(name)
-        missing = no_session_reason(scenario)
-        kind = "no port session" if missing else "port session"
-        print(f"{name:28s} {kind:16s} {scenario.title}")
+        print(f"{name:28s} {_kind(scenario):16s} {scenario.title}")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""The virtual Cybertruck and Universal Wall Connector on the real ISO 15118-20 stack (``v2g sim``).
+"""The virtual Cybertruck, Universal Wall Connector and DC charger on the real ISO 15118-20 stack (``v2g sim``).
 
-:mod:`~harness.virtual.ev` and :mod:`~harness.virtual.evse` are the two controllers over the bench's models,
+:mod:`~harness.virtual.ev`, :mod:`~harness.virtual.evse` and :mod:`~harness.virtual.dcevse` are the controllers
+over the bench's models,
 :mod:`~harness.virtual.coupling` the accelerated clock they share, :mod:`~harness.virtual.links` the memory and
 loopback links (and the entry to all three), :mod:`~harness.virtual.veth` the veth link (SLAC, SDP and TLS
 between two network namespaces), :mod:`~harness.virtual.session` one session and its verdict,

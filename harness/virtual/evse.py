@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Final
+from typing import ClassVar, Final
 
 from harness.bench import Reason
 from harness.virtual.coupling import Coupling
@@ -50,6 +50,8 @@ class VirtualWallConnector:
     reports: list[SessionReport] = field(default_factory=list, init=False)
     refusal: str | None = field(default=None, init=False)
     """Why the connector offered no power (the loop myth), if it did so."""
+    refusal_code: ClassVar[str] = "FAILED_WrongChargeParameter"
+    """What the SECC answers then (to AC_ChargeParameterDiscoveryReq: 0 W cannot meet the truck's minimum)."""
     lost_power_at: float | None = field(default=None, init=False)
     """Simulated time at which the connector found itself without power (and stopped answering)."""
     setpoints: int = field(default=0, init=False)

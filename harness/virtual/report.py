@@ -37,8 +37,9 @@ def format_text(result: SimResult) -> str:
             lines.append(f"    session #{record.index} set-up ({record.setup_real_s:.2f} s): {record.link}")
     pace = f", paced to at most {result.speed:g}x" if result.speed is not None else ""
     steps = f"step {_duration(result.coarse_dt_s)}, {_duration(result.fine_dt_s)} after a grid change"
+    dc = f", {result.dc_steps} DC steps ({_duration(result.scenario.run.dc_step_s)} each)" if result.dc_steps else ""
     lines.append(
-        f"  clock: {result.protocol_steps} charge-loop exchanges moved the physics ({steps}),"
+        f"  clock: {result.protocol_steps} charge-loop exchanges moved the physics ({steps}){dc},"
         f" {result.idle_steps} steps without a session"
     )
     accel = f"{result.acceleration:,.0f}x" if math.isfinite(result.acceleration) else "instant"
@@ -65,6 +66,7 @@ def sim_dict(result: SimResult) -> dict[str, Any]:
         "no_session_reason": result.no_session_reason,
         "protocol_steps": result.protocol_steps,
         "idle_steps": result.idle_steps,
+        "dc_steps": result.dc_steps,
         "coarse_dt_s": result.coarse_dt_s,
         "fine_dt_s": result.fine_dt_s,
         "speed": result.speed,

@@ -35,6 +35,12 @@ Design (the decisions behind the numbers):
   before any power flows. The bench's ledger shows what each pass around the loop would have lost.
 * **No port session.** Scenarios with the truck unplugged (outlets, V2V through the Mobile Connector) run
   the physics alone; the result says so (``no_session_reason``).
+* **DC.** A scenario that plugs the truck into a DC charger runs -20 DC sessions instead: the EVCC offers the
+  -20 DC namespace (DC_BPT when both sides can discharge), the SECC is the
+  :class:`~harness.virtual.dcevse.VirtualDCCharger` (DC namespace, DC and DC_BPT, Dynamic control). Cable
+  check, precharge and welding detection take simulated time (one ``dc_step_s`` per exchange); the loop's
+  steps are the scenario's ``loop_dt_s``. The session ends when the loop must (the scenario's end, less the
+  time the stop takes) or when the driver leaves at the charge limit.
 """
 
 from __future__ import annotations
@@ -48,16 +54,19 @@ from pathlib import Path
 from typing import Final
 
 from harness.bench import Bench, Plug, Scenario, Summary, Trace, plot, summarize
+from harness.bench.dcparams import load_dc_rules
 from harness.bench.params import load_vehicle
 from harness.virtual.coupling import Coupling, Stepping
 from harness.virtual.links import LinkKind, WiringOptions, open_wiring
-from harness.virtual.session import SessionRecord, run_session
+from harness.virtual.session import BenchEVSE, SessionRecord, default_evse, run_session
 from iso15118.config import EvccConfig, SeccConfig
+from iso15118.constants import NS_ISO20_DC
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
-from iso15118.iso20.services import AC, AC_BPT
+from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.records.trace import TraceWriter
 from iso15118.security.profiles import DEFAULT_EVCCID
+from iso15118.session.selection import EnergyFamily
 from iso15118.transport.driver import Observer
 from iso15118.transport.store import SessionStore
 
@@ -90,6 +99,8 @@ class SimOptions:
     trace: Path | None = None
     """JSON-lines message trace of every session (both sides), written fresh."""
     plot: Path | None = None
+    evse: Callable[[Coupling], BenchEVSE] = default_evse
+    """The SECC's controller for each session (default: the scenario's wall connector or DC charger)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,6 +116,7 @@ class SimResult:
     wall_s: float
     protocol_steps: int
     idle_steps: int
+    dc_steps: int
     coarse_dt_s: float
     fine_dt_s: float
     speed: float | None
@@ -157,7 +169,16 @@ def no_session_reason(scenario: Scenario) -> str | None:
 
 
 def secc_config(scenario: Scenario) -> SeccConfig:
-    """The wall connector's SECC: AC and AC_BPT, Dynamic control only, GridForming, EIM."""
+    """The wall connector's SECC: AC and AC_BPT, Dynamic control only, GridForming, EIM; a DC charger's: the -20
+    DC namespace, DC and DC_BPT (the latter only when its data say it is bidirectional), Dynamic control, EIM."""
+    if scenario.dc_charger is not None:
+        return SeccConfig(
+            evse_id="US*V2G*EDCFC0001*1",
+            protocols=(NS_ISO20_DC,),
+            services=(DC, DC_BPT),
+            control_modes=(_DYNAMIC,),
+            meter_id="DCFC-METER-1",
+        )
     return SeccConfig(
         evse_id="US*TSL*EUWC0001*1",
         services=(AC, AC_BPT),
@@ -167,14 +188,27 @@ def secc_config(scenario: Scenario) -> SeccConfig:
     )
 
 
-def evcc_config() -> EvccConfig:
-    """The truck's EVCC: Dynamic control, AC_BPT when both sides can, meter info in every loop."""
-    return EvccConfig(
+def evcc_config(scenario: Scenario | None = None) -> EvccConfig:
+    """The truck's EVCC: Dynamic control, AC_BPT (or on a DC charger the -20 DC namespace and DC_BPT) when both
+    sides can, meter info in every loop; on DC its precharge tolerance from the truck's data and welding
+    detection down to the touch-safe voltage of the DC rules."""
+    config = EvccConfig(
         evcc_id=DEFAULT_EVCCID,
         control_mode=ControlMode.DYNAMIC,
         bidirectional=True,
         loop_interval_s=0.0,  # the coupling paces the loop when a speed is set
         meter_info_requested=True,
+    )
+    if scenario is None or scenario.dc_charger is None or scenario.vehicle.dc is None:
+        return config
+    return dataclasses.replace(
+        config,
+        energy=EnergyFamily.DC,
+        precharge_tolerance_v=scenario.vehicle.dc.precharge_tolerance_v,
+        welding_safe_voltage_v=load_dc_rules().welding_safe_voltage_v,
+        # Every DC step's repeat is one DC step of simulated time (the coupling); no real pause is needed.
+        authorization_retry_s=0.0,
+        precharge_interval_s=0.0,
     )
 
 
@@ -208,9 +242,10 @@ async def run_simulation(
                         wiring,
                         coupling,
                         secc_config=secc_config(scenario),
-                        evcc_config=evcc_config(),
+                        evcc_config=evcc_config(scenario),
                         store=store,
                         observers=observers,
+                        evse=opts.evse,
                     )
                     records.append(record)
                 else:
@@ -233,6 +268,7 @@ async def run_simulation(
         wall_s=wall_s,
         protocol_steps=coupling.protocol_steps,
         idle_steps=coupling.idle_steps,
+        dc_steps=coupling.dc_steps,
         coarse_dt_s=coupling.coarse_dt_s,
         fine_dt_s=coupling.fine_dt_s,
         speed=opts.stepping.speed,

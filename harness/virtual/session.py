@@ -5,12 +5,16 @@ EVCC until the session ends, tear down) and :class:`SessionRecord`. Each session
 simulation expects of it:
 
 * the scenario ended while it ran: the truck stops with PowerDelivery(Stop) and SessionStop(Terminate) and
-  both sides report ``terminated``;
+  both sides report ``terminated`` (on DC the truck leaves the loop early enough for the welding detection);
+* on a DC charger with ``leave_at_charge_limit``: the truck reached its charge limit and the driver ended the
+  session the same regular way;
 * the wall connector lost power: it stopped answering, the truck's message timeout ended the session
   (EVCC ``timeout``), and the SECC never finished (it was torn down, as a box without power is);
 * the wall connector was fed from the truck's own outlet: it offered 0 W, and the SECC answered
   AC_ChargeParameterDiscoveryReq with ``FAILED_WrongChargeParameter`` (EVCC ``failed_response_received``,
-  SECC ``failed_response_sent``).
+  SECC ``failed_response_sent``);
+* the DC charger's insulation test found a fault: the SECC answered DC_CableCheckReq with ``FAILED`` and no
+  energy flowed.
 
 Anything else (a set-up failure, a protocol error, an unexpected end) is recorded as not ok with its reason.
 """
@@ -20,18 +24,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Protocol
 
 from harness.bench import SessionOutcome as BenchSessionOutcome
 from harness.virtual.coupling import Coupling
+from harness.virtual.dcevse import VirtualDCCharger
 from harness.virtual.ev import VirtualCybertruck
 from harness.virtual.evse import VirtualWallConnector
 from harness.virtual.links import Wiring
 from iso15118.config import EvccConfig, SeccConfig
+from iso15118.controller import EVSEController
 from iso15118.errors import V2GError
-from iso15118.iso20.services import AC, AC_BPT
+from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.security.tls import HandshakeInfo
 from iso15118.session.events import EndReason, Event, PerformanceTimeExceeded, SessionEnded
 from iso15118.transport.driver import Observer, SessionOutcome
@@ -40,11 +46,28 @@ from iso15118.transport.slac_link import SlacResult
 from iso15118.transport.store import SessionStore
 from iso15118.transport.udp import SdpResult
 
-__all__ = ["SessionRecord", "run_session"]
+__all__ = ["BenchEVSE", "SessionRecord", "default_evse", "run_session"]
 
 _SECC_FINISH_S: Final = 10.0  # the SECC closes within 5 s after SessionStopRes [V2G20-1633]; then we stop waiting
-_SERVICES: Final = {AC: "AC", AC_BPT: "AC_BPT"}
-REFUSAL_CODE: Final = "FAILED_WrongChargeParameter"
+_SERVICES: Final = {AC: "AC", AC_BPT: "AC_BPT", DC: "DC", DC_BPT: "DC_BPT"}
+
+
+class BenchEVSE(EVSEController, Protocol):
+    """The SECC's controller on the bench (the wall connector or the DC charger), with what the verdict reads:
+    why it refused to deliver energy, if it did (and the response code that refusal sends), and when it lost
+    power, if it did."""
+
+    refusal: str | None
+    refusal_code: ClassVar[str]
+    lost_power_at: float | None
+    setpoints: int
+
+
+def default_evse(coupling: Coupling) -> BenchEVSE:
+    """The charger the scenario plugs the truck into: its DC charger, else the wall connector."""
+    if coupling.bench.dc_charger is not None:
+        return VirtualDCCharger(coupling)
+    return VirtualWallConnector(coupling)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,31 +217,34 @@ def _end_dict(outcome: SessionOutcome | None) -> dict[str, Any] | None:
 def _judge(
     evcc: SessionOutcome | None,
     secc: SessionOutcome | None,
-    wall: VirtualWallConnector,
+    wall: BenchEVSE,
+    truck: VirtualCybertruck,
     coupling: Coupling,
 ) -> tuple[str, bool]:
     ev_end = evcc.ended if evcc is not None else None
     secc_end = secc.ended if secc is not None else None
+    regular = (
+        ev_end is not None
+        and ev_end.reason is EndReason.TERMINATED
+        and secc_end is not None
+        and secc_end.reason is EndReason.TERMINATED
+    )
     if wall.refusal is not None:
         ok = (
             ev_end is not None
             and ev_end.reason is EndReason.FAILED_RECEIVED
-            and ev_end.response_code == REFUSAL_CODE
+            and ev_end.response_code == wall.refusal_code
             and secc_end is not None
             and secc_end.reason is EndReason.FAILED_SENT
         )
-        return f"refused by the wall connector ({wall.refusal})", ok
+        return f"refused by the charger ({wall.refusal})", ok
     if wall.lost_power_at is not None:
         ok = ev_end is not None and ev_end.reason is EndReason.TIMEOUT and secc is None
         return f"wall connector lost power at {wall.lost_power_at / 3600.0:.2f} h; the truck timed out", ok
-    if coupling.done:
-        ok = (
-            ev_end is not None
-            and ev_end.reason is EndReason.TERMINATED
-            and secc_end is not None
-            and secc_end.reason is EndReason.TERMINATED
-        )
-        return "unplugged at the end of the scenario", ok
+    if truck.left_at is not None:
+        return f"charge limit reached at {truck.left_at / 3600.0:.2f} h: the driver unplugged", regular
+    if coupling.loop_over:
+        return "unplugged at the end of the scenario", regular
     reason = f"{ev_end.reason}: {ev_end.detail}" if ev_end is not None else "no end reported"
     return f"ended unexpectedly ({reason})", False
 
@@ -230,7 +256,7 @@ class _Watch:
     would wait for a close_notify the connector never sends.
     """
 
-    def __init__(self, wall: VirtualWallConnector) -> None:
+    def __init__(self, wall: BenchEVSE) -> None:
         self._wall = wall
         self.secc_task: asyncio.Task[SessionOutcome] | None = None
         self.overruns = 0
@@ -272,11 +298,13 @@ async def run_session(
     evcc_config: EvccConfig,
     store: SessionStore,
     observers: Sequence[Observer] = (),
+    evse: Callable[[Coupling], BenchEVSE] = default_evse,
 ) -> SessionRecord:
-    """Run one session between a fresh :class:`VirtualCybertruck` and :class:`VirtualWallConnector`."""
+    """Run one session between a fresh :class:`VirtualCybertruck` and a fresh charger (``evse``: the wall
+    connector or the DC charger of the scenario, or a faulty one a test injects)."""
     coupling.session_started()
     truck = VirtualCybertruck(coupling)
-    wall = VirtualWallConnector(coupling)
+    wall = evse(coupling)
     started_s, real_start = coupling.now, time.perf_counter()
 
     def record(**fields: Any) -> SessionRecord:
@@ -317,7 +345,7 @@ async def run_session(
         await setup.evcc.close()
         await setup.secc.close()
     error = error or secc_error
-    expected, ok = _judge(evcc, secc, wall, coupling)
+    expected, ok = _judge(evcc, secc, wall, truck, coupling)
     readings = evcc.meter_readings if evcc is not None else ()
     return record(
         link=setup.describe(),

@@ -20,6 +20,8 @@ SHIPPED = {
     "v2v-rescue",
     "loop-myth",
     "rwd-no-v2h",
+    "dc-fast-charge",
+    "dc-bpt-grid-event",
 }
 
 
