@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="protocols to offer, most preferred first: iso20 (default); iso2 and din are not implemented yet",
     )
     parser.add_argument(
-        "--energy", type=str.upper, choices=("AC", "DC"), help="ac (default) or dc: the -20 namespace to offer"
+        "--energy", type=str.lower, choices=("ac", "dc"), help="ac (default) or dc: the -20 namespace to offer"
     )
     parser.add_argument(
         "--mode",

@@ -59,7 +59,7 @@ def test_both_commands_are_registered() -> None:
         3,
         "0011223344556677",
     )
-    assert (evcc.protocols, evcc.energy, evcc.accept_fallback) == (("iso20", "iso2", "din"), "DC", True)
+    assert (evcc.protocols, evcc.energy, evcc.accept_fallback) == (("iso20", "iso2", "din"), "dc", True)
     defaults = parser.parse_args(["evcc", "--iface", "eth1"])
     # None: the persona file (or the library default) decides.
     assert (defaults.protocols, defaults.energy, defaults.mode, defaults.accept_fallback) == (None, None, None, None)
