@@ -4,8 +4,8 @@ A file has up to five tables; every key is optional and command-line options ove
 
     secc.toml: [runtime] [secc] [evse] [tls] [pnc]     evcc.toml: [runtime] [evcc] [ev] [tls] [pnc]
 
-``[secc]``/``[evcc]`` are the fields of :class:`~iso15118.transport.secc.SeccConfig` /
-:class:`~iso15118.transport.evcc.EvccConfig`, ``[evse]``/``[ev]`` those of the simple controllers'
+``[secc]``/``[evcc]`` are the fields of :class:`~iso15118.config.SeccConfig` /
+:class:`~iso15118.config.EvccConfig`, ``[evse]``/``[ev]`` those of the simple controllers'
 configurations, ``[tls]`` those of :class:`~iso15118.security.tls.TlsConfig` (files; the mode comes from
 ``tolerant``), ``[runtime]`` says where to listen or connect and how strict to be, ``[pnc]`` names the
 Plug & Charge files. With ``pki = DIR`` (a `v2g pki init` directory) the TLS identities, trusted roots,
@@ -23,7 +23,7 @@ import dataclasses
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -31,19 +31,17 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 
+from harness.config_tls import TlsFiles, contract_credentials, evccid_of, policy, read_certificates, tls_config
+from harness.protocols import evcc_protocols, secc_offer
 from iso15118.config import EVCC_CHOICES, SECC_CHOICES, EvccConfig, SeccConfig
 from iso15118.errors import ConfigError
-from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
-from iso15118.security.certs import load_certificates
-from iso15118.security.credentials import ContractCredentials
-from iso15118.security.identity import certificate_identity
-from iso15118.security.pki import PkiLayout, load_pki
+from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT, FAMILY_SERVICES
+from iso15118.security.pki import load_pki
 from iso15118.security.profiles import CONTRACT_ANCHORS, SECC_ANCHORS, VEHICLE_ANCHORS, Entity
-from iso15118.security.tls import TlsConfig, keylog_from_environment
 from iso15118.session.connection import Role
+from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEVConfig, SimpleEVSEConfig
 from iso15118.transport.evcc_client import EvccClientConfig
-from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc_server import SeccServerConfig
 
 __all__ = [
@@ -114,15 +112,6 @@ class _EvccPnc:
     contract_key: Path | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _TlsFiles:
-    certificate_chain: Path | None = None
-    private_key: Path | None = None
-    trust_roots: tuple[Path, ...] = ()
-    require_client_certificate: bool = True
-    send_ca_names: bool = True
-
-
 # ---- results ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SeccSettings:
@@ -139,7 +128,7 @@ class SeccSettings:
 
     def pnc_certificates(self) -> list[x509.Certificate]:
         """The MO root certificates named by ``pnc_roots``."""
-        return [cert for path in self.pnc_roots for cert in _read_certificates(path)]
+        return [cert for path in self.pnc_roots for cert in read_certificates(path)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,10 +195,12 @@ def _convert(value: object, tp: Any, values: _Values, key: str) -> object:
             raise values.error(key, f"expected an array of {len(args)} values, got {value!r}")
         return tuple(_convert(v, a, values, key) for v, a in zip(value, args, strict=True))
     if isinstance(tp, type) and issubclass(tp, Enum):
-        try:
-            return tp(value)
-        except ValueError:
-            raise values.error(key, f"expected {_type_name(tp)}, got {value!r}") from None
+        # Enum values in any case ("dc", "Dynamic"): command-line and file spellings differ.
+        spelled = value.lower() if isinstance(value, str) else value
+        found = [m for m in tp if m.value == value or str(m.value).lower() == spelled]
+        if not found:
+            raise values.error(key, f"expected {_type_name(tp)}, got {value!r}")
+        return found[0]
     if tp is bool and isinstance(value, bool):
         return value
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
@@ -329,74 +320,32 @@ def _tables(path: Path | None, known: tuple[str, ...], overrides: Overrides) -> 
     return tables
 
 
-# ---- TLS, PKI and policy ---------------------------------------------------------------------------------
-def _pki(runtime: _Common) -> PkiLayout | None:
-    return load_pki(runtime.pki) if runtime.pki is not None else None
-
-
-def _keylog(runtime: _Common, environ: Mapping[str, str]) -> Path | None:
-    return runtime.keylog if runtime.keylog is not None else keylog_from_environment(environ)
-
-
-def _tls_config(
-    files: _TlsFiles,
-    runtime: _Common,
-    environ: Mapping[str, str],
-    *,
-    leaf: Entity | None,
-    roots: tuple[Entity, ...],
-    pki: PkiLayout | None,
-) -> TlsConfig | None:
-    if not runtime.tls:
-        return None
-    chain, key = files.certificate_chain, files.private_key
-    trust = files.trust_roots
-    if pki is not None:
-        if leaf is not None:
-            chain = chain or pki[leaf].chain_pem
-            key = key or pki[leaf].key_pem
-        trust = trust or tuple(pki.roots(*roots))
-    if not trust:
-        raise ConfigError("TLS needs a PKI ([runtime] pki or --pki DIR) or [tls] trust_roots")
-    return TlsConfig(
-        certificate_chain=chain,
-        private_key=key,
-        trust_roots=trust,
-        require_client_certificate=files.require_client_certificate,
-        keylog_filename=_keylog(runtime, environ),
-        send_ca_names=files.send_ca_names,
-    )
-
-
-def _policy(runtime: _Common, tls: TlsConfig | None, role: Role) -> TransportPolicy:
-    policy = TransportPolicy(tls=tls, tolerant=runtime.tolerant, timing_scale=runtime.timing_scale)
-    policy.check(role)
-    return policy
-
-
-def _read_certificates(path: Path) -> list[x509.Certificate]:
-    try:
-        return load_certificates(path.read_bytes(), source=str(path))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+def _tls_options(runtime: _Common, environ: Mapping[str, str] | None) -> dict[str, Any]:
+    return {"enabled": runtime.tls, "keylog": runtime.keylog, "environ": environ or {}}
 
 
 # ---- the two loaders -------------------------------------------------------------------------------------
 def load_secc_settings(
-    path: Path | None, overrides: Overrides | None = None, *, environ: Mapping[str, str] | None = None
+    path: Path | None,
+    overrides: Overrides | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    protocols: Sequence[str] | None = None,
+    energy: Sequence[EnergyFamily] | None = None,
 ) -> SeccSettings:
-    """The SECC's settings from a TOML file (or none) and command-line ``overrides``."""
+    """The SECC's settings from a TOML file (or none) and command-line ``overrides``; ``protocols`` and
+    ``energy`` (command-line names) replace the offered namespaces and narrow the services."""
     tables = _tables(path, ("runtime", "secc", "evse", "tls", "pnc"), overrides or {})
     runtime = _build(_SeccRuntime, tables["runtime"])
-    secc = _build(SeccConfig, tables["secc"])
+    secc = secc_offer(_build(SeccConfig, tables["secc"]), protocols, energy)
     evse = _build(SimpleEVSEConfig, tables["evse"])
     pnc = _build(_SeccPnc, tables["pnc"])
-    files = _build(_TlsFiles, tables["tls"])
-    pki = _pki(runtime)
+    files = _build(TlsFiles, tables["tls"])
+    pki = load_pki(runtime.pki) if runtime.pki is not None else None
     # The SECC presents its chain and trusts only the vehicle trust anchors for client certificates
     # [V2G20-1264]: the OEM root of a PKI. The V2G root also anchors the CPO and CPS chains, so trusting it for
     # vehicles would let a charger's SECC leaf pass as a car; [tls] trust_roots may name other vehicle anchors.
-    tls = _tls_config(files, runtime, environ or {}, leaf=Entity.SECC_LEAF, roots=VEHICLE_ANCHORS, pki=pki)
+    tls = tls_config(files, **_tls_options(runtime, environ), leaf=Entity.SECC_LEAF, roots=VEHICLE_ANCHORS, pki=pki)
     if tls is not None and (tls.certificate_chain is None or tls.private_key is None):
         raise ConfigError("the SECC needs its certificate chain and key: a PKI (--pki) or [tls] files")
     pnc_roots = pnc.trust_roots
@@ -405,7 +354,7 @@ def load_secc_settings(
             raise ConfigError("PnC needs MO roots to verify contracts: a PKI (--pki) or [pnc] trust_roots")
         pnc_roots = tuple(pki.roots(*CONTRACT_ANCHORS))
     server = SeccServerConfig(
-        policy=_policy(runtime, tls, Role.SECC),
+        policy=policy(tls, tolerant=runtime.tolerant, timing_scale=runtime.timing_scale, role=Role.SECC),
         iface=runtime.iface,
         listen=runtime.listen,
         port=runtime.port,
@@ -425,37 +374,43 @@ def load_secc_settings(
 
 
 def load_evcc_settings(
-    path: Path | None, overrides: Overrides | None = None, *, environ: Mapping[str, str] | None = None
+    path: Path | None,
+    overrides: Overrides | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    protocols: Sequence[str] | None = None,
 ) -> EvccSettings:
-    """The EVCC's settings from a TOML file (or none) and command-line ``overrides``."""
+    """The EVCC's settings from a TOML file (or none) and command-line ``overrides``; ``protocols``
+    (command-line names, priority order) replace the offered namespaces."""
     tables = _tables(path, ("runtime", "evcc", "ev", "tls", "pnc"), overrides or {})
     runtime = _build(_EvccRuntime, tables["runtime"])
-    evcc = _build(EvccConfig, tables["evcc"])
+    evcc = evcc_protocols(_build(EvccConfig, tables["evcc"]), protocols)
     ev = _build(SimpleEVConfig, tables["ev"])
     pnc = _build(_EvccPnc, tables["pnc"])
-    files = _build(_TlsFiles, tables["tls"])
-    pki = _pki(runtime)
+    files = _build(TlsFiles, tables["tls"])
+    pki = load_pki(runtime.pki) if runtime.pki is not None else None
     # The EVCC trusts the V2G root and presents the vehicle certificate [V2G20-1264].
     leaf = Entity.VEHICLE_LEAF if runtime.vehicle_certificate else None
-    tls = _tls_config(files, runtime, environ or {}, leaf=leaf, roots=SECC_ANCHORS, pki=pki)
+    tls = tls_config(files, **_tls_options(runtime, environ), leaf=leaf, roots=SECC_ANCHORS, pki=pki)
     if "evcc_id" not in tables["evcc"].data and tls is not None and tls.certificate_chain is not None:
         # The EVCCID is the vehicle certificate's CN [V2G20-2598], unless one is configured.
-        evcc = dataclasses.replace(evcc, evcc_id=_evccid_of(tls.certificate_chain, evcc.evcc_id))
+        evcc = dataclasses.replace(evcc, evcc_id=evccid_of(tls.certificate_chain, evcc.evcc_id))
     if evcc.resume_session_id is not None:
         if len(evcc.resume_session_id) != 8:
             raise ConfigError(f"[evcc] resume_session_id: a SessionID has 8 bytes, got {len(evcc.resume_session_id)}")
         if evcc.resume_service_id is None:
-            # The EV resumes the service it had selected [V2G20-2539]: AC_BPT when it is bidirectional.
-            service = AC_BPT if evcc.bidirectional and ev.bidirectional else AC
+            # The EV resumes the service it had selected [V2G20-2539]: the BPT one when it is bidirectional.
+            plain, bpt = FAMILY_SERVICES[evcc.energy]
+            service = bpt if evcc.bidirectional and ev.bidirectional else plain
             evcc = dataclasses.replace(evcc, resume_service_id=service)
     if evcc.authorization == "PnC":
         chain = pnc.contract_chain or (pki[Entity.CONTRACT_LEAF].chain_pem if pki else None)
         key = pnc.contract_key or (pki[Entity.CONTRACT_LEAF].key_pem if pki else None)
         if chain is None or key is None:
             raise ConfigError("PnC needs contract credentials: a PKI (--pki) or [pnc] contract_chain and contract_key")
-        evcc = dataclasses.replace(evcc, credentials=_credentials(chain, key))
+        evcc = dataclasses.replace(evcc, credentials=contract_credentials(chain, key))
     client = EvccClientConfig(
-        policy=_policy(runtime, tls, Role.EVCC),
+        policy=policy(tls, tolerant=runtime.tolerant, timing_scale=runtime.timing_scale, role=Role.EVCC),
         iface=runtime.iface,
         target=runtime.target,
         slac=runtime.slac,
@@ -470,18 +425,3 @@ def load_evcc_settings(
     if client.target is None and client.iface is None:
         raise ConfigError("the EVCC needs an interface (--iface) or a target ([runtime] target, --target)")
     return EvccSettings(client=client, evcc=evcc, ev=ev, trace=runtime.trace, journal=runtime.journal)
-
-
-def _evccid_of(chain: Path, default: str) -> str:
-    """The CN of the first certificate in ``chain`` (the vehicle leaf), or ``default`` when it has none."""
-    common_name = certificate_identity(_read_certificates(chain)[0]).common_name
-    return common_name if common_name else default
-
-
-def _credentials(chain: Path, key: Path) -> ContractCredentials:
-    try:
-        return ContractCredentials.from_pem(chain.read_bytes(), key.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"cannot read the contract credentials {chain} / {key}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"bad contract credentials {chain} / {key}: {exc}") from None

@@ -1,18 +1,22 @@
 """`v2g bench session`: sessions over TCP + TLS 1.3 on ::1 with a fresh test PKI, timed from the EVCC side.
 
-Three figures:
+``--energy ac`` (AC_BPT sessions) or ``dc`` (DC_BPT sessions: cable check, precharge and welding detection
+around the loop, on the simple EVSE's DC output). Three figures, XX below being AC or DC:
 
-(a) connect -> first AC_ChargeLoopRes: from the EVCC's TCP connect to the first charge-loop response it
+(a) connect -> first XX_ChargeLoopRes: from the EVCC's TCP connect to the first charge-loop response it
     receives (TCP, TLS 1.3 handshake with both certificates, SupportedAppProtocol ... PowerDelivery, first
     loop). The first session of the fresh processes is reported separately; the median and p90 are over the
     sessions after it, run one after the other. Every process preloads its codecs and freezes its heap first,
-    as `v2g secc` and `v2g evcc` do (:func:`harness.commands._sessions.prepare_process`).
-(b) charge-loop round trip: AC_ChargeLoopReq sent -> AC_ChargeLoopRes received, back to back in one session.
+    as `v2g secc` and `v2g evcc` do (:func:`harness.commands._sessions.prepare_process`). The EV repeats a
+    request the charger answered Ongoing (DC: the cable check twice, precharge while the voltage ramps) at once
+    here, so the figure is the protocol's and the stack's time, not the EV's pauses between repeats.
+(b) charge-loop round trip: XX_ChargeLoopReq sent -> XX_ChargeLoopRes received, back to back in one session.
 (c) capacity: how many concurrent sessions ONE SECC process serves with every response (every message of the
     session, set-up included) inside 100 ms. The SECC runs in its own process; the EVCCs run in worker
     processes, so CPU accounting stays apart. Each step starts N sessions at a paced connect rate, keeps them
-    all in the charge loop (one AC_ChargeLoopReq per ``loop_interval`` per session) for a measurement window,
-    then stops them all. A step passes when every session ended regularly and every response latency
+    all in the charge loop (one XX_ChargeLoopReq per ``loop_interval`` per session) for a measurement window,
+    then stops them all (DC: with welding detection). The EVs keep their default pauses between repeated
+    requests here. A step passes when every session ended regularly and every response latency
     (measured by the EVCC: request sent -> response received) stayed below the limit. The ramp stops at the
     first failing step; the capacity is the largest passing N.
 
@@ -38,10 +42,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from harness.benchmarks.session_peers import evcc_tls, evcc_worker, one_session, secc_process
+from harness.benchmarks.session_peers import LOOP_REQUEST, evcc_tls, evcc_worker, fast_evcc, one_session, secc_process
 from harness.commands._sessions import prepare_process
-from iso15118.config import EvccConfig
 from iso15118.security.pki import PkiLayout, init_pki
+from iso15118.session.selection import EnergyFamily
 from iso15118.transport.evcc_client import EvccClientConfig
 from iso15118.transport.policy import TransportPolicy
 
@@ -56,6 +60,8 @@ class BenchSettings:
     """What the benchmark runs."""
 
     algorithm: str = "secp521r1"
+    energy: EnergyFamily = EnergyFamily.AC
+    """AC: AC_BPT sessions; DC: DC_BPT sessions."""
     warm_sessions: int = 10
     """Sessions for figure (a)."""
     round_trips: int = 200
@@ -102,6 +108,7 @@ class SessionFigures:
     """The whole benchmark."""
 
     algorithm: str
+    energy: str
     cpus: int
     first_loop_first_ms: float
     first_loop_p50_ms: float
@@ -131,15 +138,16 @@ def _cpu_seconds(pid: int) -> float | None:
 async def _sequential(layout: PkiLayout, port: int, settings: BenchSettings) -> tuple[list[float], list[float]]:
     client = EvccClientConfig(policy=TransportPolicy(tls=evcc_tls(layout)), target=f"[::1]:{port}")
     first_loops: list[float] = []
+    energy = settings.energy
     for _ in range(settings.warm_sessions + 1):
-        result = await one_session(client, EvccConfig(max_loops=1, loop_interval_s=0.0), float("inf"))
+        result = await one_session(client, fast_evcc(energy, max_loops=1), float("inf"))
         if not result["ok"] or result["first_loop"] is None:
             raise RuntimeError(f"a benchmark session failed: {result['problem']}")
         first_loops.append(result["first_loop"])
-    result = await one_session(client, EvccConfig(max_loops=settings.round_trips, loop_interval_s=0.0), float("inf"))
+    result = await one_session(client, fast_evcc(energy, max_loops=settings.round_trips), float("inf"))
     if not result["ok"]:
         raise RuntimeError(f"a benchmark session failed: {result['problem']}")
-    rtts = [lat for kind, _, lat in result["latencies"] if kind == "AC_ChargeLoopReq"]
+    rtts = [lat for kind, _, lat in result["latencies"] if kind == LOOP_REQUEST[energy]]
     return first_loops, rtts
 
 
@@ -155,7 +163,9 @@ def _start_workers(pki_dir: str, port: int, settings: BenchSettings) -> list[tup
     procs: list[tuple[Any, Connection]] = []
     for _ in range(settings.workers):
         parent, child = _SPAWN.Pipe()
-        proc = _SPAWN.Process(target=evcc_worker, args=(child, pki_dir, port, settings.loop_interval_s), daemon=True)
+        proc = _SPAWN.Process(
+            target=evcc_worker, args=(child, pki_dir, port, settings.loop_interval_s, settings.energy), daemon=True
+        )
         proc.start()
         procs.append((proc, parent))
     for _proc, parent in procs:
@@ -205,13 +215,14 @@ def _step(pki_dir: str, port: int, secc: Any, secc_pid: int, n: int, settings: B
         return 100.0 * (cpu1[i] - cpu0[i]) / wall  # type: ignore[operator]
 
     worker_pcts = [pct(i) for i in range(1, len(cpu0))]
+    loop_kind = LOOP_REQUEST[settings.energy]
     latencies = [lat for r in results for _, _, lat in r["latencies"]]
-    setup = [lat for r in results for kind, _, lat in r["latencies"] if kind != "AC_ChargeLoopReq"]
+    setup = [lat for r in results for kind, _, lat in r["latencies"] if kind != loop_kind]
     loops = [
         lat
         for r in results
         for kind, at, lat in r["latencies"]
-        if kind == "AC_ChargeLoopReq" and window_start <= at <= window_end
+        if kind == loop_kind and window_start <= at <= window_end
     ]
     handshakes = [r["handshake"] for r in results if r.get("handshake") is not None]
     every = [(lat, kind, at) for r in results for kind, at, lat in r["latencies"]]
@@ -276,6 +287,7 @@ def run_session_bench(settings: BenchSettings, *, progress: Any = None) -> Sessi
     passed = [s.sessions for s in steps if s.passed]
     return SessionFigures(
         algorithm=settings.algorithm,
+        energy=str(settings.energy),
         cpus=os.cpu_count() or 0,
         first_loop_first_ms=1000 * first_loops[0],
         first_loop_p50_ms=1000 * statistics.median(warm),
@@ -315,9 +327,10 @@ def format_step(step: StepFigures) -> str:
 def format_figures(figures: SessionFigures) -> str:
     """The figures as text."""
     lines = [
-        f"v2g bench session: TLS 1.3 on ::1, test PKI {figures.algorithm}, {figures.cpus} CPUs",
-        f"(a) connect -> first AC_ChargeLoopRes: first session {figures.first_loop_first_ms:.1f} ms; then median "
-        f"{figures.first_loop_p50_ms:.1f} ms, p90 {figures.first_loop_p90_ms:.1f} ms",
+        f"v2g bench session: {figures.energy}_BPT sessions, TLS 1.3 on ::1, test PKI {figures.algorithm}, "
+        f"{figures.cpus} CPUs",
+        f"(a) connect -> first {figures.energy}_ChargeLoopRes: first session {figures.first_loop_first_ms:.1f} ms; "
+        f"then median {figures.first_loop_p50_ms:.1f} ms, p90 {figures.first_loop_p90_ms:.1f} ms",
         f"(b) charge-loop round trip: median {figures.loop_rtt_p50_ms:.2f} ms, p90 {figures.loop_rtt_p90_ms:.2f} ms",
         f"(c) concurrent sessions with every response < {figures.limit_ms:g} ms (one SECC process; "
         f"{figures.workers} EVCC processes; a loop request every {figures.loop_interval_s:g} s per session; "
@@ -352,6 +365,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
             raise ValueError(message)
     return BenchSettings(
         algorithm=args.algorithm,
+        energy=EnergyFamily(args.energy.upper()),
         warm_sessions=args.sessions,
         round_trips=args.round_trips,
         steps=steps,

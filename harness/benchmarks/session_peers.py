@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from harness.commands._sessions import prepare_process
 from iso15118.config import EvccConfig
@@ -24,12 +24,22 @@ from iso15118.security.pki import PkiLayout, load_pki
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, evcc_context
 from iso15118.session.events import Event, MessageSent, ResponseReceived
+from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.evcc_client import EvccClientConfig, run_evcc
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
 
-__all__ = ["evcc_tls", "evcc_worker", "one_session", "secc_process", "secc_tls"]
+__all__ = ["LOOP_REQUEST", "evcc_tls", "evcc_worker", "fast_evcc", "one_session", "secc_process", "secc_tls"]
+
+LOOP_REQUEST: Final = {EnergyFamily.AC: "AC_ChargeLoopReq", EnergyFamily.DC: "DC_ChargeLoopReq"}
+"""The charge-loop request of each energy family."""
+
+
+def fast_evcc(energy: EnergyFamily, **fields: Any) -> EvccConfig:
+    """An EV of ``energy`` that sends its next request at once: no pause between loops, nor before repeating a
+    request the charger answered Ongoing (authorization, cable check, precharge, welding detection)."""
+    return EvccConfig(energy=energy, loop_interval_s=0.0, authorization_retry_s=0.0, precharge_interval_s=0.0, **fields)
 
 
 def secc_tls(layout: PkiLayout) -> TlsConfig:
@@ -115,7 +125,7 @@ async def one_session(
         run = await run_evcc(client, _TimedEV(stop_at=stop_at), evcc, observers=[timings], context=context)
     except Exception as exc:  # reported, not raised: one failed session must not end the step
         return {"ok": False, "problem": f"{type(exc).__name__}: {exc}", "latencies": timings.latencies}
-    loops = [at for kind, at, _ in timings.latencies if kind == "AC_ChargeLoopReq"]
+    loops = [at for kind, at, _ in timings.latencies if kind == LOOP_REQUEST[evcc.energy]]
     return {
         "ok": run.ok,
         "problem": None if run.ok else f"{run.outcome.ended.reason}: {run.outcome.ended.detail}",
@@ -125,16 +135,16 @@ async def one_session(
     }
 
 
-def evcc_worker(conn: Connection, pki_dir: str, port: int, loop_interval_s: float) -> None:
+def evcc_worker(conn: Connection, pki_dir: str, port: int, loop_interval_s: float, energy: EnergyFamily) -> None:
     """Warm up with one session, say "ready", then run one session per (start, stop) time pair sent back."""
-    prepare_process()  # as `v2g evcc` does
+    prepare_process((energy,))  # as `v2g evcc` does
     layout = load_pki(Path(pki_dir))
     client = EvccClientConfig(policy=TransportPolicy(tls=evcc_tls(layout)), target=f"[::1]:{port}")
-    evcc = EvccConfig(loop_interval_s=loop_interval_s)
+    evcc = EvccConfig(energy=energy, loop_interval_s=loop_interval_s)
     context = evcc_context(evcc_tls(layout))  # one per process, as an EV would keep it
 
     async def main() -> list[dict[str, Any]]:
-        warm = await one_session(client, EvccConfig(max_loops=1, loop_interval_s=0.0), float("inf"), context)
+        warm = await one_session(client, fast_evcc(energy, max_loops=1), float("inf"), context)
         gc.freeze()
         conn.send(("ready", warm["problem"]))
         plan: list[tuple[float, float]] = conn.recv()

@@ -1,8 +1,10 @@
 """`v2g evcc`: run one ISO 15118-20 session as the EVCC (vehicle) with the simple EV controller.
 
 Finds the SECC with SDP on the interface (or connects to ``--target [ADDR%IF]:PORT``), optionally after SLAC,
-runs TLS 1.3 with the vehicle certificate and one AC or AC_BPT session, prints one summary line, and exits 0
-when the session ended regularly (Terminate or Pause), 1 otherwise.
+runs TLS 1.3 with the vehicle certificate and one AC, AC_BPT, DC or DC_BPT session (``--energy`` and ``--mode``),
+prints one summary line, and exits 0 when the session ended regularly (Terminate or Pause) and did what was
+asked, 1 otherwise: a failed session, an error, or a charger that offered something else than what was asked
+(the line says what; ``--accept-fallback`` goes on with the substitute and the line names it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from harness.commands._sessions import (
     summary,
 )
 from harness.config import EvccSettings, load_evcc_settings
+from harness.protocols import split_names
 from iso15118.simple import SimpleEV
 from iso15118.transport.evcc_client import run_evcc
 
@@ -41,12 +44,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "evcc",
         help="run one ISO 15118-20 session as the EVCC (vehicle) over TCP/TLS",
-        description="Find the SECC with SDP on IFACE (or use --target), connect over TLS 1.3, run one AC or "
-        "AC_BPT session and print a summary line; exit code 0 on a regular end.",
+        description="Find the SECC with SDP on IFACE (or use --target), connect over TLS 1.3, run one AC, AC_BPT, "
+        "DC or DC_BPT session and print a summary line. Exit code 0: the session ended regularly and did what was "
+        "asked; 1: it failed, or the charger offered something else (named on the line; see --accept-fallback), "
+        "or an error; 2: bad usage.",
     )
     add_common_options(parser)
     parser.add_argument("--target", metavar="[ADDR%IF]:PORT", help="connect here instead of running SDP")
-    parser.add_argument("--mode", choices=("charge", "discharge"), help="what the EV wants (discharge: AC_BPT)")
+    parser.add_argument(
+        "--protocols",
+        type=split_names,
+        metavar="P[,P...]",
+        help="protocols to offer, most preferred first: iso20 (default); iso2 and din are not implemented yet",
+    )
+    parser.add_argument(
+        "--energy", type=str.lower, choices=("ac", "dc"), help="ac (default) or dc: the -20 namespace to offer"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("charge", "discharge"),
+        help="charge: the plain service (AC, DC); discharge: the bidirectional one (AC_BPT, DC_BPT). Default: "
+        "the persona's ([ev] direction; a bidirectional EV selects the BPT service and charges)",
+    )
+    parser.add_argument(
+        "--accept-fallback",
+        action="store_true",
+        default=None,
+        help="when the charger offers something else than what was asked (discharge, PnC, a control mode, a "
+        "resume), go on with it and name the substitute on the summary line (default: stop, exit 1)",
+    )
     parser.add_argument("--control", choices=("scheduled", "dynamic"), help="control mode to select")
     parser.add_argument("--auth", type=auth_name, metavar="eim|pnc", help="authorization to use")
     parser.add_argument("--slac", action="store_true", default=None, help="run SLAC matching first (root)")
@@ -75,7 +101,11 @@ def _settings(args: argparse.Namespace) -> EvccSettings:
         "sdp_port": args.sdp_port,
         "sdp_destination": args.sdp_destination,
     }
+    bidirectional = {"charge": False, "discharge": True}.get(args.mode) if args.mode else None
     evcc = {
+        "energy": args.energy,
+        "bidirectional": bidirectional,
+        "accept_fallback": args.accept_fallback,
         "control_mode": args.control,
         "authorization": args.auth,
         "max_loops": args.loops,
@@ -84,7 +114,8 @@ def _settings(args: argparse.Namespace) -> EvccSettings:
         "resume_session_id": args.resume,
     }
     ev = {"direction": args.mode}
-    return load_evcc_settings(args.config, {"runtime": runtime, "evcc": evcc, "ev": ev}, environ=os.environ)
+    overrides = {"runtime": runtime, "evcc": evcc, "ev": ev}
+    return load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
 
 
 async def _session(settings: EvccSettings) -> int:
@@ -96,5 +127,5 @@ async def _session(settings: EvccSettings) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    prepare_process()
+    prepare_process((settings.evcc.energy,))
     return asyncio.run(_session(settings))

@@ -3,8 +3,9 @@
 Listens on the interface's link-local address (or ``--listen``) over TLS 1.3, answers SDP on the interface,
 serves every EV that connects, and prints one line per session. Lines about refused or failed connections
 are rate-limited per peer address; what is held back is counted and summarised once a minute at most.
-``--once`` stops after the first connection and exits 0 when its session ended regularly, 1 otherwise.
-Without ``--once`` it serves until SIGINT/SIGTERM.
+``--protocols`` and ``--energy`` say what it offers (-20 AC and DC by default; DC runs on the simple EVSE's DC
+output). ``--once`` stops after the first connection and exits 0 when its session ended regularly and did what
+was asked, 1 otherwise. Without ``--once`` it serves until SIGINT/SIGTERM and exits 1 if any connection failed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from harness.commands._sessions import (
     summary,
 )
 from harness.config import SeccSettings, load_secc_settings
+from harness.protocols import check_energies, family_of, split_names
 from iso15118.config import PRICING
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.session.connection import Role
@@ -41,9 +43,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "secc",
         help="run an ISO 15118-20 SECC (charger) over TCP/TLS with SDP",
         description="Serve EVs over TLS 1.3 on IFACE's link-local address (or --listen), announce the port "
-        "with SDP, and print one summary line per session.",
+        "with SDP, and print one summary line per session. Exit code 0: every session ended regularly and did "
+        "what was asked (with --once: the one session); 1: one did not, or an error; 2: bad usage.",
     )
     add_common_options(parser)
+    parser.add_argument(
+        "--protocols",
+        type=split_names,
+        metavar="P[,P...]",
+        help="protocols offered: iso20 (default); iso2 and din are not implemented yet",
+    )
+    parser.add_argument(
+        "--energy",
+        type=split_names,
+        metavar="ac,dc",
+        help="energy families offered: the -20 AC and/or DC namespace and their services (default: the "
+        "persona's [secc] protocols, both)",
+    )
     parser.add_argument("--listen", metavar="ADDR", help="IPv6 address to listen on (::1, ::, fe80::1%%eth1)")
     parser.add_argument("--port", type=int, metavar="N", help="TCP port (default: a free port in 49152-65535)")
     parser.add_argument("--auth", type=auth_name, nargs="+", metavar="eim|pnc", help="authorization offered")
@@ -70,7 +86,9 @@ def _settings(args: argparse.Namespace) -> SeccSettings:
         "sdp_port": args.sdp_port,
     }
     secc = {"authorization": args.auth, "control_modes": args.control, "pricing": args.pricing}
-    return load_secc_settings(args.config, {"runtime": runtime, "secc": secc}, environ=os.environ)
+    energy = check_energies(args.energy) if args.energy is not None else None
+    overrides = {"runtime": runtime, "secc": secc}
+    return load_secc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols, energy=energy)
 
 
 class _Lines:
@@ -124,7 +142,7 @@ async def _serve(settings: SeccSettings) -> int:
             on_report=lines.report,
         )
         async with server:
-            print(f"secc listening on {server.endpoint} ({_security(settings)})", flush=True)
+            print(f"secc listening on {server.endpoint} ({_security(settings)}; offers {_offer(settings)})", flush=True)
             flusher = asyncio.create_task(_flush_every(lines, lines.limiter.window_s))
             try:
                 if settings.once:
@@ -137,6 +155,12 @@ async def _serve(settings: SeccSettings) -> int:
     return 1 if lines.failures else 0
 
 
+def _offer(settings: SeccSettings) -> str:
+    """``iso20 AC, DC``: the protocols and energy families offered."""
+    families = dict.fromkeys(str(f) for f in map(family_of, settings.secc.protocols) if f is not None)
+    return f"iso20 {', '.join(families)}"
+
+
 def _security(settings: SeccSettings) -> str:
     policy = settings.server.policy
     text = "TLS 1.3" if policy.tls is not None and not policy.tolerant else "TLS" if policy.tls else "plain TCP"
@@ -146,7 +170,7 @@ def _security(settings: SeccSettings) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    prepare_process()
+    prepare_process(filter(None, map(family_of, settings.secc.protocols)))
     code = asyncio.run(_serve(settings))
     sys.stdout.flush()
     return code

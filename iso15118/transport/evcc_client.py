@@ -3,7 +3,7 @@
 :func:`run_evcc` finds the SECC on an interface with SDP [V2G20-139..161] (or connects to a target given as
 ``[ADDR%IF]:PORT``), connects, runs the TLS handshake (presenting the vehicle certificate when configured),
 checks the SECC's certificate against the -20 profile, and runs
-:func:`~iso15118.transport.evcc.run_evcc_session`. With ``slac=True`` it first matches with the EVSE over
+:func:`~iso15118.transport.runner.run_evcc_session`. With ``slac=True`` it first matches with the EVSE over
 the interface (ISO 15118-3). TCP problems raise :class:`OSError`, TLS problems
 :class:`~iso15118.errors.SecurityError` -- including a refusal of the vehicle certificate that TLS 1.3
 only delivers after the handshake, when the session's first read fails.

@@ -3,8 +3,8 @@
 :class:`SeccServer` listens on one IPv6 address (an interface's link-local address with its scope id, or
 ``::``/``::1`` for tests), runs the TLS 1.3 handshake on each accepted connection, checks the vehicle's
 certificate (:func:`~iso15118.security.tls.check_peer`) and serves the session with
-:func:`~iso15118.transport.secc.serve_secc_session`. Sessions run concurrently and share one
-:class:`~iso15118.transport.secc.SessionStore`, so a paused session can be resumed on a later connection. A
+:func:`~iso15118.transport.runner.serve_secc_session`. Sessions run concurrently and share one
+:class:`~iso15118.transport.store.SessionStore`, so a paused session can be resumed on a later connection. A
 failed handshake is logged with its reason and closed; the server goes on. Every connection ends in a
 :class:`ConnectionReport`, handed to ``on_report`` and to :meth:`SeccServer.next_report` (which keeps at
 most ``report_backlog`` reports nobody has asked for yet).

@@ -13,15 +13,22 @@ from iso15118.config import EvccConfig
 from iso15118.records.journal import Journal
 from iso15118.session.events import MessageSent
 from iso15118.session.profile import Stream
+from iso15118.session.selection import EnergyFamily
 from tests.journal.support import CountingEVSE, run_pair
 from tests.journal.test_journal import _loop_res
 
 
-def _journal(path: Path, loops: int = 3) -> tuple[str, str]:
+def _journal(path: Path, loops: int = 3, energy: EnergyFamily = EnergyFamily.AC) -> tuple[str, str]:
     with Journal(path) as journal:
         out, secc = asyncio.run(
             run_pair(
-                EvccConfig(max_loops=loops, loop_interval_s=0.0),
+                EvccConfig(
+                    max_loops=loops,
+                    loop_interval_s=0.0,
+                    energy=energy,
+                    authorization_retry_s=0.0,
+                    precharge_interval_s=0.0,
+                ),
                 evse=CountingEVSE(),
                 secc_observers=[journal],
                 evcc_observers=[journal],
@@ -44,6 +51,17 @@ def test_table_lists_every_session(tmp_path: Path, capsys: pytest.CaptureFixture
         # date, time, role, peer, session id, service, mode, loops, charged, discharged, end
         peer = "secc" if role == "evcc" else "evcc"  # each side names the other end
         assert cells[2:] == [role, f"memory:{peer}", sid, "AC_BPT", "dynamic", "3", "14", "6", "terminated"]
+
+
+def test_table_names_a_dc_bpt_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "j.jsonl"
+    sid, _ = _journal(path, loops=2, energy=EnergyFamily.DC)
+    assert main(["sessions", "--journal", str(path)]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[2:] for row in rows] == [
+        [role, f"memory:{peer}", sid, "DC_BPT", "dynamic", "2", "7", "3", "terminated"]
+        for role, peer in (("evcc", "secc"), ("secc", "evcc"))
+    ]
 
 
 def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

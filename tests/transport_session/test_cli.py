@@ -6,10 +6,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,47 +13,22 @@ import pytest
 from harness.cli import build_parser, main
 from iso15118.records.journal import read_journal
 from tests.support.netns import free_port
+from tests.transport_session import cli_support as cli
 from tests.transport_session.helpers import TestPki
-
-V2G = [sys.executable, "-m", "harness.cli"]
-WAIT = 60.0
-
-
-@contextmanager
-def _secc(argv: Sequence[str], cwd: Path | None = None) -> Iterator[subprocess.Popen[str]]:
-    """A `v2g secc` process, returned once it prints its listening line."""
-    proc = subprocess.Popen([*V2G, "secc", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        if not first.startswith("secc listening on "):
-            proc.kill()
-            _, err = proc.communicate(timeout=WAIT)
-            raise AssertionError(f"secc did not start: {first!r} {err!r}")
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=WAIT)
-
-
-def _evcc(argv: Sequence[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*V2G, "evcc", *argv], capture_output=True, text=True, timeout=WAIT, check=False, env=env)
-
-
-def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=WAIT)
-    return proc.returncode, out, err
 
 
 def test_both_commands_are_registered() -> None:
     parser = build_parser()
-    secc = parser.parse_args(["secc", "--iface", "eth1", "--auth", "eim", "pnc", "--control", "dynamic", "--once"])
-    assert (secc.iface, secc.auth, secc.control, secc.once, secc.tls) == (
+    secc = parser.parse_args(
+        ["secc", "--iface", "eth1", "--auth", "eim", "pnc", "--control", "dynamic", "--once", "--energy", "AC, dc"]
+    )
+    assert (secc.iface, secc.auth, secc.control, secc.once, secc.tls, secc.energy, secc.protocols) == (
         "eth1",
         ["EIM", "PnC"],
         ["dynamic"],
         True,
+        None,
+        ("ac", "dc"),
         None,
     )
     evcc = parser.parse_args(
@@ -74,6 +45,11 @@ def test_both_commands_are_registered() -> None:
             "3",
             "--resume",
             "0011223344556677",
+            "--protocols",
+            "iso20,ISO2,din",
+            "--energy",
+            "dc",
+            "--accept-fallback",
         ]
     )
     assert (evcc.mode, evcc.auth, evcc.tls, evcc.loops, evcc.resume) == (
@@ -83,6 +59,10 @@ def test_both_commands_are_registered() -> None:
         3,
         "0011223344556677",
     )
+    assert (evcc.protocols, evcc.energy, evcc.accept_fallback) == (("iso20", "iso2", "din"), "dc", True)
+    defaults = parser.parse_args(["evcc", "--iface", "eth1"])
+    # None: the persona file (or the library default) decides.
+    assert (defaults.protocols, defaults.energy, defaults.mode, defaults.accept_fallback) == (None, None, None, None)
     assert callable(secc.func) and callable(evcc.func)
 
 
@@ -93,7 +73,7 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
     journal = tmp_path / "secc.journal"
     keys = tmp_path / "ev.keys"
     env = dict(os.environ, SSLKEYLOGFILE=str(keys))  # the CLI passes its environment to the key log setting
-    with _secc(
+    with cli.secc(
         [
             "--iface",
             "lo",
@@ -111,7 +91,7 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
             str(journal),
         ]
     ) as secc:
-        ev = _evcc(
+        ev = cli.evcc(
             [
                 "--target",
                 f"[::1]:{port}",
@@ -128,7 +108,8 @@ def test_discharge_session_between_two_processes_with_traces_and_keylog(pki: Tes
             ],
             env=env,
         )
-        code, out, err = _finish(secc)
+        code, out, err = cli.finish(secc)
+    assert secc.listening == f"secc listening on [::1]:{port} (TLS 1.3, strict; offers iso20 AC, DC)"
     assert ev.returncode == 0, ev.stderr
     assert code == 0, err
     assert re.fullmatch(
@@ -164,8 +145,8 @@ def test_sdp_on_loopback_and_a_config_file_with_a_pause_notification(pki: TestPk
         f'[runtime]\niface = "lo"\nlisten = "::1"\nsdp_port = {sdp_port}\npki = "pki"\nonce = true\n'
         '[evse]\nnotifications = [[2, "Pause"]]\n'
     )
-    with _secc(["--config", str(persona)], cwd=Path("/")) as secc:
-        ev = _evcc(
+    with cli.secc(["--config", str(persona)], cwd=Path("/")) as secc:
+        ev = cli.evcc(
             [
                 "--iface",
                 "lo",
@@ -179,7 +160,7 @@ def test_sdp_on_loopback_and_a_config_file_with_a_pause_notification(pki: TestPk
                 "dynamic",
             ]
         )
-        code, out, err = _finish(secc)
+        code, out, err = cli.finish(secc)
     assert ev.returncode == 0 and code == 0, (ev.stderr, err)
     assert "AC_BPT dynamic, EIM, channel Charge, 2 loops" in ev.stdout and "notifications Pause" in ev.stdout
     assert ev.stdout.strip().endswith("ended paused (SessionStop(Pause))")
@@ -191,11 +172,11 @@ def test_a_failed_session_exits_1_on_both_sides(pki: TestPki, tmp_path: Path) ->
     pki_dir = str(pki.layout.directory)
     persona = tmp_path / "weak.toml"
     persona.write_text("[evse]\nmax_charge_w = 1000.0\n")  # below the EV's minimum charge power
-    with _secc(
+    with cli.secc(
         ["--config", str(persona), "--listen", "::1", "--port", str(port), "--no-sdp", "--pki", pki_dir, "--once"]
     ) as secc:
-        ev = _evcc(["--target", f"[::1]:{port}", "--pki", pki_dir, "--loops", "2"])
-        code, out, _ = _finish(secc)
+        ev = cli.evcc(["--target", f"[::1]:{port}", "--pki", pki_dir, "--loops", "2"])
+        code, out, _ = cli.finish(secc)
     assert ev.returncode == 1 and code == 1
     assert "ended failed_response_received FAILED_WrongChargeParameter" in ev.stdout
     assert "ended failed_response_sent FAILED_WrongChargeParameter" in out
@@ -211,6 +192,15 @@ def test_a_failed_session_exits_1_on_both_sides(pki: TestPki, tmp_path: Path) ->
         (["secc", "--listen", "::1"], "TLS needs a PKI"),
         (["secc", "--listen", "::1", "--pki", "/nonexistent"], "is not a v2gstack PKI"),
         (["evcc", "--trace", "/nonexistent/dir/t.jsonl", "--target", "[::1]:9", "--no-tls", "--tolerant"], "--trace"),
+        (
+            ["evcc", "--target", "[::1]:9", "--protocols", "iso20,iso2"],
+            "--protocols: iso2 (ISO 15118-2) is not implemented yet: it comes with an issue after issue 12",
+        ),
+        (["secc", "--listen", "::1", "--protocols", "din"], "--protocols: din (DIN 70121) is not implemented yet"),
+        (["evcc", "--target", "[::1]:9", "--protocols", "iso15"], "unknown protocol 'iso15' (known: iso20, iso2, din)"),
+        (["evcc", "--target", "[::1]:9", "--protocols", "iso20,iso20"], "--protocols: iso20 is named twice"),
+        (["evcc", "--target", "[::1]:9", "--protocols", ","], "--protocols: expected comma-separated names"),
+        (["secc", "--listen", "::1", "--energy", "ac,wpt"], "--energy: unknown energy 'wpt' (known: ac, dc)"),
     ],
 )
 def test_bad_input_gives_one_clean_error_line(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -239,14 +229,14 @@ def test_pause_and_resume_across_two_evcc_runs_then_sigterm(pki: TestPki) -> Non
     port = free_port()
     pki_dir = str(pki.layout.directory)
     target = ["--target", f"[::1]:{port}", "--pki", pki_dir, "--loops", "2"]
-    with _secc(["--listen", "::1", "--port", str(port), "--no-sdp", "--pki", pki_dir]) as secc:
-        first = _evcc([*target, "--stop", "pause"])
+    with cli.secc(["--listen", "::1", "--port", str(port), "--no-sdp", "--pki", pki_dir]) as secc:
+        first = cli.evcc([*target, "--stop", "pause"])
         assert first.returncode == 0, first.stderr
         assert first.stdout.strip().endswith("ended paused (SessionStop(Pause))")
         session = first.stdout.split("session ")[1][:16]
-        second = _evcc([*target, "--resume", session])
-        secc.send_signal(signal.SIGTERM)  # a server without --once runs until told to stop
-        code, out, err = _finish(secc)
+        second = cli.evcc([*target, "--resume", session])
+        secc.proc.send_signal(signal.SIGTERM)  # a server without --once runs until told to stop
+        code, out, err = cli.finish(secc)
     assert second.returncode == 0, second.stderr
     # The resuming EV skips service selection; the SECC restored the paused session's service.
     assert f"session {session}, AC_BPT dynamic, resumed, channel Charge, 2 loops" in second.stdout

@@ -1,13 +1,17 @@
 """SDP (link-local multicast) + TLS 1.3 + a full session between two network namespaces joined by veth (root).
 
 Namespace ``a`` is the charger, ``b`` the vehicle. The library test runs each side's asyncio loop in a thread
-that joined its namespace; the CLI test runs `v2g secc` / `v2g evcc` (and, for SLAC first, `v2g slac`)
-as processes inside the namespaces.
+that joined its namespace; the CLI tests run `v2g secc` / `v2g evcc` (and, for SLAC first, `v2g slac`)
+as processes inside the namespaces: an AC_BPT session after SLAC, and -20 DC and DC_BPT sessions (charge and
+discharge, Scheduled and Dynamic, EIM and PnC) against one DC charger on a second veth pair.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +30,7 @@ from iso15118.transport.evcc_client import EvccClientConfig, EvccRun, run_evcc
 from iso15118.transport.policy import TransportPolicy
 from iso15118.transport.secc_server import ConnectionReport, SeccServer, SeccServerConfig
 from tests.support.netns import veth_or_skip
+from tests.transport_session import cli_support as cli
 from tests.transport_session.helpers import TestPki
 
 pytestmark = pytest.mark.root
@@ -72,8 +77,8 @@ def test_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPki) -> Non
     assert run.outcome.loops == 3
 
 
-def _wait_for_packet_socket(pid: int, timeout: float = WAIT) -> None:
-    """Wait until the namespace of process ``pid`` has a raw packet socket (the SLAC EVSE is listening)."""
+def _wait_for_packet_socket(pid: int, who: str, timeout: float = WAIT) -> None:
+    """Wait until the namespace of process ``pid`` has a raw packet socket (``who`` is listening)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -82,62 +87,126 @@ def _wait_for_packet_socket(pid: int, timeout: float = WAIT) -> None:
         except OSError:
             pass
         time.sleep(0.05)
-    raise AssertionError("the SLAC EVSE did not open its packet socket")
+    raise AssertionError(f"{who} did not open its packet socket")
 
 
 @pytest.mark.timeout(180)
 def test_cli_slac_sdp_tls_session_between_namespaces(veth: VethPair, pki: TestPki) -> None:
     pki_dir = str(pki.layout.directory)
-    slac = subprocess.Popen(
-        ns_command(veth.ns_a, [*V2G, "slac", "--iface", veth.if_a, "--role", "evse", "--timeout", "30"]),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    evcc_argv = [*V2G, "evcc", "--iface", veth.if_b, "--pki", pki_dir, "--slac", "--modem-standin", "--loops", "3"]
     secc = subprocess.Popen(
         ns_command(veth.ns_a, [*V2G, "secc", "--iface", veth.if_a, "--pki", pki_dir, "--once"]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    procs = [secc]
     try:
         assert secc.stdout is not None
         listening = secc.stdout.readline()
         assert listening.startswith(f"secc listening on [{veth.lladdr_a}%{veth.if_a}]:"), listening
-        _wait_for_packet_socket(slac.pid)
-        ev = subprocess.run(
-            ns_command(
-                veth.ns_b,
-                [
-                    *V2G,
-                    "evcc",
-                    "--iface",
-                    veth.if_b,
-                    "--pki",
-                    pki_dir,
-                    "--slac",
-                    "--modem-standin",
-                    "--loops",
-                    "3",
-                    "--mode",
-                    "discharge",
-                ],
-            ),
-            capture_output=True,
+        # The EV first: its in-process modem stand-in answers the EVSE's CM_SET_KEY.REQ, which the EVSE gives up
+        # on after 3 s, while the EV repeats CM_SLAC_PARM.REQ for 10 s -- time enough for the EVSE to start.
+        ev = subprocess.Popen(
+            ns_command(veth.ns_b, [*evcc_argv, "--mode", "discharge"]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=WAIT,
-            check=False,
         )
+        procs.append(ev)
+        _wait_for_packet_socket(ev.pid, "the SLAC EV")
+        slac = subprocess.Popen(
+            ns_command(veth.ns_a, [*V2G, "slac", "--iface", veth.if_a, "--role", "evse", "--timeout", "30"]),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(slac)
+        ev_out, ev_err = ev.communicate(timeout=WAIT)
+        slac_out, slac_err = slac.communicate(timeout=WAIT)
+        # An EV that failed leaves the --once server waiting: say why now (the finally kills the server).
+        assert ev.returncode == 0, (ev_out, ev_err, slac_out, slac_err)
         secc_out, secc_err = secc.communicate(timeout=WAIT)
-        slac_out, _ = slac.communicate(timeout=WAIT)
     finally:
-        for proc in (slac, secc):
+        for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-    assert ev.returncode == 0, ev.stderr
     assert secc.returncode == 0, secc_err
     assert slac.returncode == 0 and "matched as evse" in slac_out
-    assert ev.stdout.startswith(f"evcc [{veth.lladdr_a}%{veth.if_b}]:")
-    assert "AC_BPT dynamic, EIM, channel Discharge, 3 loops" in ev.stdout
+    assert ev_out.startswith(f"evcc [{veth.lladdr_a}%{veth.if_b}]:")
+    assert "AC_BPT dynamic, EIM, channel Discharge, 3 loops" in ev_out
     assert "channel Discharge, 3 loops" in secc_out and "ended terminated" in secc_out
+
+
+class _DcCharger:
+    """`v2g secc --energy dc` in namespace ``a`` of its own veth pair; its summary lines as they come."""
+
+    def __init__(self, veth: VethPair, server: cli.Server) -> None:
+        self.veth = veth
+        self.server = server
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.server.proc.stdout is not None
+        for line in self.server.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def next_line(self) -> str:
+        """The next line the charger prints (waits for it; None would mean the charger exited)."""
+        line = self.lines.get(timeout=WAIT)
+        assert line is not None, "the charger exited"
+        return line
+
+
+@pytest.fixture(scope="module")
+def dc_charger(pki: TestPki) -> Iterator[_DcCharger]:
+    """One DC charger for every DC case (its own veth pair: the AC tests' SDP server is on the other one)."""
+    for veth in veth_or_skip("g1d"):
+        argv = ["--iface", veth.if_a, "--pki", str(pki.layout.directory), "--energy", "dc", "--auth", "eim", "pnc"]
+        with cli.secc(argv, prefix=ns_command(veth.ns_a, [])) as server:
+            charger = _DcCharger(veth, server)
+            yield charger
+            server.proc.send_signal(signal.SIGTERM)
+            code = server.proc.wait(WAIT)
+            charger.reader.join(WAIT)
+            assert server.proc.stderr is not None
+            err = server.proc.stderr.read()
+            assert code == 0, err  # every session ended regularly and did what was asked
+            assert charger.lines.get_nowait() is None  # nothing printed that a test did not read
+
+
+_DC_CASES = list(itertools.product(("charge", "discharge"), ("scheduled", "dynamic"), ("eim", "pnc")))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("mode", "control", "auth"), _DC_CASES, ids=["-".join(case) for case in _DC_CASES])
+def test_cli_dc_session_between_namespaces(
+    dc_charger: _DcCharger, pki: TestPki, tmp_path: Path, mode: str, control: str, auth: str
+) -> None:
+    veth = dc_charger.veth
+    assert dc_charger.server.listening.startswith(f"secc listening on [{veth.lladdr_a}%{veth.if_a}]:")
+    assert dc_charger.server.listening.endswith("(TLS 1.3, strict; offers iso20 DC)")
+    keys = tmp_path / "ev.keys"
+    argv = ["--iface", veth.if_b, "--pki", str(pki.layout.directory), "--keylog", str(keys), "--loops", "3"]
+    ev = cli.evcc(
+        [*argv, "--energy", "dc", "--mode", mode, "--control", control, "--auth", auth],
+        prefix=ns_command(veth.ns_b, []),
+    )
+    assert ev.returncode == 0, (ev.stdout, ev.stderr)
+    energy = "DC_BPT" if mode == "discharge" else "DC"
+    channel = "channel Discharge, " if mode == "discharge" else ""
+    authorization = {"eim": "EIM", "pnc": "PnC"}[auth]
+    # SDP over ff02::1 on the veth found the charger; TCP went to its link-local address with the scope id.
+    assert ev.stdout.startswith(f"evcc [{veth.lladdr_a}%{veth.if_b}]:"), ev.stdout
+    assert f", {energy} {control}, {authorization}, {channel}3 loops, 3 meter readings" in ev.stdout
+    assert ev.stdout.strip().endswith("ended terminated (SessionStop(Terminate))")
+    assert "CLIENT_TRAFFIC_SECRET_0 " in keys.read_text()  # a TLS 1.3 secret: the session ran over TLS 1.3
+    session = ev.stdout.split("session ")[1][:16]
+    line = dc_charger.next_line()
+    assert line.startswith(f"secc [{veth.lladdr_b}]:"), line
+    assert f"session {session}, {energy} {control}, {authorization}, {channel}3 loops" in line
+    assert line.endswith("ended terminated (SessionStop(Terminate))")
