@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.conformance.cases.common import evcc_full
 from harness.conformance.evcc_rules import (
     CPD_MATCHES_SELECTION,
     DEPARTURE_TIME,
@@ -17,7 +18,7 @@ from harness.conformance.evcc_rules import (
     NEW_SESSION_ZERO_ID,
     NO_DISCHARGE_WITHOUT_BPT,
     OFFER_PRIORITIES,
-    OFFERS_ISO20_AC,
+    OFFERS_NAMESPACE,
     PD_SCHEDULE_TUPLE,
     PD_START,
     PD_STOP,
@@ -31,7 +32,7 @@ from harness.conformance.evcc_rules import (
     charging_session,
 )
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import SEQUENCE_REQUIREMENTS, evse_end, evse_session, evse_to_loop
+from harness.conformance.scripts import evse_end, evse_to_loop
 from harness.conformance.steps import Accept, ExpectRequest, Respond, Serve, ServeLoop
 from iso15118.iso20.services import AC, AC_BPT
 from iso15118.messages import iso20 as m
@@ -42,14 +43,13 @@ __all__ = ["CASES"]
 _SCHEDULE = (SCHEDULE_MATCHES_SELECTION, SUPPORTING_POINTS, DEPARTURE_TIME, V2X_PAIRED, ENERGY_ORDER)
 _LOOP = (LOOP_MATCHES_SELECTION, PRESENT_FOLLOWS_TARGET, V2X_PAIRED, ENERGY_ORDER, NO_DISCHARGE_WITHOUT_BPT)
 _CHECKS = {
-    "supportedAppProtocolReq": (OFFERS_ISO20_AC, OFFER_PRIORITIES),
+    "supportedAppProtocolReq": (OFFERS_NAMESPACE, OFFER_PRIORITIES),
     "SessionSetupReq": (NEW_SESSION_ZERO_ID, EVCC_ID),
     "ServiceSelectionReq": (SELECTS_OFFER,),
     "AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SELECTION, EV_LIMITS_ORDERED),
     "ScheduleExchangeReq": _SCHEDULE,
     "PowerDeliveryReq": (PD_START, NO_DISCHARGE_WITHOUT_BPT),
 }
-_SEQUENCE_REQS = (*SEQUENCE_REQUIREMENTS, "V2G20-1610", "V2G20-1623", "V2G20-1633")
 
 
 def _full(
@@ -61,19 +61,7 @@ def _full(
     expected: str,
     extra: tuple[str, ...] = (),
 ) -> Case:
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.EVCC,
-        category=Category.HAPPY,
-        requirements=_SEQUENCE_REQS + extra,
-        needs=needs,
-        profile=profile,
-        stimulus="the tester SECC answers every request; after 3 charge loops it notifies Terminate",
-        expected="every request in sequence, on its payload type, with the session's SessionID; "
-        "PowerDelivery(Stop), SessionStop(Terminate), then the EV closes TCP. " + expected,
-        steps=evse_session(loops=3, checks=checks, loop_checks=_LOOP),
-    )
+    return evcc_full(case_id, title, profile, needs, checks, expected, extra, loop_checks=_LOOP)
 
 
 #: BPT cases offer AC_BPT alone: an EV that supports both may prefer AC when both are offered.

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from harness.conformance.cases.common import secc_full
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import SEQUENCE_REQUIREMENTS, ev_session, ev_stop
+from harness.conformance.scripts import ev_stop
 from harness.conformance.secc_rules import (
     CHALLENGE,
     CPD_MATCHES_SERVICE,
@@ -17,13 +15,13 @@ from harness.conformance.secc_rules import (
     LOOP_MIRRORS_REQUEST,
     METER_INFO,
     NO_DISCHARGE_TARGET,
-    OFFERS_AC_BPT,
+    OFFERS_BPT,
     OLD_SESSION_ID,
     SAP_SCHEMA_ID,
     SCHEDULED_TUPLES,
     TARGET_WITHIN_LIMITS,
 )
-from harness.conformance.steps import Close, Exchange, Loop, Reconnect, Step, Walk
+from harness.conformance.steps import Exchange, Loop, Reconnect, Walk
 from iso15118.iso20.services import AC, AC_BPT
 from iso15118.messages import iso20 as m
 from iso15118.session.profile import Stream
@@ -38,57 +36,31 @@ _COMMON = {
     "AC_ChargeLoopReq": _LOOP,
 }
 _SCHEDULED = {**_COMMON, "ScheduleExchangeReq": (SCHEDULED_TUPLES,)}
-_BPT = {**_COMMON, "ServiceDiscoveryReq": (OFFERS_AC_BPT,)}
-_SEQUENCE_REQS = (*SEQUENCE_REQUIREMENTS, "V2G20-2012", "V2G20-1623")
+_BPT = {**_COMMON, "ServiceDiscoveryReq": (OFFERS_BPT,)}
 
 
-def _full(
-    case_id: str,
-    title: str,
-    profile: Profile,
-    checks: Mapping[str, tuple[Any, ...]],
-    needs: frozenset[Need],
-    extra: tuple[str, ...] = (),
-) -> Case:
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.SECC,
-        category=Category.HAPPY,
-        requirements=_SEQUENCE_REQS + extra,
-        needs=needs,
-        profile=profile,
-        stimulus="a complete session: SupportedAppProtocol ... 3 charge loops ... PowerDelivery(Stop), "
-        "SessionStop(Terminate)",
-        expected="every response OK in time, on the request's payload type, with the session's SessionID; "
-        "each response's content follows the selected service and control mode",
-        steps=(*ev_session(loops=3, checks=checks), Close()),
-    )
-
-
-def _negotiation(start: str) -> tuple[Step, ...]:
+def _negotiation(start: str) -> Walk:
     """The default session's exchanges from ``start`` up to the charge loop, the charge parameters checked."""
-    return ev_session(
-        start=start, until="AC_ChargeLoopReq", checks={"AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SERVICE,)}
-    )
+    checks = {"AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SERVICE,)}
+    return Walk(start=start, until="AC_ChargeLoopReq", checks=checks, preamble=False)
 
 
 CASES: tuple[Case, ...] = (
-    _full(
+    secc_full(
         "SECC-HP-01",
         "EIM, AC, Scheduled: complete session",
         Profile(service=AC, dynamic=False),
         _SCHEDULED,
         frozenset({Need.SCHEDULED}),
     ),
-    _full(
+    secc_full(
         "SECC-HP-02",
         "EIM, AC, Dynamic: complete session",
         Profile(service=AC, dynamic=True),
         _COMMON,
         frozenset({Need.DYNAMIC}),
     ),
-    _full(
+    secc_full(
         "SECC-HP-03",
         "EIM, AC_BPT, Dynamic, charging",
         Profile(service=AC_BPT),
@@ -96,7 +68,7 @@ CASES: tuple[Case, ...] = (
         frozenset({Need.BPT, Need.DYNAMIC}),
         ("V2G20-1034",),
     ),
-    _full(
+    secc_full(
         "SECC-HP-04",
         "EIM, AC_BPT, Dynamic, discharging (BPT_ChannelSelection Discharge)",
         Profile(service=AC_BPT, discharge=True),
@@ -104,7 +76,7 @@ CASES: tuple[Case, ...] = (
         frozenset({Need.BPT, Need.DYNAMIC}),
         ("V2G20-1035",),
     ),
-    _full(
+    secc_full(
         "SECC-HP-05",
         "EIM, AC_BPT, Scheduled, discharging: the discharging schedule is <= 0",
         Profile(service=AC_BPT, dynamic=False, discharge=True),
@@ -112,7 +84,7 @@ CASES: tuple[Case, ...] = (
         frozenset({Need.BPT, Need.SCHEDULED}),
         ("V2G20-1035",),
     ),
-    _full(
+    secc_full(
         "SECC-HP-06",
         "PnC, AC_BPT, Dynamic: signed contract authorization",
         Profile(auth="PnC"),
@@ -143,7 +115,7 @@ CASES: tuple[Case, ...] = (
                 codes=("OK_OldSessionJoined",),
                 checks=(OLD_SESSION_ID,),
             ),
-            *_negotiation(start="AC_ChargeParameterDiscoveryReq"),
+            _negotiation(start="AC_ChargeParameterDiscoveryReq"),
             Loop(count=2, checks=_LOOP),
             *ev_stop(),
         ),
@@ -204,9 +176,8 @@ CASES: tuple[Case, ...] = (
         steps=(
             Walk(until="AC_ChargeLoopReq"),
             Loop(count=1, checks=_LOOP),
-            Exchange(kind="PowerDeliveryReq", fields={"charge_progress": m.ChargeProgress.Stop}),
-            Exchange(kind="SessionStopReq", fields={"charging_session": m.ChargingSession.ServiceRenegotiation}),
-            *_negotiation(start="ServiceDiscoveryReq"),
+            Walk(start="PowerDeliveryReq", past_loop=True, stop="ServiceRenegotiation", preamble=False),
+            _negotiation(start="ServiceDiscoveryReq"),
             Loop(count=1, checks=_LOOP),
             *ev_stop(),
         ),

@@ -7,7 +7,7 @@ run's slack for network and scheduling delays.
 from __future__ import annotations
 
 from harness.conformance.model import Case, Category, SutRole
-from harness.conformance.scripts import ev_session, ev_stop
+from harness.conformance.scripts import ev_stop
 from harness.conformance.steps import CLOSE_GRACE, Close, Connect, ExpectClosed, Loop, Walk
 
 __all__ = ["CASES"]
@@ -100,7 +100,7 @@ CASES: tuple[Case, ...] = (
         stimulus="a complete AC_BPT Dynamic session with 5 charge loops",
         expected="every response within V2G_SECC_Msg_Performance_Time: 1.5 s (ServiceDetail 4.5 s, AC_ChargeLoop "
         "0.25 s), measured from the request's last byte to the response's arrival",
-        steps=(*ev_session(loops=5), Close()),
+        steps=(Walk(loops=5, preamble=False), Close()),
     ),
     Case(
         id="SECC-TIM-06",
@@ -112,8 +112,7 @@ CASES: tuple[Case, ...] = (
         stimulus="a complete session; after SessionStopRes(Terminate) the tester keeps the connection open",
         expected="the SECC waits at least 5 s for the EV to close, then closes the connection itself (within 10 s)",
         steps=(
-            Walk(until="PowerDeliveryReq(Stop)", loops=1),
-            *ev_stop()[:2],
+            Walk(loops=1),
             ExpectClosed(
                 timer="secc_close_after_stop",
                 lower=True,
