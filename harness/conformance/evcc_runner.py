@@ -215,10 +215,24 @@ class EvccRunner(BaseRunner):
             )
         )
 
+    def _out_of_sequence(self, request: _Request) -> str | None:
+        """Why the sequence table does not admit a main-stream request where the session is (None: it does)."""
+        state, selection = self.ctx.state, self.ctx.selection
+        kind = ISO20.kind_of(request.message)
+        if request.stream is not Stream.MAIN or state is None or selection is None or kind is None:
+            return None
+        if TABLE.rule(state, kind, selection, request.message) is not None:
+            return None
+        admitted = ", ".join(TABLE.kinds_in(state, selection)) or "nothing"
+        return f"{request.kind} where the sequence table admits {admitted} (V2G20 sequence table)"
+
     async def serve(self, step: Serve) -> None:
         """Step :class:`Serve`: answer with defaults until the awaited request arrives."""
         while True:
             request = await self.next_request(expected=(step.until,))
+            problem = self._out_of_sequence(request) if step.admitted else None
+            if problem is not None:
+                raise StepFailed(problem)
             if request.kind == step.until:
                 self.pending = request
                 self.run_checks(tuple(step.checks), request.message)
@@ -293,6 +307,10 @@ class EvccRunner(BaseRunner):
         wire = self.need_wire()
         timer = float(getattr(self.config.timing, step.timer))
         start: float | None = None
+        if self.pending is not None and self.pending.kind == step.kind:
+            # The request a Serve step left unanswered is the first one stalled.
+            start = self.pending.received.at
+            await self.respond(Respond(fields={"evse_processing": m.Processing.Ongoing}))
         while True:
             limit = (start if start is not None else self.mark) + timer + step.grace + self.config.slack
             remaining = limit - self.rec.clock()

@@ -29,6 +29,7 @@ from iso15118.iso20.kinds import CLASS_OF, RESPONSE_OF, Kind
 from iso15118.iso20.profile import ISO20
 from iso15118.iso20.states import ENDED, State
 from iso15118.iso20.table import TABLE
+from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import supportedAppProtocolReq, supportedAppProtocolRes
 from iso15118.session.profile import Rule, Stream, Transition
 from iso15118.session.sap import SAP, SapKind
@@ -41,6 +42,7 @@ __all__ = [
     "kind_of",
     "path_requirements",
     "response_kind",
+    "resumed_at",
     "segment",
     "selection_of",
     "session_path",
@@ -69,6 +71,8 @@ class Hop:
     """The charge loop: sent as often as the step says."""
     ends_loop: bool = False
     """Leaves the charge loop: the EV has decided to stop."""
+    optional: bool = False
+    """The last state admits it again and again before the end (DC welding detection): the EV may send it."""
 
 
 def kind_of(message: Any) -> str | None:
@@ -144,7 +148,11 @@ def session_path(family: EnergyFamily) -> tuple[Hop, ...]:
     # The last state: what it admits again and again, then the request that ends the session.
     rules = {kind: _rules(state, kind, selection) for kind in TABLE.kinds_in(state, selection)}
     last = sorted(rules, key=lambda kind: any(_ends(r) for r in rules[kind]))
-    hops += [Hop(str(kind), state, rules[kind][0].requirement) for kind in last if rules[kind]]
+    hops += [
+        Hop(str(kind), state, rules[kind][0].requirement, optional=not any(_ends(r) for r in rules[kind]))
+        for kind in last
+        if rules[kind]
+    ]
     return tuple(hops)
 
 
@@ -172,6 +180,20 @@ def segment(
 def path_requirements(family: EnergyFamily) -> tuple[str, ...]:
     """The requirements that put the default session's requests in order (the table rows it passes)."""
     return tuple(dict.fromkeys(hop.requirement for hop in session_path(family)))
+
+
+def resumed_at(family: EnergyFamily) -> str:
+    """The request a resumed session goes on with: the table's state after SessionSetupRes OK_OldSessionJoined."""
+    state, kind = ISO20.initial_state, Kind.SessionSetupReq
+    selection = selection_of(family)
+    rule = _rules(state, kind, selection)[0]
+    joined = m.SessionSetupRes(
+        header=m.MessageHeader(session_id=bytes(8), time_stamp=0),
+        response_code=m.ResponseCode.OK_OldSessionJoined,
+        evse_id="",
+    )
+    after = TABLE.next_state(state, rule, selection, None, joined)
+    return next(hop.kind for hop in session_path(family) if hop.state == after)
 
 
 def side_kinds(stream: Stream) -> frozenset[str]:

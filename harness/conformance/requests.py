@@ -9,7 +9,8 @@ parameter set it chose, the GenChallenge, the schedule, the precharge and weldin
 stop) is the library's :class:`~iso15118.iso20.evcc.EvccContext`, updated after every response by the
 library's EVCC decisions (:func:`learn`). A case then changes any field by dotted path; the context value
 ``contract`` replaces the contract credentials (an expired or foreign contract), ``challenge`` the GenChallenge
-echoed.
+echoed, and ``as_if`` (EvccContext fields, for one request) builds a request as if the EV had chosen otherwise
+(another service or control mode: a BPT element in a DC session...).
 
 None of this judges the SUT: the checks on its responses are :mod:`~harness.conformance.secc_rules`.
 """
@@ -146,7 +147,12 @@ def build_request(kind: str, ctx: Context, fields: Mapping[str, Any], stream: St
     elif kind in Kind.__members__ and Kind(kind) in evcc.BUILD:
         if ctx.ev_stop is not None:
             raise ConfigError(f"the tester EV cannot go on as the case asks: {ctx.ev_stop}")
-        msg = evcc.build(Kind(kind), ev_view(ctx, stream), stream)
+        view = ev_view(ctx, stream)
+        as_if = ctx.values.pop("as_if", None)
+        if as_if:
+            # The stimulus: build this one request as if the EV had chosen otherwise (another service...).
+            view = dataclasses.replace(view, ctx=dataclasses.replace(view.ctx, **as_if))
+        msg = evcc.build(Kind(kind), view, stream)
     elif kind in Kind.__members__:
         header = m.MessageHeader(session_id=ctx.session_id, time_stamp=int(time.time()))
         msg = minimal_instance(class_of(kind), override={"header": header})

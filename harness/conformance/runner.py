@@ -141,7 +141,11 @@ class BaseRunner:
         for index, step in enumerate(steps, start=1):
             description = step.describe()
             try:
-                await self.handlers[type(step)](step)
+                try:
+                    await self.handlers[type(step)](step)
+                except ConnectionError as exc:
+                    # The SUT closed the connection while the tester was sending.
+                    raise StepFailed(f"the SUT closed the connection: {exc}") from None
             except StepFailed as exc:
                 outcome = "inconclusive" if step.preamble else "fail"
                 self._record(index, description, outcome, str(exc), steps[index:])

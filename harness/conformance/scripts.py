@@ -32,6 +32,7 @@ __all__ = [
     "ev_refused",
     "ev_stop",
     "evse_end",
+    "evse_finish",
     "evse_session",
     "evse_stop",
     "evse_to_loop",
@@ -81,14 +82,16 @@ def evse_session(
     checks: Checks | None = None,
     loop_checks: tuple[Any, ...] = (),
     end: str = "Terminate",
+    stop_checks: Checks | None = None,
 ) -> tuple[Step, ...]:
     """The tester SECC's side of a session it ends with an EVSE notification after ``loops`` charge loops.
 
-    Every request is expected in order and answered with its default; ``checks`` per request kind. After
-    the notification (``Terminate`` or ``Pause``) the EV must stop the loop, end the session and close the
-    connection itself [V2G20-1610] [V2G20-1633]."""
+    Every request is expected in order and answered with its default; ``checks`` per request kind (and
+    ``stop_checks`` after the loop). After the notification (``Terminate`` or ``Pause``) the EV must stop the
+    loop, end the session and close the connection itself [V2G20-1610] [V2G20-1633]."""
     hops = segment(family, until=loop_kind(family))
-    return (*_expect_each(hops, checks or {}), *evse_end(loops, checks=loop_checks, end=end, family=family))
+    end_steps = evse_end(loops, checks=loop_checks, end=end, family=family, stop_checks=stop_checks)
+    return (*_expect_each(hops, checks or {}), *end_steps)
 
 
 def evse_to_loop(*, family: EnergyFamily = EnergyFamily.AC, preamble: bool = True) -> tuple[Step, ...]:
@@ -111,14 +114,24 @@ def evse_end(
 def evse_stop(
     end: str = "Terminate", *, family: EnergyFamily = EnergyFamily.AC, checks: Checks | None = None
 ) -> tuple[Step, ...]:
-    """After an EVSE notification: the requests after the loop (PowerDelivery(Stop), welding detection in DC,
-    SessionStop(``end``)) with ``checks`` by kind, and the EV closing TCP."""
-    hops = segment(family, start=Kind.PowerDeliveryReq, past_loop=True)
-    wanted = {Kind.PowerDeliveryReq.value: (PD_STOP,), Kind.SessionStopReq.value: (charging_session(end),)}
-    for kind, more in (checks or {}).items():
-        wanted[kind] = (*wanted.get(kind, ()), *more)
-    closed = ExpectClosed(within=5.0, requirement="V2G20-1633", what="the EV closes TCP after SessionStopRes")
-    return (*_expect_each(hops, wanted), closed)
+    """After an EVSE notification: PowerDelivery(Stop), then :func:`evse_finish`; ``checks`` by request kind."""
+    wanted = {Kind.PowerDeliveryReq.value: (PD_STOP,), **(checks or {})}
+    stop = segment(family, start=Kind.PowerDeliveryReq, past_loop=True)[:1]
+    return (*_expect_each(stop, wanted), *evse_finish(end, family=family, checks=checks))
+
+
+def evse_finish(
+    end: str = "Terminate", *, family: EnergyFamily = EnergyFamily.AC, checks: Checks | None = None
+) -> tuple[Step, ...]:
+    """After PowerDelivery(Stop): whatever the last state admits before the end (DC welding detection, which the
+    EV may run), served in sequence; SessionStop(``end``) checked; then the EV closing TCP [V2G20-1633]."""
+    last = segment(family)[-1].kind
+    wanted = (charging_session(end), *(checks or {}).get(last, ()))
+    return (
+        Serve(until=last, checks=wanted, admitted=True, preamble=False),
+        Respond(),
+        ExpectClosed(within=5.0, requirement="V2G20-1633", what="the EV closes TCP after SessionStopRes"),
+    )
 
 
 def garble_exi(exi: bytes) -> bytes:

@@ -242,10 +242,12 @@ class Serve(Step):
     """Field overrides of the default response, by request kind."""
     checks: tuple[Any, ...] = ()
     """Checks on the ``until`` request."""
+    admitted: bool = False
+    """Every request must be one the sequence table admits where the session is (else the step fails)."""
     preamble: bool = True
 
     def describe(self) -> str:
-        return f"serve the EV until it sends {self.until}"
+        return f"serve the EV until it sends {self.until}" + (" (in sequence)" if self.admitted else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

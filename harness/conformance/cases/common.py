@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.path import path_requirements, response_kind
-from harness.conformance.scripts import FAILED_CLOSES, ev_refused, evse_session
-from harness.conformance.steps import Close, Send, Walk
+from harness.conformance.path import path_requirements, response_kind, resumed_at
+from harness.conformance.scripts import FAILED_CLOSES, ev_refused, ev_stop, evse_session, loop_kind
+from harness.conformance.secc_rules import OLD_SESSION_ID
+from harness.conformance.steps import CLOSE_GRACE, Close, Exchange, ExpectClosed, Loop, Reconnect, Send, Serve, Walk
 from iso15118.session.profile import Stream
 
-__all__ = ["case", "evcc_full", "refusal", "secc_full"]
+__all__ = ["case", "evcc_full", "evcc_silent", "pause_and_resume", "refusal", "secc_full"]
 
 Checks = Mapping[str, tuple[Any, ...]]
 
@@ -89,6 +90,7 @@ def evcc_full(
     extra: tuple[str, ...] = (),
     *,
     loop_checks: tuple[Any, ...] = (),
+    stop_checks: Checks | None = None,
 ) -> Case:
     """SUT = EVCC: the tester SECC serves a complete session of the profile's family and checks every request."""
     return case(
@@ -96,7 +98,7 @@ def evcc_full(
         title,
         SutRole.EVCC,
         Category.HAPPY,
-        *evse_session(family=profile.family, loops=3, checks=checks, loop_checks=loop_checks),
+        *evse_session(family=profile.family, checks=checks, loop_checks=loop_checks, stop_checks=stop_checks),
         requirements=(*path_requirements(profile.family), "V2G20-1610", "V2G20-1633", *extra),
         needs=needs,
         profile=profile,
@@ -118,6 +120,7 @@ def refusal(
     after: str | None = None,
     loops: int = 0,
     fields: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
     stream: Stream = Stream.MAIN,
     stimulus: str = "",
     expected: str = "",
@@ -127,8 +130,8 @@ def refusal(
     before: tuple[Any, ...] = (),
 ) -> Case:
     """SUT = SECC: the default session up to ``after`` (the request itself unless told; ``loops`` charge loops
-    on the way), then ``before``, then ``request`` with ``fields``: its response carries one of ``codes`` and the
-    SECC closes the connection."""
+    on the way), then ``before``, then ``request`` with ``fields`` (and ``context`` values, e.g. ``as_if``): its
+    response carries one of ``codes`` and the SECC closes the connection."""
     where = after or request
     return case(
         case_id,
@@ -137,10 +140,86 @@ def refusal(
         category,
         Walk(until=where, loops=loops),
         *before,
-        *ev_refused(Send(kind=request, fields=fields or {}, stream=stream), codes, or_refused=or_refused),
+        *ev_refused(
+            Send(kind=request, fields=fields or {}, context=context or {}, stream=stream), codes, or_refused=or_refused
+        ),
         requirements=(*requirements, FAILED_CLOSES),
         needs=needs,
         profile=profile,
         stimulus=stimulus or f"{request} where the SECC expects {where}",
         expected=expected or f"{response_kind(request)} with {' or '.join(codes)}, then the SECC closes the connection",
+    )
+
+
+def pause_and_resume(
+    case_id: str, title: str, profile: Profile, loop_checks: tuple[Any, ...], *, needs: frozenset[Need]
+) -> Case:
+    """SUT = SECC: charge, pause, and resume on a new connection; after OK_OldSessionJoined the session goes on
+    from the charge parameters (authorization and service negotiation are skipped) [V2G20-1032]."""
+    family = profile.family
+    charge_parameters = resumed_at(family)
+    return case(
+        case_id,
+        title,
+        SutRole.SECC,
+        Category.HAPPY,
+        Walk(until=loop_kind(family)),
+        Loop(count=2, checks=loop_checks),
+        *ev_stop("Pause"),
+        Reconnect(),
+        Exchange(kind="supportedAppProtocolReq", codes=("OK_SuccessfulNegotiation",)),
+        Exchange(
+            kind="SessionSetupReq",
+            fields={"header.session_id": lambda ctx: ctx.paused_session_id},
+            codes=("OK_OldSessionJoined",),
+            checks=(OLD_SESSION_ID,),
+        ),
+        Walk(start=charge_parameters, until=loop_kind(family), preamble=False),
+        Loop(count=2, checks=loop_checks),
+        *ev_stop(),
+        requirements=("V2G20-1032", "V2G20-1843", "V2G20-2097", "V2G20-1844", "V2G20-2545"),
+        needs=needs,
+        profile=profile,
+        negative=False,
+        stimulus="charge, PowerDelivery(Stop), SessionStop(Pause), close; reconnect and SessionSetupReq with the "
+        "paused SessionID",
+        expected=f"OK_OldSessionJoined with the same SessionID, then {charge_parameters} is accepted directly "
+        "(authorization and service negotiation are skipped) and the session runs to its end",
+    )
+
+
+def evcc_silent(
+    case_id: str,
+    title: str,
+    request: str,
+    timer: str,
+    table: str,
+    limit: str,
+    *before: Any,
+    profile: Profile | None = None,
+    needs: frozenset[Need] = frozenset(),
+) -> Case:
+    """SUT = EVCC: the tester never answers ``request``; the EV gives up when its message timeout (the run's
+    ``timer``, ``limit`` in the standard's ``table``) expires, not before, and closes the connection."""
+    requirement = "V2G20-436 (the EV stops when V2G_EVCC_Msg_Timeout expires)"
+    return case(
+        case_id,
+        title,
+        SutRole.EVCC,
+        Category.TIMING,
+        *before,
+        Serve(until=request),
+        ExpectClosed(
+            timer=timer,
+            lower=True,
+            grace=CLOSE_GRACE,
+            requirement=requirement,
+            what=f"V2G_EVCC_Msg_Timeout ({request})",
+        ),
+        requirements=(requirement, table),
+        stimulus=f"the tester never answers {request}",
+        expected=f"the EV waits V2G_EVCC_Msg_Timeout ({limit}), sends nothing more and closes the connection "
+        "within 5 s (ISO 15118-4)",
+        profile=profile,
+        needs=needs,
     )

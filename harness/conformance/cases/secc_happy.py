@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.conformance.cases.common import secc_full
+from harness.conformance.cases.common import pause_and_resume, secc_full
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
 from harness.conformance.scripts import ev_stop
 from harness.conformance.secc_rules import (
@@ -16,12 +16,11 @@ from harness.conformance.secc_rules import (
     METER_INFO,
     NO_DISCHARGE_TARGET,
     OFFERS_BPT,
-    OLD_SESSION_ID,
     SAP_SCHEMA_ID,
     SCHEDULED_TUPLES,
     TARGET_WITHIN_LIMITS,
 )
-from harness.conformance.steps import Exchange, Loop, Reconnect, Walk
+from harness.conformance.steps import Exchange, Loop, Walk
 from iso15118.iso20.services import AC, AC_BPT
 from iso15118.messages import iso20 as m
 from iso15118.session.profile import Stream
@@ -92,33 +91,12 @@ CASES: tuple[Case, ...] = (
         frozenset({Need.PNC, Need.PKI}),
         ("V2G20-1063",),
     ),
-    Case(
-        id="SECC-HP-07",
-        title="Pause and resume: SessionStop(Pause), then a new connection resumes the session",
-        sut=SutRole.SECC,
-        category=Category.HAPPY,
-        requirements=("V2G20-1032", "V2G20-1843", "V2G20-2097", "V2G20-1844", "V2G20-2545"),
+    pause_and_resume(
+        "SECC-HP-07",
+        "Pause and resume: SessionStop(Pause), then a new connection resumes the session",
+        Profile(),
+        _LOOP,
         needs=frozenset({Need.PAUSE}),
-        stimulus="charge, PowerDelivery(Stop), SessionStop(Pause), close; reconnect and SessionSetupReq with the "
-        "paused SessionID",
-        expected="OK_OldSessionJoined with the same SessionID, then AC_ChargeParameterDiscovery is accepted "
-        "directly (authorization and service negotiation are skipped)",
-        steps=(
-            Walk(until="AC_ChargeLoopReq"),
-            Loop(count=2, checks=_LOOP),
-            *ev_stop("Pause"),
-            Reconnect(),
-            Exchange(kind="supportedAppProtocolReq", codes=("OK_SuccessfulNegotiation",)),
-            Exchange(
-                kind="SessionSetupReq",
-                fields={"header.session_id": lambda ctx: ctx.paused_session_id},
-                codes=("OK_OldSessionJoined",),
-                checks=(OLD_SESSION_ID,),
-            ),
-            _negotiation(start="AC_ChargeParameterDiscoveryReq"),
-            Loop(count=2, checks=_LOOP),
-            *ev_stop(),
-        ),
     ),
     Case(
         id="SECC-HP-08",
