@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.conformance.checks import check
 from harness.conformance.context import ZERO_SESSION, Context, cpd_element, limits_of
-from harness.conformance.path import NAMESPACE, kind_of
+from harness.conformance.path import NAMESPACE, kind_of, session_path
 from iso15118.errors import SecurityError
 from iso15118.iso20.kinds import Kind
 from iso15118.iso20.services import loop_request_mode, mode_of_service
@@ -311,6 +311,8 @@ PRECHARGE_MATCH_V = 20.0
 
 @check("PowerDelivery(Start) after a precharge the EV ended (Finished) on matched voltages", "V2G20 DC sequence")
 def PRECHARGE_MATCHED(ctx: Context, req: Any) -> str | None:
+    if not any(hop.kind == Kind.DC_PreChargeReq for hop in session_path(ctx.profile.family)):
+        return None  # the family's sequence has no precharge (AC)
     target, seen = ctx.values.get("precharge_target_v"), ctx.values.get("precharge_seen_v")
     if target is None:
         return "PowerDelivery(Start) without a precharge"

@@ -20,17 +20,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from harness.conformance.context import Context
 from harness.conformance.fields import apply_fields
 from harness.conformance.path import NAMESPACE, class_of, selection_of
 from iso15118.config import EvccConfig
+from iso15118.constants import PayloadType
 from iso15118.controller import ChargeDirection, ControlMode, EVLimits, EVState
 from iso15118.errors import ConfigError
 from iso15118.iso20 import evcc
 from iso15118.iso20.evcc import EvccContext, EvccView
-from iso15118.iso20.kinds import Kind
+from iso15118.iso20.kinds import PAYLOAD_TYPE_OF, Kind
 from iso15118.iso20.profile import ISO20, OFFERS
 from iso15118.iso20.services import mode_of_service
 from iso15118.messages import iso20 as m
@@ -38,6 +39,7 @@ from iso15118.security.credentials import ContractCredentials
 from iso15118.session.failures import minimal_instance
 from iso15118.session.profile import Stream
 from iso15118.session.sap import SapKind, sap_request
+from iso15118.session.selection import EnergyFamily
 
 __all__ = ["build_request", "ev_view", "learn", "reset_ev", "stopping"]
 
@@ -119,8 +121,12 @@ def reset_ev(ctx: Context) -> None:
     ctx.ev_stop = None
 
 
-def ev_view(ctx: Context, stream: Stream = Stream.MAIN) -> EvccView:
-    """The library EVCC's view of the tester EV now."""
+_FAMILY_OF_PAYLOAD: Final = {PayloadType.ISO20_AC: EnergyFamily.AC, PayloadType.ISO20_DC: EnergyFamily.DC}
+
+
+def ev_view(ctx: Context, stream: Stream = Stream.MAIN, kind: Kind | None = None) -> EvccView:
+    """The library EVCC's view of the tester EV now (for a ``kind`` of one energy family: in a session of that
+    family, so that an AC request is built as one even in a DC session)."""
     if ctx.ev is None:
         reset_ev(ctx)
     assert ctx.ev is not None
@@ -128,7 +134,8 @@ def ev_view(ctx: Context, stream: Stream = Stream.MAIN) -> EvccView:
     if "challenge" in ctx.values:
         ev = dataclasses.replace(ev, gen_challenge=ctx.values["challenge"])
     now = time.time()
-    selection = dataclasses.replace(selection_of(ctx.profile.family), service_id=ev.service_id)
+    family = _FAMILY_OF_PAYLOAD.get(PAYLOAD_TYPE_OF[kind], ctx.profile.family) if kind else ctx.profile.family
+    selection = dataclasses.replace(selection_of(family), service_id=ev.service_id)
     return EvccView(
         now=now,
         ctx=ev,
@@ -147,7 +154,7 @@ def build_request(kind: str, ctx: Context, fields: Mapping[str, Any], stream: St
     elif kind in Kind.__members__ and Kind(kind) in evcc.BUILD:
         if ctx.ev_stop is not None:
             raise ConfigError(f"the tester EV cannot go on as the case asks: {ctx.ev_stop}")
-        view = ev_view(ctx, stream)
+        view = ev_view(ctx, stream, Kind(kind))
         as_if = ctx.values.pop("as_if", None)
         if as_if:
             # The stimulus: build this one request as if the EV had chosen otherwise (another service...).

@@ -11,8 +11,8 @@ from typing import Any
 
 from harness.conformance.checks import Check, NotApplicable, check
 from harness.conformance.context import ZERO_SESSION, Context, cpd_element, limits_of
+from harness.conformance.path import NAMESPACE
 from iso15118.config import EvccConfig
-from iso15118.constants import NS_ISO20_AC
 from iso15118.iso20.services import (
     AC_BPT,
     DC_BPT,
@@ -102,17 +102,17 @@ def CHALLENGES_DIFFER(ctx: Context, res: Any) -> str | None:
     return "GenChallenge repeats an earlier session's" if mode.gen_challenge in ctx.challenges else None
 
 
-def schema_id_of(offer_namespace: str = NS_ISO20_AC) -> Check:
-    """SupportedAppProtocolRes echoes the SchemaID of the offer in ``offer_namespace``."""
+def schema_id_of(offer_namespace: str | None = None) -> Check:
+    """SupportedAppProtocolRes echoes the SchemaID of the offer in ``offer_namespace`` (None: the -20 namespace
+    of the case's energy family)."""
 
     def fn(ctx: Context, res: Any) -> str | None:
+        namespace = offer_namespace or NAMESPACE[ctx.profile.family]
         offers = ctx.values.get("sap_offers", {})
-        wanted = offers.get(offer_namespace, 1)
-        return (
-            None if res.schema_id == wanted else f"SchemaID {res.schema_id}, the {offer_namespace} offer had {wanted}"
-        )
+        wanted = offers.get(namespace, 1)
+        return None if res.schema_id == wanted else f"SchemaID {res.schema_id}, the {namespace} offer had {wanted}"
 
-    return Check(f"SchemaID of the {offer_namespace} offer", fn, "V2G20-167/169")
+    return Check(f"SchemaID of the {offer_namespace or 'session'}'s offer", fn, "V2G20-167/169")
 
 
 SAP_SCHEMA_ID = schema_id_of()
@@ -291,6 +291,8 @@ def PRECHARGE_APPROACHES(ctx: Context, res: Any) -> str | None:
 
 @check("EVSEPresentCurrent within the EV's target and the EVSE's maximum current", "V2G20 DC_ChargeLoop (limits)")
 def CURRENT_WITHIN_LIMITS(ctx: Context, res: Any) -> str | None:
+    if getattr(res, "evse_present_current", None) is None:
+        return None  # AC: no present current in the loop response
     current = abs(value_of(res.evse_present_current))
     bounds = [("EVSEMaximumChargeCurrent", ctx.evse_limits.get("max_charge_a"))]
     asked = loop_request_mode(ctx.last_request)

@@ -174,6 +174,8 @@ class SeccRunner(BaseRunner):
         msg = build_request(step.kind, self.ctx, step.fields, step.stream)
         if step.edit is not None:
             msg = step.edit(msg)
+        if kind_of(msg) != step.kind:
+            raise StepInconclusive(f"the tester built {type(msg).__name__} for a {step.kind}")
         payload_type = step.payload_type or _payload_type(step.kind, step.stream)
         exi = encode_message(msg)
         if step.corrupt is not None:
@@ -279,6 +281,8 @@ class SeccRunner(BaseRunner):
                     limit = f"{timing.evcc_ongoing_timeout:g} s (V2G_EVCC_Ongoing_Timeout)"
                     raise StepFailed(f"{step.kind} still Ongoing after {limit}")
             elif _ongoing(request):
+                if self.ctx.ev_stop is not None:
+                    raise StepFailed(f"the tester EV gives up: {self.ctx.ev_stop}")
                 own += 1
                 if own >= _REPEATS:
                     raise StepFailed(f"{step.kind} still Ongoing on the EV's side after {_REPEATS} requests")

@@ -12,28 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.conformance.cases.common import case, evcc_full, evcc_silent
+from harness.conformance.cases.common import EV_LOOP, EVCC_SESSION, case, evcc_full, evcc_silent
 from harness.conformance.evcc_rules import (
     CPD_MATCHES_SELECTION,
-    DEPARTURE_TIME,
-    ENERGY_ORDER,
-    EV_LIMITS_ORDERED,
-    EVCC_ID,
-    LOOP_MATCHES_SELECTION,
-    NEW_SESSION_ZERO_ID,
     NO_DISCHARGE_WITHOUT_BPT,
-    OFFER_PRIORITIES,
-    OFFERS_NAMESPACE,
     PD_SCHEDULE_TUPLE,
     PD_START,
     PD_STOP,
     PRECHARGE_MATCHED,
     PRECHARGE_TARGET_IN_WINDOWS,
-    SCHEDULE_MATCHES_SELECTION,
-    SELECTS_OFFER,
-    SUPPORTING_POINTS,
     TARGETS_WITHIN_EVSE_LIMITS,
-    V2X_PAIRED,
     WELDING_CHECKED,
 )
 from harness.conformance.model import Case, Category, Need, SutRole, dc_profile
@@ -57,16 +45,6 @@ _DC = EnergyFamily.DC
 _TABLE = "V2G20 table 217"
 _STOP = "fact sheet 2.4 (the EV stops on a FAILED response code)"
 _MSG = "evcc_msg_timeout"
-_LOOP = (LOOP_MATCHES_SELECTION, TARGETS_WITHIN_EVSE_LIMITS, V2X_PAIRED, ENERGY_ORDER, NO_DISCHARGE_WITHOUT_BPT)
-_CHECKS = {
-    "supportedAppProtocolReq": (OFFERS_NAMESPACE, OFFER_PRIORITIES),
-    "SessionSetupReq": (NEW_SESSION_ZERO_ID, EVCC_ID),
-    "ServiceSelectionReq": (SELECTS_OFFER,),
-    "DC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SELECTION, EV_LIMITS_ORDERED),
-    "ScheduleExchangeReq": (SCHEDULE_MATCHES_SELECTION, SUPPORTING_POINTS, DEPARTURE_TIME, V2X_PAIRED, ENERGY_ORDER),
-    "DC_PreChargeReq": (PRECHARGE_TARGET_IN_WINDOWS,),
-    "PowerDeliveryReq": (PD_START, NO_DISCHARGE_WITHOUT_BPT, PRECHARGE_MATCHED),
-}
 _WELDING = {"SessionStopReq": (WELDING_CHECKED,)}
 #: BPT cases offer DC_BPT alone: an EV that supports both may prefer DC when both are offered.
 _BPT = dc_profile(offered=(DC_BPT,))
@@ -104,10 +82,10 @@ CASES: tuple[Case, ...] = (
         "EIM, DC_BPT, Dynamic: complete session with cable check, precharge and welding detection",
         _BPT,
         frozenset({Need.DC, Need.BPT, Need.DYNAMIC}),
-        _CHECKS,
+        EVCC_SESSION,
         "The EV selects DC_BPT, precharges to matched voltages and checks its contactors after PowerDelivery(Stop).",
         (_TABLE,),
-        loop_checks=_LOOP,
+        loop_checks=EV_LOOP,
         stop_checks=_WELDING,
     ),
     evcc_full(
@@ -115,10 +93,10 @@ CASES: tuple[Case, ...] = (
         "EIM, DC_BPT, Scheduled: the EV selects the offered schedule tuple and stays within the charger's limits",
         dc_profile(offered=(DC_BPT,), offered_modes=(1,), schedule_tuple_id=7),
         frozenset({Need.DC, Need.BPT, Need.SCHEDULED}),
-        {**_CHECKS, "PowerDeliveryReq": (PD_START, PD_SCHEDULE_TUPLE, PRECHARGE_MATCHED)},
+        {**EVCC_SESSION, "PowerDeliveryReq": (PD_START, PD_SCHEDULE_TUPLE, PRECHARGE_MATCHED)},
         "The EV uses the Scheduled elements, selects ScheduleTupleID 7 and asks for no more than the charger's "
         "maximum voltage and current.",
-        loop_checks=_LOOP,
+        loop_checks=EV_LOOP,
         stop_checks=_WELDING,
     ),
     _case(

@@ -13,41 +13,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.conformance.cases.common import case, pause_and_resume, refusal, secc_full
+from harness.conformance.cases.common import SECC_LOOP, case, pause_and_resume, refusal, secc_variants
 from harness.conformance.model import Case, Category, Need, SutRole, dc_profile
 from harness.conformance.scripts import ev_stop
 from harness.conformance.secc_rules import (
     BPT_PARAMETERS,
     CPD_MATCHES_SERVICE,
     CURRENT_WITHIN_LIMITS,
-    DISCHARGE_SCHEDULE_NOT_POSITIVE,
-    EVSE_ID,
-    FRESH_SESSION_ID,
     LIMITS_ORDERED,
     LOOP_MIRRORS_REQUEST,
     METER_INFO,
-    OFFERS_BPT,
     PRECHARGE_APPROACHES,
-    SCHEDULED_TUPLES,
-    schema_id_of,
 )
 from harness.conformance.steps import Close, Exchange, Loop, Walk
-from iso15118.constants import NS_ISO20_DC
 from iso15118.iso20.services import DC, DC_BPT
 from iso15118.messages.units import rational
+from iso15118.session.selection import EnergyFamily
 
 __all__ = ["CASES"]
 
-_LOOP = (LOOP_MIRRORS_REQUEST, CURRENT_WITHIN_LIMITS, METER_INFO)
-_COMMON = {
-    "supportedAppProtocolReq": (schema_id_of(NS_ISO20_DC),),
-    "SessionSetupReq": (FRESH_SESSION_ID, EVSE_ID),
-    "DC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SERVICE, LIMITS_ORDERED),
-    "DC_PreChargeReq": (PRECHARGE_APPROACHES,),
-    "DC_ChargeLoopReq": _LOOP,
-}
-_SCHEDULED = {**_COMMON, "ScheduleExchangeReq": (SCHEDULED_TUPLES,)}
-_BPT = {**_COMMON, "ServiceDiscoveryReq": (OFFERS_BPT,)}
 _DC_ONLY = frozenset({Need.DC})
 _WRONG = ("FAILED_WrongChargeParameter",)
 _CPD = "DC_ChargeParameterDiscoveryReq"
@@ -71,50 +55,12 @@ def _loops(checks: tuple[Any, ...], count: int = 3) -> tuple[Any, ...]:
 
 
 CASES: tuple[Case, ...] = (
-    secc_full(
-        "SECC-DC-01",
-        "EIM, DC, Scheduled: complete session with cable check, precharge and welding detection",
-        dc_profile(service=DC, dynamic=False),
-        _SCHEDULED,
-        frozenset({Need.DC, Need.SCHEDULED}),
-        ("V2G20 table 217",),
-    ),
-    secc_full(
-        "SECC-DC-02",
-        "EIM, DC, Dynamic: complete session",
-        dc_profile(service=DC),
-        _COMMON,
-        frozenset({Need.DC, Need.DYNAMIC}),
-    ),
-    secc_full(
-        "SECC-DC-03",
-        "EIM, DC_BPT, Dynamic, charging",
-        dc_profile(),
-        _BPT,
-        frozenset({Need.DC, Need.BPT, Need.DYNAMIC}),
-        ("V2G20-1034",),
-    ),
-    secc_full(
-        "SECC-DC-04",
-        "EIM, DC_BPT, Dynamic, discharging (BPT_ChannelSelection Discharge)",
-        dc_profile(discharge=True),
-        _BPT,
-        frozenset({Need.DC, Need.BPT, Need.DYNAMIC}),
-        ("V2G20-1035",),
-    ),
-    secc_full(
-        "SECC-DC-05",
-        "EIM, DC_BPT, Scheduled, discharging: the discharging schedule is <= 0",
-        dc_profile(dynamic=False, discharge=True),
-        {**_BPT, "ScheduleExchangeReq": (SCHEDULED_TUPLES, DISCHARGE_SCHEDULE_NOT_POSITIVE)},
-        frozenset({Need.DC, Need.BPT, Need.SCHEDULED}),
-        ("V2G20-1035",),
-    ),
+    *secc_variants("SECC-DC", EnergyFamily.DC, extra=("V2G20 table 217",)),
     pause_and_resume(
         "SECC-DC-06",
         "Pause and resume a DC session: cable check and precharge run again after OK_OldSessionJoined",
         dc_profile(),
-        _LOOP,
+        SECC_LOOP,
         needs=frozenset({Need.DC, Need.PAUSE}),
     ),
     _refusal(

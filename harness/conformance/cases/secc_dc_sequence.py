@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.conformance.cases.common import case, refusal
+from harness.conformance.cases.common import case, closes_at, loop_silence, refusal
 from harness.conformance.model import Case, Category, Need, Profile, SutRole, dc_profile
 from harness.conformance.secc_rules import CABLE_CHECK_ONGOING
-from harness.conformance.steps import CLOSE_GRACE, Close, Exchange, Expect, ExpectClosed, Loop, Send, Walk
+from harness.conformance.steps import Close, Exchange, Expect, Send, Walk
 from iso15118.iso20.services import DC
 from iso15118.session.selection import EnergyFamily
 
@@ -170,23 +170,7 @@ CASES: tuple[Case, ...] = (
         "DC_WeldingDetection too; ServiceDetail 4.5 s), DC_ChargeLoop 0.25 s; the insulation test Finished within "
         "V2G_SECC_Ongoing_Performance_Time",
     ),
-    _timing(
-        "SECC-DC-32",
-        "The EV goes silent in the DC charge loop: the SECC ends the session within 0.5 s",
-        Walk(until="DC_ChargeLoopReq"),
-        Loop(count=2),
-        ExpectClosed(
-            timer="secc_sequence_timeout_loop",
-            grace=CLOSE_GRACE,
-            lower=True,
-            requirement="V2G20-1500",
-            what="V2G_SECC_Sequence_Timeout (DC_ChargeLoop)",
-        ),
-        requirements=("V2G20-1499", "V2G20-1500", _DC_TIMING),
-        stimulus="after two DC_ChargeLoopRes the tester sends nothing",
-        expected="the SECC ends the session when the charge loop's sequence timeout (0.5 s) expires and closes the "
-        "connection within 5 s (ISO 15118-4)",
-    ),
+    loop_silence("SECC-DC-32", _DC, needs=frozenset({Need.DC}), extra=(_DC_TIMING,)),
     _timing(
         "SECC-DC-33",
         "The insulation test reaches Finished within V2G_SECC_Ongoing_Performance_Time",
@@ -215,13 +199,7 @@ CASES: tuple[Case, ...] = (
         Walk(until="DC_CableCheckReq"),
         Send(kind="DC_CableCheckReq", preamble=True),
         Expect(kind="DC_CableCheckRes", preamble=True),
-        ExpectClosed(
-            timer="secc_sequence_timeout",
-            grace=CLOSE_GRACE,
-            lower=True,
-            requirement="V2G20-443",
-            what="V2G_SECC_Sequence_Timeout (DC_CableCheck)",
-        ),
+        closes_at("secc_sequence_timeout", "V2G20-443", "V2G_SECC_Sequence_Timeout (DC_CableCheck)"),
         requirements=("V2G20-441", "V2G20-443", _DC_TIMING),
         stimulus="after one DC_CableCheckRes the tester sends nothing",
         expected="the SECC ends the session when V2G_SECC_Sequence_Timeout (60 s; not the loop's 0.5 s) expires, "

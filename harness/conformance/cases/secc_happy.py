@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from harness.conformance.cases.common import pause_and_resume, secc_full
+from harness.conformance.cases.common import SECC_LOOP, SECC_SESSION, pause_and_resume, secc_full, secc_variants
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
 from harness.conformance.scripts import ev_stop
-from harness.conformance.secc_rules import (
-    CHALLENGE,
-    CPD_MATCHES_SERVICE,
-    DISCHARGE_SCHEDULE_NOT_POSITIVE,
-    EVSE_ID,
-    FRESH_SESSION_ID,
-    LIMITS_ORDERED,
-    LOOP_MIRRORS_REQUEST,
-    METER_INFO,
-    NO_DISCHARGE_TARGET,
-    OFFERS_BPT,
-    SAP_SCHEMA_ID,
-    SCHEDULED_TUPLES,
-    TARGET_WITHIN_LIMITS,
-)
+from harness.conformance.secc_rules import CHALLENGE, CPD_MATCHES_SERVICE, OFFERS_BPT
 from harness.conformance.steps import Exchange, Loop, Walk
-from iso15118.iso20.services import AC, AC_BPT
 from iso15118.messages import iso20 as m
 from iso15118.session.profile import Stream
+from iso15118.session.selection import EnergyFamily
 
 __all__ = ["CASES"]
-
-_LOOP = (LOOP_MIRRORS_REQUEST, TARGET_WITHIN_LIMITS, NO_DISCHARGE_TARGET, METER_INFO)
-_COMMON = {
-    "supportedAppProtocolReq": (SAP_SCHEMA_ID,),
-    "SessionSetupReq": (FRESH_SESSION_ID, EVSE_ID),
-    "AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SERVICE, LIMITS_ORDERED),
-    "AC_ChargeLoopReq": _LOOP,
-}
-_SCHEDULED = {**_COMMON, "ScheduleExchangeReq": (SCHEDULED_TUPLES,)}
-_BPT = {**_COMMON, "ServiceDiscoveryReq": (OFFERS_BPT,)}
 
 
 def _negotiation(start: str) -> Walk:
@@ -45,49 +21,12 @@ def _negotiation(start: str) -> Walk:
 
 
 CASES: tuple[Case, ...] = (
-    secc_full(
-        "SECC-HP-01",
-        "EIM, AC, Scheduled: complete session",
-        Profile(service=AC, dynamic=False),
-        _SCHEDULED,
-        frozenset({Need.SCHEDULED}),
-    ),
-    secc_full(
-        "SECC-HP-02",
-        "EIM, AC, Dynamic: complete session",
-        Profile(service=AC, dynamic=True),
-        _COMMON,
-        frozenset({Need.DYNAMIC}),
-    ),
-    secc_full(
-        "SECC-HP-03",
-        "EIM, AC_BPT, Dynamic, charging",
-        Profile(service=AC_BPT),
-        _BPT,
-        frozenset({Need.BPT, Need.DYNAMIC}),
-        ("V2G20-1034",),
-    ),
-    secc_full(
-        "SECC-HP-04",
-        "EIM, AC_BPT, Dynamic, discharging (BPT_ChannelSelection Discharge)",
-        Profile(service=AC_BPT, discharge=True),
-        _BPT,
-        frozenset({Need.BPT, Need.DYNAMIC}),
-        ("V2G20-1035",),
-    ),
-    secc_full(
-        "SECC-HP-05",
-        "EIM, AC_BPT, Scheduled, discharging: the discharging schedule is <= 0",
-        Profile(service=AC_BPT, dynamic=False, discharge=True),
-        {**_BPT, "ScheduleExchangeReq": (SCHEDULED_TUPLES, DISCHARGE_SCHEDULE_NOT_POSITIVE)},
-        frozenset({Need.BPT, Need.SCHEDULED}),
-        ("V2G20-1035",),
-    ),
+    *secc_variants("SECC-HP", EnergyFamily.AC),
     secc_full(
         "SECC-HP-06",
         "PnC, AC_BPT, Dynamic: signed contract authorization",
         Profile(auth="PnC"),
-        {**_BPT, "AuthorizationSetupReq": (CHALLENGE,)},
+        {**SECC_SESSION, "ServiceDiscoveryReq": (OFFERS_BPT,), "AuthorizationSetupReq": (CHALLENGE,)},
         frozenset({Need.PNC, Need.PKI}),
         ("V2G20-1063",),
     ),
@@ -95,7 +34,7 @@ CASES: tuple[Case, ...] = (
         "SECC-HP-07",
         "Pause and resume: SessionStop(Pause), then a new connection resumes the session",
         Profile(),
-        _LOOP,
+        SECC_LOOP,
         needs=frozenset({Need.PAUSE}),
     ),
     Case(
@@ -110,15 +49,15 @@ CASES: tuple[Case, ...] = (
         expected="both side-stream requests answered OK on 0x8101; the charge loop continues",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
-            Loop(count=2, checks=_LOOP),
+            Loop(count=2, checks=SECC_LOOP),
             Exchange(kind="ScheduleExchangeReq", stream=Stream.SCHEDULE_RENEGOTIATION),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
             Exchange(
                 kind="PowerDeliveryReq",
                 fields={"charge_progress": m.ChargeProgress.ScheduleRenegotiation},
                 stream=Stream.SCHEDULE_RENEGOTIATION,
             ),
-            Loop(count=2, checks=_LOOP),
+            Loop(count=2, checks=SECC_LOOP),
             *ev_stop(),
         ),
     ),
@@ -135,9 +74,9 @@ CASES: tuple[Case, ...] = (
         expected="MeteringConfirmationRes OK on 0x8102; the charge loop continues",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
-            Loop(count=2, checks=_LOOP),
+            Loop(count=2, checks=SECC_LOOP),
             Exchange(kind="MeteringConfirmationReq", stream=Stream.METERING_CONFIRMATION),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
             *ev_stop(),
         ),
     ),
@@ -153,10 +92,10 @@ CASES: tuple[Case, ...] = (
         expected="SessionStopRes OK and the SECC accepts ServiceDiscoveryReq and a second negotiation",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
             Walk(start="PowerDeliveryReq", past_loop=True, stop="ServiceRenegotiation", preamble=False),
             _negotiation(start="ServiceDiscoveryReq"),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
             *ev_stop(),
         ),
     ),
@@ -170,13 +109,13 @@ CASES: tuple[Case, ...] = (
         expected="OK, or WARNING_StandbyNotAllowed for an SECC without standby; then the charge loop continues",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
             Exchange(
                 kind="PowerDeliveryReq",
                 fields={"charge_progress": m.ChargeProgress.Standby},
                 codes=("OK", "WARNING_StandbyNotAllowed"),
             ),
-            Loop(count=2, checks=_LOOP),
+            Loop(count=2, checks=SECC_LOOP),
             *ev_stop(),
         ),
     ),
