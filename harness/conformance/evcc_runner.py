@@ -96,7 +96,6 @@ class EvccRunner(BaseRunner):
         hints: dict[str, Any] = {}
         if resume:
             hints = {"resume_session_id": self.ctx.paused_session_id, "resume_service_id": self.ctx.selected_service}
-        self.ctx.values["resume_expected"] = resume
         context = self.tls_context(variant)
         try:
             connection = await self.target.accept(context, timeout=self.config.accept_timeout, hints=hints)
@@ -285,6 +284,8 @@ class EvccRunner(BaseRunner):
     def _advance(self, request: _Request, response: Any) -> None:
         """Follow the session in the sequence table (the state and selection after this exchange)."""
         self.last_kind = request.kind
+        if request.kind not in ISO20.loop_kinds():
+            self.ctx.target_w = None  # a setpoint holds within one charge loop only
         state, selection = self.ctx.state, self.ctx.selection
         kind = ISO20.kind_of(request.message)
         if state is None or selection is None or kind is None:

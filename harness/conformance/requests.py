@@ -131,8 +131,6 @@ def ev_view(ctx: Context, stream: Stream = Stream.MAIN, kind: Kind | None = None
         reset_ev(ctx)
     assert ctx.ev is not None
     ev = ctx.ev
-    if "challenge" in ctx.values:
-        ev = dataclasses.replace(ev, gen_challenge=ctx.values["challenge"])
     now = time.time()
     family = _FAMILY_OF_PAYLOAD.get(PAYLOAD_TYPE_OF[kind], ctx.profile.family) if kind else ctx.profile.family
     selection = dataclasses.replace(selection_of(family), service_id=ev.service_id)
@@ -155,9 +153,11 @@ def build_request(kind: str, ctx: Context, fields: Mapping[str, Any], stream: St
         if ctx.ev_stop is not None:
             raise ConfigError(f"the tester EV cannot go on as the case asks: {ctx.ev_stop}")
         view = ev_view(ctx, stream, Kind(kind))
-        as_if = ctx.values.pop("as_if", None)
+        as_if = dict(ctx.values.pop("as_if", None) or {})
+        if "challenge" in ctx.values:
+            as_if["gen_challenge"] = ctx.values["challenge"]
         if as_if:
-            # The stimulus: build this one request as if the EV had chosen otherwise (another service...).
+            # The stimulus: build this request as if the EV had chosen otherwise (another service, challenge...).
             view = dataclasses.replace(view, ctx=dataclasses.replace(view.ctx, **as_if))
         msg = evcc.build(Kind(kind), view, stream)
     elif kind in Kind.__members__:
@@ -170,8 +170,10 @@ def build_request(kind: str, ctx: Context, fields: Mapping[str, Any], stream: St
 
 def stopping(ctx: Context, how: str) -> None:
     """The tester EV decides to stop: PowerDelivery(Stop), then SessionStop(``how``)."""
-    view = ev_view(ctx)
-    ctx.ev = dataclasses.replace(view.ctx, stopping=how)
+    if ctx.ev is None:
+        reset_ev(ctx)
+    assert ctx.ev is not None
+    ctx.ev = dataclasses.replace(ctx.ev, stopping=how)
 
 
 def learn(ctx: Context, stream: Stream, request: Any, response: Any) -> None:

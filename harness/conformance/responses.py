@@ -161,7 +161,8 @@ def _remember(ctx: Context, kind: Kind, request: Any, response: Any) -> None:
         ctx.values["precharge_sent_v"] = value_of(response.evse_present_voltage)
     elif kind is Kind.DC_WeldingDetectionReq:
         ctx.values["welding_responses"] = ctx.values.get("welding_responses", 0) + 1
-    ctx.target_w = loop_target_power(response) if kind is Kind.AC_ChargeLoopReq else None
+    if kind is Kind.AC_ChargeLoopReq:
+        ctx.target_w = loop_target_power(response)
 
 
 def _with_schedule(ctx: Context, response: Any) -> Any:
