@@ -215,7 +215,7 @@ async def _execute(args: argparse.Namespace) -> tuple[list[CaseResult], RunInfo]
         "tls": target.tls,
         "tolerant": args.tolerant,
         "slack_s": args.slack,
-        "timing": "standard (tables 215/216)" if args.timing_scale == 1 else f"standard x {args.timing_scale:g}",
+        "timing": "standard (tables 215-217)" if args.timing_scale == 1 else f"standard x {args.timing_scale:g}",
         "pki": str(args.pki) if args.pki else "none",
         "cases": len(cases),
     }

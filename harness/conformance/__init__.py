@@ -1,7 +1,8 @@
 """The ISO 15118-20 conformance harness: a tester that plays the EV against an SECC or the SECC against an EVCC.
 
-It checks the -20 AC / AC_BPT rules independently of either peer (its own messages, framing and timing; never
-our session core), runs a library of data-driven cases (:mod:`harness.conformance.cases`) against a target
+It checks the -20 AC, AC_BPT, DC and DC_BPT rules independently of either peer (its own framing, timing and
+checks, never our session core; the messages it sends are built by the library's EVCC and SECC decisions),
+runs a library of data-driven cases (:mod:`harness.conformance.cases`) against a target
 (:mod:`~harness.conformance.targets`: an SECC by address or SDP, an EVCC connecting to it; or our own stack,
 :mod:`~harness.conformance.own`, optionally broken by a fault of :mod:`~harness.conformance.faulty`), and writes
 JUnit XML, JSON and HTML reports (:mod:`~harness.conformance.report`). The command line is ``v2g conformance``;

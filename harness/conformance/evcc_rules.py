@@ -1,4 +1,7 @@
-"""Checks on an EVCC's requests (the tester is the SECC), each naming the rule of the fact sheet it enforces."""
+"""Checks on an EVCC's requests (the tester is the SECC), each naming the rule of the fact sheet it enforces.
+
+They read the wire only and serve every energy family where the rule is the same; the DC ones are at the end.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ import itertools
 from typing import Any
 
 from harness.conformance.checks import check
-from harness.conformance.context import ZERO_SESSION, Context
-from iso15118.constants import NS_ISO20_AC
+from harness.conformance.context import ZERO_SESSION, Context, cpd_element, limits_of
+from harness.conformance.path import NAMESPACE, kind_of, session_path
 from iso15118.errors import SecurityError
-from iso15118.iso20.services import AC_BPT, loop_request_mode
+from iso15118.iso20.kinds import Kind
+from iso15118.iso20.services import loop_request_mode, mode_of_service
 from iso15118.messages.units import value_of
 from iso15118.security.certs import STRICT, TOLERANT
 from iso15118.security.signed_messages import verify_message_chain
@@ -28,27 +32,36 @@ __all__ = [
     "METERING_SIGNATURE",
     "NEW_SESSION_ZERO_ID",
     "NO_DISCHARGE_WITHOUT_BPT",
-    "OFFERS_ISO20_AC",
+    "OFFERS_NAMESPACE",
     "OFFER_PRIORITIES",
     "PD_SCHEDULE_TUPLE",
     "PD_START",
     "PD_STOP",
     "PNC_SIGNATURE",
+    "PRECHARGE_MATCHED",
+    "PRECHARGE_TARGET_IN_WINDOWS",
     "PRESENT_FOLLOWS_TARGET",
     "PRESENT_WITHIN_SCHEDULE",
     "RESUMES_PAUSED_SESSION",
     "SCHEDULE_MATCHES_SELECTION",
     "SELECTS_OFFER",
     "SUPPORTING_POINTS",
+    "TARGETS_WITHIN_EVSE_LIMITS",
     "V2X_PAIRED",
+    "WELDING_CHECKED",
     "charging_session",
 ]
 
 
-@check("SupportedAppProtocolReq offers urn:iso:std:iso:15118:-20:AC version 1", "V2G20-1039")
-def OFFERS_ISO20_AC(ctx: Context, req: Any) -> str | None:
+@check("SupportedAppProtocolReq offers the session's -20 namespace (AC or DC) version 1", "V2G20-1039")
+def OFFERS_NAMESPACE(ctx: Context, req: Any) -> str | None:
     offers = [(o.protocol_namespace, o.version_number_major) for o in req.app_protocol]
-    return None if (NS_ISO20_AC, 1) in offers else f"offers {offers}"
+    return None if (NAMESPACE[ctx.profile.family], 1) in offers else f"offers {offers}"
+
+
+def _bidirectional(service: int | None) -> bool:
+    mode = mode_of_service(service or 0)
+    return mode is not None and mode.bidirectional
 
 
 @check("offer priorities 1..20 and SchemaIDs unique", "V2G20-167")
@@ -133,18 +146,18 @@ def SELECTS_OFFER(ctx: Context, req: Any) -> str | None:
 
 @check("the charge-parameter element matches the selected service", "V2G20 2.7")
 def CPD_MATCHES_SELECTION(ctx: Context, req: Any) -> str | None:
-    bpt = req.bpt_ac_cpd_req_energy_transfer_mode is not None
-    if bpt != (ctx.selected_service == AC_BPT):
-        got = "BPT_AC_CPDReqEnergyTransferMode" if bpt else "AC_CPDReqEnergyTransferMode"
-        return f"{got} after selecting service {ctx.selected_service}"
+    bpt, element = cpd_element(req)
+    if bpt != _bidirectional(ctx.selected_service):
+        return f"{type(element).__name__} after selecting service {ctx.selected_service}"
     return None
 
 
-@check("EV minimum powers do not exceed the maxima", "V2G20 2.7")
+@check("EV minimum limits (power, DC voltage) do not exceed the maxima", "V2G20 2.7")
 def EV_LIMITS_ORDERED(ctx: Context, req: Any) -> str | None:
-    mode = req.bpt_ac_cpd_req_energy_transfer_mode or req.ac_cpd_req_energy_transfer_mode
-    if abs(value_of(mode.ev_minimum_charge_power)) > abs(value_of(mode.ev_maximum_charge_power)):
-        return "EVMinimumChargePower > EVMaximumChargePower"
+    limits = limits_of(cpd_element(req)[1], "ev")
+    for low, high in (("min_charge_w", "max_charge_w"), ("min_voltage_v", "max_voltage_v")):
+        if low in limits and high in limits and limits[low] > limits[high]:
+            return f"EV {low} {limits[low]:g} > {high} {limits[high]:g}"
     return None
 
 
@@ -171,7 +184,7 @@ def DEPARTURE_TIME(ctx: Context, req: Any) -> str | None:
 
 
 def _energy_mode(msg: Any) -> Any:
-    if type(msg).__name__ == "ScheduleExchangeReq":
+    if kind_of(msg) == Kind.ScheduleExchangeReq:
         return msg.dynamic_se_req_control_mode or msg.scheduled_se_req_control_mode
     found = loop_request_mode(msg)
     return found[2] if found else None
@@ -222,19 +235,21 @@ def PD_SCHEDULE_TUPLE(ctx: Context, req: Any) -> str | None:
     return None if tuple_id in ctx.schedule_ids else f"ScheduleTupleID {tuple_id}, offered {ctx.schedule_ids}"
 
 
-@check("no discharge unless AC_BPT was selected", "V2G20-1034/1035")
+@check("no discharge unless a BPT service was selected", "V2G20-1034/1035")
 def NO_DISCHARGE_WITHOUT_BPT(ctx: Context, req: Any) -> str | None:
-    if ctx.selected_service == AC_BPT:
+    if _bidirectional(ctx.selected_service):
         return None
-    name = type(req).__name__
-    if name == "PowerDeliveryReq" and req.bpt_channel_selection is not None:
-        return f"BPT_ChannelSelection {req.bpt_channel_selection} in an AC session"
-    if name == "AC_ChargeLoopReq":
-        found = loop_request_mode(req)
-        if found is not None and found[0]:
-            return f"{type(found[2]).__name__} in an AC session"
-        if found is not None and value_of(found[2].ev_present_active_power) < 0:
-            return "negative EVPresentActivePower (discharge) in an AC session"
+    if kind_of(req) == Kind.PowerDeliveryReq and req.bpt_channel_selection is not None:
+        return f"BPT_ChannelSelection {req.bpt_channel_selection} without a BPT service"
+    found = loop_request_mode(req)
+    if found is None:
+        return None
+    if found[0]:
+        return f"{type(found[2]).__name__} without a BPT service"
+    for name in ("ev_present_active_power", "ev_target_current"):
+        value = getattr(found[2], name, None)
+        if value is not None and value_of(value) < 0:
+            return f"negative {name} (discharge) without a BPT service"
     return None
 
 
@@ -244,7 +259,7 @@ def LOOP_MATCHES_SELECTION(ctx: Context, req: Any) -> str | None:
     if found is None:
         return "no control mode element"
     bpt, dynamic, element = found
-    if bpt != (ctx.selected_service == AC_BPT) or (ctx.dynamic is not None and dynamic != ctx.dynamic):
+    if bpt != _bidirectional(ctx.selected_service) or (ctx.dynamic is not None and dynamic != ctx.dynamic):
         return f"{type(element).__name__} for service {ctx.selected_service}, dynamic={ctx.dynamic}"
     return None
 
@@ -253,7 +268,7 @@ def LOOP_MATCHES_SELECTION(ctx: Context, req: Any) -> str | None:
 def PRESENT_FOLLOWS_TARGET(ctx: Context, req: Any) -> str | None:
     target = ctx.target_w
     found = loop_request_mode(req)
-    if target is None or found is None:
+    if target is None or found is None or getattr(found[2], "ev_present_active_power", None) is None:
         return None
     present = value_of(found[2].ev_present_active_power)
     if target == 0:
@@ -268,7 +283,7 @@ def PRESENT_FOLLOWS_TARGET(ctx: Context, req: Any) -> str | None:
 @check("EVPresentActivePower within the EVSE's schedule and maximum", "V2G20 fact sheet 6.3 (Scheduled)")
 def PRESENT_WITHIN_SCHEDULE(ctx: Context, req: Any) -> str | None:
     found = loop_request_mode(req)
-    if found is None:
+    if found is None or getattr(found[2], "ev_present_active_power", None) is None:
         return None
     p = ctx.profile
     limit = min(p.evse_max_charge_w, p.schedule_w if p.schedule_w is not None else p.evse_max_charge_w)
@@ -287,3 +302,57 @@ def charging_session(kind: str) -> Any:
 
 
 CHARGING_SESSION = charging_session("Terminate")
+
+
+# ---- DC --------------------------------------------------------------------------------------------------------
+PRECHARGE_MATCH_V = 20.0
+"""The tester's bound on |EVSEPresentVoltage - EVTargetVoltage| when the EV ends its precharge."""
+
+
+@check("PowerDelivery(Start) after a precharge the EV ended (Finished) on matched voltages", "V2G20 DC sequence")
+def PRECHARGE_MATCHED(ctx: Context, req: Any) -> str | None:
+    if not any(hop.kind == Kind.DC_PreChargeReq for hop in session_path(ctx.profile.family)):
+        return None  # the family's sequence has no precharge (AC)
+    target, seen = ctx.values.get("precharge_target_v"), ctx.values.get("precharge_seen_v")
+    if target is None:
+        return "PowerDelivery(Start) without a precharge"
+    if ctx.values.get("precharge_processing") != "Finished":
+        return "the last DC_PreChargeReq said EVProcessing Ongoing"
+    if seen is None:
+        return "the EV ended its precharge before any DC_PreChargeRes"
+    gap = abs(seen - target)
+    if gap > PRECHARGE_MATCH_V:
+        return f"precharge ended {gap:g} V from the target {target:g} V (tester's bound {PRECHARGE_MATCH_V:g} V)"
+    return None
+
+
+@check("EVTargetVoltage of the precharge within the EV's and the EVSE's voltage windows", "V2G20 DC_PreCharge")
+def PRECHARGE_TARGET_IN_WINDOWS(ctx: Context, req: Any) -> str | None:
+    target = value_of(req.ev_target_voltage)
+    for side, limits in (("EV", ctx.ev_limits), ("EVSE", ctx.evse_limits)):
+        low, high = limits.get("min_voltage_v"), limits.get("max_voltage_v")
+        if low is not None and high is not None and not low <= target <= high:
+            return f"EVTargetVoltage {target:g} V outside the {side}'s {low:g}-{high:g} V"
+    return None
+
+
+@check("EVTargetVoltage and EVTargetCurrent within the EVSE's announced maxima", "V2G20 DC_ChargeParameterDiscovery")
+def TARGETS_WITHIN_EVSE_LIMITS(ctx: Context, req: Any) -> str | None:
+    found = loop_request_mode(req)
+    element = found[2] if found else None
+    for name, limit, unit in (
+        ("ev_target_voltage", "max_voltage_v", "V"),
+        ("ev_target_current", "max_charge_a", "A"),
+    ):
+        value, bound = getattr(element, name, None), ctx.evse_limits.get(limit)
+        if value is not None and bound is not None and abs(value_of(value)) > bound + 1.0:
+            return f"{name} {value_of(value):g} {unit} above the EVSE's {bound:g} {unit}"
+    return None
+
+
+@check("welding detection declared Finished only after a DC_WeldingDetectionRes", "V2G20 DC sequence (welding)")
+def WELDING_CHECKED(ctx: Context, req: Any) -> str | None:
+    seen = ctx.values.get("welding_finished_after")
+    if seen is not None and seen < 1:
+        return "the first DC_WeldingDetectionReq already said EVProcessing Finished, before any measurement"
+    return None

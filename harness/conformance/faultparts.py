@@ -8,39 +8,49 @@ paused-session store of our own SUT.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from enum import StrEnum
 from typing import Any
 
 from cryptography import x509
 
 from harness.conformance.fields import tamper_signature
+from iso15118.controller import DCOutput, IsolationCheck
 from iso15118.decisions import Answer, Input, Need, PausedSession, SeccEnv, SeccLogic, Summary
 from iso15118.iso20.pnc import PncOutcome, PncVerifier
-from iso15118.iso20.services import LOOP_RESPONSE_MODES
+from iso15118.iso20.services import LOOP_RESPONSE_MODES, loop_mode_field, loop_request_mode, loop_response_mode
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import ResponseCode as SapCode
 from iso15118.messages.units import rational
+from iso15118.session.failures import minimal_instance
 from iso15118.session.selection import EnergyFamily
 from iso15118.transport.store import SessionStore
 
 __all__ = [
     "AnyEvDecisions",
     "DischargeSetpoint",
+    "EndlessCableCheck",
     "FollowsEvMaximum",
     "ForgetfulStore",
     "FullPower",
     "IgnoresSetpoint",
     "LaxPnc",
+    "NoVoltageLimits",
+    "Overcurrent",
+    "StuckPrecharge",
     "adopt_session_id",
-    "bpt_limits_for_ac",
+    "bpt_limits_without_bpt",
+    "cable_check_done",
     "drop_bpt_parameters",
     "drop_channel",
     "ev_discharges",
+    "exceed_evse_limits",
     "first_offer",
     "mask_failed",
     "mask_not_ok",
     "no_meter_info",
     "no_verification",
+    "precharge_overvoltage",
     "recode",
     "remember_requests",
     "tamper_pnc",
@@ -128,35 +138,46 @@ def drop_bpt_parameters(msg: Any, memory: dict[str, Any]) -> Any:
     return dataclasses.replace(msg, service_parameter_list=m.ServiceParameterList(parameter_set=sets))
 
 
-def bpt_limits_for_ac(msg: Any, memory: dict[str, Any]) -> Any:
-    """AC_ChargeParameterDiscoveryRes of an AC session carries the BPT element."""
-    mode = getattr(msg, "ac_cpd_res_energy_transfer_mode", None)
-    if type(msg).__name__ != "AC_ChargeParameterDiscoveryRes" or mode is None:
+_BPT_CPD = {
+    "AC_ChargeParameterDiscoveryRes": ("ac_cpd_res_energy_transfer_mode", m.BPT_AC_CPDResEnergyTransferMode),
+    "DC_ChargeParameterDiscoveryRes": ("dc_cpd_res_energy_transfer_mode", m.BPT_DC_CPDResEnergyTransferMode),
+}
+
+
+def bpt_limits_without_bpt(msg: Any, memory: dict[str, Any]) -> Any:
+    """A ChargeParameterDiscoveryRes of a session without BPT carries the BPT element (AC or DC)."""
+    name, bpt_cls = _BPT_CPD.get(type(msg).__name__, ("", None))
+    mode = getattr(msg, name, None) if name else None
+    if mode is None or bpt_cls is None:
         return msg
     fields = {f.name: getattr(mode, f.name) for f in dataclasses.fields(mode)}
-    bpt = m.BPT_AC_CPDResEnergyTransferMode(
-        **fields, evse_maximum_discharge_power=rational(11_000), evse_minimum_discharge_power=rational(0)
-    )
-    return dataclasses.replace(msg, ac_cpd_res_energy_transfer_mode=None, bpt_ac_cpd_res_energy_transfer_mode=bpt)
+    discharge = {f.name: rational(0) for f in dataclasses.fields(bpt_cls) if "discharge" in f.name}
+    bpt = bpt_cls(**fields, **discharge)
+    return dataclasses.replace(msg, **{name: None, f"bpt_{name}": bpt})
+
+
+_LOOP_RES = {"AC_ChargeLoopRes": EnergyFamily.AC, "DC_ChargeLoopRes": EnergyFamily.DC}
 
 
 def no_meter_info(msg: Any, memory: dict[str, Any]) -> Any:
-    """AC_ChargeLoopRes without MeterInfo."""
-    return dataclasses.replace(msg, meter_info=None) if type(msg).__name__ == "AC_ChargeLoopRes" else msg
+    """AC_/DC_ChargeLoopRes without MeterInfo."""
+    return dataclasses.replace(msg, meter_info=None) if type(msg).__name__ in _LOOP_RES else msg
 
 
 def wrong_loop_mode(msg: Any, memory: dict[str, Any]) -> Any:
-    """AC_ChargeLoopRes in the other control mode than the request's."""
-    if type(msg).__name__ != "AC_ChargeLoopRes":
+    """AC_/DC_ChargeLoopRes in the other control mode (Scheduled <-> Dynamic) than the request's."""
+    family = _LOOP_RES.get(type(msg).__name__)
+    found = loop_response_mode(msg) if family is not None else None
+    if family is None or found is None:
         return msg
-    blank = dict.fromkeys(LOOP_RESPONSE_MODES[EnergyFamily.AC])
-    if msg.scheduled_ac_cl_res_control_mode is not None or msg.bpt_scheduled_ac_cl_res_control_mode is not None:
-        swapped: dict[str, Any] = {
-            "dynamic_ac_cl_res_control_mode": m.Dynamic_AC_CLResControlMode(evse_target_active_power=rational(0))
-        }
-    else:
-        swapped = {"scheduled_ac_cl_res_control_mode": m.Scheduled_AC_CLResControlMode()}
-    return dataclasses.replace(msg, **(blank | swapped))
+    bpt, dynamic, element = found
+    other = loop_mode_field(bpt, not dynamic, response=True, family=family)
+    cls = typing.get_args(typing.get_type_hints(type(msg))[other])[0]  # ``X | None``
+    kept = {f.name: getattr(element, f.name) for f in dataclasses.fields(element)}
+    wanted = {f.name for f in dataclasses.fields(cls)}
+    swapped = minimal_instance(cls, override={k: v for k, v in kept.items() if k in wanted})
+    blank = dict.fromkeys(LOOP_RESPONSE_MODES[family])
+    return dataclasses.replace(msg, **(blank | {other: swapped}))
 
 
 def ev_discharges(msg: Any, memory: dict[str, Any]) -> Any:
@@ -183,6 +204,30 @@ def tamper_pnc(msg: Any, memory: dict[str, Any]) -> Any:
     name = type(msg).__name__
     if name in ("AuthorizationReq", "MeteringConfirmationReq") and msg.header.signature is not None:
         return tamper_signature(msg)
+    return msg
+
+
+def cable_check_done(msg: Any, memory: dict[str, Any]) -> Any:
+    """DC_CableCheckRes Ongoing reaches the EV as Finished."""
+    if type(msg).__name__ == "DC_CableCheckRes" and str(msg.evse_processing) == "Ongoing":
+        return dataclasses.replace(msg, evse_processing=m.Processing.Finished)
+    return msg
+
+
+def exceed_evse_limits(msg: Any, memory: dict[str, Any]) -> Any:
+    """DC_ChargeLoopReq asks for 999 A (above any charger's maximum)."""
+    found = loop_request_mode(msg) if type(msg).__name__ == "DC_ChargeLoopReq" else None
+    if found is None or getattr(found[2], "ev_target_current", None) is None:
+        return msg
+    bpt, dynamic, element = found
+    field = loop_mode_field(bpt, dynamic, family=EnergyFamily.DC)
+    return dataclasses.replace(msg, **{field: dataclasses.replace(element, ev_target_current=rational(999))})
+
+
+def precharge_overvoltage(msg: Any, memory: dict[str, Any]) -> Any:
+    """DC_PreChargeReq asks for 900 V (above the EV's and the charger's windows)."""
+    if type(msg).__name__ == "DC_PreChargeReq":
+        return dataclasses.replace(msg, ev_target_voltage=rational(900))
     return msg
 
 
@@ -226,6 +271,36 @@ class FullPower(_Delegate):
 
     async def apply_power(self, target_w: float | None, now: float) -> float:
         return float(await self.inner.apply_power(None, now))
+
+
+class NoVoltageLimits(_Delegate):
+    """A DC charger that claims any voltage from 0 to 10 kV (it never refuses an EV's voltages)."""
+
+    async def dc_limits(self, now: float) -> Any:
+        return dataclasses.replace(await self.inner.dc_limits(now), min_voltage_v=0.0, max_voltage_v=10_000.0)
+
+
+class EndlessCableCheck(_Delegate):
+    """A DC charger whose insulation test never ends."""
+
+    async def cable_check(self, now: float) -> IsolationCheck:
+        return IsolationCheck(done=False)
+
+
+class StuckPrecharge(_Delegate):
+    """A DC charger whose output stays at 0 V during the precharge."""
+
+    async def precharge(self, target_voltage_v: float, target_current_a: float, now: float) -> DCOutput:
+        return DCOutput(present_voltage_v=0.0)
+
+
+class Overcurrent(_Delegate):
+    """A DC charger that drives twice the current it decided, plus 10 A."""
+
+    async def dc_charge_loop(self, request: Any, now: float) -> Any:
+        command = await self.inner.dc_charge_loop(request, now)
+        current = command.present_current_a
+        return dataclasses.replace(command, present_current_a=2 * current + (10.0 if current >= 0 else -10.0))
 
 
 class LaxPnc(PncVerifier):

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from iso15118.iso20.services import AC, AC_BPT
+from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
+from iso15118.session.selection import EnergyFamily
 
 __all__ = [
     "Case",
@@ -26,6 +27,7 @@ __all__ = [
     "SutRole",
     "TraceEntry",
     "Verdict",
+    "dc_profile",
 ]
 
 
@@ -66,7 +68,9 @@ class Need(StrEnum):
     PNC = "pnc"
     """The SUT supports Plug & Charge with contracts of the tester's PKI."""
     BPT = "bpt"
-    """The SUT supports AC_BPT (service 5)."""
+    """The SUT supports the bidirectional service of the case's family (AC_BPT 5, DC_BPT 6)."""
+    DC = "dc"
+    """The SUT supports the -20 DC namespace (DC, service 2; with ``bpt`` DC_BPT, service 6)."""
     SCHEDULED = "scheduled"
     """The SUT supports the Scheduled control mode."""
     DYNAMIC = "dynamic"
@@ -85,8 +89,10 @@ class Need(StrEnum):
 class Profile:
     """The session a case sets up: what the tester selects (SUT = SECC) or offers (SUT = EVCC)."""
 
+    family: EnergyFamily = EnergyFamily.AC
+    """The -20 namespace of the session: the tester EV offers only it, the tester SECC accepts only it."""
     service: int = AC_BPT
-    """Tester EV: the energy service it selects (1 = AC, 5 = AC_BPT)."""
+    """Tester EV: the energy service it selects (1 = AC, 5 = AC_BPT; 2 = DC, 6 = DC_BPT)."""
     dynamic: bool = True
     """Tester EV: the control mode it selects (Dynamic, else Scheduled)."""
     auth: str = "EIM"
@@ -114,6 +120,24 @@ class Profile:
     """Tester SECC: the power of the Scheduled mode's charging schedule (None: the EVSE's maximum)."""
     schedule_tuple_id: int = 1
     """Tester SECC: the ScheduleTupleID it offers."""
+    ev_voltage_v: float = 400.0
+    """DC, tester EV: the battery's present voltage (the precharge target)."""
+    ev_min_voltage_v: float = 350.0
+    ev_max_voltage_v: float = 450.0
+    ev_max_current_a: float = 250.0
+    evse_min_voltage_v: float = 150.0
+    """DC, tester SECC: its output voltage window and current limit."""
+    evse_max_voltage_v: float = 500.0
+    evse_max_current_a: float = 200.0
+    cable_check_ongoing: int = 2
+    """DC, tester SECC: DC_CableCheckRes answers Ongoing this many times before Finished."""
+    precharge_step_v: float = 150.0
+    """DC, tester SECC: how far its output moves towards the EV's target per DC_PreChargeReq."""
+
+
+def dc_profile(*, service: int = DC_BPT, offered: tuple[int, ...] = (DC, DC_BPT), **fields: Any) -> Profile:
+    """A DC session: the tester EV selects ``service`` (DC_BPT unless told), the tester SECC offers ``offered``."""
+    return Profile(family=EnergyFamily.DC, service=service, offered_services=offered, **fields)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,6 +31,7 @@ from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, TlsMode, evcc_context, secc_context
 from iso15118.session.connection import SessionConfig
+from iso15118.session.selection import EnergyFamily
 from iso15118.session.timers import DEFAULT_TIMING, Timing
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.driver import SessionOutcome
@@ -229,6 +230,8 @@ class OwnEvcc(_Own):
     ) -> None:
         super().__init__("EVCC", transport=transport, credentials=credentials, timing=timing, fault=fault)
         self._listener: Listener | None = None
+        self.energy = EnergyFamily.AC
+        """The -20 namespace the EV offers in the current case."""
 
     def _config(self, hints: Mapping[str, Any]) -> EvccConfig:
         fault = self.fault
@@ -240,6 +243,7 @@ class OwnEvcc(_Own):
                 "resume_service_id": hints.get("resume_service_id"),
             }
         settings: dict[str, Any] = {
+            "energy": self.energy,
             "authorization": "PnC" if creds is not None else "EIM",
             "credentials": creds.contract() if creds is not None else None,
             # The tester decides what each case offers: the EV prefers PnC and takes EIM when only that is offered.
@@ -257,7 +261,8 @@ class OwnEvcc(_Own):
         controller = self.wrap_controller(SimpleEV())
         return run_evcc_session(self.wrap(link), controller, config, session_config=self.session_config())
 
-    async def begin(self, case_id: str) -> None:
+    async def begin(self, case_id: str, *, energy: str = "AC") -> None:
+        self.energy = EnergyFamily(energy)
         if self._listener is not None:
             self._listener.drain()
 

@@ -1,224 +1,194 @@
-"""The tester's requests when it plays the EV: a valid default for every -20 AC request kind.
+"""The tester's requests when it plays the EV: the library's EVCC request builders, fed by the case's profile.
 
-Defaults follow the case's :class:`~harness.conformance.model.Profile` and what the tester learned from the SUT
-(SessionID, GenChallenge, parameter sets, schedule tuples); a case changes any field by dotted path. PnC
-requests are signed with the tester's contract (:mod:`iso15118.security.signed_messages`); the context value
-``contract`` may replace it (an expired or foreign contract), ``challenge`` the GenChallenge echoed.
+The tester EV is configured like any EVCC (:class:`~iso15118.config.EvccConfig` and an
+:class:`~iso15118.controller.EVState`, both made from the case's :class:`~harness.conformance.model.Profile`),
+so :data:`iso15118.iso20.evcc.BUILD` builds every request it sends; SupportedAppProtocolReq comes from
+:func:`~iso15118.session.sap.sap_request`, and requests an EV never builds on its own (CertificateInstallation,
+VehicleCheckIn...) are minimal valid instances. What the EV remembers between requests (the service and
+parameter set it chose, the GenChallenge, the schedule, the precharge and welding progress, its decision to
+stop) is the library's :class:`~iso15118.iso20.evcc.EvccContext`, updated after every response by the
+library's EVCC decisions (:func:`learn`). A case then changes any field by dotted path; the context value
+``contract`` replaces the contract credentials (an expired or foreign contract), ``challenge`` the GenChallenge
+echoed, and ``as_if`` (EvccContext fields, for one request) builds a request as if the EV had chosen otherwise
+(another service or control mode: a BPT element in a DC session...).
+
+None of this judges the SUT: the checks on its responses are :mod:`~harness.conformance.secc_rules`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from harness.conformance.context import Context
-from harness.conformance.fields import apply_fields, header
-from iso15118.constants import NS_ISO20_AC
+from harness.conformance.fields import apply_fields
+from harness.conformance.path import NAMESPACE, class_of, selection_of
+from iso15118.config import EvccConfig
+from iso15118.constants import PayloadType
+from iso15118.controller import ChargeDirection, ControlMode, EVLimits, EVState
 from iso15118.errors import ConfigError
-from iso15118.iso20.contract import signed_authorization, signed_metering
-from iso15118.iso20.services import AC_BPT, loop_mode_field
+from iso15118.iso20 import evcc
+from iso15118.iso20.evcc import EvccContext, EvccView
+from iso15118.iso20.kinds import PAYLOAD_TYPE_OF, Kind
+from iso15118.iso20.profile import ISO20, OFFERS
+from iso15118.iso20.services import mode_of_service
 from iso15118.messages import iso20 as m
-from iso15118.messages.app_protocol import AppProtocol, supportedAppProtocolReq
-from iso15118.messages.units import rational
 from iso15118.security.credentials import ContractCredentials
 from iso15118.session.failures import minimal_instance
+from iso15118.session.profile import Stream
+from iso15118.session.sap import SapKind, sap_request
+from iso15118.session.selection import EnergyFamily
 
-__all__ = ["REQUEST_CLASSES", "build_request", "default_parameter_set"]
+__all__ = ["build_request", "ev_view", "learn", "reset_ev", "stopping"]
 
-REQUEST_CLASSES: dict[str, type] = {
-    "supportedAppProtocolReq": supportedAppProtocolReq,
-    **{name: getattr(m, name) for name in dir(m) if name.endswith("Req") and isinstance(getattr(m, name), type)},
-}
-
-
-def _bpt(ctx: Context) -> bool:
-    return ctx.profile.service == AC_BPT
+#: The tester EV's energy requests (Wh): Min <= MinV2X <= MaxV2X <= Max [V2G20-2125].
+_MAX_WH, _MIN_WH, _TARGET_WH = 30_000.0, -10_000.0, 20_000.0
 
 
-def _sap(ctx: Context) -> Any:
-    offer = AppProtocol(
-        protocol_namespace=NS_ISO20_AC, version_number_major=1, version_number_minor=0, schema_id=1, priority=1
-    )
-    return supportedAppProtocolReq(app_protocol=(offer,))
+def _bidirectional(ctx: Context) -> bool:
+    mode = mode_of_service(ctx.profile.service)
+    return mode is not None and mode.bidirectional
 
 
-def _session_setup(ctx: Context) -> Any:
-    return m.SessionSetupReq(header=header(ctx, bytes(8)), evcc_id=ctx.config.evcc_id)
-
-
-def _contract(ctx: Context) -> ContractCredentials:
+def _contract(ctx: Context) -> ContractCredentials | None:
     contract = ctx.values.get("contract")
     if isinstance(contract, ContractCredentials):
         return contract
+    if ctx.profile.auth != "PnC":
+        return None
     if ctx.config.credentials is None:
         raise ConfigError("PnC needs the tester's PKI (--pki)")
     return ctx.config.credentials.contract()
 
 
-def _authorization(ctx: Context) -> Any:
-    if ctx.profile.auth == "PnC":
-        challenge = ctx.values.get("challenge", ctx.gen_challenge)
-        if challenge is None:
-            raise ConfigError("the SUT sent no GenChallenge for PnC")
-        return signed_authorization(header(ctx), challenge, _contract(ctx))
-    return m.AuthorizationReq(
-        header=header(ctx),
-        selected_authorization_service=m.Authorization.EIM,
-        eim_a_req_authorization_mode=m.EIM_AReqAuthorizationMode(),
-    )
-
-
-def default_parameter_set(ctx: Context) -> int:
-    """The ParameterSetID of the SUT's offer with the profile's control mode (the first one if none)."""
-    wanted = 2 if ctx.profile.dynamic else 1
-    for spec in ctx.parameter_sets:
-        if spec.control_mode == wanted:
-            return spec.set_id
-    if ctx.parameter_sets:
-        raise ConfigError(
-            f"the SUT offers no parameter set with ControlMode {wanted} for service {ctx.profile.service}"
-        )
-    return 1
-
-
-def _service_selection(ctx: Context) -> Any:
-    selected = m.SelectedService(service_id=ctx.profile.service, parameter_set_id=default_parameter_set(ctx))
-    return m.ServiceSelectionReq(header=header(ctx), selected_energy_transfer_service=selected)
-
-
-def _charge_parameters(ctx: Context) -> Any:
+def _config(ctx: Context) -> EvccConfig:
     p = ctx.profile
-    common = {
-        "ev_maximum_charge_power": rational(p.ev_max_charge_w),
-        "ev_minimum_charge_power": rational(p.ev_min_charge_w),
-    }
-    if _bpt(ctx):
-        mode = m.BPT_AC_CPDReqEnergyTransferMode(
-            **common,
-            ev_maximum_discharge_power=rational(p.ev_max_discharge_w),
-            ev_minimum_discharge_power=rational(p.ev_min_discharge_w),
-        )
-        return m.AC_ChargeParameterDiscoveryReq(header=header(ctx), bpt_ac_cpd_req_energy_transfer_mode=mode)
-    return m.AC_ChargeParameterDiscoveryReq(
-        header=header(ctx), ac_cpd_req_energy_transfer_mode=m.AC_CPDReqEnergyTransferMode(**common)
+    return EvccConfig(
+        evcc_id=ctx.config.evcc_id,
+        energy=p.family,
+        authorization=p.auth,
+        credentials=_contract(ctx),
+        control_mode=ControlMode.DYNAMIC if p.dynamic else ControlMode.SCHEDULED,
+        bidirectional=_bidirectional(ctx),
+        meter_info_requested=p.meter_info_requested,
+        power_tolerance_acceptance=str(m.PowerToleranceAcceptance.PowerToleranceConfirmed),
     )
 
 
-_ENERGY: dict[str, Any] = {
-    "ev_target_energy_request": rational(20_000),
-    "ev_maximum_energy_request": rational(30_000),
-    "ev_minimum_energy_request": rational(-10_000),
-}
-
-
-def _schedule_exchange(ctx: Context) -> Any:
-    if ctx.profile.dynamic:
-        v2x: dict[str, Any] = (
-            {"ev_maximum_v2x_energy_request": rational(20_000), "ev_minimum_v2x_energy_request": rational(-10_000)}
-            if _bpt(ctx)
-            else {}
-        )
-        mode: dict[str, Any] = {
-            "dynamic_se_req_control_mode": m.Dynamic_SEReqControlMode(departure_time=7200, **_ENERGY, **v2x)
-        }
-    else:
-        mode = {"scheduled_se_req_control_mode": m.Scheduled_SEReqControlMode(departure_time=7200, **_ENERGY)}
-    return m.ScheduleExchangeReq(header=header(ctx), maximum_supporting_points=1024, **mode)
-
-
-def _power_delivery(ctx: Context, progress: str) -> Any:
-    p = ctx.profile
-    profile = None
-    if progress in ("Start", "ScheduleRenegotiation"):
-        power = -p.ev_max_discharge_w if p.discharge else p.ev_max_charge_w
-        entries = m.EVPowerProfileEntryList(
-            ev_power_profile_entry=(m.PowerScheduleEntry(duration=3600, power=rational(power)),)
-        )
-        if p.dynamic:
-            profile = m.EVPowerProfile(
-                time_anchor=int(time.time()),
-                dynamic_evppt_control_mode=m.Dynamic_EVPPTControlMode(),
-                ev_power_profile_entries=entries,
-            )
-        else:
-            tuple_id = ctx.schedule_ids[0] if ctx.schedule_ids else 1
-            profile = m.EVPowerProfile(
-                time_anchor=int(time.time()),
-                scheduled_evppt_control_mode=m.Scheduled_EVPPTControlMode(
-                    selected_schedule_tuple_id=tuple_id,
-                    power_tolerance_acceptance=m.PowerToleranceAcceptance.PowerToleranceConfirmed,
-                ),
-                ev_power_profile_entries=entries,
-            )
-    channel = None
-    if _bpt(ctx) and progress != "Stop":
-        channel = m.ChannelSelection.Discharge if p.discharge else m.ChannelSelection.Charge
-    return m.PowerDeliveryReq(
-        header=header(ctx),
-        ev_processing=m.Processing.Finished,
-        charge_progress=m.ChargeProgress(progress),
-        ev_power_profile=profile,
-        bpt_channel_selection=channel,
-    )
-
-
-def _present_power(ctx: Context) -> float:
+def _present_power(ctx: Context, ev: EvccContext) -> float:
     """The tester EV follows the SUT's last setpoint (else it draws its maximum in the chosen direction)."""
     p = ctx.profile
-    if ctx.target_w is not None:
-        return max(-p.ev_max_discharge_w, min(p.ev_max_charge_w, ctx.target_w))
+    if ev.target_w is not None:
+        return max(-p.ev_max_discharge_w, min(p.ev_max_charge_w, ev.target_w))
     return -p.ev_max_discharge_w if p.discharge else p.ev_max_charge_w
 
 
-def _charge_loop(ctx: Context) -> Any:
-    p, bpt = ctx.profile, _bpt(ctx)
-    fields: dict[str, Any] = {
-        "ev_present_active_power": rational(_present_power(ctx)),
-        **_ENERGY,
-        "ev_maximum_charge_power": rational(p.ev_max_charge_w),
-    }
-    if p.dynamic:
-        fields |= {"ev_minimum_charge_power": rational(p.ev_min_charge_w), "ev_present_reactive_power": rational(0)}
-        if bpt:
-            fields |= {"ev_minimum_discharge_power": rational(p.ev_min_discharge_w)}
-    if bpt:
-        fields["ev_maximum_discharge_power"] = rational(p.ev_max_discharge_w)
-    prefix = ("BPT_" if bpt else "") + ("Dynamic" if p.dynamic else "Scheduled")
-    mode = getattr(m, f"{prefix}_AC_CLReqControlMode")(**fields)
-    return m.AC_ChargeLoopReq(
-        header=header(ctx), meter_info_requested=p.meter_info_requested, **{loop_mode_field(bpt, p.dynamic): mode}
+def _state(ctx: Context, ev: EvccContext) -> EVState:
+    p = ctx.profile
+    limits = EVLimits(
+        max_charge_w=p.ev_max_charge_w,
+        min_charge_w=p.ev_min_charge_w,
+        max_discharge_w=p.ev_max_discharge_w,
+        min_discharge_w=p.ev_min_discharge_w,
+        bidirectional=_bidirectional(ctx),
+        max_voltage_v=p.ev_max_voltage_v,
+        min_voltage_v=p.ev_min_voltage_v,
+        max_charge_current_a=p.ev_max_current_a,
+        max_discharge_current_a=p.ev_max_current_a,
+    )
+    return EVState(
+        soc=50.0,
+        present_power_w=_present_power(ctx, ev),
+        limits=limits,
+        direction=ChargeDirection.DISCHARGE if p.discharge else ChargeDirection.CHARGE,
+        departure_s=7200,
+        present_voltage_v=p.ev_voltage_v,
+        target_energy_wh=_TARGET_WH,
+        max_energy_wh=_MAX_WH,
+        min_energy_wh=_MIN_WH,
+        # The V2X window, with a BPT service only: sent together or not at all [V2G20-2124/2681].
+        max_v2x_energy_wh=_TARGET_WH if _bidirectional(ctx) else None,
+        min_v2x_energy_wh=_MIN_WH if _bidirectional(ctx) else None,
     )
 
 
-def _metering(ctx: Context) -> Any:
-    meter = ctx.meter or {"charged_wh": 0, "discharged_wh": 0}
-    return signed_metering(header(ctx), ctx.session_id, meter, ctx.profile.dynamic, _contract(ctx))
+def reset_ev(ctx: Context) -> None:
+    """A new session of the tester EV: it wants the profile's service, control mode and authorization."""
+    p = ctx.profile
+    ctx.ev = EvccContext(service_id=p.service, parameter_set=1, dynamic=p.dynamic, authorization=p.auth)
+    ctx.ev_stop = None
 
 
-_BUILDERS: dict[str, Callable[[Context], Any]] = {
-    "supportedAppProtocolReq": _sap,
-    "SessionSetupReq": _session_setup,
-    "AuthorizationReq": _authorization,
-    "ServiceDetailReq": lambda ctx: m.ServiceDetailReq(header=header(ctx), service_id=ctx.profile.service),
-    "ServiceSelectionReq": _service_selection,
-    "AC_ChargeParameterDiscoveryReq": _charge_parameters,
-    "ScheduleExchangeReq": _schedule_exchange,
-    "AC_ChargeLoopReq": _charge_loop,
-    "MeteringConfirmationReq": _metering,
-    "SessionStopReq": lambda ctx: m.SessionStopReq(header=header(ctx), charging_session=m.ChargingSession.Terminate),
-}
+_FAMILY_OF_PAYLOAD: Final = {PayloadType.ISO20_AC: EnergyFamily.AC, PayloadType.ISO20_DC: EnergyFamily.DC}
 
 
-def build_request(kind: str, ctx: Context, fields: Mapping[str, Any]) -> Any:
-    """The default ``kind`` request for the case's profile and the tester's context, with ``fields`` applied."""
-    if kind == "PowerDeliveryReq":
-        progress = fields.get("charge_progress", m.ChargeProgress.Start)
-        msg = _power_delivery(ctx, str(progress))
-    elif kind in _BUILDERS:
-        msg = _BUILDERS[kind](ctx)
-    elif kind in REQUEST_CLASSES:
-        msg = minimal_instance(REQUEST_CLASSES[kind], override={"header": header(ctx)})
+def ev_view(ctx: Context, stream: Stream = Stream.MAIN, kind: Kind | None = None) -> EvccView:
+    """The library EVCC's view of the tester EV now (for a ``kind`` of one energy family: in a session of that
+    family, so that an AC request is built as one even in a DC session)."""
+    if ctx.ev is None:
+        reset_ev(ctx)
+    assert ctx.ev is not None
+    ev = ctx.ev
+    now = time.time()
+    family = _FAMILY_OF_PAYLOAD.get(PAYLOAD_TYPE_OF[kind], ctx.profile.family) if kind else ctx.profile.family
+    selection = dataclasses.replace(selection_of(family), service_id=ev.service_id)
+    return EvccView(
+        now=now,
+        ctx=ev,
+        config=_config(ctx),
+        ev=_state(ctx, ev),
+        header=m.MessageHeader(session_id=ctx.session_id, time_stamp=int(now)),
+        session_id=ctx.session_id,
+        selection=selection,
+    )
+
+
+def build_request(kind: str, ctx: Context, fields: Mapping[str, Any], stream: Stream = Stream.MAIN) -> Any:
+    """The tester EV's ``kind`` request now, with ``fields`` applied."""
+    if kind == SapKind.supportedAppProtocolReq:
+        msg: Any = sap_request((OFFERS[NAMESPACE[ctx.profile.family]],))
+    elif kind in Kind.__members__ and Kind(kind) in evcc.BUILD:
+        if ctx.ev_stop is not None:
+            raise ConfigError(f"the tester EV cannot go on as the case asks: {ctx.ev_stop}")
+        view = ev_view(ctx, stream, Kind(kind))
+        as_if = dict(ctx.values.pop("as_if", None) or {})
+        if "challenge" in ctx.values:
+            as_if["gen_challenge"] = ctx.values["challenge"]
+        if as_if:
+            # The stimulus: build this request as if the EV had chosen otherwise (another service, challenge...).
+            view = dataclasses.replace(view, ctx=dataclasses.replace(view.ctx, **as_if))
+        msg = evcc.build(Kind(kind), view, stream)
+    elif kind in Kind.__members__:
+        header = m.MessageHeader(session_id=ctx.session_id, time_stamp=int(time.time()))
+        msg = minimal_instance(class_of(kind), override={"header": header})
     else:
         raise ConfigError(f"unknown request {kind!r}")
     return apply_fields(msg, fields, ctx)
+
+
+def stopping(ctx: Context, how: str) -> None:
+    """The tester EV decides to stop: PowerDelivery(Stop), then SessionStop(``how``)."""
+    if ctx.ev is None:
+        reset_ev(ctx)
+    assert ctx.ev is not None
+    ctx.ev = dataclasses.replace(ctx.ev, stopping=how)
+
+
+def learn(ctx: Context, stream: Stream, request: Any, response: Any) -> None:
+    """What the tester EV makes of a response: the library EVCC's decision for it, without its sends.
+
+    A FAILED response teaches nothing; when the decision stops the EV (the SUT does not offer what the case
+    asks for) the reason is kept, and building the next request says so (an inconclusive case)."""
+    found = ISO20.kind_of(response)
+    if found is None or ISO20.is_failed(ISO20.response_code(response)):
+        return
+    kind = Kind(found)
+    after = evcc.NEXT_SIDE.get((stream, kind)) or evcc.NEXT.get(kind)
+    if after is None:
+        return
+    step = after(response, request, ev_view(ctx, stream))
+    ctx.ev = step.ctx
+    if step.stop is not None:
+        ctx.ev_stop = step.stop

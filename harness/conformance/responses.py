@@ -1,9 +1,17 @@
-"""The tester's responses when it plays the SECC: a valid default answer to every -20 AC request.
+"""The tester's responses when it plays the SECC: the library's SECC decisions, with a charger made from the profile.
 
-Defaults follow the case's :class:`~harness.conformance.model.Profile` (services, control modes and
-authorization offered, EVSE limits, the Dynamic setpoint) and mirror the request where the standard says so
-(the charge-loop control mode, the BPT charge-parameter element). A case changes any field by dotted path,
-the response code, or adds an EVSE notification.
+The tester SECC is configured like any SECC (:class:`~iso15118.config.SeccConfig`: the services, control modes
+and authorization the case's :class:`~harness.conformance.model.Profile` offers) and answers every request with
+the library's decision for it (:data:`iso15118.iso20.secc.HANDLERS`; SupportedAppProtocol with
+:func:`~iso15118.session.sap.answer_sap`). What a decision needs from a charger (limits, authorization,
+contactors, the setpoint, the meter, the DC output: insulation test, precharge, loop, welding) comes from a
+:class:`~iso15118.simple.SimpleEVSE` configured from the profile, asked the way our runner asks any controller
+(:data:`~iso15118.transport.runner.INPUT_CALLS`). In Scheduled mode the tester sends no setpoint: power follows
+the schedule (fact sheet 6.3). A paused session is kept for the EV's resumption.
+
+A case then chooses another response code (a FAILED one is the profile's minimal failure response), another
+response type, an EVSE notification, or changes any field by dotted path; the profile may ask for another
+ScheduleTupleID and schedule power, which the tester then remembers as offered.
 """
 
 from __future__ import annotations
@@ -14,171 +22,163 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from harness.conformance.context import Context
+from harness.conformance.context import Context, cpd_element, limits_of
 from harness.conformance.fields import apply_fields, header
-from iso15118.constants import NS_ISO20_AC
+from harness.conformance.path import NAMESPACE, class_of, kind_of, selection_of
+from iso15118.config import SeccConfig
+from iso15118.decisions import Input, Inputs, Need, StorePaused, TakePaused
 from iso15118.errors import ConfigError
+from iso15118.iso20.kinds import Kind
+from iso15118.iso20.pnc import PncVerifier
+from iso15118.iso20.profile import ISO20, OFFERS
 from iso15118.iso20.schedules import single_level_tuple
-from iso15118.iso20.services import AC_BPT, loop_mode_field, loop_request_mode, parameter_sets
+from iso15118.iso20.secc import SeccView, decide
+from iso15118.iso20.services import loop_target_power
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import ResponseCode as SapCode
-from iso15118.messages.app_protocol import supportedAppProtocolRes
-from iso15118.messages.units import rational
-from iso15118.session.failures import failure_response, minimal_instance, response_class, response_kind
+from iso15118.messages.units import value_of
+from iso15118.security.certs import STRICT, TOLERANT
+from iso15118.security.sigprofile import INTEROP_PROFILE, ISO20_PROFILE
+from iso15118.session.failures import minimal_instance
+from iso15118.session.sap import SapKind, answer_sap
+from iso15118.simple import SimpleEVSE, SimpleEVSEConfig
+from iso15118.transport.runner import INPUT_CALLS
 
 __all__ = ["build_response"]
 
-
-def _sap(req: Any, ctx: Context) -> Any:
-    for offer in req.app_protocol:
-        if offer.protocol_namespace == NS_ISO20_AC and offer.version_number_major == 1:
-            return supportedAppProtocolRes(response_code=SapCode.OK_SuccessfulNegotiation, schema_id=offer.schema_id)
-    return supportedAppProtocolRes(response_code=SapCode.Failed_NoNegotiation)
+_INPUTS = len(Input) + 1
 
 
-def _session_setup(req: Any, ctx: Context) -> Any:
-    resume = ctx.values.get("resume_expected")
-    if resume and ctx.paused_session_id is not None and req.header.session_id == ctx.paused_session_id:
-        ctx.remember_session(ctx.paused_session_id)
-        code = "OK_OldSessionJoined"
-    else:
-        session_id = os.urandom(8)
-        ctx.remember_session(session_id)
-        code = "OK_NewSessionEstablished"
-    return m.SessionSetupRes(header=header(ctx), response_code=m.ResponseCode(code), evse_id=ctx.config.evse_id)
+def _config(ctx: Context) -> SeccConfig:
+    p = ctx.profile
+    return SeccConfig(
+        evse_id=ctx.config.evse_id,
+        protocols=(NAMESPACE[p.family],),
+        services=p.offered_services,
+        control_modes=p.offered_modes,
+        authorization=p.offered_auth,
+    )
 
 
-def _authorization_setup(req: Any, ctx: Context) -> Any:
-    offered = tuple(m.Authorization(a) for a in ctx.profile.offered_auth)
-    mode: dict[str, Any]
-    if "PnC" in ctx.profile.offered_auth:
-        ctx.gen_challenge = os.urandom(16)  # [V2G20-697/698]
+def _evse(ctx: Context) -> SimpleEVSE:
+    if ctx.evse is None:
+        p = ctx.profile
+        ctx.evse = SimpleEVSE(
+            SimpleEVSEConfig(
+                max_charge_w=p.evse_max_charge_w,
+                min_charge_w=p.evse_min_charge_w,
+                max_discharge_w=p.evse_max_discharge_w,
+                min_discharge_w=p.evse_min_discharge_w,
+                setpoint_w=p.target_w,
+                meter_id="TESTER",
+                max_voltage_v=p.evse_max_voltage_v,
+                min_voltage_v=p.evse_min_voltage_v,
+                max_current_a=p.evse_max_current_a,
+                cable_check_requests=p.cable_check_ongoing,
+                precharge_step_v=p.precharge_step_v,
+            )
+        )
+    return ctx.evse
+
+
+def _pnc(ctx: Context) -> PncVerifier | None:
+    creds = ctx.config.credentials
+    if creds is None:
+        return None
+    if ctx.config.tolerant:
+        return PncVerifier(creds.mo_roots(), profile=INTEROP_PROFILE, policy=TOLERANT)
+    return PncVerifier(creds.mo_roots(), profile=ISO20_PROFILE, policy=STRICT)
+
+
+async def _gather(ctx: Context, need: Need, now: float) -> Any:
+    """What the tester's charger says to a decision's question."""
+    if need.what is Input.PAUSED:
+        paused = ctx.paused
+        return paused if paused is not None and paused.session_id == need.arg else None
+    value = await INPUT_CALLS[need.what](_evse(ctx), need.arg, now)
+    if need.what is Input.LOOP_COMMAND and not ctx.secc.dynamic:
+        # Scheduled: power follows the schedule; a target is only for grid-code limitations (fact sheet 6.3).
+        value = dataclasses.replace(value, target_power_w=None)
+    return value
+
+
+async def _decide(request: Any, kind: Kind, ctx: Context) -> Any:
+    """The library SECC's answer to ``request``; its context and effects are kept."""
+    if ctx.selection is None:
+        ctx.selection = selection_of(ctx.profile.family)
+    inputs = Inputs()
+    entropy = os.urandom(32)
+    config, pnc = _config(ctx), _pnc(ctx)
+    for _ in range(_INPUTS):
+        now = time.time()
+        view = SeccView(
+            now=now,
+            header=header(ctx),
+            ctx=ctx.secc,
+            config=config,
+            selection=ctx.selection,
+            session_id=ctx.session_id,
+            inputs=inputs,
+            pnc=pnc,
+            entropy=entropy,
+            dc_capable=True,
+        )
+        decision = decide(kind, request, view)
+        if isinstance(decision, Need):
+            inputs = inputs.with_value(decision.what, await _gather(ctx, decision, now))
+            continue
+        ctx.secc = decision.ctx
+        for effect in decision.effects:
+            if isinstance(effect, StorePaused):
+                ctx.paused = effect.session
+            elif isinstance(effect, TakePaused):
+                ctx.paused = None
+        return decision.response
+    raise ConfigError(f"the SECC decision for {kind} keeps asking for inputs")
+
+
+def _sap(request: Any, ctx: Context, code: str | None) -> Any:
+    """SupportedAppProtocol: the tester accepts the case's -20 namespace only; the session starts on it."""
+    response, namespace = answer_sap(request, (OFFERS[NAMESPACE[ctx.profile.family]],))
+    if namespace is not None:
+        ctx.selection, ctx.state = ISO20.selection_for(namespace), ISO20.initial_state
+    return response if code is None else dataclasses.replace(response, response_code=SapCode(code))
+
+
+def _remember(ctx: Context, kind: Kind, request: Any, response: Any) -> None:
+    """What the tester SECC sent becomes what it offered: the SessionID, schedule tuples, the setpoint."""
+    if kind is Kind.SessionSetupReq:
+        ctx.remember_session(response.header.session_id)
+    elif kind is Kind.AuthorizationSetupReq and response.pnc_as_res_authorization_mode is not None:
+        ctx.gen_challenge = response.pnc_as_res_authorization_mode.gen_challenge
         ctx.challenges.append(ctx.gen_challenge)
-        mode = {"pnc_as_res_authorization_mode": m.PnC_ASResAuthorizationMode(gen_challenge=ctx.gen_challenge)}
-    else:
-        mode = {"eim_as_res_authorization_mode": m.EIM_ASResAuthorizationMode()}
-    return m.AuthorizationSetupRes(
-        header=header(ctx),
-        response_code=m.ResponseCode.OK,
-        authorization_services=offered,
-        certificate_installation_service=False,
-        **mode,
+    elif kind is Kind.ScheduleExchangeReq and response.scheduled_se_res_control_mode is not None:
+        ctx.schedule_ids = tuple(t.schedule_tuple_id for t in response.scheduled_se_res_control_mode.schedule_tuple)
+        ctx.secc = dataclasses.replace(ctx.secc, schedule_ids=ctx.schedule_ids)
+    elif kind in (Kind.AC_ChargeParameterDiscoveryReq, Kind.DC_ChargeParameterDiscoveryReq):
+        ctx.evse_limits = limits_of(cpd_element(response)[1], "evse")
+    elif kind is Kind.DC_PreChargeReq and not ISO20.is_failed(ISO20.response_code(response)):
+        ctx.values["precharge_sent_v"] = value_of(response.evse_present_voltage)
+    elif kind is Kind.DC_WeldingDetectionReq:
+        ctx.values["welding_responses"] = ctx.values.get("welding_responses", 0) + 1
+    if kind is Kind.AC_ChargeLoopReq:
+        ctx.target_w = loop_target_power(response)
+
+
+def _with_schedule(ctx: Context, response: Any) -> Any:
+    """A Scheduled ScheduleExchangeRes with the profile's ScheduleTupleID and schedule power, when it asks."""
+    p, mode = ctx.profile, response.scheduled_se_res_control_mode
+    if mode is None or (p.schedule_tuple_id == 1 and p.schedule_w is None):
+        return response
+    discharge = p.evse_max_discharge_w if mode.schedule_tuple[0].discharging_schedule is not None else None
+    power = p.schedule_w if p.schedule_w is not None else p.evse_max_charge_w
+    offered = single_level_tuple(p.schedule_tuple_id, int(time.time()), 86_400, power, discharge)
+    return dataclasses.replace(
+        response, scheduled_se_res_control_mode=dataclasses.replace(mode, schedule_tuple=(offered,))
     )
 
 
-def _service_discovery(req: Any, ctx: Context) -> Any:
-    services = tuple(m.Service(service_id=s, free_service=False) for s in ctx.profile.offered_services)
-    return m.ServiceDiscoveryRes(
-        header=header(ctx),
-        response_code=m.ResponseCode.OK,
-        service_renegotiation_supported=True,
-        energy_transfer_service_list=m.ServiceList(service=services),
-    )
-
-
-def _service_detail(req: Any, ctx: Context) -> Any:
-    params = parameter_sets(req.service_id, control_modes=ctx.profile.offered_modes)
-    return m.ServiceDetailRes(
-        header=header(ctx), response_code=m.ResponseCode.OK, service_id=req.service_id, service_parameter_list=params
-    )
-
-
-def _charge_parameters(req: Any, ctx: Context) -> Any:
-    p = ctx.profile
-    common = {
-        "evse_maximum_charge_power": rational(p.evse_max_charge_w),
-        "evse_minimum_charge_power": rational(p.evse_min_charge_w),
-        "evse_nominal_frequency": rational(50),
-    }
-    if req.bpt_ac_cpd_req_energy_transfer_mode is not None:
-        mode = m.BPT_AC_CPDResEnergyTransferMode(
-            **common,
-            evse_maximum_discharge_power=rational(p.evse_max_discharge_w),
-            evse_minimum_discharge_power=rational(p.evse_min_discharge_w),
-        )
-        return m.AC_ChargeParameterDiscoveryRes(
-            header=header(ctx), response_code=m.ResponseCode.OK, bpt_ac_cpd_res_energy_transfer_mode=mode
-        )
-    return m.AC_ChargeParameterDiscoveryRes(
-        header=header(ctx),
-        response_code=m.ResponseCode.OK,
-        ac_cpd_res_energy_transfer_mode=m.AC_CPDResEnergyTransferMode(**common),
-    )
-
-
-def _schedule_exchange(req: Any, ctx: Context) -> Any:
-    ok: dict[str, Any] = {
-        "header": header(ctx),
-        "response_code": m.ResponseCode.OK,
-        "evse_processing": m.Processing.Finished,
-    }
-    if req.dynamic_se_req_control_mode is not None:
-        return m.ScheduleExchangeRes(**ok, dynamic_se_res_control_mode=m.Dynamic_SEResControlMode())
-    p = ctx.profile
-    ctx.schedule_ids = (p.schedule_tuple_id,)
-    tuple_ = single_level_tuple(
-        p.schedule_tuple_id,
-        int(time.time()),
-        86_400,
-        p.schedule_w if p.schedule_w is not None else p.evse_max_charge_w,
-        p.evse_max_discharge_w if ctx.selected_service == AC_BPT else None,
-    )
-    return m.ScheduleExchangeRes(
-        **ok, scheduled_se_res_control_mode=m.Scheduled_SEResControlMode(schedule_tuple=(tuple_,))
-    )
-
-
-def _target(ctx: Context) -> float:
-    p = ctx.profile
-    return p.target_w if p.target_w is not None else p.evse_max_charge_w
-
-
-def _charge_loop(req: Any, ctx: Context) -> Any:
-    found = loop_request_mode(req)
-    if found is None:
-        return failure_response(req, "FAILED_WrongChargeParameter", header(ctx))
-    bpt, dynamic, element = found
-    fields: dict[str, Any] = {}
-    if dynamic:
-        ctx.target_w = _target(ctx)
-        fields["evse_target_active_power"] = rational(ctx.target_w)
-    mode = getattr(m, type(element).__name__.replace("CLReq", "CLRes"))(**fields)
-    extra: dict[str, Any] = {}
-    if req.meter_info_requested:
-        loops = ctx.values["loops"] = int(ctx.values.get("loops", 0)) + 1
-        ctx.meter = {"charged_wh": 10 * loops, "discharged_wh": 0}
-        extra["meter_info"] = m.MeterInfo(
-            meter_id="TESTER",
-            charged_energy_reading_wh=10 * loops,
-            bpt_discharged_energy_reading_wh=0 if bpt else None,
-            meter_timestamp=int(time.time()),
-        )
-    return m.AC_ChargeLoopRes(
-        header=header(ctx),
-        response_code=m.ResponseCode.OK,
-        **{loop_mode_field(bpt, dynamic, response=True): mode},
-        **extra,
-    )
-
-
-_BUILDERS = {
-    "supportedAppProtocolReq": _sap,
-    "SessionSetupReq": _session_setup,
-    "AuthorizationSetupReq": _authorization_setup,
-    "ServiceDiscoveryReq": _service_discovery,
-    "ServiceDetailReq": _service_detail,
-    "AC_ChargeParameterDiscoveryReq": _charge_parameters,
-    "ScheduleExchangeReq": _schedule_exchange,
-    "AC_ChargeLoopReq": _charge_loop,
-}
-
-
-def _notify(response: Any, notification: str) -> Any:
-    status = m.EVSEStatus(notification_max_delay=0, evse_notification=m.EvseNotification(notification))
-    return dataclasses.replace(response, evse_status=status)
-
-
-def build_response(
+async def build_response(
     request: Any,
     ctx: Context,
     fields: Mapping[str, Any] | None = None,
@@ -187,28 +187,27 @@ def build_response(
     notification: str | None = None,
     kind: str | None = None,
 ) -> Any:
-    """The tester's answer to ``request``: its default (or a ``kind`` response), ``code``, ``fields`` applied."""
-    name = type(request).__name__
-    if code is not None and code.upper().startswith("FAILED") and name != "supportedAppProtocolReq":
-        response = failure_response(request, code, header(ctx))
-    elif kind is not None:
-        cls = getattr(m, kind, None)
-        if not isinstance(cls, type):
-            raise ConfigError(f"unknown response {kind!r}")
-        response = minimal_instance(cls, override={"header": header(ctx)})
-    elif name in _BUILDERS:
-        response = _BUILDERS[name](request, ctx)
+    """The tester SECC's answer to ``request``: the decision's (or a ``kind`` response), ``code``, ``fields``."""
+    found = kind_of(request)
+    if found is None:
+        raise ConfigError(f"{type(request).__name__} is not a request the tester answers")
+    if found == SapKind.supportedAppProtocolReq:
+        return apply_fields(_sap(request, ctx, code), fields or {}, ctx)
+    request_kind = Kind(found)
+    if kind is not None:
+        response = minimal_instance(class_of(kind), override={"header": header(ctx)})
+    elif code is not None and ISO20.is_failed(code):
+        response = ISO20.failure(request, request_kind, code, header(ctx))
     else:
-        cls = response_class(request)
-        override: dict[str, Any] = {"header": header(ctx), "response_code": m.ResponseCode.OK}
-        if "evse_processing" in {f.name for f in dataclasses.fields(cls)}:
-            override["evse_processing"] = m.Processing.Finished
-        response = minimal_instance(cls, override=override)
-    if code is not None and name != "supportedAppProtocolReq" and not code.upper().startswith("FAILED"):
-        response = apply_fields(response, {"response_code": m.ResponseCode(code)}, ctx)
-    if code is not None and name == "supportedAppProtocolReq":
-        response = apply_fields(response, {"response_code": SapCode(code)}, ctx)
+        response = await _decide(request, request_kind, ctx)
+        if code is not None:
+            response = dataclasses.replace(response, response_code=m.ResponseCode(code))
+        if request_kind is Kind.ScheduleExchangeReq:
+            response = _with_schedule(ctx, response)
     if notification is not None:
-        response = _notify(response, notification)
-    assert kind is not None or type(response).__name__ == response_kind(name)
-    return apply_fields(response, fields or {}, ctx)
+        status = m.EVSEStatus(notification_max_delay=0, evse_notification=m.EvseNotification(notification))
+        response = dataclasses.replace(response, evse_status=status)
+    response = apply_fields(response, fields or {}, ctx)
+    _remember(ctx, request_kind, request, response)
+    ctx.last_response = response
+    return response

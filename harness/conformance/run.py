@@ -23,7 +23,7 @@ async def run_case(case: Case, target: Any, config: RunConfig) -> CaseResult:
     if case.sut is SutRole.SECC:
         result = await SeccRunner(case, target, config).run()
     else:
-        await target.begin(case.id)
+        await target.begin(case.id, energy=str(case.profile.family))
         result = await EvccRunner(case, target, config).run()
     await target.finish()
     return result

@@ -25,17 +25,16 @@ from harness.conformance.model import Case, CaseResult, Measurement, Need, StepR
 from harness.conformance.steps import CheckTls, Close, ExpectClosed, ExpectRefused, SendRaw, Silence, Step, TlsVariant
 from harness.conformance.wire import Closed, Connection, Received, Recorder, Wire, WireError
 from iso15118.codec import decode_message
-from iso15118.constants import PayloadType
 from iso15118.errors import CodecError, V2GError
+from iso15118.iso20.profile import ISO20
 from iso15118.session.profile import Stream
 
-__all__ = ["BaseRunner", "StepFailed", "StepInconclusive", "decode"]
+__all__ = ["BaseRunner", "StepFailed", "StepInconclusive", "decode", "stream_of"]
 
-STREAM_OF_PAYLOAD = {
-    int(PayloadType.SCHEDULE_RENEGOTIATION): Stream.SCHEDULE_RENEGOTIATION,
-    int(PayloadType.METERING_CONFIRMATION): Stream.METERING_CONFIRMATION,
-}
-PAYLOAD_OF_STREAM = {v: k for k, v in STREAM_OF_PAYLOAD.items()}
+
+def stream_of(payload_type: int) -> Stream:
+    """The stream a frame travels on (the -20 profile's side streams; anything else is the main stream)."""
+    return ISO20.stream_of(payload_type) or Stream.MAIN
 
 
 class StepFailed(Exception):
@@ -142,7 +141,11 @@ class BaseRunner:
         for index, step in enumerate(steps, start=1):
             description = step.describe()
             try:
-                await self.handlers[type(step)](step)
+                try:
+                    await self.handlers[type(step)](step)
+                except ConnectionError as exc:
+                    # The SUT closed the connection while the tester was sending.
+                    raise StepFailed(f"the SUT closed the connection: {exc}") from None
             except StepFailed as exc:
                 outcome = "inconclusive" if step.preamble else "fail"
                 self._record(index, description, outcome, str(exc), steps[index:])
@@ -240,9 +243,7 @@ class BaseRunner:
         except StepFailed as exc:
             self.rec.note(f"{exc}{suffix}")
             return None
-        self.rec.frame(
-            "rx", item.raw, at=item.at, message=msg, stream=str(STREAM_OF_PAYLOAD.get(item.payload_type, Stream.MAIN))
-        )
+        self.rec.frame("rx", item.raw, at=item.at, message=msg, stream=str(stream_of(item.payload_type)))
         return msg
 
     # ---- steps both roles use ----------------------------------------------------------------------------

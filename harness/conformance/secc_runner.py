@@ -3,7 +3,7 @@
 Every response is checked against rules that hold for all of them, whatever the case: it arrives within the
 EVCC's message timeout, on the request's payload type, is the response to that request, and (once the session
 is established) carries the session's SessionID. Its time is measured against the SECC's message performance
-time (tables 215/216). Each case adds its own expectations (response codes, checks).
+time (tables 215-217). Each case adds its own expectations (response codes, checks).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from harness.conformance.checks import code_matches
 from harness.conformance.context import learn_response
 from harness.conformance.fields import resolve
 from harness.conformance.model import Measurement, SutRole
-from harness.conformance.requests import build_request
-from harness.conformance.runner import PAYLOAD_OF_STREAM, BaseRunner, StepFailed, StepInconclusive, decode
-from harness.conformance.scripts import ev_session
+from harness.conformance.path import Hop, kind_of, response_kind, segment
+from harness.conformance.requests import build_request, learn, reset_ev, stopping
+from harness.conformance.runner import BaseRunner, StepFailed, StepInconclusive, decode
+from harness.conformance.scripts import loop_kind
 from harness.conformance.steps import (
     Connect,
     Exchange,
@@ -32,11 +33,12 @@ from harness.conformance.steps import (
 )
 from harness.conformance.targets import HandshakeRefused
 from harness.conformance.wire import Closed, Wire, WireError
-from iso15118.codec import encode_message, payload_type_of
+from iso15118.codec import encode_message
 from iso15118.errors import ConfigError
 from iso15118.iso20.kinds import Kind
 from iso15118.iso20.profile import ISO20
-from iso15118.session.failures import response_kind
+from iso15118.messages import iso20 as m
+from iso15118.messages.app_protocol import ResponseCode as SapCode
 from iso15118.session.profile import MessageTiming, Stream
 from iso15118.session.sap import SAP, SapKind
 from iso15118.session.timers import Timing
@@ -44,8 +46,17 @@ from iso15118.v2gtp import frame
 
 __all__ = ["SeccRunner"]
 
-_ONGOING_TRIES = 50
+_REPEATS = 50
+"""The tester EV repeats a request it says Ongoing for (precharge, welding detection) at most this often."""
 _ONGOING_PAUSE = 0.1
+
+#: What the tester expects of the default session's requests (any OK code for the others): -20 never answers
+#: WithMinorDeviation [V2G20-1089]; a new session, and a finished authorization.
+_CODES: dict[str, tuple[str, ...]] = {
+    SapKind.supportedAppProtocolReq: (SapCode.OK_SuccessfulNegotiation,),
+    Kind.SessionSetupReq: (m.ResponseCode.OK_NewSessionEstablished,),
+    Kind.AuthorizationReq: (m.ResponseCode.OK,),
+}
 
 
 def _timing(kind: str, timing: Timing) -> MessageTiming:
@@ -55,12 +66,23 @@ def _timing(kind: str, timing: Timing) -> MessageTiming:
     return ISO20.timing(Kind(kind), timing)
 
 
+def _payload_type(kind: str, stream: Stream) -> int:
+    if kind in SapKind.__members__:
+        return SAP.payload_type(SapKind(kind), stream)
+    return ISO20.payload_type(Kind(kind), stream)
+
+
+def _ongoing(msg: Any) -> bool:
+    """The EV (EVProcessing) or the SECC (EVSEProcessing) is not done yet."""
+    return "Ongoing" in (str(getattr(msg, "ev_processing", "") or ""), ISO20.processing(msg) or "")
+
+
 class _Pending:
     __slots__ = ("kind", "payload_type", "request", "sent_at", "stream")
 
     def __init__(self, request: Any, payload_type: int, sent_at: float, stream: Stream) -> None:
         self.request = request
-        self.kind = type(request).__name__
+        self.kind = kind_of(request) or type(request).__name__
         self.payload_type = payload_type
         self.sent_at = sent_at
         self.stream = stream
@@ -121,6 +143,7 @@ class SeccRunner(BaseRunner):
             self.rec.note("the tester closed the connection", direction="net")
         self.ctx.session_id = bytes(8)
         self.ctx.established = False
+        reset_ev(self.ctx)  # a new session of the same EV
         await self.connect(Connect())
 
     async def expect_refused(self, step: ExpectRefused) -> None:
@@ -148,15 +171,12 @@ class SeccRunner(BaseRunner):
         wire = self.need_wire()
         for key, value in step.context.items():
             self.ctx.values[key] = resolve(value, self.ctx)
-        msg = build_request(step.kind, self.ctx, step.fields)
+        msg = build_request(step.kind, self.ctx, step.fields, step.stream)
         if step.edit is not None:
             msg = step.edit(msg)
-        if step.payload_type is not None:
-            payload_type = step.payload_type
-        elif step.stream is not Stream.MAIN:
-            payload_type = PAYLOAD_OF_STREAM[step.stream]
-        else:
-            payload_type = int(payload_type_of(msg))
+        if kind_of(msg) != step.kind:
+            raise StepInconclusive(f"the tester built {type(msg).__name__} for a {step.kind}")
+        payload_type = step.payload_type or _payload_type(step.kind, step.stream)
         exi = encode_message(msg)
         if step.corrupt is not None:
             exi = step.corrupt(exi)
@@ -210,7 +230,7 @@ class SeccRunner(BaseRunner):
                 measured=round(elapsed, 6),
                 limit=_timing(pending.kind, timing).secc_performance,
                 kind="performance",
-                requirement="V2G20 table 215/216 (V2G_SECC_Msg_Performance_Time)",
+                requirement="V2G20 tables 215-217 (V2G_SECC_Msg_Performance_Time)",
             )
         )
         self.pending = None
@@ -219,7 +239,7 @@ class SeccRunner(BaseRunner):
             raise StepFailed(
                 f"{name} came with payload type 0x{item.payload_type:04x}, the request had 0x{pending.payload_type:04x}"
             )
-        if name != step.kind:
+        if kind_of(msg) != step.kind:
             raise StepFailed(f"expected {step.kind}, got {name} {getattr(msg, 'response_code', '')}".rstrip())
         code = str(getattr(msg, "response_code", ""))
         if not code_matches(code, step.codes):
@@ -227,6 +247,7 @@ class SeccRunner(BaseRunner):
         self._check_session_id(msg, code)
         self.run_checks(tuple(step.checks), msg)
         learn_response(self.ctx, pending.request, msg)
+        learn(self.ctx, pending.stream, pending.request, msg)
         return msg
 
     def _check_session_id(self, msg: Any, code: str) -> None:
@@ -241,33 +262,70 @@ class SeccRunner(BaseRunner):
             )
 
     async def exchange(self, step: Exchange) -> None:
-        """Step :class:`Exchange`: a request and its response, repeated while the SECC answers Ongoing."""
-        for _ in range(_ONGOING_TRIES):
+        """Step :class:`Exchange`: a request and its response, repeated while the EV or the SECC says Ongoing.
+
+        The EV repeats while the SECC answers Ongoing [V2G20-1582/1593] for at most V2G_EVCC_Ongoing_Timeout (the
+        time it took is measured against V2G_SECC_Ongoing_Performance_Time), and while it is not done itself
+        (precharge, welding detection: up to 50 requests)."""
+        timing = self.config.timing
+        started = self.rec.clock()
+        waited, own = False, 0
+        while True:
             await self.send(Send(kind=step.kind, fields=step.fields, context=step.context, stream=step.stream))
+            request = self.ctx.last_request
             msg = await self.expect(Expect(kind=response_kind(step.kind), codes=step.codes, checks=step.checks))
-            if not str(getattr(msg, "evse_processing", "") or "").startswith("Ongoing"):
-                return
-            # The EV repeats the request while the SECC answers Ongoing [V2G20-1582/1593].
+            elapsed = self.rec.clock() - started
+            if (ISO20.processing(msg) or "") == "Ongoing":
+                waited = True
+                if elapsed > timing.evcc_ongoing_timeout:
+                    limit = f"{timing.evcc_ongoing_timeout:g} s (V2G_EVCC_Ongoing_Timeout)"
+                    raise StepFailed(f"{step.kind} still Ongoing after {limit}")
+            elif _ongoing(request):
+                if self.ctx.ev_stop is not None:
+                    raise StepFailed(f"the tester EV gives up: {self.ctx.ev_stop}")
+                own += 1
+                if own >= _REPEATS:
+                    raise StepFailed(f"{step.kind} still Ongoing on the EV's side after {_REPEATS} requests")
+            else:
+                break
             await asyncio.sleep(_ONGOING_PAUSE)
-        raise StepFailed(f"{step.kind} still Ongoing after {_ONGOING_TRIES} tries")
+        if waited:
+            self.rec.measure(
+                Measurement(
+                    what=f"{response_kind(step.kind)} Ongoing until Finished",
+                    measured=round(elapsed, 6),
+                    limit=timing.secc_ongoing_performance,
+                    kind="ongoing",
+                    requirement="V2G20 table 215 (V2G_SECC_Ongoing_Performance_Time)",
+                )
+            )
 
     async def walk(self, step: Walk) -> None:
-        """Step :class:`Walk`: the default session up to a request (a preamble)."""
-        for exchange in ev_session(loops=step.loops, until=step.until, start=step.start):
-            assert isinstance(exchange, Exchange)
+        """Step :class:`Walk`: the default session from ``start`` to ``until``."""
+        family = self.ctx.profile.family
+        past = step.past_loop or step.loops > 0
+        for hop in segment(family, step.start, step.until, past_loop=past):
             try:
-                await self.exchange(exchange)
+                await self._hop(hop, step)
             except StepFailed as exc:
-                raise StepFailed(f"{exchange.describe()}: {exc}") from None
+                raise StepFailed(f"{hop.kind}: {exc}") from None
+
+    async def _hop(self, hop: Hop, step: Walk) -> None:
+        checks = tuple(step.checks.get(hop.kind, ()))
+        if hop.loop:
+            await self.loop(Loop(count=step.loops, checks=checks, interval=step.interval))
+            return
+        if hop.ends_loop:
+            stopping(self.ctx, step.stop)  # the EV has looped enough [V2G20-1610]
+        await self.exchange(Exchange(kind=hop.kind, codes=_CODES.get(hop.kind, ("OK*",)), checks=checks))
 
     async def loop(self, step: Loop) -> None:
         """Step :class:`Loop`: charge-loop exchanges."""
+        kind = loop_kind(self.ctx.profile.family)
         for index in range(step.count):
             if index and step.interval:
                 await asyncio.sleep(step.interval)
-            await self.exchange(
-                Exchange(kind="AC_ChargeLoopReq", fields=step.fields, codes=step.codes, checks=step.checks)
-            )
+            await self.exchange(Exchange(kind=kind, fields=step.fields, codes=step.codes, checks=step.checks))
 
 
 def _anonymous_client(tolerant: bool) -> ssl.SSLContext:

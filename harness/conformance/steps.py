@@ -7,7 +7,7 @@ SUT = SECC          :class:`Walk` (preamble up to a request), :class:`Exchange` 
                     response), :class:`Send` / :class:`Expect` (the two halves, for faults), :class:`Loop`
                     (charge-loop exchanges), :class:`Connect` / :class:`Reconnect`
 SUT = EVCC          :class:`Accept`, :class:`Serve` (answer with defaults until a request arrives),
-                    :class:`ExpectRequest`, :class:`Respond`, :class:`ServeLoop`
+                    :class:`ExpectRequest`, :class:`Respond`, :class:`ServeLoop`, :class:`Stall`
 both                :class:`SendRaw`, :class:`ExpectClosed`, :class:`Silence`, :class:`Close`,
                     :class:`ExpectRefused` (TLS), :class:`CheckTls`
 ==================  =========================================================================================
@@ -47,6 +47,7 @@ __all__ = [
     "Serve",
     "ServeLoop",
     "Silence",
+    "Stall",
     "Step",
     "TlsVariant",
     "Walk",
@@ -177,23 +178,34 @@ class Exchange(Step):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Walk(Step):
-    """Preamble: the default session up to (not including) the request ``until`` (None: to the end)."""
+    """The default session (:func:`~harness.conformance.path.session_path` of the case's energy family) from
+    ``start`` up to, not including, ``until``; a request is repeated while either side says Ongoing.
+
+    When the walk passes the charge loop it sends ``loops`` loop requests, then the EV stops: PowerDelivery(Stop),
+    welding detection in DC, and SessionStop(``stop``). With ``loops`` or ``past_loop``, ``start`` and ``until``
+    name the requests after the loop (``until="PowerDeliveryReq"`` is the Stop one)."""
 
     until: str | None = None
     start: str | None = None
-    """The first request of the walk (default: SupportedAppProtocol)."""
     loops: int = 0
-    """Charge-loop exchanges before ``until`` when it comes after the loop."""
+    past_loop: bool = False
+    stop: str = "Terminate"
+    checks: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Response checks by request kind."""
+    interval: float = 0.05
+    """Seconds between charge-loop requests."""
     preamble: bool = True
 
     def describe(self) -> str:
         start = f" from {self.start}" if self.start else ""
-        return f"walk the session{start} up to {self.until or 'its end'}"
+        loops = f" with {self.loops} charge loops" if self.loops else ""
+        return f"walk the session{start} up to {self.until or 'its end'}{loops}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Loop(Step):
-    """``count`` AC_ChargeLoop exchanges, ``interval`` seconds apart, each response checked."""
+    """``count`` charge-loop exchanges (AC_ or DC_ChargeLoop: the session's), ``interval`` seconds apart, each
+    response checked."""
 
     count: int = 3
     fields: Fields = field(default_factory=dict)
@@ -202,7 +214,7 @@ class Loop(Step):
     interval: float = 0.05
 
     def describe(self) -> str:
-        return f"{self.count} x AC_ChargeLoop"
+        return f"{self.count} x ChargeLoop"
 
 
 # ---- SUT = EVCC (the tester is the SECC) ------------------------------------------------------------------------
@@ -230,10 +242,12 @@ class Serve(Step):
     """Field overrides of the default response, by request kind."""
     checks: tuple[Any, ...] = ()
     """Checks on the ``until`` request."""
+    admitted: bool = False
+    """Every request must be one the sequence table admits where the session is (else the step fails)."""
     preamble: bool = True
 
     def describe(self) -> str:
-        return f"serve the EV until it sends {self.until}"
+        return f"serve the EV until it sends {self.until}" + (" (in sequence)" if self.admitted else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,7 +273,7 @@ class Respond(Step):
     fields: Fields = field(default_factory=dict)
     code: str | None = None
     notification: str | None = None
-    """EVSENotification to put in EVSEStatus (AC_ChargeLoopRes)."""
+    """EVSENotification to put in EVSEStatus (a ChargeLoopRes)."""
     delay: float = 0.0
     payload_type: int | None = None
     corrupt: Mutator | None = None
@@ -280,7 +294,7 @@ class Respond(Step):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServeLoop(Step):
-    """Answer ``count`` AC_ChargeLoopReq with ``fields``, checking each request; the last may notify."""
+    """Answer ``count`` charge-loop requests with ``fields``, checking each request; the last may notify."""
 
     count: int = 3
     fields: Fields = field(default_factory=dict)
@@ -290,7 +304,21 @@ class ServeLoop(Step):
 
     def describe(self) -> str:
         tail = f", the last one notifying {self.notify_last}" if self.notify_last else ""
-        return f"serve {self.count} x AC_ChargeLoop{tail}"
+        return f"serve {self.count} x ChargeLoop{tail}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stall(Step):
+    """Answer every ``kind`` request with EVSEProcessing=Ongoing; the EV must give up (SessionStopReq, answered,
+    or closing the connection) when the run's ``timer`` expires, not before, and close within ``grace`` after."""
+
+    kind: str
+    timer: str = "evcc_ongoing_timeout"
+    grace: float = CLOSE_GRACE
+    requirement: str = ""
+
+    def describe(self) -> str:
+        return f"answer every {self.kind} Ongoing until the EV gives up ({self.timer})"
 
 
 # ---- both roles ---------------------------------------------------------------------------------------------

@@ -76,8 +76,8 @@ class EvccTarget(Protocol):
     tls: bool
     capabilities: frozenset[Need]
 
-    async def begin(self, case_id: str) -> None:
-        """Before a case (e.g. start the EVCC)."""
+    async def begin(self, case_id: str, *, energy: str = "AC") -> None:
+        """Before a case (e.g. start the EVCC); ``energy`` is the -20 namespace family it is about (AC, DC)."""
         ...
 
     async def accept(self, context: ssl.SSLContext | None, *, timeout: float, hints: Mapping[str, Any]) -> Connection:
@@ -249,11 +249,16 @@ class ListeningEvcc:
             self._sdp = SdpServer(self.iface, tcp_port=endpoint.port, security=security, address=address)
             await self._sdp.start()
 
-    async def begin(self, case_id: str) -> None:
+    async def begin(self, case_id: str, *, energy: str = "AC") -> None:
         await self._start()
         self.listener.drain()
         if self.command:
-            env = dict(os.environ, V2G_CONFORMANCE_CASE=case_id, V2G_CONFORMANCE_PORT=str(self.listener.endpoint.port))
+            env = dict(
+                os.environ,
+                V2G_CONFORMANCE_CASE=case_id,
+                V2G_CONFORMANCE_PORT=str(self.listener.endpoint.port),
+                V2G_CONFORMANCE_ENERGY=energy,
+            )
             self._process = subprocess.Popen(
                 self.command,
                 shell=True,

@@ -1,10 +1,11 @@
-"""The spec-mandated failure response for any request, built generically from the message classes.
+"""The smallest valid instance of any message class, built generically from the generated classes' metadata.
 
 A FAILED response carries the response code and only the mandatory elements, each with a minimal valid
-value. Nothing here is per message: the response class is found by name (``XReq`` -> ``XRes``), required
-fields come from the generated classes' metadata (``optional``, ``range``, ``length``, ``occurs``) and the
-alternatives that must be present from ``__exi_choices__``. Where the response has a required choice, the
-branch that mirrors the request's is preferred (a BPT_Dynamic request gets a BPT_Dynamic response).
+value; a profile builds it with :func:`minimal_instance` from the response class its kind tables name
+(:meth:`~iso15118.session.profile.Profile.failure`). Nothing here is per message: required fields come from
+the generated classes' metadata (``optional``, ``range``, ``length``, ``occurs``) and the alternatives that must
+be present from ``__exi_choices__``. Where a class has a required choice, the branch that mirrors ``prefer``'s
+is taken (a BPT_Dynamic request gets a BPT_Dynamic response).
 """
 
 from __future__ import annotations
@@ -14,21 +15,7 @@ import importlib
 from functools import cache
 from typing import Any
 
-__all__ = ["failure_response", "minimal_instance", "response_class", "response_kind"]
-
-
-def response_kind(request_kind: str) -> str:
-    """``SessionSetupReq`` -> ``SessionSetupRes`` (also ``supportedAppProtocolReq`` -> ``...Res``)."""
-    if not request_kind.endswith("Req"):
-        raise ValueError(f"{request_kind} is not a request")
-    return request_kind[:-3] + "Res"
-
-
-def response_class(request: Any) -> type:
-    """The response class that answers ``request`` (from the request's own module)."""
-    module = importlib.import_module(type(request).__module__)
-    cls: type = getattr(module, response_kind(type(request).__name__))
-    return cls
+__all__ = ["minimal_instance"]
 
 
 @cache
@@ -112,21 +99,3 @@ def _abstract(cls: type) -> bool:
     # A type is abstract in the XSD when its class is an abstract base nobody instantiates on the wire:
     # the generated docstring says so.
     return "abstract complex type" in (cls.__doc__ or "")
-
-
-def failure_response(request: Any, code: str, header: Any | None = None) -> Any:
-    """The response to ``request`` carrying the failure ``code`` and only mandatory elements.
-
-    ``header`` is the response's MessageHeader (None for SupportedAppProtocol, which has none).
-    """
-    cls = response_class(request)
-    override: dict[str, Any] = {"response_code": _resolve_code(cls, code)}
-    if header is not None:
-        override["header"] = header
-    return minimal_instance(cls, prefer=request, override=override)
-
-
-def _resolve_code(cls: type, code: str) -> Any:
-    meta = _field(cls, "response_code").metadata
-    enum = _resolve(meta["type"])
-    return enum(code)

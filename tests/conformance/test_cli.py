@@ -37,6 +37,7 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.strip().endswith(f"{len(all_cases())} cases")
     assert "SECC-SEQ-01" in out and "V2G20-1483" in out
+    assert "SECC-DC-01" in out and "EVCC-DC-17" in out and "V2G20 table 217" in out
     assert main(["conformance", "list", "--sut", "evcc", "--cases", "timing", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed and all(c["sut"] == "evcc" and c["category"] == "timing" for c in listed)

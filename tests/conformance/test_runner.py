@@ -74,3 +74,23 @@ def test_every_response_is_measured(credentials: Credentials) -> None:
     assert all(e.elapsed is not None and e.decoded for e in received)
     limits = {m.what: m.limit for m in performance}
     assert limits["AC_ChargeLoopRes"] == 0.25 and limits["ServiceDetailRes"] == 4.5 and limits["SessionSetupRes"] == 1.5
+
+
+def test_a_sut_without_dc_is_inconclusive_in_dc_cases(credentials: Credentials) -> None:
+    target = OwnSecc(timing=SELF_TEST_TIMING)
+    target.capabilities = target.capabilities - {Need.DC}
+    config = RunConfig(credentials=credentials, timing=SELF_TEST_TIMING)
+    result = _run_own("SECC-DC-02", target, config)
+    assert result.verdict is Verdict.INCONCLUSIVE, describe(result)
+    assert "SUT capability 'dc'" in result.reason and not result.trace
+    ac = _run_own("SECC-HP-02", OwnSecc(timing=SELF_TEST_TIMING), config)
+    assert ac.verdict is Verdict.PASS, describe(ac)
+
+
+def test_a_dc_session_is_measured_against_table_217(credentials: Credentials) -> None:
+    result = run(run_against_own(CASES["SECC-DC-03"], credentials))
+    limits = {m.what: m.limit for m in result.measurements if m.kind == "performance"}
+    assert limits["DC_ChargeLoopRes"] == 0.25 and limits["DC_CableCheckRes"] == 1.5
+    assert limits["DC_PreChargeRes"] == limits["DC_WeldingDetectionRes"] == 1.5
+    ongoing = [m for m in result.measurements if m.kind == "ongoing"]
+    assert ongoing and ongoing[0].what == "DC_CableCheckRes Ongoing until Finished" and ongoing[0].ok

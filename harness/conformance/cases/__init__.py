@@ -17,11 +17,14 @@ MODULES = (
     "secc_timing",
     "secc_security",
     "secc_parameters",
+    "secc_dc",
+    "secc_dc_sequence",
     "evcc_happy",
     "evcc_errors",
     "evcc_timing",
     "evcc_security",
     "evcc_parameters",
+    "evcc_dc",
 )
 
 

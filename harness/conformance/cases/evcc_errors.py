@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.conformance.cases.common import case
 from harness.conformance.model import Case, Category, SutRole
 from harness.conformance.scripts import evse_end, evse_to_loop, garble_exi
 from harness.conformance.steps import CLOSE_GRACE, ExpectClosed, ExpectRequest, Respond, SendRaw, Serve, ServeLoop
@@ -41,16 +42,8 @@ def _case(
     *steps: Any,
     category: Category = Category.SEQUENCE,
 ) -> Case:
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.EVCC,
-        category=category,
-        requirements=requirements,
-        negative=True,
-        stimulus=stimulus,
-        expected=expected,
-        steps=steps,
+    return case(
+        case_id, title, SutRole.EVCC, category, *steps, requirements=requirements, stimulus=stimulus, expected=expected
     )
 
 

@@ -5,51 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.conformance.cases.common import EV_LOOP, EV_SCHEDULE, EVCC_SESSION, evcc_full
 from harness.conformance.evcc_rules import (
     CPD_MATCHES_SELECTION,
-    DEPARTURE_TIME,
     ECHOES_CHALLENGE,
     ENERGY_ORDER,
-    EV_LIMITS_ORDERED,
-    EVCC_ID,
-    LOOP_MATCHES_SELECTION,
     METERING_SIGNATURE,
-    NEW_SESSION_ZERO_ID,
-    NO_DISCHARGE_WITHOUT_BPT,
-    OFFER_PRIORITIES,
-    OFFERS_ISO20_AC,
     PD_SCHEDULE_TUPLE,
     PD_START,
     PD_STOP,
     PNC_SIGNATURE,
-    PRESENT_FOLLOWS_TARGET,
     RESUMES_PAUSED_SESSION,
-    SCHEDULE_MATCHES_SELECTION,
-    SELECTS_OFFER,
-    SUPPORTING_POINTS,
     V2X_PAIRED,
     charging_session,
 )
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import SEQUENCE_REQUIREMENTS, evse_end, evse_session, evse_to_loop
+from harness.conformance.scripts import evse_end, evse_to_loop
 from harness.conformance.steps import Accept, ExpectRequest, Respond, Serve, ServeLoop
 from iso15118.iso20.services import AC, AC_BPT
 from iso15118.messages import iso20 as m
 from iso15118.session.profile import Stream
 
 __all__ = ["CASES"]
-
-_SCHEDULE = (SCHEDULE_MATCHES_SELECTION, SUPPORTING_POINTS, DEPARTURE_TIME, V2X_PAIRED, ENERGY_ORDER)
-_LOOP = (LOOP_MATCHES_SELECTION, PRESENT_FOLLOWS_TARGET, V2X_PAIRED, ENERGY_ORDER, NO_DISCHARGE_WITHOUT_BPT)
-_CHECKS = {
-    "supportedAppProtocolReq": (OFFERS_ISO20_AC, OFFER_PRIORITIES),
-    "SessionSetupReq": (NEW_SESSION_ZERO_ID, EVCC_ID),
-    "ServiceSelectionReq": (SELECTS_OFFER,),
-    "AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SELECTION, EV_LIMITS_ORDERED),
-    "ScheduleExchangeReq": _SCHEDULE,
-    "PowerDeliveryReq": (PD_START, NO_DISCHARGE_WITHOUT_BPT),
-}
-_SEQUENCE_REQS = (*SEQUENCE_REQUIREMENTS, "V2G20-1610", "V2G20-1623", "V2G20-1633")
 
 
 def _full(
@@ -61,19 +38,7 @@ def _full(
     expected: str,
     extra: tuple[str, ...] = (),
 ) -> Case:
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.EVCC,
-        category=Category.HAPPY,
-        requirements=_SEQUENCE_REQS + extra,
-        needs=needs,
-        profile=profile,
-        stimulus="the tester SECC answers every request; after 3 charge loops it notifies Terminate",
-        expected="every request in sequence, on its payload type, with the session's SessionID; "
-        "PowerDelivery(Stop), SessionStop(Terminate), then the EV closes TCP. " + expected,
-        steps=evse_session(loops=3, checks=checks, loop_checks=_LOOP),
-    )
+    return evcc_full(case_id, title, profile, needs, checks, expected, extra, loop_checks=EV_LOOP)
 
 
 #: BPT cases offer AC_BPT alone: an EV that supports both may prefer AC when both are offered.
@@ -86,7 +51,7 @@ CASES: tuple[Case, ...] = (
         "EIM, AC_BPT, Dynamic: complete session ended by the SECC's Terminate",
         _BPT,
         frozenset({Need.BPT, Need.DYNAMIC}),
-        _CHECKS,
+        EVCC_SESSION,
         "The EV selects AC_BPT (the only service offered) and follows the Dynamic setpoint.",
     ),
     _full(
@@ -94,7 +59,7 @@ CASES: tuple[Case, ...] = (
         "EIM, AC_BPT, Scheduled: the EV selects an offered schedule tuple",
         Profile(offered_services=(AC_BPT,), offered_modes=(1,)),
         frozenset({Need.BPT, Need.SCHEDULED}),
-        {**_CHECKS, "PowerDeliveryReq": (PD_START, PD_SCHEDULE_TUPLE)},
+        {**EVCC_SESSION, "PowerDeliveryReq": (PD_START, PD_SCHEDULE_TUPLE)},
         "The EV uses the Scheduled elements and selects ScheduleTupleID 1.",
         ("V2G20-2176",),
     ),
@@ -103,7 +68,7 @@ CASES: tuple[Case, ...] = (
         "EIM, AC only offered: the EV charges without BPT elements",
         Profile(offered_services=(AC,)),
         frozenset({Need.DYNAMIC}),
-        _CHECKS,
+        EVCC_SESSION,
         "The EV selects AC and sends no BPT element and no discharge.",
         ("V2G20-1034",),
     ),
@@ -112,7 +77,7 @@ CASES: tuple[Case, ...] = (
         "AC_BPT, Dynamic: the EV discharges when the SECC's setpoint is negative",
         Profile(offered_services=(AC_BPT,), target_w=-5000.0),
         frozenset({Need.BPT, Need.DYNAMIC}),
-        _CHECKS,
+        EVCC_SESSION,
         "EVPresentActivePower becomes negative (discharging) and stays within the setpoint.",
         ("V2G20-1035",),
     ),
@@ -121,7 +86,7 @@ CASES: tuple[Case, ...] = (
         "PnC: the EV echoes the GenChallenge and signs with its contract key",
         Profile(offered_auth=("PnC",)),
         frozenset({Need.PNC, Need.PKI}),
-        {**_CHECKS, "AuthorizationReq": (ECHOES_CHALLENGE, PNC_SIGNATURE)},
+        {**EVCC_SESSION, "AuthorizationReq": (ECHOES_CHALLENGE, PNC_SIGNATURE)},
         "The PnC AuthorizationReq verifies against the MO root.",
         ("V2G20-1063", "V2G20-697"),
     ),
@@ -137,7 +102,7 @@ CASES: tuple[Case, ...] = (
         "SessionID and, after OK_OldSessionJoined, the EV goes on with AC_ChargeParameterDiscovery",
         steps=(
             *evse_to_loop(),
-            *evse_end(2, checks=_LOOP, end="Pause"),
+            *evse_end(2, checks=EV_LOOP, end="Pause"),
             Accept(resume=True),
             ExpectRequest(kind="supportedAppProtocolReq"),
             Respond(),
@@ -145,11 +110,11 @@ CASES: tuple[Case, ...] = (
             Respond(),
             ExpectRequest(kind="AC_ChargeParameterDiscoveryReq", checks=(CPD_MATCHES_SELECTION,)),
             Respond(),
-            ExpectRequest(kind="ScheduleExchangeReq", checks=_SCHEDULE),
+            ExpectRequest(kind="ScheduleExchangeReq", checks=EV_SCHEDULE),
             Respond(),
             ExpectRequest(kind="PowerDeliveryReq", checks=(PD_START,)),
             Respond(),
-            *evse_end(2, checks=_LOOP),
+            *evse_end(2, checks=EV_LOOP),
         ),
     ),
     Case(
@@ -164,7 +129,7 @@ CASES: tuple[Case, ...] = (
         "the charge loop goes on",
         steps=(
             *evse_to_loop(),
-            ServeLoop(count=2, checks=_LOOP, notify_last="ScheduleRenegotiation"),
+            ServeLoop(count=2, checks=EV_LOOP, notify_last="ScheduleRenegotiation"),
             ExpectRequest(
                 kind="ScheduleExchangeReq",
                 stream=Stream.SCHEDULE_RENEGOTIATION,
@@ -176,7 +141,7 @@ CASES: tuple[Case, ...] = (
                 kind="PowerDeliveryReq", stream=Stream.SCHEDULE_RENEGOTIATION, meanwhile=("AC_ChargeLoopReq",)
             ),
             Respond(),
-            *evse_end(2, checks=_LOOP),
+            *evse_end(2, checks=EV_LOOP),
         ),
     ),
     Case(
@@ -194,7 +159,7 @@ CASES: tuple[Case, ...] = (
             Serve(until="AuthorizationReq", checks=(ECHOES_CHALLENGE, PNC_SIGNATURE), preamble=False),
             Respond(),
             *evse_to_loop(),
-            ServeLoop(count=2, checks=_LOOP, notify_last="MeteringConfirmation"),
+            ServeLoop(count=2, checks=EV_LOOP, notify_last="MeteringConfirmation"),
             ExpectRequest(
                 kind="MeteringConfirmationReq",
                 stream=Stream.METERING_CONFIRMATION,
@@ -202,7 +167,7 @@ CASES: tuple[Case, ...] = (
                 checks=(METERING_SIGNATURE,),
             ),
             Respond(),
-            *evse_end(1, checks=_LOOP),
+            *evse_end(1, checks=EV_LOOP),
         ),
     ),
     Case(
@@ -217,7 +182,7 @@ CASES: tuple[Case, ...] = (
         "connection and a new negotiation up to the charge loop",
         steps=(
             *evse_to_loop(),
-            ServeLoop(count=2, checks=_LOOP, notify_last="ServiceRenegotiation"),
+            ServeLoop(count=2, checks=EV_LOOP, notify_last="ServiceRenegotiation"),
             ExpectRequest(kind="PowerDeliveryReq", checks=(PD_STOP,)),
             Respond(),
             ExpectRequest(kind="SessionStopReq", checks=(charging_session("ServiceRenegotiation"),)),
@@ -225,7 +190,7 @@ CASES: tuple[Case, ...] = (
             ExpectRequest(kind="ServiceDiscoveryReq"),
             Respond(),
             *evse_to_loop(preamble=False),
-            *evse_end(1, checks=_LOOP),
+            *evse_end(1, checks=EV_LOOP),
         ),
     ),
     Case(
@@ -246,7 +211,7 @@ CASES: tuple[Case, ...] = (
             ExpectRequest(kind="ServiceDiscoveryReq"),
             Respond(),
             *evse_to_loop(),
-            *evse_end(1, checks=_LOOP),
+            *evse_end(1, checks=EV_LOOP),
         ),
     ),
     Case(
@@ -260,11 +225,11 @@ CASES: tuple[Case, ...] = (
         steps=(
             Serve(until="ScheduleExchangeReq"),
             Respond(fields={"evse_processing": m.Processing.Ongoing}),
-            ExpectRequest(kind="ScheduleExchangeReq", checks=_SCHEDULE),
+            ExpectRequest(kind="ScheduleExchangeReq", checks=EV_SCHEDULE),
             Respond(),
             ExpectRequest(kind="PowerDeliveryReq", checks=(PD_START,)),
             Respond(),
-            *evse_end(1, checks=_LOOP),
+            *evse_end(1, checks=EV_LOOP),
         ),
     ),
 )

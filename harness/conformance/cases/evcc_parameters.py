@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.conformance.cases.common import case
 from harness.conformance.evcc_rules import (
     CPD_MATCHES_SELECTION,
     ENERGY_ORDER,
@@ -15,9 +16,11 @@ from harness.conformance.evcc_rules import (
     V2X_PAIRED,
 )
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import evse_end, evse_to_loop
+from harness.conformance.path import segment
+from harness.conformance.scripts import evse_end, evse_to_loop, loop_kind
 from harness.conformance.steps import ExpectRequest, Respond, Serve
 from iso15118.iso20.services import AC, AC_BPT
+from iso15118.session.selection import EnergyFamily
 
 __all__ = ["CASES"]
 
@@ -32,27 +35,26 @@ def _case(
     *steps: object,
     needs: frozenset[Need] = frozenset(),
 ) -> Case:
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.EVCC,
-        category=Category.PARAMETERS,
+    return case(
+        case_id,
+        title,
+        SutRole.EVCC,
+        Category.PARAMETERS,
+        *steps,
         requirements=requirements,
-        needs=needs,
-        profile=profile,
-        negative=True,
         stimulus=stimulus,
         expected=expected,
-        steps=steps,
+        profile=profile,
+        needs=needs,
     )
 
 
 def _to_loop(checks: Mapping[str, tuple[Any, ...]]) -> tuple[object, ...]:
-    """Serve up to AC_ChargeParameterDiscoveryReq, then expect it, ScheduleExchange and PowerDelivery with checks."""
+    """Serve up to the charge parameters, then expect them and every request up to the loop, with checks."""
     cpd = checks.get("AC_ChargeParameterDiscoveryReq", ())
     steps: list[object] = [Serve(until="AC_ChargeParameterDiscoveryReq", checks=cpd, preamble=not cpd), Respond()]
-    for kind in ("ScheduleExchangeReq", "PowerDeliveryReq"):
-        steps += [ExpectRequest(kind=kind, checks=checks.get(kind, ())), Respond()]
+    for hop in segment(EnergyFamily.AC, start="ScheduleExchangeReq", until=loop_kind()):
+        steps += [ExpectRequest(kind=hop.kind, checks=checks.get(hop.kind, ())), Respond()]
     return tuple(steps)
 
 

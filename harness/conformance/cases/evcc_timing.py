@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
+from harness.conformance.cases.common import evcc_silent
 from harness.conformance.model import Case, Category, SutRole
 from harness.conformance.scripts import evse_end, evse_to_loop
-from harness.conformance.steps import CLOSE_GRACE, ExpectClosed, ExpectRequest, Respond, Serve, ServeLoop
+from harness.conformance.steps import ExpectRequest, Respond, Serve, ServeLoop
 
 __all__ = ["CASES"]
 
 _TIMEOUT = "V2G20-436 (the EV stops when V2G_EVCC_Msg_Timeout expires)"
 
 
-def _silent(case_id: str, title: str, request: str, timer: str, table: str, limit: str, *pre: object) -> Case:
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.EVCC,
-        category=Category.TIMING,
-        requirements=(_TIMEOUT, table),
-        negative=True,
-        stimulus=f"the tester never answers {request}",
-        expected=f"the EV waits V2G_EVCC_Msg_Timeout ({limit}), sends nothing more and closes the connection "
-        "within 5 s (ISO 15118-4)",
-        steps=(
-            *pre,
-            Serve(until=request),
-            ExpectClosed(
-                timer=timer,
-                lower=True,
-                grace=CLOSE_GRACE,
-                requirement=_TIMEOUT,
-                what=f"V2G_EVCC_Msg_Timeout ({request})",
-            ),
-        ),
-    )
-
-
 CASES: tuple[Case, ...] = (
-    _silent(
+    evcc_silent(
         "EVCC-TIM-01",
         "No SessionSetupRes: the EV gives up after 2 s",
         "SessionSetupReq",
@@ -45,7 +21,7 @@ CASES: tuple[Case, ...] = (
         "V2G20 table 215",
         "2 s",
     ),
-    _silent(
+    evcc_silent(
         "EVCC-TIM-02",
         "No AC_ChargeLoopRes: the EV gives up after 0.5 s",
         "AC_ChargeLoopReq",
@@ -55,7 +31,7 @@ CASES: tuple[Case, ...] = (
         *evse_to_loop(),
         ServeLoop(count=1),
     ),
-    _silent(
+    evcc_silent(
         "EVCC-TIM-03",
         "No ServiceDetailRes: the EV waits 5 s, not 2 s",
         "ServiceDetailReq",

@@ -2,151 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from harness.conformance.cases.common import SECC_LOOP, SECC_SESSION, pause_and_resume, secc_full, secc_variants
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
-from harness.conformance.scripts import SEQUENCE_REQUIREMENTS, ev_session, ev_stop
-from harness.conformance.secc_rules import (
-    CHALLENGE,
-    CPD_MATCHES_SERVICE,
-    DISCHARGE_SCHEDULE_NOT_POSITIVE,
-    EVSE_ID,
-    FRESH_SESSION_ID,
-    LIMITS_ORDERED,
-    LOOP_MIRRORS_REQUEST,
-    METER_INFO,
-    NO_DISCHARGE_TARGET,
-    OFFERS_AC_BPT,
-    OLD_SESSION_ID,
-    SAP_SCHEMA_ID,
-    SCHEDULED_TUPLES,
-    TARGET_WITHIN_LIMITS,
-)
-from harness.conformance.steps import Close, Exchange, Loop, Reconnect, Step, Walk
-from iso15118.iso20.services import AC, AC_BPT
+from harness.conformance.scripts import ev_stop
+from harness.conformance.secc_rules import CHALLENGE, CPD_MATCHES_SERVICE, OFFERS_BPT
+from harness.conformance.steps import Exchange, Loop, Walk
 from iso15118.messages import iso20 as m
 from iso15118.session.profile import Stream
+from iso15118.session.selection import EnergyFamily
 
 __all__ = ["CASES"]
 
-_LOOP = (LOOP_MIRRORS_REQUEST, TARGET_WITHIN_LIMITS, NO_DISCHARGE_TARGET, METER_INFO)
-_COMMON = {
-    "supportedAppProtocolReq": (SAP_SCHEMA_ID,),
-    "SessionSetupReq": (FRESH_SESSION_ID, EVSE_ID),
-    "AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SERVICE, LIMITS_ORDERED),
-    "AC_ChargeLoopReq": _LOOP,
-}
-_SCHEDULED = {**_COMMON, "ScheduleExchangeReq": (SCHEDULED_TUPLES,)}
-_BPT = {**_COMMON, "ServiceDiscoveryReq": (OFFERS_AC_BPT,)}
-_SEQUENCE_REQS = (*SEQUENCE_REQUIREMENTS, "V2G20-2012", "V2G20-1623")
 
-
-def _full(
-    case_id: str,
-    title: str,
-    profile: Profile,
-    checks: Mapping[str, tuple[Any, ...]],
-    needs: frozenset[Need],
-    extra: tuple[str, ...] = (),
-) -> Case:
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.SECC,
-        category=Category.HAPPY,
-        requirements=_SEQUENCE_REQS + extra,
-        needs=needs,
-        profile=profile,
-        stimulus="a complete session: SupportedAppProtocol ... 3 charge loops ... PowerDelivery(Stop), "
-        "SessionStop(Terminate)",
-        expected="every response OK in time, on the request's payload type, with the session's SessionID; "
-        "each response's content follows the selected service and control mode",
-        steps=(*ev_session(loops=3, checks=checks), Close()),
-    )
-
-
-def _negotiation(start: str) -> tuple[Step, ...]:
+def _negotiation(start: str) -> Walk:
     """The default session's exchanges from ``start`` up to the charge loop, the charge parameters checked."""
-    return ev_session(
-        start=start, until="AC_ChargeLoopReq", checks={"AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SERVICE,)}
-    )
+    checks = {"AC_ChargeParameterDiscoveryReq": (CPD_MATCHES_SERVICE,)}
+    return Walk(start=start, until="AC_ChargeLoopReq", checks=checks, preamble=False)
 
 
 CASES: tuple[Case, ...] = (
-    _full(
-        "SECC-HP-01",
-        "EIM, AC, Scheduled: complete session",
-        Profile(service=AC, dynamic=False),
-        _SCHEDULED,
-        frozenset({Need.SCHEDULED}),
-    ),
-    _full(
-        "SECC-HP-02",
-        "EIM, AC, Dynamic: complete session",
-        Profile(service=AC, dynamic=True),
-        _COMMON,
-        frozenset({Need.DYNAMIC}),
-    ),
-    _full(
-        "SECC-HP-03",
-        "EIM, AC_BPT, Dynamic, charging",
-        Profile(service=AC_BPT),
-        _BPT,
-        frozenset({Need.BPT, Need.DYNAMIC}),
-        ("V2G20-1034",),
-    ),
-    _full(
-        "SECC-HP-04",
-        "EIM, AC_BPT, Dynamic, discharging (BPT_ChannelSelection Discharge)",
-        Profile(service=AC_BPT, discharge=True),
-        _BPT,
-        frozenset({Need.BPT, Need.DYNAMIC}),
-        ("V2G20-1035",),
-    ),
-    _full(
-        "SECC-HP-05",
-        "EIM, AC_BPT, Scheduled, discharging: the discharging schedule is <= 0",
-        Profile(service=AC_BPT, dynamic=False, discharge=True),
-        {**_BPT, "ScheduleExchangeReq": (SCHEDULED_TUPLES, DISCHARGE_SCHEDULE_NOT_POSITIVE)},
-        frozenset({Need.BPT, Need.SCHEDULED}),
-        ("V2G20-1035",),
-    ),
-    _full(
+    *secc_variants("SECC-HP", EnergyFamily.AC),
+    secc_full(
         "SECC-HP-06",
         "PnC, AC_BPT, Dynamic: signed contract authorization",
         Profile(auth="PnC"),
-        {**_BPT, "AuthorizationSetupReq": (CHALLENGE,)},
+        {**SECC_SESSION, "ServiceDiscoveryReq": (OFFERS_BPT,), "AuthorizationSetupReq": (CHALLENGE,)},
         frozenset({Need.PNC, Need.PKI}),
         ("V2G20-1063",),
     ),
-    Case(
-        id="SECC-HP-07",
-        title="Pause and resume: SessionStop(Pause), then a new connection resumes the session",
-        sut=SutRole.SECC,
-        category=Category.HAPPY,
-        requirements=("V2G20-1032", "V2G20-1843", "V2G20-2097", "V2G20-1844", "V2G20-2545"),
+    pause_and_resume(
+        "SECC-HP-07",
+        "Pause and resume: SessionStop(Pause), then a new connection resumes the session",
+        Profile(),
+        SECC_LOOP,
         needs=frozenset({Need.PAUSE}),
-        stimulus="charge, PowerDelivery(Stop), SessionStop(Pause), close; reconnect and SessionSetupReq with the "
-        "paused SessionID",
-        expected="OK_OldSessionJoined with the same SessionID, then AC_ChargeParameterDiscovery is accepted "
-        "directly (authorization and service negotiation are skipped)",
-        steps=(
-            Walk(until="AC_ChargeLoopReq"),
-            Loop(count=2, checks=_LOOP),
-            *ev_stop("Pause"),
-            Reconnect(),
-            Exchange(kind="supportedAppProtocolReq", codes=("OK_SuccessfulNegotiation",)),
-            Exchange(
-                kind="SessionSetupReq",
-                fields={"header.session_id": lambda ctx: ctx.paused_session_id},
-                codes=("OK_OldSessionJoined",),
-                checks=(OLD_SESSION_ID,),
-            ),
-            *_negotiation(start="AC_ChargeParameterDiscoveryReq"),
-            Loop(count=2, checks=_LOOP),
-            *ev_stop(),
-        ),
     ),
     Case(
         id="SECC-HP-08",
@@ -160,15 +49,15 @@ CASES: tuple[Case, ...] = (
         expected="both side-stream requests answered OK on 0x8101; the charge loop continues",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
-            Loop(count=2, checks=_LOOP),
+            Loop(count=2, checks=SECC_LOOP),
             Exchange(kind="ScheduleExchangeReq", stream=Stream.SCHEDULE_RENEGOTIATION),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
             Exchange(
                 kind="PowerDeliveryReq",
                 fields={"charge_progress": m.ChargeProgress.ScheduleRenegotiation},
                 stream=Stream.SCHEDULE_RENEGOTIATION,
             ),
-            Loop(count=2, checks=_LOOP),
+            Loop(count=2, checks=SECC_LOOP),
             *ev_stop(),
         ),
     ),
@@ -185,9 +74,9 @@ CASES: tuple[Case, ...] = (
         expected="MeteringConfirmationRes OK on 0x8102; the charge loop continues",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
-            Loop(count=2, checks=_LOOP),
+            Loop(count=2, checks=SECC_LOOP),
             Exchange(kind="MeteringConfirmationReq", stream=Stream.METERING_CONFIRMATION),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
             *ev_stop(),
         ),
     ),
@@ -203,11 +92,10 @@ CASES: tuple[Case, ...] = (
         expected="SessionStopRes OK and the SECC accepts ServiceDiscoveryReq and a second negotiation",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
-            Loop(count=1, checks=_LOOP),
-            Exchange(kind="PowerDeliveryReq", fields={"charge_progress": m.ChargeProgress.Stop}),
-            Exchange(kind="SessionStopReq", fields={"charging_session": m.ChargingSession.ServiceRenegotiation}),
-            *_negotiation(start="ServiceDiscoveryReq"),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
+            Walk(start="PowerDeliveryReq", past_loop=True, stop="ServiceRenegotiation", preamble=False),
+            _negotiation(start="ServiceDiscoveryReq"),
+            Loop(count=1, checks=SECC_LOOP),
             *ev_stop(),
         ),
     ),
@@ -221,13 +109,13 @@ CASES: tuple[Case, ...] = (
         expected="OK, or WARNING_StandbyNotAllowed for an SECC without standby; then the charge loop continues",
         steps=(
             Walk(until="AC_ChargeLoopReq"),
-            Loop(count=1, checks=_LOOP),
+            Loop(count=1, checks=SECC_LOOP),
             Exchange(
                 kind="PowerDeliveryReq",
                 fields={"charge_progress": m.ChargeProgress.Standby},
                 codes=("OK", "WARNING_StandbyNotAllowed"),
             ),
-            Loop(count=2, checks=_LOOP),
+            Loop(count=2, checks=SECC_LOOP),
             *ev_stop(),
         ),
     ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.conformance.cases.common import case, refusal
 from harness.conformance.model import Case, Category, Need, Profile, SutRole
 from harness.conformance.scripts import FAILED_CLOSES, ev_refused, ev_stop
 from harness.conformance.secc_rules import (
@@ -22,7 +23,6 @@ from iso15118.iso20.services import AC
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import AppProtocol
 from iso15118.messages.units import rational
-from iso15118.session.failures import response_kind
 
 __all__ = ["CASES"]
 
@@ -54,58 +54,14 @@ def _dynamic_element(bpt: bool) -> Any:
     return m.Dynamic_AC_CLReqControlMode(**fields)
 
 
-def _refusal(
-    case_id: str,
-    title: str,
-    request: str,
-    *,
-    fields: dict[str, Any],
-    codes: tuple[str, ...],
-    requirements: tuple[str, ...],
-    stimulus: str,
-    profile: Profile | None = None,
-    needs: frozenset[Need] = frozenset(),
-) -> Case:
-    """The SECC refuses ``request`` with ``fields`` at its place in the default session, and closes."""
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.SECC,
-        category=Category.PARAMETERS,
-        requirements=(*requirements, FAILED_CLOSES),
-        needs=needs,
-        profile=profile or Profile(),
-        negative=True,
-        stimulus=stimulus,
-        expected=f"{response_kind(request)} {' or '.join(codes)}, then the SECC closes the connection",
-        steps=(Walk(until=request), *ev_refused(Send(kind=request, fields=fields), codes)),
-    )
+def _refusal(case_id: str, title: str, request: str, **how: Any) -> Case:
+    """The SECC refuses ``request`` at its place in the default session, and closes."""
+    return refusal(case_id, title, request, category=Category.PARAMETERS, **how)
 
 
-def _observe(
-    case_id: str,
-    title: str,
-    *,
-    requirements: tuple[str, ...],
-    stimulus: str,
-    expected: str,
-    steps: tuple[Any, ...],
-    profile: Profile | None = None,
-    needs: frozenset[Need] = frozenset(),
-) -> Case:
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.SECC,
-        category=Category.PARAMETERS,
-        requirements=requirements,
-        needs=needs,
-        profile=profile or Profile(),
-        negative=True,
-        stimulus=stimulus,
-        expected=expected,
-        steps=steps,
-    )
+def _observe(case_id: str, title: str, *, steps: tuple[Any, ...], **how: Any) -> Case:
+    """A session in which the SECC's responses are checked (the SUT is not led into an error)."""
+    return case(case_id, title, SutRole.SECC, Category.PARAMETERS, *steps, **how)
 
 
 _AC = Profile(service=AC)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.conformance.model import Case, Category, Need, Profile, SutRole
+from harness.conformance.cases.common import refusal
+from harness.conformance.model import Case, Category, Need, SutRole
 from harness.conformance.scripts import FAILED_CLOSES, ev_refused, ev_stop
 from harness.conformance.secc_rules import NEW_SESSION_NOT_REQUESTED_ID, NO_CERTIFICATE_INSTALLATION
 from harness.conformance.steps import Close, Exchange, Loop, Reconnect, Send, Walk
 from iso15118.messages import iso20 as m
-from iso15118.session.failures import response_kind
 from iso15118.session.profile import Stream
 
 __all__ = ["CASES"]
@@ -26,40 +26,10 @@ def _wrong_id(ctx: Any) -> bytes:
     return _WRONG_ID if ctx.session_id != _WRONG_ID else bytes.fromhex("DEADBEEF00000002")
 
 
-def _case(
-    case_id: str,
-    title: str,
-    request: str,
-    *,
-    after: str,
-    requirements: tuple[str, ...],
-    loops: int = 0,
-    fields: dict[str, Any] | None = None,
-    codes: tuple[str, ...] = ("FAILED_SequenceError",),
-    stream: Stream = Stream.MAIN,
-    needs: frozenset[Need] = frozenset(),
-    stimulus: str = "",
-    profile: Profile | None = None,
-    or_refused: bool = False,
-    expected: str = "",
-) -> Case:
-    where = after if after != "supportedAppProtocolReq" else "right after the TLS handshake"
-    return Case(
-        id=case_id,
-        title=title,
-        sut=SutRole.SECC,
-        category=Category.SEQUENCE,
-        requirements=(*requirements, FAILED_CLOSES),
-        needs=needs,
-        negative=True,
-        profile=profile or Profile(),
-        stimulus=stimulus or f"{request} where the SECC expects {where}",
-        expected=expected or f"{response_kind(request)} with {' or '.join(codes)}, then the SECC closes the connection",
-        steps=(
-            Walk(until=after, loops=loops),
-            *ev_refused(Send(kind=request, fields=fields or {}, stream=stream), codes, or_refused=or_refused),
-        ),
-    )
+def _case(case_id: str, title: str, request: str, **how: Any) -> Case:
+    """``request`` out of sequence: FAILED_SequenceError (unless ``codes`` says otherwise), then closed."""
+    how.setdefault("codes", ("FAILED_SequenceError",))
+    return refusal(case_id, title, request, category=Category.SEQUENCE, **how)
 
 
 _BEFORE_SESSION = ("FAILED_SequenceError", "FAILED_UnknownSession")
@@ -71,6 +41,7 @@ CASES: tuple[Case, ...] = (
         "SessionSetupReq",
         after="supportedAppProtocolReq",
         requirements=("V2G20-1483",),
+        stimulus="SessionSetupReq right after the TLS handshake",
         # Before a protocol is agreed, a 0x8002 payload is not one the SECC can expect: refusing it unread is
         # the safe reaction (nothing is decoded before the state that expects it); a decoded FAILED answer too.
         or_refused=True,
@@ -163,7 +134,7 @@ CASES: tuple[Case, ...] = (
         "SECC-SEQ-13",
         "AuthorizationSetupReq during the charge loop",
         "AuthorizationSetupReq",
-        after="PowerDeliveryReq(Stop)",
+        after="PowerDeliveryReq",
         loops=2,
         requirements=("V2G20-1437", "V2G20-2012"),
     ),
@@ -171,7 +142,7 @@ CASES: tuple[Case, ...] = (
         "SECC-SEQ-14",
         "PowerDelivery(ScheduleRenegotiation) on the main stream",
         "PowerDeliveryReq",
-        after="PowerDeliveryReq(Stop)",
+        after="PowerDeliveryReq",
         loops=1,
         requirements=("V2G20-2018",),
         fields={"charge_progress": m.ChargeProgress.ScheduleRenegotiation},
@@ -227,7 +198,7 @@ CASES: tuple[Case, ...] = (
         "SECC-SID-02",
         "Wrong SessionID in the charge loop",
         "AC_ChargeLoopReq",
-        after="PowerDeliveryReq(Stop)",
+        after="PowerDeliveryReq",
         loops=2,
         requirements=("V2G20-457", "V2G20-462"),
         fields={"header.session_id": _wrong_id},
