@@ -2,9 +2,9 @@
 
 They are what the harness's self-tests run every case against, and, with a
 :class:`~harness.conformance.sutfault.Fault`, the deliberately broken SUTs that prove each negative case can
-fail. Each connection is one session of the real drivers (:func:`~iso15118.transport.secc.serve_secc_session`,
-:func:`~iso15118.transport.evcc.run_evcc_session`) with the simple controllers; the SECC keeps one
-:class:`~iso15118.transport.secc.SessionStore` for the whole run so that paused sessions can be resumed.
+fail. Each connection is one session of the real drivers (:func:`~iso15118.transport.runner.serve_secc_session`,
+:func:`~iso15118.transport.runner.run_evcc_session`) with the simple controllers; the SECC keeps one
+:class:`~iso15118.transport.store.SessionStore` for the whole run so that paused sessions can be resumed.
 """
 
 from __future__ import annotations
