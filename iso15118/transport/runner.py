@@ -334,12 +334,16 @@ class _Evcc:
             kind = self.conn.kind_of(event.message)
             assert kind is not None
             step = self.logic.after(kind, event.stream, event.message, event.request, self.ctx, env)
-        if self._stop_pending and event.stream is Stream.MAIN and step.stop is None:
+        if self._stop_pending and event.stream is Stream.MAIN and step.stop is None and self._established():
             self.ctx = step.ctx
             await self._apply_effects(step, now)
             self._stop_pending = False
             step = self.logic.stop(self.ctx, self.interrupted or "stop requested", await self.env(now))
         await self.apply(step, now)
+
+    def _established(self) -> bool:
+        """SessionSetup succeeded: from here on SessionStop is accepted [V2G20-2645] (the ID is no longer zero)."""
+        return any(self.conn.session_id)
 
     async def _apply_effects(self, step: Step[Any], now: float) -> None:
         for effect in step.effects:
@@ -382,21 +386,30 @@ class _Evcc:
         return self.scheduled[0][0] if self.scheduled else None
 
     async def on_wake(self, now: float) -> None:
+        # Nothing outstanding: the stop replaces the due request.
+        idle = self.conn.pending_request() is None
+        if self._stop_pending and self.logic is not None and self._established() and idle:
+            self._stop_pending = False
+            self.scheduled.clear()
+            why = self.interrupted or "stop requested"
+            await self.apply(self.logic.stop(self.ctx, why, await self.env(now)), now)
+            return
         while self.scheduled and self.scheduled[0][0] <= now and self.conn.ended is None:
             _at, _order, send = self.scheduled.pop(0)
             await self.fire(send, now)
 
     async def request_stop(self, why: str) -> None:
-        """End the session the standard's way from where it is (a first SIGINT/SIGTERM)."""
-        if self.interrupted is not None or self.conn.ended is not None or self.logic is None:
+        """End the session the standard's way from where it is (a first SIGINT/SIGTERM).
+
+        The stop is decided where the pump hands over control, never in the middle of its work (a response may be
+        in and not yet handled while an observer writes it): at the next main-stream response, or at the next due
+        request when nothing is outstanding. Before SessionSetup succeeded the session is set up first, since
+        SessionStop is only accepted after it [V2G20-2645].
+        """
+        if self.interrupted is not None or self.conn.ended is not None:
             return
         self.interrupted = why
-        self.scheduled.clear()
-        if self.conn.pending_request() is not None:
-            self._stop_pending = True  # stop once the outstanding response is in
-            return
-        now = self.pump.clock()
-        await self.apply(self.logic.stop(self.ctx, why, await self.env(now)), now)
+        self._stop_pending = True
 
     def summary(self) -> Summary:
         return self.logic.summary(self.ctx) if self.logic is not None else Summary()
