@@ -2,31 +2,65 @@
 
 Each command family lives in its own module under :mod:`harness.commands` and defines
 ``register(subparsers: argparse._SubParsersAction) -> None``; the parser gives every sub-command a
-``func(args) -> int``. This module is the only place that configures logging.
+``func(args) -> int``. Every parser, sub-commands included, shows each option's default in ``--help``. This module
+is the only place that configures logging.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+import iso15118
 from exi.errors import ExiError
 from harness import commands
 from iso15118.errors import V2GError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["V2GParser", "build_parser", "main", "version"]
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless its default is None/False or the help names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == argparse.SUPPRESS or "default" in text.lower():
+            return action.help
+        if isinstance(default, list | tuple):
+            return f"{text} (default: {' '.join(map(str, default))})"
+        return f"{text} (default: %(default)s)"
+
+
+class V2GParser(argparse.ArgumentParser):
+    """The parser class of `v2g` and of every sub-command (added parsers inherit it): help shows defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def version() -> str:
+    """The installed distribution's version, else the library's ``__version__`` (a source checkout)."""
+    try:
+        return importlib.metadata.version("v2gstack")
+    except importlib.metadata.PackageNotFoundError:
+        return iso15118.__version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the full `v2g` parser from every module in :mod:`harness.commands`."""
-    parser = argparse.ArgumentParser(
+    parser = V2GParser(
         prog="v2g",
         description="v2gstack: ISO 15118-20 bidirectional charging stack, codec and test bench",
     )
+    parser.add_argument("--version", action="version", version=f"v2g (v2gstack) {version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
