@@ -2,9 +2,12 @@
 
 Finds the SECC with SDP on the interface (or connects to ``--target [ADDR%IF]:PORT``), optionally after SLAC,
 runs TLS 1.3 with the vehicle certificate and one AC, AC_BPT, DC or DC_BPT session (``--energy`` and ``--mode``),
-prints one summary line, and exits 0 when the session ended regularly (Terminate or Pause) and did what was
-asked, 1 otherwise: a failed session, an error, or a charger that offered something else than what was asked
-(the line says what; ``--accept-fallback`` goes on with the substitute and the line names it).
+and prints one summary line. A status line on stderr shows that the session lives (:mod:`._progress`;
+``--quiet`` turns it off). The first SIGINT/SIGTERM ends the session the standard's way (PowerDelivery(Stop),
+SessionStop), a second aborts (:mod:`._signals`). Exit codes: 0 when the session ended regularly (Terminate or
+Pause) and did what was asked; 1 otherwise: a failed session, an error, or a charger that offered something else
+than what was asked (the line says what; ``--accept-fallback`` goes on with the substitute and the line names it);
+3 when a signal stopped it cleanly before ``--loops`` was reached; 130/143 when a second signal aborted it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
+from typing import Any
 
+from harness.commands._pacing import SequenceGap, pacing_warnings
+from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
     add_common_options,
     auth_name,
@@ -21,12 +28,20 @@ from harness.commands._sessions import (
     prepare_process,
     summary,
 )
+from harness.commands._signals import INTERRUPTED, StopSignals, run_until_stopped
 from harness.config import EvccSettings, load_evcc_settings
+from harness.doctor import preflight_interface
 from harness.protocols import split_names
-from iso15118.simple import SimpleEV
-from iso15118.transport.evcc_client import run_evcc
+from iso15118.config import EvccConfig
+from iso15118.constants import SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT
+from iso15118.simple import SimpleEV, SimpleEVConfig
+from iso15118.transport.driver import Observer, SessionOutcome
+from iso15118.transport.evcc_client import EvccRun, run_evcc
 
 __all__ = ["register"]
+
+_EVCC = EvccConfig()
+_EV = SimpleEVConfig()
 
 
 def _session_id(text: str) -> str:
@@ -39,15 +54,39 @@ def _session_id(text: str) -> str:
     return text
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``evcc`` command."""
     parser = subparsers.add_parser(
         "evcc",
         help="run one ISO 15118-20 session as the EVCC (vehicle) over TCP/TLS",
         description="Find the SECC with SDP on IFACE (or use --target), connect over TLS 1.3, run one AC, AC_BPT, "
-        "DC or DC_BPT session and print a summary line. Exit code 0: the session ended regularly and did what was "
-        "asked; 1: it failed, or the charger offered something else (named on the line; see --accept-fallback), "
-        "or an error; 2: bad usage.",
+        "DC or DC_BPT session and print a summary line; a status line on stderr while it runs (on a terminal: "
+        f"refreshed in place; otherwise at the session's start, its first loop and every {NON_TTY_PERIOD_S:g} s). "
+        "The first SIGINT/SIGTERM ends the session the standard's way (PowerDelivery(Stop), SessionStop) and "
+        "prints the summary; a second aborts at once.",
+        epilog="Exit codes: 0 the session ended regularly and did what was asked; 1 it failed, or the charger "
+        "offered something else (named on the line; see --accept-fallback), or an error; 2 bad usage; 3 stopped "
+        "cleanly by SIGINT/SIGTERM before --loops was reached; 130/143 aborted by a second SIGINT/SIGTERM.",
     )
     add_common_options(parser)
     parser.add_argument("--target", metavar="[ADDR%IF]:PORT", help="connect here instead of running SDP")
@@ -64,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--mode",
         choices=("charge", "discharge"),
         help="charge: the plain service (AC, DC); discharge: the bidirectional one (AC_BPT, DC_BPT). Default: "
-        "the persona's ([ev] direction; a bidirectional EV selects the BPT service and charges)",
+        f"the persona's [ev] direction ({_EV.direction}; a bidirectional EV selects the BPT service and charges)",
     )
     parser.add_argument(
         "--accept-fallback",
@@ -73,22 +112,52 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="when the charger offers something else than what was asked (discharge, PnC, a control mode, a "
         "resume), go on with it and name the substitute on the summary line (default: stop, exit 1)",
     )
-    parser.add_argument("--control", choices=("scheduled", "dynamic"), help="control mode to select")
-    parser.add_argument("--auth", type=auth_name, metavar="eim|pnc", help="authorization to use")
+    parser.add_argument(
+        "--control",
+        choices=("scheduled", "dynamic"),
+        help=f"control mode to select (default: {_EVCC.control_mode})",
+    )
+    parser.add_argument(
+        "--auth", type=auth_name, metavar="eim|pnc", help=f"authorization to use (default: {_EVCC.authorization})"
+    )
     parser.add_argument("--slac", action="store_true", default=None, help="run SLAC matching first (root)")
     parser.add_argument(
         "--modem-standin",
         action="store_true",
         default=None,
-        help="with --slac: play the PLC modem in-process (veth links)",
+        help="with --slac on a link without PLC modems (veth): play the modem in-process. One stand-in per link "
+        "is enough and `v2g secc` runs no SLAC, so on veth the EV side (this option) plays it for both ends",
     )
-    parser.add_argument("--loops", type=int, metavar="N", help="stop after N charge-loop exchanges")
-    parser.add_argument("--loop-interval", type=float, metavar="S", help="pause between charge-loop requests")
-    parser.add_argument("--stop", choices=("terminate", "pause"), help="how to end the session")
-    parser.add_argument("--resume", type=_session_id, metavar="SESSIONID", help="resume this paused session")
-    parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
     parser.add_argument(
-        "--sdp-destination", metavar="ADDR", help="send SDP requests here instead of ff02::1 (unicast, for tests)"
+        "--loops",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N charge-loop exchanges (default: until the EV is done: its target SoC, "
+        f"{_EV.target_soc:g} %%, or its departure time, {_EV.departure_s} s)",
+    )
+    parser.add_argument(
+        "--loop-interval",
+        type=_seconds,
+        metavar="S",
+        help=f"pause between charge-loop requests (default: {_EVCC.loop_interval_s:g} s; the SECC closes the "
+        "session when it waits 0.5 s [V2G20-1499/1500]: a longer interval is warned about)",
+    )
+    parser.add_argument(
+        "--stop",
+        choices=("terminate", "pause"),
+        help=f"how to end the session (default: {_EVCC.stop_with.lower()})",
+    )
+    parser.add_argument("--resume", type=_session_id, metavar="SESSIONID", help="resume this paused session")
+    parser.add_argument(
+        "--sdp-port", type=int, metavar="N", help=f"SDP UDP port (default {SDP_SERVER_PORT}; for tests)"
+    )
+    parser.add_argument(
+        "--sdp-destination",
+        metavar="ADDR",
+        help=f"send SDP requests here (default: {SDP_MULTICAST_ADDRESS}; a unicast address for tests)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no status line while the session runs: only the summary"
     )
     parser.set_defaults(func=_run)
 
@@ -118,14 +187,55 @@ def _settings(args: argparse.Namespace) -> EvccSettings:
     return load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
 
 
-async def _session(settings: EvccSettings) -> int:
+def _exit_code(outcome: SessionOutcome, config: EvccConfig) -> int:
+    """0 done as asked, 1 failed, 3 stopped by a signal before ``--loops`` was reached (see the module)."""
+    if outcome.interrupted is None:
+        return 0 if outcome.ok else 1
+    if not outcome.ended_regularly or outcome.failure is not None:
+        return 1
+    reached = config.max_loops is not None and outcome.loops >= config.max_loops
+    return 0 if reached else INTERRUPTED
+
+
+async def _session(settings: EvccSettings, quiet: bool, signals: StopSignals) -> int:
+    timing = settings.client.policy.session_config().timing
+    status = None if quiet else StatusLine("evcc")
+    gap = SequenceGap(timing)
+    handles: list[Any] = []
+    pending: set[asyncio.Task[None]] = set()
     with observers(settings.trace, settings.journal) as obs:
-        run = await run_evcc(settings.client, SimpleEV(settings.ev), settings.evcc, observers=obs)
-    print(summary("evcc", str(run.endpoint), run.outcome), flush=True)
-    return 0 if run.ok else 1
+        watchers: list[Observer] = [*obs, gap, *([status] if status else [])]
+        work: asyncio.Task[EvccRun] = asyncio.ensure_future(
+            run_evcc(settings.client, SimpleEV(settings.ev), settings.evcc, observers=watchers, on_start=handles.append)
+        )
+
+        def stop(why: str) -> None:
+            if not handles:  # still finding or connecting to the SECC: there is no session to end
+                work.cancel()
+                return
+            task = asyncio.ensure_future(handles[0].request_stop(why))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+        signals.on_stop(stop)
+        try:
+            run = await work
+        except asyncio.CancelledError:
+            if signals.second is not None or signals.first is None or handles:
+                raise
+            print(f"v2g evcc: {signals.why} before a session started; nothing to stop", file=sys.stderr, flush=True)
+            return INTERRUPTED
+    if status is not None:
+        status.clear()
+    print(summary("evcc", str(run.endpoint), run.outcome, hint=gap.explanation), flush=True)
+    return _exit_code(run.outcome, settings.evcc)
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if settings.client.iface is not None:
+        preflight_interface(settings.client.iface)
+    for warning in pacing_warnings(settings.evcc, settings.client.policy.session_config().timing):
+        print(f"v2g evcc: warning: {warning}", file=sys.stderr, flush=True)
     prepare_process((settings.evcc.energy,))
-    return asyncio.run(_session(settings))
+    return run_until_stopped("evcc", lambda signals: _session(settings, args.quiet, signals))
