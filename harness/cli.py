@@ -25,16 +25,23 @@ from iso15118.errors import V2GError
 __all__ = ["V2GParser", "build_parser", "main", "version"]
 
 
+def _shown_default(action: argparse.Action) -> bool:
+    """True when ``--help`` should show the action's default: a value, not a flag's absence nor nothing."""
+    default = action.default
+    if action.nargs == 0 or default is None or default is False or default == argparse.SUPPRESS:
+        return False  # flags (store_true/false/const, help, version) and options without a default
+    return not (isinstance(default, list | tuple) and not default)
+
+
 class _DefaultsFormatter(argparse.HelpFormatter):
-    """Appends ``(default: X)`` to an option's help unless its default is None/False or the help names it."""
+    """Appends ``(default: X)`` to an option's help unless the help already names its default."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        default = action.default
-        if default is None or default is False or default == argparse.SUPPRESS or "default" in text.lower():
+        if not _shown_default(action) or "default" in text.lower():
             return action.help
-        if isinstance(default, list | tuple):
-            return f"{text} (default: {' '.join(map(str, default))})"
+        if isinstance(action.default, list | tuple):
+            return f"{text} (default: {' '.join(map(str, action.default))})"
         return f"{text} (default: %(default)s)"
 
 
@@ -44,6 +51,13 @@ class V2GParser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _DefaultsFormatter)
         super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        """As argparse's; an option given no help still gets a help line when it has a default to show."""
+        action = super().add_argument(*args, **kwargs)
+        if not action.help and _shown_default(action):
+            action.help = "(default: %(default)s)"
+        return action
 
 
 def version() -> str:

@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=REPO_ROOT.parent / "shared" / "vectors",
         help="folder of vector JSON files (default ../shared/vectors; built-in corpus if absent)",
     )
-    codec.add_argument("--batches", type=int, default=30)
-    codec.add_argument("--per-batch", type=int, default=20)
+    codec.add_argument("--batches", type=int, default=30, help="timed batches per stream (the median is over them)")
+    codec.add_argument("--per-batch", type=int, default=20, help="encodes or decodes per batch")
     codec.add_argument("--large-repeats", type=int, default=5, help="calls per large message (0: skip them)")
     codec.add_argument("--json", action="store_true", help="machine-readable output")
     codec.set_defaults(func=_codec)

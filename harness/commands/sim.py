@@ -57,8 +57,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="simulated seconds per charge-loop exchange in steady state (default: the scenario's loop_dt_s, "
         f"else {DEFAULT_COARSE_DT_S:g})",
     )
-    parser.add_argument("--trim", choices=sorted(TRIMS), help="replace the scenario's truck trim")
-    parser.add_argument("--reserve", type=float, metavar="PCT", help="the owner's reserve (%%): export stops there")
+    parser.add_argument(
+        "--trim", choices=sorted(TRIMS), help="replace the scenario's truck trim (default: the scenario's)"
+    )
+    parser.add_argument(
+        "--reserve",
+        type=float,
+        metavar="PCT",
+        help="the owner's reserve (%%): export stops there (default: the scenario's)",
+    )
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write a plot of the run")
     parser.add_argument(
         "--pcap",
@@ -70,7 +77,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--pki", type=Path, metavar="DIR", help="TLS PKI to use (default: a fresh test PKI)")
     parser.add_argument("--json", action="store_true", help="machine-readable summary")
     progress = parser.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress")
+    progress.add_argument(
+        "--progress", dest="progress", action="store_true", default=None, help="show progress (default: on a terminal)"
+    )
     progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress")
     parser.set_defaults(func=_run)
 
