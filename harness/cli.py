@@ -15,7 +15,7 @@ import logging
 import pkgutil
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import iso15118
 from exi.errors import ExiError
@@ -68,8 +68,16 @@ def version() -> str:
         return iso15118.__version__
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the full `v2g` parser from every module in :mod:`harness.commands`."""
+_MODULE_OF: Final = {"decode": "codec", "encode": "codec"}
+"""Commands registered by a module of another name (every other command's module bears its name)."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the full `v2g` parser from every module in :mod:`harness.commands`.
+
+    With ``command``, only the module that registers it is imported (a faster start: the other command families
+    are not loaded); when no module registers it that way, every module is.
+    """
     parser = V2GParser(
         prog="v2g",
         description="v2gstack: ISO 15118-20 bidirectional charging stack, codec and test bench",
@@ -77,18 +85,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"v2g (v2gstack) {version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.register(sub)
+    names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__) if not info.name.startswith("_"))
+    wanted = _MODULE_OF.get(command, command) if command is not None else None
+    if wanted in names:
+        importlib.import_module(f"{commands.__name__}.{wanted}").register(sub)
+        if command in sub.choices:
+            return parser
+        return build_parser()
+    for name in names:
+        importlib.import_module(f"{commands.__name__}.{name}").register(sub)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command named on the command line: the first word that is not one of `v2g`'s own options."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `v2g` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_of(args_list))
+    args = parser.parse_args(args_list)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     func = getattr(args, "func", None)
