@@ -90,7 +90,9 @@ class StatusLine:
             return
         live = self._sessions.get(peer)
         if live is None:
-            if len(self._sessions) >= _MAX_SESSIONS:
+            # Messages and SessionEstablished open a session's line; the tail of an ended one (the close) does not.
+            opens = isinstance(event, SessionEstablished | MessageReceived | MessageSent)
+            if not opens or len(self._sessions) >= _MAX_SESSIONS:
                 return
             live = self._sessions[peer] = _Session()
         if isinstance(event, SessionEstablished):
