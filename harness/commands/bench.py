@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--vectors",
         type=Path,
         default=REPO_ROOT.parent / "shared" / "vectors",
-        help="folder of vector JSON files (default ../shared/vectors; built-in corpus if absent)",
+        help="folder of vector JSON files (default: %(default)s, next to the repository; the built-in corpus if "
+        "absent)",
     )
     codec.add_argument("--batches", type=int, default=30, help="timed batches per stream (the median is over them)")
     codec.add_argument("--per-batch", type=int, default=20, help="encodes or decodes per batch")
