@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     session = inner.add_parser("session", help="TLS 1.3 session timings and concurrent-session capacity on ::1")
     session.add_argument("--algorithm", choices=("secp521r1", "ed448"), default="secp521r1", help="test PKI keys")
     session.add_argument(
-        "--energy", type=str.lower, choices=("ac", "dc"), default="ac", help="AC_BPT (default) or DC_BPT sessions"
+        "--energy", type=str.lower, choices=("ac", "dc"), default="ac", help="ac: AC_BPT sessions, dc: DC_BPT sessions"
     )
     session.add_argument("--steps", default="50,100,150,200,300,400,500,600,800", help="concurrent sessions per step")
     session.add_argument("--loop-interval", type=float, default=0.1, help="s between charge loops of a session")
