@@ -125,6 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.exception("v2g %s failed", args.command)
         print(f"v2g {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        # Not bad input but a bug: still one line, never a traceback for the user (-vv shows it).
+        if args.verbose >= 2:
+            logging.exception("v2g %s failed", args.command)
+        why = f"{type(exc).__name__}: {exc}"
+        print(f"v2g {args.command}: internal error: {why} (-vv shows the traceback; please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

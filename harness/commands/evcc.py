@@ -18,6 +18,7 @@ import os
 import sys
 from typing import Any
 
+from harness.commands._argtypes import port, seconds, whole
 from harness.commands._pacing import SequenceGap, pacing_warnings
 from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
@@ -52,26 +53,6 @@ def _session_id(text: str) -> str:
     if len(value) != 8:
         raise argparse.ArgumentTypeError(f"a SessionID has 8 bytes (16 hex digits), got {len(value)}")
     return text
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -130,14 +111,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--loops",
-        type=_positive_int,
+        type=whole(1),
         metavar="N",
         help="stop after N charge-loop exchanges (default: until the EV is done: its target SoC, "
         f"{_EV.target_soc:g} %%, or its departure time, {_EV.departure_s} s)",
     )
     parser.add_argument(
         "--loop-interval",
-        type=_seconds,
+        type=seconds(),
         metavar="S",
         help=f"pause between charge-loop requests (default: {_EVCC.loop_interval_s:g} s; the SECC closes the "
         "session when it waits 0.5 s [V2G20-1499/1500]: a longer interval is warned about)",
@@ -149,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--resume", type=_session_id, metavar="SESSIONID", help="resume this paused session")
     parser.add_argument(
-        "--sdp-port", type=int, metavar="N", help=f"SDP UDP port (default {SDP_SERVER_PORT}; for tests)"
+        "--sdp-port", type=port(), metavar="N", help=f"SDP UDP port (default {SDP_SERVER_PORT}; for tests)"
     )
     parser.add_argument(
         "--sdp-destination",

@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Final
 
+from harness.commands._argtypes import port
 from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
     add_common_options,
@@ -86,7 +87,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ADDR",
         help="IPv6 address to listen on (::1, ::, fe80::1%%eth1; default: IFACE's link-local)",
     )
-    parser.add_argument("--port", type=int, metavar="N", help="TCP port (default: a free port in 49152-65535)")
+    parser.add_argument(
+        "--port", type=port(allow_zero=True), metavar="N", help="TCP port (default: a free port in 49152-65535)"
+    )
     parser.add_argument(
         "--auth",
         type=auth_name,
@@ -110,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--no-sdp", dest="sdp", action="store_false", default=None, help="do not answer SDP")
     parser.add_argument(
-        "--sdp-port", type=int, metavar="N", help=f"SDP UDP port (default {SDP_SERVER_PORT}; for tests)"
+        "--sdp-port", type=port(), metavar="N", help=f"SDP UDP port (default {SDP_SERVER_PORT}; for tests)"
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no status lines while sessions run: only the summary lines"

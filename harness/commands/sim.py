@@ -21,6 +21,7 @@ from harness.virtual.progress import ProgressBar
 from harness.virtual.report import format_text, to_json
 from harness.virtual.runner import TRIMS, SimOptions, adjust_scenario, no_session_reason, simulate
 from iso15118.errors import ConfigError
+from iso15118.security.pki import load_pki
 from iso15118.security.tls import keylog_from_environment
 
 __all__ = ["register"]
@@ -102,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
         return _list()
     if not args.scenario:
         raise ConfigError("name a SCENARIO (see `v2g sim --list`)")
+    if args.pki is not None:
+        load_pki(args.pki)  # a PKI named but missing or incomplete is an error, whichever link uses it
     scenario = adjust_scenario(load_scenario(args.scenario), trim=args.trim, reserve_pct=args.reserve)
     options = SimOptions(
         link=LinkKind(args.link),
