@@ -105,7 +105,11 @@ def _command_of(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `v2g` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_command_of(args_list))
+    command = _command_of(args_list)
+    if command is None and "--version" in args_list and not {"-h", "--help"} & set(args_list):
+        print(f"v2g (v2gstack) {version()}")  # without loading every command family
+        return 0
+    parser = build_parser(command)
     args = parser.parse_args(args_list)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

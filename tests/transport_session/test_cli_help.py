@@ -85,13 +85,15 @@ def test_exit_codes_are_in_the_help_of_both_roles(capsys: pytest.CaptureFixture[
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["--version"])
-    assert exited.value.code == 0
     try:
         expected = importlib.metadata.version("v2gstack")
     except importlib.metadata.PackageNotFoundError:
         expected = iso15118.__version__
+    assert main(["--version"]) == 0  # answered before any command family is loaded
+    assert capsys.readouterr().out == f"v2g (v2gstack) {expected}\n"
+    with pytest.raises(SystemExit) as exited:  # the parser's own --version says the same
+        build_parser().parse_args(["--version"])
+    assert exited.value.code == 0
     assert capsys.readouterr().out == f"v2g (v2gstack) {expected}\n"
 
 
