@@ -199,6 +199,9 @@ async def _session(settings: EvccSettings, quiet: bool, signals: StopSignals) ->
             task.add_done_callback(pending.discard)
 
         signals.on_stop(stop)
+        approach = _approach(settings)
+        if status is not None and approach is not None:
+            print(f"evcc: {approach}", file=sys.stderr, flush=True)
         try:
             run = await work
         except asyncio.CancelledError:
@@ -210,6 +213,15 @@ async def _session(settings: EvccSettings, quiet: bool, signals: StopSignals) ->
         status.clear()
     print(summary("evcc", str(run.endpoint), run.outcome, hint=gap.explanation), flush=True)
     return _exit_code(run.outcome, settings.evcc)
+
+
+def _approach(settings: EvccSettings) -> str | None:
+    """What the EV does before its session when that may take a while (SLAC, SDP: up to 12.5 s), else None."""
+    client = settings.client
+    if client.target is not None and not client.slac:
+        return None  # a connect: at once, or an error line
+    found = f"connecting to {client.target}" if client.target else f"finding the SECC with SDP on {client.iface}"
+    return f"SLAC matching on {client.iface}, then {found}" if client.slac else found
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -244,3 +245,19 @@ def test_a_second_signal_aborts_the_charger(pki: TestPki, spawn: Callable[[Seque
     code, out, err = server.finish()
     assert code == 143 and len(out) == 1
     assert err[-1] == "v2g secc: aborted by a second SIGTERM"
+
+
+def test_a_signal_while_the_ev_looks_for_a_charger_stops_it_at_once(
+    spawn: Callable[[Sequence[str]], _Process],
+) -> None:
+    # A UDP socket on the SDP port that never answers: the EV keeps asking (50 requests, 12.5 s) until stopped.
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as silent:
+        silent.bind(("::1", 0))
+        port = str(silent.getsockname()[1])
+        sdp = ["--iface", "lo", "--sdp-destination", "::1", "--sdp-port", port, "--no-tls", "--tolerant"]
+        ev = spawn(["evcc", *sdp])
+        ev.wait_for("err", lambda line: line == "evcc: finding the SECC with SDP on lo")
+        ev.send(signal.SIGTERM)
+        code, out, err = ev.finish()
+    assert code == 3 and out == []
+    assert err[-1] == "v2g evcc: SIGTERM before a session started; nothing to stop"
