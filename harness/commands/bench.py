@@ -9,7 +9,6 @@ from pathlib import Path
 
 from harness.commands._argtypes import whole
 from harness.schemas_build import REPO_ROOT
-from iso15118.errors import ConfigError
 
 __all__ = ["register"]
 
@@ -55,9 +54,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _codec(args: argparse.Namespace) -> int:
     from harness.benchmarks.codec import format_figures, run_codec_bench
-
-    if args.vectors != _VECTORS and not args.vectors.is_dir():
-        raise ConfigError(f"--vectors {args.vectors}: no such folder (without --vectors: {_VECTORS} if it exists)")
 
     figures = run_codec_bench(
         args.vectors, batches=args.batches, per_batch=args.per_batch, large_repeats=args.large_repeats

@@ -114,7 +114,6 @@ _ONE_LINE = [
     (["slac", "--iface", "nope", "--role", "ev", "--timeout", "1"], "nope"),
     (["slac", "--iface", "lo", "--role", "evse", "--nmk", "zz"], "--nmk must be hex digits"),
     (["schemas", "compile", "--xsd-dir", _MISSING, "--check"], "does not exist"),
-    (["bench", "codec", "--vectors", _MISSING], "no such folder"),
     (["bench", "session", "--steps", "x"], "--steps must be comma-separated integers"),
     (["encode", f"{_MISSING}.xml"], "No such file or directory"),
 ]
