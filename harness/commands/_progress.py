@@ -5,7 +5,8 @@ session's messages: where it is (the last request, e.g. ``AC_ChargeLoop``), the 
 EV's present active power; DC: the charger's present voltage x current; negative while discharging), the energy
 metered since the session's first meter reading, and the EV's state of charge.
 
-On a terminal the line is rewritten in place at most every 0.2 s and erased before a summary line is printed.
+On a terminal the line is rewritten in place at most every 0.2 s (at each step of the set-up, then at each charge
+loop) and erased before a summary line is printed.
 Otherwise (a pipe, a file, a CI log) it prints one line when the session is established, one at the first
 charge loop, then one every ``period_s`` seconds (10 s) while the session runs: a two-hour session logs about 700
 lines, whatever its loop interval. stdout keeps only the listening and summary lines, so scripts that parse them
@@ -109,6 +110,8 @@ class StatusLine:
             display = getattr(message, "display_parameters", None)
             if display is not None and display.present_soc is not None:
                 live.soc = display.present_soc
+            if self.tty and not name.endswith("ChargeLoopReq"):  # set-up steps too (cable check, precharge...)
+                self._emit(peer, live, event.at)
         power = _loop_power(message)
         if power is not None:
             live.power_w = power

@@ -24,6 +24,7 @@ from iso15118.transport.runner import run_evcc_session, serve_secc_session
 
 _LOOPS = 5
 _STEP = 4.0  # seconds between two charge loops in the replay
+_SETUP_STEP = 0.05  # seconds between two events of the set-up
 
 
 class _Events:
@@ -51,10 +52,12 @@ def _session(energy: EnergyFamily) -> list[Event]:
 
     asyncio.run(run())
     timed, loop = [], 0
-    for event in events.seen:
+    for index, event in enumerate(events.seen):
         if isinstance(event, MessageReceived) and type(event.message).__name__.endswith("ChargeLoopRes"):
             loop += 1
-        timed.append(dataclasses.replace(event, at=loop * _STEP))
+        # The set-up takes 50 ms per event (under 4 s in all), then the loops come every _STEP.
+        timed.append(dataclasses.replace(event, at=loop * _STEP if loop else index * _SETUP_STEP))
+    assert timed[-1].at < (_LOOPS + 1) * _STEP and max(e.at for e in timed if e.at < _STEP) < _STEP
     return timed
 
 
@@ -86,7 +89,11 @@ def test_on_a_terminal_the_line_is_rewritten_in_place_and_erased_at_the_end() ->
     text = stream.getvalue()
     assert "\n" not in text
     frames = text.split("\r")[1:]
-    # Established, then every loop (4 s apart, more than the 0.2 s refresh), then erased when the session ended.
-    assert len(frames) == 1 + _LOOPS + 1 and frames[-1] == "\x1b[K"
-    assert all(frame.endswith("\x1b[K") for frame in frames)
-    assert frames[_LOOPS].startswith("secc [::1]:2: session ") and f", {_LOOPS} loops, " in frames[_LOOPS]
+    assert all(frame.endswith("\x1b[K") for frame in frames) and frames[-1] == "\x1b[K"  # erased at the end
+    states = [frame.split(", ")[1] for frame in frames[:-1]]
+    established = states.index("established")
+    # The set-up steps show (at most every 0.2 s), then every loop (4 s apart, more than the refresh).
+    assert states[0] == "supportedAppProtocol" and "Authorization" in states[established:]
+    loops = [frame for frame in frames if "_ChargeLoop, " in frame]
+    assert [frame.split(", ")[2] for frame in loops] == ["1 loop", *(f"{n} loops" for n in range(2, _LOOPS + 1))]
+    assert loops[-1].startswith("secc [::1]:2: session ")
