@@ -64,13 +64,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = pki.add_subparsers(dest="pki_command", metavar="ACTION", required=True)
 
     init = sub.add_parser("init", help="write a complete -20 test PKI to DIR")
-    init.add_argument("directory", type=Path, metavar="DIR", help="where to create the PKI")
-    init.add_argument(
-        "--algorithm",
-        choices=("secp521r1", "ed448"),
-        default="secp521r1",
-        help="key and signature algorithm of every certificate (ECDSA secp521r1/SHA-512 or Ed448)",
-    )
+    init.add_argument("directory", type=Path, metavar="DIR")
+    init.add_argument("--algorithm", choices=("secp521r1", "ed448"), default="secp521r1")
     init.add_argument(
         "--force", action="store_true", help="replace an existing PKI (its files are moved to DIR/replaced-<time>/)"
     )
@@ -82,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     init.set_defaults(func=_init)
 
     show = sub.add_parser("show", help="print the certificate trees found under DIR")
-    show.add_argument("directory", type=Path, metavar="DIR", help="a `v2g pki init` directory")
+    show.add_argument("directory", type=Path, metavar="DIR")
     show.set_defaults(func=_show)
 
     verify = sub.add_parser("verify", help="validate CERT up to the roots under DIR")

@@ -64,7 +64,7 @@ def test_every_option_with_a_default_shows_it() -> None:
         ("v2g evcc", "--stop", "(default: terminate)"),
         ("v2g secc", "--auth", "(default: EIM)"),
         ("v2g secc", "--control", "(default: scheduled dynamic)"),
-        ("v2g pki init", "--algorithm", "(default: secp521r1)"),
+        ("v2g pki init", "--algorithm", "default: secp521r1"),
         ("v2g decode", "--format", "(default: xml)"),
     ],
 )
