@@ -14,6 +14,8 @@ from typing import Final
 
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.decisions import EvccLogic, SeccLogic
+from iso15118.din.profile import DIN
+from iso15118.din.profile import OFFER as DIN_OFFER
 from iso15118.errors import ConfigError
 from iso15118.iso20.logic import Iso20Evcc, Iso20Secc
 from iso15118.iso20.pnc import PncVerifier
@@ -26,11 +28,11 @@ from iso15118.session.sap import Offer
 __all__ = ["OFFERS", "PROFILES", "evcc_logic", "secc_logic", "session_config"]
 
 PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
-    {namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)}
+    {**{namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)}, DIN_OFFER.namespace: DIN}
 )
 """Namespace (and accepted spellings) -> profile."""
 
-OFFERS: Final[Mapping[str, Offer]] = MappingProxyType(dict(ISO20_OFFERS))
+OFFERS: Final[Mapping[str, Offer]] = MappingProxyType({**ISO20_OFFERS, DIN_OFFER.namespace: DIN_OFFER})
 """Namespace -> what an SECC accepts for it in SupportedAppProtocol (major version, spellings)."""
 
 
