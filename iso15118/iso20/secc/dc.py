@@ -200,9 +200,8 @@ def dc_charge_loop(req: m.DC_ChargeLoopReq, v: SeccView) -> Decision:
     if isinstance(limits, Need):
         return limits
     if Input.DC_LOOP not in v.inputs:
-        return Need(Input.DC_LOOP, _loop_request(req, element, dynamic, v.ctx.discharge))
-    if req.meter_info_requested and Input.METER not in v.inputs:
-        return Need(Input.METER)
+        meter = (Need(Input.METER),) if req.meter_info_requested else ()  # read-only: gathered with the command
+        return Need(Input.DC_LOOP, _loop_request(req, element, dynamic, v.ctx.discharge), also=meter)
     command: DCCommand = v.inputs.get(Input.DC_LOOP)
     ctx = replace(v.ctx, loops=v.ctx.loops + 1)
     field_name = loop_mode_field(bpt, dynamic, response=True, family=_DC)
