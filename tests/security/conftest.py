@@ -11,6 +11,9 @@ import pytest
 from iso15118.security.pki import Pki, PkiLayout, init_pki, read_pki
 from iso15118.security.profiles import SECC_ANCHORS, VEHICLE_ANCHORS, Entity
 from iso15118.security.tls import TlsConfig
+from tests.support.oracle_fixture import exi_oracle
+
+__all__ = ["PkiFixture", "exi_oracle"]
 
 ALGORITHMS = ("secp521r1", "ed448")
 
