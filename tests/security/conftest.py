@@ -11,6 +11,9 @@ import pytest
 from iso15118.security.pki import Pki, PkiLayout, init_pki, read_pki
 from iso15118.security.profiles import SECC_ANCHORS, VEHICLE_ANCHORS, Entity
 from iso15118.security.tls import TlsConfig
+from tests.support.oracle_fixture import exi_oracle
+
+__all__ = ["PkiFixture", "exi_oracle"]
 
 ALGORITHMS = ("secp521r1", "ed448")
 
@@ -69,3 +72,11 @@ def test_pki(request: pytest.FixtureRequest, test_pkis: dict[str, PkiFixture]) -
 def work_dir(tmp_path: Path) -> Path:
     """A fresh directory for files a test writes."""
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def iso2_pki(tmp_path_factory: pytest.TempPathFactory, pki_now: dt.datetime) -> PkiFixture:
+    """The ISO 15118-2 test PKI (secp256r1), on disk and in memory, built once per session."""
+    directory = tmp_path_factory.mktemp("pki-iso2") / "pki"
+    layout = init_pki(directory, kind="iso2", now=pki_now)
+    return PkiFixture(layout=layout, pki=read_pki(layout))
