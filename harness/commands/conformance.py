@@ -141,9 +141,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument(
         "--accept-timeout",
         type=_number(low=0.0, above=True),
-        default=30.0,
+        default=20.0,
         metavar="S",
-        help="SUT evcc: how long to wait for the EVCC to connect (default 30)",
+        help="SUT evcc: how long to wait for the EVCC to connect (default 20: a run whose EVCC never connects "
+        "ends in error within 30 s)",
     )
     run.add_argument(
         "--fault",

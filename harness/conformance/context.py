@@ -49,7 +49,7 @@ class RunConfig:
     """The tester EV's EVCCID (None: its vehicle certificate's CN with a PKI [V2G20-2598], else
     ``WMIV2GCONFORMANCE01``)."""
     evse_id: str = "DE*V2G*E0001*1"
-    accept_timeout: float = 30.0
+    accept_timeout: float = 20.0
     """SUT = EVCC: how long to wait for it to connect."""
 
 
