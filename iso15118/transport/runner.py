@@ -107,8 +107,11 @@ def peer_identity(address: str, tls: HandshakeInfo | None) -> PeerIdentity:
 
 def _outcome(conn: Connection, ended: SessionEnded, summary: Summary, interrupted: str | None = None) -> SessionOutcome:
     negotiated = dict(summary.negotiated)
-    if conn.negotiated_namespace is not None:
-        negotiated["protocol"] = conn.negotiated_namespace
+    namespace = conn.negotiated_namespace
+    if namespace is not None:
+        negotiated["protocol"] = namespace
+        # A printable name beside the namespace (``DIN 70121``, ``ISO 15118-20``) for summary lines.
+        negotiated["protocol_name"] = conn.config.profiles[namespace].name
     return SessionOutcome(
         ended=ended,
         session_id=conn.session_id,
