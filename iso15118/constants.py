@@ -10,6 +10,8 @@ from typing import Final
 
 __all__ = [
     "NS_APP_PROTOCOL",
+    "NS_DIN",
+    "NS_ISO2",
     "NS_ISO20_AC",
     "NS_ISO20_ACDP",
     "NS_ISO20_COMMON_MESSAGES",
@@ -36,6 +38,10 @@ NS_ISO20_DC: Final = "urn:iso:std:iso:15118:-20:DC"
 NS_ISO20_WPT: Final = "urn:iso:std:iso:15118:-20:WPT"
 NS_ISO20_ACDP: Final = "urn:iso:std:iso:15118:-20:ACDP"
 NS_XMLDSIG: Final = "http://www.w3.org/2000/09/xmldsig#"
+NS_DIN: Final = "urn:din:70121:2012:MsgDef"
+"""DIN 70121 as offered in SupportedAppProtocol (version 2.0)."""
+NS_ISO2: Final = "urn:iso:15118:2:2013:MsgDef"
+"""ISO 15118-2 as offered in SupportedAppProtocol (version 2.0)."""
 
 V2GTP_VERSION: Final = 0x01
 V2GTP_HEADER_LENGTH: Final = 8

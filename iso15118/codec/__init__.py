@@ -34,6 +34,7 @@ from iso15118.errors import CodecError, MessageDecodeError, MessageEncodeError
 
 __all__ = [
     "codec_for",
+    "decode_as",
     "decode_document",
     "decode_message",
     "encode_fragment",
@@ -144,6 +145,15 @@ def decode_message(data: bytes, payload_type: int) -> Any:
         raise MessageDecodeError(f"payload type 0x{payload_type:04x} does not carry an EXI message") from None
     try:
         return codec_for(schema).decode(data)  # the value only: no Document to build
+    except DecodeError as exc:
+        raise _decode_error(exc, data) from None
+
+
+def decode_as(data: bytes, schema: str) -> Any:
+    """Decode an EXI document of a schema set, the value only (DIN 70121 and ISO 15118-2 share payload type
+    0x8001 with SupportedAppProtocol: the negotiated protocol, not the payload type, chooses the grammar)."""
+    try:
+        return codec_for(schema).decode(data)
     except DecodeError as exc:
         raise _decode_error(exc, data) from None
 

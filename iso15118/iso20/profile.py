@@ -34,7 +34,7 @@ from iso15118.session.failures import minimal_instance
 from iso15118.session.profile import MessageTiming, Stream, Table
 from iso15118.session.sap import Offer
 from iso15118.session.selection import EnergyFamily, Selection
-from iso15118.session.timers import Timing
+from iso15118.session.timers import REQUIREMENT, Timer, Timing
 
 __all__ = ["AC_NAMESPACES", "DC_NAMESPACES", "ISO20", "LOOP_KINDS", "OFFERS", "Iso20Profile", "diagram"]
 
@@ -157,6 +157,9 @@ class Iso20Profile:
 
     def loop_kinds(self) -> frozenset[StrEnum]:
         return frozenset(LOOP_KINDS)
+
+    def timer_requirement(self, timer: Timer) -> str:
+        return REQUIREMENT[timer]
 
     def note(self, selection: Selection, kind: StrEnum, request: Any, response: Any) -> Selection:
         if self.is_failed(self.response_code(response)):

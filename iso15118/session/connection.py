@@ -35,8 +35,9 @@ from enum import StrEnum
 from typing import Any
 
 from iso15118.errors import CodecError, FramingError, LocalProtocolError, ProtocolError, RemoteProtocolError
+from iso15118.session.admission import RULE_STATE_PAYLOAD, RULE_STATE_SIZE, judge
 from iso15118.session.config import Role, SessionConfig
-from iso15118.session.context import CoreState, Pending, SessionContext, StreamContext
+from iso15118.session.context import CoreState, Pending, SessionContext
 from iso15118.session.events import (
     CloseRequested,
     EndReason,
@@ -51,17 +52,15 @@ from iso15118.session.events import (
     SessionEnded,
     SessionEstablished,
 )
-from iso15118.session.profile import MessageTiming, Profile, Rule, SideRule, Stream
+from iso15118.session.exchange import advance, track_ongoing
+from iso15118.session.profile import MessageTiming, Profile, Rule, Stream
 from iso15118.session.rules import check_request, check_response, foreign_session_id
-from iso15118.session.sap import SAP, offered_protocol
+from iso15118.session.sap import SAP, negotiation_failure, offered_protocol
 from iso15118.session.selection import Selection
-from iso15118.session.timers import REQUIREMENT, Deadlines, Timer
+from iso15118.session.timers import Deadlines, Timer
 from iso15118.v2gtp import Deframer, Frame, frame
 
 __all__ = ["Connection", "Role", "SessionConfig"]
-
-RULE_STATE_PAYLOAD = "payload type expected in the session's state"
-RULE_STATE_SIZE = "payload length within the state's maximum"
 
 
 class Connection:
@@ -198,29 +197,7 @@ class Connection:
             self._judge(payload_type, length, offset)
 
     def _judge(self, payload_type: int, length: int, offset: int) -> Stream:
-        """The stream of a frame the current state admits; FramingError (naming the rule) for any other."""
-        profile = self._s.profile
-        stream = profile.stream_of(payload_type)
-        if stream is None:
-            raise FramingError(
-                f"payload type 0x{payload_type:04X} is not used by {profile.name}",
-                offset=offset + 2,
-                rule=RULE_STATE_PAYLOAD,
-            )
-        limit = profile.max_payload(self._s.state, stream, payload_type)
-        if limit is None:
-            raise FramingError(
-                f"payload type 0x{payload_type:04X} is not expected in state {self._s.state} ({profile.name})",
-                offset=offset + 2,
-                rule=RULE_STATE_PAYLOAD,
-            )
-        if length > limit:
-            raise FramingError(
-                f"payload of {length} bytes exceeds the {limit} bytes allowed in state {self._s.state}",
-                offset=offset + 4,
-                rule=RULE_STATE_SIZE,
-            )
-        return stream
+        return judge(self._s.profile, self._s.state, payload_type, length, offset)
 
     # ---- receiving -------------------------------------------------------------------------------------
     def _receive_frame(self, payload_type: int, payload: bytes, now: float) -> list[Event]:
@@ -357,7 +334,7 @@ class Connection:
                     what=f"{kind} after {took:.3f} s",
                     limit=timing.secc_performance,
                     actual=took,
-                    requirement="V2G20 tables 215-217",
+                    requirement=profile.timer_requirement(Timer.SECC_PERFORMANCE),
                 )
             )
         events += self._after_exchange(pending, message, stream, now)
@@ -404,71 +381,40 @@ class Connection:
     def _after_exchange(self, pending: Pending, response: Any, stream: Stream, now: float) -> list[Event]:
         """Advance the state machine after a request/response pair (both roles)."""
         s = self._s
-        profile = s.profile
-        request, kind = pending.request, pending.kind
-        st = s.streams[stream]
-        self._track_ongoing(st, kind, profile.processing(response), stream, now)
-        failed = profile.is_failed(profile.response_code(response))
-        if stream is not Stream.MAIN:
-            side = profile.table.side.get((stream, st.side, kind)) if not failed else None
-            st.side = side.next if isinstance(side, SideRule) else "idle"
-            return []
-        if profile is SAP:
-            return self._negotiated(request, response, now)
+        processing = s.profile.processing(response)
+        evcc = self.role is Role.EVCC
+        track_ongoing(
+            s.streams[stream], pending, processing, stream, now, self._timers, evcc=evcc, timing=self.config.timing
+        )
+        if s.profile is SAP and stream is Stream.MAIN:
+            return self._negotiated(pending.request, response, now)
+        done = advance(s, pending, response, stream)
         events: list[Event] = []
-        rule = pending.rule
-        if failed or rule is None:
-            s.state = CoreState.ENDED  # any FAILED response code ends the session
-        else:
-            s.state = profile.table.next_state(s.state, rule, s.selection, request, response)
-        s.selection = profile.note(s.selection, kind, request, response)
-        setup = profile.session_setup(kind, request, response) if not failed else None
-        if setup is not None:
-            resumed, evcc_id, evse_id = setup
-            s.session_id = profile.session_id(response) or s.session_id
-            s.established = True
+        if done.setup is not None:
+            resumed, evcc_id, evse_id = done.setup
             self._timers.cancel(Timer.SECC_COMMUNICATION_SETUP)
             self._timers.cancel(Timer.EVCC_COMMUNICATION_SETUP)
             events.append(
                 SessionEstablished(at=now, session_id=s.session_id, resumed=resumed, evcc_id=evcc_id, evse_id=evse_id)
             )
-        how = profile.session_stop(kind, request)
-        if how is not None and s.state is CoreState.ENDED and not failed:
-            reason = EndReason.PAUSED if how == "Pause" else EndReason.TERMINATED
+        if done.stopped is not None:
+            reason = EndReason.PAUSED if done.stopped == "Pause" else EndReason.TERMINATED
             # After SessionStopRes the SECC waits for the EV to close TCP first [V2G20-1633].
-            close_in = self.config.timing.secc_close_after_stop if self.role is Role.SECC else 0.0
-            events += self._end(
-                now,
-                reason,
-                f"SessionStop({how})",
-                close_in=close_in,
-                requirement="V2G20-1633" if self.role is Role.SECC else None,
-            )
+            close_in = 0.0 if evcc else self.config.timing.secc_close_after_stop
+            requirement = None if evcc else s.profile.timer_requirement(Timer.CLOSE)
+            events += self._end(now, reason, f"SessionStop({done.stopped})", close_in=close_in, requirement=requirement)
         return events
 
     def _negotiated(self, request: Any, response: Any, now: float) -> list[Event]:
         s = self._s
-        code = SAP.response_code(response)
-        if SAP.is_failed(code) or response.schema_id is None:
-            return self._end(
-                now, EndReason.NO_PROTOCOL, f"SupportedAppProtocol: {code}", response_code=code, close_in=0.0
-            )
+        failure = negotiation_failure(request, response, self.config.profiles)
+        if failure is not None:
+            reason, detail, code = failure
+            return self._end(now, reason, detail, response_code=code, close_in=0.0)
         proto = offered_protocol(request, response.schema_id)
-        if proto is None:
-            return self._end(
-                now, EndReason.PROTOCOL_ERROR, f"SchemaID {response.schema_id} was not offered", close_in=0.0
-            )
-        profile = self.config.profiles.get(proto.protocol_namespace)
-        if profile is None:
-            return self._end(
-                now,
-                EndReason.NO_PROTOCOL,
-                f"no profile speaks {proto.protocol_namespace} "
-                f"(this connection knows {', '.join(self.config.profiles) or 'none'})",
-                close_in=0.0,
-            )
+        assert proto is not None  # negotiation_failure checked it
         s.namespace = proto.protocol_namespace
-        s.profile = profile
+        s.profile = profile = self.config.profiles[proto.protocol_namespace]
         s.state = profile.initial_state
         s.selection = profile.selection_for(proto.protocol_namespace)
         version = (proto.version_number_major, proto.version_number_minor)
@@ -481,22 +427,6 @@ class Connection:
                 profile=profile.name,
             )
         ]
-
-    def _track_ongoing(
-        self, st: StreamContext, kind: StrEnum, processing: str | None, stream: Stream, now: float
-    ) -> None:
-        t = self.config.timing
-        if processing is not None and processing.startswith("Ongoing"):
-            if st.ongoing_since is None or st.last_request != kind:
-                st.ongoing_since = now
-                timer = Timer.EVCC_ONGOING if self.role is Role.EVCC else Timer.SECC_ONGOING
-                limit = t.evcc_ongoing_timeout if self.role is Role.EVCC else t.secc_ongoing_performance
-                self._timers.arm(timer, now + limit, stream)
-        else:
-            st.ongoing_since = None
-            self._timers.cancel(Timer.EVCC_ONGOING, stream)
-            self._timers.cancel(Timer.SECC_ONGOING, stream)
-        st.last_request = kind
 
     # ---- ending ----------------------------------------------------------------------------------------
     def _fail_request(
@@ -547,43 +477,24 @@ class Connection:
         """Process every deadline that has passed."""
         events: list[Event] = []
         for timer, stream_name, at in self._timers.expire(now):
+            requirement = self._s.profile.timer_requirement(timer)
             if timer is Timer.CLOSE:
                 self._closing = True
-                events.append(CloseRequested(at=now, close_at=at, requirement=REQUIREMENT[timer]))
-                continue
-            if timer is Timer.SECC_PERFORMANCE:
+                events.append(CloseRequested(at=now, close_at=at, requirement=requirement))
+            elif timer is Timer.SECC_PERFORMANCE or timer is Timer.SECC_ONGOING:
+                # The SECC's own lateness is reported; the session goes on (the EV's timers decide).
                 pending = self._s.streams[Stream(stream_name)].pending
-                what = str(pending.kind) if pending else "response"
-                limit = self.timing(pending.kind).secc_performance if pending else 0.0
+                if timer is Timer.SECC_ONGOING:
+                    what, limit = "EVSEProcessing still Ongoing", self.config.timing.secc_ongoing_performance
+                else:
+                    what = f"answer to {pending.kind if pending else 'the request'} not sent"
+                    limit = self.timing(pending.kind).secc_performance if pending else 0.0
                 events.append(
-                    PerformanceTimeExceeded(
-                        at=now,
-                        what=f"answer to {what} not sent",
-                        limit=limit,
-                        actual=limit,
-                        requirement=REQUIREMENT[timer],
-                    )
+                    PerformanceTimeExceeded(at=now, what=what, limit=limit, actual=limit, requirement=requirement)
                 )
-                continue
-            if timer is Timer.SECC_ONGOING:
-                limit = self.config.timing.secc_ongoing_performance
-                events.append(
-                    PerformanceTimeExceeded(
-                        at=now,
-                        what="EVSEProcessing still Ongoing",
-                        limit=limit,
-                        actual=limit,
-                        requirement=REQUIREMENT[timer],
-                    )
-                )
-                continue
-            close_in = self.config.timing.secc_close_after_failure if self.role is Role.SECC else 0.0
-            events += self._end(
-                now,
-                EndReason.TIMEOUT,
-                f"{timer} expired ({stream_name} stream)",
-                requirement=REQUIREMENT[timer],
-                close_in=close_in,
-            )
-            break
+            else:
+                close_in = self.config.timing.secc_close_after_failure if self.role is Role.SECC else 0.0
+                detail = f"{timer} expired ({stream_name} stream)"
+                events += self._end(now, EndReason.TIMEOUT, detail, requirement=requirement, close_in=close_in)
+                break
         return events

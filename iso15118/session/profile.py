@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any, Final, Protocol
 
 from iso15118.session.selection import Selection
-from iso15118.session.timers import Timing
+from iso15118.session.timers import Timer, Timing
 
 __all__ = [
     "ALWAYS",
@@ -232,6 +232,10 @@ class Profile(Protocol):
 
     def timing(self, kind: StrEnum, timing: Timing) -> MessageTiming:
         """The timers of a request kind, from the session's timer values."""
+        ...
+
+    def timer_requirement(self, timer: Timer) -> str:
+        """The requirement that defines a timer in this generation (for logs and ended sessions)."""
         ...
 
     def loop_kinds(self) -> frozenset[StrEnum]:

@@ -17,9 +17,10 @@ from typing import Any, Final
 from iso15118.codec import decode_message, encode_message
 from iso15118.constants import PayloadType
 from iso15118.messages.app_protocol import AppProtocol, ResponseCode, supportedAppProtocolReq, supportedAppProtocolRes
+from iso15118.session.events import EndReason
 from iso15118.session.profile import ALWAYS, MessageTiming, Rule, Stream, Table, Transition
 from iso15118.session.selection import Selection
-from iso15118.session.timers import Timing
+from iso15118.session.timers import REQUIREMENT, Timer, Timing
 
 __all__ = [
     "SAP",
@@ -29,6 +30,7 @@ __all__ = [
     "SapProfile",
     "SapState",
     "answer_sap",
+    "negotiation_failure",
     "offered_protocol",
     "sap_request",
     "select_offer",
@@ -140,6 +142,9 @@ class SapProfile:
     def loop_kinds(self) -> frozenset[StrEnum]:
         return frozenset()
 
+    def timer_requirement(self, timer: Timer) -> str:
+        return REQUIREMENT[timer]
+
     def note(self, selection: Selection, kind: StrEnum, request: Any, response: Any) -> Selection:
         return selection
 
@@ -175,6 +180,24 @@ def offered_protocol(request: supportedAppProtocolReq, schema_id: int) -> AppPro
     for proto in request.app_protocol:
         if proto.schema_id == schema_id:
             return proto
+    return None
+
+
+def negotiation_failure(
+    request: supportedAppProtocolReq, response: supportedAppProtocolRes, speaks: Iterable[str]
+) -> tuple[EndReason, str, str | None] | None:
+    """Why a SupportedAppProtocol exchange agreed on nothing this connection can speak, as (reason, detail,
+    response code); None when it agreed on an offered protocol among ``speaks`` (namespaces with a profile)."""
+    code = str(response.response_code)
+    if code == ResponseCode.Failed_NoNegotiation or response.schema_id is None:
+        return EndReason.NO_PROTOCOL, f"SupportedAppProtocol: {code}", code
+    proto = offered_protocol(request, response.schema_id)
+    if proto is None:
+        return EndReason.PROTOCOL_ERROR, f"SchemaID {response.schema_id} was not offered", None
+    known = tuple(speaks)
+    if proto.protocol_namespace not in known:
+        detail = f"no profile speaks {proto.protocol_namespace} (this connection knows {', '.join(known) or 'none'})"
+        return EndReason.NO_PROTOCOL, detail, None
     return None
 
 

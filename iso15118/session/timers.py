@@ -61,8 +61,12 @@ class Timing:
     """After a FAILED response or a timeout the SECC closes the connection this soon (ISO 15118-4 expects
     the SUT to close within 5 s)."""
 
+    scale: float = 1.0
+    """How much every value here was stretched (tolerant mode). Profiles whose timers are not these -20 values
+    (DIN 70121, ISO 15118-2) stretch their own tables by it."""
+
     def scaled(self, factor: float) -> Timing:
-        """Every value multiplied by ``factor`` (for slow lab peers in tolerant mode)."""
+        """Every value multiplied by ``factor`` (for slow lab peers in tolerant mode); ``scale`` records it."""
         return replace(self, **{k: getattr(self, k) * factor for k in self.__dataclass_fields__})
 
 
@@ -84,7 +88,7 @@ class Timer(StrEnum):
 
 REQUIREMENT: Final[dict[Timer, str]] = {
     Timer.SECC_SEQUENCE: "V2G20-443",
-    Timer.SECC_PERFORMANCE: "V2G20 table 215/216",
+    Timer.SECC_PERFORMANCE: "V2G20 tables 215-217",
     Timer.SECC_ONGOING: "V2G20 table 215",
     Timer.SECC_COMMUNICATION_SETUP: "V2G20-723",
     Timer.EVCC_MESSAGE: "V2G20-436",

@@ -1,0 +1,1 @@
+"""DIN 70121 (DC charging over high-level communication) as a profile of the session core."""
