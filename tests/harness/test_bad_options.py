@@ -149,7 +149,6 @@ def test_doctor_reports_a_missing_pki_as_a_failed_check(capsys: pytest.CaptureFi
     assert code == 1 and "FAIL  pki" in out and f"{_MISSING} is not a directory" in out
 
 
-@pytest.mark.xfail(reason="issue 13 item 5 (the conformance CLI, another branch): an unknown fault is a KeyError")
 def test_conformance_names_an_unknown_fault(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["conformance", "run", "--sut", "secc", "--own", "--fault", "nope", "--report", str(tmp_path)]
     code, _, err = _run(argv, capsys)

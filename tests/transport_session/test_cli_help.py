@@ -46,7 +46,7 @@ def test_every_option_with_a_default_shows_it() -> None:
             shown = action.default if not isinstance(action.default, list | tuple) else action.default[0]
             spellings = {str(shown), format(shown, "g") if isinstance(shown, float) else str(shown)}
             text = _help_of(parser, action)
-            said = [f"default: {s}" in text or f"default {s}" in text for s in spellings]
+            said = [f"default: {s}" in text or f"default {s}" in text or f"{s} (default)" in text for s in spellings]
             if not any(said):
                 missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}: {text!r}")
     assert checked >= 25 and missing == []  # the walk reaches every command family
