@@ -238,6 +238,12 @@ class _Secc:
         """The operator stops the charger: the EV is asked to terminate at its next charge-loop request."""
         self.interrupted = self.interrupted or why
 
+    def abort(self, why: str) -> None:
+        """Give up on the session now (the EV did not end it in time): it ends ``aborted`` -- observers and the
+        journal see the end -- and the connection closes."""
+        self.interrupted = self.interrupted or why
+        self.pump.abort(why)
+
 
 async def serve_secc_session(
     link: Link,

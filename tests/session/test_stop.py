@@ -11,12 +11,16 @@ from typing import Any
 
 import pytest
 
+from iso15118.codec import encode_message
 from iso15118.config import EvccConfig, SeccConfig
+from iso15118.iso20.profile import OFFERS
 from iso15118.session.events import EndReason
+from iso15118.session.sap import sap_request
 from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.link import memory_pair
 from iso15118.transport.runner import run_evcc_session, serve_secc_session
+from iso15118.v2gtp import frame
 from tests.session.recording import Recorder
 
 
@@ -70,3 +74,28 @@ def test_the_charger_asks_the_ev_to_terminate(energy: EnergyFamily) -> None:
     # The EV ended it itself: PowerDelivery(Stop) (and welding detection in DC), then SessionStop(Terminate).
     last = [r.message for r in rec.messages if r.sender == "evcc"][-1]
     assert type(last).__name__ == "SessionStopReq" and str(last.charging_session) == "Terminate"
+
+
+def test_a_session_the_ev_does_not_end_in_time_is_aborted_with_its_record() -> None:
+    """An operator's stop before the charge loop has no response to carry the notification: after the grace the
+    charger aborts the session -- the outcome, the observers (the journal) and the link all see the end."""
+
+    async def run() -> tuple[Any, Recorder, bytes]:
+        rec = Recorder()
+        handles: dict[str, Any] = {}
+        a, b = memory_pair()
+        secc = asyncio.create_task(
+            serve_secc_session(b, SimpleEVSE(), SeccConfig(), observers=[rec], on_start=lambda h: handles.update(h=h))
+        )
+        await a.send(frame(0x8001, encode_message(sap_request(list(OFFERS.values())))))
+        answer = await a.receive()  # the SAP answer: the session runs, then the EV goes quiet
+        await handles["h"].request_stop("SIGTERM")
+        handles["h"].abort("SIGTERM; the EV did not end the session within 0 s")
+        outcome = await asyncio.wait_for(secc, 10)
+        closed = await asyncio.wait_for(a.receive(), 10)
+        return outcome, rec, answer + closed
+
+    outcome, rec, _wire = asyncio.run(run())
+    assert outcome.ended.reason is EndReason.ABORTED and outcome.interrupted == "SIGTERM"
+    assert "did not end the session" in outcome.ended.detail and not outcome.ok
+    assert any(getattr(e, "reason", None) is EndReason.ABORTED for _role, e in rec.events)
