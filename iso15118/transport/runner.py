@@ -311,6 +311,7 @@ class _Evcc:
             session_id=self.conn.session_id,
             selection=self.conn.selection,
             ev=await self.controller.ev_state(now),
+            state=self.conn.state,
         )
 
     async def start(self) -> None:

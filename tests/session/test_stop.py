@@ -99,3 +99,25 @@ def test_a_session_the_ev_does_not_end_in_time_is_aborted_with_its_record() -> N
     assert outcome.ended.reason is EndReason.ABORTED and outcome.interrupted == "SIGTERM"
     assert "did not end the session" in outcome.ended.detail and not outcome.ok
     assert any(getattr(e, "reason", None) is EndReason.ABORTED for _role, e in rec.events)
+
+
+def test_a_stop_between_power_delivery_start_and_the_first_loop_begins_with_power_delivery() -> None:
+    """The -20 table admits no SessionStop in the charge loop, even before its first exchange [V2G20-2645]."""
+    from iso15118.controller import EVLimits, EVState
+    from iso15118.decisions import EvccEnv
+    from iso15118.iso20.kinds import Kind
+    from iso15118.iso20.logic import Iso20Evcc
+    from iso15118.iso20.states import State
+    from iso15118.session.selection import Selection
+
+    logic = Iso20Evcc(EvccConfig())
+    ev = EVState(
+        soc=50, present_power_w=0, target_energy_wh=1, max_energy_wh=1, min_energy_wh=0, limits=EVLimits(max_charge_w=1)
+    )
+    before_loop = EvccEnv(now=0.0, header=None, session_id=b"", selection=Selection(), ev=ev, state=State.CHARGE_LOOP)
+    step = logic.stop(logic.initial(), "SIGTERM", before_loop)
+    assert [s.kind for s in step.sends] == [Kind.PowerDeliveryReq]
+    in_setup = EvccEnv(
+        now=0.0, header=None, session_id=b"", selection=Selection(), ev=ev, state=State.WAIT_SERVICE_DISCOVERY
+    )
+    assert [s.kind for s in logic.stop(logic.initial(), "SIGTERM", in_setup).sends] == [Kind.SessionStopReq]
