@@ -7,7 +7,7 @@ negotiated generation, and :data:`OFFERS` what an SECC can select from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Final
@@ -17,6 +17,9 @@ from iso15118.decisions import EvccLogic, SeccLogic
 from iso15118.din.profile import DIN
 from iso15118.din.profile import OFFER as DIN_OFFER
 from iso15118.errors import ConfigError
+from iso15118.iso2.logic import Iso2Evcc, Iso2Secc
+from iso15118.iso2.profile import ISO2
+from iso15118.iso2.profile import OFFER as ISO2_OFFER
 from iso15118.iso20.logic import Iso20Evcc, Iso20Secc
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.iso20.profile import AC_NAMESPACES, DC_NAMESPACES, ISO20
@@ -25,14 +28,20 @@ from iso15118.session.config import SessionConfig
 from iso15118.session.profile import Profile
 from iso15118.session.sap import Offer
 
-__all__ = ["OFFERS", "PROFILES", "evcc_logic", "secc_logic", "session_config"]
+__all__ = ["EVCC_LOGIC", "OFFERS", "PROFILES", "SECC_LOGIC", "evcc_logic", "secc_logic", "session_config"]
 
 PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
-    {**{namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)}, DIN_OFFER.namespace: DIN}
+    {
+        **{namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)},
+        DIN_OFFER.namespace: DIN,
+        ISO2_OFFER.namespace: ISO2,
+    }
 )
 """Namespace (and accepted spellings) -> profile."""
 
-OFFERS: Final[Mapping[str, Offer]] = MappingProxyType({**ISO20_OFFERS, DIN_OFFER.namespace: DIN_OFFER})
+OFFERS: Final[Mapping[str, Offer]] = MappingProxyType(
+    {**ISO20_OFFERS, DIN_OFFER.namespace: DIN_OFFER, ISO2_OFFER.namespace: ISO2_OFFER}
+)
 """Namespace -> what an SECC accepts for it in SupportedAppProtocol (major version, spellings)."""
 
 
@@ -41,15 +50,28 @@ def session_config(base: SessionConfig | None = None) -> SessionConfig:
     return replace(base or SessionConfig(), profiles=PROFILES)
 
 
+SECC_LOGIC: Final[Mapping[Profile, Callable[[SeccConfig, PncVerifier | None], SeccLogic]]] = MappingProxyType(
+    {ISO20: Iso20Secc, ISO2: lambda config, pnc: Iso2Secc(config)}
+)
+"""Profile -> how its SECC decisions are made (from the configuration and the -20 PnC verifier)."""
+
+EVCC_LOGIC: Final[Mapping[Profile, Callable[[EvccConfig], EvccLogic]]] = MappingProxyType(
+    {ISO20: Iso20Evcc, ISO2: Iso2Evcc}
+)
+"""Profile -> how its EVCC decisions are made."""
+
+
 def secc_logic(profile: Profile, config: SeccConfig, pnc: PncVerifier | None = None) -> SeccLogic:
     """The SECC decisions of a profile."""
-    if profile is ISO20:
-        return Iso20Secc(config, pnc)
-    raise ConfigError(f"no SECC decisions for {profile.name}")
+    factory = SECC_LOGIC.get(profile)
+    if factory is None:
+        raise ConfigError(f"no SECC decisions for {profile.name}")
+    return factory(config, pnc)
 
 
 def evcc_logic(profile: Profile, config: EvccConfig) -> EvccLogic:
     """The EVCC decisions of a profile."""
-    if profile is ISO20:
-        return Iso20Evcc(config)
-    raise ConfigError(f"no EVCC decisions for {profile.name}")
+    factory = EVCC_LOGIC.get(profile)
+    if factory is None:
+        raise ConfigError(f"no EVCC decisions for {profile.name}")
+    return factory(config)
