@@ -50,9 +50,9 @@ class EvccConfig:
     evcc_id: str = DEFAULT_EVCCID
     """SessionSetupReq's EVCCID: the vehicle certificate's CN (the test PKI's default; `v2g evcc` with a PKI takes
     the CN of its vehicle certificate unless this is set)."""
-    mac: bytes = bytes.fromhex("020000000001")
-    """ISO 15118-2: SessionSetupReq's EVCCID, the EVCC's MAC address (6 bytes; -2 makes the EVCCID hexBinary,
-    where -20 takes the vehicle certificate's CN in ``evcc_id``). The default is a locally administered one."""
+    evcc_mac: bytes = bytes.fromhex("020000000001")
+    """ISO 15118-2 (and DIN 70121): SessionSetupReq's EVCCID, the EV's MAC address (hexBinary; ``evcc_id`` is
+    -20's string EVCCID). The default is a locally administered address."""
     energy: EnergyFamily = EnergyFamily.AC
     """AC or DC: which -20 namespace is offered (with ``bidirectional``: AC_BPT or DC_BPT when discharging)."""
     protocols: tuple[str, ...] | None = None

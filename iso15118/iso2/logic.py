@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.decisions import Answer, EvccEnv, Need, SeccEnv, Send, Step, Summary
 from iso15118.envelope.kinds import Kind
 from iso15118.envelope.states import body_of
+from iso15118.errors import ConfigError
 from iso15118.iso2 import evcc as ev
 from iso15118.iso2.evcc.view import EvccContext, EvccView, now_send
 from iso15118.iso2.modes import CHARGE_SERVICE_ID, family_of
@@ -23,6 +24,9 @@ from iso15118.iso2.secc import SeccContext, SeccView, decide
 from iso15118.session.profile import Stream
 
 __all__ = ["Iso2Evcc", "Iso2Secc", "negotiated"]
+
+_EVCCID_BYTES: Final = 6
+"""SessionSetupReq's EVCCID: hexBinary of at most 6 bytes in the -2 schema."""
 
 
 def negotiated(
@@ -84,6 +88,8 @@ class Iso2Evcc:
     """The -2 EVCC decisions for one configuration."""
 
     def __init__(self, config: EvccConfig) -> None:
+        if not 1 <= len(config.evcc_mac) <= _EVCCID_BYTES:
+            raise ConfigError(f"ISO 15118-2's EVCCID is 1 to 6 bytes (a MAC address), got {len(config.evcc_mac)}")
         self.config = config
 
     def initial(self) -> EvccContext:

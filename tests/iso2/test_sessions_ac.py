@@ -13,6 +13,8 @@ from iso15118.controller import Notification
 from iso15118.decisions import Answer, Need, SeccEnv, SeccLogic, Summary
 from iso15118.envelope.kinds import Kind
 from iso15118.envelope.states import body_of
+from iso15118.errors import ConfigError
+from iso15118.iso2.logic import Iso2Evcc
 from iso15118.iso2.profile import ISO2
 from iso15118.session.events import EndReason
 from iso15118.simple import SimpleEV, SimpleEVConfig, SimpleEVSE, SimpleEVSEConfig
@@ -147,7 +149,7 @@ def test_pause_then_resume_on_a_second_connection() -> None:
 def test_a_resume_by_another_ev_starts_a_new_session() -> None:
     store = SessionStore()
     first, _c, _ = run(evcc(stop_with="Pause"), store=store)
-    stranger = evcc(resume_session_id=first.session_id, mac=bytes.fromhex("020000000002"))
+    stranger = evcc(resume_session_id=first.session_id, evcc_mac=bytes.fromhex("020000000002"))
     out, charger, rec = run(stranger, store=store)
     (setup,) = bodies(rec, "secc", "SessionSetupRes")
     assert str(setup.response_code) == "OK_NewSessionEstablished" and out.session_id != first.session_id
@@ -204,3 +206,8 @@ def test_a_metering_receipt_follows_every_response_that_asks_for_one() -> None:
     for status, receipt in zip(statuses, receipts, strict=True):
         assert receipt.meter_info == status.meter_info and receipt.session_id == out.session_id
     assert all(str(r.response_code) == "OK" for r in bodies(rec, "secc", "MeteringReceiptRes"))
+
+
+def test_an_evccid_longer_than_a_mac_address_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="EVCCID is 1 to 6 bytes"):
+        Iso2Evcc(evcc(evcc_mac=bytes(8)))

@@ -45,7 +45,7 @@ _PREFERENCE: Final = {
 def build_session_setup(v: EvccView) -> Any:
     """SessionSetupReq: a new session (zero SessionID) or the paused one to resume; EVCCID is the EV's MAC."""
     session_id = v.config.resume_session_id or bytes(8)
-    return wrap(v, m.SessionSetupReq(evcc_id=v.config.mac), header=m.MessageHeader(session_id=session_id))
+    return wrap(v, m.SessionSetupReq(evcc_id=v.config.evcc_mac), header=m.MessageHeader(session_id=session_id))
 
 
 def after_session_setup(res: Any, req: Any, v: EvccView) -> Step[EvccContext]:
