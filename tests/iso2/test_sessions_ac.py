@@ -16,6 +16,7 @@ from iso15118.envelope.states import body_of
 from iso15118.errors import ConfigError
 from iso15118.iso2.logic import Iso2Evcc
 from iso15118.iso2.profile import ISO2
+from iso15118.messages.generated import iso2 as m
 from iso15118.session.events import EndReason
 from iso15118.simple import SimpleEV, SimpleEVConfig, SimpleEVSE, SimpleEVSEConfig
 from iso15118.transport.store import SessionStore
@@ -211,3 +212,33 @@ def test_a_metering_receipt_follows_every_response_that_asks_for_one() -> None:
 def test_an_evccid_longer_than_a_mac_address_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="EVCCID is 1 to 6 bytes"):
         Iso2Evcc(evcc(evcc_mac=bytes(8)))
+
+
+class _SchedulesLater:
+    """A charger whose first two ChargeParameterDiscoveryRes say Ongoing (its schedule is not ready yet)."""
+
+    def __init__(self, logic: SeccLogic) -> None:
+        self.logic = logic
+        self.ongoing = 2
+
+    def initial(self) -> Any:
+        return self.logic.initial()
+
+    def decide(self, kind: Any, request: Any, ctx: Any, env: SeccEnv) -> Answer[Any] | Need:
+        decided = self.logic.decide(kind, request, ctx, env)
+        if kind is not Kind.ChargeParameterDiscoveryReq or not isinstance(decided, Answer) or not self.ongoing:
+            return decided
+        self.ongoing -= 1
+        ongoing = replace(body_of(decided.response), evse_processing=m.EVSEProcessing.Ongoing, sa_schedule_list=None)
+        return Answer(ISO2.envelope.wrap(decided.response.header, ongoing), ctx, decided.effects)
+
+    def summary(self, ctx: Any) -> Summary:
+        return self.logic.summary(ctx)
+
+
+def test_charge_parameter_discovery_is_repeated_while_the_charger_says_ongoing() -> None:
+    out, charger, rec = run(decisions=_SchedulesLater)
+    assert out.ok and charger.ok
+    answers = [str(r.evse_processing) for r in bodies(rec, "secc", "ChargeParameterDiscoveryRes")]
+    assert answers == ["Ongoing", "Ongoing", "Finished"]
+    assert kinds(rec, "evcc").count("ChargeParameterDiscoveryReq") == 3 and out.negotiated["energy_mode"] == "AC"
