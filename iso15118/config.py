@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from iso15118.constants import NS_ISO20_AC, NS_ISO20_DC, EnergyService
+from iso15118.constants import NS_DIN, NS_ISO20_AC, NS_ISO20_DC, EnergyService
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.messages import iso20 as m
@@ -50,9 +50,6 @@ class EvccConfig:
     evcc_id: str = DEFAULT_EVCCID
     """SessionSetupReq's EVCCID: the vehicle certificate's CN (the test PKI's default; `v2g evcc` with a PKI takes
     the CN of its vehicle certificate unless this is set)."""
-    evcc_mac: bytes = bytes.fromhex("020000000001")
-    """ISO 15118-2 (and DIN 70121): SessionSetupReq's EVCCID, the EV's MAC address (hexBinary; ``evcc_id`` is
-    -20's string EVCCID). The default is a locally administered address."""
     energy: EnergyFamily = EnergyFamily.AC
     """AC or DC: which -20 namespace is offered (with ``bidirectional``: AC_BPT or DC_BPT when discharging)."""
     protocols: tuple[str, ...] | None = None
@@ -108,9 +105,19 @@ class EvccConfig:
     limit)."""
     welding_attempts: int = 20
     """DC: give up welding detection (and stop the session anyway) after this many requests."""
+    cable_check_timeout_s: float = 40.0
+    """DIN 70121 and ISO 15118-2 DC: give up (and stop the session) when the charger still answers CableCheck
+    Ongoing this long after the first answer (V2G_EVCC_CableCheck_Timeout, DIN 70121 table 77: 40 s)."""
+    evcc_mac: bytes = bytes.fromhex("020000000001")
+    """DIN 70121 and ISO 15118-2: SessionSetupReq's EVCCID, the EV's MAC address (hexBinary, 1 to 8 bytes; these
+    generations have no string EVCCID, ``evcc_id`` is -20's). The default is a locally administered address."""
 
     def __post_init__(self) -> None:
         check_choices(self, EVCC_CHOICES)
+        if not 1 <= len(self.evcc_mac) <= 8:
+            raise ConfigError(f"EvccConfig.evcc_mac must have 1 to 8 bytes, got {len(self.evcc_mac)}")
+        if self.protocols is not None and NS_DIN in self.protocols and self.energy is not EnergyFamily.DC:
+            raise ConfigError("EvccConfig.protocols offers DIN 70121, which is DC only: set energy to DC")
 
     @property
     def offered_protocols(self) -> tuple[str, ...]:
@@ -125,6 +132,9 @@ class SeccConfig:
     """What an SECC offers and how it behaves."""
 
     evse_id: str = "DE*V2G*E0001*1"
+    din_evse_id: bytes | None = None
+    """DIN 70121's EVSEID, hexBinary of at most 32 bytes (-20 and -2 send ``evse_id`` as a string); None: the
+    ASCII bytes of ``evse_id``. ``00`` says the charger has none [V2G-DC-876]."""
     protocols: tuple[str, ...] = (NS_ISO20_AC, NS_ISO20_DC)
     """Namespaces accepted in SupportedAppProtocol, in our order of preference (DC only with a DC-capable
     controller)."""
@@ -167,3 +177,5 @@ class SeccConfig:
 
     def __post_init__(self) -> None:
         check_choices(self, SECC_CHOICES)
+        if self.din_evse_id is not None and not 1 <= len(self.din_evse_id) <= 32:
+            raise ConfigError(f"SeccConfig.din_evse_id must have 1 to 32 bytes, got {len(self.din_evse_id)}")

@@ -19,7 +19,7 @@ because the session is over.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
@@ -48,6 +48,7 @@ __all__ = [
     "Summary",
     "TakePaused",
     "Warn",
+    "settle",
 ]
 
 C = TypeVar("C")
@@ -104,6 +105,31 @@ class Need:
 
     what: Input
     arg: Any = None
+    also: tuple[Need, ...] = ()
+    """Inputs needed whatever ``what`` turns out to be, gathered in the same round (after it, in order), so the
+    decision is not run once per input. Only inputs that cannot change the decision's course belong here: a
+    controller call with an effect (contactors, a power setpoint) must not be made for a request that the first
+    answer may still refuse."""
+
+    def all(self) -> tuple[Need, ...]:
+        """This need and the ones gathered with it, in the order they are asked."""
+        return (self, *self.also)
+
+
+async def settle(
+    decide: Callable[[Inputs], Answer[C] | Need], gather: Callable[[Need], Awaitable[Any]], *, rounds: int = 12
+) -> Answer[C]:
+    """Run a decision until it answers: each :class:`Need` is gathered (``gather`` asks the controller or the
+    runtime) and the decision is run again with everything gathered so far. Both the runner and the conformance
+    harness's tester charger answer decisions this way."""
+    inputs = Inputs()
+    for _ in range(rounds):
+        decision = decide(inputs)
+        if not isinstance(decision, Need):
+            return decision
+        for need in decision.all():
+            inputs = inputs.with_value(need.what, await gather(need))
+    raise RuntimeError(f"a decision keeps asking for inputs ({', '.join(sorted(inputs.values))})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

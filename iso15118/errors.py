@@ -10,7 +10,8 @@
      │    └── MessageDecodeError
      ├── SecurityError           TLS, certificate or signature failure (names the reason)
      │    ├── CertificateError
-     │    └── SignatureError
+     │    ├── SignatureError
+     │    └── InstallationError  a -2 contract installation/update refused (names the reason)
      ├── SlacError               SLAC matching failed (names the step and the rule)
      └── ProtocolError           a sequence/semantic rule was broken; carries the response code to send
           ├── LocalProtocolError  we were about to break the protocol
@@ -28,6 +29,7 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "FramingError",
+    "InstallationError",
     "LocalProtocolError",
     "MessageDecodeError",
     "MessageEncodeError",
@@ -118,6 +120,18 @@ class SignatureError(SecurityError):
         self.reason = reason
         self.reference = reference
         super().__init__(f"reference {reference}: {reason}" if reference else reason)
+
+
+class InstallationError(SecurityError):
+    """A contract certificate installation or update was refused (ISO 15118-2); the message says why.
+
+    ``response_code`` is the -2 ResponseCode value that reports the refusal, when one fits.
+    """
+
+    def __init__(self, reason: str, *, response_code: str | None = None) -> None:
+        self.reason = reason
+        self.response_code = response_code
+        super().__init__(reason)
 
 
 class SlacError(V2GError):

@@ -14,6 +14,7 @@ from typing import Final
 
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.decisions import EvccLogic, SeccLogic
+from iso15118.din.logic import DinEvcc, DinSecc
 from iso15118.din.profile import DIN
 from iso15118.din.profile import OFFER as DIN_OFFER
 from iso15118.errors import ConfigError
@@ -50,15 +51,20 @@ def session_config(base: SessionConfig | None = None) -> SessionConfig:
     return replace(base or SessionConfig(), profiles=PROFILES)
 
 
-SECC_LOGIC: Final[Mapping[Profile, Callable[[SeccConfig, PncVerifier | None], SeccLogic]]] = MappingProxyType(
-    {ISO20: Iso20Secc, ISO2: lambda config, pnc: Iso2Secc(config)}
-)
-"""Profile -> how its SECC decisions are made (from the configuration and the -20 PnC verifier)."""
+SeccFactory = Callable[[SeccConfig, PncVerifier | None], SeccLogic]
+EvccFactory = Callable[[EvccConfig], EvccLogic]
 
-EVCC_LOGIC: Final[Mapping[Profile, Callable[[EvccConfig], EvccLogic]]] = MappingProxyType(
-    {ISO20: Iso20Evcc, ISO2: Iso2Evcc}
+SECC_LOGIC: Final[Mapping[Profile, SeccFactory]] = MappingProxyType(
+    {
+        ISO20: lambda config, pnc: Iso20Secc(config, pnc),
+        DIN: lambda config, pnc: DinSecc(config),  # DIN 70121 has no Plug & Charge
+        ISO2: lambda config, pnc: Iso2Secc(config),  # -2 Plug & Charge is not in its decisions yet
+    }
 )
-"""Profile -> how its EVCC decisions are made."""
+"""Profile -> how its SECC decisions are made for a configuration."""
+
+EVCC_LOGIC: Final[Mapping[Profile, EvccFactory]] = MappingProxyType({ISO20: Iso20Evcc, DIN: DinEvcc, ISO2: Iso2Evcc})
+"""Profile -> how its EVCC decisions are made for a configuration."""
 
 
 def secc_logic(profile: Profile, config: SeccConfig, pnc: PncVerifier | None = None) -> SeccLogic:

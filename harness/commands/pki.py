@@ -1,16 +1,20 @@
-"""`v2g pki`: make, show and check ISO 15118-20 test PKIs.
+"""`v2g pki`: make, show and check ISO 15118-20 and ISO 15118-2 test PKIs.
 
-* ``v2g pki init DIR [--algorithm secp521r1|ed448] [--force] [--evccid ...] [--emaid ...] [--secc-id ...]``
-  writes the complete test PKI (refuses to touch an existing one unless ``--force``, which first moves the
-  old files to ``DIR/replaced-<time>/``).
+* ``v2g pki init DIR [--profile iso20|iso2] [--algorithm secp521r1|ed448|secp256r1] [--force] [--evccid ...]
+  [--emaid ...] [--secc-id ...]`` writes the complete test PKI (-20 by default; ``--profile iso2``: the -2 PKI,
+  secp256r1 / ecdsa-with-SHA256, same layout); refuses to touch an existing one unless ``--force``, which
+  first moves the old files to ``DIR/replaced-<time>/``.
 * ``v2g pki show DIR`` prints the certificates found under DIR as issuer trees (any directory of PEM/DER
   certificates, not only ours).
-* ``v2g pki verify CERT --roots DIR [--as vehicle|secc|cps|contract|oem-provisioning | --purpose P]``
-  validates CERT (a certificate or a leaf-first PEM chain) up to the self-signed certificates under DIR, using
-  the other certificates there as intermediates, and -- with a role -- that CERT is a certificate of that role
-  (:mod:`iso15118.security.roles`: an SECC or CPS leaf is no vehicle certificate even though its root is
-  trusted); prints ``OK`` and the chain, or ``FAILED`` and the reason (exit code 1), plus a ``role:`` line
-  when a certificate refused for another reason would not fit the role either.
+* ``v2g pki verify PKIDIR`` checks a whole PKI written by ``init`` (either profile, as its manifest says):
+  every file, every certificate against its profile, every chain; ``OK`` or one line per problem.
+* ``v2g pki verify CERT --roots DIR [--profile iso20|iso2] [--as vehicle|secc|cps|contract|oem-provisioning |
+  --purpose P]`` validates CERT (a certificate or a leaf-first PEM chain) up to the self-signed certificates
+  under DIR, using the other certificates there as intermediates, with the chosen generation's certificate
+  policy, and -- with a role -- that CERT is a certificate of that role (:mod:`iso15118.security.roles`: an
+  SECC or CPS leaf is no vehicle certificate even though its root is trusted); prints ``OK`` and the chain,
+  or ``FAILED`` and the reason (exit code 1), plus a ``role:`` line when a certificate refused for another
+  reason would not fit the role either.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from cryptography.hazmat.primitives import serialization
 
 from iso15118.errors import CertificateError, ConfigError
 from iso15118.security.certs import (
-    STRICT,
     TOLERANT,
     ChainValidationError,
     Defect,
@@ -35,7 +38,8 @@ from iso15118.security.certs import (
     subject_of,
     validate_chain,
 )
-from iso15118.security.pki import init_pki, verify_pki_layout
+from iso15118.security.pki import init_pki, load_pki, verify_pki_layout
+from iso15118.security.pkikinds import PKI_KINDS, pki_kind
 from iso15118.security.profiles import (
     DEFAULT_EMAID,
     DEFAULT_EVCCID,
@@ -63,9 +67,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pki = subparsers.add_parser("pki", help="make, show and check ISO 15118-20 test PKIs")
     sub = pki.add_subparsers(dest="pki_command", metavar="ACTION", required=True)
 
-    init = sub.add_parser("init", help="write a complete -20 test PKI to DIR")
+    init = sub.add_parser("init", help="write a complete -20 (or -2) test PKI to DIR")
     init.add_argument("directory", type=Path, metavar="DIR")
-    init.add_argument("--algorithm", choices=("secp521r1", "ed448"), default="secp521r1")
+    init.add_argument(
+        "--profile", choices=list(PKI_KINDS), default="iso20", help="iso20 (default) or iso2: the ISO 15118-2 PKI"
+    )
+    init.add_argument(
+        "--algorithm",
+        choices=("secp521r1", "ed448", "secp256r1"),
+        default=None,
+        help="key algorithm (default: secp521r1 for iso20; iso2 allows only secp256r1)",
+    )
     init.add_argument(
         "--force", action="store_true", help="replace an existing PKI (its files are moved to DIR/replaced-<time>/)"
     )
@@ -80,14 +92,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("directory", type=Path, metavar="DIR")
     show.set_defaults(func=_show)
 
-    verify = sub.add_parser("verify", help="validate CERT up to the roots under DIR")
-    verify.add_argument("certificate", type=Path, metavar="CERT", help="certificate or leaf-first PEM chain")
+    verify = sub.add_parser("verify", help="validate CERT up to the roots under DIR, or check a whole PKI")
+    verify.add_argument(
+        "certificate", type=Path, metavar="CERT", help="certificate or leaf-first PEM chain, or a PKI directory"
+    )
     verify.add_argument(
         "--roots",
         type=Path,
-        required=True,
+        default=None,
         metavar="DIR",
-        help="directory (or PEM bundle) with the trusted roots and any intermediates",
+        help="directory (or PEM bundle) with the trusted roots and any intermediates (required for CERT)",
+    )
+    verify.add_argument(
+        "--profile",
+        choices=list(PKI_KINDS),
+        default="iso20",
+        help="certificate profile to validate with: iso20 (default) or iso2 (secp256r1, ecdsa-with-SHA256)",
     )
     use = verify.add_mutually_exclusive_group()
     use.add_argument(
@@ -122,6 +142,7 @@ def _timestamp(text: str) -> dt.datetime:
 def _init(args: argparse.Namespace) -> int:
     layout = init_pki(
         args.directory,
+        kind=args.profile,
         algorithm=args.algorithm,
         force=args.force,
         evccid=args.evccid,
@@ -132,7 +153,7 @@ def _init(args: argparse.Namespace) -> int:
     )
     problems = verify_pki_layout(args.directory)
     print(
-        f"wrote a {layout.algorithm.value} ISO 15118-20 test PKI to {layout.directory} "
+        f"wrote a {layout.algorithm.value} {layout.kind.title} test PKI to {layout.directory} "
         f"({len(layout.entities)} certificates, see {layout.readme.name})"
     )
     for problem in problems:  # a fresh PKI has none; say so loudly if it ever does
@@ -224,7 +245,21 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_layout(directory: Path, at: dt.datetime | None) -> int:
+    kind = load_pki(directory).kind
+    problems = verify_pki_layout(directory, now=at)
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    if not problems:
+        print(f"OK: {directory} is a complete, valid {kind.title} test PKI")
+    return 1 if problems else 0
+
+
 def _verify(args: argparse.Namespace) -> int:
+    if args.certificate.is_dir():
+        return _verify_layout(args.certificate, args.at)
+    if args.roots is None:
+        raise ConfigError("verifying a certificate needs --roots DIR (the trusted roots and intermediates)")
     chain = load_certificates(args.certificate.read_bytes(), source=str(args.certificate))
     pool = [c for c, _ in _collect(args.roots)]
     roots = [c for c in pool if c.issuer == c.subject and _issued_by_self(c)]
@@ -240,9 +275,8 @@ def _verify(args: argparse.Namespace) -> int:
         purpose = Purpose(args.purpose)
     now = args.at or dt.datetime.now(dt.UTC)
     try:
-        result = validate_chain(
-            leaf, intermediates, roots, now=now, purpose=purpose, policy=TOLERANT if args.tolerant else STRICT
-        )
+        policy = TOLERANT if args.tolerant else pki_kind(args.profile).policy
+        result = validate_chain(leaf, intermediates, roots, now=now, purpose=purpose, policy=policy)
     except ChainValidationError as exc:
         print(f"FAILED: {args.certificate}: {exc}")
         if purpose is not None and exc.defect is not Defect.WRONG_ROLE:

@@ -26,7 +26,7 @@ from harness.conformance.context import Context, cpd_element, limits_of
 from harness.conformance.fields import apply_fields, header
 from harness.conformance.path import NAMESPACE, class_of, kind_of, selection_of
 from iso15118.config import SeccConfig
-from iso15118.decisions import Input, Inputs, Need, StorePaused, TakePaused
+from iso15118.decisions import Input, Inputs, Need, StorePaused, TakePaused, settle
 from iso15118.errors import ConfigError
 from iso15118.iso20.kinds import Kind
 from iso15118.iso20.pnc import PncVerifier
@@ -106,35 +106,36 @@ async def _decide(request: Any, kind: Kind, ctx: Context) -> Any:
     """The library SECC's answer to ``request``; its context and effects are kept."""
     if ctx.selection is None:
         ctx.selection = selection_of(ctx.profile.family)
-    inputs = Inputs()
+    selection = ctx.selection
     entropy = os.urandom(32)
     config, pnc = _config(ctx), _pnc(ctx)
-    for _ in range(_INPUTS):
-        now = time.time()
+
+    def run(inputs: Inputs) -> Any:
         view = SeccView(
-            now=now,
+            now=time.time(),
             header=header(ctx),
             ctx=ctx.secc,
             config=config,
-            selection=ctx.selection,
+            selection=selection,
             session_id=ctx.session_id,
             inputs=inputs,
             pnc=pnc,
             entropy=entropy,
             dc_capable=True,
         )
-        decision = decide(kind, request, view)
-        if isinstance(decision, Need):
-            inputs = inputs.with_value(decision.what, await _gather(ctx, decision, now))
-            continue
-        ctx.secc = decision.ctx
-        for effect in decision.effects:
-            if isinstance(effect, StorePaused):
-                ctx.paused = effect.session
-            elif isinstance(effect, TakePaused):
-                ctx.paused = None
-        return decision.response
-    raise ConfigError(f"the SECC decision for {kind} keeps asking for inputs")
+        return decide(kind, request, view)
+
+    try:
+        decision = await settle(run, lambda need: _gather(ctx, need, time.time()), rounds=_INPUTS)
+    except RuntimeError as exc:
+        raise ConfigError(f"the SECC decision for {kind}: {exc}") from None
+    ctx.secc = decision.ctx
+    for effect in decision.effects:
+        if isinstance(effect, StorePaused):
+            ctx.paused = effect.session
+        elif isinstance(effect, TakePaused):
+            ctx.paused = None
+    return decision.response
 
 
 def _sap(request: Any, ctx: Context, code: str | None) -> Any:

@@ -77,6 +77,7 @@ __all__ = [
     "adjust_scenario",
     "evcc_config",
     "no_session_reason",
+    "plot_title",
     "run_simulation",
     "secc_config",
     "simulate",
@@ -168,6 +169,11 @@ def no_session_reason(scenario: Scenario) -> str | None:
     return None
 
 
+def plot_title(scenario: Scenario, link: LinkKind | str) -> str:
+    """The title of a run's plot: the scenario, the link and what the scenario shows."""
+    return f"{scenario.name} over {link} link: {scenario.title}"
+
+
 def secc_config(scenario: Scenario) -> SeccConfig:
     """The wall connector's SECC: AC and AC_BPT, Dynamic control only, GridForming, EIM; a DC charger's: the -20
     DC namespace, DC and DC_BPT (the latter only when its data say it is bidirectional), Dynamic control, EIM."""
@@ -257,7 +263,7 @@ async def run_simulation(
     summary = dataclasses.replace(summarize(bench), protocol_sessions=tuple(r.outcome() for r in records))
     trace = bench.finish()
     if opts.plot is not None:
-        plot(trace, opts.plot, title=f"{scenario.name} over {opts.link} link: {scenario.title}")
+        plot(trace, opts.plot, title=plot_title(scenario, opts.link))
     return SimResult(
         scenario=scenario,
         link=opts.link,

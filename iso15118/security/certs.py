@@ -12,7 +12,8 @@ Checks, in the order reasons are reported:
    signature must verify with that issuer's key.
 2. Algorithms: every key is secp521r1 `[V2G20-2674]` or Ed448 `[V2G20-2319]` and every signature
    ecdsa-with-SHA512 or Ed448 (:data:`STRICT`); :data:`TOLERANT` also accepts P-256/P-384 and SHA-256/384
-   (ISO 15118-2 and lab peers such as Josev).
+   (ISO 15118-2 and lab peers such as Josev); :data:`ISO2` is the ISO 15118-2 profile: secp256r1 keys,
+   ecdsa-with-SHA256 signatures, at most 800 bytes DER.
 3. Validity at ``now`` for every certificate, the root included.
 4. CA certificates: basicConstraints CA:TRUE, keyUsage with keyCertSign, pathLenConstraint respected.
 5. The role, for a ``purpose``: the leaf and the chain above it look like that role's
@@ -44,6 +45,7 @@ _E = TypeVar("_E", bound=x509.ExtensionType)
 _PARSE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 __all__ = [
+    "ISO2",
     "STRICT",
     "TOLERANT",
     "CertificateInfo",
@@ -96,6 +98,8 @@ class ChainPolicy:
         {SignatureAlgorithmOID.ECDSA_WITH_SHA512, SignatureAlgorithmOID.ED448}
     )
     max_der_size: int | None = 1600
+    name: str = "ISO 15118-20"
+    requirements: str = " [V2G20-2674] [V2G20-2319]"  # cited when a key is refused
 
 
 STRICT = ChainPolicy()
@@ -110,7 +114,25 @@ TOLERANT = ChainPolicy(
         }
     ),
     max_der_size=None,
+    name="tolerant lab policy",
+    requirements="",
 )
+#: ISO 15118-2 (Annex F as publicly restated): secp256r1 keys, ecdsa-with-SHA256, at most 800 bytes DER
+#: (the -2 schema's certificateType).
+ISO2 = ChainPolicy(
+    algorithms=frozenset({KeyAlgorithm.SECP256R1}),
+    signature_oids=frozenset({SignatureAlgorithmOID.ECDSA_WITH_SHA256}),
+    max_der_size=800,
+    name="ISO 15118-2",
+    requirements="",
+)
+
+_OID_NAMES = {
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: "ecdsa-with-SHA256",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: "ecdsa-with-SHA384",
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512: "ecdsa-with-SHA512",
+    SignatureAlgorithmOID.ED448: "Ed448",
+}
 
 _UNDERSTOOD_CRITICAL = frozenset(
     {
@@ -312,17 +334,20 @@ def _build_path(
 
 def _check_algorithms(chain: Sequence[x509.Certificate], policy: ChainPolicy) -> None:
     allowed = ", ".join(sorted(a.value for a in policy.algorithms))
+    signatures = " or ".join(sorted(_OID_NAMES.get(oid, oid.dotted_string) for oid in policy.signature_oids))
     for cert in chain:
         algo = key_algorithm_of(_public_key(cert))
         if algo is None or algo not in policy.algorithms:
             raise _fail(
-                Defect.WRONG_ALGORITHM, cert, f"key is {_key_type(cert)}; allowed: {allowed} [V2G20-2674] [V2G20-2319]"
+                Defect.WRONG_ALGORITHM,
+                cert,
+                f"key is {_key_type(cert)}; {policy.name} allows {allowed}{policy.requirements}",
             )
         if cert.signature_algorithm_oid not in policy.signature_oids:
             raise _fail(
                 Defect.WRONG_ALGORITHM,
                 cert,
-                f"signed with {_signature_name(cert)}; allowed: ecdsa-with-SHA512 or Ed448",
+                f"signed with {_signature_name(cert)}; {policy.name} allows {signatures}",
             )
 
 

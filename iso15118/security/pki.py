@@ -1,13 +1,16 @@
-"""The ISO 15118-20 test PKI on disk: build it, write it, find it again and check it.
+"""The ISO 15118-20 and ISO 15118-2 test PKIs on disk: build them, write them, find them again and check them.
 
-:func:`build_pki` makes every certificate of :data:`~iso15118.security.profiles.PROFILES` in memory;
+:func:`build_pki` makes every certificate of a :class:`~iso15118.security.pkikinds.PkiKind` in memory (the
+-20 :data:`~iso15118.security.profiles.PROFILES` by default, the -2
+:data:`~iso15118.security.iso2_profiles.ISO2_PROFILES` with ``kind=ISO2_PKI``);
 :func:`init_pki` writes it to a directory; :func:`load_pki` returns the :class:`PkiLayout` (paths) of an
 existing one and :func:`read_pki` its certificates and keys; :func:`verify_pki_layout` lists every problem of
 a PKI directory in plain sentences (``v2g doctor`` calls it).
 
 Directory layout (also written to the PKI's README.md)::
 
-    pki.json                    manifest: format, algorithm, creation time, identities, file list
+    pki.json                    manifest: format, profile (iso20 | iso2), algorithm, creation time, identities,
+                                file list
     roots/<name>.pem|.der       self-signed roots: v2g_root, oem_root, mo_root
     ca/<name>.pem|.der          Sub-CAs
     leaf/<name>.pem|.der        end-entity certificates
@@ -30,19 +33,19 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 
 from iso15118.errors import ConfigError, V2GError
-from iso15118.security.certs import STRICT, Purpose, load_certificates, validate_chain
+from iso15118.security.certs import Purpose, load_certificates, validate_chain
 from iso15118.security.issuing import Issued, KeyAlgorithm, PrivateKey, issue_certificate, parse_private_key
 from iso15118.security.pkicheck import file_problems
+from iso15118.security.pkidoc import manifest_text, readme_text
+from iso15118.security.pkikinds import ISO20_PKI, PkiKind, pki_kind
 from iso15118.security.profiles import (
     DEFAULT_EMAID,
     DEFAULT_EVCCID,
     DEFAULT_OEM,
     DEFAULT_PCID,
     DEFAULT_SECC_ID,
-    PROFILES,
     Entity,
     Identities,
     chain_of,
@@ -101,6 +104,7 @@ class PkiLayout:
     readme: Path
     manifest: Path
     entities: Mapping[Entity, EntityFiles]
+    kind: PkiKind = ISO20_PKI
 
     def __getitem__(self, entity: Entity) -> EntityFiles:
         return self.entities[entity]
@@ -123,28 +127,33 @@ class Pki:
     created: dt.datetime
     identities: Identities
     issued: Mapping[Entity, Issued]
+    kind: PkiKind = ISO20_PKI
 
     def __getitem__(self, entity: Entity) -> Issued:
         return self.issued[entity]
 
     def chain(self, leaf: Entity) -> list[x509.Certificate]:
         """The certificates a holder of ``leaf`` sends: the leaf and its Sub-CAs, without the root."""
-        return [self.issued[e].certificate for e in chain_of(leaf)[:-1]]
+        return [self.issued[e].certificate for e in chain_of(leaf, self.kind.profiles)[:-1]]
+
+    def roots(self) -> list[x509.Certificate]:
+        """The self-signed roots of this PKI."""
+        return [self.issued[e].certificate for e, p in self.kind.profiles.items() if p.issuer is None]
 
 
-def _folder(entity: Entity) -> str:
-    profile = PROFILES[entity]
+def _folder(kind: PkiKind, entity: Entity) -> str:
+    profile = kind.profiles[entity]
     if profile.issuer is None:
         return "roots"
     return "ca" if profile.ca else "leaf"
 
 
-def _layout(directory: Path, algorithm: KeyAlgorithm) -> PkiLayout:
+def _layout(directory: Path, algorithm: KeyAlgorithm, kind: PkiKind = ISO20_PKI) -> PkiLayout:
     entities = {}
-    for entity in Entity:
-        base = directory / _folder(entity) / entity.value
+    for entity in kind.entities:
+        base = directory / _folder(kind, entity) / entity.value
         key = directory / "private" / entity.value
-        chain = directory / "chains" / f"{entity.value}_chain.pem" if not PROFILES[entity].ca else None
+        chain = directory / "chains" / f"{entity.value}_chain.pem" if not kind.profiles[entity].ca else None
         entities[entity] = EntityFiles(
             entity=entity,
             cert_pem=base.with_suffix(".pem"),
@@ -159,34 +168,40 @@ def _layout(directory: Path, algorithm: KeyAlgorithm) -> PkiLayout:
         readme=directory / "README.md",
         manifest=directory / MANIFEST,
         entities=entities,
+        kind=kind,
     )
 
 
 def build_pki(
     *,
-    algorithm: KeyAlgorithm | str = KeyAlgorithm.SECP521R1,
+    algorithm: KeyAlgorithm | str | None = None,
     now: dt.datetime | None = None,
     identities: Identities | None = None,
+    kind: PkiKind | str = ISO20_PKI,
 ) -> Pki:
-    """Issue every certificate of the -20 test PKI in memory (no files)."""
-    if algorithm not in (KeyAlgorithm.SECP521R1.value, KeyAlgorithm.ED448.value):
-        raise ConfigError(f"the -20 PKI uses secp521r1 or ed448, not {algorithm!r} [V2G20-2320]")
-    algo = KeyAlgorithm(algorithm)
+    """Issue every certificate of a test PKI in memory (no files): -20 by default, -2 with ``kind="iso2"``.
+
+    ``algorithm`` None takes the kind's default (secp521r1 for -20, secp256r1 for -2); one the kind does
+    not allow is a ConfigError.
+    """
+    kind = pki_kind(kind) if isinstance(kind, str) else kind
+    algo = kind.algorithm(algorithm)
     start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     ids = identities or Identities()
     issued: dict[Entity, Issued] = {}
-    for entity in Entity:  # declaration order puts every issuer before what it issues
-        issuer_entity = PROFILES[entity].issuer
-        issuer = issued[issuer_entity] if issuer_entity is not None else None
+    for entity, profile in kind.profiles.items():  # table order puts every issuer before what it issues
+        issuer = issued[profile.issuer] if profile.issuer is not None else None
         spec = spec_for(
             entity,
             algorithm=algo,
             now=start,
             identities=ids,
             issuer_not_after=issuer.certificate.not_valid_after_utc if issuer else None,
+            profiles=kind.profiles,
+            hash_name=kind.hash_name,
         )
         issued[entity] = issue_certificate(spec, algorithm=algo, issuer=issuer)
-    return Pki(algorithm=algo, created=start, identities=ids, issued=issued)
+    return Pki(algorithm=algo, created=start, identities=ids, issued=issued, kind=kind)
 
 
 def _key_bytes(key: PrivateKey, encoding: serialization.Encoding) -> bytes:
@@ -209,75 +224,6 @@ def _write_new(path: Path, data: bytes, *, secret: bool = False) -> None:
         path.chmod(0o600)
 
 
-def _cn(cert: x509.Certificate) -> str:
-    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
-
-
-def _readme(pki: Pki, layout: PkiLayout) -> str:
-    rel = layout.directory
-    lines = [
-        "# ISO 15118-20 test PKI",
-        "",
-        f"Made by v2gstack (`v2g pki init`) on {pki.created:%Y-%m-%d %H:%M:%S} UTC. Algorithm: "
-        f"**{pki.algorithm.value}** for every key and signature. FOR TESTING ONLY: the private keys are "
-        "not encrypted.",
-        "",
-        "| certificate | file | issuer | private key | chain (leaf + Sub-CAs) |",
-        "|---|---|---|---|---|",
-    ]
-    for entity, files in layout.entities.items():
-        profile = PROFILES[entity]
-        issuer = profile.issuer.value if profile.issuer else "self-signed"
-        chain = files.chain_pem.relative_to(rel).as_posix() if files.chain_pem else ""
-        lines.append(
-            f"| {profile.description} | `{files.cert_pem.relative_to(rel).as_posix()}` (+ `.der`) "
-            f"| {issuer} | `{files.key_pem.relative_to(rel).as_posix()}` (+ `.der`) | {chain} |"
-        )
-    ids = pki.identities
-    lines += [
-        "",
-        f"Identities (leaf common names): SECCID `{_cn(pki[Entity.SECC_LEAF].certificate)}`, "
-        f"EVCCID `{ids.evccid}`, PCID `{ids.pcid}`, eMAID `{_cn(pki[Entity.CONTRACT_LEAF].certificate)}`, "
-        f"OEM `{ids.oem}`.",
-        "",
-        "Trust: an EVCC trusts `roots/v2g_root.pem` (server side); an SECC trusts `roots/oem_root.pem` for "
-        "vehicle certificates (not the V2G root, which also anchors the SECC and CPS leafs) and "
-        "`roots/mo_root.pem` for contracts.",
-        "Roles: the leafs' domainComponent says whose they are (CPO = SECC, CPS, OEM = vehicle and OEM "
-        "provisioning, MO = contract); the SECC leaf has extendedKeyUsage serverAuth, the vehicle leaf "
-        "clientAuth. `v2g pki verify --as vehicle|secc|cps|contract CERT --roots DIR` says whether a "
-        "certificate fits a role, and why not.",
-        f"EVCCID: the vehicle leaf's CN `{ids.evccid}` is the EVCCID the EV sends in SessionSetupReq "
-        "(`v2g evcc --pki DIR` takes it from the certificate unless `[evcc] evcc_id` is set).",
-        "TLS: the SECC sends `chains/secc_leaf_chain.pem` with `private/secc_leaf.key.pem`; the EVCC sends "
-        "`chains/vehicle_leaf_chain.pem` with `private/vehicle_leaf.key.pem`.",
-        "",
-        "`pki.json` is the manifest `v2g` reads; `v2g pki show DIR` prints the tree, `v2g doctor` checks it.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _manifest(pki: Pki, layout: PkiLayout) -> str:
-    data = {
-        "format": FORMAT,
-        "algorithm": pki.algorithm.value,
-        "created": pki.created.isoformat(),
-        "identities": {
-            "evccid": pki.identities.evccid,
-            "emaid": pki.identities.emaid,
-            "secc_id": pki.identities.secc_id,
-            "pcid": pki.identities.pcid,
-            "oem": pki.identities.oem,
-            "country": pki.identities.country,
-        },
-        "files": {
-            e.value: [p.relative_to(layout.directory).as_posix() for p in f.all()] for e, f in layout.entities.items()
-        },
-    }
-    return json.dumps(data, indent=2) + "\n"
-
-
 def _move_aside(layout: PkiLayout, stamp: dt.datetime) -> Path | None:
     existing = [p for p in layout.all_files() if p.exists()]
     if not existing:
@@ -295,7 +241,7 @@ def _move_aside(layout: PkiLayout, stamp: dt.datetime) -> Path | None:
 def init_pki(
     directory: Path,
     *,
-    algorithm: Literal["secp521r1", "ed448"] | KeyAlgorithm = "secp521r1",
+    algorithm: Literal["secp521r1", "ed448", "secp256r1"] | KeyAlgorithm | None = None,
     now: dt.datetime | None = None,
     evccid: str = DEFAULT_EVCCID,
     emaid: str = DEFAULT_EMAID,
@@ -303,17 +249,19 @@ def init_pki(
     pcid: str = DEFAULT_PCID,
     oem: str = DEFAULT_OEM,
     force: bool = False,
+    kind: PkiKind | str = ISO20_PKI,
 ) -> PkiLayout:
-    """Build the complete -20 test PKI and write it to ``directory`` (PEM, DER, chains, README, manifest).
+    """Build the complete test PKI of ``kind`` (-20 by default, ``"iso2"`` for ISO 15118-2) and write it to
+    ``directory`` (PEM, DER, chains, README, manifest).
 
     Refuses with :class:`~iso15118.errors.ConfigError` when any of its files already exists, unless
     ``force``: then the old files are moved to ``directory/replaced-<time>/`` first, so nothing is lost.
     """
     ids = Identities(evccid=evccid, emaid=emaid, secc_id=secc_id, pcid=pcid, oem=oem)
-    pki = build_pki(algorithm=algorithm, now=now, identities=ids)
+    pki = build_pki(algorithm=algorithm, now=now, identities=ids, kind=kind)
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{directory} exists and is not a directory")
-    layout = _layout(directory, pki.algorithm)
+    layout = _layout(directory, pki.algorithm, pki.kind)
     clashes = [p for p in layout.all_files() if p.exists()]
     if clashes and not force:
         raise ConfigError(
@@ -330,8 +278,8 @@ def init_pki(
         _write_new(files.key_der, _key_bytes(issued.key, serialization.Encoding.DER), secret=True)
         if files.chain_pem is not None:
             _write_new(files.chain_pem, _pem(pki.chain(entity)))
-    _write_new(layout.readme, _readme(pki, layout).encode())
-    _write_new(layout.manifest, _manifest(pki, layout).encode())
+    _write_new(layout.readme, readme_text(pki, layout).encode())
+    _write_new(layout.manifest, manifest_text(pki, layout, FORMAT).encode())
     return layout
 
 
@@ -349,10 +297,11 @@ def load_pki(directory: Path) -> PkiLayout:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ConfigError(f"{manifest} is not a {FORMAT} manifest")
     try:
-        algorithm = KeyAlgorithm(str(data.get("algorithm")))
-    except ValueError:
-        raise ConfigError(f"{manifest} names an unknown algorithm {data.get('algorithm')!r}") from None
-    return _layout(directory, algorithm)
+        kind = pki_kind(str(data.get("profile", "iso20")))  # older manifests: -20
+        algorithm = kind.algorithm(str(data.get("algorithm")))
+    except ConfigError as exc:
+        raise ConfigError(f"{manifest}: {exc}") from None
+    return _layout(directory, algorithm, kind)
 
 
 def load_private_key(path: Path) -> PrivateKey:
@@ -369,7 +318,11 @@ def read_pki(layout: PkiLayout) -> Pki:
     data = json.loads(layout.manifest.read_text())
     ids = Identities(**{k: str(v) for k, v in data.get("identities", {}).items()})
     return Pki(
-        algorithm=layout.algorithm, created=dt.datetime.fromisoformat(data["created"]), identities=ids, issued=issued
+        algorithm=layout.algorithm,
+        created=dt.datetime.fromisoformat(data["created"]),
+        identities=ids,
+        issued=issued,
+        kind=layout.kind,
     )
 
 
@@ -392,7 +345,8 @@ def verify_pki_layout(directory: Path, *, now: dt.datetime | None = None) -> lis
     """Every problem of the PKI in ``directory`` as a sentence; an empty list means complete and valid.
 
     Checks: manifest, every file present, keys owner-only and matching their certificates, PEM = DER, each
-    certificate against its -20 profile, each chain file, and every chain validating (strict) at ``now``.
+    certificate against its profile (-20 or -2, as the manifest says), each chain file, and every chain
+    validating with that generation's policy at ``now``.
     """
     try:
         layout = load_pki(directory)
@@ -411,12 +365,12 @@ def verify_pki_layout(directory: Path, *, now: dt.datetime | None = None) -> lis
         return problems
     pki = read_pki(layout)
     moment = now or dt.datetime.now(dt.UTC)
-    roots = [pki[e].certificate for e in Entity if PROFILES[e].issuer is None]
+    roots = pki.roots()
     for entity, files in layout.entities.items():
         purpose = LEAF_PURPOSES.get(entity)
         try:
             validate_chain(
-                pki[entity].certificate, pki.chain(entity), roots, now=moment, purpose=purpose, policy=STRICT
+                pki[entity].certificate, pki.chain(entity), roots, now=moment, purpose=purpose, policy=pki.kind.policy
             )
         except V2GError as exc:
             problems.append(f"{entity.value}: {exc}")

@@ -1,14 +1,16 @@
-"""Checks of one PKI certificate or file set against the ISO 15118-20 profile, for :func:`verify_pki_layout`.
+"""Checks of one PKI certificate or file set against its -20 or -2 profile, for :func:`verify_pki_layout`.
 
-:func:`profile_problems` compares a certificate with its row of
-:data:`~iso15118.security.profiles.PROFILES` (key algorithm, CA flag, path length, keyUsage, extendedKeyUsage,
-domainComponent, size);
+:func:`profile_problems` compares a certificate with its row of the kind's table
+(:data:`~iso15118.security.profiles.PROFILES` for -20,
+:data:`~iso15118.security.iso2_profiles.ISO2_PROFILES` for -2): key algorithm, signature digest, CA flag,
+path length, keyUsage, extendedKeyUsage, domainComponent, validity period and size;
 :func:`file_problems` checks the files of one entity (present, keys owner-only and matching, PEM = DER).
 Chain validation itself is :func:`iso15118.security.certs.validate_chain`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import stat
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -18,25 +20,32 @@ from cryptography.x509.oid import NameOID
 
 from iso15118.security.certs import describe_certificate, load_certificates
 from iso15118.security.issuing import KeyAlgorithm, KeyUsage, parse_private_key
-from iso15118.security.profiles import MAX_CERTIFICATE_DER_SIZE, PROFILES, Entity
+from iso15118.security.pkikinds import ISO20_PKI, PkiKind
+from iso15118.security.profiles import Entity
 
 if TYPE_CHECKING:
     from iso15118.security.pki import EntityFiles, PkiLayout
 
 __all__ = ["file_problems", "profile_problems"]
 
+_SLACK = dt.timedelta(days=1)  # issuers round validity periods to whole days and seconds
+
 
 def _oid_names(oids: Iterable[x509.ObjectIdentifier]) -> list[str]:
     return sorted(str(getattr(oid, "_name", oid.dotted_string)) for oid in oids)
 
 
-def profile_problems(entity: Entity, cert: x509.Certificate, algorithm: KeyAlgorithm) -> list[str]:
-    """How ``cert`` differs from the profile of ``entity`` in a PKI of ``algorithm`` (empty: it conforms)."""
-    profile = PROFILES[entity]
+def profile_problems(
+    entity: Entity, cert: x509.Certificate, algorithm: KeyAlgorithm, kind: PkiKind = ISO20_PKI
+) -> list[str]:
+    """How ``cert`` differs from the profile of ``entity`` in a ``kind`` PKI of ``algorithm`` (empty: it conforms)."""
+    profile = kind.profiles[entity]
     info = describe_certificate(cert)
     problems = []
     if info.key_type != algorithm.value:
         problems.append(f"key is {info.key_type}, the PKI is {algorithm.value}")
+    if cert.signature_algorithm_oid not in kind.policy.signature_oids:
+        problems.append(f"signed with {info.signature}, the {kind.title} profile does not allow it")
     if info.ca is not profile.ca:
         problems.append(f"basicConstraints CA is {info.ca}, the profile asks {profile.ca}")
     if profile.ca and info.path_length != profile.path_length:
@@ -56,8 +65,11 @@ def profile_problems(entity: Entity, cert: x509.Certificate, algorithm: KeyAlgor
     dcs = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.DOMAIN_COMPONENT)]
     if dcs != [profile.domain_component]:
         problems.append(f"domainComponent is {dcs}, the profile asks {[profile.domain_component]}")
-    if info.der_size > MAX_CERTIFICATE_DER_SIZE:
-        problems.append(f"{info.der_size} bytes DER exceeds {MAX_CERTIFICATE_DER_SIZE}")
+    if info.der_size > kind.max_der_size:
+        problems.append(f"{info.der_size} bytes DER exceeds {kind.max_der_size}")
+    validity = cert.not_valid_after_utc - cert.not_valid_before_utc
+    if validity > profile.validity + _SLACK:
+        problems.append(f"valid for {validity.days} days, the profile allows at most {profile.validity.days}")
     return problems
 
 
@@ -80,5 +92,5 @@ def file_problems(layout: PkiLayout, entity: Entity, files: EntityFiles) -> list
     key = parse_private_key(files.key_pem.read_bytes(), source=str(files.key_pem))
     if key.public_key() != cert.public_key():
         problems.append(f"{entity.value}: the private key does not belong to the certificate")
-    problems += [f"{entity.value}: {p}" for p in profile_problems(entity, cert, layout.algorithm)]
+    problems += [f"{entity.value}: {p}" for p in profile_problems(entity, cert, layout.algorithm, layout.kind)]
     return problems

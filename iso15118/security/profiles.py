@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -50,7 +51,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from iso15118.errors import ConfigError
-from iso15118.security.issuing import CertificateSpec, KeyAlgorithm, KeyUsage
+from iso15118.security.issuing import CertificateSpec, HashName, KeyAlgorithm, KeyUsage
 
 __all__ = [
     "CONTRACT_ANCHORS",
@@ -66,7 +67,9 @@ __all__ = [
     "Entity",
     "Identities",
     "Profile",
+    "ca_profile",
     "chain_of",
+    "leaf_profile",
     "normalize_emaid",
     "normalize_secc_id",
     "spec_for",
@@ -145,7 +148,7 @@ _CA_USAGE = frozenset({KeyUsage.KEY_CERT_SIGN, KeyUsage.CRL_SIGN})
 _SIGN = frozenset({KeyUsage.DIGITAL_SIGNATURE})
 
 
-def _ca(
+def ca_profile(
     entity: Entity, issuer: Entity | None, cn: str, org: str, dc: str, years: int, path: int | None, description: str
 ) -> Profile:
     return Profile(
@@ -162,7 +165,7 @@ def _ca(
     )
 
 
-def _leaf(
+def leaf_profile(
     entity: Entity,
     issuer: Entity,
     cn: str,
@@ -196,10 +199,10 @@ _E = Entity
 PROFILES: dict[Entity, Profile] = {
     p.entity: p
     for p in (
-        _ca(_E.V2G_ROOT, None, "V2GRootCA", _V2G, "V2G", 40, None, "V2G root CA (trust anchor of the EV)"),
-        _ca(_E.CPO_SUB_CA1, _E.V2G_ROOT, "CPOSubCA1", _CPO, "V2G", 4, 1, "CPO Sub-CA 1"),
-        _ca(_E.CPO_SUB_CA2, _E.CPO_SUB_CA1, "CPOSubCA2", _CPO, "V2G", 2, 0, "CPO Sub-CA 2"),
-        _leaf(
+        ca_profile(_E.V2G_ROOT, None, "V2GRootCA", _V2G, "V2G", 40, None, "V2G root CA (trust anchor of the EV)"),
+        ca_profile(_E.CPO_SUB_CA1, _E.V2G_ROOT, "CPOSubCA1", _CPO, "V2G", 4, 1, "CPO Sub-CA 1"),
+        ca_profile(_E.CPO_SUB_CA2, _E.CPO_SUB_CA1, "CPOSubCA2", _CPO, "V2G", 2, 0, "CPO Sub-CA 2"),
+        leaf_profile(
             _E.SECC_LEAF,
             _E.CPO_SUB_CA2,
             "<secc_id>",
@@ -211,9 +214,9 @@ PROFILES: dict[Entity, Profile] = {
             "SECC leaf (TLS server certificate, CN = SECCID)",
             (ExtendedKeyUsageOID.SERVER_AUTH,),
         ),
-        _ca(_E.CPS_SUB_CA1, _E.V2G_ROOT, "CPSSubCA1", _CPS, "V2G", 4, 1, "CPS Sub-CA 1"),
-        _ca(_E.CPS_SUB_CA2, _E.CPS_SUB_CA1, "CPSSubCA2", _CPS, "V2G", 2, 0, "CPS Sub-CA 2"),
-        _leaf(
+        ca_profile(_E.CPS_SUB_CA1, _E.V2G_ROOT, "CPSSubCA1", _CPS, "V2G", 4, 1, "CPS Sub-CA 1"),
+        ca_profile(_E.CPS_SUB_CA2, _E.CPS_SUB_CA1, "CPSSubCA2", _CPS, "V2G", 2, 0, "CPS Sub-CA 2"),
+        leaf_profile(
             _E.CPS_LEAF,
             _E.CPS_SUB_CA2,
             "CPSLeaf",
@@ -224,10 +227,10 @@ PROFILES: dict[Entity, Profile] = {
             False,
             "CPS leaf (signs SignedInstallationData)",
         ),
-        _ca(_E.OEM_ROOT, None, "OEMRootCA", "<oem>", "OEM", 40, None, "OEM root CA"),
-        _ca(_E.OEM_SUB_CA1, _E.OEM_ROOT, "OEMSubCA1", "<oem>", "OEM", 4, 1, "OEM Sub-CA 1"),
-        _ca(_E.OEM_SUB_CA2, _E.OEM_SUB_CA1, "OEMSubCA2", "<oem>", "OEM", 2, 0, "OEM Sub-CA 2"),
-        _leaf(
+        ca_profile(_E.OEM_ROOT, None, "OEMRootCA", "<oem>", "OEM", 40, None, "OEM root CA"),
+        ca_profile(_E.OEM_SUB_CA1, _E.OEM_ROOT, "OEMSubCA1", "<oem>", "OEM", 4, 1, "OEM Sub-CA 1"),
+        ca_profile(_E.OEM_SUB_CA2, _E.OEM_SUB_CA1, "OEMSubCA2", "<oem>", "OEM", 2, 0, "OEM Sub-CA 2"),
+        leaf_profile(
             _E.VEHICLE_LEAF,
             _E.OEM_SUB_CA2,
             "<evccid>",
@@ -239,7 +242,7 @@ PROFILES: dict[Entity, Profile] = {
             "vehicle leaf (TLS client certificate, CN = EVCCID, O = OEM)",
             (ExtendedKeyUsageOID.CLIENT_AUTH,),
         ),
-        _leaf(
+        leaf_profile(
             _E.OEM_PROV_LEAF,
             _E.OEM_SUB_CA2,
             "<pcid>",
@@ -250,10 +253,10 @@ PROFILES: dict[Entity, Profile] = {
             True,
             "OEM provisioning leaf (CN = PCID; signs CertificateInstallationReq)",
         ),
-        _ca(_E.MO_ROOT, None, "MORootCA", _MO, "MO", 40, None, "MO root CA"),
-        _ca(_E.MO_SUB_CA1, _E.MO_ROOT, "MOSubCA1", _MO, "MO", 4, 1, "MO Sub-CA 1"),
-        _ca(_E.MO_SUB_CA2, _E.MO_SUB_CA1, "MOSubCA2", _MO, "MO", 2, 0, "MO Sub-CA 2"),
-        _leaf(
+        ca_profile(_E.MO_ROOT, None, "MORootCA", _MO, "MO", 40, None, "MO root CA"),
+        ca_profile(_E.MO_SUB_CA1, _E.MO_ROOT, "MOSubCA1", _MO, "MO", 4, 1, "MO Sub-CA 1"),
+        ca_profile(_E.MO_SUB_CA2, _E.MO_SUB_CA1, "MOSubCA2", _MO, "MO", 2, 0, "MO Sub-CA 2"),
+        leaf_profile(
             _E.CONTRACT_LEAF,
             _E.MO_SUB_CA2,
             "<emaid>",
@@ -319,9 +322,15 @@ def spec_for(
     now: dt.datetime,
     identities: Identities | None = None,
     issuer_not_after: dt.datetime | None = None,
+    profiles: Mapping[Entity, Profile] | None = None,
+    hash_name: HashName = HashName.SHA512,
 ) -> CertificateSpec:
-    """The :class:`CertificateSpec` the profile asks for ``entity``, valid from ``now``."""
-    profile = PROFILES[entity]
+    """The :class:`CertificateSpec` the profile asks for ``entity``, valid from ``now``.
+
+    ``profiles`` is the certificate table (the -20 :data:`PROFILES` by default; the -2 one is
+    :data:`iso15118.security.iso2_profiles.ISO2_PROFILES`), ``hash_name`` the digest the issuer signs with.
+    """
+    profile = (PROFILES if profiles is None else profiles)[entity]
     names = _checked(identities or Identities())
     country = (identities or Identities()).country
     usage = profile.key_usage
@@ -341,12 +350,14 @@ def spec_for(
         path_length=profile.path_length,
         key_usage=usage,
         extended_key_usage=profile.extended_key_usage,
+        hash_name=hash_name,
     )
 
 
-def chain_of(entity: Entity) -> list[Entity]:
-    """``entity`` and its issuers up to the root, leaf first."""
+def chain_of(entity: Entity, profiles: Mapping[Entity, Profile] | None = None) -> list[Entity]:
+    """``entity`` and its issuers up to the root, leaf first (in the -20 table unless ``profiles`` is given)."""
+    table = PROFILES if profiles is None else profiles
     chain = [entity]
-    while (issuer := PROFILES[chain[-1]].issuer) is not None:
+    while (issuer := table[chain[-1]].issuer) is not None:
         chain.append(issuer)
     return chain

@@ -31,7 +31,7 @@ reference validation), then the signature value over SignedInfo.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -81,6 +81,7 @@ __all__ = [
     "SignatureSuite",
     "SignatureVerificationError",
     "SignedElement",
+    "SignedInfoEncoder",
     "check_profile",
     "encode_signed_info",
     "sign",
@@ -88,18 +89,27 @@ __all__ = [
 ]
 
 
+#: How SignedInfo becomes the bytes that are signed (the -20 and -2 default: :func:`encode_signed_info`).
+SignedInfoEncoder = Callable[[SignedInfo], bytes]
+#: How a signed element becomes its fragment bytes: ``(element, schema, root) -> EXI fragment``.
+FragmentEncoder = Callable[[object, str, str], bytes]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignedElement:
     """An element a signature covers: the object, its element name, its schema set and the Id it is known by.
 
     ``id`` defaults to the element's own ``Id`` attribute; give it for an element without one (the whole
-    CertificateInstallationReq variant).
+    CertificateInstallationReq variant). ``encoder`` replaces :func:`iso15118.codec.encode_fragment` for an
+    element the schema set's fragment grammar cannot encode on its own (the -2 ``eMAID``, see
+    :mod:`iso15118.security.iso2_fragments`).
     """
 
     element: object
     root: str
     schema: str = "iso20_common"
     id: str | None = None
+    encoder: FragmentEncoder | None = None
 
     @property
     def reference_id(self) -> str:
@@ -116,6 +126,8 @@ class SignedElement:
 
     def fragment(self) -> bytes:
         """The element alone as an EXI fragment of its schema set: the bytes its digest is taken over."""
+        if self.encoder is not None:
+            return self.encoder(self.element, self.schema, self.root)
         return encode_fragment(self.element, self.schema, self.root)  # [V2G20-119]
 
 
@@ -146,13 +158,21 @@ def _sign_bytes(suite: SignatureSuite, key: PrivateKey, data: bytes) -> bytes:
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")  # raw r‖s, not DER [V2G20-1000]
 
 
-def sign(elements: Sequence[SignedElement], key: PrivateKey, *, profile: SignatureProfile = ISO20_PROFILE) -> Signature:
+def sign(
+    elements: Sequence[SignedElement],
+    key: PrivateKey,
+    *,
+    profile: SignatureProfile = ISO20_PROFILE,
+    signed_info_encoder: SignedInfoEncoder = encode_signed_info,
+) -> Signature:
     """Sign ``elements`` with ``key``: the header Signature (see
     :func:`~iso15118.security.signed_messages.attach_signature`).
 
     The suite follows the key (secp521r1 -> ECDSA/SHA-512, Ed448 -> Ed448/SHAKE256; secp256r1 -> the -2 suite,
-    under :data:`INTEROP_PROFILE` only). Raises :class:`~iso15118.errors.SignatureError` for a key the
-    profile has no suite for, for no or duplicate elements, and for an element that cannot be encoded.
+    under :data:`INTEROP_PROFILE` or the -2 profile only). ``signed_info_encoder`` makes the signed bytes of
+    SignedInfo (the xmldsig-only fragment grammar unless a peer needs another). Raises
+    :class:`~iso15118.errors.SignatureError` for a key the profile has no suite for, for no or duplicate
+    elements, and for an element that cannot be encoded.
     """
     suite = profile.suite_for_key(key)
     if suite is None:
@@ -174,7 +194,11 @@ def sign(elements: Sequence[SignedElement], key: PrivateKey, *, profile: Signatu
         signature_method=SignatureMethod(algorithm=suite.signature_method),
         reference=references,
     )
-    value = _sign_bytes(suite, key, encode_signed_info(signed_info))
+    try:
+        data = signed_info_encoder(signed_info)
+    except CodecError as exc:
+        raise SignatureError(f"cannot encode SignedInfo: {exc}") from None
+    value = _sign_bytes(suite, key, data)
     # No KeyInfo, no Object: the certificate travels in the message body [V2G20-771]
     return Signature(signed_info=signed_info, signature_value=SignatureValue(value=value))
 
@@ -251,12 +275,15 @@ def verify(
     signer: PublicKey | x509.Certificate,
     *,
     profile: SignatureProfile = ISO20_PROFILE,
+    signed_info_encoder: SignedInfoEncoder = encode_signed_info,
 ) -> SignatureSuite:
     """Verify ``signature`` over exactly ``elements`` with the signer's public key or certificate.
 
-    Returns the suite used. Raises :class:`SignatureVerificationError`: ``PROFILE_VIOLATION``,
-    ``WRONG_KEY``, ``UNKNOWN_REFERENCE`` / ``MISSING_REFERENCE`` (the references are not exactly the
-    elements), ``UNENCODABLE``, ``DIGEST_MISMATCH`` (``reference`` names it) or ``BAD_SIGNATURE_VALUE``.
+    ``signed_info_encoder`` makes the bytes the SignatureValue is checked over (default: SignedInfo as a
+    fragment of the xmldsig-only schema set). Returns the suite used. Raises
+    :class:`SignatureVerificationError`: ``PROFILE_VIOLATION``, ``WRONG_KEY``, ``UNKNOWN_REFERENCE`` /
+    ``MISSING_REFERENCE`` (the references are not exactly the elements), ``UNENCODABLE``,
+    ``DIGEST_MISMATCH`` (``reference`` names it) or ``BAD_SIGNATURE_VALUE``.
     """
     suite = check_profile(signature, profile)
     key = _public_key(signer)
@@ -288,7 +315,7 @@ def verify(
                 requirement="V2G20-119",
             )
     try:
-        data = encode_signed_info(info)
+        data = signed_info_encoder(info)
     except CodecError as exc:
         raise SignatureVerificationError(SignatureDefect.UNENCODABLE, f"SignedInfo: {exc}") from None
     _verify_value(suite, key, signature.signature_value.value, data)

@@ -41,6 +41,15 @@ certificate_authorities `[V2G20-1007]` (one chain per context).
 certificates): TLS 1.2 and 1.3, the -20 parameters first and P-256/P-384/X25519, AES-128 and
 SHA-256/384 signatures after them. It must be asked for explicitly.
 
+:attr:`TlsMode.ISO2` is the ISO 15118-2 profile (Josev, EVerest and the -2 cars and chargers): TLS 1.2 only,
+server authentication only (the SECC never asks for a client certificate; -2 has no vehicle certificate),
+cipher suite TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 (OpenSSL ``ECDHE-ECDSA-AES128-SHA256``) on the group
+secp256r1 with ecdsa_secp256r1_sha256 signatures, and certificates of the -2 profile (secp256r1,
+ecdsa-with-SHA256, :data:`~iso15118.security.certs.ISO2`). ISO 15118-2 also lists
+TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256 (static ECDH, OpenSSL ``ECDH-ECDSA-AES128-SHA256``); OpenSSL 3 no
+longer implements static-ECDH suites, so it can be neither offered nor accepted here -- a peer that offers
+only that suite cannot connect. The -2 contexts never change the strict -20 ones.
+
 Key logging: ``TlsConfig.keylog_filename`` makes OpenSSL append NSS key-log lines (TLS 1.3:
 CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, ...) so Wireshark
 or tshark can decrypt a capture. Those are session secrets: :func:`prepare_keylog_file` creates the file
@@ -66,6 +75,7 @@ from cryptography import x509
 from iso15118.errors import ConfigError
 from iso15118.security import libssl
 from iso15118.security.certs import (
+    ISO2,
     STRICT,
     TOLERANT,
     Purpose,
@@ -74,12 +84,15 @@ from iso15118.security.certs import (
     load_certificates,
     subject_of,
 )
-from iso15118.security.issuing import PROFILE_ALGORITHMS, key_algorithm_of
+from iso15118.security.issuing import PROFILE_ALGORITHMS, KeyAlgorithm, key_algorithm_of
 from iso15118.security.tlserrors import tls_failure
 
 __all__ = [
     "CIPHERSUITES",
     "GROUPS",
+    "ISO2_CIPHERS",
+    "ISO2_GROUPS",
+    "ISO2_SIGALGS",
     "SIGALGS",
     "HandshakeInfo",
     "TlsConfig",
@@ -111,10 +124,17 @@ _TOLERANT_TLS12_CIPHERS = ":".join(
 
 
 class TlsMode(StrEnum):
-    """Strict -20 TLS, or the explicitly chosen lab mode for non-conforming peers."""
+    """Strict -20 TLS, the explicitly chosen lab mode for non-conforming peers, or ISO 15118-2 TLS 1.2."""
 
     STRICT = "strict"
     TOLERANT = "tolerant"
+    ISO2 = "iso2"
+
+
+#: ISO 15118-2: TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 (TLS_ECDH_ECDSA_... is gone from OpenSSL 3).
+ISO2_CIPHERS = "ECDHE-ECDSA-AES128-SHA256"
+ISO2_GROUPS = "P-256"
+ISO2_SIGALGS = "ecdsa_secp256r1_sha256"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,7 +198,21 @@ def _watch(context: ssl.SSLContext) -> None:
         libssl.watch_verification(context)
 
 
+def _apply_iso2(context: ssl.SSLContext) -> None:
+    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_COMPRESSION
+    context.set_ciphers(ISO2_CIPHERS)
+    if libssl.available()[0]:
+        libssl.set_groups(context, ISO2_GROUPS)
+        libssl.set_sigalgs(context, ISO2_SIGALGS)
+    else:
+        context.set_ecdh_curve("prime256v1")
+
+
 def _apply_parameters(context: ssl.SSLContext, config: TlsConfig, *, server: bool) -> None:
+    if config.mode is TlsMode.ISO2:
+        _apply_iso2(context)
+        return
     strict = config.mode is TlsMode.STRICT
     context.minimum_version = ssl.TLSVersion.TLSv1_3 if strict else ssl.TLSVersion.TLSv1_2
     context.maximum_version = ssl.TLSVersion.TLSv1_3
@@ -202,7 +236,7 @@ def _apply_parameters(context: ssl.SSLContext, config: TlsConfig, *, server: boo
 def _load_identity(context: ssl.SSLContext, config: TlsConfig) -> None:
     if config.certificate_chain is None or config.private_key is None:
         raise ConfigError("a TLS identity needs both certificate_chain and private_key")
-    if config.mode is TlsMode.STRICT:
+    if config.mode in (TlsMode.STRICT, TlsMode.ISO2):
         # OpenSSL would only fail the handshake obscurely ("unsupported protocol") with such a key.
         try:
             data = config.certificate_chain.read_bytes()
@@ -210,7 +244,12 @@ def _load_identity(context: ssl.SSLContext, config: TlsConfig) -> None:
             raise ConfigError(f"cannot read {config.certificate_chain}: {exc}") from None
         leaf = load_certificates(data, source=str(config.certificate_chain))[0]
         algorithm = key_algorithm_of(leaf.public_key())
-        if algorithm not in PROFILE_ALGORITHMS:
+        if config.mode is TlsMode.ISO2 and algorithm is not KeyAlgorithm.SECP256R1:
+            found = algorithm.value if algorithm else type(leaf.public_key()).__name__
+            raise ConfigError(
+                f"{config.certificate_chain}: ISO 15118-2 TLS needs a secp256r1 certificate, this one has a {found} key"
+            )
+        if config.mode is TlsMode.STRICT and algorithm not in PROFILE_ALGORITHMS:
             found = algorithm.value if algorithm else type(leaf.public_key()).__name__
             raise ConfigError(
                 f"{config.certificate_chain}: strict -20 TLS needs a secp521r1 or Ed448 certificate "
@@ -239,11 +278,17 @@ def secc_context(config: TlsConfig) -> ssl.SSLContext:
 
     Mutual authentication `[V2G20-1264]`: ``verify_mode`` is CERT_REQUIRED when
     ``require_client_certificate`` (the default), otherwise CERT_OPTIONAL; with no ``trust_roots`` and no
-    requirement, no client certificate is requested.
+    requirement, no client certificate is requested. In :attr:`TlsMode.ISO2` the SECC authenticates itself
+    only: no client certificate is requested whatever the other fields say.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     _apply_parameters(context, config, server=True)
     _load_identity(context, config)
+    if config.mode is TlsMode.ISO2:
+        context.verify_mode = ssl.CERT_NONE  # -2: server authentication only
+        context.num_tickets = 0
+        _set_keylog(context, config)
+        return context
     if config.require_client_certificate and not config.trust_roots:
         raise ConfigError("mutual authentication needs trust_roots (OEM / V2G roots) to verify vehicles with")
     if config.trust_roots:
@@ -329,7 +374,7 @@ def check_peer(
     info = describe_handshake(connection)
     if info.peer_certificate is not None:
         cert = x509.load_der_x509_certificate(info.peer_certificate)
-        policy = STRICT if mode is TlsMode.STRICT else TOLERANT
+        policy = {TlsMode.STRICT: STRICT, TlsMode.TOLERANT: TOLERANT, TlsMode.ISO2: ISO2}[mode]
         chain = libssl.verified_chain(connection) if libssl.available()[0] else None
         issuers = [x509.load_der_x509_certificate(der) for der in chain[1:]] if chain else []
         check_end_entity(cert, purpose=purpose, now=now, policy=policy, issuers=issuers)

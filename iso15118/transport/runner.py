@@ -41,6 +41,7 @@ from iso15118.decisions import (
     Summary,
     TakePaused,
     Warn,
+    settle,
 )
 from iso15118.errors import ConfigError
 from iso15118.iso20.pnc import PncVerifier
@@ -106,8 +107,11 @@ def peer_identity(address: str, tls: HandshakeInfo | None) -> PeerIdentity:
 
 def _outcome(conn: Connection, ended: SessionEnded, summary: Summary, interrupted: str | None = None) -> SessionOutcome:
     negotiated = dict(summary.negotiated)
-    if conn.negotiated_namespace is not None:
-        negotiated["protocol"] = conn.negotiated_namespace
+    namespace = conn.negotiated_namespace
+    if namespace is not None:
+        negotiated["protocol"] = namespace
+        # A printable name beside the namespace (``DIN 70121``, ``ISO 15118-20``) for summary lines.
+        negotiated["protocol_name"] = conn.config.profiles[namespace].name
     return SessionOutcome(
         ended=ended,
         session_id=conn.session_id,
@@ -185,12 +189,13 @@ class _Secc:
         await self.pump.send(answer.response, stream=event.stream)
 
     async def decide(self, event: RequestReceived) -> Answer[Any]:
-        assert self.logic is not None
+        logic = self.logic
+        assert logic is not None
         kind = self.conn.kind_of(event.message)
         assert kind is not None
-        inputs = Inputs()
         entropy = self.random(32)
-        for _ in range(_MAX_NEEDS):
+
+        def decide(inputs: Inputs) -> Answer[Any] | Need:
             now = self.pump.clock()
             env = SeccEnv(
                 now=now,
@@ -203,11 +208,9 @@ class _Secc:
                 dc_capable=self.dc_capable,
                 stopping=self.interrupted is not None,
             )
-            decision = self.logic.decide(kind, event.message, self.ctx, env)
-            if not isinstance(decision, Need):
-                return decision
-            inputs = inputs.with_value(decision.what, await self.gather(decision, now))
-        raise RuntimeError(f"the decision for {kind} keeps asking for inputs ({sorted(inputs.values)})")
+            return logic.decide(kind, event.message, self.ctx, env)
+
+        return await settle(decide, lambda need: self.gather(need, self.pump.clock()), rounds=_MAX_NEEDS)
 
     async def gather(self, need: Need, now: float) -> Any:
         if need.what is Input.PAUSED:

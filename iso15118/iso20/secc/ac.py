@@ -86,9 +86,9 @@ def ac_charge_loop(req: m.AC_ChargeLoopReq, v: SeccView) -> Decision:
             value = getattr(element, name, None)
             if value is not None:
                 ev_state[name] = value_of(value)
-        return Need(Input.LOOP_COMMAND, (present, ev_state))
-    if req.meter_info_requested and Input.METER not in v.inputs:
-        return Need(Input.METER)
+        # The meter reading is read-only: gathered with the setpoint, not after another run of this decision.
+        meter = (Need(Input.METER),) if req.meter_info_requested else ()
+        return Need(Input.LOOP_COMMAND, (present, ev_state), also=meter)
     command: EvseCommand = v.inputs.get(Input.LOOP_COMMAND)
     ctx = replace(v.ctx, loops=v.ctx.loops + 1)
     target = command.target_power_w
