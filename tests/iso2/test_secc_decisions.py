@@ -11,10 +11,10 @@ import pytest
 from iso15118.controller import EvseCommand, EVSELimits, MeterReading, Notification
 from iso15118.decisions import Answer, Input, Inputs, Need, StorePaused
 from iso15118.envelope.kinds import Kind
+from iso15118.envelope.physical import physical, value_of
 from iso15118.envelope.states import body_of
 from iso15118.iso2.profile import ISO2
 from iso15118.iso2.secc import SeccContext, SeccView, decide
-from iso15118.iso2.units import physical, value_of
 from iso15118.messages.generated import iso2 as m
 from iso15118.session.selection import EnergyFamily, Selection
 from tests.iso2.support import SECC, secc
@@ -88,10 +88,10 @@ def test_service_detail_knows_only_the_charge_service() -> None:
 
 def _cpd(mode: str = AC1, *, max_a: float = 16, min_a: float = 6, dc: bool = False) -> m.ChargeParameterDiscoveryReq:
     ac = m.AC_EVChargeParameter(
-        e_amount=physical(20_000, m.UnitSymbol.Wh),
-        ev_max_voltage=physical(400, m.UnitSymbol.V),
-        ev_max_current=physical(max_a, m.UnitSymbol.A),
-        ev_min_current=physical(min_a, m.UnitSymbol.A),
+        e_amount=physical(m, 20_000, "Wh"),
+        ev_max_voltage=physical(m, 400, "V"),
+        ev_max_current=physical(m, max_a, "A"),
+        ev_min_current=physical(m, min_a, "A"),
     )
     return m.ChargeParameterDiscoveryReq(
         requested_energy_transfer_mode=m.EnergyTransferMode(mode), ac_ev_charge_parameter=None if dc else ac
@@ -140,7 +140,7 @@ def _start(tuple_id: int = 1, peak_w: float | None = None) -> m.PowerDeliveryReq
     profile = None
     if peak_w is not None:
         entry = m.ProfileEntry(
-            charging_profile_entry_start=0, charging_profile_entry_max_power=physical(peak_w, m.UnitSymbol.W)
+            charging_profile_entry_start=0, charging_profile_entry_max_power=physical(m, peak_w, "W")
         )
         profile = m.ChargingProfile(profile_entry=(entry,))
     return m.PowerDeliveryReq(

@@ -17,8 +17,8 @@ from typing import Any, Final
 
 from iso15118.decisions import ApplyPower, Send, Step
 from iso15118.envelope.kinds import Kind
+from iso15118.envelope.physical import physical, value_of
 from iso15118.iso2.evcc.view import EvccContext, EvccView, now_send, wrap
-from iso15118.iso2.units import physical, value_of
 from iso15118.messages.generated import iso2 as m
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
 
 EV_MAX_AC_VOLTAGE: Final = 400.0
 """EVMaxVoltage of the EV's on-board charger: a 230/400 V grid (our modelling choice; SimpleEV has no AC side)."""
-_U = m.UnitSymbol
 
 
 def build_charge_parameters(v: EvccView) -> Any:
@@ -46,10 +45,10 @@ def build_charge_parameters(v: EvccView) -> Any:
     per_phase = ctx.nominal_voltage_v * ctx.phases
     parameters = m.AC_EVChargeParameter(
         departure_time=ev.departure_s,
-        e_amount=physical(round(max(0.0, ev.target_energy_wh)), _U.Wh),
-        ev_max_voltage=physical(EV_MAX_AC_VOLTAGE, _U.V),
-        ev_max_current=physical(round(ev.limits.max_charge_w / per_phase, 1), _U.A),
-        ev_min_current=physical(round(ev.limits.min_charge_w / per_phase, 1), _U.A),
+        e_amount=physical(m, round(max(0.0, ev.target_energy_wh)), "Wh"),
+        ev_max_voltage=physical(m, EV_MAX_AC_VOLTAGE, "V"),
+        ev_max_current=physical(m, round(ev.limits.max_charge_w / per_phase, 1), "A"),
+        ev_min_current=physical(m, round(ev.limits.min_charge_w / per_phase, 1), "A"),
     )
     assert ctx.energy_mode is not None  # chosen after ServiceDiscoveryRes
     element = m.ChargeParameterDiscoveryReq(
@@ -88,7 +87,7 @@ def build_power_delivery(v: EvccView) -> Any:
         power = v.ev.limits.max_charge_w if ctx.pmax_w is None else min(v.ev.limits.max_charge_w, ctx.pmax_w)
         entry = m.ProfileEntry(
             charging_profile_entry_start=0,
-            charging_profile_entry_max_power=physical(power, _U.W),
+            charging_profile_entry_max_power=physical(m, power, "W"),
             charging_profile_entry_max_number_of_phases_in_use=ctx.phases,
         )
         profile = m.ChargingProfile(profile_entry=(entry,))

@@ -19,23 +19,22 @@ from typing import Any, Final
 
 from iso15118.controller import EVSELimits, PowerDeliveryRequest, SessionReport
 from iso15118.decisions import Input, Need, Report
+from iso15118.envelope.physical import physical, value_of
 from iso15118.iso2.modes import family_of
 from iso15118.iso2.secc.view import Decision, SeccView, ac_status, answer, fail
-from iso15118.iso2.units import physical, value_of
 from iso15118.messages.generated import iso2 as m
 from iso15118.session.selection import EnergyFamily
 
 __all__ = ["ac_charge_parameters", "charge_parameter_discovery", "evse_status", "power_delivery"]
 
 _R = m.ResponseCode
-_W, _V, _A = m.UnitSymbol.W, m.UnitSymbol.V, m.UnitSymbol.A
 _FIRST_TUPLE: Final = 1
 
 
 def _schedule(v: SeccView, tuple_id: int, pmax_w: float) -> m.SAScheduleList:
     entry = m.PMaxScheduleEntry(
         relative_time_interval=m.RelativeTimeInterval(start=0, duration=min(v.config.schedule_duration_s, 86400)),
-        p_max=physical(pmax_w, _W),
+        p_max=physical(m, pmax_w, "W"),
     )
     schedule = m.PMaxSchedule(p_max_schedule_entry=(entry,))
     return m.SAScheduleList(
@@ -65,8 +64,8 @@ def ac_charge_parameters(req: m.ChargeParameterDiscoveryReq, v: SeccView) -> Dec
         sa_schedule_list=_schedule(v, tuple_id, limits.max_charge_w),
         ac_evse_charge_parameter=m.AC_EVSEChargeParameter(
             ac_evse_status=ac_status(),
-            evse_nominal_voltage=physical(nominal, _V),
-            evse_max_current=physical(round(max_current, 1), _A),
+            evse_nominal_voltage=physical(m, nominal, "V"),
+            evse_max_current=physical(m, round(max_current, 1), "A"),
         ),
     )
     ctx = replace(

@@ -17,9 +17,9 @@ from typing import Final
 
 from iso15118.controller import EvseCommand, MeterReading, Notification, SessionReport
 from iso15118.decisions import Input, Need, PausedSession, Report, StorePaused
+from iso15118.envelope.physical import physical
 from iso15118.iso2.secc.charge import evse_status
 from iso15118.iso2.secc.view import Decision, SeccView, ac_status, answer, fail, metered
-from iso15118.iso2.units import physical
 from iso15118.messages.generated import iso2 as m
 
 __all__ = ["charging_status", "meter_info", "metering_receipt", "session_stop"]
@@ -61,7 +61,7 @@ def charging_status(req: m.ChargingStatusReq, v: SeccView) -> Decision:
     max_current = None
     if command.target_power_w is not None:
         allowed = max(0.0, min(command.target_power_w, ctx.pmax_w))
-        max_current = physical(round(allowed / (ctx.nominal_voltage_v * ctx.phases), 1), m.UnitSymbol.A)
+        max_current = physical(m, round(allowed / (ctx.nominal_voltage_v * ctx.phases), 1), "A")
         ctx = replace(ctx, granted_w=min(allowed, ctx.ev_max_w))
     receipt = ctx.payment == "Contract" and v.config.receipt_required  # never with EIM [V2G2-691]
     res = m.ChargingStatusRes(
