@@ -138,5 +138,5 @@ class Iso2Evcc:
             meter=c.meter,
             failure=c.failure,
             substitutions=c.substitutions,
-            notes=c.notes,
+            notes=(*c.notes, *c.dc.notes),
         )

@@ -8,18 +8,19 @@ state at that moment. The sequence table of the session core checks every reques
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iso15118.config import EvccConfig
 from iso15118.controller import EVState
 from iso15118.decisions import Send, Step
+from iso15118.envelope.dc.evcc import DcNext, EvDcProgress
 from iso15118.envelope.kinds import Kind
 from iso15118.iso2.profile import ISO2
 from iso15118.messages.generated import iso2 as m
 from iso15118.session.selection import EnergyFamily, Selection
 
-__all__ = ["EvccContext", "EvccView", "family", "now_send", "stop_step", "wrap"]
+__all__ = ["EvccContext", "EvccView", "family", "from_dc", "now_send", "stop_step", "wrap"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +42,11 @@ class EvccContext:
     """The ChargeProgress of the next PowerDeliveryReq."""
     stopping: str | None = None
     """Set once the EV decided to stop: the SessionStop to send after PowerDelivery(Stop)."""
+    renegotiating: bool = False
+    """PowerDelivery(Renegotiate) was answered: the next Finished ChargeParameterDiscovery leads straight to
+    PowerDelivery(Start) (DC: no second cable check or precharge, the contactors stayed closed)."""
+    dc: EvDcProgress = field(default_factory=EvDcProgress)
+    """DC: the progress the shared DC decisions keep (the charger's limits, precharge, loops, welding)."""
     loops: int = 0
     renegotiations: int = 0
     receipts: int = 0
@@ -91,3 +97,15 @@ def stop_step(v: EvccView, why: str, *, in_loop: bool = False) -> Step[EvccConte
     ctx = replace(v.ctx, failure=v.ctx.failure or why, stopping="Terminate", progress="Stop")
     first = Kind.PowerDeliveryReq if in_loop else Kind.SessionStopReq
     return Step(ctx, sends=(now_send(first),), stop=why)
+
+
+def from_dc(v: EvccView, decided: DcNext, ctx: EvccContext | None = None) -> Step[EvccContext]:
+    """A shared DC decision's result as this generation's step: a PowerDeliveryReq it asks for starts or stops
+    by its ``want_power``, and an EV that gives up terminates and says why."""
+    ctx = replace(ctx or v.ctx, dc=decided.progress)
+    if decided.send is not None and decided.send.kind is Kind.PowerDeliveryReq:
+        ctx = replace(ctx, progress="Start" if decided.progress.want_power else "Stop")
+    if decided.stop is not None:
+        ctx = replace(ctx, failure=ctx.failure or decided.stop, stopping="Terminate")
+    sends = () if decided.send is None else (decided.send,)
+    return Step(ctx, sends=sends, effects=decided.effects, stop=decided.stop)

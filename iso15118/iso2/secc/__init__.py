@@ -14,6 +14,7 @@ from typing import Any, Final
 from iso15118.envelope.kinds import Kind
 from iso15118.envelope.states import body_of
 from iso15118.iso2.secc.charge import charge_parameter_discovery, power_delivery
+from iso15118.iso2.secc.dc import cable_check, current_demand, precharge, welding_detection
 from iso15118.iso2.secc.loop import charging_status, metering_receipt, session_stop
 from iso15118.iso2.secc.setup import (
     authorization,
@@ -40,11 +41,15 @@ HANDLERS: Final[dict[Kind, Handler]] = {
     Kind.AuthorizationReq: authorization,
     Kind.ChargeParameterDiscoveryReq: charge_parameter_discovery,
     Kind.PowerDeliveryReq: power_delivery,
+    Kind.CableCheckReq: cable_check,
+    Kind.PreChargeReq: precharge,
     Kind.ChargingStatusReq: charging_status,
+    Kind.CurrentDemandReq: current_demand,
     Kind.MeteringReceiptReq: metering_receipt,
+    Kind.WeldingDetectionReq: welding_detection,
     Kind.SessionStopReq: session_stop,
 }
-"""Every request kind the -2 table admits in an AC session, and its decision."""
+"""Every request kind the -2 table admits, and its decision."""
 
 
 def decide(kind: Kind, view: SeccView) -> Decision:

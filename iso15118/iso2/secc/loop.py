@@ -18,8 +18,7 @@ from typing import Final
 from iso15118.controller import EvseCommand, MeterReading, Notification, SessionReport
 from iso15118.decisions import Input, Need, PausedSession, Report, StorePaused
 from iso15118.envelope.physical import physical
-from iso15118.iso2.secc.charge import evse_status
-from iso15118.iso2.secc.view import Decision, SeccView, ac_status, answer, fail, metered
+from iso15118.iso2.secc.view import Decision, SeccView, ac_status, answer, evse_status, fail, metered
 from iso15118.messages.generated import iso2 as m
 
 __all__ = ["charging_status", "meter_info", "metering_receipt", "session_stop"]

@@ -87,12 +87,20 @@ def session_setup(req: m.SessionSetupReq, v: SeccView) -> Decision:
     return answer(res, v, resumed, TakePaused(asked), header=ISO2.envelope.header(asked))
 
 
+_DC_OFFERED: Final = (m.EnergyTransferMode.DC_extended,)
+"""The DC mode a CCS charger offers (our DIN charger and Josev's -2 charger offer the same one)."""
+
+
 def offered_modes(v: SeccView, limits: EVSELimits) -> tuple[m.EnergyTransferMode, ...]:
-    """The energy transfer modes this charger serves: AC single phase, and three phase when it has three."""
-    if EnergyService.AC not in v.config.services:
-        return ()
-    single, three = AC_MODES
-    return (single, three) if limits.three_phase else (single,)
+    """The energy transfer modes this charger serves: AC single phase (and three phase when it has three phases)
+    when the AC service is configured; DC_extended when the DC service is and the controller drives a DC output."""
+    modes: tuple[m.EnergyTransferMode, ...] = ()
+    if EnergyService.AC in v.config.services:
+        single, three = AC_MODES
+        modes = (single, three) if limits.three_phase else (single,)
+    if EnergyService.DC in v.config.services and v.dc_capable:
+        modes = (*modes, *_DC_OFFERED)
+    return modes
 
 
 def payment_options(v: SeccView) -> tuple[str, ...]:

@@ -16,24 +16,32 @@ from typing import Any, Final
 from iso15118.config import SeccConfig
 from iso15118.controller import MeterReading
 from iso15118.decisions import Answer, Effect, Inputs, Need, PeerIdentity
+from iso15118.envelope.dc.secc import DcAnswer, DcGeneration, DcProgress
+from iso15118.envelope.dc.secc import evse_status as dc_evse_status
 from iso15118.iso2.profile import ISO2
 from iso15118.messages.generated import iso2 as m
-from iso15118.session.selection import Selection
+from iso15118.session.selection import EnergyFamily, Selection
 
 __all__ = [
+    "DC",
     "ENTROPY_BYTES",
     "Decision",
     "SeccContext",
     "SeccView",
     "ac_status",
     "answer",
+    "evse_status",
     "fail",
     "metered",
     "noted",
+    "with_dc",
 ]
 
 ENTROPY_BYTES: Final = 32
 """Random bytes the runner hands to every decision (8 for a SessionID)."""
+
+DC: Final = DcGeneration(envelope=ISO2.envelope, stop_by_notification=True)
+"""ISO 15118-2 for the shared DC decisions: its charger asks the EV to stop with EVSENotification StopCharging."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +71,8 @@ class SeccContext:
     granted_w: float = 0.0
     """The power the EV may draw now: the charger reports no measurement in -2's ChargingStatusReq, so this is
     what the controller is told flows (the lower of the EV's maximum and the charger's last limit)."""
+    dc: DcProgress = field(default_factory=DcProgress)
+    """DC: the progress of the steps the shared DC decisions keep (insulation result, precharge, contactors)."""
     receipt_asked: bool = False
     """The last charge-loop response set ReceiptRequired: a MeteringReceiptReq may follow."""
     loops: int = 0
@@ -122,6 +132,21 @@ def fail(code: m.ResponseCode, v: SeccView, why: str | None = None) -> Answer[Se
 def ac_status(notification: m.EVSENotification = m.EVSENotification.None_, delay: int = 0) -> Any:
     """The AC_EVSEStatus of a response (RCD: no fault; the controller reports none)."""
     return m.AC_EVSEStatus(notification_max_delay=delay, evse_notification=notification, rcd=False)
+
+
+def evse_status(v: SeccView) -> dict[str, Any]:
+    """The EVSEStatus choice of a response, by the session's family: AC_EVSEStatus or DC_EVSEStatus."""
+    if v.selection.family is EnergyFamily.DC:
+        return {"dc_evse_status": dc_evse_status(DC, v.ctx.dc)}
+    return {"ac_evse_status": ac_status()}
+
+
+def with_dc(v: SeccView, decided: DcAnswer | Need) -> Decision:
+    """A shared DC decision's result as this generation's answer."""
+    if isinstance(decided, Need):
+        return decided
+    ctx = replace(v.ctx, dc=decided.progress, refusal=v.ctx.refusal or decided.refusal)
+    return answer(decided.element, v, ctx)
 
 
 def noted(ctx: SeccContext, text: str) -> SeccContext:
