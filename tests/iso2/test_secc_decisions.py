@@ -118,7 +118,8 @@ def test_charge_parameters_offer_one_schedule_at_the_chargers_maximum() -> None:
         (_cpd("AC_three_phase_core"), OFFERED, "FAILED_WrongEnergyTransferMode"),  # not offered
         (_cpd(dc=True), OFFERED, "FAILED_WrongChargeParameter"),  # [V2G2-477]
         (_cpd(min_a=60), OFFERED, "FAILED_WrongChargeParameter"),  # above the charger's 47.8 A
-        (_cpd("DC_extended"), replace(OFFERED, offered_modes=(AC1, "DC_extended")), "FAILED_WrongEnergyTransferMode"),
+        # A DC mode with AC parameters [V2G2-477].
+        (_cpd("DC_extended"), replace(OFFERED, offered_modes=(AC1, "DC_extended")), "FAILED_WrongChargeParameter"),
     ],
 )
 def test_charge_parameters_refused(request_: Any, ctx: SeccContext, expected: str) -> None:

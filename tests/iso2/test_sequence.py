@@ -1,7 +1,7 @@
-"""Every state of a -2 AC session against every -2 request kind, on the session core and the SECC decisions.
+"""Every state of -2 AC and DC sessions against every -2 request kind, on the session core and the SECC decisions.
 
-A recorded session is replayed into a fresh SECC connection whose responses come from our -2 decisions (their
-controller inputs answered by a fixed charger), up to some state; then one request of any -2 kind arrives. A
+Recorded AC and DC sessions are replayed into a fresh SECC connection whose responses come from our -2 decisions
+(their controller inputs answered by a fixed charger), up to some state; then one request of any -2 kind arrives. A
 request the table admits gets the decisions' answer (its own response kind; FAILED codes end the session); any
 other is answered with its own response type carrying FAILED_SequenceError and the session ends
 [V2G2-538]/[V2G2-539]. A request with another SessionID gets FAILED_UnknownSession. Nothing else escapes.
@@ -9,6 +9,7 @@ other is answered with its own response type carrying FAILED_SequenceError and t
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from functools import cache
 from typing import Any
@@ -18,19 +19,32 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iso15118.codec import decode_as, encode_message
-from iso15118.controller import AuthorizationDecision, EvseCommand, EVSELimits, MeterReading
+from iso15118.controller import (
+    AuthorizationDecision,
+    DCCommand,
+    DCLimits,
+    DCOutput,
+    EvseCommand,
+    EVSELimits,
+    IsolationCheck,
+    IsolationStatus,
+    MeterReading,
+)
 from iso15118.decisions import Input, Inputs, Need, SeccEnv
 from iso15118.envelope.kinds import RESPONSE_OF, Kind
 from iso15118.envelope.states import body_of
 from iso15118.iso2.logic import Iso2Secc
 from iso15118.iso2.profile import ISO2
+from iso15118.iso2.secc import HANDLERS
 from iso15118.messages.generated import iso2 as m
-from iso15118.profiles import session_config
+from iso15118.profiles import PROFILES, session_config
 from iso15118.session import events as ev
 from iso15118.session.connection import Connection, Role
 from iso15118.session.context import CoreState
 from iso15118.session.failures import minimal_instance
 from iso15118.session.sap import SAP
+from iso15118.session.selection import EnergyFamily
+from iso15118.simple import SimpleEVSE, SimpleEVSEConfig
 from iso15118.v2gtp import Deframer, frame
 from tests.iso2.support import SECC, evcc, run
 from tests.session.recording import Recorded
@@ -43,13 +57,26 @@ _INPUTS: dict[Input, Any] = {
     Input.LOOP_COMMAND: EvseCommand(target_power_w=11_000),
     Input.METER: MeterReading(meter_id="METER-1", charged_wh=10),
     Input.PAUSED: None,
+    Input.DC_LIMITS: DCLimits(
+        max_voltage_v=500, min_voltage_v=150, max_charge_current_a=200, max_charge_power_w=50_000
+    ),
+    Input.CABLE_CHECK: IsolationCheck(done=True, status=IsolationStatus.VALID),
+    Input.PRECHARGE: DCOutput(present_voltage_v=400),
+    Input.DC_LOOP: DCCommand(present_voltage_v=400, present_current_a=50),
+    Input.WELDING: DCOutput(present_voltage_v=0),
 }
 REQUESTS = sorted(k for k in ISO2.envelope.kinds if k in RESPONSE_OF)
 
 
+FAMILIES = [EnergyFamily.AC, EnergyFamily.DC]
+
+
 @cache
-def recording() -> tuple[Recorded, ...]:
-    _out, _secc, rec = run(evcc(max_loops=2))
+def recording(family: EnergyFamily = EnergyFamily.AC) -> tuple[Recorded, ...]:
+    """A recorded -2 session of ``family`` (two loops; the insulation test passes at the first CableCheck, as the
+    fixed charger of the replay answers it)."""
+    evse = SimpleEVSE(SimpleEVSEConfig(cable_check_requests=0))
+    _out, _secc, rec = run(evcc(max_loops=2, energy=family, precharge_interval_s=0.0), evse=evse)
     return tuple(rec.messages)
 
 
@@ -58,7 +85,7 @@ def catalogue() -> dict[Kind, tuple[Any, ...]]:
     """Body elements of every -2 request: each distinct one the session sent, a minimal valid one, and the
     variants the table tells apart (PowerDelivery's ChargeProgress, a DC ChargeParameterDiscovery)."""
     out: dict[Kind, list[Any]] = {kind: [] for kind in REQUESTS}
-    for r in recording():
+    for r in (*recording(EnergyFamily.AC), *recording(EnergyFamily.DC)):
         kind = ISO2.kind_of(r.message)
         if kind is not None and kind in RESPONSE_OF and body_of(r.message) not in out[Kind(kind)]:
             out[Kind(kind)].append(body_of(r.message))
@@ -86,11 +113,11 @@ def _sent(conn: Connection) -> list[Any]:
 class Secc:
     """A sans-I/O SECC: the core, and our -2 decisions answering what it admits."""
 
-    def __init__(self) -> None:
+    def __init__(self, family: EnergyFamily) -> None:
         self.conn = Connection(Role.SECC, now=T0, config=session_config())
         self.logic = Iso2Secc(SECC)
         self.ctx = self.logic.initial()
-        setup = next(r.message for r in recording() if ISO2.kind_of(r.message) is Kind.SessionSetupRes)
+        setup = next(r.message for r in recording(family) if ISO2.kind_of(r.message) is Kind.SessionSetupRes)
         self.entropy = bytes(setup.header.session_id) + bytes(24)  # the decisions pick the recorded SessionID
 
     def answer(self, request: Any, now: float) -> Any:
@@ -106,7 +133,7 @@ class Secc:
                 inputs=inputs,
                 peer=None,
                 entropy=self.entropy,
-                dc_capable=False,
+                dc_capable=True,
             )
             decided = self.logic.decide(kind, request, self.ctx, env)
             if not isinstance(decided, Need):
@@ -116,9 +143,17 @@ class Secc:
             inputs = inputs.with_value(decided.what, _INPUTS[decided.what])
 
 
-def replay(exchanges: int) -> Secc:
+def replay(exchanges: int, family: EnergyFamily = EnergyFamily.AC) -> Secc:
     """An SECC after ``exchanges`` exchanges of the recorded session (the first is SupportedAppProtocol)."""
-    secc, rec = Secc(), recording()
+    replayed = _replayed(exchanges, family)
+    # Profiles and configurations are shared, immutable values: the copy keeps them.
+    shared = (replayed.conn.config, replayed.logic, SAP, *PROFILES.values())
+    return copy.deepcopy(replayed, memo={id(x): x for x in shared})
+
+
+@cache
+def _replayed(exchanges: int, family: EnergyFamily) -> Secc:
+    secc, rec = Secc(family), recording(family)
     for i in range(exchanges):
         request, recorded = rec[2 * i].message, rec[2 * i + 1].message
         events = secc.conn.receive_data(_wire(request), T0 + i)
@@ -134,12 +169,13 @@ def _request(secc: Secc, kind: Kind, variant: int = 0) -> Any:
     return ISO2.envelope.wrap(ISO2.envelope.header(secc.conn.session_id), catalogue()[kind][variant])
 
 
-EXCHANGES = range(1, len(recording()) // 2)
+STATES = [(family, n) for family in FAMILIES for n in range(1, len(recording(family)) // 2)]
+"""(family, exchanges replayed): every state the recorded AC and DC sessions pass through."""
 
 
-def _check(exchanges: int, kind: Kind, variant: int = 0) -> str:
+def _check(exchanges: int, kind: Kind, variant: int = 0, family: EnergyFamily = EnergyFamily.AC) -> str:
     """Send a ``kind`` after ``exchanges``; check the answer and the end; returns the response code."""
-    secc = replay(exchanges)
+    secc = replay(exchanges, family)
     conn, state = secc.conn, secc.conn.state
     request = _request(secc, kind, variant)
     admitted = conn.profile.table.rule(state, kind, conn.selection, request) is not None
@@ -168,16 +204,17 @@ def _check(exchanges: int, kind: Kind, variant: int = 0) -> str:
 
 def test_every_state_against_every_request_kind() -> None:
     @settings(max_examples=250, deadline=None, database=None)
-    @given(st.sampled_from(list(EXCHANGES)), st.sampled_from(REQUESTS), st.integers(0, 4))
-    def check(exchanges: int, kind: Kind, variant: int) -> None:
-        _check(exchanges, kind, variant % len(catalogue()[kind]))
+    @given(st.sampled_from(STATES), st.sampled_from(REQUESTS), st.integers(0, 4))
+    def check(state: tuple[EnergyFamily, int], kind: Kind, variant: int) -> None:
+        family, exchanges = state
+        _check(exchanges, kind, variant % len(catalogue()[kind]), family)
 
     check()
 
 
-@pytest.mark.parametrize("exchanges", list(EXCHANGES))
-def test_each_state_refuses_exactly_what_its_rows_do_not_admit(exchanges: int) -> None:
-    secc = replay(exchanges)
+@pytest.mark.parametrize(("family", "exchanges"), STATES)
+def test_each_state_refuses_exactly_what_its_rows_do_not_admit(family: EnergyFamily, exchanges: int) -> None:
+    secc = replay(exchanges, family)
     table, state, selection = secc.conn.profile.table, secc.conn.state, secc.conn.selection
     refused = [
         (kind, i)
@@ -187,13 +224,14 @@ def test_each_state_refuses_exactly_what_its_rows_do_not_admit(exchanges: int) -
     ]
     assert refused
     for kind, variant in refused:
-        assert _check(exchanges, kind, variant) == "FAILED_SequenceError", (state, kind, variant)
+        assert _check(exchanges, kind, variant, family) == "FAILED_SequenceError", (state, kind, variant)
 
 
-def test_another_session_id_is_refused() -> None:
-    rec = recording()
+@pytest.mark.parametrize("family", FAMILIES)
+def test_another_session_id_is_refused(family: EnergyFamily) -> None:
+    rec = recording(family)
     for exchanges in range(2, len(rec) // 2):  # past SessionSetup
-        secc = replay(exchanges)
+        secc = replay(exchanges, family)
         request = dataclasses.replace(rec[2 * exchanges].message, header=ISO2.envelope.header(b"\xee" * 8))
         events = secc.conn.receive_data(_wire(request), T0 + 100)
         ended = [e for e in events if isinstance(e, ev.SessionEnded)]
@@ -203,9 +241,7 @@ def test_another_session_id_is_refused() -> None:
         assert str(body_of(answer).response_code) == "FAILED_UnknownSession"
 
 
-def test_every_request_kind_the_ac_rows_admit_has_a_decision() -> None:
-    from iso15118.iso2.secc import HANDLERS
-    from iso15118.iso2.table import AC_ROWS, COMMON_ROWS
-
-    admitted = {kind for rows in (COMMON_ROWS, AC_ROWS) for (_state, kind) in rows}
+def test_every_request_kind_the_table_admits_has_a_decision() -> None:
+    admitted = {kind for (_state, kind) in ISO2.table.rows}
     assert admitted <= set(HANDLERS)
+    assert {k for k in REQUESTS if k in ISO2.envelope.kinds} == admitted  # and every -2 request has a row

@@ -68,7 +68,7 @@ def test_a_three_phase_charger_is_used_on_three_phases() -> None:
     assert out.ok and charger.ok and charger.negotiated["energy_transfer_mode"] == "AC_three_phase_core"
     (discovery,) = bodies(rec, "secc", "ServiceDiscoveryRes")
     modes = [str(m) for m in discovery.charge_service.supported_energy_transfer_mode.energy_transfer_mode]
-    assert modes == ["AC_single_phase_core", "AC_three_phase_core"]
+    assert modes == ["AC_single_phase_core", "AC_three_phase_core", "DC_extended"]  # SimpleEVSE has a DC output
     (offer,) = bodies(rec, "secc", "ChargeParameterDiscoveryRes")
     current = offer.ac_evse_charge_parameter.evse_max_current
     assert current.value * 10**current.multiplier == pytest.approx(22_000 / (3 * 230), abs=0.1)
