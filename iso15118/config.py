@@ -81,14 +81,16 @@ class EvccConfig:
     max_loops: int | None = None
     """Stop after this many charge-loop exchanges (testing); None: until the EV is done."""
     renegotiate_schedule_after: int | None = None
-    """EV-initiated schedule renegotiation (side stream 0x8101) after this many loops (testing)."""
+    """EV-initiated schedule renegotiation after this many loops (testing): -20 on side stream 0x8101, -2 with
+    PowerDelivery(Renegotiate)."""
     metering_confirmation_after: int | None = None
     """EV-initiated metering confirmation (side stream 0x8102, PnC) after this many loops (testing)."""
     power_tolerance_acceptance: str | None = None
     """Scheduled mode: send PowerToleranceAcceptance (e.g. ``PowerToleranceConfirmed``) in PowerDeliveryReq
     (optional in the XSD; some SECCs, Josev's among them, require it)."""
     stop_with: str = "Terminate"
-    """How the session ends when the EV is done: ``Terminate``, ``Pause`` or ``ServiceRenegotiation``."""
+    """How the session ends when the EV is done: ``Terminate``, ``Pause`` or ``ServiceRenegotiation`` (a -20
+    notion: a -2 session terminates instead)."""
     precharge_tolerance_v: float = 10.0
     """DC: precharge is done when the EVSE's voltage is within this of the EV's target (our choice; the
     standard leaves the threshold to the EV)."""
@@ -156,6 +158,9 @@ class SeccConfig:
     negative_discharge_limits: bool = False
     """Send EVSE discharge limits as negative values (Amendment 1) instead of magnitudes."""
     meter_id: str = "METER-1"
+    receipt_required: bool = False
+    """ISO 15118-2: ask for a MeteringReceipt in the charge-loop responses of Plug & Charge sessions (EIM sessions
+    never ask [V2G2-691])."""
     schedule_duration_s: int = 86400
     pricing: str = "none"
     """``none``: Pricing = 0 offered and no price schedule sent. ``price_levels``: Pricing = 2 offered, and every

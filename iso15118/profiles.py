@@ -18,6 +18,9 @@ from iso15118.din.logic import DinEvcc, DinSecc
 from iso15118.din.profile import DIN
 from iso15118.din.profile import OFFER as DIN_OFFER
 from iso15118.errors import ConfigError
+from iso15118.iso2.logic import Iso2Evcc, Iso2Secc
+from iso15118.iso2.profile import ISO2
+from iso15118.iso2.profile import OFFER as ISO2_OFFER
 from iso15118.iso20.logic import Iso20Evcc, Iso20Secc
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.iso20.profile import AC_NAMESPACES, DC_NAMESPACES, ISO20
@@ -29,11 +32,17 @@ from iso15118.session.sap import Offer
 __all__ = ["EVCC_LOGIC", "OFFERS", "PROFILES", "SECC_LOGIC", "evcc_logic", "secc_logic", "session_config"]
 
 PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
-    {**{namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)}, DIN_OFFER.namespace: DIN}
+    {
+        **{namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)},
+        DIN_OFFER.namespace: DIN,
+        ISO2_OFFER.namespace: ISO2,
+    }
 )
 """Namespace (and accepted spellings) -> profile."""
 
-OFFERS: Final[Mapping[str, Offer]] = MappingProxyType({**ISO20_OFFERS, DIN_OFFER.namespace: DIN_OFFER})
+OFFERS: Final[Mapping[str, Offer]] = MappingProxyType(
+    {**ISO20_OFFERS, DIN_OFFER.namespace: DIN_OFFER, ISO2_OFFER.namespace: ISO2_OFFER}
+)
 """Namespace -> what an SECC accepts for it in SupportedAppProtocol (major version, spellings)."""
 
 
@@ -49,11 +58,12 @@ SECC_LOGIC: Final[Mapping[Profile, SeccFactory]] = MappingProxyType(
     {
         ISO20: lambda config, pnc: Iso20Secc(config, pnc),
         DIN: lambda config, pnc: DinSecc(config),  # DIN 70121 has no Plug & Charge
+        ISO2: lambda config, pnc: Iso2Secc(config),  # -2 Plug & Charge is not in its decisions yet
     }
 )
 """Profile -> how its SECC decisions are made for a configuration."""
 
-EVCC_LOGIC: Final[Mapping[Profile, EvccFactory]] = MappingProxyType({ISO20: Iso20Evcc, DIN: DinEvcc})
+EVCC_LOGIC: Final[Mapping[Profile, EvccFactory]] = MappingProxyType({ISO20: Iso20Evcc, DIN: DinEvcc, ISO2: Iso2Evcc})
 """Profile -> how its EVCC decisions are made for a configuration."""
 
 

@@ -155,5 +155,5 @@ def test_persona_files_and_options_give_the_protocols_energy_and_services(tmp_pa
     assert (ac_charger.protocols, ac_charger.services) == ((NS_ISO20_AC,), (AC,))
     with pytest.raises(ConfigError, match=r"--energy dc: \[secc\] services has no DC service \(AC\)"):
         load_secc_settings(None, secc_runtime | {"secc": {"services": ["ac"]}}, energy=(EnergyFamily.DC,))
-    with pytest.raises(ConfigError, match=r"\[secc\] protocols: 'urn:iso:15118:2:2013:MsgDef' is not spoken here"):
-        load_secc_settings(None, secc_runtime | {"secc": {"protocols": ["urn:iso:15118:2:2013:MsgDef"]}})
+    with pytest.raises(ConfigError, match=r"\[secc\] protocols: 'urn:example:v2g' is not spoken here"):
+        load_secc_settings(None, secc_runtime | {"secc": {"protocols": ["urn:example:v2g"]}})
