@@ -233,7 +233,9 @@ class _Encoder:
         body.add(f"f = {name!r}")
         body.nest("if i == 0:", first)
         under, mid = again.get("under"), again.get("mid")
-        if pos.counted and under is not None and mid is not None and under.code != mid.code:
+        # The "under" state (fewer than minOccurs coded) offers only this SE, the "mid" state also the exits:
+        # the same code 0 may have different widths, so both the code and its width must match to merge them.
+        if pos.counted and under is not None and mid is not None and (under.code, under.width) != (mid.code, mid.width):
             body.nest(f"elif i < {lo}:", under)
             body.nest("else:", mid)
         else:

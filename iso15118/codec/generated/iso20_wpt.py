@@ -6032,6 +6032,9 @@ def _e_WPT_LF_ReceiverDataType(acc, n, o):
                 if i == 0:
                     acc <<= 1
                     n += 1
+                elif i < 2:
+                    acc <<= 1
+                    n += 1
                 else:
                     acc <<= 2
                     n += 2
@@ -6426,6 +6429,9 @@ def _e_WPT_LF_TransmitterDataType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'TxSpecData'
                 if i == 0:
+                    acc <<= 1
+                    n += 1
+                elif i < 2:
                     acc <<= 1
                     n += 1
                 else:
@@ -7095,6 +7101,9 @@ def _e_WPT_TxRxPackageSpecDataType(acc, n, o):
                 if acc >= SPILL_LIMIT: acc, sp = spill(acc, n, sp)
                 f = 'PulseSequenceOrder'
                 if i == 0:
+                    acc <<= 1
+                    n += 1
+                elif i < 2:
                     acc <<= 1
                     n += 1
                 else:
