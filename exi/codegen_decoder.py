@@ -110,9 +110,13 @@ class _Decoder:
             blk.add(*decode_plain_value(f.datatype, values))
             return
         m: Member = pos.members[f.member]
-        if m.abstract or (m.type_key is not None and self.ctx.grammar.types[m.type_key].abstract):
+        if m.abstract:
             blk.flush(what)
-            blk.add(f"raise DecodeError('element {m.qname[1]} has an abstract type', bit_offset=p)")
+            blk.add(f"raise DecodeError('element {m.qname[1]} is abstract', bit_offset=p)")
+        elif m.type_key is not None and self.ctx.grammar.types[m.type_key].abstract:
+            # Valid only with xsi:type naming a derived type: the general decoder reads it.
+            blk.flush(what)
+            blk.add(f"raise DecodeError('element {m.qname[1]} has an abstract type', bit_offset=p, escape=True)")
         elif m.type_key is not None:
             blk.flush(what)
             blk.add(f"v, p = _d_{self.ctx.fn[m.type_key]}(D, T, p, L, R)", CHECKPOINT)
@@ -215,6 +219,9 @@ class _Decoder:
 
 def emit_decoder(ctx: Context, tg: TypeGrammar, spec: ClassSpec) -> tuple[list[str], str]:
     """The body lines of a structured type's decoder, and its extra default parameters."""
+    if tg.abstract:
+        # Valid only with xsi:type naming a derived type (or as a deviation): the general decoder reads it.
+        return [f"raise DecodeError('type {tg.key[1]} is abstract', bit_offset=p, escape=True)"], ""
     d = _Decoder(ctx, tg, spec)
     return d.body(), d.defaults()
 

@@ -99,7 +99,7 @@ class _Encoder:
 
     def member_value(self, blk: _Block, pos: Position, member: int) -> None:
         m = pos.members[member]
-        if m.abstract or (m.type_key is not None and self.ctx.grammar.types[m.type_key].abstract):
+        if m.abstract:
             blk.add(f"raise abstract({m.qname[1]!r})")
         elif m.type_key is not None:
             blk.emit(f"acc, n = _e_{self.ctx.fn[m.type_key]}(acc, n, v)")
@@ -111,6 +111,11 @@ class _Encoder:
 
     def body(self) -> list[str]:
         blk = _Block()
+        if self.tg.abstract:
+            # Only a derived type's object (xsi:type) can stand here: the general encoder writes the cast.
+            return ["raise SlowPath"]
+        if self.tg.key in self.ctx.castable:
+            blk.add(f"if o.__class__ is not {self.ctx.cls(self.tg.key)}: raise SlowPath  # a derived type: xsi:type")
         states: set[int] = {0}
         for pos in self.tg.positions:
             fields = [f for f in self.spec.fields if f.position == pos.index]

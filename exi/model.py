@@ -64,6 +64,9 @@ class SimpleType:
     length: int | None = None
     min_length: int | None = None
     max_length: int | None = None
+    base: QName | None = None
+    """The type this one restricts (for a built-in, its base in the XSD type hierarchy); None at the root or for
+    an anonymous base. ``xsi:type`` may name a type only if it derives from the declared one."""
 
 
 @dataclass(frozen=True)

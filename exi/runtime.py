@@ -28,12 +28,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from exi.bitstream import SPILL_LIMIT, EndOfStream, read_bits, read_uint_tail, spill, unspill, window
-from exi.errors import DecodeError, EncodeError
+from exi.errors import DecodeError, EncodeError, SlowPath
 
 __all__ = [
     "SPILL_LIMIT",
     "DecodeError",
     "EncodeError",
+    "SlowPath",
     "spill",
     "unspill",
     "window",
@@ -242,7 +243,9 @@ def _ee(D: int, T: int, p: int, R: bytes) -> int:
 
 
 def _ee_error(p: int) -> DecodeError:
-    return DecodeError("expected the end of a simple element (EE); found an undeclared production", bit_offset=p)
+    return DecodeError(
+        "expected the end of a simple element (EE); found an undeclared production", bit_offset=p, escape=True
+    )
 
 
 def check_range(v: int, lo: int | None, hi: int | None, p: int) -> None:
@@ -256,14 +259,18 @@ def _simple_escape(D: int, T: int, p: int, empty_bits: int, what: str) -> int:
     width = empty_bits - 1
     code = (D >> (T - p - width)) & ((1 << width) - 1)
     if code != 0:
-        raise DecodeError(f"undeclared production (second-level code {code}) in a {what} element", bit_offset=p)
+        raise DecodeError(
+            f"undeclared production (second-level code {code}) in a {what} element", bit_offset=p, escape=True
+        )
     return p + width
 
 
 def r_el_uint(D: int, T: int, p: int, R: bytes, lo: int | None, hi: int | None) -> tuple[int, int]:
     """Simple element content: CH, Unsigned Integer, EE."""
     if (D >> (T - p - 1)) & 1:
-        raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
+        raise DecodeError(
+            "expected the value of an integer element; found an undeclared production", bit_offset=p, escape=True
+        )
     start = p + 1
     v, p = r_uint(D, T, start, R)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -278,7 +285,9 @@ def r_el_uint(D: int, T: int, p: int, R: bytes, lo: int | None, hi: int | None) 
 def r_el_int(D: int, T: int, p: int, R: bytes, lo: int | None, hi: int | None) -> tuple[int, int]:
     """Simple element content: CH, Integer, EE."""
     if (D >> (T - p - 1)) & 1:
-        raise DecodeError("expected the value of an integer element; found an undeclared production", bit_offset=p)
+        raise DecodeError(
+            "expected the value of an integer element; found an undeclared production", bit_offset=p, escape=True
+        )
     start = p + 1
     v, p = r_int(D, T, start, R)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -343,6 +352,7 @@ def bad_event(code: int, width: int, p: int, offered: str) -> DecodeError:
     return DecodeError(
         f"event code {code} ({width} bits) is not a declared production here; expected one of: {offered}",
         bit_offset=p,
+        escape=True,
     )
 
 
@@ -389,8 +399,8 @@ def not_allowed(name: str, offered: str, state: int | None = None) -> EncodeErro
 
 
 def abstract(name: str) -> EncodeError:
-    """The error for an element whose type is abstract (it needs xsi:type, which ISO 15118 never uses)."""
-    return EncodeError(f"element {name} has an abstract type and cannot be encoded")
+    """The error for an abstract element (it may not occur in a document at all)."""
+    return EncodeError(f"element {name} is abstract: give one of its substitution group's members")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -420,7 +430,9 @@ def w_el_int_raw(acc: int, n: int, v: int) -> tuple[int, int]:
 def fused_error(x: int, bad: int, width: int, p: int, what: str) -> DecodeError:
     """The error for a fused read in which a bit that must be 0 (an event code) is 1."""
     first = width - (x & bad).bit_length()
-    return DecodeError(f"undeclared production (escape to second-level events) at {what}", bit_offset=p + first)
+    return DecodeError(
+        f"undeclared production (escape to second-level events) at {what}", bit_offset=p + first, escape=True
+    )
 
 
 def undeclared(D: int, T: int, p: int, zeros: int, what: str) -> DecodeError:

@@ -12,8 +12,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import din as _din
 from iso15118.messages.generated import xmldsig as _xmldsig
 
@@ -396,9 +397,7 @@ def _e_BodyBaseType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -406,14 +405,11 @@ def _e_BodyBaseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyBaseType(D, T, p, L, R, _new=_object_new, _C=_din.BodyBase):
+def _d_BodyBaseType(D, T, p, L, R):
     """Decode BodyBaseType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type BodyBaseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -429,10 +425,10 @@ def _e_BodyType(acc, n, o):
         v = o.body_element
         if v is not None:
             f = 'BodyElement'
-            raise abstract('BodyElement')
-            s = 1
             acc <<= 6
             n += 6
+            acc, n = _e_BodyBaseType(acc, n, v)
+            s = 1
         if s == 1 and o.cable_check_req is not None: raise only_one('BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
         v = o.cable_check_req
         if v is not None:
@@ -762,7 +758,7 @@ def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_din.Body, _s0=_din.Body.bod
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1)[c]
         if nxt == 0:
             f = 'BodyElement'
-            raise DecodeError('element BodyElement has an abstract type', bit_offset=p)
+            raise DecodeError('element BodyElement has an abstract type', bit_offset=p, escape=True)
             x0 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1202,7 +1198,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 7)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1214,7 +1210,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 7)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1786,10 +1782,10 @@ def _e_ChargeParameterDiscoveryReqType(acc, n, o):
         v = o.ev_charge_parameter
         if v is not None:
             f = 'EVChargeParameter'
-            raise abstract('EVChargeParameter')
-            s = 2
             acc = (acc << 2) | 2
             n += 2
+            acc, n = _e_EVChargeParameterType(acc, n, v)
+            s = 2
         if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter | EE')
         acc <<= 1
         n += 1
@@ -1837,7 +1833,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.
             p += 1
         if nxt == 3:
             f = 'EVChargeParameter'
-            raise DecodeError('element EVChargeParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVChargeParameter has an abstract type', bit_offset=p, escape=True)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1885,10 +1881,10 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         v = o.sa_schedules
         if v is not None:
             f = 'SASchedules'
-            raise abstract('SASchedules')
-            s = 3
             acc = (acc << 2) | 1
             n += 2
+            acc, n = _e_SASchedulesType(acc, n, v)
+            s = 3
         v = o.ac_evse_charge_parameter
         if v is not None:
             f = 'AC_EVSEChargeParameter'
@@ -1911,10 +1907,10 @@ def _e_ChargeParameterDiscoveryResType(acc, n, o):
         if v is not None:
             f = 'EVSEChargeParameter'
             if s != 3: raise not_allowed('EVSEChargeParameter', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | SAScheduleList, SASchedules')
-            raise abstract('EVSEChargeParameter')
-            s = 4
             acc = (acc << 2) | 2
             n += 2
+            acc, n = _e_EVSEChargeParameterType(acc, n, v)
+            s = 4
         if s != 4: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter | EE | SAScheduleList, SASchedules')
         acc <<= 1
         n += 1
@@ -1964,7 +1960,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.
             nxt = (4, 5, 6)[c]
         if nxt == 3:
             f = 'SASchedules'
-            raise DecodeError('element SASchedules has an abstract type', bit_offset=p)
+            raise DecodeError('element SASchedules has an abstract type', bit_offset=p, escape=True)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
@@ -1988,7 +1984,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.
             p += 1
         if nxt == 6:
             f = 'EVSEChargeParameter'
-            raise DecodeError('element EVSEChargeParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEChargeParameter has an abstract type', bit_offset=p, escape=True)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -3892,7 +3888,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 30)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3904,7 +3900,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 30)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3917,9 +3913,7 @@ def _e_EVChargeParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3927,14 +3921,11 @@ def _e_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVChargeParameter):
+def _d_EVChargeParameterType(D, T, p, L, R):
     """Decode EVChargeParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVChargeParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3947,9 +3938,7 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3957,14 +3946,11 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVPowerDeliveryParameter):
+def _d_EVPowerDeliveryParameterType(D, T, p, L, R):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVPowerDeliveryParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3977,9 +3963,7 @@ def _e_EVSEChargeParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -3987,14 +3971,11 @@ def _e_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.EVSEChargeParameter):
+def _d_EVSEChargeParameterType(D, T, p, L, R):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVSEChargeParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4007,9 +3988,7 @@ def _e_EVSEStatusType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4017,14 +3996,11 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_din.EVSEStatus):
+def _d_EVSEStatusType(D, T, p, L, R):
     """Decode EVSEStatusType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVSEStatusType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4037,9 +4013,7 @@ def _e_EVStatusType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4047,14 +4021,11 @@ def _e_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_din.EVStatus):
+def _d_EVStatusType(D, T, p, L, R):
     """Decode EVStatusType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVStatusType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4067,25 +4038,7 @@ def _e_EntryType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.relative_time_interval
-        if v is not None:
-            f = 'RelativeTimeInterval'
-            acc <<= 2
-            n += 2
-            acc, n = _e_RelativeTimeIntervalType(acc, n, v)
-            s = 1
-        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
-        v = o.time_interval
-        if v is not None:
-            f = 'TimeInterval'
-            raise abstract('TimeInterval')
-            s = 1
-            acc = (acc << 2) | 1
-            n += 2
-        if s != 1: raise not_allowed('end of element (a required element is missing)', 'EE | RelativeTimeInterval, TimeInterval')
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4093,35 +4046,11 @@ def _e_EntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EntryType(D, T, p, L, R, _new=_object_new, _C=_din.Entry, _s0=_din.Entry.relative_time_interval.__set__, _s1=_din.Entry.time_interval.__set__):
+def _d_EntryType(D, T, p, L, R):
     """Decode EntryType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        if nxt == 1:
-            f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x1 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type EntryType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4134,9 +4063,7 @@ def _e_IntervalType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4144,14 +4071,11 @@ def _e_IntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_IntervalType(D, T, p, L, R, _new=_object_new, _C=_din.Interval):
+def _d_IntervalType(D, T, p, L, R):
     """Decode IntervalType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type IntervalType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4164,7 +4088,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 38)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4176,7 +4100,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 38)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4189,7 +4113,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 39)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4201,7 +4125,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 39)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4853,7 +4777,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 47)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4865,7 +4789,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 47)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4878,7 +4802,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 48)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4890,7 +4814,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 48)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4914,10 +4838,10 @@ def _e_PMaxScheduleEntryType(acc, n, o):
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            raise abstract('TimeInterval')
-            s = 1
             acc = (acc << 2) | 1
             n += 2
+            acc, n = _e_IntervalType(acc, n, v)
+            s = 1
         v = o.p_max
         if v is None: raise missing('PMax')
         f = 'PMax'
@@ -4964,7 +4888,7 @@ def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_din.PMaxSchedu
             p += 1
         if nxt == 1:
             f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
+            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p, escape=True)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5758,7 +5682,7 @@ def _e_PowerDeliveryReqType(acc, n, o):
             if cw is None: raise not_allowed('EVPowerDeliveryParameter', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
             acc = (acc << cw[1]) | cw[0]
             n += cw[1]
-            raise abstract('EVPowerDeliveryParameter')
+            acc, n = _e_EVPowerDeliveryParameterType(acc, n, v)
             s = 3
         cw = _T59.get(s)
         if cw is None: raise not_allowed('end of element (a required element is missing)', 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE | EE')
@@ -5809,7 +5733,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
             p += 1
         if nxt == 3:
             f = 'EVPowerDeliveryParameter'
-            raise DecodeError('element EVPowerDeliveryParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVPowerDeliveryParameter has an abstract type', bit_offset=p, escape=True)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5858,10 +5782,10 @@ def _e_PowerDeliveryResType(acc, n, o):
         v = o.evse_status
         if v is not None:
             f = 'EVSEStatus'
-            raise abstract('EVSEStatus')
-            s = 2
             acc = (acc << 2) | 2
             n += 2
+            acc, n = _e_EVSEStatusType(acc, n, v)
+            s = 2
         if s != 2: raise not_allowed('end of element (a required element is missing)', 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus | EE')
         acc <<= 1
         n += 1
@@ -5909,7 +5833,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
             p += 1
         if nxt == 3:
             f = 'EVSEStatus'
-            raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p, escape=True)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6713,9 +6637,7 @@ def _e_SASchedulesType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6723,14 +6645,11 @@ def _e_SASchedulesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SASchedulesType(D, T, p, L, R, _new=_object_new, _C=_din.SASchedules):
+def _d_SASchedulesType(D, T, p, L, R):
     """Decode SASchedulesType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type SASchedulesType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6743,7 +6662,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 69)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6755,7 +6674,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 69)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -6779,10 +6698,10 @@ def _e_SalesTariffEntryType(acc, n, o):
         v = o.time_interval
         if v is not None:
             f = 'TimeInterval'
-            raise abstract('TimeInterval')
-            s = 1
             acc = (acc << 2) | 1
             n += 2
+            acc, n = _e_IntervalType(acc, n, v)
+            s = 1
         v = o.e_price_level
         if v is None: raise missing('EPriceLevel')
         f = 'EPriceLevel'
@@ -6838,7 +6757,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff
             p += 1
         if nxt == 1:
             f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
+            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p, escape=True)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7931,6 +7850,7 @@ def _e_ServiceType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _din.Service: raise SlowPath  # a derived type: xsi:type
         v = o.service_tag
         if v is None: raise missing('ServiceTag')
         f = 'ServiceTag'
@@ -8204,7 +8124,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 89)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8216,7 +8136,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 89)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8310,7 +8230,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 91)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8322,7 +8242,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 91)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8726,7 +8646,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 96)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8738,7 +8658,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 96)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8983,7 +8903,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 101)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8995,7 +8915,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 101)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9079,62 +8999,6 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         err = premature(exc, R, p)
         raise (err.within(f) if f else err) from exc
 
-
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
 
 NAME = 'din'
 NAMESPACES = ('urn:din:70121:2012:MsgDef', 'urn:din:70121:2012:MsgHeader', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgBody', 'http://www.w3.org/2000/09/xmldsig#')
@@ -9469,4 +9333,830 @@ FRAGMENT = (
     ('urn:din:70121:2012:MsgDataTypes', 'startValue', None, None, ('uint', 0, 4294967295, 0, None, None, None, None, None)),
     ('urn:din:70121:2012:MsgDataTypes', 'stringValue', None, None, ('string', None, None, 0, None, None, None, None, None)),
 )
+
+TYPES = (
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameterType', 1, _din.AC_EVChargeParameter, 31, (('departure_time', False), ('e_amount', False), ('ev_max_voltage', False), ('ev_max_current', False), ('ev_min_current', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EAmount', 56), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaxVoltage', 56), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaxCurrent', 56), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMinCurrent', 56), ), (4,), (5, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameterType', 1, _din.AC_EVSEChargeParameter, 33, (('ac_evse_status', False), ('evse_max_voltage', False), ('evse_max_current', False), ('evse_min_current', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', 2), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxVoltage', 56), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaxCurrent', 56), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMinCurrent', 56), ), (3,), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatusType', 1, _din.AC_EVSEStatus, 34, (('power_switch_closed', False), ('rcd', False), ('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'PowerSwitchClosed', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'RCD', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI0, _EV1), ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType'))), ), (3,), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDef', 'BodyBaseType', 3, _din.BodyBase, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:din:70121:2012:MsgDef', 'BodyType', 1, _din.Body, -1, (('body_element', False), ('cable_check_req', False), ('cable_check_res', False), ('certificate_installation_req', False), ('certificate_installation_res', False), ('certificate_update_req', False), ('certificate_update_res', False), ('charge_parameter_discovery_req', False), ('charge_parameter_discovery_res', False), ('charging_status_req', False), ('charging_status_res', False), ('contract_authentication_req', False), ('contract_authentication_res', False), ('current_demand_req', False), ('current_demand_res', False), ('metering_receipt_req', False), ('metering_receipt_res', False), ('payment_details_req', False), ('payment_details_res', False), ('power_delivery_req', False), ('power_delivery_res', False), ('pre_charge_req', False), ('pre_charge_res', False), ('service_detail_req', False), ('service_detail_res', False), ('service_discovery_req', False), ('service_discovery_res', False), ('service_payment_selection_req', False), ('service_payment_selection_res', False), ('session_setup_req', False), ('session_setup_res', False), ('session_stop_req', False), ('session_stop_res', False), ('welding_detection_req', False), ('welding_detection_res', False)), -1,
+     (('SE', 0, 1, (('urn:din:70121:2012:MsgDef', 'BodyElement', 3), ('urn:din:70121:2012:MsgBody', 'CableCheckReq', 5), ('urn:din:70121:2012:MsgBody', 'CableCheckRes', 6), ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReq', 9), ('urn:din:70121:2012:MsgBody', 'CertificateInstallationRes', 10), ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReq', 11), ('urn:din:70121:2012:MsgBody', 'CertificateUpdateRes', 12), ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReq', 13), ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryRes', 14), ('urn:din:70121:2012:MsgBody', 'ChargingStatusReq', 16), ('urn:din:70121:2012:MsgBody', 'ChargingStatusRes', 17), ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReq', 19), ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationRes', 20), ('urn:din:70121:2012:MsgBody', 'CurrentDemandReq', 22), ('urn:din:70121:2012:MsgBody', 'CurrentDemandRes', 23), ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReq', 44), ('urn:din:70121:2012:MsgBody', 'MeteringReceiptRes', 45), ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReq', 53), ('urn:din:70121:2012:MsgBody', 'PaymentDetailsRes', 54), ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReq', 57), ('urn:din:70121:2012:MsgBody', 'PowerDeliveryRes', 58), ('urn:din:70121:2012:MsgBody', 'PreChargeReq', 59), ('urn:din:70121:2012:MsgBody', 'PreChargeRes', 60), ('urn:din:70121:2012:MsgBody', 'ServiceDetailReq', 75), ('urn:din:70121:2012:MsgBody', 'ServiceDetailRes', 76), ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReq', 77), ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryRes', 78), ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReq', 80), ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionRes', 81), ('urn:din:70121:2012:MsgBody', 'SessionSetupReq', 85), ('urn:din:70121:2012:MsgBody', 'SessionSetupRes', 86), ('urn:din:70121:2012:MsgBody', 'SessionStopReq', 88), ('urn:din:70121:2012:MsgBody', 'SessionStopRes', 87), ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReq', 99), ('urn:din:70121:2012:MsgBody', 'WeldingDetectionRes', 100), ), (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34), (1, -1, -1, -1), ()), ),
+     ((6, (('SE', 0, 0), ('SE', 0, 1), ('SE', 0, 2), ('SE', 0, 3), ('SE', 0, 4), ('SE', 0, 5), ('SE', 0, 6), ('SE', 0, 7), ('SE', 0, 8), ('SE', 0, 9), ('SE', 0, 10), ('SE', 0, 11), ('SE', 0, 12), ('SE', 0, 13), ('SE', 0, 14), ('SE', 0, 15), ('SE', 0, 16), ('SE', 0, 17), ('SE', 0, 18), ('SE', 0, 19), ('SE', 0, 20), ('SE', 0, 21), ('SE', 0, 22), ('SE', 0, 23), ('SE', 0, 24), ('SE', 0, 25), ('SE', 0, 26), ('SE', 0, 27), ('SE', 0, 28), ('SE', 0, 29), ('SE', 0, 30), ('SE', 0, 31), ('SE', 0, 32), ('SE', 0, 33), ('SE', 0, 34), ('EE', -1, 0)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1), ('SE', 0, 2), ('SE', 0, 3), ('SE', 0, 4), ('SE', 0, 5), ('SE', 0, 6), ('SE', 0, 7), ('SE', 0, 8), ('SE', 0, 9), ('SE', 0, 10), ('SE', 0, 11), ('SE', 0, 12), ('SE', 0, 13), ('SE', 0, 14), ('SE', 0, 15), ('SE', 0, 16), ('SE', 0, 17), ('SE', 0, 18), ('SE', 0, 19), ('SE', 0, 20), ('SE', 0, 21), ('SE', 0, 22), ('SE', 0, 23), ('SE', 0, 24), ('SE', 0, 25), ('SE', 0, 26), ('SE', 0, 27), ('SE', 0, 28), ('SE', 0, 29), ('SE', 0, 30), ('SE', 0, 31), ('SE', 0, 32), ('SE', 0, 33), ('SE', 0, 34), ('EE', -1, 0))),
+    ('urn:din:70121:2012:MsgBody', 'CableCheckReqType', 1, _din.CableCheckReq, 3, (('dc_ev_status', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'CableCheckResType', 1, _din.CableCheckRes, 3, (('response_code', False), ('dc_evse_status', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', 27), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEProcessing', (('enum', None, None, 1, None, None, None, _EI5, _EV6), ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',)), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('urn:din:70121:2012:MsgDataTypes', 'CertificateChainType', 1, _din.CertificateChain, -1, (('certificate', False), ('sub_certificates', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'Certificate', (('binary', None, None, 0, None, None, 1200, None, None), ('urn:din:70121:2012:MsgDataTypes', 'certificateType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'SubCertificates', 95), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationReqType', 1, _din.CertificateInstallationReq, 3, (('id', False), ('oem_provisioning_cert', False), ('list_of_root_certificate_i_ds', False), ('dh_params', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'OEMProvisioningCert', (('binary', None, None, 0, None, None, 1200, None, None), ('urn:din:70121:2012:MsgDataTypes', 'certificateType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ListOfRootCertificateIDs', 40), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DHParams', (('binary', None, None, 0, None, None, 256, None, None), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType'))), ), (3,), (4, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'CertificateInstallationResType', 1, _din.CertificateInstallationRes, 3, (('id', False), ('response_code', False), ('contract_signature_cert_chain', False), ('contract_signature_encrypted_private_key', False), ('dh_params', False), ('contract_id', False)), -1,
+     (('AT', 1, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', 8), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureEncryptedPrivateKey', (('binary', None, None, 0, None, None, 128, None, None), ('urn:din:70121:2012:MsgDataTypes', 'privateKeyType'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DHParams', (('binary', None, None, 0, None, None, 256, None, None), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractID', (('string', None, None, 0, None, None, 24, None, None), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType'))), ), (5,), (6, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateReqType', 1, _din.CertificateUpdateReq, 3, (('id', False), ('contract_signature_cert_chain', False), ('contract_id', False), ('list_of_root_certificate_i_ds', False), ('dh_params', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', 8), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractID', (('string', None, None, 0, None, None, 24, None, None), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ListOfRootCertificateIDs', 40), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DHParams', (('binary', None, None, 0, None, None, 256, None, None), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType'))), ), (4,), (5, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'CertificateUpdateResType', 1, _din.CertificateUpdateRes, 3, (('id', False), ('response_code', False), ('contract_signature_cert_chain', False), ('contract_signature_encrypted_private_key', False), ('dh_params', False), ('contract_id', False), ('retry_counter', False)), -1,
+     (('AT', 1, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', 8), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureEncryptedPrivateKey', (('binary', None, None, 0, None, None, 128, None, None), ('urn:din:70121:2012:MsgDataTypes', 'privateKeyType'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DHParams', (('binary', None, None, 0, None, None, 256, None, None), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractID', (('string', None, None, 0, None, None, 24, None, None), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'RetryCounter', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryReqType', 1, _din.ChargeParameterDiscoveryReq, 3, (('ev_requested_energy_transfer_type', False), ('ac_ev_charge_parameter', False), ('dc_ev_charge_parameter', False), ('ev_charge_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVRequestedEnergyTransferType', (('enum', None, None, 3, None, None, None, _EI9, _EV10), ('urn:din:70121:2012:MsgDataTypes', 'EVRequestedEnergyTransferType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'AC_EVChargeParameter', 0), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameter', 24), ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameter', 31), ), (1, 2, 3), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1), ('SE', 1, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ChargeParameterDiscoveryResType', 1, _din.ChargeParameterDiscoveryRes, 3, (('response_code', False), ('evse_processing', False), ('sa_schedule_list', False), ('sa_schedules', False), ('ac_evse_charge_parameter', False), ('dc_evse_charge_parameter', False), ('evse_charge_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEProcessing', (('enum', None, None, 1, None, None, None, _EI5, _EV6), ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'SAScheduleList', 66), ('urn:din:70121:2012:MsgDataTypes', 'SASchedules', 68), ), (2, 3), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEChargeParameter', 1), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameter', 26), ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameter', 33), ), (4, 5, 6), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 2, 1)), 2), (2, (('SE', 3, 0), ('SE', 3, 1), ('SE', 3, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileType', 1, _din.ChargingProfile, -1, (('sa_schedule_tuple_id', False), ('profile_entry', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleID', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'ProfileEntry', 61), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusReqType', 1, _din.ChargingStatusReq, 3, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ChargingStatusResType', 1, _din.ChargingStatusRes, 3, (('response_code', False), ('evse_id', False), ('sa_schedule_tuple_id', False), ('evse_max_current', False), ('meter_info', False), ('receipt_required', False), ('ac_evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEID', (('binary', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'evseIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'SAScheduleTupleID', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVSEMaxCurrent', 56), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'MeterInfo', 43), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ReceiptRequired', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'AC_EVSEStatus', 2), ), (6,), (7, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0)), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCostType', 1, _din.ConsumptionCost, -1, (('start_value', False), ('cost', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'startValue', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, -1, (('urn:din:70121:2012:MsgDataTypes', 'Cost', 21), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationReqType', 1, _din.ContractAuthenticationReq, 3, (('id', False), ('gen_challenge', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'GenChallenge', (('string', None, None, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0), ('EE', -1, 0))),
+    ('urn:din:70121:2012:MsgBody', 'ContractAuthenticationResType', 1, _din.ContractAuthenticationRes, 3, (('response_code', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEProcessing', (('enum', None, None, 1, None, None, None, _EI5, _EV6), ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'CostType', 1, _din.Cost, -1, (('cost_kind', False), ('amount', False), ('amount_multiplier', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'costKind', (('enum', None, None, 2, None, None, None, _EI15, _EV16), ('urn:din:70121:2012:MsgDataTypes', 'costKindType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'amount', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'amountMultiplier', (('nbit', -3, 3, 3, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandReqType', 1, _din.CurrentDemandReq, 3, (('dc_ev_status', False), ('ev_target_current', False), ('ev_maximum_voltage_limit', False), ('ev_maximum_current_limit', False), ('ev_maximum_power_limit', False), ('bulk_charging_complete', False), ('charging_complete', False), ('remaining_time_to_full_so_c', False), ('remaining_time_to_bulk_so_c', False), ('ev_target_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVTargetCurrent', 56), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVMaximumVoltageLimit', 56), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVMaximumCurrentLimit', 56), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVMaximumPowerLimit', 56), ), (4,), (5, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'BulkChargingComplete', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'RemainingTimeToFullSoC', 56), ), (7,), (8, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'RemainingTimeToBulkSoC', 56), ), (8,), (9, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVTargetVoltage', 56), ), (9,), (10, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0)), 2), (1, (('SE', 9, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'CurrentDemandResType', 1, _din.CurrentDemandRes, 3, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False), ('evse_present_current', False), ('evse_current_limit_achieved', False), ('evse_voltage_limit_achieved', False), ('evse_power_limit_achieved', False), ('evse_maximum_voltage_limit', False), ('evse_maximum_current_limit', False), ('evse_maximum_power_limit', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', 27), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', 56), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPresentCurrent', 56), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSECurrentLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEVoltageLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPowerLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVSEMaximumVoltageLimit', 56), ), (7,), (8, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVSEMaximumCurrentLimit', 56), ), (8,), (9, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'EVSEMaximumPowerLimit', 56), ), (9,), (10, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('EE', -1, 0)), 2), (2, (('SE', 9, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVChargeParameterType', 1, _din.DC_EVChargeParameter, 31, (('dc_ev_status', False), ('ev_maximum_current_limit', False), ('ev_maximum_power_limit', False), ('ev_maximum_voltage_limit', False), ('ev_energy_capacity', False), ('ev_energy_request', False), ('full_soc', False), ('bulk_soc', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaximumCurrentLimit', 56), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaximumPowerLimit', 56), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVMaximumVoltageLimit', 56), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVEnergyCapacity', 56), ), (4,), (5, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVEnergyRequest', 56), ), (5,), (6, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'FullSOC', (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType'))), ), (6,), (7, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'BulkSOC', (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType'))), ), (7,), (8, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (3, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 6, 0), ('SE', 7, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameterType', 1, _din.DC_EVPowerDeliveryParameter, 32, (('dc_ev_status', False), ('bulk_charging_complete', False), ('charging_complete', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'BulkChargingComplete', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEChargeParameterType', 1, _din.DC_EVSEChargeParameter, 33, (('dc_evse_status', False), ('evse_maximum_current_limit', False), ('evse_maximum_power_limit', False), ('evse_maximum_voltage_limit', False), ('evse_minimum_current_limit', False), ('evse_minimum_voltage_limit', False), ('evse_current_regulation_tolerance', False), ('evse_peak_current_ripple', False), ('evse_energy_to_be_delivered', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', 27), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumCurrentLimit', 56), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumPowerLimit', 56), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMaximumVoltageLimit', 56), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumCurrentLimit', 56), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEMinimumVoltageLimit', 56), ), (5,), (6, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSECurrentRegulationTolerance', 56), ), (6,), (7, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEPeakCurrentRipple', 56), ), (7,), (8, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEEnergyToBeDelivered', 56), ), (8,), (9, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusType', 1, _din.DC_EVSEStatus, 34, (('evse_isolation_status', False), ('evse_status_code', False), ('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEIsolationStatus', (('enum', None, None, 2, None, None, None, _EI33, _EV34), ('urn:din:70121:2012:MsgDataTypes', 'isolationLevelType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusCode', (('enum', None, None, 4, None, None, None, _EI35, _EV36), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusCodeType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI0, _EV1), ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType'))), ), (3,), (4, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0))),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVStatusType', 1, _din.DC_EVStatus, 35, (('ev_ready', False), ('ev_cabin_conditioning', False), ('evress_conditioning', False), ('ev_error_code', False), ('evresssoc', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVReady', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVCabinConditioning', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVRESSConditioning', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVErrorCode', (('enum', None, None, 4, None, None, None, _EI39, _EV40), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVErrorCodeType'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EVRESSSOC', (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType'))), ), (4,), (5, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0)), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVChargeParameterType', 3, _din.EVChargeParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameterType', 3, _din.EVPowerDeliveryParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEChargeParameterType', 3, _din.EVSEChargeParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatusType', 3, _din.EVSEStatus, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVStatusType', 3, _din.EVStatus, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EntryType', 3, _din.Entry, -1, (('relative_time_interval', False), ('time_interval', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', 64), ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', 37), ), (0, 1), (1, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1))),
+    ('urn:din:70121:2012:MsgDataTypes', 'IntervalType', 3, _din.Interval, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 39), ), (-1,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 65), ), (-1,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 101), ), (-1,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 48), ), (-1,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 69), ), (-1,), (7, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 29), ), (-1,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 62), ), (-1,), (2, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0))),
+    ('urn:din:70121:2012:MsgDataTypes', 'ListOfRootCertificateIDsType', 1, _din.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'RootCertificateID', (('string', None, None, 0, None, None, 40, None, None), ('urn:din:70121:2012:MsgDataTypes', 'rootCertificateIDType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 63), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:din:70121:2012:MsgHeader', 'MessageHeaderType', 1, _din.MessageHeader, -1, (('session_id', False), ('notification', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgHeader', 'SessionID', (('binary', None, None, 0, None, None, 8, None, None), ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgHeader', 'Notification', 46), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 92), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'MeterInfoType', 1, _din.MeterInfo, -1, (('meter_id', False), ('meter_reading', False), ('sig_meter_reading', False), ('meter_status', False), ('t_meter', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'MeterReading', 56), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'SigMeterReading', (('binary', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'sigMeterReadingType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'meterStatusType'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'TMeter', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (4,), (5, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptReqType', 1, _din.MeteringReceiptReq, 3, (('id', False), ('session_id', False), ('sa_schedule_tuple_id', False), ('meter_info', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'SessionID', (('binary', None, None, 0, None, None, 8, None, None), ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'SAScheduleTupleID', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'MeterInfo', 43), ), (3,), (4, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'MeteringReceiptResType', 1, _din.MeteringReceiptRes, 3, (('response_code', False), ('ac_evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'AC_EVSEStatus', 2), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'NotificationType', 1, _din.Notification, -1, (('fault_code', False), ('fault_msg', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'FaultCode', (('enum', None, None, 2, None, None, None, _EI49, _EV50), ('urn:din:70121:2012:MsgDataTypes', 'faultCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'FaultMsg', (('string', None, None, 0, None, None, 64, None, None), ('urn:din:70121:2012:MsgDataTypes', 'faultMsgType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None), None)), ), (2,), (3, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',)), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0))),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntryType', 1, _din.PMaxScheduleEntry, 36, (('relative_time_interval', False), ('time_interval', False), ('p_max', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', 64), ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', 37), ), (0, 1), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'PMax', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'PMaxType'))), ), (2,), (2, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1))),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleType', 1, _din.PMaxSchedule, -1, (('p_max_schedule_id', False), ('p_max_schedule_entry', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleID', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'PMaxScheduleEntry', 49), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ParameterSetType', 1, _din.ParameterSet, -1, (('parameter_set_id', False), ('parameter', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ParameterSetID', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'Parameter', 52), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ParameterType', 1, _din.Parameter, -1, (('name', False), ('value_type', False), ('bool_value', False), ('byte_value', False), ('short_value', False), ('int_value', False), ('physical_value', False), ('string_value', False)), -1,
+     (('AT', 1, 1, (('', 'Name', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 1, 1, (('', 'ValueType', (('enum', None, None, 3, None, None, None, _EI51, _EV52), None)), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'boolValue', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'byteValue', (('nbit', -128, 127, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'shortValue', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'intValue', (('int', -2147483648, 2147483647, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'int'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'physicalValue', 56), ), (6,), (7, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'stringValue', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (7,), (8, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('AT', 1, 0),), 1), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0)), 1), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0))),
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsReqType', 1, _din.PaymentDetailsReq, 3, (('contract_id', False), ('contract_signature_cert_chain', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractID', (('string', None, None, 0, None, None, 24, None, None), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ContractSignatureCertChain', 8), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'PaymentDetailsResType', 1, _din.PaymentDetailsRes, 3, (('response_code', False), ('gen_challenge', False), ('date_time_now', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'GenChallenge', (('string', None, None, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DateTimeNow', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'PaymentOptionsType', 1, _din.PaymentOptions, -1, (('payment_option', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'PaymentOption', (('enum', None, None, 1, None, None, None, _EI53, _EV54), ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'PhysicalValueType', 1, _din.PhysicalValue, -1, (('multiplier', False), ('unit', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'Multiplier', (('nbit', -3, 3, 3, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'Unit', (('enum', None, None, 4, None, None, None, _EI55, _EV56), ('urn:din:70121:2012:MsgDataTypes', 'unitSymbolType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryReqType', 1, _din.PowerDeliveryReq, 3, (('ready_to_charge_state', False), ('charging_profile', False), ('dc_ev_power_delivery_parameter', False), ('ev_power_delivery_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ReadyToChargeState', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ChargingProfile', 15), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'DC_EVPowerDeliveryParameter', 25), ('urn:din:70121:2012:MsgDataTypes', 'EVPowerDeliveryParameter', 32), ), (2, 3), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 2, 1), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('SE', 2, 1), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'PowerDeliveryResType', 1, _din.PowerDeliveryRes, 3, (('response_code', False), ('ac_evse_status', False), ('dc_evse_status', False), ('evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'AC_EVSEStatus', 2), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatus', 27), ('urn:din:70121:2012:MsgDataTypes', 'EVSEStatus', 34), ), (1, 2, 3), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1), ('SE', 1, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'PreChargeReqType', 1, _din.PreChargeReq, 3, (('dc_ev_status', False), ('ev_target_voltage', False), ('ev_target_current', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVTargetVoltage', 56), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVTargetCurrent', 56), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'PreChargeResType', 1, _din.PreChargeRes, 3, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', 27), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', 56), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ProfileEntryType', 1, _din.ProfileEntry, -1, (('charging_profile_entry_start', False), ('charging_profile_entry_max_power', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryStart', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ChargingProfileEntryMaxPower', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'PMaxType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None), None)), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 97), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 30), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), ()), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0))),
+    ('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeIntervalType', 1, _din.RelativeTimeInterval, 37, (('start', False), ('duration', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'start', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'duration', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 97), ), (2,), (3, -1, -1, -1), ()), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0))),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleListType', 1, _din.SAScheduleList, 68, (('sa_schedule_tuple', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTuple', 67), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleType', 1, _din.SAScheduleTuple, -1, (('sa_schedule_tuple_id', False), ('p_max_schedule', False), ('sales_tariff', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'SAScheduleTupleID', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'PMaxSchedule', 50), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'SalesTariff', 71), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SASchedulesType', 3, _din.SASchedules, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), ()), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntryType', 1, _din.SalesTariffEntry, 36, (('relative_time_interval', False), ('time_interval', False), ('e_price_level', False), ('consumption_cost', True)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'RelativeTimeInterval', 64), ('urn:din:70121:2012:MsgDataTypes', 'TimeInterval', 37), ), (0, 1), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EPriceLevel', (('nbit', 0, 255, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (2,), (2, -1, -1, -1), ()), ('SE', 0, -1, (('urn:din:70121:2012:MsgDataTypes', 'ConsumptionCost', 18), ), (3,), (3, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1))),
+    ('urn:din:70121:2012:MsgDataTypes', 'SalesTariffType', 1, _din.SalesTariff, -1, (('id', False), ('sales_tariff_id', False), ('sales_tariff_description', False), ('num_e_price_levels', False), ('sales_tariff_entry', True)), -1,
+     (('AT', 1, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'SalesTariffID', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'SalesTariffDescription', (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'tariffDescriptionType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'NumEPriceLevels', (('nbit', 0, 255, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'SalesTariffEntry', 70), ), (4,), (5, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SelectedServiceListType', 1, _din.SelectedServiceList, -1, (('selected_service', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'SelectedService', 73), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SelectedServiceType', 1, _din.SelectedService, -1, (('service_id', False), ('parameter_set_id', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'ParameterSetID', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceChargeType', 1, _din.ServiceCharge, 84, (('service_tag', False), ('free_service', False), ('energy_transfer_type', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceTag', 83), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'EnergyTransferType', (('enum', None, None, 4, None, None, None, _EI67, _EV68), ('urn:din:70121:2012:MsgDataTypes', 'EVSESupportedEnergyTransferType'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailReqType', 1, _din.ServiceDetailReq, 3, (('service_id', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDetailResType', 1, _din.ServiceDetailRes, 3, (('response_code', False), ('service_id', False), ('service_parameter_list', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ServiceParameterList', 79), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryReqType', 1, _din.ServiceDiscoveryReq, 3, (('service_scope', False), ('service_category', False)), -1,
+     (('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ServiceScope', (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI69, _EV70), ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('EE', -1, 0))),
+    ('urn:din:70121:2012:MsgBody', 'ServiceDiscoveryResType', 1, _din.ServiceDiscoveryRes, 3, (('response_code', False), ('payment_options', False), ('charge_service', False), ('service_list', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'PaymentOptions', 55), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ChargeService', 74), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'ServiceList', 82), ), (3,), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceParameterListType', 1, _din.ServiceParameterList, -1, (('parameter_set', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'ParameterSet', 51), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionReqType', 1, _din.ServicePaymentSelectionReq, 3, (('selected_payment_option', False), ('selected_service_list', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'SelectedPaymentOption', (('enum', None, None, 1, None, None, None, _EI53, _EV54), ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'SelectedServiceList', 72), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'ServicePaymentSelectionResType', 1, _din.ServicePaymentSelectionRes, 3, (('response_code', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceTagListType', 1, _din.ServiceTagList, -1, (('service', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'Service', 84), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceTagType', 1, _din.ServiceTag, -1, (('service_id', False), ('service_name', False), ('service_category', False), ('service_scope', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceName', (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceNameType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI69, _EV70), ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceScope', (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType'))), ), (3,), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'ServiceType', 1, _din.Service, -1, (('service_tag', False), ('free_service', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'ServiceTag', 83), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDataTypes', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupReqType', 1, _din.SessionSetupReq, 3, (('evcc_id', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVCCID', (('binary', None, None, 0, None, None, 8, None, None), ('urn:din:70121:2012:MsgDataTypes', 'evccIDType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'SessionSetupResType', 1, _din.SessionSetupRes, 3, (('response_code', False), ('evse_id', False), ('date_time_now', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEID', (('binary', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'evseIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:din:70121:2012:MsgBody', 'DateTimeNow', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'SessionStopResType', 1, _din.SessionStopRes, 3, (('response_code', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'SessionStopType', 1, _din.SessionStop, 3, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 91), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 94), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 93), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 38), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 47), ), (4,), (5, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 7), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 89), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 63), ), (3,), (4, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SubCertificatesType', 1, _din.SubCertificates, -1, (('certificate', True),), -1,
+     (('SE', 1, -1, (('urn:din:70121:2012:MsgDataTypes', 'Certificate', (('binary', None, None, 0, None, None, 1200, None, None), ('urn:din:70121:2012:MsgDataTypes', 'certificateType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 96), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgDef', 'V2G_Message@anonymous', 0, _din.V2G_Message, -1, (('header', False), ('body', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgDef', 'Header', 42), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgDef', 'Body', 4), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionReqType', 1, _din.WeldingDetectionReq, 3, (('dc_ev_status', False),), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVStatus', 28), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:din:70121:2012:MsgBody', 'WeldingDetectionResType', 1, _din.WeldingDetectionRes, 3, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'DC_EVSEStatus', 27), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:din:70121:2012:MsgBody', 'EVSEPresentVoltage', 56), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 102), ), (-1,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVErrorCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI39, _EV40)),
+    ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI35, _EV36)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVRequestedEnergyTransferType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI9, _EV10)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI0, _EV1)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI5, _EV6)),
+    ('urn:din:70121:2012:MsgDataTypes', 'EVSESupportedEnergyTransferType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI67, _EV68)),
+    ('urn:din:70121:2012:MsgDataTypes', 'PMaxType', 'http://www.w3.org/2001/XMLSchema', 'short', ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'SAIDType', 'http://www.w3.org/2001/XMLSchema', 'short', ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'certificateType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 1200, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'contractIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 24, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'costKindType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI15, _EV16)),
+    ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 256, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'evccIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 8, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'evseIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'faultCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI49, _EV50)),
+    ('urn:din:70121:2012:MsgDataTypes', 'faultMsgType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 64, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'genChallengeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'isolationLevelType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI33, _EV34)),
+    ('urn:din:70121:2012:MsgDataTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'meterStatusType', 'http://www.w3.org/2001/XMLSchema', 'short', ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI53, _EV54)),
+    ('urn:din:70121:2012:MsgDataTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'privateKeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 128, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 5, None, None, None, _EI3, _EV4)),
+    ('urn:din:70121:2012:MsgDataTypes', 'rootCertificateIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 40, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI69, _EV70)),
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceNameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 8, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'sigMeterReadingType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'tariffDescriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', -3, 3, 3, None, None, None, None, None)),
+    ('urn:din:70121:2012:MsgDataTypes', 'unitSymbolType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI55, _EV56)),
+    ('urn:din:70121:2012:MsgDataTypes', 'valueType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI51, _EV52)),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:din:70121:2012:MsgBody', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgDef', 'urn:din:70121:2012:MsgHeader')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Name', 'Target', 'Type', 'URI', 'ValueType'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('AC_EVSEStatus', 'BulkChargingComplete', 'CableCheckReq', 'CableCheckReqType', 'CableCheckRes', 'CableCheckResType', 'CertificateInstallationReq', 'CertificateInstallationReqType', 'CertificateInstallationRes', 'CertificateInstallationResType', 'CertificateUpdateReq', 'CertificateUpdateReqType', 'CertificateUpdateRes', 'CertificateUpdateResType', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryRes', 'ChargeParameterDiscoveryResType', 'ChargeService', 'ChargingComplete', 'ChargingProfile', 'ChargingStatusReq', 'ChargingStatusReqType', 'ChargingStatusRes', 'ChargingStatusResType', 'ContractAuthenticationReq', 'ContractAuthenticationReqType', 'ContractAuthenticationRes', 'ContractAuthenticationResType', 'ContractID', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'CurrentDemandReq', 'CurrentDemandReqType', 'CurrentDemandRes', 'CurrentDemandResType', 'DC_EVSEStatus', 'DC_EVStatus', 'DHParams', 'DateTimeNow', 'EVCCID', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVRequestedEnergyTransferType', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaxCurrent', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEProcessing', 'EVSEVoltageLimitAchieved', 'EVTargetCurrent', 'EVTargetVoltage', 'GenChallenge', 'ListOfRootCertificateIDs', 'MeterInfo', 'MeteringReceiptReq', 'MeteringReceiptReqType', 'MeteringReceiptRes', 'MeteringReceiptResType', 'OEMProvisioningCert', 'PaymentDetailsReq', 'PaymentDetailsReqType', 'PaymentDetailsRes', 'PaymentDetailsResType', 'PaymentOptions', 'PowerDeliveryReq', 'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType', 'PreChargeReq', 'PreChargeReqType', 'PreChargeRes', 'PreChargeResType', 'ReadyToChargeState', 'ReceiptRequired', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC', 'ResponseCode', 'RetryCounter', 'SAScheduleTupleID', 'SelectedPaymentOption', 'SelectedServiceList', 'ServiceCategory', 'ServiceDetailReq', 'ServiceDetailReqType', 'ServiceDetailRes', 'ServiceDetailResType', 'ServiceDiscoveryReq', 'ServiceDiscoveryReqType', 'ServiceDiscoveryRes', 'ServiceDiscoveryResType', 'ServiceID', 'ServiceList', 'ServiceParameterList', 'ServicePaymentSelectionReq', 'ServicePaymentSelectionReqType', 'ServicePaymentSelectionRes', 'ServicePaymentSelectionResType', 'ServiceScope', 'SessionID', 'SessionSetupReq', 'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq', 'SessionStopRes', 'SessionStopResType', 'SessionStopType', 'WeldingDetectionReq', 'WeldingDetectionReqType', 'WeldingDetectionRes', 'WeldingDetectionResType'),
+    ('AC_EVChargeParameter', 'AC_EVChargeParameterType', 'AC_EVSEChargeParameter', 'AC_EVSEChargeParameterType', 'AC_EVSEStatus', 'AC_EVSEStatusType', 'BulkChargingComplete', 'BulkSOC', 'Certificate', 'CertificateChainType', 'ChargingComplete', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart', 'ChargingProfileType', 'ConsumptionCost', 'ConsumptionCostType', 'Cost', 'CostType', 'DC_EVChargeParameter', 'DC_EVChargeParameterType', 'DC_EVErrorCodeType', 'DC_EVPowerDeliveryParameter', 'DC_EVPowerDeliveryParameterType', 'DC_EVSEChargeParameter', 'DC_EVSEChargeParameterType', 'DC_EVSEStatus', 'DC_EVSEStatusCodeType', 'DC_EVSEStatusType', 'DC_EVStatus', 'DC_EVStatusType', 'DepartureTime', 'EAmount', 'EPriceLevel', 'EVCabinConditioning', 'EVChargeParameter', 'EVChargeParameterType', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVErrorCode', 'EVMaxCurrent', 'EVMaxVoltage', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVMinCurrent', 'EVPowerDeliveryParameter', 'EVPowerDeliveryParameterType', 'EVRESSConditioning', 'EVRESSSOC', 'EVReady', 'EVRequestedEnergyTransferType', 'EVSEChargeParameter', 'EVSEChargeParameterType', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEIsolationStatus', 'EVSEMaxCurrent', 'EVSEMaxVoltage', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinCurrent', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSENotification', 'EVSENotificationType', 'EVSEPeakCurrentRipple', 'EVSEProcessingType', 'EVSEStatus', 'EVSEStatusCode', 'EVSEStatusType', 'EVSESupportedEnergyTransferType', 'EVStatus', 'EVStatusType', 'EnergyTransferType', 'Entry', 'EntryType', 'FaultCode', 'FaultMsg', 'FreeService', 'FullSOC', 'IntervalType', 'ListOfRootCertificateIDsType', 'MeterID', 'MeterInfoType', 'MeterReading', 'MeterStatus', 'Multiplier', 'NotificationMaxDelay', 'NotificationType', 'NumEPriceLevels', 'PMax', 'PMaxSchedule', 'PMaxScheduleEntry', 'PMaxScheduleEntryType', 'PMaxScheduleID', 'PMaxScheduleType', 'PMaxType', 'Parameter', 'ParameterSet', 'ParameterSetID', 'ParameterSetType', 'ParameterType', 'PaymentOption', 'PaymentOptionsType', 'PhysicalValueType', 'PowerSwitchClosed', 'ProfileEntry', 'ProfileEntryType', 'RCD', 'RelativeTimeInterval', 'RelativeTimeIntervalType', 'RootCertificateID', 'SAIDType', 'SAScheduleList', 'SAScheduleListType', 'SAScheduleTuple', 'SAScheduleTupleID', 'SAScheduleTupleType', 'SASchedules', 'SASchedulesType', 'SalesTariff', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffEntryType', 'SalesTariffID', 'SalesTariffType', 'SelectedService', 'SelectedServiceListType', 'SelectedServiceType', 'Service', 'ServiceCategory', 'ServiceCharge', 'ServiceChargeType', 'ServiceID', 'ServiceName', 'ServiceParameterListType', 'ServiceScope', 'ServiceTag', 'ServiceTagListType', 'ServiceTagType', 'ServiceType', 'SigMeterReading', 'SubCertificates', 'SubCertificatesType', 'TMeter', 'TimeInterval', 'Unit', 'Value', 'amount', 'amountMultiplier', 'boolValue', 'byteValue', 'certificateType', 'contractIDType', 'costKind', 'costKindType', 'dHParamsType', 'duration', 'evccIDType', 'evseIDType', 'faultCodeType', 'faultMsgType', 'genChallengeType', 'intValue', 'isolationLevelType', 'meterIDType', 'meterStatusType', 'paymentOptionType', 'percentValueType', 'physicalValue', 'privateKeyType', 'responseCodeType', 'rootCertificateIDType', 'serviceCategoryType', 'serviceIDType', 'serviceNameType', 'serviceScopeType', 'sessionIDType', 'shortValue', 'sigMeterReadingType', 'start', 'startValue', 'stringValue', 'tariffDescriptionType', 'unitMultiplierType', 'unitSymbolType', 'valueType'),
+    ('Body', 'BodyBaseType', 'BodyElement', 'BodyType', 'Header', 'V2G_Message'),
+    ('MessageHeaderType', 'Notification', 'SessionID'),
+)
+DOCUMENT_REFS = (
+    0,
+    1,
+    2,
+    3,
+    5,
+    6,
+    7,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+    16,
+    17,
+    19,
+    20,
+    22,
+    23,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    30,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    38,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    39,
+    41,
+    44,
+    45,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    47,
+    48,
+    49,
+    53,
+    54,
+    57,
+    58,
+    59,
+    60,
+    62,
+    63,
+    64,
+    65,
+    66,
+    68,
+    69,
+    70,
+    74,
+    75,
+    76,
+    77,
+    78,
+    80,
+    81,
+    85,
+    86,
+    88,
+    87,
+    92,
+    89,
+    90,
+    91,
+    93,
+    94,
+    37,
+    96,
+    97,
+    98,
+    99,
+    100,
+    101,
+)
+FRAGMENT_REFS = (
+    0,
+    1,
+    2,
+    2,
+    4,
+    3,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType')),
+    5,
+    6,
+    7,
+    (('binary', None, None, 0, None, None, 1200, None, None), ('urn:din:70121:2012:MsgDataTypes', 'certificateType')),
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+    74,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    15,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'PMaxType')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    16,
+    17,
+    18,
+    19,
+    20,
+    (('string', None, None, 0, None, None, 24, None, None), ('urn:din:70121:2012:MsgDataTypes', 'contractIDType')),
+    8,
+    (('binary', None, None, 0, None, None, 128, None, None), ('urn:din:70121:2012:MsgDataTypes', 'privateKeyType')),
+    21,
+    22,
+    23,
+    24,
+    25,
+    26,
+    27,
+    27,
+    28,
+    28,
+    (('binary', None, None, 0, None, None, 256, None, None), ('urn:din:70121:2012:MsgDataTypes', 'dHParamsType')),
+    29,
+    (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    30,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    56,
+    (('nbit', 0, 255, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('binary', None, None, 0, None, None, 8, None, None), ('urn:din:70121:2012:MsgDataTypes', 'evccIDType')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    31,
+    56,
+    56,
+    (('enum', None, None, 4, None, None, None, _EI39, _EV40), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVErrorCodeType')),
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    32,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('enum', None, None, 3, None, None, None, _EI9, _EV10), ('urn:din:70121:2012:MsgDataTypes', 'EVRequestedEnergyTransferType')),
+    33,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    56,
+    56,
+    (('binary', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'evseIDType')),
+    (('enum', None, None, 2, None, None, None, _EI33, _EV34), ('urn:din:70121:2012:MsgDataTypes', 'isolationLevelType')),
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    56,
+    (('enum', None, None, 2, None, None, None, _EI0, _EV1), ('urn:din:70121:2012:MsgDataTypes', 'EVSENotificationType')),
+    56,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    56,
+    56,
+    (('enum', None, None, 1, None, None, None, _EI5, _EV6), ('urn:din:70121:2012:MsgDataTypes', 'EVSEProcessingType')),
+    34,
+    (('enum', None, None, 4, None, None, None, _EI35, _EV36), ('urn:din:70121:2012:MsgDataTypes', 'DC_EVSEStatusCodeType')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    35,
+    56,
+    56,
+    (('enum', None, None, 4, None, None, None, _EI67, _EV68), ('urn:din:70121:2012:MsgDataTypes', 'EVSESupportedEnergyTransferType')),
+    36,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 2, None, None, None, _EI49, _EV50), ('urn:din:70121:2012:MsgDataTypes', 'faultCodeType')),
+    (('string', None, None, 0, None, None, 64, None, None), ('urn:din:70121:2012:MsgDataTypes', 'faultMsgType')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('string', None, None, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'genChallengeType')),
+    (('int', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    42,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    38,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    39,
+    40,
+    41,
+    (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'meterIDType')),
+    43,
+    56,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'meterStatusType')),
+    44,
+    45,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -3, 3, 3, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType')),
+    46,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('nbit', 0, 255, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('binary', None, None, 0, None, None, 1200, None, None), ('urn:din:70121:2012:MsgDataTypes', 'certificateType')),
+    47,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    48,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'PMaxType')),
+    50,
+    49,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType')),
+    52,
+    51,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    53,
+    54,
+    (('enum', None, None, 1, None, None, None, _EI53, _EV54), ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType')),
+    55,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    57,
+    58,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    59,
+    60,
+    61,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    62,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    63,
+    64,
+    56,
+    56,
+    (('enum', None, None, 5, None, None, None, _EI3, _EV4), ('urn:din:70121:2012:MsgDataTypes', 'responseCodeType')),
+    65,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('string', None, None, 0, None, None, 40, None, None), ('urn:din:70121:2012:MsgDataTypes', 'rootCertificateIDType')),
+    66,
+    67,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType')),
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType')),
+    68,
+    69,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    71,
+    (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'tariffDescriptionType')),
+    70,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'SAIDType')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 1, None, None, None, _EI53, _EV54), ('urn:din:70121:2012:MsgDataTypes', 'paymentOptionType')),
+    73,
+    72,
+    84,
+    (('enum', None, None, 2, None, None, None, _EI69, _EV70), ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType')),
+    (('enum', None, None, 2, None, None, None, _EI69, _EV70), ('urn:din:70121:2012:MsgDataTypes', 'serviceCategoryType')),
+    74,
+    75,
+    76,
+    77,
+    78,
+    (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType')),
+    (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceIDType')),
+    82,
+    (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceNameType')),
+    79,
+    80,
+    81,
+    (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType')),
+    (('string', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'serviceScopeType')),
+    83,
+    (('binary', None, None, 0, None, None, 8, None, None), ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType')),
+    (('binary', None, None, 0, None, None, 8, None, None), ('urn:din:70121:2012:MsgDataTypes', 'sessionIDType')),
+    85,
+    86,
+    88,
+    87,
+    (('binary', None, None, 0, None, None, 32, None, None), ('urn:din:70121:2012:MsgDataTypes', 'sigMeterReadingType')),
+    92,
+    89,
+    90,
+    91,
+    93,
+    94,
+    95,
+    (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long')),
+    37,
+    96,
+    97,
+    (('enum', None, None, 4, None, None, None, _EI55, _EV56), ('urn:din:70121:2012:MsgDataTypes', 'unitSymbolType')),
+    98,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    99,
+    100,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    101,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    102,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('nbit', -3, 3, 3, None, None, None, None, None), ('urn:din:70121:2012:MsgDataTypes', 'unitMultiplierType')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', -128, 127, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('enum', None, None, 2, None, None, None, _EI15, _EV16), ('urn:din:70121:2012:MsgDataTypes', 'costKindType')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('int', -2147483648, 2147483647, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'int')),
+    56,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 

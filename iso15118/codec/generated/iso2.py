@@ -12,8 +12,9 @@ Regenerate with ``v2g schemas compile --xsd-dir DIR``. Compiled from (SHA-256):
 
 # ruff: noqa
 # mypy: ignore-errors
-from exi.generic import GenericTable, dec_generic, enc_generic
-from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
+from exi.generic import dec_generic, enc_generic
+from exi.tables import SchemaTables
+from exi.runtime import DecodeError, EncodeError, SPILL_LIMIT, SlowPath, abstract, bad_event, bad_value, check_int, check_len, check_length, check_range, enum_index, fused_error, missing, not_allowed, only_one, out_of_range, premature, r_bin, r_el_bin, r_el_int, r_el_str, r_el_uint, r_enum, r_int, r_nbit_value, r_str, r_uint, spill, too_few, too_many, undeclared, unspill, w_bin, w_bool, w_el_bin, w_el_int_raw, w_el_str, w_el_uint_raw, w_int, w_str, w_uint, window
 from iso15118.messages.generated import iso2 as _iso2
 from iso15118.messages.generated import xmldsig as _xmldsig
 
@@ -103,6 +104,8 @@ _EV81 = (_iso2.ChargingSession.Terminate, _iso2.ChargingSession.Pause, )
 _T82 = {3: (1, 2), 4: (0, 2)}
 _T83 = {3: (2, 2), 4: (1, 2), 5: (1, 2)}
 _T84 = {0: (16, 5), 1: (8, 4)}
+_EI85 = {'bool': 0, 'byte': 1, 'short': 2, 'int': 3, 'physicalValue': 4, 'string': 5}
+_EV86 = (_iso2.Value.bool, _iso2.Value.byte, _iso2.Value.short, _iso2.Value.int, _iso2.Value.physicalValue, _iso2.Value.string, )
 
 
 def _e_AC_EVChargeParameterType(acc, n, o):
@@ -520,9 +523,7 @@ def _e_BodyBaseType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -530,14 +531,11 @@ def _e_BodyBaseType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_BodyBaseType(D, T, p, L, R, _new=_object_new, _C=_iso2.BodyBase):
+def _d_BodyBaseType(D, T, p, L, R):
     """Decode BodyBaseType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type BodyBaseType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -902,7 +900,7 @@ def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.a
             p += 1
         if nxt == 2:
             f = 'BodyElement'
-            raise DecodeError('element BodyElement has an abstract type', bit_offset=p)
+            raise DecodeError('element BodyElement is abstract', bit_offset=p)
             x2 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -1326,7 +1324,7 @@ def _e_CanonicalizationMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_CanonicalizationMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 9)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1338,7 +1336,7 @@ def _d_CanonicalizationMethodType(D, T, p, L, R):
     """Decode CanonicalizationMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_CanonicalizationMethodType, _xmldsig.CanonicalizationMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 9)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -1982,7 +1980,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 1
         if nxt == 4:
             f = 'EVChargeParameter'
-            raise DecodeError('element EVChargeParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVChargeParameter is abstract', bit_offset=p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -2113,7 +2111,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2
             nxt = (4, 5, 6)[c]
         if nxt == 3:
             f = 'SASchedules'
-            raise DecodeError('element SASchedules has an abstract type', bit_offset=p)
+            raise DecodeError('element SASchedules is abstract', bit_offset=p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
@@ -2137,7 +2135,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 1
         if nxt == 6:
             f = 'EVSEChargeParameter'
-            raise DecodeError('element EVSEChargeParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEChargeParameter is abstract', bit_offset=p)
             x6 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -4213,7 +4211,7 @@ def _e_DigestMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_DigestMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 33)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4225,7 +4223,7 @@ def _d_DigestMethodType(D, T, p, L, R):
     """Decode DigestMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_DigestMethodType, _xmldsig.DigestMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 33)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4310,23 +4308,7 @@ def _e_EVChargeParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.departure_time
-        if v is not None:
-            f = 'DepartureTime'
-            if v.__class__ is not int or v < 0 or v > 4294967295: raise bad_value(v, 'unsignedInt [0..4294967295]')
-            if v < 128:
-                acc = (acc << 12) | (v << 1)
-                n += 12
-            else:
-                acc <<= 2
-                n += 2
-                acc, n = w_el_uint_raw(acc, n, v)
-            s = 1
-        cw = _T0.get(s)
-        if cw is None: raise not_allowed('end of element (a required element is missing)', 'DepartureTime, EE | EE')
-        acc = (acc << cw[1]) | cw[0]
-        n += cw[1]
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4334,36 +4316,11 @@ def _e_EVChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVChargeParameter, _s0=_iso2.EVChargeParameter.departure_time.__set__):
+def _d_EVChargeParameterType(D, T, p, L, R):
     """Decode EVChargeParameterType."""
     f = ""
     try:
-        x0 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EE')
-        p += 2
-        nxt = (0, -1)[c]
-        if nxt == 0:
-            f = 'DepartureTime'
-            x = (D >> (T - p - 10)) & 1023
-            if not x & 769:
-                v = (x >> 1) & 127
-                p += 10
-            else:
-                x = (D >> (T - p - 18)) & 262143
-                if x & 196865 == 65536:
-                    v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                    p += 18
-                else:
-                    v, p = r_el_uint(D, T, p, R, 0, 4294967295)
-                    if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        return o, p
+        raise DecodeError('type EVChargeParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4376,9 +4333,7 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4386,14 +4341,11 @@ def _e_EVPowerDeliveryParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVPowerDeliveryParameter):
+def _d_EVPowerDeliveryParameterType(D, T, p, L, R):
     """Decode EVPowerDeliveryParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVPowerDeliveryParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4406,9 +4358,7 @@ def _e_EVSEChargeParameterType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4416,14 +4366,11 @@ def _e_EVSEChargeParameterType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVSEChargeParameter):
+def _d_EVSEChargeParameterType(D, T, p, L, R):
     """Decode EVSEChargeParameterType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVSEChargeParameterType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4436,28 +4383,7 @@ def _e_EVSEStatusType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.notification_max_delay
-        if v is None: raise missing('NotificationMaxDelay')
-        f = 'NotificationMaxDelay'
-        if v.__class__ is not int or v < 0 or v > 65535: raise bad_value(v, 'unsignedShort [0..65535]')
-        if v < 128:
-            acc = (acc << 11) | (v << 1)
-            n += 11
-        else:
-            acc <<= 1
-            n += 1
-            acc, n = w_el_uint_raw(acc, n, v)
-        s = 1
-        v = o.evse_notification
-        if v is None: raise missing('EVSENotification')
-        f = 'EVSENotification'
-        i = enum_index(v, _EI1)
-        acc = (acc << 5) | (i << 1)
-        n += 5
-        s = 2
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4465,37 +4391,11 @@ def _e_EVSEStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVSEStatus, _s0=_iso2.EVSEStatus.notification_max_delay.__set__, _s1=_iso2.EVSEStatus.evse_notification.__set__):
+def _d_EVSEStatusType(D, T, p, L, R):
     """Decode EVSEStatusType."""
+    f = ""
     try:
-        f = 'NotificationMaxDelay'
-        x = (D >> (T - p - 11)) & 2047
-        if not x & 1793:
-            v = (x >> 1) & 127
-            p += 11
-        elif x & 1024: raise fused_error(x, 1024, 11, p, 'NotificationMaxDelay')
-        else:
-            x = (D >> (T - p - 19)) & 524287
-            if x & 459009 == 65536:
-                v = ((x >> 9) & 127) | (((x >> 1) & 127) << 7)
-                p += 19
-            else:
-                p += 1
-                v, p = r_el_uint(D, T, p, R, 0, 65535)
-                if p > L: D, T, L = window(R, p)
-        x0 = v
-        f = 'EVSENotification'
-        x = (D >> (T - p - 5)) & 31
-        if x & 25: raise fused_error(x, 25, 5, p, 'EVSENotification')
-        v = _EV2[(x >> 1) & 3]
-        p += 5
-        x1 = v
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type EVSEStatusType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4508,9 +4408,7 @@ def _e_EVStatusType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4518,14 +4416,11 @@ def _e_EVStatusType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.EVStatus):
+def _d_EVStatusType(D, T, p, L, R):
     """Decode EVStatusType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type EVStatusType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4538,25 +4433,7 @@ def _e_EntryType(acc, n, o):
     f = ""
     s = 0
     try:
-        v = o.relative_time_interval
-        if v is not None:
-            f = 'RelativeTimeInterval'
-            acc <<= 2
-            n += 2
-            acc, n = _e_RelativeTimeIntervalType(acc, n, v)
-            s = 1
-        if s == 1 and o.time_interval is not None: raise only_one('RelativeTimeInterval, TimeInterval')
-        v = o.time_interval
-        if v is not None:
-            f = 'TimeInterval'
-            raise abstract('TimeInterval')
-            s = 1
-            acc = (acc << 2) | 1
-            n += 2
-        if s != 1: raise not_allowed('end of element (a required element is missing)', 'EE | RelativeTimeInterval, TimeInterval')
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4564,35 +4441,11 @@ def _e_EntryType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_EntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.Entry, _s0=_iso2.Entry.relative_time_interval.__set__, _s1=_iso2.Entry.time_interval.__set__):
+def _d_EntryType(D, T, p, L, R):
     """Decode EntryType."""
     f = ""
     try:
-        x0 = None
-        x1 = None
-        c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
-        p += 2
-        nxt = (0, 1)[c]
-        if nxt == 0:
-            f = 'RelativeTimeInterval'
-            v, p = _d_RelativeTimeIntervalType(D, T, p, L, R)
-            if p > L: D, T, L = window(R, p)
-            x0 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        if nxt == 1:
-            f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
-            x1 = v
-            nxt = -1
-            if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
-            p += 1
-        o = _new(_C)
-        _s0(o, x0)
-        _s1(o, x1)
-        return o, p
+        raise DecodeError('type EntryType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4605,9 +4458,7 @@ def _e_IntervalType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4615,14 +4466,11 @@ def _e_IntervalType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_IntervalType(D, T, p, L, R, _new=_object_new, _C=_iso2.Interval):
+def _d_IntervalType(D, T, p, L, R):
     """Decode IntervalType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type IntervalType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4635,7 +4483,7 @@ def _e_KeyInfoType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyInfoType)
+        return enc_generic(acc, n, o, SCHEMA, 42)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4647,7 +4495,7 @@ def _d_KeyInfoType(D, T, p, L, R):
     """Decode KeyInfoType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyInfoType, _xmldsig.KeyInfo)
+        return dec_generic(D, T, p, L, R, SCHEMA, 42)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4660,7 +4508,7 @@ def _e_KeyValueType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_KeyValueType)
+        return enc_generic(acc, n, o, SCHEMA, 43)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -4672,7 +4520,7 @@ def _d_KeyValueType(D, T, p, L, R):
     """Decode KeyValueType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_KeyValueType, _xmldsig.KeyValue)
+        return dec_generic(D, T, p, L, R, SCHEMA, 43)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5283,7 +5131,7 @@ def _d_MeteringReceiptResType(D, T, p, L, R, _new=_object_new, _C=_iso2.Metering
             p += 1
         if nxt == 3:
             f = 'EVSEStatus'
-            raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEStatus is abstract', bit_offset=p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -5372,7 +5220,7 @@ def _e_ObjectType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_ObjectType)
+        return enc_generic(acc, n, o, SCHEMA, 51)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5384,7 +5232,7 @@ def _d_ObjectType(D, T, p, L, R):
     """Decode ObjectType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_ObjectType, _xmldsig.Object)
+        return dec_generic(D, T, p, L, R, SCHEMA, 51)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5397,7 +5245,7 @@ def _e_PGPDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_PGPDataType)
+        return enc_generic(acc, n, o, SCHEMA, 52)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5409,7 +5257,7 @@ def _d_PGPDataType(D, T, p, L, R):
     """Decode PGPDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_PGPDataType, _xmldsig.PGPData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 52)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -5475,7 +5323,7 @@ def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.PMaxSched
             p += 1
         if nxt == 1:
             f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
+            raise DecodeError('element TimeInterval is abstract', bit_offset=p)
             x1 = v
             nxt = 2
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6386,7 +6234,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
             p += 1
         if nxt == 4:
             f = 'EVPowerDeliveryParameter'
-            raise DecodeError('element EVPowerDeliveryParameter has an abstract type', bit_offset=p)
+            raise DecodeError('element EVPowerDeliveryParameter is abstract', bit_offset=p)
             x4 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -6487,7 +6335,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
             p += 1
         if nxt == 3:
             f = 'EVSEStatus'
-            raise DecodeError('element EVSEStatus has an abstract type', bit_offset=p)
+            raise DecodeError('element EVSEStatus is abstract', bit_offset=p)
             x3 = v
             nxt = -1
             if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'next event')
@@ -7287,9 +7135,7 @@ def _e_SASchedulesType(acc, n, o):
     f = ""
     s = 0
     try:
-        acc <<= 1
-        n += 1
-        return acc, n
+        raise SlowPath
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7297,14 +7143,11 @@ def _e_SASchedulesType(acc, n, o):
         raise (err.within(f) if f else err) from exc
 
 
-def _d_SASchedulesType(D, T, p, L, R, _new=_object_new, _C=_iso2.SASchedules):
+def _d_SASchedulesType(D, T, p, L, R):
     """Decode SASchedulesType."""
     f = ""
     try:
-        if (D >> (T - p - 1)) & 1: raise undeclared(D, T, p, 1, 'end of element')
-        p += 1
-        o = _new(_C)
-        return o, p
+        raise DecodeError('type SASchedulesType is abstract', bit_offset=p, escape=True)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7317,7 +7160,7 @@ def _e_SPKIDataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SPKIDataType)
+        return enc_generic(acc, n, o, SCHEMA, 75)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7329,7 +7172,7 @@ def _d_SPKIDataType(D, T, p, L, R):
     """Decode SPKIDataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SPKIDataType, _xmldsig.SPKIData)
+        return dec_generic(D, T, p, L, R, SCHEMA, 75)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -7419,7 +7262,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
             nxt = (2, 3, -1)[c]
         if nxt == 1:
             f = 'TimeInterval'
-            raise DecodeError('element TimeInterval has an abstract type', bit_offset=p)
+            raise DecodeError('element TimeInterval is abstract', bit_offset=p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
             if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE')
@@ -8256,6 +8099,7 @@ def _e_ServiceType(acc, n, o):
     f = ""
     s = 0
     try:
+        if o.__class__ is not _iso2.Service: raise SlowPath  # a derived type: xsi:type
         v = o.service_id
         if v is None: raise missing('ServiceID')
         f = 'ServiceID'
@@ -8624,7 +8468,7 @@ def _e_SignatureMethodType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignatureMethodType)
+        return enc_generic(acc, n, o, SCHEMA, 91)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8636,7 +8480,7 @@ def _d_SignatureMethodType(D, T, p, L, R):
     """Decode SignatureMethodType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignatureMethodType, _xmldsig.SignatureMethod)
+        return dec_generic(D, T, p, L, R, SCHEMA, 91)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8730,7 +8574,7 @@ def _e_SignaturePropertyType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_SignaturePropertyType)
+        return enc_generic(acc, n, o, SCHEMA, 93)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -8742,7 +8586,7 @@ def _d_SignaturePropertyType(D, T, p, L, R):
     """Decode SignaturePropertyType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_SignaturePropertyType, _xmldsig.SignatureProperty)
+        return dec_generic(D, T, p, L, R, SCHEMA, 93)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9228,7 +9072,7 @@ def _e_TransformType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_TransformType)
+        return enc_generic(acc, n, o, SCHEMA, 99)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9240,7 +9084,7 @@ def _d_TransformType(D, T, p, L, R):
     """Decode TransformType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_TransformType, _xmldsig.Transform)
+        return dec_generic(D, T, p, L, R, SCHEMA, 99)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9485,7 +9329,7 @@ def _e_X509DataType(acc, n, o):
     f = ""
     s = 0
     try:
-        return enc_generic(acc, n, o, _G_X509DataType)
+        return enc_generic(acc, n, o, SCHEMA, 104)
     except EncodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9497,7 +9341,7 @@ def _d_X509DataType(D, T, p, L, R):
     """Decode X509DataType."""
     f = ""
     try:
-        return dec_generic(D, T, p, L, R, _G_X509DataType, _xmldsig.X509Data)
+        return dec_generic(D, T, p, L, R, SCHEMA, 104)
     except DecodeError as exc:
         raise exc.within(f) if f else exc
     except (TypeError, ValueError, AttributeError, OverflowError, KeyError, IndexError, RecursionError) as exc:
@@ -9582,65 +9426,9 @@ def _d_X509IssuerSerialType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.X509Iss
         raise (err.within(f) if f else err) from exc
 
 
-_G_CanonicalizationMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_DigestMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_KeyInfoType = GenericTable(
-    states=((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 80)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), (7, 72)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), (4, 8)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('KeyName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('KeyValue', _e_KeyValueType, _d_KeyValueType, None), ), 3), ('SE', None, (('RetrievalMethod', _e_RetrievalMethodType, _d_RetrievalMethodType, None), ), 4), ('SE', None, (('X509Data', _e_X509DataType, _d_X509DataType, None), ), 5), ('SE', None, (('PGPData', _e_PGPDataType, _d_PGPDataType, None), ), 6), ('SE', None, (('SPKIData', _e_SPKIDataType, _d_SPKIDataType, None), ), 7), ('SE', None, (('MgmtData', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 8), ('SE*', None, (), 9), ),
-    content='content',
-)
-_G_KeyValueType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), (6, 32)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), (2, (('EE', -1, 0), ('CH', -1, 0)), (2, 0)), ),
-    positions=(('SE', None, (('DSAKeyValue', _e_DSAKeyValueType, _d_DSAKeyValueType, None), ), 1), ('SE', None, (('RSAKeyValue', _e_RSAKeyValueType, _d_RSAKeyValueType, None), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_ObjectType = GenericTable(
-    states=((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 4)), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 3)), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'encoding', (('Encoding', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('AT', 'mime_type', (('MimeType', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE*', None, (), 4), ),
-    content='content',
-)
-_G_PGPDataType = GenericTable(
-    states=((2, (('SE', 0, 0), ('SE', 3, 0)), (5, 16)), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), (2, (('SE*', 4, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('PGPKeyID', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ('SE', None, (('PGPKeyPacket', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE*', None, (), 5), ),
-    content='content',
-)
-_G_SPKIDataType = GenericTable(
-    states=((1, (('SE', 0, 0),), (4, 8)), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), (2, 2)), (2, (('SE', 0, 0), ('EE', -1, 0)), (2, 1)), ),
-    positions=(('SE', None, (('SPKISexp', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ),
-    content='content',
-)
-_G_SignatureMethodType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE', None, (('HMACOutputLength', None, None, ('int', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_SignaturePropertyType = GenericTable(
-    states=((2, (('AT', 0, 0), ('AT', 1, 0)), (5, 16)), (1, (('AT', 1, 0),), (4, 8)), (2, (('SE*', 2, 0), ('CH', -1, 0)), (5, 16)), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), (2, 1)), ),
-    positions=(('AT', 'id', (('Id', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('AT', 'target', (('Target', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 2), ('SE*', None, (), 3), ),
-    content='content',
-)
-_G_TransformType = GenericTable(
-    states=((1, (('AT', 0, 0),), (4, 8)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), (3, 2)), ),
-    positions=(('AT', 'algorithm', (('Algorithm', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 1), ('SE*', None, (), 2), ('SE', None, (('XPath', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ),
-    content='content',
-)
-_G_X509DataType = GenericTable(
-    states=((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), (6, 48)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), (3, 6)), ),
-    positions=(('SE', None, (('X509IssuerSerial', _e_X509IssuerSerialType, _d_X509IssuerSerialType, None), ), 1), ('SE', None, (('X509SKI', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 2), ('SE', None, (('X509SubjectName', None, None, ('string', None, None, 0, None, None, None, None, None)), ), 3), ('SE', None, (('X509Certificate', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 4), ('SE', None, (('X509CRL', None, None, ('binary', None, None, 0, None, None, None, None, None)), ), 5), ('SE*', None, (), 6), ),
-    content='content',
-)
-
 NAME = 'iso2'
 NAMESPACES = ('urn:iso:15118:2:2013:MsgDef', 'urn:iso:15118:2:2013:MsgHeader', 'urn:iso:15118:2:2013:MsgDataTypes', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:15118:2:2013:MsgBody')
-RUN_BITS = 1164
+RUN_BITS = 1149
 DOCUMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', _e_AC_EVChargeParameterType, _d_AC_EVChargeParameterType, _iso2.AC_EVChargeParameter),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', _e_AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType, _iso2.AC_EVSEChargeParameter),
@@ -9968,4 +9756,839 @@ FRAGMENT = (
     ('urn:iso:15118:2:2013:MsgDataTypes', 'startValue', _e_PhysicalValueType, _d_PhysicalValueType, _iso2.PhysicalValue),
     ('urn:iso:15118:2:2013:MsgDataTypes', 'stringValue', None, None, ('string', None, None, 0, None, None, None, None, None)),
 )
+
+TYPES = (
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameterType', 1, _iso2.AC_EVChargeParameter, 35, (('departure_time', False), ('e_amount', False), ('ev_max_voltage', False), ('ev_max_current', False), ('ev_min_current', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EAmount', 62), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxVoltage', 62), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaxCurrent', 62), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMinCurrent', 62), ), (4,), (5, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameterType', 1, _iso2.AC_EVSEChargeParameter, 37, (('ac_evse_status', False), ('evse_nominal_voltage', False), ('evse_max_current', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', 2), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENominalVoltage', 62), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaxCurrent', 62), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatusType', 1, _iso2.AC_EVSEStatus, 38, (('notification_max_delay', False), ('evse_notification', False), ('rcd', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI1, _EV2), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'RCD', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReqType', 1, _iso2.AuthorizationReq, 5, (('id', False), ('gen_challenge', False)), -1,
+     (('AT', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'GenChallenge', (('binary', None, None, 0, 16, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0), ('EE', -1, 0))),
+    ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationResType', 1, _iso2.AuthorizationRes, 5, (('response_code', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI7, _EV8), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'BodyBaseType', 3, _iso2.BodyBase, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'BodyType', 1, _iso2.Body, -1, (('authorization_req', False), ('authorization_res', False), ('body_element', False), ('cable_check_req', False), ('cable_check_res', False), ('certificate_installation_req', False), ('certificate_installation_res', False), ('certificate_update_req', False), ('certificate_update_res', False), ('charge_parameter_discovery_req', False), ('charge_parameter_discovery_res', False), ('charging_status_req', False), ('charging_status_res', False), ('current_demand_req', False), ('current_demand_res', False), ('metering_receipt_req', False), ('metering_receipt_res', False), ('payment_details_req', False), ('payment_details_res', False), ('payment_service_selection_req', False), ('payment_service_selection_res', False), ('power_delivery_req', False), ('power_delivery_res', False), ('pre_charge_req', False), ('pre_charge_res', False), ('service_detail_req', False), ('service_detail_res', False), ('service_discovery_req', False), ('service_discovery_res', False), ('session_setup_req', False), ('session_setup_res', False), ('session_stop_req', False), ('session_stop_res', False), ('welding_detection_req', False), ('welding_detection_res', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'AuthorizationReq', 3), ('urn:iso:15118:2:2013:MsgBody', 'AuthorizationRes', 4), ('urn:iso:15118:2:2013:MsgBody', 'BodyElement', 5), ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReq', 7), ('urn:iso:15118:2:2013:MsgBody', 'CableCheckRes', 8), ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReq', 11), ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationRes', 12), ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReq', 13), ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateRes', 14), ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReq', 15), ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryRes', 16), ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReq', 19), ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusRes', 20), ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReq', 24), ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandRes', 25), ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReq', 48), ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptRes', 49), ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReq', 57), ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsRes', 58), ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReq', 60), ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionRes', 61), ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReq', 63), ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryRes', 64), ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReq', 65), ('urn:iso:15118:2:2013:MsgBody', 'PreChargeRes', 66), ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReq', 80), ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailRes', 81), ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReq', 82), ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryRes', 83), ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReq', 87), ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupRes', 88), ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReq', 89), ('urn:iso:15118:2:2013:MsgBody', 'SessionStopRes', 90), ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReq', 102), ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionRes', 103), ), (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34), (1, -1, -1, -1), ()), ),
+     ((6, (('SE', 0, 0), ('SE', 0, 1), ('SE', 0, 2), ('SE', 0, 3), ('SE', 0, 4), ('SE', 0, 5), ('SE', 0, 6), ('SE', 0, 7), ('SE', 0, 8), ('SE', 0, 9), ('SE', 0, 10), ('SE', 0, 11), ('SE', 0, 12), ('SE', 0, 13), ('SE', 0, 14), ('SE', 0, 15), ('SE', 0, 16), ('SE', 0, 17), ('SE', 0, 18), ('SE', 0, 19), ('SE', 0, 20), ('SE', 0, 21), ('SE', 0, 22), ('SE', 0, 23), ('SE', 0, 24), ('SE', 0, 25), ('SE', 0, 26), ('SE', 0, 27), ('SE', 0, 28), ('SE', 0, 29), ('SE', 0, 30), ('SE', 0, 31), ('SE', 0, 32), ('SE', 0, 33), ('SE', 0, 34), ('EE', -1, 0)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1), ('SE', 0, 2), ('SE', 0, 3), ('SE', 0, 4), ('SE', 0, 5), ('SE', 0, 6), ('SE', 0, 7), ('SE', 0, 8), ('SE', 0, 9), ('SE', 0, 10), ('SE', 0, 11), ('SE', 0, 12), ('SE', 0, 13), ('SE', 0, 14), ('SE', 0, 15), ('SE', 0, 16), ('SE', 0, 17), ('SE', 0, 18), ('SE', 0, 19), ('SE', 0, 20), ('SE', 0, 21), ('SE', 0, 22), ('SE', 0, 23), ('SE', 0, 24), ('SE', 0, 25), ('SE', 0, 26), ('SE', 0, 27), ('SE', 0, 28), ('SE', 0, 29), ('SE', 0, 30), ('SE', 0, 31), ('SE', 0, 32), ('SE', 0, 33), ('SE', 0, 34), ('EE', -1, 0))),
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckReqType', 1, _iso2.CableCheckReq, 5, (('dc_ev_status', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'CableCheckResType', 1, _iso2.CableCheckRes, 5, (('response_code', False), ('dc_evse_status', False), ('evse_processing', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', 29), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI7, _EV8), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethodType', 13, _xmldsig.CanonicalizationMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##any',)), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'CertificateChainType', 1, _iso2.CertificateChain, -1, (('id', False), ('certificate', False), ('sub_certificates', False)), -1,
+     (('AT', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Certificate', (('binary', None, None, 0, None, None, 800, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificates', 97), ), (2,), (3, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationReqType', 1, _iso2.CertificateInstallationReq, 5, (('id', False), ('oem_provisioning_cert', False), ('list_of_root_certificate_i_ds', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'OEMProvisioningCert', (('binary', None, None, 0, None, None, 800, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ListOfRootCertificateIDs', 44), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateInstallationResType', 1, _iso2.CertificateInstallationRes, 5, (('response_code', False), ('sa_provisioning_certificate_chain', False), ('contract_signature_cert_chain', False), ('contract_signature_encrypted_private_key', False), ('d_hpublickey', False), ('emaid', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAProvisioningCertificateChain', 10), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', 10), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureEncryptedPrivateKey', 22), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DHpublickey', 32), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'eMAID', 34), ), (5,), (6, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateReqType', 1, _iso2.CertificateUpdateReq, 5, (('id', False), ('contract_signature_cert_chain', False), ('emaid', False), ('list_of_root_certificate_i_ds', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', 10), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'eMAID', (('string', None, None, 0, None, 14, 15, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'eMAIDType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ListOfRootCertificateIDs', 44), ), (3,), (4, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'CertificateUpdateResType', 1, _iso2.CertificateUpdateRes, 5, (('response_code', False), ('sa_provisioning_certificate_chain', False), ('contract_signature_cert_chain', False), ('contract_signature_encrypted_private_key', False), ('d_hpublickey', False), ('emaid', False), ('retry_counter', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAProvisioningCertificateChain', 10), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', 10), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureEncryptedPrivateKey', 22), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DHpublickey', 32), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'eMAID', 34), ), (5,), (6, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'RetryCounter', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (6,), (7, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryReqType', 1, _iso2.ChargeParameterDiscoveryReq, 5, (('max_entries_sa_schedule_tuple', False), ('requested_energy_transfer_mode', False), ('ac_ev_charge_parameter', False), ('dc_ev_charge_parameter', False), ('ev_charge_parameter', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'MaxEntriesSAScheduleTuple', (('uint', 0, 65535, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'RequestedEnergyTransferMode', (('enum', None, None, 3, None, None, None, _EI12, _EV13), ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVChargeParameter', 0), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameter', 26), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameter', 35), ), (2, 3, 4), (3, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 2, 1), ('SE', 2, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0))),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargeParameterDiscoveryResType', 1, _iso2.ChargeParameterDiscoveryRes, 5, (('response_code', False), ('evse_processing', False), ('sa_schedule_list', False), ('sa_schedules', False), ('ac_evse_charge_parameter', False), ('dc_evse_charge_parameter', False), ('evse_charge_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEProcessing', (('enum', None, None, 2, None, None, None, _EI7, _EV8), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleList', 72), ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedules', 74), ), (2, 3), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEChargeParameter', 1), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameter', 28), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameter', 37), ), (4, 5, 6), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 2, 1), ('SE', 3, 0), ('SE', 3, 1), ('SE', 3, 2)), 2), (2, (('SE', 3, 0), ('SE', 3, 1), ('SE', 3, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargeServiceType', 1, _iso2.ChargeService, 86, (('service_id', False), ('service_name', False), ('service_category', False), ('service_scope', False), ('free_service', False), ('supported_energy_transfer_mode', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceName', (('string', None, None, 0, None, None, 32, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceNameType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI18, _EV19), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceScope', (('string', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferMode', 98), ), (5,), (6, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileType', 1, _iso2.ChargingProfile, -1, (('profile_entry', True),), -1,
+     (('SE', 1, 24, (('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntry', 67), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusReqType', 1, _iso2.ChargingStatusReq, 5, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ChargingStatusResType', 1, _iso2.ChargingStatusRes, 5, (('response_code', False), ('evse_id', False), ('sa_schedule_tuple_id', False), ('evse_max_current', False), ('meter_info', False), ('receipt_required', False), ('ac_evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEID', (('string', None, None, 0, None, 7, 37, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEMaxCurrent', 62), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', 47), ), (4,), (5, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ReceiptRequired', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'AC_EVSEStatus', 2), ), (6,), (7, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCostType', 1, _iso2.ConsumptionCost, -1, (('start_value', False), ('cost', True)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'startValue', 62), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 3, (('urn:iso:15118:2:2013:MsgDataTypes', 'Cost', 23), ), (1,), (-1, -1, 2, 3), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ContractSignatureEncryptedPrivateKeyType', 1, _iso2.ContractSignatureEncryptedPrivateKey, -1, (('id', False), ('value', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, 48, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'CostType', 1, _iso2.Cost, -1, (('cost_kind', False), ('amount', False), ('amount_multiplier', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'costKind', (('enum', None, None, 2, None, None, None, _EI24, _EV25), ('urn:iso:15118:2:2013:MsgDataTypes', 'costKindType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'amount', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'amountMultiplier', (('nbit', -3, 3, 3, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandReqType', 1, _iso2.CurrentDemandReq, 5, (('dc_ev_status', False), ('ev_target_current', False), ('ev_maximum_voltage_limit', False), ('ev_maximum_current_limit', False), ('ev_maximum_power_limit', False), ('bulk_charging_complete', False), ('charging_complete', False), ('remaining_time_to_full_so_c', False), ('remaining_time_to_bulk_so_c', False), ('ev_target_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVTargetCurrent', 62), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVMaximumVoltageLimit', 62), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVMaximumCurrentLimit', 62), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVMaximumPowerLimit', 62), ), (4,), (5, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'BulkChargingComplete', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToFullSoC', 62), ), (7,), (8, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'RemainingTimeToBulkSoC', 62), ), (8,), (9, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVTargetVoltage', 62), ), (9,), (10, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (3, (('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 2), (2, (('SE', 5, 0), ('SE', 6, 0)), 2), (1, (('SE', 6, 0),), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0)), 2), (1, (('SE', 9, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'CurrentDemandResType', 1, _iso2.CurrentDemandRes, 5, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False), ('evse_present_current', False), ('evse_current_limit_achieved', False), ('evse_voltage_limit_achieved', False), ('evse_power_limit_achieved', False), ('evse_maximum_voltage_limit', False), ('evse_maximum_current_limit', False), ('evse_maximum_power_limit', False), ('evse_id', False), ('sa_schedule_tuple_id', False), ('meter_info', False), ('receipt_required', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', 29), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', 62), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentCurrent', 62), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSECurrentLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEVoltageLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPowerLimitAchieved', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (6,), (7, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumVoltageLimit', 62), ), (7,), (8, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumCurrentLimit', 62), ), (8,), (9, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEMaximumPowerLimit', 62), ), (9,), (10, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEID', (('string', None, None, 0, None, 7, 37, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType'))), ), (10,), (11, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (11,), (12, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', 47), ), (12,), (13, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ReceiptRequired', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (13,), (14, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('SE', 6, 0),), 2), (3, (('SE', 7, 0), ('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0)), 2), (2, (('SE', 8, 0), ('SE', 9, 0), ('SE', 10, 0)), 2), (2, (('SE', 9, 0), ('SE', 10, 0)), 2), (1, (('SE', 10, 0),), 2), (1, (('SE', 11, 0),), 2), (2, (('SE', 12, 0), ('SE', 13, 0), ('EE', -1, 0)), 2), (2, (('SE', 13, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVChargeParameterType', 1, _iso2.DC_EVChargeParameter, 35, (('departure_time', False), ('dc_ev_status', False), ('ev_maximum_current_limit', False), ('ev_maximum_power_limit', False), ('ev_maximum_voltage_limit', False), ('ev_energy_capacity', False), ('ev_energy_request', False), ('full_soc', False), ('bulk_soc', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', 30), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumCurrentLimit', 62), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumPowerLimit', 62), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVMaximumVoltageLimit', 62), ), (4,), (5, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyCapacity', 62), ), (5,), (6, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVEnergyRequest', 62), ), (6,), (7, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FullSOC', (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType'))), ), (7,), (8, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'BulkSOC', (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType'))), ), (8,), (9, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (3, (('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (3, (('SE', 6, 0), ('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 7, 0), ('SE', 8, 0), ('EE', -1, 0)), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameterType', 1, _iso2.DC_EVPowerDeliveryParameter, 36, (('dc_ev_status', False), ('bulk_charging_complete', False), ('charging_complete', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'BulkChargingComplete', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingComplete', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEChargeParameterType', 1, _iso2.DC_EVSEChargeParameter, 37, (('dc_evse_status', False), ('evse_maximum_current_limit', False), ('evse_maximum_power_limit', False), ('evse_maximum_voltage_limit', False), ('evse_minimum_current_limit', False), ('evse_minimum_voltage_limit', False), ('evse_current_regulation_tolerance', False), ('evse_peak_current_ripple', False), ('evse_energy_to_be_delivered', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', 29), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumCurrentLimit', 62), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumPowerLimit', 62), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMaximumVoltageLimit', 62), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumCurrentLimit', 62), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEMinimumVoltageLimit', 62), ), (5,), (6, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSECurrentRegulationTolerance', 62), ), (6,), (7, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEPeakCurrentRipple', 62), ), (7,), (8, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEEnergyToBeDelivered', 62), ), (8,), (9, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (2, (('SE', 6, 0), ('SE', 7, 0)), 2), (1, (('SE', 7, 0),), 2), (2, (('SE', 8, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusType', 1, _iso2.DC_EVSEStatus, 38, (('notification_max_delay', False), ('evse_notification', False), ('evse_isolation_status', False), ('evse_status_code', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI1, _EV2), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEIsolationStatus', (('enum', None, None, 3, None, None, None, _EI42, _EV43), ('urn:iso:15118:2:2013:MsgDataTypes', 'isolationLevelType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusCode', (('enum', None, None, 4, None, None, None, _EI44, _EV45), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusCodeType'))), ), (3,), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVStatusType', 1, _iso2.DC_EVStatus, 39, (('ev_ready', False), ('ev_error_code', False), ('evresssoc', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVReady', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVErrorCode', (('enum', None, None, 4, None, None, None, _EI46, _EV47), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVErrorCodeType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVRESSSOC', (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValueType', 1, _xmldsig.DSAKeyValue, -1, (('p', False), ('q', False), ('g', False), ('y', False), ('j', False), ('seed', False), ('pgen_counter', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'P', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Q', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'G', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Y', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'J', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Seed', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (6,), (7, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0)), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 4, 0), ('SE', 5, 0), ('EE', -1, 0)), 2), (2, (('SE', 5, 0), ('EE', -1, 0)), 2), (1, (('SE', 6, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 2, 0), ('SE', 3, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DiffieHellmanPublickeyType', 1, _iso2.DiffieHellmanPublickey, -1, (('id', False), ('value', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, 65, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethodType', 13, _xmldsig.DigestMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((1, (('AT', 0, 0),), 0), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EMAIDType', 1, _iso2.EMAID, -1, (('id', False), ('value', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('CH', 1, 1, ((None, None, (('string', None, None, 0, None, 14, 15, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVChargeParameterType', 3, _iso2.EVChargeParameter, -1, (('departure_time', False),), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DepartureTime', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('EE', -1, 0)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('EE', -1, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameterType', 3, _iso2.EVPowerDeliveryParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEChargeParameterType', 3, _iso2.EVSEChargeParameter, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatusType', 3, _iso2.EVSEStatus, -1, (('notification_max_delay', False), ('evse_notification', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationMaxDelay', (('uint', 0, 65535, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotification', (('enum', None, None, 2, None, None, None, _EI1, _EV2), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVStatusType', 3, _iso2.EVStatus, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EntryType', 3, _iso2.Entry, -1, (('relative_time_interval', False), ('time_interval', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', 70), ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', 41), ), (0, 1), (1, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'IntervalType', 3, _iso2.Interval, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfoType', 13, _xmldsig.KeyInfo, -1, (('id', False), ('content', False)), 1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyName', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 43), ), (-1,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 71), ), (-1,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 104), ), (-1,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 52), ), (-1,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 75), ), (-1,), (7, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (8, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (9, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((4, (('AT', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 0), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0)), 1), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (4, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0), ('SE', 7, 0), ('SE*', 8, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'KeyValueType', 13, _xmldsig.KeyValue, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 31), ), (-1,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 68), ), (-1,), (2, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0)), 0), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE*', 2, 0), ('CH', -1, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ListOfRootCertificateIDsType', 1, _iso2.ListOfRootCertificateIDs, -1, (('root_certificate_id', True),), -1,
+     (('SE', 1, 20, (('urn:iso:15118:2:2013:MsgDataTypes', 'RootCertificateID', 105), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ManifestType', 1, _xmldsig.Manifest, -1, (('id', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 69), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgHeader', 'MessageHeaderType', 1, _iso2.MessageHeader, -1, (('session_id', False), ('notification', False), ('signature', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgHeader', 'SessionID', (('binary', None, None, 0, None, None, 8, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgHeader', 'Notification', 50), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Signature', 94), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'MeterInfoType', 1, _iso2.MeterInfo, -1, (('meter_id', False), ('meter_reading', False), ('sig_meter_reading', False), ('meter_status', False), ('t_meter', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'MeterID', (('string', None, None, 0, None, None, 32, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'meterIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'MeterReading', (('uint', 0, 18446744073709551615, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SigMeterReading', (('binary', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'sigMeterReadingType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'MeterStatus', (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'meterStatusType'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'TMeter', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (4,), (5, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptReqType', 1, _iso2.MeteringReceiptReq, 5, (('id', False), ('session_id', False), ('sa_schedule_tuple_id', False), ('meter_info', False)), -1,
+     (('AT', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SessionID', (('binary', None, None, 0, None, None, 8, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'MeterInfo', 47), ), (3,), (4, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('SE', 3, 0)), 2), (1, (('SE', 3, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'MeteringReceiptResType', 1, _iso2.MeteringReceiptRes, 5, (('response_code', False), ('ac_evse_status', False), ('dc_evse_status', False), ('evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', 2), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', 29), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', 38), ), (1, 2, 3), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1), ('SE', 1, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'NotificationType', 1, _iso2.Notification, -1, (('fault_code', False), ('fault_msg', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FaultCode', (('enum', None, None, 2, None, None, None, _EI58, _EV59), ('urn:iso:15118:2:2013:MsgDataTypes', 'faultCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FaultMsg', (('string', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'faultMsgType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ObjectType', 13, _xmldsig.Object, -1, (('encoding', False), ('id', False), ('mime_type', False), ('content', False)), 3,
+     (('AT', 0, 1, (('', 'Encoding', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ('AT', 0, 1, (('', 'MimeType', (('string', None, None, 0, None, None, None, None, None), None)), ), (2,), (3, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (4, -1, -1, -1), ('##any',)), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('AT', 2, 0), ('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 3, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'PGPDataType', 9, _xmldsig.PGPData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (5, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((2, (('SE', 0, 0), ('SE', 3, 0)), 0), (2, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), (2, (('SE*', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 3, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntryType', 1, _iso2.PMaxScheduleEntry, 40, (('relative_time_interval', False), ('time_interval', False), ('p_max', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', 70), ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', 41), ), (0, 1), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'PMax', 62), ), (2,), (2, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleType', 1, _iso2.PMaxSchedule, -1, (('p_max_schedule_entry', True),), -1,
+     (('SE', 1, 1024, (('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxScheduleEntry', 53), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetType', 1, _iso2.ParameterSet, -1, (('parameter_set_id', False), ('parameter', True)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetID', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 16, (('urn:iso:15118:2:2013:MsgDataTypes', 'Parameter', 56), ), (1,), (-1, -1, 2, 3), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterType', 1, _iso2.Parameter, -1, (('name', False), ('bool_value', False), ('byte_value', False), ('short_value', False), ('int_value', False), ('physical_value', False), ('string_value', False)), -1,
+     (('AT', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Name', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'boolValue', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'byteValue', (('nbit', -128, 127, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'byte'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'shortValue', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'intValue', (('int', -2147483648, 2147483647, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'int'))), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'physicalValue', 62), ), (5,), (6, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'stringValue', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (6,), (7, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0)), 1), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE', 5, 0), ('SE', 6, 0))),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsReqType', 1, _iso2.PaymentDetailsReq, 5, (('emaid', False), ('contract_signature_cert_chain', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'eMAID', (('string', None, None, 0, None, 14, 15, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'eMAIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ContractSignatureCertChain', 10), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentDetailsResType', 1, _iso2.PaymentDetailsRes, 5, (('response_code', False), ('gen_challenge', False), ('evse_time_stamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'GenChallenge', (('binary', None, None, 0, 16, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'genChallengeType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSETimeStamp', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOptionListType', 1, _iso2.PaymentOptionList, -1, (('payment_option', True),), -1,
+     (('SE', 1, 2, (('urn:iso:15118:2:2013:MsgDataTypes', 'PaymentOption', (('enum', None, None, 1, None, None, None, _EI60, _EV61), ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType'))), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionReqType', 1, _iso2.PaymentServiceSelectionReq, 5, (('selected_payment_option', False), ('selected_service_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SelectedPaymentOption', (('enum', None, None, 1, None, None, None, _EI60, _EV61), ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SelectedServiceList', 78), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'PaymentServiceSelectionResType', 1, _iso2.PaymentServiceSelectionRes, 5, (('response_code', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'PhysicalValueType', 1, _iso2.PhysicalValue, -1, (('multiplier', False), ('unit', False), ('value', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Multiplier', (('nbit', -3, 3, 3, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Unit', (('enum', None, None, 3, None, None, None, _EI62, _EV63), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitSymbolType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Value', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryReqType', 1, _iso2.PowerDeliveryReq, 5, (('charge_progress', False), ('sa_schedule_tuple_id', False), ('charging_profile', False), ('dc_ev_power_delivery_parameter', False), ('ev_power_delivery_parameter', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargeProgress', (('enum', None, None, 2, None, None, None, _EI64, _EV65), ('urn:iso:15118:2:2013:MsgDataTypes', 'chargeProgressType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargingProfile', 18), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVPowerDeliveryParameter', 27), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVPowerDeliveryParameter', 36), ), (3, 4), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (3, (('SE', 2, 0), ('SE', 3, 0), ('SE', 3, 1), ('EE', -1, 0)), 2), (2, (('SE', 3, 0), ('SE', 3, 1), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'PowerDeliveryResType', 1, _iso2.PowerDeliveryRes, 5, (('response_code', False), ('ac_evse_status', False), ('dc_evse_status', False), ('evse_status', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'AC_EVSEStatus', 2), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatus', 29), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEStatus', 38), ), (1, 2, 3), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 1, 1), ('SE', 1, 2)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeReqType', 1, _iso2.PreChargeReq, 5, (('dc_ev_status', False), ('ev_target_voltage', False), ('ev_target_current', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVTargetVoltage', 62), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVTargetCurrent', 62), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'PreChargeResType', 1, _iso2.PreChargeRes, 5, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', 29), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', 62), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ProfileEntryType', 1, _iso2.ProfileEntry, -1, (('charging_profile_entry_start', False), ('charging_profile_entry_max_power', False), ('charging_profile_entry_max_number_of_phases_in_use', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryStart', (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxPower', 62), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ChargingProfileEntryMaxNumberOfPhasesInUse', (('nbit', 1, 3, 2, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'maxNumPhasesType'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValueType', 1, _xmldsig.RSAKeyValue, -1, (('modulus', False), ('exponent', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Modulus', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Exponent', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'ReferenceType', 1, _xmldsig.Reference, -1, (('id', False), ('type', False), ('uri', False), ('transforms', False), ('digest_method', False), ('digest_value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None), None)), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 100), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 33), ), (4,), (5, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType'))), ), (5,), (6, -1, -1, -1), ()), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 0), (3, (('AT', 1, 0), ('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('AT', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 1), (2, (('SE', 3, 0), ('SE', 4, 0)), 1), (1, (('SE', 4, 0),), 2), (1, (('SE', 5, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 3, 0), ('SE', 4, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeIntervalType', 1, _iso2.RelativeTimeInterval, 41, (('start', False), ('duration', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'start', (('uint', 0, 16777214, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'duration', (('uint', 0, 86400, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethodType', 1, _xmldsig.RetrievalMethod, -1, (('type', False), ('uri', False), ('transforms', False)), -1,
+     (('AT', 0, 1, (('', 'Type', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 0, 1, (('', 'URI', (('string', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 100), ), (2,), (3, -1, -1, -1), ()), ),
+     ((3, (('AT', 0, 0), ('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 0), (2, (('AT', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 1), (2, (('SE', 2, 0), ('EE', -1, 0)), 1), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 2, 0), ('EE', -1, 0))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleListType', 1, _iso2.SAScheduleList, 74, (('sa_schedule_tuple', True),), -1,
+     (('SE', 1, 3, (('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTuple', 73), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleType', 1, _iso2.SAScheduleTuple, -1, (('sa_schedule_tuple_id', False), ('p_max_schedule', False), ('sales_tariff', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SAScheduleTupleID', (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'PMaxSchedule', 54), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariff', 77), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SASchedulesType', 3, _iso2.SASchedules, -1, (), -1,
+     (),
+     ((1, (('EE', -1, 0),), 0), ),
+     (('EE', -1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SPKIDataType', 9, _xmldsig.SPKIData, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (1, -1, -1, -1), ()), ('SE*', 0, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('SE*', 1, 0), ('EE', -1, 0)), 2), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntryType', 1, _iso2.SalesTariffEntry, 40, (('relative_time_interval', False), ('time_interval', False), ('e_price_level', False), ('consumption_cost', True)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'RelativeTimeInterval', 70), ('urn:iso:15118:2:2013:MsgDataTypes', 'TimeInterval', 41), ), (0, 1), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'EPriceLevel', (('nbit', 0, 255, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (2,), (2, -1, -1, -1), ()), ('SE', 0, 3, (('urn:iso:15118:2:2013:MsgDataTypes', 'ConsumptionCost', 21), ), (3,), (-1, -1, 3, 4), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 0, 1)), 0), (2, (('SE', 1, 0), ('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 0, 1))),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffType', 1, _iso2.SalesTariff, -1, (('id', False), ('sales_tariff_id', False), ('sales_tariff_description', False), ('num_e_price_levels', False), ('sales_tariff_entry', True)), -1,
+     (('AT', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffID', (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffDescription', (('string', None, None, 0, None, None, 32, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'tariffDescriptionType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'NumEPriceLevels', (('nbit', 0, 255, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1024, (('urn:iso:15118:2:2013:MsgDataTypes', 'SalesTariffEntry', 76), ), (4,), (-1, -1, 5, 6), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0)), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedServiceListType', 1, _iso2.SelectedServiceList, -1, (('selected_service', True),), -1,
+     (('SE', 1, 16, (('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedService', 79), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SelectedServiceType', 1, _iso2.SelectedService, -1, (('service_id', False), ('parameter_set_id', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSetID', (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailReqType', 1, _iso2.ServiceDetailReq, 5, (('service_id', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDetailResType', 1, _iso2.ServiceDetailRes, 5, (('response_code', False), ('service_id', False), ('service_parameter_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceParameterList', 85), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryReqType', 1, _iso2.ServiceDiscoveryReq, 5, (('service_scope', False), ('service_category', False)), -1,
+     (('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceScope', (('string', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI18, _EV19), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('SE', 0, 0), ('SE', 1, 0), ('EE', -1, 0)), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('EE', -1, 0))),
+    ('urn:iso:15118:2:2013:MsgBody', 'ServiceDiscoveryResType', 1, _iso2.ServiceDiscoveryRes, 5, (('response_code', False), ('payment_option_list', False), ('charge_service', False), ('service_list', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'PaymentOptionList', 59), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargeService', 17), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'ServiceList', 84), ), (3,), (4, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceListType', 1, _iso2.ServiceList, -1, (('service', True),), -1,
+     (('SE', 1, 8, (('urn:iso:15118:2:2013:MsgDataTypes', 'Service', 86), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceParameterListType', 1, _iso2.ServiceParameterList, -1, (('parameter_set', True),), -1,
+     (('SE', 1, 255, (('urn:iso:15118:2:2013:MsgDataTypes', 'ParameterSet', 55), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceType', 1, _iso2.Service, -1, (('service_id', False), ('service_name', False), ('service_category', False), ('service_scope', False), ('free_service', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceID', (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceName', (('string', None, None, 0, None, None, 32, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceNameType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceCategory', (('enum', None, None, 2, None, None, None, _EI18, _EV19), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType'))), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'ServiceScope', (('string', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType'))), ), (3,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDataTypes', 'FreeService', (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean'))), ), (4,), (5, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('SE', 2, 0)), 2), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0)), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupReqType', 1, _iso2.SessionSetupReq, 5, (('evcc_id', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVCCID', (('binary', None, None, 0, None, None, 6, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'evccIDType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionSetupResType', 1, _iso2.SessionSetupRes, 5, (('response_code', False), ('evse_id', False), ('evse_time_stamp', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEID', (('string', None, None, 0, None, 7, 37, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType'))), ), (1,), (2, -1, -1, -1), ()), ('SE', 0, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSETimeStamp', (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long'))), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (2, (('SE', 2, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopReqType', 1, _iso2.SessionStopReq, 5, (('charging_session', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ChargingSession', (('enum', None, None, 1, None, None, None, _EI80, _EV81), ('urn:iso:15118:2:2013:MsgDataTypes', 'chargingSessionType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'SessionStopResType', 1, _iso2.SessionStopRes, 5, (('response_code', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethodType', 13, _xmldsig.SignatureMethod, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', (('int', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType'))), ), (-1,), (2, -1, -1, -1), ()), ('SE*', 0, -1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 1, 0), ('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertiesType', 1, _xmldsig.SignatureProperties, -1, (('id', False), ('signature_property', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 93), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignaturePropertyType', 13, _xmldsig.SignatureProperty, -1, (('id', False), ('target', False), ('content', False)), 2,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('AT', 1, 1, (('', 'Target', (('string', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (3, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((2, (('AT', 0, 0), ('AT', 1, 0)), 0), (1, (('AT', 1, 0),), 1), (2, (('SE*', 2, 0), ('CH', -1, 0)), 1), (2, (('SE*', 2, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE*', 2, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureType', 1, _xmldsig.Signature, -1, (('id', False), ('signed_info', False), ('signature_value', False), ('key_info', False), ('object', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 96), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 95), ), (2,), (3, -1, -1, -1), ()), ('SE', 0, 1, (('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 42), ), (3,), (4, -1, -1, -1), ()), ('SE', 0, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Object', 51), ), (4,), (5, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (2, (('SE', 3, 0), ('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), (2, (('SE', 4, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValueType', 1, _xmldsig.SignatureValue, -1, (('id', False), ('value', False)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('CH', 1, 1, ((None, None, (('binary', None, None, 0, None, None, None, None, None), None)), ), (1,), (2, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('CH', 1, 0)), 0), (1, (('CH', 1, 0),), 1), (1, (('EE', -1, 0),), 2), ),
+     (('CH', 1, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfoType', 1, _xmldsig.SignedInfo, -1, (('id', False), ('canonicalization_method', False), ('signature_method', False), ('reference', True)), -1,
+     (('AT', 0, 1, (('', 'Id', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 9), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 91), ), (2,), (3, -1, -1, -1), ()), ('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Reference', 69), ), (3,), (4, -1, -1, -1), ()), ),
+     ((2, (('AT', 0, 0), ('SE', 1, 0)), 0), (1, (('SE', 1, 0),), 1), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (2, (('SE', 3, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 1, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SubCertificatesType', 1, _iso2.SubCertificates, -1, (('certificate', True),), -1,
+     (('SE', 1, 4, (('urn:iso:15118:2:2013:MsgDataTypes', 'Certificate', (('binary', None, None, 0, None, None, 800, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType'))), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SupportedEnergyTransferModeType', 1, _iso2.SupportedEnergyTransferMode, -1, (('energy_transfer_mode', True),), -1,
+     (('SE', 1, 6, (('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferMode', (('enum', None, None, 3, None, None, None, _EI12, _EV13), ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType'))), ), (0,), (-1, -1, 1, 2), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformType', 13, _xmldsig.Transform, -1, (('algorithm', False), ('content', False)), 1,
+     (('AT', 1, 1, (('', 'Algorithm', (('string', None, None, 0, None, None, None, None, None), None)), ), (0,), (1, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (2, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'XPath', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), ()), ),
+     ((1, (('AT', 0, 0),), 0), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 1), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), (3, (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0)), 2), ),
+     (('SE', 2, 0), ('SE*', 1, 0), ('EE', -1, 0), ('CH', -1, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'TransformsType', 1, _xmldsig.Transforms, -1, (('transform', True),), -1,
+     (('SE', 1, -1, (('http://www.w3.org/2000/09/xmldsig#', 'Transform', 99), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgDef', 'V2G_Message@anonymous', 0, _iso2.V2G_Message, -1, (('header', False), ('body', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDef', 'Header', 46), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgDef', 'Body', 6), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionReqType', 1, _iso2.WeldingDetectionReq, 5, (('dc_ev_status', False),), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVStatus', 30), ), (0,), (1, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('urn:iso:15118:2:2013:MsgBody', 'WeldingDetectionResType', 1, _iso2.WeldingDetectionRes, 5, (('response_code', False), ('dc_evse_status', False), ('evse_present_voltage', False)), -1,
+     (('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'ResponseCode', (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'DC_EVSEStatus', 29), ), (1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('urn:iso:15118:2:2013:MsgBody', 'EVSEPresentVoltage', 62), ), (2,), (3, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509DataType', 9, _xmldsig.X509Data, -1, (('content', False),), 0,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 105), ), (-1,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (2, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (-1,), (3, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (4, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary'))), ), (-1,), (5, -1, -1, -1), ()), ('SE*', 1, 1, (), (-1,), (6, -1, -1, -1), ('##other', 'http://www.w3.org/2000/09/xmldsig#')), ),
+     ((3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0)), 0), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), (3, (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0), ('EE', -1, 0)), 2), ),
+     (('SE', 0, 0), ('SE', 1, 0), ('SE', 2, 0), ('SE', 3, 0), ('SE', 4, 0), ('SE*', 5, 0))),
+    ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerialType', 1, _xmldsig.X509IssuerSerial, -1, (('x509_issuer_name', False), ('x509_serial_number', False)), -1,
+     (('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string'))), ), (0,), (1, -1, -1, -1), ()), ('SE', 1, 1, (('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', (('int', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'integer'))), ), (1,), (2, -1, -1, -1), ()), ),
+     ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('EE', -1, 0),), 2), ),
+     (('SE', 0, 0),)),
+)
+SIMPLE = (
+    ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'ID', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'IDREF', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'NCName', 'http://www.w3.org/2001/XMLSchema', 'Name', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'NMTOKEN', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'Name', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'QName', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'anyURI', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'base64Binary', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'boolean', None, None, ('boolean', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'byte', 'http://www.w3.org/2001/XMLSchema', 'short', ('nbit', -128, 127, 8, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'hexBinary', None, None, ('binary', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'int', 'http://www.w3.org/2001/XMLSchema', 'long', ('int', -2147483648, 2147483647, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'integer', None, None, ('int', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'language', 'http://www.w3.org/2001/XMLSchema', 'token', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'long', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'negativeInteger', 'http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', ('int', None, -1, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('uint', 0, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'nonPositiveInteger', 'http://www.w3.org/2001/XMLSchema', 'integer', ('int', None, 0, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'normalizedString', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'positiveInteger', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 1, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'short', 'http://www.w3.org/2001/XMLSchema', 'int', ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'string', None, None, ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'token', 'http://www.w3.org/2001/XMLSchema', 'normalizedString', ('string', None, None, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedByte', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('nbit', 0, 255, 8, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedInt', 'http://www.w3.org/2001/XMLSchema', 'unsignedLong', ('uint', 0, 4294967295, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedLong', 'http://www.w3.org/2001/XMLSchema', 'nonNegativeInteger', ('uint', 0, 18446744073709551615, 0, None, None, None, None, None)),
+    ('http://www.w3.org/2001/XMLSchema', 'unsignedShort', 'http://www.w3.org/2001/XMLSchema', 'unsignedInt', ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVErrorCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI46, _EV47)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 4, None, None, None, _EI44, _EV45)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI1, _EV2)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI7, _EV8)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI12, _EV13)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedByte', ('nbit', 1, 255, 8, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 800, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'chargeProgressType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI64, _EV65)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'chargingSessionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI80, _EV81)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'costKindType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI24, _EV25)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'dHpublickeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 65, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'eMAIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, 14, 15, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'evccIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 6, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, 7, 37, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'faultCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI58, _EV59)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'faultMsgType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 64, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'genChallengeType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, 16, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'isolationLevelType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI42, _EV43)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'maxNumPhasesType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 1, 3, 2, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'meterIDType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'meterStatusType', 'http://www.w3.org/2001/XMLSchema', 'short', ('int', -32768, 32767, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 1, None, None, None, _EI60, _EV61)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', 0, 100, 7, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'privateKeyType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 48, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 5, None, None, None, _EI5, _EV6)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 2, None, None, None, _EI18, _EV19)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType', 'http://www.w3.org/2001/XMLSchema', 'unsignedShort', ('uint', 0, 65535, 0, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceNameType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 64, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType', 'http://www.w3.org/2001/XMLSchema', 'hexBinary', ('binary', None, None, 0, None, None, 8, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'sigMeterReadingType', 'http://www.w3.org/2001/XMLSchema', 'base64Binary', ('binary', None, None, 0, None, None, 64, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'tariffDescriptionType', 'http://www.w3.org/2001/XMLSchema', 'string', ('string', None, None, 0, None, None, 32, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType', 'http://www.w3.org/2001/XMLSchema', 'byte', ('nbit', -3, 3, 3, None, None, None, None, None)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'unitSymbolType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI62, _EV63)),
+    ('urn:iso:15118:2:2013:MsgDataTypes', 'valueType', 'http://www.w3.org/2001/XMLSchema', 'string', ('enum', None, None, 3, None, None, None, _EI85, _EV86)),
+)
+URIS = ('', 'http://www.w3.org/XML/1998/namespace', 'http://www.w3.org/2001/XMLSchema-instance', 'http://www.w3.org/2001/XMLSchema', 'http://www.w3.org/2000/09/xmldsig#', 'urn:iso:15118:2:2013:MsgBody', 'urn:iso:15118:2:2013:MsgDataTypes', 'urn:iso:15118:2:2013:MsgDef', 'urn:iso:15118:2:2013:MsgHeader')
+LOCAL_NAMES = (
+    ('Algorithm', 'Encoding', 'Id', 'MimeType', 'Target', 'Type', 'URI'),
+    ('base', 'id', 'lang', 'space'),
+    ('nil', 'type'),
+    ('ENTITIES', 'ENTITY', 'ID', 'IDREF', 'IDREFS', 'NCName', 'NMTOKEN', 'NMTOKENS', 'NOTATION', 'Name', 'QName', 'anySimpleType', 'anyType', 'anyURI', 'base64Binary', 'boolean', 'byte', 'date', 'dateTime', 'decimal', 'double', 'duration', 'float', 'gDay', 'gMonth', 'gMonthDay', 'gYear', 'gYearMonth', 'hexBinary', 'int', 'integer', 'language', 'long', 'negativeInteger', 'nonNegativeInteger', 'nonPositiveInteger', 'normalizedString', 'positiveInteger', 'short', 'string', 'time', 'token', 'unsignedByte', 'unsignedInt', 'unsignedLong', 'unsignedShort'),
+    ('CanonicalizationMethod', 'CanonicalizationMethodType', 'CryptoBinary', 'DSAKeyValue', 'DSAKeyValueType', 'DigestMethod', 'DigestMethodType', 'DigestValue', 'DigestValueType', 'Exponent', 'G', 'HMACOutputLength', 'HMACOutputLengthType', 'J', 'KeyInfo', 'KeyInfoType', 'KeyName', 'KeyValue', 'KeyValueType', 'Manifest', 'ManifestType', 'MgmtData', 'Modulus', 'Object', 'ObjectType', 'P', 'PGPData', 'PGPDataType', 'PGPKeyID', 'PGPKeyPacket', 'PgenCounter', 'Q', 'RSAKeyValue', 'RSAKeyValueType', 'Reference', 'ReferenceType', 'RetrievalMethod', 'RetrievalMethodType', 'SPKIData', 'SPKIDataType', 'SPKISexp', 'Seed', 'Signature', 'SignatureMethod', 'SignatureMethodType', 'SignatureProperties', 'SignaturePropertiesType', 'SignatureProperty', 'SignaturePropertyType', 'SignatureType', 'SignatureValue', 'SignatureValueType', 'SignedInfo', 'SignedInfoType', 'Transform', 'TransformType', 'Transforms', 'TransformsType', 'X509CRL', 'X509Certificate', 'X509Data', 'X509DataType', 'X509IssuerName', 'X509IssuerSerial', 'X509IssuerSerialType', 'X509SKI', 'X509SerialNumber', 'X509SubjectName', 'XPath', 'Y'),
+    ('AC_EVSEStatus', 'AuthorizationReq', 'AuthorizationReqType', 'AuthorizationRes', 'AuthorizationResType', 'BodyBaseType', 'BodyElement', 'BodyType', 'BulkChargingComplete', 'CableCheckReq', 'CableCheckReqType', 'CableCheckRes', 'CableCheckResType', 'CertificateInstallationReq', 'CertificateInstallationReqType', 'CertificateInstallationRes', 'CertificateInstallationResType', 'CertificateUpdateReq', 'CertificateUpdateReqType', 'CertificateUpdateRes', 'CertificateUpdateResType', 'ChargeParameterDiscoveryReq', 'ChargeParameterDiscoveryReqType', 'ChargeParameterDiscoveryRes', 'ChargeParameterDiscoveryResType', 'ChargeProgress', 'ChargeService', 'ChargingComplete', 'ChargingProfile', 'ChargingSession', 'ChargingStatusReq', 'ChargingStatusReqType', 'ChargingStatusRes', 'ChargingStatusResType', 'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'CurrentDemandReq', 'CurrentDemandReqType', 'CurrentDemandRes', 'CurrentDemandResType', 'DC_EVSEStatus', 'DC_EVStatus', 'DHpublickey', 'EVCCID', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVSECurrentLimitAchieved', 'EVSEID', 'EVSEMaxCurrent', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEPowerLimitAchieved', 'EVSEPresentCurrent', 'EVSEPresentVoltage', 'EVSEProcessing', 'EVSETimeStamp', 'EVSEVoltageLimitAchieved', 'EVTargetCurrent', 'EVTargetVoltage', 'GenChallenge', 'Id', 'ListOfRootCertificateIDs', 'MaxEntriesSAScheduleTuple', 'MeterInfo', 'MeteringReceiptReq', 'MeteringReceiptReqType', 'MeteringReceiptRes', 'MeteringReceiptResType', 'OEMProvisioningCert', 'PaymentDetailsReq', 'PaymentDetailsReqType', 'PaymentDetailsRes', 'PaymentDetailsResType', 'PaymentOptionList', 'PaymentServiceSelectionReq', 'PaymentServiceSelectionReqType', 'PaymentServiceSelectionRes', 'PaymentServiceSelectionResType', 'PowerDeliveryReq', 'PowerDeliveryReqType', 'PowerDeliveryRes', 'PowerDeliveryResType', 'PreChargeReq', 'PreChargeReqType', 'PreChargeRes', 'PreChargeResType', 'ReceiptRequired', 'RemainingTimeToBulkSoC', 'RemainingTimeToFullSoC', 'RequestedEnergyTransferMode', 'ResponseCode', 'RetryCounter', 'SAProvisioningCertificateChain', 'SAScheduleTupleID', 'SelectedPaymentOption', 'SelectedServiceList', 'ServiceCategory', 'ServiceDetailReq', 'ServiceDetailReqType', 'ServiceDetailRes', 'ServiceDetailResType', 'ServiceDiscoveryReq', 'ServiceDiscoveryReqType', 'ServiceDiscoveryRes', 'ServiceDiscoveryResType', 'ServiceID', 'ServiceList', 'ServiceParameterList', 'ServiceScope', 'SessionID', 'SessionSetupReq', 'SessionSetupReqType', 'SessionSetupRes', 'SessionSetupResType', 'SessionStopReq', 'SessionStopReqType', 'SessionStopRes', 'SessionStopResType', 'WeldingDetectionReq', 'WeldingDetectionReqType', 'WeldingDetectionRes', 'WeldingDetectionResType', 'eMAID'),
+    ('AC_EVChargeParameter', 'AC_EVChargeParameterType', 'AC_EVSEChargeParameter', 'AC_EVSEChargeParameterType', 'AC_EVSEStatus', 'AC_EVSEStatusType', 'BulkChargingComplete', 'BulkSOC', 'Certificate', 'CertificateChainType', 'ChargeServiceType', 'ChargingComplete', 'ChargingProfileEntryMaxNumberOfPhasesInUse', 'ChargingProfileEntryMaxPower', 'ChargingProfileEntryStart', 'ChargingProfileType', 'ConsumptionCost', 'ConsumptionCostType', 'ContractSignatureEncryptedPrivateKeyType', 'Cost', 'CostType', 'DC_EVChargeParameter', 'DC_EVChargeParameterType', 'DC_EVErrorCodeType', 'DC_EVPowerDeliveryParameter', 'DC_EVPowerDeliveryParameterType', 'DC_EVSEChargeParameter', 'DC_EVSEChargeParameterType', 'DC_EVSEStatus', 'DC_EVSEStatusCodeType', 'DC_EVSEStatusType', 'DC_EVStatus', 'DC_EVStatusType', 'DepartureTime', 'DiffieHellmanPublickeyType', 'EAmount', 'EMAIDType', 'EPriceLevel', 'EVChargeParameter', 'EVChargeParameterType', 'EVEnergyCapacity', 'EVEnergyRequest', 'EVErrorCode', 'EVMaxCurrent', 'EVMaxVoltage', 'EVMaximumCurrentLimit', 'EVMaximumPowerLimit', 'EVMaximumVoltageLimit', 'EVMinCurrent', 'EVPowerDeliveryParameter', 'EVPowerDeliveryParameterType', 'EVRESSSOC', 'EVReady', 'EVSEChargeParameter', 'EVSEChargeParameterType', 'EVSECurrentRegulationTolerance', 'EVSEEnergyToBeDelivered', 'EVSEIsolationStatus', 'EVSEMaxCurrent', 'EVSEMaximumCurrentLimit', 'EVSEMaximumPowerLimit', 'EVSEMaximumVoltageLimit', 'EVSEMinimumCurrentLimit', 'EVSEMinimumVoltageLimit', 'EVSENominalVoltage', 'EVSENotification', 'EVSENotificationType', 'EVSEPeakCurrentRipple', 'EVSEProcessingType', 'EVSEStatus', 'EVSEStatusCode', 'EVSEStatusType', 'EVStatus', 'EVStatusType', 'EnergyTransferMode', 'EnergyTransferModeType', 'Entry', 'EntryType', 'FaultCode', 'FaultMsg', 'FreeService', 'FullSOC', 'Id', 'IntervalType', 'ListOfRootCertificateIDsType', 'MeterID', 'MeterInfoType', 'MeterReading', 'MeterStatus', 'Multiplier', 'Name', 'NotificationMaxDelay', 'NotificationType', 'NumEPriceLevels', 'PMax', 'PMaxSchedule', 'PMaxScheduleEntry', 'PMaxScheduleEntryType', 'PMaxScheduleType', 'Parameter', 'ParameterSet', 'ParameterSetID', 'ParameterSetType', 'ParameterType', 'PaymentOption', 'PaymentOptionListType', 'PhysicalValueType', 'ProfileEntry', 'ProfileEntryType', 'RCD', 'RelativeTimeInterval', 'RelativeTimeIntervalType', 'RootCertificateID', 'SAIDType', 'SAScheduleList', 'SAScheduleListType', 'SAScheduleTuple', 'SAScheduleTupleID', 'SAScheduleTupleType', 'SASchedules', 'SASchedulesType', 'SalesTariff', 'SalesTariffDescription', 'SalesTariffEntry', 'SalesTariffEntryType', 'SalesTariffID', 'SalesTariffType', 'SelectedService', 'SelectedServiceListType', 'SelectedServiceType', 'Service', 'ServiceCategory', 'ServiceID', 'ServiceListType', 'ServiceName', 'ServiceParameterListType', 'ServiceScope', 'ServiceType', 'SigMeterReading', 'SubCertificates', 'SubCertificatesType', 'SupportedEnergyTransferMode', 'SupportedEnergyTransferModeType', 'TMeter', 'TimeInterval', 'Unit', 'Value', 'amount', 'amountMultiplier', 'boolValue', 'byteValue', 'certificateType', 'chargeProgressType', 'chargingSessionType', 'costKind', 'costKindType', 'dHpublickeyType', 'duration', 'eMAIDType', 'evccIDType', 'evseIDType', 'faultCodeType', 'faultMsgType', 'genChallengeType', 'intValue', 'isolationLevelType', 'maxNumPhasesType', 'meterIDType', 'meterStatusType', 'paymentOptionType', 'percentValueType', 'physicalValue', 'privateKeyType', 'responseCodeType', 'serviceCategoryType', 'serviceIDType', 'serviceNameType', 'serviceScopeType', 'sessionIDType', 'shortValue', 'sigMeterReadingType', 'start', 'startValue', 'stringValue', 'tariffDescriptionType', 'unitMultiplierType', 'unitSymbolType', 'valueType'),
+    ('Body', 'Header', 'V2G_Message'),
+    ('MessageHeaderType', 'Notification', 'SessionID'),
+)
+DOCUMENT_REFS = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    7,
+    8,
+    9,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    19,
+    20,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    30,
+    31,
+    33,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    35,
+    36,
+    37,
+    38,
+    39,
+    40,
+    42,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    43,
+    45,
+    48,
+    49,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    51,
+    52,
+    53,
+    57,
+    58,
+    60,
+    61,
+    63,
+    64,
+    65,
+    66,
+    68,
+    69,
+    70,
+    71,
+    72,
+    74,
+    75,
+    76,
+    80,
+    81,
+    82,
+    83,
+    87,
+    88,
+    89,
+    90,
+    94,
+    91,
+    92,
+    93,
+    95,
+    96,
+    41,
+    99,
+    100,
+    101,
+    102,
+    103,
+    104,
+)
+FRAGMENT_REFS = (
+    0,
+    1,
+    2,
+    2,
+    3,
+    4,
+    6,
+    5,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType')),
+    7,
+    8,
+    9,
+    (('binary', None, None, 0, None, None, 800, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType')),
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    (('enum', None, None, 2, None, None, None, _EI64, _EV65), ('urn:iso:15118:2:2013:MsgDataTypes', 'chargeProgressType')),
+    17,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    18,
+    (('nbit', 1, 3, 2, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'maxNumPhasesType')),
+    62,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('enum', None, None, 1, None, None, None, _EI80, _EV81), ('urn:iso:15118:2:2013:MsgDataTypes', 'chargingSessionType')),
+    19,
+    20,
+    21,
+    10,
+    22,
+    23,
+    24,
+    25,
+    26,
+    27,
+    28,
+    29,
+    29,
+    30,
+    30,
+    32,
+    31,
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    33,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValueType')),
+    62,
+    (('nbit', 0, 255, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('binary', None, None, 0, None, None, 6, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'evccIDType')),
+    35,
+    62,
+    62,
+    (('enum', None, None, 4, None, None, None, _EI46, _EV47), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVErrorCodeType')),
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    36,
+    (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    37,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    62,
+    62,
+    (('string', None, None, 0, None, 7, 37, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'evseIDType')),
+    (('enum', None, None, 3, None, None, None, _EI42, _EV43), ('urn:iso:15118:2:2013:MsgDataTypes', 'isolationLevelType')),
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    62,
+    (('enum', None, None, 2, None, None, None, _EI1, _EV2), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSENotificationType')),
+    62,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    62,
+    62,
+    (('enum', None, None, 2, None, None, None, _EI7, _EV8), ('urn:iso:15118:2:2013:MsgDataTypes', 'EVSEProcessingType')),
+    38,
+    (('enum', None, None, 4, None, None, None, _EI44, _EV45), ('urn:iso:15118:2:2013:MsgDataTypes', 'DC_EVSEStatusCodeType')),
+    (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    39,
+    62,
+    62,
+    (('enum', None, None, 3, None, None, None, _EI12, _EV13), ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType')),
+    40,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 2, None, None, None, _EI58, _EV59), ('urn:iso:15118:2:2013:MsgDataTypes', 'faultCodeType')),
+    (('string', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'faultMsgType')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', 0, 100, 7, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'percentValueType')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('binary', None, None, 0, 16, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'genChallengeType')),
+    (('int', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLengthType')),
+    46,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    42,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    43,
+    44,
+    45,
+    (('uint', 0, 65535, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('string', None, None, 0, None, None, 32, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'meterIDType')),
+    47,
+    (('uint', 0, 18446744073709551615, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedLong')),
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'meterStatusType')),
+    48,
+    49,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('nbit', -3, 3, 3, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType')),
+    50,
+    (('uint', 0, 65535, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedShort')),
+    (('nbit', 0, 255, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedByte')),
+    (('binary', None, None, 0, None, None, 800, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'certificateType')),
+    51,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    52,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    62,
+    54,
+    53,
+    56,
+    55,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    57,
+    58,
+    (('enum', None, None, 1, None, None, None, _EI60, _EV61), ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType')),
+    59,
+    60,
+    61,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    63,
+    64,
+    65,
+    66,
+    67,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    68,
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    69,
+    70,
+    62,
+    62,
+    (('enum', None, None, 3, None, None, None, _EI12, _EV13), ('urn:iso:15118:2:2013:MsgDataTypes', 'EnergyTransferModeType')),
+    (('enum', None, None, 5, None, None, None, _EI5, _EV6), ('urn:iso:15118:2:2013:MsgDataTypes', 'responseCodeType')),
+    71,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    105,
+    10,
+    72,
+    73,
+    (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType')),
+    (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType')),
+    74,
+    75,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    77,
+    (('string', None, None, 0, None, None, 32, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'tariffDescriptionType')),
+    76,
+    (('nbit', 1, 255, 8, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'SAIDType')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('enum', None, None, 1, None, None, None, _EI60, _EV61), ('urn:iso:15118:2:2013:MsgDataTypes', 'paymentOptionType')),
+    79,
+    78,
+    86,
+    (('enum', None, None, 2, None, None, None, _EI18, _EV19), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType')),
+    (('enum', None, None, 2, None, None, None, _EI18, _EV19), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceCategoryType')),
+    80,
+    81,
+    82,
+    83,
+    (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType')),
+    (('uint', 0, 65535, 0, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceIDType')),
+    84,
+    (('string', None, None, 0, None, None, 32, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceNameType')),
+    85,
+    (('string', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType')),
+    (('string', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'serviceScopeType')),
+    (('binary', None, None, 0, None, None, 8, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType')),
+    (('binary', None, None, 0, None, None, 8, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'sessionIDType')),
+    87,
+    88,
+    89,
+    90,
+    (('binary', None, None, 0, None, None, 64, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'sigMeterReadingType')),
+    94,
+    91,
+    92,
+    93,
+    95,
+    96,
+    97,
+    98,
+    (('int', -9223372036854775808, 9223372036854775807, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'long')),
+    41,
+    99,
+    100,
+    (('enum', None, None, 3, None, None, None, _EI62, _EV63), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitSymbolType')),
+    101,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    102,
+    103,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    104,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    105,
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'base64Binary')),
+    (('int', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'integer')),
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+    (('binary', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2000/09/xmldsig#', 'CryptoBinary')),
+    (('uint', 0, 4294967295, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt')),
+    (('nbit', -3, 3, 3, None, None, None, None, None), ('urn:iso:15118:2:2013:MsgDataTypes', 'unitMultiplierType')),
+    (('boolean', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'boolean')),
+    (('nbit', -128, 127, 8, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'byte')),
+    (('enum', None, None, 2, None, None, None, _EI24, _EV25), ('urn:iso:15118:2:2013:MsgDataTypes', 'costKindType')),
+    (('uint', 0, 86400, 0, None, None, None, None, None), None),
+    None,
+    (('int', -2147483648, 2147483647, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'int')),
+    62,
+    (('int', -32768, 32767, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'short')),
+    (('uint', 0, 16777214, 0, None, None, None, None, None), None),
+    62,
+    (('string', None, None, 0, None, None, None, None, None), ('http://www.w3.org/2001/XMLSchema', 'string')),
+)
+SCHEMA = SchemaTables(NAME, TYPES, SIMPLE, URIS, LOCAL_NAMES, DOCUMENT, DOCUMENT_REFS, FRAGMENT, FRAGMENT_REFS)
 
