@@ -17,6 +17,7 @@ window margin.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from exi.bindings import Bindings
@@ -111,6 +112,7 @@ class Context:
         self.type_order = sorted(grammar.types, key=lambda k: self.fn[k])
         """The order of the general coder's type table (and of the functions)."""
         self.type_index = {key: i for i, key in enumerate(self.type_order)}
+        self.prefixes: dict[str, str] = {}
         self.castable = {tg.base for tg in grammar.types.values() if tg.base is not None}
         """Types some other type of the set derives from: an object of the derived class in one of their fields is
         an ``xsi:type`` cast, which the general encoder writes."""
@@ -151,7 +153,8 @@ class Context:
         else:
             enum = ", None, None"
         return (
-            f"({dt.kind!r}, {dt.lo!r}, {dt.hi!r}, {dt.bits}, {dt.length!r}, {dt.min_length!r}, {dt.max_length!r}{enum})"
+            f"({dt.kind!r}, {dt.lo!r}, {dt.hi!r}, {dt.bits}, {dt.length!r}, {dt.min_length!r}, {dt.max_length!r}"
+            f"{enum}, {dt.lexical!r})"
         )
 
     def offered_all(self, tg: TypeGrammar, states: set[int]) -> str:
@@ -229,6 +232,7 @@ class CodecGenerator(Context):
         return (
             f"NAME = {self.set_name!r}\n"
             f"NAMESPACES = {self.grammar.namespaces!r}\n"
+            f"PREFIXES = {dict(sorted(self.prefixes.items()))!r}\n"
             f"RUN_BITS = {self.runs.longest()}\n"
             f"DOCUMENT = (\n{doc})\n"
             f"FRAGMENT = (\n{frag})\n"
@@ -258,6 +262,16 @@ def _function(name: str, params: str, doc: str, body: list[str], *, encode: bool
     return "\n".join(lines)
 
 
-def generate_codec_module(grammar: SchemaGrammar, bindings: Bindings, package: str, set_name: str, header: str) -> str:
-    """The source of the codec module of one schema set; ``package`` holds the binding modules."""
-    return CodecGenerator(grammar, bindings, package, set_name).generate(header)
+def generate_codec_module(
+    grammar: SchemaGrammar,
+    bindings: Bindings,
+    package: str,
+    set_name: str,
+    header: str,
+    prefixes: Mapping[str, str] | None = None,
+) -> str:
+    """The source of the codec module of one schema set; ``package`` holds the binding modules, ``prefixes``
+    (namespace -> prefix) name the namespaces in its XML view."""
+    gen = CodecGenerator(grammar, bindings, package, set_name)
+    gen.prefixes = dict(prefixes or {})
+    return gen.generate(header)

@@ -23,6 +23,7 @@ from exi.errors import DecodeError, EncodeError, ExiError, SlowPath
 from exi.general import decode_general, deviation_error, encode_general
 from exi.model import QName, clark
 from exi.tables import SchemaTables
+from exi.viewbase import ViewContext
 
 __all__ = ["Codec", "Document"]
 
@@ -90,6 +91,15 @@ class Codec:
         if not isinstance(tables, SchemaTables):
             raise ExiError(f"codec {self.name} has no tables for the general coder: regenerate it")
         self.tables = tables
+        self.prefixes: dict[str, str] = dict(getattr(module, "PREFIXES", {}))
+        """Namespace -> prefix of the XML view."""
+        self._view: ViewContext | None = None
+
+    def view_context(self) -> ViewContext:
+        """What the XML and JSON views need to know about this schema set (prefixes, types, elements)."""
+        if self._view is None:
+            self._view = ViewContext.of(self.tables, self.prefixes)
+        return self._view
 
     @property
     def root_elements(self) -> list[QName]:

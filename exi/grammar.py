@@ -196,6 +196,8 @@ class SchemaGrammar:
     """The initial local-name partition of each URI, parallel to :attr:`uris`."""
     simple_types: tuple[tuple[QName, QName | None, Datatype], ...] = ()
     """Named simple types ``xsi:type`` may name: (name, base, datatype)."""
+    prefixes: tuple[tuple[str, str], ...] = ()
+    """(namespace, prefix) for the XML view, as the schema documents declare them."""
 
     @property
     def doc_width(self) -> int:
@@ -462,4 +464,5 @@ def compile_grammar(schema: Schema) -> SchemaGrammar:
         uris=uris,
         local_names=local_names,
         simple_types=simple_types(schema),
+        prefixes=tuple(sorted(schema.prefixes.items())),
     )

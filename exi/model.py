@@ -157,6 +157,9 @@ class Schema:
     complex_types: dict[QName, ComplexType] = field(default_factory=dict)
     simple_types: dict[QName, SimpleType] = field(default_factory=dict)
     sources: list[tuple[str, str]] = field(default_factory=list)
+    prefixes: dict[str, str] = field(default_factory=dict)
+    """Namespace -> the prefix the documents declare for it (a document's prefix for its own target namespace
+    first, else the first declaration met): what an XML view of the set's documents calls it."""
     """``(file path, target namespace)`` of every document read, in reading order."""
 
     def decl(self, particle: ElementParticle) -> ElementDecl:

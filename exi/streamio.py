@@ -6,7 +6,7 @@ can continue where a specialised function stopped and hand the state back. Every
 when ``p`` passed its limit, every write spills the accumulator when it grew large: linear in the stream's length.
 
 A *datatype row* is what :mod:`exi.codegen_codec` emits for a simple type: ``(kind, lo, hi, bits, length,
-min_length, max_length, enum index, enum values)``.
+min_length, max_length, enum index, enum values, lexical form)``.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Reader:
 
     def value(self, dt: DatatypeRow) -> Any:
         """A typed value (no event codes around it)."""
-        kind, lo, hi, bits, length, min_len, max_len, _index, values = dt
+        kind, lo, hi, bits, length, min_len, max_len, _index, values, _lexical = dt
         self.check()
         start = self.p
         if kind in ("uint", "int"):
@@ -177,7 +177,7 @@ class Writer:
 
     def value(self, v: Any, dt: DatatypeRow) -> None:
         """A typed value (no event codes around it)."""
-        kind, lo, _hi, bits, _length, _min_len, _max_len, index, _values = dt
+        kind, lo, _hi, bits, _length, _min_len, _max_len, index, _values, _lexical = dt
         check_value(v, dt)
         self.room()
         if kind == "uint":
@@ -222,7 +222,7 @@ class Writer:
 
 def check_value(v: Any, dt: DatatypeRow) -> None:
     """Refuse a value its datatype cannot represent (type, range, length facets, enumeration)."""
-    kind, lo, hi, _bits, length, min_len, max_len, index, _values = dt
+    kind, lo, hi, _bits, length, min_len, max_len, index, _values, _lexical = dt
     if kind in ("uint", "int", "nbit"):
         rt.check_int(v, lo, hi)
     elif kind == "boolean":

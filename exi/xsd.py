@@ -110,6 +110,10 @@ class _Reader:
         doc = _Doc(path, root)
         self.docs.append(doc)
         self.schema.sources.append((str(path), doc.tns))
+        for prefix, uri in root.nsmap.items():
+            known = uri in self.schema.prefixes
+            if prefix is not None and uri != XS and prefix != "xml" and (uri == doc.tns or not known):
+                self.schema.prefixes[uri] = prefix
         if doc.tns not in self.schema.target_namespaces:
             self.schema.target_namespaces.append(doc.tns)
         for child in _children(root):
