@@ -38,6 +38,8 @@ class DeviationKind(StrEnum):
     """An element of an abstract type without an ``xsi:type`` naming a concrete one."""
     WILDCARD_NAMESPACE = "wildcard-namespace"
     """An element matched by a wildcard although the wildcard excludes its namespace."""
+    FACET = "facet"
+    """A value outside its type's range or length facets (EXI codes it all the same; the field keeps it)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -159,7 +159,7 @@ class Codec:
         try:
             return self._fast(data, fragment)
         except DecodeError as exc:
-            if not exc.escape:
+            if not exc.escape and not tolerant:
                 raise
         # The stream escapes to what only the general decoder reads (xsi:type, wildcards, deviations).
         got = decode_general(self.tables, data, fragment=fragment, tolerant=tolerant)

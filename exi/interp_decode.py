@@ -82,6 +82,14 @@ class Decoder:
             raise DecodeError(f"{kind}: {detail}", bit_offset=at, path=list(self.path), escape=True)
         self.deviations.append(Deviation(kind=kind, path=tuple(self.path), bit_offset=at, detail=detail))
 
+    def value(self, dt: tuple[Any, ...]) -> Any:
+        """A typed value; one that breaks its facets is kept as a deviation (the specialised decoders refuse it)."""
+        facets: list[DecodeError] = []
+        value = self.r.value(dt, None if self.fast else facets)
+        for problem in facets:
+            self.deviate(DeviationKind.FACET, problem.reason, problem.bit_offset or self.r.p)
+        return value
+
     def error(self, reason: str, at: int) -> DecodeError:
         """A decode error at bit ``at`` of the current element."""
         return DecodeError(reason, bit_offset=at, path=list(self.path))
@@ -214,7 +222,7 @@ class Decoder:
         r = self.r
         pos = t.positions[pi]
         if ev == "AT" or ev == "CH":
-            values[pos.fields[0]] = r.value(pos.members[0].ref[0])
+            values[pos.fields[0]] = self.value(pos.members[0].ref[0])
         elif ev == "SE":
             m = pos.members[mi]
             value = self.element(m.name, m.ref)
@@ -294,7 +302,7 @@ class Decoder:
                     self.deviate(DeviationKind.UNDECLARED_ELEMENT, f"element {name[1]} is not allowed here", at)
                 continue
             if not r.bits(1):
-                value, state = r.value(dt), 1
+                value, state = self.value(dt), 1
                 continue
             entries = _SIMPLE_FIRST if state == 0 else _SIMPLE_CONTENT
             c2 = r.bits(bits_for(len(entries)))

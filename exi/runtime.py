@@ -34,6 +34,7 @@ __all__ = [
     "SPILL_LIMIT",
     "DecodeError",
     "EncodeError",
+    "FacetError",
     "SlowPath",
     "spill",
     "unspill",
@@ -248,10 +249,14 @@ def _ee_error(p: int) -> DecodeError:
     )
 
 
+class FacetError(DecodeError):
+    """A decoded value breaks its type's range or length facets (a tolerant decoder may keep it)."""
+
+
 def check_range(v: int, lo: int | None, hi: int | None, p: int) -> None:
     """Decoder side: reject a value outside the type's range."""
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+        raise FacetError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
 
 
 def _simple_escape(D: int, T: int, p: int, empty_bits: int, what: str) -> int:
@@ -336,14 +341,14 @@ def check_length(v: str | bytes, exact: int | None, lo: int | None, hi: int | No
     size = len(v)
     if (exact is not None and size != exact) or (lo is not None and size < lo) or (hi is not None and size > hi):
         want = f"exactly {exact}" if exact is not None else f"{lo or 0}..{hi if hi is not None else 'unbounded'}"
-        raise DecodeError(f"value length {size} violates the type's length facet ({want})", bit_offset=p)
+        raise FacetError(f"value length {size} violates the type's length facet ({want})", bit_offset=p)
 
 
 def r_nbit_value(D: int, T: int, p: int, lo: int, hi: int, bits: int) -> tuple[int, int]:
     """An n-bit bounded integer value without event codes (attribute values)."""
     v = ((D >> (T - p - bits)) & ((1 << bits) - 1)) + lo if bits else lo
     if v > hi:
-        raise DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+        raise FacetError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
     return v, p + bits
 
 
@@ -443,7 +448,7 @@ def undeclared(D: int, T: int, p: int, zeros: int, what: str) -> DecodeError:
 
 def out_of_range(v: int, lo: int | None, hi: int | None, p: int) -> DecodeError:
     """The error for a decoded value outside its type's range."""
-    return DecodeError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
+    return FacetError(f"value {v} outside the type's range [{lo}..{hi}]", bit_offset=p)
 
 
 def only_one(names: str) -> EncodeError:

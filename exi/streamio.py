@@ -79,27 +79,40 @@ class Reader:
             out.append(chr(cp))
         return "".join(out)
 
-    def value(self, dt: DatatypeRow) -> Any:
-        """A typed value (no event codes around it)."""
+    def value(self, dt: DatatypeRow, facets: list[DecodeError] | None = None) -> Any:
+        """A typed value (no event codes around it).
+
+        A value that breaks its type's range or length facets raises, or with ``facets`` is returned and the
+        error appended there (a tolerant reading: EXIficient does not check facets).
+        """
         kind, lo, hi, bits, length, min_len, max_len, _index, values, _lexical = dt
         self.check()
         start = self.p
-        if kind in ("uint", "int"):
-            v, self.p = (rt.r_uint if kind == "uint" else rt.r_int)(self.D, self.T, self.p, self.R)
-            rt.check_range(v, lo, hi, start)
+        v: Any = None
+        try:
+            if kind in ("uint", "int"):
+                v, self.p = (rt.r_uint if kind == "uint" else rt.r_int)(self.D, self.T, self.p, self.R)
+                rt.check_range(v, lo, hi, start)
+                return v
+            if kind == "nbit":
+                v = self.bits(bits) + lo
+                rt.check_range(v, lo, hi, start)
+                return v
+            if kind == "boolean":
+                return bool(self.bits(1))
+            if kind == "enum":
+                v, self.p = rt.r_enum(self.D, self.T, self.p, values, bits)
+                return v
+            s, self.p = (rt.r_str if kind == "string" else rt.r_bin)(self.D, self.T, self.p, self.R)
+            v = s
+            if length is not None or min_len is not None or max_len is not None:
+                rt.check_length(s, length, min_len, max_len, start)
+            return s
+        except rt.FacetError as exc:
+            if facets is None:
+                raise
+            facets.append(exc)
             return v
-        if kind == "nbit":
-            v, self.p = rt.r_nbit_value(self.D, self.T, self.p, lo, hi, bits)
-            return v
-        if kind == "boolean":
-            return bool(self.bits(1))
-        if kind == "enum":
-            v, self.p = rt.r_enum(self.D, self.T, self.p, values, bits)
-            return v
-        s, self.p = (rt.r_str if kind == "string" else rt.r_bin)(self.D, self.T, self.p, self.R)
-        if length is not None or min_len is not None or max_len is not None:
-            rt.check_length(s, length, min_len, max_len, start)
-        return s
 
     def qname(self) -> QName:
         """A qualified name through the URI and local-name partitions."""

@@ -125,8 +125,14 @@ class SchemaDeviationError(MessageDecodeError):
         self.deviations = deviations
 
 
-def _decode_error(exc: DecodeError, data: bytes) -> MessageDecodeError:
+def _decode_error(exc: DecodeError, data: bytes, codec: Codec | None = None) -> MessageDecodeError:
     tolerated = exc.tolerated
+    if tolerated is None and codec is not None:
+        # Refused by the specialised decoder (a facet): the tolerant reading, if there is one, goes with the error.
+        try:
+            tolerated = codec.decode_document(data, tolerant=True)
+        except DecodeError:
+            tolerated = None
     if isinstance(tolerated, Document) and tolerated.deviations:
         return SchemaDeviationError(
             exc.reason,
@@ -162,10 +168,11 @@ def decode_document(data: bytes, schema: str, *, tolerant: bool = False) -> Docu
     Strict (the default) raises :class:`SchemaDeviationError` for a schema deviation; ``tolerant`` returns the
     document with the deviations in :attr:`Document.deviations`.
     """
+    codec = codec_for(schema)
     try:
-        return codec_for(schema).decode_document(data, tolerant=tolerant)
+        return codec.decode_document(data, tolerant=tolerant)
     except DecodeError as exc:
-        raise _decode_error(exc, data) from None
+        raise _decode_error(exc, data, codec) from None
 
 
 def decode_message(data: bytes, payload_type: int) -> Any:
@@ -177,10 +184,11 @@ def decode_message(data: bytes, payload_type: int) -> Any:
         schema = PAYLOAD_SETS[PayloadType(payload_type)]
     except (ValueError, KeyError):
         raise MessageDecodeError(f"payload type 0x{payload_type:04x} does not carry an EXI message") from None
+    codec = codec_for(schema)
     try:
-        return codec_for(schema).decode(data)  # the value only: no Document to build
+        return codec.decode(data)  # the value only: no Document to build
     except DecodeError as exc:
-        raise _decode_error(exc, data) from None
+        raise _decode_error(exc, data, codec) from None
 
 
 def to_json(msg: object, *, schema: str | None = None) -> dict[str, Any]:
