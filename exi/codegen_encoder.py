@@ -114,8 +114,10 @@ class _Encoder:
         if self.tg.abstract:
             # Only a derived type's object (xsi:type) can stand here: the general encoder writes the cast.
             return ["raise SlowPath"]
-        if self.tg.key in self.ctx.castable:
-            blk.add(f"if o.__class__ is not {self.ctx.cls(self.tg.key)}: raise SlowPath  # a derived type: xsi:type")
+        if self.tg.key in self.ctx.castable or not self.spec.fields:
+            # A derived type's object is an xsi:type cast; and an empty type reads no field that would refuse a
+            # TypeCast: the general encoder writes both.
+            blk.add(f"if o.__class__ is not {self.ctx.cls(self.tg.key)}: raise SlowPath")
         states: set[int] = {0}
         for pos in self.tg.positions:
             fields = [f for f in self.spec.fields if f.position == pos.index]

@@ -8,8 +8,9 @@ codec module only unmarshals constants; :class:`exi.tables.SchemaTables` builds 
 ``TYPES``: per complex type, in the order of :attr:`Context.type_order`:
     ``(ns, local, flags, class, base index, fields, positions, states, content)`` with flags named 1, abstract 2,
     mixed 4, generic 8; fields ``((name, repeated), ...)``; positions ``(kind, min, max, members, field indexes,
-    (one, under, mid, full) state ids, wildcard)``, a member being ``(ns, local, ref)``; states ``(width,
-    productions, kind)`` with kind 0 first, 1 start tag, 2 content, a production ``(event, position, member)``;
+    (one, under, mid, full) state ids, wildcard, processContents)``, a member being ``(ns, local, ref)``; states
+    ``(width, productions, kind)`` with kind 0 first, 1 start tag, 2 content, a production ``(event, position,
+    member)``;
     ``content`` the productions of the first content state (where undeclared SE(*) / CH lead).
 A *ref* is a type index (complex) or ``(datatype row, declared simple type name or None)``.
 
@@ -64,7 +65,7 @@ def _type_row(ctx: Context, index: dict[QName, int], tg: TypeGrammar) -> str:
         hi = -1 if pos.max_occurs == UNBOUNDED else pos.max_occurs
         positions.append(
             f"({pos.kind!r}, {pos.min_occurs}, {hi}, ({''.join(x + ', ' for x in members)}), {fidx!r}, {succ!r}, "
-            f"{pos.wildcard!r})"
+            f"{pos.wildcard!r}, {pos.process!r})"
         )
     states = []
     for st in tg.states:

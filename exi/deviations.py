@@ -36,8 +36,8 @@ class DeviationKind(StrEnum):
     """``xsi:type`` naming a type that is unknown, abstract, or not derived from the declared type."""
     ABSTRACT_TYPE = "abstract-type"
     """An element of an abstract type without an ``xsi:type`` naming a concrete one."""
-    WILDCARD_NAMESPACE = "wildcard-namespace"
-    """An element matched by a wildcard although the wildcard excludes its namespace."""
+    WILDCARD_NAMESPACE = "wildcard"
+    """An element matched by a wildcard that excludes its namespace, or an undeclared one under a strict wildcard."""
     FACET = "facet"
     """A value outside its type's range or length facets (EXI codes it all the same; the field keeps it)."""
 

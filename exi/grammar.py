@@ -89,6 +89,8 @@ class Position:
     in_repeated_group: bool = False
     wildcard: tuple[str, ...] = ()
     """SE(*): the namespaces the wildcard admits, ``("##any",)``, ``("##other", target namespace)`` or URIs."""
+    process: str = ""
+    """SE(*): processContents (``strict``: only elements the schema set declares, or with xsi:type)."""
 
     @property
     def counted(self) -> bool:
@@ -262,6 +264,7 @@ class _Builder:
                 max_occurs=p.max_occurs,
                 in_repeated_group=repeated,
                 wildcard=_wildcard(p),
+                process=p.process,
             )
             if pos.counted:
                 raise SchemaError(f"type {clark(self.key)}: bounded repetition of a wildcard is not supported")

@@ -237,7 +237,10 @@ class Decoder:
             name = r.qname()
             if not _admits(pos.wildcard, name[0]):
                 self.deviate(DeviationKind.WILDCARD_NAMESPACE, f"the wildcard excludes namespace {name[0]!r}", at)
-            content.append(Wild(name, self.any_element(name)))
+            value = self.any_element(name)
+            if pos.process == "strict" and name not in self.tables.globals and isinstance(value, AnyContent):
+                self.deviate(DeviationKind.WILDCARD_NAMESPACE, f"{name[1]} is not declared (strict wildcard)", at)
+            content.append(Wild(name, value))
 
     def early_end(self, t: TypeTable, st: State, values: list[Any], at: int) -> None:
         """An undeclared EE: an empty string/binary simple content is valid, anything else a deviation."""

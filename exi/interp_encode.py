@@ -235,6 +235,8 @@ class Encoder:
         pos = t.positions[wild[0][1]]
         if not _admits(pos.wildcard, item.name[0]):
             raise EncodeError(f"the wildcard does not admit namespace {item.name[0]!r}")
+        if pos.process == "strict" and item.name not in self.tables.globals and isinstance(item.value, AnyContent):
+            raise EncodeError(f"{clark(item.name)} is not declared in the schema set and the wildcard is strict")
         self.w.bits(st.codes[wild[0]], st.width)
         self.w.qname(item.name)
         try:
@@ -277,7 +279,8 @@ class Encoder:
     def anytype(self, value: AnyContent) -> None:
         """The ``xs:anyType`` grammar: S0 {AT(*), SE(*), EE, CH} (3 bits), S1 {SE(*), EE, CH} (2 bits)."""
         w = self.w
-        for name, text in value.attributes:
+        # EXIficient codes attributes in qname order (local name, then URI), whatever their order in the XML.
+        for name, text in sorted(value.attributes, key=lambda a: (a[0][1], a[0][0])):
             if not isinstance(text, str):
                 raise EncodeError(f"the value of attribute {name[1]} must be a str", value=text)
             w.bits(0, 3)

@@ -86,6 +86,8 @@ class Wildcard:
     target_namespace: str
     min_occurs: int = 1
     max_occurs: int = 1
+    process: str = "strict"
+    """``processContents``: strict (a global declaration must exist), lax or skip."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ def _type(tg: TypeGrammar) -> dict[str, object]:
             item["occurs"] = [pos.min_occurs, "unbounded" if pos.max_occurs == UNBOUNDED else pos.max_occurs]
         if pos.wildcard:
             item["namespaces"] = list(pos.wildcard)
+            item["process"] = pos.process
         positions.append(item)
 
     def names(productions: tuple[Production, ...]) -> str:

@@ -59,6 +59,7 @@ class Pos:
     fields: tuple[int, ...]
     succ: tuple[int, int, int, int]
     wildcard: tuple[str, ...]
+    process: str
     counted: bool = False
 
 
@@ -123,9 +124,10 @@ class TypeTable:
 def _build_type(index: int, row: tuple[Any, ...]) -> TypeTable:
     ns, local, flags, cls, base, fields, content_field, positions, states, content = row
     pos_list = []
-    for kind, lo, hi, members, fidx, succ, wildcard in positions:
+    for kind, lo, hi, members, fidx, succ, wildcard, process in positions:
         counted = lo > 1 or hi not in (1, -1)
-        pos_list.append(Pos(kind, lo, hi, [Member((m[0], m[1]), m[2]) for m in members], fidx, succ, wildcard, counted))
+        members_ = [Member((m[0], m[1]), m[2]) for m in members]
+        pos_list.append(Pos(kind, lo, hi, members_, fidx, succ, wildcard, process, counted))
     st_list = [State.of(prods, kind) for _w, prods, kind in states]
     content_id = len(st_list)
     st_list.append(State.of(content, CONTENT))

@@ -31,7 +31,10 @@ class Wild:
 
 @dataclass(frozen=True, slots=True)
 class AnyContent:
-    """Content of an undeclared element: attributes ``((namespace, local), text)`` and items (text or Wild)."""
+    """Content of an undeclared element: attributes ``((namespace, local), text)`` and items (text or Wild).
+
+    EXI codes the attributes in qname order (local name, then namespace), so they decode in that order.
+    """
 
     attributes: tuple[tuple[QName, str], ...] = ()
     content: tuple[str | Wild, ...] = ()

@@ -67,12 +67,15 @@ def _element_decl(ctx: ViewContext | None, name: QName) -> Decl:
 # ---- writing ---------------------------------------------------------------------------------------------------
 
 
-def to_json(value: Any, root: str | None = None, context: ViewContext | None = None) -> Any:
+def to_json(
+    value: Any, root: str | None = None, context: ViewContext | None = None, declared: type | None = None
+) -> Any:
     """The JSON-able view of a binding object (``{root: ...}`` when ``root`` is given).
 
     ``context`` makes casts exact: without it, a simple value's cast is written with its Python form.
+    ``declared`` is the class the root element is declared with, when the value may be of a derived type.
     """
-    decl: Decl = ("c", type(value)) if dataclasses.is_dataclass(value) else None
+    decl: Decl = ("c", declared or type(value)) if dataclasses.is_dataclass(value) else None
     if decl is None and not isinstance(value, (TypeCast, AnyContent)):
         return {root: value} if root is not None else value
     body = _Writer(context).value(value, decl)

@@ -369,7 +369,7 @@ class _Reader:
             elif ck == "any":
                 alo, ahi = _occurs(child)
                 ns = tuple(child.get("namespace", "##any").split())
-                children.append(Wildcard(ns, doc.tns, alo, ahi))
+                children.append(Wildcard(ns, doc.tns, alo, ahi, child.get("processContents", "strict")))
             else:
                 raise SchemaError(f"{doc.where(child)}: xs:{ck} inside a model group is not supported")
         if not children:

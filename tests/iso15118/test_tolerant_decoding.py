@@ -140,3 +140,24 @@ def test_tolerant_session_reports_the_deviation_and_reads_the_failed_response() 
 def test_tolerant_transport_policy_turns_tolerant_decoding_on() -> None:
     assert TransportPolicy(tls=None, tolerant=True).session_config().tolerant_decoding
     assert not TransportPolicy(tls=None).session_config().tolerant_decoding
+
+
+def test_the_transport_logs_a_tolerated_deviation(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from iso15118.transport.driver import Pump
+    from iso15118.transport.link import memory_pair
+
+    async def emit() -> None:
+        link, _other = memory_pair()
+        pump = Pump(Connection(Role.EVCC, now=T0, config=session_config()), link)
+        deviation = ev.SchemaDeviationTolerated(
+            at=T0, path=("ServiceDetailRes", "ServiceParameterList"), bit_offset=124, what="missing-content: x",
+            payload_type=PayloadType.ISO20_COMMON,
+        )  # fmt: skip
+        await pump.emit([deviation])
+
+    caplog.set_level("WARNING")
+    asyncio.run(emit())
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("tolerated schema deviation at bit 124, /ServiceDetailRes/ServiceParameterList" in m for m in logged)
