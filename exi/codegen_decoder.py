@@ -92,12 +92,12 @@ class _Decoder:
             blk.add(
                 f"if c >= {n_prod}:",
                 f"    if c != {n_prod} or (D >> (T - p - {bits})) & {(1 << w2) - 1}:",
-                f"        raise bad_event(c, {width}, p, {what!r})",
+                f"        raise bad_event(c, {width}, p, {what!r}, {n_prod})",
                 f"    p += {bits}",
                 *("    " + line for line in self.empty),
             )
         else:
-            blk.add(f"if c >= {n_prod}: raise bad_event(c, {width}, p, {what!r})")
+            blk.add(f"if c >= {n_prod}: raise bad_event(c, {width}, p, {what!r}, {n_prod})")
         blk.add(f"p += {width}", f"nxt = {tgt[0]}" if n_prod == 1 else f"nxt = {tuple(tgt)!r}[c]")
 
     def value(self, blk: _Block, f: FieldSpec, pos: Position) -> None:

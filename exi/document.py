@@ -121,12 +121,14 @@ class Codec:
             acc, n = enc(acc, n, obj)
         except (SlowPath, EncodeError) as exc:
             # A cast, wildcard content, a simple root, or a value the specialised code refuses: the general
-            # encoder codes everything; where it refuses too, the specialised code's message is kept.
+            # encoder codes everything; where it refuses too, the specialised code's message is kept unless it
+            # only reports a Python error (a value of the wrong kind, e.g. a TypeCast where none fits).
             try:
                 data: bytes = encode_general(self.tables, obj, i, fragment=fragment)
                 return data
             except EncodeError as general:
-                first = exc if isinstance(exc, EncodeError) else general
+                specific = isinstance(exc, EncodeError) and exc.__cause__ is None
+                first = exc if specific and isinstance(exc, EncodeError) else general
                 raise first.within(row[1]) if not first.path or first.path[0] != row[1] else first from None
         if fragment:
             acc, n = (acc << width) | (len(self._frag.rows) + 1), n + width

@@ -55,6 +55,12 @@ def offered(t: TypeTable, st: State) -> str:
     return ", ".join(out) or "nothing"
 
 
+def _text(content: list[Any], text: str) -> None:
+    """Character data into ``content`` (an empty CH event carries nothing an XML document could show)."""
+    if text:
+        content.append(text)
+
+
 def _admits(wildcard: tuple[str, ...], uri: str) -> bool:
     if wildcard[:1] == ("##any",):
         return True
@@ -96,19 +102,18 @@ class Decoder:
 
     def element(self, name: QName, ref: Ref) -> Any:
         """An element's content after its SE: in its declared grammar (complex type index or simple datatype)."""
-        if len(self.path) >= MAX_DEPTH:
+        path = self.path
+        if len(path) >= MAX_DEPTH:
             raise self.error(f"elements nested more than {MAX_DEPTH} deep", self.r.p)
-        self.path.append(name[1])
+        path.append(name[1])
         try:
-            if isinstance(ref, int):
-                return self.complex(ref, ref)
-            return self.simple(ref[0], ref[1])
+            value = self.complex(ref, ref) if ref.__class__ is int else self.simple(ref[0], ref[1])
         except DecodeError as exc:
-            if not exc.path:
-                exc.path = list(self.path)
+            if not exc.path:  # the innermost element names the path (decoding stops here)
+                exc.path = list(path)
             raise
-        finally:
-            self.path.pop()
+        path.pop()
+        return value
 
     def any_element(self, name: QName) -> Any:
         """An element matched by SE(*): a global element of the set in its grammar, any other in the built-in one."""
@@ -161,8 +166,8 @@ class Decoder:
                 if ev == "EE":
                     break
                 if ev == "CH" and pi == -1:  # mixed content: character data, then the content grammar goes on
-                    content.append(r.string())
-                    s = s if st.kind == CONTENT else t.content
+                    _text(content, r.string())
+                    s = s if st.kind == CONTENT else (t.empty_content if nil else t.content)
                     continue
                 count = count + 1 if pi == last else 1
                 last = pi
@@ -201,7 +206,7 @@ class Decoder:
                 self.deviate(DeviationKind.UNDECLARED_ELEMENT, f"element {name[1]} is not allowed here", at)
                 if t.generic:
                     content.append(Wild(name, value))
-                s = s if st.kind == CONTENT else t.content
+                s = s if st.kind == CONTENT else (t.empty_content if nil else t.content)
             else:  # CH
                 text = r.string()
                 ch = [p for p in st.prods if p[0] == "CH" and p[1] != -1]
@@ -211,8 +216,8 @@ class Decoder:
                 else:
                     self.deviate(DeviationKind.UNDECLARED_CHARACTERS, f"character data {text[:40]!r}", at)
                     if t.generic:
-                        content.append(text)
-                s = s if st.kind == CONTENT else t.content
+                        _text(content, text)
+                s = s if st.kind == CONTENT else (t.empty_content if nil else t.content)
         if t.abstract:
             self.deviate(DeviationKind.ABSTRACT_TYPE, f"type {t.name[1]} is abstract and no xsi:type names another", at)
         return self.build(t, values, content)
@@ -379,7 +384,7 @@ class Decoder:
                 content.append(Wild(name, self.any_element(name)))
                 start = False
             else:
-                content.append(r.string())
+                _text(content, r.string())
                 start = False
 
     def typed(self, target: QName, at: int) -> Any:
@@ -421,5 +426,5 @@ class Decoder:
                 content.append(Wild(name, self.any_element(name)))
                 first = False
             else:
-                content.append(r.string())
+                _text(content, r.string())
                 first = False

@@ -352,12 +352,13 @@ def r_nbit_value(D: int, T: int, p: int, lo: int, hi: int, bits: int) -> tuple[i
     return v, p + bits
 
 
-def bad_event(code: int, width: int, p: int, offered: str) -> DecodeError:
-    """The error for an event code that is an escape to undeclared productions or out of range."""
+def bad_event(code: int, width: int, p: int, offered: str, declared: int) -> DecodeError:
+    """The error for an event code that is an escape to undeclared productions (``code == declared``, which the
+    general decoder reads) or out of range."""
     return DecodeError(
         f"event code {code} ({width} bits) is not a declared production here; expected one of: {offered}",
         bit_offset=p,
-        escape=True,
+        escape=code == declared,
     )
 
 

@@ -107,6 +107,8 @@ class TypeTable:
     content: int
     empty: dict[int, int]
     """State -> its TypeEmpty counterpart (xsi:nil="true": attributes only, then EE)."""
+    empty_content: int
+    """TypeEmpty's content state {EE}: where undeclared SE(*) or CH lead in a nil element."""
 
     def next_state(self, position: int, count: int) -> int:
         """The state after the ``count``-th consecutive occurrence of ``position``."""
@@ -140,6 +142,7 @@ def _build_type(index: int, row: tuple[Any, ...]) -> TypeTable:
         ee = len(ats) < len(st.prods)
         empty[sid] = len(st_list)
         st_list.append(State.of(ats + ((("EE", -1, 0),) if ee else ()), st.kind))
+    st_list.append(State.of((("EE", -1, 0),), CONTENT))
     return TypeTable(
         index,
         (ns, local),
@@ -155,6 +158,7 @@ def _build_type(index: int, row: tuple[Any, ...]) -> TypeTable:
         st_list,
         content_id,
         empty,
+        len(st_list) - 1,
     )
 
 

@@ -200,7 +200,7 @@ def _d_supportedAppProtocolReq_anonymous(D, T, p, L, R, _new=_object_new, _C=_ap
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'AppProtocol, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'AppProtocol, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -262,7 +262,7 @@ def _d_supportedAppProtocolRes_anonymous(D, T, p, L, R, _new=_object_new, _C=_ap
         p += 5
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SchemaID, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SchemaID, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:

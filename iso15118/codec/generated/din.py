@@ -753,7 +753,7 @@ def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_din.Body, _s0=_din.Body.bod
         x33 = None
         x34 = None
         c = (D >> (T - p - 6)) & 63
-        if c >= 36: raise bad_event(c, 6, p, 'BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE')
+        if c >= 36: raise bad_event(c, 6, p, 'BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, ContractAuthenticationReq, ContractAuthenticationRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, ServicePaymentSelectionReq, ServicePaymentSelectionRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE', 36)
         p += 6
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1)[c]
         if nxt == 0:
@@ -1262,7 +1262,7 @@ def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_din.Certificate
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -1335,7 +1335,7 @@ def _d_CertificateInstallationReqType(D, T, p, L, R, _new=_object_new, _C=_din.C
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, OEMProvisioningCert')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, OEMProvisioningCert', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1551,7 +1551,7 @@ def _d_CertificateUpdateReqType(D, T, p, L, R, _new=_object_new, _C=_din.Certifi
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, ContractSignatureCertChain')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, ContractSignatureCertChain', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1812,7 +1812,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.
         p += 6
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -1946,7 +1946,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.
         p += 4
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleList, SASchedules')
+        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleList, SASchedules', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -1955,7 +1955,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 3:
@@ -1963,7 +1963,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.
             raise DecodeError('element SASchedules has an abstract type', bit_offset=p, escape=True)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2086,7 +2086,7 @@ def _d_ChargingProfileType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingProf
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2249,7 +2249,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingSt
                 if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired', 3)
         p += 2
         nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -2258,7 +2258,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_din.ChargingSt
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -2367,7 +2367,7 @@ def _d_ConsumptionCostType(D, T, p, L, R, _new=_object_new, _C=_din.ConsumptionC
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Cost, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         while nxt == 1:
@@ -2377,7 +2377,7 @@ def _d_ConsumptionCostType(D, T, p, L, R, _new=_object_new, _C=_din.ConsumptionC
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Cost, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2432,7 +2432,7 @@ def _d_ContractAuthenticationReqType(D, T, p, L, R, _new=_object_new, _C=_din.Co
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE')
+        if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE', 3)
         p += 2
         nxt = (0, 1, -1)[c]
         if nxt == 0:
@@ -2441,7 +2441,7 @@ def _d_ContractAuthenticationReqType(D, T, p, L, R, _new=_object_new, _C=_din.Co
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
@@ -2593,7 +2593,7 @@ def _d_CostType(D, T, p, L, R, _new=_object_new, _C=_din.Cost, _s0=_din.Cost.cos
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -2743,7 +2743,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+        if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 5)
         p += 3
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
@@ -2752,7 +2752,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 4)
             p += 3
             nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
@@ -2761,7 +2761,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2770,7 +2770,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
+            if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -2790,7 +2790,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
         p += 3
         x6 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
+        if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage', 3)
         p += 2
         nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -2799,7 +2799,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage')
+            if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -2981,7 +2981,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
         p += 4
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE', 4)
         p += 3
         nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -2990,7 +2990,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -2999,7 +2999,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_din.CurrentDema
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -3138,7 +3138,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit')
+        if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -3154,7 +3154,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE', 5)
         p += 3
         nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -3163,7 +3163,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -3172,7 +3172,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -3184,7 +3184,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVCh
             p += 9
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -3266,7 +3266,7 @@ def _d_DC_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_din.
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
+        if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -3406,7 +3406,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EV
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -3436,7 +3436,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EV
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -3452,7 +3452,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EV
         if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE', 2)
         p += 2
         nxt = (8, -1)[c]
         if nxt == 8:
@@ -3539,7 +3539,7 @@ def _d_DC_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVSEStatus,
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3667,7 +3667,7 @@ def _d_DC_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVStatus, _s0
         p += 4
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVCabinConditioning, EVRESSConditioning, EVErrorCode')
+        if c >= 3: raise bad_event(c, 2, p, 'EVCabinConditioning, EVRESSConditioning, EVErrorCode', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -3678,7 +3678,7 @@ def _d_DC_EVStatusType(D, T, p, L, R, _new=_object_new, _C=_din.DC_EVStatus, _s0
             p += 3
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVRESSConditioning, EVErrorCode')
+            if c >= 2: raise bad_event(c, 2, p, 'EVRESSConditioning, EVErrorCode', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -3807,7 +3807,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -3824,7 +3824,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -3840,7 +3840,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3849,7 +3849,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -4182,7 +4182,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_din.Lis
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4244,7 +4244,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4262,7 +4262,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4331,7 +4331,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_din.MessageHeader,
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE', 3)
         p += 2
         nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -4340,7 +4340,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_din.MessageHeader,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -4453,7 +4453,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_di
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE', 5)
         p += 3
         nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
@@ -4462,7 +4462,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_di
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE', 4)
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -4471,7 +4471,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_di
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -4492,7 +4492,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_din.MeterInfo, _s0=_di
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
@@ -4591,7 +4591,7 @@ def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_din.MeteringR
         x0 = None
         x2 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4607,7 +4607,7 @@ def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_din.MeteringR
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo')
+        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -4751,7 +4751,7 @@ def _d_NotificationType(D, T, p, L, R, _new=_object_new, _C=_din.Notification, _
         p += 5
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -4876,7 +4876,7 @@ def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_din.PMaxSchedu
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
+        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5006,7 +5006,7 @@ def _d_PMaxScheduleType(D, T, p, L, R, _new=_object_new, _C=_din.PMaxSchedule, _
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5102,7 +5102,7 @@ def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_din.ParameterSet, _
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5234,7 +5234,7 @@ def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_din.Parameter, _s0=_di
         v, p = r_enum(D, T, p, _EV52, 3)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', 6)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7)[c]
         if nxt == 2:
@@ -5530,7 +5530,7 @@ def _d_PaymentOptionsType(D, T, p, L, R, _new=_object_new, _C=_din.PaymentOption
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5604,7 +5604,7 @@ def _d_PhysicalValueType(D, T, p, L, R, _new=_object_new, _C=_din.PhysicalValue,
         p += 6
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Unit, Value')
+        if c >= 2: raise bad_event(c, 2, p, 'Unit, Value', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -5712,7 +5712,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
         p += 4
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', 4)
         p += 3
         nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
@@ -5721,7 +5721,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -5813,7 +5813,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_din.PowerDelive
         p += 8
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -6217,7 +6217,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -6226,7 +6226,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -6235,7 +6235,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -6244,7 +6244,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -6348,7 +6348,7 @@ def _d_RelativeTimeIntervalType(D, T, p, L, R, _new=_object_new, _C=_din.Relativ
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'duration, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -6430,7 +6430,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -6439,7 +6439,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -6448,7 +6448,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -6518,7 +6518,7 @@ def _d_SAScheduleListType(D, T, p, L, R, _new=_object_new, _C=_din.SAScheduleLis
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6610,7 +6610,7 @@ def _d_SAScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_din.SAScheduleTu
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -6745,7 +6745,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff
         x1 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
+        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6770,7 +6770,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff
         p += 10
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE', 2)
         p += 2
         nxt = (3, -1)[c]
         while nxt == 3:
@@ -6780,7 +6780,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6902,7 +6902,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff, _s0
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels')
+        if c >= 2: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -6929,7 +6929,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_din.SalesTariff, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6994,7 +6994,7 @@ def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_din.Selected
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7075,7 +7075,7 @@ def _d_SelectedServiceType(D, T, p, L, R, _new=_object_new, _C=_din.SelectedServ
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -7310,7 +7310,7 @@ def _d_ServiceDetailResType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceDeta
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -7375,7 +7375,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceD
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE', 3)
         p += 2
         nxt = (0, 1, -1)[c]
         if nxt == 0:
@@ -7384,7 +7384,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceD
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
@@ -7480,7 +7480,7 @@ def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceD
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE', 2)
         p += 2
         nxt = (3, -1)[c]
         if nxt == 3:
@@ -7551,7 +7551,7 @@ def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_din.Service
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7712,7 +7712,7 @@ def _d_ServiceTagListType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceTagLis
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Service, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7804,7 +7804,7 @@ def _d_ServiceTagType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceTag, _s0=_
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -7822,7 +7822,7 @@ def _d_ServiceTagType(D, T, p, L, R, _new=_object_new, _C=_din.ServiceTag, _s0=_
         p += 4
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, EE', 2)
         p += 2
         nxt = (3, -1)[c]
         if nxt == 3:
@@ -8012,7 +8012,7 @@ def _d_SessionSetupResType(D, T, p, L, R, _new=_object_new, _C=_din.SessionSetup
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DateTimeNow, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'DateTimeNow, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -8194,7 +8194,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8212,7 +8212,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8325,7 +8325,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8348,7 +8348,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -8357,7 +8357,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -8367,7 +8367,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8428,7 +8428,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -8444,7 +8444,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -8532,7 +8532,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8564,7 +8564,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8629,7 +8629,7 @@ def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_din.SubCertifica
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8715,7 +8715,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)

@@ -171,7 +171,7 @@ def _d_AC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.AC_EVC
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EAmount')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EAmount', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -430,7 +430,7 @@ def _d_AuthorizationReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Authorizat
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE')
+        if c >= 3: raise bad_event(c, 2, p, '@Id, GenChallenge, EE', 3)
         p += 2
         nxt = (0, 1, -1)[c]
         if nxt == 0:
@@ -439,7 +439,7 @@ def _d_AuthorizationReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Authorizat
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'GenChallenge, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
@@ -879,7 +879,7 @@ def _d_BodyType(D, T, p, L, R, _new=_object_new, _C=_iso2.Body, _s0=_iso2.Body.a
         x33 = None
         x34 = None
         c = (D >> (T - p - 6)) & 63
-        if c >= 36: raise bad_event(c, 6, p, 'AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE')
+        if c >= 36: raise bad_event(c, 6, p, 'AuthorizationReq, AuthorizationRes, BodyElement, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes, EE', 36)
         p += 6
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, -1)[c]
         if nxt == 0:
@@ -1391,7 +1391,7 @@ def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso2.Certificat
         x0 = None
         x2 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Certificate')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Certificate', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1407,7 +1407,7 @@ def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso2.Certificat
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -1821,7 +1821,7 @@ def _d_CertificateUpdateResType(D, T, p, L, R, _new=_object_new, _C=_iso2.Certif
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RetryCounter, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'RetryCounter, EE', 2)
         p += 2
         nxt = (6, -1)[c]
         if nxt == 6:
@@ -1931,7 +1931,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
         x3 = None
         x4 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'MaxEntriesSAScheduleTuple, RequestedEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'MaxEntriesSAScheduleTuple, RequestedEnergyTransferMode', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1959,7 +1959,7 @@ def _d_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVChargeParameter, DC_EVChargeParameter, EVChargeParameter', 3)
         p += 2
         nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -2097,7 +2097,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2
         p += 5
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+        if c >= 5: raise bad_event(c, 3, p, 'SAScheduleList, SASchedules, AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 5)
         p += 3
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
@@ -2106,7 +2106,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 3:
@@ -2114,7 +2114,7 @@ def _d_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2
             raise DecodeError('element SASchedules is abstract', bit_offset=p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter')
+            if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEChargeParameter, DC_EVSEChargeParameter, EVSEChargeParameter', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2249,7 +2249,7 @@ def _d_ChargeServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargeService
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -2267,7 +2267,7 @@ def _d_ChargeServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargeService
         p += 4
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -2360,7 +2360,7 @@ def _d_ChargingProfileType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingPro
             k = len(x0)
             if k < 24:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ProfileEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -2510,7 +2510,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingS
         p += 11
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaxCurrent, MeterInfo, ReceiptRequired, AC_EVSEStatus', 4)
         p += 3
         nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
@@ -2519,7 +2519,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingS
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, AC_EVSEStatus')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, AC_EVSEStatus', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2528,7 +2528,7 @@ def _d_ChargingStatusResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ChargingS
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, AC_EVSEStatus')
+            if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, AC_EVSEStatus', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -2629,7 +2629,7 @@ def _d_ConsumptionCostType(D, T, p, L, R, _new=_object_new, _C=_iso2.Consumption
             k = len(x1)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Cost, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Cost, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -2695,7 +2695,7 @@ def _d_ContractSignatureEncryptedPrivateKeyType(D, T, p, L, R, _new=_object_new,
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
-                raise bad_event(c, 1, p, 'CH')
+                raise bad_event(c, 1, p, 'CH', 1)
             p += 4
             o = _new(_C)
             _s0(o, x0)
@@ -2793,7 +2793,7 @@ def _d_CostType(D, T, p, L, R, _new=_object_new, _C=_iso2.Cost, _s0=_iso2.Cost.c
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'amountMultiplier, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -2943,7 +2943,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+        if c >= 5: raise bad_event(c, 3, p, 'EVMaximumVoltageLimit, EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 5)
         p += 3
         nxt = (2, 3, 4, 5, 6)[c]
         if nxt == 2:
@@ -2952,7 +2952,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumCurrentLimit, EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 4)
             p += 3
             nxt = (3, 4, 5, 6)[c]
         if nxt == 3:
@@ -2961,7 +2961,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, BulkChargingComplete, ChargingComplete', 3)
             p += 2
             nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -2970,7 +2970,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
+            if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -2990,7 +2990,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
         p += 3
         x6 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage')
+        if c >= 3: raise bad_event(c, 2, p, 'RemainingTimeToFullSoC, RemainingTimeToBulkSoC, EVTargetVoltage', 3)
         p += 2
         nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -2999,7 +2999,7 @@ def _d_CurrentDemandReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage')
+            if c >= 2: raise bad_event(c, 2, p, 'RemainingTimeToBulkSoC, EVTargetVoltage', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -3216,7 +3216,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
         p += 4
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEMaximumVoltageLimit, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID', 4)
         p += 3
         nxt = (7, 8, 9, 10)[c]
         if nxt == 7:
@@ -3225,7 +3225,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEID', 3)
             p += 2
             nxt = (8, 9, 10)[c]
         if nxt == 8:
@@ -3234,7 +3234,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEID')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumPowerLimit, EVSEID', 2)
             p += 2
             nxt = (9, 10)[c]
         if nxt == 9:
@@ -3258,7 +3258,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
         p += 11
         x11 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, ReceiptRequired, EE', 3)
         p += 2
         nxt = (12, 13, -1)[c]
         if nxt == 12:
@@ -3267,7 +3267,7 @@ def _d_CurrentDemandResType(D, T, p, L, R, _new=_object_new, _C=_iso2.CurrentDem
             if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ReceiptRequired, EE', 2)
             p += 2
             nxt = (13, -1)[c]
         if nxt == 13:
@@ -3413,7 +3413,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
         x7 = None
         x8 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, DC_EVStatus')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, DC_EVStatus', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3446,7 +3446,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit')
+        if c >= 2: raise bad_event(c, 2, p, 'EVMaximumPowerLimit, EVMaximumVoltageLimit', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -3462,7 +3462,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'EVEnergyCapacity, EVEnergyRequest, FullSOC, BulkSOC, EE', 5)
         p += 3
         nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
@@ -3471,7 +3471,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVEnergyRequest, FullSOC, BulkSOC, EE', 4)
             p += 3
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
@@ -3480,7 +3480,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'FullSOC, BulkSOC, EE', 3)
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
@@ -3492,7 +3492,7 @@ def _d_DC_EVChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVC
             p += 9
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'BulkSOC, EE', 2)
             p += 2
             nxt = (8, -1)[c]
         if nxt == 8:
@@ -3575,7 +3575,7 @@ def _d_DC_EVPowerDeliveryParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete')
+        if c >= 2: raise bad_event(c, 2, p, 'BulkChargingComplete, ChargingComplete', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -3740,7 +3740,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_E
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSECurrentRegulationTolerance, EVSEPeakCurrentRipple', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -3756,7 +3756,7 @@ def _d_DC_EVSEChargeParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_E
         if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEEnergyToBeDelivered, EE', 2)
         p += 2
         nxt = (8, -1)[c]
         if nxt == 8:
@@ -3867,7 +3867,7 @@ def _d_DC_EVSEStatusType(D, T, p, L, R, _new=_object_new, _C=_iso2.DC_EVSEStatus
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEIsolationStatus, EVSEStatusCode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -4058,7 +4058,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -4075,7 +4075,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -4091,7 +4091,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -4100,7 +4100,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -4182,7 +4182,7 @@ def _d_DiffieHellmanPublickeyType(D, T, p, L, R, _new=_object_new, _C=_iso2.Diff
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
-                raise bad_event(c, 1, p, 'CH')
+                raise bad_event(c, 1, p, 'CH', 1)
             p += 4
             o = _new(_C)
             _s0(o, x0)
@@ -4279,7 +4279,7 @@ def _d_EMAIDType(D, T, p, L, R, _new=_object_new, _C=_iso2.EMAID, _s0=_iso2.EMAI
         c = (D >> (T - p - 1)) & 1
         if c >= 1:
             if c != 1 or (D >> (T - p - 4)) & 7:
-                raise bad_event(c, 1, p, 'CH')
+                raise bad_event(c, 1, p, 'CH', 1)
             p += 4
             o = _new(_C)
             _s0(o, x0)
@@ -4580,7 +4580,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso2.Li
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -4646,7 +4646,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4664,7 +4664,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4733,7 +4733,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso2.MessageHeader
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'Notification, Signature, EE', 3)
         p += 2
         nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -4742,7 +4742,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso2.MessageHeader
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -4860,7 +4860,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_i
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'MeterReading, SigMeterReading, MeterStatus, TMeter, EE', 5)
         p += 3
         nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
@@ -4879,7 +4879,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_i
                     if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'SigMeterReading, MeterStatus, TMeter, EE', 4)
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -4888,7 +4888,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_i
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, TMeter, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -4909,7 +4909,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso2.MeterInfo, _s0=_i
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TMeter, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
@@ -5000,7 +5000,7 @@ def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Metering
         x0 = None
         x2 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SessionID', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5016,7 +5016,7 @@ def _d_MeteringReceiptReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Metering
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo')
+        if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTupleID, MeterInfo', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -5111,7 +5111,7 @@ def _d_MeteringReceiptResType(D, T, p, L, R, _new=_object_new, _C=_iso2.Metering
         p += 8
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -5194,7 +5194,7 @@ def _d_NotificationType(D, T, p, L, R, _new=_object_new, _C=_iso2.Notification, 
         p += 5
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'FaultMsg, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -5311,7 +5311,7 @@ def _d_PMaxScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.PMaxSched
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
+        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5399,7 +5399,7 @@ def _d_PMaxScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso2.PMaxSchedule, 
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PMaxScheduleEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -5502,7 +5502,7 @@ def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_iso2.ParameterSet, 
             k = len(x1)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -5624,7 +5624,7 @@ def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_iso2.Parameter, _s0=_i
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue')
+        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, physicalValue, stringValue', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, 6)[c]
         if nxt == 1:
@@ -5923,7 +5923,7 @@ def _d_PaymentOptionListType(D, T, p, L, R, _new=_object_new, _C=_iso2.PaymentOp
             k = len(x0)
             if k < 2:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PaymentOption, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -6213,7 +6213,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
         p += 11
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'ChargingProfile, DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', 4)
         p += 3
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -6222,7 +6222,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'DC_EVPowerDeliveryParameter, EVPowerDeliveryParameter, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -6315,7 +6315,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.PowerDeliv
         p += 8
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus')
+        if c >= 3: raise bad_event(c, 2, p, 'AC_EVSEStatus, DC_EVSEStatus, EVSEStatus', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -6569,7 +6569,7 @@ def _d_ProfileEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.ProfileEntry, 
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ChargingProfileEntryMaxNumberOfPhasesInUse, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ChargingProfileEntryMaxNumberOfPhasesInUse, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -6726,7 +6726,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -6735,7 +6735,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -6744,7 +6744,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -6753,7 +6753,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -6857,7 +6857,7 @@ def _d_RelativeTimeIntervalType(D, T, p, L, R, _new=_object_new, _C=_iso2.Relati
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'duration, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'duration, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -6939,7 +6939,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -6948,7 +6948,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -6957,7 +6957,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -7031,7 +7031,7 @@ def _d_SAScheduleListType(D, T, p, L, R, _new=_object_new, _C=_iso2.SAScheduleLi
             k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SAScheduleTuple, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -7108,7 +7108,7 @@ def _d_SAScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_iso2.SAScheduleT
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SalesTariff, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -7249,7 +7249,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
         x2 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval')
+        if c >= 2: raise bad_event(c, 2, p, 'RelativeTimeInterval, TimeInterval', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -7258,7 +7258,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 1:
@@ -7266,7 +7266,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
             raise DecodeError('element TimeInterval is abstract', bit_offset=p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EPriceLevel, ConsumptionCost, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -7277,7 +7277,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
             p += 10
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         while nxt == 3:
@@ -7288,7 +7288,7 @@ def _d_SalesTariffEntryType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTarif
             k = len(x3)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ConsumptionCost, EE', 2)
                 p += 2
                 nxt = (3, -1)[c]
             else:
@@ -7391,7 +7391,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SalesTariffID')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SalesTariffID', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -7410,7 +7410,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s
         p += 10
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels, SalesTariffEntry')
+        if c >= 3: raise bad_event(c, 2, p, 'SalesTariffDescription, NumEPriceLevels, SalesTariffEntry', 3)
         p += 2
         nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -7419,7 +7419,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'NumEPriceLevels, SalesTariffEntry')
+            if c >= 2: raise bad_event(c, 2, p, 'NumEPriceLevels, SalesTariffEntry', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -7440,7 +7440,7 @@ def _d_SalesTariffType(D, T, p, L, R, _new=_object_new, _C=_iso2.SalesTariff, _s
             k = len(x4)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SalesTariffEntry, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
             else:
@@ -7513,7 +7513,7 @@ def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso2.Selecte
             k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -7598,7 +7598,7 @@ def _d_SelectedServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.SelectedSer
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ParameterSetID, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -7763,7 +7763,7 @@ def _d_ServiceDetailResType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceDet
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceParameterList, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -7828,7 +7828,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'ServiceScope, ServiceCategory, EE', 3)
         p += 2
         nxt = (0, 1, -1)[c]
         if nxt == 0:
@@ -7837,7 +7837,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ServiceCategory, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt == 1:
@@ -7933,7 +7933,7 @@ def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceList, EE', 2)
         p += 2
         nxt = (3, -1)[c]
         if nxt == 3:
@@ -8008,7 +8008,7 @@ def _d_ServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso2.ServiceList, _s
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Service, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8077,7 +8077,7 @@ def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_iso2.Servic
             k = len(x0)
             if k < 255:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8182,7 +8182,7 @@ def _d_ServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service, _s0=_iso2.
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceName, ServiceCategory', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -8200,7 +8200,7 @@ def _d_ServiceType(D, T, p, L, R, _new=_object_new, _C=_iso2.Service, _s0=_iso2.
         p += 4
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService')
+        if c >= 2: raise bad_event(c, 2, p, 'ServiceScope, FreeService', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -8343,7 +8343,7 @@ def _d_SessionSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso2.SessionSetu
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSETimeStamp, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSETimeStamp, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -8537,7 +8537,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8555,7 +8555,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8668,7 +8668,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8691,7 +8691,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -8700,7 +8700,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -8710,7 +8710,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8771,7 +8771,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -8787,7 +8787,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -8875,7 +8875,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8907,7 +8907,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8976,7 +8976,7 @@ def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_iso2.SubCertific
             k = len(x0)
             if k < 4:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -9050,7 +9050,7 @@ def _d_SupportedEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             k = len(x0)
             if k < 6:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EnergyTransferMode, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EnergyTransferMode, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -9140,7 +9140,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)

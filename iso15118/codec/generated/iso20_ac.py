@@ -215,7 +215,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -224,7 +224,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -240,7 +240,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -249,7 +249,7 @@ def _d_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -414,7 +414,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -423,7 +423,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -439,7 +439,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency', 3)
         p += 2
         nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -448,7 +448,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -464,7 +464,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
         p += 3
         nxt = (7, 8, 9, 10, 11, -1)[c]
         if nxt == 7:
@@ -473,7 +473,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (8, 9, 10, 11, -1)[c]
         if nxt == 8:
@@ -482,7 +482,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (9, 10, 11, -1)[c]
         if nxt == 9:
@@ -491,7 +491,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (10, 11, -1)[c]
         if nxt == 10:
@@ -500,7 +500,7 @@ def _d_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (11, -1)[c]
         if nxt == 11:
@@ -629,7 +629,7 @@ def _d_AC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
+        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -647,7 +647,7 @@ def _d_AC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
         p += 3
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode')
+        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLReqControlMode, BPT_Scheduled_AC_CLReqControlMode, CLReqControlMode, Dynamic_AC_CLReqControlMode, Scheduled_AC_CLReqControlMode', 5)
         p += 3
         nxt = (3, 4, 5, 6, 7)[c]
         if nxt == 3:
@@ -847,7 +847,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
         p += 9
         x1 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+        if c >= 9: raise bad_event(c, 4, p, 'EVSEStatus, MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 9)
         p += 4
         nxt = (2, 3, 4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 2:
@@ -856,7 +856,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+            if c >= 8: raise bad_event(c, 4, p, 'MeterInfo, Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 3:
@@ -865,7 +865,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+            if c >= 7: raise bad_event(c, 3, p, 'Receipt, EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, 10)[c]
         if nxt == 4:
@@ -874,7 +874,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetFrequency, BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, 10)[c]
         if nxt == 5:
@@ -883,7 +883,7 @@ def _d_AC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_ac.AC_Cha
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_AC_CLResControlMode, BPT_Scheduled_AC_CLResControlMode, CLResControlMode, Dynamic_AC_CLResControlMode, Scheduled_AC_CLResControlMode', 5)
             p += 3
             nxt = (6, 7, 8, 9, 10)[c]
         if nxt == 6:
@@ -997,7 +997,7 @@ def _d_AC_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_i
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'AC_CPDReqEnergyTransferMode, BPT_AC_CPDReqEnergyTransferMode', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -1094,7 +1094,7 @@ def _d_AC_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_i
         p += 9
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'AC_CPDResEnergyTransferMode, BPT_AC_CPDResEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'AC_CPDResEnergyTransferMode, BPT_AC_CPDResEnergyTransferMode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -1261,7 +1261,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -1270,7 +1270,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1286,7 +1286,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVMaximumDischargePower', 3)
         p += 2
         nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -1295,7 +1295,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVMaximumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVMaximumDischargePower', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -1311,7 +1311,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower', 3)
         p += 2
         nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -1320,7 +1320,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -1336,7 +1336,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 3)
         p += 2
         nxt = (10, 11, -1)[c]
         if nxt == 10:
@@ -1345,7 +1345,7 @@ def _d_BPT_AC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE', 2)
             p += 2
             nxt = (11, -1)[c]
         if nxt == 11:
@@ -1569,7 +1569,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L2, EVSEMaximumChargePower_L3, EVSEMinimumChargePower', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -1578,7 +1578,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumChargePower_L3, EVSEMinimumChargePower', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1594,7 +1594,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L2, EVSEMinimumChargePower_L3, EVSENominalFrequency', 3)
         p += 2
         nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -1603,7 +1603,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumChargePower_L3, EVSENominalFrequency', 2)
             p += 2
             nxt = (5, 6)[c]
         if nxt == 5:
@@ -1619,7 +1619,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+        if c >= 6: raise bad_event(c, 3, p, 'MaximumPowerAsymmetry, EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 6)
         p += 3
         nxt = (7, 8, 9, 10, 11, 12)[c]
         if nxt == 7:
@@ -1628,7 +1628,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSEPowerRampLimitation, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 5)
             p += 3
             nxt = (8, 9, 10, 11, 12)[c]
         if nxt == 8:
@@ -1637,7 +1637,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 4)
             p += 3
             nxt = (9, 10, 11, 12)[c]
         if nxt == 9:
@@ -1646,7 +1646,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 3)
             p += 2
             nxt = (10, 11, 12)[c]
         if nxt == 10:
@@ -1655,7 +1655,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EVSEMaximumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EVSEMaximumDischargePower', 2)
             p += 2
             nxt = (11, 12)[c]
         if nxt == 11:
@@ -1671,7 +1671,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x12 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L2, EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower', 3)
         p += 2
         nxt = (13, 14, 15)[c]
         if nxt == 13:
@@ -1680,7 +1680,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumDischargePower_L3, EVSEMinimumDischargePower', 2)
             p += 2
             nxt = (14, 15)[c]
         if nxt == 14:
@@ -1696,7 +1696,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x15 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L2, EVSEMinimumDischargePower_L3, EE', 3)
         p += 2
         nxt = (16, 17, -1)[c]
         if nxt == 16:
@@ -1705,7 +1705,7 @@ def _d_BPT_AC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x16 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumDischargePower_L3, EE', 2)
             p += 2
             nxt = (17, -1)[c]
         if nxt == 17:
@@ -1981,7 +1981,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         x22 = None
         x23 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -2028,7 +2028,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower', 3)
         p += 2
         nxt = (5, 6, 7)[c]
         if nxt == 5:
@@ -2037,7 +2037,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower', 2)
             p += 2
             nxt = (6, 7)[c]
         if nxt == 6:
@@ -2053,7 +2053,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 3)
         p += 2
         nxt = (8, 9, 10)[c]
         if nxt == 8:
@@ -2062,7 +2062,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower', 2)
             p += 2
             nxt = (9, 10)[c]
         if nxt == 9:
@@ -2078,7 +2078,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower', 3)
         p += 2
         nxt = (11, 12, 13)[c]
         if nxt == 11:
@@ -2087,7 +2087,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower', 2)
             p += 2
             nxt = (12, 13)[c]
         if nxt == 12:
@@ -2103,7 +2103,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x13 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower', 3)
         p += 2
         nxt = (14, 15, 16)[c]
         if nxt == 14:
@@ -2112,7 +2112,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower', 2)
             p += 2
             nxt = (15, 16)[c]
         if nxt == 15:
@@ -2128,7 +2128,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x16 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower', 3)
         p += 2
         nxt = (17, 18, 19)[c]
         if nxt == 17:
@@ -2137,7 +2137,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x17 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower', 2)
             p += 2
             nxt = (18, 19)[c]
         if nxt == 18:
@@ -2153,7 +2153,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x19 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 5)
         p += 3
         nxt = (20, 21, 22, 23, -1)[c]
         if nxt == 20:
@@ -2162,7 +2162,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x20 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower_L3, EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 4)
             p += 3
             nxt = (21, 22, 23, -1)[c]
         if nxt == 21:
@@ -2171,7 +2171,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x21 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 3)
             p += 2
             nxt = (22, 23, -1)[c]
         if nxt == 22:
@@ -2180,7 +2180,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x22 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE', 2)
             p += 2
             nxt = (23, -1)[c]
         if nxt == 23:
@@ -2385,7 +2385,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         x11 = None
         x12 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
+        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -2404,7 +2404,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
+            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -2416,7 +2416,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower')
+            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -2428,7 +2428,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -2454,7 +2454,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 9)
         p += 4
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
@@ -2463,7 +2463,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 8)
             p += 4
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
@@ -2472,7 +2472,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 7)
             p += 3
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
@@ -2481,7 +2481,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
             p += 3
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
@@ -2490,7 +2490,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
@@ -2499,7 +2499,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
@@ -2508,7 +2508,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -2517,7 +2517,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         if nxt == 12:
@@ -2777,7 +2777,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
         x19 = None
         x20 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+        if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 10)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 0:
@@ -2786,7 +2786,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 9)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 1:
@@ -2795,7 +2795,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 8)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 2:
@@ -2804,7 +2804,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 7)
             p += 3
             nxt = (3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 3:
@@ -2813,7 +2813,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 6)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9)[c]
         if nxt == 4:
@@ -2822,7 +2822,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 5)
             p += 3
             nxt = (5, 6, 7, 8, 9)[c]
         if nxt == 5:
@@ -2831,7 +2831,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 4)
             p += 3
             nxt = (6, 7, 8, 9)[c]
         if nxt == 6:
@@ -2840,7 +2840,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 3)
             p += 2
             nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -2849,7 +2849,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -2865,7 +2865,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
         if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 12: raise bad_event(c, 4, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+        if c >= 12: raise bad_event(c, 4, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 12)
         p += 4
         nxt = (10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 10:
@@ -2874,7 +2874,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 11: raise bad_event(c, 4, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 11: raise bad_event(c, 4, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 11)
             p += 4
             nxt = (11, 12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 11:
@@ -2883,7 +2883,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 10)
             p += 4
             nxt = (12, 13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 12:
@@ -2892,7 +2892,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 9)
             p += 4
             nxt = (13, 14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 13:
@@ -2901,7 +2901,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVPresentReactivePower_L3, EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 8)
             p += 4
             nxt = (14, 15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 14:
@@ -2910,7 +2910,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 7)
             p += 3
             nxt = (15, 16, 17, 18, 19, 20, -1)[c]
         if nxt == 15:
@@ -2919,7 +2919,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x15 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L2, EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 6)
             p += 3
             nxt = (16, 17, 18, 19, 20, -1)[c]
         if nxt == 16:
@@ -2928,7 +2928,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x16 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumDischargePower_L3, EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 5)
             p += 3
             nxt = (17, 18, 19, 20, -1)[c]
         if nxt == 17:
@@ -2937,7 +2937,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x17 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumDischargePower, EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 4)
             p += 3
             nxt = (18, 19, 20, -1)[c]
         if nxt == 18:
@@ -2946,7 +2946,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x18 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L2, EVMinimumDischargePower_L3, EE', 3)
             p += 2
             nxt = (19, 20, -1)[c]
         if nxt == 19:
@@ -2955,7 +2955,7 @@ def _d_BPT_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x19 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumDischargePower_L3, EE', 2)
             p += 2
             nxt = (20, -1)[c]
         if nxt == 20:
@@ -3106,7 +3106,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
         x7 = None
         x8 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 10)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 0:
@@ -3115,7 +3115,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 9)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 1:
@@ -3124,7 +3124,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 8)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 2:
@@ -3133,7 +3133,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 7)
             p += 3
             nxt = (3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 3:
@@ -3142,7 +3142,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
             p += 3
             nxt = (4, 5, 6, 7, 8, -1)[c]
         if nxt == 4:
@@ -3151,7 +3151,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
@@ -3160,7 +3160,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
@@ -3169,7 +3169,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
@@ -3178,7 +3178,7 @@ def _d_BPT_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (8, -1)[c]
         if nxt == 8:
@@ -3467,7 +3467,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -3484,7 +3484,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -3500,7 +3500,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3509,7 +3509,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -3842,7 +3842,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -3854,7 +3854,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -3866,7 +3866,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -3878,7 +3878,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -3890,7 +3890,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -3909,7 +3909,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -3928,7 +3928,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -3947,7 +3947,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -3958,7 +3958,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -3967,7 +3967,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -4164,7 +4164,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         x14 = None
         x15 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4211,7 +4211,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower', 3)
         p += 2
         nxt = (5, 6, 7)[c]
         if nxt == 5:
@@ -4220,7 +4220,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumChargePower_L3, EVMinimumChargePower', 2)
             p += 2
             nxt = (6, 7)[c]
         if nxt == 6:
@@ -4236,7 +4236,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x7 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 3)
         p += 2
         nxt = (8, 9, 10)[c]
         if nxt == 8:
@@ -4245,7 +4245,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower', 2)
             p += 2
             nxt = (9, 10)[c]
         if nxt == 9:
@@ -4261,7 +4261,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower', 3)
         p += 2
         nxt = (11, 12, 13)[c]
         if nxt == 11:
@@ -4270,7 +4270,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentActivePower_L3, EVPresentReactivePower', 2)
             p += 2
             nxt = (12, 13)[c]
         if nxt == 12:
@@ -4286,7 +4286,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x13 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 3)
         p += 2
         nxt = (14, 15, -1)[c]
         if nxt == 14:
@@ -4295,7 +4295,7 @@ def _d_Dynamic_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x14 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE', 2)
             p += 2
             nxt = (15, -1)[c]
         if nxt == 15:
@@ -4493,7 +4493,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         x11 = None
         x12 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
+        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -4512,7 +4512,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower')
+            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSETargetActivePower', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -4524,7 +4524,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower')
+            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSETargetActivePower', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -4536,7 +4536,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSETargetActivePower', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -4562,7 +4562,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 9)
         p += 4
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
@@ -4571,7 +4571,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 8)
             p += 4
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
@@ -4580,7 +4580,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 7)
             p += 3
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
@@ -4589,7 +4589,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
             p += 3
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
@@ -4598,7 +4598,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
@@ -4607,7 +4607,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
@@ -4616,7 +4616,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -4625,7 +4625,7 @@ def _d_Dynamic_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         if nxt == 12:
@@ -4881,7 +4881,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -4947,7 +4947,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4965,7 +4965,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5053,7 +5053,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -5227,7 +5227,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -5246,7 +5246,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -5265,7 +5265,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -5284,7 +5284,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -5293,7 +5293,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -5314,7 +5314,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -5645,7 +5645,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -5654,7 +5654,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -5663,7 +5663,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -5672,7 +5672,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -5681,7 +5681,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -5692,7 +5692,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -5789,7 +5789,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -5798,7 +5798,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -5807,7 +5807,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -5816,7 +5816,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -5906,7 +5906,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -5915,7 +5915,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -5924,7 +5924,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -6140,7 +6140,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         x13 = None
         x14 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+        if c >= 10: raise bad_event(c, 4, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 10)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 0:
@@ -6149,7 +6149,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 9: raise bad_event(c, 4, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 9)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 1:
@@ -6158,7 +6158,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumEnergyRequest, EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 8)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 2:
@@ -6167,7 +6167,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 7)
             p += 3
             nxt = (3, 4, 5, 6, 7, 8, 9)[c]
         if nxt == 3:
@@ -6176,7 +6176,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower_L2, EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 6)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9)[c]
         if nxt == 4:
@@ -6185,7 +6185,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMaximumChargePower_L3, EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 5)
             p += 3
             nxt = (5, 6, 7, 8, 9)[c]
         if nxt == 5:
@@ -6194,7 +6194,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 4)
             p += 3
             nxt = (6, 7, 8, 9)[c]
         if nxt == 6:
@@ -6203,7 +6203,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumChargePower_L2, EVMinimumChargePower_L3, EVPresentActivePower', 3)
             p += 2
             nxt = (7, 8, 9)[c]
         if nxt == 7:
@@ -6212,7 +6212,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumChargePower_L3, EVPresentActivePower', 2)
             p += 2
             nxt = (8, 9)[c]
         if nxt == 8:
@@ -6228,7 +6228,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         if p > L: D, T, L = window(R, p)
         x9 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EVPresentActivePower_L2, EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 6)
         p += 3
         nxt = (10, 11, 12, 13, 14, -1)[c]
         if nxt == 10:
@@ -6237,7 +6237,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVPresentActivePower_L3, EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 5)
             p += 3
             nxt = (11, 12, 13, 14, -1)[c]
         if nxt == 11:
@@ -6246,7 +6246,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVPresentReactivePower, EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 4)
             p += 3
             nxt = (12, 13, 14, -1)[c]
         if nxt == 12:
@@ -6255,7 +6255,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVPresentReactivePower_L2, EVPresentReactivePower_L3, EE', 3)
             p += 2
             nxt = (13, 14, -1)[c]
         if nxt == 13:
@@ -6264,7 +6264,7 @@ def _d_Scheduled_AC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x13 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVPresentReactivePower_L3, EE', 2)
             p += 2
             nxt = (14, -1)[c]
         if nxt == 14:
@@ -6410,7 +6410,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         x7 = None
         x8 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+        if c >= 10: raise bad_event(c, 4, p, 'EVSETargetActivePower, EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 10)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 0:
@@ -6419,7 +6419,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'EVSETargetActivePower_L2, EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 9)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 1:
@@ -6428,7 +6428,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSETargetActivePower_L3, EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 8)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 2:
@@ -6437,7 +6437,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSETargetReactivePower, EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 7)
             p += 3
             nxt = (3, 4, 5, 6, 7, 8, -1)[c]
         if nxt == 3:
@@ -6446,7 +6446,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L2, EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 6)
             p += 3
             nxt = (4, 5, 6, 7, 8, -1)[c]
         if nxt == 4:
@@ -6455,7 +6455,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSETargetReactivePower_L3, EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 5)
             p += 3
             nxt = (5, 6, 7, 8, -1)[c]
         if nxt == 5:
@@ -6464,7 +6464,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEPresentActivePower, EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 4)
             p += 3
             nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
@@ -6473,7 +6473,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L2, EVSEPresentActivePower_L3, EE', 3)
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
@@ -6482,7 +6482,7 @@ def _d_Scheduled_AC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEPresentActivePower_L3, EE', 2)
             p += 2
             nxt = (8, -1)[c]
         if nxt == 8:
@@ -6634,7 +6634,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6652,7 +6652,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6765,7 +6765,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6788,7 +6788,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -6797,7 +6797,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -6807,7 +6807,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6868,7 +6868,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -6884,7 +6884,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -6972,7 +6972,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -7004,7 +7004,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -7093,7 +7093,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)

@@ -1025,7 +1025,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -1042,7 +1042,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1058,7 +1058,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -1067,7 +1067,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -1400,7 +1400,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -1412,7 +1412,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -1424,7 +1424,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -1436,7 +1436,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -1448,7 +1448,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -1467,7 +1467,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -1486,7 +1486,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -1505,7 +1505,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -1516,7 +1516,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -1525,7 +1525,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -1791,7 +1791,7 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
         p += 4
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'EVImmobilized, EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -1802,7 +1802,7 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
             p += 3
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVWLANStrength, EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -1811,7 +1811,7 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVCPStatus, EVSOC, EVErrorCode, EVTimeout, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -1822,7 +1822,7 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
             p += 5
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSOC, EVErrorCode, EVTimeout, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSOC, EVErrorCode, EVTimeout, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -1834,7 +1834,7 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
             p += 9
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVErrorCode, EVTimeout, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVErrorCode, EVTimeout, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -1845,7 +1845,7 @@ def _d_EVTechnicalStatusType(D, T, p, L, R, _new=_object_new, _C=_iso20_acdp.EVT
             p += 6
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVTimeout, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVTimeout, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -1976,7 +1976,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -2042,7 +2042,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -2060,7 +2060,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2148,7 +2148,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -2322,7 +2322,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -2341,7 +2341,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -2360,7 +2360,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -2379,7 +2379,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -2388,7 +2388,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -2409,7 +2409,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -2740,7 +2740,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -2749,7 +2749,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -2758,7 +2758,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -2767,7 +2767,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -2776,7 +2776,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -2787,7 +2787,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -2884,7 +2884,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -2893,7 +2893,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -2902,7 +2902,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -2911,7 +2911,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -3001,7 +3001,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -3010,7 +3010,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -3019,7 +3019,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -3190,7 +3190,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3208,7 +3208,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3321,7 +3321,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3344,7 +3344,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -3353,7 +3353,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -3363,7 +3363,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3424,7 +3424,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -3440,7 +3440,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -3528,7 +3528,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3560,7 +3560,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3649,7 +3649,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)

@@ -259,7 +259,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
         x11 = None
         x12 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -303,7 +303,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
                 if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, Currency')
+        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, Currency', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -333,7 +333,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
         if p > L: D, T, L = window(R, p)
         x6 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'MinimumCost, MaximumCost, TaxRules, PriceRuleStacks')
+        if c >= 4: raise bad_event(c, 3, p, 'MinimumCost, MaximumCost, TaxRules, PriceRuleStacks', 4)
         p += 3
         nxt = (7, 8, 9, 10)[c]
         if nxt == 7:
@@ -342,7 +342,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MaximumCost, TaxRules, PriceRuleStacks')
+            if c >= 3: raise bad_event(c, 2, p, 'MaximumCost, TaxRules, PriceRuleStacks', 3)
             p += 2
             nxt = (8, 9, 10)[c]
         if nxt == 8:
@@ -351,7 +351,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxRules, PriceRuleStacks')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxRules, PriceRuleStacks', 2)
             p += 2
             nxt = (9, 10)[c]
         if nxt == 9:
@@ -367,7 +367,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
         if p > L: D, T, L = window(R, p)
         x10 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'OverstayRules, AdditionalSelectedServices, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'OverstayRules, AdditionalSelectedServices, EE', 3)
         p += 2
         nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -376,7 +376,7 @@ def _d_AbsolutePriceScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AdditionalSelectedServices, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'AdditionalSelectedServices, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         if nxt == 12:
@@ -460,7 +460,7 @@ def _d_AdditionalServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             k = len(x0)
             if k < 5:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'AdditionalService, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'AdditionalService, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -601,7 +601,7 @@ def _d_AuthorizationReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Au
         p += 4
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode')
+        if c >= 2: raise bad_event(c, 2, p, 'EIM_AReqAuthorizationMode, PnC_AReqAuthorizationMode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -858,7 +858,7 @@ def _d_AuthorizationSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             k = len(x2)
             if k < 2:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'AuthorizationServices, CertificateInstallationService')
+                if c >= 2: raise bad_event(c, 2, p, 'AuthorizationServices, CertificateInstallationService', 2)
                 p += 2
                 nxt = (2, 3)[c]
             else:
@@ -873,7 +873,7 @@ def _d_AuthorizationSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso20_comm
             p += 3
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode')
+            if c >= 2: raise bad_event(c, 2, p, 'EIM_ASResAuthorizationMode, PnC_ASResAuthorizationMode', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -1027,7 +1027,7 @@ def _d_CertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ce
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -1135,7 +1135,7 @@ def _d_CertificateInstallationReqType(D, T, p, L, R, _new=_object_new, _C=_iso20
         p += 11
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PrioritizedEMAIDs, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'PrioritizedEMAIDs, EE', 2)
         p += 2
         nxt = (4, -1)[c]
         if nxt == 4:
@@ -1426,7 +1426,7 @@ def _d_ChargingScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ch
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE', 3)
         p += 2
         nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -1599,7 +1599,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -1616,7 +1616,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1632,7 +1632,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -1641,7 +1641,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -1974,7 +1974,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -1986,7 +1986,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -1998,7 +1998,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -2010,7 +2010,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -2022,7 +2022,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -2041,7 +2041,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -2060,7 +2060,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -2079,7 +2079,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -2090,7 +2090,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -2099,7 +2099,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -2324,7 +2324,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'MinimumSOC, TargetSOC, EVTargetEnergyRequest')
+        if c >= 3: raise bad_event(c, 2, p, 'MinimumSOC, TargetSOC, EVTargetEnergyRequest', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -2336,7 +2336,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVTargetEnergyRequest')
+            if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVTargetEnergyRequest', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -2369,7 +2369,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 3)
         p += 2
         nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -2378,7 +2378,7 @@ def _d_Dynamic_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -2485,7 +2485,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
         x3 = None
         x4 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', 6)
         p += 3
         nxt = (0, 1, 2, 3, 4, -1)[c]
         if nxt == 0:
@@ -2504,7 +2504,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', 5)
             p += 3
             nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
@@ -2516,7 +2516,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             p += 9
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'TargetSOC, AbsolutePriceSchedule, PriceLevelSchedule, EE', 4)
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -2528,7 +2528,7 @@ def _d_Dynamic_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'AbsolutePriceSchedule, PriceLevelSchedule, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -2706,7 +2706,7 @@ def _d_EMAIDListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EMAIDList
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EMAID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EMAID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -2932,7 +2932,7 @@ def _d_EVPowerProfileEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_co
             k = len(x0)
             if k < 2048:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EVPowerProfileEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EVPowerProfileEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3024,7 +3024,7 @@ def _d_EVPowerProfileType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EVPo
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode')
+        if c >= 2: raise bad_event(c, 2, p, 'Dynamic_EVPPTControlMode, Scheduled_EVPPTControlMode', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -3114,7 +3114,7 @@ def _d_EVPowerScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_c
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EVPowerScheduleEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EVPowerScheduleEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3327,7 +3327,7 @@ def _d_EVPriceRuleStackListType(D, T, p, L, R, _new=_object_new, _C=_iso20_commo
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EVPriceRuleStack, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EVPriceRuleStack, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3425,7 +3425,7 @@ def _d_EVPriceRuleStackType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.EV
             k = len(x1)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'EVPriceRule, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'EVPriceRule, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -3674,7 +3674,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3740,7 +3740,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3758,7 +3758,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3846,7 +3846,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -4020,7 +4020,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -4039,7 +4039,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -4058,7 +4058,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -4077,7 +4077,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -4086,7 +4086,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -4107,7 +4107,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -4350,7 +4350,7 @@ def _d_OverstayRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ov
         x1 = None
         x2 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule')
+        if c >= 3: raise bad_event(c, 2, p, 'OverstayTimeThreshold, OverstayPowerThreshold, OverstayRule', 3)
         p += 2
         nxt = (0, 1, 2)[c]
         if nxt == 0:
@@ -4369,7 +4369,7 @@ def _d_OverstayRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ov
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'OverstayPowerThreshold, OverstayRule')
+            if c >= 2: raise bad_event(c, 2, p, 'OverstayPowerThreshold, OverstayRule', 2)
             p += 2
             nxt = (1, 2)[c]
         if nxt == 1:
@@ -4388,7 +4388,7 @@ def _d_OverstayRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Ov
             k = len(x2)
             if k < 5:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'OverstayRule, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'OverstayRule, EE', 2)
                 p += 2
                 nxt = (2, -1)[c]
             else:
@@ -4469,7 +4469,7 @@ def _d_OverstayRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Overst
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'OverstayRuleDescription, StartTime')
+        if c >= 2: raise bad_event(c, 2, p, 'OverstayRuleDescription, StartTime', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4639,7 +4639,7 @@ def _d_ParameterSetType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Parame
             k = len(x1)
             if k < 32:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Parameter, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -4763,7 +4763,7 @@ def _d_ParameterType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Parameter
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString')
+        if c >= 6: raise bad_event(c, 3, p, 'boolValue, byteValue, shortValue, intValue, rationalNumber, finiteString', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, 6)[c]
         if nxt == 1:
@@ -4973,7 +4973,7 @@ def _d_PnC_ASResAuthorizationModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SupportedProviders, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SupportedProviders, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -5079,7 +5079,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Po
         p += 5
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVPowerProfile, BPT_ChannelSelection, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVPowerProfile, BPT_ChannelSelection, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -5088,7 +5088,7 @@ def _d_PowerDeliveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Po
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'BPT_ChannelSelection, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'BPT_ChannelSelection, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
@@ -5173,7 +5173,7 @@ def _d_PowerDeliveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Po
         p += 9
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEStatus, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEStatus, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -5247,7 +5247,7 @@ def _d_PowerScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PowerScheduleEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PowerScheduleEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -5348,7 +5348,7 @@ def _d_PowerScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'Power_L2, Power_L3, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'Power_L2, Power_L3, EE', 3)
         p += 2
         nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -5357,7 +5357,7 @@ def _d_PowerScheduleEntryType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Power_L3, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Power_L3, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
@@ -5457,7 +5457,7 @@ def _d_PowerScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Power
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'AvailableEnergy, PowerTolerance, PowerScheduleEntries')
+        if c >= 3: raise bad_event(c, 2, p, 'AvailableEnergy, PowerTolerance, PowerScheduleEntries', 3)
         p += 2
         nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -5466,7 +5466,7 @@ def _d_PowerScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Power
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'PowerTolerance, PowerScheduleEntries')
+            if c >= 2: raise bad_event(c, 2, p, 'PowerTolerance, PowerScheduleEntries', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -5548,7 +5548,7 @@ def _d_PriceLevelScheduleEntryListType(D, T, p, L, R, _new=_object_new, _C=_iso2
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PriceLevelScheduleEntry, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PriceLevelScheduleEntry, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -5718,7 +5718,7 @@ def _d_PriceLevelScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
         x0 = None
         x3 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, TimeAnchor', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5762,7 +5762,7 @@ def _d_PriceLevelScheduleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
                 if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, NumberOfPriceLevels')
+        if c >= 2: raise bad_event(c, 2, p, 'PriceScheduleDescription, NumberOfPriceLevels', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -5855,7 +5855,7 @@ def _d_PriceRuleStackListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
             k = len(x0)
             if k < 1024:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PriceRuleStack, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PriceRuleStack, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -5953,7 +5953,7 @@ def _d_PriceRuleStackType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Pric
             k = len(x1)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PriceRule, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'PriceRule, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -6065,7 +6065,7 @@ def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
+        if c >= 5: raise bad_event(c, 3, p, 'ParkingFee, ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart', 5)
         p += 3
         nxt = (1, 2, 3, 4, 5)[c]
         if nxt == 1:
@@ -6074,7 +6074,7 @@ def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
+            if c >= 4: raise bad_event(c, 3, p, 'ParkingFeePeriod, CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart', 4)
             p += 3
             nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
@@ -6093,7 +6093,7 @@ def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart')
+            if c >= 3: raise bad_event(c, 2, p, 'CarbonDioxideEmission, RenewableGenerationPercentage, PowerRangeStart', 3)
             p += 2
             nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -6112,7 +6112,7 @@ def _d_PriceRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.PriceRule
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'RenewableGenerationPercentage, PowerRangeStart')
+            if c >= 2: raise bad_event(c, 2, p, 'RenewableGenerationPercentage, PowerRangeStart', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -6415,7 +6415,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -6424,7 +6424,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -6433,7 +6433,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -6442,7 +6442,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -6451,7 +6451,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -6462,7 +6462,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -6559,7 +6559,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -6568,7 +6568,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -6577,7 +6577,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -6586,7 +6586,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -6676,7 +6676,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -6685,7 +6685,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -6694,7 +6694,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -6809,7 +6809,7 @@ def _d_ScheduleExchangeReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         p += 13
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode')
+        if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEReqControlMode, Scheduled_SEReqControlMode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -6931,7 +6931,7 @@ def _d_ScheduleExchangeResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         p += 5
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode')
+        if c >= 3: raise bad_event(c, 2, p, 'GoToPause, Dynamic_SEResControlMode, Scheduled_SEResControlMode', 3)
         p += 2
         nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -6942,7 +6942,7 @@ def _d_ScheduleExchangeResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
             p += 3
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEResControlMode, Scheduled_SEResControlMode')
+            if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SEResControlMode, Scheduled_SEResControlMode', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -7050,7 +7050,7 @@ def _d_ScheduleTupleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Sched
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DischargingSchedule, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'DischargingSchedule, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -7183,7 +7183,7 @@ def _d_Scheduled_EVPPTControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'PowerToleranceAcceptance, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'PowerToleranceAcceptance, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -7282,7 +7282,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
         x3 = None
         x4 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'DepartureTime, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', 6)
         p += 3
         nxt = (0, 1, 2, 3, 4, -1)[c]
         if nxt == 0:
@@ -7301,7 +7301,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', 5)
             p += 3
             nxt = (1, 2, 3, 4, -1)[c]
         if nxt == 1:
@@ -7310,7 +7310,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVEnergyOffer, EE', 4)
             p += 3
             nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -7319,7 +7319,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVEnergyOffer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVEnergyOffer, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -7328,7 +7328,7 @@ def _d_Scheduled_SEReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVEnergyOffer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVEnergyOffer, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:
@@ -7404,7 +7404,7 @@ def _d_Scheduled_SEResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso20
             k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ScheduleTuple, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ScheduleTuple, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -7532,7 +7532,7 @@ def _d_SelectedServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
             k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SelectedService, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -7853,7 +7853,7 @@ def _d_ServiceDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SupportedServiceIDs, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SupportedServiceIDs, EE', 2)
         p += 2
         nxt = (1, -1)[c]
         if nxt == 1:
@@ -7960,7 +7960,7 @@ def _d_ServiceDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'VASList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'VASList, EE', 2)
         p += 2
         nxt = (4, -1)[c]
         if nxt == 4:
@@ -8052,7 +8052,7 @@ def _d_ServiceIDListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Servi
             k = len(x0)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ServiceID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ServiceID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8121,7 +8121,7 @@ def _d_ServiceListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Service
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Service, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Service, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8190,7 +8190,7 @@ def _d_ServiceParameterListType(D, T, p, L, R, _new=_object_new, _C=_iso20_commo
             k = len(x0)
             if k < 32:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ParameterSet, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -8266,7 +8266,7 @@ def _d_ServiceSelectionReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SelectedVASList, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SelectedVASList, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -8613,7 +8613,7 @@ def _d_SessionStopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Sess
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVTerminationCode, EVTerminationExplanation, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVTerminationCode, EVTerminationExplanation, EE', 3)
         p += 2
         nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -8622,7 +8622,7 @@ def _d_SessionStopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Sess
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVTerminationExplanation, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVTerminationExplanation, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
@@ -8776,7 +8776,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8794,7 +8794,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -8907,7 +8907,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -8930,7 +8930,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -8939,7 +8939,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -8949,7 +8949,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -9010,7 +9010,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -9026,7 +9026,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -9110,7 +9110,7 @@ def _d_SignedCertificateChainType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
         if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SubCertificates, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -9195,7 +9195,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -9227,7 +9227,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -9347,7 +9347,7 @@ def _d_SignedInstallationDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey')
+        if c >= 3: raise bad_event(c, 2, p, 'SECP521_EncryptedPrivateKey, X448_EncryptedPrivateKey, TPM_EncryptedPrivateKey', 3)
         p += 2
         nxt = (4, 5, 6)[c]
         if nxt == 4:
@@ -9481,7 +9481,7 @@ def _d_SignedMeteringDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
+        if c >= 3: raise bad_event(c, 2, p, 'Receipt, Dynamic_SMDTControlMode, Scheduled_SMDTControlMode', 3)
         p += 2
         nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -9490,7 +9490,7 @@ def _d_SignedMeteringDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode')
+            if c >= 2: raise bad_event(c, 2, p, 'Dynamic_SMDTControlMode, Scheduled_SMDTControlMode', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -9576,7 +9576,7 @@ def _d_SubCertificatesType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.Sub
             k = len(x0)
             if k < 3:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'Certificate, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -9646,7 +9646,7 @@ def _d_SupportedProvidersListType(D, T, p, L, R, _new=_object_new, _C=_iso20_com
             k = len(x0)
             if k < 128:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ProviderID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ProviderID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -9802,7 +9802,7 @@ def _d_TaxRuleListType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TaxRule
             k = len(x0)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxRule, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxRule, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -9922,7 +9922,7 @@ def _d_TaxRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TaxRule, _s
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TaxRuleName, TaxRate')
+        if c >= 2: raise bad_event(c, 2, p, 'TaxRuleName, TaxRate', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -9938,7 +9938,7 @@ def _d_TaxRuleType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.TaxRule, _s
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TaxIncludedInPrice, AppliesToEnergyFee')
+        if c >= 2: raise bad_event(c, 2, p, 'TaxIncludedInPrice, AppliesToEnergyFee', 2)
         p += 2
         nxt = (3, 4)[c]
         if nxt == 3:
@@ -10070,7 +10070,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -10275,7 +10275,7 @@ def _d_VehicleCheckInReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
         p += 5
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'VehicleFrame, DeviceOffset, VehicleTravel, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'VehicleFrame, DeviceOffset, VehicleTravel, EE', 4)
         p += 3
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -10296,7 +10296,7 @@ def _d_VehicleCheckInReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'DeviceOffset, VehicleTravel, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'DeviceOffset, VehicleTravel, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -10317,7 +10317,7 @@ def _d_VehicleCheckInReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'VehicleTravel, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'VehicleTravel, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -10457,7 +10457,7 @@ def _d_VehicleCheckInResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
         p += 9
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'ParkingSpace, DeviceLocation, TargetDistance, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'ParkingSpace, DeviceLocation, TargetDistance, EE', 4)
         p += 3
         nxt = (2, 3, 4, -1)[c]
         if nxt == 2:
@@ -10478,7 +10478,7 @@ def _d_VehicleCheckInResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'DeviceLocation, TargetDistance, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'DeviceLocation, TargetDistance, EE', 3)
             p += 2
             nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -10499,7 +10499,7 @@ def _d_VehicleCheckInResType(D, T, p, L, R, _new=_object_new, _C=_iso20_common.V
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TargetDistance, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TargetDistance, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt == 4:

@@ -232,7 +232,7 @@ def _d_BPT_DC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVMaximumDischargePower')
+        if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EVMaximumDischargePower', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -436,7 +436,7 @@ def _d_BPT_DC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EVSEMaximumDischargePower')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EVSEMaximumDischargePower', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -627,7 +627,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         x12 = None
         x13 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -723,7 +723,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x11 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'EVMaximumV2XEnergyRequest, EVMinimumV2XEnergyRequest, EE', 3)
         p += 2
         nxt = (12, 13, -1)[c]
         if nxt == 12:
@@ -732,7 +732,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             if p > L: D, T, L = window(R, p)
             x12 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumV2XEnergyRequest, EE', 2)
             p += 2
             nxt = (13, -1)[c]
         if nxt == 13:
@@ -896,7 +896,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -915,7 +915,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -927,7 +927,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -939,7 +939,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -1181,7 +1181,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
         x11 = None
         x12 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
+        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', 4)
         p += 3
         nxt = (0, 1, 2, 3)[c]
         if nxt == 0:
@@ -1190,7 +1190,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', 3)
             p += 2
             nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -1199,7 +1199,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -1222,7 +1222,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+        if c >= 9: raise bad_event(c, 4, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 9)
         p += 4
         nxt = (5, 6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 5:
@@ -1231,7 +1231,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 8)
             p += 4
             nxt = (6, 7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 6:
@@ -1240,7 +1240,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 7)
             p += 3
             nxt = (7, 8, 9, 10, 11, 12, -1)[c]
         if nxt == 7:
@@ -1249,7 +1249,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVMaximumVoltage, EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 6)
             p += 3
             nxt = (8, 9, 10, 11, 12, -1)[c]
         if nxt == 8:
@@ -1258,7 +1258,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMinimumVoltage, EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 5)
             p += 3
             nxt = (9, 10, 11, 12, -1)[c]
         if nxt == 9:
@@ -1267,7 +1267,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x9 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 4)
             p += 3
             nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
@@ -1276,7 +1276,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower, EVMaximumDischargeCurrent, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMinimumDischargePower, EVMaximumDischargeCurrent, EE', 3)
             p += 2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -1285,7 +1285,7 @@ def _d_BPT_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargeCurrent, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMaximumDischargeCurrent, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         if nxt == 12:
@@ -1418,7 +1418,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
         x6 = None
         x7 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 9: raise bad_event(c, 4, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+        if c >= 9: raise bad_event(c, 4, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 9)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 0:
@@ -1427,7 +1427,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 8)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 1:
@@ -1436,7 +1436,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 7)
             p += 3
             nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -1445,7 +1445,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'EVSEMaximumVoltage, EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -1454,7 +1454,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -1463,7 +1463,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -1472,7 +1472,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumDischargeCurrent, EVSEMinimumVoltage, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -1481,7 +1481,7 @@ def _d_BPT_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumVoltage, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMinimumVoltage, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -1799,7 +1799,7 @@ def _d_DC_CPDReqEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'TargetSOC, EE', 2)
         p += 2
         nxt = (6, -1)[c]
         if nxt == 6:
@@ -1944,7 +1944,7 @@ def _d_DC_CPDResEnergyTransferModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'EVSEPowerRampLimitation, EE', 2)
         p += 2
         nxt = (6, -1)[c]
         if nxt == 6:
@@ -2189,7 +2189,7 @@ def _d_DC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
+        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -2214,7 +2214,7 @@ def _d_DC_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode')
+        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLReqControlMode, BPT_Scheduled_DC_CLReqControlMode, CLReqControlMode, Dynamic_DC_CLReqControlMode, Scheduled_DC_CLReqControlMode', 5)
         p += 3
         nxt = (4, 5, 6, 7, 8)[c]
         if nxt == 4:
@@ -2429,7 +2429,7 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
         p += 9
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVSEPresentCurrent', 4)
         p += 3
         nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
@@ -2438,7 +2438,7 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVSEPresentCurrent')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVSEPresentCurrent', 3)
             p += 2
             nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -2447,7 +2447,7 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVSEPresentCurrent')
+            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVSEPresentCurrent', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -2491,7 +2491,7 @@ def _d_DC_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_dc.DC_Cha
         p += 4
         x9 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode')
+        if c >= 5: raise bad_event(c, 3, p, 'BPT_Dynamic_DC_CLResControlMode, BPT_Scheduled_DC_CLResControlMode, CLResControlMode, Dynamic_DC_CLResControlMode, Scheduled_DC_CLResControlMode', 5)
         p += 3
         nxt = (10, 11, 12, 13, 14)[c]
         if nxt == 10:
@@ -2609,7 +2609,7 @@ def _d_DC_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_i
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDReqEnergyTransferMode, DC_CPDReqEnergyTransferMode', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -2706,7 +2706,7 @@ def _d_DC_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_i
         p += 9
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDResEnergyTransferMode, DC_CPDResEnergyTransferMode')
+        if c >= 2: raise bad_event(c, 2, p, 'BPT_DC_CPDResEnergyTransferMode, DC_CPDResEnergyTransferMode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -3107,7 +3107,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -3124,7 +3124,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -3140,7 +3140,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3149,7 +3149,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -3482,7 +3482,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -3494,7 +3494,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -3506,7 +3506,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -3518,7 +3518,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -3530,7 +3530,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -3549,7 +3549,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -3568,7 +3568,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -3587,7 +3587,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -3598,7 +3598,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -3607,7 +3607,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -3781,7 +3781,7 @@ def _d_Dynamic_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
     try:
         x0 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest')
+        if c >= 2: raise bad_event(c, 2, p, 'DepartureTime, EVTargetEnergyRequest', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -3979,7 +3979,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+        if c >= 5: raise bad_event(c, 3, p, 'DepartureTime, MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -3998,7 +3998,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
                     if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 4: raise bad_event(c, 3, p, 'MinimumSOC, TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -4010,7 +4010,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 9
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 3: raise bad_event(c, 2, p, 'TargetSOC, AckMaxDelay, EVSEMaximumChargePower', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -4022,7 +4022,7 @@ def _d_Dynamic_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_iso2
             p += 9
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower')
+            if c >= 2: raise bad_event(c, 2, p, 'AckMaxDelay, EVSEMaximumChargePower', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -4261,7 +4261,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -4327,7 +4327,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -4345,7 +4345,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -4433,7 +4433,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -4607,7 +4607,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -4626,7 +4626,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -4645,7 +4645,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -4664,7 +4664,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -4673,7 +4673,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -4694,7 +4694,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -5025,7 +5025,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -5034,7 +5034,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -5043,7 +5043,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -5052,7 +5052,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -5061,7 +5061,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -5072,7 +5072,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -5169,7 +5169,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -5178,7 +5178,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -5187,7 +5187,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -5196,7 +5196,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -5286,7 +5286,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -5295,7 +5295,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -5304,7 +5304,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -5517,7 +5517,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         x8 = None
         x9 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
+        if c >= 4: raise bad_event(c, 3, p, 'EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', 4)
         p += 3
         nxt = (0, 1, 2, 3)[c]
         if nxt == 0:
@@ -5526,7 +5526,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVTargetCurrent', 3)
             p += 2
             nxt = (1, 2, 3)[c]
         if nxt == 1:
@@ -5535,7 +5535,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumEnergyRequest, EVTargetCurrent', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -5558,7 +5558,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         if p > L: D, T, L = window(R, p)
         x4 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', 6)
         p += 3
         nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -5567,7 +5567,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -5576,7 +5576,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -5585,7 +5585,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumVoltage, EVMinimumVoltage, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVMaximumVoltage, EVMinimumVoltage, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -5594,7 +5594,7 @@ def _d_Scheduled_DC_CLReqControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumVoltage, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVMinimumVoltage, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -5685,7 +5685,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', 5)
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
@@ -5694,7 +5694,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', 4)
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
@@ -5703,7 +5703,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVSEMaximumChargeCurrent, EVSEMaximumVoltage, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -5712,7 +5712,7 @@ def _d_Scheduled_DC_CLResControlModeType(D, T, p, L, R, _new=_object_new, _C=_is
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumVoltage, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'EVSEMaximumVoltage, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
@@ -5809,7 +5809,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5827,7 +5827,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -5940,7 +5940,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5963,7 +5963,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -5972,7 +5972,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -5982,7 +5982,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6043,7 +6043,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -6059,7 +6059,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -6147,7 +6147,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -6179,7 +6179,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -6268,7 +6268,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)

@@ -151,7 +151,7 @@ def _d_AlternativeSECCListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Al
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'AlternativeSECC, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'AlternativeSECC, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -234,7 +234,7 @@ def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Altern
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, 'SSID, BSSID, IPAddress, Port, EE')
+        if c >= 5: raise bad_event(c, 3, p, 'SSID, BSSID, IPAddress, Port, EE', 5)
         p += 3
         nxt = (0, 1, 2, 3, -1)[c]
         if nxt == 0:
@@ -243,7 +243,7 @@ def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Altern
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'BSSID, IPAddress, Port, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'BSSID, IPAddress, Port, EE', 4)
             p += 3
             nxt = (1, 2, 3, -1)[c]
         if nxt == 1:
@@ -252,7 +252,7 @@ def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Altern
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'IPAddress, Port, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'IPAddress, Port, EE', 3)
             p += 2
             nxt = (2, 3, -1)[c]
         if nxt == 2:
@@ -261,7 +261,7 @@ def _d_AlternativeSECCType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.Altern
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Port, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Port, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt == 3:
@@ -555,7 +555,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -572,7 +572,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -588,7 +588,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -597,7 +597,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -930,7 +930,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
         x8 = None
         x9 = None
         c = (D >> (T - p - 4)) & 15
-        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+        if c >= 11: raise bad_event(c, 4, p, 'PresentSOC, MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 11)
         p += 4
         nxt = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 0:
@@ -942,7 +942,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x0 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 10: raise bad_event(c, 4, p, 'MinimumSOC, TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 10)
             p += 4
             nxt = (1, 2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 1:
@@ -954,7 +954,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x1 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 9: raise bad_event(c, 4, p, 'TargetSOC, MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 9)
             p += 4
             nxt = (2, 3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 2:
@@ -966,7 +966,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x2 = v
             c = (D >> (T - p - 4)) & 15
-            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 8: raise bad_event(c, 4, p, 'MaximumSOC, RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 8)
             p += 4
             nxt = (3, 4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 3:
@@ -978,7 +978,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 9
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 7: raise bad_event(c, 3, p, 'RemainingTimeToMinimumSOC, RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 7)
             p += 3
             nxt = (4, 5, 6, 7, 8, 9, -1)[c]
         if nxt == 4:
@@ -997,7 +997,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'RemainingTimeToTargetSOC, RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 6)
             p += 3
             nxt = (5, 6, 7, 8, 9, -1)[c]
         if nxt == 5:
@@ -1016,7 +1016,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'RemainingTimeToMaximumSOC, ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 5)
             p += 3
             nxt = (6, 7, 8, 9, -1)[c]
         if nxt == 6:
@@ -1035,7 +1035,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'ChargingComplete, BatteryEnergyCapacity, InletHot, EE', 4)
             p += 3
             nxt = (7, 8, 9, -1)[c]
         if nxt == 7:
@@ -1046,7 +1046,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             p += 3
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'BatteryEnergyCapacity, InletHot, EE', 3)
             p += 2
             nxt = (8, 9, -1)[c]
         if nxt == 8:
@@ -1055,7 +1055,7 @@ def _d_DisplayParametersType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Di
             if p > L: D, T, L = window(R, p)
             x8 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'InletHot, EE', 2)
             p += 2
             nxt = (9, -1)[c]
         if nxt == 9:
@@ -1310,7 +1310,7 @@ def _d_ListOfRootCertificateIDsType(D, T, p, L, R, _new=_object_new, _C=_iso20_t
             k = len(x0)
             if k < 20:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RootCertificateID, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -1376,7 +1376,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1394,7 +1394,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -1482,7 +1482,7 @@ def _d_MessageHeaderType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Messag
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'Signature, EE', 2)
         p += 2
         nxt = (2, -1)[c]
         if nxt == 2:
@@ -1656,7 +1656,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                 if p > L: D, T, L = window(R, p)
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+        if c >= 7: raise bad_event(c, 3, p, 'BPT_DischargedEnergyReadingWh, CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 7)
         p += 3
         nxt = (2, 3, 4, 5, 6, 7, -1)[c]
         if nxt == 2:
@@ -1675,7 +1675,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 6: raise bad_event(c, 3, p, 'CapacitiveEnergyReadingVARh, BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 6)
             p += 3
             nxt = (3, 4, 5, 6, 7, -1)[c]
         if nxt == 3:
@@ -1694,7 +1694,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'BPT_InductiveEnergyReadingVARh, MeterSignature, MeterStatus, MeterTimestamp, EE', 5)
             p += 3
             nxt = (4, 5, 6, 7, -1)[c]
         if nxt == 4:
@@ -1713,7 +1713,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'MeterSignature, MeterStatus, MeterTimestamp, EE', 4)
             p += 3
             nxt = (5, 6, 7, -1)[c]
         if nxt == 5:
@@ -1722,7 +1722,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
             if p > L: D, T, L = window(R, p)
             x5 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterStatus, MeterTimestamp, EE', 3)
             p += 2
             nxt = (6, 7, -1)[c]
         if nxt == 6:
@@ -1743,7 +1743,7 @@ def _d_MeterInfoType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.MeterInfo,
                     if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'MeterTimestamp, EE', 2)
             p += 2
             nxt = (7, -1)[c]
         if nxt == 7:
@@ -2074,7 +2074,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
                 if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+        if c >= 6: raise bad_event(c, 3, p, 'EnergyCosts, OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 6)
         p += 3
         nxt = (1, 2, 3, 4, 5, -1)[c]
         if nxt == 1:
@@ -2083,7 +2083,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 5: raise bad_event(c, 3, p, 'OccupancyCosts, AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 5)
             p += 3
             nxt = (2, 3, 4, 5, -1)[c]
         if nxt == 2:
@@ -2092,7 +2092,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE')
+            if c >= 4: raise bad_event(c, 3, p, 'AdditionalServicesCosts, OverstayCosts, TaxCosts, EE', 4)
             p += 3
             nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -2101,7 +2101,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'OverstayCosts, TaxCosts, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -2110,7 +2110,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -2121,7 +2121,7 @@ def _d_ReceiptType(D, T, p, L, R, _new=_object_new, _C=_iso20_types.Receipt, _s0
             k = len(x5)
             if k < 10:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TaxCosts, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -2218,7 +2218,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -2227,7 +2227,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -2236,7 +2236,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -2245,7 +2245,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -2335,7 +2335,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -2344,7 +2344,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -2353,7 +2353,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -2524,7 +2524,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -2542,7 +2542,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2655,7 +2655,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -2678,7 +2678,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -2687,7 +2687,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -2697,7 +2697,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2758,7 +2758,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -2774,7 +2774,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -2862,7 +2862,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -2894,7 +2894,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -2983,7 +2983,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -3128,7 +3128,7 @@ def _d_WPT_AlignmentCheckMethodListType(D, T, p, L, R, _new=_object_new, _C=_iso
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_AlignmentCheckMethod, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_AlignmentCheckMethod, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -3233,7 +3233,7 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'TargetCoilCurrent, EVResultCode')
+        if c >= 2: raise bad_event(c, 2, p, 'TargetCoilCurrent, EVResultCode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -3251,7 +3251,7 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
         p += 4
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
         p += 2
         nxt = (4, -1)[c]
         while nxt == 4:
@@ -3263,7 +3263,7 @@ def _d_WPT_AlignmentCheckReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             k = len(x4)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
             else:
@@ -3387,7 +3387,7 @@ def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
         p += 5
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'PowerTransmitted, SupplyDeviceCurrent, VendorSpecificDataContainer, EE', 4)
         p += 3
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -3396,7 +3396,7 @@ def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'SupplyDeviceCurrent, VendorSpecificDataContainer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'SupplyDeviceCurrent, VendorSpecificDataContainer, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -3405,7 +3405,7 @@ def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -3417,7 +3417,7 @@ def _d_WPT_AlignmentCheckResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             k = len(x5)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -3553,7 +3553,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         if p > L: D, T, L = window(R, p)
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested')
+        if c >= 2: raise bad_event(c, 2, p, 'DisplayParameters, MeterInfoRequested', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -3592,7 +3592,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         p += 5
         x5 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'EVPCOperatingFrequency, EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', 4)
         p += 3
         nxt = (6, 7, 8, -1)[c]
         if nxt == 6:
@@ -3601,7 +3601,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x6 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'EVPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', 3)
             p += 2
             nxt = (7, 8, -1)[c]
         if nxt == 7:
@@ -3610,7 +3610,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x7 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE', 2)
             p += 2
             nxt = (8, -1)[c]
         while nxt == 8:
@@ -3622,7 +3622,7 @@ def _d_WPT_ChargeLoopReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             k = len(x8)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (8, -1)[c]
             else:
@@ -3804,7 +3804,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         p += 9
         x1 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest')
+        if c >= 4: raise bad_event(c, 3, p, 'EVSEStatus, MeterInfo, Receipt, EVPCPowerRequest', 4)
         p += 3
         nxt = (2, 3, 4, 5)[c]
         if nxt == 2:
@@ -3813,7 +3813,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVPCPowerRequest')
+            if c >= 3: raise bad_event(c, 2, p, 'MeterInfo, Receipt, EVPCPowerRequest', 3)
             p += 2
             nxt = (3, 4, 5)[c]
         if nxt == 3:
@@ -3822,7 +3822,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVPCPowerRequest')
+            if c >= 2: raise bad_event(c, 2, p, 'Receipt, EVPCPowerRequest', 2)
             p += 2
             nxt = (4, 5)[c]
         if nxt == 4:
@@ -3838,7 +3838,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SDPowerInput, SPCMaxOutputPowerLimit')
+        if c >= 2: raise bad_event(c, 2, p, 'SDPowerInput, SPCMaxOutputPowerLimit', 2)
         p += 2
         nxt = (6, 7)[c]
         if nxt == 6:
@@ -3868,7 +3868,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
         p += 6
         x9 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'SPCOperatingFrequency, SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', 4)
         p += 3
         nxt = (10, 11, 12, -1)[c]
         if nxt == 10:
@@ -3877,7 +3877,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x10 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'SPCPowerControlParameter, ManufacturerSpecificDataContainer, EE', 3)
             p += 2
             nxt = (11, 12, -1)[c]
         if nxt == 11:
@@ -3886,7 +3886,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             if p > L: D, T, L = window(R, p)
             x11 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE', 2)
             p += 2
             nxt = (12, -1)[c]
         while nxt == 12:
@@ -3898,7 +3898,7 @@ def _d_WPT_ChargeLoopResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_
             k = len(x12)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'ManufacturerSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (12, -1)[c]
             else:
@@ -4081,7 +4081,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_
         p += 4
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
         p += 2
         nxt = (6, -1)[c]
         while nxt == 6:
@@ -4093,7 +4093,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(D, T, p, L, R, _new=_object_new, _C=_
             k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (6, -1)[c]
             else:
@@ -4313,7 +4313,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_
         if p > L: D, T, L = window(R, p)
         x8 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE', 2)
         p += 2
         nxt = (9, -1)[c]
         while nxt == 9:
@@ -4325,7 +4325,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(D, T, p, L, R, _new=_object_new, _C=_
             k = len(x9)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'SDManufacturerSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (9, -1)[c]
             else:
@@ -4624,7 +4624,7 @@ def _d_WPT_FinePositioningMethodListType(D, T, p, L, R, _new=_object_new, _C=_is
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_FinePositioningMethod, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_FinePositioningMethod, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -4734,7 +4734,7 @@ def _d_WPT_FinePositioningReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
         p += 5
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         while nxt == 3:
@@ -4746,12 +4746,12 @@ def _d_WPT_FinePositioningReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
             k = len(x3)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE', 3)
                 p += 2
                 nxt = (3, 4, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_LF_DataPackageList, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_LF_DataPackageList, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
         if nxt == 4:
@@ -4869,7 +4869,7 @@ def _d_WPT_FinePositioningResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
         p += 5
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         while nxt == 3:
@@ -4881,12 +4881,12 @@ def _d_WPT_FinePositioningResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
             k = len(x3)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, WPT_LF_DataPackageList, EE', 3)
                 p += 2
                 nxt = (3, 4, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_LF_DataPackageList, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_LF_DataPackageList, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
         if nxt == 4:
@@ -5061,7 +5061,7 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
                 if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE', 3)
         p += 2
         nxt = (6, 7, -1)[c]
         while nxt == 6:
@@ -5073,12 +5073,12 @@ def _d_WPT_FinePositioningSetupReqType(D, T, p, L, R, _new=_object_new, _C=_iso2
             k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE', 3)
                 p += 2
                 nxt = (6, 7, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'LF_SystemSetupData, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'LF_SystemSetupData, EE', 2)
                 p += 2
                 nxt = (7, -1)[c]
         if nxt == 7:
@@ -5256,7 +5256,7 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso2
                 if p > L: D, T, L = window(R, p)
         x5 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE', 3)
         p += 2
         nxt = (6, 7, -1)[c]
         while nxt == 6:
@@ -5268,12 +5268,12 @@ def _d_WPT_FinePositioningSetupResType(D, T, p, L, R, _new=_object_new, _C=_iso2
             k = len(x6)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, LF_SystemSetupData, EE', 3)
                 p += 2
                 nxt = (6, 7, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'LF_SystemSetupData, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'LF_SystemSetupData, EE', 2)
                 p += 2
                 nxt = (7, -1)[c]
         if nxt == 7:
@@ -5411,7 +5411,7 @@ def _d_WPT_LF_DataPackageType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT
         p += 11
         x0 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'LF_TxData, LF_RxData')
+        if c >= 2: raise bad_event(c, 2, p, 'LF_TxData, LF_RxData', 2)
         p += 2
         nxt = (1, 2)[c]
         if nxt == 1:
@@ -5515,7 +5515,7 @@ def _d_WPT_LF_ReceiverDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WP
                 p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'RxSpecData, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'RxSpecData, EE', 2)
                 p += 2
                 nxt = (1, -1)[c]
             else:
@@ -5804,7 +5804,7 @@ def _d_WPT_LF_SystemSetupDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
         x0 = None
         x1 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'LF_TransmitterSetupData, LF_ReceiverSetupData')
+        if c >= 2: raise bad_event(c, 2, p, 'LF_TransmitterSetupData, LF_ReceiverSetupData', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -5931,12 +5931,12 @@ def _d_WPT_LF_TransmitterDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt
                 p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 3: raise bad_event(c, 2, p, 'TxSpecData, TxPackageSpecData, EE')
+                if c >= 3: raise bad_event(c, 2, p, 'TxSpecData, TxPackageSpecData, EE', 3)
                 p += 2
                 nxt = (2, 3, -1)[c]
             else:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'TxPackageSpecData, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'TxPackageSpecData, EE', 2)
                 p += 2
                 nxt = (3, -1)[c]
         if nxt == 3:
@@ -6133,7 +6133,7 @@ def _d_WPT_PairingMethodListType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.
             k = len(x0)
             if k < 8:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'WPT_PairingMethod, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'WPT_PairingMethod, EE', 2)
                 p += 2
                 nxt = (0, -1)[c]
             else:
@@ -6243,7 +6243,7 @@ def _d_WPT_PairingReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
         p += 5
         x1 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'ObservedIDCode, EVResultCode')
+        if c >= 2: raise bad_event(c, 2, p, 'ObservedIDCode, EVResultCode', 2)
         p += 2
         nxt = (2, 3)[c]
         if nxt == 2:
@@ -6272,7 +6272,7 @@ def _d_WPT_PairingReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
         p += 4
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+        if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
         p += 2
         nxt = (4, -1)[c]
         while nxt == 4:
@@ -6284,7 +6284,7 @@ def _d_WPT_PairingReqType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
             k = len(x4)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (4, -1)[c]
             else:
@@ -6413,7 +6413,7 @@ def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
         p += 5
         x2 = v
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, 'ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE')
+        if c >= 4: raise bad_event(c, 3, p, 'ObservedIDCode, AlternativeSECCList, VendorSpecificDataContainer, EE', 4)
         p += 3
         nxt = (3, 4, 5, -1)[c]
         if nxt == 3:
@@ -6433,7 +6433,7 @@ def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
                     if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, 'AlternativeSECCList, VendorSpecificDataContainer, EE')
+            if c >= 3: raise bad_event(c, 2, p, 'AlternativeSECCList, VendorSpecificDataContainer, EE', 3)
             p += 2
             nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -6442,7 +6442,7 @@ def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         while nxt == 5:
@@ -6454,7 +6454,7 @@ def _d_WPT_PairingResType(D, T, p, L, R, _new=_object_new, _C=_iso20_wpt.WPT_Pai
             k = len(x5)
             if k < 16:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE')
+                if c >= 2: raise bad_event(c, 2, p, 'VendorSpecificDataContainer, EE', 2)
                 p += 2
                 nxt = (5, -1)[c]
             else:
@@ -6618,7 +6618,7 @@ def _d_WPT_TxRxPackageSpecDataType(D, T, p, L, R, _new=_object_new, _C=_iso20_wp
                 p += 1
             elif k < 255:
                 c = (D >> (T - p - 2)) & 3
-                if c >= 2: raise bad_event(c, 2, p, 'PulseSequenceOrder, PulseSeparationTime')
+                if c >= 2: raise bad_event(c, 2, p, 'PulseSequenceOrder, PulseSeparationTime', 2)
                 p += 2
                 nxt = (0, 1)[c]
             else:

@@ -141,7 +141,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         x5 = None
         x6 = None
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y')
+        if c >= 3: raise bad_event(c, 2, p, 'P, G, Y', 3)
         p += 2
         nxt = (0, 2, 3)[c]
         if nxt == 0:
@@ -158,7 +158,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'G, Y')
+            if c >= 2: raise bad_event(c, 2, p, 'G, Y', 2)
             p += 2
             nxt = (2, 3)[c]
         if nxt == 2:
@@ -174,7 +174,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
         if p > L: D, T, L = window(R, p)
         x3 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'J, Seed, EE', 3)
         p += 2
         nxt = (4, 5, -1)[c]
         if nxt == 4:
@@ -183,7 +183,7 @@ def _d_DSAKeyValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.DSAKeyValue,
             if p > L: D, T, L = window(R, p)
             x4 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Seed, EE', 2)
             p += 2
             nxt = (5, -1)[c]
         if nxt == 5:
@@ -341,7 +341,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, Reference', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -359,7 +359,7 @@ def _d_ManifestType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Manifest, _s0=_
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -555,7 +555,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
         x2 = None
         x3 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod')
+        if c >= 5: raise bad_event(c, 3, p, '@Id, @Type, @URI, Transforms, DigestMethod', 5)
         p += 3
         nxt = (0, 1, 2, 3, 4)[c]
         if nxt == 0:
@@ -564,7 +564,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 3)) & 7
-            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod')
+            if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, DigestMethod', 4)
             p += 3
             nxt = (1, 2, 3, 4)[c]
         if nxt == 1:
@@ -573,7 +573,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, DigestMethod', 3)
             p += 2
             nxt = (2, 3, 4)[c]
         if nxt == 2:
@@ -582,7 +582,7 @@ def _d_ReferenceType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Reference, _s0
             if p > L: D, T, L = window(R, p)
             x2 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, DigestMethod', 2)
             p += 2
             nxt = (3, 4)[c]
         if nxt == 3:
@@ -672,7 +672,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
         x1 = None
         x2 = None
         c = (D >> (T - p - 3)) & 7
-        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE')
+        if c >= 4: raise bad_event(c, 3, p, '@Type, @URI, Transforms, EE', 4)
         p += 3
         nxt = (0, 1, 2, -1)[c]
         if nxt == 0:
@@ -681,7 +681,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x0 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE')
+            if c >= 3: raise bad_event(c, 2, p, '@URI, Transforms, EE', 3)
             p += 2
             nxt = (1, 2, -1)[c]
         if nxt == 1:
@@ -690,7 +690,7 @@ def _d_RetrievalMethodType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Retrieva
             if p > L: D, T, L = window(R, p)
             x1 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transforms, EE', 2)
             p += 2
             nxt = (2, -1)[c]
         if nxt == 2:
@@ -811,7 +811,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
         x0 = None
         x1 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignatureProperty', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -829,7 +829,7 @@ def _d_SignaturePropertiesType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Sign
             x1.append(v)
             k = len(x1)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'SignatureProperty, EE', 2)
             p += 2
             nxt = (1, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -942,7 +942,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         x3 = None
         x4 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, SignedInfo', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -965,7 +965,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
         if p > L: D, T, L = window(R, p)
         x2 = v
         c = (D >> (T - p - 2)) & 3
-        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE')
+        if c >= 3: raise bad_event(c, 2, p, 'KeyInfo, Object, EE', 3)
         p += 2
         nxt = (3, 4, -1)[c]
         if nxt == 3:
@@ -974,7 +974,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             if p > L: D, T, L = window(R, p)
             x3 = v
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         while nxt == 4:
@@ -984,7 +984,7 @@ def _d_SignatureType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature, _s0
             x4.append(v)
             k = len(x4)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Object, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Object, EE', 2)
             p += 2
             nxt = (4, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -1045,7 +1045,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
         c = (D >> (T - p - 2)) & 3
         if c >= 2:
             if c != 2 or (D >> (T - p - 5)) & 7:
-                raise bad_event(c, 2, p, '@Id, CH')
+                raise bad_event(c, 2, p, '@Id, CH', 2)
             p += 5
             o = _new(_C)
             _s0(o, x0)
@@ -1061,7 +1061,7 @@ def _d_SignatureValueType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Signature
             c = (D >> (T - p - 1)) & 1
             if c >= 1:
                 if c != 1 or (D >> (T - p - 4)) & 7:
-                    raise bad_event(c, 1, p, 'CH')
+                    raise bad_event(c, 1, p, 'CH', 1)
                 p += 4
                 o = _new(_C)
                 _s0(o, x0)
@@ -1149,7 +1149,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
         x0 = None
         x3 = []
         c = (D >> (T - p - 2)) & 3
-        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod')
+        if c >= 2: raise bad_event(c, 2, p, '@Id, CanonicalizationMethod', 2)
         p += 2
         nxt = (0, 1)[c]
         if nxt == 0:
@@ -1181,7 +1181,7 @@ def _d_SignedInfoType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.SignedInfo, _
             x3.append(v)
             k = len(x3)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Reference, EE', 2)
             p += 2
             nxt = (3, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
@@ -1270,7 +1270,7 @@ def _d_TransformsType(D, T, p, L, R, _new=_object_new, _C=_xmldsig.Transforms, _
             x0.append(v)
             k = len(x0)
             c = (D >> (T - p - 2)) & 3
-            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE')
+            if c >= 2: raise bad_event(c, 2, p, 'Transform, EE', 2)
             p += 2
             nxt = (0, -1)[c]
         if nxt != -1: raise DecodeError('unexpected element order', bit_offset=p)
