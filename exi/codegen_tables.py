@@ -6,7 +6,8 @@ general coder (:mod:`exi.interp_decode`, :mod:`exi.interp_encode`) interprets th
 codec module only unmarshals constants; :class:`exi.tables.SchemaTables` builds objects on first use):
 
 ``TYPES``: per complex type, in the order of :attr:`Context.type_order`:
-    ``(ns, local, flags, class, base index, fields, positions, states, content)`` with flags named 1, abstract 2,
+    ``(ns, local, flags, class, base index, fields, positions, states, content, encoder, decoder)`` with flags
+    named 1, abstract 2,
     mixed 4, generic 8; fields ``((name, repeated), ...)``; positions ``(kind, min, max, members, field indexes,
     (one, under, mid, full) state ids, wildcard, processContents)``, a member being ``(ns, local, ref)``; states
     ``(width, productions, kind)`` with kind 0 first, 1 start tag, 2 content, a production ``(event, position,
@@ -75,11 +76,15 @@ def _type_row(ctx: Context, index: dict[QName, int], tg: TypeGrammar) -> str:
     content = tuple((p.event, p.position, p.member) for p in tg.content)
     base = index[tg.base] if tg.base is not None and tg.base in index else -1
     cls = ctx.cls(tg.key)
+    fn = ctx.fn[tg.key]
+    # A structured type's specialised functions: the general coder runs them for its content (and interprets the
+    # element itself only when they hand it over). A generic type has none of its own.
+    funcs = "None, None" if spec.generic or tg.abstract else f"_e_{fn}, _d_{fn}"
     return (
         f"({tg.key[0]!r}, {tg.key[1]!r}, {flags}, {cls}, {base}, {fields!r}, {content_field},\n"
         f"     ({''.join(p + ', ' for p in positions)}),\n"
         f"     ({''.join(s + ', ' for s in states)}),\n"
-        f"     {content!r})"
+        f"     {content!r}, {funcs})"
     )
 
 

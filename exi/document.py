@@ -146,7 +146,7 @@ class Codec:
         i = self._frag.find(obj, root, "element")
         return self._encode(obj, self._frag, i, self._frag_width, True)
 
-    def _decode(self, data: bytes, fragment: bool, tolerant: bool = False) -> Document:
+    def _decode(self, data: bytes, fragment: bool, tolerant: bool = False) -> tuple[QName, Any, tuple[Deviation, ...]]:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise DecodeError("input must be bytes", bit_offset=0)
         data = bytes(data)
@@ -163,21 +163,21 @@ class Codec:
         except DecodeError as exc:
             if not exc.escape and not tolerant:
                 raise
+            failed_at = exc.bit_offset if exc.bit_offset is not None else -1
         # The stream escapes to what only the general decoder reads (xsi:type, wildcards, deviations).
-        got = decode_general(self.tables, data, fragment=fragment, tolerant=tolerant)
+        got = decode_general(self.tables, data, fragment=fragment, tolerant=tolerant, failed_at=failed_at)
         roots = self._frag if fragment else self._doc
         found = roots.by_name.get(clark(got.root), [])
         value = got.value
         if found and isinstance(roots.rows[found[0]][4], type):
             value = _as_root(value, roots.rows[found[0]][4])
-        doc = Document(got.root, value, got.deviations)
         if got.deviations and not tolerant:
             err = deviation_error(got.deviations[0])
-            err.tolerated = doc
+            err.tolerated = Document(got.root, value, got.deviations)
             raise err
-        return doc
+        return got.root, value, got.deviations
 
-    def _fast(self, data: bytes, fragment: bool) -> Document:
+    def _fast(self, data: bytes, fragment: bool) -> tuple[QName, Any, tuple[Deviation, ...]]:
         total = len(data) * 8
         if len(data) <= bitstream.WINDOW_STEP + bitstream.WINDOW_MARGIN:
             D, T, L = int.from_bytes(data, "big"), total, total  # one window: the common case, without a call
@@ -207,7 +207,9 @@ class Codec:
             raise exc.within(row[1]) from None
         except (ValueError, IndexError, TypeError) as exc:
             raise DecodeError(f"malformed stream: {exc}", bit_offset=p, path=[row[1]]) from None
-        value = _as_root(value, row[4])
+        cls = row[4]
+        if type(value) is not cls and isinstance(cls, type):
+            value = _as_root(value, cls)
         if p > L:
             D, T, L = window(data, p)
         if fragment:
@@ -222,7 +224,7 @@ class Codec:
         rest = total - p
         if rest >= 8:
             raise DecodeError(f"{rest // 8} unexpected byte(s) after the end of the document", bit_offset=p)
-        return Document((row[0], row[1]), value)
+        return (row[0], row[1]), value, ()
 
     def decode_document(self, data: bytes, *, tolerant: bool = False) -> Document:
         """Decode a document, returning its root element name and value.
@@ -231,15 +233,15 @@ class Codec:
         :attr:`~exi.errors.DecodeError.tolerated` holds the tolerant reading. ``tolerant`` returns that reading,
         with the deviations in :attr:`Document.deviations`.
         """
-        return self._decode(data, False, tolerant)
+        return Document(*self._decode(data, False, tolerant))
 
     def decode(self, data: bytes) -> Any:
         """Decode a document and return the root element's value."""
-        return self._decode(data, False).value
+        return self._decode(data, False)[1]
 
     def decode_fragment(self, data: bytes, *, tolerant: bool = False) -> Document:
         """Decode an element fragment (strict or tolerant as :meth:`decode_document`)."""
-        return self._decode(data, True, tolerant)
+        return Document(*self._decode(data, True, tolerant))
 
 
 def _as_root(value: Any, cls: Any) -> Any:

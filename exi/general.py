@@ -56,11 +56,14 @@ def encode_general(tables: SchemaTables, obj: Any, index: int, *, fragment: bool
     return (acc << pad).to_bytes((n + pad) // 8, "big")
 
 
-def decode_general(tables: SchemaTables, data: bytes, *, fragment: bool, tolerant: bool) -> Decoded:
+def decode_general(
+    tables: SchemaTables, data: bytes, *, fragment: bool, tolerant: bool, failed_at: int = -1
+) -> Decoded:
     """Decode a document or fragment, collecting schema deviations (raises DecodeError for anything worse).
 
     Not ``tolerant``, a hard error after a deviation is reported as the deviation: the stream went wrong there
-    first (the caller refuses deviations in strict mode anyway).
+    first (the caller refuses deviations in strict mode anyway). ``failed_at``: the bit where the specialised
+    decoder gave up (the general one interprets what starts before it).
     """
     t = tables.ready()
     total = len(data) * 8
@@ -69,7 +72,7 @@ def decode_general(tables: SchemaTables, data: bytes, *, fragment: bool, toleran
     else:
         D, T, L = window(data, 0)
     r = Reader(D, T, 8, L, data, Strings(t.partitions))
-    dec = Decoder(t, r)
+    dec = Decoder(t, r, failed_at)
     rows = t.fragment if fragment else t.document
     width = bits_for(len(rows) + (2 if fragment else 1))
     try:

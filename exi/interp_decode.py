@@ -72,26 +72,27 @@ def _admits(wildcard: tuple[str, ...], uri: str) -> bool:
 class Decoder:
     """Decodes elements from a :class:`~exi.streamio.Reader`, collecting deviations instead of stopping at them."""
 
-    def __init__(self, tables: SchemaTables, reader: Reader, *, fast: bool = False) -> None:
-        """``fast``: called from a specialised decoder, which hands any deviation to the general decoder."""
+    __slots__ = ("deviations", "failed_at", "path", "r", "tables", "types")
+
+    def __init__(self, tables: SchemaTables, reader: Reader, failed_at: int = -1) -> None:
+        """``failed_at``: where a specialised decoder gave up on this stream (elements that start before it are
+        interpreted: their specialised decoder might give up there again)."""
         self.tables = tables.ready()
         self.types = self.tables.types
         self.r = reader
-        self.fast = fast
+        self.failed_at = failed_at
         self.deviations: list[Deviation] = []
         self.path: list[str] = []
 
     # ---- helpers -------------------------------------------------------------------------------------
     def deviate(self, kind: DeviationKind, detail: str, at: int) -> None:
         """Record a deviation at bit ``at`` of the current element."""
-        if self.fast:
-            raise DecodeError(f"{kind}: {detail}", bit_offset=at, path=list(self.path), escape=True)
         self.deviations.append(Deviation(kind=kind, path=tuple(self.path), bit_offset=at, detail=detail))
 
     def value(self, dt: tuple[Any, ...]) -> Any:
         """A typed value; one that breaks its facets is kept as a deviation (the specialised decoders refuse it)."""
         facets: list[DecodeError] = []
-        value = self.r.value(dt, None if self.fast else facets)
+        value = self.r.value(dt, facets)
         for problem in facets:
             self.deviate(DeviationKind.FACET, problem.reason, problem.bit_offset or self.r.p)
         return value
@@ -107,12 +108,34 @@ class Decoder:
             raise self.error(f"elements nested more than {MAX_DEPTH} deep", self.r.p)
         path.append(name[1])
         try:
-            value = self.complex(ref, ref) if ref.__class__ is int else self.simple(ref[0], ref[1])
+            if ref.__class__ is int:
+                value = self.specialised(ref)
+                if value is _MISSING:
+                    value = self.complex(ref, ref)
+            else:
+                value = self.simple(ref[0], ref[1])
         except DecodeError as exc:
             if not exc.path:  # the innermost element names the path (decoding stops here)
                 exc.path = list(path)
             raise
         path.pop()
+        return value
+
+    def specialised(self, ti: int) -> Any:
+        """A structured type's content through its specialised decoder: _MISSING when it hands the element over
+        (a cast, wildcard content, a deviation below), which is then interpreted from its start."""
+        dec = self.types[ti].dec
+        r = self.r
+        if dec is None or r.p <= self.failed_at:
+            return _MISSING
+        r.check()
+        start = r.p
+        try:
+            value, r.p = dec(r.D, r.T, start, r.L, r.R)
+        except DecodeError as exc:
+            self.failed_at = max(self.failed_at, exc.bit_offset or start)
+            r.p = start
+            return _MISSING
         return value
 
     def any_element(self, name: QName) -> Any:

@@ -36,6 +36,8 @@ def _admits(wildcard: tuple[str, ...], uri: str) -> bool:
 class Encoder:
     """Encodes elements onto a :class:`~exi.streamio.Writer`."""
 
+    __slots__ = ("tables", "types", "w")
+
     def __init__(self, tables: SchemaTables, writer: Writer) -> None:
         self.tables = tables.ready()
         self.types = self.tables.types
@@ -71,6 +73,15 @@ class Encoder:
     def complex(self, ti: int, o: Any) -> None:
         """A value of declared complex type ``ti``: its own class, a derived type's, or a TypeCast."""
         t = self.types[ti]
+        if t.enc is not None and type(o) is t.cls:
+            # The specialised encoder codes what it can; a cast or wildcard content below is interpreted here.
+            w = self.w
+            w.room()
+            try:
+                w.acc, w.n = t.enc(w.acc, w.n, o)
+                return
+            except (SlowPath, EncodeError):
+                pass
         if isinstance(o, TypeCast):
             self.cast(t.states[0], o.type)
             self.after_cast(o.type, o.value, ti, None)

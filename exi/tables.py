@@ -109,6 +109,10 @@ class TypeTable:
     """State -> its TypeEmpty counterpart (xsi:nil="true": attributes only, then EE)."""
     empty_content: int
     """TypeEmpty's content state {EE}: where undeclared SE(*) or CH lead in a nil element."""
+    enc: Any
+    """The specialised encoder ``(acc, n, obj) -> (acc, n)`` of a structured type (None for a generic one)."""
+    dec: Any
+    """The specialised decoder ``(D, T, p, L, R) -> (obj, p)`` of a structured type (None for a generic one)."""
 
     def next_state(self, position: int, count: int) -> int:
         """The state after the ``count``-th consecutive occurrence of ``position``."""
@@ -124,7 +128,7 @@ class TypeTable:
 
 
 def _build_type(index: int, row: tuple[Any, ...]) -> TypeTable:
-    ns, local, flags, cls, base, fields, content_field, positions, states, content = row
+    ns, local, flags, cls, base, fields, content_field, positions, states, content, enc, dec = row
     pos_list = []
     for kind, lo, hi, members, fidx, succ, wildcard, process in positions:
         counted = lo > 1 or hi not in (1, -1)
@@ -159,6 +163,8 @@ def _build_type(index: int, row: tuple[Any, ...]) -> TypeTable:
         content_id,
         empty,
         len(st_list) - 1,
+        enc,
+        dec,
     )
 
 

@@ -310,15 +310,15 @@ TYPES = (
     ('urn:iso:15118:2:2010:AppProtocol', 'AppProtocolType', 1, _app_protocol.AppProtocol, -1, (('protocol_namespace', False), ('version_number_major', False), ('version_number_minor', False), ('schema_id', False), ('priority', False)), -1,
      (('SE', 1, 1, (('', 'ProtocolNamespace', (('string', None, None, 0, None, None, 100, None, None, 'string'), ('urn:iso:15118:2:2010:AppProtocol', 'protocolNamespaceType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 1, 1, (('', 'VersionNumberMajor', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (1,), (2, -1, -1, -1), (), ''), ('SE', 1, 1, (('', 'VersionNumberMinor', (('uint', 0, 4294967295, 0, None, None, None, None, None, 'integer'), ('http://www.w3.org/2001/XMLSchema', 'unsignedInt'))), ), (2,), (3, -1, -1, -1), (), ''), ('SE', 1, 1, (('', 'SchemaID', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2010:AppProtocol', 'idType'))), ), (3,), (4, -1, -1, -1), (), ''), ('SE', 1, 1, (('', 'Priority', (('nbit', 1, 20, 5, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2010:AppProtocol', 'priorityType'))), ), (4,), (5, -1, -1, -1), (), ''), ),
      ((1, (('SE', 0, 0),), 0), (1, (('SE', 1, 0),), 2), (1, (('SE', 2, 0),), 2), (1, (('SE', 3, 0),), 2), (1, (('SE', 4, 0),), 2), (1, (('EE', -1, 0),), 2), ),
-     (('SE', 0, 0),)),
+     (('SE', 0, 0),), _e_AppProtocolType, _d_AppProtocolType),
     ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq@anonymous', 0, _app_protocol.supportedAppProtocolReq, -1, (('app_protocol', True),), -1,
      (('SE', 1, 20, (('', 'AppProtocol', 0), ), (0,), (-1, -1, 1, 2), (), ''), ),
      ((1, (('SE', 0, 0),), 0), (2, (('SE', 0, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
-     (('SE', 0, 0),)),
+     (('SE', 0, 0),), _e_supportedAppProtocolReq_anonymous, _d_supportedAppProtocolReq_anonymous),
     ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolRes@anonymous', 0, _app_protocol.supportedAppProtocolRes, -1, (('response_code', False), ('schema_id', False)), -1,
      (('SE', 1, 1, (('', 'ResponseCode', (('enum', None, None, 2, None, None, None, _EI1, _EV2, 'enum'), ('urn:iso:15118:2:2010:AppProtocol', 'responseCodeType'))), ), (0,), (1, -1, -1, -1), (), ''), ('SE', 0, 1, (('', 'SchemaID', (('nbit', 0, 255, 8, None, None, None, None, None, 'integer'), ('urn:iso:15118:2:2010:AppProtocol', 'idType'))), ), (1,), (2, -1, -1, -1), (), ''), ),
      ((1, (('SE', 0, 0),), 0), (2, (('SE', 1, 0), ('EE', -1, 0)), 2), (1, (('EE', -1, 0),), 2), ),
-     (('SE', 0, 0),)),
+     (('SE', 0, 0),), _e_supportedAppProtocolRes_anonymous, _d_supportedAppProtocolRes_anonymous),
 )
 SIMPLE = (
     ('http://www.w3.org/2001/XMLSchema', 'ENTITY', 'http://www.w3.org/2001/XMLSchema', 'NCName', ('string', None, None, 0, None, None, None, None, None, 'string')),
