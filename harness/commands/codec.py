@@ -1,9 +1,11 @@
 """`v2g decode` and `v2g encode`: the EXI codec from the command line.
 
-``v2g decode [--schema S] [--format xml|json] HEX...`` prints one document per input. Input may be a
-bare EXI stream or a whole V2GTP frame (``01FE...``, whose payload type then picks the grammar); without
+``v2g decode [--schema S] [--format xml|json] [--tolerant] HEX...`` prints one document per input. Input may be
+a bare EXI stream or a whole V2GTP frame (``01FE...``, whose payload type then picks the grammar); without
 ``--schema`` and without a V2GTP header every schema set is tried and the one that decodes the whole
-stream is used. ``v2g encode [--schema S] FILE...`` reads XML or JSON files and prints one hex line each.
+stream is used. A stream that deviates from its schema (non-strict undeclared productions, as EXIficient writes
+them) is refused naming the element and bit; ``--tolerant`` decodes it and lists each deviation on stderr.
+``v2g encode [--schema S] FILE...`` reads XML or JSON files and prints one hex line each.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from exi.views import to_json as _json_view
 from iso15118.codec import (
+    SchemaDeviation,
+    SchemaDeviationError,
     codec_for,
     decode_document,
     encode_message,
@@ -41,6 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--schema", choices=sorted(SCHEMA_ALIASES), help="schema set (default: from the V2GTP header or by trying)"
     )
     dec.add_argument("--format", choices=("xml", "json"), default="xml")
+    dec.add_argument(
+        "--tolerant", action="store_true", help="decode schema deviations (EXIficient's undeclared productions)"
+    )
     dec.set_defaults(func=_decode)
     enc = sub.add_parser("encode", help="encode XML or JSON files to EXI (one hex line per file)")
     enc.add_argument("files", nargs="+", metavar="FILE", type=Path)
@@ -70,7 +77,9 @@ def _parse_hex(text: str) -> bytes:
         raise CodecError(f"not a hex string: {text[:40]!r}") from None
 
 
-def _decode_one(data: bytes, schema: str | None) -> tuple[str, object, tuple[str, str]]:
+def _decode_one(
+    data: bytes, schema: str | None, tolerant: bool = False
+) -> tuple[str, object, tuple[str, str], tuple[SchemaDeviation, ...]]:
     if schema is None and len(data) >= 8 and data[0] == 0x01 and data[1] == 0xFE:
         ptype = int.from_bytes(data[2:4], "big")
         length = int.from_bytes(data[4:8], "big")
@@ -82,24 +91,28 @@ def _decode_one(data: bytes, schema: str | None) -> tuple[str, object, tuple[str
             raise CodecError(f"V2GTP payload type 0x{ptype:04x} does not carry an EXI message") from None
         data = data[8:]
     if schema is not None:
-        doc = decode_document(data, schema)
-        return schema, doc.value, doc.root
+        doc = decode_document(data, schema, tolerant=tolerant)
+        return schema, doc.value, doc.root, doc.deviations
     best: tuple[int, str, MessageDecodeError] | None = None
     for name in _AUTO_ORDER:
         try:
-            doc = decode_document(data, name)
+            doc = decode_document(data, name, tolerant=tolerant)
         except MessageDecodeError as exc:
             # Report the schema set that got furthest: most likely the intended one.
-            reach = exc.bit_offset or 0
+            # A schema deviation means the set read the stream's structure: prefer it to mere reach.
+            reach = (exc.bit_offset or 0) + (1 << 40 if isinstance(exc, SchemaDeviationError) else 0)
             if best is None or reach > best[0]:
                 best = (reach, name, exc)
             continue
-        return name, doc.value, doc.root
+        return name, doc.value, doc.root, doc.deviations
     assert best is not None
     _, name, furthest = best
     alias = next(a for a, n in SCHEMA_ALIASES.items() if n == name)
+    what = f"no schema set decodes this stream (give --schema); furthest with {alias}: {furthest}"
+    if isinstance(furthest, SchemaDeviationError):
+        what = f"the stream deviates from schema set {alias} (--tolerant decodes it): {furthest}"
     raise MessageDecodeError(
-        f"no schema set decodes this stream (give --schema); furthest with {alias}: {furthest}",
+        what,
         path=furthest.path,
         bit_offset=furthest.bit_offset,
     )
@@ -111,7 +124,7 @@ def _decode(args: argparse.Namespace) -> int:
     for text in _hex_inputs(args.hex):
         try:
             data = _parse_hex(text)
-            name, value, root = _decode_one(data, schema)
+            name, value, root, deviations = _decode_one(data, schema, args.tolerant)
         except CodecError as exc:
             print(f"error: cannot decode {text}", file=sys.stderr)
             if isinstance(exc, MessageDecodeError) and exc.bit_offset is not None:
@@ -120,8 +133,10 @@ def _decode(args: argparse.Namespace) -> int:
             print(f"  {exc}", file=sys.stderr)
             status = 1
             continue
+        for deviation in deviations:
+            print(f"warning: schema deviation {deviation}", file=sys.stderr)
         if args.format == "json":
-            print(json.dumps(_json_view(value, root[1]), indent=2))
+            print(json.dumps(_json_view(value, root[1], codec_for(name).view_context()), indent=2))
         else:
             print(to_xml(value, schema=name).rstrip())
     return status

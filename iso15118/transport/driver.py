@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from iso15118.session.connection import Connection
-from iso15118.session.events import CloseRequested, EndReason, Event, MessageSent, SessionEnded
+from iso15118.session.events import (
+    CloseRequested,
+    EndReason,
+    Event,
+    MessageSent,
+    SchemaDeviationTolerated,
+    SessionEnded,
+)
 from iso15118.session.profile import Stream
 from iso15118.transport.link import Link, LinkClosed
 
 __all__ = ["Clock", "EventWatcher", "Observer", "Pump", "RecordWriter", "SessionOutcome"]
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
@@ -114,6 +124,16 @@ class Pump:
         """Give events to the observers (and note a due close)."""
         role, peer = str(self.conn.role), self.link.peer
         for ev in events:
+            if isinstance(ev, SchemaDeviationTolerated):  # tolerant mode's deviation "schema-deviations"
+                where = "/" + "/".join(ev.path)
+                log.warning(
+                    "%s %s: tolerated schema deviation at bit %d, %s: %s",
+                    role.upper(),
+                    peer,
+                    ev.bit_offset,
+                    where,
+                    ev.what,
+                )
             for obs in self.observers:
                 if isinstance(obs, RecordWriter):
                     if obs.blocking:

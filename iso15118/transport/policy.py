@@ -9,7 +9,11 @@ conform (Josev, field chargers); each relaxation is a :class:`Deviation`, logged
 * ``relaxed-timing``: every timer multiplied by ``timing_scale`` (:meth:`Timing.scaled`);
 * ``plain-tcp``: no TLS at all. Strict mode refuses this with a :class:`ConfigError` [V2G20-1264];
 * ``no-client-certificate``: an SECC that does not require the vehicle's certificate, i.e. TLS without mutual
-  authentication (Josev's TLS 1.2 EVCC presents none). Strict mode refuses it [V2G20-1264].
+  authentication (Josev's TLS 1.2 EVCC presents none). Strict mode refuses it [V2G20-1264];
+* ``schema-deviations``: a received message that deviates from its XSD the way EXIficient codes it (non-strict
+  undeclared productions: Josev's FAILED responses with an empty list where one element is required) is decoded
+  and each deviation logged (:class:`~iso15118.session.events.SchemaDeviationTolerated`). Strict mode ends the
+  session with a decode error naming the element and bit.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Deviation(StrEnum):
     TLS12 = "tls12"
     RELAXED_TIMING = "relaxed-timing"
     NO_CLIENT_CERTIFICATE = "no-client-certificate"
+    SCHEMA_DEVIATIONS = "schema-deviations"
 
 
 _EXPLAINED = {
@@ -47,6 +52,8 @@ _EXPLAINED = {
     Deviation.RELAXED_TIMING: "every timer of the standard multiplied by {scale:g}",
     Deviation.NO_CLIENT_CERTIFICATE: "the SECC does not require the vehicle certificate (TLS without mutual "
     "authentication) [V2G20-1264]",
+    Deviation.SCHEMA_DEVIATIONS: "messages that deviate from their schema as EXIficient codes them (EXI non-strict "
+    "undeclared productions) are decoded and each deviation logged",
 }
 
 
@@ -104,6 +111,7 @@ class TransportPolicy:
             found.append(Deviation.NO_CLIENT_CERTIFICATE)
         if self.scale != 1.0:
             found.append(Deviation.RELAXED_TIMING)
+        found.append(Deviation.SCHEMA_DEVIATIONS)
         return tuple(found)
 
     def describe(self, role: Role | None = None) -> list[str]:
@@ -131,8 +139,11 @@ class TransportPolicy:
         return TlsMode.TOLERANT if self.tolerant else TlsMode.STRICT
 
     def session_config(self, base: SessionConfig | None = None) -> SessionConfig:
-        """``base`` (default: the standard's) with the timers scaled as the policy says."""
+        """``base`` (default: the standard's) with the timers scaled and, in tolerant mode, schema deviations
+        tolerated, as the policy says."""
         config = base or SessionConfig()
+        if self.tolerant and not config.tolerant_decoding:
+            config = dataclasses.replace(config, tolerant_decoding=True)
         if self.scale == 1.0:
             return config
         return dataclasses.replace(config, timing=config.timing.scaled(self.scale))

@@ -15,7 +15,10 @@ AC_LOOP = "8008041e9869d6a61dc1ef895b9b4a8062832418640096"  # libcbv2g tests/iso
 def test_decode_xml_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", AC_LOOP]) == 0
     out = capsys.readouterr().out
-    assert ("AC_ChargeLoopReq" in out and "<ns4:Value" in out.replace("ns3", "ns4")) or "200</" in out
+    # The schemas' conventional prefixes, declared once on the root, as in the standard's own examples.
+    assert out.startswith('<v2gci_ac:AC_ChargeLoopReq xmlns:v2gci_ac="urn:iso:std:iso:15118:-20:AC" ')
+    assert 'xmlns:v2gci_ct="urn:iso:std:iso:15118:-20:CommonTypes"' in out.splitlines()[0]
+    assert "<v2gci_ct:Value>200</v2gci_ct:Value>" in out and "ns0:" not in out
     assert main(["decode", "--format", "json", "--schema", "iso20-ac", AC_LOOP]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["AC_ChargeLoopReq"]["BPT_Scheduled_AC_CLReqControlMode"]["EVPresentActivePower"] == {
@@ -79,3 +82,17 @@ def test_bench_codec_prints_figures(capsys: pytest.CaptureFixture[str], tmp_path
     assert main(["bench", "codec", "--vectors", str(tmp_path / "none"), "--batches", "2", "--per-batch", "2"]) == 0
     out = capsys.readouterr().out
     assert "built-in corpus" in out and "overall encode: median" in out and "overall decode: median" in out
+
+
+JOSEV_SERVICE_DETAIL_FAILED = "8078041e9869d6a61dc1ef801244000800"  # tests/vectors/exi/josev_failed_responses.json
+
+
+def test_decode_refuses_a_schema_deviation_and_tolerant_reads_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", JOSEV_SERVICE_DETAIL_FAILED]) == 1
+    err = capsys.readouterr().err
+    assert "deviates from schema set iso20-common (--tolerant decodes it)" in err
+    assert "at bit 124" in err and "/ServiceDetailRes/ServiceParameterList" in err
+    assert main(["decode", "--tolerant", JOSEV_SERVICE_DETAIL_FAILED]) == 0
+    captured = capsys.readouterr()
+    assert "<v2gci_cm:ServiceParameterList/>" in captured.out
+    assert "schema deviation missing-content at bit 124, element /ServiceDetailRes/ServiceParameterList" in captured.err
