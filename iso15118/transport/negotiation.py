@@ -115,13 +115,17 @@ def _admission(namespace: str, terms: ConnectionTerms | None) -> tuple[bool, Dev
 
 
 def _secc_offers(
-    config: SeccConfig, dc_capable: bool, terms: ConnectionTerms | None, profiles: Mapping[str, Profile]
+    config: SeccConfig,
+    dc_capable: bool,
+    terms: ConnectionTerms | None,
+    profiles: Mapping[str, Profile],
+    offers: Mapping[str, Offer],
 ) -> tuple[list[Offer], dict[str, str]]:
     """What this SECC can select over this connection, and why each other configured protocol cannot be."""
     usable: list[Offer] = []
     unusable: dict[str, str] = {}
     for namespace in config.protocols:
-        offer = OFFERS.get(namespace)
+        offer = offers.get(namespace)
         profile = profiles.get(namespace)
         if offer is None or profile is None:
             unusable[namespace] = _NOT_SPOKEN
@@ -140,14 +144,19 @@ def _secc_offers(
 
 
 def _why_not(
-    proto: AppProtocol, chosen: AppProtocol | None, unusable: Mapping[str, str], usable: Sequence[Offer], secc: bool
+    proto: AppProtocol,
+    chosen: AppProtocol | None,
+    unusable: Mapping[str, str],
+    usable: Sequence[Offer],
+    secc: bool,
+    offers: Mapping[str, Offer],
 ) -> str:
     namespace = proto.protocol_namespace
     if namespace in unusable:
         return unusable[namespace]
     offer = next((o for o in usable if namespace in (o.namespace, *o.aliases)), None)
     if offer is None:
-        return "not offered by this SECC (SeccConfig.protocols)" if namespace in OFFERS else _NOT_SPOKEN
+        return "not offered by this SECC (SeccConfig.protocols)" if namespace in offers else _NOT_SPOKEN
     if proto.version_number_major != offer.major:
         return f"version {proto.version_number_major}.{proto.version_number_minor}; this SECC speaks {offer.major}.x"
     assert chosen is not None  # a usable offer of a spoken version: something was chosen
@@ -164,14 +173,16 @@ def secc_negotiate(
     dc_capable: bool,
     terms: ConnectionTerms | None,
     profiles: Mapping[str, Profile] = PROFILES,
+    offers: Mapping[str, Offer] = OFFERS,
 ) -> tuple[supportedAppProtocolRes, Negotiation]:
-    """The SECC's SupportedAppProtocol answer over this connection, and its record."""
-    usable, unusable = _secc_offers(config, dc_capable, terms, profiles)
+    """The SECC's SupportedAppProtocol answer over this connection, and its record. ``profiles`` and ``offers``:
+    what this library speaks (tests hand in a stand-in for a generation that is not implemented)."""
+    usable, unusable = _secc_offers(config, dc_capable, terms, profiles, offers)
     prefer = Preference(config.protocol_preference)
     response, namespace = answer_sap(request, usable, prefer)
     chosen = next((p for p in request.app_protocol if p.schema_id == response.schema_id), None)
     withheld = tuple(
-        (p.protocol_namespace, _why_not(p, chosen, unusable, usable, prefer is Preference.SECC))
+        (p.protocol_namespace, _why_not(p, chosen, unusable, usable, prefer is Preference.SECC, offers))
         for p in sorted(request.app_protocol, key=lambda p: p.priority)
         if p is not chosen
     )

@@ -369,8 +369,9 @@ class SeccServer:
             self.peer_log.info(name, "SECC: TLS with %s: %s", name, link.tls.summary())
         notes: tuple[str, ...] = ()
         if fixed:
+            fixed_port = self.fixed_endpoint.port if self.fixed_endpoint is not None else self.config.fixed_port
             announced = self.endpoint.port if self.endpoint is not None else "?"
-            seen = f"{name} connected to port {self.config.fixed_port}, not the announced {announced}"
+            seen = f"{name} connected to port {fixed_port}, not the announced {announced}"
             notes = (accepted_line(Quirk.FIXED_TCP_PORT, seen),)
             self.peer_log.warning(name, "SECC %s: %s", name, notes[0])
         outcome = await serve_secc_session(
