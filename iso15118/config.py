@@ -30,7 +30,11 @@ EVCC_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
     "stop_with": ("Terminate", "Pause", "ServiceRenegotiation"),
     "power_tolerance_acceptance": tuple(str(v) for v in m.PowerToleranceAcceptance),
 }
-SECC_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {"authorization": AUTHORIZATION, "pricing": tuple(PRICING)}
+SECC_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
+    "authorization": AUTHORIZATION,
+    "pricing": tuple(PRICING),
+    "protocol_preference": ("ev", "secc"),
+}
 
 
 def check_choices(config: object, choices: Mapping[str, tuple[str, ...]]) -> None:
@@ -137,7 +141,13 @@ class SeccConfig:
     ASCII bytes of ``evse_id``. ``00`` says the charger has none [V2G-DC-876]."""
     protocols: tuple[str, ...] = (NS_ISO20_AC, NS_ISO20_DC)
     """Namespaces accepted in SupportedAppProtocol, in our order of preference (DC only with a DC-capable
-    controller)."""
+    controller; over each connection only those its transport is valid for, see
+    :mod:`iso15118.transport.negotiation`)."""
+    protocol_preference: str = "ev"
+    """Whose order picks among the protocols both ends speak: ``ev`` (the default) takes the EV's priority, the
+    standard's rule [V2G20-169], with ``protocols``' order breaking ties; ``secc`` takes the first of
+    ``protocols`` the EV offered (a charger that would rather run, say, DIN 70121 than -2 whatever the EV
+    prefers), the EV's priority breaking ties. Either way only what the EV offered can be chosen."""
     services: tuple[int, ...] = tuple(
         int(s) for s in (EnergyService.AC, EnergyService.AC_BPT, EnergyService.DC, EnergyService.DC_BPT)
     )
