@@ -172,7 +172,7 @@ def test_the_reasons_name_energy_transport_and_order() -> None:
     assert no_dc.chosen is None
     assert dict(no_dc.withheld) == {
         NS_ISO20_DC: "DC needs a DC-capable controller (DCEVSEController)",
-        NS_ISO2: "not spoken by this library",
+        NS_ISO2: "not offered by this SECC (SeccConfig.protocols)",
         NS_DIN: "DC needs a DC-capable controller (DCEVSEController)",
     }
     # Tolerant mode runs -20 over plain TCP, and the record names the deviation.
