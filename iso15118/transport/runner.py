@@ -44,8 +44,7 @@ from iso15118.decisions import (
     settle,
 )
 from iso15118.errors import ConfigError
-from iso15118.iso20.pnc import PncVerifier
-from iso15118.profiles import OFFERS, evcc_logic, secc_logic, session_config
+from iso15118.profiles import OFFERS, Pnc, evcc_logic, secc_logic, session_config
 from iso15118.security.identity import certificate_identity
 from iso15118.security.tls import HandshakeInfo
 from iso15118.session.connection import Connection, Role, SessionConfig
@@ -133,7 +132,7 @@ class _Secc:
         controller: EVSEController,
         config: SeccConfig,
         store: SessionStore,
-        pnc: PncVerifier | None,
+        pnc: Pnc | None,
         random: Callable[[int], bytes],
         peer: PeerIdentity,
     ) -> None:
@@ -251,7 +250,7 @@ async def serve_secc_session(
     config: SeccConfig | None = None,
     *,
     store: SessionStore | None = None,
-    pnc: PncVerifier | None = None,
+    pnc: Pnc | None = None,
     session_config: SessionConfig | None = None,
     clock: Clock = time.time,
     observers: Sequence[Observer] = (),
