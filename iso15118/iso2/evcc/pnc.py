@@ -75,23 +75,30 @@ def contract_plan(v: EvccView, ctx: EvccContext, options: list[str], services: t
     contract = v.config.credentials if is_iso2_contract(v.config.credentials) else None
     provisioning = _provisioning(v)
     offered = CERTIFICATE_SERVICE_ID in services
+    remaining = 0.0 if contract is None else (_leaf(contract).not_valid_after_utc - _when(v)).total_seconds()
     action: str | None = None
-    if contract is None or v.config.install_certificate:
-        why = "no -2 contract (secp256r1)" if contract is None else "a new contract asked for"
+    # An expired contract cannot sign an update request the CPS would accept: a new one is installed instead.
+    install = contract is None or v.config.install_certificate or (remaining <= 0 and provisioning is not None)
+    if install:
+        why = (
+            "no -2 contract (secp256r1)"
+            if contract is None
+            else "the contract expired"
+            if remaining <= 0
+            else "a new contract asked for"
+        )
         if provisioning is None:
             return f"PnC asked: {why} and no -2 OEM provisioning certificate to install one"
         if not offered:
             return f"PnC asked: {why} and the SECC does not offer the Certificate service to install one"
         action = INSTALLATION
-    else:
-        remaining = (_leaf(contract).not_valid_after_utc - _when(v)).total_seconds()
-        if remaining <= v.config.contract_update_before_s:
-            if provisioning is not None and offered:
-                action = UPDATE
-            else:
-                # Still valid: it serves this session; the renewal waits for a charger that offers it.
-                note = f"contract expires in {remaining / 86400:.1f} days; no update here"
-                ctx = replace(ctx, notes=(*ctx.notes, note))
+    elif remaining <= v.config.contract_update_before_s:
+        if provisioning is not None and offered:
+            action = UPDATE
+        else:
+            # Still valid: it serves this session; the renewal waits for a charger that offers it.
+            note = f"contract expires in {remaining / 86400:.1f} days; no update here"
+            ctx = replace(ctx, notes=(*ctx.notes, note))
     return replace(ctx, payment="Contract", contract=contract, certificate_action=action)
 
 
