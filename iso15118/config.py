@@ -15,7 +15,7 @@ from iso15118.constants import NS_DIN, NS_ISO20_AC, NS_ISO20_DC, EnergyService
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.messages import iso20 as m
-from iso15118.security.credentials import ContractCredentials
+from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials
 from iso15118.security.profiles import DEFAULT_EVCCID
 from iso15118.session.selection import EnergyFamily
 
@@ -62,6 +62,11 @@ class EvccConfig:
     authorization: str = "EIM"
     """``EIM`` or ``PnC`` (PnC needs ``credentials``)."""
     credentials: ContractCredentials | None = None
+    provisioning: ProvisioningCredentials | None = None
+    """The OEM provisioning credentials for CertificateInstallation (with ``install_certificate``)."""
+    install_certificate: bool = False
+    """Ask for a contract certificate (CertificateInstallationReq) when the SECC offers the service; the installed
+    contract serves PnC in the same session and is reported (``contract_installed``) for the next ones."""
     control_mode: ControlMode = ControlMode.DYNAMIC
     bidirectional: bool = True
     """Select the BPT service (AC_BPT, DC_BPT) when the EVSE offers it and the EV's limits say it can discharge."""
@@ -115,6 +120,10 @@ class EvccConfig:
     evcc_mac: bytes = bytes.fromhex("020000000001")
     """DIN 70121 and ISO 15118-2: SessionSetupReq's EVCCID, the EV's MAC address (hexBinary, 1 to 8 bytes; these
     generations have no string EVCCID, ``evcc_id`` is -20's). The default is a locally administered address."""
+    contract_update_before_s: float = 21 * 86400.0
+    """ISO 15118-2 Plug & Charge: renew the contract certificate (CertificateUpdateReq, when the SECC offers the
+    Certificate service) once it expires within this many seconds. Our choice: 21 days, the threshold RISE-V2G
+    uses for OK_CertificateExpiresSoon."""
 
     def __post_init__(self) -> None:
         check_choices(self, EVCC_CHOICES)

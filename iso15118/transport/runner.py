@@ -46,8 +46,7 @@ from iso15118.decisions import (
 )
 from iso15118.envelope.states import body_of
 from iso15118.errors import ConfigError
-from iso15118.iso20.pnc import PncVerifier
-from iso15118.profiles import evcc_logic, secc_logic, session_config
+from iso15118.profiles import Pnc, evcc_logic, secc_logic, session_config
 from iso15118.quirks import Quirk, accepted_line, empty_evccid, refused_line
 from iso15118.session.connection import Connection, Role, SessionConfig
 from iso15118.session.events import (
@@ -88,7 +87,7 @@ class _Secc:
         controller: EVSEController,
         config: SeccConfig,
         store: SessionStore,
-        pnc: PncVerifier | None,
+        pnc: Pnc | None,
         random: Callable[[int], bytes],
         peer: PeerIdentity,
         terms: ConnectionTerms | None,
@@ -239,7 +238,7 @@ async def serve_secc_session(
     config: SeccConfig | None = None,
     *,
     store: SessionStore | None = None,
-    pnc: PncVerifier | None = None,
+    pnc: Pnc | None = None,
     session_config: SessionConfig | None = None,
     clock: Clock = time.time,
     observers: Sequence[Observer] = (),

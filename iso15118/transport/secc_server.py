@@ -46,7 +46,7 @@ from iso15118.config import SeccConfig
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
 from iso15118.controller import EVSEController
 from iso15118.errors import ConfigError, SecurityError
-from iso15118.iso20.pnc import PncVerifier
+from iso15118.profiles import Pnc
 from iso15118.quirks import FIXED_TCP_PORT, Quirk, accepted_line
 from iso15118.session.connection import Role, SessionConfig
 from iso15118.transport.acceptor import Acceptor
@@ -119,7 +119,7 @@ class SeccServer:
         controllers: Callable[[], EVSEController],
         *,
         secc: SeccConfig | None = None,
-        pnc: PncVerifier | None = None,
+        pnc: Pnc | None = None,
         session_config: SessionConfig | None = None,
         observers: Sequence[Observer] = (),
         on_report: ReportCallback | None = None,
