@@ -21,7 +21,15 @@ from dataclasses import replace
 from typing import Any, Final
 
 from iso15118.config import EvccConfig, SeccConfig
-from iso15118.controller import DCEVSEController, EVController, EVSEController, SessionReport
+from iso15118.controller import (
+    CertificateAnswer,
+    CertificateProvider,
+    CertificateStatus,
+    DCEVSEController,
+    EVController,
+    EVSEController,
+    SessionReport,
+)
 from iso15118.decisions import (
     Answer,
     ApplyPower,
@@ -92,7 +100,12 @@ INPUT_CALLS: Final[dict[Input, InputCall]] = {
     Input.DC_LOOP: lambda c, arg, now: _dc(c).dc_charge_loop(arg, now),
     Input.WELDING: lambda c, arg, now: _dc(c).welding_detection(now),
 }
-"""Every controller input a decision may need; PAUSED comes from the session store, not the controller."""
+"""Every controller input a decision may need; PAUSED comes from the session store, CERTIFICATE from the certificate
+provider (the controller when it is one, else the runner's ``certificates``), not from these calls."""
+
+_NO_PROVIDER: Final = CertificateAnswer(
+    status=CertificateStatus.UNAVAILABLE, detail="this SECC has no certificate provider"
+)
 
 
 def peer_identity(address: str, tls: HandshakeInfo | None) -> PeerIdentity:
@@ -133,6 +146,7 @@ class _Secc:
         pnc: PncVerifier | None,
         random: Callable[[int], bytes],
         peer: PeerIdentity,
+        certificates: CertificateProvider | None = None,
     ) -> None:
         self.pump = pump
         self.conn = pump.conn
@@ -142,6 +156,7 @@ class _Secc:
         self.pnc = pnc
         self.random = random
         self.peer = peer
+        self.certificates = controller if isinstance(controller, CertificateProvider) else certificates
         self.dc_capable = isinstance(controller, DCEVSEController)
         self.logic: SeccLogic | None = None
         self.ctx: Any = None
@@ -212,6 +227,10 @@ class _Secc:
     async def gather(self, need: Need, now: float) -> Any:
         if need.what is Input.PAUSED:
             return self.store.get(need.arg, now)
+        if need.what is Input.CERTIFICATE:
+            if self.certificates is None:
+                return _NO_PROVIDER
+            return await self.certificates.provide_certificate(need.arg, now)
         return await INPUT_CALLS[need.what](self.controller, need.arg, now)
 
     async def carry_out(self, effect: Effect) -> None:
@@ -251,6 +270,7 @@ async def serve_secc_session(
     decisions: Callable[[SeccLogic], SeccLogic] | None = None,
     peer_log: PeerLog | None = None,
     on_start: Callable[[Any], None] | None = None,
+    certificates: CertificateProvider | None = None,
 ) -> SessionOutcome:
     """Serve one connection as the SECC until the session ends and the connection closes.
 
@@ -258,12 +278,14 @@ async def serve_secc_session(
     generation's decisions (site rules of an application, fault injection in the conformance harness);
     ``peer_log`` rate-limits the security warnings per peer (the SECC server shares one across connections);
     ``on_start`` receives a handle whose ``request_stop(why)`` coroutine asks the EV to end the session (the
-    next charge-loop response notifies Terminate).
+    next charge-loop response notifies Terminate); ``certificates`` answers the EV's certificate requests when the
+    controller is no :class:`~iso15118.controller.CertificateProvider` itself.
     """
     conn = Connection(Role.SECC, now=clock(), config=_with_profiles(session_config))
     pump = Pump(conn, link, clock=clock, observers=observers)
     store = store if store is not None else SessionStore()
-    secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random, peer or PeerIdentity(address=link.peer))
+    who = peer or PeerIdentity(address=link.peer)
+    secc = _Secc(pump, controller, config or SeccConfig(), store, pnc, random, who, certificates)
     secc.wrap = decisions
     secc.peer_log = peer_log
     if on_start is not None:

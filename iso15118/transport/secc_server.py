@@ -38,7 +38,7 @@ from typing import Any
 
 from iso15118.config import SeccConfig
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
-from iso15118.controller import EVSEController
+from iso15118.controller import CertificateProvider, EVSEController
 from iso15118.errors import ConfigError, SecurityError
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.tls import HandshakeInfo, secc_context
@@ -144,12 +144,15 @@ class SeccServer:
         store: SessionStore | None = None,
         clock: Clock = time.time,
         peer_log: PeerLog | None = None,
+        certificates: CertificateProvider | None = None,
     ) -> None:
         config.policy.check(Role.SECC)
         self.config = config
         self._controllers = controllers
         self._secc = secc or SeccConfig()
         self._pnc = pnc
+        self._certificates = certificates
+        """Answers the EVs' certificate requests when a controller is no certificate provider itself."""
         self._session_config = config.policy.session_config(session_config)
         self._observers = tuple(observers)
         self._on_report = on_report
@@ -398,6 +401,7 @@ class SeccServer:
             peer=peer_identity(name, link.tls),
             peer_log=self.peer_log,
             on_start=self._sessions.add,
+            certificates=self._certificates,
         )
         error = link.failure() if not outcome.ended_regularly else None
         return ConnectionReport(

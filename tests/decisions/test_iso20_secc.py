@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
+from iso15118.codec import encode_message
 from iso15118.config import SeccConfig
 from iso15118.controller import (
     AuthorizationDecision,
+    CertificateAnswer,
+    CertificateStatus,
     DCCommand,
     DCLimits,
     DCOutput,
@@ -111,6 +114,27 @@ class _Pnc:
 
     def verify_metering(self, request: Any, chain: Any, now: float) -> PncOutcome:
         return PncOutcome(code=self.code)
+
+    def verify_installation(self, response: Any, now: float) -> PncOutcome:
+        return PncOutcome(code=self.code)
+
+
+def _installation() -> m.CertificateInstallationReq:
+    return minimal_instance(m.CertificateInstallationReq, override={"header": HEADER})
+
+
+def _provider(status: CertificateStatus, code: str | None = None) -> dict[Input, Any]:
+    exi = None
+    if status is CertificateStatus.PROVIDED:
+        res = minimal_instance(
+            m.CertificateInstallationRes,
+            override={"header": HEADER, "response_code": m.ResponseCode.OK, "evse_processing": m.Processing.Finished},
+        )
+        exi = encode_message(res)
+    return {Input.CERTIFICATE: CertificateAnswer(status=status, exi=exi, response_code=code)}
+
+
+_INSTALL = SeccConfig(certificate_installation=True)
 
 
 def _pnc_req(challenge: bytes = b"c" * 16) -> m.AuthorizationReq:
@@ -287,6 +311,17 @@ CASES: list[tuple[str, Callable[[], Any], dict[str, Any], str]] = [
         "WARNING_GeneralPnCAuthorizationError",
     ),
     (
+        "PnC contract revoked (OCSP)",
+        _pnc_req,
+        {
+            "config": PNC_CONFIG,
+            "ctx": PNC_CTX,
+            "pnc": _Pnc(None),
+            "inputs": {Input.AUTHORIZATION: AuthorizationDecision.REVOKED},
+        },
+        "WARNING_CertificateRevoked",
+    ),
+    (
         "EIM rejected",
         _eim_req,
         {"inputs": {Input.AUTHORIZATION: AuthorizationDecision.REJECTED}},
@@ -301,9 +336,53 @@ CASES: list[tuple[str, Callable[[], Any], dict[str, Any], str]] = [
     ),
     (
         "certificate installation, no provider",
-        lambda: minimal_instance(m.CertificateInstallationReq, override={"header": HEADER}),
-        {"config": SeccConfig(certificate_installation=True)},
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.UNAVAILABLE)},
         "WARNING_NoCertificateAvailable",
+    ),
+    (
+        "certificate installation, the provider refuses the provisioning certificate",
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.FAILED, "WARNING_CertificateValidationError")},
+        "WARNING_CertificateValidationError",
+    ),
+    (
+        "certificate installation, the provider refuses the request's signature",
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.FAILED, "FAILED_SignatureError")},
+        "FAILED_SignatureError",
+    ),
+    (
+        "certificate installation, the provider is still working",
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.PENDING)},
+        "OK",
+    ),
+    (
+        "certificate installation relayed",
+        _installation,
+        {"config": _INSTALL, "inputs": _provider(CertificateStatus.PROVIDED)},
+        "OK",
+    ),
+    (
+        "certificate installation, the CPS signature of the response does not verify",
+        _installation,
+        {
+            "config": _INSTALL,
+            "inputs": _provider(CertificateStatus.PROVIDED),
+            "pnc": _Pnc(m.ResponseCode.FAILED_SignatureError),
+        },
+        "FAILED_SignatureError",
+    ),
+    (
+        "certificate installation, the CPS chain of the response is not trusted",
+        _installation,
+        {
+            "config": _INSTALL,
+            "inputs": _provider(CertificateStatus.PROVIDED),
+            "pnc": _Pnc(m.ResponseCode.WARNING_CertificateValidationError),
+        },
+        "WARNING_CertificateValidationError",
     ),
     # --- services
     (
