@@ -15,7 +15,7 @@ from iso15118.constants import NS_ISO20_AC, NS_ISO20_DC, EnergyService
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.messages import iso20 as m
-from iso15118.security.credentials import ContractCredentials
+from iso15118.security.credentials import ContractCredentials, ProvisioningCredentials
 from iso15118.security.profiles import DEFAULT_EVCCID
 from iso15118.session.selection import EnergyFamily
 
@@ -58,6 +58,11 @@ class EvccConfig:
     authorization: str = "EIM"
     """``EIM`` or ``PnC`` (PnC needs ``credentials``)."""
     credentials: ContractCredentials | None = None
+    provisioning: ProvisioningCredentials | None = None
+    """The OEM provisioning credentials for CertificateInstallation (with ``install_certificate``)."""
+    install_certificate: bool = False
+    """Ask for a contract certificate (CertificateInstallationReq) when the SECC offers the service; the installed
+    contract serves PnC in the same session and is reported (``contract_installed``) for the next ones."""
     control_mode: ControlMode = ControlMode.DYNAMIC
     bidirectional: bool = True
     """Select the BPT service (AC_BPT, DC_BPT) when the EVSE offers it and the EV's limits say it can discharge."""

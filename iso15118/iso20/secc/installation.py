@@ -117,7 +117,8 @@ def certificate_installation(req: m.CertificateInstallationReq, v: SeccView) -> 
             if checked.code.startswith("FAILED"):
                 return fail(req, checked.code, v, checked.detail)
             return answer(_refusal(v, checked.code), v.ctx, note)
-    # The header is this session's (it is not signed); everything the CPS signed is relayed untouched.
-    relayed = replace(res, header=v.header)
+    # This session's SessionID and time (the header is not signed), with the CPS's detached signature
+    # [V2G20-117]; everything the CPS signed is relayed untouched.
+    relayed = replace(res, header=replace(v.header, signature=res.header.signature))
     done = Report(SessionReport(event="certificate_installation", detail=f"{res.response_code} from the provider"))
     return answer(relayed, v.ctx, done)
