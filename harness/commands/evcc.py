@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 
+from harness.commands import _install
 from harness.commands._sessions import (
     add_common_options,
     auth_name,
@@ -90,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--sdp-destination", metavar="ADDR", help="send SDP requests here instead of ff02::1 (unicast, for tests)"
     )
+    _install.add_options(parser)
     parser.set_defaults(func=_run)
 
 
@@ -115,17 +117,23 @@ def _settings(args: argparse.Namespace) -> EvccSettings:
     }
     ev = {"direction": args.mode}
     overrides = {"runtime": runtime, "evcc": evcc, "ev": ev}
-    return load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
+    return _install.apply(
+        args, load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
+    )
 
 
-async def _session(settings: EvccSettings) -> int:
+async def _session(settings: EvccSettings, args: argparse.Namespace) -> int:
+    ev = SimpleEV(settings.ev)
     with observers(settings.trace, settings.journal) as obs:
-        run = await run_evcc(settings.client, SimpleEV(settings.ev), settings.evcc, observers=obs)
+        run = await run_evcc(settings.client, ev, settings.evcc, observers=obs)
     print(summary("evcc", str(run.endpoint), run.outcome), flush=True)
+    installed = _install.save(args, ev)
+    if installed is not None:
+        print(installed, flush=True)
     return 0 if run.ok else 1
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     prepare_process((settings.evcc.energy,))
-    return asyncio.run(_session(settings))
+    return asyncio.run(_session(settings, args))

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 
+from harness.commands import _csms
 from harness.commands._sessions import (
     add_common_options,
     auth_name,
@@ -74,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--once", action="store_true", default=None, help="serve one connection, then exit")
     parser.add_argument("--no-sdp", dest="sdp", action="store_false", default=None, help="do not answer SDP")
     parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
+    _csms.add_options(parser)
     parser.set_defaults(func=_run)
 
 
@@ -124,7 +126,7 @@ async def _flush_every(lines: _Lines, period: float) -> None:
         lines.flush()
 
 
-async def _serve(settings: SeccSettings) -> int:
+async def _serve(settings: SeccSettings, csms: _csms.CsmsOptions | None = None) -> int:
     roots = settings.pnc_certificates()
     pnc = PncVerifier(roots) if roots else None
     lines = _Lines()
@@ -133,25 +135,28 @@ async def _serve(settings: SeccSettings) -> int:
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     with observers(settings.trace, settings.journal) as obs:
-        server = SeccServer(
-            settings.server,
-            lambda: SimpleEVSE(settings.evse),
-            secc=settings.secc,
-            pnc=pnc,
-            observers=obs,
-            on_report=lines.report,
-        )
-        async with server:
-            print(f"secc listening on {server.endpoint} ({_security(settings)}; offers {_offer(settings)})", flush=True)
-            flusher = asyncio.create_task(_flush_every(lines, lines.limiter.window_s))
-            try:
-                if settings.once:
-                    await server.next_report()
-                else:
-                    await stop.wait()
-            finally:
-                flusher.cancel()
-        lines.flush(everything=True)
+        async with _csms.backend(csms or _csms.CsmsOptions()) as backend:
+            server = SeccServer(
+                settings.server,
+                backend.controllers(lambda: SimpleEVSE(settings.evse)),
+                secc=backend.secc(settings.secc),
+                pnc=backend.pnc(pnc),
+                observers=backend.observers(obs),
+                on_report=lines.report,
+                certificates=backend.certificates,
+            )
+            async with server:
+                where = f"{_security(settings)}; offers {_offer(settings)}{backend.describe()}"
+                print(f"secc listening on {server.endpoint} ({where})", flush=True)
+                flusher = asyncio.create_task(_flush_every(lines, lines.limiter.window_s))
+                try:
+                    if settings.once:
+                        await server.next_report()
+                    else:
+                        await stop.wait()
+                finally:
+                    flusher.cancel()
+            lines.flush(everything=True)
     return 1 if lines.failures else 0
 
 
@@ -171,6 +176,6 @@ def _security(settings: SeccSettings) -> str:
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     prepare_process(filter(None, map(family_of, settings.secc.protocols)))
-    code = asyncio.run(_serve(settings))
+    code = asyncio.run(_serve(settings, _csms.options(args)))
     sys.stdout.flush()
     return code

@@ -142,6 +142,14 @@ class OcppLink:
                 f"the CSMS at {self.config.url} did not accept the station within {timeout:g} s"
             ) from None
 
+    async def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for the outbox to empty while the CSMS is reachable; True when it did."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.station.outbox.pending and self.online and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        return not self.station.outbox.pending
+
     # ---- life cycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Start connecting (and keep connected) in the background."""

@@ -9,8 +9,8 @@ import pytest
 
 from harness.csms import CsmsSettings, ReferenceCsms
 from iso15118.backend.rpc import OcppVersion
-from iso15118.config import EvccConfig, SeccConfig
-from iso15118.simple import SimpleEV, SimpleEVSE
+from iso15118.config import EvccConfig
+from iso15118.simple import SimpleEVSE
 from tests.backend.support import charger, until
 from tests.journal.support import run_pair
 
