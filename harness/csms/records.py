@@ -62,6 +62,9 @@ class CsmsRecords:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
+        # A demo's record: WAL without an fsync per frame (a power cut may lose the last moments, never the file).
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

@@ -128,6 +128,8 @@ class ChargingProfiles:
 
     def __init__(self) -> None:
         self._profiles: dict[int, _Profile] = {}
+        self.installed = 0
+        """Profiles accepted so far."""
 
     def __len__(self) -> int:
         return len(self._profiles)
@@ -151,6 +153,7 @@ class ChargingProfiles:
             if old.id == profile.id or same_slot:
                 del self._profiles[old.id]
         self._profiles[profile.id] = profile
+        self.installed += 1
 
     def clear(
         self,

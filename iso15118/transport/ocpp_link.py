@@ -100,6 +100,8 @@ class OcppLink:
         self._pending: dict[str, asyncio.Future[CallResult | CallError]] = {}
         self._online = asyncio.Event()
         self._last_sent = 0.0
+        self._progress = asyncio.Event()
+        """Set whenever a message left the outbox or the connection state changed."""
         self._boot_reason = "PowerUp"
         self.heartbeat_s = 300.0
         self.connections = 0
@@ -147,7 +149,9 @@ class OcppLink:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self.station.outbox.pending and self.online and loop.time() < deadline:
-            await asyncio.sleep(0.05)
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), deadline - loop.time())
         return not self.station.outbox.pending
 
     # ---- life cycle ---------------------------------------------------------------------------------
@@ -174,6 +178,7 @@ class OcppLink:
 
     def _went_offline(self, why: str) -> None:
         self._online.clear()
+        self._progress.set()
         self.station.online = False
         futures: list[asyncio.Future[Any]] = [*self._asks.values(), *self._pending.values()]
         for future in futures:
@@ -357,9 +362,11 @@ class OcppLink:
             self.dropped += 1
             log.error("OCPP: %s (message %d dropped from the outbox)", exc, head.id)
             self.station.outbox.drop(head.id)
+            self._progress.set()
             return
         self.station.outbox.delivered(head.id)
         self.delivered += 1
+        self._progress.set()
 
     async def _reboot_due(self) -> bool:
         reset = self.station.reset
