@@ -24,8 +24,9 @@ from iso15118.backend.controller import Backend
 from iso15118.backend.outbox import Outbox
 from iso15118.backend.rpc import OcppVersion
 from iso15118.backend.station import Station, StationConfig
+from iso15118.certificates import CertificateProvider
 from iso15118.config import SeccConfig
-from iso15118.controller import CertificateProvider, EVSEController
+from iso15118.controller import EVSEController
 from iso15118.errors import ConfigError
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.pki import load_pki, read_pki

@@ -53,7 +53,7 @@ from harness.csms.ocsp import OcspResponder
 from harness.csms.records import CsmsRecords
 from iso15118.backend.profiles import parse_time
 from iso15118.backend.transactions import timestamp
-from iso15118.controller import CertificateAction, CertificateRequest, CertificateStatus
+from iso15118.certificates import CertificateAction, CertificateRequest, CertificateStatus
 from iso15118.errors import BackendError
 from iso15118.security.provider import LocalCps
 

@@ -49,12 +49,9 @@ from iso15118.backend.authorization import (
 from iso15118.backend.observer import BackendObserver
 from iso15118.backend.station import Station, Transaction
 from iso15118.backend.transactions import MeterSample, StopReason
+from iso15118.certificates import CertificateAnswer, CertificateProvider, CertificateRequest, CertificateStatus
 from iso15118.controller import (
     AuthorizationDecision,
-    CertificateAnswer,
-    CertificateProvider,
-    CertificateRequest,
-    CertificateStatus,
     DCCommand,
     DCEVSEController,
     DCLimits,

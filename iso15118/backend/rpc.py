@@ -185,6 +185,9 @@ _CODE_OF_VALIDATOR: Final = {
 }
 
 
+_PRECEDENCE: Final = {name: rank for rank, name in enumerate(("required", "type", "additionalProperties"))}
+
+
 @cache
 def _validator(version: OcppVersion, action: str, response: bool) -> Any:
     try:
@@ -201,7 +204,11 @@ def validate(version: OcppVersion, action: str, payload: dict[str, Any], *, resp
     validator = _validator(version, action, response)
     if validator is None:
         raise RpcError(ErrorCode.NOT_IMPLEMENTED, f"{action} is not an OCPP {version} action")
-    errors = sorted(validator.iter_errors(payload), key=lambda e: (len(e.absolute_path), str(e.validator)))
+    # The outermost violation first; of several at one place, a wrong type before what its value breaks.
+    errors = sorted(
+        validator.iter_errors(payload),
+        key=lambda e: (len(e.absolute_path), _PRECEDENCE.get(str(e.validator), len(_PRECEDENCE))),
+    )
     if not errors:
         return
     error = errors[0]

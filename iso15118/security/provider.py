@@ -1,6 +1,6 @@
 """The local certificate provider: the test CPS of ``v2g pki`` answering certificate requests of either generation.
 
-:class:`LocalCps` implements the generation-neutral :class:`~iso15118.controller.CertificateProvider` seam:
+:class:`LocalCps` implements the generation-neutral :class:`~iso15118.certificates.CertificateProvider` seam:
 bytes in (the EV's request document, EXI, with the namespace of its grammar), bytes out (the signed response
 document). It decodes the request in the grammar its namespace names and hands it to the pool of that
 generation:
@@ -21,9 +21,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from iso15118.certificates import CertificateAnswer, CertificateRequest, CertificateStatus
 from iso15118.codec import decode_as, encode_message, schema_for_namespace
 from iso15118.constants import NS_ISO2, NS_ISO20_COMMON_MESSAGES
-from iso15118.controller import CertificateAnswer, CertificateRequest, CertificateStatus
 from iso15118.errors import CodecError, InstallationError
 from iso15118.messages import iso20 as m
 from iso15118.security.iso2_cps import ContractCertificatePool
@@ -53,7 +53,7 @@ class LocalCps:
         return cls(iso20=iso20, iso2=iso2)
 
     async def provide_certificate(self, request: CertificateRequest, now: float) -> CertificateAnswer:
-        """See :class:`~iso15118.controller.CertificateProvider`."""
+        """See :class:`~iso15118.certificates.CertificateProvider`."""
         return self.answer(request, now)
 
     def answer(self, request: CertificateRequest, now: float) -> CertificateAnswer:

@@ -105,6 +105,10 @@ class OcppLink:
         self._boot_reason = "PowerUp"
         self.heartbeat_s = 300.0
         self.connections = 0
+        self.attempts = 0
+        """Connection attempts so far (successful or not)."""
+        self.last_error: str | None = None
+        """Why the last connection failed or ended."""
         self.delivered = 0
         """TransactionEvents (and other outbox messages) the CSMS acknowledged."""
         self.callerrors_sent = 0
@@ -199,6 +203,7 @@ class OcppLink:
             tls = self.config.ssl_context if self.config.url.startswith("wss://") else None
             if self.config.url.startswith("wss://") and tls is None:
                 tls = ssl.create_default_context()
+            self.attempts += 1
             try:
                 async with connect(
                     self.config.url,
@@ -217,7 +222,8 @@ class OcppLink:
             except asyncio.CancelledError:
                 raise
             except (OSError, ConnectionClosed, InvalidHandshake, BackendError, TimeoutError) as exc:
-                log.info("OCPP link to %s down: %s", self.config.url, exc or type(exc).__name__)
+                self.last_error = str(exc) or type(exc).__name__
+                log.info("OCPP link to %s down: %s", self.config.url, self.last_error)
             finally:
                 self._ws = None
                 self._went_offline("disconnected")

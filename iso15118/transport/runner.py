@@ -20,16 +20,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
+from iso15118.certificates import CertificateAnswer, CertificateProvider, CertificateStatus
 from iso15118.config import EvccConfig, SeccConfig
-from iso15118.controller import (
-    CertificateAnswer,
-    CertificateProvider,
-    CertificateStatus,
-    DCEVSEController,
-    EVController,
-    EVSEController,
-    SessionReport,
-)
+from iso15118.controller import DCEVSEController, EVController, EVSEController, SessionReport
 from iso15118.decisions import (
     Answer,
     ApplyPower,
@@ -279,7 +272,7 @@ async def serve_secc_session(
     ``peer_log`` rate-limits the security warnings per peer (the SECC server shares one across connections);
     ``on_start`` receives a handle whose ``request_stop(why)`` coroutine asks the EV to end the session (the
     next charge-loop response notifies Terminate); ``certificates`` answers the EV's certificate requests when the
-    controller is no :class:`~iso15118.controller.CertificateProvider` itself.
+    controller is no :class:`~iso15118.certificates.CertificateProvider` itself.
     """
     conn = Connection(Role.SECC, now=clock(), config=_with_profiles(session_config))
     pump = Pump(conn, link, clock=clock, observers=observers)

@@ -36,9 +36,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from iso15118.certificates import CertificateProvider
 from iso15118.config import SeccConfig
 from iso15118.constants import SDP_SERVER_PORT, SdpSecurity
-from iso15118.controller import CertificateProvider, EVSEController
+from iso15118.controller import EVSEController
 from iso15118.errors import ConfigError, SecurityError
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.security.tls import HandshakeInfo, secc_context

@@ -15,7 +15,7 @@ from iso15118.backend.controller import Backend
 from iso15118.backend.outbox import Outbox
 from iso15118.backend.rpc import OcppVersion
 from iso15118.backend.station import Station, StationConfig
-from iso15118.controller import CertificateProvider
+from iso15118.certificates import CertificateProvider
 from iso15118.transport.ocpp_link import CsmsConfig, OcppLink
 
 DEADLINE = 20.0

@@ -8,9 +8,9 @@ import asyncio
 import dataclasses
 from typing import Any
 
+from iso15118.certificates import CertificateAnswer, CertificateRequest
 from iso15118.codec import decode_as, encode_message
 from iso15118.config import EvccConfig, SeccConfig
-from iso15118.controller import CertificateAnswer, CertificateRequest
 from iso15118.security.credentials import ContractCredentials
 from iso15118.security.provider import LocalCps
 from iso15118.simple import SimpleEV

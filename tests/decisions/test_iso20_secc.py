@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
+from iso15118.certificates import CertificateAnswer, CertificateStatus
 from iso15118.codec import encode_message
 from iso15118.config import SeccConfig
 from iso15118.controller import (
     AuthorizationDecision,
-    CertificateAnswer,
-    CertificateStatus,
     DCCommand,
     DCLimits,
     DCOutput,

@@ -10,9 +10,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from iso15118.certificates import CertificateRequest, CertificateStatus
 from iso15118.codec import decode_as, encode_message
 from iso15118.constants import NS_ISO2, NS_ISO20_COMMON_MESSAGES
-from iso15118.controller import CertificateRequest, CertificateStatus
 from iso15118.errors import InstallationError
 from iso15118.iso20.contract import signed_authorization
 from iso15118.iso20.pnc import PncVerifier

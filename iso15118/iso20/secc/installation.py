@@ -5,7 +5,7 @@ CertificateInstallationReq before AuthorizationReq [V2G20-1970]. A charger that 
 request as out of sequence.
 
 The SECC does not issue certificates. It hands the request, exactly as the EV sent it (its EXI document), to the
-certificate provider through the controller interface (:class:`~iso15118.controller.CertificateProvider`: the
+certificate provider through the controller interface (:class:`~iso15118.certificates.CertificateProvider`: the
 CSMS via Get15118EVCertificate, or the local test CPS) and relays the provider's response:
 
 =====================================  ===================================================================
@@ -33,9 +33,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from iso15118.certificates import CertificateAnswer, CertificateRequest, CertificateStatus
 from iso15118.codec import decode_as, encode_message
 from iso15118.constants import NS_ISO20_COMMON_MESSAGES
-from iso15118.controller import CertificateAnswer, CertificateRequest, CertificateStatus, SessionReport
+from iso15118.controller import SessionReport
 from iso15118.decisions import Input, Need, Report
 from iso15118.errors import CertificateError, CodecError
 from iso15118.iso20.secc.view import Decision, SeccView, answer, fail
