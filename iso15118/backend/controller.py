@@ -237,6 +237,10 @@ class StationController:
 
     async def power_delivery(self, request: PowerDeliveryRequest, now: float) -> bool:
         done = await self.inner.power_delivery(request, now)
+        if done and self.tx is not None and not self.tx.started and self.tx.resumed_token is not None:
+            # A resumed session was authorized before its pause [V2G20-1032]: its transaction starts here.
+            await self._read_meter(now)
+            self._station.start(self.tx, self.tx.resumed_token, self.backend.clock())
         if done and self.tx is not None and request.progress in ("Start", "Stop"):
             await self._read_meter(now, 0.0 if request.progress == "Stop" else None)
             self._station.charging(self.tx, request.progress == "Start", self.backend.clock())
@@ -291,7 +295,8 @@ class StationController:
                 pass
             tx.power_w = 0.0
             regular = report.detail.startswith(("terminated", "paused"))
-            self._station.end(tx, self.stopping or (StopReason.EV if regular else StopReason.COMMUNICATION_LOST), t)
+            reason = self.stopping or (StopReason.EV if regular else StopReason.COMMUNICATION_LOST)
+            self._station.end(tx, reason, t, paused=report.detail.startswith("paused"))
 
     async def provide_certificate(self, request: CertificateRequest, now: float) -> CertificateAnswer:
         return await self.backend.certificate(request, now)

@@ -82,6 +82,8 @@ class Transaction:
     stop: StopReason | None = None
     """Set when the station (CSMS, reset) wants the session to end; the charge loop then notifies Terminate."""
     remote_start_id: int | None = None
+    resumed_token: dict[str, Any] | None = None
+    """The idToken of the paused session this one resumes (-20 skips authorization when resuming)."""
     needs: dict[str, Any] = field(default_factory=dict)
     """What the EV told about its needs (charge parameters), for NotifyEVChargingNeeds."""
     dc: bool = False
@@ -120,6 +122,8 @@ class Station:
         self.notices: deque[tuple[str, dict[str, Any]]] = deque(maxlen=256)
         self.remote_starts: dict[int, tuple[dict[str, Any], int]] = {}
         """EVSE id -> (idToken, remoteStartId) of a RequestStartTransaction waiting for its EV."""
+        self.paused: dict[str, dict[str, Any]] = {}
+        """SessionID -> the idToken of a session that paused (its resumption starts a transaction with it)."""
         self.reset: str | None = None
         """A Reset the CSMS asked for (Immediate or OnIdle); the link reboots once no session runs."""
         self._wake = wake or (lambda: None)
@@ -167,7 +171,7 @@ class Station:
             return existing
         busy = {tx.evse_id for tx in self.transactions.values()}
         evse = next(i for i in range(1, len(busy) + 2) if i not in busy)
-        tx = Transaction(key=key, evse_id=evse)
+        tx = Transaction(key=key, evse_id=evse, resumed_token=self.paused.pop(key, None))
         self.transactions[key] = tx
         self._notice(*self._status(evse, "Occupied", now))
         return tx
@@ -250,9 +254,12 @@ class Station:
         )
         self._event(tx, event)
 
-    def end(self, tx: Transaction, reason: StopReason, now: float) -> None:
-        """The session is over: TransactionEvent Ended (if it started), the EVSE is Available again."""
+    def end(self, tx: Transaction, reason: StopReason, now: float, *, paused: bool = False) -> None:
+        """The session is over: TransactionEvent Ended (if it started), the EVSE is Available again. A paused
+        session's idToken is kept: resuming it (same SessionID) starts the next transaction without Authorize."""
         self.transactions.pop(tx.key, None)
+        if paused and tx.id_token is not None:
+            self.paused[tx.key] = tx.id_token
         self.profiles.end_transaction(tx.transaction_id)
         if tx.started:
             stop = tx.stop or reason

@@ -10,7 +10,9 @@ import pytest
 from harness.csms import CsmsSettings, ReferenceCsms
 from iso15118.backend.rpc import OcppVersion
 from iso15118.config import EvccConfig
+from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEVSE
+from iso15118.transport.store import SessionStore
 from tests.backend.support import charger, until
 from tests.journal.support import run_pair
 
@@ -47,5 +49,44 @@ def test_an_eim_session_is_one_transaction_whose_energy_is_the_metered_energy(ve
             assert delivered == round(evse.charged_wh) >= secc.meter_readings[-1]["charged_wh"] > 0
             assert csms.records.invalid() == [] and csms.records.validated() >= len(events) + 3
             assert "NotifyEVChargingNeeds" in csms.records.actions("CS1")
+
+    asyncio.run(main())
+
+
+def test_a_dc_session_and_a_paused_then_resumed_session_are_reported() -> None:
+    async def main() -> None:
+        async with ReferenceCsms(CsmsSettings()) as csms, charger(csms, sample_interval_s=0.0) as c:
+            dc, _ = await run_pair(
+                EvccConfig(energy=EnergyFamily.DC, max_loops=4),
+                evse=c.backend.controller(SimpleEVSE()),  # type: ignore[arg-type]
+                secc_observers=[c.backend.observer],
+            )
+            assert dc.ok
+            store = SessionStore()
+            paused, _ = await run_pair(
+                EvccConfig(max_loops=3, stop_with="Pause"),
+                evse=c.backend.controller(SimpleEVSE()),  # type: ignore[arg-type]
+                secc_observers=[c.backend.observer],
+                store=store,
+            )
+            assert paused.ended.reason == "paused"
+            resumed, _ = await run_pair(
+                EvccConfig(
+                    max_loops=3,
+                    resume_session_id=paused.session_id,
+                    resume_service_id=paused.negotiated["service_id"],
+                ),
+                evse=c.backend.controller(SimpleEVSE()),  # type: ignore[arg-type]
+                secc_observers=[c.backend.observer],
+                store=store,
+            )
+            assert resumed.ok and resumed.negotiated.get("resumed")
+            await until(lambda: c.outbox.pending == 0, "the outbox to drain")
+            events = csms.records.transaction_events("CS1")
+            started = [e for e in events if e["eventType"] == "Started"]
+            assert len(started) == 3 and len([e for e in events if e["eventType"] == "Ended"]) == 3
+            assert started[2]["idToken"] == started[1]["idToken"]  # the resumed session's, without Authorize
+            assert csms.records.actions("CS1").count("Authorize") == 2
+            assert csms.records.invalid() == []
 
     asyncio.run(main())
