@@ -46,6 +46,10 @@ class CertificateRequest:
     """The old contract's eMAID (update)."""
     maximum_chains: int | None = None
     prioritized_emaids: tuple[str, ...] = ()
+    patience_s: float | None = None
+    """How long the SECC can wait for the answer before it must answer the EV; None: the provider's own default.
+    ISO 15118-20 answers Ongoing and asks again, so it waits briefly; ISO 15118-2 has no Ongoing for these
+    requests and waits for the answer within its response time."""
 
 
 class CertificateStatus(StrEnum):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -47,6 +48,7 @@ from iso15118.backend.authorization import (
     ocsp_verdict,
 )
 from iso15118.backend.observer import BackendObserver
+from iso15118.backend.rpc import OcppVersion
 from iso15118.backend.station import Station, Transaction
 from iso15118.backend.transactions import MeterSample, StopReason
 from iso15118.certificates import CertificateAnswer, CertificateProvider, CertificateRequest, CertificateStatus
@@ -66,9 +68,11 @@ from iso15118.controller import (
     PowerDeliveryRequest,
     SessionReport,
 )
-from iso15118.errors import BackendError
+from iso15118.errors import BackendError, V2GError
 
 __all__ = ["Backend", "DCStationController", "Port", "StationController"]
+
+log = logging.getLogger(__name__)
 
 
 class Port(Protocol):
@@ -170,9 +174,15 @@ class Backend:
                 "action": request.action.value,
                 "exiRequest": base64.b64encode(request.exi).decode("ascii"),
             }
+            if self.station.config.version is OcppVersion.V21:
+                if request.maximum_chains is not None:
+                    payload["maximumContractCertificateChains"] = request.maximum_chains
+                if request.prioritized_emaids:
+                    payload["prioritizedEMAIDs"] = list(request.prioritized_emaids)
             key = "Get15118EVCertificate:" + hashlib.sha256(request.exi).hexdigest()
             try:
-                reply = await self.port.ask(key, "Get15118EVCertificate", payload, self.station.config.answer_within_s)
+                wait = request.patience_s or self.station.config.answer_within_s
+                reply = await self.port.ask(key, "Get15118EVCertificate", payload, wait)
             except BackendError as exc:
                 reply = {"status": "Failed", "statusInfo": {"reasonCode": "Unreachable", "additionalInfo": str(exc)}}
             if reply is None:
@@ -291,8 +301,8 @@ class StationController:
             try:
                 reading = await self.inner.meter(t)
                 tx.meter = MeterSample(imported_wh=reading.charged_wh, exported_wh=reading.discharged_wh)
-            except Exception:
-                pass
+            except (V2GError, OSError) as exc:  # a meter that cannot be read now: the last reading stands
+                log.warning("the final meter reading of session %s failed (%s); the last one is reported", tx.key, exc)
             tx.power_w = 0.0
             regular = report.detail.startswith(("terminated", "paused"))
             reason = self.stopping or (StopReason.EV if regular else StopReason.COMMUNICATION_LOST)

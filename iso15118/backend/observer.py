@@ -15,6 +15,7 @@ controller's ``session_established`` report also names. Messages of other genera
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from iso15118.backend.rpc import OcppVersion
@@ -102,7 +103,7 @@ def charging_needs(version: OcppVersion, tx: Transaction, now: float) -> dict[st
 class BackendObserver:
     """Reads the EV's requests on behalf of the station (an EventWatcher for the SECC's sessions)."""
 
-    def __init__(self, station: Station, clock: Any) -> None:
+    def __init__(self, station: Station, clock: Callable[[], float]) -> None:
         self.station = station
         self.clock = clock
         self._peers: dict[str, str] = {}

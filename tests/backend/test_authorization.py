@@ -8,9 +8,11 @@ import asyncio
 import dataclasses
 import json
 
+import pytest
 from cryptography import x509
 
 from harness.csms import CsmsSettings, OcspResponder, ReferenceCsms
+from iso15118.backend.rpc import OcppVersion
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.security.credentials import ContractCredentials
 from iso15118.security.profiles import DEFAULT_EVCCID, Entity
@@ -94,9 +96,12 @@ def test_eim_round_trip_and_a_blocked_token_refused(creds: Credentials) -> None:
     asyncio.run(main())
 
 
-def test_certificate_installation_through_the_csms_then_pnc_with_the_installed_contract(creds: Credentials) -> None:
+@pytest.mark.parametrize("version", [OcppVersion.V201, OcppVersion.V21])
+def test_certificate_installation_through_the_csms_then_pnc_with_the_installed_contract(
+    creds: Credentials, version: OcppVersion
+) -> None:
     async def main() -> None:
-        async with ReferenceCsms(_settings(creds)) as csms, charger(csms) as c:
+        async with ReferenceCsms(_settings(creds)) as csms, charger(csms, version=version) as c:
             ev = SimpleEV()
             install = EvccConfig(
                 authorization="PnC", install_certificate=True, provisioning=creds.provisioning(), max_loops=2
@@ -112,6 +117,8 @@ def test_certificate_installation_through_the_csms_then_pnc_with_the_installed_c
             assert ev_out.ok and secc_out.ok, (ev_out.failure, secc_out.failure)
             request = _calls(csms, "Get15118EVCertificate")[-1]
             assert request["iso15118SchemaVersion"] == "urn:iso:std:iso:15118:-20:CommonMessages"
+            if version is OcppVersion.V21:
+                assert request["maximumContractCertificateChains"] == 1
             contract = next(r.values["credentials"] for r in ev.reports if r.event == "contract_installed")
             assert isinstance(contract, ContractCredentials)
             serial = x509.load_der_x509_certificate(contract.chain[0]).serial_number
