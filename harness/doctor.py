@@ -25,10 +25,18 @@ from pathlib import Path
 from typing import Final, cast
 
 from iso15118.constants import SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT
-from iso15118.errors import V2GError
+from iso15118.errors import ConfigError, V2GError
 from iso15118.transport.udp import interface_addresses, interface_index, open_sdp_server_socket
 
-__all__ = ["CheckResult", "Status", "exit_code", "format_report", "run_checks"]
+__all__ = [
+    "CheckResult",
+    "Status",
+    "exit_code",
+    "format_report",
+    "interface_problem",
+    "preflight_interface",
+    "run_checks",
+]
 
 _SIOCGIFFLAGS: Final = 0x8913
 _IFF_UP: Final = 0x1
@@ -91,6 +99,51 @@ def _ipv6_sysctl(iface: str, key: str) -> str | None:
         return None
 
 
+def _interface_names() -> str:
+    return ", ".join(sorted(n for _, n in socket.if_nameindex()))
+
+
+def _ipv6_disabled(iface: str) -> bool:
+    return _ipv6_sysctl(iface, "disable_ipv6") == "1"
+
+
+def _enable_ipv6(iface: str) -> str:
+    return f"sysctl -w net.ipv6.conf.{iface}.disable_ipv6=0"
+
+
+_NO_CARRIER_FIX: Final = "connect the cable / power the PLC modem (for a veth end: bring its peer up)"
+
+
+def interface_problem(iface: str) -> tuple[str, str] | None:
+    """Why a session cannot run on ``iface`` and how to fix it, as (problem, fix); None when it can.
+
+    The causes, in the order they are checked: no such interface, link down, IPv6 disabled, no carrier.
+    """
+    try:
+        interface_index(iface)
+        flags = _interface_flags(iface)
+    except (V2GError, OSError):
+        return f"no such interface: {iface}", f"available: {_interface_names()} (see `ip link`)"
+    if not flags & _IFF_UP:
+        return f"{iface} is down", f"bring it up: ip link set {iface} up"
+    if _ipv6_disabled(iface):
+        return f"IPv6 is disabled on {iface}", f"enable it: {_enable_ipv6(iface)}"
+    if not flags & _IFF_RUNNING:
+        return f"{iface} is up but has no carrier", _NO_CARRIER_FIX
+    return None
+
+
+def preflight_interface(iface: str) -> None:
+    """Refuse an interface a session cannot run on with one line naming the cause and the fix.
+
+    Raises :class:`~iso15118.errors.ConfigError`; `v2g secc` and `v2g evcc` call it before they start.
+    """
+    found = interface_problem(iface)
+    if found is not None:
+        problem, fix = found
+        raise ConfigError(f"{problem}; {fix}")
+
+
 def check_interface(iface: str) -> CheckResult:
     """The interface exists, is administratively up and has a carrier."""
     name = "interface"
@@ -98,16 +151,11 @@ def check_interface(iface: str) -> CheckResult:
         index = interface_index(iface)
         flags = _interface_flags(iface)
     except (V2GError, OSError):
-        names = ", ".join(n for _, n in socket.if_nameindex())
-        return _fail(name, f"{iface} does not exist", f"pick one of: {names} (see `ip link`)")
+        return _fail(name, f"{iface} does not exist", f"pick one of: {_interface_names()} (see `ip link`)")
     if not flags & _IFF_UP:
         return _fail(name, f"{iface} (index {index}) is down", f"ip link set {iface} up")
     if not flags & _IFF_RUNNING:
-        return _fail(
-            name,
-            f"{iface} is up but has no carrier",
-            "connect the cable / power the PLC modem (for a veth end: bring its peer up)",
-        )
+        return _fail(name, f"{iface} is up but has no carrier", _NO_CARRIER_FIX)
     kind = "loopback" if flags & _IFF_LOOPBACK else "multicast-capable" if flags & _IFF_MULTICAST else "no multicast"
     return _ok(name, f"{iface} (index {index}) is up with carrier, {kind}")
 
@@ -115,8 +163,8 @@ def check_interface(iface: str) -> CheckResult:
 def check_link_local(iface: str) -> CheckResult:
     """The interface has a usable (non-tentative) IPv6 link-local address; reports the DAD state."""
     name = "link-local"
-    if _ipv6_sysctl(iface, "disable_ipv6") == "1":
-        return _fail(name, f"IPv6 is disabled on {iface}", f"sysctl -w net.ipv6.conf.{iface}.disable_ipv6=0")
+    if _ipv6_disabled(iface):
+        return _fail(name, f"IPv6 is disabled on {iface}", _enable_ipv6(iface))
     dad = "DAD off" if _ipv6_sysctl(iface, "accept_dad") == "0" else "DAD on"
     link_local = [a for a in interface_addresses(iface) if a.address.is_link_local]
     usable = [a for a in link_local if a.usable]
@@ -161,7 +209,9 @@ def check_udp_bind(iface: str, port: int = SDP_SERVER_PORT) -> CheckResult:
                 str(exc),
                 f"another process serves SDP on {iface}: find it with `ss -uapn 'sport = :{port}'`, stop it",
             )
-        return _fail(name, str(exc), "run as root, or check that IPv6 is enabled on the interface")
+        if _ipv6_disabled(iface):
+            return _fail(name, f"{exc}: IPv6 is disabled on {iface}", _enable_ipv6(iface))
+        return _fail(name, str(exc), "run as root (binding to one interface needs it on kernels before 5.7)")
     sock.close()
     return _ok(name, f"bound [::]:{port} on {iface} and joined {SDP_MULTICAST_ADDRESS}")
 
@@ -185,20 +235,8 @@ def check_multicast(iface: str, timeout: float = 1.0) -> CheckResult:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 1)
             sock.sendto(token, (SDP_MULTICAST_ADDRESS, sock.getsockname()[1], 0, index))
         except OSError as exc:
-            flags = _interface_flags(iface)
-            why = (
-                " (the interface is down)"
-                if not flags & _IFF_UP
-                else " (the interface has no MULTICAST flag)"
-                if not flags & _IFF_MULTICAST
-                else ""
-            )
-            return _fail(
-                name,
-                f"cannot send to {SDP_MULTICAST_ADDRESS}%{iface}: {exc.strerror}{why}",
-                f"use a multicast-capable interface (PLC modem, veth); lo only serves unicast tests "
-                f"(or: ip link set {iface} multicast on)",
-            )
+            why, fix = _multicast_failure(iface)
+            return _fail(name, f"cannot send to {SDP_MULTICAST_ADDRESS}%{iface}: {exc.strerror}{why}", fix)
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             sock.settimeout(remaining)
@@ -213,6 +251,24 @@ def check_multicast(iface: str, timeout: float = 1.0) -> CheckResult:
         f"a datagram to {SDP_MULTICAST_ADDRESS}%{iface} did not come back within {timeout:g} s",
         "check firewall rules for UDP/ICMPv6 (ip6tables -L; nft list ruleset) and that IPv6 is enabled",
     )
+
+
+def _multicast_failure(iface: str) -> tuple[str, str]:
+    """Why sending to ff02::1 on ``iface`` failed, and the fix for that cause (not one fix for all)."""
+    flags = _interface_flags(iface)
+    if not flags & _IFF_UP:
+        return " (the interface is down)", f"ip link set {iface} up"
+    if _ipv6_disabled(iface):
+        return " (IPv6 is disabled on the interface)", _enable_ipv6(iface)
+    if not flags & _IFF_RUNNING:
+        return " (the interface has no carrier)", _NO_CARRIER_FIX
+    if not flags & _IFF_MULTICAST:
+        return (
+            " (the interface has no MULTICAST flag)",
+            f"use a multicast-capable interface (PLC modem, veth); lo only serves unicast tests "
+            f"(or: ip link set {iface} multicast on)",
+        )
+    return "", "check the routes and firewall rules for ff02::/16 on the interface (ip -6 route; nft list ruleset)"
 
 
 def check_raw_socket() -> CheckResult:

@@ -23,7 +23,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["VethPair", "join_result", "netns_available", "ns_command", "run_in_netns", "veth_pair"]
+__all__ = [
+    "VethPair",
+    "join_result",
+    "namespace",
+    "netns_available",
+    "ns_command",
+    "run_in_netns",
+    "veth_pair",
+]
 
 T = TypeVar("T")
 _CLONE_NEWNET = 0x40000000
@@ -117,6 +125,20 @@ def veth_pair(prefix: str = "v2g", *, timeout: float = 10.0) -> Iterator[VethPai
     finally:
         for ns in created:
             _ip("netns", "del", ns, check=False)
+
+
+@contextlib.contextmanager
+def namespace(prefix: str = "v2g") -> Iterator[str]:
+    """An empty network namespace (only ``lo``, down) with a unique name; removed afterwards with its links.
+
+    For tests that need links in odd states (down, IPv6 disabled, no carrier): ``ip -n NS link add ...``.
+    """
+    name = f"{prefix}{secrets.token_hex(3)}"
+    _ip("netns", "add", name)
+    try:
+        yield name
+    finally:
+        _ip("netns", "del", name, check=False)
 
 
 def ns_command(ns: str, argv: Sequence[str]) -> list[str]:

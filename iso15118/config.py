@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from iso15118.constants import NS_ISO20_AC, NS_ISO20_DC, EnergyService
+from iso15118.constants import NS_DIN, NS_ISO20_AC, NS_ISO20_DC, EnergyService
 from iso15118.controller import ControlMode
 from iso15118.errors import ConfigError
 from iso15118.messages import iso20 as m
@@ -86,14 +86,16 @@ class EvccConfig:
     max_loops: int | None = None
     """Stop after this many charge-loop exchanges (testing); None: until the EV is done."""
     renegotiate_schedule_after: int | None = None
-    """EV-initiated schedule renegotiation (side stream 0x8101) after this many loops (testing)."""
+    """EV-initiated schedule renegotiation after this many loops (testing): -20 on side stream 0x8101, -2 with
+    PowerDelivery(Renegotiate)."""
     metering_confirmation_after: int | None = None
     """EV-initiated metering confirmation (side stream 0x8102, PnC) after this many loops (testing)."""
     power_tolerance_acceptance: str | None = None
     """Scheduled mode: send PowerToleranceAcceptance (e.g. ``PowerToleranceConfirmed``) in PowerDeliveryReq
     (optional in the XSD; some SECCs, Josev's among them, require it)."""
     stop_with: str = "Terminate"
-    """How the session ends when the EV is done: ``Terminate``, ``Pause`` or ``ServiceRenegotiation``."""
+    """How the session ends when the EV is done: ``Terminate``, ``Pause`` or ``ServiceRenegotiation`` (a -20
+    notion: a -2 session terminates instead)."""
     precharge_tolerance_v: float = 10.0
     """DC: precharge is done when the EVSE's voltage is within this of the EV's target (our choice; the
     standard leaves the threshold to the EV)."""
@@ -108,9 +110,19 @@ class EvccConfig:
     limit)."""
     welding_attempts: int = 20
     """DC: give up welding detection (and stop the session anyway) after this many requests."""
+    cable_check_timeout_s: float = 40.0
+    """DIN 70121 and ISO 15118-2 DC: give up (and stop the session) when the charger still answers CableCheck
+    Ongoing this long after the first answer (V2G_EVCC_CableCheck_Timeout, DIN 70121 table 77: 40 s)."""
+    evcc_mac: bytes = bytes.fromhex("020000000001")
+    """DIN 70121 and ISO 15118-2: SessionSetupReq's EVCCID, the EV's MAC address (hexBinary, 1 to 8 bytes; these
+    generations have no string EVCCID, ``evcc_id`` is -20's). The default is a locally administered address."""
 
     def __post_init__(self) -> None:
         check_choices(self, EVCC_CHOICES)
+        if not 1 <= len(self.evcc_mac) <= 8:
+            raise ConfigError(f"EvccConfig.evcc_mac must have 1 to 8 bytes, got {len(self.evcc_mac)}")
+        if self.protocols is not None and NS_DIN in self.protocols and self.energy is not EnergyFamily.DC:
+            raise ConfigError("EvccConfig.protocols offers DIN 70121, which is DC only: set energy to DC")
 
     @property
     def offered_protocols(self) -> tuple[str, ...]:
@@ -125,6 +137,9 @@ class SeccConfig:
     """What an SECC offers and how it behaves."""
 
     evse_id: str = "DE*V2G*E0001*1"
+    din_evse_id: bytes | None = None
+    """DIN 70121's EVSEID, hexBinary of at most 32 bytes (-20 and -2 send ``evse_id`` as a string); None: the
+    ASCII bytes of ``evse_id``. ``00`` says the charger has none [V2G-DC-876]."""
     protocols: tuple[str, ...] = (NS_ISO20_AC, NS_ISO20_DC)
     """Namespaces accepted in SupportedAppProtocol, in our order of preference (DC only with a DC-capable
     controller)."""
@@ -148,6 +163,9 @@ class SeccConfig:
     negative_discharge_limits: bool = False
     """Send EVSE discharge limits as negative values (Amendment 1) instead of magnitudes."""
     meter_id: str = "METER-1"
+    receipt_required: bool = False
+    """ISO 15118-2: ask for a MeteringReceipt in the charge-loop responses of Plug & Charge sessions (EIM sessions
+    never ask [V2G2-691])."""
     schedule_duration_s: int = 86400
     pricing: str = "none"
     """``none``: Pricing = 0 offered and no price schedule sent. ``price_levels``: Pricing = 2 offered, and every
@@ -164,3 +182,5 @@ class SeccConfig:
 
     def __post_init__(self) -> None:
         check_choices(self, SECC_CHOICES)
+        if self.din_evse_id is not None and not 1 <= len(self.din_evse_id) <= 32:
+            raise ConfigError(f"SeccConfig.din_evse_id must have 1 to 32 bytes, got {len(self.din_evse_id)}")

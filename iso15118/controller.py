@@ -211,6 +211,11 @@ class DCLimits:
     min_discharge_power_w: float = 0.0
     bidirectional: bool = False
     power_ramp_limitation_w_per_s: float | None = None
+    peak_current_ripple_a: float = 1.0
+    """EVSEPeakCurrentRipple (DIN 70121 and -2 ChargeParameterDiscoveryRes; mandatory there). The default is our
+    choice for a charger that does not say."""
+    current_regulation_tolerance_a: float | None = None
+    """EVSECurrentRegulationTolerance (DIN 70121 and -2; optional)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

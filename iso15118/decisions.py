@@ -269,6 +269,8 @@ class EvccEnv:
     session_id: bytes
     selection: Selection
     ev: EVState
+    state: StrEnum | None = None
+    """Where the main stream is in the generation's table (how a stop must begin)."""
 
 
 class SeccLogic(Protocol):

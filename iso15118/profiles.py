@@ -7,16 +7,20 @@ negotiated generation, and :data:`OFFERS` what an SECC can select from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Final
 
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.decisions import EvccLogic, SeccLogic
+from iso15118.din.logic import DinEvcc, DinSecc
 from iso15118.din.profile import DIN
 from iso15118.din.profile import OFFER as DIN_OFFER
 from iso15118.errors import ConfigError
+from iso15118.iso2.logic import Iso2Evcc, Iso2Secc
+from iso15118.iso2.profile import ISO2
+from iso15118.iso2.profile import OFFER as ISO2_OFFER
 from iso15118.iso20.logic import Iso20Evcc, Iso20Secc
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.iso20.profile import AC_NAMESPACES, DC_NAMESPACES, ISO20
@@ -25,14 +29,20 @@ from iso15118.session.config import SessionConfig
 from iso15118.session.profile import Profile
 from iso15118.session.sap import Offer
 
-__all__ = ["OFFERS", "PROFILES", "evcc_logic", "secc_logic", "session_config"]
+__all__ = ["EVCC_LOGIC", "OFFERS", "PROFILES", "SECC_LOGIC", "evcc_logic", "secc_logic", "session_config"]
 
 PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
-    {**{namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)}, DIN_OFFER.namespace: DIN}
+    {
+        **{namespace: ISO20 for namespace in (*AC_NAMESPACES, *DC_NAMESPACES)},
+        DIN_OFFER.namespace: DIN,
+        ISO2_OFFER.namespace: ISO2,
+    }
 )
 """Namespace (and accepted spellings) -> profile."""
 
-OFFERS: Final[Mapping[str, Offer]] = MappingProxyType({**ISO20_OFFERS, DIN_OFFER.namespace: DIN_OFFER})
+OFFERS: Final[Mapping[str, Offer]] = MappingProxyType(
+    {**ISO20_OFFERS, DIN_OFFER.namespace: DIN_OFFER, ISO2_OFFER.namespace: ISO2_OFFER}
+)
 """Namespace -> what an SECC accepts for it in SupportedAppProtocol (major version, spellings)."""
 
 
@@ -41,15 +51,33 @@ def session_config(base: SessionConfig | None = None) -> SessionConfig:
     return replace(base or SessionConfig(), profiles=PROFILES)
 
 
+SeccFactory = Callable[[SeccConfig, PncVerifier | None], SeccLogic]
+EvccFactory = Callable[[EvccConfig], EvccLogic]
+
+SECC_LOGIC: Final[Mapping[Profile, SeccFactory]] = MappingProxyType(
+    {
+        ISO20: lambda config, pnc: Iso20Secc(config, pnc),
+        DIN: lambda config, pnc: DinSecc(config),  # DIN 70121 has no Plug & Charge
+        ISO2: lambda config, pnc: Iso2Secc(config),  # -2 Plug & Charge is not in its decisions yet
+    }
+)
+"""Profile -> how its SECC decisions are made for a configuration."""
+
+EVCC_LOGIC: Final[Mapping[Profile, EvccFactory]] = MappingProxyType({ISO20: Iso20Evcc, DIN: DinEvcc, ISO2: Iso2Evcc})
+"""Profile -> how its EVCC decisions are made for a configuration."""
+
+
 def secc_logic(profile: Profile, config: SeccConfig, pnc: PncVerifier | None = None) -> SeccLogic:
     """The SECC decisions of a profile."""
-    if profile is ISO20:
-        return Iso20Secc(config, pnc)
-    raise ConfigError(f"no SECC decisions for {profile.name}")
+    factory = SECC_LOGIC.get(profile)
+    if factory is None:
+        raise ConfigError(f"no SECC decisions for {profile.name}")
+    return factory(config, pnc)
 
 
 def evcc_logic(profile: Profile, config: EvccConfig) -> EvccLogic:
     """The EVCC decisions of a profile."""
-    if profile is ISO20:
-        return Iso20Evcc(config)
-    raise ConfigError(f"no EVCC decisions for {profile.name}")
+    factory = EVCC_LOGIC.get(profile)
+    if factory is None:
+        raise ConfigError(f"no EVCC decisions for {profile.name}")
+    return factory(config)

@@ -374,5 +374,6 @@ class Bench:
             pw_max_w=pw.params.max_power_w if pw else None,
             pw_charge_efficiency=pw.params.charge_efficiency if pw else None,
             pw_discharge_efficiency=pw.params.discharge_efficiency if pw else None,
+            pw_threshold_pct=self.powerwall.threshold_pct if self.powerwall else None,
             dc=dc_meta(sc.dc_charger, p.dc, sc.settings.max_export_w) if sc.dc_charger and p.dc else None,
         )

@@ -139,6 +139,7 @@ class TraceMeta:
     pw_max_w: float | None
     pw_charge_efficiency: float | None
     pw_discharge_efficiency: float | None
+    pw_threshold_pct: float | None = None  # the owner's outage car-charging threshold
     dc: DCMeta | None = None
 
 

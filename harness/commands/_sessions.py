@@ -17,7 +17,15 @@ from iso15118.session.selection import EnergyFamily
 from iso15118.transport.driver import Observer, SessionOutcome
 from iso15118.transport.policy import Deviation
 
-__all__ = ["add_common_options", "auth_name", "common_overrides", "observers", "prepare_process", "summary"]
+__all__ = [
+    "add_common_options",
+    "auth_name",
+    "common_overrides",
+    "loops_text",
+    "observers",
+    "prepare_process",
+    "summary",
+]
 
 _CONTROL_MODES = {1: "scheduled", 2: "dynamic"}  # a resumed session's SECC reports the number
 _CODECS = {EnergyFamily.AC: "iso20_ac", EnergyFamily.DC: "iso20_dc"}
@@ -138,9 +146,15 @@ def observers(trace: Path | None, journal: Path | None) -> Iterator[list[Observe
                 close()
 
 
-def summary(role: str, peer: str, outcome: SessionOutcome) -> str:
+def loops_text(count: int) -> str:
+    """``1 loop``, ``3 loops``."""
+    return f"{count} loop" if count == 1 else f"{count} loops"
+
+
+def summary(role: str, peer: str, outcome: SessionOutcome, *, hint: str | None = None) -> str:
     """One line: session, energy mode and control mode, loops, meter readings, end reason, then what the session
-    did not do as asked (failure), what the peer gave instead (substitutions) and notes, when there are any."""
+    did not do as asked (failure), what the peer gave instead (substitutions), notes, the signal that interrupted
+    it and ``hint`` (what probably happened, e.g. the peer's timeout), when there are any."""
     neg = outcome.negotiated
     parts = [f"{role} {peer}: session {outcome.session_id.hex() or '-'}"]
     if "service_id" in neg:
@@ -154,11 +168,12 @@ def summary(role: str, peer: str, outcome: SessionOutcome) -> str:
         parts.append("resumed")
     if neg.get("bpt_channel"):
         parts.append(f"channel {neg['bpt_channel']}")
-    parts.append(f"{outcome.loops} loops")
+    parts.append(loops_text(outcome.loops))
     if outcome.meter_readings:
         last = outcome.meter_readings[-1]
+        count = len(outcome.meter_readings)
         parts.append(
-            f"{len(outcome.meter_readings)} meter readings (last: charged {last.get('charged_wh', 0)} Wh, "
+            f"{count} meter reading{'' if count == 1 else 's'} (last: charged {last.get('charged_wh', 0)} Wh, "
             f"discharged {last.get('discharged_wh', 0)} Wh)"
         )
     else:
@@ -177,6 +192,8 @@ def summary(role: str, peer: str, outcome: SessionOutcome) -> str:
         parts.append(f"interrupted: {outcome.interrupted}")
     if outcome.failure is not None:
         parts.append(f"not done: {outcome.failure}")
+    if hint is not None:
+        parts.append(f"probably: {hint}")
     return ", ".join(parts)
 
 

@@ -7,9 +7,12 @@ import dataclasses
 import json
 from pathlib import Path
 
+from harness.commands._argtypes import whole
 from harness.schemas_build import REPO_ROOT
 
 __all__ = ["register"]
+
+_VECTORS = REPO_ROOT.parent / "shared" / "vectors"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,18 +23,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     codec.add_argument(
         "--vectors",
         type=Path,
-        default=REPO_ROOT.parent / "shared" / "vectors",
-        help="folder of vector JSON files (default ../shared/vectors; built-in corpus if absent)",
+        default=_VECTORS,
+        help="folder of vector JSON files (default: %(default)s, next to the repository; the built-in corpus if "
+        "absent)",
     )
-    codec.add_argument("--batches", type=int, default=30)
-    codec.add_argument("--per-batch", type=int, default=20)
-    codec.add_argument("--large-repeats", type=int, default=5, help="calls per large message (0: skip them)")
+    codec.add_argument(
+        "--batches", type=whole(1), default=30, help="timed batches per stream (the median is over them)"
+    )
+    codec.add_argument("--per-batch", type=whole(1), default=20, help="encodes or decodes per batch")
+    codec.add_argument("--large-repeats", type=whole(0), default=5, help="calls per large message (0: skip them)")
     codec.add_argument("--json", action="store_true", help="machine-readable output")
     codec.set_defaults(func=_codec)
+    # bench session checks its own values (harness.benchmarks.session.run_from_args): one line, exit 1.
     session = inner.add_parser("session", help="TLS 1.3 session timings and concurrent-session capacity on ::1")
     session.add_argument("--algorithm", choices=("secp521r1", "ed448"), default="secp521r1", help="test PKI keys")
     session.add_argument(
-        "--energy", type=str.lower, choices=("ac", "dc"), default="ac", help="AC_BPT (default) or DC_BPT sessions"
+        "--energy", type=str.lower, choices=("ac", "dc"), default="ac", help="ac: AC_BPT sessions, dc: DC_BPT sessions"
     )
     session.add_argument("--steps", default="50,100,150,200,300,400,500,600,800", help="concurrent sessions per step")
     session.add_argument("--loop-interval", type=float, default=0.1, help="s between charge loops of a session")

@@ -2,9 +2,12 @@
 
 Finds the SECC with SDP on the interface (or connects to ``--target [ADDR%IF]:PORT``), optionally after SLAC,
 runs TLS 1.3 with the vehicle certificate and one AC, AC_BPT, DC or DC_BPT session (``--energy`` and ``--mode``),
-prints one summary line, and exits 0 when the session ended regularly (Terminate or Pause) and did what was
-asked, 1 otherwise: a failed session, an error, or a charger that offered something else than what was asked
-(the line says what; ``--accept-fallback`` goes on with the substitute and the line names it).
+and prints one summary line. A status line on stderr shows that the session lives (:mod:`._progress`;
+``--quiet`` turns it off). The first SIGINT/SIGTERM ends the session the standard's way (PowerDelivery(Stop),
+SessionStop), a second aborts (:mod:`._signals`). Exit codes: 0 when the session ended regularly (Terminate or
+Pause) and did what was asked; 1 otherwise: a failed session, an error, or a charger that offered something else
+than what was asked (the line says what; ``--accept-fallback`` goes on with the substitute and the line names it);
+3 when a signal stopped it cleanly before ``--loops`` was reached; 130/143 when a second signal aborted it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
+from typing import Any
 
 from harness.commands import _install
+from harness.commands._argtypes import port, seconds, whole
+from harness.commands._pacing import SequenceGap, pacing_warnings
+from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
     add_common_options,
     auth_name,
@@ -22,12 +30,20 @@ from harness.commands._sessions import (
     prepare_process,
     summary,
 )
+from harness.commands._signals import INTERRUPTED, StopSignals, run_until_stopped
 from harness.config import EvccSettings, load_evcc_settings
+from harness.doctor import preflight_interface
 from harness.protocols import split_names
-from iso15118.simple import SimpleEV
-from iso15118.transport.evcc_client import run_evcc
+from iso15118.config import EvccConfig
+from iso15118.constants import SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT
+from iso15118.simple import SimpleEV, SimpleEVConfig
+from iso15118.transport.driver import Observer, SessionOutcome
+from iso15118.transport.evcc_client import EvccRun, run_evcc
 
 __all__ = ["register"]
+
+_EVCC = EvccConfig()
+_EV = SimpleEVConfig()
 
 
 def _session_id(text: str) -> str:
@@ -46,9 +62,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "evcc",
         help="run one ISO 15118-20 session as the EVCC (vehicle) over TCP/TLS",
         description="Find the SECC with SDP on IFACE (or use --target), connect over TLS 1.3, run one AC, AC_BPT, "
-        "DC or DC_BPT session and print a summary line. Exit code 0: the session ended regularly and did what was "
-        "asked; 1: it failed, or the charger offered something else (named on the line; see --accept-fallback), "
-        "or an error; 2: bad usage.",
+        "DC or DC_BPT session and print a summary line; a status line on stderr while it runs (on a terminal: "
+        f"refreshed in place; otherwise at the session's start, its first loop and every {NON_TTY_PERIOD_S:g} s). "
+        "The first SIGINT/SIGTERM ends the session the standard's way (PowerDelivery(Stop), SessionStop) and "
+        "prints the summary; a second aborts at once.",
+        epilog="Exit codes: 0 the session ended regularly and did what was asked; 1 it failed, or the charger "
+        "offered something else (named on the line; see --accept-fallback), or an error; 2 bad usage; 3 stopped "
+        "cleanly by SIGINT/SIGTERM before --loops was reached; 130/143 aborted by a second SIGINT/SIGTERM.",
     )
     add_common_options(parser)
     parser.add_argument("--target", metavar="[ADDR%IF]:PORT", help="connect here instead of running SDP")
@@ -65,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--mode",
         choices=("charge", "discharge"),
         help="charge: the plain service (AC, DC); discharge: the bidirectional one (AC_BPT, DC_BPT). Default: "
-        "the persona's ([ev] direction; a bidirectional EV selects the BPT service and charges)",
+        f"the persona's [ev] direction ({_EV.direction}; a bidirectional EV selects the BPT service and charges)",
     )
     parser.add_argument(
         "--accept-fallback",
@@ -74,22 +94,52 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="when the charger offers something else than what was asked (discharge, PnC, a control mode, a "
         "resume), go on with it and name the substitute on the summary line (default: stop, exit 1)",
     )
-    parser.add_argument("--control", choices=("scheduled", "dynamic"), help="control mode to select")
-    parser.add_argument("--auth", type=auth_name, metavar="eim|pnc", help="authorization to use")
+    parser.add_argument(
+        "--control",
+        choices=("scheduled", "dynamic"),
+        help=f"control mode to select (default: {_EVCC.control_mode})",
+    )
+    parser.add_argument(
+        "--auth", type=auth_name, metavar="eim|pnc", help=f"authorization to use (default: {_EVCC.authorization})"
+    )
     parser.add_argument("--slac", action="store_true", default=None, help="run SLAC matching first (root)")
     parser.add_argument(
         "--modem-standin",
         action="store_true",
         default=None,
-        help="with --slac: play the PLC modem in-process (veth links)",
+        help="with --slac on a link without PLC modems (veth): play the modem in-process. One stand-in per link "
+        "is enough and `v2g secc` runs no SLAC, so on veth the EV side (this option) plays it for both ends",
     )
-    parser.add_argument("--loops", type=int, metavar="N", help="stop after N charge-loop exchanges")
-    parser.add_argument("--loop-interval", type=float, metavar="S", help="pause between charge-loop requests")
-    parser.add_argument("--stop", choices=("terminate", "pause"), help="how to end the session")
-    parser.add_argument("--resume", type=_session_id, metavar="SESSIONID", help="resume this paused session")
-    parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
     parser.add_argument(
-        "--sdp-destination", metavar="ADDR", help="send SDP requests here instead of ff02::1 (unicast, for tests)"
+        "--loops",
+        type=whole(1),
+        metavar="N",
+        help="stop after N charge-loop exchanges (default: until the EV is done: its target SoC, "
+        f"{_EV.target_soc:g} %%, or its departure time, {_EV.departure_s} s)",
+    )
+    parser.add_argument(
+        "--loop-interval",
+        type=seconds(),
+        metavar="S",
+        help=f"pause between charge-loop requests (default: {_EVCC.loop_interval_s:g} s; the SECC closes the "
+        "session when it waits 0.5 s [V2G20-1499/1500]: a longer interval is warned about)",
+    )
+    parser.add_argument(
+        "--stop",
+        choices=("terminate", "pause"),
+        help=f"how to end the session (default: {_EVCC.stop_with.lower()})",
+    )
+    parser.add_argument("--resume", type=_session_id, metavar="SESSIONID", help="resume this paused session")
+    parser.add_argument(
+        "--sdp-port", type=port(), metavar="N", help=f"SDP UDP port (default {SDP_SERVER_PORT}; for tests)"
+    )
+    parser.add_argument(
+        "--sdp-destination",
+        metavar="ADDR",
+        help=f"send SDP requests here (default: {SDP_MULTICAST_ADDRESS}; a unicast address for tests)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no status line while the session runs: only the summary"
     )
     _install.add_options(parser)
     parser.set_defaults(func=_run)
@@ -117,23 +167,77 @@ def _settings(args: argparse.Namespace) -> EvccSettings:
     }
     ev = {"direction": args.mode}
     overrides = {"runtime": runtime, "evcc": evcc, "ev": ev}
-    return _install.apply(
-        args, load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
-    )
+    settings = load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
+    return _install.apply(args, settings)
 
 
-async def _session(settings: EvccSettings, args: argparse.Namespace) -> int:
+def _exit_code(outcome: SessionOutcome, config: EvccConfig) -> int:
+    """0 done as asked, 1 failed, 3 stopped by a signal before ``--loops`` was reached (see the module)."""
+    if outcome.interrupted is None:
+        return 0 if outcome.ok else 1
+    if not outcome.ended_regularly or outcome.failure is not None:
+        return 1
+    reached = config.max_loops is not None and outcome.loops >= config.max_loops
+    return 0 if reached else INTERRUPTED
+
+
+async def _session(
+    settings: EvccSettings, quiet: bool, signals: StopSignals, args: argparse.Namespace | None = None
+) -> int:
+    timing = settings.client.policy.session_config().timing
+    status = None if quiet else StatusLine("evcc")
+    gap = SequenceGap(timing)
+    handles: list[Any] = []
+    pending: set[asyncio.Task[None]] = set()
     ev = SimpleEV(settings.ev)
     with observers(settings.trace, settings.journal) as obs:
-        run = await run_evcc(settings.client, ev, settings.evcc, observers=obs)
-    print(summary("evcc", str(run.endpoint), run.outcome), flush=True)
-    installed = _install.save(args, ev)
+        watchers: list[Observer] = [*obs, gap, *([status] if status else [])]
+        work: asyncio.Task[EvccRun] = asyncio.ensure_future(
+            run_evcc(settings.client, ev, settings.evcc, observers=watchers, on_start=handles.append)
+        )
+
+        def stop(why: str) -> None:
+            if not handles:  # still finding or connecting to the SECC: there is no session to end
+                work.cancel()
+                return
+            task = asyncio.ensure_future(handles[0].request_stop(why))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+        signals.on_stop(stop)
+        approach = _approach(settings)
+        if status is not None and approach is not None:
+            print(f"evcc: {approach}", file=sys.stderr, flush=True)
+        try:
+            run = await work
+        except asyncio.CancelledError:
+            if signals.second is not None or signals.first is None or handles:
+                raise
+            print(f"v2g evcc: {signals.why} before a session started; nothing to stop", file=sys.stderr, flush=True)
+            return INTERRUPTED
+    if status is not None:
+        status.clear()
+    print(summary("evcc", str(run.endpoint), run.outcome, hint=gap.explanation), flush=True)
+    installed = _install.save(args, ev) if args is not None else None
     if installed is not None:
         print(installed, flush=True)
-    return 0 if run.ok else 1
+    return _exit_code(run.outcome, settings.evcc)
+
+
+def _approach(settings: EvccSettings) -> str | None:
+    """What the EV does before its session when that may take a while (SLAC, SDP: up to 12.5 s), else None."""
+    client = settings.client
+    if client.target is not None and not client.slac:
+        return None  # a connect: at once, or an error line
+    found = f"connecting to {client.target}" if client.target else f"finding the SECC with SDP on {client.iface}"
+    return f"SLAC matching on {client.iface}, then {found}" if client.slac else found
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if settings.client.iface is not None:
+        preflight_interface(settings.client.iface)
+    for warning in pacing_warnings(settings.evcc, settings.client.policy.session_config().timing):
+        print(f"v2g evcc: warning: {warning}", file=sys.stderr, flush=True)
     prepare_process((settings.evcc.energy,))
-    return asyncio.run(_session(settings, args))
+    return run_until_stopped("evcc", lambda signals: _session(settings, args.quiet, signals, args))

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "compile", help="regenerate schemas/, iso15118/messages/generated and iso15118/codec/generated"
     )
     comp.add_argument("--xsd-dir", type=Path, default=REPO_ROOT.parent / "shared" / "schemas",
-                      help="folder with the official XSDs (default: ../shared/schemas)")  # fmt: skip
+                      help="folder with the official XSDs (default: %(default)s, next to the repository)")  # fmt: skip
     comp.add_argument("--out", type=Path, default=REPO_ROOT, help="repository root to write into")
     comp.add_argument("--check", action="store_true", help="only report differences; exit 1 if any")
     comp.set_defaults(func=_compile)

@@ -4,20 +4,26 @@ Listens on the interface's link-local address (or ``--listen``) over TLS 1.3, an
 serves every EV that connects, and prints one line per session. Lines about refused or failed connections
 are rate-limited per peer address; what is held back is counted and summarised once a minute at most.
 ``--protocols`` and ``--energy`` say what it offers (-20 AC and DC by default; DC runs on the simple EVSE's DC
-output). ``--once`` stops after the first connection and exits 0 when its session ended regularly and did what
-was asked, 1 otherwise. Without ``--once`` it serves until SIGINT/SIGTERM and exits 1 if any connection failed.
+output). A status line per running session goes to stderr (:mod:`._progress`; ``--quiet`` turns it off).
+
+``--once`` stops after the first connection. The first SIGINT/SIGTERM stops accepting, asks every EV in the
+charge loop to terminate (EVSENotification Terminate) and waits for those sessions to end, at most
+:data:`STOP_GRACE_S`; a second aborts at once (:mod:`._signals`). Exit codes: 0 when every session ended regularly
+and did what was asked; 1 when one did not or on an error; 3 when a signal stopped a running session (or, with
+``--once``, came before any EV) and everything ended cleanly; 130/143 when a second signal aborted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
 import sys
+from typing import Final
 
 from harness.commands import _csms
+from harness.commands._argtypes import port
+from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
     add_common_options,
     auth_name,
@@ -26,16 +32,27 @@ from harness.commands._sessions import (
     prepare_process,
     summary,
 )
+from harness.commands._signals import INTERRUPTED, StopSignals, run_until_stopped
 from harness.config import SeccSettings, load_secc_settings
+from harness.doctor import preflight_interface
 from harness.protocols import check_energies, family_of, split_names
-from iso15118.config import PRICING
+from iso15118.config import PRICING, SeccConfig
+from iso15118.constants import SDP_SERVER_PORT
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.session.connection import Role
 from iso15118.simple import SimpleEVSE
+from iso15118.transport.driver import Observer
 from iso15118.transport.peerlog import PeerRateLimiter, Suppressed
 from iso15118.transport.secc_server import ConnectionReport, SeccServer
 
-__all__ = ["register"]
+__all__ = ["STOP_GRACE_S", "register"]
+
+STOP_GRACE_S: Final = 10.0
+"""How long a stopping SECC waits for its sessions to end: the EV hears Terminate at its next charge-loop request
+(every 0.25 s at most), then sends PowerDelivery(Stop), DC welding detection and SessionStop; a session still
+setting up (no charge loop yet to carry the notification) is closed when this runs out."""
+_SECC = SeccConfig()
+_MODES = {1: "scheduled", 2: "dynamic"}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,8 +61,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "secc",
         help="run an ISO 15118-20 SECC (charger) over TCP/TLS with SDP",
         description="Serve EVs over TLS 1.3 on IFACE's link-local address (or --listen), announce the port "
-        "with SDP, and print one summary line per session. Exit code 0: every session ended regularly and did "
-        "what was asked (with --once: the one session); 1: one did not, or an error; 2: bad usage.",
+        "with SDP, and print one summary line per session; a status line per running session on stderr (on a "
+        f"terminal: refreshed in place; otherwise at the session's start, its first loop and every "
+        f"{NON_TTY_PERIOD_S:g} s). The first SIGINT/SIGTERM asks every EV in the charge loop to terminate, waits "
+        f"for the sessions to end (at most {STOP_GRACE_S:g} s) and exits; a second aborts at once.",
+        epilog="Exit codes: 0 every session ended regularly and did what was asked (with --once: the one "
+        "session); 1 one did not, or an error; 2 bad usage; 3 SIGINT/SIGTERM stopped a running session (with "
+        "--once: or came before any EV) and everything ended cleanly; 130/143 aborted by a second SIGINT/SIGTERM.",
     )
     add_common_options(parser)
     parser.add_argument(
@@ -61,20 +83,42 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="energy families offered: the -20 AC and/or DC namespace and their services (default: the "
         "persona's [secc] protocols, both)",
     )
-    parser.add_argument("--listen", metavar="ADDR", help="IPv6 address to listen on (::1, ::, fe80::1%%eth1)")
-    parser.add_argument("--port", type=int, metavar="N", help="TCP port (default: a free port in 49152-65535)")
-    parser.add_argument("--auth", type=auth_name, nargs="+", metavar="eim|pnc", help="authorization offered")
     parser.add_argument(
-        "--control", choices=("scheduled", "dynamic"), nargs="+", help="control modes offered (default: both)"
+        "--listen",
+        metavar="ADDR",
+        help="IPv6 address to listen on (::1, ::, fe80::1%%eth1; default: IFACE's link-local)",
+    )
+    parser.add_argument(
+        "--port", type=port(allow_zero=True), metavar="N", help="TCP port (default: a free port in 49152-65535)"
+    )
+    parser.add_argument(
+        "--auth",
+        type=auth_name,
+        nargs="+",
+        metavar="eim|pnc",
+        help=f"authorization offered (default: {' '.join(_SECC.authorization)})",
+    )
+    parser.add_argument(
+        "--control",
+        choices=("scheduled", "dynamic"),
+        nargs="+",
+        help=f"control modes offered (default: {' '.join(_MODES[m] for m in _SECC.control_modes)})",
     )
     parser.add_argument(
         "--pricing",
         choices=tuple(PRICING),
         help="price information offered: none (default) or price_levels (Pricing=2 and a flat PriceLevelSchedule)",
     )
-    parser.add_argument("--once", action="store_true", default=None, help="serve one connection, then exit")
+    parser.add_argument(
+        "--once", action="store_true", default=None, help="serve one connection, then exit with its verdict"
+    )
     parser.add_argument("--no-sdp", dest="sdp", action="store_false", default=None, help="do not answer SDP")
-    parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
+    parser.add_argument(
+        "--sdp-port", type=port(), metavar="N", help=f"SDP UDP port (default {SDP_SERVER_PORT}; for tests)"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no status lines while sessions run: only the summary lines"
+    )
     _csms.add_options(parser)
     parser.set_defaults(func=_run)
 
@@ -94,17 +138,29 @@ def _settings(args: argparse.Namespace) -> SeccSettings:
 
 
 class _Lines:
-    """The per-connection stdout lines: every regular session, refusals and failures rate-limited per peer."""
+    """The per-connection stdout lines: every regular or interrupted session, refusals and failures rate-limited
+    per peer."""
 
-    def __init__(self, limiter: PeerRateLimiter | None = None) -> None:
+    def __init__(self, limiter: PeerRateLimiter | None = None, status: StatusLine | None = None) -> None:
         self.limiter = limiter if limiter is not None else PeerRateLimiter()
+        self.status = status
         self.failures = 0
+        self.interrupted = 0
+        self.reports = 0
 
     def report(self, rep: ConnectionReport) -> None:
-        self.failures += 0 if rep.ok else 1
+        self.reports += 1
+        stopped = rep.error is None and rep.outcome is not None and rep.outcome.interrupted is not None
+        clean = stopped and rep.outcome is not None and rep.outcome.ended_regularly and rep.outcome.failure is None
+        if clean:
+            self.interrupted += 1
+        elif not rep.ok:
+            self.failures += 1
         self.flush()
-        if not rep.ok and not self.limiter.allow(rep.peer):
+        if not (rep.ok or clean) and not self.limiter.allow(rep.peer):
             return  # counted; flush() prints how many were held back
+        if self.status is not None:
+            self.status.clear()
         if rep.outcome is not None:
             print(summary("secc", rep.peer, rep.outcome), flush=True)
         if rep.error is not None:
@@ -113,6 +169,11 @@ class _Lines:
     def flush(self, *, everything: bool = False) -> None:
         for held in self.limiter.due(everything=everything):
             print(_held_line(held), flush=True)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a connection failed, else 3 when a signal stopped a session, else 0."""
+        return 1 if self.failures else INTERRUPTED if self.interrupted else 0
 
 
 def _held_line(held: Suppressed) -> str:
@@ -126,22 +187,22 @@ async def _flush_every(lines: _Lines, period: float) -> None:
         lines.flush()
 
 
-async def _serve(settings: SeccSettings, csms: _csms.CsmsOptions | None = None) -> int:
+async def _serve(
+    settings: SeccSettings, quiet: bool, signals: StopSignals, csms: _csms.CsmsOptions | None = None
+) -> int:
     roots = settings.pnc_certificates()
     pnc = PncVerifier(roots) if roots else None
-    lines = _Lines()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    status = None if quiet else StatusLine("secc")
+    lines = _Lines(status=status)
     with observers(settings.trace, settings.journal) as obs:
+        watchers: list[Observer] = [*obs, *([status] if status else [])]
         async with _csms.backend(csms or _csms.CsmsOptions()) as backend:
             server = SeccServer(
                 settings.server,
                 backend.controllers(lambda: SimpleEVSE(settings.evse)),
                 secc=backend.secc(settings.secc),
                 pnc=backend.pnc(pnc),
-                observers=backend.observers(obs),
+                observers=backend.observers(watchers),
                 on_report=lines.report,
                 certificates=backend.certificates,
             )
@@ -149,15 +210,35 @@ async def _serve(settings: SeccSettings, csms: _csms.CsmsOptions | None = None) 
                 where = f"{_security(settings)}; offers {_offer(settings)}{backend.describe()}"
                 print(f"secc listening on {server.endpoint} ({where})", flush=True)
                 flusher = asyncio.create_task(_flush_every(lines, lines.limiter.window_s))
+                first: asyncio.Future[ConnectionReport] | None = None
                 try:
                     if settings.once:
-                        await server.next_report()
+                        first = asyncio.ensure_future(server.next_report())
+                        stopping = asyncio.ensure_future(signals.stopping.wait())
+                        await asyncio.wait({first, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                        stopping.cancel()
                     else:
-                        await stop.wait()
+                        await signals.stopping.wait()
+                    if signals.first is not None:
+                        await server.request_stop(signals.why, grace=STOP_GRACE_S)
                 finally:
                     flusher.cancel()
-            lines.flush(everything=True)
-    return 1 if lines.failures else 0
+                    if first is not None and not first.done():
+                        first.cancel()
+        lines.flush(everything=True)
+    if signals.first is not None:
+        if settings.once and lines.reports == 0:
+            why = (
+                "before any EV connected; no session to stop"
+                if server.connections == 0
+                else f"while a connection was being set up; it was closed after {STOP_GRACE_S:g} s"
+            )
+            print(f"v2g secc: {signals.why} {why}", file=sys.stderr, flush=True)
+            return INTERRUPTED if server.connections == 0 else 1
+        if not settings.once:
+            count = "1 connection" if server.connections == 1 else f"{server.connections} connections"
+            print(f"v2g secc: stopped by {signals.why} after {count}", file=sys.stderr, flush=True)
+    return lines.exit_code
 
 
 def _offer(settings: SeccSettings) -> str:
@@ -175,7 +256,9 @@ def _security(settings: SeccSettings) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if settings.server.iface is not None:
+        preflight_interface(settings.server.iface)
     prepare_process(filter(None, map(family_of, settings.secc.protocols)))
-    code = asyncio.run(_serve(settings, _csms.options(args)))
+    code = run_until_stopped("secc", lambda signals: _serve(settings, args.quiet, signals, _csms.options(args)))
     sys.stdout.flush()
     return code

@@ -13,7 +13,19 @@ from iso15118.records.trace import iso_time
 
 __all__ = ["register", "run", "session_row"]
 
-_COLUMNS = ("started (UTC)", "role", "peer", "session id", "service", "mode", "loops", "charged Wh", "dis. Wh", "end")
+_COLUMNS = (
+    "started (UTC)",
+    "role",
+    "peer",
+    "session id",
+    "auth",
+    "service",
+    "mode",
+    "loops",
+    "charged Wh",
+    "dis. Wh",
+    "end",
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,8 +35,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="list the sessions recorded in a session journal",
         description=(
             "List every session of a journal written by `v2g secc/evcc --journal FILE`: start time, role, peer, "
-            "SessionID, service, control mode, charge loops, energy (last minus first meter reading) and how it "
-            "ended ('open' = no end record: still running, or the process died). A torn last record is skipped "
+            "SessionID, authorization (EIM or PnC, once the charger accepted it), service, control mode, charge "
+            "loops, energy (last minus first meter reading) and how it ended ('open' = no end record: still "
+            "running, or the process died). A torn last record is skipped "
             "with a note; a corrupt record elsewhere is reported with its line number and the exit status is 1."
         ),
     )
@@ -50,6 +63,7 @@ def session_row(s: JournalSession) -> tuple[str, ...]:
         s.role,
         s.peer,
         _cell(s.session_id),
+        _cell(s.authorization),
         _cell(s.service),
         _cell(s.control_mode),
         str(s.loops),

@@ -21,6 +21,7 @@ from harness.virtual.progress import ProgressBar
 from harness.virtual.report import format_text, to_json
 from harness.virtual.runner import TRIMS, SimOptions, adjust_scenario, no_session_reason, simulate
 from iso15118.errors import ConfigError
+from iso15118.security.pki import load_pki
 from iso15118.security.tls import keylog_from_environment
 
 __all__ = ["register"]
@@ -57,8 +58,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="simulated seconds per charge-loop exchange in steady state (default: the scenario's loop_dt_s, "
         f"else {DEFAULT_COARSE_DT_S:g})",
     )
-    parser.add_argument("--trim", choices=sorted(TRIMS), help="replace the scenario's truck trim")
-    parser.add_argument("--reserve", type=float, metavar="PCT", help="the owner's reserve (%%): export stops there")
+    parser.add_argument(
+        "--trim", choices=sorted(TRIMS), help="replace the scenario's truck trim (default: the scenario's)"
+    )
+    parser.add_argument(
+        "--reserve",
+        type=float,
+        metavar="PCT",
+        help="the owner's reserve (%%): export stops there (default: the scenario's)",
+    )
     parser.add_argument("--plot", type=Path, metavar="FILE.png", help="write a plot of the run")
     parser.add_argument(
         "--pcap",
@@ -76,7 +84,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "grid-support events (e.g. `v2g csms --grid-event 17:00-20:00/8000`)",
     )
     progress = parser.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress")
+    progress.add_argument(
+        "--progress", dest="progress", action="store_true", default=None, help="show progress (default: on a terminal)"
+    )
     progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress")
     parser.set_defaults(func=_run)
 
@@ -99,6 +109,8 @@ def _run(args: argparse.Namespace) -> int:
         return _list()
     if not args.scenario:
         raise ConfigError("name a SCENARIO (see `v2g sim --list`)")
+    if args.pki is not None:
+        load_pki(args.pki)  # a PKI named but missing or incomplete is an error, whichever link uses it
     scenario = adjust_scenario(load_scenario(args.scenario), trim=args.trim, reserve_pct=args.reserve)
     options = SimOptions(
         link=LinkKind(args.link),

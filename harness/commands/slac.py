@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 
+from harness.commands._argtypes import seconds
 from iso15118.slac.mme import format_mac
 from iso15118.slac.timers import SlacConfig
 from iso15118.transport.slac_link import MatchingError, SlacResult, run_slac
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=seconds(positive=True),
         default=None,
         metavar="S",
         help="give up after S seconds (default: the standard's timers decide)",
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--settle",
-        type=float,
+        type=seconds(),
         default=0.0,
         metavar="S",
         help="EVSE: pause after the modem confirmed CM_SET_KEY (Qualcomm's reference: 10 s)",

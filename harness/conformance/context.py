@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from harness.conformance.credentials import Credentials
-from harness.conformance.model import Profile
+from harness.conformance.model import Need, Profile
 from iso15118.decisions import PausedSession
 from iso15118.iso20.evcc import EvccContext
 from iso15118.iso20.kinds import Kind
@@ -45,9 +45,11 @@ class RunConfig:
     """The tester's test PKI material (TLS identities, contract credentials)."""
     tolerant: bool = False
     """Lab mode: the tester accepts TLS 1.2 and lab certificates from the SUT (its checks stay the same)."""
-    evcc_id: str = "WMIV2GCONFORMANCE01"
+    evcc_id: str | None = None
+    """The tester EV's EVCCID (None: its vehicle certificate's CN with a PKI [V2G20-2598], else
+    ``WMIV2GCONFORMANCE01``)."""
     evse_id: str = "DE*V2G*E0001*1"
-    accept_timeout: float = 30.0
+    accept_timeout: float = 20.0
     """SUT = EVCC: how long to wait for it to connect."""
 
 
@@ -57,6 +59,8 @@ class Context:
 
     profile: Profile
     config: RunConfig
+    needs: frozenset[Need] = frozenset()
+    """What the case needs of the SUT (a SUT that does not offer it makes the case inconclusive)."""
     session_id: bytes = ZERO_SESSION
     established: bool = False
     sessions: list[bytes] = field(default_factory=list)

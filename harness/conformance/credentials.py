@@ -24,6 +24,7 @@ from iso15118.errors import ConfigError
 from iso15118.security.badcerts import defective_leaf
 from iso15118.security.certs import Defect
 from iso15118.security.credentials import ContractCredentials
+from iso15118.security.identity import certificate_identity
 from iso15118.security.pki import Pki, PkiLayout, build_pki, load_pki, read_pki, write_identity
 from iso15118.security.profiles import Entity
 from iso15118.security.tls import TlsConfig, TlsMode, evcc_context, secc_context
@@ -70,6 +71,13 @@ class Credentials:
         if self._scratch is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="v2g-conformance-")
         return Path(self._scratch.name)
+
+    @property
+    def evcc_id(self) -> str:
+        """The EVCCID of the tester EV: its vehicle certificate's CN [V2G20-2598]."""
+        name = certificate_identity(self.pki[Entity.VEHICLE_LEAF].certificate).common_name
+        assert name is not None  # every vehicle leaf of a v2gstack PKI has a CN
+        return name
 
     # ---- PnC ------------------------------------------------------------------------------------------
     def contract(self) -> ContractCredentials:

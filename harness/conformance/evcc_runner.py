@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.conformance.context import learn_request
-from harness.conformance.model import Measurement, SutRole
-from harness.conformance.path import kind_of, response_kind, side_kinds
+from harness.conformance.model import Measurement, Need, SutRole
+from harness.conformance.path import NAMESPACE, kind_of, response_kind, side_kinds
 from harness.conformance.responses import build_response
 from harness.conformance.runner import BaseRunner, StepFailed, StepInconclusive, decode, stream_of
 from harness.conformance.scripts import loop_kind
@@ -36,16 +36,17 @@ from harness.conformance.steps import (
     Stall,
     TlsVariant,
 )
-from harness.conformance.targets import HandshakeRefused
+from harness.conformance.targets import HandshakeRefused, SutUnreachable
 from harness.conformance.wire import Closed, Received, Wire, WireError
 from iso15118.codec import encode_message
 from iso15118.errors import ConfigError
 from iso15118.iso20.kinds import Kind
 from iso15118.iso20.profile import ISO20
+from iso15118.iso20.services import FAMILY_SERVICES, mode_of_service
 from iso15118.iso20.table import TABLE
 from iso15118.messages import iso20 as m
 from iso15118.session.profile import Stream
-from iso15118.session.sap import SAP
+from iso15118.session.sap import SAP, SapKind
 from iso15118.v2gtp import frame
 
 __all__ = ["EvccRunner"]
@@ -71,8 +72,12 @@ class EvccRunner(BaseRunner):
     def __init__(self, case: Any, target: Any, config: Any) -> None:
         super().__init__(case, target, config)
         self.pending: _Request | None = None
+        self.connected = False
+        """The EVCC connected in this case (a later connection that does not come is not a lost SUT)."""
         self.last_kind: str = ""
         """The last main-stream request answered."""
+        self.last_failed = False
+        """Its response was a FAILED one."""
         self.handlers.update(
             {
                 Accept: self.accept,
@@ -100,7 +105,14 @@ class EvccRunner(BaseRunner):
         try:
             connection = await self.target.accept(context, timeout=self.config.accept_timeout, hints=hints)
         except TimeoutError:
-            raise StepInconclusive(f"the EVCC did not connect within {self.config.accept_timeout:g} s") from None
+            if not self.connected:
+                # Not even the case's first connection: the EVCC is not there (any more).
+                raise SutUnreachable(self.target.unreachable(self.config.accept_timeout)) from None
+            raise StepInconclusive(f"the EVCC did not connect again within {self.config.accept_timeout:g} s") from None
+        except HandshakeRefused:
+            self.connected = True
+            raise
+        self.connected = True
         return self.open_wire(connection, "the EVCC connected from")
 
     async def accept(self, step: Accept) -> None:
@@ -190,6 +202,9 @@ class EvccRunner(BaseRunner):
             learn_request(self.ctx, str(stream), msg)
             self.mark = item.at
             main = stream is Stream.MAIN
+            unmet = self._unmet(request, expected) if main else None
+            if unmet is not None:
+                raise StepInconclusive(unmet)
             if main and (request.kind in meanwhile or (request.kind not in expected and self._again(request))):
                 if request.kind not in meanwhile:
                     self.rec.note(f"the EV sends {request.kind} again, as the sequence table admits: answered")
@@ -197,6 +212,34 @@ class EvccRunner(BaseRunner):
                 await self.respond(Respond())
                 continue
             return request
+
+    def _unmet(self, request: _Request, expected: tuple[str, ...]) -> str | None:
+        """Why the case cannot go on ("needs X: ...") when the EV shows it lacks what the case needs: its SAP offer
+        lacks the case's namespace, or it ends the session (SessionStopReq) right after the tester's offer of
+        authorization, services or control modes was answered OK (an EV may decline an offer it cannot use)."""
+        family = self.ctx.profile.family
+        if request.kind == SapKind.supportedAppProtocolReq:
+            namespaces = sorted({o.protocol_namespace for o in request.message.app_protocol})
+            if NAMESPACE[family] not in namespaces:
+                return f"needs -20 {family}: the EV offers {', '.join(namespaces) or 'no protocol'} only"
+            return None
+        if request.kind != Kind.SessionStopReq or request.kind in expected or self.last_failed:
+            return None
+        p, needs = self.ctx.profile, self.ctx.needs
+        if self.last_kind == Kind.AuthorizationSetupReq:
+            offered = ", ".join(p.offered_auth)
+            wanted = "PnC" if Need.PNC in needs else offered
+        elif self.last_kind == Kind.ServiceDiscoveryReq:
+            offered = ", ".join(str(mode_of_service(s) or s) for s in p.offered_services)
+            bpt = FAMILY_SERVICES[family][1]
+            wanted = str(mode_of_service(bpt)) if Need.BPT in needs and bpt in p.offered_services else offered
+        elif self.last_kind == Kind.ServiceDetailReq:
+            offered = ", ".join("Dynamic" if mode == 2 else "Scheduled" for mode in p.offered_modes)
+            modes = [f"{n.value.capitalize()} control" for n in (Need.DYNAMIC, Need.SCHEDULED) if n in needs]
+            wanted = modes[0] if modes else offered
+        else:
+            return None
+        return f"needs {wanted}: the EV ended the session when offered {offered}"
 
     def _pace(self, request: _Request) -> None:
         kind = request.kind
@@ -284,6 +327,7 @@ class EvccRunner(BaseRunner):
     def _advance(self, request: _Request, response: Any) -> None:
         """Follow the session in the sequence table (the state and selection after this exchange)."""
         self.last_kind = request.kind
+        self.last_failed = ISO20.is_failed(ISO20.response_code(response))
         if request.kind not in ISO20.loop_kinds():
             self.ctx.target_w = None  # a setpoint holds within one charge loop only
         state, selection = self.ctx.state, self.ctx.selection

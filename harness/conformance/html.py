@@ -27,7 +27,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #cc
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 6px;vertical-align:top}
 th{background:#f4f4f4;text-align:left}code,pre{font:12px/1.3 ui-monospace,monospace}
 pre{white-space:pre-wrap;word-break:break-all;background:#f8f8f8;padding:6px;margin:2px 0}
-.pass{background:#d9f2d9}.fail{background:#f8d0d0}.inconclusive{background:#fbeec1}
+.pass{background:#d9f2d9}.fail{background:#f8d0d0}.inconclusive{background:#fbeec1}.error{background:#e0c8f0}
 .ok{color:#1a7f1a}.bad{color:#b00}.dir-tx{color:#1f4fa0}.dir-rx{color:#7a3ea8}.dir-net,.dir-note{color:#666}
 .verdict{font-weight:bold;padding:1px 6px;border-radius:3px}details{margin:0}summary{cursor:pointer}
 .meta td:first-child{font-weight:bold;white-space:nowrap}
@@ -64,6 +64,8 @@ def _summary(results: Sequence[CaseResult], info: RunInfo, totals: Mapping[str, 
         ("Finished", _when(info.finished)),
     ]
     rows += [(k, str(v)) for k, v in sorted(info.settings.items())]
+    if info.error is not None:
+        rows.append(("Run error", info.error))
     out = ["<h1>ISO 15118-20 conformance report</h1>", *_meta(rows)]
     out.append(
         "<table><tr><th>cases</th>"

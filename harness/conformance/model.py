@@ -38,6 +38,9 @@ class Verdict(StrEnum):
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
     """The SUT could not be brought into the state the case needs, or a precondition is missing."""
+    ERROR = "error"
+    """The case could not run: the tester did not find the SUT, or lost it (a run-level error, no judgement of
+    the SUT; the run exits non-zero)."""
 
 
 class SutRole(StrEnum):

@@ -127,6 +127,15 @@ class _Own:
             self.fault.tls(context)
         return context
 
+    async def locate(self) -> str:
+        """In-process: always there."""
+        return self.name
+
+    def unreachable(self, timeout: float) -> str:
+        """Why our own EVCC did not connect (it crashed: see :attr:`errors`)."""
+        detail = "; ".join(self.errors[-3:]) or "no error recorded"
+        return f"our EVCC did not connect within {timeout:g} s ({detail})"
+
     async def finish(self) -> None:
         """Let the SUT's sessions notice the tester closed; cancel what is still running after 2 s."""
         if self.tasks:

@@ -3,9 +3,11 @@
 JUnit follows the conventions Jenkins, GitLab, Azure DevOps and GitHub test reporters read (the attributes of
 Jenkins' ``junit-10.xsd``; ``<properties>`` inside ``<testcase>`` as pytest writes them): one ``<testsuite>`` per
 SUT role and category, one ``<testcase>`` per case (``classname`` ``conformance.<role>.<category>``, ``name`` ID
-and title, ``time`` in seconds), ``<failure>`` for FAIL, ``<skipped>`` for INCONCLUSIVE, requirement IDs and
-preconditions as ``<properties>``, the trace summary in ``<system-out>``. The JSON holds every result with its
-full evidence (hex, decoded messages, measurements). The HTML is :mod:`harness.conformance.html`.
+and title, ``time`` in seconds), ``<failure>`` for FAIL, ``<skipped>`` for INCONCLUSIVE, ``<error>`` for ERROR
+(the SUT was not found or went away: the case did not run, and CI must not count it as skipped), requirement IDs
+and preconditions as ``<properties>``, the trace summary in ``<system-out>``. The JSON holds every result with
+its full evidence (hex, decoded messages, measurements) and the run's error. The HTML is
+:mod:`harness.conformance.html`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class RunInfo:
     settings: dict[str, Any] = field(default_factory=dict)
     """Run settings worth reporting: timing, slack, tolerant mode, TLS, PKI."""
     tester: str = "v2gstack conformance harness"
+    error: str | None = None
+    """Why the run stopped early (the SUT was not found or went away), or None."""
 
 
 def _iso(ts: float) -> str:
@@ -69,7 +73,7 @@ def to_junit(results: Sequence[CaseResult], info: RunInfo) -> bytes:
             "name": "v2gstack ISO 15118-20 conformance",
             "tests": str(total["total"]),
             "failures": str(total["fail"]),
-            "errors": "0",
+            "errors": str(total["error"]),
             "time": f"{sum(r.duration for r in results):.3f}",
         },
     )
@@ -86,7 +90,7 @@ def to_junit(results: Sequence[CaseResult], info: RunInfo) -> bytes:
                 "name": f"conformance.{name}",
                 "tests": str(found["total"]),
                 "failures": str(found["fail"]),
-                "errors": "0",
+                "errors": str(found["error"]),
                 "skipped": str(found["inconclusive"]),
                 "time": f"{sum(r.duration for r in members):.3f}",
                 "timestamp": _iso(min(r.started for r in members)),
@@ -95,6 +99,8 @@ def to_junit(results: Sequence[CaseResult], info: RunInfo) -> bytes:
         )
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", {"name": "target", "value": info.target})
+        if info.error is not None:
+            ET.SubElement(props, "property", {"name": "run_error", "value": info.error})
         for key, value in sorted(info.settings.items()):
             ET.SubElement(props, "property", {"name": key, "value": str(value)})
         for result in members:
@@ -127,6 +133,8 @@ def _testcase(suite: ET.Element, name: str, result: CaseResult) -> None:
         )
     elif result.verdict is Verdict.INCONCLUSIVE:
         ET.SubElement(element, "skipped", {"message": f"inconclusive: {result.reason}"})
+    elif result.verdict is Verdict.ERROR:
+        ET.SubElement(element, "error", {"message": result.reason, "type": "SutUnreachable"})
     out = ET.SubElement(element, "system-out")
     out.text = f"expected: {case.expected}\nverdict: {result.verdict.value}: {result.reason}\n" + _trace_text(result)
 
@@ -190,6 +198,7 @@ def to_json(results: Sequence[CaseResult], info: RunInfo) -> dict[str, Any]:
         "started": _iso(info.started) + "Z",
         "finished": _iso(info.finished) + "Z",
         "settings": info.settings,
+        "error": info.error,
         "summary": counts(results),
         "results": [_result_json(r) for r in results],
     }

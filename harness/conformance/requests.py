@@ -22,8 +22,10 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
+from harness.conformance.checks import NotApplicable
 from harness.conformance.context import Context
 from harness.conformance.fields import apply_fields
+from harness.conformance.model import Need
 from harness.conformance.path import NAMESPACE, class_of, selection_of
 from iso15118.config import EvccConfig
 from iso15118.constants import PayloadType
@@ -33,7 +35,7 @@ from iso15118.iso20 import evcc
 from iso15118.iso20.evcc import EvccContext, EvccView
 from iso15118.iso20.kinds import PAYLOAD_TYPE_OF, Kind
 from iso15118.iso20.profile import ISO20, OFFERS
-from iso15118.iso20.services import mode_of_service
+from iso15118.iso20.services import mode_of_service, parse_parameter_set
 from iso15118.messages import iso20 as m
 from iso15118.security.credentials import ContractCredentials
 from iso15118.session.failures import minimal_instance
@@ -63,10 +65,16 @@ def _contract(ctx: Context) -> ContractCredentials | None:
     return ctx.config.credentials.contract()
 
 
+def _evcc_id(ctx: Context) -> str:
+    """The tester EV's EVCCID: as configured, else its vehicle certificate's CN [V2G20-2598]."""
+    creds = ctx.config.credentials
+    return ctx.config.evcc_id or (creds.evcc_id if creds is not None else "WMIV2GCONFORMANCE01")
+
+
 def _config(ctx: Context) -> EvccConfig:
     p = ctx.profile
     return EvccConfig(
-        evcc_id=ctx.config.evcc_id,
+        evcc_id=_evcc_id(ctx),
         energy=p.family,
         authorization=p.auth,
         credentials=_contract(ctx),
@@ -115,9 +123,11 @@ def _state(ctx: Context, ev: EvccContext) -> EVState:
 
 
 def reset_ev(ctx: Context) -> None:
-    """A new session of the tester EV: it wants the profile's service, control mode and authorization."""
+    """A new session of the tester EV: it wants the profile's service, control mode and authorization (a
+    resumed session: the service its paused session had, [V2G20-2539])."""
     p = ctx.profile
-    ctx.ev = EvccContext(service_id=p.service, parameter_set=1, dynamic=p.dynamic, authorization=p.auth)
+    service = ctx.selected_service if ctx.paused_session_id is not None and ctx.selected_service else p.service
+    ctx.ev = EvccContext(service_id=service, parameter_set=1, dynamic=p.dynamic, authorization=p.auth)
     ctx.ev_stop = None
 
 
@@ -156,7 +166,7 @@ def build_request(kind: str, ctx: Context, fields: Mapping[str, Any], stream: St
         msg: Any = sap_request((OFFERS[NAMESPACE[ctx.profile.family]],))
     elif kind in Kind.__members__ and Kind(kind) in evcc.BUILD and not _unsigned(kind, ctx):
         if ctx.ev_stop is not None:
-            raise ConfigError(f"the tester EV cannot go on as the case asks: {ctx.ev_stop}")
+            raise NotApplicable(ctx.ev_stop)
         view = ev_view(ctx, stream, Kind(kind))
         as_if = dict(ctx.values.pop("as_if", None) or {})
         if "challenge" in ctx.values:
@@ -184,8 +194,9 @@ def stopping(ctx: Context, how: str) -> None:
 def learn(ctx: Context, stream: Stream, request: Any, response: Any) -> None:
     """What the tester EV makes of a response: the library EVCC's decision for it, without its sends.
 
-    A FAILED response teaches nothing; when the decision stops the EV (the SUT does not offer what the case
-    asks for) the reason is kept, and building the next request says so (an inconclusive case)."""
+    A FAILED response teaches nothing. When the decision stops the EV, or takes something other than a service
+    the case needs (the SUT does not offer what the case asks for), the reason is kept as "needs X: the SUT
+    offers Y", and building the next request raises it as :class:`NotApplicable` (an inconclusive case)."""
     found = ISO20.kind_of(response)
     if found is None or ISO20.is_failed(ISO20.response_code(response)):
         return
@@ -196,4 +207,30 @@ def learn(ctx: Context, stream: Stream, request: Any, response: Any) -> None:
     step = after(response, request, ev_view(ctx, stream))
     ctx.ev = step.ctx
     if step.stop is not None:
-        ctx.ev_stop = step.stop
+        ctx.ev_stop = _unmet(ctx, kind, response) or step.stop
+    elif kind is Kind.ServiceDiscoveryRes and Need.BPT in ctx.needs and step.ctx.service_id != ctx.profile.service:
+        # The library EV takes the plain service when BPT is not offered; a case that needs BPT cannot.
+        ctx.ev_stop = _unmet(ctx, kind, response)
+
+
+def _unmet(ctx: Context, kind: Kind, res: Any) -> str | None:
+    """Why the case cannot go on ("needs X: the SUT offers Y") when an offer lacks what the case asks for (None:
+    not an offer, or the offer has it and the EV stopped for another reason)."""
+    p = ctx.profile
+    if kind is Kind.AuthorizationSetupRes:
+        auth = [str(a) for a in res.authorization_services]
+        return None if p.auth in auth else f"needs {p.auth}: the SUT offers {', '.join(auth) or 'nothing'} only"
+    if kind is Kind.ServiceDiscoveryRes:
+        ids = [s.service_id for s in res.energy_transfer_service_list.service]
+        offered = ", ".join(str(mode_of_service(i) or i) for i in ids) or "no energy service"
+        wanted = mode_of_service(p.service) or p.service
+        return None if p.service in ids else f"needs {wanted}: the SUT offers {offered} only"
+    if kind is Kind.ServiceDetailRes:
+        modes = {parse_parameter_set(ps).control_mode for ps in res.service_parameter_list.parameter_set}
+        wanted = 2 if p.dynamic else 1
+        offered = ", ".join(sorted(_MODE_NAMES.get(mode, str(mode)) for mode in modes)) or "no parameter set"
+        return None if wanted in modes else f"needs {_MODE_NAMES[wanted]} control: the SUT offers {offered} only"
+    return None
+
+
+_MODE_NAMES: Final = {1: "Scheduled", 2: "Dynamic"}

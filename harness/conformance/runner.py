@@ -7,8 +7,11 @@ refused handshake) and the steps both roles use (raw bytes, silence, waiting for
 playing the EV and the SECC.
 
 Verdicts: a step that fails fails the case, unless it is a preamble step (then the SUT did not reach the state
-under test: inconclusive); a missing precondition is inconclusive; a case running longer than its timeout
-fails; with ``strict_performance`` a response slower than its performance time fails the case.
+under test: inconclusive); a missing precondition is inconclusive, and so is a SUT that does not offer what the
+case needs (:class:`~harness.conformance.checks.NotApplicable`: "needs PnC: the SUT offers EIM only"); a case
+running longer than its timeout fails; with ``strict_performance`` a response slower than its performance time
+fails the case. A SUT the tester cannot reach (:class:`~harness.conformance.targets.SutUnreachable`) is an
+ERROR, which stops the run.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from harness.conformance.checks import Check, NotApplicable
 from harness.conformance.context import Context, RunConfig
 from harness.conformance.model import Case, CaseResult, Measurement, Need, StepRecord, SutRole, Verdict
 from harness.conformance.steps import CheckTls, Close, ExpectClosed, ExpectRefused, SendRaw, Silence, Step, TlsVariant
+from harness.conformance.targets import SutUnreachable
 from harness.conformance.wire import Closed, Connection, Received, Recorder, Wire, WireError
 from iso15118.codec import decode_message
 from iso15118.errors import CodecError, V2GError
@@ -68,7 +72,7 @@ class BaseRunner:
         self.target = target
         self.config = config
         self.rec = Recorder()
-        self.ctx = Context(profile=case.profile, config=config)
+        self.ctx = Context(profile=case.profile, config=config, needs=case.needs)
         self.wire: Wire | None = None
         self.records: list[StepRecord] = []
         self.mark = self.rec.clock()
@@ -83,15 +87,18 @@ class BaseRunner:
 
     # ---- preconditions -------------------------------------------------------------------------------
     def missing(self) -> list[str]:
-        """The preconditions of the case that this target and configuration do not meet."""
+        """The preconditions of the case that this target and configuration do not meet, each saying what is
+        needed and how to provide it."""
+        needs = self.case.needs
         found: list[str] = []
-        for need in sorted(self.case.needs):
-            if need is Need.TLS and not self.target.tls:
-                found.append("a TLS connection (the target is in-memory or plain TCP)")
-            elif need is Need.PKI and self.config.credentials is None:
-                found.append("the tester's test PKI (--pki)")
-            elif need not in (Need.TLS, Need.PKI) and need not in self.target.capabilities:
-                found.append(f"SUT capability {need.value!r}")
+        if Need.PKI in needs and self.config.credentials is None:
+            what = "a PKI with contract credentials" if Need.PNC in needs else "the tester's test PKI"
+            found.append(f"needs {what}: pass --pki DIR (a `v2g pki init` directory the SUT trusts)")
+        if Need.TLS in needs and not self.target.tls:
+            found.append("needs TLS: the target is in-memory or plain TCP")
+        lacking = sorted(n.value for n in needs - {Need.TLS, Need.PKI} if n not in self.target.capabilities)
+        if lacking:
+            found.append(f"needs {', '.join(lacking)}: not among the SUT's capabilities (--capabilities)")
         return found
 
     # ---- the case ------------------------------------------------------------------------------------
@@ -100,12 +107,15 @@ class BaseRunner:
         started, t0 = time.time(), self.rec.clock()
         missing = self.missing()
         if missing:
-            verdict, reason = Verdict.INCONCLUSIVE, "precondition not met: " + "; ".join(missing)
+            verdict, reason = Verdict.INCONCLUSIVE, "; ".join(missing)
         else:
             try:
                 verdict, reason = await asyncio.wait_for(self._steps(), self.case.timeout_s)
             except TimeoutError:
                 verdict, reason = Verdict.FAIL, f"the case did not finish within {self.case.timeout_s:g} s"
+            except SutUnreachable as exc:
+                self.rec.note(str(exc), direction="net")
+                verdict, reason = Verdict.ERROR, str(exc)
             finally:
                 await self._teardown()
         slow = [m for m in self.rec.measurements if not m.ok]
@@ -136,7 +146,7 @@ class BaseRunner:
         steps = self.case.steps
         try:
             await self.prepare()
-        except (StepFailed, StepInconclusive) as exc:
+        except (StepFailed, StepInconclusive, NotApplicable) as exc:
             return Verdict.INCONCLUSIVE, f"could not start the case: {exc}"
         for index, step in enumerate(steps, start=1):
             description = step.describe()
@@ -152,7 +162,7 @@ class BaseRunner:
                 verdict = Verdict.INCONCLUSIVE if step.preamble else Verdict.FAIL
                 prefix = "preamble failed at" if step.preamble else "step"
                 return verdict, f"{prefix} {index} ({description}): {exc}"
-            except StepInconclusive as exc:
+            except (StepInconclusive, NotApplicable) as exc:
                 self._record(index, description, "inconclusive", str(exc), steps[index:])
                 return Verdict.INCONCLUSIVE, f"step {index} ({description}): {exc}"
             except (V2GError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -221,7 +231,7 @@ class BaseRunner:
                 problem = item(self.ctx, msg)
             except NotApplicable as exc:
                 self.rec.note(f"check {item.label()}: not applicable: {exc}")
-                raise StepInconclusive(f"{item.label()}: {exc}") from None
+                raise StepInconclusive(str(exc)) from None
             self.rec.note(f"check {item.label()}: {'ok' if problem is None else problem}")
             if problem is not None:
                 raise StepFailed(f"{item.label()}: {problem}")

@@ -64,7 +64,7 @@ def FRESH_SESSION_ID(ctx: Context, res: Any) -> str | None:
 @check("precondition: CertificateInstallationService not offered", "V2G20-1970")
 def NO_CERTIFICATE_INSTALLATION(ctx: Context, res: Any) -> str | None:
     if res.certificate_installation_service:
-        raise NotApplicable("the SUT offers CertificateInstallation")
+        raise NotApplicable("needs an SECC that does not offer CertificateInstallation: this one offers it")
     return None
 
 
@@ -80,8 +80,9 @@ def SESSIONS_DIFFER(ctx: Context, res: Any) -> str | None:
 
 
 def _offers_pnc(res: Any) -> None:
-    if "PnC" not in [str(a) for a in res.authorization_services]:
-        raise NotApplicable("the SUT does not offer PnC")
+    offered = [str(a) for a in res.authorization_services]
+    if "PnC" not in offered:
+        raise NotApplicable(f"needs PnC: the SUT offers {', '.join(offered) or 'no authorization'} only")
 
 
 @check("GenChallenge is 16 bytes", "V2G20-697/698")
@@ -123,11 +124,15 @@ def _bidirectional(service: int | None) -> bool:
     return mode is not None and mode.bidirectional
 
 
-@check("the bidirectional service of the session's family is offered", "V2G20 table 204")
+@check("precondition: the bidirectional service of the session's family is offered", "V2G20 table 204")
 def OFFERS_BPT(ctx: Context, res: Any) -> str | None:
     ids = [s.service_id for s in res.energy_transfer_service_list.service]
     wanted = FAMILY_SERVICES[ctx.profile.family][1]
-    return None if wanted in ids else f"offered services {ids}, not {wanted}"
+    if wanted not in ids:
+        # Offering BPT is optional: an SECC without it cannot run the case, it does not fail it.
+        names = ", ".join(str(mode_of_service(i) or i) for i in ids) or "no service"
+        raise NotApplicable(f"needs {mode_of_service(wanted)}: the SUT offers {names} only")
+    return None
 
 
 #: The parameters a BPT parameter set carries besides the common ones (AC_BPT table 206; DC_BPT likewise
@@ -273,7 +278,9 @@ PRECHARGE_TOLERANCE_V = EvccConfig().precharge_tolerance_v
 @check("precondition: the insulation test is still Ongoing", "V2G20 DC sequence (DC_CableCheck)")
 def CABLE_CHECK_ONGOING(ctx: Context, res: Any) -> str | None:
     if str(res.evse_processing) != "Ongoing":
-        raise NotApplicable("the SUT finished its insulation test at the first DC_CableCheckReq")
+        raise NotApplicable(
+            "needs an insulation test still Ongoing at the first DC_CableCheckReq: the SUT finished it at once"
+        )
     return None
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from harness.conformance.checks import code_matches
 from harness.conformance.context import learn_response
 from harness.conformance.fields import resolve
-from harness.conformance.model import Measurement, SutRole
-from harness.conformance.path import Hop, kind_of, response_kind, segment
+from harness.conformance.model import Measurement, Need, SutRole
+from harness.conformance.path import NAMESPACE, Hop, kind_of, response_kind, segment
 from harness.conformance.requests import build_request, learn, reset_ev, stopping
 from harness.conformance.runner import BaseRunner, StepFailed, StepInconclusive, decode
 from harness.conformance.scripts import loop_kind
@@ -32,15 +32,15 @@ from harness.conformance.steps import (
     Walk,
 )
 from harness.conformance.targets import HandshakeRefused
-from harness.conformance.wire import Closed, Wire, WireError
+from harness.conformance.wire import Closed, Received, Wire, WireError
 from iso15118.codec import encode_message
 from iso15118.errors import ConfigError
 from iso15118.iso20.kinds import Kind
-from iso15118.iso20.profile import ISO20
+from iso15118.iso20.profile import ISO20, OFFERS
 from iso15118.messages import iso20 as m
 from iso15118.messages.app_protocol import ResponseCode as SapCode
 from iso15118.session.profile import MessageTiming, Stream
-from iso15118.session.sap import SAP, SapKind
+from iso15118.session.sap import SAP, SapKind, sap_request
 from iso15118.session.timers import Timing
 from iso15118.v2gtp import frame
 
@@ -243,12 +243,54 @@ class SeccRunner(BaseRunner):
             raise StepFailed(f"expected {step.kind}, got {name} {getattr(msg, 'response_code', '')}".rstrip())
         code = str(getattr(msg, "response_code", ""))
         if not code_matches(code, step.codes):
+            await self._unmet_by(pending, code)
             raise StepFailed(f"{name} answered {code}, expected {' or '.join(step.codes)}")
         self._check_session_id(msg, code)
         self.run_checks(tuple(step.checks), msg)
         learn_response(self.ctx, pending.request, msg)
         learn(self.ctx, pending.stream, pending.request, msg)
         return msg
+
+    async def _unmet_by(self, pending: _Pending, code: str) -> None:
+        """StepInconclusive when an unexpected ``code`` is the SUT saying it does not support what the case needs
+        (the -20 namespace of the case's family, pausing, service renegotiation) rather than breaking a rule."""
+        request = pending.request
+        if pending.kind == SapKind.supportedAppProtocolReq and code == SapCode.Failed_NoNegotiation:
+            family = self.ctx.profile.family
+            namespace = NAMESPACE[family]
+            if namespace not in {o.protocol_namespace for o in request.app_protocol}:
+                return
+            # The tester's own offer (the namespace alone, version 1.0) refused settles it; any other offer is
+            # judged only when the SUT accepts that plain offer on a new connection.
+            if request != sap_request((OFFERS[namespace],)) and await self._accepts(namespace):
+                return
+            raise StepInconclusive(f"needs -20 {family}: the SUT does not accept {namespace} ({code})")
+        refusals = {
+            "FAILED_PauseNotAllowed": ("Pause", Need.PAUSE),
+            "FAILED_NoServiceRenegotiationSupported": ("ServiceRenegotiation", Need.SERVICE_RENEGOTIATION),
+        }
+        if code in refusals and str(getattr(request, "charging_session", "")) == refusals[code][0]:
+            raise StepInconclusive(f"needs {refusals[code][1].value}: the SUT does not allow it ({code})")
+
+    async def _accepts(self, namespace: str) -> bool:
+        """Probe on a new connection whether the SUT accepts the plain offer of ``namespace`` (True when the probe
+        cannot tell, so that the case's verdict stands)."""
+        try:
+            connection = await self.target.connect(self.tls_context(TlsVariant.NORMAL))
+        except (HandshakeRefused, OSError, ConfigError, StepInconclusive):
+            return True
+        wire = Wire(connection, self.rec.clock)
+        try:
+            offer = sap_request((OFFERS[namespace],))
+            await wire.send(frame(_payload_type(SapKind.supportedAppProtocolReq, Stream.MAIN), encode_message(offer)))
+            item = await wire.next(SAP.timing(SapKind.supportedAppProtocolReq, self.config.timing).evcc_timeout)
+            code = str(getattr(decode(item), "response_code", "")) if isinstance(item, Received) else ""
+        except (StepFailed, OSError, ConnectionError):
+            return True
+        finally:
+            await wire.close()
+        self.rec.note(f"probe on a new connection: an offer of {namespace} alone is answered {code or 'not at all'}")
+        return code != SapCode.Failed_NoNegotiation
 
     def _check_session_id(self, msg: Any, code: str) -> None:
         header = getattr(msg, "header", None)

@@ -198,7 +198,7 @@ class Walk(Step):
 
     def describe(self) -> str:
         start = f" from {self.start}" if self.start else ""
-        loops = f" with {self.loops} charge loops" if self.loops else ""
+        loops = f" with {self.loops} charge loop{'' if self.loops == 1 else 's'}" if self.loops else ""
         return f"walk the session{start} up to {self.until or 'its end'}{loops}"
 
 

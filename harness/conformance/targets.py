@@ -1,12 +1,14 @@
 """Where the SUT is: how the tester reaches an SECC (connect) or lets an EVCC reach it (listen).
 
-* :class:`RemoteSecc`: an SECC at ``[ADDR%IF]:PORT``, or found with SDP on an interface [V2G20-139..161];
-  every :meth:`~RemoteSecc.connect` is a new TCP (and TLS) connection, i.e. a new session.
+* :class:`RemoteSecc`: an SECC at ``[ADDR%IF]:PORT``, or found with SDP on an interface [V2G20-139..161] once
+  per run; every :meth:`~RemoteSecc.connect` is a new TCP (and TLS) connection, i.e. a new session.
 * :class:`ListeningEvcc`: the tester listens (on an interface's link-local address, answering SDP, or on a
   given endpoint) and each case waits for the EVCC to connect; ``command`` (re)starts an EVCC per case.
 
 The TLS handshake is the tester's own (:func:`open_connection`, :class:`Listener`): a refused handshake is a
 result (:class:`HandshakeRefused`), not an error, and the SUT's certificate is checked by cases, not here.
+A SUT the tester cannot find or reach at all (no SDP answer, the connection fails, no EVCC connects) is
+:class:`SutUnreachable`: it stops the run, and the message says what was tried.
 In-process targets (our own SECC and EVCC) are in :mod:`harness.conformance.own`.
 """
 
@@ -24,11 +26,11 @@ from typing import Any, Protocol
 
 from harness.conformance.model import Need
 from harness.conformance.wire import Connection
-from iso15118.constants import SdpSecurity
-from iso15118.errors import SecurityError
+from iso15118.constants import SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpSecurity
+from iso15118.errors import SecurityError, V2GError
 from iso15118.security.tls import describe_handshake, tls_failure
 from iso15118.transport.tcp import Endpoint, TcpLink, make_endpoint, open_listener, open_stream, peer_name
-from iso15118.transport.udp import SdpServer, discover_secc, link_local_address
+from iso15118.transport.udp import SDP_MAX_TRIES, SdpServer, discover_secc, link_local_address
 
 __all__ = [
     "ALL_CAPABILITIES",
@@ -38,6 +40,7 @@ __all__ = [
     "ListeningEvcc",
     "RemoteSecc",
     "SeccTarget",
+    "SutUnreachable",
     "open_connection",
 ]
 
@@ -49,6 +52,14 @@ class HandshakeRefused(SecurityError):
     """The TLS handshake did not complete; the message says why (a refusal by either side)."""
 
 
+class SutUnreachable(Exception):
+    """The tester cannot reach the SUT: SDP found no SECC, the connection failed, or no EVCC connected.
+
+    Not a verdict on the SUT: the run stops, the case and every case after it are errors, and the message
+    names what was tried (interface, SDP requests, address).
+    """
+
+
 class SeccTarget(Protocol):
     """An SECC under test."""
 
@@ -56,8 +67,13 @@ class SeccTarget(Protocol):
     tls: bool
     capabilities: frozenset[Need]
 
+    async def locate(self) -> str:
+        """Before the first case: find the SECC (SutUnreachable when it cannot); returns what was found."""
+        ...
+
     async def connect(self, context: ssl.SSLContext | None) -> Connection:
-        """Open a new connection (TLS with ``context``); HandshakeRefused or OSError when it fails."""
+        """Open a new connection (TLS with ``context``); HandshakeRefused when the handshake fails,
+        SutUnreachable when the SECC cannot be reached."""
         ...
 
     async def finish(self) -> None:
@@ -75,6 +91,15 @@ class EvccTarget(Protocol):
     name: str
     tls: bool
     capabilities: frozenset[Need]
+
+    async def locate(self) -> str:
+        """Before the first case: start listening (and answering SDP); returns where."""
+        ...
+
+    def unreachable(self, timeout: float) -> str:
+        """Why no EVCC connected within ``timeout``: where the tester waited, how many SDP requests it answered,
+        and whether an EVCC connected earlier in the run (then it went away)."""
+        ...
 
     async def begin(self, case_id: str, *, energy: str = "AC") -> None:
         """Before a case (e.g. start the EVCC); ``energy`` is the -20 namespace family it is about (AC, DC)."""
@@ -125,8 +150,13 @@ async def open_connection(endpoint: Endpoint, context: ssl.SSLContext | None, *,
     return await _link(reader, writer, context, peer=str(endpoint), server_side=False, timeout=timeout)
 
 
+def _reason(exc: Exception) -> str:
+    """An error's text without the ``[Errno N]`` prefix."""
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
 class RemoteSecc:
-    """An SECC reached over TCP/TLS at an endpoint, or found with SDP on ``iface`` before every connection."""
+    """An SECC reached over TCP/TLS at an endpoint, or found with SDP on ``iface`` once for the run."""
 
     def __init__(
         self,
@@ -136,6 +166,7 @@ class RemoteSecc:
         tls: bool = True,
         capabilities: frozenset[Need] = ALL_CAPABILITIES,
         connect_timeout: float = 10.0,
+        sdp_tries: int = SDP_MAX_TRIES,
     ) -> None:
         if endpoint is None and iface is None:
             raise SecurityError("an SECC target needs an endpoint or an interface for SDP")
@@ -144,18 +175,56 @@ class RemoteSecc:
         self.tls = tls
         self.capabilities = capabilities | ({Need.TLS} if tls else set())
         self.connect_timeout = connect_timeout
+        self.sdp_tries = sdp_tries
+        self.found = ""
+        """How SDP found the SECC (empty with an endpoint given)."""
+        self.reached = False
+        """A connection to the SECC succeeded in this run."""
         self.name = f"SECC at {endpoint}" if endpoint is not None else f"SECC found with SDP on {iface}"
 
-    async def _where(self) -> Endpoint:
-        if self.endpoint is not None:
-            return self.endpoint
+    async def locate(self) -> str:
+        """SDP on the interface (with no endpoint given), once: every case then connects to what it found."""
+        if self.endpoint is None:
+            await self._discover()
+        return self.name
+
+    async def _discover(self) -> None:
         assert self.iface is not None
         security = SdpSecurity.TLS if self.tls else SdpSecurity.NONE
-        found = await discover_secc(self.iface, security=security)
-        return make_endpoint(str(found.response.address), found.response.port, iface=self.iface)
+        try:
+            found = await discover_secc(self.iface, security=security, max_tries=self.sdp_tries)
+        except (V2GError, OSError) as exc:
+            raise SutUnreachable(
+                f"no SECC found: {_reason(exc)} (SDP requests for {security.name} to {SDP_MULTICAST_ADDRESS} UDP port "
+                f"{SDP_SERVER_PORT})"
+            ) from None
+        self.endpoint = make_endpoint(str(found.response.address), found.response.port, iface=self.iface)
+        self.found = f"found with SDP on {self.iface}: the answer to request {found.tries} of {self.sdp_tries}"
+        self.name = f"SECC at {self.endpoint} ({self.found})"
 
     async def connect(self, context: ssl.SSLContext | None) -> Connection:
-        return await open_connection(await self._where(), context, timeout=self.connect_timeout)
+        if self.endpoint is None:
+            await self.locate()
+        assert self.endpoint is not None
+        try:
+            connection = await open_connection(self.endpoint, context, timeout=self.connect_timeout)
+        except OSError as exc:
+            if not (self.reached and self.found):
+                raise SutUnreachable(self._lost(exc)) from None
+            # The SECC answered before and was found with SDP: it may have restarted on another port.
+            await self._discover()
+            try:
+                connection = await open_connection(self.endpoint, context, timeout=self.connect_timeout)
+            except OSError as again:
+                raise SutUnreachable(self._lost(again)) from None
+        self.reached = True
+        return connection
+
+    def _lost(self, exc: OSError) -> str:
+        found = f" ({self.found})" if self.found else ""
+        if self.reached:
+            return f"the SECC went away: {_reason(exc)}{found}"
+        return f"cannot reach the SECC: {_reason(exc)}{found}"
 
     async def finish(self) -> None:
         return None
@@ -173,6 +242,8 @@ class Listener:
         self.handshake_timeout = handshake_timeout
         self._server: asyncio.Server | None = None
         self._queue: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        self.accepted = 0
+        """Connections taken so far (whatever became of their handshakes)."""
 
     async def start(self) -> Endpoint:
         """Listen (port 0: a free port of the dynamic range); returns the actual endpoint."""
@@ -193,6 +264,7 @@ class Listener:
     async def accept(self, context: ssl.SSLContext | None, *, timeout: float) -> Connection:
         """The next connection (TimeoutError when none came), after the TLS handshake with ``context``."""
         reader, writer = await asyncio.wait_for(self._queue.get(), timeout)
+        self.accepted += 1
         return await _link(
             reader, writer, context, peer=peer_name(writer), server_side=True, timeout=self.handshake_timeout
         )
@@ -248,6 +320,24 @@ class ListeningEvcc:
             address = None if endpoint.address.is_unspecified else endpoint.address
             self._sdp = SdpServer(self.iface, tcp_port=endpoint.port, security=security, address=address)
             await self._sdp.start()
+
+    async def locate(self) -> str:
+        """Listen (and answer SDP) before the first case; SutUnreachable when the tester cannot."""
+        try:
+            await self._start()
+        except (V2GError, OSError) as exc:
+            raise SutUnreachable(f"cannot wait for the EVCC: {_reason(exc)}") from None
+        return self.name
+
+    def unreachable(self, timeout: float) -> str:
+        endpoint = self.listener.endpoint
+        sdp = ""
+        if self._sdp is not None:
+            sdp = f"; SDP on {self.iface} answered {self._sdp.answered} request(s)"
+        started = f"; started with: {self.command}" if self.command else ""
+        if self.listener.accepted:
+            return f"the EVCC went away: none connected to {endpoint} within {timeout:g} s{sdp}{started}"
+        return f"no EVCC connected to {endpoint} within {timeout:g} s{sdp}{started}"
 
     async def begin(self, case_id: str, *, energy: str = "AC") -> None:
         await self._start()

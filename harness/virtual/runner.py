@@ -79,6 +79,7 @@ __all__ = [
     "adjust_scenario",
     "evcc_config",
     "no_session_reason",
+    "plot_title",
     "run_simulation",
     "secc_config",
     "simulate",
@@ -171,6 +172,11 @@ def no_session_reason(scenario: Scenario) -> str | None:
     if scenario.settings.plug is Plug.NONE:
         return "the truck's charge port is not connected (outlets and the Mobile Connector need no ISO 15118 session)"
     return None
+
+
+def plot_title(scenario: Scenario, link: LinkKind | str) -> str:
+    """The title of a run's plot: the scenario, the link and what the scenario shows."""
+    return f"{scenario.name} over {link} link: {scenario.title}"
 
 
 def secc_config(scenario: Scenario) -> SeccConfig:
@@ -272,7 +278,7 @@ async def run_simulation(
     summary = dataclasses.replace(summarize(bench), protocol_sessions=tuple(r.outcome() for r in records))
     trace = bench.finish()
     if opts.plot is not None:
-        plot(trace, opts.plot, title=f"{scenario.name} over {opts.link} link: {scenario.title}")
+        plot(trace, opts.plot, title=plot_title(scenario, opts.link))
     return SimResult(
         scenario=scenario,
         link=opts.link,

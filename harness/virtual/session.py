@@ -127,7 +127,7 @@ class SessionRecord:
     def outcome(self) -> BenchSessionOutcome:
         """The line the bench summary prints for this session."""
         hours = f"{self.started_s / 3600.0:.2f} h-{self.ended_s / 3600.0:.2f} h"
-        detail = [f"{self.expected} ({self.ends()})", f"{self.loops} loops"]
+        detail = [f"{self.expected} ({self.ends()})", f"{self.loops} loop" + ("" if self.loops == 1 else "s")]
         if self.meter_charged_wh is not None:
             out_wh = self.meter_discharged_wh or 0
             detail.append(f"meter {self.meter_charged_wh / 1000:.2f} kWh in / {out_wh / 1000:.2f} kWh out")

@@ -17,7 +17,8 @@ import dataclasses
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from iso15118.envelope.kinds import Kind
+from iso15118.envelope.kinds import RESPONSE_OF, Kind
+from iso15118.session.failures import minimal_instance
 
 __all__ = ["Envelope"]
 
@@ -76,6 +77,12 @@ class Envelope:
     def header(self, session_id: bytes, **fields: Any) -> Any:
         """A MessageHeader with ``session_id`` (and Notification or Signature when given)."""
         return self.module.MessageHeader(session_id=session_id, **fields)
+
+    def failed(self, request: Kind, code: str, **fields: Any) -> Any:
+        """The response element to a ``request`` kind carrying FAILED ``code``: ``fields`` as given, every other
+        mandatory element with a minimal valid value (the session ends after it)."""
+        cls = self.class_of[RESPONSE_OF[request]]
+        return minimal_instance(cls, override={"response_code": self.module.ResponseCode(code), **fields})
 
     def wrap(self, header: Any, element: Any) -> Any:
         """A V2G_Message carrying ``element`` in its Body."""

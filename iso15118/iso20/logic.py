@@ -20,6 +20,7 @@ from iso15118.iso20.kinds import Kind
 from iso15118.iso20.pnc import PncVerifier
 from iso15118.iso20.secc import SeccContext, SeccView, decide
 from iso15118.iso20.services import mode_of_service
+from iso15118.iso20.states import State
 from iso15118.session.profile import Stream
 
 __all__ = ["Iso20Evcc", "Iso20Secc", "negotiated"]
@@ -126,7 +127,8 @@ class Iso20Evcc:
         """From the charge loop: PowerDelivery(Stop) then SessionStop [V2G20-1610]; before it, SessionStop
         [V2G20-2645]; after PowerDelivery(Stop), SessionStop straight away."""
         c: EvccContext = replace(ctx, stopping="Terminate", notes=(*ctx.notes, f"stopped: {why}"))
-        if env.selection.loop_started:
+        # Between PowerDelivery(Start) and the first loop exchange the table admits no SessionStop either.
+        if env.selection.loop_started or env.state is State.CHARGE_LOOP:
             return Step(c, sends=(now_send(Kind.PowerDeliveryReq),), stop=why)
         return Step(c, sends=(now_send(Kind.SessionStopReq),), stop=why)
 

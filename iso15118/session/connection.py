@@ -182,6 +182,11 @@ class Connection:
         self._ended = SessionEnded(at=now, reason=EndReason.CONNECTION_LOST, detail="connection closed by the peer")
         return [self._ended]
 
+    def abort(self, now: float, detail: str) -> list[Event]:
+        """End the session from this side without the standard's ending, and close (nothing more is sent)."""
+        self._queue.clear()
+        return self._end(now, EndReason.ABORTED, detail, close_in=0.0)
+
     def header(self, now: float) -> Any:
         """A header with the session's SessionID and ``now`` as TimeStamp, for building messages."""
         return self._s.profile.header(self._s.session_id, now)

@@ -50,6 +50,9 @@ class EndReason(StrEnum):
     """A timer of the standard expired."""
     CONNECTION_LOST = "connection_lost"
     """The transport lost the connection before the session ended."""
+    ABORTED = "aborted"
+    """This side gave up on the session without the standard's ending (an operator's stop that the peer did not
+    follow in time): the connection is closed."""
     NO_PROTOCOL = "no_common_protocol"
     """SupportedAppProtocol found nothing in common."""
 

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from iso15118.session.connection import Connection
 from iso15118.session.events import CloseRequested, EndReason, Event, MessageSent, SessionEnded
@@ -101,6 +101,14 @@ class Pump:
         self.observers = list(observers)
         self._close_now = False
         self._handle: Callable[[Event], Awaitable[None]] | None = None
+        self._abort: str | None = None
+        self._woken = asyncio.Event()
+
+    def abort(self, why: str) -> None:
+        """End the session now from this side (the operator's stop was not followed in time): the pump ends it
+        in the core -- observers and the journal see a SessionEnded(aborted) -- and closes the link."""
+        self._abort = self._abort or why
+        self._woken.set()
 
     async def emit(self, events: list[Event]) -> None:
         """Give events to the observers (and note a due close)."""
@@ -157,6 +165,7 @@ class Pump:
         beside the core's.
         """
         receiving: asyncio.Task[bytes] | None = None
+        woken: asyncio.Task[Literal[True]] | None = None  # done once abort() was called
         self._handle = handle
         failed = False
         try:
@@ -173,8 +182,19 @@ class Pump:
                 timeout = None if soonest is None else max(0.0, soonest - self.clock())
                 if receiving is None:
                     receiving = asyncio.ensure_future(self.link.receive())
-                done, _ = await asyncio.wait({receiving}, timeout=timeout)
+                if woken is None:
+                    woken = asyncio.ensure_future(self._woken.wait())
+                waits: set[asyncio.Task[Any]] = {receiving, woken}
+                done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 now = self.clock()
+                if woken in done:
+                    self._close_now = True  # an ended session waiting to close closes now too
+                    if ended is None:
+                        events = self.conn.abort(now, self._abort or "aborted")
+                        await self.emit(events)
+                        for ev in events:
+                            await handle(ev)
+                    continue
                 app_due = receiving not in done and app is not None and on_wake is not None and now >= app
                 # The core's own expired deadline comes first, unless the application's is earlier.
                 if (
@@ -202,10 +222,11 @@ class Pump:
             failed = True
             raise
         finally:
-            if receiving is not None:
-                receiving.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await receiving
+            for waiting in (receiving, woken):
+                if waiting is not None:
+                    waiting.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await waiting
             if failed:
                 self.conn.data_to_send()  # an observer or the application failed: send nothing unrecorded
             else:

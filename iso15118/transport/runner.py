@@ -113,8 +113,11 @@ def peer_identity(address: str, tls: HandshakeInfo | None) -> PeerIdentity:
 
 def _outcome(conn: Connection, ended: SessionEnded, summary: Summary, interrupted: str | None = None) -> SessionOutcome:
     negotiated = dict(summary.negotiated)
-    if conn.negotiated_namespace is not None:
-        negotiated["protocol"] = conn.negotiated_namespace
+    namespace = conn.negotiated_namespace
+    if namespace is not None:
+        negotiated["protocol"] = namespace
+        # A printable name beside the namespace (``DIN 70121``, ``ISO 15118-20``) for summary lines.
+        negotiated["protocol_name"] = conn.config.profiles[namespace].name
     return SessionOutcome(
         ended=ended,
         session_id=conn.session_id,
@@ -247,6 +250,12 @@ class _Secc:
         """The operator stops the charger: the EV is asked to terminate at its next charge-loop request."""
         self.interrupted = self.interrupted or why
 
+    def abort(self, why: str) -> None:
+        """Give up on the session now (the EV did not end it in time): it ends ``aborted`` -- observers and the
+        journal see the end -- and the connection closes."""
+        self.interrupted = self.interrupted or why
+        self.pump.abort(why)
+
 
 async def serve_secc_session(
     link: Link,
@@ -317,6 +326,7 @@ class _Evcc:
             session_id=self.conn.session_id,
             selection=self.conn.selection,
             ev=await self.controller.ev_state(now),
+            state=self.conn.state,
         )
 
     async def start(self) -> None:
@@ -349,12 +359,16 @@ class _Evcc:
             kind = self.conn.kind_of(event.message)
             assert kind is not None
             step = self.logic.after(kind, event.stream, event.message, event.request, self.ctx, env)
-        if self._stop_pending and event.stream is Stream.MAIN and step.stop is None:
+        if self._stop_pending and event.stream is Stream.MAIN and step.stop is None and self._established():
             self.ctx = step.ctx
             await self._apply_effects(step, now)
             self._stop_pending = False
             step = self.logic.stop(self.ctx, self.interrupted or "stop requested", await self.env(now))
         await self.apply(step, now)
+
+    def _established(self) -> bool:
+        """SessionSetup succeeded: from here on SessionStop is accepted [V2G20-2645] (the ID is no longer zero)."""
+        return any(self.conn.session_id)
 
     async def _apply_effects(self, step: Step[Any], now: float) -> None:
         for effect in step.effects:
@@ -397,21 +411,30 @@ class _Evcc:
         return self.scheduled[0][0] if self.scheduled else None
 
     async def on_wake(self, now: float) -> None:
+        # Nothing outstanding: the stop replaces the due request.
+        idle = self.conn.pending_request() is None
+        if self._stop_pending and self.logic is not None and self._established() and idle:
+            self._stop_pending = False
+            self.scheduled.clear()
+            why = self.interrupted or "stop requested"
+            await self.apply(self.logic.stop(self.ctx, why, await self.env(now)), now)
+            return
         while self.scheduled and self.scheduled[0][0] <= now and self.conn.ended is None:
             _at, _order, send = self.scheduled.pop(0)
             await self.fire(send, now)
 
     async def request_stop(self, why: str) -> None:
-        """End the session the standard's way from where it is (a first SIGINT/SIGTERM)."""
-        if self.interrupted is not None or self.conn.ended is not None or self.logic is None:
+        """End the session the standard's way from where it is (a first SIGINT/SIGTERM).
+
+        The stop is decided where the pump hands over control, never in the middle of its work (a response may be
+        in and not yet handled while an observer writes it): at the next main-stream response, or at the next due
+        request when nothing is outstanding. Before SessionSetup succeeded the session is set up first, since
+        SessionStop is only accepted after it [V2G20-2645].
+        """
+        if self.interrupted is not None or self.conn.ended is not None:
             return
         self.interrupted = why
-        self.scheduled.clear()
-        if self.conn.pending_request() is not None:
-            self._stop_pending = True  # stop once the outstanding response is in
-            return
-        now = self.pump.clock()
-        await self.apply(self.logic.stop(self.ctx, why, await self.env(now)), now)
+        self._stop_pending = True
 
     def summary(self) -> Summary:
         return self.logic.summary(self.ctx) if self.logic is not None else Summary()

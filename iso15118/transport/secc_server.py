@@ -34,7 +34,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from iso15118.certificates import CertificateProvider
 from iso15118.config import SeccConfig
@@ -56,6 +56,9 @@ from iso15118.transport.udp import SdpServer, link_local_address
 __all__ = ["ConnectionReport", "SeccServer", "SeccServerConfig"]
 
 log = logging.getLogger(__name__)
+
+_ABORT_GRACE_S: Final = 2.0
+"""How long aborted sessions get to write their end and close before their tasks are cancelled."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,7 +248,13 @@ class SeccServer:
             self._server = None
         for handle in list(self._sessions):
             await handle.request_stop(why)
-        await self.stop(grace=grace)
+        if self._tasks and grace > 0:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        # Sessions the EVs did not end in time (one not yet in the charge loop has no response to carry the
+        # notification) end here as aborted, so their outcome, summary and journal record are still written.
+        for handle in list(self._sessions):
+            handle.abort(f"{why}; the EV did not end the session within {grace:g} s")
+        await self.stop(grace=_ABORT_GRACE_S)
 
     async def stop(self, *, grace: float = 0.0) -> None:
         """Stop listening and announcing; let running sessions finish for ``grace`` s, then cancel them."""

@@ -78,21 +78,85 @@ def test_run_own_and_broken(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--sut", "secc", "--own", "--fault", "nope"], "unknown fault 'nope'; known: secc-masks-failed, "),
         (["--sut", "secc", "--target", "[::1]:1", "--fault", "secc-slow"], "applies to our own SUT only"),
         (["--sut", "secc", "--own", "--fault", "evcc-slow-loop"], "breaks the evcc"),
-        (["--sut", "secc", "--own", "--no-tls"], "plain TCP is refused"),
-        (["--sut", "secc", "--own", "--cases", "NO-SUCH-*"], "no secc case matches"),
+        (["--sut", "secc", "--own", "--no-tls"], "--no-tls needs --tolerant"),
+        (["--sut", "secc", "--own", "--cases", "NO-SUCH-*"], "'NO-SUCH-*' matches no secc case ID or category"),
+        (["--sut", "secc", "--own", "--cases", "SECC-HP-01", "EVCC-HP-01"], "'EVCC-HP-01' matches no secc case"),
         (["--sut", "secc", "--target", "[::1]:99999"], "port must be a number in 1-65535"),
+        (["--sut", "secc", "--iface", "nosuchif0"], "no network interface named 'nosuchif0'"),
         (["--sut", "evcc", "--target", "[::1]:50000"], "needs its PKI"),
-        (["--sut", "secc", "--own", "--capabilities", "bpt,warp"], "--capabilities"),
+        (["--sut", "secc", "--target", "[::1]:1", "--capabilities", "bpt,warp"], "unknown capability 'warp'"),
+        (["--sut", "secc", "--own", "--capabilities", "bpt"], "our own SUT (--own) has every capability"),
+        (["--sut", "secc", "--own", "--sut-command", "true"], "--sut-command starts an EVCC under test"),
+        (["--sut", "secc", "--own", "--timing-scale", "0"], "--timing-scale: must be a number > 0 and <= 100"),
+        (["--sut", "secc", "--own", "--timing-scale", "fast"], "--timing-scale: expected a number"),
+        (["--sut", "secc", "--own", "--slack", "-1"], "--slack: must be a number >= 0"),
+        (["--sut", "evcc", "--own", "--accept-timeout", "0"], "--accept-timeout: must be a number > 0"),
+        (["--sut", "secc", "--own", "--pki", "/nonexistent"], "--pki: /nonexistent is not a v2gstack PKI"),
+        (["--sut", "mars", "--own"], "argument --sut: invalid choice: 'mars'"),
     ],
 )
-def test_run_errors_are_one_clean_line(
+def test_bad_run_options_are_usage_errors(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["conformance", "run", *argv, "--report", str(tmp_path)]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("v2g conformance: error:") and message in err and "\n" not in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["conformance", "run", *argv, "--report", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("v2g conformance run: error:") and message in last, err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()  # nothing ran, nothing was written
+
+
+def test_bad_report_directory_and_list_patterns_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exit_:
+        main(["conformance", "run", "--sut", "secc", "--own", "--report", str(blocker)])
+    assert exit_.value.code == 2
+    assert "--report: " in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["conformance", "list", "--cases", "nope"])
+    assert exit_.value.code == 2
+    assert "'nope' matches no case ID or category" in capsys.readouterr().err
+    assert main(["conformance", "list", "--cases", "secc-hp-01", "TIMING"]) == 0  # case-insensitive
+    assert "SECC-HP-01" in capsys.readouterr().out
+
+
+def test_fault_nope_prints_no_traceback() -> None:
+    done = subprocess.run(
+        [*V2G, "conformance", "run", "--sut", "secc", "--own", "--fault", "nope", "--report", "/tmp/unused"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "unknown fault 'nope'; known: " in done.stderr and "secc-never-closes" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("sut", "cases", "count"),
+    [
+        # The cases that were inconclusive without --pki: TLS, certificates and PnC.
+        ("secc", ["SECC-SEC-*", "SECC-HP-06", "SECC-HP-09"], 15),
+        ("evcc", ["EVCC-SEC-*", "EVCC-HP-05", "EVCC-HP-08"], 7),
+    ],
+)
+def test_own_without_pki_makes_a_throwaway_pki(
+    sut: str, cases: list[str], count: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report"
+    assert main(["conformance", "run", "--sut", sut, "--own", "--cases", *cases, "--report", str(report)]) == 0
+    assert f"{count} cases: {count} pass, 0 fail, 0 inconclusive" in capsys.readouterr().out
+    data = json.loads((report / "conformance.json").read_text())
+    assert data["settings"]["pki"] == "throwaway test PKI made for this run" and data["settings"]["tls"] is True
+    with pytest.raises(SystemExit):
+        main(["conformance", "run", "--help"])
+    assert "without --pki the run makes a throwaway test PKI" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from harness.conformance.faulty import fault
 from harness.conformance.model import CaseResult, Verdict
 from harness.conformance.own import OwnSecc
 from harness.conformance.report import RunInfo, write_reports
-from harness.conformance.run import run_cases
+from harness.conformance.run import not_run, run_cases, run_error
 from tests.conformance.conftest import CASES, SELF_TEST_TIMING
 
 # A passing case, a failing one (a fault breaks our SUT) and an inconclusive one (TLS on an in-memory target).
@@ -65,7 +65,9 @@ def test_junit_parses_and_counts_match(written: dict[str, Path], results: list[C
     failure = by_name["SECC-SEQ-03"].find("failure")
     assert failure is not None and "expected FAILED_SequenceError" in failure.get("message", "")
     skipped = by_name["SECC-SEC-02"].find("skipped")
-    assert skipped is not None and skipped.get("message", "").startswith("inconclusive: precondition not met")
+    assert skipped is not None and skipped.get("message", "").startswith(
+        "inconclusive: needs TLS: the target is in-memory"
+    )
     requirements = [
         p.get("value")
         for p in by_name["SECC-SEQ-03"].findall("./properties/property")
@@ -80,7 +82,8 @@ def test_junit_parses_and_counts_match(written: dict[str, Path], results: list[C
 def test_json_holds_every_result(written: dict[str, Path], results: list[CaseResult]) -> None:
     data = json.loads(written["json"].read_text())
     assert data["format"] == "v2gstack-conformance/1"
-    assert data["summary"] == {"total": 4, "pass": 2, "fail": 1, "inconclusive": 1}
+    assert data["summary"] == {"total": 4, "pass": 2, "fail": 1, "inconclusive": 1, "error": 0}
+    assert data["error"] is None
     assert [r["id"] for r in data["results"]] == list(_CHOSEN)
     first = data["results"][0]
     assert first["verdict"] == "pass" and first["requirements"] and first["steps"]
@@ -102,3 +105,22 @@ def test_html_is_self_contained(written: dict[str, Path]) -> None:
     assert "test &lt;target&gt; &amp; co" in html and "<target>" not in html  # escaped
     assert "01fe8002" in html  # frames in hex
     assert "FAIL" in html and "INCONCLUSIVE" in html
+
+
+def test_a_run_that_lost_its_sut_reports_errors_not_skips(tmp_path: Path) -> None:
+    why = "cannot reach the SECC: cannot connect to [::1]:9: Connection refused"
+    results = [not_run(CASES[c], why, None) for c in _CHOSEN]
+    assert all(r.verdict is Verdict.ERROR for r in results) and run_error(results) == why
+    now = time.time()
+    info = RunInfo(target="SECC at [::1]:9", started=now, finished=now, error=run_error(results))
+    paths = write_reports(results, tmp_path, info)
+    root = ET.parse(paths["junit"]).getroot()
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "0", "4")
+    assert sum(int(suite.get("skipped", "0")) for suite in root.findall("testsuite")) == 0
+    for case in root.iter("testcase"):
+        error = case.find("error")
+        assert error is not None and error.get("message") == f"not run: {why}" and case.find("skipped") is None
+    assert {p.get("value") for p in root.iter("property") if p.get("name") == "run_error"} == {why}
+    data = json.loads(paths["json"].read_text())
+    assert data["error"] == why and data["summary"]["error"] == 4
+    assert "Run error" in paths["html"].read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from typing import Any
 
 from harness.conformance.context import RunConfig
 from harness.conformance.credentials import Credentials
@@ -12,6 +13,7 @@ from harness.conformance.model import Case, CaseResult, Need, SutRole, Verdict
 from harness.conformance.own import OwnSecc
 from harness.conformance.run import run_case
 from harness.conformance.sutfault import Fault
+from iso15118.messages import iso20 as m
 from tests.conformance.conftest import CASES, SELF_TEST_TIMING, describe, run, run_against_own
 
 
@@ -28,7 +30,7 @@ def _run_own(case: Case | str, target: OwnSecc, config: RunConfig) -> CaseResult
 def test_missing_pki_is_inconclusive() -> None:
     result = _run_own("SECC-HP-06", OwnSecc(), RunConfig())
     assert result.verdict is Verdict.INCONCLUSIVE, describe(result)
-    assert "the tester's test PKI (--pki)" in result.reason and not result.trace
+    assert result.reason.startswith("needs a PKI with contract credentials: pass --pki DIR") and not result.trace
 
 
 def test_a_check_that_does_not_apply_is_inconclusive(credentials: Credentials) -> None:
@@ -37,16 +39,33 @@ def test_a_check_that_does_not_apply_is_inconclusive(credentials: Credentials) -
     target.capabilities = frozenset(Need) - {Need.TLS, Need.PKI}
     result = _run_own("SECC-HP-06", target, RunConfig(credentials=credentials, timing=SELF_TEST_TIMING))
     assert result.verdict is Verdict.INCONCLUSIVE, describe(result)
-    assert "the SUT does not offer PnC" in result.reason
+    assert result.reason.endswith("needs PnC: the SUT offers EIM only"), result.reason
+
+
+def _failed_discovery(msg: Any, memory: dict[str, Any]) -> Any:
+    if type(msg).__name__ == "ServiceDiscoveryRes":
+        return dataclasses.replace(msg, response_code=m.ResponseCode.FAILED)
+    return msg
 
 
 def test_a_failing_preamble_is_inconclusive(credentials: Credentials) -> None:
-    refuses_pause = Fault(name="no-pause", role=SutRole.SECC, description="", driver={"pause_allowed": False})
-    result = run(run_against_own(CASES["SECC-SID-05"], credentials, refuses_pause))
+    broken = Fault(name="failed-discovery", role=SutRole.SECC, description="", outgoing=_failed_discovery)
+    result = run(run_against_own(CASES["SECC-PAR-04"], credentials, broken))
     assert result.verdict is Verdict.INCONCLUSIVE, describe(result)
-    assert result.reason.startswith("preamble failed at") and "FAILED_PauseNotAllowed" in result.reason
+    assert result.reason.startswith("preamble failed at 1") and "ServiceDiscoveryRes answered FAILED" in result.reason
     outcomes = [s.outcome for s in result.steps]
     assert "inconclusive" in outcomes and outcomes[-1] == "skipped"
+
+
+def test_a_refused_pause_is_inconclusive(credentials: Credentials) -> None:
+    # Pausing is the SECC's to allow: FAILED_PauseNotAllowed means the case cannot run, not that it failed.
+    refuses_pause = Fault(name="no-pause", role=SutRole.SECC, description="", driver={"pause_allowed": False})
+    for case_id in ("SECC-HP-07", "SECC-SID-05"):
+        result = run(run_against_own(CASES[case_id], credentials, refuses_pause))
+        assert result.verdict is Verdict.INCONCLUSIVE, describe(result)
+        assert result.reason.endswith("needs pause: the SUT does not allow it (FAILED_PauseNotAllowed)"), describe(
+            result
+        )
 
 
 def test_a_case_running_too_long_fails(credentials: Credentials) -> None:
@@ -82,7 +101,7 @@ def test_a_sut_without_dc_is_inconclusive_in_dc_cases(credentials: Credentials) 
     config = RunConfig(credentials=credentials, timing=SELF_TEST_TIMING)
     result = _run_own("SECC-DC-02", target, config)
     assert result.verdict is Verdict.INCONCLUSIVE, describe(result)
-    assert "SUT capability 'dc'" in result.reason and not result.trace
+    assert result.reason == "needs dc: not among the SUT's capabilities (--capabilities)" and not result.trace
     ac = _run_own("SECC-HP-02", OwnSecc(timing=SELF_TEST_TIMING), config)
     assert ac.verdict is Verdict.PASS, describe(ac)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +78,29 @@ def test_secc_found_with_sdp(veth: VethPair, credentials: Credentials, tmp_path:
         secc.communicate()
     assert done.returncode == 0, done.stdout + done.stderr
     assert _verdicts(tmp_path) == dict.fromkeys(cases, "pass")
-    assert f"SECC found with SDP on {veth.if_b}" in (tmp_path / "conformance.html").read_text()
+    assert f"found with SDP on {veth.if_b}: the answer to request" in (tmp_path / "conformance.html").read_text()
+
+
+@pytest.mark.timeout(60)
+def test_no_secc_on_the_link_is_an_error_exit(veth: VethPair, tmp_path: Path) -> None:
+    # SDP runs once for the whole run (50 requests, 0.25 s each [V2G20-159/161]), not once per case.
+    started = time.monotonic()
+    done = subprocess.run(
+        ns_command(
+            veth.ns_b, [*V2G, "conformance", "run", "--sut", "secc", "--iface", veth.if_b, "--report", str(tmp_path)]
+        ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    print(f"no SECC on {veth.if_b}: exit {done.returncode} after {time.monotonic() - started:.1f} s")
+    assert done.returncode == 1, done.stdout + done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    expected = f"v2g conformance: error: no SECC found: no SECC answered SDP on {veth.if_b}: 50 requests sent"
+    assert error.startswith(expected) and "0.25 s wait each" in error, error
+    root = ET.parse(tmp_path / "conformance.xml").getroot()
+    assert root.get("errors") == root.get("tests") == "118" and root.get("failures") == "0"
+    assert not any(case.find("skipped") is not None for case in root.iter("testcase"))
 
 
 @pytest.mark.timeout(180)

@@ -48,9 +48,9 @@ def test_table_lists_every_session(tmp_path: Path, capsys: pytest.CaptureFixture
     assert len(rows) == 2 and out.err == ""
     for row, role in zip(rows, ("evcc", "secc"), strict=True):
         cells = row.split()
-        # date, time, role, peer, session id, service, mode, loops, charged, discharged, end
+        # date, time, role, peer, session id, authorization, service, mode, loops, charged, discharged, end
         peer = "secc" if role == "evcc" else "evcc"  # each side names the other end
-        assert cells[2:] == [role, f"memory:{peer}", sid, "AC_BPT", "dynamic", "3", "14", "6", "terminated"]
+        assert cells[2:] == [role, f"memory:{peer}", sid, "EIM", "AC_BPT", "dynamic", "3", "14", "6", "terminated"]
 
 
 def test_table_names_a_dc_bpt_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,7 +59,7 @@ def test_table_names_a_dc_bpt_session(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["sessions", "--journal", str(path)]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert [row.split()[2:] for row in rows] == [
-        [role, f"memory:{peer}", sid, "DC_BPT", "dynamic", "2", "7", "3", "terminated"]
+        [role, f"memory:{peer}", sid, "EIM", "DC_BPT", "dynamic", "2", "7", "3", "terminated"]
         for role, peer in (("evcc", "secc"), ("secc", "evcc"))
     ]
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from iso15118.security.pki import Pki, PkiLayout, init_pki, read_pki
+from iso15118.security.pki import Pki, PkiLayout, build_pki, init_pki, read_pki
 from iso15118.security.profiles import SECC_ANCHORS, VEHICLE_ANCHORS, Entity
 from iso15118.security.tls import TlsConfig
+from tests.security.sigmessages import KINDS, Kind
+from tests.security.sigsupport import KIND_IDS, SUITES
 from tests.support.oracle_fixture import exi_oracle
 
 __all__ = ["PkiFixture", "exi_oracle"]
@@ -80,3 +82,21 @@ def iso2_pki(tmp_path_factory: pytest.TempPathFactory, pki_now: dt.datetime) -> 
     directory = tmp_path_factory.mktemp("pki-iso2") / "pki"
     layout = init_pki(directory, kind="iso2", now=pki_now)
     return PkiFixture(layout=layout, pki=read_pki(layout))
+
+
+# ---- the -20 signature tests (tests/security/test_signature*.py) ------------------------------------------
+@pytest.fixture(scope="module")
+def pkis() -> dict[str, Pki]:
+    """One in-memory -20 PKI per algorithm (issued a minute ago, so valid now)."""
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    return {algo: build_pki(algorithm=algo, now=now) for algo in SUITES}
+
+
+@pytest.fixture(params=list(SUITES))
+def pki(request: pytest.FixtureRequest, pkis: dict[str, Pki]) -> Pki:
+    return pkis[request.param]
+
+
+@pytest.fixture(params=KINDS, ids=KIND_IDS)
+def kind(request: pytest.FixtureRequest) -> Kind:
+    return request.param  # type: ignore[no-any-return]

@@ -11,12 +11,16 @@ from typing import Any
 
 import pytest
 
+from iso15118.codec import encode_message
 from iso15118.config import EvccConfig, SeccConfig
+from iso15118.iso20.profile import OFFERS
 from iso15118.session.events import EndReason
+from iso15118.session.sap import sap_request
 from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEV, SimpleEVSE
 from iso15118.transport.link import memory_pair
 from iso15118.transport.runner import run_evcc_session, serve_secc_session
+from iso15118.v2gtp import frame
 from tests.session.recording import Recorder
 
 
@@ -70,3 +74,50 @@ def test_the_charger_asks_the_ev_to_terminate(energy: EnergyFamily) -> None:
     # The EV ended it itself: PowerDelivery(Stop) (and welding detection in DC), then SessionStop(Terminate).
     last = [r.message for r in rec.messages if r.sender == "evcc"][-1]
     assert type(last).__name__ == "SessionStopReq" and str(last.charging_session) == "Terminate"
+
+
+def test_a_session_the_ev_does_not_end_in_time_is_aborted_with_its_record() -> None:
+    """An operator's stop before the charge loop has no response to carry the notification: after the grace the
+    charger aborts the session -- the outcome, the observers (the journal) and the link all see the end."""
+
+    async def run() -> tuple[Any, Recorder, bytes]:
+        rec = Recorder()
+        handles: dict[str, Any] = {}
+        a, b = memory_pair()
+        secc = asyncio.create_task(
+            serve_secc_session(b, SimpleEVSE(), SeccConfig(), observers=[rec], on_start=lambda h: handles.update(h=h))
+        )
+        await a.send(frame(0x8001, encode_message(sap_request(list(OFFERS.values())))))
+        answer = await a.receive()  # the SAP answer: the session runs, then the EV goes quiet
+        await handles["h"].request_stop("SIGTERM")
+        handles["h"].abort("SIGTERM; the EV did not end the session within 0 s")
+        outcome = await asyncio.wait_for(secc, 10)
+        closed = await asyncio.wait_for(a.receive(), 10)
+        return outcome, rec, answer + closed
+
+    outcome, rec, _wire = asyncio.run(run())
+    assert outcome.ended.reason is EndReason.ABORTED and outcome.interrupted == "SIGTERM"
+    assert "did not end the session" in outcome.ended.detail and not outcome.ok
+    assert any(getattr(e, "reason", None) is EndReason.ABORTED for _role, e in rec.events)
+
+
+def test_a_stop_between_power_delivery_start_and_the_first_loop_begins_with_power_delivery() -> None:
+    """The -20 table admits no SessionStop in the charge loop, even before its first exchange [V2G20-2645]."""
+    from iso15118.controller import EVLimits, EVState
+    from iso15118.decisions import EvccEnv
+    from iso15118.iso20.kinds import Kind
+    from iso15118.iso20.logic import Iso20Evcc
+    from iso15118.iso20.states import State
+    from iso15118.session.selection import Selection
+
+    logic = Iso20Evcc(EvccConfig())
+    ev = EVState(
+        soc=50, present_power_w=0, target_energy_wh=1, max_energy_wh=1, min_energy_wh=0, limits=EVLimits(max_charge_w=1)
+    )
+    before_loop = EvccEnv(now=0.0, header=None, session_id=b"", selection=Selection(), ev=ev, state=State.CHARGE_LOOP)
+    step = logic.stop(logic.initial(), "SIGTERM", before_loop)
+    assert [s.kind for s in step.sends] == [Kind.PowerDeliveryReq]
+    in_setup = EvccEnv(
+        now=0.0, header=None, session_id=b"", selection=Selection(), ev=ev, state=State.WAIT_SERVICE_DISCOVERY
+    )
+    assert [s.kind for s in logic.stop(logic.initial(), "SIGTERM", in_setup).sends] == [Kind.SessionStopReq]

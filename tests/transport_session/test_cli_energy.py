@@ -106,7 +106,7 @@ def test_summary_names_the_energy_mode(service: int, mode: str) -> None:
     # A resumed session's SECC knows the service ID only; the line names its energy mode all the same.
     for negotiated in ({"service_id": service, "energy_mode": mode}, {"service_id": service}):
         line = summary("secc", "[::1]:1", _outcome(negotiated=negotiated | {"control_mode": 2}, loops=1))
-        assert line.startswith(f"secc [::1]:1: session 0011223344556677, {mode} dynamic, 1 loops, ")
+        assert line.startswith(f"secc [::1]:1: session 0011223344556677, {mode} dynamic, 1 loop, ")
 
 
 def test_summary_says_what_was_not_done_substituted_noted_and_interrupted() -> None:
@@ -155,5 +155,5 @@ def test_persona_files_and_options_give_the_protocols_energy_and_services(tmp_pa
     assert (ac_charger.protocols, ac_charger.services) == ((NS_ISO20_AC,), (AC,))
     with pytest.raises(ConfigError, match=r"--energy dc: \[secc\] services has no DC service \(AC\)"):
         load_secc_settings(None, secc_runtime | {"secc": {"services": ["ac"]}}, energy=(EnergyFamily.DC,))
-    with pytest.raises(ConfigError, match=r"\[secc\] protocols: 'urn:iso:15118:2:2013:MsgDef' is not spoken here"):
-        load_secc_settings(None, secc_runtime | {"secc": {"protocols": ["urn:iso:15118:2:2013:MsgDef"]}})
+    with pytest.raises(ConfigError, match=r"\[secc\] protocols: 'urn:example:v2g' is not spoken here"):
+        load_secc_settings(None, secc_runtime | {"secc": {"protocols": ["urn:example:v2g"]}})

@@ -43,13 +43,15 @@ def all_cases() -> tuple[Case, ...]:
 
 
 def select_cases(sut: SutRole | None = None, patterns: tuple[str, ...] = ()) -> tuple[Case, ...]:
-    """The cases for ``sut`` whose ID or category matches one of the shell ``patterns`` (all when none)."""
+    """The cases for ``sut`` whose ID or category matches one of the shell ``patterns`` (all when none); IDs
+    are matched in upper case and categories in lower case, so ``secc-hp-01`` and ``Timing`` work too."""
     chosen = []
     for case in all_cases():
         if sut is not None and case.sut is not sut:
             continue
         if patterns and not any(
-            fnmatch.fnmatchcase(case.id, p) or fnmatch.fnmatchcase(case.category.value, p) for p in patterns
+            fnmatch.fnmatchcase(case.id, p.upper()) or fnmatch.fnmatchcase(case.category.value, p.lower())
+            for p in patterns
         ):
             continue
         chosen.append(case)

@@ -126,6 +126,7 @@ CASES: tuple[Case, ...] = (
         "SECC-PAR-04",
         "EVMinimumChargePower above the EVSE's maximum",
         "AC_ChargeParameterDiscoveryReq",
+        needs=frozenset({Need.BPT}),  # the stimulus sits in the BPT element
         fields={
             "bpt_ac_cpd_req_energy_transfer_mode.ev_minimum_charge_power": rational(500_000),
             "bpt_ac_cpd_req_energy_transfer_mode.ev_maximum_charge_power": rational(600_000),
@@ -178,7 +179,7 @@ CASES: tuple[Case, ...] = (
         "Dynamic charge-loop element after selecting Scheduled",
         "AC_ChargeLoopReq",
         profile=Profile(dynamic=False),
-        needs=frozenset({Need.SCHEDULED}),
+        needs=frozenset({Need.SCHEDULED, Need.BPT}),
         fields={
             "bpt_scheduled_ac_cl_req_control_mode": None,
             "bpt_dynamic_ac_cl_req_control_mode": _dynamic_element(True),

@@ -15,6 +15,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from iso15118.dcrules import (
+    Precharge,
+    precharge_progress,
+    present_voltage,
+    timed_out_precharge,
+    welding_finished,
+    welding_note,
+)
+from iso15118.dcrules import precharge_target as _target_of
 from iso15118.decisions import Send, Step
 from iso15118.iso20.evcc.view import EvccContext, EvccView, now_send, stop_step
 from iso15118.iso20.kinds import Kind
@@ -46,19 +55,15 @@ def after_cable_check(res: m.DC_CableCheckRes, req: Any, v: EvccView) -> Step[Ev
 
 def precharge_target(v: EvccView) -> float:
     """The voltage the EV precharges to: its target, or its battery's present voltage."""
-    target = v.ev.target_voltage_v if v.ev.target_voltage_v is not None else v.ev.present_voltage_v
-    if target is None:
-        raise ValueError("a DC session needs the EV's present or target voltage (EVState)")
-    return target
+    return _target_of(v.ev)
 
 
 def build_precharge(v: EvccView) -> m.DC_PreChargeReq:
     """DC_PreChargeReq: Ongoing while the output rises, Finished for the last one."""
-    present = v.ev.present_voltage_v if v.ev.present_voltage_v is not None else precharge_target(v)
     return m.DC_PreChargeReq(
         header=v.header,
         ev_processing=m.Processing.Finished if v.ctx.precharged else m.Processing.Ongoing,
-        ev_present_voltage=rational(present),
+        ev_present_voltage=rational(present_voltage(v.ev)),
         ev_target_voltage=rational(precharge_target(v)),
     )
 
@@ -71,24 +76,25 @@ def after_precharge(res: m.DC_PreChargeRes, req: m.DC_PreChargeReq, v: EvccView)
     if str(req.ev_processing) == "Finished":
         return Step(ctx, sends=(now_send(Kind.PowerDeliveryReq),))
     target = precharge_target(v)
-    if abs(voltage - target) <= v.config.precharge_tolerance_v:
+    c = v.config
+    state = precharge_progress(
+        voltage, target, v.now - since, tolerance_v=c.precharge_tolerance_v, timeout_s=c.precharge_timeout_s
+    )
+    if state is Precharge.MATCHED:
         return Step(replace(ctx, precharged=True), sends=(now_send(Kind.DC_PreChargeReq),))
-    if v.now - since >= v.config.precharge_timeout_s:
+    if state is Precharge.TIMED_OUT:
         # The charger never brought its output to the battery's voltage: closing the contactors now would
         # short the two, so the EV stops (V2G_EVCC_PreCharge_Timeout, as DIN 70121 and -2 set it).
-        why = f"precharge timed out after {v.now - since:.1f} s at {voltage:g} V of {target:g} V"
-        return stop_step(replace(v, ctx=ctx), why)
-    return Step(ctx, sends=(Send(Kind.DC_PreChargeReq, at=v.now + v.config.precharge_interval_s),))
+        return stop_step(replace(v, ctx=ctx), timed_out_precharge(v.now - since, voltage, target))
+    return Step(ctx, sends=(Send(Kind.DC_PreChargeReq, at=v.now + c.precharge_interval_s),))
 
 
 def build_welding_detection(v: EvccView) -> m.DC_WeldingDetectionReq:
     """DC_WeldingDetectionReq: Ongoing while checking, Finished for the last one."""
-    done = (
-        v.ctx.welding > 0
-        and v.ctx.evse_voltage_v is not None
-        and v.ctx.evse_voltage_v < v.config.welding_safe_voltage_v
+    c = v.config
+    finished = welding_finished(
+        v.ctx.welding, v.ctx.evse_voltage_v, safe_voltage_v=c.welding_safe_voltage_v, attempts=c.welding_attempts
     )
-    finished = done or v.ctx.welding >= v.config.welding_attempts
     return m.DC_WeldingDetectionReq(
         header=v.header, ev_processing=m.Processing.Finished if finished else m.Processing.Ongoing
     )
@@ -101,9 +107,8 @@ def after_welding_detection(
     voltage = value_of(res.evse_present_voltage)
     ctx = replace(v.ctx, evse_voltage_v=voltage, welding=v.ctx.welding + 1)
     if str(req.ev_processing) == "Finished":
-        if voltage >= v.config.welding_safe_voltage_v:
-            limit = v.config.welding_safe_voltage_v
-            note = f"welding detection ended at {voltage:g} V after {ctx.welding} requests (not below {limit:g} V)"
+        note = welding_note(voltage, ctx.welding, safe_voltage_v=v.config.welding_safe_voltage_v)
+        if note is not None:
             ctx = replace(ctx, notes=(*ctx.notes, note))
         return Step(ctx, sends=(now_send(Kind.SessionStopReq),))
     wait = v.now + v.config.precharge_interval_s

@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from iso15118.controller import DCCommand, DCLimits, DCLoopRequest, DCOutput, IsolationCheck, IsolationStatus
+from iso15118.dcrules import PRECHARGE_CURRENT_A, voltage_window_refusal
 from iso15118.decisions import Answer, Input, Need
 from iso15118.iso20.secc.loop import checked_mode, meter_info, metered, status_of
 from iso15118.iso20.secc.view import Decision, SeccView, answer, discharge, fail, parameters_answer
@@ -40,8 +41,6 @@ __all__ = [
 
 _R = m.ResponseCode
 _DC = EnergyFamily.DC
-PRECHARGE_CURRENT_A = 2.0
-"""The current a charger may drive while precharging (IEC 61851-23 limits it to 2 A)."""
 
 
 def _limits(v: SeccView) -> DCLimits | Need:
@@ -52,10 +51,9 @@ def _limits(v: SeccView) -> DCLimits | Need:
 
 
 def _incompatible(mode: Any, limits: DCLimits) -> str | None:
-    ev_max_v, ev_min_v = value_of(mode.ev_maximum_voltage), value_of(mode.ev_minimum_voltage)
-    if ev_max_v < limits.min_voltage_v or ev_min_v > limits.max_voltage_v:
-        ours = f"{limits.min_voltage_v:g}-{limits.max_voltage_v:g} V"
-        return f"the EV's voltage window {ev_min_v:g}-{ev_max_v:g} V misses the charger's {ours}"
+    window = voltage_window_refusal(value_of(mode.ev_minimum_voltage), value_of(mode.ev_maximum_voltage), limits)
+    if window is not None:
+        return window
     if value_of(mode.ev_minimum_charge_current) > limits.max_charge_current_a:
         return "the EV's minimum charge current exceeds the charger's maximum"
     if value_of(mode.ev_minimum_charge_power) > limits.max_charge_power_w:
