@@ -144,6 +144,8 @@ class Backend:
         if reply is None:
             return AuthorizationDecision.PENDING
         decision = decision_of(reply)
+        if decision is AuthorizationDecision.REVOKED and emaid is None:
+            decision = AuthorizationDecision.REJECTED  # no contract to be revoked: an EIM refusal
         if decision is AuthorizationDecision.ACCEPTED:
             station.start(tx, token, self.clock())
         return decision

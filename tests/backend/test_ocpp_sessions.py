@@ -9,7 +9,8 @@ import pytest
 
 from harness.csms import CsmsSettings, ReferenceCsms
 from iso15118.backend.rpc import OcppVersion
-from iso15118.config import EvccConfig
+from iso15118.config import EvccConfig, SeccConfig
+from iso15118.constants import NS_ISO2
 from iso15118.session.selection import EnergyFamily
 from iso15118.simple import SimpleEVSE
 from iso15118.transport.store import SessionStore
@@ -88,5 +89,23 @@ def test_a_dc_session_and_a_paused_then_resumed_session_are_reported() -> None:
             assert started[2]["idToken"] == started[1]["idToken"]  # the resumed session's, without Authorize
             assert csms.records.actions("CS1").count("Authorize") == 2
             assert csms.records.invalid() == []
+
+    asyncio.run(main())
+
+
+def test_an_iso_15118_2_eim_session_is_a_transaction_too() -> None:
+    async def main() -> None:
+        async with ReferenceCsms(CsmsSettings()) as csms, charger(csms, sample_interval_s=0.0) as c:
+            evcc, secc = await run_pair(
+                EvccConfig(protocols=(NS_ISO2,), max_loops=4),
+                evse=c.backend.controller(SimpleEVSE()),  # type: ignore[arg-type]
+                secc=SeccConfig(protocols=(NS_ISO2,)),
+                secc_observers=[c.backend.observer],
+            )
+            assert evcc.ok and secc.ok
+            await until(lambda: c.outbox.pending == 0, "the outbox to drain")
+            events = csms.records.transaction_events("CS1")
+            assert [e["eventType"] for e in (events[0], events[-1])] == ["Started", "Ended"]
+            assert [e["seqNo"] for e in events] == list(range(len(events))) and csms.records.invalid() == []
 
     asyncio.run(main())
