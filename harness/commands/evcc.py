@@ -18,6 +18,7 @@ import os
 import sys
 from typing import Any
 
+from harness.commands import _install
 from harness.commands._argtypes import port, seconds, whole
 from harness.commands._pacing import SequenceGap, pacing_warnings
 from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
@@ -140,6 +141,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no status line while the session runs: only the summary"
     )
+    _install.add_options(parser)
     parser.set_defaults(func=_run)
 
 
@@ -165,7 +167,8 @@ def _settings(args: argparse.Namespace) -> EvccSettings:
     }
     ev = {"direction": args.mode}
     overrides = {"runtime": runtime, "evcc": evcc, "ev": ev}
-    return load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
+    settings = load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
+    return _install.apply(args, settings)
 
 
 def _exit_code(outcome: SessionOutcome, config: EvccConfig) -> int:
@@ -178,16 +181,19 @@ def _exit_code(outcome: SessionOutcome, config: EvccConfig) -> int:
     return 0 if reached else INTERRUPTED
 
 
-async def _session(settings: EvccSettings, quiet: bool, signals: StopSignals) -> int:
+async def _session(
+    settings: EvccSettings, quiet: bool, signals: StopSignals, args: argparse.Namespace | None = None
+) -> int:
     timing = settings.client.policy.session_config().timing
     status = None if quiet else StatusLine("evcc")
     gap = SequenceGap(timing)
     handles: list[Any] = []
     pending: set[asyncio.Task[None]] = set()
+    ev = SimpleEV(settings.ev)
     with observers(settings.trace, settings.journal) as obs:
         watchers: list[Observer] = [*obs, gap, *([status] if status else [])]
         work: asyncio.Task[EvccRun] = asyncio.ensure_future(
-            run_evcc(settings.client, SimpleEV(settings.ev), settings.evcc, observers=watchers, on_start=handles.append)
+            run_evcc(settings.client, ev, settings.evcc, observers=watchers, on_start=handles.append)
         )
 
         def stop(why: str) -> None:
@@ -212,6 +218,9 @@ async def _session(settings: EvccSettings, quiet: bool, signals: StopSignals) ->
     if status is not None:
         status.clear()
     print(summary("evcc", str(run.endpoint), run.outcome, hint=gap.explanation), flush=True)
+    installed = _install.save(args, ev) if args is not None else None
+    if installed is not None:
+        print(installed, flush=True)
     return _exit_code(run.outcome, settings.evcc)
 
 
@@ -231,4 +240,4 @@ def _run(args: argparse.Namespace) -> int:
     for warning in pacing_warnings(settings.evcc, settings.client.policy.session_config().timing):
         print(f"v2g evcc: warning: {warning}", file=sys.stderr, flush=True)
     prepare_process((settings.evcc.energy,))
-    return run_until_stopped("evcc", lambda signals: _session(settings, args.quiet, signals))
+    return run_until_stopped("evcc", lambda signals: _session(settings, args.quiet, signals, args))
