@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from iso15118.errors import SlacError
 from iso15118.slac.ev import EvMachine
@@ -30,7 +30,7 @@ from iso15118.slac.modem import ModemKey, ModemStandIn
 from iso15118.slac.timers import SlacConfig
 from iso15118.transport.ethernet import RawEthernetSocket
 
-__all__ = ["MatchingError", "SlacResult", "run_modem_standin", "run_slac"]
+__all__ = ["MatchingError", "ModemModel", "SlacResult", "run_modem_standin", "run_slac"]
 
 _log = logging.getLogger(__name__)
 
@@ -59,6 +59,17 @@ class SlacResult:
     sounding_window: tuple[float, float] | None
     key_result: int | None
     modem_keys: tuple[ModemKey, ...] = ()
+
+
+class ModemModel(Protocol):
+    """A sans-I/O model of the modems of a link: the stand-in or the emulator."""
+
+    ports: tuple[str, ...]
+    forward: bool
+
+    def receive(self, port: str, frame: bytes, now: float) -> list[tuple[str, bytes]]:
+        """Frames to emit after ``frame`` arrived from the host on ``port``."""
+        ...
 
 
 class MatchingError(SlacError):
@@ -207,16 +218,25 @@ async def _pump(
         sock.remove_reader(loop)
 
 
-async def run_modem_standin(ifaces: Sequence[str], *, forward: bool = False, modem: ModemStandIn | None = None) -> None:
+async def run_modem_standin(
+    ifaces: Sequence[str],
+    *,
+    forward: bool = False,
+    modem: ModemModel | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     """Play the PLC modems for the hosts behind ``ifaces`` until cancelled.
 
     Sockets are ETH_P_ALL (a kernel bridge port hands nothing to ethertype-bound sockets) and skip the
     frames the bridge forwards out of the port. With ``forward=False`` the kernel (a bridge) carries the
     traffic and only HomePlug frames are read; ``forward=True`` makes this a user-space bridge for every
-    ethertype. Pass ``modem`` to inspect what it did (keys set, sounds seen, profiles sent).
+    ethertype. Pass ``modem`` to inspect what it did (keys set, sounds seen, profiles sent), or to serve another
+    model such as :class:`~iso15118.slac.emulator.ModemEmulator` (its own ``forward`` flag then decides).
+    ``on_ready`` is called once every socket is open and read.
     """
     loop = asyncio.get_running_loop()
-    model = modem if modem is not None else ModemStandIn(list(ifaces), forward=forward)
+    model: ModemModel = modem if modem is not None else ModemStandIn(list(ifaces), forward=forward)
+    forward = model.forward
     if set(model.ports) != set(ifaces):
         raise SlacError(f"modem stand-in ports {model.ports} do not match the interfaces {list(ifaces)}")
     sockets = {
@@ -230,6 +250,8 @@ async def run_modem_standin(ifaces: Sequence[str], *, forward: bool = False, mod
                     sockets[out_port].send(out)
 
             sock.add_reader(loop, handle)
+        if on_ready is not None:
+            on_ready()
         await asyncio.Event().wait()
     finally:
         for sock in sockets.values():
