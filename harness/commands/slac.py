@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 
+from iso15118.slac.events import Noticed, SlacEvent
 from iso15118.slac.mme import format_mac
 from iso15118.slac.timers import SlacConfig
 from iso15118.transport.slac_link import MatchingError, SlacResult, run_slac
@@ -50,6 +52,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="S",
         help="EVSE: pause after the modem confirmed CM_SET_KEY (Qualcomm's reference: 10 s)",
     )
+    field = parser.add_argument_group("field settings (EVerest's EvseSlac options; defaults: ISO 15118-3)")
+    field.add_argument(
+        "--init-timeout",
+        type=float,
+        metavar="S",
+        help="EVSE: wait this long for the first CM_SLAC_PARM.REQ (TT_EVSE_SLAC_init, default 50 s; EVerest 40 s)",
+    )
+    field.add_argument(
+        "--modem-wait",
+        type=float,
+        metavar="S",
+        help="EVSE: give up when the modem has not answered CM_SET_KEY.REQ for S seconds (default: wait)",
+    )
+    field.add_argument(
+        "--reset-instead-of-fail",
+        action="store_true",
+        help="EVSE: after the last failed attempt wait for a new CM_SLAC_PARM.REQ instead of failing",
+    )
+    field.add_argument("--chip-reset", action="store_true", help="reset the modem (VS_RS_DEV) after a failed match")
+    field.add_argument(
+        "--link-status",
+        action="store_true",
+        help="after the match, wait up to TT_match_join (12 s) until the modem reports the link up",
+    )
+    field.add_argument(
+        "--no-profile-fallback",
+        type=int,
+        metavar="DB",
+        help="EVSE: a modem that sends no CM_ATTEN_PROFILE.IND (AR7420): report DB dB for the sounds seen",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(func=_run)
 
@@ -61,7 +93,22 @@ def _config(args: argparse.Namespace) -> SlacConfig:
             nmk = bytes.fromhex(args.nmk)
         except ValueError:
             raise ValueError(f"--nmk must be hex digits, got {args.nmk!r}") from None
-    return SlacConfig(nmk=nmk, settle_time=args.settle)
+    field: dict[str, object] = {
+        "modem_wait": args.modem_wait,
+        "reset_instead_of_fail": args.reset_instead_of_fail,
+        "chip_reset": args.chip_reset,
+        "link_status_check": args.link_status,
+        "no_profile_fallback_db": args.no_profile_fallback,
+    }
+    if args.init_timeout is not None:
+        field["tt_evse_slac_init"] = args.init_timeout
+    return SlacConfig(nmk=nmk, settle_time=args.settle, **field)  # type: ignore[arg-type]
+
+
+def _notice(event: SlacEvent) -> None:
+    """Notices (a late modem, implausible values, a fallback) go to stderr as they happen."""
+    if isinstance(event, Noticed):
+        print(f"v2g slac: {event.step}: {event.text}", file=sys.stderr, flush=True)
 
 
 def _as_json(result: SlacResult) -> str:
@@ -109,7 +156,14 @@ def _run(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
         result = asyncio.run(
-            run_slac(args.iface, args.role, config=config, modem_standin=args.modem_standin, timeout=args.timeout)
+            run_slac(
+                args.iface,
+                args.role,
+                config=config,
+                modem_standin=args.modem_standin,
+                timeout=args.timeout,
+                on_event=_notice,
+            )
         )
     except MatchingError as exc:
         if exc.steps:

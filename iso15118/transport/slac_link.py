@@ -130,7 +130,9 @@ async def run_slac(
     ``linger`` seconds before it returns, so that an EVSE confirms a repeated CM_SLAC_MATCH.REQ and an
     in-process stand-in answers the EV's CM_SET_KEY.REQ; the default is TT_match_response x
     (C_EV_match_retry + 1) for the EVSE and 0 for the EV. ``on_event`` sees every machine event (frames
-    ignored, failed attempts). Raises :class:`MatchingError` when matching fails or times out, and
+    ignored, failed attempts, notices). With a real modem, ``config.chip_reset`` resets it after a failed
+    match and ``config.link_status_check`` waits up to TT_match_join for its link after the match.
+    Raises :class:`MatchingError` when matching fails or times out, and
     OSError when the interface cannot be opened (root or CAP_NET_RAW is needed).
     """
     role = Role(role)
@@ -143,7 +145,20 @@ async def run_slac(
         modem = ModemStandIn(["host", "line"]) if modem_standin else None
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        matched = await _pump(_Driver(machine, sock, modem), loop, t0, timeout, linger, on_event)
+        try:
+            matched = await _pump(_Driver(machine, sock, modem), loop, t0, timeout, linger, on_event)
+        except MatchingError:
+            if machine.config.chip_reset and not modem_standin:
+                await _reset_modem(iface)  # EVerest's chip reset after a failed match
+            raise
+        if machine.config.link_status_check and not modem_standin:
+            from iso15118.transport.modem import ModemClient, ModemError
+
+            try:
+                async with ModemClient(iface) as client:
+                    await client.wait_for_link(machine.config.tt_match_join)
+            except ModemError as exc:
+                raise MatchingError(exc.reason, step="link status", steps=_relative(machine.steps, t0)) from None
         window = matched.sounding_window
         return SlacResult(
             role=role,
@@ -163,6 +178,18 @@ async def run_slac(
             key_result=matched.key_result,
             modem_keys=tuple(modem.keys) if modem is not None else (),
         )
+
+
+async def _reset_modem(iface: str) -> None:
+    """Reset the local modem (best effort: a failure is logged, the matching error is what the caller sees)."""
+    from iso15118.transport.modem import ModemClient, ModemError
+
+    try:
+        async with ModemClient(iface) as client:
+            report = await client.reset()
+        _log.info("slac: modem on %s reset after the failed match (back after %.1f s)", iface, report.back_s or 0)
+    except (ModemError, OSError) as exc:
+        _log.warning("slac: modem reset on %s failed: %s", iface, exc)
 
 
 async def _pump(

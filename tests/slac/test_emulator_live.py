@@ -1,0 +1,122 @@
+"""Our EV and EVSE, and `v2g modem`, against the modem emulator in a middle namespace (root).
+
+Topology (tests/slac/topology.py): EV namespace -- middle namespace with a kernel bridge -- EVSE namespace;
+the emulator plays one Qualcomm modem per bridge port. Faults: a late start, a reset that takes seconds,
+an AR7420 that sends no CM_ATTEN_PROFILE.IND, a modem that never answers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from harness.netns import ns_command
+from iso15118.slac.emulator import Chip, ModemEmulator, ModemSpec
+from iso15118.slac.pib import PibRole
+from iso15118.slac.timers import SlacConfig
+from iso15118.transport.slac_link import MatchingError
+from tests.support.netns import require_netns
+
+from .topology import BridgedLink, StandInService, bridged_link, join_all, slac_in
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
+V2G = [sys.executable, "-m", "harness.cli"]
+
+
+@contextmanager
+def emulated(ev: ModemSpec | None = None, evse: ModemSpec | None = None) -> Iterator[tuple[BridgedLink, ModemEmulator]]:
+    require_netns()
+    with bridged_link("sle") as link:
+        specs = {link.port_ev: ev or ModemSpec(role=PibRole.EV), link.port_evse: evse or ModemSpec()}
+        model = ModemEmulator(specs, now=time.monotonic())
+        service = StandInService(link.ns_mid, [link.port_ev, link.port_evse], model)
+        service.wait_ready()
+        try:
+            yield link, model
+        finally:
+            service.stop()
+
+
+def modem_cli(ns: str, iface: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    action, *rest = argv
+    return subprocess.run(
+        ns_command(ns, [*V2G, "modem", action, "--iface", iface, *rest]),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+def test_modem_commands_work_against_the_emulator() -> None:
+    with emulated(ev=ModemSpec(role=PibRole.EV, chip=Chip.QCA7420, reset_s=2.0)) as (link, model):
+        info = modem_cli(link.ns_ev, link.if_ev, "info", "--json")
+        assert info.returncode == 0, info.stderr
+        assert json.loads(info.stdout) == {
+            "mac": model.modems[link.port_ev].mac.hex(":"),
+            "version": Chip.QCA7420.version,
+            "device_class": 0x20,
+        }
+        status = modem_cli(link.ns_ev, link.if_ev, "status")
+        assert status.stdout.splitlines() == ["powerline link down", "  no logical network (no peer)"]
+        assert modem_cli(link.ns_ev, link.if_ev, "role").stdout.strip() == f"modem on {link.if_ev}: role ev"
+        # Writing the role stores the PIB, resets the modem (2 s here) and checks the role it runs.
+        written = modem_cli(link.ns_ev, link.if_ev, "role", "evse", "--json")
+        assert written.returncode == 0, written.stderr
+        report = json.loads(written.stdout)
+        assert report["role"] == "evse" and report["back_s"] >= 2.0
+        assert model.modems[link.port_ev].role is PibRole.EVSE and model.modems[link.port_ev].resets == 1
+        reset = modem_cli(link.ns_ev, link.if_ev, "reset", "--json")
+        assert json.loads(reset.stdout)["back_s"] >= 2.0 and model.modems[link.port_ev].resets == 2
+
+
+def test_our_ev_and_evse_match_through_the_emulator_and_the_link_comes_up() -> None:
+    cfg = SlacConfig(link_status_check=True)
+    with emulated() as (link, model):
+        evse = slac_in(link.ns_evse, link.if_evse, "evse", config=cfg)
+        ev = slac_in(link.ns_ev, link.if_ev, "ev", config=cfg)
+        ev_result, evse_result = join_all(ev, evse)
+        assert ev_result.nmk == evse_result.nmk and model.profiles_sent == 10
+        status = modem_cli(link.ns_ev, link.if_ev, "status", "--json")
+    networks = json.loads(status.stdout)["networks"]
+    assert json.loads(status.stdout)["link_up"] is True
+    assert networks[0]["nid"] == ev_result.nid.hex() and len(networks[0]["stations"]) == 1
+
+
+def test_a_late_modem_is_named_while_it_boots_and_waited_for() -> None:
+    late = ModemSpec(start_s=4.0)
+    with emulated(ev=ModemSpec(role=PibRole.EV, start_s=4.0), evse=late) as (link, _model):
+        early = modem_cli(link.ns_evse, link.if_evse, "info", "--timeout", "0.3")
+        assert early.returncode == 1 and early.stderr.startswith("v2g modem: error: modem VS_SW_VER.REQ: no ")
+        assert "is a Qualcomm modem (QCA7000/7005/7420) powered and connected?" in early.stderr
+        # The EVSE starts first and keeps asking its modem; the EV's SLAC repeats until the link exists.
+        evse = slac_in(link.ns_evse, link.if_evse, "evse", timeout=40.0)
+        ev = slac_in(link.ns_ev, link.if_ev, "ev", timeout=40.0, config=SlacConfig(tt_matching_repetition=30.0))
+        ev_result, evse_result = join_all(ev, evse, timeout=60)
+    assert ev_result.nmk == evse_result.nmk
+    # The EVSE asked its modem more than once: it waited instead of giving up.
+    asked = [s for s in evse_result.steps if s.name == "CM_SET_KEY.REQ sent"]
+    assert len(asked) >= 2 and evse_result.steps[len(asked)].name == "CM_SET_KEY.CNF received"
+
+
+def test_an_ar7420_evse_modem_fails_with_the_remedy_and_matches_with_the_fallback() -> None:
+    ar7420 = ModemSpec(chip=Chip.AR7420)
+    with emulated(evse=ar7420) as (link, model):
+        cfg = SlacConfig(tt_matching_repetition=2.0)
+        evse = slac_in(link.ns_evse, link.if_evse, "evse", config=cfg)
+        ev = slac_in(link.ns_ev, link.if_ev, "ev", config=cfg)
+        with pytest.raises(MatchingError) as failed:
+            join_all(evse, ev)
+        assert failed.value.step == "CM_ATTEN_PROFILE" and "AR7420" in failed.value.reason
+        assert model.profiles_sent == 0
+        fallback = SlacConfig(no_profile_fallback_db=25)
+        evse = slac_in(link.ns_evse, link.if_evse, "evse", config=fallback)
+        ev = slac_in(link.ns_ev, link.if_ev, "ev")
+        ev_result, evse_result = join_all(ev, evse)
+    assert ev_result.attenuation_db == 25.0 and evse_result.num_sounds == 10
