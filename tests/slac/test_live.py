@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -53,8 +52,8 @@ def check_pair(ev: SlacResult, evse: SlacResult) -> None:
 
 @pytest.mark.parametrize("standin_side", ["ev", "evse", "both"])
 def test_our_ev_and_evse_match_over_veth_with_an_in_process_standin(veth: VethPair, standin_side: str) -> None:
+    # No head start: the EVSE waits for its (stand-in) modem and the EV repeats CM_SLAC_PARM.REQ.
     evse = slac_in(veth.ns_b, veth.if_b, "evse", modem_standin=standin_side in ("evse", "both"))
-    time.sleep(0.3)
     ev = slac_in(veth.ns_a, veth.if_a, "ev", modem_standin=standin_side in ("ev", "both"))
     ev_result, evse_result = join_all(ev, evse)
     check_pair(ev_result, evse_result)
@@ -79,7 +78,6 @@ def test_our_ev_and_evse_match_through_a_middle_namespace_with_the_standin(netns
         service.wait_ready()
         try:
             evse = slac_in(link.ns_evse, link.if_evse, "evse")
-            time.sleep(0.3)
             ev = slac_in(link.ns_ev, link.if_ev, "ev")
             ev_result, evse_result = join_all(ev, evse)
         finally:

@@ -14,8 +14,10 @@ import contextlib
 import secrets
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from harness.netns import join_result, run_in_netns
@@ -155,6 +157,19 @@ class StandInService:
         """Stop the service and re-raise what it raised, if anything."""
         self._stop.set()
         join_result(self._thread, self._box, timeout=10)
+
+
+def wait_for_packet_socket(pid: int, who: str, timeout: float = 60.0) -> None:
+    """Wait until the namespace of process ``pid`` has a raw packet socket open (``who`` is listening)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if len(Path(f"/proc/{pid}/net/packet").read_text().splitlines()) > 1:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{who} did not open its packet socket within {timeout:g} s")
 
 
 def join_all(*pairs: tuple[threading.Thread, list[T]], timeout: float = 30.0) -> list[T]:
