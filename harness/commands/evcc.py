@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 
+from harness.commands._cp import add_cp_option, evcc_with_pilot
 from harness.commands._sessions import (
     add_common_options,
     auth_name,
@@ -87,6 +88,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--stop", choices=("terminate", "pause"), help="how to end the session")
     parser.add_argument("--resume", type=_session_id, metavar="SESSIONID", help="resume this paused session")
     parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
+    add_cp_option(parser, "evcc")
     parser.add_argument(
         "--sdp-destination", metavar="ADDR", help="send SDP requests here instead of ff02::1 (unicast, for tests)"
     )
@@ -118,9 +120,18 @@ def _settings(args: argparse.Namespace) -> EvccSettings:
     return load_evcc_settings(args.config, overrides, environ=os.environ, protocols=args.protocols)
 
 
-async def _session(settings: EvccSettings) -> int:
+async def _session(settings: EvccSettings, cp: str | None = None, cp_timeout: float = 30.0) -> int:
     with observers(settings.trace, settings.journal) as obs:
-        run = await run_evcc(settings.client, SimpleEV(settings.ev), settings.evcc, observers=obs)
+        if cp is None:
+            run = await run_evcc(settings.client, SimpleEV(settings.ev), settings.evcc, observers=obs)
+        else:
+            run = await evcc_with_pilot(
+                cp,
+                cp_timeout,
+                lambda extra, on_start: run_evcc(
+                    settings.client, SimpleEV(settings.ev), settings.evcc, observers=[*obs, *extra], on_start=on_start
+                ),
+            )
     print(summary("evcc", str(run.endpoint), run.outcome), flush=True)
     return 0 if run.ok else 1
 
@@ -128,4 +139,4 @@ async def _session(settings: EvccSettings) -> int:
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     prepare_process((settings.evcc.energy,))
-    return asyncio.run(_session(settings))
+    return asyncio.run(_session(settings, args.cp, args.cp_timeout))

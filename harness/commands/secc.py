@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 
+from harness.commands._cp import add_cp_option, secc_pilot
 from harness.commands._sessions import (
     add_common_options,
     auth_name,
@@ -74,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--once", action="store_true", default=None, help="serve one connection, then exit")
     parser.add_argument("--no-sdp", dest="sdp", action="store_false", default=None, help="do not answer SDP")
     parser.add_argument("--sdp-port", type=int, metavar="N", help="SDP UDP port (default 15118; for tests)")
+    add_cp_option(parser, "secc")
     parser.set_defaults(func=_run)
 
 
@@ -124,14 +126,19 @@ async def _flush_every(lines: _Lines, period: float) -> None:
         lines.flush()
 
 
-async def _serve(settings: SeccSettings) -> int:
-    roots = settings.pnc_certificates()
-    pnc = PncVerifier(roots) if roots else None
+async def _serve(settings: SeccSettings, cp: str | None = None) -> int:
     lines = _Lines()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
+    async with secc_pilot(cp):
+        return await _serve_sessions(settings, lines, stop)
+
+
+async def _serve_sessions(settings: SeccSettings, lines: _Lines, stop: asyncio.Event) -> int:
+    roots = settings.pnc_certificates()
+    pnc = PncVerifier(roots) if roots else None
     with observers(settings.trace, settings.journal) as obs:
         server = SeccServer(
             settings.server,
@@ -171,6 +178,6 @@ def _security(settings: SeccSettings) -> str:
 def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     prepare_process(filter(None, map(family_of, settings.secc.protocols)))
-    code = asyncio.run(_serve(settings))
+    code = asyncio.run(_serve(settings, args.cp))
     sys.stdout.flush()
     return code

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from iso15118.config import EvccConfig
 from iso15118.constants import SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpSecurity
@@ -120,11 +120,13 @@ async def run_evcc(
     observers: Sequence[Observer] = (),
     clock: Clock = time.time,
     context: ssl.SSLContext | None = None,
+    on_start: Callable[[Any], None] | None = None,
 ) -> EvccRun:
     """SLAC (optional), SDP or the target, TCP, TLS, check the SECC, then run one session.
 
     ``context`` reuses a TLS context made by :func:`~iso15118.security.tls.evcc_context` from the policy's
-    TLS configuration (many sessions of one process); by default one is made per call.
+    TLS configuration (many sessions of one process); by default one is made per call. ``on_start`` gets the
+    session's handle (its ``request_stop(why)`` coroutine ends the session cleanly).
     """
     policy = config.policy
     policy.check(Role.EVCC)
@@ -163,6 +165,7 @@ async def run_evcc(
         session_config=policy.session_config(session_config),
         clock=clock,
         observers=observers,
+        on_start=on_start,
     )
     refused = link.failure()
     if refused is not None and outcome.ended.reason is EndReason.CONNECTION_LOST:
