@@ -189,6 +189,11 @@ class EvsePilotRunner(_Runner):
             self.machine.stop_pwm()
             await self._apply()
 
+    async def offer_hlc(self) -> None:
+        """5 % PWM now (the EV is to start SLAC)."""
+        self.machine.offer_hlc()
+        await self._apply()
+
     async def pulse_ef(self, duration: float) -> None:
         """The AC 5 % mode retry: state F for ``duration`` (T_step_EF), then 5 % again."""
         self.machine.unavailable()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -30,7 +30,7 @@ from iso15118.slac.modem import ModemKey, ModemStandIn
 from iso15118.slac.timers import SlacConfig
 from iso15118.transport.ethernet import RawEthernetSocket
 
-__all__ = ["MatchingError", "ModemModel", "SlacResult", "run_modem_standin", "run_slac"]
+__all__ = ["MatchingError", "ModemModel", "SlacResult", "retry_matching", "run_modem_standin", "run_slac"]
 
 _log = logging.getLogger(__name__)
 
@@ -178,6 +178,29 @@ async def run_slac(
             key_result=matched.key_result,
             modem_keys=tuple(modem.keys) if modem is not None else (),
         )
+
+
+async def retry_matching(
+    run: Callable[[], Awaitable[SlacResult]],
+    *,
+    retries: int,
+    pulse: Callable[[float], Awaitable[None]] | None,
+    t_step_ef: float,
+    on_retry: Callable[[MatchingError, int], None] | None = None,
+) -> SlacResult:
+    """The AC 5 % mode (ISO 15118-3, EVerest's recommendation for DC too): after a failed match, put the CP
+    into state E/F for ``t_step_ef`` with ``pulse`` and match again, up to ``retries`` times (C_sequ_retry)."""
+    attempt = 0
+    while True:
+        try:
+            return await run()
+        except MatchingError as exc:
+            if attempt >= retries or pulse is None:
+                raise
+            attempt += 1
+            if on_retry is not None:
+                on_retry(exc, attempt)
+            await pulse(t_step_ef)
 
 
 async def _reset_modem(iface: str) -> None:

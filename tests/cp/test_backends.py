@@ -159,3 +159,25 @@ def test_the_gpio_backend_needs_a_gpio_chip() -> None:
     if not any(name.startswith("gpiochip") for name in os.listdir("/dev")):
         pytest.skip("no /dev/gpiochip* here (no GPIO hardware and no gpio-sim kernel module in this container)")
     raise AssertionError("a GPIO chip exists here: extend this test to drive it")  # pragma: no cover
+
+
+def test_the_five_percent_mode_pulses_f_between_failed_matches() -> None:
+    from iso15118.transport.slac_link import MatchingError, retry_matching
+
+    async def scenario() -> tuple[list[CpState], list[int]]:
+        line = SimulatedLine(ev_connected=True)
+        attempts: list[int] = []
+
+        async def run() -> object:
+            attempts.append(len(attempts) + 1)
+            raise MatchingError("no CM_SLAC_PARM.REQ", step="CM_SLAC_PARM")
+
+        async with EvsePilotRunner(line.end("evse")) as pilot:
+            await pilot.offer_hlc()
+            with pytest.raises(MatchingError):
+                await retry_matching(run, retries=2, pulse=pilot.pulse_ef, t_step_ef=0.01)  # type: ignore[arg-type]
+        return line.history, attempts
+
+    history, attempts = asyncio.run(scenario())
+    assert attempts == [1, 2, 3]  # C_sequ_retry = 2 retries after the first failure
+    assert history == [CpState.B, CpState.F, CpState.B, CpState.F, CpState.B]

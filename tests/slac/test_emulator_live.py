@@ -74,6 +74,12 @@ def test_modem_commands_work_against_the_emulator() -> None:
         assert model.modems[link.port_ev].role is PibRole.EVSE and model.modems[link.port_ev].resets == 1
         reset = modem_cli(link.ns_ev, link.if_ev, "reset", "--json")
         assert json.loads(reset.stdout)["back_s"] >= 2.0 and model.modems[link.port_ev].resets == 2
+        # A modem slower to come back than we wait for: the step and the wait are named, no traceback.
+        slow = modem_cli(link.ns_ev, link.if_ev, "reset", "--reset-wait", "0.5")
+        assert slow.returncode == 1 and slow.stderr.strip() == (
+            "v2g modem: error: modem VS_RS_DEV.REQ: the modem confirmed the reset but did not answer again within "
+            "0.5 s"
+        )
 
 
 def test_our_ev_and_evse_match_through_the_emulator_and_the_link_comes_up() -> None:
