@@ -284,6 +284,10 @@ class ModemEmulator:
         self.profiles_sent += 1
         return pack_frame(AttenProfileInd(pev_mac=pev_mac, aag=aag), modem.mac, modem.host_mac or BROADCAST_MAC)
 
+    def power_on(self, port: str, now: float) -> None:
+        """Let the modem on ``port`` finish booting at ``now`` (a late start ended by the bench, not a timer)."""
+        self.modems[port].up_at = now
+
     def network_of(self, port: str) -> bytes | None:
         """The NID the modem on ``port`` was keyed with (None before CM_SET_KEY or after a reset)."""
         nmk = self.modems[port].nmk

@@ -30,7 +30,9 @@ V2G = [sys.executable, "-m", "harness.cli"]
 
 
 @contextmanager
-def emulated(ev: ModemSpec | None = None, evse: ModemSpec | None = None) -> Iterator[tuple[BridgedLink, ModemEmulator]]:
+def emulated_service(
+    ev: ModemSpec | None = None, evse: ModemSpec | None = None
+) -> Iterator[tuple[BridgedLink, ModemEmulator, StandInService]]:
     require_netns()
     with bridged_link("sle") as link:
         specs = {link.port_ev: ev or ModemSpec(role=PibRole.EV), link.port_evse: evse or ModemSpec()}
@@ -38,9 +40,15 @@ def emulated(ev: ModemSpec | None = None, evse: ModemSpec | None = None) -> Iter
         service = StandInService(link.ns_mid, [link.port_ev, link.port_evse], model)
         service.wait_ready()
         try:
-            yield link, model
+            yield link, model, service
         finally:
             service.stop()
+
+
+@contextmanager
+def emulated(ev: ModemSpec | None = None, evse: ModemSpec | None = None) -> Iterator[tuple[BridgedLink, ModemEmulator]]:
+    with emulated_service(ev, evse) as (link, model, _service):
+        yield link, model
 
 
 def modem_cli(ns: str, iface: str, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -77,8 +85,7 @@ def test_modem_commands_work_against_the_emulator() -> None:
         # A modem slower to come back than we wait for: the step and the wait are named, no traceback.
         slow = modem_cli(link.ns_ev, link.if_ev, "reset", "--reset-wait", "0.5")
         assert slow.returncode == 1 and slow.stderr.strip() == (
-            "v2g modem: error: modem VS_RS_DEV.REQ: the modem confirmed the reset but did not answer again within "
-            "0.5 s"
+            "v2g modem: error: modem VS_RS_DEV.REQ: the modem confirmed the reset but did not answer again within 0.5 s"
         )
 
 
@@ -95,16 +102,32 @@ def test_our_ev_and_evse_match_through_the_emulator_and_the_link_comes_up() -> N
     assert networks[0]["nid"] == ev_result.nid.hex() and len(networks[0]["stations"]) == 1
 
 
+def _set_key_requests(service: StandInService, port: str) -> int:
+    return sum(
+        1
+        for p, frame in list(service.frames)
+        if p == port and frame[12:14] == b"\x88\xe1" and frame[14] == 1 and frame[15:17] == b"\x08\x60"
+    )
+
+
 def test_a_late_modem_is_named_while_it_boots_and_waited_for() -> None:
-    late = ModemSpec(start_s=4.0)
-    with emulated(ev=ModemSpec(role=PibRole.EV, start_s=4.0), evse=late) as (link, _model):
+    # Both modems boot only when the test powers them on (readiness, not a timer).
+    never = ModemSpec(start_s=float("inf"))
+    with emulated_service(ev=ModemSpec(role=PibRole.EV, start_s=float("inf")), evse=never) as (link, model, service):
         early = modem_cli(link.ns_evse, link.if_evse, "info", "--timeout", "0.3")
         assert early.returncode == 1 and early.stderr.startswith("v2g modem: error: modem VS_SW_VER.REQ: no ")
         assert "is a Qualcomm modem (QCA7000/7005/7420) powered and connected?" in early.stderr
-        # The EVSE starts first and keeps asking its modem; the EV's SLAC repeats until the link exists.
-        evse = slac_in(link.ns_evse, link.if_evse, "evse", timeout=40.0)
-        ev = slac_in(link.ns_ev, link.if_ev, "ev", timeout=40.0, config=SlacConfig(tt_matching_repetition=30.0))
-        ev_result, evse_result = join_all(ev, evse, timeout=60)
+        # The EVSE starts first and keeps asking its silent modem ...
+        evse = slac_in(link.ns_evse, link.if_evse, "evse", timeout=60.0)
+        deadline = time.monotonic() + 60
+        while _set_key_requests(service, link.port_evse) < 2:
+            assert time.monotonic() < deadline, "the EVSE did not repeat CM_SET_KEY.REQ"
+            time.sleep(0.05)
+        # ... until the modems come up; then the EV matches with it.
+        for port in (link.port_ev, link.port_evse):
+            model.power_on(port, time.monotonic())
+        ev = slac_in(link.ns_ev, link.if_ev, "ev", timeout=60.0)
+        ev_result, evse_result = join_all(ev, evse, timeout=90)
     assert ev_result.nmk == evse_result.nmk
     # The EVSE asked its modem more than once: it waited instead of giving up.
     asked = [s for s in evse_result.steps if s.name == "CM_SET_KEY.REQ sent"]
