@@ -262,7 +262,10 @@ async def _pump(
                 driver.from_line(frame, now)
                 while not inbox.empty():
                     driver.from_line(inbox.get_nowait(), now)
-            machine.handle_timer(now)
+            if end is None or now < end or matched is not None:
+                # A wake-up that came late (a busy machine) past the overall timeout reports the state the
+                # timeout found, rather than first acting on protocol deadlines that fell after it.
+                machine.handle_timer(now)
             driver.flush(now)
     finally:
         sock.remove_reader(loop)
