@@ -43,9 +43,11 @@ def check_pair(ev: SlacResult, evse: SlacResult) -> None:
     assert end - start == pytest.approx(CFG.tt_evse_match_mnbc)
     assert len(evse.sound_times) == CFG.c_ev_match_mnbc
     assert all(start < t < end for t in evse.sound_times), (start, evse.sound_times, end)
-    # TP_EV_batch_msg_interval (20-50 ms) between the EV's frames.
+    # TP_EV_batch_msg_interval: the EV never sends the next frame sooner than 20 ms after the last. Its upper
+    # bound (50 ms) is the schedule's, checked exactly in virtual time by test_ev_machine; over real sockets a
+    # loaded machine may wake the EV late, so it is not asserted here (tests do not depend on timing).
     gaps = [b - a for a, b in itertools.pairwise(ev.sound_times)]
-    assert all(0.02 <= g <= 0.05 for g in gaps), gaps
+    assert all(g >= 0.02 for g in gaps), gaps
     sent = [s for s in ev.steps if s.name in ("CM_START_ATTEN_CHAR.IND sent", "CM_MNBC_SOUND.IND sent")]
     assert len(sent) == CFG.c_ev_start_atten_char_inds + CFG.c_ev_match_mnbc
 
