@@ -16,10 +16,12 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from harness.commands import _install
 from harness.commands._argtypes import port, seconds, whole
+from harness.commands._cp import add_cp_option, evcc_with_pilot
 from harness.commands._pacing import SequenceGap, pacing_warnings
 from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
@@ -142,6 +144,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-q", "--quiet", action="store_true", help="no status line while the session runs: only the summary"
     )
     _install.add_options(parser)
+    add_cp_option(parser, "evcc")
     parser.set_defaults(func=_run)
 
 
@@ -192,8 +195,17 @@ async def _session(
     ev = SimpleEV(settings.ev)
     with observers(settings.trace, settings.journal) as obs:
         watchers: list[Observer] = [*obs, gap, *([status] if status else [])]
+        cp, cp_timeout = (args.cp, args.cp_timeout) if args is not None else (None, 0.0)
+
+        def session(extra: Sequence[Observer], bind: Callable[[Any], None]) -> Awaitable[EvccRun]:
+            def started(handle: Any) -> None:
+                bind(handle)  # the pilot goes to state C/B with the session's power delivery
+                handles.append(handle)
+
+            return run_evcc(settings.client, ev, settings.evcc, observers=[*watchers, *extra], on_start=started)
+
         work: asyncio.Task[EvccRun] = asyncio.ensure_future(
-            run_evcc(settings.client, ev, settings.evcc, observers=watchers, on_start=handles.append)
+            session((), lambda handle: None) if cp is None else evcc_with_pilot(cp, cp_timeout, session)
         )
 
         def stop(why: str) -> None:

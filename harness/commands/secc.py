@@ -23,6 +23,7 @@ from typing import Final
 
 from harness.commands import _csms
 from harness.commands._argtypes import port
+from harness.commands._cp import add_cp_option, secc_pilot
 from harness.commands._progress import NON_TTY_PERIOD_S, StatusLine
 from harness.commands._sessions import (
     add_common_options,
@@ -120,6 +121,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-q", "--quiet", action="store_true", help="no status lines while sessions run: only the summary lines"
     )
     _csms.add_options(parser)
+    add_cp_option(parser, "secc")
     parser.set_defaults(func=_run)
 
 
@@ -188,7 +190,18 @@ async def _flush_every(lines: _Lines, period: float) -> None:
 
 
 async def _serve(
-    settings: SeccSettings, quiet: bool, signals: StopSignals, csms: _csms.CsmsOptions | None = None
+    settings: SeccSettings,
+    quiet: bool,
+    signals: StopSignals,
+    csms: _csms.CsmsOptions | None = None,
+    cp: str | None = None,
+) -> int:
+    async with secc_pilot(cp):
+        return await _serve_sessions(settings, quiet, signals, csms)
+
+
+async def _serve_sessions(
+    settings: SeccSettings, quiet: bool, signals: StopSignals, csms: _csms.CsmsOptions | None
 ) -> int:
     roots = settings.pnc_certificates()
     pnc = PncVerifier(roots) if roots else None
@@ -259,6 +272,8 @@ def _run(args: argparse.Namespace) -> int:
     if settings.server.iface is not None:
         preflight_interface(settings.server.iface)
     prepare_process(filter(None, map(family_of, settings.secc.protocols)))
-    code = run_until_stopped("secc", lambda signals: _serve(settings, args.quiet, signals, _csms.options(args)))
+    code = run_until_stopped(
+        "secc", lambda signals: _serve(settings, args.quiet, signals, _csms.options(args), args.cp)
+    )
     sys.stdout.flush()
     return code
