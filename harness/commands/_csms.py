@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.commands._sessions import iso20_pki
 from harness.config_tls import read_certificates
 from iso15118.backend.controller import Backend
 from iso15118.backend.outbox import Outbox
@@ -89,7 +90,7 @@ def options(args: argparse.Namespace) -> CsmsOptions:
         state=args.csms_state,
         cps=args.cps,
         sample_interval_s=args.sample_interval,
-        pki=args.pki,
+        pki=iso20_pki(args.pki),
     )
 
 

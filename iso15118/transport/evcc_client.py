@@ -125,7 +125,7 @@ def plan_attempts(
     announced: SdpSecurity, protocols: tuple[str, ...], policy: TransportPolicy, *, plain_last: bool = False
 ) -> list[Attempt]:
     """The connection attempts, in order, for an SECC that announced ``announced``: TLS 1.3 when -20 is offered
-    and configured, TLS 1.2 when -2 is; plain TCP when the SECC has no TLS and some offered protocol is valid over
+    and configured, TLS 1.2 when -2 is (in the order of the EV's priority); plain TCP when the SECC has no TLS and some offered protocol is valid over
     it, or (``plain_last``: a target without SDP) after the TLS attempts when -2 or DIN is offered."""
     standards = {standard_of(ns) for ns in protocols}
     attempts = []
@@ -134,6 +134,10 @@ def plan_attempts(
             attempts.append(Attempt(transport=Transport.TLS13, tls=policy.tls_config(), mode=policy.tls_mode))
         if Standard.ISO2 in standards and policy.tls_iso2 is not None:
             attempts.append(Attempt(transport=Transport.TLS12, tls=policy.tls_iso2, mode=TlsMode.ISO2))
+        # The EV's priority decides which TLS comes first: an EV preferring -2 to -20 tries TLS 1.2 first.
+        first = {Standard.ISO20: Transport.TLS13, Standard.ISO2: Transport.TLS12}
+        order = [first[s] for s in map(standard_of, protocols) if s in first]
+        attempts.sort(key=lambda a: order.index(a.transport))
     if announced is SdpSecurity.NONE:
         if any(policy.admits(s, Transport.TCP).allowed for s in standards):
             attempts.append(Attempt(transport=Transport.TCP))
