@@ -125,8 +125,9 @@ def plan_attempts(
     announced: SdpSecurity, protocols: tuple[str, ...], policy: TransportPolicy, *, plain_last: bool = False
 ) -> list[Attempt]:
     """The connection attempts, in order, for an SECC that announced ``announced``: TLS 1.3 when -20 is offered
-    and configured, TLS 1.2 when -2 is (in the order of the EV's priority); plain TCP when the SECC has no TLS and some offered protocol is valid over
-    it, or (``plain_last``: a target without SDP) after the TLS attempts when -2 or DIN is offered."""
+    and configured, TLS 1.2 when -2 is (in the order of the EV's priority); plain TCP when the SECC has no TLS
+    and some offered protocol is valid over it, or (``plain_last``: a target without SDP) after the TLS attempts
+    when -2 or DIN is offered."""
     standards = {standard_of(ns) for ns in protocols}
     attempts = []
     if announced is SdpSecurity.TLS:
