@@ -82,7 +82,10 @@ def test_key_wrap_round_trip_and_refusals() -> None:
     stranger = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(InstallationError, match=r"wrong ECDH key|does not belong to the contract certificate"):
         unwrap_contract_key(wrapped, stranger, expected_public=contract.public_key())
-    flipped = WrappedKey(dh_public_key=wrapped.dh_public_key, encrypted_key=wrapped.encrypted_key[:-1] + b"\x00")
+    flipped = WrappedKey(
+        dh_public_key=wrapped.dh_public_key,
+        encrypted_key=wrapped.encrypted_key[:-1] + bytes([wrapped.encrypted_key[-1] ^ 1]),
+    )
     with pytest.raises(InstallationError, match=r"tampered|wrong ECDH key"):
         unwrap_contract_key(flipped, ev, expected_public=contract.public_key())
     with pytest.raises(InstallationError, match="DHpublickey has 64 bytes"):
