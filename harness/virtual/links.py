@@ -33,6 +33,7 @@ from typing import Protocol
 
 from harness.capture import CaptureSession, keys_path_for
 from harness.netns import netns_available, veth_pair
+from harness.virtual.generations import ProtocolPlan
 from iso15118.errors import ConfigError
 from iso15118.security.pki import init_pki, load_pki
 from iso15118.security.profiles import SECC_ANCHORS, VEHICLE_ANCHORS, Entity
@@ -243,7 +244,9 @@ def _keylog_for(options: WiringOptions) -> Path | None:
 
 
 @contextlib.asynccontextmanager
-async def open_wiring(kind: LinkKind, options: WiringOptions | None = None) -> AsyncIterator[Wiring]:
+async def open_wiring(
+    kind: LinkKind, options: WiringOptions | None = None, plan: ProtocolPlan | None = None
+) -> AsyncIterator[Wiring]:
     """Set up the link kind (PKI, namespaces, listener, capture) and tear everything down afterwards."""
     opts = options or WiringOptions()
     if kind is LinkKind.MEMORY:

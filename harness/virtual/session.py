@@ -41,6 +41,7 @@ from iso15118.iso20.services import AC, AC_BPT, DC, DC_BPT
 from iso15118.security.tls import HandshakeInfo
 from iso15118.session.events import EndReason, Event, PerformanceTimeExceeded, SessionEnded
 from iso15118.transport.driver import Observer, SessionOutcome
+from iso15118.transport.generations import STANDARD_NAMES, Standard, standard_of
 from iso15118.transport.runner import run_evcc_session, serve_secc_session
 from iso15118.transport.slac_link import SlacResult
 from iso15118.transport.store import SessionStore
@@ -100,9 +101,22 @@ class SessionRecord:
     sdp: SdpResult | None = None
 
     @property
-    def service(self) -> str:
-        """The energy service and control mode the two sides agreed on (``AC_BPT dynamic``), or ``-``."""
+    def protocol(self) -> str:
+        """The generation that ran (``ISO 15118-20``, ``ISO 15118-2``, ``DIN 70121``), or ``-``."""
         negotiated = self.evcc.negotiated if self.evcc is not None else {}
+        standard = standard_of(negotiated.get("protocol", ""))
+        return STANDARD_NAMES[standard] if standard is not None else "-"
+
+    @property
+    def service(self) -> str:
+        """What the two sides agreed on: the -20 energy service and control mode (``AC_BPT dynamic``), the -2 or
+        DIN energy transfer mode (``AC_single_phase_core``, ``DC_extended``), or ``-``."""
+        negotiated = self.evcc.negotiated if self.evcc is not None else {}
+        namespace = negotiated.get("protocol")
+        if namespace is not None and standard_of(namespace) is not Standard.ISO20:
+            # -2 and DIN have one charge service; the energy transfer mode says AC or DC.
+            mode = negotiated.get("energy_transfer_mode") or negotiated.get("energy_transfer")
+            return str(mode or negotiated.get("energy_mode") or "-")
         service = _SERVICES.get(negotiated.get("service_id", 0))
         if service is None:
             return "-"
@@ -135,7 +149,8 @@ class SessionRecord:
             detail.append(f"{self.overruns} performance time(s) exceeded")
         if self.error:
             detail.append(f"error: {self.error}")
-        return BenchSessionOutcome(label=f"#{self.index} {self.service} {hours}", ok=self.ok, detail="; ".join(detail))
+        label = f"#{self.index} {self.protocol} {self.service} {hours}"
+        return BenchSessionOutcome(label=label, ok=self.ok, detail="; ".join(detail))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -143,7 +158,10 @@ class SessionRecord:
             "index": self.index,
             "started_s": self.started_s,
             "ended_s": self.ended_s,
+            "protocol": self.evcc.negotiated.get("protocol") if self.evcc is not None else None,
+            "protocol_name": self.protocol,
             "service": self.service,
+            "negotiation": _negotiation_dict(self.evcc),
             "link": self.link,
             "setup_real_s": self.setup_real_s,
             "real_s": self.real_s,
@@ -163,6 +181,20 @@ class SessionRecord:
             "ok": self.ok,
             "error": self.error,
         }
+
+
+def _negotiation_dict(outcome: SessionOutcome | None) -> dict[str, Any] | None:
+    record = outcome.negotiation if outcome is not None else None
+    if record is None:
+        return None
+    return {
+        "transport": str(record.transport) if record.transport is not None else None,
+        "offered": [o.namespace for o in record.offered],
+        "chosen": record.chosen,
+        "withheld": [list(w) for w in record.withheld],
+        "downgrade": record.downgrade,
+        "text": record.describe(),
+    }
 
 
 def _tls_dict(info: HandshakeInfo | None) -> dict[str, Any] | None:
