@@ -363,13 +363,29 @@ async def run_session(
         )
     watch = _Watch(wall)
     secc_task = asyncio.create_task(
-        serve_secc_session(setup.secc, wall, secc_config, store=store, clock=time.time, observers=[*observers, watch])
+        serve_secc_session(
+            setup.secc,
+            wall,
+            secc_config,
+            store=store,
+            clock=time.time,
+            observers=[*observers, watch],
+            terms=setup.secc_terms,
+        )
     )
     watch.secc_task = secc_task
     evcc: SessionOutcome | None = None
     error: str | None = None
     try:
-        evcc = await run_evcc_session(setup.evcc, truck, evcc_config, clock=time.time, observers=[*observers, watch])
+        evcc = await run_evcc_session(
+            setup.evcc,
+            truck,
+            evcc_config,
+            clock=time.time,
+            observers=[*observers, watch],
+            terms=setup.evcc_terms,
+            earlier=setup.fallbacks,
+        )
     except Exception as exc:  # recorded on the session, which is then not ok
         error = f"EVCC: {type(exc).__name__}: {exc}"
     finally:
