@@ -3,9 +3,10 @@
 The truck (EVCC) and the Universal Wall Connector (SECC) run ISO 15118-20 AC_BPT sessions (or, in a DC scenario,
 the truck and a virtual DC charger run -20 DC / DC_BPT sessions) over the chosen link while the bench's physics
 advances on an accelerated clock. ``--ev-protocols`` and ``--charger-protocols`` (or the scenario's
-``[protocols]`` table) make either side speak ISO 15118-2 or DIN 70121 as well or instead; the command prints the summary (energy,
-state of charge, reserve, outage transfers, compensation, every session's outcome) and exits 1 when an
-invariant is violated or a session did not end as expected. See :mod:`harness.virtual.runner` for the design.
+``[protocols]`` table) make either side speak ISO 15118-2 or DIN 70121 as well or instead. The command prints
+the summary (energy, state of charge, reserve, outage transfers, compensation, every session's outcome and the
+protocol that ran) and exits 1 when an invariant is violated or a session did not end as expected. See
+:mod:`harness.virtual.runner` for the design.
 """
 
 from __future__ import annotations

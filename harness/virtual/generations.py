@@ -35,7 +35,15 @@ from iso15118.session.selection import EnergyFamily
 from iso15118.transport.generations import STANDARD_NAMES, Standard, Transport, describe_namespace
 from iso15118.transport.policy import TransportPolicy
 
-__all__ = ["ProtocolPlan", "charger_name", "discharge_wh", "namespace_of", "plan_protocols"]
+__all__ = [
+    "ProtocolPlan",
+    "charge_only",
+    "charger_name",
+    "discharge_wh",
+    "namespace_of",
+    "network_transport",
+    "plan_protocols",
+]
 
 _EXPORT_EPS_WH: Final = 1.0
 """Energy out through the port below which a scenario counts as charge-only (rounding, not a discharge)."""
