@@ -43,6 +43,7 @@ __all__ = [
     "namespace_of",
     "network_transport",
     "plan_protocols",
+    "sdp_security",
 ]
 
 _EXPORT_EPS_WH: Final = 1.0
@@ -103,11 +104,8 @@ class ProtocolPlan:
 
     @property
     def sdp_security(self) -> SdpSecurity:
-        """What the truck asks for in SDP: TLS for -20 first, or -2 first with TLS asked for; else none."""
-        first = self.ev[0]
-        if first is Standard.ISO20 or (first is Standard.ISO2 and self.iso2_transport is Iso2Transport.TLS):
-            return SdpSecurity.TLS
-        return SdpSecurity.NONE
+        """What the truck asks for in SDP (:func:`sdp_security`)."""
+        return sdp_security(self.ev, self.iso2_transport)
 
     def describe(self) -> str:
         """One line: offered, spoken, expected."""
@@ -117,6 +115,15 @@ class ProtocolPlan:
             f"{_names(self.charger)}: "
             f"{self.expected_name}{over} runs"
         )
+
+
+def sdp_security(ev: Sequence[Standard], iso2_transport: Iso2Transport) -> SdpSecurity:
+    """What the truck asks for in SDP: TLS when its first protocol is -20, or -2 with TLS asked for; else none
+    (DIN has no TLS)."""
+    first = ev[0]
+    if first is Standard.ISO20 or (first is Standard.ISO2 and iso2_transport is Iso2Transport.TLS):
+        return SdpSecurity.TLS
+    return SdpSecurity.NONE
 
 
 def discharge_wh(scenario: Scenario) -> float:
@@ -194,9 +201,7 @@ def plan_protocols(scenario: Scenario, settings: ProtocolSettings, *, network: b
                 )
             notes.append(f"DIN 70121 is DC only: the truck leaves it out of its offer at {where} (AC)")
     transport: Transport | None = None
-    security = ProtocolPlan(
-        family=family, ev=ev, charger=charger, expected=ev[0], transport=None, iso2_transport=settings.iso2_transport
-    ).sdp_security
+    security = sdp_security(ev, settings.iso2_transport)
     if network:
         transport = network_transport(ev, charger, security)
         if transport is None:

@@ -34,6 +34,7 @@ from harness.virtual.dcevse import VirtualDCCharger
 from harness.virtual.ev import VirtualCybertruck
 from harness.virtual.evse import VirtualWallConnector
 from harness.virtual.links import Wiring
+from harness.virtual.recorddicts import end_dict, negotiation_dict, sdp_dict, slac_dict, tls_dict
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.controller import EVSEController
 from iso15118.errors import V2GError
@@ -161,89 +162,26 @@ class SessionRecord:
             "protocol": self.evcc.negotiated.get("protocol") if self.evcc is not None else None,
             "protocol_name": self.protocol,
             "service": self.service,
-            "negotiation": _negotiation_dict(self.evcc),
+            "negotiation": negotiation_dict(self.evcc),
             "link": self.link,
             "setup_real_s": self.setup_real_s,
             "real_s": self.real_s,
             "loops": self.loops,
             "setpoints": self.setpoints,
             "performance_overruns": self.overruns,
-            "evcc_end": _end_dict(self.evcc),
-            "secc_end": _end_dict(self.secc),
+            "evcc_end": end_dict(self.evcc),
+            "secc_end": end_dict(self.secc),
             "negotiated": dict(self.evcc.negotiated) if self.evcc is not None else {},
             "meter_charged_wh": self.meter_charged_wh,
             "meter_discharged_wh": self.meter_discharged_wh,
-            "tls": _tls_dict(self.tls),
+            "tls": tls_dict(self.tls),
             "vehicle_certificate": self.secc_tls.peer_subject if self.secc_tls is not None else None,
-            "slac": _slac_dict(self.slac),
-            "sdp": _sdp_dict(self.sdp),
+            "slac": slac_dict(self.slac),
+            "sdp": sdp_dict(self.sdp),
             "expected": self.expected,
             "ok": self.ok,
             "error": self.error,
         }
-
-
-def _negotiation_dict(outcome: SessionOutcome | None) -> dict[str, Any] | None:
-    record = outcome.negotiation if outcome is not None else None
-    if record is None:
-        return None
-    return {
-        "transport": str(record.transport) if record.transport is not None else None,
-        "offered": [o.namespace for o in record.offered],
-        "chosen": record.chosen,
-        "withheld": [list(w) for w in record.withheld],
-        "downgrade": record.downgrade,
-        "text": record.describe(),
-    }
-
-
-def _tls_dict(info: HandshakeInfo | None) -> dict[str, Any] | None:
-    if info is None:
-        return None
-    return {
-        "version": info.version,
-        "cipher": info.cipher,
-        "group": info.group,
-        "peer_subject": info.peer_subject,
-        "peer_key": info.peer_key,
-        "peer_signature": info.peer_signature,
-    }
-
-
-def _slac_dict(result: SlacResult | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    return {
-        "duration_s": result.duration,
-        "attenuation_db": result.attenuation_db,
-        "sounds": result.num_sounds,
-        "nid": result.nid.hex(),
-        "evse_mac": result.peer_mac.hex(":"),
-    }
-
-
-def _sdp_dict(result: SdpResult | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    return {
-        "host": result.host,
-        "port": result.response.port,
-        "tries": result.tries,
-        "security": str(result.response.security),
-    }
-
-
-def _end_dict(outcome: SessionOutcome | None) -> dict[str, Any] | None:
-    if outcome is None:
-        return None
-    end = outcome.ended
-    return {
-        "reason": str(end.reason),
-        "detail": end.detail,
-        "response_code": end.response_code,
-        "requirement": end.requirement,
-        "session_id": outcome.session_id.hex(),
-    }
 
 
 def _judge(
