@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.conformance.context import RunConfig
 from harness.conformance.evcc_runner import EvccRunner
+from harness.conformance.generations import protocol_for
 from harness.conformance.model import Case, CaseResult, SutRole, Verdict
 from harness.conformance.secc_runner import SeccRunner
 from harness.conformance.targets import SutUnreachable
@@ -33,7 +34,8 @@ async def run_case(case: Case, target: Any, config: RunConfig) -> CaseResult:
     try:
         if case.sut is SutRole.SECC:
             return await SeccRunner(case, target, config).run()
-        await target.begin(case.id, energy=str(case.profile.family))
+        protocol = protocol_for(case, config.protocol).generation.value
+        await target.begin(case.id, energy=str(case.profile.family), protocol=protocol)
         return await EvccRunner(case, target, config).run()
     finally:
         await target.finish()
