@@ -68,7 +68,10 @@ def RESUMES_PAUSED_SESSION(ctx: Context, req: Any) -> str | None:
     return None if sid == paused else f"SessionID {sid.hex()}, the paused session's is {(paused or b'').hex()}"
 
 
-@check("the selected payment option was offered, the charge service selected", "V2G2-465, V2G2-804, V2G-DC-395")
+@check(
+    "the selected payment option was offered, the charge service selected",
+    "PaymentServiceSelectionReq (-2), ServicePaymentSelectionReq (DIN)",
+)
 def SELECTS_OFFERED_PAYMENT(ctx: Context, req: Any) -> str | None:
     element = body_of(req)
     option = str(element.selected_payment_option)
@@ -78,7 +81,7 @@ def SELECTS_OFFERED_PAYMENT(ctx: Context, req: Any) -> str | None:
     return None if 1 in selected else f"services {selected}: no charge service (1)"
 
 
-@check("the energy transfer mode asked was offered", "V2G2-476, V2G-DC-397")
+@check("the energy transfer mode asked was offered", "ChargeParameterDiscoveryReq RequestedEnergyTransferMode")
 def REQUESTS_OFFERED_MODE(ctx: Context, req: Any) -> str | None:
     element = body_of(req)
     asked = str(getattr(element, "requested_energy_transfer_mode", None) or element.ev_requested_energy_transfer_type)
@@ -88,7 +91,7 @@ def REQUESTS_OFFERED_MODE(ctx: Context, req: Any) -> str | None:
     return None if asked in offered else f"{asked} asked, {', '.join(offered)} offered"
 
 
-@check("the EV charge parameters are those of the mode asked", "V2G2-477, V2G-DC-398")
+@check("the EV charge parameters are those of the mode asked", "V2G2-477")
 def CPD_PARAMETER_MATCHES(ctx: Context, req: Any) -> str | None:
     element = body_of(req)
     asked = str(getattr(element, "requested_energy_transfer_mode", None) or element.ev_requested_energy_transfer_type)
@@ -115,13 +118,12 @@ def PRECHARGE_TARGET_IN_WINDOWS(ctx: Context, req: Any) -> str | None:
 def PRECHARGE_MATCHED(ctx: Context, req: Any) -> str | None:
     if not starts_power(body_of(req)) or ctx.profile.family.value != "DC" or ctx.values.get("started"):
         return None
-    seen, target = ctx.values.get("precharge_seen_v"), ctx.values.get("precharge_target_v")
+    target = ctx.values.get("precharge_target_v")
     sent = ctx.values.get("precharge_sent_v")
     if sent is None or target is None:
         return "PowerDelivery asks for energy without a precharge"
     ctx.values["started"] = True
-    last = sent if seen is None else sent
-    gap = abs(last - target)
+    gap = abs(sent - target)
     return None if gap <= PRECHARGE_MATCH_V else f"the output was {gap:g} V from the target {target:g} V"
 
 
@@ -161,7 +163,7 @@ def PD_RENEGOTIATE(ctx: Context, req: Any) -> str | None:
     return None if _progress(req) == "Renegotiate" else f"PowerDelivery({_progress(req)})"
 
 
-@check("PowerDelivery(Start) selects an offered SAScheduleTupleID", "V2G2-479")
+@check("PowerDelivery(Start) selects an offered SAScheduleTupleID", "PowerDeliveryReq SAScheduleTupleID")
 def PD_SCHEDULE_TUPLE(ctx: Context, req: Any) -> str | None:
     chosen = body_of(req).sa_schedule_tuple_id
     return None if chosen in ctx.schedule_ids else f"SAScheduleTupleID {chosen}, offered {list(ctx.schedule_ids)}"

@@ -72,7 +72,10 @@ def DIN_EXTERNAL_PAYMENT_ONLY(ctx: Context, res: Any) -> str | None:
     return None if modes[0].startswith("DC") else f"EnergyTransferType {modes[0]} is no DC type"
 
 
-@check("precondition: an energy transfer mode of the session's family and ExternalPayment are offered", "V2G2-476")
+@check(
+    "precondition: an energy transfer mode of the session's family and ExternalPayment are offered",
+    "ServiceDiscoveryRes ChargeService",
+)
 def OFFERS_FAMILY(ctx: Context, res: Any) -> str | None:
     modes, payment = offered(body_of(res))
     family = str(ctx.profile.family)
@@ -118,7 +121,7 @@ def DIN_SCHEDULE(ctx: Context, res: Any) -> str | None:
     return None
 
 
-@check("SAScheduleTupleIDs within 1..255", "V2G2-773")
+@check("SAScheduleTupleIDs within 1..255", "-2 schema SAIDType (1..255)")
 def SCHEDULE_TUPLE_IDS(ctx: Context, res: Any) -> str | None:
     schedules = body_of(res).sa_schedule_list
     ids = [t.sa_schedule_tuple_id for t in schedules.sa_schedule_tuple] if schedules is not None else []

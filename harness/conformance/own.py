@@ -287,9 +287,15 @@ class OwnEvcc(_Own):
                 "resume_service_id": hints.get("resume_service_id"),
             }
         pnc = creds is not None and Need.PNC in self.capabilities
+        # -20: the namespace follows ``energy`` (a fault may restrict it); DIN and -2 offer the run's generation.
+        generation = (
+            {}
+            if self.protocol.generation is Generation.ISO20
+            else {"protocols": (self.protocol.namespace(self.energy),)}
+        )
         settings: dict[str, Any] = {
             "energy": self.energy,
-            "protocols": (self.protocol.namespace(self.energy),),
+            **generation,
             "authorization": "PnC" if pnc else "EIM",
             "credentials": creds.contract() if creds is not None and pnc else None,
             # The tester decides what each case offers: the EV prefers PnC and takes EIM when only that is offered.

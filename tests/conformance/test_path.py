@@ -8,7 +8,6 @@ import pytest
 
 from harness.conformance.context import Context, RunConfig
 from harness.conformance.model import Profile, dc_profile
-from harness.conformance.proto_iso20 import ISO20_PROTOCOL
 from harness.conformance.path import (
     kind_of,
     path_requirements,
@@ -18,6 +17,7 @@ from harness.conformance.path import (
     session_path,
     side_kinds,
 )
+from harness.conformance.proto_iso20 import ISO20_PROTOCOL
 from harness.conformance.requests import build_request
 from harness.conformance.responses import build_response
 from iso15118.iso20.kinds import Kind
