@@ -20,7 +20,7 @@ from cryptography import x509
 from harness.conformance.fields import tamper_signature
 from iso15118.controller import AuthorizationDecision, DCOutput, IsolationCheck
 from iso15118.decisions import Answer, Input, Need, PausedSession, SeccEnv, SeccLogic, Summary
-from iso15118.envelope.physical import physical
+from iso15118.envelope.physical import physical, value_of
 from iso15118.envelope.states import body_of
 from iso15118.iso20.pnc import PncOutcome, PncVerifier
 from iso15118.iso20.services import LOOP_RESPONSE_MODES, loop_mode_field, loop_request_mode, loop_response_mode
@@ -59,6 +59,7 @@ __all__ = [
     "no_meter_info",
     "no_verification",
     "precharge_overvoltage",
+    "profile_above_pmax",
     "recode",
     "remember_requests",
     "tamper_pnc",
@@ -273,6 +274,20 @@ def precharge_overvoltage(msg: Any, memory: dict[str, Any]) -> Any:
     if kind(msg, memory) in ("DC_PreChargeReq", "PreChargeReq"):
         return _edit(msg, ev_target_voltage=_physical(msg, 900, "V"))
     return msg
+
+
+def profile_above_pmax(msg: Any, memory: dict[str, Any]) -> Any:
+    """-2 PowerDeliveryReq(Start) with a ChargingProfile ten times its own (above any PMax it was offered)."""
+    profile = getattr(_element(msg), "charging_profile", None) if kind(msg, memory) == "PowerDeliveryReq" else None
+    if profile is None:
+        return msg
+    entries = tuple(
+        dataclasses.replace(
+            e, charging_profile_entry_max_power=_physical(msg, 10 * value_of(e.charging_profile_entry_max_power), "W")
+        )
+        for e in profile.profile_entry
+    )
+    return _edit(msg, charging_profile=dataclasses.replace(profile, profile_entry=entries))
 
 
 _STOPS = {"StopCharging": "None", "ReNegotiation": "None", "EVSE_Shutdown": "EVSE_Ready"}

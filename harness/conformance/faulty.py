@@ -41,6 +41,7 @@ from harness.conformance.faultparts import (
     no_meter_info,
     no_verification,
     precharge_overvoltage,
+    profile_above_pmax,
     recode,
     remember_requests,
     tamper_pnc,
@@ -314,6 +315,12 @@ FAULTS: Final[tuple[Fault, ...]] = (
         outgoing=exceed_evse_limits,
     ),
     Fault(
+        name="evcc-profile-above-pmax",
+        role=_EVCC,
+        description="sends a -2 ChargingProfile ten times its own, above the schedule's PMax",
+        outgoing=profile_above_pmax,
+    ),
+    Fault(
         name="evcc-ignores-stop",
         role=_EVCC,
         description="does not see the charger's stop in a DIN or -2 loop response (StopCharging, EVSE_Shutdown)",
@@ -437,12 +444,13 @@ PROOF: Final[dict[str, tuple[str, str]]] = {
     # ISO 15118-2 and DIN 70121, SECC under test
     **{f"SECC-ISO2-SEQ-{i:02d}": ("secc-sequence-ok", _CODE) for i in range(1, 12)},
     **{f"SECC-DIN-SEQ-{i:02d}": ("secc-sequence-ok", _CODE) for i in range(1, 10)},
-    **{f"SECC-ISO2-PAR-{i:02d}": ("secc-masks-failed", _CODE) for i in range(1, 7)},
+    **{f"SECC-ISO2-PAR-{i:02d}": ("secc-masks-failed", _CODE) for i in range(1, 8)},
+    "EVCC-ISO2-PAR-05": ("evcc-profile-above-pmax", "above the PMax"),
     **{f"SECC-DIN-PAR-{i:02d}": ("secc-masks-failed", _CODE) for i in range(1, 5)},
     "SECC-ISO2-HP-03": ("secc-forgets-paused", "OK_NewSessionEstablished"),
     **{
         f"SECC-{g}-{case}": proof
-        for g, first in (("ISO2", 7), ("DIN", 5))
+        for g, first in (("ISO2", 8), ("DIN", 5))
         for case, proof in (
             ("SID-01", ("secc-ignores-session-id", _CODE)),
             ("SID-02", ("secc-ignores-session-id", _CODE)),

@@ -207,10 +207,18 @@ class EnvelopeProtocol(Protocol):
         return f"needs {ctx.profile.family}: the EV ended the session when offered {modes or 'no mode'}"
 
 
+def _watts(value: Any) -> float:
+    return float(value) if isinstance(value, int) else value_of(value)
+
+
 def _learn_parameters(ctx: Context, res: Any) -> None:
     """Schedule tuples and the charger's limits of a ChargeParameterDiscoveryRes element."""
     schedules = res.sa_schedule_list.sa_schedule_tuple if res.sa_schedule_list is not None else ()
     ctx.schedule_ids = tuple(t.sa_schedule_tuple_id for t in schedules)
+    # The highest PMax offered (-2: a PhysicalValue, DIN: watts), the bound of the EV's ChargingProfile.
+    peaks = [_watts(e.p_max) for t in schedules for e in t.p_max_schedule.p_max_schedule_entry]
+    if peaks:
+        ctx.values["pmax_w"] = max(peaks)
     if res.dc_evse_charge_parameter is not None:
         ctx.evse_limits = dc_limits(res.dc_evse_charge_parameter)
     elif res.ac_evse_charge_parameter is not None:

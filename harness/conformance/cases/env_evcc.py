@@ -305,6 +305,23 @@ def _dc(protocol: Protocol, pfx: str) -> list[Case]:
             dataclasses.replace(dc, evse_max_current_a=60.0),
         ),
     ]
+    if protocol.generation is Generation.ISO2:
+        rows.append(
+            (
+                "The ChargingProfile of PowerDeliveryReq(Start) stays within the schedule's PMax",
+                "the tester offers one SAScheduleTuple whose PMaxSchedule is its maximum power",
+                "no ChargingProfile entry above the PMax",
+                "V2G2-225",
+                evse_session(
+                    family=_AC,
+                    loops=1,
+                    checks={"PowerDeliveryReq": (ev.PD_START, ev.PD_PROFILE_WITHIN_PMAX)},
+                    stop_checks=_stop_checks(protocol),
+                    protocol=protocol,
+                ),
+                FAMILY_PROFILES[_AC],
+            )
+        )
     return [
         env_case(
             protocol,

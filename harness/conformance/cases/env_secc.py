@@ -32,6 +32,7 @@ from harness.conformance.path import resumed_at
 from harness.conformance.protocol import Generation, Protocol
 from harness.conformance.scripts import ev_stop
 from harness.conformance.steps import Close, Exchange, Loop, Reconnect, Walk
+from iso15118.envelope.physical import physical
 from iso15118.session.selection import EnergyFamily
 from iso15118.session.timers import Timer
 
@@ -233,6 +234,13 @@ def _volts(path: str, value: float) -> dict[str, Any]:
     return {f"{path}.value": value, f"{path}.multiplier": 0}
 
 
+def _PROFILE_500_KW(ctx: Any) -> tuple[Any, ...]:
+    """A one-entry -2 ChargingProfile of 500 kW (above any PMax a charger offers)."""
+    m = ctx.protocol.module
+    power = physical(m, 500_000, "W")
+    return (m.ProfileEntry(charging_profile_entry_start=0, charging_profile_entry_max_power=power),)
+
+
 def _parameters(protocol: Protocol, pfx: str) -> list[Case]:
     """Requests the SECC must refuse for their content (FAILED_..., then closed), in a DC session."""
     din = protocol.generation is Generation.DIN
@@ -296,6 +304,13 @@ def _parameters(protocol: Protocol, pfx: str) -> list[Case]:
                 "FAILED_TariffSelectionInvalid",
                 None,
             ),
+            (
+                "PowerDeliveryReq(Start) with a ChargingProfile above the schedule's PMax",
+                "PowerDeliveryReq",
+                {"charging_profile.profile_entry": _PROFILE_500_KW},
+                "FAILED_ChargingProfileInvalid",
+                None,
+            ),
         ]
     cases = [
         refusal(
@@ -307,7 +322,7 @@ def _parameters(protocol: Protocol, pfx: str) -> list[Case]:
             context=_BUILDS.get(kind, {}),
             codes=(code,),
             after=after,
-            requirements=_parameter_rules(protocol, kind),
+            requirements=("V2G2-225",) if code == "FAILED_ChargingProfileInvalid" else _parameter_rules(protocol, kind),
             category=Category.PARAMETERS,
             profile=FAMILY_PROFILES[_DC],
         )
