@@ -53,6 +53,7 @@ __all__ = ["register"]
 _CATEGORIES = ", ".join(c.value for c in Category)
 _CAPABILITIES = ", ".join(sorted(n.value for n in ALL_CAPABILITIES))
 _PROTOCOLS = [g.value for g in Generation]
+_ID_WIDTH = 16  # SECC-ISO2-SEQ-01
 _PROTOCOL_HELP = (
     "the protocol generation the cases speak: iso20 (ISO 15118-20, the default), iso2 (ISO 15118-2), din (DIN 70121)"
 )
@@ -242,8 +243,8 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for case in cases:
         needs = f"  [needs {', '.join(sorted(n.value for n in case.needs))}]" if case.needs else ""
-        print(f"{case.id:13} {case.category.value:17} {case.title}{needs}")
-        print(f"{'':13} {'':17} {', '.join(case.requirements)}")
+        print(f"{case.id:{_ID_WIDTH}} {case.category.value:17} {case.title}{needs}")
+        print(f"{'':{_ID_WIDTH}} {'':17} {', '.join(case.requirements)}")
     print(f"{len(cases)} cases")
     return 0
 
@@ -344,7 +345,8 @@ _MARKS = {Verdict.PASS: "pass", Verdict.FAIL: "FAIL", Verdict.INCONCLUSIVE: "inc
 
 
 def _print(result: CaseResult) -> None:
-    print(f"{result.case.id:13} {_MARKS[result.verdict]:12} {result.duration:7.2f} s  {result.reason}", flush=True)
+    mark = _MARKS[result.verdict]
+    print(f"{result.case.id:{_ID_WIDTH}} {mark:12} {result.duration:7.2f} s  {result.reason}", flush=True)
 
 
 async def _execute(

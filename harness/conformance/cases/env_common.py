@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.conformance.cases.common import case
-from harness.conformance.model import Case, Category, Profile, SutRole, dc_profile
+from harness.conformance.model import Case, Category, Need, Profile, SutRole, dc_profile
 from harness.conformance.path import Hop, session_path
 from harness.conformance.protocol import Generation, Protocol
 from harness.conformance.scripts import ev_refused, loop_kind
@@ -76,15 +76,18 @@ def env_case(
     profile: Profile | None = None,
     **how: Any,
 ) -> Case:
-    """A case of ``protocol``'s generation (negative unless told); the profile defaults to its first family's."""
-    family = next(iter(protocol.namespaces))
+    """A case of ``protocol``'s generation (negative unless told); the profile defaults to its first family's. A
+    DC session needs a SUT that does DC (``--capabilities``), as the -20 DC cases do."""
+    profile = profile or FAMILY_PROFILES[next(iter(protocol.namespaces))]
+    needs = frozenset(how.pop("needs", frozenset())) | ({Need.DC} if profile.family is EnergyFamily.DC else set())
     return case(
         case_id,
         title,
         sut,
         category,
         *steps,
-        profile=profile or FAMILY_PROFILES[family],
+        profile=profile,
+        needs=needs,
         protocols=frozenset({protocol.generation}),
         **how,
     )

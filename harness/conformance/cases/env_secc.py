@@ -27,7 +27,7 @@ from harness.conformance.cases.env_common import (
     sequence_rule,
 )
 from harness.conformance.generations import PROTOCOLS
-from harness.conformance.model import Case, Category, SutRole
+from harness.conformance.model import Case, Category, Need, SutRole
 from harness.conformance.path import resumed_at
 from harness.conformance.protocol import Generation, Protocol
 from harness.conformance.scripts import ev_stop
@@ -117,6 +117,7 @@ def _pause_and_resume(protocol: Protocol, case_id: str) -> Case:
         Loop(count=2),
         *ev_stop(),
         negative=False,
+        needs=frozenset({Need.PAUSE}),
         requirements=("V2G2-741",),
         stimulus="SessionStop(Pause) after two charge loops; a new connection with SessionSetupReq carrying the "
         "paused SessionID",
