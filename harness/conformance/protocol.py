@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from iso15118.codec import decode_message
+from iso15118.codec import decode_message, encode_message
 from iso15118.config import EvccConfig, SeccConfig
 from iso15118.constants import PayloadType
 from iso15118.decisions import EvccLogic, SeccLogic, Step
@@ -162,6 +162,13 @@ class Protocol:
 
     def _read(self, payload_type: int, payload: bytes, *, own: bool) -> Any:
         return self.profile.decode(payload_type, payload) if own else decode_message(payload, payload_type)
+
+    def warm(self) -> None:
+        """Make the generation's codec now (encode and decode a minimal SessionSetupReq) rather than on the first
+        message of a case."""
+        message = self.minimal("SessionSetupReq", bytes(8))
+        payload_type = self.payload_type("SessionSetupReq")
+        self.decode(payload_type, encode_message(message), negotiated=True)
 
     def failure(self, request: Any, kind: str, code: str, header: Any) -> Any:
         """The FAILED ``code`` response to ``request`` with only its mandatory elements (the profile's)."""
